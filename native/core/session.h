@@ -1,0 +1,81 @@
+// A benchmark session holds the state of one point (nvbench's "state"): the validated problem,
+// its kernel, a private memory pool, and seeded random inputs. The scheduler in TypeScript asks
+// it for batches of timed iterations until its stopping rule is met (the "measurement").
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "cancel.h"
+#include "kernel.h"
+#include "memory_pool.h"
+#include "problem.h"
+#include "timer.h"
+
+namespace dilbench {
+
+struct SessionOptions {
+  int threads = 1;             // 1..hardwareThreads (validated)
+  bool useMemoryPool = true;   // false: the pool passes every request straight to the allocator
+  bool usePatternCache = true;
+  uint64_t memoryLimitBytes = 0;  // 0 = none; over it -> Error(OutOfMemory) before running
+};
+
+struct Plan {
+  int64_t effectiveSeqLen = 0;
+  uint64_t inputBytes = 0;      // q, k, v
+  uint64_t outputBytes = 0;     // o
+  uint64_t workspaceBytes = 0;  // kernel workspace upper bound
+  uint64_t totalBytes = 0;      // what the session will hold at peak (pool size classes included)
+  KernelCounts counts;
+};
+
+// Validates (problem + options) and sizes the run without allocating anything.
+Plan planSession(const AttentionProblem& p, const SessionOptions& o);
+
+class Session {
+ public:
+  // Validates, allocates inputs and output from the pool and fills q, k, v with N(0, 1) drawn
+  // from p.seed (the same seed gives the same inputs on every backend).
+  Session(const AttentionProblem& p, const SessionOptions& o);
+  ~Session();
+
+  const AttentionProblem& problem() const { return problem_; }
+  const Plan& plan() const { return plan_; }
+
+  // Runs `iterations` forward passes, each timed alone; returns nanoseconds per iteration.
+  // cold: evict the last-level cache before each iteration (outside the timed region).
+  // Polls cancel between iterations and throws Error(Cancelled).
+  std::vector<double> sample(int iterations, bool cold, const CancelToken* cancel);
+
+  // Copies the output of the last run (runs once if none ran yet) as fp32.
+  std::vector<float> output(const CancelToken* cancel);
+  // The session's inputs as fp32 (for validation against the reference).
+  std::vector<float> input(char which) const;  // 'q' | 'k' | 'v'
+
+  PoolStats poolStats() const;
+
+ private:
+  struct Impl;
+  AttentionProblem problem_;
+  SessionOptions options_;
+  Plan plan_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One-shot computation on caller-provided fp32 host buffers (computeAttention in the API).
+// Validates buffer lengths against the problem.
+std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o,
+                                    const float* q, size_t qLen, const float* k, size_t kLen,
+                                    const float* v, size_t vLen, const CancelToken* cancel);
+
+// The machine's own limits on the threads the kernels use: FP32 FMA rate and stream bandwidth.
+struct PeakResult {
+  double fmaGflops = 0;
+  double streamGBps = 0;
+  int threads = 0;
+  const char* simdLevel = "";
+};
+PeakResult measureCpuPeak(int threads, double durationSeconds);
+
+}  // namespace dilbench

@@ -1,0 +1,150 @@
+// The typed interface of the native addon (bindings/). Everything the TypeScript layer asks of
+// native code goes through this one interface, so tests can stand in a fake binding.
+
+export type DeviceName = 'cpu' | 'cuda';
+export type DTypeName = 'fp32' | 'fp16' | 'bf16';
+export type SimdLevelName = 'generic' | 'avx2' | 'avx512';
+
+/** One attention problem, camelCase, named like the CLI flags. */
+export interface NativeProblem {
+  implementation: string;
+  device: DeviceName;
+  dtype: DTypeName;
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  seqLen: number;
+  headDim: number;
+  causal: boolean;
+  /** omitted or <= 0: 1/sqrt(headDim) */
+  scale?: number;
+  seed: number;
+  segmentLengths?: number[];
+  dilationRates?: number[];
+  ringSize?: number;
+  blockPattern?: 'local' | 'strided' | 'dilated' | 'random';
+  blockSize?: number;
+  window?: number;
+  stride?: number;
+  density?: number;
+  promptLen?: number;
+  newTokens?: number;
+}
+
+export interface NativeSessionOptions {
+  threads: number;
+  useMemoryPool: boolean;
+  usePatternCache: boolean;
+  /** 0 = no limit */
+  memoryLimitBytes: number;
+}
+
+export interface NativePlan {
+  effectiveSeqLen: number;
+  inputBytes: number;
+  outputBytes: number;
+  workspaceBytes: number;
+  totalBytes: number;
+  flops: number;
+  bytesMoved: number;
+}
+
+export interface PoolStats {
+  allocations: number;
+  cacheHits: number;
+  cacheMisses: number;
+  deallocations: number;
+  bytesInUse: number;
+  peakBytesInUse: number;
+  bytesReserved: number;
+  peakBytesReserved: number;
+  failedAllocations: number;
+}
+
+/** Set from an AbortSignal listener; the native run stops at the next iteration boundary. */
+export interface NativeCancelToken {
+  cancel(): void;
+  readonly cancelled: boolean;
+}
+
+export interface NativeSession {
+  readonly plan: NativePlan;
+  /** Timed iterations, nanoseconds each. Rejects with ERR_DILBENCH_CANCELLED when cancelled. */
+  sample(iterations: number, cold: boolean, cancel?: NativeCancelToken): Promise<Float64Array>;
+  output(cancel?: NativeCancelToken): Promise<Float32Array>;
+  input(which: 'q' | 'k' | 'v'): Float32Array;
+  poolStats(): PoolStats;
+  /** Frees every buffer now (also done by GC); further calls reject. */
+  dispose(): void;
+}
+
+export interface NativeImplementationInfo {
+  name: string;
+  device: DeviceName;
+  dtypes: DTypeName[];
+  description: string;
+}
+
+export interface NativeInfo {
+  version: string;
+  buildType: string;
+  simdLevel: SimdLevelName;
+  detectedSimdLevel: SimdLevelName;
+  hardwareThreads: number;
+  cuda: { compiled: boolean; deviceCount: number; devices: CudaDeviceInfo[] };
+}
+
+export interface CudaDeviceInfo {
+  index: number;
+  name: string;
+  computeCapability: string;
+  totalMemoryBytes: number;
+  smClockMHz: number;
+  driverVersion: string;
+  runtimeVersion: string;
+}
+
+export interface NativePeak {
+  fmaGflops: number;
+  streamGBps: number;
+  threads: number;
+  simdLevel: SimdLevelName;
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  listImplementations(): NativeImplementationInfo[];
+  /** Validates and sizes; throws (synchronously) ERR_DILBENCH_INVALID_CONFIG. */
+  plan(problem: NativeProblem, options: NativeSessionOptions): NativePlan;
+  /** Allocates and fills seeded inputs off the event loop. */
+  createSession(problem: NativeProblem, options: NativeSessionOptions): Promise<NativeSession>;
+  compute(
+    problem: NativeProblem,
+    options: NativeSessionOptions,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    cancel?: NativeCancelToken,
+  ): Promise<Float32Array>;
+  /** Float64 reference of the same definition. */
+  reference(
+    problem: NativeProblem,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    cancel?: NativeCancelToken,
+  ): Promise<Float64Array>;
+  measurePeak(threads: number, durationSeconds: number): Promise<NativePeak>;
+  setSimdLevel(level: SimdLevelName): void;
+  CancelToken: new () => NativeCancelToken;
+}
+
+/** Error codes carried in `error.code` by every error the binding throws or rejects with. */
+export const ErrorCodes = {
+  INVALID_CONFIG: 'ERR_DILBENCH_INVALID_CONFIG',
+  OUT_OF_MEMORY: 'ERR_DILBENCH_OUT_OF_MEMORY',
+  CANCELLED: 'ERR_DILBENCH_CANCELLED',
+  UNSUPPORTED: 'ERR_DILBENCH_UNSUPPORTED',
+  INTERNAL: 'ERR_DILBENCH_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

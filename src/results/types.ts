@@ -1,0 +1,112 @@
+// The one result schema every suite writes (JSON; CSV and Markdown are views of it).
+// Bump SCHEMA_VERSION on any breaking change and keep readers tolerant of added fields.
+import type { DTypeName, DeviceName, PoolStats, SimdLevelName } from '../native/binding.js';
+
+export const SCHEMA_VERSION = 1;
+
+export type RowStatus = 'ok' | 'skipped' | 'failed';
+
+export interface SampleStats {
+  medianMs: number;
+  meanMs: number;
+  stdMs: number;
+  minMs: number;
+  maxMs: number;
+  p10Ms: number;
+  p90Ms: number;
+  /** added by the measurement engine (issue 4); optional so readers tolerate older files */
+  q1Ms?: number;
+  q3Ms?: number;
+  iqrMs?: number;
+  p95Ms?: number;
+  p99Ms?: number;
+  madMs?: number;
+  cv?: number;
+  rse?: number;
+  medianCi95Ms?: [number, number];
+  outliers?: { mildLow: number; mildHigh: number; severeLow: number; severeHigh: number };
+}
+
+export interface Validation {
+  /** what the output was compared with: 'float64-reference' or another implementation's name */
+  against: string;
+  maxAbsError: number;
+  relL2Error: number;
+  passed: boolean;
+  tolerance: { maxAbs: number; relL2: number };
+}
+
+export interface ResultRow {
+  implementation: string;
+  device: DeviceName;
+  dtype: DTypeName;
+  batch: number;
+  /** batch the user asked for, when the planner lowered it to fit */
+  requestedBatch?: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  seqLen: number;
+  effectiveSeqLen: number;
+  causal: boolean;
+  status: RowStatus;
+  /** why skipped or failed (human sentence); null when ok */
+  reason: string | null;
+  /** error code for failed rows (ERR_DILBENCH_*) */
+  errorCode?: string;
+  samplesMs: number[];
+  stats: SampleStats | null;
+  coldStartMs?: number;
+  warmupIterations?: number;
+  stopReason?: 'converged' | 'max-time' | 'max-samples' | 'fixed-runs';
+  cacheMode?: 'hot' | 'cold';
+  warnings?: string[];
+  peakMemoryBytes: number | null;
+  /** planner's estimate, always present (also for skipped rows) */
+  estimatedMemoryBytes: number;
+  estimatedSeconds?: number;
+  tokensPerSecond: number | null;
+  gflops: number | null;
+  gbps?: number | null;
+  flopsPerIteration: number;
+  bytesPerIteration: number;
+  threads: number;
+  simdLevel: SimdLevelName | null;
+  memoryPool?: boolean;
+  patternCache?: boolean;
+  pool?: PoolStats;
+  validation?: Validation;
+  /** implementation-specific parameters actually used (segment lengths, ring size, ...) */
+  params?: Record<string, unknown>;
+  /** anything projected (never measured) lives under here and is labelled so in reports */
+  projected?: Record<string, unknown>;
+}
+
+export interface Environment {
+  cpuModel: string;
+  cpuCores: number;
+  cpuFlags?: string[];
+  simdLevel: SimdLevelName;
+  totalMemoryBytes: number;
+  freeMemoryBytes: number;
+  os: string;
+  nodeVersion: string;
+  dilbenchVersion: string;
+  gitCommit: string | null;
+  buildType: string;
+  hostname?: string;
+  gpu?: unknown;
+  peak?: { fmaGflops: number; streamGBps: number; threads: number; simdLevel: SimdLevelName };
+}
+
+export interface ResultFile {
+  schemaVersion: number;
+  suite: string;
+  runId: string;
+  createdAt: string;
+  /** true when the run was stopped by a signal before all points ran */
+  interrupted?: boolean;
+  environment: Environment;
+  config: Record<string, unknown>;
+  results: ResultRow[];
+}
