@@ -1,0 +1,329 @@
+// Sessions: validation, planning, seeded inputs, timed sampling and one-shot computation.
+//
+// Seeded inputs (the same on every backend: they are generated on the host in double precision
+// and rounded to fp32, then uploaded):
+//   mix(z): z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+//           return z ^ (z >> 31)                                   (splitmix64's output function)
+//   GAMMA = 0x9E3779B97F4A7C15; splitmix64 from state s yields mix(s + n*GAMMA), n = 1, 2, ...
+//   Tensor t (q = 1, k = 2, v = 3) uses the stream state s_t = mix(seed + t*GAMMA).
+//   Element pair j (elements 2j and 2j+1, flat row-major index) uses x = out(2j+1), y = out(2j+2)
+//   of the stream s_t:  u1 = ((x >> 11) + 1) * 2^-53 in (0, 1],  u2 = (y >> 11) * 2^-53 in [0, 1),
+//   r = sqrt(-2 ln u1), element 2j = (float)(r cos(2 pi u2)), element 2j+1 = (float)(r sin(2 pi u2))
+//   (Box-Muller). Being counter-based, the fill is computed in parallel with identical results.
+#include "session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "backend.h"
+#include "errors.h"
+#include "thread_pool.h"
+
+namespace dilbench {
+
+namespace {
+
+constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
+
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Fills dst[0..count) with N(0, 1) per the rule above, for tensor index t (1, 2, 3).
+void fillNormal(float* dst, size_t count, uint64_t seed, uint64_t t, int threads) {
+  const uint64_t s = mix64(seed + t * kGamma);
+  const size_t pairs = (count + 1) / 2;
+  constexpr size_t kPairsPerTask = 1 << 15;
+  const int64_t tasks = static_cast<int64_t>((pairs + kPairsPerTask - 1) / kPairsPerTask);
+  auto body = [&](int64_t task, int) {
+    const size_t j0 = static_cast<size_t>(task) * kPairsPerTask;
+    const size_t j1 = std::min(pairs, j0 + kPairsPerTask);
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    constexpr double kInv53 = 1.0 / 9007199254740992.0;  // 2^-53
+    for (size_t j = j0; j < j1; ++j) {
+      const uint64_t x = mix64(s + (2 * static_cast<uint64_t>(j) + 1) * kGamma);
+      const uint64_t y = mix64(s + (2 * static_cast<uint64_t>(j) + 2) * kGamma);
+      const double u1 = static_cast<double>((x >> 11) + 1) * kInv53;
+      const double u2 = static_cast<double>(y >> 11) * kInv53;
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      const double a = kTwoPi * u2;
+      dst[2 * j] = static_cast<float>(r * std::cos(a));
+      if (2 * j + 1 < count) dst[2 * j + 1] = static_cast<float>(r * std::sin(a));
+    }
+  };
+  if (tasks <= 1 || threads <= 1) {
+    for (int64_t i = 0; i < tasks; ++i) body(i, 0);
+  } else {
+    ThreadPool::global().parallelFor(tasks, threads, body);
+  }
+}
+
+void validateOptions(const SessionOptions& o) {
+  const int hw = std::max(1, ThreadPool::global().hardwareThreads());
+  if (o.threads < 1 || o.threads > hw) {
+    throwInvalid("threads", "must be an integer in 1.." + std::to_string(hw) +
+                                " (this machine's hardware threads), got " + std::to_string(o.threads));
+  }
+}
+
+uint64_t addChecked(uint64_t a, uint64_t b) {
+  uint64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) {
+    throwInvalid("seqLen", "too large: the planned memory overflows 64-bit arithmetic");
+  }
+  return r;
+}
+
+struct Prepared {
+  AttentionProblem problem;  // with seqLen = effective seqLen
+  std::unique_ptr<Kernel> kernel;
+  Plan plan;
+};
+
+Prepared prepare(const AttentionProblem& p, const SessionOptions& o) {
+  validateOptions(o);
+  p.validateCommon();
+  Prepared r;
+  r.kernel = KernelRegistry::instance().create(p.implementation, p.device);
+  const auto dts = r.kernel->dtypes();
+  if (std::find(dts.begin(), dts.end(), p.dtype) == dts.end()) {
+    std::string allowed;
+    for (auto d : dts) allowed += (allowed.empty() ? "" : ", ") + std::string(dtypeName(d));
+    throw Error(ErrorCode::Unsupported,
+                std::string("dtype: '") + dtypeName(p.dtype) + "' is not supported by '" +
+                    p.implementation + "' on " + deviceName(p.device) + " (supported: " + allowed + ")",
+                "dtype");
+  }
+  r.kernel->validate(p);
+  r.problem = p;
+  const int64_t eff = r.kernel->effectiveSeqLen(p);
+  if (eff != p.seqLen) {
+    r.problem.seqLen = eff;
+    r.problem.validateCommon();
+    r.kernel->validate(r.problem);
+  }
+  const AttentionProblem& e = r.problem;
+  const uint64_t eb = dtypeBytes(e.dtype);
+  const uint64_t qBytes = static_cast<uint64_t>(e.qElements()) * eb;    // overflow-checked by
+  const uint64_t kvBytes = static_cast<uint64_t>(e.kvElements()) * eb;  // validateCommon
+  Plan& plan = r.plan;
+  plan.effectiveSeqLen = eff;
+  plan.inputBytes = addChecked(qBytes, addChecked(kvBytes, kvBytes));
+  plan.outputBytes = qBytes;
+  plan.workspaceBytes = r.kernel->workspaceBytes(e, o.threads);
+  const uint64_t qc = MemoryPool::sizeClass(static_cast<size_t>(qBytes));
+  const uint64_t kvc = MemoryPool::sizeClass(static_cast<size_t>(kvBytes));
+  plan.totalBytes = addChecked(addChecked(qc, qc), addChecked(addChecked(kvc, kvc), plan.workspaceBytes));
+  plan.counts = r.kernel->counts(e);
+  return r;
+}
+
+std::string mib(uint64_t b) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1024.0 * 1024.0));
+  return std::to_string(b) + " bytes (" + buf + ")";
+}
+
+void checkBudget(const Plan& plan, const SessionOptions& o, Backend& backend) {
+  if (o.memoryLimitBytes != 0 && plan.totalBytes > o.memoryLimitBytes) {
+    throw Error(ErrorCode::OutOfMemory,
+                "memoryLimitBytes: the run needs " + mib(plan.totalBytes) + " but the limit is " +
+                    mib(o.memoryLimitBytes),
+                "memoryLimitBytes");
+  }
+  const uint64_t avail = backend.availableMemoryBytes();
+  if (avail != 0 && plan.totalBytes > avail) {
+    throw Error(ErrorCode::OutOfMemory,
+                std::string("the run needs ") + mib(plan.totalBytes) + " but only " + mib(avail) +
+                    " of " + deviceName(backend.device()) + " memory is available",
+                "seqLen");
+  }
+}
+
+void throwCancelled() { throw Error(ErrorCode::Cancelled, "cancelled"); }
+
+}  // namespace
+
+Plan planSession(const AttentionProblem& p, const SessionOptions& o) { return prepare(p, o).plan; }
+
+namespace detail {
+struct SessionCore {
+  AttentionProblem problem;
+  SessionOptions options;
+  Backend& backend;
+  std::unique_ptr<Kernel> kernel;
+  MemoryPool pool;
+  std::unique_ptr<Timer> timer;
+  void* q = nullptr;
+  void* k = nullptr;
+  void* v = nullptr;
+  void* o = nullptr;
+  bool haveOutput = false;
+
+  SessionCore(const AttentionProblem& p, const SessionOptions& opts, Backend& b, std::unique_ptr<Kernel> kern)
+      : problem(p),
+        options(opts),
+        backend(b),
+        kernel(std::move(kern)),
+        pool(b.allocator(), opts.useMemoryPool),
+        timer(b.makeTimer()) {
+    pool.setLimit(opts.memoryLimitBytes);
+    const size_t eb = dtypeBytes(p.dtype);
+    const size_t qBytes = static_cast<size_t>(p.qElements()) * eb;
+    const size_t kvBytes = static_cast<size_t>(p.kvElements()) * eb;
+    q = pool.allocate(qBytes);
+    k = pool.allocate(kvBytes);
+    v = pool.allocate(kvBytes);
+    o = pool.allocate(qBytes);
+  }
+  ~SessionCore() {
+    for (void* ptr : {q, k, v, o}) pool.deallocate(ptr);
+  }
+
+  Tensors tensors() const { return Tensors{q, k, v, o}; }
+
+  ExecContext context(const CancelToken* cancel) {
+    ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.threadPool = &ThreadPool::global();
+    ctx.threads = options.threads;
+    ctx.cancel = cancel;
+    ctx.patterns = nullptr;  // pattern cache: issue 3
+    ctx.stream = backend.stream();
+    return ctx;
+  }
+
+  void upload(void* dst, const float* src, size_t count) { backend.upload(dst, src, count, problem.dtype); }
+
+  void fillInputs() {
+    const size_t qn = static_cast<size_t>(problem.qElements());
+    const size_t kvn = static_cast<size_t>(problem.kvElements());
+    const bool direct = backend.device() == Device::CPU && problem.dtype == DType::F32;
+    std::vector<float> host;
+    auto fill = [&](void* dst, size_t n, uint64_t t) {
+      if (direct) {
+        fillNormal(static_cast<float*>(dst), n, problem.seed, t, options.threads);
+      } else {
+        host.resize(n);
+        fillNormal(host.data(), n, problem.seed, t, options.threads);
+        upload(dst, host.data(), n);
+      }
+    };
+    fill(q, qn, 1);
+    fill(k, kvn, 2);
+    fill(v, kvn, 3);
+    backend.synchronize();
+  }
+
+  void runOnce(const CancelToken* cancel) {
+    if (cancel && cancel->cancelled()) throwCancelled();
+    haveOutput = false;
+    ExecContext ctx = context(cancel);
+    kernel->run(problem, tensors(), ctx);
+    backend.synchronize();
+    haveOutput = true;
+  }
+
+  std::vector<float> download(const void* src, size_t count) const {
+    std::vector<float> out(count);
+    backend.download(out.data(), src, count, problem.dtype);
+    return out;
+  }
+};
+}  // namespace detail
+
+struct Session::Impl : detail::SessionCore {
+  using detail::SessionCore::SessionCore;
+};
+
+Session::Session(const AttentionProblem& p, const SessionOptions& o) : options_(o) {
+  Prepared prep = prepare(p, o);
+  problem_ = prep.problem;
+  plan_ = prep.plan;
+  Backend& backend = backendFor(problem_.device);
+  checkBudget(plan_, o, backend);
+  impl_ = std::make_unique<Impl>(problem_, o, backend, std::move(prep.kernel));
+  impl_->fillInputs();
+}
+
+Session::~Session() = default;
+
+std::vector<double> Session::sample(int iterations, bool cold, const CancelToken* cancel) {
+  if (iterations < 1) throwInvalid("iterations", "must be an integer >= 1, got " + std::to_string(iterations));
+  std::vector<double> ns;
+  ns.reserve(static_cast<size_t>(iterations));
+  Impl& im = *impl_;
+  for (int i = 0; i < iterations; ++i) {
+    if (cancel && cancel->cancelled()) throwCancelled();
+    if (cold) {
+      im.backend.flushCache();
+      im.backend.synchronize();
+    }
+    ExecContext ctx = im.context(cancel);
+    im.haveOutput = false;
+    im.timer->start();
+    im.kernel->run(im.problem, im.tensors(), ctx);
+    ns.push_back(im.timer->stopNs());
+    im.haveOutput = true;
+  }
+  return ns;
+}
+
+std::vector<float> Session::output(const CancelToken* cancel) {
+  Impl& im = *impl_;
+  if (!im.haveOutput) im.runOnce(cancel);
+  return im.download(im.o, static_cast<size_t>(problem_.qElements()));
+}
+
+std::vector<float> Session::input(char which) const {
+  const Impl& im = *impl_;
+  switch (which) {
+    case 'q':
+      return im.download(im.q, static_cast<size_t>(problem_.qElements()));
+    case 'k':
+      return im.download(im.k, static_cast<size_t>(problem_.kvElements()));
+    case 'v':
+      return im.download(im.v, static_cast<size_t>(problem_.kvElements()));
+    default:
+      throwInvalid("which", std::string("must be 'q', 'k' or 'v', got '") + which + "'");
+  }
+}
+
+PoolStats Session::poolStats() const { return impl_->pool.stats(); }
+
+std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o, const float* q,
+                                    size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,
+                                    const CancelToken* cancel) {
+  Prepared prep = prepare(p, o);
+  if (prep.problem.seqLen != p.seqLen) {
+    throwInvalid("seqLen", "implementation '" + p.implementation + "' runs at seqLen " +
+                               std::to_string(prep.problem.seqLen) + ", not " + std::to_string(p.seqLen) +
+                               "; pass buffers for that length");
+  }
+  const size_t qn = static_cast<size_t>(p.qElements());
+  const size_t kvn = static_cast<size_t>(p.kvElements());
+  auto checkLen = [](const char* field, size_t got, size_t want, const char* shape) {
+    if (got != want) {
+      throwInvalid(field, "has " + std::to_string(got) + " elements but the problem needs " +
+                              std::to_string(want) + " (" + shape + ")");
+    }
+  };
+  checkLen("q", qLen, qn, "batch*heads*seqLen*headDim");
+  checkLen("k", kLen, kvn, "batch*kvHeads*seqLen*headDim");
+  checkLen("v", vLen, kvn, "batch*kvHeads*seqLen*headDim");
+  if ((qn && !q) || (kvn && (!k || !v))) throw Error(ErrorCode::Internal, "null input buffer");
+  Backend& backend = backendFor(p.device);
+  checkBudget(prep.plan, o, backend);
+  detail::SessionCore im(prep.problem, o, backend, std::move(prep.kernel));
+  im.upload(im.q, q, qn);
+  im.upload(im.k, k, kvn);
+  im.upload(im.v, v, kvn);
+  im.runOnce(cancel);
+  return im.download(im.o, qn);
+}
+
+}  // namespace dilbench
