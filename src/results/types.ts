@@ -27,6 +27,26 @@ export interface SampleStats {
   outliers?: { mildLow: number; mildHigh: number; severeLow: number; severeHigh: number };
 }
 
+/** A row placed on the roofline of the peak it was measured against. */
+export interface RooflinePoint {
+  /** FLOPs per byte moved */
+  arithmeticIntensity: number;
+  /** intensity where the memory and compute roofs meet (peak GFLOP/s / peak GB/s) */
+  ridgePoint: number;
+  bound: 'compute' | 'memory';
+  achievedGflops: number;
+  achievedGBps: number;
+  /** achieved GFLOP/s as % of the FMA peak */
+  pctOfPeakCompute: number;
+  /** achieved GB/s as % of the stream peak */
+  pctOfPeakBandwidth: number;
+  /** roof at this intensity: min(peak GFLOP/s, intensity x peak GB/s) */
+  attainableGflops: number;
+  /** achieved GFLOP/s as % of the attainable roof */
+  pctOfRoofline: number;
+  peak: { fmaGflops: number; streamGBps: number; threads?: number; simdLevel?: string };
+}
+
 export interface Validation {
   /** what the output was compared with: 'float64-reference' or another implementation's name */
   against: string;
@@ -78,6 +98,8 @@ export interface ResultRow {
   validation?: Validation;
   /** implementation-specific parameters actually used (segment lengths, ring size, ...) */
   params?: Record<string, unknown>;
+  /** achieved rates against the measured machine peak (issue 4, src/roofline) */
+  roofline?: RooflinePoint;
   /** anything projected (never measured) lives under here and is labelled so in reports */
   projected?: Record<string, unknown>;
 }

@@ -1,0 +1,184 @@
+// Scaling laws across sequence lengths and crossover points between implementations.
+import { linearRegression } from 'simple-statistics';
+import { studentTQuantile } from './distributions.js';
+
+export interface ScalingPoint {
+  /** problem size (sequence length) */
+  n: number;
+  /** time (any unit, e.g. median ms) */
+  time: number;
+}
+
+export interface PowerLawFit {
+  /** time ~ a * n^k */
+  a: number;
+  k: number;
+  /** 95% interval of k (t-distribution, n - 2 degrees of freedom); null below 3 points */
+  kCi95: [number, number] | null;
+  /** standard error of k on the log-log fit; null below 3 points */
+  kStdError: number | null;
+  /** coefficient of determination on the log-log fit */
+  r2: number;
+  points: number;
+}
+
+export type ComplexityName = 'N' | 'N log N' | 'N^2';
+
+export interface ComplexityFit {
+  /** the model with the smallest normalised RMS */
+  best: ComplexityName;
+  /** per model: coefficient c of time ~ c * f(n) (least squares) and RMS / mean(time) */
+  models: Record<ComplexityName, { coefficient: number; nrms: number }>;
+}
+
+export interface Crossover {
+  /** the two implementations compared */
+  a: string;
+  b: string;
+  /** interpolated length where their times are equal */
+  n: number;
+  /** measured lengths bracketing the crossover */
+  between: [number, number];
+  /** the faster implementation below and above the crossover */
+  fasterBelow: string;
+  fasterAbove: string;
+}
+
+function validPoints(points: readonly ScalingPoint[]): ScalingPoint[] {
+  return points
+    .filter((p) => Number.isFinite(p.n) && Number.isFinite(p.time) && p.n > 0 && p.time > 0)
+    .slice()
+    .sort((p, q) => p.n - q.n);
+}
+
+/**
+ * Least-squares fit of log(time) = log(a) + k log(n). The interval of k uses the t-distribution
+ * with (points - 2) degrees of freedom.
+ */
+export function fitPowerLaw(points: readonly ScalingPoint[], confidence = 0.95): PowerLawFit {
+  const pts = validPoints(points);
+  const m = pts.length;
+  if (m < 2) throw new RangeError(`fitPowerLaw needs at least 2 positive points, got ${m}`);
+  if (new Set(pts.map((p) => p.n)).size < 2) throw new RangeError('fitPowerLaw needs at least 2 distinct sizes');
+  const xy = pts.map((p) => [Math.log(p.n), Math.log(p.time)] as [number, number]);
+  const { m: k, b } = linearRegression(xy);
+  const xs = xy.map((p) => p[0]);
+  const ys = xy.map((p) => p[1]);
+  const xMean = xs.reduce((s, v) => s + v, 0) / m;
+  const yMean = ys.reduce((s, v) => s + v, 0) / m;
+  let sxx = 0;
+  let sse = 0;
+  let sst = 0;
+  for (let i = 0; i < m; i++) {
+    const x = xs[i] as number;
+    const y = ys[i] as number;
+    sxx += (x - xMean) ** 2;
+    sse += (y - (b + k * x)) ** 2;
+    sst += (y - yMean) ** 2;
+  }
+  const r2 = sst > 0 ? 1 - sse / sst : 1;
+  let kCi95: [number, number] | null = null;
+  let kStdError: number | null = null;
+  if (m >= 3) {
+    kStdError = Math.sqrt(sse / (m - 2) / sxx);
+    const t = studentTQuantile(1 - (1 - confidence) / 2, m - 2);
+    kCi95 = [k - t * kStdError, k + t * kStdError];
+  }
+  return { a: Math.exp(b), k, kCi95, kStdError, r2, points: m };
+}
+
+const COMPLEXITIES: Record<ComplexityName, (n: number) => number> = {
+  N: (n) => n,
+  'N log N': (n) => n * Math.log2(n),
+  'N^2': (n) => n * n,
+};
+
+/**
+ * Fits time = c * f(n) for f in {N, N log N, N^2} by least squares and picks the one with the
+ * smallest RMS of residuals divided by the mean time (Google Benchmark's normalised RMS).
+ */
+export function bestComplexity(points: readonly ScalingPoint[]): ComplexityFit {
+  const pts = validPoints(points);
+  if (pts.length < 2) throw new RangeError(`bestComplexity needs at least 2 positive points, got ${pts.length}`);
+  const meanTime = pts.reduce((s, p) => s + p.time, 0) / pts.length;
+  const models = {} as ComplexityFit['models'];
+  let best: ComplexityName = 'N';
+  for (const name of Object.keys(COMPLEXITIES) as ComplexityName[]) {
+    const f = COMPLEXITIES[name];
+    let sft = 0;
+    let sff = 0;
+    for (const p of pts) {
+      sft += f(p.n) * p.time;
+      sff += f(p.n) ** 2;
+    }
+    const c = sft / sff;
+    let ss = 0;
+    for (const p of pts) ss += (p.time - c * f(p.n)) ** 2;
+    const nrms = Math.sqrt(ss / pts.length) / meanTime;
+    models[name] = { coefficient: c, nrms };
+    if (nrms < models[best].nrms) best = name;
+  }
+  return { best, models };
+}
+
+/**
+ * Lengths where implementation `a` and `b` swap places. Uses the sizes both were measured at;
+ * between two consecutive common sizes where the sign of log(timeA / timeB) changes, the
+ * crossover is interpolated linearly on log-log axes. Exactly equal times at a measured size
+ * count as a crossover at that size only when the order differs on both sides.
+ */
+export function findCrossovers(
+  a: string,
+  pointsA: readonly ScalingPoint[],
+  b: string,
+  pointsB: readonly ScalingPoint[],
+): Crossover[] {
+  const mapB = new Map(validPoints(pointsB).map((p) => [p.n, p.time]));
+  const common = validPoints(pointsA)
+    .filter((p) => mapB.has(p.n))
+    .map((p) => ({ n: p.n, d: Math.log(p.time) - Math.log(mapB.get(p.n) as number) }));
+  // drop exact ties, remembering them as candidate crossover sizes
+  const out: Crossover[] = [];
+  let prev: { n: number; d: number } | null = null;
+  let tieSince: number | null = null;
+  for (const cur of common) {
+    if (cur.d === 0) {
+      if (tieSince === null) tieSince = cur.n;
+      continue;
+    }
+    if (prev && Math.sign(prev.d) !== Math.sign(cur.d)) {
+      let n: number;
+      if (tieSince !== null) n = tieSince;
+      else {
+        const l0 = Math.log(prev.n);
+        const l1 = Math.log(cur.n);
+        n = Math.exp(l0 + (prev.d / (prev.d - cur.d)) * (l1 - l0));
+      }
+      out.push({
+        a,
+        b,
+        n,
+        between: [prev.n, cur.n],
+        fasterBelow: prev.d < 0 ? a : b,
+        fasterAbove: cur.d < 0 ? a : b,
+      });
+    }
+    prev = cur;
+    tieSince = null;
+  }
+  return out;
+}
+
+/** Crossovers for every pair of implementations in `series` (name -> points). */
+export function findAllCrossovers(series: ReadonlyMap<string, readonly ScalingPoint[]>): Crossover[] {
+  const names = [...series.keys()].sort();
+  const out: Crossover[] = [];
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const a = names[i] as string;
+      const b = names[j] as string;
+      out.push(...findCrossovers(a, series.get(a) ?? [], b, series.get(b) ?? []));
+    }
+  }
+  return out.sort((p, q) => p.n - q.n);
+}
