@@ -1,0 +1,136 @@
+// computeAttention(): run one implementation on the caller's own q, k, v.
+import { z } from 'zod';
+import type { NativeCancelToken, NativeProblem, NativeSessionOptions, NativeBinding } from '../native/binding.js';
+import { ConfigError } from '../config/errors.js';
+import { getBinding } from './binding.js';
+
+export interface ComputeAttentionOptions {
+  implementation: string;
+  /** [batch, heads, seqLen, headDim] */
+  q: Float32Array;
+  /** [batch, kvHeads, seqLen, headDim] */
+  k: Float32Array;
+  /** [batch, kvHeads, seqLen, headDim] */
+  v: Float32Array;
+  batch: number;
+  heads: number;
+  /** default: heads */
+  kvHeads?: number;
+  seqLen: number;
+  headDim: number;
+  causal?: boolean;
+  /** default 1/sqrt(headDim) */
+  scale?: number;
+  /** 0 or omitted: all hardware threads */
+  threads?: number;
+  device?: 'cpu' | 'cuda';
+  useMemoryPool?: boolean;
+  // implementation-specific parameters, named like the CLI flags
+  segmentLengths?: number[];
+  dilationRates?: number[];
+  ringSize?: number;
+  blockPattern?: 'local' | 'strided' | 'dilated' | 'random';
+  blockSize?: number;
+  window?: number;
+  stride?: number;
+  density?: number;
+  promptLen?: number;
+  newTokens?: number;
+  seed?: number;
+  signal?: AbortSignal;
+  /** advanced: another native binding (tests use a fake) */
+  binding?: NativeBinding;
+}
+
+const posInt = z.number().int().positive();
+const optPosInt = posInt.optional();
+
+const SPEC: Record<string, [z.ZodType, string]> = {
+  implementation: [z.string().min(1), 'an implementation name (see listImplementations())'],
+  q: [z.instanceof(Float32Array), 'a Float32Array of batch*heads*seqLen*headDim'],
+  k: [z.instanceof(Float32Array), 'a Float32Array of batch*kvHeads*seqLen*headDim'],
+  v: [z.instanceof(Float32Array), 'a Float32Array of batch*kvHeads*seqLen*headDim'],
+  batch: [posInt, 'an integer >= 1'],
+  heads: [posInt, 'an integer >= 1'],
+  kvHeads: [optPosInt, 'an integer >= 1 that divides heads'],
+  seqLen: [posInt, 'an integer >= 1'],
+  headDim: [posInt, 'an integer >= 1 that the implementation supports'],
+  causal: [z.boolean().optional(), 'true or false'],
+  scale: [z.number().finite().optional(), 'a finite number (<= 0 or omitted: 1/sqrt(headDim))'],
+  threads: [z.number().int().min(0).optional(), 'an integer >= 0'],
+  device: [z.enum(['cpu', 'cuda']).optional(), 'cpu, cuda'],
+  useMemoryPool: [z.boolean().optional(), 'true or false'],
+  segmentLengths: [z.array(posInt).min(1).optional(), 'an array of integers >= 1'],
+  dilationRates: [z.array(posInt).min(1).optional(), 'an array of integers >= 1'],
+  ringSize: [optPosInt, 'an integer >= 1'],
+  blockPattern: [z.enum(['local', 'strided', 'dilated', 'random']).optional(), 'local, strided, dilated, random'],
+  blockSize: [optPosInt, 'an integer >= 1'],
+  window: [optPosInt, 'an integer >= 1'],
+  stride: [optPosInt, 'an integer >= 1'],
+  density: [z.number().gt(0).lte(1).optional(), 'a number in (0, 1]'],
+  promptLen: [optPosInt, 'an integer >= 1'],
+  newTokens: [optPosInt, 'an integer >= 1'],
+  seed: [z.number().int().min(0).optional(), 'an integer >= 0'],
+};
+
+const PARAM_KEYS = [
+  'segmentLengths', 'dilationRates', 'ringSize', 'blockPattern', 'blockSize', 'window', 'stride', 'density',
+  'promptLen', 'newTokens',
+] as const;
+
+function validate(o: ComputeAttentionOptions): void {
+  if (typeof o !== 'object' || o === null) throw new ConfigError('options', o, 'an object');
+  for (const [key, [schema, allowed]] of Object.entries(SPEC)) {
+    const value = (o as unknown as Record<string, unknown>)[key];
+    const r = schema.safeParse(value);
+    if (!r.success) throw new ConfigError(key, value, allowed, r.error.issues[0]?.message);
+  }
+  const kvHeads = o.kvHeads ?? o.heads;
+  if (o.heads % kvHeads !== 0) throw new ConfigError('kvHeads', kvHeads, `a divisor of heads (${o.heads})`);
+  const qLen = o.batch * o.heads * o.seqLen * o.headDim;
+  const kvLen = o.batch * kvHeads * o.seqLen * o.headDim;
+  if (o.q.length !== qLen) throw new ConfigError('q', `Float32Array(${o.q.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
+  if (o.k.length !== kvLen) throw new ConfigError('k', `Float32Array(${o.k.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
+  if (o.v.length !== kvLen) throw new ConfigError('v', `Float32Array(${o.v.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
+}
+
+/** Resolves to the output, Float32Array [batch, heads, seqLen, headDim]. */
+export async function computeAttention(options: ComputeAttentionOptions): Promise<Float32Array> {
+  validate(options);
+  const binding = options.binding ?? (await getBinding());
+  const problem: NativeProblem = {
+    implementation: options.implementation,
+    device: options.device ?? 'cpu',
+    dtype: 'fp32',
+    batch: options.batch,
+    heads: options.heads,
+    kvHeads: options.kvHeads ?? options.heads,
+    seqLen: options.seqLen,
+    headDim: options.headDim,
+    causal: options.causal ?? false,
+    seed: options.seed ?? 0,
+  };
+  if (options.scale !== undefined) problem.scale = options.scale;
+  for (const key of PARAM_KEYS) {
+    if (options[key] !== undefined) (problem as unknown as Record<string, unknown>)[key] = options[key];
+  }
+  const sessionOptions: NativeSessionOptions = {
+    threads: options.threads && options.threads > 0 ? options.threads : binding.info().hardwareThreads,
+    useMemoryPool: options.useMemoryPool ?? true,
+    usePatternCache: true,
+    memoryLimitBytes: 0,
+  };
+  let token: NativeCancelToken | undefined;
+  const onAbort = () => token?.cancel();
+  const signal = options.signal;
+  if (signal) {
+    token = new binding.CancelToken();
+    if (signal.aborted) token.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  try {
+    return await binding.compute(problem, sessionOptions, options.q, options.k, options.v, token);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,23 @@
+// The suites runBenchmark and the CLI know, by name.
+import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
+import { ConfigError } from '../config/errors.js';
+import type { CommonRunOptions, SuiteDefinition } from '../suite/types.js';
+
+const SUITES: Record<string, SuiteDefinition<CommonRunOptions>> = {
+  [sequenceRanges.name]: sequenceRanges as unknown as SuiteDefinition<CommonRunOptions>,
+};
+
+export function suiteNames(): string[] {
+  return Object.keys(SUITES);
+}
+
+export function getSuite(name: unknown): SuiteDefinition<CommonRunOptions> {
+  const suite = typeof name === 'string' ? SUITES[name] : undefined;
+  if (!suite) throw new ConfigError('suite', name, suiteNames().join(', '));
+  return suite;
+}
+
+/** Lets a later suite (or a test) add itself. */
+export function registerSuite(suite: SuiteDefinition<CommonRunOptions>): void {
+  SUITES[suite.name] = suite;
+}

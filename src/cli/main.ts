@@ -1,0 +1,31 @@
+// The `dilbench` command line. Each command lives in src/cli/commands/<name>.ts and exports
+// register(program).
+import { Command } from 'commander';
+import { packageVersion } from '../config/paths.js';
+import { reportError } from './errors.js';
+import { register as registerSequenceRanges } from './commands/sequence-ranges.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('dilbench')
+    .description('Benchmarks attention kernels (naive, flash, ...) on a native CPU core: latency, memory, throughput')
+    .version(packageVersion(), '-V, --version', 'print the dilbench version')
+    .option('--verbose', 'stack traces on errors')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  registerSequenceRanges(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function run(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const verbose = argv.includes('--verbose');
+    return reportError(e, verbose);
+  }
+}

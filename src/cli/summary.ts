@@ -1,0 +1,44 @@
+// The plain-text summary table the CLI prints on stdout.
+import type { ResultFile } from '../results/types.js';
+import { formatBytes, formatCount, formatGflops } from '../reports/format.js';
+import { bestPerLength, lengthLabel, medianWithRange, statusText } from '../reports/markdown.js';
+
+export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function summaryText(file: ResultFile): string {
+  const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
+  const out: string[] = [];
+  out.push(`dilbench ${file.suite}: ${rows.length} points on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${rows[0]?.threads ?? '?'} threads)`);
+  out.push('');
+  out.push(
+    textTable(
+      ['length', 'implementation', 'batch', 'median ms (p10-p90)', 'peak mem', 'tokens/s', 'GFLOP/s', 'status'],
+      rows.map((r) => [
+        lengthLabel(r.seqLen),
+        r.implementation,
+        String(r.batch),
+        medianWithRange(r),
+        r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : '-',
+        formatCount(r.tokensPerSecond),
+        formatGflops(r.gflops),
+        statusText(r),
+      ]),
+      [true, false, true, true, true, true, true, false],
+    ),
+  );
+  const best = bestPerLength(rows);
+  if (best.length) {
+    out.push('');
+    out.push('best per length: ' + best.map((b) => `${lengthLabel(b.seqLen)} ${b.best.implementation}`).join(', '));
+  }
+  if (file.interrupted) out.push('\ninterrupted: not every point ran');
+  return out.join('\n') + '\n';
+}

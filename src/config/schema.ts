@@ -1,0 +1,240 @@
+// Validation of every user-facing option (CLI flags and API fields share one schema).
+// Each field is parsed on its own so the error names the field, the value and what is allowed.
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { expandRange, loadRanges, rangeNames, type RangeTable } from './ranges.js';
+import { parseByteSize, parseLength } from './units.js';
+
+/** Longest sequence accepted anywhere (the planner decides what actually fits). */
+export const MAX_SEQ_LEN = 1 << 27;
+
+function toNumber(v: unknown): unknown {
+  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v)) return Number(v);
+  return v;
+}
+
+function toBoolean(v: unknown): unknown {
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off'].includes(s)) return false;
+  }
+  return v;
+}
+
+/** "a,b c" or ["a,b", "c"] -> ["a", "b", "c"] */
+export function splitList(v: unknown): unknown {
+  if (typeof v === 'string') v = [v];
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (const item of v) {
+      if (typeof item === 'string') out.push(...item.split(/[\s,]+/).filter((s) => s.length > 0));
+      else out.push(item);
+    }
+    return out;
+  }
+  return v;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(toNumber, z.number().int().min(min).max(max));
+
+const lengthItem = z.preprocess(
+  (v) => (typeof v === 'string' || typeof v === 'number' ? parseLength(v) : v),
+  z.number().int().min(1).max(MAX_SEQ_LEN),
+);
+
+export const DEVICES = ['cpu', 'cuda'] as const;
+
+interface FieldSpec {
+  schema: z.ZodType;
+  allowed: string;
+}
+
+function fields(ranges: RangeTable): Record<string, FieldSpec> {
+  const names = rangeNames(ranges);
+  return {
+    range: { schema: z.enum(names as [string, ...string[]]), allowed: names.join(', ') },
+    customLengths: {
+      schema: z.preprocess(splitList, z.array(lengthItem).min(1)),
+      allowed: `one or more lengths 1..${MAX_SEQ_LEN}, space- or comma-separated (K = 1024, M = 1048576), e.g. 128,256,4K`,
+    },
+    implementations: {
+      schema: z.preprocess(splitList, z.array(z.string().min(1)).min(1)),
+      allowed: 'one or more implementation names, space- or comma-separated',
+    },
+    batchSize: { schema: int(1, 1 << 20), allowed: 'an integer >= 1' },
+    heads: { schema: int(1, 1 << 16), allowed: 'an integer >= 1' },
+    kvHeads: { schema: int(1, 1 << 16), allowed: 'an integer >= 1 that divides --heads' },
+    headDim: { schema: int(1, 1024), allowed: 'an integer 1..1024 that the implementation supports (32, 64, 128 at least)' },
+    causal: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    warmup: { schema: int(0, 1_000_000), allowed: 'an integer >= 0' },
+    runs: { schema: int(1, 1_000_000), allowed: 'an integer >= 1' },
+    threads: { schema: int(0, 4096), allowed: 'an integer >= 0 (0 = all hardware threads)' },
+    seed: { schema: int(0, 2 ** 32 - 1), allowed: 'an integer 0..4294967295' },
+    memoryBudget: {
+      schema: z.preprocess(
+        (v) => (typeof v === 'string' || typeof v === 'number' ? parseByteSize(v) : v),
+        z.number().int().min(1),
+      ),
+      allowed: 'a byte size > 0 such as 8GiB, 512MiB, 1.5G or a plain number of bytes',
+    },
+    maxRunSeconds: {
+      schema: z.preprocess(toNumber, z.number().positive().finite()),
+      allowed: 'a number of seconds > 0',
+    },
+    outputDir: { schema: z.union([z.string().min(1), z.null()]), allowed: 'a directory path (or null in the API: write no files)' },
+    json: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    quiet: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    device: { schema: z.enum(DEVICES), allowed: DEVICES.join(', ') },
+  };
+}
+
+export interface SequenceRangesOptions {
+  range: string;
+  /** resolved lengths, in run order */
+  lengths: number[];
+  customLengths?: number[];
+  /** undefined: every implementation the device offers */
+  implementations?: string[];
+  batchSize: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  causal: boolean;
+  /** fixed warm-up iterations (issue 2); undefined: the sampler's default */
+  warmup?: number;
+  /** fixed timed iterations (issue 2); undefined: the sampler's default */
+  runs?: number;
+  /** 0 = all hardware threads */
+  threads: number;
+  seed: number;
+  /** undefined: half of the memory available */
+  memoryBudget?: number;
+  maxRunSeconds: number;
+  outputDir: string | null;
+  json: boolean;
+  quiet: boolean;
+  device: 'cpu' | 'cuda';
+}
+
+export const DEFAULTS = {
+  range: 'production',
+  batchSize: 1,
+  heads: 8,
+  headDim: 64,
+  causal: false,
+  threads: 0,
+  seed: 42,
+  maxRunSeconds: 600,
+  outputDir: 'benchmark_results',
+  json: false,
+  quiet: false,
+  device: 'cpu',
+  /** fixed counts used until the adaptive sampler (issue 4) is the default */
+  warmup: 2,
+  runs: 10,
+} as const;
+
+const KNOWN_KEYS = new Set([
+  'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
+  'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
+  'device',
+]);
+
+function parseField<T>(specs: Record<string, FieldSpec>, name: string, value: unknown): T {
+  const spec = specs[name];
+  const r = spec.schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ConfigError(name, value, spec.allowed, issue?.message);
+  }
+  return r.data as T;
+}
+
+/**
+ * Validates raw options (strings from the CLI or typed values from the API) into
+ * SequenceRangesOptions. Unknown keys are ignored unless `strict` (the API passes extra
+ * fields like `suite`, `signal`, `onProgress`, which it removes first).
+ */
+export function parseSequenceRangesOptions(
+  raw: Record<string, unknown>,
+  opts: { ranges?: RangeTable; strict?: boolean } = {},
+): SequenceRangesOptions {
+  const ranges = opts.ranges ?? loadRanges();
+  const specs = fields(ranges);
+  if (opts.strict) {
+    for (const k of Object.keys(raw)) {
+      if (!KNOWN_KEYS.has(k) && raw[k] !== undefined) {
+        throw new ConfigError(k, raw[k], `one of ${[...KNOWN_KEYS].join(', ')}`, 'unknown option');
+      }
+    }
+  }
+  const get = <T>(name: string, dflt?: T): T | undefined => {
+    const v = raw[name];
+    if (v === undefined) return dflt;
+    return parseField<T>(specs, name, v);
+  };
+
+  const customLengths = get<number[]>('customLengths');
+  let range = get<string>('range');
+  if (range === undefined) range = customLengths ? 'custom' : DEFAULTS.range;
+  let lengths: number[];
+  if (range === 'custom') {
+    if (!customLengths) {
+      throw new ConfigError('customLengths', undefined, specs.customLengths.allowed, 'required with --range custom');
+    }
+    lengths = [...new Set(customLengths)];
+  } else {
+    if (customLengths) {
+      throw new ConfigError('customLengths', raw.customLengths, 'only with --range custom', `--range is ${range}`);
+    }
+    lengths = expandRange(range, ranges);
+  }
+
+  const heads = get<number>('heads', DEFAULTS.heads)!;
+  const kvHeads = get<number>('kvHeads', heads)!;
+  if (kvHeads > heads || heads % kvHeads !== 0) {
+    throw new ConfigError('kvHeads', raw.kvHeads, `a divisor of heads (${heads})`, `${heads} heads cannot share ${kvHeads} kv heads`);
+  }
+  const implementations = get<string[]>('implementations');
+
+  return {
+    range,
+    lengths,
+    customLengths,
+    implementations: implementations ? [...new Set(implementations)] : undefined,
+    batchSize: get<number>('batchSize', DEFAULTS.batchSize)!,
+    heads,
+    kvHeads,
+    headDim: get<number>('headDim', DEFAULTS.headDim)!,
+    causal: get<boolean>('causal', DEFAULTS.causal)!,
+    warmup: get<number>('warmup'),
+    runs: get<number>('runs'),
+    threads: get<number>('threads', DEFAULTS.threads)!,
+    seed: get<number>('seed', DEFAULTS.seed)!,
+    memoryBudget: get<number>('memoryBudget'),
+    maxRunSeconds: get<number>('maxRunSeconds', DEFAULTS.maxRunSeconds)!,
+    outputDir: raw.outputDir === null ? null : get<string>('outputDir', DEFAULTS.outputDir)!,
+    json: get<boolean>('json', DEFAULTS.json)!,
+    quiet: get<boolean>('quiet', DEFAULTS.quiet)!,
+    device: get<'cpu' | 'cuda'>('device', DEFAULTS.device)!,
+  };
+}
+
+/** Checks implementation names against what the binding offers on the device. */
+export function checkImplementations(requested: string[], available: string[], device: string): void {
+  for (const name of requested) {
+    if (!available.includes(name)) {
+      throw new ConfigError(
+        'implementations',
+        name,
+        available.length ? available.join(', ') : `(none available on ${device})`,
+        `unknown implementation on ${device}`,
+      );
+    }
+  }
+}
+
+/** The memory budget's allowed text, reused by API callers. */
+export const MEMORY_BUDGET_HELP = 'e.g. 8GiB, 512MiB, 1.5G or bytes';

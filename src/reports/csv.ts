@@ -1,0 +1,86 @@
+// CSV view: one row per result, statistics flattened into columns.
+import { createObjectCsvStringifier } from 'csv-writer';
+import type { ResultFile, ResultRow } from '../results/types.js';
+
+export const CSV_COLUMNS = [
+  'suite', 'runId', 'implementation', 'device', 'dtype', 'batch', 'requestedBatch', 'heads', 'kvHeads',
+  'headDim', 'seqLen', 'effectiveSeqLen', 'causal', 'status', 'reason', 'errorCode',
+  'medianMs', 'meanMs', 'stdMs', 'minMs', 'maxMs', 'p10Ms', 'p90Ms', 'q1Ms', 'q3Ms', 'p95Ms', 'p99Ms',
+  'madMs', 'cv', 'medianCi95LowMs', 'medianCi95HighMs', 'samples', 'coldStartMs', 'warmupIterations',
+  'stopReason', 'cacheMode', 'peakMemoryBytes', 'estimatedMemoryBytes', 'estimatedSeconds',
+  'tokensPerSecond', 'gflops', 'gbps', 'flopsPerIteration', 'bytesPerIteration', 'threads', 'simdLevel',
+  'memoryPool', 'warnings', 'samplesMs',
+] as const;
+
+type CsvRecord = Record<(typeof CSV_COLUMNS)[number], string | number | boolean | null | undefined>;
+
+export function flattenRow(file: Pick<ResultFile, 'suite' | 'runId'>, r: ResultRow): CsvRecord {
+  const s = r.stats;
+  return {
+    suite: file.suite,
+    runId: file.runId,
+    implementation: r.implementation,
+    device: r.device,
+    dtype: r.dtype,
+    batch: r.batch,
+    requestedBatch: r.requestedBatch ?? r.batch,
+    heads: r.heads,
+    kvHeads: r.kvHeads,
+    headDim: r.headDim,
+    seqLen: r.seqLen,
+    effectiveSeqLen: r.effectiveSeqLen,
+    causal: r.causal,
+    status: r.status,
+    reason: r.reason ?? '',
+    errorCode: r.errorCode ?? '',
+    medianMs: s?.medianMs,
+    meanMs: s?.meanMs,
+    stdMs: s?.stdMs,
+    minMs: s?.minMs,
+    maxMs: s?.maxMs,
+    p10Ms: s?.p10Ms,
+    p90Ms: s?.p90Ms,
+    q1Ms: s?.q1Ms,
+    q3Ms: s?.q3Ms,
+    p95Ms: s?.p95Ms,
+    p99Ms: s?.p99Ms,
+    madMs: s?.madMs,
+    cv: s?.cv,
+    medianCi95LowMs: s?.medianCi95Ms?.[0],
+    medianCi95HighMs: s?.medianCi95Ms?.[1],
+    samples: r.samplesMs.length,
+    coldStartMs: r.coldStartMs,
+    warmupIterations: r.warmupIterations,
+    stopReason: r.stopReason,
+    cacheMode: r.cacheMode,
+    peakMemoryBytes: r.peakMemoryBytes,
+    estimatedMemoryBytes: r.estimatedMemoryBytes,
+    estimatedSeconds: r.estimatedSeconds,
+    tokensPerSecond: r.tokensPerSecond,
+    gflops: r.gflops,
+    gbps: r.gbps,
+    flopsPerIteration: r.flopsPerIteration,
+    bytesPerIteration: r.bytesPerIteration,
+    threads: r.threads,
+    simdLevel: r.simdLevel,
+    memoryPool: r.memoryPool,
+    warnings: (r.warnings ?? []).join(' | '),
+    samplesMs: r.samplesMs.join(' '),
+  };
+}
+
+export function toCsv(file: ResultFile): string {
+  const stringifier = createObjectCsvStringifier({
+    header: CSV_COLUMNS.map((id) => ({ id, title: id })),
+  });
+  const records = file.results.map((r) => {
+    const flat = flattenRow(file, r);
+    const out: Record<string, string | number | boolean> = {};
+    for (const k of CSV_COLUMNS) {
+      const v = flat[k];
+      out[k] = v === null || v === undefined ? '' : v;
+    }
+    return out;
+  });
+  return stringifier.getHeaderString()! + stringifier.stringifyRecords(records);
+}

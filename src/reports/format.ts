@@ -1,0 +1,25 @@
+// Number formatting shared by the Markdown report and the CLI summary.
+export { formatBytes, formatLength } from '../config/units.js';
+
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+  if (ms >= 1000) return ms.toFixed(0);
+  if (ms >= 100) return ms.toFixed(1);
+  if (ms >= 1) return ms.toFixed(2);
+  return ms.toPrecision(3);
+}
+
+/** 1234567 -> "1.23M" */
+export function formatCount(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  const abs = Math.abs(n);
+  if (abs >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (abs >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (abs >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return n.toFixed(0);
+}
+
+export function formatGflops(g: number | null | undefined): string {
+  if (g === null || g === undefined || !Number.isFinite(g)) return '-';
+  return g >= 100 ? g.toFixed(0) : g.toFixed(1);
+}

@@ -1,0 +1,161 @@
+// Markdown view: environment, a table of every point, a pivot implementation x length of median
+// time, and the best implementation per length.
+import type { ResultFile, ResultRow } from '../results/types.js';
+import { formatBytes, formatCount, formatGflops, formatLength, formatMs } from './format.js';
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
+  const sep = header.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
+  return [header, sep, ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
+}
+
+export function medianWithRange(r: ResultRow): string {
+  if (!r.stats) return '-';
+  return `${formatMs(r.stats.medianMs)} (${formatMs(r.stats.p10Ms)}-${formatMs(r.stats.p90Ms)})`;
+}
+
+export function statusText(r: ResultRow): string {
+  if (r.status === 'ok') {
+    const notes = [...(r.warnings ?? [])];
+    if (r.effectiveSeqLen !== r.seqLen) notes.unshift(`ran at ${r.effectiveSeqLen}`);
+    return notes.length ? `ok (${notes.join('; ')})` : 'ok';
+  }
+  return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
+}
+
+export function lengthLabel(n: number): string {
+  const short = formatLength(n);
+  return short === String(n) ? short : `${short} (${n})`;
+}
+
+/** Per length, the ok row with the highest tokens/s (fair when the planner lowered a batch). */
+export function bestPerLength(rows: ResultRow[]): { seqLen: number; best: ResultRow; runnerUp?: ResultRow }[] {
+  const byLen = new Map<number, ResultRow[]>();
+  for (const r of rows) {
+    if (r.status !== 'ok' || r.tokensPerSecond === null) continue;
+    byLen.set(r.seqLen, [...(byLen.get(r.seqLen) ?? []), r]);
+  }
+  return [...byLen.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([seqLen, list]) => {
+      const sorted = [...list].sort((a, b) => (b.tokensPerSecond ?? 0) - (a.tokensPerSecond ?? 0));
+      return { seqLen, best: sorted[0], runnerUp: sorted[1] };
+    });
+}
+
+export function toMarkdown(file: ResultFile): string {
+  const env = file.environment;
+  const cfg = file.config;
+  const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
+  const out: string[] = [];
+  out.push(`# dilbench ${file.suite}`);
+  out.push('');
+  out.push(`Run \`${file.runId}\`, ${file.createdAt}${file.interrupted ? ' - **interrupted before all points ran**' : ''}.`);
+  out.push('');
+  out.push('## Environment');
+  out.push('');
+  out.push(
+    [
+      `- CPU: ${env.cpuModel} (${env.cpuCores} logical cores), SIMD level ${env.simdLevel}`,
+      `- Memory: ${formatBytes(env.totalMemoryBytes)} total, ${formatBytes(env.freeMemoryBytes)} available at start`,
+      `- OS: ${env.os}; Node ${env.nodeVersion}`,
+      `- dilbench ${env.dilbenchVersion}${env.gitCommit ? ` (commit ${env.gitCommit.slice(0, 12)})` : ''}, native build ${env.buildType}`,
+    ].join('\n'),
+  );
+  out.push('');
+  out.push('## Configuration');
+  out.push('');
+  const cfgLine = (k: string, v: unknown) => (v === undefined ? null : `- ${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
+  out.push(
+    [
+      cfgLine('range', cfg.range),
+      cfgLine('implementations', cfg.implementations),
+      cfgLine('device / dtype', cfg.device !== undefined ? `${String(cfg.device)} / ${String(cfg.dtype ?? 'fp32')}` : undefined),
+      cfgLine('batch size (requested)', cfg.batchSize),
+      cfgLine('heads / kv heads / head dim', cfg.heads !== undefined ? `${String(cfg.heads)} / ${String(cfg.kvHeads)} / ${String(cfg.headDim)}` : undefined),
+      cfgLine('causal', cfg.causal),
+      cfgLine('threads', cfg.threads),
+      cfgLine('warm-up / timed iterations', cfg.warmup !== undefined ? `${String(cfg.warmup)} / ${String(cfg.runs)}` : undefined),
+      cfgLine('memory budget', typeof cfg.memoryBudgetBytes === 'number' ? formatBytes(cfg.memoryBudgetBytes) : undefined),
+      cfgLine('max seconds per point', cfg.maxRunSeconds),
+      cfgLine('seed', cfg.seed),
+    ]
+      .filter((l): l is string => l !== null)
+      .join('\n'),
+  );
+  out.push('');
+  out.push('## Results');
+  out.push('');
+  out.push('Median time of one forward pass with the 10th-90th percentile range; memory is the peak measured by the memory pool (estimate from the planner for points that did not run).');
+  out.push('');
+  out.push(
+    table(
+      ['Length', 'Implementation', 'Batch', 'Median ms (p10-p90)', 'Peak memory', 'Tokens/s', 'GFLOP/s', 'Status'],
+      rows.map((r) => [
+        lengthLabel(r.seqLen),
+        r.implementation,
+        r.requestedBatch !== undefined && r.requestedBatch !== r.batch ? `${r.batch} (asked ${r.requestedBatch})` : String(r.batch),
+        medianWithRange(r),
+        r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : `~${formatBytes(r.estimatedMemoryBytes)} est.`,
+        formatCount(r.tokensPerSecond),
+        formatGflops(r.gflops),
+        statusText(r),
+      ]),
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ),
+  );
+  out.push('');
+
+  const lengths = [...new Set(rows.map((r) => r.seqLen))].sort((a, b) => a - b);
+  const impls = [...new Set(rows.map((r) => r.implementation))].sort();
+  if (lengths.length && impls.length) {
+    out.push('## Median ms by implementation and length');
+    out.push('');
+    out.push(
+      table(
+        ['Implementation', ...lengths.map(formatLength)],
+        impls.map((impl) => [
+          impl,
+          ...lengths.map((n) => {
+            const r = rows.find((x) => x.implementation === impl && x.seqLen === n);
+            if (!r) return '';
+            return r.status === 'ok' ? medianWithRange(r) : r.status;
+          }),
+        ]),
+        ['l', ...lengths.map(() => 'r' as const)],
+      ),
+    );
+    out.push('');
+  }
+
+  const best = bestPerLength(rows);
+  out.push('## Best implementation per length');
+  out.push('');
+  if (best.length === 0) {
+    out.push('No point ran successfully.');
+  } else {
+    out.push(
+      table(
+        ['Length', 'Best', 'Median ms', 'Tokens/s', 'Runner-up', 'Speedup'],
+        best.map(({ seqLen, best: b, runnerUp }) => [
+          lengthLabel(seqLen),
+          b.implementation,
+          formatMs(b.stats?.medianMs),
+          formatCount(b.tokensPerSecond),
+          runnerUp?.implementation ?? '-',
+          runnerUp?.tokensPerSecond ? `${((b.tokensPerSecond ?? 0) / runnerUp.tokensPerSecond).toFixed(2)}x` : '-',
+        ]),
+        ['r', 'l', 'r', 'r', 'l', 'r'],
+      ),
+    );
+  }
+  out.push('');
+  const counts = { ok: 0, skipped: 0, failed: 0 };
+  for (const r of rows) counts[r.status]++;
+  out.push(`${rows.length} points: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed.`);
+  out.push('');
+  return out.join('\n');
+}

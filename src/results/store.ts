@@ -1,0 +1,69 @@
+// Writes a ResultFile as <suite>_<timestamp>.json|.csv|.md, each atomically
+// (temp file in the same directory + fsync + rename), so a reader never sees half a file.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { ResultFile } from './types.js';
+import { toJson } from '../reports/json.js';
+import { toCsv } from '../reports/csv.js';
+import { toMarkdown } from '../reports/markdown.js';
+
+export interface WrittenFiles {
+  json: string;
+  csv: string;
+  markdown: string;
+}
+
+/** Writes `content` to `path` atomically. */
+export function writeFileAtomic(path: string, content: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  let fd = openSync(tmp, 'w', 0o644);
+  try {
+    const buf = Buffer.from(content, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  // make the rename itself durable where the platform allows fsync on a directory
+  try {
+    fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* not supported here (e.g. Windows) */
+  }
+}
+
+/** "2026-11-22T21:04:05.123Z" -> "2026-11-22T21-04-05-123Z" (safe on every file system). */
+export function fileTimestamp(iso: string): string {
+  return iso.replace(/[:.]/g, '-');
+}
+
+export function resultBaseName(file: Pick<ResultFile, 'suite' | 'createdAt'>): string {
+  return `${file.suite}_${fileTimestamp(file.createdAt)}`;
+}
+
+export async function writeResultFiles(file: ResultFile, outputDir: string): Promise<WrittenFiles> {
+  const dir = resolve(outputDir);
+  const base = join(dir, resultBaseName(file));
+  const out: WrittenFiles = { json: `${base}.json`, csv: `${base}.csv`, markdown: `${base}.md` };
+  writeFileAtomic(out.json, toJson(file));
+  writeFileAtomic(out.csv, toCsv(file));
+  writeFileAtomic(out.markdown, toMarkdown(file));
+  return out;
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './sampling.js';
+export * from './runner.js';

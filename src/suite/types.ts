@@ -1,0 +1,80 @@
+// What a suite is: a name, its options, and the points it measures. The generic runner
+// (runner.ts) does plan -> measure -> stats -> rows for every suite.
+import type { NativeBinding, NativeProblem } from '../native/binding.js';
+import type { ResultFile, ResultRow } from '../results/types.js';
+import type { RateModel } from '../plan/planner.js';
+import type { Sampler, SamplingOutcome, SamplingRequest } from './sampling.js';
+
+/** Options every suite shares (the suite's own options extend them). */
+export interface CommonRunOptions {
+  /** undefined: every implementation the device offers */
+  implementations?: string[];
+  device: 'cpu' | 'cuda';
+  /** 0 = all hardware threads */
+  threads: number;
+  warmup?: number;
+  runs?: number;
+  seed: number;
+  /** undefined: half of the memory available */
+  memoryBudget?: number;
+  maxRunSeconds: number;
+  outputDir: string | null;
+}
+
+export interface SuiteContext {
+  implementations: string[];
+  threads: number;
+}
+
+export interface SuitePoint {
+  /** the problem at the requested batch; the planner may lower the batch */
+  problem: NativeProblem;
+  /** implementation-specific parameters, copied into the row */
+  params?: Record<string, unknown>;
+}
+
+export interface SuiteDefinition<O extends CommonRunOptions = CommonRunOptions> {
+  name: string;
+  description: string;
+  /** validates raw options (CLI strings or API values); throws ConfigError */
+  parseOptions(raw: Record<string, unknown>): O;
+  points(options: O, ctx: SuiteContext): SuitePoint[];
+  /** the config block of the result file */
+  config(options: O, ctx: SuiteContext): Record<string, unknown>;
+}
+
+export type ProgressEvent =
+  | { type: 'calibrate'; implementations: string[] }
+  | { type: 'plan'; total: number; runnable: number; estimatedSeconds: number }
+  | {
+      type: 'point-start';
+      index: number;
+      total: number;
+      implementation: string;
+      seqLen: number;
+      batch: number;
+      estimatedSeconds: number;
+      /** sum of the estimates of the points not yet finished (this one included) */
+      remainingEstimatedSeconds: number;
+    }
+  | { type: 'point-end'; index: number; total: number; row: ResultRow; elapsedSeconds: number }
+  | { type: 'done'; file: ResultFile };
+
+export type SamplingFunction = (
+  sampler: Sampler,
+  request: SamplingRequest,
+  signal?: AbortSignal,
+) => Promise<SamplingOutcome>;
+
+export interface RunDependencies {
+  binding: NativeBinding;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  /** injected rate model; default: calibrated by a short real run */
+  rates?: RateModel;
+  /** injected measurement; default: takeSamples (fixed counts) */
+  sampling?: SamplingFunction;
+  /** injected available memory (bytes); default: from the OS */
+  availableMemoryBytes?: number;
+  now?: () => Date;
+}
