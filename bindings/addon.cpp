@@ -1,0 +1,206 @@
+// Module init: exports exactly the NativeBinding interface of src/native/binding.ts.
+#include <napi.h>
+
+#include "common.h"
+#include "convert.h"
+#include "core/cpu_features.h"
+#include "core/kernel.h"
+#include "core/thread_pool.h"
+#include "cuda_info.h"
+#include "session_wrap.h"
+#include "workers.h"
+
+#ifndef DILBENCH_VERSION
+#define DILBENCH_VERSION ""
+#endif
+#ifndef DILBENCH_BUILD_TYPE
+#define DILBENCH_BUILD_TYPE "Release"
+#endif
+
+namespace dilbench {
+namespace js {
+namespace {
+
+int hardwareThreads() { return std::max(1, ThreadPool::global().hardwareThreads()); }
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    const char* version = DILBENCH_VERSION;
+    o.Set("version", Napi::String::New(env, version[0] ? version : "unknown"));
+    o.Set("buildType", Napi::String::New(env, DILBENCH_BUILD_TYPE));
+    o.Set("simdLevel", Napi::String::New(env, simdLevelName(activeSimdLevel())));
+    o.Set("detectedSimdLevel", Napi::String::New(env, simdLevelName(detectedSimdLevel())));
+    o.Set("hardwareThreads", Napi::Number::New(env, hardwareThreads()));
+    Napi::Object cuda = Napi::Object::New(env);
+#ifdef DILBENCH_WITH_CUDA
+    cuda.Set("compiled", Napi::Boolean::New(env, true));
+#else
+    cuda.Set("compiled", Napi::Boolean::New(env, false));
+#endif
+    std::vector<CudaDeviceSummary> devs;
+    if (&cudaDeviceSummaries != nullptr) {
+      try {
+        devs = cudaDeviceSummaries();
+      } catch (...) {
+        devs.clear();  // a broken driver reports no devices rather than failing info()
+      }
+    }
+    Napi::Array arr = Napi::Array::New(env, devs.size());
+    for (size_t i = 0; i < devs.size(); ++i) {
+      const auto& d = devs[i];
+      Napi::Object x = Napi::Object::New(env);
+      x.Set("index", Napi::Number::New(env, d.index));
+      x.Set("name", Napi::String::New(env, d.name));
+      x.Set("computeCapability", Napi::String::New(env, d.computeCapability));
+      x.Set("totalMemoryBytes", Napi::Number::New(env, static_cast<double>(d.totalMemoryBytes)));
+      x.Set("smClockMHz", Napi::Number::New(env, d.smClockMHz));
+      x.Set("driverVersion", Napi::String::New(env, d.driverVersion));
+      x.Set("runtimeVersion", Napi::String::New(env, d.runtimeVersion));
+      arr.Set(static_cast<uint32_t>(i), x);
+    }
+    cuda.Set("deviceCount", Napi::Number::New(env, static_cast<double>(devs.size())));
+    cuda.Set("devices", arr);
+    o.Set("cuda", cuda);
+    return o;
+  });
+}
+
+Napi::Value ListImplementations(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    const auto list = KernelRegistry::instance().list();
+    Napi::Array arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", Napi::String::New(env, list[i].name));
+      o.Set("device", Napi::String::New(env, deviceName(list[i].device)));
+      Napi::Array dts = Napi::Array::New(env, list[i].dtypes.size());
+      for (size_t j = 0; j < list[i].dtypes.size(); ++j) {
+        dts.Set(static_cast<uint32_t>(j), Napi::String::New(env, dtypeName(list[i].dtypes[j])));
+      }
+      o.Set("dtypes", dts);
+      o.Set("description", Napi::String::New(env, list[i].description));
+      arr.Set(static_cast<uint32_t>(i), o);
+    }
+    return arr;
+  });
+}
+
+Napi::Value PlanFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    const AttentionProblem p = toProblem(info[0]);
+    const SessionOptions o = toOptions(info[1]);
+    return planToJs(env, planSession(p, o));
+  });
+}
+
+Napi::Value CreateSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    const AttentionProblem p = toProblem(info[0]);
+    const SessionOptions o = toOptions(info[1]);
+    return queueCreateSession(env, p, o);
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
+void checkLength(const std::vector<float>& a, int64_t want, const char* field, const char* shape) {
+  if (static_cast<int64_t>(a.size()) != want) {
+    throw ArgError(JsKind::RangeError, field,
+                   std::string("Invalid ") + field + ": got a Float32Array of length " + std::to_string(a.size()) +
+                       "; expected length " + std::to_string(want) + " (" + shape + ")");
+  }
+}
+
+Napi::Value Compute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    const AttentionProblem p = toProblem(info[0]);
+    const SessionOptions o = toOptions(info[1]);
+    p.validateCommon();
+    auto q = copyFloat32(info[2], "q");
+    auto k = copyFloat32(info[3], "k");
+    auto v = copyFloat32(info[4], "v");
+    checkLength(q, p.qElements(), "q", "batch*heads*seqLen*headDim");
+    checkLength(k, p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
+    checkLength(v, p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
+    auto cancel = toCancelToken(info[5]);
+    return queueCompute(env, p, o, std::move(q), std::move(k), std::move(v), std::move(cancel));
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
+Napi::Value Reference(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    const AttentionProblem p = toProblem(info[0]);
+    p.validateCommon();
+    auto q = copyFloat32(info[1], "q");
+    auto k = copyFloat32(info[2], "k");
+    auto v = copyFloat32(info[3], "v");
+    checkLength(q, p.qElements(), "q", "batch*heads*seqLen*headDim");
+    checkLength(k, p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
+    checkLength(v, p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
+    auto cancel = toCancelToken(info[4]);
+    return queueReference(env, p, std::move(q), std::move(k), std::move(v), std::move(cancel));
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
+Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    const int threads = static_cast<int>(toInteger(info[0], "threads", 1, hardwareThreads()));
+    const double seconds = toFiniteNumber(info[1], "durationSeconds");
+    if (!(seconds > 0 && seconds <= 60)) {
+      throw ArgError(JsKind::RangeError, "durationSeconds",
+                     "Invalid durationSeconds: got " + describe(info[1]) + "; expected a number in (0, 60]");
+    }
+    return queueMeasurePeak(env, threads, seconds);
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
+Napi::Value SetSimdLevelFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    setSimdLevel(toSimdLevel(info[0], "level"));
+    return env.Undefined();
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by Node at environment teardown
+  Napi::Function cancelCtor = initCancelToken(env);
+  data->cancelTokenCtor = Napi::Persistent(cancelCtor);
+  data->sessionCtor = Napi::Persistent(initSession(env));
+
+  exports.Set("info", Napi::Function::New<Info>(env, "info"));
+  exports.Set("listImplementations", Napi::Function::New<ListImplementations>(env, "listImplementations"));
+  exports.Set("plan", Napi::Function::New<PlanFn>(env, "plan"));
+  exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
+  exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
+  exports.Set("reference", Napi::Function::New<Reference>(env, "reference"));
+  exports.Set("measurePeak", Napi::Function::New<MeasurePeak>(env, "measurePeak"));
+  exports.Set("setSimdLevel", Napi::Function::New<SetSimdLevelFn>(env, "setSimdLevel"));
+  exports.Set("CancelToken", cancelCtor);
+  return exports;
+}
+
+}  // namespace
+}  // namespace js
+}  // namespace dilbench
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  return dilbench::js::Init(env, exports);
+}
+
+NODE_API_MODULE(dilbench, InitAddon)

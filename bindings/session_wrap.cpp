@@ -1,0 +1,151 @@
+#include "session_wrap.h"
+
+#include "common.h"
+#include "convert.h"
+#include "workers.h"
+
+namespace dilbench {
+namespace js {
+
+namespace {
+// NativeSession is constructed only by NewInstance: it passes this marker as an External and
+// parks the session here for the constructor to take (JS code cannot forge an External).
+int kConstructMarker = 0;
+thread_local std::shared_ptr<Session> pendingSession;
+
+Napi::Object poolStatsToJs(Napi::Env env, const PoolStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  o.Set("allocations", n(s.allocations));
+  o.Set("cacheHits", n(s.cacheHits));
+  o.Set("cacheMisses", n(s.cacheMisses));
+  o.Set("deallocations", n(s.deallocations));
+  o.Set("bytesInUse", n(s.bytesInUse));
+  o.Set("peakBytesInUse", n(s.peakBytesInUse));
+  o.Set("bytesReserved", n(s.bytesReserved));
+  o.Set("peakBytesReserved", n(s.peakBytesReserved));
+  o.Set("failedAllocations", n(s.failedAllocations));
+  return o;
+}
+}  // namespace
+
+Napi::Function SessionWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeSession",
+                     {
+                         InstanceAccessor<&SessionWrap::GetPlan>("plan"),
+                         InstanceMethod<&SessionWrap::Sample>("sample"),
+                         InstanceMethod<&SessionWrap::Output>("output"),
+                         InstanceMethod<&SessionWrap::Input>("input"),
+                         InstanceMethod<&SessionWrap::PoolStatsJs>("poolStats"),
+                         InstanceMethod<&SessionWrap::Dispose>("dispose"),
+                     });
+}
+
+Napi::Object SessionWrap::NewInstance(Napi::Env env, std::shared_ptr<Session> session) {
+  pendingSession = std::move(session);
+  Napi::Object obj;
+  try {
+    obj = addonData(env).sessionCtor.New({Napi::External<int>::New(env, &kConstructMarker)});
+  } catch (...) {
+    pendingSession.reset();
+    throw;
+  }
+  pendingSession.reset();
+  return obj;
+}
+
+SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal() ||
+      info[0].As<Napi::External<int>>().Data() != &kConstructMarker || !pendingSession) {
+    throw makeJsError(info.Env(), errorCodeName(ErrorCode::InvalidConfig),
+                      "NativeSession cannot be constructed directly; use binding.createSession()",
+                      "session", JsKind::TypeError);
+  }
+  session_ = std::move(pendingSession);
+  plan_ = session_->plan();
+}
+
+void SessionWrap::requireUsable(bool forAsync) const {
+  (void)forAsync;
+  if (disposed_ || !session_) {
+    throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
+  }
+  if (busy_) {
+    throw Error(ErrorCode::InvalidConfig,
+                "session busy: another sample()/output() on this session has not settled yet; await it "
+                "first",
+                "session");
+  }
+}
+
+Napi::Value SessionWrap::GetPlan(const Napi::CallbackInfo& info) { return planToJs(info.Env(), plan_); }
+
+Napi::Value SessionWrap::Sample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    requireUsable(true);
+    const int iterations = static_cast<int>(toInteger(info[0], "iterations", 1, 100000000));
+    const bool cold = toBool(info[1], "cold");
+    auto cancel = toCancelToken(info[2]);
+    busy_ = true;
+    try {
+      return queueSample(env, Value(), this, session_, iterations, cold, std::move(cancel));
+    } catch (...) {
+      busy_ = false;
+      throw;
+    }
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
+Napi::Value SessionWrap::Output(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    requireUsable(true);
+    auto cancel = toCancelToken(info[0]);
+    busy_ = true;
+    try {
+      return queueOutput(env, Value(), this, session_, std::move(cancel));
+    } catch (...) {
+      busy_ = false;
+      throw;
+    }
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
+Napi::Value SessionWrap::Input(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    requireUsable(false);
+    const Napi::Value w = info[0];
+    const char* expected = "'q' | 'k' | 'v'";
+    if (!w.IsString()) throw ArgError(JsKind::TypeError, "which", "Invalid which: got " + describe(w) + "; expected " + expected);
+    const std::string s = w.As<Napi::String>().Utf8Value();
+    if (s != "q" && s != "k" && s != "v") {
+      throw ArgError(JsKind::RangeError, "which", "Invalid which: got " + describe(w) + "; expected " + expected);
+    }
+    return toFloat32Array(env, session_->input(s[0]));
+  });
+}
+
+Napi::Value SessionWrap::PoolStatsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    if (disposed_ || !session_) throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
+    return poolStatsToJs(env, session_->poolStats());
+  });
+}
+
+Napi::Value SessionWrap::Dispose(const Napi::CallbackInfo& info) {
+  disposed_ = true;
+  session_.reset();  // an in-flight worker holds its own reference
+  return info.Env().Undefined();
+}
+
+Napi::Function initSession(Napi::Env env) { return SessionWrap::Init(env); }
+
+}  // namespace js
+}  // namespace dilbench
