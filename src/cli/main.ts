@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../config/paths.js';
 import { reportError } from './errors.js';
 import { register as registerSequenceRanges } from './commands/sequence-ranges.js';
+import { register as registerReport } from './commands/report.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   registerSequenceRanges(program);
+  registerReport(program);
   return program;
 }
 

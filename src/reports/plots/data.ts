@@ -1,0 +1,154 @@
+// Row helpers shared by the plot builders, the report aggregator and the HTML report.
+// Pure functions over the committed result schema (src/results/types.ts); no I/O here.
+import type { Environment, ResultFile, ResultRow } from '../../results/types.js';
+
+/** Okabe-Ito (colour-blind safe), ordered so the first colours have the most contrast on white. */
+export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'];
+
+/** Point shapes used together with the palette so series stay distinguishable in greyscale. */
+export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
+
+export const MIB = 1024 * 1024;
+
+/** 1024 -> "1K", 12288 -> "12K", 1048576 -> "1M", 50000 -> "50000". */
+export function formatLength(n: number): string {
+  if (n >= 1048576 && n % 1048576 === 0) return `${n / 1048576}M`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024}K`;
+  return String(n);
+}
+
+/** The same formatting as a vega expression over `datum.value` (for axis labelExpr). */
+export const LENGTH_LABEL_EXPR =
+  "datum.value >= 1048576 && datum.value % 1048576 == 0 ? (datum.value / 1048576) + 'M' : " +
+  "datum.value >= 1024 && datum.value % 1024 == 0 ? (datum.value / 1024) + 'K' : format(datum.value, ',')";
+
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** Configuration attributes that identify a measured point apart from implementation and length. */
+export const CONFIG_KEYS = ['device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim', 'causal', 'memoryPool', 'patternCache'] as const;
+
+function configValue(row: ResultRow, key: (typeof CONFIG_KEYS)[number]): unknown {
+  return (row as unknown as Record<string, unknown>)[key];
+}
+
+export function ringSizeOf(row: ResultRow): number | undefined {
+  const p = row.params ?? {};
+  const q = row.projected ?? {};
+  const v = (p['ringSize'] ?? q['ringSize'] ?? p['P']) as unknown;
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** Stable key of a configuration: implementation, length and every config attribute. */
+export function configurationKey(row: ResultRow): string {
+  const parts: string[] = [row.implementation, String(row.seqLen)];
+  for (const k of CONFIG_KEYS) parts.push(`${k}=${String(configValue(row, k) ?? '')}`);
+  const ring = ringSizeOf(row);
+  if (ring !== undefined) parts.push(`ringSize=${ring}`);
+  return parts.join('|');
+}
+
+function describeAttr(key: string, value: unknown): string {
+  switch (key) {
+    case 'causal':
+      return value ? 'causal' : 'non-causal';
+    case 'memoryPool':
+      return value ? 'pool on' : 'pool off';
+    case 'patternCache':
+      return value ? 'cache on' : 'cache off';
+    case 'batch':
+      return `batch ${String(value)}`;
+    case 'heads':
+      return `${String(value)} heads`;
+    case 'kvHeads':
+      return `${String(value)} kv heads`;
+    case 'headDim':
+      return `d=${String(value)}`;
+    default:
+      return String(value);
+  }
+}
+
+/**
+ * Label of the series a row belongs to: the implementation, plus the configuration attributes that
+ * vary among `rows` (so a file with causal and non-causal runs gets two lines per implementation).
+ */
+export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
+  const varying = CONFIG_KEYS.filter((k) => {
+    if (k === 'batch') return false; // the planner may lower the batch per point; not a series of its own
+    const values = new Set(rows.map((r) => String(configValue(r, k) ?? '')));
+    return values.size > 1;
+  });
+  const ringVaries = new Set(rows.map((r) => String(ringSizeOf(r) ?? ''))).size > 1;
+  return (row) => {
+    const extra = varying
+      .filter((k) => configValue(row, k) !== undefined)
+      .map((k) => describeAttr(k, configValue(row, k)));
+    const ring = ringSizeOf(row);
+    if (ringVaries && ring !== undefined) extra.push(`P=${ring}`);
+    return extra.length ? `${row.implementation} (${extra.join(', ')})` : row.implementation;
+  };
+}
+
+/** Human summary of the configuration shared by all rows ("batch 1, 8 heads, d=64, causal, fp32, cpu"). */
+export function describeConfiguration(rows: ResultRow[]): string {
+  const parts: string[] = [];
+  const uniform = (k: (typeof CONFIG_KEYS)[number] | 'ringSize'): unknown[] => {
+    const vals = [...new Set(rows.map((r) => (k === 'ringSize' ? ringSizeOf(r) : configValue(r, k))))];
+    return vals.filter((v) => v !== undefined);
+  };
+  for (const k of ['batch', 'heads', 'kvHeads', 'headDim', 'causal', 'dtype', 'device'] as const) {
+    const vals = uniform(k);
+    if (vals.length === 0) continue;
+    if (k === 'kvHeads') {
+      const heads = uniform('heads');
+      if (vals.length === 1 && heads.length === 1 && vals[0] === heads[0]) continue; // not grouped-query
+    }
+    if (vals.length === 1) parts.push(describeAttr(k, vals[0]));
+    else if (k === 'causal') parts.push('causal and non-causal');
+    else if (k === 'batch') parts.push(`batch ${vals.map(String).join('/')}`);
+    else parts.push(`${k} ${vals.map(String).join('/')}`);
+  }
+  return parts.join(', ');
+}
+
+/** "Intel Xeon ... (2 cores, avx512)" */
+export function describeMachine(env: Environment | undefined): string {
+  if (!env) return 'unknown machine';
+  const bits: string[] = [];
+  if (env.cpuCores) bits.push(`${env.cpuCores} cores`);
+  if (env.simdLevel) bits.push(env.simdLevel);
+  const gpu = env.gpu as { name?: unknown } | undefined;
+  const gpuName = gpu && typeof gpu === 'object' && typeof gpu.name === 'string' ? gpu.name : undefined;
+  const head = gpuName ? `${gpuName} / ${env.cpuModel}` : env.cpuModel || 'unknown CPU';
+  return bits.length ? `${head} (${bits.join(', ')})` : head;
+}
+
+export function plotTitle(what: string, file: Pick<ResultFile, 'suite' | 'environment'>, rows: ResultRow[]): { text: string; subtitle: string[] } {
+  const cfg = describeConfiguration(rows);
+  return {
+    text: `${what} - ${file.suite}`,
+    subtitle: [describeMachine(file.environment), cfg].filter((s) => s.length > 0),
+  };
+}
+
+/** Achieved % of the machine's measured FP32 FMA peak, when both are known. */
+export function percentOfPeak(row: ResultRow, env: Environment | undefined): number | null {
+  const peak = env?.peak?.fmaGflops;
+  if (!peak || !Number.isFinite(peak) || peak <= 0 || row.gflops === null || row.gflops === undefined) return null;
+  return (row.gflops / peak) * 100;
+}
+
+/** Id of a run for tables: the runId, else suite_createdAt. */
+export function experimentId(file: ResultFile): string {
+  return file.runId || `${file.suite}_${file.createdAt}`;
+}

@@ -1,0 +1,685 @@
+// Vega-Lite specification builders. Each takes a result file (or history entries) and returns a
+// plain Vega-Lite spec object with its data inlined, or null when the file has nothing to plot.
+// Specs are plain JSON so they can be rendered in Node (render.ts) and inlined into the HTML report.
+//
+// Conventions for every chart:
+// - seqLen on a log2 axis whose ticks are the measured lengths, labelled 1K, 2K, ... (K = 1024);
+// - times in milliseconds, memory in MiB, throughput in tokens/s, all named in the axis titles;
+// - Okabe-Ito palette plus point shapes (colour-blind safe, readable in greyscale);
+// - title: what and which suite; subtitle: the machine (environment.cpuModel) and the configuration;
+// - tooltips on every point (the HTML report shows them; static SVG/PNG ignore them).
+//
+// Ring plot data shape (produced by the ring implementation, issue 3). Read from `row.projected`
+// first, then `row.params`; every field optional:
+//   ringSize            P, the number of (simulated) ranks
+//   perStepComputeMs    measured compute time of one ring step (critical path = slowest rank);
+//                       a number, or an array with one entry per step (plotted as mean and min-max band)
+//   bytesPerStepPerRank bytes each rank sends per step (defaults to the definitions formula
+//                       2 * batch * kvHeads * (seqLen / P) * headDim * bytes(dtype))
+//   links               [{ name, gbps | GBps, commMsPerStep?, projectedWallMs?, hidesCommunication? }]
+//                       one projected link each; `gbps` is gigabits/s, `GBps` gigabytes/s
+//   linkGbps / linkGBps  a single link, when `links` is absent
+//   commMsPerStep       projected communication time per step for that single link
+// Without per-step compute the measured median divided by P is used and labelled "estimated".
+// Without any link, NVLink-class (300 GB/s) and InfiniBand-class (25 GB/s) presets are projected.
+// The chart: x = seqLen (log), y = ms per ring step (log); measured compute solid, each projected
+// link dashed. Where the compute line lies above a link's line, compute hides that communication.
+import type { Environment, ResultFile, ResultRow } from '../../results/types.js';
+import {
+  LENGTH_LABEL_EXPR,
+  MIB,
+  OKABE_ITO,
+  SHAPES,
+  formatBytes,
+  formatLength,
+  percentOfPeak,
+  plotTitle,
+  ringSizeOf,
+  seriesLabeller,
+} from './data.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type VlSpec = Record<string, any>;
+
+export const PLOT_WIDTH = 560;
+export const PLOT_HEIGHT = 340;
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const FONT = 'DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif';
+
+export const PLOT_CONFIG: VlSpec = {
+  font: FONT,
+  background: 'white',
+  padding: 12,
+  title: { fontSize: 16, subtitleFontSize: 12, subtitleColor: '#444', anchor: 'start', offset: 10 },
+  axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'bold', gridColor: '#e6e6e6', labelOverlap: true },
+  legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 320, symbolSize: 90 },
+  header: { labelFontSize: 13, titleFontSize: 13 },
+  range: { category: OKABE_ITO },
+  line: { strokeWidth: 2 },
+  point: { size: 70, filled: true },
+  view: { stroke: '#bbb' },
+};
+
+/** Every plot kind writeSuitePlots can produce, in output order. */
+export const PLOT_KINDS = ['latency', 'memory', 'throughput', 'speedup', 'optimization-impact', 'ring'] as const;
+export type PlotKind = (typeof PLOT_KINDS)[number] | 'performance-over-time';
+
+function top(title: VlSpec, values: unknown[], body: VlSpec): VlSpec {
+  return { $schema: SCHEMA, title, data: { values }, config: PLOT_CONFIG, ...body };
+}
+
+function lengthAxis(lengths: number[]): VlSpec {
+  const sorted = [...new Set(lengths)].sort((a, b) => a - b);
+  return {
+    field: 'seqLen',
+    type: 'quantitative',
+    title: 'Sequence length (tokens, log scale)',
+    scale: { type: 'log', base: 2, nice: false, padding: 12 },
+    axis: { values: sorted, labelExpr: LENGTH_LABEL_EXPR, grid: true },
+  };
+}
+
+function seriesColor(series: string[]): VlSpec {
+  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series };
+}
+
+function seriesShape(series: string[]): VlSpec {
+  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: SHAPES }, sort: series };
+}
+
+function uniqueSorted(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
+const okRows = (rows: ResultRow[]): ResultRow[] => rows.filter((r) => r.status === 'ok' && r.stats !== null);
+
+function baseDatum(row: ResultRow, series: string) {
+  return {
+    series,
+    implementation: row.implementation,
+    seqLen: row.seqLen,
+    seqLenLabel: formatLength(row.seqLen),
+    effectiveSeqLen: row.effectiveSeqLen,
+    batch: row.batch,
+    status: row.status,
+  };
+}
+
+// ---------------------------------------------------------------- latency
+
+/**
+ * Median time vs seqLen per implementation, log-log, p10-p90 band; skipped and failed points are
+ * drawn as hollow markers at the planner's time estimate (or at the bottom of the axis when there
+ * is none) with their reason in the tooltip.
+ */
+export function latencySpec(file: ResultFile): VlSpec | null {
+  const rows = file.results;
+  const ok = okRows(rows);
+  if (ok.length === 0) return null;
+  const label = seriesLabeller(rows);
+  const series = uniqueSorted(rows.map(label));
+  const minMs = Math.min(...ok.map((r) => Math.max(r.stats!.p10Ms, 1e-6)));
+  const values = rows.map((r) => {
+    const d = baseDatum(r, label(r));
+    if (r.status === 'ok' && r.stats) {
+      return { ...d, medianMs: r.stats.medianMs, p10Ms: Math.max(r.stats.p10Ms, 1e-9), p90Ms: r.stats.p90Ms, samples: r.samplesMs.length };
+    }
+    const est = r.estimatedSeconds !== undefined && r.estimatedSeconds > 0 ? r.estimatedSeconds * 1000 : null;
+    return {
+      ...d,
+      markerMs: est ?? minMs,
+      markerNote: est !== null ? 'planner estimate' : 'not measured (drawn at axis floor)',
+      reason: r.reason ?? '',
+    };
+  });
+  const x = lengthAxis(rows.map((r) => r.seqLen));
+  const yScale = { type: 'log', nice: false };
+  const y = { field: 'medianMs', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale };
+  return top(plotTitle('Latency vs sequence length (median, p10-p90 band)', file, rows), values, {
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    layer: [
+      {
+        name: 'band',
+        mark: { type: 'area', opacity: 0.18 },
+        transform: [{ filter: "datum.status == 'ok'" }],
+        encoding: {
+          x,
+          y: { field: 'p10Ms', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale },
+          y2: { field: 'p90Ms' },
+          color: seriesColor(series),
+        },
+      },
+      {
+        name: 'line',
+        mark: { type: 'line', point: false },
+        transform: [{ filter: "datum.status == 'ok'" }],
+        encoding: { x, y, color: seriesColor(series) },
+      },
+      {
+        name: 'points',
+        mark: { type: 'point', filled: true },
+        transform: [{ filter: "datum.status == 'ok'" }],
+        encoding: {
+          x,
+          y,
+          color: seriesColor(series),
+          shape: seriesShape(series),
+          tooltip: [
+            { field: 'series', title: 'implementation' },
+            { field: 'seqLen', title: 'seqLen', format: ',' },
+            { field: 'medianMs', title: 'median (ms)', format: '.3f' },
+            { field: 'p10Ms', title: 'p10 (ms)', format: '.3f' },
+            { field: 'p90Ms', title: 'p90 (ms)', format: '.3f' },
+            { field: 'samples', title: 'samples' },
+          ],
+        },
+      },
+      {
+        name: 'not-measured',
+        mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5, opacity: 0.95 },
+        transform: [{ filter: "datum.status != 'ok'" }],
+        encoding: {
+          x,
+          y: { field: 'markerMs', type: 'quantitative', scale: yScale },
+          color: seriesColor(series),
+          tooltip: [
+            { field: 'series', title: 'implementation' },
+            { field: 'seqLen', title: 'seqLen', format: ',' },
+            { field: 'status', title: 'status' },
+            { field: 'reason', title: 'reason' },
+            { field: 'markerNote', title: 'position' },
+          ],
+        },
+      },
+      {
+        name: 'not-measured-label',
+        mark: { type: 'text', dy: -13, fontSize: 11, fontStyle: 'italic' },
+        transform: [{ filter: "datum.status != 'ok'" }],
+        encoding: {
+          x,
+          y: { field: 'markerMs', type: 'quantitative', scale: yScale },
+          text: { field: 'status' },
+          color: seriesColor(series),
+        },
+      },
+    ],
+    resolve: { scale: { y: 'shared' } },
+  });
+}
+
+// ---------------------------------------------------------------- memory
+
+/** Peak memory vs seqLen per implementation, log-log; skipped points at the planner's estimate. */
+export function memorySpec(file: ResultFile): VlSpec | null {
+  const rows = file.results;
+  const measured = rows.filter((r) => r.status === 'ok' && r.peakMemoryBytes !== null && r.peakMemoryBytes > 0);
+  if (measured.length === 0) return null;
+  const label = seriesLabeller(rows);
+  const series = uniqueSorted(rows.map(label));
+  const values = rows
+    .map((r) => {
+      const d = baseDatum(r, label(r));
+      if (r.status === 'ok' && r.peakMemoryBytes !== null && r.peakMemoryBytes > 0) {
+        return { ...d, memMiB: r.peakMemoryBytes / MIB, memText: formatBytes(r.peakMemoryBytes), kind: 'measured' };
+      }
+      if (r.status !== 'ok' && r.estimatedMemoryBytes > 0) {
+        return {
+          ...d,
+          memMiB: r.estimatedMemoryBytes / MIB,
+          memText: `${formatBytes(r.estimatedMemoryBytes)} (planner estimate)`,
+          kind: 'estimate',
+          reason: r.reason ?? '',
+        };
+      }
+      return null;
+    })
+    .filter((v) => v !== null);
+  const x = lengthAxis(rows.map((r) => r.seqLen));
+  const y = { field: 'memMiB', type: 'quantitative', title: 'Peak memory (MiB, log scale)', scale: { type: 'log', nice: false } };
+  const tooltip = [
+    { field: 'series', title: 'implementation' },
+    { field: 'seqLen', title: 'seqLen', format: ',' },
+    { field: 'memText', title: 'peak memory' },
+    { field: 'status', title: 'status' },
+  ];
+  return top(plotTitle('Peak memory vs sequence length', file, rows), values, {
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    layer: [
+      {
+        name: 'line',
+        mark: { type: 'line' },
+        transform: [{ filter: "datum.kind == 'measured'" }],
+        encoding: { x, y, color: seriesColor(series) },
+      },
+      {
+        name: 'points',
+        mark: { type: 'point', filled: true },
+        transform: [{ filter: "datum.kind == 'measured'" }],
+        encoding: { x, y, color: seriesColor(series), shape: seriesShape(series), tooltip },
+      },
+      {
+        name: 'not-measured',
+        mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5 },
+        transform: [{ filter: "datum.kind == 'estimate'" }],
+        encoding: { x, y, color: seriesColor(series), tooltip: [...tooltip, { field: 'reason', title: 'reason' }] },
+      },
+    ],
+  });
+}
+
+// ---------------------------------------------------------------- throughput + % of peak
+
+/** Two panels: tokens/s vs seqLen, and achieved % of the measured FP32 FMA peak (or GFLOP/s). */
+export function throughputSpec(file: ResultFile): VlSpec | null {
+  const rows = file.results;
+  const ok = okRows(rows).filter((r) => r.tokensPerSecond !== null && r.tokensPerSecond > 0);
+  if (ok.length === 0) return null;
+  const label = seriesLabeller(rows);
+  const series = uniqueSorted(ok.map(label));
+  const env: Environment | undefined = file.environment;
+  const hasPeak = ok.some((r) => percentOfPeak(r, env) !== null);
+  const values = ok.map((r) => ({
+    ...baseDatum(r, label(r)),
+    tokensPerSecond: r.tokensPerSecond,
+    gflops: r.gflops,
+    percentOfPeak: percentOfPeak(r, env),
+  }));
+  const x = lengthAxis(ok.map((r) => r.seqLen));
+  const tooltip = [
+    { field: 'series', title: 'implementation' },
+    { field: 'seqLen', title: 'seqLen', format: ',' },
+    { field: 'tokensPerSecond', title: 'tokens/s', format: ',.0f' },
+    { field: 'gflops', title: 'GFLOP/s', format: ',.1f' },
+    ...(hasPeak ? [{ field: 'percentOfPeak', title: '% of FMA peak', format: '.1f' }] : []),
+  ];
+  const panel = (name: string, title: string, y: VlSpec): VlSpec => ({
+    name,
+    width: Math.round(PLOT_WIDTH * 0.8),
+    height: PLOT_HEIGHT,
+    title,
+    layer: [
+      { mark: { type: 'line' }, encoding: { x, y, color: seriesColor(series) } },
+      { mark: { type: 'point', filled: true }, encoding: { x, y, color: seriesColor(series), shape: seriesShape(series), tooltip } },
+    ],
+  });
+  const peak = env?.peak;
+  const right = hasPeak
+    ? panel(
+        'percent-of-peak',
+        `Achieved % of FP32 FMA peak (${peak!.fmaGflops.toFixed(0)} GFLOP/s, ${peak!.threads} threads)`,
+        { field: 'percentOfPeak', type: 'quantitative', title: '% of measured FP32 FMA peak', scale: { domain: [0, 100], zero: true } },
+      )
+    : panel('gflops', 'Achieved GFLOP/s (no measured peak in this file)', {
+        field: 'gflops',
+        type: 'quantitative',
+        title: 'GFLOP/s',
+        scale: { zero: true },
+      });
+  return top(plotTitle('Throughput and % of peak', file, rows), values, {
+    hconcat: [
+      panel('tokens-per-second', 'Throughput', {
+        field: 'tokensPerSecond',
+        type: 'quantitative',
+        title: 'Throughput (tokens/s, log scale)',
+        scale: { type: 'log', nice: false },
+      }),
+      right,
+    ],
+    resolve: { scale: { color: 'shared', shape: 'shared' } },
+  });
+}
+
+// ---------------------------------------------------------------- speedup
+
+/**
+ * Speedup of every implementation over `baseline` (median time ratio, > 1 = faster than baseline)
+ * at each length, matched on the full configuration. Log-scaled y with a rule at 1x.
+ */
+export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null {
+  const rows = okRows(file.results);
+  const key = (r: ResultRow): string =>
+    [r.seqLen, r.batch, r.heads, r.kvHeads, r.headDim, r.causal, r.dtype, r.device, r.memoryPool, r.patternCache].join('|');
+  const base = new Map<string, ResultRow>();
+  for (const r of rows) if (r.implementation === baseline) base.set(key(r), r);
+  if (base.size === 0) return null;
+  const label = seriesLabeller(file.results);
+  const values = rows
+    .filter((r) => r.implementation !== baseline && base.has(key(r)))
+    .map((r) => {
+      const b = base.get(key(r))!;
+      return {
+        ...baseDatum(r, label(r)),
+        speedup: b.stats!.medianMs / r.stats!.medianMs,
+        medianMs: r.stats!.medianMs,
+        baselineMs: b.stats!.medianMs,
+      };
+    });
+  if (values.length === 0) return null;
+  const series = uniqueSorted(values.map((v) => v.series as string));
+  const lengths = [...new Set(values.map((v) => v.seqLen as number))].sort((a, b) => a - b).map(formatLength);
+  const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
+  const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' } };
+  return top(plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results), values, {
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    layer: [
+      {
+        name: 'bars',
+        mark: { type: 'bar' },
+        encoding: {
+          x,
+          xOffset: { field: 'series', type: 'nominal', sort: series },
+          y,
+          color: seriesColor(series),
+          tooltip: [
+            { field: 'series', title: 'implementation' },
+            { field: 'seqLen', title: 'seqLen', format: ',' },
+            { field: 'speedup', title: `speedup vs ${baseline}`, format: '.2f' },
+            { field: 'medianMs', title: 'median (ms)', format: '.3f' },
+            { field: 'baselineMs', title: `${baseline} median (ms)`, format: '.3f' },
+          ],
+        },
+      },
+      {
+        name: 'parity',
+        data: { values: [{ one: 1 }] },
+        mark: { type: 'rule', color: '#333', strokeDash: [4, 3] },
+        encoding: { y: { field: 'one', type: 'quantitative' } },
+      },
+    ],
+  });
+}
+
+// ---------------------------------------------------------------- optimization impact
+
+export const OPTIMIZATION_CONFIGS = ['baseline', 'pattern cache only', 'memory pool only', 'both'] as const;
+
+export function optimizationConfigName(row: ResultRow): (typeof OPTIMIZATION_CONFIGS)[number] {
+  const pool = row.memoryPool === true;
+  const cache = row.patternCache === true;
+  if (pool && cache) return 'both';
+  if (pool) return 'memory pool only';
+  if (cache) return 'pattern cache only';
+  return 'baseline';
+}
+
+/**
+ * The four configurations (baseline, pattern cache only, memory pool only, both) per implementation
+ * and length: a time panel and a memory panel. Only rows carrying memoryPool/patternCache flags, and
+ * only when at least two configurations are present.
+ */
+export function optimizationImpactSpec(file: ResultFile): VlSpec | null {
+  const flagged = okRows(file.results).filter((r) => r.memoryPool !== undefined || r.patternCache !== undefined);
+  if (new Set(flagged.map(optimizationConfigName)).size < 2) return null;
+  const baseKey = (r: ResultRow): string => [r.implementation, r.seqLen, r.batch, r.heads, r.kvHeads, r.headDim, r.causal].join('|');
+  const baselines = new Map<string, ResultRow>();
+  for (const r of flagged) if (optimizationConfigName(r) === 'baseline') baselines.set(baseKey(r), r);
+  const values = flagged.map((r) => {
+    const b = baselines.get(baseKey(r));
+    return {
+      ...baseDatum(r, r.implementation),
+      group: `${r.implementation} @ ${formatLength(r.seqLen)}`,
+      configuration: optimizationConfigName(r),
+      medianMs: r.stats!.medianMs,
+      memMiB: r.peakMemoryBytes !== null ? r.peakMemoryBytes / MIB : null,
+      memText: formatBytes(r.peakMemoryBytes),
+      speedup: b ? b.stats!.medianMs / r.stats!.medianMs : null,
+      memoryReduction: b && b.peakMemoryBytes && r.peakMemoryBytes !== null ? 1 - r.peakMemoryBytes / b.peakMemoryBytes : null,
+      cacheHitRate: r.pool && r.pool.allocations > 0 ? r.pool.cacheHits / r.pool.allocations : null,
+    };
+  });
+  const groups = [...new Set(flagged.sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen).map((r) => `${r.implementation} @ ${formatLength(r.seqLen)}`))];
+  const configs = [...OPTIMIZATION_CONFIGS];
+  const color = { field: 'configuration', type: 'nominal', title: 'Configuration', scale: { domain: configs, range: OKABE_ITO.slice(0, 4) }, sort: configs };
+  const x = { field: 'group', type: 'nominal', title: 'Implementation @ sequence length', sort: groups, axis: { labelAngle: -30 } };
+  const tooltip = [
+    { field: 'implementation' },
+    { field: 'seqLen', format: ',' },
+    { field: 'configuration' },
+    { field: 'medianMs', title: 'median (ms)', format: '.3f' },
+    { field: 'memText', title: 'peak memory' },
+    { field: 'speedup', title: 'speedup vs baseline', format: '.2f' },
+    { field: 'memoryReduction', title: 'memory reduction vs baseline', format: '.1%' },
+    { field: 'cacheHitRate', title: 'pool cache hit rate', format: '.1%' },
+  ];
+  const width = Math.max(PLOT_WIDTH * 0.8, groups.length * 70);
+  return top(plotTitle('Optimization impact (pattern cache, memory pool)', file, flagged), values, {
+    vconcat: [
+      {
+        name: 'time',
+        title: 'Median time per call',
+        width,
+        height: PLOT_HEIGHT * 0.75,
+        mark: { type: 'bar' },
+        encoding: {
+          x: { ...x, title: null },
+          xOffset: { field: 'configuration', type: 'nominal', sort: configs },
+          y: { field: 'medianMs', type: 'quantitative', title: 'Median time (ms)' },
+          color,
+          tooltip,
+        },
+      },
+      {
+        name: 'memory',
+        title: 'Peak memory',
+        width,
+        height: PLOT_HEIGHT * 0.75,
+        transform: [{ filter: 'datum.memMiB != null' }],
+        mark: { type: 'bar' },
+        encoding: {
+          x,
+          xOffset: { field: 'configuration', type: 'nominal', sort: configs },
+          y: { field: 'memMiB', type: 'quantitative', title: 'Peak memory (MiB)' },
+          color,
+          tooltip,
+        },
+      },
+    ],
+    resolve: { scale: { color: 'shared' } },
+  });
+}
+
+// ---------------------------------------------------------------- ring
+
+interface RingLink {
+  name: string;
+  GBps: number;
+  commMsPerStep?: number;
+}
+
+const DEFAULT_LINKS: RingLink[] = [
+  { name: 'NVLink-class 300 GB/s', GBps: 300 },
+  { name: 'InfiniBand-class 25 GB/s', GBps: 25 },
+];
+
+const DTYPE_BYTES: Record<string, number> = { fp32: 4, fp16: 2, bf16: 2 };
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function ringLinks(src: Record<string, unknown>): RingLink[] {
+  const out: RingLink[] = [];
+  const links = src['links'];
+  if (Array.isArray(links)) {
+    for (const l of links as Record<string, unknown>[]) {
+      const GBps = num(l['GBps']) ?? (num(l['gbps']) !== undefined ? num(l['gbps'])! / 8 : undefined);
+      const commMsPerStep = num(l['commMsPerStep']);
+      if (GBps === undefined && commMsPerStep === undefined) continue;
+      const name = typeof l['name'] === 'string' ? (l['name'] as string) : `${GBps ?? '?'} GB/s link`;
+      out.push({ name, GBps: GBps ?? NaN, commMsPerStep });
+    }
+  }
+  if (out.length) return out;
+  const GBps = num(src['linkGBps']) ?? (num(src['linkGbps']) !== undefined ? num(src['linkGbps'])! / 8 : undefined);
+  const comm = num(src['commMsPerStep']);
+  if (GBps !== undefined || comm !== undefined) {
+    const name = typeof src['linkName'] === 'string' ? (src['linkName'] as string) : GBps !== undefined ? `link ${+GBps.toFixed(1)} GB/s` : 'link';
+    return [{ name, GBps: GBps ?? NaN, commMsPerStep: comm }];
+  }
+  return [];
+}
+
+/** Per-step measured compute vs projected communication for ring rows. See the header comment. */
+export function ringSpec(file: ResultFile): VlSpec | null {
+  const rings = okRows(file.results).filter((r) => r.implementation.startsWith('ring') || r.projected?.['perStepComputeMs'] !== undefined);
+  if (rings.length === 0) return null;
+  const values: Record<string, unknown>[] = [];
+  for (const r of rings) {
+    const src: Record<string, unknown> = { ...(r.params ?? {}), ...(r.projected ?? {}) };
+    const P = ringSizeOf(r) ?? 1;
+    let computeMs: number;
+    let computeLo: number;
+    let computeHi: number;
+    let computeNote = 'measured';
+    const pc = src['perStepComputeMs'];
+    if (Array.isArray(pc) && pc.length > 0 && pc.every((v) => typeof v === 'number')) {
+      const arr = pc as number[];
+      computeMs = arr.reduce((a, b) => a + b, 0) / arr.length;
+      computeLo = Math.min(...arr);
+      computeHi = Math.max(...arr);
+    } else if (num(pc) !== undefined) {
+      computeMs = computeLo = computeHi = num(pc)!;
+    } else {
+      computeMs = computeLo = computeHi = r.stats!.medianMs / P;
+      computeNote = 'estimated (median / P)';
+    }
+    const bytes =
+      num(src['bytesPerStepPerRank']) ??
+      (2 * r.batch * r.kvHeads * (r.effectiveSeqLen / P) * r.headDim * (DTYPE_BYTES[r.dtype] ?? 4));
+    const series = `${r.implementation} P=${P}`;
+    const common = { implementation: r.implementation, ringSize: P, seqLen: r.seqLen, seqLenLabel: formatLength(r.seqLen), bytesText: formatBytes(bytes) };
+    values.push({ ...common, series, line: `${series}: compute per step (${computeNote})`, kind: 'compute (measured)', ms: computeMs, lo: computeLo, hi: computeHi });
+    const links = ringLinks(src);
+    for (const link of links.length ? links : DEFAULT_LINKS) {
+      const ms = link.commMsPerStep ?? (Number.isFinite(link.GBps) && link.GBps > 0 ? (bytes / (link.GBps * 1e9)) * 1e3 : undefined);
+      if (ms === undefined || !(ms > 0)) continue;
+      values.push({ ...common, series, line: `${series}: communication per step, projected (${link.name})`, kind: 'communication (projected)', ms, hides: computeMs >= ms ? 'yes' : 'no' });
+    }
+  }
+  const lines = uniqueSorted(values.map((v) => v.line as string));
+  const x = lengthAxis(rings.map((r) => r.seqLen));
+  const y = { field: 'ms', type: 'quantitative', title: 'Time per ring step (ms, log scale)', scale: { type: 'log', nice: false } };
+  const color = { field: 'line', type: 'nominal', title: 'Series', scale: { domain: lines, range: OKABE_ITO }, sort: lines, legend: { orient: 'bottom', columns: 1 } };
+  const dash = {
+    field: 'kind',
+    type: 'nominal',
+    title: 'Kind',
+    scale: { domain: ['compute (measured)', 'communication (projected)'], range: [[1, 0], [6, 4]] },
+    legend: { orient: 'bottom' },
+  };
+  const tooltip = [
+    { field: 'line', title: 'series' },
+    { field: 'seqLen', format: ',' },
+    { field: 'ms', title: 'ms per step', format: '.4f' },
+    { field: 'bytesText', title: 'bytes sent per rank per step' },
+    { field: 'hides', title: 'compute hides this communication' },
+  ];
+  return top(plotTitle('Ring: per-step compute (measured) vs communication (projected)', file, rings), values, {
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    layer: [
+      {
+        name: 'compute-band',
+        mark: { type: 'area', opacity: 0.18 },
+        transform: [{ filter: "datum.kind == 'compute (measured)'" }],
+        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: y.scale, title: y.title }, y2: { field: 'hi' }, color },
+      },
+      { name: 'lines', mark: { type: 'line' }, encoding: { x, y, color, strokeDash: dash } },
+      { name: 'points', mark: { type: 'point', filled: true }, encoding: { x, y, color, tooltip } },
+    ],
+  });
+}
+
+// ---------------------------------------------------------------- performance over time
+
+/** One history entry as stored in history.jsonl (see src/history). Only the fields plots need. */
+export interface HistoryPoint {
+  runId: string;
+  timestamp: string;
+  gitCommit: string | null;
+  environment?: { cpuModel?: string; cpuCores?: number; simdLevel?: string };
+  row: Pick<ResultRow, 'implementation' | 'seqLen' | 'status'> & Partial<ResultRow>;
+}
+
+/** Median time per run over time, one line per implementation, one panel per length. */
+export function performanceOverTimeSpec(entries: HistoryPoint[], options: { title?: string } = {}): VlSpec | null {
+  const ok = entries.filter((e) => e.row.status === 'ok' && e.row.stats && Number.isFinite(e.row.stats.medianMs));
+  if (ok.length === 0) return null;
+  const rows = ok.map((e) => e.row as ResultRow);
+  const label = seriesLabeller(rows);
+  const values = ok.map((e) => ({
+    series: label(e.row as ResultRow),
+    implementation: e.row.implementation,
+    seqLen: e.row.seqLen,
+    seqLenLabel: `seqLen ${formatLength(e.row.seqLen)}`,
+    timestamp: e.timestamp,
+    runId: e.runId,
+    gitCommit: e.gitCommit ? e.gitCommit.slice(0, 10) : 'unknown',
+    medianMs: e.row.stats!.medianMs,
+    p10Ms: e.row.stats!.p10Ms,
+    p90Ms: e.row.stats!.p90Ms,
+    machine: e.environment?.cpuModel ?? '',
+  }));
+  const series = uniqueSorted(values.map((v) => v.series));
+  const panels = [...new Set(ok.map((e) => e.row.seqLen))].sort((a, b) => a - b).map((n) => `seqLen ${formatLength(n)}`);
+  const machines = [...new Set(values.map((v) => v.machine).filter((m) => m))];
+  const x = { field: 'timestamp', type: 'temporal', title: 'Run time (UTC)', axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 } };
+  const y = { field: 'medianMs', type: 'quantitative', title: 'Median time (ms, log scale)', scale: { type: 'log', nice: false } };
+  const color = { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series };
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: options.title ?? 'Performance over time (median per run)',
+      subtitle: [machines.length === 1 ? machines[0] : machines.length ? `${machines.length} machines` : 'unknown machine', `${ok.length} measured rows, ${new Set(ok.map((e) => e.runId)).size} runs`],
+    },
+    data: { values },
+    config: PLOT_CONFIG,
+    facet: { field: 'seqLenLabel', type: 'nominal', title: null, sort: panels },
+    columns: Math.min(3, panels.length),
+    spec: {
+      width: 300,
+      height: 200,
+      layer: [
+        { mark: { type: 'line' }, encoding: { x, y, color } },
+        {
+          mark: { type: 'point', filled: true },
+          encoding: {
+            x,
+            y,
+            color,
+            shape: { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: SHAPES }, sort: series },
+            tooltip: [
+              { field: 'series', title: 'implementation' },
+              { field: 'seqLen', format: ',' },
+              { field: 'timestamp', type: 'temporal', format: '%Y-%m-%d %H:%M:%S' },
+              { field: 'runId' },
+              { field: 'gitCommit', title: 'commit' },
+              { field: 'medianMs', title: 'median (ms)', format: '.3f' },
+            ],
+          },
+        },
+      ],
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
+}
+
+/** Every spec for one result file, keyed by plot kind (kinds with nothing to show are left out). */
+export function buildSuiteSpecs(file: ResultFile, options: { baseline?: string } = {}): Partial<Record<PlotKind, VlSpec>> {
+  const out: Partial<Record<PlotKind, VlSpec>> = {};
+  const add = (k: PlotKind, s: VlSpec | null): void => {
+    if (s) out[k] = s;
+  };
+  add('latency', latencySpec(file));
+  add('memory', memorySpec(file));
+  add('throughput', throughputSpec(file));
+  add('speedup', speedupSpec(file, options.baseline ?? 'naive'));
+  add('optimization-impact', optimizationImpactSpec(file));
+  add('ring', ringSpec(file));
+  return out;
+}
+
+export type { ResultRow };

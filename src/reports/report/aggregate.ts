@@ -1,0 +1,218 @@
+// Aggregation of any number of result files (and the history) into flat table rows.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { ResultFile, ResultRow } from '../../results/types.js';
+import { readHistoryDetailed, type HistoryEntry } from '../../history/index.js';
+import { configurationKey, experimentId, percentOfPeak } from '../plots/data.js';
+import type { HistoryPoint } from '../plots/specs.js';
+
+export interface LoadedResultFile {
+  path: string;
+  expId: string;
+  file: ResultFile;
+}
+
+export interface LoadResult {
+  files: LoadedResultFile[];
+  /** files that looked like JSON but are not result files, with why */
+  ignored: { path: string; reason: string }[];
+}
+
+function isResultFile(v: unknown): v is ResultFile {
+  const o = v as Partial<ResultFile> | null;
+  return !!o && typeof o === 'object' && Array.isArray(o.results) && typeof o.suite === 'string' && typeof o.createdAt === 'string';
+}
+
+/**
+ * Every result file (`*.json` with `suite`, `createdAt` and `results[]`) under `dir`, recursively
+ * (two levels), sorted by createdAt. Other JSON files are listed in `ignored`.
+ */
+export function loadResultFiles(dir: string, depth = 2): LoadResult {
+  const out: LoadResult = { files: [], ignored: [] };
+  const walk = (d: string, level: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join(d, name);
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        if (level < depth && name !== 'node_modules' && !name.startsWith('.')) walk(p, level + 1);
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      try {
+        const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
+        if (isResultFile(v)) out.files.push({ path: p, expId: experimentId(v), file: v });
+        else out.ignored.push({ path: p, reason: 'not a dilbench result file' });
+      } catch (err) {
+        out.ignored.push({ path: p, reason: `invalid JSON: ${(err as Error).message}` });
+      }
+    }
+  };
+  walk(dir, 0);
+  // the same run may be present twice (a copy in a sub-folder): keep the first
+  const seen = new Set<string>();
+  out.files = out.files.filter((f) => {
+    const k = `${f.expId}|${f.file.createdAt}`;
+    if (seen.has(k)) {
+      out.ignored.push({ path: f.path, reason: `duplicate of run ${f.expId}` });
+      return false;
+    }
+    seen.add(k);
+    return true;
+  });
+  out.files.sort((a, b) => a.file.createdAt.localeCompare(b.file.createdAt) || basename(a.path).localeCompare(basename(b.path)));
+  return out;
+}
+
+/** One table row: one implementation, length and run. */
+export interface TableRow {
+  exp_id: string;
+  suite: string;
+  createdAt: string;
+  latest: boolean;
+  implementation: string;
+  device: string;
+  dtype: string;
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  seqLen: number;
+  effectiveSeqLen: number;
+  causal: boolean;
+  memoryPool: boolean | null;
+  patternCache: boolean | null;
+  status: string;
+  reason: string;
+  medianMs: number | null;
+  p10Ms: number | null;
+  p90Ms: number | null;
+  meanMs: number | null;
+  stdMs: number | null;
+  samples: number;
+  tokensPerSecond: number | null;
+  gflops: number | null;
+  percentOfPeak: number | null;
+  peakMemoryBytes: number | null;
+  estimatedMemoryBytes: number | null;
+  threads: number | null;
+  simdLevel: string;
+  cpuModel: string;
+  gitCommit: string;
+  configKey: string;
+}
+
+export const TABLE_COLUMNS: (keyof TableRow)[] = [
+  'exp_id', 'suite', 'createdAt', 'latest', 'implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim',
+  'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
+  'meanMs', 'stdMs', 'samples', 'tokensPerSecond', 'gflops', 'percentOfPeak', 'peakMemoryBytes', 'estimatedMemoryBytes',
+  'threads', 'simdLevel', 'cpuModel', 'gitCommit',
+];
+
+function round(v: number | null | undefined, digits = 6): number | null {
+  if (v === null || v === undefined || !Number.isFinite(v)) return null;
+  return Number(v.toPrecision(digits));
+}
+
+export function toTableRow(expId: string, file: ResultFile, r: ResultRow): TableRow {
+  return {
+    exp_id: expId,
+    suite: file.suite,
+    createdAt: file.createdAt,
+    latest: false,
+    implementation: r.implementation,
+    device: r.device,
+    dtype: r.dtype,
+    batch: r.batch,
+    heads: r.heads,
+    kvHeads: r.kvHeads,
+    headDim: r.headDim,
+    seqLen: r.seqLen,
+    effectiveSeqLen: r.effectiveSeqLen,
+    causal: r.causal,
+    memoryPool: r.memoryPool ?? null,
+    patternCache: r.patternCache ?? null,
+    status: r.status,
+    reason: r.reason ?? '',
+    medianMs: round(r.stats?.medianMs),
+    p10Ms: round(r.stats?.p10Ms),
+    p90Ms: round(r.stats?.p90Ms),
+    meanMs: round(r.stats?.meanMs),
+    stdMs: round(r.stats?.stdMs),
+    samples: Array.isArray(r.samplesMs) ? r.samplesMs.length : 0,
+    tokensPerSecond: round(r.tokensPerSecond),
+    gflops: round(r.gflops),
+    percentOfPeak: round(percentOfPeak(r, file.environment), 4),
+    peakMemoryBytes: r.peakMemoryBytes ?? null,
+    estimatedMemoryBytes: r.estimatedMemoryBytes ?? null,
+    threads: r.threads ?? null,
+    simdLevel: r.simdLevel ?? '',
+    cpuModel: file.environment?.cpuModel ?? '',
+    gitCommit: file.environment?.gitCommit ?? '',
+    configKey: configurationKey(r),
+  };
+}
+
+/**
+ * Flatten all files into table rows and mark, for every configuration (implementation, length and
+ * all config attributes), the row of the most recent run as `latest`.
+ */
+export function aggregate(files: LoadedResultFile[]): TableRow[] {
+  const rows: TableRow[] = [];
+  for (const f of files) for (const r of f.file.results) rows.push(toTableRow(f.expId, f.file, r));
+  const latest = new Map<string, TableRow>();
+  for (const row of rows) {
+    const cur = latest.get(row.configKey);
+    if (!cur || row.createdAt >= cur.createdAt) latest.set(row.configKey, row);
+  }
+  for (const row of latest.values()) row.latest = true;
+  return rows;
+}
+
+/**
+ * History points for the performance-over-time plot: the history file's entries plus the rows of
+ * every result file not already in it (same runId and configuration).
+ */
+export function historyPoints(history: HistoryEntry[], files: LoadedResultFile[]): HistoryPoint[] {
+  const points: HistoryPoint[] = history.map((e) => ({
+    runId: e.runId,
+    timestamp: e.timestamp,
+    gitCommit: e.gitCommit,
+    environment: e.environment,
+    row: e.row as unknown as HistoryPoint['row'],
+  }));
+  const seen = new Set(points.map((p) => `${p.runId}|${configurationKey(p.row as ResultRow)}`));
+  for (const f of files) {
+    for (const r of f.file.results) {
+      const k = `${f.expId}|${configurationKey(r)}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      points.push({ runId: f.expId, timestamp: f.file.createdAt, gitCommit: f.file.environment?.gitCommit ?? null, environment: f.file.environment, row: r });
+    }
+  }
+  return points.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+}
+
+export function loadHistory(dir: string): { entries: HistoryEntry[]; skippedLines: number[] } {
+  return readHistoryDetailed(dir);
+}
+
+/** RFC 4180 CSV of `rows` with the given columns. */
+export function toCsv<T extends object>(rows: T[], columns: (keyof T)[]): string {
+  const cell = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [columns.map(String).join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
+}

@@ -1,0 +1,330 @@
+// `dilbench report`: aggregate every result file in a directory (and its history.jsonl) into
+// tables (CSV), figures (SVG/PNG), report.md, report.json and a self-contained report.html.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { renderHtmlReport, type HtmlChart, type HtmlRun } from '../html/index.js';
+import { describeMachine, formatBytes, formatLength } from '../plots/data.js';
+import { writePlot, type PlotFormat } from '../plots/index.js';
+import { buildSuiteSpecs, performanceOverTimeSpec, type PlotKind, type VlSpec } from '../plots/specs.js';
+import {
+  TABLE_COLUMNS,
+  aggregate,
+  historyPoints,
+  loadHistory,
+  loadResultFiles,
+  toCsv,
+  type LoadedResultFile,
+  type TableRow,
+} from './aggregate.js';
+
+export * from './aggregate.js';
+
+export const REPORT_FORMATS = ['md', 'html', 'csv', 'json', 'all'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export interface ReportOptions {
+  /** where the result files and history.jsonl are (default benchmark_results) */
+  resultsDir?: string;
+  /** output directory (default report) */
+  outDir?: string;
+  /** what to write (default all); md also writes the figures it links */
+  formats?: ReportFormat[];
+  /** implementation for the speedup plots (default naive) */
+  baseline?: string;
+  /** figure file formats (default svg and png) */
+  figureFormats?: PlotFormat[];
+  /** report title */
+  title?: string;
+  /** progress and warnings (default: nothing) */
+  log?: (line: string) => void;
+}
+
+export interface ReportResult {
+  /** every file written, absolute */
+  files: string[];
+  resultFiles: number;
+  rows: number;
+  historyEntries: number;
+  warnings: string[];
+}
+
+function sanitize(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+const PLOT_TITLES: Record<PlotKind, string> = {
+  latency: 'Latency vs sequence length',
+  memory: 'Peak memory vs sequence length',
+  throughput: 'Throughput and % of peak',
+  speedup: 'Speedup vs baseline',
+  'optimization-impact': 'Optimization impact',
+  ring: 'Ring: compute vs projected communication',
+  'performance-over-time': 'Performance over time',
+};
+
+function latestRows(rows: TableRow[]): TableRow[] {
+  return rows
+    .filter((r) => r.latest)
+    .sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen || a.configKey.localeCompare(b.configKey));
+}
+
+function num(v: number | null, digits = 3): string {
+  if (v === null || !Number.isFinite(v)) return '';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return v.toPrecision(digits);
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function mdTable(rows: TableRow[], showRun: boolean): string {
+  const head = [...(showRun ? ['run'] : []), 'implementation', 'seqLen', 'causal', 'batch', 'pool', 'cache', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory', 'latest'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    const time = r.medianMs !== null ? `${num(r.medianMs)} (${num(r.p10Ms)}-${num(r.p90Ms)})` : '';
+    const status = r.status === 'ok' ? 'ok' : `${r.status}: ${r.reason}`;
+    const cells = [
+      ...(showRun ? [r.exp_id] : []),
+      r.implementation,
+      r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen),
+      r.causal ? 'yes' : 'no',
+      String(r.batch),
+      r.memoryPool === null ? '' : r.memoryPool ? 'on' : 'off',
+      r.patternCache === null ? '' : r.patternCache ? 'on' : 'off',
+      status,
+      time,
+      num(r.tokensPerSecond),
+      num(r.gflops),
+      r.percentOfPeak !== null ? `${r.percentOfPeak.toFixed(1)}%` : '',
+      formatBytes(r.peakMemoryBytes),
+      r.latest ? '**latest**' : '',
+    ];
+    lines.push(`| ${cells.map((c) => mdEscape(c)).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function bestPerLength(rows: TableRow[]): string {
+  const ok = rows.filter((r) => r.latest && r.status === 'ok' && r.medianMs !== null);
+  const groups = new Map<string, TableRow[]>();
+  for (const r of ok) {
+    const k = `${r.seqLen}|${r.causal}|${r.batch}|${r.heads}|${r.headDim}|${r.dtype}|${r.device}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const lines = ['| seqLen | configuration | fastest (latest results) | median ms | runner-up |', '|---|---|---|---|---|'];
+  const entries = [...groups.entries()].sort((a, b) => a[1][0].seqLen - b[1][0].seqLen || a[0].localeCompare(b[0]));
+  for (const [, g] of entries) {
+    const sorted = [...g].sort((a, b) => a.medianMs! - b.medianMs!);
+    const best = sorted[0];
+    const second = sorted[1];
+    const cfg = `${best.causal ? 'causal' : 'non-causal'}, batch ${best.batch}, ${best.heads} heads, d=${best.headDim}, ${best.dtype}, ${best.device}`;
+    lines.push(
+      `| ${formatLength(best.seqLen)} | ${cfg} | ${best.implementation}${best.memoryPool !== null || best.patternCache !== null ? ` (pool ${best.memoryPool ? 'on' : 'off'}, cache ${best.patternCache ? 'on' : 'off'})` : ''} | ${num(best.medianMs)} | ${second ? `${second.implementation} (${(second.medianMs! / best.medianMs!).toFixed(2)}x slower)` : ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+interface RunFigures {
+  run: LoadedResultFile;
+  specs: Partial<Record<PlotKind, VlSpec>>;
+  files: Partial<Record<PlotKind, string[]>>;
+}
+
+function renderMarkdown(opts: {
+  title: string;
+  generatedAt: string;
+  resultsDir: string;
+  outDir: string;
+  runs: RunFigures[];
+  rows: TableRow[];
+  overTimeFiles: string[];
+  historyEntries: number;
+  warnings: string[];
+}): string {
+  const rel = (p: string): string => relative(opts.outDir, p).split('\\').join('/');
+  const out: string[] = [];
+  out.push(`# ${opts.title}`, '');
+  out.push(`Generated ${opts.generatedAt} from \`${opts.resultsDir}\`: ${opts.runs.length} result files, ${opts.rows.length} rows, ${opts.historyEntries} history entries.`);
+  out.push('Rows marked **latest** are the most recent result for their configuration (implementation, length, batch, heads, head dim, causal, dtype, device, memory pool, pattern cache). Ring communication times are projections; everything else was measured.', '');
+  if (opts.warnings.length) out.push(...opts.warnings.map((w) => `> note: ${w}`), '');
+  out.push('## Fastest implementation per length (latest results)', '', bestPerLength(opts.rows), '');
+  out.push('## Latest result per configuration', '', mdTable(latestRows(opts.rows), true), '');
+  out.push('## Performance over time', '');
+  const svgOverTime = opts.overTimeFiles.find((f) => f.endsWith('.svg')) ?? opts.overTimeFiles[0];
+  out.push(svgOverTime ? `![Performance over time](${rel(svgOverTime)})` : '_No measured history yet._', '');
+  for (const rf of opts.runs) {
+    const f = rf.run.file;
+    out.push(`## ${f.suite} - ${rf.run.expId}`, '');
+    out.push(`Run at ${f.createdAt} on ${describeMachine(f.environment)}${f.interrupted ? ' (interrupted)' : ''}. File: \`${rf.run.path}\`.`, '');
+    const env = f.environment;
+    if (env) {
+      out.push(
+        `- machine: ${env.cpuModel}, ${env.cpuCores} cores, ${env.simdLevel}, ${formatBytes(env.totalMemoryBytes)} RAM`,
+        `- software: ${env.os}, Node ${env.nodeVersion}, dilbench ${env.dilbenchVersion} (${env.buildType}), commit ${env.gitCommit ?? 'n/a'}`,
+      );
+      if (env.peak) out.push(`- measured peak: ${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads)`);
+      out.push('');
+    }
+    for (const [kind, files] of Object.entries(rf.files) as [PlotKind, string[]][]) {
+      const img = files.find((p) => p.endsWith('.svg')) ?? files[0];
+      if (img) out.push(`![${PLOT_TITLES[kind]}](${rel(img)})`, '');
+    }
+    const rows = opts.rows.filter((r) => r.exp_id === rf.run.expId && r.createdAt === f.createdAt);
+    out.push(mdTable(rows, false), '');
+  }
+  return out.join('\n');
+}
+
+/** Write the report; see ReportOptions. Never throws for a bad result file (it is listed in warnings). */
+export async function generateReport(options: ReportOptions = {}): Promise<ReportResult> {
+  const resultsDir = options.resultsDir ?? 'benchmark_results';
+  const outDir = resolve(options.outDir ?? 'report');
+  const formats = new Set<ReportFormat>(options.formats?.length ? options.formats : ['all']);
+  const all = formats.has('all');
+  const want = (f: Exclude<ReportFormat, 'all'>): boolean => all || formats.has(f);
+  const figureFormats = options.figureFormats ?? ['svg', 'png'];
+  const log = options.log ?? (() => undefined);
+  const title = options.title ?? 'dilbench report';
+  const generatedAt = new Date().toISOString();
+
+  const loaded = loadResultFiles(resultsDir);
+  const warnings = loaded.ignored.map((i) => `ignored ${i.path}: ${i.reason}`);
+  const history = loadHistory(resultsDir);
+  if (history.skippedLines.length) warnings.push(`history.jsonl: skipped ${history.skippedLines.length} torn or invalid line(s) (${history.skippedLines.slice(0, 5).join(', ')})`);
+  const rows = aggregate(loaded.files);
+  const points = historyPoints(history.entries, loaded.files);
+  const written: string[] = [];
+  mkdirSync(outDir, { recursive: true });
+
+  // specs for every run (also needed by the HTML report)
+  const runs: RunFigures[] = loaded.files.map((run) => ({ run, specs: buildSuiteSpecs(run.file, { baseline: options.baseline }), files: {} }));
+  const overTimeSpec = performanceOverTimeSpec(points);
+  let overTimeFiles: string[] = [];
+
+  if (want('md')) {
+    const figDir = join(outDir, 'figs');
+    for (const rf of runs) {
+      for (const [kind, spec] of Object.entries(rf.specs) as [PlotKind, VlSpec][]) {
+        try {
+          const files = await writePlot(spec, figDir, `${sanitize(rf.run.expId)}_${kind}`, figureFormats);
+          rf.files[kind] = files;
+          written.push(...files);
+        } catch (err) {
+          warnings.push(`could not render ${kind} for ${rf.run.expId}: ${(err as Error).message}`);
+        }
+      }
+      log(`figures for ${rf.run.expId}`);
+    }
+    if (overTimeSpec) {
+      overTimeFiles = await writePlot(overTimeSpec, figDir, 'performance-over-time', figureFormats);
+      written.push(...overTimeFiles);
+    }
+  }
+
+  if (want('csv')) {
+    const tables = join(outDir, 'tables');
+    mkdirSync(tables, { recursive: true });
+    const put = (name: string, text: string): void => {
+      const p = join(tables, name);
+      writeFileSync(p, text);
+      written.push(p);
+    };
+    put('results.csv', toCsv(rows, TABLE_COLUMNS));
+    put('latest.csv', toCsv(latestRows(rows), TABLE_COLUMNS));
+    put(
+      'history.csv',
+      toCsv(
+        points.map((p) => ({
+          runId: p.runId,
+          timestamp: p.timestamp,
+          gitCommit: p.gitCommit ?? '',
+          cpuModel: p.environment?.cpuModel ?? '',
+          implementation: p.row.implementation,
+          seqLen: p.row.seqLen,
+          batch: p.row.batch,
+          causal: p.row.causal,
+          status: p.row.status,
+          medianMs: p.row.stats?.medianMs ?? null,
+          tokensPerSecond: p.row.tokensPerSecond ?? null,
+          peakMemoryBytes: p.row.peakMemoryBytes ?? null,
+        })),
+        ['runId', 'timestamp', 'gitCommit', 'cpuModel', 'implementation', 'seqLen', 'batch', 'causal', 'status', 'medianMs', 'tokensPerSecond', 'peakMemoryBytes'],
+      ),
+    );
+    put(
+      'environments.csv',
+      toCsv(
+        loaded.files.map((f) => ({
+          exp_id: f.expId,
+          suite: f.file.suite,
+          createdAt: f.file.createdAt,
+          cpuModel: f.file.environment?.cpuModel,
+          cpuCores: f.file.environment?.cpuCores,
+          simdLevel: f.file.environment?.simdLevel,
+          totalMemoryBytes: f.file.environment?.totalMemoryBytes,
+          os: f.file.environment?.os,
+          nodeVersion: f.file.environment?.nodeVersion,
+          dilbenchVersion: f.file.environment?.dilbenchVersion,
+          gitCommit: f.file.environment?.gitCommit,
+          peakFmaGflops: f.file.environment?.peak?.fmaGflops,
+          file: f.path,
+        })),
+        ['exp_id', 'suite', 'createdAt', 'cpuModel', 'cpuCores', 'simdLevel', 'totalMemoryBytes', 'os', 'nodeVersion', 'dilbenchVersion', 'gitCommit', 'peakFmaGflops', 'file'],
+      ),
+    );
+  }
+
+  if (want('json')) {
+    const p = join(outDir, 'report.json');
+    const data = {
+      generatedAt,
+      resultsDir,
+      runs: loaded.files.map((f) => ({ exp_id: f.expId, suite: f.file.suite, createdAt: f.file.createdAt, path: f.path, environment: f.file.environment, config: f.file.config })),
+      rows: rows.map(({ configKey: _k, ...r }) => r),
+      latest: latestRows(rows).map(({ configKey: _k, ...r }) => r),
+      history: { entries: history.entries.length, skippedLines: history.skippedLines },
+      warnings,
+    };
+    writeFileSync(p, JSON.stringify(data, null, 2) + '\n');
+    written.push(p);
+  }
+
+  if (want('md')) {
+    const p = join(outDir, 'report.md');
+    writeFileSync(p, renderMarkdown({ title, generatedAt, resultsDir, outDir, runs, rows, overTimeFiles, historyEntries: history.entries.length, warnings }));
+    written.push(p);
+  }
+
+  if (want('html')) {
+    const htmlRuns: HtmlRun[] = runs.map((rf, i) => ({
+      expId: rf.run.expId,
+      suite: rf.run.file.suite,
+      createdAt: rf.run.file.createdAt,
+      path: rf.run.path,
+      environment: rf.run.file.environment,
+      config: rf.run.file.config,
+      interrupted: rf.run.file.interrupted,
+      charts: (Object.entries(rf.specs) as [PlotKind, VlSpec][]).map(
+        ([kind, spec]): HtmlChart => ({ id: `chart-${i + 1}-${kind}`, title: `${PLOT_TITLES[kind]} - ${rf.run.expId}`, spec }),
+      ),
+      rows: rows.filter((r) => r.exp_id === rf.run.expId && r.createdAt === rf.run.file.createdAt),
+    }));
+    const html = renderHtmlReport({
+      title,
+      generatedAt,
+      resultsDir,
+      runs: htmlRuns,
+      latest: latestRows(rows),
+      overview: overTimeSpec ? [{ id: 'chart-performance-over-time', title: PLOT_TITLES['performance-over-time'], spec: overTimeSpec }] : [],
+      notes: warnings,
+    });
+    const p = join(outDir, 'report.html');
+    writeFileSync(p, html);
+    written.push(p);
+  }
+
+  for (const w of warnings) log(`warning: ${w}`);
+  return { files: written, resultFiles: loaded.files.length, rows: rows.length, historyEntries: history.entries.length, warnings };
+}
