@@ -1,0 +1,378 @@
+// Comparing two result files row by row: ratio of medians with a bootstrap interval, a two-sided
+// Mann-Whitney U test, and a verdict that calls a change only when it is significant AND large.
+import type { Environment, ResultFile, ResultRow } from '../results/types.js';
+import { mannWhitneyU } from '../stats/mann-whitney.js';
+import { createRng } from '../stats/random.js';
+import { bootstrapMedians, percentileInterval } from '../stats/summary.js';
+import { quantileSorted } from 'simple-statistics';
+
+export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain';
+
+export interface CompareOptions {
+  /** significance level of the Mann-Whitney test (default 0.05) */
+  alpha?: number;
+  /** relative change that matters (default 0.05 = 5%) */
+  threshold?: number;
+  /** compare rows whose dtype, device or shapes differ (default false: refuse them) */
+  allowMismatch?: boolean;
+  /** bootstrap seed (default 0x5eed); each row derives its own from it and its configuration */
+  seed?: number;
+  /** bootstrap resamples (default 2000) */
+  resamples?: number;
+}
+
+export interface RowConfig {
+  implementation: string;
+  device: string;
+  dtype: string;
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  seqLen: number;
+  causal: boolean;
+  params?: Record<string, unknown>;
+}
+
+export interface RowComparison {
+  label: string;
+  config: RowConfig;
+  baselineMedianMs: number;
+  currentMedianMs: number;
+  baselineSamples: number;
+  currentSamples: number;
+  /** current median / baseline median: > 1 is slower */
+  ratio: number;
+  ratioCi95: [number, number];
+  pValue: number;
+  test: 'exact' | 'normal';
+  verdict: Verdict;
+  /** e.g. the differences compared despite --allow-mismatch */
+  notes: string[];
+}
+
+export interface RefusedRow {
+  label: string;
+  reasons: string[];
+}
+
+export interface UncomparedRow {
+  label: string;
+  reason: string;
+}
+
+export interface ComparisonSummary {
+  rows: number;
+  faster: number;
+  slower: number;
+  same: number;
+  uncertain: number;
+  /** geometric mean of the per-row ratios (null when no row was compared) */
+  geomeanRatio: number | null;
+  /** bootstrap interval of the geometric mean (rows resampled jointly, replicate by replicate) */
+  geomeanCi95: [number, number] | null;
+  /** verdict of the geometric mean from its interval alone */
+  geomeanVerdict: Verdict | null;
+}
+
+export interface ComparisonReport {
+  alpha: number;
+  threshold: number;
+  allowMismatch: boolean;
+  rows: RowComparison[];
+  summary: ComparisonSummary;
+  onlyInBaseline: string[];
+  onlyInCurrent: string[];
+  refused: RefusedRow[];
+  notComparable: UncomparedRow[];
+  warnings: string[];
+  /** 1 when any row is slower; 2 when rows were refused and none could be compared; else 0 */
+  exitCode: 0 | 1 | 2;
+}
+
+const SHAPE_FIELDS = ['device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim', 'causal', 'effectiveSeqLen'] as const;
+
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj)
+    .sort()
+    .filter((k) => obj[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+    .join(',')}}`;
+}
+
+function configOf(row: ResultRow): RowConfig {
+  const c: RowConfig = {
+    implementation: row.implementation,
+    device: row.device,
+    dtype: row.dtype,
+    batch: row.batch,
+    heads: row.heads,
+    kvHeads: row.kvHeads,
+    headDim: row.headDim,
+    seqLen: row.seqLen,
+    causal: row.causal,
+  };
+  if (row.params && Object.keys(row.params).length > 0) c.params = row.params;
+  return c;
+}
+
+/** Full configuration key: rows match when all of it is equal. */
+export function rowKey(row: ResultRow): string {
+  return canonical(configOf(row));
+}
+
+/** Loose identity (implementation, length, parameters): pairs rows whose shapes differ. */
+function identityKey(row: ResultRow): string {
+  return canonical({ implementation: row.implementation, seqLen: row.seqLen, params: row.params ?? {} });
+}
+
+export function rowLabel(row: ResultRow): string {
+  const parts = [
+    `${row.implementation}`,
+    `N=${row.seqLen}${row.effectiveSeqLen !== undefined && row.effectiveSeqLen !== row.seqLen ? `(${row.effectiveSeqLen})` : ''}`,
+    `b${row.batch}`,
+    `h${row.heads}${row.kvHeads !== row.heads ? `/kv${row.kvHeads}` : ''}`,
+    `d${row.headDim}`,
+    row.dtype,
+    row.device,
+  ];
+  if (row.causal) parts.push('causal');
+  if (row.params && Object.keys(row.params).length > 0) parts.push(canonical(row.params));
+  return parts.join(' ');
+}
+
+function shapeDifferences(a: ResultRow, b: ResultRow): string[] {
+  const out: string[] = [];
+  for (const f of SHAPE_FIELDS) {
+    const va = (a as unknown as Record<string, unknown>)[f];
+    const vb = (b as unknown as Record<string, unknown>)[f];
+    if (va === undefined || vb === undefined) continue;
+    if (canonical(va) !== canonical(vb)) out.push(`${f} differs: ${String(va)} in baseline, ${String(vb)} in current`);
+  }
+  return out;
+}
+
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+function medianOf(values: readonly number[]): number {
+  return quantileSorted(Float64Array.from(values).sort() as unknown as number[], 0.5);
+}
+
+/**
+ * The verdict rule. slower: p < alpha and the whole interval of the ratio above 1 + threshold;
+ * faster: p < alpha and the whole interval below 1 - threshold; same: the interval within
+ * [1 - threshold, 1 + threshold]; otherwise uncertain.
+ */
+export function verdictOf(ci: [number, number], p: number | null, alpha: number, threshold: number): Verdict {
+  const significant = p === null || p < alpha;
+  if (significant && ci[0] > 1 + threshold) return 'slower';
+  if (significant && ci[1] < 1 - threshold) return 'faster';
+  if (ci[0] >= 1 - threshold && ci[1] <= 1 + threshold) return 'same';
+  return 'uncertain';
+}
+
+interface Pair {
+  base: ResultRow;
+  cur: ResultRow;
+  notes: string[];
+}
+
+function environmentWarnings(a: Environment | undefined, b: Environment | undefined): string[] {
+  if (!a || !b) return ['environment missing from ' + (!a ? 'baseline' : 'current') + ' file: cannot check the machines match'];
+  const out: string[] = [];
+  const fields: Array<[keyof Environment, string]> = [
+    ['cpuModel', 'CPU model'],
+    ['cpuCores', 'CPU cores'],
+    ['simdLevel', 'SIMD level'],
+    ['dilbenchVersion', 'dilbench version'],
+    ['buildType', 'build type'],
+    ['os', 'OS'],
+    ['nodeVersion', 'Node version'],
+  ];
+  for (const [f, name] of fields) {
+    const va = a[f];
+    const vb = b[f];
+    if (va !== undefined && vb !== undefined && canonical(va) !== canonical(vb)) {
+      out.push(`environments differ: ${name} ${String(va)} (baseline) vs ${String(vb)} (current)`);
+    }
+  }
+  if (a.peak && b.peak && a.peak.threads !== b.peak.threads) {
+    out.push(`environments differ: peak measured on ${a.peak.threads} threads (baseline) vs ${b.peak.threads} (current)`);
+  }
+  return out;
+}
+
+/** Compares two parsed result files. Pure (reproducible for a given seed). */
+export function compareResults(baseline: ResultFile, current: ResultFile, options: CompareOptions = {}): ComparisonReport {
+  const alpha = options.alpha ?? 0.05;
+  const threshold = options.threshold ?? 0.05;
+  const allowMismatch = options.allowMismatch ?? false;
+  const seed = options.seed ?? 0x5eed;
+  const resamples = options.resamples ?? 2000;
+  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1), got ${alpha}`);
+  if (!(threshold >= 0 && threshold < 1)) throw new RangeError(`threshold must be in [0, 1), got ${threshold}`);
+
+  const warnings = environmentWarnings(baseline.environment, current.environment);
+
+  // 1. exact configuration matches (in file order for duplicates)
+  const curByKey = new Map<string, ResultRow[]>();
+  for (const r of current.results) {
+    const k = rowKey(r);
+    curByKey.set(k, [...(curByKey.get(k) ?? []), r]);
+  }
+  const pairs: Pair[] = [];
+  const baseLeft: ResultRow[] = [];
+  for (const r of baseline.results) {
+    const list = curByKey.get(rowKey(r));
+    if (list && list.length > 0) pairs.push({ base: r, cur: list.shift() as ResultRow, notes: [] });
+    else baseLeft.push(r);
+  }
+  const curLeft: ResultRow[] = [...curByKey.values()].flat();
+  // keep current file order
+  const curOrder = new Map(current.results.map((r, i) => [r, i]));
+  curLeft.sort((x, y) => (curOrder.get(x) ?? 0) - (curOrder.get(y) ?? 0));
+
+  // 2. same identity but different dtype / device / shapes: refused unless allowed
+  const refused: RefusedRow[] = [];
+  const curLeftById = new Map<string, ResultRow[]>();
+  for (const r of curLeft) {
+    const k = identityKey(r);
+    curLeftById.set(k, [...(curLeftById.get(k) ?? []), r]);
+  }
+  const onlyInBaseline: string[] = [];
+  for (const r of baseLeft) {
+    const list = curLeftById.get(identityKey(r));
+    if (list && list.length > 0) {
+      const cur = list.shift() as ResultRow;
+      const reasons = shapeDifferences(r, cur);
+      if (allowMismatch) pairs.push({ base: r, cur, notes: reasons.map((d) => `compared despite mismatch: ${d}`) });
+      else refused.push({ label: `${rowLabel(r)} vs ${rowLabel(cur)}`, reasons });
+    } else onlyInBaseline.push(rowLabel(r));
+  }
+  const onlyInCurrent = [...curLeftById.values()].flat().sort((x, y) => (curOrder.get(x) ?? 0) - (curOrder.get(y) ?? 0)).map(rowLabel);
+
+  // exact matches whose effective length differs are mismatches too
+  const rows: RowComparison[] = [];
+  const notComparable: UncomparedRow[] = [];
+  const logReplicates: Float64Array[] = [];
+  const threadDiffs: string[] = [];
+  const cacheDiffs: string[] = [];
+  for (const pair of pairs) {
+    const { base, cur } = pair;
+    const label = rowLabel(base);
+    if (pair.notes.length === 0) {
+      const diffs = shapeDifferences(base, cur);
+      if (diffs.length > 0) {
+        if (!allowMismatch) {
+          refused.push({ label, reasons: diffs });
+          continue;
+        }
+        pair.notes.push(...diffs.map((d) => `compared despite mismatch: ${d}`));
+      }
+    }
+    if (base.status !== 'ok' || cur.status !== 'ok') {
+      const which = base.status !== 'ok' ? `baseline ${base.status}` : `current ${cur.status}`;
+      const why = base.status !== 'ok' ? base.reason : cur.reason;
+      notComparable.push({ label, reason: `${which}${why ? `: ${why}` : ''}` });
+      continue;
+    }
+    const bs = base.samplesMs ?? [];
+    const cs = cur.samplesMs ?? [];
+    if (bs.length === 0 || cs.length === 0) {
+      notComparable.push({ label, reason: `no raw samples in the ${bs.length === 0 ? 'baseline' : 'current'} file` });
+      continue;
+    }
+    if (base.threads !== undefined && cur.threads !== undefined && base.threads !== cur.threads) {
+      threadDiffs.push(`${label}: ${base.threads} vs ${cur.threads}`);
+    }
+    if (base.cacheMode && cur.cacheMode && base.cacheMode !== cur.cacheMode) {
+      cacheDiffs.push(`${label}: ${base.cacheMode} vs ${cur.cacheMode}`);
+    }
+    const bMed = medianOf(bs);
+    const cMed = medianOf(cs);
+    const rng = createRng((seed ^ hashString(rowKey(base))) >>> 0);
+    const bRep = bootstrapMedians(bs, resamples, rng);
+    const cRep = bootstrapMedians(cs, resamples, rng);
+    const ratios = new Float64Array(resamples);
+    const logs = new Float64Array(resamples);
+    for (let i = 0; i < resamples; i++) {
+      const r = (cRep[i] as number) / (bRep[i] as number);
+      ratios[i] = r;
+      logs[i] = Math.log(r);
+    }
+    logReplicates.push(logs);
+    const ci = percentileInterval(ratios, 0.95);
+    const mw = mannWhitneyU(cs, bs);
+    rows.push({
+      label,
+      config: configOf(base),
+      baselineMedianMs: bMed,
+      currentMedianMs: cMed,
+      baselineSamples: bs.length,
+      currentSamples: cs.length,
+      ratio: cMed / bMed,
+      ratioCi95: ci,
+      pValue: mw.p,
+      test: mw.method,
+      verdict: verdictOf(ci, mw.p, alpha, threshold),
+      notes: pair.notes,
+    });
+  }
+  if (threadDiffs.length > 0) {
+    warnings.push(`thread counts differ on ${threadDiffs.length} row(s): ${threadDiffs.slice(0, 3).join('; ')}${threadDiffs.length > 3 ? '; ...' : ''}`);
+  }
+  if (cacheDiffs.length > 0) {
+    warnings.push(`cache modes differ on ${cacheDiffs.length} row(s): ${cacheDiffs.slice(0, 3).join('; ')}${cacheDiffs.length > 3 ? '; ...' : ''}`);
+  }
+  if (refused.length > 0 && !allowMismatch) {
+    warnings.push(`${refused.length} row(s) refused: dtype, device or shapes differ (use --allow-mismatch to compare them anyway)`);
+  }
+
+  // geometric mean: per replicate, mean of the rows' log ratios
+  let geomeanRatio: number | null = null;
+  let geomeanCi95: [number, number] | null = null;
+  let geomeanVerdict: Verdict | null = null;
+  if (rows.length > 0) {
+    geomeanRatio = Math.exp(rows.reduce((s, r) => s + Math.log(r.ratio), 0) / rows.length);
+    const g = new Float64Array(resamples);
+    for (const logs of logReplicates) for (let i = 0; i < resamples; i++) g[i] = (g[i] as number) + (logs[i] as number);
+    for (let i = 0; i < resamples; i++) g[i] = Math.exp((g[i] as number) / rows.length);
+    geomeanCi95 = percentileInterval(g, 0.95);
+    geomeanVerdict = verdictOf(geomeanCi95, null, alpha, threshold);
+  }
+  const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
+  const summary: ComparisonSummary = {
+    rows: rows.length,
+    faster: count('faster'),
+    slower: count('slower'),
+    same: count('same'),
+    uncertain: count('uncertain'),
+    geomeanRatio,
+    geomeanCi95,
+    geomeanVerdict,
+  };
+  const exitCode: 0 | 1 | 2 = summary.slower > 0 ? 1 : rows.length === 0 && refused.length > 0 ? 2 : 0;
+  return {
+    alpha,
+    threshold,
+    allowMismatch,
+    rows,
+    summary,
+    onlyInBaseline,
+    onlyInCurrent,
+    refused,
+    notComparable,
+    warnings,
+    exitCode,
+  };
+}
