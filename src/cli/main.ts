@@ -5,6 +5,8 @@ import { packageVersion } from '../config/paths.js';
 import { reportError } from './errors.js';
 import { register as registerSequenceRanges } from './commands/sequence-ranges.js';
 import { register as registerReport } from './commands/report.js';
+import { register as registerCompare } from './commands/compare.js';
+import { register as registerPeak } from './commands/peak.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerSequenceRanges(program);
   registerReport(program);
+  registerCompare(program);
+  registerPeak(program);
   return program;
 }
 
