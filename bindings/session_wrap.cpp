@@ -58,7 +58,7 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
   if (info.Length() != 1 || !info[0].IsExternal() ||
       info[0].As<Napi::External<int>>().Data() != &kConstructMarker || !pendingSession) {
     throw makeJsError(info.Env(), errorCodeName(ErrorCode::InvalidConfig),
-                      "NativeSession cannot be constructed directly; use binding.createSession()",
+                      "session: NativeSession cannot be constructed directly; use binding.createSession()",
                       "session", JsKind::TypeError);
   }
   session_ = std::move(pendingSession);

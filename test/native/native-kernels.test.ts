@@ -1,0 +1,131 @@
+// naive and flash against the float64 reference (attention-definitions.md tolerances).
+import { describe, expect, it } from 'vitest';
+
+import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/native/loader.js';
+import { baseOptions, compare, randomNormal } from './helpers.js';
+
+const binding: NativeBinding = loadBinding();
+const MAX_ABS = 1e-4;
+const REL_L2 = 1e-5;
+
+interface Case {
+  seqLen: number;
+  headDim: number;
+  causal: boolean;
+  heads: number;
+  kvHeads: number;
+  batch: number;
+}
+
+const cases: Case[] = [];
+for (const seqLen of [1, 7, 127, 1000]) {
+  for (const headDim of [32, 64, 128]) {
+    for (const causal of [false, true]) cases.push({ seqLen, headDim, causal, heads: 2, kvHeads: 1, batch: 1 });
+  }
+}
+cases.push({ seqLen: 127, headDim: 64, causal: true, heads: 8, kvHeads: 2, batch: 2 });
+cases.push({ seqLen: 33, headDim: 48, causal: false, heads: 6, kvHeads: 3, batch: 1 });
+
+function problemOf(c: Case, implementation: string): NativeProblem {
+  return { implementation, device: 'cpu', dtype: 'fp32', seed: 1234 + c.seqLen, ...c };
+}
+
+describe('seeded sessions vs the float64 reference', () => {
+  it.each(cases)('seqLen $seqLen headDim $headDim causal $causal heads $heads/$kvHeads batch $batch', async (c) => {
+    const threads = Math.min(2, binding.info().hardwareThreads);
+    let ref: Float64Array | undefined;
+    let inputs: Float32Array[] | undefined;
+    for (const implementation of ['naive', 'flash']) {
+      const s = await binding.createSession(problemOf(c, implementation), { ...baseOptions, threads });
+      const q = s.input('q');
+      const k = s.input('k');
+      const v = s.input('v');
+      if (!inputs) {
+        inputs = [q, k, v];
+        ref = await binding.reference(problemOf(c, implementation), q, k, v);
+      } else {
+        // same seed, same inputs, whatever the implementation
+        expect(q).toEqual(inputs[0]);
+        expect(k).toEqual(inputs[1]);
+        expect(v).toEqual(inputs[2]);
+      }
+      const out = await s.output();
+      const r = compare(out, ref!);
+      expect(r.finite, `${implementation}: NaN/Inf in the output`).toBe(true);
+      expect(r.maxAbs, `${implementation} max abs`).toBeLessThanOrEqual(MAX_ABS);
+      expect(r.relL2, `${implementation} rel L2`).toBeLessThanOrEqual(REL_L2);
+      s.dispose();
+    }
+  });
+
+  it('inputs are N(0,1) and reproducible from the seed', async () => {
+    const p = problemOf({ seqLen: 256, headDim: 64, causal: false, heads: 4, kvHeads: 4, batch: 1 }, 'naive');
+    const a = await binding.createSession(p, baseOptions);
+    const b = await binding.createSession(p, { ...baseOptions, threads: Math.min(2, binding.info().hardwareThreads) });
+    const c = await binding.createSession({ ...p, seed: p.seed + 1 }, baseOptions);
+    const qa = a.input('q');
+    expect(b.input('q')).toEqual(qa);
+    expect(c.input('q')).not.toEqual(qa);
+    expect(a.input('k')).not.toEqual(qa.subarray(0, a.input('k').length));
+    let mean = 0;
+    let sq = 0;
+    for (const x of qa) {
+      mean += x;
+      sq += x * x;
+    }
+    mean /= qa.length;
+    const variance = sq / qa.length - mean * mean;
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(Math.abs(variance - 1)).toBeLessThan(0.03);
+    for (const s of [a, b, c]) s.dispose();
+  });
+});
+
+describe('compute() on user buffers', () => {
+  it.each([
+    { seqLen: 100, headDim: 64, causal: true, heads: 4, kvHeads: 2, batch: 2 },
+    { seqLen: 1, headDim: 32, causal: false, heads: 2, kvHeads: 1, batch: 1 },
+    { seqLen: 300, headDim: 128, causal: false, heads: 2, kvHeads: 2, batch: 1 },
+  ])('seqLen $seqLen headDim $headDim causal $causal', async (c) => {
+    const qn = c.batch * c.heads * c.seqLen * c.headDim;
+    const kvn = c.batch * c.kvHeads * c.seqLen * c.headDim;
+    const q = randomNormal(qn, 1);
+    const k = randomNormal(kvn, 2);
+    const v = randomNormal(kvn, 3);
+    const ref = await binding.reference(problemOf(c, 'naive'), q, k, v);
+    for (const implementation of ['naive', 'flash']) {
+      const out = await binding.compute(problemOf(c, implementation), baseOptions, q, k, v);
+      const r = compare(out, ref);
+      expect(r.finite).toBe(true);
+      expect(r.maxAbs, implementation).toBeLessThanOrEqual(MAX_ABS);
+      expect(r.relL2, implementation).toBeLessThanOrEqual(REL_L2);
+    }
+  });
+
+  it('a custom scale is honoured', async () => {
+    const c = { seqLen: 50, headDim: 32, causal: false, heads: 2, kvHeads: 1, batch: 1 };
+    const q = randomNormal(2 * 50 * 32, 4);
+    const k = randomNormal(50 * 32, 5);
+    const v = randomNormal(50 * 32, 6);
+    const p = { ...problemOf(c, 'flash'), scale: 0.5 };
+    const ref = await binding.reference(p, q, k, v);
+    const refDefault = await binding.reference(problemOf(c, 'flash'), q, k, v);
+    expect(compare(new Float32Array(ref), refDefault).maxAbs).toBeGreaterThan(1e-3);
+    const r = compare(await binding.compute(p, baseOptions, q, k, v), ref);
+    expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
+  });
+
+  it('the caller may reuse its buffers while compute runs (inputs are copied)', async () => {
+    const c = { seqLen: 64, headDim: 32, causal: true, heads: 2, kvHeads: 1, batch: 1 };
+    const q = randomNormal(2 * 64 * 32, 7);
+    const k = randomNormal(64 * 32, 8);
+    const v = randomNormal(64 * 32, 9);
+    const ref = await binding.reference(problemOf(c, 'naive'), q, k, v);
+    const p = binding.compute(problemOf(c, 'naive'), baseOptions, q, k, v);
+    q.fill(Number.NaN);
+    const r = compare(await p, ref);
+    expect(r.finite).toBe(true);
+    expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
+  });
+});
