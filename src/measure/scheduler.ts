@@ -130,7 +130,13 @@ class PointState {
         this.phase = 'sample';
       } else {
         rest = rest.slice(1);
-        if (this.o.warmup === 'adaptive') this.phase = 'warmup';
+        if (this.o.warmup === 'adaptive') {
+          if (this.coldStartMs >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs) {
+            // one iteration is already a large share of the budget: it was the warm-up
+            this.warmupNote = `warm-up limited to the cold-start iteration (it took ${this.coldStartMs.toFixed(1)} ms, over ${Math.round(WARMUP_BUDGET_SHARE * 100)}% of max-time)`;
+            this.phase = 'sample';
+          } else this.phase = 'warmup';
+        }
         else {
           this.warmupLeft = this.o.warmup - 1;
           this.phase = this.warmupLeft > 0 ? 'warmup' : 'sample';

@@ -219,3 +219,14 @@ describe('measureInterleaved', () => {
     });
   });
 });
+
+describe('measure: very slow iterations', () => {
+  it('a cold start over a quarter of the budget is the whole warm-up; at least 3 samples', async () => {
+    const s = synthetic(() => 3000);
+    const m = await measure(s, { maxTimeSeconds: 10 });
+    expect(m.warmupIterations).toBe(1);
+    expect(m.samplesMs).toHaveLength(3);
+    expect(m.stopReason).toBe('max-time');
+    expect(m.warnings.some((w) => /limited to the cold-start/.test(w))).toBe(true);
+  });
+});
