@@ -80,7 +80,8 @@ function lengthAxis(lengths: number[]): VlSpec {
 }
 
 function seriesColor(series: string[]): VlSpec {
-  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series };
+  // symbolOpacity: the band layers share this legend; keep its symbols solid
+  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series, legend: { symbolOpacity: 1 } };
 }
 
 function seriesShape(series: string[]): VlSpec {
@@ -132,6 +133,7 @@ export function latencySpec(file: ResultFile): VlSpec | null {
       reason: r.reason ?? '',
     };
   });
+  const hasNotMeasured = rows.some((r) => r.status !== 'ok');
   const x = lengthAxis(rows.map((r) => r.seqLen));
   const yScale = { type: 'log', nice: false };
   const y = { field: 'medianMs', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale };
@@ -175,7 +177,7 @@ export function latencySpec(file: ResultFile): VlSpec | null {
           ],
         },
       },
-      {
+      ...(hasNotMeasured ? [{
         name: 'not-measured',
         mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5, opacity: 0.95 },
         transform: [{ filter: "datum.status != 'ok'" }],
@@ -202,7 +204,7 @@ export function latencySpec(file: ResultFile): VlSpec | null {
           text: { field: 'status' },
           color: seriesColor(series),
         },
-      },
+      }] : []),
     ],
     resolve: { scale: { y: 'shared' } },
   });
@@ -259,12 +261,22 @@ export function memorySpec(file: ResultFile): VlSpec | null {
         transform: [{ filter: "datum.kind == 'measured'" }],
         encoding: { x, y, color: seriesColor(series), shape: seriesShape(series), tooltip },
       },
-      {
-        name: 'not-measured',
-        mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5 },
-        transform: [{ filter: "datum.kind == 'estimate'" }],
-        encoding: { x, y, color: seriesColor(series), tooltip: [...tooltip, { field: 'reason', title: 'reason' }] },
-      },
+      ...(values.some((v) => v.kind === 'estimate')
+        ? [
+            {
+              name: 'not-measured',
+              mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5 },
+              transform: [{ filter: "datum.kind == 'estimate'" }],
+              encoding: { x, y, color: seriesColor(series), tooltip: [...tooltip, { field: 'reason', title: 'reason' }] },
+            },
+            {
+              name: 'not-measured-label',
+              mark: { type: 'text', dy: -13, fontSize: 11, fontStyle: 'italic' },
+              transform: [{ filter: "datum.kind == 'estimate'" }],
+              encoding: { x, y, text: { field: 'status' }, color: seriesColor(series) },
+            },
+          ]
+        : []),
     ],
   });
 }
@@ -309,7 +321,7 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
     ? panel(
         'percent-of-peak',
         `Achieved % of FP32 FMA peak (${peak!.fmaGflops.toFixed(0)} GFLOP/s, ${peak!.threads} threads)`,
-        { field: 'percentOfPeak', type: 'quantitative', title: '% of measured FP32 FMA peak', scale: { domain: [0, 100], zero: true } },
+        { field: 'percentOfPeak', type: 'quantitative', title: '% of measured FP32 FMA peak', scale: { zero: true, nice: true } },
       )
     : panel('gflops', 'Achieved GFLOP/s (no measured peak in this file)', {
         field: 'gflops',
@@ -360,7 +372,7 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
   const series = uniqueSorted(values.map((v) => v.series as string));
   const lengths = [...new Set(values.map((v) => v.seqLen as number))].sort((a, b) => a - b).map(formatLength);
   const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
-  const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' } };
+  const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' }, stack: null };
   return top(plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results), values, {
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
@@ -380,6 +392,17 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
             { field: 'medianMs', title: 'median (ms)', format: '.3f' },
             { field: 'baselineMs', title: `${baseline} median (ms)`, format: '.3f' },
           ],
+        },
+      },
+      {
+        name: 'labels',
+        mark: { type: 'text', dy: -7, fontSize: 11 },
+        encoding: {
+          x,
+          xOffset: { field: 'series', type: 'nominal', sort: series },
+          y,
+          text: { field: 'speedup', type: 'quantitative', format: '.2f' },
+          color: seriesColor(series),
         },
       },
       {
@@ -562,7 +585,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
   const lines = uniqueSorted(values.map((v) => v.line as string));
   const x = lengthAxis(rings.map((r) => r.seqLen));
   const y = { field: 'ms', type: 'quantitative', title: 'Time per ring step (ms, log scale)', scale: { type: 'log', nice: false } };
-  const color = { field: 'line', type: 'nominal', title: 'Series', scale: { domain: lines, range: OKABE_ITO }, sort: lines, legend: { orient: 'bottom', columns: 1 } };
+  const color = { field: 'line', type: 'nominal', title: 'Series', scale: { domain: lines, range: OKABE_ITO }, sort: lines, legend: { orient: 'bottom', columns: 1, symbolOpacity: 1, labelLimit: 700 } };
   const dash = {
     field: 'kind',
     type: 'nominal',

@@ -1,0 +1,194 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import { describe, expect, it } from 'vitest';
+import {
+  compileToVega,
+  latencySpec,
+  memorySpec,
+  optimizationImpactSpec,
+  performanceOverTimeSpec,
+  renderSvg,
+  ringSpec,
+  speedupSpec,
+  svgToPng,
+  throughputSpec,
+  writeSuitePlots,
+  type HistoryPoint,
+  type VlSpec,
+} from '../../src/reports/plots/index.js';
+import { decodePng, loadFixture, pngSize, variance } from './helpers.js';
+
+const seq = loadFixture('sequence-ranges_2026-11-20');
+const opt = loadFixture('optimization-impact');
+const ring = loadFixture('ring');
+
+const layer = (spec: VlSpec, name: string): VlSpec => {
+  const l = (spec.layer as VlSpec[]).find((x) => x.name === name);
+  if (!l) throw new Error(`no layer ${name}`);
+  return l;
+};
+const markType = (m: unknown): string => (typeof m === 'string' ? m : (m as { type: string }).type);
+
+describe('plot specs from fixture results', () => {
+  it('latency: log-log median line, p10-p90 band, skipped and failed points kept', () => {
+    const spec = latencySpec(seq)!;
+    expect(spec).not.toBeNull();
+    const line = layer(spec, 'line');
+    expect(markType(line.mark)).toBe('line');
+    expect(line.encoding.x.field).toBe('seqLen');
+    expect(line.encoding.x.scale.type).toBe('log');
+    expect(line.encoding.y.field).toBe('medianMs');
+    expect(line.encoding.y.scale.type).toBe('log');
+    expect(line.encoding.y.title).toMatch(/ms/);
+    expect(line.encoding.x.title).toMatch(/tokens/);
+    const band = layer(spec, 'band');
+    expect(markType(band.mark)).toBe('area');
+    expect(band.encoding.y.field).toBe('p10Ms');
+    expect(band.encoding.y2.field).toBe('p90Ms');
+    const nm = layer(spec, 'not-measured');
+    expect(nm.transform[0].filter).toContain("!= 'ok'");
+    const values = spec.data.values as { status: string; seqLen: number; implementation: string }[];
+    expect(values).toHaveLength(seq.results.length);
+    expect(values.some((v) => v.status === 'skipped' && v.implementation === 'naive' && v.seqLen === 8192)).toBe(true);
+    expect(values.some((v) => v.status === 'failed')).toBe(true);
+    expect(spec.title.subtitle[0]).toContain(seq.environment.cpuModel);
+    expect(spec.title.subtitle[1]).toMatch(/8 heads/);
+    expect(spec.config.range.category[0]).toBe('#0072B2');
+  });
+
+  it('memory: log-log peak memory in MiB, estimates for skipped rows', () => {
+    const spec = memorySpec(seq)!;
+    const line = layer(spec, 'line');
+    expect(line.encoding.y.field).toBe('memMiB');
+    expect(line.encoding.y.scale.type).toBe('log');
+    expect(line.encoding.x.scale.type).toBe('log');
+    expect(line.encoding.y.title).toMatch(/MiB/);
+    expect((spec.data.values as { kind: string }[]).filter((v) => v.kind === 'estimate').length).toBeGreaterThan(0);
+  });
+
+  it('throughput: tokens/s panel and % of measured peak panel', () => {
+    const spec = throughputSpec(seq)!;
+    expect(spec.hconcat).toHaveLength(2);
+    const [tps, pct] = spec.hconcat as VlSpec[];
+    expect(tps.layer[0].encoding.y.field).toBe('tokensPerSecond');
+    expect(tps.layer[0].encoding.y.title).toMatch(/tokens\/s/);
+    expect(pct.name).toBe('percent-of-peak');
+    expect(pct.layer[0].encoding.y.field).toBe('percentOfPeak');
+    const v = (spec.data.values as { percentOfPeak: number; gflops: number }[])[0];
+    expect(v.percentOfPeak).toBeCloseTo((v.gflops / 450) * 100, 6);
+    // without a measured peak the right panel falls back to GFLOP/s
+    const noPeak = throughputSpec({ ...seq, environment: { ...seq.environment, peak: undefined } })!;
+    expect((noPeak.hconcat as VlSpec[])[1].name).toBe('gflops');
+  });
+
+  it('speedup vs naive: grouped bars on log y with a 1x rule; null without the baseline', () => {
+    const spec = speedupSpec(seq, 'naive')!;
+    const bars = layer(spec, 'bars');
+    expect(markType(bars.mark)).toBe('bar');
+    expect(bars.encoding.y.field).toBe('speedup');
+    expect(bars.encoding.y.scale.type).toBe('log');
+    expect(markType(layer(spec, 'parity').mark)).toBe('rule');
+    const vals = spec.data.values as { implementation: string; seqLen: number; speedup: number }[];
+    expect(vals.every((v) => v.implementation === 'flash')).toBe(true);
+    expect(vals.map((v) => v.seqLen).sort((a, b) => a - b)).toEqual([1024, 2048, 4096]);
+    const naive1k = seq.results.find((r) => r.implementation === 'naive' && r.seqLen === 1024)!;
+    const flash1k = seq.results.find((r) => r.implementation === 'flash' && r.seqLen === 1024)!;
+    expect(vals.find((v) => v.seqLen === 1024)!.speedup).toBeCloseTo(naive1k.stats!.medianMs / flash1k.stats!.medianMs, 9);
+    expect(speedupSpec(seq, 'no-such-impl')).toBeNull();
+    expect(speedupSpec(seq, 'flash')).not.toBeNull();
+  });
+
+  it('optimization impact: time and memory panels over the four configurations', () => {
+    const spec = optimizationImpactSpec(opt)!;
+    expect(spec.vconcat).toHaveLength(2);
+    const [time, mem] = spec.vconcat as VlSpec[];
+    expect(time.encoding.y.field).toBe('medianMs');
+    expect(mem.encoding.y.field).toBe('memMiB');
+    expect(time.encoding.color.scale.domain).toEqual(['baseline', 'pattern cache only', 'memory pool only', 'both']);
+    const configs = new Set((spec.data.values as { configuration: string }[]).map((v) => v.configuration));
+    expect(configs.size).toBe(4);
+    expect(optimizationImpactSpec(seq)).toBeNull();
+  });
+
+  it('ring: measured compute vs projected communication per step', () => {
+    const spec = ringSpec(ring)!;
+    const vals = spec.data.values as { kind: string; ms: number; line: string }[];
+    expect(vals.filter((v) => v.kind === 'compute (measured)')).toHaveLength(4);
+    expect(vals.filter((v) => v.kind === 'communication (projected)')).toHaveLength(8);
+    expect(vals.some((v) => /projected \(NVLink/.test(v.line))).toBe(true);
+    expect(layer(spec, 'lines').encoding.y.scale.type).toBe('log');
+    expect(layer(spec, 'lines').encoding.strokeDash.field).toBe('kind');
+    expect(ringSpec(seq)).toBeNull();
+  });
+
+  it('performance over time: temporal x, log y, one panel per length', () => {
+    const points: HistoryPoint[] = [seq, loadFixture('sequence-ranges_2026-11-21')].flatMap((f) =>
+      f.results.map((row) => ({ runId: f.runId, timestamp: f.createdAt, gitCommit: f.environment.gitCommit, environment: f.environment, row })),
+    );
+    const spec = performanceOverTimeSpec(points)!;
+    expect(spec.facet.field).toBe('seqLenLabel');
+    expect(spec.spec.layer[0].encoding.x.type).toBe('temporal');
+    expect(spec.spec.layer[0].encoding.y.scale.type).toBe('log');
+    expect(performanceOverTimeSpec([])).toBeNull();
+  });
+
+  it('every spec compiles with vega-lite', () => {
+    for (const s of [latencySpec(seq), memorySpec(seq), throughputSpec(seq), speedupSpec(seq), optimizationImpactSpec(opt), ringSpec(ring)]) {
+      expect(() => compileToVega(s!)).not.toThrow();
+    }
+  });
+});
+
+describe('rendering', () => {
+  it('writeSuitePlots writes non-trivial SVG and PNG files', async () => {
+    // DILBENCH_PLOT_DIR keeps the images somewhere to look at
+    const dir = process.env.DILBENCH_PLOT_DIR ?? mkdtempSync(join(tmpdir(), 'dilbench-plots-'));
+    const files = await writeSuitePlots(seq, dir, { baseline: 'naive' });
+    const kinds = ['latency', 'memory', 'throughput', 'speedup'];
+    for (const k of kinds) {
+      expect(files).toContain(join(dir, `sequence-ranges_${k}.svg`));
+      expect(files).toContain(join(dir, `sequence-ranges_${k}.png`));
+    }
+    for (const f of files) {
+      if (f.endsWith('.svg')) {
+        const svg = readFileSync(f, 'utf8');
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(svg).toContain('<path');
+        expect(svg).toContain('Sequence length');
+        expect(statSync(f).size).toBeGreaterThan(5000);
+      } else {
+        const png = readFileSync(f);
+        const { width, height } = pngSize(png);
+        // default rasterisation is 2x the SVG's own size
+        const svg = readFileSync(f.replace(/\.png$/, '.svg'), 'utf8');
+        const w = Number(/width="(\d+(?:\.\d+)?)"/.exec(svg)![1]);
+        expect(width).toBe(Math.round(w * 2));
+        expect(height).toBeGreaterThan(300);
+        const decoded = decodePng(png);
+        expect(decoded.pixels.length).toBe(width * height * decoded.channels);
+        expect(variance(decoded.pixels)).toBeGreaterThan(10);
+      }
+    }
+    const opts = await writeSuitePlots(opt, dir, { formats: ['svg'] });
+    expect(opts.some((f) => f.endsWith('optimization-impact_optimization-impact.svg'))).toBe(true);
+    expect(opts.every((f) => f.endsWith('.svg'))).toBe(true);
+    const rings = await writeSuitePlots(ring, dir, { formats: ['png'] });
+    expect(rings).toContain(join(dir, 'ring_ring.png'));
+  });
+
+  it('PNG has the size asked for and is not blank', async () => {
+    const svg = await renderSvg(latencySpec(seq)!);
+    const { png, width, height } = svgToPng(svg, { width: 900 });
+    expect(pngSize(png)).toEqual({ width: 900, height });
+    expect(width).toBe(900);
+    const pixels = new Resvg(svg, { fitTo: { mode: 'width', value: 900 }, background: 'white' }).render().pixels;
+    expect(variance(new Uint8Array(pixels))).toBeGreaterThan(10);
+    const decoded = decodePng(png);
+    // not blank: a good share of pixels differ from the white background
+    let nonWhite = 0;
+    for (let i = 0; i < decoded.pixels.length; i += decoded.channels) if (decoded.pixels[i] < 200) nonWhite++;
+    expect(nonWhite / (decoded.width * decoded.height)).toBeGreaterThan(0.005);
+  });
+});
