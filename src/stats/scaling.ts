@@ -182,3 +182,71 @@ export function findAllCrossovers(series: ReadonlyMap<string, readonly ScalingPo
   }
   return out.sort((p, q) => p.n - q.n);
 }
+
+/** The fields of a result row the scaling analysis reads (a structural subset of ResultRow). */
+export interface ScalingRow {
+  implementation: string;
+  status: string;
+  seqLen: number;
+  effectiveSeqLen?: number;
+  device?: string;
+  dtype?: string;
+  batch?: number;
+  heads?: number;
+  kvHeads?: number;
+  headDim?: number;
+  causal?: boolean;
+  stats: { medianMs: number } | null;
+}
+
+export interface ScalingSeries {
+  implementation: string;
+  /** the shared configuration (device, dtype, batch, heads, kvHeads, headDim, causal) */
+  group: string;
+  points: ScalingPoint[];
+  /** null below 2 distinct lengths */
+  powerLaw: PowerLawFit | null;
+  complexity: ComplexityFit | null;
+}
+
+export interface ScalingAnalysis {
+  series: ScalingSeries[];
+  /** crossovers between implementations of the same group */
+  crossovers: Array<Crossover & { group: string }>;
+}
+
+/**
+ * Fits every implementation's median time against the length it actually ran
+ * (effectiveSeqLen), per configuration group, and finds where implementations of a group
+ * overtake one another. Rows that are not ok or have no median are ignored.
+ */
+export function analyzeScaling(rows: readonly ScalingRow[]): ScalingAnalysis {
+  const groups = new Map<string, Map<string, ScalingPoint[]>>();
+  for (const r of rows) {
+    if (r.status !== 'ok' || !r.stats || !(r.stats.medianMs > 0)) continue;
+    const group = [r.device, r.dtype, `b${r.batch}`, `h${r.heads}`, `kv${r.kvHeads}`, `d${r.headDim}`, r.causal ? 'causal' : 'full']
+      .map(String)
+      .join(' ');
+    const byImpl = groups.get(group) ?? new Map<string, ScalingPoint[]>();
+    groups.set(group, byImpl);
+    const pts = byImpl.get(r.implementation) ?? [];
+    byImpl.set(r.implementation, pts);
+    pts.push({ n: r.effectiveSeqLen ?? r.seqLen, time: r.stats.medianMs });
+  }
+  const series: ScalingSeries[] = [];
+  const crossovers: ScalingAnalysis['crossovers'] = [];
+  for (const [group, byImpl] of groups) {
+    for (const [implementation, points] of byImpl) {
+      const distinct = new Set(points.map((p) => p.n)).size;
+      series.push({
+        implementation,
+        group,
+        points: validPoints(points),
+        powerLaw: distinct >= 2 ? fitPowerLaw(points) : null,
+        complexity: distinct >= 2 ? bestComplexity(points) : null,
+      });
+    }
+    for (const c of findAllCrossovers(byImpl)) crossovers.push({ ...c, group });
+  }
+  return { series, crossovers };
+}

@@ -102,3 +102,37 @@ describe('crossovers', () => {
     for (let i = 1; i < all.length; i++) expect(all[i]!.n).toBeGreaterThanOrEqual(all[i - 1]!.n);
   });
 });
+
+describe('analyzeScaling on result rows', () => {
+  it('fits each implementation per group and finds crossovers within a group', async () => {
+    const { analyzeScaling } = await import('../../src/stats/scaling.js');
+    const mk = (implementation: string, seqLen: number, medianMs: number, heads = 8) => ({
+      implementation,
+      status: 'ok',
+      seqLen,
+      effectiveSeqLen: seqLen,
+      device: 'cpu',
+      dtype: 'fp32',
+      batch: 1,
+      heads,
+      kvHeads: heads,
+      headDim: 64,
+      causal: false,
+      stats: { medianMs },
+    });
+    const rows = [
+      ...lengths.map((n) => mk('naive', n, 1e-6 * n * n)),
+      ...lengths.map((n) => mk('flash', n, 4e-3 * n)),
+      ...lengths.map((n) => mk('flash', n, 1e-3 * n, 16)),
+      { ...mk('naive', 99999, 1), status: 'skipped', stats: null },
+    ];
+    const a = analyzeScaling(rows);
+    expect(a.series).toHaveLength(3);
+    const naive = a.series.find((s) => s.implementation === 'naive')!;
+    expect(naive.powerLaw!.k).toBeCloseTo(2, 10);
+    expect(naive.complexity!.best).toBe('N^2');
+    expect(a.crossovers).toHaveLength(1);
+    expect(a.crossovers[0]!.n).toBeCloseTo(4000, 6);
+    expect(a.crossovers[0]!.group).toMatch(/h8/);
+  });
+});
