@@ -136,7 +136,8 @@ export function summarize(samplesMs: ArrayLike<number>, options: BootstrapOption
     p99Ms: q(0.99),
     madMs: medianAbsoluteDeviation(sorted),
     cv,
-    rse: n > 1 ? cv / Math.sqrt(n) : Number.POSITIVE_INFINITY,
+    // undefined below 2 samples (no spread to estimate; JSON has no Infinity)
+    ...(n > 1 ? { rse: cv / Math.sqrt(n) } : {}),
     medianCi95Ms: bootstrapMedianCi(sorted, { ...options, confidence: 0.95 }),
     outliers: tukeyOutliers(sorted),
   };

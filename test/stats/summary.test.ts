@@ -126,3 +126,12 @@ describe('properties', () => {
     expect(relativeStandardError([1, 3])).toBeCloseTo(Math.SQRT2 / Math.SQRT2 / 2, 12);
   });
 });
+
+describe('degenerate input', () => {
+  it('one sample: no RSE (JSON-safe), zero spread', () => {
+    const s = summarize([4]);
+    expect(s.rse).toBeUndefined();
+    expect(s.stdMs).toBe(0);
+    expect(JSON.parse(JSON.stringify(s)).medianMs).toBe(4);
+  });
+});
