@@ -1,6 +1,7 @@
 // Where the library gets its native binding: the real addon through src/native/loader.ts, or one
 // set explicitly (tests stand in a fake binding with `setBinding`).
 import type { NativeBinding } from '../native/binding.js';
+import { loadBinding } from '../native/loader.js';
 
 let current: NativeBinding | undefined;
 
@@ -8,11 +9,9 @@ export function setBinding(binding: NativeBinding | undefined): void {
   current = binding;
 }
 
-export async function getBinding(): Promise<NativeBinding> {
+/** The binding in use; loads the addon on first use (throws one actionable error if it cannot). */
+export function getBinding(): NativeBinding {
   if (current) return current;
-  // The loader is resolved at run time so the library builds before the addon exists.
-  const spec = '../native/loader.js';
-  const mod = (await import(spec)) as { loadBinding(): NativeBinding };
-  current = mod.loadBinding();
+  current = loadBinding();
   return current;
 }

@@ -97,7 +97,7 @@ function validate(o: ComputeAttentionOptions): void {
 /** Resolves to the output, Float32Array [batch, heads, seqLen, headDim]. */
 export async function computeAttention(options: ComputeAttentionOptions): Promise<Float32Array> {
   validate(options);
-  const binding = options.binding ?? (await getBinding());
+  const binding = options.binding ?? getBinding();
   const problem: NativeProblem = {
     implementation: options.implementation,
     device: options.device ?? 'cpu',

@@ -2,7 +2,7 @@
 import type { NativeImplementationInfo } from '../native/binding.js';
 import { getBinding } from './binding.js';
 
-export async function listImplementations(device?: 'cpu' | 'cuda'): Promise<NativeImplementationInfo[]> {
-  const all = (await getBinding()).listImplementations();
+export function listImplementations(device?: 'cpu' | 'cuda'): NativeImplementationInfo[] {
+  const all = getBinding().listImplementations();
   return device ? all.filter((i) => i.device === device) : all;
 }

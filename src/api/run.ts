@@ -49,7 +49,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!NOT_OPTIONS.has(k)) raw[k] = v;
   const parsed = suite.parseOptions(raw);
-  const binding = options.binding ?? (await getBinding());
+  const binding = options.binding ?? getBinding();
   const file = await runSuite(suite, parsed, {
     binding,
     signal: options.signal,

@@ -2,6 +2,7 @@
 // a terminal and not --quiet.
 import cliProgress from 'cli-progress';
 import { formatLength, formatSeconds } from '../config/units.js';
+import { nominalLabel } from '../config/ranges.js';
 import type { ProgressEvent } from '../suite/types.js';
 
 export interface ProgressReporter {
@@ -45,7 +46,7 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
           // scale the planner's estimate by how far off it has been so far
           const ratio = estimatedDone > 0 ? actualDone / estimatedDone : 1;
           bar?.update(e.index, {
-            point: `${e.implementation} @ ${formatLength(e.seqLen)} (batch ${e.batch})`,
+            point: `${e.implementation} @ ${nominalLabel(e.seqLen) ?? formatLength(e.seqLen)} (batch ${e.batch})`,
             eta_est: formatSeconds(e.remainingEstimatedSeconds * ratio),
           });
           break;

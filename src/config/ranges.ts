@@ -9,18 +9,22 @@ export interface RangeDefinition {
   name: string;
   description: string;
   lengths: number[];
+  /** the customary name of each length ("49K" for 49152) */
+  labels: string[];
 }
 
 export type RangeTable = Record<string, RangeDefinition>;
 
-const lengthSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseLength(v);
-  if (!Number.isInteger(n) || n < 1) {
-    ctx.addIssue({ code: 'custom', message: `not a sequence length: ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return n;
-});
+const lengthSchema = z
+  .union([z.number(), z.string(), z.object({ label: z.union([z.string(), z.number()]), tokens: z.number() })])
+  .transform((v, ctx) => {
+    const n = typeof v === 'object' ? v.tokens : parseLength(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: `not a sequence length: ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return { tokens: n, label: typeof v === 'object' ? String(v.label) : String(v) };
+  });
 
 const fileSchema = z.object({
   ranges: z.record(
@@ -46,7 +50,12 @@ export function loadRanges(path = configPath('ranges.yaml')): RangeTable {
     if ((SPECIAL_RANGES as readonly string[]).includes(name)) {
       throw new Error(`dilbench: ${path}: range name "${name}" is reserved`);
     }
-    table[name] = { name, description: def.description, lengths: def.lengths };
+    table[name] = {
+      name,
+      description: def.description,
+      lengths: def.lengths.map((l) => l.tokens),
+      labels: def.lengths.map((l) => l.label),
+    };
   }
   cache = { path, table };
   return table;
@@ -66,4 +75,21 @@ export function expandRange(name: string, table: RangeTable = loadRanges()): num
   const def = table[name];
   if (!def) throw new Error(`unknown range ${name}`);
   return [...def.lengths];
+}
+
+/** Customary label of a length ("49K" for 49152), from the ranges file; undefined if none. */
+export function nominalLabel(tokens: number, table?: RangeTable): string | undefined {
+  let t = table;
+  if (!t) {
+    try {
+      t = loadRanges();
+    } catch {
+      return undefined;
+    }
+  }
+  for (const def of Object.values(t)) {
+    const i = def.lengths.indexOf(tokens);
+    if (i >= 0) return def.labels[i];
+  }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 // Markdown view: environment, a table of every point, a pivot implementation x length of median
 // time, and the best implementation per length.
 import type { ResultFile, ResultRow } from '../results/types.js';
+import { nominalLabel } from '../config/ranges.js';
 import { formatBytes, formatCount, formatGflops, formatLength, formatMs } from './format.js';
 
 function cell(s: string): string {
@@ -27,7 +28,7 @@ export function statusText(r: ResultRow): string {
 }
 
 export function lengthLabel(n: number): string {
-  const short = formatLength(n);
+  const short = nominalLabel(n) ?? formatLength(n);
   return short === String(n) ? short : `${short} (${n})`;
 }
 
@@ -116,7 +117,7 @@ export function toMarkdown(file: ResultFile): string {
     out.push('');
     out.push(
       table(
-        ['Implementation', ...lengths.map(formatLength)],
+        ['Implementation', ...lengths.map((n) => nominalLabel(n) ?? formatLength(n))],
         impls.map((impl) => [
           impl,
           ...lengths.map((n) => {

@@ -4,7 +4,6 @@ import { sequenceRanges } from '../../../benchmarks/sequence-ranges.js';
 import { ConfigError } from '../../config/errors.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { loadRanges, rangeNames } from '../../config/ranges.js';
-import { formatLength } from '../../config/units.js';
 import { getBinding } from '../../api/binding.js';
 import { runBenchmark } from '../../api/run.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
@@ -21,7 +20,7 @@ function rangeHelp(): string {
   try {
     const table = loadRanges();
     return Object.values(table)
-      .map((r) => `${r.name} (${r.lengths.map(formatLength).join(' ')})`)
+      .map((r) => `${r.name} (${r.labels.join(' ')})`)
       .join('; ');
   } catch {
     return '';
@@ -60,9 +59,10 @@ export function register(program: Command): void {
 
       let binding;
       try {
-        binding = await getBinding();
+        binding = getBinding();
       } catch (e) {
-        throw new CliExit(EXIT_FAILURE, `cannot load the native addon: ${e instanceof Error ? e.message : String(e)}`);
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
       }
 
       const progress = createProgress(Boolean(process.stderr.isTTY) && !parsed.quiet);

@@ -1,0 +1,163 @@
+// The built CLI end to end (`npm test` builds dist/ first). Bad input needs no addon; the runs
+// need the real addon and skip, saying so, when it cannot load.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = join(root, 'bin', 'dilbench.js');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 300_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function addonProblem(): string | null {
+  const probe = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "const m = await import('./dist/src/native/loader.js'); try { m.loadBinding(); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
+  return probe.status === 0 ? null : (probe.stderr.split('\n').find((l) => l.trim()) ?? 'unknown error');
+}
+
+const built = (() => {
+  try {
+    readFileSync(join(root, 'dist', 'src', 'cli', 'main.js'));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const noAddon = built ? addonProblem() : 'dist/ is not built (run npm run build:ts)';
+if (noAddon) console.warn(`cli e2e: native addon unavailable, runs skipped: ${noAddon}`);
+
+describe('dilbench CLI: input errors (no addon needed)', () => {
+  it.skipIf(!built)('prints the version', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it.skipIf(!built)('bad values exit 2 naming the flag, without a stack trace', () => {
+    const cases: [string[], string][] = [
+      [['--heads', 'abc'], '--heads'],
+      [['--batch-size', '0'], '--batch-size'],
+      [['--range', 'huge'], '--range'],
+      [['--range', 'custom'], '--custom-lengths'],
+      [['--range', 'custom', '--custom-lengths', '128,x'], '--custom-lengths'],
+      [['--memory-budget', 'lots'], '--memory-budget'],
+      [['--heads', '8', '--kv-heads', '3'], '--kv-heads'],
+      [['--max-run-seconds', '0'], '--max-run-seconds'],
+      [['--device', 'tpu'], '--device'],
+    ];
+    for (const [args, flag] of cases) {
+      const r = cli(['sequence-ranges', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(flag);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it.skipIf(!built)('unknown flags exit 2 naming the flag; --verbose adds the stack', () => {
+    const r = cli(['sequence-ranges', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("'--bogus'");
+    const v = cli(['sequence-ranges', '--heads', 'x', '--verbose']);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dilbench-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs a tiny custom range, writes JSON, CSV and Markdown, exit 0', () => {
+    const out = join(dir, 'run1');
+    const r = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '128,256', '--implementations', 'naive,flash',
+      '--runs', '3', '--warmup', '1', '--output-dir', out, '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toHaveLength(3);
+    expect(files.map((f) => f.replace(/^sequence-ranges_[0-9T-]+Z/, 'X'))).toEqual(['X.csv', 'X.json', 'X.md']);
+    const json = JSON.parse(readFileSync(join(out, files[1]), 'utf8'));
+    expect(json.schemaVersion).toBe(1);
+    expect(json.suite).toBe('sequence-ranges');
+    expect(json.environment.cpuCores).toBeGreaterThan(0);
+    expect(['generic', 'avx2', 'avx512']).toContain(json.environment.simdLevel);
+    expect(json.results.map((x: { implementation: string; seqLen: number }) => [x.implementation, x.seqLen])).toEqual([
+      ['naive', 128],
+      ['flash', 128],
+      ['naive', 256],
+      ['flash', 256],
+    ]);
+    for (const row of json.results) {
+      expect(row.status, row.reason).toBe('ok');
+      expect(row).toMatchObject({ device: 'cpu', dtype: 'fp32', batch: 1, heads: 8, kvHeads: 8, headDim: 64, causal: false });
+      expect(row.effectiveSeqLen).toBe(row.seqLen);
+      expect(row.samplesMs).toHaveLength(3);
+      expect(row.stats.medianMs).toBeGreaterThan(0);
+      expect(row.stats.p10Ms).toBeLessThanOrEqual(row.stats.p90Ms);
+      expect(row.gflops).toBeGreaterThan(0);
+      expect(row.tokensPerSecond).toBeGreaterThan(0);
+      expect(row.peakMemoryBytes).toBeGreaterThan(0);
+    }
+    const csv = readFileSync(join(out, files[0]), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(5);
+    const md = readFileSync(join(out, files[2]), 'utf8');
+    expect(md).toContain('| Length | Implementation |');
+    expect(md).toContain('## Best implementation per length');
+    expect(r.stdout).toContain('median ms');
+    expect(r.stderr).toBe('');
+  });
+
+  it('--json prints only the result JSON on stdout', () => {
+    const r = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--implementations', 'flash', '--runs', '2',
+      '--warmup', '0', '--causal', '--output-dir', join(dir, 'run2'), '--json', '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.results).toHaveLength(1);
+    expect(json.results[0]).toMatchObject({ implementation: 'flash', seqLen: 64, causal: true, status: 'ok' });
+  });
+
+  it('an unknown implementation exits 2 and names --implementations', () => {
+    const r = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--implementations', 'turbo', '--output-dir', join(dir, 'run3')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--implementations');
+    expect(r.stderr).toContain('naive');
+  });
+
+  it('a point over the memory budget is skipped with its reason, the rest run', () => {
+    const r = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '128,16384', '--implementations', 'naive',
+      '--runs', '2', '--warmup', '0', '--memory-budget', '64MiB', '--output-dir', join(dir, 'run4'), '--json', '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.results[0].status).toBe('ok');
+    expect(json.results[1].status).toBe('skipped');
+    expect(json.results[1].reason).toMatch(/^needs \d+\.\d GiB, budget 64\.0 MiB$/);
+  });
+});
