@@ -223,6 +223,11 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
   if (!(threshold >= 0 && threshold < 1)) throw new RangeError(`threshold must be in [0, 1), got ${threshold}`);
 
   const warnings = environmentWarnings(baseline.environment, current.environment);
+  if (baseline.interrupted) warnings.push('the baseline run was interrupted: some of its points never ran');
+  if (current.interrupted) warnings.push('the current run was interrupted: some of its points never ran');
+  if (baseline.schemaVersion !== undefined && current.schemaVersion !== undefined && baseline.schemaVersion !== current.schemaVersion) {
+    warnings.push(`schema versions differ: ${baseline.schemaVersion} (baseline) vs ${current.schemaVersion} (current)`);
+  }
 
   // 1. exact configuration matches (in file order for duplicates)
   const curByKey = new Map<string, ResultRow[]>();

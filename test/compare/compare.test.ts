@@ -285,3 +285,18 @@ describe('dilbench compare (command)', () => {
     }
   });
 });
+
+describe('file-level warnings', () => {
+  it('interrupted runs and schema versions are flagged', () => {
+    const b = { ...file(baseRows), interrupted: true };
+    const c = { ...file(baseRows), schemaVersion: 2 };
+    const w = compareResults(b, c).warnings.join('\n');
+    expect(w).toMatch(/baseline run was interrupted/);
+    expect(w).toMatch(/schema versions differ: 1 \(baseline\) vs 2/);
+  });
+  it('the same file against itself: every row same, exit 0', () => {
+    const rep = compareResults(file(baseRows), file(baseRows));
+    expect(rep.rows.every((r) => r.verdict === 'same' && r.ratio === 1)).toBe(true);
+    expect(rep.exitCode).toBe(0);
+  });
+});
