@@ -1,0 +1,144 @@
+// measureCpuPeak (session.h): the machine's own ceilings on `threads` workers of the ThreadPool.
+// - FP32 FMA rate at the active SIMD level: independent multiply-add chains per worker
+//   (generic: SSE2 mul + add pairs, counted as 2 flops like an FMA).
+// - Stream bandwidth: triad a[i] = b[i] + s * c[i] over 3 arrays of 64 MiB (>> the LLC),
+//   counting 12 bytes per element (STREAM's convention: no write-allocate traffic).
+// Each phase warms up for 20% of its time (clock ramp, AVX-512 licence), then every worker
+// runs chunks until a shared deadline; the rate is total work / wall time.
+#include <emmintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "../core/cpu_features.h"
+#include "../core/errors.h"
+#include "../core/session.h"
+#include "../core/thread_pool.h"
+
+namespace dilbench {
+namespace cpu {
+double peakFmaLoopAvx512(int64_t iterations);
+double peakFmaLoopAvx2(int64_t iterations);
+
+namespace {
+
+double peakFmaLoopGeneric(int64_t iterations) {
+  // Twelve named chains (an array would be kept in memory around the asm barriers).
+  __m128 a0 = _mm_set1_ps(1.0f), a1 = _mm_set1_ps(1.1f), a2 = _mm_set1_ps(1.2f), a3 = _mm_set1_ps(1.3f);
+  __m128 a4 = _mm_set1_ps(1.4f), a5 = _mm_set1_ps(1.5f), a6 = _mm_set1_ps(1.6f), a7 = _mm_set1_ps(1.7f);
+  __m128 a8 = _mm_set1_ps(1.8f), a9 = _mm_set1_ps(1.9f), a10 = _mm_set1_ps(2.0f), a11 = _mm_set1_ps(2.1f);
+  const __m128 m = _mm_set1_ps(0.9999999f);
+  const __m128 c = _mm_set1_ps(1e-7f);
+#define DB_STEP(x)             \
+  x = _mm_add_ps(_mm_mul_ps(x, m), c); \
+  __asm__ volatile("" : "+x"(x));
+  for (int64_t it = 0; it < iterations; ++it) {
+    DB_STEP(a0) DB_STEP(a1) DB_STEP(a2) DB_STEP(a3) DB_STEP(a4) DB_STEP(a5)
+    DB_STEP(a6) DB_STEP(a7) DB_STEP(a8) DB_STEP(a9) DB_STEP(a10) DB_STEP(a11)
+  }
+#undef DB_STEP
+  __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)), _mm_add_ps(_mm_add_ps(a4, a5), _mm_add_ps(a6, a7)));
+  s = _mm_add_ps(s, _mm_add_ps(_mm_add_ps(a8, a9), _mm_add_ps(a10, a11)));
+  volatile float sink = _mm_cvtss_f32(s);
+  (void)sink;
+  return static_cast<double>(iterations) * 12 * 4 * 2;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Runs work(worker) repeatedly on `threads` workers until `seconds` pass; returns the summed
+// return values of work (units of work) and the elapsed wall time.
+template <class Work>
+double runTimed(int threads, double seconds, Work work, double* elapsed) {
+  std::atomic<int64_t> total{0};  // in units of 1/1024 of a chunk result, to stay integral
+  std::vector<double> perWorker(static_cast<size_t>(threads), 0.0);
+  const auto t0 = Clock::now();
+  ThreadPool::global().parallelFor(threads, threads, [&](int64_t, int worker) {
+    double sum = 0;
+    do {
+      sum += work(worker);
+    } while (secondsSince(t0) < seconds);
+    perWorker[static_cast<size_t>(worker)] += sum;
+  });
+  *elapsed = secondsSince(t0);
+  (void)total;
+  double s = 0;
+  for (double x : perWorker) s += x;
+  return s;
+}
+
+}  // namespace
+}  // namespace cpu
+
+PeakResult measureCpuPeak(int threads, double durationSeconds) {
+  ThreadPool& pool = ThreadPool::global();
+  if (threads < 1 || threads > pool.hardwareThreads())
+    throwInvalid("threads", "must be between 1 and " + std::to_string(pool.hardwareThreads()));
+  if (!(durationSeconds > 0)) durationSeconds = 0.5;
+  const SimdLevel level = activeSimdLevel();
+  double (*fmaLoop)(int64_t) = &cpu::peakFmaLoopGeneric;
+  if (level == SimdLevel::AVX512) fmaLoop = &cpu::peakFmaLoopAvx512;
+  else if (level == SimdLevel::AVX2) fmaLoop = &cpu::peakFmaLoopAvx2;
+
+  PeakResult r;
+  r.threads = threads;
+  r.simdLevel = simdLevelName(level);
+
+  // ---- FMA -------------------------------------------------------------------------------------
+  const double fmaSeconds = durationSeconds * 0.5;
+  const int64_t chunk = 200000;  // ~0.5-2 ms per call
+  double el = 0;
+  cpu::runTimed(threads, fmaSeconds * 0.2, [&](int) { return fmaLoop(chunk); }, &el);
+  const double flops = cpu::runTimed(threads, fmaSeconds * 0.8, [&](int) { return fmaLoop(chunk); }, &el);
+  r.fmaGflops = flops / el / 1e9;
+
+  // ---- stream triad ----------------------------------------------------------------------------
+  const size_t n = size_t(16) << 20;  // 16 Mi floats = 64 MiB per array
+  const size_t bytes = n * sizeof(float);
+  float* a = static_cast<float*>(std::aligned_alloc(64, bytes));
+  float* b = static_cast<float*>(std::aligned_alloc(64, bytes));
+  float* c = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!a || !b || !c) {
+    std::free(a);
+    std::free(b);
+    std::free(c);
+    throw Error(ErrorCode::OutOfMemory, "measureCpuPeak: cannot allocate the stream arrays");
+  }
+  const size_t per = (n + threads - 1) / threads;
+  // First touch by the worker that will use the slice.
+  pool.parallelFor(threads, threads, [&](int64_t task, int) {
+    const size_t lo = std::min(n, per * static_cast<size_t>(task)), hi = std::min(n, lo + per);
+    for (size_t i = lo; i < hi; ++i) {
+      a[i] = 0.f;
+      b[i] = 1.f;
+      c[i] = 2.f;
+    }
+  });
+  const float sc = 0.5f;
+  // Each worker owns a fixed slice (workers may pick any task, so slice by worker id).
+  auto triad = [&](int worker) {
+    const size_t lo = std::min(n, per * static_cast<size_t>(worker)), hi = std::min(n, lo + per);
+    for (size_t i = lo; i < hi; ++i) a[i] = b[i] + sc * c[i];
+    return static_cast<double>(hi - lo) * 3.0 * sizeof(float);
+  };
+  const double streamSeconds = durationSeconds * 0.5;
+  cpu::runTimed(threads, streamSeconds * 0.2, triad, &el);
+  const double moved = cpu::runTimed(threads, streamSeconds * 0.8, triad, &el);
+  r.streamGBps = moved / el / 1e9;
+  volatile float sink = a[n / 2];
+  (void)sink;
+  std::free(a);
+  std::free(b);
+  std::free(c);
+  return r;
+}
+
+}  // namespace dilbench

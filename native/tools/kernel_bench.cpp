@@ -1,0 +1,355 @@
+// Developer harness for the CPU dense kernels (not shipped): validates naive/flash and the
+// attendBlock primitive against float64 references at every SIMD level, and benchmarks them
+// against the measured FMA peak.
+//   kernel_bench check                      full validation matrix
+//   kernel_bench bench [options]            GFLOP/s and % of peak
+//     --impl flash|naive|both  --n 1024,2048,4096,8192  --threads 2  --batch 1  --heads 8
+//     --kvheads 8  --d 64  --causal 0|1  --level generic|avx2|avx512|all  --iters 3
+//   kernel_bench peak [seconds]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/errors.h"
+#include "core/kernel.h"
+#include "core/memory_pool.h"
+#include "core/session.h"
+#include "core/thread_pool.h"
+#include "cpu/attention_block.h"
+#include "reference/reference.h"
+
+using namespace dilbench;
+
+namespace {
+
+std::vector<float> randn(size_t n, uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> x(n);
+  for (auto& e : x) e = d(g);
+  return x;
+}
+
+struct Err {
+  double maxAbs = 0, relL2 = 0;
+  bool finite = true;
+};
+
+Err compare(const std::vector<float>& o, const std::vector<double>& ref) {
+  Err e;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < o.size(); ++i) {
+    if (!std::isfinite(o[i])) e.finite = false;
+    const double d = static_cast<double>(o[i]) - ref[i];
+    e.maxAbs = std::max(e.maxAbs, std::fabs(d));
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  e.relL2 = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  return e;
+}
+
+bool ok(const Err& e) { return e.finite && e.maxAbs <= 1e-4 && e.relL2 <= 1e-5; }
+
+std::vector<SimdLevel> levels() {
+  std::vector<SimdLevel> l;
+  for (int i = 0; i <= static_cast<int>(detectedSimdLevel()); ++i) l.push_back(static_cast<SimdLevel>(i));
+  return l;
+}
+
+std::vector<float> runKernel(const AttentionProblem& p, const std::vector<float>& q,
+                             const std::vector<float>& k, const std::vector<float>& v, int threads,
+                             MemoryPool& pool, uint64_t* peakWs) {
+  auto kern = KernelRegistry::instance().create(p.implementation, Device::CPU);
+  kern->validate(p);
+  std::vector<float> o(q.size(), std::numeric_limits<float>::quiet_NaN());
+  Tensors t{q.data(), k.data(), v.data(), o.data()};
+  ExecContext ctx;
+  ctx.pool = &pool;
+  ctx.threadPool = &ThreadPool::global();
+  ctx.threads = threads;
+  pool.resetPeak();
+  const uint64_t before = pool.stats().bytesInUse;
+  kern->run(p, t, ctx);
+  if (peakWs) *peakWs = pool.stats().peakBytesInUse - before;
+  return o;
+}
+
+int checkDense() {
+  int failures = 0, cases = 0;
+  MemoryPool pool(hostAllocator(), true);
+  struct Shape {
+    int64_t n, b, h, kh;
+    std::vector<int64_t> dims;
+  };
+  std::vector<Shape> shapes = {
+      {1, 2, 4, 2, {32, 64, 128, 17}},    {7, 2, 4, 2, {32, 64, 128, 40, 17}},
+      {127, 2, 4, 2, {32, 64, 128, 40, 17}}, {1000, 1, 2, 1, {32, 64, 128, 40}},
+      {4096, 1, 2, 1, {64, 128}},
+  };
+  for (const Shape& s : shapes) {
+    for (int64_t D : s.dims) {
+      for (int causal = 0; causal < 2; ++causal) {
+        AttentionProblem p;
+        p.implementation = "flash";
+        p.batch = s.b;
+        p.heads = s.h;
+        p.kvHeads = s.kh;
+        p.seqLen = s.n;
+        p.headDim = D;
+        p.causal = causal;
+        p.validateCommon();
+        auto q = randn(p.qElements(), 1 + s.n * 7 + D);
+        auto k = randn(p.kvElements(), 2 + s.n * 7 + D);
+        auto v = randn(p.kvElements(), 3 + s.n * 7 + D);
+        const auto ref = referenceAttention(p, q.data(), k.data(), v.data());
+        for (SimdLevel lv : levels()) {
+          setSimdLevel(lv);
+          for (const char* impl : {"naive", "flash"}) {
+            for (int threads : {1, 2}) {
+              if (threads > ThreadPool::global().hardwareThreads()) continue;
+              p.implementation = impl;
+              uint64_t ws = 0;
+              auto o = runKernel(p, q, k, v, threads, pool, &ws);
+              auto kern = KernelRegistry::instance().create(impl, Device::CPU);
+              const uint64_t bound = kern->workspaceBytes(p, threads);
+              const Err e = compare(o, ref);
+              const bool good = ok(e) && ws <= bound;
+              ++cases;
+              if (!good) ++failures;
+              if (!good || (threads == 2 && lv == detectedSimdLevel()))
+                std::printf("%-4s %-6s %-7s N=%-5lld D=%-3lld B=%lld H=%lld KH=%lld causal=%d thr=%d  maxAbs=%.2e relL2=%.2e ws=%llu/%llu\n",
+                            good ? "ok" : "FAIL", impl, simdLevelName(lv), (long long)s.n, (long long)D,
+                            (long long)s.b, (long long)s.h, (long long)s.kh, causal, threads, e.maxAbs,
+                            e.relL2, (unsigned long long)ws, (unsigned long long)bound);
+            }
+          }
+        }
+        setSimdLevel(detectedSimdLevel());
+      }
+    }
+  }
+  std::printf("dense: %d cases, %d failures\n", cases, failures);
+  return failures;
+}
+
+// attendBlock with arbitrary positions, several blocks accumulated, vs a float64 reference.
+int checkAttendBlock() {
+  int failures = 0, cases = 0;
+  std::mt19937_64 g(7);
+  for (SimdLevel lv : levels()) {
+    setSimdLevel(lv);
+    for (int64_t qRows : {1, 5, 16, 64, 100}) {
+      for (int64_t kvRows : {1, 3, 37, 300}) {
+        for (int64_t D : {8, 17, 32, 64, 128}) {
+          for (int mode = 0; mode < 3; ++mode) {  // 0: no mask, 1: causal positions, 2: causal, sparse rows
+            const int blocks = 2;
+            const int64_t ld = D + 3;  // row strides larger than headDim
+            auto q = randn(qRows * ld, g());
+            std::vector<std::vector<float>> ks, vs;
+            std::vector<std::vector<int64_t>> kp;
+            std::vector<int64_t> qp(qRows);
+            for (auto& x : qp) x = static_cast<int64_t>(g() % (mode == 2 ? 400 : 1000)) + (mode == 2 ? 0 : 50);
+            for (int b = 0; b < blocks; ++b) {
+              ks.push_back(randn(kvRows * ld, g()));
+              vs.push_back(randn(kvRows * ld, g()));
+              std::vector<int64_t> pos(kvRows);
+              for (auto& x : pos) x = static_cast<int64_t>(g() % 1000) + (mode == 2 ? 300 : 0);
+              kp.push_back(pos);
+            }
+            const float scale = 1.f / std::sqrt(static_cast<float>(D));
+            std::vector<float> acc(qRows * D), mx(qRows), sm(qRows);
+            OnlineSoftmaxState st{acc.data(), mx.data(), sm.data(), qRows, D};
+            resetOnlineSoftmax(st);
+            std::vector<float> scratch(attendBlockScratchFloats(qRows, kvRows, D) + 16, std::nanf(""));
+            for (int b = 0; b < blocks; ++b) {
+              BlockMask m;
+              if (mode) {
+                m.causal = true;
+                m.qPos = qp.data();
+                m.kPos = kp[b].data();
+              }
+              attendBlock(q.data(), ld, qRows, ks[b].data(), vs[b].data(), ld, kvRows, D, scale, m, st,
+                          scratch.data());
+            }
+            std::vector<float> out(qRows * (D + 1)), lse(qRows);
+            finalizeOnlineSoftmax(st, out.data(), D + 1, lse.data());
+            // reference
+            double worst = 0, num = 0, den = 0, lseErr = 0;
+            bool finite = true;
+            for (int64_t i = 0; i < qRows; ++i) {
+              std::vector<double> s, w;
+              std::vector<const float*> vr;
+              double m = -INFINITY;
+              for (int b = 0; b < blocks; ++b)
+                for (int64_t j = 0; j < kvRows; ++j) {
+                  if (mode && kp[b][j] > qp[i]) continue;
+                  double d = 0;
+                  for (int64_t x = 0; x < D; ++x) d += double(q[i * ld + x]) * ks[b][j * ld + x];
+                  s.push_back(d * scale);
+                  vr.push_back(&vs[b][j * ld]);
+                  m = std::max(m, s.back());
+                }
+              double sum = 0;
+              for (double x : s) sum += std::exp(x - m);
+              for (int64_t x = 0; x < D; ++x) {
+                double r = 0;
+                for (size_t j = 0; j < s.size(); ++j) r += std::exp(s[j] - m) / sum * vr[j][x];
+                const float got = out[i * (D + 1) + x];
+                if (!std::isfinite(got)) finite = false;
+                worst = std::max(worst, std::fabs(got - r));
+                num += (got - r) * (got - r);
+                den += r * r;
+              }
+              const double lr = s.empty() ? -INFINITY : m + std::log(sum);
+              if (s.empty()) {
+                if (!(std::isinf(lse[i]) && lse[i] < 0)) lseErr = 1;
+              } else {
+                lseErr = std::max(lseErr, std::fabs(lse[i] - lr));
+              }
+            }
+            const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+            const bool good = finite && worst <= 1e-4 && rel <= 1e-5 && lseErr <= 1e-4;
+            ++cases;
+            if (!good) {
+              ++failures;
+              std::printf("FAIL attendBlock %s qRows=%lld kvRows=%lld D=%lld mode=%d maxAbs=%.2e relL2=%.2e lseErr=%.2e\n",
+                          simdLevelName(lv), (long long)qRows, (long long)kvRows, (long long)D, mode, worst, rel,
+                          lseErr);
+            }
+          }
+        }
+      }
+    }
+  }
+  setSimdLevel(detectedSimdLevel());
+  std::printf("attendBlock: %d cases, %d failures\n", cases, failures);
+  return failures;
+}
+
+std::vector<int64_t> parseList(const char* s) {
+  std::vector<int64_t> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(std::atoll(item.c_str()));
+  return v;
+}
+
+int bench(int argc, char** argv) {
+  std::string impl = "both", level = "best";
+  std::vector<int64_t> ns = {1024, 2048, 4096, 8192};
+  int threads = 2, iters = 3;
+  int64_t batch = 1, heads = 8, kvheads = -1, d = 64;
+  int causal = 0;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    const char* v = argv[i + 1];
+    if (a == "--impl") impl = v;
+    else if (a == "--n") ns = parseList(v);
+    else if (a == "--threads") threads = std::atoi(v);
+    else if (a == "--batch") batch = std::atoll(v);
+    else if (a == "--heads") heads = std::atoll(v);
+    else if (a == "--kvheads") kvheads = std::atoll(v);
+    else if (a == "--d") d = std::atoll(v);
+    else if (a == "--causal") causal = std::atoi(v);
+    else if (a == "--level") level = v;
+    else if (a == "--iters") iters = std::atoi(v);
+  }
+  if (kvheads < 0) kvheads = heads;
+  std::vector<SimdLevel> lvls;
+  if (level == "all") lvls = levels();
+  else if (level == "generic") lvls = {SimdLevel::Generic};
+  else if (level == "avx2") lvls = {SimdLevel::AVX2};
+  else if (level == "avx512") lvls = {SimdLevel::AVX512};
+  else lvls = {detectedSimdLevel()};
+  std::vector<std::string> impls = impl == "both" ? std::vector<std::string>{"flash", "naive"}
+                                                  : std::vector<std::string>{impl};
+  MemoryPool pool(hostAllocator(), true);
+  for (SimdLevel lv : lvls) {
+    setSimdLevel(lv);
+    const PeakResult pk = measureCpuPeak(threads, 1.0);
+    std::printf("[%s] peak: %.1f GFLOP/s FMA, %.1f GB/s triad on %d threads\n", simdLevelName(lv),
+                pk.fmaGflops, pk.streamGBps, threads);
+    for (const auto& im : impls) {
+      for (int64_t n : ns) {
+        AttentionProblem p;
+        p.implementation = im;
+        p.batch = batch;
+        p.heads = heads;
+        p.kvHeads = kvheads;
+        p.seqLen = n;
+        p.headDim = d;
+        p.causal = causal;
+        p.validateCommon();
+        auto q = randn(p.qElements(), 1), k = randn(p.kvElements(), 2), v = randn(p.kvElements(), 3);
+        std::vector<float> o(q.size());
+        auto kern = KernelRegistry::instance().create(im, Device::CPU);
+        Tensors t{q.data(), k.data(), v.data(), o.data()};
+        ExecContext ctx;
+        ctx.pool = &pool;
+        ctx.threadPool = &ThreadPool::global();
+        ctx.threads = threads;
+        kern->run(p, t, ctx);  // warm-up
+        std::vector<double> secs;
+        for (int it = 0; it < iters; ++it) {
+          auto t0 = std::chrono::steady_clock::now();
+          kern->run(p, t, ctx);
+          secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::sort(secs.begin(), secs.end());
+        const double best = secs.front(), med = secs[secs.size() / 2];
+        const double gf = kern->counts(p).flops / med / 1e9;
+        std::printf("[%s] %-5s N=%-6lld B=%lld H=%lld KH=%lld D=%lld causal=%d thr=%d  median %.2f ms (best %.2f)  %.1f GFLOP/s  %.0f%% of peak\n",
+                    simdLevelName(lv), im.c_str(), (long long)n, (long long)batch, (long long)heads,
+                    (long long)kvheads, (long long)d, causal, threads, med * 1e3, best * 1e3, gf,
+                    100.0 * gf / pk.fmaGflops);
+        std::fflush(stdout);
+      }
+    }
+  }
+  setSimdLevel(detectedSimdLevel());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const std::string cmd = argc > 1 ? argv[1] : "check";
+    std::printf("detected SIMD: %s, hardware threads: %d\n", simdLevelName(detectedSimdLevel()),
+                ThreadPool::global().hardwareThreads());
+    if (cmd == "check") {
+      int f = checkAttendBlock();
+      f += checkDense();
+      std::printf(f ? "CHECK FAILED\n" : "ALL CHECKS PASSED\n");
+      return f ? 1 : 0;
+    }
+    if (cmd == "check-block") return checkAttendBlock() ? 1 : 0;
+    if (cmd == "bench") return bench(argc, argv);
+    if (cmd == "peak") {
+      const double s = argc > 2 ? std::atof(argv[2]) : 1.0;
+      for (int t = 1; t <= ThreadPool::global().hardwareThreads(); ++t)
+        for (SimdLevel lv : levels()) {
+          setSimdLevel(lv);
+          PeakResult r = measureCpuPeak(t, s);
+          std::printf("threads=%d %-7s FMA %.1f GFLOP/s  triad %.1f GB/s\n", t, r.simdLevel, r.fmaGflops,
+                      r.streamGBps);
+        }
+      return 0;
+    }
+    std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error %s: %s\n", errorCodeName(e.code()), e.what());
+    return 1;
+  }
+}
