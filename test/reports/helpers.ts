@@ -1,8 +1,11 @@
 import { inflateSync } from 'node:zlib';
-import { readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResultFile } from '../../src/results/types.js';
+import { appendHistory } from '../../src/history/index.js';
+import { loadResultFiles } from '../../src/reports/report/index.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/results/', import.meta.url));
 
@@ -83,3 +86,13 @@ export function variance(values: Uint8Array): number {
   const mean = sum / values.length;
   return sq / values.length - mean * mean;
 }
+
+/** A results directory like a user's: the fixture files plus a history.jsonl built from them, with a torn last line. */
+export function makeResultsDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dilbench-results-'));
+  cpSync(FIXTURE_DIR, dir, { recursive: true });
+  for (const f of loadResultFiles(dir).files) appendHistory(f.file, dir);
+  appendFileSync(join(dir, 'history.jsonl'), '{"runId":"torn-by-a-crash","row":{"impl');
+  return dir;
+}
+
