@@ -33,6 +33,9 @@ export function availableImplementations(binding: NativeBinding, device: string)
   return binding.listImplementations().filter((i) => i.device === device && i.dtypes.includes('fp32'));
 }
 
+/** native problem field -> option name */
+const NATIVE_FIELDS: Record<string, string> = { batch: 'batchSize', seqLen: 'customLengths', implementation: 'implementations' };
+
 const FIELD_HINTS: [RegExp, string][] = [
   [/head[_ -]?dim/i, 'headDim'],
   [/kv[_ -]?heads/i, 'kvHeads'],
@@ -43,12 +46,20 @@ const FIELD_HINTS: [RegExp, string][] = [
   [/implementation/i, 'implementations'],
 ];
 
-/** Maps a native INVALID_CONFIG to a ConfigError naming the field the message is about. */
+/** Maps a native INVALID_CONFIG (which carries `field`) to a ConfigError naming the option. */
 function nativeConfigError(e: unknown, problem: Record<string, unknown>): ConfigError {
   const msg = messageOf(e);
-  const field = FIELD_HINTS.find(([re]) => re.test(msg))?.[1] ?? 'implementations';
-  const valueKey = field === 'batchSize' ? 'batch' : field === 'customLengths' ? 'seqLen' : field === 'implementations' ? 'implementation' : field;
-  return new ConfigError(field, problem[valueKey], 'what the implementation supports', msg);
+  const nativeField = (e as { field?: unknown })?.field;
+  let field: string;
+  let valueKey: string;
+  if (typeof nativeField === 'string' && nativeField) {
+    field = NATIVE_FIELDS[nativeField] ?? nativeField;
+    valueKey = nativeField;
+  } else {
+    field = FIELD_HINTS.find(([re]) => re.test(msg))?.[1] ?? 'implementations';
+    valueKey = field === 'batchSize' ? 'batch' : field === 'customLengths' ? 'seqLen' : field === 'implementations' ? 'implementation' : field;
+  }
+  return new ConfigError(field, problem[valueKey], `what ${String(problem.implementation)} supports`, msg);
 }
 
 function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: number, simd: ResultRow['simdLevel'], params?: Record<string, unknown>): ResultRow {
@@ -120,7 +131,9 @@ export async function runSuite<O extends CommonRunOptions>(
   };
 
   // Pre-flight: a problem the native side rejects as invalid at batch 1 is a config error (exit 2),
-  // not a row per length.
+  // not a row per length. When the implementations were not named by the user, one that rejects
+  // the shape while others accept it just gets its failed rows.
+  const rejected: ConfigError[] = [];
   const checked = new Set<string>();
   for (const pt of points) {
     if (checked.has(pt.problem.implementation)) continue;
@@ -128,9 +141,13 @@ export async function runSuite<O extends CommonRunOptions>(
     try {
       binding.plan({ ...pt.problem, batch: 1 }, sessionOptions);
     } catch (e) {
-      if (codeOf(e) === INVALID_CONFIG) throw nativeConfigError(e, pt.problem as unknown as Record<string, unknown>);
+      if (codeOf(e) !== INVALID_CONFIG) continue;
+      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>);
+      if (options.implementations) throw ce;
+      rejected.push(ce);
     }
   }
+  if (rejected.length > 0 && rejected.length === checked.size) throw rejected[0];
 
   const warmup = options.warmup ?? DEFAULTS.warmup;
   const runs = options.runs ?? DEFAULTS.runs;

@@ -15,6 +15,8 @@ export class CodedError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** the problem field an INVALID_CONFIG is about, as the addon reports it */
+    readonly field?: string,
   ) {
     super(message);
   }
@@ -31,6 +33,8 @@ export interface FakeOptions {
   onSample?: (p: NativeProblem) => void;
   hardwareThreads?: number;
   implementations?: string[];
+  /** reject matching problems at plan() time (like an unsupported parameter) */
+  rejectPlan?: (p: NativeProblem) => CodedError | undefined;
 }
 
 class FakeCancelToken implements NativeCancelToken {
@@ -52,7 +56,7 @@ function check(p: NativeProblem): void {
     }
   }
   if (![32, 64, 128].includes(p.headDim)) {
-    throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `headDim ${p.headDim} is not supported (32, 64, 128)`);
+    throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `headDim: ${p.headDim} is not supported (32, 64, 128)`, 'headDim');
   }
   if (p.heads % p.kvHeads !== 0) throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', 'heads must be a multiple of kvHeads');
 }
@@ -138,8 +142,10 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
       impls.map((name) => ({ name, device: 'cpu' as const, dtypes: ['fp32' as const], description: `fake ${name}` })),
     plan(problem, options) {
       if (!impls.includes(problem.implementation)) {
-        throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `unknown implementation ${problem.implementation}`);
+        throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `unknown implementation ${problem.implementation}`, 'implementation');
       }
+      const rejected = opts.rejectPlan?.(problem);
+      if (rejected) throw rejected;
       return fakePlan(problem, options);
     },
     async createSession(problem, options): Promise<NativeSession> {

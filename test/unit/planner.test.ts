@@ -89,6 +89,6 @@ describe('planner', () => {
     expect(p.action).toBe('fail');
     if (p.action !== 'fail') return;
     expect(p.errorCode).toBe('ERR_DILBENCH_INVALID_CONFIG');
-    expect(p.reason).toContain('headDim 48');
+    expect(p.reason).toContain('headDim: 48');
   });
 });

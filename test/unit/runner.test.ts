@@ -126,6 +126,28 @@ describe('suite runner', () => {
     await expect(runSuite(sequenceRanges, cuda, { binding, rates: constantRate(1e10) })).rejects.toMatchObject({ field: 'device' });
   });
 
+  it('a default implementation that rejects the shape gets failed rows; a named one is a ConfigError', async () => {
+    const binding = createFakeBinding({
+      implementations: ['naive', 'flash', 'ring'],
+      rejectPlan: (p) =>
+        p.implementation === 'ring' ? new CodedError('ERR_DILBENCH_INVALID_CONFIG', 'ringSize: must divide seqLen', 'ringSize') : undefined,
+    });
+    const all = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', warmup: 0, runs: 2 });
+    const file = await runSuite(sequenceRanges, all, { binding, rates: constantRate(1e10) });
+    expect(file.results.map((r) => [r.implementation, r.status])).toEqual([
+      ['naive', 'ok'],
+      ['flash', 'ok'],
+      ['ring', 'failed'],
+    ]);
+    expect(file.results[2]).toMatchObject({ errorCode: 'ERR_DILBENCH_INVALID_CONFIG', reason: 'ringSize: must divide seqLen' });
+
+    const named = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', implementations: 'ring' });
+    await expect(runSuite(sequenceRanges, named, { binding, rates: constantRate(1e10) })).rejects.toMatchObject({
+      name: 'ConfigError',
+      field: 'ringSize',
+    });
+  });
+
   it('calibrates its rate model with a short real run when none is given', async () => {
     const binding = createFakeBinding({ rate: 1e9 });
     // flash at 4096 with 8 heads: 34 GFLOP per iteration at 1 GFLOP/s -> far over 5 s
