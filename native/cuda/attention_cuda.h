@@ -1,0 +1,45 @@
+// Launchers of the CUDA attention kernels. Plain C++ (no CUDA headers), no dependency on the rest
+// of native/: the standalone harness in tools/ links these alone. Layout per
+// shared/docs/attention-definitions.md: q,o [batch, heads, seqLen, headDim]; k,v
+// [batch, kvHeads, seqLen, headDim]; all device pointers of dtype `dtype`.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace dilbench {
+namespace cuda {
+
+enum class ElemType { F32 = 0, F16 = 1, BF16 = 2 };
+
+struct AttnArgs {
+  ElemType dtype = ElemType::F16;
+  int64_t batch = 1, heads = 1, kvHeads = 1, seqLen = 1, headDim = 64;
+  bool causal = false;
+  float scale = 0.f;  // already resolved (> 0)
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  void* stream = nullptr;  // cudaStream_t
+};
+
+// Return nullptr on success or a static message describing why the launch cannot/did not run.
+// headDim: tensor-core path for fp16/bf16 at 64 and 128; SIMT path for fp32 and other head dims
+// (multiples of 32 up to 256).
+bool flashSupports(ElemType t, int64_t headDim);
+const char* launchFlash(const AttnArgs& a);
+// Which code path launchFlash takes for these arguments ("mma.sync m16n8k16 ..." / "simt ...").
+const char* flashPath(ElemType t, int64_t headDim);
+
+// Naive: materialises S = scale*QK^T in `workspace` (fp32, naiveWorkspaceBytes bytes), masks,
+// softmaxes rows in place, then O = P V.
+size_t naiveWorkspaceBytes(const AttnArgs& a);
+bool naiveSupports(ElemType t, int64_t headDim);
+const char* launchNaive(const AttnArgs& a, void* workspace);
+
+// fp32 <-> dtype conversion on the device (count elements).
+const char* convertFromF32(void* dst, const float* src, size_t count, ElemType t, void* stream);
+const char* convertToF32(float* dst, const void* src, size_t count, ElemType t, void* stream);
+
+}  // namespace cuda
+}  // namespace dilbench

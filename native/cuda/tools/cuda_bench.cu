@@ -1,0 +1,335 @@
+// cuda_bench: standalone harness for the CUDA attention kernels (no Node, nothing of native/
+// outside native/cuda). Random N(0,1) inputs, float64 CPU reference of dense attention
+// (shared/docs/attention-definitions.md), relative-L2 / max-abs errors, NaN/Inf and
+// unwritten-output checks (output poisoned with NaN before each run), and CUDA-event timing.
+//
+//   cuda_bench check                       correctness sweep (small shapes), exit 1 on failure
+//   cuda_bench bench [--csv FILE] [--impl flash|naive] [--reps N]
+//                                          TFLOP/s at seqLen 4K-16K, heads 16, d 64/128, fp16/bf16
+//   cuda_bench bandwidth                   device-to-device copy bandwidth (read + write bytes)
+//   cuda_bench info                        device properties
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../attention_cuda.h"
+#include "../cuda_info.h"
+
+using namespace dilbench::cuda;
+
+#define CK(x)                                                                          \
+  do {                                                                                 \
+    cudaError_t e_ = (x);                                                              \
+    if (e_ != cudaSuccess) {                                                           \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(2);                                                                    \
+    }                                                                                  \
+  } while (0)
+
+static const char* tname(ElemType t) {
+  return t == ElemType::F32 ? "fp32" : t == ElemType::F16 ? "fp16" : "bf16";
+}
+static size_t tbytes(ElemType t) { return t == ElemType::F32 ? 4 : 2; }
+
+// Float64 dense attention (the definition): per (b, h, i) over allowed keys.
+static void referenceDense(const AttnArgs& a, const std::vector<float>& q,
+                           const std::vector<float>& k, const std::vector<float>& v,
+                           std::vector<double>& o) {
+  const int64_t B = a.batch, H = a.heads, HK = a.kvHeads, N = a.seqLen, D = a.headDim;
+  const int64_t G = H / HK;
+  o.assign(static_cast<size_t>(B * H * N * D), 0.0);
+  std::vector<double> s(N);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const float* Q = &q[((b * H + h) * N) * D];
+      const float* K = &k[((b * HK + h / G) * N) * D];
+      const float* V = &v[((b * HK + h / G) * N) * D];
+      double* O = &o[((b * H + h) * N) * D];
+      for (int64_t i = 0; i < N; ++i) {
+        const int64_t nk = a.causal ? i + 1 : N;
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < nk; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d) dot += double(Q[i * D + d]) * double(K[j * D + d]);
+          s[j] = dot * double(a.scale);
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < nk; ++j) sum += (s[j] = std::exp(s[j] - mx));
+        for (int64_t j = 0; j < nk; ++j) {
+          const double w = s[j] / sum;
+          for (int64_t d = 0; d < D; ++d) O[i * D + d] += w * double(V[j * D + d]);
+        }
+      }
+    }
+}
+
+struct DevBuf {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit DevBuf(size_t b) : bytes(b) { CK(cudaMalloc(&p, std::max<size_t>(b, 16))); }
+  ~DevBuf() { cudaFree(p); }
+};
+
+// Uploads fp32 values as dtype, and returns the values as the kernel sees them (rounded).
+static std::vector<float> makeInput(DevBuf& dst, size_t count, ElemType t, std::mt19937_64& rng) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> h(count);
+  for (auto& x : h) x = nd(rng);
+  DevBuf tmp(count * 4);
+  CK(cudaMemcpy(tmp.p, h.data(), count * 4, cudaMemcpyHostToDevice));
+  if (const char* e = convertFromF32(dst.p, static_cast<float*>(tmp.p), count, t, nullptr)) {
+    std::fprintf(stderr, "convert: %s\n", e);
+    std::exit(2);
+  }
+  if (const char* e = convertToF32(static_cast<float*>(tmp.p), dst.p, count, t, nullptr)) {
+    std::fprintf(stderr, "convert: %s\n", e);
+    std::exit(2);
+  }
+  CK(cudaMemcpy(h.data(), tmp.p, count * 4, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+// Device-side N(0,1) fill (hash + Box-Muller) for the large timing inputs: no host RNG cost.
+__device__ __forceinline__ uint32_t hash32(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+  return static_cast<uint32_t>(x);
+}
+__global__ void randnKernel(float* dst, size_t count, uint64_t seed) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    float u1 = (hash32(seed * 0x9E3779B97F4A7C15ULL + 2 * i) + 1.0f) * 2.3283064e-10f;
+    float u2 = hash32(seed * 0x9E3779B97F4A7C15ULL + 2 * i + 1) * 2.3283064e-10f;
+    dst[i] = sqrtf(-2.f * logf(u1)) * cospif(2.f * u2);
+  }
+}
+static void randnDevice(DevBuf& dst, size_t count, ElemType t, uint64_t seed) {
+  DevBuf tmp(count * 4);
+  randnKernel<<<4096, 256>>>(static_cast<float*>(tmp.p), count, seed);
+  CK(cudaGetLastError());
+  if (const char* e = convertFromF32(dst.p, static_cast<float*>(tmp.p), count, t, nullptr)) {
+    std::fprintf(stderr, "convert: %s\n", e);
+    std::exit(2);
+  }
+  CK(cudaDeviceSynchronize());
+}
+
+static double flopsOf(const AttnArgs& a) {
+  const double n = double(a.seqLen);
+  const double pairs = a.causal ? n * (n + 1) / 2 : n * n;
+  return 4.0 * double(a.batch) * double(a.heads) * double(a.headDim) * pairs;
+}
+
+static const char* runImpl(const std::string& impl, const AttnArgs& a, DevBuf* ws) {
+  if (impl == "flash") return launchFlash(a);
+  return launchNaive(a, ws ? ws->p : nullptr);
+}
+
+static int check() {
+  struct Shape {
+    int b, h, hk, n, d;
+  };
+  const Shape shapes[] = {{1, 2, 1, 1, 64},    {1, 2, 2, 7, 64},    {2, 4, 2, 127, 128},
+                          {1, 2, 1, 1000, 64}, {1, 2, 2, 1000, 128}, {1, 3, 3, 300, 32},
+                          {1, 2, 2, 129, 96},  {1, 1, 1, 2048, 128}, {1, 1, 1, 4096, 64},
+                          {2, 2, 1, 333, 64}};
+  const ElemType types[] = {ElemType::F16, ElemType::BF16, ElemType::F32};
+  const char* impls[] = {"flash", "naive"};
+  const int maxN = std::getenv("CHECK_MAX_N") ? std::atoi(std::getenv("CHECK_MAX_N")) : 1 << 30;
+  std::mt19937_64 rng(1234);
+  int failures = 0;
+  std::printf("%-6s %-5s %-5s %2s %3s %3s %6s %4s %-6s %11s %11s %s\n", "impl", "dtype", "path",
+              "b", "h", "hk", "n", "d", "causal", "relL2", "maxAbs", "result");
+  for (const char* impl : impls)
+    for (ElemType t : types)
+      for (const Shape& s : shapes)
+        for (int causal = 0; causal < 2; ++causal) {
+          if (s.n > maxN) continue;
+          AttnArgs a;
+          a.dtype = t;
+          a.batch = s.b, a.heads = s.h, a.kvHeads = s.hk, a.seqLen = s.n, a.headDim = s.d;
+          a.causal = causal;
+          a.scale = float(1.0 / std::sqrt(double(s.d)));
+          const size_t qn = size_t(s.b) * s.h * s.n * s.d, kn = size_t(s.b) * s.hk * s.n * s.d;
+          DevBuf dq(qn * tbytes(t)), dk(kn * tbytes(t)), dv(kn * tbytes(t)), dout(qn * tbytes(t));
+          auto hq = makeInput(dq, qn, t, rng), hk = makeInput(dk, kn, t, rng),
+               hv = makeInput(dv, kn, t, rng);
+          CK(cudaMemset(dout.p, 0xff, dout.bytes));  // NaN poison
+          a.q = dq.p, a.k = dk.p, a.v = dv.p, a.o = dout.p;
+          DevBuf* ws = nullptr;
+          DevBuf wsb(std::string(impl) == "naive" ? naiveWorkspaceBytes(a) : 16);
+          ws = &wsb;
+          if (const char* e = runImpl(impl, a, ws)) {
+            std::printf("%s launch error: %s\n", impl, e);
+            ++failures;
+            continue;
+          }
+          CK(cudaDeviceSynchronize());
+          DevBuf tmp(qn * 4);
+          if (const char* e = convertToF32(static_cast<float*>(tmp.p), dout.p, qn, t, nullptr)) {
+            std::printf("convert: %s\n", e);
+            return 2;
+          }
+          std::vector<float> ho(qn);
+          CK(cudaMemcpy(ho.data(), tmp.p, qn * 4, cudaMemcpyDeviceToHost));
+          std::vector<double> ref;
+          referenceDense(a, hq, hk, hv, ref);
+          double num = 0, den = 0, maxAbs = 0;
+          bool bad = false;
+          for (size_t i = 0; i < qn; ++i) {
+            if (!std::isfinite(ho[i])) bad = true;
+            const double diff = double(ho[i]) - ref[i];
+            num += diff * diff;
+            den += ref[i] * ref[i];
+            maxAbs = std::max(maxAbs, std::fabs(diff));
+          }
+          const double rel = std::sqrt(num / std::max(den, 1e-300));
+          const double tol = t == ElemType::BF16 ? 1e-2 : t == ElemType::F16 ? 2e-3 : 1e-5;
+          const bool ok = !bad && rel <= tol && (t != ElemType::F32 || maxAbs <= 1e-4);
+          if (!ok) ++failures;
+          std::printf("%-6s %-5s %-5s %2d %3d %3d %6d %4d %-6s %11.3e %11.3e %s\n", impl, tname(t),
+                      std::string(impl) == "flash"
+                          ? (std::strncmp(flashPath(t, s.d), "tensor", 6) == 0 ? "mma" : "simt")
+                          : "gemm",
+                      s.b, s.h, s.hk, s.n, s.d, causal ? "yes" : "no", rel, maxAbs,
+                      ok ? "PASS" : (bad ? "FAIL(nan/inf/unwritten)" : "FAIL"));
+        }
+  std::printf("check: %d failure(s)\n", failures);
+  return failures ? 1 : 0;
+}
+
+static int bench(int argc, char** argv) {
+  std::string csv, implFilter;
+  int reps = 20;
+  bool causalToo = true;
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--csv" && i + 1 < argc) csv = argv[++i];
+    else if (s == "--impl" && i + 1 < argc) implFilter = argv[++i];
+    else if (s == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+    else if (s == "--no-causal") causalToo = false;
+  }
+  FILE* out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
+  if (out) std::fprintf(out, "impl,dtype,batch,heads,seqLen,headDim,causal,medianMs,tflops\n");
+  struct Shape {
+    int b, n;
+  };
+  const Shape shapes[] = {{4, 4096}, {2, 8192}, {1, 16384}};
+  const int dims[] = {64, 128};
+  const ElemType types[] = {ElemType::F16, ElemType::BF16};
+  std::mt19937_64 rng(99);
+  std::printf("%-6s %-5s %2s %3s %6s %4s %-6s %10s %9s\n", "impl", "dtype", "b", "h", "n", "d",
+              "causal", "median_ms", "TFLOP/s");
+  for (const std::string impl : {"flash", "naive"}) {
+    if (!implFilter.empty() && implFilter != impl) continue;
+    for (ElemType t : types)
+      for (int d : dims)
+        for (const Shape& s : shapes)
+          for (int causal = 0; causal < (causalToo ? 2 : 1); ++causal) {
+            AttnArgs a;
+            a.dtype = t, a.batch = s.b, a.heads = 16, a.kvHeads = 16, a.seqLen = s.n,
+            a.headDim = d, a.causal = causal;
+            a.scale = float(1.0 / std::sqrt(double(d)));
+            if (impl == "naive" && naiveWorkspaceBytes(a) > (size_t(24) << 30)) continue;
+            const size_t qn = size_t(s.b) * 16 * s.n * d;
+            DevBuf dq(qn * 2), dk(qn * 2), dv(qn * 2), dout(qn * 2);
+            // random data on the device (via host once; the same for every rep)
+            randnDevice(dq, qn, t, rng());
+            randnDevice(dk, qn, t, rng());
+            randnDevice(dv, qn, t, rng());
+            a.q = dq.p, a.k = dk.p, a.v = dv.p, a.o = dout.p;
+            DevBuf ws(impl == "naive" ? naiveWorkspaceBytes(a) : 16);
+            for (int w = 0; w < 3; ++w)
+              if (const char* e = runImpl(impl, a, &ws)) {
+                std::printf("launch error: %s\n", e);
+                return 2;
+              }
+            CK(cudaDeviceSynchronize());
+            cudaEvent_t e0, e1;
+            CK(cudaEventCreate(&e0));
+            CK(cudaEventCreate(&e1));
+            std::vector<float> ms;
+            const int r = impl == "naive" ? std::max(3, reps / 4) : reps;
+            for (int i = 0; i < r; ++i) {
+              CK(cudaEventRecord(e0));
+              runImpl(impl, a, &ws);
+              CK(cudaEventRecord(e1));
+              CK(cudaEventSynchronize(e1));
+              float m = 0;
+              CK(cudaEventElapsedTime(&m, e0, e1));
+              ms.push_back(m);
+            }
+            CK(cudaGetLastError());
+            cudaEventDestroy(e0);
+            cudaEventDestroy(e1);
+            std::sort(ms.begin(), ms.end());
+            const double med = ms[ms.size() / 2];
+            const double tf = flopsOf(a) / (med * 1e-3) / 1e12;
+            std::printf("%-6s %-5s %2d %3d %6d %4d %-6s %10.3f %9.1f\n", impl.c_str(), tname(t),
+                        s.b, 16, s.n, d, causal ? "yes" : "no", med, tf);
+            std::fflush(stdout);
+            if (out)
+              std::fprintf(out, "%s,%s,%d,16,%d,%d,%d,%.4f,%.2f\n", impl.c_str(), tname(t), s.b,
+                           s.n, d, causal, med, tf);
+          }
+  }
+  if (out) std::fclose(out);
+  return 0;
+}
+
+static int bandwidth() {
+  const size_t bytes = size_t(2) << 30;
+  DevBuf a(bytes), b(bytes);
+  CK(cudaMemset(a.p, 1, bytes));
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  for (int i = 0; i < 3; ++i) CK(cudaMemcpy(b.p, a.p, bytes, cudaMemcpyDeviceToDevice));
+  std::vector<float> ms;
+  for (int i = 0; i < 10; ++i) {
+    CK(cudaEventRecord(e0));
+    CK(cudaMemcpyAsync(b.p, a.p, bytes, cudaMemcpyDeviceToDevice));
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float m;
+    CK(cudaEventElapsedTime(&m, e0, e1));
+    ms.push_back(m);
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("d2d copy %zu MiB: median %.3f ms, %.1f GB/s (read+write)\n", bytes >> 20,
+              ms[ms.size() / 2], 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9);
+  return 0;
+}
+
+static int info() {
+  int n = deviceCount();
+  std::printf("devices: %d (driver %s, runtime %s)\n", n, driverVersionString().c_str(),
+              runtimeVersionString().c_str());
+  for (const DeviceInfo& d : listDevices())
+    std::printf("  [%d] %s cc %s, %.1f GiB, %d SMs, L2 %.1f MiB, SM clock %d MHz (max %d, %s)\n",
+                d.index, d.name.c_str(), d.computeCapability.c_str(),
+                d.totalMemoryBytes / 1073741824.0, d.multiProcessors, d.l2CacheBytes / 1048576.0,
+                d.smClockMHz, d.maxSmClockMHz, d.clockSource.c_str());
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  std::string cmd = argc > 1 ? argv[1] : "check";
+  if (cmd == "info") return info();
+  if (deviceCount() < 1) {
+    std::printf("cuda_bench: no CUDA device (%s)\n", deviceCountError().c_str());
+    return 3;
+  }
+  if (cmd == "check") return check();
+  if (cmd == "bench") return bench(argc, argv);
+  if (cmd == "bandwidth") return bandwidth();
+  std::fprintf(stderr, "usage: cuda_bench check|bench|bandwidth|info\n");
+  return 64;
+}
