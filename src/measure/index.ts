@@ -1,2 +1,3 @@
 export * from './types.js';
 export * from './scheduler.js';
+export * from './options.js';
