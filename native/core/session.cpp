@@ -19,6 +19,7 @@
 
 #include "backend.h"
 #include "errors.h"
+#include "pattern_cache.h"
 #include "thread_pool.h"
 
 namespace dilbench {
@@ -158,6 +159,9 @@ struct SessionCore {
   std::unique_ptr<Kernel> kernel;
   MemoryPool pool;
   std::unique_ptr<Timer> timer;
+  // Dilated index patterns, kept for the session's lifetime when usePatternCache is on; off,
+  // every request rebuilds them (the baseline of the optimization-impact suite).
+  std::unique_ptr<PatternCache> patterns;
   void* q = nullptr;
   void* k = nullptr;
   void* v = nullptr;
@@ -170,7 +174,8 @@ struct SessionCore {
         backend(b),
         kernel(std::move(kern)),
         pool(b.allocator(), opts.useMemoryPool),
-        timer(b.makeTimer()) {
+        timer(b.makeTimer()),
+        patterns(opts.usePatternCache ? std::make_unique<PatternCache>() : nullptr) {
     pool.setLimit(opts.memoryLimitBytes);
     const size_t eb = dtypeBytes(p.dtype);
     const size_t qBytes = static_cast<size_t>(p.qElements()) * eb;
@@ -192,7 +197,7 @@ struct SessionCore {
     ctx.threadPool = &ThreadPool::global();
     ctx.threads = options.threads;
     ctx.cancel = cancel;
-    ctx.patterns = nullptr;  // pattern cache: issue 3
+    ctx.patterns = patterns.get();
     ctx.stream = backend.stream();
     return ctx;
   }

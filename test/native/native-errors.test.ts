@@ -1,5 +1,5 @@
 // Every bad input gets its coded error, and the process lives on.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { ErrorCodes, type NativeBinding, type NativeProblem } from '../../src/native/binding.js';
 import { loadBinding, tryLoadBinding } from '../../src/native/loader.js';
@@ -88,6 +88,27 @@ describe('loader', () => {
     const names = binding.listImplementations().map((i) => i.name);
     expect(names).toContain('naive');
     expect(names).toContain('flash');
+  });
+});
+
+describe('loader failure', () => {
+  it('throws one actionable error when no binary can be found', async () => {
+    vi.stubEnv('DILBENCH_PREBUILD', '/nonexistent/dilbench-prebuild');
+    vi.resetModules();
+    try {
+      const fresh = await import('../../src/native/loader.js');
+      expect(fresh.tryLoadBinding()).toBeNull();
+      const err = catchSync(() => fresh.loadBinding());
+      expect(err.code).toBe(ErrorCodes.UNSUPPORTED);
+      expect(err.message).toContain('npm rebuild dilbench');
+      expect(err.message).toContain(`${process.platform}-${process.arch}`);
+      expect(err.message).toContain(process.version);
+      expect(err.message).toMatch(/Tried/);
+      expect(catchSync(() => fresh.loadBinding())).toBe(err); // cached, not retried
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
   });
 });
 

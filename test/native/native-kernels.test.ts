@@ -129,3 +129,20 @@ describe('compute() on user buffers', () => {
     expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
   });
 });
+
+describe('pattern cache option', () => {
+  it('dilated gives the same output with the pattern cache on and off', async () => {
+    if (!binding.listImplementations().some((i) => i.name === 'dilated' && i.device === 'cpu')) return;
+    const p: NativeProblem = {
+      implementation: 'dilated', device: 'cpu', dtype: 'fp32', batch: 1, heads: 4, kvHeads: 4,
+      seqLen: 256, headDim: 32, causal: false, seed: 5, segmentLengths: [64, 128], dilationRates: [1, 2],
+    };
+    const on = await binding.createSession(p, { ...baseOptions, usePatternCache: true });
+    const off = await binding.createSession(p, { ...baseOptions, usePatternCache: false });
+    await on.sample(2, false);
+    await off.sample(2, false);
+    expect(await on.output()).toEqual(await off.output());
+    on.dispose();
+    off.dispose();
+  });
+});
