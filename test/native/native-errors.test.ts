@@ -1,4 +1,5 @@
 // Every bad input gets its coded error, and the process lives on.
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 
 import { ErrorCodes, type NativeBinding, type NativeProblem } from '../../src/native/binding.js';
@@ -342,6 +343,57 @@ describe('misc entry points', () => {
     const out = await s.output();
     expect(out.length).toBe(2 * 16 * 32);
     expect(out.every(Number.isFinite)).toBe(true);
+    s.dispose();
+  });
+});
+
+describe('robustness', () => {
+  const anyValue = fc.oneof(
+    fc.integer({ min: -5, max: 300 }),
+    fc.double(),
+    fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -0, 2 ** 53, 2 ** 31, 1e300),
+    fc.string({ maxLength: 8 }),
+    fc.boolean(),
+    fc.constantFrom(null, undefined, [], {}, [1, 2], new Float32Array(2)),
+  );
+  const fields = ['implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'seqLen', 'headDim', 'causal', 'scale', 'seed', 'segmentLengths', 'dilationRates', 'ringSize', 'blockPattern', 'blockSize', 'window', 'stride', 'density', 'promptLen', 'newTokens'];
+
+  it('plan() on random field values either works or throws a coded error', () => {
+    const codes = new Set(Object.values(ErrorCodes) as string[]);
+    fc.assert(
+      fc.property(fc.constantFrom(...fields), anyValue, fc.constantFrom('naive', 'flash', 'dilated', 'ring', 'block-sparse', 'kv-cache'), (field, value, impl) => {
+        const problem = withField({ ...baseProblem, implementation: impl }, field, value);
+        try {
+          const plan = binding.plan(problem as unknown as NativeProblem, baseOptions);
+          expect(plan.totalBytes).toBeGreaterThan(0);
+        } catch (e) {
+          const err = e as { code?: string; field?: string };
+          expect(codes.has(err.code ?? ''), String(e)).toBe(true);
+        }
+      }),
+      { numRuns: 400, seed: 42 },
+    );
+  });
+
+  it('concurrent sessions on the shared thread pool all settle', async () => {
+    const threads = Math.min(2, binding.info().hardwareThreads);
+    const sessions = await Promise.all(
+      ['naive', 'flash', 'naive', 'flash'].map((implementation, i) =>
+        binding.createSession({ ...baseProblem, implementation, seqLen: 64 + 32 * i }, { ...baseOptions, threads }),
+      ),
+    );
+    const results = await Promise.all(sessions.map((s) => s.sample(5, false)));
+    for (const r of results) expect(r.length).toBe(5);
+    const outs = await Promise.all(sessions.map((s) => s.output()));
+    for (const o of outs) expect(o.every(Number.isFinite)).toBe(true);
+    for (const s of sessions) s.dispose();
+  });
+
+  it('cold samples flush the cache outside the timed region and still time every iteration', async () => {
+    const s = await binding.createSession(baseProblem, baseOptions);
+    const ns = await s.sample(3, true);
+    expect(ns.length).toBe(3);
+    for (const t of ns) expect(t).toBeGreaterThan(0);
     s.dispose();
   });
 });
