@@ -7,6 +7,7 @@ import { register as registerSequenceRanges } from './commands/sequence-ranges.j
 import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerPeak } from './commands/peak.js';
+import { register as registerDoctor } from './commands/doctor.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerCompare(program);
   registerPeak(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -1,0 +1,121 @@
+// `dilbench doctor`: what the backend selection found (NVIDIA driver, CUDA variant binaries, the
+// child-process probe and its devices), which native binary was chosen, and why. `--json` prints
+// the same as JSON. Exit 0 when a binary loads, 1 when none does (or DILBENCH_BACKEND=cuda cannot
+// be honoured).
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+
+import { loadBinding, packageRoot } from '../../native/loader.js';
+import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-backend.js';
+import { CliExit, EXIT_FAILURE } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+
+export interface DoctorIo {
+  stdout: { write(s: string): unknown };
+}
+
+export interface DoctorReport extends BackendDiagnosis {
+  node: string;
+  root: string;
+  /** node-gyp-build's CPU binary, or why none was found */
+  cpuBinary: { path: string | null; error?: string };
+  loaded: {
+    ok: boolean;
+    backend?: string;
+    version?: string;
+    simdLevel?: string;
+    cudaCompiled?: boolean;
+    cudaDeviceCount?: number;
+    error?: string;
+  };
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = process.env): DoctorReport {
+  const diag = diagnoseBackend(root, env);
+  let cpuBinary: DoctorReport['cpuBinary'];
+  try {
+    const ngb = require('node-gyp-build') as { path(dir: string): string };
+    cpuBinary = { path: ngb.path(root) };
+  } catch (e) {
+    cpuBinary = { path: null, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
+  }
+  let loaded: DoctorReport['loaded'];
+  if (diag.error) {
+    loaded = { ok: false, error: diag.error };
+  } else {
+    try {
+      const b = loadBinding();
+      const info = b.info();
+      loaded = {
+        ok: true,
+        backend: diag.selection.backend,
+        version: info.version,
+        simdLevel: info.simdLevel,
+        cudaCompiled: info.cuda.compiled,
+        cudaDeviceCount: info.cuda.deviceCount,
+      };
+    } catch (e) {
+      loaded = { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+  return { ...diag, node: process.version, root, cpuBinary, loaded };
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const yes = (b: boolean) => (b ? 'yes' : 'no');
+  const lines: string[] = [];
+  lines.push(`dilbench doctor (${r.platform}, Node ${r.node})`);
+  lines.push(`  package root        ${r.root}`);
+  lines.push(`  DILBENCH_BACKEND    ${r.forced}${r.forced === 'auto' ? ' (unset or auto)' : ' (forced)'}`);
+  lines.push(`  NVIDIA driver       ${yes(r.driver.present)}`);
+  if (r.driver.procVersion) lines.push(`    /proc/driver/nvidia/version: ${r.driver.procVersion}`);
+  if (r.driver.libcuda) lines.push(`    libcuda: ${r.driver.libcuda}`);
+  lines.push('  CUDA variant');
+  for (const c of r.cudaCandidates) lines.push(`    ${c.exists ? 'found  ' : 'missing'} ${c.path}`);
+  if (r.probe) {
+    const p = r.probe;
+    lines.push(`  probe (child process, ${p.elapsedMs} ms): ${p.ok ? `${p.deviceCount} CUDA device(s)` : `failed: ${p.error}`}`);
+    for (const d of p.devices) {
+      lines.push(
+        `    [${d.index}] ${d.name}, compute capability ${d.computeCapability}, ${gib(d.totalMemoryBytes)}, ` +
+          `SM clock ${d.smClockMHz} MHz, CUDA driver ${d.driverVersion}, runtime ${d.runtimeVersion}`,
+      );
+    }
+  } else {
+    lines.push('  probe               not run (not needed for this decision)');
+  }
+  lines.push(`  CPU build           ${r.cpuBinary.path ?? `not found (${r.cpuBinary.error})`}`);
+  lines.push(`  chosen              ${r.selection.backend.toUpperCase()} ${r.selection.path ?? '(node-gyp-build default)'}`);
+  lines.push(`  why                 ${r.selection.reason}`);
+  if (r.error) lines.push(`  ERROR               ${r.error}`);
+  if (r.loaded.ok) {
+    lines.push(
+      `  loaded              dilbench ${r.loaded.version}, SIMD ${r.loaded.simdLevel}, CUDA compiled in: ${yes(!!r.loaded.cudaCompiled)}, CUDA devices: ${r.loaded.cudaDeviceCount}`,
+    );
+  } else if (!r.error) {
+    lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function runDoctor(opts: { json?: boolean } = {}, io: DoctorIo = { stdout: process.stdout }): DoctorReport {
+  const r = collectDoctor();
+  io.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatDoctor(r));
+  if (!r.loaded.ok) throw new CliExit(EXIT_FAILURE, r.error ?? 'no native binary could be loaded');
+  return r;
+}
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('show the NVIDIA driver, CUDA variant and CPU build found, which native binary is chosen, and why')
+    .option('--json', 'print the findings as JSON')
+    .action((opts: { json?: boolean }) => {
+      runDoctor(opts);
+    });
+}
