@@ -135,7 +135,7 @@ export function latencySpec(file: ResultFile): VlSpec | null {
   });
   const hasNotMeasured = rows.some((r) => r.status !== 'ok');
   const x = lengthAxis(rows.map((r) => r.seqLen));
-  const yScale = { type: 'log', nice: false };
+  const yScale = { type: 'log', nice: false, padding: 10 };
   const y = { field: 'medianMs', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale };
   return top(plotTitle('Latency vs sequence length (median, p10-p90 band)', file, rows), values, {
     width: PLOT_WIDTH,
@@ -238,7 +238,7 @@ export function memorySpec(file: ResultFile): VlSpec | null {
     })
     .filter((v) => v !== null);
   const x = lengthAxis(rows.map((r) => r.seqLen));
-  const y = { field: 'memMiB', type: 'quantitative', title: 'Peak memory (MiB, log scale)', scale: { type: 'log', nice: false } };
+  const y = { field: 'memMiB', type: 'quantitative', title: 'Peak memory (MiB, log scale)', scale: { type: 'log', nice: false, padding: 10 } };
   const tooltip = [
     { field: 'series', title: 'implementation' },
     { field: 'seqLen', title: 'seqLen', format: ',' },
@@ -335,7 +335,7 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
         field: 'tokensPerSecond',
         type: 'quantitative',
         title: 'Throughput (tokens/s, log scale)',
-        scale: { type: 'log', nice: false },
+        scale: { type: 'log', nice: false, padding: 10 },
       }),
       right,
     ],
@@ -584,7 +584,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
   }
   const lines = uniqueSorted(values.map((v) => v.line as string));
   const x = lengthAxis(rings.map((r) => r.seqLen));
-  const y = { field: 'ms', type: 'quantitative', title: 'Time per ring step (ms, log scale)', scale: { type: 'log', nice: false } };
+  const y = { field: 'ms', type: 'quantitative', title: 'Time per ring step (ms, log scale)', scale: { type: 'log', nice: false, padding: 10 } };
   const color = { field: 'line', type: 'nominal', title: 'Series', scale: { domain: lines, range: OKABE_ITO }, sort: lines, legend: { orient: 'bottom', columns: 1, symbolOpacity: 1, labelLimit: 700 } };
   const dash = {
     field: 'kind',
@@ -627,14 +627,26 @@ export interface HistoryPoint {
   row: Pick<ResultRow, 'implementation' | 'seqLen' | 'status'> & Partial<ResultRow>;
 }
 
-/** Median time per run over time, one line per implementation, one panel per length. */
+/**
+ * Median time per run over time, one line per implementation, one panel per length. Only the default
+ * configuration of each implementation is drawn (memory pool and pattern cache on or not recorded):
+ * the optimization-impact variants would otherwise crowd the panels; they stay in the history table.
+ */
 export function performanceOverTimeSpec(entries: HistoryPoint[], options: { title?: string } = {}): VlSpec | null {
-  const ok = entries.filter((e) => e.row.status === 'ok' && e.row.stats && Number.isFinite(e.row.stats.medianMs));
+  const ok = entries.filter(
+    (e) =>
+      e.row.status === 'ok' &&
+      e.row.stats &&
+      Number.isFinite(e.row.stats.medianMs) &&
+      e.row.memoryPool !== false &&
+      e.row.patternCache !== false,
+  );
   if (ok.length === 0) return null;
-  const rows = ok.map((e) => e.row as ResultRow);
-  const label = seriesLabeller(rows);
+  // the flags are all on (or absent) here: leave them out of the series names
+  const unflag = (r: HistoryPoint['row']): ResultRow => ({ ...r, memoryPool: undefined, patternCache: undefined }) as ResultRow;
+  const label = seriesLabeller(ok.map((e) => unflag(e.row)));
   const values = ok.map((e) => ({
-    series: label(e.row as ResultRow),
+    series: label(unflag(e.row)),
     implementation: e.row.implementation,
     seqLen: e.row.seqLen,
     seqLenLabel: `seqLen ${formatLength(e.row.seqLen)}`,
@@ -649,8 +661,8 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
   const series = uniqueSorted(values.map((v) => v.series));
   const panels = [...new Set(ok.map((e) => e.row.seqLen))].sort((a, b) => a - b).map((n) => `seqLen ${formatLength(n)}`);
   const machines = [...new Set(values.map((v) => v.machine).filter((m) => m))];
-  const x = { field: 'timestamp', type: 'temporal', title: 'Run time (UTC)', axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 } };
-  const y = { field: 'medianMs', type: 'quantitative', title: 'Median time (ms, log scale)', scale: { type: 'log', nice: false } };
+  const x = { field: 'timestamp', type: 'temporal', title: 'Run time (UTC)', scale: { padding: 12 }, axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 } };
+  const y = { field: 'medianMs', type: 'quantitative', title: 'Median time (ms, log scale)', scale: { type: 'log', nice: false, padding: 10 }, axis: { tickCount: 5 } };
   const color = { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series };
   return {
     $schema: SCHEMA,
