@@ -178,6 +178,18 @@ describe('rendering', () => {
     expect(rings).toContain(join(dir, 'ring_ring.png'));
   });
 
+  it('a file with nothing measured writes only what applies, never throws', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dilbench-plots-empty-'));
+    expect(await writeSuitePlots({ ...seq, results: [] }, dir)).toEqual([]);
+    const onlySkipped = { ...seq, results: seq.results.filter((r) => r.status !== 'ok') };
+    expect(await writeSuitePlots(onlySkipped, dir)).toEqual([]);
+    // speedup needs the baseline: without naive rows it is left out
+    const noNaive = { ...seq, results: seq.results.filter((r) => r.implementation !== 'naive') };
+    const files = await writeSuitePlots(noNaive, dir, { formats: ['svg'] });
+    expect(files.some((f) => f.includes('speedup'))).toBe(false);
+    expect(files.some((f) => f.endsWith('_latency.svg'))).toBe(true);
+  });
+
   it('PNG has the size asked for and is not blank', async () => {
     const svg = await renderSvg(latencySpec(seq)!);
     const { png, width, height } = svgToPng(svg, { width: 900 });
