@@ -7,9 +7,39 @@ export function normalCdf(z: number): number {
   return 0.5 * (1 + errorFunction(z / Math.SQRT2));
 }
 
+/**
+ * Complementary error function, erfc(x) for x >= 0, computed directly (Chebyshev fit of
+ * Numerical Recipes' erfcc, relative error < 1.2e-7 everywhere) so that small tail
+ * probabilities keep their precision instead of cancelling in 1 - erf(x).
+ */
+function erfcNonNegative(x: number): number {
+  const t = 1 / (1 + 0.5 * x);
+  return (
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    )
+  );
+}
+
+/** Upper tail P(Z > z) of the standard normal, precise far into the tail. */
+export function normalUpperTail(z: number): number {
+  if (Number.isNaN(z)) return Number.NaN;
+  if (z >= 0) return 0.5 * erfcNonNegative(z / Math.SQRT2);
+  return 1 - 0.5 * erfcNonNegative(-z / Math.SQRT2);
+}
+
 /** Two-sided p-value of a standard normal statistic. */
 export function normalTwoSidedP(z: number): number {
-  return Math.min(1, 2 * (1 - normalCdf(Math.abs(z))));
+  return Math.min(1, 2 * normalUpperTail(Math.abs(z)));
 }
 
 /** Standard normal quantile. */

@@ -63,3 +63,14 @@ describe('distributions', () => {
     expect(normalCdf(1.959963985)).toBeCloseTo(0.975, 6);
   });
 });
+
+describe('normal tails', () => {
+  it('two-sided p keeps relative precision far in the tail', async () => {
+    const { normalTwoSidedP } = await import('../../src/stats/distributions.js');
+    // scipy: 2 * norm.sf(z)
+    expect(normalTwoSidedP(1.96)).toBeCloseTo(0.04999579029644097, 6);
+    expect(normalTwoSidedP(6.5) / 8.032001167718176e-11).toBeCloseTo(1, 5);
+    expect(normalTwoSidedP(10) / 1.523970604832105e-23).toBeCloseTo(1, 5);
+    expect(normalTwoSidedP(0)).toBeCloseTo(1, 6);
+  });
+});
