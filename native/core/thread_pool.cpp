@@ -1,7 +1,8 @@
 // Persistent worker pool: created lazily on first use with hardwareThreads() - 1 workers (the
 // caller is worker 0). One job runs at a time (concurrent callers queue on a mutex); a
-// parallelFor called from inside a task runs inline. Workers spin briefly after each job, then
-// sleep on a condition variable, so back-to-back iterations do not pay a wake-up.
+// parallelFor called from inside a task runs inline. Workers that took part in a job spin
+// briefly for the next one, then sleep on a condition variable, so back-to-back iterations do
+// not pay a wake-up while idle workers cost nothing.
 #include "thread_pool.h"
 
 #include <sched.h>
@@ -120,9 +121,10 @@ class GlobalThreadPool final : public ThreadPool {
 
   void workerLoop(int worker) {
     uint64_t seen = 0;
+    bool spin = false;  // only a worker that took part in the last job spins for the next one
     for (;;) {
       int i = 0;
-      while (generation_.load(std::memory_order_acquire) == seen && i < kSpinIterations) {
+      while (spin && generation_.load(std::memory_order_acquire) == seen && i < kSpinIterations) {
         DILBENCH_PAUSE();
         ++i;
       }
@@ -132,7 +134,8 @@ class GlobalThreadPool final : public ThreadPool {
       }
       seen = generation_.load(std::memory_order_acquire);
       if (stop_) return;
-      if (worker >= threads_) continue;
+      spin = worker < threads_;
+      if (!spin) continue;
       runTasks(worker);
       if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_ - 1) {
         std::lock_guard<std::mutex> lk(mutex_);

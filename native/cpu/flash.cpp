@@ -83,8 +83,10 @@ class FlashCpu final : public Kernel {
     ThreadPool& pool = ctx.threadPool ? *ctx.threadPool : ThreadPool::global();
     pool.parallelFor(B * H * nqt, workers, [&](int64_t task, int worker) {
       cpu::pollCancel(cancel);
-      const int64_t bh = task % (B * H);
-      const int64_t qtile = nqt - 1 - task / (B * H);  // last (heaviest when causal) first
+      // Head-major, so the workers share one head's K/V in the caches; within a head the last
+      // (heaviest when causal) query tile first, for dynamic load balance.
+      const int64_t bh = task / nqt;
+      const int64_t qtile = nqt - 1 - task % nqt;
       const int64_t b = bh / H, h = bh % H, kh = h / group;
       const int64_t q0 = qtile * TQ;
       const int64_t qr = std::min(TQ, N - q0);
