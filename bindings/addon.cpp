@@ -135,11 +135,28 @@ Napi::Value Compute(const Napi::CallbackInfo& info) {
   }
 }
 
+// The reference is device-independent: check the name against every registered kernel (an
+// unknown one gets the registry's InvalidConfig listing the known names) and run that kernel's
+// own parameter checks, so reference() rejects exactly what a session would.
+void validateForReference(const AttentionProblem& p) {
+  const auto known = KernelRegistry::instance().list();
+  const KernelInfo* match = nullptr;
+  for (const auto& k : known) {
+    if (k.name == p.implementation && (!match || k.device == p.device)) match = &k;
+  }
+  if (!match) {
+    KernelRegistry::instance().create(p.implementation, p.device);  // throws InvalidConfig
+    return;
+  }
+  KernelRegistry::instance().create(match->name, match->device)->validate(p);
+}
+
 Napi::Value Reference(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     const AttentionProblem p = toProblem(info[0]);
     p.validateCommon();
+    validateForReference(p);
     auto q = copyFloat32(info[1], "q");
     auto k = copyFloat32(info[2], "k");
     auto v = copyFloat32(info[3], "v");

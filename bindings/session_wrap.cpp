@@ -84,7 +84,7 @@ Napi::Value SessionWrap::Sample(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     requireUsable(true);
-    const int iterations = static_cast<int>(toInteger(info[0], "iterations", 1, 100000000));
+    const int iterations = static_cast<int>(toInteger(info[0], "iterations", 1, 10000000));
     const bool cold = toBool(info[1], "cold");
     auto cancel = toCancelToken(info[2]);
     busy_ = true;

@@ -150,12 +150,15 @@ describe('invalid problems', () => {
     expect(['heads', 'seqLen', 'headDim', 'kvHeads']).toContain(err.field);
   });
 
-  it('an unknown implementation lists the known ones', () => {
+  it('an unknown implementation lists the known ones', async () => {
     const err = catchSync(() => binding.plan({ ...baseProblem, implementation: 'quantum' }, baseOptions));
     expectCoded(err, INVALID, 'implementation');
     expect(err.message).toContain('quantum');
     expect(err.message).toContain('naive');
     expect(err.message).toContain('flash');
+    const kv = new Float32Array(16 * 32);
+    const e2 = await catchAsync(binding.reference({ ...baseProblem, implementation: 'quantum' }, new Float32Array(2 * 16 * 32), kv, kv));
+    expectCoded(e2, INVALID, 'implementation');
   });
 
   it('fp16 on the CPU is Unsupported', async () => {

@@ -61,9 +61,26 @@ describe.each(['naive', 'flash'])('%s pool', (implementation) => {
     expect(plan.outputBytes).toBe(4 * 200 * 64 * 4);
     expect(plan.totalBytes).toBeGreaterThanOrEqual(plan.inputBytes + plan.outputBytes + plan.workspaceBytes);
     expect(st.peakBytesInUse).toBeGreaterThanOrEqual(plan.inputBytes + plan.outputBytes);
-    // workspaces are rounded to size classes (at most +25%, at least 64 bytes per block)
-    expect(st.peakBytesInUse).toBeLessThanOrEqual(plan.totalBytes + plan.workspaceBytes / 4 + 64 * 64);
+    // the kernels report their workspace in pool size classes, so the plan is exact
+    expect(st.peakBytesInUse).toBe(plan.totalBytes);
     s.dispose();
+  });
+
+  it('a memoryLimitBytes of exactly the plan total is enough; one byte less is OUT_OF_MEMORY', async () => {
+    const plan = binding.plan(problem, baseOptions);
+    for (const useMemoryPool of [true, false]) {
+      const s = await binding.createSession(problem, { ...baseOptions, useMemoryPool, memoryLimitBytes: plan.totalBytes });
+      expect((await s.sample(3, false)).length).toBe(3);
+      expect(s.poolStats().peakBytesReserved).toBeLessThanOrEqual(plan.totalBytes);
+      s.dispose();
+    }
+    let err: { code?: string } | undefined;
+    try {
+      await binding.createSession(problem, { ...baseOptions, memoryLimitBytes: plan.totalBytes - 1 });
+    } catch (e) {
+      err = e as { code?: string };
+    }
+    expect(err?.code).toBe('ERR_DILBENCH_OUT_OF_MEMORY');
   });
 
   it('plan() matches the session plan and allocates nothing', async () => {
