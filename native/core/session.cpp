@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "backend.h"
@@ -177,6 +178,13 @@ struct SessionCore {
         timer(b.makeTimer()),
         patterns(opts.usePatternCache ? std::make_unique<PatternCache>() : nullptr) {
     pool.setLimit(opts.memoryLimitBytes);
+    // Test hook (test/reliability): DILBENCH_POOL_FAIL_AFTER=n makes the n-th allocation of every
+    // new session's pool fail with OutOfMemory (1 = the first input buffer). Unset: no effect.
+    if (const char* fa = std::getenv("DILBENCH_POOL_FAIL_AFTER")) {
+      char* end = nullptr;
+      const long long n = std::strtoll(fa, &end, 10);
+      if (end != fa && n >= 1) pool.setFailAfter(n);
+    }
     const size_t eb = dtypeBytes(p.dtype);
     const size_t qBytes = static_cast<size_t>(p.qElements()) * eb;
     const size_t kvBytes = static_cast<size_t>(p.kvElements()) * eb;

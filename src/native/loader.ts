@@ -65,7 +65,12 @@ export function loadBinding(): NativeBinding {
   if (cached) return cached;
   if (cachedError) throw cachedError;
   const root = packageRoot();
-  const selection = selectBinaryPath(root);
+  // DILBENCH_ADDON_PATH=/abs/path/dilbench.node loads that binary (e.g. the sanitizer build of
+  // `npm run test:sanitize`) instead of the usual selection.
+  const override = process.env.DILBENCH_ADDON_PATH;
+  const selection = override
+    ? { path: path.resolve(override), reason: 'DILBENCH_ADDON_PATH' }
+    : selectBinaryPath(root);
   const tried: string[] = [];
   try {
     let file: string;
