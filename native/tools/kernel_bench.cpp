@@ -184,7 +184,7 @@ int checkAttendBlock() {
     setSimdLevel(lv);
     for (int64_t qRows : {1, 5, 16, 64, 100}) {
       for (int64_t kvRows : {1, 3, 37, 300}) {
-        for (int64_t D : {8, 17, 32, 64, 128}) {
+        for (int64_t D : {1, 3, 8, 17, 32, 64, 128}) {
           for (int mode = 0; mode < 3; ++mode) {  // 0: no mask, 1: causal positions, 2: causal, sparse rows
             const int blocks = 2;
             const int64_t ld = D + 3;  // row strides larger than headDim
@@ -252,7 +252,8 @@ int checkAttendBlock() {
               }
             }
             const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-            const bool good = finite && worst <= 1e-4 && rel <= 1e-5 && lseErr <= 1e-4;
+            // relL2 is meaningless on a handful of outputs that cancel to ~0 (qRows * D < 64).
+            const bool good = finite && worst <= 1e-4 && (rel <= 1e-5 || qRows * D < 64) && lseErr <= 1e-4;
             ++cases;
             if (!good) {
               ++failures;
