@@ -1,7 +1,8 @@
 // The plain-text summary table the CLI prints on stdout.
 import type { ResultFile } from '../results/types.js';
 import { formatBytes, formatCount, formatGflops } from '../reports/format.js';
-import { bestPerLength, lengthLabel, medianWithRange, statusText } from '../reports/markdown.js';
+import { bestPerLength, lengthLabel, medianWithRange } from '../reports/markdown.js';
+import type { ResultRow } from '../results/types.js';
 
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -13,11 +14,24 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** Short status for the terminal: notes go below the table, numbered. */
+function shortStatus(r: ResultRow, notes: string[]): string {
+  if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
+  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? [])];
+  if (own.length === 0) return 'ok';
+  const refs = own.map((w) => {
+    notes.push(`${r.implementation} @ ${lengthLabel(r.seqLen)}: ${w}`);
+    return `[${notes.length}]`;
+  });
+  return `ok ${refs.join('')}`;
+}
+
 export function summaryText(file: ResultFile): string {
   const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
   const out: string[] = [];
   out.push(`dilbench ${file.suite}: ${rows.length} points on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${rows[0]?.threads ?? '?'} threads)`);
   out.push('');
+  const notes: string[] = [];
   out.push(
     textTable(
       ['length', 'implementation', 'batch', 'median ms (p10-p90)', 'peak mem', 'tokens/s', 'GFLOP/s', 'status'],
@@ -29,11 +43,15 @@ export function summaryText(file: ResultFile): string {
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
-        statusText(r),
+        shortStatus(r, notes),
       ]),
       [true, false, true, true, true, true, true, false],
     ),
   );
+  if (notes.length) {
+    out.push('');
+    notes.forEach((n, i) => out.push(`[${i + 1}] ${n}`));
+  }
   const best = bestPerLength(rows);
   if (best.length) {
     out.push('');
