@@ -22,13 +22,55 @@
 
 #include "../core/errors.h"
 #include "attention_block.h"
+#include "../core/cpu_features.h"
 #include "family.h"
 
 namespace dilbench {
+namespace family {
+void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
+                        int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+}  // namespace family
+
 namespace {
 
-constexpr int64_t kSplitRows = 1024;  // cache rows per decode task
-constexpr int64_t kMaxSplits = 32;
+// Decode partial: G query rows (q + g*ldq) against n cache rows (k, v contiguous, headDim D);
+// out [G, D] normalised, lse [G]. s: G * n scratch floats. Generic scalar path.
+void decodeAttendGeneric(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
+                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t g = 0; g < G; ++g) {
+      float dot = 0;
+      for (int64_t d = 0; d < D; ++d) dot += q[g * ldq + d] * k[j * D + d];
+      s[g * n + j] = scale * dot;
+    }
+  }
+  for (int64_t g = 0; g < G; ++g) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, s[g * n + j]);
+    float z = 0;
+    float* og = out + g * D;
+    std::fill(og, og + D, 0.0f);
+    for (int64_t j = 0; j < n; ++j) {
+      const float pj = std::exp(s[g * n + j] - m);
+      z += pj;
+      for (int64_t d = 0; d < D; ++d) og[d] += pj * v[j * D + d];
+    }
+    for (int64_t d = 0; d < D; ++d) og[d] /= z;
+    lse[g] = m + std::log(z);
+  }
+}
+
+void decodeAttend(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
+                  int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  if (activeSimdLevel() == SimdLevel::AVX512 && D % 16 == 0) {
+    family::decodeAttendAvx512(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  } else {
+    decodeAttendGeneric(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  }
+}
+
+constexpr int64_t kSplitRows = 1024;  // cache rows per decode task (at most)
+int64_t maxSplits(int64_t seqLen) { return (seqLen + kSplitRows - 1) / kSplitRows; }
 constexpr int64_t kPrefillRowsPerTask = 256;
 
 double prefillPairs(int64_t prompt, bool causal) { return family::pairCount(prompt, causal); }
@@ -90,7 +132,10 @@ class KvCacheBase : public Kernel, public TelemetrySource {
                      sizeof(float);
     if (!recompute_) {
       b += 2ull * uint64_t(p.kvElements()) * sizeof(float);  // the cache
-      b += uint64_t(p.batch * p.heads * kMaxSplits * (p.headDim + 1)) * sizeof(float);  // partials
+      b += uint64_t(p.batch * p.heads * maxSplits(p.seqLen) * (p.headDim + 1)) *
+           sizeof(float);  // partials
+      b += uint64_t(std::max(1, threads)) * uint64_t(p.groupSize() * kSplitRows) *
+           sizeof(float);  // decode scores
     }
     return b;
   }
@@ -131,11 +176,12 @@ class KvCacheBase : public Kernel, public TelemetrySource {
       return family::carveTileScratch(scratch.data() + int64_t(worker) * scratchFloats, D);
     };
 
-    PoolBuffer<float> kc, vc, partial;
+    PoolBuffer<float> kc, vc, partial, scores;
     if (!recompute_) {
       kc = PoolBuffer<float>(*ctx.pool, size_t(p.kvElements()));
       vc = PoolBuffer<float>(*ctx.pool, size_t(p.kvElements()));
-      partial = PoolBuffer<float>(*ctx.pool, size_t(B * H * kMaxSplits * (D + 1)));
+      partial = PoolBuffer<float>(*ctx.pool, size_t(B * H * maxSplits(L) * (D + 1)));
+      scores = PoolBuffer<float>(*ctx.pool, size_t(workers) * size_t(G * kSplitRows));
     }
     KernelTelemetry tel;
 
@@ -189,33 +235,18 @@ class KvCacheBase : public Kernel, public TelemetrySource {
         std::memcpy(kc.data() + (bk * L + pos) * D, k + (bk * L + pos) * D, sizeof(float) * D);
         std::memcpy(vc.data() + (bk * L + pos) * D, v + (bk * L + pos) * D, sizeof(float) * D);
       }
-      const int64_t splits = std::min(kMaxSplits, (n + kSplitRows - 1) / kSplitRows);
+      const int64_t splits = (n + kSplitRows - 1) / kSplitRows;
       const int64_t rowsPerSplit = (n + splits - 1) / splits;
       family::parallelFor(ctx, B * KH * splits, [&](int64_t task, int worker) {
         const int64_t bk = task / splits, sIdx = task % splits;
         const int64_t b = bk / KH, kh = bk % KH;
         const int64_t j0 = sIdx * rowsPerSplit, j1 = std::min(n, j0 + rowsPerSplit);
-        const family::TileScratch s = scr(worker);
-        OnlineSoftmaxState st;
-        st.acc = s.acc;
-        st.rowMax = s.rowMax;
-        st.rowSum = s.rowSum;
-        st.rows = G;
-        st.headDim = D;
         // Partial results of the G heads of this kv head: [G, D] out then [G] lse.
         float* part = partial.data() + (bk * splits + sIdx) * G * (D + 1);
-        for (int64_t g0 = 0; g0 < G; g0 += family::kQTile) {
-          const int64_t gr = std::min(family::kQTile, G - g0);
-          st.rows = gr;
-          resetOnlineSoftmax(st);
-          const float* qRow = q + ((b * H + kh * G + g0) * L + pos) * D;
-          for (int64_t j = j0; j < j1; j += family::kKvTile) {
-            const int64_t kr = std::min(family::kKvTile, j1 - j);
-            attendBlock(qRow, L * D, gr, kc.data() + (bk * L + j) * D, vc.data() + (bk * L + j) * D,
-                        D, kr, D, scale, BlockMask{}, st, s.block);
-          }
-          finalizeOnlineSoftmax(st, part + g0 * D, D, part + G * D + g0);
-        }
+        const float* qRow = q + ((b * H + kh * G) * L + pos) * D;
+        decodeAttend(qRow, L * D, G, kc.data() + (bk * L + j0) * D, vc.data() + (bk * L + j0) * D,
+                     j1 - j0, D, scale, part, part + G * D,
+                     scores.data() + int64_t(worker) * G * kSplitRows);
       });
       // Merge the splits (lse-weighted) into the output rows.
       family::parallelFor(ctx, B * KH, [&](int64_t bk, int) {
