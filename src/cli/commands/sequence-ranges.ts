@@ -96,7 +96,7 @@ export function register(program: Command): void {
         if (written) process.stdout.write(`\nwrote ${written.json}\n      ${written.csv}\n      ${written.markdown}\n`);
       }
       if (!parsed.quiet) {
-        const failed = file.results.filter((r) => r.status === 'failed').length;
+        const failed = file.results.filter((r) => r.status === 'failed' && r.errorCode !== 'ERR_DILBENCH_CANCELLED').length;
         if (failed) process.stderr.write(`dilbench: ${failed} point(s) failed; see the status column\n`);
       }
       if (file.interrupted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted');
