@@ -7,6 +7,7 @@
 
 #include "../core/cancel.h"
 #include "../core/errors.h"
+#include "reference_family.h"
 
 namespace dilbench {
 namespace {
@@ -60,6 +61,7 @@ std::vector<double> referenceAttention(const AttentionProblem& p, const float* q
                                        const float* v, const CancelToken* cancel) {
   const std::string& name = p.implementation;
   if (name == "naive" || name == "flash" || name == "ring") return denseReference(p, q, k, v, cancel);
+  if (hasFamilyReference(name)) return referenceFamily(p, q, k, v, cancel);  // issue 3 family
   throw Error(ErrorCode::Unsupported, "no float64 reference for implementation '" + name + "' yet",
               "implementation");
 }
