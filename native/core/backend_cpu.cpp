@@ -49,6 +49,28 @@ uint64_t readMemAvailable() {
   return 0;  // unknown
 }
 
+// Reads one unsigned integer from a file; false when missing or not a number ("max").
+bool readU64(const char* path, uint64_t& out) {
+  std::ifstream f(path);
+  std::string s;
+  if (!(f >> s) || s.empty() || s[0] < '0' || s[0] > '9') return false;
+  out = std::strtoull(s.c_str(), nullptr, 10);
+  return true;
+}
+
+// Room left under this process's cgroup memory limit (v2, then v1); 0 when unlimited/unknown.
+uint64_t cgroupRoom() {
+  uint64_t limit = 0, used = 0;
+  if (readU64("/sys/fs/cgroup/memory.max", limit) && readU64("/sys/fs/cgroup/memory.current", used)) {
+    return limit > used ? limit - used : 1;
+  }
+  if (readU64("/sys/fs/cgroup/memory/memory.limit_in_bytes", limit) && limit < (1ull << 60) &&
+      readU64("/sys/fs/cgroup/memory/memory.usage_in_bytes", used)) {
+    return limit > used ? limit - used : 1;
+  }
+  return 0;
+}
+
 class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::CPU; }
@@ -74,7 +96,14 @@ class CpuBackend final : public Backend {
     for (size_t i = 0; i < n; i += 64) p[i] = static_cast<unsigned char>(p[i] + 1);
   }
   uint64_t lastLevelCacheBytes() const override { return llc_; }
-  uint64_t availableMemoryBytes() const override { return readMemAvailable(); }
+  // MemAvailable, capped by the room left under a container's cgroup limit.
+  uint64_t availableMemoryBytes() const override {
+    const uint64_t mem = readMemAvailable();
+    const uint64_t cg = cgroupRoom();
+    if (mem == 0) return cg;
+    if (cg == 0) return mem;
+    return mem < cg ? mem : cg;
+  }
 
  private:
   static void requireF32(DType dtype) {
