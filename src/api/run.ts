@@ -5,6 +5,7 @@ import { writeResultFiles, type WrittenFiles } from '../results/store.js';
 import type { RateModel } from '../plan/planner.js';
 import { runSuite } from '../suite/runner.js';
 import type { ProgressEvent, SamplingFunction } from '../suite/types.js';
+import { loadPeak } from '../roofline/peak-store.js';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
 
@@ -56,6 +57,8 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     onProgress: options.onProgress,
     rates: options.rates,
     sampling: options.sampling,
+    // a peak stored by `dilbench peak` in the same output directory
+    loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
   });
   if (parsed.outputDir !== null) {
     const written = await writeResultFiles(file, parsed.outputDir);

@@ -32,9 +32,10 @@ export function summaryText(file: ResultFile): string {
   out.push(`dilbench ${file.suite}: ${rows.length} points on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${rows[0]?.threads ?? '?'} threads)`);
   out.push('');
   const notes: string[] = [];
+  const roof = rows.some((r) => r.roofline);
   out.push(
     textTable(
-      ['length', 'implementation', 'batch', 'median ms (p10-p90)', 'peak mem', 'tokens/s', 'GFLOP/s', 'status'],
+      ['length', 'implementation', 'batch', 'median ms (p10-p90)', 'peak mem', 'tokens/s', 'GFLOP/s', ...(roof ? ['% peak'] : []), 'status'],
       rows.map((r) => [
         lengthLabel(r.seqLen),
         r.implementation,
@@ -43,9 +44,10 @@ export function summaryText(file: ResultFile): string {
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
+        ...(roof ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-'] : []),
         shortStatus(r, notes),
       ]),
-      [true, false, true, true, true, true, true, false],
+      [true, false, true, true, true, true, true, ...(roof ? [true] : []), false],
     ),
   );
   if (notes.length) {

@@ -92,9 +92,21 @@ export function toMarkdown(file: ResultFile): string {
   out.push('');
   out.push('Median time of one forward pass with the 10th-90th percentile range; memory is the peak measured by the memory pool (estimate from the planner for points that did not run).');
   out.push('');
+  const hasRoofline = rows.some((r) => r.roofline);
+  if (hasRoofline && env.peak) {
+    out.push(
+      `% of peak: achieved GFLOP/s against the measured FP32 FMA peak of ${env.peak.fmaGflops.toFixed(1)} GFLOP/s ` +
+        `(stream ${env.peak.streamGBps.toFixed(1)} GB/s, ${env.peak.threads} threads); bound by arithmetic intensity.`,
+    );
+    out.push('');
+  }
   out.push(
     table(
-      ['Length', 'Implementation', 'Batch', 'Median ms (p10-p90)', 'Peak memory', 'Tokens/s', 'GFLOP/s', 'Status'],
+      [
+        'Length', 'Implementation', 'Batch', 'Median ms (p10-p90)', 'Peak memory', 'Tokens/s', 'GFLOP/s',
+        ...(hasRoofline ? ['% of peak', 'Bound'] : []),
+        'Status',
+      ],
       rows.map((r) => [
         lengthLabel(r.seqLen),
         r.implementation,
@@ -103,9 +115,10 @@ export function toMarkdown(file: ResultFile): string {
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : `~${formatBytes(r.estimatedMemoryBytes)} est.`,
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
+        ...(hasRoofline ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-', r.roofline?.bound ?? '-'] : []),
         statusText(r),
       ]),
-      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', ...(hasRoofline ? (['r', 'l'] as const) : []), 'l'],
     ),
   );
   out.push('');

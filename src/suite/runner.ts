@@ -15,6 +15,7 @@ import { checkImplementations, DEFAULTS } from '../config/schema.js';
 import { collectEnvironment, availableMemoryBytes } from '../env/environment.js';
 import { calibrateRates } from '../plan/calibrate.js';
 import { planPoints, type PlannedPoint } from '../plan/planner.js';
+import { attachRoofline } from '../roofline/index.js';
 import { takeSamples } from './sampling.js';
 import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition } from './types.js';
 
@@ -210,13 +211,25 @@ export async function runSuite<O extends CommonRunOptions>(
     if (interrupted) break;
   }
 
+  // Roofline: only against a peak measured on the same threads and SIMD level.
+  let peak: NonNullable<ResultFile['environment']['peak']> | undefined;
+  try {
+    const stored = deps.loadPeak ? await deps.loadPeak() : null;
+    if (stored && stored.threads === threads && stored.simdLevel === info.simdLevel) {
+      peak = { fmaGflops: stored.fmaGflops, streamGBps: stored.streamGBps, threads: stored.threads, simdLevel: info.simdLevel };
+    }
+  } catch {
+    peak = undefined;
+  }
+  const rows = peak ? results.map((r) => attachRoofline(r, peak)) : results;
+
   const file: ResultFile = {
     schemaVersion: SCHEMA_VERSION,
     suite: suite.name,
     runId: randomUUID(),
     createdAt,
     ...(interrupted ? { interrupted: true } : {}),
-    environment: collectEnvironment(binding),
+    environment: collectEnvironment(binding, peak ? { peak } : {}),
     config: {
       ...suite.config(options, ctx),
       implementations,
@@ -230,7 +243,7 @@ export async function runSuite<O extends CommonRunOptions>(
       device: options.device,
       dtype: 'fp32',
     },
-    results,
+    results: rows,
   };
   emit({ type: 'done', file });
   return file;

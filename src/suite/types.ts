@@ -3,6 +3,7 @@
 import type { NativeBinding, NativeProblem } from '../native/binding.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import type { RateModel } from '../plan/planner.js';
+import type { StoredPeak } from '../roofline/peak-store.js';
 import type { Sampler, SamplingOutcome, SamplingRequest } from './sampling.js';
 
 /** Options every suite shares (the suite's own options extend them). */
@@ -74,6 +75,11 @@ export interface RunDependencies {
   rates?: RateModel;
   /** injected measurement; default: takeSamples (fixed counts) */
   sampling?: SamplingFunction;
+  /**
+   * The machine peak (`dilbench peak`) to place rows on the roofline; used only when it was
+   * measured on the run's thread count and SIMD level.
+   */
+  loadPeak?: () => Promise<StoredPeak | null>;
   /** injected available memory (bytes); default: from the OS */
   availableMemoryBytes?: number;
   now?: () => Date;

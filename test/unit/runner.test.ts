@@ -191,3 +191,22 @@ describe('runBenchmark', () => {
     ).rejects.toMatchObject({ field: 'batchsize' });
   });
 });
+
+describe('roofline', () => {
+  it('places ok rows against a stored peak of the same threads and SIMD level only', async () => {
+    const binding = createFakeBinding({ rate: 50e9 });
+    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '256', implementations: 'flash', warmup: 0, runs: 2 });
+    const stored = { fmaGflops: 100, streamGBps: 10, threads: 2, simdLevel: 'avx2', durationSeconds: 1, measuredAt: '2026-01-01T00:00:00Z' };
+    const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), loadPeak: async () => stored });
+    expect(file.environment.peak).toEqual({ fmaGflops: 100, streamGBps: 10, threads: 2, simdLevel: 'avx2' });
+    const r = file.results[0];
+    expect(r.roofline?.pctOfPeakCompute).toBeCloseTo(r.gflops!, 6); // 100 GFLOP/s peak: % equals GFLOP/s
+    expect(r.roofline?.bound).toBe(r.flopsPerIteration / r.bytesPerIteration >= 10 ? 'compute' : 'memory');
+    const { toMarkdown } = await import('../../src/reports/markdown.js');
+    expect(toMarkdown(file)).toContain('| % of peak | Bound |');
+
+    const other = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), loadPeak: async () => ({ ...stored, threads: 16 }) });
+    expect(other.environment.peak).toBeUndefined();
+    expect(other.results[0].roofline).toBeUndefined();
+  });
+});
