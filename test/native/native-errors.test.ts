@@ -94,7 +94,9 @@ describe('loader', () => {
 
 describe('loader failure', () => {
   it('throws one actionable error when no binary can be found', async () => {
-    vi.stubEnv('DILBENCH_PREBUILD', '/nonexistent/dilbench-prebuild');
+    vi.stubEnv('DILBENCH_PREBUILD', '/nonexistent/dilbench-prebuild'); // node-gyp-build looks only there
+    vi.stubEnv('DILBENCH_ADDON_PATH', ''); // no explicit binary
+    vi.stubEnv('DILBENCH_BACKEND', 'cpu'); // no CUDA variant
     vi.resetModules();
     try {
       const fresh = await import('../../src/native/loader.js');
