@@ -142,6 +142,17 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     expect(json.results[0]).toMatchObject({ implementation: 'flash', seqLen: 64, causal: true, status: 'ok' });
   });
 
+  it('shows no progress when stderr is not a terminal', () => {
+    const r = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--implementations', 'naive', '--runs', '2',
+      '--warmup', '0', '--output-dir', join(dir, 'run5'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/ETA|calibrating|\u2591/);
+    expect(r.stdout).toContain('naive');
+    expect(r.stdout).toMatch(/wrote .*sequence-ranges_.*\.json/);
+  });
+
   it('an unknown implementation exits 2 and names --implementations', () => {
     const r = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--implementations', 'turbo', '--output-dir', join(dir, 'run3')]);
     expect(r.code).toBe(2);
