@@ -351,6 +351,7 @@ int bench(int argc, char** argv) {
   int threads = 2, iters = 3;
   int64_t batch = 1, heads = 8, kvheads = -1, d = 64;
   int causal = 0;
+  bool withPeak = true;  // --peak 0: skip the peak (e.g. under perf stat, to count only kernel cycles)
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     const char* v = argv[i + 1];
@@ -364,6 +365,7 @@ int bench(int argc, char** argv) {
     else if (a == "--causal") causal = std::atoi(v);
     else if (a == "--level") level = v;
     else if (a == "--iters") iters = std::atoi(v);
+    else if (a == "--peak") withPeak = std::atoi(v) != 0;
   }
   if (kvheads < 0) kvheads = heads;
   std::vector<SimdLevel> lvls;
@@ -377,8 +379,13 @@ int bench(int argc, char** argv) {
   MemoryPool pool(hostAllocator(), true);
   for (SimdLevel lv : lvls) {
     setSimdLevel(lv);
-    const PeakResult pk = measureCpuPeak(threads, 1.0);
-    const double corePeak = perCorePeakCpuTime();
+    PeakResult pk;
+    pk.fmaGflops = 1;
+    double corePeak = 0;
+    if (withPeak) {
+      pk = measureCpuPeak(threads, 1.0);
+      corePeak = perCorePeakCpuTime();
+    }
     std::printf("[%s] peak: %.1f GFLOP/s FMA, %.1f GB/s triad on %d threads (wall); %.1f GFLOP/s per busy core\n",
                 simdLevelName(lv), pk.fmaGflops, pk.streamGBps, threads, corePeak);
     for (const auto& im : impls) {
