@@ -1,5 +1,6 @@
 // dilbench::Error -> JS Error { message, code: 'ERR_DILBENCH_*', field? }.
-// Argument errors are TypeError (wrong type) or RangeError (value out of range);
+// Argument errors are TypeError (wrong type) or RangeError (value out of range, including the
+// core's InvalidConfig errors that name a field); 'session busy'/disposed are plain Errors;
 // std::bad_alloc -> ERR_DILBENCH_OUT_OF_MEMORY; anything else -> ERR_DILBENCH_INTERNAL.
 #include <new>
 
@@ -21,6 +22,11 @@ ErrorInfo captureCurrentException() {
     info.code = errorCodeName(e.code());
     info.message = e.what();
     info.field = e.field();
+    // A parameter the core found out of range is a RangeError like the binding's own checks;
+    // state errors (session busy/disposed) stay plain Errors.
+    if (e.code() == ErrorCode::InvalidConfig && !info.field.empty() && info.field != "session") {
+      info.kind = JsKind::RangeError;
+    }
   } catch (const std::bad_alloc&) {
     info.code = errorCodeName(ErrorCode::OutOfMemory);
     info.message = "out of host memory";

@@ -34,8 +34,8 @@ const badProblemFields: Bad[] = [
   ['seqLen', Number.NaN, 'RangeError'],
   ['seqLen', 2 ** 60, 'RangeError'],
   ['headDim', 0, 'RangeError'],
-  ['headDim', 257, 'Error'],
-  ['headDim', 1024, 'Error'],
+  ['headDim', 257, 'RangeError'],
+  ['headDim', 1024, 'RangeError'],
   ['causal', 'yes', 'TypeError'],
   ['causal', 1, 'TypeError'],
   ['scale', Number.NaN, 'RangeError'],
@@ -141,6 +141,7 @@ describe('invalid problems', () => {
   it('an unsupported headDim names the field and the allowed range', () => {
     const err = catchSync(() => binding.plan({ ...baseProblem, headDim: 300 }, baseOptions));
     expectCoded(err, INVALID, 'headDim');
+    expect(err.name).toBe('RangeError');
     expect(err.message).toMatch(/1\.\.256/);
   });
 
@@ -250,6 +251,7 @@ describe('sessions', () => {
     const err = await catchAsync(s.sample(1, false));
     expectCoded(err, INVALID, 'session');
     expect(err.message).toMatch(/busy/);
+    expect(err.name).toBe('Error');
     expectCoded(await catchAsync(s.output()), INVALID, 'session');
     expect((await first).length).toBe(20);
     expect((await s.sample(1, false)).length).toBe(1); // free again
