@@ -53,8 +53,7 @@ void dilatedHead(const float* qHead, const float* kHead, const float* vHead, int
       const int64_t* pos = pat->positions.data() + b;
       const float* k = gatherRows(kHead, pos, n, D, kBuf);
       const float* v = gatherRows(vHead, pos, n, D, vBuf);
-      attendRowsMerge(qHead, pos, n, k, v, D, pos, n, D, scale, causal, o, lse, s);
-      if ((seg & 15) == 15) throwIfCancelled(ctx);
+      attendRowsMerge(qHead, pos, n, k, v, D, pos, n, D, scale, causal, o, lse, s, ctx.cancel);
     }
   }
 }

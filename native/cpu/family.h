@@ -139,11 +139,11 @@ TileScratch carveTileScratch(float* base, int64_t headDim);
 // when not contiguous); key j is row j of k / v (stride ldkv) at sequence position kPos[j].
 // Positions are ascending. Result row i is merged into o[qPos[i]] with running lse[qPos[i]]
 // (-inf = nothing yet; o must then be 0). Causal: key j allowed iff kPos[j] <= qPos[i].
-// Returns the multiply-adds' flop count actually issued to attendBlock (diagnostics only).
+// Polls `cancel` (may be null) before every query tile and throws Error(Cancelled).
 void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const float* k,
                      const float* v, int64_t ldkv, const int64_t* kPos, int64_t nk,
                      int64_t headDim, float scale, bool causal, float* o, float* lse,
-                     const TileScratch& s);
+                     const TileScratch& s, const CancelToken* cancel = nullptr);
 
 // Merge one finalized row (ob, lb) into the running (o, l).
 void mergeRow(float* o, float& l, const float* ob, float lb, int64_t headDim);

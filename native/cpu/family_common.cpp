@@ -184,9 +184,11 @@ const float* gatherRows(const float* src, const int64_t* pos, int64_t n, int64_t
 
 void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const float* k,
                      const float* v, int64_t ldkv, const int64_t* kPos, int64_t nk, int64_t D,
-                     float scale, bool causal, float* o, float* lse, const TileScratch& s) {
+                     float scale, bool causal, float* o, float* lse, const TileScratch& s,
+                     const CancelToken* cancel) {
   if (nq <= 0 || nk <= 0) return;
   for (int64_t i0 = 0; i0 < nq; i0 += kQTile) {
+    if (cancel && cancel->cancelled()) throw Error(ErrorCode::Cancelled, "run cancelled");
     const int64_t qr = std::min(kQTile, nq - i0);
     const int64_t* qp = qPos + i0;
     // Causal: the first key after the tile's last query ends the useful keys.

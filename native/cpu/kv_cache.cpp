@@ -220,6 +220,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
       if (recompute_) {
         const int64_t pieces = (n + kPrefillRowsPerTask - 1) / kPrefillRowsPerTask;
         family::parallelFor(ctx, B * H * pieces, [&](int64_t task, int worker) {
+          family::throwIfCancelled(ctx);
           const int64_t bh = task / pieces, piece = task % pieces;
           const int64_t b = bh / H, h = bh % H;
           const int64_t kvh = b * KH + h / G;

@@ -99,7 +99,7 @@ class RingCpu final : public Kernel, public TelemetrySource {
             family::attendRowsMerge(qHead, iota + pc.begin, pc.end - pc.begin,
                                     k + (kvh * L + kc.begin) * D, v + (kvh * L + kc.begin) * D, D,
                                     iota + kc.begin, kc.size(), D, scale, p.causal,
-                                    o + bh * L * D, lseBuf.data() + bh * L, s);
+                                    o + bh * L * D, lseBuf.data() + bh * L, s, ctx.cancel);
           }
         });
         const auto t1 = std::chrono::steady_clock::now();

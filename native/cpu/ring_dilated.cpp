@@ -165,7 +165,7 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
               const float* vv = family::gatherRows(v + kvh * L * D, kpos, kh2 - kl, D, vBuf);
               family::attendRowsMerge(q + bh * L * D, qpos, qh - ql, kk, vv, D, kpos, kh2 - kl,
                                       D, scale, p.causal, o + bh * L * D,
-                                      lseBuf.data() + bh * L, s);
+                                      lseBuf.data() + bh * L, s, ctx.cancel);
             }
           }
         });

@@ -367,6 +367,46 @@ int cmdCheck() {
     expectInvalid(k, "promptLen");
   }
 
+  // cancellation: a cancelled token stops every family kernel with Error(Cancelled)
+  for (const char* impl : {"dilated", "dilated-grouped", "ring", "ring-dilated", "block-sparse",
+                           "kv-cache", "kv-cache-recompute"}) {
+    auto p = base(impl, 300, true);
+    p.ringSize = 3;
+    Inputs in = makeInputs(p);
+    auto kernel = KernelRegistry::instance().create(impl, Device::CPU);
+    MemoryPool pool(hostAllocator(), true);
+    CancelToken token;
+    token.cancel();
+    ExecContext ctx;
+    ctx.pool = &pool;
+    ctx.threadPool = &ThreadPool::global();
+    ctx.threads = 2;
+    ctx.cancel = &token;
+    std::vector<float> o(size_t(p.qElements()));
+    Tensors t{in.q.data(), in.k.data(), in.v.data(), o.data()};
+    ++cases;
+    bool ok = false;
+    try {
+      kernel->run(p, t, ctx);
+    } catch (const Error& e) {
+      ok = e.code() == ErrorCode::Cancelled;
+    }
+    if (!ok || pool.stats().bytesInUse != 0) {
+      ++failures;
+      std::printf("FAIL cancel %s\n", impl);
+    }
+  }
+  // one thread gives the same output as two
+  {
+    auto p = base("ring-dilated", 777, true);
+    p.ringSize = 3;
+    p.segmentLengths = {64, 256};
+    p.dilationRates = {1, 4};
+    Inputs in = makeInputs(p);
+    RunOut a = runKernel(p, in, 1, nullptr), b = runKernel(p, in, 2, nullptr);
+    record("threads1==threads2", describe(p), compareF(a.o, b.o), 0.0, 0.0);
+  }
+
   // pattern cache statistics and LRU
   {
     PatternCache c(1 << 20);
