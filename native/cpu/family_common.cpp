@@ -205,16 +205,15 @@ void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const 
     st.rows = qr;
     st.headDim = D;
     resetOnlineSoftmax(st);
-    for (int64_t j0 = 0; j0 < nkUse; j0 += kKvTile) {
-      const int64_t kr = std::min(kKvTile, nkUse - j0);
-      BlockMask mask;
-      if (causal && kPos[j0 + kr - 1] > qp[0]) {
-        mask.qPos = qp;
-        mask.kPos = kPos + j0;
-        mask.causal = true;
-      }
-      attendBlock(qt, D, qr, k + j0 * ldkv, v + j0 * ldkv, ldkv, kr, D, scale, mask, st, s.block);
+    // One call over every useful key: attendBlock re-packs nothing per key chunk, skips chunks
+    // the mask removes entirely and applies the mask only on chunks that straddle the diagonal.
+    BlockMask mask;
+    if (causal && kPos[nkUse - 1] > qp[0]) {
+      mask.qPos = qp;
+      mask.kPos = kPos;
+      mask.causal = true;
     }
+    attendBlock(qt, D, qr, k, v, ldkv, nkUse, D, scale, mask, st, s.block);
     finalizeOnlineSoftmax(st, s.outTile, D, s.lseTile);
     for (int64_t i = 0; i < qr; ++i) {
       const int64_t p = qp[i];

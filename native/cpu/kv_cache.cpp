@@ -91,17 +91,13 @@ void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* k
     st.headDim = D;
     resetOnlineSoftmax(st);
     const int64_t nk = causal ? a + qr : nkFixed;
-    for (int64_t j0 = 0; j0 < nk; j0 += family::kKvTile) {
-      const int64_t kr = std::min(family::kKvTile, nk - j0);
-      BlockMask mask;
-      if (causal && j0 + kr - 1 > a) {
-        mask.qPos = iota + a;
-        mask.kPos = iota + j0;
-        mask.causal = true;
-      }
-      attendBlock(qHead + a * D, D, qr, kHead + j0 * D, vHead + j0 * D, D, kr, D, scale, mask, st,
-                  s.block);
+    BlockMask mask;  // attendBlock applies it only on key chunks that straddle the diagonal
+    if (causal) {
+      mask.qPos = iota + a;
+      mask.kPos = iota;
+      mask.causal = true;
     }
+    attendBlock(qHead + a * D, D, qr, kHead, vHead, D, nk, D, scale, mask, st, s.block);
     if (keepOnlyRow < 0) {
       finalizeOnlineSoftmax(st, oHead + a * D, D, nullptr);
     } else {
