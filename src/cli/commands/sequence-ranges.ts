@@ -20,7 +20,7 @@ function rangeHelp(): string {
   try {
     const table = loadRanges();
     return Object.values(table)
-      .map((r) => `${r.name} (${r.labels.join(' ')})`)
+      .map((r) => `${r.name} = ${r.labels.join(' ')}`)
       .join('; ');
   } catch {
     return '';
@@ -31,7 +31,7 @@ export function register(program: Command): void {
   program
     .command('sequence-ranges')
     .description('benchmark each implementation across a range of sequence lengths; writes JSON, CSV and Markdown')
-    .option('--range <name>', `length range: ${rangeNames().join('|')} (default ${DEFAULTS.range}). ${rangeHelp()}`)
+    .option('--range <name>', `length range, one of ${rangeNames().join('|')} (default ${DEFAULTS.range}): ${rangeHelp()}; all = their union; custom = --custom-lengths`)
     .option('--custom-lengths <lengths...>', 'lengths for --range custom, space- or comma-separated (K = 1024), e.g. 128,256,4K')
     .option('--implementations <names...>', 'implementations to run, space- or comma-separated (default: all on the device)')
     .option('--batch-size <n>', `batch size; lowered by the planner when it does not fit (default ${DEFAULTS.batchSize})`)
