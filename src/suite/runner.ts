@@ -123,7 +123,12 @@ export async function runSuite<O extends CommonRunOptions>(
   const threads = options.threads > 0 ? options.threads : info.hardwareThreads;
   const ctx: SuiteContext = { implementations, threads };
   const points = suite.points(options, ctx);
-  const budget = options.memoryBudget ?? Math.floor((deps.availableMemoryBytes ?? availableMemoryBytes()) / 2);
+  // default budget: half of the memory available on the device the kernels run on
+  const deviceMemory =
+    options.device === 'cuda'
+      ? (info.cuda.devices[0]?.totalMemoryBytes ?? 0)
+      : (deps.availableMemoryBytes ?? availableMemoryBytes());
+  const budget = options.memoryBudget ?? Math.floor(deviceMemory / 2);
   const sessionOptions: NativeSessionOptions = {
     threads,
     useMemoryPool: true,

@@ -33,6 +33,8 @@ export interface FakeOptions {
   onSample?: (p: NativeProblem) => void;
   hardwareThreads?: number;
   implementations?: string[];
+  /** pretend a CUDA device with this much memory exists (flash and naive also listed on cuda) */
+  cudaMemoryBytes?: number;
   /** reject matching problems at plan() time (like an unsupported parameter) */
   rejectPlan?: (p: NativeProblem) => CodedError | undefined;
 }
@@ -127,7 +129,23 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
     simdLevel: 'avx2',
     detectedSimdLevel: 'avx2',
     hardwareThreads,
-    cuda: { compiled: false, deviceCount: 0, devices: [] },
+    cuda: opts.cudaMemoryBytes
+      ? {
+          compiled: true,
+          deviceCount: 1,
+          devices: [
+            {
+              index: 0,
+              name: 'Fake GPU',
+              computeCapability: '9.0',
+              totalMemoryBytes: opts.cudaMemoryBytes,
+              smClockMHz: 1000,
+              driverVersion: '0',
+              runtimeVersion: '0',
+            },
+          ],
+        }
+      : { compiled: false, deviceCount: 0, devices: [] },
   };
   const fail = (p: NativeProblem, at: 'createSession' | 'sample') => {
     if ((opts.failAt ?? 'sample') !== at) return;
@@ -138,8 +156,12 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
   const binding: FakeBinding = {
     sessions,
     info: () => info,
-    listImplementations: () =>
-      impls.map((name) => ({ name, device: 'cpu' as const, dtypes: ['fp32' as const], description: `fake ${name}` })),
+    listImplementations: () => [
+      ...impls.map((name) => ({ name, device: 'cpu' as const, dtypes: ['fp32' as const], description: `fake ${name}` })),
+      ...(opts.cudaMemoryBytes
+        ? impls.map((name) => ({ name, device: 'cuda' as const, dtypes: ['fp32' as const, 'fp16' as const], description: `fake ${name}` }))
+        : []),
+    ],
     plan(problem, options) {
       if (!impls.includes(problem.implementation)) {
         throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `unknown implementation ${problem.implementation}`, 'implementation');

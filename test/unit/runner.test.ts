@@ -148,6 +148,18 @@ describe('suite runner', () => {
     });
   });
 
+  it('on cuda, the default budget is half of the GPU memory and rows say cuda', async () => {
+    const binding = createFakeBinding({ cudaMemoryBytes: 16 * GiB });
+    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', device: 'cuda', warmup: 0, runs: 2 });
+    const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), availableMemoryBytes: 100 * GiB });
+    expect(file.config.memoryBudgetBytes).toBe(8 * GiB);
+    expect(file.results.map((r) => [r.implementation, r.device, r.status])).toEqual([
+      ['naive', 'cuda', 'ok'],
+      ['flash', 'cuda', 'ok'],
+    ]);
+    expect(file.environment.gpu).toBeDefined();
+  });
+
   it('calibrates its rate model with a short real run when none is given', async () => {
     const binding = createFakeBinding({ rate: 1e9 });
     // flash at 4096 with 8 heads: 34 GFLOP per iteration at 1 GFLOP/s -> far over 5 s
