@@ -94,6 +94,14 @@ void validateBlockSparse(const AttentionProblem& p) {
   if (p.window < 1) throwInvalid("window", "must be >= 1");
   if (p.stride < 1) throwInvalid("stride", "must be >= 1");
   if (!(p.density > 0.0 && p.density <= 1.0)) throwInvalid("density", "must be in (0, 1]");
+  // Planning walks the block mask (up to blocks^2 pairs): bound it so plan() on a hostile
+  // seqLen/blockSize answers at once instead of blocking for hours (found by test/fuzz).
+  constexpr int64_t kMaxBlocks = int64_t(1) << 14;  // 1M tokens at blockSize 64
+  if (blockSparseBlocks(p) > kMaxBlocks) {
+    throwInvalid("blockSize", "seqLen " + std::to_string(p.seqLen) + " / blockSize " + std::to_string(p.blockSize) +
+                                  " gives " + std::to_string(blockSparseBlocks(p)) + " blocks; at most " +
+                                  std::to_string(kMaxBlocks) + " (raise blockSize)");
+  }
 }
 
 int64_t blockSparseBlocks(const AttentionProblem& p) {
