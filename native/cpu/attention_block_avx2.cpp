@@ -27,16 +27,19 @@ struct VT {
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  // 2^x = 2^n * p(f), n = round(x), f in [-0.5, 0.5]; degree-5 fit with p(0) == 1 exactly
+  // (max rel. error 1.1e-7): exp2(0) must be exactly 1, or every online-softmax step that
+  // keeps the row max would rescale the running sums by a slightly wrong alpha.
   static R exp2(R x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-127.f));
     const R n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const R f = _mm256_sub_ps(x, n);
-    R p = _mm256_set1_ps(1.326697993e-03f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.675469395e-03f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550742675e-02f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402212158e-01f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469491e-01f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.000000071e+00f));
+    R p = _mm256_set1_ps(1.3219338723e-03f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6717035107e-03f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5508907007e-02f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022237912e-01f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314685764e-01f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
     // 2^n from the exponent bits; n = -127 gives +0.
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));

@@ -31,17 +31,20 @@ struct VT {
   static R add(R a, R b) { return _mm_add_ps(a, b); }
   static R sub(R a, R b) { return _mm_sub_ps(a, b); }
   static R max(R a, R b) { return _mm_max_ps(a, b); }
+  // 2^x = 2^n * p(f), n = round(x), f in [-0.5, 0.5]; degree-5 fit with p(0) == 1 exactly
+  // (max rel. error 1.1e-7): exp2(0) must be exactly 1, or every online-softmax step that
+  // keeps the row max would rescale the running sums by a slightly wrong alpha.
   static R exp2(R x) {
     x = _mm_max_ps(x, _mm_set1_ps(-127.f));
     const __m128i ni = _mm_cvtps_epi32(x);  // round to nearest (default MXCSR)
     const R n = _mm_cvtepi32_ps(ni);
     const R f = _mm_sub_ps(x, n);
-    R p = _mm_set1_ps(1.326697993e-03f);
-    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(9.675469395e-03f));
-    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(5.550742675e-02f));
-    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(2.402212158e-01f));
-    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(6.931469491e-01f));
-    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(1.000000071e+00f));
+    R p = _mm_set1_ps(1.3219338723e-03f);
+    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(9.6717035107e-03f));
+    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(5.5508907007e-02f));
+    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(2.4022237912e-01f));
+    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(6.9314685764e-01f));
+    p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(1.0f));
     const __m128i e = _mm_slli_epi32(_mm_add_epi32(ni, _mm_set1_epi32(127)), 23);
     return _mm_mul_ps(p, _mm_castsi128_ps(e));
   }
