@@ -466,14 +466,14 @@ int bench(int argc, char** argv) {
           secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
         std::sort(cpus.begin(), cpus.end());
-        const double busyGf = kern->counts(p).flops / cpus.front() / 1e9;  // per busy core, summed
+        const double busyGf = kern->counts(p).flops / cpus.front() / 1e9;  // per CPU-second = per busy core
         std::sort(secs.begin(), secs.end());
         const double best = secs.front(), med = secs[secs.size() / 2];
         const double gf = kern->counts(p).flops / med / 1e9;
         std::printf("[%s] %-5s N=%-6lld B=%lld H=%lld KH=%lld D=%lld causal=%d thr=%d  median %.2f ms (best %.2f)  %.1f GFLOP/s  %.0f%% of peak | cpu-time: %.1f GFLOP/s/core = %.0f%% of core peak\n",
                     simdLevelName(lv), im.c_str(), (long long)n, (long long)batch, (long long)heads,
                     (long long)kvheads, (long long)d, causal, threads, med * 1e3, best * 1e3, gf,
-                    100.0 * gf / pk.fmaGflops, busyGf / threads * 1.0, corePeak > 0 ? 100.0 * busyGf / (corePeak * threads) : 0.0);
+                    100.0 * gf / pk.fmaGflops, busyGf, corePeak > 0 ? 100.0 * busyGf / corePeak : 0.0);
         std::fflush(stdout);
       }
     }
