@@ -16,6 +16,9 @@ struct AttnArgs {
   int64_t batch = 1, heads = 1, kvHeads = 1, seqLen = 1, headDim = 64;
   bool causal = false;
   float scale = 0.f;  // already resolved (> 0)
+  // flash only: rows allocated per head in q, k, v, o (0 = seqLen). With seqLen < headStrideRows
+  // the kernel attends the first seqLen rows of each head (kv-cache prefill).
+  int64_t headStrideRows = 0;
   const void* q = nullptr;
   const void* k = nullptr;
   const void* v = nullptr;
@@ -36,6 +39,28 @@ const char* flashPath(ElemType t, int64_t headDim);
 size_t naiveWorkspaceBytes(const AttnArgs& a);
 bool naiveSupports(ElemType t, int64_t headDim);
 const char* launchNaive(const AttnArgs& a, void* workspace);
+
+// Flash-decoding (split-K) step of kv-cache: one query row per head, row `pos` of q/o
+// ([batch, heads, rowsPerHead, headDim]), attends cache rows [0, pos] of k/v
+// ([batch, kvHeads, rowsPerHead, headDim]). Partial results (fp32) go to `workspace`
+// (decodeWorkspaceBytes for the largest pos), then a combine kernel writes o's row `pos`.
+struct DecodeArgs {
+  ElemType dtype = ElemType::F16;
+  int64_t batch = 1, heads = 1, kvHeads = 1, headDim = 128;
+  int64_t rowsPerHead = 1;  // L: head stride of q, o, k, v in rows
+  int64_t pos = 0;          // query row; attends cache rows 0..pos
+  float scale = 0.f;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  void* stream = nullptr;
+};
+bool decodeSupports(ElemType t, int64_t headDim);
+size_t decodeWorkspaceBytes(const DecodeArgs& a);  // for pos = rowsPerHead - 1 (the maximum)
+const char* launchDecode(const DecodeArgs& a, void* workspace);
+// How many split-K chunks launchDecode uses for these arguments.
+int decodeSplits(const DecodeArgs& a);
 
 // fp32 <-> dtype conversion on the device (count elements).
 const char* convertFromF32(void* dst, const float* src, size_t count, ElemType t, void* stream);

@@ -71,7 +71,8 @@ struct FlashParams {
   const void* k;
   const void* v;
   void* o;
-  int n;       // seqLen
+  int n;       // rows processed per head (queries and keys)
+  long long ld;  // rows allocated per head (head stride = ld * headDim); >= n
   int heads;   // query heads
   int kvHeads;
   int group;   // heads / kvHeads
@@ -117,10 +118,10 @@ __global__ void __launch_bounds__(128) flashMmaKernel(FlashParams p) {
   const int hk = h / p.group;
   const int n = p.n;
   const int m0 = mb * BM;
-  const T* Q = static_cast<const T*>(p.q) + static_cast<size_t>(bh) * n * D;
-  const T* K = static_cast<const T*>(p.k) + static_cast<size_t>(b * p.kvHeads + hk) * n * D;
-  const T* V = static_cast<const T*>(p.v) + static_cast<size_t>(b * p.kvHeads + hk) * n * D;
-  T* O = static_cast<T*>(p.o) + static_cast<size_t>(bh) * n * D;
+  const T* Q = static_cast<const T*>(p.q) + static_cast<size_t>(bh) * p.ld * D;
+  const T* K = static_cast<const T*>(p.k) + static_cast<size_t>(b * p.kvHeads + hk) * p.ld * D;
+  const T* V = static_cast<const T*>(p.v) + static_cast<size_t>(b * p.kvHeads + hk) * p.ld * D;
+  T* O = static_cast<T*>(p.o) + static_cast<size_t>(bh) * p.ld * D;
 
   int nBlocks = (n + BN - 1) / BN;
   if (p.causal) {
@@ -303,7 +304,8 @@ const char* launchMma(const AttnArgs& a) {
     if (e != cudaSuccess) return cudaGetErrorString(e);
     configured = true;
   }
-  FlashParams p{a.q, a.k, a.v, a.o, static_cast<int>(a.seqLen), static_cast<int>(a.heads),
+  FlashParams p{a.q, a.k, a.v, a.o, static_cast<int>(a.seqLen),
+                a.headStrideRows > 0 ? a.headStrideRows : a.seqLen, static_cast<int>(a.heads),
                 static_cast<int>(a.kvHeads), static_cast<int>(a.heads / a.kvHeads),
                 a.scale * kLog2e, a.causal ? 1 : 0};
   dim3 grid(static_cast<unsigned>((a.seqLen + BM - 1) / BM),
@@ -329,10 +331,10 @@ __global__ void __launch_bounds__(256) flashSimtKernel(FlashParams p) {
   const int mb = p.causal ? (gridDim.x - 1 - blockIdx.x) : blockIdx.x;
   const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads, hk = h / p.group;
   const int n = p.n, m0 = mb * BM;
-  const T* Q = static_cast<const T*>(p.q) + static_cast<size_t>(bh) * n * D;
-  const T* K = static_cast<const T*>(p.k) + static_cast<size_t>(b * p.kvHeads + hk) * n * D;
-  const T* V = static_cast<const T*>(p.v) + static_cast<size_t>(b * p.kvHeads + hk) * n * D;
-  T* O = static_cast<T*>(p.o) + static_cast<size_t>(bh) * n * D;
+  const T* Q = static_cast<const T*>(p.q) + static_cast<size_t>(bh) * p.ld * D;
+  const T* K = static_cast<const T*>(p.k) + static_cast<size_t>(b * p.kvHeads + hk) * p.ld * D;
+  const T* V = static_cast<const T*>(p.v) + static_cast<size_t>(b * p.kvHeads + hk) * p.ld * D;
+  T* O = static_cast<T*>(p.o) + static_cast<size_t>(bh) * p.ld * D;
 
   for (int i = tid; i < BM * D; i += 256) {
     int r = i / D, c = i % D;
@@ -399,7 +401,8 @@ __global__ void __launch_bounds__(256) flashSimtKernel(FlashParams p) {
 
 template <class T, int D>
 const char* launchSimtT(const AttnArgs& a) {
-  FlashParams p{a.q, a.k, a.v, a.o, static_cast<int>(a.seqLen), static_cast<int>(a.heads),
+  FlashParams p{a.q, a.k, a.v, a.o, static_cast<int>(a.seqLen),
+                a.headStrideRows > 0 ? a.headStrideRows : a.seqLen, static_cast<int>(a.heads),
                 static_cast<int>(a.kvHeads), static_cast<int>(a.heads / a.kvHeads),
                 a.scale * kLog2e, a.causal ? 1 : 0};
   constexpr int BM = 8 * simtRows<T, D>();

@@ -7,6 +7,7 @@
 //   cuda_bench bench [--csv FILE] [--impl flash|naive] [--reps N]
 //                                          TFLOP/s at seqLen 4K-16K, heads 16, d 64/128, fp16/bf16
 //   cuda_bench bandwidth                   device-to-device copy bandwidth (read + write bytes)
+//   cuda_bench decode [--csv FILE]         kv-cache decode step GB/s vs the copy bandwidth
 //   cuda_bench info                        device properties
 #include <cuda_runtime.h>
 
@@ -41,7 +42,7 @@ static size_t tbytes(ElemType t) { return t == ElemType::F32 ? 4 : 2; }
 // Float64 dense attention (the definition): per (b, h, i) over allowed keys.
 static void referenceDense(const AttnArgs& a, const std::vector<float>& q,
                            const std::vector<float>& k, const std::vector<float>& v,
-                           std::vector<double>& o) {
+                           std::vector<double>& o, const std::vector<int>* onlyRows = nullptr) {
   const int64_t B = a.batch, H = a.heads, HK = a.kvHeads, N = a.seqLen, D = a.headDim;
   const int64_t G = H / HK;
   o.assign(static_cast<size_t>(B * H * N * D), 0.0);
@@ -52,7 +53,8 @@ static void referenceDense(const AttnArgs& a, const std::vector<float>& q,
       const float* K = &k[((b * HK + h / G) * N) * D];
       const float* V = &v[((b * HK + h / G) * N) * D];
       double* O = &o[((b * H + h) * N) * D];
-      for (int64_t i = 0; i < N; ++i) {
+      for (int64_t ri = 0; ri < (onlyRows ? int64_t(onlyRows->size()) : N); ++ri) {
+        const int64_t i = onlyRows ? (*onlyRows)[ri] : ri;
         const int64_t nk = a.causal ? i + 1 : N;
         double mx = -INFINITY;
         for (int64_t j = 0; j < nk; ++j) {
@@ -132,6 +134,71 @@ static const char* runImpl(const std::string& impl, const AttnArgs& a, DevBuf* w
   return launchNaive(a, ws ? ws->p : nullptr);
 }
 
+// Decode steps against the causal reference: query row pos over cache rows [0, pos].
+static int checkDecode(std::mt19937_64& rng) {
+  struct Shape {
+    int b, h, hk, L, d;
+  };
+  const Shape shapes[] = {{1, 4, 1, 1000, 64}, {2, 8, 2, 3000, 128}, {1, 3, 3, 700, 128},
+                          {1, 6, 2, 600, 64}, {1, 16, 16, 4099, 128}, {1, 8, 8, 300, 64}};
+  const ElemType types[] = {ElemType::F16, ElemType::BF16, ElemType::F32};
+  const int maxN = std::getenv("CHECK_MAX_N") ? std::atoi(std::getenv("CHECK_MAX_N")) : 1 << 30;
+  int failures = 0;
+  for (ElemType t : types)
+    for (const Shape& s : shapes) {
+      if (s.L > maxN) continue;
+      AttnArgs a;
+      a.dtype = t, a.batch = s.b, a.heads = s.h, a.kvHeads = s.hk, a.seqLen = s.L, a.headDim = s.d;
+      a.causal = true;
+      a.scale = float(1.0 / std::sqrt(double(s.d)));
+      const size_t qn = size_t(s.b) * s.h * s.L * s.d, kn = size_t(s.b) * s.hk * s.L * s.d;
+      DevBuf dq(qn * tbytes(t)), dk(kn * tbytes(t)), dv(kn * tbytes(t)), dout(qn * tbytes(t));
+      auto hq = makeInput(dq, qn, t, rng), hk = makeInput(dk, kn, t, rng), hv = makeInput(dv, kn, t, rng);
+      CK(cudaMemset(dout.p, 0xff, dout.bytes));
+      DecodeArgs d;
+      d.dtype = t, d.batch = s.b, d.heads = s.h, d.kvHeads = s.hk, d.headDim = s.d, d.rowsPerHead = s.L;
+      d.scale = a.scale, d.q = dq.p, d.k = dk.p, d.v = dv.p, d.o = dout.p;
+      DevBuf ws(decodeWorkspaceBytes(d));
+      const std::vector<int> poss = {0, 1, 255, 256, s.L / 2, s.L - 1};
+      int maxSplit = 0;
+      for (int pos : poss) {
+        d.pos = pos;
+        maxSplit = std::max(maxSplit, decodeSplits(d));
+        if (const char* e = launchDecode(d, ws.p)) {
+          std::printf("decode launch error: %s\n", e);
+          return failures + 1;
+        }
+      }
+      CK(cudaDeviceSynchronize());
+      DevBuf tmp(qn * 4);
+      convertToF32(static_cast<float*>(tmp.p), dout.p, qn, t, nullptr);
+      std::vector<float> ho(qn);
+      CK(cudaMemcpy(ho.data(), tmp.p, qn * 4, cudaMemcpyDeviceToHost));
+      std::vector<double> ref;
+      referenceDense(a, hq, hk, hv, ref, &poss);
+      double num = 0, den = 0, maxAbs = 0;
+      bool bad = false;
+      for (int bh = 0; bh < s.b * s.h; ++bh)
+        for (int pos : poss)
+          for (int e = 0; e < s.d; ++e) {
+            const size_t i = (size_t(bh) * s.L + pos) * s.d + e;
+            if (!std::isfinite(ho[i])) bad = true;
+            const double diff = double(ho[i]) - ref[i];
+            num += diff * diff;
+            den += ref[i] * ref[i];
+            maxAbs = std::max(maxAbs, std::fabs(diff));
+          }
+      const double rel = std::sqrt(num / std::max(den, 1e-300));
+      const double tol = t == ElemType::BF16 ? 1e-2 : t == ElemType::F16 ? 2e-3 : 1e-5;
+      const bool ok = !bad && rel <= tol && (t != ElemType::F32 || maxAbs <= 1e-4);
+      if (!ok) ++failures;
+      std::printf("%-6s %-5s %-5s %2d %3d %3d %6d %4d %-6s %11.3e %11.3e %s (splits<=%d)\n", "decode", tname(t),
+                  "splitk", s.b, s.h, s.hk, s.L, s.d, "steps", rel, maxAbs,
+                  ok ? "PASS" : (bad ? "FAIL(nan/inf/unwritten)" : "FAIL"), maxSplit);
+    }
+  return failures;
+}
+
 static int check() {
   struct Shape {
     int b, h, hk, n, d;
@@ -151,7 +218,7 @@ static int check() {
     for (ElemType t : types)
       for (const Shape& s : shapes)
         for (int causal = 0; causal < 2; ++causal) {
-          if (s.n > maxN) continue;
+          if (s.n > maxN || std::getenv("CHECK_DECODE_ONLY")) continue;
           AttnArgs a;
           a.dtype = t;
           a.batch = s.b, a.heads = s.h, a.kvHeads = s.hk, a.seqLen = s.n, a.headDim = s.d;
@@ -201,6 +268,7 @@ static int check() {
                       s.b, s.h, s.hk, s.n, s.d, causal ? "yes" : "no", rel, maxAbs,
                       ok ? "PASS" : (bad ? "FAIL(nan/inf/unwritten)" : "FAIL"));
         }
+  failures += checkDecode(rng);
   std::printf("check: %d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
@@ -284,6 +352,104 @@ static int bench(int argc, char** argv) {
   return 0;
 }
 
+static double copyBandwidthGBs();
+
+// Decode-step bandwidth: cache bytes read per step over the step's time, cold L2 (flushed before
+// every sample, outside the timed region), against the measured device-to-device copy rate.
+static int decodeBench(int argc, char** argv) {
+  std::string csv;
+  for (int i = 2; i < argc; ++i)
+    if (std::string(argv[i]) == "--csv" && i + 1 < argc) csv = argv[++i];
+  FILE* out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
+  if (out) std::fprintf(out, "dtype,batch,heads,kvHeads,cacheLen,headDim,splits,medianUs,GBps,pctOfCopy\n");
+  const double copy = copyBandwidthGBs();
+  std::printf("device-to-device copy: %.1f GB/s (read+write)\n", copy);
+  struct Shape {
+    int b, h, hk, L, d;
+  };
+  const Shape shapes[] = {{1, 32, 8, 8192, 128},  {1, 32, 8, 32768, 128}, {8, 32, 8, 8192, 128},
+                          {8, 32, 8, 16384, 128}, {4, 16, 16, 16384, 128}, {16, 32, 8, 8192, 128},
+                          {4, 32, 32, 8192, 64},  {2, 64, 8, 65536, 128}};
+  int cudaL2 = 0;
+  CK(cudaDeviceGetAttribute(&cudaL2, cudaDevAttrL2CacheSize, 0));
+  DevBuf flush(size_t(cudaL2) * 4);
+  std::mt19937_64 rng(7);
+  std::printf("%-5s %2s %3s %3s %6s %4s %6s %10s %9s %7s\n", "dtype", "b", "h", "hk", "cache", "d", "splits",
+              "median_us", "GB/s", "%copy");
+  for (ElemType t : {ElemType::F16, ElemType::BF16})
+    for (const Shape& s : shapes) {
+      const size_t qn = size_t(s.b) * s.h * s.L * s.d, kn = size_t(s.b) * s.hk * s.L * s.d;
+      DevBuf dq(qn * 2), dk(kn * 2), dv(kn * 2), dout(qn * 2);
+      randnDevice(dq, qn, t, rng());
+      randnDevice(dk, kn, t, rng());
+      randnDevice(dv, kn, t, rng());
+      DecodeArgs d;
+      d.dtype = t, d.batch = s.b, d.heads = s.h, d.kvHeads = s.hk, d.headDim = s.d, d.rowsPerHead = s.L;
+      d.pos = s.L - 1, d.scale = float(1.0 / std::sqrt(double(s.d)));
+      d.q = dq.p, d.k = dk.p, d.v = dv.p, d.o = dout.p;
+      DevBuf ws(decodeWorkspaceBytes(d));
+      for (int w = 0; w < 3; ++w)
+        if (const char* e = launchDecode(d, ws.p)) {
+          std::printf("decode launch error: %s\n", e);
+          return 2;
+        }
+      CK(cudaDeviceSynchronize());
+      cudaEvent_t e0, e1;
+      CK(cudaEventCreate(&e0));
+      CK(cudaEventCreate(&e1));
+      std::vector<float> ms;
+      for (int i = 0; i < 30; ++i) {
+        CK(cudaMemsetAsync(flush.p, i & 0xff, flush.bytes));
+        CK(cudaEventRecord(e0));
+        launchDecode(d, ws.p);
+        CK(cudaEventRecord(e1));
+        CK(cudaEventSynchronize(e1));
+        float m = 0;
+        CK(cudaEventElapsedTime(&m, e0, e1));
+        ms.push_back(m);
+      }
+      CK(cudaGetLastError());
+      cudaEventDestroy(e0);
+      cudaEventDestroy(e1);
+      std::sort(ms.begin(), ms.end());
+      const double med = ms[ms.size() / 2];
+      const double bytes = 2.0 * s.b * s.hk * double(s.L) * s.d * 2 + 2.0 * s.b * s.h * s.d * 2;
+      const double gbs = bytes / (med * 1e-3) / 1e9;
+      std::printf("%-5s %2d %3d %3d %6d %4d %6d %10.1f %9.1f %6.1f%%\n", tname(t), s.b, s.h, s.hk, s.L, s.d,
+                  decodeSplits(d), med * 1e3, gbs, 100.0 * gbs / copy);
+      std::fflush(stdout);
+      if (out)
+        std::fprintf(out, "%s,%d,%d,%d,%d,%d,%d,%.2f,%.1f,%.1f\n", tname(t), s.b, s.h, s.hk, s.L, s.d,
+                     decodeSplits(d), med * 1e3, gbs, 100.0 * gbs / copy);
+    }
+  if (out) std::fclose(out);
+  return 0;
+}
+
+static double copyBandwidthGBs() {
+  const size_t bytes = size_t(2) << 30;
+  DevBuf a(bytes), b(bytes);
+  CK(cudaMemset(a.p, 1, bytes));
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  for (int i = 0; i < 3; ++i) CK(cudaMemcpy(b.p, a.p, bytes, cudaMemcpyDeviceToDevice));
+  std::vector<float> ms;
+  for (int i = 0; i < 10; ++i) {
+    CK(cudaEventRecord(e0));
+    CK(cudaMemcpyAsync(b.p, a.p, bytes, cudaMemcpyDeviceToDevice));
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float m;
+    CK(cudaEventElapsedTime(&m, e0, e1));
+    ms.push_back(m);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  std::sort(ms.begin(), ms.end());
+  return 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9;
+}
+
 static int bandwidth() {
   const size_t bytes = size_t(2) << 30;
   DevBuf a(bytes), b(bytes);
@@ -330,6 +496,7 @@ int main(int argc, char** argv) {
   if (cmd == "check") return check();
   if (cmd == "bench") return bench(argc, argv);
   if (cmd == "bandwidth") return bandwidth();
+  if (cmd == "decode") return decodeBench(argc, argv);
   std::fprintf(stderr, "usage: cuda_bench check|bench|bandwidth|info\n");
   return 64;
 }
