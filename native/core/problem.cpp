@@ -80,6 +80,12 @@ void AttentionProblem::validateCommon() const {
     throwInvalid("headDim", "must be in 1.." + std::to_string(kMaxHeadDim) + ", got " +
                                 std::to_string(headDim));
   }
+  // Kernels plan per head (exact flop counts of the dilated family): an absurd head count would
+  // keep plan() busy for minutes on the main thread (found by test/fuzz).
+  constexpr int64_t kMaxHeads = int64_t(1) << 16;
+  if (heads > kMaxHeads) {
+    throwInvalid("heads", "must be at most " + std::to_string(kMaxHeads) + ", got " + std::to_string(heads));
+  }
   if (heads % kvHeads != 0) {
     throwInvalid("kvHeads", "heads (" + std::to_string(heads) + ") must be a multiple of kvHeads (" +
                                 std::to_string(kvHeads) + ")");

@@ -81,6 +81,12 @@ KvCacheSplit resolveKvCache(const AttentionProblem& p) {
     s.promptLen = p.promptLen;
     s.newTokens = p.newTokens;
   }
+  // Planning counts each decode step: bound them so plan() answers at once (found by test/fuzz).
+  constexpr int64_t kMaxNewTokens = int64_t(1) << 20;
+  if (s.newTokens > kMaxNewTokens) {
+    throwInvalid("newTokens", "at most " + std::to_string(kMaxNewTokens) + " decode steps, got " +
+                                  std::to_string(s.newTokens));
+  }
   return s;
 }
 
@@ -94,13 +100,17 @@ void validateBlockSparse(const AttentionProblem& p) {
   if (p.window < 1) throwInvalid("window", "must be >= 1");
   if (p.stride < 1) throwInvalid("stride", "must be >= 1");
   if (!(p.density > 0.0 && p.density <= 1.0)) throwInvalid("density", "must be in (0, 1]");
-  // Planning walks the block mask (up to blocks^2 pairs): bound it so plan() on a hostile
-  // seqLen/blockSize answers at once instead of blocking for hours (found by test/fuzz).
-  constexpr int64_t kMaxBlocks = int64_t(1) << 14;  // 1M tokens at blockSize 64
-  if (blockSparseBlocks(p) > kMaxBlocks) {
-    throwInvalid("blockSize", "seqLen " + std::to_string(p.seqLen) + " / blockSize " + std::to_string(p.blockSize) +
-                                  " gives " + std::to_string(blockSparseBlocks(p)) + " blocks; at most " +
-                                  std::to_string(kMaxBlocks) + " (raise blockSize)");
+  // Planning walks the block mask: O(blocks) for local/strided/dilated, O(blocks^2) for random.
+  // Bound it so plan() on a hostile seqLen/blockSize answers at once instead of blocking for
+  // hours (found by test/fuzz).
+  const bool random = p.blockPattern == "random";
+  const int64_t maxBlocks = random ? int64_t(1) << 14 : int64_t(1) << 26;
+  if (blockSparseBlocks(p) > maxBlocks) {
+    throwInvalid("blockSize", "seqLen " + std::to_string(p.seqLen) + " / blockSize " +
+                                  std::to_string(p.blockSize) + " gives " +
+                                  std::to_string(blockSparseBlocks(p)) + " blocks; at most " +
+                                  std::to_string(maxBlocks) + (random ? " for the random pattern" : "") +
+                                  " (raise blockSize)");
   }
 }
 
