@@ -76,7 +76,7 @@ class GlobalThreadPool final : public ThreadPool {
     std::lock_guard<std::mutex> jobLock(jobMutex_);
     fn_ = &fn;
     tasks_ = tasks;
-    threads_ = threads;
+    threads_.store(threads, std::memory_order_relaxed);
     next_.store(0, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
@@ -132,12 +132,18 @@ class GlobalThreadPool final : public ThreadPool {
         std::unique_lock<std::mutex> lk(mutex_);
         cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       }
-      seen = generation_.load(std::memory_order_acquire);
+      const uint64_t g = generation_.load(std::memory_order_acquire);
       if (stop_) return;
-      spin = worker < threads_;
+      const int jobThreads = threads_.load(std::memory_order_relaxed);
+      // A late non-participant may read the parameters of a newer job: validate the snapshot
+      // (a participant's job cannot be replaced before it reports done).
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (generation_.load(std::memory_order_relaxed) != g) continue;
+      seen = g;
+      spin = worker < jobThreads;
       if (!spin) continue;
       runTasks(worker);
-      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_ - 1) {
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == jobThreads - 1) {
         std::lock_guard<std::mutex> lk(mutex_);
         doneCv_.notify_one();
       }
@@ -154,7 +160,7 @@ class GlobalThreadPool final : public ThreadPool {
   // Current job (written before generation_ is bumped, read after it is observed).
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   int64_t tasks_ = 0;
-  int threads_ = 0;
+  std::atomic<int> threads_{0};
   std::atomic<int64_t> next_{0};
   std::atomic<int> done_{0};
   std::mutex errorMutex_;
