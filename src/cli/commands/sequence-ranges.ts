@@ -5,7 +5,7 @@ import { ConfigError } from '../../config/errors.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { loadRanges, rangeNames } from '../../config/ranges.js';
 import { getBinding } from '../../api/binding.js';
-import { runBenchmark } from '../../api/run.js';
+import { runBenchmark, type FilesWritten } from '../../api/run.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
 import { createProgress } from '../progress.js';
 import { summaryText } from '../summary.js';
@@ -14,6 +14,7 @@ import { summaryText } from '../summary.js';
 const FIELDS = [
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup',
   'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet', 'device',
+  'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'baseline',
 ] as const;
 
 function rangeHelp(): string {
@@ -39,8 +40,16 @@ export function register(program: Command): void {
     .option('--kv-heads <n>', 'key/value heads for grouped-query attention; divides --heads (default: --heads)')
     .option('--head-dim <n>', `head dimension (default ${DEFAULTS.headDim})`)
     .option('--causal', 'causal mask (default: not causal)')
-    .option('--warmup <n>', `warm-up iterations per point, the first reported as cold start (default ${DEFAULTS.warmup})`)
-    .option('--runs <n>', `timed iterations per point (default ${DEFAULTS.runs})`)
+    .option('--warmup <n>', `warm-up iterations per point (the first reported as cold start), or 'adaptive': until the first samples stabilise (default ${DEFAULTS.warmup})`)
+    .option('--runs <n>', 'a fixed number of timed iterations per point (stop reason fixed-runs); default: adaptive, until --target-rse, --max-samples or --max-time')
+    .option('--target-rse <x>', `stop sampling when the relative standard error of the mean is at or below this, a fraction or percent (default ${DEFAULTS.targetRse} = 1%)`)
+    .option('--min-samples <n>', `samples before the stopping rule may stop (default ${DEFAULTS.minSamples})`)
+    .option('--max-samples <n>', `most samples per point (default ${DEFAULTS.maxSamples})`)
+    .option('--max-time <s>', `seconds of sampling per point, warm-up included (default ${DEFAULTS.maxTime})`)
+    .option('--cold', 'evict the last-level cache before each sample (default: hot)')
+    .option('--interleave', 'sample the implementations of one point in randomised round-robin (when their memory fits together)')
+    .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
+    .option('--baseline <implementation>', `implementation the speedup plot compares against (default ${DEFAULTS.baseline})`)
     .option('--threads <n>', 'worker threads (default 0: all hardware threads)')
     .option('--seed <n>', `seed of the random inputs (default ${DEFAULTS.seed})`)
     .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)')
@@ -73,7 +82,8 @@ export function register(program: Command): void {
         controller.abort();
       };
       process.on('SIGINT', onSigint);
-      let written: { json: string; csv: string; markdown: string } | undefined;
+      process.on('SIGTERM', onSigint); // same as Ctrl-C: partial results, exit 130
+      let written: FilesWritten | undefined;
       let file;
       try {
         file = await runBenchmark({
@@ -87,13 +97,20 @@ export function register(program: Command): void {
       } finally {
         progress.stop();
         process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
       }
 
       if (parsed.json) {
         process.stdout.write(JSON.stringify(file, null, 2) + '\n');
       } else {
         process.stdout.write(summaryText(file));
-        if (written) process.stdout.write(`\nwrote ${written.json}\n      ${written.csv}\n      ${written.markdown}\n`);
+        if (written) {
+          const paths = [written.json, written.csv, written.markdown, ...(written.history ? [written.history] : []), ...written.plots];
+          process.stdout.write(`\nwrote ${paths.join('\n      ')}\n`);
+        }
+      }
+      if (written && !parsed.quiet) {
+        for (const w of written.warnings) process.stderr.write(`dilbench: warning: ${w}\n`);
       }
       if (!parsed.quiet) {
         const failed = file.results.filter((r) => r.status === 'failed' && r.errorCode !== 'ERR_DILBENCH_CANCELLED').length;
