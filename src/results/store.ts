@@ -1,6 +1,6 @@
 // Writes a ResultFile as <suite>_<timestamp>.json|.csv|.md, each atomically
 // (temp file in the same directory + fsync + rename), so a reader never sees half a file.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ResultFile } from './types.js';
 import { toJson } from '../reports/json.js';
@@ -58,11 +58,39 @@ export function resultBaseName(file: Pick<ResultFile, 'suite' | 'createdAt'>): s
   return `${file.suite}_${fileTimestamp(file.createdAt)}`;
 }
 
+/**
+ * Writes `content` atomically to `path` only when nothing is there yet (temp file + fsync +
+ * link, which fails on an existing name): returns false, writing nothing, when `path` exists.
+ */
+export function writeFileAtomicExclusive(path: string, content: string): boolean {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.x.tmp`);
+  writeFileAtomic(tmp, content);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+    // no hard links on this file system: check, then rename (a narrow race, no torn file)
+    if (existsSync(path)) return false;
+    renameSync(tmp, path);
+    return true;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 export async function writeResultFiles(file: ResultFile, outputDir: string): Promise<WrittenFiles> {
   const dir = resolve(outputDir);
-  const base = join(dir, resultBaseName(file));
+  // Never overwrite: two runs that start in the same millisecond (several processes writing one
+  // directory) get <name>.json and <name>-2.json, ... The JSON claims the name atomically.
+  const json = toJson(file);
+  let base = join(dir, resultBaseName(file));
+  for (let n = 2; !writeFileAtomicExclusive(`${base}.json`, json); n++) {
+    base = join(dir, `${resultBaseName(file)}-${n}`);
+  }
   const out: WrittenFiles = { json: `${base}.json`, csv: `${base}.csv`, markdown: `${base}.md` };
-  writeFileAtomic(out.json, toJson(file));
   writeFileAtomic(out.csv, toCsv(file));
   writeFileAtomic(out.markdown, toMarkdown(file));
   return out;
