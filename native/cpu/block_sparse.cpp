@@ -13,43 +13,86 @@
 
 namespace dilbench {
 
-std::vector<int64_t> blockSparseKeyBlocks(const AttentionProblem& p, int64_t qb) {
+namespace {
+
+// The key blocks of query block qb for the analytic patterns form an arithmetic progression
+// first, first + step, ..., last (empty when last < first). Not for "random".
+struct Progression {
+  int64_t first = 0, last = -1, step = 1;
+  int64_t count() const { return last < first ? 0 : (last - first) / step + 1; }
+};
+Progression keyProgression(const AttentionProblem& p, int64_t qb) {
   const int64_t nb = blockSparseBlocks(p);
   const int64_t hiAll = p.causal ? qb : nb - 1;
-  std::vector<int64_t> out;
+  Progression pr;
   const std::string& bp = p.blockPattern;
   if (bp == "local") {
-    for (int64_t kb = std::max<int64_t>(0, qb - p.window + 1);
-         kb <= std::min(hiAll, qb + p.window - 1); ++kb) {
-      out.push_back(kb);
-    }
+    const int64_t reach = std::min(p.window - 1, nb);
+    pr.first = std::max<int64_t>(0, qb - reach);
+    pr.last = std::min(hiAll, qb + reach);
+    pr.step = 1;
   } else if (bp == "strided") {
-    for (int64_t kb = qb % p.stride; kb <= hiAll; kb += p.stride) out.push_back(kb);
-  } else if (bp == "dilated") {
-    const int64_t reach = (p.window - 1) * p.stride;
-    // first kb >= 0 with (qb - kb) % stride == 0 and (qb - kb) / stride < window
-    int64_t kb = qb - std::min(p.window - 1, qb / p.stride) * p.stride;
-    for (; kb <= std::min(hiAll, qb + reach); kb += p.stride) out.push_back(kb);
-  } else {
+    pr.step = p.stride;
+    pr.first = qb % p.stride;
+    pr.last = hiAll < pr.first ? -1 : pr.first + (hiAll - pr.first) / p.stride * p.stride;
+  } else {  // dilated: d % stride == 0 && d / stride < window
+    pr.step = p.stride;
+    const int64_t hops = std::min(p.window - 1, nb);
+    pr.first = qb - std::min(hops, qb / p.stride) * p.stride;
+    const int64_t upHops = std::min(hops, (hiAll - qb) / p.stride);
+    pr.last = qb + upHops * p.stride;
+  }
+  return pr;
+}
+
+}  // namespace
+
+std::vector<int64_t> blockSparseKeyBlocks(const AttentionProblem& p, int64_t qb) {
+  std::vector<int64_t> out;
+  if (p.blockPattern == "random") {
+    const int64_t hiAll = p.causal ? qb : blockSparseBlocks(p) - 1;
     for (int64_t kb = 0; kb <= hiAll; ++kb) {
       if (blockSparseAllowed(p, qb, kb)) out.push_back(kb);
     }
+    return out;
   }
+  const Progression pr = keyProgression(p, qb);
+  out.reserve(size_t(pr.count()));
+  for (int64_t kb = pr.first; kb <= pr.last; kb += pr.step) out.push_back(kb);
   return out;
 }
 
+// O(blocks) for local / strided / dilated (closed form per query block); O(blocks^2) hash
+// evaluations for random (bounded by validateBlockSparse).
 BlockSparseStats blockSparseStats(const AttentionProblem& p) {
   BlockSparseStats st;
   const int64_t nb = blockSparseBlocks(p), bs = p.blockSize, L = p.seqLen;
+  const int64_t lastLen = L - (nb - 1) * bs;
   st.blocksTotal = p.causal ? nb * (nb + 1) / 2 : nb * nb;
+  const bool random = p.blockPattern == "random";
   double pairs = 0;
   for (int64_t qb = 0; qb < nb; ++qb) {
-    const int64_t qr = std::min(bs, L - qb * bs);
-    for (int64_t kb : blockSparseKeyBlocks(p, qb)) {
-      ++st.blocksComputed;
-      const int64_t kr = std::min(bs, L - kb * bs);
-      pairs += (p.causal && kb == qb) ? double(qr) * double(qr + 1) / 2.0 : double(qr) * double(kr);
+    const double qr = double(std::min(bs, L - qb * bs));
+    int64_t count = 0;
+    double keyRows = 0;
+    if (random) {
+      for (int64_t kb : blockSparseKeyBlocks(p, qb)) {
+        ++count;
+        keyRows += double(std::min(bs, L - kb * bs));
+      }
+    } else {
+      const Progression pr = keyProgression(p, qb);
+      count = pr.count();
+      keyRows = double(count) * double(bs);
+      const int64_t lastKb = nb - 1;
+      if (count > 0 && lastKb >= pr.first && lastKb <= pr.last && (lastKb - pr.first) % pr.step == 0) {
+        keyRows -= double(bs - lastLen);
+      }
     }
+    st.blocksComputed += count;
+    pairs += qr * keyRows;
+    // The diagonal block is always allowed; causal keeps only its lower triangle.
+    if (p.causal && count > 0) pairs -= qr * qr - qr * (qr + 1) / 2.0;
   }
   st.sparsity = st.blocksTotal ? 1.0 - double(st.blocksComputed) / double(st.blocksTotal) : 0.0;
   st.flops = 4.0 * double(p.headDim) * double(p.batch * p.heads) * pairs;

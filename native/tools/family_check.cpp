@@ -159,6 +159,22 @@ void checkVsRef(const AttentionProblem& p, PatternCache* cache, RunOut* keep = n
                 (unsigned long long)r.workspace, (unsigned long long)r.peakPool,
                 describe(p).c_str());
   }
+  if (p.implementation == "block-sparse") {  // stats (closed form) vs brute force over the mask
+    double pairs = 0;
+    for (int64_t i = 0; i < p.seqLen; ++i)
+      for (int64_t j = 0; j < p.seqLen; ++j)
+        if ((!p.causal || j <= i) && blockSparseAllowed(p, i / p.blockSize, j / p.blockSize)) ++pairs;
+    const BlockSparseStats st = blockSparseStats(p);
+    const double want = 4.0 * double(p.headDim * p.batch * p.heads) * pairs;
+    ++cases;
+    if (st.flops != want || st.blocksComputed != r.tel.blocksComputed ||
+        st.sparsity != r.tel.sparsity) {
+      ++failures;
+      std::printf("FAIL block-sparse stats %s: flops %.0f vs %.0f, blocks %lld vs %lld\n",
+                  describe(p).c_str(), st.flops, want, (long long)st.blocksComputed,
+                  (long long)r.tel.blocksComputed);
+    }
+  }
   if (keep) *keep = std::move(r);
 }
 
@@ -275,6 +291,12 @@ int cmdCheck() {
           p.stride = 2;
           p.density = 0.3;
           checkVsRef(p, nullptr);
+          if (bs == 16 && L == 1000) {
+            p.window = 5;
+            p.stride = 3;
+            p.density = 1.0;
+            checkVsRef(p, nullptr);
+          }
         }
       }
       // kv-cache and the recompute path: defaults and explicit splits
@@ -353,6 +375,14 @@ int cmdCheck() {
     b.window = 2;
     b.stride = 0;
     expectInvalid(b, "stride");
+    b.stride = 2;
+    b.blockPattern = "random";
+    b.seqLen = 20000;
+    b.blockSize = 1;
+    expectInvalid(b, "blockSize");  // random walks blocks^2: at most 16384 blocks
+    b.blockPattern = "local";
+    b.seqLen = int64_t(1) << 27;
+    expectInvalid(b, "blockSize");  // analytic patterns: at most 2^26 blocks
     auto k = base("kv-cache", 100, true);
     k.promptLen = 60;
     k.newTokens = 50;
