@@ -1,6 +1,7 @@
 // The CPU backend and the backend registry. The CPU supports fp32 only; flushCache touches a
 // buffer twice the size of the last-level cache (read from sysfs, 32 MiB when unknown).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
