@@ -1,7 +1,12 @@
 // `dilbench report [--results-dir benchmark_results] [--out report] [--format md|html|csv|json|all]`
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { REPORT_FORMATS, generateReport, type ReportFormat } from '../../reports/report/index.js';
+// Only types from the report modules at start-up: they pull in vega, vega-lite and the PNG
+// renderer, which the action loads on demand so `dilbench --version` and the other commands start fast.
+import type { ReportFormat } from '../../reports/report/index.js';
 import type { PlotFormat } from '../../reports/plots/index.js';
+
+/** The same list as REPORT_FORMATS in src/reports/report (checked against its type). */
+const REPORT_FORMATS = ['md', 'html', 'csv', 'json', 'all'] as const satisfies readonly ReportFormat[];
 
 function parseFormats(value: string, previous: ReportFormat[] | undefined): ReportFormat[] {
   const out = [...(previous ?? [])];
@@ -35,6 +40,7 @@ export function register(program: Command): void {
     .option('--quiet', 'print nothing but errors')
     .action(async (opts: { resultsDir: string; out: string; format?: ReportFormat[]; baseline: string; figureFormats: PlotFormat[]; title: string; quiet?: boolean }) => {
       const quiet = opts.quiet === true;
+      const { generateReport } = await import('../../reports/report/index.js');
       const result = await generateReport({
         resultsDir: opts.resultsDir,
         outDir: opts.out,
