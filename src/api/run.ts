@@ -4,7 +4,8 @@ import type { ResultFile } from '../results/types.js';
 import { writeResultFiles, type WrittenFiles } from '../results/store.js';
 import type { RateModel } from '../plan/planner.js';
 import { runSuite } from '../suite/runner.js';
-import type { ProgressEvent, SamplingFunction } from '../suite/types.js';
+import type { CommonRunOptions, ProgressEvent, SamplingFunction } from '../suite/types.js';
+import { appendHistory, historyPath } from '../history/index.js';
 import { loadPeak } from '../roofline/peak-store.js';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
@@ -20,8 +21,28 @@ export interface RunBenchmarkOptions {
   kvHeads?: number;
   headDim?: number;
   causal?: boolean;
-  warmup?: number;
+  /** warm-up iterations or 'adaptive' (default) */
+  warmup?: number | 'adaptive';
+  /** fixed timed iterations; omitted: adaptive (until targetRse, maxSamples or maxTime) */
   runs?: number;
+  /** relative standard error of the mean to stop at: 0.01 or '1%' (default 0.01) */
+  targetRse?: number | string;
+  /** default 10 */
+  minSamples?: number;
+  /** default 1000 */
+  maxSamples?: number;
+  /** seconds of sampling per point, warm-up included (default 10) */
+  maxTime?: number;
+  /** evict the last-level cache before each sample (default false) */
+  cold?: boolean;
+  /** sample the implementations of one point in randomised round-robin (default false) */
+  interleave?: boolean;
+  /** write SVG/PNG plots beside the result files (default true) */
+  plots?: boolean;
+  /** implementation the speedup plot compares against (default 'naive') */
+  baseline?: string;
+  /** append the rows to <outputDir>/history.jsonl (default true) */
+  history?: boolean;
   /** 0 or omitted: all hardware threads */
   threads?: number;
   seed?: number;
@@ -39,8 +60,22 @@ export interface RunBenchmarkOptions {
   rates?: RateModel;
   /** advanced: another measurement function */
   sampling?: SamplingFunction;
-  /** called with the paths once the files are written */
-  onFilesWritten?: (files: WrittenFiles) => void;
+  /** called with the paths once the files (results, history, plots) are written */
+  onFilesWritten?: (files: FilesWritten) => void;
+}
+
+/** Every file a run wrote, and what went wrong after the results were safe. */
+export interface FilesWritten extends WrittenFiles {
+  /** history.jsonl appended to, when history is on and the append worked */
+  history?: string;
+  /** plot files (SVG and PNG) */
+  plots: string[];
+  /** a failed history append or plot: the results are written regardless */
+  warnings: string[];
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten']);
@@ -61,7 +96,26 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
   });
   if (parsed.outputDir !== null) {
-    const written = await writeResultFiles(file, parsed.outputDir);
+    const dir = parsed.outputDir;
+    const written: FilesWritten = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };
+    const opts = parsed as CommonRunOptions & { history?: boolean; plots?: boolean; baseline?: string };
+    if (opts.history !== false) {
+      try {
+        appendHistory(file, dir);
+        written.history = historyPath(dir);
+      } catch (e) {
+        written.warnings.push(`could not append to ${historyPath(dir)}: ${messageOf(e)}`);
+      }
+    }
+    if (opts.plots !== false) {
+      try {
+        // loaded here, not at start-up: vega and the PNG renderer are heavy
+        const { writeSuitePlots } = await import('../reports/plots/index.js');
+        written.plots = await writeSuitePlots(file, dir, { baseline: opts.baseline ?? 'naive' });
+      } catch (e) {
+        written.warnings.push(`could not write the plots: ${messageOf(e)}`);
+      }
+    }
     options.onFilesWritten?.(written);
   }
   return file;

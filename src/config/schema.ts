@@ -13,6 +13,12 @@ function toNumber(v: unknown): unknown {
   return v;
 }
 
+/** "1%" -> 0.01, "0.01" -> 0.01 */
+function toFraction(v: unknown): unknown {
+  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$/.test(v)) return Number(v.trim().slice(0, -1).trim()) / 100;
+  return toNumber(v);
+}
+
 function toBoolean(v: unknown): unknown {
   if (typeof v === 'string') {
     const s = v.trim().toLowerCase();
@@ -68,8 +74,23 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
     kvHeads: { schema: int(1, 1 << 16), allowed: 'an integer >= 1 that divides --heads' },
     headDim: { schema: int(1, 1024), allowed: 'an integer 1..1024 that the implementation supports (32, 64, 128 at least)' },
     causal: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
-    warmup: { schema: int(0, 1_000_000), allowed: 'an integer >= 0' },
+    warmup: {
+      schema: z.union([z.literal('adaptive'), int(0, 1_000_000)]),
+      allowed: "'adaptive' or an integer >= 0",
+    },
     runs: { schema: int(1, 1_000_000), allowed: 'an integer >= 1' },
+    targetRse: {
+      schema: z.preprocess(toFraction, z.number().gt(0).lt(1)),
+      allowed: 'a fraction in (0, 1) or a percent, e.g. 0.01 or 1%',
+    },
+    minSamples: { schema: int(1, 1_000_000), allowed: 'an integer >= 1' },
+    maxSamples: { schema: int(1, 10_000_000), allowed: 'an integer >= 1 (and >= --min-samples)' },
+    maxTime: { schema: z.preprocess(toNumber, z.number().positive().finite()), allowed: 'a number of seconds > 0' },
+    cold: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    interleave: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    plots: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    history: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    baseline: { schema: z.string().trim().min(1), allowed: 'an implementation name, e.g. naive' },
     threads: { schema: int(0, 4096), allowed: 'an integer >= 0 (0 = all hardware threads)' },
     seed: { schema: int(0, 2 ** 32 - 1), allowed: 'an integer 0..4294967295' },
     memoryBudget: {
@@ -102,10 +123,28 @@ export interface SequenceRangesOptions {
   kvHeads: number;
   headDim: number;
   causal: boolean;
-  /** fixed warm-up iterations (issue 2); undefined: the sampler's default */
-  warmup?: number;
-  /** fixed timed iterations (issue 2); undefined: the sampler's default */
+  /** warm-up iterations, or 'adaptive' (default): until the first samples stabilise */
+  warmup: number | 'adaptive';
+  /** fixed timed iterations (stop reason 'fixed-runs'); undefined: adaptive stopping rule */
   runs?: number;
+  /** stop when the relative standard error of the mean reaches this (default 0.01) */
+  targetRse: number;
+  /** at least this many samples (default 10) */
+  minSamples: number;
+  /** at most this many samples (default 1000) */
+  maxSamples: number;
+  /** time budget per point in seconds, warm-up included (default 10) */
+  maxTime: number;
+  /** evict the last-level cache before each sample */
+  cold: boolean;
+  /** sample the implementations of one point in randomised round-robin */
+  interleave: boolean;
+  /** write plots beside the results (default true) */
+  plots: boolean;
+  /** append the rows to <outputDir>/history.jsonl (default true) */
+  history: boolean;
+  /** implementation the speedup plot compares against (default naive) */
+  baseline: string;
   /** 0 = all hardware threads */
   threads: number;
   seed: number;
@@ -131,15 +170,23 @@ export const DEFAULTS = {
   json: false,
   quiet: false,
   device: 'cpu',
-  /** fixed counts used until the adaptive sampler (issue 4) is the default */
-  warmup: 2,
-  runs: 10,
+  /** adaptive sampling (issue 4) is the default; --runs N switches to a fixed count */
+  warmup: 'adaptive',
+  targetRse: 0.01,
+  minSamples: 10,
+  maxSamples: 1000,
+  maxTime: 10,
+  cold: false,
+  interleave: false,
+  plots: true,
+  history: true,
+  baseline: 'naive',
 } as const;
 
 const KNOWN_KEYS = new Set([
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
   'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device',
+  'device', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'history', 'baseline',
 ]);
 
 function parseField<T>(specs: Record<string, FieldSpec>, name: string, value: unknown): T {
@@ -198,6 +245,11 @@ export function parseSequenceRangesOptions(
     throw new ConfigError('kvHeads', raw.kvHeads, `a divisor of heads (${heads})`, `${heads} heads cannot share ${kvHeads} kv heads`);
   }
   const implementations = get<string[]>('implementations');
+  const minSamples = get<number>('minSamples', DEFAULTS.minSamples)!;
+  const maxSamples = get<number>('maxSamples', Math.max(DEFAULTS.maxSamples, minSamples))!;
+  if (maxSamples < minSamples) {
+    throw new ConfigError('maxSamples', raw.maxSamples, `an integer >= minSamples (${minSamples})`, `${maxSamples} < ${minSamples}`);
+  }
 
   return {
     range,
@@ -209,8 +261,17 @@ export function parseSequenceRangesOptions(
     kvHeads,
     headDim: get<number>('headDim', DEFAULTS.headDim)!,
     causal: get<boolean>('causal', DEFAULTS.causal)!,
-    warmup: get<number>('warmup'),
+    warmup: get<number | 'adaptive'>('warmup', DEFAULTS.warmup)!,
     runs: get<number>('runs'),
+    targetRse: get<number>('targetRse', DEFAULTS.targetRse)!,
+    minSamples,
+    maxSamples,
+    maxTime: get<number>('maxTime', DEFAULTS.maxTime)!,
+    cold: get<boolean>('cold', DEFAULTS.cold)!,
+    interleave: get<boolean>('interleave', DEFAULTS.interleave)!,
+    plots: get<boolean>('plots', DEFAULTS.plots)!,
+    history: get<boolean>('history', DEFAULTS.history)!,
+    baseline: get<string>('baseline', DEFAULTS.baseline)!,
     threads: get<number>('threads', DEFAULTS.threads)!,
     seed: get<number>('seed', DEFAULTS.seed)!,
     memoryBudget: get<number>('memoryBudget'),

@@ -14,8 +14,16 @@ export interface PlanLimits {
   memoryBudgetBytes: number;
   /** per point, all iterations included */
   maxRunSeconds: number;
-  /** iterations one point will run (warm-up + timed), for the time estimate */
+  /** iterations one point will run (warm-up + timed), for the time estimate; with adaptive
+   * sampling the most it may run (warm-up + max-samples) */
   iterations: number;
+  /**
+   * Adaptive sampling: the scheduler stops a point at this many seconds (--max-time), so the
+   * iterations term never exceeds it, except for the few iterations it always takes
+   * (`minIterations`: cold start and a minimum of samples).
+   */
+  timeCapSeconds?: number;
+  minIterations?: number;
 }
 
 /** Bytes per second at which inputs are allocated and filled (a setup-cost term of the estimate). */
@@ -50,9 +58,19 @@ export interface PlannedFailure {
 
 export type PlannedPoint = PlannedRun | PlannedSkip | PlannedFailure;
 
-export function estimateSeconds(plan: NativePlan, flopsPerSecond: number, iterations: number): number {
+export function estimateSeconds(
+  plan: NativePlan,
+  flopsPerSecond: number,
+  iterations: number,
+  cap?: { timeCapSeconds?: number; minIterations?: number },
+): number {
   const rate = flopsPerSecond > 0 && Number.isFinite(flopsPerSecond) ? flopsPerSecond : 1e9;
-  return (iterations * plan.flops) / rate + plan.totalBytes / SETUP_BYTES_PER_SECOND;
+  const perIteration = plan.flops / rate;
+  let sampling = iterations * perIteration;
+  if (cap?.timeCapSeconds !== undefined) {
+    sampling = Math.max(Math.min(sampling, cap.timeCapSeconds), (cap.minIterations ?? 0) * perIteration);
+  }
+  return sampling + plan.totalBytes / SETUP_BYTES_PER_SECOND;
 }
 
 function errorCodeOf(e: unknown): string {
@@ -88,7 +106,7 @@ export function planPoint(
   const at = (batch: number) => {
     const p = { ...problem, batch };
     const plan = binding.plan(p, options);
-    const seconds = estimateSeconds(plan, rate, limits.iterations);
+    const seconds = estimateSeconds(plan, rate, limits.iterations, limits);
     return { problem: p, plan, seconds, why: overBy(plan, seconds, limits) };
   };
 

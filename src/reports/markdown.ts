@@ -2,6 +2,7 @@
 // time, and the best implementation per length.
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
+import { analyzeScaling } from '../stats/scaling.js';
 import { formatBytes, formatCount, formatGflops, formatLength, formatMs } from './format.js';
 
 function cell(s: string): string {
@@ -16,6 +17,20 @@ function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): strin
 export function medianWithRange(r: ResultRow): string {
   if (!r.stats) return '-';
   return `${formatMs(r.stats.medianMs)} (${formatMs(r.stats.p10Ms)}-${formatMs(r.stats.p90Ms)})`;
+}
+
+/** Median with its bootstrap 95% confidence interval, or the p10-p90 range when there is none. */
+export function medianWithCi(r: ResultRow): string {
+  if (!r.stats) return '-';
+  const ci = r.stats.medianCi95Ms;
+  if (ci) return `${formatMs(r.stats.medianMs)} [${formatMs(ci[0])}, ${formatMs(ci[1])}]`;
+  return `${formatMs(r.stats.medianMs)} (p10-p90 ${formatMs(r.stats.p10Ms)}-${formatMs(r.stats.p90Ms)})`;
+}
+
+/** Sample count and why sampling stopped: `42 (converged)`. */
+export function samplesText(r: ResultRow): string {
+  if (r.status !== 'ok') return '-';
+  return r.stopReason ? `${r.samplesMs.length} (${r.stopReason})` : String(r.samplesMs.length);
 }
 
 export function statusText(r: ResultRow): string {
@@ -79,7 +94,7 @@ export function toMarkdown(file: ResultFile): string {
       cfgLine('heads / kv heads / head dim', cfg.heads !== undefined ? `${String(cfg.heads)} / ${String(cfg.kvHeads)} / ${String(cfg.headDim)}` : undefined),
       cfgLine('causal', cfg.causal),
       cfgLine('threads', cfg.threads),
-      cfgLine('warm-up / timed iterations', cfg.warmup !== undefined ? `${String(cfg.warmup)} / ${String(cfg.runs)}` : undefined),
+      cfgLine('sampling', samplingLine(cfg)),
       cfgLine('memory budget', typeof cfg.memoryBudgetBytes === 'number' ? formatBytes(cfg.memoryBudgetBytes) : undefined),
       cfgLine('max seconds per point', cfg.maxRunSeconds),
       cfgLine('seed', cfg.seed),
@@ -90,9 +105,15 @@ export function toMarkdown(file: ResultFile): string {
   out.push('');
   out.push('## Results');
   out.push('');
-  out.push('Median time of one forward pass with the 10th-90th percentile range; memory is the peak measured by the memory pool (estimate from the planner for points that did not run).');
+  out.push(
+    'Median time of one forward pass with its bootstrap 95% confidence interval in brackets (the 10th-90th percentile range where there is none); ' +
+      'samples kept and why sampling stopped; memory is the peak measured by the memory pool (estimate from the planner for points that did not run). ' +
+      'Warnings are listed under the table.',
+  );
   out.push('');
   const hasRoofline = rows.some((r) => r.roofline);
+  const noted = rows.filter((r) => r.warnings?.length);
+  const noteIndex = new Map(noted.map((r, i) => [r, i + 1]));
   if (hasRoofline && env.peak) {
     out.push(
       `% of peak: achieved GFLOP/s against the measured FP32 FMA peak of ${env.peak.fmaGflops.toFixed(1)} GFLOP/s ` +
@@ -103,7 +124,7 @@ export function toMarkdown(file: ResultFile): string {
   out.push(
     table(
       [
-        'Length', 'Implementation', 'Batch', 'Median ms (p10-p90)', 'Peak memory', 'Tokens/s', 'GFLOP/s',
+        'Length', 'Implementation', 'Batch', 'Median ms [95% CI]', 'Samples (stop)', 'Cold start ms', 'Peak memory', 'Tokens/s', 'GFLOP/s',
         ...(hasRoofline ? ['% of peak', 'Bound'] : []),
         'Status',
       ],
@@ -111,17 +132,27 @@ export function toMarkdown(file: ResultFile): string {
         lengthLabel(r.seqLen),
         r.implementation,
         r.requestedBatch !== undefined && r.requestedBatch !== r.batch ? `${r.batch} (asked ${r.requestedBatch})` : String(r.batch),
-        medianWithRange(r),
+        medianWithCi(r),
+        samplesText(r),
+        r.coldStartMs !== undefined ? formatMs(r.coldStartMs) : '-',
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : `~${formatBytes(r.estimatedMemoryBytes)} est.`,
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
         ...(hasRoofline ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-', r.roofline?.bound ?? '-'] : []),
-        statusText(r),
+        shortStatus(r, noteIndex.get(r)),
       ]),
-      ['r', 'l', 'r', 'r', 'r', 'r', 'r', ...(hasRoofline ? (['r', 'l'] as const) : []), 'l'],
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(hasRoofline ? (['r', 'l'] as const) : []), 'l'],
     ),
   );
   out.push('');
+  if (noted.length) {
+    out.push('## Warnings and notes');
+    out.push('');
+    for (const [i, r] of noted.entries()) {
+      out.push(`${i + 1}. ${r.implementation} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`);
+    }
+    out.push('');
+  }
 
   const lengths = [...new Set(rows.map((r) => r.seqLen))].sort((a, b) => a - b);
   const impls = [...new Set(rows.map((r) => r.implementation))].sort();
@@ -144,6 +175,8 @@ export function toMarkdown(file: ResultFile): string {
     );
     out.push('');
   }
+
+  out.push(...scalingSection(rows));
 
   const best = bestPerLength(rows);
   out.push('## Best implementation per length');
@@ -172,4 +205,84 @@ export function toMarkdown(file: ResultFile): string {
   out.push(`${rows.length} points: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed.`);
   out.push('');
   return out.join('\n');
+}
+
+function shortStatus(r: ResultRow, note: number | undefined): string {
+  if (r.status !== 'ok') return statusText(r);
+  const parts: string[] = [];
+  if (r.effectiveSeqLen !== r.seqLen) parts.push(`ran at ${r.effectiveSeqLen}`);
+  if (note !== undefined) parts.push(`see note ${note}`);
+  return parts.length ? `ok (${parts.join('; ')})` : 'ok';
+}
+
+function samplingLine(cfg: Record<string, unknown>): string | undefined {
+  if (cfg.warmup === undefined && cfg.sampling === undefined) return undefined;
+  const warm = cfg.warmup === 'adaptive' ? 'adaptive warm-up' : `${String(cfg.warmup)} warm-up iterations`;
+  const cache = cfg.cacheMode === 'cold' ? 'cold cache' : cfg.cacheMode === 'hot' ? 'hot cache' : null;
+  const extra = [cache, cfg.interleave === true ? 'implementations interleaved' : null].filter(Boolean).join(', ');
+  const tail = extra ? `; ${extra}` : '';
+  if (cfg.sampling === 'adaptive') {
+    const rse = typeof cfg.targetRse === 'number' ? `${(cfg.targetRse * 100).toFixed(2).replace(/\.?0+$/, '')}%` : '?';
+    return (
+      `${warm}, then adaptive: until the relative standard error of the mean <= ${rse} ` +
+      `(min ${String(cfg.minSamples)}, max ${String(cfg.maxSamples)} samples, at most ${String(cfg.maxTimeSeconds)} s per point)${tail}`
+    );
+  }
+  return `${warm}, ${String(cfg.runs)} timed iterations (fixed)${tail}`;
+}
+
+function fmtK(k: number): string {
+  return k.toFixed(2);
+}
+
+/** Scaling laws (time ~ a * N^k, best of N / N log N / N^2) and crossovers, when >= 3 lengths ran. */
+export function scalingSection(rows: ResultRow[]): string[] {
+  const okLengths = new Set(rows.filter((r) => r.status === 'ok' && r.stats).map((r) => r.effectiveSeqLen ?? r.seqLen));
+  if (okLengths.size < 3) return [];
+  const analysis = analyzeScaling(rows);
+  const series = analysis.series.filter((s) => s.powerLaw).sort((a, b) => a.group.localeCompare(b.group) || a.implementation.localeCompare(b.implementation));
+  if (series.length === 0) return [];
+  const manyGroups = new Set(series.map((s) => s.group)).size > 1;
+  const out: string[] = [];
+  out.push('## Scaling with sequence length');
+  out.push('');
+  out.push(
+    'Least-squares fit of median time ~ a * N^k on log-log per implementation, with the 95% interval of k ' +
+      '(t-distribution; needs 3 lengths), and the best of N, N log N and N^2 by normalised RMS.',
+  );
+  out.push('');
+  out.push(
+    table(
+      [...(manyGroups ? ['Configuration'] : []), 'Implementation', 'Lengths', 'k [95% CI]', 'R^2', 'Best complexity', 'nRMS'],
+      series.map((s) => {
+        const pl = s.powerLaw!;
+        const best = s.complexity?.best;
+        return [
+          ...(manyGroups ? [s.group] : []),
+          s.implementation,
+          String(pl.points),
+          pl.kCi95 ? `${fmtK(pl.k)} [${fmtK(pl.kCi95[0])}, ${fmtK(pl.kCi95[1])}]` : fmtK(pl.k),
+          pl.r2.toFixed(3),
+          best ?? '-',
+          best && s.complexity ? s.complexity.models[best].nrms.toFixed(3) : '-',
+        ];
+      }),
+      [...(manyGroups ? (['l'] as const) : []), 'l', 'r', 'r', 'r', 'l', 'r'],
+    ),
+  );
+  out.push('');
+  out.push('### Crossover lengths');
+  out.push('');
+  if (analysis.crossovers.length === 0) {
+    out.push('No implementation overtakes another within the measured lengths.');
+  } else {
+    for (const c of analysis.crossovers) {
+      out.push(
+        `- ${c.fasterAbove} overtakes ${c.fasterBelow} at N ~ ${Math.round(c.n)} ` +
+          `(between ${lengthLabel(c.between[0])} and ${lengthLabel(c.between[1])})${manyGroups ? ` [${c.group}]` : ''}`,
+      );
+    }
+  }
+  out.push('');
+  return out;
 }

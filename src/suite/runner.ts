@@ -7,6 +7,8 @@ import type {
   NativeCancelToken,
   NativeImplementationInfo,
   NativePlan,
+  NativeProblem,
+  NativeSession,
   NativeSessionOptions,
 } from '../native/binding.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
@@ -16,7 +18,10 @@ import { collectEnvironment, availableMemoryBytes } from '../env/environment.js'
 import { calibrateRates } from '../plan/calibrate.js';
 import { planPoints, type PlannedPoint } from '../plan/planner.js';
 import { attachRoofline } from '../roofline/index.js';
-import { takeSamples } from './sampling.js';
+import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from './sampling.js';
+import { measureInterleaved } from '../measure/scheduler.js';
+import type { Measurement } from '../measure/types.js';
+import { formatBytes } from '../config/units.js';
 import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition } from './types.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
@@ -155,8 +160,9 @@ export async function runSuite<O extends CommonRunOptions>(
   }
   if (rejected.length > 0 && rejected.length === checked.size) throw rejected[0];
 
-  const warmup = options.warmup ?? DEFAULTS.warmup;
-  const runs = options.runs ?? DEFAULTS.runs;
+  const request = samplingRequest(options);
+  const adaptive = request.runs === undefined;
+  const interleave = options.interleave === true;
 
   let rates = deps.rates;
   if (!rates) {
@@ -171,7 +177,7 @@ export async function runSuite<O extends CommonRunOptions>(
   const planned = planPoints(binding, points.map((p) => p.problem), sessionOptions, {
     memoryBudgetBytes: budget,
     maxRunSeconds: options.maxRunSeconds,
-    iterations: warmup + runs,
+    ...planIterations(request),
   }, rates);
   const estimates = planned.map((p) => (p.action === 'run' ? p.estimatedSeconds : 0));
   let remaining = estimates.reduce((a, b) => a + b, 0);
@@ -181,38 +187,72 @@ export async function runSuite<O extends CommonRunOptions>(
   const results: ResultRow[] = [];
   let interrupted = false;
 
-  for (let i = 0; i < planned.length; i++) {
+  const groups = interleave ? groupByPoint(points) : points.map((_, i) => [i]);
+  for (const group of groups) {
     if (signal?.aborted) {
       interrupted = true;
       break;
     }
-    const p = planned[i];
-    const params = points[i].params;
     const started = Date.now();
-    emit({
-      type: 'point-start',
-      index: i,
-      total: planned.length,
-      implementation: p.problem.implementation,
-      seqLen: p.problem.seqLen,
-      batch: p.problem.batch,
-      estimatedSeconds: estimates[i],
-      remainingEstimatedSeconds: remaining,
-    });
-    let row: ResultRow;
-    if (p.action === 'fail') {
-      row = { ...rowBase(p, undefined, threads, info.simdLevel, params), status: 'failed', reason: p.reason, errorCode: p.errorCode };
-    } else if (p.action === 'skip') {
-      row = { ...rowBase(p, p.plan, threads, info.simdLevel, params), status: 'skipped', reason: p.reason };
-    } else {
-      row = rowBase(p, p.plan, threads, info.simdLevel, params);
-      if (p.note) row.warnings = [p.note];
-      await measurePoint(binding, p, row, sessionOptions, warmup, runs, sampling, signal);
-      if (row.errorCode === CANCELLED) interrupted = true;
+    const rows: ResultRow[] = [];
+    const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow }[] = [];
+    for (const i of group) {
+      const p = planned[i];
+      const params = points[i].params;
+      emit({
+        type: 'point-start',
+        index: i,
+        total: planned.length,
+        implementation: p.problem.implementation,
+        seqLen: p.problem.seqLen,
+        batch: p.problem.batch,
+        estimatedSeconds: estimates[i],
+        remainingEstimatedSeconds: remaining,
+      });
+      let row: ResultRow;
+      if (p.action === 'fail') {
+        row = { ...rowBase(p, undefined, threads, info.simdLevel, params), status: 'failed', reason: p.reason, errorCode: p.errorCode };
+      } else if (p.action === 'skip') {
+        row = { ...rowBase(p, p.plan, threads, info.simdLevel, params), status: 'skipped', reason: p.reason };
+      } else {
+        row = rowBase(p, p.plan, threads, info.simdLevel, params);
+        if (p.note) row.warnings = [p.note];
+        runnable.push({ p, row });
+      }
+      rows.push(row);
+      if (group.length === 1 && p.action === 'run') {
+        await measurePoint(binding, p, row, sessionOptions, request, sampling, signal);
+      }
     }
-    results.push(row);
-    remaining -= estimates[i];
-    emit({ type: 'point-end', index: i, total: planned.length, row, elapsedSeconds: (Date.now() - started) / 1000 });
+    if (group.length > 1 && runnable.length > 0) {
+      // all sessions of the point alive at once: only when their memory fits the budget together
+      const together = runnable.reduce((sum, r) => sum + r.p.plan.totalBytes, 0);
+      if (runnable.length > 1 && together <= budget) {
+        await measureInterleavedPoint(binding, runnable, sessionOptions, request, signal);
+      } else {
+        for (const r of runnable) {
+          if (runnable.length > 1) {
+            r.row.warnings = [
+              ...(r.row.warnings ?? []),
+              `not interleaved: the ${runnable.length} implementations of this point need ${formatBytes(together)} together, over the memory budget of ${formatBytes(budget)}; measured one after another`,
+            ];
+          }
+          if (signal?.aborted) {
+            markFailed(r.row, new CancelledError());
+            continue;
+          }
+          await measurePoint(binding, r.p, r.row, sessionOptions, request, sampling, signal);
+        }
+      }
+    }
+    for (let k = 0; k < group.length; k++) {
+      const i = group[k];
+      const row = rows[k];
+      if (row.errorCode === CANCELLED) interrupted = true;
+      results.push(row);
+      remaining -= estimates[i];
+      emit({ type: 'point-end', index: i, total: planned.length, row, elapsedSeconds: (Date.now() - started) / 1000 / group.length });
+    }
     if (interrupted) break;
   }
 
@@ -241,9 +281,15 @@ export async function runSuite<O extends CommonRunOptions>(
       threads,
       memoryBudgetBytes: budget,
       maxRunSeconds: options.maxRunSeconds,
-      warmup,
-      runs,
-      sampling: 'fixed',
+      warmup: request.warmup,
+      ...(request.runs !== undefined ? { runs: request.runs } : {}),
+      sampling: adaptive ? 'adaptive' : 'fixed',
+      ...(adaptive
+        ? { targetRse: request.targetRse, minSamples: request.minSamples, maxSamples: request.maxSamples }
+        : {}),
+      maxTimeSeconds: request.maxTimeSeconds,
+      cacheMode: request.cold ? 'cold' : 'hot',
+      interleave,
       seed: options.seed,
       device: options.device,
       dtype: 'fp32',
@@ -254,13 +300,97 @@ export async function runSuite<O extends CommonRunOptions>(
   return file;
 }
 
+/** The sampling request of a run: adaptive unless `runs` is given. */
+export function samplingRequest(options: CommonRunOptions): SamplingRequest {
+  const minSamples = options.minSamples ?? DEFAULTS.minSamples;
+  return {
+    warmup: options.warmup ?? DEFAULTS.warmup,
+    runs: options.runs,
+    targetRse: options.targetRse ?? DEFAULTS.targetRse,
+    minSamples,
+    maxSamples: options.maxSamples ?? Math.max(DEFAULTS.maxSamples, minSamples),
+    maxTimeSeconds: options.maxTime ?? DEFAULTS.maxTime,
+    cold: options.cold ?? DEFAULTS.cold,
+    seed: options.seed,
+  };
+}
+
+/** adaptive warm-up: the scheduler's minimum (6 after the cold start), for the estimate */
+const ADAPTIVE_WARMUP_ESTIMATE = 7;
+/** samples the scheduler always takes, even past --max-time */
+const MIN_SAMPLES_FLOOR = 3;
+
+/**
+ * What the planner's time estimate assumes. Fixed runs: warm-up + runs iterations. Adaptive: at
+ * most warm-up + max-samples iterations, bounded by --max-time per point (the scheduler stops
+ * there), but never below the cold start and the few samples it always takes.
+ */
+export function planIterations(req: SamplingRequest): { iterations: number; timeCapSeconds?: number; minIterations?: number } {
+  const warmup = req.warmup === 'adaptive' ? ADAPTIVE_WARMUP_ESTIMATE : Math.max(1, req.warmup);
+  if (req.runs !== undefined) return { iterations: warmup + req.runs };
+  const minSamples = req.minSamples ?? DEFAULTS.minSamples;
+  return {
+    iterations: warmup + (req.maxSamples ?? DEFAULTS.maxSamples),
+    timeCapSeconds: req.maxTimeSeconds ?? DEFAULTS.maxTime,
+    minIterations: (req.warmup === 'adaptive' ? 1 : warmup) + Math.min(minSamples, MIN_SAMPLES_FLOOR),
+  };
+}
+
+/** Indices of the points that differ only by implementation, in first-seen order. */
+function groupByPoint(points: { problem: NativeProblem; params?: Record<string, unknown> }[]): number[][] {
+  const groups = new Map<string, number[]>();
+  points.forEach((pt, i) => {
+    const { implementation: _impl, ...rest } = pt.problem;
+    const key = JSON.stringify([rest, pt.params ?? null]);
+    const g = groups.get(key) ?? [];
+    g.push(i);
+    groups.set(key, g);
+  });
+  return [...groups.values()];
+}
+
+function markFailed(row: ResultRow, e: unknown): void {
+  row.status = 'failed';
+  row.reason = messageOf(e);
+  row.errorCode = codeOf(e);
+  row.samplesMs = [];
+  row.stats = null;
+}
+
+/** Fills an ok row from one point's measurement and its session. */
+function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, sessionOptions: NativeSessionOptions): void {
+  const plan = session.plan;
+  const pool = session.poolStats();
+  const seconds = out.stats.medianMs / 1000;
+  Object.assign(row, {
+    status: 'ok',
+    reason: null,
+    effectiveSeqLen: plan.effectiveSeqLen,
+    flopsPerIteration: plan.flops,
+    bytesPerIteration: plan.bytesMoved,
+    samplesMs: out.samplesMs,
+    stats: out.stats,
+    ...(out.coldStartMs !== undefined ? { coldStartMs: out.coldStartMs } : {}),
+    warmupIterations: out.warmupIterations,
+    stopReason: out.stopReason,
+    cacheMode: out.cacheMode,
+    peakMemoryBytes: pool.peakBytesInUse,
+    tokensPerSecond: seconds > 0 ? (row.batch * plan.effectiveSeqLen) / seconds : null,
+    gflops: seconds > 0 ? plan.flops / seconds / 1e9 : null,
+    gbps: seconds > 0 ? plan.bytesMoved / seconds / 1e9 : null,
+    memoryPool: sessionOptions.useMemoryPool,
+    patternCache: sessionOptions.usePatternCache,
+    pool,
+  } satisfies Partial<ResultRow>);
+  if (out.warnings?.length) row.warnings = [...(row.warnings ?? []), ...out.warnings];
+}
+
 async function measurePoint(
   binding: NativeBinding,
   p: Extract<PlannedPoint, { action: 'run' }>,
   row: ResultRow,
   sessionOptions: NativeSessionOptions,
-  warmup: number,
-  runs: number,
+  request: SamplingRequest,
   sampling: NonNullable<RunDependencies['sampling']>,
   signal?: AbortSignal,
 ): Promise<void> {
@@ -272,42 +402,76 @@ async function measurePoint(
     if (signal?.aborted) token.cancel();
     const session = await binding.createSession(p.problem, sessionOptions);
     try {
-      const plan = session.plan;
-      row.effectiveSeqLen = plan.effectiveSeqLen;
-      row.flopsPerIteration = plan.flops;
-      row.bytesPerIteration = plan.bytesMoved;
-      const sampler = { sample: (n: number, cold: boolean) => session.sample(n, cold, token) };
-      const out = await sampling(sampler, { warmup, runs }, signal);
-      const pool = session.poolStats();
-      const seconds = out.stats.medianMs / 1000;
-      Object.assign(row, {
-        status: 'ok',
-        reason: null,
-        samplesMs: out.samplesMs,
-        stats: out.stats,
-        ...(out.coldStartMs !== undefined ? { coldStartMs: out.coldStartMs } : {}),
-        warmupIterations: out.warmupIterations,
-        stopReason: out.stopReason,
-        cacheMode: out.cacheMode,
-        peakMemoryBytes: pool.peakBytesInUse,
-        tokensPerSecond: seconds > 0 ? (row.batch * plan.effectiveSeqLen) / seconds : null,
-        gflops: seconds > 0 ? plan.flops / seconds / 1e9 : null,
-        gbps: seconds > 0 ? plan.bytesMoved / seconds / 1e9 : null,
-        memoryPool: sessionOptions.useMemoryPool,
-        patternCache: sessionOptions.usePatternCache,
-        pool,
-      } satisfies Partial<ResultRow>);
-      if (out.warnings?.length) row.warnings = [...(row.warnings ?? []), ...out.warnings];
+      const t = token;
+      const sampler = { sample: (n: number, cold: boolean) => session.sample(n, cold, t) };
+      const out = await sampling(sampler, request, signal);
+      fillRow(row, out, session, sessionOptions);
     } finally {
       session.dispose();
     }
   } catch (e) {
-    row.status = 'failed';
-    row.reason = messageOf(e);
-    row.errorCode = codeOf(e);
-    row.samplesMs = [];
-    row.stats = null;
+    markFailed(row, e);
   } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * --interleave: the implementations of one point sampled in seeded, randomised round-robin
+ * (measureInterleaved), all sessions alive together. A session that cannot be created fails its
+ * row only; if the interleaved run itself fails (not a cancel), each is measured on its own.
+ */
+async function measureInterleavedPoint(
+  binding: NativeBinding,
+  group: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow }[],
+  sessionOptions: NativeSessionOptions,
+  request: SamplingRequest,
+  signal?: AbortSignal,
+): Promise<void> {
+  let token: NativeCancelToken | undefined;
+  const onAbort = () => token?.cancel();
+  const live: { row: ResultRow; session: NativeSession; key: string }[] = [];
+  try {
+    token = new binding.CancelToken();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) token.cancel();
+    const t = token;
+    for (const [k, g] of group.entries()) {
+      try {
+        const session = await binding.createSession(g.p.problem, sessionOptions);
+        live.push({ row: g.row, session, key: String(k) });
+      } catch (e) {
+        markFailed(g.row, e);
+      }
+    }
+    if (live.length === 0) return;
+    const samplerOf = (session: NativeSession) => ({ sample: (n: number, cold: boolean) => session.sample(n, cold, t) });
+    try {
+      const samplers = new Map(live.map((l) => [l.key, samplerOf(l.session)]));
+      const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);
+      for (const l of live) {
+        fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, sessionOptions);
+        l.row.warnings = [...(l.row.warnings ?? []), `interleaved with ${live.length - 1} other implementation(s) of this point`];
+      }
+    } catch (e) {
+      if (codeOf(e) === CANCELLED || signal?.aborted) {
+        for (const l of live) markFailed(l.row, e);
+        return;
+      }
+      const why = messageOf(e);
+      for (const l of live) {
+        try {
+          fillRow(l.row, await takeSamples(samplerOf(l.session), request, signal), l.session, sessionOptions);
+          l.row.warnings = [...(l.row.warnings ?? []), `interleaved sampling failed (${why}); measured on its own`];
+        } catch (e2) {
+          markFailed(l.row, e2);
+        }
+      }
+    }
+  } catch (e) {
+    for (const g of group) if (g.row.status === 'ok' && !g.row.stats) markFailed(g.row, e);
+  } finally {
+    for (const l of live) l.session.dispose();
     signal?.removeEventListener('abort', onAbort);
   }
 }

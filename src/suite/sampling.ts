@@ -1,7 +1,8 @@
-// The one seam between the suite runner and the measurement engine.
-// Issue 2 semantics: `--warmup N --runs M` are fixed counts. The adaptive scheduler of issue 4
-// (src/measure/scheduler.ts) plugs in here, behind `takeSamples`, without touching the runner.
+// The one seam between the suite runner and the measurement engine (src/measure/scheduler.ts).
+// Default: adaptive warm-up, then sampling until the relative standard error reaches its target
+// (or max-samples / max-time). `--warmup N --runs M` keep their fixed-count meaning.
 import { measure } from '../measure/scheduler.js';
+import type { Measurement, SamplingOptions } from '../measure/types.js';
 import { summarize } from '../stats/summary.js';
 import type { SampleStats } from '../results/types.js';
 
@@ -11,11 +12,45 @@ export interface Sampler {
 }
 
 export interface SamplingRequest {
-  /** fixed warm-up iterations; the first one is reported as the cold start */
-  warmup: number;
-  /** fixed timed iterations */
-  runs: number;
+  /** warm-up iterations or 'adaptive'; the first one is reported as the cold start */
+  warmup: number | 'adaptive';
+  /** fixed timed iterations (stop reason 'fixed-runs'); undefined: adaptive stopping rule */
+  runs?: number;
+  targetRse?: number;
+  minSamples?: number;
+  maxSamples?: number;
+  /** seconds per point, warm-up included */
+  maxTimeSeconds?: number;
   cold?: boolean;
+  /** seed of the bootstrap interval */
+  seed?: number;
+}
+
+/** The scheduler's options for a request. */
+export function toSamplingOptions(req: SamplingRequest): SamplingOptions {
+  return {
+    warmup: req.warmup,
+    runs: req.runs,
+    targetRse: req.targetRse,
+    minSamples: req.minSamples,
+    maxSamples: req.maxSamples,
+    maxTimeSeconds: req.maxTimeSeconds,
+    cold: req.cold ?? false,
+    seed: req.seed,
+  };
+}
+
+/** A scheduler Measurement as the runner's outcome. */
+export function toOutcome(m: Measurement): SamplingOutcome {
+  return {
+    samplesMs: m.samplesMs,
+    ...(Number.isFinite(m.coldStartMs) ? { coldStartMs: m.coldStartMs } : {}),
+    warmupIterations: m.warmupIterations,
+    stopReason: m.stopReason,
+    cacheMode: m.cacheMode,
+    stats: m.stats,
+    warnings: m.warnings,
+  };
 }
 
 export interface SamplingOutcome {
@@ -41,8 +76,8 @@ function throwIfAborted(signal?: AbortSignal): void {
 }
 
 /**
- * Measures one point with the shared scheduler (src/measure). Issue 2 semantics: `warmup` and
- * `runs` are fixed counts (the first warm-up iteration is reported as the cold start).
+ * Measures one point with the shared scheduler (src/measure): adaptive unless `runs` is given
+ * (then exactly `runs` samples); the first warm-up iteration is reported as the cold start.
  */
 export async function takeSamples(
   sampler: Sampler,
@@ -50,16 +85,8 @@ export async function takeSamples(
   signal?: AbortSignal,
 ): Promise<SamplingOutcome> {
   throwIfAborted(signal);
-  const m = await measure(sampler, { warmup: req.warmup, runs: req.runs, cold: req.cold ?? false }, signal);
-  return {
-    samplesMs: m.samplesMs,
-    ...(Number.isFinite(m.coldStartMs) ? { coldStartMs: m.coldStartMs } : {}),
-    warmupIterations: m.warmupIterations,
-    stopReason: m.stopReason,
-    cacheMode: m.cacheMode,
-    stats: m.stats,
-    warnings: m.warnings,
-  };
+  const m = await measure(sampler, toSamplingOptions(req), signal);
+  return toOutcome(m);
 }
 
 /** Statistics of one point's samples (the measurement engine's summary). */

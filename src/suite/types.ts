@@ -13,8 +13,22 @@ export interface CommonRunOptions {
   device: 'cpu' | 'cuda';
   /** 0 = all hardware threads */
   threads: number;
-  warmup?: number;
+  /** warm-up iterations or 'adaptive' (default: adaptive) */
+  warmup?: number | 'adaptive';
+  /** fixed timed iterations; undefined: sample until --target-rse, --max-samples or --max-time */
   runs?: number;
+  /** relative standard error of the mean to stop at (default 0.01) */
+  targetRse?: number;
+  /** default 10 */
+  minSamples?: number;
+  /** default 1000 */
+  maxSamples?: number;
+  /** seconds per point, warm-up included (default 10) */
+  maxTime?: number;
+  /** evict the last-level cache before each sample (default false) */
+  cold?: boolean;
+  /** sample the implementations of one point in randomised round-robin (default false) */
+  interleave?: boolean;
   seed: number;
   /** undefined: half of the memory available */
   memoryBudget?: number;
@@ -73,7 +87,7 @@ export interface RunDependencies {
   onProgress?: (event: ProgressEvent) => void;
   /** injected rate model; default: calibrated by a short real run */
   rates?: RateModel;
-  /** injected measurement; default: takeSamples (fixed counts) */
+  /** injected measurement; default: takeSamples (the adaptive scheduler of src/measure) */
   sampling?: SamplingFunction;
   /**
    * The machine peak (`dilbench peak`) to place rows on the roofline; used only when it was

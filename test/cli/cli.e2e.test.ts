@@ -63,11 +63,21 @@ describe('dilbench CLI: input errors (no addon needed)', () => {
       [['--heads', '8', '--kv-heads', '3'], '--kv-heads'],
       [['--max-run-seconds', '0'], '--max-run-seconds'],
       [['--device', 'tpu'], '--device'],
+      [['--target-rse', '0'], '--target-rse'],
+      [['--target-rse', 'abc'], '--target-rse'],
+      [['--target-rse', '200%'], '--target-rse'],
+      [['--min-samples', '0'], '--min-samples'],
+      [['--min-samples', '20', '--max-samples', '5'], '--max-samples'],
+      [['--max-time', '-1'], '--max-time'],
+      [['--max-time', 'soon'], '--max-time'],
+      [['--warmup', 'lots'], '--warmup'],
+      [['--runs', '0'], '--runs'],
     ];
     for (const [args, flag] of cases) {
       const r = cli(['sequence-ranges', ...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toContain(flag);
+      expect(r.stderr).toContain('allowed:');
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stdout).toBe('');
     }
@@ -94,10 +104,14 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     const out = join(dir, 'run1');
     const r = cli([
       'sequence-ranges', '--range', 'custom', '--custom-lengths', '128,256', '--implementations', 'naive,flash',
-      '--runs', '3', '--warmup', '1', '--output-dir', out, '--quiet',
+      '--runs', '3', '--warmup', '1', '--output-dir', out, '--quiet', '--no-plots',
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const files = readdirSync(out).sort();
+    const all = readdirSync(out).sort();
+    // --no-plots: the three result files and the history, no figure
+    expect(all.filter((f) => /\.(svg|png)$/.test(f))).toEqual([]);
+    expect(all).toContain('history.jsonl');
+    const files = all.filter((f) => f !== 'history.jsonl');
     expect(files).toHaveLength(3);
     expect(files.map((f) => f.replace(/^sequence-ranges_[0-9T-]+Z/, 'X'))).toEqual(['X.csv', 'X.json', 'X.md']);
     const json = JSON.parse(readFileSync(join(out, files[1]), 'utf8'));
@@ -129,6 +143,53 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     expect(md).toContain('## Best implementation per length');
     expect(r.stdout).toContain('median ms');
     expect(r.stderr).toBe('');
+  });
+
+  it('adaptive defaults with a small --max-time: stop reasons, history rows = result rows, plots, scaling section', () => {
+    const out = join(dir, 'adaptive');
+    const r = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '32,64,128', '--implementations', 'naive,flash',
+      '--max-time', '0.3', '--threads', '1', '--output-dir', out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const names = readdirSync(out);
+    const jsonName = names.find((f) => /^sequence-ranges_.*\.json$/.test(f))!;
+    const json = JSON.parse(readFileSync(join(out, jsonName), 'utf8'));
+    expect(json.config).toMatchObject({ sampling: 'adaptive', warmup: 'adaptive', targetRse: 0.01, minSamples: 10, maxTimeSeconds: 0.3, cacheMode: 'hot' });
+    expect(json.results).toHaveLength(6);
+    for (const row of json.results) {
+      expect(row.status, row.reason).toBe('ok');
+      expect(['converged', 'max-time', 'max-samples']).toContain(row.stopReason);
+      expect(row.samplesMs.length).toBeGreaterThanOrEqual(3);
+      expect(row.warmupIterations).toBeGreaterThanOrEqual(1);
+      expect(row.coldStartMs).toBeGreaterThan(0);
+      expect(row.cacheMode).toBe('hot');
+      expect(row.stats.medianCi95Ms).toHaveLength(2);
+      if (row.stopReason !== 'converged') expect(row.warnings.join(' ')).toMatch(/did not converge/);
+    }
+    // history: one line per result row, this run's id
+    const history = readFileSync(join(out, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(history).toHaveLength(json.results.length);
+    expect(new Set(history.map((h: { runId: string }) => h.runId))).toEqual(new Set([json.runId]));
+    // plots beside the results, listed in the output
+    const svgs = names.filter((f) => f.endsWith('.svg'));
+    expect(svgs.length).toBeGreaterThanOrEqual(3);
+    expect(svgs).toContain('sequence-ranges_latency.svg');
+    for (const f of svgs) {
+      expect(readFileSync(join(out, f), 'utf8').trimStart().startsWith('<svg'), f).toBe(true);
+      expect(r.stdout).toContain(join(out, f));
+    }
+    expect(r.stdout).toContain(join(out, 'history.jsonl'));
+    // the CSV flattens the statistics
+    const csvName = names.find((f) => /^sequence-ranges_.*\.csv$/.test(f))!;
+    const header = readFileSync(join(out, csvName), 'utf8').split('\n')[0].split(',');
+    expect(header).toEqual(expect.arrayContaining(['stopReason', 'coldStartMs', 'warmupIterations', 'cacheMode', 'medianCi95LowMs', 'medianCi95HighMs', 'outliersMild', 'warnings']));
+    // markdown: median with its interval, stop reasons, the scaling section for 3 lengths
+    const md = readFileSync(join(out, names.find((f) => /^sequence-ranges_.*\.md$/.test(f))!), 'utf8');
+    expect(md).toContain('| Median ms [95% CI] | Samples (stop) |');
+    expect(md).toContain('## Scaling with sequence length');
+    expect(md).toMatch(/\| (naive|flash) \| 3 \| -?\d+\.\d\d \[/);
+    expect(md).toContain('then adaptive: until the relative standard error of the mean <= 1%');
   });
 
   it('--json prints only the result JSON on stdout', () => {

@@ -172,7 +172,7 @@ describe('suite runner', () => {
 });
 
 describe('runBenchmark', () => {
-  it('validates, runs and writes the three files', async () => {
+  it('validates, runs and writes the three files (history and plots off)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-run-'));
     dirs.push(dir);
     const file = await runBenchmark({
@@ -185,6 +185,8 @@ describe('runBenchmark', () => {
       outputDir: dir,
       binding: createFakeBinding(),
       rates: constantRate(1e10),
+      plots: false,
+      history: false,
     });
     expect(file.results).toHaveLength(4);
     const names = readdirSync(dir).sort();

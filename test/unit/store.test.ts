@@ -151,8 +151,9 @@ describe('result store', () => {
 
   it('markdown has the table, the pivot, the best per length and the reasons', () => {
     const md = toMarkdown(sampleFile());
-    expect(md).toContain('| Length | Implementation | Batch | Median ms (p10-p90) | Peak memory | Tokens/s | GFLOP/s | Status |');
-    expect(md).toMatch(/\| 1K \(1024\) \| flash \| 1 \| 2\.00 \(1\.92-2\.08\) \| 5\.0 MiB \| 512\.0K \| 1074 \| ok \|/);
+    expect(md).toContain('| Length | Implementation | Batch | Median ms [95% CI] | Samples (stop) | Cold start ms | Peak memory | Tokens/s | GFLOP/s | Status |');
+    // no bootstrap interval in this fixture: the p10-p90 range stands in
+    expect(md).toMatch(/\| 1K \(1024\) \| flash \| 1 \| 2\.00 \(p10-p90 1\.92-2\.08\) \| 3 \| - \| 5\.0 MiB \| 512\.0K \| 1074 \| ok \|/);
     expect(md).toContain('## Median ms by implementation and length');
     expect(md).toContain('| Implementation | 1K | 2K | 49K |');
     expect(md).toContain('## Best implementation per length');
