@@ -207,12 +207,56 @@ function endsTorn(fd: number): boolean {
   return b[0] !== 0x0a;
 }
 
-/** Append already-serialised JSON lines (no newlines inside) as one locked batch. */
+/**
+ * True when `file` exists, is not empty and its first line is not a JSON object: not a history
+ * file we may append to (garbage, another format). A torn *last* line is normal and is not this.
+ */
+function unparsableHistory(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false; // missing: created by the append
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const buf = Buffer.alloc(Math.min(size, 1 << 20));
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const text = buf.subarray(0, n).toString('utf8');
+    const nl = text.indexOf('\n');
+    if (nl < 0 && n < size) return true; // a first "line" over 1 MiB
+    const first = nl < 0 ? text : text.slice(0, nl);
+    // one line without '\n': a writer that died during the first append left a JSON prefix
+    if (nl < 0) return !first.startsWith('{');
+    try {
+      const v = JSON.parse(first) as unknown;
+      return !(v && typeof v === 'object' && !Array.isArray(v));
+    } catch {
+      return true;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Append already-serialised JSON lines (no newlines inside) as one locked batch. An existing
+ * file that is not a history file is never appended to nor overwritten: it is moved aside to
+ * `<file>.corrupt-<timestamp>` with a warning (process warning DILBENCH_HISTORY_MOVED).
+ */
 export function appendLines(file: string, lines: string[], options: LockOptions = {}): void {
   if (lines.length === 0) return;
   for (const l of lines) if (l.includes('\n')) throw new Error('history lines must not contain newlines');
   const release = acquireLock(`${file}.lock`, options);
   try {
+    if (unparsableHistory(file)) {
+      const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+      renameSync(file, aside);
+      process.emitWarning(`${file} does not parse as a history file; moved it aside to ${aside} and started a new one`, {
+        code: 'DILBENCH_HISTORY_MOVED',
+      });
+    }
     const fd = openSync(file, 'a+');
     try {
       const prefix = endsTorn(fd) ? '\n' : '';
