@@ -189,7 +189,7 @@ describe('adaptive suite runs', () => {
 
   it('--interleave falls back to one after another, saying so, when the sessions do not fit together', async () => {
     const binding = createFakeBinding();
-    const opts = { threads: 2, useMemoryPool: true, usePatternCache: true };
+    const opts = { threads: 2, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 8 * GiB };
     const base = { device: 'cpu', dtype: 'fp32', batch: 1, heads: 8, kvHeads: 8, seqLen: 512, headDim: 64, causal: false, seed: 42 } as const;
     const a = binding.plan({ ...base, implementation: 'naive' }, opts).totalBytes;
     const b = binding.plan({ ...base, implementation: 'flash' }, opts).totalBytes;
