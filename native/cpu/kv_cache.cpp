@@ -140,11 +140,13 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     const double D = double(p.headDim), BH = double(p.batch * p.heads);
     const double BKv = double(p.batch * p.kvHeads);
     double pairs = prefillPairs(sp.promptLen, p.causal);
-    double cacheRows = 0;
-    for (int64_t pos = sp.promptLen; pos < p.seqLen; ++pos) {
-      pairs += recompute_ ? double(pos + 1) * double(pos + 2) / 2.0 : double(pos + 1);
-      cacheRows += double(pos + 1);
-    }
+    // Closed forms (O(1) even for hostile lengths): step pos attends m = pos + 1 cached rows,
+    // m = promptLen+1 .. seqLen; the recompute path does m(m+1)/2 pairs per step.
+    const double Lr = double(p.seqLen), Pr = double(sp.promptLen);
+    auto tri = [](double n) { return n * (n + 1) / 2.0; };              // sum_{m<=n} m
+    auto tet = [](double n) { return n * (n + 1) * (n + 2) / 6.0; };    // sum_{m<=n} m(m+1)/2
+    const double cacheRows = tri(Lr) - tri(Pr);
+    pairs += recompute_ ? tet(Lr) - tet(Pr) : cacheRows;
     KernelCounts c;
     c.flops = 4.0 * D * BH * pairs;
     c.bytesMoved = double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float) +
