@@ -3,6 +3,7 @@
 #include "common.h"
 #include "convert.h"
 #include "workers.h"
+#include "cpu/family.h"
 
 namespace dilbench {
 namespace js {
@@ -27,6 +28,57 @@ Napi::Object poolStatsToJs(Napi::Env env, const PoolStats& s) {
   o.Set("failedAllocations", n(s.failedAllocations));
   return o;
 }
+
+Napi::Object patternCacheStatsToJs(Napi::Env env, const PatternCacheStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](double v) { return Napi::Number::New(env, v); };
+  o.Set("hits", n(static_cast<double>(s.hits)));
+  o.Set("misses", n(static_cast<double>(s.misses)));
+  o.Set("evictions", n(static_cast<double>(s.evictions)));
+  o.Set("hitRate", n(s.hitRate));
+  o.Set("entries", n(static_cast<double>(s.entries)));
+  o.Set("bytes", n(static_cast<double>(s.bytes)));
+  o.Set("capacityBytes", n(static_cast<double>(s.capacityBytes)));
+  return o;
+}
+
+// Only the fields the implementation family fills: ring (ringSize > 0), block-sparse
+// (blocksTotal > 0), kv-cache (decodeSteps > 0 or prefillNs > 0).
+Napi::Object telemetryToJs(Napi::Env env, const KernelTelemetry& t) {
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](double v) { return Napi::Number::New(env, v); };
+  if (t.ringSize > 0) {
+    o.Set("ringSize", n(static_cast<double>(t.ringSize)));
+    Napi::Array ns = Napi::Array::New(env, t.stepRankNs.size());
+    for (size_t i = 0; i < t.stepRankNs.size(); ++i) {
+      Napi::Array row = Napi::Array::New(env, t.stepRankNs[i].size());
+      for (size_t j = 0; j < t.stepRankNs[i].size(); ++j) row.Set(static_cast<uint32_t>(j), n(t.stepRankNs[i][j]));
+      ns.Set(static_cast<uint32_t>(i), row);
+    }
+    o.Set("stepRankNs", ns);
+    Napi::Array bs = Napi::Array::New(env, t.stepRankBytesSent.size());
+    for (size_t i = 0; i < t.stepRankBytesSent.size(); ++i) {
+      Napi::Array row = Napi::Array::New(env, t.stepRankBytesSent[i].size());
+      for (size_t j = 0; j < t.stepRankBytesSent[i].size(); ++j) {
+        row.Set(static_cast<uint32_t>(j), n(static_cast<double>(t.stepRankBytesSent[i][j])));
+      }
+      bs.Set(static_cast<uint32_t>(i), row);
+    }
+    o.Set("stepRankBytesSent", bs);
+  }
+  if (t.blocksTotal > 0) {
+    o.Set("blocksTotal", n(static_cast<double>(t.blocksTotal)));
+    o.Set("blocksComputed", n(static_cast<double>(t.blocksComputed)));
+    o.Set("sparsity", n(t.sparsity));
+  }
+  if (t.decodeSteps > 0 || t.prefillNs > 0) {
+    o.Set("prefillNs", n(t.prefillNs));
+    o.Set("decodeNs", n(t.decodeNs));
+    o.Set("decodeSteps", n(static_cast<double>(t.decodeSteps)));
+    o.Set("decodeBytes", n(t.decodeBytes));
+  }
+  return o;
+}
 }  // namespace
 
 Napi::Function SessionWrap::Init(Napi::Env env) {
@@ -37,6 +89,8 @@ Napi::Function SessionWrap::Init(Napi::Env env) {
                          InstanceMethod<&SessionWrap::Output>("output"),
                          InstanceMethod<&SessionWrap::Input>("input"),
                          InstanceMethod<&SessionWrap::PoolStatsJs>("poolStats"),
+                         InstanceMethod<&SessionWrap::PatternCacheStatsJs>("patternCacheStats"),
+                         InstanceMethod<&SessionWrap::TelemetryJs>("telemetry"),
                          InstanceMethod<&SessionWrap::Dispose>("dispose"),
                      });
 }
@@ -136,6 +190,26 @@ Napi::Value SessionWrap::PoolStatsJs(const Napi::CallbackInfo& info) {
   return guard(env, [&]() -> Napi::Value {
     if (disposed_ || !session_) throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
     return poolStatsToJs(env, session_->poolStats());
+  });
+}
+
+Napi::Value SessionWrap::PatternCacheStatsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    if (disposed_ || !session_) throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
+    PatternCacheStats s;
+    if (!session_->patternCacheStats(s)) return env.Null();
+    return patternCacheStatsToJs(env, s);
+  });
+}
+
+Napi::Value SessionWrap::TelemetryJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    requireUsable(false);  // a run in flight writes the telemetry
+    KernelTelemetry t;
+    if (!session_->telemetry(t)) return env.Null();
+    return telemetryToJs(env, t);
   });
 }
 

@@ -25,6 +25,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Output(const Napi::CallbackInfo& info);
   Napi::Value Input(const Napi::CallbackInfo& info);
   Napi::Value PoolStatsJs(const Napi::CallbackInfo& info);
+  Napi::Value PatternCacheStatsJs(const Napi::CallbackInfo& info);
+  Napi::Value TelemetryJs(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   // Throws (as a C++ dilbench::Error) when disposed or busy.
   void requireUsable(bool forAsync) const;

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "../cpu/family.h"
 #include "backend.h"
 #include "errors.h"
 #include "pattern_cache.h"
@@ -307,6 +308,21 @@ std::vector<float> Session::input(char which) const {
 }
 
 PoolStats Session::poolStats() const { return impl_->pool.stats(); }
+
+bool Session::patternCacheStats(PatternCacheStats& out) const {
+  if (!impl_->patterns) return false;
+  out = impl_->patterns->stats();
+  return true;
+}
+
+bool Session::telemetry(KernelTelemetry& out) const {
+  const auto* src = dynamic_cast<const TelemetrySource*>(impl_->kernel.get());
+  if (!src) return false;
+  KernelTelemetry t = src->telemetry();
+  if (!t.valid) return false;
+  out = std::move(t);
+  return true;
+}
 
 std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o, const float* q,
                                     size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,

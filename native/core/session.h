@@ -9,10 +9,13 @@
 #include "cancel.h"
 #include "kernel.h"
 #include "memory_pool.h"
+#include "pattern_cache.h"
 #include "problem.h"
 #include "timer.h"
 
 namespace dilbench {
+
+struct KernelTelemetry;  // ../cpu/family.h
 
 struct SessionOptions {
   int threads = 1;             // 1..hardwareThreads (validated)
@@ -54,6 +57,11 @@ class Session {
   std::vector<float> input(char which) const;  // 'q' | 'k' | 'v'
 
   PoolStats poolStats() const;
+  // The session's pattern cache statistics; false (out untouched) when usePatternCache is off.
+  bool patternCacheStats(PatternCacheStats& out) const;
+  // The kernel's telemetry after its last run (family kernels implement TelemetrySource);
+  // false when the kernel has none or has not completed a run yet.
+  bool telemetry(KernelTelemetry& out) const;
 
  private:
   struct Impl;

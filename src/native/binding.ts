@@ -61,6 +61,38 @@ export interface PoolStats {
   failedAllocations: number;
 }
 
+/** The session's dilated-pattern LRU cache (null from patternCacheStats() when the cache is off). */
+export interface PatternCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** hits / (hits + misses); 0 before any request */
+  hitRate: number;
+  entries: number;
+  bytes: number;
+  capacityBytes: number;
+}
+
+/** What a family kernel measured during its last run; only the fields of its family are present. */
+export interface KernelTelemetry {
+  /** ring / ring-dilated: P simulated ranks */
+  ringSize?: number;
+  /** [step][rank] measured compute nanoseconds */
+  stepRankNs?: number[][];
+  /** [step][rank] bytes rank p sends to p+1 after the step (0 at the last step) */
+  stepRankBytesSent?: number[][];
+  /** block-sparse */
+  blocksTotal?: number;
+  blocksComputed?: number;
+  /** 1 - computed / total */
+  sparsity?: number;
+  /** kv-cache */
+  prefillNs?: number;
+  decodeNs?: number;
+  decodeSteps?: number;
+  decodeBytes?: number;
+}
+
 /** Set from an AbortSignal listener; the native run stops at the next iteration boundary. */
 export interface NativeCancelToken {
   cancel(): void;
@@ -74,6 +106,10 @@ export interface NativeSession {
   output(cancel?: NativeCancelToken): Promise<Float32Array>;
   input(which: 'q' | 'k' | 'v'): Float32Array;
   poolStats(): PoolStats;
+  /** null when the session runs without the pattern cache (optional: fake bindings may omit it) */
+  patternCacheStats?(): PatternCacheStats | null;
+  /** null for kernels without telemetry or before the first run; throws while a run is in flight */
+  telemetry?(): KernelTelemetry | null;
   /** Frees every buffer now (also done by GC); further calls reject. */
   dispose(): void;
 }

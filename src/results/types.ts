@@ -1,6 +1,6 @@
 // The one result schema every suite writes (JSON; CSV and Markdown are views of it).
 // Bump SCHEMA_VERSION on any breaking change and keep readers tolerant of added fields.
-import type { DTypeName, DeviceName, PoolStats, SimdLevelName } from '../native/binding.js';
+import type { DTypeName, DeviceName, KernelTelemetry, PatternCacheStats, PoolStats, SimdLevelName } from '../native/binding.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -95,6 +95,10 @@ export interface ResultRow {
   memoryPool?: boolean;
   patternCache?: boolean;
   pool?: PoolStats;
+  /** the session's pattern cache statistics after the measurement (absent when the cache is off) */
+  patternCacheStats?: PatternCacheStats;
+  /** what the kernel measured beyond the timings (ring per-step times, sparsity, kv-cache phases) */
+  telemetry?: KernelTelemetry;
   validation?: Validation;
   /** implementation-specific parameters actually used (segment lengths, ring size, ...) */
   params?: Record<string, unknown>;

@@ -136,10 +136,16 @@ export async function runSuite<O extends CommonRunOptions>(
   const budget = options.memoryBudget ?? Math.floor(deviceMemory / 2);
   const sessionOptions: NativeSessionOptions = {
     threads,
-    useMemoryPool: true,
-    usePatternCache: true,
+    useMemoryPool: (options as { enableMemoryPool?: boolean }).enableMemoryPool !== false,
+    usePatternCache: (options as { enablePatternCache?: boolean }).enablePatternCache !== false,
     memoryLimitBytes: budget,
   };
+  const sessionOptionsOf = (i: number): NativeSessionOptions =>
+    points[i].session ? { ...sessionOptions, ...points[i].session } : sessionOptions;
+  const after = suite.afterMeasure
+    ? (row: ResultRow, session: NativeSession, i: number, cancel?: NativeCancelToken) =>
+        suite.afterMeasure!({ row, session, binding, point: points[i], options, cancel })
+    : undefined;
 
   // Pre-flight: a problem the native side rejects as invalid at batch 1 is a config error (exit 2),
   // not a row per length. When the implementations were not named by the user, one that rejects
@@ -195,7 +201,7 @@ export async function runSuite<O extends CommonRunOptions>(
     }
     const started = Date.now();
     const rows: ResultRow[] = [];
-    const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow }[] = [];
+    const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] = [];
     for (const i of group) {
       const p = planned[i];
       const params = points[i].params;
@@ -217,11 +223,11 @@ export async function runSuite<O extends CommonRunOptions>(
       } else {
         row = rowBase(p, p.plan, threads, info.simdLevel, params);
         if (p.note) row.warnings = [p.note];
-        runnable.push({ p, row });
+        runnable.push({ p, row, i });
       }
       rows.push(row);
       if (group.length === 1 && p.action === 'run') {
-        await measurePoint(binding, p, row, sessionOptions, request, sampling, signal);
+        await measurePoint(binding, p, row, sessionOptionsOf(i), request, sampling, signal, after && ((r, s, c) => after(r, s, i, c)));
       }
     }
     if (group.length > 1 && runnable.length > 0) {
@@ -241,7 +247,7 @@ export async function runSuite<O extends CommonRunOptions>(
             markFailed(r.row, new CancelledError());
             continue;
           }
-          await measurePoint(binding, r.p, r.row, sessionOptions, request, sampling, signal);
+          await measurePoint(binding, r.p, r.row, sessionOptionsOf(r.i), request, sampling, signal, after && ((rw, s, c) => after(rw, s, r.i, c)));
         }
       }
     }
@@ -266,7 +272,8 @@ export async function runSuite<O extends CommonRunOptions>(
   } catch {
     peak = undefined;
   }
-  const rows = peak ? results.map((r) => attachRoofline(r, peak)) : results;
+  const measuredRows = peak ? results.map((r) => attachRoofline(r, peak)) : results;
+  const rows = suite.finalize ? suite.finalize(measuredRows, options, ctx) : measuredRows;
 
   const file: ResultFile = {
     schemaVersion: SCHEMA_VERSION,
@@ -383,6 +390,12 @@ function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, s
     pool,
   } satisfies Partial<ResultRow>);
   if (out.warnings?.length) row.warnings = [...(row.warnings ?? []), ...out.warnings];
+  // optional on the session (a fake binding may lack them)
+  const cache = typeof session.patternCacheStats === 'function' ? session.patternCacheStats() : null;
+  if (cache) row.patternCacheStats = cache;
+  else delete row.patternCacheStats;
+  const telemetry = typeof session.telemetry === 'function' ? session.telemetry() : null;
+  if (telemetry && Object.keys(telemetry).length > 0) row.telemetry = telemetry;
 }
 
 async function measurePoint(
@@ -393,6 +406,7 @@ async function measurePoint(
   request: SamplingRequest,
   sampling: NonNullable<RunDependencies['sampling']>,
   signal?: AbortSignal,
+  after?: (row: ResultRow, session: NativeSession, cancel?: NativeCancelToken) => Promise<void> | void,
 ): Promise<void> {
   let token: NativeCancelToken | undefined;
   const onAbort = () => token?.cancel();
@@ -406,6 +420,7 @@ async function measurePoint(
       const sampler = { sample: (n: number, cold: boolean) => session.sample(n, cold, t) };
       const out = await sampling(sampler, request, signal);
       fillRow(row, out, session, sessionOptions);
+      if (after) await after(row, session, t);
     } finally {
       session.dispose();
     }

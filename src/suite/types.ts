@@ -1,6 +1,6 @@
 // What a suite is: a name, its options, and the points it measures. The generic runner
 // (runner.ts) does plan -> measure -> stats -> rows for every suite.
-import type { NativeBinding, NativeProblem } from '../native/binding.js';
+import type { NativeBinding, NativeCancelToken, NativeProblem, NativeSession } from '../native/binding.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import type { RateModel } from '../plan/planner.js';
 import type { StoredPeak } from '../roofline/peak-store.js';
@@ -46,6 +46,18 @@ export interface SuitePoint {
   problem: NativeProblem;
   /** implementation-specific parameters, copied into the row */
   params?: Record<string, unknown>;
+  /** per-point session switches (optimization-impact); default: the run's options */
+  session?: { useMemoryPool?: boolean; usePatternCache?: boolean };
+}
+
+/** What a suite's afterMeasure hook sees: the measured row with its session still alive. */
+export interface MeasuredPoint<O> {
+  row: ResultRow;
+  session: NativeSession;
+  binding: NativeBinding;
+  point: SuitePoint;
+  options: O;
+  cancel?: NativeCancelToken;
 }
 
 export interface SuiteDefinition<O extends CommonRunOptions = CommonRunOptions> {
@@ -56,6 +68,10 @@ export interface SuiteDefinition<O extends CommonRunOptions = CommonRunOptions> 
   points(options: O, ctx: SuiteContext): SuitePoint[];
   /** the config block of the result file */
   config(options: O, ctx: SuiteContext): Record<string, unknown>;
+  /** after an ok measurement, before the session is disposed (validation, telemetry-derived fields) */
+  afterMeasure?(m: MeasuredPoint<O>): Promise<void> | void;
+  /** after every point: may add rows (projections) or annotate them */
+  finalize?(rows: ResultRow[], options: O, ctx: SuiteContext): ResultRow[];
 }
 
 export type ProgressEvent =
