@@ -62,11 +62,11 @@ if (!['rebuild', 'build', 'configure', 'install'].includes(command)) {
 const args = [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build'];
 if (debug) args.push('--debug');
 if (arch) args.push('--arch', arch);
-if (process.env.DILBENCH_CMAKE_ARGS) {
-  for (const d of process.env.DILBENCH_CMAKE_ARGS.split(/\s+/).filter(Boolean)) {
-    args.push(`--CD${d.replace(/^-D/, '')}`);
-  }
-}
+const extra = (process.env.DILBENCH_CMAKE_ARGS ?? '').split(/\s+/).filter(Boolean);
+// prebuilds/<platform>/ is the CPU build; the CUDA build ships as a variant
+// (npm run prebuild:cuda -> variants/cuda/prebuilds/), so CUDA is off here unless asked for.
+if (!extra.some((d) => /DILBENCH_CUDA=/.test(d))) extra.push('-DDILBENCH_CUDA=OFF');
+for (const d of extra) args.push(`--CD${d.replace(/^-D/, '')}`);
 if (ignored.length) console.log(`cmake-js-shim: ignoring ${ignored.join(' ')} (Node-API build, no headers to download)`);
 console.log(`cmake-js-shim: cmake-js ${args.slice(1).join(' ')}`);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });

@@ -31,6 +31,10 @@ describe('packed tarball', () => {
     expect(files.some((f) => f.startsWith(`prebuilds/${process.platform}-${process.arch}/`))).toBe(true);
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('bin/dilbench.js');
+    // The install hook and what it builds from ship too, for platforms without a prebuild.
+    for (const f of ['scripts/install.cjs', 'CMakeLists.txt', 'native/core/session.h', 'bindings/addon.cpp', 'configs/ranges.yaml']) {
+      expect(files).toContain(f);
+    }
     // Build outputs of the developer's checkout never ship.
     expect(files.some((f) => f.startsWith('build/'))).toBe(false);
 
