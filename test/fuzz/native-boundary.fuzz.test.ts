@@ -644,7 +644,8 @@ describe.skipIf(!binding)('native boundary fuzz', () => {
     const codes = [...tally.byCode.entries()].map(([c, n]) => `${c}=${n}`).join(' ');
     console.log(
       `[fuzz] seed ${SEED}: ${tally.cases} cases tried, ${tally.calls} native calls (${tally.ok} ok, ${tally.coded} coded errors: ${codes}), ` +
-        `${violations.length} violations, crashes 0 (the process is alive), ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `${violations.length} violations, crashes 0 (the process is alive), ${((Date.now() - started) / 1000).toFixed(1)} s` +
+        (process.env.DILBENCH_ADDON_PATH ? `, addon ${process.env.DILBENCH_ADDON_PATH}` : ''),
     );
   });
 
