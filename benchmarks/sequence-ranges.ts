@@ -3,6 +3,8 @@
 import { parseSequenceRangesOptions, type SequenceRangesOptions } from '../src/config/schema.js';
 import type { NativeProblem } from '../src/native/binding.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
+import { implParamsConfig, problemParamsFor } from '../src/config/impl-params.js';
+import { ringProjectionHook } from '../src/suite/ring-projection.js';
 
 export type { SequenceRangesOptions };
 
@@ -25,6 +27,7 @@ export const sequenceRanges: SuiteDefinition<SequenceRangesOptions> = {
           headDim: o.headDim,
           causal: o.causal,
           seed: o.seed,
+          ...problemParamsFor(o, implementation, seqLen),
         };
         points.push({ problem });
       }
@@ -41,8 +44,10 @@ export const sequenceRanges: SuiteDefinition<SequenceRangesOptions> = {
       kvHeads: o.kvHeads,
       headDim: o.headDim,
       causal: o.causal,
+      ...implParamsConfig(o),
     };
   },
+  afterMeasure: ringProjectionHook,
 };
 
 export default sequenceRanges;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { expandRange, loadRanges, rangeNames, type RangeTable } from './ranges.js';
 import { parseByteSize, parseLength } from './units.js';
+import { IMPL_PARAM_KEYS, parseImplParams, type ImplParams } from './impl-params.js';
 
 /** Longest sequence accepted anywhere (the planner decides what actually fits). */
 export const MAX_SEQ_LEN = 1 << 27;
@@ -111,7 +112,7 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
   };
 }
 
-export interface SequenceRangesOptions {
+export interface SequenceRangesOptions extends ImplParams {
   range: string;
   /** resolved lengths, in run order */
   lengths: number[];
@@ -187,6 +188,7 @@ const KNOWN_KEYS = new Set([
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
   'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
   'device', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'history', 'baseline',
+  ...IMPL_PARAM_KEYS,
 ]);
 
 function parseField<T>(specs: Record<string, FieldSpec>, name: string, value: unknown): T {
@@ -280,6 +282,7 @@ export function parseSequenceRangesOptions(
     json: get<boolean>('json', DEFAULTS.json)!,
     quiet: get<boolean>('quiet', DEFAULTS.quiet)!,
     device: get<'cpu' | 'cuda'>('device', DEFAULTS.device)!,
+    ...parseImplParams(raw),
   };
 }
 

@@ -1,5 +1,6 @@
 // Markdown view: environment, a table of every point, a pivot implementation x length of median
 // time, and the best implementation per length.
+import { familySections } from './family-sections.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
 import { analyzeScaling } from '../stats/scaling.js';
@@ -177,6 +178,7 @@ export function toMarkdown(file: ResultFile): string {
   }
 
   out.push(...scalingSection(rows));
+  out.push(...familySections(rows));
 
   const best = bestPerLength(rows);
   out.push('## Best implementation per length');

@@ -9,6 +9,7 @@ import { runBenchmark, type FilesWritten } from '../../api/run.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
 import { createProgress } from '../progress.js';
 import { summaryText } from '../summary.js';
+import { addImplementationFlags, collectImplementationFlags } from '../impl-flags.js';
 
 /** commander option name -> schema field (identical camelCase; listed so nothing else leaks in). */
 const FIELDS = [
@@ -29,7 +30,7 @@ function rangeHelp(): string {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('sequence-ranges')
     .description('benchmark each implementation across a range of sequence lengths; writes JSON, CSV and Markdown')
     .option('--range <name>', `length range, one of ${rangeNames().join('|')} (default ${DEFAULTS.range}): ${rangeHelp()}; all = their union; custom = --custom-lengths`)
@@ -58,11 +59,13 @@ export function register(program: Command): void {
     .option('--device <name>', `device: cpu|cuda (default ${DEFAULTS.device})`)
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
-    .option('--verbose', 'stack traces on errors')
+    .option('--verbose', 'stack traces on errors');
+  addImplementationFlags(cmd)
     .action(async (_opts: Record<string, unknown>, cmd: Command) => {
       const opts = cmd.optsWithGlobals() as Record<string, unknown>;
       const raw: Record<string, unknown> = {};
       for (const f of FIELDS) if (opts[f] !== undefined) raw[f] = opts[f];
+      collectImplementationFlags(opts, raw);
       // validate before loading the addon, so bad input fails fast with exit 2
       const parsed = sequenceRanges.parseOptions(raw);
 

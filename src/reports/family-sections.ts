@@ -1,0 +1,97 @@
+// Markdown sections for the attention family (issue 3): validation, optimizations (pattern cache,
+// memory pool, telemetry) and ring projections. Projections are labelled "projected" in every
+// heading and column; only what ran is called measured.
+import type { ResultRow } from '../results/types.js';
+import { formatBytes } from '../config/units.js';
+import type { RingProjection } from '../suite/ring-projection.js';
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.map(cell).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+}
+function len(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)}M`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024}K`;
+  return String(n);
+}
+const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
+const sci = (v: number) => (v === 0 ? '0' : v.toExponential(2));
+
+export function familySections(rows: ResultRow[]): string[] {
+  const out: string[] = [];
+  const validated = rows.filter((r) => r.validation);
+  if (validated.length) {
+    const failed = validated.filter((r) => !r.validation!.passed).length;
+    out.push('## Validation', '');
+    out.push(`${validated.length - failed} of ${validated.length} cases passed${failed ? `, **${failed} FAILED**` : ''}.`, '');
+    out.push(
+      table(
+        ['Length', 'Implementation', 'Batch', 'Against', 'Max abs error', 'Rel L2 error', 'Tolerance (abs / relL2)', 'Result'],
+        validated.map((r) => {
+          const v = r.validation!;
+          return [len(r.seqLen), r.implementation, String(r.batch), v.against, sci(v.maxAbsError), sci(v.relL2Error), `${sci(v.tolerance.maxAbs)} / ${sci(v.tolerance.relL2)}`, v.passed ? 'pass' : '**FAIL**'];
+        }),
+      ),
+      '',
+    );
+  }
+  const opt = rows.filter((r) => r.status === 'ok' && (r.patternCacheStats || r.telemetry?.blocksTotal !== undefined || r.telemetry?.decodeSteps !== undefined));
+  if (opt.length) {
+    out.push('## Optimizations and kernel telemetry (measured)', '');
+    out.push(
+      table(
+        ['Length', 'Implementation', 'Memory pool', 'Pattern cache', 'Cache hit rate', 'Cache entries / bytes', 'Pool hits / misses', 'Telemetry'],
+        opt.map((r) => {
+          const c = r.patternCacheStats;
+          const t = r.telemetry;
+          const tel: string[] = [];
+          if (t?.sparsity !== undefined) tel.push(`sparsity ${(t.sparsity * 100).toFixed(1)}% (${t.blocksComputed}/${t.blocksTotal} blocks)`);
+          if (t?.decodeSteps !== undefined) tel.push(`prefill ${ms((t.prefillNs ?? 0) / 1e6)} ms, ${t.decodeSteps} decode steps ${ms((t.decodeNs ?? 0) / 1e6)} ms`);
+          return [
+            len(r.seqLen),
+            r.implementation,
+            r.memoryPool === false ? 'off' : 'on',
+            r.patternCache === false ? 'off' : 'on',
+            c ? `${(c.hitRate * 100).toFixed(1)}% (${c.hits}/${c.hits + c.misses})` : '-',
+            c ? `${c.entries} / ${formatBytes(c.bytes)}` : '-',
+            r.pool ? `${r.pool.cacheHits} / ${r.pool.cacheMisses}` : '-',
+            tel.join('; ') || '-',
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  const ring = rows.filter((r) => (r.projected as { kind?: string } | undefined)?.kind === 'projected' && (r.projected as { links?: unknown }).links);
+  if (ring.length) {
+    out.push('## Ring projections (projected, not measured)', '');
+    out.push(
+      'Per-step compute is measured (slowest rank, last timed iteration); communication time, whether compute hides it and the wall time of a real P-device ring are **projected** from the bytes each rank sends per step and the link bandwidth: projected wall = sum over steps of max(compute, communication).',
+      '',
+    );
+    const lines: string[][] = [];
+    for (const r of ring) {
+      const p = r.projected as unknown as RingProjection & { measured?: boolean; fromRow?: string };
+      for (const l of p.links) {
+        lines.push([
+          len(r.seqLen) + (r.status === 'ok' ? '' : ' (projected row)'),
+          r.implementation,
+          String(p.ringSize),
+          ms(p.maxStepComputeMs),
+          formatBytes(p.bytesPerStepPerRank),
+          `${l.name} (${l.GBps} GB/s = ${l.gbps} Gbit/s)`,
+          ms(l.commMsPerStep),
+          l.hidesCommunication ? 'yes' : `no (${l.exposedSteps} steps exposed)`,
+          ms(l.projectedWallMs),
+        ]);
+      }
+    }
+    out.push(
+      table(['Length', 'Implementation', 'P', 'Max step compute ms (measured)', 'Bytes/step/rank', 'Link', 'Projected comm ms/step', 'Projected: compute hides comm', 'Projected wall ms'], lines),
+      '',
+    );
+  }
+  return out;
+}
