@@ -1,0 +1,75 @@
+// The typed interface of the native transformer models (issue 7): synthetic models with real
+// shapes and seeded weights, or GPT-2-family weights from a safetensors file. Implemented by
+// bindings/model_*.cpp over native/model/ (pure C++); a fake can stand in for unit tests.
+import type { NativeCancelToken, SimdLevelName } from './binding.js';
+
+export type ModelArch = 'decoder' | 'encoder' | 'encoder-decoder';
+
+/** One model's shape. Presets live in configs/models/<name>.yaml (validated with zod). */
+export interface ModelConfig {
+  name: string;
+  arch: ModelArch;
+  vocabSize: number;
+  maxPositions: number;
+  hidden: number;
+  /** decoder layers for 'decoder', encoder layers for 'encoder'/'encoder-decoder' */
+  layers: number;
+  /** decoder layers of an encoder-decoder model */
+  decoderLayers?: number;
+  heads: number;
+  kvHeads: number;
+  /** hidden / heads unless given */
+  headDim?: number;
+  intermediate: number;
+  norm: 'layernorm' | 'rmsnorm';
+  activation: 'gelu' | 'relu' | 'swiglu';
+  positional: 'learned' | 'rope' | 'none';
+  tiedEmbeddings: boolean;
+  normEps?: number;
+  ropeTheta?: number;
+}
+
+/** Weights: seeded N(0, 0.02) synthetic ones, or named fp32 tensors (GPT-2 safetensors names). */
+export type ModelWeights = { seed: number } | { tensors: Record<string, { shape: number[]; data: Float32Array }> };
+
+export interface ModelRunOptions {
+  /** attention implementation used inside the model: 'flash' | 'naive' | ... */
+  implementation: string;
+  threads: number;
+  /** true: KV cache; false: recompute the whole prefix each step */
+  useCache: boolean;
+}
+
+export interface ModelMemory {
+  weightsBytes: number;
+  kvCacheBytes: number;
+  workspaceBytes: number;
+  peakBytes: number;
+}
+
+export interface GenerationResult {
+  /** greedy tokens generated after the prompt */
+  tokens: Int32Array;
+  /** ns of the prefill (prompt forward + first token) */
+  prefillNs: number;
+  /** ns of each later decode step */
+  stepNs: Float64Array;
+  memory: ModelMemory;
+}
+
+export interface NativeModel {
+  readonly config: ModelConfig;
+  readonly parameterCount: number;
+  readonly weightBytes: number;
+  /** Greedy generation of newTokens tokens after prompt (decoder; encoder-decoder: prompt is the encoder input). */
+  generate(prompt: Int32Array, newTokens: number, options: ModelRunOptions, cancel?: NativeCancelToken): Promise<GenerationResult>;
+  /** One forward pass: logits [tokens.length, vocabSize] (decoder) or hidden states [n, hidden] (encoder). */
+  forward(tokens: Int32Array, options: Omit<ModelRunOptions, 'useCache'>, cancel?: NativeCancelToken): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface ModelBinding {
+  /** Validates config and weights (errors name the field or the tensor) and builds the model off the event loop. */
+  createModel(config: ModelConfig, weights: ModelWeights): Promise<NativeModel>;
+  modelInfo(): { simdLevel: SimdLevelName };
+}
