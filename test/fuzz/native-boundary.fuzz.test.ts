@@ -5,7 +5,7 @@
 // must be an Error whose `code` matches /^ERR_DILBENCH_/.
 //
 // Seeded (DILBENCH_FUZZ_SEED, default below); the case budget comes from DILBENCH_FUZZ_RUNS
-// (default 5000: about 15 s here). Valid-but-large problems stay cheap: when a (problem,
+// (default 10000: 5-25 s here). Valid-but-large problems stay cheap: when a (problem,
 // options) pair plans successfully but would be big or slow, the options get memoryLimitBytes = 1,
 // so the async calls end in the planned ERR_DILBENCH_OUT_OF_MEMORY instead of a long run.
 // Under `npm run test:sanitize` this same file runs against the ASan/UBSan build.
@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { loadBinding } from '../../src/native/loader.js';
 import type { NativeBinding, NativeCancelToken, NativeSession } from '../../src/native/binding.js';
 
-const RUNS = Math.max(1, Number(process.env.DILBENCH_FUZZ_RUNS ?? '') || 5000);
+const RUNS = Math.max(1, Number(process.env.DILBENCH_FUZZ_RUNS ?? '') || 10000);
 const SEED = Number(process.env.DILBENCH_FUZZ_SEED ?? '') || 0x0d11be;
 const CODE = /^ERR_DILBENCH_/;
 const MISSING = Symbol('missing');

@@ -8,10 +8,12 @@ import { CLI_READY, readResults, sleep, smallRun, spawnCli, tempDir } from './he
 const LENGTHS = '512,640,768,896,1024,1152,1280,1408,1536,1664,1792,1920,2048';
 /** the process may take this long from the signal to its exit (spec: "a second or two") */
 const EXIT_WITHIN_MS = 2500;
+/** enough work that even a fast machine is mid-run after 4 s (~60 s here) */
+const RUNS = 60;
 
 async function interruptMidRun(signal: NodeJS.Signals) {
   const dir = tempDir(`sig-${signal}`);
-  const run = spawnCli(smallRun(dir, LENGTHS, 30));
+  const run = spawnCli(smallRun(dir, LENGTHS, RUNS));
   // let it start, calibrate and finish a few points
   await sleep(4000);
   expect(run.child.exitCode, `the run finished before the signal: ${run.stderrSoFar()}`).toBeNull();
@@ -35,7 +37,7 @@ describe.skipIf(!CLI_READY)('signals', () => {
       expect(json.interrupted).toBe(true);
       const ok = json.results.filter((r) => r.status === 'ok');
       expect(ok.length, 'completed rows are kept').toBeGreaterThan(0);
-      for (const r of ok) expect(r.samplesMs?.length).toBe(30);
+      for (const r of ok) expect(r.samplesMs?.length).toBe(RUNS);
       // not every point ran
       expect(ok.length).toBeLessThan(LENGTHS.split(',').length);
       // the point that was running when the signal came is marked cancelled, not silently lost
@@ -46,7 +48,7 @@ describe.skipIf(!CLI_READY)('signals', () => {
 
   it('a second SIGINT exits at once', async () => {
     const dir = tempDir('sig-twice');
-    const run = spawnCli(smallRun(dir, LENGTHS, 30));
+    const run = spawnCli(smallRun(dir, LENGTHS, RUNS));
     await sleep(3000);
     expect(run.child.exitCode).toBeNull();
     const t0 = Date.now();
