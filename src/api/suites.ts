@@ -1,10 +1,12 @@
 // The suites runBenchmark and the CLI know, by name.
 import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
+import { quickValidation } from '../../benchmarks/quick-validation.js';
 import { ConfigError } from '../config/errors.js';
 import type { CommonRunOptions, SuiteDefinition } from '../suite/types.js';
 
 const SUITES: Record<string, SuiteDefinition<CommonRunOptions>> = {
   [sequenceRanges.name]: sequenceRanges as unknown as SuiteDefinition<CommonRunOptions>,
+  [quickValidation.name]: quickValidation as unknown as SuiteDefinition<CommonRunOptions>,
 };
 
 export function suiteNames(): string[] {

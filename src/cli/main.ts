@@ -8,6 +8,7 @@ import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerPeak } from './commands/peak.js';
 import { register as registerDoctor } from './commands/doctor.js';
+import { register as registerQuickValidation } from './commands/quick-validation.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPeak(program);
   registerDoctor(program);
+  registerQuickValidation(program);
   return program;
 }
 

@@ -1,0 +1,198 @@
+// The `quick-validation` suite: every implementation at 1K, 4K and 16K (batch shrinking with length),
+// each output checked numerically: against the float64 reference (binding.reference on the session's
+// own inputs) where that is affordable, beyond that against a validated implementation of the same
+// function (flash for the dense ones, dilated for ring-dilated, ...). Built to finish in under a
+// minute on a 2-core CPU: 2 heads, headDim 64, one timed iteration per case by default.
+import { z } from 'zod';
+import { implParamsConfig, problemParamsFor, type ImplParams } from '../src/config/impl-params.js';
+import type { NativeProblem } from '../src/native/binding.js';
+import type { ResultRow, Validation } from '../src/results/types.js';
+import { parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
+import type { SequenceRangesOptions } from '../src/config/schema.js';
+import type { MeasuredPoint, SuiteDefinition, SuitePoint } from '../src/suite/types.js';
+import { ringProjectionHook } from '../src/suite/ring-projection.js';
+
+export const QUICK_LENGTHS = [1024, 4096, 16384];
+/** float64 reference when the case's flops are at most this (dense 4K at 2 heads is 8.6e9) */
+export const REFERENCE_FLOPS_LIMIT = 1e10;
+/** the function each implementation computes (one float64 reference per function, length and batch) */
+export const FUNCTION_OF: Record<string, string> = {
+  naive: 'dense',
+  flash: 'dense',
+  ring: 'dense',
+  'kv-cache': 'kv-cache',
+  'kv-cache-recompute': 'kv-cache',
+  dilated: 'dilated',
+  'ring-dilated': 'dilated',
+  'dilated-grouped': 'dilated-grouped',
+  'block-sparse': 'block-sparse',
+};
+/** beyond the reference: the validated implementation of the same function each one is compared with */
+export const PARTNER_OF: Record<string, string> = {
+  naive: 'flash',
+  flash: 'naive',
+  ring: 'flash',
+  'kv-cache': 'kv-cache-recompute',
+  'kv-cache-recompute': 'kv-cache',
+  dilated: 'ring-dilated',
+  'ring-dilated': 'dilated',
+};
+
+export interface QuickValidationOptions extends SequenceRangesOptions {
+  /** max abs error tolerance against the float64 reference (default 5e-4) */
+  toleranceAbs: number;
+  /** relative L2 error tolerance against the float64 reference (default 5e-5) */
+  toleranceRel: number;
+  /** float64 reference up to this many flops per case */
+  referenceFlopsLimit: number;
+}
+
+const nonNeg = { schema: z.preprocess(toNumber, z.number().min(0).finite()), allowed: 'a number >= 0' };
+
+export function quickBatch(seqLen: number, requested: number): number {
+  return Math.max(1, Math.floor((requested * 4096) / seqLen));
+}
+
+export function errors(out: Float32Array, ref: ArrayLike<number>): { maxAbsError: number; relL2Error: number } {
+  let maxAbs = 0;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < out.length; i++) {
+    const d = out[i] - ref[i];
+    const a = Math.abs(d);
+    if (!(a <= maxAbs)) maxAbs = Number.isNaN(a) ? Infinity : a;
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  if (out.length !== ref.length) maxAbs = Infinity;
+  const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
+  return { maxAbsError: maxAbs, relL2Error: Number.isNaN(rel) ? Infinity : rel };
+}
+
+/** State of one run: float64 references per function, fp32 outputs per implementation (for partners). */
+class ValidationState {
+  refs = new Map<string, Float64Array>();
+  outputs = new Map<string, Float32Array>();
+  pending: { row: ResultRow; partner: string; out: Float32Array; key: string }[] = [];
+}
+const states = new WeakMap<object, ValidationState>();
+
+function stateOf(o: object): ValidationState {
+  let s = states.get(o);
+  if (!s) states.set(o, (s = new ValidationState()));
+  return s;
+}
+
+function validation(against: string, e: { maxAbsError: number; relL2Error: number }, tol: { maxAbs: number; relL2: number }): Validation {
+  return { against, ...e, passed: e.maxAbsError <= tol.maxAbs && e.relL2Error <= tol.relL2, tolerance: tol };
+}
+
+async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<void> {
+  ringProjectionHook(m);
+  const { row, session, binding, options: o } = m;
+  const st = stateOf(o);
+  const out = await session.output(m.cancel);
+  const impl = row.implementation;
+  const key = `${row.seqLen}:${row.batch}`;
+  const tolRef = { maxAbs: o.toleranceAbs, relL2: o.toleranceRel };
+  const tolPartner = { maxAbs: 2 * o.toleranceAbs, relL2: 2 * o.toleranceRel };
+  const partner = PARTNER_OF[impl];
+  const partnerRuns = partner !== undefined && (o.implementations?.includes(partner) ?? true);
+  const fn = `${FUNCTION_OF[impl] ?? impl}:${key}:${row.causal}`;
+  // a reference already computed for the same function and inputs costs nothing more
+  const useReference = st.refs.has(fn) || row.flopsPerIteration <= o.referenceFlopsLimit || !partnerRuns;
+  if (useReference) {
+    let ref = st.refs.get(fn);
+    if (!ref) {
+      const problem: NativeProblem = { ...m.point.problem, batch: row.batch, seqLen: row.effectiveSeqLen };
+      ref = await binding.reference(problem, session.input('q'), session.input('k'), session.input('v'), m.cancel);
+      st.refs.set(fn, ref);
+    }
+    row.validation = validation('float64-reference', errors(out, ref), tolRef);
+  } else {
+    const po = st.outputs.get(`${partner}:${key}`);
+    if (po) row.validation = validation(partner, errors(out, po), tolPartner);
+    else st.pending.push({ row, partner, out, key });
+  }
+  st.outputs.set(`${impl}:${key}`, out);
+  // cases waiting for this implementation's output
+  for (const p of st.pending.filter((x) => x.partner === impl && x.key === key)) {
+    p.row.validation = validation(impl, errors(p.out, out), tolPartner);
+    st.pending.splice(st.pending.indexOf(p), 1);
+  }
+}
+
+export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
+  name: 'quick-validation',
+  description: 'Every implementation at 1K, 4K and 16K: output checked against the float64 reference (or a validated implementation), with a timing table',
+  parseOptions: (raw) => ({
+    toleranceAbs: 5e-4,
+    toleranceRel: 5e-5,
+    referenceFlopsLimit: REFERENCE_FLOPS_LIMIT,
+    ...parseFamilyOptions<Partial<{ toleranceAbs: number; toleranceRel: number; referenceFlopsLimit: number }>>(
+      raw,
+      { toleranceAbs: nonNeg, toleranceRel: nonNeg, referenceFlopsLimit: nonNeg },
+      () => QUICK_LENGTHS,
+      { heads: 2, headDim: 64, batchSize: 1, warmup: 0, runs: 1 },
+    ),
+  }),
+  points(o, ctx): SuitePoint[] {
+    states.delete(o);
+    const params: ImplParams = { ...o, newTokens: o.newTokens ?? (o.promptLen === undefined ? 8 : undefined) };
+    const points: SuitePoint[] = [];
+    for (const seqLen of o.lengths) {
+      for (const implementation of ctx.implementations) {
+        const problem: NativeProblem = {
+          implementation,
+          device: o.device,
+          dtype: 'fp32',
+          batch: quickBatch(seqLen, o.batchSize),
+          heads: o.heads,
+          kvHeads: o.kvHeads,
+          seqLen,
+          headDim: o.headDim,
+          causal: o.causal,
+          seed: o.seed,
+          ...problemParamsFor(params, implementation, seqLen),
+        };
+        points.push({ problem });
+      }
+    }
+    return points;
+  },
+  config(o) {
+    return {
+      lengths: o.lengths,
+      batchSize: o.batchSize,
+      batchRule: 'batch = max(1, floor(batchSize * 4096 / seqLen))',
+      heads: o.heads,
+      kvHeads: o.kvHeads,
+      headDim: o.headDim,
+      causal: o.causal,
+      tolerance: { maxAbs: o.toleranceAbs, relL2: o.toleranceRel, partner: { maxAbs: 2 * o.toleranceAbs, relL2: 2 * o.toleranceRel } },
+      referenceFlopsLimit: o.referenceFlopsLimit,
+      ...implParamsConfig(o),
+    };
+  },
+  afterMeasure,
+  finalize(rows, o) {
+    const st = stateOf(o);
+    for (const p of st.pending) {
+      p.row.validation = { against: p.partner, maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: { maxAbs: 2 * o.toleranceAbs, relL2: 2 * o.toleranceRel } };
+      p.row.warnings = [...(p.row.warnings ?? []), `not validated: ${p.partner} produced no output at this length`];
+    }
+    states.delete(o);
+    return rows;
+  },
+};
+
+/** The failures a CI gate exits non-zero on: failed rows and failed validations. */
+export function quickValidationFailure(rows: ResultRow[]): string | null {
+  const failed = rows.filter((r) => r.status === 'failed' || (r.validation && !r.validation.passed));
+  if (!failed.length) return null;
+  return `quick-validation: ${failed.length} case(s) failed: ${failed
+    .map((r) => `${r.implementation}@${r.seqLen}${r.validation && !r.validation.passed ? ` (max abs ${r.validation.maxAbsError.toExponential(2)}, rel L2 ${r.validation.relL2Error.toExponential(2)} vs ${r.validation.against})` : ` (${r.status}: ${r.reason ?? ''})`}`)
+    .join(', ')}`;
+}
+
+export default quickValidation;

@@ -1,0 +1,123 @@
+// Shared body of the issue-3 suite commands (quick-validation, optimization-impact, extreme, ring):
+// the common flags, validation before the addon loads (exit 2), progress, SIGINT handling, the
+// result files through runBenchmark and the summary. Each command adds its own flags.
+import { copyFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { getBinding } from '../../api/binding.js';
+import { runBenchmark, type FilesWritten } from '../../api/run.js';
+import type { ResultFile } from '../../results/types.js';
+import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
+import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import { addImplementationFlags, collectImplementationFlags } from '../impl-flags.js';
+import { createProgress } from '../progress.js';
+import { summaryText } from '../summary.js';
+
+const COMMON_FIELDS = [
+  'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
+  'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
+  'device', 'plots', 'baseline',
+] as const;
+
+export interface SuiteCommandSpec {
+  name: string;
+  description: string;
+  suite: SuiteDefinition<CommonRunOptions>;
+  /** the command's own flags, added before the shared ones */
+  flags?: (cmd: Command) => void;
+  /** its own option names (camelCase) copied into the raw options */
+  fields?: readonly string[];
+  /** the ring command defines --ring-size/--link-gbps itself */
+  ringFlags?: boolean;
+  /** a non-zero exit code when the file shows a failure (after the files are written) */
+  failure?: (file: ResultFile) => string | null;
+}
+
+export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): Command {
+  const cmd = program.command(spec.name).description(spec.description);
+  spec.flags?.(cmd);
+  cmd
+    .option('--implementations <names...>', 'implementations to run, space- or comma-separated (default: all on the device)')
+    .option('--batch-size <n>', 'batch size')
+    .option('--heads <n>', 'attention heads')
+    .option('--kv-heads <n>', 'key/value heads (grouped-query attention); divides --heads')
+    .option('--head-dim <n>', 'head dimension')
+    .option('--causal', 'causal mask')
+    .option('--warmup <n>', "warm-up iterations per point, or 'adaptive'")
+    .option('--runs <n>', 'a fixed number of timed iterations per point (default: adaptive)')
+    .option('--target-rse <x>', 'adaptive: stop at this relative standard error (fraction or percent)')
+    .option('--min-samples <n>', 'adaptive: samples before the stopping rule may stop')
+    .option('--max-samples <n>', 'adaptive: most samples per point')
+    .option('--max-time <s>', 'seconds of sampling per point, warm-up included')
+    .option('--cold', 'evict the last-level cache before each sample')
+    .option('--threads <n>', 'worker threads (default 0: all hardware threads)')
+    .option('--seed <n>', 'seed of the random inputs')
+    .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB (default: half of the available memory)')
+    .option('--max-run-seconds <s>', 'estimated seconds a point may take')
+    .option('--output-dir <dir>', 'directory of the result files (default benchmark_results)')
+    .option('--device <name>', 'device: cpu|cuda')
+    .option('--no-plots', 'write no plots beside the results')
+    .option('--baseline <implementation>', 'implementation the speedup plot compares against')
+    .option('--json', 'print the result JSON on stdout (and nothing else there)')
+    .option('--quiet', 'no progress and no notes on stderr')
+    .option('--verbose', 'stack traces on errors');
+  addImplementationFlags(cmd, { ring: spec.ringFlags });
+  cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
+    const opts = c.optsWithGlobals() as Record<string, unknown>;
+    const raw: Record<string, unknown> = {};
+    for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])]) if (opts[f] !== undefined) raw[f] = opts[f];
+    collectImplementationFlags(opts, raw);
+    if (raw.plots === true) delete raw.plots; // commander's default of --no-plots
+    const output = typeof raw.output === 'string' ? raw.output : undefined;
+    delete raw.output;
+    // validate before loading the addon, so bad input fails fast with exit 2
+    const parsed = spec.suite.parseOptions(raw) as CommonRunOptions & { quiet?: boolean; json?: boolean };
+
+    let binding;
+    try {
+      binding = getBinding();
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
+    }
+    const progress = createProgress(Boolean(process.stderr.isTTY) && !parsed.quiet);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+      if (!parsed.quiet) process.stderr.write('\ninterrupted: finishing the current iteration and writing partial results (Ctrl-C again to quit now)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    let written: FilesWritten | undefined;
+    let file: ResultFile;
+    try {
+      file = await runBenchmark({
+        suite: spec.suite.name,
+        ...raw,
+        binding,
+        signal: controller.signal,
+        onProgress: (e) => progress.onProgress(e),
+        onFilesWritten: (w) => (written = w),
+      });
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    }
+    if (output && written) copyFileSync(written.json, output);
+    if (parsed.json) {
+      process.stdout.write(JSON.stringify(file, null, 2) + '\n');
+    } else {
+      process.stdout.write(summaryText(file));
+      if (written) {
+        const paths = [written.json, written.csv, written.markdown, ...(output ? [output] : []), ...(written.history ? [written.history] : []), ...written.plots];
+        process.stdout.write(`\nwrote ${paths.join('\n      ')}\n`);
+      }
+    }
+    if (written && !parsed.quiet) for (const w of written.warnings) process.stderr.write(`dilbench: warning: ${w}\n`);
+    if (file.interrupted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted');
+    const why = spec.failure?.(file);
+    if (why) throw new CliExit(EXIT_FAILURE, why);
+  });
+  return cmd;
+}
