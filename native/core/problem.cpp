@@ -4,6 +4,7 @@
 //   thread block in registers/shared memory, sized for at most 256);
 //   scale finite (<= 0 means 1/sqrt(headDim));
 //   every tensor's element and byte count, and q+k+v+o together, must fit in int64 / size_t.
+//   seqLen <= 2^30 and heads <= 65536 (plan-time loops and seqLen^2 workspaces stay bounded).
 #include "problem.h"
 
 #include <cmath>
@@ -79,6 +80,12 @@ void AttentionProblem::validateCommon() const {
   if (headDim < 1 || headDim > kMaxHeadDim) {
     throwInvalid("headDim", "must be in 1.." + std::to_string(kMaxHeadDim) + ", got " +
                                 std::to_string(headDim));
+  }
+  // seqLen^2-sized workspaces (naive's score matrix) must fit in 64-bit byte counts: 2^30 tokens
+  // keeps seqLen^2 * 4 bytes below 2^63 (UBSan found the overflow through test/fuzz).
+  constexpr int64_t kMaxSeqLen = int64_t(1) << 30;
+  if (seqLen > kMaxSeqLen) {
+    throwInvalid("seqLen", "must be at most " + std::to_string(kMaxSeqLen) + ", got " + std::to_string(seqLen));
   }
   // Kernels plan per head (exact flop counts of the dilated family): an absurd head count would
   // keep plan() busy for minutes on the main thread (found by test/fuzz).
