@@ -1,12 +1,18 @@
 // The suites runBenchmark and the CLI know, by name.
 import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
 import { quickValidation } from '../../benchmarks/quick-validation.js';
+import { optimizationImpact } from '../../benchmarks/optimization-impact.js';
+import { extreme } from '../../benchmarks/extreme.js';
+import { ringSuite } from '../../benchmarks/ring.js';
 import { ConfigError } from '../config/errors.js';
 import type { CommonRunOptions, SuiteDefinition } from '../suite/types.js';
 
 const SUITES: Record<string, SuiteDefinition<CommonRunOptions>> = {
   [sequenceRanges.name]: sequenceRanges as unknown as SuiteDefinition<CommonRunOptions>,
   [quickValidation.name]: quickValidation as unknown as SuiteDefinition<CommonRunOptions>,
+  [optimizationImpact.name]: optimizationImpact as unknown as SuiteDefinition<CommonRunOptions>,
+  [extreme.name]: extreme as unknown as SuiteDefinition<CommonRunOptions>,
+  [ringSuite.name]: ringSuite as unknown as SuiteDefinition<CommonRunOptions>,
 };
 
 export function suiteNames(): string[] {

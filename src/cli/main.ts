@@ -9,6 +9,9 @@ import { register as registerCompare } from './commands/compare.js';
 import { register as registerPeak } from './commands/peak.js';
 import { register as registerDoctor } from './commands/doctor.js';
 import { register as registerQuickValidation } from './commands/quick-validation.js';
+import { register as registerOptimizationImpact } from './commands/optimization-impact.js';
+import { register as registerExtreme } from './commands/extreme.js';
+import { register as registerRing } from './commands/ring.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -25,6 +28,9 @@ export function buildProgram(): Command {
   registerPeak(program);
   registerDoctor(program);
   registerQuickValidation(program);
+  registerOptimizationImpact(program);
+  registerExtreme(program);
+  registerRing(program);
   return program;
 }
 

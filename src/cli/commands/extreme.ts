@@ -1,0 +1,19 @@
+// `dilbench extreme`: 16K up to 1M tokens (beyond with --max-length) where memory allows; the
+// planner skips the rest with its reason before allocating.
+import type { Command } from 'commander';
+import { extreme } from '../../../benchmarks/extreme.js';
+import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
+import { registerSuiteCommand } from './suite-command.js';
+
+export function register(program: Command): void {
+  registerSuiteCommand(program, {
+    name: 'extreme',
+    description: '16K up to 1M tokens (beyond with --max-length) for the implementations whose memory allows; the rest skipped with the reason before allocating',
+    suite: extreme as unknown as SuiteDefinition<CommonRunOptions>,
+    fields: ['minLength', 'maxLength'],
+    flags: (cmd) =>
+      cmd
+        .option('--max-length <n>', 'longest length, doubling from --min-length (default 1M; K = 1024, M = 1048576)')
+        .option('--min-length <n>', 'shortest length (default 16K)'),
+  });
+}
