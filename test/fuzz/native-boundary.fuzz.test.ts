@@ -669,6 +669,51 @@ describe.skipIf(!binding)('native boundary fuzz', () => {
   });
 });
 
+// The corners the random search reaches only by luck: every implementation at the largest sizes
+// that pass (or just fail) validation. plan() sizes them without overflow (under test:sanitize
+// UBSan checks every multiplication) and createSession refuses them with a planned error.
+describe.skipIf(!binding)('native boundary extremes', () => {
+  it('every implementation at extreme sizes: plan() answers, createSession refuses with a coded error', async () => {
+    const b = binding!;
+    const impls = [...new Set(b.listImplementations().filter((i) => i.device === 'cpu').map((i) => i.name))];
+    let cases = 0;
+    const before = violations.length;
+    for (const implementation of impls) {
+      for (const seqLen of [2 ** 20, 2 ** 30, 2 ** 30 + 1, 2 ** 53 - 1]) {
+        for (const batch of [1, 2 ** 20, 2 ** 33]) {
+          for (const headDim of [1, 256]) {
+            for (const [heads, kvHeads] of [[1, 1], [2 ** 16, 2 ** 8], [2 ** 16 + 1, 1]]) {
+              for (const causal of [false, true]) {
+                const problem = {
+                  implementation, device: 'cpu', dtype: 'fp32', batch, heads, kvHeads, seqLen, headDim, causal, seed: 1,
+                  segmentLengths: [seqLen], dilationRates: [1], ringSize: 4, blockSize: 2 ** 16,
+                };
+                const options = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 1 };
+                cases++;
+                const plan = callSync('plan(extreme)', problem, () => b.plan(problem as never, options));
+                if (plan) {
+                  for (const k of ['workspaceBytes', 'totalBytes', 'flops'] as const) {
+                    if (!(Number.isFinite(plan[k]) && plan[k] >= 0)) violations.push(`plan(extreme) ${k} = ${plan[k]}: ${show(problem)}`);
+                  }
+                  if (plan.totalBytes < plan.inputBytes) violations.push(`plan(extreme) totalBytes < inputBytes: ${show(problem)}`);
+                }
+                const s = await callAsync('createSession(extreme)', problem, () => b.createSession(problem as never, options));
+                if (s) {
+                  s.dispose();
+                  violations.push(`createSession(extreme) accepted a huge problem under a 1-byte limit: ${show(problem)}`);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    tally.cases += cases;
+    expect(violations.slice(before)).toEqual([]);
+    console.log(`[fuzz] extremes: ${cases} corner cases over ${impls.length} implementations`);
+  });
+});
+
 if (!binding) {
   describe('native boundary fuzz', () => {
     it.skip(`skipped: the native addon could not be loaded (${loadError.split('\n')[0]})`, () => {});
