@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { implParamsConfig, problemParamsFor, type ImplParams } from '../src/config/impl-params.js';
 import type { NativeProblem } from '../src/native/binding.js';
 import type { ResultRow, Validation } from '../src/results/types.js';
-import { parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
+import { lengthList, parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
 import type { MeasuredPoint, SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 import { ringProjectionHook } from '../src/suite/ring-projection.js';
@@ -131,8 +131,13 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
     referenceFlopsLimit: REFERENCE_FLOPS_LIMIT,
     ...parseFamilyOptions<Partial<{ toleranceAbs: number; toleranceRel: number; referenceFlopsLimit: number }>>(
       raw,
-      { toleranceAbs: nonNeg, toleranceRel: nonNeg, referenceFlopsLimit: nonNeg },
-      () => QUICK_LENGTHS,
+      {
+        toleranceAbs: nonNeg,
+        toleranceRel: nonNeg,
+        referenceFlopsLimit: nonNeg,
+        sequenceLengths: { schema: lengthList(1 << 20), allowed: 'one or more lengths >= 1 (K = 1024), e.g. 1K,4K,16K' },
+      },
+      (own) => [...new Set((own.sequenceLengths as number[] | undefined) ?? QUICK_LENGTHS)],
       { heads: 2, headDim: 64, batchSize: 1, warmup: 0, runs: 1 },
     ),
   }),
