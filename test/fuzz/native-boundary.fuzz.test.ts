@@ -672,6 +672,12 @@ describe.skipIf(!binding)('native boundary fuzz', () => {
 // The corners the random search reaches only by luck: every implementation at the largest sizes
 // that pass (or just fail) validation. plan() sizes them without overflow (under test:sanitize
 // UBSan checks every multiplication) and createSession refuses them with a planned error.
+const FAMILY_PARAMS = (seqLen: number): Record<string, unknown>[] => [
+  { segmentLengths: [seqLen], dilationRates: [1], ringSize: 4, blockSize: 2 ** 16 },
+  // many tiny segments, the largest ring, one-token blocks, an endless window
+  { segmentLengths: [1, 2], dilationRates: [1, 2], ringSize: 2 ** 20, blockSize: 1, window: 2 ** 53 - 1, stride: 1, density: 1 },
+];
+
 describe.skipIf(!binding)('native boundary extremes', () => {
   it('every implementation at extreme sizes: plan() answers, createSession refuses with a coded error', async () => {
     const b = binding!;
@@ -683,10 +689,10 @@ describe.skipIf(!binding)('native boundary extremes', () => {
         for (const batch of [1, 2 ** 20, 2 ** 33]) {
           for (const headDim of [1, 256]) {
             for (const [heads, kvHeads] of [[1, 1], [2 ** 16, 2 ** 8], [2 ** 16 + 1, 1]]) {
-              for (const causal of [false, true]) {
+              for (const [causal, family] of [false, true].flatMap((c) => FAMILY_PARAMS(seqLen).map((f) => [c, f] as const))) {
                 const problem = {
                   implementation, device: 'cpu', dtype: 'fp32', batch, heads, kvHeads, seqLen, headDim, causal, seed: 1,
-                  segmentLengths: [seqLen], dilationRates: [1], ringSize: 4, blockSize: 2 ** 16,
+                  ...family,
                 };
                 const options = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 1 };
                 cases++;
