@@ -1,0 +1,146 @@
+// onnxruntime-node (optional dependency, imported dynamically: absent -> a skip with a note). The
+// model is built in process as ONNX bytes (src/frameworks/onnx-graphs.ts): the com.microsoft
+// MultiHeadAttention operator or a MatMul-Softmax-MatMul graph. Same threads (intra-op), one
+// inter-op thread, sequential execution, all graph optimisations on.
+import { bhsdToBsh, bshToBhsd, matmulAttentionModel, multiHeadAttentionModel } from './onnx-graphs.js';
+import {
+  maxRssBytes,
+  type FrameworkAdapter,
+  type FrameworkInputs,
+  type FrameworkSkip,
+  type FrameworkSpec,
+  type PeakMemory,
+} from './types.js';
+
+// the subset of onnxruntime-node's API used here (it is optional, so no compile-time import)
+interface OrtTensor {
+  readonly data: unknown;
+  dispose?(): void;
+}
+interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release?(): Promise<void>;
+}
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+  env?: { versions?: { node?: string; common?: string } };
+}
+
+let cached: Promise<OrtModule | string> | undefined;
+
+/** onnxruntime-node, or the reason it cannot be loaded. */
+export function loadOnnxRuntime(): Promise<OrtModule | string> {
+  cached ??= (async () => {
+    try {
+      const name = 'onnxruntime-node';
+      const m = (await import(name)) as OrtModule & { default?: OrtModule };
+      return m.InferenceSession ? m : (m.default as OrtModule);
+    } catch (e) {
+      return `onnxruntime-node is not installed or does not load here (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); install it (npm i onnxruntime-node) to compare`;
+    }
+  })();
+  return cached;
+}
+
+export function ortVersion(ort: OrtModule): string {
+  return `onnxruntime-node ${ort.env?.versions?.node ?? ort.env?.versions?.common ?? 'unknown'}`;
+}
+
+export type OrtGraph = 'mha' | 'matmul';
+
+export class OnnxRuntimeAdapter implements FrameworkAdapter {
+  readonly name;
+  readonly timing = 'each iteration timed around `await session.run()` (N-API call and promise included)';
+  readonly sampler;
+  private rssPeakDelta: number | undefined;
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly session: OrtSession,
+    private readonly graph: OrtGraph,
+    private readonly spec: FrameworkSpec,
+    private readonly feeds: Record<string, OrtTensor>,
+    readonly setupMs: number,
+    private readonly rssBefore: number,
+  ) {
+    this.name = graph === 'mha' ? ('onnxruntime-mha' as const) : ('onnxruntime-matmul' as const);
+    this.sampler = { sample: (n: number) => this.sample(n) };
+  }
+
+  get version(): string {
+    return ortVersion(this.ort);
+  }
+
+  get description(): string {
+    return this.graph === 'mha'
+      ? `com.microsoft MultiHeadAttention (num_heads=${this.spec.heads}${this.spec.causal ? ', unidirectional=1' : ''}), q/k/v [B, S, H*D]`
+      : `MatMul -> Softmax -> MatMul on [B, H, S, D]${this.spec.causal ? ' + causal mask (ConstantOfShape + Trilu, Add)' : ''}`;
+  }
+
+  static async create(spec: FrameworkSpec, inputs: FrameworkInputs, graph: OrtGraph): Promise<OnnxRuntimeAdapter | FrameworkSkip> {
+    const name = graph === 'mha' ? ('onnxruntime-mha' as const) : ('onnxruntime-matmul' as const);
+    const ort = await loadOnnxRuntime();
+    if (typeof ort === 'string') return { name, skipped: true, reason: ort };
+    const rssBefore = maxRssBytes();
+    const t0 = performance.now();
+    const bytes = graph === 'mha' ? multiHeadAttentionModel(spec) : matmulAttentionModel(spec);
+    const session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: spec.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+    });
+    let feeds: Record<string, OrtTensor>;
+    if (graph === 'mha') {
+      const dims = [spec.batch, spec.seqLen, spec.heads * spec.headDim];
+      feeds = {
+        query: new ort.Tensor('float32', bhsdToBsh(inputs.q, spec), dims),
+        key: new ort.Tensor('float32', bhsdToBsh(inputs.k, spec), dims),
+        value: new ort.Tensor('float32', bhsdToBsh(inputs.v, spec), dims),
+      };
+    } else {
+      const dims = [spec.batch, spec.heads, spec.seqLen, spec.headDim];
+      feeds = {
+        q: new ort.Tensor('float32', inputs.q, dims),
+        k: new ort.Tensor('float32', inputs.k, dims),
+        v: new ort.Tensor('float32', inputs.v, dims),
+      };
+    }
+    const setupMs = performance.now() - t0;
+    return new OnnxRuntimeAdapter(ort, session, graph, spec, feeds, setupMs, rssBefore);
+  }
+
+  private async sample(n: number): Promise<Float64Array> {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await this.session.run(this.feeds);
+      const t1 = process.hrtime.bigint();
+      out[i] = Number(t1 - t0);
+      r.output?.dispose?.();
+    }
+    // peak RSS growth as of the end of the first (cold) call: the least polluted by the others
+    this.rssPeakDelta ??= Math.max(0, maxRssBytes() - this.rssBefore);
+    return out;
+  }
+
+  async output(): Promise<Float32Array> {
+    const r = await this.session.run(this.feeds);
+    const data = Float32Array.from(r.output?.data as Float32Array);
+    r.output?.dispose?.();
+    return this.graph === 'mha' ? bshToBhsd(data, this.spec) : data;
+  }
+
+  peakMemory(): PeakMemory {
+    return {
+      bytes: this.rssPeakDelta ?? Math.max(0, maxRssBytes() - this.rssBefore),
+      kind: 'rss-delta',
+      note: 'growth of the process peak RSS from before session creation to the end of the first call (input copies included; a lower bound when the process peak was already higher)',
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release?.();
+  }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""dilbench frameworks: PyTorch side (torch.nn.functional.scaled_dot_product_attention on CPU).
+
+Protocol (one JSON object per line):
+  argv[1]: JSON spec {batch, heads, seqLen, headDim, causal, threads, scale, input}
+           input: path of a .bin with q, k, v as float32 little-endian [B, H, S, D] back to back.
+  stdout first line: {"ready": true, "version": ..., "setupMs": ..., "rssBeforeBytes": ...}
+  stdin  "sample N"    -> {"ns": [...]}   N timed iterations (time.perf_counter_ns)
+  stdin  "output PATH" -> {"written": PATH}  writes the output [B, H, S, D] float32 to PATH
+  stdin  "memory"      -> {"peakRssBytes": ..., "rssBeforeBytes": ...}
+  stdin  "quit" or EOF -> exits
+"""
+import json
+import resource
+import sys
+import time
+
+
+def max_rss_bytes():
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if sys.platform == "darwin" else r * 1024
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    rss_before = max_rss_bytes()
+    t0 = time.perf_counter()
+    import numpy as np  # noqa: E402
+    import torch  # noqa: E402
+    import torch.nn.functional as F  # noqa: E402
+
+    torch.set_num_threads(int(spec["threads"]))
+    torch.set_grad_enabled(False)
+    B, H, S, D = (int(spec[k]) for k in ("batch", "heads", "seqLen", "headDim"))
+    n = B * H * S * D
+    raw = np.fromfile(spec["input"], dtype="<f4")
+    if raw.size != 3 * n:
+        raise SystemExit(f"input file holds {raw.size} floats, expected {3 * n}")
+    q, k, v = (torch.from_numpy(raw[i * n:(i + 1) * n].copy()).reshape(B, H, S, D) for i in range(3))
+    causal = bool(spec["causal"])
+    scale = float(spec["scale"])
+
+    def run():
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
+
+    setup_ms = (time.perf_counter() - t0) * 1000.0
+    print(json.dumps({"ready": True, "version": f"torch {torch.__version__}", "setupMs": setup_ms,
+                      "rssBeforeBytes": rss_before, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip().split(" ", 1)
+        if not cmd or not cmd[0]:
+            continue
+        if cmd[0] == "sample":
+            times = []
+            for _ in range(int(cmd[1])):
+                a = time.perf_counter_ns()
+                run()
+                times.append(time.perf_counter_ns() - a)
+            print(json.dumps({"ns": times}), flush=True)
+        elif cmd[0] == "output":
+            run().contiguous().numpy().astype("<f4").tofile(cmd[1])
+            print(json.dumps({"written": cmd[1]}), flush=True)
+        elif cmd[0] == "memory":
+            print(json.dumps({"peakRssBytes": max_rss_bytes(), "rssBeforeBytes": rss_before}), flush=True)
+        elif cmd[0] == "quit":
+            break
+        else:
+            print(json.dumps({"error": f"unknown command {cmd[0]}"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+// PyTorch through a Python subprocess (src/frameworks/python/torch_attention.py), when a python3
+// with torch is found; skipped with a note otherwise. The same seeded inputs go through a temp
+// .bin file; iterations are timed in Python with time.perf_counter_ns; torch.set_num_threads.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { packageRoot } from '../config/paths.js';
+import { attentionScale } from './onnx-graphs.js';
+import type { FrameworkAdapter, FrameworkInputs, FrameworkSkip, FrameworkSpec, PeakMemory } from './types.js';
+
+export function pythonExecutable(): string {
+  return process.env.DILBENCH_PYTHON || 'python3';
+}
+
+export function torchScriptPath(): string {
+  return join(packageRoot(), 'src', 'frameworks', 'python', 'torch_attention.py');
+}
+
+/** null when `python3 -c "import torch"` works, else the reason PyTorch is skipped. */
+const reasons = new Map<string, string | null>();
+
+export function torchUnavailableReason(python = pythonExecutable()): string | null {
+  if (!reasons.has(python)) reasons.set(python, probeTorch(python));
+  return reasons.get(python) as string | null;
+}
+
+function probeTorch(python: string): string | null {
+  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `no Python found (${python}: ${r.error.message}); PyTorch comparison skipped`;
+  if (r.status !== 0) {
+    const last = (r.stderr || '').trim().split('\n').pop() ?? '';
+    return `${python} cannot import torch/numpy (${last || `exit ${r.status}`}); PyTorch comparison skipped (pip install torch numpy to include it)`;
+  }
+  if (!existsSync(torchScriptPath())) return `PyTorch script missing at ${torchScriptPath()}`;
+  return null;
+}
+
+interface Ready {
+  ready: true;
+  version: string;
+  setupMs: number;
+  rssBeforeBytes: number;
+}
+
+export class PyTorchAdapter implements FrameworkAdapter {
+  readonly name = 'pytorch' as const;
+  readonly timing = 'each iteration timed in the Python subprocess (time.perf_counter_ns around the call)';
+  readonly sampler;
+  readonly description: string;
+  private readonly pending: Array<(line: string) => void> = [];
+  private rssPeak: number | undefined;
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: Interface,
+    private readonly dir: string,
+    private readonly ready: Ready,
+    readonly setupMs: number,
+    spec: FrameworkSpec,
+  ) {
+    this.description = `torch.nn.functional.scaled_dot_product_attention (CPU${spec.causal ? ', is_causal=True' : ''}), [B, H, S, D]`;
+    this.sampler = { sample: (n: number) => this.sample(n) };
+    lines.on('line', (l) => this.pending.shift()?.(l));
+  }
+
+  get version(): string {
+    return this.ready.version;
+  }
+
+  static async create(spec: FrameworkSpec, inputs: FrameworkInputs): Promise<PyTorchAdapter | FrameworkSkip> {
+    const reason = torchUnavailableReason();
+    if (reason) return { name: 'pytorch', skipped: true, reason };
+    const t0 = performance.now();
+    const dir = mkdtempSync(join(tmpdir(), 'dilbench-torch-'));
+    const input = join(dir, 'qkv.bin');
+    const all = new Float32Array(inputs.q.length * 3);
+    all.set(inputs.q, 0);
+    all.set(inputs.k, inputs.q.length);
+    all.set(inputs.v, inputs.q.length * 2);
+    writeFileSync(input, new Uint8Array(all.buffer));
+    const arg = JSON.stringify({ ...spec, scale: attentionScale(spec), input });
+    const child = spawn(pythonExecutable(), [torchScriptPath(), arg], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const lines = createInterface({ input: child.stdout });
+    const first = await new Promise<string>((resolve, reject) => {
+      lines.once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`PyTorch subprocess exited (${code}) before it was ready: ${stderr.trim()}`)));
+      child.once('error', reject);
+    });
+    const ready = JSON.parse(first) as Ready;
+    return new PyTorchAdapter(child, lines, dir, ready, performance.now() - t0, spec);
+  }
+
+  private request<T>(cmd: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push((line) => {
+        try {
+          const r = JSON.parse(line) as T & { error?: string };
+          if (r.error) reject(new Error(`PyTorch subprocess: ${r.error}`));
+          else resolve(r);
+        } catch (e) {
+          reject(e);
+        }
+      });
+      this.child.stdin.write(`${cmd}\n`);
+    });
+  }
+
+  private async sample(n: number): Promise<Float64Array> {
+    const r = await this.request<{ ns: number[] }>(`sample ${n}`);
+    if (this.rssPeak === undefined) {
+      this.rssPeak = (await this.request<{ peakRssBytes: number }>('memory')).peakRssBytes;
+    }
+    return Float64Array.from(r.ns);
+  }
+
+  async output(): Promise<Float32Array> {
+    const path = join(this.dir, 'out.bin');
+    await this.request(`output ${path}`);
+    const b = readFileSync(path);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+
+  peakMemory(): PeakMemory | null {
+    if (this.rssPeak === undefined) return null;
+    return {
+      bytes: Math.max(0, this.rssPeak - this.ready.rssBeforeBytes),
+      kind: 'rss-delta',
+      note: 'growth of the Python subprocess peak RSS from interpreter start to the end of the first call (torch import included)',
+    };
+  }
+
+  async dispose(): Promise<void> {
+    try {
+      this.child.stdin.end('quit\n');
+    } catch {
+      /* already gone */
+    }
+    await new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null) resolve();
+      else {
+        const t = setTimeout(() => {
+          this.child.kill();
+          resolve();
+        }, 5000);
+        this.child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      }
+    });
+    this.lines.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
