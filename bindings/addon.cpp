@@ -7,6 +7,7 @@
 #include "core/kernel.h"
 #include "core/thread_pool.h"
 #include "cuda_info.h"
+#include "model_wrap.h"
 #include "session_wrap.h"
 #include "workers.h"
 
@@ -209,6 +210,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("measurePeak", Napi::Function::New<MeasurePeak>(env, "measurePeak"));
   exports.Set("setSimdLevel", Napi::Function::New<SetSimdLevelFn>(env, "setSimdLevel"));
   exports.Set("CancelToken", cancelCtor);
+  registerModelExports(env, exports);
   return exports;
 }
 
