@@ -1,6 +1,6 @@
 // Spawning the built CLI (bin/dilbench.js -> dist/) for the reliability tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -45,8 +45,17 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Fin
   return spawnCli(args, env).done;
 }
 
+const created: string[] = [];
+process.on('exit', () => {
+  if (process.env.DILBENCH_KEEP_TEST_DIRS) return;
+  for (const d of created) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory, removed when the test process exits (DILBENCH_KEEP_TEST_DIRS=1 keeps it). */
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `dilbench-${tag}-`));
+  const d = mkdtempSync(join(tmpdir(), `dilbench-${tag}-`));
+  created.push(d);
+  return d;
 }
 
 export interface ResultRow {
