@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/dilbench.js');
@@ -46,12 +47,13 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Fin
 }
 
 const created: string[] = [];
-process.on('exit', () => {
+// registered at import, i.e. at the top level of each test file that uses these helpers
+afterAll(() => {
   if (process.env.DILBENCH_KEEP_TEST_DIRS) return;
-  for (const d of created) rmSync(d, { recursive: true, force: true });
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** A fresh directory, removed when the test process exits (DILBENCH_KEEP_TEST_DIRS=1 keeps it). */
+/** A fresh directory, removed after the test file (DILBENCH_KEEP_TEST_DIRS=1 keeps it). */
 export function tempDir(tag: string): string {
   const d = mkdtempSync(join(tmpdir(), `dilbench-${tag}-`));
   created.push(d);
