@@ -8,6 +8,8 @@ import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerPeak } from './commands/peak.js';
 import { register as registerDoctor } from './commands/doctor.js';
+import { register as registerInference } from './commands/inference.js';
+import { register as registerScaling } from './commands/scaling.js';
 import { register as registerFrameworks } from './commands/frameworks.js';
 import { register as registerQuickValidation } from './commands/quick-validation.js';
 import { register as registerOptimizationImpact } from './commands/optimization-impact.js';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPeak(program);
   registerDoctor(program);
+  registerInference(program);
+  registerScaling(program);
   registerFrameworks(program);
   registerQuickValidation(program);
   registerOptimizationImpact(program);

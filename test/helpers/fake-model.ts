@@ -41,7 +41,7 @@ class FakeModel implements NativeModel {
   }
 
   private unit(): number {
-    return (this.opts.nsPerUnit ?? 0.05) * this.config.hidden * (this.config.layers + (this.config.decoderLayers ?? 0));
+    return (this.opts.nsPerUnit ?? 2) * this.config.hidden * (this.config.layers + (this.config.decoderLayers ?? 0));
   }
 
   async generate(prompt: Int32Array, newTokens: number, options: ModelRunOptions): Promise<GenerationResult> {

@@ -1,0 +1,99 @@
+// `dilbench inference`: greedy generation with and without the KV cache on a transformer model
+// (issue 7); metrics accumulate in <benchmark-dir>/inference_metrics.json|.csv with two plots.
+// The library (src/inference) is loaded inside the action so the other commands start fast.
+import type { Command } from 'commander';
+import { ConfigError } from '../../config/errors.js';
+import { CliExit, EXIT_FAILURE, EXIT_USAGE } from '../errors.js';
+
+interface InferenceCliOptions {
+  model: string;
+  prompt?: string;
+  promptLength?: string;
+  promptsFile?: string;
+  maxLength?: string;
+  runs?: string;
+  warmup?: string;
+  device?: string;
+  implementation?: string;
+  threads?: string;
+  seed?: string;
+  checkpoint?: string;
+  benchmarkDir?: string;
+  plots?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('inference')
+    .description('generation benchmark on a transformer model: KV cache vs recompute (tokens/s, time per token, first-token latency, memory); results accumulate in --benchmark-dir')
+    .option('--model <name|file>', 'model preset (configs/models: gpt2, gpt2-medium, llama-3.2-1b, t5-base, ...) or a YAML file', 'gpt2')
+    .option('--prompt <text>', 'prompt text (GPT-2 BPE)')
+    .option('--prompt-length <n>', 'a synthetic prompt of n tokens instead of text')
+    .option('--prompts-file <file>', 'one prompt per line')
+    .option('--max-length <n>', 'tokens to generate after each prompt (default 50)')
+    .option('--runs <n>', 'timed generations per prompt and mode (default 3)')
+    .option('--warmup <n>', 'untimed generations first (default 1)')
+    .option('--device <name>', 'device (cpu)', 'cpu')
+    .option('--implementation <name>', 'attention implementation inside the model (default flash)')
+    .option('--threads <n>', 'worker threads (default: the available cores)')
+    .option('--seed <n>', 'seed of the synthetic weights and prompts (default 1234)')
+    .option('--checkpoint <file>', 'GPT-2-family weights from a .safetensors file instead of synthetic ones')
+    .option('--benchmark-dir <dir>', 'where inference_metrics.json/.csv and the plots go', './inference_benchmarks')
+    .option('--no-plots', 'do not refresh the PNG plots')
+    .option('--json', 'print this run\'s records as JSON on stdout')
+    .option('--quiet', 'print nothing but warnings and errors')
+    .action(async (opts: InferenceCliOptions) => {
+      const { runInferenceBenchmark } = await import('../../inference/benchmark.js');
+      const { SafetensorsError } = await import('../../models/safetensors.js');
+      const quiet = opts.quiet === true || opts.json === true;
+      let result;
+      try {
+        result = await runInferenceBenchmark({
+          model: opts.model,
+          prompt: opts.prompt,
+          promptLength: opts.promptLength as unknown as number,
+          promptsFile: opts.promptsFile,
+          maxLength: opts.maxLength as unknown as number,
+          runs: opts.runs as unknown as number,
+          warmup: opts.warmup as unknown as number,
+          device: opts.device,
+          implementation: opts.implementation,
+          threads: opts.threads as unknown as number,
+          seed: opts.seed as unknown as number,
+          checkpoint: opts.checkpoint,
+          benchmarkDir: opts.benchmarkDir,
+          plots: opts.plots,
+          log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
+        });
+      } catch (e) {
+        if (e instanceof SafetensorsError) throw new CliExit(EXIT_USAGE, `error: invalid --checkpoint: ${e.message}`);
+        // errors inside a model YAML name the file and field, not a flag
+        if (e instanceof ConfigError && /[.(:]/.test(e.field)) throw new CliExit(EXIT_USAGE, `error: ${e.message}`);
+        throw e;
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, files: result.files }, null, 2) + '\n');
+      } else if (!quiet) {
+        const rows = [['prompt', 'mode', 'tokens/s', 'ms/token', 'total ms', 'first-token ms', 'peak MiB', 'KV MiB']];
+        for (const r of result.records) {
+          rows.push([r.prompt_label, r.mode, r.tokens_per_second.toFixed(1), r.time_per_token_ms.toFixed(2), r.total_time_ms.toFixed(1), r.first_token_latency_ms.toFixed(2), r.peak_memory_mb.toFixed(1), r.kv_cache_mb.toFixed(1)]);
+        }
+        const lines = [table(rows), ''];
+        for (const c of result.comparisons) {
+          lines.push(
+            `${c.prompt_label}: KV cache speedup ${c.speedup.toFixed(2)}x, memory ${c.memory_change_pct >= 0 ? '+' : ''}${c.memory_change_pct.toFixed(1)}%, tokens ${c.tokens_identical ? 'identical' : `DIFFER (first at ${c.first_mismatch})`}`,
+          );
+        }
+        lines.push(`results: ${result.files.json}, ${result.files.csv}${result.files.plots.length ? `, ${result.files.plots.join(', ')}` : ''}`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      if (!result.allIdentical) throw new CliExit(EXIT_FAILURE, 'the KV-cache and recompute modes generated different tokens (see the warnings above)');
+    });
+}

@@ -1,0 +1,58 @@
+// `dilbench scaling --config configs/bench/infer_decoder_scaling.yaml [--out dir]`: latency and
+// peak memory vs context length for an encoder, decoder or encoder-decoder model (issue 7).
+import type { Command } from 'commander';
+import { ConfigError } from '../../config/errors.js';
+import { CliExit, EXIT_USAGE } from '../errors.js';
+
+interface ScalingCliOptions {
+  config: string;
+  out: string;
+  threads?: string;
+  plots?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('scaling')
+    .description('inference latency and peak memory vs context length (encoder: forward; decoder: prefill + decode; encoder-decoder: encode + decode); results/, tables/inference_results.csv, figs/latency_curve.png')
+    .requiredOption('--config <file>', 'scaling config YAML (configs/bench/infer_{encoder,decoder,encdec}_scaling.yaml)')
+    .option('--out <dir>', 'output directory (results/, tables/, figs/)', 'benchmark_results')
+    .option('--threads <n>', 'worker threads (default: the config\'s, else the available cores)')
+    .option('--no-plots', 'do not render figs/latency_curve.png')
+    .option('--json', 'print the result file as JSON on stdout')
+    .option('--quiet', 'print nothing but warnings and errors')
+    .action(async (opts: ScalingCliOptions) => {
+      let threads: number | undefined;
+      if (opts.threads !== undefined) {
+        threads = Number(opts.threads);
+        if (!Number.isInteger(threads) || threads < 1 || threads > 4096) throw new ConfigError('threads', opts.threads, 'an integer in [1, 4096]');
+      }
+      const { runScaling } = await import('../../scaling/run.js');
+      const quiet = opts.quiet === true || opts.json === true;
+      let result;
+      try {
+        result = await runScaling({ config: opts.config, out: opts.out, threads, plots: opts.plots, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
+      } catch (e) {
+        // errors inside the YAML name the file and field, not a flag
+        if (e instanceof ConfigError && e.field !== 'threads') throw new CliExit(EXIT_USAGE, `error: ${e.message}`);
+        throw e;
+      }
+      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(result.file, null, 2) + '\n');
+        return;
+      }
+      if (!quiet) {
+        const own = result.rows.filter((r) => r.exp_id === result.file.exp_id);
+        const lines = ['context  latency ms (median)  throughput          peak GB'];
+        for (const r of own) {
+          lines.push(`${String(r.context_length).padStart(7)}  ${r.latency_ms.toFixed(2).padStart(19)}  ${`${r.throughput.toFixed(1)} ${r.throughput_unit}`.padEnd(18)}  ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''}`);
+        }
+        lines.push(`results: ${result.files.json}`, `table:   ${result.files.csv}`);
+        if (result.files.figure) lines.push(`figure:  ${result.files.figure}`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+    });
+}

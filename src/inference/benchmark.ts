@@ -1,0 +1,406 @@
+// `dilbench inference` as a library function (issue 7): per prompt, greedy generation without a
+// cache (the whole prefix recomputed each step) and with the KV cache; per mode total time,
+// tokens/s, time per token, first-token latency, peak memory (weights, KV cache, workspace);
+// speedup, memory change and whether both modes generated the same tokens. Runs accumulate in
+// <benchmark-dir>/inference_metrics.json and .csv; optimization_comparison.png and
+// performance_over_time.png are refreshed after each run.
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ConfigError } from '../config/errors.js';
+import { packageVersion } from '../config/paths.js';
+import { collectEnvironment } from '../env/environment.js';
+import { tryLoadBinding } from '../native/loader.js';
+import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights } from '../native/model-binding.js';
+import type { Environment } from '../results/types.js';
+import { summarize } from '../stats/summary.js';
+import { loadModelConfig } from '../models/config.js';
+import { loadGpt2Checkpoint } from '../models/gpt2-checkpoint.js';
+import { getModelBinding } from '../models/binding.js';
+import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../models/tokenizer.js';
+import { writeFileAtomic } from '../results/store.js';
+import { moveAside, toCsvText, writePngAtomic } from './files.js';
+import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
+
+export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
+export type InferenceMode = (typeof INFERENCE_MODES)[number];
+
+export interface InferenceOptions {
+  /** preset name (configs/models/<name>.yaml) or YAML path; default gpt2 */
+  model?: string;
+  prompt?: string;
+  promptLength?: number;
+  /** one prompt per non-empty line */
+  promptsFile?: string;
+  /** tokens generated after each prompt; default 50 */
+  maxLength?: number;
+  runs?: number;
+  warmup?: number;
+  device?: string;
+  implementation?: string;
+  threads?: number;
+  seed?: number;
+  checkpoint?: string;
+  benchmarkDir?: string;
+  plots?: boolean;
+  log?: (line: string) => void;
+  warn?: (line: string) => void;
+  /** a ModelBinding to use instead of the addon's (tests) */
+  binding?: ModelBinding;
+}
+
+export interface InferencePrompt {
+  label: string;
+  text?: string;
+  tokens: Int32Array;
+}
+
+/** One mode of one prompt of one invocation: a row of inference_metrics.csv. */
+export interface InferenceRecord {
+  run_id: string;
+  run_name: string;
+  timestamp: string;
+  model: string;
+  arch: string;
+  weights_source: string;
+  mode: InferenceMode;
+  optimized: boolean;
+  prompt_label: string;
+  prompt_tokens: number;
+  new_tokens: number;
+  runs: number;
+  warmup: number;
+  implementation: string;
+  threads: number;
+  device: string;
+  seed: number;
+  total_time_ms: number;
+  total_time_min_ms: number;
+  total_time_max_ms: number;
+  total_time_std_ms: number;
+  tokens_per_second: number;
+  time_per_token_ms: number;
+  first_token_latency_ms: number;
+  decode_ms_per_token: number;
+  weights_mb: number;
+  kv_cache_mb: number;
+  workspace_mb: number;
+  peak_memory_mb: number;
+  tokens_identical: boolean;
+  /** kv-cache rows: recompute total time / cached total time */
+  speedup: number | null;
+  /** kv-cache rows: (cached peak - recompute peak) / recompute peak, in percent */
+  memory_change_pct: number | null;
+  generated_text: string | null;
+}
+
+export interface InferenceComparison {
+  run_id: string;
+  timestamp: string;
+  model: string;
+  prompt_label: string;
+  prompt_tokens: number;
+  new_tokens: number;
+  speedup: number;
+  tokens_per_second_recompute: number;
+  tokens_per_second_kv_cache: number;
+  peak_memory_mb_recompute: number;
+  peak_memory_mb_kv_cache: number;
+  memory_change_pct: number;
+  tokens_identical: boolean;
+  /** index of the first generated token where the modes differ, or null */
+  first_mismatch: number | null;
+}
+
+export interface InferenceMetricsFile {
+  schemaVersion: 1;
+  kind: 'dilbench-inference-metrics';
+  runs: InferenceRecord[];
+  comparisons: InferenceComparison[];
+  invocations: { run_id: string; timestamp: string; model: string; config: ModelConfig; environment: Environment; dilbench_version: string; setup_ms: number }[];
+}
+
+export interface InferenceResult {
+  runId: string;
+  records: InferenceRecord[];
+  comparisons: InferenceComparison[];
+  allIdentical: boolean;
+  files: { json: string; csv: string; plots: string[] };
+  warnings: string[];
+}
+
+export const METRICS_JSON = 'inference_metrics.json';
+export const METRICS_CSV = 'inference_metrics.csv';
+export const COMPARISON_PNG = 'optimization_comparison.png';
+export const OVER_TIME_PNG = 'performance_over_time.png';
+
+export const CSV_COLUMNS: readonly (keyof InferenceRecord)[] = [
+  'run_id', 'run_name', 'timestamp', 'model', 'arch', 'weights_source', 'mode', 'optimized', 'prompt_label', 'prompt_tokens',
+  'new_tokens', 'runs', 'warmup', 'implementation', 'threads', 'device', 'seed', 'total_time_ms', 'total_time_min_ms',
+  'total_time_max_ms', 'total_time_std_ms', 'tokens_per_second', 'time_per_token_ms', 'first_token_latency_ms',
+  'decode_ms_per_token', 'weights_mb', 'kv_cache_mb', 'workspace_mb', 'peak_memory_mb', 'tokens_identical', 'speedup',
+  'memory_change_pct', 'generated_text',
+];
+
+const DEFAULT_PROMPT = 'The future of artificial intelligence';
+const MIB = 1024 * 1024;
+
+function intOption(field: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(field, value, `an integer in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+function defaultThreads(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** The prompts an invocation runs: --prompt, --prompt-length or --prompts-file (exactly one; default a fixed sentence). */
+export function resolvePrompts(opts: Pick<InferenceOptions, 'prompt' | 'promptLength' | 'promptsFile' | 'seed'>, config: ModelConfig): InferencePrompt[] {
+  const given = (['prompt', 'promptLength', 'promptsFile'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length > 1) {
+    throw new ConfigError(given[1] as string, opts[given[1] as 'prompt'], `only one of --prompt, --prompt-length, --prompts-file`);
+  }
+  const fromText = (text: string, label: string): InferencePrompt => {
+    const tokens = tokenizeFor(text, config.vocabSize);
+    if (tokens.length === 0) throw new ConfigError('prompt', text, 'text that tokenizes to at least one token');
+    return { label, text, tokens };
+  };
+  if (opts.promptLength !== undefined) {
+    const n = intOption('promptLength', opts.promptLength, 1, config.maxPositions, 0);
+    return [{ label: `synthetic-${n}`, tokens: syntheticPrompt(n, config.vocabSize, opts.seed ?? 1) }];
+  }
+  if (opts.promptsFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.promptsFile, 'utf8');
+    } catch (e) {
+      throw new ConfigError('promptsFile', opts.promptsFile, 'a readable text file with one prompt per line', (e as Error).message);
+    }
+    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    if (!lines.length) throw new ConfigError('promptsFile', opts.promptsFile, 'a file with at least one non-empty line');
+    return lines.map((l, i) => fromText(l, `p${i + 1}: ${l.length > 32 ? l.slice(0, 29) + '...' : l}`));
+  }
+  const text = opts.prompt ?? DEFAULT_PROMPT;
+  return [fromText(text, text.length > 40 ? text.slice(0, 37) + '...' : text)];
+}
+
+function median(xs: number[]): number {
+  return summarize(xs).medianMs;
+}
+
+function round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function firstMismatch(a: Int32Array, b: Int32Array): number | null {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return null;
+}
+
+/** Reads the accumulated metrics; an unparsable or foreign file is moved aside (warning). */
+export function readMetricsFile(dir: string, warn: (w: string) => void): InferenceMetricsFile {
+  const empty: InferenceMetricsFile = { schemaVersion: 1, kind: 'dilbench-inference-metrics', runs: [], comparisons: [], invocations: [] };
+  const path = join(dir, METRICS_JSON);
+  if (!existsSync(path)) return empty;
+  let ok = false;
+  let parsed: Partial<InferenceMetricsFile> | undefined;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<InferenceMetricsFile>;
+    ok = !!parsed && typeof parsed === 'object' && Array.isArray(parsed.runs);
+  } catch {
+    ok = false;
+  }
+  if (!ok || !parsed) {
+    const moved = moveAside(path);
+    warn(`DILBENCH_METRICS_MOVED: ${path} is not an inference metrics file; moved aside to ${moved}`);
+    const csv = join(dir, METRICS_CSV);
+    if (existsSync(csv)) warn(`DILBENCH_METRICS_MOVED: ${csv} moved aside to ${moveAside(csv)}`);
+    return empty;
+  }
+  return {
+    ...empty,
+    runs: parsed.runs ?? [],
+    comparisons: Array.isArray(parsed.comparisons) ? parsed.comparisons : [],
+    invocations: Array.isArray(parsed.invocations) ? parsed.invocations : [],
+  };
+}
+
+function environmentNow(): Environment {
+  const b = tryLoadBinding();
+  return collectEnvironment(b ?? { info: () => { throw new Error('no addon'); } });
+}
+
+interface ModeRuns {
+  results: GenerationResult[];
+}
+
+/** Runs the benchmark, writes the files; see InferenceOptions. Bad options throw ConfigError. */
+export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promise<InferenceResult> {
+  const log = opts.log ?? (() => undefined);
+  const warnings: string[] = [];
+  const warn = (w: string): void => {
+    warnings.push(w);
+    (opts.warn ?? ((l: string) => process.stderr.write(`warning: ${l}\n`)))(w);
+  };
+  const config = loadModelConfig(opts.model ?? 'gpt2');
+  if (config.arch === 'encoder') {
+    throw new ConfigError('model', config.name, 'a decoder or encoder-decoder model (an encoder does not generate; use dilbench scaling)');
+  }
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu') throw new ConfigError('device', device, 'cpu (the transformer model core runs on the CPU in this build)');
+  const maxLength = intOption('maxLength', opts.maxLength, 1, config.maxPositions, 50);
+  const runs = intOption('runs', opts.runs, 1, 10_000, 3);
+  const warmup = intOption('warmup', opts.warmup, 0, 10_000, 1);
+  const threads = intOption('threads', opts.threads, 1, 4096, defaultThreads());
+  const seed = intOption('seed', opts.seed, 0, 2 ** 31 - 1, 1234);
+  const implementation = opts.implementation ?? 'flash';
+  if (!/^[a-z][a-z0-9_-]*$/.test(implementation)) throw new ConfigError('implementation', implementation, 'an implementation name such as flash, naive');
+  const prompts = resolvePrompts(opts, config);
+  for (const p of prompts) {
+    const decoderLen = config.arch === 'decoder' ? p.tokens.length + maxLength : maxLength + 1;
+    if (config.positional === 'learned' && decoderLen > config.maxPositions) {
+      throw new ConfigError('maxLength', maxLength, `at most ${config.maxPositions - p.tokens.length} for a ${p.tokens.length}-token prompt (${config.name} has ${config.maxPositions} positions)`);
+    }
+    if (p.tokens.length > config.maxPositions) {
+      throw new ConfigError('prompt', p.label, `at most ${config.maxPositions} tokens (${p.tokens.length} given)`);
+    }
+  }
+  const weights: ModelWeights = opts.checkpoint ? loadGpt2Checkpoint(opts.checkpoint, config) : { seed };
+  const benchmarkDir = resolve(opts.benchmarkDir ?? 'inference_benchmarks');
+
+  const binding = opts.binding ?? getModelBinding();
+  const setupStart = process.hrtime.bigint();
+  const model = await binding.createModel(config, weights);
+  const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+  log(`model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
+
+  const runId = `run_${Date.now()}_${randomUUID().slice(0, 8)}`;
+  const timestamp = new Date().toISOString();
+  const records: InferenceRecord[] = [];
+  const comparisons: InferenceComparison[] = [];
+  try {
+    for (const p of prompts) {
+      const byMode = new Map<InferenceMode, ModeRuns>();
+      for (const mode of INFERENCE_MODES) {
+        const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
+        for (let i = 0; i < warmup; i++) await model.generate(p.tokens, maxLength, runOpts);
+        const results: GenerationResult[] = [];
+        for (let i = 0; i < runs; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
+        byMode.set(mode, { results });
+        log(`  ${p.label}: ${mode} done (${runs} runs)`);
+      }
+      const ref = (byMode.get('kv-cache') as ModeRuns).results[0] as GenerationResult;
+      let mismatch: number | null = null;
+      for (const mode of INFERENCE_MODES) {
+        for (const r of (byMode.get(mode) as ModeRuns).results) {
+          const m = firstMismatch(ref.tokens, r.tokens);
+          if (m !== null && (mismatch === null || m < mismatch)) mismatch = m;
+        }
+      }
+      const identical = mismatch === null;
+      const text = config.vocabSize === GPT2_VOCAB_SIZE ? decodeGpt2(ref.tokens) : null;
+      const rec = (mode: InferenceMode): InferenceRecord => {
+        const rs = (byMode.get(mode) as ModeRuns).results;
+        const totals = rs.map((r) => (r.prefillNs + r.stepNs.reduce((a, b) => a + b, 0)) / 1e6);
+        const st = summarize(totals);
+        const prefill = median(rs.map((r) => r.prefillNs / 1e6));
+        const decode = median(rs.map((r) => (r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0)));
+        const mem = rs.reduce((m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m), rs[0]!.memory);
+        return {
+          run_id: runId,
+          run_name: `${runId}_${mode === 'kv-cache' ? 'optimized' : 'baseline'}`,
+          timestamp,
+          model: config.name,
+          arch: config.arch,
+          weights_source: opts.checkpoint ? resolve(opts.checkpoint) : `synthetic(seed=${seed})`,
+          mode,
+          optimized: mode === 'kv-cache',
+          prompt_label: p.label,
+          prompt_tokens: p.tokens.length,
+          new_tokens: maxLength,
+          runs,
+          warmup,
+          implementation,
+          threads,
+          device,
+          seed,
+          total_time_ms: round(st.medianMs),
+          total_time_min_ms: round(st.minMs),
+          total_time_max_ms: round(st.maxMs),
+          total_time_std_ms: round(st.stdMs),
+          tokens_per_second: round(maxLength / (st.medianMs / 1000), 3),
+          time_per_token_ms: round(st.medianMs / maxLength),
+          first_token_latency_ms: round(prefill),
+          decode_ms_per_token: round(decode),
+          weights_mb: round(mem.weightsBytes / MIB, 3),
+          kv_cache_mb: round(mem.kvCacheBytes / MIB, 3),
+          workspace_mb: round(mem.workspaceBytes / MIB, 3),
+          peak_memory_mb: round(mem.peakBytes / MIB, 3),
+          tokens_identical: identical,
+          speedup: null,
+          memory_change_pct: null,
+          generated_text: text,
+        };
+      };
+      const base = rec('recompute');
+      const opt = rec('kv-cache');
+      opt.speedup = round(base.total_time_ms / opt.total_time_ms, 3);
+      opt.memory_change_pct = round(((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100, 2);
+      records.push(base, opt);
+      comparisons.push({
+        run_id: runId,
+        timestamp,
+        model: config.name,
+        prompt_label: p.label,
+        prompt_tokens: p.tokens.length,
+        new_tokens: maxLength,
+        speedup: opt.speedup,
+        tokens_per_second_recompute: base.tokens_per_second,
+        tokens_per_second_kv_cache: opt.tokens_per_second,
+        peak_memory_mb_recompute: base.peak_memory_mb,
+        peak_memory_mb_kv_cache: opt.peak_memory_mb,
+        memory_change_pct: opt.memory_change_pct,
+        tokens_identical: identical,
+        first_mismatch: mismatch,
+      });
+      if (!identical) warn(`${p.label}: the KV-cache and recompute modes generated different tokens (first difference at generated token ${mismatch})`);
+    }
+  } finally {
+    model.dispose();
+  }
+
+  // accumulate (read again right before writing, to lose as little as possible to a concurrent run)
+  const stored = readMetricsFile(benchmarkDir, warn);
+  stored.runs.push(...records);
+  stored.comparisons.push(...comparisons);
+  stored.invocations.push({ run_id: runId, timestamp, model: config.name, config, environment: environmentNow(), dilbench_version: packageVersion(), setup_ms: round(setupMs, 2) });
+  const json = join(benchmarkDir, METRICS_JSON);
+  const csv = join(benchmarkDir, METRICS_CSV);
+  writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
+  writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
+  const plots: string[] = [];
+  if (opts.plots !== false) {
+    const sub = `${os.cpus()[0]?.model?.trim() ?? 'CPU'}; ${implementation}, ${threads} threads`;
+    const specs: [string, ReturnType<typeof optimizationComparisonSpec>][] = [
+      [COMPARISON_PNG, optimizationComparisonSpec(records, sub)],
+      [OVER_TIME_PNG, inferenceOverTimeSpec(stored.runs, sub)],
+    ];
+    for (const [name, spec] of specs) {
+      if (!spec) continue;
+      try {
+        await writePngAtomic(spec, join(benchmarkDir, name));
+        plots.push(join(benchmarkDir, name));
+      } catch (e) {
+        warn(`could not render ${name}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return { runId, records, comparisons, allIdentical: comparisons.every((c) => c.tokens_identical), files: { json, csv, plots }, warnings };
+}

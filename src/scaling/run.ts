@@ -1,0 +1,319 @@
+// `dilbench scaling` as a library function (issue 7): latency and peak memory vs context length.
+//   encoder:          one forward pass over context_length tokens;
+//   decoder:          prefill of context_length tokens + num_tokens decode steps (KV cache);
+//   encoder-decoder:  encode context_length tokens once, then num_tokens decoder steps with
+//                     cross-attention over the encoder output.
+// Writes <out>/results/inference_scaling_<timestamp>.json (raw samples + environment), rebuilds
+// <out>/tables/inference_results.csv from every such file in <out>/results and renders
+// <out>/figs/latency_curve.png (one curve per architecture and model).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ConfigError } from '../config/errors.js';
+import { packageVersion } from '../config/paths.js';
+import { collectEnvironment } from '../env/environment.js';
+import { tryLoadBinding } from '../native/loader.js';
+import type { ModelBinding, ModelConfig } from '../native/model-binding.js';
+import type { Environment } from '../results/types.js';
+import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
+import { summarize } from '../stats/summary.js';
+import { headDimOf, loadModelConfig } from '../models/config.js';
+import { getModelBinding } from '../models/binding.js';
+import { syntheticPrompt } from '../models/tokenizer.js';
+import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
+import { toCsvText, writePngAtomic } from '../inference/files.js';
+import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
+
+export const SCALING_KIND = 'dilbench-inference-scaling';
+export const SCALING_PREFIX = 'inference_scaling_';
+
+export interface ScalingPoint {
+  context_length: number;
+  /** per timed run, ms: the whole request (encoder: forward; others: prefill + decode) */
+  latency_samples_ms: number[];
+  prefill_samples_ms: number[];
+  decode_ms_per_token_samples: number[];
+  peak_memory_bytes: number;
+  kv_cache_bytes: number;
+  /** true when the peak is estimated (encoder forward reports no memory) */
+  memory_estimated: boolean;
+}
+
+export interface ScalingResultFile {
+  kind: typeof SCALING_KIND;
+  schemaVersion: 1;
+  exp_id: string;
+  runId: string;
+  createdAt: string;
+  config: ScalingConfig;
+  model: ModelConfig;
+  parameterCount: number;
+  threads: number;
+  environment: Environment;
+  dilbenchVersion: string;
+  points: ScalingPoint[];
+}
+
+/** One row of tables/inference_results.csv. */
+export interface ScalingTableRow extends ScalingPlotRow {
+  name: string;
+  run_id: string;
+  created_at: string;
+  implementation: string;
+  num_tokens: number;
+  num_runs: number;
+  latency_std_ms: number;
+  latency_ci95_low_ms: number;
+  latency_ci95_high_ms: number;
+  prefill_ms: number;
+  decode_ms_per_token: number;
+  throughput: number;
+  throughput_unit: string;
+  memory_estimated: boolean;
+  threads: number;
+  cpu_model: string;
+}
+
+export const TABLE_COLUMNS: readonly (keyof ScalingTableRow)[] = [
+  'exp_id', 'model', 'arch', 'context_length', 'latency_ms', 'throughput', 'max_memory_gb', 'throughput_unit', 'latency_min_ms',
+  'latency_max_ms', 'latency_std_ms', 'latency_ci95_low_ms', 'latency_ci95_high_ms', 'prefill_ms', 'decode_ms_per_token', 'num_tokens',
+  'num_runs', 'implementation', 'threads', 'memory_estimated', 'name', 'run_id', 'created_at', 'cpu_model',
+];
+
+export interface ScalingOptions {
+  /** a YAML path or an already validated config */
+  config: string | ScalingConfig;
+  /** output root (default benchmark_results) */
+  out?: string;
+  threads?: number;
+  plots?: boolean;
+  binding?: ModelBinding;
+  log?: (line: string) => void;
+}
+
+export interface ScalingRunResult {
+  file: ScalingResultFile;
+  files: { json: string; csv: string; figure?: string };
+  rows: ScalingTableRow[];
+  warnings: string[];
+}
+
+function environmentNow(): Environment {
+  const b = tryLoadBinding();
+  return collectEnvironment(b ?? { info: () => { throw new Error('no addon'); } });
+}
+
+/** Peak memory of an encoder forward, estimated: weights + activations of one layer + attention scores of one head block. */
+function encoderMemoryEstimate(c: ModelConfig, weightBytes: number, n: number): number {
+  const act = n * (4 * c.hidden + c.intermediate + c.heads * headDimOf(c) * 3) * 4;
+  return weightBytes + act;
+}
+
+export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult> {
+  const log = opts.log ?? (() => undefined);
+  const cfg = typeof opts.config === 'string' ? loadScalingConfig(opts.config) : validateScalingConfig(opts.config);
+  const where = typeof opts.config === 'string' ? opts.config : 'config';
+  let model: ModelConfig;
+  try {
+    model = loadModelConfig(cfg.model);
+  } catch (e) {
+    if (e instanceof ConfigError && e.field === 'model') throw new ConfigError(`${where}: model`, cfg.model, e.allowed, e.detail);
+    throw e;
+  }
+  if (model.arch !== cfg.arch) {
+    throw new ConfigError(`${where}: arch`, cfg.arch, `the architecture of model ${model.name} (${model.arch})`);
+  }
+  const decoderTokens = cfg.arch === 'encoder' ? 0 : cfg.num_tokens;
+  const needed = (l: number): number => (cfg.arch === 'decoder' ? l + decoderTokens : cfg.arch === 'encoder-decoder' ? Math.max(l, decoderTokens + 1) : l);
+  const tooLong = cfg.context_lengths.filter((l) => model.positional === 'learned' && needed(l) > model.maxPositions);
+  if (tooLong.length) {
+    throw new ConfigError(
+      `${where}: context_lengths`,
+      cfg.context_lengths,
+      `lengths with context${cfg.arch === 'decoder' ? ' + num_tokens' : ''} <= ${model.maxPositions} (${model.name} positions); too long: ${tooLong.join(', ')}`,
+    );
+  }
+  const threads = opts.threads ?? cfg.threads ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const out = resolve(opts.out ?? 'benchmark_results');
+  const binding = opts.binding ?? getModelBinding();
+  const seed = cfg.seed ?? 1234;
+  const nm = await binding.createModel(model, { seed });
+  log(`${cfg.name}: ${model.name} (${model.arch}, ${(nm.parameterCount / 1e6).toFixed(1)}M parameters), lengths ${cfg.context_lengths.join(', ')}`);
+  const points: ScalingPoint[] = [];
+  const runOpts = { implementation: cfg.implementation, threads, useCache: true };
+  try {
+    for (const L of cfg.context_lengths) {
+      const prompt = syntheticPrompt(L, model.vocabSize, seed + L);
+      const p: ScalingPoint = { context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false };
+      for (let i = 0; i < cfg.warmup_runs + cfg.num_runs; i++) {
+        const timed = i >= cfg.warmup_runs;
+        if (cfg.arch === 'encoder') {
+          const t0 = process.hrtime.bigint();
+          await nm.forward(prompt, { implementation: cfg.implementation, threads });
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          if (timed) {
+            p.latency_samples_ms.push(ms);
+            p.prefill_samples_ms.push(ms);
+            p.decode_ms_per_token_samples.push(0);
+          }
+          p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
+          p.memory_estimated = true;
+        } else {
+          const r = await nm.generate(prompt, decoderTokens, runOpts);
+          const steps = r.stepNs.reduce((a, b) => a + b, 0);
+          if (timed) {
+            p.latency_samples_ms.push((r.prefillNs + steps) / 1e6);
+            p.prefill_samples_ms.push(r.prefillNs / 1e6);
+            p.decode_ms_per_token_samples.push(r.stepNs.length ? steps / r.stepNs.length / 1e6 : 0);
+          }
+          p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
+          p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
+        }
+      }
+      points.push(p);
+      log(`  context ${L}: median ${summarize(p.latency_samples_ms).medianMs.toFixed(2)} ms`);
+    }
+  } finally {
+    nm.dispose();
+  }
+  const createdAt = new Date().toISOString();
+  const file: ScalingResultFile = {
+    kind: SCALING_KIND,
+    schemaVersion: 1,
+    exp_id: `${cfg.name}_${fileTimestamp(createdAt)}`,
+    runId: randomUUID(),
+    createdAt,
+    config: cfg,
+    model,
+    parameterCount: nm.parameterCount,
+    threads,
+    environment: environmentNow(),
+    dilbenchVersion: packageVersion(),
+    points,
+  };
+  const resultsDir = join(out, 'results');
+  const text = JSON.stringify(file, null, 2) + '\n';
+  let json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}.json`);
+  for (let n = 2; !writeFileAtomicExclusive(json, text); n++) json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}-${n}.json`);
+  const { rows, warnings, csv, figure } = await writeScalingOutputs(resultsDir, out, { plots: opts.plots !== false });
+  return { file, files: { json, csv, figure }, rows, warnings };
+}
+
+/** Table rows of one scaling result file. */
+export function scalingRows(f: ScalingResultFile): ScalingTableRow[] {
+  return f.points.map((p) => {
+    const st = summarize(p.latency_samples_ms);
+    const [lo, hi] = st.medianCi95Ms ?? [st.minMs, st.maxMs];
+    const tokens = f.config.arch === 'encoder' ? p.context_length : f.config.num_tokens;
+    return {
+      exp_id: f.exp_id,
+      model: f.model.name,
+      arch: f.config.arch,
+      context_length: p.context_length,
+      latency_ms: st.medianMs,
+      throughput: tokens / (st.medianMs / 1000),
+      throughput_unit: f.config.arch === 'encoder' ? 'input tokens/s' : 'generated tokens/s',
+      max_memory_gb: p.peak_memory_bytes / 1e9,
+      latency_min_ms: st.minMs,
+      latency_max_ms: st.maxMs,
+      latency_std_ms: st.stdMs,
+      latency_ci95_low_ms: lo,
+      latency_ci95_high_ms: hi,
+      prefill_ms: summarize(p.prefill_samples_ms).medianMs,
+      decode_ms_per_token: summarize(p.decode_ms_per_token_samples).medianMs,
+      num_tokens: f.config.arch === 'encoder' ? 0 : f.config.num_tokens,
+      num_runs: p.latency_samples_ms.length,
+      implementation: f.config.implementation,
+      threads: f.threads,
+      memory_estimated: p.memory_estimated,
+      name: f.config.name,
+      run_id: f.runId,
+      created_at: f.createdAt,
+      cpu_model: f.environment?.cpuModel ?? '',
+    };
+  });
+}
+
+function isScalingFile(v: unknown): v is ScalingResultFile {
+  const o = v as Partial<ScalingResultFile> | null;
+  return !!o && o.kind === SCALING_KIND && Array.isArray(o.points) && !!o.config && !!o.model;
+}
+
+/** Every scaling result file (inference_scaling_*.json) under `dir`, up to `depth` levels, oldest first. */
+export function loadScalingFiles(dir: string, depth = 2): { files: { path: string; file: ScalingResultFile }[]; warnings: string[] } {
+  const files: { path: string; file: ScalingResultFile }[] = [];
+  const warnings: string[] = [];
+  const walk = (d: string, level: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(d, { withFileTypes: true }).map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.endsWith('/')) {
+        if (level < depth && !name.startsWith('.') && name !== 'node_modules/') walk(join(d, name.slice(0, -1)), level + 1);
+        continue;
+      }
+      if (!name.startsWith(SCALING_PREFIX) || !name.endsWith('.json')) continue;
+      const p = join(d, name);
+      try {
+        const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
+        if (isScalingFile(v)) files.push({ path: p, file: v });
+        else warnings.push(`ignored ${p}: not a scaling result file`);
+      } catch (e) {
+        warnings.push(`ignored ${p}: invalid JSON (${(e as Error).message})`);
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir, 0);
+  files.sort((a, b) => a.file.createdAt.localeCompare(b.file.createdAt));
+  return { files, warnings };
+}
+
+/**
+ * Rebuilds tables/inference_results.csv and figs/latency_curve.png under `out` from every scaling
+ * result file under `resultsDir`. The figure shows the latest experiment per architecture and model.
+ */
+export async function writeScalingOutputs(
+  resultsDir: string,
+  out: string,
+  options: { plots?: boolean; figureFormats?: ('svg' | 'png')[] } = {},
+): Promise<{ rows: ScalingTableRow[]; warnings: string[]; csv: string; figure?: string; files: string[] }> {
+  const loaded = loadScalingFiles(resultsDir);
+  const rows = loaded.files.flatMap((f) => scalingRows(f.file));
+  const files: string[] = [];
+  const csv = join(out, 'tables', 'inference_results.csv');
+  writeFileAtomic(csv, toCsvText(rows as unknown as Record<string, unknown>[], TABLE_COLUMNS));
+  files.push(csv);
+  let figure: string | undefined;
+  if (options.plots !== false && rows.length) {
+    const latest = new Map<string, string>();
+    for (const f of loaded.files) latest.set(`${f.file.config.arch}|${f.file.model.name}`, f.file.exp_id);
+    const keep = new Set(latest.values());
+    const shown = rows.filter((r) => keep.has(r.exp_id));
+    const cpu = shown[0]?.cpu_model ?? '';
+    const spec = latencyCurveSpec(shown, `${cpu}; band: fastest to slowest run; latest experiment per architecture`);
+    if (spec) {
+      const formats = options.figureFormats ?? ['png'];
+      try {
+        if (formats.includes('png')) {
+          figure = join(out, 'figs', 'latency_curve.png');
+          await writePngAtomic(spec, figure);
+          files.push(figure);
+        }
+        if (formats.includes('svg')) {
+          const { renderSvg } = await import('../reports/plots/render.js');
+          const svg = join(out, 'figs', 'latency_curve.svg');
+          writeFileAtomic(svg, await renderSvg(spec));
+          files.push(svg);
+        }
+      } catch (e) {
+        loaded.warnings.push(`could not render latency_curve: ${(e as Error).message}`);
+        figure = undefined;
+      }
+    }
+  }
+  return { rows, warnings: loaded.warnings, csv, figure, files };
+}
