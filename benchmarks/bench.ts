@@ -1,13 +1,27 @@
 // `npm run bench`: the machine's FP32 FMA peak and stream bandwidth (binding.measurePeak), then
 // GFLOP/s of flash and naive at 1K, 2K, 4K, 8K (batch 1, 8 heads, headDim 64, all threads), with
 // the % of the measured peak. `--json` prints the figures as JSON instead of the table.
+// Further sections (each can be switched off; `--quick` shortens all of them):
+// - frameworks: flash vs onnxruntime-node's MultiHeadAttention at 4K, 8K, 16K, measured side by
+//   side in one run (interleaved by the measurement engine), GFLOP/s and the time ratio;
+// - kv-cache: decode GB/s (the kernel's telemetry: bytes streamed / decode time) at cache 8K and
+//   16K against the measured stream bandwidth;
+// - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent.
+// Every run writes benchmark_results/bench_<timestamp>.json.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getBinding } from '../src/api/binding.js';
-import { measure } from '../src/measure/scheduler.js';
+import { measure, measureInterleaved } from '../src/measure/scheduler.js';
 import type { NativeBinding, NativePeak, NativeProblem } from '../src/native/binding.js';
 import { textTable } from '../src/cli/summary.js';
+import { fitPowerLaw, type PowerLawFit } from '../src/stats/scaling.js';
+import { significanceOf, type Significance } from '../src/frameworks/compare.js';
+import { DilbenchAdapter } from '../src/frameworks/dilbench.js';
+import { OnnxRuntimeAdapter } from '../src/frameworks/onnxruntime.js';
+import type { FrameworkSpec } from '../src/frameworks/types.js';
+import { writeFileAtomic, fileTimestamp } from '../src/results/store.js';
+import { collectEnvironment } from '../src/env/environment.js';
 
 export interface BenchRow {
   implementation: string;
@@ -94,22 +108,326 @@ export function benchTable(r: BenchResult): string {
   return lines.join('\n') + '\n';
 }
 
+// ---- flash vs onnxruntime-node MultiHeadAttention, side by side -------------------------------
+
+export interface FrameworkBenchRow {
+  seqLen: number;
+  flashMedianMs: number;
+  flashGflops: number;
+  ortMedianMs: number | null;
+  ortGflops: number | null;
+  /** ORT median time / flash median time (> 1: flash faster) */
+  ratio: number | null;
+  significance: Significance | null;
+  maxAbsError: number | null;
+  flashPctOfPeak: number;
+  note?: string;
+}
+
+export const FRAMEWORK_LENGTHS = [4096, 8192, 16384];
+
+export async function runFrameworkSection(
+  binding: NativeBinding,
+  peak: NativePeak,
+  opts: { threads: number; lengths?: number[]; runs?: number; warmup?: number; log?: (s: string) => void },
+): Promise<{ rows: FrameworkBenchRow[]; skipped?: string; version?: string }> {
+  const rows: FrameworkBenchRow[] = [];
+  let version: string | undefined;
+  for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
+    const spec: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42 };
+    opts.log?.(`flash vs onnxruntime-node MultiHeadAttention @ ${seqLen} (interleaved)...`);
+    const flash = await DilbenchAdapter.create(binding, spec);
+    const ort = await OnnxRuntimeAdapter.create(spec, flash.inputs(), 'mha');
+    try {
+      if ('skipped' in ort) return { rows, skipped: ort.reason };
+      version = ort.version;
+      const ms = await measureInterleaved(
+        new Map([
+          ['flash', flash.sampler],
+          ['onnxruntime-mha', ort.sampler],
+        ]),
+        { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 },
+      );
+      const f = ms.get('flash');
+      const o = ms.get('onnxruntime-mha');
+      if (!f || !o) throw new Error('interleaved measurement lost a sampler');
+      const flops = 4 * spec.batch * spec.heads * seqLen * seqLen * spec.headDim;
+      const a = await flash.output();
+      const b = await ort.output();
+      let maxAbs = 0;
+      for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs((a[i] as number) - (b[i] as number)));
+      const flashGflops = flops / (f.stats.medianMs / 1000) / 1e9;
+      rows.push({
+        seqLen,
+        flashMedianMs: f.stats.medianMs,
+        flashGflops,
+        ortMedianMs: o.stats.medianMs,
+        ortGflops: flops / (o.stats.medianMs / 1000) / 1e9,
+        ratio: o.stats.medianMs / f.stats.medianMs,
+        significance: significanceOf(seqLen, 'onnxruntime-mha', f.samplesMs, o.samplesMs),
+        maxAbsError: maxAbs,
+        flashPctOfPeak: (100 * flashGflops) / peak.fmaGflops,
+      });
+    } finally {
+      await flash.dispose();
+      if (!('skipped' in ort)) await ort.dispose();
+    }
+  }
+  return { rows, version };
+}
+
+// ---- kv-cache decode bandwidth -----------------------------------------------------------------
+
+export interface KvBenchRow {
+  cacheLen: number;
+  newTokens: number;
+  /** median over iterations of decodeBytes / decodeNs */
+  decodeGBps: number;
+  decodeGBpsMin: number;
+  decodeGBpsMax: number;
+  pctOfStream: number;
+  /** median decode time per generated token, ms */
+  msPerToken: number;
+  prefillMs: number;
+  iterations: number;
+  source: 'telemetry' | 'plan.bytesMoved';
+}
+
+export const KV_CACHE_LENGTHS = [8192, 16384];
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
+}
+
+export async function runKvCacheSection(
+  binding: NativeBinding,
+  peak: NativePeak,
+  opts: { threads: number; lengths?: number[]; newTokens?: number; runs?: number; log?: (s: string) => void },
+): Promise<KvBenchRow[]> {
+  const rows: KvBenchRow[] = [];
+  const newTokens = opts.newTokens ?? 64;
+  for (const cacheLen of opts.lengths ?? KV_CACHE_LENGTHS) {
+    opts.log?.(`kv-cache decode @ cache ${cacheLen} (+${newTokens} tokens)...`);
+    const problem: NativeProblem = {
+      implementation: 'kv-cache', device: 'cpu', dtype: 'fp32', batch: 1, heads: 8, kvHeads: 8,
+      seqLen: cacheLen + newTokens, headDim: 64, causal: true, seed: 42, promptLen: cacheLen, newTokens,
+    };
+    const session = await binding.createSession(problem, { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
+    try {
+      const gbps: number[] = [];
+      const perToken: number[] = [];
+      const prefill: number[] = [];
+      let source: KvBenchRow['source'] = 'telemetry';
+      // one iteration per call, so every iteration's telemetry is read (the first is the cold start)
+      const runs = opts.runs ?? 5;
+      await session.sample(1, false);
+      for (let i = 0; i < runs; i++) {
+        const ns = await session.sample(1, false);
+        const t = session.telemetry?.() ?? null;
+        if (t && t.decodeBytes && t.decodeNs) {
+          gbps.push(t.decodeBytes / t.decodeNs);
+          perToken.push(t.decodeNs / 1e6 / (t.decodeSteps || newTokens));
+          prefill.push((t.prefillNs ?? 0) / 1e6);
+        } else {
+          // no telemetry: the whole iteration against the plan's byte count (a lower bound)
+          source = 'plan.bytesMoved';
+          gbps.push(session.plan.bytesMoved / (ns[0] as number));
+          perToken.push((ns[0] as number) / 1e6 / newTokens);
+          prefill.push(Number.NaN);
+        }
+      }
+      const g = median(gbps);
+      rows.push({
+        cacheLen, newTokens, decodeGBps: g, decodeGBpsMin: Math.min(...gbps), decodeGBpsMax: Math.max(...gbps),
+        pctOfStream: (100 * g) / peak.streamGBps, msPerToken: median(perToken), prefillMs: median(prefill), iterations: gbps.length, source,
+      });
+    } finally {
+      session.dispose();
+    }
+  }
+  return rows;
+}
+
+// ---- dilated: time vs length -------------------------------------------------------------------
+
+export interface DilatedBenchRow {
+  seqLen: number;
+  medianMs: number;
+  gflops: number;
+  samples: number;
+}
+
+export interface DilatedBenchResult {
+  heads: number;
+  segmentLengths: number[];
+  dilationRates: number[];
+  rows: DilatedBenchRow[];
+  fit: PowerLawFit | null;
+}
+
+export const DILATED_LENGTHS = [16384, 65536, 262144, 1048576];
+
+export async function runDilatedSection(
+  binding: NativeBinding,
+  opts: { threads: number; lengths?: number[]; heads?: number; segmentLengths?: number[]; dilationRates?: number[]; runs?: number; log?: (s: string) => void },
+): Promise<DilatedBenchResult> {
+  const heads = opts.heads ?? 8;
+  const segmentLengths = opts.segmentLengths ?? [2048, 4096, 8192];
+  const dilationRates = opts.dilationRates ?? [1, 2, 4];
+  const rows: DilatedBenchRow[] = [];
+  for (const seqLen of opts.lengths ?? DILATED_LENGTHS) {
+    opts.log?.(`dilated @ ${seqLen} (heads ${heads}, segments ${segmentLengths.join(',')}, rates ${dilationRates.join(',')})...`);
+    const problem: NativeProblem = {
+      implementation: 'dilated', device: 'cpu', dtype: 'fp32', batch: 1, heads, kvHeads: heads, seqLen, headDim: 64,
+      causal: false, seed: 42, segmentLengths, dilationRates,
+    };
+    const session = await binding.createSession(problem, { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
+    try {
+      const m = await measure({ sample: (n, cold) => session.sample(n, cold) }, { warmup: 1, runs: opts.runs ?? 3 });
+      rows.push({ seqLen, medianMs: m.stats.medianMs, gflops: session.plan.flops / (m.stats.medianMs / 1000) / 1e9, samples: m.samplesMs.length });
+    } finally {
+      session.dispose();
+    }
+  }
+  const fit = rows.length >= 2 ? fitPowerLaw(rows.map((r) => ({ n: r.seqLen, time: r.medianMs }))) : null;
+  return { heads, segmentLengths, dilationRates, rows, fit };
+}
+
+// ---- the whole bench ---------------------------------------------------------------------------
+
+export interface FullBenchResult extends BenchResult {
+  quick: boolean;
+  createdAt: string;
+  frameworks?: { rows: FrameworkBenchRow[]; skipped?: string; version?: string };
+  kvCache?: KvBenchRow[];
+  dilated?: DilatedBenchResult;
+  elapsedSeconds: number;
+}
+
+const f1 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
+const f2 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));
+
+export function fullBenchTable(r: FullBenchResult): string {
+  const out = [benchTable(r)];
+  if (r.frameworks) {
+    out.push(`flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved)`);
+    if (r.frameworks.skipped) out.push(`  skipped: ${r.frameworks.skipped}`);
+    else
+      out.push(
+        textTable(
+          ['length', 'flash ms', 'flash GFLOP/s', '% of peak', 'ORT MHA ms', 'ORT GFLOP/s', 'ORT/flash time', '95% CI', 'p', 'max|diff|'],
+          r.frameworks.rows.map((x) => [
+            String(x.seqLen), f2(x.flashMedianMs), f1(x.flashGflops), `${f1(x.flashPctOfPeak)}%`, f2(x.ortMedianMs), f1(x.ortGflops),
+            x.ratio !== null ? `${x.ratio.toFixed(2)}x` : '-',
+            x.significance ? `[${x.significance.ratioCi95[0].toFixed(2)}, ${x.significance.ratioCi95[1].toFixed(2)}]` : '-',
+            x.significance ? x.significance.p.toExponential(1) : '-',
+            x.maxAbsError !== null ? x.maxAbsError.toExponential(1) : '-',
+          ]),
+          [true, true, true, true, true, true, true, true, true, true],
+        ),
+      );
+    out.push('');
+  }
+  if (r.kvCache) {
+    out.push(`kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal)`);
+    out.push(
+      textTable(
+        ['cache', 'new tokens', 'decode GB/s', 'min-max', '% of stream', 'ms/token', 'prefill ms', 'source'],
+        r.kvCache.map((x) => [String(x.cacheLen), String(x.newTokens), f1(x.decodeGBps), `${f1(x.decodeGBpsMin)}-${f1(x.decodeGBpsMax)}`, `${f1(x.pctOfStream)}%`, f2(x.msPerToken), f1(x.prefillMs), x.source]),
+        [true, true, true, true, true, true, true, false],
+      ),
+      '',
+    );
+  }
+  if (r.dilated) {
+    const d = r.dilated;
+    out.push(`dilated time vs length (batch 1, ${d.heads} heads, headDim 64, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')})`);
+    out.push(
+      textTable(['length', 'median ms', 'GFLOP/s', 'samples'], d.rows.map((x) => [String(x.seqLen), f2(x.medianMs), f1(x.gflops), String(x.samples)]), [true, true, true, true]),
+    );
+    if (d.fit) {
+      const ci = d.fit.kCi95 ? ` (95% CI ${d.fit.kCi95[0].toFixed(3)}-${d.fit.kCi95[1].toFixed(3)})` : '';
+      out.push(`fitted exponent: time ~ n^${d.fit.k.toFixed(3)}${ci}, r2 ${d.fit.r2.toFixed(4)}, ${d.fit.points} points`);
+    }
+    out.push('');
+  }
+  out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
+  return out.join('\n') + '\n';
+}
+
+function lengths(raw: string | undefined): number[] | undefined {
+  if (!raw) return undefined;
+  return raw.split(',').map((s) => {
+    const m = /^(\d+)([kKmM]?)$/.exec(s.trim());
+    if (!m) throw new Error(`bad length ${JSON.stringify(s)} (use e.g. 4K, 16384, 1M)`);
+    const u = (m[2] ?? '').toUpperCase();
+    return Number(m[1]) * (u === 'K' ? 1024 : u === 'M' ? 1024 * 1024 : 1);
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean', default: false },
       threads: { type: 'string' },
       runs: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-kernels': { type: 'boolean', default: false },
+      'no-frameworks': { type: 'boolean', default: false },
+      'no-kv-cache': { type: 'boolean', default: false },
+      'no-dilated': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'framework-lengths': { type: 'string' },
+      'kv-lengths': { type: 'string' },
+      'dilated-lengths': { type: 'string' },
+      'dilated-heads': { type: 'string' },
+      'output-dir': { type: 'string', default: 'benchmark_results' },
     },
   });
+  const t0 = performance.now();
+  const quick = Boolean(values.quick);
+  const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
+  const want = (name: string, off: boolean | undefined) => (only ? only.has(name) : !off);
+  const log = values.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
   const binding = getBinding();
-  const result = await runBench(binding, {
-    threads: values.threads ? Number(values.threads) : undefined,
-    runs: values.runs ? Number(values.runs) : undefined,
-    log: values.json ? undefined : (s) => process.stderr.write(`${s}\n`),
-  });
+  const info = binding.info();
+  const threads = values.threads ? Number(values.threads) : info.hardwareThreads;
+  const runs = values.runs ? Number(values.runs) : quick ? 3 : 5;
+  let base: BenchResult;
+  if (want('kernels', values['no-kernels'])) {
+    base = await runBench(binding, { threads, runs, peakSeconds: quick ? 0.5 : 1, log });
+  } else {
+    log?.(`measuring FP32 FMA peak and stream bandwidth on ${threads} threads...`);
+    base = { simdLevel: info.simdLevel, threads, peak: await binding.measurePeak(threads, quick ? 0.5 : 1), rows: [] };
+  }
+  const result: FullBenchResult = { ...base, quick, createdAt: new Date().toISOString(), elapsedSeconds: 0 };
+  if (want('frameworks', values['no-frameworks'])) {
+    result.frameworks = await runFrameworkSection(binding, base.peak, {
+      threads, runs, warmup: quick ? 1 : 2, lengths: lengths(values['framework-lengths']), log,
+    });
+  }
+  if (want('kv-cache', values['no-kv-cache'])) {
+    result.kvCache = await runKvCacheSection(binding, base.peak, { threads, runs, lengths: lengths(values['kv-lengths']), log });
+  }
+  if (want('dilated', values['no-dilated'])) {
+    // --quick: 1 head and short segments so 1M fits in seconds; the exponent is what this measures
+    result.dilated = await runDilatedSection(binding, {
+      threads,
+      runs: quick ? 2 : 3,
+      lengths: lengths(values['dilated-lengths']),
+      heads: values['dilated-heads'] ? Number(values['dilated-heads']) : quick ? 1 : 8,
+      segmentLengths: quick ? [512, 1024, 2048] : [2048, 4096, 8192],
+      dilationRates: [1, 2, 4],
+      log,
+    });
+  }
+  result.elapsedSeconds = (performance.now() - t0) / 1000;
+  const file = resolve(values['output-dir'] ?? 'benchmark_results', `bench_${fileTimestamp(result.createdAt)}.json`);
+  writeFileAtomic(file, JSON.stringify({ ...result, environment: collectEnvironment(binding) }, null, 2) + '\n');
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write(benchTable(result));
+  else process.stdout.write(fullBenchTable(result) + `wrote ${file}\n`);
 }
 
 const invokedDirectly = Boolean(process.argv[1]) && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
