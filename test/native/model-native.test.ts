@@ -316,6 +316,27 @@ describe('native transformer models', () => {
     });
   }
 
+  it('every SIMD level (generic, avx2, avx512 tiles) matches the reference, with remainder rows and columns', async () => {
+    const levels = ['generic', 'avx2', 'avx512'] as const;
+    const detected = native.info().detectedSimdLevel;
+    const usable = levels.slice(0, levels.indexOf(detected) + 1);
+    const cfg: ModelConfig = { ...llamaTiny, vocabSize: 61, intermediate: 40 };
+    const T = makeTensors(cfg, 13);
+    const model = await native.createModel(cfg, { tensors: T });
+    const long = Int32Array.from({ length: 29 }, (_, i) => (i * 7 + 3) % cfg.vocabSize);
+    const want = refForward(cfg, T, Array.from(long));
+    try {
+      for (const level of usable) {
+        native.setSimdLevel(level);
+        expect(native.modelInfo().simdLevel).toBe(level);
+        expectClose(await model.forward(long, { implementation: 'flash', threads }), want);
+      }
+    } finally {
+      native.setSimdLevel(detected);
+      model.dispose();
+    }
+  });
+
   it('seeded weights are deterministic and cached == uncached', async () => {
     const a = await native.createModel(gpt2Tiny, { seed: 11 });
     const b = await native.createModel(gpt2Tiny, { seed: 11 });
