@@ -65,7 +65,12 @@ function nativeConfigError(e: unknown, problem: Record<string, unknown>): Config
     field = FIELD_HINTS.find(([re]) => re.test(msg))?.[1] ?? 'implementations';
     valueKey = field === 'batchSize' ? 'batch' : field === 'customLengths' ? 'seqLen' : field === 'implementations' ? 'implementation' : field;
   }
-  return new ConfigError(field, problem[valueKey], `what ${String(problem.implementation)} supports`, msg);
+  // Native messages read "Invalid <field>: got <value>; expected <allowed>": use their words when the
+  // value is not a problem field (threads lives in the session options) and for what is allowed.
+  const got = /\bgot ([^;)]+)/.exec(msg)?.[1]?.trim();
+  const expected = /\bexpected ([^;)]+)/.exec(msg)?.[1]?.trim();
+  const value = problem[valueKey] ?? (got !== undefined && /^-?\d+(\.\d+)?$/.test(got) ? Number(got) : got);
+  return new ConfigError(field, value, expected ?? `what ${String(problem.implementation)} supports`, msg);
 }
 
 function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: number, simd: ResultRow['simdLevel'], params?: Record<string, unknown>): ResultRow {
