@@ -1,0 +1,44 @@
+// The sections `npm run bench` added (flash vs onnxruntime MHA interleaved, kv-cache decode GB/s,
+// dilated exponent) run and report their figures; fake binding for dilbench, real onnxruntime-node
+// at a tiny length when it loads.
+import { describe, expect, it } from 'vitest';
+import { fullBenchTable, runDilatedSection, runFrameworkSection, runKvCacheSection, type FullBenchResult } from '../../benchmarks/bench.js';
+import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
+import { createFakeBinding } from '../helpers/fake-binding.js';
+
+const ortMissing = typeof (await loadOnnxRuntime()) === 'string';
+const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as const };
+
+describe('bench sections', () => {
+  it('kv-cache decode bandwidth falls back to plan.bytesMoved without telemetry', async () => {
+    const b = createFakeBinding({ implementations: ['kv-cache'] });
+    const rows = await runKvCacheSection(b, peak, { threads: 2, lengths: [256], newTokens: 8, runs: 3 });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.source).toBe('plan.bytesMoved');
+    expect(rows[0]?.decodeGBps).toBeGreaterThan(0);
+    expect(rows[0]?.pctOfStream).toBeCloseTo((100 * (rows[0]?.decodeGBps as number)) / 20, 6);
+    expect(b.sessions[0]).toMatchObject({ promptLen: 256, newTokens: 8, seqLen: 264, causal: true });
+  });
+
+  it('dilated time vs length with a fitted exponent', async () => {
+    const b = createFakeBinding({ implementations: ['dilated'] });
+    const d = await runDilatedSection(b, { threads: 2, lengths: [1024, 2048, 4096], heads: 1, runs: 3 });
+    expect(d.rows.map((r) => r.seqLen)).toEqual([1024, 2048, 4096]);
+    expect(d.fit?.points).toBe(3);
+    expect(Number.isFinite(d.fit?.k)).toBe(true);
+    expect(b.sessions.every((p) => p.segmentLengths?.length === 3)).toBe(true);
+  });
+
+  it.skipIf(ortMissing)('flash vs onnxruntime MHA side by side, with the table', async () => {
+    const b = createFakeBinding({ implementations: ['flash'] });
+    const fw = await runFrameworkSection(b, peak, { threads: 1, lengths: [64], runs: 3, warmup: 1 });
+    expect(fw.skipped).toBeUndefined();
+    expect(fw.rows).toHaveLength(1);
+    const row = fw.rows[0];
+    expect(row?.ortGflops).toBeGreaterThan(0);
+    expect(row?.ratio).toBeGreaterThan(0);
+    expect(row?.significance?.p).toBeGreaterThanOrEqual(0);
+    const result: FullBenchResult = { simdLevel: 'avx2', threads: 1, peak, rows: [], quick: true, createdAt: new Date().toISOString(), frameworks: fw, elapsedSeconds: 1 };
+    expect(fullBenchTable(result)).toContain('ORT/flash time');
+  });
+});
