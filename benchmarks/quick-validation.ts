@@ -138,14 +138,16 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
         sequenceLengths: { schema: lengthList(1 << 20), allowed: 'one or more lengths >= 1 (K = 1024), e.g. 1K,4K,16K' },
       },
       (own) => [...new Set((own.sequenceLengths as number[] | undefined) ?? QUICK_LENGTHS)],
-      { heads: 2, headDim: 64, batchSize: 1, warmup: 0, runs: 1 },
+      // a CI gate: one timed iteration after the cold start, no plots (--plots true in the API to get them)
+      { heads: 2, headDim: 64, batchSize: 1, warmup: 0, runs: 1, plots: false },
     ),
   }),
   points(o, ctx): SuitePoint[] {
     states.delete(o);
-    const params: ImplParams = { ...o, newTokens: o.newTokens ?? (o.promptLen === undefined ? 8 : undefined) };
     const points: SuitePoint[] = [];
     for (const seqLen of o.lengths) {
+      // kv-cache: a few decode steps (the recompute path costs one causal pass per step)
+      const params: ImplParams = { ...o, newTokens: o.newTokens ?? (o.promptLen === undefined ? (seqLen > 4096 ? 2 : 8) : undefined) };
       for (const implementation of ctx.implementations) {
         const problem: NativeProblem = {
           implementation,

@@ -52,6 +52,39 @@ export interface RunBenchmarkOptions {
   /** where the JSON/CSV/Markdown files go (default benchmark_results); null: write no files */
   outputDir?: string | null;
   device?: 'cpu' | 'cuda';
+  // ---- implementation parameters (issue 3), every suite ----
+  /** dilated: segment lengths, with dilationRates (one rate per segment length) */
+  segmentLengths?: (number | string)[] | string;
+  dilationRates?: number[] | string;
+  /** ring / ring-dilated: simulated ranks (the ring suite: a list of P) */
+  ringSize?: number | number[] | string;
+  /** ring projections: Gbit/s numbers or 'nvlink' (450 GB/s) / 'infiniband' (NDR 400 Gbit/s = 50 GB/s) */
+  linkGbps?: (number | string)[] | number | string;
+  blockSize?: number;
+  window?: number;
+  stride?: number;
+  /** block-sparse random pattern, (0, 1] */
+  density?: number;
+  blockPattern?: 'local' | 'strided' | 'dilated' | 'random';
+  promptLen?: number;
+  newTokens?: number;
+  /** default true */
+  enablePatternCache?: boolean;
+  /** default true */
+  enableMemoryPool?: boolean;
+  // ---- suite-specific ----
+  /** optimization-impact, quick-validation: the lengths */
+  sequenceLengths?: (number | string)[] | string;
+  /** extreme: doubling from minLength (16K) to maxLength (1M) */
+  minLength?: number | string;
+  maxLength?: number | string;
+  /** ring: totals to measure where they fit and project beyond (up to 1e9) */
+  totalTokens?: (number | string)[] | string;
+  /** quick-validation: tolerances against the float64 reference (twice that against a partner) */
+  toleranceAbs?: number;
+  toleranceRel?: number;
+  /** quick-validation: float64 reference for cases up to this many flops */
+  referenceFlopsLimit?: number;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** advanced: another native binding (tests use a fake) */

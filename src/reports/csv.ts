@@ -10,6 +10,9 @@ export const CSV_COLUMNS = [
   'stopReason', 'cacheMode', 'peakMemoryBytes', 'estimatedMemoryBytes', 'estimatedSeconds',
   'tokensPerSecond', 'gflops', 'gbps', 'flopsPerIteration', 'bytesPerIteration', 'threads', 'simdLevel',
   'memoryPool', 'warnings', 'samplesMs',
+  // issue 3 (appended so earlier column positions stay): validation, pattern cache, ring projection
+  'patternCache', 'patternCacheHitRate', 'validationAgainst', 'validationPassed', 'maxAbsError', 'relL2Error',
+  'ringSize', 'projectedMaxStepComputeMs', 'projectedWallMsByLink',
 ] as const;
 
 type CsvRecord = Record<(typeof CSV_COLUMNS)[number], string | number | boolean | null | undefined>;
@@ -70,6 +73,24 @@ export function flattenRow(file: Pick<ResultFile, 'suite' | 'runId'>, r: ResultR
     memoryPool: r.memoryPool,
     warnings: (r.warnings ?? []).join(' | '),
     samplesMs: r.samplesMs.join(' '),
+    patternCache: r.patternCache,
+    patternCacheHitRate: r.patternCacheStats?.hitRate,
+    validationAgainst: r.validation?.against,
+    validationPassed: r.validation?.passed,
+    maxAbsError: r.validation?.maxAbsError,
+    relL2Error: r.validation?.relL2Error,
+    ringSize: typeof r.params?.ringSize === 'number' ? r.params.ringSize : r.telemetry?.ringSize,
+    ...projectedColumns(r),
+  };
+}
+
+/** Ring projections (labelled projected in the column names): "link=ms" pairs. */
+function projectedColumns(r: ResultRow): { projectedMaxStepComputeMs: number | undefined; projectedWallMsByLink: string | undefined } {
+  const p = r.projected as { kind?: string; maxStepComputeMs?: number; links?: { name: string; projectedWallMs?: number }[] } | undefined;
+  if (p?.kind !== 'projected' || !Array.isArray(p.links)) return { projectedMaxStepComputeMs: undefined, projectedWallMsByLink: undefined };
+  return {
+    projectedMaxStepComputeMs: p.maxStepComputeMs,
+    projectedWallMsByLink: p.links.map((l) => `${l.name}=${l.projectedWallMs}`).join(' '),
   };
 }
 
