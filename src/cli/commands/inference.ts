@@ -24,6 +24,11 @@ interface InferenceCliOptions {
   quiet?: boolean;
 }
 
+/** 3 significant digits below 100, one decimal above. */
+function num(x: number): string {
+  return Math.abs(x) >= 100 ? x.toFixed(1) : x === 0 ? '0' : x.toPrecision(3);
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
@@ -83,7 +88,7 @@ export function register(program: Command): void {
       } else if (!quiet) {
         const rows = [['prompt', 'mode', 'tokens/s', 'ms/token', 'total ms', 'first-token ms', 'peak MiB', 'KV MiB']];
         for (const r of result.records) {
-          rows.push([r.prompt_label, r.mode, r.tokens_per_second.toFixed(1), r.time_per_token_ms.toFixed(2), r.total_time_ms.toFixed(1), r.first_token_latency_ms.toFixed(2), r.peak_memory_mb.toFixed(1), r.kv_cache_mb.toFixed(1)]);
+          rows.push([r.prompt_label, r.mode, num(r.tokens_per_second), num(r.time_per_token_ms), num(r.total_time_ms), num(r.first_token_latency_ms), num(r.peak_memory_mb), num(r.kv_cache_mb)]);
         }
         const lines = [table(rows), ''];
         for (const c of result.comparisons) {

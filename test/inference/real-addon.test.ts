@@ -1,0 +1,131 @@
+// `dilbench inference` and `dilbench scaling` end to end on the real addon's model core with tiny
+// YAML models (and a tiny GPT-2 checkpoint written here). Skipped, with the reason printed, when the
+// addon cannot be loaded or has no model core (createModel).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tryLoadBinding, loadBinding } from '../../src/native/loader.js';
+import { setModelBinding } from '../../src/models/binding.js';
+import { gpt2TensorShapes } from '../../src/models/gpt2-checkpoint.js';
+import { validateModelConfig } from '../../src/models/config.js';
+import { writeSafetensors, type Tensor } from '../../src/models/safetensors.js';
+import type { InferenceMetricsFile } from '../../src/inference/benchmark.js';
+import { run } from '../../src/cli/main.js';
+
+function skipReason(): string | null {
+  const b = tryLoadBinding() as unknown as { createModel?: unknown } | null;
+  if (!b) {
+    try {
+      loadBinding();
+    } catch (e) {
+      return `native addon not loadable: ${(e as Error).message.split('\n').find((l) => l.startsWith('Cause:')) ?? 'unknown'}`;
+    }
+  }
+  if (typeof b?.createModel !== 'function') return 'the native addon has no model core (typeof binding.createModel !== "function")';
+  return null;
+}
+
+const reason = skipReason();
+if (reason) console.warn(`[skip] real-addon inference/scaling tests: ${reason}`);
+
+const dir = mkdtempSync(join(tmpdir(), 'dilbench-real-model-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const TINY = `name: tiny-gpt2
+arch: decoder
+vocabSize: 300
+maxPositions: 64
+hidden: 32
+layers: 2
+heads: 4
+kvHeads: 4
+intermediate: 64
+norm: layernorm
+activation: gelu
+positional: learned
+tiedEmbeddings: true
+`;
+
+async function cli(args: string[]): Promise<{ code: number; text: string }> {
+  setModelBinding(undefined);
+  const writes: string[] = [];
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await run(['node', 'dilbench', ...args]);
+    return { code, text: writes.join('') };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+}
+
+describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
+  it('dilbench inference on a tiny YAML model: identical tokens, files written', async () => {
+    const model = join(dir, 'tiny.yaml');
+    writeFileSync(model, TINY);
+    const out = join(dir, 'inf');
+    const r = await cli(['inference', '--model', model, '--prompt', 'Hello world, this is a test', '--max-length', '8', '--runs', '2', '--warmup', '1', '--threads', '1', '--benchmark-dir', out]);
+    expect(r.text).toMatch(/tokens identical/);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(readFileSync(join(out, 'inference_metrics.json'), 'utf8')) as InferenceMetricsFile;
+    expect(json.runs).toHaveLength(2);
+    const [base, opt] = json.runs;
+    expect(opt!.tokens_identical).toBe(true);
+    expect(opt!.kv_cache_mb).toBeGreaterThan(0);
+    expect(base!.weights_mb).toBeGreaterThan(0);
+    expect(opt!.speedup).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'optimization_comparison.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+
+  it('dilbench inference --checkpoint with a tiny GPT-2 safetensors file; a wrong shape names the tensor', async () => {
+    const model = join(dir, 'tiny.yaml');
+    writeFileSync(model, TINY);
+    const config = validateModelConfig((await import('yaml')).parse(TINY));
+    const tensors: Record<string, Tensor> = {};
+    let s = 12345;
+    for (const [name, shape] of gpt2TensorShapes(config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        data[i] = name.endsWith('ln_1.weight') || name.endsWith('ln_2.weight') || name === 'ln_f.weight' ? 1 : ((s / 2 ** 32) - 0.5) * 0.1;
+      }
+      tensors[name] = { shape, data };
+    }
+    const ckpt = join(dir, 'tiny.safetensors');
+    writeSafetensors(ckpt, tensors);
+    const out = join(dir, 'ckpt');
+    const ok = await cli(['inference', '--model', model, '--checkpoint', ckpt, '--prompt-length', '6', '--max-length', '5', '--runs', '1', '--warmup', '0', '--threads', '1', '--benchmark-dir', out, '--no-plots']);
+    expect(ok.text).toMatch(/tokens identical/);
+    expect(ok.code).toBe(0);
+    writeSafetensors(ckpt, { ...tensors, 'h.0.mlp.c_fc.weight': { shape: [32, 32], data: new Float32Array(32 * 32) } });
+    const bad = await cli(['inference', '--model', model, '--checkpoint', ckpt, '--prompt-length', '6', '--max-length', '5', '--benchmark-dir', out]);
+    expect(bad.code).toBe(2);
+    expect(bad.text).toMatch(/tensor "h\.0\.mlp\.c_fc\.weight" has shape \[32, 32\], expected \[32, 64\]/);
+  });
+
+  it('dilbench scaling on tiny encoder, decoder and encoder-decoder models', async () => {
+    const out = join(dir, 'scaling');
+    const archs: [string, string][] = [
+      ['encoder', TINY.replace('name: tiny-gpt2', 'name: tiny-enc').replace('arch: decoder', 'arch: encoder')],
+      ['decoder', TINY],
+      ['encoder-decoder', TINY.replace('name: tiny-gpt2', 'name: tiny-t5').replace('arch: decoder', 'arch: encoder-decoder\ndecoderLayers: 2').replace('norm: layernorm', 'norm: rmsnorm').replace('activation: gelu', 'activation: relu').replace('positional: learned', 'positional: none')],
+    ];
+    for (const [arch, yaml] of archs) {
+      const m = join(dir, `${arch}.yaml`);
+      writeFileSync(m, yaml);
+      const cfg = join(dir, `${arch}-scaling.yaml`);
+      writeFileSync(cfg, `name: tiny_${arch}\narch: ${arch}\nmodel: ${m}\ncontext_lengths: [8, 16, 32]\nnum_tokens: ${arch === 'encoder' ? 0 : 4}\nnum_runs: 2\nwarmup_runs: 1\nimplementation: flash\n`);
+      const r = await cli(['scaling', '--config', cfg, '--out', out, '--threads', '1']);
+      expect(r.text).toContain('table:');
+      expect(r.code).toBe(0);
+    }
+    const lines = readFileSync(join(out, 'tables', 'inference_results.csv'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(1 + 9);
+    expect(readFileSync(join(out, 'figs', 'latency_curve.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+});
