@@ -189,6 +189,13 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
       p.row.warnings = [...(p.row.warnings ?? []), `not validated: ${p.partner} produced no output at this length`];
     }
     states.delete(o);
+    // a measured case without a check is a failure of the gate, never a silent pass
+    for (const r of rows) {
+      if (r.status === 'ok' && !r.validation) {
+        r.validation = { against: 'none', maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: { maxAbs: o.toleranceAbs, relL2: o.toleranceRel } };
+        r.warnings = [...(r.warnings ?? []), 'not validated'];
+      }
+    }
     return rows;
   },
 };

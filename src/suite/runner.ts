@@ -239,7 +239,10 @@ export async function runSuite<O extends CommonRunOptions>(
       // all sessions of the point alive at once: only when their memory fits the budget together
       const together = runnable.reduce((sum, r) => sum + r.p.plan.totalBytes, 0);
       if (runnable.length > 1 && together <= budget) {
-        await measureInterleavedPoint(binding, runnable, sessionOptions, request, signal);
+        await measureInterleavedPoint(binding, runnable, sessionOptions, request, signal, {
+          optionsOf: sessionOptionsOf,
+          after: after && ((rw, s, i, c) => after(rw, s, i, c)),
+        });
       } else {
         for (const r of runnable) {
           if (runnable.length > 1) {
@@ -443,14 +446,27 @@ async function measurePoint(
  */
 async function measureInterleavedPoint(
   binding: NativeBinding,
-  group: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow }[],
+  group: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i?: number }[],
   sessionOptions: NativeSessionOptions,
   request: SamplingRequest,
   signal?: AbortSignal,
+  perPoint?: {
+    optionsOf?: (i: number) => NativeSessionOptions;
+    after?: (row: ResultRow, session: NativeSession, i: number, cancel?: NativeCancelToken) => Promise<void> | void;
+  },
 ): Promise<void> {
   let token: NativeCancelToken | undefined;
   const onAbort = () => token?.cancel();
-  const live: { row: ResultRow; session: NativeSession; key: string }[] = [];
+  const live: { row: ResultRow; session: NativeSession; key: string; opts: NativeSessionOptions; i?: number }[] = [];
+  // the suite's afterMeasure on a filled row; its failure fails that row only
+  const afterOne = async (l: (typeof live)[number]) => {
+    if (!perPoint?.after || l.i === undefined) return;
+    try {
+      await perPoint.after(l.row, l.session, l.i, token);
+    } catch (e) {
+      markFailed(l.row, e);
+    }
+  };
   try {
     token = new binding.CancelToken();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -458,8 +474,9 @@ async function measureInterleavedPoint(
     const t = token;
     for (const [k, g] of group.entries()) {
       try {
-        const session = await binding.createSession(g.p.problem, sessionOptions);
-        live.push({ row: g.row, session, key: String(k) });
+        const opts = g.i !== undefined && perPoint?.optionsOf ? perPoint.optionsOf(g.i) : sessionOptions;
+        const session = await binding.createSession(g.p.problem, opts);
+        live.push({ row: g.row, session, key: String(k), opts, i: g.i });
       } catch (e) {
         markFailed(g.row, e);
       }
@@ -470,9 +487,10 @@ async function measureInterleavedPoint(
       const samplers = new Map(live.map((l) => [l.key, samplerOf(l.session)]));
       const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);
       for (const l of live) {
-        fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, sessionOptions);
+        fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, l.opts);
         l.row.warnings = [...(l.row.warnings ?? []), `interleaved with ${live.length - 1} other implementation(s) of this point`];
       }
+      for (const l of live) await afterOne(l);
     } catch (e) {
       if (codeOf(e) === CANCELLED || signal?.aborted) {
         for (const l of live) markFailed(l.row, e);
@@ -481,8 +499,9 @@ async function measureInterleavedPoint(
       const why = messageOf(e);
       for (const l of live) {
         try {
-          fillRow(l.row, await takeSamples(samplerOf(l.session), request, signal), l.session, sessionOptions);
+          fillRow(l.row, await takeSamples(samplerOf(l.session), request, signal), l.session, l.opts);
           l.row.warnings = [...(l.row.warnings ?? []), `interleaved sampling failed (${why}); measured on its own`];
+          await afterOne(l);
         } catch (e2) {
           markFailed(l.row, e2);
         }

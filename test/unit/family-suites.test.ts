@@ -117,6 +117,20 @@ withAddon('family suites on the real addon', () => {
     expect(at('flash', 64).batch).toBeGreaterThan(at('flash', 256).batch);
   });
 
+  it('quick-validation with --interleave still validates every case', async () => {
+    const file = await runBenchmark({
+      suite: 'quick-validation',
+      ...tiny,
+      interleave: true,
+      sequenceLengths: [64],
+      implementations: ['flash', 'naive', 'ring'],
+      outputDir: null,
+      binding,
+    } as never);
+    expect(file.results.map((r) => r.validation?.passed)).toEqual([true, true, true]);
+    expect(file.results.every((r) => r.warnings?.some((w) => /interleaved/.test(w)))).toBe(true);
+  });
+
   it('optimization-impact: four configurations; cache stats with hits > 0 when on, absent when off', async () => {
     const file = await runBenchmark({ suite: 'optimization-impact', ...tiny, implementations: ['dilated'], sequenceLengths: '256', outputDir: null, binding } as never);
     expect(file.results).toHaveLength(4);
