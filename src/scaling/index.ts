@@ -1,2 +1,3 @@
 export * from './config.js';
 export * from './run.js';
+export * from './report.js';

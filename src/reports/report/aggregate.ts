@@ -49,6 +49,8 @@ export function loadResultFiles(dir: string, depth = 2): LoadResult {
         continue;
       }
       if (!name.endsWith('.json')) continue;
+      // files of `dilbench scaling` / `dilbench inference`: read by src/scaling/report.ts, not result files
+      if (name.startsWith('inference_scaling_') || name === 'inference_metrics.json') continue;
       try {
         const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
         if (isResultFile(v)) out.files.push({ path: p, expId: experimentId(v), file: v });

@@ -338,6 +338,12 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
     written.push(p);
   }
 
+  // `dilbench scaling` experiments under resultsDir: tables/inference_results.csv, figs/latency_curve.*, a report.md section
+  const { addScalingToReport } = await import('../../scaling/report.js');
+  const scaling = await addScalingToReport(resultsDir, outDir, { csv: want('csv'), markdown: want('md'), figureFormats });
+  written.push(...scaling.files);
+  warnings.push(...scaling.warnings);
+
   for (const w of warnings) log(`warning: ${w}`);
   return { files: written, resultFiles: loaded.files.length, rows: rows.length, historyEntries: history.entries.length, warnings };
 }
