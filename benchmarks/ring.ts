@@ -10,7 +10,7 @@ import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../src/config/schema.js
 import type { NativeProblem } from '../src/native/binding.js';
 import type { ResultRow } from '../src/results/types.js';
 import { lengthList, parseFamilyOptions } from '../src/suite/family-options.js';
-import { DEFAULT_LINKS, projectRing, ringProjectionHook, type RingProjection } from '../src/suite/ring-projection.js';
+import { DEFAULT_LINKS, projectRing, ringProjectionFromSession, type RingProjection } from '../src/suite/ring-projection.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 
 export const MAX_TOTAL_TOKENS = 1e9;
@@ -102,7 +102,7 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
       ...implParamsConfig(o),
     };
   },
-  afterMeasure: ringProjectionHook,
+  afterMeasure: (m) => ringProjectionFromSession(m),
   finalize(rows, o, ctx) {
     const out: ResultRow[] = [];
     const impls = [...new Set(rows.map((r) => r.implementation))];

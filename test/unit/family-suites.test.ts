@@ -182,6 +182,7 @@ withAddon('family suites on the real addon', () => {
       expect(r.status).toBe('ok');
       expect(r.telemetry!.stepRankNs!.length).toBe(r.params!.ringSize);
       expect((r.projected as unknown as RingProjection).ringSize).toBe(r.params!.ringSize);
+      expect((r.projected as unknown as RingProjection).basis).toMatch(/median of [2-5] iteration/);
     }
     for (const r of projected) {
       expect(r.status).not.toBe('ok');
