@@ -63,10 +63,8 @@ inline void tileRow(int64_t K, const float* A, const float* P, const float* bias
   int64_t k = 0;
   for (; k + 4 <= K; k += 4) {
     const float* p = P + k * 32;
-    _mm_prefetch(reinterpret_cast<const char*>(p + 32 * 16), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + 32 * 16 + 16), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + 32 * 18), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + 32 * 18 + 16), _MM_HINT_T0);
+    // No software prefetch: the panels are one sequential stream the hardware prefetcher follows
+    // (measured: explicit prefetch 16-256 rows ahead was no faster, often slower).
     const __m512 x0 = _mm512_set1_ps(A[k]), x1 = _mm512_set1_ps(A[k + 1]),
                  x2 = _mm512_set1_ps(A[k + 2]), x3 = _mm512_set1_ps(A[k + 3]);
     a0 = _mm512_fmadd_ps(x0, _mm512_load_ps(p), a0);
