@@ -108,6 +108,35 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
     expect(bad.text).toMatch(/tensor "h\.0\.mlp\.c_fc\.weight" has shape \[32, 32\], expected \[32, 64\]/);
   });
 
+  it('a GPT-2 checkpoint read from safetensors gives the same logits as the same tensors passed in memory', async () => {
+    const { loadGpt2Checkpoint } = await import('../../src/models/gpt2-checkpoint.js');
+    const config = validateModelConfig((await import('yaml')).parse(TINY));
+    const tensors: Record<string, Tensor> = {};
+    let s = 777;
+    for (const [name, shape] of gpt2TensorShapes(config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        data[i] = ((s / 2 ** 32) - 0.5) * 0.2;
+      }
+      tensors[name] = { shape, data };
+    }
+    const ckpt = join(dir, 'same.safetensors');
+    // with the Hugging Face prefix, as hub files have it
+    writeSafetensors(ckpt, Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`transformer.${k}`, v])));
+    const b = loadBinding() as unknown as import('../../src/native/model-binding.js').ModelBinding;
+    const fromFile = await b.createModel(config, loadGpt2Checkpoint(ckpt, config));
+    const inMemory = await b.createModel(config, { tensors });
+    const tokens = Int32Array.from([1, 17, 42, 299, 5, 8]);
+    const opts = { implementation: 'flash', threads: 1 };
+    const [a, c] = [await fromFile.forward(tokens, opts), await inMemory.forward(tokens, opts)];
+    fromFile.dispose();
+    inMemory.dispose();
+    expect(a.length).toBe(tokens.length * config.vocabSize);
+    expect(Array.from(a)).toEqual(Array.from(c));
+  });
+
   it('dilbench scaling on tiny encoder, decoder and encoder-decoder models', async () => {
     const out = join(dir, 'scaling');
     const archs: [string, string][] = [
