@@ -37,6 +37,32 @@ export function familySections(rows: ResultRow[]): string[] {
       '',
     );
   }
+  const impact = rows.filter((r) => r.params?.optimization);
+  if (impact.length) {
+    out.push('## Optimization impact (measured)', '');
+    out.push('Speedup = baseline median / configuration median; memory reduction = 1 - peak memory / baseline peak memory (same implementation, length and batch; baseline = no pattern cache, no memory pool).', '');
+    const pct = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(1)}%`);
+    out.push(
+      table(
+        ['Length', 'Implementation', 'Configuration', 'Median ms', 'Speedup', 'Memory reduction', 'Cache hit rate', 'Pool hits / misses', 'Pool peak reserved'],
+        impact.map((r) => {
+          const o = r.params!.optimization as { configuration: string; speedupVsBaseline: number | null; memoryReductionVsBaseline: number | null; cacheHitRate: number | null; poolCacheHits: number | null; poolCacheMisses: number | null; poolPeakBytesReserved: number | null };
+          return [
+            len(r.seqLen),
+            r.implementation,
+            o.configuration,
+            r.status === 'ok' ? ms(r.stats?.medianMs) : r.status,
+            o.speedupVsBaseline === null ? '-' : `${o.speedupVsBaseline.toFixed(2)}x`,
+            pct(o.memoryReductionVsBaseline),
+            pct(o.cacheHitRate),
+            o.poolCacheHits === null ? '-' : `${o.poolCacheHits} / ${o.poolCacheMisses}`,
+            o.poolPeakBytesReserved === null ? '-' : formatBytes(o.poolPeakBytesReserved),
+          ];
+        }),
+      ),
+      '',
+    );
+  }
   const opt = rows.filter((r) => r.status === 'ok' && (r.patternCacheStats || r.telemetry?.blocksTotal !== undefined || r.telemetry?.decodeSteps !== undefined));
   if (opt.length) {
     out.push('## Optimizations and kernel telemetry (measured)', '');

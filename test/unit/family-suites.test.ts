@@ -117,6 +117,37 @@ withAddon('family suites on the real addon', () => {
     expect(at('flash', 64).batch).toBeGreaterThan(at('flash', 256).batch);
   });
 
+  it('NativeSession: patternCacheStats null with the cache off; telemetry null for flash, per family otherwise, refused mid-run', async () => {
+    const b = binding!;
+    const base = { device: 'cpu', dtype: 'fp32', batch: 1, heads: 2, kvHeads: 2, seqLen: 256, headDim: 32, causal: false, seed: 1 } as const;
+    const opts = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
+    const flash = await b.createSession({ ...base, implementation: 'flash' }, opts);
+    await flash.sample(1, false);
+    expect(flash.telemetry!()).toBeNull();
+    expect(flash.patternCacheStats!()).toMatchObject({ hits: 0, misses: 0, entries: 0 });
+    flash.dispose();
+    const off = await b.createSession({ ...base, implementation: 'dilated' }, { ...opts, usePatternCache: false });
+    await off.sample(1, false);
+    expect(off.patternCacheStats!()).toBeNull();
+    off.dispose();
+    const bs = await b.createSession({ ...base, implementation: 'block-sparse', blockSize: 32, blockPattern: 'local', window: 1 }, opts);
+    expect(bs.telemetry!()).toBeNull(); // no run yet
+    await bs.sample(1, false);
+    const t = bs.telemetry!()!;
+    expect(t.blocksTotal).toBe(64);
+    expect(t.blocksComputed! / t.blocksTotal!).toBeCloseTo(1 - t.sparsity!);
+    bs.dispose();
+    const ring = await b.createSession({ ...base, implementation: 'ring', ringSize: 4 }, opts);
+    const running = ring.sample(3, false);
+    expect(() => ring.telemetry!()).toThrow(/busy/);
+    await running;
+    const rt = ring.telemetry!()!;
+    expect(rt.stepRankNs).toHaveLength(4);
+    expect(rt.stepRankBytesSent![3]).toEqual([0, 0, 0, 0]);
+    expect(rt.stepRankBytesSent![0][0]).toBe(2 * 1 * 2 * (256 / 4) * 32 * 4);
+    ring.dispose();
+  });
+
   it('quick-validation with --interleave still validates every case', async () => {
     const file = await runBenchmark({
       suite: 'quick-validation',
