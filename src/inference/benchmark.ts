@@ -4,7 +4,7 @@
 // speedup, memory change and whether both modes generated the same tokens. Runs accumulate in
 // <benchmark-dir>/inference_metrics.json and .csv; optimization_comparison.png and
 // performance_over_time.png are refreshed after each run.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -83,6 +83,8 @@ export interface InferenceRecord {
   time_per_token_ms: number;
   first_token_latency_ms: number;
   decode_ms_per_token: number;
+  /** GB/s needed to read the weights once per decode step (weights / decode_ms_per_token): compare with the stream bandwidth */
+  decode_weights_gbps: number;
   weights_mb: number;
   kv_cache_mb: number;
   workspace_mb: number;
@@ -139,7 +141,7 @@ export const CSV_COLUMNS: readonly (keyof InferenceRecord)[] = [
   'run_id', 'run_name', 'timestamp', 'model', 'arch', 'weights_source', 'mode', 'optimized', 'prompt_label', 'prompt_tokens',
   'new_tokens', 'runs', 'warmup', 'implementation', 'threads', 'device', 'seed', 'total_time_ms', 'total_time_min_ms',
   'total_time_max_ms', 'total_time_std_ms', 'tokens_per_second', 'time_per_token_ms', 'first_token_latency_ms',
-  'decode_ms_per_token', 'weights_mb', 'kv_cache_mb', 'workspace_mb', 'peak_memory_mb', 'tokens_identical', 'speedup',
+  'decode_ms_per_token', 'decode_weights_gbps', 'weights_mb', 'kv_cache_mb', 'workspace_mb', 'peak_memory_mb', 'tokens_identical', 'speedup',
   'memory_change_pct', 'generated_text',
 ];
 
@@ -230,6 +232,36 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
     comparisons: Array.isArray(parsed.comparisons) ? parsed.comparisons : [],
     invocations: Array.isArray(parsed.invocations) ? parsed.invocations : [],
   };
+}
+
+/**
+ * A lock file (created exclusively) around read-modify-write of the metrics, so concurrent runs
+ * on one directory lose no records. A lock older than 120 s is taken as left by a dead process.
+ */
+async function lockMetrics(dir: string, warn: (w: string) => void): Promise<() => void> {
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, `.${METRICS_JSON}.lock`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      return () => rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) {
+          warn(`removing a stale lock ${lock}`);
+          rmSync(lock, { force: true });
+          continue;
+        }
+      } catch {
+        continue; // released meanwhile
+      }
+      if (Date.now() > deadline) throw new Error(`${lock}: another dilbench inference holds the metrics lock for over 60 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 function environmentNow(): Environment {
@@ -339,6 +371,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
           time_per_token_ms: round(st.medianMs / maxLength),
           first_token_latency_ms: round(prefill),
           decode_ms_per_token: round(decode),
+          decode_weights_gbps: decode > 0 ? round(mem.weightsBytes / (decode / 1000) / 1e9, 3) : 0,
           weights_mb: round(mem.weightsBytes / MIB, 3),
           kv_cache_mb: round(mem.kvCacheBytes / MIB, 3),
           workspace_mb: round(mem.workspaceBytes / MIB, 3),
@@ -376,21 +409,29 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     model.dispose();
   }
 
-  // accumulate (read again right before writing, to lose as little as possible to a concurrent run)
-  const stored = readMetricsFile(benchmarkDir, warn);
-  stored.runs.push(...records);
-  stored.comparisons.push(...comparisons);
-  stored.invocations.push({ run_id: runId, timestamp, model: config.name, config, environment: environmentNow(), dilbench_version: packageVersion(), setup_ms: round(setupMs, 2) });
+  // accumulate under a lock: concurrent runs on one directory lose no records
   const json = join(benchmarkDir, METRICS_JSON);
   const csv = join(benchmarkDir, METRICS_CSV);
-  writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
-  writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
+  const invocation = { run_id: runId, timestamp, model: config.name, config, environment: environmentNow(), dilbench_version: packageVersion(), setup_ms: round(setupMs, 2) };
+  let allRuns: InferenceRecord[] = records;
+  const unlock = await lockMetrics(benchmarkDir, warn);
+  try {
+    const stored = readMetricsFile(benchmarkDir, warn);
+    stored.runs.push(...records);
+    stored.comparisons.push(...comparisons);
+    stored.invocations.push(invocation);
+    writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
+    writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
+    allRuns = stored.runs;
+  } finally {
+    unlock();
+  }
   const plots: string[] = [];
   if (opts.plots !== false) {
     const sub = `${os.cpus()[0]?.model?.trim() ?? 'CPU'}; ${implementation}, ${threads} threads`;
     const specs: [string, ReturnType<typeof optimizationComparisonSpec>][] = [
       [COMPARISON_PNG, optimizationComparisonSpec(records, sub)],
-      [OVER_TIME_PNG, inferenceOverTimeSpec(stored.runs, sub)],
+      [OVER_TIME_PNG, inferenceOverTimeSpec(allRuns, sub)],
     ];
     for (const [name, spec] of specs) {
       if (!spec) continue;

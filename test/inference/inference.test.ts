@@ -154,3 +154,16 @@ describe('inference benchmark (fake model binding)', () => {
     expect(parseCsv(readFileSync(join(out, METRICS_CSV), 'utf8'))).toHaveLength(2);
   });
 });
+
+describe('inference metrics under concurrency', () => {
+  it('concurrent runs on one directory lose no records', async () => {
+    const out = join(dir, 'concurrent');
+    const one = () => runInferenceBenchmark({ model: 'gpt2', promptLength: 3, maxLength: 2, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false, binding: createFakeModelBinding() });
+    await Promise.all([one(), one(), one(), one()]);
+    const json = JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile;
+    expect(json.runs).toHaveLength(8);
+    expect(new Set(json.runs.map((r) => r.run_id)).size).toBe(4);
+    expect(json.runs[1]!.decode_weights_gbps).toBeGreaterThan(0);
+    expect(readdirSync(out).filter((n) => n.includes('.lock'))).toEqual([]);
+  });
+});

@@ -91,6 +91,12 @@ export function register(program: Command): void {
           rows.push([r.prompt_label, r.mode, num(r.tokens_per_second), num(r.time_per_token_ms), num(r.total_time_ms), num(r.first_token_latency_ms), num(r.peak_memory_mb), num(r.kv_cache_mb)]);
         }
         const lines = [table(rows), ''];
+        const { loadPeak } = await import('../../roofline/peak-store.js');
+        const peak = await loadPeak().catch(() => null);
+        for (const r of result.records.filter((x) => x.mode === 'kv-cache' && x.decode_weights_gbps > 0)) {
+          const share = peak?.streamGBps ? ` = ${((r.decode_weights_gbps / peak.streamGBps) * 100).toFixed(0)}% of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)` : ' (run `dilbench peak` to compare with the stream bandwidth)';
+          lines.push(`${r.prompt_label}: KV-cache decode reads the weights at ${r.decode_weights_gbps.toFixed(2)} GB/s${share}`);
+        }
         for (const c of result.comparisons) {
           lines.push(
             `${c.prompt_label}: KV cache speedup ${c.speedup.toFixed(2)}x, memory ${c.memory_change_pct >= 0 ? '+' : ''}${c.memory_change_pct.toFixed(1)}%, tokens ${c.tokens_identical ? 'identical' : `DIFFER (first at ${c.first_mismatch})`}`,
