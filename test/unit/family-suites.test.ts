@@ -287,6 +287,20 @@ withCli('family suite commands (built CLI)', () => {
     expect(md).toMatch(/1M \(projected row\)/);
   });
 
+  it('--no-pattern-cache / --no-memory-pool reach the rows; --enable-pattern-cache keeps the default', () => {
+    const dir = tmp();
+    const off = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--implementations', 'dilated', '--no-pattern-cache', '--no-memory-pool', '--output-dir', dir, ...base]);
+    expect(off.code, off.stderr).toBe(0);
+    const r = readJson(dir, 'sequence-ranges').results[0];
+    expect([r.patternCache, r.memoryPool, r.patternCacheStats]).toEqual([false, false, undefined]);
+    const dir2 = tmp();
+    const on = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--implementations', 'dilated', '--enable-pattern-cache', '--enable-memory-pool', '--output-dir', dir2, ...base]);
+    expect(on.code, on.stderr).toBe(0);
+    const r2 = readJson(dir2, 'sequence-ranges').results[0];
+    expect([r2.patternCache, r2.memoryPool]).toEqual([true, true]);
+    expect(r2.patternCacheStats!.hits).toBeGreaterThan(0);
+  });
+
   it('bad flags exit 2 naming the flag', () => {
     for (const [args, flag] of [
       [['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--density', '2'], '--density'],
