@@ -124,7 +124,11 @@ export function frameworksMarkdown(r: FrameworksReport): string {
           st ? `${fmtMs(st.medianMs)}${ci ? ` [${fmtMs(ci[0])}, ${fmtMs(ci[1])}]` : ''}` : '-',
           p.gflops !== null ? p.gflops.toFixed(1) : '-',
           p.tokensPerSecond !== null ? p.tokensPerSecond.toFixed(0) : '-',
-          p.peakMemory ? `${fmtBytes(p.peakMemory.bytes)} (${p.peakMemory.kind})` : '-',
+          p.peakMemory
+            ? p.peakMemory.kind === 'rss-delta' && p.peakMemory.bytes === 0
+              ? 'no growth visible (rss-delta: the process peak was already higher)'
+              : `${fmtBytes(p.peakMemory.bytes)} (${p.peakMemory.kind})`
+            : '-',
         ];
       }),
     ),
