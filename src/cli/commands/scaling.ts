@@ -46,9 +46,9 @@ export function register(program: Command): void {
       }
       if (!quiet) {
         const own = result.rows.filter((r) => r.exp_id === result.file.exp_id);
-        const lines = ['context  latency ms (median)  throughput          peak GB'];
+        const lines = ['context  latency ms (median)  throughput                peak GB'];
         for (const r of own) {
-          lines.push(`${String(r.context_length).padStart(7)}  ${r.latency_ms.toFixed(2).padStart(19)}  ${`${r.throughput.toFixed(1)} ${r.throughput_unit}`.padEnd(18)}  ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''}`);
+          lines.push(`${String(r.context_length).padStart(7)}  ${r.latency_ms.toFixed(2).padStart(19)}  ${`${r.throughput.toFixed(1)} ${r.throughput_unit}`.padEnd(24)}  ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''}`);
         }
         lines.push(`results: ${result.files.json}`, `table:   ${result.files.csv}`);
         if (result.files.figure) lines.push(`figure:  ${result.files.figure}`);

@@ -30,7 +30,7 @@ export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec 
     scale: { type: 'log', base: 2, nice: false, padding: 12 },
     axis: { values: lengths, labelExpr: LENGTH_LABEL_EXPR, grid: true },
   };
-  const color = { field: 'series', type: 'nominal', title: 'Architecture (model)', legend: { titleLimit: 400 } };
+  const color = { field: 'series', type: 'nominal', title: 'Architecture (model)', legend: { titleLimit: 400, symbolOpacity: 1 } };
   return {
     $schema: SCHEMA,
     title: { text: 'Inference latency and memory vs context length', subtitle },
