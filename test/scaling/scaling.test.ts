@@ -108,6 +108,8 @@ describe('scaling end to end (fake model binding)', () => {
     setModelBinding(createFakeModelBinding());
     const cfg = join(dir, 'cli.yaml');
     writeFileSync(cfg, readFileSync(join(root, 'configs/bench/infer_decoder_scaling.yaml'), 'utf8').replace(/context_lengths: .*/, 'context_lengths: [8, 16]').replace(/num_tokens: .*/, 'num_tokens: 3'));
+    const enc = join(dir, 'cli-enc.yaml');
+    writeFileSync(enc, 'name: e\narch: encoder\nmodel: bert-base\ncontext_lengths: [8, 16]\nnum_tokens: 0\nnum_runs: 1\nwarmup_runs: 0\n');
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'name: b\narch: decoder\nmodel: gpt2\ncontext_lengths: 128\nnum_tokens: 3\nnum_runs: 1\nwarmup_runs: 0\n');
     const writes: string[] = [];
@@ -118,7 +120,7 @@ describe('scaling end to end (fake model binding)', () => {
     let codes: number[];
     try {
       codes = [
-        await run(['node', 'dilbench', 'scaling', '--config', cfg, '--out', join(dir, 'cli-out'), '--threads', '1']),
+        await run(['node', 'dilbench', 'scaling', '--config', cfg, enc, '--out', join(dir, 'cli-out'), '--threads', '1']),
         await run(['node', 'dilbench', 'scaling', '--config', bad, '--out', join(dir, 'cli-out')]),
         await run(['node', 'dilbench', 'scaling', '--config', join(dir, 'missing.yaml')]),
       ];
@@ -129,6 +131,8 @@ describe('scaling end to end (fake model binding)', () => {
     const text = writes.join('');
     expect(codes).toEqual([0, 2, 2]);
     expect(text).toMatch(/figure: .*latency_curve\.png/);
+    expect(text).toContain('e (encoder, bert-base)');
+    expect(readFileSync(join(dir, 'cli-out', 'tables', 'inference_results.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 4);
     expect(text).toContain('invalid bad.yaml: context_lengths: 128');
     expect(text).toMatch(/invalid config: ".*missing\.yaml"/);
   });

@@ -5,7 +5,7 @@ import { ConfigError } from '../../config/errors.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
 
 interface ScalingCliOptions {
-  config: string;
+  config: string | string[];
   out: string;
   threads?: string;
   plots?: boolean;
@@ -17,7 +17,7 @@ export function register(program: Command): void {
   program
     .command('scaling')
     .description('inference latency and peak memory vs context length (encoder: forward; decoder: prefill + decode; encoder-decoder: encode + decode); results/, tables/inference_results.csv, figs/latency_curve.png')
-    .requiredOption('--config <file>', 'scaling config YAML (configs/bench/infer_{encoder,decoder,encdec}_scaling.yaml)')
+    .requiredOption('--config <files...>', 'scaling config YAML(s), run in order (configs/bench/infer_{encoder,decoder,encdec}_scaling.yaml)')
     .option('--out <dir>', 'output directory (results/, tables/, figs/)', 'benchmark_results')
     .option('--threads <n>', 'worker threads (default: the config\'s, else the available cores)')
     .option('--no-plots', 'do not render figs/latency_curve.png')
@@ -30,23 +30,30 @@ export function register(program: Command): void {
         if (!Number.isInteger(threads) || threads < 1 || threads > 4096) throw new ConfigError('threads', opts.threads, 'an integer in [1, 4096]');
       }
       const { runScaling } = await import('../../scaling/run.js');
+      const { loadScalingConfig } = await import('../../scaling/config.js');
       const quiet = opts.quiet === true || opts.json === true;
-      let result;
-      try {
-        result = await runScaling({ config: opts.config, out: opts.out, threads, plots: opts.plots, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
-      } catch (e) {
+      const files = Array.isArray(opts.config) ? opts.config : [opts.config];
+      const asUsage = (e: unknown): unknown =>
         // errors inside the YAML name the file and field, not a flag
-        if (e instanceof ConfigError && e.field !== 'threads') throw new CliExit(EXIT_USAGE, `error: ${e.message}`);
-        throw e;
+        e instanceof ConfigError && e.field !== 'threads' ? new CliExit(EXIT_USAGE, `error: ${e.message}`) : e;
+      try {
+        for (const f of files) loadScalingConfig(f); // every config checked before anything runs
+      } catch (e) {
+        throw asUsage(e);
       }
-      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(result.file, null, 2) + '\n');
-        return;
-      }
-      if (!quiet) {
+      const outputs = [];
+      for (const config of files) {
+        let result;
+        try {
+          result = await runScaling({ config, out: opts.out, threads, plots: opts.plots, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
+        } catch (e) {
+          throw asUsage(e);
+        }
+        outputs.push(result.file);
+        for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+        if (quiet) continue;
         const own = result.rows.filter((r) => r.exp_id === result.file.exp_id);
-        const lines = ['context  latency ms (median)  throughput                peak GB'];
+        const lines = [`${result.file.config.name} (${result.file.config.arch}, ${result.file.model.name})`, 'context  latency ms (median)  throughput                peak GB'];
         for (const r of own) {
           lines.push(`${String(r.context_length).padStart(7)}  ${r.latency_ms.toFixed(2).padStart(19)}  ${`${r.throughput.toFixed(1)} ${r.throughput_unit}`.padEnd(24)}  ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''}`);
         }
@@ -54,5 +61,6 @@ export function register(program: Command): void {
         if (result.files.figure) lines.push(`figure:  ${result.files.figure}`);
         process.stdout.write(lines.join('\n') + '\n');
       }
+      if (opts.json) process.stdout.write(JSON.stringify(outputs.length === 1 ? outputs[0] : outputs, null, 2) + '\n');
     });
 }
