@@ -48,6 +48,8 @@ export interface InferenceOptions {
   warn?: (line: string) => void;
   /** a ModelBinding to use instead of the addon's (tests) */
   binding?: ModelBinding;
+  /** stops after the current generation; prompts finished in both modes are written */
+  signal?: AbortSignal;
 }
 
 export interface InferencePrompt {
@@ -128,6 +130,7 @@ export interface InferenceResult {
   records: InferenceRecord[];
   comparisons: InferenceComparison[];
   allIdentical: boolean;
+  interrupted: boolean;
   files: { json: string; csv: string; plots: string[] };
   warnings: string[];
 }
@@ -319,15 +322,17 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   const comparisons: InferenceComparison[] = [];
   try {
     for (const p of prompts) {
+      if (opts.signal?.aborted) break;
       const byMode = new Map<InferenceMode, ModeRuns>();
       for (const mode of INFERENCE_MODES) {
         const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
-        for (let i = 0; i < warmup; i++) await model.generate(p.tokens, maxLength, runOpts);
+        for (let i = 0; i < warmup && !opts.signal?.aborted; i++) await model.generate(p.tokens, maxLength, runOpts);
         const results: GenerationResult[] = [];
-        for (let i = 0; i < runs; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
+        for (let i = 0; i < runs && !opts.signal?.aborted; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
         byMode.set(mode, { results });
         log(`  ${p.label}: ${mode} done (${runs} runs)`);
       }
+      if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written
       const ref = (byMode.get('kv-cache') as ModeRuns).results[0] as GenerationResult;
       let mismatch: number | null = null;
       for (const mode of INFERENCE_MODES) {
@@ -414,6 +419,10 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   const csv = join(benchmarkDir, METRICS_CSV);
   const invocation = { run_id: runId, timestamp, model: config.name, config, environment: environmentNow(), dilbench_version: packageVersion(), setup_ms: round(setupMs, 2) };
   let allRuns: InferenceRecord[] = records;
+  if (!records.length) {
+    // interrupted before any prompt finished in both modes: nothing to record
+    return { runId, records, comparisons, allIdentical: true, interrupted: true, files: { json, csv, plots: [] }, warnings };
+  }
   const unlock = await lockMetrics(benchmarkDir, warn);
   try {
     const stored = readMetricsFile(benchmarkDir, warn);
@@ -443,5 +452,5 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
       }
     }
   }
-  return { runId, records, comparisons, allIdentical: comparisons.every((c) => c.tokens_identical), files: { json, csv, plots }, warnings };
+  return { runId, records, comparisons, allIdentical: comparisons.every((c) => c.tokens_identical), interrupted: opts.signal?.aborted === true, files: { json, csv, plots }, warnings };
 }

@@ -53,6 +53,8 @@ export interface ScalingResultFile {
   environment: Environment;
   dilbenchVersion: string;
   points: ScalingPoint[];
+  /** true when the run was stopped (SIGINT) before every context length ran */
+  interrupted?: boolean;
 }
 
 /** One row of tables/inference_results.csv. */
@@ -90,6 +92,8 @@ export interface ScalingOptions {
   plots?: boolean;
   binding?: ModelBinding;
   log?: (line: string) => void;
+  /** stops at the next run boundary; the lengths finished so far are written (interrupted: true) */
+  signal?: AbortSignal;
 }
 
 export interface ScalingRunResult {
@@ -144,9 +148,10 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   const runOpts = { implementation: cfg.implementation, threads, useCache: true };
   try {
     for (const L of cfg.context_lengths) {
+      if (opts.signal?.aborted) break;
       const prompt = syntheticPrompt(L, model.vocabSize, seed + L);
       const p: ScalingPoint = { context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false };
-      for (let i = 0; i < cfg.warmup_runs + cfg.num_runs; i++) {
+      for (let i = 0; i < cfg.warmup_runs + cfg.num_runs && !opts.signal?.aborted; i++) {
         const timed = i >= cfg.warmup_runs;
         if (cfg.arch === 'encoder') {
           const t0 = process.hrtime.bigint();
@@ -171,6 +176,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
           p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
         }
       }
+      if (p.latency_samples_ms.length < cfg.num_runs) break; // interrupted inside this length: not a full point
       points.push(p);
       log(`  context ${L}: median ${summarize(p.latency_samples_ms).medianMs.toFixed(2)} ms`);
     }
@@ -191,6 +197,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     environment: environmentNow(),
     dilbenchVersion: packageVersion(),
     points,
+    ...(opts.signal?.aborted ? { interrupted: true } : {}),
   };
   const resultsDir = join(out, 'results');
   const text = JSON.stringify(file, null, 2) + '\n';

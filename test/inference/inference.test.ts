@@ -167,3 +167,30 @@ describe('inference metrics under concurrency', () => {
     expect(readdirSync(out).filter((n) => n.includes('.lock'))).toEqual([]);
   });
 });
+
+describe('inference interrupted', () => {
+  it('writes only prompts finished in both modes', async () => {
+    const controller = new AbortController();
+    const calls: { kind: string; promptLength: number; newTokens: number }[] = [];
+    const inner = createFakeModelBinding({ calls });
+    const binding = {
+      ...inner,
+      async createModel(c: Parameters<typeof inner.createModel>[0], w: Parameters<typeof inner.createModel>[1]) {
+        const m = await inner.createModel(c, w);
+        const gen = m.generate.bind(m);
+        m.generate = async (...a: Parameters<typeof m.generate>) => {
+          if (calls.length === 2) controller.abort(); // during the second prompt
+          return gen(...a);
+        };
+        return m;
+      },
+    };
+    const prompts = join(dir, 'int-prompts.txt');
+    writeFileSync(prompts, 'one\ntwo\nthree\n');
+    const out = join(dir, 'int');
+    const r = await runInferenceBenchmark({ model: 'gpt2', promptsFile: prompts, maxLength: 2, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false, binding, signal: controller.signal });
+    expect(r.interrupted).toBe(true);
+    expect(r.records.map((x) => x.prompt_label)).toEqual(['p1: one', 'p1: one']);
+    expect((JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs).toHaveLength(2);
+  });
+});

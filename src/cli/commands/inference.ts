@@ -3,7 +3,7 @@
 // The library (src/inference) is loaded inside the action so the other commands start fast.
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/errors.js';
-import { CliExit, EXIT_FAILURE, EXIT_USAGE } from '../errors.js';
+import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
 
 interface InferenceCliOptions {
   model: string;
@@ -58,6 +58,14 @@ export function register(program: Command): void {
       const { runInferenceBenchmark } = await import('../../inference/benchmark.js');
       const { SafetensorsError } = await import('../../models/safetensors.js');
       const quiet = opts.quiet === true || opts.json === true;
+      const controller = new AbortController();
+      const onSigint = (): void => {
+        if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+        process.stderr.write('\ninterrupted: finishing the current generation and writing what is complete (Ctrl-C again to quit now)\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
       let result;
       try {
         result = await runInferenceBenchmark({
@@ -75,14 +83,19 @@ export function register(program: Command): void {
           checkpoint: opts.checkpoint,
           benchmarkDir: opts.benchmarkDir,
           plots: opts.plots,
+          signal: controller.signal,
           log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
       } catch (e) {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
         if (e instanceof SafetensorsError) throw new CliExit(EXIT_USAGE, `error: invalid --checkpoint: ${e.message}`);
         // errors inside a model YAML name the file and field, not a flag
         if (e instanceof ConfigError && /[.(:]/.test(e.field)) throw new CliExit(EXIT_USAGE, `error: ${e.message}`);
         throw e;
       }
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
       if (opts.json) {
         process.stdout.write(JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, files: result.files }, null, 2) + '\n');
       } else if (!quiet) {
@@ -105,6 +118,7 @@ export function register(program: Command): void {
         lines.push(`results: ${result.files.json}, ${result.files.csv}${result.files.plots.length ? `, ${result.files.plots.join(', ')}` : ''}`);
         process.stdout.write(lines.join('\n') + '\n');
       }
+      if (result.interrupted) throw new CliExit(EXIT_INTERRUPTED, result.records.length ? 'interrupted: the prompts finished in both modes were written' : 'interrupted before any prompt finished; nothing written');
       if (!result.allIdentical) throw new CliExit(EXIT_FAILURE, 'the KV-cache and recompute modes generated different tokens (see the warnings above)');
     });
 }
