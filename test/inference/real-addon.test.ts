@@ -137,6 +137,40 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
     expect(Array.from(a)).toEqual(Array.from(c));
   });
 
+  it('every preset, shrunk to tiny sizes (same arch, norm, activation, positions, GQA ratio), builds on the native core; cached == uncached', async () => {
+    const { loadModelConfig, modelPresetNames } = await import('../../src/models/config.js');
+    const b = loadBinding() as unknown as import('../../src/native/model-binding.js').ModelBinding;
+    for (const name of modelPresetNames()) {
+      const full = loadModelConfig(name);
+      const ratio = full.heads / full.kvHeads;
+      const tiny = validateModelConfig({
+        ...full,
+        name: `${name}-tiny`,
+        vocabSize: 97,
+        maxPositions: 32,
+        hidden: 32,
+        heads: 4,
+        kvHeads: 4 / Math.min(ratio, 4),
+        headDim: full.headDim !== undefined ? 8 : undefined,
+        layers: 2,
+        ...(full.decoderLayers !== undefined ? { decoderLayers: 2 } : {}),
+        intermediate: 48,
+      });
+      const m = await b.createModel(tiny, { seed: 3 });
+      const prompt = Int32Array.from([5, 9, 11, 2]);
+      if (tiny.arch === 'encoder') {
+        const h = await m.forward(prompt, { implementation: 'flash', threads: 1 });
+        expect(h.length, name).toBe(prompt.length * tiny.hidden);
+      } else {
+        const a = await m.generate(prompt, 5, { implementation: 'flash', threads: 1, useCache: true });
+        const c = await m.generate(prompt, 5, { implementation: 'flash', threads: 1, useCache: false });
+        expect(Array.from(a.tokens), name).toEqual(Array.from(c.tokens));
+        expect(a.memory.kvCacheBytes, name).toBeGreaterThan(0);
+      }
+      m.dispose();
+    }
+  });
+
   it('dilbench scaling on tiny encoder, decoder and encoder-decoder models', async () => {
     const out = join(dir, 'scaling');
     const archs: [string, string][] = [
