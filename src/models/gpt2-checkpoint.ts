@@ -44,7 +44,7 @@ export function loadGpt2Checkpoint(path: string, config: ModelConfig): Extract<M
       `${path}: --checkpoint loads GPT-2-family weights; model "${config.name}" is not GPT-2 shaped (needs arch decoder, layernorm, gelu, learned positions, kvHeads = heads)`,
     );
   }
-  const file = readSafetensors(path);
+  const file = readSafetensors(path, undefined, { skip: (n) => IGNORED.test(n.startsWith('transformer.') ? n.slice('transformer.'.length) : n) });
   const tensors: Record<string, Tensor> = {};
   for (const [raw, t] of Object.entries(file.tensors)) {
     const name = raw.startsWith('transformer.') ? raw.slice('transformer.'.length) : raw;

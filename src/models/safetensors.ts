@@ -44,8 +44,8 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** Reads a safetensors file (path or bytes); `label` names it in errors. */
-export function readSafetensors(source: string | Uint8Array, label?: string): SafetensorsFile {
+/** Reads a safetensors file (path or bytes); `label` names it in errors; `skip` leaves tensors out unread. */
+export function readSafetensors(source: string | Uint8Array, label?: string, options: { skip?: (name: string) => boolean } = {}): SafetensorsFile {
   const what = label ?? (typeof source === 'string' ? source : 'safetensors data');
   let buf: Buffer;
   if (typeof source === 'string') {
@@ -85,6 +85,7 @@ export function readSafetensors(source: string | Uint8Array, label?: string): Sa
     const t = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     const bad = (why: string): SafetensorsError => new SafetensorsError(`${what}: tensor "${name}": ${why}`, name);
     if (!t || typeof t !== 'object') throw bad('header entry is not an object');
+    if (options.skip?.(name)) continue; // not needed (e.g. a bool attention-mask buffer): any dtype
     const dtype = t.dtype;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
       throw bad(`dtype ${JSON.stringify(dtype)} is not supported (allowed: F32, F16, BF16)`);

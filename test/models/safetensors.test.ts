@@ -94,6 +94,13 @@ describe('safetensors', () => {
     tensors['transformer.h.0.attn.bias'] = tensor([1, 1, 16, 16], () => 1); // mask buffer: ignored
     const p = join(dir, 'tiny.safetensors');
     writeSafetensors(p, tensors);
+    // a bool mask buffer (dtype BOOL) is skipped, not rejected
+    const buf = encodeSafetensors(tensors);
+    const hdr = header(buf) as Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>;
+    hdr['transformer.h.0.attn.bias'] = { dtype: 'BOOL', shape: [1, 1, 16, 16], data_offsets: [hdr['transformer.h.0.attn.bias']!.data_offsets[0]!, hdr['transformer.h.0.attn.bias']!.data_offsets[0]! + 256] };
+    writeFileSync(p, withHeader(buf, hdr));
+    expect(Object.keys(loadGpt2Checkpoint(p, TINY).tensors)).not.toContain('h.0.attn.bias');
+    writeSafetensors(p, tensors);
     const w = loadGpt2Checkpoint(p, TINY);
     expect(Object.keys(w.tensors).sort()).toEqual([...shapes.keys()].sort());
     expect(w.tensors['h.1.mlp.c_fc.weight']!.shape).toEqual([8, 32]);
