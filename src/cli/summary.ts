@@ -1,7 +1,7 @@
 // The plain-text summary table the CLI prints on stdout.
 import type { ResultFile } from '../results/types.js';
 import { formatBytes, formatCount, formatGflops } from '../reports/format.js';
-import { bestPerLength, lengthLabel, medianWithRange } from '../reports/markdown.js';
+import { BEST_PER_LENGTH_NOTE, bestPerLength, lengthLabel, medianWithRange } from '../reports/markdown.js';
 import type { ResultRow } from '../results/types.js';
 
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
@@ -54,10 +54,36 @@ export function summaryText(file: ResultFile): string {
     out.push('');
     notes.forEach((n, i) => out.push(`[${i + 1}] ${n}`));
   }
+  const validated = rows.filter((r) => r.validation);
+  if (validated.length) {
+    out.push('');
+    out.push('numerical validation (max |o - expected| and relative L2 error):');
+    out.push(
+      textTable(
+        ['length', 'implementation', 'against', 'max abs', 'rel L2', 'tolerance (abs / relL2)', 'result'],
+        validated.map((r) => {
+          const v = r.validation!;
+          return [
+            lengthLabel(r.seqLen),
+            r.implementation,
+            v.against,
+            v.maxAbsError.toExponential(2),
+            v.relL2Error.toExponential(2),
+            `${v.tolerance.maxAbs.toExponential(0)} / ${v.tolerance.relL2.toExponential(0)}`,
+            v.passed ? 'pass' : 'FAIL',
+          ];
+        }),
+        [true, false, false, true, true, true, false],
+      ),
+    );
+    const failed = validated.filter((r) => !r.validation!.passed).length;
+    out.push(`validation: ${validated.length - failed} passed, ${failed} failed`);
+  }
   const best = bestPerLength(rows);
   if (best.length) {
     out.push('');
     out.push('best per length: ' + best.map((b) => `${lengthLabel(b.seqLen)} ${b.best.implementation}`).join(', '));
+    out.push(`  (${BEST_PER_LENGTH_NOTE})`);
   }
   if (file.interrupted) out.push('\ninterrupted: not every point ran');
   return out.join('\n') + '\n';

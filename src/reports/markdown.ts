@@ -48,11 +48,26 @@ export function lengthLabel(n: number): string {
   return short === String(n) ? short : `${short} (${n})`;
 }
 
-/** Per length, the ok row with the highest tokens/s (fair when the planner lowered a batch). */
+/**
+ * Implementations computing exact dense attention (attention-definitions.md): only these are ranked
+ * against each other. dilated, dilated-grouped and block-sparse compute other functions, and
+ * kv-cache without a causal mask is prefix-LM attention, so a "fastest" among them would compare
+ * different computations.
+ */
+export function computesDenseAttention(r: Pick<ResultRow, 'implementation' | 'causal'>): boolean {
+  if (['naive', 'flash', 'ring'].includes(r.implementation)) return true;
+  return r.causal && (r.implementation === 'kv-cache' || r.implementation === 'kv-cache-recompute');
+}
+
+export const BEST_PER_LENGTH_NOTE =
+  'ranked among implementations of exact dense attention (naive, flash, ring; kv-cache when causal); ' +
+  'dilated, dilated-grouped and block-sparse compute other functions and are not ranked against them';
+
+/** Per length, the dense-attention ok row with the highest tokens/s (fair when the planner lowered a batch). */
 export function bestPerLength(rows: ResultRow[]): { seqLen: number; best: ResultRow; runnerUp?: ResultRow }[] {
   const byLen = new Map<number, ResultRow[]>();
   for (const r of rows) {
-    if (r.status !== 'ok' || r.tokensPerSecond === null) continue;
+    if (r.status !== 'ok' || r.tokensPerSecond === null || !computesDenseAttention(r)) continue;
     byLen.set(r.seqLen, [...(byLen.get(r.seqLen) ?? []), r]);
   }
   return [...byLen.entries()]
@@ -183,8 +198,10 @@ export function toMarkdown(file: ResultFile): string {
   const best = bestPerLength(rows);
   out.push('## Best implementation per length');
   out.push('');
+  out.push(`_${BEST_PER_LENGTH_NOTE[0].toUpperCase()}${BEST_PER_LENGTH_NOTE.slice(1)}._`);
+  out.push('');
   if (best.length === 0) {
-    out.push('No point ran successfully.');
+    out.push('No dense-attention point ran successfully.');
   } else {
     out.push(
       table(

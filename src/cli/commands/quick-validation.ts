@@ -15,8 +15,8 @@ export function register(program: Command): void {
       cmd
         .option('--output <file>', 'also write the result JSON to this file')
         .option('--sequence-lengths <lengths...>', 'lengths to validate (default 1K,4K,16K)')
-        .option('--tolerance-abs <x>', 'max abs error allowed against the float64 reference (default 5e-4; twice that against another implementation)')
-        .option('--tolerance-rel <x>', 'relative L2 error allowed against the float64 reference (default 5e-5; twice that against another implementation)')
+        .option('--tolerance-abs <x>', 'max abs error allowed against the float64 reference (default 1e-4, the fp32 tolerance of the definitions doc; twice that against another implementation)')
+        .option('--tolerance-rel <x>', 'relative L2 error allowed against the float64 reference (default 1e-5; twice that against another implementation)')
         .option('--reference-flops-limit <n>', 'float64 reference for cases up to this many flops (default 1e10); beyond, a validated implementation'),
     failure: (file) => quickValidationFailure(file.results),
   });
