@@ -105,7 +105,8 @@ export function register(program: Command): void {
         }
         const lines = [table(rows), ''];
         const { loadPeak } = await import('../../roofline/peak-store.js');
-        const peak = await loadPeak().catch(() => null);
+        // peak.json beside the inference results first, then the default results directory
+        const peak = (opts.benchmarkDir ? await loadPeak(opts.benchmarkDir).catch(() => null) : null) ?? (await loadPeak().catch(() => null));
         for (const r of result.records.filter((x) => x.mode === 'kv-cache' && x.decode_weights_gbps > 0)) {
           const share = peak?.streamGBps ? ` = ${((r.decode_weights_gbps / peak.streamGBps) * 100).toFixed(0)}% of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)` : ' (run `dilbench peak` to compare with the stream bandwidth)';
           lines.push(`${r.prompt_label}: KV-cache decode reads the weights at ${r.decode_weights_gbps.toFixed(2)} GB/s${share}`);
