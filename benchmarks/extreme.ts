@@ -3,13 +3,13 @@
 // allocated and skips the ones over the memory budget (or over --max-run-seconds) with its reason.
 import { z } from 'zod';
 import { ConfigError } from '../src/config/errors.js';
-import { implParamsConfig, problemParamsFor } from '../src/config/impl-params.js';
+import { implParamsConfig } from '../src/config/impl-params.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
 import { MAX_SEQ_LEN } from '../src/config/schema.js';
-import type { NativeProblem } from '../src/native/binding.js';
 import { parseLength } from '../src/config/units.js';
 import { parseFamilyOptions } from '../src/suite/family-options.js';
 import { ringProjectionHook } from '../src/suite/ring-projection.js';
+import { gridPoints } from '../src/suite/problem.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 
 export const EXTREME_MIN = 16 * 1024;
@@ -48,26 +48,7 @@ export const extreme: SuiteDefinition<ExtremeOptions> = {
       { runs: 1, warmup: 0 },
     ),
   points(o, ctx): SuitePoint[] {
-    const points: SuitePoint[] = [];
-    for (const seqLen of o.lengths) {
-      for (const implementation of ctx.implementations) {
-        const problem: NativeProblem = {
-          implementation,
-          device: o.device,
-          dtype: 'fp32',
-          batch: o.batchSize,
-          heads: o.heads,
-          kvHeads: o.kvHeads,
-          seqLen,
-          headDim: o.headDim,
-          causal: o.causal,
-          seed: o.seed,
-          ...problemParamsFor(o, implementation, seqLen),
-        };
-        points.push({ problem });
-      }
-    }
-    return points;
+    return gridPoints(o, ctx.implementations);
   },
   config(o) {
     return { lengths: o.lengths, batchSize: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim, causal: o.causal, ...implParamsConfig(o) };

@@ -3,12 +3,12 @@
 // Speedup and memory reduction versus the baseline of the same implementation and length, cache
 // hit rate and pool statistics per configuration go into row.params.optimization; the rows carry
 // the memoryPool / patternCache flags the optimization-impact plot reads.
-import { implParamsConfig, problemParamsFor } from '../src/config/impl-params.js';
+import { implParamsConfig } from '../src/config/impl-params.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
-import type { NativeProblem } from '../src/native/binding.js';
 import type { ResultRow } from '../src/results/types.js';
 import { lengthList, parseFamilyOptions } from '../src/suite/family-options.js';
 import { ringProjectionHook } from '../src/suite/ring-projection.js';
+import { gridPoints } from '../src/suite/problem.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 
 export const OPTIMIZATION_LENGTHS = [1024, 4096];
@@ -67,28 +67,13 @@ export const optimizationImpact: SuiteDefinition<OptimizationImpactOptions> = {
       (own) => [...new Set((own.sequenceLengths as number[] | undefined) ?? OPTIMIZATION_LENGTHS)],
     ),
   points(o, ctx): SuitePoint[] {
-    const points: SuitePoint[] = [];
-    for (const seqLen of o.lengths) {
-      for (const implementation of ctx.implementations) {
-        const problem: NativeProblem = {
-          implementation,
-          device: o.device,
-          dtype: 'fp32',
-          batch: o.batchSize,
-          heads: o.heads,
-          kvHeads: o.kvHeads,
-          seqLen,
-          headDim: o.headDim,
-          causal: o.causal,
-          seed: o.seed,
-          ...problemParamsFor(o, implementation, seqLen),
-        };
-        for (const c of CONFIGURATIONS) {
-          points.push({ problem, params: { configuration: c.name }, session: { useMemoryPool: c.useMemoryPool, usePatternCache: c.usePatternCache } });
-        }
-      }
-    }
-    return points;
+    return gridPoints(o, ctx.implementations).flatMap(({ problem }) =>
+      CONFIGURATIONS.map((c) => ({
+        problem,
+        params: { configuration: c.name },
+        session: { useMemoryPool: c.useMemoryPool, usePatternCache: c.usePatternCache },
+      })),
+    );
   },
   config(o) {
     return {

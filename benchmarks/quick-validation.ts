@@ -4,11 +4,12 @@
 // function (flash for the dense ones, dilated for ring-dilated, ...). Built to finish in under a
 // minute on a 2-core CPU: 2 heads, headDim 64, one timed iteration per case by default.
 import { z } from 'zod';
-import { implParamsConfig, problemParamsFor, type ImplParams } from '../src/config/impl-params.js';
+import { implParamsConfig, type ImplParams } from '../src/config/impl-params.js';
 import type { NativeProblem } from '../src/native/binding.js';
 import type { ResultRow, Validation } from '../src/results/types.js';
 import { lengthList, parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
+import { problemFor } from '../src/suite/problem.js';
 import type { MeasuredPoint, SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 import { ringProjectionHook } from '../src/suite/ring-projection.js';
 
@@ -149,19 +150,7 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
       // kv-cache: a few decode steps (the recompute path costs one causal pass per step)
       const params: ImplParams = { ...o, newTokens: o.newTokens ?? (o.promptLen === undefined ? (seqLen > 4096 ? 2 : 8) : undefined) };
       for (const implementation of ctx.implementations) {
-        const problem: NativeProblem = {
-          implementation,
-          device: o.device,
-          dtype: 'fp32',
-          batch: quickBatch(seqLen, o.batchSize),
-          heads: o.heads,
-          kvHeads: o.kvHeads,
-          seqLen,
-          headDim: o.headDim,
-          causal: o.causal,
-          seed: o.seed,
-          ...problemParamsFor(params, implementation, seqLen),
-        };
+        const problem = problemFor(o, implementation, seqLen, { batch: quickBatch(seqLen, o.batchSize) }, params);
         points.push({ problem });
       }
     }

@@ -5,12 +5,12 @@
 // scales with the chunk size c = N / P as c^2 (ring: each step is a c x c block) or c (ring-dilated),
 // bytes per step as c. Projected rows have status 'skipped', no samples, and everything they state
 // under row.projected (kind 'projected', with the measured basis); they are never called measured.
-import { implParamsConfig, problemParamsFor } from '../src/config/impl-params.js';
+import { implParamsConfig } from '../src/config/impl-params.js';
 import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../src/config/schema.js';
-import type { NativeProblem } from '../src/native/binding.js';
 import type { ResultRow } from '../src/results/types.js';
 import { lengthList, parseFamilyOptions } from '../src/suite/family-options.js';
 import { DEFAULT_LINKS, projectRing, ringProjectionFromSession, type RingProjection } from '../src/suite/ring-projection.js';
+import { problemFor } from '../src/suite/problem.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 
 export const MAX_TOTAL_TOKENS = 1e9;
@@ -68,20 +68,7 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
       for (const seqLen of o.lengths) {
         if (P > seqLen) continue;
         for (const implementation of impls) {
-          const problem: NativeProblem = {
-            implementation,
-            device: o.device,
-            dtype: 'fp32',
-            batch: o.batchSize,
-            heads: o.heads,
-            kvHeads: o.kvHeads,
-            seqLen,
-            headDim: o.headDim,
-            causal: o.causal,
-            seed: o.seed,
-            ...problemParamsFor(o, implementation, seqLen),
-            ringSize: P,
-          };
+          const problem = problemFor(o, implementation, seqLen, { ringSize: P });
           points.push({ problem, params: { ringSize: P } });
         }
       }

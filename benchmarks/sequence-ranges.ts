@@ -1,9 +1,9 @@
 // The `sequence-ranges` suite: every requested implementation at every length of a range
 // (configs/ranges.yaml), fp32, batch/heads/headDim as configured.
 import { parseSequenceRangesOptions, type SequenceRangesOptions } from '../src/config/schema.js';
-import type { NativeProblem } from '../src/native/binding.js';
+import { gridPoints } from '../src/suite/problem.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
-import { implParamsConfig, problemParamsFor } from '../src/config/impl-params.js';
+import { implParamsConfig } from '../src/config/impl-params.js';
 import { ringProjectionHook } from '../src/suite/ring-projection.js';
 
 export type { SequenceRangesOptions };
@@ -13,26 +13,7 @@ export const sequenceRanges: SuiteDefinition<SequenceRangesOptions> = {
   description: 'Latency, memory and throughput of each implementation across a range of sequence lengths',
   parseOptions: (raw) => parseSequenceRangesOptions(raw, { strict: true }),
   points(o, ctx): SuitePoint[] {
-    const points: SuitePoint[] = [];
-    for (const seqLen of o.lengths) {
-      for (const implementation of ctx.implementations) {
-        const problem: NativeProblem = {
-          implementation,
-          device: o.device,
-          dtype: 'fp32',
-          batch: o.batchSize,
-          heads: o.heads,
-          kvHeads: o.kvHeads,
-          seqLen,
-          headDim: o.headDim,
-          causal: o.causal,
-          seed: o.seed,
-          ...problemParamsFor(o, implementation, seqLen),
-        };
-        points.push({ problem });
-      }
-    }
-    return points;
+    return gridPoints(o, ctx.implementations);
   },
   config(o) {
     return {

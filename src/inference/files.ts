@@ -1,31 +1,12 @@
 // File helpers shared by `dilbench inference` and `dilbench scaling`: atomic binary writes, moving
 // an unreadable file aside, PNG rendering of a Vega-Lite spec (vega loaded on demand).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, renameSync } from 'node:fs';
+import { writeFileAtomic } from '../results/store.js';
 import type { VlSpec } from '../reports/plots/specs.js';
 
-/** Writes bytes to `path` atomically (temp file in the same directory + fsync + rename). */
+/** Writes bytes to `path` atomically: the results store's writer (temp file + fsync + rename). */
 export function writeBytesAtomic(path: string, bytes: Uint8Array): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, bytes);
 }
 
 /** Renames `path` to `<path>.corrupt-<time>` (never over an existing file); returns the new name. */

@@ -1,0 +1,36 @@
+// The native problem of one suite point, built the same way by every suite: the common shape
+// options, the implementation's own parameters, and what the suite overrides (batch, ring size).
+import { problemParamsFor, type ImplParams } from '../config/impl-params.js';
+import type { SequenceRangesOptions } from '../config/schema.js';
+import type { NativeProblem } from '../native/binding.js';
+import type { SuitePoint } from './types.js';
+
+export type ShapeOptions = Pick<SequenceRangesOptions, 'device' | 'batchSize' | 'heads' | 'kvHeads' | 'headDim' | 'causal' | 'seed'>;
+
+export function problemFor(
+  o: ShapeOptions & ImplParams,
+  implementation: string,
+  seqLen: number,
+  overrides: Partial<NativeProblem> = {},
+  implParams: ImplParams = o,
+): NativeProblem {
+  return {
+    implementation,
+    device: o.device,
+    dtype: 'fp32',
+    batch: o.batchSize,
+    heads: o.heads,
+    kvHeads: o.kvHeads,
+    seqLen,
+    headDim: o.headDim,
+    causal: o.causal,
+    seed: o.seed,
+    ...problemParamsFor(implParams, implementation, seqLen),
+    ...overrides,
+  };
+}
+
+/** Every (length, implementation) pair, lengths outermost. */
+export function gridPoints(o: ShapeOptions & ImplParams & { lengths: number[] }, implementations: string[]): SuitePoint[] {
+  return o.lengths.flatMap((seqLen) => implementations.map((implementation) => ({ problem: problemFor(o, implementation, seqLen) })));
+}
