@@ -1,15 +1,5 @@
 // Sessions: validation, planning, seeded inputs, timed sampling and one-shot computation.
-//
-// Seeded inputs (the same on every backend: they are generated on the host in double precision
-// and rounded to fp32, then uploaded):
-//   mix(z): z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-//           return z ^ (z >> 31)                                   (splitmix64's output function)
-//   GAMMA = 0x9E3779B97F4A7C15; splitmix64 from state s yields mix(s + n*GAMMA), n = 1, 2, ...
-//   Tensor t (q = 1, k = 2, v = 3) uses the stream state s_t = mix(seed + t*GAMMA).
-//   Element pair j (elements 2j and 2j+1, flat row-major index) uses x = out(2j+1), y = out(2j+2)
-//   of the stream s_t:  u1 = ((x >> 11) + 1) * 2^-53 in (0, 1],  u2 = (y >> 11) * 2^-53 in [0, 1),
-//   r = sqrt(-2 ln u1), element 2j = (float)(r cos(2 pi u2)), element 2j+1 = (float)(r sin(2 pi u2))
-//   (Box-Muller). Being counter-based, the fill is computed in parallel with identical results.
+// Seeded inputs: N(0, 1) per native/core/random.h, streams q = 1, k = 2, v = 3.
 #include "session.h"
 
 #include <algorithm>
@@ -22,48 +12,12 @@
 #include "backend.h"
 #include "errors.h"
 #include "pattern_cache.h"
+#include "random.h"
 #include "thread_pool.h"
 
 namespace dilbench {
 
 namespace {
-
-constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
-
-inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Fills dst[0..count) with N(0, 1) per the rule above, for tensor index t (1, 2, 3).
-void fillNormal(float* dst, size_t count, uint64_t seed, uint64_t t, int threads) {
-  const uint64_t s = mix64(seed + t * kGamma);
-  const size_t pairs = (count + 1) / 2;
-  constexpr size_t kPairsPerTask = 1 << 15;
-  const int64_t tasks = static_cast<int64_t>((pairs + kPairsPerTask - 1) / kPairsPerTask);
-  auto body = [&](int64_t task, int) {
-    const size_t j0 = static_cast<size_t>(task) * kPairsPerTask;
-    const size_t j1 = std::min(pairs, j0 + kPairsPerTask);
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
-    constexpr double kInv53 = 1.0 / 9007199254740992.0;  // 2^-53
-    for (size_t j = j0; j < j1; ++j) {
-      const uint64_t x = mix64(s + (2 * static_cast<uint64_t>(j) + 1) * kGamma);
-      const uint64_t y = mix64(s + (2 * static_cast<uint64_t>(j) + 2) * kGamma);
-      const double u1 = static_cast<double>((x >> 11) + 1) * kInv53;
-      const double u2 = static_cast<double>(y >> 11) * kInv53;
-      const double r = std::sqrt(-2.0 * std::log(u1));
-      const double a = kTwoPi * u2;
-      dst[2 * j] = static_cast<float>(r * std::cos(a));
-      if (2 * j + 1 < count) dst[2 * j + 1] = static_cast<float>(r * std::sin(a));
-    }
-  };
-  if (tasks <= 1 || threads <= 1) {
-    for (int64_t i = 0; i < tasks; ++i) body(i, 0);
-  } else {
-    ThreadPool::global().parallelFor(tasks, threads, body);
-  }
-}
 
 void validateOptions(const SessionOptions& o) {
   const int hw = std::max(1, ThreadPool::global().hardwareThreads());
@@ -220,10 +174,10 @@ struct SessionCore {
     std::vector<float> host;
     auto fill = [&](void* dst, size_t n, uint64_t t) {
       if (direct) {
-        fillNormal(static_cast<float*>(dst), n, problem.seed, t, options.threads);
+        fillNormal(static_cast<float*>(dst), n, problem.seed, t, 1.0, options.threads);
       } else {
         host.resize(n);
-        fillNormal(host.data(), n, problem.seed, t, options.threads);
+        fillNormal(host.data(), n, problem.seed, t, 1.0, options.threads);
         upload(dst, host.data(), n);
       }
     };
