@@ -56,7 +56,10 @@ describe.skipIf(!CLI_READY)('signals', () => {
     await sleep(30);
     run.child.kill('SIGINT');
     const done = await run.done;
-    expect(done.code, done.stderr).toBe(130);
+    // 130 from the handler, or, when the second signal lands while Node is already tearing the
+    // process down (its handlers gone), death by SIGINT: the status a shell reports as 130 too.
+    const status = done.code ?? (done.signal === 'SIGINT' ? 130 : null);
+    expect(status, `code ${done.code}, signal ${done.signal}: ${done.stderr}`).toBe(130);
     expect(Date.now() - t0).toBeLessThan(1500);
   });
 });

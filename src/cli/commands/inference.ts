@@ -3,6 +3,7 @@
 // The library (src/inference) is loaded inside the action so the other commands start fast.
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/errors.js';
+import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
 
 interface InferenceCliOptions {
@@ -58,14 +59,7 @@ export function register(program: Command): void {
       const { runInferenceBenchmark } = await import('../../inference/benchmark.js');
       const { SafetensorsError } = await import('../../models/safetensors.js');
       const quiet = opts.quiet === true || opts.json === true;
-      const controller = new AbortController();
-      const onSigint = (): void => {
-        if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
-        process.stderr.write('\ninterrupted: finishing the current generation and writing what is complete (Ctrl-C again to quit now)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const interrupt = handleInterrupts('finishing the current generation and writing what is complete');
       let result;
       try {
         result = await runInferenceBenchmark({
@@ -83,19 +77,17 @@ export function register(program: Command): void {
           checkpoint: opts.checkpoint,
           benchmarkDir: opts.benchmarkDir,
           plots: opts.plots,
-          signal: controller.signal,
+          signal: interrupt.signal,
           log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
       } catch (e) {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
+        interrupt.release();
         if (e instanceof SafetensorsError) throw new CliExit(EXIT_USAGE, `error: invalid --checkpoint: ${e.message}`);
         // errors inside a model YAML name the file and field, not a flag
         if (e instanceof ConfigError && /[.(:]/.test(e.field)) throw new CliExit(EXIT_USAGE, `error: ${e.message}`);
         throw e;
       }
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      interrupt.release();
       if (opts.json) {
         process.stdout.write(JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, files: result.files }, null, 2) + '\n');
       } else if (!quiet) {

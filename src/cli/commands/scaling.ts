@@ -2,6 +2,7 @@
 // peak memory vs context length for an encoder, decoder or encoder-decoder model (issue 7).
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/errors.js';
+import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
 
 interface ScalingCliOptions {
@@ -41,23 +42,15 @@ export function register(program: Command): void {
       } catch (e) {
         throw asUsage(e);
       }
-      const controller = new AbortController();
-      const onSigint = (): void => {
-        if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
-        process.stderr.write('\ninterrupted: finishing the current run and writing the context lengths completed (Ctrl-C again to quit now)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const interrupt = handleInterrupts('finishing the current run and writing the context lengths completed');
       const outputs = [];
       for (const config of files) {
-        if (controller.signal.aborted) break;
+        if (interrupt.signal.aborted) break;
         let result;
         try {
-          result = await runScaling({ config, out: opts.out, threads, plots: opts.plots, signal: controller.signal, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
+          result = await runScaling({ config, out: opts.out, threads, plots: opts.plots, signal: interrupt.signal, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
         } catch (e) {
-          process.off('SIGINT', onSigint);
-          process.off('SIGTERM', onSigint);
+          interrupt.release();
           throw asUsage(e);
         }
         outputs.push(result.file);
@@ -73,8 +66,7 @@ export function register(program: Command): void {
         process.stdout.write(lines.join('\n') + '\n');
       }
       if (opts.json) process.stdout.write(JSON.stringify(outputs.length === 1 ? outputs[0] : outputs, null, 2) + '\n');
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
-      if (controller.signal.aborted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted: the context lengths completed were written (interrupted: true)');
+      interrupt.release();
+      if (interrupt.signal.aborted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted: the context lengths completed were written (interrupted: true)');
     });
 }

@@ -1,4 +1,4 @@
-// Shared body of the issue-3 suite commands (quick-validation, optimization-impact, extreme, ring):
+// Shared body of the suite commands (sequence-ranges, quick-validation, optimization-impact, extreme, ring):
 // the common flags, validation before the addon loads (exit 2), progress, SIGINT handling, the
 // result files through runBenchmark and the summary. Each command adds its own flags.
 import { copyFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { runBenchmark, type FilesWritten } from '../../api/run.js';
 import type { ResultFile } from '../../results/types.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import { handleInterrupts } from '../interrupt.js';
 import { addImplementationFlags, collectImplementationFlags } from '../impl-flags.js';
 import { createProgress } from '../progress.js';
 import { summaryText } from '../summary.js';
@@ -15,7 +16,7 @@ import { summaryText } from '../summary.js';
 const COMMON_FIELDS = [
   'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
   'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'plots', 'baseline',
+  'device', 'plots', 'baseline', 'interleave',
 ] as const;
 
 export interface SuiteCommandSpec {
@@ -30,33 +31,38 @@ export interface SuiteCommandSpec {
   ringFlags?: boolean;
   /** a non-zero exit code when the file shows a failure (after the files are written) */
   failure?: (file: ResultFile) => string | null;
+  /** defaults shown in the help of the shared flags (camelCase option name -> value) */
+  defaults?: Partial<Record<(typeof COMMON_FIELDS)[number], unknown>>;
 }
 
 export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): Command {
   const cmd = program.command(spec.name).description(spec.description);
   spec.flags?.(cmd);
+  const d = (key: (typeof COMMON_FIELDS)[number]): string =>
+    spec.defaults?.[key] !== undefined ? ` (default ${String(spec.defaults[key])})` : '';
   cmd
     .option('--implementations <names...>', 'implementations to run, space- or comma-separated (default: all on the device)')
-    .option('--batch-size <n>', 'batch size')
-    .option('--heads <n>', 'attention heads')
-    .option('--kv-heads <n>', 'key/value heads (grouped-query attention); divides --heads')
-    .option('--head-dim <n>', 'head dimension')
-    .option('--causal', 'causal mask')
-    .option('--warmup <n>', "warm-up iterations per point, or 'adaptive'")
-    .option('--runs <n>', 'a fixed number of timed iterations per point (default: adaptive)')
-    .option('--target-rse <x>', 'adaptive: stop at this relative standard error (fraction or percent)')
-    .option('--min-samples <n>', 'adaptive: samples before the stopping rule may stop')
-    .option('--max-samples <n>', 'adaptive: most samples per point')
-    .option('--max-time <s>', 'seconds of sampling per point, warm-up included')
-    .option('--cold', 'evict the last-level cache before each sample')
+    .option('--batch-size <n>', `batch size; lowered by the planner when it does not fit${d('batchSize')}`)
+    .option('--heads <n>', `attention heads${d('heads')}`)
+    .option('--kv-heads <n>', 'key/value heads (grouped-query attention); divides --heads (default: --heads)')
+    .option('--head-dim <n>', `head dimension${d('headDim')}`)
+    .option('--causal', 'causal mask (default: not causal)')
+    .option('--warmup <n>', `warm-up iterations per point (the first reported as cold start), or 'adaptive': until the first samples stabilise${d('warmup')}`)
+    .option('--runs <n>', 'a fixed number of timed iterations per point (stop reason fixed-runs); default: adaptive, until --target-rse, --max-samples or --max-time')
+    .option('--target-rse <x>', `adaptive: stop when the relative standard error of the mean is at or below this, a fraction or percent${d('targetRse')}`)
+    .option('--min-samples <n>', `adaptive: samples before the stopping rule may stop${d('minSamples')}`)
+    .option('--max-samples <n>', `adaptive: most samples per point${d('maxSamples')}`)
+    .option('--max-time <s>', `seconds of sampling per point, warm-up included${d('maxTime')}`)
+    .option('--cold', 'evict the last-level cache before each sample (default: hot)')
+    .option('--interleave', 'sample the implementations of one point in randomised round-robin (when their memory fits together)')
     .option('--threads <n>', 'worker threads (default 0: all hardware threads)')
-    .option('--seed <n>', 'seed of the random inputs')
-    .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB (default: half of the available memory)')
-    .option('--max-run-seconds <s>', 'estimated seconds a point may take')
-    .option('--output-dir <dir>', 'directory of the result files (default benchmark_results)')
-    .option('--device <name>', 'device: cpu|cuda')
-    .option('--no-plots', 'write no plots beside the results')
-    .option('--baseline <implementation>', 'implementation the speedup plot compares against')
+    .option('--seed <n>', `seed of the random inputs${d('seed')}`)
+    .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)')
+    .option('--max-run-seconds <s>', `estimated seconds a point may take, all iterations${d('maxRunSeconds')}`)
+    .option('--output-dir <dir>', `directory of the result files${d('outputDir')}`)
+    .option('--device <name>', `device: cpu|cuda${d('device')}`)
+    .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
+    .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
     .option('--verbose', 'stack traces on errors');
@@ -80,14 +86,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
       throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
     }
     const progress = createProgress(Boolean(process.stderr.isTTY) && !parsed.quiet);
-    const controller = new AbortController();
-    const onSigint = () => {
-      if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
-      if (!parsed.quiet) process.stderr.write('\ninterrupted: finishing the current iteration and writing partial results (Ctrl-C again to quit now)\n');
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
+    const interrupt = handleInterrupts(parsed.quiet ? null : 'finishing the current iteration and writing partial results');
     let written: FilesWritten | undefined;
     let file: ResultFile;
     try {
@@ -95,14 +94,13 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         suite: spec.suite.name,
         ...raw,
         binding,
-        signal: controller.signal,
+        signal: interrupt.signal,
         onProgress: (e) => progress.onProgress(e),
         onFilesWritten: (w) => (written = w),
       });
     } finally {
       progress.stop();
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      interrupt.release();
     }
     if (output && written) copyFileSync(written.json, output);
     if (parsed.json) {
@@ -115,6 +113,10 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
       }
     }
     if (written && !parsed.quiet) for (const w of written.warnings) process.stderr.write(`dilbench: warning: ${w}\n`);
+    if (!parsed.quiet) {
+      const failed = file.results.filter((r) => r.status === 'failed' && r.errorCode !== 'ERR_DILBENCH_CANCELLED').length;
+      if (failed) process.stderr.write(`dilbench: ${failed} point(s) failed; see the status column\n`);
+    }
     if (file.interrupted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted');
     const why = spec.failure?.(file);
     if (why) throw new CliExit(EXIT_FAILURE, why);
