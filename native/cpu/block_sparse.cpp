@@ -118,7 +118,7 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
   KernelCounts counts(const AttentionProblem& p) const override {
     KernelCounts c;
     c.flops = blockSparseStats(p).flops;
-    c.bytesMoved = double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float);
+    c.bytesMoved = family::denseBytesMoved(p);
     return c;
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
@@ -153,13 +153,7 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
       const int64_t qEnd = std::min(L, (qb + 1) * bs);
       for (int64_t i0 = qb * bs; i0 < qEnd; i0 += family::kQTile) {
         const int64_t qr = std::min(family::kQTile, qEnd - i0);
-        OnlineSoftmaxState st;
-        st.acc = s.acc;
-        st.rowMax = s.rowMax;
-        st.rowSum = s.rowSum;
-        st.rows = qr;
-        st.headDim = D;
-        resetOnlineSoftmax(st);
+        OnlineSoftmaxState st = family::startRows(s, qr, D);
         for (int64_t kb : kbs) {
           const int64_t kEnd = std::min(L, (kb + 1) * bs);
           for (int64_t j0 = kb * bs; j0 < kEnd; j0 += family::kKvTile) {

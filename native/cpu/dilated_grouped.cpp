@@ -40,13 +40,7 @@ class DilatedGroupedCpu final : public Kernel, public TelemetrySource {
   }
   KernelCounts counts(const AttentionProblem& p) const override {
     const auto pairs = resolveDilatedPairs(p);
-    KernelCounts c;
-    for (int64_t h = 0; h < p.heads; ++h) {
-      c.flops += double(p.batch) * family::dilatedHeadFlops(groupedParts(pairs, p.heads, h),
-                                                            p.seqLen, p.headDim, p.causal);
-    }
-    c.bytesMoved = double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float);
-    return c;
+    return family::dilatedCounts(p, [&](int64_t h) { return groupedParts(pairs, p.heads, h); });
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     const auto pairs = resolveDilatedPairs(p);

@@ -10,6 +10,7 @@
 
 #include "../core/kernel.h"
 #include "../core/problem.h"
+#include "attention_block.h"
 
 namespace dilbench {
 
@@ -132,6 +133,8 @@ struct TileScratch {
   float* block = nullptr;     // attendBlockScratchFloats(kQTile, kKvTile, D)
 };
 int64_t tileScratchFloats(int64_t headDim);
+// A reset online-softmax state over the scratch's accumulators for `rows` query rows.
+OnlineSoftmaxState startRows(const TileScratch& s, int64_t rows, int64_t headDim);
 TileScratch carveTileScratch(float* base, int64_t headDim);
 
 // Attention of nq query rows against nk key/value rows, merged (lse-weighted, logaddexp) into the
@@ -188,6 +191,14 @@ uint64_t dilatedWorkspaceBytes(const AttentionProblem& p, int threads,
 void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
                 const std::vector<DilatedPair>& pairs,
                 const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf);
+// Exact counts of a dilated-family kernel: flops summed over heads of partsOf(head), and the
+// compulsory traffic (read q, k, v, write o).
+KernelCounts dilatedCounts(const AttentionProblem& p,
+                           const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf);
+// Read q, k, v once and write o, in fp32.
+inline double denseBytesMoved(const AttentionProblem& p) {
+  return double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float);
+}
 
 }  // namespace family
 }  // namespace dilbench

@@ -164,6 +164,27 @@ int64_t tileScratchFloats(int64_t D) {
   return al(kQTile * D) * 3 + al(kQTile) * 3 + al(attendBlockScratchFloats(kQTile, kKvTile, D));
 }
 
+OnlineSoftmaxState startRows(const TileScratch& s, int64_t rows, int64_t headDim) {
+  OnlineSoftmaxState st;
+  st.acc = s.acc;
+  st.rowMax = s.rowMax;
+  st.rowSum = s.rowSum;
+  st.rows = rows;
+  st.headDim = headDim;
+  resetOnlineSoftmax(st);
+  return st;
+}
+
+KernelCounts dilatedCounts(const AttentionProblem& p,
+                           const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf) {
+  KernelCounts c;
+  for (int64_t h = 0; h < p.heads; ++h) {
+    c.flops += double(p.batch) * dilatedHeadFlops(partsOf(h), p.seqLen, p.headDim, p.causal);
+  }
+  c.bytesMoved = denseBytesMoved(p);
+  return c;
+}
+
 TileScratch carveTileScratch(float* base, int64_t D) {
   auto al = [](int64_t n) { return (n + 15) / 16 * 16; };
   TileScratch s;
@@ -216,13 +237,7 @@ void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const 
       if (nkUse == 0) continue;
     }
     const float* qt = gatherRows(qHead, qp, qr, D, s.qTile);
-    OnlineSoftmaxState st;
-    st.acc = s.acc;
-    st.rowMax = s.rowMax;
-    st.rowSum = s.rowSum;
-    st.rows = qr;
-    st.headDim = D;
-    resetOnlineSoftmax(st);
+    OnlineSoftmaxState st = startRows(s, qr, D);
     // One call over every useful key: attendBlock re-packs nothing per key chunk, skips chunks
     // the mask removes entirely and applies the mask only on chunks that straddle the diagonal.
     BlockMask mask;

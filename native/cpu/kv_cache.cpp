@@ -83,13 +83,7 @@ void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* k
                       int64_t keepOnlyRow) {
   for (int64_t a = i0; a < i1; a += family::kQTile) {
     const int64_t qr = std::min(family::kQTile, i1 - a);
-    OnlineSoftmaxState st;
-    st.acc = s.acc;
-    st.rowMax = s.rowMax;
-    st.rowSum = s.rowSum;
-    st.rows = qr;
-    st.headDim = D;
-    resetOnlineSoftmax(st);
+    OnlineSoftmaxState st = family::startRows(s, qr, D);
     const int64_t nk = causal ? a + qr : nkFixed;
     BlockMask mask;  // attendBlock applies it only on key chunks that straddle the diagonal
     if (causal) {
@@ -149,7 +143,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     pairs += recompute_ ? tet(Lr) - tet(Pr) : cacheRows;
     KernelCounts c;
     c.flops = 4.0 * D * BH * pairs;
-    c.bytesMoved = double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float) +
+    c.bytesMoved = family::denseBytesMoved(p) +
                    2.0 * BKv * cacheRows * D * sizeof(float);
     return c;
   }

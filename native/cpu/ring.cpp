@@ -44,7 +44,7 @@ class RingCpu final : public Kernel, public TelemetrySource {
     KernelCounts c;
     c.flops = 4.0 * double(p.headDim) * double(p.batch * p.heads) *
               family::pairCount(p.seqLen, p.causal);
-    c.bytesMoved = double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float);
+    c.bytesMoved = family::denseBytesMoved(p);
     return c;
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
