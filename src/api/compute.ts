@@ -4,7 +4,13 @@ import type { NativeCancelToken, NativeProblem, NativeSessionOptions, NativeBind
 import { ConfigError } from '../config/errors.js';
 import { getBinding } from './binding.js';
 
-export interface ComputeAttentionOptions {
+/** Implementation-specific parameters, exactly as the native problem takes them (named like the CLI flags). */
+type ImplementationParams = Pick<
+  NativeProblem,
+  'segmentLengths' | 'dilationRates' | 'ringSize' | 'blockPattern' | 'blockSize' | 'window' | 'stride' | 'density' | 'promptLen' | 'newTokens'
+>;
+
+export interface ComputeAttentionOptions extends ImplementationParams {
   implementation: string;
   /** [batch, heads, seqLen, headDim] */
   q: Float32Array;
@@ -25,17 +31,6 @@ export interface ComputeAttentionOptions {
   threads?: number;
   device?: 'cpu' | 'cuda';
   useMemoryPool?: boolean;
-  // implementation-specific parameters, named like the CLI flags
-  segmentLengths?: number[];
-  dilationRates?: number[];
-  ringSize?: number;
-  blockPattern?: 'local' | 'strided' | 'dilated' | 'random';
-  blockSize?: number;
-  window?: number;
-  stride?: number;
-  density?: number;
-  promptLen?: number;
-  newTokens?: number;
   seed?: number;
   signal?: AbortSignal;
   /** advanced: another native binding (tests use a fake) */

@@ -2,6 +2,7 @@
 // block-sparse pattern, kv-cache prompt/new tokens, and the two optimization switches. Each field is
 // validated on its own with zod, so an error names the field (the CLI shows it as a flag, exit 2).
 import { z } from 'zod';
+import { splitList, toBoolean, toNumber } from './coerce.js';
 import type { NativeProblem } from '../native/binding.js';
 import { ConfigError } from './errors.js';
 import { parseLength } from './units.js';
@@ -49,30 +50,8 @@ export const IMPL_PARAM_KEYS = [
   'blockPattern', 'promptLen', 'newTokens', 'enablePatternCache', 'enableMemoryPool',
 ] as const;
 
-function toNumber(v: unknown): unknown {
-  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v)) return Number(v);
-  return v;
-}
-function toBoolean(v: unknown): unknown {
-  if (typeof v === 'string') {
-    const s = v.trim().toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(s)) return true;
-    if (['false', '0', 'no', 'off'].includes(s)) return false;
-  }
-  return v;
-}
-function splitList(v: unknown): unknown {
-  if (typeof v === 'string' || typeof v === 'number') v = [v];
-  if (Array.isArray(v)) {
-    const out: unknown[] = [];
-    for (const item of v) {
-      if (typeof item === 'string') out.push(...item.split(/[\s,]+/).filter((s) => s.length > 0));
-      else out.push(item);
-    }
-    return out;
-  }
-  return v;
-}
+/** like splitList, and a bare number (API) is a list of one */
+const splitNumberOrList = (v: unknown): unknown => splitList(typeof v === 'number' ? [v] : v);
 const int = (min: number, max = 1 << 30) => z.preprocess(toNumber, z.number().int().min(min).max(max));
 const lengthItem = z.preprocess((v) => (typeof v === 'string' ? parseLength(v) : v), z.number().int().min(1).max(1 << 30));
 const linkItem = z.preprocess(
@@ -82,10 +61,10 @@ const linkItem = z.preprocess(
 const bool = z.preprocess(toBoolean, z.boolean());
 
 const SPECS: Record<(typeof IMPL_PARAM_KEYS)[number], { schema: z.ZodType; allowed: string }> = {
-  segmentLengths: { schema: z.preprocess(splitList, z.array(lengthItem).min(1).max(16)), allowed: 'one or more segment lengths >= 1 (K = 1024), e.g. 2048,8192,32768' },
-  dilationRates: { schema: z.preprocess(splitList, z.array(int(1)).min(1).max(16)), allowed: 'one or more dilation rates >= 1, one per segment length, e.g. 1,2,4' },
+  segmentLengths: { schema: z.preprocess(splitNumberOrList, z.array(lengthItem).min(1).max(16)), allowed: 'one or more segment lengths >= 1 (K = 1024), e.g. 2048,8192,32768' },
+  dilationRates: { schema: z.preprocess(splitNumberOrList, z.array(int(1)).min(1).max(16)), allowed: 'one or more dilation rates >= 1, one per segment length, e.g. 1,2,4' },
   ringSize: { schema: int(1, 1 << 20), allowed: 'an integer >= 1 (simulated ranks; at most seqLen)' },
-  linkGbps: { schema: z.preprocess(splitList, z.array(linkItem).min(1)), allowed: 'link bandwidths in Gbit/s (> 0) or presets nvlink (450 GB/s = 3600 Gbit/s), infiniband (NDR 400 Gbit/s = 50 GB/s)' },
+  linkGbps: { schema: z.preprocess(splitNumberOrList, z.array(linkItem).min(1)), allowed: 'link bandwidths in Gbit/s (> 0) or presets nvlink (450 GB/s = 3600 Gbit/s), infiniband (NDR 400 Gbit/s = 50 GB/s)' },
   blockSize: { schema: int(1, 1 << 16), allowed: 'an integer >= 1' },
   window: { schema: int(0, 1 << 30), allowed: 'an integer >= 0 (blocks each side for the local pattern)' },
   stride: { schema: int(1, 1 << 30), allowed: 'an integer >= 1' },

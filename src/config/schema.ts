@@ -1,6 +1,7 @@
 // Validation of every user-facing option (CLI flags and API fields share one schema).
 // Each field is parsed on its own so the error names the field, the value and what is allowed.
 import { z } from 'zod';
+import { splitList, toBoolean, toNumber } from './coerce.js';
 import { ConfigError } from './errors.js';
 import { expandRange, loadRanges, rangeNames, type RangeTable } from './ranges.js';
 import { parseByteSize, parseLength } from './units.js';
@@ -9,39 +10,12 @@ import { IMPL_PARAM_KEYS, parseImplParams, type ImplParams } from './impl-params
 /** Longest sequence accepted anywhere (the planner decides what actually fits). */
 export const MAX_SEQ_LEN = 1 << 27;
 
-function toNumber(v: unknown): unknown {
-  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v)) return Number(v);
-  return v;
-}
-
 /** "1%" -> 0.01, "0.01" -> 0.01 */
 function toFraction(v: unknown): unknown {
   if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$/.test(v)) return Number(v.trim().slice(0, -1).trim()) / 100;
   return toNumber(v);
 }
 
-function toBoolean(v: unknown): unknown {
-  if (typeof v === 'string') {
-    const s = v.trim().toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(s)) return true;
-    if (['false', '0', 'no', 'off'].includes(s)) return false;
-  }
-  return v;
-}
-
-/** "a,b c" or ["a,b", "c"] -> ["a", "b", "c"] */
-export function splitList(v: unknown): unknown {
-  if (typeof v === 'string') v = [v];
-  if (Array.isArray(v)) {
-    const out: unknown[] = [];
-    for (const item of v) {
-      if (typeof item === 'string') out.push(...item.split(/[\s,]+/).filter((s) => s.length > 0));
-      else out.push(item);
-    }
-    return out;
-  }
-  return v;
-}
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(toNumber, z.number().int().min(min).max(max));

@@ -1,11 +1,11 @@
 // Model shapes (issue 7): the zod schema of ModelConfig (src/native/model-binding.ts), presets in
 // configs/models/<name>.yaml and user YAML files. Every error is a ConfigError naming the field,
 // the value and what is allowed (the CLI exits 2 on it).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
+import { readYamlFile } from '../config/yaml-file.js';
 import { configPath } from '../config/paths.js';
 import type { ModelConfig } from '../native/model-binding.js';
 
@@ -105,18 +105,7 @@ export function modelPresetNames(): string[] {
 
 /** Parses and validates one YAML file as a ModelConfig. */
 export function loadModelFile(path: string): ModelConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError('model', path, 'a preset name or a readable YAML file', (e as Error).message);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError('model', path, 'a valid YAML file', `YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const raw = readYamlFile(path, 'model', 'a preset name or a readable YAML file');
   return validateModelConfig(raw, `model(${basename(path)})`);
 }
 

@@ -1,10 +1,9 @@
 // Scaling configs (configs/bench/infer_*_scaling.yaml): validated field by field; every error is a
 // ConfigError naming the field (`<file>: context_lengths`), the value and what is allowed.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
+import { readYamlFile } from '../config/yaml-file.js';
 import { MODEL_ARCHS } from '../models/config.js';
 import type { ModelArch } from '../native/model-binding.js';
 
@@ -69,17 +68,6 @@ export function validateScalingConfig(raw: unknown, where = 'config'): ScalingCo
 }
 
 export function loadScalingConfig(path: string): ScalingConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError('config', path, 'a readable YAML file', (e as Error).message);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError('config', path, 'a valid YAML file', `YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const raw = readYamlFile(path, 'config', 'a readable YAML file');
   return validateScalingConfig(raw, basename(path));
 }

@@ -1,6 +1,9 @@
 // Option parsing shared by the issue-3 suites: the suite's own fields (zod, one at a time so errors
 // name the field) are taken out, the rest goes through the common schema with the suite's lengths.
 import { z } from 'zod';
+import { toNumber } from '../config/coerce.js';
+
+export { toNumber };
 import { ConfigError } from '../config/errors.js';
 import { parseSequenceRangesOptions, type SequenceRangesOptions } from '../config/schema.js';
 import { parseLength } from '../config/units.js';
@@ -10,10 +13,6 @@ export interface OwnField {
   allowed: string;
 }
 
-export function toNumber(v: unknown): unknown {
-  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v)) return Number(v);
-  return v;
-}
 
 /** "1K,4K" | ["1K", 4096] -> numbers (K = 1024, M = 1048576; plain exponents like 1e9 too) */
 export function lengthList(max: number): z.ZodType {
