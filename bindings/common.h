@@ -111,6 +111,25 @@ class PromiseWorker : public Napi::AsyncWorker {
   ErrorInfo error_;
 };
 
+// An operation on a wrapped object that allows one operation at a time (a session, a model):
+// keeps the JS object alive while the work runs and clears the wrapper's busy flag when done.
+template <class Wrap>
+class WrappedOpWorker : public PromiseWorker {
+ public:
+  WrappedOpWorker(Napi::Env env, const char* name, Napi::Object self, Wrap* wrap)
+      : PromiseWorker(env, name), self_(Napi::Persistent(self)), wrap_(wrap) {}
+
+ protected:
+  void Done() override {
+    wrap_->setBusy(false);
+    self_.Reset();
+  }
+
+ private:
+  Napi::ObjectReference self_;
+  Wrap* wrap_;
+};
+
 // CancelToken class (cancel_token.cpp).
 Napi::Function initCancelToken(Napi::Env env);
 // NativeSession class (session_wrap.cpp).

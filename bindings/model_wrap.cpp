@@ -267,25 +267,17 @@ class CreateModelWorker final : public PromiseWorker {
   std::shared_ptr<Transformer> model_;
 };
 
-class ModelOpWorker : public PromiseWorker {
+class ModelOpWorker : public WrappedOpWorker<ModelWrap> {
  public:
   ModelOpWorker(Napi::Env env, const char* name, Napi::Object self, ModelWrap* wrap, std::shared_ptr<Transformer> m,
                 std::vector<int32_t> tokens, model::RunOptions o, std::shared_ptr<CancelToken> cancel)
-      : PromiseWorker(env, name),
-        self_(Napi::Persistent(self)),
-        wrap_(wrap),
+      : WrappedOpWorker<ModelWrap>(env, name, self, wrap),
         model_(std::move(m)),
         tokens_(std::move(tokens)),
         options_(std::move(o)),
         cancel_(std::move(cancel)) {}
 
  protected:
-  void Done() override {
-    wrap_->setBusy(false);
-    self_.Reset();
-  }
-  Napi::ObjectReference self_;
-  ModelWrap* wrap_;
   std::shared_ptr<Transformer> model_;
   std::vector<int32_t> tokens_;
   model::RunOptions options_;

@@ -112,24 +112,14 @@ class PeakWorker final : public PromiseWorker {
   PeakResult r_;
 };
 
-// Base of the session operations: keeps the JS object alive and releases its busy flag.
-class SessionOpWorker : public PromiseWorker {
+// Base of the session operations: the session and the cancel token they run with.
+class SessionOpWorker : public WrappedOpWorker<SessionWrap> {
  public:
   SessionOpWorker(Napi::Env env, const char* name, Napi::Object self, SessionWrap* wrap,
                   std::shared_ptr<Session> s, std::shared_ptr<CancelToken> cancel)
-      : PromiseWorker(env, name),
-        self_(Napi::Persistent(self)),
-        wrap_(wrap),
-        session_(std::move(s)),
-        cancel_(std::move(cancel)) {}
+      : WrappedOpWorker<SessionWrap>(env, name, self, wrap), session_(std::move(s)), cancel_(std::move(cancel)) {}
 
  protected:
-  void Done() override {
-    wrap_->setBusy(false);
-    self_.Reset();
-  }
-  Napi::ObjectReference self_;
-  SessionWrap* wrap_;
   std::shared_ptr<Session> session_;
   std::shared_ptr<CancelToken> cancel_;
 };
