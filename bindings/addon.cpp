@@ -177,8 +177,7 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
     const int threads = static_cast<int>(toInteger(info[0], "threads", 1, hardwareThreads()));
     const double seconds = toFiniteNumber(info[1], "durationSeconds");
     if (!(seconds > 0 && seconds <= 60)) {
-      throw ArgError(JsKind::RangeError, "durationSeconds",
-                     "Invalid durationSeconds: got " + describe(info[1]) + "; expected a number in (0, 60]");
+      rangeError("durationSeconds", info[1], "a number in (0, 60]");
     }
     return queueMeasurePeak(env, threads, seconds);
   } catch (...) {

@@ -18,12 +18,15 @@ enum class JsKind { Error, TypeError, RangeError };
 // An invalid argument found while converting JS values (always ERR_DILBENCH_INVALID_CONFIG).
 class ArgError : public dilbench::Error {
  public:
-  ArgError(JsKind kind, const std::string& field, const std::string& message)
-      : dilbench::Error(ErrorCode::InvalidConfig, message, field), kind_(kind) {}
+  ArgError(JsKind kind, const std::string& field, const std::string& message, std::string allowed = {})
+      : dilbench::Error(ErrorCode::InvalidConfig, message, field), kind_(kind), allowed_(std::move(allowed)) {}
   JsKind kind() const noexcept { return kind_; }
+  // What the field accepts, in words ("an integer in 1..2"); empty when the message says it alone.
+  const std::string& allowed() const noexcept { return allowed_; }
 
  private:
   JsKind kind_;
+  std::string allowed_;
 };
 
 // Everything needed to build the JS error later, safe to carry across threads.
@@ -31,6 +34,7 @@ struct ErrorInfo {
   std::string code = "ERR_DILBENCH_INTERNAL";
   std::string message;
   std::string field;
+  std::string allowed;
   JsKind kind = JsKind::Error;
 };
 

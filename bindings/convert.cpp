@@ -11,16 +11,16 @@
 namespace dilbench {
 namespace js {
 
-namespace {
-
-[[noreturn]] void typeError(const std::string& field, const Napi::Value& v, const std::string& expected) {
+void typeError(const std::string& field, const Napi::Value& v, const std::string& expected) {
   throw ArgError(JsKind::TypeError, field,
-                 "Invalid " + field + ": got " + describe(v) + "; expected " + expected);
+                 "Invalid " + field + ": got " + describe(v) + "; expected " + expected, expected);
 }
-[[noreturn]] void rangeError(const std::string& field, const Napi::Value& v, const std::string& expected) {
+void rangeError(const std::string& field, const Napi::Value& v, const std::string& expected) {
   throw ArgError(JsKind::RangeError, field,
-                 "Invalid " + field + ": got " + describe(v) + "; expected " + expected);
+                 "Invalid " + field + ": got " + describe(v) + "; expected " + expected, expected);
 }
+
+namespace {
 
 std::string fmtNumber(double d) {
   if (std::isnan(d)) return "NaN";

@@ -38,6 +38,10 @@ std::shared_ptr<CancelToken> toCancelToken(const Napi::Value& v, const std::stri
 // Short description of a JS value for messages: 12, -1.5, NaN, "fp64", true, null, undefined,
 // an array, a Float64Array, an object, a function.
 std::string describe(const Napi::Value& v);
+// The two argument errors every conversion throws: "Invalid <field>: got <value>; expected
+// <expected>", with `expected` also carried as the error's `allowed` property.
+[[noreturn]] void typeError(const std::string& field, const Napi::Value& v, const std::string& expected);
+[[noreturn]] void rangeError(const std::string& field, const Napi::Value& v, const std::string& expected);
 
 Napi::Object planToJs(Napi::Env env, const Plan& plan);
 

@@ -17,6 +17,7 @@ ErrorInfo captureCurrentException() {
     info.code = errorCodeName(e.code());
     info.message = e.what();
     info.field = e.field();
+    info.allowed = e.allowed();
     info.kind = e.kind();
   } catch (const dilbench::Error& e) {
     info.code = errorCodeName(e.code());
@@ -60,7 +61,9 @@ Napi::Error makeJsError(Napi::Env env, const std::string& code, const std::strin
 }
 
 Napi::Error makeJsError(Napi::Env env, const ErrorInfo& info) {
-  return makeJsError(env, info.code, info.message, info.field, info.kind);
+  Napi::Error err = makeJsError(env, info.code, info.message, info.field, info.kind);
+  if (!info.allowed.empty()) err.Set("allowed", Napi::String::New(env, info.allowed));
+  return err;
 }
 
 Napi::Value rejectedWithCurrent(Napi::Env env) {

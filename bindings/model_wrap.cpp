@@ -25,33 +25,26 @@ using model::Transformer;
 
 // ---- conversion -------------------------------------------------------------------------------
 
-[[noreturn]] void typeErr(const std::string& field, const Napi::Value& v, const std::string& expected) {
-  throw ArgError(JsKind::TypeError, field, "Invalid " + field + ": got " + describe(v) + "; expected " + expected);
-}
-[[noreturn]] void rangeErr(const std::string& field, const Napi::Value& v, const std::string& expected) {
-  throw ArgError(JsKind::RangeError, field, "Invalid " + field + ": got " + describe(v) + "; expected " + expected);
-}
-
 Napi::Object requireObject(const Napi::Value& v, const std::string& field) {
-  if (!v.IsObject() || v.IsArray() || v.IsFunction() || v.IsTypedArray()) typeErr(field, v, "an object");
+  if (!v.IsObject() || v.IsArray() || v.IsFunction() || v.IsTypedArray()) typeError(field, v, "an object");
   return v.As<Napi::Object>();
 }
 
 std::string toEnum(const Napi::Value& v, const std::string& field, const std::vector<std::string>& allowed) {
   std::string list;
   for (size_t i = 0; i < allowed.size(); ++i) list += (i ? " | '" : "'") + allowed[i] + "'";
-  if (!v.IsString()) typeErr(field, v, list);
+  if (!v.IsString()) typeError(field, v, list);
   const std::string s = v.As<Napi::String>().Utf8Value();
   for (const auto& a : allowed)
     if (a == s) return s;
-  rangeErr(field, v, list);
+  rangeError(field, v, list);
 }
 
 model::ModelConfig toModelConfig(const Napi::Value& v) {
   Napi::Object o = requireObject(v, "config");
   model::ModelConfig c;
   const Napi::Value name = o.Get("name");
-  if (!name.IsString() || name.As<Napi::String>().Utf8Value().empty()) typeErr("name", name, "a non-empty string");
+  if (!name.IsString() || name.As<Napi::String>().Utf8Value().empty()) typeError("name", name, "a non-empty string");
   c.name = name.As<Napi::String>().Utf8Value();
   const std::string arch = toEnum(o.Get("arch"), "arch", {"decoder", "encoder", "encoder-decoder"});
   c.arch = arch == "decoder" ? model::Arch::Decoder
@@ -83,12 +76,12 @@ model::ModelConfig toModelConfig(const Napi::Value& v) {
   const Napi::Value eps = o.Get("normEps");
   if (!eps.IsUndefined()) {
     c.normEps = toFiniteNumber(eps, "normEps");
-    if (!(c.normEps > 0 && c.normEps < 1)) rangeErr("normEps", eps, "a number in (0, 1)");
+    if (!(c.normEps > 0 && c.normEps < 1)) rangeError("normEps", eps, "a number in (0, 1)");
   }
   const Napi::Value th = o.Get("ropeTheta");
   if (!th.IsUndefined()) {
     c.ropeTheta = toFiniteNumber(th, "ropeTheta");
-    if (!(c.ropeTheta > 1)) rangeErr("ropeTheta", th, "a finite number > 1");
+    if (!(c.ropeTheta > 1)) rangeError("ropeTheta", th, "a finite number > 1");
   }
   c.validate();
   return c;
@@ -100,14 +93,14 @@ model::WeightsSource toWeights(const Napi::Value& v) {
   const Napi::Value seed = o.Get("seed");
   const Napi::Value tensors = o.Get("tensors");
   if (!seed.IsUndefined() && !tensors.IsUndefined()) {
-    rangeErr("weights", v, "either { seed } or { tensors }, not both");
+    rangeError("weights", v, "either { seed } or { tensors }, not both");
   }
   if (!seed.IsUndefined()) {
     w.seeded = true;
     w.seed = static_cast<uint64_t>(toInteger(seed, "seed", 0, kMaxSafeInteger));
     return w;
   }
-  if (tensors.IsUndefined()) typeErr("weights", v, "{ seed: number } or { tensors: Record<string, { shape, data }> }");
+  if (tensors.IsUndefined()) typeError("weights", v, "{ seed: number } or { tensors: Record<string, { shape, data }> }");
   Napi::Object t = requireObject(tensors, "tensors");
   w.seeded = false;
   Napi::Array names = t.GetPropertyNames();
@@ -115,7 +108,7 @@ model::WeightsSource toWeights(const Napi::Value& v) {
     const std::string name = names.Get(i).As<Napi::String>().Utf8Value();
     Napi::Object e = requireObject(t.Get(name), name);
     const Napi::Value sh = e.Get("shape");
-    if (!sh.IsArray()) typeErr(name, sh, "shape: an array of positive integers");
+    if (!sh.IsArray()) typeError(name, sh, "shape: an array of positive integers");
     Napi::Array sa = sh.As<Napi::Array>();
     model::TensorData td;
     for (uint32_t j = 0; j < sa.Length(); ++j) td.shape.push_back(toInteger(sa.Get(j), name, 1, kMaxSafeInteger));
@@ -130,7 +123,7 @@ model::RunOptions toRunOptions(const Napi::Value& v, bool withCache) {
   model::RunOptions r;
   const Napi::Value impl = o.Get("implementation");
   if (!impl.IsString() || impl.As<Napi::String>().Utf8Value().empty()) {
-    typeErr("implementation", impl, "a non-empty implementation name");
+    typeError("implementation", impl, "a non-empty implementation name");
   }
   r.implementation = impl.As<Napi::String>().Utf8Value();
   r.threads = static_cast<int>(
@@ -141,10 +134,10 @@ model::RunOptions toRunOptions(const Napi::Value& v, bool withCache) {
 
 std::vector<int32_t> toTokens(const Napi::Value& v, const std::string& field) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    typeErr(field, v, "an Int32Array of token ids");
+    typeError(field, v, "an Int32Array of token ids");
   }
   Napi::Int32Array a = v.As<Napi::Int32Array>();
-  if (a.ArrayBuffer().IsDetached()) rangeErr(field, v, "an Int32Array whose buffer is not detached");
+  if (a.ArrayBuffer().IsDetached()) rangeError(field, v, "an Int32Array whose buffer is not detached");
   std::vector<int32_t> out(a.ElementLength());
   if (!out.empty()) std::memcpy(out.data(), a.Data(), out.size() * sizeof(int32_t));
   return out;

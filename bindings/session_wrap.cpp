@@ -176,10 +176,10 @@ Napi::Value SessionWrap::Input(const Napi::CallbackInfo& info) {
     requireUsable(false);
     const Napi::Value w = info[0];
     const char* expected = "'q' | 'k' | 'v'";
-    if (!w.IsString()) throw ArgError(JsKind::TypeError, "which", "Invalid which: got " + describe(w) + "; expected " + expected);
+    if (!w.IsString()) typeError("which", w, expected);
     const std::string s = w.As<Napi::String>().Utf8Value();
     if (s != "q" && s != "k" && s != "v") {
-      throw ArgError(JsKind::RangeError, "which", "Invalid which: got " + describe(w) + "; expected " + expected);
+      rangeError("which", w, expected);
     }
     return toFloat32Array(env, session_->input(s[0]));
   });

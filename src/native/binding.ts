@@ -175,7 +175,10 @@ export interface NativeBinding {
   CancelToken: new () => NativeCancelToken;
 }
 
-/** Error codes carried in `error.code` by every error the binding throws or rejects with. */
+/**
+ * Error codes carried in `error.code` by every error the binding throws or rejects with. Argument
+ * errors also carry `field` (the camelCase parameter) and `allowed` (what it accepts, in words).
+ */
 export const ErrorCodes = {
   INVALID_CONFIG: 'ERR_DILBENCH_INVALID_CONFIG',
   OUT_OF_MEMORY: 'ERR_DILBENCH_OUT_OF_MEMORY',

@@ -53,7 +53,7 @@ const FIELD_HINTS: [RegExp, string][] = [
 ];
 
 /** Maps a native INVALID_CONFIG (which carries `field`) to a ConfigError naming the option. */
-function nativeConfigError(e: unknown, problem: Record<string, unknown>): ConfigError {
+function nativeConfigError(e: unknown, problem: Record<string, unknown>, sessionOptions: Record<string, unknown>): ConfigError {
   const msg = messageOf(e);
   const nativeField = (e as { field?: unknown })?.field;
   let field: string;
@@ -65,12 +65,11 @@ function nativeConfigError(e: unknown, problem: Record<string, unknown>): Config
     field = FIELD_HINTS.find(([re]) => re.test(msg))?.[1] ?? 'implementations';
     valueKey = field === 'batchSize' ? 'batch' : field === 'customLengths' ? 'seqLen' : field === 'implementations' ? 'implementation' : field;
   }
-  // Native messages read "Invalid <field>: got <value>; expected <allowed>": use their words when the
-  // value is not a problem field (threads lives in the session options) and for what is allowed.
-  const got = /\bgot ([^;)]+)/.exec(msg)?.[1]?.trim();
-  const expected = /\bexpected ([^;)]+)/.exec(msg)?.[1]?.trim();
-  const value = problem[valueKey] ?? (got !== undefined && /^-?\d+(\.\d+)?$/.test(got) ? Number(got) : got);
-  return new ConfigError(field, value, expected ?? `what ${String(problem.implementation)} supports`, msg);
+  // The binding's argument errors carry what the field allows; the value is the problem's or,
+  // for options such as threads, the session's.
+  const allowed = (e as { allowed?: unknown })?.allowed;
+  const value = problem[valueKey] ?? sessionOptions[valueKey];
+  return new ConfigError(field, value, typeof allowed === 'string' ? allowed : `what ${String(problem.implementation)} supports`, msg);
 }
 
 function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: number, simd: ResultRow['simdLevel'], params?: Record<string, unknown>): ResultRow {
@@ -164,7 +163,7 @@ export async function runSuite<O extends CommonRunOptions>(
       binding.plan({ ...pt.problem, batch: 1 }, sessionOptions);
     } catch (e) {
       if (codeOf(e) !== INVALID_CONFIG) continue;
-      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>);
+      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>, sessionOptions as unknown as Record<string, unknown>);
       if (options.implementations) throw ce;
       rejected.push(ce);
     }

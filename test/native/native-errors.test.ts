@@ -76,6 +76,22 @@ function withField(obj: object, field: string, value: unknown): Record<string, u
   return copy;
 }
 
+describe('argument errors carry what is allowed', () => {
+  it('names the field and what it accepts as properties, not only in the message', () => {
+    const e = catchSync(() => binding.plan({ ...baseProblem, headDim: 0 }, baseOptions)) as {
+      code?: string;
+      field?: string;
+      allowed?: string;
+      message: string;
+    };
+    expect(e.code).toBe(ErrorCodes.INVALID_CONFIG);
+    expect(e.field).toBe('headDim');
+    expect(typeof e.allowed).toBe('string');
+    expect(e.allowed!.length).toBeGreaterThan(0);
+    expect(e.message).toContain(e.allowed!);
+  });
+});
+
 describe('loader', () => {
   it('loads one cached instance exposing the NativeBinding interface', () => {
     expect(tryLoadBinding()).toBe(binding);
