@@ -204,3 +204,12 @@ describe('rendering', () => {
     expect(nonWhite / (decoded.width * decoded.height)).toBeGreaterThan(0.005);
   });
 });
+
+describe('series styles', () => {
+  it('gives every one of the registered implementations its own (colour, shape) pair', async () => {
+    const { OKABE_ITO, SHAPES } = await import('../../src/reports/plots/data.js');
+    // vega cycles both ranges over the series domain
+    const pairs = new Set(Array.from({ length: 24 }, (_, i) => `${OKABE_ITO[i % OKABE_ITO.length]}|${SHAPES[i % SHAPES.length]}`));
+    expect(pairs.size).toBe(24);
+  });
+});

@@ -5,8 +5,12 @@ import type { Environment, ResultFile, ResultRow } from '../../results/types.js'
 /** Okabe-Ito (colour-blind safe), ordered so the first colours have the most contrast on white. */
 export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'];
 
-/** Point shapes used together with the palette so series stay distinguishable in greyscale. */
-export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
+/**
+ * Point shapes used together with the palette so series stay distinguishable in greyscale. One
+ * more shape than colours: both cycle, so (colour, shape) pairs stay unique for 8 x 9 = 72 series
+ * (with equal lengths the 9th implementation would repeat the 1st exactly).
+ */
+export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge'];
 
 export const MIB = 1024 * 1024;
 
