@@ -5,7 +5,7 @@
 // minute on a 2-core CPU: 2 heads, headDim 64, one timed iteration per case by default.
 import { z } from 'zod';
 import { implParamsConfig, type ImplParams } from '../src/config/impl-params.js';
-import type { NativeProblem } from '../src/native/binding.js';
+import type { DTypeName, NativeProblem } from '../src/native/binding.js';
 import type { ResultRow, Validation } from '../src/results/types.js';
 import { lengthList, parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
@@ -39,11 +39,22 @@ export const PARTNER_OF: Record<string, string> = {
   'ring-dilated': 'dilated',
 };
 
+/**
+ * Default tolerances against the float64 reference per storage dtype. fp32 and the relative L2
+ * bounds of fp16/bf16 are attention-definitions.md's; the doc gives no max-abs bound for the half
+ * types, so theirs are dilbench's own (about 10x the storage rounding of outputs of magnitude ~2).
+ */
+export const DTYPE_TOLERANCES: Record<DTypeName, { maxAbs: number; relL2: number }> = {
+  fp32: { maxAbs: 1e-4, relL2: 1e-5 },
+  fp16: { maxAbs: 1e-2, relL2: 2e-3 },
+  bf16: { maxAbs: 5e-2, relL2: 1e-2 },
+};
+
 export interface QuickValidationOptions extends SequenceRangesOptions {
-  /** max abs error tolerance against the float64 reference (default 1e-4, the fp32 tolerance of attention-definitions.md) */
-  toleranceAbs: number;
-  /** relative L2 error tolerance against the float64 reference (default 1e-5, the fp32 tolerance of attention-definitions.md) */
-  toleranceRel: number;
+  /** max abs error tolerance against the float64 reference (default: the dtype's, 1e-4 for fp32 as attention-definitions.md says) */
+  toleranceAbs?: number;
+  /** relative L2 error tolerance against the float64 reference (default: the dtype's, 1e-5 for fp32) */
+  toleranceRel?: number;
   /** float64 reference up to this many flops per case */
   referenceFlopsLimit: number;
 }
@@ -84,6 +95,13 @@ function stateOf(o: object): ValidationState {
   return s;
 }
 
+/** The tolerance of a row's dtype against the reference (the options' when given); twice that against a partner. */
+export function toleranceFor(dtype: DTypeName, o: Pick<QuickValidationOptions, 'toleranceAbs' | 'toleranceRel'>, partner = false): { maxAbs: number; relL2: number } {
+  const d = DTYPE_TOLERANCES[dtype] ?? DTYPE_TOLERANCES.fp32;
+  const f = partner ? 2 : 1;
+  return { maxAbs: f * (o.toleranceAbs ?? d.maxAbs), relL2: f * (o.toleranceRel ?? d.relL2) };
+}
+
 function validation(against: string, e: { maxAbsError: number; relL2Error: number }, tol: { maxAbs: number; relL2: number }): Validation {
   return { against, ...e, passed: e.maxAbsError <= tol.maxAbs && e.relL2Error <= tol.relL2, tolerance: tol };
 }
@@ -94,9 +112,10 @@ async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<v
   const st = stateOf(o);
   const out = await session.output(m.cancel);
   const impl = row.implementation;
-  const key = `${row.seqLen}:${row.batch}`;
-  const tolRef = { maxAbs: o.toleranceAbs, relL2: o.toleranceRel };
-  const tolPartner = { maxAbs: 2 * o.toleranceAbs, relL2: 2 * o.toleranceRel };
+  // outputs and references are those of one device and dtype (a --compare-dtypes run has several)
+  const key = `${row.seqLen}:${row.batch}:${row.device}:${row.dtype}`;
+  const tolRef = toleranceFor(row.dtype, o);
+  const tolPartner = toleranceFor(row.dtype, o, true);
   const partner = PARTNER_OF[impl];
   const partnerRuns = partner !== undefined && (o.implementations?.includes(partner) ?? true);
   const fn = `${FUNCTION_OF[impl] ?? impl}:${key}:${row.causal}`;
@@ -127,8 +146,6 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
   name: 'quick-validation',
   description: 'Every implementation at 1K, 4K and 16K: output checked against the float64 reference (or a validated implementation), with a timing table',
   parseOptions: (raw) => ({
-    toleranceAbs: 1e-4,
-    toleranceRel: 1e-5,
     referenceFlopsLimit: REFERENCE_FLOPS_LIMIT,
     ...parseFamilyOptions<Partial<{ toleranceAbs: number; toleranceRel: number; referenceFlopsLimit: number }>>(
       raw,
@@ -165,7 +182,8 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
       kvHeads: o.kvHeads,
       headDim: o.headDim,
       causal: o.causal,
-      tolerance: { maxAbs: o.toleranceAbs, relL2: o.toleranceRel, partner: { maxAbs: 2 * o.toleranceAbs, relL2: 2 * o.toleranceRel } },
+      tolerance: { ...toleranceFor(o.dtype, o), partner: toleranceFor(o.dtype, o, true) },
+      ...(o.compareDtypes ? { toleranceByDtype: Object.fromEntries(o.compareDtypes.map((d) => [d, toleranceFor(d, o)])) } : {}),
       referenceFlopsLimit: o.referenceFlopsLimit,
       ...implParamsConfig(o),
     };
@@ -174,14 +192,14 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
   finalize(rows, o) {
     const st = stateOf(o);
     for (const p of st.pending) {
-      p.row.validation = { against: p.partner, maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: { maxAbs: 2 * o.toleranceAbs, relL2: 2 * o.toleranceRel } };
+      p.row.validation = { against: p.partner, maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: toleranceFor(p.row.dtype, o, true) };
       p.row.warnings = [...(p.row.warnings ?? []), `not validated: ${p.partner} produced no output at this length`];
     }
     states.delete(o);
     // a measured case without a check is a failure of the gate, never a silent pass
     for (const r of rows) {
       if (r.status === 'ok' && !r.validation) {
-        r.validation = { against: 'none', maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: { maxAbs: o.toleranceAbs, relL2: o.toleranceRel } };
+        r.validation = { against: 'none', maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: toleranceFor(r.dtype, o) };
         r.warnings = [...(r.warnings ?? []), 'not validated'];
       }
     }

@@ -10,7 +10,7 @@ import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../src/config/schema.js
 import type { ResultRow } from '../src/results/types.js';
 import { lengthList, parseFamilyOptions } from '../src/suite/family-options.js';
 import { DEFAULT_LINKS, projectRing, ringProjectionFromSession, type RingProjection } from '../src/suite/ring-projection.js';
-import { problemFor } from '../src/suite/problem.js';
+import { concreteDevice, problemFor } from '../src/suite/problem.js';
 import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 
 export const MAX_TOTAL_TOKENS = 1e9;
@@ -109,8 +109,9 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
           }
           const template: ResultRow = row ?? {
             implementation: impl,
-            device: o.device,
-            dtype: 'fp32',
+            // the runner finalizes one side (device, dtype) at a time: its rows say which
+            device: rows[0]?.device ?? concreteDevice(o.device),
+            dtype: rows[0]?.dtype ?? o.dtype,
             batch: o.batchSize,
             heads: o.heads,
             kvHeads: o.kvHeads,

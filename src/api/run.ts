@@ -51,7 +51,17 @@ export interface RunBenchmarkOptions {
   maxRunSeconds?: number;
   /** where the JSON/CSV/Markdown files go (default benchmark_results); null: write no files */
   outputDir?: string | null;
-  device?: 'cpu' | 'cuda';
+  /** 'auto': cuda when the loaded build reports a CUDA device, else cpu (config.deviceSelection says which and why) */
+  device?: 'cpu' | 'cuda' | 'auto';
+  /** storage precision of inputs and outputs, fp32 (default), fp16 or bf16 */
+  dtype?: 'fp32' | 'fp16' | 'bf16';
+  /**
+   * Run the plan once per dtype (e.g. ['fp32', 'bf16'] or 'fp32,bf16'); the first is the baseline.
+   * The result file gets `comparisons.precision`; a side an implementation cannot run is a skipped row.
+   */
+  compareDtypes?: ('fp32' | 'fp16' | 'bf16')[] | string;
+  /** Run the plan on cpu and on cuda (cpu the baseline): `comparisons.device`; cuda rows skipped with the reason where there is no CUDA device */
+  compareDevices?: boolean;
   // ---- implementation parameters (issue 3), every suite ----
   /** dilated: segment lengths, with dilationRates (one rate per segment length) */
   segmentLengths?: (number | string)[] | string;

@@ -26,7 +26,7 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
     onProgress(e) {
       switch (e.type) {
         case 'calibrate':
-          stream.write(`calibrating ${e.implementations.join(', ')}...\n`);
+          stream.write(`calibrating ${e.implementations.join(', ')}${e.side ? ` (${e.side})` : ''}...\n`);
           break;
         case 'plan':
           bar = new cliProgress.SingleBar(

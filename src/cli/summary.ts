@@ -3,6 +3,8 @@ import type { ResultFile } from '../results/types.js';
 import { formatBytes, formatCount, formatGflops } from '../reports/format.js';
 import { BEST_PER_LENGTH_NOTE, bestPerLength, lengthLabel, medianWithRange } from '../reports/markdown.js';
 import type { ResultRow } from '../results/types.js';
+import { sideLabeller } from '../reports/side-sections.js';
+import type { SideComparison } from '../suite/side-comparison.js';
 
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -15,12 +17,12 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
 }
 
 /** Short status for the terminal: notes go below the table, numbered. */
-function shortStatus(r: ResultRow, notes: string[]): string {
+function shortStatus(r: ResultRow, notes: string[], label: (r: ResultRow) => string = (x) => x.implementation): string {
   if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
   const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? [])];
   if (own.length === 0) return 'ok';
   const refs = own.map((w) => {
-    notes.push(`${r.implementation} @ ${lengthLabel(r.seqLen)}: ${w}`);
+    notes.push(`${label(r)} @ ${lengthLabel(r.seqLen)}: ${w}`);
     return `[${notes.length}]`;
   });
   return `ok ${refs.join('')}`;
@@ -28,6 +30,7 @@ function shortStatus(r: ResultRow, notes: string[]): string {
 
 export function summaryText(file: ResultFile): string {
   const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
+  const label = sideLabeller(rows);
   const out: string[] = [];
   out.push(`dilbench ${file.suite}: ${rows.length} points on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${rows[0]?.threads ?? '?'} threads)`);
   out.push('');
@@ -38,14 +41,14 @@ export function summaryText(file: ResultFile): string {
       ['length', 'implementation', 'batch', 'median ms (p10-p90)', 'peak mem', 'tokens/s', 'GFLOP/s', ...(roof ? ['% peak'] : []), 'status'],
       rows.map((r) => [
         lengthLabel(r.seqLen),
-        r.implementation,
+        label(r),
         String(r.batch),
         medianWithRange(r),
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
         ...(roof ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-'] : []),
-        shortStatus(r, notes),
+        shortStatus(r, notes, label),
       ]),
       [true, false, true, true, true, true, true, ...(roof ? [true] : []), false],
     ),
@@ -65,7 +68,7 @@ export function summaryText(file: ResultFile): string {
           const v = r.validation!;
           return [
             lengthLabel(r.seqLen),
-            r.implementation,
+            label(r),
             v.against,
             v.maxAbsError.toExponential(2),
             v.relL2Error.toExponential(2),
@@ -82,9 +85,28 @@ export function summaryText(file: ResultFile): string {
   const best = bestPerLength(rows);
   if (best.length) {
     out.push('');
-    out.push('best per length: ' + best.map((b) => `${lengthLabel(b.seqLen)} ${b.best.implementation}`).join(', '));
+    out.push('best per length: ' + best.map((b) => `${lengthLabel(b.seqLen)} ${label(b.best)}`).join(', '));
     out.push(`  (${BEST_PER_LENGTH_NOTE})`);
+  }
+  const comparisons = [...(file.comparisons?.precision ?? []), ...(file.comparisons?.device ?? [])];
+  if (comparisons.length) {
+    out.push('');
+    for (const c of comparisons) out.push(comparisonLine(c));
   }
   if (file.interrupted) out.push('\ninterrupted: not every point ran');
   return out.join('\n') + '\n';
+}
+
+/** One line per side comparison: the geometric mean time ratio and the verdict counts. */
+export function comparisonLine(c: SideComparison): string {
+  const [b, o] = c.kind === 'precision' ? [c.baseline.dtype, c.other.dtype] : [c.baseline.device, c.other.device];
+  const where = c.kind === 'precision' ? `on ${c.baseline.device}` : `in ${c.baseline.dtype}`;
+  const s = c.summary;
+  const skipped = c.rows.length - s.rows;
+  const tail = skipped > 0 ? `; ${skipped} pair(s) not compared (see the status column)` : '';
+  if (s.rows === 0 || s.geomeanRatio === null || !s.geomeanCi95) return `${c.kind} comparison ${o} vs ${b} ${where}: no pair ran on both sides${tail}`;
+  return (
+    `${c.kind} comparison ${o} vs ${b} ${where}: time ratio ${o}/${b} geometric mean ${s.geomeanRatio.toFixed(3)} ` +
+    `[${s.geomeanCi95[0].toFixed(3)}, ${s.geomeanCi95[1].toFixed(3)}] over ${s.rows} pair(s): ${s.faster} faster, ${s.slower} slower, ${s.same} same, ${s.uncertain} uncertain${tail}`
+  );
 }

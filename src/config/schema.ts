@@ -26,6 +26,12 @@ const lengthItem = z.preprocess(
 );
 
 export const DEVICES = ['cpu', 'cuda'] as const;
+/** --device: a backend, or 'auto' (cuda when the loaded build reports a device, else cpu) */
+export const DEVICE_CHOICES = ['cpu', 'cuda', 'auto'] as const;
+export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
+/** storage precisions of the kernels (accumulation is fp32 in every one) */
+export const DTYPES = ['fp32', 'fp16', 'bf16'] as const;
+export type DTypeChoice = (typeof DTYPES)[number];
 
 interface FieldSpec {
   schema: z.ZodType;
@@ -82,7 +88,16 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
     outputDir: { schema: z.union([z.string().min(1), z.null()]), allowed: 'a directory path (or null in the API: write no files)' },
     json: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     quiet: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
-    device: { schema: z.enum(DEVICES), allowed: DEVICES.join(', ') },
+    device: {
+      schema: z.enum(DEVICE_CHOICES),
+      allowed: `${DEVICE_CHOICES.join(', ')} (auto: cuda when the loaded build reports a CUDA device, else cpu)`,
+    },
+    dtype: { schema: z.enum(DTYPES), allowed: DTYPES.join(', ') },
+    compareDtypes: {
+      schema: z.preprocess(splitList, z.array(z.enum(DTYPES)).min(2)),
+      allowed: `two or more different dtypes of ${DTYPES.join(', ')}, comma-separated, the first the baseline (e.g. fp32,bf16)`,
+    },
+    compareDevices: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
   };
 }
 
@@ -129,7 +144,14 @@ export interface SequenceRangesOptions extends ImplParams {
   outputDir: string | null;
   json: boolean;
   quiet: boolean;
-  device: 'cpu' | 'cuda';
+  /** 'auto' is resolved by the runner (cuda when the binding reports a device, else cpu) */
+  device: DeviceChoice;
+  /** storage precision of the inputs and outputs (default fp32) */
+  dtype: DTypeChoice;
+  /** run the plan once per dtype (the first is the baseline of the precision comparison) */
+  compareDtypes?: DTypeChoice[];
+  /** run the plan on the cpu and on cuda (cpu is the baseline of the device comparison) */
+  compareDevices: boolean;
 }
 
 export const DEFAULTS = {
@@ -145,6 +167,8 @@ export const DEFAULTS = {
   json: false,
   quiet: false,
   device: 'cpu',
+  dtype: 'fp32',
+  compareDevices: false,
   /** adaptive sampling (issue 4) is the default; --runs N switches to a fixed count */
   warmup: 'adaptive',
   targetRse: 0.01,
@@ -161,7 +185,7 @@ export const DEFAULTS = {
 const KNOWN_KEYS = new Set([
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
   'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'history', 'baseline',
+  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'history', 'baseline',
   ...IMPL_PARAM_KEYS,
 ]);
 
@@ -227,6 +251,22 @@ export function parseSequenceRangesOptions(
     throw new ConfigError('maxSamples', raw.maxSamples, `an integer >= minSamples (${minSamples})`, `${maxSamples} < ${minSamples}`);
   }
 
+  const device = get<DeviceChoice>('device', DEFAULTS.device)!;
+  const compareDevices = get<boolean>('compareDevices', DEFAULTS.compareDevices)!;
+  if (compareDevices && raw.device !== undefined) {
+    throw new ConfigError('compareDevices', raw.compareDevices, 'without --device (it runs both cpu and cuda)', `--device ${String(raw.device)} was given too`);
+  }
+  const dtype = get<DTypeChoice>('dtype', DEFAULTS.dtype)!;
+  const compareDtypes = get<DTypeChoice[]>('compareDtypes');
+  if (compareDtypes) {
+    if (raw.dtype !== undefined) {
+      throw new ConfigError('compareDtypes', raw.compareDtypes, 'without --dtype (it runs every dtype listed)', `--dtype ${String(raw.dtype)} was given too`);
+    }
+    if (new Set(compareDtypes).size !== compareDtypes.length) {
+      throw new ConfigError('compareDtypes', raw.compareDtypes, specs.compareDtypes.allowed, 'a dtype is listed twice');
+    }
+  }
+
   return {
     range,
     lengths,
@@ -255,7 +295,11 @@ export function parseSequenceRangesOptions(
     outputDir: raw.outputDir === null ? null : get<string>('outputDir', DEFAULTS.outputDir)!,
     json: get<boolean>('json', DEFAULTS.json)!,
     quiet: get<boolean>('quiet', DEFAULTS.quiet)!,
-    device: get<'cpu' | 'cuda'>('device', DEFAULTS.device)!,
+    device,
+    // with --compare-dtypes the first listed is the run's dtype (the comparison's baseline)
+    dtype: compareDtypes ? compareDtypes[0] : dtype,
+    ...(compareDtypes ? { compareDtypes } : {}),
+    compareDevices,
     ...parseImplParams(raw),
   };
 }

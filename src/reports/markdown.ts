@@ -5,6 +5,7 @@ import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
 import { analyzeScaling } from '../stats/scaling.js';
 import { formatBytes, formatCount, formatGflops, formatLength, formatMs } from './format.js';
+import { sideComparisonSections, sideLabeller } from './side-sections.js';
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -63,15 +64,20 @@ export const BEST_PER_LENGTH_NOTE =
   'ranked among implementations of exact dense attention (naive, flash, ring; kv-cache when causal); ' +
   'dilated, dilated-grouped and block-sparse compute other functions and are not ranked against them';
 
-/** Per length, the dense-attention ok row with the highest tokens/s (fair when the planner lowered a batch). */
+/**
+ * Per length (and per device and dtype, when a run has several), the dense-attention ok row with
+ * the highest tokens/s (fair when the planner lowered a batch).
+ */
 export function bestPerLength(rows: ResultRow[]): { seqLen: number; best: ResultRow; runnerUp?: ResultRow }[] {
-  const byLen = new Map<number, ResultRow[]>();
+  const byLen = new Map<string, ResultRow[]>();
   for (const r of rows) {
     if (r.status !== 'ok' || r.tokensPerSecond === null || !computesDenseAttention(r)) continue;
-    byLen.set(r.seqLen, [...(byLen.get(r.seqLen) ?? []), r]);
+    const key = JSON.stringify([r.seqLen, r.device, r.dtype]);
+    byLen.set(key, [...(byLen.get(key) ?? []), r]);
   }
-  return [...byLen.entries()]
-    .sort((a, b) => a[0] - b[0])
+  return [...byLen.values()]
+    .map((list) => [list[0].seqLen, list] as const)
+    .sort((a, b) => a[0] - b[0] || a[1][0].device.localeCompare(b[1][0].device) || a[1][0].dtype.localeCompare(b[1][0].dtype))
     .map(([seqLen, list]) => {
       const sorted = [...list].sort((a, b) => (b.tokensPerSecond ?? 0) - (a.tokensPerSecond ?? 0));
       return { seqLen, best: sorted[0], runnerUp: sorted[1] };
@@ -82,6 +88,8 @@ export function toMarkdown(file: ResultFile): string {
   const env = file.environment;
   const cfg = file.config;
   const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
+  // several devices or dtypes in one file (--compare-dtypes / --compare-devices): labels say which
+  const label = sideLabeller(rows);
   const out: string[] = [];
   out.push(`# dilbench ${file.suite}`);
   out.push('');
@@ -106,6 +114,7 @@ export function toMarkdown(file: ResultFile): string {
       cfgLine('range', cfg.range),
       cfgLine('implementations', cfg.implementations),
       cfgLine('device / dtype', cfg.device !== undefined ? `${String(cfg.device)} / ${String(cfg.dtype ?? 'fp32')}` : undefined),
+      cfgLine('device selection', (cfg.deviceSelection as { reason?: unknown } | undefined)?.reason),
       cfgLine('batch size (requested)', cfg.batchSize),
       cfgLine('heads / kv heads / head dim', cfg.heads !== undefined ? `${String(cfg.heads)} / ${String(cfg.kvHeads)} / ${String(cfg.headDim)}` : undefined),
       cfgLine('causal', cfg.causal),
@@ -146,12 +155,12 @@ export function toMarkdown(file: ResultFile): string {
       ],
       rows.map((r) => [
         lengthLabel(r.seqLen),
-        r.implementation,
+        label(r),
         r.requestedBatch !== undefined && r.requestedBatch !== r.batch ? `${r.batch} (asked ${r.requestedBatch})` : String(r.batch),
         medianWithCi(r),
         samplesText(r),
         r.coldStartMs !== undefined ? formatMs(r.coldStartMs) : '-',
-        r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : `~${formatBytes(r.estimatedMemoryBytes)} est.`,
+        r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : r.estimatedMemoryBytes > 0 ? `~${formatBytes(r.estimatedMemoryBytes)} est.` : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
         ...(hasRoofline ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-', r.roofline?.bound ?? '-'] : []),
@@ -165,13 +174,13 @@ export function toMarkdown(file: ResultFile): string {
     out.push('## Warnings and notes');
     out.push('');
     for (const [i, r] of noted.entries()) {
-      out.push(`${i + 1}. ${r.implementation} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`);
+      out.push(`${i + 1}. ${label(r)} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`);
     }
     out.push('');
   }
 
   const lengths = [...new Set(rows.map((r) => r.seqLen))].sort((a, b) => a - b);
-  const impls = [...new Set(rows.map((r) => r.implementation))].sort();
+  const impls = [...new Set(rows.map(label))].sort();
   if (lengths.length && impls.length) {
     out.push('## Median ms by implementation and length');
     out.push('');
@@ -181,7 +190,7 @@ export function toMarkdown(file: ResultFile): string {
         impls.map((impl) => [
           impl,
           ...lengths.map((n) => {
-            const r = rows.find((x) => x.implementation === impl && x.seqLen === n);
+            const r = rows.find((x) => label(x) === impl && x.seqLen === n);
             if (!r) return '';
             return r.status === 'ok' ? medianWithRange(r) : r.status;
           }),
@@ -192,6 +201,7 @@ export function toMarkdown(file: ResultFile): string {
     out.push('');
   }
 
+  out.push(...sideComparisonSections(file));
   out.push(...scalingSection(rows));
   out.push(...familySections(rows));
 
@@ -208,10 +218,10 @@ export function toMarkdown(file: ResultFile): string {
         ['Length', 'Best', 'Median ms', 'Tokens/s', 'Runner-up', 'Speedup'],
         best.map(({ seqLen, best: b, runnerUp }) => [
           lengthLabel(seqLen),
-          b.implementation,
+          label(b),
           formatMs(b.stats?.medianMs),
           formatCount(b.tokensPerSecond),
-          runnerUp?.implementation ?? '-',
+          runnerUp ? label(runnerUp) : '-',
           runnerUp?.tokensPerSecond ? `${((b.tokensPerSecond ?? 0) / runnerUp.tokensPerSecond).toFixed(2)}x` : '-',
         ]),
         ['r', 'l', 'r', 'r', 'l', 'r'],

@@ -135,4 +135,6 @@ export interface ResultFile {
   environment: Environment;
   config: Record<string, unknown>;
   results: ResultRow[];
+  /** --compare-dtypes / --compare-devices: each side against its baseline side (src/suite/side-comparison.ts) */
+  comparisons?: import('../suite/side-comparison.js').SideComparisons;
 }

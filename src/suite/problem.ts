@@ -2,10 +2,17 @@
 // options, the implementation's own parameters, and what the suite overrides (batch, ring size).
 import { problemParamsFor, type ImplParams } from '../config/impl-params.js';
 import type { SequenceRangesOptions } from '../config/schema.js';
-import type { NativeProblem } from '../native/binding.js';
+import type { DeviceName, NativeProblem } from '../native/binding.js';
 import type { SuitePoint } from './types.js';
 
-export type ShapeOptions = Pick<SequenceRangesOptions, 'device' | 'batchSize' | 'heads' | 'kvHeads' | 'headDim' | 'causal' | 'seed'>;
+export type ShapeOptions = Pick<SequenceRangesOptions, 'device' | 'batchSize' | 'heads' | 'kvHeads' | 'headDim' | 'causal' | 'seed'> &
+  Partial<Pick<SequenceRangesOptions, 'dtype'>>;
+
+/** The backend of options whose `--device auto` the runner has resolved. */
+export function concreteDevice(device: ShapeOptions['device']): DeviceName {
+  if (device === 'auto') throw new Error("internal error: --device auto must be resolved (runSuite) before problems are built");
+  return device;
+}
 
 export function problemFor(
   o: ShapeOptions & ImplParams,
@@ -16,8 +23,8 @@ export function problemFor(
 ): NativeProblem {
   return {
     implementation,
-    device: o.device,
-    dtype: 'fp32',
+    device: concreteDevice(o.device),
+    dtype: o.dtype ?? 'fp32',
     batch: o.batchSize,
     heads: o.heads,
     kvHeads: o.kvHeads,

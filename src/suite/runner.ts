@@ -3,6 +3,7 @@
 // run between iterations) and the file is marked `interrupted`.
 import { randomUUID } from 'node:crypto';
 import type {
+  DTypeName,
   NativeBinding,
   NativeCancelToken,
   NativeImplementationInfo,
@@ -16,15 +17,18 @@ import { ConfigError, INVALID_CONFIG } from '../config/errors.js';
 import { checkImplementations, DEFAULTS } from '../config/schema.js';
 import { collectEnvironment, availableMemoryBytes } from '../env/environment.js';
 import { calibrateRates } from '../plan/calibrate.js';
-import { planPoints, type PlannedPoint } from '../plan/planner.js';
+import { planPoint, type PlannedPoint, type RateModel } from '../plan/planner.js';
 import { attachRoofline } from '../roofline/index.js';
 import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from './sampling.js';
 import { measureInterleaved } from '../measure/scheduler.js';
 import type { Measurement } from '../measure/types.js';
 import { formatBytes } from '../config/units.js';
-import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition } from './types.js';
+import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition, SuitePoint } from './types.js';
+import { cudaAvailability, resolveDevice, runSides, sameSide, sideKey, sideUnavailableReason, type RunSide } from './sides.js';
+import { buildSideComparisons } from './side-comparison.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
+const UNSUPPORTED = 'ERR_DILBENCH_UNSUPPORTED';
 
 function codeOf(e: unknown): string {
   const code = (e as { code?: unknown })?.code;
@@ -34,9 +38,50 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Implementations the device offers in fp32. */
-export function availableImplementations(binding: NativeBinding, device: string): NativeImplementationInfo[] {
-  return binding.listImplementations().filter((i) => i.device === device && i.dtypes.includes('fp32'));
+/** Implementations the device offers in `dtype` (default fp32). */
+export function availableImplementations(binding: NativeBinding, device: string, dtype: DTypeName = 'fp32'): NativeImplementationInfo[] {
+  return binding.listImplementations().filter((i) => i.device === device && i.dtypes.includes(dtype));
+}
+
+/**
+ * The implementations a run measures. One side: the named ones (each must exist on the device and
+ * support the dtype, else a ConfigError), or every one that runs there. Several sides: the named
+ * ones (each must exist on some device), or every one that runs on at least one side; where a
+ * side cannot run one, its rows are skipped with the reason.
+ */
+function chooseImplementations(
+  requested: string[] | undefined,
+  sides: RunSide[],
+  catalogue: NativeImplementationInfo[],
+  whyNot: (side: RunSide, implementation: string) => string | null,
+): string[] {
+  const namesOn = (device: string) => [...new Set(catalogue.filter((i) => i.device === device).map((i) => i.name))];
+  if (sides.length === 1) {
+    const side = sides[0];
+    const onDevice = namesOn(side.device);
+    if (requested) {
+      checkImplementations(requested, onDevice, side.device);
+      for (const name of requested) {
+        const why = whyNot(side, name);
+        const dtypes = catalogue.find((i) => i.name === name && i.device === side.device)?.dtypes ?? [];
+        if (why) throw new ConfigError('dtype', side.dtype, `${dtypes.join(', ')} for ${name} on ${side.device}`, why);
+      }
+      return requested;
+    }
+    const runnable = onDevice.filter((name) => whyNot(side, name) === null);
+    if (runnable.length === 0 && onDevice.length > 0) {
+      const offered = [...new Set(catalogue.filter((i) => i.device === side.device).flatMap((i) => i.dtypes))];
+      throw new ConfigError('dtype', side.dtype, `${offered.join(', ')} on ${side.device}`, `no implementation supports ${side.dtype} on ${side.device}`);
+    }
+    return runnable;
+  }
+  const everywhere = [...new Set(sides.flatMap((s) => namesOn(s.device)))];
+  if (requested) {
+    checkImplementations(requested, everywhere, [...new Set(sides.map((s) => s.device))].join(' or '));
+    return requested;
+  }
+  const runnable = everywhere.filter((name) => sides.some((s) => whyNot(s, name) === null));
+  return runnable.length ? runnable : everywhere;
 }
 
 /** native problem field -> option name */
@@ -107,7 +152,7 @@ function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: number,
 
 export async function runSuite<O extends CommonRunOptions>(
   suite: SuiteDefinition<O>,
-  options: O,
+  requestedOptions: O,
   deps: RunDependencies,
 ): Promise<ResultFile> {
   const { binding, signal, onProgress } = deps;
@@ -122,30 +167,54 @@ export async function runSuite<O extends CommonRunOptions>(
   const createdAt = now().toISOString();
   const info = binding.info();
 
-  if (options.device === 'cuda' && !(info.cuda?.compiled && info.cuda.deviceCount > 0)) {
-    throw new ConfigError('device', 'cuda', 'cpu', info.cuda?.compiled ? 'no CUDA device found' : 'this build has no CUDA support');
+  // --device auto, then the sides (device, dtype) the plan runs on. `options` is one object for
+  // the whole run (suites key their state on it) and carries the baseline side's device and dtype.
+  const cuda = cudaAvailability(info);
+  const selection = resolveDevice(requestedOptions.device, info);
+  const sides = runSides(requestedOptions, selection.device);
+  const compareMode = sides.length > 1;
+  const options = { ...requestedOptions, device: sides[0].device, dtype: sides[0].dtype } as O;
+  if (!compareMode && options.device === 'cuda' && !cuda.available) {
+    throw new ConfigError('device', 'cuda', 'cpu, auto', cuda.reason);
   }
-  const available = availableImplementations(binding, options.device).map((i) => i.name);
-  const implementations = options.implementations ?? available;
-  checkImplementations(implementations, available, options.device);
+  if (selection.requested === 'auto') emit({ type: 'note', message: `--device auto chose ${selection.device}: ${selection.reason.replace(/^auto: /, '')}` });
+  if (compareMode && sides.some((s) => s.device === 'cuda') && !cuda.available) {
+    emit({ type: 'note', message: `--compare-devices: ${cuda.reason} (\`dilbench doctor\` says which build loaded and why); every cuda row is recorded as skipped with this reason` });
+  }
+  const catalogue = binding.listImplementations();
+  const whyNot = (side: RunSide, implementation: string) => sideUnavailableReason(side, implementation, catalogue, cuda);
+  const implementations = chooseImplementations(options.implementations, sides, catalogue, whyNot);
 
   const threads = options.threads > 0 ? options.threads : info.hardwareThreads;
   const ctx: SuiteContext = { implementations, threads };
-  const points = suite.points(options, ctx);
+  const basePoints = suite.points(options, ctx);
+  // several sides: every point once per side, the sides of a point next to each other
+  const points: SuitePoint[] = compareMode
+    ? basePoints.flatMap((pt) => sides.map((s) => ({ ...pt, problem: { ...pt.problem, device: s.device, dtype: s.dtype } })))
+    : basePoints;
+  const sideIndex = points.map((_, i) => (compareMode ? i % sides.length : 0));
+  // why a point's side cannot run it (a skipped row), null when it can
+  const unavailable: (string | null)[] = points.map((pt, i) => (compareMode ? whyNot(sides[sideIndex[i]], pt.problem.implementation) : null));
   // default budget: half of the memory available on the device the kernels run on
-  const deviceMemory =
-    options.device === 'cuda'
-      ? (info.cuda.devices[0]?.totalMemoryBytes ?? 0)
-      : (deps.availableMemoryBytes ?? availableMemoryBytes());
-  const budget = options.memoryBudget ?? Math.floor(deviceMemory / 2);
+  let hostMemory: number | undefined;
+  const deviceMemory = (device: string): number =>
+    device === 'cuda'
+      ? (info.cuda?.devices?.[0]?.totalMemoryBytes ?? 0)
+      : (hostMemory ??= deps.availableMemoryBytes ?? availableMemoryBytes());
+  const budgets = sides.map((s) => options.memoryBudget ?? Math.floor(deviceMemory(s.device) / 2));
+  const budget = budgets[0];
+  const budgetOf = (device: string): number => budgets[sides.findIndex((s) => s.device === device)] ?? budget;
   const sessionOptions: NativeSessionOptions = {
     threads,
     useMemoryPool: (options as { enableMemoryPool?: boolean }).enableMemoryPool !== false,
     usePatternCache: (options as { enablePatternCache?: boolean }).enablePatternCache !== false,
     memoryLimitBytes: budget,
   };
-  const sessionOptionsOf = (i: number): NativeSessionOptions =>
-    points[i].session ? { ...sessionOptions, ...points[i].session } : sessionOptions;
+  const sideSessionOptions = budgets.map((b) => ({ ...sessionOptions, memoryLimitBytes: b }));
+  const sessionOptionsOf = (i: number): NativeSessionOptions => {
+    const so = sideSessionOptions[sideIndex[i]];
+    return points[i].session ? { ...so, ...points[i].session } : so;
+  };
   const after = suite.afterMeasure
     ? (row: ResultRow, session: NativeSession, i: number, cancel?: NativeCancelToken) =>
         suite.afterMeasure!({ row, session, binding, point: points[i], options, cancel })
@@ -154,17 +223,21 @@ export async function runSuite<O extends CommonRunOptions>(
   // Pre-flight: a problem the native side rejects as invalid at batch 1 is a config error (exit 2),
   // not a row per length. When the implementations were not named by the user, one that rejects
   // the shape while others accept it just gets its failed rows.
+  // With several sides, one side rejecting a named implementation gives failed rows there.
   const rejected: ConfigError[] = [];
   const checked = new Set<string>();
-  for (const pt of points) {
-    if (checked.has(pt.problem.implementation)) continue;
-    checked.add(pt.problem.implementation);
+  for (const [i, pt] of points.entries()) {
+    if (unavailable[i] !== null) continue;
+    const key = `${pt.problem.implementation}|${sideKey(pt.problem)}`;
+    if (checked.has(key)) continue;
+    checked.add(key);
+    const so = sideSessionOptions[sideIndex[i]];
     try {
-      binding.plan({ ...pt.problem, batch: 1 }, sessionOptions);
+      binding.plan({ ...pt.problem, batch: 1 }, so);
     } catch (e) {
       if (codeOf(e) !== INVALID_CONFIG) continue;
-      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>, sessionOptions as unknown as Record<string, unknown>);
-      if (options.implementations) throw ce;
+      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>, so as unknown as Record<string, unknown>);
+      if (options.implementations && !compareMode) throw ce;
       rejected.push(ce);
     }
   }
@@ -174,21 +247,41 @@ export async function runSuite<O extends CommonRunOptions>(
   const adaptive = request.runs === undefined;
   const interleave = options.interleave === true;
 
-  let rates = deps.rates;
-  if (!rates) {
-    emit({ type: 'calibrate', implementations });
-    const longest = Math.max(1, ...points.map((p) => p.problem.seqLen));
-    const base = points[0]?.problem;
-    rates = base
-      ? await calibrateRates(binding, base, implementations, sessionOptions, longest, signal)
-      : { flopsPerSecond: () => 10e9 };
+  // one rate model per side (a cuda or bf16 side runs at other rates)
+  const ratesBySide: RateModel[] = [];
+  for (const [s, side] of sides.entries()) {
+    if (deps.rates) {
+      ratesBySide.push(deps.rates);
+      continue;
+    }
+    const mine = points.filter((_, i) => sideIndex[i] === s && unavailable[i] === null);
+    const impls = compareMode ? [...new Set(mine.map((p) => p.problem.implementation))] : implementations;
+    if (compareMode && impls.length === 0) {
+      ratesBySide.push({ flopsPerSecond: () => 10e9 });
+      continue;
+    }
+    emit({ type: 'calibrate', implementations: impls, ...(compareMode ? { side: sideKey(side) } : {}) });
+    const longest = Math.max(1, ...mine.map((p) => p.problem.seqLen));
+    const base = mine[0]?.problem;
+    ratesBySide.push(
+      base ? await calibrateRates(binding, base, impls, sideSessionOptions[s], longest, signal) : { flopsPerSecond: () => 10e9 },
+    );
   }
 
-  const planned = planPoints(binding, points.map((p) => p.problem), sessionOptions, {
-    memoryBudgetBytes: budget,
-    maxRunSeconds: options.maxRunSeconds,
-    ...planIterations(request),
-  }, rates);
+  const planned: PlannedPoint[] = points.map((pt, i) => {
+    const s = sideIndex[i];
+    if (unavailable[i] !== null) {
+      return { action: 'skip', problem: pt.problem, plan: undefined as unknown as NativePlan, requestedBatch: pt.problem.batch, estimatedSeconds: 0, reason: unavailable[i]! };
+    }
+    const limits = { memoryBudgetBytes: budgets[s], maxRunSeconds: options.maxRunSeconds, ...planIterations(request) };
+    const p = planPoint(binding, pt.problem, sideSessionOptions[s], limits, ratesBySide[s]);
+    // a side the native core refuses (dtype or device unsupported there) is skipped, in its words
+    if (compareMode && p.action === 'fail' && p.errorCode === UNSUPPORTED) {
+      unavailable[i] = p.reason;
+      return { action: 'skip', problem: p.problem, plan: undefined as unknown as NativePlan, requestedBatch: p.requestedBatch, estimatedSeconds: 0, reason: p.reason };
+    }
+    return p;
+  });
   const estimates = planned.map((p) => (p.action === 'run' ? p.estimatedSeconds : 0));
   let remaining = estimates.reduce((a, b) => a + b, 0);
   emit({ type: 'plan', total: planned.length, runnable: planned.filter((p) => p.action === 'run').length, estimatedSeconds: remaining });
@@ -197,7 +290,8 @@ export async function runSuite<O extends CommonRunOptions>(
   const results: ResultRow[] = [];
   let interrupted = false;
 
-  const groups = interleave ? groupByPoint(points) : points.map((_, i) => [i]);
+  // --interleave: the implementations of a point together; several sides: the sides of a point together
+  const groups = interleave || compareMode ? groupByPoint(points, { implementations: interleave, sides: compareMode }) : points.map((_, i) => [i]);
   for (const group of groups) {
     if (signal?.aborted) {
       interrupted = true;
@@ -223,7 +317,8 @@ export async function runSuite<O extends CommonRunOptions>(
       if (p.action === 'fail') {
         row = { ...rowBase(p, undefined, threads, info.simdLevel, params), status: 'failed', reason: p.reason, errorCode: p.errorCode };
       } else if (p.action === 'skip') {
-        row = { ...rowBase(p, p.plan, threads, info.simdLevel, params), status: 'skipped', reason: p.reason };
+        row = { ...rowBase(p, unavailable[i] === null ? p.plan : undefined, threads, info.simdLevel, params), status: 'skipped', reason: p.reason };
+        if (unavailable[i] !== null) delete row.estimatedSeconds;
       } else {
         row = rowBase(p, p.plan, threads, info.simdLevel, params);
         if (p.note) row.warnings = [p.note];
@@ -236,8 +331,13 @@ export async function runSuite<O extends CommonRunOptions>(
     }
     if (group.length > 1 && runnable.length > 0) {
       // all sessions of the point alive at once: only when their memory fits the budget together
-      const together = runnable.reduce((sum, r) => sum + r.p.plan.totalBytes, 0);
-      if (runnable.length > 1 && together <= budget) {
+      // (per device: a cuda side counts against the device's budget)
+      const need = new Map<string, number>();
+      for (const r of runnable) need.set(r.p.problem.device, (need.get(r.p.problem.device) ?? 0) + r.p.plan.totalBytes);
+      const over = [...need.entries()].find(([device, bytes]) => bytes > budgetOf(device));
+      const together = over ? over[1] : runnable.reduce((sum, r) => sum + r.p.plan.totalBytes, 0);
+      const groupBudget = over ? budgetOf(over[0]) : budget;
+      if (runnable.length > 1 && !over) {
         await measureInterleavedPoint(binding, runnable, sessionOptions, request, signal, {
           optionsOf: sessionOptionsOf,
           after: after && ((rw, s, i, c) => after(rw, s, i, c)),
@@ -247,7 +347,7 @@ export async function runSuite<O extends CommonRunOptions>(
           if (runnable.length > 1) {
             r.row.warnings = [
               ...(r.row.warnings ?? []),
-              `not interleaved: the ${runnable.length} implementations of this point need ${formatBytes(together)} together, over the memory budget of ${formatBytes(budget)}; measured one after another`,
+              `not interleaved: the ${runnable.length} ${compareMode ? 'runs' : 'implementations'} of this point need ${formatBytes(together)} together${compareMode && over ? ` on ${over[0]}` : ''}, over the memory budget of ${formatBytes(groupBudget)}; measured one after another`,
             ];
           }
           if (signal?.aborted) {
@@ -280,7 +380,10 @@ export async function runSuite<O extends CommonRunOptions>(
     peak = undefined;
   }
   const measuredRows = peak ? results.map((r) => attachRoofline(r, peak)) : results;
-  const rows = suite.finalize ? suite.finalize(measuredRows, options, ctx) : measuredRows;
+  // several sides: the suite finalizes each side's rows on their own, as in a one-side run
+  const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
+  const rows = compareMode ? sides.flatMap((s) => finalize(measuredRows.filter((r) => sameSide(r, s)))) : finalize(measuredRows);
+  const comparisons = compareMode ? buildSideComparisons(rows, sides, { seed: options.seed }) : null;
 
   const file: ResultFile = {
     schemaVersion: SCHEMA_VERSION,
@@ -305,10 +408,23 @@ export async function runSuite<O extends CommonRunOptions>(
       cacheMode: request.cold ? 'cold' : 'hot',
       interleave,
       seed: options.seed,
-      device: options.device,
-      dtype: 'fp32',
+      device: compareMode ? [...new Set(sides.map((s) => s.device))].join(',') : options.device,
+      dtype: compareMode ? [...new Set(sides.map((s) => s.dtype))].join(',') : options.dtype,
+      ...(selection.requested === 'auto' ? { deviceSelection: selection } : {}),
+      ...(compareMode
+        ? {
+            sides: sides.map((s, k) => ({
+              ...s,
+              memoryBudgetBytes: budgets[k],
+              ...(s.device === 'cuda' && !cuda.available ? { available: false, reason: cuda.reason } : {}),
+            })),
+            ...(options.compareDtypes ? { compareDtypes: options.compareDtypes } : {}),
+            ...(options.compareDevices ? { compareDevices: true } : {}),
+          }
+        : {}),
     },
     results: rows,
+    ...(comparisons ? { comparisons } : {}),
   };
   emit({ type: 'done', file });
   return file;
@@ -350,11 +466,22 @@ export function planIterations(req: SamplingRequest): { iterations: number; time
   };
 }
 
-/** Indices of the points that differ only by implementation, in first-seen order. */
-function groupByPoint(points: { problem: NativeProblem; params?: Record<string, unknown> }[]): number[][] {
+/**
+ * Indices of the points that differ only by implementation (`implementations`) and/or by device
+ * and dtype (`sides`), in first-seen order.
+ */
+function groupByPoint(
+  points: { problem: NativeProblem; params?: Record<string, unknown> }[],
+  by: { implementations: boolean; sides: boolean } = { implementations: true, sides: false },
+): number[][] {
   const groups = new Map<string, number[]>();
   points.forEach((pt, i) => {
-    const { implementation: _impl, ...rest } = pt.problem;
+    const rest: Partial<NativeProblem> = { ...pt.problem };
+    if (by.implementations) delete rest.implementation;
+    if (by.sides) {
+      delete rest.device;
+      delete rest.dtype;
+    }
     const key = JSON.stringify([rest, pt.params ?? null]);
     const g = groups.get(key) ?? [];
     g.push(i);
@@ -487,7 +614,13 @@ async function measureInterleavedPoint(
       const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);
       for (const l of live) {
         fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, l.opts);
-        l.row.warnings = [...(l.row.warnings ?? []), `interleaved with ${live.length - 1} other implementation(s) of this point`];
+        const mixed = live.some((x) => x.row.device !== l.row.device || x.row.dtype !== l.row.dtype);
+        l.row.warnings = [
+          ...(l.row.warnings ?? []),
+          mixed
+            ? `interleaved with ${live.length - 1} other run(s) of this point (another dtype, device or implementation)`
+            : `interleaved with ${live.length - 1} other implementation(s) of this point`,
+        ];
       }
       for (const l of live) await afterOne(l);
     } catch (e) {

@@ -1,6 +1,7 @@
 // What a suite is: a name, its options, and the points it measures. The generic runner
 // (runner.ts) does plan -> measure -> stats -> rows for every suite.
-import type { NativeBinding, NativeCancelToken, NativeProblem, NativeSession } from '../native/binding.js';
+import type { DTypeName, NativeBinding, NativeCancelToken, NativeProblem, NativeSession } from '../native/binding.js';
+import type { DeviceChoice } from '../config/schema.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import type { RateModel } from '../plan/planner.js';
 import type { StoredPeak } from '../roofline/peak-store.js';
@@ -10,7 +11,14 @@ import type { Sampler, SamplingOutcome, SamplingRequest } from './sampling.js';
 export interface CommonRunOptions {
   /** undefined: every implementation the device offers */
   implementations?: string[];
-  device: 'cpu' | 'cuda';
+  /** 'auto': cuda when the binding reports a CUDA device, else cpu (resolved by the runner) */
+  device: DeviceChoice;
+  /** storage precision (default fp32) */
+  dtype?: DTypeName;
+  /** run the plan once per dtype; the first is the baseline of the precision comparison */
+  compareDtypes?: DTypeName[];
+  /** run the plan on cpu and on cuda; cpu is the baseline of the device comparison */
+  compareDevices?: boolean;
   /** 0 = all hardware threads */
   threads: number;
   /** warm-up iterations or 'adaptive' (default: adaptive) */
@@ -75,7 +83,9 @@ export interface SuiteDefinition<O extends CommonRunOptions = CommonRunOptions> 
 }
 
 export type ProgressEvent =
-  | { type: 'calibrate'; implementations: string[] }
+  | { type: 'calibrate'; implementations: string[]; /** device/dtype, when the run has several sides */ side?: string }
+  /** one line worth telling the user before the run (how --device auto chose, a side that cannot run) */
+  | { type: 'note'; message: string }
   | { type: 'plan'; total: number; runnable: number; estimatedSeconds: number }
   | {
       type: 'point-start';

@@ -16,7 +16,7 @@ import { summaryText } from '../summary.js';
 const COMMON_FIELDS = [
   'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
   'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'plots', 'baseline', 'interleave',
+  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices',
 ] as const;
 
 export interface SuiteCommandSpec {
@@ -60,7 +60,10 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)')
     .option('--max-run-seconds <s>', `estimated seconds a point may take, all iterations${d('maxRunSeconds')}`)
     .option('--output-dir <dir>', `directory of the result files${d('outputDir')}`)
-    .option('--device <name>', `device: cpu|cuda${d('device')}`)
+    .option('--device <name>', `device: cpu|cuda|auto (auto: cuda when the loaded build reports a CUDA device, else cpu; the result records which and why)${d('device')}`)
+    .option('--dtype <name>', `storage precision of inputs and outputs: fp32|fp16|bf16 (fp32 accumulation); implementations without it on the device are left out, or named: an error${d('dtype')}`)
+    .option('--compare-dtypes <list>', 'run the plan once per dtype, e.g. fp32,bf16 (the first the baseline): a Precision comparison section (time ratio with its 95% CI and p-value, peak memory); what a side cannot run is a skipped row with the reason')
+    .option('--compare-devices', 'run the plan on cpu and on cuda (cpu the baseline): a Device comparison section; without a CUDA device the cuda rows are skipped with the reason')
     .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
     .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
@@ -95,7 +98,11 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         ...raw,
         binding,
         signal: interrupt.signal,
-        onProgress: (e) => progress.onProgress(e),
+        onProgress: (e) => {
+          // notes (how --device auto chose, a side that cannot run) go to stderr before the run
+          if (e.type === 'note' && !parsed.quiet) process.stderr.write(`dilbench: ${e.message}\n`);
+          progress.onProgress(e);
+        },
         onFilesWritten: (w) => (written = w),
       });
     } finally {

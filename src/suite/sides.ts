@@ -1,0 +1,90 @@
+// The "sides" of a run: the (device, dtype) pairs the same plan runs on. One side normally;
+// --compare-dtypes and --compare-devices give several, run in one invocation and compared
+// (side-comparison.ts). Also where `--device auto` is resolved. What a side cannot run is
+// decided here from what the binding reports (listImplementations, info().cuda), never from a
+// hard-coded list, and becomes a skipped row with the reason.
+import type { DTypeChoice, DeviceChoice } from '../config/schema.js';
+import type { DeviceName, DTypeName, NativeImplementationInfo, NativeInfo } from '../native/binding.js';
+
+export interface RunSide {
+  device: DeviceName;
+  dtype: DTypeName;
+}
+
+/** How --device was resolved: what was asked, what runs, and why. */
+export interface DeviceSelection {
+  requested: DeviceChoice;
+  device: DeviceName;
+  reason: string;
+}
+
+export interface CudaAvailability {
+  available: boolean;
+  /** a sentence: the device found, or why there is none */
+  reason: string;
+}
+
+export function cudaAvailability(info: Pick<NativeInfo, 'cuda'>): CudaAvailability {
+  const cuda = info.cuda;
+  if (!cuda?.compiled) {
+    return { available: false, reason: 'no CUDA device: the loaded dilbench build has no CUDA backend' };
+  }
+  if (!(cuda.deviceCount > 0)) {
+    return { available: false, reason: 'no CUDA device: the CUDA backend is built but the driver reports none' };
+  }
+  const d = cuda.devices[0];
+  const what = d ? `${d.name} (compute capability ${d.computeCapability}, ${(d.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB)` : 'device 0';
+  return { available: true, reason: `${cuda.deviceCount} CUDA device(s); runs on ${what}` };
+}
+
+/** `auto`: cuda when the binding reports a device, else cpu; cpu and cuda are taken as asked. */
+export function resolveDevice(requested: DeviceChoice, info: Pick<NativeInfo, 'cuda'>): DeviceSelection {
+  if (requested !== 'auto') return { requested, device: requested, reason: `--device ${requested}` };
+  const cuda = cudaAvailability(info);
+  return cuda.available
+    ? { requested, device: 'cuda', reason: `auto: ${cuda.reason}` }
+    : { requested, device: 'cpu', reason: `auto: ${cuda.reason}` };
+}
+
+/**
+ * The sides of a run, baseline first: devices (cpu then cuda with compareDevices) x dtypes (in
+ * the order of compareDtypes).
+ */
+export function runSides(
+  o: { dtype?: DTypeChoice; compareDtypes?: DTypeChoice[]; compareDevices?: boolean },
+  device: DeviceName,
+): RunSide[] {
+  const devices: DeviceName[] = o.compareDevices ? ['cpu', 'cuda'] : [device];
+  const dtypes: DTypeName[] = o.compareDtypes?.length ? o.compareDtypes : [o.dtype ?? 'fp32'];
+  return devices.flatMap((d) => dtypes.map((t) => ({ device: d, dtype: t })));
+}
+
+export function sideKey(s: RunSide): string {
+  return `${s.device}/${s.dtype}`;
+}
+
+export function sameSide(a: RunSide, b: RunSide): boolean {
+  return a.device === b.device && a.dtype === b.dtype;
+}
+
+/**
+ * Why `implementation` cannot run on `side`, or null when it can: no CUDA device, not built for
+ * the device, or the dtype is not one the binding lists for it there.
+ */
+export function sideUnavailableReason(
+  side: RunSide,
+  implementation: string,
+  implementations: readonly NativeImplementationInfo[],
+  cuda: CudaAvailability,
+): string | null {
+  if (side.device === 'cuda' && !cuda.available) return cuda.reason;
+  const info = implementations.find((i) => i.name === implementation && i.device === side.device);
+  if (!info) {
+    const elsewhere = [...new Set(implementations.filter((i) => i.name === implementation).map((i) => i.device))];
+    return `${implementation} is not available on ${side.device} in this build${elsewhere.length ? ` (available on: ${elsewhere.join(', ')})` : ''}`;
+  }
+  if (!info.dtypes.includes(side.dtype)) {
+    return `${implementation} does not support ${side.dtype} on ${side.device} (supported: ${info.dtypes.join(', ') || 'none'})`;
+  }
+  return null;
+}
