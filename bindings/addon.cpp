@@ -41,11 +41,14 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     cuda.Set("compiled", Napi::Boolean::New(env, false));
 #endif
     std::vector<CudaDeviceSummary> devs;
+    std::string devError;
     if (&cudaDeviceSummaries != nullptr) {
       try {
         devs = cudaDeviceSummaries();
+        if (devs.empty() && &cudaDeviceCountError != nullptr) devError = cudaDeviceCountError();
       } catch (...) {
         devs.clear();  // a broken driver reports no devices rather than failing info()
+        devError = "the CUDA driver failed while listing devices";
       }
     }
     Napi::Array arr = Napi::Array::New(env, devs.size());
@@ -57,12 +60,17 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
       x.Set("computeCapability", Napi::String::New(env, d.computeCapability));
       x.Set("totalMemoryBytes", Napi::Number::New(env, static_cast<double>(d.totalMemoryBytes)));
       x.Set("smClockMHz", Napi::Number::New(env, d.smClockMHz));
+      x.Set("maxSmClockMHz", Napi::Number::New(env, d.maxSmClockMHz));
+      x.Set("clockSource", Napi::String::New(env, d.clockSource));
+      x.Set("multiProcessors", Napi::Number::New(env, d.multiProcessors));
+      x.Set("l2CacheBytes", Napi::Number::New(env, static_cast<double>(d.l2CacheBytes)));
       x.Set("driverVersion", Napi::String::New(env, d.driverVersion));
       x.Set("runtimeVersion", Napi::String::New(env, d.runtimeVersion));
       arr.Set(static_cast<uint32_t>(i), x);
     }
     cuda.Set("deviceCount", Napi::Number::New(env, static_cast<double>(devs.size())));
     cuda.Set("devices", arr);
+    if (!devError.empty()) cuda.Set("error", Napi::String::New(env, devError));
     o.Set("cuda", cuda);
     return o;
   });
@@ -185,6 +193,24 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
   }
 }
 
+// measureDevicePeak(device, durationSeconds): the device's own peak (GPU); rejects with
+// ERR_DILBENCH_UNSUPPORTED where the device is not available or has no peak to measure.
+Napi::Value MeasureDevicePeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    const char* expected = "'cuda'";
+    if (!info[0].IsString()) typeError("device", info[0], expected);
+    if (info[0].As<Napi::String>().Utf8Value() != "cuda") rangeError("device", info[0], expected);
+    const double seconds = toFiniteNumber(info[1], "durationSeconds");
+    if (!(seconds > 0 && seconds <= 60)) {
+      rangeError("durationSeconds", info[1], "a number in (0, 60]");
+    }
+    return queueMeasureDevicePeak(env, Device::CUDA, seconds);
+  } catch (...) {
+    return rejectedWithCurrent(env);
+  }
+}
+
 Napi::Value SetSimdLevelFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -207,6 +233,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
   exports.Set("reference", Napi::Function::New<Reference>(env, "reference"));
   exports.Set("measurePeak", Napi::Function::New<MeasurePeak>(env, "measurePeak"));
+  exports.Set("measureDevicePeak", Napi::Function::New<MeasureDevicePeak>(env, "measureDevicePeak"));
   exports.Set("setSimdLevel", Napi::Function::New<SetSimdLevelFn>(env, "setSimdLevel"));
   exports.Set("CancelToken", cancelCtor);
   registerModelExports(env, exports);

@@ -91,6 +91,7 @@ Napi::Function SessionWrap::Init(Napi::Env env) {
                          InstanceMethod<&SessionWrap::PoolStatsJs>("poolStats"),
                          InstanceMethod<&SessionWrap::PatternCacheStatsJs>("patternCacheStats"),
                          InstanceMethod<&SessionWrap::TelemetryJs>("telemetry"),
+                         InstanceMethod<&SessionWrap::SampleClocks>("sampleClocks"),
                          InstanceMethod<&SessionWrap::Dispose>("dispose"),
                      });
 }
@@ -210,6 +211,22 @@ Napi::Value SessionWrap::TelemetryJs(const Napi::CallbackInfo& info) {
     KernelTelemetry t;
     if (!session_->telemetry(t)) return env.Null();
     return telemetryToJs(env, t);
+  });
+}
+
+// { smClockMHz: Float64Array (one per iteration of the last sample()), maxSmClockMHz } or null
+// where the backend reads no clock (CPU).
+Napi::Value SessionWrap::SampleClocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    requireUsable(false);  // a sample() in flight writes the clocks
+    const std::vector<double>& clocks = session_->lastSampleClocksMHz();
+    const double maxMHz = session_->maxClockMHz();
+    if (clocks.empty() || !(maxMHz > 0)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("smClockMHz", toFloat64Array(env, clocks));
+    o.Set("maxSmClockMHz", Napi::Number::New(env, maxMHz));
+    return o;
   });
 }
 

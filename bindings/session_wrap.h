@@ -27,6 +27,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value PoolStatsJs(const Napi::CallbackInfo& info);
   Napi::Value PatternCacheStatsJs(const Napi::CallbackInfo& info);
   Napi::Value TelemetryJs(const Napi::CallbackInfo& info);
+  Napi::Value SampleClocks(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   // Throws (as a C++ dilbench::Error) when disposed or busy.
   void requireUsable(bool forAsync) const;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "core/backend.h"
 #include "core/errors.h"
 #include "reference/reference.h"
 #include "session_wrap.h"
@@ -112,6 +113,39 @@ class PeakWorker final : public PromiseWorker {
   PeakResult r_;
 };
 
+class DevicePeakWorker final : public PromiseWorker {
+ public:
+  DevicePeakWorker(Napi::Env env, Device device, double seconds)
+      : PromiseWorker(env, "dilbench:measureDevicePeak"), device_(device), seconds_(seconds) {}
+
+ protected:
+  void Work() override {
+    Backend& backend = backendFor(device_);  // throws Unsupported with the reason
+    if (!backend.measurePeak(seconds_, r_)) {
+      throw Error(ErrorCode::Unsupported,
+                  std::string("device '") + deviceName(device_) + "' has no peak measurement", "device");
+    }
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    auto n = [&](double v) { return Napi::Number::New(env, v); };
+    o.Set("device", Napi::String::New(env, deviceName(device_)));
+    o.Set("name", Napi::String::New(env, r_.deviceName));
+    o.Set("fp16TensorTflops", n(r_.fp16TensorTflops));
+    o.Set("bf16TensorTflops", n(r_.bf16TensorTflops));
+    o.Set("fp32FmaTflops", n(r_.fp32FmaTflops));
+    o.Set("copyGBps", n(r_.copyGBps));
+    o.Set("copyBytes", n(static_cast<double>(r_.copyBytes)));
+    o.Set("runs", n(r_.runs));
+    return o;
+  }
+
+ private:
+  Device device_;
+  double seconds_;
+  DevicePeak r_;
+};
+
 // Base of the session operations: the session and the cancel token they run with.
 class SessionOpWorker : public WrappedOpWorker<SessionWrap> {
  public:
@@ -178,6 +212,9 @@ Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector
 }
 Napi::Value queueMeasurePeak(Napi::Env env, int threads, double durationSeconds) {
   return queue(new PeakWorker(env, threads, durationSeconds));
+}
+Napi::Value queueMeasureDevicePeak(Napi::Env env, Device device, double secondsPerMeasurement) {
+  return queue(new DevicePeakWorker(env, device, secondsPerMeasurement));
 }
 Napi::Value queueSample(Napi::Env env, Napi::Object self, SessionWrap* wrap, std::shared_ptr<Session> s,
                         int iterations, bool cold, std::shared_ptr<CancelToken> cancel) {

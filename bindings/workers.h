@@ -21,6 +21,7 @@ Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const Session
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q,
                            std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel);
 Napi::Value queueMeasurePeak(Napi::Env env, int threads, double durationSeconds);
+Napi::Value queueMeasureDevicePeak(Napi::Env env, Device device, double secondsPerMeasurement);
 // Session operations: `self` is the NativeSession JS object (kept alive until settled) whose
 // busy flag is released on completion.
 Napi::Value queueSample(Napi::Env env, Napi::Object self, SessionWrap* wrap, std::shared_ptr<Session> s,

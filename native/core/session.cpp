@@ -123,6 +123,7 @@ struct SessionCore {
   void* v = nullptr;
   void* o = nullptr;
   bool haveOutput = false;
+  std::vector<double> lastClocksMHz;  // of the last completed sample() (see Session)
 
   SessionCore(const AttentionProblem& p, const SessionOptions& opts, Backend& b, std::unique_ptr<Kernel> kern)
       : problem(p),
@@ -225,6 +226,12 @@ std::vector<double> Session::sample(int iterations, bool cold, const CancelToken
   std::vector<double> ns;
   ns.reserve(static_cast<size_t>(iterations));
   Impl& im = *impl_;
+  im.lastClocksMHz.clear();  // a failed call leaves none
+  // One clock read per iteration, after the timer has stopped (a read inside would delay the
+  // stop event of a short kernel); only where the backend has a clock and it answers now.
+  const bool clocked = im.backend.maxComputeClockMHz() > 0 && im.backend.computeClockMHz() > 0;
+  std::vector<double> clocks;
+  if (clocked) clocks.reserve(static_cast<size_t>(iterations));
   for (int i = 0; i < iterations; ++i) {
     if (cancel && cancel->cancelled()) throwCancelled();
     if (cold) {
@@ -236,10 +243,16 @@ std::vector<double> Session::sample(int iterations, bool cold, const CancelToken
     im.timer->start();
     im.kernel->run(im.problem, im.tensors(), ctx);
     ns.push_back(im.timer->stopNs());
+    if (clocked) clocks.push_back(im.backend.computeClockMHz());
     im.haveOutput = true;
   }
+  im.lastClocksMHz = std::move(clocks);
   return ns;
 }
+
+const std::vector<double>& Session::lastSampleClocksMHz() const { return impl_->lastClocksMHz; }
+
+double Session::maxClockMHz() const { return impl_->backend.maxComputeClockMHz(); }
 
 std::vector<float> Session::output(const CancelToken* cancel) {
   Impl& im = *impl_;

@@ -50,6 +50,11 @@ class Session {
   // cold: evict the last-level cache before each iteration (outside the timed region).
   // Polls cancel between iterations and throws Error(Cancelled).
   std::vector<double> sample(int iterations, bool cold, const CancelToken* cancel);
+  // The SM clock (MHz) read right after each iteration of the last completed sample() call, one
+  // per iteration; empty where the backend reads no clock (CPU) or before any sample().
+  const std::vector<double>& lastSampleClocksMHz() const;
+  // The device's rated maximum of that clock (MHz); negative when the backend reads no clock.
+  double maxClockMHz() const;
 
   // Copies the output of the last run (runs once if none ran yet) as fp32.
   std::vector<float> output(const CancelToken* cancel);

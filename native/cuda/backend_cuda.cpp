@@ -14,6 +14,7 @@
 #include "core/backend.h"
 #include "core/errors.h"
 #include "cuda_info.h"
+#include "peak_cuda.h"
 
 namespace dilbench {
 namespace {
@@ -94,6 +95,7 @@ class CudaBackend final : public Backend {
     int l2 = 0;
     check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device_), "cudaDeviceGetAttribute");
     l2_ = static_cast<uint64_t>(l2);
+    maxClockMHz_ = cuda::maxSmClockMHz(device_);
   }
   Device device() const override { return Device::CUDA; }
   RawAllocator& allocator() override { return alloc_; }
@@ -155,6 +157,25 @@ class CudaBackend final : public Backend {
     return freeB;
   }
 
+  double computeClockMHz() override {
+    const int mhz = cuda::currentSmClockMHz(device_);  // NVML; -1 without it
+    return mhz > 0 ? mhz : -1;
+  }
+  double maxComputeClockMHz() const override { return maxClockMHz_ > 0 ? maxClockMHz_ : -1; }
+
+  bool measurePeak(double secondsPerMeasurement, DevicePeak& out) override {
+    cuda::GpuPeak p;
+    checkMsg(cuda::measureGpuPeak(device_, secondsPerMeasurement, p), "peak measurement");
+    out.deviceName = p.deviceName;
+    out.fp16TensorTflops = p.fp16TensorTflops;
+    out.bf16TensorTflops = p.bf16TensorTflops;
+    out.fp32FmaTflops = p.fp32FmaTflops;
+    out.copyGBps = p.copyGBps;
+    out.copyBytes = p.copyBytes;
+    out.runs = p.runs;
+    return true;
+  }
+
  private:
   static constexpr size_t kStageElems = size_t(16) << 20;  // 64 MiB of fp32 per chunk
   float* staging() {
@@ -165,6 +186,7 @@ class CudaBackend final : public Backend {
   CudaAllocator alloc_;
   cudaStream_t stream_ = nullptr;
   uint64_t l2_ = 0;
+  int maxClockMHz_ = -1;
   std::mutex mutex_;
   float* stage_ = nullptr;
   void* flush_ = nullptr;
@@ -194,11 +216,18 @@ std::vector<CudaDeviceSummary> cudaDeviceSummaries() {
     s.computeCapability = d.computeCapability;
     s.totalMemoryBytes = d.totalMemoryBytes;
     s.smClockMHz = d.smClockMHz;
+    s.maxSmClockMHz = d.maxSmClockMHz;
+    s.clockSource = d.clockSource;
+    s.multiProcessors = d.multiProcessors;
+    s.l2CacheBytes = d.l2CacheBytes;
     s.driverVersion = d.driverVersion;
     s.runtimeVersion = d.runtimeVersion;
     out.push_back(s);
   }
   return out;
 }
+
+// The other hook: why info().cuda lists no device.
+std::string cudaDeviceCountError() { return cuda::deviceCountError(); }
 
 }  // namespace dilbench

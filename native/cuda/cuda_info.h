@@ -30,6 +30,8 @@ std::string driverVersionString();     // CUDA driver API version "13.0" (+ NVML
 std::string runtimeVersionString();    // cudart version compiled in, "13.0"
 // Current SM clock in MHz through NVML (dlopen'ed at run time), or -1 when NVML is absent.
 int currentSmClockMHz(int device);
+// Rated (maximum boost) SM clock in MHz from the device attributes, or -1 when unreadable.
+int maxSmClockMHz(int device);
 
 }  // namespace cuda
 }  // namespace dilbench

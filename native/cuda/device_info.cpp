@@ -2,7 +2,9 @@
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <mutex>
 
 #include "cuda_info.h"
@@ -70,7 +72,7 @@ std::string versionString(int v) {
   return buf;
 }
 
-void* nvmlHandle(int device) {
+void* lookUpNvmlHandle(int device) {
   Nvml& n = nvml();
   if (!n.ok) return nullptr;
   void* h = nullptr;
@@ -80,6 +82,19 @@ void* nvmlHandle(int device) {
     return h;
   if (n.handleByIndex && n.handleByIndex(static_cast<unsigned>(device), &h) == 0) return h;
   return nullptr;
+}
+
+// Cached per device: the clock is read once per timed sample, and the PCI lookup costs more than
+// the read itself. Misses are not cached (a later call may succeed).
+void* nvmlHandle(int device) {
+  static std::mutex mutex;
+  static std::map<int, void*> handles;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = handles.find(device);
+  if (it != handles.end()) return it->second;
+  void* h = lookUpNvmlHandle(device);
+  if (h) handles[device] = h;
+  return h;
 }
 
 }  // namespace
@@ -112,6 +127,15 @@ int currentSmClockMHz(int device) {
   return static_cast<int>(mhz);
 }
 
+int maxSmClockMHz(int device) {
+  int khz = 0;
+  if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) != cudaSuccess || khz <= 0) {
+    cudaGetLastError();
+    return -1;
+  }
+  return khz / 1000;
+}
+
 std::vector<DeviceInfo> listDevices() {
   std::vector<DeviceInfo> out;
   const int n = deviceCount();
@@ -129,9 +153,7 @@ std::vector<DeviceInfo> listDevices() {
     d.totalMemoryBytes = p.totalGlobalMem;
     d.l2CacheBytes = static_cast<uint64_t>(p.l2CacheSize);
     d.multiProcessors = p.multiProcessorCount;
-    int khz = 0;
-    if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, i) == cudaSuccess)
-      d.maxSmClockMHz = khz / 1000;
+    d.maxSmClockMHz = std::max(0, maxSmClockMHz(i));
     int cur = currentSmClockMHz(i);
     d.smClockMHz = cur > 0 ? cur : d.maxSmClockMHz;
     d.clockSource = cur > 0 ? "nvml" : "rated";
