@@ -3,9 +3,11 @@
 // native calls, seeded interleaving of several implementations, cancellation between calls.
 import { summarize, relativeStandardError } from '../stats/summary.js';
 import { createRng, shuffled } from '../stats/random.js';
+import type { SmClockSummary } from '../results/types.js';
 import {
   MeasurementCancelledError,
   type Measurement,
+  type SampleClocks,
   type Sampler,
   type SamplingOptions,
   type StopReason,
@@ -26,6 +28,13 @@ export const DEFAULT_SAMPLING: Required<Omit<SamplingOptions, 'runs'>> = {
 
 /** CV above which a point carries a warning */
 export const CV_WARNING = 0.05;
+/**
+ * A sample whose SM clock reading is below this share of the rated maximum is flagged as
+ * throttled. Flagged samples stay in the statistics: a power- or heat-limited clock is how the GPU
+ * ran this kernel, dropping them would report a speed it did not sustain (and could leave too few
+ * samples); the row carries the count, the clocks and a note so a reader can judge or re-filter.
+ */
+export const THROTTLE_FRACTION = 0.75;
 /** share of the time budget adaptive warm-up may use */
 const WARMUP_BUDGET_SHARE = 0.25;
 /** samples always taken, even past max-time, so a point has statistics */
@@ -60,6 +69,48 @@ function stripUndefined<T extends object>(obj: T): Partial<T> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/**
+ * One reading per iteration (NaN where none was read), or null when the sampler reads no clock.
+ * Throws on a malformed answer (wrong count, no positive maximum).
+ */
+function clockReadings(clocks: SampleClocks | null | undefined, iterations: number): { mhz: number[]; maxMHz: number } | null {
+  if (clocks === null || clocks === undefined) return null;
+  const n = clocks.smClockMHz?.length;
+  if (n !== iterations) {
+    throw new Error(`sampler returned ${String(n)} clock readings for ${iterations} iterations`);
+  }
+  if (!(Number.isFinite(clocks.maxSmClockMHz) && clocks.maxSmClockMHz > 0)) {
+    throw new Error(`sampler returned an invalid maximum SM clock (${clocks.maxSmClockMHz} MHz)`);
+  }
+  const mhz = Array.from(clocks.smClockMHz, (v) => (Number.isFinite(v) && v > 0 ? v : Number.NaN));
+  return { mhz, maxMHz: clocks.maxSmClockMHz };
+}
+
+/** The SM clock summary of the kept samples (readings NaN where none). */
+export function summarizeClocks(readingsMHz: readonly number[], maxMHz: number): SmClockSummary {
+  const thresholdMHz = THROTTLE_FRACTION * maxMHz;
+  const read = readingsMHz.filter((v) => Number.isFinite(v));
+  return {
+    samplesMHz: readingsMHz.map((v) => (Number.isFinite(v) ? v : null)),
+    maxMHz,
+    thresholdMHz,
+    throttledSamples: read.filter((v) => v < thresholdMHz).length,
+    readSamples: read.length,
+    minMHz: read.length ? Math.min(...read) : null,
+    medianMHz: read.length ? medianOf(read) : null,
+  };
+}
+
+/** The row note for throttled samples, or null when none was flagged. */
+export function throttleNote(c: SmClockSummary, samples: number): string | null {
+  if (c.throttledSamples === 0) return null;
+  const mhz = (v: number | null) => (v === null ? '?' : `${Math.round(v)} MHz`);
+  return (
+    `GPU throttled: SM clock below ${Math.round(THROTTLE_FRACTION * 100)}% of its ${mhz(c.maxMHz)} maximum during ` +
+    `${c.throttledSamples} of ${samples} samples (min ${mhz(c.minMHz)}, median ${mhz(c.medianMHz)}); flagged, kept in the statistics`
+  );
+}
+
 function medianOf(values: readonly number[]): number {
   const s = Float64Array.from(values).sort();
   const n = s.length;
@@ -74,6 +125,10 @@ class PointState {
   coldStartMs = Number.NaN;
   warmupMs: number[] = [];
   samples: number[] = [];
+  /** SM clock after each kept sample (NaN: none read), parallel to samples */
+  sampleClocksMHz: number[] = [];
+  /** rated maximum SM clock, once the sampler has reported clocks */
+  maxClockMHz: number | null = null;
   calls = 0;
   /** sum of every measured iteration (cold, warm-up, samples), ms */
   sampledMs = 0;
@@ -111,10 +166,13 @@ class PointState {
     return Math.max(1, Math.min(byTime, geometric, byRemaining, this.o.maxSamples - n));
   }
 
-  record(ns: Float64Array, requested: number): void {
+  record(ns: Float64Array, requested: number, clocks: SampleClocks | null = null): void {
     if (ns.length !== requested) {
       throw new Error(`sampler returned ${ns.length} samples for ${requested} iterations`);
     }
+    const readings = clockReadings(clocks, requested);
+    if (readings) this.maxClockMHz = readings.maxMHz;
+    let restClocks = readings ? readings.mhz : new Array<number>(requested).fill(Number.NaN);
     const ms = Array.from(ns, (v) => v / 1e6);
     for (const v of ms) {
       if (!Number.isFinite(v) || v < 0) throw new Error(`sampler returned an invalid duration (${v} ms)`);
@@ -130,6 +188,7 @@ class PointState {
         this.phase = 'sample';
       } else {
         rest = rest.slice(1);
+        restClocks = restClocks.slice(1);
         if (this.o.warmup === 'adaptive') {
           if (this.coldStartMs >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs) {
             // one iteration is already a large share of the budget: it was the warm-up
@@ -155,11 +214,14 @@ class PointState {
     }
     if (this.phase === 'sample') {
       this.samples.push(...rest);
+      this.sampleClocksMHz.push(...restClocks);
       if (this.o.runs !== undefined && this.samples.length >= this.o.runs) {
         this.samples.length = this.o.runs;
+        this.sampleClocksMHz.length = this.o.runs;
         this.finish('fixed-runs');
       } else if (this.o.runs === undefined && this.samples.length >= this.o.maxSamples) {
         this.samples.length = this.o.maxSamples;
+        this.sampleClocksMHz.length = this.o.maxSamples;
         // converged wins when both hold
         this.finish(this.converged() ? 'converged' : 'max-samples');
       }
@@ -225,6 +287,9 @@ class PointState {
         );
       }
     }
+    const smClock = this.maxClockMHz === null ? undefined : summarizeClocks(this.sampleClocksMHz, this.maxClockMHz);
+    const throttled = smClock ? throttleNote(smClock, this.samples.length) : null;
+    if (throttled) warnings.push(throttled);
     return {
       samplesMs: this.samples.slice(),
       coldStartMs: this.coldStartMs,
@@ -235,6 +300,7 @@ class PointState {
       cacheMode: this.o.cold ? 'cold' : 'hot',
       calls: this.calls,
       elapsedSeconds,
+      ...(smClock ? { smClock } : {}),
     };
   }
 }
@@ -250,7 +316,8 @@ async function step(state: PointState, sampler: Sampler, remainingMs: number, si
   const iterations = state.nextBatch(remainingMs);
   const ns = await sampler.sample(iterations, state.o.cold);
   checkAbort(signal);
-  state.record(ns, iterations);
+  const clocks = typeof sampler.lastClocks === 'function' ? sampler.lastClocks() : null;
+  state.record(ns, iterations, clocks);
 }
 
 /**

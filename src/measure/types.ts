@@ -1,5 +1,13 @@
 // The measurement engine's contracts: one scheduler for every suite.
-import type { SampleStats } from '../results/types.js';
+import type { SampleStats, SmClockSummary } from '../results/types.js';
+
+/** SM clock readings of the iterations of one sample() call (GPU backends). */
+export interface SampleClocks {
+  /** one reading per iteration, MHz, taken right after its timed region; <= 0 or NaN: none read */
+  smClockMHz: ArrayLike<number>;
+  /** the device's rated maximum SM clock, MHz (> 0) */
+  maxSmClockMHz: number;
+}
 
 /**
  * Anything that can run `iterations` timed iterations and report each one's duration in
@@ -8,6 +16,11 @@ import type { SampleStats } from '../results/types.js';
  */
 export interface Sampler {
   sample(iterations: number, cold: boolean): Promise<Float64Array>;
+  /**
+   * The clocks of the iterations the last sample() returned; absent or null where the backend
+   * reads none (the CPU). Called once after each sample() call.
+   */
+  lastClocks?(): SampleClocks | null;
 }
 
 export type StopReason = 'converged' | 'max-time' | 'max-samples' | 'fixed-runs';
@@ -59,6 +72,8 @@ export interface Measurement {
   calls: number;
   /** wall time of the whole measurement (warm-up included), seconds */
   elapsedSeconds: number;
+  /** the SM clock of every kept sample and the throttled count; only when the sampler reads clocks */
+  smClock?: SmClockSummary;
 }
 
 /** Error thrown when the AbortSignal fires: code ERR_DILBENCH_CANCELLED, name AbortError. */

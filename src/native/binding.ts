@@ -93,6 +93,11 @@ export interface KernelTelemetry {
   decodeBytes?: number;
 }
 
+export interface NativeSampleClocks {
+  smClockMHz: Float64Array;
+  maxSmClockMHz: number;
+}
+
 /** Set from an AbortSignal listener; the native run stops at the next iteration boundary. */
 export interface NativeCancelToken {
   cancel(): void;
@@ -110,6 +115,12 @@ export interface NativeSession {
   patternCacheStats?(): PatternCacheStats | null;
   /** null for kernels without telemetry or before the first run; throws while a run is in flight */
   telemetry?(): KernelTelemetry | null;
+  /**
+   * The SM clock read right after each iteration of the last settled sample() (one reading per
+   * iteration, MHz), with the device's rated maximum; null where the backend reads no clock (the
+   * CPU; CUDA without NVML). Throws while a run is in flight. Optional: fake bindings may omit it.
+   */
+  sampleClocks?(): NativeSampleClocks | null;
   /** Frees every buffer now (also done by GC); further calls reject. */
   dispose(): void;
 }
@@ -127,7 +138,13 @@ export interface NativeInfo {
   simdLevel: SimdLevelName;
   detectedSimdLevel: SimdLevelName;
   hardwareThreads: number;
-  cuda: { compiled: boolean; deviceCount: number; devices: CudaDeviceInfo[] };
+  cuda: {
+    compiled: boolean;
+    deviceCount: number;
+    devices: CudaDeviceInfo[];
+    /** why no device is usable, when compiled in and deviceCount is 0 */
+    error?: string;
+  };
 }
 
 export interface CudaDeviceInfo {
@@ -135,7 +152,13 @@ export interface CudaDeviceInfo {
   name: string;
   computeCapability: string;
   totalMemoryBytes: number;
+  /** current SM clock (NVML) when clockSource is 'nvml', else the rated clock */
   smClockMHz: number;
+  /** rated (maximum boost) SM clock; absent from builds before it was added */
+  maxSmClockMHz?: number;
+  clockSource?: 'nvml' | 'rated';
+  multiProcessors?: number;
+  l2CacheBytes?: number;
   driverVersion: string;
   runtimeVersion: string;
 }
@@ -145,6 +168,24 @@ export interface NativePeak {
   streamGBps: number;
   threads: number;
   simdLevel: SimdLevelName;
+}
+
+/** `dilbench peak` on a GPU: each figure the median of `runs` timed launches. */
+export interface NativeDevicePeak {
+  device: DeviceName;
+  /** the GPU's name */
+  name: string;
+  /** mma.sync m16n8k16 with fp16 inputs and fp32 accumulation, dense TFLOP/s */
+  fp16TensorTflops: number;
+  /** the same with bf16 inputs */
+  bf16TensorTflops: number;
+  /** SIMT fp32 FMA, TFLOP/s */
+  fp32FmaTflops: number;
+  /** device-to-device copy, read + write bytes counted, GB/s */
+  copyGBps: number;
+  /** bytes of the copied buffer */
+  copyBytes: number;
+  runs: number;
 }
 
 export interface NativeBinding {
@@ -171,6 +212,11 @@ export interface NativeBinding {
     cancel?: NativeCancelToken,
   ): Promise<Float64Array>;
   measurePeak(threads: number, durationSeconds: number): Promise<NativePeak>;
+  /**
+   * The GPU's peak (about durationSeconds per figure). Rejects with ERR_DILBENCH_UNSUPPORTED where
+   * there is no usable CUDA device. Optional: fake bindings may omit it.
+   */
+  measureDevicePeak?(device: 'cuda', durationSeconds: number): Promise<NativeDevicePeak>;
   setSimdLevel(level: SimdLevelName): void;
   CancelToken: new () => NativeCancelToken;
 }

@@ -13,6 +13,12 @@ const require = createRequire(import.meta.url);
 
 let cached: NativeBinding | undefined;
 let cachedError: Error | undefined;
+let loadedSelection: { path: string | null; reason: string } | undefined;
+
+/** Which binary `binding` was loaded from and why; undefined unless loadBinding() returned it. */
+export function loadedBinaryOf(binding: unknown): { path: string | null; reason: string } | undefined {
+  return cached !== undefined && binding === cached ? loadedSelection : undefined;
+}
 
 /** The package root: the nearest ancestor of this file whose package.json is dilbench's. */
 export function packageRoot(): string {
@@ -89,6 +95,7 @@ export function loadBinding(): NativeBinding {
     }
     tried.push(file);
     cached = require(file) as NativeBinding;
+    loadedSelection = { path: file, reason: selection.reason };
     return cached;
   } catch (err) {
     cachedError = loadError(tried, err, selection.reason);

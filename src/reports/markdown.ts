@@ -4,6 +4,7 @@ import { familySections } from './family-sections.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
 import { analyzeScaling } from '../stats/scaling.js';
+import { describeGpuPeak } from '../roofline/index.js';
 import { formatBytes, formatCount, formatGflops, formatLength, formatMs } from './format.js';
 import { sideComparisonSections, sideLabeller } from './side-sections.js';
 
@@ -139,10 +140,16 @@ export function toMarkdown(file: ResultFile): string {
   const hasRoofline = rows.some((r) => r.roofline);
   const noted = rows.filter((r) => r.warnings?.length);
   const noteIndex = new Map(noted.map((r, i) => [r, i + 1]));
-  if (hasRoofline && env.peak) {
+  if (env.peak && rows.some((r) => r.roofline && r.device !== 'cuda')) {
     out.push(
       `% of peak: achieved GFLOP/s against the measured FP32 FMA peak of ${env.peak.fmaGflops.toFixed(1)} GFLOP/s ` +
         `(stream ${env.peak.streamGBps.toFixed(1)} GB/s, ${env.peak.threads} threads); bound by arithmetic intensity.`,
+    );
+    out.push('');
+  }
+  if (env.gpuPeak && rows.some((r) => r.roofline && r.device === 'cuda')) {
+    out.push(
+      `% of peak (cuda rows): achieved GFLOP/s against the GPU peak of the row's dtype, measured by \`dilbench peak\` on ${describeGpuPeak(env.gpuPeak)}; bound by arithmetic intensity.`,
     );
     out.push('');
   }

@@ -44,7 +44,27 @@ export interface RooflinePoint {
   attainableGflops: number;
   /** achieved GFLOP/s as % of the attainable roof */
   pctOfRoofline: number;
-  peak: { fmaGflops: number; streamGBps: number; threads?: number; simdLevel?: string };
+  /** device and compute: GPU peaks (the GPU's name, which rate the compute roof is) */
+  peak: { fmaGflops: number; streamGBps: number; threads?: number; simdLevel?: string; device?: string; compute?: string };
+}
+
+/**
+ * The SM clock of a GPU row, read right after each timed sample (src/measure). Samples read below
+ * `thresholdMHz` (75% of the rated maximum) are flagged as throttled; they stay in `samplesMs` and
+ * in the statistics.
+ */
+export interface SmClockSummary {
+  /** one reading per kept sample, parallel to samplesMs, MHz; null where none was read */
+  samplesMHz: (number | null)[];
+  /** the device's rated maximum SM clock, MHz */
+  maxMHz: number;
+  thresholdMHz: number;
+  /** kept samples read below thresholdMHz */
+  throttledSamples: number;
+  /** kept samples with a reading */
+  readSamples: number;
+  minMHz: number | null;
+  medianMHz: number | null;
 }
 
 export interface Validation {
@@ -80,6 +100,8 @@ export interface ResultRow {
   warmupIterations?: number;
   stopReason?: 'converged' | 'max-time' | 'max-samples' | 'fixed-runs';
   cacheMode?: 'hot' | 'cold';
+  /** GPU rows: the SM clock during sampling and how many samples ran throttled */
+  smClock?: SmClockSummary;
   warnings?: string[];
   peakMemoryBytes: number | null;
   /** planner's estimate, always present (also for skipped rows) */
@@ -123,6 +145,8 @@ export interface Environment {
   hostname?: string;
   gpu?: unknown;
   peak?: { fmaGflops: number; streamGBps: number; threads: number; simdLevel: SimdLevelName };
+  /** the GPU peak (`dilbench peak`) the CUDA rows were placed against */
+  gpuPeak?: import('../roofline/peak-store.js').StoredGpuPeak;
 }
 
 export interface ResultFile {

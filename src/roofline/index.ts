@@ -1,12 +1,20 @@
-// Roofline placement of a measured point against the machine's measured peak
-// (FP32 FMA GFLOP/s and stream GB/s from `dilbench peak`).
+// Roofline placement of a measured point against the machine's measured peak (`dilbench peak`):
+// CPU rows against the FP32 FMA GFLOP/s and stream GB/s; CUDA rows against the GPU's compute rate
+// for their dtype (tensor cores for fp16/bf16, FMA for fp32) and its copy bandwidth.
+import type { DTypeName } from '../native/binding.js';
 import type { ResultRow, RooflinePoint } from '../results/types.js';
+import type { StoredGpuPeak } from './peak-store.js';
 
 export interface Peak {
+  /** the compute roof, GFLOP/s (the name stays from the CPU's FMA peak) */
   fmaGflops: number;
   streamGBps: number;
   threads?: number;
   simdLevel?: string;
+  /** GPU peaks: the GPU's name */
+  device?: string;
+  /** GPU peaks: which rate the compute roof is */
+  compute?: string;
 }
 
 export interface RooflineInput {
@@ -63,6 +71,8 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
       streamGBps: peak.streamGBps,
       ...(peak.threads !== undefined ? { threads: peak.threads } : {}),
       ...(peak.simdLevel !== undefined ? { simdLevel: peak.simdLevel } : {}),
+      ...(peak.device !== undefined ? { device: peak.device } : {}),
+      ...(peak.compute !== undefined ? { compute: peak.compute } : {}),
     },
   };
 }
@@ -75,6 +85,42 @@ export function attachRoofline(row: ResultRow, peak: Peak): ResultRow {
   const median = row.stats?.medianMs;
   if (row.status !== 'ok' || median === undefined || !(median > 0) || !(row.bytesPerIteration > 0)) return row;
   return { ...row, roofline: rooflinePoint({ flops: row.flopsPerIteration, bytes: row.bytesPerIteration, timeMs: median }, peak) };
+}
+
+/** The roofline of a CUDA row of `dtype` on the GPU of `gpu`. */
+export function gpuRooflinePeak(gpu: StoredGpuPeak, dtype: DTypeName): Peak {
+  const [tflops, compute] =
+    dtype === 'fp16'
+      ? [gpu.fp16TensorTflops, 'fp16 tensor cores (mma.sync)']
+      : dtype === 'bf16'
+        ? [gpu.bf16TensorTflops, 'bf16 tensor cores (mma.sync)']
+        : [gpu.fp32FmaTflops, 'fp32 FMA'];
+  return { fmaGflops: tflops * 1000, streamGBps: gpu.copyGBps, device: gpu.name, compute };
+}
+
+/** One line for reports: the GPU peak's figures. */
+export function describeGpuPeak(g: StoredGpuPeak): string {
+  return (
+    `${g.name}: ${g.fp16TensorTflops.toFixed(1)} / ${g.bf16TensorTflops.toFixed(1)} TFLOP/s fp16 / bf16 tensor cores (mma.sync), ` +
+    `${g.fp32FmaTflops.toFixed(1)} TFLOP/s fp32 FMA, ${g.copyGBps.toFixed(1)} GB/s device memory (copy)`
+  );
+}
+
+/** The stored GPU peak when it was measured on a GPU named `gpuName` (the one the rows ran on). */
+export function matchingGpuPeak(gpu: StoredGpuPeak | undefined, gpuName: string | undefined): StoredGpuPeak | undefined {
+  return gpu && gpuName && gpu.name === gpuName ? gpu : undefined;
+}
+
+/**
+ * Places every row on its device's roofline: CPU rows on `cpu` (the caller checks it was measured
+ * on the same threads and SIMD level), CUDA rows on `gpu` at their dtype. Rows without a
+ * matching peak come back unchanged.
+ */
+export function attachRooflines(rows: ResultRow[], peaks: { cpu?: Peak; gpu?: StoredGpuPeak }): ResultRow[] {
+  return rows.map((r) => {
+    const peak = r.device === 'cuda' ? (peaks.gpu ? gpuRooflinePeak(peaks.gpu, r.dtype) : undefined) : peaks.cpu;
+    return peak ? attachRoofline(r, peak) : r;
+  });
 }
 
 export * from './peak-store.js';

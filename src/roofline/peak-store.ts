@@ -4,6 +4,25 @@ import path from 'node:path';
 
 export const PEAK_FILE = 'peak.json';
 
+/** `dilbench peak` on a CUDA device (each figure the median of `runs` timed launches). */
+export interface StoredGpuPeak {
+  /** the GPU's name; a result's CUDA rows use this peak only on a GPU of the same name */
+  name: string;
+  computeCapability?: string;
+  /** mma.sync m16n8k16, fp16 inputs, fp32 accumulation, TFLOP/s */
+  fp16TensorTflops: number;
+  /** the same with bf16 inputs */
+  bf16TensorTflops: number;
+  /** SIMT fp32 FMA, TFLOP/s */
+  fp32FmaTflops: number;
+  /** device-to-device copy, read + write counted, GB/s */
+  copyGBps: number;
+  copyBytes: number;
+  runs: number;
+  durationSeconds: number;
+  measuredAt: string;
+}
+
 export interface StoredPeak {
   fmaGflops: number;
   streamGBps: number;
@@ -14,6 +33,19 @@ export interface StoredPeak {
   cpuModel?: string;
   hostname?: string;
   dilbenchVersion?: string;
+  /** the GPU peak, when `dilbench peak` ran with a CUDA device */
+  gpu?: StoredGpuPeak;
+  /** why the GPU peak was not measured (no CUDA build, no device, ...) */
+  gpuNotMeasured?: string;
+}
+
+/** True for a GPU peak whose figures are all positive numbers. */
+export function isGpuPeak(v: unknown): v is StoredGpuPeak {
+  if (typeof v !== 'object' || v === null) return false;
+  const g = v as Record<string, unknown>;
+  const positive = (k: string) => typeof g[k] === 'number' && (g[k] as number) > 0 && Number.isFinite(g[k]);
+  return typeof g.name === 'string' && g.name.length > 0 &&
+    ['fp16TensorTflops', 'bf16TensorTflops', 'fp32FmaTflops', 'copyGBps'].every(positive);
 }
 
 export function peakPath(outputDir = 'benchmark_results'): string {
@@ -38,7 +70,9 @@ export async function loadPeak(outputDir = 'benchmark_results'): Promise<StoredP
   try {
     const v = JSON.parse(text) as Partial<StoredPeak>;
     if (typeof v.fmaGflops === 'number' && v.fmaGflops > 0 && typeof v.streamGBps === 'number' && v.streamGBps > 0) {
-      return v as StoredPeak;
+      const peak = v as StoredPeak;
+      if (peak.gpu !== undefined && !isGpuPeak(peak.gpu)) delete peak.gpu;  // keep the CPU figures
+      return peak;
     }
   } catch {
     /* fall through */

@@ -18,7 +18,9 @@ import { checkImplementations, DEFAULTS } from '../config/schema.js';
 import { collectEnvironment, availableMemoryBytes } from '../env/environment.js';
 import { calibrateRates } from '../plan/calibrate.js';
 import { planPoint, type PlannedPoint, type RateModel } from '../plan/planner.js';
-import { attachRoofline } from '../roofline/index.js';
+import { attachRooflines, matchingGpuPeak } from '../roofline/index.js';
+import type { StoredGpuPeak } from '../roofline/peak-store.js';
+import { sessionSampler } from '../measure/session-sampler.js';
 import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from './sampling.js';
 import { measureInterleaved } from '../measure/scheduler.js';
 import type { Measurement } from '../measure/types.js';
@@ -369,17 +371,21 @@ export async function runSuite<O extends CommonRunOptions>(
     if (interrupted) break;
   }
 
-  // Roofline: only against a peak measured on the same threads and SIMD level.
+  // Roofline: CPU rows only against a peak measured on the same threads and SIMD level, CUDA rows
+  // only against a GPU peak measured on a GPU of the same name.
   let peak: NonNullable<ResultFile['environment']['peak']> | undefined;
+  let gpuPeak: StoredGpuPeak | undefined;
   try {
     const stored = deps.loadPeak ? await deps.loadPeak() : null;
     if (stored && stored.threads === threads && stored.simdLevel === info.simdLevel) {
       peak = { fmaGflops: stored.fmaGflops, streamGBps: stored.streamGBps, threads: stored.threads, simdLevel: info.simdLevel };
     }
+    gpuPeak = matchingGpuPeak(stored?.gpu, info.cuda?.devices?.[0]?.name);
   } catch {
     peak = undefined;
+    gpuPeak = undefined;
   }
-  const measuredRows = peak ? results.map((r) => attachRoofline(r, peak)) : results;
+  const measuredRows = attachRooflines(results, { cpu: peak, gpu: gpuPeak });
   // several sides: the suite finalizes each side's rows on their own, as in a one-side run
   const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
   const rows = compareMode ? sides.flatMap((s) => finalize(measuredRows.filter((r) => sameSide(r, s)))) : finalize(measuredRows);
@@ -391,7 +397,7 @@ export async function runSuite<O extends CommonRunOptions>(
     runId: randomUUID(),
     createdAt,
     ...(interrupted ? { interrupted: true } : {}),
-    environment: collectEnvironment(binding, peak ? { peak } : {}),
+    environment: collectEnvironment(binding, { ...(peak ? { peak } : {}), ...(gpuPeak && measuredRows.some((r) => r.device === 'cuda') ? { gpuPeak } : {}) }),
     config: {
       ...suite.config(options, ctx),
       implementations,
@@ -524,6 +530,8 @@ function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, s
     pool,
   } satisfies Partial<ResultRow>);
   if (out.warnings?.length) row.warnings = [...(row.warnings ?? []), ...out.warnings];
+  if (out.smClock) row.smClock = out.smClock;
+  else delete row.smClock;
   // optional on the session (a fake binding may lack them)
   const cache = typeof session.patternCacheStats === 'function' ? session.patternCacheStats() : null;
   if (cache) row.patternCacheStats = cache;
@@ -551,7 +559,7 @@ async function measurePoint(
     const session = await binding.createSession(p.problem, sessionOptions);
     try {
       const t = token;
-      const sampler = { sample: (n: number, cold: boolean) => session.sample(n, cold, t) };
+      const sampler = sessionSampler(session, t);
       const out = await sampling(sampler, request, signal);
       fillRow(row, out, session, sessionOptions);
       if (after) await after(row, session, t);
@@ -608,7 +616,7 @@ async function measureInterleavedPoint(
       }
     }
     if (live.length === 0) return;
-    const samplerOf = (session: NativeSession) => ({ sample: (n: number, cold: boolean) => session.sample(n, cold, t) });
+    const samplerOf = (session: NativeSession) => sessionSampler(session, t);
     try {
       const samplers = new Map(live.map((l) => [l.key, samplerOf(l.session)]));
       const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);

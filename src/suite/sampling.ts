@@ -2,14 +2,12 @@
 // Default: adaptive warm-up, then sampling until the relative standard error reaches its target
 // (or max-samples / max-time). `--warmup N --runs M` keep their fixed-count meaning.
 import { measure } from '../measure/scheduler.js';
-import type { Measurement, SamplingOptions } from '../measure/types.js';
+import type { Measurement, Sampler, SamplingOptions } from '../measure/types.js';
 import { summarize } from '../stats/summary.js';
-import type { SampleStats } from '../results/types.js';
+import type { SampleStats, SmClockSummary } from '../results/types.js';
 
-/** Anything that can time `iterations` runs and return one duration (ns) per iteration. */
-export interface Sampler {
-  sample(iterations: number, cold: boolean): Promise<Float64Array>;
-}
+/** Anything that can time `iterations` runs and return one duration (ns) per iteration (and, on a GPU, the SM clock of each). */
+export type { Sampler } from '../measure/types.js';
 
 export interface SamplingRequest {
   /** warm-up iterations or 'adaptive'; the first one is reported as the cold start */
@@ -50,6 +48,7 @@ export function toOutcome(m: Measurement): SamplingOutcome {
     cacheMode: m.cacheMode,
     stats: m.stats,
     warnings: m.warnings,
+    ...(m.smClock ? { smClock: m.smClock } : {}),
   };
 }
 
@@ -61,6 +60,8 @@ export interface SamplingOutcome {
   cacheMode: 'hot' | 'cold';
   stats: SampleStats;
   warnings?: string[];
+  /** GPU: the SM clock of each kept sample and how many ran throttled */
+  smClock?: SmClockSummary;
 }
 
 export class CancelledError extends Error {

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { Environment } from '../../results/types.js';
 import { formatBytes, formatLength } from '../plots/data.js';
 import type { VlSpec } from '../plots/specs.js';
+import { describeGpuPeak } from '../../roofline/index.js';
 
 export interface HtmlChart {
   /** DOM id, unique in the page */
@@ -170,6 +171,7 @@ export function renderEnvironment(env: Environment | undefined): string {
   ];
   if (env.hostname) items.push(['host', env.hostname]);
   if (env.peak) items.push(['measured peak', `${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads, ${env.peak.simdLevel})`]);
+  if (env.gpuPeak) items.push(['measured GPU peak', describeGpuPeak(env.gpuPeak)]);
   if (env.gpu !== undefined) items.push(['GPU', typeof env.gpu === 'object' ? JSON.stringify(env.gpu) : String(env.gpu)]);
   return `<dl class="env">${items.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
 }

@@ -145,8 +145,13 @@ export function plotTitle(what: string, file: Pick<ResultFile, 'suite' | 'enviro
   };
 }
 
-/** Achieved % of the machine's measured FP32 FMA peak, when both are known. */
+/**
+ * Achieved % of the measured compute peak: the row's own roofline when it has one (CUDA rows: the
+ * GPU peak of their dtype), else the machine's FP32 FMA peak for CPU rows; null when unknown.
+ */
 export function percentOfPeak(row: ResultRow, env: Environment | undefined): number | null {
+  if (row.roofline) return row.roofline.pctOfPeakCompute;
+  if (row.device === 'cuda') return null;  // the CPU's peak says nothing about a GPU row
   const peak = env?.peak?.fmaGflops;
   if (!peak || !Number.isFinite(peak) || peak <= 0 || row.gflops === null || row.gflops === undefined) return null;
   return (row.gflops / peak) * 100;

@@ -317,11 +317,15 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
     ],
   });
   const peak = env?.peak;
+  // CUDA rows are placed on the GPU peak of their dtype (src/roofline), CPU rows on the FMA peak
+  const gpuPeak = ok.some((r) => r.device === 'cuda' && percentOfPeak(r, env) !== null) ? env?.gpuPeak : undefined;
   const right = hasPeak
     ? panel(
         'percent-of-peak',
-        `Achieved % of FP32 FMA peak (${peak!.fmaGflops.toFixed(0)} GFLOP/s, ${peak!.threads} threads)`,
-        { field: 'percentOfPeak', type: 'quantitative', title: '% of measured FP32 FMA peak', scale: { zero: true, nice: true } },
+        gpuPeak || !peak
+          ? `Achieved % of measured peak${gpuPeak ? ` (GPU ${gpuPeak.name}: compute rate of the row's dtype)` : ''}`
+          : `Achieved % of FP32 FMA peak (${peak.fmaGflops.toFixed(0)} GFLOP/s, ${peak.threads} threads)`,
+        { field: 'percentOfPeak', type: 'quantitative', title: gpuPeak || !peak ? '% of measured peak' : '% of measured FP32 FMA peak', scale: { zero: true, nice: true } },
       )
     : panel('gflops', 'Achieved GFLOP/s (no measured peak in this file)', {
         field: 'gflops',

@@ -5,6 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { renderHtmlReport, type HtmlChart, type HtmlRun } from '../html/index.js';
 import { describeMachine, formatBytes, formatLength } from '../plots/data.js';
 import { writePlot, type PlotFormat } from '../plots/index.js';
+import { describeGpuPeak } from '../../roofline/index.js';
 import { buildSuiteSpecs, performanceOverTimeSpec, type PlotKind, type VlSpec } from '../plots/specs.js';
 import {
   TABLE_COLUMNS,
@@ -178,6 +179,7 @@ function renderMarkdown(opts: {
         `- software: ${env.os}, Node ${env.nodeVersion}, dilbench ${env.dilbenchVersion} (${env.buildType}), commit ${env.gitCommit ?? 'n/a'}`,
       );
       if (env.peak) out.push(`- measured peak: ${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads)`);
+      if (env.gpuPeak) out.push(`- measured GPU peak: ${describeGpuPeak(env.gpuPeak)}`);
       out.push('');
     }
     for (const [kind, files] of Object.entries(rf.files) as [PlotKind, string[]][]) {
