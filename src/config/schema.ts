@@ -88,17 +88,55 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
     outputDir: { schema: z.union([z.string().min(1), z.null()]), allowed: 'a directory path (or null in the API: write no files)' },
     json: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     quiet: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
-    device: {
-      schema: z.enum(DEVICE_CHOICES),
-      allowed: `${DEVICE_CHOICES.join(', ')} (auto: cuda when the loaded build reports a CUDA device, else cpu)`,
-    },
-    dtype: { schema: z.enum(DTYPES), allowed: DTYPES.join(', ') },
-    compareDtypes: {
-      schema: z.preprocess(splitList, z.array(z.enum(DTYPES)).min(2)),
-      allowed: `two or more different dtypes of ${DTYPES.join(', ')}, comma-separated, the first the baseline (e.g. fp32,bf16)`,
-    },
-    compareDevices: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    ...SIDE_FIELDS,
   };
+}
+
+/** --device, --dtype, --compare-dtypes, --compare-devices: shared by the suites, inference and scaling. */
+const SIDE_FIELDS: Record<string, FieldSpec> = {
+  device: {
+    schema: z.enum(DEVICE_CHOICES),
+    allowed: `${DEVICE_CHOICES.join(', ')} (auto: cuda when the loaded build reports a CUDA device, else cpu)`,
+  },
+  dtype: { schema: z.enum(DTYPES), allowed: DTYPES.join(', ') },
+  compareDtypes: {
+    schema: z.preprocess(splitList, z.array(z.enum(DTYPES)).min(2)),
+    allowed: `two or more different dtypes of ${DTYPES.join(', ')}, comma-separated, the first the baseline (e.g. fp32,bf16)`,
+  },
+  compareDevices: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+};
+
+export interface SideOptions {
+  device: DeviceChoice;
+  /** with compareDtypes: its first entry */
+  dtype: DTypeChoice;
+  compareDtypes?: DTypeChoice[];
+  compareDevices: boolean;
+}
+
+/**
+ * Validates the device and dtype options (each error names the field and what is allowed):
+ * --compare-devices excludes --device, --compare-dtypes excludes --dtype and lists each dtype once.
+ */
+export function parseSideOptions(raw: Record<string, unknown>): SideOptions {
+  const get = <T>(name: string, dflt?: T): T | undefined => (raw[name] === undefined ? dflt : parseField<T>(SIDE_FIELDS, name, raw[name]));
+  const device = get<DeviceChoice>('device', DEFAULTS.device)!;
+  const compareDevices = get<boolean>('compareDevices', DEFAULTS.compareDevices)!;
+  if (compareDevices && raw.device !== undefined) {
+    throw new ConfigError('compareDevices', raw.compareDevices, 'without --device (it runs both cpu and cuda)', `--device ${String(raw.device)} was given too`);
+  }
+  const dtype = get<DTypeChoice>('dtype', DEFAULTS.dtype)!;
+  const compareDtypes = get<DTypeChoice[]>('compareDtypes');
+  if (compareDtypes) {
+    if (raw.dtype !== undefined) {
+      throw new ConfigError('compareDtypes', raw.compareDtypes, 'without --dtype (it runs every dtype listed)', `--dtype ${String(raw.dtype)} was given too`);
+    }
+    if (new Set(compareDtypes).size !== compareDtypes.length) {
+      throw new ConfigError('compareDtypes', raw.compareDtypes, SIDE_FIELDS.compareDtypes.allowed, 'a dtype is listed twice');
+    }
+  }
+  // with --compare-dtypes the first listed is the run's dtype (the comparison's baseline)
+  return { device, dtype: compareDtypes ? compareDtypes[0] : dtype, ...(compareDtypes ? { compareDtypes } : {}), compareDevices };
 }
 
 export interface SequenceRangesOptions extends ImplParams {
@@ -251,21 +289,7 @@ export function parseSequenceRangesOptions(
     throw new ConfigError('maxSamples', raw.maxSamples, `an integer >= minSamples (${minSamples})`, `${maxSamples} < ${minSamples}`);
   }
 
-  const device = get<DeviceChoice>('device', DEFAULTS.device)!;
-  const compareDevices = get<boolean>('compareDevices', DEFAULTS.compareDevices)!;
-  if (compareDevices && raw.device !== undefined) {
-    throw new ConfigError('compareDevices', raw.compareDevices, 'without --device (it runs both cpu and cuda)', `--device ${String(raw.device)} was given too`);
-  }
-  const dtype = get<DTypeChoice>('dtype', DEFAULTS.dtype)!;
-  const compareDtypes = get<DTypeChoice[]>('compareDtypes');
-  if (compareDtypes) {
-    if (raw.dtype !== undefined) {
-      throw new ConfigError('compareDtypes', raw.compareDtypes, 'without --dtype (it runs every dtype listed)', `--dtype ${String(raw.dtype)} was given too`);
-    }
-    if (new Set(compareDtypes).size !== compareDtypes.length) {
-      throw new ConfigError('compareDtypes', raw.compareDtypes, specs.compareDtypes.allowed, 'a dtype is listed twice');
-    }
-  }
+  const sides = parseSideOptions(raw);
 
   return {
     range,
@@ -295,11 +319,7 @@ export function parseSequenceRangesOptions(
     outputDir: raw.outputDir === null ? null : get<string>('outputDir', DEFAULTS.outputDir)!,
     json: get<boolean>('json', DEFAULTS.json)!,
     quiet: get<boolean>('quiet', DEFAULTS.quiet)!,
-    device,
-    // with --compare-dtypes the first listed is the run's dtype (the comparison's baseline)
-    dtype: compareDtypes ? compareDtypes[0] : dtype,
-    ...(compareDtypes ? { compareDtypes } : {}),
-    compareDevices,
+    ...sides,
     ...parseImplParams(raw),
   };
 }

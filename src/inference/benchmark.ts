@@ -22,6 +22,7 @@ import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../mo
 import { writeFileAtomic } from '../results/store.js';
 import { moveAside, toCsvText, writePngAtomic } from './files.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
+import { modelSides, type ModelSide } from './sides.js';
 
 export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -37,7 +38,14 @@ export interface InferenceOptions {
   maxLength?: number;
   runs?: number;
   warmup?: number;
+  /** cpu (default), cuda or auto; the model core runs on the CPU only, so cuda sides are skipped with the reason */
   device?: string;
+  /** fp32 (default); the model core runs fp32 only, fp16/bf16 are refused (or skipped sides of a comparison) */
+  dtype?: string;
+  /** e.g. 'fp32,bf16': the fp32 side runs, the others are recorded as skipped with the reason */
+  compareDtypes?: string | string[];
+  /** cpu and cuda: the cpu side runs, cuda is recorded as skipped with the reason */
+  compareDevices?: boolean;
   implementation?: string;
   threads?: number;
   seed?: number;
@@ -97,6 +105,8 @@ export interface InferenceRecord {
   /** kv-cache rows: (cached peak - recompute peak) / recompute peak, in percent */
   memory_change_pct: number | null;
   generated_text: string | null;
+  /** storage precision of the model (fp32: the only one the CPU model core runs) */
+  dtype: string;
 }
 
 export interface InferenceComparison {
@@ -122,7 +132,17 @@ export interface InferenceMetricsFile {
   kind: 'dilbench-inference-metrics';
   runs: InferenceRecord[];
   comparisons: InferenceComparison[];
-  invocations: { run_id: string; timestamp: string; model: string; config: ModelConfig; environment: Environment; dilbench_version: string; setup_ms: number }[];
+  invocations: {
+    run_id: string;
+    timestamp: string;
+    model: string;
+    config: ModelConfig;
+    environment: Environment;
+    dilbench_version: string;
+    setup_ms: number;
+    /** the device/dtype sides asked for (--compare-dtypes, --compare-devices); skipped ones say why */
+    sides?: ModelSide[];
+  }[];
 }
 
 export interface InferenceResult {
@@ -131,6 +151,8 @@ export interface InferenceResult {
   comparisons: InferenceComparison[];
   allIdentical: boolean;
   interrupted: boolean;
+  /** every device/dtype side asked for: cpu/fp32 ran (status ok), the others are skipped with the reason */
+  sides: ModelSide[];
   files: { json: string; csv: string; plots: string[] };
   warnings: string[];
 }
@@ -145,7 +167,7 @@ export const CSV_COLUMNS: readonly (keyof InferenceRecord)[] = [
   'new_tokens', 'runs', 'warmup', 'implementation', 'threads', 'device', 'seed', 'total_time_ms', 'total_time_min_ms',
   'total_time_max_ms', 'total_time_std_ms', 'tokens_per_second', 'time_per_token_ms', 'first_token_latency_ms',
   'decode_ms_per_token', 'decode_weights_gbps', 'weights_mb', 'kv_cache_mb', 'workspace_mb', 'peak_memory_mb', 'tokens_identical', 'speedup',
-  'memory_change_pct', 'generated_text',
+  'memory_change_pct', 'generated_text', 'dtype',
 ];
 
 const DEFAULT_PROMPT = 'The future of artificial intelligence';
@@ -288,8 +310,9 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   if (config.arch === 'encoder') {
     throw new ConfigError('model', config.name, 'a decoder or encoder-decoder model (an encoder does not generate; use dilbench scaling)');
   }
-  const device = opts.device ?? 'cpu';
-  if (device !== 'cpu') throw new ConfigError('device', device, 'cpu (the transformer model core runs on the CPU in this build)');
+  // cpu/fp32 runs; other sides asked for are recorded as skipped (a ConfigError when none can run)
+  const { sides } = modelSides(opts);
+  const device = 'cpu';
   const maxLength = intOption('maxLength', opts.maxLength, 1, config.maxPositions, 50);
   const runs = intOption('runs', opts.runs, 1, 10_000, 3);
   const warmup = intOption('warmup', opts.warmup, 0, 10_000, 1);
@@ -385,6 +408,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
           speedup: null,
           memory_change_pct: null,
           generated_text: text,
+          dtype: 'fp32',
         };
       };
       const base = rec('recompute');
@@ -417,11 +441,20 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   // accumulate under a lock: concurrent runs on one directory lose no records
   const json = join(benchmarkDir, METRICS_JSON);
   const csv = join(benchmarkDir, METRICS_CSV);
-  const invocation = { run_id: runId, timestamp, model: config.name, config, environment: environmentNow(), dilbench_version: packageVersion(), setup_ms: round(setupMs, 2) };
+  const invocation = {
+    run_id: runId,
+    timestamp,
+    model: config.name,
+    config,
+    environment: environmentNow(),
+    dilbench_version: packageVersion(),
+    setup_ms: round(setupMs, 2),
+    ...(sides.length > 1 ? { sides } : {}),
+  };
   let allRuns: InferenceRecord[] = records;
   if (!records.length) {
     // interrupted before any prompt finished in both modes: nothing to record
-    return { runId, records, comparisons, allIdentical: true, interrupted: true, files: { json, csv, plots: [] }, warnings };
+    return { runId, records, comparisons, allIdentical: true, interrupted: true, sides, files: { json, csv, plots: [] }, warnings };
   }
   const unlock = await lockMetrics(benchmarkDir, warn);
   try {
@@ -452,5 +485,5 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
       }
     }
   }
-  return { runId, records, comparisons, allIdentical: comparisons.every((c) => c.tokens_identical), interrupted: opts.signal?.aborted === true, files: { json, csv, plots }, warnings };
+  return { runId, records, comparisons, allIdentical: comparisons.every((c) => c.tokens_identical), interrupted: opts.signal?.aborted === true, sides, files: { json, csv, plots }, warnings };
 }

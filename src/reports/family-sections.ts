@@ -4,6 +4,7 @@
 import type { ResultRow } from '../results/types.js';
 import { formatBytes } from '../config/units.js';
 import type { RingProjection } from '../suite/ring-projection.js';
+import { sideLabeller } from './side-sections.js';
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -21,6 +22,8 @@ const sci = (v: number) => (v === 0 ? '0' : v.toExponential(2));
 
 export function familySections(rows: ResultRow[]): string[] {
   const out: string[] = [];
+  // device and dtype beside the name when the rows have several (--compare-dtypes / --compare-devices)
+  const label = sideLabeller(rows);
   const validated = rows.filter((r) => r.validation);
   if (validated.length) {
     const failed = validated.filter((r) => !r.validation!.passed).length;
@@ -31,7 +34,7 @@ export function familySections(rows: ResultRow[]): string[] {
         ['Length', 'Implementation', 'Batch', 'Against', 'Max abs error', 'Rel L2 error', 'Tolerance (abs / relL2)', 'Result'],
         validated.map((r) => {
           const v = r.validation!;
-          return [len(r.seqLen), r.implementation, String(r.batch), v.against, sci(v.maxAbsError), sci(v.relL2Error), `${sci(v.tolerance.maxAbs)} / ${sci(v.tolerance.relL2)}`, v.passed ? 'pass' : '**FAIL**'];
+          return [len(r.seqLen), label(r), String(r.batch), v.against, sci(v.maxAbsError), sci(v.relL2Error), `${sci(v.tolerance.maxAbs)} / ${sci(v.tolerance.relL2)}`, v.passed ? 'pass' : '**FAIL**'];
         }),
       ),
       '',
@@ -49,7 +52,7 @@ export function familySections(rows: ResultRow[]): string[] {
           const o = r.params!.optimization as { configuration: string; speedupVsBaseline: number | null; memoryReductionVsBaseline: number | null; cacheHitRate: number | null; poolCacheHits: number | null; poolCacheMisses: number | null; poolPeakBytesReserved: number | null };
           return [
             len(r.seqLen),
-            r.implementation,
+            label(r),
             o.configuration,
             r.status === 'ok' ? ms(r.stats?.medianMs) : r.status,
             o.speedupVsBaseline === null ? '-' : `${o.speedupVsBaseline.toFixed(2)}x`,
@@ -77,7 +80,7 @@ export function familySections(rows: ResultRow[]): string[] {
           if (t?.decodeSteps !== undefined) tel.push(`prefill ${ms((t.prefillNs ?? 0) / 1e6)} ms, ${t.decodeSteps} decode steps ${ms((t.decodeNs ?? 0) / 1e6)} ms`);
           return [
             len(r.seqLen),
-            r.implementation,
+            label(r),
             r.memoryPool === false ? 'off' : 'on',
             r.patternCache === false ? 'off' : 'on',
             c ? `${(c.hitRate * 100).toFixed(1)}% (${c.hits}/${c.hits + c.misses})` : '-',
@@ -103,7 +106,7 @@ export function familySections(rows: ResultRow[]): string[] {
       for (const l of p.links) {
         lines.push([
           len(r.seqLen) + (r.status === 'ok' ? '' : ' (projected row)'),
-          r.implementation,
+          label(r),
           String(p.ringSize),
           ms(p.maxStepComputeMs),
           formatBytes(p.bytesPerStepPerRank),

@@ -24,6 +24,7 @@ import { syntheticPrompt } from '../models/tokenizer.js';
 import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
 import { toCsvText, writePngAtomic } from '../inference/files.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
+import { modelSides, type ModelSide } from '../inference/sides.js';
 
 export const SCALING_KIND = 'dilbench-inference-scaling';
 export const SCALING_PREFIX = 'inference_scaling_';
@@ -55,6 +56,8 @@ export interface ScalingResultFile {
   points: ScalingPoint[];
   /** true when the run was stopped (SIGINT) before every context length ran */
   interrupted?: boolean;
+  /** --compare-dtypes / --compare-devices: every side asked for; cpu/fp32 ran, the others say why they were skipped */
+  sides?: ModelSide[];
 }
 
 /** One row of tables/inference_results.csv. */
@@ -90,6 +93,14 @@ export interface ScalingOptions {
   out?: string;
   threads?: number;
   plots?: boolean;
+  /** cpu (default), cuda or auto: the model core runs on the CPU only (cuda refused, or a skipped side of --compare-devices) */
+  device?: string;
+  /** fp32 (default): the model core runs fp32 only */
+  dtype?: string;
+  /** e.g. 'fp32,bf16': fp32 runs, the other dtypes are recorded as skipped with the reason */
+  compareDtypes?: string | string[];
+  /** cpu runs, cuda is recorded as skipped with the reason */
+  compareDevices?: boolean;
   binding?: ModelBinding;
   log?: (line: string) => void;
   /** stops at the next run boundary; the lengths finished so far are written (interrupted: true) */
@@ -117,6 +128,8 @@ function encoderMemoryEstimate(c: ModelConfig, weightBytes: number, n: number): 
 export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult> {
   const log = opts.log ?? (() => undefined);
   const cfg = typeof opts.config === 'string' ? loadScalingConfig(opts.config) : validateScalingConfig(opts.config);
+  // cpu/fp32 runs; other sides asked for are recorded as skipped (a ConfigError when none can run)
+  const { sides } = modelSides(opts);
   const where = typeof opts.config === 'string' ? opts.config : 'config';
   let model: ModelConfig;
   try {
@@ -198,6 +211,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     dilbenchVersion: packageVersion(),
     points,
     ...(opts.signal?.aborted ? { interrupted: true } : {}),
+    ...(sides.length > 1 ? { sides } : {}),
   };
   const resultsDir = join(out, 'results');
   const text = JSON.stringify(file, null, 2) + '\n';

@@ -424,6 +424,8 @@ export async function runSuite<O extends CommonRunOptions>(
               memoryBudgetBytes: budgets[k],
               ...(s.device === 'cuda' && !cuda.available ? { available: false, reason: cuda.reason } : {}),
             })),
+            // the sides of a point are sampled in seeded round-robin when their memory fits together
+            sidesInterleaved: true,
             ...(options.compareDtypes ? { compareDtypes: options.compareDtypes } : {}),
             ...(options.compareDevices ? { compareDevices: true } : {}),
           }
@@ -622,13 +624,9 @@ async function measureInterleavedPoint(
       const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);
       for (const l of live) {
         fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, l.opts);
+        // the sides of a compare run are always interleaved (config.sidesInterleaved): no note per row
         const mixed = live.some((x) => x.row.device !== l.row.device || x.row.dtype !== l.row.dtype);
-        l.row.warnings = [
-          ...(l.row.warnings ?? []),
-          mixed
-            ? `interleaved with ${live.length - 1} other run(s) of this point (another dtype, device or implementation)`
-            : `interleaved with ${live.length - 1} other implementation(s) of this point`,
-        ];
+        if (!mixed) l.row.warnings = [...(l.row.warnings ?? []), `interleaved with ${live.length - 1} other implementation(s) of this point`];
       }
       for (const l of live) await afterOne(l);
     } catch (e) {

@@ -30,7 +30,8 @@ export function cudaAvailability(info: Pick<NativeInfo, 'cuda'>): CudaAvailabili
     return { available: false, reason: 'no CUDA device: the loaded dilbench build has no CUDA backend' };
   }
   if (!(cuda.deviceCount > 0)) {
-    return { available: false, reason: 'no CUDA device: the CUDA backend is built but the driver reports none' };
+    const why = cuda.error ? ` (${cuda.error})` : '';
+    return { available: false, reason: `no CUDA device: the CUDA backend is built but no device is usable${why}` };
   }
   const d = cuda.devices[0];
   const what = d ? `${d.name} (compute capability ${d.computeCapability}, ${(d.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB)` : 'device 0';

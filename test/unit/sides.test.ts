@@ -127,7 +127,10 @@ describe('sides', () => {
     expect(resolveDevice('auto', gpu).reason).toContain('H100 (compute capability 9.0, 80.0 GiB)');
     expect(resolveDevice('auto', none)).toMatchObject({ device: 'cpu' });
     expect(resolveDevice('auto', none).reason).toMatch(/no CUDA device: the loaded dilbench build has no CUDA backend/);
-    expect(resolveDevice('auto', zero).reason).toMatch(/no CUDA device: the CUDA backend is built but the driver reports none/);
+    expect(resolveDevice('auto', zero).reason).toBe('auto: no CUDA device: the CUDA backend is built but no device is usable');
+    expect(cudaAvailability({ cuda: { ...zero.cuda, error: 'cudaGetDeviceCount: no CUDA-capable device is detected' } }).reason).toBe(
+      'no CUDA device: the CUDA backend is built but no device is usable (cudaGetDeviceCount: no CUDA-capable device is detected)',
+    );
     expect(resolveDevice('cpu', gpu)).toMatchObject({ device: 'cpu', reason: '--device cpu' });
   });
 
@@ -213,7 +216,8 @@ describe('runner with several sides (fake binding)', () => {
   const base = { range: 'custom', customLengths: '128,256', warmup: 1, runs: 5 };
 
   it('--compare-dtypes fp32,bf16: real rows where listed, skipped rows with the reason elsewhere, one file with the comparison', async () => {
-    const binding = fakeWithDtypes({ flash: ['fp32', 'bf16'] }, { bf16: { time: 0.5, memory: 0.5 } });
+    const calls: string[] = [];
+    const binding = fakeWithDtypes({ flash: ['fp32', 'bf16'] }, { bf16: { time: 0.5, memory: 0.5 } }, { onSample: (p) => calls.push(`${p.implementation}@${p.seqLen}/${p.dtype}`) });
     const events: ProgressEvent[] = [];
     const options = sequenceRanges.parseOptions({ ...base, compareDtypes: 'fp32,bf16' });
     const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), availableMemoryBytes: 8 * GiB, onProgress: (e) => events.push(e) });
@@ -237,7 +241,11 @@ describe('runner with several sides (fake binding)', () => {
     expect(binding.sessions.filter((p) => p.dtype === 'bf16').map((p) => p.implementation)).toEqual(['flash', 'flash']);
     // the two sides of a point were sampled interleaved
     const flashBf16 = file.results.find((r) => r.implementation === 'flash' && r.dtype === 'bf16')!;
-    expect(flashBf16.warnings?.join(' ')).toMatch(/interleaved with 1 other run\(s\) of this point/);
+    expect(flashBf16.warnings ?? []).toEqual([]);
+    expect(file.config.sidesInterleaved).toBe(true);
+    const flash128 = calls.filter((c) => c.startsWith('flash@128/'));
+    const switches = flash128.filter((c, k) => k > 0 && c !== flash128[k - 1]).length;
+    expect(switches).toBeGreaterThanOrEqual(3); // fp32 and bf16 samples alternate, not one block after the other
     expect(flashBf16.peakMemoryBytes).toBe(Math.round(file.results.find((r) => r.implementation === 'flash' && r.dtype === 'fp32')!.peakMemoryBytes! * 0.5));
 
     expect(file.config).toMatchObject({ dtype: 'fp32,bf16', device: 'cpu', compareDtypes: ['fp32', 'bf16'] });

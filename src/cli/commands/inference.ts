@@ -3,6 +3,7 @@
 // The library (src/inference) is loaded inside the action so the other commands start fast.
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/errors.js';
+import { skippedSideLines } from '../../inference/sides.js';
 import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
 
@@ -15,6 +16,9 @@ interface InferenceCliOptions {
   runs?: string;
   warmup?: string;
   device?: string;
+  dtype?: string;
+  compareDtypes?: string;
+  compareDevices?: boolean;
   implementation?: string;
   threads?: string;
   seed?: string;
@@ -46,7 +50,10 @@ export function register(program: Command): void {
     .option('--max-length <n>', 'tokens to generate after each prompt (default 50)')
     .option('--runs <n>', 'timed generations per prompt and mode (default 3)')
     .option('--warmup <n>', 'untimed generations first (default 1)')
-    .option('--device <name>', 'device (cpu)', 'cpu')
+    .option('--device <name>', 'cpu|cuda|auto (default cpu); the model core runs on the CPU only: auto chooses cpu, cuda is refused')
+    .option('--dtype <name>', 'fp32|fp16|bf16 (default fp32); the model core runs fp32 only: fp16/bf16 are refused')
+    .option('--compare-dtypes <list>', 'e.g. fp32,bf16: fp32 runs, the other dtypes are recorded as skipped with the reason (no half-precision models yet)')
+    .option('--compare-devices', 'cpu and cuda: cpu runs, cuda is recorded as skipped with the reason (no CUDA models yet)')
     .option('--implementation <name>', 'attention implementation inside the model (default flash)')
     .option('--threads <n>', 'worker threads (default: the available cores)')
     .option('--seed <n>', 'seed of the synthetic weights and prompts (default 1234)')
@@ -71,6 +78,9 @@ export function register(program: Command): void {
           runs: opts.runs as unknown as number,
           warmup: opts.warmup as unknown as number,
           device: opts.device,
+          dtype: opts.dtype,
+          compareDtypes: opts.compareDtypes,
+          compareDevices: opts.compareDevices,
           implementation: opts.implementation,
           threads: opts.threads as unknown as number,
           seed: opts.seed as unknown as number,
@@ -89,7 +99,7 @@ export function register(program: Command): void {
       }
       interrupt.release();
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, files: result.files }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, sides: result.sides, files: result.files }, null, 2) + '\n');
       } else if (!quiet) {
         const rows = [['prompt', 'mode', 'tokens/s', 'ms/token', 'total ms', 'first-token ms', 'peak MiB', 'KV MiB']];
         for (const r of result.records) {
@@ -108,6 +118,7 @@ export function register(program: Command): void {
             `${c.prompt_label}: KV cache speedup ${c.speedup.toFixed(2)}x, memory ${c.memory_change_pct >= 0 ? '+' : ''}${c.memory_change_pct.toFixed(1)}%, tokens ${c.tokens_identical ? 'identical' : `DIFFER (first at ${c.first_mismatch})`}`,
           );
         }
+        lines.push(...skippedSideLines(result.sides));
         lines.push(`results: ${result.files.json}, ${result.files.csv}${result.files.plots.length ? `, ${result.files.plots.join(', ')}` : ''}`);
         process.stdout.write(lines.join('\n') + '\n');
       }

@@ -2,6 +2,7 @@
 // peak memory vs context length for an encoder, decoder or encoder-decoder model (issue 7).
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/errors.js';
+import { modelSides, skippedSideLines } from '../../inference/sides.js';
 import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
 
@@ -9,6 +10,10 @@ interface ScalingCliOptions {
   config: string | string[];
   out: string;
   threads?: string;
+  device?: string;
+  dtype?: string;
+  compareDtypes?: string;
+  compareDevices?: boolean;
   plots?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -21,6 +26,10 @@ export function register(program: Command): void {
     .requiredOption('--config <files...>', 'scaling config YAML(s), run in order (configs/bench/infer_{encoder,decoder,encdec}_scaling.yaml)')
     .option('--out <dir>', 'output directory (results/, tables/, figs/)', 'benchmark_results')
     .option('--threads <n>', 'worker threads (default: the config\'s, else the available cores)')
+    .option('--device <name>', 'cpu|cuda|auto (default cpu); the model core runs on the CPU only: auto chooses cpu, cuda is refused')
+    .option('--dtype <name>', 'fp32|fp16|bf16 (default fp32); the model core runs fp32 only: fp16/bf16 are refused')
+    .option('--compare-dtypes <list>', 'e.g. fp32,bf16: fp32 runs, the other dtypes are recorded as skipped with the reason (no half-precision models yet)')
+    .option('--compare-devices', 'cpu and cuda: cpu runs, cuda is recorded as skipped with the reason (no CUDA models yet)')
     .option('--no-plots', 'do not render figs/latency_curve.png')
     .option('--json', 'print the result file as JSON on stdout')
     .option('--quiet', 'print nothing but warnings and errors')
@@ -30,6 +39,8 @@ export function register(program: Command): void {
         threads = Number(opts.threads);
         if (!Number.isInteger(threads) || threads < 1 || threads > 4096) throw new ConfigError('threads', opts.threads, 'an integer in [1, 4096]');
       }
+      const sideOptions = { device: opts.device, dtype: opts.dtype, compareDtypes: opts.compareDtypes, compareDevices: opts.compareDevices };
+      const sides = modelSides(sideOptions).sides; // bad values exit 2 before anything runs
       const { runScaling } = await import('../../scaling/run.js');
       const { loadScalingConfig } = await import('../../scaling/config.js');
       const quiet = opts.quiet === true || opts.json === true;
@@ -48,7 +59,7 @@ export function register(program: Command): void {
         if (interrupt.signal.aborted) break;
         let result;
         try {
-          result = await runScaling({ config, out: opts.out, threads, plots: opts.plots, signal: interrupt.signal, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
+          result = await runScaling({ config, out: opts.out, threads, plots: opts.plots, ...sideOptions, signal: interrupt.signal, log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`) });
         } catch (e) {
           interrupt.release();
           throw asUsage(e);
@@ -61,6 +72,7 @@ export function register(program: Command): void {
         for (const r of own) {
           lines.push(`${String(r.context_length).padStart(7)}  ${r.latency_ms.toFixed(2).padStart(19)}  ${`${r.throughput.toFixed(1)} ${r.throughput_unit}`.padEnd(24)}  ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''}`);
         }
+        lines.push(...skippedSideLines(sides));
         lines.push(`results: ${result.files.json}`, `table:   ${result.files.csv}`);
         if (result.files.figure) lines.push(`figure:  ${result.files.figure}`);
         process.stdout.write(lines.join('\n') + '\n');
