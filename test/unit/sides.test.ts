@@ -16,6 +16,8 @@ import { buildSideComparisons, compareSides } from '../../src/suite/side-compari
 import { cudaAvailability, resolveDevice, runSides, sideUnavailableReason } from '../../src/suite/sides.js';
 import type { ProgressEvent } from '../../src/suite/types.js';
 import { summaryText } from '../../src/cli/summary.js';
+import { sideComparisonSpec } from '../../src/reports/plots/side-comparison.js';
+import { renderSvg } from '../../src/reports/plots/render.js';
 import { createFakeBinding, type FakeOptions } from '../helpers/fake-binding.js';
 
 const GiB = 1024 ** 3;
@@ -275,6 +277,27 @@ describe('runner with several sides (fake binding)', () => {
     const csv = toCsv(file).trim().split('\n');
     expect(csv).toHaveLength(1 + file.results.length);
     expect(summaryText(file)).toMatch(/precision comparison bf16 vs fp32 on cpu: time ratio bf16\/fp32 geometric mean 0\.500 .* over 2 pair\(s\): 2 faster/);
+  });
+
+  it('the grouped time-ratio chart: one bar per compared pair with its interval; none without a compared pair', async () => {
+    const binding = fakeWithDtypes({ flash: ['fp32', 'bf16'] }, { bf16: { time: 0.5, memory: 0.5 } });
+    const file = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, compareDtypes: 'fp32,bf16' }), { binding, rates: constantRate(1e10) });
+    const spec = sideComparisonSpec(file)!;
+    const values = spec.data.values as { implementation: string; seqLen: number; ratio: number; low: number; high: number }[];
+    expect(values.map((v) => [v.implementation, v.seqLen])).toEqual([
+      ['flash', 128],
+      ['flash', 256],
+    ]);
+    for (const v of values) {
+      expect(v.ratio).toBeCloseTo(0.5, 9);
+      expect(v.low).toBeLessThanOrEqual(v.ratio);
+      expect(v.high).toBeGreaterThanOrEqual(v.ratio);
+    }
+    const svg = await renderSvg(spec);
+    expect(svg).toContain('<svg');
+    expect(svg).toContain('Time ratio bf16/fp32');
+    const cpuOnly = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, compareDevices: true }), { binding, rates: constantRate(1e10) });
+    expect(sideComparisonSpec(cpuOnly)).toBeNull();
   });
 
   it('--compare-devices without CUDA: cpu rows run, cuda rows skipped with the reason, one note at the start', async () => {

@@ -38,6 +38,8 @@ import {
   seriesLabeller,
 } from './data.js';
 
+import { sideComparisonSpec } from './side-comparison.js';
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type VlSpec = Record<string, any>;
 
@@ -61,7 +63,7 @@ export const PLOT_CONFIG: VlSpec = {
 };
 
 /** Every plot kind writeSuitePlots can produce, in output order. */
-export const PLOT_KINDS = ['latency', 'memory', 'throughput', 'speedup', 'optimization-impact', 'ring'] as const;
+export const PLOT_KINDS = ['latency', 'memory', 'throughput', 'speedup', 'optimization-impact', 'ring', 'side-comparison'] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number] | 'performance-over-time';
 
 function top(title: VlSpec, values: unknown[], body: VlSpec): VlSpec {
@@ -718,6 +720,7 @@ export function buildSuiteSpecs(file: ResultFile, options: { baseline?: string }
   add('speedup', speedupSpec(file, options.baseline ?? 'naive'));
   add('optimization-impact', optimizationImpactSpec(file));
   add('ring', ringSpec(file));
+  add('side-comparison', sideComparisonSpec(file));
   return out;
 }
 

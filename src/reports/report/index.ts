@@ -60,6 +60,7 @@ const PLOT_TITLES: Record<PlotKind, string> = {
   speedup: 'Speedup vs baseline',
   'optimization-impact': 'Optimization impact',
   ring: 'Ring: compute vs projected communication',
+  'side-comparison': 'Precision / device comparison: time ratio',
   'performance-over-time': 'Performance over time',
 };
 
