@@ -80,12 +80,12 @@ function comparisonRow(r: SideComparisonRow): string[] {
   ];
 }
 
-function comparisonTable(c: SideComparison): string[] {
+function comparisonTable(c: SideComparison, h: string): string[] {
   const b = c.kind === 'precision' ? c.baseline.dtype : c.baseline.device;
   const o = c.kind === 'precision' ? c.other.dtype : c.other.device;
   const title = c.kind === 'precision' ? `${o} vs ${b} on ${c.baseline.device}` : `${o} vs ${b} (${c.baseline.dtype})`;
   const rows = [...c.rows].sort((x, y) => x.seqLen - y.seqLen || x.implementation.localeCompare(y.implementation));
-  const out = [`### ${title}`, ''];
+  const out = [`${h}# ${title}`, ''];
   out.push(
     table(
       [
@@ -119,20 +119,24 @@ function sectionIntro(alpha: number, threshold: number, what: string): string {
   );
 }
 
-/** The Precision comparison and Device comparison sections (empty for a one-side run). */
-export function sideComparisonSections(file: Pick<ResultFile, 'comparisons'>): string[] {
+/**
+ * The Precision comparison and Device comparison sections (empty for a one-side run), headed at
+ * `level` (2: `##`; the aggregated report nests them under a run at 3).
+ */
+export function sideComparisonSections(file: Pick<ResultFile, 'comparisons'>, level = 2): string[] {
   const c = file.comparisons;
   if (!c) return [];
+  const h = '#'.repeat(level);
   const out: string[] = [];
   if (c.precision.length) {
-    out.push('## Precision comparison', '');
+    out.push(`${h} Precision comparison`, '');
     out.push(sectionIntro(c.alpha, c.threshold, 'Each dtype against the first one listed in --compare-dtypes, on the same device, per implementation and length.'), '');
-    for (const x of c.precision) out.push(...comparisonTable(x));
+    for (const x of c.precision) out.push(...comparisonTable(x, h));
   }
   if (c.device.length) {
-    out.push('## Device comparison', '');
+    out.push(`${h} Device comparison`, '');
     out.push(sectionIntro(c.alpha, c.threshold, 'cuda against cpu in the same dtype, per implementation and length.'), '');
-    for (const x of c.device) out.push(...comparisonTable(x));
+    for (const x of c.device) out.push(...comparisonTable(x, h));
   }
   return out;
 }

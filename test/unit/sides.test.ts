@@ -18,6 +18,11 @@ import type { ProgressEvent } from '../../src/suite/types.js';
 import { summaryText } from '../../src/cli/summary.js';
 import { sideComparisonSpec } from '../../src/reports/plots/side-comparison.js';
 import { renderSvg } from '../../src/reports/plots/render.js';
+import { generateReport } from '../../src/reports/report/index.js';
+import { writeResultFiles } from '../../src/results/store.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createFakeBinding, type FakeOptions } from '../helpers/fake-binding.js';
 
 const GiB = 1024 ** 3;
@@ -298,6 +303,24 @@ describe('runner with several sides (fake binding)', () => {
     expect(svg).toContain('Time ratio bf16/fp32');
     const cpuOnly = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, compareDevices: true }), { binding, rates: constantRate(1e10) });
     expect(sideComparisonSpec(cpuOnly)).toBeNull();
+  });
+
+  it('dilbench report nests the comparison under its run and keeps it in report.json', async () => {
+    const binding = fakeWithDtypes({ flash: ['fp32', 'bf16'] }, { bf16: { time: 0.5, memory: 0.5 } });
+    const file = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, compareDtypes: 'fp32,bf16' }), { binding, rates: constantRate(1e10) });
+    const dir = mkdtempSync(join(tmpdir(), 'dilbench-sides-report-'));
+    try {
+      await writeResultFiles(file, join(dir, 'results'));
+      await generateReport({ resultsDir: join(dir, 'results'), outDir: join(dir, 'report'), formats: ['md', 'json'], figureFormats: ['svg'] });
+      const md = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
+      expect(md).toContain('### Precision comparison');
+      expect(md).toContain('#### bf16 vs fp32 on cpu');
+      expect(md).toMatch(/!\[Precision \/ device comparison: time ratio\]\(figs\/.*_side-comparison\.svg\)/);
+      const json = JSON.parse(readFileSync(join(dir, 'report', 'report.json'), 'utf8')) as { runs: { comparisons?: { precision: unknown[] } }[] };
+      expect(json.runs[0].comparisons?.precision).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--compare-devices without CUDA: cpu rows run, cuda rows skipped with the reason, one note at the start', async () => {

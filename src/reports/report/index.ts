@@ -7,6 +7,7 @@ import { describeMachine, formatBytes, formatLength } from '../plots/data.js';
 import { writePlot, type PlotFormat } from '../plots/index.js';
 import { describeGpuPeak } from '../../roofline/index.js';
 import { buildSuiteSpecs, performanceOverTimeSpec, type PlotKind, type VlSpec } from '../plots/specs.js';
+import { sideComparisonSections } from '../side-sections.js';
 import {
   TABLE_COLUMNS,
   aggregate,
@@ -189,6 +190,7 @@ function renderMarkdown(opts: {
     }
     const rows = opts.rows.filter((r) => r.exp_id === rf.run.expId && r.createdAt === f.createdAt);
     out.push(mdTable(rows, false), '');
+    out.push(...sideComparisonSections(f, 3));
   }
   return out.join('\n');
 }
@@ -297,7 +299,15 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
     const data = {
       generatedAt,
       resultsDir,
-      runs: loaded.files.map((f) => ({ exp_id: f.expId, suite: f.file.suite, createdAt: f.file.createdAt, path: f.path, environment: f.file.environment, config: f.file.config })),
+      runs: loaded.files.map((f) => ({
+        exp_id: f.expId,
+        suite: f.file.suite,
+        createdAt: f.file.createdAt,
+        path: f.path,
+        environment: f.file.environment,
+        config: f.file.config,
+        ...(f.file.comparisons ? { comparisons: f.file.comparisons } : {}),
+      })),
       rows: rows.map(({ configKey: _k, ...r }) => r),
       latest: latestRows(rows).map(({ configKey: _k, ...r }) => r),
       history: { entries: history.entries.length, skippedLines: history.skippedLines },
