@@ -31,6 +31,7 @@ import { buildSideComparisons } from './side-comparison.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 const UNSUPPORTED = 'ERR_DILBENCH_UNSUPPORTED';
+const OUT_OF_MEMORY = 'ERR_DILBENCH_OUT_OF_MEMORY';
 
 function codeOf(e: unknown): string {
   const code = (e as { code?: unknown })?.code;
@@ -364,6 +365,11 @@ export async function runSuite<O extends CommonRunOptions>(
       const i = group[k];
       const row = rows[k];
       if (row.errorCode === CANCELLED) interrupted = true;
+      // a side that runs out of memory cannot run this pair: skipped with the reason (the code kept)
+      if (compareMode && row.status === 'failed' && row.errorCode === OUT_OF_MEMORY) {
+        row.status = 'skipped';
+        row.reason = `out of memory on ${row.device}: ${row.reason ?? ''}`;
+      }
       results.push(row);
       remaining -= estimates[i];
       emit({ type: 'point-end', index: i, total: planned.length, row, elapsedSeconds: (Date.now() - started) / 1000 / group.length });

@@ -23,7 +23,8 @@ import { writeResultFiles } from '../../src/results/store.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFakeBinding, type FakeOptions } from '../helpers/fake-binding.js';
+import { CodedError, createFakeBinding, type FakeOptions } from '../helpers/fake-binding.js';
+import { runBenchmark } from '../../src/api/run.js';
 
 const GiB = 1024 ** 3;
 
@@ -366,6 +367,26 @@ describe('runner with several sides (fake binding)', () => {
     expect((file.config.sides as { memoryBudgetBytes: number }[]).map((s) => s.memoryBudgetBytes)).toEqual([4 * GiB, 8 * GiB]);
     const dev = file.comparisons!.device[0];
     expect(dev.rows.map((r) => r.timeRatio)).toEqual([1, 1]);
+  });
+
+  it('a side that runs out of memory is a skipped row with the reason; the other side still runs', async () => {
+    const binding = fakeWithDtypes({ flash: ['fp32', 'bf16'] }, {}, {
+      failAt: 'createSession',
+      failOn: (p) => (p.dtype === 'bf16' && p.seqLen === 256 ? new CodedError('ERR_DILBENCH_OUT_OF_MEMORY', 'pool allocation of 4 MiB failed') : undefined),
+    });
+    const file = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, implementations: 'flash', compareDtypes: 'fp32,bf16' }), { binding, rates: constantRate(1e10) });
+    const oom = file.results.find((r) => r.dtype === 'bf16' && r.seqLen === 256)!;
+    expect(oom).toMatchObject({ status: 'skipped', reason: 'out of memory on cpu: pool allocation of 4 MiB failed', errorCode: 'ERR_DILBENCH_OUT_OF_MEMORY' });
+    expect(file.results.filter((r) => r.status === 'ok')).toHaveLength(3);
+    const row = file.comparisons!.precision[0].rows.find((r) => r.seqLen === 256)!;
+    expect(row.note).toBe('cpu/bf16 skipped: out of memory on cpu: pool allocation of 4 MiB failed');
+  });
+
+  it('runBenchmark takes the same fields (API)', async () => {
+    const binding = fakeWithDtypes({ flash: ['fp32', 'bf16'] }, { bf16: { time: 0.5, memory: 0.5 } });
+    const file = await runBenchmark({ suite: 'sequence-ranges', range: 'custom', customLengths: [128], implementations: 'flash', compareDtypes: ['fp32', 'bf16'], warmup: 1, runs: 5, outputDir: null, binding, rates: constantRate(1e10) });
+    expect(file.comparisons!.precision[0].rows[0].timeRatio).toBeCloseTo(0.5, 9);
+    await expect(runBenchmark({ suite: 'sequence-ranges', customLengths: [128], dtype: 'fp64' as never, outputDir: null, binding })).rejects.toMatchObject({ field: 'dtype' });
   });
 
   it('--device auto records the choice and why; --dtype with an implementation that lacks it is a ConfigError naming dtype', async () => {
