@@ -1,14 +1,15 @@
-// The CPU backend and the backend registry. The CPU supports fp32 only; flushCache touches a
-// buffer twice the size of the last-level cache (read from sysfs, 32 MiB when unknown).
+// The CPU backend and the backend registry. Buffers hold fp32, fp16 or bf16 (upload/download
+// convert with round to nearest even, native/cpu/convert_half.h); flushCache touches a buffer
+// twice the size of the last-level cache (read from sysfs, 32 MiB when unknown).
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "../cpu/convert_half.h"
 #include "backend.h"
 #include "errors.h"
 
@@ -79,12 +80,10 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Timer> makeTimer() override { return std::make_unique<SteadyClockTimer>(); }
 
   void upload(void* dst, const float* src, size_t count, DType dtype) override {
-    requireF32(dtype);
-    if (count) std::memcpy(dst, src, count * sizeof(float));
+    cpu::convertFromF32(dst, src, count, dtype);
   }
   void download(float* dst, const void* src, size_t count, DType dtype) override {
-    requireF32(dtype);
-    if (count) std::memcpy(dst, src, count * sizeof(float));
+    cpu::convertToF32(dst, src, count, dtype);
   }
 
   void flushCache() override {
@@ -107,13 +106,6 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  static void requireF32(DType dtype) {
-    if (dtype != DType::F32) {
-      throw Error(ErrorCode::Unsupported,
-                  std::string("dtype '") + dtypeName(dtype) + "' is not supported on the CPU (fp32 only)",
-                  "dtype");
-    }
-  }
   uint64_t llc_ = readLlcBytes();
   std::mutex flushMutex_;
   std::vector<unsigned char> flushBuffer_;
