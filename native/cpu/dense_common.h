@@ -1,11 +1,14 @@
-// Shared bits of the dense CPU kernels (naive, flash): exact work counts, checks, cancel polling.
+// Shared bits of the dense CPU kernels (naive, flash): exact work counts, checks, cancel polling,
+// and the fp16 / bf16 storage helpers (fp32 compute: half tiles are converted into fp32 scratch).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "../core/cancel.h"
 #include "../core/errors.h"
 #include "../core/kernel.h"
 #include "../core/problem.h"
+#include "convert_half.h"
 
 namespace dilbench {
 namespace cpu {
@@ -21,15 +24,34 @@ inline KernelCounts denseCounts(const AttentionProblem& p) {
   // QK^T and P.V: 2 flops per multiply-add each, over the allowed pairs only.
   c.flops = 4.0 * static_cast<double>(p.batch * p.heads) * static_cast<double>(p.headDim) *
             denseAllowedPairs(p);
-  c.bytesMoved = 4.0 * (2.0 * static_cast<double>(p.qElements()) + 2.0 * static_cast<double>(p.kvElements()));
+  c.bytesMoved = static_cast<double>(dtypeBytes(p.dtype)) *
+                 (2.0 * static_cast<double>(p.qElements()) + 2.0 * static_cast<double>(p.kvElements()));
   return c;
 }
+
+// Storage dtypes of the kernels that convert half tiles to fp32 (flash, naive, kv-cache).
+inline std::vector<DType> halfStorageDtypes() { return {DType::F32, DType::F16, DType::BF16}; }
 
 inline void validateDenseCpu(const AttentionProblem& p, const char* name) {
   if (p.device != Device::CPU)
     throw Error(ErrorCode::Unsupported, std::string(name) + " (cpu) runs on the CPU only", "device");
-  if (p.dtype != DType::F32)
-    throw Error(ErrorCode::Unsupported, std::string(name) + " on the CPU supports fp32 only", "dtype");
+  if (p.dtype != DType::F32 && p.dtype != DType::F16 && p.dtype != DType::BF16)
+    throw Error(ErrorCode::Unsupported, std::string(name) + " on the CPU supports fp32, fp16 and bf16 only", "dtype");
+}
+
+// Element `index` of a tensor stored in `dtype`.
+inline const void* elementAt(const void* base, int64_t index, DType dtype) {
+  return static_cast<const char*>(base) + index * static_cast<int64_t>(dtypeBytes(dtype));
+}
+inline void* elementAt(void* base, int64_t index, DType dtype) {
+  return static_cast<char*>(base) + index * static_cast<int64_t>(dtypeBytes(dtype));
+}
+
+// n elements at src as fp32: src itself for fp32 (no copy), else converted into scratch.
+inline const float* asF32(const void* src, int64_t n, DType dtype, float* scratch) {
+  if (dtype == DType::F32) return static_cast<const float*>(src);
+  convertToF32(scratch, src, static_cast<size_t>(n), dtype);
+  return scratch;
 }
 
 inline void pollCancel(const CancelToken* c) {

@@ -195,9 +195,9 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
 // compulsory traffic (read q, k, v, write o).
 KernelCounts dilatedCounts(const AttentionProblem& p,
                            const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf);
-// Read q, k, v once and write o, in fp32.
+// Read q, k, v once and write o, in the problem's storage dtype.
 inline double denseBytesMoved(const AttentionProblem& p) {
-  return double(2 * p.qElements() + 2 * p.kvElements()) * sizeof(float);
+  return double(2 * p.qElements() + 2 * p.kvElements()) * double(dtypeBytes(p.dtype));
 }
 
 }  // namespace family

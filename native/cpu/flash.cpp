@@ -3,6 +3,9 @@
 // (batch, head, query tile) on the ThreadPool, heaviest (causal) tiles first. Per worker it
 // holds Q^T of its tile (pre-scaled by scale*log2 e), one Tk x Tq score tile, the Tq x D
 // accumulator and the row statistics: O(seqLen)-free, O(tile) memory.
+// fp16 / bf16 storage: fp32 compute and accumulation; each worker converts its Q tile and every
+// K/V tile it streams into fp32 scratch (two more tiles per worker) and writes its output tile
+// rounded to the storage dtype. fp32 reads the tensors in place, exactly as before.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -35,12 +38,19 @@ FlashTiles flashTiles() {
   return t;
 }
 
+// fp32 copies of one K tile (or first the Q tile) and one V tile; half storage only.
+int64_t convertedFloats(const AttentionProblem& p, const FlashTiles& t) {
+  if (p.dtype == DType::F32) return 0;
+  return cpu::roundUp16(std::max(t.tq, t.tk) * p.headDim) + cpu::roundUp16(t.tk * p.headDim);
+}
+
 int64_t perWorkerFloats(const AttentionProblem& p, const FlashTiles& t) {
   const int64_t D = p.headDim;
   return cpu::roundUp16(D * t.tq)      // Q^T
          + cpu::roundUp16(t.tk * t.tq)  // scores / probabilities
          + cpu::roundUp16(t.tq * D)     // accumulator
-         + 3 * cpu::roundUp16(t.tq);    // m2, l, alpha
+         + 3 * cpu::roundUp16(t.tq)     // m2, l, alpha
+         + convertedFloats(p, t);
 }
 
 int workersFor(int threads) { return std::max(1, threads); }
@@ -53,6 +63,7 @@ class FlashCpu final : public Kernel {
     return "Tiled attention with online softmax (FlashAttention-2 order), SIMD microkernels, "
            "O(tile) workspace per thread, causal tile skipping";
   }
+  std::vector<DType> dtypes() const override { return cpu::halfStorageDtypes(); }
   void validate(const AttentionProblem& p) const override { cpu::validateDenseCpu(p, "flash"); }
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
     // The single pool request run() makes, rounded to the pool's size class.
@@ -70,10 +81,8 @@ class FlashCpu final : public Kernel {
     const int workers = workersFor(ctx.threads);
     const int64_t per = perWorkerFloats(p, tiles);
     PoolBuffer<float> ws(*ctx.pool, static_cast<size_t>(per * workers));
-    const float* q = static_cast<const float*>(t.q);
-    const float* k = static_cast<const float*>(t.k);
-    const float* v = static_cast<const float*>(t.v);
-    float* o = static_cast<float*>(t.o);
+    const DType dt = p.dtype;
+    const bool half = dt != DType::F32;
     const float mul = static_cast<float>(p.resolvedScale()) * cpu::kLog2e;
     const bool causal = p.causal;
     const cpu::BlockOps& ops = cpu::blockOps();
@@ -98,13 +107,14 @@ class FlashCpu final : public Kernel {
       float* m2 = acc + cpu::roundUp16(TQ * D);
       float* l = m2 + cpu::roundUp16(TQ);
       float* alpha = l + cpu::roundUp16(TQ);
+      // half only: the Q tile, then each K tile, in fp32 (kf); each V tile (vf)
+      float* kf = half ? alpha + cpu::roundUp16(TQ) : nullptr;
+      float* vf = half ? kf + cpu::roundUp16(std::max(TQ, TK) * D) : nullptr;
 
-      const float* Q = q + ((b * H + h) * N + q0) * D;
-      const float* K = k + (b * KH + kh) * N * D;
-      const float* V = v + (b * KH + kh) * N * D;
-      float* O = o + ((b * H + h) * N + q0) * D;
+      const int64_t qOff = ((b * H + h) * N + q0) * D;  // element offsets (any dtype)
+      const int64_t kvOff = (b * KH + kh) * N * D;
 
-      ops.packQT(Q, D, qr, D, mul, qt, qPad);
+      ops.packQT(cpu::asF32(cpu::elementAt(t.q, qOff, dt), qr * D, dt, kf), D, qr, D, mul, qt, qPad);
       for (int64_t i = 0; i < qPad; ++i) {
         m2[i] = kNegInf;
         l[i] = 0.f;
@@ -113,7 +123,9 @@ class FlashCpu final : public Kernel {
       bool first = true;
       for (int64_t k0 = 0; k0 < kvEnd; k0 += TK) {
         const int64_t kr = std::min(TK, kvEnd - k0);
-        ops.scoresT(qt, qPad, D, K + k0 * D, D, kr, s, qPad);
+        const float* Kt = cpu::asF32(cpu::elementAt(t.k, kvOff + k0 * D, dt), kr * D, dt, kf);
+        const float* Vt = cpu::asF32(cpu::elementAt(t.v, kvOff + k0 * D, dt), kr * D, dt, vf);
+        ops.scoresT(qt, qPad, D, Kt, D, kr, s, qPad);
         if (causal && k0 + kr - 1 > q0) {
           // key k0+j is masked for query q0+i when i < k0 + j - q0
           for (int64_t j = 0; j < kr; ++j) {
@@ -123,9 +135,11 @@ class FlashCpu final : public Kernel {
           }
         }
         ops.softmaxStep(s, qPad, kr, qPad, m2, l, alpha);
-        ops.pv(s, qPad, qr, V + k0 * D, D, kr, D, acc, D, first ? nullptr : alpha);
+        ops.pv(s, qPad, qr, Vt, D, kr, D, acc, D, first ? nullptr : alpha);
         first = false;
       }
+      // fp32 writes the output in place; half normalises acc in place, then rounds the tile out.
+      float* O = half ? acc : static_cast<float*>(t.o) + qOff;
       for (int64_t i = 0; i < qr; ++i) {
         const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;
         const float* a = acc + i * D;
@@ -136,6 +150,7 @@ class FlashCpu final : public Kernel {
           for (int64_t d = 0; d < D; ++d) out[d] = a[d] * inv;
         }
       }
+      if (half) cpu::convertFromF32(cpu::elementAt(t.o, qOff, dt), acc, static_cast<size_t>(qr * D), dt);
     });
   }
 };

@@ -14,6 +14,11 @@
 // across threads (split-K) with an lse merge of the partial results.
 // kv-cache-recompute: the non-optimized path; each step recomputes causal attention over the whole
 // prefix (every row 0..promptLen+t) and keeps the last row. Both produce the same rows.
+//
+// fp16 / bf16 storage (fp32 compute and accumulation): the cache holds the problem's dtype, so a
+// decode step streams half the bytes. The AVX-512 decode kernel converts cache rows in registers
+// as it streams them; the other paths convert rows into per-worker fp32 scratch (query rows, one
+// kKvTile chunk of K and of V). Output rows are rounded to the storage dtype as they are written.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,15 +28,49 @@
 #include "../core/errors.h"
 #include "attention_block.h"
 #include "../core/cpu_features.h"
+#include "convert_half.h"
+#include "dense_common.h"
 #include "family.h"
 
 namespace dilbench {
 namespace family {
+// kv_decode_avx512.cpp: cache rows in fp32, fp16 or bf16 (bits in uint16_t).
 void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                           int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 }  // namespace family
 
 namespace {
+
+inline void convertToF32Rows(float* dst, const void* src, int64_t n, DType dt) {
+  cpu::convertToF32(dst, src, static_cast<size_t>(n), dt);
+}
+
+// Per-worker fp32 scratch of the half-storage paths (empty for fp32): query rows (a prefill tile
+// of kQTile rows, or the G decode rows of one kv head, or one merged output row) and one
+// kKvTile chunk each of K and V rows.
+struct HalfScratch {
+  float* q = nullptr;  // [max(kQTile, G), D]
+  float* k = nullptr;  // [kKvTile, D]
+  float* v = nullptr;  // [kKvTile, D]
+};
+int64_t halfScratchFloats(const AttentionProblem& p) {
+  if (p.dtype == DType::F32) return 0;
+  const int64_t D = p.headDim;
+  return family::align16(std::max(family::kQTile, p.groupSize()) * D) + 2 * family::align16(family::kKvTile * D);
+}
+HalfScratch carveHalfScratch(float* base, const AttentionProblem& p) {
+  HalfScratch h;
+  if (p.dtype == DType::F32) return h;
+  const int64_t D = p.headDim;
+  h.q = base;
+  h.k = h.q + family::align16(std::max(family::kQTile, p.groupSize()) * D);
+  h.v = h.k + family::align16(family::kKvTile * D);
+  return h;
+}
 
 // Decode partial: G query rows (q + g*ldq) against n cache rows (k, v contiguous, headDim D);
 // out [G, D] normalised, lse [G]. s: G * n scratch floats. Generic scalar path.
@@ -60,18 +99,85 @@ void decodeAttendGeneric(const float* q, int64_t ldq, int64_t G, const float* k,
   }
 }
 
-void decodeAttend(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                  int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+// decodeAttendGeneric for fp16 / bf16 cache rows: K, then V, converted kKvTile rows at a time
+// into `rows` (kKvTile * D floats). The probabilities are normalised before the V pass, so no
+// per-row state outlives pass 1 but the scores.
+void decodeAttendGenericHalf(const float* q, int64_t ldq, int64_t G, const void* k, const void* v,
+                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s,
+                             DType dt, float* rows) {
+  for (int64_t j0 = 0; j0 < n; j0 += family::kKvTile) {
+    const int64_t jr = std::min(family::kKvTile, n - j0);
+    convertToF32Rows(rows, cpu::elementAt(k, j0 * D, dt), jr * D, dt);
+    for (int64_t j = 0; j < jr; ++j) {
+      for (int64_t g = 0; g < G; ++g) {
+        float dot = 0;
+        for (int64_t d = 0; d < D; ++d) dot += q[g * ldq + d] * rows[j * D + d];
+        s[g * n + j0 + j] = scale * dot;
+      }
+    }
+  }
+  for (int64_t g = 0; g < G; ++g) {
+    float* sg = s + g * n;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, sg[j]);
+    float z = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      sg[j] = std::exp(sg[j] - m);
+      z += sg[j];
+    }
+    const float inv = 1.0f / z;
+    for (int64_t j = 0; j < n; ++j) sg[j] *= inv;
+    std::fill(out + g * D, out + (g + 1) * D, 0.0f);
+    lse[g] = m + std::log(z);
+  }
+  for (int64_t j0 = 0; j0 < n; j0 += family::kKvTile) {
+    const int64_t jr = std::min(family::kKvTile, n - j0);
+    convertToF32Rows(rows, cpu::elementAt(v, j0 * D, dt), jr * D, dt);
+    for (int64_t g = 0; g < G; ++g) {
+      float* og = out + g * D;
+      const float* pg = s + g * n + j0;
+      for (int64_t j = 0; j < jr; ++j)
+        for (int64_t d = 0; d < D; ++d) og[d] += pg[j] * rows[j * D + d];
+    }
+  }
+}
+
+// One decode partial (see decodeAttendGeneric) over cache rows k, v stored in dt.
+// rows: kKvTile * D floats of scratch for the non-AVX-512 half path (unused otherwise).
+void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const void* v, int64_t n,
+                  int64_t D, float scale, float* out, float* lse, float* s, DType dt, float* rows) {
   if (activeSimdLevel() == SimdLevel::AVX512 && D % 16 == 0) {
-    family::decodeAttendAvx512(q, ldq, G, k, v, n, D, scale, out, lse, s);
+    switch (dt) {
+      case DType::F32:
+        family::decodeAttendAvx512(q, ldq, G, static_cast<const float*>(k), static_cast<const float*>(v), n,
+                                   D, scale, out, lse, s);
+        return;
+      case DType::F16:
+        family::decodeAttendAvx512F16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                      static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
+        return;
+      case DType::BF16:
+        family::decodeAttendAvx512BF16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                       static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
+        return;
+    }
+  }
+  if (dt == DType::F32) {
+    decodeAttendGeneric(q, ldq, G, static_cast<const float*>(k), static_cast<const float*>(v), n, D, scale,
+                        out, lse, s);
   } else {
-    decodeAttendGeneric(q, ldq, G, k, v, n, D, scale, out, lse, s);
+    decodeAttendGenericHalf(q, ldq, G, k, v, n, D, scale, out, lse, s, dt, rows);
   }
 }
 
 constexpr int64_t kSplitRows = 1024;  // cache rows per decode task (at most)
 int64_t maxSplits(int64_t seqLen) { return (seqLen + kSplitRows - 1) / kSplitRows; }
 constexpr int64_t kPrefillRowsPerTask = 256;
+
+// Per-worker scratch floats: the tile engine's, then the half-storage conversions.
+int64_t workerScratchFloats(const AttentionProblem& p) {
+  return family::tileScratchFloats(p.headDim) + halfScratchFloats(p);
+}
 
 double prefillPairs(int64_t prompt, bool causal) { return family::pairCount(prompt, causal); }
 
@@ -103,6 +209,40 @@ void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* k
   }
 }
 
+// attendRowsDirect for fp16 / bf16 storage (q, k, v, o in dt; offsets in elements): the query
+// tile is converted into hs.q, the keys stream through hs.k / hs.v kKvTile rows at a time (the
+// online-softmax state carries across the attendBlock calls), output rows are rounded into o.
+void attendRowsDirectHalf(const void* qHead, int64_t i0, int64_t i1, const void* kHead,
+                          const void* vHead, int64_t nkFixed, bool causal, int64_t D, float scale,
+                          const family::TileScratch& s, const HalfScratch& hs, const int64_t* iota,
+                          void* oHead, int64_t keepOnlyRow, DType dt) {
+  for (int64_t a = i0; a < i1; a += family::kQTile) {
+    const int64_t qr = std::min(family::kQTile, i1 - a);
+    convertToF32Rows(hs.q, cpu::elementAt(qHead, a * D, dt), qr * D, dt);
+    OnlineSoftmaxState st = family::startRows(s, qr, D);
+    const int64_t nk = causal ? a + qr : nkFixed;
+    for (int64_t k0 = 0; k0 < nk; k0 += family::kKvTile) {
+      const int64_t kr = std::min(family::kKvTile, nk - k0);
+      convertToF32Rows(hs.k, cpu::elementAt(kHead, k0 * D, dt), kr * D, dt);
+      convertToF32Rows(hs.v, cpu::elementAt(vHead, k0 * D, dt), kr * D, dt);
+      BlockMask mask;  // applied only on chunks that straddle the diagonal
+      if (causal) {
+        mask.qPos = iota + a;
+        mask.kPos = iota + k0;
+        mask.causal = true;
+      }
+      attendBlock(hs.q, D, qr, hs.k, hs.v, D, kr, D, scale, mask, st, s.block);
+    }
+    finalizeOnlineSoftmax(st, s.outTile, D, nullptr);
+    if (keepOnlyRow < 0) {
+      cpu::convertFromF32(cpu::elementAt(oHead, a * D, dt), s.outTile, size_t(qr * D), dt);
+    } else if (keepOnlyRow >= a && keepOnlyRow < a + qr) {
+      cpu::convertFromF32(cpu::elementAt(oHead, keepOnlyRow * D, dt), s.outTile + (keepOnlyRow - a) * D,
+                          size_t(D), dt);
+    }
+  }
+}
+
 class KvCacheBase : public Kernel, public TelemetrySource {
  public:
   explicit KvCacheBase(bool recompute) : recompute_(recompute) {}
@@ -115,17 +255,18 @@ class KvCacheBase : public Kernel, public TelemetrySource {
                : "Decoding with a KV cache: prefill into a pool-allocated cache, then one row "
                  "appended and one query attended per step (memory-bound, split-K over threads)";
   }
+  std::vector<DType> dtypes() const override { return cpu::halfStorageDtypes(); }
   void validate(const AttentionProblem& p) const override { resolveKvCache(p); }
+  // Exact: the pool requests run() makes, all live at once, each rounded to its size class.
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
-    uint64_t b = uint64_t(p.seqLen) * sizeof(int64_t) +
-                 uint64_t(std::max(1, threads)) * uint64_t(family::tileScratchFloats(p.headDim)) *
-                     sizeof(float);
+    const uint64_t workers = uint64_t(std::max(1, threads));
+    auto sc = [](uint64_t bytes) { return uint64_t(MemoryPool::sizeClass(size_t(bytes))); };
+    uint64_t b = sc(uint64_t(p.seqLen) * sizeof(int64_t)) +  // positions
+                 sc(workers * uint64_t(workerScratchFloats(p)) * sizeof(float));
     if (!recompute_) {
-      b += 2ull * uint64_t(p.kvElements()) * sizeof(float);  // the cache
-      b += uint64_t(p.batch * p.heads * maxSplits(p.seqLen) * (p.headDim + 1)) *
-           sizeof(float);  // partials
-      b += uint64_t(std::max(1, threads)) * uint64_t(p.groupSize() * kSplitRows) *
-           sizeof(float);  // decode scores
+      b += 2 * sc(uint64_t(p.kvElements()) * dtypeBytes(p.dtype));  // the K and V caches
+      b += sc(uint64_t(p.batch * p.heads * maxSplits(p.seqLen) * (p.headDim + 1)) * sizeof(float));  // partials
+      b += sc(workers * uint64_t(p.groupSize() * kSplitRows) * sizeof(float));  // decode scores
     }
     return b;
   }
@@ -144,7 +285,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     KernelCounts c;
     c.flops = 4.0 * D * BH * pairs;
     c.bytesMoved = family::denseBytesMoved(p) +
-                   2.0 * BKv * cacheRows * D * sizeof(float);
+                   2.0 * BKv * cacheRows * D * double(dtypeBytes(p.dtype));
     return c;
   }
   KernelTelemetry telemetry() const override { return tel_; }
@@ -153,25 +294,35 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     const KvCacheSplit sp = resolveKvCache(p);
     const int64_t B = p.batch, H = p.heads, KH = p.kvHeads, L = p.seqLen, D = p.headDim;
     const int64_t G = p.groupSize(), P = sp.promptLen;
+    const DType dt = p.dtype;
+    const bool half = dt != DType::F32;
+    const size_t eb = dtypeBytes(dt);
     const int workers = family::workerCount(ctx);
-    const int64_t scratchFloats = family::tileScratchFloats(D);
+    const int64_t scratchFloats = workerScratchFloats(p);
     PoolBuffer<int64_t> iotaBuf(*ctx.pool, size_t(L));
     PoolBuffer<float> scratch(*ctx.pool, size_t(workers) * size_t(scratchFloats));
     for (int64_t i = 0; i < L; ++i) iotaBuf.data()[i] = i;
     const int64_t* iota = iotaBuf.data();
+    // fp32 views of the tensors (used only when !half)
     const float* q = static_cast<const float*>(t.q);
     const float* k = static_cast<const float*>(t.k);
     const float* v = static_cast<const float*>(t.v);
     float* o = static_cast<float*>(t.o);
     const float scale = float(p.resolvedScale());
+    const int64_t tileFloats = family::tileScratchFloats(D);
     auto scr = [&](int worker) {
       return family::carveTileScratch(scratch.data() + int64_t(worker) * scratchFloats, D);
     };
+    auto hscr = [&](int worker) {
+      return carveHalfScratch(scratch.data() + int64_t(worker) * scratchFloats + tileFloats, p);
+    };
 
-    PoolBuffer<float> kc, vc, partial, scores;
+    // The caches hold the storage dtype (raw bytes); partials and scores are fp32.
+    PoolBuffer<unsigned char> kc, vc;
+    PoolBuffer<float> partial, scores;
     if (!recompute_) {
-      kc = PoolBuffer<float>(*ctx.pool, size_t(p.kvElements()));
-      vc = PoolBuffer<float>(*ctx.pool, size_t(p.kvElements()));
+      kc = PoolBuffer<unsigned char>(*ctx.pool, size_t(p.kvElements()) * eb);
+      vc = PoolBuffer<unsigned char>(*ctx.pool, size_t(p.kvElements()) * eb);
       partial = PoolBuffer<float>(*ctx.pool, size_t(B * H * maxSplits(L) * (D + 1)));
       scores = PoolBuffer<float>(*ctx.pool, size_t(workers) * size_t(G * kSplitRows));
     }
@@ -179,12 +330,12 @@ class KvCacheBase : public Kernel, public TelemetrySource {
 
     // ---- prefill ------------------------------------------------------------------------
     const auto t0 = std::chrono::steady_clock::now();
-    const float* kSrc = k;
-    const float* vSrc = v;
+    const void* kSrc = t.k;
+    const void* vSrc = t.v;
     if (!recompute_) {
       for (int64_t bk = 0; bk < B * KH; ++bk) {
-        std::memcpy(kc.data() + bk * L * D, k + bk * L * D, sizeof(float) * size_t(P * D));
-        std::memcpy(vc.data() + bk * L * D, v + bk * L * D, sizeof(float) * size_t(P * D));
+        std::memcpy(kc.data() + size_t(bk * L * D) * eb, cpu::elementAt(t.k, bk * L * D, dt), eb * size_t(P * D));
+        std::memcpy(vc.data() + size_t(bk * L * D) * eb, cpu::elementAt(t.v, bk * L * D, dt), eb * size_t(P * D));
       }
       kSrc = kc.data();
       vSrc = vc.data();
@@ -197,8 +348,15 @@ class KvCacheBase : public Kernel, public TelemetrySource {
       const int64_t kvh = b * KH + h / G;
       const int64_t i0 = piece * kPrefillRowsPerTask;
       const int64_t i1 = std::min(P, i0 + kPrefillRowsPerTask);
-      attendRowsDirect(q + bh * L * D, i0, i1, kSrc + kvh * L * D, vSrc + kvh * L * D, P,
-                       p.causal, D, scale, scr(worker), iota, o + bh * L * D, -1);
+      if (!half) {
+        attendRowsDirect(q + bh * L * D, i0, i1, static_cast<const float*>(kSrc) + kvh * L * D,
+                         static_cast<const float*>(vSrc) + kvh * L * D, P, p.causal, D, scale, scr(worker),
+                         iota, o + bh * L * D, -1);
+      } else {
+        attendRowsDirectHalf(cpu::elementAt(t.q, bh * L * D, dt), i0, i1, cpu::elementAt(kSrc, kvh * L * D, dt),
+                             cpu::elementAt(vSrc, kvh * L * D, dt), P, p.causal, D, scale, scr(worker),
+                             hscr(worker), iota, cpu::elementAt(t.o, bh * L * D, dt), -1, dt);
+      }
     });
     const auto t1 = std::chrono::steady_clock::now();
 
@@ -207,8 +365,8 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     for (int64_t pos = P; pos < L; ++pos) {
       family::throwIfCancelled(ctx);
       const int64_t n = pos + 1;  // cached rows after the append
-      decodeBytes += double(B * KH) * double(2 * n + 2) * double(D) * sizeof(float) +
-                     double(B * H) * 2.0 * double(D) * sizeof(float);
+      decodeBytes += double(B * KH) * double(2 * n + 2) * double(D) * double(eb) +
+                     double(B * H) * 2.0 * double(D) * double(eb);
       if (recompute_) {
         const int64_t pieces = (n + kPrefillRowsPerTask - 1) / kPrefillRowsPerTask;
         family::parallelFor(ctx, B * H * pieces, [&](int64_t task, int worker) {
@@ -218,15 +376,22 @@ class KvCacheBase : public Kernel, public TelemetrySource {
           const int64_t kvh = b * KH + h / G;
           const int64_t i0 = piece * kPrefillRowsPerTask;
           const int64_t i1 = std::min(n, i0 + kPrefillRowsPerTask);
-          attendRowsDirect(q + bh * L * D, i0, i1, k + kvh * L * D, v + kvh * L * D, n, true, D,
-                           scale, scr(worker), iota, o + bh * L * D, pos);
+          if (!half) {
+            attendRowsDirect(q + bh * L * D, i0, i1, k + kvh * L * D, v + kvh * L * D, n, true, D,
+                             scale, scr(worker), iota, o + bh * L * D, pos);
+          } else {
+            attendRowsDirectHalf(cpu::elementAt(t.q, bh * L * D, dt), i0, i1, cpu::elementAt(t.k, kvh * L * D, dt),
+                                 cpu::elementAt(t.v, kvh * L * D, dt), n, true, D, scale, scr(worker),
+                                 hscr(worker), iota, cpu::elementAt(t.o, bh * L * D, dt), pos, dt);
+          }
         });
         continue;
       }
       // Append this step's k, v row to the cache.
       for (int64_t bk = 0; bk < B * KH; ++bk) {
-        std::memcpy(kc.data() + (bk * L + pos) * D, k + (bk * L + pos) * D, sizeof(float) * D);
-        std::memcpy(vc.data() + (bk * L + pos) * D, v + (bk * L + pos) * D, sizeof(float) * D);
+        const int64_t row = (bk * L + pos) * D;
+        std::memcpy(kc.data() + size_t(row) * eb, cpu::elementAt(t.k, row, dt), eb * size_t(D));
+        std::memcpy(vc.data() + size_t(row) * eb, cpu::elementAt(t.v, row, dt), eb * size_t(D));
       }
       const int64_t splits = (n + kSplitRows - 1) / kSplitRows;
       const int64_t rowsPerSplit = (n + splits - 1) / splits;
@@ -236,16 +401,27 @@ class KvCacheBase : public Kernel, public TelemetrySource {
         const int64_t j0 = sIdx * rowsPerSplit, j1 = std::min(n, j0 + rowsPerSplit);
         // Partial results of the G heads of this kv head: [G, D] out then [G] lse.
         float* part = partial.data() + (bk * splits + sIdx) * G * (D + 1);
-        const float* qRow = q + ((b * H + kh * G) * L + pos) * D;
-        decodeAttend(qRow, L * D, G, kc.data() + (bk * L + j0) * D, vc.data() + (bk * L + j0) * D,
-                     j1 - j0, D, scale, part, part + G * D,
-                     scores.data() + int64_t(worker) * G * kSplitRows);
+        const int64_t qRow = ((b * H + kh * G) * L + pos) * D;  // element offset of head kh*G's row
+        const float* qf = q + qRow;
+        int64_t ldq = L * D;
+        float* rows = nullptr;
+        if (half) {  // the G query rows in fp32, contiguous
+          const HalfScratch hs = hscr(worker);
+          for (int64_t g = 0; g < G; ++g) convertToF32Rows(hs.q + g * D, cpu::elementAt(t.q, qRow + g * L * D, dt), D, dt);
+          qf = hs.q;
+          ldq = D;
+          rows = hs.k;
+        }
+        const size_t cacheRow = size_t((bk * L + j0) * D) * eb;
+        decodeAttend(qf, ldq, G, kc.data() + cacheRow, vc.data() + cacheRow, j1 - j0, D, scale, part,
+                     part + G * D, scores.data() + int64_t(worker) * G * kSplitRows, dt, rows);
       });
       // Merge the splits (lse-weighted) into the output rows.
-      family::parallelFor(ctx, B * KH, [&](int64_t bk, int) {
+      family::parallelFor(ctx, B * KH, [&](int64_t bk, int worker) {
         const int64_t b = bk / KH, kh = bk % KH;
         for (int64_t g = 0; g < G; ++g) {
-          float* out = o + ((b * H + kh * G + g) * L + pos) * D;
+          const int64_t outRow = ((b * H + kh * G + g) * L + pos) * D;
+          float* out = half ? hscr(worker).q : o + outRow;  // half: merged in fp32, then rounded
           float m = -std::numeric_limits<float>::infinity();
           for (int64_t sIdx = 0; sIdx < splits; ++sIdx) {
             m = std::max(m, partial.data()[(bk * splits + sIdx) * G * (D + 1) + G * D + g]);
@@ -264,6 +440,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
             const float inv = 1.0f / sum;
             for (int64_t d = 0; d < D; ++d) out[d] *= inv;
           }
+          if (half) cpu::convertFromF32(cpu::elementAt(t.o, outRow, dt), out, size_t(D), dt);
         }
       });
     }

@@ -4,6 +4,9 @@
 // run one after another; the query panels of a head run in parallel on the ThreadPool, each
 // worker writing its own rows of the shared matrix. The matrix products use the same SIMD
 // microkernels as flash, so the gap between the two is the memory traffic, not the arithmetic.
+// fp16 / bf16 storage: fp32 compute; each head's K and V are converted once into one shared
+// fp32 buffer (2 * seqLen * headDim floats, read by every panel), each worker converts its Q
+// panel into fp32 scratch and writes its output rows there before rounding them out.
 #include <algorithm>
 #include <limits>
 
@@ -22,9 +25,15 @@ int64_t matrixFloats(const AttentionProblem& p) {
   return panels * kPanel * p.seqLen;  // seqLen x seqLen, query dimension padded to the panel
 }
 
+bool halfStorage(const AttentionProblem& p) { return p.dtype != DType::F32; }
+
 int64_t perWorkerFloats(const AttentionProblem& p) {
-  return cpu::roundUp16(p.headDim * kPanel) + 4 * kPanel;  // Q^T panel; m2, l, alpha, 1/l
+  // Q^T panel; m2, l, alpha, 1/l; half only: the Q panel rows, later the output rows, in fp32
+  return cpu::roundUp16(p.headDim * kPanel) + 4 * kPanel + (halfStorage(p) ? kPanel * p.headDim : 0);
 }
+
+// half only: the current head's K then V in fp32.
+int64_t headKvFloats(const AttentionProblem& p) { return 2 * p.seqLen * p.headDim; }
 
 class NaiveCpu final : public Kernel {
  public:
@@ -34,12 +43,15 @@ class NaiveCpu final : public Kernel {
     return "Materialises the full seqLen x seqLen score matrix per head, masked row softmax, "
            "then P V (SIMD microkernels, O(seqLen^2) workspace on purpose)";
   }
+  std::vector<DType> dtypes() const override { return cpu::halfStorageDtypes(); }
   void validate(const AttentionProblem& p) const override { cpu::validateDenseCpu(p, "naive"); }
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
-    // The two pool requests run() makes, each rounded to the pool's size class.
+    // The pool requests run() makes (two, three with half storage), each rounded to the pool's
+    // size class.
     const int workers = std::max(1, threads);
     return MemoryPool::sizeClass(static_cast<size_t>(matrixFloats(p)) * sizeof(float)) +
-           MemoryPool::sizeClass(static_cast<size_t>(perWorkerFloats(p) * workers) * sizeof(float));
+           MemoryPool::sizeClass(static_cast<size_t>(perWorkerFloats(p) * workers) * sizeof(float)) +
+           (halfStorage(p) ? MemoryPool::sizeClass(static_cast<size_t>(headKvFloats(p)) * sizeof(float)) : 0);
   }
   KernelCounts counts(const AttentionProblem& p) const override { return cpu::denseCounts(p); }
 
@@ -51,10 +63,10 @@ class NaiveCpu final : public Kernel {
     const int64_t per = perWorkerFloats(p);
     PoolBuffer<float> matrix(*ctx.pool, static_cast<size_t>(matrixFloats(p)));
     PoolBuffer<float> scratch(*ctx.pool, static_cast<size_t>(per * workers));
-    const float* q = static_cast<const float*>(t.q);
-    const float* k = static_cast<const float*>(t.k);
-    const float* v = static_cast<const float*>(t.v);
-    float* o = static_cast<float*>(t.o);
+    const DType dt = p.dtype;
+    const bool half = halfStorage(p);
+    PoolBuffer<float> headKv;
+    if (half) headKv = PoolBuffer<float>(*ctx.pool, static_cast<size_t>(headKvFloats(p)));
     const float mul = static_cast<float>(p.resolvedScale()) * cpu::kLog2e;
     const bool causal = p.causal;
     const cpu::BlockOps& ops = cpu::blockOps();
@@ -66,10 +78,10 @@ class NaiveCpu final : public Kernel {
       for (int64_t h = 0; h < H; ++h) {
         cpu::pollCancel(cancel);
         const int64_t kh = h / group;
-        const float* Qh = q + (b * H + h) * N * D;
-        const float* K = k + (b * KH + kh) * N * D;
-        const float* V = v + (b * KH + kh) * N * D;
-        float* Oh = o + (b * H + h) * N * D;
+        const int64_t qOff = (b * H + h) * N * D;  // element offsets (any dtype)
+        const int64_t kvOff = (b * KH + kh) * N * D;
+        const float* K = cpu::asF32(cpu::elementAt(t.k, kvOff, dt), N * D, dt, headKv.data());
+        const float* V = cpu::asF32(cpu::elementAt(t.v, kvOff, dt), N * D, dt, half ? headKv.data() + N * D : nullptr);
         pool.parallelFor(panels, workers, [&](int64_t task, int worker) {
           const int64_t panel = panels - 1 - task;  // heaviest first when causal
           const int64_t q0 = panel * kPanel;
@@ -81,10 +93,11 @@ class NaiveCpu final : public Kernel {
           float* l = m2 + kPanel;
           float* alpha = l + kPanel;
           float* inv = alpha + kPanel;
+          float* rows = half ? inv + kPanel : nullptr;  // half: Q panel rows, then output rows
           const int64_t kvEnd = causal ? q0 + qr : N;  // later keys are masked for every row
 
           // 1. scores
-          ops.packQT(Qh + q0 * D, D, qr, D, mul, qt, qPad);
+          ops.packQT(cpu::asF32(cpu::elementAt(t.q, qOff + q0 * D, dt), qr * D, dt, rows), D, qr, D, mul, qt, qPad);
           ops.scoresT(qt, qPad, D, K, D, kvEnd, S, qPad);
           // 2. mask
           if (causal) {
@@ -103,7 +116,12 @@ class NaiveCpu final : public Kernel {
           for (int64_t i = 0; i < qPad; ++i) inv[i] = l[i] > 0.f ? 1.f / l[i] : 0.f;
           ops.scaleColumns(S, qPad, kvEnd, qPad, inv);
           // 4. O = P V
-          ops.pv(S, qPad, qr, V, D, kvEnd, D, Oh + q0 * D, D, nullptr);
+          if (!half) {
+            ops.pv(S, qPad, qr, V, D, kvEnd, D, static_cast<float*>(t.o) + qOff + q0 * D, D, nullptr);
+          } else {
+            ops.pv(S, qPad, qr, V, D, kvEnd, D, rows, D, nullptr);
+            cpu::convertFromF32(cpu::elementAt(t.o, qOff + q0 * D, dt), rows, static_cast<size_t>(qr * D), dt);
+          }
         });
       }
     }
