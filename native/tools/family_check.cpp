@@ -7,6 +7,10 @@
 //                                 [--max 1048576] [--heads 2] [--threads 2]
 //   family_check kv-decode        kv-cache decode GB/s at caches >= 8K vs measured stream
 //   family_check ring             ring telemetry sample (per-step per-rank ns, bytes)
+//   family_check half             fp32 <-> fp16 / bf16 conversions: every SIMD level bit-exact
+//                                 against the scalar definitions (all 16-bit patterns, fp32
+//                                 patterns on a stride and dense around the rounding edges);
+//                                 kv-cache / flash on half storage vs the float64 reference
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,7 +27,9 @@
 #include "core/memory_pool.h"
 #include "core/pattern_cache.h"
 #include "core/session.h"
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "cpu/convert_half.h"
 #include "cpu/family.h"
 #include "reference/reference_family.h"
 
@@ -555,6 +561,130 @@ int cmdRing() {
   return 0;
 }
 
+// fp32 <-> fp16 / bf16: every level against the scalar definitions, bit for bit (NaN payloads,
+// signed zeros and subnormals included), then the half-storage kernels against the reference.
+int cmdHalf() {
+  using namespace dilbench::cpu;
+  int bad = 0;
+  size_t checked = 0;
+  auto fail = [&](const char* what, SimdLevel lvl, uint32_t in, uint32_t got, uint32_t want) {
+    if (bad++ < 20)
+      std::printf("FAIL %s @%s: input 0x%08x got 0x%08x want 0x%08x\n", what, simdLevelName(lvl), in, got, want);
+  };
+  std::vector<uint16_t> h(65536 + 13);  // + a tail that is not a multiple of any vector width
+  for (size_t i = 0; i < h.size(); ++i) h[i] = uint16_t(i);
+  std::vector<float> x;
+  for (uint64_t b = 0; b < (1ull << 32); b += 4093) x.push_back(bitsFloat(uint32_t(b)));
+  auto dense = [&](uint32_t lo, uint32_t hi) {
+    for (uint32_t b = lo; b < hi; ++b) {
+      x.push_back(bitsFloat(b));
+      x.push_back(bitsFloat(b | 0x80000000u));
+    }
+  };
+  dense(0x33000000u - 4096, 0x33000000u + 4096);  // 2^-25: half of the smallest fp16 subnormal
+  dense(0x387FC000u, 0x38804000u);                // 2^-14: the fp16 subnormal / normal edge
+  dense(0x477FE000u - 4096, 0x47800000u + 4096);  // 65504 .. 65536: fp16 overflow
+  dense(0x7F7F0000u, 0x7F800100u);                // bf16 overflow, Inf, NaN payloads
+  dense(0x00000000u, 0x00001000u);                // zeros and fp32 subnormals
+  x.push_back(bitsFloat(0x7FFFFFFFu));
+  for (SimdLevel lvl : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512}) {
+    if (int(lvl) > int(detectedSimdLevel())) {
+      std::printf("half: level %s not on this CPU, skipped\n", simdLevelName(lvl));
+      continue;
+    }
+    const ConvertOps& o = convertOpsFor(lvl);
+    std::vector<float> f(h.size());
+    o.f16ToF32(f.data(), h.data(), h.size());
+    for (size_t i = 0; i < h.size(); ++i)
+      if (floatBits(f[i]) != floatBits(f16ToF32Scalar(h[i]))) fail("fp16->fp32", lvl, h[i], floatBits(f[i]), floatBits(f16ToF32Scalar(h[i])));
+    o.bf16ToF32(f.data(), h.data(), h.size());
+    for (size_t i = 0; i < h.size(); ++i)
+      if (floatBits(f[i]) != floatBits(bf16ToF32Scalar(h[i]))) fail("bf16->fp32", lvl, h[i], floatBits(f[i]), floatBits(bf16ToF32Scalar(h[i])));
+    std::vector<uint16_t> r(x.size());
+    o.f32ToF16(r.data(), x.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      if (r[i] != f32ToF16Scalar(x[i])) fail("fp32->fp16", lvl, floatBits(x[i]), r[i], f32ToF16Scalar(x[i]));
+    o.f32ToBf16(r.data(), x.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      if (r[i] != f32ToBf16Scalar(x[i])) fail("fp32->bf16", lvl, floatBits(x[i]), r[i], f32ToBf16Scalar(x[i]));
+    checked += 2 * (h.size() + x.size());
+  }
+  // the scalar definitions at known points (IEEE 754 binary16; bfloat16 = top half of binary32)
+  const struct { float in; uint16_t f16, bf16; } known[] = {
+      {1.0f, 0x3C00, 0x3F80},          {-2.0f, 0xC000, 0xC000},         {65504.0f, 0x7BFF, 0x4780},
+      {65520.0f, 0x7C00, 0x4780},      {-0.0f, 0x8000, 0x8000},         {0x1p-24f, 0x0001, 0x3380},
+      {0x1p-25f, 0x0000, 0x3300},      {0x1.8p-24f, 0x0002, 0x33C0},    {1.0f + 0x1p-11f, 0x3C00, 0x3F80},
+      {1.0f + 0x1p-8f, 0x3C04, 0x3F80}, {1.0f + 0x3p-8f, 0x3C0C, 0x3F82}, {INFINITY, 0x7C00, 0x7F80},
+  };
+  for (const auto& k : known) {
+    ++checked;
+    if (f32ToF16Scalar(k.in) != k.f16 || f32ToBf16Scalar(k.in) != k.bf16) {
+      ++bad;
+      std::printf("FAIL scalar %a: fp16 0x%04x (want 0x%04x) bf16 0x%04x (want 0x%04x)\n", double(k.in),
+                  f32ToF16Scalar(k.in), k.f16, f32ToBf16Scalar(k.in), k.bf16);
+    }
+  }
+  ++checked;
+  if (!std::isnan(f16ToF32Scalar(f32ToF16Scalar(std::nanf("")))) || !std::isnan(bf16ToF32Scalar(f32ToBf16Scalar(bitsFloat(0x7F800001u))))) {
+    ++bad;
+    std::printf("FAIL NaN not preserved\n");
+  }
+  std::printf("half conversions: %zu values checked, %d mismatches\n", checked, bad);
+  failures += bad;
+
+  // kernels on half storage: inputs rounded first (what a session stores), reference on them
+  for (DType dt : {DType::F16, DType::BF16}) {
+    const double u = dt == DType::F16 ? 0x1p-11 : 0x1p-8;
+    for (const char* impl : {"flash", "naive", "kv-cache"}) {
+      for (int64_t D : {40, 128}) {
+        auto p = base(impl, 700, true, 4, 2, D, 1);
+        p.dtype = dt;
+        if (std::strcmp(impl, "kv-cache") == 0) p.newTokens = 20;
+        Inputs in = makeInputs(p);
+        auto roundAll = [&](std::vector<float>& v, std::vector<uint16_t>& store) {
+          store.resize(v.size());
+          convertFromF32(store.data(), v.data(), v.size(), dt);
+          convertToF32(v.data(), store.data(), v.size(), dt);
+        };
+        std::vector<uint16_t> qs, ks, vs;
+        roundAll(in.q, qs);
+        roundAll(in.k, ks);
+        roundAll(in.v, vs);
+        auto kernel = KernelRegistry::instance().create(impl, Device::CPU);
+        MemoryPool pool(hostAllocator(), true);
+        ExecContext ctx;
+        ctx.pool = &pool;
+        ctx.threadPool = &ThreadPool::global();
+        ctx.threads = 2;
+        std::vector<uint16_t> os(size_t(p.qElements()));
+        Tensors t{qs.data(), ks.data(), vs.data(), os.data()};
+        kernel->run(p, t, ctx);
+        std::vector<float> o(os.size());
+        convertToF32(o.data(), os.data(), os.size(), dt);
+        AttentionProblem pr = p;
+        pr.dtype = DType::F32;
+        const auto ref = hasFamilyReference(impl) ? referenceFamily(pr, in.q.data(), in.k.data(), in.v.data())
+                                                  : referenceDense(pr, in.q.data(), in.k.data(), in.v.data());
+        // output rounding (u) on top of the fp32 tolerance; see test/native/native-half.test.ts
+        record(std::string(impl) + "/" + dtypeName(dt), describe(p), compare(o, ref), 1e-4 + u * 8.0, u + 1.1e-5);
+        ++cases;
+        if (pool.stats().peakBytesInUse != kernel->workspaceBytes(p, 2)) {
+          ++failures;
+          std::printf("FAIL %s/%s pool peak %llu != workspace %llu\n", impl, dtypeName(dt),
+                      (unsigned long long)pool.stats().peakBytesInUse,
+                      (unsigned long long)kernel->workspaceBytes(p, 2));
+        }
+      }
+    }
+  }
+  std::printf("\n%-24s %6s %12s %12s\n", "kernel", "cases", "max abs", "rel L2");
+  for (auto& w : worst) {
+    std::printf("%-24s %6d %12.3e %12.3e\n", w.first.c_str(), w.second.n, w.second.maxAbs, w.second.relL2);
+  }
+  std::printf("\n%d cases, %d failures\n", cases, failures);
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -564,10 +694,11 @@ int main(int argc, char** argv) {
     if (cmd == "dilated-scaling") return cmdDilatedScaling(argc, argv);
     if (cmd == "kv-decode") return cmdKvDecode(argc, argv);
     if (cmd == "ring") return cmdRing();
+    if (cmd == "half") return cmdHalf();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }
-  std::fprintf(stderr, "usage: family_check check|dilated-scaling|kv-decode|ring\n");
+  std::fprintf(stderr, "usage: family_check check|dilated-scaling|kv-decode|ring|half\n");
   return 2;
 }

@@ -180,8 +180,10 @@ describe('invalid problems', () => {
     expectCoded(e2, INVALID, 'implementation');
   });
 
-  it('fp16 on the CPU is Unsupported', async () => {
-    const err = await catchAsync(binding.createSession({ ...baseProblem, dtype: 'fp16' }, baseOptions));
+  it('fp16 on a CPU kernel without half storage is Unsupported', async () => {
+    // flash, naive and kv-cache store fp16 / bf16 (test/native/native-half.test.ts); dilated does not
+    const p = { ...baseProblem, implementation: 'dilated', dtype: 'fp16' as const, segmentLengths: [8], dilationRates: [1] };
+    const err = await catchAsync(binding.createSession(p, baseOptions));
     expect([ErrorCodes.UNSUPPORTED, INVALID]).toContain(err.code);
     expect(err.field).toBe('dtype');
   });
