@@ -13,6 +13,7 @@
 #include "core/cpu_features.h"
 #include "core/errors.h"
 #include "core/thread_pool.h"
+#include "core/problem.h"
 #include "model/transformer.h"
 #include "workers.h"
 
@@ -132,6 +133,27 @@ model::RunOptions toRunOptions(const Napi::Value& v, bool withCache) {
   return r;
 }
 
+// The optional third argument of createModel: { device?: 'cpu' | 'cuda', dtype?: 'fp32' | 'fp16' |
+// 'bf16' }. Unknown keys are refused so that a misspelt device never silently runs on the CPU.
+model::Placement toPlacement(const Napi::Value& v) {
+  model::Placement p;
+  if (v.IsUndefined()) return p;
+  Napi::Object o = requireObject(v, "options");
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    if (k != "device" && k != "dtype") rangeError(k, o.Get(k), "no such model option (allowed: device, dtype)");
+  }
+  const Napi::Value dev = o.Get("device");
+  if (!dev.IsUndefined()) p.device = toEnum(dev, "device", {"cpu", "cuda"}) == "cuda" ? Device::CUDA : Device::CPU;
+  const Napi::Value dt = o.Get("dtype");
+  if (!dt.IsUndefined()) {
+    const std::string d = toEnum(dt, "dtype", {"fp32", "fp16", "bf16"});
+    p.dtype = d == "fp16" ? DType::F16 : d == "bf16" ? DType::BF16 : DType::F32;
+  }
+  return p;
+}
+
 std::vector<int32_t> toTokens(const Napi::Value& v, const std::string& field) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     typeError(field, v, "an Int32Array of token ids");
@@ -215,6 +237,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         "parameterCount", Napi::Number::New(env, double(model_->parameterCount())), napi_enumerable));
     self.DefineProperty(Napi::PropertyDescriptor::Value(
         "weightBytes", Napi::Number::New(env, double(model_->weightBytes())), napi_enumerable));
+    self.DefineProperty(Napi::PropertyDescriptor::Value(
+        "device", Napi::String::New(env, deviceName(model_->placement().device)), napi_enumerable));
+    self.DefineProperty(Napi::PropertyDescriptor::Value(
+        "dtype", Napi::String::New(env, dtypeName(model_->placement().dtype)), napi_enumerable));
   }
   void setBusy(bool b) { busy_ = b; }
 
@@ -244,19 +270,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
 class CreateModelWorker final : public PromiseWorker {
  public:
-  CreateModelWorker(Napi::Env env, model::ModelConfig c, model::WeightsSource w)
-      : PromiseWorker(env, "dilbench:createModel"), config_(std::move(c)), weights_(std::move(w)) {}
+  CreateModelWorker(Napi::Env env, model::ModelConfig c, model::WeightsSource w, model::Placement p)
+      : PromiseWorker(env, "dilbench:createModel"), config_(std::move(c)), weights_(std::move(w)), placement_(p) {}
 
  protected:
   void Work() override {
     model_ = std::make_shared<Transformer>(config_, std::move(weights_),
-                                           std::max(1, ThreadPool::global().hardwareThreads()));
+                                           std::max(1, ThreadPool::global().hardwareThreads()), placement_);
   }
   Napi::Value Result(Napi::Env env) override { return ModelWrap::NewInstance(env, std::move(model_)); }
 
  private:
   model::ModelConfig config_;
   model::WeightsSource weights_;
+  model::Placement placement_;
   std::shared_ptr<Transformer> model_;
 };
 
@@ -373,7 +400,8 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
   try {
     auto config = toModelConfig(info[0]);
     auto weights = toWeights(info[1]);
-    auto* w = new CreateModelWorker(env, std::move(config), std::move(weights));
+    const model::Placement placement = toPlacement(info[2]);
+    auto* w = new CreateModelWorker(env, std::move(config), std::move(weights), placement);
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;
@@ -387,6 +415,7 @@ Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
   return guard(env, [&]() -> Napi::Value {
     Napi::Object o = Napi::Object::New(env);
     o.Set("simdLevel", Napi::String::New(env, simdLevelName(activeSimdLevel())));
+    o.Set("cudaCompiled", Napi::Boolean::New(env, model::cudaModelCompiled()));
     return o;
   });
 }

@@ -12,6 +12,7 @@
 #include "../core/kernel.h"
 #include "../core/thread_pool.h"
 #include "../cpu/attention_block.h"
+#include "../cuda/model/model_device.h"
 #include "weights.h"
 
 namespace dilbench {
@@ -330,13 +331,53 @@ struct Transformer::Impl {
   }
 };
 
+// ---- device models ------------------------------------------------------------------------------
+
+namespace {
+DeviceModelFactory& cudaModelFactory() {
+  static DeviceModelFactory f = nullptr;
+  return f;
+}
+}  // namespace
+
+void registerCudaModelFactory(DeviceModelFactory factory) { cudaModelFactory() = factory; }
+bool cudaModelCompiled() { return cudaModelFactory() != nullptr; }
+
 // ---- construction -----------------------------------------------------------------------------
 
-Transformer::Transformer(const ModelConfig& config, WeightsSource weights, int threads)
-    : cfg_(config), impl_(std::make_unique<Impl>()) {
+Transformer::Transformer(const ModelConfig& config, WeightsSource weights, int threads, Placement placement)
+    : cfg_(config), placement_(placement) {
   cfg_.validate();
+  if (placement_.device == Device::CPU && placement_.dtype != DType::F32) {
+    throw Error(ErrorCode::Unsupported,
+                std::string("dtype: the CPU model runs fp32 only (got '") + dtypeName(placement_.dtype) +
+                    "'); use dtype 'fp32', or device 'cuda' for fp16 / bf16",
+                "dtype");
+  }
+  if (placement_.device == Device::CUDA && !cudaModelFactory()) {
+    throw Error(ErrorCode::Unsupported,
+                "device: 'cuda' is not available for models: this build of dilbench was built without CUDA "
+                "(rebuild with the CUDA toolkit: DILBENCH_CMAKE_ARGS=-DDILBENCH_CUDA=ON npm rebuild dilbench) "
+                "- use device 'cpu'",
+                "device");
+  }
   const auto specs = expectedTensors(cfg_);
   for (const auto& s : specs) checkTensor(s, weights);
+  threads = std::max(1, std::min(threads, ThreadPool::global().hardwareThreads()));
+  if (placement_.device == Device::CUDA) {
+    // Throws Unsupported ('device') with the reason when no device is usable, before any
+    // tensor is materialized.
+    device_ = cudaModelFactory()(cfg_, placement_.dtype);
+    for (size_t t = 0; t < specs.size(); ++t) {
+      const std::vector<float> data = materializeTensor(specs[t], t, weights, threads);
+      params_ += static_cast<int64_t>(data.size());
+      device_->loadTensor(specs[t], data);
+    }
+    device_->finishLoading();
+    weightBytes_ = device_->weightBytes();
+    return;
+  }
+  impl_ = std::make_unique<Impl>();
   Impl& m = *impl_;
   m.c = cfg_;
   m.E = cfg_.hidden;
@@ -349,7 +390,6 @@ Transformer::Transformer(const ModelConfig& config, WeightsSource weights, int t
   m.tied = cfg_.tiedEmbeddings || cfg_.arch == Arch::Encoder;
   m.enc.resize(static_cast<size_t>(cfg_.layers));
   if (cfg_.arch == Arch::EncoderDecoder) m.dec.resize(static_cast<size_t>(cfg_.resolvedDecoderLayers()));
-  threads = std::max(1, std::min(threads, ThreadPool::global().hardwareThreads()));
 
   auto packInto = [&](PackedMatrix& pm, const std::vector<float>& data, int64_t K, int64_t N, bool transposed) {
     pm.K = K;
@@ -445,13 +485,14 @@ void checkTokens(const std::vector<int32_t>& t, int64_t vocab, const char* field
 
 std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, const RunOptions& o,
                                         const CancelToken* cancel) {
-  Impl& m = *impl_;
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n < 1) throwInvalid("tokens", "must hold at least one token");
   if (n > cfg_.maxPositions) {
     throwInvalid("tokens", "length " + std::to_string(n) + " exceeds maxPositions " + std::to_string(cfg_.maxPositions));
   }
-  checkTokens(tokens, m.V, "tokens");
+  checkTokens(tokens, cfg_.vocabSize, "tokens");
+  if (device_) return device_->forward(tokens, o, cancel);
+  Impl& m = *impl_;
   Impl::Run r;
   m.initRun(r, o, cancel);
   PoolBuffer<float> x(m.pool, n * m.E), xn(m.pool, n * m.E);
@@ -476,12 +517,11 @@ std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, cons
 
 Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t newTokens, const RunOptions& o,
                                  const CancelToken* cancel) {
-  Impl& m = *impl_;
   if (cfg_.arch == Arch::Encoder) throwInvalid("arch", "an encoder model does not generate; use forward()");
   const int64_t p = static_cast<int64_t>(prompt.size());
   if (p < 1) throwInvalid("prompt", "must hold at least one token");
   if (newTokens < 1) throwInvalid("newTokens", "must be >= 1, got " + std::to_string(newTokens));
-  checkTokens(prompt, m.V, "prompt");
+  checkTokens(prompt, cfg_.vocabSize, "prompt");
   const bool encDec = cfg_.arch == Arch::EncoderDecoder;
   if (encDec && p > cfg_.maxPositions) {
     throwInvalid("prompt", "length " + std::to_string(p) + " exceeds maxPositions " + std::to_string(cfg_.maxPositions));
@@ -492,6 +532,8 @@ Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t new
     throwInvalid("newTokens", std::string(encDec ? "newTokens" : "prompt length + newTokens - 1") + " = " +
                                   std::to_string(used) + " exceeds maxPositions " + std::to_string(cfg_.maxPositions));
   }
+  if (device_) return device_->generate(prompt, newTokens, o, cancel);
+  Impl& m = *impl_;
   Impl::Run r;
   m.initRun(r, o, cancel);
   m.pool.resetPeak();

@@ -1,6 +1,8 @@
 // Synthetic / checkpoint transformer models of issue 7, fp32 on the CPU: decoder (GPT-2 / Llama
 // style), encoder (BERT style, one bidirectional forward) and encoder-decoder (T5 style: encode
 // once, decoder with causal self-attention + cross-attention). Pure C++, no Node.
+// Placement CUDA hands the same computation to native/cuda/model (through model_device.h) with
+// weights, KV cache and attention in fp32, fp16 or bf16; this file stays free of CUDA.
 //
 // Computation per layer (pre-norm): x += proj(attn(norm1(x))); [x += crossProj(cross(normX(x)))];
 // x += mlp(norm2(x)); final norm; LM head = x @ wte^T (tied) or x @ lm_head.weight^T.
@@ -39,6 +41,7 @@
 
 #include "../core/cancel.h"
 #include "../core/memory_pool.h"
+#include "../core/problem.h"
 #include "gemm.h"
 
 namespace dilbench {
@@ -100,6 +103,19 @@ struct RunOptions {
   bool useCache = true;
 };
 
+// Where the model runs: the CPU model computes in fp32 only; device CUDA (when the CUDA backend
+// is compiled in and a device exists) runs the same computation with weights, KV cache and
+// attention in dtype (native/cuda/model/NOTES.md).
+struct Placement {
+  Device device = Device::CPU;
+  DType dtype = DType::F32;
+};
+
+class DeviceModel;  // native/cuda/model/model_device.h
+// True when this build carries the CUDA model (the CUDA backend was compiled in); whether a
+// device exists is only known when a model is created.
+bool cudaModelCompiled();
+
 struct MemoryReport {
   uint64_t weightsBytes = 0;
   uint64_t kvCacheBytes = 0;
@@ -117,11 +133,14 @@ struct Generation {
 class Transformer {
  public:
   // Validates config and weights; throws Error(InvalidConfig) naming the field or tensor.
-  Transformer(const ModelConfig& config, WeightsSource weights, int threads = 1);
+  // Placement: Error(Unsupported, 'dtype') for fp16/bf16 on the CPU; Error(Unsupported,
+  // 'device') with the reason when CUDA is not compiled in or no device is usable.
+  Transformer(const ModelConfig& config, WeightsSource weights, int threads = 1, Placement placement = {});
   ~Transformer();
   const ModelConfig& config() const { return cfg_; }
   int64_t parameterCount() const { return params_; }
   uint64_t weightBytes() const { return weightBytes_; }
+  const Placement& placement() const { return placement_; }
 
   // Greedy generation (decoder: after the prompt; encoder-decoder: prompt is the encoder input,
   // the decoder starts from token 0). Encoder: Error(InvalidConfig) 'arch'.
@@ -138,7 +157,9 @@ class Transformer {
   ModelConfig cfg_;
   int64_t params_ = 0;
   uint64_t weightBytes_ = 0;
-  std::unique_ptr<Impl> impl_;
+  Placement placement_;
+  std::unique_ptr<Impl> impl_;             // the CPU model (null on a device)
+  std::unique_ptr<DeviceModel> device_;    // the device model (null on the CPU)
 };
 
 }  // namespace model

@@ -32,6 +32,22 @@ export interface ModelConfig {
 /** Weights: seeded N(0, 0.02) synthetic ones, or named fp32 tensors (GPT-2 safetensors names). */
 export type ModelWeights = { seed: number } | { tensors: Record<string, { shape: number[]; data: Float32Array }> };
 
+export type ModelDevice = 'cpu' | 'cuda';
+export type ModelDType = 'fp32' | 'fp16' | 'bf16';
+
+/**
+ * Where a model lives (createModel's third argument). The CPU model runs fp32 only (fp16/bf16
+ * there reject with ERR_DILBENCH_UNSUPPORTED, field 'dtype'); 'cuda' needs an addon built with
+ * CUDA and a device, else ERR_DILBENCH_UNSUPPORTED, field 'device', saying which is missing.
+ * On CUDA, ModelRunOptions.implementation is 'flash' or 'naive' and threads is ignored.
+ */
+export interface ModelPlacement {
+  /** default 'cpu' */
+  device?: ModelDevice;
+  /** default 'fp32': weights, KV cache and attention in this type; norms, softmax, residual and accumulation fp32 */
+  dtype?: ModelDType;
+}
+
 export interface ModelRunOptions {
   /** attention implementation used inside the model: 'flash' | 'naive' | ... */
   implementation: string;
@@ -61,6 +77,9 @@ export interface NativeModel {
   readonly config: ModelConfig;
   readonly parameterCount: number;
   readonly weightBytes: number;
+  /** where it runs (undefined from bindings that predate placements: 'cpu' / 'fp32') */
+  readonly device?: ModelDevice;
+  readonly dtype?: ModelDType;
   /** Greedy generation of newTokens tokens after prompt (decoder; encoder-decoder: prompt is the encoder input). */
   generate(prompt: Int32Array, newTokens: number, options: ModelRunOptions, cancel?: NativeCancelToken): Promise<GenerationResult>;
   /** One forward pass: logits [tokens.length, vocabSize] (decoder) or hidden states [n, hidden] (encoder). */
@@ -70,6 +89,7 @@ export interface NativeModel {
 
 export interface ModelBinding {
   /** Validates config and weights (errors name the field or the tensor) and builds the model off the event loop. */
-  createModel(config: ModelConfig, weights: ModelWeights): Promise<NativeModel>;
-  modelInfo(): { simdLevel: SimdLevelName };
+  createModel(config: ModelConfig, weights: ModelWeights, placement?: ModelPlacement): Promise<NativeModel>;
+  /** cudaCompiled: the addon carries the CUDA model (a device may still be missing: info().cuda.deviceCount) */
+  modelInfo(): { simdLevel: SimdLevelName; cudaCompiled?: boolean };
 }
