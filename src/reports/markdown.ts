@@ -104,6 +104,7 @@ export function toMarkdown(file: ResultFile): string {
       `- Memory: ${formatBytes(env.totalMemoryBytes)} total, ${formatBytes(env.freeMemoryBytes)} available at start`,
       `- OS: ${env.os}; Node ${env.nodeVersion}`,
       `- dilbench ${env.dilbenchVersion}${env.gitCommit ? ` (commit ${env.gitCommit.slice(0, 12)})` : ''}, native build ${env.buildType}`,
+      ...gpuLines(env.gpu),
     ].join('\n'),
   );
   out.push('');
@@ -241,6 +242,22 @@ export function toMarkdown(file: ResultFile): string {
   out.push(`${rows.length} points: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed.`);
   out.push('');
   return out.join('\n');
+}
+
+/** "- GPU 0: NAME, compute capability 9.0, 80.0 GiB, SM clock 1980 MHz, driver X, CUDA runtime Y" per recorded device. */
+export function gpuLines(gpu: unknown): string[] {
+  if (!Array.isArray(gpu)) return [];
+  return gpu
+    .filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && typeof (d as { name?: unknown }).name === 'string')
+    .map((d) => {
+      const parts = [String(d.name)];
+      if (typeof d.computeCapability === 'string') parts.push(`compute capability ${d.computeCapability}`);
+      if (typeof d.totalMemoryBytes === 'number') parts.push(formatBytes(d.totalMemoryBytes));
+      if (typeof d.smClockMHz === 'number') parts.push(`SM clock ${d.smClockMHz} MHz`);
+      if (typeof d.driverVersion === 'string') parts.push(`driver ${d.driverVersion}`);
+      if (typeof d.runtimeVersion === 'string') parts.push(`CUDA runtime ${d.runtimeVersion}`);
+      return `- GPU ${typeof d.index === 'number' ? d.index : 0}: ${parts.join(', ')}`;
+    });
 }
 
 function shortStatus(r: ResultRow, note: number | undefined): string {

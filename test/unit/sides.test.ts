@@ -399,6 +399,9 @@ describe('runner with several sides (fake binding)', () => {
     const onGpu = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, customLengths: '128', device: 'auto' }), { binding: gpu, rates: constantRate(1e10) });
     expect(onGpu.config.deviceSelection).toMatchObject({ device: 'cuda', reason: 'auto: 1 CUDA device(s); runs on Fake GPU (compute capability 9.0, 16.0 GiB)' });
     expect(onGpu.results.every((r) => r.device === 'cuda')).toBe(true);
+    // the device is recorded in the environment and shown in the Markdown
+    expect(onGpu.environment.gpu).toEqual(gpu.info().cuda.devices);
+    expect(toMarkdown(onGpu)).toContain('- GPU 0: Fake GPU, compute capability 9.0, 16.0 GiB, SM clock 1000 MHz, driver 0, CUDA runtime 0');
 
     // --dtype bf16: only the implementations that list it run
     const bf16 = await runSuite(sequenceRanges, sequenceRanges.parseOptions({ ...base, customLengths: '128', dtype: 'bf16' }), { binding, rates: constantRate(1e10) });
