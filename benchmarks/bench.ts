@@ -6,14 +6,19 @@
 //   side in one run (interleaved by the measurement engine), GFLOP/s and the time ratio;
 // - kv-cache: decode GB/s (the kernel's telemetry: bytes streamed / decode time) at cache 8K and
 //   16K against the measured stream bandwidth;
-// - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent.
+// - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent;
+// - dtypes: fp32, bf16 and fp16 storage side by side (fp32 compute), interleaved in one run:
+//   flash at 2K and 4K (GFLOP/s) and kv-cache decode at cache 8K, 32 heads / 8 kv heads,
+//   headDim 128, 64 new tokens (ms per token, GB/s of cache read in the storage dtype), with the
+//   ratio of each dtype's median to fp32's.
 // Every run writes benchmark_results/bench_<timestamp>.json.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getBinding } from '../src/api/binding.js';
 import { measure, measureInterleaved } from '../src/measure/scheduler.js';
-import type { NativeBinding, NativePeak, NativeProblem } from '../src/native/binding.js';
+import type { DTypeName, NativeBinding, NativePeak, NativeProblem, NativeSession } from '../src/native/binding.js';
+import type { Sampler } from '../src/measure/types.js';
 import { textTable } from '../src/cli/summary.js';
 import { fitPowerLaw, type PowerLawFit } from '../src/stats/scaling.js';
 import { significanceOf, type Significance } from '../src/frameworks/compare.js';
@@ -295,6 +300,171 @@ export async function runDilatedSection(
   return { heads, segmentLengths, dilationRates, rows, fit };
 }
 
+// ---- storage dtypes side by side ---------------------------------------------------------------
+
+export interface DtypeBenchRow {
+  kernel: 'flash' | 'kv-cache';
+  /** flash: sequence length; kv-cache: cache (prompt) length */
+  seqLen: number;
+  dtype: DTypeName;
+  /** flash: median forward time; kv-cache: median decode time per generated token */
+  medianMs: number;
+  /** flash: plan flops / median time */
+  gflops: number | null;
+  /** kv-cache: cache bytes a decode streams (storage dtype) / median decode time */
+  gbps: number | null;
+  /** fp32 median / this median: > 1 means faster than fp32 */
+  speedupVsFp32: number | null;
+  /** q, k, v bytes in the storage dtype */
+  inputBytes: number;
+  samples: number;
+  /** kv-cache: 'telemetry' (decode phase only) or 'iteration' (whole iteration, prefill included) */
+  timing: 'iteration' | 'telemetry';
+}
+
+export interface DtypeBenchResult {
+  dtypes: DTypeName[];
+  kv: { cacheLen: number; heads: number; kvHeads: number; headDim: number; newTokens: number };
+  rows: DtypeBenchRow[];
+  /** dtypes the binding's CPU kernels do not store, with the reason */
+  skipped: string[];
+}
+
+export const DTYPE_BENCH_DTYPES: DTypeName[] = ['fp32', 'bf16', 'fp16'];
+export const DTYPE_FLASH_LENGTHS = [2048, 4096];
+export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, newTokens: 64 };
+
+/**
+ * Decode-phase sampler of a kv-cache session: each iteration runs alone and reports the decode
+ * time of its telemetry (prefill excluded), so the measurement engine interleaves and summarises
+ * decode times only; without telemetry it reports the whole iteration (timing 'iteration').
+ */
+function decodeSampler(session: NativeSession): { sampler: Sampler; timing: () => DtypeBenchRow['timing']; decodeBytes: () => number | null } {
+  let timing: DtypeBenchRow['timing'] = 'telemetry';
+  let bytes: number | null = null;
+  const sampler: Sampler = {
+    async sample(iterations: number, cold: boolean): Promise<Float64Array> {
+      const out = new Float64Array(iterations);
+      for (let i = 0; i < iterations; i++) {
+        const ns = await session.sample(1, cold);
+        const t = session.telemetry?.() ?? null;
+        if (t && t.decodeNs && t.decodeBytes) {
+          out[i] = t.decodeNs;
+          bytes = t.decodeBytes;
+        } else {
+          timing = 'iteration';
+          out[i] = ns[0] as number;
+        }
+      }
+      return out;
+    },
+  };
+  return { sampler, timing: () => timing, decodeBytes: () => (timing === 'telemetry' ? bytes : null) };
+}
+
+export async function runDtypeSection(
+  binding: NativeBinding,
+  opts: {
+    threads: number;
+    dtypes?: DTypeName[];
+    flashLengths?: number[];
+    kv?: Partial<DtypeBenchResult['kv']> | null;
+    runs?: number;
+    warmup?: number;
+    log?: (s: string) => void;
+  },
+): Promise<DtypeBenchResult> {
+  const want = opts.dtypes ?? DTYPE_BENCH_DTYPES;
+  const kv = { ...DTYPE_KV, ...(opts.kv ?? {}) };
+  const sampling = { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 };
+  const sessionOptions = { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
+  const impls = binding.listImplementations().filter((i) => i.device === 'cpu');
+  const skipped: string[] = [];
+  const usable = (kernel: string): DTypeName[] => {
+    const have = impls.find((i) => i.name === kernel)?.dtypes ?? [];
+    for (const d of want) if (!have.includes(d)) skipped.push(`${kernel} ${d}: not stored by this build's CPU kernel (supported: ${have.join(', ') || 'none'})`);
+    return want.filter((d) => have.includes(d));
+  };
+  const rows: DtypeBenchRow[] = [];
+  const withRatios = (group: DtypeBenchRow[]): void => {
+    const base = group.find((r) => r.dtype === 'fp32');
+    for (const r of group) r.speedupVsFp32 = base ? base.medianMs / r.medianMs : null;
+    rows.push(...group);
+  };
+
+  const flashDtypes = usable('flash');
+  for (const seqLen of opts.flashLengths ?? DTYPE_FLASH_LENGTHS) {
+    if (flashDtypes.length === 0) break;
+    opts.log?.(`flash @ ${seqLen}: ${flashDtypes.join(', ')} interleaved...`);
+    const sessions = new Map<DTypeName, NativeSession>();
+    try {
+      for (const dtype of flashDtypes) {
+        const problem: NativeProblem = { implementation: 'flash', device: 'cpu', dtype, batch: 1, heads: 8, kvHeads: 8, seqLen, headDim: 64, causal: false, seed: 42 };
+        sessions.set(dtype, await binding.createSession(problem, sessionOptions));
+      }
+      const ms = await measureInterleaved(new Map([...sessions].map(([d, s]) => [d, { sample: (n: number, cold: boolean) => s.sample(n, cold) }])), sampling);
+      withRatios(
+        [...sessions].map(([dtype, s]) => {
+          const m = ms.get(dtype)!;
+          return { kernel: 'flash', seqLen, dtype, medianMs: m.stats.medianMs, gflops: s.plan.flops / (m.stats.medianMs / 1000) / 1e9, gbps: null, speedupVsFp32: null, inputBytes: s.plan.inputBytes, samples: m.samplesMs.length, timing: 'iteration' };
+        }),
+      );
+    } finally {
+      for (const s of sessions.values()) s.dispose();
+    }
+  }
+
+  const kvDtypes = opts.kv === null ? [] : usable('kv-cache');
+  if (kvDtypes.length > 0) {
+    opts.log?.(`kv-cache decode @ cache ${kv.cacheLen} (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`);
+    const sessions = new Map<DTypeName, { session: NativeSession; probe: ReturnType<typeof decodeSampler> }>();
+    try {
+      for (const dtype of kvDtypes) {
+        const problem: NativeProblem = {
+          implementation: 'kv-cache', device: 'cpu', dtype, batch: 1, heads: kv.heads, kvHeads: kv.kvHeads, seqLen: kv.cacheLen + kv.newTokens,
+          headDim: kv.headDim, causal: true, seed: 42, promptLen: kv.cacheLen, newTokens: kv.newTokens,
+        };
+        const session = await binding.createSession(problem, sessionOptions);
+        sessions.set(dtype, { session, probe: decodeSampler(session) });
+      }
+      const ms = await measureInterleaved(new Map([...sessions].map(([d, x]) => [d, x.probe.sampler])), sampling);
+      withRatios(
+        [...sessions].map(([dtype, { session, probe }]) => {
+          const m = ms.get(dtype)!;
+          const bytes = probe.decodeBytes();
+          const timing = probe.timing();
+          const perToken = timing === 'telemetry' ? m.stats.medianMs / kv.newTokens : m.stats.medianMs;
+          return {
+            kernel: 'kv-cache', seqLen: kv.cacheLen, dtype, medianMs: perToken, gflops: null,
+            gbps: bytes !== null ? bytes / (m.stats.medianMs * 1e6) : session.plan.bytesMoved / (m.stats.medianMs * 1e6),
+            speedupVsFp32: null, inputBytes: session.plan.inputBytes, samples: m.samplesMs.length, timing,
+          };
+        }),
+      );
+    } finally {
+      for (const x of sessions.values()) x.session.dispose();
+    }
+  }
+  return { dtypes: want, kv, rows, skipped };
+}
+
+export function dtypeBenchTable(d: DtypeBenchResult, threads: number): string {
+  const out = [
+    `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
+    `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${d.kv.cacheLen}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens, median ms per decoded token, GB/s of cache read in the storage dtype`,
+    textTable(
+      ['kernel', 'length', 'dtype', 'median ms', 'GFLOP/s', 'GB/s', 'vs fp32', 'inputs MiB', 'samples', 'timing'],
+      d.rows.map((x) => [
+        x.kernel, String(x.seqLen), x.dtype, x.medianMs.toFixed(x.kernel === 'kv-cache' ? 3 : 2), f1(x.gflops), f1(x.gbps),
+        x.speedupVsFp32 !== null ? `${x.speedupVsFp32.toFixed(2)}x` : '-', (x.inputBytes / 2 ** 20).toFixed(1), String(x.samples), x.timing,
+      ]),
+      [false, true, false, true, true, true, true, true, true, false],
+    ),
+  ];
+  for (const s of d.skipped) out.push(`  skipped: ${s}`);
+  return out.join('\n') + '\n';
+}
+
 // ---- the whole bench ---------------------------------------------------------------------------
 
 export interface FullBenchResult extends BenchResult {
@@ -303,6 +473,7 @@ export interface FullBenchResult extends BenchResult {
   frameworks?: { rows: FrameworkBenchRow[]; skipped?: string; version?: string };
   kvCache?: KvBenchRow[];
   dilated?: DilatedBenchResult;
+  dtypes?: DtypeBenchResult;
   elapsedSeconds: number;
 }
 
@@ -353,6 +524,7 @@ export function fullBenchTable(r: FullBenchResult): string {
     }
     out.push('');
   }
+  if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads));
   out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
   return out.join('\n') + '\n';
 }
@@ -378,6 +550,9 @@ async function main(): Promise<void> {
       'no-frameworks': { type: 'boolean', default: false },
       'no-kv-cache': { type: 'boolean', default: false },
       'no-dilated': { type: 'boolean', default: false },
+      'no-dtypes': { type: 'boolean', default: false },
+      'dtype-lengths': { type: 'string' },
+      'dtype-kv-cache': { type: 'string' },
       only: { type: 'string' },
       'framework-lengths': { type: 'string' },
       'kv-lengths': { type: 'string' },
@@ -421,6 +596,14 @@ async function main(): Promise<void> {
       segmentLengths: quick ? [512, 1024, 2048] : [2048, 4096, 8192],
       dilationRates: [1, 2, 4],
       log,
+    });
+  }
+  if (want('dtypes', values['no-dtypes'])) {
+    const cacheLen = lengths(values['dtype-kv-cache'])?.[0];
+    result.dtypes = await runDtypeSection(binding, {
+      threads, runs, warmup: quick ? 1 : 2, flashLengths: lengths(values['dtype-lengths']),
+      // --quick: a 2K cache keeps the prefill of the three sessions short
+      kv: cacheLen !== undefined ? { cacheLen } : quick ? { cacheLen: 2048 } : {}, log,
     });
   }
   result.elapsedSeconds = (performance.now() - t0) / 1000;

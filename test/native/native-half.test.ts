@@ -4,8 +4,10 @@
 // same rounded inputs, at every SIMD level this CPU has; plans and pool peaks.
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { dtypeBenchTable, runDtypeSection } from '../../benchmarks/bench.js';
 import type { NativeBinding, NativeProblem, SimdLevelName } from '../../src/native/binding.js';
 import { loadBinding } from '../../src/native/loader.js';
+import { createFakeBinding } from '../helpers/fake-binding.js';
 import { baseOptions, catchAsync, compare, expectCoded, randomNormal } from './helpers.js';
 
 const binding: NativeBinding = loadBinding();
@@ -388,5 +390,44 @@ describe('half storage: plans, counts and pool peaks', () => {
     }
     expect(got.fp16! * 2).toBe(got.fp32);
     expect(got.bf16).toBe(got.fp16);
+  });
+});
+
+// ---- npm run bench: the dtype section -----------------------------------------------------------
+
+describe('bench: storage dtypes side by side', () => {
+  it('runs flash and kv-cache decode in fp32, bf16, fp16 on the addon and reports ratios to fp32', async () => {
+    const d = await runDtypeSection(binding, {
+      threads: Math.min(2, hw), flashLengths: [192], kv: { cacheLen: 300, heads: 4, kvHeads: 2, headDim: 32, newTokens: 6 }, runs: 3, warmup: 1,
+    });
+    expect(d.skipped).toEqual([]);
+    expect(d.rows.map((r) => `${r.kernel}/${r.dtype}`)).toEqual(['flash/fp32', 'flash/bf16', 'flash/fp16', 'kv-cache/fp32', 'kv-cache/bf16', 'kv-cache/fp16']);
+    for (const kernel of ['flash', 'kv-cache']) {
+      const group = d.rows.filter((r) => r.kernel === kernel);
+      const fp32 = group.find((r) => r.dtype === 'fp32')!;
+      expect(fp32.speedupVsFp32).toBe(1);
+      for (const r of group) {
+        expect(r.samples).toBe(3);
+        expect(r.medianMs).toBeGreaterThan(0);
+        expect(r.speedupVsFp32).toBeCloseTo(fp32.medianMs / r.medianMs, 12);
+        if (r.dtype !== 'fp32') expect(r.inputBytes * 2).toBe(fp32.inputBytes);
+        if (kernel === 'flash') expect(r.gflops).toBeGreaterThan(0);
+        else {
+          expect(r.timing).toBe('telemetry');
+          expect(r.gbps).toBeGreaterThan(0);
+        }
+      }
+    }
+    const table = dtypeBenchTable(d, 2);
+    for (const word of ['vs fp32', 'bf16', 'fp16', 'GB/s', 'GFLOP/s']) expect(table).toContain(word);
+  });
+
+  it('lists the dtypes a binding does not store instead of running them', async () => {
+    const fake = createFakeBinding({ implementations: ['flash', 'kv-cache'] }); // fp32 only
+    const d = await runDtypeSection(fake, { threads: 1, flashLengths: [64], kv: { cacheLen: 64, heads: 2, kvHeads: 1, headDim: 32, newTokens: 4 }, runs: 3, warmup: 1 });
+    expect(d.rows.map((r) => r.dtype)).toEqual(['fp32', 'fp32']);
+    expect(d.rows[1]?.timing).toBe('iteration'); // the fake has no kv telemetry
+    expect(d.skipped).toHaveLength(4);
+    expect(d.skipped[0]).toMatch(/^flash bf16: .*supported: fp32/);
   });
 });
