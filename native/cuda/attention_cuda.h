@@ -62,6 +62,31 @@ const char* launchDecode(const DecodeArgs& a, void* workspace);
 // How many split-K chunks launchDecode uses for these arguments.
 int decodeSplits(const DecodeArgs& a);
 
+// ---- attention family: dilated, dilated-grouped, ring, ring-dilated, block-sparse -----------
+// (family_cuda.cu; the launches come from the planners of family_cuda_plan.h.) Merged kernels:
+// familyBegin, then launchFamily for each planned launch in order (each merges its rows into the
+// running fp32 (acc, lse2)), then familyFinish writes o. block-sparse: launchFamily alone (it
+// stores o directly; acc / lse unused).
+namespace family_math {
+struct FamilyLaunch;
+}
+struct FamilyBuffers {
+  ElemType dtype = ElemType::F16;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  float* acc = nullptr;  // fp32 [batch, heads, seqLen, headDim]; must be o itself when dtype is F32
+  float* lse = nullptr;  // fp32 [batch, heads, seqLen], log2 of each row's softmax denominator
+  void* stream = nullptr;
+};
+// acc := 0 (accFloats), lse := -inf (lseFloats), on the stream.
+const char* familyBegin(const FamilyBuffers& b, size_t accFloats, size_t lseFloats);
+// Checks the launch (checkFamilyLaunch) and the pointers; a launch with no tasks does nothing.
+const char* launchFamily(const family_math::FamilyLaunch& l, const FamilyBuffers& b);
+// o := acc converted to dtype (nothing to do for F32, whose acc is o).
+const char* familyFinish(const FamilyBuffers& b, size_t outElements);
+
 // fp32 <-> dtype conversion on the device (count elements).
 const char* convertFromF32(void* dst, const float* src, size_t count, ElemType t, void* stream);
 const char* convertToF32(float* dst, const void* src, size_t count, ElemType t, void* stream);

@@ -3,7 +3,9 @@
 // (shared/docs/attention-definitions.md), relative-L2 / max-abs errors, NaN/Inf and
 // unwritten-output checks (output poisoned with NaN before each run), and CUDA-event timing.
 //
-//   cuda_bench check                       correctness sweep (small shapes), exit 1 on failure
+//   cuda_bench check                       correctness sweep (small shapes), exit 1 on failure;
+//                                          CHECK_FAMILY_ONLY=1: only dilated, dilated-grouped,
+//                                          ring, ring-dilated, block-sparse
 //   cuda_bench bench [--csv FILE] [--impl flash|naive] [--reps N]
 //                                          TFLOP/s at seqLen 4K-16K, heads 16, d 64/128, fp16/bf16
 //   cuda_bench bandwidth                   device-to-device copy bandwidth (read + write bytes)
@@ -22,6 +24,8 @@
 
 #include "../attention_cuda.h"
 #include "../cuda_info.h"
+#include "../family_cuda_math.cuh"
+#include "../family_cuda_plan.h"
 
 using namespace dilbench::cuda;
 
@@ -199,6 +203,200 @@ static int checkDecode(std::mt19937_64& rng) {
   return failures;
 }
 
+// ---- attention family (dilated, dilated-grouped, ring, ring-dilated, block-sparse) ----------
+// Float64 definitions written from shared/docs/attention-definitions.md (loops, no tiling), and
+// the kernels run through the same plans and begin / launch / finish sequence as the addon.
+namespace fam {
+namespace fm = dilbench::cuda::family_math;
+using dilbench::cuda::FamilyPair;
+using dilbench::cuda::FamilyShape;
+
+// One row of attention in float64 over the keys `keys` (ascending); returns false when empty.
+static bool attendRow(const float* Q, const float* K, const float* V, int64_t i, const std::vector<int64_t>& keys,
+                      int64_t D, double scale, std::vector<double>& o, double& lse) {
+  if (keys.empty()) return false;
+  std::vector<double> s(keys.size());
+  double mx = -INFINITY;
+  for (size_t t = 0; t < keys.size(); ++t) {
+    double dot = 0;
+    for (int64_t d = 0; d < D; ++d) dot += double(Q[i * D + d]) * double(K[keys[t] * D + d]);
+    s[t] = dot * scale;
+    mx = std::max(mx, s[t]);
+  }
+  double sum = 0;
+  for (double& x : s) sum += (x = std::exp(x - mx));
+  o.assign(size_t(D), 0.0);
+  for (size_t t = 0; t < keys.size(); ++t)
+    for (int64_t d = 0; d < D; ++d) o[size_t(d)] += s[t] / sum * double(V[keys[t] * D + d]);
+  lse = mx + std::log(sum);
+  return true;
+}
+
+struct Case {
+  const char* impl;
+  int b, h, hk, n, d;
+  bool causal;
+  std::vector<FamilyPair> pairs;  // already w <= n
+  int ringSize;
+  int pattern, blockSize, window, stride;
+  double density;
+};
+
+// Pairs (pair index, offset) of head h.
+static std::vector<std::pair<size_t, int64_t>> partsOf(const Case& c, int64_t h) {
+  std::vector<std::pair<size_t, int64_t>> out;
+  const bool grouped = std::string(c.impl) == "dilated-grouped";
+  const int64_t k = int64_t(c.pairs.size());
+  for (int64_t i = 0; i < k; ++i) {
+    if (grouped) {
+      const int64_t base = c.h / k, extra = c.h % k;
+      const int64_t begin = i < extra ? i * (base + 1) : extra * (base + 1) + (i - extra) * base;
+      const int64_t count = base + (i < extra ? 1 : 0);
+      if (h >= begin && h < begin + count) out.push_back({size_t(i), i % c.pairs[size_t(i)].r});
+    } else {
+      out.push_back({size_t(i), h % c.pairs[size_t(i)].r});
+    }
+  }
+  return out;
+}
+
+static void reference(const Case& c, float scale, const std::vector<float>& q, const std::vector<float>& k,
+                      const std::vector<float>& v, std::vector<double>& out) {
+  const int64_t B = c.b, H = c.h, HK = c.hk, N = c.n, D = c.d, G = H / HK;
+  out.assign(size_t(B * H * N * D), 0.0);
+  const std::string impl = c.impl;
+  fm::FamilyLaunch mask;  // block-sparse mask parameters for fm::blockAllowed
+  mask.pattern = c.pattern, mask.window = c.window, mask.stride = c.stride, mask.density = c.density, mask.seed = 77;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const float* Q = &q[size_t((b * H + h) * N * D)];
+      const float* K = &k[size_t((b * HK + h / G) * N * D)];
+      const float* V = &v[size_t((b * HK + h / G) * N * D)];
+      double* O = &out[size_t((b * H + h) * N * D)];
+      for (int64_t i = 0; i < N; ++i) {
+        std::vector<double> o;
+        double lse;
+        if (impl == "ring" || impl == "block-sparse") {
+          std::vector<int64_t> keys;
+          for (int64_t j = 0; j < N; ++j) {
+            if (c.causal && j > i) continue;
+            if (impl == "block-sparse" && !fm::blockAllowed(mask, i / c.blockSize, j / c.blockSize)) continue;
+            keys.push_back(j);
+          }
+          if (attendRow(Q, K, V, i, keys, D, scale, o, lse))
+            for (int64_t d = 0; d < D; ++d) O[i * D + d] = o[size_t(d)];
+          continue;
+        }
+        // dilated kinds: per selecting pair (o_i, lse_i), mixed by exp(lse_i) / sum_j exp(lse_j)
+        std::vector<std::vector<double>> os;
+        std::vector<double> lses;
+        for (auto [pi, off] : partsOf(c, h)) {
+          const int64_t w = c.pairs[pi].w, r = c.pairs[pi].r, s0 = i / w * w;
+          if (i - s0 < off || (i - s0 - off) % r) continue;
+          std::vector<int64_t> keys;
+          for (int64_t j = s0 + off; j < std::min<int64_t>(N, s0 + w); j += r)
+            if (!c.causal || j <= i) keys.push_back(j);
+          if (attendRow(Q, K, V, i, keys, D, scale, o, lse)) os.push_back(o), lses.push_back(lse);
+        }
+        if (lses.empty()) continue;
+        const double m = *std::max_element(lses.begin(), lses.end());
+        double z = 0;
+        for (double l : lses) z += std::exp(l - m);
+        for (size_t t = 0; t < os.size(); ++t)
+          for (int64_t d = 0; d < D; ++d) O[i * D + d] += std::exp(lses[t] - m) / z * os[t][size_t(d)];
+      }
+    }
+}
+
+static std::vector<dilbench::cuda::FamilyLaunch> plan(const Case& c, const FamilyShape& s) {
+  const std::string impl = c.impl;
+  if (impl == "dilated") return dilbench::cuda::planDilated(s, c.pairs);
+  if (impl == "dilated-grouped") return dilbench::cuda::planDilatedGrouped(s, c.pairs);
+  if (impl == "ring") return dilbench::cuda::planRing(s, c.ringSize);
+  if (impl == "ring-dilated") return dilbench::cuda::planRingDilated(s, c.pairs, c.ringSize);
+  dilbench::cuda::BlockSparseParams bp;
+  bp.pattern = c.pattern, bp.blockSize = c.blockSize, bp.window = c.window, bp.stride = c.stride;
+  bp.density = c.density, bp.seed = 77;
+  return {dilbench::cuda::planBlockSparse(s, bp)};
+}
+
+}  // namespace fam
+
+static int checkFamily(std::mt19937_64& rng) {
+  using fam::Case;
+  const std::vector<FamilyPair> p3 = {{37, 2}, {128, 4}, {300, 8}}, p2 = {{100, 3}, {333, 7}}, p1 = {{10, 4}};
+  const std::vector<Case> cases = {
+      {"dilated", 1, 4, 2, 333, 64, false, p3, 1, 0, 0, 0, 0, 0},
+      {"dilated", 2, 3, 3, 1000, 128, true, p2, 1, 0, 0, 0, 0, 0},
+      {"dilated", 1, 8, 1, 100, 32, true, p1, 1, 0, 0, 0, 0, 0},
+      {"dilated", 1, 2, 2, 7, 96, false, {{7, 2}, {7, 7}}, 1, 0, 0, 0, 0, 0},
+      {"dilated-grouped", 1, 5, 5, 333, 64, true, p3, 1, 0, 0, 0, 0, 0},
+      {"dilated-grouped", 1, 2, 1, 1000, 128, false, p3, 1, 0, 0, 0, 0, 0},
+      {"ring", 1, 4, 2, 1000, 64, true, {}, 4, 0, 0, 0, 0, 0},
+      {"ring", 2, 2, 1, 333, 128, false, {}, 3, 0, 0, 0, 0, 0},
+      {"ring", 1, 3, 3, 7, 32, true, {}, 7, 0, 0, 0, 0, 0},
+      {"ring-dilated", 1, 4, 2, 1000, 64, true, p3, 4, 0, 0, 0, 0, 0},
+      {"ring-dilated", 1, 3, 3, 333, 96, false, p2, 3, 0, 0, 0, 0, 0},
+      {"block-sparse", 1, 4, 2, 1000, 64, true, {}, 1, 0, 64, 3, 1, 0.1},
+      {"block-sparse", 1, 2, 2, 333, 128, false, {}, 1, 1, 33, 1, 3, 0.1},
+      {"block-sparse", 2, 2, 1, 1000, 64, true, {}, 1, 2, 100, 3, 2, 0.1},
+      {"block-sparse", 1, 3, 3, 1000, 32, false, {}, 1, 3, 16, 1, 1, 0.2},
+  };
+  const ElemType types[] = {ElemType::F16, ElemType::BF16, ElemType::F32};
+  const int maxN = std::getenv("CHECK_MAX_N") ? std::atoi(std::getenv("CHECK_MAX_N")) : 1 << 30;
+  int failures = 0;
+  for (ElemType t : types)
+    for (const Case& c : cases) {
+      if (c.n > maxN) continue;
+      FamilyShape s;
+      s.batch = c.b, s.heads = c.h, s.kvHeads = c.hk, s.seqLen = c.n, s.headDim = c.d, s.causal = c.causal;
+      s.scale = float(1.0 / std::sqrt(double(c.d)));
+      const size_t qn = size_t(c.b) * c.h * c.n * c.d, kn = size_t(c.b) * c.hk * c.n * c.d;
+      DevBuf dq(qn * tbytes(t)), dk(kn * tbytes(t)), dv(kn * tbytes(t)), dout(qn * tbytes(t));
+      auto hq = makeInput(dq, qn, t, rng), hk = makeInput(dk, kn, t, rng), hv = makeInput(dv, kn, t, rng);
+      CK(cudaMemset(dout.p, 0xff, dout.bytes));  // NaN poison: an unwritten row fails
+      const auto launches = fam::plan(c, s);
+      const bool merged = launches.empty() || launches[0].mergeIntoAccumulator;
+      DevBuf acc(t == ElemType::F32 ? 16 : qn * 4), lse(size_t(c.b) * c.h * c.n * 4);
+      FamilyBuffers fb;
+      fb.dtype = t, fb.q = dq.p, fb.k = dk.p, fb.v = dv.p, fb.o = dout.p;
+      fb.acc = t == ElemType::F32 ? static_cast<float*>(dout.p) : static_cast<float*>(acc.p);
+      fb.lse = static_cast<float*>(lse.p);
+      const char* err = merged ? familyBegin(fb, qn, size_t(c.b) * c.h * c.n) : nullptr;
+      for (size_t i = 0; !err && i < launches.size(); ++i) err = launchFamily(launches[i], fb);
+      if (!err && merged) err = familyFinish(fb, qn);
+      if (err) {
+        std::printf("%s launch error: %s\n", c.impl, err);
+        ++failures;
+        continue;
+      }
+      CK(cudaDeviceSynchronize());
+      DevBuf tmp(qn * 4);
+      convertToF32(static_cast<float*>(tmp.p), dout.p, qn, t, nullptr);
+      std::vector<float> ho(qn);
+      CK(cudaMemcpy(ho.data(), tmp.p, qn * 4, cudaMemcpyDeviceToHost));
+      std::vector<double> ref;
+      fam::reference(c, s.scale, hq, hk, hv, ref);
+      double num = 0, den = 0, maxAbs = 0;
+      bool bad = false;
+      for (size_t i = 0; i < qn; ++i) {
+        if (!std::isfinite(ho[i])) bad = true;
+        const double diff = double(ho[i]) - ref[i];
+        num += diff * diff;
+        den += ref[i] * ref[i];
+        maxAbs = std::max(maxAbs, std::fabs(diff));
+      }
+      const double rel = std::sqrt(num / std::max(den, 1e-300));
+      const double tol = t == ElemType::BF16 ? 1e-2 : t == ElemType::F16 ? 2e-3 : 1e-5;
+      const bool ok = !bad && rel <= tol && (t != ElemType::F32 || maxAbs <= 1e-4);
+      if (!ok) ++failures;
+      std::printf("%-15s %-5s %-5s %2d %3d %3d %6d %4d %-6s %11.3e %11.3e %s (launches %zu, P %d)\n", c.impl,
+                  tname(t), "simt", c.b, c.h, c.hk, c.n, c.d, c.causal ? "yes" : "no", rel, maxAbs,
+                  ok ? "PASS" : (bad ? "FAIL(nan/inf/unwritten)" : "FAIL"), launches.size(), c.ringSize);
+    }
+  return failures;
+}
+
 static int check() {
   struct Shape {
     int b, h, hk, n, d;
@@ -218,7 +416,7 @@ static int check() {
     for (ElemType t : types)
       for (const Shape& s : shapes)
         for (int causal = 0; causal < 2; ++causal) {
-          if (s.n > maxN || std::getenv("CHECK_DECODE_ONLY")) continue;
+          if (s.n > maxN || std::getenv("CHECK_DECODE_ONLY") || std::getenv("CHECK_FAMILY_ONLY")) continue;
           AttnArgs a;
           a.dtype = t;
           a.batch = s.b, a.heads = s.h, a.kvHeads = s.hk, a.seqLen = s.n, a.headDim = s.d;
@@ -268,7 +466,8 @@ static int check() {
                       s.b, s.h, s.hk, s.n, s.d, causal ? "yes" : "no", rel, maxAbs,
                       ok ? "PASS" : (bad ? "FAIL(nan/inf/unwritten)" : "FAIL"));
         }
-  failures += checkDecode(rng);
+  if (!std::getenv("CHECK_FAMILY_ONLY")) failures += checkDecode(rng);
+  failures += checkFamily(rng);
   std::printf("check: %d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
