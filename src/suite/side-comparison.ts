@@ -60,9 +60,22 @@ export interface SideComparisons {
   device: SideComparison[];
 }
 
-/** Pairs rows across sides: same implementation, length and parameters. */
+/**
+ * The parameters that say which point a row is (segment lengths, ring size, configuration): the
+ * scalar ones and lists of scalars. Objects are results a suite derived per side (e.g.
+ * optimization-impact's speedups), not identity.
+ */
+function pointParams(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!params) return undefined;
+  const scalar = (v: unknown) => ['string', 'number', 'boolean'].includes(typeof v);
+  const out = Object.fromEntries(Object.entries(params).filter(([, v]) => scalar(v) || (Array.isArray(v) && v.every(scalar))));
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** Pairs rows across sides: same implementation, length and point parameters. */
 function identity(r: ResultRow): string {
-  return JSON.stringify([r.implementation, r.seqLen, r.params ?? null]);
+  const p = pointParams(r.params);
+  return JSON.stringify([r.implementation, r.seqLen, p ? Object.entries(p).sort(([a], [b]) => a.localeCompare(b)) : null]);
 }
 
 function cell(r: ResultRow | undefined): SideCell {
@@ -118,24 +131,25 @@ export function compareSides(
   // the comparable pairs go through `dilbench compare`'s engine, the other side relabelled as the
   // baseline's device and dtype so that rows match on their whole configuration
   const comparable = pairs.filter((p) => notComparable(p.base, p.other, baseline, other) === null);
-  const report = compareResults(
-    asFile(comparable.map((p) => p.base!), NO_ENV),
-    asFile(comparable.map((p) => ({ ...p.other!, device: baseline.device, dtype: baseline.dtype })), NO_ENV),
-    { alpha, threshold, seed: opts.seed },
-  );
+  const asBase = (r: ResultRow): ResultRow => ({ ...r, device: baseline.device, dtype: baseline.dtype, params: pointParams(r.params) });
+  const report = compareResults(asFile(comparable.map((p) => asBase(p.base!)), NO_ENV), asFile(comparable.map((p) => asBase(p.other!)), NO_ENV), {
+    alpha,
+    threshold,
+    seed: opts.seed,
+  });
   const byKey = new Map(report.rows.map((r) => [rowKey(r.config as unknown as ResultRow), r]));
 
   const out: SideComparisonRow[] = pairs.map((p) => {
     const ref = (p.base ?? p.other)!;
     const note = notComparable(p.base, p.other, baseline, other);
-    const rc = note === null ? byKey.get(rowKey(p.base!)) : undefined;
+    const rc = note === null ? byKey.get(rowKey(asBase(p.base!))) : undefined;
     const bc = cell(p.base);
     const oc = cell(p.other);
     const memoryRatio = bc.peakMemoryBytes && oc.peakMemoryBytes !== null && bc.batch === oc.batch ? oc.peakMemoryBytes / bc.peakMemoryBytes : null;
     return {
       implementation: ref.implementation,
       seqLen: ref.seqLen,
-      ...(ref.params && Object.keys(ref.params).length ? { params: ref.params } : {}),
+      ...(pointParams(ref.params) ? { params: pointParams(ref.params) } : {}),
       baseline: bc,
       other: oc,
       timeRatio: rc?.ratio ?? null,

@@ -215,6 +215,21 @@ describe('comparison maths (hand-checked)', () => {
     expect(all.precision[0].summary.rows).toBe(1);
   });
 
+  it('pairs by the point parameters, not by what a suite derived per side', () => {
+    const s = [2, 2.1, 1.9, 2, 2.05];
+    const rows = [
+      okRow('flash', 'fp32', s, 100, { params: { configuration: 'both', optimization: { speedupVsBaseline: 1.1 } } }),
+      okRow('flash', 'fp32', s, 100, { params: { configuration: 'baseline', optimization: { speedupVsBaseline: 1 } } }),
+      okRow('flash', 'bf16', s.map((x) => x * 2), 100, { params: { configuration: 'baseline', optimization: { speedupVsBaseline: 1 } } }),
+      okRow('flash', 'bf16', s.map((x) => x / 2), 100, { params: { configuration: 'both', optimization: { speedupVsBaseline: 0.9 } } }),
+    ];
+    const c = compareSides(rows, { device: 'cpu', dtype: 'fp32' }, { device: 'cpu', dtype: 'bf16' }, 'precision');
+    expect(c.rows.map((r) => [r.params, r.timeRatio])).toEqual([
+      [{ configuration: 'both' }, 0.5],
+      [{ configuration: 'baseline' }, 2],
+    ]);
+  });
+
   it('a one-side run has no comparisons', () => {
     expect(buildSideComparisons([okRow('flash', 'fp32', [1, 2, 3], 1)], [{ device: 'cpu', dtype: 'fp32' }])).toBeNull();
   });
