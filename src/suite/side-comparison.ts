@@ -60,15 +60,20 @@ export interface SideComparisons {
   device: SideComparison[];
 }
 
+/** Scalar parameters a suite's finalize sets per side (ring: measured or projected), not identity. */
+const DERIVED_PARAMS = new Set(['measured']);
+
 /**
  * The parameters that say which point a row is (segment lengths, ring size, configuration): the
- * scalar ones and lists of scalars. Objects are results a suite derived per side (e.g.
- * optimization-impact's speedups), not identity.
+ * scalar ones and lists of scalars. Objects (e.g. optimization-impact's speedups) and
+ * DERIVED_PARAMS are what a suite derived per side, not identity.
  */
 function pointParams(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!params) return undefined;
   const scalar = (v: unknown) => ['string', 'number', 'boolean'].includes(typeof v);
-  const out = Object.fromEntries(Object.entries(params).filter(([, v]) => scalar(v) || (Array.isArray(v) && v.every(scalar))));
+  const out = Object.fromEntries(
+    Object.entries(params).filter(([k, v]) => !DERIVED_PARAMS.has(k) && (scalar(v) || (Array.isArray(v) && v.every(scalar)))),
+  );
   return Object.keys(out).length ? out : undefined;
 }
 

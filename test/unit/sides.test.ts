@@ -222,12 +222,16 @@ describe('comparison maths (hand-checked)', () => {
       okRow('flash', 'fp32', s, 100, { params: { configuration: 'baseline', optimization: { speedupVsBaseline: 1 } } }),
       okRow('flash', 'bf16', s.map((x) => x * 2), 100, { params: { configuration: 'baseline', optimization: { speedupVsBaseline: 1 } } }),
       okRow('flash', 'bf16', s.map((x) => x / 2), 100, { params: { configuration: 'both', optimization: { speedupVsBaseline: 0.9 } } }),
+      okRow('ring', 'fp32', s, 100, { params: { ringSize: 2, measured: true } }),
+      { ...okRow('ring', 'bf16', [], 0, { params: { ringSize: 2 } }), status: 'skipped', reason: 'ring does not support bf16 on cpu (supported: fp32)', stats: null },
     ];
     const c = compareSides(rows, { device: 'cpu', dtype: 'fp32' }, { device: 'cpu', dtype: 'bf16' }, 'precision');
     expect(c.rows.map((r) => [r.params, r.timeRatio])).toEqual([
       [{ configuration: 'both' }, 0.5],
       [{ configuration: 'baseline' }, 2],
+      [{ ringSize: 2 }, null],
     ]);
+    expect(c.rows[2].note).toBe('cpu/bf16 skipped: ring does not support bf16 on cpu (supported: fp32)');
   });
 
   it('a one-side run has no comparisons', () => {
