@@ -1,4 +1,5 @@
-// Kernel-registry entries of the CUDA kernels (Device::CUDA): naive and flash. The kernels
+// Kernel-registry entries of the CUDA kernels (Device::CUDA): naive, flash and kv-cache (the
+// attention family's entries, dilated to block-sparse, are in family_kernels_cuda.cpp). The kernels
 // themselves live in naive_cuda.cu / flash_cuda.cu behind the plain launchers of
 // attention_cuda.h; this file adapts them to the Kernel interface (validation, workspace from
 // the session's pool, exact counts, the session's stream).

@@ -1,6 +1,7 @@
-// GPU tests (`npm run test:gpu`): every CUDA kernel against the float64 reference, the device
-// memory pool, out-of-memory recovery, and CUDA-event timings against a wall clock. Skipped, with
-// a message, where there is no CUDA variant or no GPU.
+// GPU tests (`npm run test:gpu`): every CUDA kernel against the float64 reference, the family's
+// telemetry and dilated's linear scaling to 1M tokens, the device memory pool, out-of-memory
+// recovery, and CUDA-event timings against a wall clock. Skipped, with a message, where there is
+// no CUDA variant or no GPU; the family's plan checks need only the CUDA variant (no device).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,14 +13,16 @@ import * as checks from './gpu-checks.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const file: string | null = checks.findCudaBinary(root);
-let binding: NativeBinding | null = null;
+let variant: NativeBinding | null = null;  // the CUDA build, with or without a device
+let binding: NativeBinding | null = null;  // the CUDA build on a machine with a device
 let skipReason = '';
 if (!file) {
   skipReason = 'no CUDA variant built (run scripts/build-cuda-variant.sh)';
 } else {
   try {
-    binding = createRequire(import.meta.url)(file) as NativeBinding;
-    if (binding.info().cuda.deviceCount < 1) {
+    variant = createRequire(import.meta.url)(file) as NativeBinding;
+    binding = variant;
+    if (variant.info().cuda.deviceCount < 1) {
       skipReason = `no CUDA device (the CUDA variant ${file} reports 0 devices)`;
       binding = null;
     }
@@ -27,18 +30,38 @@ if (!file) {
     skipReason = `the CUDA variant does not load: ${(e as Error).message}`;
   }
 }
-if (!binding) console.log(`test/gpu skipped: ${skipReason}`);
+if (!variant) console.log(`test/gpu skipped: ${skipReason}`);
+else if (!binding) console.log(`test/gpu: only the plan checks run (they need no device); GPU tests skipped: ${skipReason}`);
+
+describe.skipIf(!variant)('CUDA family kernels: plans (no device needed)', () => {
+  it('dilated, dilated-grouped, ring, ring-dilated, block-sparse plan the CPU flops, dtype bytes and their workspace; bad parameters name the field', () => {
+    const res = checks.checkFamilyPlans(variant as NativeBinding);
+    expect(res.length).toBeGreaterThan(90);
+    for (const r of res) expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+});
 
 describe.skipIf(!binding)('CUDA kernels on the GPU', () => {
   const b = binding as NativeBinding;
   for (const c of checks.correctnessCases()) {
-    it(`${c.implementation} ${c.dtype} n=${c.seqLen} d=${c.headDim} h=${c.heads}/${c.kvHeads} b=${c.batch} ${c.causal ? 'causal' : 'full'} matches the float64 reference`, async () => {
+    it(`${checks.describeCase(c)} matches the float64 reference`, async () => {
       const r = await checks.checkCase(b, c);
       expect(r.finite).toBe(true);
       expect(r.relL2).toBeLessThanOrEqual(r.tol);
       if (c.dtype === 'fp32') expect(r.maxAbs).toBeLessThanOrEqual(1e-4);
     });
   }
+
+  it('family telemetry: ring per-step times from CUDA events, bytes sent and block sparsity as on the CPU', async () => {
+    for (const r of await checks.checkFamilyTelemetry(b)) expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+
+  it('dilated stays linear in seqLen from 128K to 1M tokens (time and planned memory per token)', async () => {
+    const r = await checks.checkDilatedScaling(b);
+    console.log(`dilated scaling: ${JSON.stringify(r.rows)}`);
+    expect(r.spread, JSON.stringify(r.rows)).toBeLessThan(1.5);
+    expect(r.memSpread).toBeLessThan(1.3);
+  });
 
   it('device memory pool statistics add up, with and without caching', async () => {
     for (const r of await checks.checkPool(b)) expect(r.ok, JSON.stringify(r)).toBe(true);

@@ -1,12 +1,15 @@
 // The GPU checks without vitest (GPU hosts with Node but no node_modules):
 //   node test/gpu/run-gpu-checks.mjs [path/to/dilbench.node]
-// Prints one line per check and a summary; exit 1 when any check fails, 0 with a message when
-// there is no GPU.
+// Prints one line per check and a summary; exit 1 when any check fails. Without a GPU only the
+// family plan checks run (they need no device), then it exits with a message.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { checkCase, checkOom, checkPool, checkTiming, correctnessCases, findCudaBinary } from './gpu-checks.mjs';
+import {
+  checkCase, checkDilatedScaling, checkFamilyPlans, checkFamilyTelemetry, checkOom, checkPool, checkTiming,
+  correctnessCases, describeCase, findCudaBinary,
+} from './gpu-checks.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const file = process.argv[2] ?? findCudaBinary(root);
@@ -16,21 +19,32 @@ if (!file) {
 }
 const b = createRequire(import.meta.url)(path.resolve(file));
 const info = b.info();
+let failures = 0;
+// Plans of the family kernels need no device.
+const plans = checkFamilyPlans(b);
+for (const r of plans) if (!r.ok) { failures++; console.log(`FAIL plan ${JSON.stringify(r)}`); }
+console.log(`${plans.every((r) => r.ok) ? 'PASS' : 'FAIL'} family plans: ${plans.length} checks`);
 if (info.cuda.deviceCount < 1) {
   console.log('gpu checks skipped: no CUDA device');
-  process.exit(0);
+  process.exit(failures ? 1 : 0);
 }
 console.log(`device: ${JSON.stringify(info.cuda.devices[0])}`);
-let failures = 0;
 const worst = {};
 for (const c of correctnessCases()) {
   const r = await checkCase(b, c);
   const key = `${r.implementation} ${r.dtype}`;
   worst[key] = Math.max(worst[key] ?? 0, r.relL2);
   if (!r.ok) failures++;
-  console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.implementation} ${r.dtype} b${r.batch} h${r.heads}/${r.kvHeads} n${r.seqLen} d${r.headDim} ${r.causal ? 'causal' : 'full'} relL2=${r.relL2.toExponential(3)} maxAbs=${r.maxAbs.toExponential(3)}`);
+  console.log(`${r.ok ? 'PASS' : 'FAIL'} ${describeCase(r)} relL2=${r.relL2.toExponential(3)} maxAbs=${r.maxAbs.toExponential(3)}`);
 }
 for (const [k, v] of Object.entries(worst)) console.log(`worst relL2 ${k}: ${v.toExponential(3)}`);
+for (const r of await checkFamilyTelemetry(b)) {
+  if (!r.ok) failures++;
+  console.log(`${r.ok ? 'PASS' : 'FAIL'} telemetry ${r.case} ${JSON.stringify(r.gpu)}`);
+}
+const scaling = await checkDilatedScaling(b);
+if (!scaling.ok) failures++;
+console.log(`${scaling.ok ? 'PASS' : 'FAIL'} dilated scaling (ns/token spread ${scaling.spread.toFixed(3)}, memory/token spread ${scaling.memSpread.toFixed(3)}): ${JSON.stringify(scaling.rows)}`);
 const pool = await checkPool(b);
 for (const r of pool) { if (!r.ok) failures++; console.log(`${r.ok ? 'PASS' : 'FAIL'} pool useMemoryPool=${r.useMemoryPool} ${JSON.stringify(r.stats)}`); }
 const oom = await checkOom(b);
