@@ -3,6 +3,8 @@
 // CPU-only build ("built without CUDA") and by the CUDA build with zero devices ("no CUDA
 // device"), the process working on afterwards; and, on the CPU, the float64 emulation of the
 // CUDA model's fp16/bf16 rounding that sizes test/gpu's tolerances (test/gpu/model-checks.mjs).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +127,28 @@ describe.skipIf(!variant)('model placement: CUDA build with zero devices', () =>
     expectCoded(await catchAsync(b.createModel(tiny, { seed: 1 }, { device: 'cuda', dtype: 'int8' as never })), ErrorCodes.INVALID_CONFIG, 'dtype');
     expectCoded(await catchAsync(b.createModel({ ...tiny, heads: 3, kvHeads: 3 }, { seed: 1 }, { device: 'cuda' })), ErrorCodes.INVALID_CONFIG, 'headDim');
   });
+});
+
+// ---- the CUDA model's host code against host stand-ins of the kernels ------------------------------
+
+// native/cuda/model/fake: transformer_cuda.cpp compiled unchanged against host implementations of
+// the CUDA runtime and kernel launchers, compared with the CPU model (layouts, caches, attention
+// dispatch, generation loop, memory report). A separate build (about 5 minutes on 2 cores), so
+// it runs here only when built.
+const fakeCheck = process.env.DILBENCH_MODEL_FAKE_CHECK ?? path.join(root, 'build-model-fake', 'model_fake_check');
+const fakeSkip = existsSync(fakeCheck)
+  ? ''
+  : `${fakeCheck} is not built (cmake -S native/cuda/model/fake -B build-model-fake && cmake --build build-model-fake -j2)`;
+if (fakeSkip) console.log(`model_fake_check skipped: ${fakeSkip}`);
+
+describe.skipIf(!!fakeSkip)('the CUDA model host code on host stand-ins (model_fake_check)', () => {
+  it('every config, dtype and attention path matches the CPU model; exit 0', () => {
+    const r = spawnSync(fakeCheck, [], { encoding: 'utf8', timeout: 240_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status, out.split('\n').filter((l) => /FAIL|threw|ERROR/.test(l)).slice(0, 20).join('\n')).toBe(0);
+    expect(out).toMatch(/model_fake_check: 0 failure\(s\)/);
+    expect((out.match(/forward relL2/g) ?? []).length).toBeGreaterThanOrEqual(50);
+  }, 300_000);
 });
 
 // ---- fp16 / bf16 rounding, emulated on the CPU ---------------------------------------------------
