@@ -140,6 +140,8 @@ const fakeSkip = existsSync(fakeCheck)
   ? ''
   : `${fakeCheck} is not built (cmake -S native/cuda/model/fake -B build-model-fake && cmake --build build-model-fake -j2)`;
 if (fakeSkip) console.log(`model_fake_check skipped: ${fakeSkip}`);
+const kernelsCheck = path.join(path.dirname(fakeCheck), 'model_kernels_check_fake');
+if (!fakeSkip && !existsSync(kernelsCheck)) console.log(`model_kernels_check_fake skipped: ${kernelsCheck} is not built (rebuild build-model-fake)`);
 
 describe.skipIf(!!fakeSkip)('the CUDA model host code on host stand-ins (model_fake_check)', () => {
   it('every config, dtype and attention path matches the CPU model; exit 0', () => {
@@ -149,6 +151,14 @@ describe.skipIf(!!fakeSkip)('the CUDA model host code on host stand-ins (model_f
     expect(out).toMatch(/model_fake_check: 0 failure\(s\)/);
     expect((out.match(/forward relL2/g) ?? []).length).toBeGreaterThanOrEqual(50);
   }, 300_000);
+
+  it.skipIf(!existsSync(kernelsCheck))('model_kernels_check (the GPU kernel check) passes on the stand-ins: its references and tolerances are sound', () => {
+    const r = spawnSync(kernelsCheck, [], { encoding: 'utf8', timeout: 120_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status, out.split('\n').filter((l) => /FAIL|FATAL/.test(l)).slice(0, 20).join('\n')).toBe(0);
+    expect(out).toMatch(/model_kernels_check: 0 of (\d+) failed/);
+    expect(Number(/0 of (\d+) failed/.exec(out)?.[1])).toBeGreaterThanOrEqual(100);
+  }, 180_000);
 });
 
 // ---- fp16 / bf16 rounding, emulated on the CPU ---------------------------------------------------

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -122,6 +123,28 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
     return cudaErrorInvalidValue;
   }
   std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
+}
+cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  if (outside(p, bytes, "cudaMemset")) {
+    g_last = cudaErrorInvalidValue;
+    return cudaErrorInvalidValue;
+  }
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
+  std::snprintf(p->name, sizeof p->name, "fake (host stand-ins)");
+  p->major = 0;
+  p->minor = 0;
   return cudaSuccess;
 }
 cudaError_t cudaEventCreate(cudaEvent_t* e) {
