@@ -419,7 +419,8 @@ const sameTokens = (a, b) => a.length === b.length && a.every((t, i) => t === b[
  * tokens, flash and naive), event timings and the memory report. Returns one result per dtype
  * with `failures` (empty = pass).
  */
-export async function checkModelCase(b, mc, dtypes = DTYPES, cpuThreads = 4) {
+export async function checkModelCase(b, mc, dtypes = DTYPES) {
+  const cpuThreads = Math.max(1, Math.min(8, b.info().hardwareThreads));
   const c = mc.config;
   const prompt = promptFor(c, mc.promptLength);
   const gen = c.arch !== 'encoder';

@@ -2,6 +2,7 @@
 // node_modules):   node test/gpu/run-model-checks.mjs [path/to/dilbench.node]
 // One line per config and dtype (forward relL2 vs the CPU model, tokens, timings, memory) and a
 // summary; exit 1 when any check fails, 0 with a message when there is no GPU.
+// MODEL_CHECKS_ONLY=<part of a label>: one config; MODEL_CHECKS_TINY=1: the tiny configs only.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +25,10 @@ console.log(`binary: ${found.file}`);
 console.log(`device: ${JSON.stringify(b.info().cuda.devices[0])}`);
 let failures = 0;
 const only = process.env.MODEL_CHECKS_ONLY;  // a substring of a case label, to run one case
+const tinyOnly = process.env.MODEL_CHECKS_TINY === '1';  // skip the gpt2-shaped case
 for (const c of modelCases()) {
   if (only && !c.label.includes(only)) continue;
+  if (tinyOnly && c.weights === 'seeded') continue;
   for (const r of await checkModelCase(b, c)) {
     if (!r.ok) failures++;
     const fwd = r.forward ? `forward relL2=${r.forward.relL2.toExponential(3)} maxAbs=${r.forward.maxAbs.toExponential(3)}` : 'no forward';

@@ -161,6 +161,30 @@ describe.skipIf(!!fakeSkip)('the CUDA model host code on host stand-ins (model_f
   }, 180_000);
 });
 
+// ---- test/gpu's model checks on an addon built with the stand-ins (one fake device) ----------------
+
+const fakeAddon = path.join(root, 'build-model-fake-addon', 'Release', 'dilbench.node');
+const fakeAddonSkip = existsSync(fakeAddon)
+  ? ''
+  : `${fakeAddon} is not built (npx cmake-js compile -d native/cuda/model/fake/addon --out build-model-fake-addon)`;
+if (fakeAddonSkip) console.log(`test/gpu model checks on the stand-in addon skipped: ${fakeAddonSkip}`);
+
+describe.skipIf(!!fakeAddonSkip)('test/gpu model checks on the stand-in addon', () => {
+  it('run-model-checks.mjs (tiny configs) passes end to end: binding, placement, harness and host code', () => {
+    const script = path.join(root, 'test', 'gpu', 'run-model-checks.mjs');
+    const r = spawnSync(process.execPath, [script, fakeAddon], {
+      encoding: 'utf8',
+      timeout: 240_000,
+      env: { ...process.env, MODEL_CHECKS_TINY: '1' },
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out).toMatch(/fake CUDA device/);
+    expect(r.status, out.split('\n').filter((l) => /FAIL|Error/.test(l)).slice(0, 20).join('\n')).toBe(0);
+    expect((out.match(/^PASS /gm) ?? []).length).toBeGreaterThanOrEqual(15 + 2);
+    expect(out).toMatch(/model gpu checks: 0 failure\(s\)/);
+  }, 300_000);
+});
+
 // ---- fp16 / bf16 rounding, emulated on the CPU ---------------------------------------------------
 
 describe('the CUDA model numerics, emulated in float64 on the CPU', () => {

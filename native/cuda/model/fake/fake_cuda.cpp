@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../../../../bindings/cuda_info.h"
 #include "../../attention_cuda.h"
 #include "../../cuda_info.h"
 #include "../model_kernels.h"
@@ -205,6 +206,16 @@ const bool registeredFakeBackend = [] {
 }();
 
 }  // namespace
+
+// info().cuda of an addon built with the stand-ins (fake/addon): one device, named as fake.
+std::vector<CudaDeviceSummary> cudaDeviceSummaries() {
+  CudaDeviceSummary d;
+  d.name = "fake CUDA device (host stand-ins, native/cuda/model/fake)";
+  d.computeCapability = "0.0";
+  d.clockSource = "rated";
+  return {d};
+}
+std::string cudaDeviceCountError() { return ""; }
 
 namespace cuda {
 
