@@ -44,64 +44,172 @@ inline float hsum(__m512 x) {
   return _mm_cvtss_f32(l);
 }
 
+constexpr int64_t kMaxHalfRow = 256;  // headDim limit of the half paths (problem.cpp: kMaxHeadDim)
+
+// 2^x for x <= 0: 2^n * p(f), n = round(x), f in [-0.5, 0.5], degree-5 fit with p(0) == 1 exactly
+// (max rel. error 1.1e-7; the polynomial of attention_block_avx512.cpp); x <= -126 gives 0.
+inline __m512 exp2Neg(__m512 x) {
+  const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.f), _CMP_GT_OQ);
+  x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.3219338723e-03f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6717035107e-03f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5508907007e-02f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022237912e-01f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314685764e-01f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(live, p, n);
+}
+
+// Scores sg[0..n) (natural-log units) -> exp(sg - max) in place; returns the sum, max in m.
+// Vectorised: between the K and the V pass nothing streams from memory, so a scalar exp per
+// score would be a serial phase of its own (it dominated the half-precision decode).
+inline float softmaxRow(float* sg, int64_t n, float& m) {
+  const __m512 negInf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 mx = negInf;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(sg + j));
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - j)) - 1);
+  if (j < n) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(negInf, tail, sg + j));
+  m = _mm512_reduce_max_ps(mx);
+  const __m512 mv = _mm512_set1_ps(m);
+  const __m512 log2e = _mm512_set1_ps(1.4426950408889634f);
+  __m512 z = _mm512_setzero_ps();
+  for (j = 0; j + 16 <= n; j += 16) {
+    const __m512 p = exp2Neg(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(sg + j), mv), log2e));
+    _mm512_storeu_ps(sg + j, p);
+    z = _mm512_add_ps(z, p);
+  }
+  if (j < n) {
+    const __m512 p = exp2Neg(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + j), mv), log2e));
+    _mm512_mask_storeu_ps(sg + j, tail, p);
+    z = _mm512_mask_add_ps(z, tail, z, p);
+  }
+  return _mm512_reduce_add_ps(z);
+}
+
+// Scores of GB query rows against cache row j, the row read once (widened once, for half
+// storage) and shared by the GB queries: the same two-accumulator order as a per-query loop.
+template <class L, int GB>
+inline void scoreRow(const float* q, int64_t ldq, const typename L::T* kr, int64_t nv, float scale, float* s,
+                     int64_t n, int64_t j) {
+  __m512 a0[GB], a1[GB];
+  for (int g = 0; g < GB; ++g) a0[g] = a1[g] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 1 < nv; c += 2) {
+    const __m512 k0 = L::load(kr + 16 * c), k1 = L::load(kr + 16 * c + 16);
+    for (int g = 0; g < GB; ++g) {
+      a0[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c), k0, a0[g]);
+      a1[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c + 16), k1, a1[g]);
+    }
+  }
+  if (c < nv) {
+    const __m512 k0 = L::load(kr + 16 * c);
+    for (int g = 0; g < GB; ++g) a0[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c), k0, a0[g]);
+  }
+  for (int g = 0; g < GB; ++g) s[g * n + j] = scale * hsum(_mm512_add_ps(a0[g], a1[g]));
+}
+
+// s[g * n + j] for all G query rows: K streams once, row after row (the order the hardware
+// prefetcher follows best); the query rows take the row four at a time from L1.
+template <class L>
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D, float scale,
+               float* s) {
+  const int64_t nv = D / 16;
+  for (int64_t j = 0; j < n; ++j) {
+    const typename L::T* kr = k + j * D;
+    if (j + 4 < n) _mm_prefetch(reinterpret_cast<const char*>(kr + 4 * D), _MM_HINT_T0);
+    for (int64_t g0 = 0; g0 < G; g0 += 4) {
+      const float* qb = q + g0 * ldq;
+      float* sb = s + g0 * n;
+      switch (G - g0) {
+        case 1: scoreRow<L, 1>(qb, ldq, kr, nv, scale, sb, n, j); break;
+        case 2: scoreRow<L, 2>(qb, ldq, kr, nv, scale, sb, n, j); break;
+        case 3: scoreRow<L, 3>(qb, ldq, kr, nv, scale, sb, n, j); break;
+        default: scoreRow<L, 4>(qb, ldq, kr, nv, scale, sb, n, j); break;
+      }
+    }
+  }
+}
+
+// P.V over cache rows [j0, j1) for GB query rows and CB vectors of the row (from v, out):
+// acc = (first ? 0 : out) + sum_j p[g][j] v_j, stored as acc, or inv[g] * acc when last. p rows
+// have stride n, out rows stride D. A running sum per element in j order, as a plain loop would.
+template <class L, int GB, int CB>
+inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1,
+                   float* out, bool first, const float* inv) {
+  __m512 acc[GB][CB];
+  for (int g = 0; g < GB; ++g)
+    for (int c = 0; c < CB; ++c) acc[g][c] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + g * D + 16 * c);
+  for (int64_t j = j0; j < j1; ++j) {
+    const typename L::T* vr = v + j * D;
+    __m512 vv[CB];
+    for (int c = 0; c < CB; ++c) vv[c] = L::load(vr + 16 * c);
+    for (int g = 0; g < GB; ++g) {
+      const __m512 pg = _mm512_set1_ps(p[g * n + j]);
+      for (int c = 0; c < CB; ++c) acc[g][c] = _mm512_fmadd_ps(pg, vv[c], acc[g][c]);
+    }
+  }
+  for (int g = 0; g < GB; ++g)
+    for (int c = 0; c < CB; ++c)
+      _mm512_storeu_ps(out + g * D + 16 * c, inv ? _mm512_mul_ps(_mm512_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
+}
+
+// V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
+// query rows go two at a time with up to 8 vectors of the row (16 accumulators in registers), so
+// only the first pair reads the block from memory, the others find it in L1/L2.
+constexpr int64_t kPvRows = 64;
+
+template <class L, int GB, int CB>
+void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1, float* out,
+            bool first, const float* inv) {
+  const int64_t nv = D / 16;
+  int64_t c0 = 0;
+  for (; c0 + CB <= nv; c0 += CB) pvTile<L, GB, CB>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv);
+  switch (nv - c0) {
+    case 0: break;
+    case 1: pvTile<L, GB, 1>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    case 2: pvTile<L, GB, 2>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    case 3: pvTile<L, GB, 3>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    case 4: pvTile<L, GB, 4>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    case 5: pvTile<L, GB, 5>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    case 6: pvTile<L, GB, 6>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    default: pvTile<L, GB, 7>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+  }
+}
+
+// gb query rows: p rows of stride n, out rows of stride D, inv[gb].
+template <class L>
+void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out, const float* inv) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
+    const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
+    const bool first = j0 == 0, last = j1 == n;
+    for (int g = 0; g < gb; g += 2) {
+      const float* pg = p + g * n;
+      float* og = out + g * D;
+      const float* ig = last ? inv + g : nullptr;
+      if (gb - g >= 2) pvCols<L, 2, 8>(pg, n, v, D, j0, j1, og, first, ig);
+      else pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig);
+    }
+  }
+}
+
 template <class L>
 void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
-  using T = typename L::T;
-  const int64_t nv = D / 16;
-  // Pass 1: scores s[g * n + j] = scale * dot(q_g, k_j); K streamed once.
-  for (int64_t j = 0; j < n; ++j) {
-    const T* kr = k + j * D;
-    if (j + 4 < n) _mm_prefetch(reinterpret_cast<const char*>(kr + 4 * D), _MM_HINT_T0);
-    for (int64_t g = 0; g < G; ++g) {
-      const float* qg = q + g * ldq;
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-      int64_t c = 0;
-      for (; c + 1 < nv; c += 2) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + 16 * c), L::load(kr + 16 * c), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + 16 * c + 16), L::load(kr + 16 * c + 16), a1);
-      }
-      if (c < nv) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + 16 * c), L::load(kr + 16 * c), a0);
-      s[g * n + j] = scale * hsum(_mm512_add_ps(a0, a1));
-    }
-  }
-  // Pass 2: p = exp(s - max), out = sum p v / sum p; V streamed once.
-  float maxv[64], sum[64];
+  // Pass 1: every score; K streamed once.
+  scoresAll<L>(q, ldq, G, k, n, D, scale, s);
+  // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
+  float maxv[64], inv[64];
   for (int64_t g0 = 0; g0 < G; g0 += 64) {
-    const int64_t gr = G - g0 < 64 ? G - g0 : 64;
-    for (int64_t g = 0; g < gr; ++g) {
-      float m = -std::numeric_limits<float>::infinity();
-      const float* sg = s + (g0 + g) * n;
-      for (int64_t j = 0; j < n; ++j) m = sg[j] > m ? sg[j] : m;
-      maxv[g] = m;
-      float z = 0;
-      float* sw = s + (g0 + g) * n;
-      for (int64_t j = 0; j < n; ++j) {
-        const float p = std::exp(sw[j] - m);
-        sw[j] = p;
-        z += p;
-      }
-      sum[g] = z;
-      float* og = out + (g0 + g) * D;
-      for (int64_t c = 0; c < nv; ++c) _mm512_storeu_ps(og + 16 * c, _mm512_setzero_ps());
+    const int gr = int(G - g0 < 64 ? G - g0 : 64);
+    for (int g = 0; g < gr; ++g) {
+      const float z = softmaxRow(s + (g0 + g) * n, n, maxv[g]);
+      inv[g] = 1.0f / z;
+      lse[g0 + g] = maxv[g] + std::log(z);
     }
-    for (int64_t j = 0; j < n; ++j) {
-      const T* vr = v + j * D;
-      if (j + 4 < n) _mm_prefetch(reinterpret_cast<const char*>(vr + 4 * D), _MM_HINT_T0);
-      for (int64_t g = 0; g < gr; ++g) {
-        const __m512 p = _mm512_set1_ps(s[(g0 + g) * n + j]);
-        float* og = out + (g0 + g) * D;
-        for (int64_t c = 0; c < nv; ++c) {
-          _mm512_storeu_ps(og + 16 * c, _mm512_fmadd_ps(p, L::load(vr + 16 * c), _mm512_loadu_ps(og + 16 * c)));
-        }
-      }
-    }
-    for (int64_t g = 0; g < gr; ++g) {
-      float* og = out + (g0 + g) * D;
-      const __m512 inv = _mm512_set1_ps(1.0f / sum[g]);
-      for (int64_t c = 0; c < nv; ++c) _mm512_storeu_ps(og + 16 * c, _mm512_mul_ps(inv, _mm512_loadu_ps(og + 16 * c)));
-      lse[g0 + g] = maxv[g] + std::log(sum[g]);
-    }
+    pvRows<L>(s + g0 * n, n, v, D, gr, out + g0 * D, inv);
   }
 }
 
@@ -111,13 +219,17 @@ void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, 
                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
   decodeAttendImpl<LoadF32>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
-void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+bool decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  if (D > kMaxHalfRow || D % 16 != 0) return false;
   decodeAttendImpl<LoadF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  return true;
 }
-void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+bool decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  if (D > kMaxHalfRow || D % 16 != 0) return false;
   decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  return true;
 }
 
 }  // namespace family

@@ -215,6 +215,9 @@ shapes.push({ seqLen: 127, headDim: 64, causal: true, heads: 8, kvHeads: 1, batc
 // would redo the whole prefix 40 times: it runs on the shorter shapes)
 shapes.push({ seqLen: 2100, headDim: 128, causal: true, heads: 8, kvHeads: 2, batch: 1, threads: 2, promptLen: 2060, newTokens: 40, kernels: ['kv-cache'] });
 shapes.push({ seqLen: 1100, headDim: 48, causal: false, heads: 2, kvHeads: 1, batch: 1, threads: 2, promptLen: 1050, newTokens: 50, kernels: ['kv-cache'] });
+// the AVX-512 decode's query-row blocking: more than 64 query heads per kv head, and headDim 256
+shapes.push({ seqLen: 300, headDim: 48, causal: true, heads: 80, kvHeads: 1, batch: 1, threads: 2, newTokens: 20, kernels: ['kv-cache'] });
+shapes.push({ seqLen: 1100, headDim: 256, causal: true, heads: 5, kvHeads: 1, batch: 1, threads: 2, newTokens: 20, kernels: ['kv-cache'] });
 
 interface Worst {
   relL2: number;
