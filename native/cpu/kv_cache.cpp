@@ -405,7 +405,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
         // Partial results of the G heads of this kv head: [G, D] out then [G] lse.
         float* part = partial.data() + (bk * splits + sIdx) * G * (D + 1);
         const int64_t qRow = ((b * H + kh * G) * L + pos) * D;  // element offset of head kh*G's row
-        const float* qf = q + qRow;
+        const float* qf = half ? nullptr : q + qRow;
         int64_t ldq = L * D;
         float* rows = nullptr;
         if (half) {  // the G query rows in fp32, contiguous
