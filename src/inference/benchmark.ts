@@ -1,7 +1,10 @@
 // `dilbench inference` as a library function (issue 7): per prompt, greedy generation without a
 // cache (the whole prefix recomputed each step) and with the KV cache; per mode total time,
 // tokens/s, time per token, first-token latency, peak memory (weights, KV cache, workspace);
-// speedup, memory change and whether both modes generated the same tokens. Runs accumulate in
+// speedup, memory change and whether both modes generated the same tokens. With several
+// device/dtype sides (--compare-devices, --compare-dtypes) each side runs in turn (its own model,
+// warm-up and runs; disposed before the next) and is compared with the first side that ran:
+// tokens/s and peak-memory ratios and the generated tokens per prompt and mode. Runs accumulate in
 // <benchmark-dir>/inference_metrics.json and .csv; optimization_comparison.png and
 // performance_over_time.png are refreshed after each run.
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -12,7 +15,7 @@ import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
 import { tryLoadBinding } from '../native/loader.js';
-import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights } from '../native/model-binding.js';
+import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { summarize } from '../stats/summary.js';
 import { loadModelConfig } from '../models/config.js';
@@ -22,7 +25,8 @@ import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../mo
 import { writeFileAtomic } from '../results/store.js';
 import { moveAside, toCsvText, writePngAtomic } from './files.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
-import { modelSides, type ModelSide } from './sides.js';
+import { failedSide, modelSides, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
+import { sideKey } from '../suite/sides.js';
 
 export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -38,13 +42,13 @@ export interface InferenceOptions {
   maxLength?: number;
   runs?: number;
   warmup?: number;
-  /** cpu (default), cuda or auto; the model core runs on the CPU only, so cuda sides are skipped with the reason */
+  /** cpu (default), cuda or auto (cuda when the binding reports a device) */
   device?: string;
-  /** fp32 (default); the model core runs fp32 only, fp16/bf16 are refused (or skipped sides of a comparison) */
+  /** fp32 (default); fp16/bf16 run on cuda only (the CPU model is fp32) */
   dtype?: string;
-  /** e.g. 'fp32,bf16': the fp32 side runs, the others are recorded as skipped with the reason */
+  /** e.g. 'fp32,bf16': every dtype listed is a side; those the binding cannot run are recorded as skipped with the reason */
   compareDtypes?: string | string[];
-  /** cpu and cuda: the cpu side runs, cuda is recorded as skipped with the reason */
+  /** cpu and cuda sides; cuda is recorded as skipped with the reason when the binding has no CUDA model or device */
   compareDevices?: boolean;
   implementation?: string;
   threads?: number;
@@ -54,8 +58,8 @@ export interface InferenceOptions {
   plots?: boolean;
   log?: (line: string) => void;
   warn?: (line: string) => void;
-  /** a ModelBinding to use instead of the addon's (tests) */
-  binding?: ModelBinding;
+  /** a ModelBinding to use instead of the addon's (tests); info() tells the CUDA devices */
+  binding?: ModelBinding & Partial<Pick<ModelSideBinding, 'info'>>;
   /** stops after the current generation; prompts finished in both modes are written */
   signal?: AbortSignal;
 }
@@ -105,7 +109,7 @@ export interface InferenceRecord {
   /** kv-cache rows: (cached peak - recompute peak) / recompute peak, in percent */
   memory_change_pct: number | null;
   generated_text: string | null;
-  /** storage precision of the model (fp32: the only one the CPU model core runs) */
+  /** storage precision of the model: weights, KV cache and attention inputs (cpu: fp32) */
   dtype: string;
 }
 
@@ -125,6 +129,41 @@ export interface InferenceComparison {
   tokens_identical: boolean;
   /** index of the first generated token where the modes differ, or null */
   first_mismatch: number | null;
+  /** the side the two modes ran on (absent in files before sides: cpu/fp32) */
+  device?: string;
+  dtype?: string;
+}
+
+/** One prompt and mode of one side against the same prompt and mode of the baseline (first) side. */
+export interface InferenceSideComparison {
+  run_id: string;
+  timestamp: string;
+  model: string;
+  prompt_label: string;
+  mode: InferenceMode;
+  /** 'cpu/fp32': the first side that ran */
+  baseline: string;
+  /** 'cuda/bf16' */
+  side: string;
+  device: string;
+  dtype: string;
+  tokens_per_second: number;
+  baseline_tokens_per_second: number;
+  /** side tokens/s / baseline tokens/s (> 1: the side is faster) */
+  tokens_per_second_ratio: number | null;
+  first_token_latency_ratio: number | null;
+  peak_memory_mb: number;
+  baseline_peak_memory_mb: number;
+  /** side peak memory / baseline peak memory */
+  peak_memory_ratio: number | null;
+  /** the side generated exactly the baseline's tokens */
+  tokens_match_baseline: boolean;
+  /** index of the first generated token that differs from the baseline's, or null */
+  first_mismatch: number | null;
+  /** share of generated positions with the baseline's token, percent */
+  token_agreement_pct: number;
+  /** both sides fp32: their tokens must agree (fp16/bf16 may differ, reported only) */
+  tokens_must_match: boolean;
 }
 
 export interface InferenceMetricsFile {
@@ -132,6 +171,8 @@ export interface InferenceMetricsFile {
   kind: 'dilbench-inference-metrics';
   runs: InferenceRecord[];
   comparisons: InferenceComparison[];
+  /** side-by-side comparisons of multi-side runs (absent in files before sides) */
+  side_comparisons?: InferenceSideComparison[];
   invocations: {
     run_id: string;
     timestamp: string;
@@ -139,9 +180,10 @@ export interface InferenceMetricsFile {
     config: ModelConfig;
     environment: Environment;
     dilbench_version: string;
+    /** model build time of the baseline side */
     setup_ms: number;
     /** the device/dtype sides asked for (--compare-dtypes, --compare-devices); skipped ones say why */
-    sides?: ModelSide[];
+    sides?: (ModelSide & { setup_ms?: number })[];
   }[];
 }
 
@@ -149,9 +191,14 @@ export interface InferenceResult {
   runId: string;
   records: InferenceRecord[];
   comparisons: InferenceComparison[];
+  /** each side against the baseline side (empty with one side) */
+  sideComparisons: InferenceSideComparison[];
+  /** on every fp32 side both modes generated the same tokens */
   allIdentical: boolean;
+  /** every fp32 side generated the baseline's tokens (when the baseline is fp32) */
+  sidesAgree: boolean;
   interrupted: boolean;
-  /** every device/dtype side asked for: cpu/fp32 ran (status ok), the others are skipped with the reason */
+  /** every device/dtype side asked for: those that ran have status ok, the others are skipped with the reason */
   sides: ModelSide[];
   files: { json: string; csv: string; plots: string[] };
   warnings: string[];
@@ -255,6 +302,7 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
     ...empty,
     runs: parsed.runs ?? [],
     comparisons: Array.isArray(parsed.comparisons) ? parsed.comparisons : [],
+    ...(Array.isArray(parsed.side_comparisons) ? { side_comparisons: parsed.side_comparisons } : {}),
     invocations: Array.isArray(parsed.invocations) ? parsed.invocations : [],
   };
 }
@@ -298,6 +346,16 @@ interface ModeRuns {
   results: GenerationResult[];
 }
 
+/** What one side produced: its records and mode comparisons, and the tokens of each prompt and mode. */
+interface SideRun {
+  side: ModelSide;
+  setupMs: number;
+  records: InferenceRecord[];
+  comparisons: InferenceComparison[];
+  /** prompt label -> mode -> the tokens of the first timed run */
+  tokens: Map<string, Map<InferenceMode, Int32Array>>;
+}
+
 /** Runs the benchmark, writes the files; see InferenceOptions. Bad options throw ConfigError. */
 export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promise<InferenceResult> {
   const log = opts.log ?? (() => undefined);
@@ -310,9 +368,6 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   if (config.arch === 'encoder') {
     throw new ConfigError('model', config.name, 'a decoder or encoder-decoder model (an encoder does not generate; use dilbench scaling)');
   }
-  // cpu/fp32 runs; other sides asked for are recorded as skipped (a ConfigError when none can run)
-  const { sides } = modelSides(opts);
-  const device = 'cpu';
   const maxLength = intOption('maxLength', opts.maxLength, 1, config.maxPositions, 50);
   const runs = intOption('runs', opts.runs, 1, 10_000, 3);
   const warmup = intOption('warmup', opts.warmup, 0, 10_000, 1);
@@ -330,113 +385,158 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
       throw new ConfigError('prompt', p.label, `at most ${config.maxPositions} tokens (${p.tokens.length} given)`);
     }
   }
+  const binding = opts.binding ?? getModelBinding();
+  // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
+  const sides: (ModelSide & { setup_ms?: number })[] = modelSides(opts, binding as ModelSideBinding).sides.map((s) => ({ ...s }));
   const weights: ModelWeights = opts.checkpoint ? loadGpt2Checkpoint(opts.checkpoint, config) : { seed };
   const benchmarkDir = resolve(opts.benchmarkDir ?? 'inference_benchmarks');
 
-  const binding = opts.binding ?? getModelBinding();
-  const setupStart = process.hrtime.bigint();
-  const model = await binding.createModel(config, weights);
-  const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
-  log(`model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
-
   const runId = `run_${Date.now()}_${randomUUID().slice(0, 8)}`;
   const timestamp = new Date().toISOString();
-  const records: InferenceRecord[] = [];
-  const comparisons: InferenceComparison[] = [];
-  try {
-    for (const p of prompts) {
-      if (opts.signal?.aborted) break;
-      const byMode = new Map<InferenceMode, ModeRuns>();
-      for (const mode of INFERENCE_MODES) {
-        const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
-        for (let i = 0; i < warmup && !opts.signal?.aborted; i++) await model.generate(p.tokens, maxLength, runOpts);
-        const results: GenerationResult[] = [];
-        for (let i = 0; i < runs && !opts.signal?.aborted; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
-        byMode.set(mode, { results });
-        log(`  ${p.label}: ${mode} done (${runs} runs)`);
-      }
-      if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written
-      const ref = (byMode.get('kv-cache') as ModeRuns).results[0] as GenerationResult;
-      let mismatch: number | null = null;
-      for (const mode of INFERENCE_MODES) {
-        for (const r of (byMode.get(mode) as ModeRuns).results) {
-          const m = firstMismatch(ref.tokens, r.tokens);
-          if (m !== null && (mismatch === null || m < mismatch)) mismatch = m;
+
+  /** One side: its own model (built, warmed up per prompt and mode, run, disposed). */
+  const runSide = async (side: ModelSide): Promise<SideRun> => {
+    const setupStart = process.hrtime.bigint();
+    const model: NativeModel = await binding.createModel(config, weights, placementOf(side));
+    const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+    log(`${sideKey(side)}: model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
+    const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map() };
+    try {
+      for (const p of prompts) {
+        if (opts.signal?.aborted) break;
+        const byMode = new Map<InferenceMode, ModeRuns>();
+        for (const mode of INFERENCE_MODES) {
+          const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
+          for (let i = 0; i < warmup && !opts.signal?.aborted; i++) await model.generate(p.tokens, maxLength, runOpts);
+          const results: GenerationResult[] = [];
+          for (let i = 0; i < runs && !opts.signal?.aborted; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
+          byMode.set(mode, { results });
+          log(`  ${sideKey(side)} ${p.label}: ${mode} done (${runs} runs)`);
         }
-      }
-      const identical = mismatch === null;
-      const text = config.vocabSize === GPT2_VOCAB_SIZE ? decodeGpt2(ref.tokens) : null;
-      const rec = (mode: InferenceMode): InferenceRecord => {
-        const rs = (byMode.get(mode) as ModeRuns).results;
-        const totals = rs.map((r) => (r.prefillNs + r.stepNs.reduce((a, b) => a + b, 0)) / 1e6);
-        const st = summarize(totals);
-        const prefill = median(rs.map((r) => r.prefillNs / 1e6));
-        const decode = median(rs.map((r) => (r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0)));
-        const mem = rs.reduce((m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m), rs[0]!.memory);
-        return {
+        if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written
+        const ref = (byMode.get('kv-cache') as ModeRuns).results[0] as GenerationResult;
+        let mismatch: number | null = null;
+        for (const mode of INFERENCE_MODES) {
+          for (const r of (byMode.get(mode) as ModeRuns).results) {
+            const m = firstMismatch(ref.tokens, r.tokens);
+            if (m !== null && (mismatch === null || m < mismatch)) mismatch = m;
+          }
+        }
+        out.tokens.set(p.label, new Map(INFERENCE_MODES.map((m) => [m, (byMode.get(m) as ModeRuns).results[0]!.tokens] as const)));
+        const identical = mismatch === null;
+        const text = config.vocabSize === GPT2_VOCAB_SIZE ? decodeGpt2(ref.tokens) : null;
+        const rec = (mode: InferenceMode): InferenceRecord => {
+          const rs = (byMode.get(mode) as ModeRuns).results;
+          const totals = rs.map((r) => (r.prefillNs + r.stepNs.reduce((a, b) => a + b, 0)) / 1e6);
+          const st = summarize(totals);
+          const prefill = median(rs.map((r) => r.prefillNs / 1e6));
+          const decode = median(rs.map((r) => (r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0)));
+          const mem = rs.reduce((m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m), rs[0]!.memory);
+          return {
+            run_id: runId,
+            run_name: `${runId}_${mode === 'kv-cache' ? 'optimized' : 'baseline'}`,
+            timestamp,
+            model: config.name,
+            arch: config.arch,
+            weights_source: opts.checkpoint ? resolve(opts.checkpoint) : `synthetic(seed=${seed})`,
+            mode,
+            optimized: mode === 'kv-cache',
+            prompt_label: p.label,
+            prompt_tokens: p.tokens.length,
+            new_tokens: maxLength,
+            runs,
+            warmup,
+            implementation,
+            threads,
+            device: side.device,
+            seed,
+            total_time_ms: round(st.medianMs),
+            total_time_min_ms: round(st.minMs),
+            total_time_max_ms: round(st.maxMs),
+            total_time_std_ms: round(st.stdMs),
+            tokens_per_second: round(maxLength / (st.medianMs / 1000), 3),
+            time_per_token_ms: round(st.medianMs / maxLength),
+            first_token_latency_ms: round(prefill),
+            decode_ms_per_token: round(decode),
+            decode_weights_gbps: decode > 0 ? round(mem.weightsBytes / (decode / 1000) / 1e9, 3) : 0,
+            weights_mb: round(mem.weightsBytes / MIB, 3),
+            kv_cache_mb: round(mem.kvCacheBytes / MIB, 3),
+            workspace_mb: round(mem.workspaceBytes / MIB, 3),
+            peak_memory_mb: round(mem.peakBytes / MIB, 3),
+            tokens_identical: identical,
+            speedup: null,
+            memory_change_pct: null,
+            generated_text: text,
+            dtype: side.dtype,
+          };
+        };
+        const base = rec('recompute');
+        const opt = rec('kv-cache');
+        opt.speedup = round(base.total_time_ms / opt.total_time_ms, 3);
+        opt.memory_change_pct = round(((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100, 2);
+        out.records.push(base, opt);
+        out.comparisons.push({
           run_id: runId,
-          run_name: `${runId}_${mode === 'kv-cache' ? 'optimized' : 'baseline'}`,
           timestamp,
           model: config.name,
-          arch: config.arch,
-          weights_source: opts.checkpoint ? resolve(opts.checkpoint) : `synthetic(seed=${seed})`,
-          mode,
-          optimized: mode === 'kv-cache',
           prompt_label: p.label,
           prompt_tokens: p.tokens.length,
           new_tokens: maxLength,
-          runs,
-          warmup,
-          implementation,
-          threads,
-          device,
-          seed,
-          total_time_ms: round(st.medianMs),
-          total_time_min_ms: round(st.minMs),
-          total_time_max_ms: round(st.maxMs),
-          total_time_std_ms: round(st.stdMs),
-          tokens_per_second: round(maxLength / (st.medianMs / 1000), 3),
-          time_per_token_ms: round(st.medianMs / maxLength),
-          first_token_latency_ms: round(prefill),
-          decode_ms_per_token: round(decode),
-          decode_weights_gbps: decode > 0 ? round(mem.weightsBytes / (decode / 1000) / 1e9, 3) : 0,
-          weights_mb: round(mem.weightsBytes / MIB, 3),
-          kv_cache_mb: round(mem.kvCacheBytes / MIB, 3),
-          workspace_mb: round(mem.workspaceBytes / MIB, 3),
-          peak_memory_mb: round(mem.peakBytes / MIB, 3),
+          speedup: opt.speedup,
+          tokens_per_second_recompute: base.tokens_per_second,
+          tokens_per_second_kv_cache: opt.tokens_per_second,
+          peak_memory_mb_recompute: base.peak_memory_mb,
+          peak_memory_mb_kv_cache: opt.peak_memory_mb,
+          memory_change_pct: opt.memory_change_pct,
           tokens_identical: identical,
-          speedup: null,
-          memory_change_pct: null,
-          generated_text: text,
-          dtype: 'fp32',
-        };
-      };
-      const base = rec('recompute');
-      const opt = rec('kv-cache');
-      opt.speedup = round(base.total_time_ms / opt.total_time_ms, 3);
-      opt.memory_change_pct = round(((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100, 2);
-      records.push(base, opt);
-      comparisons.push({
-        run_id: runId,
-        timestamp,
-        model: config.name,
-        prompt_label: p.label,
-        prompt_tokens: p.tokens.length,
-        new_tokens: maxLength,
-        speedup: opt.speedup,
-        tokens_per_second_recompute: base.tokens_per_second,
-        tokens_per_second_kv_cache: opt.tokens_per_second,
-        peak_memory_mb_recompute: base.peak_memory_mb,
-        peak_memory_mb_kv_cache: opt.peak_memory_mb,
-        memory_change_pct: opt.memory_change_pct,
-        tokens_identical: identical,
-        first_mismatch: mismatch,
-      });
-      if (!identical) warn(`${p.label}: the KV-cache and recompute modes generated different tokens (first difference at generated token ${mismatch})`);
+          first_mismatch: mismatch,
+          device: side.device,
+          dtype: side.dtype,
+        });
+        if (!identical) {
+          // fp16/bf16: the two modes round differently (cached K/V vs recomputed), so tokens may differ
+          const note = side.dtype === 'fp32' ? '' : ` (${side.dtype}: reported, not a failure; the modes round differently)`;
+          warn(`${sideKey(side)} ${p.label}: the KV-cache and recompute modes generated different tokens (first difference at generated token ${mismatch})${note}`);
+        }
+      }
+    } finally {
+      model.dispose();
     }
-  } finally {
-    model.dispose();
+    return out;
+  };
+
+  const done: SideRun[] = [];
+  let firstError: unknown;
+  for (let i = 0; i < sides.length; i++) {
+    const side = sides[i]!;
+    if (side.status !== 'ok') continue;
+    if (opts.signal?.aborted) {
+      sides[i] = { device: side.device, dtype: side.dtype, status: 'skipped', reason: 'interrupted before this side ran' };
+      continue;
+    }
+    try {
+      const r = await runSide(side);
+      side.setup_ms = round(r.setupMs, 2);
+      if (r.records.length) done.push(r);
+    } catch (e) {
+      // e.g. device out of memory: this side is skipped with the reason, the others still run
+      firstError ??= e;
+      sides[i] = failedSide(side, e);
+      warn(`${sideKey(side)} skipped: ${sides[i]!.reason}`);
+    }
   }
+  // nothing ran: the (first) error is the answer, as for a single side
+  if (!done.length && firstError !== undefined) throw firstError;
+
+  const records = done.flatMap((d) => d.records);
+  const comparisons = done.flatMap((d) => d.comparisons);
+  const sideComparisons = compareSides(done, { runId, timestamp, model: config.name });
+  for (const c of sideComparisons.filter((x) => !x.tokens_match_baseline)) {
+    const note = c.tokens_must_match ? '' : ` (${c.side} vs ${c.baseline}: reported, not a failure)`;
+    warn(`${c.side} ${c.prompt_label} ${c.mode}: generated tokens differ from ${c.baseline}'s from generated token ${c.first_mismatch} (${c.token_agreement_pct}% agree)${note}`);
+  }
+  const allIdentical = comparisons.every((c) => c.tokens_identical || (c.dtype ?? 'fp32') !== 'fp32');
+  const sidesAgree = sideComparisons.every((c) => c.tokens_match_baseline || !c.tokens_must_match);
 
   // accumulate under a lock: concurrent runs on one directory lose no records
   const json = join(benchmarkDir, METRICS_JSON);
@@ -448,19 +548,21 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     config,
     environment: environmentNow(),
     dilbench_version: packageVersion(),
-    setup_ms: round(setupMs, 2),
+    setup_ms: round(done[0]?.setupMs ?? 0, 2),
     ...(sides.length > 1 ? { sides } : {}),
   };
   let allRuns: InferenceRecord[] = records;
+  const interrupted = opts.signal?.aborted === true;
   if (!records.length) {
     // interrupted before any prompt finished in both modes: nothing to record
-    return { runId, records, comparisons, allIdentical: true, interrupted: true, sides, files: { json, csv, plots: [] }, warnings };
+    return { runId, records, comparisons, sideComparisons, allIdentical: true, sidesAgree: true, interrupted: true, sides, files: { json, csv, plots: [] }, warnings };
   }
   const unlock = await lockMetrics(benchmarkDir, warn);
   try {
     const stored = readMetricsFile(benchmarkDir, warn);
     stored.runs.push(...records);
     stored.comparisons.push(...comparisons);
+    if (sideComparisons.length || stored.side_comparisons) stored.side_comparisons = [...(stored.side_comparisons ?? []), ...sideComparisons];
     stored.invocations.push(invocation);
     writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
     writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
@@ -470,10 +572,13 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   }
   const plots: string[] = [];
   if (opts.plots !== false) {
-    const sub = `${os.cpus()[0]?.model?.trim() ?? 'CPU'}; ${implementation}, ${threads} threads`;
+    // optimization_comparison shows the baseline side (the side-by-side figures are in the JSON and the terminal)
+    const baseline = done[0]!;
+    const where = baseline.side.device === 'cpu' ? `${os.cpus()[0]?.model?.trim() ?? 'CPU'}, ${threads} threads` : 'CUDA device 0';
+    const sub = `${sideKey(baseline.side)} on ${where}; ${implementation}${done.length > 1 ? '; other sides: see inference_metrics.json' : ''}`;
     const specs: [string, ReturnType<typeof optimizationComparisonSpec>][] = [
-      [COMPARISON_PNG, optimizationComparisonSpec(records, sub)],
-      [OVER_TIME_PNG, inferenceOverTimeSpec(allRuns, sub)],
+      [COMPARISON_PNG, optimizationComparisonSpec(baseline.records, sub)],
+      [OVER_TIME_PNG, inferenceOverTimeSpec(allRuns, `${implementation}; one line per model, side and mode`)],
     ];
     for (const [name, spec] of specs) {
       if (!spec) continue;
@@ -485,5 +590,46 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
       }
     }
   }
-  return { runId, records, comparisons, allIdentical: comparisons.every((c) => c.tokens_identical), interrupted: opts.signal?.aborted === true, sides, files: { json, csv, plots }, warnings };
+  return { runId, records, comparisons, sideComparisons, allIdentical, sidesAgree, interrupted, sides, files: { json, csv, plots }, warnings };
+}
+
+/** Every side after the first against the first, per prompt and mode both ran. */
+function compareSides(done: SideRun[], at: { runId: string; timestamp: string; model: string }): InferenceSideComparison[] {
+  const [base, ...others] = done;
+  if (!base) return [];
+  const out: InferenceSideComparison[] = [];
+  for (const o of others) {
+    for (const r of o.records) {
+      const b = base.records.find((x) => x.prompt_label === r.prompt_label && x.mode === r.mode);
+      const bt = base.tokens.get(r.prompt_label)?.get(r.mode);
+      const ot = o.tokens.get(r.prompt_label)?.get(r.mode);
+      if (!b || !bt || !ot) continue; // the baseline was interrupted before this prompt
+      const mismatch = firstMismatch(bt, ot);
+      let same = 0;
+      for (let i = 0; i < Math.min(bt.length, ot.length); i++) if (bt[i] === ot[i]) same++;
+      out.push({
+        run_id: at.runId,
+        timestamp: at.timestamp,
+        model: at.model,
+        prompt_label: r.prompt_label,
+        mode: r.mode,
+        baseline: sideKey(base.side),
+        side: sideKey(o.side),
+        device: o.side.device,
+        dtype: o.side.dtype,
+        tokens_per_second: r.tokens_per_second,
+        baseline_tokens_per_second: b.tokens_per_second,
+        tokens_per_second_ratio: sideRatio(r.tokens_per_second, b.tokens_per_second),
+        first_token_latency_ratio: sideRatio(r.first_token_latency_ms, b.first_token_latency_ms),
+        peak_memory_mb: r.peak_memory_mb,
+        baseline_peak_memory_mb: b.peak_memory_mb,
+        peak_memory_ratio: sideRatio(r.peak_memory_mb, b.peak_memory_mb),
+        tokens_match_baseline: mismatch === null,
+        first_mismatch: mismatch,
+        token_agreement_pct: round((same / Math.max(1, bt.length, ot.length)) * 100, 2),
+        tokens_must_match: base.side.dtype === 'fp32' && o.side.dtype === 'fp32',
+      });
+    }
+  }
+  return out;
 }

@@ -1,48 +1,99 @@
 // --device, --dtype, --compare-dtypes and --compare-devices for the model-level commands
-// (inference, scaling). The transformer model core runs fp32 on the CPU only (there are no CUDA
-// or half-precision models yet): that side runs; every other side asked for is recorded as
-// skipped with the reason, never faked. Asking only for sides that cannot run is a ConfigError.
+// (inference, scaling). What a side can run is read from the model binding, never hard-coded:
+// the CPU model runs fp32; the CUDA model (modelInfo().cudaCompiled) runs fp32, fp16 and bf16
+// when info().cuda reports a device. A side that cannot run is recorded as skipped with the
+// binding's reason, never faked; asking only for sides that cannot run is a ConfigError.
 import { ConfigError } from '../config/errors.js';
 import { parseSideOptions, type DeviceChoice } from '../config/schema.js';
-import { runSides, type RunSide } from '../suite/sides.js';
+import type { NativeInfo } from '../native/binding.js';
+import type { ModelBinding, ModelPlacement } from '../native/model-binding.js';
+import { cudaAvailability, runSides, sideKey, type RunSide } from '../suite/sides.js';
 
-export const MODEL_DEVICE_REASON = 'the transformer model core runs on the CPU only (there are no CUDA models yet)';
-export const MODEL_DTYPE_REASON = 'the transformer model core runs fp32 only (fp16/bf16 models need a CUDA model core, which does not exist yet)';
+/** Why cpu/fp16 and cpu/bf16 do not run (the CPU model refuses them: ERR_DILBENCH_UNSUPPORTED 'dtype'). */
+export const CPU_MODEL_DTYPE_REASON = 'the CPU model runs fp32 only (fp16/bf16 models run on a CUDA device)';
+/** Why cuda sides do not run on an addon without the CUDA model. */
+export const NO_CUDA_MODEL_REASON = 'the loaded dilbench addon has no CUDA model (built without CUDA)';
+
+/** What sides need from the binding: modelInfo(), and info() for the CUDA device count (the addon has both). */
+export type ModelSideBinding = Pick<ModelBinding, 'modelInfo'> & { info?: () => Pick<NativeInfo, 'cuda'> };
 
 export interface ModelSide extends RunSide {
   status: 'ok' | 'skipped';
-  /** why a skipped side did not run */
+  /** why a skipped side did not run (not runnable here, or how it failed at run time) */
   reason?: string;
 }
 
 export interface ModelSides {
-  /** every side asked for, in order; the one that runs has status ok */
+  /** every side asked for, baseline first; those that can run have status ok */
   sides: ModelSide[];
   /** how --device was resolved, when it was 'auto' */
-  deviceSelection?: { requested: DeviceChoice; device: 'cpu'; reason: string };
+  deviceSelection?: { requested: DeviceChoice; device: 'cpu' | 'cuda'; reason: string };
 }
 
-/** Resolves the options into sides; throws ConfigError when none of them can run. */
-export function modelSides(raw: { device?: unknown; dtype?: unknown; compareDtypes?: unknown; compareDevices?: unknown }): ModelSides {
+/** Whether the binding can run models on CUDA, and why not (or which device). */
+export function cudaModelAvailability(binding: ModelSideBinding): { available: boolean; reason: string } {
+  if (binding.modelInfo().cudaCompiled !== true) return { available: false, reason: NO_CUDA_MODEL_REASON };
+  let info: Pick<NativeInfo, 'cuda'>;
+  try {
+    if (typeof binding.info !== 'function') return { available: false, reason: 'the model binding reports no CUDA device information (info() is missing)' };
+    info = binding.info();
+  } catch (e) {
+    return { available: false, reason: `no CUDA device: info() failed (${(e as Error).message})` };
+  }
+  return cudaAvailability(info);
+}
+
+/** Why `side` cannot run on this binding, or null when it can. */
+export function modelSideUnavailableReason(side: RunSide, binding: ModelSideBinding): string | null {
+  if (side.device === 'cuda') {
+    const cuda = cudaModelAvailability(binding);
+    return cuda.available ? null : cuda.reason;
+  }
+  return side.dtype === 'fp32' ? null : CPU_MODEL_DTYPE_REASON;
+}
+
+/** The placement argument of createModel for a side. */
+export function placementOf(side: RunSide): ModelPlacement {
+  return { device: side.device, dtype: side.dtype };
+}
+
+/** Resolves the options into sides against the binding; throws ConfigError when none of them can run. */
+export function modelSides(
+  raw: { device?: unknown; dtype?: unknown; compareDtypes?: unknown; compareDevices?: unknown },
+  binding: ModelSideBinding,
+): ModelSides {
   const o = parseSideOptions(raw as Record<string, unknown>);
-  const device = o.device === 'auto' ? 'cpu' : o.device;
+  const cuda = cudaModelAvailability(binding);
+  const device = o.device === 'auto' ? (cuda.available ? 'cuda' : 'cpu') : o.device;
   const sides: ModelSide[] = runSides(o, device).map((s) => {
-    if (s.device !== 'cpu') return { ...s, status: 'skipped', reason: MODEL_DEVICE_REASON };
-    if (s.dtype !== 'fp32') return { ...s, status: 'skipped', reason: MODEL_DTYPE_REASON };
-    return { ...s, status: 'ok' };
+    const reason = modelSideUnavailableReason(s, binding);
+    return reason === null ? { ...s, status: 'ok' } : { ...s, status: 'skipped', reason };
   });
   if (!sides.some((s) => s.status === 'ok')) {
-    if (device !== 'cpu') throw new ConfigError('device', raw.device, 'cpu, auto', MODEL_DEVICE_REASON);
+    if (device === 'cuda') throw new ConfigError('device', raw.device, 'cpu, auto', cuda.reason);
     const field = o.compareDtypes ? 'compareDtypes' : 'dtype';
-    throw new ConfigError(field, raw[field], o.compareDtypes ? 'a list that includes fp32' : 'fp32', MODEL_DTYPE_REASON);
+    const allowed = cuda.available ? 'fp32 on cpu; fp32, fp16, bf16 with --device cuda' : 'fp32';
+    throw new ConfigError(field, raw[field], o.compareDtypes ? `a list that includes fp32 (${allowed})` : allowed, CPU_MODEL_DTYPE_REASON);
   }
   return {
     sides,
-    ...(o.device === 'auto' ? { deviceSelection: { requested: 'auto' as const, device: 'cpu' as const, reason: `auto: ${MODEL_DEVICE_REASON}` } } : {}),
+    ...(o.device === 'auto' ? { deviceSelection: { requested: 'auto' as const, device, reason: `auto: ${cuda.reason}` } } : {}),
   };
 }
 
 /** "cuda/fp32 skipped: ..." lines for the terminal. */
 export function skippedSideLines(sides: ModelSide[]): string[] {
-  return sides.filter((s) => s.status === 'skipped').map((s) => `${s.device}/${s.dtype} skipped: ${s.reason}`);
+  return sides.filter((s) => s.status === 'skipped').map((s) => `${sideKey(s)} skipped: ${s.reason}`);
+}
+
+/** A side that failed at run time: skipped, with what failed. */
+export function failedSide(side: RunSide, error: unknown): ModelSide {
+  const e = error as { message?: string; code?: string; field?: string };
+  const what = [e.code, e.field ? `field ${e.field}` : ''].filter(Boolean).join(', ');
+  return { device: side.device, dtype: side.dtype, status: 'skipped', reason: `failed at run time: ${e.message ?? String(error)}${what ? ` (${what})` : ''}` };
+}
+
+/** Ratio rounded to 4 significant decimals, null when the baseline is not positive. */
+export function sideRatio(value: number, baseline: number): number | null {
+  return baseline > 0 && Number.isFinite(value) ? Math.round((value / baseline) * 1e4) / 1e4 : null;
 }

@@ -22,10 +22,10 @@ export async function addScalingToReport(resultsDir: string, outDir: string, opt
     const lines = ['', '## Inference scaling', '', `${res.rows.length} points from \`dilbench scaling\` (table: \`tables/inference_results.csv\`).`, ''];
     const fig = res.files.find((f) => f.endsWith('latency_curve.png')) ?? res.files.find((f) => f.endsWith('latency_curve.svg'));
     if (fig) lines.push(`![Latency and peak memory vs context length](${relative(outDir, fig)})`, '');
-    lines.push('| experiment | model | arch | context | latency ms (median) | min-max ms | throughput | peak GB |', '|---|---|---|---:|---:|---:|---:|---:|');
+    lines.push('| experiment | model | arch | side | context | latency ms (median) | min-max ms | throughput | peak GB |', '|---|---|---|---|---:|---:|---:|---:|---:|');
     for (const r of res.rows) {
       lines.push(
-        `| ${r.exp_id} | ${r.model} | ${r.arch} | ${r.context_length} | ${r.latency_ms.toFixed(2)} | ${r.latency_min_ms.toFixed(2)}-${r.latency_max_ms.toFixed(2)} | ${r.throughput.toFixed(1)} ${r.throughput_unit} | ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''} |`,
+        `| ${r.exp_id} | ${r.model} | ${r.arch} | ${r.device}/${r.dtype} | ${r.context_length} | ${r.latency_ms.toFixed(2)} | ${r.latency_min_ms.toFixed(2)}-${r.latency_max_ms.toFixed(2)} | ${r.throughput.toFixed(1)} ${r.throughput_unit} | ${r.max_memory_gb.toFixed(3)}${r.memory_estimated ? ' (est.)' : ''} |`,
       );
     }
     appendFileSync(md, lines.join('\n') + '\n');

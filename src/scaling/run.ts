@@ -5,7 +5,10 @@
 //                     cross-attention over the encoder output.
 // Writes <out>/results/inference_scaling_<timestamp>.json (raw samples + environment), rebuilds
 // <out>/tables/inference_results.csv from every such file in <out>/results and renders
-// <out>/figs/latency_curve.png (one curve per architecture and model).
+// <out>/figs/latency_curve.png (one curve per architecture and model, and per device/dtype side
+// when a run has several). With several sides (--compare-devices, --compare-dtypes) each side runs
+// every context length on its own model (disposed before the next side); points and rows carry
+// the side, and each side's latency and peak memory are compared with the first side's.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +17,7 @@ import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
 import { tryLoadBinding } from '../native/loader.js';
-import type { ModelBinding, ModelConfig } from '../native/model-binding.js';
+import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
 import { summarize } from '../stats/summary.js';
@@ -24,7 +27,8 @@ import { syntheticPrompt } from '../models/tokenizer.js';
 import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
 import { toCsvText, writePngAtomic } from '../inference/files.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
-import { modelSides, type ModelSide } from '../inference/sides.js';
+import { failedSide, modelSides, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
+import { sideKey } from '../suite/sides.js';
 
 export const SCALING_KIND = 'dilbench-inference-scaling';
 export const SCALING_PREFIX = 'inference_scaling_';
@@ -39,6 +43,23 @@ export interface ScalingPoint {
   kv_cache_bytes: number;
   /** true when the peak is estimated (encoder forward reports no memory) */
   memory_estimated: boolean;
+  /** the side that ran it (absent in files before sides: cpu/fp32) */
+  device?: string;
+  dtype?: string;
+}
+
+/** One context length of one side against the same length of the first side that ran. */
+export interface ScalingSideComparison {
+  context_length: number;
+  baseline: string;
+  side: string;
+  latency_ms: number;
+  baseline_latency_ms: number;
+  /** side median latency / baseline median latency (< 1: the side is faster) */
+  latency_ratio: number | null;
+  peak_memory_bytes: number;
+  baseline_peak_memory_bytes: number;
+  peak_memory_ratio: number | null;
 }
 
 export interface ScalingResultFile {
@@ -56,8 +77,10 @@ export interface ScalingResultFile {
   points: ScalingPoint[];
   /** true when the run was stopped (SIGINT) before every context length ran */
   interrupted?: boolean;
-  /** --compare-dtypes / --compare-devices: every side asked for; cpu/fp32 ran, the others say why they were skipped */
+  /** --compare-dtypes / --compare-devices: every side asked for; skipped ones say why */
   sides?: ModelSide[];
+  /** with several sides that ran: each against the first, per context length */
+  side_comparisons?: ScalingSideComparison[];
 }
 
 /** One row of tables/inference_results.csv. */
@@ -78,12 +101,15 @@ export interface ScalingTableRow extends ScalingPlotRow {
   memory_estimated: boolean;
   threads: number;
   cpu_model: string;
+  device: string;
+  dtype: string;
 }
 
 export const TABLE_COLUMNS: readonly (keyof ScalingTableRow)[] = [
   'exp_id', 'model', 'arch', 'context_length', 'latency_ms', 'throughput', 'max_memory_gb', 'throughput_unit', 'latency_min_ms',
   'latency_max_ms', 'latency_std_ms', 'latency_ci95_low_ms', 'latency_ci95_high_ms', 'prefill_ms', 'decode_ms_per_token', 'num_tokens',
   'num_runs', 'implementation', 'threads', 'memory_estimated', 'name', 'run_id', 'created_at', 'cpu_model',
+  'device', 'dtype',
 ];
 
 export interface ScalingOptions {
@@ -93,15 +119,16 @@ export interface ScalingOptions {
   out?: string;
   threads?: number;
   plots?: boolean;
-  /** cpu (default), cuda or auto: the model core runs on the CPU only (cuda refused, or a skipped side of --compare-devices) */
+  /** cpu (default), cuda or auto (cuda when the binding reports a device) */
   device?: string;
-  /** fp32 (default): the model core runs fp32 only */
+  /** fp32 (default); fp16/bf16 run on cuda only */
   dtype?: string;
-  /** e.g. 'fp32,bf16': fp32 runs, the other dtypes are recorded as skipped with the reason */
+  /** e.g. 'fp32,bf16': every dtype is a side; those the binding cannot run are recorded as skipped with the reason */
   compareDtypes?: string | string[];
-  /** cpu runs, cuda is recorded as skipped with the reason */
+  /** cpu and cuda sides (cuda skipped with the reason when the binding has no CUDA model or device) */
   compareDevices?: boolean;
-  binding?: ModelBinding;
+  /** the model binding (tests: a fake); info() tells the CUDA devices */
+  binding?: ModelBinding & Partial<Pick<ModelSideBinding, 'info'>>;
   log?: (line: string) => void;
   /** stops at the next run boundary; the lengths finished so far are written (interrupted: true) */
   signal?: AbortSignal;
@@ -128,8 +155,6 @@ function encoderMemoryEstimate(c: ModelConfig, weightBytes: number, n: number): 
 export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult> {
   const log = opts.log ?? (() => undefined);
   const cfg = typeof opts.config === 'string' ? loadScalingConfig(opts.config) : validateScalingConfig(opts.config);
-  // cpu/fp32 runs; other sides asked for are recorded as skipped (a ConfigError when none can run)
-  const { sides } = modelSides(opts);
   const where = typeof opts.config === 'string' ? opts.config : 'config';
   let model: ModelConfig;
   try {
@@ -154,48 +179,86 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   const threads = opts.threads ?? cfg.threads ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const out = resolve(opts.out ?? 'benchmark_results');
   const binding = opts.binding ?? getModelBinding();
+  // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
+  const sides: ModelSide[] = modelSides(opts, binding as ModelSideBinding).sides.map((x) => ({ ...x }));
   const seed = cfg.seed ?? 1234;
-  const nm = await binding.createModel(model, { seed });
-  log(`${cfg.name}: ${model.name} (${model.arch}, ${(nm.parameterCount / 1e6).toFixed(1)}M parameters), lengths ${cfg.context_lengths.join(', ')}`);
-  const points: ScalingPoint[] = [];
   const runOpts = { implementation: cfg.implementation, threads, useCache: true };
-  try {
-    for (const L of cfg.context_lengths) {
-      if (opts.signal?.aborted) break;
-      const prompt = syntheticPrompt(L, model.vocabSize, seed + L);
-      const p: ScalingPoint = { context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false };
-      for (let i = 0; i < cfg.warmup_runs + cfg.num_runs && !opts.signal?.aborted; i++) {
-        const timed = i >= cfg.warmup_runs;
-        if (cfg.arch === 'encoder') {
-          const t0 = process.hrtime.bigint();
-          await nm.forward(prompt, { implementation: cfg.implementation, threads });
-          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-          if (timed) {
-            p.latency_samples_ms.push(ms);
-            p.prefill_samples_ms.push(ms);
-            p.decode_ms_per_token_samples.push(0);
+
+  /** Every context length on one side's own model. */
+  const runSide = async (side: ModelSide): Promise<{ points: ScalingPoint[]; parameterCount: number }> => {
+    const nm: NativeModel = await binding.createModel(model, { seed }, placementOf(side));
+    log(`${cfg.name} ${sideKey(side)}: ${model.name} (${model.arch}, ${(nm.parameterCount / 1e6).toFixed(1)}M parameters), lengths ${cfg.context_lengths.join(', ')}`);
+    const points: ScalingPoint[] = [];
+    try {
+      for (const L of cfg.context_lengths) {
+        if (opts.signal?.aborted) break;
+        const prompt = syntheticPrompt(L, model.vocabSize, seed + L);
+        const p: ScalingPoint = {
+          context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false,
+          device: side.device, dtype: side.dtype,
+        };
+        for (let i = 0; i < cfg.warmup_runs + cfg.num_runs && !opts.signal?.aborted; i++) {
+          const timed = i >= cfg.warmup_runs;
+          if (cfg.arch === 'encoder') {
+            // wall time around forward (it returns no timings); on cuda it includes the copy of the hidden states back
+            const t0 = process.hrtime.bigint();
+            await nm.forward(prompt, { implementation: cfg.implementation, threads });
+            const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+            if (timed) {
+              p.latency_samples_ms.push(ms);
+              p.prefill_samples_ms.push(ms);
+              p.decode_ms_per_token_samples.push(0);
+            }
+            p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
+            p.memory_estimated = true;
+          } else {
+            const r = await nm.generate(prompt, decoderTokens, runOpts);
+            const steps = r.stepNs.reduce((a, b) => a + b, 0);
+            if (timed) {
+              p.latency_samples_ms.push((r.prefillNs + steps) / 1e6);
+              p.prefill_samples_ms.push(r.prefillNs / 1e6);
+              p.decode_ms_per_token_samples.push(r.stepNs.length ? steps / r.stepNs.length / 1e6 : 0);
+            }
+            p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
+            p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
           }
-          p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
-          p.memory_estimated = true;
-        } else {
-          const r = await nm.generate(prompt, decoderTokens, runOpts);
-          const steps = r.stepNs.reduce((a, b) => a + b, 0);
-          if (timed) {
-            p.latency_samples_ms.push((r.prefillNs + steps) / 1e6);
-            p.prefill_samples_ms.push(r.prefillNs / 1e6);
-            p.decode_ms_per_token_samples.push(r.stepNs.length ? steps / r.stepNs.length / 1e6 : 0);
-          }
-          p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
-          p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
         }
+        if (p.latency_samples_ms.length < cfg.num_runs) break; // interrupted inside this length: not a full point
+        points.push(p);
+        log(`  ${sideKey(side)} context ${L}: median ${summarize(p.latency_samples_ms).medianMs.toFixed(2)} ms`);
       }
-      if (p.latency_samples_ms.length < cfg.num_runs) break; // interrupted inside this length: not a full point
-      points.push(p);
-      log(`  context ${L}: median ${summarize(p.latency_samples_ms).medianMs.toFixed(2)} ms`);
+    } finally {
+      nm.dispose();
     }
-  } finally {
-    nm.dispose();
+    return { points, parameterCount: nm.parameterCount };
+  };
+
+  const warnings: string[] = [];
+  const points: ScalingPoint[] = [];
+  let parameterCount = 0;
+  let firstError: unknown;
+  let ran = 0;
+  for (let i = 0; i < sides.length; i++) {
+    const side = sides[i]!;
+    if (side.status !== 'ok') continue;
+    if (opts.signal?.aborted) {
+      sides[i] = { device: side.device, dtype: side.dtype, status: 'skipped', reason: 'interrupted before this side ran' };
+      continue;
+    }
+    try {
+      const r = await runSide(side);
+      points.push(...r.points);
+      parameterCount = r.parameterCount;
+      ran++;
+    } catch (e) {
+      // e.g. device out of memory: this side is skipped with the reason, the others still run
+      firstError ??= e;
+      sides[i] = failedSide(side, e);
+      warnings.push(`${cfg.name}: ${sideKey(side)} skipped: ${sides[i]!.reason}`);
+    }
   }
+  if (!ran && firstError !== undefined) throw firstError; // nothing ran: the error is the answer, as for one side
+  const sideComparisons = compareScalingSides(points);
   const createdAt = new Date().toISOString();
   const file: ScalingResultFile = {
     kind: SCALING_KIND,
@@ -205,20 +268,48 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     createdAt,
     config: cfg,
     model,
-    parameterCount: nm.parameterCount,
+    parameterCount,
     threads,
     environment: environmentNow(),
     dilbenchVersion: packageVersion(),
     points,
     ...(opts.signal?.aborted ? { interrupted: true } : {}),
     ...(sides.length > 1 ? { sides } : {}),
+    ...(sideComparisons.length ? { side_comparisons: sideComparisons } : {}),
   };
   const resultsDir = join(out, 'results');
   const text = JSON.stringify(file, null, 2) + '\n';
   let json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}.json`);
   for (let n = 2; !writeFileAtomicExclusive(json, text); n++) json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}-${n}.json`);
-  const { rows, warnings, csv, figure } = await writeScalingOutputs(resultsDir, out, { plots: opts.plots !== false });
-  return { file, files: { json, csv, figure }, rows, warnings };
+  const outputs = await writeScalingOutputs(resultsDir, out, { plots: opts.plots !== false });
+  return { file, files: { json, csv: outputs.csv, figure: outputs.figure }, rows: outputs.rows, warnings: [...warnings, ...outputs.warnings] };
+}
+
+/** Each side's points against the first side's, per context length both finished. */
+export function compareScalingSides(points: ScalingPoint[]): ScalingSideComparison[] {
+  const key = (p: ScalingPoint): string => `${p.device ?? 'cpu'}/${p.dtype ?? 'fp32'}`;
+  const baseline = points[0] ? key(points[0]) : undefined;
+  if (!baseline) return [];
+  const base = new Map(points.filter((p) => key(p) === baseline).map((p) => [p.context_length, p] as const));
+  const out: ScalingSideComparison[] = [];
+  for (const p of points) {
+    const b = base.get(p.context_length);
+    if (key(p) === baseline || !b) continue;
+    const lat = summarize(p.latency_samples_ms).medianMs;
+    const blat = summarize(b.latency_samples_ms).medianMs;
+    out.push({
+      context_length: p.context_length,
+      baseline,
+      side: key(p),
+      latency_ms: lat,
+      baseline_latency_ms: blat,
+      latency_ratio: sideRatio(lat, blat),
+      peak_memory_bytes: p.peak_memory_bytes,
+      baseline_peak_memory_bytes: b.peak_memory_bytes,
+      peak_memory_ratio: sideRatio(p.peak_memory_bytes, b.peak_memory_bytes),
+    });
+  }
+  return out;
 }
 
 /** Table rows of one scaling result file. */
@@ -252,6 +343,8 @@ export function scalingRows(f: ScalingResultFile): ScalingTableRow[] {
       run_id: f.runId,
       created_at: f.createdAt,
       cpu_model: f.environment?.cpuModel ?? '',
+      device: p.device ?? 'cpu',
+      dtype: p.dtype ?? 'fp32',
     };
   });
 }

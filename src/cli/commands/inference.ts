@@ -50,10 +50,10 @@ export function register(program: Command): void {
     .option('--max-length <n>', 'tokens to generate after each prompt (default 50)')
     .option('--runs <n>', 'timed generations per prompt and mode (default 3)')
     .option('--warmup <n>', 'untimed generations first (default 1)')
-    .option('--device <name>', 'cpu|cuda|auto (default cpu); the model core runs on the CPU only: auto chooses cpu, cuda is refused')
-    .option('--dtype <name>', 'fp32|fp16|bf16 (default fp32); the model core runs fp32 only: fp16/bf16 are refused')
-    .option('--compare-dtypes <list>', 'e.g. fp32,bf16: fp32 runs, the other dtypes are recorded as skipped with the reason (no half-precision models yet)')
-    .option('--compare-devices', 'cpu and cuda: cpu runs, cuda is recorded as skipped with the reason (no CUDA models yet)')
+    .option('--device <name>', 'cpu|cuda|auto (default cpu); auto: cuda when the addon has the CUDA model and a device')
+    .option('--dtype <name>', 'fp32|fp16|bf16 (default fp32); fp16/bf16 run on cuda only (the CPU model is fp32)')
+    .option('--compare-dtypes <list>', 'e.g. fp32,bf16: run every dtype listed and compare tokens/s, memory and tokens with the first; sides that cannot run here are skipped with the reason')
+    .option('--compare-devices', 'run on cpu and cuda and compare side by side; cuda is skipped with the reason when there is no CUDA model or device')
     .option('--implementation <name>', 'attention implementation inside the model (default flash)')
     .option('--threads <n>', 'worker threads (default: the available cores)')
     .option('--seed <n>', 'seed of the synthetic weights and prompts (default 1234)')
@@ -99,24 +99,40 @@ export function register(program: Command): void {
       }
       interrupt.release();
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, sides: result.sides, files: result.files }, null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify({ runId: result.runId, records: result.records, comparisons: result.comparisons, sideComparisons: result.sideComparisons, sides: result.sides, files: result.files }, null, 2) + '\n',
+        );
       } else if (!quiet) {
-        const rows = [['prompt', 'mode', 'tokens/s', 'ms/token', 'total ms', 'first-token ms', 'peak MiB', 'KV MiB']];
+        const manySides = new Set(result.records.map((r) => `${r.device}/${r.dtype}`)).size > 1;
+        const rows = [[...(manySides ? ['side'] : []), 'prompt', 'mode', 'tokens/s', 'ms/token', 'total ms', 'first-token ms', 'peak MiB', 'KV MiB']];
         for (const r of result.records) {
-          rows.push([r.prompt_label, r.mode, num(r.tokens_per_second), num(r.time_per_token_ms), num(r.total_time_ms), num(r.first_token_latency_ms), num(r.peak_memory_mb), num(r.kv_cache_mb)]);
+          rows.push([
+            ...(manySides ? [`${r.device}/${r.dtype}`] : []),
+            r.prompt_label, r.mode, num(r.tokens_per_second), num(r.time_per_token_ms), num(r.total_time_ms), num(r.first_token_latency_ms), num(r.peak_memory_mb), num(r.kv_cache_mb),
+          ]);
         }
         const lines = [table(rows), ''];
         const { loadPeak } = await import('../../roofline/peak-store.js');
         // peak.json beside the inference results first, then the default results directory
         const peak = (opts.benchmarkDir ? await loadPeak(opts.benchmarkDir).catch(() => null) : null) ?? (await loadPeak().catch(() => null));
         for (const r of result.records.filter((x) => x.mode === 'kv-cache' && x.decode_weights_gbps > 0)) {
-          const share = peak?.streamGBps ? ` = ${((r.decode_weights_gbps / peak.streamGBps) * 100).toFixed(0)}% of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)` : ' (run `dilbench peak` to compare with the stream bandwidth)';
-          lines.push(`${r.prompt_label}: KV-cache decode reads the weights at ${r.decode_weights_gbps.toFixed(2)} GB/s${share}`);
+          // the stored stream bandwidth is the CPU's: a cuda side's figure is not a share of it
+          const share = r.device !== 'cpu' ? '' : peak?.streamGBps ? ` = ${((r.decode_weights_gbps / peak.streamGBps) * 100).toFixed(0)}% of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)` : ' (run `dilbench peak` to compare with the stream bandwidth)';
+          lines.push(`${manySides ? `${r.device}/${r.dtype} ` : ''}${r.prompt_label}: KV-cache decode reads the weights at ${r.decode_weights_gbps.toFixed(2)} GB/s${share}`);
         }
         for (const c of result.comparisons) {
           lines.push(
-            `${c.prompt_label}: KV cache speedup ${c.speedup.toFixed(2)}x, memory ${c.memory_change_pct >= 0 ? '+' : ''}${c.memory_change_pct.toFixed(1)}%, tokens ${c.tokens_identical ? 'identical' : `DIFFER (first at ${c.first_mismatch})`}`,
+            `${manySides ? `${c.device}/${c.dtype} ` : ''}${c.prompt_label}: KV cache speedup ${c.speedup.toFixed(2)}x, memory ${c.memory_change_pct >= 0 ? '+' : ''}${c.memory_change_pct.toFixed(1)}%, tokens ${c.tokens_identical ? 'identical' : `DIFFER (first at ${c.first_mismatch})`}`,
           );
+        }
+        if (result.sideComparisons.length) {
+          const x = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)}x`);
+          const sc = [['side vs ' + result.sideComparisons[0]!.baseline, 'prompt', 'mode', 'tokens/s', 'speed', 'peak MiB', 'memory', 'tokens vs baseline']];
+          for (const c of result.sideComparisons) {
+            const tokens = c.tokens_match_baseline ? 'same' : `${c.token_agreement_pct}% agree (first diff ${c.first_mismatch})${c.tokens_must_match ? ' MISMATCH' : ''}`;
+            sc.push([c.side, c.prompt_label, c.mode, num(c.tokens_per_second), x(c.tokens_per_second_ratio), num(c.peak_memory_mb), x(c.peak_memory_ratio), tokens]);
+          }
+          lines.push('', table(sc), '');
         }
         lines.push(...skippedSideLines(result.sides));
         lines.push(`results: ${result.files.json}, ${result.files.csv}${result.files.plots.length ? `, ${result.files.plots.join(', ')}` : ''}`);
@@ -124,5 +140,6 @@ export function register(program: Command): void {
       }
       if (result.interrupted) throw new CliExit(EXIT_INTERRUPTED, result.records.length ? 'interrupted: the prompts finished in both modes were written' : 'interrupted before any prompt finished; nothing written');
       if (!result.allIdentical) throw new CliExit(EXIT_FAILURE, 'the KV-cache and recompute modes generated different tokens (see the warnings above)');
+      if (!result.sidesAgree) throw new CliExit(EXIT_FAILURE, 'two fp32 sides generated different tokens (see the warnings above)');
     });
 }

@@ -1,6 +1,6 @@
 // Vega-Lite specs of `dilbench inference` (issue 7): optimization_comparison (four panels:
 // tokens/s, time per token, total time, memory by mode) and performance_over_time (tokens/s of
-// each mode across the accumulated runs).
+// each mode across the accumulated runs, one line per model, device/dtype side and mode).
 import { OKABE_ITO } from './data.js';
 import { PLOT_CONFIG, type VlSpec } from './specs.js';
 
@@ -23,6 +23,15 @@ export interface InferencePlotRecord {
   kv_cache_mb: number;
   workspace_mb: number;
   peak_memory_mb: number;
+  /** the side that produced the record (absent in old records: cpu/fp32) */
+  device?: string;
+  dtype?: string;
+}
+
+/** ", cuda/bf16" for a record not on cpu/fp32, '' otherwise (old records have no side: cpu/fp32). */
+function sideSuffix(r: { device?: string; dtype?: string }): string {
+  const side = `${r.device ?? 'cpu'}/${r.dtype ?? 'fp32'}`;
+  return side === 'cpu/fp32' ? '' : `, ${side}`;
 }
 
 const MODE_LABEL: Record<string, string> = { recompute: 'no cache (recompute)', 'kv-cache': 'KV cache' };
@@ -89,7 +98,7 @@ export function optimizationComparisonSpec(records: InferencePlotRecord[], subti
 export function inferenceOverTimeSpec(records: InferencePlotRecord[], subtitle = ''): VlSpec | null {
   if (!records.length) return null;
   const values = records
-    .map((r) => ({ ...r, modeLabel: MODE_LABEL[r.mode] ?? r.mode, series: `${r.model} - ${MODE_LABEL[r.mode] ?? r.mode}` }))
+    .map((r) => ({ ...r, modeLabel: MODE_LABEL[r.mode] ?? r.mode, series: `${r.model}${sideSuffix(r)} - ${MODE_LABEL[r.mode] ?? r.mode}` }))
     .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
   return {
     $schema: SCHEMA,
@@ -102,7 +111,7 @@ export function inferenceOverTimeSpec(records: InferencePlotRecord[], subtitle =
     encoding: {
       x: { field: 'timestamp', type: 'temporal', title: 'Run time' },
       y: { field: 'tokens_per_second', type: 'quantitative', title: 'Tokens/s' },
-      color: { field: 'series', type: 'nominal', title: 'Model - mode' },
+      color: { field: 'series', type: 'nominal', title: 'Model (side) - mode' },
       detail: { field: 'prompt_label', type: 'nominal' },
     },
   };

@@ -1,5 +1,5 @@
 // Vega-Lite spec of `dilbench scaling` (issue 7): latency vs context length and peak memory vs
-// context length, one curve per architecture (and model), with a band from the fastest to the
+// context length, one curve per architecture (and model, and device/dtype side when several), with a band from the fastest to the
 // slowest measured run.
 import { LENGTH_LABEL_EXPR } from './data.js';
 import { PLOT_CONFIG, type VlSpec } from './specs.js';
@@ -16,12 +16,18 @@ export interface ScalingPlotRow {
   latency_min_ms: number;
   latency_max_ms: number;
   max_memory_gb: number;
+  /** the side that produced the row (absent in old rows: cpu/fp32) */
+  device?: string;
+  dtype?: string;
 }
 
 /** Null when there are no rows. */
 export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec | null {
   if (!rows.length) return null;
-  const values = rows.map((r) => ({ ...r, series: `${r.arch} (${r.model})` }));
+  // one curve per architecture x device/dtype side; the side is named only when rows have several
+  const sideOf = (r: ScalingPlotRow): string => `${r.device ?? 'cpu'}/${r.dtype ?? 'fp32'}`;
+  const manySides = new Set(rows.map(sideOf)).size > 1;
+  const values = rows.map((r) => ({ ...r, series: manySides ? `${r.arch} (${r.model}, ${sideOf(r)})` : `${r.arch} (${r.model})` }));
   const lengths = [...new Set(rows.map((r) => r.context_length))].sort((a, b) => a - b);
   const x = {
     field: 'context_length',
@@ -30,7 +36,7 @@ export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec 
     scale: { type: 'log', base: 2, nice: false, padding: 12 },
     axis: { values: lengths, labelExpr: LENGTH_LABEL_EXPR, grid: true },
   };
-  const color = { field: 'series', type: 'nominal', title: 'Architecture (model)', legend: { titleLimit: 400, symbolOpacity: 1 } };
+  const color = { field: 'series', type: 'nominal', title: manySides ? 'Architecture (model, side)' : 'Architecture (model)', legend: { titleLimit: 400, symbolOpacity: 1 } };
   return {
     $schema: SCHEMA,
     title: { text: 'Inference latency and memory vs context length', subtitle },
