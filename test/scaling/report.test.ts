@@ -27,6 +27,6 @@ describe('dilbench report with scaling results', () => {
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toContain('## Inference scaling');
     expect(md).toContain('figs/latency_curve.png');
-    expect(md).toMatch(/\| r_decoder_.* \| gpt2 \| decoder \| 16 \|/);
+    expect(md).toMatch(/\| r_decoder_.* \| gpt2 \| decoder \| cpu\/fp32 \| 16 \|/);
   });
 });
