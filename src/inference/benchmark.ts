@@ -184,6 +184,8 @@ export interface InferenceMetricsFile {
     setup_ms: number;
     /** the device/dtype sides asked for (--compare-dtypes, --compare-devices); skipped ones say why */
     sides?: (ModelSide & { setup_ms?: number })[];
+    /** how --device auto was resolved */
+    device_selection?: { requested: string; device: string; reason: string };
   }[];
 }
 
@@ -387,7 +389,9 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   }
   const binding = opts.binding ?? getModelBinding();
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
-  const sides: (ModelSide & { setup_ms?: number })[] = modelSides(opts, binding as ModelSideBinding).sides.map((s) => ({ ...s }));
+  const resolved = modelSides(opts, binding as ModelSideBinding);
+  const sides: (ModelSide & { setup_ms?: number })[] = resolved.sides.map((s) => ({ ...s }));
+  if (resolved.deviceSelection) log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
   const weights: ModelWeights = opts.checkpoint ? loadGpt2Checkpoint(opts.checkpoint, config) : { seed };
   const benchmarkDir = resolve(opts.benchmarkDir ?? 'inference_benchmarks');
 
@@ -550,6 +554,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     dilbench_version: packageVersion(),
     setup_ms: round(done[0]?.setupMs ?? 0, 2),
     ...(sides.length > 1 ? { sides } : {}),
+    ...(resolved.deviceSelection ? { device_selection: resolved.deviceSelection } : {}),
   };
   let allRuns: InferenceRecord[] = records;
   const interrupted = opts.signal?.aborted === true;

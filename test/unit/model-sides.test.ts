@@ -183,6 +183,19 @@ describe('inference: one model per side, compared with the first side', () => {
     expect((JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs).toHaveLength(4);
   });
 
+  it('--device auto runs on cuda when the binding has a device, on cpu when not; the choice is recorded', async () => {
+    const gpu = createFakeCudaModelBinding();
+    const r = await runInferenceBenchmark({ ...SMALL, benchmarkDir: join(dir, 'auto-gpu'), device: 'auto', dtype: 'fp16', binding: gpu });
+    expect(gpu.events).toEqual(['create cuda/fp16', 'dispose cuda/fp16']);
+    expect(r.records.map((x) => `${x.device}/${x.dtype}`)).toEqual(['cuda/fp16', 'cuda/fp16']);
+    const inv = (JSON.parse(readFileSync(join(dir, 'auto-gpu', METRICS_JSON), 'utf8')) as InferenceMetricsFile).invocations[0]!;
+    expect(inv.device_selection).toMatchObject({ requested: 'auto', device: 'cuda' });
+    const none = createFakeCudaModelBinding({ deviceCount: 0 });
+    const c = await runInferenceBenchmark({ ...SMALL, benchmarkDir: join(dir, 'auto-cpu'), device: 'auto', binding: none });
+    expect(none.events).toEqual(['create cpu/fp32', 'dispose cpu/fp32']);
+    expect(c.records.map((x) => x.device)).toEqual(['cpu', 'cpu']);
+  });
+
   it('without a CUDA model: fp32 records only, the skipped sides in the result and the metrics file', async () => {
     const out = join(dir, 'inf');
     const calls: { kind: string }[] = [];
