@@ -72,8 +72,11 @@ export interface Validation {
   against: string;
   maxAbsError: number;
   relL2Error: number;
+  /** fp16/bf16: max of |out - ref| / max(1, |ref|), the quantity their max-abs bound applies to */
+  maxScaledError?: number;
   passed: boolean;
-  tolerance: { maxAbs: number; relL2: number };
+  /** maxAbsPerUnitOutput: the maxAbs bound applies to maxScaledError (fp16, bf16) */
+  tolerance: { maxAbs: number; relL2: number; maxAbsPerUnitOutput?: boolean };
 }
 
 export interface ResultRow {
