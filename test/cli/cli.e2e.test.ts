@@ -233,3 +233,20 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     expect(json.results[1].reason).toMatch(/^needs \d+\.\d GiB, budget 64\.0 MiB$/);
   });
 });
+
+describe.skipIf(Boolean(noAddon))('dilbench doctor with the real addon', () => {
+  it('lists every implementation of the loaded binary with its dtypes, as listImplementations() does', async () => {
+    const r = cli(['doctor', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { loaded: { ok: boolean; implementations: { name: string; device: string; dtypes: string[] }[] } };
+    expect(report.loaded.ok).toBe(true);
+    const { loadBinding } = (await import(join(root, 'dist', 'src', 'native', 'loader.js'))) as {
+      loadBinding(): { listImplementations(): { name: string; device: string; dtypes: string[] }[] };
+    };
+    const expected = loadBinding().listImplementations().map((i) => ({ name: i.name, device: i.device, dtypes: [...i.dtypes] }));
+    expect(report.loaded.implementations).toEqual(expected);
+    const text = cli(['doctor']);
+    expect(text.code).toBe(0);
+    for (const i of expected) expect(text.stdout).toMatch(new RegExp(`\\n\\s+${i.name}\\s+${i.dtypes.join(', ')}\\n`));
+  });
+});

@@ -28,6 +28,8 @@ export interface DoctorReport extends BackendDiagnosis {
     cudaCompiled?: boolean;
     cudaDeviceCount?: number;
     error?: string;
+    /** every implementation the loaded binary offers, per device, with its storage dtypes */
+    implementations?: { name: string; device: string; dtypes: string[] }[];
   };
 }
 
@@ -58,6 +60,7 @@ export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = pro
         simdLevel: info.simdLevel,
         cudaCompiled: info.cuda.compiled,
         cudaDeviceCount: info.cuda.deviceCount,
+        implementations: b.listImplementations().map((i) => ({ name: i.name, device: i.device, dtypes: [...i.dtypes] })),
       };
     } catch (e) {
       loaded = { ok: false, error: e instanceof Error ? e.message : String(e) };
@@ -97,6 +100,11 @@ export function formatDoctor(r: DoctorReport): string {
     lines.push(
       `  loaded              dilbench ${r.loaded.version}, SIMD ${r.loaded.simdLevel}, CUDA compiled in: ${yes(!!r.loaded.cudaCompiled)}, CUDA devices: ${r.loaded.cudaDeviceCount}`,
     );
+    const impls = r.loaded.implementations ?? [];
+    for (const dev of [...new Set(impls.map((i) => i.device))]) {
+      lines.push(`  implementations (${dev})`);
+      for (const i of impls.filter((x) => x.device === dev)) lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}`);
+    }
   } else if (!r.error) {
     lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
   }
