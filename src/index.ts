@@ -22,6 +22,6 @@ export type {
 export { ErrorCodes } from './native/binding.js';
 // transformer models, `dilbench inference` and `dilbench scaling` (issue 7)
 export { loadModelConfig, validateModelConfig, modelPresetNames, parameterCount, readSafetensors, writeSafetensors, encodeSafetensors, loadGpt2Checkpoint, SafetensorsError, setModelBinding, getModelBinding, encodeGpt2, decodeGpt2 } from './models/index.js';
-export { runInferenceBenchmark, type InferenceOptions, type InferenceResult, type InferenceRecord } from './inference/benchmark.js';
-export { runScaling, loadScalingConfig, validateScalingConfig, type ScalingConfig, type ScalingOptions, type ScalingResultFile } from './scaling/index.js';
-export type { ModelConfig, ModelWeights, ModelRunOptions, NativeModel, ModelBinding, GenerationResult, ModelMemory } from './native/model-binding.js';
+export { runInferenceBenchmark, type InferenceOptions, type InferenceResult, type InferenceRecord, type InferenceSideComparison } from './inference/benchmark.js';
+export { runScaling, loadScalingConfig, validateScalingConfig, type ScalingConfig, type ScalingOptions, type ScalingResultFile, type ScalingSideComparison } from './scaling/index.js';
+export type { ModelConfig, ModelWeights, ModelRunOptions, NativeModel, ModelBinding, GenerationResult, ModelMemory, ModelDevice, ModelDType, ModelPlacement } from './native/model-binding.js';
