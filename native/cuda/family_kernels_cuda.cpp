@@ -18,6 +18,7 @@
 #include "cpu/family.h"
 #include "family_cuda_plan.h"
 #include "family_cuda_problem.h"
+#include "kernels_cuda_common.h"
 
 namespace dilbench {
 namespace {
@@ -29,20 +30,12 @@ namespace fm = cuda::family_math;
 // would dominate (the CPU kernels accept any ringSize <= seqLen).
 constexpr int64_t kMaxRingSizeCuda = 256;
 
-cuda::ElemType elemOf(DType t) {
-  switch (t) {
-    case DType::F16: return cuda::ElemType::F16;
-    case DType::BF16: return cuda::ElemType::BF16;
-    default: return cuda::ElemType::F32;
-  }
-}
+using cuda_glue::elem;
+using cuda_glue::pollCancel;
+using cuda_glue::raise;
 
 void validateFamilyCuda(const AttentionProblem& p, const std::string& name) {
-  if (p.device != Device::CUDA)
-    throw Error(ErrorCode::Unsupported, name + " (cuda) runs on CUDA devices only", "device");
-  if (p.batch * p.heads > 65535)
-    throwInvalid("batch", name + " (cuda) needs batch * heads <= 65535, got " + std::to_string(p.batch * p.heads));
-  if (p.seqLen > (int64_t(1) << 30)) throwInvalid("seqLen", name + " (cuda) supports seqLen <= 2^30");
+  cuda_glue::validateCommonCuda(p, name);
   if (!fm::headDimSupported(p.headDim))
     throwInvalid("headDim", name + " (cuda) supports headDim 32, 64, 96 and 128, got " + std::to_string(p.headDim));
 }
@@ -52,14 +45,6 @@ void validateRingSizeCuda(const AttentionProblem& p, const std::string& name) {
   if (p.ringSize > kMaxRingSizeCuda)
     throwInvalid("ringSize", name + " (cuda) simulates at most " + std::to_string(kMaxRingSizeCuda) +
                                  " ranks (one launch per step and rank), got " + std::to_string(p.ringSize));
-}
-
-void pollCancel(const ExecContext& ctx) {
-  if (ctx.cancel && ctx.cancel->cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
-}
-
-void raise(const char* msg, const std::string& name) {
-  if (msg) throw Error(ErrorCode::Internal, name + " (cuda) launch failed: " + msg);
 }
 
 // The CPU kernels' flops; bytes: q, k, v read once and o written once, in the run's dtype.
@@ -171,7 +156,7 @@ class FamilyCudaKernel : public Kernel, public TelemetrySource {
     PoolBuffer<float> acc;
     if (!f32) acc = PoolBuffer<float>(*ctx.pool, cuda::familyAccumulatorFloats(s, false));
     cuda::FamilyBuffers b;
-    b.dtype = elemOf(p.dtype);
+    b.dtype = elem(p.dtype);
     b.q = t.q;
     b.k = t.k;
     b.v = t.v;
@@ -328,7 +313,7 @@ class BlockSparseCuda final : public FamilyCudaKernel {
     validate(p);
     const FamilyLaunch l = cuda::planBlockSparse(cuda::familyShape(p), cuda::familyBlockSparse(p));
     cuda::FamilyBuffers b;
-    b.dtype = elemOf(p.dtype);
+    b.dtype = elem(p.dtype);
     b.q = t.q;
     b.k = t.k;
     b.v = t.v;

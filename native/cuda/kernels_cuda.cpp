@@ -11,17 +11,15 @@
 #include "core/errors.h"
 #include "core/kernel.h"
 #include "cpu/family.h"  // resolveKvCache: the promptLen / newTokens split shared with the CPU
+#include "kernels_cuda_common.h"
 
 namespace dilbench {
 namespace {
 
-cuda::ElemType elem(DType t) {
-  switch (t) {
-    case DType::F16: return cuda::ElemType::F16;
-    case DType::BF16: return cuda::ElemType::BF16;
-    default: return cuda::ElemType::F32;
-  }
-}
+using cuda_glue::elem;
+using cuda_glue::pollCancel;
+using cuda_glue::raise;
+using cuda_glue::validateCommonCuda;
 
 cuda::AttnArgs args(const AttentionProblem& p, const Tensors& t, void* stream) {
   cuda::AttnArgs a;
@@ -49,24 +47,6 @@ KernelCounts denseCountsCuda(const AttentionProblem& p) {
   c.bytesMoved = static_cast<double>(dtypeBytes(p.dtype)) *
                  (2.0 * static_cast<double>(p.qElements()) + 2.0 * static_cast<double>(p.kvElements()));
   return c;
-}
-
-void validateCommonCuda(const AttentionProblem& p, const char* name) {
-  if (p.device != Device::CUDA)
-    throw Error(ErrorCode::Unsupported, std::string(name) + " (cuda) runs on CUDA devices only", "device");
-  if (p.batch * p.heads > 65535)
-    throwInvalid("batch", std::string(name) + " (cuda) needs batch * heads <= 65535, got " +
-                              std::to_string(p.batch * p.heads));
-  if (p.seqLen > (int64_t(1) << 30))
-    throwInvalid("seqLen", std::string(name) + " (cuda) supports seqLen <= 2^30");
-}
-
-void pollCancel(const ExecContext& ctx) {
-  if (ctx.cancel && ctx.cancel->cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
-}
-
-void raise(const char* msg, const char* name) {
-  if (msg) throw Error(ErrorCode::Internal, std::string(name) + " (cuda) launch failed: " + msg);
 }
 
 class FlashCuda final : public Kernel {
