@@ -110,8 +110,16 @@ class StepEvents {
 
 class FamilyCudaKernel : public Kernel, public TelemetrySource {
  public:
+  // ring: a ring kernel (ring, ring-dilated): its runs record per-(step, rank) events.
+  explicit FamilyCudaKernel(bool ring = false) : ring_(ring) {}
   Device device() const override { return Device::CUDA; }
   std::vector<DType> dtypes() const override { return {DType::F32, DType::F16, DType::BF16}; }
+  uint64_t workspaceBytes(const AttentionProblem& p, int) const override { return mergedWorkspaceBytes(p); }
+  KernelCounts counts(const AttentionProblem& p) const override { return familyCounts(p); }
+  void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
+    validate(p);
+    runMerged(p, t, ctx, cuda::familyLaunches(p), ring_ ? p.ringSize : 0);
+  }
   // Ring kernels: the per-step times and bytes are resolved here, after the run, so neither the
   // event queries nor the byte accounting fall inside the timed run.
   KernelTelemetry telemetry() const override {
@@ -189,6 +197,7 @@ class FamilyCudaKernel : public Kernel, public TelemetrySource {
     tel_.valid = true;
   }
 
+  const bool ring_;
   mutable KernelTelemetry tel_;
   mutable bool ringPending_ = false;
   AttentionProblem ran_;  // the last ring run's problem
@@ -207,12 +216,6 @@ class DilatedCuda final : public FamilyCudaKernel {
     validateFamilyCuda(p, name());
     resolveDilatedPairs(p);
   }
-  uint64_t workspaceBytes(const AttentionProblem& p, int) const override { return mergedWorkspaceBytes(p); }
-  KernelCounts counts(const AttentionProblem& p) const override { return familyCounts(p); }
-  void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
-    validate(p);
-    runMerged(p, t, ctx, cuda::familyLaunches(p), 0);
-  }
 };
 
 class DilatedGroupedCuda final : public FamilyCudaKernel {
@@ -226,16 +229,11 @@ class DilatedGroupedCuda final : public FamilyCudaKernel {
     validateFamilyCuda(p, name());
     resolveDilatedPairs(p);
   }
-  uint64_t workspaceBytes(const AttentionProblem& p, int) const override { return mergedWorkspaceBytes(p); }
-  KernelCounts counts(const AttentionProblem& p) const override { return familyCounts(p); }
-  void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
-    validate(p);
-    runMerged(p, t, ctx, cuda::familyLaunches(p), 0);
-  }
 };
 
 class RingCuda final : public FamilyCudaKernel {
  public:
+  RingCuda() : FamilyCudaKernel(true) {}
   std::string name() const override { return "ring"; }
   std::string description() const override {
     return "Ring attention over P simulated ranks on one GPU (zigzag chunks when causal): one launch "
@@ -245,12 +243,6 @@ class RingCuda final : public FamilyCudaKernel {
   void validate(const AttentionProblem& p) const override {
     validateFamilyCuda(p, name());
     validateRingSizeCuda(p, name());
-  }
-  uint64_t workspaceBytes(const AttentionProblem& p, int) const override { return mergedWorkspaceBytes(p); }
-  KernelCounts counts(const AttentionProblem& p) const override { return familyCounts(p); }
-  void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
-    validate(p);
-    runMerged(p, t, ctx, cuda::familyLaunches(p), p.ringSize);
   }
 
  protected:
@@ -267,6 +259,7 @@ class RingCuda final : public FamilyCudaKernel {
 
 class RingDilatedCuda final : public FamilyCudaKernel {
  public:
+  RingDilatedCuda() : FamilyCudaKernel(true) {}
   std::string name() const override { return "ring-dilated"; }
   std::string description() const override {
     return "Dilated (LongNet) attention across P simulated ranks on one GPU: local segments stay "
@@ -277,12 +270,6 @@ class RingDilatedCuda final : public FamilyCudaKernel {
     validateFamilyCuda(p, name());
     resolveDilatedPairs(p);
     validateRingSizeCuda(p, name());
-  }
-  uint64_t workspaceBytes(const AttentionProblem& p, int) const override { return mergedWorkspaceBytes(p); }
-  KernelCounts counts(const AttentionProblem& p) const override { return familyCounts(p); }
-  void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
-    validate(p);
-    runMerged(p, t, ctx, cuda::familyLaunches(p), p.ringSize);
   }
 
  protected:
@@ -308,7 +295,6 @@ class BlockSparseCuda final : public FamilyCudaKernel {
     validateBlockSparse(p);
   }
   uint64_t workspaceBytes(const AttentionProblem&, int) const override { return 0; }
-  KernelCounts counts(const AttentionProblem& p) const override { return familyCounts(p); }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     validate(p);
     const FamilyLaunch l = cuda::planBlockSparse(cuda::familyShape(p), cuda::familyBlockSparse(p));
