@@ -133,17 +133,14 @@ class KvCacheCuda final : public Kernel {
   KernelCounts counts(const AttentionProblem& p) const override {
     const KvCacheSplit sp = resolveKvCache(p);
     const double D = double(p.headDim), BH = double(p.batch * p.heads), BKv = double(p.batch * p.kvHeads);
-    const double P = double(sp.promptLen);
-    double pairs = p.causal ? P * (P + 1) / 2 : P * P;
-    double cacheRows = 0;
-    for (int64_t pos = sp.promptLen; pos < p.seqLen; ++pos) {
-      pairs += double(pos + 1);
-      cacheRows += double(pos + 1);
-    }
-    const double es = double(dtypeBytes(p.dtype));
+    // Step pos attends pos + 1 cached rows, pos = promptLen .. seqLen - 1: closed form, as the
+    // CPU kernel (O(1) for any length).
+    auto tri = [](double n) { return n * (n + 1) / 2.0; };  // sum_{m<=n} m
+    const double cacheRows = tri(double(p.seqLen)) - tri(double(sp.promptLen));
+    const double pairs = family::pairCount(sp.promptLen, p.causal) + cacheRows;
     KernelCounts c;
     c.flops = 4.0 * D * BH * pairs;
-    c.bytesMoved = double(2 * p.qElements() + 2 * p.kvElements()) * es + 2.0 * BKv * cacheRows * D * es;
+    c.bytesMoved = family::denseBytesMoved(p) + 2.0 * BKv * cacheRows * D * double(dtypeBytes(p.dtype));
     return c;
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
