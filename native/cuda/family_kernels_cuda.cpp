@@ -51,7 +51,7 @@ void validateRingSizeCuda(const AttentionProblem& p, const std::string& name) {
 KernelCounts familyCounts(const AttentionProblem& p) {
   KernelCounts c;
   c.flops = cuda::familyFlops(p);
-  c.bytesMoved = double(dtypeBytes(p.dtype)) * double(2 * p.qElements() + 2 * p.kvElements());
+  c.bytesMoved = family::denseBytesMoved(p);
   return c;
 }
 

@@ -40,12 +40,10 @@ cuda::AttnArgs args(const AttentionProblem& p, const Tensors& t, void* stream) {
 }
 
 KernelCounts denseCountsCuda(const AttentionProblem& p) {
-  const double n = static_cast<double>(p.seqLen);
-  const double pairs = p.causal ? n * (n + 1) / 2 : n * n;
   KernelCounts c;
-  c.flops = 4.0 * static_cast<double>(p.batch * p.heads) * static_cast<double>(p.headDim) * pairs;
-  c.bytesMoved = static_cast<double>(dtypeBytes(p.dtype)) *
-                 (2.0 * static_cast<double>(p.qElements()) + 2.0 * static_cast<double>(p.kvElements()));
+  c.flops = 4.0 * static_cast<double>(p.batch * p.heads) * static_cast<double>(p.headDim) *
+            family::pairCount(p.seqLen, p.causal);
+  c.bytesMoved = family::denseBytesMoved(p);
   return c;
 }
 
