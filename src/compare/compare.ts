@@ -3,8 +3,7 @@
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
 import { mannWhitneyU } from '../stats/mann-whitney.js';
 import { createRng } from '../stats/random.js';
-import { bootstrapMedians, percentileInterval } from '../stats/summary.js';
-import { quantileSorted } from 'simple-statistics';
+import { bootstrapMedians, median as medianOf, percentileInterval } from '../stats/summary.js';
 
 export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain';
 
@@ -162,10 +161,6 @@ function hashString(s: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
-}
-
-function medianOf(values: readonly number[]): number {
-  return quantileSorted(Float64Array.from(values).sort() as unknown as number[], 0.5);
 }
 
 /**

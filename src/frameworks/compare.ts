@@ -7,7 +7,7 @@ import { measureInterleaved } from '../measure/scheduler.js';
 import type { Measurement, Sampler, SamplingOptions } from '../measure/types.js';
 import type { NativeBinding } from '../native/binding.js';
 import { mannWhitneyU } from '../stats/mann-whitney.js';
-import { bootstrapMedians, percentileInterval } from '../stats/summary.js';
+import { bootstrapMedians, median, percentileInterval } from '../stats/summary.js';
 import { createRng } from '../stats/random.js';
 import { availableMemoryBytes } from '../env/environment.js';
 import { DilbenchAdapter, nativeProblem, seededInputs, sessionOptions } from './dilbench.js';
@@ -117,16 +117,10 @@ export function medianRatioCi(base: readonly number[], other: readonly number[],
   return percentileInterval(ratios, 0.95);
 }
 
-function medianOf(x: readonly number[]): number {
-  const s = [...x].sort((p, q) => p - q);
-  const n = s.length;
-  return n % 2 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
-}
-
 /** Compares dilbench's samples with another framework's; alpha 0.05. */
 export function significanceOf(seqLen: number, framework: FrameworkName, dilbenchMs: number[], otherMs: number[], seed?: number): Significance {
   const mw = mannWhitneyU(otherMs, dilbenchMs);
-  const ratio = medianOf(otherMs) / medianOf(dilbenchMs);
+  const ratio = median(otherMs) / median(dilbenchMs);
   const ci = medianRatioCi(dilbenchMs, otherMs, seed);
   let verdict: Significance['verdict'] = 'no significant difference';
   if (mw.p < 0.05 && ci[0] > 1) verdict = 'dilbench faster';

@@ -17,7 +17,7 @@ import { collectEnvironment } from '../env/environment.js';
 import { tryLoadBinding } from '../native/loader.js';
 import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
-import { summarize } from '../stats/summary.js';
+import { median, summarize } from '../stats/summary.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadGpt2Checkpoint } from '../models/gpt2-checkpoint.js';
 import { getModelBinding } from '../models/binding.js';
@@ -263,10 +263,6 @@ export function resolvePrompts(opts: Pick<InferenceOptions, 'prompt' | 'promptLe
   }
   const text = opts.prompt ?? DEFAULT_PROMPT;
   return [fromText(text, text.length > 40 ? text.slice(0, 37) + '...' : text)];
-}
-
-function median(xs: number[]): number {
-  return summarize(xs).medianMs;
 }
 
 function round(x: number, digits = 4): number {

@@ -1,7 +1,7 @@
 // One sampling scheduler for every suite: cold start kept apart, adaptive warm-up, sampling until
 // the relative standard error of the mean reaches its target (or a time / sample cap), batched
 // native calls, seeded interleaving of several implementations, cancellation between calls.
-import { summarize, relativeStandardError } from '../stats/summary.js';
+import { median as medianOf, summarize, relativeStandardError } from '../stats/summary.js';
 import { createRng, shuffled } from '../stats/random.js';
 import type { SmClockSummary } from '../results/types.js';
 import {
@@ -109,12 +109,6 @@ export function throttleNote(c: SmClockSummary, samples: number): string | null 
     `GPU throttled: SM clock below ${Math.round(THROTTLE_FRACTION * 100)}% of its ${mhz(c.maxMHz)} maximum during ` +
     `${c.throttledSamples} of ${samples} samples (min ${mhz(c.minMHz)}, median ${mhz(c.medianMHz)}); flagged, kept in the statistics`
   );
-}
-
-function medianOf(values: readonly number[]): number {
-  const s = Float64Array.from(values).sort();
-  const n = s.length;
-  return n % 2 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
 }
 
 type Phase = 'cold' | 'warmup' | 'sample' | 'done';

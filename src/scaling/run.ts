@@ -20,7 +20,7 @@ import { tryLoadBinding } from '../native/loader.js';
 import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
-import { summarize } from '../stats/summary.js';
+import { median, summarize } from '../stats/summary.js';
 import { headDimOf, loadModelConfig } from '../models/config.js';
 import { getModelBinding } from '../models/binding.js';
 import { syntheticPrompt } from '../models/tokenizer.js';
@@ -227,7 +227,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
         }
         if (p.latency_samples_ms.length < cfg.num_runs) break; // interrupted inside this length: not a full point
         points.push(p);
-        log(`  ${sideKey(side)} context ${L}: median ${summarize(p.latency_samples_ms).medianMs.toFixed(2)} ms`);
+        log(`  ${sideKey(side)} context ${L}: median ${median(p.latency_samples_ms).toFixed(2)} ms`);
       }
     } finally {
       nm.dispose();
@@ -297,8 +297,8 @@ export function compareScalingSides(points: ScalingPoint[]): ScalingSideComparis
   for (const p of points) {
     const b = base.get(p.context_length);
     if (key(p) === baseline || !b) continue;
-    const lat = summarize(p.latency_samples_ms).medianMs;
-    const blat = summarize(b.latency_samples_ms).medianMs;
+    const lat = median(p.latency_samples_ms);
+    const blat = median(b.latency_samples_ms);
     out.push({
       context_length: p.context_length,
       baseline,

@@ -52,6 +52,11 @@ function medianOfSortedTyped(x: Float64Array): number {
   return lo === hi ? (x[lo] as number) : ((x[lo] as number) + (x[hi] as number)) / 2;
 }
 
+/** Median (type 7: the mean of the two middle values for an even count); NaN for no values. */
+export function median(values: ArrayLike<number>): number {
+  return medianOfSortedTyped(Float64Array.from(values as ArrayLike<number>).sort());
+}
+
 /**
  * Bootstrap replicates of the median: `resamples` medians of resamples drawn with replacement,
  * driven by `rng`. Returned unsorted, in draw order (callers pairing replicates rely on it).

@@ -9,6 +9,7 @@
 import type { KernelTelemetry, NativeCancelToken, NativeSession } from '../native/binding.js';
 import type { ResultRow } from '../results/types.js';
 import { LINK_PRESETS, type Link } from '../config/impl-params.js';
+import { median } from '../stats/summary.js';
 
 export const DEFAULT_LINKS: Link[] = [{ ...LINK_PRESETS.nvlink }, { ...LINK_PRESETS.infiniband }];
 
@@ -85,13 +86,9 @@ export function ringProjectionHook({ row, options }: { row: ResultRow; options: 
 export function medianTelemetry(runs: KernelTelemetry[]): KernelTelemetry {
   const first = runs[0];
   if (runs.length === 1 || !first.stepRankNs) return first;
-  const med = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   return {
     ...first,
-    stepRankNs: first.stepRankNs.map((ranks, t) => ranks.map((_, p) => med(runs.map((r) => r.stepRankNs?.[t]?.[p] ?? 0)))),
+    stepRankNs: first.stepRankNs.map((ranks, t) => ranks.map((_, p) => median(runs.map((r) => r.stepRankNs?.[t]?.[p] ?? 0)))),
   };
 }
 
