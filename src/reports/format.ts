@@ -1,5 +1,16 @@
-// Number formatting shared by the Markdown report and the CLI summary.
+// Number and Markdown table formatting shared by the Markdown report and the CLI summary.
 export { formatBytes, formatLength } from '../config/units.js';
+
+/** A Markdown table cell: pipes escaped, line breaks as spaces. */
+function markdownCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** A Markdown table; `align` 'r' right-aligns a column (default left). */
+export function markdownTable(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
+  const sep = header.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
+  return [header, sep, ...rows].map((r) => `| ${r.map(markdownCell).join(' | ')} |`).join('\n');
+}
 
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';

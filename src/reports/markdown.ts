@@ -5,17 +5,8 @@ import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
 import { analyzeScaling } from '../stats/scaling.js';
 import { describeGpuPeak } from '../roofline/index.js';
-import { formatBytes, formatCount, formatGflops, formatLength, formatMs } from './format.js';
+import { formatBytes, formatCount, formatGflops, formatLength, formatMs, markdownTable as table } from './format.js';
 import { sideComparisonSections, sideLabeller } from './side-sections.js';
-
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
-  const sep = header.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
-  return [header, sep, ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
-}
 
 export function medianWithRange(r: ResultRow): string {
   if (!r.stats) return '-';

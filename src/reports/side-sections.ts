@@ -3,16 +3,7 @@
 // sections built from file.comparisons (src/suite/side-comparison.ts).
 import type { ResultFile, ResultRow } from '../results/types.js';
 import type { SideCell, SideComparison, SideComparisonRow } from '../suite/side-comparison.js';
-import { formatBytes, formatMs } from './format.js';
-
-function cellText(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-function table(header: string[], rows: string[][], align: ('l' | 'r')[]): string {
-  const sep = header.map((_, i) => (align[i] === 'r' ? '---:' : '---'));
-  return [header, sep, ...rows].map((r) => `| ${r.map(cellText).join(' | ')} |`).join('\n');
-}
+import { formatBytes, formatMs, markdownTable as table } from './format.js';
 
 /**
  * Labels rows by implementation plus the device and dtype when the rows have more than one of
