@@ -25,7 +25,7 @@ import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../mo
 import { writeFileAtomic } from '../results/store.js';
 import { moveAside, toCsvText, writePngAtomic } from './files.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
-import { failedSide, modelSides, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
+import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
 import { sideKey } from '../suite/sides.js';
 
 export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
@@ -505,26 +505,18 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     return out;
   };
 
-  const done: SideRun[] = [];
-  let firstError: unknown;
-  for (let i = 0; i < sides.length; i++) {
-    const side = sides[i]!;
-    if (side.status !== 'ok') continue;
-    if (opts.signal?.aborted) {
-      sides[i] = { device: side.device, dtype: side.dtype, status: 'skipped', reason: 'interrupted before this side ran' };
-      continue;
-    }
-    try {
+  const ran = await runEachSide(
+    sides,
+    opts.signal,
+    async (side: ModelSide & { setup_ms?: number }) => {
       const r = await runSide(side);
       side.setup_ms = round(r.setupMs, 2);
-      if (r.records.length) done.push(r);
-    } catch (e) {
-      // e.g. device out of memory: this side is skipped with the reason, the others still run
-      firstError ??= e;
-      sides[i] = failedSide(side, e);
-      warn(`${sideKey(side)} skipped: ${sides[i]!.reason}`);
-    }
-  }
+      return r;
+    },
+    (skipped) => warn(`${sideKey(skipped)} skipped: ${skipped.reason}`),
+  );
+  const done = ran.results.filter((r) => r.records.length);
+  const firstError = ran.firstError;
   // nothing ran: the (first) error is the answer, as for a single side
   if (!done.length && firstError !== undefined) throw firstError;
 

@@ -93,6 +93,37 @@ export function failedSide(side: RunSide, error: unknown): ModelSide {
   return { device: side.device, dtype: side.dtype, status: 'skipped', reason: `failed at run time: ${e.message ?? String(error)}${what ? ` (${what})` : ''}` };
 }
 
+/**
+ * Runs the sides that can run, in order, replacing entries of `sides` in place: after an abort the
+ * sides not yet run become skipped; one that throws (e.g. device out of memory) becomes a skipped
+ * side with what failed (`onFailed` is told) and the others still run.
+ */
+export async function runEachSide<S extends ModelSide, R>(
+  sides: (S | ModelSide)[],
+  signal: AbortSignal | undefined,
+  run: (side: S) => Promise<R>,
+  onFailed: (skipped: ModelSide) => void,
+): Promise<{ results: R[]; firstError: unknown }> {
+  const results: R[] = [];
+  let firstError: unknown;
+  for (let i = 0; i < sides.length; i++) {
+    const side = sides[i]! as S;
+    if (side.status !== 'ok') continue;
+    if (signal?.aborted) {
+      sides[i] = { device: side.device, dtype: side.dtype, status: 'skipped', reason: 'interrupted before this side ran' };
+      continue;
+    }
+    try {
+      results.push(await run(side));
+    } catch (e) {
+      firstError ??= e;
+      sides[i] = failedSide(side, e);
+      onFailed(sides[i]!);
+    }
+  }
+  return { results, firstError };
+}
+
 /** Ratio rounded to 4 significant decimals, null when the baseline is not positive. */
 export function sideRatio(value: number, baseline: number): number | null {
   return baseline > 0 && Number.isFinite(value) ? Math.round((value / baseline) * 1e4) / 1e4 : null;

@@ -27,7 +27,7 @@ import { syntheticPrompt } from '../models/tokenizer.js';
 import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
 import { toCsvText, writePngAtomic } from '../inference/files.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
-import { failedSide, modelSides, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
+import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
 import { sideKey } from '../suite/sides.js';
 
 export const SCALING_KIND = 'dilbench-inference-scaling';
@@ -238,28 +238,14 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   const warnings: string[] = [];
   const points: ScalingPoint[] = [];
   let parameterCount = 0;
-  let firstError: unknown;
-  let ran = 0;
-  for (let i = 0; i < sides.length; i++) {
-    const side = sides[i]!;
-    if (side.status !== 'ok') continue;
-    if (opts.signal?.aborted) {
-      sides[i] = { device: side.device, dtype: side.dtype, status: 'skipped', reason: 'interrupted before this side ran' };
-      continue;
-    }
-    try {
-      const r = await runSide(side);
-      points.push(...r.points);
-      parameterCount = r.parameterCount;
-      ran++;
-    } catch (e) {
-      // e.g. device out of memory: this side is skipped with the reason, the others still run
-      firstError ??= e;
-      sides[i] = failedSide(side, e);
-      warnings.push(`${cfg.name}: ${sideKey(side)} skipped: ${sides[i]!.reason}`);
-    }
+  const { results, firstError } = await runEachSide(sides, opts.signal, runSide, (skipped) =>
+    warnings.push(`${cfg.name}: ${sideKey(skipped)} skipped: ${skipped.reason}`),
+  );
+  for (const r of results) {
+    points.push(...r.points);
+    parameterCount = r.parameterCount;
   }
-  if (!ran && firstError !== undefined) throw firstError; // nothing ran: the error is the answer, as for one side
+  if (!results.length && firstError !== undefined) throw firstError; // nothing ran: the error is the answer, as for one side
   const sideComparisons = compareScalingSides(points);
   const createdAt = new Date().toISOString();
   const file: ScalingResultFile = {
