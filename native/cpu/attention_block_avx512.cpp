@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "attention_block_ops.h"
+#include "exp2_avx512.h"
 
 namespace {
 
@@ -26,23 +27,7 @@ struct VT {
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
-  // 2^x = 2^n * p(f), n = round(x), f in [-0.5, 0.5]; degree-5 fit with p(0) == 1 exactly
-  // (max rel. error 1.1e-7): exp2(0) must be exactly 1, or every online-softmax step that
-  // keeps the row max would rescale the running sums by a slightly wrong alpha.
-  static R exp2(R x) {
-    const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.f), _CMP_GT_OQ);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
-    const R n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const R f = _mm512_sub_ps(x, n);
-    R p = _mm512_set1_ps(1.3219338723e-03f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6717035107e-03f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5508907007e-02f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022237912e-01f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314685764e-01f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    // x <= -126 (including -inf) gives exactly 0, so no denormal ever enters the P.V products.
-    return _mm512_maskz_scalef_ps(live, p, n);
-  }
+  static R exp2(R x) { return dilbench::cpu::exp2Avx512(x); }  // exp2_avx512.h
 };
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "exp2_avx512.h"
+
 namespace dilbench {
 namespace family {
 namespace {
@@ -46,22 +48,6 @@ inline float hsum(__m512 x) {
 
 constexpr int64_t kMaxHalfRow = 256;  // headDim limit of the half paths (problem.cpp: kMaxHeadDim)
 
-// 2^x for x <= 0: 2^n * p(f), n = round(x), f in [-0.5, 0.5], degree-5 fit with p(0) == 1 exactly
-// (max rel. error 1.1e-7; the polynomial of attention_block_avx512.cpp); x <= -126 gives 0.
-inline __m512 exp2Neg(__m512 x) {
-  const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.f), _CMP_GT_OQ);
-  x = _mm512_max_ps(x, _mm512_set1_ps(-127.f));
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(1.3219338723e-03f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6717035107e-03f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5508907007e-02f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022237912e-01f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314685764e-01f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(live, p, n);
-}
-
 // Scores sg[0..n) (natural-log units) -> exp(sg - max) in place; returns the sum, max in m.
 // Vectorised: between the K and the V pass nothing streams from memory, so a scalar exp per
 // score would be a serial phase of its own (it dominated the half-precision decode).
@@ -77,12 +63,12 @@ inline float softmaxRow(float* sg, int64_t n, float& m) {
   const __m512 log2e = _mm512_set1_ps(1.4426950408889634f);
   __m512 z = _mm512_setzero_ps();
   for (j = 0; j + 16 <= n; j += 16) {
-    const __m512 p = exp2Neg(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(sg + j), mv), log2e));
+    const __m512 p = cpu::exp2Avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(sg + j), mv), log2e));
     _mm512_storeu_ps(sg + j, p);
     z = _mm512_add_ps(z, p);
   }
   if (j < n) {
-    const __m512 p = exp2Neg(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + j), mv), log2e));
+    const __m512 p = cpu::exp2Avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + j), mv), log2e));
     _mm512_mask_storeu_ps(sg + j, tail, p);
     z = _mm512_mask_add_ps(z, tail, z, p);
   }
