@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configError } from '../helpers/config-error.js';
 import { expandRange, loadRanges, rangeNames } from '../../src/config/ranges.js';
 import { parseSequenceRangesOptions } from '../../src/config/schema.js';
 import { formatBytes, parseByteSize, parseLength } from '../../src/config/units.js';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('ranges', () => {
   it('expands every named range to exact token counts', () => {

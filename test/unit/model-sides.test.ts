@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configError } from '../helpers/config-error.js';
 import { METRICS_CSV, METRICS_JSON, runInferenceBenchmark, type InferenceMetricsFile } from '../../src/inference/benchmark.js';
 import { CPU_MODEL_DTYPE_REASON, NO_CUDA_MODEL_REASON, modelSides } from '../../src/inference/sides.js';
 import { setModelBinding } from '../../src/models/binding.js';
@@ -24,16 +24,6 @@ const cpuOnly = createFakeModelBinding(); // no cudaCompiled, no info(): an addo
 const withGpu = createFakeCudaModelBinding();
 const zeroDevices = createFakeCudaModelBinding({ deviceCount: 0 });
 const ZERO_DEVICE_REASON = 'no CUDA device: the CUDA backend is built but no device is usable (cudaErrorNoDevice)';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 function parseCsv(text: string): Record<string, string>[] {
   const [head, ...rows] = text.trim().split('\n').map((l) => l.split(','));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
 import { optimizationImpact } from '../../benchmarks/optimization-impact.js';
 import { quickValidation, toleranceFor } from '../../benchmarks/quick-validation.js';
-import { ConfigError } from '../../src/config/errors.js';
+import { configError } from '../helpers/config-error.js';
 import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../../src/native/binding.js';
 import { constantRate } from '../../src/plan/calibrate.js';
 import type { ResultRow } from '../../src/results/types.js';
@@ -27,16 +27,6 @@ import { CodedError, createFakeBinding, type FakeOptions } from '../helpers/fake
 import { runBenchmark } from '../../src/api/run.js';
 
 const GiB = 1024 ** 3;
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 /**
  * The fake binding with per-implementation dtypes on the cpu, and per-dtype factors on the time
