@@ -18,6 +18,8 @@ export interface FakeModelOptions {
   nsPerUnit?: number;
   /** calls seen, for assertions */
   calls?: { kind: 'generate' | 'forward'; promptLength: number; newTokens: number; useCache?: boolean }[];
+  /** called at the start of every generate, before the call is recorded (to abort mid-run) */
+  beforeGenerate?: () => void;
 }
 
 /** The fake's next token: a hash of the whole prefix (so recomputing gives the same answer). */
@@ -45,6 +47,7 @@ class FakeModel implements NativeModel {
   }
 
   async generate(prompt: Int32Array, newTokens: number, options: ModelRunOptions): Promise<GenerationResult> {
+    this.opts.beforeGenerate?.();
     if (this.disposed) throw new Error('model disposed');
     const c = this.config;
     if (prompt.length < 1) throw new Error('empty prompt');

@@ -172,19 +172,12 @@ describe('inference interrupted', () => {
   it('writes only prompts finished in both modes', async () => {
     const controller = new AbortController();
     const calls: { kind: string; promptLength: number; newTokens: number }[] = [];
-    const inner = createFakeModelBinding({ calls });
-    const binding = {
-      ...inner,
-      async createModel(c: Parameters<typeof inner.createModel>[0], w: Parameters<typeof inner.createModel>[1]) {
-        const m = await inner.createModel(c, w);
-        const gen = m.generate.bind(m);
-        m.generate = async (...a: Parameters<typeof m.generate>) => {
-          if (calls.length === 2) controller.abort(); // during the second prompt
-          return gen(...a);
-        };
-        return m;
+    const binding = createFakeModelBinding({
+      calls,
+      beforeGenerate: () => {
+        if (calls.length === 2) controller.abort(); // during the second prompt
       },
-    };
+    });
     const prompts = join(dir, 'int-prompts.txt');
     writeFileSync(prompts, 'one\ntwo\nthree\n');
     const out = join(dir, 'int');

@@ -142,19 +142,12 @@ describe('scaling interrupted', () => {
   it('writes the context lengths completed before the signal, marked interrupted', async () => {
     const controller = new AbortController();
     const calls: { kind: string; promptLength: number; newTokens: number }[] = [];
-    const inner = createFakeModelBinding({ calls });
-    const binding = {
-      ...inner,
-      async createModel(c: Parameters<typeof inner.createModel>[0], w: Parameters<typeof inner.createModel>[1]) {
-        const m = await inner.createModel(c, w);
-        const gen = m.generate.bind(m);
-        m.generate = async (...a: Parameters<typeof m.generate>) => {
-          if (calls.length === 2) controller.abort(); // during the second length
-          return gen(...a);
-        };
-        return m;
+    const binding = createFakeModelBinding({
+      calls,
+      beforeGenerate: () => {
+        if (calls.length === 2) controller.abort(); // during the second length
       },
-    };
+    });
     const r = await runScaling({ config: { name: 'int', arch: 'decoder', model: 'gpt2', context_lengths: [8, 16, 32], num_tokens: 2, num_runs: 2, warmup_runs: 0, implementation: 'flash' }, out: join(dir, 'int'), binding, threads: 1, plots: false, signal: controller.signal });
     expect(r.file.interrupted).toBe(true);
     expect(r.file.points.map((p) => p.context_length)).toEqual([8]);
