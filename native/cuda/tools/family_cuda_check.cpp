@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -34,6 +33,7 @@
 #include "core/memory_pool.h"
 #include "core/pattern_cache.h"
 #include "core/thread_pool.h"
+#include "cpu/convert_half.h"  // the scalar fp16 / bf16 round-to-nearest-even converters
 #include "cpu/family.h"
 #include "cuda/family_cuda_math.cuh"
 #include "cuda/family_cuda_plan.h"
@@ -60,17 +60,8 @@ void expect(bool ok, const std::string& what) {
 
 // ---- dtype rounding as the device does it (round to nearest even) ----------------------------
 float roundTo(float x, DType t) {
-  if (t == DType::F16) return static_cast<float>(static_cast<_Float16>(x));
-  if (t == DType::BF16) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    float y;
-    std::memcpy(&y, &u, 4);
-    return y;
-  }
+  if (t == DType::F16) return cpu::f16ToF32Scalar(cpu::f32ToF16Scalar(x));
+  if (t == DType::BF16) return cpu::bf16ToF32Scalar(cpu::f32ToBf16Scalar(x));
   return x;
 }
 
