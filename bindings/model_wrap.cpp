@@ -253,6 +253,21 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                   "model");
     }
   }
+  // Marks the model busy (the worker's Done clears it), creates the worker with makeWorker and
+  // queues it; clears busy again if creating or queueing throws.
+  template <class MakeWorker>
+  Napi::Value queueWhileBusy(MakeWorker&& makeWorker) {
+    busy_ = true;
+    try {
+      PromiseWorker* w = makeWorker();
+      Napi::Promise p = w->Promise();
+      w->Queue();
+      return p;
+    } catch (...) {
+      busy_ = false;
+      throw;
+    }
+  }
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -356,17 +371,10 @@ Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
     const int64_t newTokens = toInteger(info[1], "newTokens", 1, int64_t(1) << 24);
     auto opts = toRunOptions(info[2], true);
     auto cancel = toCancelToken(info[3]);
-    busy_ = true;
-    try {
-      auto* w = new GenerateWorker(env, Value(), this, model_, std::move(prompt), newTokens, std::move(opts),
-                                   std::move(cancel));
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
-    } catch (...) {
-      busy_ = false;
-      throw;
-    }
+    return queueWhileBusy([&] {
+      return new GenerateWorker(env, Value(), this, model_, std::move(prompt), newTokens, std::move(opts),
+                                std::move(cancel));
+    });
   } catch (...) {
     return rejectedWithCurrent(env);
   }
@@ -379,17 +387,10 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     auto tokens = toTokens(info[0], "tokens");
     auto opts = toRunOptions(info[1], false);
     auto cancel = toCancelToken(info[2]);
-    busy_ = true;
-    try {
-      auto* w = new ForwardWorker(env, "dilbench:forward", Value(), this, model_, std::move(tokens),
-                                  std::move(opts), std::move(cancel));
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
-    } catch (...) {
-      busy_ = false;
-      throw;
-    }
+    return queueWhileBusy([&] {
+      return new ForwardWorker(env, "dilbench:forward", Value(), this, model_, std::move(tokens), std::move(opts),
+                               std::move(cancel));
+    });
   } catch (...) {
     return rejectedWithCurrent(env);
   }
