@@ -2,6 +2,8 @@
 import { expect } from 'vitest';
 
 import type { NativeProblem, NativeSessionOptions } from '../../src/native/binding.js';
+// @ts-expect-error plain ESM module shared with test/gpu/run-model-checks.mjs
+import { randomNormal as randomNormalMjs } from '../gpu/model-checks.mjs';
 
 export const baseProblem: NativeProblem = {
   implementation: 'naive',
@@ -55,26 +57,9 @@ export function expectCoded(err: CodedError, code: string, field?: string): void
   }
 }
 
-/** Deterministic N(0,1)-ish values for user buffers (xorshift + Box-Muller). */
-export function randomNormal(n: number, seed: number): Float32Array {
-  let s = (seed >>> 0) || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 1) / 4294967297;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next()));
-    const a = 2 * Math.PI * next();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
-}
+/** Deterministic N(0,1) values for user buffers (xorshift32 + Box-Muller), the generator of the
+ * model fixtures in test/gpu/model-checks.mjs. */
+export const randomNormal = randomNormalMjs as (n: number, seed: number) => Float32Array;
 
 export function compare(out: Float32Array, ref: Float64Array): { maxAbs: number; relL2: number; finite: boolean } {
   expect(out.length).toBe(ref.length);
