@@ -1,46 +1,18 @@
 // The built CLI end to end (`npm test` builds dist/ first). Bad input needs no addon; the runs
 // need the real addon and skip, saying so, when it cannot load.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'bin', 'dilbench.js');
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 300_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { distBuilt as built, cli, root, runModule } from './helpers.js';
 
 function addonProblem(): string | null {
-  const probe = spawnSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      "const m = await import('./dist/src/native/loader.js'); try { m.loadBinding(); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
-    ],
-    { cwd: root, encoding: 'utf8' },
+  const probe = runModule(
+    "const m = await import('./dist/src/native/loader.js'); try { m.loadBinding(); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
   );
   return probe.status === 0 ? null : (probe.stderr.split('\n').find((l) => l.trim()) ?? 'unknown error');
 }
 
-const built = (() => {
-  try {
-    readFileSync(join(root, 'dist', 'src', 'cli', 'main.js'));
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const noAddon = built ? addonProblem() : 'dist/ is not built (run npm run build:ts)';
 if (noAddon) console.warn(`cli e2e: native addon unavailable, runs skipped: ${noAddon}`);
 

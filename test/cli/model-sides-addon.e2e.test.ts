@@ -4,23 +4,19 @@
 // one fake device; its times are host emulation, not GPU figures) runs the cpu and cuda sides and
 // compares them; the normal CPU addon skips the cuda sides with the reason and exits 0.
 // Each part is skipped, saying why, when its addon or dist/ is not built.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InferenceMetricsFile, InferenceRecord, InferenceSideComparison } from '../../src/inference/benchmark.js';
 import type { ModelSide } from '../../src/inference/sides.js';
 import type { ScalingResultFile } from '../../src/scaling/run.js';
+import { cli, distBuilt, root, runModule } from './helpers.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'bin', 'dilbench.js');
 const fakeAddon = join(root, 'build-model-fake-addon', 'Release', 'dilbench.node');
 const tmp = mkdtempSync(join(tmpdir(), 'dilbench-model-sides-e2e-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const distBuilt = existsSync(join(root, 'dist', 'src', 'cli', 'main.js'));
 const fakeSkip = !distBuilt
   ? 'dist/ is not built (npm run build:ts)'
   : !existsSync(fakeAddon)
@@ -31,10 +27,9 @@ if (fakeSkip) console.log(`model sides e2e on the stand-in CUDA addon skipped: $
 /** The CPU addon the loader picks by default, or why there is none. */
 function cpuAddonProbe(): string {
   if (!distBuilt) return 'dist/ is not built (npm run build:ts)';
-  const r = spawnSync(
-    process.execPath,
-    ['--input-type=module', '-e', "const m = await import('./dist/src/native/loader.js'); const b = m.loadBinding(); console.log(JSON.stringify({ models: typeof b.createModel === 'function', cuda: b.modelInfo?.().cudaCompiled === true }));"],
-    { cwd: root, encoding: 'utf8', env: { ...process.env, DILBENCH_ADDON_PATH: '' } },
+  const r = runModule(
+    "const m = await import('./dist/src/native/loader.js'); const b = m.loadBinding(); console.log(JSON.stringify({ models: typeof b.createModel === 'function', cuda: b.modelInfo?.().cudaCompiled === true }));",
+    { DILBENCH_ADDON_PATH: '' },
   );
   if (r.status !== 0) return `the addon does not load: ${r.stderr.split('\n').find((l) => l.trim()) ?? ''}`;
   const p = JSON.parse(r.stdout) as { models: boolean; cuda: boolean };
@@ -51,10 +46,8 @@ writeFileSync(model, TINY);
 const scalingYaml = join(tmp, 'tiny-scaling.yaml');
 writeFileSync(scalingYaml, `name: tiny-e2e\narch: decoder\nmodel: ${model}\ncontext_lengths: [8, 24]\nnum_tokens: 3\nnum_runs: 2\nwarmup_runs: 1\nimplementation: flash\n`);
 
-function cli(args: string[], addon: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 300_000, env: { ...process.env, DILBENCH_ADDON_PATH: addon } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** The CLI on the addon at `addon` ('' = the loader's default). */
+const cliOn = (args: string[], addon: string) => cli(args, { DILBENCH_ADDON_PATH: addon });
 
 const INFERENCE = ['inference', '--model', model, '--prompt-length', '6', '--max-length', '8', '--runs', '2', '--warmup', '1', '--threads', '1', '--compare-devices', '--compare-dtypes', 'fp32,bf16', '--no-plots', '--json'];
 
@@ -63,7 +56,7 @@ interface JsonOut { records: InferenceRecord[]; sideComparisons: InferenceSideCo
 describe.skipIf(!!fakeSkip)('model sides on the stand-in CUDA addon (one fake device)', () => {
   it('inference --compare-devices --compare-dtypes fp32,bf16: cpu/fp32, cuda/fp32 and cuda/bf16 run and are compared; exit 0', () => {
     const dir = join(tmp, 'fake-inf');
-    const r = cli([...INFERENCE, '--benchmark-dir', dir], fakeAddon);
+    const r = cliOn([...INFERENCE, '--benchmark-dir', dir], fakeAddon);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as JsonOut;
     expect(out.sides.map((s) => `${s.device}/${s.dtype} ${s.status}`)).toEqual(['cpu/fp32 ok', 'cpu/bf16 skipped', 'cuda/fp32 ok', 'cuda/bf16 ok']);
@@ -95,7 +88,7 @@ describe.skipIf(!!fakeSkip)('model sides on the stand-in CUDA addon (one fake de
 
   it('scaling --compare-devices: points per side, the CSV carries device and dtype, ratios per context', () => {
     const dir = join(tmp, 'fake-scal');
-    const r = cli(['scaling', '--config', scalingYaml, '--compare-devices', '--threads', '1', '--out', dir, '--no-plots', '--json'], fakeAddon);
+    const r = cliOn(['scaling', '--config', scalingYaml, '--compare-devices', '--threads', '1', '--out', dir, '--no-plots', '--json'], fakeAddon);
     expect(r.code, r.stderr).toBe(0);
     const file = JSON.parse(r.stdout) as ScalingResultFile;
     expect(file.points.map((p) => `${p.device}/${p.dtype}@${p.context_length}`)).toEqual(['cpu/fp32@8', 'cpu/fp32@24', 'cuda/fp32@8', 'cuda/fp32@24']);
@@ -109,7 +102,7 @@ describe.skipIf(!!fakeSkip)('model sides on the stand-in CUDA addon (one fake de
 
 describe.skipIf(!!cpuSkip)('model sides on the CPU addon (built without CUDA)', () => {
   it('inference --compare-devices --compare-dtypes fp32,bf16: cpu/fp32 runs, the others are skipped with the reason; exit 0', () => {
-    const r = cli([...INFERENCE, '--benchmark-dir', join(tmp, 'cpu-inf')], '');
+    const r = cliOn([...INFERENCE, '--benchmark-dir', join(tmp, 'cpu-inf')], '');
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as JsonOut;
     expect(out.records.map((x) => `${x.device}/${x.dtype}`)).toEqual(['cpu/fp32', 'cpu/fp32']);
@@ -120,7 +113,7 @@ describe.skipIf(!!cpuSkip)('model sides on the CPU addon (built without CUDA)', 
       'cuda/bf16: the loaded dilbench addon has no CUDA model (built without CUDA)',
     ]);
     expect(out.sideComparisons).toEqual([]);
-    const text = cli(INFERENCE.filter((a) => a !== '--json').concat('--benchmark-dir', join(tmp, 'cpu-inf')), '');
+    const text = cliOn(INFERENCE.filter((a) => a !== '--json').concat('--benchmark-dir', join(tmp, 'cpu-inf')), '');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain('cuda/bf16 skipped: the loaded dilbench addon has no CUDA model (built without CUDA)');
   });

@@ -1,17 +1,15 @@
 // `dilbench peak` and the GPU: with a (fake) CUDA device it measures and stores the GPU peak; with
 // none it says in one line why not. The real CLI runs on this machine's addon (no GPU here).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { setBinding } from '../../src/api/binding.js';
 import { gpuUnavailableReason, runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding, NativeDevicePeak, NativeInfo } from '../../src/native/binding.js';
 import { loadPeak } from '../../src/roofline/peak-store.js';
+import { cli as runCli, root, runModule } from './helpers.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -116,7 +114,6 @@ describe('dilbench peak with a (fake) CUDA device', () => {
 });
 
 // The real CLI on this machine's addon (DILBENCH_ADDON_PATH is honoured when set).
-const bin = join(root, 'bin', 'dilbench.js');
 const built = (() => {
   try {
     readFileSync(join(root, 'dist', 'src', 'cli', 'commands', 'peak.js'));
@@ -125,15 +122,9 @@ const built = (() => {
     return false;
   }
 })();
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env, 120_000);
 const addon = built
-  ? spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('./dist/src/native/loader.js'); const c = m.loadBinding().info().cuda; console.log(JSON.stringify(c));"], {
-      cwd: root,
-      encoding: 'utf8',
-    })
+  ? runModule("const m = await import('./dist/src/native/loader.js'); const c = m.loadBinding().info().cuda; console.log(JSON.stringify(c));")
   : null;
 const cudaInfo = addon?.status === 0 ? (JSON.parse(addon.stdout) as NativeInfo['cuda']) : null;
 const skip = !built

@@ -1,44 +1,21 @@
 // The built CLI end to end with --dtype, --device auto, --compare-dtypes and --compare-devices.
 // Bad input needs no addon; the runs use the real addon (skipped, saying why, when it cannot
 // load). Real bf16 rows are checked where the binding lists bf16 for flash on the CPU.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResultFile } from '../../src/results/types.js';
+import { distBuilt as built, cli, runModule } from './helpers.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'bin', 'dilbench.js');
 const tmp = mkdtempSync(join(tmpdir(), 'dilbench-sides-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const built = (() => {
-  try {
-    readFileSync(join(root, 'dist', 'src', 'cli', 'main.js'));
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** What the real addon reports: flash's cpu dtypes and the CUDA device count, or why it cannot load. */
 function probe(): { error: string } | { flashDtypes: string[]; cudaDevices: number } {
   if (!built) return { error: 'dist/ is not built (run npm run build:ts)' };
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      "const m = await import('./dist/src/native/loader.js'); try { const b = m.loadBinding(); const f = b.listImplementations().find((i) => i.name === 'flash' && i.device === 'cpu'); console.log(JSON.stringify({ flashDtypes: f ? f.dtypes : [], cudaDevices: b.info().cuda.deviceCount })); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
-    ],
-    { cwd: root, encoding: 'utf8' },
+  const r = runModule(
+    "const m = await import('./dist/src/native/loader.js'); try { const b = m.loadBinding(); const f = b.listImplementations().find((i) => i.name === 'flash' && i.device === 'cpu'); console.log(JSON.stringify({ flashDtypes: f ? f.dtypes : [], cudaDevices: b.info().cuda.deviceCount })); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
   );
   if (r.status !== 0) return { error: r.stderr.split('\n').find((l) => l.trim()) ?? 'unknown error' };
   return JSON.parse(r.stdout) as { flashDtypes: string[]; cudaDevices: number };
