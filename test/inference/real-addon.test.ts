@@ -27,6 +27,26 @@ function skipReason(): string | null {
 }
 
 const reason = skipReason();
+
+/** GPT-2 checkpoint tensors filled from one LCG stream: value(name, u) with u uniform in [0, 1). */
+function seededTensors(
+  config: ReturnType<typeof validateModelConfig>,
+  seed: number,
+  value: (name: string, u: number) => number,
+): Record<string, Tensor> {
+  const tensors: Record<string, Tensor> = {};
+  let s = seed;
+  for (const [name, shape] of gpt2TensorShapes(config)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      data[i] = value(name, s / 2 ** 32);
+    }
+    tensors[name] = { shape, data };
+  }
+  return tensors;
+}
 if (reason) console.warn(`[skip] real-addon inference/scaling tests: ${reason}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-real-model-'));
@@ -85,17 +105,9 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
     const model = join(dir, 'tiny.yaml');
     writeFileSync(model, TINY);
     const config = validateModelConfig((await import('yaml')).parse(TINY));
-    const tensors: Record<string, Tensor> = {};
-    let s = 12345;
-    for (const [name, shape] of gpt2TensorShapes(config)) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        data[i] = name.endsWith('ln_1.weight') || name.endsWith('ln_2.weight') || name === 'ln_f.weight' ? 1 : ((s / 2 ** 32) - 0.5) * 0.1;
-      }
-      tensors[name] = { shape, data };
-    }
+    const tensors = seededTensors(config, 12345, (name, u) =>
+      name.endsWith('ln_1.weight') || name.endsWith('ln_2.weight') || name === 'ln_f.weight' ? 1 : (u - 0.5) * 0.1,
+    );
     const ckpt = join(dir, 'tiny.safetensors');
     writeSafetensors(ckpt, tensors);
     const out = join(dir, 'ckpt');
@@ -111,17 +123,7 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
   it('a GPT-2 checkpoint read from safetensors gives the same logits as the same tensors passed in memory', async () => {
     const { loadGpt2Checkpoint } = await import('../../src/models/gpt2-checkpoint.js');
     const config = validateModelConfig((await import('yaml')).parse(TINY));
-    const tensors: Record<string, Tensor> = {};
-    let s = 777;
-    for (const [name, shape] of gpt2TensorShapes(config)) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        data[i] = ((s / 2 ** 32) - 0.5) * 0.2;
-      }
-      tensors[name] = { shape, data };
-    }
+    const tensors = seededTensors(config, 777, (_name, u) => (u - 0.5) * 0.2);
     const ckpt = join(dir, 'same.safetensors');
     // with the Hugging Face prefix, as hub files have it
     writeSafetensors(ckpt, Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`transformer.${k}`, v])));
