@@ -9,6 +9,7 @@ import { Resvg } from '@resvg/resvg-js';
 import { runInferenceBenchmark, METRICS_CSV, METRICS_JSON, type InferenceMetricsFile } from '../../src/inference/benchmark.js';
 import { setModelBinding } from '../../src/models/binding.js';
 import { run } from '../../src/cli/main.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { createFakeModelBinding } from '../helpers/fake-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-inference-'));
@@ -126,25 +127,13 @@ describe('inference benchmark (fake model binding)', () => {
   it('the CLI runs end to end and bad flags exit 2 naming the flag', async () => {
     setModelBinding(createFakeModelBinding());
     const out = join(dir, 'cli');
-    const writes: string[] = [];
-    const orig = process.stdout.write.bind(process.stdout);
-    const origErr = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stdout.write;
-    process.stderr.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stderr.write;
-    let codes: number[];
-    try {
-      codes = [
-        await run(['node', 'dilbench', 'inference', '--model', 'gpt2', '--prompt', 'Hello there', '--max-length', '5', '--runs', '1', '--warmup', '0', '--threads', '1', '--benchmark-dir', out, '--no-plots']),
-        await run(['node', 'dilbench', 'inference', '--max-length', 'lots', '--benchmark-dir', out]),
-        await run(['node', 'dilbench', 'inference', '--model', 'nope', '--benchmark-dir', out]),
-        await run(['node', 'dilbench', 'inference', '--model', 'bert-base', '--benchmark-dir', out]),
-        await run(['node', 'dilbench', 'inference', '--prompt-length', '1000', '--max-length', '100', '--benchmark-dir', out]),
-      ];
-    } finally {
-      process.stdout.write = orig;
-      process.stderr.write = origErr;
-    }
-    const text = writes.join('');
+    const { result: codes, text } = await captureOutput(async () => [
+      await run(['node', 'dilbench', 'inference', '--model', 'gpt2', '--prompt', 'Hello there', '--max-length', '5', '--runs', '1', '--warmup', '0', '--threads', '1', '--benchmark-dir', out, '--no-plots']),
+      await run(['node', 'dilbench', 'inference', '--max-length', 'lots', '--benchmark-dir', out]),
+      await run(['node', 'dilbench', 'inference', '--model', 'nope', '--benchmark-dir', out]),
+      await run(['node', 'dilbench', 'inference', '--model', 'bert-base', '--benchmark-dir', out]),
+      await run(['node', 'dilbench', 'inference', '--prompt-length', '1000', '--max-length', '100', '--benchmark-dir', out]),
+    ]);
     expect(codes).toEqual([0, 2, 2, 2, 2]);
     expect(text).toMatch(/KV cache speedup [\d.]+x, memory [+-][\d.]+%, tokens identical/);
     expect(text).toContain('invalid --max-length: "lots"');

@@ -12,6 +12,7 @@ import { validateModelConfig } from '../../src/models/config.js';
 import { writeSafetensors, type Tensor } from '../../src/models/safetensors.js';
 import type { InferenceMetricsFile } from '../../src/inference/benchmark.js';
 import { run } from '../../src/cli/main.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 function skipReason(): string | null {
   const b = tryLoadBinding() as unknown as { createModel?: unknown } | null;
@@ -69,18 +70,8 @@ tiedEmbeddings: true
 
 async function cli(args: string[]): Promise<{ code: number; text: string }> {
   setModelBinding(undefined);
-  const writes: string[] = [];
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await run(['node', 'dilbench', ...args]);
-    return { code, text: writes.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
+  const { result: code, text } = await captureOutput(() => run(['node', 'dilbench', ...args]));
+  return { code, text };
 }
 
 describe.skipIf(reason !== null)('real addon: model suites end to end', () => {

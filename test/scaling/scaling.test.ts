@@ -9,6 +9,7 @@ import { loadScalingConfig, validateScalingConfig } from '../../src/scaling/conf
 import { loadScalingFiles, runScaling, TABLE_COLUMNS } from '../../src/scaling/run.js';
 import { setModelBinding } from '../../src/models/binding.js';
 import { run } from '../../src/cli/main.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { createFakeModelBinding } from '../helpers/fake-model.js';
 
 const root = resolve(__dirname, '../..');
@@ -112,23 +113,11 @@ describe('scaling end to end (fake model binding)', () => {
     writeFileSync(enc, 'name: e\narch: encoder\nmodel: bert-base\ncontext_lengths: [8, 16]\nnum_tokens: 0\nnum_runs: 1\nwarmup_runs: 0\n');
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'name: b\narch: decoder\nmodel: gpt2\ncontext_lengths: 128\nnum_tokens: 3\nnum_runs: 1\nwarmup_runs: 0\n');
-    const writes: string[] = [];
-    const o = process.stdout.write.bind(process.stdout);
-    const e = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stdout.write;
-    process.stderr.write = ((s: string) => (writes.push(String(s)), true)) as typeof process.stderr.write;
-    let codes: number[];
-    try {
-      codes = [
-        await run(['node', 'dilbench', 'scaling', '--config', cfg, enc, '--out', join(dir, 'cli-out'), '--threads', '1']),
-        await run(['node', 'dilbench', 'scaling', '--config', bad, '--out', join(dir, 'cli-out')]),
-        await run(['node', 'dilbench', 'scaling', '--config', join(dir, 'missing.yaml')]),
-      ];
-    } finally {
-      process.stdout.write = o;
-      process.stderr.write = e;
-    }
-    const text = writes.join('');
+    const { result: codes, text } = await captureOutput(async () => [
+      await run(['node', 'dilbench', 'scaling', '--config', cfg, enc, '--out', join(dir, 'cli-out'), '--threads', '1']),
+      await run(['node', 'dilbench', 'scaling', '--config', bad, '--out', join(dir, 'cli-out')]),
+      await run(['node', 'dilbench', 'scaling', '--config', join(dir, 'missing.yaml')]),
+    ]);
     expect(codes).toEqual([0, 2, 2]);
     expect(text).toMatch(/figure: .*latency_curve\.png/);
     expect(text).toContain('e (encoder, bert-base)');

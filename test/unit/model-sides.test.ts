@@ -13,6 +13,7 @@ import { CPU_MODEL_DTYPE_REASON, NO_CUDA_MODEL_REASON, modelSides } from '../../
 import { setModelBinding } from '../../src/models/binding.js';
 import { run } from '../../src/cli/main.js';
 import { runScaling } from '../../src/scaling/run.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { createFakeModelBinding } from '../helpers/fake-model.js';
 import { createFakeCudaModelBinding, FAKE_CUDA_TIME_SCALE } from '../inference/fake-cuda-binding.js';
 
@@ -32,19 +33,8 @@ function parseCsv(text: string): Record<string, string>[] {
 
 /** Runs the CLI with stdout and stderr captured. */
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await run(['node', 'dilbench', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
+  const { result: code, out, err } = await captureOutput(() => run(['node', 'dilbench', ...args]));
+  return { code, out, err };
 }
 
 const SMALL = { model: 'gpt2', promptLength: 4, maxLength: 5, runs: 1, warmup: 1, threads: 1, plots: false } as const;
