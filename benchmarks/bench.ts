@@ -21,6 +21,7 @@ import type { DTypeName, NativeBinding, NativePeak, NativeProblem, NativeSession
 import type { Sampler } from '../src/measure/types.js';
 import { textTable } from '../src/cli/summary.js';
 import { fitPowerLaw, type PowerLawFit } from '../src/stats/scaling.js';
+import { median } from '../src/stats/summary.js';
 import { significanceOf, type Significance } from '../src/frameworks/compare.js';
 import { DilbenchAdapter } from '../src/frameworks/dilbench.js';
 import { OnnxRuntimeAdapter } from '../src/frameworks/onnxruntime.js';
@@ -199,12 +200,6 @@ export interface KvBenchRow {
 }
 
 export const KV_CACHE_LENGTHS = [8192, 16384];
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
-}
 
 export async function runKvCacheSection(
   binding: NativeBinding,
