@@ -343,7 +343,7 @@ export async function runSuite<O extends CommonRunOptions>(
       if (runnable.length > 1 && !over) {
         await measureInterleavedPoint(binding, runnable, sessionOptions, request, signal, {
           optionsOf: sessionOptionsOf,
-          after: after && ((rw, s, i, c) => after(rw, s, i, c)),
+          after,
         });
       } else {
         for (const r of runnable) {
