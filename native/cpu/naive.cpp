@@ -4,9 +4,10 @@
 // run one after another; the query panels of a head run in parallel on the ThreadPool, each
 // worker writing its own rows of the shared matrix. The matrix products use the same SIMD
 // microkernels as flash, so the gap between the two is the memory traffic, not the arithmetic.
-// fp16 / bf16 storage: fp32 compute; each head's K and V are converted once into one shared
-// fp32 buffer (2 * seqLen * headDim floats, read by every panel), each worker converts its Q
-// panel into fp32 scratch and writes its output rows there before rounding them out.
+// fp16 / bf16 storage: fp32 compute; each kv head's K and V are converted once into one shared
+// fp32 buffer (2 * seqLen * headDim floats, read by every panel of the heads of its group), each
+// worker converts its Q panel into fp32 scratch and writes its output rows there before rounding
+// them out.
 #include <algorithm>
 #include <limits>
 
@@ -32,7 +33,7 @@ int64_t perWorkerFloats(const AttentionProblem& p) {
   return cpu::roundUp16(p.headDim * kPanel) + 4 * kPanel + (halfStorage(p) ? kPanel * p.headDim : 0);
 }
 
-// half only: the current head's K then V in fp32.
+// half only: the current kv head's K then V in fp32.
 int64_t headKvFloats(const AttentionProblem& p) { return 2 * p.seqLen * p.headDim; }
 
 class NaiveCpu final : public Kernel {
@@ -75,13 +76,17 @@ class NaiveCpu final : public Kernel {
     ThreadPool& pool = ctx.threadPool ? *ctx.threadPool : ThreadPool::global();
 
     for (int64_t b = 0; b < B; ++b) {
+      const float* K = nullptr;
+      const float* V = nullptr;
       for (int64_t h = 0; h < H; ++h) {
         cpu::pollCancel(cancel);
         const int64_t kh = h / group;
         const int64_t qOff = (b * H + h) * N * D;  // element offsets (any dtype)
-        const int64_t kvOff = (b * KH + kh) * N * D;
-        const float* K = cpu::asF32(cpu::elementAt(t.k, kvOff, dt), N * D, dt, headKv.data());
-        const float* V = cpu::asF32(cpu::elementAt(t.v, kvOff, dt), N * D, dt, half ? headKv.data() + N * D : nullptr);
+        if (h % group == 0) {  // the group's heads share K and V: half storage converts them once
+          const int64_t kvOff = (b * KH + kh) * N * D;
+          K = cpu::asF32(cpu::elementAt(t.k, kvOff, dt), N * D, dt, headKv.data());
+          V = cpu::asF32(cpu::elementAt(t.v, kvOff, dt), N * D, dt, half ? headKv.data() + N * D : nullptr);
+        }
         pool.parallelFor(panels, workers, [&](int64_t task, int worker) {
           const int64_t panel = panels - 1 - task;  // heaviest first when causal
           const int64_t q0 = panel * kPanel;
