@@ -34,13 +34,13 @@
 
 namespace dilbench {
 namespace family {
-// kv_decode_avx512.cpp: cache rows in fp32, fp16 or bf16 (bits in uint16_t). The half versions
-// return false (nothing done) for a headDim they do not take (over 256 or not a multiple of 16).
+// kv_decode_avx512.cpp: cache rows in fp32, fp16 or bf16 (bits in uint16_t); headDim a
+// multiple of 16.
 void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
-bool decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
-bool decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 }  // namespace family
 
@@ -154,15 +154,13 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
                                    D, scale, out, lse, s);
         return;
       case DType::F16:
-        if (family::decodeAttendAvx512F16(q, ldq, G, static_cast<const uint16_t*>(k),
-                                          static_cast<const uint16_t*>(v), n, D, scale, out, lse, s))
-          return;
-        break;
+        family::decodeAttendAvx512F16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                                      n, D, scale, out, lse, s);
+        return;
       case DType::BF16:
-        if (family::decodeAttendAvx512BF16(q, ldq, G, static_cast<const uint16_t*>(k),
-                                           static_cast<const uint16_t*>(v), n, D, scale, out, lse, s))
-          return;
-        break;
+        family::decodeAttendAvx512BF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                                       n, D, scale, out, lse, s);
+        return;
     }
   }
   if (dt == DType::F32) {

@@ -46,8 +46,6 @@ inline float hsum(__m512 x) {
   return _mm_cvtss_f32(l);
 }
 
-constexpr int64_t kMaxHalfRow = 256;  // headDim limit of the half paths (problem.cpp: kMaxHeadDim)
-
 // Scores sg[0..n) (natural-log units) -> exp(sg - max) in place; returns the sum, max in m.
 // Vectorised: between the K and the V pass nothing streams from memory, so a scalar exp per
 // score would be a serial phase of its own (it dominated the half-precision decode).
@@ -205,17 +203,13 @@ void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, 
                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
   decodeAttendImpl<LoadF32>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
-bool decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
-  if (D > kMaxHalfRow || D % 16 != 0) return false;
   decodeAttendImpl<LoadF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
-  return true;
 }
-bool decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
-  if (D > kMaxHalfRow || D % 16 != 0) return false;
   decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
-  return true;
 }
 
 }  // namespace family
