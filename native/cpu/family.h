@@ -161,6 +161,8 @@ inline double pairCount(int64_t n, bool causal) {
   return causal ? double(n) * double(n + 1) / 2.0 : double(n) * double(n);
 }
 
+// Throw Error(Cancelled, "run cancelled") when the token (may be null) is cancelled.
+void throwIfCancelled(const CancelToken* cancel);
 void throwIfCancelled(const ExecContext& ctx);
 
 // ctx.threadPool->parallelFor when there is one, else a serial loop (worker 0).

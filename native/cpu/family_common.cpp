@@ -227,7 +227,7 @@ void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const 
                      const CancelToken* cancel) {
   if (nq <= 0 || nk <= 0) return;
   for (int64_t i0 = 0; i0 < nq; i0 += kQTile) {
-    if (cancel && cancel->cancelled()) throw Error(ErrorCode::Cancelled, "run cancelled");
+    throwIfCancelled(cancel);
     const int64_t qr = std::min(kQTile, nq - i0);
     const int64_t* qp = qPos + i0;
     // Causal: the first key after the tile's last query ends the useful keys.
@@ -255,11 +255,13 @@ void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const 
   }
 }
 
-void throwIfCancelled(const ExecContext& ctx) {
-  if (ctx.cancel && ctx.cancel->cancelled()) {
+void throwIfCancelled(const CancelToken* cancel) {
+  if (cancel && cancel->cancelled()) {
     throw Error(ErrorCode::Cancelled, "run cancelled");
   }
 }
+
+void throwIfCancelled(const ExecContext& ctx) { throwIfCancelled(ctx.cancel); }
 
 }  // namespace family
 }  // namespace dilbench
