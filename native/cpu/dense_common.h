@@ -9,6 +9,7 @@
 #include "../core/kernel.h"
 #include "../core/problem.h"
 #include "convert_half.h"
+#include "family.h"
 
 namespace dilbench {
 namespace cpu {
@@ -24,8 +25,7 @@ inline KernelCounts denseCounts(const AttentionProblem& p) {
   // QK^T and P.V: 2 flops per multiply-add each, over the allowed pairs only.
   c.flops = 4.0 * static_cast<double>(p.batch * p.heads) * static_cast<double>(p.headDim) *
             denseAllowedPairs(p);
-  c.bytesMoved = static_cast<double>(dtypeBytes(p.dtype)) *
-                 (2.0 * static_cast<double>(p.qElements()) + 2.0 * static_cast<double>(p.kvElements()));
+  c.bytesMoved = family::denseBytesMoved(p);
   return c;
 }
 
