@@ -120,11 +120,15 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
   plan_ = session_->plan();
 }
 
-void SessionWrap::requireUsable(bool forAsync) const {
-  (void)forAsync;
+void SessionWrap::requireNotDisposed() const {
   if (disposed_ || !session_) {
     throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
   }
+}
+
+void SessionWrap::requireUsable(bool forAsync) const {
+  (void)forAsync;
+  requireNotDisposed();
   if (busy_) {
     throw Error(ErrorCode::InvalidConfig,
                 "session busy: another sample()/output() on this session has not settled yet; await it "
@@ -189,7 +193,7 @@ Napi::Value SessionWrap::Input(const Napi::CallbackInfo& info) {
 Napi::Value SessionWrap::PoolStatsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    if (disposed_ || !session_) throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
+    requireNotDisposed();
     return poolStatsToJs(env, session_->poolStats());
   });
 }
@@ -197,7 +201,7 @@ Napi::Value SessionWrap::PoolStatsJs(const Napi::CallbackInfo& info) {
 Napi::Value SessionWrap::PatternCacheStatsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    if (disposed_ || !session_) throw Error(ErrorCode::InvalidConfig, "session: the session was disposed", "session");
+    requireNotDisposed();
     PatternCacheStats s;
     if (!session_->patternCacheStats(s)) return env.Null();
     return patternCacheStatsToJs(env, s);

@@ -31,6 +31,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   // Throws (as a C++ dilbench::Error) when disposed or busy.
   void requireUsable(bool forAsync) const;
+  // Throws (as a C++ dilbench::Error) when disposed (the reads a run in flight does not disturb).
+  void requireNotDisposed() const;
 
   std::shared_ptr<Session> session_;
   Plan plan_;
