@@ -129,7 +129,7 @@ export class PyTorchAdapter implements FrameworkAdapter {
     return {
       bytes: Math.max(0, this.rssPeak - this.ready.rssBeforeBytes),
       kind: 'rss-delta',
-      note: 'growth of the Python subprocess peak RSS from interpreter start to the end of the first call (torch import included)',
+      note: 'growth of the Python subprocess peak RSS from after `import torch` to the end of the first call (inputs, output and workspace; a lower bound when the peak was already higher)',
     };
   }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { NativeBinding } from '../native/binding.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
 import { collectEnvironment } from '../env/environment.js';
+import { DEFAULT_SAMPLING } from '../measure/scheduler.js';
 import type { FrameworksOptions, FrameworksReport } from './compare.js';
 
 function fmtMs(x: number | null | undefined): string {
@@ -87,14 +88,28 @@ export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: Fr
       seqLens: o.seqLens,
       batch: o.batch,
       heads: o.heads,
+      kvHeads: o.heads,
       headDim: o.headDim,
       causal: o.causal,
       threads: o.threads,
       implementation: o.implementation,
+      // the flat sampling fields every suite's config carries, so the shared Markdown can describe them
+      warmup: o.sampling.warmup ?? 'adaptive',
+      ...(o.sampling.runs !== undefined
+        ? { runs: o.sampling.runs }
+        : {
+            targetRse: o.sampling.targetRse ?? DEFAULT_SAMPLING.targetRse,
+            minSamples: o.sampling.minSamples ?? DEFAULT_SAMPLING.minSamples,
+            maxSamples: o.sampling.maxSamples ?? DEFAULT_SAMPLING.maxSamples,
+            maxTimeSeconds: o.sampling.maxTimeSeconds ?? DEFAULT_SAMPLING.maxTimeSeconds,
+          }),
+      cacheMode: o.sampling.cold ? 'cold' : 'hot',
+      interleave: true,
       dtype: o.dtype,
       seed: o.seed,
       requestedFrameworks: o.frameworks,
-      sampling: o.sampling,
+      samplingOptions: o.sampling,
+      sampling: o.sampling.runs !== undefined ? 'fixed' : 'adaptive',
       frameworks: { agreement: r.agreement, significance: r.significance, fairness: r.fairness },
     },
     results: rows,

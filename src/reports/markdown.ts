@@ -48,12 +48,15 @@ export function lengthLabel(n: number): string {
  * different computations.
  */
 export function computesDenseAttention(r: Pick<ResultRow, 'implementation' | 'causal'>): boolean {
-  if (['naive', 'flash', 'ring'].includes(r.implementation)) return true;
-  return r.causal && (r.implementation === 'kv-cache' || r.implementation === 'kv-cache-recompute');
+  // `dilbench frameworks` rows: dilbench's own as `dilbench:<impl>`, the others by framework name
+  if (/^(onnxruntime-mha|onnxruntime-matmul|pytorch)$/.test(r.implementation)) return true;
+  const impl = r.implementation.replace(/^dilbench:/, '');
+  if (['naive', 'flash', 'ring'].includes(impl)) return true;
+  return r.causal && (impl === 'kv-cache' || impl === 'kv-cache-recompute');
 }
 
 export const BEST_PER_LENGTH_NOTE =
-  'ranked among implementations of exact dense attention (naive, flash, ring; kv-cache when causal); ' +
+  'ranked among implementations of exact dense attention (naive, flash, ring; kv-cache when causal; other frameworks\' attention); ' +
   'dilated, dilated-grouped and block-sparse compute other functions and are not ranked against them';
 
 /**

@@ -1,19 +1,21 @@
-// The PyTorch subprocess protocol (src/frameworks/python/torch_attention.py) against a stand-in
-// `torch` package written here (numpy-backed scaled_dot_product_attention), so the adapter, the
-// .bin input hand-over, timing and output read-back are tested where real torch is absent. With
-// real torch installed the same test runs against it. Skips (saying why) without python3 + numpy.
+// The PyTorch subprocess protocol (src/frameworks/python/torch_attention.py), twice: against the
+// real torch of DILBENCH_PYTHON (or python3) when it imports, and against a stand-in `torch`
+// package written here (numpy-backed scaled_dot_product_attention), so the adapter, the .bin input
+// hand-over, timing and output read-back are tested where real torch is absent too. Each block
+// skips, saying why, when its Python is missing.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-const realTorch = spawnSync('python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+const realPython = process.env.DILBENCH_PYTHON || 'python3';
+const realTorch = spawnSync(realPython, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
 const numpyOk = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-fake-torch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-if (!realTorch && numpyOk) {
+if (numpyOk) {
   mkdirSync(join(dir, 'torch', 'nn'), { recursive: true });
   writeFileSync(
     join(dir, 'torch', '__init__.py'),
@@ -46,7 +48,6 @@ def scaled_dot_product_attention(q, k, v, is_causal=False, scale=None):
     return Tensor((s @ V).astype(np.float32))
 `,
   );
-  process.env.PYTHONPATH = [dir, process.env.PYTHONPATH].filter(Boolean).join(':');
 }
 
 const { PyTorchAdapter, torchUnavailableReason } = await import('../../src/frameworks/pytorch.js');
@@ -54,38 +55,57 @@ const { DilbenchAdapter } = await import('../../src/frameworks/dilbench.js');
 const { outputDifference } = await import('../../src/frameworks/compare.js');
 const { loadBinding } = await import('../../src/native/loader.js');
 
-let skip: string | null = numpyOk || realTorch ? null : 'python3 with numpy not found';
 let binding: ReturnType<typeof loadBinding> | null = null;
-if (!skip) {
-  try {
-    binding = loadBinding();
-  } catch (e) {
-    skip = `native addon unavailable: ${(e as Error).message.split('\n')[0]}`;
-  }
+let noAddon: string | null = null;
+try {
+  binding = loadBinding();
+} catch (e) {
+  noAddon = `native addon unavailable: ${(e as Error).message.split('\n')[0]}`;
 }
-if (!skip && torchUnavailableReason()) skip = torchUnavailableReason();
-if (skip) console.warn(`pytorch protocol test skipped: ${skip}`);
 
-describe.skipIf(skip !== null)(`PyTorch subprocess adapter (${realTorch ? 'real torch' : 'numpy stand-in'})`, () => {
-  for (const causal of [false, true]) {
-    it(`${causal ? 'causal' : 'non-causal'}: same inputs, timed samples, output equals dilbench flash`, async () => {
-      const spec = { batch: 1, heads: 2, seqLen: 40, headDim: 16, causal, threads: 1, implementation: 'flash', dtype: 'fp32' as const, seed: 3 };
-      const d = await DilbenchAdapter.create(binding as NonNullable<typeof binding>, spec);
-      const p = await PyTorchAdapter.create(spec, d.inputs());
-      if ('skipped' in p) throw new Error(p.reason);
-      try {
-        expect(p.version).toMatch(/^torch /);
-        expect(p.setupMs).toBeGreaterThan(0);
-        const ns = await p.sampler.sample(3, false);
-        expect(ns).toHaveLength(3);
-        for (const x of ns) expect(x).toBeGreaterThan(0);
-        expect(p.peakMemory()?.kind).toBe('rss-delta');
-        const diff = outputDifference(await p.output(), await d.output());
-        expect(diff.maxAbsError).toBeLessThan(1e-4);
-      } finally {
-        await p.dispose();
-        await d.dispose();
-      }
+/** python3 with the stand-in package first on its path: a separate executable name keeps the probe cache apart */
+const standInPython = join(dir, 'python-stand-in');
+writeFileSync(standInPython, `#!/bin/sh\nPYTHONPATH="${dir}\${PYTHONPATH:+:\$PYTHONPATH}" exec python3 "$@"\n`, { mode: 0o755 });
+
+const sides = [
+  { label: 'real torch', python: realPython, skip: noAddon ?? (realTorch ? null : torchUnavailableReason(realPython)) },
+  { label: 'numpy stand-in', python: standInPython, skip: noAddon ?? (numpyOk ? torchUnavailableReason(standInPython) : 'python3 with numpy not found') },
+];
+
+for (const side of sides) {
+  if (side.skip) console.warn(`pytorch protocol test (${side.label}) skipped: ${side.skip}`);
+  describe.skipIf(side.skip !== null)(`PyTorch subprocess adapter (${side.label})`, () => {
+    const saved = process.env.DILBENCH_PYTHON;
+    beforeEach(() => {
+      process.env.DILBENCH_PYTHON = side.python;
     });
-  }
-});
+    afterEach(() => {
+      if (saved === undefined) delete process.env.DILBENCH_PYTHON;
+      else process.env.DILBENCH_PYTHON = saved;
+    });
+    for (const causal of [false, true]) {
+      it(`${causal ? 'causal' : 'non-causal'}: same inputs, timed samples, output equals dilbench flash`, async () => {
+        const spec = { batch: 1, heads: 2, seqLen: 40, headDim: 16, causal, threads: 1, implementation: 'flash', dtype: 'fp32' as const, seed: 3 };
+        const d = await DilbenchAdapter.create(binding as NonNullable<typeof binding>, spec);
+        const p = await PyTorchAdapter.create(spec, d.inputs());
+        if ('skipped' in p) throw new Error(p.reason);
+        try {
+          expect(p.version).toMatch(side.label === 'real torch' ? /^torch \d+\.\d+/ : /^torch 0\.0-fake-numpy$/);
+          expect(p.setupMs).toBeGreaterThan(0);
+          const ns = await p.sampler.sample(3, false);
+          expect(ns).toHaveLength(3);
+          for (const x of ns) expect(x).toBeGreaterThan(0);
+          const mem = p.peakMemory();
+          expect(mem?.kind).toBe('rss-delta');
+          // measured after `import torch`: far below the ~100+ MB torch itself costs
+          if (side.label === 'real torch') expect(mem!.bytes).toBeLessThan(64 * 2 ** 20);
+          const diff = outputDifference(await p.output(), await d.output());
+          expect(diff.maxAbsError).toBeLessThan(1e-4);
+        } finally {
+          await p.dispose();
+          await d.dispose();
+        }
+      });
+    }
+  });
+}
