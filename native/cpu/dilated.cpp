@@ -101,12 +101,6 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
 
 namespace {
 
-std::vector<family::DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int64_t h) {
-  std::vector<family::DilatedPart> parts;
-  for (const auto& pr : pairs) parts.push_back({pr, h % pr.r});
-  return parts;
-}
-
 class DilatedCpu final : public Kernel, public TelemetrySource {
  public:
   std::string name() const override { return "dilated"; }
@@ -121,12 +115,11 @@ class DilatedCpu final : public Kernel, public TelemetrySource {
   }
   KernelCounts counts(const AttentionProblem& p) const override {
     const auto pairs = resolveDilatedPairs(p);
-    return family::dilatedCounts(p, [&](int64_t h) { return longNetParts(pairs, h); });
+    return family::dilatedCounts(p, [&](int64_t h) { return family::longNetParts(pairs, h); });
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     const auto pairs = resolveDilatedPairs(p);
-    family::runDilated(p, t, ctx, pairs,
-                               [&](int64_t h) { return longNetParts(pairs, h); });
+    family::runDilated(p, t, ctx, pairs, [&](int64_t h) { return family::longNetParts(pairs, h); });
     tel_.valid = true;
   }
   KernelTelemetry telemetry() const override { return tel_; }

@@ -175,6 +175,9 @@ struct DilatedPart {
   DilatedPair pair;
   int64_t offset = 0;
 };
+// LongNet's parts of head h (dilated, ring-dilated, and the CUDA side's plans and flops): every
+// pair, at head offset h mod r.
+std::vector<DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int64_t h);
 // Largest number of rows one segment of these pairs selects (ceil(w / r)).
 int64_t maxSegmentRows(const std::vector<DilatedPair>& pairs);
 // flops (2 per multiply-add, both matmuls) of one head doing `parts` over seqLen rows.

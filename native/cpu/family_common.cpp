@@ -175,6 +175,12 @@ OnlineSoftmaxState startRows(const TileScratch& s, int64_t rows, int64_t headDim
   return st;
 }
 
+std::vector<DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int64_t h) {
+  std::vector<DilatedPart> parts;
+  for (const auto& pr : pairs) parts.push_back({pr, h % pr.r});
+  return parts;
+}
+
 KernelCounts dilatedCounts(const AttentionProblem& p,
                            const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf) {
   KernelCounts c;

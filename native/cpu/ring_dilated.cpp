@@ -19,12 +19,6 @@
 namespace dilbench {
 namespace {
 
-std::vector<family::DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int64_t h) {
-  std::vector<family::DilatedPart> parts;
-  for (const auto& pr : pairs) parts.push_back({pr, h % pr.r});
-  return parts;
-}
-
 // Range of pattern indices [lo, hi) of segment `seg` whose positions fall in [cb, ce).
 inline void rowsIn(const DilatedPattern& pat, int64_t seg, int64_t cb, int64_t ce, int64_t& lo,
                    int64_t& hi) {
@@ -56,7 +50,7 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
   }
   KernelCounts counts(const AttentionProblem& p) const override {
     const auto pairs = resolveDilatedPairs(p);
-    return family::dilatedCounts(p, [&](int64_t h) { return longNetParts(pairs, h); });
+    return family::dilatedCounts(p, [&](int64_t h) { return family::longNetParts(pairs, h); });
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     const auto pairs = resolveDilatedPairs(p);

@@ -60,11 +60,8 @@ inline std::vector<FamilyLaunch> familyLaunches(const AttentionProblem& p) {
 // Parts (pair, head offset) of head h: LongNet (dilated, ring-dilated) or grouped.
 inline std::vector<family::DilatedPart> familyHeadParts(const std::vector<DilatedPair>& pairs, int64_t heads,
                                                         int64_t h, bool grouped) {
+  if (!grouped) return family::longNetParts(pairs, h);
   std::vector<family::DilatedPart> parts;
-  if (!grouped) {
-    for (const auto& pr : pairs) parts.push_back({pr, h % pr.r});
-    return parts;
-  }
   const int64_t k = static_cast<int64_t>(pairs.size());
   for (int64_t g = 0; g < k; ++g) {
     int64_t begin = 0, count = 0;
