@@ -18,23 +18,34 @@ export function torchScriptPath(): string {
   return join(packageRoot(), 'src', 'frameworks', 'python', 'torch_attention.py');
 }
 
-/** null when `python3 -c "import torch"` works, else the reason PyTorch is skipped. */
-const reasons = new Map<string, string | null>();
+/** What `python -c "import torch, numpy"` found: torch's version, or why PyTorch is skipped. */
+export type TorchProbe = { version: string; reason: null } | { version: null; reason: string };
+const probes = new Map<string, TorchProbe>();
 
-export function torchUnavailableReason(python = pythonExecutable()): string | null {
-  if (!reasons.has(python)) reasons.set(python, probeTorch(python));
-  return reasons.get(python) as string | null;
+export function probeTorch(python = pythonExecutable()): TorchProbe {
+  let p = probes.get(python);
+  if (!p) {
+    p = runProbe(python);
+    probes.set(python, p);
+  }
+  return p;
 }
 
-function probeTorch(python: string): string | null {
+/** null when `python3 -c "import torch"` works, else the reason PyTorch is skipped. */
+export function torchUnavailableReason(python = pythonExecutable()): string | null {
+  return probeTorch(python).reason;
+}
+
+function runProbe(python: string): TorchProbe {
+  const skip = (reason: string): TorchProbe => ({ version: null, reason });
   const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) return `no Python found (${python}: ${r.error.message}); PyTorch comparison skipped`;
+  if (r.error) return skip(`no Python found (${python}: ${r.error.message}); PyTorch comparison skipped`);
   if (r.status !== 0) {
     const last = (r.stderr || '').trim().split('\n').pop() ?? '';
-    return `${python} cannot import torch/numpy (${last || `exit ${r.status}`}); PyTorch comparison skipped (pip install torch numpy to include it)`;
+    return skip(`${python} cannot import torch/numpy (${last || `exit ${r.status}`}); PyTorch comparison skipped (pip install torch numpy to include it)`);
   }
-  if (!existsSync(torchScriptPath())) return `PyTorch script missing at ${torchScriptPath()}`;
-  return null;
+  if (!existsSync(torchScriptPath())) return skip(`PyTorch script missing at ${torchScriptPath()}`);
+  return { version: r.stdout.trim(), reason: null };
 }
 
 interface Ready {

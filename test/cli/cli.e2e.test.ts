@@ -221,4 +221,22 @@ describe.skipIf(Boolean(noAddon))('dilbench doctor with the real addon', () => {
     expect(text.code).toBe(0);
     for (const i of expected) expect(text.stdout).toMatch(new RegExp(`\\n\\s+${i.name}\\s+${i.dtypes.join(', ')}\\n`));
   });
+
+  it('names the peer frameworks it found, or why not: a missing Python is a reason, not a crash', () => {
+    const missing = cli(['doctor', '--json'], { DILBENCH_PYTHON: '/nonexistent/python3' });
+    expect(missing.code, missing.stderr).toBe(0);
+    const m = JSON.parse(missing.stdout) as { frameworks: { pytorch: { python: string; version: string | null; reason?: string }; onnxruntime: { version: string | null; reason?: string } } };
+    expect(m.frameworks.pytorch).toMatchObject({ python: '/nonexistent/python3', version: null });
+    expect(m.frameworks.pytorch.reason).toMatch(/no Python found \(\/nonexistent\/python3/);
+    // onnxruntime-node is an optional dependency: either its version or why not
+    expect(m.frameworks.onnxruntime.version ?? m.frameworks.onnxruntime.reason).toBeTruthy();
+    const text = cli(['doctor'], { DILBENCH_PYTHON: '/nonexistent/python3' });
+    expect(text.stdout).toMatch(/\n {4}pytorch +no: no Python found/);
+    // with a Python that has torch (CI sets DILBENCH_PYTHON to one), its version
+    if (process.env.DILBENCH_PYTHON) {
+      const found = JSON.parse(cli(['doctor', '--json'], { DILBENCH_PYTHON: process.env.DILBENCH_PYTHON }).stdout) as typeof m;
+      if (found.frameworks.pytorch.version === null) console.warn(`doctor: DILBENCH_PYTHON has no torch: ${found.frameworks.pytorch.reason}`);
+      else expect(found.frameworks.pytorch.version).toMatch(/^\d+\.\d+/);
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 
 import { loadBinding, packageRoot } from '../../native/loader.js';
 import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-backend.js';
+import { probeTorch, pythonExecutable } from '../../frameworks/pytorch.js';
 import { CliExit, EXIT_FAILURE } from '../errors.js';
 
 const require = createRequire(import.meta.url);
@@ -31,6 +32,25 @@ export interface DoctorReport extends BackendDiagnosis {
     /** every implementation the loaded binary offers, per device, with its storage dtypes */
     implementations?: { name: string; device: string; dtypes: string[] }[];
   };
+  /** the peers `dilbench frameworks` can compare against: version found, or why not */
+  frameworks: {
+    onnxruntime: { version: string | null; reason?: string };
+    pytorch: { python: string; version: string | null; reason?: string };
+  };
+}
+
+function onnxRuntimeFound(): DoctorReport['frameworks']['onnxruntime'] {
+  try {
+    return { version: (require('onnxruntime-node/package.json') as { version: string }).version };
+  } catch {
+    return { version: null, reason: 'onnxruntime-node is not installed (an optional dependency)' };
+  }
+}
+
+function pytorchFound(env: NodeJS.ProcessEnv): DoctorReport['frameworks']['pytorch'] {
+  const python = env.DILBENCH_PYTHON || pythonExecutable();
+  const p = probeTorch(python);
+  return p.reason === null ? { python, version: p.version } : { python, version: null, reason: p.reason };
 }
 
 function gib(bytes: number): string {
@@ -66,7 +86,8 @@ export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = pro
       loaded = { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
   }
-  return { ...diag, node: process.version, root, cpuBinary, loaded };
+  const frameworks = { onnxruntime: onnxRuntimeFound(), pytorch: pytorchFound(env) };
+  return { ...diag, node: process.version, root, cpuBinary, loaded, frameworks };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -108,6 +129,10 @@ export function formatDoctor(r: DoctorReport): string {
   } else if (!r.error) {
     lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
   }
+  const fw = r.frameworks;
+  lines.push('  frameworks (peers for `dilbench frameworks`)');
+  lines.push(`    onnxruntime-node  ${fw.onnxruntime.version ?? `no: ${fw.onnxruntime.reason}`}`);
+  lines.push(`    pytorch           ${fw.pytorch.version ? `torch ${fw.pytorch.version} (${fw.pytorch.python})` : `no: ${fw.pytorch.reason}`}`);
   return `${lines.join('\n')}\n`;
 }
 
