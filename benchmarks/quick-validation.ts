@@ -6,7 +6,10 @@
 import { z } from 'zod';
 import { implParamsConfig, type ImplParams } from '../src/config/impl-params.js';
 import type { DTypeName, NativeProblem } from '../src/native/binding.js';
-import type { ResultRow, Validation } from '../src/results/types.js';
+import type { ResultRow } from '../src/results/types.js';
+import { DTYPE_TOLERANCES, errors, validationOf } from '../src/results/validation.js';
+// re-exported: tests and callers have imported them from here
+export { DTYPE_TOLERANCES, errors, scaledMaxAbs, type ErrorSummary } from '../src/results/validation.js';
 import { lengthList, parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
 import { problemFor } from '../src/suite/problem.js';
@@ -39,20 +42,6 @@ export const PARTNER_OF: Record<string, string> = {
   'ring-dilated': 'dilated',
 };
 
-/**
- * Default tolerances against the float64 reference per storage dtype. fp32 and the relative L2
- * bounds of fp16/bf16 are attention-definitions.md's; the doc gives no max-abs bound for the half
- * types, so theirs are dilbench's own, set equal to the relative bound and applied per element to
- * |out - ref| / max(1, |ref|): storing an output of magnitude m in bf16 alone costs up to m * 2^-9
- * (7.8e-3 at m = 4; a causal row 0 is a plain N(0, 1) v row), so an absolute bound would fail a
- * correct kernel by chance (measured on the CPU kernels at 256-1K tokens: bf16 ~2e-3, fp16 ~3e-4).
- */
-export const DTYPE_TOLERANCES: Record<DTypeName, { maxAbs: number; relL2: number }> = {
-  fp32: { maxAbs: 1e-4, relL2: 1e-5 },
-  fp16: { maxAbs: 2e-3, relL2: 2e-3 },
-  bf16: { maxAbs: 1e-2, relL2: 1e-2 },
-};
-
 export interface QuickValidationOptions extends SequenceRangesOptions {
   /** max abs error tolerance against the float64 reference (default: the dtype's, 1e-4 for fp32 as attention-definitions.md says) */
   toleranceAbs?: number;
@@ -66,37 +55,6 @@ const nonNeg = { schema: z.preprocess(toNumber, z.number().min(0).finite()), all
 
 export function quickBatch(seqLen: number, requested: number): number {
   return Math.max(1, Math.floor((requested * 4096) / seqLen));
-}
-
-export interface ErrorSummary {
-  maxAbsError: number;
-  relL2Error: number;
-  /** max over elements of |out - ref| / max(1, |ref|): the half-precision max-abs criterion */
-  maxScaledError: number;
-}
-
-export function errors(out: Float32Array, ref: ArrayLike<number>): ErrorSummary {
-  let maxAbs = 0;
-  let maxScaled = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < out.length; i++) {
-    const d = out[i] - ref[i];
-    const a = Math.abs(d);
-    if (!(a <= maxAbs)) maxAbs = Number.isNaN(a) ? Infinity : a;
-    const sc = a / Math.max(1, Math.abs(ref[i]));
-    if (!(sc <= maxScaled)) maxScaled = Number.isNaN(sc) ? Infinity : sc;
-    num += d * d;
-    den += ref[i] * ref[i];
-  }
-  if (out.length !== ref.length) maxAbs = maxScaled = Infinity;
-  const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
-  return { maxAbsError: maxAbs, relL2Error: Number.isNaN(rel) ? Infinity : rel, maxScaledError: maxScaled };
-}
-
-/** Whether a dtype's max-abs bound applies per unit of output magnitude (fp16, bf16). */
-export function scaledMaxAbs(dtype: DTypeName): boolean {
-  return dtype === 'fp16' || dtype === 'bf16';
 }
 
 /** State of one run: float64 references per function, fp32 outputs per implementation (for partners). */
@@ -118,19 +76,6 @@ export function toleranceFor(dtype: DTypeName, o: Pick<QuickValidationOptions, '
   const d = DTYPE_TOLERANCES[dtype] ?? DTYPE_TOLERANCES.fp32;
   const f = partner ? 2 : 1;
   return { maxAbs: f * (o.toleranceAbs ?? d.maxAbs), relL2: f * (o.toleranceRel ?? d.relL2) };
-}
-
-function validation(against: string, e: ErrorSummary, tol: { maxAbs: number; relL2: number }, dtype: DTypeName): Validation {
-  const scaled = scaledMaxAbs(dtype);
-  const absOk = (scaled ? e.maxScaledError : e.maxAbsError) <= tol.maxAbs;
-  return {
-    against,
-    maxAbsError: e.maxAbsError,
-    relL2Error: e.relL2Error,
-    ...(scaled ? { maxScaledError: e.maxScaledError } : {}),
-    passed: absOk && e.relL2Error <= tol.relL2,
-    tolerance: scaled ? { ...tol, maxAbsPerUnitOutput: true } : tol,
-  };
 }
 
 async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<void> {
@@ -155,16 +100,16 @@ async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<v
       ref = await binding.reference(problem, session.input('q'), session.input('k'), session.input('v'), m.cancel);
       st.refs.set(fn, ref);
     }
-    row.validation = validation('float64-reference', errors(out, ref), tolRef, row.dtype);
+    row.validation = validationOf('float64-reference', errors(out, ref), tolRef, row.dtype);
   } else {
     const po = st.outputs.get(`${partner}:${key}`);
-    if (po) row.validation = validation(partner, errors(out, po), tolPartner, row.dtype);
+    if (po) row.validation = validationOf(partner, errors(out, po), tolPartner, row.dtype);
     else st.pending.push({ row, partner, out, key });
   }
   st.outputs.set(`${impl}:${key}`, out);
   // cases waiting for this implementation's output
   for (const p of st.pending.filter((x) => x.partner === impl && x.key === key)) {
-    p.row.validation = validation(impl, errors(p.out, out), tolPartner, p.row.dtype);
+    p.row.validation = validationOf(impl, errors(p.out, out), tolPartner, p.row.dtype);
     st.pending.splice(st.pending.indexOf(p), 1);
   }
 }
