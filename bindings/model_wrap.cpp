@@ -337,6 +337,7 @@ class GenerateWorker final : public ModelOpWorker {
     o.Set("tokens", t);
     o.Set("prefillNs", Napi::Number::New(env, g_.prefillNs));
     o.Set("stepNs", toFloat64Array(env, g_.stepNs));
+    o.Set("stepPoolAllocations", toFloat64Array(env, g_.stepPoolAllocations));
     Napi::Object mem = Napi::Object::New(env);
     mem.Set("weightsBytes", Napi::Number::New(env, double(g_.memory.weightsBytes)));
     mem.Set("kvCacheBytes", Napi::Number::New(env, double(g_.memory.kvCacheBytes)));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "../core/cpu_features.h"
 #include "../core/thread_pool.h"
@@ -76,7 +77,8 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   if (t == 1 || tasks == 1) {
     for (int64_t i = 0; i < tasks; ++i) body(i, 0);
   } else {
-    ThreadPool::global().parallelFor(tasks, t, body);
+    // std::ref: the std::function holds a reference in place, no heap allocation per GEMV
+    ThreadPool::global().parallelFor(tasks, t, std::ref(body));
   }
 }
 

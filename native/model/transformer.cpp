@@ -49,13 +49,33 @@ double nowNs() {
           .count());
 }
 
-void parallel(int64_t tasks, int threads, const std::function<void(int64_t, int)>& fn) {
+// Takes the body by reference and hands the pool a std::function over std::ref(fn), which
+// stores the reference in place: no heap allocation per dispatch.
+template <class Fn>
+void parallel(int64_t tasks, int threads, Fn& fn) {
   if (threads <= 1 || tasks <= 1) {
     for (int64_t i = 0; i < tasks; ++i) fn(i, 0);
   } else {
-    ThreadPool::global().parallelFor(tasks, threads, fn);
+    ThreadPool::global().parallelFor(tasks, threads, std::ref(fn));
   }
 }
+
+// Grows b to at least `floats` floats (never shrinks). The old block goes back to the pool
+// before the new one is taken, so the pool's peak never counts both.
+void grow(MemoryPool& pool, PoolBuffer<float>& b, int64_t floats) {
+  if (b.data() && static_cast<int64_t>(b.size()) >= floats) return;
+  b.reset();
+  b = PoolBuffer<float>(pool, static_cast<size_t>(floats));
+}
+
+// Scratch of one run (generate or forward): the row buffers of runStack and the decode loop,
+// grown to the most rows a step of the run has needed, and the per-worker attendRows scratch.
+// A KV-cache decode step (1 row) fits in what the prefill sized, so steady-state decode takes
+// nothing from the pool. Taken from the model's pool, so the run's peak and workspaceBytes
+// still count it.
+struct Workspace {
+  PoolBuffer<float> x, h, qkv, a, f, xq, attend;
+};
 
 }  // namespace
 
@@ -179,17 +199,23 @@ struct Transformer::Impl {
 
   // Query rows q (row stride ldq, H heads of D) at positions pos0 + i against K/V [G, cap, D]:
   // causal: row i sees kv rows [0, pos0 + i]; else all kvLen rows. out [n, H*D].
-  void attendRows(Run& r, const float* q, int64_t ldq, int64_t n, int64_t pos0, const float* K, const float* Vv,
+  static constexpr int64_t kAttendTile = 256;
+  void attendRows(Run& r, Workspace& ws, const float* q, int64_t ldq, int64_t n, int64_t pos0, const float* K, const float* Vv,
                   int64_t cap, int64_t kvLen, bool causal, float* out) {
     const int64_t gs = H / G;
-    constexpr int64_t kTile = 256;
+    constexpr int64_t kTile = kAttendTile;
     const float scale = static_cast<float>(1.0 / std::sqrt(double(D)));
-    const int workers = std::max(1, r.threads);
-    const int64_t per = gs * D + 2 * gs + attendBlockScratchFloats(gs, kTile, D);
-    PoolBuffer<float> scratch(pool, per * workers);
-    parallel(n * G, r.threads, [&](int64_t task, int worker) {
+    const int64_t per = attendScratchPerWorker();
+    ensureAttendScratch(r, ws);
+    float* scratch = ws.attend.data();
+    // A decode step against a short cache is microseconds of work: below 512 KiB of K rows it
+    // runs on the calling thread, as a fork/join on a loaded machine can cost a time slice
+    // (NOTES.md). Each (row, kv head) task computes the same either way.
+    constexpr int64_t kInlineKFloats = int64_t(1) << 17;
+    const int threads = n * G * kvLen * D < kInlineKFloats ? 1 : r.threads;
+    auto body = [&](int64_t task, int worker) {
       const int64_t i = task / G, g = task % G;
-      float* base = scratch.data() + per * worker;
+      float* base = scratch + per * worker;
       OnlineSoftmaxState st;
       st.acc = base;
       st.rowMax = base + gs * D;
@@ -206,7 +232,16 @@ struct Transformer::Impl {
         attendBlock(qr, D, gs, kg + j * D, vg + j * D, D, std::min(kTile, len - j), D, scale, BlockMask{}, st, sc);
       }
       finalizeOnlineSoftmax(st, out + i * H * D + g * gs * D, D, nullptr);
-    });
+    };
+    parallel(n * G, threads, body);
+  }
+
+  int64_t attendScratchPerWorker() const {
+    const int64_t gs = H / G;
+    return gs * D + 2 * gs + attendBlockScratchFloats(gs, kAttendTile, D);
+  }
+  void ensureAttendScratch(const Run& r, Workspace& ws) {
+    grow(pool, ws.attend, attendScratchPerWorker() * std::max(1, r.threads));
   }
 
   static void storeKv(const float* ks, const float* vs, int64_t ld, int64_t n, int64_t G, int64_t D, KvCache& c,
@@ -221,10 +256,19 @@ struct Transformer::Impl {
   // x [n, E] at positions pos0.. through one stack. selfCache: per-layer caches (null =
   // no cache: full attention of these n rows). cross: per-layer cross K/V caches (enc-dec
   // decoder) or null; encOut/m: encoder output to compute the cross K/V from when cross is null.
-  void runStack(Run& r, std::vector<Layer>& layers, float* x, int64_t n, int64_t pos0, bool causal,
+  void runStack(Run& r, Workspace& ws, std::vector<Layer>& layers, float* x, int64_t n, int64_t pos0, bool causal,
                 std::vector<KvCache>* selfCache, std::vector<KvCache>* cross, const float* encOut, int64_t m) {
     const int64_t QKV = (H + 2 * G) * D;
-    PoolBuffer<float> h(pool, n * E), qkv(pool, n * QKV), a(pool, n * H * D), f(pool, n * F);
+    grow(pool, ws.h, n * E);
+    grow(pool, ws.qkv, n * QKV);
+    grow(pool, ws.a, n * H * D);
+    grow(pool, ws.f, n * F);
+    if (!layers.empty() && layers[0].xq.w.buf.data()) grow(pool, ws.xq, n * H * D);
+    PoolBuffer<float>& h = ws.h;
+    PoolBuffer<float>& qkv = ws.qkv;
+    PoolBuffer<float>& a = ws.a;
+    PoolBuffer<float>& f = ws.f;
+    PoolBuffer<float>& xq = ws.xq;
     for (size_t li = 0; li < layers.size(); ++li) {
       throwIfCancelled(r.cancel);
       Layer& L = layers[li];
@@ -244,7 +288,7 @@ struct Transformer::Impl {
         if (pos0 == 0 && n > 1) {
           attentionKernel(r, qs, ks, vs, QKV, n, causal, a.data());
         } else {
-          attendRows(r, qs, QKV, n, pos0, kc.k.data(), kc.v.data(), kc.cap, kc.len, causal, a.data());
+          attendRows(r, ws, qs, QKV, n, pos0, kc.k.data(), kc.v.data(), kc.cap, kc.len, causal, a.data());
         }
       } else {
         attentionKernel(r, qs, ks, vs, QKV, n, causal, a.data());
@@ -253,7 +297,6 @@ struct Transformer::Impl {
       if (L.xq.w.buf.data()) {
         // cross-attention over the encoder output
         norm(L.lnX, x, h.data(), n);
-        PoolBuffer<float> xq(pool, n * H * D);
         linear(r, L.xq, h.data(), E, n, xq.data(), H * D, false);
         KvCache local;
         KvCache* kc = cross ? &(*cross)[li] : &local;
@@ -268,7 +311,7 @@ struct Transformer::Impl {
           storeKv(kv.data(), kv.data() + G * D, 2 * G * D, m, G, D, *kc, 0);
           kc->len = m;
         }
-        attendRows(r, xq.data(), H * D, n, 0, kc->k.data(), kc->v.data(), kc->cap, kc->len, false, a.data());
+        attendRows(r, ws, xq.data(), H * D, n, 0, kc->k.data(), kc->v.data(), kc->cap, kc->len, false, a.data());
         linear(r, L.xproj, a.data(), H * D, n, x, E, true);
       }
       norm(L.ln2, x, h.data(), n);
@@ -495,10 +538,11 @@ std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, cons
   Impl& m = *impl_;
   Impl::Run r;
   m.initRun(r, o, cancel);
+  Workspace ws;
   PoolBuffer<float> x(m.pool, n * m.E), xn(m.pool, n * m.E);
   m.embed(tokens.data(), n, 0, x.data());
   const bool causal = cfg_.arch == Arch::Decoder;
-  m.runStack(r, m.enc, x.data(), n, 0, causal, nullptr, nullptr, nullptr, 0);
+  m.runStack(r, ws, m.enc, x.data(), n, 0, causal, nullptr, nullptr, nullptr, 0);
   m.norm(m.lnf, x.data(), xn.data(), n);
   if (cfg_.arch == Arch::Encoder) return std::vector<float>(xn.data(), xn.data() + n * m.E);
   std::vector<float> logits(static_cast<size_t>(n * m.V));
@@ -509,7 +553,7 @@ std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, cons
   // encoder-decoder: decoder over the same tokens, cross-attending the encoder output xn
   PoolBuffer<float> y(m.pool, n * m.E), yn(m.pool, n * m.E);
   m.embed(tokens.data(), n, 0, y.data());
-  m.runStack(r, m.dec, y.data(), n, 0, true, nullptr, nullptr, xn.data(), n);
+  m.runStack(r, ws, m.dec, y.data(), n, 0, true, nullptr, nullptr, xn.data(), n);
   m.norm(m.decLnf, y.data(), yn.data(), n);
   m.lmLogits(r, yn.data(), n, logits.data());
   return logits;
@@ -559,39 +603,50 @@ Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t new
     }
     PoolBuffer<float> encOut;
     PoolBuffer<float> logits(m.pool, m.V), xn(m.pool, E);
+    Workspace ws;
+    // Decode steps attend through attendRows; a prefill of more than one row does not, so its
+    // scratch is taken here rather than by the first decode step.
+    if (o.useCache) m.ensureAttendScratch(r, ws);
     double t0 = nowNs();
     if (encDec) {
       PoolBuffer<float> x(m.pool, p * E);
       encOut = PoolBuffer<float>(m.pool, p * E);
       m.embed(prompt.data(), p, 0, x.data());
-      m.runStack(r, m.enc, x.data(), p, 0, false, nullptr, nullptr, nullptr, 0);
+      m.runStack(r, ws, m.enc, x.data(), p, 0, false, nullptr, nullptr, nullptr, 0);
       m.norm(m.lnf, x.data(), encOut.data(), p);
     }
     std::vector<Layer>& stack = encDec ? m.dec : m.enc;
     NormW& fin = encDec ? m.decLnf : m.lnf;
     for (int64_t step = 0; step < newTokens; ++step) {
       throwIfCancelled(cancel);
+      const uint64_t allocsBefore = m.pool.stats().allocations;
       const int64_t len = static_cast<int64_t>(seq.size());
       if (o.useCache) {
         const int64_t pos0 = step == 0 ? 0 : len - 1;
         const int64_t n = len - pos0;
-        PoolBuffer<float> x(m.pool, n * E);
-        m.embed(seq.data() + pos0, n, pos0, x.data());
-        m.runStack(r, stack, x.data(), n, pos0, true, &self, encDec ? &cross : nullptr, encOut.data(), p);
-        m.norm(fin, x.data() + (n - 1) * E, xn.data(), 1);
+        grow(m.pool, ws.x, n * E);
+        float* x = ws.x.data();
+        m.embed(seq.data() + pos0, n, pos0, x);
+        m.runStack(r, ws, stack, x, n, pos0, true, &self, encDec ? &cross : nullptr, encOut.data(), p);
+        m.norm(fin, x + (n - 1) * E, xn.data(), 1);
       } else {
-        PoolBuffer<float> x(m.pool, len * E);
-        m.embed(seq.data(), len, 0, x.data());
-        m.runStack(r, stack, x.data(), len, 0, true, nullptr, nullptr, encOut.data(), p);
-        m.norm(fin, x.data() + (len - 1) * E, xn.data(), 1);
+        grow(m.pool, ws.x, len * E);
+        float* x = ws.x.data();
+        m.embed(seq.data(), len, 0, x);
+        m.runStack(r, ws, stack, x, len, 0, true, nullptr, nullptr, encOut.data(), p);
+        m.norm(fin, x + (len - 1) * E, xn.data(), 1);
       }
       m.lmLogits(r, xn.data(), 1, logits.data());
       const int32_t tok = Impl::argmax(logits.data(), m.V);
       g.tokens.push_back(tok);
       seq.push_back(tok);
       const double t1 = nowNs();
-      if (step == 0) g.prefillNs = t1 - t0;
-      else g.stepNs.push_back(t1 - t0);
+      if (step == 0) {
+        g.prefillNs = t1 - t0;
+      } else {
+        g.stepNs.push_back(t1 - t0);
+        g.stepPoolAllocations.push_back(static_cast<double>(m.pool.stats().allocations - allocsBefore));
+      }
       t0 = t1;
     }
   }

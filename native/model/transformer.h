@@ -127,6 +127,9 @@ struct Generation {
   std::vector<int32_t> tokens;
   double prefillNs = 0;
   std::vector<double> stepNs;
+  // Allocations from the model's MemoryPool during each later decode step (one per stepNs
+  // entry; the CPU model only, empty on a device). 0 in steady-state KV-cache decode.
+  std::vector<double> stepPoolAllocations;
   MemoryReport memory;
 };
 

@@ -70,6 +70,12 @@ export interface GenerationResult {
   prefillNs: number;
   /** ns of each later decode step */
   stepNs: Float64Array;
+  /**
+   * Allocations from the model's memory pool during each later decode step, one per stepNs
+   * entry (0 in steady-state KV-cache decode). Empty on a device model; absent from fakes and
+   * older bindings.
+   */
+  stepPoolAllocations?: Float64Array;
   memory: ModelMemory;
 }
 

@@ -63,6 +63,11 @@ function expectClose(got: Float32Array, want: Float64Array, rel = 1e-4): void {
 
 const prompt = Int32Array.from([3, 17, 42, 8, 25, 1, 33]);
 
+// headDim 256 x 4 kv heads: a decode step against more than 128 cached rows is above attendRows'
+// inline threshold (2^17 floats of K), so it runs on the thread pool.
+const wideHeads: ModelConfig = { ...gpt2Tiny, name: 'wide-heads', maxPositions: 160, headDim: 256, layers: 1 };
+const widePrompt = Int32Array.from({ length: 140 }, (_, i) => (i * 11 + 2) % wideHeads.vocabSize);
+
 describe('native transformer models', () => {
   it('reports its SIMD level', () => {
     expect(['generic', 'avx2', 'avx512']).toContain(native.modelInfo().simdLevel);
@@ -164,6 +169,58 @@ describe('native transformer models', () => {
     const uncached = await model.generate(prompt, 10, { implementation: 'flash', threads, useCache: false });
     expect(cached.tokens.length).toBe(10);
     expect(Array.from(cached.tokens)).toEqual(Array.from(uncached.tokens));
+    model.dispose();
+  });
+
+  it('steady-state KV-cache decode takes nothing from the model pool per token; recompute does', async () => {
+    const cases: [ModelConfig, Int32Array][] = [
+      [gpt2Tiny, prompt],
+      // a 1-token prompt: the prefill itself goes through the decode attention
+      [gpt2Tiny, Int32Array.from([5])],
+      [llamaTiny, prompt],
+      [{ ...llamaTiny, name: 't5-tiny', arch: 'encoder-decoder', decoderLayers: 2 }, prompt],
+      [wideHeads, widePrompt],
+    ];
+    for (const [cfg, p] of cases) {
+      const model = await native.createModel(cfg, { tensors: makeTensors(cfg, 21) });
+      for (const t of [1, 2]) {
+        const cached = await model.generate(p, 8, { implementation: 'flash', threads: t, useCache: true });
+        expect(cached.stepNs.length).toBe(7);
+        expect(Array.from(cached.stepPoolAllocations ?? []), `${cfg.name}, prompt ${p.length}, ${t} thread(s)`).toEqual(
+          new Array(7).fill(0),
+        );
+      }
+      // the counter counts: a recompute step regrows its row buffers and allocates the attention kernel's
+      const uncached = await model.generate(p, 8, { implementation: 'flash', threads: 2, useCache: false });
+      expect(uncached.stepPoolAllocations?.length).toBe(7);
+      expect(Math.min(...(uncached.stepPoolAllocations ?? [0])), cfg.name).toBeGreaterThan(0);
+      model.dispose();
+    }
+  });
+
+  it('threaded decode attention over a long cache: every greedy token matches the float64 reference', async () => {
+    // 4 kv heads of 256: past 128 cached rows the decode attention runs on the thread pool
+    // (attendRows runs shorter ones inline), so this covers that path at 2 threads.
+    const T = makeTensors(wideHeads, 23);
+    const model = await native.createModel(wideHeads, { tensors: T });
+    const newTokens = 6;
+    const cached = await model.generate(widePrompt, newTokens, { implementation: 'flash', threads: 2, useCache: true });
+    const uncached = await model.generate(widePrompt, newTokens, { implementation: 'naive', threads: 1, useCache: false });
+    expect(Array.from(cached.tokens)).toEqual(Array.from(uncached.tokens));
+    const seq = [...Array.from(widePrompt), ...Array.from(cached.tokens).slice(0, -1)];
+    const want = refForward(wideHeads, T, seq);
+    const V = wideHeads.vocabSize;
+    let compared = 0;
+    for (let s = 0; s < newTokens; s++) {
+      const row = want.subarray((widePrompt.length - 1 + s) * V, (widePrompt.length + s) * V);
+      const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a]);
+      // a near tie between the top two logits may round either way in fp32
+      if (row[order[0]] - row[order[1]] < 1e-4 * Math.abs(row[order[0]])) continue;
+      expect(cached.tokens[s], `step ${s}`).toBe(order[0]);
+      compared++;
+    }
+    expect(compared, 'steps without a near tie').toBe(newTokens);
+    expect(new Set(cached.tokens).size, 'greedy tokens should vary with these weights').toBeGreaterThan(1);
     model.dispose();
   });
 
