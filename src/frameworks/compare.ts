@@ -10,6 +10,7 @@ import { mannWhitneyU } from '../stats/mann-whitney.js';
 import { bootstrapMedians, median, percentileInterval } from '../stats/summary.js';
 import { createRng } from '../stats/random.js';
 import { availableMemoryBytes } from '../env/environment.js';
+import { errors } from '../results/validation.js';
 import { DilbenchAdapter, nativeProblem, seededInputs, sessionOptions } from './dilbench.js';
 import { OnnxRuntimeAdapter, loadOnnxRuntime, ortVersion } from './onnxruntime.js';
 import { PyTorchAdapter } from './pytorch.js';
@@ -17,6 +18,7 @@ import {
   attentionFlops,
   isSkip,
   type FrameworkAdapter,
+  type FrameworkDtype,
   type FrameworkInputs,
   type FrameworkName,
   type FrameworkSkip,
@@ -33,7 +35,7 @@ export interface FrameworksOptions {
   threads: number;
   frameworks: FrameworkName[];
   implementation: string;
-  dtype: 'fp32';
+  dtype: FrameworkDtype;
   seed: number;
   sampling: SamplingOptions;
   log?: (line: string) => void;
@@ -62,6 +64,8 @@ export interface Agreement {
   b: FrameworkName;
   maxAbsError: number;
   relL2Error: number;
+  /** max of |a - b| / max(1, |b|): what the fp16/bf16 max-abs bound applies to */
+  maxScaledError: number;
 }
 
 export interface Significance {
@@ -268,7 +272,7 @@ export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions
         for (let j = i + 1; j < names.length; j++) {
           const a = names[i] as FrameworkName;
           const b = names[j] as FrameworkName;
-          agreement.push({ seqLen, a, b, ...outputDifference(outputs.get(a) as Float32Array, outputs.get(b) as Float32Array) });
+          agreement.push({ seqLen, a, b, ...errors(outputs.get(a) as Float32Array, outputs.get(b) as Float32Array) });
         }
       }
       const base = ms.get('dilbench');
@@ -290,7 +294,14 @@ export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions
     if (typeof ort !== 'string') versions.onnxruntime = ortVersion(ort);
   }
   notes.push(
-    'all frameworks get the same seeded fp32 inputs (dilbench\'s generator) and the same scale 1/sqrt(headDim); outputs are compared in [B, H, S, D]',
+    o.dtype === 'fp32'
+      ? 'all frameworks get the same seeded fp32 inputs (dilbench\'s generator) and the same scale 1/sqrt(headDim); outputs are compared in [B, H, S, D]'
+      : `all frameworks get the same seeded inputs, rounded once to ${o.dtype} (by dilbench, to nearest even), so every framework stores identical ${o.dtype} values; same scale 1/sqrt(headDim); outputs are compared in [B, H, S, D] after an exact conversion to fp32`,
+    ...(o.dtype === 'fp32'
+      ? []
+      : [
+          `arithmetic inside each framework is its own choice for ${o.dtype} storage: dilbench computes and accumulates in fp32; PyTorch and onnxruntime as their CPU kernels do (not controlled here)`,
+        ]),
     `intra-op threads ${o.threads} everywhere (onnxruntime: intraOpNumThreads, 1 inter-op thread, sequential; PyTorch: torch.set_num_threads); machine has ${os.availableParallelism?.() ?? os.cpus().length} logical CPUs`,
     'onnxruntime-mha gets q/k/v transposed to [B, S, H*D] once at setup (not timed); its output is transposed back for the comparison',
     'dilbench times iterations inside native code; onnxruntime around the async run() call (its N-API and promise overhead, tens of microseconds, is included); PyTorch inside the subprocess',

@@ -53,7 +53,7 @@ export class DilbenchAdapter implements FrameworkAdapter {
     return new DilbenchAdapter(
       session,
       `dilbench ${info.version} (${info.buildType}, SIMD ${info.simdLevel})`,
-      `dilbench '${spec.implementation}' kernel, fp32, [B, H, S, D]`,
+      `dilbench '${spec.implementation}' kernel, ${spec.dtype === 'fp32' ? 'fp32' : `${spec.dtype} storage, fp32 arithmetic`}, [B, H, S, D]`,
       setupMs,
     );
   }

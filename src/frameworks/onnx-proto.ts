@@ -96,7 +96,7 @@ class Msg {
 }
 
 /** ONNX TensorProto.DataType values used here */
-export const OnnxDataType = { FLOAT: 1, BOOL: 9, INT64: 7 } as const;
+export const OnnxDataType = { FLOAT: 1, BOOL: 9, INT64: 7, FLOAT16: 10, BFLOAT16: 16 } as const;
 export type OnnxDataTypeValue = (typeof OnnxDataType)[keyof typeof OnnxDataType];
 
 /** ONNX AttributeProto.AttributeType values used here */
@@ -226,6 +226,11 @@ export function encodeModel(model: OnnxModel): Uint8Array {
 export function floatTensor(name: string, dims: number[], values: ArrayLike<number>): OnnxTensor {
   const f = Float32Array.from(values as ArrayLike<number>);
   return { name, dims, dataType: OnnxDataType.FLOAT, raw: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+}
+
+/** a tensor of 16-bit floats from their bit patterns (fp16 or bf16) */
+export function halfTensor(name: string, dims: number[], dataType: typeof OnnxDataType.FLOAT16 | typeof OnnxDataType.BFLOAT16, bits: Uint16Array): OnnxTensor {
+  return { name, dims, dataType, raw: new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength) };
 }
 
 /** raw little-endian bytes of int64 values */

@@ -10,6 +10,8 @@ import { packageRoot } from '../config/paths.js';
 import { attentionScale } from './onnx-graphs.js';
 import type { FrameworkAdapter, FrameworkInputs, FrameworkSkip, FrameworkSpec, PeakMemory } from './types.js';
 
+const TORCH_DTYPE = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' } as const;
+
 export function pythonExecutable(): string {
   return process.env.DILBENCH_PYTHON || 'python3';
 }
@@ -71,7 +73,7 @@ export class PyTorchAdapter implements FrameworkAdapter {
     readonly setupMs: number,
     spec: FrameworkSpec,
   ) {
-    this.description = `torch.nn.functional.scaled_dot_product_attention (CPU${spec.causal ? ', is_causal=True' : ''}), [B, H, S, D]`;
+    this.description = `torch.nn.functional.scaled_dot_product_attention (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}), [B, H, S, D]`;
     this.sampler = { sample: (n: number) => this.sample(n) };
     lines.on('line', (l) => this.pending.shift()?.(l));
   }

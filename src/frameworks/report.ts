@@ -5,6 +5,16 @@ import type { NativeBinding } from '../native/binding.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
 import { collectEnvironment } from '../env/environment.js';
 import { DEFAULT_SAMPLING } from '../measure/scheduler.js';
+import { DTYPE_TOLERANCES, validationOf } from '../results/validation.js';
+
+/**
+ * Two implementations, each within the dtype's tolerance of the exact answer, are within twice it
+ * of each other (quick-validation's partner rule): fp32 2e-4 / 2e-5, fp16 4e-3, bf16 2e-2.
+ */
+export function agreementTolerance(dtype: keyof typeof DTYPE_TOLERANCES): { maxAbs: number; relL2: number } {
+  const t = DTYPE_TOLERANCES[dtype];
+  return { maxAbs: 2 * t.maxAbs, relL2: 2 * t.relL2 };
+}
 import type { FrameworksOptions, FrameworksReport } from './compare.js';
 
 function fmtMs(x: number | null | undefined): string {
@@ -64,17 +74,7 @@ export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: Fr
         peakMemoryKind: p.peakMemory?.kind ?? null,
         peakMemoryNote: p.peakMemory?.note ?? null,
       },
-      ...(agree && p.framework !== 'dilbench'
-        ? {
-            validation: {
-              against: `dilbench:${o.implementation}`,
-              maxAbsError: agree.maxAbsError,
-              relL2Error: agree.relL2Error,
-              passed: agree.maxAbsError <= 1e-3 && agree.relL2Error <= 1e-3,
-              tolerance: { maxAbs: 1e-3, relL2: 1e-3 },
-            },
-          }
-        : {}),
+      ...(agree && p.framework !== 'dilbench' ? { validation: validationOf(`dilbench:${o.implementation}`, agree, agreementTolerance(o.dtype), o.dtype) } : {}),
     };
     return row;
   });
@@ -152,13 +152,29 @@ export function frameworksMarkdown(r: FrameworksReport): string {
     '',
   );
   if (r.agreement.length === 0) out.push('Fewer than two frameworks produced an output: nothing to compare.');
-  else
+  else {
+    const dtype = r.fairness.dtype as keyof typeof DTYPE_TOLERANCES;
+    const tol = agreementTolerance(dtype);
+    const half = dtype !== 'fp32';
     out.push(
+      half
+        ? `Within tolerance: relative L2 <= ${fmtE(tol.relL2)} and max |a - b| / max(1, |b|) <= ${fmtE(tol.maxAbs)} (twice the ${dtype} tolerance against the exact answer, as for quick-validation's partners).`
+        : `Within tolerance: max abs <= ${fmtE(tol.maxAbs)} and relative L2 <= ${fmtE(tol.relL2)} (twice the fp32 tolerance against the exact answer, as for quick-validation's partners).`,
+      '',
       table(
-        ['length', 'a', 'b', 'max abs error', 'rel L2 error'],
-        r.agreement.map((a) => [String(a.seqLen), a.a, a.b, fmtE(a.maxAbsError), fmtE(a.relL2Error)]),
+        ['length', 'a', 'b', 'max abs error', ...(half ? ['max scaled error'] : []), 'rel L2 error', 'within tolerance'],
+        r.agreement.map((a) => [
+          String(a.seqLen),
+          a.a,
+          a.b,
+          fmtE(a.maxAbsError),
+          ...(half ? [fmtE(a.maxScaledError)] : []),
+          fmtE(a.relL2Error),
+          validationOf(a.b, a, tol, dtype).passed ? 'yes' : '**no**',
+        ]),
       ),
     );
+  }
   out.push('', '### Significance of each difference from dilbench', '');
   if (r.significance.length === 0) out.push('No framework measured beside dilbench.');
   else

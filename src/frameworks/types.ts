@@ -5,6 +5,8 @@ import type { Sampler } from '../measure/types.js';
 
 export const FRAMEWORK_NAMES = ['dilbench', 'onnxruntime-mha', 'onnxruntime-matmul', 'pytorch'] as const;
 export type FrameworkName = (typeof FRAMEWORK_NAMES)[number];
+export const FRAMEWORK_DTYPES = ['fp32', 'fp16', 'bf16'] as const;
+export type FrameworkDtype = (typeof FRAMEWORK_DTYPES)[number];
 
 /** The attention problem every framework runs (inputs [B, H, S, D] fp32, same seed). */
 export interface FrameworkSpec {
@@ -16,7 +18,8 @@ export interface FrameworkSpec {
   threads: number;
   /** dilbench implementation (default flash) */
   implementation: string;
-  dtype: 'fp32';
+  /** storage precision: fp32, or fp16/bf16 (inputs rounded to nearest even from the same fp32 values) */
+  dtype: FrameworkDtype;
   seed: number;
 }
 

@@ -36,7 +36,8 @@ describe('frameworks flags', () => {
     expect(o.frameworks).toEqual(['dilbench', 'onnxruntime-mha']);
     expect(o.dtype).toBe('fp32');
     expect(() => frameworksOptionsFromFlags({ frameworks: 'tensorflow' })).toThrow(/--frameworks/);
-    expect(() => frameworksOptionsFromFlags({ dtype: 'fp16' })).toThrow(/--dtype/);
+    expect(() => frameworksOptionsFromFlags({ dtype: 'int8' })).toThrow(/--dtype.*fp32\|fp16\|bf16/);
+    expect(frameworksOptionsFromFlags({ dtype: 'bf16' }).dtype).toBe('bf16');
     expect(() => frameworksOptionsFromFlags({ heads: '0' })).toThrow(/--heads/);
   });
 
@@ -106,5 +107,32 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
       expect(row.validation.passed).toBe(true);
       expect(row.peakMemoryBytes).toBeLessThan(64 * 2 ** 20);
     }
+  });
+
+  it('--dtype bf16: every framework that runs gets the same bf16 values and agrees within the bf16 tolerance; one without bf16 kernels is skipped with the reason', () => {
+    const out = join(dir, 'bf16');
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'frameworks', '--seq-lens', '48', '--heads', '2', '--head-dim', '16', '--threads', '1', '--runs', '3', '--warmup', '1', '--dtype', 'bf16', '--output-dir', out],
+      { cwd: root, encoding: 'utf8', timeout: 300_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const json = readdirSync(out).find((f) => f.endsWith('.json')) as string;
+    const file = JSON.parse(readFileSync(join(out, json), 'utf8'));
+    expect(file.config.dtype).toBe('bf16');
+    const rows = file.results as Array<{ dtype: string; status: string; reason: string | null; params: { framework: string }; validation?: { passed: boolean; tolerance: { relL2: number } } }>;
+    for (const row of rows) expect(row.dtype).toBe('bf16');
+    expect(rows.find((x) => x.params.framework === 'dilbench')?.status).toBe('ok');
+    for (const row of rows.filter((x) => x.params.framework !== 'dilbench')) {
+      if (row.status === 'ok') {
+        expect(row.validation?.passed, JSON.stringify(row)).toBe(true);
+        expect(row.validation?.tolerance.relL2).toBe(2e-2);
+      } else {
+        expect(row.status).toBe('skipped');
+        expect(row.reason).toBeTruthy();
+      }
+    }
+    const md = readFileSync(join(out, json.replace(/\.json$/, '.md')), 'utf8');
+    expect(md).toContain('rounded once to bf16');
   });
 });

@@ -3,7 +3,9 @@
 // Skips (saying why) when onnxruntime-node or the native addon is unavailable.
 import { describe, expect, it } from 'vitest';
 import { decodeFields, encodeModel, floatTensor, int64Tensor, OnnxDataType } from '../../src/frameworks/onnx-proto.js';
-import { bhsdToBsh, bshToBhsd, matmulAttentionModel, multiHeadAttentionModel } from '../../src/frameworks/onnx-graphs.js';
+import { bhsdToBsh, bshToBhsd, fromBf16Bits, fromFp16Bits, matmulAttentionModel, multiHeadAttentionModel, toBf16Bits, toFp16Bits } from '../../src/frameworks/onnx-graphs.js';
+import { agreementTolerance } from '../../src/frameworks/report.js';
+import { errors, validationOf } from '../../src/results/validation.js';
 import { loadOnnxRuntime, OnnxRuntimeAdapter } from '../../src/frameworks/onnxruntime.js';
 import { DilbenchAdapter, seededInputs } from '../../src/frameworks/dilbench.js';
 import { outputDifference } from '../../src/frameworks/compare.js';
@@ -53,6 +55,36 @@ describe('protobuf writer', () => {
     const x = Float32Array.from({ length: 2 * 3 * 5 * 4 }, (_, i) => i);
     expect([...bshToBhsd(bhsdToBsh(x, s), s)]).toEqual([...x]);
   });
+
+  it('half conversions round to nearest even and convert back exactly', () => {
+    // bf16 keeps 8 significand bits (ulp 2^-7 at 1): half-ulp ties go to the even neighbour
+    const ulp = 2 ** -7;
+    const bf = fromBf16Bits(toBf16Bits([1, 1 + ulp / 2, 1 + (3 * ulp) / 2, 1 + ulp / 2 + 2 ** -20, -2.5, 65504 * 4, Infinity, -0]));
+    expect([...bf]).toEqual([1, 1, 1 + 2 * ulp, 1 + ulp, -2.5, 262144, Infinity, -0]);
+    expect(Number.isNaN(fromBf16Bits(toBf16Bits([NaN]))[0])).toBe(true);
+    // fp16: 11 significand bits, max 65504, 1 + 2^-11 ties to 1
+    const h = fromFp16Bits(toFp16Bits([1, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 1e5, 2 ** -24]));
+    expect([...h]).toEqual([1, 1, 1 + 2 ** -9, 65504, Infinity, 2 ** -24]);
+    // values already representable survive a round trip bit for bit (the frameworks' inputs)
+    const x = fromBf16Bits(toBf16Bits(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 3)));
+    expect([...fromBf16Bits(toBf16Bits(x))]).toEqual([...x]);
+  });
+
+  it('fp16 and bf16 graphs carry their element type in inputs, output and constants', () => {
+    for (const [dtype, code] of [['fp16', 10], ['bf16', 16]] as const) {
+      const bytes = matmulAttentionModel({ batch: 1, heads: 2, seqLen: 8, headDim: 8, causal: true, dtype });
+      const graph = decodeFields(decodeFields(bytes).find((f) => f.field === 7)?.value as Uint8Array);
+      // initializers (field 5): TensorProto.data_type is field 2
+      const inits = graph.filter((f) => f.field === 5).map((f) => decodeFields(f.value as Uint8Array));
+      const scale = inits.find((t) => td.decode(t.find((f) => f.field === 8)?.value as Uint8Array) === 'scale');
+      expect(scale?.find((f) => f.field === 2)?.value).toBe(BigInt(code));
+      const raw = scale?.find((f) => f.field === 9)?.value as Uint8Array;
+      expect(raw.byteLength).toBe(2);
+      const bits = new Uint16Array(raw.slice().buffer);
+      const back = dtype === 'fp16' ? fromFp16Bits(bits)[0] : fromBf16Bits(bits)[0];
+      expect(Math.abs((back as number) - 1 / Math.sqrt(8))).toBeLessThan(dtype === 'fp16' ? 2e-4 : 2e-3);
+    }
+  });
 });
 
 let binding: NativeBinding | null = null;
@@ -95,6 +127,43 @@ describe.skipIf(skipReason !== null)('onnxruntime-node runs the generated models
       await d.dispose();
     });
   }
+
+  it('fp16: MultiHeadAttention and MatMul graphs agree with dilbench flash (fp16 storage) within the fp16 partner tolerance', async () => {
+    const b = binding as NativeBinding;
+    for (const graph of ['mha', 'matmul'] as const) {
+      const spec: FrameworkSpec = { batch: 1, heads: 2, seqLen: 65, headDim: 32, causal: true, threads: 1, implementation: 'flash', dtype: 'fp16', seed: 11 };
+      const d = await DilbenchAdapter.create(b, spec);
+      const inputs = await seededInputs(b, spec);
+      // dilbench hands out the values it stores: already fp16, so every framework stores the same
+      expect([...fromFp16Bits(toFp16Bits(inputs.k))]).toEqual([...inputs.k]);
+      const o = await OnnxRuntimeAdapter.create(spec, inputs, graph);
+      if ('skipped' in o) throw new Error(o.reason);
+      const out = await o.output();
+      const v = validationOf('dilbench:flash', errors(out, await d.output()), agreementTolerance('fp16'), 'fp16');
+      expect(v.passed, JSON.stringify(v)).toBe(true);
+      // and it is really fp16: not bit-identical to an fp32 run of the same values
+      expect(v.maxAbsError).toBeGreaterThan(0);
+      await o.dispose();
+      await d.dispose();
+    }
+  });
+
+  it('bf16: a graph the CPU provider has no kernel for is a skip quoting onnxruntime, not a failure', async () => {
+    const b = binding as NativeBinding;
+    const spec: FrameworkSpec = { batch: 1, heads: 2, seqLen: 16, headDim: 16, causal: false, threads: 1, implementation: 'flash', dtype: 'bf16', seed: 1 };
+    const inputs = await seededInputs(b, spec);
+    const o = await OnnxRuntimeAdapter.create(spec, inputs, 'mha');
+    if ('skipped' in o) {
+      expect(o.reason).toMatch(/^onnxruntime-node [\d.]+ CPU has no bf16 kernel for this graph: Could not find an implementation/);
+    } else {
+      // a later onnxruntime with bf16 kernels: then it must agree like any other framework
+      const d = await DilbenchAdapter.create(b, spec);
+      const v = validationOf('dilbench:flash', errors(await o.output(), await d.output()), agreementTolerance('bf16'), 'bf16');
+      expect(v.passed).toBe(true);
+      await o.dispose();
+      await d.dispose();
+    }
+  });
 
   it('the models are plain bytes InferenceSession.create accepts', async () => {
     const m = ort as Exclude<typeof ort, string>;

@@ -24,9 +24,14 @@ _threads = [1]
 def set_num_threads(n): _threads[0] = n
 def get_num_threads(): return _threads[0]
 def set_grad_enabled(b): pass
+float32, float16, bfloat16 = "float32", "float16", "bfloat16"
 class Tensor:
     def __init__(self, a): self.a = a
     def reshape(self, *s): return Tensor(self.a.reshape(*s))
+    def to(self, dtype):
+        if dtype != float32: raise TypeError("the numpy stand-in runs float32 only")
+        return self
+    def float(self): return self
     def contiguous(self): return self
     def numpy(self): return self.a
 def from_numpy(a): return Tensor(a)
@@ -54,6 +59,9 @@ const { PyTorchAdapter, torchUnavailableReason } = await import('../../src/frame
 const { DilbenchAdapter } = await import('../../src/frameworks/dilbench.js');
 const { outputDifference } = await import('../../src/frameworks/compare.js');
 const { loadBinding } = await import('../../src/native/loader.js');
+const { agreementTolerance } = await import('../../src/frameworks/report.js');
+const { errors, validationOf } = await import('../../src/results/validation.js');
+type NativeBinding = ReturnType<typeof loadBinding>;
 
 let binding: ReturnType<typeof loadBinding> | null = null;
 let noAddon: string | null = null;
@@ -83,6 +91,25 @@ for (const side of sides) {
       if (saved === undefined) delete process.env.DILBENCH_PYTHON;
       else process.env.DILBENCH_PYTHON = saved;
     });
+    if (side.label === 'real torch') {
+      for (const dtype of ['fp16', 'bf16'] as const) {
+        it(`${dtype}: torch gets the values dilbench stores and agrees within the ${dtype} partner tolerance`, async () => {
+          const spec = { batch: 1, heads: 2, seqLen: 48, headDim: 32, causal: true, threads: 1, implementation: 'flash', dtype, seed: 5 };
+          const d = await DilbenchAdapter.create(binding as NativeBinding, spec);
+          const p = await PyTorchAdapter.create(spec, d.inputs());
+          if ('skipped' in p) throw new Error(p.reason);
+          try {
+            expect(p.description).toContain(dtype === 'fp16' ? 'torch.float16' : 'torch.bfloat16');
+            const v = validationOf('dilbench:flash', errors(await p.output(), await d.output()), agreementTolerance(dtype), dtype);
+            expect(v.passed, JSON.stringify(v)).toBe(true);
+            expect(v.maxAbsError).toBeGreaterThan(0); // half arithmetic somewhere: not bit-identical
+          } finally {
+            await p.dispose();
+            await d.dispose();
+          }
+        });
+      }
+    }
     for (const causal of [false, true]) {
       it(`${causal ? 'causal' : 'non-causal'}: same inputs, timed samples, output equals dilbench flash`, async () => {
         const spec = { batch: 1, heads: 2, seqLen: 40, headDim: 16, causal, threads: 1, implementation: 'flash', dtype: 'fp32' as const, seed: 3 };

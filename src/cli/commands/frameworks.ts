@@ -10,7 +10,7 @@ import { samplingOptionsFromFlags } from '../../measure/options.js';
 import { writeFileAtomic, writeResultFiles } from '../../results/store.js';
 import { runFrameworks, type FrameworksOptions } from '../../frameworks/compare.js';
 import { frameworksMarkdown, toResultFile } from '../../frameworks/report.js';
-import { FRAMEWORK_NAMES, type FrameworkName } from '../../frameworks/types.js';
+import { FRAMEWORK_DTYPES, FRAMEWORK_NAMES, type FrameworkDtype, type FrameworkName } from '../../frameworks/types.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
 import { textTable } from '../summary.js';
 
@@ -66,8 +66,8 @@ export function frameworksOptionsFromFlags(opts: FrameworksCliOptions): Framewor
   const frameworks = (fws.length ? fws : [...FRAMEWORK_NAMES]) as FrameworkName[];
   for (const f of frameworks) if (!FRAMEWORK_NAMES.includes(f)) usage('--frameworks', f, FRAMEWORK_NAMES.join(','));
   if (!frameworks.includes('dilbench')) frameworks.unshift('dilbench');
-  const dtype = opts.dtype ?? 'fp32';
-  if (dtype !== 'fp32') usage('--dtype', dtype, 'fp32 (the only precision every framework runs on the CPU)');
+  const dtype = (opts.dtype ?? 'fp32') as FrameworkDtype;
+  if (!FRAMEWORK_DTYPES.includes(dtype)) usage('--dtype', dtype, FRAMEWORK_DTYPES.join('|'));
   const hw = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const sampling = samplingOptionsFromFlags({
     warmup: opts.warmup ?? 2,
@@ -85,7 +85,7 @@ export function frameworksOptionsFromFlags(opts: FrameworksCliOptions): Framewor
     threads: posInt('--threads', opts.threads, hw, 4096),
     frameworks: [...new Set(frameworks)],
     implementation: opts.implementation ?? 'flash',
-    dtype: 'fp32',
+    dtype,
     seed: opts.seed === undefined ? 42 : posInt('--seed', opts.seed, 42, 2 ** 31 - 1),
     sampling,
   };
@@ -99,6 +99,10 @@ export async function runFrameworksCommand(
   const binding = getBinding();
   if (!binding.listImplementations().some((i) => i.name === o.implementation && i.device === 'cpu')) {
     usage('--implementation', o.implementation, binding.listImplementations().filter((i) => i.device === 'cpu').map((i) => i.name).join('|'));
+  }
+  const impl = binding.listImplementations().find((i) => i.name === o.implementation && i.device === 'cpu');
+  if (impl && !impl.dtypes.includes(o.dtype)) {
+    usage('--dtype', o.dtype, `${impl.dtypes.join('|')} (what '${o.implementation}' stores on the CPU)`);
   }
   const report = await runFrameworks(binding, { ...o, log: opts.quiet ? undefined : (s) => io.stderr.write(`${s}\n`) });
   const file = toResultFile(binding, o, report);
@@ -150,7 +154,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'threads for every framework (default: the available cores)')
     .option('--frameworks <names...>', `frameworks, comma-separated: ${FRAMEWORK_NAMES.join(',')} (default all; dilbench always included)`)
     .option('--implementation <name>', 'dilbench implementation (default flash)')
-    .option('--dtype <dtype>', 'precision: fp32 (default fp32)')
+    .option('--dtype <dtype>', 'storage precision: fp32 (default), fp16 or bf16; every framework gets the same values (dilbench rounds them on upload); a framework without kernels for it is skipped with the reason')
     .option('--seed <n>', 'seed of the inputs and of the interleaving (default 42)')
     .option('--warmup <n>', "warm-up iterations or 'adaptive' (default 2)")
     .option('--runs <n>', 'fixed number of samples per framework (default: adaptive)')

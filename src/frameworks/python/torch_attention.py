@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """dilbench frameworks: PyTorch side (torch.nn.functional.scaled_dot_product_attention on CPU).
 
+spec.dtype fp16 / bf16: the fp32 inputs (already representable in that type: dilbench rounded them)
+are cast with .to(), the output is cast back to fp32 for the comparison (not timed).
+
 Protocol (one JSON object per line):
-  argv[1]: JSON spec {batch, heads, seqLen, headDim, causal, threads, scale, input}
+  argv[1]: JSON spec {batch, heads, seqLen, headDim, causal, threads, scale, input, dtype}
            input: path of a .bin with q, k, v as float32 little-endian [B, H, S, D] back to back.
   stdout first line: {"ready": true, "version": ..., "setupMs": ..., "rssBeforeBytes": ...}
   stdin  "sample N"    -> {"ns": [...]}   N timed iterations (time.perf_counter_ns)
@@ -39,7 +42,10 @@ def main():
     if raw.size != 3 * n:
         raise SystemExit(f"input file holds {raw.size} floats, expected {3 * n}")
     # views of the one file buffer (no second copy of the inputs)
-    q, k, v = (torch.from_numpy(raw[i * n:(i + 1) * n]).reshape(B, H, S, D) for i in range(3))
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[spec.get("dtype", "fp32")]
+    q, k, v = (torch.from_numpy(raw[i * n:(i + 1) * n]).reshape(B, H, S, D).to(dtype) for i in range(3))
+    if dtype != torch.float32:
+        del raw  # the half copies are the inputs now
     causal = bool(spec["causal"])
     scale = float(spec["scale"])
 
@@ -61,7 +67,7 @@ def main():
                 times.append(time.perf_counter_ns() - a)
             print(json.dumps({"ns": times}), flush=True)
         elif cmd[0] == "output":
-            run().contiguous().numpy().astype("<f4").tofile(cmd[1])
+            run().float().contiguous().numpy().astype("<f4").tofile(cmd[1])
             print(json.dumps({"written": cmd[1]}), flush=True)
         elif cmd[0] == "memory":
             print(json.dumps({"peakRssBytes": max_rss_bytes(), "rssBeforeBytes": rss_before}), flush=True)
