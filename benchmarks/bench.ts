@@ -22,7 +22,8 @@ import type { Sampler } from '../src/measure/types.js';
 import { textTable } from '../src/cli/summary.js';
 import { fitPowerLaw, type PowerLawFit } from '../src/stats/scaling.js';
 import { median } from '../src/stats/summary.js';
-import { significanceOf, type Significance } from '../src/frameworks/compare.js';
+import { outputDifference, significanceOf, type Significance } from '../src/frameworks/compare.js';
+import { PyTorchAdapter, torchUnavailableReason } from '../src/frameworks/pytorch.js';
 import { DilbenchAdapter } from '../src/frameworks/dilbench.js';
 import { OnnxRuntimeAdapter } from '../src/frameworks/onnxruntime.js';
 import type { FrameworkSpec } from '../src/frameworks/types.js';
@@ -127,6 +128,13 @@ export interface FrameworkBenchRow {
   significance: Significance | null;
   maxAbsError: number | null;
   flashPctOfPeak: number;
+  /** PyTorch scaled_dot_product_attention in its subprocess, interleaved with the other two; null when torch is absent */
+  torchMedianMs: number | null;
+  torchGflops: number | null;
+  /** torch median time / flash median time (> 1: flash faster) */
+  torchRatio: number | null;
+  torchSignificance: Significance | null;
+  torchMaxAbsError: number | null;
   note?: string;
 }
 
@@ -136,33 +144,38 @@ export async function runFrameworkSection(
   binding: NativeBinding,
   peak: NativePeak,
   opts: { threads: number; lengths?: number[]; runs?: number; warmup?: number; log?: (s: string) => void },
-): Promise<{ rows: FrameworkBenchRow[]; skipped?: string; version?: string }> {
+): Promise<{ rows: FrameworkBenchRow[]; skipped?: string; version?: string; torchVersion?: string; torchSkipped?: string }> {
   const rows: FrameworkBenchRow[] = [];
   let version: string | undefined;
+  let torchVersion: string | undefined;
+  const torchSkipped = torchUnavailableReason() ?? undefined;
   for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
     const spec: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42 };
     opts.log?.(`flash vs onnxruntime-node MultiHeadAttention @ ${seqLen} (interleaved)...`);
     const flash = await DilbenchAdapter.create(binding, spec);
     const ort = await OnnxRuntimeAdapter.create(spec, flash.inputs(), 'mha');
+    const torch = torchSkipped ? null : await PyTorchAdapter.create(spec, flash.inputs());
     try {
-      if ('skipped' in ort) return { rows, skipped: ort.reason };
+      if ('skipped' in ort) return { rows, skipped: ort.reason, torchSkipped };
       version = ort.version;
-      const ms = await measureInterleaved(
-        new Map([
-          ['flash', flash.sampler],
-          ['onnxruntime-mha', ort.sampler],
-        ]),
-        { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 },
-      );
+      const samplers = new Map([
+        ['flash', flash.sampler],
+        ['onnxruntime-mha', ort.sampler],
+      ]);
+      if (torch && !('skipped' in torch)) {
+        samplers.set('pytorch', torch.sampler);
+        torchVersion = torch.version;
+      }
+      const ms = await measureInterleaved(samplers, { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 });
       const f = ms.get('flash');
       const o = ms.get('onnxruntime-mha');
       if (!f || !o) throw new Error('interleaved measurement lost a sampler');
+      const t = ms.get('pytorch');
       const flops = 4 * spec.batch * spec.heads * seqLen * seqLen * spec.headDim;
       const a = await flash.output();
-      const b = await ort.output();
-      let maxAbs = 0;
-      for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs((a[i] as number) - (b[i] as number)));
+      const maxAbs = outputDifference(await ort.output(), a).maxAbsError;
       const flashGflops = flops / (f.stats.medianMs / 1000) / 1e9;
+      const torchOut = t && torch && !('skipped' in torch) ? await torch.output() : null;
       rows.push({
         seqLen,
         flashMedianMs: f.stats.medianMs,
@@ -173,13 +186,19 @@ export async function runFrameworkSection(
         significance: significanceOf(seqLen, 'onnxruntime-mha', f.samplesMs, o.samplesMs),
         maxAbsError: maxAbs,
         flashPctOfPeak: (100 * flashGflops) / peak.fmaGflops,
+        torchMedianMs: t ? t.stats.medianMs : null,
+        torchGflops: t ? flops / (t.stats.medianMs / 1000) / 1e9 : null,
+        torchRatio: t ? t.stats.medianMs / f.stats.medianMs : null,
+        torchSignificance: t ? significanceOf(seqLen, 'pytorch', f.samplesMs, t.samplesMs) : null,
+        torchMaxAbsError: torchOut ? outputDifference(torchOut, a).maxAbsError : null,
       });
     } finally {
       await flash.dispose();
       if (!('skipped' in ort)) await ort.dispose();
+      if (torch && !('skipped' in torch)) await torch.dispose();
     }
   }
-  return { rows, version };
+  return { rows, version, torchVersion, torchSkipped };
 }
 
 // ---- kv-cache decode bandwidth -----------------------------------------------------------------
@@ -465,7 +484,7 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number): string {
 export interface FullBenchResult extends BenchResult {
   quick: boolean;
   createdAt: string;
-  frameworks?: { rows: FrameworkBenchRow[]; skipped?: string; version?: string };
+  frameworks?: { rows: FrameworkBenchRow[]; skipped?: string; version?: string; torchVersion?: string; torchSkipped?: string };
   kvCache?: KvBenchRow[];
   dilated?: DilatedBenchResult;
   dtypes?: DtypeBenchResult;
@@ -494,6 +513,23 @@ export function fullBenchTable(r: FullBenchResult): string {
           [true, true, true, true, true, true, true, true, true, true],
         ),
       );
+    if (r.frameworks.torchSkipped) out.push(`  PyTorch: skipped: ${r.frameworks.torchSkipped}`);
+    else if (r.frameworks.rows.some((x) => x.torchMedianMs !== null)) {
+      out.push(`flash vs ${r.frameworks.torchVersion ?? 'PyTorch'} scaled_dot_product_attention (same points, sampled interleaved with the two above)`);
+      out.push(
+        textTable(
+          ['length', 'flash ms', 'torch ms', 'torch GFLOP/s', 'torch/flash time', '95% CI', 'p', 'max|diff|'],
+          r.frameworks.rows.map((x) => [
+            String(x.seqLen), f2(x.flashMedianMs), f2(x.torchMedianMs), f1(x.torchGflops),
+            x.torchRatio !== null ? `${x.torchRatio.toFixed(2)}x` : '-',
+            x.torchSignificance ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]` : '-',
+            x.torchSignificance ? x.torchSignificance.p.toExponential(1) : '-',
+            x.torchMaxAbsError !== null ? x.torchMaxAbsError.toExponential(1) : '-',
+          ]),
+          [true, true, true, true, true, true, true, true],
+        ),
+      );
+    }
     out.push('');
   }
   if (r.kvCache) {

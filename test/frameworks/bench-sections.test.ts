@@ -39,6 +39,16 @@ describe('bench sections', () => {
     expect(row?.ratio).toBeGreaterThan(0);
     expect(row?.significance?.p).toBeGreaterThanOrEqual(0);
     const result: FullBenchResult = { simdLevel: 'avx2', threads: 1, peak, rows: [], quick: true, createdAt: new Date().toISOString(), frameworks: fw, elapsedSeconds: 1 };
-    expect(fullBenchTable(result)).toContain('ORT/flash time');
+    const table = fullBenchTable(result);
+    expect(table).toContain('ORT/flash time');
+    // PyTorch rides along when its Python has torch (CI's DILBENCH_PYTHON), else says why not
+    if (fw.torchSkipped) {
+      expect(table).toContain(`PyTorch: skipped: ${fw.torchSkipped}`);
+      console.warn(`bench PyTorch column not exercised: ${fw.torchSkipped}`);
+    } else {
+      expect(row?.torchGflops).toBeGreaterThan(0);
+      expect(row?.torchSignificance?.p).toBeGreaterThanOrEqual(0);
+      expect(table).toContain('torch/flash time');
+    }
   });
 });
