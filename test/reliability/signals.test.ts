@@ -1,22 +1,56 @@
 // Ctrl-C (SIGINT) and SIGTERM during a suite (issue 8): the native run is cancelled at the next
 // iteration boundary, the completed points are written with the run marked `interrupted`, and the
 // process exits 130 within a second or two; a second Ctrl-C exits at once.
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI_READY, readResults, sleep, smallRun, spawnCli, tempDir } from './helpers.js';
+import { CLI_READY, readResults, sleep, smallRun, spawnCli, tempDir, type Running } from './helpers.js';
 
 // about 0.5-2 s per point on a shared 2-core machine: the signal lands mid-run
 const LENGTHS = '512,640,768,896,1024,1152,1280,1408,1536,1664,1792,1920,2048';
 /** the process may take this long from the signal to its exit (spec: "a second or two") */
 const EXIT_WITHIN_MS = 2500;
-/** enough work that even a fast machine is mid-run after 4 s (~60 s here) */
+/** enough work that the run is still going when its first point has completed (~60 s here) */
 const RUNS = 60;
+/** start, calibration and the first point take a few seconds here; this much means something is wrong */
+const FIRST_POINT_WITHIN_MS = 60_000;
+
+/** The child's stderr claims a terminal (stderr-tty.cjs), so the CLI's progress bar reaches the pipe. */
+function spawnWithProgress(dir: string): Running {
+  const preload = `--require ${JSON.stringify(join(import.meta.dirname, 'stderr-tty.cjs'))}`;
+  const nodeOptions = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ');
+  return spawnCli(smallRun(dir, LENGTHS, RUNS), { NODE_OPTIONS: nodeOptions });
+}
+
+/** Points completed so far: the last "done/total |" the progress bar drew, or 0 before it did. */
+function completedPoints(stderr: string): number {
+  const drawn = [...stderr.matchAll(/(\d+)\/(\d+) \|/g)];
+  return drawn.length ? Number(drawn[drawn.length - 1][1]) : 0;
+}
+
+/**
+ * Waits until the run has completed at least one point, so the signal lands mid-run on a slow or
+ * loaded machine as on a fast one (a fixed sleep could come before the first point or after the last).
+ */
+async function untilFirstPointDone(run: Running): Promise<void> {
+  const t0 = Date.now();
+  while (completedPoints(run.stderrSoFar()) < 1) {
+    const ended = run.child.exitCode !== null || run.child.signalCode !== null;
+    const late = Date.now() - t0 > FIRST_POINT_WITHIN_MS;
+    if (ended || late) {
+      run.child.kill('SIGKILL');
+      throw new Error(
+        `${ended ? 'the run ended before completing a point' : `no point completed within ${FIRST_POINT_WITHIN_MS / 1000} s`}; stderr so far: ${run.stderrSoFar()}`,
+      );
+    }
+    await sleep(50);
+  }
+  expect(run.child.exitCode, `the run finished before the signal: ${run.stderrSoFar()}`).toBeNull();
+}
 
 async function interruptMidRun(signal: NodeJS.Signals) {
   const dir = tempDir(`sig-${signal}`);
-  const run = spawnCli(smallRun(dir, LENGTHS, RUNS));
-  // let it start, calibrate and finish a few points
-  await sleep(4000);
-  expect(run.child.exitCode, `the run finished before the signal: ${run.stderrSoFar()}`).toBeNull();
+  const run = spawnWithProgress(dir);
+  await untilFirstPointDone(run);
   const t0 = Date.now();
   run.child.kill(signal);
   const done = await run.done;
@@ -48,9 +82,8 @@ describe.skipIf(!CLI_READY)('signals', () => {
 
   it('a second SIGINT exits at once', async () => {
     const dir = tempDir('sig-twice');
-    const run = spawnCli(smallRun(dir, LENGTHS, RUNS));
-    await sleep(3000);
-    expect(run.child.exitCode).toBeNull();
+    const run = spawnWithProgress(dir);
+    await untilFirstPointDone(run);
     const t0 = Date.now();
     run.child.kill('SIGINT');
     await sleep(30);
