@@ -1,10 +1,16 @@
-# The native core's sources as the addon builds them (same per-file SIMD flags as the root
-# CMakeLists.txt, never -march=native), for the two fake builds (this folder and addon/).
-# Needs DILBENCH_NATIVE; sets FAKE_CORE_SOURCES.
-file(GLOB FAKE_CORE_SOURCES CONFIGURE_DEPENDS
-  ${DILBENCH_NATIVE}/core/*.cpp ${DILBENCH_NATIVE}/cpu/*.cpp
-  ${DILBENCH_NATIVE}/reference/*.cpp ${DILBENCH_NATIVE}/model/*.cpp)
-foreach(src ${FAKE_CORE_SOURCES})
+# The native core's sources (core, cpu, reference, model) and their per-file SIMD flags, in one
+# place for every build that compiles the core: the root CMakeLists.txt (addon, tools, CUDA
+# variant) and the two fake-CUDA builds (native/cuda/model/fake and its addon/).
+# Runtime CPU dispatch: each SIMD level lives in files named *_avx2.cpp / *_avx512.cpp compiled
+# with that level's flags only; everything else is built for baseline x86-64. Never -march=native.
+# Source file properties are per directory, so each CMakeLists includes this rather than sharing
+# a target. Sets DILBENCH_CORE_SOURCES.
+file(GLOB DILBENCH_CORE_SOURCES CONFIGURE_DEPENDS
+  ${CMAKE_CURRENT_LIST_DIR}/core/*.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/cpu/*.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/reference/*.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/*.cpp)
+foreach(src ${DILBENCH_CORE_SOURCES})
   if(src MATCHES "_avx512\\.cpp$")
     set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS
       "-mavx512f;-mavx512dq;-mavx512bw;-mavx512vl;-mavx2;-mfma;-mf16c")
