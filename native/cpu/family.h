@@ -175,7 +175,7 @@ struct DilatedPart {
   DilatedPair pair;
   int64_t offset = 0;
 };
-// LongNet's parts of head h (dilated, ring-dilated, and the CUDA side's plans and flops): every
+// LongNet's parts of head h (dilated, ring-dilated, and the CUDA side's familyHeadParts): every
 // pair, at head offset h mod r.
 std::vector<DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int64_t h);
 // Largest number of rows one segment of these pairs selects (ceil(w / r)).
