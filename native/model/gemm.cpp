@@ -8,6 +8,7 @@
 #include "../core/cpu_features.h"
 #include "../core/thread_pool.h"
 #include "gemm_tile_portable.h"
+#include "step_team.h"
 
 namespace dilbench {
 namespace model {
@@ -40,7 +41,7 @@ void packB(const float* B, int64_t ld, bool transposed, int64_t K, int64_t N, fl
 }
 
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias,
-          float* C, int64_t ldc, bool accumulate, int threads) {
+          float* C, int64_t ldc, bool accumulate, int threads, StepTeam* team) {
   if (M <= 0 || B.N <= 0) return;
   TileFn fn = gemmTileGeneric;
   int64_t mr = kMrGeneric;
@@ -76,6 +77,8 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   const int64_t tasks = groups * mBlocks;
   if (t == 1 || tasks == 1) {
     for (int64_t i = 0; i < tasks; ++i) body(i, 0);
+  } else if (team) {
+    team->stage(tasks, std::ref(body));
   } else {
     // std::ref: the std::function holds a reference in place, no heap allocation per GEMV
     ThreadPool::global().parallelFor(tasks, t, std::ref(body));

@@ -32,9 +32,13 @@ struct PackedMatrix {
 // (nn.Linear / embedding layout, y = x @ B^T^T).
 void packB(const float* B, int64_t ld, bool transposed, int64_t K, int64_t N, float* dst);
 
+class StepTeam;  // step_team.h
+
 // C[M, N] = A[M, K] @ B (+ bias[N] when non-null) (+ C when accumulate). Row strides lda, ldc.
+// team: run the tasks as a stage of that team (called by its driver; threads = its size)
+// instead of as a ThreadPool job.
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias,
-          float* C, int64_t ldc, bool accumulate, int threads);
+          float* C, int64_t ldc, bool accumulate, int threads, StepTeam* team = nullptr);
 
 // ---- per-ISA microkernels (internal) --------------------------------------------------------
 // Computes rows [0, mr) (mr <= maxRows of that level) of one 32-column tile:

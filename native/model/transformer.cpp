@@ -13,6 +13,7 @@
 #include "../core/thread_pool.h"
 #include "../cpu/attention_block.h"
 #include "../cuda/model/model_device.h"
+#include "step_team.h"
 #include "weights.h"
 
 namespace dilbench {
@@ -49,12 +50,15 @@ double nowNs() {
           .count());
 }
 
-// Takes the body by reference and hands the pool a std::function over std::ref(fn), which
-// stores the reference in place: no heap allocation per dispatch.
+// fn(task, worker) for task in [0, tasks): inline, as a stage of team (decode steps), or as a
+// ThreadPool job. fn is passed as std::ref(fn), which std::function stores in place: no heap
+// allocation per dispatch.
 template <class Fn>
-void parallel(int64_t tasks, int threads, Fn& fn) {
+void parallel(int64_t tasks, int threads, StepTeam* team, Fn& fn) {
   if (threads <= 1 || tasks <= 1) {
     for (int64_t i = 0; i < tasks; ++i) fn(i, 0);
+  } else if (team) {
+    team->stage(tasks, std::ref(fn));
   } else {
     ThreadPool::global().parallelFor(tasks, threads, std::ref(fn));
   }
@@ -95,6 +99,7 @@ struct Transformer::Impl {
     const RunOptions* o = nullptr;
     const CancelToken* cancel = nullptr;
     int threads = 1;
+    StepTeam* team = nullptr;  // set while KV-cache decode steps run inside a StepTeam
     std::unique_ptr<Kernel> kernel;
     ExecContext ctx;
   };
@@ -155,7 +160,7 @@ struct Transformer::Impl {
 
   void linear(Run& r, const Linear& l, const float* a, int64_t lda, int64_t n, float* out, int64_t ldo,
               bool accumulate) const {
-    gemm(n, a, lda, l.w, l.b.data(), out, ldo, accumulate, r.threads);
+    gemm(n, a, lda, l.w, l.b.data(), out, ldo, accumulate, r.threads, r.team);
   }
 
   // Full attention of n rows through the registry kernel: q, k, v rows inside qkv (row stride ld,
@@ -233,7 +238,7 @@ struct Transformer::Impl {
       }
       finalizeOnlineSoftmax(st, out + i * H * D + g * gs * D, D, nullptr);
     };
-    parallel(n * G, threads, body);
+    parallel(n * G, threads, r.team, body);
   }
 
   int64_t attendScratchPerWorker() const {
@@ -342,7 +347,7 @@ struct Transformer::Impl {
   }
 
   void lmLogits(Run& r, const float* xn, int64_t n, float* logits) const {
-    gemm(n, xn, E, tied ? wte : lmHead, nullptr, logits, V, false, r.threads);
+    gemm(n, xn, E, tied ? wte : lmHead, nullptr, logits, V, false, r.threads, r.team);
   }
 
   static int32_t argmax(const float* v, int64_t n) {
@@ -617,7 +622,7 @@ Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t new
     }
     std::vector<Layer>& stack = encDec ? m.dec : m.enc;
     NormW& fin = encDec ? m.decLnf : m.lnf;
-    for (int64_t step = 0; step < newTokens; ++step) {
+    auto runStep = [&](int64_t step) {
       throwIfCancelled(cancel);
       const uint64_t allocsBefore = m.pool.stats().allocations;
       const int64_t len = static_cast<int64_t>(seq.size());
@@ -648,6 +653,25 @@ Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t new
         g.stepPoolAllocations.push_back(static_cast<double>(m.pool.stats().allocations - allocsBefore));
       }
       t0 = t1;
+    };
+    runStep(0);
+    // A threaded KV-cache decode step (one row, attention through attendRows) runs as one
+    // StepTeam: one ThreadPool job per token instead of one per GEMV (49 for gpt2). Per step
+    // rather than per run, so other users of the pool still get it between tokens (measured
+    // equal, NOTES.md). The prefill stays outside: its attention is a registry kernel with its
+    // own ThreadPool jobs.
+    const bool team = o.useCache && r.threads > 1;
+    for (int64_t step = 1; step < newTokens; ++step) {
+      if (!team) {
+        runStep(step);
+        continue;
+      }
+      auto driver = [&](StepTeam& t) {
+        r.team = &t;
+        runStep(step);
+      };
+      StepTeam::run(r.threads, driver);
+      r.team = nullptr;
     }
   }
   const PoolStats st = m.pool.stats();

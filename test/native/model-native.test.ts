@@ -224,6 +224,24 @@ describe('native transformer models', () => {
     model.dispose();
   });
 
+  it('cancelling during threaded decode steps rejects with ERR_DILBENCH_CANCELLED; the model stays usable', async () => {
+    // big enough that 1000 decode steps take seconds, so the cancel lands inside one of them
+    const cfg: ModelConfig = { ...gpt2Tiny, name: 'mid', vocabSize: 4000, maxPositions: 1100, hidden: 256, layers: 4, heads: 4, kvHeads: 4, intermediate: 1024 };
+    const model = await native.createModel(cfg, { seed: 3 });
+    const opts = { implementation: 'flash', threads: 2, useCache: true };
+    const token = new native.CancelToken();
+    const started = Date.now();
+    const run = model.generate(prompt, 1000, opts, token);
+    setTimeout(() => token.cancel(), 30);
+    const err = await catchAsync(run);
+    expectCoded(err, ErrorCodes.CANCELLED);
+    expect(Date.now() - started, 'cancelled well before 1000 steps could finish').toBeLessThan(2000);
+    const a = await model.generate(prompt, 6, opts);
+    const b = await model.generate(prompt, 6, { ...opts, threads: 1 });
+    expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+    model.dispose();
+  });
+
   it('bad config fields are ERR_DILBENCH_INVALID_CONFIG naming the field', async () => {
     const bad: [Partial<Record<keyof ModelConfig, unknown>>, string][] = [
       [{ heads: 0 }, 'heads'],
