@@ -3,6 +3,12 @@
 // parallelFor called from inside a task runs inline. Workers that took part in a job spin
 // briefly for the next one, then sleep on a condition variable, so back-to-back iterations do
 // not pay a wake-up while idle workers cost nothing.
+//
+// A job ends when its tasks are done, not when every worker has checked in: workers join a job
+// (a CAS on state_, which carries the job id, a closed bit and the joined count), and once the
+// caller has run out of tasks it closes the job and waits only for workers still inside one. A
+// worker the OS has not scheduled yet finds the job closed and touches nothing; on a loaded
+// machine that is the difference between a job costing its work and costing a time slice.
 #include "thread_pool.h"
 
 #include <sched.h>
@@ -78,21 +84,24 @@ class GlobalThreadPool final : public ThreadPool {
     tasks_ = tasks;
     threads_.store(threads, std::memory_order_relaxed);
     next_.store(0, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
+    jobId_ = jobId_ % 0xffffffffu + 1;  // 1 .. 2^32-1: id 0 means no job yet
+    // open for joining; the release publishes the job's parameters to whoever joins it
+    state_.store(jobId_ << kIdShift, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lk(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     runTasks(0);
-    // Wait for the other participants.
-    const int need = threads - 1;
-    for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) < need; ++i)
-      DILBENCH_PAUSE();
-    if (done_.load(std::memory_order_acquire) < need) {
-      std::unique_lock<std::mutex> lk(mutex_);
-      doneCv_.wait(lk, [&] { return done_.load(std::memory_order_acquire) >= need; });
+    // No task is left to hand out: close the job and wait for the workers still running one.
+    if (joinedCount(state_.fetch_or(kClosed, std::memory_order_acq_rel)) > 0) {
+      for (int i = 0; i < kSpinIterations && joinedCount(state_.load(std::memory_order_acquire)) > 0; ++i)
+        DILBENCH_PAUSE();
+      if (joinedCount(state_.load(std::memory_order_acquire)) > 0) {
+        std::unique_lock<std::mutex> lk(mutex_);
+        doneCv_.wait(lk, [&] { return joinedCount(state_.load(std::memory_order_acquire)) == 0; });
+      }
     }
     fn_ = nullptr;
     if (error_) {
@@ -132,21 +141,38 @@ class GlobalThreadPool final : public ThreadPool {
         std::unique_lock<std::mutex> lk(mutex_);
         cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       }
-      const uint64_t g = generation_.load(std::memory_order_acquire);
+      seen = generation_.load(std::memory_order_acquire);
       if (stop_) return;
-      const int jobThreads = threads_.load(std::memory_order_relaxed);
-      // A late non-participant may read the parameters of a newer job: validate the snapshot
-      // (a participant's job cannot be replaced before it reports done).
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (generation_.load(std::memory_order_relaxed) != g) continue;
-      seen = g;
-      spin = worker < jobThreads;
-      if (!spin) continue;
-      runTasks(worker);
-      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == jobThreads - 1) {
-        std::lock_guard<std::mutex> lk(mutex_);
-        doneCv_.notify_one();
+      spin = false;
+      if (!join()) continue;  // closed already: its tasks are done without us
+      // joined: the job cannot end (nor its parameters change) until we leave
+      if (worker < threads_.load(std::memory_order_relaxed)) {
+        spin = true;
+        runTasks(worker);
       }
+      leave();
+    }
+  }
+
+  static constexpr int kIdShift = 32;
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kCountMask = kClosed - 1;
+  static int64_t joinedCount(uint64_t s) { return static_cast<int64_t>(s & kCountMask); }
+
+  /** Joins the open job, if there is one (the job id in state_ rules out joining a stale one). */
+  bool join() {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    while (!(s & kClosed) && (s >> kIdShift) != 0) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+    }
+    return false;
+  }
+
+  void leave() {
+    const uint64_t prev = state_.fetch_sub(1, std::memory_order_acq_rel);
+    if ((prev & kClosed) && joinedCount(prev) == 1) {
+      std::lock_guard<std::mutex> lk(mutex_);
+      doneCv_.notify_one();
     }
   }
 
@@ -162,7 +188,8 @@ class GlobalThreadPool final : public ThreadPool {
   int64_t tasks_ = 0;
   std::atomic<int> threads_{0};
   std::atomic<int64_t> next_{0};
-  std::atomic<int> done_{0};
+  uint64_t jobId_ = 0;                // guarded by jobMutex_
+  std::atomic<uint64_t> state_{0};    // jobId << 32 | closed << 31 | workers joined
   std::mutex errorMutex_;
   std::exception_ptr error_;
 };
