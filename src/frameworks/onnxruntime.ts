@@ -92,6 +92,8 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
         executionProviders: ['cpu'],
+        // errors only: a bf16 attempt otherwise prints optimiser warnings before the skip says why
+        logSeverityLevel: 3,
       });
     } catch (e) {
       // a precision the CPU execution provider has no kernel for is a skip with ORT's own words
