@@ -55,6 +55,10 @@ interface Ready {
   version: string;
   setupMs: number;
   rssBeforeBytes: number;
+  /** torch.get_num_threads() after set_num_threads */
+  threads?: number;
+  /** the SDPA kernel torch picks for these inputs (FLASH_ATTENTION, MATH, ...), null if unknown */
+  sdpaBackend?: string | null;
 }
 
 export class PyTorchAdapter implements FrameworkAdapter {
@@ -73,7 +77,9 @@ export class PyTorchAdapter implements FrameworkAdapter {
     readonly setupMs: number,
     spec: FrameworkSpec,
   ) {
-    this.description = `torch.nn.functional.scaled_dot_product_attention (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}), [B, H, S, D]`;
+    const kernel = ready.sdpaBackend ? `, dispatches to ${ready.sdpaBackend}` : '';
+    const threads = ready.threads !== undefined ? `, ${ready.threads} threads` : '';
+    this.description = `torch.nn.functional.scaled_dot_product_attention (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}${kernel}${threads}), [B, H, S, D]`;
     this.sampler = { sample: (n: number) => this.sample(n) };
     lines.on('line', (l) => this.pending.shift()?.(l));
   }

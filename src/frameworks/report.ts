@@ -200,6 +200,8 @@ export function frameworksMarkdown(r: FrameworksReport): string {
     `- dtype: ${f.dtype}; threads: ${f.threads}; shapes: batch ${f.shapes.batch}, heads ${f.shapes.heads}, headDim ${f.shapes.headDim}, lengths ${f.shapes.seqLens.join(', ')}, ${f.shapes.causal ? 'causal' : 'not causal'}`,
     `- inputs: ${f.inputs}`,
     ...Object.entries(f.versions).map(([k, v]) => `- version ${k}: ${v}`),
+    // what each framework ran, as it described itself at its longest length (the kernel torch picks may change with it)
+    ...[...new Map(r.points.filter((p) => p.description).map((p) => [p.framework, p.description] as const)).entries()].map(([k, d]) => `- what runs in ${k}: ${d}`),
     ...Object.entries(f.timing).map(([k, v]) => `- timing ${k}: ${v}`),
     ...f.notes.map((n) => `- ${n}`),
     '',

@@ -78,6 +78,7 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
     expect(markdown).toContain('heads / kv heads / head dim: 2 / 2 / 16');
     expect(markdown).toContain('- sampling: 1 warm-up iterations, 5 timed iterations (fixed)');
     expect(markdown).not.toContain('No dense-attention point ran successfully');
+    expect(markdown).toContain("- what runs in dilbench: dilbench 'flash' kernel, fp32, [B, H, S, D]");
     expect(markdown).toMatch(/## Best implementation per length[\s\S]*\| 64 \| (dilbench:flash|onnxruntime-mha|onnxruntime-matmul|pytorch) \|/);
     if (ortAvailable) {
       for (const f of ['onnxruntime-mha', 'onnxruntime-matmul']) {

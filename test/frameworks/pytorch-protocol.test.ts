@@ -118,6 +118,9 @@ for (const side of sides) {
         if ('skipped' in p) throw new Error(p.reason);
         try {
           expect(p.version).toMatch(side.label === 'real torch' ? /^torch \d+\.\d+/ : /^torch 0\.0-fake-numpy$/);
+          // the thread count torch really uses, and (real torch) the SDPA kernel it dispatches to
+          expect(p.description).toMatch(/, 1 threads\)/);
+          if (side.label === 'real torch') expect(p.description).toMatch(/dispatches to [A-Z_]+/);
           expect(p.setupMs).toBeGreaterThan(0);
           const ns = await p.sampler.sample(3, false);
           expect(ns).toHaveLength(3);

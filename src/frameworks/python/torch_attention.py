@@ -7,7 +7,8 @@ are cast with .to(), the output is cast back to fp32 for the comparison (not tim
 Protocol (one JSON object per line):
   argv[1]: JSON spec {batch, heads, seqLen, headDim, causal, threads, scale, input, dtype}
            input: path of a .bin with q, k, v as float32 little-endian [B, H, S, D] back to back.
-  stdout first line: {"ready": true, "version": ..., "setupMs": ..., "rssBeforeBytes": ...}
+  stdout first line: {"ready": true, "version": ..., "setupMs": ..., "rssBeforeBytes": ...,
+                      "threads": ..., "sdpaBackend": "FLASH_ATTENTION" | "MATH" | ... | null}
   stdin  "sample N"    -> {"ns": [...]}   N timed iterations (time.perf_counter_ns)
   stdin  "output PATH" -> {"written": PATH}  writes the output [B, H, S, D] float32 to PATH
   stdin  "memory"      -> {"peakRssBytes": ..., "rssBeforeBytes": ...}
@@ -52,9 +53,17 @@ def main():
     def run():
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
 
+    # which SDPA kernel torch dispatches to for these inputs (private API: None when it moves)
+    try:
+        from torch.nn.attention import SDPBackend
+        backend = SDPBackend(torch._fused_sdp_choice(q, k, v, None, 0.0, causal, scale=scale)).name
+    except Exception:  # noqa: BLE001
+        backend = None
+
     setup_ms = (time.perf_counter() - t0) * 1000.0
     print(json.dumps({"ready": True, "version": f"torch {torch.__version__}", "setupMs": setup_ms,
-                      "rssBeforeBytes": rss_before, "threads": torch.get_num_threads()}), flush=True)
+                      "rssBeforeBytes": rss_before, "threads": torch.get_num_threads(),
+                      "sdpaBackend": backend}), flush=True)
     for line in sys.stdin:
         cmd = line.strip().split(" ", 1)
         if not cmd or not cmd[0]:
