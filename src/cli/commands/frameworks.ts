@@ -97,11 +97,10 @@ export async function runFrameworksCommand(
 ): Promise<{ json: string; markdown: string; csv: string }> {
   const o = frameworksOptionsFromFlags(opts);
   const binding = getBinding();
-  if (!binding.listImplementations().some((i) => i.name === o.implementation && i.device === 'cpu')) {
-    usage('--implementation', o.implementation, binding.listImplementations().filter((i) => i.device === 'cpu').map((i) => i.name).join('|'));
-  }
-  const impl = binding.listImplementations().find((i) => i.name === o.implementation && i.device === 'cpu');
-  if (impl && !impl.dtypes.includes(o.dtype)) {
+  const cpuImpls = binding.listImplementations().filter((i) => i.device === 'cpu');
+  const impl = cpuImpls.find((i) => i.name === o.implementation);
+  if (!impl) usage('--implementation', o.implementation, cpuImpls.map((i) => i.name).join('|'));
+  if (!impl.dtypes.includes(o.dtype)) {
     usage('--dtype', o.dtype, `${impl.dtypes.join('|')} (what '${o.implementation}' stores on the CPU)`);
   }
   const report = await runFrameworks(binding, { ...o, log: opts.quiet ? undefined : (s) => io.stderr.write(`${s}\n`) });
