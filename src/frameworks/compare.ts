@@ -99,17 +99,8 @@ export interface FrameworksReport {
 /** Maximum absolute and relative L2 difference of two outputs (b as the reference of rel L2). */
 export function outputDifference(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbsError: number; relL2Error: number } {
   if (a.length !== b.length) throw new RangeError(`output lengths differ: ${a.length} vs ${b.length}`);
-  let maxAbs = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = (a[i] as number) - (b[i] as number);
-    if (Number.isNaN(d)) return { maxAbsError: Number.POSITIVE_INFINITY, relL2Error: Number.POSITIVE_INFINITY };
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    num += d * d;
-    den += (b[i] as number) * (b[i] as number);
-  }
-  return { maxAbsError: maxAbs, relL2Error: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num) };
+  const { maxAbsError, relL2Error } = errors(a, b);
+  return { maxAbsError, relL2Error };
 }
 
 /** Bootstrap 95% interval of median(other) / median(base), seeded. */

@@ -27,6 +27,12 @@ export interface OrtModule {
   env?: { versions?: { node?: string; common?: string } };
 }
 
+/** the 16-bit storage types: ORT's tensor type name and the exact conversions of their bit patterns */
+const HALF = {
+  fp16: { type: 'float16', toBits: toFp16Bits, fromBits: fromFp16Bits },
+  bf16: { type: 'bfloat16', toBits: toBf16Bits, fromBits: fromBf16Bits },
+} as const;
+
 let cached: Promise<OrtModule | string> | undefined;
 
 /** onnxruntime-node, or the reason it cannot be loaded. */
@@ -105,10 +111,8 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
     }
     // the inputs are already representable in the storage type (dilbench rounded them), so these
     // conversions are exact
-    const tensor = (x: Float32Array, dims: number[]): OrtTensor =>
-      spec.dtype === 'fp32'
-        ? new ort.Tensor('float32', x, dims)
-        : new ort.Tensor(spec.dtype === 'fp16' ? 'float16' : 'bfloat16', spec.dtype === 'fp16' ? toFp16Bits(x) : toBf16Bits(x), dims);
+    const half = spec.dtype === 'fp32' ? null : HALF[spec.dtype];
+    const tensor = (x: Float32Array, dims: number[]): OrtTensor => (half ? new ort.Tensor(half.type, half.toBits(x), dims) : new ort.Tensor('float32', x, dims));
     let feeds: Record<string, OrtTensor>;
     if (graph === 'mha') {
       const dims = [spec.batch, spec.seqLen, spec.heads * spec.headDim];
@@ -142,8 +146,7 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
   async output(): Promise<Float32Array> {
     const r = await this.session.run(this.feeds);
     const raw = r.output?.data as Float32Array | Uint16Array;
-    const data =
-      this.spec.dtype === 'fp32' ? Float32Array.from(raw as Float32Array) : this.spec.dtype === 'fp16' ? fromFp16Bits(raw as Uint16Array) : fromBf16Bits(raw as Uint16Array);
+    const data = this.spec.dtype === 'fp32' ? Float32Array.from(raw as Float32Array) : HALF[this.spec.dtype].fromBits(raw as Uint16Array);
     r.output?.dispose?.();
     return this.graph === 'mha' ? bshToBhsd(data, this.spec) : data;
   }

@@ -12,8 +12,8 @@ import type { FrameworkAdapter, FrameworkInputs, FrameworkSkip, FrameworkSpec, P
 
 const TORCH_DTYPE = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' } as const;
 
-export function pythonExecutable(): string {
-  return process.env.DILBENCH_PYTHON || 'python3';
+export function pythonExecutable(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DILBENCH_PYTHON || 'python3';
 }
 
 export function torchScriptPath(): string {

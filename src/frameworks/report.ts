@@ -6,6 +6,7 @@ import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/type
 import { collectEnvironment } from '../env/environment.js';
 import { DEFAULT_SAMPLING } from '../measure/scheduler.js';
 import { DTYPE_TOLERANCES, validationOf } from '../results/validation.js';
+import type { FrameworksOptions, FrameworksReport } from './compare.js';
 
 /**
  * Two implementations, each within the dtype's tolerance of the exact answer, are within twice it
@@ -15,7 +16,6 @@ export function agreementTolerance(dtype: keyof typeof DTYPE_TOLERANCES): { maxA
   const t = DTYPE_TOLERANCES[dtype];
   return { maxAbs: 2 * t.maxAbs, relL2: 2 * t.relL2 };
 }
-import type { FrameworksOptions, FrameworksReport } from './compare.js';
 
 function fmtMs(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '-';

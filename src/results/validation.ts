@@ -24,7 +24,7 @@ export interface ErrorSummary {
   maxScaledError: number;
 }
 
-export function errors(out: Float32Array, ref: ArrayLike<number>): ErrorSummary {
+export function errors(out: ArrayLike<number>, ref: ArrayLike<number>): ErrorSummary {
   let maxAbs = 0;
   let maxScaled = 0;
   let num = 0;

@@ -48,7 +48,7 @@ function onnxRuntimeFound(): DoctorReport['frameworks']['onnxruntime'] {
 }
 
 function pytorchFound(env: NodeJS.ProcessEnv): DoctorReport['frameworks']['pytorch'] {
-  const python = env.DILBENCH_PYTHON || pythonExecutable();
+  const python = pythonExecutable(env);
   const p = probeTorch(python);
   return p.reason === null ? { python, version: p.version } : { python, version: null, reason: p.reason };
 }
