@@ -385,7 +385,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   }
   const binding = opts.binding ?? getModelBinding();
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
-  const resolved = modelSides(opts, binding as ModelSideBinding);
+  const resolved = modelSides(opts, binding);
   const sides: (ModelSide & { setup_ms?: number })[] = resolved.sides.map((s) => ({ ...s }));
   if (resolved.deviceSelection) log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
   const weights: ModelWeights = opts.checkpoint ? loadGpt2Checkpoint(opts.checkpoint, config) : { seed };

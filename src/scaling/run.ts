@@ -180,7 +180,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   const out = resolve(opts.out ?? 'benchmark_results');
   const binding = opts.binding ?? getModelBinding();
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
-  const resolved = modelSides(opts, binding as ModelSideBinding);
+  const resolved = modelSides(opts, binding);
   const sides: ModelSide[] = resolved.sides.map((x) => ({ ...x }));
   if (resolved.deviceSelection) log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
   const seed = cfg.seed ?? 1234;

@@ -2,7 +2,7 @@
 // peak memory vs context length for an encoder, decoder or encoder-decoder model (issue 7).
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/errors.js';
-import { modelSides, skippedSideLines, type ModelSideBinding } from '../../inference/sides.js';
+import { modelSides, skippedSideLines } from '../../inference/sides.js';
 import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
 
@@ -41,7 +41,7 @@ export function register(program: Command): void {
       }
       const sideOptions = { device: opts.device, dtype: opts.dtype, compareDtypes: opts.compareDtypes, compareDevices: opts.compareDevices };
       const { getModelBinding } = await import('../../models/binding.js');
-      modelSides(sideOptions, getModelBinding() as unknown as ModelSideBinding); // bad values, or no side that can run: exit 2 before anything runs
+      modelSides(sideOptions, getModelBinding()); // bad values, or no side that can run: exit 2 before anything runs
       const { runScaling } = await import('../../scaling/run.js');
       const { loadScalingConfig } = await import('../../scaling/config.js');
       const quiet = opts.quiet === true || opts.json === true;
