@@ -26,7 +26,7 @@ import { outputDifference, significanceOf, type Significance } from '../src/fram
 import { PyTorchAdapter, torchUnavailableReason } from '../src/frameworks/pytorch.js';
 import { DilbenchAdapter } from '../src/frameworks/dilbench.js';
 import { OnnxRuntimeAdapter } from '../src/frameworks/onnxruntime.js';
-import type { FrameworkSpec } from '../src/frameworks/types.js';
+import { isSkip, type FrameworkSpec } from '../src/frameworks/types.js';
 import { writeFileAtomic, fileTimestamp } from '../src/results/store.js';
 import { collectEnvironment } from '../src/env/environment.js';
 
@@ -148,13 +148,15 @@ export async function runFrameworkSection(
   const rows: FrameworkBenchRow[] = [];
   let version: string | undefined;
   let torchVersion: string | undefined;
-  const torchSkipped = torchUnavailableReason() ?? undefined;
+  let torchSkipped = torchUnavailableReason() ?? undefined;
   for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
     const spec: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42 };
     opts.log?.(`flash vs onnxruntime-node MultiHeadAttention @ ${seqLen} (interleaved)...`);
     const flash = await DilbenchAdapter.create(binding, spec);
     const ort = await OnnxRuntimeAdapter.create(spec, flash.inputs(), 'mha');
-    const torch = torchSkipped ? null : await PyTorchAdapter.create(spec, flash.inputs());
+    const created = torchSkipped ? null : await PyTorchAdapter.create(spec, flash.inputs());
+    if (created && isSkip(created)) torchSkipped = created.reason;
+    const torch = created && !isSkip(created) ? created : null;
     try {
       if ('skipped' in ort) return { rows, skipped: ort.reason, torchSkipped };
       version = ort.version;
@@ -162,7 +164,7 @@ export async function runFrameworkSection(
         ['flash', flash.sampler],
         ['onnxruntime-mha', ort.sampler],
       ]);
-      if (torch && !('skipped' in torch)) {
+      if (torch) {
         samplers.set('pytorch', torch.sampler);
         torchVersion = torch.version;
       }
@@ -175,7 +177,7 @@ export async function runFrameworkSection(
       const a = await flash.output();
       const maxAbs = outputDifference(await ort.output(), a).maxAbsError;
       const flashGflops = flops / (f.stats.medianMs / 1000) / 1e9;
-      const torchOut = t && torch && !('skipped' in torch) ? await torch.output() : null;
+      const torchOut = torch ? await torch.output() : null;
       rows.push({
         seqLen,
         flashMedianMs: f.stats.medianMs,
@@ -195,7 +197,7 @@ export async function runFrameworkSection(
     } finally {
       await flash.dispose();
       if (!('skipped' in ort)) await ort.dispose();
-      if (torch && !('skipped' in torch)) await torch.dispose();
+      await torch?.dispose();
     }
   }
   return { rows, version, torchVersion, torchSkipped };
