@@ -28,7 +28,7 @@ import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.
 import { toCsvText, writePngAtomic } from '../inference/files.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
 import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
-import { sideKey } from '../suite/sides.js';
+import { sideKey, storedSideKey } from '../suite/sides.js';
 
 export const SCALING_KIND = 'dilbench-inference-scaling';
 export const SCALING_PREFIX = 'inference_scaling_';
@@ -275,20 +275,19 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
 
 /** Each side's points against the first side's, per context length both finished. */
 export function compareScalingSides(points: ScalingPoint[]): ScalingSideComparison[] {
-  const key = (p: ScalingPoint): string => `${p.device ?? 'cpu'}/${p.dtype ?? 'fp32'}`;
-  const baseline = points[0] ? key(points[0]) : undefined;
+  const baseline = points[0] ? storedSideKey(points[0]) : undefined;
   if (!baseline) return [];
-  const base = new Map(points.filter((p) => key(p) === baseline).map((p) => [p.context_length, p] as const));
+  const base = new Map(points.filter((p) => storedSideKey(p) === baseline).map((p) => [p.context_length, p] as const));
   const out: ScalingSideComparison[] = [];
   for (const p of points) {
     const b = base.get(p.context_length);
-    if (key(p) === baseline || !b) continue;
+    if (storedSideKey(p) === baseline || !b) continue;
     const lat = median(p.latency_samples_ms);
     const blat = median(b.latency_samples_ms);
     out.push({
       context_length: p.context_length,
       baseline,
-      side: key(p),
+      side: storedSideKey(p),
       latency_ms: lat,
       baseline_latency_ms: blat,
       latency_ratio: sideRatio(lat, blat),

@@ -64,6 +64,11 @@ export function sideKey(s: RunSide): string {
   return `${s.device}/${s.dtype}`;
 }
 
+/** sideKey of a stored record or point; those written before sides carry none and ran on cpu/fp32. */
+export function storedSideKey(r: { device?: string; dtype?: string }): string {
+  return `${r.device ?? 'cpu'}/${r.dtype ?? 'fp32'}`;
+}
+
 export function sameSide(a: RunSide, b: RunSide): boolean {
   return a.device === b.device && a.dtype === b.dtype;
 }

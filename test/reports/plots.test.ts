@@ -18,6 +18,8 @@ import {
   type HistoryPoint,
   type VlSpec,
 } from '../../src/reports/plots/index.js';
+import { inferenceOverTimeSpec } from '../../src/reports/plots/inference.js';
+import { latencyCurveSpec } from '../../src/reports/plots/scaling.js';
 import { decodePng, loadFixture, pngSize, variance } from './helpers.js';
 
 const seq = loadFixture('sequence-ranges_2026-11-20');
@@ -211,5 +213,29 @@ describe('series styles', () => {
     // vega cycles both ranges over the series domain
     const pairs = new Set(Array.from({ length: 24 }, (_, i) => `${OKABE_ITO[i % OKABE_ITO.length]}|${SHAPES[i % SHAPES.length]}`));
     expect(pairs.size).toBe(24);
+  });
+});
+
+describe('model plots: the device/dtype side in the series', () => {
+  const inferRec = (device?: string, dtype?: string) => ({
+    run_id: 'r', timestamp: '2026-01-01T00:00:00Z', model: 'gpt2', mode: 'kv-cache' as const, prompt_label: 'p', prompt_tokens: 4, new_tokens: 8,
+    tokens_per_second: 10, time_per_token_ms: 100, total_time_ms: 800, first_token_latency_ms: 5, weights_mb: 1, kv_cache_mb: 1, workspace_mb: 1, peak_memory_mb: 3,
+    ...(device ? { device } : {}), ...(dtype ? { dtype } : {}),
+  });
+  const series = (spec: VlSpec | null): string[] => ((spec?.data as { values: { series: string }[] }).values).map((v) => v.series);
+
+  it('inference over time: a record without a side is cpu/fp32 and unnamed; other sides are named', () => {
+    expect(series(inferenceOverTimeSpec([inferRec(), inferRec('cpu', 'fp32'), inferRec('cuda', 'bf16'), inferRec(undefined, 'fp16')]))).toEqual([
+      'gpt2 - KV cache', 'gpt2 - KV cache', 'gpt2, cuda/bf16 - KV cache', 'gpt2, cpu/fp16 - KV cache',
+    ]);
+  });
+
+  it('latency curve: the side is named only when the rows have several (a row without one is cpu/fp32)', () => {
+    const row = (device?: string, dtype?: string) => ({
+      exp_id: 'e', arch: 'decoder', model: 'm', context_length: 64, latency_ms: 1, latency_min_ms: 1, latency_max_ms: 1, max_memory_gb: 0.1,
+      ...(device ? { device } : {}), ...(dtype ? { dtype } : {}),
+    });
+    expect(series(latencyCurveSpec([row(), row('cpu', 'fp32')]))).toEqual(['decoder (m)', 'decoder (m)']);
+    expect(series(latencyCurveSpec([row(), row('cuda', 'fp32')]))).toEqual(['decoder (m, cpu/fp32)', 'decoder (m, cuda/fp32)']);
   });
 });

@@ -3,6 +3,7 @@
 // each mode across the accumulated runs, one line per model, device/dtype side and mode).
 import { OKABE_ITO } from './data.js';
 import { PLOT_CONFIG, type VlSpec } from './specs.js';
+import { storedSideKey } from '../../suite/sides.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
@@ -30,7 +31,7 @@ export interface InferencePlotRecord {
 
 /** ", cuda/bf16" for a record not on cpu/fp32, '' otherwise (old records have no side: cpu/fp32). */
 function sideSuffix(r: { device?: string; dtype?: string }): string {
-  const side = `${r.device ?? 'cpu'}/${r.dtype ?? 'fp32'}`;
+  const side = storedSideKey(r);
   return side === 'cpu/fp32' ? '' : `, ${side}`;
 }
 

@@ -3,6 +3,7 @@
 // slowest measured run.
 import { LENGTH_LABEL_EXPR } from './data.js';
 import { PLOT_CONFIG, type VlSpec } from './specs.js';
+import { storedSideKey } from '../../suite/sides.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
@@ -25,9 +26,8 @@ export interface ScalingPlotRow {
 export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec | null {
   if (!rows.length) return null;
   // one curve per architecture x device/dtype side; the side is named only when rows have several
-  const sideOf = (r: ScalingPlotRow): string => `${r.device ?? 'cpu'}/${r.dtype ?? 'fp32'}`;
-  const manySides = new Set(rows.map(sideOf)).size > 1;
-  const values = rows.map((r) => ({ ...r, series: manySides ? `${r.arch} (${r.model}, ${sideOf(r)})` : `${r.arch} (${r.model})` }));
+  const manySides = new Set(rows.map(storedSideKey)).size > 1;
+  const values = rows.map((r) => ({ ...r, series: manySides ? `${r.arch} (${r.model}, ${storedSideKey(r)})` : `${r.arch} (${r.model})` }));
   const lengths = [...new Set(rows.map((r) => r.context_length))].sort((a, b) => a - b);
   const x = {
     field: 'context_length',
