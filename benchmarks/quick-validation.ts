@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { implParamsConfig, type ImplParams } from '../src/config/impl-params.js';
 import type { DTypeName, NativeProblem } from '../src/native/binding.js';
 import type { ResultRow } from '../src/results/types.js';
-import { DTYPE_TOLERANCES, errors, validationOf } from '../src/results/validation.js';
+import { errors, toleranceFor, validationOf } from '../src/results/validation.js';
 // re-exported: tests and callers have imported them from here
-export { DTYPE_TOLERANCES, errors, scaledMaxAbs, type ErrorSummary } from '../src/results/validation.js';
+export { DTYPE_TOLERANCES, errors, scaledMaxAbs, toleranceFor, type ErrorSummary } from '../src/results/validation.js';
 import { lengthList, parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
 import type { SequenceRangesOptions } from '../src/config/schema.js';
 import { problemFor } from '../src/suite/problem.js';
@@ -69,13 +69,6 @@ function stateOf(o: object): ValidationState {
   let s = states.get(o);
   if (!s) states.set(o, (s = new ValidationState()));
   return s;
-}
-
-/** The tolerance of a row's dtype against the reference (the options' when given); twice that against a partner. */
-export function toleranceFor(dtype: DTypeName, o: Pick<QuickValidationOptions, 'toleranceAbs' | 'toleranceRel'>, partner = false): { maxAbs: number; relL2: number } {
-  const d = DTYPE_TOLERANCES[dtype] ?? DTYPE_TOLERANCES.fp32;
-  const f = partner ? 2 : 1;
-  return { maxAbs: f * (o.toleranceAbs ?? d.maxAbs), relL2: f * (o.toleranceRel ?? d.relL2) };
 }
 
 async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<void> {

@@ -5,17 +5,9 @@ import type { NativeBinding } from '../native/binding.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
 import { collectEnvironment } from '../env/environment.js';
 import { DEFAULT_SAMPLING } from '../measure/scheduler.js';
-import { DTYPE_TOLERANCES, validationOf } from '../results/validation.js';
+import { toleranceFor, validationOf } from '../results/validation.js';
 import type { FrameworksOptions, FrameworksReport } from './compare.js';
-
-/**
- * Two implementations, each within the dtype's tolerance of the exact answer, are within twice it
- * of each other (quick-validation's partner rule): fp32 2e-4 / 2e-5, fp16 4e-3, bf16 2e-2.
- */
-export function agreementTolerance(dtype: keyof typeof DTYPE_TOLERANCES): { maxAbs: number; relL2: number } {
-  const t = DTYPE_TOLERANCES[dtype];
-  return { maxAbs: 2 * t.maxAbs, relL2: 2 * t.relL2 };
-}
+import type { FrameworkDtype } from './types.js';
 
 function fmtMs(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '-';
@@ -74,7 +66,7 @@ export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: Fr
         peakMemoryKind: p.peakMemory?.kind ?? null,
         peakMemoryNote: p.peakMemory?.note ?? null,
       },
-      ...(agree && p.framework !== 'dilbench' ? { validation: validationOf(`dilbench:${o.implementation}`, agree, agreementTolerance(o.dtype), o.dtype) } : {}),
+      ...(agree && p.framework !== 'dilbench' ? { validation: validationOf(`dilbench:${o.implementation}`, agree, toleranceFor(o.dtype, {}, true), o.dtype) } : {}),
     };
     return row;
   });
@@ -153,8 +145,8 @@ export function frameworksMarkdown(r: FrameworksReport): string {
   );
   if (r.agreement.length === 0) out.push('Fewer than two frameworks produced an output: nothing to compare.');
   else {
-    const dtype = r.fairness.dtype as keyof typeof DTYPE_TOLERANCES;
-    const tol = agreementTolerance(dtype);
+    const dtype = r.fairness.dtype as FrameworkDtype;
+    const tol = toleranceFor(dtype, {}, true);
     const half = dtype !== 'fp32';
     out.push(
       half

@@ -17,6 +17,16 @@ export const DTYPE_TOLERANCES: Record<DTypeName, { maxAbs: number; relL2: number
   bf16: { maxAbs: 1e-2, relL2: 1e-2 },
 };
 
+/**
+ * The tolerance of a dtype against the exact answer (overridden by the options when given); twice
+ * that between two implementations (a partner), each of which may be off by the tolerance.
+ */
+export function toleranceFor(dtype: DTypeName, o: { toleranceAbs?: number; toleranceRel?: number } = {}, partner = false): { maxAbs: number; relL2: number } {
+  const d = DTYPE_TOLERANCES[dtype] ?? DTYPE_TOLERANCES.fp32;
+  const f = partner ? 2 : 1;
+  return { maxAbs: f * (o.toleranceAbs ?? d.maxAbs), relL2: f * (o.toleranceRel ?? d.relL2) };
+}
+
 export interface ErrorSummary {
   maxAbsError: number;
   relL2Error: number;

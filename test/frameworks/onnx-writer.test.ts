@@ -4,8 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFields, encodeModel, floatTensor, int64Tensor, OnnxDataType } from '../../src/frameworks/onnx-proto.js';
 import { bhsdToBsh, bshToBhsd, fromBf16Bits, fromFp16Bits, matmulAttentionModel, multiHeadAttentionModel, toBf16Bits, toFp16Bits } from '../../src/frameworks/onnx-graphs.js';
-import { agreementTolerance } from '../../src/frameworks/report.js';
-import { errors, validationOf } from '../../src/results/validation.js';
+import { errors, toleranceFor, validationOf } from '../../src/results/validation.js';
 import { loadOnnxRuntime, OnnxRuntimeAdapter } from '../../src/frameworks/onnxruntime.js';
 import { DilbenchAdapter, seededInputs } from '../../src/frameworks/dilbench.js';
 import { outputDifference } from '../../src/frameworks/compare.js';
@@ -139,7 +138,7 @@ describe.skipIf(skipReason !== null)('onnxruntime-node runs the generated models
       const o = await OnnxRuntimeAdapter.create(spec, inputs, graph);
       if ('skipped' in o) throw new Error(o.reason);
       const out = await o.output();
-      const v = validationOf('dilbench:flash', errors(out, await d.output()), agreementTolerance('fp16'), 'fp16');
+      const v = validationOf('dilbench:flash', errors(out, await d.output()), toleranceFor('fp16', {}, true), 'fp16');
       expect(v.passed, JSON.stringify(v)).toBe(true);
       // and it is really fp16: not bit-identical to an fp32 run of the same values
       expect(v.maxAbsError).toBeGreaterThan(0);
@@ -158,7 +157,7 @@ describe.skipIf(skipReason !== null)('onnxruntime-node runs the generated models
     } else {
       // a later onnxruntime with bf16 kernels: then it must agree like any other framework
       const d = await DilbenchAdapter.create(b, spec);
-      const v = validationOf('dilbench:flash', errors(await o.output(), await d.output()), agreementTolerance('bf16'), 'bf16');
+      const v = validationOf('dilbench:flash', errors(await o.output(), await d.output()), toleranceFor('bf16', {}, true), 'bf16');
       expect(v.passed).toBe(true);
       await o.dispose();
       await d.dispose();

@@ -58,8 +58,7 @@ const { PyTorchAdapter, torchUnavailableReason } = await import('../../src/frame
 const { DilbenchAdapter } = await import('../../src/frameworks/dilbench.js');
 const { outputDifference } = await import('../../src/frameworks/compare.js');
 const { loadBinding } = await import('../../src/native/loader.js');
-const { agreementTolerance } = await import('../../src/frameworks/report.js');
-const { errors, validationOf } = await import('../../src/results/validation.js');
+const { errors, toleranceFor, validationOf } = await import('../../src/results/validation.js');
 type NativeBinding = ReturnType<typeof loadBinding>;
 
 let binding: ReturnType<typeof loadBinding> | null = null;
@@ -99,7 +98,7 @@ for (const side of sides) {
           if ('skipped' in p) throw new Error(p.reason);
           try {
             expect(p.description).toContain(dtype === 'fp16' ? 'torch.float16' : 'torch.bfloat16');
-            const v = validationOf('dilbench:flash', errors(await p.output(), await d.output()), agreementTolerance(dtype), dtype);
+            const v = validationOf('dilbench:flash', errors(await p.output(), await d.output()), toleranceFor(dtype, {}, true), dtype);
             expect(v.passed, JSON.stringify(v)).toBe(true);
             expect(v.maxAbsError).toBeGreaterThan(0); // half arithmetic somewhere: not bit-identical
           } finally {
