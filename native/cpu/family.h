@@ -204,6 +204,11 @@ KernelCounts dilatedCounts(const AttentionProblem& p,
 inline double denseBytesMoved(const AttentionProblem& p) {
   return double(2 * p.qElements() + 2 * p.kvElements()) * double(dtypeBytes(p.dtype));
 }
+// Counts of the kv-cache kernels (CPU and CUDA): prefill of promptLen rows, then each step pos
+// (promptLen .. seqLen - 1) attends pos + 1 cached rows, or with recompute redoes a full
+// attention of pos + 1 rows. Closed forms, O(1) for any length. Bytes: q, k, v, o once plus
+// every step's K and V cache rows.
+KernelCounts kvCacheCounts(const AttentionProblem& p, bool recompute);
 
 }  // namespace family
 }  // namespace dilbench

@@ -181,6 +181,24 @@ std::vector<DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int
   return parts;
 }
 
+KernelCounts kvCacheCounts(const AttentionProblem& p, bool recompute) {
+  const KvCacheSplit sp = resolveKvCache(p);
+  const double D = double(p.headDim), BH = double(p.batch * p.heads);
+  const double BKv = double(p.batch * p.kvHeads);
+  double pairs = pairCount(sp.promptLen, p.causal);
+  // Step pos attends m = pos + 1 cached rows, m = promptLen+1 .. seqLen; the recompute path
+  // does m(m+1)/2 pairs per step.
+  const double Lr = double(p.seqLen), Pr = double(sp.promptLen);
+  auto tri = [](double n) { return n * (n + 1) / 2.0; };            // sum_{m<=n} m
+  auto tet = [](double n) { return n * (n + 1) * (n + 2) / 6.0; };  // sum_{m<=n} m(m+1)/2
+  const double cacheRows = tri(Lr) - tri(Pr);
+  pairs += recompute ? tet(Lr) - tet(Pr) : cacheRows;
+  KernelCounts c;
+  c.flops = 4.0 * D * BH * pairs;
+  c.bytesMoved = denseBytesMoved(p) + 2.0 * BKv * cacheRows * D * double(dtypeBytes(p.dtype));
+  return c;
+}
+
 KernelCounts dilatedCounts(const AttentionProblem& p,
                            const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf) {
   KernelCounts c;

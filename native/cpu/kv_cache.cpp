@@ -180,8 +180,6 @@ int64_t workerScratchFloats(const AttentionProblem& p) {
   return family::tileScratchFloats(p.headDim) + halfScratchFloats(p);
 }
 
-double prefillPairs(int64_t prompt, bool causal) { return family::pairCount(prompt, causal); }
-
 // Dense rows [i0, i1) of one head against keys [0, nk(i)) where, causal: keys <= i, non-causal:
 // keys < nkFixed. Writes o rows (ldo = D) via finalize.
 void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* kHead,
@@ -271,24 +269,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     }
     return b;
   }
-  KernelCounts counts(const AttentionProblem& p) const override {
-    const KvCacheSplit sp = resolveKvCache(p);
-    const double D = double(p.headDim), BH = double(p.batch * p.heads);
-    const double BKv = double(p.batch * p.kvHeads);
-    double pairs = prefillPairs(sp.promptLen, p.causal);
-    // Closed forms (O(1) even for hostile lengths): step pos attends m = pos + 1 cached rows,
-    // m = promptLen+1 .. seqLen; the recompute path does m(m+1)/2 pairs per step.
-    const double Lr = double(p.seqLen), Pr = double(sp.promptLen);
-    auto tri = [](double n) { return n * (n + 1) / 2.0; };              // sum_{m<=n} m
-    auto tet = [](double n) { return n * (n + 1) * (n + 2) / 6.0; };    // sum_{m<=n} m(m+1)/2
-    const double cacheRows = tri(Lr) - tri(Pr);
-    pairs += recompute_ ? tet(Lr) - tet(Pr) : cacheRows;
-    KernelCounts c;
-    c.flops = 4.0 * D * BH * pairs;
-    c.bytesMoved = family::denseBytesMoved(p) +
-                   2.0 * BKv * cacheRows * D * double(dtypeBytes(p.dtype));
-    return c;
-  }
+  KernelCounts counts(const AttentionProblem& p) const override { return family::kvCacheCounts(p, recompute_); }
   KernelTelemetry telemetry() const override { return tel_; }
 
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {

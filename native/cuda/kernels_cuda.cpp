@@ -10,7 +10,7 @@
 #include "attention_cuda.h"
 #include "core/errors.h"
 #include "core/kernel.h"
-#include "cpu/family.h"  // resolveKvCache: the promptLen / newTokens split shared with the CPU
+#include "cpu/family.h"  // resolveKvCache, kvCacheCounts: the split and counts shared with the CPU
 #include "kernels_cuda_common.h"
 
 namespace dilbench {
@@ -128,19 +128,7 @@ class KvCacheCuda final : public Kernel {
   uint64_t workspaceBytes(const AttentionProblem& p, int) const override {
     return 2ull * uint64_t(p.kvElements()) * dtypeBytes(p.dtype) + cuda::decodeWorkspaceBytes(dargs(p, Tensors{}, nullptr, 0));
   }
-  KernelCounts counts(const AttentionProblem& p) const override {
-    const KvCacheSplit sp = resolveKvCache(p);
-    const double D = double(p.headDim), BH = double(p.batch * p.heads), BKv = double(p.batch * p.kvHeads);
-    // Step pos attends pos + 1 cached rows, pos = promptLen .. seqLen - 1: closed form, as the
-    // CPU kernel (O(1) for any length).
-    auto tri = [](double n) { return n * (n + 1) / 2.0; };  // sum_{m<=n} m
-    const double cacheRows = tri(double(p.seqLen)) - tri(double(sp.promptLen));
-    const double pairs = family::pairCount(sp.promptLen, p.causal) + cacheRows;
-    KernelCounts c;
-    c.flops = 4.0 * D * BH * pairs;
-    c.bytesMoved = family::denseBytesMoved(p) + 2.0 * BKv * cacheRows * D * double(dtypeBytes(p.dtype));
-    return c;
-  }
+  KernelCounts counts(const AttentionProblem& p) const override { return family::kvCacheCounts(p, false); }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     pollCancel(ctx);
     if (!ctx.pool) throw Error(ErrorCode::Internal, "kv-cache (cuda): no memory pool in the context");
