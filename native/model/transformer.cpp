@@ -626,21 +626,15 @@ Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t new
       throwIfCancelled(cancel);
       const uint64_t allocsBefore = m.pool.stats().allocations;
       const int64_t len = static_cast<int64_t>(seq.size());
-      if (o.useCache) {
-        const int64_t pos0 = step == 0 ? 0 : len - 1;
-        const int64_t n = len - pos0;
-        grow(m.pool, ws.x, n * E);
-        float* x = ws.x.data();
-        m.embed(seq.data() + pos0, n, pos0, x);
-        m.runStack(r, ws, stack, x, n, pos0, true, &self, encDec ? &cross : nullptr, encOut.data(), p);
-        m.norm(fin, x + (n - 1) * E, xn.data(), 1);
-      } else {
-        grow(m.pool, ws.x, len * E);
-        float* x = ws.x.data();
-        m.embed(seq.data(), len, 0, x);
-        m.runStack(r, ws, stack, x, len, 0, true, nullptr, nullptr, encOut.data(), p);
-        m.norm(fin, x + (len - 1) * E, xn.data(), 1);
-      }
+      // KV-cache: after the prefill only the newest row; without a cache every row each step.
+      const int64_t pos0 = o.useCache && step > 0 ? len - 1 : 0;
+      const int64_t n = len - pos0;
+      grow(m.pool, ws.x, n * E);
+      float* x = ws.x.data();
+      m.embed(seq.data() + pos0, n, pos0, x);
+      m.runStack(r, ws, stack, x, n, pos0, true, o.useCache ? &self : nullptr,
+                 o.useCache && encDec ? &cross : nullptr, encOut.data(), p);
+      m.norm(fin, x + (n - 1) * E, xn.data(), 1);
       m.lmLogits(r, xn.data(), 1, logits.data());
       const int32_t tok = Impl::argmax(logits.data(), m.V);
       g.tokens.push_back(tok);
