@@ -2,7 +2,10 @@
 // node-gyp stand-in for prebuildify (`prebuildify --napi --strip --node-gyp scripts/cmake-js-shim.cjs`).
 // prebuildify runs `<node-gyp> rebuild --target=<v> --devdir=<dir> --arch=<arch> --release|--debug`
 // and then takes the first *.node file in build/Release (or build/Debug). This shim maps that onto
-// `cmake-js compile --out build`, which writes build/<Config>/dilbench.node. The addon is
+// cmake-js over the sources in the repository root, building in <cwd>/build (prebuildify's cwd:
+// scripts/prebuild.cjs points it at build-prebuild/), which writes build/<Config>/dilbench.node.
+// `rebuild` configures afresh, so the definitions below always apply (an existing CMakeCache.txt
+// would otherwise keep what it was configured with, e.g. DILBENCH_CUDA=AUTO). The addon is
 // Node-API only (headers from node-api-headers), so --target and --devdir need nothing
 // downloaded and are ignored. Extra CMake definitions: DILBENCH_CMAKE_ARGS="-DDILBENCH_CUDA=OFF ...".
 'use strict';
@@ -49,7 +52,7 @@ for (let i = 0; i < argv.length; i++) {
 
 if (!['rebuild', 'build', 'configure', 'install'].includes(command)) {
   if (command === 'clean') {
-    const r = spawnSync(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'clean', '--out', 'build'], {
+    const r = spawnSync(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'clean', '--directory', root, '--out', path.join(process.cwd(), 'build')], {
       cwd: root,
       stdio: 'inherit',
     });
@@ -59,7 +62,8 @@ if (!['rebuild', 'build', 'configure', 'install'].includes(command)) {
   process.exit(2);
 }
 
-const args = [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build'];
+const outDir = path.join(process.cwd(), 'build');
+const args = [require.resolve('cmake-js/bin/cmake-js'), command === 'build' ? 'compile' : 'rebuild', '--directory', root, '--out', outDir];
 if (debug) args.push('--debug');
 if (arch) args.push('--arch', arch);
 const extra = (process.env.DILBENCH_CMAKE_ARGS ?? '').split(/\s+/).filter(Boolean);

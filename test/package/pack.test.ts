@@ -1,27 +1,43 @@
 // The npm tarball installs and runs with no compiler: install scripts off, so only the shipped
 // prebuild can load. This is the path a user without cmake/g++ takes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(__dirname, '../..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const platformDir = `${process.platform}-${process.arch}`;
+
+/** git status of the checkout, to show the test leaves it as it found it */
+function treeState(): string {
+  const r = spawnSync('git', ['status', '--porcelain', '--ignored', '--untracked-files=all', '--', 'build', 'prebuilds', 'build-prebuild'], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : 'not a git checkout';
+}
+const before = treeState();
 
 describe('packed tarball', () => {
   let work: string;
   let tarball: string;
 
   beforeAll(() => {
-    const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-    if (!existsSync(prebuildDir) || readdirSync(prebuildDir).length === 0) {
-      // CI runs `npm run prebuild` first; locally, make it here so the test is self-contained.
-      execFileSync(npm, ['run', 'prebuild'], { cwd: root, stdio: 'inherit' });
-    }
     work = mkdtempSync(join(tmpdir(), 'dilbench-pack-'));
-    const out = execFileSync(npm, ['pack', '--json', '--pack-destination', work], {
-      cwd: root,
+    // The checkout is never written: `npm pack --ignore-scripts` reads it (dist/ is built by
+    // `npm test`), and when it has no CPU prebuild (CI makes one with `npm run prebuild` first),
+    // the prebuild is made in a copy of the tree in the temporary folder.
+    let packFrom = root;
+    if (!existsSync(join(root, 'prebuilds', platformDir, 'dilbench.node'))) {
+      packFrom = join(work, 'src');
+      cpSync(root, packFrom, {
+        recursive: true,
+        filter: (src) => !/^(node_modules|build|build-.*|prebuilds|\.git|coverage|benchmark_results|report)$/.test(relative(root, src).split(sep)[0] ?? ''),
+      });
+      symlinkSync(join(root, 'node_modules'), join(packFrom, 'node_modules'));
+      execFileSync(process.execPath, [join(packFrom, 'scripts', 'prebuild.cjs')], { cwd: packFrom, stdio: 'inherit' });
+    }
+    const out = execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], {
+      cwd: packFrom,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -35,6 +51,9 @@ describe('packed tarball', () => {
     for (const f of ['scripts/install.cjs', 'CMakeLists.txt', 'native/core/session.h', 'bindings/addon.cpp', 'configs/ranges.yaml']) {
       expect(files).toContain(f);
     }
+    // The definitions every result depends on ship with the package; device logs do not.
+    expect(files).toContain('docs/attention-definitions.md');
+    expect(files.some((f) => f.startsWith('native/cuda/tools/results/'))).toBe(false);
     // Build outputs of the developer's checkout never ship.
     expect(files.some((f) => f.startsWith('build/'))).toBe(false);
 
@@ -49,6 +68,24 @@ describe('packed tarball', () => {
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('leaves the checkout as it found it (build/, prebuilds/)', () => {
+    expect(treeState()).toBe(before);
+  });
+
+  it('ships a CPU-only prebuild (no CUDA compiled in, small)', () => {
+    const shipped = join(work, 'app', 'node_modules', 'dilbench', 'prebuilds', platformDir, 'dilbench.node');
+    expect(existsSync(shipped)).toBe(true);
+    // The CUDA build is about 15 MB and ships separately, under variants/cuda/.
+    const mb = statSync(shipped).size / 1e6;
+    expect(mb, `prebuild is ${mb.toFixed(1)} MB`).toBeLessThan(6);
+    const r = spawnSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(shipped)}).info().cuda))`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).compiled).toBe(false);
+    const doctor = spawnSync('npx', ['--no-install', 'dilbench', 'doctor'], { cwd: join(work, 'app'), encoding: 'utf8', env: noCompilerEnv() });
+    expect(doctor.status, doctor.stderr).toBe(0);
+    expect(doctor.stdout).toMatch(/CUDA compiled in:\s*no/);
   });
 
   // No compiler on PATH-visible names: if anything tried to build, it would fail loudly.
