@@ -1,6 +1,6 @@
 // Backend-neutral description of one attention problem (the "op definition" of ggml's design):
 // shapes, masking, dtype and the implementation-specific parameters. Kernels read it, never
-// change it. ../shared/docs/attention-definitions.md is the normative definition.
+// change it. docs/attention-definitions.md is the normative definition.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 // The attention family of issue 3 (kv-cache, dilated, dilated-grouped, ring, ring-dilated,
 // block-sparse): parameter resolution shared by the kernels and the float64 references, the
 // telemetry the kernels expose beyond KernelCounts, and the internal tile engine they share.
-// Definitions: ../shared/docs/attention-definitions.md.
+// Definitions: docs/attention-definitions.md.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -1,6 +1,6 @@
 // Launchers of the CUDA attention kernels. Plain C++ (no CUDA headers), no dependency on the rest
 // of native/: the standalone harness in tools/ links these alone. Layout per
-// shared/docs/attention-definitions.md: q,o [batch, heads, seqLen, headDim]; k,v
+// docs/attention-definitions.md: q,o [batch, heads, seqLen, headDim]; k,v
 // [batch, kvHeads, seqLen, headDim]; all device pointers of dtype `dtype`.
 #pragma once
 #include <cstddef>

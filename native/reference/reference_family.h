@@ -1,5 +1,5 @@
 // Float64 references of the attention family of issue 3, written as plainly as possible from
-// ../shared/docs/attention-definitions.md (loops, no tiling, no shared code with the kernels
+// docs/attention-definitions.md (loops, no tiling, no shared code with the kernels
 // except the parameter resolution in native/cpu/family.h: default pairs, kv-cache split, block
 // mask). Inputs fp32, computation float64, output o [batch, heads, seqLen, headDim].
 #pragma once

@@ -1,6 +1,6 @@
 // cuda_bench: standalone harness for the CUDA attention kernels (no Node, nothing of native/
 // outside native/cuda). Random N(0,1) inputs, float64 CPU reference of dense attention
-// (shared/docs/attention-definitions.md), relative-L2 / max-abs errors, NaN/Inf and
+// (docs/attention-definitions.md), relative-L2 / max-abs errors, NaN/Inf and
 // unwritten-output checks (output poisoned with NaN before each run), and CUDA-event timing.
 //
 //   cuda_bench check                       correctness sweep (small shapes), exit 1 on failure;
@@ -204,7 +204,7 @@ static int checkDecode(std::mt19937_64& rng) {
 }
 
 // ---- attention family (dilated, dilated-grouped, ring, ring-dilated, block-sparse) ----------
-// Float64 definitions written from shared/docs/attention-definitions.md (loops, no tiling), and
+// Float64 definitions written from docs/attention-definitions.md (loops, no tiling), and
 // the kernels run through the same plans and begin / launch / finish sequence as the addon.
 namespace fam {
 namespace fm = dilbench::cuda::family_math;
