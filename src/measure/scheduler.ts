@@ -37,8 +37,13 @@ export const CV_WARNING = 0.05;
 export const THROTTLE_FRACTION = 0.75;
 /** share of the time budget adaptive warm-up may use */
 const WARMUP_BUDGET_SHARE = 0.25;
-/** samples always taken, even past max-time, so a point has statistics */
-const MIN_SAMPLES_FLOOR = 3;
+/**
+ * --max-time covers the whole point: cold call, warm-up and samples. Past it, sampling stops as
+ * soon as this many samples exist (the one exception to the budget: a point with no timed sample
+ * has no measurement). A point whose single iteration outlasts the budget therefore costs one cold
+ * call and one sample, and its row says so.
+ */
+export const MIN_SAMPLES_ON_TIME = 1;
 const MAX_WARMUP_ITERATIONS = 100_000;
 
 interface Resolved extends Required<Omit<SamplingOptions, 'runs'>> {
@@ -183,14 +188,14 @@ class PointState {
       } else {
         rest = rest.slice(1);
         restClocks = restClocks.slice(1);
-        if (this.o.warmup === 'adaptive') {
-          if (this.coldStartMs >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs) {
-            // one iteration is already a large share of the budget: it was the warm-up
-            this.warmupNote = `warm-up limited to the cold-start iteration (it took ${this.coldStartMs.toFixed(1)} ms, over ${Math.round(WARMUP_BUDGET_SHARE * 100)}% of max-time)`;
-            this.phase = 'sample';
-          } else this.phase = 'warmup';
-        }
-        else {
+        const timeBound = this.o.warmup === 'adaptive' || this.o.runs === undefined;
+        if (timeBound && this.coldStartMs >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs) {
+          // one iteration is already a large share of the budget: it was the warm-up
+          this.warmupNote = `warm-up limited to the cold-start iteration (it took ${formatMs(this.coldStartMs)}, over ${Math.round(WARMUP_BUDGET_SHARE * 100)}% of the ${formatMs(this.o.maxTimeMs)} max-time)`;
+          this.phase = 'sample';
+        } else if (this.o.warmup === 'adaptive') {
+          this.phase = 'warmup';
+        } else {
           this.warmupLeft = this.o.warmup - 1;
           this.phase = this.warmupLeft > 0 ? 'warmup' : 'sample';
         }
@@ -202,6 +207,12 @@ class PointState {
         if (this.adaptiveWarmupDone()) this.phase = 'sample';
       } else {
         this.warmupLeft -= rest.length;
+        const spent = this.coldStartMs + this.warmupMs.reduce((a, v) => a + v, 0);
+        if (this.warmupLeft > 0 && this.o.runs === undefined && spent >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs) {
+          // adaptive sampling: the warm-up asked for shares the --max-time budget
+          this.warmupNote = `warm-up cut to ${this.warmupIterations} of ${this.o.warmup} iterations by its share of max-time (${Math.round(WARMUP_BUDGET_SHARE * 100)}% of ${formatMs(this.o.maxTimeMs)})`;
+          this.warmupLeft = 0;
+        }
         if (this.warmupLeft <= 0) this.phase = 'sample';
       }
       return;
@@ -247,9 +258,9 @@ class PointState {
     return this.samples.length >= this.o.minSamples && relativeStandardError(this.samples) <= this.o.targetRse;
   }
 
-  /** enough samples to stop on the time budget */
+  /** enough samples to stop once the time budget is spent */
   canStopOnTime(): boolean {
-    return this.phase === 'sample' && this.samples.length >= Math.min(this.o.minSamples, MIN_SAMPLES_FLOOR);
+    return this.phase === 'sample' && this.samples.length >= MIN_SAMPLES_ON_TIME;
   }
 
   finish(reason: StopReason): void {
@@ -271,10 +282,22 @@ class PointState {
     if (cv > CV_WARNING) warnings.push(`CV ${(cv * 100).toFixed(1)}% exceeds ${CV_WARNING * 100}%: noisy point`);
     if (reason === 'max-time' || reason === 'max-samples') {
       const rse = stats.rse ?? Number.POSITIVE_INFINITY;
-      if (this.samples.length < this.o.minSamples) {
+      const n = this.samples.length;
+      if (reason === 'max-time' && n < this.o.minSamples) {
+        // say what the time went on, and what a full point would need
+        const sampleMs = medianOf(this.samples);
+        const warmMs = this.warmupMs.reduce((a, v) => a + v, 0);
+        const need = (this.coldStartMs + warmMs + this.o.minSamples * sampleMs) / 1000;
         warnings.push(
-          `did not converge: only ${this.samples.length} samples (min-samples ${this.o.minSamples}) within the ${reason} limit`,
+          `stopped by max-time after ${n} sample${n === 1 ? '' : 's'} (min-samples ${this.o.minSamples}): ` +
+            `the ${formatMs(this.o.maxTimeMs)} budget covers the cold call (${formatMs(this.coldStartMs)})` +
+            (this.warmupMs.length ? `, ${this.warmupMs.length} warm-up iteration${this.warmupMs.length === 1 ? '' : 's'} (${formatMs(warmMs)})` : '') +
+            ` and samples of ${formatMs(sampleMs)}; the point took ${formatMs(elapsedSeconds * 1000)} in all` +
+            (n === 1 ? ', one timed sample always being taken: no interval' : ': a wide interval') +
+            `; --max-time ${Math.ceil(need)} would allow ${this.o.minSamples} samples`,
         );
+      } else if (n < this.o.minSamples) {
+        warnings.push(`did not converge: only ${n} samples (min-samples ${this.o.minSamples}) within the ${reason} limit`);
       } else {
         warnings.push(
           `did not converge: RSE ${(rse * 100).toFixed(2)}% above target ${(this.o.targetRse * 100).toFixed(2)}% after ${this.samples.length} samples (stopped by ${reason})`,
@@ -297,6 +320,12 @@ class PointState {
       ...(smClock ? { smClock } : {}),
     };
   }
+}
+
+function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 1)} s`;
+  return `${ms.toFixed(ms >= 10 ? 0 : 2)} ms`;
 }
 
 function checkAbort(signal: AbortSignal | undefined): void {

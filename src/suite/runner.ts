@@ -22,7 +22,7 @@ import { attachRooflines, matchingGpuPeak } from '../roofline/index.js';
 import type { StoredGpuPeak } from '../roofline/peak-store.js';
 import { sessionSampler } from '../measure/session-sampler.js';
 import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from './sampling.js';
-import { measureInterleaved } from '../measure/scheduler.js';
+import { MIN_SAMPLES_ON_TIME, measureInterleaved } from '../measure/scheduler.js';
 import type { Measurement } from '../measure/types.js';
 import { formatBytes } from '../config/units.js';
 import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition, SuitePoint } from './types.js';
@@ -461,8 +461,6 @@ export function samplingRequest(options: CommonRunOptions): SamplingRequest {
 
 /** adaptive warm-up: the scheduler's minimum (6 after the cold start), for the estimate */
 const ADAPTIVE_WARMUP_ESTIMATE = 7;
-/** samples the scheduler always takes, even past --max-time */
-const MIN_SAMPLES_FLOOR = 3;
 
 /**
  * What the planner's time estimate assumes. Fixed runs: warm-up + runs iterations. Adaptive: at
@@ -476,7 +474,8 @@ export function planIterations(req: SamplingRequest): { iterations: number; time
   return {
     iterations: warmup + (req.maxSamples ?? DEFAULTS.maxSamples),
     timeCapSeconds: req.maxTimeSeconds ?? DEFAULTS.maxTime,
-    minIterations: (req.warmup === 'adaptive' ? 1 : warmup) + Math.min(minSamples, MIN_SAMPLES_FLOOR),
+    // the cold call and the sample(s) the scheduler always takes, even past --max-time
+    minIterations: 1 + Math.min(minSamples, MIN_SAMPLES_ON_TIME),
   };
 }
 

@@ -116,7 +116,31 @@ describe('measure: batching', () => {
     const m = await measure(s, { maxTimeSeconds: 2, minSamples: 10 });
     expect(m.stopReason).toBe('max-time');
     expect(m.samplesMs.length).toBeGreaterThanOrEqual(3);
-    expect(m.warnings.some((w) => /only \d+ samples/.test(w))).toBe(true);
+    // the budget covers the cold call and warm-up; it is overrun by at most the sample in flight
+    expect(m.elapsedSeconds).toBeLessThanOrEqual(2 + 0.4 + 1e-9);
+    expect(m.warnings.some((w) => /stopped by max-time after \d+ samples \(min-samples 10\)/.test(w))).toBe(true);
+  });
+  it('--max-time covers the cold call: an iteration longer than the budget costs the cold call and one sample', async () => {
+    const s = synthetic(() => 5000);
+    const m = await measure(s, { maxTimeSeconds: 2, minSamples: 10 });
+    expect(m.stopReason).toBe('max-time');
+    expect(m.samplesMs).toHaveLength(1);
+    expect(s.calls.reduce((n, c) => n + c.iterations, 0)).toBe(2);
+    const note = m.warnings.find((w) => w.startsWith('stopped by max-time'));
+    expect(note).toMatch(/cold call \(5\.0 s\)/);
+    expect(note).toMatch(/one timed sample always being taken: no interval/);
+    // cold 5 s + 10 samples of 5 s
+    expect(note).toMatch(/--max-time 55 would allow 10 samples/);
+    expect(m.warnings.some((w) => /warm-up limited to the cold-start iteration/.test(w))).toBe(true);
+  });
+  it('a fixed warm-up under adaptive sampling is cut by its share of --max-time', async () => {
+    const s = synthetic(() => 300);
+    const m = await measure(s, { maxTimeSeconds: 2, warmup: 20, minSamples: 3 });
+    expect(m.warmupIterations).toBeLessThan(20);
+    expect(m.warnings.some((w) => /warm-up cut to \d+ of 20 iterations/.test(w))).toBe(true);
+    // with --runs the warm-up asked for is honoured
+    const fixed = await measure(synthetic(() => 300), { maxTimeSeconds: 2, warmup: 5, runs: 2 });
+    expect(fixed.warmupIterations).toBe(5);
   });
 });
 
