@@ -1,5 +1,5 @@
 // dilbench: attention-kernel benchmarks with a native core.
-export { runBenchmark, computeAttention, listImplementations, getBinding, setBinding, suiteNames } from './api/index.js';
+export { runBenchmark, RunCancelledError, computeAttention, listImplementations, getBinding, setBinding, suiteNames } from './api/index.js';
 export type { RunBenchmarkOptions, ComputeAttentionOptions } from './api/index.js';
 export { ConfigError, parseByteSize, parseLength, formatBytes, loadRanges, expandRange } from './config/index.js';
 export { writeResultFiles, writeFileAtomic, type WrittenFiles } from './results/store.js';

@@ -1,7 +1,10 @@
 // runBenchmark(): validate -> plan -> measure -> rows -> files. The CLI calls the same function.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NativeBinding } from '../native/binding.js';
 import type { ResultFile } from '../results/types.js';
 import { writeResultFiles, type WrittenFiles } from '../results/store.js';
+import { assertWritableDirectory } from '../results/output-dir.js';
 import type { RateModel } from '../plan/planner.js';
 import { runSuite } from '../suite/runner.js';
 import type { CommonRunOptions, ProgressEvent, SamplingFunction } from '../suite/types.js';
@@ -49,7 +52,10 @@ export interface RunBenchmarkOptions {
   /** bytes, or a size like "8GiB" / "512MiB" */
   memoryBudget?: number | string;
   maxRunSeconds?: number;
-  /** where the JSON/CSV/Markdown files go (default benchmark_results); null: write no files */
+  /**
+   * Where the JSON/CSV/Markdown files, history and plots go. Omitted or null: the library writes
+   * no files (the CLI's default is benchmark_results). Checked for writability before sampling.
+   */
   outputDir?: string | null;
   /** 'auto': cuda when the loaded build reports a CUDA device, else cpu (config.deviceSelection says which and why) */
   device?: 'cpu' | 'cuda' | 'auto';
@@ -115,6 +121,28 @@ export interface FilesWritten extends WrittenFiles {
   plots: string[];
   /** a failed history append or plot: the results are written regardless */
   warnings: string[];
+  /** set when the output directory failed at the end and the results went here instead */
+  fallbackDir?: string;
+}
+
+/**
+ * The run was aborted through `signal`: completed points are in `partial` (marked
+ * `interrupted: true`), and were written to the output directory when one was given.
+ */
+export class RunCancelledError extends Error {
+  readonly code = 'ERR_DILBENCH_CANCELLED';
+  constructor(
+    readonly partial: ResultFile,
+    readonly files?: FilesWritten,
+  ) {
+    super(`run cancelled: ${partial.results.filter((r) => r.status === 'ok').length} point(s) completed${files ? `, written to ${files.json}` : ''}`);
+    this.name = 'RunCancelledError';
+  }
+}
+
+/** Where results go when the output directory fails after the run (named in the warning). */
+export function fallbackResultsDir(): string {
+  return join(tmpdir(), 'dilbench-results');
 }
 
 function messageOf(e: unknown): string {
@@ -127,7 +155,11 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   const suite = getSuite(options?.suite);
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!NOT_OPTIONS.has(k)) raw[k] = v;
+  // a library call writes files only where asked
+  if (raw.outputDir === undefined) raw.outputDir = null;
   const parsed = suite.parseOptions(raw);
+  // a directory that cannot hold the results fails now (naming outputDir), not after the run
+  if (parsed.outputDir !== null) assertWritableDirectory(parsed.outputDir, 'outputDir');
   const binding = options.binding ?? getBinding();
   const file = await runSuite(suite, parsed, {
     binding,
@@ -138,9 +170,18 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     // a peak stored by `dilbench peak` in the same output directory
     loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
   });
+  let written: FilesWritten | undefined;
   if (parsed.outputDir !== null) {
-    const dir = parsed.outputDir;
-    const written: FilesWritten = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };
+    let dir = parsed.outputDir;
+    try {
+      written = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };
+    } catch (e) {
+      // the directory went bad during the run: the measurements go to a place we name
+      const fallback = fallbackResultsDir();
+      written = { ...(await writeResultFiles(file, fallback)), plots: [], warnings: [], fallbackDir: fallback };
+      written.warnings.push(`could not write the results to ${dir} (${messageOf(e)}); wrote them to ${fallback} instead`);
+      dir = fallback;
+    }
     const opts = parsed as CommonRunOptions & { history?: boolean; plots?: boolean; baseline?: string };
     if (opts.history !== false) {
       try {
@@ -161,5 +202,6 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     }
     options.onFilesWritten?.(written);
   }
+  if (file.interrupted) throw new RunCancelledError(file, written);
   return file;
 }

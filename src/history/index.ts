@@ -18,11 +18,12 @@
 //
 // This module imports nothing but Node built-ins (and types), so tests can transpile it alone and
 // run it in child processes.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ResultFile, ResultRow } from '../results/types.js';
+import { makeDirectory } from '../results/output-dir.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 export const HISTORY_SCHEMA_VERSION = 1;
@@ -277,7 +278,7 @@ export function appendLines(file: string, lines: string[], options: LockOptions 
  * missing). Safe with concurrent writers; returns the number of rows appended.
  */
 export function appendHistory(resultFile: ResultFile, dir = 'benchmark_results', options: LockOptions = {}): number {
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const entries = toHistoryEntries(resultFile);
   appendLines(historyPath(dir), entries.map((e) => JSON.stringify(e)), options);
   return entries.length;

@@ -27,6 +27,7 @@ import { moveAside, toCsvText, writePngAtomic } from './files.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
 import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
 import { sideKey } from '../suite/sides.js';
+import { makeDirectory } from '../results/output-dir.js';
 
 export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -310,8 +311,7 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
  * on one directory lose no records. A lock older than 120 s is taken as left by a dead process.
  */
 async function lockMetrics(dir: string, warn: (w: string) => void): Promise<() => void> {
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const lock = join(dir, `.${METRICS_JSON}.lock`);
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -1,11 +1,12 @@
 // Writes a ResultFile as <suite>_<timestamp>.json|.csv|.md, each atomically
 // (temp file in the same directory + fsync + rename), so a reader never sees half a file.
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ResultFile } from './types.js';
 import { toJson } from '../reports/json.js';
 import { toCsv } from '../reports/csv.js';
 import { toMarkdown } from '../reports/markdown.js';
+import { makeDirectory } from './output-dir.js';
 
 export interface WrittenFiles {
   json: string;
@@ -16,7 +17,7 @@ export interface WrittenFiles {
 /** Writes `content` to `path` atomically. */
 export function writeFileAtomic(path: string, content: string | Uint8Array): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   let fd = openSync(tmp, 'w', 0o644);
   try {

@@ -1,6 +1,7 @@
 // benchmark_results/peak.json: the machine peak measured by `dilbench peak`, reused by reports.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { makeDirectory } from '../results/output-dir.js';
 
 export const PEAK_FILE = 'peak.json';
 
@@ -53,7 +54,7 @@ export function peakPath(outputDir = 'benchmark_results'): string {
 }
 
 export async function savePeak(peak: StoredPeak, outputDir = 'benchmark_results'): Promise<string> {
-  await mkdir(outputDir, { recursive: true });
+  makeDirectory(outputDir);
   const file = peakPath(outputDir);
   await writeFile(file, JSON.stringify(peak, null, 2) + '\n');
   return file;

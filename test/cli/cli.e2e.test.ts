@@ -1,6 +1,6 @@
 // The built CLI end to end (`npm test` builds dist/ first). Bad input needs no addon; the runs
 // need the real addon and skip, saying so, when it cannot load.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,24 @@ describe('dilbench CLI: input errors (no addon needed)', () => {
       expect(r.stderr).toContain('allowed:');
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stdout).toBe('');
+    }
+  });
+
+  it.skipIf(!built)('an --output-dir that cannot be written exits 2 naming it, before any measurement', () => {
+    const d = mkdtempSync(join(tmpdir(), 'dilbench-outdir-'));
+    try {
+      writeFileSync(join(d, 'some-file'), 'x');
+      // the production range would sample for many minutes: the check comes first
+      for (const bad of [join(d, 'some-file', 'sub'), '/proc/nope']) {
+        const t0 = Date.now();
+        const r = cli(['sequence-ranges', '--range', 'production', '--output-dir', bad], {}, 60_000);
+        expect(r.code, `${bad}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toContain('--output-dir');
+        expect(r.stderr).toMatch(/cannot write there: (ENOTDIR|ENOENT)/);
+        expect(Date.now() - t0).toBeLessThan(30_000);
+      }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 

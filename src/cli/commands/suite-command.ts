@@ -2,9 +2,12 @@
 // the common flags, validation before the addon loads (exit 2), progress, SIGINT handling, the
 // result files through runBenchmark and the summary. Each command adds its own flags.
 import { copyFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getBinding } from '../../api/binding.js';
-import { runBenchmark, type FilesWritten } from '../../api/run.js';
+import { RunCancelledError, runBenchmark, type FilesWritten } from '../../api/run.js';
+import { DEFAULTS } from '../../config/schema.js';
+import { assertWritableDirectory } from '../../results/output-dir.js';
 import type { ResultFile } from '../../results/types.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
@@ -78,8 +81,13 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     if (raw.plots === true) delete raw.plots; // commander's default of --no-plots
     const output = typeof raw.output === 'string' ? raw.output : undefined;
     delete raw.output;
+    // the CLI writes its files to benchmark_results unless told otherwise (the library writes none)
+    if (raw.outputDir === undefined) raw.outputDir = DEFAULTS.outputDir;
     // validate before loading the addon, so bad input fails fast with exit 2
     const parsed = spec.suite.parseOptions(raw) as CommonRunOptions & { quiet?: boolean; json?: boolean };
+    // where the results go must be writable before anything is measured (exit 2 naming the flag)
+    if (parsed.outputDir !== null) assertWritableDirectory(parsed.outputDir, 'outputDir');
+    if (output !== undefined) assertWritableDirectory(dirname(resolve(output)), 'output');
 
     let binding;
     try {
@@ -105,6 +113,10 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         },
         onFilesWritten: (w) => (written = w),
       });
+    } catch (e) {
+      // Ctrl-C / SIGTERM: the completed points were written; report them, then exit 130
+      if (!(e instanceof RunCancelledError)) throw e;
+      file = e.partial;
     } finally {
       progress.stop();
       interrupt.release();
@@ -119,7 +131,8 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         process.stdout.write(`\nwrote ${paths.join('\n      ')}\n`);
       }
     }
-    if (written && !parsed.quiet) for (const w of written.warnings) process.stderr.write(`dilbench: warning: ${w}\n`);
+    // a fallback location is said even with --quiet: it is where the measurements are
+    if (written) for (const w of written.warnings) if (!parsed.quiet || written.fallbackDir) process.stderr.write(`dilbench: warning: ${w}\n`);
     if (!parsed.quiet) {
       const failed = file.results.filter((r) => r.status === 'failed' && r.errorCode !== 'ERR_DILBENCH_CANCELLED').length;
       if (failed) process.stderr.write(`dilbench: ${failed} point(s) failed; see the status column\n`);

@@ -1,10 +1,11 @@
 // Plots for benchmark results: Vega-Lite specs (specs.ts) rendered to SVG and PNG in Node (render.ts).
 // `writeSuitePlots` is what a suite runner calls after writing its result files.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultFile } from '../../results/types.js';
 import { renderSvg, svgToPng } from './render.js';
 import { buildSuiteSpecs, performanceOverTimeSpec, type HistoryPoint, type PlotKind, type VlSpec } from './specs.js';
+import { makeDirectory } from '../../results/output-dir.js';
 
 export * from './specs.js';
 export * from './render.js';
@@ -23,7 +24,7 @@ export interface WritePlotsOptions {
 
 /** Render one spec into `outputDir/<name>.<format>` for each format; returns the paths written. */
 export async function writePlot(spec: VlSpec, outputDir: string, name: string, formats: PlotFormat[] = ['svg', 'png']): Promise<string[]> {
-  mkdirSync(outputDir, { recursive: true });
+  makeDirectory(outputDir);
   const svg = await renderSvg(spec);
   const written: string[] = [];
   if (formats.includes('svg')) {

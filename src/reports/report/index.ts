@@ -1,6 +1,6 @@
 // `dilbench report`: aggregate every result file in a directory (and its history.jsonl) into
 // tables (CSV), figures (SVG/PNG), report.md, report.json and a self-contained report.html.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { renderHtmlReport, type HtmlChart, type HtmlRun } from '../html/index.js';
 import { describeMachine, formatBytes, formatLength } from '../plots/data.js';
@@ -18,6 +18,7 @@ import {
   type LoadedResultFile,
   type TableRow,
 } from './aggregate.js';
+import { makeDirectory } from '../../results/output-dir.js';
 
 export * from './aggregate.js';
 
@@ -214,7 +215,7 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
   const rows = aggregate(loaded.files);
   const points = historyPoints(history.entries, loaded.files);
   const written: string[] = [];
-  mkdirSync(outDir, { recursive: true });
+  makeDirectory(outDir);
 
   // specs for every run (also needed by the HTML report)
   const runs: RunFigures[] = loaded.files.map((run) => ({ run, specs: buildSuiteSpecs(run.file, { baseline: options.baseline }), files: {} }));
@@ -243,7 +244,7 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
 
   if (want('csv')) {
     const tables = join(outDir, 'tables');
-    mkdirSync(tables, { recursive: true });
+    makeDirectory(tables);
     const put = (name: string, text: string): void => {
       const p = join(tables, name);
       writeFileSync(p, text);
