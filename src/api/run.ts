@@ -109,6 +109,12 @@ export interface RunBenchmarkOptions {
   rates?: RateModel;
   /** advanced: another measurement function */
   sampling?: SamplingFunction;
+  /**
+   * Plan only: calibrate, size and estimate every point, measure nothing and write no files. The
+   * returned file has `dryRun: true`, no results and `plan` (per point: action, batch, memory,
+   * estimated seconds, reason).
+   */
+  dryRun?: boolean;
   /** called with the paths once the files (results, history, plots) are written */
   onFilesWritten?: (files: FilesWritten) => void;
 }
@@ -149,7 +155,7 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten']);
+const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'dryRun']);
 
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<ResultFile> {
   const suite = getSuite(options?.suite);
@@ -159,7 +165,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   if (raw.outputDir === undefined) raw.outputDir = null;
   const parsed = suite.parseOptions(raw);
   // a directory that cannot hold the results fails now (naming outputDir), not after the run
-  if (parsed.outputDir !== null) assertWritableDirectory(parsed.outputDir, 'outputDir');
+  if (parsed.outputDir !== null && !options.dryRun) assertWritableDirectory(parsed.outputDir, 'outputDir');
   const binding = options.binding ?? getBinding();
   const file = await runSuite(suite, parsed, {
     binding,
@@ -167,11 +173,12 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     onProgress: options.onProgress,
     rates: options.rates,
     sampling: options.sampling,
+    dryRun: options.dryRun,
     // a peak stored by `dilbench peak` in the same output directory
     loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
   });
   let written: FilesWritten | undefined;
-  if (parsed.outputDir !== null) {
+  if (parsed.outputDir !== null && !file.dryRun) {
     let dir = parsed.outputDir;
     try {
       written = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };

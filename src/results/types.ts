@@ -164,4 +164,24 @@ export interface ResultFile {
   results: ResultRow[];
   /** --compare-dtypes / --compare-devices: each side against its baseline side (src/suite/side-comparison.ts) */
   comparisons?: import('../suite/side-comparison.js').SideComparisons;
+  /** --dry-run: nothing was measured; `plan` says what would run (results is empty) */
+  dryRun?: true;
+  plan?: PlanEntry[];
+}
+
+/** One point as the planner sees it before anything runs (--dry-run, and the plan event). */
+export interface PlanEntry {
+  implementation: string;
+  seqLen: number;
+  device: string;
+  dtype: string;
+  batch: number;
+  requestedBatch: number;
+  action: 'run' | 'skip' | 'fail';
+  /** the planner's estimate for the whole point (cold call, warm-up, samples, setup) */
+  estimatedSeconds: number;
+  /** bytes the point would allocate, when planned */
+  memoryBytes: number | null;
+  /** why it is skipped or fails, or why its batch was lowered */
+  reason?: string;
 }

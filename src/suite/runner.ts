@@ -12,7 +12,7 @@ import type {
   NativeSession,
   NativeSessionOptions,
 } from '../native/binding.js';
-import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
+import { SCHEMA_VERSION, type PlanEntry, type ResultFile, type ResultRow } from '../results/types.js';
 import { ConfigError, INVALID_CONFIG } from '../config/errors.js';
 import { checkImplementations, DEFAULTS } from '../config/schema.js';
 import { collectEnvironment, availableMemoryBytes } from '../env/environment.js';
@@ -287,7 +287,30 @@ export async function runSuite<O extends CommonRunOptions>(
   });
   const estimates = planned.map((p) => (p.action === 'run' ? p.estimatedSeconds : 0));
   let remaining = estimates.reduce((a, b) => a + b, 0);
-  emit({ type: 'plan', total: planned.length, runnable: planned.filter((p) => p.action === 'run').length, estimatedSeconds: remaining });
+  const planEntries = planned.map(planEntryOf);
+  emit({ type: 'plan', total: planned.length, runnable: planned.filter((p) => p.action === 'run').length, estimatedSeconds: remaining, points: planEntries });
+  if (deps.dryRun) {
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      suite: suite.name,
+      runId: randomUUID(),
+      createdAt,
+      dryRun: true,
+      environment: collectEnvironment(binding, {}),
+      config: {
+        ...suite.config(options, ctx),
+        implementations,
+        threads,
+        memoryBudgetBytes: budget,
+        maxRunSeconds: options.maxRunSeconds,
+        maxTimeSeconds: request.maxTimeSeconds,
+        sampling: adaptive ? 'adaptive' : 'fixed',
+        ...(request.runs !== undefined ? { runs: request.runs } : {}),
+      },
+      results: [],
+      plan: planEntries,
+    };
+  }
 
   const sampling = deps.sampling ?? takeSamples;
   const results: ResultRow[] = [];
@@ -442,6 +465,22 @@ export async function runSuite<O extends CommonRunOptions>(
   };
   emit({ type: 'done', file });
   return file;
+}
+
+function planEntryOf(p: PlannedPoint): PlanEntry {
+  const pr = p.problem;
+  return {
+    implementation: pr.implementation,
+    seqLen: pr.seqLen,
+    device: pr.device ?? 'cpu',
+    dtype: pr.dtype ?? 'fp32',
+    batch: pr.batch,
+    requestedBatch: p.requestedBatch,
+    action: p.action,
+    estimatedSeconds: p.action === 'fail' ? 0 : p.estimatedSeconds,
+    memoryBytes: p.action !== 'fail' && p.plan ? p.plan.totalBytes : null,
+    ...(p.action === 'run' ? (p.note ? { reason: p.note } : {}) : { reason: p.reason }),
+  };
 }
 
 /** The sampling request of a run: adaptive unless `runs` is given. */

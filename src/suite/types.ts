@@ -2,7 +2,7 @@
 // (runner.ts) does plan -> measure -> stats -> rows for every suite.
 import type { DTypeName, NativeBinding, NativeCancelToken, NativeProblem, NativeSession } from '../native/binding.js';
 import type { DeviceChoice } from '../config/schema.js';
-import type { ResultFile, ResultRow } from '../results/types.js';
+import type { PlanEntry, ResultFile, ResultRow } from '../results/types.js';
 import type { RateModel } from '../plan/planner.js';
 import type { StoredPeak } from '../roofline/peak-store.js';
 import type { Sampler, SamplingOutcome, SamplingRequest } from './sampling.js';
@@ -86,7 +86,7 @@ export type ProgressEvent =
   | { type: 'calibrate'; implementations: string[]; /** device/dtype, when the run has several sides */ side?: string }
   /** one line worth telling the user before the run (how --device auto chose, a side that cannot run) */
   | { type: 'note'; message: string }
-  | { type: 'plan'; total: number; runnable: number; estimatedSeconds: number }
+  | { type: 'plan'; total: number; runnable: number; estimatedSeconds: number; /** each point as planned */ points: PlanEntry[] }
   | {
       type: 'point-start';
       index: number;
@@ -109,6 +109,8 @@ export type SamplingFunction = (
 
 export interface RunDependencies {
   binding: NativeBinding;
+  /** plan (calibration included) and return the plan without measuring: file.dryRun, file.plan */
+  dryRun?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** injected rate model; default: calibrated by a short real run */

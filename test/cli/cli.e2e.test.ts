@@ -16,6 +16,14 @@ function addonProblem(): string | null {
 const noAddon = built ? addonProblem() : 'dist/ is not built (run npm run build:ts)';
 if (noAddon) console.warn(`cli e2e: native addon unavailable, runs skipped: ${noAddon}`);
 
+function readdirSafe(d: string): string[] {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+}
+
 describe('dilbench CLI: input errors (no addon needed)', () => {
   it.skipIf(!built)('prints the version', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
@@ -193,15 +201,44 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     expect(json.results[0]).toMatchObject({ implementation: 'flash', seqLen: 64, causal: true, status: 'ok' });
   });
 
-  it('shows no progress when stderr is not a terminal', () => {
+  it('without a terminal: no bar, but the plan total and one line per finished point on stderr (none with --quiet)', () => {
     const r = cli([
-      'sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--implementations', 'naive', '--runs', '2',
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '64,128', '--implementations', 'naive', '--runs', '2',
       '--warmup', '0', '--output-dir', join(dir, 'run5'),
     ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toMatch(/ETA|calibrating|\u2591/);
+    expect(r.stderr).not.toMatch(/ETA|\u2591/);
+    expect(r.stderr).toMatch(/dilbench: plan: 2 points: 2 to run \(estimated [\d.]+ m?s\)/);
+    expect(r.stderr).toMatch(/dilbench: \[1\/2\] naive @ 64 \(batch 1\): ok, median [\d.]+ ms, 2 samples in [\d.]+ m?s(; about .* left)?\n/);
+    expect(r.stderr).toMatch(/dilbench: \[2\/2\] naive @ 128 \(batch 1\): ok, median [\d.]+ ms, 2 samples/);
+    const quiet = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--implementations', 'naive', '--runs', '2',
+      '--warmup', '0', '--output-dir', join(dir, 'run5'), '--quiet',
+    ]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
     expect(r.stdout).toContain('naive');
     expect(r.stdout).toMatch(/wrote .*sequence-ranges_.*\.json/);
+  });
+
+  it('--dry-run prints the plan per point with estimates and writes nothing', () => {
+    const out = join(dir, 'dry');
+    const r = cli(['sequence-ranges', '--range', 'production', '--implementations', 'naive,flash', '--memory-budget', '256MiB', '--dry-run', '--output-dir', out], {}, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/--dry-run: the plan .* nothing was measured/);
+    const lines = r.stdout.split('\n').filter((l) => /^\s+(1K|2K|4K|8K|12K|16K)\s+(naive|flash)\s/.test(l));
+    expect(lines).toHaveLength(12);
+    // naive at 16K needs 1.1 GiB: over the 256 MiB budget it is skipped with the reason
+    expect(r.stdout).toMatch(/16K\s+naive.*skip: .*budget 256(\.0)? MiB/);
+    expect(r.stdout).toMatch(/12 points: \d+ to run \(estimated [\d.]+ (s|min|h)\), \d+ skipped/);
+    expect(readdirSafe(out)).toEqual([]);
+    const j = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '64,128', '--implementations', 'flash', '--dry-run', '--json'], {}, 120_000);
+    expect(j.code, j.stderr).toBe(0);
+    const file = JSON.parse(j.stdout);
+    expect(file.dryRun).toBe(true);
+    expect(file.results).toEqual([]);
+    expect(file.plan.map((p: { seqLen: number; action: string }) => [p.seqLen, p.action])).toEqual([[64, 'run'], [128, 'run']]);
+    expect(file.plan.every((p: { estimatedSeconds: number }) => p.estimatedSeconds > 0)).toBe(true);
   });
 
   it('an unknown implementation exits 2 and names --implementations', () => {

@@ -13,7 +13,8 @@ import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
 import { handleInterrupts } from '../interrupt.js';
 import { addImplementationFlags, collectImplementationFlags } from '../impl-flags.js';
-import { createProgress } from '../progress.js';
+import { createProgress, createProgressLines } from '../progress.js';
+import { planText } from '../plan-text.js';
 import { summaryText } from '../summary.js';
 
 const COMMON_FIELDS = [
@@ -69,6 +70,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--compare-devices', 'run the plan on cpu and on cuda (cpu the baseline): a Device comparison section; without a CUDA device the cuda rows are skipped with the reason')
     .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
     .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
+    .option('--dry-run', 'print the plan (points, batches, memory, skips with reasons, estimated time per point and in all) and exit without measuring; a short calibration run gives the estimates')
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
     .option('--verbose', 'stack traces on errors');
@@ -81,13 +83,14 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     if (raw.plots === true) delete raw.plots; // commander's default of --no-plots
     const output = typeof raw.output === 'string' ? raw.output : undefined;
     delete raw.output;
+    const dryRun = opts.dryRun === true;
     // the CLI writes its files to benchmark_results unless told otherwise (the library writes none)
     if (raw.outputDir === undefined) raw.outputDir = DEFAULTS.outputDir;
     // validate before loading the addon, so bad input fails fast with exit 2
     const parsed = spec.suite.parseOptions(raw) as CommonRunOptions & { quiet?: boolean; json?: boolean };
     // where the results go must be writable before anything is measured (exit 2 naming the flag)
-    if (parsed.outputDir !== null) assertWritableDirectory(parsed.outputDir, 'outputDir');
-    if (output !== undefined) assertWritableDirectory(dirname(resolve(output)), 'output');
+    if (parsed.outputDir !== null && !dryRun) assertWritableDirectory(parsed.outputDir, 'outputDir');
+    if (output !== undefined && !dryRun) assertWritableDirectory(dirname(resolve(output)), 'output');
 
     let binding;
     try {
@@ -96,7 +99,8 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
       const msg = e instanceof Error ? e.message : String(e);
       throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
     }
-    const progress = createProgress(Boolean(process.stderr.isTTY) && !parsed.quiet);
+    // a bar on a terminal; elsewhere (CI logs) the plan's total and one line per finished point
+    const progress = parsed.quiet ? createProgress(false) : process.stderr.isTTY ? createProgress(true) : createProgressLines();
     const interrupt = handleInterrupts(parsed.quiet ? null : 'finishing the current iteration and writing partial results');
     let written: FilesWritten | undefined;
     let file: ResultFile;
@@ -105,6 +109,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         suite: spec.suite.name,
         ...raw,
         binding,
+        dryRun,
         signal: interrupt.signal,
         onProgress: (e) => {
           // notes (how --device auto chose, a side that cannot run) go to stderr before the run
@@ -120,6 +125,10 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     } finally {
       progress.stop();
       interrupt.release();
+    }
+    if (file.dryRun) {
+      process.stdout.write(parsed.json ? JSON.stringify(file, null, 2) + '\n' : planText(file));
+      return;
     }
     if (output && written) copyFileSync(written.json, output);
     if (parsed.json) {
