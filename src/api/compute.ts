@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { NativeCancelToken, NativeProblem, NativeSessionOptions, NativeBinding } from '../native/binding.js';
 import { ConfigError } from '../config/errors.js';
+import { decodesCausally } from '../config/impl-params.js';
 import { getBinding } from './binding.js';
 
 /** Implementation-specific parameters, exactly as the native problem takes them (named like the CLI flags). */
@@ -82,6 +83,9 @@ function validate(o: ComputeAttentionOptions): void {
   }
   const kvHeads = o.kvHeads ?? o.heads;
   if (o.heads % kvHeads !== 0) throw new ConfigError('kvHeads', kvHeads, `a divisor of heads (${o.heads})`);
+  if (o.causal === false && decodesCausally(o.implementation)) {
+    throw new ConfigError('causal', false, `true or omitted for ${o.implementation}`, 'decoding is causal by definition: each new token attends only the tokens before it');
+  }
   const qLen = o.batch * o.heads * o.seqLen * o.headDim;
   const kvLen = o.batch * kvHeads * o.seqLen * o.headDim;
   if (o.q.length !== qLen) throw new ConfigError('q', `Float32Array(${o.q.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
@@ -102,7 +106,7 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
     kvHeads: options.kvHeads ?? options.heads,
     seqLen: options.seqLen,
     headDim: options.headDim,
-    causal: options.causal ?? false,
+    causal: options.causal ?? decodesCausally(options.implementation),
     seed: options.seed ?? 0,
   };
   if (options.scale !== undefined) problem.scale = options.scale;

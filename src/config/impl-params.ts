@@ -135,10 +135,22 @@ export function implParamsConfig(p: ImplParams): Record<string, unknown> {
   };
 }
 
-/** The parameters for one implementation at one length (kv-cache: promptLen + newTokens = seqLen). */
+/**
+ * kv-cache and kv-cache-recompute decode autoregressively: each new token attends the tokens
+ * before it, which is causal by definition (docs/attention-definitions.md, "kv-cache (decoding)").
+ * Suites run them causal whatever the run's causal flag (the rows say causal: true, with a note);
+ * computeAttention refuses causal: false for them. (The native kernels also take causal = false as
+ * a prefix-LM, bidirectional prompt and causal steps, reached only through the binding.)
+ */
+export function decodesCausally(implementation: string): boolean {
+  return implementation.startsWith('kv-cache');
+}
+
+/** The parameters for one implementation at one length (kv-cache: promptLen + newTokens = seqLen; always causal). */
 export function problemParamsFor(p: ImplParams, implementation: string, seqLen: number): Partial<NativeProblem> {
-  const out = problemParams(p);
-  if (implementation.startsWith('kv-cache')) {
+  const out: Partial<NativeProblem> = problemParams(p);
+  if (decodesCausally(implementation)) {
+    out.causal = true;
     if (out.promptLen !== undefined && out.newTokens === undefined && seqLen >= out.promptLen) out.newTokens = seqLen - out.promptLen;
     else if (out.newTokens !== undefined && out.promptLen === undefined && seqLen > out.newTokens) out.promptLen = seqLen - out.newTokens;
   } else {

@@ -23,6 +23,7 @@ import type { StoredGpuPeak } from '../roofline/peak-store.js';
 import { sessionSampler } from '../measure/session-sampler.js';
 import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from './sampling.js';
 import { MIN_SAMPLES_ON_TIME, measureInterleaved } from '../measure/scheduler.js';
+import { decodesCausally } from '../config/impl-params.js';
 import type { Measurement } from '../measure/types.js';
 import { formatBytes } from '../config/units.js';
 import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition, SuitePoint } from './types.js';
@@ -349,6 +350,10 @@ export async function runSuite<O extends CommonRunOptions>(
         row = rowBase(p, p.plan, threads, info.simdLevel, params);
         if (p.note) row.warnings = [p.note];
         runnable.push({ p, row, i });
+      }
+      if (row.causal && !(options as { causal?: boolean }).causal && decodesCausally(row.implementation)) {
+        // say what was computed: the run is not causal, decoding is
+        row.warnings = [...(row.warnings ?? []), 'computed causal (decoding is causal by definition) although the run is not'];
       }
       rows.push(row);
       if (group.length === 1 && p.action === 'run') {
