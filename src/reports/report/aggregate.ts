@@ -5,6 +5,31 @@ import type { ResultFile, ResultRow } from '../../results/types.js';
 import { readHistoryDetailed, type HistoryEntry } from '../../history/index.js';
 import { configurationKey, experimentId, percentOfPeak } from '../plots/data.js';
 import type { HistoryPoint } from '../plots/specs.js';
+import type { StoredPeak } from '../../roofline/peak-store.js';
+
+function isStoredPeak(v: unknown): v is StoredPeak {
+  const o = v as Partial<StoredPeak> | null;
+  return !!o && typeof o === 'object' && typeof o.fmaGflops === 'number' && typeof o.streamGBps === 'number' && typeof o.threads === 'number' && typeof o.simdLevel === 'string';
+}
+
+/**
+ * Gives each result file without a peak of its own the stored peak measured on the same thread
+ * count and SIMD level (as the suites do when they run), so % of peak is there in the report.
+ * Returns how many files it was given to.
+ */
+export function applyStoredPeaks(files: LoadedResultFile[], peaks: LoadResult['peaks']): number {
+  let applied = 0;
+  for (const f of files) {
+    const env = f.file.environment;
+    if (!env || env.peak) continue;
+    const threads = f.file.results.find((r) => r.device !== 'cuda')?.threads;
+    const match = peaks.find(({ peak }) => peak.threads === threads && peak.simdLevel === env.simdLevel);
+    if (!match) continue;
+    env.peak = { fmaGflops: match.peak.fmaGflops, streamGBps: match.peak.streamGBps, threads: match.peak.threads, simdLevel: env.simdLevel };
+    applied++;
+  }
+  return applied;
+}
 
 export interface LoadedResultFile {
   path: string;
@@ -14,6 +39,8 @@ export interface LoadedResultFile {
 
 export interface LoadResult {
   files: LoadedResultFile[];
+  /** peak.json files of `dilbench peak`, read as the machine peak they are */
+  peaks: { path: string; peak: StoredPeak }[];
   /** files that looked like JSON but are not result files, with why */
   ignored: { path: string; reason: string }[];
 }
@@ -28,7 +55,7 @@ function isResultFile(v: unknown): v is ResultFile {
  * (two levels), sorted by createdAt. Other JSON files are listed in `ignored`.
  */
 export function loadResultFiles(dir: string, depth = 2): LoadResult {
-  const out: LoadResult = { files: [], ignored: [] };
+  const out: LoadResult = { files: [], peaks: [], ignored: [] };
   const walk = (d: string, level: number): void => {
     let names: string[];
     try {
@@ -54,7 +81,8 @@ export function loadResultFiles(dir: string, depth = 2): LoadResult {
       try {
         const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
         if (isResultFile(v)) out.files.push({ path: p, expId: experimentId(v), file: v });
-        else out.ignored.push({ path: p, reason: 'not a dilbench result file' });
+        else if (isStoredPeak(v)) out.peaks.push({ path: p, peak: v });
+        else out.ignored.push({ path: p, reason: name.startsWith('bench_') ? 'an `npm run bench` file, not a suite result' : 'not a dilbench result file' });
       } catch (err) {
         out.ignored.push({ path: p, reason: `invalid JSON: ${(err as Error).message}` });
       }

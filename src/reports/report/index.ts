@@ -11,6 +11,7 @@ import { sideComparisonSections } from '../side-sections.js';
 import {
   TABLE_COLUMNS,
   aggregate,
+  applyStoredPeaks,
   historyPoints,
   loadHistory,
   loadResultFiles,
@@ -210,6 +211,10 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
 
   const loaded = loadResultFiles(resultsDir);
   const warnings = loaded.ignored.map((i) => `ignored ${i.path}: ${i.reason}`);
+  const peakFiles = applyStoredPeaks(loaded.files, loaded.peaks);
+  for (const { path, peak } of loaded.peaks) {
+    log(`peak: ${path} (${peak.fmaGflops.toFixed(1)} GFLOP/s FMA, ${peak.streamGBps.toFixed(1)} GB/s, ${peak.threads} threads, ${peak.simdLevel}); used for ${peakFiles} result file(s) measured without one`);
+  }
   const history = loadHistory(resultsDir);
   if (history.skippedLines.length) warnings.push(`history.jsonl: skipped ${history.skippedLines.length} torn or invalid line(s) (${history.skippedLines.slice(0, 5).join(', ')})`);
   const rows = aggregate(loaded.files);
