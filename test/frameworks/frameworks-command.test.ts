@@ -65,9 +65,17 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
     const files = readdirSync(dir);
     const json = files.find((f) => f.startsWith('frameworks_') && f.endsWith('.json')) as string;
     const md = files.find((f) => f.startsWith('frameworks_') && f.endsWith('.md')) as string;
+    const csv = files.find((f) => f.startsWith('frameworks_') && f.endsWith('.csv')) as string;
     expect(json).toBeTruthy();
     expect(md).toBeTruthy();
+    expect(csv).toBeTruthy();
     const file = JSON.parse(readFileSync(join(dir, json), 'utf8'));
+    // the CSV the README promises: one line per framework row, with its implementation and status
+    const csvLines = readFileSync(join(dir, csv), 'utf8').trim().split('\n');
+    expect(csvLines).toHaveLength(1 + file.results.length);
+    expect(csvLines[0]).toMatch(/(^|,)implementation(,|$)/);
+    expect(csvLines.slice(1).some((l) => l.includes('dilbench:'))).toBe(true);
+    expect(r.stdout).toContain(join(dir, csv));
     expect(file.suite).toBe('frameworks');
     const byName = new Map(file.results.map((x: { params: { framework: string } }) => [x.params.framework, x]));
     expect((byName.get('dilbench') as { status: string }).status).toBe('ok');

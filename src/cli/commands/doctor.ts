@@ -2,6 +2,8 @@
 // child-process probe and its devices), which native binary was chosen, and why. `--json` prints
 // the same as JSON. Exit 0 when a binary loads, 1 when none does (or DILBENCH_BACKEND=cuda cannot
 // be honoured).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 
@@ -39,11 +41,42 @@ export interface DoctorReport extends BackendDiagnosis {
   };
 }
 
-function onnxRuntimeFound(): DoctorReport['frameworks']['onnxruntime'] {
+/**
+ * onnxruntime-node's version, or why it is missing and how to get it back. npm drops an optional
+ * dependency without a word when its install script fails, and on linux-x64 onnxruntime-node's
+ * script downloads CUDA provider files, which fails offline: the usual reason it is gone.
+ */
+export function onnxRuntimeFound(
+  load: (id: string) => unknown = require,
+  wanted: string = optionalVersion('onnxruntime-node'),
+): DoctorReport['frameworks']['onnxruntime'] {
+  let version: string;
   try {
-    return { version: (require('onnxruntime-node/package.json') as { version: string }).version };
+    version = (load('onnxruntime-node/package.json') as { version: string }).version;
   } catch {
-    return { version: null, reason: 'onnxruntime-node is not installed (an optional dependency)' };
+    return {
+      version: null,
+      reason:
+        'onnxruntime-node is not installed. It is optional (only `dilbench frameworks` uses it), and npm drops it silently ' +
+        "when its install script fails: on linux-x64 that script downloads CUDA provider files, which fails without network. " +
+        `Get it back with the CPU provider only, nothing downloaded: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@${wanted}`,
+    };
+  }
+  try {
+    load('onnxruntime-node');
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    return { version: null, reason: `onnxruntime-node ${version} is installed but does not load here: ${msg}` };
+  }
+  return { version };
+}
+
+function optionalVersion(name: string): string {
+  try {
+    const pj = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+    return pj.optionalDependencies?.[name] ?? 'latest';
+  } catch {
+    return 'latest';
   }
 }
 

@@ -13,6 +13,7 @@ import { frameworksMarkdown, toResultFile } from '../../frameworks/report.js';
 import { FRAMEWORK_DTYPES, FRAMEWORK_NAMES, type FrameworkDtype, type FrameworkName } from '../../frameworks/types.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
 import { textTable } from '../summary.js';
+import { assertWritableDirectory } from '../../results/output-dir.js';
 
 export interface FrameworksCliOptions {
   seqLens?: string[] | string;
@@ -96,6 +97,8 @@ export async function runFrameworksCommand(
   io: FrameworksIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<{ json: string; markdown: string; csv: string }> {
   const o = frameworksOptionsFromFlags(opts);
+  // where the results go must be writable before anything is measured
+  assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
   const binding = getBinding();
   const cpuImpls = binding.listImplementations().filter((i) => i.device === 'cpu');
   const impl = cpuImpls.find((i) => i.name === o.implementation);
@@ -136,7 +139,7 @@ export async function runFrameworksCommand(
       ) + '\n',
     );
     for (const p of report.points) if (p.status !== 'ok') io.stdout.write(`note: ${p.framework} at ${p.seqLen} ${p.status}: ${p.reason}\n`);
-    io.stdout.write(`wrote ${written.json}\n      ${written.markdown}\n`);
+    io.stdout.write(`wrote ${written.json}\n      ${written.csv}\n      ${written.markdown}\n`);
   }
   return written;
 }

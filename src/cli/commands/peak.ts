@@ -11,6 +11,7 @@ import type { NativeBinding, NativeInfo } from '../../native/binding.js';
 import { loadedBinaryOf } from '../../native/loader.js';
 import { isGpuPeak, savePeak, type StoredGpuPeak, type StoredPeak } from '../../roofline/peak-store.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
+import { assertWritableDirectory } from '../../results/output-dir.js';
 
 export interface PeakCliOptions {
   threads?: string | number;
@@ -101,6 +102,7 @@ export async function runPeak(
   if (!Number.isFinite(duration) || duration <= 0 || duration > 600) {
     throw new CliExit(EXIT_USAGE, `error: invalid --duration: ${JSON.stringify(String(opts.duration))}; allowed: seconds in (0, 600]`);
   }
+  assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
   const binding = await getBinding();
   const peak = await binding.measurePeak(threads, duration);
   if (!(peak.fmaGflops > 0) || !(peak.streamGBps > 0)) {
