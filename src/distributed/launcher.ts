@@ -99,15 +99,23 @@ export function launcherArgs(launcher: LauncherInfo, ranks: number, extra: strin
   return ['-n', String(ranks), ...extra];
 }
 
-/** Environment of the launched ranks: one compute thread each, Open MPI's shared-memory copy that works in containers. */
-export function launcherEnv(launcher: LauncherInfo, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...env, OMP_NUM_THREADS: '1' };
-  if (launcher.flavour === 'openmpi') {
-    // CMA single-copy needs ptrace rights that containers often deny (the run then fails with
-    // "Read -1, expected ..."); the copy-in/copy-out path works everywhere. The user's value wins.
-    if (out.OMPI_MCA_btl_vader_single_copy_mechanism === undefined) out.OMPI_MCA_btl_vader_single_copy_mechanism = 'none';
+/**
+ * Environment of the launched ranks: one compute thread each. The MPI's own transport choices are
+ * kept: Open MPI's shared-memory single copy (CMA) is what lets a transfer complete inside one
+ * progress poll during compute; forcing copy-in/copy-out (btl_vader_single_copy_mechanism=none)
+ * moves most of it into the wait (measured: docs in README, "Distributed ring").
+ */
+export function launcherEnv(_launcher: LauncherInfo, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, OMP_NUM_THREADS: '1' };
+}
+
+/** A hint for launcher failures with a known cause, or ''. */
+export function launcherFailureHint(stderr: string): string {
+  if (/process_vm_readv|Read -1, expected|CMA/i.test(stderr)) {
+    return ' Hint: Open MPI\'s shared-memory single copy (CMA) needs ptrace rights this machine denies; ' +
+      'set OMPI_MCA_btl_vader_single_copy_mechanism=none (transfers then progress mostly inside the wait).';
   }
-  return out;
+  return '';
 }
 
 /** Process ids whose command line contains `marker` (Linux /proc), excluding this process. */

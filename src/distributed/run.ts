@@ -19,7 +19,7 @@ import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/type
 import { summarize } from '../stats/summary.js';
 import { medianTelemetry, projectRing, type RingProjection } from '../suite/ring-projection.js';
 import { analyzeLayout, type DistributedMeasurement, type RawRingRun } from './analysis.js';
-import { distributedAvailability, launch, launcherArgs, launcherEnv, type LauncherInfo } from './launcher.js';
+import { distributedAvailability, launch, launcherArgs, launcherEnv, launcherFailureHint, type LauncherInfo } from './launcher.js';
 
 export interface DistributedRingOptions {
   ranks: number;
@@ -188,7 +188,7 @@ export async function launchRing(
     }
     if (r.exitCode !== 0) {
       throw new DistributedRunError(
-        `distributed ring (${what}) failed: ${path.basename(env.launcher.path)} exited with ${r.exitCode ?? r.signal}${left}. Launcher stderr:\n  ${stderrTail(r.stderr) || '(empty)'}`,
+        `distributed ring (${what}) failed: ${path.basename(env.launcher.path)} exited with ${r.exitCode ?? r.signal}${left}.${launcherFailureHint(r.stderr)} Launcher stderr:\n  ${stderrTail(r.stderr) || '(empty)'}`,
       );
     }
     let raw: RawRingRun;
@@ -371,6 +371,8 @@ export async function runDistributedRing(
       rankExecutable: avail.rankExecutable,
       commands,
       timeoutSeconds: o.timeout,
+      // transport settings that change what overlaps (unset: the MPI's default)
+      mpiEnvironment: Object.fromEntries(Object.entries(deps.env ?? process.env).filter(([k]) => /^(OMPI_MCA_|MPIR_CVAR_|UCX_)/.test(k))),
     },
     results: rows,
   };
