@@ -10,8 +10,8 @@
 // While computing it calls MPI_Testall between row pieces so that a single-threaded MPI makes
 // progress on the transfers (without it most MPIs move a large message only inside Wait).
 //
-// Measured per iteration, rank and step: compute ns, wait ns (time in MPI_Waitall after the
-// compute), bytes sent; per iteration and rank: ring wall ns (barrier to last wait). Before the
+// Measured per iteration, rank and step: compute ns (without the polls), poll ns (in MPI_Testall
+// during the compute), wait ns (in MPI_Waitall after the compute), bytes sent; per iteration and rank: ring wall ns (barrier to last wait). Before the
 // ring: a ping-pong between each pair of neighbours at the step's message size. Rank 0 gathers
 // everything, checks the gathered output against the float64 reference or flash, and writes one
 // JSON file (--output). Errors go to stderr as "dilbench-ring-rank: error: ..." and exit 2
@@ -181,7 +181,8 @@ void gatherChunks(const float* src, int64_t BH, int64_t L, int64_t D,
 }
 
 struct StepRecord {
-  std::vector<double> computeNs, waitNs;  // [step]
+  std::vector<double> computeNs, waitNs;  // [step]; compute excludes the progress polls
+  std::vector<double> pollNs;             // [step] time inside MPI_Testall during the compute
   std::vector<double> bytesSent;          // [step]
   double wallNs = 0;
 };
@@ -196,6 +197,7 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
   StepRecord rec;
   rec.computeNs.assign(size_t(P), 0);
   rec.waitNs.assign(size_t(P), 0);
+  rec.pollNs.assign(size_t(P), 0);
   rec.bytesSent.assign(size_t(P), 0);
   // The rank starts holding its own key/value chunk (not timed: the input is already in place).
   const int64_t kvFloatsOwn = KVH * B * st.myRows * D;
@@ -223,6 +225,7 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
       rec.bytesSent[size_t(step)] = double(outFloats) * sizeof(float);
     }
     const auto c0 = Clock::now();
+    double pollNs = 0;
     const float* kBuf = st.kv[cur].data();
     const float* vBuf = kBuf + KVH * B * kvRows * D;
     for (int64_t bh = 0; bh < B * H; ++bh) {
@@ -251,7 +254,9 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
                                       st.lse.data() + bh * st.myRows + qRow0, ts);
               if (a.poll && step + 1 < P) {
                 int done = 0;
+                const auto p0 = Clock::now();
                 MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
+                pollNs += nsSince(p0);
               }
             }
           }
@@ -260,7 +265,8 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
         qRow0 += qc.size();
       }
     }
-    rec.computeNs[size_t(step)] = nsSince(c0);
+    rec.computeNs[size_t(step)] = nsSince(c0) - pollNs;
+    rec.pollNs[size_t(step)] = pollNs;
     const auto w0 = Clock::now();
     if (step + 1 < P) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
     rec.waitNs[size_t(step)] = nsSince(w0);
@@ -457,13 +463,14 @@ int runMain(int argc, char** argv) {
       if (timed) recs.push_back(std::move(r));
     }
 
-    // gather: per iteration [computeNs[P], waitNs[P], bytes[P], wall] of every rank
-    const int per = int(3 * P + 1);
+    // gather: per iteration [computeNs[P], waitNs[P], bytes[P], pollNs[P], wall] of every rank
+    const int per = int(4 * P + 1);
     std::vector<double> mine;
     for (const auto& r : recs) {
       mine.insert(mine.end(), r.computeNs.begin(), r.computeNs.end());
       mine.insert(mine.end(), r.waitNs.begin(), r.waitNs.end());
       mine.insert(mine.end(), r.bytesSent.begin(), r.bytesSent.end());
+      mine.insert(mine.end(), r.pollNs.begin(), r.pollNs.end());
       mine.push_back(r.wallNs);
     }
     std::vector<double> all(rank == 0 ? mine.size() * size_t(P) : 0);
@@ -511,7 +518,7 @@ int runMain(int argc, char** argv) {
         const double* x = all.data() + size_t(r) * mine.size() + it * size_t(per);
         js << (r ? "," : "") << "{\"computeNs\":" << jsonArray({x, x + P})
            << ",\"waitNs\":" << jsonArray({x + P, x + 2 * P}) << ",\"bytesSent\":" << jsonArray({x + 2 * P, x + 3 * P})
-           << ",\"wallNs\":" << x[3 * P] << '}';
+           << ",\"pollNs\":" << jsonArray({x + 3 * P, x + 4 * P}) << ",\"wallNs\":" << x[4 * P] << '}';
       }
       js << "]}";
     }

@@ -5,7 +5,7 @@
 //   - ring wall ms per iteration: max over ranks of barrier-to-last-wait
 //   - link bandwidth measured by the ping-pong at the step's message size (one-way time = half
 //     the round trip)
-//   - achieved link bandwidth per rank: bytes sent / (compute + wait) over the communicating
+//   - achieved link bandwidth per rank: bytes sent / (compute + polls + wait) over the communicating
 //     steps. A lower bound: a transfer that finished before the wait began took less.
 //   - overlap efficiency: the share of the communication (bytes / ping-pong bandwidth) that did
 //     not show up as waiting: 1 - sum min(wait, comm) / sum comm, over every rank's communicating
@@ -14,7 +14,10 @@
 import { median } from '../stats/summary.js';
 
 export interface RawRankIteration {
+  /** without the progress polls */
   computeNs: number[];
+  /** inside MPI_Testall during the compute */
+  pollNs: number[];
   waitNs: number[];
   bytesSent: number[];
   wallNs: number;
@@ -52,6 +55,7 @@ export interface StepMeasurement {
   step: number;
   /** per rank, ms */
   computeMs: number[];
+  pollMs: number[];
   waitMs: number[];
   bytesSent: number[];
   /** max / mean of computeMs over ranks */
@@ -61,6 +65,7 @@ export interface StepMeasurement {
 export interface RankMeasurement {
   rank: number;
   computeMs: number;
+  pollMs: number;
   waitMs: number;
   bytesSent: number;
   /** lower bound, GB/s; null when the rank sent nothing */
@@ -85,8 +90,8 @@ export interface DistributedMeasurement {
 }
 
 export const DEFINITIONS =
-  'computeMs/waitMs/bytesSent: per step and rank, element-wise median over timed iterations; wall: max over ranks of barrier-to-last-wait; ' +
-  'pingPong: one-way time = half the round trip at the step message size; achievedLinkGBps: bytes / (compute + wait) over communicating steps, a lower bound; ' +
+  'computeMs (without polls)/pollMs (MPI_Testall during compute)/waitMs/bytesSent: per step and rank, element-wise median over timed iterations; wall: max over ranks of barrier-to-last-wait; ' +
+  'pingPong: one-way time = half the round trip at the step message size; achievedLinkGBps: bytes / (compute + polls + wait) over communicating steps, a lower bound; ' +
   'overlapEfficiency: 1 - sum min(wait, bytes/pingPongGBps) / sum bytes/pingPongGBps; loadImbalance: max/mean over ranks of total compute (1 = balanced)';
 
 function maxOverMean(xs: number[]): number {
@@ -102,8 +107,9 @@ export function analyzeLayout(raw: RawRingRun, l: RawLayout): DistributedMeasure
   for (let s = 0; s < P; s++) {
     const computeMs = Array.from({ length: P }, (_, r) => med((it) => it.ranks[r].computeNs[s]) / 1e6);
     const waitMs = Array.from({ length: P }, (_, r) => med((it) => it.ranks[r].waitNs[s]) / 1e6);
+    const pollMs = Array.from({ length: P }, (_, r) => med((it) => it.ranks[r].pollNs?.[s] ?? 0) / 1e6);
     const bytesSent = Array.from({ length: P }, (_, r) => its[0]?.ranks[r].bytesSent[s] ?? 0);
-    perStep.push({ step: s, computeMs, waitMs, bytesSent, loadImbalance: maxOverMean(computeMs) });
+    perStep.push({ step: s, computeMs, pollMs, waitMs, bytesSent, loadImbalance: maxOverMean(computeMs) });
   }
   const oneWayMs = l.pingPong.oneWayNs.map((ns) => ns / 1e6);
   const GBps = oneWayMs.map((ms) => (ms > 0 ? l.pingPong.bytes / (ms * 1e6) : Infinity));
@@ -119,7 +125,7 @@ export function analyzeLayout(raw: RawRingRun, l: RawLayout): DistributedMeasure
       const b = st.bytesSent[r];
       if (b <= 0) continue;
       bytes += b;
-      busyMs += st.computeMs[r] + st.waitMs[r];
+      busyMs += st.computeMs[r] + st.pollMs[r] + st.waitMs[r];
       if (linkGBps) {
         const c = b / (linkGBps * 1e6);
         comm += c;
@@ -131,6 +137,7 @@ export function analyzeLayout(raw: RawRingRun, l: RawLayout): DistributedMeasure
     return {
       rank: r,
       computeMs: perStep.reduce((a, st) => a + st.computeMs[r], 0),
+      pollMs: perStep.reduce((a, st) => a + st.pollMs[r], 0),
       waitMs: perStep.reduce((a, st) => a + st.waitMs[r], 0),
       bytesSent: bytes,
       achievedLinkGBps: bytes > 0 && busyMs > 0 ? bytes / (busyMs * 1e6) : null,

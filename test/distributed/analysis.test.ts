@@ -11,8 +11,8 @@ function raw(): RawRingRun {
     layouts: [{
       layout: 'plain', chunks: [[[0, 4]], [[4, 8]]], pingPong: { bytes: 1e6, oneWayNs: [1e6] },
       iterations: [{ ranks: [
-        { computeNs: [3e6, 1e6], waitNs: [0, 0], bytesSent: [1e6, 0], wallNs: 4e6 },
-        { computeNs: [1e6, 1e6], waitNs: [0.25e6, 0], bytesSent: [1e6, 0], wallNs: 5e6 },
+        { computeNs: [3e6, 1e6], pollNs: [0, 0], waitNs: [0, 0], bytesSent: [1e6, 0], wallNs: 4e6 },
+        { computeNs: [0.75e6, 1e6], pollNs: [0.25e6, 0], waitNs: [0.25e6, 0], bytesSent: [1e6, 0], wallNs: 5e6 },
       ] }],
       check: { against: 'none', reason: '', maxAbsError: 0, relL2Error: 0, finite: true },
     }],
@@ -29,13 +29,13 @@ describe('analyzeLayout', () => {
     expect(m.perRank[1].overlapEfficiency).toBeCloseTo(0.75, 12);
     expect(m.overlapEfficiency).toBeCloseTo(1 - 0.25 / 2, 12);
   });
-  it('achieved bandwidth is bytes / (compute + wait) of the communicating steps', () => {
+  it('achieved bandwidth is bytes / (compute + polls + wait) of the communicating steps', () => {
     expect(m.perRank[0].achievedLinkGBps).toBeCloseTo(1e6 / 3e6, 12);
     expect(m.perRank[1].achievedLinkGBps).toBeCloseTo(1e6 / 1.25e6, 12);
   });
   it('load imbalance is max / mean of total compute', () => {
-    expect(m.loadImbalance).toBeCloseTo(4 / 3, 12);
-    expect(m.perStep[0].loadImbalance).toBeCloseTo(1.5, 12);
+    expect(m.loadImbalance).toBeCloseTo(4 / ((4 + 1.75) / 2), 12);
+    expect(m.perStep[0].loadImbalance).toBeCloseTo(3 / ((3 + 0.75) / 2), 12);
     expect(m.perStep[1].loadImbalance).toBeCloseTo(1, 12);
   });
 });
