@@ -44,6 +44,8 @@ export interface DistributedRingOptions {
   outputDir: string;
   json?: boolean;
   quiet?: boolean;
+  /** a rank 0 JSON written by a launch the user ran (several machines): build the result files from it */
+  fromRankOutput?: string;
   /** tests: an injected failure (rank dies or hangs at a step) */
   fault?: { rank: number; kind: 'die' | 'hang'; step: number };
 }
@@ -125,6 +127,7 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
     timeout: field('timeout', z.preprocess((v) => (typeof v === 'string' ? Number(v) : v), z.number().positive().finite()), raw.timeout ?? 600, 'seconds > 0'),
     projection: raw.projection !== false,
     outputDir: typeof raw.outputDir === 'string' ? raw.outputDir : 'benchmark_results',
+    ...(typeof raw.fromRankOutput === 'string' ? { fromRankOutput: raw.fromRankOutput } : {}),
     json: raw.json === true,
     quiet: raw.quiet === true,
   };
@@ -238,7 +241,7 @@ export interface DistributedProgress {
   (message: string): void;
 }
 
-function rowFor(o: DistributedRingOptions, raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['layouts'][number]['check'], launcher: LauncherInfo): ResultRow {
+function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['layouts'][number]['check'], flavour: string): ResultRow {
   const partner = check.against !== 'float64-reference';
   const tol = toleranceFor('fp32', {}, partner);
   const validated = check.against !== 'none';
@@ -288,7 +291,7 @@ function rowFor(o: DistributedRingOptions, raw: RawRingRun, m: DistributedMeasur
       measured: true,
       distributed: true,
       layout: m.layout,
-      transport: `MPI point-to-point (${launcher.flavour}: ${raw.mpiLibrary})`,
+      transport: `MPI point-to-point (${flavour}: ${raw.mpiLibrary})`,
       threadsPerRank: raw.threadsPerRank,
       progressPolls: raw.progressPolls,
       ...(validated ? {} : { validation: `not validated: ${check.reason}` }),
@@ -303,25 +306,56 @@ export interface DistributedRunResult {
 }
 
 /** The whole `ring --distributed` run. */
+/** Reads a rank 0 JSON (dilbench-ring-rank --output); throws naming the file when it is not one. */
+export function readRankOutput(file: string): RawRingRun {
+  let raw: RawRingRun;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as RawRingRun;
+  } catch (e) {
+    throw new ConfigError('fromRankOutput', file, 'a JSON file written by dilbench-ring-rank --output', e instanceof Error ? e.message : String(e));
+  }
+  if (raw?.format !== 'dilbench-ring-rank/1' || !Array.isArray(raw.layouts)) {
+    throw new ConfigError('fromRankOutput', file, 'a JSON file written by dilbench-ring-rank --output (format dilbench-ring-rank/1)');
+  }
+  return raw;
+}
+
+/** The options a rank 0 JSON was run with (for its projection and the result's config). */
+function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingOptions {
+  return {
+    ...o, ranks: raw.ranks, totalTokens: [raw.seqLen], batchSize: raw.batch, heads: raw.heads, kvHeads: raw.kvHeads, headDim: raw.headDim,
+    causal: raw.causal, seed: raw.seed, runs: raw.iterations, warmup: raw.warmup, layouts: raw.layouts.map((l) => l.layout),
+  };
+}
+
+/** The whole `ring --distributed` run (or, with fromRankOutput, the result files of a run made elsewhere). */
 export async function runDistributedRing(
   o: DistributedRingOptions,
   deps: { binding: NativeBinding; root?: string; env?: NodeJS.ProcessEnv; progress?: DistributedProgress; signal?: AbortSignal },
 ): Promise<DistributedRunResult> {
   const root = deps.root ?? packageRoot();
-  const avail = distributedAvailability(root, deps.env, o.launcher);
-  if (!avail.available || !avail.launcher || !avail.rankExecutable) {
+  const imported = o.fromRankOutput ? readRankOutput(o.fromRankOutput) : null;
+  const avail = imported ? null : distributedAvailability(root, deps.env, o.launcher);
+  if (avail && (!avail.available || !avail.launcher || !avail.rankExecutable)) {
     throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
   }
+  if (imported) o = optionsOf(o, imported);
   const createdAt = new Date().toISOString();
   const rows: ResultRow[] = [];
   const commands: string[][] = [];
   for (const seqLen of o.totalTokens) {
-    deps.progress?.(`ring --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail.launcher.flavour} ${avail.launcher.path})`);
-    const { raw, command } = await launchRing(o, seqLen, { launcher: avail.launcher, rankExecutable: avail.rankExecutable, processEnv: deps.env, signal: deps.signal });
-    commands.push(command);
+    let raw: RawRingRun;
+    if (imported) {
+      raw = imported;
+    } else {
+      deps.progress?.(`ring --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail!.launcher!.flavour} ${avail!.launcher!.path})`);
+      const launched = await launchRing(o, seqLen, { launcher: avail!.launcher!, rankExecutable: avail!.rankExecutable!, processEnv: deps.env, signal: deps.signal });
+      raw = launched.raw;
+      commands.push(launched.command);
+    }
     for (const l of raw.layouts) {
       const m = analyzeLayout(raw, l);
-      const row = rowFor(o, raw, m, l.check, avail.launcher);
+      const row = rowFor(raw, m, l.check, avail?.launcher?.flavour ?? 'launched by the user');
       // The simulated ring runs causal problems in the zigzag layout only: a plain causal row has no projection.
       const simulatedLayout = o.causal ? 'zigzag' : 'plain';
       if (!o.projection) {
@@ -334,6 +368,7 @@ export async function runDistributedRing(
         deps.progress?.(`  single-process projection (simulated ring, P=${o.ranks}, one thread)`);
         const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps);
         if (p) {
+          if (imported) p.basis = `computed on ${os.hostname()} (the ranks ran with rank 0 on ${raw.rank0Host}): ${p.basis}`;
           const projectedWallMs = p.links[0].projectedWallMs;
           row.projected = {
             ...p,
@@ -365,14 +400,18 @@ export async function runDistributedRing(
       layouts: o.layouts,
       runs: o.runs,
       warmup: o.warmup,
-      check: o.check,
-      launcher: avail.launcher,
-      launcherArgs: o.launcherArgs,
-      rankExecutable: avail.rankExecutable,
-      commands,
-      timeoutSeconds: o.timeout,
-      // transport settings that change what overlaps (unset: the MPI's default)
-      mpiEnvironment: Object.fromEntries(Object.entries(deps.env ?? process.env).filter(([k]) => /^(OMPI_MCA_|MPIR_CVAR_|UCX_)/.test(k))),
+      ...(imported
+        ? { fromRankOutput: path.resolve(o.fromRankOutput!), rank0Host: imported.rank0Host, mpiLibrary: imported.mpiLibrary }
+        : {
+            check: o.check,
+            launcher: avail!.launcher,
+            launcherArgs: o.launcherArgs,
+            rankExecutable: avail!.rankExecutable,
+            commands,
+            timeoutSeconds: o.timeout,
+            // transport settings that change what overlaps (unset: the MPI's default)
+            mpiEnvironment: Object.fromEntries(Object.entries(deps.env ?? process.env).filter(([k]) => /^(OMPI_MCA_|MPIR_CVAR_|UCX_)/.test(k))),
+          }),
     },
     results: rows,
   };

@@ -1,7 +1,8 @@
 // `dilbench ring --distributed` end to end through the built CLI: the result files parse and
 // label the rows measured (projections under `projected`), bad input exits 2 naming the flag
 // before anything starts, and doctor says whether distributed runs are available.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,36 @@ describe.skipIf(!!skipRun)('ring --distributed runs', () => {
     expect(zigzag.projectedWallMs).toBeGreaterThan(0);
     expect(zigzag.projectionError).toBeCloseTo((zigzag.measuredWallMs - zigzag.projectedWallMs) / zigzag.projectedWallMs, 10);
     expect((file.results[1].projected as { skipped?: string }).skipped).toMatch(/zigzag layout only/);
+  });
+});
+
+describe.skipIf(!!skipRun)('ring --distributed --from-rank-output (a launch the user ran)', () => {
+  it('turns rank 0 JSON of a hand-run mpirun into the result file set', () => {
+    const rawFile = path.join(tmp, 'rank0.json');
+    const isRoot = process.getuid?.() === 0;
+    const mpi = spawnSync(avail.launcher!.path, [
+      '-np', '2', ...(avail.launcher!.flavour === 'openmpi' ? ['--oversubscribe', ...(isRoot ? ['--allow-run-as-root'] : [])] : []),
+      avail.rankExecutable!, '--seq-len', '300', '--heads', '2', '--head-dim', '32', '--causal', '--layouts', 'zigzag', '--iterations', '2', '--output', rawFile,
+    ], { encoding: 'utf8', timeout: 120_000 });
+    expect(mpi.status, mpi.stderr).toBe(0);
+    const out = path.join(tmp, 'imported');
+    const r = cli(['ring', '--distributed', '--from-rank-output', rawFile, '--output-dir', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = JSON.parse(r.stdout) as ResultFile;
+    expect(file.config).toMatchObject({ ranks: 2, causal: true, totalTokens: [300], fromRankOutput: rawFile });
+    expect(file.results).toHaveLength(1);
+    expect(file.results[0]).toMatchObject({ seqLen: 300, status: 'ok', validation: { against: 'float64-reference', passed: true } });
+    expect(file.results[0].distributed!.wallMs).toHaveLength(2);
+    expect((file.results[0].projected as { projectedWallMs: number }).projectedWallMs).toBeGreaterThan(0);
+    expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+  });
+
+  it('a file that is not rank 0 JSON exits 2 naming the flag', () => {
+    const bad = path.join(tmp, 'bad.json');
+    writeFileSync(bad, '{"format": "something else"}');
+    const r = cli(['ring', '--distributed', '--from-rank-output', bad, '--output-dir', path.join(tmp, 'never3')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--from-rank-output.*dilbench-ring-rank\/1/);
   });
 });
 

@@ -5,6 +5,7 @@ import { getBinding } from '../../api/binding.js';
 import { runDistributedRing, parseDistributedOptions } from '../../distributed/run.js';
 import { textTable } from '../summary.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import { ConfigError } from '../../config/errors.js';
 
 const fmt = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
 
@@ -12,7 +13,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
   const raw: Record<string, unknown> = {};
   const keys = [
     'ranks', 'totalTokens', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'seed', 'runs', 'warmup', 'layouts', 'check',
-    'launcher', 'launcherArgs', 'timeout', 'projection', 'outputDir', 'json', 'quiet',
+    'launcher', 'launcherArgs', 'timeout', 'projection', 'outputDir', 'json', 'quiet', 'fromRankOutput',
     'ringSize', 'compareDtypes', 'compareDevices', 'interleave', 'cold', 'linkGbps', 'device', 'dtype', 'implementations',
   ];
   for (const k of keys) if (opts[k] !== undefined) raw[k] = opts[k];
@@ -43,6 +44,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
     });
   } catch (e) {
     if (interrupted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted; the ranks were stopped, nothing written');
+    if (e instanceof ConfigError) throw e; // bad input (exit 2)
     throw new CliExit(EXIT_FAILURE, e instanceof Error ? e.message : String(e));
   } finally {
     process.removeListener('SIGINT', onSignal);

@@ -31,6 +31,7 @@ export function register(program: Command): void {
         .option('--layouts <names>', '--distributed: plain, zigzag (zigzag with --causal only; default with --causal: both, for the load-imbalance comparison)')
         .option('--check <mode>', '--distributed: compare the gathered output with auto|reference|flash|none (auto: the float64 reference up to 2e9 flops, else flash) (default auto)')
         .option('--timeout <s>', '--distributed: seconds one launch may take before every rank is killed (default 600)')
+        .option('--from-rank-output <file>', '--distributed: write the result files from a rank 0 JSON of a launch you ran (mpirun/srun on dilbench-ring-rank, several machines) instead of launching')
         .option('--no-projection', '--distributed: skip the single-process projection beside the measurement'),
   });
 }
