@@ -82,6 +82,13 @@ const NOT_WITH_DISTRIBUTED: Record<string, string> = {
   interleave: 'one ring runs at a time',
   cold: 'not supported with --distributed',
   linkGbps: 'the link is measured (ping-pong between the ranks)',
+  threads: 'each rank runs one thread',
+  targetRse: 'a distributed run times --runs fixed iterations',
+  minSamples: 'a distributed run times --runs fixed iterations',
+  maxSamples: 'a distributed run times --runs fixed iterations',
+  maxTime: 'a distributed run is bounded by --timeout',
+  maxRunSeconds: 'a distributed run is bounded by --timeout',
+  memoryBudget: 'not planned with --distributed (every rank holds the whole seeded input)',
 };
 
 export function parseDistributedOptions(raw: Record<string, unknown>): DistributedRingOptions {

@@ -96,6 +96,8 @@ describe.skipIf(!distBuilt)('ring --distributed checks', () => {
     [['--dtype', 'bf16'], /--dtype/],
     [['--check', 'maybe'], /--check/],
     [['--kv-heads', '3'], /--kv-heads/],
+    [['--threads', '2'], /--threads.*one thread/],
+    [['--max-time', '5'], /--max-time.*--timeout/],
   ])('%j exits 2 naming the flag', (args, msg) => {
     const r = cli(['ring', '--distributed', ...args, '--output-dir', path.join(tmp, 'never')]);
     expect(r.code).toBe(2);
