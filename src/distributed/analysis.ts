@@ -33,6 +33,8 @@ export interface RawLayout {
 
 export interface RawRingRun {
   format: 'dilbench-ring-rank/1';
+  /** 'mpi' (CPU ranks) or 'nccl' (GPU ranks); absent in files of the first version */
+  transport?: 'mpi' | 'nccl';
   ranks: number;
   batch: number;
   heads: number;

@@ -1,13 +1,14 @@
 // The communication model against a link of known speed (issue 19): two network namespaces joined
-// by a veth pair, each direction shaped with tc to RATE_MBIT; one rank in each (Open MPI's TCP
+// by a veth pair, each direction shaped with tc (tbf) to RATE_MBIT; one rank in each (Open MPI's TCP
 // transport; mpirun runs in the first namespace and starts the second rank through a
 // plm_rsh_agent script that runs `ip netns exec`). The problem is communication-bound (a step's
 // compute is ~2% of its transfer), so a step's communication time is its compute + polls + wait.
 //
 // Tolerances, and why:
-//  - ping-pong bandwidth in [0.6, 1.0] x RATE: TCP/IP over Ethernet carries at most 1448 payload
+//  - ping-pong bandwidth in [0.5, 1.0] x RATE: TCP/IP over Ethernet carries at most 1448 payload
 //    bytes per 1514 shaped bytes (0.956); TCP's congestion control against a token bucket loses
-//    more (0.78-0.85 measured here on a loaded 2-core machine). Above the rate is impossible.
+//    more, and TCP over veth costs CPU that a loaded machine lacks (0.65-0.85 measured here at
+//    200 Mbit/s with load 6-12 on 2 cores; 100 Mbit/s needs half the CPU). Above the rate is impossible.
 //  - no rank's step can beat the shaped rate: bytes / (compute + polls + wait) <= 1.05 x RATE.
 //  - the model's per-step time, bytes / ping-pong bandwidth, matches the faster rank's measured
 //    step within [0.75, 1.5]. The slower rank is reported, not asserted: both directions transfer
@@ -25,7 +26,7 @@ import { analyzeLayout } from '../../src/distributed/analysis.js';
 import { launchRing, parseDistributedOptions } from '../../src/distributed/run.js';
 import { packageRoot } from '../../src/native/loader.js';
 
-const RATE_MBIT = 200;
+const RATE_MBIT = 100;
 const tag = `${process.pid % 10000}`;
 const ns = [`dbring${tag}a`, `dbring${tag}b`];
 const subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}`;
@@ -116,7 +117,7 @@ describe.skipIf(!!skipReason)(`ring over a veth pair shaped to ${RATE_MBIT} Mbit
         `step 0 per rank ${stepMs.map((x) => x.toFixed(1)).join(', ')} ms (compute ${m.perStep[0].computeMs.map((x) => x.toFixed(1)).join(', ')} ms); ` +
         `model bytes/ping-pong ${modelMs.toFixed(1)} ms, bytes/shaped rate ${shapedMs.toFixed(1)} ms`,
     );
-    expect(pp / rateGBps).toBeGreaterThanOrEqual(0.6);
+    expect(pp / rateGBps).toBeGreaterThanOrEqual(0.5);
     expect(pp / rateGBps).toBeLessThanOrEqual(1.0);
     for (const ms of stepMs) expect(bytes / (ms * 1e6)).toBeLessThanOrEqual(1.05 * rateGBps);
     const fastest = Math.min(...stepMs);
