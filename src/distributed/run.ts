@@ -47,7 +47,7 @@ export interface DistributedRingOptions {
   /** a rank 0 JSON written by a launch the user ran (several machines): build the result files from it */
   fromRankOutput?: string;
   /** tests: an injected failure (rank dies or hangs at a step) */
-  fault?: { rank: number; kind: 'die' | 'hang'; step: number };
+  fault?: { rank: number; kind: 'die' | 'hang'; step: number; seqLen?: number };
 }
 
 const posInt = (max = Number.MAX_SAFE_INTEGER) =>
@@ -149,7 +149,7 @@ export function rankArgs(o: DistributedRingOptions, seqLen: number, output: stri
     '--check', o.check, '--output', output, '--run-id', marker,
   ];
   if (o.causal) a.push('--causal');
-  if (o.fault) a.push('--fault-rank', String(o.fault.rank), '--fault', o.fault.kind, '--fault-step', String(o.fault.step));
+  if (o.fault && (o.fault.seqLen === undefined || o.fault.seqLen === seqLen)) a.push('--fault-rank', String(o.fault.rank), '--fault', o.fault.kind, '--fault-step', String(o.fault.step));
   return a;
 }
 
@@ -310,6 +310,17 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
 export interface DistributedRunResult {
   file: ResultFile;
   written: WrittenFiles;
+  /** the launch that failed (the run stopped there; the rows before it and a failed row are written) */
+  error?: DistributedRunError;
+}
+
+function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunError): ResultRow {
+  return {
+    implementation: 'ring', device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
+    seqLen, effectiveSeqLen: seqLen, causal: o.causal, status: 'failed', reason: e.message, errorCode: e.code, samplesMs: [], stats: null,
+    peakMemoryBytes: null, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null, flopsPerIteration: 0, bytesPerIteration: 0,
+    threads: 1, simdLevel: null, params: { ringSize: o.ranks, measured: false, distributed: true },
+  };
 }
 
 /** The whole `ring --distributed` run. */
@@ -350,15 +361,24 @@ export async function runDistributedRing(
   const createdAt = new Date().toISOString();
   const rows: ResultRow[] = [];
   const commands: string[][] = [];
+  let error: DistributedRunError | undefined;
   for (const seqLen of o.totalTokens) {
     let raw: RawRingRun;
     if (imported) {
       raw = imported;
     } else {
       deps.progress?.(`ring --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail!.launcher!.flavour} ${avail!.launcher!.path})`);
-      const launched = await launchRing(o, seqLen, { launcher: avail!.launcher!, rankExecutable: avail!.rankExecutable!, processEnv: deps.env, signal: deps.signal });
-      raw = launched.raw;
-      commands.push(launched.command);
+      try {
+        const launched = await launchRing(o, seqLen, { launcher: avail!.launcher!, rankExecutable: avail!.rankExecutable!, processEnv: deps.env, signal: deps.signal });
+        raw = launched.raw;
+        commands.push(launched.command);
+      } catch (e) {
+        if (!(e instanceof DistributedRunError) || deps.signal?.aborted) throw e;
+        // stop here, but keep what the earlier launches measured
+        error = e;
+        rows.push(failedRow(o, seqLen, e));
+        break;
+      }
     }
     for (const l of raw.layouts) {
       const m = analyzeLayout(raw, l);
@@ -423,5 +443,5 @@ export async function runDistributedRing(
     results: rows,
   };
   const written = await writeResultFiles(file, o.outputDir);
-  return { file, written };
+  return { file, written, ...(error ? { error } : {}) };
 }

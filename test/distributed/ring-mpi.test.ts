@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { distributedAvailability, processesWithMarker } from '../../src/distributed/launcher.js';
-import { launchRing, parseDistributedOptions, DistributedRunError } from '../../src/distributed/run.js';
+import { launchRing, parseDistributedOptions, runDistributedRing, DistributedRunError } from '../../src/distributed/run.js';
 import { loadBinding, packageRoot } from '../../src/native/loader.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 
@@ -130,6 +130,15 @@ describe.skipIf(!binding)('ring over MPI ranks: failures', () => {
     expect(String((err as Error).message)).toMatch(/distributed ring \(3 ranks, 600 tokens\) (failed|did not finish)/);
     expect(Date.now() - t0).toBeLessThan(60_000 + 10_000);
     expect(processesWithMarker(marker)).toEqual([]);
+  });
+
+  it('a launch that fails stops the run; the lengths measured before it are written with a failed row for it', async () => {
+    const o = { ...parseDistributedOptions({ ...base, totalTokens: [256, 600], timeout: 60, outputDir: path.join(tmp, 'partial') }), fault: { rank: 2, kind: 'die' as const, step: 0, seqLen: 600 } };
+    const r = await runDistributedRing(o, { binding: binding! });
+    expect(r.error).toBeInstanceOf(DistributedRunError);
+    const onDisk = JSON.parse(readFileSync(r.written.json, 'utf8')) as { results: { seqLen: number; status: string; reason: string | null }[] };
+    expect(onDisk.results.map((x) => [x.seqLen, x.status])).toEqual([[256, 'ok'], [600, 'failed']]);
+    expect(onDisk.results[1].reason).toMatch(/distributed ring \(3 ranks, 600 tokens\)/);
   });
 
   it('a rank that hangs is stopped at the timeout with a clear error and no rank left running', async () => {

@@ -56,7 +56,8 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
     process.stdout.write(JSON.stringify(file, null, 2) + '\n');
   } else {
     const rows = file.results.map((r) => {
-      const m = r.distributed!;
+      if (!r.distributed) return [String(r.seqLen), '-', String(o.ranks), r.status, '-', '-', '-', '-', '-', '-', '-', '-'];
+      const m = r.distributed;
       const p = r.projected as { projectedWallMs?: number; projectionError?: number } | undefined;
       return [
         String(r.seqLen), m.layout, String(m.ranks), r.status, fmt(m.medianWallMs), fmt(p?.projectedWallMs ?? null),
@@ -74,6 +75,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
     );
     process.stdout.write(`\nwrote ${[written.json, written.csv, written.markdown].join('\n      ')}\n`);
   }
+  if (result.error) throw new CliExit(EXIT_FAILURE, `${result.error.message}\n(the rows measured before it are in ${written.json})`);
   const failed = file.results.filter((r) => r.status === 'failed');
   if (failed.length) throw new CliExit(EXIT_FAILURE, `${failed.length} distributed row(s) failed validation: ${failed.map((r) => r.reason).join('; ')}`);
 }
