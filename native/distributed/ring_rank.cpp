@@ -11,36 +11,27 @@
 // progress on the transfers (without it most MPIs move a large message only inside Wait).
 //
 // Measured per iteration, rank and step: compute ns (without the polls), poll ns (in MPI_Testall
-// during the compute), wait ns (in MPI_Waitall after the compute), bytes sent; per iteration and rank: ring wall ns (barrier to last wait). Before the
-// ring: a ping-pong between each pair of neighbours at the step's message size. Rank 0 gathers
-// everything, checks the gathered output against the float64 reference or flash, and writes one
-// JSON file (--output). Errors go to stderr as "dilbench-ring-rank: error: ..." and exit 2
-// (bad arguments) or 1.
+// during the compute), wait ns (in MPI_Waitall after the compute), bytes sent; per iteration and
+// rank: ring wall ns (barrier to last wait). Before the ring: a ping-pong between each pair of
+// neighbours at the step's message size. Rank 0 gathers everything, checks the gathered output
+// against the float64 reference or flash, and writes one JSON file (--output); the flags, the
+// check and the JSON live in ring_common. Errors go to stderr as "dilbench-ring-rank: error
+// (rank r): ..." and exit 2 (bad arguments) or 1.
 #include <mpi.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <numeric>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "core/errors.h"
-#include "core/kernel.h"
-#include "core/memory_pool.h"
 #include "core/random.h"
-#include "core/thread_pool.h"
 #include "cpu/family.h"
-#include "reference/reference.h"
 #include "ring_common.h"
 #include "ring_layout.h"
 
