@@ -5,7 +5,7 @@
 // bandwidth the ping-pong measured) with the projection's error, and writes one result file set
 // as the suites do. Measured rows say measured; projections stay under row.projected.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -89,6 +89,7 @@ const NOT_WITH_DISTRIBUTED: Record<string, string> = {
   maxTime: 'a distributed run is bounded by --timeout',
   maxRunSeconds: 'a distributed run is bounded by --timeout',
   memoryBudget: 'not planned with --distributed (every rank holds the whole seeded input)',
+  dryRun: 'a distributed run has no plan to print',
 };
 
 export function parseDistributedOptions(raw: Record<string, unknown>): DistributedRingOptions {
@@ -324,6 +325,16 @@ function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunE
 }
 
 /** The whole `ring --distributed` run. */
+/** The result directory must take files before minutes of ranks run (exit 2 naming the flag). */
+function assertWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new ConfigError('outputDir', dir, 'a directory that can be created and written', e instanceof Error ? e.message : String(e));
+  }
+}
+
 /** Reads a rank 0 JSON (dilbench-ring-rank --output); throws naming the file when it is not one. */
 export function readRankOutput(file: string): RawRingRun {
   let raw: RawRingRun;
@@ -358,6 +369,7 @@ export async function runDistributedRing(
     throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
   }
   if (imported) o = optionsOf(o, imported);
+  assertWritable(o.outputDir);
   const createdAt = new Date().toISOString();
   const rows: ResultRow[] = [];
   const commands: string[][] = [];

@@ -105,6 +105,14 @@ describe.skipIf(!distBuilt)('ring --distributed checks', () => {
     expect(() => readdirSync(path.join(tmp, 'never'))).toThrow();
   });
 
+  it('an output directory that cannot be written exits 2 before any rank starts', () => {
+    const file = path.join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const r = cli(['ring', '--distributed', '--ranks', '2', '--total-tokens', '64', '--output-dir', path.join(file, 'sub')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--output-dir/);
+  });
+
   it('says why when the rank executable is missing (exit 1), and doctor says so too', () => {
     const env = { DILBENCH_RING_RANK: path.join(tmp, 'no-such-rank') };
     const r = cli(['ring', '--distributed', '--ranks', '2', '--total-tokens', '64', '--output-dir', path.join(tmp, 'never2')], env);

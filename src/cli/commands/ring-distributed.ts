@@ -15,7 +15,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
     'ranks', 'totalTokens', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'seed', 'runs', 'warmup', 'layouts', 'check',
     'launcher', 'launcherArgs', 'timeout', 'projection', 'outputDir', 'json', 'quiet', 'fromRankOutput',
     'ringSize', 'compareDtypes', 'compareDevices', 'interleave', 'cold', 'linkGbps', 'device', 'dtype', 'implementations',
-    'threads', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'maxRunSeconds', 'memoryBudget',
+    'threads', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'maxRunSeconds', 'memoryBudget', 'dryRun',
   ];
   for (const k of keys) if (opts[k] !== undefined) raw[k] = opts[k];
   if (raw.projection === true) delete raw.projection; // commander's default of --no-projection
