@@ -9,7 +9,8 @@
 #   bash scripts/gpu-verify.sh run GROUP...  on the GPU machine, repo root, with gpu-carry and
 #                                            .portable-node carried; GROUP: checks | node | sanitize |
 #                                            speed | all, or single step names; logs and SUMMARY.txt
-#                                            go to $OUT (or /tmp/dilbench-gpu)
+#                                            go to $OUT (or /tmp/dilbench-gpu); multigpu: the NCCL
+#                                            ring (scripts/gpu-verify-nccl.sh), >= 2 GPUs only
 #   bash scripts/gpu-verify.sh steps         lists the steps and their groups
 #
 # Each group's time limits add up to under 10 minutes, one device command each. A step that fails or times out is recorded and the
@@ -34,6 +35,7 @@ STEPS=(
   "bandwidth|speed|60|\$C/cuda_bench bandwidth"
   "decode-bandwidth|speed|120|\$C/cuda_bench decode --csv \$OUT/decode.csv"
   "flash-bench|speed|180|\$C/cuda_bench bench --impl flash --csv \$OUT/flash.csv"
+  "nccl-ring|multigpu|300|bash scripts/gpu-verify-nccl.sh"
   "sdpa|speed|200|python3 native/cuda/tools/sdpa_compare.py --csv \$OUT/sdpa.csv && python3 native/cuda/tools/sdpa_compare.py --merge \$OUT/flash.csv \$OUT/sdpa.csv"
 )
 
@@ -51,6 +53,12 @@ pack() {
     cmake --build build-gpu-verify-tools -j"${JOBS:-2}" >>build-gpu-verify-tools.log 2>&1 || { tail -30 build-gpu-verify-tools.log; exit 1; }
   mkdir -p "$CARRY"
   cp build-gpu-verify/Release/dilbench.node build-gpu-verify-tools/cuda_bench build-gpu-verify-tools/model_kernels_check "$CARRY/"
+  # the NCCL ring rank, built when this machine found MPI and NCCL (native/distributed)
+  if [ -x build-gpu-verify/Release/dilbench-ring-rank-nccl ]; then
+    cp build-gpu-verify/Release/dilbench-ring-rank-nccl "$CARRY/"
+  else
+    echo "== no dilbench-ring-rank-nccl (MPI or NCCL not found here): the multigpu step will fail to find it"
+  fi
   strip --strip-unneeded "$CARRY"/dilbench.node "$CARRY"/cuda_bench "$CARRY"/model_kernels_check 2>/dev/null || true
   # the addon must load here (0 devices) before it is worth a device minute
   node -e 'const c = require(process.argv[1]).info().cuda; if (!c.compiled) process.exit(1); console.log(`addon loads: CUDA compiled in, ${c.deviceCount} device(s) here`)' "$PWD/$CARRY/dilbench.node"

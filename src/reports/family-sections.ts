@@ -5,6 +5,7 @@ import type { ResultRow } from '../results/types.js';
 import { formatBytes } from '../config/units.js';
 import type { RingProjection } from '../suite/ring-projection.js';
 import { sideLabeller } from './side-sections.js';
+import { distributedSections } from './distributed-section.js';
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -122,5 +123,6 @@ export function familySections(rows: ResultRow[]): string[] {
       '',
     );
   }
+  out.push(...distributedSections(rows));
   return out;
 }

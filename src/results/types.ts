@@ -131,6 +131,8 @@ export interface ResultRow {
   roofline?: RooflinePoint;
   /** anything projected (never measured) lives under here and is labelled so in reports */
   projected?: Record<string, unknown>;
+  /** `ring --distributed`: what the real MPI ring measured per rank and step (src/distributed) */
+  distributed?: import('../distributed/analysis.js').DistributedMeasurement;
 }
 
 export interface Environment {

@@ -11,6 +11,7 @@ import { loadBinding, packageRoot } from '../../native/loader.js';
 import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-backend.js';
 import { probeTorch, pythonExecutable } from '../../frameworks/pytorch.js';
 import { CliExit, EXIT_FAILURE } from '../errors.js';
+import { distributedAvailability, type DistributedAvailability } from '../../distributed/launcher.js';
 
 const require = createRequire(import.meta.url);
 
@@ -39,6 +40,8 @@ export interface DoctorReport extends BackendDiagnosis {
     onnxruntime: { version: string | null; reason?: string };
     pytorch: { python: string; version: string | null; reason?: string };
   };
+  /** `dilbench ring --distributed`: the MPI rank executable and launcher, or why not */
+  distributed: DistributedAvailability;
 }
 
 /**
@@ -120,7 +123,7 @@ export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = pro
     }
   }
   const frameworks = { onnxruntime: onnxRuntimeFound(), pytorch: pytorchFound(env) };
-  return { ...diag, node: process.version, root, cpuBinary, loaded, frameworks };
+  return { ...diag, node: process.version, root, cpuBinary, loaded, frameworks, distributed: distributedAvailability(root, env) };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -166,6 +169,10 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push('  frameworks (peers for `dilbench frameworks`)');
   lines.push(`    onnxruntime-node  ${fw.onnxruntime.version ?? `no: ${fw.onnxruntime.reason}`}`);
   lines.push(`    pytorch           ${fw.pytorch.version ? `torch ${fw.pytorch.version} (${fw.pytorch.python})` : `no: ${fw.pytorch.reason}`}`);
+  const d = r.distributed;
+  lines.push(`  distributed ring    ${d.available ? 'available' : `unavailable: ${d.reason}`}`);
+  if (d.launcher) lines.push(`    launcher          ${d.launcher.path} (${d.launcher.flavour}: ${d.launcher.version})`);
+  if (d.rankExecutable) lines.push(`    rank executable   ${d.rankExecutable}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -35,6 +35,8 @@ export interface SuiteCommandSpec {
   ringFlags?: boolean;
   /** a non-zero exit code when the file shows a failure (after the files are written) */
   failure?: (file: ResultFile) => string | null;
+  /** runs instead of the suite when it returns true (ring --distributed); gets the parsed flags */
+  takeOver?: (opts: Record<string, unknown>) => Promise<boolean>;
   /** defaults shown in the help of the shared flags (camelCase option name -> value) */
   defaults?: Partial<Record<(typeof COMMON_FIELDS)[number], unknown>>;
 }
@@ -77,6 +79,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
   addImplementationFlags(cmd, { ring: spec.ringFlags });
   cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
     const opts = c.optsWithGlobals() as Record<string, unknown>;
+    if (spec.takeOver && (await spec.takeOver(opts))) return;
     const raw: Record<string, unknown> = {};
     for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])]) if (opts[f] !== undefined) raw[f] = opts[f];
     collectImplementationFlags(opts, raw);

@@ -1,0 +1,459 @@
+// `dilbench ring --distributed`: a real ring over MPI ranks (issue 19). Validates the options
+// (exit 2 before anything starts), launches the rank executable with the MPI launcher for each
+// total length, reads the JSON rank 0 wrote, puts each measured figure beside the single-process
+// projection (the simulated `ring` kernel at the same P on one thread, projected onto the link
+// bandwidth the ping-pong measured) with the projection's error, and writes one result file set
+// as the suites do. Measured rows say measured; projections stay under row.projected.
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../config/errors.js';
+import { collectEnvironment } from '../env/environment.js';
+import type { NativeBinding, KernelTelemetry } from '../native/binding.js';
+import { packageRoot } from '../native/loader.js';
+import { toleranceFor } from '../results/validation.js';
+import { writeResultFiles, type WrittenFiles } from '../results/store.js';
+import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
+import { summarize } from '../stats/summary.js';
+import { medianTelemetry, projectRing, type RingProjection } from '../suite/ring-projection.js';
+import { analyzeLayout, type DistributedMeasurement, type RawRingRun } from './analysis.js';
+import { distributedAvailability, launch, launcherArgs, launcherEnv, launcherFailureHint, type LauncherInfo } from './launcher.js';
+
+export interface DistributedRingOptions {
+  ranks: number;
+  totalTokens: number[];
+  batchSize: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  causal: boolean;
+  seed: number;
+  runs: number;
+  warmup: number;
+  /** causal: both by default (the imbalance comparison); otherwise plain */
+  layouts: ('plain' | 'zigzag')[];
+  check: 'auto' | 'reference' | 'flash' | 'none';
+  launcher?: string;
+  launcherArgs: string[];
+  /** seconds per launch before the ranks are killed */
+  timeout: number;
+  /** run the single-process projection beside the measurement */
+  projection: boolean;
+  outputDir: string;
+  json?: boolean;
+  quiet?: boolean;
+  /** a rank 0 JSON written by a launch the user ran (several machines): build the result files from it */
+  fromRankOutput?: string;
+  /** tests: an injected failure (rank dies or hangs at a step) */
+  fault?: { rank: number; kind: 'die' | 'hang'; step: number; seqLen?: number };
+}
+
+const posInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(1).max(max));
+const nonNegInt = z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(0));
+
+function tokenCount(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(v.trim());
+  if (!m) return NaN;
+  const f = m[2] === '' ? 1 : /k/i.test(m[2]) ? 1024 : 1 << 20;
+  return Number(m[1]) * f;
+}
+
+function list(v: unknown): unknown[] {
+  if (v === undefined) return [];
+  const items = Array.isArray(v) ? v : [v];
+  return items.flatMap((x) => (typeof x === 'string' ? x.split(/[\s,]+/).filter(Boolean) : [x]));
+}
+
+function field<T>(name: string, schema: z.ZodType<T>, value: unknown, allowed: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ConfigError(name, value, allowed);
+  return r.data;
+}
+
+/** Flags of the ring suite that a distributed run does not take (named so the user knows). */
+const NOT_WITH_DISTRIBUTED: Record<string, string> = {
+  ringSize: 'use --ranks for the number of MPI ranks',
+  compareDtypes: 'distributed runs are fp32',
+  compareDevices: 'distributed runs are on the CPU (the NCCL path is compile-only so far)',
+  interleave: 'one ring runs at a time',
+  cold: 'not supported with --distributed',
+  linkGbps: 'the link is measured (ping-pong between the ranks)',
+  threads: 'each rank runs one thread',
+  targetRse: 'a distributed run times --runs fixed iterations',
+  minSamples: 'a distributed run times --runs fixed iterations',
+  maxSamples: 'a distributed run times --runs fixed iterations',
+  maxTime: 'a distributed run is bounded by --timeout',
+  maxRunSeconds: 'a distributed run is bounded by --timeout',
+  memoryBudget: 'not planned with --distributed (every rank holds the whole seeded input)',
+  dryRun: 'a distributed run has no plan to print',
+};
+
+export function parseDistributedOptions(raw: Record<string, unknown>): DistributedRingOptions {
+  for (const [k, why] of Object.entries(NOT_WITH_DISTRIBUTED)) {
+    if (raw[k] !== undefined && raw[k] !== false) throw new ConfigError(k, raw[k], `not set with --distributed (${why})`);
+  }
+  if (raw.device !== undefined && raw.device !== 'cpu') throw new ConfigError('device', raw.device, 'cpu with --distributed (MPI ranks on CPUs)');
+  if (raw.dtype !== undefined && raw.dtype !== 'fp32') throw new ConfigError('dtype', raw.dtype, 'fp32 with --distributed');
+  if (raw.implementations !== undefined) {
+    const impls = list(raw.implementations);
+    if (impls.some((i) => i !== 'ring')) throw new ConfigError('implementations', raw.implementations, 'ring with --distributed (ring-dilated is not distributed yet)');
+  }
+  const ranks = field('ranks', posInt(256), raw.ranks ?? 2, 'an integer 1..256 (MPI ranks)');
+  const totals = list(raw.totalTokens ?? [4096]).map((v) => tokenCount(v as string | number));
+  const totalTokens = field('totalTokens', z.array(z.number().int().min(1).max(1 << 24)).min(1), totals, 'one or more token counts 1..16M (K = 1024, M = 1048576)');
+  for (const n of totalTokens) if (n < ranks) throw new ConfigError('totalTokens', n, `a count >= --ranks (${ranks}): every rank needs a row`);
+  const heads = field('heads', posInt(4096), raw.heads ?? 8, 'an integer >= 1');
+  const kvHeads = field('kvHeads', posInt(4096), raw.kvHeads ?? heads, 'an integer >= 1 that divides --heads');
+  if (heads % kvHeads !== 0) throw new ConfigError('kvHeads', raw.kvHeads, `an integer >= 1 that divides --heads (${heads})`);
+  const causal = raw.causal === true || raw.causal === 'true';
+  const layoutList = list(raw.layouts);
+  const layouts: ('plain' | 'zigzag')[] = layoutList.length
+    ? field('layouts', z.array(z.enum(['plain', 'zigzag'])), layoutList, causal ? 'plain, zigzag (comma-separated)' : 'plain (zigzag balances the causal mask: with --causal only)')
+    : causal ? ['zigzag', 'plain'] : ['plain'];
+  if (!causal && layouts.includes('zigzag')) throw new ConfigError('layouts', raw.layouts, 'plain (zigzag balances the causal mask: with --causal only)');
+  const launcherArgsRaw = raw.launcherArgs;
+  const extra = launcherArgsRaw === undefined ? [] : (Array.isArray(launcherArgsRaw) ? launcherArgsRaw : [launcherArgsRaw]).flatMap((s) => String(s).split(/\s+/).filter(Boolean));
+  return {
+    ranks,
+    totalTokens: [...new Set(totalTokens)].sort((a, b) => a - b),
+    batchSize: field('batchSize', posInt(4096), raw.batchSize ?? 1, 'an integer >= 1'),
+    heads,
+    kvHeads,
+    headDim: field('headDim', posInt(1024), raw.headDim ?? 64, 'an integer 1..1024'),
+    causal,
+    seed: field('seed', nonNegInt, raw.seed ?? 42, 'an integer >= 0'),
+    runs: field('runs', posInt(1000), raw.runs ?? 3, 'an integer >= 1 (timed ring iterations)'),
+    warmup: field('warmup', nonNegInt, raw.warmup === 'adaptive' ? 1 : raw.warmup ?? 1, 'an integer >= 0 (adaptive means 1 here)'),
+    layouts: [...layouts],
+    check: field('check', z.enum(['auto', 'reference', 'flash', 'none']), raw.check ?? 'auto', 'auto, reference, flash, none'),
+    launcher: typeof raw.launcher === 'string' ? raw.launcher : undefined,
+    launcherArgs: extra,
+    timeout: field('timeout', z.preprocess((v) => (typeof v === 'string' ? Number(v) : v), z.number().positive().finite()), raw.timeout ?? 600, 'seconds > 0'),
+    projection: raw.projection !== false,
+    outputDir: typeof raw.outputDir === 'string' ? raw.outputDir : 'benchmark_results',
+    ...(typeof raw.fromRankOutput === 'string' ? { fromRankOutput: raw.fromRankOutput } : {}),
+    json: raw.json === true,
+    quiet: raw.quiet === true,
+  };
+}
+
+/** The rank executable's arguments for one length. */
+export function rankArgs(o: DistributedRingOptions, seqLen: number, output: string, marker: string): string[] {
+  const a = [
+    '--batch', String(o.batchSize), '--heads', String(o.heads), '--kv-heads', String(o.kvHeads),
+    '--seq-len', String(seqLen), '--head-dim', String(o.headDim), '--seed', String(o.seed),
+    '--iterations', String(o.runs), '--warmup', String(o.warmup), '--layouts', o.layouts.join(','),
+    '--check', o.check, '--output', output, '--run-id', marker,
+  ];
+  if (o.causal) a.push('--causal');
+  if (o.fault && (o.fault.seqLen === undefined || o.fault.seqLen === seqLen)) a.push('--fault-rank', String(o.fault.rank), '--fault', o.fault.kind, '--fault-step', String(o.fault.step));
+  return a;
+}
+
+export class DistributedRunError extends Error {
+  readonly code = 'ERR_DILBENCH_DISTRIBUTED';
+}
+
+/** Last lines of the launcher's stderr that say something (Open MPI prints banners of dashes). */
+function stderrTail(s: string, n = 12): string {
+  const lines = s.split('\n').map((l) => l.trimEnd()).filter((l) => l && !/^-+$/.test(l));
+  return lines.slice(-n).join('\n  ');
+}
+
+/** Launches one ring; resolves with rank 0's JSON or rejects with a clear error. */
+export async function launchRing(
+  o: DistributedRingOptions,
+  seqLen: number,
+  env: { launcher: LauncherInfo; rankExecutable: string; processEnv?: NodeJS.ProcessEnv; extraRankArgs?: string[]; signal?: AbortSignal; marker?: string },
+): Promise<{ raw: RawRingRun; command: string[]; elapsedMs: number }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dilbench-ring-'));
+  const output = path.join(dir, 'rank0.json');
+  const marker = env.marker ?? `dilbench-ring-${randomUUID()}`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const args = [
+    ...launcherArgs(env.launcher, o.ranks, o.launcherArgs, isRoot),
+    env.rankExecutable,
+    ...rankArgs(o, seqLen, output, marker),
+    ...(env.extraRankArgs ?? []),
+  ];
+  try {
+    const r = await launch({
+      command: env.launcher.path,
+      args,
+      env: launcherEnv(env.launcher, env.processEnv),
+      timeoutMs: o.timeout * 1000,
+      marker,
+      signal: env.signal,
+    });
+    const what = `${o.ranks} ranks, ${seqLen} tokens`;
+    const left = r.killedLeftovers.length ? `; killed ${r.killedLeftovers.length} leftover rank process(es)` : '';
+    if (r.timedOut) {
+      throw new DistributedRunError(
+        `distributed ring (${what}) did not finish within --timeout ${o.timeout} s (a rank hung or died without the launcher noticing); ` +
+          `all ranks were stopped${left}. Launcher stderr:\n  ${stderrTail(r.stderr) || '(empty)'}`,
+      );
+    }
+    if (r.exitCode !== 0) {
+      throw new DistributedRunError(
+        `distributed ring (${what}) failed: ${path.basename(env.launcher.path)} exited with ${r.exitCode ?? r.signal}${left}.${launcherFailureHint(r.stderr)} Launcher stderr:\n  ${stderrTail(r.stderr) || '(empty)'}`,
+      );
+    }
+    let raw: RawRingRun;
+    try {
+      raw = JSON.parse(readFileSync(output, 'utf8')) as RawRingRun;
+    } catch (e) {
+      throw new DistributedRunError(`distributed ring (${what}): rank 0 wrote no readable result (${e instanceof Error ? e.message : String(e)})`);
+    }
+    return { raw, command: [env.launcher.path, ...args], elapsedMs: r.elapsedMs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The simulated ring at the same P, on one thread (as one rank), projected onto `GBps`. */
+export async function singleProcessProjection(
+  binding: NativeBinding,
+  o: DistributedRingOptions,
+  seqLen: number,
+  GBps: number,
+): Promise<RingProjection | null> {
+  const session = await binding.createSession(
+    {
+      implementation: 'ring', device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads,
+      seqLen, headDim: o.headDim, causal: o.causal, seed: o.seed, ringSize: o.ranks,
+    },
+    { threads: 1, useMemoryPool: true, usePatternCache: false, memoryLimitBytes: 0 },
+  );
+  try {
+    const runs: KernelTelemetry[] = [];
+    for (let i = 0; i < o.warmup + o.runs; i++) {
+      await session.sample(1, false);
+      const t = session.telemetry?.();
+      if (i >= o.warmup && t?.stepRankNs) runs.push(t);
+    }
+    if (!runs.length) return null;
+    const link = { name: 'ping-pong (measured)', gbps: GBps * 8, GBps };
+    const p = projectRing(medianTelemetry(runs), [link]);
+    if (p) p.basis = `simulated ring (one process, one thread, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` + p.basis;
+    return p;
+  } finally {
+    session.dispose();
+  }
+}
+
+export interface DistributedProgress {
+  (message: string): void;
+}
+
+function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['layouts'][number]['check'], flavour: string): ResultRow {
+  const partner = check.against !== 'float64-reference';
+  const tol = toleranceFor('fp32', {}, partner);
+  const validated = check.against !== 'none';
+  const passed = validated && check.finite && check.maxAbsError <= tol.maxAbs && check.relL2Error <= tol.relL2;
+  const stats = summarize(m.wallMs);
+  const flops = 4 * raw.headDim * raw.batch * raw.heads * (raw.causal ? (raw.seqLen * (raw.seqLen + 1)) / 2 : raw.seqLen * raw.seqLen);
+  const telemetry: KernelTelemetry = {
+    valid: true,
+    ringSize: raw.ranks,
+    stepRankNs: m.perStep.map((s) => s.computeMs.map((ms) => ms * 1e6)),
+    stepRankBytesSent: m.perStep.map((s) => s.bytesSent),
+  } as KernelTelemetry;
+  return {
+    implementation: 'ring',
+    device: 'cpu',
+    dtype: 'fp32',
+    batch: raw.batch,
+    heads: raw.heads,
+    kvHeads: raw.kvHeads,
+    headDim: raw.headDim,
+    seqLen: raw.seqLen,
+    effectiveSeqLen: raw.seqLen,
+    causal: raw.causal,
+    status: validated && !passed ? 'failed' : 'ok',
+    reason: validated && !passed
+      ? `gathered output differs from ${check.against}: max abs ${check.maxAbsError}, rel L2 ${check.relL2Error} (tolerance ${tol.maxAbs}, ${tol.relL2})`
+      : null,
+    ...(validated && !passed ? { errorCode: 'ERR_DILBENCH_VALIDATION' } : {}),
+    samplesMs: m.wallMs,
+    stats,
+    warmupIterations: raw.warmup,
+    stopReason: 'fixed-runs',
+    peakMemoryBytes: null,
+    estimatedMemoryBytes: 0,
+    tokensPerSecond: stats.medianMs > 0 ? (raw.batch * raw.seqLen) / (stats.medianMs / 1e3) : null,
+    gflops: stats.medianMs > 0 ? flops / (stats.medianMs * 1e6) : null,
+    flopsPerIteration: flops,
+    bytesPerIteration: 0,
+    threads: raw.threadsPerRank,
+    simdLevel: raw.simdLevel as ResultRow['simdLevel'],
+    telemetry,
+    ...(validated
+      ? { validation: { against: check.against, maxAbsError: check.maxAbsError, relL2Error: check.relL2Error, passed, tolerance: tol } }
+      : {}),
+    params: {
+      ringSize: raw.ranks,
+      measured: true,
+      distributed: true,
+      layout: m.layout,
+      transport: `MPI point-to-point (${flavour}: ${raw.mpiLibrary})`,
+      threadsPerRank: raw.threadsPerRank,
+      progressPolls: raw.progressPolls,
+      ...(validated ? {} : { validation: `not validated: ${check.reason}` }),
+    },
+    distributed: m,
+  };
+}
+
+export interface DistributedRunResult {
+  file: ResultFile;
+  written: WrittenFiles;
+  /** the launch that failed (the run stopped there; the rows before it and a failed row are written) */
+  error?: DistributedRunError;
+}
+
+function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunError): ResultRow {
+  return {
+    implementation: 'ring', device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
+    seqLen, effectiveSeqLen: seqLen, causal: o.causal, status: 'failed', reason: e.message, errorCode: e.code, samplesMs: [], stats: null,
+    peakMemoryBytes: null, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null, flopsPerIteration: 0, bytesPerIteration: 0,
+    threads: 1, simdLevel: null, params: { ringSize: o.ranks, measured: false, distributed: true },
+  };
+}
+
+/** The whole `ring --distributed` run. */
+/** The result directory must take files before minutes of ranks run (exit 2 naming the flag). */
+function assertWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new ConfigError('outputDir', dir, 'a directory that can be created and written', e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Reads a rank 0 JSON (dilbench-ring-rank --output); throws naming the file when it is not one. */
+export function readRankOutput(file: string): RawRingRun {
+  let raw: RawRingRun;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as RawRingRun;
+  } catch (e) {
+    throw new ConfigError('fromRankOutput', file, 'a JSON file written by dilbench-ring-rank --output', e instanceof Error ? e.message : String(e));
+  }
+  if (raw?.format !== 'dilbench-ring-rank/1' || !Array.isArray(raw.layouts)) {
+    throw new ConfigError('fromRankOutput', file, 'a JSON file written by dilbench-ring-rank --output (format dilbench-ring-rank/1)');
+  }
+  return raw;
+}
+
+/** The options a rank 0 JSON was run with (for its projection and the result's config). */
+function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingOptions {
+  return {
+    ...o, ranks: raw.ranks, totalTokens: [raw.seqLen], batchSize: raw.batch, heads: raw.heads, kvHeads: raw.kvHeads, headDim: raw.headDim,
+    causal: raw.causal, seed: raw.seed, runs: raw.iterations, warmup: raw.warmup, layouts: raw.layouts.map((l) => l.layout),
+  };
+}
+
+/** The whole `ring --distributed` run (or, with fromRankOutput, the result files of a run made elsewhere). */
+export async function runDistributedRing(
+  o: DistributedRingOptions,
+  deps: { binding: NativeBinding; root?: string; env?: NodeJS.ProcessEnv; progress?: DistributedProgress; signal?: AbortSignal },
+): Promise<DistributedRunResult> {
+  const root = deps.root ?? packageRoot();
+  const imported = o.fromRankOutput ? readRankOutput(o.fromRankOutput) : null;
+  const avail = imported ? null : distributedAvailability(root, deps.env, o.launcher);
+  if (avail && (!avail.available || !avail.launcher || !avail.rankExecutable)) {
+    throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
+  }
+  if (imported) o = optionsOf(o, imported);
+  assertWritable(o.outputDir);
+  const createdAt = new Date().toISOString();
+  const rows: ResultRow[] = [];
+  const commands: string[][] = [];
+  let error: DistributedRunError | undefined;
+  for (const seqLen of o.totalTokens) {
+    let raw: RawRingRun;
+    if (imported) {
+      raw = imported;
+    } else {
+      deps.progress?.(`ring --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail!.launcher!.flavour} ${avail!.launcher!.path})`);
+      try {
+        const launched = await launchRing(o, seqLen, { launcher: avail!.launcher!, rankExecutable: avail!.rankExecutable!, processEnv: deps.env, signal: deps.signal });
+        raw = launched.raw;
+        commands.push(launched.command);
+      } catch (e) {
+        if (!(e instanceof DistributedRunError) || deps.signal?.aborted) throw e;
+        // stop here, but keep what the earlier launches measured
+        error = e;
+        rows.push(failedRow(o, seqLen, e));
+        break;
+      }
+    }
+    for (const l of raw.layouts) {
+      const m = analyzeLayout(raw, l);
+      const row = rowFor(raw, m, l.check, avail?.launcher?.flavour ?? 'launched by the user');
+      // The simulated ring runs causal problems in the zigzag layout only: a plain causal row has no projection.
+      const simulatedLayout = o.causal ? 'zigzag' : 'plain';
+      if (!o.projection) {
+        row.projected = { kind: 'projected', skipped: 'projection not run (--no-projection)' };
+      } else if (l.layout !== simulatedLayout) {
+        row.projected = { kind: 'projected', skipped: 'the simulated ring runs causal problems in the zigzag layout only' };
+      } else if (!m.pingPong.medianGBps || !Number.isFinite(m.pingPong.medianGBps)) {
+        row.projected = { kind: 'projected', skipped: 'no link bandwidth measured (one rank)' };
+      } else {
+        deps.progress?.(`  single-process projection (simulated ring, P=${o.ranks}, one thread)`);
+        const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps);
+        if (p) {
+          if (imported) p.basis = `computed on ${os.hostname()} (the ranks ran with rank 0 on ${raw.rank0Host}): ${p.basis}`;
+          const projectedWallMs = p.links[0].projectedWallMs;
+          row.projected = {
+            ...p,
+            projectedWallMs,
+            measuredWallMs: m.medianWallMs,
+            /** (measured - projected) / projected */
+            projectionError: (m.medianWallMs - projectedWallMs) / projectedWallMs,
+          };
+        }
+      }
+      rows.push(row);
+    }
+  }
+  const file: ResultFile = {
+    schemaVersion: SCHEMA_VERSION,
+    suite: 'ring-distributed',
+    runId: randomUUID(),
+    createdAt,
+    environment: collectEnvironment(deps.binding),
+    config: {
+      distributed: true,
+      ranks: o.ranks,
+      totalTokens: o.totalTokens,
+      batchSize: o.batchSize,
+      heads: o.heads,
+      kvHeads: o.kvHeads,
+      headDim: o.headDim,
+      causal: o.causal,
+      layouts: o.layouts,
+      runs: o.runs,
+      warmup: o.warmup,
+      ...(imported
+        ? { fromRankOutput: path.resolve(o.fromRankOutput!), rank0Host: imported.rank0Host, mpiLibrary: imported.mpiLibrary }
+        : {
+            check: o.check,
+            launcher: avail!.launcher,
+            launcherArgs: o.launcherArgs,
+            rankExecutable: avail!.rankExecutable,
+            commands,
+            timeoutSeconds: o.timeout,
+            // transport settings that change what overlaps (unset: the MPI's default)
+            mpiEnvironment: Object.fromEntries(Object.entries(deps.env ?? process.env).filter(([k]) => /^(OMPI_MCA_|MPIR_CVAR_|UCX_)/.test(k))),
+          }),
+    },
+    results: rows,
+  };
+  const written = await writeResultFiles(file, o.outputDir);
+  return { file, written, ...(error ? { error } : {}) };
+}
