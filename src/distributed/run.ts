@@ -5,7 +5,7 @@
 // bandwidth the ping-pong measured) with the projection's error, and writes one result file set
 // as the suites do. Measured rows say measured; projections stay under row.projected.
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -20,6 +20,7 @@ import { summarize } from '../stats/summary.js';
 import { medianTelemetry, projectRing, type RingProjection } from '../suite/ring-projection.js';
 import { analyzeLayout, type DistributedMeasurement, type RawRingRun } from './analysis.js';
 import { distributedAvailability, launch, launcherArgs, launcherEnv, launcherFailureHint, type LauncherInfo } from './launcher.js';
+import { assertWritableDirectory } from '../results/output-dir.js';
 
 export interface DistributedRingOptions {
   ranks: number;
@@ -324,17 +325,6 @@ function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunE
   };
 }
 
-/** The whole `ring --distributed` run. */
-/** The result directory must take files before minutes of ranks run (exit 2 naming the flag). */
-function assertWritable(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    throw new ConfigError('outputDir', dir, 'a directory that can be created and written', e instanceof Error ? e.message : String(e));
-  }
-}
-
 /** Reads a rank 0 JSON (dilbench-ring-rank --output); throws naming the file when it is not one. */
 export function readRankOutput(file: string): RawRingRun {
   let raw: RawRingRun;
@@ -369,7 +359,8 @@ export async function runDistributedRing(
     throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
   }
   if (imported) o = optionsOf(o, imported);
-  assertWritable(o.outputDir);
+  // the result directory must take files before minutes of ranks run (exit 2 naming the flag)
+  assertWritableDirectory(o.outputDir, 'outputDir');
   const createdAt = new Date().toISOString();
   const rows: ResultRow[] = [];
   const commands: string[][] = [];
