@@ -61,7 +61,7 @@ export function createProgressLines(stream: NodeJS.WritableStream = process.stde
           const what = `${r.implementation} @ ${nominalLabel(r.seqLen) ?? formatLength(r.seqLen)} (batch ${r.batch})`;
           const result =
             r.status === 'ok' && r.stats
-              ? `ok, median ${r.stats.medianMs.toPrecision(4)} ms, ${r.samplesMs.length} samples in ${formatSeconds(e.elapsedSeconds)}`
+              ? `ok, median ${r.stats.medianMs.toPrecision(4)} ms, ${r.samplesMs.length} sample${r.samplesMs.length === 1 ? "" : "s"} in ${formatSeconds(e.elapsedSeconds)}`
               : `${r.status}${r.reason ? `: ${r.reason.split('\n')[0]}` : ''}`;
           const left = eta.remainingSeconds();
           stream.write(`dilbench: [${e.index + 1}/${e.total}] ${what}: ${result}${e.index + 1 < e.total && left >= 0.5 ? `; about ${formatSeconds(left)} left` : ''}\n`);
