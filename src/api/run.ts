@@ -9,6 +9,8 @@ import { appendHistory, historyPath } from '../history/index.js';
 import { loadPeak } from '../roofline/peak-store.js';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
+import { DEFAULTS } from '../config/schema.js';
+import { parsePluginSpecs, preparePlugins } from '../plugins/index.js';
 
 export interface RunBenchmarkOptions {
   suite: 'sequence-ranges' | (string & {});
@@ -95,6 +97,13 @@ export interface RunBenchmarkOptions {
   toleranceRel?: number;
   /** quick-validation: float64 reference for cases up to this many flops */
   referenceFlopsLimit?: number;
+  /**
+   * Plugins to load and run beside the built-ins (issue 15): paths of C ABI shared libraries built
+   * against include/dilbench_plugin.h. Their kernels run in a worker process, are validated against
+   * the float64 reference of their declared function before timing, and are recorded (path, sha256)
+   * in `environment.plugins`.
+   */
+  plugins?: string[] | string;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** advanced: another native binding (tests use a fake) */
@@ -121,23 +130,31 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten']);
+const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'plugins']);
 
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<ResultFile> {
   const suite = getSuite(options?.suite);
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!NOT_OPTIONS.has(k)) raw[k] = v;
   const parsed = suite.parseOptions(raw);
-  const binding = options.binding ?? getBinding();
-  const file = await runSuite(suite, parsed, {
-    binding,
-    signal: options.signal,
-    onProgress: options.onProgress,
-    rates: options.rates,
-    sampling: options.sampling,
-    // a peak stored by `dilbench peak` in the same output directory
-    loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
-  });
+  const specs = parsePluginSpecs(options.plugins);
+  const base = options.binding ?? getBinding();
+  const plugins = await preparePlugins(specs, base, parsed.maxRunSeconds ?? DEFAULTS.maxRunSeconds);
+  let file: ResultFile;
+  try {
+    file = await runSuite(suite, parsed, {
+      binding: plugins.binding,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      rates: options.rates,
+      sampling: options.sampling,
+      // a peak stored by `dilbench peak` in the same output directory
+      loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
+      ...(plugins.records.length ? { environment: { plugins: plugins.records } } : {}),
+    });
+  } finally {
+    plugins.close();
+  }
   if (parsed.outputDir !== null) {
     const dir = parsed.outputDir;
     const written: FilesWritten = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };

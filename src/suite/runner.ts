@@ -391,6 +391,7 @@ export async function runSuite<O extends CommonRunOptions>(
     peak = undefined;
     gpuPeak = undefined;
   }
+  annotatePluginRows(results, catalogue);
   const measuredRows = attachRooflines(results, { cpu: peak, gpu: gpuPeak });
   // several sides: the suite finalizes each side's rows on their own, as in a one-side run
   const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
@@ -403,7 +404,11 @@ export async function runSuite<O extends CommonRunOptions>(
     runId: randomUUID(),
     createdAt,
     ...(interrupted ? { interrupted: true } : {}),
-    environment: collectEnvironment(binding, { ...(peak ? { peak } : {}), ...(gpuPeak && measuredRows.some((r) => r.device === 'cuda') ? { gpuPeak } : {}) }),
+    environment: collectEnvironment(binding, {
+      ...(peak ? { peak } : {}),
+      ...(gpuPeak && measuredRows.some((r) => r.device === 'cuda') ? { gpuPeak } : {}),
+      ...deps.environment,
+    }),
     config: {
       ...suite.config(options, ctx),
       implementations,
@@ -510,6 +515,23 @@ function markFailed(row: ResultRow, e: unknown): void {
   row.errorCode = codeOf(e);
   row.samplesMs = [];
   row.stats = null;
+  // a plugin that failed its pre-timing validation: the error figures on the row
+  const validation = (e as { validation?: ResultRow['validation'] })?.validation;
+  if (validation) row.validation = validation;
+}
+
+/** Plugin rows: origin, where the counts come from, and `unvalidated` for an unknown function. */
+function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationInfo[]): void {
+  for (const row of rows) {
+    const d = catalogue.find((i) => i.name === row.implementation);
+    if (!d || (d.origin !== 'plugin' && d.origin !== 'python')) continue;
+    row.origin = d.origin;
+    if (d.countsSource && d.countsSource !== 'kernel') row.countsSource = d.countsSource;
+    if (!d.function) {
+      row.unvalidated = true;
+      row.warnings = [...(row.warnings ?? []), `unvalidated: plugin '${row.implementation}' declares no function dilbench knows, so its output was not checked`];
+    }
+  }
 }
 
 /** Fills an ok row from one point's measurement and its session. */
@@ -546,6 +568,9 @@ function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, s
   else delete row.patternCacheStats;
   const telemetry = typeof session.telemetry === 'function' ? session.telemetry() : null;
   if (telemetry && Object.keys(telemetry).length > 0) row.telemetry = telemetry;
+  // plugin sessions carry their pre-timing validation (src/plugins/isolated-binding.ts)
+  const checked = (session as { validation?: ResultRow['validation'] | null }).validation;
+  if (checked) row.validation = checked;
 }
 
 async function measurePoint(

@@ -35,6 +35,11 @@ export interface SuiteCommandSpec {
   defaults?: Partial<Record<(typeof COMMON_FIELDS)[number], unknown>>;
 }
 
+/** commander collector of the repeatable --plugin */
+export function collectPlugin(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): Command {
   const cmd = program.command(spec.name).description(spec.description);
   spec.flags?.(cmd);
@@ -68,7 +73,8 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
-    .option('--verbose', 'stack traces on errors');
+    .option('--verbose', 'stack traces on errors')
+    .option('--plugin <spec>', 'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h); repeatable', collectPlugin, []);
   addImplementationFlags(cmd, { ring: spec.ringFlags });
   cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
     const opts = c.optsWithGlobals() as Record<string, unknown>;
@@ -97,6 +103,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         suite: spec.suite.name,
         ...raw,
         binding,
+        plugins: opts.plugin as string[],
         signal: interrupt.signal,
         onProgress: (e) => {
           // notes (how --device auto chose, a side that cannot run) go to stderr before the run
