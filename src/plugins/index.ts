@@ -49,3 +49,15 @@ export async function preparePlugins(specs: string[], binding: NativeBinding, ti
   );
   return { binding: isolated, records, close: () => isolated.close() };
 }
+
+/**
+ * Loads C ABI plugins into the current binding, so listImplementations() lists their kernels (with
+ * origin, path and ABI). runBenchmark({ plugins }) does this itself; this is for listing.
+ */
+export async function loadPlugins(specs: string[] | string): Promise<PluginRecord[]> {
+  const { getBinding } = await import('../api/binding.js');
+  const binding = getBinding();
+  const records = await loadCPlugins(parsePluginSpecs(specs), binding);
+  refreshDescriptors(binding);
+  return records;
+}

@@ -22,7 +22,7 @@ export function isPythonSpec(spec: string): boolean {
 }
 
 function pluginError(spec: string, why: string): ConfigError {
-  return new ConfigError('plugin', spec, 'a C ABI shared library (include/dilbench_plugin.h), file.py:function or package.module:function', why);
+  return new ConfigError('plugin', spec, 'a C ABI shared library built against include/dilbench_plugin.h', why);
 }
 
 /** Resolves and checks a library spec: the absolute path, or a ConfigError naming what is wrong. */

@@ -2,6 +2,9 @@
 // child-process probe and its devices), which native binary was chosen, and why. `--json` prints
 // the same as JSON. Exit 0 when a binary loads, 1 when none does (or DILBENCH_BACKEND=cuda cannot
 // be honoured).
+import { collectPlugin } from './suite-command.js';
+import { loadCPlugins } from '../../plugins/load.js';
+import { parsePluginSpecs, type PluginRecord } from '../../plugins/index.js';
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 
@@ -30,7 +33,9 @@ export interface DoctorReport extends BackendDiagnosis {
     cudaDeviceCount?: number;
     error?: string;
     /** every implementation the loaded binary offers, per device, with its storage dtypes */
-    implementations?: { name: string; device: string; dtypes: string[] }[];
+    implementations?: { name: string; device: string; dtypes: string[]; function?: string | null; origin?: string; pluginPath?: string; pluginAbi?: string }[];
+    /** plugins given with --plugin: file, content hash, ABI, what they add */
+    plugins?: PluginRecord[];
   };
   /** the peers `dilbench frameworks` can compare against: version found, or why not */
   frameworks: {
@@ -57,7 +62,7 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
-export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = process.env): DoctorReport {
+export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = process.env, plugins: PluginRecord[] = []): DoctorReport {
   const diag = diagnoseBackend(root, env);
   let cpuBinary: DoctorReport['cpuBinary'];
   try {
@@ -80,7 +85,15 @@ export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = pro
         simdLevel: info.simdLevel,
         cudaCompiled: info.cuda.compiled,
         cudaDeviceCount: info.cuda.deviceCount,
-        implementations: b.listImplementations().map((i) => ({ name: i.name, device: i.device, dtypes: [...i.dtypes] })),
+        implementations: b.listImplementations().map((i) => ({
+          name: i.name,
+          device: i.device,
+          dtypes: [...i.dtypes],
+          function: i.function ?? null,
+          origin: i.origin ?? 'built-in',
+          ...(i.pluginPath ? { pluginPath: i.pluginPath, pluginAbi: i.pluginAbi } : {}),
+        })),
+        ...(plugins.length ? { plugins } : {}),
       };
     } catch (e) {
       loaded = { ok: false, error: e instanceof Error ? e.message : String(e) };
@@ -124,7 +137,14 @@ export function formatDoctor(r: DoctorReport): string {
     const impls = r.loaded.implementations ?? [];
     for (const dev of [...new Set(impls.map((i) => i.device))]) {
       lines.push(`  implementations (${dev})`);
-      for (const i of impls.filter((x) => x.device === dev)) lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}`);
+      for (const i of impls.filter((x) => x.device === dev)) {
+        const fn = i.function === undefined ? '' : `  computes ${i.function ?? 'an unknown function (unvalidated)'}`;
+        const origin = i.origin && i.origin !== 'built-in' ? `  [${i.origin}: ${i.pluginPath}, ABI ${i.pluginAbi}]` : '';
+        lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}${fn}${origin}`);
+      }
+    }
+    for (const p of r.loaded.plugins ?? []) {
+      lines.push(`  plugin              ${p.path} (sha256 ${p.sha256.slice(0, 16)}..., ABI ${p.abi}, ${p.pluginName}): ${p.implementations.join(', ')}`);
     }
   } else if (!r.error) {
     lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
@@ -136,8 +156,8 @@ export function formatDoctor(r: DoctorReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function runDoctor(opts: { json?: boolean } = {}, io: DoctorIo = { stdout: process.stdout }): DoctorReport {
-  const r = collectDoctor();
+export function runDoctor(opts: { json?: boolean } = {}, io: DoctorIo = { stdout: process.stdout }, plugins: PluginRecord[] = []): DoctorReport {
+  const r = collectDoctor(undefined, undefined, plugins);
   io.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatDoctor(r));
   if (!r.loaded.ok) throw new CliExit(EXIT_FAILURE, r.error ?? 'no native binary could be loaded');
   return r;
@@ -148,7 +168,10 @@ export function register(program: Command): void {
     .command('doctor')
     .description('show the NVIDIA driver, CUDA variant and CPU build found, which native binary is chosen, and why')
     .option('--json', 'print the findings as JSON')
-    .action((opts: { json?: boolean }) => {
-      runDoctor(opts);
+    .option('--plugin <spec>', 'also load this plugin and list what it adds (C ABI shared library); repeatable', collectPlugin, [])
+    .action(async (opts: { json?: boolean; plugin: string[] }) => {
+      // a plugin that cannot load is an error naming it (exit 2); the addon itself must load first
+      const plugins = opts.plugin.length ? await loadCPlugins(parsePluginSpecs(opts.plugin), loadBinding()) : [];
+      runDoctor(opts, undefined, plugins);
     });
 }
