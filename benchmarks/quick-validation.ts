@@ -52,6 +52,9 @@ function stateOf(o: object): ValidationState {
 async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<void> {
   ringProjectionHook(m);
   const { row, session, binding, options: o } = m;
+  // a plugin session: its inputs stay in the plugin worker; it was checked against the float64
+  // reference of its declared function before timing (row.validation), or is marked unvalidated
+  if ('validation' in session) return;
   const st = stateOf(o);
   const out = await session.output(m.cancel);
   const impl = row.implementation;

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "../../include/dilbench_plugin.h"
+#include "../cpu/family.h"
 #include "descriptor.h"
 #include "errors.h"
 #include "kernel.h"
@@ -36,7 +37,7 @@ struct PluginProblem {
   std::string pattern;
 };
 
-void fillPluginProblem(const AttentionProblem& p, PluginProblem& out) {
+void fillPluginProblem(const AttentionProblem& p, const std::string& function, PluginProblem& out) {
   std::memset(&out.c, 0, sizeof out.c);
   dilbench_problem& c = out.c;
   c.struct_size = sizeof(dilbench_problem);
@@ -48,14 +49,22 @@ void fillPluginProblem(const AttentionProblem& p, PluginProblem& out) {
   c.causal = p.causal ? 1 : 0;
   c.dtype = p.dtype == DType::F32 ? DILBENCH_FP32 : p.dtype == DType::F16 ? DILBENCH_FP16 : DILBENCH_BF16;
   c.scale = p.resolvedScale();
-  out.segments = p.segmentLengths;
-  out.rates = p.dilationRates;
-  for (auto& w : out.segments) w = std::min(w, p.seqLen);
-  c.num_segments = static_cast<int64_t>(std::min(out.segments.size(), out.rates.size()));
+  // resolved as the built-ins resolve them (defaults by length, shrinking, the kv-cache split);
+  // only for the functions that read them, whose parameters validate() has checked
+  if (function == "dilated" || function == "dilated-grouped") {
+    for (const auto& pr : resolveDilatedPairs(p)) {
+      out.segments.push_back(pr.w);
+      out.rates.push_back(pr.r);
+    }
+  }
+  c.num_segments = static_cast<int64_t>(out.segments.size());
   c.segment_lengths = out.segments.data();
   c.dilation_rates = out.rates.data();
-  c.prompt_len = p.promptLen;
-  c.new_tokens = p.newTokens;
+  if (function == "kv-cache") {
+    const KvCacheSplit split = resolveKvCache(p);
+    c.prompt_len = split.promptLen;
+    c.new_tokens = split.newTokens;
+  }
   out.pattern = p.blockPattern;
   c.block_pattern = out.pattern.c_str();
   c.block_size = p.blockSize;
@@ -89,14 +98,14 @@ class PluginKernel final : public Kernel {
     (void)threads;
     if (!k_->workspace_bytes) return 0;
     PluginProblem pp;
-    fillPluginProblem(p, pp);
+    fillPluginProblem(p, function_, pp);
     return k_->workspace_bytes(k_->user, &pp.c);
   }
   KernelCounts counts(const AttentionProblem& p) const override {
     KernelCounts c;
     if (k_->counts) {
       PluginProblem pp;
-      fillPluginProblem(p, pp);
+      fillPluginProblem(p, function_, pp);
       dilbench_counts pc{};
       pc.struct_size = sizeof pc;
       if (k_->counts(k_->user, &pp.c, &pc) == 0) {
@@ -110,7 +119,7 @@ class PluginKernel final : public Kernel {
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     PluginProblem pp;
-    fillPluginProblem(p, pp);
+    fillPluginProblem(p, function_, pp);
     const uint64_t wsBytes = workspaceBytes(p, ctx.threads);
     void* ws = wsBytes ? ctx.pool->allocate(static_cast<size_t>(wsBytes)) : nullptr;
     struct Release {
