@@ -7,6 +7,7 @@
 #include "core/descriptor.h"
 #include "core/kernel.h"
 #include "core/plugin.h"
+#include "cpu/family.h"
 #include "core/thread_pool.h"
 #include "cuda_info.h"
 #include "model_wrap.h"
@@ -116,6 +117,41 @@ void setDescriptor(Napi::Env env, Napi::Object& o, const ImplementationDescripto
     o.Set("pluginPath", Napi::String::New(env, d.pluginPath));
     o.Set("pluginAbi", Napi::String::New(env, d.pluginAbi));
   }
+}
+
+// resolvedParams(problem): the parameters of the problem's function as its kernels resolve them
+// (dilated pairs by length and shrunk; the kv-cache split), for callers that run the function
+// elsewhere (Python plugins).
+Napi::Value ResolvedParams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    AttentionProblem p = toProblem(info[0]);
+    p.validateCommon();
+    const std::string fn = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : functionOf(p.implementation);
+    Napi::Object o = Napi::Object::New(env);
+    if (fn == "dilated" || fn == "dilated-grouped") {
+      const auto pairs = resolveDilatedPairs(p);
+      Napi::Array w = Napi::Array::New(env, pairs.size()), r = Napi::Array::New(env, pairs.size());
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        w.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(pairs[i].w)));
+        r.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(pairs[i].r)));
+      }
+      o.Set("segmentLengths", w);
+      o.Set("dilationRates", r);
+    } else if (fn == "kv-cache") {
+      const KvCacheSplit s = resolveKvCache(p);
+      o.Set("promptLen", Napi::Number::New(env, static_cast<double>(s.promptLen)));
+      o.Set("newTokens", Napi::Number::New(env, static_cast<double>(s.newTokens)));
+    } else if (fn == "block-sparse") {
+      validateBlockSparse(p);
+      o.Set("blockPattern", Napi::String::New(env, p.blockPattern));
+      o.Set("blockSize", Napi::Number::New(env, static_cast<double>(p.blockSize)));
+      o.Set("window", Napi::Number::New(env, static_cast<double>(p.window)));
+      o.Set("stride", Napi::Number::New(env, static_cast<double>(p.stride)));
+      o.Set("density", Napi::Number::New(env, p.density));
+    }
+    return o;
+  });
 }
 
 Napi::Value ParamSpecs(const Napi::CallbackInfo& info) {
@@ -299,6 +335,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("listImplementations", Napi::Function::New<ListImplementations>(env, "listImplementations"));
   exports.Set("paramSpecs", Napi::Function::New<ParamSpecs>(env, "paramSpecs"));
+  exports.Set("resolvedParams", Napi::Function::New<ResolvedParams>(env, "resolvedParams"));
   exports.Set("loadPlugin", Napi::Function::New<LoadPluginFn>(env, "loadPlugin"));
   exports.Set("plan", Napi::Function::New<PlanFn>(env, "plan"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));

@@ -99,7 +99,8 @@ export interface RunBenchmarkOptions {
   referenceFlopsLimit?: number;
   /**
    * Plugins to load and run beside the built-ins (issue 15): paths of C ABI shared libraries built
-   * against include/dilbench_plugin.h. Their kernels run in a worker process, are validated against
+   * against include/dilbench_plugin.h, and Python callables `file.py:function` /
+   * `package.module:function`. They run in worker processes, are validated against
    * the float64 reference of their declared function before timing, and are recorded (path, sha256)
    * in `environment.plugins`.
    */
@@ -139,7 +140,10 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   const parsed = suite.parseOptions(raw);
   const specs = parsePluginSpecs(options.plugins);
   const base = options.binding ?? getBinding();
-  const plugins = await preparePlugins(specs, base, parsed.maxRunSeconds ?? DEFAULTS.maxRunSeconds);
+  const plugins = await preparePlugins(specs, base, {
+    timeLimitSeconds: parsed.maxRunSeconds ?? DEFAULTS.maxRunSeconds,
+    threads: parsed.threads > 0 ? parsed.threads : base.info().hardwareThreads,
+  });
   let file: ResultFile;
   try {
     file = await runSuite(suite, parsed, {

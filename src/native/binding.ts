@@ -242,6 +242,12 @@ export interface NativeBinding {
    * ERR_DILBENCH_INVALID_CONFIG (field "plugin") naming the file and what is wrong. Optional.
    */
   loadPlugin?(path: string): NativeLoadedPlugin;
+  /**
+   * The parameters of `fn` (default: the problem's implementation's function) resolved as the
+   * kernels resolve them: dilated pairs (by length, shrunk), the kv-cache split, block-sparse
+   * settings. Optional.
+   */
+  resolvedParams?(problem: NativeProblem, fn?: string): Partial<Pick<NativeProblem, 'segmentLengths' | 'dilationRates' | 'promptLen' | 'newTokens' | 'blockPattern' | 'blockSize' | 'window' | 'stride' | 'density'>>;
   /** Validates and sizes; throws (synchronously) ERR_DILBENCH_INVALID_CONFIG. */
   plan(problem: NativeProblem, options: NativeSessionOptions): NativePlan;
   /** Allocates and fills seeded inputs off the event loop. */

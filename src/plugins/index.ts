@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { refreshDescriptors } from '../implementations/descriptors.js';
 import { isolatePlugins } from './isolated-binding.js';
 import { isPythonSpec, loadCPlugins } from './load.js';
+import { loadPythonPlugins } from './python.js';
 import type { PluginRecord } from './types.js';
 
 export type { PluginRecord } from './types.js';
@@ -17,7 +18,7 @@ export function parsePluginSpecs(value: unknown): string[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((v) => {
     if (typeof v !== 'string' || v.trim() === '') {
-      throw new ConfigError('plugin', v, 'a path to a C ABI shared library (include/dilbench_plugin.h)', 'empty plugin spec');
+      throw new ConfigError('plugin', v, 'a C ABI shared library path, file.py:function or package.module:function', 'empty plugin spec');
     }
     return v.trim();
   });
@@ -33,21 +34,30 @@ export interface PreparedPlugins {
  * Loads the plugins into `binding` and returns the binding the run uses (plugins isolated in a
  * worker whose calls may take at most `timeLimitSeconds`), or `binding` itself when there are none.
  */
-export async function preparePlugins(specs: string[], binding: NativeBinding, timeLimitSeconds: number): Promise<PreparedPlugins> {
+export async function preparePlugins(
+  specs: string[],
+  binding: NativeBinding,
+  opts: { timeLimitSeconds: number; threads: number },
+): Promise<PreparedPlugins> {
   if (specs.length === 0) return { binding, records: [], close: () => {} };
-  const python = specs.filter(isPythonSpec);
-  if (python.length) {
-    throw new ConfigError('plugin', python[0], 'a path to a C ABI shared library (include/dilbench_plugin.h)', 'Python callables as plugins are not supported yet');
-  }
-  const records = await loadCPlugins(specs, binding);
+  const pythonSpecs = specs.filter(isPythonSpec);
+  const cSpecs = specs.filter((s) => !isPythonSpec(s));
+  const records = await loadCPlugins(cSpecs, binding);
   refreshDescriptors(binding);
-  const isolated = isolatePlugins(
-    binding,
-    records.flatMap((r) => r.implementations),
-    records.map((r) => r.path),
-    { timeLimitSeconds },
-  );
-  return { binding: isolated, records, close: () => isolated.close() };
+  let run: NativeBinding = binding;
+  const closers: (() => void)[] = [];
+  if (records.length) {
+    const isolated = isolatePlugins(binding, records.flatMap((r) => r.implementations), records.map((r) => r.path), { timeLimitSeconds: opts.timeLimitSeconds });
+    closers.push(() => isolated.close());
+    run = isolated;
+  }
+  if (pythonSpecs.length) {
+    const py = await loadPythonPlugins(pythonSpecs, run, { threads: opts.threads, timeLimitSeconds: opts.timeLimitSeconds });
+    closers.push(() => py.close());
+    records.push(...py.records);
+    run = py.wrap(run);
+  }
+  return { binding: run, records, close: () => closers.forEach((c) => c()) };
 }
 
 /**

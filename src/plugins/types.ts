@@ -15,7 +15,11 @@ export interface PluginRecord {
   abi?: string;
   /** C ABI: the plugin's own name */
   pluginName?: string;
+  /** Python: the interpreter and torch versions the callables ran with */
+  python?: { executable: string; version: string; torch: string };
 }
 
 export const PLUGIN_CRASHED = 'ERR_DILBENCH_PLUGIN_CRASHED';
 export const VALIDATION_FAILED = 'ERR_DILBENCH_VALIDATION_FAILED';
+/** a Python plugin raised an exception (its message and the last traceback line are in the reason) */
+export const PLUGIN_EXCEPTION = 'ERR_DILBENCH_PLUGIN_EXCEPTION';

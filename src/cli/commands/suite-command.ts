@@ -74,7 +74,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
     .option('--verbose', 'stack traces on errors')
-    .option('--plugin <spec>', 'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h); repeatable', collectPlugin, []);
+    .option('--plugin <spec>', 'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h), file.py:function or package.module:function (a torch callable, scaled_dot_product_attention convention); repeatable', collectPlugin, []);
   addImplementationFlags(cmd, { ring: spec.ringFlags });
   cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
     const opts = c.optsWithGlobals() as Record<string, unknown>;
