@@ -1,6 +1,7 @@
 // C ABI plugins (issue 15): the example C plugin runs beside the built-ins through the API and the
 // CLI and passes validation; deliberately broken plugins each give their clear error (exit 2) or
 // one failed row while the suite goes on.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,4 +131,29 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     expect(r.stderr).toContain(spec);
     expect(r.stderr).toMatch(message);
   }, 60_000);
+});
+
+// The CUDA example: compiled where nvcc exists, loaded and listed as a cuda kernel (running it
+// needs a CUDA build of dilbench and a GPU: the plugin path is then the same as for C plugins).
+const nvcc = spawnSync('nvcc', ['--version'], { encoding: 'utf8' });
+const noNvcc = nvcc.status === 0 ? '' : 'nvcc is not on PATH';
+if (noNvcc && !skip) console.log(`CUDA plugin example test skipped: ${noNvcc}`);
+describe.skipIf(!!skip || !!noNvcc)('CUDA plugin example', () => {
+  it('compiles with nvcc and loads as a dense-attention kernel on the cuda device', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dilbench-cuda-plugin-'));
+    try {
+      const src = path.join(root, 'examples', 'plugins', 'cuda-dense');
+      for (const args of [['-S', src, '-B', dir], ['--build', dir]]) {
+        const r = spawnSync('cmake', args, { encoding: 'utf8', timeout: 600_000 });
+        expect(r.status, `${r.stdout}\n${r.stderr}`.slice(-3000)).toBe(0);
+      }
+      const so = path.join(dir, 'libdilbench_cuda_dense.so');
+      const d = cli(['doctor', '--json', '--plugin', so]);
+      expect(d.code, d.stderr).toBe(0);
+      const impls = (JSON.parse(d.stdout) as { loaded: { implementations: { name: string; device: string; function: string; origin: string }[] } }).loaded.implementations;
+      expect(impls.filter((i) => i.name === 'cuda-dense')).toEqual([expect.objectContaining({ device: 'cuda', function: 'dense', origin: 'plugin' })]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
