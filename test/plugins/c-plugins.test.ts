@@ -103,6 +103,17 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     expect(r.stderr).toMatch(/6 point\(s\) failed/);
   }, 180_000);
 
+  it('quick-validation keeps the plugins\' float64 check: it passes with the C example and exits 1 on the wrong scale', () => {
+    const args = ['quick-validation', '--sequence-lengths', '256', '--output-dir', out, '--no-plots', '--heads', '2', '--threads', '1', '--json'];
+    const good = cli([...args, '--plugin', lib().cDense, '--implementations', 'naive,c-dense']);
+    expect(good.code, good.stderr).toBe(0);
+    const row = (JSON.parse(good.stdout) as ResultFile).results.find((x) => x.implementation === 'c-dense')!;
+    expect(row.validation).toMatchObject({ against: 'float64-reference', passed: true });
+    const bad = cli([...args, '--plugin', lib().broken('wrong_scale'), '--implementations', 'naive,wrong-scale']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/wrong-scale@256 \(max abs/);
+  }, 120_000);
+
   it('a plugin that hangs past --max-run-seconds is killed: one failed row, the others measured', () => {
     const r = cli([
       'sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--output-dir', out, '--json', ...quick,
