@@ -50,7 +50,7 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
       expect(r.flopsPerIteration).toBe(flash.flopsPerIteration);
     }
     expect(file.environment.plugins).toEqual([
-      expect.objectContaining({ kind: 'c-abi', path: lib().cDense, sha256: sha256(lib().cDense), abi: '1.0', implementations: ['c-dense'] }),
+      expect.objectContaining({ kind: 'c-abi', path: lib().cDense, sha256: sha256(lib().cDense), abi: '1.0', implementations: ['c-dense', 'c-kv-cache'] }),
     ]);
     const listed = listImplementations('cpu').find((i) => i.name === 'c-dense');
     expect(listed).toMatchObject({ origin: 'plugin', function: 'dense', exactDense: 'always', pluginPath: lib().cDense, pluginAbi: '1.0' });
@@ -102,6 +102,21 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     }
     expect(r.stderr).toMatch(/6 point\(s\) failed/);
   }, 180_000);
+
+  it('a kernel declaring kv-cache gets the resolved prompt/new-token split and validates against the kv-cache reference', () => {
+    // not causal: the prompt rows see the whole prompt, so an unresolved prompt_len (0) would fail
+    for (const extra of [[], ['--prompt-len', '200']]) {
+      const r = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '256,300', '--implementations', 'kv-cache,c-kv-cache', '--plugin', lib().cDense, '--output-dir', out, '--json', ...quick, ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      const rows = (JSON.parse(r.stdout) as ResultFile).results.filter((x) => x.implementation === 'c-kv-cache' && x.status !== 'skipped');
+      expect(rows.length).toBeGreaterThan(0);
+      for (const x of rows) {
+        expect(x.status, x.reason ?? '').toBe('ok');
+        expect(x.validation).toMatchObject({ against: 'float64-reference', passed: true });
+        expect(x.countsSource).toBe('function:kv-cache');
+      }
+    }
+  }, 120_000);
 
   it('quick-validation keeps the plugins\' float64 check: it passes with the C example and exits 1 on the wrong scale', () => {
     const args = ['quick-validation', '--sequence-lengths', '256', '--output-dir', out, '--no-plots', '--heads', '2', '--threads', '1', '--json'];

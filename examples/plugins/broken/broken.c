@@ -32,9 +32,9 @@ static int run_broken(void* user, const dilbench_problem* p, const dilbench_tens
   return 7;
 #endif
 #if defined(BROKEN_WRONG_SCALE)
-  dense_attention_f32(p, t, 1.0f); /* forgets 1/sqrt(head_dim) */
+  dense_attention_f32(p, t, 1.0f, p->seq_len); /* forgets 1/sqrt(head_dim) */
 #else
-  dense_attention_f32(p, t, (float)p->scale);
+  dense_attention_f32(p, t, (float)p->scale, p->seq_len);
 #endif
   return 0;
 }

@@ -6,8 +6,10 @@
 
 #include "dilbench_plugin.h"
 
-/* o = softmax(q k^T * scale) v per (batch, head), fp32; acc: head_dim floats of workspace. */
-static void dense_attention_f32(const dilbench_problem* p, const dilbench_tensors* t, float scale) {
+/* o = softmax(q k^T * scale) v per (batch, head), fp32; acc: head_dim floats of workspace.
+ * Not causal: rows before `prefix` see keys [0, prefix), later rows keys [0, i] (prefix = seq_len:
+ * dense attention; prefix = prompt_len: the kv-cache function's prefix-LM rows). Causal: [0, i]. */
+static void dense_attention_f32(const dilbench_problem* p, const dilbench_tensors* t, float scale, int64_t prefix) {
   const int64_t B = p->batch, H = p->heads, KH = p->kv_heads, N = p->seq_len, D = p->head_dim;
   const int64_t group = H / KH;
   const float* q = (const float*)t->q;
@@ -22,7 +24,7 @@ static void dense_attention_f32(const dilbench_problem* p, const dilbench_tensor
       const float* vh = v + ((b * KH + h / group) * N) * D;
       float* oh = o + ((b * H + h) * N) * D;
       for (int64_t i = 0; i < N; ++i) {
-        const int64_t last = p->causal ? i : N - 1;
+        const int64_t last = (p->causal || i >= prefix) ? i : prefix - 1;
         float m = -INFINITY, l = 0.0f;
         memset(acc, 0, (size_t)D * sizeof(float));
         for (int64_t j = 0; j <= last; ++j) {
