@@ -527,6 +527,8 @@ function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationIn
     if (!d || (d.origin !== 'plugin' && d.origin !== 'python')) continue;
     row.origin = d.origin;
     if (d.countsSource && d.countsSource !== 'kernel') row.countsSource = d.countsSource;
+    // Python allocates outside dilbench's memory pool: nothing measured, so nothing reported
+    if (d.origin === 'python') row.peakMemoryBytes = null;
     if (!d.function) {
       row.unvalidated = true;
       row.warnings = [...(row.warnings ?? []), `unvalidated: plugin '${row.implementation}' declares no function dilbench knows, so its output was not checked`];

@@ -56,6 +56,7 @@ describe.skipIf(!!skip)('Python plugins', () => {
         const r = file.results.find((x) => x.implementation === name && x.seqLen === n)!;
         expect(r.status, r.reason ?? '').toBe('ok');
         expect(r.origin).toBe('python');
+        expect(r.peakMemoryBytes).toBeNull();
         expect(r.samplesMs).toHaveLength(3);
         expect(r.samplesMs.every((s) => s > 0)).toBe(true);
         expect(r.validation).toMatchObject({ against: 'float64-reference', passed: true, checkedAt: { seqLen: n, batch: 1 } });
@@ -72,7 +73,7 @@ describe.skipIf(!!skip)('Python plugins', () => {
     expect(recorded[0].python?.torch).toMatch(/^\d+\.\d+/);
   }, 240_000);
 
-  it('the CLI runs SDPA causal and in bf16, validated with the dtype\'s tolerance', () => {
+  it('the CLI runs SDPA causal and in bf16, validated with the dtype\'s tolerance; doctor lists it', () => {
     const r = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '256', '--plugin', sdpa, '--implementations', 'flash,torch-sdpa', '--causal', '--dtype', 'bf16', ...quick], env);
     expect(r.code, r.stderr).toBe(0);
     const file = JSON.parse(r.stdout) as ResultFile;
@@ -81,6 +82,11 @@ describe.skipIf(!!skip)('Python plugins', () => {
     expect(row.dtype).toBe('bf16');
     expect(row.validation?.passed).toBe(true);
     expect(row.validation?.tolerance.relL2).toBe(1e-2);
+    // doctor lists the callable with its origin, and the Python and torch it runs with
+    const d = cli(['doctor', '--plugin', sdpa], env);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/torch-sdpa\s+fp32, fp16, bf16\s+computes dense\s+\[python: .*sdpa_attention\.py\]/);
+    expect(d.stdout).toMatch(/plugin .*sdpa_attention\.py \(sha256 [0-9a-f]{16}\.\.\., Python \d+\.\d+\.\d+, torch \d+\./);
   }, 180_000);
 
   it('a wrong function, a wrong scale, an exception and a crash each cost their own failed rows; the built-in goes on', () => {

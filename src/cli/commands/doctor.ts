@@ -3,8 +3,8 @@
 // the same as JSON. Exit 0 when a binary loads, 1 when none does (or DILBENCH_BACKEND=cuda cannot
 // be honoured).
 import { collectPlugin } from './suite-command.js';
-import { loadCPlugins } from '../../plugins/load.js';
-import { parsePluginSpecs, type PluginRecord } from '../../plugins/index.js';
+import { parsePluginSpecs, preparePlugins, type PluginRecord } from '../../plugins/index.js';
+import type { NativeBinding } from '../../native/binding.js';
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 
@@ -62,7 +62,13 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
-export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = process.env, plugins: PluginRecord[] = []): DoctorReport {
+export function collectDoctor(
+  root = packageRoot(),
+  env: NodeJS.ProcessEnv = process.env,
+  plugins: PluginRecord[] = [],
+  /** the binding with the plugins' implementations (Python callables live only there) */
+  withPlugins?: Pick<NativeBinding, 'listImplementations'>,
+): DoctorReport {
   const diag = diagnoseBackend(root, env);
   let cpuBinary: DoctorReport['cpuBinary'];
   try {
@@ -85,7 +91,7 @@ export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = pro
         simdLevel: info.simdLevel,
         cudaCompiled: info.cuda.compiled,
         cudaDeviceCount: info.cuda.deviceCount,
-        implementations: b.listImplementations().map((i) => ({
+        implementations: (withPlugins ?? b).listImplementations().map((i) => ({
           name: i.name,
           device: i.device,
           dtypes: [...i.dtypes],
@@ -139,12 +145,13 @@ export function formatDoctor(r: DoctorReport): string {
       lines.push(`  implementations (${dev})`);
       for (const i of impls.filter((x) => x.device === dev)) {
         const fn = i.function === undefined ? '' : `  computes ${i.function ?? 'an unknown function (unvalidated)'}`;
-        const origin = i.origin && i.origin !== 'built-in' ? `  [${i.origin}: ${i.pluginPath}, ABI ${i.pluginAbi}]` : '';
+        const origin = i.origin && i.origin !== 'built-in' ? `  [${i.origin}: ${i.pluginPath}${i.pluginAbi ? `, ABI ${i.pluginAbi}` : ''}]` : '';
         lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}${fn}${origin}`);
       }
     }
     for (const p of r.loaded.plugins ?? []) {
-      lines.push(`  plugin              ${p.path} (sha256 ${p.sha256.slice(0, 16)}..., ABI ${p.abi}, ${p.pluginName}): ${p.implementations.join(', ')}`);
+      const what = p.kind === 'python' ? `Python ${p.python?.version}, torch ${p.python?.torch}` : `ABI ${p.abi}, ${p.pluginName}`;
+      lines.push(`  plugin              ${p.path} (sha256 ${p.sha256.slice(0, 16)}..., ${what}): ${p.implementations.join(', ')}`);
     }
   } else if (!r.error) {
     lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
@@ -156,8 +163,13 @@ export function formatDoctor(r: DoctorReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function runDoctor(opts: { json?: boolean } = {}, io: DoctorIo = { stdout: process.stdout }, plugins: PluginRecord[] = []): DoctorReport {
-  const r = collectDoctor(undefined, undefined, plugins);
+export function runDoctor(
+  opts: { json?: boolean } = {},
+  io: DoctorIo = { stdout: process.stdout },
+  plugins: PluginRecord[] = [],
+  withPlugins?: Pick<NativeBinding, 'listImplementations'>,
+): DoctorReport {
+  const r = collectDoctor(undefined, undefined, plugins, withPlugins);
   io.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatDoctor(r));
   if (!r.loaded.ok) throw new CliExit(EXIT_FAILURE, r.error ?? 'no native binary could be loaded');
   return r;
@@ -171,7 +183,12 @@ export function register(program: Command): void {
     .option('--plugin <spec>', 'also load this plugin and list what it adds (C ABI shared library); repeatable', collectPlugin, [])
     .action(async (opts: { json?: boolean; plugin: string[] }) => {
       // a plugin that cannot load is an error naming it (exit 2); the addon itself must load first
-      const plugins = opts.plugin.length ? await loadCPlugins(parsePluginSpecs(opts.plugin), loadBinding()) : [];
-      runDoctor(opts, undefined, plugins);
+      if (!opts.plugin.length) return void runDoctor(opts);
+      const prepared = await preparePlugins(parsePluginSpecs(opts.plugin), loadBinding(), { timeLimitSeconds: 60, threads: 1 });
+      try {
+        runDoctor(opts, undefined, prepared.records, prepared.binding);
+      } finally {
+        prepared.close();
+      }
     });
 }
