@@ -3,7 +3,7 @@
 // one failed row while the suite goes on.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,37 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     const bad = cli([...args, '--plugin', lib().broken('wrong_scale'), '--implementations', 'naive,wrong-scale']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/wrong-scale@256 \(max abs/);
+  }, 120_000);
+
+  it('a plugin that passes validation and crashes while timed at one length loses that row only: earlier rows, later lengths and other implementations stay', () => {
+    const r = cli([
+      'sequence-ranges', '--range', 'custom', '--custom-lengths', '128,512,192', '--output-dir', out, '--json', ...quick,
+      '--implementations', 'crash-long,c-dense', '--plugin', lib().broken('crash_long'), '--plugin', lib().cDense,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = JSON.parse(r.stdout) as ResultFile;
+    const status = (name: string) => file.results.filter((x) => x.implementation === name).map((x) => [x.seqLen, x.status, x.errorCode ?? null]);
+    expect(status('crash-long')).toEqual([[128, 'ok', null], [512, 'failed', 'ERR_DILBENCH_PLUGIN_CRASHED'], [192, 'ok', null]]);
+    expect(status('c-dense')).toEqual([[128, 'ok', null], [512, 'ok', null], [192, 'ok', null]]);
+    const crashed = file.results.find((x) => x.implementation === 'crash-long' && x.seqLen === 512)!;
+    expect(crashed.reason).toMatch(/SIGSEGV during sampling crash-long/);
+  }, 120_000);
+
+  it('dilbench compare matches plugin rows of two runs like built-in ones', () => {
+    const run = () => {
+      const r = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--implementations', 'naive,c-dense', '--plugin', lib().cDense, '--output-dir', out, '--json', ...quick]);
+      expect(r.code, r.stderr).toBe(0);
+      const file = path.join(out, `compare-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, r.stdout);
+      return file;
+    };
+    const a = run();
+    const b = run();
+    const c = cli(['compare', a, b, '--format', 'json']);
+    expect([0, 1]).toContain(c.code);
+    const rows = (JSON.parse(c.stdout) as { rows: { config: { implementation: string }; verdict: string }[] }).rows;
+    expect(rows.map((x) => x.config.implementation).sort()).toEqual(['c-dense', 'naive']);
+    for (const x of rows) expect(['faster', 'slower', 'same', 'uncertain']).toContain(x.verdict);
   }, 120_000);
 
   it('a plugin that hangs past --max-run-seconds is killed: one failed row, the others measured', () => {

@@ -23,6 +23,8 @@ static int run_broken(void* user, const dilbench_problem* p, const dilbench_tens
   (void)err_len;
 #if defined(BROKEN_CRASH)
   raise(SIGSEGV);
+#elif defined(BROKEN_CRASH_LONG)
+  if (p->seq_len > 256) raise(SIGSEGV); /* passes validation (256 tokens), crashes when timed */
 #elif defined(BROKEN_ABORT)
   abort();
 #elif defined(BROKEN_HANG)
