@@ -8,6 +8,7 @@ import { parseImplParams } from '../../src/config/impl-params.js';
 import { computeAttention } from '../../src/api/compute.js';
 import { computesExactDense, implementationFunction, partnerOf, paramSpec } from '../../src/implementations/descriptors.js';
 import { baseOptions, baseProblem, catchSync } from './helpers.js';
+import { cli, distBuilt } from '../cli/helpers.js';
 
 const binding = loadBinding();
 const cpu = binding.listImplementations().filter((i) => i.device === 'cpu' && i.origin === 'built-in');
@@ -86,3 +87,16 @@ describe('parameter bounds agree everywhere', () => {
     }
   });
 });
+
+describe.skipIf(!distBuilt)('CLI help of the parameter flags', () => {
+  it('shows the native spec of each parameter (help, bounds, default), not a copy', () => {
+    const r = cli(['sequence-ranges', '--help']);
+    expect(r.code, r.stderr).toBe(0);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    for (const name of ['window', 'blockSize', 'density', 'ringSize', 'newTokens']) {
+      const s = paramSpec(name);
+      expect(help, name).toContain(`${s.help} (${s.allowed}; default ${s.default})`.replace(/\s+/g, ' '));
+    }
+  });
+});
+
