@@ -97,6 +97,10 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     for (const x of rows('custom-fn')) {
       expect(x.status).toBe('ok');
       expect(x.unvalidated).toBe(true);
+      // its own counts (the kernel's counts callback), not a function's
+      expect(x.countsSource).toBe('plugin');
+      expect(x.flopsPerIteration).toBe(4 * x.batch * x.heads * x.seqLen * x.seqLen * x.headDim);
+      expect(x.gflops).toBeGreaterThan(0);
       expect(x.validation).toBeUndefined();
       expect(x.warnings?.join(' ')).toMatch(/unvalidated/);
     }
