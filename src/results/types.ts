@@ -131,6 +131,10 @@ export interface ResultRow {
   unvalidated?: true;
   /** plugin rows: where the implementation comes from (environment.plugins has the file and its hash) */
   origin?: 'plugin' | 'python';
+  /** plugin rows: the function the plugin declares (null: unknown), so a report can rank from the file alone */
+  function?: string | null;
+  /** plugin rows: whether this row computes exact dense attention (computesExactDense), i.e. may be ranked against naive and flash */
+  exactDense?: boolean;
   /** where flopsPerIteration / bytesPerIteration come from when not the kernel's own: 'plugin', 'function:<name>' or 'none' */
   countsSource?: string;
   /** implementation-specific parameters actually used (segment lengths, ring size, ...) */

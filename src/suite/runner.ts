@@ -526,6 +526,8 @@ function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationIn
     const d = catalogue.find((i) => i.name === row.implementation);
     if (!d || (d.origin !== 'plugin' && d.origin !== 'python')) continue;
     row.origin = d.origin;
+    row.function = d.function ?? null;
+    row.exactDense = d.exactDense === 'always' || (d.exactDense === 'when-causal' && row.causal);
     if (d.countsSource && d.countsSource !== 'kernel') row.countsSource = d.countsSource;
     // Python allocates outside dilbench's memory pool: nothing measured, so nothing reported
     if (d.origin === 'python') row.peakMemoryBytes = null;

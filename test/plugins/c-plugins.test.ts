@@ -3,7 +3,7 @@
 // one failed row while the suite goes on.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,8 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
       expect(r.validation).toMatchObject({ against: 'float64-reference', passed: true, checkedAt: { seqLen: r.seqLen, batch: 1 } });
       expect(r.validation!.relL2Error).toBeLessThan(1e-5);
       expect(r.origin).toBe('plugin');
+      expect(r.function).toBe('dense');
+      expect(r.exactDense).toBe(true);
       // dilbench's counts of the declared function: the same as flash's at that point
       expect(r.countsSource).toBe('function:dense');
       const flash = file.results.find((f) => f.implementation === 'flash' && f.seqLen === r.seqLen)!;
@@ -61,6 +63,12 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     expect(r.code, r.stderr).toBe(0);
     const file = JSON.parse(r.stdout) as ResultFile;
     expect(file.results.map((x) => [x.implementation, x.status])).toEqual([['naive', 'ok'], ['c-dense', 'ok']]);
+    // the CSV says which row is a plugin's and what it computes
+    const csv = readFileSync(path.join(out, readdirSync(out).filter((f) => f.startsWith('sequence-ranges_') && f.endsWith('.csv')).sort().at(-1)!), 'utf8').trim().split('\n');
+    // the plugin columns are the last five (earlier ones may hold quoted commas)
+    expect(csv[0].split(',').slice(-5)).toEqual(['origin', 'function', 'exactDense', 'unvalidated', 'countsSource']);
+    expect(csv.find((l) => l.includes(',c-dense,'))!.split(',').slice(-5)).toEqual(['plugin', 'dense', 'true', '', 'function:dense']);
+    expect(csv.find((l) => l.includes(',naive,'))!.split(',').slice(-5)).toEqual(['', '', '', '', '']);
     const d = cli(['doctor', '--plugin', lib().cDense]);
     expect(d.code, d.stderr).toBe(0);
     expect(d.stdout).toMatch(/c-dense\s+fp32\s+computes dense\s+\[plugin: .*libdilbench_c_dense\.so, ABI 1\.0\]/);
@@ -97,6 +105,8 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     for (const x of rows('custom-fn')) {
       expect(x.status).toBe('ok');
       expect(x.unvalidated).toBe(true);
+      expect(x.function).toBeNull();
+      expect(x.exactDense).toBe(false);
       // its own counts (the kernel's counts callback), not a function's
       expect(x.countsSource).toBe('plugin');
       expect(x.flopsPerIteration).toBe(4 * x.batch * x.heads * x.seqLen * x.seqLen * x.headDim);
