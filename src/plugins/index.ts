@@ -1,5 +1,6 @@
 // Plugins for a run (issue 15): parse the specs, load them, and wrap the binding so plugin
-// implementations run isolated in a worker process. The CLI's --plugin and runBenchmark({ plugins })
+// implementations run isolated in worker processes (C ABI libraries: worker.ts; Python callables:
+// python.ts). The CLI's --plugin and runBenchmark({ plugins })
 // both come through here; `dilbench doctor` lists what they add.
 import type { NativeBinding } from '../native/binding.js';
 import { ConfigError } from '../config/errors.js';
@@ -10,7 +11,6 @@ import { loadPythonPlugins } from './python.js';
 import type { PluginRecord } from './types.js';
 
 export type { PluginRecord } from './types.js';
-export { computesExactDense, implementationFunction } from '../implementations/descriptors.js';
 
 /** The plugin specs of an option value (a list, or one string; empty entries are an error). */
 export function parsePluginSpecs(value: unknown): string[] {
@@ -31,8 +31,9 @@ export interface PreparedPlugins {
 }
 
 /**
- * Loads the plugins into `binding` and returns the binding the run uses (plugins isolated in a
- * worker whose calls may take at most `timeLimitSeconds`), or `binding` itself when there are none.
+ * Loads the plugins into `binding` and returns the binding the run uses (plugins isolated in
+ * workers whose calls may take at most `timeLimitSeconds`; Python runs torch on `threads`), or
+ * `binding` itself when there are none.
  */
 export async function preparePlugins(
   specs: string[],
