@@ -1,7 +1,7 @@
 // Python callables as plugins (issue 15): `file.py:function` or `package.module:function`, run in
 // one persistent Python worker (python/plugin_worker.py, the line-JSON protocol of
 // src/frameworks/python/ extended to several callables and sessions). Each call is timed inside
-// Python by perf_counter_ns (CUDA: synchronized), every raw sample is kept; a Python exception
+// Python by perf_counter_ns (CUDA: CUDA events after a synchronize), every raw sample is kept; a Python exception
 // fails the call, a crash or a hang past the time limit kills the worker (a fresh one serves the
 // next point). Validation before timing as for C plugins (isolated-binding.ts).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';

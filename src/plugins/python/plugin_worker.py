@@ -19,7 +19,7 @@ Protocol (the same shape as src/frameworks/python/torch_attention.py: one JSON o
         session sid's inputs from the .bin (q, k, v float32 back to back) or seeded N(0, 1)
         -> {"ok": true}
   stdin {"op": "sample", "sid", "iterations": n} -> {"ns": [...]}   each call timed by
-        perf_counter_ns (CUDA: synchronize before and after each call)
+        perf_counter_ns on the CPU; on CUDA by a pair of CUDA events around it, after a synchronize
   stdin {"op": "output", "sid", "path": p} -> {"written": p}   one call's output as float32
   stdin {"op": "dispose", "sid"} -> {"ok": true}
   stdin {"op": "quit"} or EOF -> exits
@@ -153,12 +153,18 @@ def main():
                 ns = []
                 for _ in range(int(req["iterations"])):
                     if cuda:
+                        # CUDA events around the call on the current stream, read after a synchronize
+                        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                         torch.cuda.synchronize()
-                    t0 = time.perf_counter_ns()
-                    fn(*args, **kwargs)
-                    if cuda:
-                        torch.cuda.synchronize()
-                    ns.append(time.perf_counter_ns() - t0)
+                        start.record()
+                        fn(*args, **kwargs)
+                        end.record()
+                        end.synchronize()
+                        ns.append(int(start.elapsed_time(end) * 1e6))
+                    else:
+                        t0 = time.perf_counter_ns()
+                        fn(*args, **kwargs)
+                        ns.append(time.perf_counter_ns() - t0)
                 reply({"ns": ns})
             elif op == "output":
                 s = sessions[req["sid"]]
