@@ -2,7 +2,8 @@
 // What running a plugin costs beyond its own work (issue 15; the README quotes the output):
 //  1. C ABI plugin, isolated in the worker process: each sample() is timed inside the worker by
 //     the native timer, so the samples carry no IPC; the wall-clock overhead per sample() call
-//     (request + reply) is measured here, against the same call on an in-process session.
+//     (request + reply) is measured here, against the same call on an in-process session, and the
+//     plugin's samples in the worker against the same kernel's samples in this process.
 //  2. Python callable: median per-call time of a tiny SDPA through dilbench's Python path
 //     (perf_counter_ns around fn(q, k, v, causal=..., scale=...) in the worker) against the same
 //     F.scaled_dot_product_attention call timed by a plain Python loop.
@@ -48,6 +49,11 @@ try {
   const worker = await b.createSession({ ...tiny, implementation: 'c-dense' }, opts);
   report.workerCDense = await perCall(worker);
   worker.dispose();
+  // the same plugin kernel run in this process (base binding, no isolation): its samples against
+  // the worker's show what isolation adds inside a sample (nothing is expected)
+  const local = await base.createSession({ ...tiny, implementation: 'c-dense' }, opts);
+  report.inProcessCDense = await perCall(local);
+  local.dispose();
   const py = await b.createSession({ ...tiny, implementation: 'torch-sdpa' }, opts);
   const s = await py.sample(CALLS, false);
   report.pythonPathSdpaUs = median(Array.from(s)) / 1e3;
