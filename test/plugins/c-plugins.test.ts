@@ -54,6 +54,10 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     expect(file.environment.plugins).toEqual([
       expect.objectContaining({ kind: 'c-abi', path: lib().cDense, sha256: sha256(lib().cDense), abi: '1.0', implementations: ['c-dense', 'c-kv-cache'] }),
     ]);
+    // a bad plugin through the API: the same ConfigError as the CLI's exit 2, before anything runs
+    await expect(
+      runBenchmark({ suite: 'sequence-ranges', range: 'custom', customLengths: [128], plugins: [lib().broken('missing_symbol')], outputDir: null }),
+    ).rejects.toMatchObject({ code: 'ERR_DILBENCH_INVALID_CONFIG', field: 'plugin', message: expect.stringMatching(/missing entry symbol/) });
     const listed = listImplementations('cpu').find((i) => i.name === 'c-dense');
     expect(listed).toMatchObject({ origin: 'plugin', function: 'dense', exactDense: 'always', pluginPath: lib().cDense, pluginAbi: '1.0' });
   }, 120_000);

@@ -47,6 +47,10 @@ describe.skipIf(!!skip)('Python plugins', () => {
         implementations: ['flash', 'dilated-grouped', 'torch-sdpa', 'torch-dilated-grouped'],
         segmentLengths: [64, 128], dilationRates: [1, 2], heads: 4, headDim: 32, runs: 3, warmup: 1, threads: 1, outputDir: null,
       });
+      // a bad callable through the API: a ConfigError naming the plugin, before anything runs
+      await expect(
+        runBenchmark({ suite: 'sequence-ranges', range: 'custom', customLengths: [128], plugins: [`${path.join(examples, 'sdpa_attention.py')}:nope`], outputDir: null }),
+      ).rejects.toMatchObject({ field: 'plugin', message: expect.stringMatching(/has no function 'nope'/) });
     } finally {
       if (saved === undefined) delete process.env.DILBENCH_PYTHON;
       else process.env.DILBENCH_PYTHON = saved;
