@@ -53,14 +53,25 @@ export async function loadCPlugins(specs: string[], binding: NativeBinding): Pro
     const p = resolveLibrary(spec);
     if (!libs.some((l) => l.path === p)) libs.push({ spec, path: p });
   }
-  // the probe: same loader, other process
-  const probe = new PluginWorker(libs.map((l) => l.path), { timeLimitSeconds: 60 });
-  try {
-    await probe.start();
-  } catch (e) {
-    throw pluginError(libs.map((l) => l.spec).join(', '), messageOf(e));
-  } finally {
-    probe.close();
+  // the probe: same loader, other process; when it fails, each library alone names the culprit
+  const probe = async (paths: string[]): Promise<string | null> => {
+    const worker = new PluginWorker(paths, { timeLimitSeconds: 60 });
+    try {
+      await worker.start();
+      return null;
+    } catch (e) {
+      return messageOf(e);
+    } finally {
+      worker.close();
+    }
+  };
+  const together = await probe(libs.map((l) => l.path));
+  if (together !== null) {
+    for (const l of libs) {
+      const alone = await probe([l.path]);
+      if (alone !== null) throw pluginError(l.spec, alone.replace(/during loading .*$/, `while loading '${l.spec}'`));
+    }
+    throw pluginError(libs.map((l) => l.spec).join(', '), together);
   }
   const records: PluginRecord[] = [];
   for (const l of libs) {

@@ -196,6 +196,7 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     ['a missing file', () => path.join(lib().dir, 'nope.so'), /file not found/],
     ['a file that is not a shared library', () => path.join(root, 'README.md'), /not a loadable shared library \(dlopen: .*invalid ELF header/],
     ['a library without the entry symbol', () => lib().broken('missing_symbol'), /missing entry symbol dilbench_plugin_init/],
+    ['a library that crashes while loading (probed in a child process first)', () => lib().broken('init_crash'), /killed by SIGSEGV while loading/],
     ['a plugin built against a newer ABI', () => lib().broken('abi_newer'), /plugin ABI 2\.0 is newer than this dilbench's 1\.0/],
     ['a kernel named like a built-in', () => lib().broken('duplicate_name'), /duplicate kernel name 'flash': already declared by dilbench \(built-in\)/],
   ])('%s is refused before anything runs (exit 2, naming the plugin)', (_what, file, message) => {

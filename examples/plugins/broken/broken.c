@@ -73,6 +73,9 @@ static const dilbench_plugin kPlugin = {
 DILBENCH_PLUGIN_EXPORT const dilbench_plugin* dilbench_plugin_init(uint32_t host_major, uint32_t host_minor) {
   (void)host_major;
   (void)host_minor;
+#ifdef BROKEN_INIT_CRASH
+  raise(SIGSEGV); /* crashes while dilbench loads it */
+#endif
   return &kPlugin;
 }
 #else
