@@ -28,6 +28,7 @@ import { formatBytes } from '../config/units.js';
 import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition, SuitePoint } from './types.js';
 import { cudaAvailability, resolveDevice, runSides, sameSide, sideKey, sideUnavailableReason, type RunSide } from './sides.js';
 import { buildSideComparisons } from './side-comparison.js';
+import { computesExactDense } from '../implementations/descriptors.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 const UNSUPPORTED = 'ERR_DILBENCH_UNSUPPORTED';
@@ -391,7 +392,7 @@ export async function runSuite<O extends CommonRunOptions>(
     peak = undefined;
     gpuPeak = undefined;
   }
-  annotatePluginRows(results, catalogue);
+  annotatePluginRows(results, catalogue, binding);
   const measuredRows = attachRooflines(results, { cpu: peak, gpu: gpuPeak });
   // several sides: the suite finalizes each side's rows on their own, as in a one-side run
   const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
@@ -521,13 +522,13 @@ function markFailed(row: ResultRow, e: unknown): void {
 }
 
 /** Plugin rows: origin, where the counts come from, and `unvalidated` for an unknown function. */
-function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationInfo[]): void {
+function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationInfo[], binding: NativeBinding): void {
   for (const row of rows) {
     const d = catalogue.find((i) => i.name === row.implementation);
     if (!d || (d.origin !== 'plugin' && d.origin !== 'python')) continue;
     row.origin = d.origin;
     row.function = d.function ?? null;
-    row.exactDense = d.exactDense === 'always' || (d.exactDense === 'when-causal' && row.causal);
+    row.exactDense = computesExactDense(row.implementation, row.causal, binding);
     if (d.countsSource && d.countsSource !== 'kernel') row.countsSource = d.countsSource;
     // Python allocates outside dilbench's memory pool: nothing measured, so nothing reported
     if (d.origin === 'python') row.peakMemoryBytes = null;
