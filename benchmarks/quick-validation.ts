@@ -15,33 +15,11 @@ import type { SequenceRangesOptions } from '../src/config/schema.js';
 import { problemFor } from '../src/suite/problem.js';
 import type { MeasuredPoint, SuiteDefinition, SuitePoint } from '../src/suite/types.js';
 import { ringProjectionHook } from '../src/suite/ring-projection.js';
+import { implementationFunction, partnerOf } from '../src/implementations/descriptors.js';
 
 export const QUICK_LENGTHS = [1024, 4096, 16384];
 /** float64 reference when the case's flops are at most this (dense 4K at 2 heads is 8.6e9) */
 export const REFERENCE_FLOPS_LIMIT = 1e10;
-/** the function each implementation computes (one float64 reference per function, length and batch) */
-export const FUNCTION_OF: Record<string, string> = {
-  naive: 'dense',
-  flash: 'dense',
-  ring: 'dense',
-  'kv-cache': 'kv-cache',
-  'kv-cache-recompute': 'kv-cache',
-  dilated: 'dilated',
-  'ring-dilated': 'dilated',
-  'dilated-grouped': 'dilated-grouped',
-  'block-sparse': 'block-sparse',
-};
-/** beyond the reference: the validated implementation of the same function each one is compared with */
-export const PARTNER_OF: Record<string, string> = {
-  naive: 'flash',
-  flash: 'naive',
-  ring: 'flash',
-  'kv-cache': 'kv-cache-recompute',
-  'kv-cache-recompute': 'kv-cache',
-  dilated: 'ring-dilated',
-  'ring-dilated': 'dilated',
-};
-
 export interface QuickValidationOptions extends SequenceRangesOptions {
   /** max abs error tolerance against the float64 reference (default: the dtype's, 1e-4 for fp32 as attention-definitions.md says) */
   toleranceAbs?: number;
@@ -74,6 +52,9 @@ function stateOf(o: object): ValidationState {
 async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<void> {
   ringProjectionHook(m);
   const { row, session, binding, options: o } = m;
+  // a plugin session: its inputs stay in the plugin worker; it was checked against the float64
+  // reference of its declared function before timing (row.validation), or is marked unvalidated
+  if ('validation' in session) return;
   const st = stateOf(o);
   const out = await session.output(m.cancel);
   const impl = row.implementation;
@@ -81,9 +62,10 @@ async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<v
   const key = `${row.seqLen}:${row.batch}:${row.device}:${row.dtype}`;
   const tolRef = toleranceFor(row.dtype, o);
   const tolPartner = toleranceFor(row.dtype, o, true);
-  const partner = PARTNER_OF[impl];
+  // function and partner from the implementation's descriptor (native, declared beside the kernel)
+  const partner = partnerOf(impl, binding);
   const partnerRuns = partner !== undefined && (o.implementations?.includes(partner) ?? true);
-  const fn = `${FUNCTION_OF[impl] ?? impl}:${key}:${row.causal}`;
+  const fn = `${implementationFunction(impl, binding) ?? impl}:${key}:${row.causal}`;
   // a reference already computed for the same function and inputs costs nothing more
   const useReference = st.refs.has(fn) || row.flopsPerIteration <= o.referenceFlopsLimit || !partnerRuns;
   if (useReference) {

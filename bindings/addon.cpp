@@ -4,7 +4,10 @@
 #include "common.h"
 #include "convert.h"
 #include "core/cpu_features.h"
+#include "core/descriptor.h"
 #include "core/kernel.h"
+#include "core/plugin.h"
+#include "cpu/family.h"
 #include "core/thread_pool.h"
 #include "cuda_info.h"
 #include "model_wrap.h"
@@ -23,6 +26,24 @@ namespace js {
 namespace {
 
 int hardwareThreads() { return std::max(1, ThreadPool::global().hardwareThreads()); }
+
+Napi::Object paramSpecToJs(Napi::Env env, const ParamSpec& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", Napi::String::New(env, s.name));
+  o.Set("type", Napi::String::New(env, paramTypeName(s.type)));
+  if (s.type != ParamType::Enum) {
+    o.Set("min", Napi::Number::New(env, s.min));
+    o.Set("max", Napi::Number::New(env, s.max));
+    o.Set("minExclusive", Napi::Boolean::New(env, s.minExclusive));
+  }
+  Napi::Array choices = Napi::Array::New(env, s.choices.size());
+  for (size_t j = 0; j < s.choices.size(); ++j) choices.Set(static_cast<uint32_t>(j), Napi::String::New(env, s.choices[j]));
+  o.Set("choices", choices);
+  o.Set("default", Napi::String::New(env, s.defaultText));
+  o.Set("allowed", Napi::String::New(env, paramAllowed(s)));
+  o.Set("help", Napi::String::New(env, s.help));
+  return o;
+}
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -76,6 +97,90 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   });
 }
 
+// The implementation's descriptor (native/core/descriptor.h) on its listImplementations() entry.
+void setDescriptor(Napi::Env env, Napi::Object& o, const ImplementationDescriptor& d) {
+  auto strings = [&](const std::vector<std::string>& v) {
+    Napi::Array a = Napi::Array::New(env, v.size());
+    for (size_t j = 0; j < v.size(); ++j) a.Set(static_cast<uint32_t>(j), Napi::String::New(env, v[j]));
+    return a;
+  };
+  o.Set("function", d.function.empty() ? env.Null() : Napi::String::New(env, d.function));
+  o.Set("exactDense", Napi::String::New(env, exactDenseName(d.exactDense)));
+  o.Set("partner", d.partner.empty() ? env.Null() : Napi::String::New(env, d.partner));
+  Napi::Array params = Napi::Array::New(env, d.params.size());
+  for (size_t j = 0; j < d.params.size(); ++j) params.Set(static_cast<uint32_t>(j), paramSpecToJs(env, paramSpec(d.params[j])));
+  o.Set("params", params);
+  o.Set("telemetry", strings(d.telemetry));
+  o.Set("origin", Napi::String::New(env, d.origin));
+  o.Set("countsSource", Napi::String::New(env, d.countsSource));
+  if (d.origin == "plugin") {
+    o.Set("pluginPath", Napi::String::New(env, d.pluginPath));
+    o.Set("pluginAbi", Napi::String::New(env, d.pluginAbi));
+  }
+}
+
+// resolvedParams(problem): the parameters of the problem's function as its kernels resolve them
+// (dilated pairs by length and shrunk; the kv-cache split), for callers that run the function
+// elsewhere (Python plugins).
+Napi::Value ResolvedParams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    AttentionProblem p = toProblem(info[0]);
+    p.validateCommon();
+    const std::string fn = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : functionOf(p.implementation);
+    Napi::Object o = Napi::Object::New(env);
+    if (fn == "dilated" || fn == "dilated-grouped") {
+      const auto pairs = resolveDilatedPairs(p);
+      Napi::Array w = Napi::Array::New(env, pairs.size()), r = Napi::Array::New(env, pairs.size());
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        w.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(pairs[i].w)));
+        r.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(pairs[i].r)));
+      }
+      o.Set("segmentLengths", w);
+      o.Set("dilationRates", r);
+    } else if (fn == "kv-cache") {
+      const KvCacheSplit s = resolveKvCache(p);
+      o.Set("promptLen", Napi::Number::New(env, static_cast<double>(s.promptLen)));
+      o.Set("newTokens", Napi::Number::New(env, static_cast<double>(s.newTokens)));
+    } else if (fn == "block-sparse") {
+      validateBlockSparse(p);
+      o.Set("blockPattern", Napi::String::New(env, p.blockPattern));
+      o.Set("blockSize", Napi::Number::New(env, static_cast<double>(p.blockSize)));
+      o.Set("window", Napi::Number::New(env, static_cast<double>(p.window)));
+      o.Set("stride", Napi::Number::New(env, static_cast<double>(p.stride)));
+      o.Set("density", Napi::Number::New(env, p.density));
+    }
+    return o;
+  });
+}
+
+Napi::Value ParamSpecs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    const auto& specs = paramSpecs();
+    Napi::Array arr = Napi::Array::New(env, specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) arr.Set(static_cast<uint32_t>(i), paramSpecToJs(env, specs[i]));
+    return arr;
+  });
+}
+
+// loadPlugin(path): dlopen a C ABI plugin and register its kernels (native/core/plugin.h).
+Napi::Value LoadPluginFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    if (!info[0].IsString()) typeError("plugin", info[0], "a path to a shared library");
+    const LoadedPlugin l = loadPlugin(info[0].As<Napi::String>().Utf8Value());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("path", Napi::String::New(env, l.path));
+    o.Set("pluginName", Napi::String::New(env, l.pluginName));
+    o.Set("abi", Napi::String::New(env, l.abi));
+    Napi::Array ks = Napi::Array::New(env, l.kernels.size());
+    for (size_t j = 0; j < l.kernels.size(); ++j) ks.Set(static_cast<uint32_t>(j), Napi::String::New(env, l.kernels[j]));
+    o.Set("kernels", ks);
+    return o;
+  });
+}
+
 Napi::Value ListImplementations(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -91,6 +196,7 @@ Napi::Value ListImplementations(const Napi::CallbackInfo& info) {
       }
       o.Set("dtypes", dts);
       o.Set("description", Napi::String::New(env, list[i].description));
+      if (const auto* d = DescriptorRegistry::instance().find(list[i].name)) setDescriptor(env, o, *d);
       arr.Set(static_cast<uint32_t>(i), o);
     }
     return arr;
@@ -228,6 +334,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("info", Napi::Function::New<Info>(env, "info"));
   exports.Set("listImplementations", Napi::Function::New<ListImplementations>(env, "listImplementations"));
+  exports.Set("paramSpecs", Napi::Function::New<ParamSpecs>(env, "paramSpecs"));
+  exports.Set("resolvedParams", Napi::Function::New<ResolvedParams>(env, "resolvedParams"));
+  exports.Set("loadPlugin", Napi::Function::New<LoadPluginFn>(env, "loadPlugin"));
   exports.Set("plan", Napi::Function::New<PlanFn>(env, "plan"));
   exports.Set("createSession", Napi::Function::New<CreateSession>(env, "createSession"));
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));

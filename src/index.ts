@@ -20,6 +20,10 @@ export type {
   PoolStats,
 } from './native/binding.js';
 export { ErrorCodes } from './native/binding.js';
+export type { NativeParamSpec, AttentionFunction, NativeLoadedPlugin } from './native/binding.js';
+// one descriptor per implementation, and plugins (issue 15)
+export { computesExactDense, implementationFunction, partnerOf, implementationDescriptor } from './implementations/descriptors.js';
+export { loadPlugins, type PluginRecord } from './plugins/index.js';
 // transformer models, `dilbench inference` and `dilbench scaling` (issue 7)
 export { loadModelConfig, validateModelConfig, modelPresetNames, parameterCount, readSafetensors, writeSafetensors, encodeSafetensors, loadGpt2Checkpoint, SafetensorsError, setModelBinding, getModelBinding, encodeGpt2, decodeGpt2 } from './models/index.js';
 export { runInferenceBenchmark, type InferenceOptions, type InferenceResult, type InferenceRecord, type InferenceSideComparison } from './inference/benchmark.js';

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "attention_block.h"
 #include "family.h"
@@ -191,4 +192,5 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(BlockSparseCpu, "block-sparse", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"block-sparse", "block-sparse", ExactDense::Never, "", {"blockPattern", "blockSize", "window", "stride", "density"}, {"blocksTotal", "blocksComputed", "sparsity"}})
 }  // namespace dilbench

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "../core/pattern_cache.h"
 #include "family.h"
@@ -131,6 +132,7 @@ class DilatedCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(DilatedCpu, "dilated", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"dilated", "dilated", ExactDense::Never, "ring-dilated", {"segmentLengths", "dilationRates"}, {}})
 }  // namespace dilbench
 
 

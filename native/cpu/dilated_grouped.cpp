@@ -5,6 +5,7 @@
 // divide the whole output by k; dilbench does not).
 #include <algorithm>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "family.h"
 
@@ -57,4 +58,5 @@ class DilatedGroupedCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(DilatedGroupedCpu, "dilated-grouped", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"dilated-grouped", "dilated-grouped", ExactDense::Never, "", {"segmentLengths", "dilationRates"}, {}})
 }  // namespace dilbench

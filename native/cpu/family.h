@@ -44,8 +44,8 @@ struct KvCacheSplit {
 };
 KvCacheSplit resolveKvCache(const AttentionProblem& p);
 
-// Block-sparse parameter checks: blockSize >= 1, blockPattern known, window >= 1, stride >= 1,
-// density in (0, 1].
+// Block-sparse parameter checks: blockSize, window, stride within their ParamSpec bounds (descriptor.h;
+// blockSize 1..65536, window >= 1, stride >= 1), blockPattern known, density in (0, 1].
 void validateBlockSparse(const AttentionProblem& p);
 // Block mask of block-sparse before the causal mask (qb, kb block indices, d = |qb - kb|):
 //   local:   d < window                       (causal: the `window` nearest preceding blocks)

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "../core/thread_pool.h"
 #include "attention_block.h"
@@ -91,14 +92,15 @@ KvCacheSplit resolveKvCache(const AttentionProblem& p) {
 }
 
 void validateBlockSparse(const AttentionProblem& p) {
-  if (p.blockSize < 1) throwInvalid("blockSize", "must be >= 1");
+  // bounds from the parameter specs (native/core/descriptor.cpp), the same the TypeScript layer reads
+  checkIntParam("blockSize", p.blockSize);
   const std::string& bp = p.blockPattern;
   if (bp != "local" && bp != "strided" && bp != "dilated" && bp != "random") {
     throwInvalid("blockPattern",
                  "unknown pattern '" + bp + "' (known: local, strided, dilated, random)");
   }
-  if (p.window < 1) throwInvalid("window", "must be >= 1");
-  if (p.stride < 1) throwInvalid("stride", "must be >= 1");
+  checkIntParam("window", p.window);
+  checkIntParam("stride", p.stride);
   if (!(p.density > 0.0 && p.density <= 1.0)) throwInvalid("density", "must be in (0, 1]");
   // Planning walks the block mask: O(blocks) for local/strided/dilated, O(blocks^2) for random.
   // Bound it so plan() on a hostile seqLen/blockSize answers at once instead of blocking for

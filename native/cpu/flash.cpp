@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "../core/descriptor.h"
 #include "../core/kernel.h"
 #include "../core/thread_pool.h"
 #include "attention_block_ops.h"
@@ -160,3 +161,4 @@ class FlashCpu final : public Kernel {
 
 using dilbench::FlashCpu;
 DILBENCH_REGISTER_KERNEL(FlashCpu, "flash", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"flash", "dense", ::dilbench::ExactDense::Always, "naive", {}, {}})

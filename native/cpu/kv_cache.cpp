@@ -25,6 +25,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "attention_block.h"
 #include "../core/cpu_features.h"
@@ -453,4 +454,6 @@ class KvCacheRecomputeCpu final : public KvCacheBase {
 
 DILBENCH_REGISTER_KERNEL(KvCacheCpu, "kv-cache", CPU)
 DILBENCH_REGISTER_KERNEL(KvCacheRecomputeCpu, "kv-cache-recompute", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"kv-cache", "kv-cache", ExactDense::WhenCausal, "kv-cache-recompute", {"promptLen", "newTokens"}, {"prefillNs", "decodeNs", "decodeSteps", "decodeBytes"}})
+DILBENCH_DESCRIBE_IMPLEMENTATION({"kv-cache-recompute", "kv-cache", ExactDense::WhenCausal, "kv-cache", {"promptLen", "newTokens"}, {"prefillNs", "decodeNs", "decodeSteps", "decodeBytes"}})
 }  // namespace dilbench

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "../core/descriptor.h"
 #include "../core/kernel.h"
 #include "../core/thread_pool.h"
 #include "attention_block_ops.h"
@@ -138,3 +139,4 @@ class NaiveCpu final : public Kernel {
 
 using dilbench::NaiveCpu;
 DILBENCH_REGISTER_KERNEL(NaiveCpu, "naive", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"naive", "dense", ::dilbench::ExactDense::Always, "flash", {}, {}})

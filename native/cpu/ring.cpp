@@ -13,6 +13,7 @@
 #include <limits>
 #include <numeric>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "family.h"
 
@@ -124,4 +125,5 @@ class RingCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(RingCpu, "ring", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"ring", "dense", ExactDense::Always, "flash", {"ringSize"}, {"ringSize", "stepRankNs", "stepRankBytesSent"}})
 }  // namespace dilbench

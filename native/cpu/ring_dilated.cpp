@@ -12,6 +12,7 @@
 #include <limits>
 #include <set>
 
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "../core/pattern_cache.h"
 #include "family.h"
@@ -177,4 +178,5 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(RingDilatedCpu, "ring-dilated", CPU)
+DILBENCH_DESCRIBE_IMPLEMENTATION({"ring-dilated", "dilated", ExactDense::Never, "dilated", {"segmentLengths", "dilationRates", "ringSize"}, {"ringSize", "stepRankNs", "stepRankBytesSent"}})
 }  // namespace dilbench

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../core/cancel.h"
+#include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "reference_family.h"
 
@@ -59,10 +60,20 @@ std::vector<double> denseReference(const AttentionProblem& p, const float* q, co
 
 std::vector<double> referenceAttention(const AttentionProblem& p, const float* q, const float* k,
                                        const float* v, const CancelToken* cancel) {
-  const std::string& name = p.implementation;
-  if (name == "naive" || name == "flash" || name == "ring") return denseReference(p, q, k, v, cancel);
-  if (hasFamilyReference(name)) return referenceFamily(p, q, k, v, cancel);  // issue 3 family
-  throw Error(ErrorCode::Unsupported, "no float64 reference for implementation '" + name + "' yet",
+  // The reference is the declared function's (descriptor.h), so a plugin declaring "dense" is
+  // checked against the same float64 code as naive and flash.
+  const FunctionSpec* fn = findFunction(functionOf(p.implementation));
+  if (!fn) {
+    throw Error(ErrorCode::Unsupported,
+                "no float64 reference for implementation '" + p.implementation +
+                    "': it declares no function dilbench knows (" + functionOf(p.implementation) + ")",
+                "implementation");
+  }
+  if (fn->name == "dense") return denseReference(p, q, k, v, cancel);
+  AttentionProblem defining = p;
+  defining.implementation = fn->definedBy;
+  if (hasFamilyReference(defining.implementation)) return referenceFamily(defining, q, k, v, cancel);
+  throw Error(ErrorCode::Unsupported, "no float64 reference for function '" + fn->name + "' yet",
               "implementation");
 }
 

@@ -4,6 +4,8 @@ import type { NativeCancelToken, NativeProblem, NativeSessionOptions, NativeBind
 import { ConfigError } from '../config/errors.js';
 import { decodesCausally } from '../config/impl-params.js';
 import { getBinding } from './binding.js';
+import { paramSpec } from '../implementations/descriptors.js';
+import { paramSchema } from '../config/impl-params.js';
 
 /** Implementation-specific parameters, exactly as the native problem takes them (named like the CLI flags). */
 type ImplementationParams = Pick<
@@ -56,16 +58,6 @@ const SPEC: Record<string, [z.ZodType, string]> = {
   threads: [z.number().int().min(0).optional(), 'an integer >= 0'],
   device: [z.enum(['cpu', 'cuda']).optional(), 'cpu, cuda'],
   useMemoryPool: [z.boolean().optional(), 'true or false'],
-  segmentLengths: [z.array(posInt).min(1).optional(), 'an array of integers >= 1'],
-  dilationRates: [z.array(posInt).min(1).optional(), 'an array of integers >= 1'],
-  ringSize: [optPosInt, 'an integer >= 1'],
-  blockPattern: [z.enum(['local', 'strided', 'dilated', 'random']).optional(), 'local, strided, dilated, random'],
-  blockSize: [optPosInt, 'an integer >= 1'],
-  window: [optPosInt, 'an integer >= 1'],
-  stride: [optPosInt, 'an integer >= 1'],
-  density: [z.number().gt(0).lte(1).optional(), 'a number in (0, 1]'],
-  promptLen: [optPosInt, 'an integer >= 1'],
-  newTokens: [optPosInt, 'an integer >= 1'],
   seed: [z.number().int().min(0).optional(), 'an integer >= 0'],
 };
 
@@ -80,6 +72,14 @@ function validate(o: ComputeAttentionOptions): void {
     const value = (o as unknown as Record<string, unknown>)[key];
     const r = schema.safeParse(value);
     if (!r.success) throw new ConfigError(key, value, allowed, r.error.issues[0]?.message);
+  }
+  // implementation parameters: the native specs' bounds (the suites' flags check the same)
+  for (const key of PARAM_KEYS) {
+    const value = (o as unknown as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const spec = paramSpec(key);
+    const r = paramSchema(spec, false).safeParse(value);
+    if (!r.success) throw new ConfigError(key, value, spec.allowed, r.error.issues[0]?.message);
   }
   const kvHeads = o.kvHeads ?? o.heads;
   if (o.heads % kvHeads !== 0) throw new ConfigError('kvHeads', kvHeads, `a divisor of heads (${o.heads})`);

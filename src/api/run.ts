@@ -12,6 +12,8 @@ import { appendHistory, historyPath } from '../history/index.js';
 import { loadPeak } from '../roofline/peak-store.js';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
+import { DEFAULTS } from '../config/schema.js';
+import { parsePluginSpecs, preparePlugins } from '../plugins/index.js';
 
 export interface RunBenchmarkOptions {
   suite: 'sequence-ranges' | (string & {});
@@ -101,6 +103,14 @@ export interface RunBenchmarkOptions {
   toleranceRel?: number;
   /** quick-validation: float64 reference for cases up to this many flops */
   referenceFlopsLimit?: number;
+  /**
+   * Plugins to load and run beside the built-ins (issue 15): paths of C ABI shared libraries built
+   * against include/dilbench_plugin.h, and Python callables `file.py:function` /
+   * `package.module:function`. They run in worker processes, are validated against
+   * the float64 reference of their declared function before timing, and are recorded (path, sha256)
+   * in `environment.plugins`.
+   */
+  plugins?: string[] | string;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** advanced: another native binding (tests use a fake) */
@@ -155,7 +165,7 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'dryRun']);
+const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'dryRun', 'plugins']);
 
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<ResultFile> {
   const suite = getSuite(options?.suite);
@@ -166,17 +176,28 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   const parsed = suite.parseOptions(raw);
   // a directory that cannot hold the results fails now (naming outputDir), not after the run
   if (parsed.outputDir !== null && !options.dryRun) assertWritableDirectory(parsed.outputDir, 'outputDir');
-  const binding = options.binding ?? getBinding();
-  const file = await runSuite(suite, parsed, {
-    binding,
-    signal: options.signal,
-    onProgress: options.onProgress,
-    rates: options.rates,
-    sampling: options.sampling,
-    dryRun: options.dryRun,
-    // a peak stored by `dilbench peak` in the same output directory
-    loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
+  const specs = parsePluginSpecs(options.plugins);
+  const base = options.binding ?? getBinding();
+  const plugins = await preparePlugins(specs, base, {
+    timeLimitSeconds: parsed.maxRunSeconds ?? DEFAULTS.maxRunSeconds,
+    threads: parsed.threads > 0 ? parsed.threads : base.info().hardwareThreads,
   });
+  let file: ResultFile;
+  try {
+    file = await runSuite(suite, parsed, {
+      binding: plugins.binding,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      rates: options.rates,
+      sampling: options.sampling,
+      dryRun: options.dryRun,
+      // a peak stored by `dilbench peak` in the same output directory
+      loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
+      ...(plugins.records.length ? { environment: { plugins: plugins.records } } : {}),
+    });
+  } finally {
+    plugins.close();
+  }
   let written: FilesWritten | undefined;
   if (parsed.outputDir !== null && !file.dryRun) {
     let dir = parsed.outputDir;

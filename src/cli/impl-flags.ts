@@ -1,22 +1,30 @@
 // The implementation-parameter flags every benchmark command shares (issue 3), and how their
 // commander values become raw options (validated later by src/config/impl-params.ts, exit 2).
-import type { Command } from 'commander';
+import { Help, type Command } from 'commander';
+import { paramSpec } from '../implementations/descriptors.js';
 
 export const IMPL_FLAG_FIELDS = [
   'segmentLengths', 'dilationRates', 'ringSize', 'linkGbps', 'blockSize', 'window', 'stride', 'density',
   'blockPattern', 'promptLen', 'newTokens', 'enablePatternCache', 'enableMemoryPool',
 ] as const;
 
+/** flag -> the native parameter spec whose help, bounds and default its help shows */
+const SPEC_OF_FLAG: Record<string, string> = {
+  '--segment-lengths': 'segmentLengths', '--dilation-rates': 'dilationRates', '--block-size': 'blockSize',
+  '--window': 'window', '--stride': 'stride', '--density': 'density', '--block-pattern': 'blockPattern',
+  '--prompt-len': 'promptLen', '--new-tokens': 'newTokens',
+};
+
 export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = {}): Command {
   cmd
-    .option('--segment-lengths <lengths...>', 'dilated: segment lengths (K = 1024), with --dilation-rates (default: by length, as the definitions say)')
-    .option('--dilation-rates <rates...>', 'dilated: one dilation rate per segment length')
-    .option('--block-size <n>', 'block-sparse: block size in tokens')
-    .option('--window <n>', 'block-sparse local pattern: window in blocks')
-    .option('--stride <n>', 'block-sparse strided pattern: stride in blocks')
-    .option('--density <x>', 'block-sparse random pattern: fraction of blocks in (0, 1]')
-    .option('--block-pattern <name>', 'block-sparse: local|strided|dilated|random')
-    .option('--prompt-len <n>', 'kv-cache: prompt tokens (promptLen + newTokens = seqLen)')
+    .option('--segment-lengths <lengths...>', 'dilated: segment lengths')
+    .option('--dilation-rates <rates...>', 'dilated: dilation rates')
+    .option('--block-size <n>', 'block-sparse: block size')
+    .option('--window <n>', 'block-sparse: window')
+    .option('--stride <n>', 'block-sparse: stride')
+    .option('--density <x>', 'block-sparse: density')
+    .option('--block-pattern <name>', 'block-sparse: pattern')
+    .option('--prompt-len <n>', 'kv-cache: prompt tokens')
     .option('--new-tokens <n>', 'kv-cache: decode steps')
     .option('--enable-pattern-cache', 'cache dilated index patterns (default on)')
     .option('--no-pattern-cache', 'rebuild dilated index patterns on every request')
@@ -24,9 +32,30 @@ export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = 
     .option('--no-memory-pool', 'pass every allocation straight to the allocator');
   if (!opts.ring) {
     cmd
-      .option('--ring-size <n>', 'ring / ring-dilated: simulated ranks P')
+      .option('--ring-size <n>', 'ring / ring-dilated: simulated ranks')
       .option('--link-gbps <links...>', 'ring projections: link bandwidths in Gbit/s, or presets nvlink (450 GB/s = 3600 Gbit/s) and infiniband (NDR 400 Gbit/s = 50 GB/s) (default: both presets)');
   }
+  // The parameter flags' help is the native specs' (native/core/descriptor.cpp: what the kernels
+  // check), read only when help is shown so other runs do not load the addon for it; the short
+  // texts above stand in when the addon cannot load.
+  const previous = cmd.configureHelp();
+  cmd.configureHelp({
+    ...previous,
+    optionDescription(option) {
+      const fallback = previous.optionDescription
+        ? previous.optionDescription.call(this, option)
+        : Help.prototype.optionDescription.call(this, option);
+      // the ring command defines its own --ring-size (a list of P), whose help stays its own
+      const name = option.long === '--ring-size' && !opts.ring ? 'ringSize' : option.long ? SPEC_OF_FLAG[option.long] : undefined;
+      if (!name) return fallback;
+      try {
+        const spec = paramSpec(name);
+        return `${spec.help} (${spec.allowed}; default ${spec.default})`;
+      } catch {
+        return fallback;
+      }
+    },
+  });
   return cmd;
 }
 

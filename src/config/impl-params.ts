@@ -1,9 +1,11 @@
 // Implementation parameters (issue 3) shared by every suite: dilated pairs, ring size and link,
 // block-sparse pattern, kv-cache prompt/new tokens, and the two optimization switches. Each field is
-// validated on its own with zod, so an error names the field (the CLI shows it as a flag, exit 2).
+// validated on its own with zod, so an error names the field (the CLI shows it as a flag, exit 2);
+// the bounds are the native parameter specs' (native/core/descriptor.cpp), never restated here.
 import { z } from 'zod';
 import { splitList, toBoolean, toNumber } from './coerce.js';
-import type { NativeProblem } from '../native/binding.js';
+import type { NativeParamSpec, NativeProblem } from '../native/binding.js';
+import { implementationFunction, paramSpec } from '../implementations/descriptors.js';
 import { ConfigError } from './errors.js';
 import { parseLength } from './units.js';
 
@@ -52,33 +54,60 @@ export const IMPL_PARAM_KEYS = [
 
 /** like splitList, and a bare number (API) is a list of one */
 const splitNumberOrList = (v: unknown): unknown => splitList(typeof v === 'number' ? [v] : v);
-const int = (min: number, max = 1 << 30) => z.preprocess(toNumber, z.number().int().min(min).max(max));
-const lengthItem = z.preprocess((v) => (typeof v === 'string' ? parseLength(v) : v), z.number().int().min(1).max(1 << 30));
 const linkItem = z.preprocess(
   (v) => (typeof v === 'string' && v.trim().toLowerCase() in LINK_PRESETS ? v.trim().toLowerCase() : toNumber(v)),
   z.union([z.enum(['nvlink', 'infiniband']), z.number().positive().finite()]),
 );
 const bool = z.preprocess(toBoolean, z.boolean());
 
-const SPECS: Record<(typeof IMPL_PARAM_KEYS)[number], { schema: z.ZodType; allowed: string }> = {
-  segmentLengths: { schema: z.preprocess(splitNumberOrList, z.array(lengthItem).min(1).max(16)), allowed: 'one or more segment lengths >= 1 (K = 1024), e.g. 2048,8192,32768' },
-  dilationRates: { schema: z.preprocess(splitNumberOrList, z.array(int(1)).min(1).max(16)), allowed: 'one or more dilation rates >= 1, one per segment length, e.g. 1,2,4' },
-  ringSize: { schema: int(1, 1 << 20), allowed: 'an integer >= 1 (simulated ranks; at most seqLen)' },
+type ParamField = (typeof IMPL_PARAM_KEYS)[number];
+type FieldSpec = { schema: z.ZodType; allowed: string };
+
+/**
+ * The zod schema of one implementation parameter from its native spec (bounds, choices): the same
+ * numbers the native checks use, so the two cannot disagree. `coerce`: accept CLI strings.
+ */
+export function paramSchema(spec: NativeParamSpec, coerce = true): z.ZodType {
+  const num = (v: z.ZodNumber): z.ZodType => (coerce ? z.preprocess(toNumber, v) : v);
+  const bounded = (v: z.ZodNumber): z.ZodNumber => {
+    let b = spec.minExclusive ? v.gt(spec.min ?? 0) : v.min(spec.min ?? 0);
+    if (spec.max !== undefined) b = b.max(spec.max);
+    return b;
+  };
+  switch (spec.type) {
+    case 'enum':
+      return z.enum(spec.choices as [string, ...string[]]);
+    case 'number':
+      return num(bounded(z.number().finite()));
+    case 'int-list': {
+      const item = bounded(z.number().int());
+      const lengths = spec.name === 'segmentLengths';
+      const el = coerce ? z.preprocess((v) => (typeof v === 'string' ? (lengths ? parseLength(v) : toNumber(v)) : v), item) : item;
+      const list = z.array(el).min(1).max(16);
+      return coerce ? z.preprocess(splitNumberOrList, list) : list;
+    }
+    default:
+      return num(bounded(z.number().int()));
+  }
+}
+
+const LOCAL_SPECS: Partial<Record<ParamField, FieldSpec>> = {
   linkGbps: { schema: z.preprocess(splitNumberOrList, z.array(linkItem).min(1)), allowed: 'link bandwidths in Gbit/s (> 0) or presets nvlink (450 GB/s = 3600 Gbit/s), infiniband (NDR 400 Gbit/s = 50 GB/s)' },
-  blockSize: { schema: int(1, 1 << 16), allowed: 'an integer >= 1' },
-  window: { schema: int(0, 1 << 30), allowed: 'an integer >= 0 (blocks each side for the local pattern)' },
-  stride: { schema: int(1, 1 << 30), allowed: 'an integer >= 1' },
-  density: { schema: z.preprocess(toNumber, z.number().gt(0).max(1)), allowed: 'a number in (0, 1]' },
-  blockPattern: { schema: z.enum(['local', 'strided', 'dilated', 'random']), allowed: 'local, strided, dilated, random' },
-  promptLen: { schema: int(1, 1 << 30), allowed: 'an integer >= 1 (kv-cache prompt tokens; at most seqLen)' },
-  newTokens: { schema: int(0, 1 << 30), allowed: 'an integer >= 0 (kv-cache decode steps)' },
   enablePatternCache: { schema: bool, allowed: 'true or false' },
   enableMemoryPool: { schema: bool, allowed: 'true or false' },
 };
 
+function fieldSpec(name: ParamField): FieldSpec {
+  const local = LOCAL_SPECS[name];
+  if (local) return local;
+  const spec = paramSpec(name);
+  return { schema: paramSchema(spec), allowed: `${spec.allowed} (${spec.help})` };
+}
+
 function field<T>(name: (typeof IMPL_PARAM_KEYS)[number], value: unknown): T {
-  const r = SPECS[name].schema.safeParse(value);
-  if (!r.success) throw new ConfigError(name, value, SPECS[name].allowed, r.error.issues[0]?.message);
+  const spec = fieldSpec(name);
+  const r = spec.schema.safeParse(value);
+  if (!r.success) throw new ConfigError(name, value, spec.allowed, r.error.issues[0]?.message);
   return r.data as T;
 }
 
@@ -104,7 +133,7 @@ export function parseImplParams(raw: Record<string, unknown>): ImplParams {
   }
   if ((out.segmentLengths === undefined) !== (out.dilationRates === undefined)) {
     const missing = out.segmentLengths === undefined ? 'segmentLengths' : 'dilationRates';
-    throw new ConfigError(missing, undefined, SPECS[missing].allowed, '--segment-lengths and --dilation-rates go together');
+    throw new ConfigError(missing, undefined, fieldSpec(missing).allowed, '--segment-lengths and --dilation-rates go together');
   }
   return out;
 }
@@ -143,6 +172,14 @@ export function implParamsConfig(p: ImplParams): Record<string, unknown> {
  * a prefix-LM, bidirectional prompt and causal steps, reached only through the binding.)
  */
 export function decodesCausally(implementation: string): boolean {
+  // the descriptor says which function it computes (plugins declaring kv-cache included); a
+  // binding that carries no descriptors (a stand-in) falls back to the built-in names
+  try {
+    const f = implementationFunction(implementation);
+    if (f !== null) return f === 'kv-cache';
+  } catch {
+    /* no binding loaded */
+  }
   return implementation.startsWith('kv-cache');
 }
 

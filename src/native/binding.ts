@@ -125,11 +125,55 @@ export interface NativeSession {
   dispose(): void;
 }
 
+/** One implementation parameter as native/core/descriptor.cpp declares it (bounds inclusive unless minExclusive). */
+export interface NativeParamSpec {
+  name: string;
+  type: 'int' | 'number' | 'enum' | 'int-list';
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  /** enum only */
+  choices: string[];
+  /** in words */
+  default: string;
+  /** what the value may be, in words (error messages say this) */
+  allowed: string;
+  help: string;
+}
+
+/** The functions dilbench validates against a float64 reference (attention-definitions.md). */
+export type AttentionFunction = 'dense' | 'kv-cache' | 'dilated' | 'dilated-grouped' | 'block-sparse';
+
 export interface NativeImplementationInfo {
   name: string;
   device: DeviceName;
   dtypes: DTypeName[];
   description: string;
+  // ---- the implementation's descriptor (native/core/descriptor.h); fake bindings may omit it ----
+  /** the function it computes; null: unknown (a plugin that declares none; its rows are unvalidated) */
+  function?: AttentionFunction | null;
+  /** whether it computes exact dense attention (ranking): always, only with a causal mask, never */
+  exactDense?: 'always' | 'when-causal' | 'never';
+  /** the validated implementation of the same function it is compared with beyond the reference */
+  partner?: string | null;
+  params?: NativeParamSpec[];
+  /** the KernelTelemetry keys it fills */
+  telemetry?: string[];
+  origin?: 'built-in' | 'plugin' | 'python';
+  /** where flopsPerIteration / bytesPerIteration come from: the kernel, the plugin, `function:<name>` (dilbench's counts of the declared function) or none */
+  countsSource?: string;
+  /** plugins: the library (or .py) path and the plugin ABI ("1.0") */
+  pluginPath?: string;
+  pluginAbi?: string;
+}
+
+/** What loadPlugin() registered. */
+export interface NativeLoadedPlugin {
+  path: string;
+  pluginName: string;
+  /** "major.minor" the plugin was built against */
+  abi: string;
+  kernels: string[];
 }
 
 export interface NativeInfo {
@@ -191,6 +235,19 @@ export interface NativeDevicePeak {
 export interface NativeBinding {
   info(): NativeInfo;
   listImplementations(): NativeImplementationInfo[];
+  /** Every implementation parameter's spec (names, bounds, defaults, help). Optional: fake bindings may omit it. */
+  paramSpecs?(): NativeParamSpec[];
+  /**
+   * dlopens a C ABI plugin (include/dilbench_plugin.h) and registers its kernels; throws
+   * ERR_DILBENCH_INVALID_CONFIG (field "plugin") naming the file and what is wrong. Optional.
+   */
+  loadPlugin?(path: string): NativeLoadedPlugin;
+  /**
+   * The parameters of `fn` (default: the problem's implementation's function) resolved as the
+   * kernels resolve them: dilated pairs (by length, shrunk), the kv-cache split, block-sparse
+   * settings. Optional.
+   */
+  resolvedParams?(problem: NativeProblem, fn?: string): Partial<Pick<NativeProblem, 'segmentLengths' | 'dilationRates' | 'promptLen' | 'newTokens' | 'blockPattern' | 'blockSize' | 'window' | 'stride' | 'density'>>;
   /** Validates and sizes; throws (synchronously) ERR_DILBENCH_INVALID_CONFIG. */
   plan(problem: NativeProblem, options: NativeSessionOptions): NativePlan;
   /** Allocates and fills seeded inputs off the event loop. */

@@ -13,6 +13,8 @@ export const CSV_COLUMNS = [
   // issue 3 (appended so earlier column positions stay): validation, pattern cache, ring projection
   'patternCache', 'patternCacheHitRate', 'validationAgainst', 'validationPassed', 'maxAbsError', 'relL2Error',
   'ringSize', 'projectedMaxStepComputeMs', 'projectedWallMsByLink',
+  // issue 15 (appended): plugin rows say where they come from and what they compute
+  'origin', 'function', 'exactDense', 'unvalidated', 'countsSource',
 ] as const;
 
 type CsvRecord = Record<(typeof CSV_COLUMNS)[number], string | number | boolean | null | undefined>;
@@ -81,6 +83,11 @@ export function flattenRow(file: Pick<ResultFile, 'suite' | 'runId'>, r: ResultR
     relL2Error: r.validation?.relL2Error,
     ringSize: typeof r.params?.ringSize === 'number' ? r.params.ringSize : r.telemetry?.ringSize,
     ...projectedColumns(r),
+    origin: r.origin,
+    function: r.function,
+    exactDense: r.exactDense,
+    unvalidated: r.unvalidated,
+    countsSource: r.countsSource,
   };
 }
 

@@ -75,6 +75,8 @@ export interface Validation {
   /** fp16/bf16: max of |out - ref| / max(1, |ref|), the quantity their max-abs bound applies to */
   maxScaledError?: number;
   passed: boolean;
+  /** plugins: the small problem of the same shape family the output was checked on before timing */
+  checkedAt?: { seqLen: number; batch: number };
   /** maxAbsPerUnitOutput: the maxAbs bound applies to maxScaledError (fp16, bf16) */
   tolerance: { maxAbs: number; relL2: number; maxAbsPerUnitOutput?: boolean };
 }
@@ -125,6 +127,16 @@ export interface ResultRow {
   /** what the kernel measured beyond the timings (ring per-step times, sparsity, kv-cache phases) */
   telemetry?: KernelTelemetry;
   validation?: Validation;
+  /** a plugin implementation that declares no function dilbench knows: measured, never validated nor ranked */
+  unvalidated?: true;
+  /** plugin rows: where the implementation comes from (environment.plugins has the file and its hash) */
+  origin?: 'plugin' | 'python';
+  /** plugin rows: the function the plugin declares (null: unknown), so a report can rank from the file alone */
+  function?: string | null;
+  /** plugin rows: whether this row computes exact dense attention (computesExactDense), i.e. may be ranked against naive and flash */
+  exactDense?: boolean;
+  /** where flopsPerIteration / bytesPerIteration come from when not the kernel's own: 'plugin', 'function:<name>' or 'none' */
+  countsSource?: string;
   /** implementation-specific parameters actually used (segment lengths, ring size, ...) */
   params?: Record<string, unknown>;
   /** achieved rates against the measured machine peak (issue 4, src/roofline) */
@@ -152,6 +164,8 @@ export interface Environment {
   peak?: { fmaGflops: number; streamGBps: number; threads: number; simdLevel: SimdLevelName };
   /** the GPU peak (`dilbench peak`) the CUDA rows were placed against */
   gpuPeak?: import('../roofline/peak-store.js').StoredGpuPeak;
+  /** plugins loaded for the run: path and content hash, so a result says exactly what was measured */
+  plugins?: import('../plugins/types.js').PluginRecord[];
 }
 
 export interface ResultFile {

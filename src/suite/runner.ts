@@ -29,6 +29,7 @@ import { formatBytes } from '../config/units.js';
 import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition, SuitePoint } from './types.js';
 import { cudaAvailability, resolveDevice, runSides, sameSide, sideKey, sideUnavailableReason, type RunSide } from './sides.js';
 import { buildSideComparisons } from './side-comparison.js';
+import { computesExactDense } from '../implementations/descriptors.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 const UNSUPPORTED = 'ERR_DILBENCH_UNSUPPORTED';
@@ -419,6 +420,7 @@ export async function runSuite<O extends CommonRunOptions>(
     peak = undefined;
     gpuPeak = undefined;
   }
+  annotatePluginRows(results, catalogue, binding);
   const measuredRows = attachRooflines(results, { cpu: peak, gpu: gpuPeak });
   // several sides: the suite finalizes each side's rows on their own, as in a one-side run
   const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
@@ -431,7 +433,11 @@ export async function runSuite<O extends CommonRunOptions>(
     runId: randomUUID(),
     createdAt,
     ...(interrupted ? { interrupted: true } : {}),
-    environment: collectEnvironment(binding, { ...(peak ? { peak } : {}), ...(gpuPeak && measuredRows.some((r) => r.device === 'cuda') ? { gpuPeak } : {}) }),
+    environment: collectEnvironment(binding, {
+      ...(peak ? { peak } : {}),
+      ...(gpuPeak && measuredRows.some((r) => r.device === 'cuda') ? { gpuPeak } : {}),
+      ...deps.environment,
+    }),
     config: {
       ...suite.config(options, ctx),
       implementations,
@@ -553,6 +559,27 @@ function markFailed(row: ResultRow, e: unknown): void {
   row.errorCode = codeOf(e);
   row.samplesMs = [];
   row.stats = null;
+  // a plugin that failed its pre-timing validation: the error figures on the row
+  const validation = (e as { validation?: ResultRow['validation'] })?.validation;
+  if (validation) row.validation = validation;
+}
+
+/** Plugin rows: origin, where the counts come from, and `unvalidated` for an unknown function. */
+function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationInfo[], binding: NativeBinding): void {
+  for (const row of rows) {
+    const d = catalogue.find((i) => i.name === row.implementation);
+    if (!d || (d.origin !== 'plugin' && d.origin !== 'python')) continue;
+    row.origin = d.origin;
+    row.function = d.function ?? null;
+    row.exactDense = computesExactDense(row.implementation, row.causal, binding);
+    if (d.countsSource && d.countsSource !== 'kernel') row.countsSource = d.countsSource;
+    // Python allocates outside dilbench's memory pool: nothing measured, so nothing reported
+    if (d.origin === 'python') row.peakMemoryBytes = null;
+    if (!d.function) {
+      row.unvalidated = true;
+      row.warnings = [...(row.warnings ?? []), `unvalidated: plugin '${row.implementation}' declares no function dilbench knows, so its output was not checked`];
+    }
+  }
 }
 
 /** Fills an ok row from one point's measurement and its session. */
@@ -589,6 +616,9 @@ function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, s
   else delete row.patternCacheStats;
   const telemetry = typeof session.telemetry === 'function' ? session.telemetry() : null;
   if (telemetry && Object.keys(telemetry).length > 0) row.telemetry = telemetry;
+  // plugin sessions carry their pre-timing validation (src/plugins/isolated-binding.ts)
+  const checked = (session as { validation?: ResultRow['validation'] | null }).validation;
+  if (checked) row.validation = checked;
 }
 
 async function measurePoint(

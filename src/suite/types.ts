@@ -125,4 +125,6 @@ export interface RunDependencies {
   /** injected available memory (bytes); default: from the OS */
   availableMemoryBytes?: number;
   now?: () => Date;
+  /** recorded in the result file's environment (the plugins of the run) */
+  environment?: Partial<import('../results/types.js').Environment>;
 }

@@ -270,11 +270,12 @@ describe.skipIf(Boolean(noAddon))('dilbench doctor with the real addon', () => {
     const { loadBinding } = (await import(join(root, 'dist', 'src', 'native', 'loader.js'))) as {
       loadBinding(): { listImplementations(): { name: string; device: string; dtypes: string[] }[] };
     };
-    const expected = loadBinding().listImplementations().map((i) => ({ name: i.name, device: i.device, dtypes: [...i.dtypes] }));
+    const expected = loadBinding().listImplementations().map((i) => ({ name: i.name, device: i.device, dtypes: [...i.dtypes], function: (i as { function?: string }).function, origin: 'built-in' }));
     expect(report.loaded.implementations).toEqual(expected);
     const text = cli(['doctor']);
     expect(text.code).toBe(0);
-    for (const i of expected) expect(text.stdout).toMatch(new RegExp(`\\n\\s+${i.name}\\s+${i.dtypes.join(', ')}\\n`));
+    // each with its dtypes and the function its descriptor declares
+    for (const i of expected) expect(text.stdout).toMatch(new RegExp(`\\n\\s+${i.name}\\s+${i.dtypes.join(', ')}\\s+computes ${i.function}\\n`));
   });
 
   it('names the peer frameworks it found, or why not: a missing Python is a reason, not a crash', () => {

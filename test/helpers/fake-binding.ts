@@ -3,6 +3,7 @@
 import type {
   NativeBinding,
   NativeCancelToken,
+  NativeImplementationInfo,
   NativeInfo,
   NativePlan,
   NativeProblem,
@@ -37,6 +38,12 @@ export interface FakeOptions {
   cudaMemoryBytes?: number;
   /** reject matching problems at plan() time (like an unsupported parameter) */
   rejectPlan?: (p: NativeProblem) => CodedError | undefined;
+}
+
+/** The fake computes dense attention for every name; naive and flash are each other's partner. */
+function fakeDescriptor(name: string): Partial<NativeImplementationInfo> {
+  const partner = name === 'naive' ? 'flash' : name === 'flash' ? 'naive' : null;
+  return { function: 'dense', exactDense: 'always', partner, params: [], telemetry: [], origin: 'built-in', countsSource: 'kernel' };
 }
 
 class FakeCancelToken implements NativeCancelToken {
@@ -157,9 +164,9 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
     sessions,
     info: () => info,
     listImplementations: () => [
-      ...impls.map((name) => ({ name, device: 'cpu' as const, dtypes: ['fp32' as const], description: `fake ${name}` })),
+      ...impls.map((name) => ({ name, device: 'cpu' as const, dtypes: ['fp32' as const], description: `fake ${name}`, ...fakeDescriptor(name) })),
       ...(opts.cudaMemoryBytes
-        ? impls.map((name) => ({ name, device: 'cuda' as const, dtypes: ['fp32' as const, 'fp16' as const], description: `fake ${name}` }))
+        ? impls.map((name) => ({ name, device: 'cuda' as const, dtypes: ['fp32' as const, 'fp16' as const], description: `fake ${name}`, ...fakeDescriptor(name) }))
         : []),
     ],
     plan(problem, options) {

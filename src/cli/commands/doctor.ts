@@ -4,6 +4,9 @@
 // be honoured).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { collectPlugin } from './suite-command.js';
+import { parsePluginSpecs, preparePlugins, type PluginRecord } from '../../plugins/index.js';
+import type { NativeBinding } from '../../native/binding.js';
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 
@@ -33,7 +36,9 @@ export interface DoctorReport extends BackendDiagnosis {
     cudaDeviceCount?: number;
     error?: string;
     /** every implementation the loaded binary offers, per device, with its storage dtypes */
-    implementations?: { name: string; device: string; dtypes: string[] }[];
+    implementations?: { name: string; device: string; dtypes: string[]; function?: string | null; origin?: string; pluginPath?: string; pluginAbi?: string }[];
+    /** plugins given with --plugin: file, content hash, ABI, what they add */
+    plugins?: PluginRecord[];
   };
   /** the peers `dilbench frameworks` can compare against: version found, or why not */
   frameworks: {
@@ -93,7 +98,13 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
-export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = process.env): DoctorReport {
+export function collectDoctor(
+  root = packageRoot(),
+  env: NodeJS.ProcessEnv = process.env,
+  plugins: PluginRecord[] = [],
+  /** the binding with the plugins' implementations (Python callables live only there) */
+  withPlugins?: Pick<NativeBinding, 'listImplementations'>,
+): DoctorReport {
   const diag = diagnoseBackend(root, env);
   let cpuBinary: DoctorReport['cpuBinary'];
   try {
@@ -116,7 +127,15 @@ export function collectDoctor(root = packageRoot(), env: NodeJS.ProcessEnv = pro
         simdLevel: info.simdLevel,
         cudaCompiled: info.cuda.compiled,
         cudaDeviceCount: info.cuda.deviceCount,
-        implementations: b.listImplementations().map((i) => ({ name: i.name, device: i.device, dtypes: [...i.dtypes] })),
+        implementations: (withPlugins ?? b).listImplementations().map((i) => ({
+          name: i.name,
+          device: i.device,
+          dtypes: [...i.dtypes],
+          function: i.function ?? null,
+          origin: i.origin ?? 'built-in',
+          ...(i.pluginPath ? { pluginPath: i.pluginPath, pluginAbi: i.pluginAbi } : {}),
+        })),
+        ...(plugins.length ? { plugins } : {}),
       };
     } catch (e) {
       loaded = { ok: false, error: e instanceof Error ? e.message : String(e) };
@@ -160,7 +179,15 @@ export function formatDoctor(r: DoctorReport): string {
     const impls = r.loaded.implementations ?? [];
     for (const dev of [...new Set(impls.map((i) => i.device))]) {
       lines.push(`  implementations (${dev})`);
-      for (const i of impls.filter((x) => x.device === dev)) lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}`);
+      for (const i of impls.filter((x) => x.device === dev)) {
+        const fn = i.function === undefined ? '' : `  computes ${i.function ?? 'an unknown function (unvalidated)'}`;
+        const origin = i.origin && i.origin !== 'built-in' ? `  [${i.origin}: ${i.pluginPath}${i.pluginAbi ? `, ABI ${i.pluginAbi}` : ''}]` : '';
+        lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}${fn}${origin}`);
+      }
+    }
+    for (const p of r.loaded.plugins ?? []) {
+      const what = p.kind === 'python' ? `Python ${p.python?.version}, torch ${p.python?.torch}` : `ABI ${p.abi}, ${p.pluginName}`;
+      lines.push(`  plugin              ${p.path} (sha256 ${p.sha256.slice(0, 16)}..., ${what}): ${p.implementations.join(', ')}`);
     }
   } else if (!r.error) {
     lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
@@ -176,8 +203,13 @@ export function formatDoctor(r: DoctorReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function runDoctor(opts: { json?: boolean } = {}, io: DoctorIo = { stdout: process.stdout }): DoctorReport {
-  const r = collectDoctor();
+export function runDoctor(
+  opts: { json?: boolean } = {},
+  io: DoctorIo = { stdout: process.stdout },
+  plugins: PluginRecord[] = [],
+  withPlugins?: Pick<NativeBinding, 'listImplementations'>,
+): DoctorReport {
+  const r = collectDoctor(undefined, undefined, plugins, withPlugins);
   io.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatDoctor(r));
   if (!r.loaded.ok) throw new CliExit(EXIT_FAILURE, r.error ?? 'no native binary could be loaded');
   return r;
@@ -188,7 +220,15 @@ export function register(program: Command): void {
     .command('doctor')
     .description('show the NVIDIA driver, CUDA variant and CPU build found, which native binary is chosen, and why')
     .option('--json', 'print the findings as JSON')
-    .action((opts: { json?: boolean }) => {
-      runDoctor(opts);
+    .option('--plugin <spec>', 'also load this plugin and list what it adds (C ABI shared library); repeatable', collectPlugin, [])
+    .action(async (opts: { json?: boolean; plugin: string[] }) => {
+      // a plugin that cannot load is an error naming it (exit 2); the addon itself must load first
+      if (!opts.plugin.length) return void runDoctor(opts);
+      const prepared = await preparePlugins(parsePluginSpecs(opts.plugin), loadBinding(), { timeLimitSeconds: 60, threads: 1 });
+      try {
+        runDoctor(opts, undefined, prepared.records, prepared.binding);
+      } finally {
+        prepared.close();
+      }
     });
 }

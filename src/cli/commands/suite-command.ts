@@ -41,6 +41,11 @@ export interface SuiteCommandSpec {
   defaults?: Partial<Record<(typeof COMMON_FIELDS)[number], unknown>>;
 }
 
+/** commander collector of the repeatable --plugin */
+export function collectPlugin(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): Command {
   const cmd = program.command(spec.name).description(spec.description);
   spec.flags?.(cmd);
@@ -75,7 +80,8 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--dry-run', 'print the plan (points, batches, memory, skips with reasons, estimated time per point and in all) and exit without measuring; a short calibration run gives the estimates')
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
-    .option('--verbose', 'stack traces on errors');
+    .option('--verbose', 'stack traces on errors')
+    .option('--plugin <spec>', 'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h), file.py:function or package.module:function (a torch callable, scaled_dot_product_attention convention); repeatable', collectPlugin, []);
   addImplementationFlags(cmd, { ring: spec.ringFlags });
   cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
     const opts = c.optsWithGlobals() as Record<string, unknown>;
@@ -113,6 +119,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
         ...raw,
         binding,
         dryRun,
+        plugins: opts.plugin as string[],
         signal: interrupt.signal,
         onProgress: (e) => {
           // notes (how --device auto chose, a side that cannot run) go to stderr before the run
