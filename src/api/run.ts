@@ -9,6 +9,7 @@ import { appendHistory, historyPath } from '../history/index.js';
 import { loadPeak } from '../roofline/peak-store.js';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
+import { systemProbe, type InterferenceProbe } from '../measure/interference.js';
 
 export interface RunBenchmarkOptions {
   suite: 'sequence-ranges' | (string & {});
@@ -103,6 +104,8 @@ export interface RunBenchmarkOptions {
   rates?: RateModel;
   /** advanced: another measurement function */
   sampling?: SamplingFunction;
+  /** advanced: what reads the machine's load around each point (default: /proc/stat and rusage); null: record none */
+  interference?: InterferenceProbe | null;
   /** called with the paths once the files (results, history, plots) are written */
   onFilesWritten?: (files: FilesWritten) => void;
 }
@@ -121,7 +124,7 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten']);
+const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'interference']);
 
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<ResultFile> {
   const suite = getSuite(options?.suite);
@@ -135,6 +138,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     onProgress: options.onProgress,
     rates: options.rates,
     sampling: options.sampling,
+    interference: options.interference === undefined ? systemProbe : options.interference,
     // a peak stored by `dilbench peak` in the same output directory
     loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
   });

@@ -5,6 +5,7 @@ import { BEST_PER_LENGTH_NOTE, bestPerLength, lengthLabel, medianWithRange } fro
 import type { ResultRow } from '../results/types.js';
 import { sideLabeller } from '../reports/side-sections.js';
 import type { SideComparison } from '../suite/side-comparison.js';
+import { interferenceNote } from '../measure/interference.js';
 
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -19,7 +20,8 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
 /** Short status for the terminal: notes go below the table, numbered. */
 function shortStatus(r: ResultRow, notes: string[], label: (r: ResultRow) => string = (x) => x.implementation): string {
   if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
-  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? [])];
+  const contended = r.interference ? interferenceNote(r.interference) : null;
+  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? []), ...(contended ? [contended] : [])];
   if (own.length === 0) return 'ok';
   const refs = own.map((w) => {
     notes.push(`${label(r)} @ ${lengthLabel(r.seqLen)}: ${w}`);
@@ -93,6 +95,7 @@ export function summaryText(file: ResultFile): string {
     out.push('');
     for (const c of comparisons) out.push(comparisonLine(c));
   }
+  if (file.interference) out.push(`\ninterference: ${file.interference.summary}`);
   if (file.interrupted) out.push('\ninterrupted: not every point ran');
   return out.join('\n') + '\n';
 }

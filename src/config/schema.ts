@@ -38,6 +38,9 @@ interface FieldSpec {
   allowed: string;
 }
 
+/** --require-quiet without a number: how long a run waits for the machine to become quiet */
+export const DEFAULT_QUIET_WAIT_SECONDS = 60;
+
 function fields(ranges: RangeTable): Record<string, FieldSpec> {
   const names = rangeNames(ranges);
   return {
@@ -69,6 +72,12 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
     maxTime: { schema: z.preprocess(toNumber, z.number().positive().finite()), allowed: 'a number of seconds > 0' },
     cold: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     interleave: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    requireQuiet: {
+      // the bare flag (true) waits up to the default; a number: that many seconds (0: refuse at once)
+      schema: z.preprocess((v) => (v === true || v === 'true' ? DEFAULT_QUIET_WAIT_SECONDS : toNumber(v)), z.number().min(0).max(3600)),
+      allowed: `seconds to wait for a quiet machine, 0..3600 (the bare flag: ${DEFAULT_QUIET_WAIT_SECONDS})`,
+    },
+    repetitions: { schema: int(1, 1000), allowed: 'an integer >= 1 (each repetition in a fresh worker process)' },
     plots: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     history: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     baseline: { schema: z.string().trim().min(1), allowed: 'an implementation name, e.g. naive' },
@@ -165,8 +174,12 @@ export interface SequenceRangesOptions extends ImplParams {
   maxTime: number;
   /** evict the last-level cache before each sample */
   cold: boolean;
-  /** sample the implementations of one point in randomised round-robin */
+  /** sample the implementations of one point in randomised round-robin (default true) */
   interleave: boolean;
+  /** --require-quiet: seconds to wait for a quiet machine before refusing to start */
+  requireQuiet?: number;
+  /** independent repetitions of every point, each in a fresh worker process (default 1) */
+  repetitions: number;
   /** write plots beside the results (default true) */
   plots: boolean;
   /** append the rows to <outputDir>/history.jsonl (default true) */
@@ -214,7 +227,8 @@ export const DEFAULTS = {
   maxSamples: 1000,
   maxTime: 10,
   cold: false,
-  interleave: false,
+  interleave: true,
+  repetitions: 1,
   plots: true,
   history: true,
   baseline: 'naive',
@@ -223,7 +237,7 @@ export const DEFAULTS = {
 const KNOWN_KEYS = new Set([
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
   'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'history', 'baseline',
+  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'requireQuiet', 'repetitions', 'plots', 'history', 'baseline',
   ...IMPL_PARAM_KEYS,
 ]);
 
@@ -309,6 +323,8 @@ export function parseSequenceRangesOptions(
     maxTime: get<number>('maxTime', DEFAULTS.maxTime)!,
     cold: get<boolean>('cold', DEFAULTS.cold)!,
     interleave: get<boolean>('interleave', DEFAULTS.interleave)!,
+    requireQuiet: get<number>('requireQuiet'),
+    repetitions: get<number>('repetitions', DEFAULTS.repetitions)!,
     plots: get<boolean>('plots', DEFAULTS.plots)!,
     history: get<boolean>('history', DEFAULTS.history)!,
     baseline: get<string>('baseline', DEFAULTS.baseline)!,

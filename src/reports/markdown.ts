@@ -124,6 +124,16 @@ export function toMarkdown(file: ResultFile): string {
       .join('\n'),
   );
   out.push('');
+  if (file.interference) {
+    out.push('## Interference');
+    out.push('');
+    const t = file.interference.thresholds;
+    out.push(
+      `${file.interference.summary}. A point is flagged when, while it sampled, other processes used more than ${t.otherCpuPct}% of the CPUs, ` +
+        `steal time exceeded ${t.stealPct}%, or the CPU clock fell below ${t.frequencyFraction * 100}% of its maximum; their status says "under contention".`,
+    );
+    out.push('');
+  }
   out.push('## Results');
   out.push('');
   out.push(
@@ -258,6 +268,7 @@ function shortStatus(r: ResultRow, note: number | undefined): string {
   if (r.status !== 'ok') return statusText(r);
   const parts: string[] = [];
   if (r.effectiveSeqLen !== r.seqLen) parts.push(`ran at ${r.effectiveSeqLen}`);
+  if (r.interference?.flagged) parts.push('under contention');
   if (note !== undefined) parts.push(`see note ${note}`);
   return parts.length ? `ok (${parts.join('; ')})` : 'ok';
 }

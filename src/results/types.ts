@@ -131,6 +131,23 @@ export interface ResultRow {
   roofline?: RooflinePoint;
   /** anything projected (never measured) lives under here and is labelled so in reports */
   projected?: Record<string, unknown>;
+  /** what else the machine did while this point sampled (src/measure/interference.ts); `flagged`: measured under contention */
+  interference?: import('../measure/interference.js').Interference;
+  /**
+   * --repetitions R: each independent repetition (a fresh worker process) with its own samples;
+   * `samplesMs` and `stats` then pool them. `dilbench compare` resamples these (hierarchical bootstrap).
+   */
+  repetitions?: RepetitionResult[];
+}
+
+/** One independent repetition of a point (--repetitions). */
+export interface RepetitionResult {
+  /** 1-based, in the order the repetitions ran */
+  index: number;
+  samplesMs: number[];
+  medianMs: number;
+  stopReason?: ResultRow['stopReason'];
+  interference?: import('../measure/interference.js').Interference;
 }
 
 export interface Environment {
@@ -164,4 +181,6 @@ export interface ResultFile {
   results: ResultRow[];
   /** --compare-dtypes / --compare-devices: each side against its baseline side (src/suite/side-comparison.ts) */
   comparisons?: import('../suite/side-comparison.js').SideComparisons;
+  /** other processes' CPU, steal, load and clock over the run, and how many points were flagged */
+  interference?: import('../measure/interference.js').RunInterference;
 }

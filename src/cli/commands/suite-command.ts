@@ -16,7 +16,7 @@ import { summaryText } from '../summary.js';
 const COMMON_FIELDS = [
   'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
   'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices',
+  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices', 'requireQuiet', 'repetitions',
 ] as const;
 
 export interface SuiteCommandSpec {
@@ -54,7 +54,10 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--max-samples <n>', `adaptive: most samples per point${d('maxSamples')}`)
     .option('--max-time <s>', `seconds of sampling per point, warm-up included${d('maxTime')}`)
     .option('--cold', 'evict the last-level cache before each sample (default: hot)')
-    .option('--interleave', 'sample the implementations of one point in randomised round-robin (when their memory fits together)')
+    .option('--interleave', 'sample the implementations of one point in seeded round-robin when their memory fits together (the default)')
+    .option('--no-interleave', 'measure the implementations of a point one after another (the old order)')
+    .option('--require-quiet [seconds]', 'refuse to start while other processes load the machine, after waiting up to this long for quiet (bare flag: 60); exit 75')
+    .option('--repetitions <R>', 'run every point R times as independent repetitions, each in a fresh worker process; `compare` resamples them (default 1)')
     .option('--threads <n>', 'worker threads (default 0: all hardware threads)')
     .option('--seed <n>', `seed of the random inputs${d('seed')}`)
     .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)')

@@ -43,6 +43,8 @@ export interface HtmlTableRow {
   gflops: number | null;
   percentOfPeak: number | null;
   peakMemoryBytes: number | null;
+  /** measured under contention (src/measure/interference.ts); absent or null: not recorded */
+  interferenceFlagged?: boolean | null;
 }
 
 export interface HtmlRun {
@@ -53,6 +55,8 @@ export interface HtmlRun {
   environment: Environment;
   config: Record<string, unknown>;
   interrupted?: boolean;
+  /** the run's interference sentence (other processes' CPU, flagged points) */
+  interference?: string;
   charts: HtmlChart[];
   rows: HtmlTableRow[];
 }
@@ -136,7 +140,9 @@ export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean }
     .map((r) => {
       const seq = r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen);
       const time = r.medianMs !== null ? `${fmt(r.medianMs)} (${fmt(r.p10Ms)}-${fmt(r.p90Ms)})` : '';
-      const status = r.status === 'ok' ? 'ok' : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>: ${escapeHtml(r.reason)}`;
+      const status = r.status === 'ok'
+        ? (r.interferenceFlagged ? '<span class="contention" title="measured while other processes loaded the machine">ok, under contention</span>' : 'ok')
+        : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>: ${escapeHtml(r.reason)}`;
       const cells = [
         ...(options.showRun ? [`<td class="run">${escapeHtml(r.exp_id)}</td>`] : []),
         `<td>${escapeHtml(r.implementation)}</td>`,
@@ -266,6 +272,7 @@ export function renderHtmlReport(model: HtmlReportModel): string {
       return `<section class="run" id="${anchor}">
 <h2>${escapeHtml(run.suite)} <span class="meta">${escapeHtml(run.expId)}</span></h2>
 <p class="meta">Run at ${escapeHtml(run.createdAt)} - ${escapeHtml(run.environment?.cpuModel ?? 'unknown machine')} - ${run.rows.length} result rows (${run.rows.filter((r) => r.status === 'ok').length} ok, ${run.rows.filter((r) => r.status === 'skipped').length} skipped, ${run.rows.filter((r) => r.status === 'failed').length} failed)${run.interrupted ? ' - <strong>interrupted</strong>' : ''} - file <code>${escapeHtml(run.path)}</code></p>
+${run.interference ? `<p class="note interference">Interference: ${escapeHtml(run.interference)}.</p>` : ''}
 <div class="charts">${run.charts.map(chartDiv).join('\n')}</div>
 <h3>Results</h3>
 ${renderTable(run.rows)}

@@ -112,13 +112,15 @@ export interface TableRow {
   cpuModel: string;
   gitCommit: string;
   configKey: string;
+  /** measured while other processes loaded the machine (src/measure/interference.ts); null: not recorded */
+  interferenceFlagged: boolean | null;
 }
 
 export const TABLE_COLUMNS: (keyof TableRow)[] = [
   'exp_id', 'suite', 'createdAt', 'latest', 'implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim',
   'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
   'meanMs', 'stdMs', 'samples', 'tokensPerSecond', 'gflops', 'percentOfPeak', 'peakMemoryBytes', 'estimatedMemoryBytes',
-  'threads', 'simdLevel', 'cpuModel', 'gitCommit',
+  'threads', 'simdLevel', 'cpuModel', 'gitCommit', 'interferenceFlagged',
 ];
 
 function round(v: number | null | undefined, digits = 6): number | null {
@@ -162,6 +164,7 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     cpuModel: file.environment?.cpuModel ?? '',
     gitCommit: file.environment?.gitCommit ?? '',
     configKey: configurationKey(r),
+    interferenceFlagged: r.interference ? r.interference.flagged : null,
   };
 }
 

@@ -86,7 +86,7 @@ function mdTable(rows: TableRow[], showRun: boolean): string {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const time = r.medianMs !== null ? `${num(r.medianMs)} (${num(r.p10Ms)}-${num(r.p90Ms)})` : '';
-    const status = r.status === 'ok' ? 'ok' : `${r.status}: ${r.reason}`;
+    const status = r.status === 'ok' ? (r.interferenceFlagged ? 'ok, under contention' : 'ok') : `${r.status}: ${r.reason}`;
     const cells = [
       ...(showRun ? [r.exp_id] : []),
       r.implementation,
@@ -174,6 +174,7 @@ function renderMarkdown(opts: {
     const f = rf.run.file;
     out.push(`## ${f.suite} - ${rf.run.expId}`, '');
     out.push(`Run at ${f.createdAt} on ${describeMachine(f.environment)}${f.interrupted ? ' (interrupted)' : ''}. File: \`${rf.run.path}\`.`, '');
+    if (f.interference) out.push(`Interference: ${f.interference.summary}.`, '');
     const env = f.environment;
     if (env) {
       out.push(
@@ -332,6 +333,7 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
       environment: rf.run.file.environment,
       config: rf.run.file.config,
       interrupted: rf.run.file.interrupted,
+      ...(rf.run.file.interference ? { interference: rf.run.file.interference.summary } : {}),
       charts: (Object.entries(rf.specs) as [PlotKind, VlSpec][]).map(
         ([kind, spec]): HtmlChart => ({ id: `chart-${i + 1}-${kind}`, title: `${PLOT_TITLES[kind]} - ${rf.run.expId}`, spec }),
       ),
