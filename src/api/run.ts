@@ -10,6 +10,7 @@ import { loadPeak } from '../roofline/peak-store.js';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
 import { systemProbe, type InterferenceProbe } from '../measure/interference.js';
+import { mergeRepetitions, runRepetitionInWorker, type RepetitionRunner } from '../suite/repetitions.js';
 
 export interface RunBenchmarkOptions {
   suite: 'sequence-ranges' | (string & {});
@@ -106,6 +107,12 @@ export interface RunBenchmarkOptions {
   sampling?: SamplingFunction;
   /** advanced: what reads the machine's load around each point (default: /proc/stat and rusage); null: record none */
   interference?: InterferenceProbe | null;
+  /** independent repetitions of every point, each in a fresh worker process (default 1: in this process) */
+  repetitions?: number;
+  /** seconds to wait for a quiet machine before refusing to start (ERR_DILBENCH_MACHINE_BUSY) */
+  requireQuiet?: number | boolean;
+  /** advanced: runs one repetition (default: a fresh worker process; tests run it in process) */
+  runRepetition?: RepetitionRunner;
   /** called with the paths once the files (results, history, plots) are written */
   onFilesWritten?: (files: FilesWritten) => void;
 }
@@ -124,16 +131,48 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'interference']);
+const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'interference', 'runRepetition']);
+
+/**
+ * --repetitions R: the plan R times, one after another, each in a fresh worker process; the
+ * files merged (src/suite/repetitions.ts). An abort stops after the current repetition's
+ * iteration and keeps what ran.
+ */
+async function runRepeated(
+  suite: string,
+  raw: Record<string, unknown>,
+  repetitions: number,
+  outputDir: string | null,
+  options: RunBenchmarkOptions,
+): Promise<ResultFile> {
+  const run = options.runRepetition ?? runRepetitionInWorker;
+  // the --require-quiet wait happens once, before the first repetition
+  const files: ResultFile[] = [];
+  for (let r = 1; r <= repetitions; r++) {
+    if (options.signal?.aborted) break;
+    options.onProgress?.({ type: 'note', message: `repetition ${r} of ${repetitions} (a fresh worker process)` });
+    const workerOptions = { ...raw, ...(r > 1 ? { requireQuiet: undefined } : {}) };
+    const file = await run(
+      { suite, options: workerOptions, ...(outputDir !== null ? { peakDir: outputDir } : {}) },
+      { signal: options.signal, onProgress: (e) => e.type !== 'done' && options.onProgress?.(e) },
+    );
+    files.push(file);
+    if (file.interrupted) break;
+  }
+  if (files.length === 0) throw Object.assign(new Error('interrupted before the first repetition ran'), { code: 'ERR_DILBENCH_CANCELLED' });
+  const merged = mergeRepetitions(files);
+  if (files.length < repetitions) merged.interrupted = true;
+  return merged;
+}
 
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<ResultFile> {
   const suite = getSuite(options?.suite);
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!NOT_OPTIONS.has(k)) raw[k] = v;
   const parsed = suite.parseOptions(raw);
-  const binding = options.binding ?? getBinding();
-  const file = await runSuite(suite, parsed, {
-    binding,
+  const repetitions = (parsed as CommonRunOptions & { repetitions?: number }).repetitions ?? 1;
+  const file = repetitions > 1 ? await runRepeated(suite.name, raw, repetitions, parsed.outputDir, options) : await runSuite(suite, parsed, {
+    binding: options.binding ?? getBinding(),
     signal: options.signal,
     onProgress: options.onProgress,
     rates: options.rates,
@@ -142,6 +181,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     // a peak stored by `dilbench peak` in the same output directory
     loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
   });
+  if (repetitions > 1) options.onProgress?.({ type: 'done', file });
   if (parsed.outputDir !== null) {
     const dir = parsed.outputDir;
     const written: FilesWritten = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };
