@@ -6,7 +6,7 @@ import { createRng } from '../stats/random.js';
 import { bootstrapMedians, median as medianOf, percentileInterval } from '../stats/summary.js';
 import { bootstrapPValue, hierarchicalLogReplicates, repetitionEstimate } from '../stats/hierarchical.js';
 
-/** `unreliable`: it would be `slower`, but a side was measured under interference (retry: exit 75) */
+/** `unreliable`: it would be `slower` (`faster`), but the current run (the baseline) was measured under interference (retry: exit 75) */
 export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain' | 'unreliable';
 
 /**
@@ -119,8 +119,9 @@ export interface ComparisonReport {
   notComparable: UncomparedRow[];
   warnings: string[];
   /**
-   * 1 when any row is slower; else 75 (EXIT_RETRY) when a row is unreliable (would be slower, but
-   * measured under interference); 2 when rows were refused and none could be compared; else 0
+   * 1 when any row is slower; else 75 (EXIT_RETRY) when a row is unreliable (would be slower
+   * (or faster), but the run that could have caused it was measured under interference); 2 when
+   * rows were refused and none could be compared; else 0
    */
   exitCode: 0 | 1 | 2 | 75;
 }
@@ -425,10 +426,16 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     logReplicates.push(logs);
     const gate = method === 'samples' ? Math.max(threshold, floor!.value) : threshold;
     let verdict = verdictOf(ci, pValue, alpha, gate);
-    if (verdict === 'slower' && (flagged.baseline || flagged.current)) {
+    // Interference slows what it hits: a flagged current run can fake a slowdown (never the basis
+    // of `slower`), a flagged baseline can fake a speed-up; the other way round it only hides one.
+    if (verdict === 'slower' && flagged.current) {
       verdict = 'unreliable';
-      const which = flagged.baseline && flagged.current ? 'both runs were' : flagged.baseline ? 'the baseline was' : 'the current run was';
-      notes.push(`would be slower, but ${which} measured under interference (${interferenceReason(flagged.baseline ? base : cur)}): retry on a quiet machine`);
+      notes.push(`would be slower, but the current run was measured under interference (${interferenceReason(cur)}): retry on a quiet machine`);
+    } else if (verdict === 'faster' && flagged.baseline) {
+      verdict = 'unreliable';
+      notes.push(`would be faster, but the baseline was measured under interference (${interferenceReason(base)})`);
+    } else if (flagged.baseline || flagged.current) {
+      notes.push(`${flagged.baseline && flagged.current ? 'both runs' : flagged.baseline ? 'the baseline' : 'the current run'} measured under interference`);
     }
     rows.push({
       label,
@@ -472,7 +479,8 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     // any row from single runs: the geometric mean cannot beat that row's noise floor either
     const floors = rows.filter((r) => r.noiseFloor).map((r) => r.noiseFloor!.value);
     geomeanVerdict = verdictOf(geomeanCi95, null, alpha, Math.max(threshold, ...floors));
-    if (geomeanVerdict === 'slower' && rows.some((r) => r.interference)) geomeanVerdict = 'unreliable';
+    if (geomeanVerdict === 'slower' && rows.some((r) => r.interference?.current)) geomeanVerdict = 'unreliable';
+    if (geomeanVerdict === 'faster' && rows.some((r) => r.interference?.baseline)) geomeanVerdict = 'unreliable';
   }
   const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
   const summary: ComparisonSummary = {

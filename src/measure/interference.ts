@@ -5,11 +5,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { cpus as osCpus, loadavg } from 'node:os';
 
 /**
- * Other processes' share of all CPUs above which a point is flagged. A competing process that
- * holds a share f of the cores the kernel's threads need delays them by about f (time slicing),
- * so at 5% interference alone can move a median by as much as `dilbench compare`'s default
- * threshold (5%), while an otherwise idle machine's background (daemons, kernel threads) stays
- * far below it.
+ * Other processes' share of all CPUs, beyond the CPUs the run's threads leave idle, above which a
+ * point is flagged. A competing process that holds a share f of the cores the kernel's threads
+ * need delays them by about f (time slicing), so at 5% interference alone can move a median by
+ * as much as `dilbench compare`'s default threshold (5%), while an otherwise idle machine's
+ * background (daemons, kernel threads) stays far below it. Work on CPUs the run does not use
+ * (1 thread on 2 cores) does not take its time slices, so it counts only beyond those.
  */
 export const OTHER_CPU_FLAG_PCT = 5;
 /** Steal time (the hypervisor running other guests on our virtual CPUs) share that flags a point, same reasoning. */
@@ -58,6 +59,8 @@ export interface Interference {
   /** maximum CPU clock, MHz, where the OS exposes it (cpufreq) */
   maxFreqMHz?: number | null;
   windowSeconds: number;
+  /** CPUs the run's threads left idle, % of all (0 when it used them all); other CPU up to this is not contention */
+  idleCpuPct?: number;
   flagged: boolean;
   /** why flagged (a sentence), or why not measurable; null when measured and quiet */
   reason: string | null;
@@ -135,7 +138,7 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
  * Interference between two snapshots. Other processes' CPU = system busy ticks minus this
  * process's own CPU time (converted to ticks), as a share of every CPU's ticks in the window.
  */
-export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: WindowExtras): Interference {
+export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: WindowExtras, threads?: number): Interference {
   const windowSeconds = Math.max(0, (b.atMs - a.atMs) / 1000);
   const freq = extras.freqMHz !== null || extras.maxFreqMHz !== null ? { freqMHz: extras.freqMHz, maxFreqMHz: extras.maxFreqMHz } : {};
   const base = { loadAvg: extras.loadAvg, ...freq, windowSeconds };
@@ -153,10 +156,14 @@ export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: Wind
   const stealPct = (100 * stealTicks) / total;
   // tick rounding at both ends, one tick per CPU each
   const allowance = 2 * b.cpus;
-  const otherLow = (100 * Math.max(0, otherTicks - allowance)) / total;
+  const idleCpuPct = threads !== undefined && threads > 0 ? (100 * Math.max(0, b.cpus - threads)) / b.cpus : 0;
+  const otherLow = (100 * Math.max(0, otherTicks - allowance)) / total - idleCpuPct;
   const stealLow = (100 * Math.max(0, stealTicks - allowance)) / total;
   const why: string[] = [];
-  if (otherLow > OTHER_CPU_FLAG_PCT) why.push(`other processes used ${round1(otherCpuPct)}% of the CPUs (flag above ${OTHER_CPU_FLAG_PCT}%)`);
+  if (otherLow > OTHER_CPU_FLAG_PCT) {
+    const beyond = idleCpuPct > 0 ? ` beyond the ${round1(idleCpuPct)}% the run's ${threads} thread(s) left idle` : '';
+    why.push(`other processes used ${round1(otherCpuPct)}% of the CPUs (flag above ${OTHER_CPU_FLAG_PCT}%${beyond})`);
+  }
   if (stealLow > STEAL_FLAG_PCT) why.push(`steal time ${round1(stealPct)}% (flag above ${STEAL_FLAG_PCT}%)`);
   if (extras.freqMHz !== null && extras.maxFreqMHz !== null && extras.freqMHz < FREQUENCY_FLAG_FRACTION * extras.maxFreqMHz) {
     why.push(`CPU clock ${Math.round(extras.freqMHz)} MHz, below ${FREQUENCY_FLAG_FRACTION * 100}% of its ${Math.round(extras.maxFreqMHz)} MHz maximum`);
@@ -165,6 +172,7 @@ export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: Wind
     otherCpuPct: round1(otherCpuPct),
     stealPct: round1(stealPct),
     ...base,
+    ...(idleCpuPct > 0 ? { idleCpuPct: round1(idleCpuPct) } : {}),
     flagged: why.length > 0,
     reason: why.length ? why.join('; ') : null,
   };

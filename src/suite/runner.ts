@@ -375,7 +375,7 @@ export async function runSuite<O extends CommonRunOptions>(
       }
     }
     // every row of the group shares the window it was sampled in
-    const contention = probe && before ? interferenceBetween(before, probe.snapshot(), probe.extras()) : null;
+    const contention = probe && before ? interferenceBetween(before, probe.snapshot(), probe.extras(), threads) : null;
     for (let k = 0; k < group.length; k++) {
       const i = group[k];
       const row = rows[k];
@@ -413,7 +413,7 @@ export async function runSuite<O extends CommonRunOptions>(
   const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
   const rows = compareMode ? sides.flatMap((s) => finalize(measuredRows.filter((r) => sameSide(r, s)))) : finalize(measuredRows);
   const comparisons = compareMode ? buildSideComparisons(rows, sides, { seed: options.seed }) : null;
-  const runInterference = probe && runStart ? summarizeRunInterference(interferenceBetween(runStart, probe.snapshot(), probe.extras()), rows) : null;
+  const runInterference = probe && runStart ? summarizeRunInterference(interferenceBetween(runStart, probe.snapshot(), probe.extras(), threads), rows) : null;
 
   const file: ResultFile = {
     schemaVersion: SCHEMA_VERSION,

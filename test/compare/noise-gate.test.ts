@@ -141,9 +141,15 @@ describe('compare with repetitions and interference', () => {
     expect(report.summary).toMatchObject({ slower: 0, unreliable: 1 });
     expect(report.exitCode).toBe(EXIT_UNRELIABLE);
     expect(EXIT_UNRELIABLE).toBe(75);
-    // flagged but faster or same: the verdict stands
+    // a flagged current run that is faster: interference cannot fake that, the verdict stands
     const fastFlagged = row(runSamples(rng, 0.6, 0, 100), { interference: flaggedInterference });
     expect(compareResults(file([base]), file([fastFlagged])).rows[0].verdict).toBe('faster');
+    // a flagged baseline: it can fake a speed-up (unreliable) but only hide a slowdown (slower stands)
+    const baseFlagged = { ...base, interference: flaggedInterference };
+    expect(compareResults(file([baseFlagged]), file([row(runSamples(rng, 0.6, 0, 100))])).rows[0].verdict).toBe('unreliable');
+    const slowAgainstFlagged = compareResults(file([baseFlagged]), file([row(runSamples(rng, 1.4, 0, 100))]));
+    expect(slowAgainstFlagged.rows[0].verdict).toBe('slower');
+    expect(slowAgainstFlagged.exitCode).toBe(1);
     // a clean slow row wins over an unreliable one: exit 1
     const other = (r: ResultRow) => ({ ...r, seqLen: 2048, effectiveSeqLen: 2048 });
     const mixed = compareResults(file([base, other(base)]), file([slowFlagged, other(row(runSamples(rng, 1.4, 0, 100)))]));

@@ -53,6 +53,24 @@ describe('interferenceBetween', () => {
     expect(busy.flagged).toBe(true);
     expect(busy.reason).toMatch(/other processes used 25% of the CPUs \(flag above 5%\)/);
   });
+  it('counts other processes only beyond the CPUs the run leaves idle', () => {
+    // 10 s on 2 CPUs; others use 40% of the CPUs (800 ticks), we use 1 CPU (1000 ticks)
+    const a = snap(0, 0, 0, 0);
+    const b = snap(10_000, 1800, 200, 10e6);
+    const twoThreads = interferenceBetween(a, b, NO_EXTRAS, 2);
+    expect(twoThreads.otherCpuPct).toBeCloseTo(40, 5);
+    expect(twoThreads.flagged).toBe(true);
+    const oneThread = interferenceBetween(a, b, NO_EXTRAS, 1);
+    expect(oneThread.otherCpuPct).toBeCloseTo(40, 5);
+    expect(oneThread.idleCpuPct).toBe(50);
+    expect(oneThread.flagged).toBe(false);
+    // 60% of the CPUs by others with one thread: 10% beyond the idle half
+    const crowded = interferenceBetween(a, snap(10_000, 2000, 0, 8e6), NO_EXTRAS, 1);
+    expect(crowded.otherCpuPct).toBeCloseTo(60, 5);
+    expect(crowded.flagged).toBe(true);
+    expect(crowded.reason).toMatch(/beyond the 50% the run's 1 thread\(s\) left idle/);
+  });
+
   it('does not flag a short window on tick rounding alone', () => {
     // 100 ms on 2 CPUs = 20 ticks; 4 ticks unaccounted are within the rounding allowance
     const i = interferenceBetween(snap(0, 0, 0, 0), snap(100, 14, 6, 100_000), NO_EXTRAS);
