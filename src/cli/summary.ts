@@ -21,7 +21,8 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
 function shortStatus(r: ResultRow, notes: string[], label: (r: ResultRow) => string = (x) => x.implementation): string {
   if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
   const contended = r.interference ? interferenceNote(r.interference) : null;
-  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? []), ...(contended ? [contended] : [])];
+  const drifted = r.drift?.flagged ? `drift: the sentinel had moved ${r.drift.movePct > 0 ? '+' : ''}${r.drift.movePct}% from the run's start around this point` : null;
+  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? []), ...(contended ? [contended] : []), ...(drifted ? [drifted] : [])];
   if (own.length === 0) return 'ok';
   const refs = own.map((w) => {
     notes.push(`${label(r)} @ ${lengthLabel(r.seqLen)}: ${w}`);
@@ -96,6 +97,7 @@ export function summaryText(file: ResultFile): string {
     for (const c of comparisons) out.push(comparisonLine(c));
   }
   if (file.interference) out.push(`\ninterference: ${file.interference.summary}`);
+  if (file.driftSentinel) out.push(`${file.interference ? '' : '\n'}drift: ${file.driftSentinel.summary}`);
   if (file.interrupted) out.push('\ninterrupted: not every point ran');
   return out.join('\n') + '\n';
 }

@@ -138,6 +138,8 @@ export interface ResultRow {
    * `samplesMs` and `stats` then pool them. `dilbench compare` resamples these (hierarchical bootstrap).
    */
   repetitions?: RepetitionResult[];
+  /** the drift sentinel's checkpoints around this point (src/measure/drift.ts); `flagged`: the machine's speed had moved */
+  drift?: import('../measure/drift.js').PointDrift;
 }
 
 /** One independent repetition of a point (--repetitions). */
@@ -183,4 +185,6 @@ export interface ResultFile {
   comparisons?: import('../suite/side-comparison.js').SideComparisons;
   /** other processes' CPU, steal, load and clock over the run, and how many points were flagged */
   interference?: import('../measure/interference.js').RunInterference;
+  /** the drift sentinel's series over the run and how many points it flagged */
+  driftSentinel?: import('../measure/drift.js').DriftSentinel;
 }

@@ -34,6 +34,7 @@ import {
   type Interference,
   type InterferenceProbe,
 } from '../measure/interference.js';
+import { DriftRecorder, type PointDrift } from '../measure/drift.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 const UNSUPPORTED = 'ERR_DILBENCH_UNSUPPORTED';
@@ -304,6 +305,14 @@ export async function runSuite<O extends CommonRunOptions>(
   const results: ResultRow[] = [];
   let interrupted = false;
   const runStart = probe?.snapshot();
+  // the drift sentinel runs where the build has it, with the interference probe (off in fake-binding tests)
+  const drift = probe && typeof binding.fmaSentinel === 'function' ? new DriftRecorder(binding.fmaSentinel.bind(binding), threads) : null;
+  let lastSentinel = Number.NaN;
+  if (drift) {
+    drift.start();
+    lastSentinel = drift.referenceGflops();
+  }
+  let groupsDone = 0;
 
   // --interleave: the implementations of a point together; several sides: the sides of a point together
   const groups = interleave || compareMode ? groupByPoint(points, { implementations: interleave, sides: compareMode }) : points.map((_, i) => [i]);
@@ -376,11 +385,19 @@ export async function runSuite<O extends CommonRunOptions>(
     }
     // every row of the group shares the window it was sampled in
     const contention = probe && before ? interferenceBetween(before, probe.snapshot(), probe.extras(), threads) : null;
+    groupsDone++;
+    let pointDrift: PointDrift | null = null;
+    if (drift && rows.some((r) => r.status === 'ok')) {
+      const now = drift.checkpoint(groupsDone);
+      pointDrift = drift.pointDrift(lastSentinel, now);
+      lastSentinel = now;
+    }
     for (let k = 0; k < group.length; k++) {
       const i = group[k];
       const row = rows[k];
       // its own field, not a warning: reports show it beside the status (interferenceNote)
       if (contention && row.status === 'ok' && row.stats) row.interference = contention;
+      if (pointDrift && row.status === 'ok' && row.stats) row.drift = pointDrift;
       if (row.errorCode === CANCELLED) interrupted = true;
       // a side that runs out of memory cannot run this pair: skipped with the reason (the code kept)
       if (compareMode && row.status === 'failed' && row.errorCode === OUT_OF_MEMORY) {
@@ -459,6 +476,7 @@ export async function runSuite<O extends CommonRunOptions>(
     results: rows,
     ...(comparisons ? { comparisons } : {}),
     ...(runInterference ? { interference: runInterference } : {}),
+    ...(drift ? { driftSentinel: drift.finish(rows.filter((r) => r.drift?.flagged).length, rows.filter((r) => r.drift).length) } : {}),
   };
   emit({ type: 'done', file });
   return file;

@@ -62,6 +62,7 @@ const PLOT_TITLES: Record<PlotKind, string> = {
   'optimization-impact': 'Optimization impact',
   ring: 'Ring: compute vs projected communication',
   'side-comparison': 'Precision / device comparison: time ratio',
+  'drift-sentinel': 'Drift sentinel over the run',
   'performance-over-time': 'Performance over time',
 };
 
@@ -175,6 +176,7 @@ function renderMarkdown(opts: {
     out.push(`## ${f.suite} - ${rf.run.expId}`, '');
     out.push(`Run at ${f.createdAt} on ${describeMachine(f.environment)}${f.interrupted ? ' (interrupted)' : ''}. File: \`${rf.run.path}\`.`, '');
     if (f.interference) out.push(`Interference: ${f.interference.summary}.`, '');
+    if (f.driftSentinel) out.push(`Drift: ${f.driftSentinel.summary}.`, '');
     const env = f.environment;
     if (env) {
       out.push(
@@ -333,7 +335,9 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
       environment: rf.run.file.environment,
       config: rf.run.file.config,
       interrupted: rf.run.file.interrupted,
-      ...(rf.run.file.interference ? { interference: rf.run.file.interference.summary } : {}),
+      ...(rf.run.file.interference || rf.run.file.driftSentinel
+        ? { interference: [rf.run.file.interference?.summary, rf.run.file.driftSentinel ? `drift: ${rf.run.file.driftSentinel.summary}` : undefined].filter(Boolean).join('; ') }
+        : {}),
       charts: (Object.entries(rf.specs) as [PlotKind, VlSpec][]).map(
         ([kind, spec]): HtmlChart => ({ id: `chart-${i + 1}-${kind}`, title: `${PLOT_TITLES[kind]} - ${rf.run.expId}`, spec }),
       ),
