@@ -61,6 +61,12 @@ export interface Interference {
   windowSeconds: number;
   /** CPUs the run's threads left idle, % of all (0 when it used them all); other CPU up to this is not contention */
   idleCpuPct?: number;
+  /**
+   * The most this interference can have slowed the point, as a factor: other processes' CPU
+   * beyond the idle CPUs as a share f of the CPUs the run used, plus steal, take at most that
+   * share of its time (1 / (1 - f), f capped at 0.95), times max clock / clock where both are read.
+   */
+  maxSlowdown?: number;
   flagged: boolean;
   /** why flagged (a sentence), or why not measurable; null when measured and quiet */
   reason: string | null;
@@ -168,11 +174,15 @@ export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: Wind
   if (extras.freqMHz !== null && extras.maxFreqMHz !== null && extras.freqMHz < FREQUENCY_FLAG_FRACTION * extras.maxFreqMHz) {
     why.push(`CPU clock ${Math.round(extras.freqMHz)} MHz, below ${FREQUENCY_FLAG_FRACTION * 100}% of its ${Math.round(extras.maxFreqMHz)} MHz maximum`);
   }
+  const share = Math.max(0, otherCpuPct - idleCpuPct) / Math.max(1, 100 - idleCpuPct) + stealPct / 100;
+  const clock = extras.freqMHz !== null && extras.maxFreqMHz !== null && extras.freqMHz > 0 ? Math.max(1, extras.maxFreqMHz / extras.freqMHz) : 1;
+  const maxSlowdown = Math.round((clock / (1 - Math.min(0.95, share))) * 1000) / 1000;
   return {
     otherCpuPct: round1(otherCpuPct),
     stealPct: round1(stealPct),
     ...base,
     ...(idleCpuPct > 0 ? { idleCpuPct: round1(idleCpuPct) } : {}),
+    maxSlowdown,
     flagged: why.length > 0,
     reason: why.length ? why.join('; ') : null,
   };

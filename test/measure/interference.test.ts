@@ -60,14 +60,19 @@ describe('interferenceBetween', () => {
     const twoThreads = interferenceBetween(a, b, NO_EXTRAS, 2);
     expect(twoThreads.otherCpuPct).toBeCloseTo(40, 5);
     expect(twoThreads.flagged).toBe(true);
+    // others held 40% of the CPUs the run used: at most 1 / 0.6 slower
+    expect(twoThreads.maxSlowdown).toBeCloseTo(1 / 0.6, 3);
     const oneThread = interferenceBetween(a, b, NO_EXTRAS, 1);
     expect(oneThread.otherCpuPct).toBeCloseTo(40, 5);
     expect(oneThread.idleCpuPct).toBe(50);
     expect(oneThread.flagged).toBe(false);
+    expect(oneThread.maxSlowdown).toBe(1);
     // 60% of the CPUs by others with one thread: 10% beyond the idle half
     const crowded = interferenceBetween(a, snap(10_000, 2000, 0, 8e6), NO_EXTRAS, 1);
     expect(crowded.otherCpuPct).toBeCloseTo(60, 5);
     expect(crowded.flagged).toBe(true);
+    // 10% of the machine beyond the idle half = 20% of the run's CPU
+    expect(crowded.maxSlowdown).toBeCloseTo(1.25, 3);
     expect(crowded.reason).toMatch(/beyond the 50% the run's 1 thread\(s\) left idle/);
   });
 
