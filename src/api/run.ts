@@ -6,7 +6,9 @@ import type { RateModel } from '../plan/planner.js';
 import { runSuite } from '../suite/runner.js';
 import type { CommonRunOptions, ProgressEvent, SamplingFunction } from '../suite/types.js';
 import { appendHistory, historyPath } from '../history/index.js';
-import { loadPeak } from '../roofline/peak-store.js';
+import { loadPeak, peakPath, type StoredPeak } from '../roofline/peak-store.js';
+import { measureRepeatedPeak } from '../roofline/measure-peak.js';
+import { existsSync } from 'node:fs';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
 import { systemProbe, type InterferenceProbe } from '../measure/interference.js';
@@ -107,6 +109,8 @@ export interface RunBenchmarkOptions {
   sampling?: SamplingFunction;
   /** advanced: what reads the machine's load around each point (default: /proc/stat and rusage); null: record none */
   interference?: InterferenceProbe | null;
+  /** measure the machine peak first when outputDir has no peak.json (default true) */
+  peak?: boolean;
   /** independent repetitions of every point, each in a fresh worker process (default 1: in this process) */
   repetitions?: number;
   /** seconds to wait for a quiet machine before refusing to start (ERR_DILBENCH_MACHINE_BUSY) */
@@ -133,6 +137,38 @@ function messageOf(e: unknown): string {
 
 const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'interference', 'runRepetition']);
 
+/** How a suite run measures a missing peak: best / median of this many, this long each (about a second in all). */
+export const AUTO_PEAK_REPEATS = 3;
+export const AUTO_PEAK_SECONDS = 0.3;
+
+/**
+ * The peak a run places its rows against: peak.json in the output directory (`dilbench peak`),
+ * or, where there is none and the run writes files on the CPU, one measured now
+ * (AUTO_PEAK_REPEATS x AUTO_PEAK_SECONDS on the run's threads, said as a note) and recorded in the
+ * result's environment only: the output directory gets no file it was not asked for, and
+ * `dilbench peak` stays the way to store a longer, reusable one. A failure only costs % of peak.
+ */
+async function peakFor(binding: NativeBinding, parsed: CommonRunOptions, suite: string, onProgress?: (e: ProgressEvent) => void): Promise<StoredPeak | null> {
+  if (parsed.outputDir === null) return null;
+  const dir = parsed.outputDir;
+  if (existsSync(peakPath(dir))) return loadPeak(dir);
+  if ((parsed as { peak?: boolean }).peak === false) return null;
+  const onCpu = parsed.device === 'cpu' || parsed.compareDevices === true || (parsed.device === 'auto' && !(binding.info().cuda?.deviceCount > 0));
+  if (!onCpu) return null;
+  const threads = parsed.threads > 0 ? parsed.threads : binding.info().hardwareThreads;
+  onProgress?.({
+    type: 'note',
+    message: `no peak.json in ${dir}: measuring the machine peak for % of peak (about ${Math.ceil(AUTO_PEAK_REPEATS * AUTO_PEAK_SECONDS)} s on ${threads} threads; \`dilbench peak\` measures and stores a longer one, --no-peak skips)`,
+  });
+  try {
+    const p = await measureRepeatedPeak(binding, threads, AUTO_PEAK_SECONDS, AUTO_PEAK_REPEATS);
+    return { ...p, durationSeconds: AUTO_PEAK_SECONDS, measuredAt: new Date().toISOString(), measuredBy: `${suite} (no peak.json was found)` };
+  } catch (e) {
+    onProgress?.({ type: 'note', message: `could not measure the machine peak (${messageOf(e)}); no % of peak in this run` });
+    return null;
+  }
+}
+
 /**
  * --repetitions R: the plan R times, one after another, each in a fresh worker process; the
  * files merged (src/suite/repetitions.ts). An abort stops after the current repetition's
@@ -142,7 +178,7 @@ async function runRepeated(
   suite: string,
   raw: Record<string, unknown>,
   repetitions: number,
-  outputDir: string | null,
+  peak: StoredPeak | null,
   options: RunBenchmarkOptions,
 ): Promise<ResultFile> {
   const run = options.runRepetition ?? runRepetitionInWorker;
@@ -153,7 +189,7 @@ async function runRepeated(
     options.onProgress?.({ type: 'note', message: `repetition ${r} of ${repetitions} (a fresh worker process)` });
     const workerOptions = { ...raw, ...(r > 1 ? { requireQuiet: undefined } : {}) };
     const file = await run(
-      { suite, options: workerOptions, ...(outputDir !== null ? { peakDir: outputDir } : {}) },
+      { suite, options: workerOptions, ...(peak ? { peak } : {}) },
       { signal: options.signal, onProgress: (e) => e.type !== 'done' && options.onProgress?.(e) },
     );
     files.push(file);
@@ -171,15 +207,16 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   for (const [k, v] of Object.entries(options)) if (!NOT_OPTIONS.has(k)) raw[k] = v;
   const parsed = suite.parseOptions(raw);
   const repetitions = (parsed as CommonRunOptions & { repetitions?: number }).repetitions ?? 1;
-  const file = repetitions > 1 ? await runRepeated(suite.name, raw, repetitions, parsed.outputDir, options) : await runSuite(suite, parsed, {
+  const peak = parsed.outputDir !== null ? await peakFor(options.binding ?? getBinding(), parsed, suite.name, options.onProgress) : null;
+  const file = repetitions > 1 ? await runRepeated(suite.name, raw, repetitions, peak, options) : await runSuite(suite, parsed, {
     binding: options.binding ?? getBinding(),
     signal: options.signal,
     onProgress: options.onProgress,
     rates: options.rates,
     sampling: options.sampling,
     interference: options.interference === undefined ? systemProbe : options.interference,
-    // a peak stored by `dilbench peak` in the same output directory
-    loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
+    // a peak stored by `dilbench peak` in the same output directory, or measured just now
+    loadPeak: peak ? async () => peak : undefined,
   });
   if (repetitions > 1) options.onProgress?.({ type: 'done', file });
   if (parsed.outputDir !== null) {

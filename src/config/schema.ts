@@ -78,6 +78,7 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
       allowed: `seconds to wait for a quiet machine, 0..3600 (the bare flag: ${DEFAULT_QUIET_WAIT_SECONDS})`,
     },
     repetitions: { schema: int(1, 1000), allowed: 'an integer >= 1 (each repetition in a fresh worker process)' },
+    peak: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false (false: do not measure a missing peak.json)' },
     plots: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     history: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     baseline: { schema: z.string().trim().min(1), allowed: 'an implementation name, e.g. naive' },
@@ -180,6 +181,8 @@ export interface SequenceRangesOptions extends ImplParams {
   requireQuiet?: number;
   /** independent repetitions of every point, each in a fresh worker process (default 1) */
   repetitions: number;
+  /** measure the machine peak first when the output directory has no peak.json (default true) */
+  peak: boolean;
   /** write plots beside the results (default true) */
   plots: boolean;
   /** append the rows to <outputDir>/history.jsonl (default true) */
@@ -229,6 +232,7 @@ export const DEFAULTS = {
   cold: false,
   interleave: true,
   repetitions: 1,
+  peak: true,
   plots: true,
   history: true,
   baseline: 'naive',
@@ -237,7 +241,7 @@ export const DEFAULTS = {
 const KNOWN_KEYS = new Set([
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
   'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'requireQuiet', 'repetitions', 'plots', 'history', 'baseline',
+  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'requireQuiet', 'repetitions', 'peak', 'plots', 'history', 'baseline',
   ...IMPL_PARAM_KEYS,
 ]);
 
@@ -325,6 +329,7 @@ export function parseSequenceRangesOptions(
     interleave: get<boolean>('interleave', DEFAULTS.interleave)!,
     requireQuiet: get<number>('requireQuiet'),
     repetitions: get<number>('repetitions', DEFAULTS.repetitions)!,
+    peak: get<boolean>('peak', DEFAULTS.peak)!,
     plots: get<boolean>('plots', DEFAULTS.plots)!,
     history: get<boolean>('history', DEFAULTS.history)!,
     baseline: get<string>('baseline', DEFAULTS.baseline)!,

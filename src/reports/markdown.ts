@@ -1,6 +1,7 @@
 // Markdown view: environment, a table of every point, a pivot implementation x length of median
 // time, and the best implementation per length.
 import { familySections } from './family-sections.js';
+import { pctOfPeakText } from '../roofline/index.js';
 import { SENTINEL_MIN_MOVE_PCT, SENTINEL_NOISE_MULTIPLE } from '../measure/drift.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
@@ -185,7 +186,7 @@ export function toMarkdown(file: ResultFile): string {
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : r.estimatedMemoryBytes > 0 ? `~${formatBytes(r.estimatedMemoryBytes)} est.` : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
-        ...(hasRoofline ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-', r.roofline?.bound ?? '-'] : []),
+        ...(hasRoofline ? [r.roofline ? pctOfPeakText(r.roofline) : '-', r.roofline?.bound ?? '-'] : []),
         shortStatus(r, noteIndex.get(r)),
       ]),
       ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(hasRoofline ? (['r', 'l'] as const) : []), 'l'],
@@ -198,6 +199,13 @@ export function toMarkdown(file: ResultFile): string {
     for (const [i, r] of noted.entries()) {
       out.push(`${i + 1}. ${label(r)} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`);
     }
+    out.push('');
+  }
+  const overPeak = rows.filter((r) => r.roofline?.overPeakNote);
+  if (overPeak.length) {
+    out.push('## Over 100% of peak');
+    out.push('');
+    for (const r of overPeak) out.push(`- ${label(r)} @ ${lengthLabel(r.seqLen)}: ${r.roofline!.overPeakNote}`);
     out.push('');
   }
 

@@ -44,6 +44,11 @@ export interface RooflinePoint {
   attainableGflops: number;
   /** achieved GFLOP/s as % of the attainable roof */
   pctOfRoofline: number;
+  /** % of peak from the median's 95% interval against the spread of the peak's repeats */
+  pctOfPeakComputeRange?: [number, number];
+  pctOfPeakBandwidthRange?: [number, number];
+  /** why a figure is above 100% (never printed bare) */
+  overPeakNote?: string;
   /** device and compute: GPU peaks (the GPU's name, which rate the compute roof is) */
   peak: { fmaGflops: number; streamGBps: number; threads?: number; simdLevel?: string; device?: string; compute?: string };
 }
@@ -166,7 +171,18 @@ export interface Environment {
   buildType: string;
   hostname?: string;
   gpu?: unknown;
-  peak?: { fmaGflops: number; streamGBps: number; threads: number; simdLevel: SimdLevelName };
+  peak?: {
+    fmaGflops: number;
+    streamGBps: number;
+    threads: number;
+    simdLevel: SimdLevelName;
+    /** `dilbench peak --repeats`: min-max of the repeats and how many */
+    fmaGflopsRange?: [number, number];
+    streamGBpsRange?: [number, number];
+    repeats?: number;
+    /** measured by this run (no peak.json), not by `dilbench peak` */
+    measuredBy?: string;
+  };
   /** the GPU peak (`dilbench peak`) the CUDA rows were placed against */
   gpuPeak?: import('../roofline/peak-store.js').StoredGpuPeak;
 }

@@ -3,7 +3,6 @@
 import { getBinding } from '../api/binding.js';
 import { getSuite } from '../api/suites.js';
 import { systemProbe } from '../measure/interference.js';
-import { loadPeak } from '../roofline/peak-store.js';
 import { runSuite } from './runner.js';
 import type { RepetitionRequest, WorkerMessage } from './repetitions.js';
 
@@ -22,7 +21,7 @@ process.on('message', (m: { type: 'run'; request: RepetitionRequest } | { type: 
     try {
       const suite = getSuite(m.request.suite);
       const parsed = suite.parseOptions({ ...m.request.options, repetitions: 1 });
-      const peakDir = m.request.peakDir;
+      const peak = m.request.peak;
       const file = await runSuite(suite, parsed, {
         binding: getBinding(),
         signal: controller.signal,
@@ -30,7 +29,7 @@ process.on('message', (m: { type: 'run'; request: RepetitionRequest } | { type: 
         onProgress: (event) => {
           if (event.type !== 'done') void send({ type: 'progress', event });
         },
-        ...(peakDir ? { loadPeak: () => loadPeak(peakDir) } : {}),
+        ...(peak ? { loadPeak: async () => peak } : {}),
       });
       await send({ type: 'result', file });
     } catch (e) {

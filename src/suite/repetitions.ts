@@ -21,8 +21,8 @@ import type { ProgressEvent } from './types.js';
 export interface RepetitionRequest {
   suite: string;
   options: Record<string, unknown>;
-  /** where `dilbench peak` stored peak.json (the run's output directory), if anywhere */
-  peakDir?: string;
+  /** the peak the parent found or measured (rows are placed against it) */
+  peak?: import('../roofline/peak-store.js').StoredPeak;
 }
 
 /** Runs one repetition and resolves to its result file (default: runRepetitionInWorker). */

@@ -418,7 +418,16 @@ export async function runSuite<O extends CommonRunOptions>(
   try {
     const stored = deps.loadPeak ? await deps.loadPeak() : null;
     if (stored && stored.threads === threads && stored.simdLevel === info.simdLevel) {
-      peak = { fmaGflops: stored.fmaGflops, streamGBps: stored.streamGBps, threads: stored.threads, simdLevel: info.simdLevel };
+      peak = {
+        fmaGflops: stored.fmaGflops,
+        streamGBps: stored.streamGBps,
+        threads: stored.threads,
+        simdLevel: info.simdLevel,
+        ...(stored.fmaGflopsRange && stored.streamGBpsRange
+          ? { fmaGflopsRange: stored.fmaGflopsRange, streamGBpsRange: stored.streamGBpsRange, repeats: stored.repeats }
+          : {}),
+        ...(stored.measuredBy ? { measuredBy: stored.measuredBy } : {}),
+      };
     }
     gpuPeak = matchingGpuPeak(stored?.gpu, info.cuda?.devices?.[0]?.name);
   } catch {

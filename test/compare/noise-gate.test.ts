@@ -63,7 +63,7 @@ function file(rows: ResultRow[]): ResultFile {
 }
 
 function verdictOf(base: ResultRow, cur: ResultRow): Verdict {
-  return compareResults(file([base]), file([cur]), { resamples: 1000 }).rows[0].verdict;
+  return compareResults(file([base]), file([cur]), { resamples: 500 }).rows[0].verdict;
 }
 
 /** `pairs` simulated comparisons; returns the share called slower. */
@@ -104,7 +104,7 @@ describe('simulation: many A/A pairs with run-level offsets', () => {
     let old = 0;
     for (let k = 0; k < PAIRS; k++) {
       const [b, c] = single(rng, 1);
-      if (compareResults(file([b]), file([c]), { resamples: 1000, noiseFloor: 0 }).rows[0].verdict === 'slower') old++;
+      if (compareResults(file([b]), file([c]), { resamples: 500, noiseFloor: 0 }).rows[0].verdict === 'slower') old++;
     }
     console.log(`one run each, 100 samples, run sd ${RUN_SD * 100}%: A/A false slower ${(gated * 100).toFixed(1)}% with the ${DEFAULT_NOISE_FLOOR * 100}% floor vs ${((old / PAIRS) * 100).toFixed(1)}% without; 20% slowdown detected ${(detected * 100).toFixed(1)}%`);
     expect(gated).toBeLessThanOrEqual(0.05);

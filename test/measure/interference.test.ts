@@ -224,3 +224,22 @@ describe('the runner records interference', () => {
     expect(() => sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', requireQuiet: '-1' })).toThrow(/0\.\.3600/);
   });
 });
+
+describe('dilbench report shows interference', () => {
+  it('HTML: the run sentence and "under contention" in the status of a flagged row; Markdown table too', async () => {
+    const { renderTable, renderHtmlReport } = await import('../../src/reports/html/index.js');
+    const row = {
+      exp_id: 'r1', createdAt: 't', latest: true, implementation: 'flash', seqLen: 512, effectiveSeqLen: 512, batch: 1, heads: 8, kvHeads: 8,
+      headDim: 64, causal: false, dtype: 'fp32', device: 'cpu', memoryPool: true, patternCache: true, status: 'ok', reason: '', medianMs: 2,
+      p10Ms: 1.9, p90Ms: 2.1, tokensPerSecond: 1, gflops: 1, percentOfPeak: null, peakMemoryBytes: 1, interferenceFlagged: true,
+    };
+    expect(renderTable([row])).toContain('ok, under contention');
+    expect(renderTable([{ ...row, interferenceFlagged: false }])).not.toContain('under contention');
+    const html = renderHtmlReport({
+      title: 't', generatedAt: 'now', resultsDir: 'd', latest: [row], overview: [], notes: [],
+      runs: [{ expId: 'r1', suite: 'sequence-ranges', createdAt: 't', path: 'p', environment: undefined as never, config: {}, charts: [], rows: [row],
+        interference: 'other processes used 48% of the CPUs during the run; 1 of 1 points ran under contention and are flagged' }],
+    });
+    expect(html).toContain('Interference: other processes used 48% of the CPUs during the run; 1 of 1 points ran under contention and are flagged.');
+  });
+});

@@ -16,7 +16,7 @@ import { summaryText } from '../summary.js';
 const COMMON_FIELDS = [
   'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
   'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices', 'requireQuiet', 'repetitions',
+  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices', 'requireQuiet', 'repetitions', 'peak',
 ] as const;
 
 export interface SuiteCommandSpec {
@@ -68,6 +68,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--compare-dtypes <list>', 'run the plan once per dtype, e.g. fp32,bf16 (the first the baseline): a Precision comparison section (time ratio with its 95% CI and p-value, peak memory); what a side cannot run is a skipped row with the reason')
     .option('--compare-devices', 'run the plan on cpu and on cuda (cpu the baseline): a Device comparison section; without a CUDA device the cuda rows are skipped with the reason')
     .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
+    .option('--no-peak', 'do not measure the machine peak when the output directory has no peak.json (default: measured first, a few seconds, so % of peak is there)')
     .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
@@ -79,6 +80,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])]) if (opts[f] !== undefined) raw[f] = opts[f];
     collectImplementationFlags(opts, raw);
     if (raw.plots === true) delete raw.plots; // commander's default of --no-plots
+    if (raw.peak === true) delete raw.peak; // and of --no-peak
     const output = typeof raw.output === 'string' ? raw.output : undefined;
     delete raw.output;
     // validate before loading the addon, so bad input fails fast with exit 2
