@@ -9,7 +9,7 @@ import { runBenchmark } from '../../src/api/run.js';
 import { runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding } from '../../src/native/binding.js';
 import { constantRate } from '../../src/plan/calibrate.js';
-import { overPeakNote, pctOfPeakText, rooflinePoint } from '../../src/roofline/index.js';
+import { overPeakNote, pctOfPeakText, rooflinePoint, streamShareText } from '../../src/roofline/index.js';
 import { toMarkdown } from '../../src/reports/markdown.js';
 import { summaryText } from '../../src/cli/summary.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
@@ -74,6 +74,9 @@ describe('% of peak with its uncertainty', () => {
     expect(overPeakNote(150, [140, 160], 10, peak)).toMatch(/or the kernel executes fewer flops than its definition counts$/);
     // bandwidth: cached bytes
     expect(overPeakNote(10, [9, 11], 119, peak)).toMatch(/119% of the stream bandwidth: .*served from caches/);
+    // inference's weight-read bandwidth against the stream peak
+    expect(streamShareText(23.8, peak)).toMatch(/^119% \(108-132% over the peak's 5 repeats\) of the 20\.0 GB\/s stream bandwidth \(dilbench peak\); over 100%: .*served from caches.*read \+ write mix$/);
+    expect(streamShareText(10, { streamGBps: 20 })).toBe('50% of the 20.0 GB/s stream bandwidth (dilbench peak)');
   });
 });
 
