@@ -110,3 +110,19 @@ describe('suites measure a missing peak', () => {
     expect(file.environment.peak).toBeUndefined();
   });
 });
+
+describe('dilbench report tables', () => {
+  it('% of peak with its interval, and over 100% with the reason, in Markdown and HTML', async () => {
+    const { percentCell } = await import('../../src/reports/report/index.js');
+    const { renderTable } = await import('../../src/reports/html/index.js');
+    expect(percentCell({ percentOfPeak: 50, percentOfPeakLow: 48, percentOfPeakHigh: 66, overPeakNote: '' })).toBe('50.0% (48-66)');
+    const over = { percentOfPeak: 119, percentOfPeakLow: 108, percentOfPeakHigh: 132, overPeakNote: '119% of the FMA peak: the peak was measured lower' };
+    expect(percentCell(over)).toBe('119.0% (108-132): 119% of the FMA peak: the peak was measured lower');
+    const row = {
+      exp_id: 'r1', createdAt: 't', latest: true, implementation: 'flash', seqLen: 512, effectiveSeqLen: 512, batch: 1, heads: 8, kvHeads: 8,
+      headDim: 64, causal: false, dtype: 'fp32', device: 'cpu', memoryPool: true, patternCache: true, status: 'ok', reason: '', medianMs: 2,
+      p10Ms: 1.9, p90Ms: 2.1, tokensPerSecond: 1, gflops: 1, peakMemoryBytes: 1, ...over,
+    };
+    expect(renderTable([row])).toContain('119.0% (108-132): 119% of the FMA peak: the peak was measured lower');
+  });
+});

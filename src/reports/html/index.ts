@@ -45,6 +45,9 @@ export interface HtmlTableRow {
   peakMemoryBytes: number | null;
   /** measured under contention (src/measure/interference.ts); absent or null: not recorded */
   interferenceFlagged?: boolean | null;
+  percentOfPeakLow?: number | null;
+  percentOfPeakHigh?: number | null;
+  overPeakNote?: string;
 }
 
 export interface HtmlRun {
@@ -124,6 +127,13 @@ function fmt(v: number | null | undefined, digits = 3): string {
   return v.toPrecision(digits);
 }
 
+/** % of peak with its interval, and over 100% with the reason (never bare) */
+function percentText(r: HtmlTableRow): string {
+  if (r.percentOfPeak === null) return '';
+  const range = r.percentOfPeakLow != null && r.percentOfPeakHigh != null ? ` (${r.percentOfPeakLow.toFixed(0)}-${r.percentOfPeakHigh.toFixed(0)})` : '';
+  return `${r.percentOfPeak.toFixed(1)}%${range}${r.overPeakNote && r.percentOfPeak > 100 ? `: ${r.overPeakNote}` : ''}`;
+}
+
 function flags(r: HtmlTableRow): string {
   const bits: string[] = [r.causal ? 'causal' : 'non-causal', `b${r.batch}`, `h${r.heads}${r.kvHeads !== r.heads ? `/kv${r.kvHeads}` : ''}`, `d${r.headDim}`, r.dtype, r.device];
   if (r.memoryPool !== null) bits.push(r.memoryPool ? 'pool' : 'no pool');
@@ -152,7 +162,7 @@ export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean }
         `<td class="num">${time}</td>`,
         `<td class="num">${fmt(r.tokensPerSecond)}</td>`,
         `<td class="num">${fmt(r.gflops)}</td>`,
-        `<td class="num">${r.percentOfPeak !== null ? `${r.percentOfPeak.toFixed(1)}%` : ''}</td>`,
+        `<td class="num">${escapeHtml(percentText(r))}</td>`,
         `<td class="num">${escapeHtml(formatBytes(r.peakMemoryBytes))}</td>`,
         `<td>${r.latest ? '<span class="latest" title="most recent result for this configuration">&#9733; latest</span>' : ''}</td>`,
       ];

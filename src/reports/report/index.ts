@@ -66,6 +66,13 @@ const PLOT_TITLES: Record<PlotKind, string> = {
   'performance-over-time': 'Performance over time',
 };
 
+/** % of peak with its interval, and over 100% with the reason (never bare). */
+export function percentCell(r: Pick<TableRow, 'percentOfPeak' | 'percentOfPeakLow' | 'percentOfPeakHigh' | 'overPeakNote'>): string {
+  if (r.percentOfPeak === null) return '';
+  const range = r.percentOfPeakLow !== null && r.percentOfPeakHigh !== null ? ` (${r.percentOfPeakLow.toFixed(0)}-${r.percentOfPeakHigh.toFixed(0)})` : '';
+  return `${r.percentOfPeak.toFixed(1)}%${range}${r.overPeakNote && r.percentOfPeak > 100 ? `: ${r.overPeakNote}` : ''}`;
+}
+
 function latestRows(rows: TableRow[]): TableRow[] {
   return rows
     .filter((r) => r.latest)
@@ -100,7 +107,7 @@ function mdTable(rows: TableRow[], showRun: boolean): string {
       time,
       num(r.tokensPerSecond),
       num(r.gflops),
-      r.percentOfPeak !== null ? `${r.percentOfPeak.toFixed(1)}%` : '',
+      r.percentOfPeak !== null ? percentCell(r) : '',
       formatBytes(r.peakMemoryBytes),
       r.latest ? '**latest**' : '',
     ];
