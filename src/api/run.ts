@@ -39,7 +39,7 @@ export interface RunBenchmarkOptions {
   maxTime?: number;
   /** evict the last-level cache before each sample (default false) */
   cold?: boolean;
-  /** sample the implementations of one point in randomised round-robin (default false) */
+  /** sample the implementations of one point in seeded round-robin (default true; false: one after another) */
   interleave?: boolean;
   /** write SVG/PNG plots beside the result files (default true) */
   plots?: boolean;
