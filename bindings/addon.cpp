@@ -299,6 +299,16 @@ Napi::Value MeasurePeak(const Napi::CallbackInfo& info) {
   }
 }
 
+// fmaSentinel(threads, iterationsPerThread): the drift sentinel's GFLOP/s (synchronous: a few ms).
+Napi::Value FmaSentinel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    const int threads = static_cast<int>(toInteger(info[0], "threads", 1, hardwareThreads()));
+    const int64_t iterations = toInteger(info[1], "iterationsPerThread", 1, int64_t(1) << 40);
+    return Napi::Number::New(env, runFmaSentinel(threads, iterations));
+  });
+}
+
 // measureDevicePeak(device, durationSeconds): the device's own peak (GPU); rejects with
 // ERR_DILBENCH_UNSUPPORTED where the device is not available or has no peak to measure.
 Napi::Value MeasureDevicePeak(const Napi::CallbackInfo& info) {
@@ -342,6 +352,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compute", Napi::Function::New<Compute>(env, "compute"));
   exports.Set("reference", Napi::Function::New<Reference>(env, "reference"));
   exports.Set("measurePeak", Napi::Function::New<MeasurePeak>(env, "measurePeak"));
+  exports.Set("fmaSentinel", Napi::Function::New<FmaSentinel>(env, "fmaSentinel"));
   exports.Set("measureDevicePeak", Napi::Function::New<MeasureDevicePeak>(env, "measureDevicePeak"));
   exports.Set("setSimdLevel", Napi::Function::New<SetSimdLevelFn>(env, "setSimdLevel"));
   exports.Set("CancelToken", cancelCtor);

@@ -91,4 +91,9 @@ struct PeakResult {
 };
 PeakResult measureCpuPeak(int threads, double durationSeconds);
 
+// The drift sentinel: a fixed workload of `iterationsPerThread` iterations of the peak's FMA loop
+// on each of `threads` workers, timed once; returns its rate in GFLOP/s (a few ms of work, so a
+// run can repeat it between points and see the machine's speed move).
+double runFmaSentinel(int threads, int64_t iterationsPerThread);
+
 }  // namespace dilbench

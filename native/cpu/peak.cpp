@@ -92,15 +92,37 @@ double bestRate(int threads, double seconds, Work work) {
 }  // namespace
 }  // namespace cpu
 
+namespace {
+using FmaLoop = double (*)(int64_t);
+FmaLoop activeFmaLoop(SimdLevel level) {
+  if (level == SimdLevel::AVX512) return &cpu::peakFmaLoopAvx512;
+  if (level == SimdLevel::AVX2) return &cpu::peakFmaLoopAvx2;
+  return &cpu::peakFmaLoopGeneric;
+}
+}  // namespace
+
+double runFmaSentinel(int threads, int64_t iterationsPerThread) {
+  ThreadPool& pool = ThreadPool::global();
+  if (threads < 1 || threads > pool.hardwareThreads())
+    throwInvalid("threads", "must be between 1 and " + std::to_string(pool.hardwareThreads()));
+  if (iterationsPerThread < 1) throwInvalid("iterationsPerThread", "must be >= 1");
+  const FmaLoop fmaLoop = activeFmaLoop(activeSimdLevel());
+  std::vector<double> flops(static_cast<size_t>(threads), 0.0);
+  const auto t0 = cpu::Clock::now();
+  pool.parallelFor(threads, threads, [&](int64_t, int worker) { flops[static_cast<size_t>(worker)] += fmaLoop(iterationsPerThread); });
+  const double seconds = cpu::secondsSince(t0);
+  double total = 0;
+  for (double f : flops) total += f;
+  return seconds > 0 ? total / seconds / 1e9 : 0;
+}
+
 PeakResult measureCpuPeak(int threads, double durationSeconds) {
   ThreadPool& pool = ThreadPool::global();
   if (threads < 1 || threads > pool.hardwareThreads())
     throwInvalid("threads", "must be between 1 and " + std::to_string(pool.hardwareThreads()));
   if (!(durationSeconds > 0)) durationSeconds = 0.5;
   const SimdLevel level = activeSimdLevel();
-  double (*fmaLoop)(int64_t) = &cpu::peakFmaLoopGeneric;
-  if (level == SimdLevel::AVX512) fmaLoop = &cpu::peakFmaLoopAvx512;
-  else if (level == SimdLevel::AVX2) fmaLoop = &cpu::peakFmaLoopAvx2;
+  const FmaLoop fmaLoop = activeFmaLoop(level);
 
   PeakResult r;
   r.threads = threads;

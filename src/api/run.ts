@@ -9,11 +9,16 @@ import type { RateModel } from '../plan/planner.js';
 import { runSuite } from '../suite/runner.js';
 import type { CommonRunOptions, ProgressEvent, SamplingFunction } from '../suite/types.js';
 import { appendHistory, historyPath } from '../history/index.js';
-import { loadPeak } from '../roofline/peak-store.js';
+import { loadPeak, peakPath, type StoredPeak } from '../roofline/peak-store.js';
+import { measureRepeatedPeak } from '../roofline/measure-peak.js';
+import { existsSync } from 'node:fs';
 import { getBinding } from './binding.js';
 import { getSuite } from './suites.js';
 import { DEFAULTS } from '../config/schema.js';
+import { ConfigError } from '../config/errors.js';
 import { parsePluginSpecs, preparePlugins } from '../plugins/index.js';
+import { systemProbe, type InterferenceProbe } from '../measure/interference.js';
+import { mergeRepetitions, runRepetitionInWorker, type RepetitionRunner } from '../suite/repetitions.js';
 
 export interface RunBenchmarkOptions {
   suite: 'sequence-ranges' | (string & {});
@@ -40,7 +45,7 @@ export interface RunBenchmarkOptions {
   maxTime?: number;
   /** evict the last-level cache before each sample (default false) */
   cold?: boolean;
-  /** sample the implementations of one point in randomised round-robin (default false) */
+  /** sample the implementations of one point in seeded round-robin (default true; false: one after another) */
   interleave?: boolean;
   /** write SVG/PNG plots beside the result files (default true) */
   plots?: boolean;
@@ -125,6 +130,16 @@ export interface RunBenchmarkOptions {
    * estimated seconds, reason).
    */
   dryRun?: boolean;
+  /** advanced: what reads the machine's load around each point (default: /proc/stat and rusage); null: record none */
+  interference?: InterferenceProbe | null;
+  /** measure the machine peak first when outputDir has no peak.json (default true) */
+  peak?: boolean;
+  /** independent repetitions of every point, each in a fresh worker process (default 1: in this process) */
+  repetitions?: number;
+  /** seconds to wait for a quiet machine before refusing to start (ERR_DILBENCH_MACHINE_BUSY) */
+  requireQuiet?: number | boolean;
+  /** advanced: runs one repetition (default: a fresh worker process; tests run it in process) */
+  runRepetition?: RepetitionRunner;
   /** called with the paths once the files (results, history, plots) are written */
   onFilesWritten?: (files: FilesWritten) => void;
 }
@@ -165,7 +180,71 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'dryRun', 'plugins']);
+const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'dryRun', 'plugins', 'interference', 'runRepetition']);
+
+/** How a suite run measures a missing peak: best / median of this many, this long each (about a second in all). */
+export const AUTO_PEAK_REPEATS = 3;
+export const AUTO_PEAK_SECONDS = 0.3;
+
+/**
+ * The peak a run places its rows against: peak.json in the output directory (`dilbench peak`),
+ * or, where there is none and the run writes files on the CPU, one measured now
+ * (AUTO_PEAK_REPEATS x AUTO_PEAK_SECONDS on the run's threads, said as a note) and recorded in the
+ * result's environment only: the output directory gets no file it was not asked for, and
+ * `dilbench peak` stays the way to store a longer, reusable one. A failure only costs % of peak.
+ */
+async function peakFor(binding: NativeBinding, parsed: CommonRunOptions, suite: string, onProgress?: (e: ProgressEvent) => void): Promise<StoredPeak | null> {
+  if (parsed.outputDir === null) return null;
+  const dir = parsed.outputDir;
+  if (existsSync(peakPath(dir))) return loadPeak(dir);
+  if ((parsed as { peak?: boolean }).peak === false) return null;
+  const onCpu = parsed.device === 'cpu' || parsed.compareDevices === true || (parsed.device === 'auto' && !(binding.info().cuda?.deviceCount > 0));
+  if (!onCpu) return null;
+  const threads = parsed.threads > 0 ? parsed.threads : binding.info().hardwareThreads;
+  onProgress?.({
+    type: 'note',
+    message: `no peak.json in ${dir}: measuring the machine peak for % of peak (about ${Math.ceil(AUTO_PEAK_REPEATS * AUTO_PEAK_SECONDS)} s on ${threads} threads; \`dilbench peak\` measures and stores a longer one, --no-peak skips)`,
+  });
+  try {
+    const p = await measureRepeatedPeak(binding, threads, AUTO_PEAK_SECONDS, AUTO_PEAK_REPEATS);
+    return { ...p, durationSeconds: AUTO_PEAK_SECONDS, measuredAt: new Date().toISOString(), measuredBy: `${suite} (no peak.json was found)` };
+  } catch (e) {
+    onProgress?.({ type: 'note', message: `could not measure the machine peak (${messageOf(e)}); no % of peak in this run` });
+    return null;
+  }
+}
+
+/**
+ * --repetitions R: the plan R times, one after another, each in a fresh worker process; the
+ * files merged (src/suite/repetitions.ts). An abort stops after the current repetition's
+ * iteration and keeps what ran.
+ */
+async function runRepeated(
+  suite: string,
+  raw: Record<string, unknown>,
+  repetitions: number,
+  peak: StoredPeak | null,
+  options: RunBenchmarkOptions,
+): Promise<ResultFile> {
+  const run = options.runRepetition ?? runRepetitionInWorker;
+  // the --require-quiet wait happens once, before the first repetition
+  const files: ResultFile[] = [];
+  for (let r = 1; r <= repetitions; r++) {
+    if (options.signal?.aborted) break;
+    options.onProgress?.({ type: 'note', message: `repetition ${r} of ${repetitions} (a fresh worker process)` });
+    const workerOptions = { ...raw, ...(r > 1 ? { requireQuiet: undefined } : {}) };
+    const file = await run(
+      { suite, options: workerOptions, ...(peak ? { peak } : {}) },
+      { signal: options.signal, onProgress: (e) => e.type !== 'done' && options.onProgress?.(e) },
+    );
+    files.push(file);
+    if (file.interrupted) break;
+  }
+  if (files.length === 0) throw Object.assign(new Error('interrupted before the first repetition ran'), { code: 'ERR_DILBENCH_CANCELLED' });
+  const merged = mergeRepetitions(files);
+  if (files.length < repetitions) merged.interrupted = true;
+  return merged;
+}
 
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<ResultFile> {
   const suite = getSuite(options?.suite);
@@ -176,27 +255,38 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   const parsed = suite.parseOptions(raw);
   // a directory that cannot hold the results fails now (naming outputDir), not after the run
   if (parsed.outputDir !== null && !options.dryRun) assertWritableDirectory(parsed.outputDir, 'outputDir');
+  const repetitions = (parsed as CommonRunOptions & { repetitions?: number }).repetitions ?? 1;
   const specs = parsePluginSpecs(options.plugins);
+  if (repetitions > 1 && specs.length > 0) {
+    throw new ConfigError('repetitions', repetitions, '1 when plugins are given', 'repetition workers do not load plugins yet');
+  }
   const base = options.binding ?? getBinding();
-  const plugins = await preparePlugins(specs, base, {
-    timeLimitSeconds: parsed.maxRunSeconds ?? DEFAULTS.maxRunSeconds,
-    threads: parsed.threads > 0 ? parsed.threads : base.info().hardwareThreads,
-  });
+  const peak = parsed.outputDir !== null && !options.dryRun ? await peakFor(base, parsed, suite.name, options.onProgress) : null;
   let file: ResultFile;
-  try {
-    file = await runSuite(suite, parsed, {
-      binding: plugins.binding,
-      signal: options.signal,
-      onProgress: options.onProgress,
-      rates: options.rates,
-      sampling: options.sampling,
-      dryRun: options.dryRun,
-      // a peak stored by `dilbench peak` in the same output directory
-      loadPeak: parsed.outputDir !== null ? () => loadPeak(parsed.outputDir as string) : undefined,
-      ...(plugins.records.length ? { environment: { plugins: plugins.records } } : {}),
+  if (repetitions > 1 && !options.dryRun) {
+    file = await runRepeated(suite.name, raw, repetitions, peak, options);
+    options.onProgress?.({ type: 'done', file });
+  } else {
+    const plugins = await preparePlugins(specs, base, {
+      timeLimitSeconds: parsed.maxRunSeconds ?? DEFAULTS.maxRunSeconds,
+      threads: parsed.threads > 0 ? parsed.threads : base.info().hardwareThreads,
     });
-  } finally {
-    plugins.close();
+    try {
+      file = await runSuite(suite, parsed, {
+        binding: plugins.binding,
+        signal: options.signal,
+        onProgress: options.onProgress,
+        rates: options.rates,
+        sampling: options.sampling,
+        dryRun: options.dryRun,
+        interference: options.interference === undefined ? systemProbe : options.interference,
+        // a peak stored by `dilbench peak` in the same output directory, or measured just now
+        loadPeak: peak ? async () => peak : undefined,
+        ...(plugins.records.length ? { environment: { plugins: plugins.records } } : {}),
+      });
+    } finally {
+      plugins.close();
+    }
   }
   let written: FilesWritten | undefined;
   if (parsed.outputDir !== null && !file.dryRun) {

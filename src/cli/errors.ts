@@ -7,6 +7,12 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+/**
+ * The machine was not quiet enough to trust the numbers: `--require-quiet` gave up waiting, or
+ * `compare` found its only slowdowns in runs flagged for interference. 75 is EX_TEMPFAIL of
+ * sysexits.h ("try again later"): a CI gate can retry instead of failing.
+ */
+export const EXIT_RETRY = 75;
 
 /** An error the CLI has already explained; carries its exit code. */
 export class CliExit extends Error {
@@ -33,6 +39,10 @@ export function reportError(e: unknown, verbose: boolean, stderr: NodeJS.Writabl
   }
   const code = (e as { code?: unknown })?.code;
   const msg = e instanceof Error ? e.message : String(e);
+  if (code === 'ERR_DILBENCH_MACHINE_BUSY') {
+    stderr.write(`dilbench: ${msg}\n`);
+    return EXIT_RETRY;
+  }
   if (code === 'ERR_DILBENCH_INVALID_CONFIG') {
     stderr.write(`dilbench: error: ${msg}\n`);
     if (verbose && e instanceof Error && e.stack) stderr.write(`${e.stack}\n`);

@@ -5,6 +5,8 @@ import { BEST_PER_LENGTH_NOTE, bestPerLength, lengthLabel, medianWithRange } fro
 import type { ResultRow } from '../results/types.js';
 import { sideLabeller } from '../reports/side-sections.js';
 import type { SideComparison } from '../suite/side-comparison.js';
+import { interferenceNote } from '../measure/interference.js';
+import { pctOfPeakText } from '../roofline/index.js';
 
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -19,7 +21,10 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
 /** Short status for the terminal: notes go below the table, numbered. */
 function shortStatus(r: ResultRow, notes: string[], label: (r: ResultRow) => string = (x) => x.implementation): string {
   if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
-  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? [])];
+  const contended = r.interference ? interferenceNote(r.interference) : null;
+  const overPeak = r.roofline?.overPeakNote ? `over 100% of peak: ${r.roofline.overPeakNote}` : null;
+  const drifted = r.drift?.flagged ? `drift: the sentinel had moved ${r.drift.movePct > 0 ? '+' : ''}${r.drift.movePct}% from the run's start around this point` : null;
+  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? []), ...(contended ? [contended] : []), ...(drifted ? [drifted] : []), ...(overPeak ? [overPeak] : [])];
   if (own.length === 0) return 'ok';
   const refs = own.map((w) => {
     notes.push(`${label(r)} @ ${lengthLabel(r.seqLen)}: ${w}`);
@@ -47,7 +52,7 @@ export function summaryText(file: ResultFile): string {
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
-        ...(roof ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-'] : []),
+        ...(roof ? [r.roofline ? pctOfPeakText(r.roofline) : '-'] : []),
         shortStatus(r, notes, label),
       ]),
       [true, false, true, true, true, true, true, ...(roof ? [true] : []), false],
@@ -93,6 +98,8 @@ export function summaryText(file: ResultFile): string {
     out.push('');
     for (const c of comparisons) out.push(comparisonLine(c));
   }
+  if (file.interference) out.push(`\ninterference: ${file.interference.summary}`);
+  if (file.driftSentinel) out.push(`${file.interference ? '' : '\n'}drift: ${file.driftSentinel.summary}`);
   if (file.interrupted) out.push('\ninterrupted: not every point ran');
   return out.join('\n') + '\n';
 }

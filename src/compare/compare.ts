@@ -4,8 +4,25 @@ import type { Environment, ResultFile, ResultRow } from '../results/types.js';
 import { mannWhitneyU } from '../stats/mann-whitney.js';
 import { createRng } from '../stats/random.js';
 import { bootstrapMedians, median as medianOf, percentileInterval } from '../stats/summary.js';
+import { bootstrapPValue, hierarchicalLogReplicates, repetitionEstimate } from '../stats/hierarchical.js';
 
-export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain';
+/** `unreliable`: it would be `slower` (`faster`), but the current run (the baseline) was measured under interference (retry: exit 75) */
+export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain' | 'unreliable';
+
+/**
+ * The smallest change a comparison of two single runs may call, when no history says otherwise.
+ * Two runs' samples give an interval for *their* medians only; between runs of identical code
+ * the median moves with memory layout, clock and background load. On a quiet machine that
+ * run-to-run spread is a few percent (the simulation in test/compare/noise-gate.test.ts uses a 3%
+ * standard deviation per run, so a ratio of two runs has about 4.2%); 10% is about 2.3 of those
+ * standard deviations, which keeps false `slower` verdicts of A/A pairs near 1%. With
+ * `--repetitions` the spread is measured instead and no floor is applied.
+ */
+export const DEFAULT_NOISE_FLOOR = 0.1;
+/** The history-derived floor: half-width of a 95% interval of the ratio of two runs, 1.96 x sqrt(2) sd of log medians */
+export const HISTORY_FLOOR_FACTOR = 1.96 * Math.SQRT2;
+/** runs of the same configuration a history needs before it replaces the default floor */
+export const HISTORY_MIN_RUNS = 3;
 
 export interface CompareOptions {
   /** significance level of the Mann-Whitney test (default 0.05) */
@@ -18,6 +35,12 @@ export interface CompareOptions {
   seed?: number;
   /** bootstrap resamples (default 2000) */
   resamples?: number;
+  /**
+   * Rows without repetitions on both sides: the smallest relative change that may be called
+   * (default DEFAULT_NOISE_FLOOR), or per row key (rowKey) from a history of the same configuration.
+   */
+  noiseFloor?: number;
+  noiseFloors?: ReadonlyMap<string, number>;
 }
 
 export interface RowConfig {
@@ -44,7 +67,16 @@ export interface RowComparison {
   ratio: number;
   ratioCi95: [number, number];
   pValue: number;
-  test: 'exact' | 'normal';
+  /** exact / normal: Mann-Whitney on the samples; bootstrap: hierarchical bootstrap over repetitions */
+  test: 'exact' | 'normal' | 'bootstrap';
+  /** repetitions: interval from resampling repetitions and samples; samples: from one run's samples each */
+  method: 'repetitions' | 'samples';
+  /** repetitions used on each side (flagged ones left out when enough remain) */
+  repetitions?: { baseline: number; current: number };
+  /** samples method: the run-to-run noise floor applied (max with --threshold), and where it came from */
+  noiseFloor?: { value: number; source: 'default' | 'history' | 'option' };
+  /** a side measured under interference (its row, or all but one of its repetitions, flagged) */
+  interference?: { baseline: boolean; current: boolean };
   verdict: Verdict;
   /** e.g. the differences compared despite --allow-mismatch */
   notes: string[];
@@ -66,6 +98,7 @@ export interface ComparisonSummary {
   slower: number;
   same: number;
   uncertain: number;
+  unreliable: number;
   /** geometric mean of the per-row ratios (null when no row was compared) */
   geomeanRatio: number | null;
   /** bootstrap interval of the geometric mean (rows resampled jointly, replicate by replicate) */
@@ -85,8 +118,12 @@ export interface ComparisonReport {
   refused: RefusedRow[];
   notComparable: UncomparedRow[];
   warnings: string[];
-  /** 1 when any row is slower; 2 when rows were refused and none could be compared; else 0 */
-  exitCode: 0 | 1 | 2;
+  /**
+   * 1 when any row is slower; else 75 (EXIT_RETRY) when a row is unreliable (would be slower
+   * (or faster), but the run that could have caused it was measured under interference); 2 when
+   * rows were refused and none could be compared; else 0
+   */
+  exitCode: 0 | 1 | 2 | 75;
 }
 
 const SHAPE_FIELDS = ['device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim', 'causal', 'effectiveSeqLen'] as const;
@@ -207,6 +244,50 @@ function environmentWarnings(a: Environment | undefined, b: Environment | undefi
   return out;
 }
 
+/** compare's exit code when its only slowdowns were measured under interference (sysexits EX_TEMPFAIL: retry) */
+export const EXIT_UNRELIABLE = 75;
+
+function isFlagged(i: { flagged?: boolean } | undefined): boolean {
+  return i?.flagged === true;
+}
+
+/**
+ * The repetitions a row may be judged on: the unflagged ones when at least two are left,
+ * otherwise all of them with the row counted as flagged. A row without repetitions: its own flag.
+ */
+function usableRepetitions(row: ResultRow): { samples: number[][]; flagged: boolean; left: number } {
+  const reps = (row.repetitions ?? []).filter((r) => Array.isArray(r.samplesMs) && r.samplesMs.length > 0);
+  if (reps.length < 2) return { samples: [], flagged: isFlagged(row.interference), left: 0 };
+  const quiet = reps.filter((r) => !isFlagged(r.interference));
+  if (quiet.length >= 2) return { samples: quiet.map((r) => r.samplesMs), flagged: false, left: reps.length - quiet.length };
+  return { samples: reps.map((r) => r.samplesMs), flagged: reps.some((r) => isFlagged(r.interference)), left: 0 };
+}
+
+/** The largest slowdown the row's (or its flagged repetitions') interference can explain; Infinity when unknown. */
+function maxSlowdownOf(row: ResultRow): number {
+  const all = [row.interference, ...(row.repetitions ?? []).map((r) => r.interference)].filter((i) => isFlagged(i));
+  if (all.length === 0) return 1;
+  return Math.max(...all.map((i) => (typeof i!.maxSlowdown === 'number' && i!.maxSlowdown >= 1 ? i!.maxSlowdown : Number.POSITIVE_INFINITY)));
+}
+
+function interferenceReason(row: ResultRow): string {
+  const i = row.interference ?? row.repetitions?.find((r) => isFlagged(r.interference))?.interference;
+  return i?.reason ?? 'flagged';
+}
+
+function describeFloors(rows: RowComparison[]): string {
+  const bySource = new Map<string, number[]>();
+  for (const r of rows) if (r.noiseFloor) bySource.set(r.noiseFloor.source, [...(bySource.get(r.noiseFloor.source) ?? []), r.noiseFloor.value]);
+  const pct = (v: number) => `${+(v * 100).toFixed(1)}%`;
+  return [...bySource.entries()]
+    .map(([src, vs]) => {
+      const lo = Math.min(...vs);
+      const hi = Math.max(...vs);
+      return `${lo === hi ? pct(lo) : `${pct(lo)}-${pct(hi)}`} ${src === 'default' ? 'documented default' : src === 'history' ? 'from the history of the same configuration' : 'from --noise-floor'}`;
+    })
+    .join(', ');
+}
+
 /** Compares two parsed result files. Pure (reproducible for a given seed). */
 export function compareResults(baseline: ResultFile, current: ResultFile, options: CompareOptions = {}): ComparisonReport {
   const alpha = options.alpha ?? 0.05;
@@ -266,6 +347,7 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
   const notComparable: UncomparedRow[] = [];
   const logReplicates: Float64Array[] = [];
   const threadDiffs: string[] = [];
+  let samplesOnly = 0;
   const cacheDiffs: string[] = [];
   for (const pair of pairs) {
     const { base, cur } = pair;
@@ -298,21 +380,74 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     if (base.cacheMode && cur.cacheMode && base.cacheMode !== cur.cacheMode) {
       cacheDiffs.push(`${label}: ${base.cacheMode} vs ${cur.cacheMode}`);
     }
-    const bMed = medianOf(bs);
-    const cMed = medianOf(cs);
     const rng = createRng((seed ^ hashString(rowKey(base))) >>> 0);
-    const bRep = bootstrapMedians(bs, resamples, rng);
-    const cRep = bootstrapMedians(cs, resamples, rng);
-    const ratios = new Float64Array(resamples);
-    const logs = new Float64Array(resamples);
-    for (let i = 0; i < resamples; i++) {
-      const r = (cRep[i] as number) / (bRep[i] as number);
-      ratios[i] = r;
-      logs[i] = Math.log(r);
+    const bReps = usableRepetitions(base);
+    const cReps = usableRepetitions(cur);
+    const flagged = { baseline: bReps.flagged, current: cReps.flagged };
+    const notes = [...pair.notes];
+    let bMed: number;
+    let cMed: number;
+    let ci: [number, number];
+    let pValue: number;
+    let test: RowComparison['test'];
+    let method: RowComparison['method'];
+    let floor: RowComparison['noiseFloor'];
+    let logs: Float64Array;
+    if (bReps.samples.length >= 2 && cReps.samples.length >= 2) {
+      // between-run variance measured: resample repetitions, then samples within them
+      method = 'repetitions';
+      bMed = repetitionEstimate(bReps.samples);
+      cMed = repetitionEstimate(cReps.samples);
+      const bl = hierarchicalLogReplicates(bReps.samples, resamples, rng);
+      const cl = hierarchicalLogReplicates(cReps.samples, resamples, rng);
+      logs = new Float64Array(resamples);
+      for (let i = 0; i < resamples; i++) logs[i] = (cl[i] as number) - (bl[i] as number);
+      ci = percentileInterval(logs.map(Math.exp), 0.95);
+      pValue = bootstrapPValue(logs);
+      test = 'bootstrap';
+      if (bReps.left + cReps.left > 0) notes.push(`${bReps.left + cReps.left} repetition(s) measured under interference left out`);
+    } else {
+      method = 'samples';
+      bMed = medianOf(bs);
+      cMed = medianOf(cs);
+      const bRep = bootstrapMedians(bs, resamples, rng);
+      const cRep = bootstrapMedians(cs, resamples, rng);
+      const ratios = new Float64Array(resamples);
+      logs = new Float64Array(resamples);
+      for (let i = 0; i < resamples; i++) {
+        const r = (cRep[i] as number) / (bRep[i] as number);
+        ratios[i] = r;
+        logs[i] = Math.log(r);
+      }
+      ci = percentileInterval(ratios, 0.95);
+      const mw = mannWhitneyU(cs, bs);
+      pValue = mw.p;
+      test = mw.method;
+      const fromHistory = options.noiseFloors?.get(rowKey(base));
+      floor =
+        fromHistory !== undefined
+          ? { value: fromHistory, source: 'history' }
+          : { value: options.noiseFloor ?? DEFAULT_NOISE_FLOOR, source: options.noiseFloor !== undefined ? 'option' : 'default' };
+      samplesOnly++;
     }
     logReplicates.push(logs);
-    const ci = percentileInterval(ratios, 0.95);
-    const mw = mannWhitneyU(cs, bs);
+    const gate = method === 'samples' ? Math.max(threshold, floor!.value) : threshold;
+    let verdict = verdictOf(ci, pValue, alpha, gate);
+    // Interference slows what it hits: a flagged current run can fake a slowdown (never the basis
+    // of `slower`), a flagged baseline can fake a speed-up; the other way round it only hides one.
+    const explainable = maxSlowdownOf(cur);
+    if (verdict === 'slower' && flagged.current && ci[0] > (1 + gate) * explainable) {
+      // more than the measured interference can account for: a slowdown all the same
+      notes.push(`the current run was measured under interference (${interferenceReason(cur)}), but that explains at most x${explainable.toFixed(2)}; the interval starts beyond it`);
+    } else if (verdict === 'slower' && flagged.current) {
+      verdict = 'unreliable';
+      notes.push(`would be slower, but the current run was measured under interference (${interferenceReason(cur)}; it can explain up to x${Number.isFinite(explainable) ? explainable.toFixed(2) : '?'}): retry on a quiet machine`);
+    } else if (verdict === 'faster' && flagged.baseline) {
+      verdict = 'unreliable';
+      notes.push(`would be faster, but the baseline was measured under interference (${interferenceReason(base)})`);
+    } else if (flagged.baseline || flagged.current) {
+      notes.push(`${flagged.baseline && flagged.current ? 'both runs' : flagged.baseline ? 'the baseline' : 'the current run'} measured under interference`);
+    }
     rows.push({
       label,
       config: configOf(base),
@@ -322,10 +457,14 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
       currentSamples: cs.length,
       ratio: cMed / bMed,
       ratioCi95: ci,
-      pValue: mw.p,
-      test: mw.method,
-      verdict: verdictOf(ci, mw.p, alpha, threshold),
-      notes: pair.notes,
+      pValue,
+      test,
+      method,
+      ...(method === 'repetitions' ? { repetitions: { baseline: bReps.samples.length, current: cReps.samples.length } } : {}),
+      ...(floor ? { noiseFloor: floor } : {}),
+      ...(flagged.baseline || flagged.current ? { interference: flagged } : {}),
+      verdict,
+      notes,
     });
   }
   if (threadDiffs.length > 0) {
@@ -348,7 +487,11 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     for (const logs of logReplicates) for (let i = 0; i < resamples; i++) g[i] = (g[i] as number) + (logs[i] as number);
     for (let i = 0; i < resamples; i++) g[i] = Math.exp((g[i] as number) / rows.length);
     geomeanCi95 = percentileInterval(g, 0.95);
-    geomeanVerdict = verdictOf(geomeanCi95, null, alpha, threshold);
+    // any row from single runs: the geometric mean cannot beat that row's noise floor either
+    const floors = rows.filter((r) => r.noiseFloor).map((r) => r.noiseFloor!.value);
+    geomeanVerdict = verdictOf(geomeanCi95, null, alpha, Math.max(threshold, ...floors));
+    if (geomeanVerdict === 'slower' && rows.some((r) => r.interference?.current)) geomeanVerdict = 'unreliable';
+    if (geomeanVerdict === 'faster' && rows.some((r) => r.interference?.baseline)) geomeanVerdict = 'unreliable';
   }
   const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
   const summary: ComparisonSummary = {
@@ -357,11 +500,19 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     slower: count('slower'),
     same: count('same'),
     uncertain: count('uncertain'),
+    unreliable: count('unreliable'),
     geomeanRatio,
     geomeanCi95,
     geomeanVerdict,
   };
-  const exitCode: 0 | 1 | 2 = summary.slower > 0 ? 1 : rows.length === 0 && refused.length > 0 ? 2 : 0;
+  if (samplesOnly > 0) {
+    warnings.push(
+      `${samplesOnly} row(s) compared from one run each: their intervals ignore run-to-run variance, so a change must exceed the noise floor ` +
+        `(${describeFloors(rows)}) to be called; --repetitions R on both runs measures that variance instead`,
+    );
+  }
+  const exitCode: 0 | 1 | 2 | 75 =
+    summary.slower > 0 ? 1 : summary.unreliable > 0 ? EXIT_UNRELIABLE : rows.length === 0 && refused.length > 0 ? 2 : 0;
   return {
     alpha,
     threshold,

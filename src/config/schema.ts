@@ -38,6 +38,9 @@ interface FieldSpec {
   allowed: string;
 }
 
+/** --require-quiet without a number: how long a run waits for the machine to become quiet */
+export const DEFAULT_QUIET_WAIT_SECONDS = 60;
+
 function fields(ranges: RangeTable): Record<string, FieldSpec> {
   const names = rangeNames(ranges);
   return {
@@ -69,6 +72,13 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
     maxTime: { schema: z.preprocess(toNumber, z.number().positive().finite()), allowed: 'a number of seconds > 0' },
     cold: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     interleave: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
+    requireQuiet: {
+      // the bare flag (true) waits up to the default; a number: that many seconds (0: refuse at once)
+      schema: z.preprocess((v) => (v === true || v === 'true' ? DEFAULT_QUIET_WAIT_SECONDS : toNumber(v)), z.number().min(0).max(3600)),
+      allowed: `seconds to wait for a quiet machine, 0..3600 (the bare flag: ${DEFAULT_QUIET_WAIT_SECONDS})`,
+    },
+    repetitions: { schema: int(1, 1000), allowed: 'an integer >= 1 (each repetition in a fresh worker process)' },
+    peak: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false (false: do not measure a missing peak.json)' },
     plots: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     history: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     baseline: { schema: z.string().trim().min(1), allowed: 'an implementation name, e.g. naive' },
@@ -165,8 +175,14 @@ export interface SequenceRangesOptions extends ImplParams {
   maxTime: number;
   /** evict the last-level cache before each sample */
   cold: boolean;
-  /** sample the implementations of one point in randomised round-robin */
+  /** sample the implementations of one point in randomised round-robin (default true) */
   interleave: boolean;
+  /** --require-quiet: seconds to wait for a quiet machine before refusing to start */
+  requireQuiet?: number;
+  /** independent repetitions of every point, each in a fresh worker process (default 1) */
+  repetitions: number;
+  /** measure the machine peak first when the output directory has no peak.json (default true) */
+  peak: boolean;
   /** write plots beside the results (default true) */
   plots: boolean;
   /** append the rows to <outputDir>/history.jsonl (default true) */
@@ -214,7 +230,9 @@ export const DEFAULTS = {
   maxSamples: 1000,
   maxTime: 10,
   cold: false,
-  interleave: false,
+  interleave: true,
+  repetitions: 1,
+  peak: true,
   plots: true,
   history: true,
   baseline: 'naive',
@@ -223,7 +241,7 @@ export const DEFAULTS = {
 const KNOWN_KEYS = new Set([
   'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
   'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'plots', 'history', 'baseline',
+  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'requireQuiet', 'repetitions', 'peak', 'plots', 'history', 'baseline',
   ...IMPL_PARAM_KEYS,
 ]);
 
@@ -309,6 +327,9 @@ export function parseSequenceRangesOptions(
     maxTime: get<number>('maxTime', DEFAULTS.maxTime)!,
     cold: get<boolean>('cold', DEFAULTS.cold)!,
     interleave: get<boolean>('interleave', DEFAULTS.interleave)!,
+    requireQuiet: get<number>('requireQuiet'),
+    repetitions: get<number>('repetitions', DEFAULTS.repetitions)!,
+    peak: get<boolean>('peak', DEFAULTS.peak)!,
     plots: get<boolean>('plots', DEFAULTS.plots)!,
     history: get<boolean>('history', DEFAULTS.history)!,
     baseline: get<string>('baseline', DEFAULTS.baseline)!,

@@ -1,6 +1,8 @@
 // Markdown view: environment, a table of every point, a pivot implementation x length of median
 // time, and the best implementation per length.
 import { familySections } from './family-sections.js';
+import { pctOfPeakText } from '../roofline/index.js';
+import { SENTINEL_MIN_MOVE_PCT, SENTINEL_NOISE_MULTIPLE } from '../measure/drift.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
 import { analyzeScaling } from '../stats/scaling.js';
@@ -124,6 +126,25 @@ export function toMarkdown(file: ResultFile): string {
       .join('\n'),
   );
   out.push('');
+  if (file.interference || file.driftSentinel) {
+    out.push('## Interference');
+    out.push('');
+  }
+  if (file.interference) {
+    const t = file.interference.thresholds;
+    out.push(
+      `${file.interference.summary}. A point is flagged when, while it sampled, other processes used more than ${t.otherCpuPct}% of the CPUs, ` +
+        `steal time exceeded ${t.stealPct}%, or the CPU clock fell below ${t.frequencyFraction * 100}% of its maximum; their status says "under contention".`,
+    );
+    out.push('');
+  }
+  if (file.driftSentinel) {
+    out.push(
+      `Drift: ${file.driftSentinel.summary}. The sentinel is a fixed FMA workload of a few ms run at the start, after every point and at the end; ` +
+        `points next to a reading beyond ${SENTINEL_NOISE_MULTIPLE}x its start-up noise (at least ${SENTINEL_MIN_MOVE_PCT}%) say "drift" in their status.`,
+    );
+    out.push('');
+  }
   out.push('## Results');
   out.push('');
   out.push(
@@ -165,7 +186,7 @@ export function toMarkdown(file: ResultFile): string {
         r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : r.estimatedMemoryBytes > 0 ? `~${formatBytes(r.estimatedMemoryBytes)} est.` : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
-        ...(hasRoofline ? [r.roofline ? `${r.roofline.pctOfPeakCompute.toFixed(1)}%` : '-', r.roofline?.bound ?? '-'] : []),
+        ...(hasRoofline ? [r.roofline ? pctOfPeakText(r.roofline) : '-', r.roofline?.bound ?? '-'] : []),
         shortStatus(r, noteIndex.get(r)),
       ]),
       ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(hasRoofline ? (['r', 'l'] as const) : []), 'l'],
@@ -178,6 +199,13 @@ export function toMarkdown(file: ResultFile): string {
     for (const [i, r] of noted.entries()) {
       out.push(`${i + 1}. ${label(r)} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`);
     }
+    out.push('');
+  }
+  const overPeak = rows.filter((r) => r.roofline?.overPeakNote);
+  if (overPeak.length) {
+    out.push('## Over 100% of peak');
+    out.push('');
+    for (const r of overPeak) out.push(`- ${label(r)} @ ${lengthLabel(r.seqLen)}: ${r.roofline!.overPeakNote}`);
     out.push('');
   }
 
@@ -258,6 +286,8 @@ function shortStatus(r: ResultRow, note: number | undefined): string {
   if (r.status !== 'ok') return statusText(r);
   const parts: string[] = [];
   if (r.effectiveSeqLen !== r.seqLen) parts.push(`ran at ${r.effectiveSeqLen}`);
+  if (r.interference?.flagged) parts.push('under contention');
+  if (r.drift?.flagged) parts.push(`drift ${r.drift.movePct > 0 ? '+' : ''}${r.drift.movePct}%`);
   if (note !== undefined) parts.push(`see note ${note}`);
   return parts.length ? `ok (${parts.join('; ')})` : 'ok';
 }

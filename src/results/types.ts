@@ -44,6 +44,11 @@ export interface RooflinePoint {
   attainableGflops: number;
   /** achieved GFLOP/s as % of the attainable roof */
   pctOfRoofline: number;
+  /** % of peak from the median's 95% interval against the spread of the peak's repeats */
+  pctOfPeakComputeRange?: [number, number];
+  pctOfPeakBandwidthRange?: [number, number];
+  /** why a figure is above 100% (never printed bare) */
+  overPeakNote?: string;
   /** device and compute: GPU peaks (the GPU's name, which rate the compute roof is) */
   peak: { fmaGflops: number; streamGBps: number; threads?: number; simdLevel?: string; device?: string; compute?: string };
 }
@@ -145,6 +150,25 @@ export interface ResultRow {
   projected?: Record<string, unknown>;
   /** `ring --distributed`: what the real MPI ring measured per rank and step (src/distributed) */
   distributed?: import('../distributed/analysis.js').DistributedMeasurement;
+  /** what else the machine did while this point sampled (src/measure/interference.ts); `flagged`: measured under contention */
+  interference?: import('../measure/interference.js').Interference;
+  /**
+   * --repetitions R: each independent repetition (a fresh worker process) with its own samples;
+   * `samplesMs` and `stats` then pool them. `dilbench compare` resamples these (hierarchical bootstrap).
+   */
+  repetitions?: RepetitionResult[];
+  /** the drift sentinel's checkpoints around this point (src/measure/drift.ts); `flagged`: the machine's speed had moved */
+  drift?: import('../measure/drift.js').PointDrift;
+}
+
+/** One independent repetition of a point (--repetitions). */
+export interface RepetitionResult {
+  /** 1-based, in the order the repetitions ran */
+  index: number;
+  samplesMs: number[];
+  medianMs: number;
+  stopReason?: ResultRow['stopReason'];
+  interference?: import('../measure/interference.js').Interference;
 }
 
 export interface Environment {
@@ -161,7 +185,18 @@ export interface Environment {
   buildType: string;
   hostname?: string;
   gpu?: unknown;
-  peak?: { fmaGflops: number; streamGBps: number; threads: number; simdLevel: SimdLevelName };
+  peak?: {
+    fmaGflops: number;
+    streamGBps: number;
+    threads: number;
+    simdLevel: SimdLevelName;
+    /** `dilbench peak --repeats`: min-max of the repeats and how many */
+    fmaGflopsRange?: [number, number];
+    streamGBpsRange?: [number, number];
+    repeats?: number;
+    /** measured by this run (no peak.json), not by `dilbench peak` */
+    measuredBy?: string;
+  };
   /** the GPU peak (`dilbench peak`) the CUDA rows were placed against */
   gpuPeak?: import('../roofline/peak-store.js').StoredGpuPeak;
   /** plugins loaded for the run: path and content hash, so a result says exactly what was measured */
@@ -183,6 +218,10 @@ export interface ResultFile {
   /** --dry-run: nothing was measured; `plan` says what would run (results is empty) */
   dryRun?: true;
   plan?: PlanEntry[];
+  /** other processes' CPU, steal, load and clock over the run, and how many points were flagged */
+  interference?: import('../measure/interference.js').RunInterference;
+  /** the drift sentinel's series over the run and how many points it flagged */
+  driftSentinel?: import('../measure/drift.js').DriftSentinel;
 }
 
 /** One point as the planner sees it before anything runs (--dry-run, and the plan event). */

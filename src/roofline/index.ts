@@ -15,6 +15,10 @@ export interface Peak {
   device?: string;
   /** GPU peaks: which rate the compute roof is */
   compute?: string;
+  /** `dilbench peak --repeats`: min and max of the repeats (the FMA roof is their best, the stream roof their median) */
+  fmaGflopsRange?: [number, number];
+  streamGBpsRange?: [number, number];
+  repeats?: number;
 }
 
 export interface RooflineInput {
@@ -24,6 +28,8 @@ export interface RooflineInput {
   bytes: number;
   /** time per iteration (median), ms */
   timeMs: number;
+  /** the median's 95% interval, ms, when known */
+  timeCi95Ms?: [number, number];
 }
 
 function checkPeak(peak: Peak): void {
@@ -43,7 +49,52 @@ export function classify(arithmeticIntensity: number, peak: Peak): 'compute' | '
   return arithmeticIntensity >= ridgePoint(peak) ? 'compute' : 'memory';
 }
 
-/** Places one measurement on the roofline. Percentages are 0..100 (may exceed 100 if the peak is low). */
+/**
+ * Why a figure above 100% of peak is not nonsense, or null. Compute: the FMA peak is the best of
+ * its repeats on whatever else the machine did then; a kernel's flops are its definition's count.
+ * Bandwidth: the kernel counts the bytes its definition reads and writes, and what caches serve
+ * never crosses the memory bus that the stream figure measures.
+ */
+export function overPeakNote(pctCompute: number, computeRange: [number, number], pctBandwidth: number, peak: Peak): string | null {
+  const notes: string[] = [];
+  if (pctCompute > 100) {
+    const spread = peak.fmaGflopsRange ? `; its ${peak.repeats ?? ''} repeats spread ${peak.fmaGflopsRange[0].toFixed(1)}-${peak.fmaGflopsRange[1].toFixed(1)} GFLOP/s` : '';
+    notes.push(
+      computeRange[0] <= 100
+        ? `${pctCompute.toFixed(0)}% of the FMA peak is within the uncertainty of the two (${computeRange[0].toFixed(0)}-${computeRange[1].toFixed(0)}%)`
+        : `${pctCompute.toFixed(0)}% of the FMA peak: the peak (${peak.fmaGflops.toFixed(1)} GFLOP/s${spread}) was measured lower than this machine can do (other load, another clock or thread count; rerun \`dilbench peak\` on a quiet machine), or the kernel executes fewer flops than its definition counts`,
+    );
+  }
+  if (pctBandwidth > 100) {
+    notes.push(
+      `${pctBandwidth.toFixed(0)}% of the stream bandwidth: ${BANDWIDTH_OVER_PEAK}`,
+    );
+  }
+  return notes.length ? notes.join('; ') : null;
+}
+
+/** Why a byte rate can exceed the stream bandwidth. */
+export const BANDWIDTH_OVER_PEAK =
+  'the bytes counted are every byte the definition reads and writes, and those served from caches never cross the memory bus the stream figure measures; a mostly-read stream also runs faster than the triad\'s read + write mix';
+
+/**
+ * A rate as a share of the stream bandwidth, with the spread of the peak's repeats where known;
+ * above 100% with why (the bytes counted include what caches serve).
+ */
+export function streamShareText(gbps: number, peak: { streamGBps: number; streamGBpsRange?: [number, number]; repeats?: number }): string {
+  const pct = (100 * gbps) / peak.streamGBps;
+  const range = peak.streamGBpsRange ? ` (${((100 * gbps) / peak.streamGBpsRange[1]).toFixed(0)}-${((100 * gbps) / peak.streamGBpsRange[0]).toFixed(0)}% over the peak's ${peak.repeats ?? ''} repeats)` : '';
+  const over = pct > 100 ? `; over 100%: ${BANDWIDTH_OVER_PEAK}` : '';
+  return `${pct.toFixed(0)}%${range} of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)${over}`;
+}
+
+/** "% of peak" for tables: the figure, its interval when known, and a pointer to the note above 100%. */
+export function pctOfPeakText(r: RooflinePoint): string {
+  const range = r.pctOfPeakComputeRange ? ` (${r.pctOfPeakComputeRange[0].toFixed(0)}-${r.pctOfPeakComputeRange[1].toFixed(0)})` : '';
+  return `${r.pctOfPeakCompute.toFixed(1)}%${range}${r.overPeakNote && r.pctOfPeakCompute > 100 ? ' over peak, see note' : ''}`;
+}
+
+/** Places one measurement on the roofline. Percentages are 0..100 (may exceed 100 if the peak is low: see overPeakNote). */
 export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
   checkPeak(peak);
   const { flops, bytes, timeMs } = input;
@@ -56,14 +107,29 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
   const arithmeticIntensity = flops / bytes;
   const ridge = peak.fmaGflops / peak.streamGBps;
   const attainableGflops = Math.min(peak.fmaGflops, arithmeticIntensity * peak.streamGBps);
+  // uncertainty: the median's interval against the spread of the peak's repeats
+  const [tLo, tHi] = input.timeCi95Ms && input.timeCi95Ms[0] > 0 ? input.timeCi95Ms : [timeMs, timeMs];
+  const [fLo, fHi] = peak.fmaGflopsRange ?? [peak.fmaGflops, peak.fmaGflops];
+  const [sLo, sHi] = peak.streamGBpsRange ?? [peak.streamGBps, peak.streamGBps];
+  const pctRange = (work: number, roofLo: number, roofHi: number): [number, number] => [
+    (100 * work) / (tHi / 1000) / 1e9 / roofHi,
+    (100 * work) / (tLo / 1000) / 1e9 / roofLo,
+  ];
+  const pctOfPeakCompute = (100 * achievedGflops) / peak.fmaGflops;
+  const pctOfPeakBandwidth = (100 * achievedGBps) / peak.streamGBps;
+  const computeRange = pctRange(flops, fLo, fHi);
+  const bandwidthRange = pctRange(bytes, sLo, sHi);
+  const over = overPeakNote(pctOfPeakCompute, computeRange, pctOfPeakBandwidth, peak);
   return {
     arithmeticIntensity,
     ridgePoint: ridge,
     bound: arithmeticIntensity >= ridge ? 'compute' : 'memory',
     achievedGflops,
     achievedGBps,
-    pctOfPeakCompute: (100 * achievedGflops) / peak.fmaGflops,
-    pctOfPeakBandwidth: (100 * achievedGBps) / peak.streamGBps,
+    pctOfPeakCompute,
+    pctOfPeakBandwidth,
+    ...(input.timeCi95Ms || peak.fmaGflopsRange ? { pctOfPeakComputeRange: computeRange, pctOfPeakBandwidthRange: bandwidthRange } : {}),
+    ...(over ? { overPeakNote: over } : {}),
     attainableGflops,
     pctOfRoofline: attainableGflops > 0 ? (100 * achievedGflops) / attainableGflops : 0,
     peak: {
@@ -84,7 +150,11 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
 export function attachRoofline(row: ResultRow, peak: Peak): ResultRow {
   const median = row.stats?.medianMs;
   if (row.status !== 'ok' || median === undefined || !(median > 0) || !(row.bytesPerIteration > 0)) return row;
-  return { ...row, roofline: rooflinePoint({ flops: row.flopsPerIteration, bytes: row.bytesPerIteration, timeMs: median }, peak) };
+  const ci = row.stats?.medianCi95Ms;
+  return {
+    ...row,
+    roofline: rooflinePoint({ flops: row.flopsPerIteration, bytes: row.bytesPerIteration, timeMs: median, ...(ci ? { timeCi95Ms: ci } : {}) }, peak),
+  };
 }
 
 /** The roofline of a CUDA row of `dtype` on the GPU of `gpu`. */

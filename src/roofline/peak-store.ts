@@ -38,6 +38,14 @@ export interface StoredPeak {
   gpu?: StoredGpuPeak;
   /** why the GPU peak was not measured (no CUDA build, no device, ...) */
   gpuNotMeasured?: string;
+  /** repeats measured (fmaGflops: the best of them; streamGBps: their median) and each one's figures */
+  repeats?: number;
+  fmaGflopsRuns?: number[];
+  streamGBpsRuns?: number[];
+  fmaGflopsRange?: [number, number];
+  streamGBpsRange?: [number, number];
+  /** measured by a suite run that found no peak.json, not by `dilbench peak` */
+  measuredBy?: string;
 }
 
 /** True for a GPU peak whose figures are all positive numbers. */

@@ -30,6 +30,13 @@ import type { CommonRunOptions, RunDependencies, SuiteContext, SuiteDefinition, 
 import { cudaAvailability, resolveDevice, runSides, sameSide, sideKey, sideUnavailableReason, type RunSide } from './sides.js';
 import { buildSideComparisons } from './side-comparison.js';
 import { computesExactDense } from '../implementations/descriptors.js';
+import {
+  interferenceBetween,
+  summarizeRunInterference,
+  type Interference,
+  type InterferenceProbe,
+} from '../measure/interference.js';
+import { DriftRecorder, type PointDrift } from '../measure/drift.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 const UNSUPPORTED = 'ERR_DILBENCH_UNSUPPORTED';
@@ -250,7 +257,12 @@ export async function runSuite<O extends CommonRunOptions>(
 
   const request = samplingRequest(options);
   const adaptive = request.runs === undefined;
-  const interleave = options.interleave === true;
+  // interleaved by default (--no-interleave: one implementation after another)
+  const interleave = options.interleave !== false;
+  const probe = deps.interference ?? null;
+  if (options.requireQuiet !== undefined && probe) {
+    await waitForQuiet(probe, options.requireQuiet, deps.sleep ?? sleepMs, emit, signal);
+  }
 
   // one rate model per side (a cuda or bf16 side runs at other rates)
   const ratesBySide: RateModel[] = [];
@@ -317,6 +329,15 @@ export async function runSuite<O extends CommonRunOptions>(
   const sampling = deps.sampling ?? takeSamples;
   const results: ResultRow[] = [];
   let interrupted = false;
+  const runStart = probe?.snapshot();
+  // the drift sentinel runs where the build has it, with the interference probe (off in fake-binding tests)
+  const drift = probe && typeof binding.fmaSentinel === 'function' ? new DriftRecorder(binding.fmaSentinel.bind(binding), threads) : null;
+  let lastSentinel = Number.NaN;
+  if (drift) {
+    drift.start();
+    lastSentinel = drift.referenceGflops();
+  }
+  let groupsDone = 0;
 
   // --interleave: the implementations of a point together; several sides: the sides of a point together
   const groups = interleave || compareMode ? groupByPoint(points, { implementations: interleave, sides: compareMode }) : points.map((_, i) => [i]);
@@ -326,6 +347,7 @@ export async function runSuite<O extends CommonRunOptions>(
       break;
     }
     const started = Date.now();
+    const before = probe?.snapshot();
     const rows: ResultRow[] = [];
     const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] = [];
     for (const i of group) {
@@ -390,9 +412,21 @@ export async function runSuite<O extends CommonRunOptions>(
         }
       }
     }
+    // every row of the group shares the window it was sampled in
+    const contention = probe && before ? interferenceBetween(before, probe.snapshot(), probe.extras(), threads) : null;
+    groupsDone++;
+    let pointDrift: PointDrift | null = null;
+    if (drift && rows.some((r) => r.status === 'ok')) {
+      const now = drift.checkpoint(groupsDone);
+      pointDrift = drift.pointDrift(lastSentinel, now);
+      lastSentinel = now;
+    }
     for (let k = 0; k < group.length; k++) {
       const i = group[k];
       const row = rows[k];
+      // its own field, not a warning: reports show it beside the status (interferenceNote)
+      if (contention && row.status === 'ok' && row.stats) row.interference = contention;
+      if (pointDrift && row.status === 'ok' && row.stats) row.drift = pointDrift;
       if (row.errorCode === CANCELLED) interrupted = true;
       // a side that runs out of memory cannot run this pair: skipped with the reason (the code kept)
       if (compareMode && row.status === 'failed' && row.errorCode === OUT_OF_MEMORY) {
@@ -413,7 +447,16 @@ export async function runSuite<O extends CommonRunOptions>(
   try {
     const stored = deps.loadPeak ? await deps.loadPeak() : null;
     if (stored && stored.threads === threads && stored.simdLevel === info.simdLevel) {
-      peak = { fmaGflops: stored.fmaGflops, streamGBps: stored.streamGBps, threads: stored.threads, simdLevel: info.simdLevel };
+      peak = {
+        fmaGflops: stored.fmaGflops,
+        streamGBps: stored.streamGBps,
+        threads: stored.threads,
+        simdLevel: info.simdLevel,
+        ...(stored.fmaGflopsRange && stored.streamGBpsRange
+          ? { fmaGflopsRange: stored.fmaGflopsRange, streamGBpsRange: stored.streamGBpsRange, repeats: stored.repeats }
+          : {}),
+        ...(stored.measuredBy ? { measuredBy: stored.measuredBy } : {}),
+      };
     }
     gpuPeak = matchingGpuPeak(stored?.gpu, info.cuda?.devices?.[0]?.name);
   } catch {
@@ -426,6 +469,7 @@ export async function runSuite<O extends CommonRunOptions>(
   const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
   const rows = compareMode ? sides.flatMap((s) => finalize(measuredRows.filter((r) => sameSide(r, s)))) : finalize(measuredRows);
   const comparisons = compareMode ? buildSideComparisons(rows, sides, { seed: options.seed }) : null;
+  const runInterference = probe && runStart ? summarizeRunInterference(interferenceBetween(runStart, probe.snapshot(), probe.extras(), threads), rows) : null;
 
   const file: ResultFile = {
     schemaVersion: SCHEMA_VERSION,
@@ -453,6 +497,7 @@ export async function runSuite<O extends CommonRunOptions>(
       maxTimeSeconds: request.maxTimeSeconds,
       cacheMode: request.cold ? 'cold' : 'hot',
       interleave,
+      ...(options.requireQuiet !== undefined ? { requireQuietSeconds: options.requireQuiet } : {}),
       seed: options.seed,
       device: compareMode ? [...new Set(sides.map((s) => s.device))].join(',') : options.device,
       dtype: compareMode ? [...new Set(sides.map((s) => s.dtype))].join(',') : options.dtype,
@@ -473,6 +518,8 @@ export async function runSuite<O extends CommonRunOptions>(
     },
     results: rows,
     ...(comparisons ? { comparisons } : {}),
+    ...(runInterference ? { interference: runInterference } : {}),
+    ...(drift ? { driftSentinel: drift.finish(rows.filter((r) => r.drift?.flagged).length, rows.filter((r) => r.drift).length) } : {}),
   };
   emit({ type: 'done', file });
   return file;
@@ -702,10 +749,8 @@ async function measureInterleavedPoint(
       const samplers = new Map(live.map((l) => [l.key, samplerOf(l.session)]));
       const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);
       for (const l of live) {
+        // interleaving is the default and recorded once (config.interleave, config.sidesInterleaved): no note per row
         fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, l.opts);
-        // the sides of a compare run are always interleaved (config.sidesInterleaved): no note per row
-        const mixed = live.some((x) => x.row.device !== l.row.device || x.row.dtype !== l.row.dtype);
-        if (!mixed) l.row.warnings = [...(l.row.warnings ?? []), `interleaved with ${live.length - 1} other implementation(s) of this point`];
       }
       for (const l of live) await afterOne(l);
     } catch (e) {
@@ -729,5 +774,57 @@ async function measureInterleavedPoint(
   } finally {
     for (const l of live) l.session.dispose();
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** How long one --require-quiet probe watches the machine, seconds. */
+export const QUIET_PROBE_SECONDS = 1;
+
+/** Thrown when --require-quiet gave up waiting; the CLI exits with EXIT_MACHINE_BUSY. */
+export class MachineBusyError extends Error {
+  readonly code = 'ERR_DILBENCH_MACHINE_BUSY';
+  constructor(
+    message: string,
+    readonly interference: Interference,
+  ) {
+    super(message);
+    this.name = 'MachineBusyError';
+  }
+}
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * --require-quiet: watches the machine in windows of QUIET_PROBE_SECONDS (this process idle)
+ * until one is quiet by the point-flagging rule, for at most `maxWaitSeconds`; then refuses.
+ */
+async function waitForQuiet(
+  probe: InterferenceProbe,
+  maxWaitSeconds: number,
+  sleep: (ms: number) => Promise<void>,
+  emit: (e: { type: 'note'; message: string }) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  let waited = 0;
+  let said = false;
+  for (;;) {
+    if (signal?.aborted) throw new CancelledError();
+    const a = probe.snapshot();
+    await sleep(QUIET_PROBE_SECONDS * 1000);
+    waited += QUIET_PROBE_SECONDS;
+    const i = interferenceBetween(a, probe.snapshot(), probe.extras());
+    if (!i.flagged) return;
+    if (waited >= Math.max(maxWaitSeconds, QUIET_PROBE_SECONDS)) {
+      throw new MachineBusyError(
+        `--require-quiet: the machine is busy (${i.reason}) and did not become quiet within ${maxWaitSeconds} s; not started`,
+        i,
+      );
+    }
+    if (!said) {
+      emit({ type: 'note', message: `--require-quiet: machine busy (${i.reason}); waiting up to ${maxWaitSeconds} s for it to become quiet` });
+      said = true;
+    }
   }
 }

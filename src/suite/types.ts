@@ -35,8 +35,10 @@ export interface CommonRunOptions {
   maxTime?: number;
   /** evict the last-level cache before each sample (default false) */
   cold?: boolean;
-  /** sample the implementations of one point in randomised round-robin (default false) */
+  /** sample the implementations of one point in randomised round-robin (default true) */
   interleave?: boolean;
+  /** refuse to start while other processes load the machine; the number: seconds to wait for quiet first */
+  requireQuiet?: number;
   seed: number;
   /** undefined: half of the memory available */
   memoryBudget?: number;
@@ -122,6 +124,10 @@ export interface RunDependencies {
    * measured on the run's thread count and SIMD level.
    */
   loadPeak?: () => Promise<StoredPeak | null>;
+  /** reads other processes' CPU, steal, load and clock around each point; absent or null: none recorded (runBenchmark passes the system's) */
+  interference?: import('../measure/interference.js').InterferenceProbe | null;
+  /** --require-quiet: waits between probes (injectable so tests need not sleep) */
+  sleep?: (ms: number) => Promise<void>;
   /** injected available memory (bytes); default: from the OS */
   availableMemoryBytes?: number;
   now?: () => Date;

@@ -28,7 +28,7 @@ function tmp(): string {
 describe('sampling options', () => {
   it('default to adaptive sampling', () => {
     const o = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128' });
-    expect(o).toMatchObject({ warmup: 'adaptive', targetRse: 0.01, minSamples: 10, maxSamples: 1000, maxTime: 10, cold: false, interleave: false, plots: true, history: true, baseline: 'naive' });
+    expect(o).toMatchObject({ warmup: 'adaptive', targetRse: 0.01, minSamples: 10, maxSamples: 1000, maxTime: 10, cold: false, interleave: true, repetitions: 1, plots: true, history: true, baseline: 'naive' });
     expect(o.runs).toBeUndefined();
     const req = samplingRequest(o);
     expect(req).toMatchObject({ warmup: 'adaptive', runs: undefined, targetRse: 0.01, minSamples: 10, maxTimeSeconds: 10 });
@@ -122,7 +122,7 @@ describe('adaptive suite runs', () => {
     const binding = createFakeBinding();
     const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128,256', maxTime: 1 });
     const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10) });
-    expect(file.config).toMatchObject({ sampling: 'adaptive', warmup: 'adaptive', targetRse: 0.01, minSamples: 10, maxSamples: 1000, maxTimeSeconds: 1, cacheMode: 'hot', interleave: false });
+    expect(file.config).toMatchObject({ sampling: 'adaptive', warmup: 'adaptive', targetRse: 0.01, minSamples: 10, maxSamples: 1000, maxTimeSeconds: 1, cacheMode: 'hot', interleave: true });
     expect(file.config.runs).toBeUndefined();
     for (const r of file.results) {
       expect(r.status).toBe('ok');
@@ -175,7 +175,8 @@ describe('adaptive suite runs', () => {
       ['flash', 256, 'ok'],
     ]);
     for (const r of file.results) {
-      expect(r.warnings?.join(' ')).toMatch(/interleaved with 1 other implementation/);
+      // interleaving is the default, recorded once in config.interleave: no note per row
+      expect(r.warnings?.join(' ') ?? '').not.toMatch(/interleaved/);
       expect(r.samplesMs.length).toBeGreaterThanOrEqual(10);
     }
     expect(maxLive).toBe(2);
@@ -185,6 +186,23 @@ describe('adaptive suite runs', () => {
     expect(order.slice(0, at128.length)).toEqual(at128);
     const switches = at128.slice(1).filter((o, i) => o !== at128[i]).length;
     expect(switches).toBeGreaterThanOrEqual(4);
+  });
+
+  it('interleaves by default; --no-interleave measures each implementation of a point in one go', async () => {
+    const orderOf = async (raw: Record<string, unknown>) => {
+      const order: string[] = [];
+      const binding = createFakeBinding({ onSample: (p) => order.push(p.implementation) });
+      const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', runs: 20, warmup: 1, ...raw });
+      const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), availableMemoryBytes: 8 * GiB });
+      const switches = order.slice(1).filter((o, i) => o !== order[i]).length;
+      return { switches, interleave: file.config.interleave };
+    };
+    const byDefault = await orderOf({});
+    expect(byDefault.interleave).toBe(true);
+    expect(byDefault.switches).toBeGreaterThanOrEqual(4);
+    const old = await orderOf({ interleave: false });
+    expect(old.interleave).toBe(false);
+    expect(old.switches).toBe(1);
   });
 
   it('--interleave falls back to one after another, saying so, when the sessions do not fit together', async () => {

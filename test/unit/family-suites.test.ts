@@ -159,7 +159,7 @@ withAddon('family suites on the real addon', () => {
       binding,
     } as never);
     expect(file.results.map((r) => r.validation?.passed)).toEqual([true, true, true]);
-    expect(file.results.every((r) => r.warnings?.some((w) => /interleaved/.test(w)))).toBe(true);
+    expect(file.config.interleave).toBe(true);
   });
 
   it('optimization-impact: four configurations; cache stats with hits > 0 when on, absent when off', async () => {

@@ -1,8 +1,10 @@
 // `dilbench compare <baseline.json> <current.json>`: a CI gate. Exit 1 when any row is slower,
-// 0 otherwise, 2 on usage errors (unreadable or unparsable file, bad option, nothing comparable).
+// 75 when the only slowdowns were measured under interference (retry), 0 otherwise, 2 on usage
+// errors (unreadable or unparsable file, bad option, nothing comparable).
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { compareResults } from '../../compare/compare.js';
+import { compareResults, EXIT_UNRELIABLE } from '../../compare/compare.js';
+import { noiseFloorsFromHistory } from '../../compare/noise-floor.js';
 import { formatJson, formatMarkdown } from '../../compare/format.js';
 import { CompareInputError, loadResultFile } from '../../compare/load.js';
 import { CliExit } from '../errors.js';
@@ -14,6 +16,8 @@ export interface CompareCliOptions {
   format?: string;
   output?: string;
   seed?: string | number;
+  noiseFloor?: string | number;
+  history?: string;
 }
 
 export interface CompareIo {
@@ -55,26 +59,35 @@ export async function runCompare(
       seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed: ${JSON.stringify(opts.seed)}; allowed: an integer`);
     }
+    const noiseFloor = opts.noiseFloor === undefined ? undefined : parseFraction('--noise-floor', opts.noiseFloor, 0, 0, 1);
     const baseline = await loadResultFile(baselinePath, 'baseline');
     const current = await loadResultFile(currentPath, 'current');
+    const noiseFloors = opts.history !== undefined ? await noiseFloorsFromHistory(opts.history, [baseline.runId, current.runId]) : undefined;
     const report = compareResults(baseline, current, {
       alpha,
       threshold,
       allowMismatch: opts.allowMismatch ?? false,
       ...(seed !== undefined ? { seed } : {}),
+      ...(noiseFloor !== undefined ? { noiseFloor } : {}),
+      ...(noiseFloors ? { noiseFloors } : {}),
     });
+    const s = report.summary;
     const files = { baseline: baselinePath, current: currentPath };
     const text = format === 'json' ? formatJson(report, files) : formatMarkdown(report, files);
     if (opts.output) {
       await writeFile(opts.output, text);
-      const s = report.summary;
       io.stdout.write(
-        `compare: ${s.slower} slower, ${s.faster} faster, ${s.same} same, ${s.uncertain} uncertain; report in ${opts.output}\n`,
+        `compare: ${s.slower} slower, ${s.faster} faster, ${s.same} same, ${s.uncertain} uncertain, ${s.unreliable} unreliable; report in ${opts.output}\n`,
       );
     } else {
       io.stdout.write(text);
     }
     if (format === 'json' || opts.output) for (const w of report.warnings) io.stderr.write(`dilbench: warning: ${w}\n`);
+    if (report.exitCode === EXIT_UNRELIABLE) {
+      io.stderr.write(
+        `dilbench: unreliable: ${s.unreliable} row(s) would be slower but were measured under interference; not a regression, retry on a quiet machine (exit ${EXIT_UNRELIABLE})\n`,
+      );
+    }
     if (report.exitCode === 2) {
       io.stderr.write(
         `dilbench: error: nothing compared: ${report.refused.length} row(s) refused because dtype, device or shapes differ (see the report; --allow-mismatch compares them anyway)\n`,
@@ -104,6 +117,8 @@ export function register(program: Command): void {
     .option('--format <md|json>', 'report format (default md)')
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--seed <n>', 'bootstrap seed (default fixed, so reports are reproducible)')
+    .option('--noise-floor <fraction>', 'rows from one run each: smallest change that may be called, fraction or percent (default 0.1 = 10%)')
+    .option('--history <history.jsonl>', 'derive each row\'s noise floor from earlier runs of the same configuration in this history file (>= 3 runs)')
     .action(async (baseline: string, current: string, opts: CompareCliOptions) => {
       const code = await runCompare(baseline, current, opts);
       if (code !== 0) throw new CliExit(code, '');

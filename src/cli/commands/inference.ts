@@ -113,11 +113,12 @@ export function register(program: Command): void {
         }
         const lines = [table(rows), ''];
         const { loadPeak } = await import('../../roofline/peak-store.js');
+        const { streamShareText } = await import('../../roofline/index.js');
         // peak.json beside the inference results first, then the default results directory
         const peak = (opts.benchmarkDir ? await loadPeak(opts.benchmarkDir).catch(() => null) : null) ?? (await loadPeak().catch(() => null));
         for (const r of result.records.filter((x) => x.mode === 'kv-cache' && x.decode_weights_gbps > 0)) {
           // the stored stream bandwidth is the CPU's: a cuda side's figure is not a share of it
-          const share = r.device !== 'cpu' ? '' : peak?.streamGBps ? ` = ${((r.decode_weights_gbps / peak.streamGBps) * 100).toFixed(0)}% of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)` : ' (run `dilbench peak` to compare with the stream bandwidth)';
+          const share = r.device !== 'cpu' ? '' : peak?.streamGBps ? ` = ${streamShareText(r.decode_weights_gbps, peak)}` : ' (run `dilbench peak` to compare with the stream bandwidth)';
           lines.push(`${manySides ? `${r.device}/${r.dtype} ` : ''}${r.prompt_label}: KV-cache decode reads the weights at ${r.decode_weights_gbps.toFixed(2)} GB/s${share}`);
         }
         for (const c of result.comparisons) {

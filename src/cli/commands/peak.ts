@@ -10,6 +10,7 @@ import { packageVersion } from '../../config/paths.js';
 import type { NativeBinding, NativeInfo } from '../../native/binding.js';
 import { loadedBinaryOf } from '../../native/loader.js';
 import { isGpuPeak, savePeak, type StoredGpuPeak, type StoredPeak } from '../../roofline/peak-store.js';
+import { measureRepeatedPeak } from '../../roofline/measure-peak.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
 
@@ -19,12 +20,18 @@ export interface PeakCliOptions {
   json?: boolean;
   outputDir?: string;
   quiet?: boolean;
+  repeats?: string | number;
 }
 
 export interface PeakIo {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
 }
+
+/** `dilbench peak` repeats each measurement this often (--repeats) */
+export const DEFAULT_PEAK_REPEATS = 5;
+
+const range = ([lo, hi]: [number, number]) => `${lo.toFixed(1)}-${hi.toFixed(1)}`;
 
 function defaultThreads(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -98,16 +105,17 @@ export async function runPeak(
   if (!Number.isInteger(threads) || threads < 1 || threads > 4096) {
     throw new CliExit(EXIT_USAGE, `error: invalid --threads: ${JSON.stringify(String(opts.threads))}; allowed: an integer >= 1`);
   }
-  const duration = opts.duration === undefined ? 2 : Number(opts.duration);
+  const duration = opts.duration === undefined ? 1 : Number(opts.duration);
   if (!Number.isFinite(duration) || duration <= 0 || duration > 600) {
     throw new CliExit(EXIT_USAGE, `error: invalid --duration: ${JSON.stringify(String(opts.duration))}; allowed: seconds in (0, 600]`);
   }
+  const repeats = opts.repeats === undefined ? DEFAULT_PEAK_REPEATS : Number(opts.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) {
+    throw new CliExit(EXIT_USAGE, `error: invalid --repeats: ${JSON.stringify(String(opts.repeats))}; allowed: an integer 1..100`);
+  }
   assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
   const binding = await getBinding();
-  const peak = await binding.measurePeak(threads, duration);
-  if (!(peak.fmaGflops > 0) || !(peak.streamGBps > 0)) {
-    throw new Error(`peak measurement returned implausible numbers: ${peak.fmaGflops} GFLOP/s, ${peak.streamGBps} GB/s`);
-  }
+  const peak = await measureRepeatedPeak(binding, threads, duration, repeats);
   const noGpu = gpuUnavailableReason(binding);
   let gpuError: Error | null = null;
   let gpu: StoredGpuPeak | undefined;
@@ -120,10 +128,7 @@ export async function runPeak(
   }
   const gpuNotMeasured = noGpu ?? (gpuError ? `the measurement failed: ${gpuError.message}` : undefined);
   const stored: StoredPeak = {
-    fmaGflops: peak.fmaGflops,
-    streamGBps: peak.streamGBps,
-    threads: peak.threads,
-    simdLevel: peak.simdLevel,
+    ...peak,
     durationSeconds: duration,
     measuredAt: new Date().toISOString(),
     cpuModel: cpuModel(),
@@ -138,8 +143,8 @@ export async function runPeak(
   } else if (!opts.quiet) {
     io.stdout.write(
       [
-        `FP32 FMA peak:    ${stored.fmaGflops.toFixed(1)} GFLOP/s`,
-        `stream bandwidth: ${stored.streamGBps.toFixed(1)} GB/s`,
+        `FP32 FMA peak:    ${stored.fmaGflops.toFixed(1)} GFLOP/s (best of ${repeats}; repeats ${range(peak.fmaGflopsRange)})`,
+        `stream bandwidth: ${stored.streamGBps.toFixed(1)} GB/s (median of ${repeats}; repeats ${range(peak.streamGBpsRange)})`,
         `ridge point:      ${(stored.fmaGflops / stored.streamGBps).toFixed(1)} FLOP/byte`,
         `threads ${stored.threads}, SIMD ${stored.simdLevel}, ${stored.cpuModel}`,
         ...(gpu ? gpuLines(gpu) : [`GPU peak:         not measured: ${gpuNotMeasured}`]),
@@ -156,7 +161,8 @@ export function register(program: Command): void {
     .command('peak')
     .description('measure the FP32 FMA peak and stream bandwidth, and on a CUDA device its fp16/bf16 tensor-core rate and memory bandwidth (roofline reference); stored in <output-dir>/peak.json')
     .option('--threads <n>', `threads, as the kernels use them (default: ${defaultThreads()}, the available cores)`)
-    .option('--duration <s>', 'seconds per measurement (default 2; at most 60 per GPU figure)')
+    .option('--duration <s>', 'seconds per CPU measurement and repeat (default 1; at most 60 per GPU figure)')
+    .option('--repeats <n>', `CPU measurements: the FMA peak is the best, the stream bandwidth the median of this many (default ${DEFAULT_PEAK_REPEATS})`)
     .option('--output-dir <dir>', 'where peak.json goes (default benchmark_results)')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'print nothing (still writes peak.json)')

@@ -20,7 +20,7 @@ import { summaryText } from '../summary.js';
 const COMMON_FIELDS = [
   'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
   'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices',
+  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices', 'requireQuiet', 'repetitions', 'peak',
 ] as const;
 
 export interface SuiteCommandSpec {
@@ -65,7 +65,10 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--max-samples <n>', `adaptive: most samples per point${d('maxSamples')}`)
     .option('--max-time <s>', `seconds of sampling per point, warm-up included${d('maxTime')}`)
     .option('--cold', 'evict the last-level cache before each sample (default: hot)')
-    .option('--interleave', 'sample the implementations of one point in randomised round-robin (when their memory fits together)')
+    .option('--interleave', 'sample the implementations of one point in seeded round-robin when their memory fits together (the default)')
+    .option('--no-interleave', 'measure the implementations of a point one after another (the old order)')
+    .option('--require-quiet [seconds]', 'refuse to start while other processes load the machine, after waiting up to this long for quiet (bare flag: 60); exit 75')
+    .option('--repetitions <R>', 'run every point R times as independent repetitions, each in a fresh worker process; `compare` resamples them (default 1)')
     .option('--threads <n>', 'worker threads (default 0: all hardware threads)')
     .option('--seed <n>', `seed of the random inputs${d('seed')}`)
     .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)')
@@ -76,6 +79,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--compare-dtypes <list>', 'run the plan once per dtype, e.g. fp32,bf16 (the first the baseline): a Precision comparison section (time ratio with its 95% CI and p-value, peak memory); what a side cannot run is a skipped row with the reason')
     .option('--compare-devices', 'run the plan on cpu and on cuda (cpu the baseline): a Device comparison section; without a CUDA device the cuda rows are skipped with the reason')
     .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
+    .option('--no-peak', 'do not measure the machine peak when the output directory has no peak.json (default: measured first, a few seconds, so % of peak is there)')
     .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
     .option('--dry-run', 'print the plan (points, batches, memory, skips with reasons, estimated time per point and in all) and exit without measuring; a short calibration run gives the estimates')
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
@@ -90,6 +94,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])]) if (opts[f] !== undefined) raw[f] = opts[f];
     collectImplementationFlags(opts, raw);
     if (raw.plots === true) delete raw.plots; // commander's default of --no-plots
+    if (raw.peak === true) delete raw.peak; // and of --no-peak
     const output = typeof raw.output === 'string' ? raw.output : undefined;
     delete raw.output;
     const dryRun = opts.dryRun === true;

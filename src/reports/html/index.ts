@@ -43,6 +43,11 @@ export interface HtmlTableRow {
   gflops: number | null;
   percentOfPeak: number | null;
   peakMemoryBytes: number | null;
+  /** measured under contention (src/measure/interference.ts); absent or null: not recorded */
+  interferenceFlagged?: boolean | null;
+  percentOfPeakLow?: number | null;
+  percentOfPeakHigh?: number | null;
+  overPeakNote?: string;
 }
 
 export interface HtmlRun {
@@ -53,6 +58,8 @@ export interface HtmlRun {
   environment: Environment;
   config: Record<string, unknown>;
   interrupted?: boolean;
+  /** the run's interference sentence (other processes' CPU, flagged points) */
+  interference?: string;
   charts: HtmlChart[];
   rows: HtmlTableRow[];
 }
@@ -120,6 +127,13 @@ function fmt(v: number | null | undefined, digits = 3): string {
   return v.toPrecision(digits);
 }
 
+/** % of peak with its interval, and over 100% with the reason (never bare) */
+function percentText(r: HtmlTableRow): string {
+  if (r.percentOfPeak === null) return '';
+  const range = r.percentOfPeakLow != null && r.percentOfPeakHigh != null ? ` (${r.percentOfPeakLow.toFixed(0)}-${r.percentOfPeakHigh.toFixed(0)})` : '';
+  return `${r.percentOfPeak.toFixed(1)}%${range}${r.overPeakNote && r.percentOfPeak > 100 ? `: ${r.overPeakNote}` : ''}`;
+}
+
 function flags(r: HtmlTableRow): string {
   const bits: string[] = [r.causal ? 'causal' : 'non-causal', `b${r.batch}`, `h${r.heads}${r.kvHeads !== r.heads ? `/kv${r.kvHeads}` : ''}`, `d${r.headDim}`, r.dtype, r.device];
   if (r.memoryPool !== null) bits.push(r.memoryPool ? 'pool' : 'no pool');
@@ -136,7 +150,9 @@ export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean }
     .map((r) => {
       const seq = r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen);
       const time = r.medianMs !== null ? `${fmt(r.medianMs)} (${fmt(r.p10Ms)}-${fmt(r.p90Ms)})` : '';
-      const status = r.status === 'ok' ? 'ok' : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>: ${escapeHtml(r.reason)}`;
+      const status = r.status === 'ok'
+        ? (r.interferenceFlagged ? '<span class="contention" title="measured while other processes loaded the machine">ok, under contention</span>' : 'ok')
+        : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>: ${escapeHtml(r.reason)}`;
       const cells = [
         ...(options.showRun ? [`<td class="run">${escapeHtml(r.exp_id)}</td>`] : []),
         `<td>${escapeHtml(r.implementation)}</td>`,
@@ -146,7 +162,7 @@ export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean }
         `<td class="num">${time}</td>`,
         `<td class="num">${fmt(r.tokensPerSecond)}</td>`,
         `<td class="num">${fmt(r.gflops)}</td>`,
-        `<td class="num">${r.percentOfPeak !== null ? `${r.percentOfPeak.toFixed(1)}%` : ''}</td>`,
+        `<td class="num">${escapeHtml(percentText(r))}</td>`,
         `<td class="num">${escapeHtml(formatBytes(r.peakMemoryBytes))}</td>`,
         `<td>${r.latest ? '<span class="latest" title="most recent result for this configuration">&#9733; latest</span>' : ''}</td>`,
       ];
@@ -266,6 +282,7 @@ export function renderHtmlReport(model: HtmlReportModel): string {
       return `<section class="run" id="${anchor}">
 <h2>${escapeHtml(run.suite)} <span class="meta">${escapeHtml(run.expId)}</span></h2>
 <p class="meta">Run at ${escapeHtml(run.createdAt)} - ${escapeHtml(run.environment?.cpuModel ?? 'unknown machine')} - ${run.rows.length} result rows (${run.rows.filter((r) => r.status === 'ok').length} ok, ${run.rows.filter((r) => r.status === 'skipped').length} skipped, ${run.rows.filter((r) => r.status === 'failed').length} failed)${run.interrupted ? ' - <strong>interrupted</strong>' : ''} - file <code>${escapeHtml(run.path)}</code></p>
+${run.interference ? `<p class="note interference">Interference: ${escapeHtml(run.interference)}.</p>` : ''}
 <div class="charts">${run.charts.map(chartDiv).join('\n')}</div>
 <h3>Results</h3>
 ${renderTable(run.rows)}

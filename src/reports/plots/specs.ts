@@ -63,7 +63,7 @@ export const PLOT_CONFIG: VlSpec = {
 };
 
 /** Every plot kind writeSuitePlots can produce, in output order. */
-export const PLOT_KINDS = ['latency', 'memory', 'throughput', 'speedup', 'optimization-impact', 'ring', 'side-comparison'] as const;
+export const PLOT_KINDS = ['latency', 'memory', 'throughput', 'speedup', 'optimization-impact', 'ring', 'side-comparison', 'drift-sentinel'] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number] | 'performance-over-time';
 
 function top(title: VlSpec, values: unknown[], body: VlSpec): VlSpec {
@@ -709,6 +709,34 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
 }
 
 /** Every spec for one result file, keyed by plot kind (kinds with nothing to show are left out). */
+/** The drift sentinel's GFLOP/s over the run, with its start reference and the band beyond which points are flagged. */
+export function driftSentinelSpec(file: ResultFile): VlSpec | null {
+  const d = file.driftSentinel;
+  if (!d || d.readings.length === 0) return null;
+  const lo = d.referenceGflops * (1 - d.thresholdPct / 100);
+  const hi = d.referenceGflops * (1 + d.thresholdPct / 100);
+  const values = d.readings.map((r) => ({ seconds: r.seconds, gflops: r.gflops, at: r.at === 'start' ? 'start' : `after point group ${r.at}` }));
+  return top(
+    { text: 'Drift sentinel over the run', subtitle: `FMA loop GFLOP/s; band: reference ${d.referenceGflops} +/- ${d.thresholdPct}% (beyond it the points next to a reading are flagged)` },
+    values,
+    {
+      width: 560,
+      height: 240,
+      layer: [
+        { data: { values: [{ lo, hi }] }, mark: { type: 'rect', opacity: 0.15, color: '#0072B2' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'seconds', type: 'quantitative', title: 'Seconds since the run started' },
+            y: { field: 'gflops', type: 'quantitative', title: 'Sentinel GFLOP/s', scale: { zero: false } },
+            tooltip: [{ field: 'at' }, { field: 'seconds' }, { field: 'gflops' }],
+          },
+        },
+      ],
+    },
+  );
+}
+
 export function buildSuiteSpecs(file: ResultFile, options: { baseline?: string } = {}): Partial<Record<PlotKind, VlSpec>> {
   const out: Partial<Record<PlotKind, VlSpec>> = {};
   const add = (k: PlotKind, s: VlSpec | null): void => {
@@ -721,6 +749,7 @@ export function buildSuiteSpecs(file: ResultFile, options: { baseline?: string }
   add('optimization-impact', optimizationImpactSpec(file));
   add('ring', ringSpec(file));
   add('side-comparison', sideComparisonSpec(file));
+  add('drift-sentinel', driftSentinelSpec(file));
   return out;
 }
 

@@ -140,13 +140,20 @@ export interface TableRow {
   cpuModel: string;
   gitCommit: string;
   configKey: string;
+  /** measured while other processes loaded the machine (src/measure/interference.ts); null: not recorded */
+  interferenceFlagged: boolean | null;
+  /** % of peak: the interval (percentOfPeakLow-High) and, over 100%, why (never shown bare) */
+  percentOfPeakLow: number | null;
+  percentOfPeakHigh: number | null;
+  overPeakNote: string;
 }
 
 export const TABLE_COLUMNS: (keyof TableRow)[] = [
   'exp_id', 'suite', 'createdAt', 'latest', 'implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim',
   'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
   'meanMs', 'stdMs', 'samples', 'tokensPerSecond', 'gflops', 'percentOfPeak', 'peakMemoryBytes', 'estimatedMemoryBytes',
-  'threads', 'simdLevel', 'cpuModel', 'gitCommit',
+  'threads', 'simdLevel', 'cpuModel', 'gitCommit', 'interferenceFlagged',
+  'percentOfPeakLow', 'percentOfPeakHigh', 'overPeakNote',
 ];
 
 function round(v: number | null | undefined, digits = 6): number | null {
@@ -190,6 +197,10 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     cpuModel: file.environment?.cpuModel ?? '',
     gitCommit: file.environment?.gitCommit ?? '',
     configKey: configurationKey(r),
+    interferenceFlagged: r.interference ? r.interference.flagged : null,
+    percentOfPeakLow: round(r.roofline?.pctOfPeakComputeRange?.[0], 4),
+    percentOfPeakHigh: round(r.roofline?.pctOfPeakComputeRange?.[1], 4),
+    overPeakNote: r.roofline?.overPeakNote ?? '',
   };
 }
 

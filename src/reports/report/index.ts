@@ -64,8 +64,16 @@ const PLOT_TITLES: Record<PlotKind, string> = {
   'optimization-impact': 'Optimization impact',
   ring: 'Ring: compute vs projected communication',
   'side-comparison': 'Precision / device comparison: time ratio',
+  'drift-sentinel': 'Drift sentinel over the run',
   'performance-over-time': 'Performance over time',
 };
+
+/** % of peak with its interval, and over 100% with the reason (never bare). */
+export function percentCell(r: Pick<TableRow, 'percentOfPeak' | 'percentOfPeakLow' | 'percentOfPeakHigh' | 'overPeakNote'>): string {
+  if (r.percentOfPeak === null) return '';
+  const range = r.percentOfPeakLow !== null && r.percentOfPeakHigh !== null ? ` (${r.percentOfPeakLow.toFixed(0)}-${r.percentOfPeakHigh.toFixed(0)})` : '';
+  return `${r.percentOfPeak.toFixed(1)}%${range}${r.overPeakNote && r.percentOfPeak > 100 ? `: ${r.overPeakNote}` : ''}`;
+}
 
 function latestRows(rows: TableRow[]): TableRow[] {
   return rows
@@ -88,7 +96,7 @@ function mdTable(rows: TableRow[], showRun: boolean): string {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const time = r.medianMs !== null ? `${num(r.medianMs)} (${num(r.p10Ms)}-${num(r.p90Ms)})` : '';
-    const status = r.status === 'ok' ? 'ok' : `${r.status}: ${r.reason}`;
+    const status = r.status === 'ok' ? (r.interferenceFlagged ? 'ok, under contention' : 'ok') : `${r.status}: ${r.reason}`;
     const cells = [
       ...(showRun ? [r.exp_id] : []),
       r.implementation,
@@ -101,7 +109,7 @@ function mdTable(rows: TableRow[], showRun: boolean): string {
       time,
       num(r.tokensPerSecond),
       num(r.gflops),
-      r.percentOfPeak !== null ? `${r.percentOfPeak.toFixed(1)}%` : '',
+      r.percentOfPeak !== null ? percentCell(r) : '',
       formatBytes(r.peakMemoryBytes),
       r.latest ? '**latest**' : '',
     ];
@@ -176,6 +184,8 @@ function renderMarkdown(opts: {
     const f = rf.run.file;
     out.push(`## ${f.suite} - ${rf.run.expId}`, '');
     out.push(`Run at ${f.createdAt} on ${describeMachine(f.environment)}${f.interrupted ? ' (interrupted)' : ''}. File: \`${rf.run.path}\`.`, '');
+    if (f.interference) out.push(`Interference: ${f.interference.summary}.`, '');
+    if (f.driftSentinel) out.push(`Drift: ${f.driftSentinel.summary}.`, '');
     const env = f.environment;
     if (env) {
       out.push(
@@ -338,6 +348,9 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
       environment: rf.run.file.environment,
       config: rf.run.file.config,
       interrupted: rf.run.file.interrupted,
+      ...(rf.run.file.interference || rf.run.file.driftSentinel
+        ? { interference: [rf.run.file.interference?.summary, rf.run.file.driftSentinel ? `drift: ${rf.run.file.driftSentinel.summary}` : undefined].filter(Boolean).join('; ') }
+        : {}),
       charts: (Object.entries(rf.specs) as [PlotKind, VlSpec][]).map(
         ([kind, spec]): HtmlChart => ({ id: `chart-${i + 1}-${kind}`, title: `${PLOT_TITLES[kind]} - ${rf.run.expId}`, spec }),
       ),
