@@ -34,3 +34,15 @@ export function formatGflops(g: number | null | undefined): string {
   if (g === null || g === undefined || !Number.isFinite(g)) return '-';
   return g >= 100 ? g.toFixed(0) : g.toFixed(1);
 }
+
+/** A duration for people: "850 ms", "12.3 s", "4.6 min", "4.6 h", "3.2 days" (projections reach days). */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+  const s = ms / 1000;
+  const one = (v: number, unit: string) => `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${unit}`;
+  if (s < 1) return `${formatMs(ms)} ms`;
+  if (s < 60) return one(s, 's');
+  if (s < 3600) return one(s / 60, 'min');
+  if (s < 86400 * 2) return one(s / 3600, 'h');
+  return one(s / 86400, 'days');
+}

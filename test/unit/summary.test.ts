@@ -1,16 +1,21 @@
-// The terminal summary and the Markdown "best per length": validation results are printed per
-// case, and only implementations of the same function (exact dense attention) are ranked.
+// The terminal summary and the Markdown answer: validation results are printed per case, only
+// implementations of the same function (exact dense attention) are ranked, by the one rule of
+// src/results/ranking.ts, and the terminal stays compact with a pointer to the Markdown.
 import { describe, expect, it } from 'vitest';
 import { summaryText } from '../../src/cli/summary.js';
-import { bestPerLength, toMarkdown } from '../../src/reports/markdown.js';
+import { toMarkdown } from '../../src/reports/markdown.js';
+import { rankLengths } from '../../src/results/ranking.js';
+import { summarize } from '../../src/stats/summary.js';
 import type { ResultFile, ResultRow } from '../../src/results/types.js';
 
 function row(implementation: string, seqLen: number, tokensPerSecond: number, extra: Partial<ResultRow> = {}): ResultRow {
   const medianMs = (seqLen / tokensPerSecond) * 1000;
+  // 10 samples within +-0.5%: enough for an interval, and far apart from a 2x different row
+  const samplesMs = Array.from({ length: 10 }, (_, i) => medianMs * (1 + (i - 4.5) / 900));
   return {
     implementation, device: 'cpu', dtype: 'fp32', batch: 1, heads: 8, kvHeads: 8, headDim: 64, seqLen,
-    effectiveSeqLen: seqLen, causal: false, status: 'ok', reason: null, samplesMs: [medianMs],
-    stats: { medianMs, meanMs: medianMs, stdMs: 0, minMs: medianMs, maxMs: medianMs, p10Ms: medianMs, p90Ms: medianMs },
+    effectiveSeqLen: seqLen, causal: false, status: 'ok', reason: null, samplesMs,
+    stats: summarize(samplesMs),
     peakMemoryBytes: 1 << 20, estimatedMemoryBytes: 1 << 20, tokensPerSecond, gflops: 1,
     flopsPerIteration: 1, bytesPerIteration: 1, threads: 2, simdLevel: 'avx512', ...extra,
   };
@@ -42,15 +47,43 @@ describe('summary and best-per-length', () => {
 
   it('never ranks a sparse or dilated implementation as the fastest dense one', () => {
     const rows = [row('block-sparse', 4096, 9e5), row('dilated', 4096, 5e5), row('naive', 4096, 6e4), row('flash', 4096, 9e4)];
-    const best = bestPerLength(rows);
+    const best = rankLengths(rows);
     expect(best).toHaveLength(1);
-    expect(best[0].best.implementation).toBe('flash');
-    expect(best[0].runnerUp?.implementation).toBe('naive');
-    expect(toMarkdown(file(rows))).toMatch(/exact dense attention/i);
+    expect(best[0].leaders.map((e) => e.label)).toEqual(['flash']);
+    expect(best[0].next?.label).toBe('naive');
+    const md = toMarkdown(file(rows));
+    expect(md).toMatch(/\| 4K \| flash \| [\d.]+ \[[\d.]+, [\d.]+\] \| 1\.0 \| - \| 1\.50x \[1\.\d\d, 1\.\d\d\] faster than naive \|/);
+    expect(md).toContain('## Sparse and dilated variants vs dense attention');
+    expect(md).toMatch(/\| 4K \| block-sparse \| [^|]+ \| 10\.0x flash \|/);
   });
 
   it('ranks kv-cache only when causal (non-causal kv-cache is prefix-LM attention)', () => {
-    expect(bestPerLength([row('kv-cache', 1024, 1e6), row('flash', 1024, 1e3)])[0].best.implementation).toBe('flash');
-    expect(bestPerLength([row('kv-cache', 1024, 1e6, { causal: true }), row('flash', 1024, 1e3, { causal: true })])[0].best.implementation).toBe('kv-cache');
+    expect(rankLengths([row('kv-cache', 1024, 1e6), row('flash', 1024, 1e3)])[0].leaders[0].label).toBe('flash');
+    expect(rankLengths([row('kv-cache', 1024, 1e6, { causal: true }), row('flash', 1024, 1e3, { causal: true })])[0].leaders[0].label).toBe('kv-cache');
+  });
+
+  it('prints the answer and at most a few notes, with a pointer to the Markdown', () => {
+    const rows = [row('naive', 1024, 1e4), row('flash', 1024, 3e4), row('flash', 2048, 3e4), row('ring', 2048, 3e4)];
+    for (const r of rows) r.warnings = [`CV ${(Math.random() * 10 + 5).toFixed(1)}% exceeds 5%: noisy point`];
+    const text = summaryText(file(rows), { markdownPath: '/tmp/x/sequence-ranges.md' });
+    expect(text).toMatch(/^\s+1K: flash, 3\.00x faster than naive$/m);
+    expect(text).toMatch(/^\s+2K: tie: (flash, ring|ring, flash)$/m);
+    expect(text).toContain('* 4 point(s) with notes, most often 4x "CV');
+    expect(text).toContain('details, every note and reason: /tmp/x/sequence-ranges.md');
+    // one line per point plus a header, the answer, and two lines of notes: no footnote per warning
+    expect(text.split('\n').filter((l) => /^\[\d+\]/.test(l))).toEqual([]);
+    expect(text).toMatch(/^\s*1K\s+flash\s+1\s+[\d.]+ \[[\d.]+, [\d.]+\]\s+30\.0K\s+1\.0\s+ok\*$/m);
+  });
+
+  it('says interrupted for a point stopped by Ctrl-C and names the lengths left incomplete', () => {
+    const cancelled = { ...row('naive', 2048, 1e4), status: 'failed' as const, samplesMs: [], stats: null, tokensPerSecond: null, gflops: null, reason: 'cancelled', errorCode: 'ERR_DILBENCH_CANCELLED' };
+    const f = { ...file([row('naive', 1024, 1e4), row('flash', 1024, 3e4), row('flash', 2048, 3e4), cancelled]), interrupted: true, config: { implementations: ['naive', 'flash'], lengths: [1024, 2048] } };
+    const text = summaryText(f);
+    expect(text).toMatch(/^\s*2K\s+naive\s+.*interrupted$/m);
+    expect(text).toMatch(/^\s+2K: incomplete \(interrupted: naive\)$/m);
+    expect(text).not.toMatch(/failed/);
+    const md = toMarkdown(f);
+    expect(md).toContain('**Interrupted:** 2K is incomplete and not ranked.');
+    expect(md).toMatch(/\| 2K \(2048\) \| naive \| 1 \| - \| - \| - \| [^|]+ \| - \| - \| interrupted \|/);
   });
 });

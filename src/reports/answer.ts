@@ -1,0 +1,121 @@
+// The answer a reader looks for first, in the words of every report: per length the fastest exact
+// dense attention (or the tie), its time with interval, GFLOP/s and % of peak, and the margin over
+// the next; the sparse and dilated variants against dense in their own table. Built on
+// src/results/ranking.ts (the one ranking rule).
+import type { Environment, ResultFile, ResultRow } from '../results/types.js';
+import { RANKING_RULE, incompleteLengths, rankFile, sparseVsDense, verdictText, type LengthRanking } from '../results/ranking.js';
+import { formatGflops, formatLength, formatMs, markdownTable } from './format.js';
+import { percentOfPeak } from './plots/data.js';
+
+/** "12.3 [12.1, 12.6]" */
+export function msWithCi(r: ResultRow | undefined): string {
+  const s = r?.stats;
+  if (!s) return '-';
+  return s.medianCi95Ms ? `${formatMs(s.medianMs)} [${formatMs(s.medianCi95Ms[0])}, ${formatMs(s.medianCi95Ms[1])}]` : formatMs(s.medianMs);
+}
+
+function ratio(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** "1.32x [1.25, 1.40] over naive", or '-' when nothing is behind the leaders. */
+export function marginText(r: LengthRanking): string {
+  if (!r.margin || !r.next) return '-';
+  const who = r.verdict === 'tie' ? 'the tied ones ' : '';
+  return `${who}${ratio(r.margin.ratio)}x [${ratio(r.margin.ci95[0])}, ${ratio(r.margin.ci95[1])}] faster than ${r.next.label}`;
+}
+
+export function pctOfPeakText(r: ResultRow | undefined, env: Environment | undefined): string {
+  if (!r) return '-';
+  const p = percentOfPeak(r, env);
+  return p === null ? '-' : `${p.toFixed(1)}%`;
+}
+
+function sideOf(r: LengthRanking): string {
+  return `${r.device} ${r.dtype}${r.causal ? ' causal' : ''}`;
+}
+
+/** One row of the answer table per ranked length. */
+function answerRows(ranks: LengthRanking[], env: Environment | undefined, withSide: boolean): string[][] {
+  return ranks.map((r) => {
+    const top = r.leaders[0]?.row;
+    return [
+      formatLength(r.seqLen),
+      ...(withSide ? [sideOf(r)] : []),
+      verdictText(r),
+      msWithCi(top),
+      formatGflops(top?.gflops),
+      pctOfPeakText(top, env),
+      marginText(r),
+    ];
+  });
+}
+
+/**
+ * The Markdown answer: a heading at `level`, the rule in one line, the table, the incomplete
+ * lengths, and the sparse/dilated comparison. Empty when the file has no dense-attention row.
+ */
+export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'environment'>, level = 2): string[] {
+  const ranks = rankFile(file);
+  const h = '#'.repeat(level);
+  const out: string[] = [];
+  if (ranks.length) {
+    const withSide = new Set(ranks.map(sideOf)).size > 1;
+    out.push(`${h} Fastest exact attention per length`, '');
+    out.push(
+      markdownTable(
+        ['Length', ...(withSide ? ['Side'] : []), 'Fastest', 'Median ms [95% CI]', 'GFLOP/s', '% of peak', 'Margin over the next'],
+        answerRows(ranks, file.environment, withSide),
+        ['r', ...(withSide ? (['l'] as const) : []), 'l', 'r', 'r', 'r', 'l'],
+      ),
+      '',
+    );
+    const incomplete = incompleteLengths(ranks);
+    if (incomplete.length) out.push(`**Interrupted:** ${incomplete.map(formatLength).join(', ')} ${incomplete.length === 1 ? 'is' : 'are'} incomplete and not ranked.`, '');
+    const notes = ranks.flatMap((r) => r.notes.map((n) => `${formatLength(r.seqLen)}: ${n}`));
+    if (notes.length) out.push(`Not in the ranking: ${notes.join('; ')}.`, '');
+    out.push(`_${RANKING_RULE}_`, '');
+  }
+  out.push(...sparseMarkdown(file.results, level));
+  return out;
+}
+
+/** Sparse and dilated variants against the fastest dense attention of their length. */
+export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
+  const cmp = sparseVsDense(rows);
+  if (!cmp.length) return [];
+  const h = '#'.repeat(level);
+  return [
+    `${h} Sparse and dilated variants vs dense attention`,
+    '',
+    'These compute other functions than dense attention (attention-definitions.md), so they are not ranked with it: ' +
+      'speed is their tokens/s over the fastest dense attention of the same length; work is their FLOPs per sequence as a share of that dense one\'s.',
+    '',
+    markdownTable(
+      ['Length', 'Implementation', 'Median ms [95% CI]', 'Speed vs dense', 'Share of dense work', 'Block sparsity'],
+      cmp.map((c) => [
+        formatLength(c.row.seqLen),
+        c.row.implementation,
+        msWithCi(c.row),
+        `${ratio(c.speedup)}x ${c.dense.implementation}`,
+        `${(c.workFraction * 100).toFixed(1)}%`,
+        c.sparsity !== undefined ? `${(c.sparsity * 100).toFixed(1)}%` : '-',
+      ]),
+      ['r', 'l', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+  ];
+}
+
+/** Terminal lines: "fastest exact attention: 1K flash 1.32x over naive | 2K tie: flash, ring | ..." */
+export function answerText(file: Pick<ResultFile, 'results' | 'config' | 'interrupted'>): string[] {
+  const ranks = rankFile(file);
+  if (!ranks.length) return [];
+  const withSide = new Set(ranks.map(sideOf)).size > 1;
+  const out = ['fastest exact attention per length (a winner only where the 95% intervals separate):'];
+  for (const r of ranks) {
+    const margin = r.margin && r.next ? `, ${ratio(r.margin.ratio)}x faster than ${r.next.label}` : '';
+    out.push(`  ${formatLength(r.seqLen)}${withSide ? ` ${sideOf(r)}` : ''}: ${verdictText(r)}${r.leaders.length ? `${margin}` : ''}`);
+  }
+  return out;
+}
