@@ -88,7 +88,7 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
   return [
     `${h} Sparse and dilated variants vs dense attention`,
     '',
-    'These compute other functions than dense attention (attention-definitions.md), so they are not ranked with it: ' +
+    'These compute other functions than dense attention (attention-definitions.md; kv-cache without a causal mask is prefix attention), so they are not ranked with it: ' +
       'speed is their tokens/s over the fastest dense attention of the same length; work is their FLOPs per sequence as a share of that dense one\'s.',
     '',
     markdownTable(

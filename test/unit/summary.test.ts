@@ -53,7 +53,7 @@ describe('summary and best-per-length', () => {
     expect(best[0].next?.label).toBe('naive');
     const md = toMarkdown(file(rows));
     expect(md).toMatch(/\| 4K \| flash \| [\d.]+ \[[\d.]+, [\d.]+\] \| 1\.0 \| - \| 1\.50x \[1\.\d\d, 1\.\d\d\] faster than naive \|/);
-    expect(md).toContain('## Sparse and dilated variants vs dense attention');
+    expect(md).toContain('## Sparse, dilated and other variants vs dense attention');
     expect(md).toMatch(/\| 4K \| block-sparse \| [^|]+ \| 10\.0x flash \|/);
   });
 

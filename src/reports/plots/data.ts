@@ -2,8 +2,11 @@
 // Pure functions over the committed result schema (src/results/types.ts); no I/O here.
 import type { Environment, ResultFile, ResultRow } from '../../results/types.js';
 
-/** Okabe-Ito (colour-blind safe), ordered so the first colours have the most contrast on white. */
-export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'];
+/**
+ * Okabe-Ito (colour-blind safe) without its yellow, which is unreadable on white; for categories
+ * that are not implementations (inference modes, memory parts). Implementations: IMPLEMENTATION_STYLES.
+ */
+export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000'];
 
 /**
  * Point shapes used together with the palette so series stay distinguishable in greyscale. One
@@ -11,6 +14,44 @@ export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7',
  * (with equal lengths the 9th implementation would repeat the 1st exactly).
  */
 export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge'];
+
+export interface ImplementationStyle {
+  color: string;
+  shape: string;
+}
+
+/**
+ * The one palette: every plot of every report draws an implementation in this colour with this
+ * marker. Okabe-Ito without its yellow (unreadable on white) plus Tol's wine, olive and indigo;
+ * all distinct in hue or lightness, and the markers keep them apart in greyscale.
+ */
+export const IMPLEMENTATION_STYLES: Readonly<Record<string, ImplementationStyle>> = {
+  flash: { color: '#0072B2', shape: 'circle' },
+  naive: { color: '#D55E00', shape: 'square' },
+  ring: { color: '#009E73', shape: 'triangle-up' },
+  'kv-cache': { color: '#CC79A7', shape: 'diamond' },
+  'kv-cache-recompute': { color: '#882255', shape: 'triangle-down' },
+  dilated: { color: '#E69F00', shape: 'cross' },
+  'dilated-grouped': { color: '#56B4E9', shape: 'triangle-right' },
+  'ring-dilated': { color: '#999933', shape: 'triangle-left' },
+  'block-sparse': { color: '#332288', shape: 'wedge' },
+  'onnxruntime-mha': { color: '#000000', shape: 'square' },
+  'onnxruntime-matmul': { color: '#777777', shape: 'diamond' },
+  pytorch: { color: '#AA4499', shape: 'circle' },
+};
+
+/** Colours for names outside the table (plugins), by sorted name: none of the table's. */
+const EXTRA_COLORS = ['#44AA99', '#661100', '#6699CC', '#117733', '#AA4466', '#4B0092'];
+
+/** The style of an implementation (`dilbench:flash` is flash); unknown names get a stable extra colour. */
+export function implementationStyle(name: string, others: readonly string[] = []): ImplementationStyle {
+  const impl = name.replace(/^dilbench:/, '');
+  const known = IMPLEMENTATION_STYLES[impl];
+  if (known) return known;
+  const unknown = [...new Set([...others.map((o) => o.replace(/^dilbench:/, '')), impl])].filter((o) => !IMPLEMENTATION_STYLES[o]).sort();
+  const i = Math.max(0, unknown.indexOf(impl));
+  return { color: EXTRA_COLORS[i % EXTRA_COLORS.length], shape: SHAPES[i % SHAPES.length] };
+}
 
 export const MIB = 1024 * 1024;
 
@@ -92,7 +133,8 @@ export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
     const values = new Set(rows.map((r) => String(configValue(r, k) ?? '')));
     return values.size > 1;
   });
-  const ringVaries = new Set(rows.map((r) => String(ringSizeOf(r) ?? ''))).size > 1;
+  // P only when rows that have a ring size have several (ring P=1 beside flash needs no P)
+  const ringVaries = new Set(rows.map(ringSizeOf).filter((v) => v !== undefined)).size > 1;
   return (row) => {
     const extra = varying
       .filter((k) => configValue(row, k) !== undefined)
