@@ -3,7 +3,7 @@
 // the next; the sparse and dilated variants against dense in their own table. Built on
 // src/results/ranking.ts (the one ranking rule).
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
-import { RANKING_RULE, incompleteLengths, rankFile, sparseVsDense, verdictText, type LengthRanking } from '../results/ranking.js';
+import { RANKING_RULE, incompleteLengths, rankFile, rankableRows, sparseVsDense, verdictText, type LengthRanking } from '../results/ranking.js';
 import { formatGflops, formatLength, formatMs, markdownTable } from './format.js';
 import { percentOfPeak } from './plots/data.js';
 
@@ -55,7 +55,7 @@ function answerRows(ranks: LengthRanking[], env: Environment | undefined, withSi
  * The Markdown answer: a heading at `level`, the rule in one line, the table, the incomplete
  * lengths, and the sparse/dilated comparison. Empty when the file has no dense-attention row.
  */
-export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'environment'>, level = 2): string[] {
+export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'environment' | 'suite'>, level = 2): string[] {
   const ranks = rankFile(file);
   const h = '#'.repeat(level);
   const out: string[] = [];
@@ -76,7 +76,7 @@ export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'in
     if (notes.length) out.push(`Not in the ranking: ${notes.join('; ')}.`, '');
     out.push(`_${RANKING_RULE}_`, '');
   }
-  out.push(...sparseMarkdown(file.results, level));
+  out.push(...sparseMarkdown(rankableRows(file), level));
   return out;
 }
 
@@ -86,7 +86,7 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
   if (!cmp.length) return [];
   const h = '#'.repeat(level);
   return [
-    `${h} Sparse and dilated variants vs dense attention`,
+    `${h} Sparse, dilated and other variants vs dense attention`,
     '',
     'These compute other functions than dense attention (attention-definitions.md; kv-cache without a causal mask is prefix attention), so they are not ranked with it: ' +
       'speed is their tokens/s over the fastest dense attention of the same length; work is their FLOPs per sequence as a share of that dense one\'s.',
@@ -108,7 +108,7 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
 }
 
 /** Terminal lines: "fastest exact attention: 1K flash 1.32x over naive | 2K tie: flash, ring | ..." */
-export function answerText(file: Pick<ResultFile, 'results' | 'config' | 'interrupted'>): string[] {
+export function answerText(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'suite'>): string[] {
   const ranks = rankFile(file);
   if (!ranks.length) return [];
   const withSide = new Set(ranks.map(sideOf)).size > 1;

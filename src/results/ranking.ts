@@ -4,6 +4,7 @@
 // only when every candidate has enough samples for an interval, and not at all when the run was
 // interrupted there. Optimization-impact configurations are never ranked.
 import type { ResultFile, ResultRow } from './types.js';
+import { bootstrapMedianCi } from '../stats/summary.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 
@@ -89,12 +90,20 @@ function ringSize(r: ResultRow): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
+/** The median's 95% interval: the recorded one, or (files written before it was recorded) bootstrapped from the raw samples. */
+function medianCi(r: ResultRow): [number, number] | null {
+  if (r.stats?.medianCi95Ms) return r.stats.medianCi95Ms;
+  if (r.samplesMs.length < MIN_SAMPLES_TO_RANK) return null;
+  return bootstrapMedianCi(r.samplesMs);
+}
+
 function rateOf(r: ResultRow): { rate: number; ci: [number, number] } | null {
   const s = r.stats;
-  if (!s || r.tokensPerSecond === null || !(r.tokensPerSecond > 0) || !s.medianCi95Ms || !(s.medianMs > 0)) return null;
+  const ci = medianCi(r);
+  if (!s || r.tokensPerSecond === null || !(r.tokensPerSecond > 0) || !ci || !(s.medianMs > 0)) return null;
   // tokens/s is inversely proportional to time: map the median's interval through it (fair when the planner lowered a batch)
   const k = r.tokensPerSecond * s.medianMs;
-  return { rate: r.tokensPerSecond, ci: [k / s.medianCi95Ms[1], k / s.medianCi95Ms[0]] };
+  return { rate: r.tokensPerSecond, ci: [k / ci[1], k / ci[0]] };
 }
 
 function overlaps(a: [number, number], b: [number, number]): boolean {
@@ -172,10 +181,10 @@ function rankGroup(list: ResultRow[], options: RankOptions): LengthRanking {
   if (ok.length === 0) return { ...base, verdict: 'not-ranked', entries: [], leaders: [], notes, reason: 'no dense-attention point ran' };
   const few = ok.filter((r) => r.samplesMs.length < MIN_SAMPLES_TO_RANK || !rateOf(r));
   if (few.length) {
-    const what = few.map((r) => `${label(r)} ${r.samplesMs.length} sample${r.samplesMs.length === 1 ? '' : 's'}`).join(', ');
+    const what = few.map((r) => `${label(r)} ${r.samplesMs.length}`).join(', ');
     return {
       ...base, verdict: 'not-ranked', entries: [], leaders: [], notes,
-      reason: `too few samples to rank (${what}; a 95% interval of the median needs at least ${MIN_SAMPLES_TO_RANK})`,
+      reason: `too few samples (${what}; ${MIN_SAMPLES_TO_RANK} needed for a 95% interval)`,
     };
   }
   const entries: RankEntry[] = ok
@@ -192,9 +201,17 @@ function rankGroup(list: ResultRow[], options: RankOptions): LengthRanking {
   return { ...base, verdict: leaders.length === 1 ? 'winner' : 'tie', entries, leaders, next, margin, notes };
 }
 
+/**
+ * The rows of a file that rankings may use: none of an optimization-impact run (every row there is
+ * one of its configurations, including "both", which reads like a default row).
+ */
+export function rankableRows(file: Pick<ResultFile, 'results'> & { suite?: string }): ResultRow[] {
+  return file.suite === 'optimization-impact' ? [] : file.results;
+}
+
 /** The ranking of a result file (its own configuration says what was planned). */
-export function rankFile(file: Pick<ResultFile, 'results' | 'config' | 'interrupted'>): LengthRanking[] {
-  return rankLengths(file.results, rankOptionsOf(file));
+export function rankFile(file: Pick<ResultFile, 'results' | 'config' | 'interrupted'> & { suite?: string }): LengthRanking[] {
+  return rankLengths(rankableRows(file), rankOptionsOf(file));
 }
 
 /** One line: "flash (1.32x faster than naive)", "tie: flash, ring", "not ranked: ...". */

@@ -69,8 +69,7 @@ describe('rankLengths', () => {
     const [r] = rankLengths([row('flash', 4096, 10, { n: 1 }), row('naive', 4096, 50, { n: 1 })]);
     expect(r.verdict).toBe('not-ranked');
     expect(r.leaders).toEqual([]);
-    expect(r.reason).toContain(`at least ${MIN_SAMPLES_TO_RANK}`);
-    expect(r.reason).toContain('flash 1 sample');
+    expect(r.reason).toBe(`too few samples (flash 1, naive 1; ${MIN_SAMPLES_TO_RANK} needed for a 95% interval)`);
     const [ok] = rankLengths([row('flash', 4096, 10, { n: MIN_SAMPLES_TO_RANK }), row('naive', 4096, 50, { n: MIN_SAMPLES_TO_RANK })]);
     expect(ok.verdict).toBe('winner');
   });
@@ -98,6 +97,8 @@ describe('rankLengths', () => {
     const [r] = rankLengths(rows);
     expect(r.verdict).toBe('only');
     expect(r.leaders[0].label).toBe('naive');
+    // an optimization-impact run: even its 'both' configuration (pool and cache on) is not ranked
+    expect(rankFile({ suite: 'optimization-impact', results: [row('flash', 1024, 10, { memoryPool: true, patternCache: true }), row('naive', 1024, 20)], config: {} })).toEqual([]);
   });
 
   it('ranks per tokens/s, so a lowered batch is compared fairly', () => {
@@ -109,6 +110,13 @@ describe('rankLengths', () => {
   it('labels ring by P when several ring sizes ran at one length', () => {
     const [r] = rankLengths([row('ring', 4096, 10, { params: { ringSize: 1 } }), row('ring', 4096, 14, { params: { ringSize: 4 } })]);
     expect(r.entries.map((e) => e.label)).toEqual(['ring (P=1)', 'ring (P=4)']);
+  });
+
+  it('bootstraps the interval from the raw samples of files written before it was recorded', () => {
+    const old = (r: ResultRow): ResultRow => ({ ...r, stats: { ...r.stats!, medianCi95Ms: undefined } });
+    const [r] = rankLengths([old(row('naive', 1024, 20)), old(row('flash', 1024, 10))]);
+    expect(r.verdict).toBe('winner');
+    expect(r.leaders[0].rateCi95[0]).toBeLessThan(r.leaders[0].rate);
   });
 
   it('ranks each device and dtype on its own', () => {

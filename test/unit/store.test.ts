@@ -160,7 +160,7 @@ describe('result store', () => {
     expect(md).toContain('## Fastest exact attention per length');
     expect(md.indexOf('## Fastest exact attention per length')).toBeLessThan(md.indexOf('## Median ms by implementation and length'));
     expect(md.indexOf('## Median ms by implementation and length')).toBeLessThan(md.indexOf('## Results'));
-    expect(md).toMatch(/\| 1K \| not ranked: too few samples to rank \(flash 3 samples, naive 3 samples; a 95% interval of the median needs at least 6\) \|/);
+    expect(md).toMatch(/\| 1K \| not ranked: too few samples \(flash 3, naive 3; 6 needed for a 95% interval\) \|/);
     expect(md).toContain('skipped: needs 72.0 GiB, budget 2.0 GiB');
     expect(md).toContain('49K (49152)');
     expect(md).toContain('failed: out of memory');

@@ -203,3 +203,23 @@ export function percentOfPeak(row: ResultRow, env: Environment | undefined): num
 export function experimentId(file: ResultFile): string {
   return file.runId || `${file.suite}_${file.createdAt}`;
 }
+
+/** A run as people name it: "sequence-ranges 2026-12-07 04:17 UTC" (suite and start time, not its UUID). */
+export function runLabel(file: Pick<ResultFile, 'suite' | 'createdAt'>, withSeconds = false): string {
+  const t = file.createdAt.replace('T', ' ').replace(/\.\d+Z?$|Z$/, '');
+  return `${file.suite} ${withSeconds ? t.slice(0, 19) : t.slice(0, 16)} UTC`;
+}
+
+/** Labels for a list of runs: suite and minute, with seconds where two runs would read the same. */
+export function runLabels(files: Pick<ResultFile, 'suite' | 'createdAt'>[]): string[] {
+  const short = files.map((f) => runLabel(f));
+  const clash = (s: string) => short.filter((x) => x === s).length > 1;
+  const out = files.map((f, i) => (clash(short[i]) ? runLabel(f, true) : short[i]));
+  // still equal (same second): number them
+  return out.map((s, i) => (out.filter((x) => x === s).length > 1 ? `${s} #${out.slice(0, i + 1).filter((x) => x === s).length}` : s));
+}
+
+/** A file-name-safe form of a run label: "sequence-ranges_2026-12-07_0417". */
+export function runFileStem(label: string): string {
+  return label.replace(/ UTC/, '').replace(/[: ]/g, (c) => (c === ' ' ? '_' : '')).replace(/[^A-Za-z0-9._#-]+/g, '-').replace(/#/g, 'n');
+}
