@@ -136,8 +136,10 @@ export function summaryText(file: ResultFile, options: SummaryOptions = {}): str
   return out.join('\n') + '\n';
 }
 
+/** 1K, 16K, 1M; other lengths of a million and more as 1e9 / 1.5e6 (a 10-digit count is unreadable) */
 function shortLength(n: number): string {
-  return nominalLabel(n) ?? formatLength(n);
+  const label = nominalLabel(n) ?? formatLength(n);
+  return label === String(n) && n >= 1e6 ? n.toExponential().replace('e+', 'e').replace(/\.?0+e/, 'e') : label;
 }
 
 function ringP(r: ResultRow): number {

@@ -35,7 +35,7 @@ export function formatGflops(g: number | null | undefined): string {
   return g >= 100 ? g.toFixed(0) : g.toFixed(1);
 }
 
-/** A duration for people: "850 ms", "12.3 s", "4.6 min", "4.6 h", "3.2 days" (projections reach days). */
+/** A duration for people: "850 ms", "12.3 s", "4.6 min", "4.6 h", "3.2 days", "1403 years" (projections of 1e9 tokens reach years). */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
   const s = ms / 1000;
@@ -44,5 +44,6 @@ export function formatDuration(ms: number | null | undefined): string {
   if (s < 60) return one(s, 's');
   if (s < 3600) return one(s / 60, 'min');
   if (s < 86400 * 2) return one(s / 3600, 'h');
-  return one(s / 86400, 'days');
+  if (s < 86400 * 365 * 2) return one(s / 86400, 'days');
+  return one(s / (86400 * 365.25), 'years');
 }

@@ -46,7 +46,8 @@ export function isOptimizationVariant(r: Pick<ResultRow, 'memoryPool' | 'pattern
 
 /** Whether a row takes part in the dense ranking at all (before statistics are looked at). */
 export function isRankCandidate(r: ResultRow): boolean {
-  return computesExactDense(r.implementation, r.causal) && !isOptimizationVariant(r);
+  // a projected ring row (params.measured false) never ran: not a candidate
+  return computesExactDense(r.implementation, r.causal) && !isOptimizationVariant(r) && r.params?.['measured'] !== false;
 }
 
 export interface RankEntry {
@@ -163,8 +164,6 @@ function rankGroup(list: ResultRow[], options: RankOptions): LengthRanking {
   const notes: string[] = [];
   for (const r of list) {
     if (r.status === 'ok' || isInterrupted(r)) continue;
-    // projected ring rows never ran: not a candidate that is missing
-    if (r.params?.['measured'] === false) continue;
     notes.push(`${label(r)} ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
   }
   const interruptedHere = list.filter(isInterrupted).map(label);

@@ -3,6 +3,7 @@
 // src/results/ranking.ts, and the terminal stays compact with a pointer to the Markdown.
 import { describe, expect, it } from 'vitest';
 import { summaryText } from '../../src/cli/summary.js';
+import { formatDuration } from '../../src/reports/format.js';
 import { toMarkdown } from '../../src/reports/markdown.js';
 import { rankLengths } from '../../src/results/ranking.js';
 import { summarize } from '../../src/stats/summary.js';
@@ -85,5 +86,23 @@ describe('summary and best-per-length', () => {
     const md = toMarkdown(f);
     expect(md).toContain('**Interrupted:** 2K is incomplete and not ranked.');
     expect(md).toMatch(/\| 2K \(2048\) \| naive \| 1 \| - \| - \| - \| [^|]+ \| - \| - \| interrupted \|/);
+  });
+
+  it('ring: a P column, projected times in hours, days or years, long lengths readable, projections never ranked', () => {
+    const measured = [1, 2].map((P) => row('ring', 1024, 2e4 * P, { params: { ringSize: P, measured: true } }));
+    const projected = (P: number, seqLen: number, wallMs: number): ResultRow => ({
+      ...row('ring', seqLen, 1), status: 'skipped', samplesMs: [], stats: null, tokensPerSecond: null, gflops: null,
+      reason: 'not run; PROJECTED', params: { ringSize: P, measured: false },
+      projected: { kind: 'projected', links: [{ name: 'nvlink', projectedWallMs: wallMs }] },
+    });
+    const text = summaryText(file([...measured, projected(2, 1048576, 16574970), projected(2, 1e9, 2.5e13)]));
+    expect(text).toMatch(/^\s*length\s+implementation\s+P\s+batch/m);
+    expect(text).toMatch(/^\s*1K\s+ring\s+1\s+1\s/m);
+    expect(text).toMatch(/^\s*1K\s+ring\s+2\s+1\s/m);
+    expect(text).toMatch(/^\s*1M\s+ring\s+2\s+1\s+~4\.6 h on nvlink \(projected\)\s+-\s+-\s+projected$/m);
+    expect(text).toMatch(/^\s*1e9\s+ring\s+2\s+1\s+~792 years on nvlink \(projected\)/m);
+    expect(text).toMatch(/^\s+1K: ring \(P=2\), 2\.00x faster than ring \(P=1\)$/m);
+    expect(text).not.toMatch(/1M: not ranked/);
+    expect([850, 12_300, 276_000, 16_574_970, 3 * 86_400_000, 2.5e13].map(formatDuration)).toEqual(['850 ms', '12.3 s', '4.6 min', '4.6 h', '3.0 days', '792 years']);
   });
 });
