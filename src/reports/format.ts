@@ -40,7 +40,7 @@ export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
   const s = ms / 1000;
   const one = (v: number, unit: string) => `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${unit}`;
-  if (s < 1) return `${formatMs(ms)} ms`;
+  if (s < 1) return `${ms >= 100 ? ms.toFixed(0) : formatMs(ms)} ms`;
   if (s < 60) return one(s, 's');
   if (s < 3600) return one(s / 60, 'min');
   if (s < 86400 * 2) return one(s / 3600, 'h');
