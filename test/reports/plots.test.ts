@@ -63,6 +63,12 @@ describe('plot specs from fixture results', () => {
     expect(color.scale.range[color.scale.domain.indexOf('flash')]).toBe(IMPLEMENTATION_STYLES.flash.color);
   });
 
+  it('latency: a point stopped by Ctrl-C is drawn as interrupted, not failed', () => {
+    const cut = { ...seq, results: seq.results.map((r, i) => (i === 0 ? { ...r, status: 'failed' as const, errorCode: 'ERR_DILBENCH_CANCELLED', stats: null, samplesMs: [] } : r)) };
+    const values = latencySpec(cut)!.data.values as { status: string }[];
+    expect(values[0].status).toBe('interrupted');
+  });
+
   it('memory: log-log peak memory in MiB, estimates for skipped rows', () => {
     const spec = memorySpec(seq)!;
     const line = layer(spec, 'line');

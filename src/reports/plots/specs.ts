@@ -39,7 +39,7 @@ import {
 } from './data.js';
 
 import { sideComparisonSpec } from './side-comparison.js';
-import { computesExactDense } from '../../results/ranking.js';
+import { computesExactDense, displayStatus } from '../../results/ranking.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type VlSpec = Record<string, any>;
@@ -143,7 +143,8 @@ function baseDatum(row: ResultRow, series: string) {
     seqLenLabel: formatLength(row.seqLen),
     effectiveSeqLen: row.effectiveSeqLen,
     batch: row.batch,
-    status: row.status,
+    // a point stopped by Ctrl-C is drawn as 'interrupted', not 'failed'
+    status: displayStatus(row),
   };
 }
 
