@@ -63,6 +63,13 @@ describe('plot specs from fixture results', () => {
     expect(color.scale.range[color.scale.domain.indexOf('flash')]).toBe(IMPLEMENTATION_STYLES.flash.color);
   });
 
+  it('series names: a skipped point without pool/cache flags does not add "pool on, cache on" to every name', () => {
+    const rows = seq.results.filter((r) => r.status === 'ok').slice(0, 3).map((r) => ({ ...r, memoryPool: true, patternCache: true }));
+    const skipped = { ...rows[0], implementation: 'ring', status: 'skipped' as const, stats: null, samplesMs: [], memoryPool: undefined, patternCache: undefined };
+    const values = latencySpec({ ...seq, results: [...rows, skipped] })!.data.values as { series: string }[];
+    expect(values.map((v) => v.series).filter((s) => /pool|cache/.test(s))).toEqual([]);
+  });
+
   it('latency: a point stopped by Ctrl-C is drawn as interrupted, not failed', () => {
     const cut = { ...seq, results: seq.results.map((r, i) => (i === 0 ? { ...r, status: 'failed' as const, errorCode: 'ERR_DILBENCH_CANCELLED', stats: null, samplesMs: [] } : r)) };
     const values = latencySpec(cut)!.data.values as { status: string }[];

@@ -130,7 +130,8 @@ function describeAttr(key: string, value: unknown): string {
 export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
   const varying = CONFIG_KEYS.filter((k) => {
     if (k === 'batch') return false; // the planner may lower the batch per point; not a series of its own
-    const values = new Set(rows.map((r) => String(configValue(r, k) ?? '')));
+    // rows without the attribute (a skipped point records no pool/cache flags) do not make it vary
+    const values = new Set(rows.map((r) => configValue(r, k)).filter((v) => v !== undefined).map(String));
     return values.size > 1;
   });
   // P only when rows that have a ring size have several (ring P=1 beside flash needs no P)
