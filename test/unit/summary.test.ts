@@ -106,3 +106,26 @@ describe('summary and best-per-length', () => {
     expect([850, 12_300, 276_000, 16_574_970, 3 * 86_400_000, 2.5e13].map(formatDuration)).toEqual(['850 ms', '12.3 s', '4.6 min', '4.6 h', '3.0 days', '792 years']);
   });
 });
+
+describe('scaling section', () => {
+  it('claims a crossover only where both intervals are apart, and says how many crossings are noise', async () => {
+    const { scalingSection } = await import('../../src/reports/markdown.js');
+    // flash: 1x, 2x, 4x; naive: 0.5x, 2.4x, 8x of a unit; ring: within 1% of flash, swapping at every length
+    const mk = (impl: string, seqLen: number, ms: number, spread = 0.002) => {
+      const samplesMs = Array.from({ length: 12 }, (_, i) => ms * (1 + spread * (i - 5.5)));
+      return { ...row(impl, seqLen, (seqLen * 1000) / ms), samplesMs, stats: summarize(samplesMs) };
+    };
+    const rows = [
+      mk('flash', 1024, 10), mk('flash', 2048, 20), mk('flash', 4096, 40),
+      mk('naive', 1024, 5), mk('naive', 2048, 24), mk('naive', 4096, 80),
+      mk('ring', 1024, 10.05, 0.02), mk('ring', 2048, 19.9, 0.02), mk('ring', 4096, 40.1, 0.02),
+    ];
+    const md = scalingSection(rows).join('\n');
+    // naive is clearly faster at 1K and clearly slower at 2K: claimed
+    expect(md).toMatch(/- flash overtakes naive at N ~ \d+ \(between 1K \(1024\) and 2K \(2048\); 95% intervals apart at both\)/);
+    // ring and flash cross twice within their noise: not claimed
+    expect(md).not.toMatch(/ring overtakes flash|flash overtakes ring/);
+    expect(md).toMatch(/2 apparent crossovers of the medians are not claimed/);
+    expect(md).toContain('| Implementation | Lengths | k [95% CI] | R^2 | Complexity |');
+  });
+});
