@@ -70,6 +70,16 @@ describe('plot specs from fixture results', () => {
     expect(values.map((v) => v.series).filter((s) => /pool|cache/.test(s))).toEqual([]);
   });
 
+  it('latency: one label per length for the points that did not run, never several printed over each other', async () => {
+    const at16k = seq.results.filter((r) => r.seqLen === 16384);
+    const extra = ['ring', 'kv-cache'].map((impl) => ({ ...at16k[0], implementation: impl, status: 'skipped' as const, stats: null, samplesMs: [], reason: 'over budget', estimatedSeconds: undefined }));
+    const svg = await renderSvg(latencySpec({ ...seq, results: [...seq.results, ...extra] })!);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(texts).toContain('2 skipped, 1 failed');
+    expect(texts).toContain('skipped'); // naive at 8K, alone
+    expect(texts.filter((t) => /skipped|failed/.test(t))).toHaveLength(2);
+  });
+
   it('latency: a point stopped by Ctrl-C is drawn as interrupted, not failed', () => {
     const cut = { ...seq, results: seq.results.map((r, i) => (i === 0 ? { ...r, status: 'failed' as const, errorCode: 'ERR_DILBENCH_CANCELLED', stats: null, samplesMs: [] } : r)) };
     const values = latencySpec(cut)!.data.values as { status: string }[];

@@ -148,6 +148,32 @@ function baseDatum(row: ResultRow, series: string) {
   };
 }
 
+/**
+ * One label per length for the points that did not run ("skipped", "2 skipped, 1 failed"), in grey
+ * above the highest such marker: per-series labels at the same spot printed over each other. The
+ * markers keep their series colour; the tooltip names each one.
+ */
+function statusLabel(filter: string, yField: string): VlSpec {
+  const part = (st: string) => `(datum.${st} > 0 ? (datum.n > 1 ? datum.${st} + ' ' : '') + '${st}' : '')`;
+  return {
+    mark: { type: 'text', fontSize: 11, fontStyle: 'italic', color: '#444', dy: -13 },
+    transform: [
+      { filter },
+      ...['skipped', 'failed', 'interrupted'].map((st) => ({ calculate: `datum.status == '${st}' ? 1 : 0`, as: `is_${st}` })),
+      {
+        aggregate: [
+          { op: 'count', as: 'n' },
+          { op: 'max', field: yField, as: yField },
+          ...['skipped', 'failed', 'interrupted'].map((st) => ({ op: 'sum', field: `is_${st}`, as: st })),
+        ],
+        groupby: ['seqLen'],
+      },
+      { calculate: `join([${['skipped', 'failed', 'interrupted'].map(part).join(', ')}], ', ')`, as: 'joined' },
+      { calculate: "replace(replace(replace(datum.joined, /^(, )+/, ''), /(, )+$/, ''), /(, ){2,}/, ', ')", as: 'label' },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------- latency
 
 /**
@@ -238,14 +264,8 @@ export function latencySpec(file: ResultFile): VlSpec | null {
       },
       {
         name: 'not-measured-label',
-        mark: { type: 'text', dy: -13, fontSize: 11, fontStyle: 'italic' },
-        transform: [{ filter: "datum.status != 'ok'" }],
-        encoding: {
-          x,
-          y: { field: 'markerMs', type: 'quantitative', scale: yScale },
-          text: { field: 'status' },
-          color: seriesColor(style),
-        },
+        ...statusLabel("datum.status != 'ok'", 'markerMs'),
+        encoding: { x, y: { field: 'markerMs', type: 'quantitative', scale: yScale }, text: { field: 'label' } },
       }] : []),
     ],
     resolve: { scale: { y: 'shared' } },
@@ -313,9 +333,8 @@ export function memorySpec(file: ResultFile): VlSpec | null {
             },
             {
               name: 'not-measured-label',
-              mark: { type: 'text', dy: -13, fontSize: 11, fontStyle: 'italic' },
-              transform: [{ filter: "datum.kind == 'estimate'" }],
-              encoding: { x, y, text: { field: 'status' }, color: seriesColor(style) },
+              ...statusLabel("datum.kind == 'estimate'", 'memMiB'),
+              encoding: { x, y, text: { field: 'label' } },
             },
           ]
         : []),
