@@ -252,7 +252,7 @@ table.answer { font-size: .95rem; } table.answer td { padding: .35rem .6rem; }
 .answer-chart .chart-box { width: 100%; overflow: hidden; } .answer-chart svg { max-width: 100%; height: auto; }
 table.answer td { white-space: nowrap; } table.answer td.verdict { white-space: normal; max-width: 24rem; }
 [hidden] { display: none !important; }
-.st-skipped { color: #8a5a00; font-weight: bold; } .st-failed { color: #b00020; font-weight: bold; }
+.st-skipped, .st-interrupted { color: #8a5a00; font-weight: bold; } .st-failed { color: #b00020; font-weight: bold; }
 dl.env { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9rem; }
 dl.env dt { font-weight: bold; } dl.env dd { margin: 0; }
 #dilbench-tooltip { position: fixed; pointer-events: none; background: rgba(255,255,255,.97); border: 1px solid #888; border-radius: 4px; padding: .35rem .5rem; font-size: .8rem; box-shadow: 0 2px 6px rgba(0,0,0,.2); display: none; z-index: 10; max-width: 420px; }
