@@ -3,7 +3,7 @@
 // the next; the sparse and dilated variants against dense in their own table. Built on
 // src/results/ranking.ts (the one ranking rule).
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
-import { RANKING_RULE, incompleteLengths, rankFile, rankableRows, sparseVsDense, verdictText, type LengthRanking } from '../results/ranking.js';
+import { RANKING_RULE, incompleteLengths, rankFile, rankableRows, sparseVsDense, verdictText, type LengthRanking, type SparseComparison } from '../results/ranking.js';
 import { formatGflops, formatLength, formatMs, markdownTable } from './format.js';
 import { percentOfPeak } from './plots/data.js';
 
@@ -80,28 +80,37 @@ export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'in
   return out;
 }
 
-/** Sparse and dilated variants against the fastest dense attention of their length. */
+/**
+ * Sparse, dilated and other variants against the fastest dense attention of their length, as a
+ * pivot (one row per implementation, one column per length) so it stays short.
+ */
 export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
   const cmp = sparseVsDense(rows);
   if (!cmp.length) return [];
   const h = '#'.repeat(level);
+  const cols = [...new Map(cmp.map((c) => [`${c.row.seqLen}|${c.row.device}|${c.row.dtype}`, c])).values()].sort(
+    (a, b) => a.row.seqLen - b.row.seqLen || a.row.device.localeCompare(b.row.device) || a.row.dtype.localeCompare(b.row.dtype),
+  );
+  const sides = new Set(cols.map((c) => `${c.row.device} ${c.row.dtype}`)).size > 1;
+  const colKey = (c: SparseComparison) => `${c.row.seqLen}|${c.row.device}|${c.row.dtype}`;
+  const impls = [...new Set(cmp.map((c) => c.row.implementation))].sort();
   return [
     `${h} Sparse, dilated and other variants vs dense attention`,
     '',
-    'These compute other functions than dense attention (attention-definitions.md; kv-cache without a causal mask is prefix attention), so they are not ranked with it: ' +
-      'speed is their tokens/s over the fastest dense attention of the same length; work is their FLOPs per sequence as a share of that dense one\'s.',
+    'These compute other functions than dense attention (attention-definitions.md; kv-cache without a causal mask is prefix attention), so they are not ranked with it. ' +
+      'Per length: speed as a multiple of the fastest dense attention there (named in the header), then the share of its FLOPs they do, and the blocks skipped for block-sparse.',
     '',
     markdownTable(
-      ['Length', 'Implementation', 'Median ms [95% CI]', 'Speed vs dense', 'Share of dense work', 'Block sparsity'],
-      cmp.map((c) => [
-        formatLength(c.row.seqLen),
-        c.row.implementation,
-        msWithCi(c.row),
-        `${ratio(c.speedup)}x ${c.dense.implementation}`,
-        `${(c.workFraction * 100).toFixed(1)}%`,
-        c.sparsity !== undefined ? `${(c.sparsity * 100).toFixed(1)}%` : '-',
+      ['Implementation', ...cols.map((c) => `${formatLength(c.row.seqLen)}${sides ? ` ${c.row.device} ${c.row.dtype}` : ''} (vs ${c.dense.implementation})`)],
+      impls.map((impl) => [
+        impl,
+        ...cols.map((col) => {
+          const c = cmp.find((x) => x.row.implementation === impl && colKey(x) === colKey(col));
+          if (!c) return '';
+          return `${ratio(c.speedup)}x, ${(c.workFraction * 100).toFixed(0)}% work${c.sparsity !== undefined ? `, ${(c.sparsity * 100).toFixed(0)}% skipped` : ''}`;
+        }),
       ]),
-      ['r', 'l', 'r', 'r', 'r', 'r'],
+      ['l', ...cols.map(() => 'r' as const)],
     ),
     '',
   ];
