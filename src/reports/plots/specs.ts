@@ -738,7 +738,6 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
     machine: e.environment?.cpuModel ?? '',
   }));
   const style = seriesStyle(values);
-  const series = style.series;
   const panels = [...new Set(ok.map((e) => e.row.seqLen))].sort((a, b) => a - b).map((n) => `seqLen ${formatLength(n)}`);
   const machines = [...new Set(values.map((v) => v.machine).filter((m) => m))];
   const x = { field: 'timestamp', type: 'temporal', title: 'Run time (UTC)', scale: { padding: 12 }, axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 } };

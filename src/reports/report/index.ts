@@ -52,10 +52,6 @@ export interface ReportResult {
   warnings: string[];
 }
 
-function sanitize(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '-');
-}
-
 const PLOT_TITLES: Record<PlotKind, string> = {
   latency: 'Latency vs sequence length',
   memory: 'Peak memory vs sequence length',
