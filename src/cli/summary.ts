@@ -3,7 +3,6 @@ import type { ResultFile } from '../results/types.js';
 import { formatCount, formatDuration, formatGflops, formatLength, formatMs } from '../reports/format.js';
 import { nominalLabel } from '../config/ranges.js';
 import { answerText } from '../reports/answer.js';
-import { lengthLabel } from '../reports/markdown.js';
 import { displayStatus, isInterrupted } from '../results/ranking.js';
 import type { ResultRow } from '../results/types.js';
 import { sideLabeller } from '../reports/side-sections.js';
@@ -96,7 +95,7 @@ export function summaryText(file: ResultFile, options: SummaryOptions = {}): str
         validated.map((r) => {
           const v = r.validation!;
           return [
-            lengthLabel(r.seqLen),
+            shortLength(r.seqLen),
             label(r),
             v.against,
             v.maxAbsError.toExponential(2),
@@ -125,7 +124,7 @@ export function summaryText(file: ResultFile, options: SummaryOptions = {}): str
   const notRun = rows.filter((r) => r.status !== 'ok' && !projectedText(r) && !isInterrupted(r));
   if (notRun.length) {
     const first = notRun[0];
-    notes.push(`${notRun.length} point(s) skipped or failed, e.g. ${label(first)} @ ${lengthLabel(first.seqLen)}: ${(first.reason ?? first.status).slice(0, 90)}`);
+    notes.push(`${notRun.length} point(s) skipped or failed, e.g. ${label(first)} @ ${shortLength(first.seqLen)}: ${(first.reason ?? first.status).slice(0, 90)}`);
   }
   if (file.interrupted) notes.push('interrupted: not every point ran (incomplete lengths are not ranked)');
   const where = options.markdownPath ? `: ${options.markdownPath}` : ' (the .md beside the results)';

@@ -70,6 +70,8 @@ export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'in
       ),
       '',
     );
+    const few = ranks.filter((r) => r.verdict === 'not-ranked' && r.reason?.startsWith('too few samples')).length;
+    if (few) out.push(`${few} length(s) not ranked for too few samples: give points more time (\`--max-time\`) or a fixed \`--runs 6\` or more.`, '');
     const incomplete = incompleteLengths(ranks);
     if (incomplete.length) out.push(`**Interrupted:** ${incomplete.map(formatLength).join(', ')} ${incomplete.length === 1 ? 'is' : 'are'} incomplete and not ranked.`, '');
     const notes = ranks.flatMap((r) => r.notes.map((n) => `${formatLength(r.seqLen)}: ${n}`));
@@ -116,15 +118,17 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
   ];
 }
 
-/** Terminal lines: "fastest exact attention: 1K flash 1.32x over naive | 2K tie: flash, ring | ..." */
+/** Terminal lines: "  1K: flash, 1.32x faster than naive", "  2K: tie: flash, ring; 1.8x faster than naive". */
 export function answerText(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'suite'>): string[] {
   const ranks = rankFile(file);
   if (!ranks.length) return [];
   const withSide = new Set(ranks.map(sideOf)).size > 1;
   const out = ['fastest exact attention per length (a winner only where the 95% intervals separate):'];
   for (const r of ranks) {
-    const margin = r.margin && r.next ? `, ${ratio(r.margin.ratio)}x faster than ${r.next.label}` : '';
-    out.push(`  ${formatLength(r.seqLen)}${withSide ? ` ${sideOf(r)}` : ''}: ${verdictText(r)}${r.leaders.length ? `${margin}` : ''}`);
+    const margin = r.margin && r.next ? `${r.verdict === 'tie' ? ';' : ','} ${ratio(r.margin.ratio)}x faster than ${r.next.label}` : '';
+    out.push(`  ${formatLength(r.seqLen)}${withSide ? ` ${sideOf(r)}` : ''}: ${verdictText(r)}${margin}`);
   }
+  const few = ranks.filter((r) => r.verdict === 'not-ranked' && r.reason?.startsWith('too few samples')).length;
+  if (few) out.push(`  (${few} length(s) not ranked for too few samples: give points more time, --max-time, or a fixed --runs 6 or more)`);
   return out;
 }

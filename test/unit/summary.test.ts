@@ -70,6 +70,7 @@ describe('summary and best-per-length', () => {
     const text = summaryText(file(rows), { markdownPath: '/tmp/x/sequence-ranges.md' });
     expect(text).toMatch(/^\s+1K: flash, 3\.00x faster than naive$/m);
     expect(text).toMatch(/^\s+2K: tie: (flash, ring|ring, flash)$/m);
+    expect(summaryText(file([row('naive', 1024, 1e4, { samplesMs: [1, 2, 3] }), row('flash', 1024, 3e4)]))).toMatch(/1 length\(s\) not ranked for too few samples: give points more time, --max-time, or a fixed --runs 6 or more/);
     expect(text).toContain('* 4 point(s) with notes, most often 4x "CV');
     expect(text).toContain('details, every note and reason: /tmp/x/sequence-ranges.md');
     // one line per point plus a header, the answer, and two lines of notes: no footnote per warning
