@@ -34,7 +34,8 @@ export const IMPLEMENTATION_STYLES: Readonly<Record<string, ImplementationStyle>
   dilated: { color: '#E69F00', shape: 'cross' },
   'dilated-grouped': { color: '#56B4E9', shape: 'triangle-right' },
   'ring-dilated': { color: '#999933', shape: 'triangle-left' },
-  'block-sparse': { color: '#332288', shape: 'wedge' },
+  // a star (SVG path in vega's unit square): vega's 'wedge' is too thin to see at point size
+  'block-sparse': { color: '#332288', shape: 'M0,-1L0.24,-0.33L0.95,-0.31L0.38,0.12L0.59,0.81L0,0.4L-0.59,0.81L-0.38,0.12L-0.95,-0.31L-0.24,-0.33Z' },
   'onnxruntime-mha': { color: '#000000', shape: 'square' },
   'onnxruntime-matmul': { color: '#777777', shape: 'diamond' },
   pytorch: { color: '#AA4499', shape: 'circle' },
