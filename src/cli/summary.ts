@@ -26,13 +26,12 @@ function projectedText(r: ResultRow): string | null {
   return `~${formatDuration(l.projectedWallMs)} on ${l.name ?? 'link'} (projected)`;
 }
 
-/** "1.23 [1.20, 1.26]" with the time in a human unit once it passes 10 s. */
+/** "1.23 [1.20, 1.26]" (ms, as the column says); a projection in a human unit. */
 function timeText(r: ResultRow): string {
   const projected = projectedText(r);
   if (projected) return projected;
   const s = r.stats;
   if (!s) return '-';
-  if (s.medianMs >= 10_000) return formatDuration(s.medianMs);
   return s.medianCi95Ms ? `${formatMs(s.medianMs)} [${formatMs(s.medianCi95Ms[0])}, ${formatMs(s.medianCi95Ms[1])}]` : formatMs(s.medianMs);
 }
 
