@@ -18,11 +18,11 @@ function ratio(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
-/** "1.32x [1.25, 1.40] over naive", or '-' when nothing is behind the leaders. */
-export function marginText(r: LengthRanking): string {
+/** "1.32x [1.25, 1.40] faster than naive" ("1.32x [1.25, 1.40] over naive" when short), or '-' when nothing is behind the leaders. */
+export function marginText(r: LengthRanking, short = false): string {
   if (!r.margin || !r.next) return '-';
-  const who = r.verdict === 'tie' ? 'the tied ones ' : '';
-  return `${who}${ratio(r.margin.ratio)}x [${ratio(r.margin.ci95[0])}, ${ratio(r.margin.ci95[1])}] faster than ${r.next.label}`;
+  const who = r.verdict === 'tie' && !short ? 'the tied ones ' : '';
+  return `${who}${ratio(r.margin.ratio)}x [${ratio(r.margin.ci95[0])}, ${ratio(r.margin.ci95[1])}] ${short ? 'over' : 'faster than'} ${r.next.label}`;
 }
 
 export function pctOfPeakText(r: ResultRow | undefined, env: Environment | undefined): string {

@@ -185,7 +185,7 @@ export function renderAnswer(run: Pick<HtmlRun, 'ranking' | 'environment'>): str
           : r.verdict === 'tie'
             ? `tie: ${r.leaders.map((e) => implName(e.label)).join(', ')}`
             : `<span class="not-ranked">${escapeHtml(verdictText(r))}</span>`;
-      return `<tr data-len="${r.seqLen}"><td class="num">${escapeHtml(formatLength(r.seqLen))}</td>${sides ? `<td>${escapeHtml(`${r.device} ${r.dtype}`)}</td>` : ''}<td class="verdict">${who}</td><td class="num">${escapeHtml(msWithCi(top))}</td><td class="num">${escapeHtml(fmt(top?.gflops ?? null))}</td><td class="num">${pct === null ? '' : `${pct.toFixed(1)}%`}</td><td>${escapeHtml(marginText(r))}</td></tr>`;
+      return `<tr data-len="${r.seqLen}"><td class="num">${escapeHtml(formatLength(r.seqLen))}</td>${sides ? `<td>${escapeHtml(`${r.device} ${r.dtype}`)}</td>` : ''}<td class="verdict">${who}</td><td class="num">${escapeHtml(msWithCi(top))}</td><td class="num">${escapeHtml(fmt(top?.gflops ?? null))}</td><td class="num">${pct === null ? '' : `${pct.toFixed(1)}%`}</td><td class="margin">${escapeHtml(marginText(r, true))}</td></tr>`;
     })
     .join('\n');
   return `<table class="results answer"><thead><tr><th>length</th>${sides ? '<th>side</th>' : ''}<th>fastest exact attention</th><th>median ms [95% CI]</th><th>GFLOP/s</th><th>% of peak</th><th>margin over the next</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
@@ -247,10 +247,10 @@ table.answer { font-size: .95rem; } table.answer td { padding: .35rem .6rem; }
 .picker { display: flex; flex-wrap: wrap; gap: 1.2rem; align-items: center; background: #f3f6f9; border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem; margin: .6rem 0 1rem; }
 .picker label { font-weight: bold; } .picker select { font: inherit; margin-left: .4rem; max-width: 32rem; }
 .answer-grid { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
-.answer-grid > .answer-text { flex: 0 1 auto; max-width: 52rem; }
-.answer-grid > .answer-chart { flex: 1 1 30rem; min-width: 0; }
+.answer-grid > .answer-text { flex: 1 1 44rem; min-width: 0; }
+.answer-grid > .answer-chart { flex: 1 1 24rem; min-width: 0; max-width: 46rem; }
 .answer-chart .chart-box { width: 100%; overflow: hidden; } .answer-chart svg { max-width: 100%; height: auto; }
-table.answer td { white-space: nowrap; } table.answer td.verdict { white-space: normal; max-width: 24rem; }
+table.answer td { white-space: nowrap; } table.answer td.verdict { white-space: normal; min-width: 11rem; max-width: 24rem; } table.answer td.margin { white-space: normal; min-width: 12rem; }
 [hidden] { display: none !important; }
 .st-skipped, .st-interrupted { color: #8a5a00; font-weight: bold; } .st-failed { color: #b00020; font-weight: bold; }
 dl.env { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9rem; }
