@@ -1,7 +1,9 @@
-// The plain-text summary table the CLI prints on stdout.
+// The plain-text summary the CLI prints on stdout (compact; the Markdown has the details).
 import type { ResultFile } from '../results/types.js';
-import { formatBytes, formatCount, formatGflops } from '../reports/format.js';
-import { BEST_PER_LENGTH_NOTE, bestPerLength, lengthLabel, medianWithRange } from '../reports/markdown.js';
+import { formatCount, formatDuration, formatGflops, formatLength, formatMs } from '../reports/format.js';
+import { nominalLabel } from '../config/ranges.js';
+import { answerText } from '../reports/answer.js';
+import { displayStatus, isInterrupted } from '../results/ranking.js';
 import type { ResultRow } from '../results/types.js';
 import { sideLabeller } from '../reports/side-sections.js';
 import type { SideComparison } from '../suite/side-comparison.js';
@@ -18,50 +20,80 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** Short status for the terminal: notes go below the table, numbered. */
-function shortStatus(r: ResultRow, notes: string[], label: (r: ResultRow) => string = (x) => x.implementation): string {
-  if (r.status !== 'ok') return `${r.status}: ${r.reason ?? ''}${r.errorCode ? ` [${r.errorCode}]` : ''}`;
-  const contended = r.interference ? interferenceNote(r.interference) : null;
-  const overPeak = r.roofline?.overPeakNote ? `over 100% of peak: ${r.roofline.overPeakNote}` : null;
-  const drifted = r.drift?.flagged ? `drift: the sentinel had moved ${r.drift.movePct > 0 ? '+' : ''}${r.drift.movePct}% from the run's start around this point` : null;
-  const own = [...(r.effectiveSeqLen !== r.seqLen ? [`ran at ${r.effectiveSeqLen}`] : []), ...(r.warnings ?? []), ...(contended ? [contended] : []), ...(drifted ? [drifted] : []), ...(overPeak ? [overPeak] : [])];
-  if (own.length === 0) return 'ok';
-  const refs = own.map((w) => {
-    notes.push(`${label(r)} @ ${lengthLabel(r.seqLen)}: ${w}`);
-    return `[${notes.length}]`;
-  });
-  return `ok ${refs.join('')}`;
+/** The first projected link's wall time of a projected ring row: "~4.6 h on nvlink (projected)". */
+function projectedText(r: ResultRow): string | null {
+  const p = r.projected as { kind?: string; links?: { name?: string; projectedWallMs?: number }[] } | undefined;
+  if (r.status === 'ok' || p?.kind !== 'projected' || !p.links?.length) return null;
+  const l = p.links[0];
+  return `~${formatDuration(l.projectedWallMs)} on ${l.name ?? 'link'} (projected)`;
 }
 
-export function summaryText(file: ResultFile): string {
-  const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
+/** "1.23 [1.20, 1.26]" (ms, as the column says); a projection in a human unit. */
+function timeText(r: ResultRow): string {
+  const projected = projectedText(r);
+  if (projected) return projected;
+  const s = r.stats;
+  if (!s) return '-';
+  return s.medianCi95Ms ? `${formatMs(s.medianMs)} [${formatMs(s.medianCi95Ms[0])}, ${formatMs(s.medianCi95Ms[1])}]` : formatMs(s.medianMs);
+}
+
+/** The most frequent note texts, numbers taken out so "CV 7.1% exceeds 5%" and "CV 9.0% exceeds 5%" count together. */
+function commonNotes(rows: ResultRow[]): string[] {
+  const count = new Map<string, { n: number; example: string }>();
+  for (const r of rows) {
+    for (const w of r.warnings ?? []) {
+      const key = w.replace(/\d+(\.\d+)?/g, '#').slice(0, 60);
+      const c = count.get(key) ?? { n: 0, example: w };
+      c.n++;
+      count.set(key, c);
+    }
+  }
+  return [...count.values()].sort((a, b) => b.n - a.n).map((c) => `${c.n}x "${c.example.length > 70 ? `${c.example.slice(0, 67)}...` : c.example}"`);
+}
+
+export interface SummaryOptions {
+  /** the Markdown file the details are in (printed as the pointer) */
+  markdownPath?: string;
+}
+
+/**
+ * The terminal summary, in the style of llama-bench: one line per implementation and length
+ * (median with its 95% interval), the answer (fastest exact attention per length, ties where the
+ * intervals overlap), at most a few lines of notes and a pointer to the Markdown for the rest.
+ */
+export function summaryText(file: ResultFile, options: SummaryOptions = {}): string {
+  const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation) || ringP(a) - ringP(b));
   const label = sideLabeller(rows);
   const out: string[] = [];
   out.push(`dilbench ${file.suite}: ${rows.length} points on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${rows[0]?.threads ?? '?'} threads)`);
   out.push('');
-  const notes: string[] = [];
   const roof = rows.some((r) => r.roofline);
+  const ring = rows.some((r) => r.params?.['ringSize'] !== undefined);
   out.push(
     textTable(
-      ['length', 'implementation', 'batch', 'median ms (p10-p90)', 'peak mem', 'tokens/s', 'GFLOP/s', ...(roof ? ['% peak'] : []), 'status'],
+      ['length', 'implementation', ...(ring ? ['P'] : []), 'batch', 'median ms [95% CI]', 'tokens/s', 'GFLOP/s', ...(roof ? ['% peak'] : []), 'status'],
       rows.map((r) => [
-        lengthLabel(r.seqLen),
+        shortLength(r.seqLen),
         label(r),
+        ...(ring ? [r.params?.['ringSize'] !== undefined ? String(r.params['ringSize']) : '-'] : []),
         String(r.batch),
-        medianWithRange(r),
-        r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : '-',
+        timeText(r),
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
         ...(roof ? [r.roofline ? pctOfPeakText(r.roofline) : '-'] : []),
-        shortStatus(r, notes, label),
+        r.status === 'ok'
+          ? r.interference?.flagged
+            ? 'ok, contended'
+            : r.warnings?.length || r.drift?.flagged || r.roofline?.overPeakNote
+              ? 'ok*'
+              : 'ok'
+          : projectedText(r)
+            ? 'projected'
+            : displayStatus(r),
       ]),
-      [true, false, true, true, true, true, true, ...(roof ? [true] : []), false],
+      [true, false, ...(ring ? [true] : []), true, true, true, true, ...(roof ? [true] : []), false],
     ),
   );
-  if (notes.length) {
-    out.push('');
-    notes.forEach((n, i) => out.push(`[${i + 1}] ${n}`));
-  }
   const validated = rows.filter((r) => r.validation);
   if (validated.length) {
     out.push('');
@@ -72,7 +104,7 @@ export function summaryText(file: ResultFile): string {
         validated.map((r) => {
           const v = r.validation!;
           return [
-            lengthLabel(r.seqLen),
+            shortLength(r.seqLen),
             label(r),
             v.against,
             v.maxAbsError.toExponential(2),
@@ -87,21 +119,43 @@ export function summaryText(file: ResultFile): string {
     const failed = validated.filter((r) => !r.validation!.passed).length;
     out.push(`validation: ${validated.length - failed} passed, ${failed} failed`);
   }
-  const best = bestPerLength(rows);
-  if (best.length) {
-    out.push('');
-    out.push('best per length: ' + best.map((b) => `${lengthLabel(b.seqLen)} ${label(b.best)}`).join(', '));
-    out.push(`  (${BEST_PER_LENGTH_NOTE})`);
-  }
+  const answer = answerText(file);
+  if (answer.length) out.push('', ...answer);
   const comparisons = [...(file.comparisons?.precision ?? []), ...(file.comparisons?.device ?? [])];
   if (comparisons.length) {
     out.push('');
     for (const c of comparisons) out.push(comparisonLine(c));
   }
-  if (file.interference) out.push(`\ninterference: ${file.interference.summary}`);
-  if (file.driftSentinel) out.push(`${file.interference ? '' : '\n'}drift: ${file.driftSentinel.summary}`);
-  if (file.interrupted) out.push('\ninterrupted: not every point ran');
+  // at most a few lines of notes; the rest is in the Markdown
+  const notes: string[] = [];
+  const noted = rows.filter((r) => r.warnings?.length);
+  if (noted.length) notes.push(`* ${noted.length} point(s) with notes, most often ${commonNotes(noted).slice(0, 2).join(', ')}`);
+  const notRun = rows.filter((r) => r.status !== 'ok' && !projectedText(r) && !isInterrupted(r));
+  if (notRun.length) {
+    const first = notRun[0];
+    notes.push(`${notRun.length} point(s) skipped or failed, e.g. ${label(first)} @ ${shortLength(first.seqLen)}: ${(first.reason ?? first.status).slice(0, 90)}`);
+  }
+  // what else the machine did, and whether its speed moved (issue 14): one line each
+  if (file.interference) notes.push(`interference: ${file.interference.summary}`);
+  if (file.driftSentinel) notes.push(`drift: ${file.driftSentinel.summary}`);
+  if (file.interrupted) notes.push('interrupted: not every point ran (incomplete lengths are not ranked)');
+  const where = options.markdownPath ? `: ${options.markdownPath}` : ' (the .md beside the results)';
+  if (notes.length || options.markdownPath) {
+    out.push('');
+    out.push(...notes, `details, every note and reason${where}`);
+  }
   return out.join('\n') + '\n';
+}
+
+/** 1K, 16K, 1M; other lengths of a million and more as 1e9 / 1.5e6 (a 10-digit count is unreadable) */
+function shortLength(n: number): string {
+  const label = nominalLabel(n) ?? formatLength(n);
+  return label === String(n) && n >= 1e6 ? n.toExponential().replace('e+', 'e').replace(/\.?0+e/, 'e') : label;
+}
+
+function ringP(r: ResultRow): number {
+  const p = r.params?.['ringSize'];
+  return typeof p === 'number' ? p : 0;
 }
 
 /** One line per side comparison: the geometric mean time ratio and the verdict counts. */

@@ -6,6 +6,7 @@ import { formatBytes } from '../config/units.js';
 import type { RingProjection } from '../suite/ring-projection.js';
 import { sideLabeller } from './side-sections.js';
 import { distributedSections } from './distributed-section.js';
+import { formatDuration } from './format.js';
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -69,6 +70,8 @@ export function familySections(rows: ResultRow[]): string[] {
   }
   const opt = rows.filter((r) => r.status === 'ok' && (r.patternCacheStats || r.telemetry?.blocksTotal !== undefined || r.telemetry?.decodeSteps !== undefined));
   if (opt.length) {
+    // details a reader can skip: folded
+    out.push('<details>', `<summary>Optimizations and kernel telemetry (${opt.length} points)</summary>`, '');
     out.push('## Optimizations and kernel telemetry (measured)', '');
     out.push(
       table(
@@ -92,10 +95,16 @@ export function familySections(rows: ResultRow[]): string[] {
         }),
       ),
       '',
+      '</details>',
+      '',
     );
   }
-  const ring = rows.filter((r) => (r.projected as { kind?: string } | undefined)?.kind === 'projected' && (r.projected as { links?: unknown }).links);
+  // P = 1 sends nothing: no communication to project
+  const ring = rows.filter(
+    (r) => (r.projected as { kind?: string } | undefined)?.kind === 'projected' && (r.projected as { links?: unknown }).links && (r.projected as { ringSize?: number }).ringSize !== 1,
+  );
   if (ring.length) {
+    out.push('<details>', `<summary>Ring projections (projected, not measured; ${ring.length} rows)</summary>`, '');
     out.push('## Ring projections (projected, not measured)', '');
     out.push(
       'Per-step compute is measured (slowest rank, last timed iteration); communication time, whether compute hides it and the wall time of a real P-device ring are **projected** from the bytes each rank sends per step and the link bandwidth: projected wall = sum over steps of max(compute, communication).',
@@ -114,12 +123,16 @@ export function familySections(rows: ResultRow[]): string[] {
           `${l.name} (${l.GBps} GB/s = ${l.gbps} Gbit/s)`,
           ms(l.commMsPerStep),
           l.hidesCommunication ? 'yes' : `no (${l.exposedSteps} steps exposed)`,
-          ms(l.projectedWallMs),
+          formatDuration(l.projectedWallMs),
         ]);
       }
     }
     out.push(
-      table(['Length', 'Implementation', 'P', 'Max step compute ms (measured)', 'Bytes/step/rank', 'Link', 'Projected comm ms/step', 'Projected: compute hides comm', 'Projected wall ms'], lines),
+      table(['Length', 'Implementation', 'P', 'Max step compute ms (measured)', 'Bytes/step/rank', 'Link', 'Projected comm ms/step', 'Projected: compute hides comm', 'Projected wall time'], lines),
+      '',
+      'P = 1 rows are left out: one rank sends nothing.',
+      '',
+      '</details>',
       '',
     );
   }

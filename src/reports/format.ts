@@ -34,3 +34,16 @@ export function formatGflops(g: number | null | undefined): string {
   if (g === null || g === undefined || !Number.isFinite(g)) return '-';
   return g >= 100 ? g.toFixed(0) : g.toFixed(1);
 }
+
+/** A duration for people: "850 ms", "12.3 s", "4.6 min", "4.6 h", "3.2 days", "1403 years" (projections of 1e9 tokens reach years). */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+  const s = ms / 1000;
+  const one = (v: number, unit: string) => `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${unit}`;
+  if (s < 1) return `${ms >= 100 ? ms.toFixed(0) : formatMs(ms)} ms`;
+  if (s < 60) return one(s, 's');
+  if (s < 3600) return one(s / 60, 'min');
+  if (s < 86400 * 2) return one(s / 3600, 'h');
+  if (s < 86400 * 365 * 2) return one(s / 86400, 'days');
+  return one(s / (86400 * 365.25), 'years');
+}

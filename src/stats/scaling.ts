@@ -215,6 +215,32 @@ export interface ScalingAnalysis {
   crossovers: Array<Crossover & { group: string }>;
 }
 
+/** The configuration group a row is fitted in (device, dtype, batch, heads, kv heads, head dim, mask). */
+export function scalingGroup(r: Omit<ScalingRow, 'implementation' | 'status' | 'seqLen' | 'stats'>): string {
+  return [r.device, r.dtype, `b${r.batch}`, `h${r.heads}`, `kv${r.kvHeads}`, `d${r.headDim}`, r.causal ? 'causal' : 'full'].map(String).join(' ');
+}
+
+/**
+ * The exponent k that each complexity has over the measured range [n1, n2] (time ~ n^k between the
+ * ends): N is 1, N^2 is 2, N log N is 1 + log(log n2 / log n1) / log(n2 / n1) (about 1.1 over 1K-16K).
+ */
+export function complexityExponents(n1: number, n2: number): Record<ComplexityName, number> {
+  const nlogn = n2 > n1 && n1 > 1 ? 1 + Math.log(Math.log(n2) / Math.log(n1)) / Math.log(n2 / n1) : 1;
+  return { N: 1, 'N log N': nlogn, 'N^2': 2 };
+}
+
+/**
+ * The complexities whose exponent over the measured range lies inside the 95% interval of the
+ * fitted k: one name when the interval singles it out, several when it cannot tell them apart,
+ * none when k fits none of them. Empty without an interval.
+ */
+export function complexitiesInInterval(fit: PowerLawFit, n1: number, n2: number): ComplexityName[] {
+  if (!fit.kCi95) return [];
+  const [lo, hi] = fit.kCi95;
+  const ex = complexityExponents(n1, n2);
+  return (Object.keys(ex) as ComplexityName[]).filter((c) => ex[c] >= lo && ex[c] <= hi);
+}
+
 /**
  * Fits every implementation's median time against the length it actually ran
  * (effectiveSeqLen), per configuration group, and finds where implementations of a group
@@ -224,9 +250,7 @@ export function analyzeScaling(rows: readonly ScalingRow[]): ScalingAnalysis {
   const groups = new Map<string, Map<string, ScalingPoint[]>>();
   for (const r of rows) {
     if (r.status !== 'ok' || !r.stats || !(r.stats.medianMs > 0)) continue;
-    const group = [r.device, r.dtype, `b${r.batch}`, `h${r.heads}`, `kv${r.kvHeads}`, `d${r.headDim}`, r.causal ? 'causal' : 'full']
-      .map(String)
-      .join(' ');
+    const group = scalingGroup(r);
     const byImpl = groups.get(group) ?? new Map<string, ScalingPoint[]>();
     groups.set(group, byImpl);
     const pts = byImpl.get(r.implementation) ?? [];

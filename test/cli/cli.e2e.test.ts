@@ -138,7 +138,7 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     expect(csv).toHaveLength(5);
     const md = readFileSync(join(out, files[2]), 'utf8');
     expect(md).toContain('| Length | Implementation |');
-    expect(md).toContain('## Best implementation per length');
+    expect(md).toContain('## Fastest exact attention per length');
     expect(r.stdout).toContain('median ms');
     expect(r.stderr).toBe('');
   });

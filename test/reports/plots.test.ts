@@ -20,6 +20,7 @@ import {
 } from '../../src/reports/plots/index.js';
 import { inferenceOverTimeSpec } from '../../src/reports/plots/inference.js';
 import { latencyCurveSpec } from '../../src/reports/plots/scaling.js';
+import { IMPLEMENTATION_STYLES, implementationStyle } from '../../src/reports/plots/data.js';
 import { decodePng, loadFixture, pngSize, variance } from './helpers.js';
 
 const seq = loadFixture('sequence-ranges_2026-11-20');
@@ -57,7 +58,32 @@ describe('plot specs from fixture results', () => {
     expect(values.some((v) => v.status === 'failed')).toBe(true);
     expect(spec.title.subtitle[0]).toContain(seq.environment.cpuModel);
     expect(spec.title.subtitle[1]).toMatch(/8 heads/);
-    expect(spec.config.range.category[0]).toBe('#0072B2');
+    // colours come from the one palette, by implementation
+    const color = layer(spec, 'line').encoding.color;
+    expect(color.scale.range[color.scale.domain.indexOf('flash')]).toBe(IMPLEMENTATION_STYLES.flash.color);
+  });
+
+  it('series names: a skipped point without pool/cache flags does not add "pool on, cache on" to every name', () => {
+    const rows = seq.results.filter((r) => r.status === 'ok').slice(0, 3).map((r) => ({ ...r, memoryPool: true, patternCache: true }));
+    const skipped = { ...rows[0], implementation: 'ring', status: 'skipped' as const, stats: null, samplesMs: [], memoryPool: undefined, patternCache: undefined };
+    const values = latencySpec({ ...seq, results: [...rows, skipped] })!.data.values as { series: string }[];
+    expect(values.map((v) => v.series).filter((s) => /pool|cache/.test(s))).toEqual([]);
+  });
+
+  it('latency: one label per length for the points that did not run, never several printed over each other', async () => {
+    const at16k = seq.results.filter((r) => r.seqLen === 16384);
+    const extra = ['ring', 'kv-cache'].map((impl) => ({ ...at16k[0], implementation: impl, status: 'skipped' as const, stats: null, samplesMs: [], reason: 'over budget', estimatedSeconds: undefined }));
+    const svg = await renderSvg(latencySpec({ ...seq, results: [...seq.results, ...extra] })!);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(texts).toContain('2 skipped, 1 failed');
+    expect(texts).toContain('skipped'); // naive at 8K, alone
+    expect(texts.filter((t) => /skipped|failed/.test(t))).toHaveLength(2);
+  });
+
+  it('latency: a point stopped by Ctrl-C is drawn as interrupted, not failed', () => {
+    const cut = { ...seq, results: seq.results.map((r, i) => (i === 0 ? { ...r, status: 'failed' as const, errorCode: 'ERR_DILBENCH_CANCELLED', stats: null, samplesMs: [] } : r)) };
+    const values = latencySpec(cut)!.data.values as { status: string }[];
+    expect(values[0].status).toBe('interrupted');
   });
 
   it('memory: log-log peak memory in MiB, estimates for skipped rows', () => {
@@ -117,9 +143,13 @@ describe('plot specs from fixture results', () => {
   it('ring: measured compute vs projected communication per step', () => {
     const spec = ringSpec(ring)!;
     const vals = spec.data.values as { kind: string; ms: number; line: string }[];
-    expect(vals.filter((v) => v.kind === 'compute (measured)')).toHaveLength(4);
-    expect(vals.filter((v) => v.kind === 'communication (projected)')).toHaveLength(8);
-    expect(vals.some((v) => /projected \(NVLink/.test(v.line))).toBe(true);
+    expect(vals.filter((v) => v.kind.startsWith('compute per step'))).toHaveLength(4);
+    expect(vals.filter((v) => v.kind.startsWith('communication per step, projected'))).toHaveLength(8);
+    expect(vals.some((v) => /projected \(NVLink/.test(v.kind))).toBe(true);
+    // every legend entry (dash kinds, ring sizes) is a series that is drawn: no phantom entries
+    const lines = layer(spec, 'lines').encoding;
+    expect(lines.strokeDash.scale.domain.sort()).toEqual([...new Set(vals.map((v) => v.kind))].sort());
+    expect(lines.color.scale.range).toEqual([IMPLEMENTATION_STYLES.ring.color]);
     expect(layer(spec, 'lines').encoding.y.scale.type).toBe('log');
     expect(layer(spec, 'lines').encoding.strokeDash.field).toBe('kind');
     expect(ringSpec(seq)).toBeNull();
@@ -237,5 +267,65 @@ describe('model plots: the device/dtype side in the series', () => {
     });
     expect(series(latencyCurveSpec([row(), row('cpu', 'fp32')]))).toEqual(['decoder (m)', 'decoder (m)']);
     expect(series(latencyCurveSpec([row(), row('cuda', 'fp32')]))).toEqual(['decoder (m, cpu/fp32)', 'decoder (m, cuda/fp32)']);
+  });
+});
+
+describe('one palette across every plot', () => {
+  /** series -> colour of every colour scale keyed by implementation series in a spec */
+  const colours = (spec: VlSpec): Map<string, string> => {
+    const out = new Map<string, string>();
+    const visit = (v: unknown): void => {
+      if (!v || typeof v !== 'object') return;
+      const o = v as Record<string, unknown>;
+      const c = o['color'] as { field?: string; scale?: { domain?: string[]; range?: string[] } } | undefined;
+      if (c?.scale?.domain && c.scale.range && (c.field === 'series' || c.field === 'implementation')) {
+        c.scale.domain.forEach((d, i) => out.set(d.replace(/ \(.*$/, ''), c.scale!.range![i]));
+      }
+      for (const x of Object.values(o)) visit(x);
+    };
+    visit(spec);
+    return out;
+  };
+
+  it('gives each implementation the same colour in the latency, memory, throughput, speedup and ring plots, distinct across implementations', () => {
+    const specs = [latencySpec(seq), memorySpec(seq), throughputSpec(seq), speedupSpec(seq), ringSpec(ring), latencySpec(ring), latencySpec(opt)];
+    const seen = new Map<string, string>();
+    for (const spec of specs) {
+      for (const [impl, colour] of colours(spec!)) {
+        expect(colour, impl).toBe(implementationStyle(impl).color);
+        if (seen.has(impl)) expect(colour).toBe(seen.get(impl));
+        seen.set(impl, colour);
+      }
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(4);
+    const table = Object.values(IMPLEMENTATION_STYLES);
+    expect(new Set(table.map((t) => t.color)).size).toBe(table.length);
+    // no yellow: Okabe-Ito's #F0E442 is unreadable on white
+    expect(table.map((t) => t.color)).not.toContain('#F0E442');
+    // the built-in implementations have distinct markers too
+    const builtIn = ['naive', 'flash', 'kv-cache', 'kv-cache-recompute', 'dilated', 'dilated-grouped', 'ring', 'ring-dilated', 'block-sparse'];
+    expect(new Set(builtIn.map((n) => IMPLEMENTATION_STYLES[n].shape)).size).toBe(builtIn.length);
+  });
+
+  it('draws ring in its palette colour in the rendered PNG of the latency and the ring plot', async () => {
+    const hex = IMPLEMENTATION_STYLES.ring.color;
+    const rgb = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    for (const spec of [latencySpec(ring)!, ringSpec(ring)!]) {
+      const { pixels, channels } = decodePng(svgToPng(await renderSvg(spec)).png);
+      let exact = 0;
+      for (let i = 0; i < pixels.length; i += channels) if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2]) exact++;
+      expect(exact).toBeGreaterThan(50);
+    }
+  });
+
+  it('speedup: no value labels that can collide, and bars of other functions faded with a caveat', () => {
+    const spec = speedupSpec(seq, 'naive')!;
+    expect((spec.layer as VlSpec[]).some((l) => markType(l.mark) === 'text')).toBe(false);
+    const sparse = { ...seq, results: [...seq.results, ...seq.results.filter((r) => r.implementation === 'flash').map((r) => ({ ...r, implementation: 'block-sparse' }))] };
+    const s2 = speedupSpec(sparse, 'naive')!;
+    const vals = s2.data.values as { series: string; comparable: string }[];
+    expect(vals.filter((v) => v.series.startsWith('block-sparse')).every((v) => v.series.endsWith('(other function)') && v.comparable !== 'yes')).toBe(true);
+    expect(s2.title.subtitle.join(' ')).toMatch(/not comparable as a speedup/);
+    expect(layer(s2, 'bars').encoding.opacity.value).toBeLessThan(1);
   });
 });

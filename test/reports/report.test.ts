@@ -45,11 +45,14 @@ describe('dilbench report', () => {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const figs = readdirSync(join(out, 'figs'));
+    // figures are named by suite and time, as the reader knows the run, never by its UUID
     for (const f of fixtures) {
+      const stem = `${f.suite}_${f.createdAt.slice(0, 10)}_${f.createdAt.slice(11, 13)}${f.createdAt.slice(14, 16)}`;
       for (const kind of ['latency', 'memory', 'throughput']) {
-        expect(figs).toContain(`${f.runId}_${kind}.svg`);
-        expect(figs).toContain(`${f.runId}_${kind}.png`);
+        expect(figs).toContain(`${stem}_${kind}.svg`);
+        expect(figs).toContain(`${stem}_${kind}.png`);
       }
+      expect(figs.some((n) => n.includes(f.runId))).toBe(false);
     }
     expect(figs.filter((f) => f.endsWith('_speedup.svg'))).toHaveLength(2);
     expect(figs.filter((f) => f.endsWith('_optimization-impact.svg'))).toHaveLength(1);
@@ -85,12 +88,21 @@ describe('dilbench report', () => {
     expect(history).toHaveLength(rows.length); // every row is in the history once, the torn line is skipped
   });
 
-  it('report.md links figures that exist and marks latest rows; report.json parses', () => {
+  it('report.md answers first with the one ranking rule, names runs by suite and time, links figures that exist; report.json parses', () => {
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
     expect(links.length).toBeGreaterThanOrEqual(12);
     for (const l of links) expect(existsSync(resolve(out, l)), l).toBe(true);
-    expect(md).toContain('**latest**');
+    // the answer is the first section, for the newest run that has a ranking (the ring run at 12:00)
+    const sections = [...md.matchAll(/^## (.*)$/gm)].map((m) => m[1]);
+    expect(sections[0]).toBe('Answer: ring 2026-11-21 12:00 UTC');
+    expect(md).toContain('### Fastest exact attention per length');
+    // optimization-impact configurations are never ranked: its run has no dense ranking
+    const opt = md.slice(md.indexOf('## optimization-impact 2026-11-21 11:00 UTC'), md.indexOf('## sequence-ranges 2026-11-21 09:30 UTC'));
+    expect(opt).not.toContain('Fastest exact attention');
+    expect(md).not.toMatch(/block-sparse \(pool/);
+    expect(sections).toContain('sequence-ranges 2026-11-20 10:00 UTC');
+    expect(md).toContain('<summary>Latest result per configuration');
     expect(md).toContain('Intel(R) Xeon(R) Platinum 8488C');
     expect(md).toMatch(/skipped 1 torn or invalid line/);
     const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { runs: unknown[]; rows: unknown[]; latest: unknown[]; history: { skippedLines: number[] } };
@@ -106,7 +118,8 @@ describe('dilbench report', () => {
     expect(html).toContain('id="dilbench-specs"');
     expect(html).toContain('vegaLite'); // vega-lite runtime inlined
     expect(html).toMatch(/class="chart" id="chart-1-latency"/);
-    expect(html).toContain('&#9733; latest');
+    expect(html).toContain('<option value="3" selected>ring 2026-11-21 12:00 UTC</option>');
+    expect(html).not.toContain('&#9733; latest');
     expect(html).toContain('id="environment"');
     expect(html.length).toBeGreaterThan(700_000);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bestComplexity, findAllCrossovers, findCrossovers, fitPowerLaw } from '../../src/stats/scaling.js';
+import { bestComplexity, complexitiesInInterval, complexityExponents, findAllCrossovers, findCrossovers, fitPowerLaw } from '../../src/stats/scaling.js';
 import { createRng } from '../../src/stats/random.js';
 
 const lengths = [1024, 2048, 4096, 8192, 12288, 16384];
@@ -134,5 +134,27 @@ describe('analyzeScaling on result rows', () => {
     expect(a.crossovers).toHaveLength(1);
     expect(a.crossovers[0]!.n).toBeCloseTo(4000, 6);
     expect(a.crossovers[0]!.group).toMatch(/h8/);
+  });
+});
+
+describe('complexity named only where the interval of k allows', () => {
+  it('gives N log N an exponent of about 1.1 over 1K-16K and N, N^2 exactly 1 and 2', () => {
+    const ex = complexityExponents(1024, 16384);
+    expect(ex.N).toBe(1);
+    expect(ex['N^2']).toBe(2);
+    // (16384 log 16384) / (1024 log 1024) = 16 * 1.4 -> exponent 1 + log(1.4) / log(16)
+    expect(ex['N log N']).toBeCloseTo(1 + Math.log(1.4) / Math.log(16), 12);
+  });
+
+  it('names N^2 for k near 2 with a tight interval, nothing for k = 1.45, and several when the interval is wide', () => {
+    const fit = (k: number, ci: [number, number]) => ({ a: 1, k, kCi95: ci, kStdError: 0.01, r2: 1, points: 6 });
+    expect(complexitiesInInterval(fit(1.97, [1.93, 2.01]), 1024, 16384)).toEqual(['N^2']);
+    expect(complexitiesInInterval(fit(1.14, [1.1, 1.18]), 1024, 16384)).toEqual(['N log N']);
+    expect(complexitiesInInterval(fit(1.45, [1.4, 1.5]), 1024, 16384)).toEqual([]);
+    expect(complexitiesInInterval(fit(1.05, [0.9, 1.2]), 1024, 16384)).toEqual(['N', 'N log N']);
+    expect(complexitiesInInterval({ ...fit(2, [2, 2]), kCi95: null }, 1024, 16384)).toEqual([]);
+    // a real fit: time ~ n^2 with 3% noise singles out N^2
+    const quad = fitPowerLaw(noisy((n) => 1e-6 * n * n, 5));
+    expect(complexitiesInInterval(quad, 1024, 16384)).toEqual(['N^2']);
   });
 });

@@ -149,20 +149,23 @@ describe('result store', () => {
     expect(md).toBe(toMarkdown(file));
   });
 
-  it('markdown has the table, the pivot, the best per length and the reasons', () => {
+  it('markdown has the answer first, then the pivot, the table and the reasons', () => {
     const md = toMarkdown(sampleFile());
     expect(md).toContain('| Length | Implementation | Batch | Median ms [95% CI] | Samples (stop) | Cold start ms | Peak memory | Tokens/s | GFLOP/s | Status |');
     // no bootstrap interval in this fixture: the p10-p90 range stands in
     expect(md).toMatch(/\| 1K \(1024\) \| flash \| 1 \| 2\.00 \(p10-p90 1\.92-2\.08\) \| 3 \| - \| 5\.0 MiB \| 512\.0K \| 1074 \| ok \|/);
     expect(md).toContain('## Median ms by implementation and length');
     expect(md).toContain('| Implementation | 1K | 2K | 49K |');
-    expect(md).toContain('## Best implementation per length');
-    expect(md).toMatch(/\| 1K \(1024\) \| flash \| 2\.00 \| 512\.0K \| naive \| 2\.00x \|/);
+    // three samples each: too few to name a winner (a 95% interval of the median needs 6)
+    expect(md).toContain('## Fastest exact attention per length');
+    expect(md.indexOf('## Fastest exact attention per length')).toBeLessThan(md.indexOf('## Median ms by implementation and length'));
+    expect(md.indexOf('## Median ms by implementation and length')).toBeLessThan(md.indexOf('## Results'));
+    expect(md).toMatch(/\| 1K \| not ranked: too few samples \(flash 3, naive 3; 6 needed for a 95% interval\) \|/);
     expect(md).toContain('skipped: needs 72.0 GiB, budget 2.0 GiB');
     expect(md).toContain('49K (49152)');
     expect(md).toContain('failed: out of memory');
     expect(md).toContain('[ERR_DILBENCH_OUT_OF_MEMORY]');
-    expect(md).toContain('5 points: 3 ok, 1 skipped, 1 failed.');
+    expect(md).toContain('5 points, 3 ok, 1 skipped, 1 failed.');
   });
 
   it('csv escapes pipes, quotes and newlines in reasons', () => {

@@ -149,7 +149,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     if (parsed.json) {
       process.stdout.write(JSON.stringify(file, null, 2) + '\n');
     } else {
-      process.stdout.write(summaryText(file));
+      process.stdout.write(summaryText(file, { markdownPath: written?.markdown }));
       if (written) {
         const paths = [written.json, written.csv, written.markdown, ...(output ? [output] : []), ...(written.history ? [written.history] : []), ...written.plots];
         process.stdout.write(`\nwrote ${paths.join('\n      ')}\n`);

@@ -10,6 +10,9 @@ import type { Environment } from '../../results/types.js';
 import { formatBytes, formatLength } from '../plots/data.js';
 import type { VlSpec } from '../plots/specs.js';
 import { describeGpuPeak } from '../../roofline/index.js';
+import { RANKING_RULE, verdictText, type LengthRanking, type SparseComparison } from '../../results/ranking.js';
+import { implementationStyle, percentOfPeak } from '../plots/data.js';
+import { marginText, msWithCi } from '../answer.js';
 
 export interface HtmlChart {
   /** DOM id, unique in the page */
@@ -51,6 +54,11 @@ export interface HtmlTableRow {
 }
 
 export interface HtmlRun {
+  /** "sequence-ranges 2026-12-07 04:17 UTC": how the page names the run */
+  name: string;
+  /** the one ranking rule's answer for this run (src/results/ranking.ts) */
+  ranking: LengthRanking[];
+  sparse: SparseComparison[];
   expId: string;
   suite: string;
   createdAt: string;
@@ -72,6 +80,8 @@ export interface HtmlReportModel {
   latest: HtmlTableRow[];
   overview: HtmlChart[];
   notes: string[];
+  /** index in runs of the run the page opens on (default: the newest with a ranking, else the newest) */
+  selected?: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -141,10 +151,10 @@ function flags(r: HtmlTableRow): string {
   return bits.join(' ');
 }
 
-export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean } = {}): string {
+export function renderTable(rows: HtmlTableRow[], options: { runName?: (r: HtmlTableRow) => string } = {}): string {
   const head = [
-    ...(options.showRun ? ['run'] : []),
-    'implementation', 'seqLen', 'configuration', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory', 'latest',
+    ...(options.runName ? ['run'] : []),
+    'implementation', 'seqLen', 'configuration', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory',
   ];
   const body = rows
     .map((r) => {
@@ -152,10 +162,10 @@ export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean }
       const time = r.medianMs !== null ? `${fmt(r.medianMs)} (${fmt(r.p10Ms)}-${fmt(r.p90Ms)})` : '';
       const status = r.status === 'ok'
         ? (r.interferenceFlagged ? '<span class="contention" title="measured while other processes loaded the machine">ok, under contention</span>' : 'ok')
-        : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>: ${escapeHtml(r.reason)}`;
+        : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>${r.reason && r.status !== 'interrupted' ? `: ${escapeHtml(r.reason)}` : ''}`;
       const cells = [
-        ...(options.showRun ? [`<td class="run">${escapeHtml(r.exp_id)}</td>`] : []),
-        `<td>${escapeHtml(r.implementation)}</td>`,
+        ...(options.runName ? [`<td class="run">${escapeHtml(options.runName(r))}</td>`] : []),
+        `<td>${implName(r.implementation)}</td>`,
         `<td class="num">${escapeHtml(seq)}</td>`,
         `<td class="cfg">${escapeHtml(flags(r))}</td>`,
         `<td>${status}</td>`,
@@ -164,12 +174,48 @@ export function renderTable(rows: HtmlTableRow[], options: { showRun?: boolean }
         `<td class="num">${fmt(r.gflops)}</td>`,
         `<td class="num">${escapeHtml(percentText(r))}</td>`,
         `<td class="num">${escapeHtml(formatBytes(r.peakMemoryBytes))}</td>`,
-        `<td>${r.latest ? '<span class="latest" title="most recent result for this configuration">&#9733; latest</span>' : ''}</td>`,
       ];
-      return `<tr class="${r.latest ? 'is-latest' : ''} status-${escapeHtml(r.status)}">${cells.join('')}</tr>`;
+      return `<tr class="status-${escapeHtml(r.status)}" data-impl="${escapeHtml(r.implementation)}" data-len="${r.seqLen}">${cells.join('')}</tr>`;
     })
     .join('\n');
   return `<table class="results"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+/** An implementation's name with its palette marker (the colour it has in every plot). */
+function implName(name: string): string {
+  const st = implementationStyle(name);
+  return `<span class="swatch" style="background:${st.color}"></span>${escapeHtml(name)}`;
+}
+
+/** The answer table of one run: per length the winner or the tie, time, GFLOP/s, % of peak, margin. */
+export function renderAnswer(run: Pick<HtmlRun, 'ranking' | 'environment'>): string {
+  if (!run.ranking.length) return '<p class="note">No exact dense attention ran in this run: nothing to rank.</p>';
+  const sides = new Set(run.ranking.map((r) => `${r.device} ${r.dtype}`)).size > 1;
+  const rows = run.ranking
+    .map((r) => {
+      const top = r.leaders[0]?.row;
+      const pct = top ? percentOfPeak(top, run.environment) : null;
+      const who =
+        r.verdict === 'winner' || r.verdict === 'only'
+          ? `<strong>${implName(r.leaders[0].label)}</strong>${r.verdict === 'only' ? ' <span class="note">(only one ran)</span>' : ''}`
+          : r.verdict === 'tie'
+            ? `tie: ${r.leaders.map((e) => implName(e.label)).join(', ')}`
+            : `<span class="not-ranked">${escapeHtml(verdictText(r))}</span>`;
+      return `<tr data-len="${r.seqLen}"><td class="num">${escapeHtml(formatLength(r.seqLen))}</td>${sides ? `<td>${escapeHtml(`${r.device} ${r.dtype}`)}</td>` : ''}<td class="verdict">${who}</td><td class="num">${escapeHtml(msWithCi(top))}</td><td class="num">${escapeHtml(fmt(top?.gflops ?? null))}</td><td class="num">${pct === null ? '' : `${pct.toFixed(1)}%`}</td><td class="margin">${escapeHtml(marginText(r, true))}</td></tr>`;
+    })
+    .join('\n');
+  return `<table class="results answer"><thead><tr><th>length</th>${sides ? '<th>side</th>' : ''}<th>fastest exact attention</th><th>median ms [95% CI]</th><th>GFLOP/s</th><th>% of peak</th><th>margin over the next</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
+}
+
+function renderSparse(run: Pick<HtmlRun, 'sparse'>): string {
+  if (!run.sparse.length) return '';
+  const rows = run.sparse
+    .map(
+      (c) =>
+        `<tr data-impl="${escapeHtml(c.row.implementation)}" data-len="${c.row.seqLen}"><td class="num">${escapeHtml(formatLength(c.row.seqLen))}</td><td>${implName(c.row.implementation)}</td><td class="num">${escapeHtml(msWithCi(c.row))}</td><td class="num">${c.speedup.toFixed(2)}x ${escapeHtml(c.dense.implementation)}</td><td class="num">${(c.workFraction * 100).toFixed(1)}%</td><td class="num">${c.sparsity !== undefined ? `${(c.sparsity * 100).toFixed(1)}%` : ''}</td></tr>`,
+    )
+    .join('\n');
+  return `<h3>Sparse, dilated and other variants vs dense attention</h3><p class="note">They compute other functions, so they are not ranked with dense attention: speed is their tokens/s over the fastest dense attention of the same length, work their FLOPs as a share of its.</p><table class="results"><thead><tr><th>length</th><th>implementation</th><th>median ms [95% CI]</th><th>speed vs dense</th><th>share of dense work</th><th>block sparsity</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
 export function renderEnvironment(env: Environment | undefined): string {
@@ -211,9 +257,18 @@ table.results th, table.results td { border: 1px solid var(--line); padding: .25
 table.results th { background: #f3f6f9; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.cfg, td.run { font-size: .8rem; color: var(--muted); }
-tr.is-latest td { background: #f2f8fc; }
-.latest { color: #005a8c; font-weight: bold; white-space: nowrap; }
-.st-skipped { color: #8a5a00; font-weight: bold; } .st-failed { color: #b00020; font-weight: bold; }
+table.answer { font-size: .95rem; } table.answer td { padding: .35rem .6rem; }
+.swatch { display: inline-block; width: .75em; height: .75em; border-radius: 2px; margin-right: .35em; vertical-align: baseline; }
+.not-ranked { color: var(--muted); font-style: italic; }
+.picker { display: flex; flex-wrap: wrap; gap: 1.2rem; align-items: center; background: #f3f6f9; border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem; margin: .6rem 0 1rem; }
+.picker label { font-weight: bold; } .picker select { font: inherit; margin-left: .4rem; max-width: 32rem; }
+.answer-grid { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+.answer-grid > .answer-text { flex: 1 1 44rem; min-width: 0; }
+.answer-grid > .answer-chart { flex: 1 1 24rem; min-width: 0; max-width: 46rem; }
+.answer-chart .chart-box { width: 100%; overflow: hidden; } .answer-chart svg { max-width: 100%; height: auto; }
+table.answer td { white-space: nowrap; } table.answer td.verdict { white-space: normal; min-width: 11rem; max-width: 24rem; } table.answer td.margin { white-space: normal; min-width: 12rem; }
+[hidden] { display: none !important; }
+.st-skipped, .st-interrupted { color: #8a5a00; font-weight: bold; } .st-failed { color: #b00020; font-weight: bold; }
 dl.env { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9rem; }
 dl.env dt { font-weight: bold; } dl.env dd { margin: 0; }
 #dilbench-tooltip { position: fixed; pointer-events: none; background: rgba(255,255,255,.97); border: 1px solid #888; border-radius: 4px; padding: .35rem .5rem; font-size: .8rem; box-shadow: 0 2px 6px rgba(0,0,0,.2); display: none; z-index: 10; max-width: 420px; }
@@ -276,24 +331,46 @@ export function renderHtmlReport(model: HtmlReportModel): string {
     if (specs[c.id]) throw new Error(`duplicate chart id ${c.id}`);
     specs[c.id] = c.spec;
   }
+  const newestRanked = model.runs.map((r, i) => (r.ranking.some((x) => x.leaders.length) ? i : -1)).filter((i) => i >= 0).pop();
+  const selected = model.selected ?? newestRanked ?? model.runs.length - 1;
+  const hide = (i: number) => (i === selected ? '' : ' hidden');
+  const counts = (run: HtmlRun) => {
+    const c = (s: string) => run.rows.filter((r) => r.status === s).length;
+    return `${run.rows.length} points (${c('ok')} ok${c('skipped') ? `, ${c('skipped')} skipped` : ''}${c('failed') ? `, ${c('failed')} failed` : ''}${c('interrupted') ? `, ${c('interrupted')} interrupted` : ''})`;
+  };
+  // the first screen: the answer of the selected run beside its latency chart
+  const answers = model.runs
+    .map((run, i) => {
+      const latency = run.charts.find((c) => c.id.endsWith('-latency'));
+      return `<div class="run-answer" data-run="${i}"${hide(i)}>
+<h2>Fastest exact attention per length <span class="meta">- ${escapeHtml(run.name)}</span></h2>
+<p class="meta">${escapeHtml(run.environment?.cpuModel ?? 'unknown machine')} - ${escapeHtml(counts(run))}${run.interrupted ? ' - <strong>interrupted: incomplete lengths are not ranked</strong>' : ''}</p>
+<div class="answer-grid"><div class="answer-text">${renderAnswer(run)}<p class="note">${escapeHtml(RANKING_RULE)}</p></div>${latency ? `<div class="answer-chart">${chartDiv(latency)}</div>` : ''}</div>
+</div>`;
+    })
+    .join('\n');
   const runSections = model.runs
     .map((run, i) => {
-      const anchor = `run-${i + 1}`;
-      return `<section class="run" id="${anchor}">
-<h2>${escapeHtml(run.suite)} <span class="meta">${escapeHtml(run.expId)}</span></h2>
-<p class="meta">Run at ${escapeHtml(run.createdAt)} - ${escapeHtml(run.environment?.cpuModel ?? 'unknown machine')} - ${run.rows.length} result rows (${run.rows.filter((r) => r.status === 'ok').length} ok, ${run.rows.filter((r) => r.status === 'skipped').length} skipped, ${run.rows.filter((r) => r.status === 'failed').length} failed)${run.interrupted ? ' - <strong>interrupted</strong>' : ''} - file <code>${escapeHtml(run.path)}</code></p>
+      const rest = run.charts.filter((c) => !c.id.endsWith('-latency'));
+      return `<section class="run" id="run-${i + 1}" data-run="${i}"${hide(i)}>
+<h2>${escapeHtml(run.name)}: details</h2>
+<p class="meta">Run at ${escapeHtml(run.createdAt)} - file <code>${escapeHtml(run.path)}</code> - run id <code>${escapeHtml(run.expId)}</code></p>
 ${run.interference ? `<p class="note interference">Interference: ${escapeHtml(run.interference)}.</p>` : ''}
-<div class="charts">${run.charts.map(chartDiv).join('\n')}</div>
-<h3>Results</h3>
+${renderSparse(run)}
+<div class="charts">${rest.map(chartDiv).join('\n')}</div>
+<h3>Every point</h3>
 ${renderTable(run.rows)}
 <details><summary>Configuration</summary><pre>${escapeHtml(JSON.stringify(run.config, null, 2))}</pre></details>
 </section>`;
     })
     .join('\n');
-  const envSections = model.runs
-    .map((run) => `<h3>${escapeHtml(run.expId)}</h3>${renderEnvironment(run.environment)}`)
-    .join('\n');
-  const toc = model.runs.map((r, i) => `<li><a href="#run-${i + 1}">${escapeHtml(r.suite)} - ${escapeHtml(r.createdAt)}</a></li>`).join('');
+  const names = new Map(model.runs.map((r) => [`${r.expId}|${r.createdAt}`, r.name]));
+  const envSections = model.runs.map((run) => `<h3>${escapeHtml(run.name)}</h3>${renderEnvironment(run.environment)}`).join('\n');
+  const options = model.runs
+    .map((r, i) => ({ r, i }))
+    .reverse()
+    .map(({ r, i }) => `<option value="${i}"${i === selected ? ' selected' : ''}>${escapeHtml(r.name)}</option>`)
+    .join('');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -307,18 +384,25 @@ ${renderTable(run.rows)}
 <div id="dilbench-tooltip" role="tooltip"></div>
 <header>
 <h1>${escapeHtml(model.title)}</h1>
-<p class="meta">Generated ${escapeHtml(model.generatedAt)} from <code>${escapeHtml(model.resultsDir)}</code>: ${model.runs.length} result files, ${model.latest.length} configurations. Rows marked <span class="latest">&#9733; latest</span> are the most recent result for their configuration. Projected values (ring communication) are labelled as projections; everything else was measured.</p>
-${model.notes.length ? `<ul class="note">${model.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
-<nav><ul><li><a href="#latest">Latest result per configuration</a></li><li><a href="#over-time">Performance over time</a></li>${toc}<li><a href="#environment">Environment</a></li></ul></nav>
+<p class="meta">Generated ${escapeHtml(model.generatedAt)} from <code>${escapeHtml(model.resultsDir)}</code>: ${model.runs.length} runs. Ring communication times are projections; everything else was measured.</p>
+${model.notes.length ? `<details class="note"><summary>${model.notes.length} note(s) on the input files</summary><ul>${model.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
 </header>
 <main>
-<section id="latest"><h2>Latest result per configuration</h2>
-${renderTable(model.latest, { showRun: true })}
+${model.runs.length ? `<form class="picker" id="picker" onsubmit="return false">
+<label>Run<select id="pick-run">${options}</select></label>
+<label>Implementation<select id="pick-impl"><option value="">all</option></select></label>
+<label>Length<select id="pick-len"><option value="">all</option></select></label>
+</form>` : '<p class="note">No result files found.</p>'}
+<section id="answer">
+${answers}
 </section>
+${runSections}
 <section id="over-time"><h2>Performance over time</h2>
 ${model.overview.length ? `<div class="charts">${model.overview.map(chartDiv).join('\n')}</div>` : '<p class="note">No measured history yet.</p>'}
 </section>
-${runSections}
+<section id="latest"><details><summary><strong>Latest result per configuration</strong> (${model.latest.length} configurations, across runs; not a ranking)</summary>
+${renderTable(model.latest, { runName: (r) => names.get(`${r.exp_id}|${r.createdAt}`) ?? r.exp_id })}
+</details></section>
 <section id="environment"><h2>Environment</h2>
 ${envSections}
 </section>
@@ -327,7 +411,51 @@ ${envSections}
 <script>${scriptJs(runtimeSource('vega'))}</script>
 <script>${scriptJs(runtimeSource('vega-lite'))}</script>
 <script>${scriptJs(PAGE_SCRIPT)}</script>
+<script>${scriptJs(PICKER_SCRIPT)}</script>
 </body>
 </html>
 `;
 }
+
+// Runs in the page: the run / implementation / length pickers show one run's answer, charts and
+// rows, and filter the rows (and the answer's lengths) to the implementation and length picked.
+const PICKER_SCRIPT = `
+(function () {
+  'use strict';
+  var run = document.getElementById('pick-run');
+  if (!run) return;
+  var impl = document.getElementById('pick-impl');
+  var len = document.getElementById('pick-len');
+  function label(n) { n = Number(n); return n >= 1048576 && n % 1048576 === 0 ? (n / 1048576) + 'M' : n >= 1024 && n % 1024 === 0 ? (n / 1024) + 'K' : String(n); }
+  function fill(select, values, fmt) {
+    var keep = select.value;
+    select.innerHTML = '<option value="">all</option>' + values.map(function (v) { return '<option value="' + v + '">' + fmt(v) + '</option>'; }).join('');
+    select.value = values.indexOf(keep) >= 0 ? keep : '';
+  }
+  function current() { return document.querySelectorAll('[data-run="' + run.value + '"]'); }
+  function apply() {
+    document.querySelectorAll('[data-run]').forEach(function (el) { el.hidden = el.getAttribute('data-run') !== run.value; });
+    current().forEach(function (sec) {
+      sec.querySelectorAll('tr[data-len]').forEach(function (tr) {
+        var okImpl = !impl.value || !tr.hasAttribute('data-impl') || tr.getAttribute('data-impl') === impl.value;
+        var okLen = !len.value || tr.getAttribute('data-len') === len.value;
+        tr.hidden = !(okImpl && okLen);
+      });
+    });
+  }
+  function options() {
+    var impls = {}, lens = {};
+    current().forEach(function (sec) {
+      sec.querySelectorAll('tr[data-impl]').forEach(function (tr) { impls[tr.getAttribute('data-impl')] = 1; });
+      sec.querySelectorAll('tr[data-len]').forEach(function (tr) { lens[tr.getAttribute('data-len')] = 1; });
+    });
+    fill(impl, Object.keys(impls).sort(), function (v) { return v; });
+    fill(len, Object.keys(lens).sort(function (a, b) { return a - b; }), label);
+  }
+  run.addEventListener('change', function () { options(); apply(); });
+  impl.addEventListener('change', apply);
+  len.addEventListener('change', apply);
+  options();
+  apply();
+})();
+`;

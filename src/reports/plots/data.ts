@@ -2,8 +2,11 @@
 // Pure functions over the committed result schema (src/results/types.ts); no I/O here.
 import type { Environment, ResultFile, ResultRow } from '../../results/types.js';
 
-/** Okabe-Ito (colour-blind safe), ordered so the first colours have the most contrast on white. */
-export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'];
+/**
+ * Okabe-Ito (colour-blind safe) without its yellow, which is unreadable on white; for categories
+ * that are not implementations (inference modes, memory parts). Implementations: IMPLEMENTATION_STYLES.
+ */
+export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000'];
 
 /**
  * Point shapes used together with the palette so series stay distinguishable in greyscale. One
@@ -11,6 +14,45 @@ export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7',
  * (with equal lengths the 9th implementation would repeat the 1st exactly).
  */
 export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge'];
+
+export interface ImplementationStyle {
+  color: string;
+  shape: string;
+}
+
+/**
+ * The one palette: every plot of every report draws an implementation in this colour with this
+ * marker. Okabe-Ito without its yellow (unreadable on white) plus Tol's wine, olive and indigo;
+ * all distinct in hue or lightness, and the markers keep them apart in greyscale.
+ */
+export const IMPLEMENTATION_STYLES: Readonly<Record<string, ImplementationStyle>> = {
+  flash: { color: '#0072B2', shape: 'circle' },
+  naive: { color: '#D55E00', shape: 'square' },
+  ring: { color: '#009E73', shape: 'triangle-up' },
+  'kv-cache': { color: '#CC79A7', shape: 'diamond' },
+  'kv-cache-recompute': { color: '#882255', shape: 'triangle-down' },
+  dilated: { color: '#E69F00', shape: 'cross' },
+  'dilated-grouped': { color: '#56B4E9', shape: 'triangle-right' },
+  'ring-dilated': { color: '#999933', shape: 'triangle-left' },
+  // a star (SVG path in vega's unit square): vega's 'wedge' is too thin to see at point size
+  'block-sparse': { color: '#332288', shape: 'M0,-1L0.24,-0.33L0.95,-0.31L0.38,0.12L0.59,0.81L0,0.4L-0.59,0.81L-0.38,0.12L-0.95,-0.31L-0.24,-0.33Z' },
+  'onnxruntime-mha': { color: '#000000', shape: 'square' },
+  'onnxruntime-matmul': { color: '#777777', shape: 'diamond' },
+  pytorch: { color: '#AA4499', shape: 'circle' },
+};
+
+/** Colours for names outside the table (plugins), by sorted name: none of the table's. */
+const EXTRA_COLORS = ['#44AA99', '#661100', '#6699CC', '#117733', '#AA4466', '#4B0092'];
+
+/** The style of an implementation (`dilbench:flash` is flash); unknown names get a stable extra colour. */
+export function implementationStyle(name: string, others: readonly string[] = []): ImplementationStyle {
+  const impl = name.replace(/^dilbench:/, '');
+  const known = IMPLEMENTATION_STYLES[impl];
+  if (known) return known;
+  const unknown = [...new Set([...others.map((o) => o.replace(/^dilbench:/, '')), impl])].filter((o) => !IMPLEMENTATION_STYLES[o]).sort();
+  const i = Math.max(0, unknown.indexOf(impl));
+  return { color: EXTRA_COLORS[i % EXTRA_COLORS.length], shape: SHAPES[i % SHAPES.length] };
+}
 
 export const MIB = 1024 * 1024;
 
@@ -89,10 +131,12 @@ function describeAttr(key: string, value: unknown): string {
 export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
   const varying = CONFIG_KEYS.filter((k) => {
     if (k === 'batch') return false; // the planner may lower the batch per point; not a series of its own
-    const values = new Set(rows.map((r) => String(configValue(r, k) ?? '')));
+    // rows without the attribute (a skipped point records no pool/cache flags) do not make it vary
+    const values = new Set(rows.map((r) => configValue(r, k)).filter((v) => v !== undefined).map(String));
     return values.size > 1;
   });
-  const ringVaries = new Set(rows.map((r) => String(ringSizeOf(r) ?? ''))).size > 1;
+  // P only when rows that have a ring size have several (ring P=1 beside flash needs no P)
+  const ringVaries = new Set(rows.map(ringSizeOf).filter((v) => v !== undefined)).size > 1;
   return (row) => {
     const extra = varying
       .filter((k) => configValue(row, k) !== undefined)
@@ -160,4 +204,24 @@ export function percentOfPeak(row: ResultRow, env: Environment | undefined): num
 /** Id of a run for tables: the runId, else suite_createdAt. */
 export function experimentId(file: ResultFile): string {
   return file.runId || `${file.suite}_${file.createdAt}`;
+}
+
+/** A run as people name it: "sequence-ranges 2026-12-07 04:17 UTC" (suite and start time, not its UUID). */
+export function runLabel(file: Pick<ResultFile, 'suite' | 'createdAt'>, withSeconds = false): string {
+  const t = file.createdAt.replace('T', ' ').replace(/\.\d+Z?$|Z$/, '');
+  return `${file.suite} ${withSeconds ? t.slice(0, 19) : t.slice(0, 16)} UTC`;
+}
+
+/** Labels for a list of runs: suite and minute, with seconds where two runs would read the same. */
+export function runLabels(files: Pick<ResultFile, 'suite' | 'createdAt'>[]): string[] {
+  const short = files.map((f) => runLabel(f));
+  const clash = (s: string) => short.filter((x) => x === s).length > 1;
+  const out = files.map((f, i) => (clash(short[i]) ? runLabel(f, true) : short[i]));
+  // still equal (same second): number them
+  return out.map((s, i) => (out.filter((x) => x === s).length > 1 ? `${s} #${out.slice(0, i + 1).filter((x) => x === s).length}` : s));
+}
+
+/** A file-name-safe form of a run label: "sequence-ranges_2026-12-07_0417". */
+export function runFileStem(label: string): string {
+  return label.replace(/ UTC/, '').replace(/[: ]/g, (c) => (c === ' ' ? '_' : '')).replace(/[^A-Za-z0-9._#-]+/g, '-').replace(/#/g, 'n');
 }

@@ -4,7 +4,7 @@
 // Pairs that were not compared (a side skipped or failed) have no bar; the Markdown says why.
 import type { ResultFile } from '../../results/types.js';
 import type { SideComparison } from '../../suite/side-comparison.js';
-import { OKABE_ITO, formatLength, plotTitle } from './data.js';
+import { formatLength, implementationStyle, plotTitle } from './data.js';
 import { PLOT_CONFIG, PLOT_HEIGHT, PLOT_WIDTH, type VlSpec } from './specs.js';
 
 function comparisonName(c: SideComparison): string {
@@ -30,6 +30,7 @@ export function sideComparisonSpec(file: ResultFile): VlSpec | null {
           series: several ? `${impl}: ${comparisonName(c)}` : impl,
           comparison: comparisonName(c),
           implementation: impl,
+          baseImplementation: r.implementation,
           seqLen: r.seqLen,
           seqLenLabel: formatLength(r.seqLen),
           ratio: r.timeRatio,
@@ -55,7 +56,13 @@ export function sideComparisonSpec(file: ResultFile): VlSpec | null {
     scale: { type: 'log' },
     stack: null,
   };
-  const color = { field: 'series', type: 'nominal', title: several ? 'Implementation: ratio' : 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series };
+  // the one palette: an implementation's colour (src/reports/plots/data.ts), whatever the comparison
+  const implOf = new Map(values.map((v) => [v.series, v.baseImplementation]));
+  const impls = [...new Set(implOf.values())];
+  const color = {
+    field: 'series', type: 'nominal', title: several ? 'Implementation: ratio' : 'Implementation',
+    scale: { domain: series, range: series.map((s) => implementationStyle(implOf.get(s) ?? s, impls).color) }, sort: series,
+  };
   const rows = file.results.filter((r) => r.status === 'ok');
   const title = plotTitle(`Time ratio ${names.join('; ')} with 95% interval`, file, rows);
   return {

@@ -28,8 +28,8 @@ import type { Environment, ResultFile, ResultRow } from '../../results/types.js'
 import {
   LENGTH_LABEL_EXPR,
   MIB,
-  OKABE_ITO,
-  SHAPES,
+  implementationStyle,
+  SHAPES as SHAPE_LIST,
   formatBytes,
   formatLength,
   percentOfPeak,
@@ -39,6 +39,7 @@ import {
 } from './data.js';
 
 import { sideComparisonSpec } from './side-comparison.js';
+import { computesExactDense, displayStatus } from '../../results/ranking.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type VlSpec = Record<string, any>;
@@ -56,7 +57,6 @@ export const PLOT_CONFIG: VlSpec = {
   axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'bold', gridColor: '#e6e6e6', labelOverlap: true },
   legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 320, symbolSize: 90 },
   header: { labelFontSize: 13, titleFontSize: 13 },
-  range: { category: OKABE_ITO },
   line: { strokeWidth: 2 },
   point: { size: 70, filled: true },
   view: { stroke: '#bbb' },
@@ -81,13 +81,52 @@ function lengthAxis(lengths: number[]): VlSpec {
   };
 }
 
-function seriesColor(series: string[]): VlSpec {
-  // symbolOpacity: the band layers share this legend; keep its symbols solid
-  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series, legend: { symbolOpacity: 1 } };
+/** Colour, marker and (for several series of one implementation) dash of each series, from the one palette. */
+interface SeriesStyle {
+  series: string[];
+  colors: string[];
+  shapes: string[];
+  /** null when every implementation has one series */
+  dashes: number[][] | null;
 }
 
-function seriesShape(series: string[]): VlSpec {
-  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: SHAPES }, sort: series };
+const DASHES = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
+
+function seriesStyle(pairs: { series: string; implementation: string }[]): SeriesStyle {
+  const series = uniqueSorted(pairs.map((p) => p.series));
+  const implOf = new Map(pairs.map((p) => [p.series, p.implementation]));
+  const impls = [...new Set(implOf.values())];
+  const styles = series.map((s) => implementationStyle(implOf.get(s) ?? s, impls));
+  const seen = new Map<string, number>();
+  const dashIndex = series.map((s) => {
+    const impl = implOf.get(s) ?? s;
+    const i = seen.get(impl) ?? 0;
+    seen.set(impl, i + 1);
+    return i;
+  });
+  return {
+    series,
+    colors: styles.map((st) => st.color),
+    shapes: styles.map((st) => st.shape),
+    dashes: dashIndex.some((i) => i > 0) ? dashIndex.map((i) => DASHES[i % DASHES.length]) : null,
+  };
+}
+
+function seriesColor(st: SeriesStyle): VlSpec {
+  // symbolOpacity: the band layers share this legend; keep its symbols solid
+  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: st.series, range: st.colors }, sort: st.series, legend: { symbolOpacity: 1, symbolLimit: 0, labelLimit: 480 } };
+}
+
+function seriesShape(st: SeriesStyle): VlSpec {
+  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: st.series, range: st.shapes }, sort: st.series };
+}
+
+/** The line encoding: colour, plus a dash per series when one implementation has several (dtype, device, P). */
+function lineEncoding(st: SeriesStyle): VlSpec {
+  return {
+    color: seriesColor(st),
+    ...(st.dashes ? { strokeDash: { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: st.series, range: st.dashes }, sort: st.series } } : {}),
+  };
 }
 
 function uniqueSorted(values: string[]): string[] {
@@ -104,7 +143,34 @@ function baseDatum(row: ResultRow, series: string) {
     seqLenLabel: formatLength(row.seqLen),
     effectiveSeqLen: row.effectiveSeqLen,
     batch: row.batch,
-    status: row.status,
+    // a point stopped by Ctrl-C is drawn as 'interrupted', not 'failed'
+    status: displayStatus(row),
+  };
+}
+
+/**
+ * One label per length for the points that did not run ("skipped", "2 skipped, 1 failed"), in grey
+ * above the highest such marker: per-series labels at the same spot printed over each other. The
+ * markers keep their series colour; the tooltip names each one.
+ */
+function statusLabel(filter: string, yField: string): VlSpec {
+  const part = (st: string) => `(datum.${st} > 0 ? (datum.n > 1 ? datum.${st} + ' ' : '') + '${st}' : '')`;
+  return {
+    mark: { type: 'text', fontSize: 11, fontStyle: 'italic', color: '#444', dy: -13 },
+    transform: [
+      { filter },
+      ...['skipped', 'failed', 'interrupted'].map((st) => ({ calculate: `datum.status == '${st}' ? 1 : 0`, as: `is_${st}` })),
+      {
+        aggregate: [
+          { op: 'count', as: 'n' },
+          { op: 'max', field: yField, as: yField },
+          ...['skipped', 'failed', 'interrupted'].map((st) => ({ op: 'sum', field: `is_${st}`, as: st })),
+        ],
+        groupby: ['seqLen'],
+      },
+      { calculate: `join([${['skipped', 'failed', 'interrupted'].map(part).join(', ')}], ', ')`, as: 'joined' },
+      { calculate: "replace(replace(replace(datum.joined, /^(, )+/, ''), /(, )+$/, ''), /(, ){2,}/, ', ')", as: 'label' },
+    ],
   };
 }
 
@@ -120,7 +186,7 @@ export function latencySpec(file: ResultFile): VlSpec | null {
   const ok = okRows(rows);
   if (ok.length === 0) return null;
   const label = seriesLabeller(rows);
-  const series = uniqueSorted(rows.map(label));
+  const style = seriesStyle(rows.map((r) => ({ series: label(r), implementation: r.implementation })));
   const minMs = Math.min(...ok.map((r) => Math.max(r.stats!.p10Ms, 1e-6)));
   const values = rows.map((r) => {
     const d = baseDatum(r, label(r));
@@ -151,14 +217,14 @@ export function latencySpec(file: ResultFile): VlSpec | null {
           x,
           y: { field: 'p10Ms', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale },
           y2: { field: 'p90Ms' },
-          color: seriesColor(series),
+          color: seriesColor(style),
         },
       },
       {
         name: 'line',
         mark: { type: 'line', point: false },
         transform: [{ filter: "datum.status == 'ok'" }],
-        encoding: { x, y, color: seriesColor(series) },
+        encoding: { x, y, ...lineEncoding(style) },
       },
       {
         name: 'points',
@@ -167,8 +233,8 @@ export function latencySpec(file: ResultFile): VlSpec | null {
         encoding: {
           x,
           y,
-          color: seriesColor(series),
-          shape: seriesShape(series),
+          color: seriesColor(style),
+          shape: seriesShape(style),
           tooltip: [
             { field: 'series', title: 'implementation' },
             { field: 'seqLen', title: 'seqLen', format: ',' },
@@ -186,7 +252,7 @@ export function latencySpec(file: ResultFile): VlSpec | null {
         encoding: {
           x,
           y: { field: 'markerMs', type: 'quantitative', scale: yScale },
-          color: seriesColor(series),
+          color: seriesColor(style),
           tooltip: [
             { field: 'series', title: 'implementation' },
             { field: 'seqLen', title: 'seqLen', format: ',' },
@@ -198,14 +264,8 @@ export function latencySpec(file: ResultFile): VlSpec | null {
       },
       {
         name: 'not-measured-label',
-        mark: { type: 'text', dy: -13, fontSize: 11, fontStyle: 'italic' },
-        transform: [{ filter: "datum.status != 'ok'" }],
-        encoding: {
-          x,
-          y: { field: 'markerMs', type: 'quantitative', scale: yScale },
-          text: { field: 'status' },
-          color: seriesColor(series),
-        },
+        ...statusLabel("datum.status != 'ok'", 'markerMs'),
+        encoding: { x, y: { field: 'markerMs', type: 'quantitative', scale: yScale }, text: { field: 'label' } },
       }] : []),
     ],
     resolve: { scale: { y: 'shared' } },
@@ -220,7 +280,7 @@ export function memorySpec(file: ResultFile): VlSpec | null {
   const measured = rows.filter((r) => r.status === 'ok' && r.peakMemoryBytes !== null && r.peakMemoryBytes > 0);
   if (measured.length === 0) return null;
   const label = seriesLabeller(rows);
-  const series = uniqueSorted(rows.map(label));
+  const style = seriesStyle(rows.map((r) => ({ series: label(r), implementation: r.implementation })));
   const values = rows
     .map((r) => {
       const d = baseDatum(r, label(r));
@@ -255,13 +315,13 @@ export function memorySpec(file: ResultFile): VlSpec | null {
         name: 'line',
         mark: { type: 'line' },
         transform: [{ filter: "datum.kind == 'measured'" }],
-        encoding: { x, y, color: seriesColor(series) },
+        encoding: { x, y, ...lineEncoding(style) },
       },
       {
         name: 'points',
         mark: { type: 'point', filled: true },
         transform: [{ filter: "datum.kind == 'measured'" }],
-        encoding: { x, y, color: seriesColor(series), shape: seriesShape(series), tooltip },
+        encoding: { x, y, color: seriesColor(style), shape: seriesShape(style), tooltip },
       },
       ...(values.some((v) => v.kind === 'estimate')
         ? [
@@ -269,13 +329,12 @@ export function memorySpec(file: ResultFile): VlSpec | null {
               name: 'not-measured',
               mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5 },
               transform: [{ filter: "datum.kind == 'estimate'" }],
-              encoding: { x, y, color: seriesColor(series), tooltip: [...tooltip, { field: 'reason', title: 'reason' }] },
+              encoding: { x, y, color: seriesColor(style), tooltip: [...tooltip, { field: 'reason', title: 'reason' }] },
             },
             {
               name: 'not-measured-label',
-              mark: { type: 'text', dy: -13, fontSize: 11, fontStyle: 'italic' },
-              transform: [{ filter: "datum.kind == 'estimate'" }],
-              encoding: { x, y, text: { field: 'status' }, color: seriesColor(series) },
+              ...statusLabel("datum.kind == 'estimate'", 'memMiB'),
+              encoding: { x, y, text: { field: 'label' } },
             },
           ]
         : []),
@@ -291,7 +350,7 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
   const ok = okRows(rows).filter((r) => r.tokensPerSecond !== null && r.tokensPerSecond > 0);
   if (ok.length === 0) return null;
   const label = seriesLabeller(rows);
-  const series = uniqueSorted(ok.map(label));
+  const style = seriesStyle(ok.map((r) => ({ series: label(r), implementation: r.implementation })));
   const env: Environment | undefined = file.environment;
   const hasPeak = ok.some((r) => percentOfPeak(r, env) !== null);
   const values = ok.map((r) => ({
@@ -314,8 +373,8 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
     height: PLOT_HEIGHT,
     title,
     layer: [
-      { mark: { type: 'line' }, encoding: { x, y, color: seriesColor(series) } },
-      { mark: { type: 'point', filled: true }, encoding: { x, y, color: seriesColor(series), shape: seriesShape(series), tooltip } },
+      { mark: { type: 'line' }, encoding: { x, y, ...lineEncoding(style) } },
+      { mark: { type: 'point', filled: true }, encoding: { x, y, color: seriesColor(style), shape: seriesShape(style), tooltip } },
     ],
   });
   const peak = env?.peak;
@@ -353,7 +412,11 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
 
 /**
  * Speedup of every implementation over `baseline` (median time ratio, > 1 = faster than baseline)
- * at each length, matched on the full configuration. Log-scaled y with a rule at 1x.
+ * at each length, matched on the full configuration. Log-scaled y with a rule at 1x. Bars of
+ * implementations that compute another function than the baseline (sparse, dilated against dense)
+ * are faded and named so in the legend and the subtitle: their "speedup" is less work, not a faster
+ * kernel. No value labels on the bars (they collide when bars are narrow): the tooltip and the
+ * Markdown carry the numbers.
  */
 export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null {
   const rows = okRows(file.results);
@@ -363,23 +426,31 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
   for (const r of rows) if (r.implementation === baseline) base.set(key(r), r);
   if (base.size === 0) return null;
   const label = seriesLabeller(file.results);
+  const baseDense = computesExactDense(baseline, true);
+  const sameFunction = (r: ResultRow): boolean => computesExactDense(r.implementation, r.causal, r.exactDense) === baseDense;
   const values = rows
     .filter((r) => r.implementation !== baseline && base.has(key(r)))
     .map((r) => {
       const b = base.get(key(r))!;
+      const same = sameFunction(r);
       return {
-        ...baseDatum(r, label(r)),
+        ...baseDatum(r, same ? label(r) : `${label(r)} (other function)`),
         speedup: b.stats!.medianMs / r.stats!.medianMs,
         medianMs: r.stats!.medianMs,
         baselineMs: b.stats!.medianMs,
+        comparable: same ? 'yes' : 'no: computes another function (less work)',
       };
     });
   if (values.length === 0) return null;
-  const series = uniqueSorted(values.map((v) => v.series as string));
+  const style = seriesStyle(values.map((v) => ({ series: v.series as string, implementation: v.implementation as string })));
+  const series = style.series;
   const lengths = [...new Set(values.map((v) => v.seqLen as number))].sort((a, b) => a - b).map(formatLength);
   const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
   const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' }, stack: null };
-  return top(plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results), values, {
+  const title = plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results);
+  const others = values.some((v) => v.comparable !== 'yes');
+  if (others) title.subtitle = [...title.subtitle, `Faded bars: not ${baseDense ? 'dense' : 'the same'} attention; faster by doing less work, not comparable as a speedup`];
+  return top(title, values, {
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
     layer: [
@@ -390,25 +461,16 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
           x,
           xOffset: { field: 'series', type: 'nominal', sort: series },
           y,
-          color: seriesColor(series),
+          color: seriesColor(style),
+          opacity: { condition: { test: "datum.comparable == 'yes'", value: 1 }, value: 0.35 },
           tooltip: [
             { field: 'series', title: 'implementation' },
             { field: 'seqLen', title: 'seqLen', format: ',' },
             { field: 'speedup', title: `speedup vs ${baseline}`, format: '.2f' },
             { field: 'medianMs', title: 'median (ms)', format: '.3f' },
             { field: 'baselineMs', title: `${baseline} median (ms)`, format: '.3f' },
+            { field: 'comparable', title: `same function as ${baseline}` },
           ],
-        },
-      },
-      {
-        name: 'labels',
-        mark: { type: 'text', dy: -7, fontSize: 11 },
-        encoding: {
-          x,
-          xOffset: { field: 'series', type: 'nominal', sort: series },
-          y,
-          text: { field: 'speedup', type: 'quantitative', format: '.2f' },
-          color: seriesColor(series),
         },
       },
       {
@@ -424,6 +486,9 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
 // ---------------------------------------------------------------- optimization impact
 
 export const OPTIMIZATION_CONFIGS = ['baseline', 'pattern cache only', 'memory pool only', 'both'] as const;
+
+/** Configurations are not implementations: greys, so no colour here means an implementation. */
+const CONFIGURATION_GREYS = ['#c8c8c8', '#969696', '#646464', '#1e1e1e'];
 
 export function optimizationConfigName(row: ResultRow): (typeof OPTIMIZATION_CONFIGS)[number] {
   const pool = row.memoryPool === true;
@@ -461,7 +526,7 @@ export function optimizationImpactSpec(file: ResultFile): VlSpec | null {
   });
   const groups = [...new Set(flagged.sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen).map((r) => `${r.implementation} @ ${formatLength(r.seqLen)}`))];
   const configs = [...OPTIMIZATION_CONFIGS];
-  const color = { field: 'configuration', type: 'nominal', title: 'Configuration', scale: { domain: configs, range: OKABE_ITO.slice(0, 4) }, sort: configs };
+  const color = { field: 'configuration', type: 'nominal', title: 'Configuration', scale: { domain: configs, range: CONFIGURATION_GREYS }, sort: configs };
   const x = { field: 'group', type: 'nominal', title: 'Implementation @ sequence length', sort: groups, axis: { labelAngle: -30 } };
   const tooltip = [
     { field: 'implementation' },
@@ -579,28 +644,36 @@ export function ringSpec(file: ResultFile): VlSpec | null {
       num(src['bytesPerStepPerRank']) ??
       (2 * r.batch * r.kvHeads * (r.effectiveSeqLen / P) * r.headDim * (DTYPE_BYTES[r.dtype] ?? 4));
     const series = `${r.implementation} P=${P}`;
-    const common = { implementation: r.implementation, ringSize: P, seqLen: r.seqLen, seqLenLabel: formatLength(r.seqLen), bytesText: formatBytes(bytes) };
-    values.push({ ...common, series, line: `${series}: compute per step (${computeNote})`, kind: 'compute (measured)', ms: computeMs, lo: computeLo, hi: computeHi });
+    const common = { implementation: r.implementation, ringSize: `P=${P}`, seqLen: r.seqLen, seqLenLabel: formatLength(r.seqLen), bytesText: formatBytes(bytes) };
+    values.push({ ...common, series, line: `${series}: compute`, kind: `compute per step (${computeNote})`, ms: computeMs, lo: computeLo, hi: computeHi });
     const links = ringLinks(src);
     for (const link of links.length ? links : DEFAULT_LINKS) {
       const ms = link.commMsPerStep ?? (Number.isFinite(link.GBps) && link.GBps > 0 ? (bytes / (link.GBps * 1e9)) * 1e3 : undefined);
+      // P = 1 sends nothing: no line, and so no legend entry, for it
       if (ms === undefined || !(ms > 0)) continue;
-      values.push({ ...common, series, line: `${series}: communication per step, projected (${link.name})`, kind: 'communication (projected)', ms, hides: computeMs >= ms ? 'yes' : 'no' });
+      values.push({ ...common, series, line: `${series}: ${link.name}`, kind: `communication per step, projected (${link.name})`, ms, hides: computeMs >= ms ? 'yes' : 'no' });
     }
   }
-  const lines = uniqueSorted(values.map((v) => v.line as string));
+  // one colour per implementation (the palette), a dash per kind of line, a marker per ring size: every legend entry is drawn
+  const impls = uniqueSorted(values.map((v) => v.implementation as string));
+  const kinds = [...new Set(values.map((v) => v.kind as string))].sort((a, b) => Number(b.startsWith('compute')) - Number(a.startsWith('compute')) || a.localeCompare(b));
+  const sizes = [...new Set(values.map((v) => v.ringSize as string))].sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)));
   const x = lengthAxis(rings.map((r) => r.seqLen));
   const y = { field: 'ms', type: 'quantitative', title: 'Time per ring step (ms, log scale)', scale: { type: 'log', nice: false, padding: 10 } };
-  const color = { field: 'line', type: 'nominal', title: 'Series', scale: { domain: lines, range: OKABE_ITO }, sort: lines, legend: { orient: 'bottom', columns: 1, symbolOpacity: 1, labelLimit: 700 } };
-  const dash = {
-    field: 'kind',
-    type: 'nominal',
-    title: 'Kind',
-    scale: { domain: ['compute (measured)', 'communication (projected)'], range: [[1, 0], [6, 4]] },
-    legend: { orient: 'bottom' },
+  const color = {
+    field: 'implementation', type: 'nominal', title: 'Implementation',
+    scale: { domain: impls, range: impls.map((i) => implementationStyle(i, impls).color) }, sort: impls,
+    legend: { symbolOpacity: 1 },
   };
+  const dash = {
+    field: 'kind', type: 'nominal', title: 'Line',
+    scale: { domain: kinds, range: kinds.map((_, i) => DASHES[i % DASHES.length]) }, sort: kinds,
+    legend: { orient: 'bottom', columns: 1, labelLimit: 700, symbolStrokeColor: '#333' },
+  };
+  const shape = { field: 'ringSize', type: 'nominal', title: 'Ring size', scale: { domain: sizes, range: SHAPE_LIST.slice(0, sizes.length) }, sort: sizes };
   const tooltip = [
-    { field: 'line', title: 'series' },
+    { field: 'series', title: 'series' },
+    { field: 'kind', title: 'line' },
     { field: 'seqLen', format: ',' },
     { field: 'ms', title: 'ms per step', format: '.4f' },
     { field: 'bytesText', title: 'bytes sent per rank per step' },
@@ -613,11 +686,11 @@ export function ringSpec(file: ResultFile): VlSpec | null {
       {
         name: 'compute-band',
         mark: { type: 'area', opacity: 0.18 },
-        transform: [{ filter: "datum.kind == 'compute (measured)'" }],
-        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: y.scale, title: y.title }, y2: { field: 'hi' }, color },
+        transform: [{ filter: "indexof(datum.kind, 'compute') == 0" }],
+        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: y.scale, title: y.title }, y2: { field: 'hi' }, color, detail: { field: 'line' } },
       },
-      { name: 'lines', mark: { type: 'line' }, encoding: { x, y, color, strokeDash: dash } },
-      { name: 'points', mark: { type: 'point', filled: true }, encoding: { x, y, color, tooltip } },
+      { name: 'lines', mark: { type: 'line' }, encoding: { x, y, color, strokeDash: dash, detail: { field: 'line' } } },
+      { name: 'points', mark: { type: 'point', filled: true }, encoding: { x, y, color, shape, tooltip } },
     ],
   });
 }
@@ -664,12 +737,12 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
     p90Ms: e.row.stats!.p90Ms,
     machine: e.environment?.cpuModel ?? '',
   }));
-  const series = uniqueSorted(values.map((v) => v.series));
+  const style = seriesStyle(values);
   const panels = [...new Set(ok.map((e) => e.row.seqLen))].sort((a, b) => a - b).map((n) => `seqLen ${formatLength(n)}`);
   const machines = [...new Set(values.map((v) => v.machine).filter((m) => m))];
   const x = { field: 'timestamp', type: 'temporal', title: 'Run time (UTC)', scale: { padding: 12 }, axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 } };
   const y = { field: 'medianMs', type: 'quantitative', title: 'Median time (ms, log scale)', scale: { type: 'log', nice: false, padding: 10 }, axis: { tickCount: 5 } };
-  const color = { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: OKABE_ITO }, sort: series };
+  const color = lineEncoding(style);
   return {
     $schema: SCHEMA,
     title: {
@@ -684,14 +757,14 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
       width: 300,
       height: 200,
       layer: [
-        { mark: { type: 'line' }, encoding: { x, y, color } },
+        { mark: { type: 'line' }, encoding: { x, y, ...color } },
         {
           mark: { type: 'point', filled: true },
           encoding: {
             x,
             y,
-            color,
-            shape: { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: series, range: SHAPES }, sort: series },
+            color: color.color,
+            shape: seriesShape(style),
             tooltip: [
               { field: 'series', title: 'implementation' },
               { field: 'seqLen', format: ',' },

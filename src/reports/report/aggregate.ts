@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import type { ResultFile, ResultRow } from '../../results/types.js';
 import { readHistoryDetailed, type HistoryEntry } from '../../history/index.js';
 import { configurationKey, experimentId, percentOfPeak } from '../plots/data.js';
+import { displayStatus } from '../../results/ranking.js';
 import type { HistoryPoint } from '../plots/specs.js';
 import type { StoredPeak } from '../../roofline/peak-store.js';
 
@@ -76,8 +77,8 @@ export function loadResultFiles(dir: string, depth = 2): LoadResult {
         continue;
       }
       if (!name.endsWith('.json')) continue;
-      // files of `dilbench scaling` / `dilbench inference`: read by src/scaling/report.ts, not result files
-      if (name.startsWith('inference_scaling_') || name === 'inference_metrics.json') continue;
+      // files of `dilbench scaling` / `dilbench inference` (read by src/scaling/report.ts) and `dilbench peak`: not result files
+      if (name.startsWith('inference_scaling_') || name === 'inference_metrics.json' || name === 'peak.json') continue;
       try {
         const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
         if (isResultFile(v)) out.files.push({ path: p, expId: experimentId(v), file: v });
@@ -179,7 +180,8 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     causal: r.causal,
     memoryPool: r.memoryPool ?? null,
     patternCache: r.patternCache ?? null,
-    status: r.status,
+    // a point stopped by Ctrl-C reads 'interrupted', not 'failed'
+    status: displayStatus(r),
     reason: r.reason ?? '',
     medianMs: round(r.stats?.medianMs),
     p10Ms: round(r.stats?.p10Ms),

@@ -3,7 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { renderHtmlReport, type HtmlChart, type HtmlRun } from '../html/index.js';
-import { describeMachine, formatBytes, formatLength } from '../plots/data.js';
+import { describeMachine, formatBytes, formatLength, runFileStem, runLabels } from '../plots/data.js';
+import { answerMarkdown } from '../answer.js';
+import { rankFile, rankableRows, sparseVsDense } from '../../results/ranking.js';
 import { writePlot, type PlotFormat } from '../plots/index.js';
 import { describeGpuPeak } from '../../roofline/index.js';
 import { buildSuiteSpecs, performanceOverTimeSpec, type PlotKind, type VlSpec } from '../plots/specs.js';
@@ -52,10 +54,6 @@ export interface ReportResult {
   warnings: string[];
 }
 
-function sanitize(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '-');
-}
-
 const PLOT_TITLES: Record<PlotKind, string> = {
   latency: 'Latency vs sequence length',
   memory: 'Peak memory vs sequence length',
@@ -91,14 +89,14 @@ function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function mdTable(rows: TableRow[], showRun: boolean): string {
-  const head = [...(showRun ? ['run'] : []), 'implementation', 'seqLen', 'causal', 'batch', 'pool', 'cache', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory', 'latest'];
+function mdTable(rows: TableRow[], runName?: (r: TableRow) => string): string {
+  const head = [...(runName ? ['run'] : []), 'implementation', 'seqLen', 'causal', 'batch', 'pool', 'cache', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const time = r.medianMs !== null ? `${num(r.medianMs)} (${num(r.p10Ms)}-${num(r.p90Ms)})` : '';
-    const status = r.status === 'ok' ? (r.interferenceFlagged ? 'ok, under contention' : 'ok') : `${r.status}: ${r.reason}`;
+    const status = r.status === 'ok' ? (r.interferenceFlagged ? 'ok, under contention' : 'ok') : r.status === 'interrupted' ? 'interrupted' : `${r.status}: ${r.reason}`;
     const cells = [
-      ...(showRun ? [r.exp_id] : []),
+      ...(runName ? [runName(r)] : []),
       r.implementation,
       r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen),
       r.causal ? 'yes' : 'no',
@@ -111,42 +109,16 @@ function mdTable(rows: TableRow[], showRun: boolean): string {
       num(r.gflops),
       r.percentOfPeak !== null ? percentCell(r) : '',
       formatBytes(r.peakMemoryBytes),
-      r.latest ? '**latest**' : '',
     ];
     lines.push(`| ${cells.map((c) => mdEscape(c)).join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
-function bestPerLength(rows: TableRow[]): string {
-  const ok = rows.filter((r) => r.latest && r.status === 'ok' && r.medianMs !== null);
-  const groups = new Map<string, TableRow[]>();
-  for (const r of ok) {
-    const k = `${r.seqLen}|${r.causal}|${r.batch}|${r.heads}|${r.headDim}|${r.dtype}|${r.device}`;
-    groups.set(k, [...(groups.get(k) ?? []), r]);
-  }
-  const lines = ['| seqLen | configuration | fastest (latest results) | median ms | runner-up |', '|---|---|---|---|---|'];
-  const entries = [...groups.entries()].sort((a, b) => a[1][0].seqLen - b[1][0].seqLen || a[0].localeCompare(b[0]));
-  for (const [, g] of entries) {
-    // one entry per implementation (its fastest configuration), so the runner-up is another implementation
-    const perImpl = new Map<string, TableRow>();
-    for (const r of g) {
-      const cur = perImpl.get(r.implementation);
-      if (!cur || r.medianMs! < cur.medianMs!) perImpl.set(r.implementation, r);
-    }
-    const sorted = [...perImpl.values()].sort((a, b) => a.medianMs! - b.medianMs!);
-    const best = sorted[0];
-    const second = sorted[1];
-    const cfg = `${best.causal ? 'causal' : 'non-causal'}, batch ${best.batch}, ${best.heads} heads, d=${best.headDim}, ${best.dtype}, ${best.device}`;
-    lines.push(
-      `| ${formatLength(best.seqLen)} | ${cfg} | ${best.implementation}${best.memoryPool !== null || best.patternCache !== null ? ` (pool ${best.memoryPool ? 'on' : 'off'}, cache ${best.patternCache ? 'on' : 'off'})` : ''} | ${num(best.medianMs)} | ${second ? `${second.implementation} (${(second.medianMs! / best.medianMs!).toFixed(2)}x slower)` : ''} |`,
-    );
-  }
-  return lines.join('\n');
-}
-
 interface RunFigures {
   run: LoadedResultFile;
+  /** "sequence-ranges 2026-12-07 04:17 UTC" */
+  name: string;
   specs: Partial<Record<PlotKind, VlSpec>>;
   files: Partial<Record<PlotKind, string[]>>;
 }
@@ -164,46 +136,60 @@ function renderMarkdown(opts: {
 }): string {
   const rel = (p: string): string => relative(opts.outDir, p).split('\\').join('/');
   const out: string[] = [];
+  const nameOf = new Map(opts.runs.map((rf) => [`${rf.run.expId}|${rf.run.file.createdAt}`, rf.name]));
+  const runName = (r: TableRow): string => nameOf.get(`${r.exp_id}|${r.createdAt}`) ?? r.exp_id;
   out.push(`# ${opts.title}`, '');
-  out.push(`Generated ${opts.generatedAt} from \`${opts.resultsDir}\`: ${opts.runs.length} result files, ${opts.rows.length} rows, ${opts.historyEntries} history entries.`);
-  out.push('Rows marked **latest** are the most recent result for their configuration (implementation, length, batch, heads, head dim, causal, dtype, device, memory pool, pattern cache). Ring communication times are projections; everything else was measured.', '');
+  out.push(`Generated ${opts.generatedAt} from \`${opts.resultsDir}\`: ${opts.runs.length} runs, ${opts.rows.length} rows, ${opts.historyEntries} history entries. Ring communication times are projections; everything else was measured.`, '');
   if (opts.warnings.length) out.push(...opts.warnings.map((w) => `> note: ${w}`), '');
-  out.push(
-    '## Fastest implementation per length (latest results)',
-    '',
-    'Sparse implementations (dilated, block-sparse) compute a different attention than the dense ones: compare them with care.',
-    '',
-    bestPerLength(opts.rows),
-    '',
-  );
-  out.push('## Latest result per configuration', '', mdTable(latestRows(opts.rows), true), '');
-  out.push('## Performance over time', '');
-  const svgOverTime = opts.overTimeFiles.find((f) => f.endsWith('.svg')) ?? opts.overTimeFiles[0];
-  out.push(svgOverTime ? `![Performance over time](${rel(svgOverTime)})` : '_No measured history yet._', '');
-  for (const rf of opts.runs) {
+  // the answer: ranked within one run (points measured together), the newest run that has one first
+  const answered = [...opts.runs].reverse().find((rf) => rankFile(rf.run.file).length > 0);
+  if (answered) {
+    out.push(`## Answer: ${answered.name}`, '');
+    out.push(`Ranked within this run only: points measured in different runs are not compared. Every run below has its own ranking.`, '');
+    out.push(...answerMarkdown(answered.run.file, 3));
+  } else {
+    out.push('## Answer', '', 'No run measured exact dense attention, so nothing is ranked.', '');
+  }
+  for (const rf of [...opts.runs].reverse()) {
     const f = rf.run.file;
-    out.push(`## ${f.suite} - ${rf.run.expId}`, '');
-    out.push(`Run at ${f.createdAt} on ${describeMachine(f.environment)}${f.interrupted ? ' (interrupted)' : ''}. File: \`${rf.run.path}\`.`, '');
+    out.push(`## ${rf.name}`, '');
+    out.push(`On ${describeMachine(f.environment)}${f.interrupted ? ' (**interrupted**)' : ''}. File: \`${rf.run.path}\` (run id \`${rf.run.expId}\`).`, '');
+    if (rf !== answered) out.push(...answerMarkdown(f, 3));
     if (f.interference) out.push(`Interference: ${f.interference.summary}.`, '');
     if (f.driftSentinel) out.push(`Drift: ${f.driftSentinel.summary}.`, '');
-    const env = f.environment;
-    if (env) {
-      out.push(
-        `- machine: ${env.cpuModel}, ${env.cpuCores} cores, ${env.simdLevel}, ${formatBytes(env.totalMemoryBytes)} RAM`,
-        `- software: ${env.os}, Node ${env.nodeVersion}, dilbench ${env.dilbenchVersion} (${env.buildType}), commit ${env.gitCommit ?? 'n/a'}`,
-      );
-      if (env.peak) out.push(`- measured peak: ${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads)`);
-      if (env.gpuPeak) out.push(`- measured GPU peak: ${describeGpuPeak(env.gpuPeak)}`);
-      out.push('');
-    }
     for (const [kind, files] of Object.entries(rf.files) as [PlotKind, string[]][]) {
       const img = files.find((p) => p.endsWith('.svg')) ?? files[0];
       if (img) out.push(`![${PLOT_TITLES[kind]}](${rel(img)})`, '');
     }
-    const rows = opts.rows.filter((r) => r.exp_id === rf.run.expId && r.createdAt === f.createdAt);
-    out.push(mdTable(rows, false), '');
     out.push(...sideComparisonSections(f, 3));
+    const rows = opts.rows.filter((r) => r.exp_id === rf.run.expId && r.createdAt === f.createdAt);
+    const env = f.environment;
+    const envLines = env
+      ? [
+          `- machine: ${env.cpuModel}, ${env.cpuCores} cores, ${env.simdLevel}, ${formatBytes(env.totalMemoryBytes)} RAM`,
+          `- software: ${env.os}, Node ${env.nodeVersion}, dilbench ${env.dilbenchVersion} (${env.buildType}), commit ${env.gitCommit ?? 'n/a'}`,
+          ...(env.peak ? [`- measured peak: ${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads)`] : []),
+          ...(env.gpuPeak ? [`- measured GPU peak: ${describeGpuPeak(env.gpuPeak)}`] : []),
+          '',
+        ]
+      : [];
+    out.push('<details>', `<summary>Every point of this run (${rows.length}) and its environment</summary>`, '', mdTable(rows), '', ...envLines, '</details>', '');
   }
+  out.push('## Performance over time', '');
+  const svgOverTime = opts.overTimeFiles.find((f) => f.endsWith('.svg')) ?? opts.overTimeFiles[0];
+  out.push(svgOverTime ? `![Performance over time](${rel(svgOverTime)})` : '_No measured history yet._', '');
+  const latest = latestRows(opts.rows);
+  out.push(
+    '<details>',
+    `<summary>Latest result per configuration (${latest.length} configurations, across runs)</summary>`,
+    '',
+    'The most recent result of each configuration (implementation, length, batch, heads, head dim, causal, dtype, device, memory pool, pattern cache), whichever run measured it. Not a ranking: these rows were measured at different times.',
+    '',
+    mdTable(latest, runName),
+    '',
+    '</details>',
+    '',
+  );
   return out.join('\n');
 }
 
@@ -233,7 +219,8 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
   makeDirectory(outDir);
 
   // specs for every run (also needed by the HTML report)
-  const runs: RunFigures[] = loaded.files.map((run) => ({ run, specs: buildSuiteSpecs(run.file, { baseline: options.baseline }), files: {} }));
+  const names = runLabels(loaded.files.map((f) => f.file));
+  const runs: RunFigures[] = loaded.files.map((run, i) => ({ run, name: names[i], specs: buildSuiteSpecs(run.file, { baseline: options.baseline }), files: {} }));
   const overTimeSpec = performanceOverTimeSpec(points);
   let overTimeFiles: string[] = [];
 
@@ -242,14 +229,15 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
     for (const rf of runs) {
       for (const [kind, spec] of Object.entries(rf.specs) as [PlotKind, VlSpec][]) {
         try {
-          const files = await writePlot(spec, figDir, `${sanitize(rf.run.expId)}_${kind}`, figureFormats);
+          // named by suite and time, as the reader knows the run
+          const files = await writePlot(spec, figDir, `${runFileStem(rf.name)}_${kind}`, figureFormats);
           rf.files[kind] = files;
           written.push(...files);
         } catch (err) {
-          warnings.push(`could not render ${kind} for ${rf.run.expId}: ${(err as Error).message}`);
+          warnings.push(`could not render ${kind} for ${rf.name}: ${(err as Error).message}`);
         }
       }
-      log(`figures for ${rf.run.expId}`);
+      log(`figures for ${rf.name}`);
     }
     if (overTimeSpec) {
       overTimeFiles = await writePlot(overTimeSpec, figDir, 'performance-over-time', figureFormats);
@@ -341,6 +329,9 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
 
   if (want('html')) {
     const htmlRuns: HtmlRun[] = runs.map((rf, i) => ({
+      name: rf.name,
+      ranking: rankFile(rf.run.file),
+      sparse: sparseVsDense(rankableRows(rf.run.file)),
       expId: rf.run.expId,
       suite: rf.run.file.suite,
       createdAt: rf.run.file.createdAt,
@@ -352,7 +343,7 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
         ? { interference: [rf.run.file.interference?.summary, rf.run.file.driftSentinel ? `drift: ${rf.run.file.driftSentinel.summary}` : undefined].filter(Boolean).join('; ') }
         : {}),
       charts: (Object.entries(rf.specs) as [PlotKind, VlSpec][]).map(
-        ([kind, spec]): HtmlChart => ({ id: `chart-${i + 1}-${kind}`, title: `${PLOT_TITLES[kind]} - ${rf.run.expId}`, spec }),
+        ([kind, spec]): HtmlChart => ({ id: `chart-${i + 1}-${kind}`, title: `${PLOT_TITLES[kind]} - ${rf.name}`, spec }),
       ),
       rows: rows.filter((r) => r.exp_id === rf.run.expId && r.createdAt === rf.run.file.createdAt),
     }));
