@@ -719,7 +719,7 @@ async function measureInterleavedPoint(
 ): Promise<void> {
   let token: NativeCancelToken | undefined;
   const onAbort = () => token?.cancel();
-  const live: { row: ResultRow; session: NativeSession; key: string; opts: NativeSessionOptions; i?: number }[] = [];
+  const live: { row: ResultRow; session: NativeSession; key: string; opts: NativeSessionOptions; problem: NativeProblem; i?: number }[] = [];
   // the suite's afterMeasure on a filled row; its failure fails that row only
   const afterOne = async (l: (typeof live)[number]) => {
     if (!perPoint?.after || l.i === undefined) return;
@@ -738,7 +738,7 @@ async function measureInterleavedPoint(
       try {
         const opts = g.i !== undefined && perPoint?.optionsOf ? perPoint.optionsOf(g.i) : sessionOptions;
         const session = await binding.createSession(g.p.problem, opts);
-        live.push({ row: g.row, session, key: String(k), opts, i: g.i });
+        live.push({ row: g.row, session, key: String(k), opts, problem: g.p.problem, i: g.i });
       } catch (e) {
         markFailed(g.row, e);
       }
@@ -761,6 +761,14 @@ async function measureInterleavedPoint(
       const why = messageOf(e);
       for (const l of live) {
         try {
+          // a fresh session: the failure may have taken the old one with it (a plugin worker
+          // that died), and one crashing implementation must cost its own row only
+          try {
+            l.session.dispose();
+          } catch {
+            /* already gone */
+          }
+          l.session = await binding.createSession(l.problem, l.opts);
           fillRow(l.row, await takeSamples(samplerOf(l.session), request, signal), l.session, l.opts);
           l.row.warnings = [...(l.row.warnings ?? []), `interleaved sampling failed (${why}); measured on its own`];
           await afterOne(l);

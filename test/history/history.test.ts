@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, utimesSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,13 +16,18 @@ const HISTORY_SRC = fileURLToPath(new URL('../../src/history/index.ts', import.m
  * only Node built-ins and types) to a standalone .mjs with the TypeScript compiler.
  */
 function transpileHistoryModule(dir: string): string {
-  const out = ts.transpileModule(readFileSync(HISTORY_SRC, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-    fileName: 'index.ts',
-  });
-  const p = join(dir, 'history.mjs');
-  writeFileSync(p, out.outputText);
-  return p;
+  // the history module and the modules it imports at run time, laid out as under src/
+  const srcRoot = join(HISTORY_SRC, '..', '..');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  for (const rel of ['history/index.ts', 'results/output-dir.ts', 'config/errors.ts']) {
+    const out = ts.transpileModule(readFileSync(join(srcRoot, rel), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+      fileName: rel,
+    });
+    mkdirSync(join(dir, rel, '..'), { recursive: true });
+    writeFileSync(join(dir, rel.replace(/\.ts$/, '.js')), out.outputText);
+  }
+  return join(dir, 'history', 'index.js');
 }
 
 function resultFile(runId: string, rows: number): ResultFile {

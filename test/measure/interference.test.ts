@@ -168,7 +168,9 @@ describe('the runner records interference', () => {
     expect(file.results[4].interference?.otherCpuPct).toBe(50);
     expect(file.results[4].interference?.reason).toMatch(/other processes used 50% of the CPUs/);
     expect(file.results[0].interference?.reason).toBeNull();
-    expect(summaryText(file)).toMatch(/flash @ 512: interference: other processes used 50% of the CPUs/);
+    // the terminal's compact table marks the flagged points; the run's sentence says why
+    expect(summaryText(file)).toMatch(/512\s+flash\s.*ok, contended/);
+    expect(summaryText(file)).not.toMatch(/256\s+flash\s.*contended/);
     expect(toMarkdown(file)).toMatch(/\| 512 \| flash \|.*ok \(under contention\)/);
     expect(file.interference).toMatchObject({ measuredPoints: 8, flaggedPoints: 4, thresholds: { otherCpuPct: OTHER_CPU_FLAG_PCT } });
     expect(file.interference!.summary).toMatch(/4 of 8 points ran under contention and are flagged/);
@@ -237,7 +239,7 @@ describe('dilbench report shows interference', () => {
     expect(renderTable([{ ...row, interferenceFlagged: false }])).not.toContain('under contention');
     const html = renderHtmlReport({
       title: 't', generatedAt: 'now', resultsDir: 'd', latest: [row], overview: [], notes: [],
-      runs: [{ expId: 'r1', suite: 'sequence-ranges', createdAt: 't', path: 'p', environment: undefined as never, config: {}, charts: [], rows: [row],
+      runs: [{ name: 'sequence-ranges t', ranking: [], sparse: [], expId: 'r1', suite: 'sequence-ranges', createdAt: 't', path: 'p', environment: undefined as never, config: {}, charts: [], rows: [row],
         interference: 'other processes used 48% of the CPUs during the run; 1 of 1 points ran under contention and are flagged' }],
     });
     expect(html).toContain('Interference: other processes used 48% of the CPUs during the run; 1 of 1 points ran under contention and are flagged.');

@@ -31,7 +31,7 @@ describe('scripts/gpu-verify.sh', () => {
     expect(all.length).toBeGreaterThanOrEqual(10);
     const byGroup = new Map<string, number>();
     for (const s of all) byGroup.set(s.group, (byGroup.get(s.group) ?? 0) + s.limit);
-    expect([...byGroup.keys()].sort()).toEqual(['checks', 'node', 'sanitize', 'speed']);
+    expect([...byGroup.keys()].sort()).toEqual(['checks', 'multigpu', 'node', 'sanitize', 'speed']);
     for (const [g, total] of byGroup) expect(total, g).toBeLessThan(600);
     // the repository files the steps run exist
     for (const s of all) for (const f of s.cmd.match(/(?:test\/gpu|native\/cuda\/tools)\/[\w./-]+/g) ?? []) expect(() => readFileSync(join(root, f)), f).not.toThrow();

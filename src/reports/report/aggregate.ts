@@ -77,8 +77,8 @@ export function loadResultFiles(dir: string, depth = 2): LoadResult {
         continue;
       }
       if (!name.endsWith('.json')) continue;
-      // files of `dilbench scaling` / `dilbench inference` (read by src/scaling/report.ts) and `dilbench peak`: not result files
-      if (name.startsWith('inference_scaling_') || name === 'inference_metrics.json' || name === 'peak.json') continue;
+      // files of `dilbench scaling` / `dilbench inference` (read by src/scaling/report.ts): not result files; peak.json is read below as the peak it is
+      if (name.startsWith('inference_scaling_') || name === 'inference_metrics.json') continue;
       try {
         const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
         if (isResultFile(v)) out.files.push({ path: p, expId: experimentId(v), file: v });
