@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ResultFile, ResultRow } from '../../results/types.js';
 import { readHistoryDetailed, type HistoryEntry } from '../../history/index.js';
-import { configurationKey, experimentId, percentOfPeak } from '../plots/data.js';
+import { configurationKey, experimentId, isDistributedRow, percentOfPeak, ringLayoutOf, ringSizeOf } from '../plots/data.js';
 import type { HistoryPoint } from '../plots/specs.js';
 import type { StoredPeak } from '../../roofline/peak-store.js';
 
@@ -122,6 +122,12 @@ export interface TableRow {
   causal: boolean;
   memoryPool: boolean | null;
   patternCache: boolean | null;
+  /** ring / ring-dilated: ranks P (null for other implementations) */
+  ringSize: number | null;
+  /** distributed ring rows: chunk layout (plain | zigzag); '' otherwise */
+  layout: string;
+  /** measured across real processes (ring --distributed) */
+  distributed: boolean;
   status: string;
   reason: string;
   medianMs: number | null;
@@ -144,7 +150,7 @@ export interface TableRow {
 
 export const TABLE_COLUMNS: (keyof TableRow)[] = [
   'exp_id', 'suite', 'createdAt', 'latest', 'implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim',
-  'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
+  'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'ringSize', 'layout', 'distributed', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
   'meanMs', 'stdMs', 'samples', 'tokensPerSecond', 'gflops', 'percentOfPeak', 'peakMemoryBytes', 'estimatedMemoryBytes',
   'threads', 'simdLevel', 'cpuModel', 'gitCommit',
 ];
@@ -172,6 +178,9 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     causal: r.causal,
     memoryPool: r.memoryPool ?? null,
     patternCache: r.patternCache ?? null,
+    ringSize: ringSizeOf(r) ?? null,
+    layout: ringLayoutOf(r) ?? '',
+    distributed: isDistributedRow(r),
     status: r.status,
     reason: r.reason ?? '',
     medianMs: round(r.stats?.medianMs),

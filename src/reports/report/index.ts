@@ -83,6 +83,16 @@ function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/** "ring (P=2, zigzag, distributed)": the ring size and layout tell apart rows the key tells apart. */
+function implementationLabel(r: TableRow): string {
+  const extra = [
+    ...(r.ringSize !== null ? [`P=${r.ringSize}`] : []),
+    ...(r.layout ? [r.layout] : []),
+    ...(r.distributed ? ['distributed'] : []),
+  ];
+  return extra.length ? `${r.implementation} (${extra.join(', ')})` : r.implementation;
+}
+
 function mdTable(rows: TableRow[], showRun: boolean): string {
   const head = [...(showRun ? ['run'] : []), 'implementation', 'seqLen', 'causal', 'batch', 'pool', 'cache', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory', 'latest'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
@@ -91,7 +101,7 @@ function mdTable(rows: TableRow[], showRun: boolean): string {
     const status = r.status === 'ok' ? 'ok' : `${r.status}: ${r.reason}`;
     const cells = [
       ...(showRun ? [r.exp_id] : []),
-      r.implementation,
+      implementationLabel(r),
       r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen),
       r.causal ? 'yes' : 'no',
       String(r.batch),
