@@ -35,6 +35,13 @@ export interface RawRingRun {
   format: 'dilbench-ring-rank/1';
   /** 'mpi' (CPU ranks) or 'nccl' (GPU ranks); absent in files of the first version */
   transport?: 'mpi' | 'nccl';
+  /** absent in files of the first version (ring only) */
+  implementation?: 'ring' | 'ring-dilated';
+  /** ring-dilated: the resolved pairs (segment lengths shrunk to seqLen) */
+  segmentLengths?: number[];
+  dilationRates?: number[];
+  /** as the single-process kernel counts them; absent in files of the first version */
+  flopsPerIteration?: number;
   ranks: number;
   batch: number;
   heads: number;

@@ -93,6 +93,7 @@ int runMain(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const Args a = parseArgs(argc, argv);
+  if (a.implementation != "ring") usageError("--implementation: the GPU ring runs ring only (ring-dilated is on CPU ranks)");
   const Layout planned = a.causal ? Layout::Zigzag : Layout::Plain;  // what cuda::planRing runs
   for (Layout l : a.layouts) {
     if (l != planned) usageError("--layouts: the CUDA ring runs " + std::string(layoutName(planned)) + " only");
