@@ -92,6 +92,12 @@ Args parseArgs(int argc, char** argv) {
       if (a.fault != "die" && a.fault != "hang") usageError("--fault: '" + a.fault + "' is not one of: die, hang");
     } else if (f == "--fault-step") a.faultStep = int(parseInt(f, val(), 0));
     else if (f == "--run-id") a.runId = val();  // a marker in the command line (orphan checks)
+    else if (f == "--gpu-transport") {
+      a.gpuTransport = val();
+      if (a.gpuTransport != "nccl" && a.gpuTransport != "cuda-aware-mpi") {
+        usageError("--gpu-transport: '" + a.gpuTransport + "' is not one of: nccl, cuda-aware-mpi");
+      }
+    }
     else usageError("unknown flag '" + f + "'");
   }
   if (a.kvHeads == 0) a.kvHeads = a.heads;

@@ -37,6 +37,8 @@ struct Args {
   std::string fault;  // die | hang
   int faultStep = 0;
   std::string runId;
+  // GPU ranks only: nccl | cuda-aware-mpi (empty: the executable's default)
+  std::string gpuTransport;
 };
 
 // Throws Error(InvalidConfig) naming the flag.

@@ -253,6 +253,7 @@ int runMain(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const Args a = parseArgs(argc, argv);
+  if (!a.gpuTransport.empty()) usageError("--gpu-transport: GPU ranks only (dilbench-ring-rank-nccl, dilbench-ring-rank-cuda-mpi)");
   if (P > a.seqLen) usageError("ranks: " + std::to_string(P) + " ranks is more than --seq-len " + std::to_string(a.seqLen));
   const int64_t B = a.batch, H = a.heads, KVH = a.kvHeads, L = a.seqLen, D = a.headDim;
   const int64_t qN = B * H * L * D, kvN = B * KVH * L * D;

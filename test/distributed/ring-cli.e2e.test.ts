@@ -98,6 +98,16 @@ describe.skipIf(!!skipRun)('ring --distributed --from-rank-output (a launch the 
     expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
   });
 
+  it('the CPU rank refuses the GPU ranks\' --gpu-transport (exit 2 from the rank, naming the flag)', () => {
+    const isRoot = process.getuid?.() === 0;
+    const mpi = spawnSync(avail.launcher!.path, [
+      '-np', '1', ...(avail.launcher!.flavour === 'openmpi' ? (isRoot ? ['--allow-run-as-root'] : []) : []),
+      avail.rankExecutable!, '--seq-len', '64', '--gpu-transport', 'cuda-aware-mpi', '--output', path.join(tmp, 'never.json'),
+    ], { encoding: 'utf8', timeout: 60_000 });
+    expect(mpi.status).toBe(2);
+    expect(mpi.stderr).toMatch(/--gpu-transport: GPU ranks only/);
+  });
+
   it('a file that is not rank 0 JSON exits 2 naming the flag', () => {
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, '{"format": "something else"}');
