@@ -29,6 +29,10 @@ DilatedRingRank::DilatedRingRank(const Args& a, int rank, int ranks, const std::
     maxFloats = std::max(maxFloats, messages_.back().floats(D));
     maxRows = std::max(maxRows, chunks_[size_t(r)].size());
   }
+  // rows selected by several pairs travel once per pair, so a message can outgrow the chunk
+  if (maxFloats > std::numeric_limits<int>::max()) {
+    usageError("--seq-len: one sparsified key/value message would exceed 2^31 floats (MPI counts are int)");
+  }
   q_.resize(size_t(B * H * rows_ * D));
   k_.resize(size_t(B * KVH * rows_ * D));
   v_.resize(k_.size());

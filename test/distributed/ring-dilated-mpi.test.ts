@@ -3,12 +3,13 @@
 // here through the addon from the same seeded inputs; P = 2, 3, 4, causal and not, grouped-query,
 // seqLen not divisible by 2P, segments spanning ranks and segments inside one. The bytes each rank
 // forwards per step equal what the simulated ring-dilated counts (the same sparsified rows travel).
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { distributedAvailability } from '../../src/distributed/launcher.js';
+import { distributedAvailability, launcherArgs } from '../../src/distributed/launcher.js';
 import { launchRing, parseDistributedOptions, runDistributedRing } from '../../src/distributed/run.js';
 import { loadBinding, packageRoot } from '../../src/native/loader.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
@@ -185,5 +186,21 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: result rows', () => {
     expect(p.basis).toMatch(/simulated ring-dilated/);
     expect(p.projectedWallMs).toBeGreaterThan(0);
     expect(p.projectionError).toBeCloseTo((p.measuredWallMs - p.projectedWallMs) / p.projectedWallMs, 10);
+  });
+
+  it('--from-rank-output of a hand-run ring-dilated launch keeps the implementation and pairs, and projects with ring-dilated', async () => {
+    const rawFile = path.join(tmp, 'rank0-dilated.json');
+    const args = [
+      ...launcherArgs(avail.launcher!, 2, [], process.getuid?.() === 0), avail.rankExecutable!, '--implementation', 'ring-dilated',
+      '--seq-len', '300', '--heads', '2', '--head-dim', '16', '--segment-lengths', '64,200', '--dilation-rates', '1,2', '--iterations', '2', '--output', rawFile,
+    ];
+    const mpi = spawnSync(avail.launcher!.path, args, { encoding: 'utf8', timeout: 120_000 });
+    expect(mpi.status, mpi.stderr).toBe(0);
+    const o = parseDistributedOptions({ fromRankOutput: rawFile, outputDir: path.join(tmp, 'imported') });
+    const r = await runDistributedRing(o, { binding: binding! });
+    expect(r.file.config).toMatchObject({ implementation: 'ring-dilated', segmentLengths: [64, 200], dilationRates: [1, 2], fromRankOutput: rawFile });
+    expect(r.file.results).toHaveLength(1);
+    expect(r.file.results[0]).toMatchObject({ implementation: 'ring-dilated', seqLen: 300, status: 'ok', validation: { against: 'float64-reference', passed: true } });
+    expect((r.file.results[0].projected as { basis: string }).basis).toMatch(/simulated ring-dilated/);
   });
 });
