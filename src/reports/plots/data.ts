@@ -106,14 +106,15 @@ function describeAttr(key: string, value: unknown): string {
  * vary among `rows` (so a file with causal and non-causal runs gets two lines per implementation).
  */
 export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
+  // distributed ring rows: the chunk layout, and measured-across-processes beside simulated rows
+  const layoutVaries = new Set(rows.map((r) => String(ringLayoutOf(r) ?? ''))).size > 1;
+  const distributedVaries = new Set(rows.map(isDistributedRow)).size > 1;
   const varying = CONFIG_KEYS.filter((k) => {
     if (k === 'batch') return false; // the planner may lower the batch per point; not a series of its own
     const values = new Set(rows.map((r) => String(configValue(r, k) ?? '')));
     return values.size > 1;
   });
   const ringVaries = new Set(rows.map((r) => String(ringSizeOf(r) ?? ''))).size > 1;
-  const layoutVaries = new Set(rows.map((r) => String(ringLayoutOf(r) ?? ''))).size > 1;
-  const distributedVaries = new Set(rows.map(isDistributedRow)).size > 1;
   return (row) => {
     const extra = varying
       .filter((k) => configValue(row, k) !== undefined)

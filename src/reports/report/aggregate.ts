@@ -3,9 +3,10 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ResultFile, ResultRow } from '../../results/types.js';
 import { readHistoryDetailed, type HistoryEntry } from '../../history/index.js';
-import { configurationKey, experimentId, isDistributedRow, percentOfPeak, ringLayoutOf, ringSizeOf } from '../plots/data.js';
+import { configurationKey, experimentId, percentOfPeak } from '../plots/data.js';
 import type { HistoryPoint } from '../plots/specs.js';
 import type { StoredPeak } from '../../roofline/peak-store.js';
+import { isDistributedRow, ringLayoutOf, ringSizeOf } from '../plots/data.js';
 
 function isStoredPeak(v: unknown): v is StoredPeak {
   const o = v as Partial<StoredPeak> | null;
@@ -178,9 +179,6 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     causal: r.causal,
     memoryPool: r.memoryPool ?? null,
     patternCache: r.patternCache ?? null,
-    ringSize: ringSizeOf(r) ?? null,
-    layout: ringLayoutOf(r) ?? '',
-    distributed: isDistributedRow(r),
     status: r.status,
     reason: r.reason ?? '',
     medianMs: round(r.stats?.medianMs),
@@ -199,6 +197,9 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     cpuModel: file.environment?.cpuModel ?? '',
     gitCommit: file.environment?.gitCommit ?? '',
     configKey: configurationKey(r),
+    ringSize: ringSizeOf(r) ?? null,
+    layout: ringLayoutOf(r) ?? '',
+    distributed: isDistributedRow(r),
   };
 }
 

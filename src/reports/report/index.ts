@@ -73,16 +73,6 @@ function latestRows(rows: TableRow[]): TableRow[] {
     .sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen || a.configKey.localeCompare(b.configKey));
 }
 
-function num(v: number | null, digits = 3): string {
-  if (v === null || !Number.isFinite(v)) return '';
-  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
-  return v.toPrecision(digits);
-}
-
-function mdEscape(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-
 /** "ring (P=2, zigzag, distributed)": the ring size and layout tell apart rows the key tells apart. */
 function implementationLabel(r: TableRow): string {
   const extra = [
@@ -91,6 +81,16 @@ function implementationLabel(r: TableRow): string {
     ...(r.distributed ? ['distributed'] : []),
   ];
   return extra.length ? `${r.implementation} (${extra.join(', ')})` : r.implementation;
+}
+
+function num(v: number | null, digits = 3): string {
+  if (v === null || !Number.isFinite(v)) return '';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return v.toPrecision(digits);
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 function mdTable(rows: TableRow[], showRun: boolean): string {
