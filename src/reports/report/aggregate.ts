@@ -174,6 +174,9 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     heads: r.heads,
     kvHeads: r.kvHeads,
     headDim: r.headDim,
+    ringSize: ringSizeOf(r) ?? null,
+    layout: ringLayoutOf(r) ?? '',
+    distributed: isDistributedRow(r),
     seqLen: r.seqLen,
     effectiveSeqLen: r.effectiveSeqLen,
     causal: r.causal,
@@ -197,9 +200,6 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     cpuModel: file.environment?.cpuModel ?? '',
     gitCommit: file.environment?.gitCommit ?? '',
     configKey: configurationKey(r),
-    ringSize: ringSizeOf(r) ?? null,
-    layout: ringLayoutOf(r) ?? '',
-    distributed: isDistributedRow(r),
   };
 }
 
