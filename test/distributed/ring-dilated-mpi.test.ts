@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { distributedAvailability, launcherArgs } from '../../src/distributed/launcher.js';
-import { launchRing, parseDistributedOptions, runDistributedRing } from '../../src/distributed/run.js';
+import { distributedAvailability, launcherArgs, processesWithMarker } from '../../src/distributed/launcher.js';
+import { DistributedRunError, launchRing, parseDistributedOptions, runDistributedRing } from '../../src/distributed/run.js';
 import { loadBinding, packageRoot } from '../../src/native/loader.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 
@@ -157,6 +157,20 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: gathered output', () => 
     // defaults by length (seqLen <= 8192): w 1024, 2048, 4096 (shrunk to seqLen), r 1, 2, 4
     expect(raw.segmentLengths).toEqual([1024, 2048, c.seqLen]);
     expect(raw.dilationRates).toEqual([1, 2, 4]);
+  });
+});
+
+describe.skipIf(!binding)('ring-dilated over MPI ranks: a failing rank', () => {
+  it('a rank that dies mid-ring ends the run with a clear error and no rank left running', async () => {
+    const marker = `dilbench-ring-dilated-test-${randomUUID()}`;
+    const o = {
+      ...parseDistributedOptions({ implementations: 'ring-dilated', ranks: 3, totalTokens: [600], heads: 2, headDim: 32, segmentLengths: '128,512', dilationRates: '1,2', runs: 1, warmup: 0, check: 'none', timeout: 60 }),
+      fault: { rank: 1, kind: 'die' as const, step: 1 },
+    };
+    const err = await launchRing(o, 600, { launcher: avail.launcher!, rankExecutable: avail.rankExecutable!, marker }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DistributedRunError);
+    expect(String((err as Error).message)).toMatch(/distributed ring \(3 ranks, 600 tokens\) (failed|did not finish)/);
+    expect(processesWithMarker(marker)).toEqual([]);
   });
 });
 
