@@ -59,6 +59,8 @@ pack() {
   else
     echo "== no dilbench-ring-rank-nccl (MPI or NCCL not found here): the multigpu step will fail to find it"
   fi
+  # without NCCL: the CUDA-aware MPI fallback rank (run by the multigpu step where present)
+  [ -x build-gpu-verify/Release/dilbench-ring-rank-cuda-mpi ] && cp build-gpu-verify/Release/dilbench-ring-rank-cuda-mpi "$CARRY/"
   strip --strip-unneeded "$CARRY"/dilbench.node "$CARRY"/cuda_bench "$CARRY"/model_kernels_check 2>/dev/null || true
   # the addon must load here (0 devices) before it is worth a device minute
   node -e 'const c = require(process.argv[1]).info().cuda; if (!c.compiled) process.exit(1); console.log(`addon loads: CUDA compiled in, ${c.deviceCount} device(s) here`)' "$PWD/$CARRY/dilbench.node"

@@ -36,6 +36,15 @@ int64_t parseInt(const std::string& flag, const std::string& v, int64_t lo) {
   return x;
 }
 
+std::vector<int64_t> parseIntList(const std::string& flag, const std::string& v, int64_t lo) {
+  std::vector<int64_t> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(parseInt(flag, item, lo));
+  if (out.empty()) usageError(flag + ": '" + v + "' is not a comma-separated list of integers >= " + std::to_string(lo));
+  return out;
+}
+
 }  // namespace
 
 Args parseArgs(int argc, char** argv) {
@@ -46,7 +55,14 @@ Args parseArgs(int argc, char** argv) {
       if (i + 1 >= argc) usageError(f + ": needs a value");
       return argv[++i];
     };
-    if (f == "--batch") a.batch = parseInt(f, val(), 1);
+    if (f == "--implementation") {
+      a.implementation = val();
+      if (a.implementation != "ring" && a.implementation != "ring-dilated") {
+        usageError("--implementation: '" + a.implementation + "' is not one of: ring, ring-dilated");
+      }
+    } else if (f == "--segment-lengths") a.segmentLengths = parseIntList(f, val(), 1);
+    else if (f == "--dilation-rates") a.dilationRates = parseIntList(f, val(), 1);
+    else if (f == "--batch") a.batch = parseInt(f, val(), 1);
     else if (f == "--heads") a.heads = parseInt(f, val(), 1);
     else if (f == "--kv-heads") a.kvHeads = parseInt(f, val(), 1);
     else if (f == "--seq-len") a.seqLen = parseInt(f, val(), 1);
@@ -61,8 +77,9 @@ Args parseArgs(int argc, char** argv) {
     else if (f == "--warmup") a.warmup = int(parseInt(f, val(), 0));
     else if (f == "--check") {
       a.check = val();
-      if (a.check != "auto" && a.check != "reference" && a.check != "flash" && a.check != "none") {
-        usageError("--check: '" + a.check + "' is not one of: auto, reference, flash, none");
+      if (a.check != "auto" && a.check != "reference" && a.check != "flash" && a.check != "dilated" &&
+          a.check != "none") {
+        usageError("--check: '" + a.check + "' is not one of: auto, reference, flash (ring), dilated (ring-dilated), none");
       }
     } else if (f == "--reference-flops-limit") a.referenceFlopsLimit = double(parseInt(f, val(), 0));
     else if (f == "--pingpong-reps") a.pingpongReps = int(parseInt(f, val(), 1));
@@ -75,20 +92,71 @@ Args parseArgs(int argc, char** argv) {
       if (a.fault != "die" && a.fault != "hang") usageError("--fault: '" + a.fault + "' is not one of: die, hang");
     } else if (f == "--fault-step") a.faultStep = int(parseInt(f, val(), 0));
     else if (f == "--run-id") a.runId = val();  // a marker in the command line (orphan checks)
+    else if (f == "--gpu-transport") {
+      a.gpuTransport = val();
+      if (a.gpuTransport != "nccl" && a.gpuTransport != "cuda-aware-mpi") {
+        usageError("--gpu-transport: '" + a.gpuTransport + "' is not one of: nccl, cuda-aware-mpi");
+      }
+    }
     else usageError("unknown flag '" + f + "'");
   }
   if (a.kvHeads == 0) a.kvHeads = a.heads;
   if (a.heads % a.kvHeads != 0) {
     usageError("--kv-heads: " + std::to_string(a.kvHeads) + " does not divide --heads " + std::to_string(a.heads));
   }
-  if (a.layouts.empty()) a.layouts.push_back(a.causal ? Layout::Zigzag : Layout::Plain);
+  const bool dilated = a.implementation == "ring-dilated";
+  if (dilated) {
+    if (a.check == "flash") usageError("--check: flash checks ring; ring-dilated is checked against dilated (or reference)");
+    for (Layout l : a.layouts) {
+      if (l != Layout::Plain) usageError("--layouts: ring-dilated keeps contiguous chunks (plain): dilated segments are local structure");
+    }
+  } else {
+    if (a.check == "dilated") usageError("--check: dilated checks ring-dilated; ring is checked against flash (or reference)");
+    if (!a.segmentLengths.empty() || !a.dilationRates.empty()) {
+      usageError("--segment-lengths / --dilation-rates: only with --implementation ring-dilated");
+    }
+  }
+  if (a.layouts.empty()) a.layouts.push_back(a.causal && !dilated ? Layout::Zigzag : Layout::Plain);
   if (!a.causal) {
     for (Layout l : a.layouts) {
       if (l != Layout::Plain) usageError("--layouts: zigzag balances the causal mask; without --causal only plain is allowed");
     }
   }
   if (a.output.empty()) usageError("--output: required (rank 0 writes the result JSON there)");
+  if (dilated) dilatedPairs(a);  // the pairs' errors before MPI does anything else
   return a;
+}
+
+AttentionProblem singleProcessProblem(const Args& a) {
+  AttentionProblem p;
+  p.implementation = a.implementation == "ring-dilated" ? "dilated" : "flash";
+  p.batch = a.batch;
+  p.heads = a.heads;
+  p.kvHeads = a.kvHeads;
+  p.seqLen = a.seqLen;
+  p.headDim = a.headDim;
+  p.causal = a.causal;
+  p.seed = a.seed;
+  p.segmentLengths = a.segmentLengths;
+  p.dilationRates = a.dilationRates;
+  return p;
+}
+
+std::vector<DilatedPair> dilatedPairs(const Args& a) {
+  try {
+    return resolveDilatedPairs(singleProcessProblem(a));
+  } catch (const Error& e) {
+    // the kernels name the field segmentLengths / dilationRates; here they are flags
+    usageError(std::string("--segment-lengths / --dilation-rates: ") + e.what());
+  }
+}
+
+double problemFlops(const Args& a) {
+  if (a.implementation == "ring-dilated") {
+    const AttentionProblem p = singleProcessProblem(a);
+    return KernelRegistry::instance().create(p.implementation, Device::CPU)->counts(p).flops;
+  }
+  return 4.0 * double(a.headDim) * double(a.batch * a.heads) * family::pairCount(a.seqLen, a.causal);
 }
 
 double nsSince(Clock::time_point t0) {
@@ -120,19 +188,10 @@ void gatherChunks(const float* src, int64_t BH, int64_t L, int64_t D,
 Check checkOutput(const Args& a, const std::vector<float>& full, const std::vector<float>& q,
                   const std::vector<float>& k, const std::vector<float>& v) {
   Check c;
-  AttentionProblem p;
-  p.implementation = "flash";
-  p.batch = a.batch;
-  p.heads = a.heads;
-  p.kvHeads = a.kvHeads;
-  p.seqLen = a.seqLen;
-  p.headDim = a.headDim;
-  p.causal = a.causal;
-  p.seed = a.seed;
-  const double flops = 4.0 * double(a.headDim) * double(a.batch * a.heads) *
-                       family::pairCount(a.seqLen, a.causal);
+  AttentionProblem p = singleProcessProblem(a);
+  const double flops = problemFlops(a);
   std::string mode = a.check;
-  if (mode == "auto") mode = flops <= a.referenceFlopsLimit ? "reference" : "flash";
+  if (mode == "auto") mode = flops <= a.referenceFlopsLimit ? "reference" : p.implementation;
   if (mode == "none") {
     c.reason = "--check none";
     return c;
@@ -142,7 +201,7 @@ Check checkOutput(const Args& a, const std::vector<float>& full, const std::vect
     ref = referenceAttention(p, q.data(), k.data(), v.data());
     c.against = "float64-reference";
   } else {
-    auto kernel = KernelRegistry::instance().create("flash", Device::CPU);
+    auto kernel = KernelRegistry::instance().create(p.implementation, Device::CPU);
     p.validateCommon();
     kernel->validate(p);
     MemoryPool pool(hostAllocator(), true);
@@ -154,7 +213,7 @@ Check checkOutput(const Args& a, const std::vector<float>& full, const std::vect
     Tensors t{q.data(), k.data(), v.data(), o.data()};
     kernel->run(p, t, ctx);
     ref.assign(o.begin(), o.end());
-    c.against = "flash";
+    c.against = p.implementation;
   }
   double num = 0, den = 0;
   for (size_t i = 0; i < full.size(); ++i) {
@@ -255,16 +314,23 @@ void writeRunJson(const Args& a, int P, const std::string& transport, const std:
   char ver[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
   MPI_Get_library_version(ver, &verLen);
   std::string verLine(ver, size_t(verLen));
-  if (auto nl = verLine.find('\n'); nl != std::string::npos) verLine.resize(nl);
+  if (auto nl = verLine.find_first_of(std::string("\n\0", 2)); nl != std::string::npos) verLine.resize(nl);
   std::ostringstream js;
+  js.precision(17);
   js << "{\"format\":\"dilbench-ring-rank/1\",\"transport\":" << jsonString(transport) << ",\"ranks\":" << P
-     << ",\"batch\":" << a.batch << ",\"heads\":" << a.heads << ",\"kvHeads\":" << a.kvHeads << ",\"seqLen\":" << a.seqLen
+     << ",\"implementation\":" << jsonString(a.implementation) << ",\"batch\":" << a.batch << ",\"heads\":" << a.heads << ",\"kvHeads\":" << a.kvHeads << ",\"seqLen\":" << a.seqLen
      << ",\"headDim\":" << a.headDim << ",\"causal\":" << (a.causal ? "true" : "false") << ",\"seed\":" << a.seed
      << ",\"iterations\":" << a.iterations << ",\"warmup\":" << a.warmup
      << ",\"progressPolls\":" << (a.poll ? "true" : "false") << ",\"threadsPerRank\":1"
      << ",\"simdLevel\":" << jsonString(simdLevelName(activeSimdLevel()))
      << ",\"mpiLibrary\":" << jsonString(verLine) << ",\"rank0Host\":" << jsonString(host)
-     << ",\"layouts\":" << layoutsJson << "}\n";
+     << ",\"flopsPerIteration\":" << problemFlops(a);
+  if (a.implementation == "ring-dilated") {
+    std::vector<double> w, r;
+    for (const DilatedPair& pr : dilatedPairs(a)) w.push_back(double(pr.w)), r.push_back(double(pr.r));
+    js << ",\"segmentLengths\":" << jsonArray(w) << ",\"dilationRates\":" << jsonArray(r);
+  }
+  js << ",\"layouts\":" << layoutsJson << "}\n";
   const std::string tmp = a.output + ".tmp";
   {
     std::ofstream f(tmp);

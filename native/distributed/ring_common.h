@@ -16,12 +16,18 @@ namespace distributed {
 using Clock = std::chrono::steady_clock;
 
 struct Args {
+  // ring (dense, same output as flash) | ring-dilated (same output as dilated)
+  std::string implementation = "ring";
   int64_t batch = 1, heads = 8, kvHeads = 0, seqLen = 4096, headDim = 64;
+  // ring-dilated: the pairs as given (empty: the defaults by length of resolveDilatedPairs)
+  std::vector<int64_t> segmentLengths, dilationRates;
   bool causal = false;
   std::vector<Layout> layouts;
   uint64_t seed = 42;
   int iterations = 3, warmup = 1;
-  std::string check = "auto";  // auto | reference | flash | none
+  // auto | reference | flash (ring) | dilated (ring-dilated) | none; auto: the float64 reference
+  // up to referenceFlopsLimit, else the single-process kernel of the same definition
+  std::string check = "auto";
   double referenceFlopsLimit = 2e9;
   int pingpongReps = 5;
   bool poll = true;
@@ -31,10 +37,20 @@ struct Args {
   std::string fault;  // die | hang
   int faultStep = 0;
   std::string runId;
+  // GPU ranks only: nccl | cuda-aware-mpi (empty: the executable's default)
+  std::string gpuTransport;
 };
 
 // Throws Error(InvalidConfig) naming the flag.
 Args parseArgs(int argc, char** argv);
+// The problem the ring computes, as the single-process kernels take it (implementation: `ring`
+// -> flash, `ring-dilated` -> dilated).
+AttentionProblem singleProcessProblem(const Args& a);
+// ring-dilated: the resolved pairs (w shrunk to seqLen); throws Error(InvalidConfig) naming
+// segmentLengths / dilationRates.
+std::vector<DilatedPair> dilatedPairs(const Args& a);
+// Multiply-add flops (x2) of one pass, as the single-process kernel counts them.
+double problemFlops(const Args& a);
 [[noreturn]] void usageError(const std::string& msg);
 double nsSince(Clock::time_point t0);
 // A rank that must die or hang (the failure tests): die exits without MPI_Finalize, as a crash
@@ -64,7 +80,8 @@ struct Check {
   bool finite = true;
 };
 
-// The gathered output against the float64 reference or the single-process CPU flash kernel.
+// The gathered output against the float64 reference or the single-process CPU kernel of the same
+// definition (flash for ring, dilated for ring-dilated).
 Check checkOutput(const Args& a, const std::vector<float>& full, const std::vector<float>& q,
                   const std::vector<float>& k, const std::vector<float>& v);
 

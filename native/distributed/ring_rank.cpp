@@ -10,6 +10,9 @@
 // While computing it calls MPI_Testall between row pieces so that a single-threaded MPI makes
 // progress on the transfers (without it most MPIs move a large message only inside Wait).
 //
+// --implementation ring-dilated: the same ring over plain chunks, exchanging only the sparsified
+// keys and values of the dilated segments that span ranks (ring_dilated_rank.h).
+//
 // Measured per iteration, rank and step: compute ns (without the polls), poll ns (in MPI_Testall
 // during the compute), wait ns (in MPI_Waitall after the compute), bytes sent; per iteration and
 // rank: ring wall ns (barrier to last wait). Before the ring: a ping-pong between each pair of
@@ -33,6 +36,7 @@
 #include "core/random.h"
 #include "cpu/family.h"
 #include "ring_common.h"
+#include "ring_dilated_rank.h"
 #include "ring_layout.h"
 
 using namespace dilbench;
@@ -189,11 +193,67 @@ PingPong pingPong(int rank, int P, int64_t floats, int reps) {
 }
 
 
+// The dense ring of one layout: the timed passes into recs, the ping-pong into pp; returns this
+// rank's output rows ([B*H, rows, D]).
+std::vector<float> denseRing(const Args& a, int rank, int P, Layout layout,
+                             const std::vector<std::vector<RowRange>>& chunksOf, int64_t maxRows,
+                             const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                             bool faultLayout, std::vector<StepRecord>& recs, PingPong& pp) {
+  const int64_t B = a.batch, H = a.heads, KVH = a.kvHeads, L = a.seqLen, D = a.headDim;
+  RankState st;
+  st.rank = rank;
+  st.size = P;
+  st.layout = layout;
+  st.myChunks = chunksOf[size_t(rank)];
+  st.myRows = distributed::totalRows(st.myChunks);
+  st.q.resize(size_t(B * H * st.myRows * D));
+  st.o.resize(st.q.size());
+  st.lse.resize(size_t(B * H * st.myRows));
+  for (auto& buf : st.kv) buf.resize(size_t(distributed::kvMessageFloats(B, KVH, maxRows, D)));
+  st.qIota.resize(size_t(maxRows + 1));
+  std::iota(st.qIota.begin(), st.qIota.end(), int64_t(0));
+  st.kShift.resize(size_t(maxRows + 1));
+  st.scratch.resize(size_t(family::tileScratchFloats(D)));
+  gatherChunks(q.data(), B * H, L, D, st.myChunks, st.q.data());
+  std::vector<float> kLocal(size_t(B * KVH * st.myRows * D)), vLocal(kLocal.size());
+  gatherChunks(k.data(), B * KVH, L, D, st.myChunks, kLocal.data());
+  gatherChunks(v.data(), B * KVH, L, D, st.myChunks, vLocal.data());
+
+  // the largest message of a step, for the ping-pong
+  if (P > 1) pp = pingPong(rank, P, distributed::kvMessageFloats(B, KVH, maxRows, D), a.pingpongReps);
+
+  for (int it = 0; it < a.warmup + a.iterations; ++it) {
+    const bool timed = it >= a.warmup;
+    StepRecord r = ringPass(a, st, chunksOf, kLocal, vLocal, timed && it == a.warmup && faultLayout);
+    if (timed) recs.push_back(std::move(r));
+  }
+  return std::move(st.o);
+}
+
+// ring-dilated (plain chunks only): as denseRing, the sparsified keys and values travelling.
+std::vector<float> dilatedRing(const Args& a, int rank, int P, const std::vector<std::vector<RowRange>>& chunksOf,
+                               const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                               bool faultLayout, std::vector<StepRecord>& recs, PingPong& pp) {
+  std::vector<RowRange> plain;
+  for (const auto& c : chunksOf) plain.push_back(c.at(0));
+  distributed::DilatedRingRank dr(a, rank, P, plain, q.data(), k.data(), v.data());
+  // the largest message of a step (none travels when every segment lies inside one rank)
+  if (P > 1 && dr.maxMessageFloats() > 0) pp = pingPong(rank, P, dr.maxMessageFloats(), a.pingpongReps);
+  for (int it = 0; it < a.warmup + a.iterations; ++it) {
+    const bool timed = it >= a.warmup;
+    StepRecord r = dr.pass(timed && it == a.warmup && faultLayout);
+    if (timed) recs.push_back(std::move(r));
+  }
+  return dr.output();
+}
+
+
 int runMain(int argc, char** argv) {
   int rank = 0, P = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const Args a = parseArgs(argc, argv);
+  if (!a.gpuTransport.empty()) usageError("--gpu-transport: GPU ranks only (dilbench-ring-rank-nccl, dilbench-ring-rank-cuda-mpi)");
   if (P > a.seqLen) usageError("ranks: " + std::to_string(P) + " ranks is more than --seq-len " + std::to_string(a.seqLen));
   const int64_t B = a.batch, H = a.heads, KVH = a.kvHeads, L = a.seqLen, D = a.headDim;
   const int64_t qN = B * H * L * D, kvN = B * KVH * L * D;
@@ -219,35 +279,12 @@ int runMain(int argc, char** argv) {
       chunksOf[size_t(r)] = distributed::rankChunks(L, P, layout, r);
       maxRows = std::max(maxRows, distributed::totalRows(chunksOf[size_t(r)]));
     }
-    RankState st;
-    st.rank = rank;
-    st.size = P;
-    st.layout = layout;
-    st.myChunks = chunksOf[size_t(rank)];
-    st.myRows = distributed::totalRows(st.myChunks);
-    st.q.resize(size_t(B * H * st.myRows * D));
-    st.o.resize(st.q.size());
-    st.lse.resize(size_t(B * H * st.myRows));
-    for (auto& buf : st.kv) buf.resize(size_t(distributed::kvMessageFloats(B, KVH, maxRows, D)));
-    st.qIota.resize(size_t(maxRows + 1));
-    std::iota(st.qIota.begin(), st.qIota.end(), int64_t(0));
-    st.kShift.resize(size_t(maxRows + 1));
-    st.scratch.resize(size_t(family::tileScratchFloats(D)));
-    gatherChunks(q.data(), B * H, L, D, st.myChunks, st.q.data());
-    std::vector<float> kLocal(size_t(B * KVH * st.myRows * D)), vLocal(kLocal.size());
-    gatherChunks(k.data(), B * KVH, L, D, st.myChunks, kLocal.data());
-    gatherChunks(v.data(), B * KVH, L, D, st.myChunks, vLocal.data());
-
-    // the largest message of a step, for the ping-pong
-    const PingPong pp = P > 1 ? pingPong(rank, P, distributed::kvMessageFloats(B, KVH, maxRows, D), a.pingpongReps)
-                              : PingPong{};
-
     std::vector<StepRecord> recs;
-    for (int it = 0; it < a.warmup + a.iterations; ++it) {
-      const bool timed = it >= a.warmup;
-      StepRecord r = ringPass(a, st, chunksOf, kLocal, vLocal, timed && it == a.warmup && li == 0);
-      if (timed) recs.push_back(std::move(r));
-    }
+    PingPong pp;
+    const bool faultLayout = li == 0;
+    const std::vector<float> myOut = a.implementation == "ring-dilated"
+                                         ? dilatedRing(a, rank, P, chunksOf, q, k, v, faultLayout, recs, pp)
+                                         : denseRing(a, rank, P, layout, chunksOf, maxRows, q, k, v, faultLayout, recs, pp);
 
     // gather every rank's records on rank 0
     std::vector<double> mine;
@@ -262,7 +299,7 @@ int runMain(int argc, char** argv) {
       displs[size_t(r)] = r ? displs[size_t(r - 1)] + counts[size_t(r - 1)] : 0;
     }
     std::vector<float> flat(rank == 0 ? size_t(qN) : 0);
-    MPI_Gatherv(st.o.data(), int(st.o.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(), MPI_FLOAT, 0,
+    MPI_Gatherv(myOut.data(), int(myOut.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(), MPI_FLOAT, 0,
                 MPI_COMM_WORLD);
     if (rank != 0) continue;
     std::vector<float> full = distributed::placeGathered(flat.data(), displs, B * H, L, D, chunksOf);

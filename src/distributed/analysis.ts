@@ -33,8 +33,15 @@ export interface RawLayout {
 
 export interface RawRingRun {
   format: 'dilbench-ring-rank/1';
-  /** 'mpi' (CPU ranks) or 'nccl' (GPU ranks); absent in files of the first version */
-  transport?: 'mpi' | 'nccl';
+  /** 'mpi' (CPU ranks), 'nccl' or 'cuda-aware-mpi' (GPU ranks); absent in files of the first version */
+  transport?: 'mpi' | 'nccl' | 'cuda-aware-mpi';
+  /** absent in files of the first version (ring only) */
+  implementation?: 'ring' | 'ring-dilated';
+  /** ring-dilated: the resolved pairs (segment lengths shrunk to seqLen) */
+  segmentLengths?: number[];
+  dilationRates?: number[];
+  /** as the single-process kernel counts them; absent in files of the first version */
+  flopsPerIteration?: number;
   ranks: number;
   batch: number;
   heads: number;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
+import { parseImplParams } from '../config/impl-params.js';
 import { collectEnvironment } from '../env/environment.js';
 import type { NativeBinding, KernelTelemetry } from '../native/binding.js';
 import { packageRoot } from '../native/loader.js';
@@ -23,6 +24,11 @@ import { distributedAvailability, launch, launcherArgs, launcherEnv, launcherFai
 import { assertWritableDirectory } from '../results/output-dir.js';
 
 export interface DistributedRingOptions {
+  /** ring (dense, = flash) or ring-dilated (= dilated; plain chunks, sparsified keys/values travel) */
+  implementation: 'ring' | 'ring-dilated';
+  /** ring-dilated: the pairs as given (absent: the defaults by length, as the definitions say) */
+  segmentLengths?: number[];
+  dilationRates?: number[];
   ranks: number;
   totalTokens: number[];
   batchSize: number;
@@ -33,9 +39,10 @@ export interface DistributedRingOptions {
   seed: number;
   runs: number;
   warmup: number;
-  /** causal: both by default (the imbalance comparison); otherwise plain */
+  /** ring, causal: both by default (the imbalance comparison); otherwise plain */
   layouts: ('plain' | 'zigzag')[];
-  check: 'auto' | 'reference' | 'flash' | 'none';
+  /** flash checks ring, dilated checks ring-dilated */
+  check: 'auto' | 'reference' | 'flash' | 'dilated' | 'none';
   launcher?: string;
   launcherArgs: string[];
   /** seconds per launch before the ranks are killed */
@@ -99,10 +106,19 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
   }
   if (raw.device !== undefined && raw.device !== 'cpu') throw new ConfigError('device', raw.device, 'cpu with --distributed (MPI ranks on CPUs)');
   if (raw.dtype !== undefined && raw.dtype !== 'fp32') throw new ConfigError('dtype', raw.dtype, 'fp32 with --distributed');
-  if (raw.implementations !== undefined) {
-    const impls = list(raw.implementations);
-    if (impls.some((i) => i !== 'ring')) throw new ConfigError('implementations', raw.implementations, 'ring with --distributed (ring-dilated is not distributed yet)');
+  const impls = list(raw.implementations ?? ['ring']);
+  if (impls.length !== 1 || (impls[0] !== 'ring' && impls[0] !== 'ring-dilated')) {
+    throw new ConfigError('implementations', raw.implementations, 'one of ring, ring-dilated with --distributed (one per run)');
   }
+  const implementation = impls[0] as 'ring' | 'ring-dilated';
+  const dilated = implementation === 'ring-dilated';
+  const pairs = parseImplParams({ segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates });
+  if (!dilated && pairs.segmentLengths) {
+    throw new ConfigError('segmentLengths', raw.segmentLengths, 'only with --implementations ring-dilated (ring is dense attention)');
+  }
+  pairs.dilationRates?.forEach((r, i) => {
+    if (r > pairs.segmentLengths![i]) throw new ConfigError('dilationRates', raw.dilationRates, 'each rate at most its segment length', `rate ${r} at index ${i} > segment length ${pairs.segmentLengths![i]}`);
+  });
   const ranks = field('ranks', posInt(256), raw.ranks ?? 2, 'an integer 1..256 (MPI ranks)');
   const totals = list(raw.totalTokens ?? [4096]).map((v) => tokenCount(v as string | number));
   const totalTokens = field('totalTokens', z.array(z.number().int().min(1).max(1 << 24)).min(1), totals, 'one or more token counts 1..16M (K = 1024, M = 1048576)');
@@ -112,13 +128,22 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
   if (heads % kvHeads !== 0) throw new ConfigError('kvHeads', raw.kvHeads, `an integer >= 1 that divides --heads (${heads})`);
   const causal = raw.causal === true || raw.causal === 'true';
   const layoutList = list(raw.layouts);
+  const layoutsAllowed = dilated
+    ? 'plain (ring-dilated keeps contiguous chunks: dilated segments are local structure)'
+    : causal ? 'plain, zigzag (comma-separated)' : 'plain (zigzag balances the causal mask: with --causal only)';
   const layouts: ('plain' | 'zigzag')[] = layoutList.length
-    ? field('layouts', z.array(z.enum(['plain', 'zigzag'])), layoutList, causal ? 'plain, zigzag (comma-separated)' : 'plain (zigzag balances the causal mask: with --causal only)')
-    : causal ? ['zigzag', 'plain'] : ['plain'];
-  if (!causal && layouts.includes('zigzag')) throw new ConfigError('layouts', raw.layouts, 'plain (zigzag balances the causal mask: with --causal only)');
+    ? field('layouts', z.array(z.enum(['plain', 'zigzag'])), layoutList, layoutsAllowed)
+    : causal && !dilated ? ['zigzag', 'plain'] : ['plain'];
+  if ((!causal || dilated) && layouts.includes('zigzag')) throw new ConfigError('layouts', raw.layouts, layoutsAllowed);
+  const check = field('check', z.enum(['auto', 'reference', 'flash', 'dilated', 'none']), raw.check ?? 'auto', 'auto, reference, flash (ring), dilated (ring-dilated), none');
+  if (check === (dilated ? 'flash' : 'dilated')) {
+    throw new ConfigError('check', raw.check, `auto, reference, ${dilated ? 'dilated' : 'flash'} or none (the single-process kernel of ${implementation}'s definition is ${dilated ? 'dilated' : 'flash'})`);
+  }
   const launcherArgsRaw = raw.launcherArgs;
   const extra = launcherArgsRaw === undefined ? [] : (Array.isArray(launcherArgsRaw) ? launcherArgsRaw : [launcherArgsRaw]).flatMap((s) => String(s).split(/\s+/).filter(Boolean));
   return {
+    implementation,
+    ...(pairs.segmentLengths ? { segmentLengths: pairs.segmentLengths, dilationRates: pairs.dilationRates } : {}),
     ranks,
     totalTokens: [...new Set(totalTokens)].sort((a, b) => a - b),
     batchSize: field('batchSize', posInt(4096), raw.batchSize ?? 1, 'an integer >= 1'),
@@ -130,7 +155,7 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
     runs: field('runs', posInt(1000), raw.runs ?? 3, 'an integer >= 1 (timed ring iterations)'),
     warmup: field('warmup', nonNegInt, raw.warmup === 'adaptive' ? 1 : raw.warmup ?? 1, 'an integer >= 0 (adaptive means 1 here)'),
     layouts: [...layouts],
-    check: field('check', z.enum(['auto', 'reference', 'flash', 'none']), raw.check ?? 'auto', 'auto, reference, flash, none'),
+    check,
     launcher: typeof raw.launcher === 'string' ? raw.launcher : undefined,
     launcherArgs: extra,
     timeout: field('timeout', z.preprocess((v) => (typeof v === 'string' ? Number(v) : v), z.number().positive().finite()), raw.timeout ?? 600, 'seconds > 0'),
@@ -145,12 +170,14 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
 /** The rank executable's arguments for one length. */
 export function rankArgs(o: DistributedRingOptions, seqLen: number, output: string, marker: string): string[] {
   const a = [
+    '--implementation', o.implementation,
     '--batch', String(o.batchSize), '--heads', String(o.heads), '--kv-heads', String(o.kvHeads),
     '--seq-len', String(seqLen), '--head-dim', String(o.headDim), '--seed', String(o.seed),
     '--iterations', String(o.runs), '--warmup', String(o.warmup), '--layouts', o.layouts.join(','),
     '--check', o.check, '--output', output, '--run-id', marker,
   ];
   if (o.causal) a.push('--causal');
+  if (o.segmentLengths) a.push('--segment-lengths', o.segmentLengths.join(','), '--dilation-rates', o.dilationRates!.join(','));
   if (o.fault && (o.fault.seqLen === undefined || o.fault.seqLen === seqLen)) a.push('--fault-rank', String(o.fault.rank), '--fault', o.fault.kind, '--fault-step', String(o.fault.step));
   return a;
 }
@@ -215,7 +242,7 @@ export async function launchRing(
   }
 }
 
-/** The simulated ring at the same P, on one thread (as one rank), projected onto `GBps`. */
+/** The simulated ring (or ring-dilated) at the same P, on one thread (as one rank), projected onto `GBps`. */
 export async function singleProcessProjection(
   binding: NativeBinding,
   o: DistributedRingOptions,
@@ -224,8 +251,9 @@ export async function singleProcessProjection(
 ): Promise<RingProjection | null> {
   const session = await binding.createSession(
     {
-      implementation: 'ring', device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads,
+      implementation: o.implementation, device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads,
       seqLen, headDim: o.headDim, causal: o.causal, seed: o.seed, ringSize: o.ranks,
+      ...(o.segmentLengths ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates } : {}),
     },
     { threads: 1, useMemoryPool: true, usePatternCache: false, memoryLimitBytes: 0 },
   );
@@ -239,7 +267,7 @@ export async function singleProcessProjection(
     if (!runs.length) return null;
     const link = { name: 'ping-pong (measured)', gbps: GBps * 8, GBps };
     const p = projectRing(medianTelemetry(runs), [link]);
-    if (p) p.basis = `simulated ring (one process, one thread, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` + p.basis;
+    if (p) p.basis = `simulated ${o.implementation} (one process, one thread, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` + p.basis;
     return p;
   } finally {
     session.dispose();
@@ -256,7 +284,8 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
   const validated = check.against !== 'none';
   const passed = validated && check.finite && check.maxAbsError <= tol.maxAbs && check.relL2Error <= tol.relL2;
   const stats = summarize(m.wallMs);
-  const flops = 4 * raw.headDim * raw.batch * raw.heads * (raw.causal ? (raw.seqLen * (raw.seqLen + 1)) / 2 : raw.seqLen * raw.seqLen);
+  // files of the first version (ring only) carry no flops
+  const flops = raw.flopsPerIteration ?? 4 * raw.headDim * raw.batch * raw.heads * (raw.causal ? (raw.seqLen * (raw.seqLen + 1)) / 2 : raw.seqLen * raw.seqLen);
   const telemetry: KernelTelemetry = {
     valid: true,
     ringSize: raw.ranks,
@@ -264,7 +293,7 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
     stepRankBytesSent: m.perStep.map((s) => s.bytesSent),
   } as KernelTelemetry;
   return {
-    implementation: 'ring',
+    implementation: raw.implementation ?? 'ring',
     device: 'cpu',
     dtype: 'fp32',
     batch: raw.batch,
@@ -300,6 +329,7 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
       measured: true,
       distributed: true,
       layout: m.layout,
+      ...(raw.segmentLengths ? { segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates } : {}),
       transport: `MPI point-to-point (${flavour}: ${raw.mpiLibrary})`,
       threadsPerRank: raw.threadsPerRank,
       progressPolls: raw.progressPolls,
@@ -318,10 +348,10 @@ export interface DistributedRunResult {
 
 function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunError): ResultRow {
   return {
-    implementation: 'ring', device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
+    implementation: o.implementation, device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
     seqLen, effectiveSeqLen: seqLen, causal: o.causal, status: 'failed', reason: e.message, errorCode: e.code, samplesMs: [], stats: null,
     peakMemoryBytes: null, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null, flopsPerIteration: 0, bytesPerIteration: 0,
-    threads: 1, simdLevel: null, params: { ringSize: o.ranks, measured: false, distributed: true },
+    threads: 1, simdLevel: null, params: { ringSize: o.ranks, measured: false, distributed: true, layout: o.layouts.join(',') },
   };
 }
 
@@ -342,7 +372,9 @@ export function readRankOutput(file: string): RawRingRun {
 /** The options a rank 0 JSON was run with (for its projection and the result's config). */
 function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingOptions {
   return {
-    ...o, ranks: raw.ranks, totalTokens: [raw.seqLen], batchSize: raw.batch, heads: raw.heads, kvHeads: raw.kvHeads, headDim: raw.headDim,
+    ...o, implementation: raw.implementation ?? 'ring',
+    segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates,
+    ranks: raw.ranks, totalTokens: [raw.seqLen], batchSize: raw.batch, heads: raw.heads, kvHeads: raw.kvHeads, headDim: raw.headDim,
     causal: raw.causal, seed: raw.seed, runs: raw.iterations, warmup: raw.warmup, layouts: raw.layouts.map((l) => l.layout),
   };
 }
@@ -370,7 +402,7 @@ export async function runDistributedRing(
     if (imported) {
       raw = imported;
     } else {
-      deps.progress?.(`ring --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail!.launcher!.flavour} ${avail!.launcher!.path})`);
+      deps.progress?.(`${o.implementation} --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail!.launcher!.flavour} ${avail!.launcher!.path})`);
       try {
         const launched = await launchRing(o, seqLen, { launcher: avail!.launcher!, rankExecutable: avail!.rankExecutable!, processEnv: deps.env, signal: deps.signal });
         raw = launched.raw;
@@ -386,16 +418,18 @@ export async function runDistributedRing(
     for (const l of raw.layouts) {
       const m = analyzeLayout(raw, l);
       const row = rowFor(raw, m, l.check, avail?.launcher?.flavour ?? 'launched by the user');
-      // The simulated ring runs causal problems in the zigzag layout only: a plain causal row has no projection.
-      const simulatedLayout = o.causal ? 'zigzag' : 'plain';
+      // The simulated ring runs causal problems in the zigzag layout only: a plain causal row has no
+      // projection. The simulated ring-dilated runs plain chunks always.
+      const simulatedLayout = o.causal && o.implementation === 'ring' ? 'zigzag' : 'plain';
       if (!o.projection) {
         row.projected = { kind: 'projected', skipped: 'projection not run (--no-projection)' };
       } else if (l.layout !== simulatedLayout) {
         row.projected = { kind: 'projected', skipped: 'the simulated ring runs causal problems in the zigzag layout only' };
       } else if (!m.pingPong.medianGBps || !Number.isFinite(m.pingPong.medianGBps)) {
-        row.projected = { kind: 'projected', skipped: 'no link bandwidth measured (one rank)' };
+        const why = raw.ranks === 1 ? 'one rank' : 'no keys or values travel: every dilated segment lies inside one rank';
+        row.projected = { kind: 'projected', skipped: `no link bandwidth measured (${why})` };
       } else {
-        deps.progress?.(`  single-process projection (simulated ring, P=${o.ranks}, one thread)`);
+        deps.progress?.(`  single-process projection (simulated ${o.implementation}, P=${o.ranks}, one thread)`);
         const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps);
         if (p) {
           if (imported) p.basis = `computed on ${os.hostname()} (the ranks ran with rank 0 on ${raw.rank0Host}): ${p.basis}`;
@@ -420,6 +454,8 @@ export async function runDistributedRing(
     environment: collectEnvironment(deps.binding),
     config: {
       distributed: true,
+      implementation: o.implementation,
+      ...(o.segmentLengths ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates } : {}),
       ranks: o.ranks,
       totalTokens: o.totalTokens,
       batchSize: o.batchSize,

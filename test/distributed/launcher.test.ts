@@ -27,7 +27,16 @@ describe('launcher', () => {
     expect(o.launcherArgs).toEqual(['--mca', 'btl', 'self,vader']);
     expect(o.layouts).toEqual(['zigzag', 'plain']);
     const a = rankArgs(o, 1024, '/tmp/x.json', 'marker-1');
-    expect(a.join(' ')).toBe('--batch 1 --heads 4 --kv-heads 2 --seq-len 1024 --head-dim 64 --seed 42 --iterations 2 --warmup 1 --layouts zigzag,plain --check auto --output /tmp/x.json --run-id marker-1 --causal');
+    expect(a.join(' ')).toBe('--implementation ring --batch 1 --heads 4 --kv-heads 2 --seq-len 1024 --head-dim 64 --seed 42 --iterations 2 --warmup 1 --layouts zigzag,plain --check auto --output /tmp/x.json --run-id marker-1 --causal');
+  });
+
+  it('ring-dilated: the rank command line carries the implementation and the pairs; plain chunks also when causal', () => {
+    const o = parseDistributedOptions({ implementations: 'ring-dilated', ranks: 2, totalTokens: ['2K'], causal: true, segmentLengths: '1K,2K', dilationRates: '1,2' });
+    expect(o.layouts).toEqual(['plain']);
+    const a = rankArgs(o, 2048, '/tmp/x.json', 'marker-2');
+    expect(a.slice(0, 2)).toEqual(['--implementation', 'ring-dilated']);
+    expect(a.join(' ')).toContain('--layouts plain');
+    expect(a.join(' ')).toContain('--segment-lengths 1024,2048 --dilation-rates 1,2');
   });
 
   it('finds processes by a marker on their command line', () => {

@@ -57,6 +57,26 @@ describe.skipIf(!!skipRun)('ring --distributed runs', () => {
   });
 });
 
+describe.skipIf(!!skipRun)('ring --distributed --implementations ring-dilated runs', () => {
+  it('writes one measured ring-dilated row (plain chunks) checked against the reference, beside the simulated projection', () => {
+    const out = path.join(tmp, 'dilated');
+    const r = cli(['ring', '--distributed', '--implementations', 'ring-dilated', '--ranks', '3', '--total-tokens', '400', '--causal', '--heads', '2',
+      '--kv-heads', '1', '--head-dim', '32', '--segment-lengths', '64,256', '--dilation-rates', '1,2', '--runs', '2', '--output-dir', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = JSON.parse(r.stdout) as ResultFile;
+    expect(file.config).toMatchObject({ implementation: 'ring-dilated', layouts: ['plain'], segmentLengths: [64, 256], dilationRates: [1, 2] });
+    expect(file.results).toHaveLength(1);
+    const row = file.results[0];
+    expect(row).toMatchObject({ implementation: 'ring-dilated', seqLen: 400, status: 'ok', validation: { against: 'float64-reference', passed: true } });
+    expect(row.params).toMatchObject({ measured: true, distributed: true, layout: 'plain', ringSize: 3 });
+    expect(row.distributed!.perStep).toHaveLength(3);
+    expect((row.projected as { projectedWallMs: number }).projectedWallMs).toBeGreaterThan(0);
+    expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    const md = readFileSync(path.join(out, readdirSync(out).find((f) => f.endsWith('.md'))!), 'utf8');
+    expect(md).toMatch(/\| 400 \| ring-dilated \| plain \| 3 \|/);
+  });
+});
+
 describe.skipIf(!!skipRun)('ring --distributed --from-rank-output (a launch the user ran)', () => {
   it('turns rank 0 JSON of a hand-run mpirun into the result file set', () => {
     const rawFile = path.join(tmp, 'rank0.json');
@@ -76,6 +96,16 @@ describe.skipIf(!!skipRun)('ring --distributed --from-rank-output (a launch the 
     expect(file.results[0].distributed!.wallMs).toHaveLength(2);
     expect((file.results[0].projected as { projectedWallMs: number }).projectedWallMs).toBeGreaterThan(0);
     expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+  });
+
+  it('the CPU rank refuses the GPU ranks\' --gpu-transport (exit 2 from the rank, naming the flag)', () => {
+    const isRoot = process.getuid?.() === 0;
+    const mpi = spawnSync(avail.launcher!.path, [
+      '-np', '1', ...(avail.launcher!.flavour === 'openmpi' ? (isRoot ? ['--allow-run-as-root'] : []) : []),
+      avail.rankExecutable!, '--seq-len', '64', '--gpu-transport', 'cuda-aware-mpi', '--output', path.join(tmp, 'never.json'),
+    ], { encoding: 'utf8', timeout: 60_000 });
+    expect(mpi.status).toBe(2);
+    expect(mpi.stderr).toMatch(/--gpu-transport: GPU ranks only/);
   });
 
   it('a file that is not rank 0 JSON exits 2 naming the flag', () => {
@@ -98,6 +128,13 @@ describe.skipIf(!distBuilt)('ring --distributed checks', () => {
     [['--kv-heads', '3'], /--kv-heads/],
     [['--threads', '2'], /--threads.*one thread/],
     [['--max-time', '5'], /--max-time.*--timeout/],
+    [['--implementations', 'flash'], /--implementations.*ring, ring-dilated/],
+    [['--implementations', 'ring,ring-dilated'], /--implementations.*one per run/],
+    [['--segment-lengths', '64', '--dilation-rates', '1'], /--segment-lengths.*only with --implementations ring-dilated/],
+    [['--implementations', 'ring-dilated', '--segment-lengths', '64,128', '--dilation-rates', '1'], /--dilation-rates/],
+    [['--implementations', 'ring-dilated', '--segment-lengths', '64', '--dilation-rates', '128'], /--dilation-rates.*at most its segment length/],
+    [['--implementations', 'ring-dilated', '--causal', '--layouts', 'zigzag'], /--layouts.*ring-dilated keeps contiguous chunks/],
+    [['--implementations', 'ring-dilated', '--check', 'flash'], /--check.*dilated/],
   ])('%j exits 2 naming the flag', (args, msg) => {
     const r = cli(['ring', '--distributed', ...args, '--output-dir', path.join(tmp, 'never')]);
     expect(r.code).toBe(2);

@@ -3,9 +3,17 @@
 // per rank (local rank modulo the devices). Same flags and rank-0 JSON as dilbench-ring-rank
 // (ring_common.h; transport "nccl"), fp32.
 //
-// NOT VERIFIED: built only where nvcc and NCCL's headers are found (DILBENCH_NCCL); the machines
-// this was written on had neither NCCL nor two GPUs, so it has never been compiled against NCCL
-// nor run. scripts/gpu-verify.sh runs it where a machine has two or more GPUs.
+// The fallback, --gpu-transport cuda-aware-mpi (transport "cuda-aware-mpi"): MPI_Isend/Irecv on
+// the device buffers, for machines whose MPI is CUDA-aware but that have no NCCL. The same source
+// built without NCCL (DILBENCH_HAVE_NCCL 0) is dilbench-ring-rank-cuda-mpi, which has only this
+// transport. The rank refuses it when Open MPI says it is not CUDA-aware (MPIX_Query_cuda_support);
+// another MPI cannot be asked, and a non-CUDA-aware one then fails on the first transfer.
+//
+// NOT VERIFIED: built only where nvcc (and, for the NCCL transport, NCCL's headers) are found
+// (DILBENCH_NCCL); the machines this was written on had neither NCCL nor two GPUs nor a
+// CUDA-aware MPI, so neither transport has been compiled by nvcc's build nor run (the source is
+// syntax-checked with g++ against the CUDA and MPI headers). scripts/gpu-verify.sh runs the NCCL
+// one where a machine has two or more GPUs.
 //
 // Each rank keeps the full-size device tensors of the CUDA ring kernel (the launches of
 // cuda::planRing address rows by their sequence position) but holds valid key/value rows only
@@ -17,10 +25,19 @@
 // wait = host time blocked on the communication after the compute finished.
 #include <cuda_runtime.h>
 #include <mpi.h>
+#ifndef DILBENCH_HAVE_NCCL
+#define DILBENCH_HAVE_NCCL 1
+#endif
+#if DILBENCH_HAVE_NCCL
 #include <nccl.h>
+#endif
+#if __has_include(<mpi-ext.h>)
+#include <mpi-ext.h>  // Open MPI: MPIX_CUDA_AWARE_SUPPORT, MPIX_Query_cuda_support
+#endif
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -41,8 +58,40 @@ namespace {
 void cudaCheck(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw Error(ErrorCode::Internal, std::string(what) + ": " + cudaGetErrorString(e));
 }
+#if DILBENCH_HAVE_NCCL
 void ncclCheck(ncclResult_t r, const char* what) {
   if (r != ncclSuccess) throw Error(ErrorCode::Internal, std::string(what) + ": " + ncclGetErrorString(r));
+}
+#endif
+
+enum class GpuTransport { Nccl, CudaAwareMpi };
+constexpr int kTagKv = 19, kTagPing = 20;
+
+// Whether the MPI library takes device pointers: "yes", "no", or "unknown" (not Open MPI).
+const char* cudaAwareMpi() {
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+  return MPIX_Query_cuda_support() == 1 ? "yes" : "no";  // built with CUDA: asked at run time
+#elif defined(MPIX_CUDA_AWARE_SUPPORT)
+  return "no";  // Open MPI built without CUDA support
+#else
+  return "unknown";
+#endif
+}
+
+GpuTransport chooseTransport(const Args& a, int rank) {
+  const std::string t = a.gpuTransport.empty() ? (DILBENCH_HAVE_NCCL ? "nccl" : "cuda-aware-mpi") : a.gpuTransport;
+  if (t == "nccl") {
+    if (!DILBENCH_HAVE_NCCL) usageError("--gpu-transport: nccl is not built in (no NCCL at build time); cuda-aware-mpi only");
+    return GpuTransport::Nccl;
+  }
+  const std::string aware = cudaAwareMpi();
+  if (aware == "no") {
+    throw Error(ErrorCode::Unsupported, "--gpu-transport cuda-aware-mpi: this MPI is not CUDA-aware (Open MPI's MPIX_Query_cuda_support)");
+  }
+  if (aware == "unknown" && rank == 0) {
+    std::fprintf(stderr, "dilbench-ring-rank: cannot ask this MPI whether it is CUDA-aware; a non-CUDA-aware MPI fails on the first transfer\n");
+  }
+  return GpuTransport::CudaAwareMpi;
 }
 void raiseIf(const char* msg, const char* what) {
   if (msg) throw Error(ErrorCode::Internal, std::string(what) + ": " + msg);
@@ -93,21 +142,28 @@ int runMain(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const Args a = parseArgs(argc, argv);
+  if (a.implementation != "ring") usageError("--implementation: the GPU ring runs ring only (ring-dilated is on CPU ranks)");
   const Layout planned = a.causal ? Layout::Zigzag : Layout::Plain;  // what cuda::planRing runs
   for (Layout l : a.layouts) {
     if (l != planned) usageError("--layouts: the CUDA ring runs " + std::string(layoutName(planned)) + " only");
   }
   if (P > a.seqLen) usageError("ranks: more ranks than --seq-len");
+  const GpuTransport transport = chooseTransport(a, rank);
+  const bool viaNccl = transport == GpuTransport::Nccl;
   int devices = 0;
   cudaCheck(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
   if (devices < 1) throw Error(ErrorCode::Unsupported, "no CUDA device");
   cudaCheck(cudaSetDevice(localRank() % devices), "cudaSetDevice");
 
-  ncclUniqueId id;
-  if (rank == 0) ncclCheck(ncclGetUniqueId(&id), "ncclGetUniqueId");
-  MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD);
-  ncclComm_t comm;
-  ncclCheck(ncclCommInitRank(&comm, P, id, rank), "ncclCommInitRank");
+#if DILBENCH_HAVE_NCCL
+  ncclComm_t comm = nullptr;
+  if (viaNccl) {
+    ncclUniqueId id;
+    if (rank == 0) ncclCheck(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD);
+    ncclCheck(ncclCommInitRank(&comm, P, id, rank), "ncclCommInitRank");
+  }
+#endif
 
   const int64_t B = a.batch, H = a.heads, KVH = a.kvHeads, L = a.seqLen, D = a.headDim;
   const int64_t qN = B * H * L * D, kvN = B * KVH * L * D;
@@ -171,10 +227,18 @@ int runMain(int argc, char** argv) {
         for (int dir = 0; dir < 2; ++dir) {
           const bool sends = (dir == 0) == (rank == x);
           const int peer = rank == x ? y : x;
-          ncclCheck(sends ? ncclSend(sendBuf.p, size_t(msgMax), ncclFloat, peer, comm, commStream)
-                          : ncclRecv(recvBuf.p, size_t(msgMax), ncclFloat, peer, comm, commStream),
-                    "ping-pong");
-          cudaCheck(cudaStreamSynchronize(commStream), "ping-pong sync");
+#if DILBENCH_HAVE_NCCL
+          if (viaNccl) {
+            ncclCheck(sends ? ncclSend(sendBuf.p, size_t(msgMax), ncclFloat, peer, comm, commStream)
+                            : ncclRecv(recvBuf.p, size_t(msgMax), ncclFloat, peer, comm, commStream),
+                      "ping-pong");
+            cudaCheck(cudaStreamSynchronize(commStream), "ping-pong sync");
+            continue;
+          }
+#endif
+          // CUDA-aware MPI reads and writes the device buffers directly
+          if (sends) MPI_Send(sendBuf.p, int(msgMax), MPI_FLOAT, peer, kTagPing, MPI_COMM_WORLD);
+          else MPI_Recv(recvBuf.p, int(msgMax), MPI_FLOAT, peer, kTagPing, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         }
         if (rank == x && r > 0) times.push_back(nsSince(t0) / 2);
       }
@@ -186,9 +250,9 @@ int runMain(int argc, char** argv) {
       if (x == 0) {
         if (rank == 0) pp.oneWayNs.push_back(med);
       } else if (rank == x) {
-        MPI_Send(&med, 1, MPI_DOUBLE, 0, 20, MPI_COMM_WORLD);
+        MPI_Send(&med, 1, MPI_DOUBLE, 0, kTagPing, MPI_COMM_WORLD);
       } else if (rank == 0) {
-        MPI_Recv(&med, 1, MPI_DOUBLE, x, 20, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(&med, 1, MPI_DOUBLE, x, kTagPing, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         pp.oneWayNs.push_back(med);
       }
     }
@@ -219,29 +283,55 @@ int runMain(int argc, char** argv) {
     for (int64_t step = 0; step < P; ++step) {
       if (it == a.warmup) maybeFault(a, rank, int(step));
       const int64_t held = ((rank - step) % P + P) % P, incoming = ((rank - step - 1) % P + P) % P;
-      if (step + 1 < P) {
+      const bool sends = step + 1 < P;
+      const int64_t outN = kvMessageFloats(B, KVH, totalRows(chunksOf[size_t(held)]), D);
+      const int64_t inN = kvMessageFloats(B, KVH, totalRows(chunksOf[size_t(incoming)]), D);
+      MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+      if (sends && viaNccl) {
+#if DILBENCH_HAVE_NCCL
         copyChunks(dK.p, dV.p, sendBuf.p, chunksOf[size_t(held)], B * KVH, L, D, true, commStream);
-        const int64_t outN = kvMessageFloats(B, KVH, totalRows(chunksOf[size_t(held)]), D);
-        const int64_t inN = kvMessageFloats(B, KVH, totalRows(chunksOf[size_t(incoming)]), D);
         ncclCheck(ncclGroupStart(), "ncclGroupStart");
         ncclCheck(ncclSend(sendBuf.p, size_t(outN), ncclFloat, next, comm, commStream), "ncclSend");
         ncclCheck(ncclRecv(recvBuf.p, size_t(inN), ncclFloat, prev, comm, commStream), "ncclRecv");
         ncclCheck(ncclGroupEnd(), "ncclGroupEnd");
         copyChunks(dK.p, dV.p, recvBuf.p, chunksOf[size_t(incoming)], B * KVH, L, D, false, commStream);
         cudaCheck(cudaEventRecord(commDone, commStream), "event");
-        rec.bytesSent[size_t(step)] = double(outN) * sizeof(float);
+#endif
       }
+      if (sends) rec.bytesSent[size_t(step)] = double(outN) * sizeof(float);
       cudaCheck(cudaEventRecord(c0, compute), "event");
       for (const auto& l : plan) {
         if (l.step == step && l.rank == rank) raiseIf(cuda::launchFamily(l, fb), "launchFamily");
       }
       cudaCheck(cudaEventRecord(c1, compute), "event");
+      double pollNs = 0;
+      if (sends && !viaNccl) {
+        // MPI orders nothing with CUDA streams: the packed chunk must be in the buffer before
+        // the send is posted (the compute launched above reads the held rows too; both only read)
+        copyChunks(dK.p, dV.p, sendBuf.p, chunksOf[size_t(held)], B * KVH, L, D, true, commStream);
+        cudaCheck(cudaStreamSynchronize(commStream), "sync pack");
+        MPI_Irecv(recvBuf.p, int(inN), MPI_FLOAT, prev, kTagKv, MPI_COMM_WORLD, &req[0]);
+        MPI_Isend(sendBuf.p, int(outN), MPI_FLOAT, next, kTagKv, MPI_COMM_WORLD, &req[1]);
+        // a single-threaded MPI moves data only inside its calls: poll while the GPU computes
+        int done = 0;
+        while (!done && cudaEventQuery(c1) == cudaErrorNotReady) {
+          const auto p0 = Clock::now();
+          MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
+          pollNs += nsSince(p0);
+        }
+      }
       cudaCheck(cudaEventSynchronize(c1), "sync compute");
       float ms = 0;
       cudaCheck(cudaEventElapsedTime(&ms, c0, c1), "elapsed");
       rec.computeNs[size_t(step)] = double(ms) * 1e6;
-      if (step + 1 < P) {
+      rec.pollNs[size_t(step)] = pollNs;
+      if (sends) {
         const auto w0 = Clock::now();
+        if (!viaNccl) {
+          MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+          copyChunks(dK.p, dV.p, recvBuf.p, chunksOf[size_t(incoming)], B * KVH, L, D, false, commStream);
+          cudaCheck(cudaEventRecord(commDone, commStream), "event");
+        }
         cudaCheck(cudaEventSynchronize(commDone), "sync comm");
         rec.waitNs[size_t(step)] = nsSince(w0);
         cudaCheck(cudaStreamWaitEvent(compute, commDone, 0), "wait event");
@@ -271,7 +361,9 @@ int runMain(int argc, char** argv) {
   std::vector<float> flat(rank == 0 ? size_t(qN) : 0);
   MPI_Gatherv(oLocal.data(), int(oLocal.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(), MPI_FLOAT, 0,
               MPI_COMM_WORLD);
-  ncclCommDestroy(comm);
+#if DILBENCH_HAVE_NCCL
+  if (comm) ncclCommDestroy(comm);
+#endif
   if (rank == 0) {
     const std::vector<float> full = placeGathered(flat.data(), displs, B * H, L, D, chunksOf);
     const Check chk = checkOutput(a, full, q, k, v);
@@ -280,7 +372,7 @@ int runMain(int argc, char** argv) {
       f.write(reinterpret_cast<const char*>(full.data()), std::streamsize(full.size() * sizeof(float)));
     }
     const std::string layouts = "[" + layoutJson(planned, chunksOf, pp, all, mine.size(), int(recs.size()), P, chk) + "]";
-    writeRunJson(a, P, "nccl", layouts);
+    writeRunJson(a, P, viaNccl ? "nccl" : "cuda-aware-mpi", layouts);
   }
   return 0;
 }

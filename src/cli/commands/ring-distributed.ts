@@ -12,9 +12,10 @@ const fmt = (x: number | null | undefined, d = 2) => (x === null || x === undefi
 export async function runDistributedCommand(opts: Record<string, unknown>): Promise<void> {
   const raw: Record<string, unknown> = {};
   const keys = [
+    'implementations', 'segmentLengths', 'dilationRates',
     'ranks', 'totalTokens', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'seed', 'runs', 'warmup', 'layouts', 'check',
     'launcher', 'launcherArgs', 'timeout', 'projection', 'outputDir', 'json', 'quiet', 'fromRankOutput',
-    'ringSize', 'compareDtypes', 'compareDevices', 'interleave', 'cold', 'linkGbps', 'device', 'dtype', 'implementations',
+    'ringSize', 'compareDtypes', 'compareDevices', 'interleave', 'cold', 'linkGbps', 'device', 'dtype',
     'threads', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'maxRunSeconds', 'memoryBudget', 'dryRun',
   ];
   for (const k of keys) if (opts[k] !== undefined) raw[k] = opts[k];

@@ -94,12 +94,31 @@ export function ringSizeOf(row: ResultRow): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** Stable key of a configuration: implementation, length and every config attribute. */
+/** Whether a row was measured across real processes (`ring --distributed`), not simulated. */
+export function isDistributedRow(row: ResultRow): boolean {
+  return row.params?.['distributed'] === true;
+}
+
+/** Chunk layout of a distributed ring row (plain | zigzag); undefined for other rows. */
+export function ringLayoutOf(row: ResultRow): string | undefined {
+  const v = row.params?.['layout'];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * Stable key of a configuration: implementation, length, every config attribute, the ring size P,
+ * and for distributed rows the chunk layout and that they were measured across processes (a
+ * distributed P=2 zigzag row, a distributed P=2 plain row and a simulated P=2 row are three
+ * configurations).
+ */
 export function configurationKey(row: ResultRow): string {
   const parts: string[] = [row.implementation, String(row.seqLen)];
   for (const k of CONFIG_KEYS) parts.push(`${k}=${String(configValue(row, k) ?? '')}`);
   const ring = ringSizeOf(row);
   if (ring !== undefined) parts.push(`ringSize=${ring}`);
+  if (isDistributedRow(row)) parts.push('distributed');
+  const layout = ringLayoutOf(row);
+  if (layout !== undefined) parts.push(`layout=${layout}`);
   return parts.join('|');
 }
 
@@ -129,6 +148,9 @@ function describeAttr(key: string, value: unknown): string {
  * vary among `rows` (so a file with causal and non-causal runs gets two lines per implementation).
  */
 export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
+  // distributed ring rows: the chunk layout, and measured-across-processes beside simulated rows
+  const layoutVaries = new Set(rows.map((r) => String(ringLayoutOf(r) ?? ''))).size > 1;
+  const distributedVaries = new Set(rows.map(isDistributedRow)).size > 1;
   const varying = CONFIG_KEYS.filter((k) => {
     if (k === 'batch') return false; // the planner may lower the batch per point; not a series of its own
     // rows without the attribute (a skipped point records no pool/cache flags) do not make it vary
@@ -143,6 +165,9 @@ export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
       .map((k) => describeAttr(k, configValue(row, k)));
     const ring = ringSizeOf(row);
     if (ringVaries && ring !== undefined) extra.push(`P=${ring}`);
+    const layout = ringLayoutOf(row);
+    if (layoutVaries && layout !== undefined) extra.push(layout);
+    if (distributedVaries && isDistributedRow(row)) extra.push('distributed');
     return extra.length ? `${row.implementation} (${extra.join(', ')})` : row.implementation;
   };
 }

@@ -7,6 +7,7 @@ import { configurationKey, experimentId, percentOfPeak } from '../plots/data.js'
 import { displayStatus } from '../../results/ranking.js';
 import type { HistoryPoint } from '../plots/specs.js';
 import type { StoredPeak } from '../../roofline/peak-store.js';
+import { isDistributedRow, ringLayoutOf, ringSizeOf } from '../plots/data.js';
 
 function isStoredPeak(v: unknown): v is StoredPeak {
   const o = v as Partial<StoredPeak> | null;
@@ -123,6 +124,12 @@ export interface TableRow {
   causal: boolean;
   memoryPool: boolean | null;
   patternCache: boolean | null;
+  /** ring / ring-dilated: ranks P (null for other implementations) */
+  ringSize: number | null;
+  /** distributed ring rows: chunk layout (plain | zigzag); '' otherwise */
+  layout: string;
+  /** measured across real processes (ring --distributed) */
+  distributed: boolean;
   status: string;
   reason: string;
   medianMs: number | null;
@@ -151,7 +158,7 @@ export interface TableRow {
 
 export const TABLE_COLUMNS: (keyof TableRow)[] = [
   'exp_id', 'suite', 'createdAt', 'latest', 'implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim',
-  'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
+  'seqLen', 'effectiveSeqLen', 'causal', 'memoryPool', 'patternCache', 'ringSize', 'layout', 'distributed', 'status', 'reason', 'medianMs', 'p10Ms', 'p90Ms',
   'meanMs', 'stdMs', 'samples', 'tokensPerSecond', 'gflops', 'percentOfPeak', 'peakMemoryBytes', 'estimatedMemoryBytes',
   'threads', 'simdLevel', 'cpuModel', 'gitCommit', 'interferenceFlagged',
   'percentOfPeakLow', 'percentOfPeakHigh', 'overPeakNote',
@@ -175,6 +182,9 @@ export function toTableRow(expId: string, file: ResultFile, r: ResultRow): Table
     heads: r.heads,
     kvHeads: r.kvHeads,
     headDim: r.headDim,
+    ringSize: ringSizeOf(r) ?? null,
+    layout: ringLayoutOf(r) ?? '',
+    distributed: isDistributedRow(r),
     seqLen: r.seqLen,
     effectiveSeqLen: r.effectiveSeqLen,
     causal: r.causal,

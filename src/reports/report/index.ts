@@ -79,6 +79,16 @@ function latestRows(rows: TableRow[]): TableRow[] {
     .sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen || a.configKey.localeCompare(b.configKey));
 }
 
+/** "ring (P=2, zigzag, distributed)": the ring size and layout tell apart rows the key tells apart. */
+function implementationLabel(r: TableRow): string {
+  const extra = [
+    ...(r.ringSize !== null ? [`P=${r.ringSize}`] : []),
+    ...(r.layout ? [r.layout] : []),
+    ...(r.distributed ? ['distributed'] : []),
+  ];
+  return extra.length ? `${r.implementation} (${extra.join(', ')})` : r.implementation;
+}
+
 function num(v: number | null, digits = 3): string {
   if (v === null || !Number.isFinite(v)) return '';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
@@ -97,7 +107,7 @@ function mdTable(rows: TableRow[], runName?: (r: TableRow) => string): string {
     const status = r.status === 'ok' ? (r.interferenceFlagged ? 'ok, under contention' : 'ok') : r.status === 'interrupted' ? 'interrupted' : `${r.status}: ${r.reason}`;
     const cells = [
       ...(runName ? [runName(r)] : []),
-      r.implementation,
+      implementationLabel(r),
       r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen),
       r.causal ? 'yes' : 'no',
       String(r.batch),
