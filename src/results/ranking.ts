@@ -223,8 +223,12 @@ function rankGroup(list: ResultRow[], options: RankOptions): LengthRanking {
  * The rows of a file that rankings may use: none of an optimization-impact run (every row there is
  * one of its configurations, including "both", which reads like a default row).
  */
-export function rankableRows(file: Pick<ResultFile, 'results'> & { suite?: string }): ResultRow[] {
-  return file.suite === 'optimization-impact' ? [] : file.results;
+export function rankableRows(file: Pick<ResultFile, 'results'> & Partial<Pick<ResultFile, 'config'>> & { suite?: string }): ResultRow[] {
+  if (file.suite === 'optimization-impact') return [];
+  // rows computed with another mask than the run asked for (kv-cache decodes causally in a
+  // non-causal run) answer another question: they stay in the tables, not in the ranking
+  const causal = file.config?.['causal'];
+  return typeof causal === 'boolean' ? file.results.filter((r) => r.causal === causal) : file.results;
 }
 
 /** The ranking of a result file (its own configuration says what was planned). */

@@ -137,3 +137,16 @@ describe('sparseVsDense', () => {
     expect(out[0].sparsity).toBe(0.75);
   });
 });
+
+describe('rows computed with another mask than the run asked for', () => {
+  it('kv-cache decodes causally in a non-causal run: in the rows, not in that run ranking', () => {
+    const results = [row('flash', 1024, 10), row('naive', 1024, 20), row('kv-cache', 1024, 5, { causal: true })];
+    const ranked = rankFile({ results, config: { causal: false } });
+    expect(ranked).toHaveLength(1);
+    expect(ranked[0]).toMatchObject({ causal: false, verdict: 'winner' });
+    expect(ranked[0]!.entries.map((e) => e.row.implementation)).not.toContain('kv-cache');
+    // a causal run ranks kv-cache with the dense implementations
+    const causal = [row('flash', 1024, 10, { causal: true }), row('kv-cache', 1024, 5, { causal: true })];
+    expect(rankFile({ results: causal, config: { causal: true } })[0]!.entries.map((e) => e.row.implementation)).toContain('kv-cache');
+  });
+});
