@@ -52,10 +52,24 @@ function answerRows(ranks: LengthRanking[], env: Environment | undefined, withSi
 }
 
 /**
+ * One sentence when points were measured under contention or drift (issue 14): said beside the
+ * answer, since a ranking of flagged points may reflect the machine rather than the kernels.
+ */
+export function contentionCaution(file: Pick<ResultFile, 'results'> & { interference?: ResultFile['interference']; driftSentinel?: ResultFile['driftSentinel'] }): string | null {
+  const flagged = file.results.filter((r) => r.interference?.flagged || r.drift?.flagged).length;
+  if (flagged === 0) return null;
+  const why = [
+    file.interference?.flaggedPoints ? `other processes loaded the machine during ${file.interference.flaggedPoints}` : null,
+    file.driftSentinel?.flaggedPoints ? `its speed drifted around ${file.driftSentinel.flaggedPoints}` : null,
+  ].filter(Boolean);
+  return `${flagged} of ${file.results.length} points are flagged (${why.join('; ') || 'interference or drift'}); these figures and their ranking may reflect the machine rather than the kernels. Re-run on a quiet machine (\`--require-quiet\`) or compare with \`--repetitions\`.`;
+}
+
+/**
  * The Markdown answer: a heading at `level`, the rule in one line, the table, the incomplete
  * lengths, and the sparse/dilated comparison. Empty when the file has no dense-attention row.
  */
-export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'environment' | 'suite'>, level = 2): string[] {
+export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'environment' | 'suite' | 'interference' | 'driftSentinel'>, level = 2): string[] {
   const ranks = rankFile(file);
   const h = '#'.repeat(level);
   const out: string[] = [];
@@ -76,6 +90,8 @@ export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'in
     if (incomplete.length) out.push(`**Interrupted:** ${incomplete.map(formatLength).join(', ')} ${incomplete.length === 1 ? 'is' : 'are'} incomplete and not ranked.`, '');
     const notes = ranks.flatMap((r) => r.notes.map((n) => `${formatLength(r.seqLen)}: ${n}`));
     if (notes.length) out.push(`Not in the ranking: ${notes.join('; ')}.`, '');
+    const caution = contentionCaution(file);
+    if (caution) out.push(`**Caution:** ${caution}`, '');
     out.push(`_${RANKING_RULE}_`, '');
   }
   out.push(...sparseMarkdown(rankableRows(file), level));

@@ -68,6 +68,8 @@ export interface HtmlRun {
   interrupted?: boolean;
   /** the run's interference sentence (other processes' CPU, flagged points) */
   interference?: string;
+  /** said beside the answer when points were flagged for interference or drift */
+  caution?: string;
   charts: HtmlChart[];
   rows: HtmlTableRow[];
 }
@@ -249,6 +251,7 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Helvetica, Arial, sans-ser
 header { border-bottom: 2px solid var(--accent); margin-bottom: 1rem; }
 h1 { font-size: 1.7rem; margin: 1.2rem 0 .3rem; } h2 { font-size: 1.35rem; margin-top: 2.2rem; border-bottom: 1px solid var(--line); } h3 { font-size: 1.1rem; }
 .meta, figcaption, .note { color: var(--muted); font-size: .9rem; }
+.caution { background: #fff4e5; border-left: 4px solid #b45309; padding: .4rem .6rem; font-size: .9rem; }
 nav ul { columns: 2; font-size: .95rem; }
 .charts { display: flex; flex-wrap: wrap; gap: 1.2rem; }
 .chart-box { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; overflow-x: auto; max-width: 100%; }
@@ -345,7 +348,7 @@ export function renderHtmlReport(model: HtmlReportModel): string {
       return `<div class="run-answer" data-run="${i}"${hide(i)}>
 <h2>Fastest exact attention per length <span class="meta">- ${escapeHtml(run.name)}</span></h2>
 <p class="meta">${escapeHtml(run.environment?.cpuModel ?? 'unknown machine')} - ${escapeHtml(counts(run))}${run.interrupted ? ' - <strong>interrupted: incomplete lengths are not ranked</strong>' : ''}</p>
-<div class="answer-grid"><div class="answer-text">${renderAnswer(run)}<p class="note">${escapeHtml(RANKING_RULE)}</p></div>${latency ? `<div class="answer-chart">${chartDiv(latency)}</div>` : ''}</div>
+<div class="answer-grid"><div class="answer-text">${renderAnswer(run)}${run.caution ? `<p class="caution"><strong>Caution:</strong> ${escapeHtml(run.caution.replace(/`/g, ""))}</p>` : ''}<p class="note">${escapeHtml(RANKING_RULE)}</p></div>${latency ? `<div class="answer-chart">${chartDiv(latency)}</div>` : ''}</div>
 </div>`;
     })
     .join('\n');

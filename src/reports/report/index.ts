@@ -22,6 +22,7 @@ import {
   type TableRow,
 } from './aggregate.js';
 import { makeDirectory } from '../../results/output-dir.js';
+import { contentionCaution } from '../answer.js';
 
 export * from './aggregate.js';
 
@@ -349,6 +350,7 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
       environment: rf.run.file.environment,
       config: rf.run.file.config,
       interrupted: rf.run.file.interrupted,
+      ...(contentionCaution(rf.run.file) ? { caution: contentionCaution(rf.run.file) as string } : {}),
       ...(rf.run.file.interference || rf.run.file.driftSentinel
         ? { interference: [rf.run.file.interference?.summary, rf.run.file.driftSentinel ? `drift: ${rf.run.file.driftSentinel.summary}` : undefined].filter(Boolean).join('; ') }
         : {}),
