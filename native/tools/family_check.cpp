@@ -587,8 +587,8 @@ int cmdHalf() {
   dense(0x7F7F0000u, 0x7F800100u);                // bf16 overflow, Inf, NaN payloads
   dense(0x00000000u, 0x00001000u);                // zeros and fp32 subnormals
   x.push_back(bitsFloat(0x7FFFFFFFu));
-  for (SimdLevel lvl : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512}) {
-    if (int(lvl) > int(detectedSimdLevel())) {
+  for (SimdLevel lvl : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512, SimdLevel::NEON}) {
+    if (!simdLevelSupported(lvl)) {
       std::printf("half: level %s not on this CPU, skipped\n", simdLevelName(lvl));
       continue;
     }
@@ -689,6 +689,8 @@ int cmdHalf() {
 
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "check";
+  // The kernels below run at the active level (DILBENCH_SIMD caps it); say which.
+  std::printf("SIMD level: %s (detected %s)\n", simdLevelName(activeSimdLevel()), simdLevelName(detectedSimdLevel()));
   try {
     if (cmd == "check") return cmdCheck();
     if (cmd == "dilated-scaling") return cmdDilatedScaling(argc, argv);

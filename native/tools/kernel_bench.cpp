@@ -4,7 +4,7 @@
 //   kernel_bench check                      full validation matrix
 //   kernel_bench bench [options]            GFLOP/s and % of peak
 //     --impl flash|naive|both  --n 1024,2048,4096,8192  --threads 2  --batch 1  --heads 8
-//     --kvheads 8  --d 64  --causal 0|1  --level generic|avx2|avx512|all  --iters 3
+//     --kvheads 8  --d 64  --causal 0|1  --level generic|avx2|avx512|neon|all  --iters 3
 //   kernel_bench peak [seconds]
 #include <time.h>
 
@@ -36,6 +36,7 @@ namespace dilbench {
 namespace cpu {
 double peakFmaLoopAvx512(int64_t iterations);
 double peakFmaLoopAvx2(int64_t iterations);
+double peakFmaLoopNeon(int64_t iterations);
 }  // namespace cpu
 }  // namespace dilbench
 
@@ -49,11 +50,15 @@ double cpuSeconds() {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-// FMA rate of one core per CPU-second at the active level (AVX2/AVX-512 only; 0 otherwise).
+// FMA rate of one core per CPU-second at the active level (AVX2/AVX-512/NEON only; 0 otherwise).
 double perCorePeakCpuTime() {
   double (*loop)(int64_t) = nullptr;
+#if defined(__aarch64__)
+  if (activeSimdLevel() == SimdLevel::NEON) loop = &dilbench::cpu::peakFmaLoopNeon;
+#else
   if (activeSimdLevel() == SimdLevel::AVX512) loop = &dilbench::cpu::peakFmaLoopAvx512;
   else if (activeSimdLevel() == SimdLevel::AVX2) loop = &dilbench::cpu::peakFmaLoopAvx2;
+#endif
   if (!loop) return 0;
   loop(2000000);
   double best = 0;
@@ -96,7 +101,8 @@ bool ok(const Err& e) { return e.finite && e.maxAbs <= 1e-4 && e.relL2 <= 1e-5; 
 
 std::vector<SimdLevel> levels() {
   std::vector<SimdLevel> l;
-  for (int i = 0; i <= static_cast<int>(detectedSimdLevel()); ++i) l.push_back(static_cast<SimdLevel>(i));
+  for (SimdLevel lv : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512, SimdLevel::NEON})
+    if (simdLevelSupported(lv)) l.push_back(lv);
   return l;
 }
 
@@ -422,6 +428,7 @@ int bench(int argc, char** argv) {
   else if (level == "generic") lvls = {SimdLevel::Generic};
   else if (level == "avx2") lvls = {SimdLevel::AVX2};
   else if (level == "avx512") lvls = {SimdLevel::AVX512};
+  else if (level == "neon") lvls = {SimdLevel::NEON};
   else lvls = {detectedSimdLevel()};
   std::vector<std::string> impls = impl == "both" ? std::vector<std::string>{"flash", "naive"}
                                                   : std::vector<std::string>{impl};
