@@ -1,7 +1,7 @@
 // Developer harness for the attention family of issue 3 (not shipped):
 //   family_check check            every family kernel vs its float64 reference (odd lengths,
-//                                 causal and not, several pairs, P = 1,2,3,8, zigzag, GQA, every
-//                                 block pattern), ring == flash, ring-dilated == dilated,
+//                                 FC_MAX_LEN=n keeps those <= n; causal and not, several pairs,
+//                                 P = 1,2,3,8, zigzag, GQA, every block pattern), ring == flash, ring-dilated == dilated,
 //                                 kv-cache == kv-cache-recompute, bad parameters, pattern cache
 //   family_check dilated-scaling  dilated time over 16K..1M (fixed pairs), fitted exponent
 //                                 [--max 1048576] [--heads 2] [--threads 2]
@@ -234,7 +234,11 @@ int cmdCheck() {
       p.dilationRates.push_back(pr.second);
     }
   };
+  // FC_MAX_LEN: only the lengths up to it (the emulated aarch64 run, scripts/check-arm64.sh).
+  const char* maxLenEnv = std::getenv("FC_MAX_LEN");
+  const int64_t maxLen = maxLenEnv ? std::atoll(maxLenEnv) : INT64_MAX;
   for (int64_t L : lengths) {
+    if (L > maxLen) continue;
     for (bool causal : {false, true}) {
       // dilated, dilated-grouped (GQA 4/2; also 5 heads / 5 kv heads for the uneven groups)
       for (size_t si = 0; si < pairSets.size(); ++si) {
