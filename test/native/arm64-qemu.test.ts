@@ -3,6 +3,7 @@
 // tools for aarch64 into a temp dir and runs them under qemu-aarch64 (correctness only). Skips,
 // saying why, without Debian's g++-aarch64-linux-gnu and qemu-user (.ci/install-arm64-tools.sh),
 // or on an aarch64 host, where every native test already runs the NEON level directly.
+// scripts/check-clang.sh: the core (generic path, x86 levels, NEON files) compiles with clang too.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,4 +58,21 @@ describe.skipIf(!!skip)('NEON kernels under qemu-aarch64 (scripts/check-arm64.sh
       rmSync(build, { recursive: true, force: true });
     }
   }, 1_600_000);
+});
+
+const clangSkip = has('clang++') ? '' : 'clang++ not found (bash .ci/install-arm64-tools.sh installs clang)';
+if (clangSkip) console.log(`clang build check skipped: ${clangSkip}`);
+
+describe.skipIf(!!clangSkip)('the native core compiles with clang (scripts/check-clang.sh)', () => {
+  it('compiles every core source for x86-64, and the generic and NEON sources for aarch64, warning-free', () => {
+    const r = spawnSync('bash', ['scripts/check-clang.sh'], { cwd: root, encoding: 'utf8', timeout: 900_000 });
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, out.slice(-4000)).toBe(0);
+    const x86 = /check-clang: x86-64: (\d+) core sources compile/.exec(out);
+    expect(x86, out).not.toBeNull();
+    expect(Number(x86![1])).toBeGreaterThan(30);
+    // the aarch64 half needs the cross compiler's headers; say so when it was skipped
+    if (/check-clang: aarch64 skipped/.test(out)) console.log(out.match(/check-clang: aarch64 skipped.*/)![0]);
+    else expect(out).toMatch(/check-clang: aarch64: [1-9]\d* core sources \(generic and NEON\) compile/);
+  }, 960_000);
 });
