@@ -54,7 +54,6 @@ SimdLevel detectOnce() { return SimdLevel::NEON; }
 SimdLevel detectOnce() { return SimdLevel::Generic; }
 #endif
 
-
 bool parseLevel(const char* s, SimdLevel* out) {
   if (!s) return false;
   if (!std::strcmp(s, "generic")) { *out = SimdLevel::Generic; return true; }
