@@ -158,12 +158,13 @@ bool toBool(const Napi::Value& v, const std::string& field) {
 }
 
 SimdLevel toSimdLevel(const Napi::Value& v, const std::string& field) {
-  const char* expected = "'generic' | 'avx2' | 'avx512'";
+  const char* expected = "'generic' | 'avx2' | 'avx512' | 'neon'";
   if (!v.IsString()) typeError(field, v, expected);
   const std::string s = v.As<Napi::String>().Utf8Value();
   if (s == "generic") return SimdLevel::Generic;
   if (s == "avx2") return SimdLevel::AVX2;
   if (s == "avx512") return SimdLevel::AVX512;
+  if (s == "neon") return SimdLevel::NEON;
   rangeError(field, v, expected);
 }
 

@@ -1,7 +1,11 @@
-// Runtime CPU feature detection (cpuid + xgetbv) and the process-wide SIMD level cap.
+// Runtime CPU feature detection (x86: cpuid + xgetbv; aarch64: NEON is baseline) and the
+// process-wide SIMD level cap.
 #include "cpu_features.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#define DILBENCH_X86 1
 #include <cpuid.h>
+#endif
 
 #include <atomic>
 #include <cstdint>
@@ -13,6 +17,7 @@
 namespace dilbench {
 namespace {
 
+#if defined(DILBENCH_X86)
 uint64_t readXcr0() {
   uint32_t eax = 0, edx = 0;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -42,19 +47,27 @@ SimdLevel detectOnce() {
   if (osZmm && avx512f && avx512dq && avx512bw && avx512vl) return SimdLevel::AVX512;
   return SimdLevel::AVX2;
 }
+#elif defined(__aarch64__)
+// Advanced SIMD (NEON, with fp16 <-> fp32 conversion) is mandatory in ARMv8-A.
+SimdLevel detectOnce() { return SimdLevel::NEON; }
+#else
+SimdLevel detectOnce() { return SimdLevel::Generic; }
+#endif
 
 bool parseLevel(const char* s, SimdLevel* out) {
   if (!s) return false;
   if (!std::strcmp(s, "generic")) { *out = SimdLevel::Generic; return true; }
   if (!std::strcmp(s, "avx2")) { *out = SimdLevel::AVX2; return true; }
   if (!std::strcmp(s, "avx512")) { *out = SimdLevel::AVX512; return true; }
+  if (!std::strcmp(s, "neon")) { *out = SimdLevel::NEON; return true; }
   return false;
 }
 
 int initialActive() {
   SimdLevel det = detectedSimdLevel();
   SimdLevel cap;
-  if (parseLevel(std::getenv("DILBENCH_SIMD"), &cap) && static_cast<int>(cap) < static_cast<int>(det))
+  // A cap the CPU cannot run (avx2 on aarch64, neon or a higher x86 level on x86) is no cap.
+  if (parseLevel(std::getenv("DILBENCH_SIMD"), &cap) && cap != det && simdLevelSupported(cap))
     return static_cast<int>(cap);
   return static_cast<int>(det);
 }
@@ -71,6 +84,7 @@ const char* simdLevelName(SimdLevel l) {
     case SimdLevel::Generic: return "generic";
     case SimdLevel::AVX2: return "avx2";
     case SimdLevel::AVX512: return "avx512";
+    case SimdLevel::NEON: return "neon";
   }
   return "generic";
 }
@@ -82,8 +96,15 @@ SimdLevel detectedSimdLevel() {
 
 SimdLevel activeSimdLevel() { return static_cast<SimdLevel>(activeSlot().load(std::memory_order_relaxed)); }
 
+bool simdLevelSupported(SimdLevel level) {
+  const SimdLevel det = detectedSimdLevel();
+  if (level == SimdLevel::Generic) return true;
+  if (det == SimdLevel::NEON) return level == SimdLevel::NEON;
+  return level != SimdLevel::NEON && static_cast<int>(level) <= static_cast<int>(det);
+}
+
 void setSimdLevel(SimdLevel level) {
-  if (static_cast<int>(level) > static_cast<int>(detectedSimdLevel()))
+  if (!simdLevelSupported(level))
     throwInvalid("simd", std::string("this CPU does not support ") + simdLevelName(level) +
                              " (best: " + simdLevelName(detectedSimdLevel()) + ")");
   activeSlot().store(static_cast<int>(level), std::memory_order_relaxed);

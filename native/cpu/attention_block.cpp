@@ -12,8 +12,12 @@ namespace cpu {
 
 const BlockOps& blockOpsFor(SimdLevel level) {
   switch (level) {
+#if defined(__aarch64__)
+    case SimdLevel::NEON: return blockOpsNeon();
+#else
     case SimdLevel::AVX512: return blockOpsAvx512();
     case SimdLevel::AVX2: return blockOpsAvx2();
+#endif
     default: return blockOpsGeneric();
   }
 }

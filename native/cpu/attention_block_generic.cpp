@@ -1,7 +1,9 @@
-// Baseline x86-64 (SSE2, no FMA) instance of the attention building blocks.
-#include <emmintrin.h>
-
+// Baseline instance of the attention building blocks: SSE2 (no FMA) on x86-64; elsewhere
+// (aarch64's generic level) plain 4-lane loops in the same order, with no intrinsics at all.
 #include "attention_block_ops.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
 
 namespace {
 
@@ -51,6 +53,63 @@ struct VT {
 };
 
 }  // namespace
+#else
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace {
+
+struct VT {
+  struct R {
+    float v[4];
+  };
+  static constexpr int W = 4;
+  static constexpr int SQ = 2;
+  static constexpr int krFor(int nqv) { return nqv >= 2 ? 6 : 8; }
+  static constexpr int PVN = 2;
+  static constexpr int rbFor(int nv) { return nv >= 2 ? 6 : 8; }
+  template <class F>
+  static R map(F f) {
+    R r;
+    for (int i = 0; i < 4; ++i) r.v[i] = f(i);
+    return r;
+  }
+  static R load(const float* p) { return map([&](int i) { return p[i]; }); }
+  static void store(float* p, R x) { std::memcpy(p, x.v, sizeof x.v); }
+  static R loadN(const float* p, int n) { return map([&](int i) { return i < n ? p[i] : 0.f; }); }
+  static void storeN(float* p, R x, int n) {
+    for (int i = 0; i < n; ++i) p[i] = x.v[i];
+  }
+  static R set1(float x) { return map([&](int) { return x; }); }
+  static R zero() { return set1(0.f); }
+  static R fma(R a, R b, R c) { return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; }); }
+  static R mul(R a, R b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
+  static R add(R a, R b) { return map([&](int i) { return a.v[i] + b.v[i]; }); }
+  static R sub(R a, R b) { return map([&](int i) { return a.v[i] - b.v[i]; }); }
+  static R max(R a, R b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
+  // The SSE2 level's exp2, lane by lane: n = round-to-nearest-even(x), 2^n from the exponent bits.
+  static R exp2(R x) {
+    return map([&](int i) {
+      const float xi = x.v[i] > -127.f ? x.v[i] : -127.f;
+      const float n = std::nearbyint(xi);
+      const float f = xi - n;
+      float p = 1.3219338723e-03f;
+      p = p * f + 9.6717035107e-03f;
+      p = p * f + 5.5508907007e-02f;
+      p = p * f + 2.4022237912e-01f;
+      p = p * f + 6.9314685764e-01f;
+      p = p * f + 1.0f;
+      const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+      float scale;
+      std::memcpy(&scale, &bits, sizeof scale);
+      return p * scale;
+    });
+  }
+};
+
+}  // namespace
+#endif
 
 #include "attention_block_impl.h"
 

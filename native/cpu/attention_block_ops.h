@@ -1,5 +1,5 @@
 // Internal building blocks of the CPU attention kernels, one table per SIMD level
-// (attention_block_{generic,avx2,avx512}.cpp). Not a public contract: attention_block.h is.
+// (attention_block_{generic,avx2,avx512,neon}.cpp). Not a public contract: attention_block.h is.
 //
 // Layout conventions. A block of query rows is packed transposed and pre-scaled:
 //   qt[d * qPad + i] = q[i][d] * mul   (i < qRows; zero for qRows <= i < qPad)
@@ -45,6 +45,7 @@ struct BlockOps {
 const BlockOps& blockOpsGeneric();
 const BlockOps& blockOpsAvx2();
 const BlockOps& blockOpsAvx512();
+const BlockOps& blockOpsNeon();  // aarch64 builds only (attention_block_neon.cpp)
 // Table for a level / the active level (activeSimdLevel()).
 const BlockOps& blockOpsFor(SimdLevel level);
 inline const BlockOps& blockOps() { return blockOpsFor(activeSimdLevel()); }

@@ -38,8 +38,12 @@ const ConvertOps& convertOpsGeneric() {
 
 const ConvertOps& convertOpsFor(SimdLevel level) {
   switch (level) {
+#if defined(__aarch64__)
+    case SimdLevel::NEON: return convertOpsNeon();
+#else
     case SimdLevel::AVX512: return convertOpsAvx512();
     case SimdLevel::AVX2: return convertOpsAvx2();
+#endif
     default: return convertOpsGeneric();
   }
 }

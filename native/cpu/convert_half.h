@@ -4,9 +4,10 @@
 //   from fp32: round to nearest, ties to even; overflow rounds to +-Inf; +-Inf and +-0 kept;
 //              NaN stays NaN (quieted, sign and top payload bits kept); fp16 subnormals produced.
 // One entry point per direction, dispatched on activeSimdLevel(): generic scalar,
-// AVX2 + F16C (convert_half_avx2.cpp), AVX-512 (convert_half_avx512.cpp). bf16 is converted with
-// integer shifts at every level: AVX512_BF16's vcvtneps2bf16 flushes fp32 subnormal inputs to zero,
-// so the levels would stop agreeing for no measurable gain (conversion is never the bottleneck).
+// AVX2 + F16C (convert_half_avx2.cpp), AVX-512 (convert_half_avx512.cpp), NEON
+// (convert_half_neon.cpp). bf16 is converted with integer shifts at every level: AVX512_BF16's
+// vcvtneps2bf16 flushes fp32 subnormal inputs to zero, so the levels would stop agreeing for no
+// measurable gain (conversion is never the bottleneck).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,7 @@ struct ConvertOps {
 const ConvertOps& convertOpsGeneric();
 const ConvertOps& convertOpsAvx2();
 const ConvertOps& convertOpsAvx512();
+const ConvertOps& convertOpsNeon();  // aarch64 builds only (convert_half_neon.cpp)
 const ConvertOps& convertOpsFor(SimdLevel level);
 
 // ---- scalar definitions ------------------------------------------------------------------------

@@ -16,8 +16,8 @@
 // prefix (every row 0..promptLen+t) and keeps the last row. Both produce the same rows.
 //
 // fp16 / bf16 storage (fp32 compute and accumulation): the cache holds the problem's dtype, so a
-// decode step streams half the bytes. The AVX-512 decode kernel converts cache rows in registers
-// as it streams them; the other paths convert rows into per-worker fp32 scratch (query rows, one
+// decode step streams half the bytes. The AVX-512 and NEON decode kernels convert cache rows in
+// registers as they stream them; the other paths convert rows into per-worker fp32 scratch (query rows, one
 // kKvTile chunk of K and of V). Output rows are rounded to the storage dtype as they are written.
 #include <algorithm>
 #include <chrono>
@@ -43,6 +43,13 @@ void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_
                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+// kv_decode_neon.cpp (aarch64 builds only): the same contract, headDim a multiple of 4.
+void decodeAttendNeon(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
+                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendNeonF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendNeonBF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                          int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 }  // namespace family
 
 namespace {
@@ -148,6 +155,24 @@ void decodeAttendGenericHalf(const float* q, int64_t ldq, int64_t G, const void*
 // rows: kKvTile * D floats of scratch for the non-AVX-512 half path (unused otherwise).
 void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const void* v, int64_t n,
                   int64_t D, float scale, float* out, float* lse, float* s, DType dt, float* rows) {
+#if defined(__aarch64__)
+  if (activeSimdLevel() == SimdLevel::NEON && D % 4 == 0) {
+    switch (dt) {
+      case DType::F32:
+        family::decodeAttendNeon(q, ldq, G, static_cast<const float*>(k), static_cast<const float*>(v), n, D,
+                                 scale, out, lse, s);
+        return;
+      case DType::F16:
+        family::decodeAttendNeonF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                                    n, D, scale, out, lse, s);
+        return;
+      case DType::BF16:
+        family::decodeAttendNeonBF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                                     n, D, scale, out, lse, s);
+        return;
+    }
+  }
+#else
   if (activeSimdLevel() == SimdLevel::AVX512 && D % 16 == 0) {
     switch (dt) {
       case DType::F32:
@@ -164,6 +189,7 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
         return;
     }
   }
+#endif
   if (dt == DType::F32) {
     decodeAttendGeneric(q, ldq, G, static_cast<const float*>(k), static_cast<const float*>(v), n, D, scale,
                         out, lse, s);

@@ -1,12 +1,15 @@
 // measureCpuPeak (session.h): the machine's own ceilings on `threads` workers of the ThreadPool.
 // - FP32 FMA rate at the active SIMD level: independent multiply-add chains per worker
-//   (generic: SSE2 mul + add pairs, counted as 2 flops like an FMA).
+//   (generic: SSE2 mul + add pairs on x86, 4-lane vector-extension mul + add elsewhere, counted
+//   as 2 flops like an FMA; NEON: fmla).
 // - Stream bandwidth: triad a[i] = b[i] + s * c[i] over 3 arrays of 64 MiB (>> the LLC),
 //   counting 12 bytes per element (STREAM's convention: no write-allocate traffic).
 // Each phase warms up for 20% of its time (clock ramp, AVX-512 licence), then runs rounds of
 // ~50 ms in which every worker runs chunks until a shared deadline; the reported rate is the
 // best round's total work / wall time (robust against other processes on a shared machine).
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -23,9 +26,11 @@ namespace dilbench {
 namespace cpu {
 double peakFmaLoopAvx512(int64_t iterations);
 double peakFmaLoopAvx2(int64_t iterations);
+double peakFmaLoopNeon(int64_t iterations);  // peak_neon.cpp, aarch64 builds only
 
 namespace {
 
+#if defined(__SSE2__)
 double peakFmaLoopGeneric(int64_t iterations) {
   // Twelve named chains (an array would be kept in memory around the asm barriers).
   __m128 a0 = _mm_set1_ps(1.0f), a1 = _mm_set1_ps(1.1f), a2 = _mm_set1_ps(1.2f), a3 = _mm_set1_ps(1.3f);
@@ -47,6 +52,34 @@ double peakFmaLoopGeneric(int64_t iterations) {
   (void)sink;
   return static_cast<double>(iterations) * 12 * 4 * 2;
 }
+#else
+double peakFmaLoopGeneric(int64_t iterations) {
+  typedef float F4 __attribute__((vector_size(16)));
+  F4 a0 = {1.0f, 1.0f, 1.0f, 1.0f}, a1 = a0 + 0.1f, a2 = a0 + 0.2f, a3 = a0 + 0.3f, a4 = a0 + 0.4f;
+  F4 a5 = a0 + 0.5f, a6 = a0 + 0.6f, a7 = a0 + 0.7f, a8 = a0 + 0.8f, a9 = a0 + 0.9f, a10 = a0 + 1.0f;
+  F4 a11 = a0 + 1.1f;
+  const F4 m = a0 * 0.9999999f;
+  const F4 c = a0 * 1e-7f;
+#if defined(__aarch64__)
+#define DB_BARRIER(x) __asm__ volatile("" : "+w"(x));
+#else
+#define DB_BARRIER(x)
+#endif
+#define DB_STEP(x) \
+  x = x * m + c;   \
+  DB_BARRIER(x)
+  for (int64_t it = 0; it < iterations; ++it) {
+    DB_STEP(a0) DB_STEP(a1) DB_STEP(a2) DB_STEP(a3) DB_STEP(a4) DB_STEP(a5)
+    DB_STEP(a6) DB_STEP(a7) DB_STEP(a8) DB_STEP(a9) DB_STEP(a10) DB_STEP(a11)
+  }
+#undef DB_STEP
+#undef DB_BARRIER
+  const F4 s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11));
+  volatile float sink = s[0] + s[3];
+  (void)sink;
+  return static_cast<double>(iterations) * 12 * 4 * 2;
+}
+#endif
 
 using Clock = std::chrono::steady_clock;
 
@@ -95,8 +128,12 @@ double bestRate(int threads, double seconds, Work work) {
 namespace {
 using FmaLoop = double (*)(int64_t);
 FmaLoop activeFmaLoop(SimdLevel level) {
+#if defined(__aarch64__)
+  if (level == SimdLevel::NEON) return &cpu::peakFmaLoopNeon;
+#else
   if (level == SimdLevel::AVX512) return &cpu::peakFmaLoopAvx512;
   if (level == SimdLevel::AVX2) return &cpu::peakFmaLoopAvx2;
+#endif
   return &cpu::peakFmaLoopGeneric;
 }
 }  // namespace

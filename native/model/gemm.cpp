@@ -46,6 +46,12 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   TileFn fn = gemmTileGeneric;
   int64_t mr = kMrGeneric;
   const SimdLevel lvl = activeSimdLevel();
+#if defined(__aarch64__)
+  if (lvl == SimdLevel::NEON) {
+    fn = gemmTileNeon;
+    mr = kMrNeon;
+  }
+#else
   if (lvl == SimdLevel::AVX512) {
     fn = gemmTileAvx512;
     mr = kMrAvx512;
@@ -53,6 +59,7 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
     fn = gemmTileAvx2;
     mr = kMrAvx2;
   }
+#endif
   const int64_t K = B.K;
   const int64_t np = B.panels();
   // Row blocks of a few microkernel strips (a panel stays in L2 across them); panel groups sized

@@ -51,9 +51,12 @@ void gemmTileAvx2(int64_t mr, int64_t K, const float* A, int64_t lda, const floa
                   const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);
 void gemmTileGeneric(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
                      const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);
+void gemmTileNeon(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
+                  const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);  // aarch64 only
 constexpr int64_t kMrAvx512 = 12;
 constexpr int64_t kMrAvx2 = 4;
 constexpr int64_t kMrGeneric = 4;
+constexpr int64_t kMrNeon = 6;
 
 }  // namespace model
 }  // namespace dilbench

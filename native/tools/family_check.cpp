@@ -1,7 +1,7 @@
 // Developer harness for the attention family of issue 3 (not shipped):
 //   family_check check            every family kernel vs its float64 reference (odd lengths,
-//                                 causal and not, several pairs, P = 1,2,3,8, zigzag, GQA, every
-//                                 block pattern), ring == flash, ring-dilated == dilated,
+//                                 FC_MAX_LEN=n keeps those <= n; causal and not, several pairs,
+//                                 P = 1,2,3,8, zigzag, GQA, every block pattern), ring == flash, ring-dilated == dilated,
 //                                 kv-cache == kv-cache-recompute, bad parameters, pattern cache
 //   family_check dilated-scaling  dilated time over 16K..1M (fixed pairs), fitted exponent
 //                                 [--max 1048576] [--heads 2] [--threads 2]
@@ -234,7 +234,11 @@ int cmdCheck() {
       p.dilationRates.push_back(pr.second);
     }
   };
+  // FC_MAX_LEN: only the lengths up to it (the emulated aarch64 run, scripts/check-arm64.sh).
+  const char* maxLenEnv = std::getenv("FC_MAX_LEN");
+  const int64_t maxLen = maxLenEnv ? std::atoll(maxLenEnv) : INT64_MAX;
   for (int64_t L : lengths) {
+    if (L > maxLen) continue;
     for (bool causal : {false, true}) {
       // dilated, dilated-grouped (GQA 4/2; also 5 heads / 5 kv heads for the uneven groups)
       for (size_t si = 0; si < pairSets.size(); ++si) {
@@ -587,8 +591,8 @@ int cmdHalf() {
   dense(0x7F7F0000u, 0x7F800100u);                // bf16 overflow, Inf, NaN payloads
   dense(0x00000000u, 0x00001000u);                // zeros and fp32 subnormals
   x.push_back(bitsFloat(0x7FFFFFFFu));
-  for (SimdLevel lvl : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512}) {
-    if (int(lvl) > int(detectedSimdLevel())) {
+  for (SimdLevel lvl : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512, SimdLevel::NEON}) {
+    if (!simdLevelSupported(lvl)) {
       std::printf("half: level %s not on this CPU, skipped\n", simdLevelName(lvl));
       continue;
     }
@@ -689,6 +693,8 @@ int cmdHalf() {
 
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "check";
+  // The kernels below run at the active level (DILBENCH_SIMD caps it); say which.
+  std::printf("SIMD level: %s (detected %s)\n", simdLevelName(activeSimdLevel()), simdLevelName(detectedSimdLevel()));
   try {
     if (cmd == "check") return cmdCheck();
     if (cmd == "dilated-scaling") return cmdDilatedScaling(argc, argv);

@@ -1,10 +1,11 @@
 // Developer harness for the CPU dense kernels (not shipped): validates naive/flash and the
 // attendBlock primitive against float64 references at every SIMD level, and benchmarks them
 // against the measured FMA peak.
-//   kernel_bench check                      full validation matrix
+//   kernel_bench check                      full validation matrix (incl. check-gemm)
+//   kernel_bench check-gemm                 the model GEMM microkernels at every level
 //   kernel_bench bench [options]            GFLOP/s and % of peak
 //     --impl flash|naive|both  --n 1024,2048,4096,8192  --threads 2  --batch 1  --heads 8
-//     --kvheads 8  --d 64  --causal 0|1  --level generic|avx2|avx512|all  --iters 3
+//     --kvheads 8  --d 64  --causal 0|1  --level generic|avx2|avx512|neon|all  --iters 3
 //   kernel_bench peak [seconds]
 #include <time.h>
 
@@ -28,6 +29,7 @@
 #include "core/session.h"
 #include "core/thread_pool.h"
 #include "cpu/attention_block.h"
+#include "model/gemm.h"
 #include "reference/reference.h"
 
 using namespace dilbench;
@@ -36,6 +38,7 @@ namespace dilbench {
 namespace cpu {
 double peakFmaLoopAvx512(int64_t iterations);
 double peakFmaLoopAvx2(int64_t iterations);
+double peakFmaLoopNeon(int64_t iterations);
 }  // namespace cpu
 }  // namespace dilbench
 
@@ -49,11 +52,15 @@ double cpuSeconds() {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-// FMA rate of one core per CPU-second at the active level (AVX2/AVX-512 only; 0 otherwise).
+// FMA rate of one core per CPU-second at the active level (AVX2/AVX-512/NEON only; 0 otherwise).
 double perCorePeakCpuTime() {
   double (*loop)(int64_t) = nullptr;
+#if defined(__aarch64__)
+  if (activeSimdLevel() == SimdLevel::NEON) loop = &dilbench::cpu::peakFmaLoopNeon;
+#else
   if (activeSimdLevel() == SimdLevel::AVX512) loop = &dilbench::cpu::peakFmaLoopAvx512;
   else if (activeSimdLevel() == SimdLevel::AVX2) loop = &dilbench::cpu::peakFmaLoopAvx2;
+#endif
   if (!loop) return 0;
   loop(2000000);
   double best = 0;
@@ -96,7 +103,8 @@ bool ok(const Err& e) { return e.finite && e.maxAbs <= 1e-4 && e.relL2 <= 1e-5; 
 
 std::vector<SimdLevel> levels() {
   std::vector<SimdLevel> l;
-  for (int i = 0; i <= static_cast<int>(detectedSimdLevel()); ++i) l.push_back(static_cast<SimdLevel>(i));
+  for (SimdLevel lv : {SimdLevel::Generic, SimdLevel::AVX2, SimdLevel::AVX512, SimdLevel::NEON})
+    if (simdLevelSupported(lv)) l.push_back(lv);
   return l;
 }
 
@@ -116,6 +124,68 @@ std::vector<float> runKernel(const AttentionProblem& p, const std::vector<float>
   kern->run(p, t, ctx);
   if (peakWs) *peakWs = pool.stats().peakBytesInUse - before;
   return o;
+}
+
+// The model GEMM (model/gemm.h) at every level against a float64 product: row counts around each
+// level's microkernel height, column counts around the 32-wide panel, both packings, bias and
+// accumulate. Tolerance: |err| <= 1e-5 * (sum_k |a_k b_k| + |bias| + |c|) per element, the fp32
+// rounding of a K-term sum with margin.
+int checkGemm() {
+  int failures = 0, cases = 0;
+  MemoryPool pool(hostAllocator(), true);
+  for (SimdLevel lv : levels()) {
+    setSimdLevel(lv);
+    const int failuresBefore = failures;
+    double worst = 0;
+    for (int64_t M : {1, 2, 5, 6, 7, 12, 13, 25}) {
+      for (int64_t K : {1, 17, 64}) {
+        for (int64_t N : {1, 16, 31, 32, 33, 100}) {
+          for (int variant = 0; variant < 4; ++variant) {
+            const bool transposed = variant & 1, extras = variant & 2;
+            const auto A = randn(size_t(M * K), 11 + M);
+            const auto B = randn(size_t(K * N), 13 + N);  // [K, N], or [N, K] when transposed
+            const auto bias = randn(size_t(N), 17);
+            const auto C0 = randn(size_t(M * N), 19);
+            model::PackedMatrix pm;
+            pm.K = K;
+            pm.N = N;
+            pm.buf = PoolBuffer<float>(pool, size_t(model::PackedMatrix::floatsFor(K, N)));
+            model::packB(B.data(), transposed ? K : N, transposed, K, N, pm.buf.data());
+            std::vector<float> C = C0;
+            model::gemm(M, A.data(), K, pm, extras ? bias.data() : nullptr, C.data(), N, extras, 2);
+            ++cases;
+            double bad = 0;
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t n = 0; n < N; ++n) {
+                double s = 0, mag = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                  const double b = transposed ? B[n * K + k] : B[k * N + n];
+                  s += double(A[i * K + k]) * b;
+                  mag += std::fabs(double(A[i * K + k]) * b);
+                }
+                if (extras) {
+                  s += double(bias[n]) + double(C0[i * N + n]);
+                  mag += std::fabs(double(bias[n])) + std::fabs(double(C0[i * N + n]));
+                }
+                const double err = std::fabs(double(C[i * N + n]) - s) / (1e-5 * mag + 1e-30);
+                if (!(err <= 1.0)) bad = std::max(bad, std::isfinite(err) ? err : 1e30);
+                if (std::isfinite(err)) worst = std::max(worst, err);
+              }
+            if (bad > 0) {
+              ++failures;
+              std::printf("FAIL gemm %-7s M=%lld K=%lld N=%lld transposed=%d bias+acc=%d: error %.2f x tolerance\n",
+                          simdLevelName(lv), (long long)M, (long long)K, (long long)N, int(transposed), int(extras), bad);
+            }
+          }
+        }
+      }
+    }
+    std::printf("%s gemm   %-7s worst error %.3f x tolerance\n", failures == failuresBefore ? "ok  " : "FAIL",
+                simdLevelName(lv), worst);
+  }
+  setSimdLevel(detectedSimdLevel());
+  std::printf("gemm: %d cases, %d failures\n", cases, failures);
+  return failures;
 }
 
 int checkDense() {
@@ -422,6 +492,7 @@ int bench(int argc, char** argv) {
   else if (level == "generic") lvls = {SimdLevel::Generic};
   else if (level == "avx2") lvls = {SimdLevel::AVX2};
   else if (level == "avx512") lvls = {SimdLevel::AVX512};
+  else if (level == "neon") lvls = {SimdLevel::NEON};
   else lvls = {detectedSimdLevel()};
   std::vector<std::string> impls = impl == "both" ? std::vector<std::string>{"flash", "naive"}
                                                   : std::vector<std::string>{impl};
@@ -492,11 +563,13 @@ int main(int argc, char** argv) {
     if (cmd == "check") {
       int f = checkPoolAndCancel();
       f += checkAttendBlock();
+      f += checkGemm();
       f += checkDense();
       std::printf(f ? "CHECK FAILED\n" : "ALL CHECKS PASSED\n");
       return f ? 1 : 0;
     }
     if (cmd == "check-block") return checkAttendBlock() ? 1 : 0;
+    if (cmd == "check-gemm") return checkGemm() ? 1 : 0;
     if (cmd == "bench") return bench(argc, argv);
     if (cmd == "peak") {
       const double s = argc > 2 ? std::atof(argv[2]) : 1.0;

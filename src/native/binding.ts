@@ -3,7 +3,7 @@
 
 export type DeviceName = 'cpu' | 'cuda';
 export type DTypeName = 'fp32' | 'fp16' | 'bf16';
-export type SimdLevelName = 'generic' | 'avx2' | 'avx512';
+export type SimdLevelName = 'generic' | 'avx2' | 'avx512' | 'neon';
 
 /** One attention problem, camelCase, named like the CLI flags. */
 export interface NativeProblem {

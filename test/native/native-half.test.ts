@@ -13,7 +13,8 @@ import { baseOptions, catchAsync, compare, expectCoded, randomNormal } from './h
 const binding: NativeBinding = loadBinding();
 const hw = binding.info().hardwareThreads;
 const detected = binding.info().detectedSimdLevel;
-const LEVELS = (['generic', 'avx2', 'avx512'] as const).slice(0, ['generic', 'avx2', 'avx512'].indexOf(detected) + 1);
+// x86: every level up to the detected one; aarch64: generic and neon.
+const LEVELS = detected === 'neon' ? (['generic', 'neon'] as const) : (['generic', 'avx2', 'avx512'] as const).slice(0, ['generic', 'avx2', 'avx512'].indexOf(detected) + 1);
 const HALF = ['fp16', 'bf16'] as const;
 type Half = (typeof HALF)[number];
 const KERNELS = ['flash', 'naive', 'kv-cache', 'kv-cache-recompute'];
