@@ -263,13 +263,6 @@ function usableRepetitions(row: ResultRow): { samples: number[][]; flagged: bool
   return { samples: reps.map((r) => r.samplesMs), flagged: reps.some((r) => isFlagged(r.interference)), left: 0 };
 }
 
-/** The largest slowdown the row's (or its flagged repetitions') interference can explain; Infinity when unknown. */
-function maxSlowdownOf(row: ResultRow): number {
-  const all = [row.interference, ...(row.repetitions ?? []).map((r) => r.interference)].filter((i) => isFlagged(i));
-  if (all.length === 0) return 1;
-  return Math.max(...all.map((i) => (typeof i!.maxSlowdown === 'number' && i!.maxSlowdown >= 1 ? i!.maxSlowdown : Number.POSITIVE_INFINITY)));
-}
-
 function interferenceReason(row: ResultRow): string {
   const i = row.interference ?? row.repetitions?.find((r) => isFlagged(r.interference))?.interference;
   return i?.reason ?? 'flagged';
@@ -433,15 +426,13 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     logReplicates.push(logs);
     const gate = method === 'samples' ? Math.max(threshold, floor!.value) : threshold;
     let verdict = verdictOf(ci, pValue, alpha, gate);
-    // Interference slows what it hits: a flagged current run can fake a slowdown (never the basis
-    // of `slower`), a flagged baseline can fake a speed-up; the other way round it only hides one.
-    const explainable = maxSlowdownOf(cur);
-    if (verdict === 'slower' && flagged.current && ci[0] > (1 + gate) * explainable) {
-      // more than the measured interference can account for: a slowdown all the same
-      notes.push(`the current run was measured under interference (${interferenceReason(cur)}), but that explains at most x${explainable.toFixed(2)}; the interval starts beyond it`);
-    } else if (verdict === 'slower' && flagged.current) {
+    // Interference slows what it hits: a flagged current run can fake a slowdown and is never the
+    // basis of `slower` (how much it slows a kernel has no useful bound: a fork-join kernel waits
+    // for its slowest thread, and short iterations wait on scheduling), a flagged baseline can
+    // fake a speed-up; the other way round it only hides one.
+    if (verdict === 'slower' && flagged.current) {
       verdict = 'unreliable';
-      notes.push(`would be slower, but the current run was measured under interference (${interferenceReason(cur)}; it can explain up to x${Number.isFinite(explainable) ? explainable.toFixed(2) : '?'}): retry on a quiet machine`);
+      notes.push(`would be slower, but the current run was measured under interference (${interferenceReason(cur)}): retry on a quiet machine`);
     } else if (verdict === 'faster' && flagged.baseline) {
       verdict = 'unreliable';
       notes.push(`would be faster, but the baseline was measured under interference (${interferenceReason(base)})`);

@@ -157,19 +157,16 @@ describe('compare with repetitions and interference', () => {
     expect(mixed.exitCode).toBe(1);
   });
 
-  it('a slowdown beyond what the measured interference can explain is slower all the same', () => {
+  it('a flagged current run is never the basis of slower, however large the slowdown (a busy loop can halve a fork-join kernel and more)', () => {
     const rng = createRng(10);
     const base = row(runSamples(rng, 1, 0, 100));
-    // others took 20% of the run's CPUs: at most x1.25 slower; 1 thread instead of 2 is ~x2
     const mild = { ...flaggedInterference, otherCpuPct: 20, maxSlowdown: 1.25 };
-    const halfSpeed = compareResults(file([base]), file([row(runSamples(rng, 2, 0, 100), { interference: mild })]));
-    expect(halfSpeed.rows[0].verdict).toBe('slower');
-    expect(halfSpeed.rows[0].notes.join(' ')).toMatch(/explains at most x1\.25; the interval starts beyond it/);
-    expect(halfSpeed.exitCode).toBe(1);
-    // 15% slower under the same interference: within what it explains
-    const small = compareResults(file([base]), file([row(runSamples(rng, 1.15, 0, 100), { interference: mild })]));
-    expect(small.rows[0].verdict).toBe('unreliable');
-    expect(small.rows[0].notes.join(' ')).toMatch(/can explain up to x1\.25/);
+    for (const factor of [1.15, 2, 2.6]) {
+      const r = compareResults(file([base]), file([row(runSamples(rng, factor, 0, 100), { interference: mild })]));
+      expect(r.rows[0].verdict, `x${factor}`).toBe('unreliable');
+      expect(r.rows[0].notes.join(' ')).toMatch(/would be slower, but the current run was measured under interference .*: retry on a quiet machine/);
+      expect(r.exitCode).toBe(75);
+    }
   });
 
   it('leaves flagged repetitions out when two or more clean ones remain', () => {
