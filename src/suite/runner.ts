@@ -303,6 +303,41 @@ export async function runSuite<O extends CommonRunOptions>(
   let remaining = estimates.reduce((a, b) => a + b, 0);
   const planEntries = planned.map(planEntryOf);
   emit({ type: 'plan', total: planned.length, runnable: planned.filter((p) => p.action === 'run').length, estimatedSeconds: remaining, points: planEntries });
+  // what the run was asked and how it samples: the same in a dry run's plan and in the results
+  const runConfig: Record<string, unknown> = {
+    ...suite.config(options, ctx),
+    implementations,
+    threads,
+    memoryBudgetBytes: budget,
+    maxRunSeconds: options.maxRunSeconds,
+    warmup: request.warmup,
+    ...(request.runs !== undefined ? { runs: request.runs } : {}),
+    sampling: adaptive ? 'adaptive' : 'fixed',
+    ...(adaptive
+      ? { targetRse: request.targetRse, minSamples: request.minSamples, maxSamples: request.maxSamples }
+      : {}),
+    maxTimeSeconds: request.maxTimeSeconds,
+    cacheMode: request.cold ? 'cold' : 'hot',
+    interleave,
+    ...(options.requireQuiet !== undefined ? { requireQuietSeconds: options.requireQuiet } : {}),
+    seed: options.seed,
+    device: compareMode ? [...new Set(sides.map((s) => s.device))].join(',') : options.device,
+    dtype: compareMode ? [...new Set(sides.map((s) => s.dtype))].join(',') : options.dtype,
+    ...(selection.requested === 'auto' ? { deviceSelection: selection } : {}),
+    ...(compareMode
+      ? {
+          sides: sides.map((s, k) => ({
+            ...s,
+            memoryBudgetBytes: budgets[k],
+            ...(s.device === 'cuda' && !cuda.available ? { available: false, reason: cuda.reason } : {}),
+          })),
+          // the sides of a point are sampled in seeded round-robin when their memory fits together
+          sidesInterleaved: true,
+          ...(options.compareDtypes ? { compareDtypes: options.compareDtypes } : {}),
+          ...(options.compareDevices ? { compareDevices: true } : {}),
+        }
+      : {}),
+  };
   if (deps.dryRun) {
     return {
       schemaVersion: SCHEMA_VERSION,
@@ -311,16 +346,7 @@ export async function runSuite<O extends CommonRunOptions>(
       createdAt,
       dryRun: true,
       environment: collectEnvironment(binding, {}),
-      config: {
-        ...suite.config(options, ctx),
-        implementations,
-        threads,
-        memoryBudgetBytes: budget,
-        maxRunSeconds: options.maxRunSeconds,
-        maxTimeSeconds: request.maxTimeSeconds,
-        sampling: adaptive ? 'adaptive' : 'fixed',
-        ...(request.runs !== undefined ? { runs: request.runs } : {}),
-      },
+      config: runConfig,
       results: [],
       plan: planEntries,
     };
@@ -482,40 +508,7 @@ export async function runSuite<O extends CommonRunOptions>(
       ...(gpuPeak && measuredRows.some((r) => r.device === 'cuda') ? { gpuPeak } : {}),
       ...deps.environment,
     }),
-    config: {
-      ...suite.config(options, ctx),
-      implementations,
-      threads,
-      memoryBudgetBytes: budget,
-      maxRunSeconds: options.maxRunSeconds,
-      warmup: request.warmup,
-      ...(request.runs !== undefined ? { runs: request.runs } : {}),
-      sampling: adaptive ? 'adaptive' : 'fixed',
-      ...(adaptive
-        ? { targetRse: request.targetRse, minSamples: request.minSamples, maxSamples: request.maxSamples }
-        : {}),
-      maxTimeSeconds: request.maxTimeSeconds,
-      cacheMode: request.cold ? 'cold' : 'hot',
-      interleave,
-      ...(options.requireQuiet !== undefined ? { requireQuietSeconds: options.requireQuiet } : {}),
-      seed: options.seed,
-      device: compareMode ? [...new Set(sides.map((s) => s.device))].join(',') : options.device,
-      dtype: compareMode ? [...new Set(sides.map((s) => s.dtype))].join(',') : options.dtype,
-      ...(selection.requested === 'auto' ? { deviceSelection: selection } : {}),
-      ...(compareMode
-        ? {
-            sides: sides.map((s, k) => ({
-              ...s,
-              memoryBudgetBytes: budgets[k],
-              ...(s.device === 'cuda' && !cuda.available ? { available: false, reason: cuda.reason } : {}),
-            })),
-            // the sides of a point are sampled in seeded round-robin when their memory fits together
-            sidesInterleaved: true,
-            ...(options.compareDtypes ? { compareDtypes: options.compareDtypes } : {}),
-            ...(options.compareDevices ? { compareDevices: true } : {}),
-          }
-        : {}),
-    },
+    config: runConfig,
     results: rows,
     ...(comparisons ? { comparisons } : {}),
     ...(runInterference ? { interference: runInterference } : {}),
