@@ -9,15 +9,5 @@ if command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 && command -v qemu-aarch64 >
   echo "install-arm64-tools: already installed"
   exit 0
 fi
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-arm64-tools: not root or no apt-get; the arm64 checks will skip"
-  exit 0
-fi
-t0=$(date +%s)
-export DEBIAN_FRONTEND=noninteractive
-if apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq g++-aarch64-linux-gnu qemu-user clang >/dev/null 2>&1; then
-  echo "install-arm64-tools: g++-aarch64-linux-gnu, qemu-user and clang installed in $(( $(date +%s) - t0 )) s"
-else
-  echo "install-arm64-tools: apt-get failed after $(( $(date +%s) - t0 )) s; the arm64 checks will skip"
-fi
+bash "$(dirname "$0")/apt-install.sh" install-arm64-tools "the arm64 checks will skip" g++-aarch64-linux-gnu qemu-user clang
 exit 0
