@@ -1,6 +1,6 @@
 // One descriptor per implementation, declared once next to its kernel (DILBENCH_DESCRIBE_IMPLEMENTATION)
 // and read everywhere else through the binding's listImplementations(): the function it computes
-// (as ../shared/docs/attention-definitions.md names them), whether that is exact dense attention,
+// (as docs/attention-definitions.md names them), whether that is exact dense attention,
 // its parameters, its validation partner and its telemetry keys. Plugins add descriptors at load.
 #pragma once
 #include <cstdint>
@@ -82,11 +82,34 @@ std::string functionOf(const std::string& implementation);
 
 #define DILBENCH_DESCRIBE_CAT2(a, b) a##b
 #define DILBENCH_DESCRIBE_CAT(a, b) DILBENCH_DESCRIBE_CAT2(a, b)
+// What a built-in declares beside its kernel (every field given, so no compiler warns about a
+// missing initializer); the registry fills origin, plugin and counts fields.
+struct BuiltInDescription {
+  std::string name;
+  std::string function;
+  ExactDense exactDense;
+  std::string partner;
+  std::vector<std::string> params;
+  std::vector<std::string> telemetry;
+};
+
+inline ImplementationDescriptor describeBuiltIn(BuiltInDescription b) {
+  ImplementationDescriptor d;
+  d.name = std::move(b.name);
+  d.function = std::move(b.function);
+  d.exactDense = b.exactDense;
+  d.partner = std::move(b.partner);
+  d.params = std::move(b.params);
+  d.telemetry = std::move(b.telemetry);
+  return d;
+}
+
 // Static registration beside the kernel: DILBENCH_DESCRIBE_IMPLEMENTATION({"flash", "dense", ...})
 #define DILBENCH_DESCRIBE_IMPLEMENTATION(...)                                            \
   namespace {                                                                            \
   const bool DILBENCH_DESCRIBE_CAT(described_, __LINE__) = [] {                          \
-    ::dilbench::DescriptorRegistry::instance().add(::dilbench::ImplementationDescriptor __VA_ARGS__); \
+    ::dilbench::DescriptorRegistry::instance().add(                                      \
+        ::dilbench::describeBuiltIn(::dilbench::BuiltInDescription __VA_ARGS__));        \
     return true;                                                                         \
   }();                                                                                   \
   }
