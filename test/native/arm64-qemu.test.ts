@@ -16,7 +16,7 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 const missing = ['aarch64-linux-gnu-g++', 'qemu-aarch64', 'cmake'].filter((c) => !has(c));
 // npm run test:sanitize runs test/native with libasan preloaded into every child process: these
 // checks build and run aarch64 tools, not the sanitized addon, so they run in npm test only.
-const sanitizerRun = /libasan/.test(process.env.LD_PRELOAD ?? '') ? 'the sanitizer run (libasan preloaded) does not involve these builds; npm test runs them' : '';
+const sanitizerRun = /libasan/.test(process.env.LD_PRELOAD ?? '') ? 'the sanitizer run (libasan preloaded) does not involve these builds; npm test (clang) and npm run test:arm64 (qemu) run them' : '';
 // minutes of emulation: a step of its own (npm run test:arm64, which CI runs after npm test),
 // so the main suite stays short
 const ownStep = process.env.DILBENCH_ARM64_CHECKS === '1' ? '' : 'they take minutes under emulation and run in their own step: npm run test:arm64 (CI runs it)';
