@@ -1,6 +1,6 @@
 // runBenchmark(): validate -> plan -> measure -> rows -> files. The CLI calls the same function.
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { NativeBinding } from '../native/binding.js';
 import type { ResultFile } from '../results/types.js';
 import { writeResultFiles, type WrittenFiles } from '../results/store.js';
@@ -290,7 +290,8 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   }
   let written: FilesWritten | undefined;
   if (parsed.outputDir !== null && !file.dryRun) {
-    let dir = parsed.outputDir;
+    // absolute, so every path the run reports (results, history, plots) reads the same way
+    let dir = resolve(parsed.outputDir);
     try {
       written = { ...(await writeResultFiles(file, dir)), plots: [], warnings: [] };
     } catch (e) {
