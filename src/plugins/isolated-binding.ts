@@ -20,6 +20,20 @@ import { VALIDATION_FAILED } from './types.js';
 /** Tokens of the validation problem (the float64 reference of dense attention at 256 tokens is milliseconds). */
 export const VALIDATION_SEQ_LEN = 256;
 
+/**
+ * The small problem a plugin point is validated on before timing: batch 1, at most
+ * VALIDATION_SEQ_LEN tokens, the rest of the shape family unchanged (a kv-cache split given for
+ * the full length falls back to the default of the small one).
+ */
+export function validationProblem(p: NativeProblem): NativeProblem {
+  const vp: NativeProblem = { ...p, batch: 1, seqLen: Math.min(p.seqLen, VALIDATION_SEQ_LEN) };
+  if (vp.seqLen !== p.seqLen) {
+    delete vp.promptLen;
+    delete vp.newTokens;
+  }
+  return vp;
+}
+
 export interface PluginSessionExtras {
   /** the pre-timing check against the float64 reference; null: the plugin declares no known function */
   validation: Validation | null;
@@ -135,12 +149,7 @@ export function isolatePlugins(
 
   async function check(p: NativeProblem, o: NativeSessionOptions): Promise<Validation | null> {
     if (!functionOf(p.implementation)) return null;
-    const vp: NativeProblem = { ...p, batch: 1, seqLen: Math.min(p.seqLen, VALIDATION_SEQ_LEN) };
-    if (vp.seqLen !== p.seqLen) {
-      // the kv-cache split of the small problem: the default (the given one is for seqLen)
-      delete vp.promptLen;
-      delete vp.newTokens;
-    }
+    const vp = validationProblem(p);
     const key = JSON.stringify(vp);
     let pending = checks.get(key);
     if (!pending) {

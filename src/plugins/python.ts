@@ -17,7 +17,7 @@ import { pythonExecutable } from '../frameworks/pytorch.js';
 import { createRng } from '../stats/random.js';
 import { sha256File } from './load.js';
 import { PLUGIN_CRASHED, PLUGIN_EXCEPTION, VALIDATION_FAILED, type PluginRecord } from './types.js';
-import { VALIDATION_SEQ_LEN } from './isolated-binding.js';
+import { validationProblem } from './isolated-binding.js';
 
 interface CallableInfo {
   spec: string;
@@ -286,11 +286,7 @@ export async function loadPythonPlugins(specs: string[], base: NativeBinding, op
     };
     async function check(p: NativeProblem): Promise<Validation | null> {
       if (!known(byName.get(p.implementation)!)) return null;
-      const vp: NativeProblem = { ...p, batch: 1, seqLen: Math.min(p.seqLen, VALIDATION_SEQ_LEN) };
-      if (vp.seqLen !== p.seqLen) {
-        delete vp.promptLen;
-        delete vp.newTokens;
-      }
+      const vp = validationProblem(p);
       const key = JSON.stringify(vp);
       let pending = checks.get(key);
       if (!pending) {

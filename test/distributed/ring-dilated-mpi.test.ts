@@ -13,6 +13,7 @@ import { distributedAvailability, launcherArgs, processesWithMarker } from '../.
 import { DistributedRunError, launchRing, parseDistributedOptions, runDistributedRing } from '../../src/distributed/run.js';
 import { loadBinding, packageRoot } from '../../src/native/loader.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
+import { errors, inputs, SINGLE_THREAD_SESSION as session } from './helpers.js';
 
 const root = packageRoot();
 const avail = distributedAvailability(root);
@@ -42,36 +43,12 @@ interface Case {
   dilationRates?: number[];
 }
 
-const session = { threads: 1, useMemoryPool: true, usePatternCache: false, memoryLimitBytes: 0 };
 
 function problemOf(c: Case, implementation = 'dilated'): NativeProblem {
   return {
     implementation, device: 'cpu', dtype: 'fp32', batch: 1, heads: c.heads, kvHeads: c.kvHeads, seqLen: c.seqLen, headDim: c.headDim,
     causal: c.causal, seed: 42, ...(c.segmentLengths ? { segmentLengths: c.segmentLengths, dilationRates: c.dilationRates } : {}),
   };
-}
-
-async function inputs(b: NativeBinding, p: NativeProblem) {
-  const s = await b.createSession(p, session);
-  try {
-    return { q: s.input('q').slice(), k: s.input('k').slice(), v: s.input('v').slice() };
-  } finally {
-    s.dispose();
-  }
-}
-
-function errors(out: Float32Array, ref: ArrayLike<number>) {
-  let maxAbs = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) return { maxAbs: Infinity, relL2: Infinity };
-    const d = out[i] - ref[i];
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    num += d * d;
-    den += ref[i] * ref[i];
-  }
-  return { maxAbs, relL2: Math.sqrt(num / den) };
 }
 
 async function ring(c: Case, check: string) {

@@ -12,6 +12,7 @@ import { distributedAvailability, processesWithMarker } from '../../src/distribu
 import { launchRing, parseDistributedOptions, runDistributedRing, DistributedRunError } from '../../src/distributed/run.js';
 import { loadBinding, packageRoot } from '../../src/native/loader.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
+import { errors, inputs } from './helpers.js';
 
 const root = packageRoot();
 const avail = distributedAvailability(root);
@@ -30,29 +31,6 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'dilbench-ring-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface Case { ranks: number; seqLen: number; causal: boolean; heads: number; kvHeads: number; headDim: number; layouts?: string }
-
-async function inputs(b: NativeBinding, p: NativeProblem) {
-  const s = await b.createSession(p, { threads: 1, useMemoryPool: true, usePatternCache: false, memoryLimitBytes: 0 });
-  try {
-    return { q: s.input('q').slice(), k: s.input('k').slice(), v: s.input('v').slice() };
-  } finally {
-    s.dispose();
-  }
-}
-
-function errors(out: Float32Array, ref: ArrayLike<number>) {
-  let maxAbs = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) return { maxAbs: Infinity, relL2: Infinity };
-    const d = out[i] - ref[i];
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    num += d * d;
-    den += ref[i] * ref[i];
-  }
-  return { maxAbs, relL2: Math.sqrt(num / den) };
-}
 
 /** Runs the ring, returns rank 0's JSON and the gathered output of the first layout. */
 async function ring(c: Case, check: string) {
