@@ -790,10 +790,10 @@ export function driftSentinelSpec(file: ResultFile): VlSpec | null {
   const hi = d.referenceGflops * (1 + d.thresholdPct / 100);
   const values = d.readings.map((r) => ({ seconds: r.seconds, gflops: r.gflops, at: r.at === 'start' ? 'start' : `after point group ${r.at}` }));
   return top(
-    { text: 'Drift sentinel over the run', subtitle: `FMA loop GFLOP/s; band: reference ${d.referenceGflops} +/- ${d.thresholdPct}% (beyond it the points next to a reading are flagged)` },
+    { text: 'Drift sentinel over the run', subtitle: [`FMA loop GFLOP/s; band: reference ${d.referenceGflops} +/- ${d.thresholdPct}%`, 'points next to a reading outside the band are flagged'] },
     values,
     {
-      width: 560,
+      width: 640,
       height: 240,
       layer: [
         { data: { values: [{ lo, hi }] }, mark: { type: 'rect', opacity: 0.15, color: '#0072B2' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
