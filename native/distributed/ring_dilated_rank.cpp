@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/errors.h"
+#include "ring_mpi_step.h"
 
 namespace dilbench {
 namespace distributed {
@@ -162,32 +163,17 @@ StepRecord DilatedRingRank::pass(bool faultArmed) {
   for (int64_t step = 0; step < P; ++step) {
     if (faultArmed) maybeFault(a_, rank_, int(step));
     const int64_t src = ((rank_ - step) % P + P) % P;
-    MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    MpiStepExchange xfer(rec, step, step + 1 < P, a_.poll);
     if (step + 1 < P) {
       const int64_t inSrc = ((rank_ - step - 1) % P + P) % P;
-      const int64_t inFloats = messages_[size_t(inSrc)].floats(D);
-      const int64_t outFloats = messages_[size_t(src)].floats(D);
-      MPI_Irecv(buf_[1 - cur].data(), int(inFloats), MPI_FLOAT, prev, kTagKv, MPI_COMM_WORLD, &req[0]);
-      MPI_Isend(buf_[cur].data(), int(outFloats), MPI_FLOAT, next, kTagKv, MPI_COMM_WORLD, &req[1]);
-      rec.bytesSent[size_t(step)] = double(outFloats) * sizeof(float);
+      xfer.post(buf_[1 - cur].data(), messages_[size_t(inSrc)].floats(D), prev, buf_[cur].data(),
+                messages_[size_t(src)].floats(D), next, kTagKv);
     }
-    double pollNs = 0;
-    const bool polling = a_.poll && step + 1 < P;
-    auto poll = [&]() {
-      if (!polling) return;
-      int done = 0;
-      const auto p0 = Clock::now();
-      MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
-      pollNs += nsSince(p0);
-    };
-    const auto c0 = Clock::now();
+    auto poll = [&xfer]() { xfer.poll(); };
+    xfer.startCompute();
     if (step == 0) attendOwn(poll);
     else attendVisiting(src, buf_[cur].data(), poll);
-    rec.computeNs[size_t(step)] = nsSince(c0) - pollNs;
-    rec.pollNs[size_t(step)] = pollNs;
-    const auto w0 = Clock::now();
-    if (step + 1 < P) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
-    rec.waitNs[size_t(step)] = nsSince(w0);
+    xfer.finish();
     cur = 1 - cur;
   }
   rec.wallNs = nsSince(wall0);

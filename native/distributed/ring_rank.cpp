@@ -38,6 +38,7 @@
 #include "ring_common.h"
 #include "ring_dilated_rank.h"
 #include "ring_layout.h"
+#include "ring_mpi_step.h"
 
 using namespace dilbench;
 using namespace dilbench::distributed;
@@ -91,17 +92,14 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
     const int64_t src = ((st.rank - step) % P + P) % P;  // whose chunk this rank holds now
     const auto& kvChunks = chunksOf[size_t(src)];
     const int64_t kvRows = distributed::totalRows(kvChunks);
-    MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    MpiStepExchange xfer(rec, step, step + 1 < P, a.poll);
     if (step + 1 < P) {
       const int64_t inSrc = ((st.rank - step - 1) % P + P) % P;
       const int64_t inFloats = distributed::kvMessageFloats(B, KVH, distributed::totalRows(chunksOf[size_t(inSrc)]), D);
       const int64_t outFloats = distributed::kvMessageFloats(B, KVH, kvRows, D);
-      MPI_Irecv(st.kv[1 - cur].data(), int(inFloats), MPI_FLOAT, prev, kTagKv, MPI_COMM_WORLD, &req[0]);
-      MPI_Isend(st.kv[cur].data(), int(outFloats), MPI_FLOAT, next, kTagKv, MPI_COMM_WORLD, &req[1]);
-      rec.bytesSent[size_t(step)] = double(outFloats) * sizeof(float);
+      xfer.post(st.kv[1 - cur].data(), inFloats, prev, st.kv[cur].data(), outFloats, next, kTagKv);
     }
-    const auto c0 = Clock::now();
-    double pollNs = 0;
+    xfer.startCompute();
     const float* kBuf = st.kv[cur].data();
     const float* vBuf = kBuf + KVH * B * kvRows * D;
     for (int64_t bh = 0; bh < B * H; ++bh) {
@@ -128,12 +126,7 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
               family::attendRowsMerge(st.q.data() + base, st.qIota.data() + r0, nr, kRows, vRows, D, kPos,
                                       kc.size(), D, scale, kind == BlockKind::Masked, st.o.data() + base,
                                       st.lse.data() + bh * st.myRows + qRow0, ts);
-              if (a.poll && step + 1 < P) {
-                int done = 0;
-                const auto p0 = Clock::now();
-                MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
-                pollNs += nsSince(p0);
-              }
+              xfer.poll();
             }
           }
           kRow0 += kc.size();
@@ -141,11 +134,7 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
         qRow0 += qc.size();
       }
     }
-    rec.computeNs[size_t(step)] = nsSince(c0) - pollNs;
-    rec.pollNs[size_t(step)] = pollNs;
-    const auto w0 = Clock::now();
-    if (step + 1 < P) MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
-    rec.waitNs[size_t(step)] = nsSince(w0);
+    xfer.finish();
     cur = 1 - cur;
   }
   rec.wallNs = nsSince(wall0);
