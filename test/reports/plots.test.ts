@@ -155,6 +155,19 @@ describe('plot specs from fixture results', () => {
     expect(ringSpec(seq)).toBeNull();
   });
 
+  it('ring at P = 1: compute only, and the title says why no communication is drawn', () => {
+    const single = {
+      ...ring,
+      results: ring.results.map((r) => ({ ...r, params: { ...(r.params ?? {}), ringSize: 1 }, projected: { ...(r.projected ?? {}), ringSize: 1 } })),
+    };
+    const spec = ringSpec(single)!;
+    const vals = spec.data.values as { kind: string }[];
+    expect(vals.length).toBeGreaterThan(0);
+    expect(vals.every((v) => v.kind.startsWith('compute per step'))).toBe(true);
+    expect(JSON.stringify(spec.title)).toContain('P = 1 sends nothing');
+    expect(JSON.stringify(ringSpec(ring)!.title)).toContain('vs communication (projected)');
+  });
+
   it('performance over time: temporal x, log y, one panel per length', () => {
     const points: HistoryPoint[] = [seq, loadFixture('sequence-ranges_2026-11-21')].flatMap((f) =>
       f.results.map((row) => ({ runId: f.runId, timestamp: f.createdAt, gitCommit: f.environment.gitCommit, environment: f.environment, row })),

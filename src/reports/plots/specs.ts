@@ -647,9 +647,9 @@ export function ringSpec(file: ResultFile): VlSpec | null {
     const common = { implementation: r.implementation, ringSize: `P=${P}`, seqLen: r.seqLen, seqLenLabel: formatLength(r.seqLen), bytesText: formatBytes(bytes) };
     values.push({ ...common, series, line: `${series}: compute`, kind: `compute per step (${computeNote})`, ms: computeMs, lo: computeLo, hi: computeHi });
     const links = ringLinks(src);
-    for (const link of links.length ? links : DEFAULT_LINKS) {
+    // P = 1 sends nothing: no line, and so no legend entry, for it
+    for (const link of P > 1 ? (links.length ? links : DEFAULT_LINKS) : []) {
       const ms = link.commMsPerStep ?? (Number.isFinite(link.GBps) && link.GBps > 0 ? (bytes / (link.GBps * 1e9)) * 1e3 : undefined);
-      // P = 1 sends nothing: no line, and so no legend entry, for it
       if (ms === undefined || !(ms > 0)) continue;
       values.push({ ...common, series, line: `${series}: ${link.name}`, kind: `communication per step, projected (${link.name})`, ms, hides: computeMs >= ms ? 'yes' : 'no' });
     }
@@ -679,7 +679,12 @@ export function ringSpec(file: ResultFile): VlSpec | null {
     { field: 'bytesText', title: 'bytes sent per rank per step' },
     { field: 'hides', title: 'compute hides this communication' },
   ];
-  return top(plotTitle('Ring: per-step compute (measured) vs communication (projected)', file, rings), values, {
+  // a ring of one rank sends nothing: then there is no communication line, and the title says so
+  const communicates = values.some((v) => String(v.kind).startsWith('communication'));
+  const title = communicates
+    ? 'Ring: per-step compute (measured) vs communication (projected)'
+    : 'Ring: per-step compute (measured); P = 1 sends nothing, so no communication is projected';
+  return top(plotTitle(title, file, rings), values, {
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
     layer: [

@@ -61,7 +61,7 @@ const PLOT_TITLES: Record<PlotKind, string> = {
   throughput: 'Throughput and % of peak',
   speedup: 'Speedup vs baseline',
   'optimization-impact': 'Optimization impact',
-  ring: 'Ring: compute vs projected communication',
+  ring: 'Ring: compute per step, and the projected communication where P > 1',
   'side-comparison': 'Precision / device comparison: time ratio',
   'drift-sentinel': 'Drift sentinel over the run',
   'performance-over-time': 'Performance over time',
