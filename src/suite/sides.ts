@@ -5,11 +5,8 @@
 // hard-coded list, and becomes a skipped row with the reason.
 import type { DTypeChoice, DeviceChoice } from '../config/schema.js';
 import type { DeviceName, DTypeName, NativeImplementationInfo, NativeInfo } from '../native/binding.js';
-
-export interface RunSide {
-  device: DeviceName;
-  dtype: DTypeName;
-}
+import type { RunSide } from '../results/types.js';
+export type { RunSide };
 
 /** How --device was resolved: what was asked, what runs, and why. */
 export interface DeviceSelection {
