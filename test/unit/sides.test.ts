@@ -19,7 +19,7 @@ import { summaryText } from '../../src/cli/summary.js';
 import { sideComparisonSpec } from '../../src/reports/plots/side-comparison.js';
 import { renderSvg } from '../../src/reports/plots/render.js';
 import { generateReport } from '../../src/reports/report/index.js';
-import { writeResultFiles } from '../../src/results/store.js';
+import { writeResultFiles } from '../../src/reports/write.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
