@@ -13,7 +13,7 @@ import { runFrameworks, type FrameworksOptions } from '../../frameworks/compare.
 import { frameworksMarkdown, toResultFile } from '../../frameworks/report.js';
 import { FRAMEWORK_DTYPES, FRAMEWORK_NAMES, type FrameworkDtype, type FrameworkName } from '../../frameworks/types.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
-import { textTable } from '../summary.js';
+import { textTable } from '../../reports/format.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
 
 export interface FrameworksCliOptions {
