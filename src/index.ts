@@ -1,5 +1,6 @@
 // dilbench: attention-kernel benchmarks with a native core.
 export { runBenchmark, RunCancelledError, computeAttention, listImplementations, getBinding, setBinding, suiteNames } from './api/index.js';
+export { Dilbench, getDilbench, type CudaAvailability, type LoadedBinary } from './native/dilbench.js';
 export type { RunBenchmarkOptions, ComputeAttentionOptions } from './api/index.js';
 export { ConfigError, parseByteSize, parseLength, formatBytes, loadRanges, expandRange } from './config/index.js';
 export { writeFileAtomic } from './results/store.js';

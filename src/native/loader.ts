@@ -1,23 +1,22 @@
-// Loads the native addon once (node-gyp-build from the package root: build/Release,
-// build/Debug, then prebuilds/<platform>-<arch>/) and turns any failure into one actionable
-// error. Works from src/native (vitest) and from dist/src/native (the built package).
+// Loads the native addon (node-gyp-build from the package root: build/Release, build/Debug, then
+// prebuilds/<platform>-<arch>/, or the CUDA variant select-backend.ts chooses) and turns any
+// failure into one actionable error. Works from src/native (vitest) and from dist/src/native (the
+// built package). It keeps nothing: the Dilbench object (dilbench.ts) holds what was loaded.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { NativeBinding } from './binding.js';
-import { selectBinaryPath } from './select-backend.js';
+import { selectBinaryPath, type BackendName } from './select-backend.js';
 
 const require = createRequire(import.meta.url);
 
-let cached: NativeBinding | undefined;
-let cachedError: Error | undefined;
-let loadedSelection: { path: string | null; reason: string } | undefined;
-
-/** Which binary `binding` was loaded from and why; undefined unless loadBinding() returned it. */
-export function loadedBinaryOf(binding: unknown): { path: string | null; reason: string } | undefined {
-  return cached !== undefined && binding === cached ? loadedSelection : undefined;
+/** Which binary was loaded (null: node-gyp-build's search), its backend, and why it was chosen. */
+export interface LoadedBinary {
+  path: string | null;
+  backend: BackendName;
+  reason: string;
 }
 
 /** The package root: the nearest ancestor of this file whose package.json is dilbench's. */
@@ -66,15 +65,14 @@ function loadError(tried: string[], cause: unknown, reason: string): Error {
   return err;
 }
 
-/** Loads (once) and returns the native binding; throws one actionable error when it cannot. */
-export function loadBinding(): NativeBinding {
-  if (cached) return cached;
-  if (cachedError) throw cachedError;
+/** Loads the native addon (Node caches the module); throws one actionable error when it cannot. */
+export function loadAddon(): { binding: NativeBinding; binary: LoadedBinary } {
   const root = packageRoot();
   // DILBENCH_ADDON_PATH=/abs/path/dilbench.node loads that binary (e.g. the sanitizer build of
   // `npm run test:sanitize`) instead of the usual selection.
   const override = process.env.DILBENCH_ADDON_PATH;
-  const selection = override
+  // an explicit binary's backend is read from the binary itself once loaded
+  const selection: { path: string | null; backend?: BackendName; reason: string } = override
     ? { path: path.resolve(override), reason: 'DILBENCH_ADDON_PATH' }
     : selectBinaryPath(root);
   const tried: string[] = [];
@@ -94,20 +92,10 @@ export function loadBinding(): NativeBinding {
       }
     }
     tried.push(file);
-    cached = require(file) as NativeBinding;
-    loadedSelection = { path: file, reason: selection.reason };
-    return cached;
+    const binding = require(file) as NativeBinding;
+    const backend = selection.backend ?? (binding.info().cuda?.compiled ? 'cuda' : 'cpu');
+    return { binding, binary: { path: file, backend, reason: selection.reason } };
   } catch (err) {
-    cachedError = loadError(tried, err, selection.reason);
-    throw cachedError;
-  }
-}
-
-/** The binding, or null when it cannot be loaded (use loadBinding() to get the reason). */
-export function tryLoadBinding(): NativeBinding | null {
-  try {
-    return loadBinding();
-  } catch {
-    return null;
+    throw loadError(tried, err, selection.reason);
   }
 }

@@ -92,7 +92,7 @@ describe('the runner with a sentinel', () => {
 });
 
 describe('the native sentinel', async () => {
-  const loader = await import('../../src/native/loader.js');
+  const loader = await import('../../src/native/dilbench.js');
   let binding: import('../../src/native/binding.js').NativeBinding | undefined;
   let why = '';
   try {
