@@ -6,7 +6,7 @@
 // the addon.
 import type { ModelBinding } from './model-binding.js';
 import type { NativeBinding, NativeInfo, SimdLevelName } from './binding.js';
-import { loadAddon, type LoadedBinary } from './loader.js';
+import { loadAddon, type LoadedBinary } from './load-addon.js';
 
 export type { LoadedBinary };
 

@@ -206,7 +206,6 @@ export function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: 
   return row;
 }
 
-
 /**
  * Indices of the points that differ only by implementation (`implementations`) and/or by device
  * and dtype (`sides`), in first-seen order.
@@ -231,6 +230,7 @@ export function groupByPoint(
   return [...groups.values()];
 }
 
+/** A row whose measurement failed: the error's message and code, no samples. */
 export function markFailed(row: ResultRow, e: unknown): void {
   row.status = 'failed';
   row.reason = messageOf(e);
