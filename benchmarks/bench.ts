@@ -19,7 +19,7 @@ import { getBinding } from '../src/api/binding.js';
 import { measure, measureInterleaved } from '../src/measure/scheduler.js';
 import type { DTypeName, NativeBinding, NativePeak, NativeProblem, NativeSession } from '../src/native/binding.js';
 import type { Sampler } from '../src/measure/types.js';
-import { textTable } from '../src/cli/summary.js';
+import { textTable } from '../src/reports/format.js';
 import { fitPowerLaw, type PowerLawFit } from '../src/stats/scaling.js';
 import { median } from '../src/stats/summary.js';
 import { outputDifference, significanceOf, type Significance } from '../src/frameworks/compare.js';

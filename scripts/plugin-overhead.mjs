@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { loadBinding } = await import(path.join(root, 'dist/src/native/loader.js'));
+const { loadBinding } = await import(path.join(root, 'dist/src/native/dilbench.js'));
 const { preparePlugins } = await import(path.join(root, 'dist/src/plugins/index.js'));
 const [lib, python = process.env.DILBENCH_PYTHON || 'python3'] = process.argv.slice(2);
 if (!lib) throw new Error('usage: node scripts/plugin-overhead.mjs <libdilbench_c_dense.so> [python]');

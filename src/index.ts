@@ -1,8 +1,10 @@
 // dilbench: attention-kernel benchmarks with a native core.
 export { runBenchmark, RunCancelledError, computeAttention, listImplementations, getBinding, setBinding, suiteNames } from './api/index.js';
+export { Dilbench, getDilbench, type CudaAvailability, type LoadedBinary } from './native/dilbench.js';
 export type { RunBenchmarkOptions, ComputeAttentionOptions } from './api/index.js';
 export { ConfigError, parseByteSize, parseLength, formatBytes, loadRanges, expandRange } from './config/index.js';
-export { writeResultFiles, writeFileAtomic, type WrittenFiles } from './results/store.js';
+export { writeFileAtomic } from './results/store.js';
+export { writeResultFiles, type WrittenFiles } from './reports/write.js';
 export { toMarkdown } from './reports/markdown.js';
 export { toCsv } from './reports/csv.js';
 export { toJson, parseResultFile } from './reports/json.js';

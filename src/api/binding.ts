@@ -1,17 +1,14 @@
-// Where the library gets its native binding: the real addon through src/native/loader.ts, or one
-// set explicitly (tests stand in a fake binding with `setBinding`).
+// Where the library gets its native binding: this process's Dilbench object (src/native/dilbench.ts),
+// which loads the real addon, or holds one set explicitly (tests stand in a fake with `setBinding`).
 import type { NativeBinding } from '../native/binding.js';
-import { loadBinding } from '../native/loader.js';
+import { getDilbench } from '../native/dilbench.js';
 
-let current: NativeBinding | undefined;
-
+/** Sets the binding runs use (undefined: the native addon again). */
 export function setBinding(binding: NativeBinding | undefined): void {
-  current = binding;
+  getDilbench().useBinding(binding);
 }
 
 /** The binding in use; loads the addon on first use (throws one actionable error if it cannot). */
 export function getBinding(): NativeBinding {
-  if (current) return current;
-  current = loadBinding();
-  return current;
+  return getDilbench().binding;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { NativeBinding } from '../native/binding.js';
 import type { ResultFile } from '../results/types.js';
-import { writeResultFiles, type WrittenFiles } from '../results/store.js';
+import { writeResultFiles, type WrittenFiles } from '../reports/write.js';
 import { assertWritableDirectory } from '../results/output-dir.js';
 import type { RateModel } from '../plan/planner.js';
 import { runSuite } from '../suite/runner.js';

@@ -1,9 +1,9 @@
 // The suites runBenchmark and the CLI know, by name.
-import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
-import { quickValidation } from '../../benchmarks/quick-validation.js';
-import { optimizationImpact } from '../../benchmarks/optimization-impact.js';
-import { extreme } from '../../benchmarks/extreme.js';
-import { ringSuite } from '../../benchmarks/ring.js';
+import { sequenceRanges } from '../suites/sequence-ranges.js';
+import { quickValidation } from '../suites/quick-validation.js';
+import { optimizationImpact } from '../suites/optimization-impact.js';
+import { extreme } from '../suites/extreme.js';
+import { ringSuite } from '../suites/ring.js';
 import { ConfigError } from '../config/errors.js';
 import type { CommonRunOptions, SuiteDefinition } from '../suite/types.js';
 

@@ -2,7 +2,7 @@
 import { formatBytes, formatLength, formatSeconds } from '../config/units.js';
 import { nominalLabel } from '../config/ranges.js';
 import type { PlanEntry, ResultFile } from '../results/types.js';
-import { textTable } from './summary.js';
+import { textTable } from '../reports/format.js';
 
 const label = (n: number): string => nominalLabel(n) ?? formatLength(n);
 

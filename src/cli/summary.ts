@@ -1,6 +1,6 @@
 // The plain-text summary the CLI prints on stdout (compact; the Markdown has the details).
 import type { ResultFile } from '../results/types.js';
-import { formatCount, formatDuration, formatGflops, formatLength, formatMs } from '../reports/format.js';
+import { formatCount, formatDuration, formatGflops, formatLength, formatMs, textTable } from '../reports/format.js';
 import { nominalLabel } from '../config/ranges.js';
 import { answerText } from '../reports/answer.js';
 import { displayStatus, isInterrupted } from '../results/ranking.js';
@@ -9,16 +9,6 @@ import { sideLabeller } from '../reports/side-sections.js';
 import type { SideComparison } from '../suite/side-comparison.js';
 import { interferenceNote } from '../measure/interference.js';
 import { pctOfPeakText } from '../roofline/index.js';
-
-export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 /** The first projected link's wall time of a projected ring row: "~4.6 h on nvlink (projected)". */
 function projectedText(r: ResultRow): string | null {

@@ -5,9 +5,8 @@ import { mannWhitneyU } from '../stats/mann-whitney.js';
 import { createRng } from '../stats/random.js';
 import { bootstrapMedians, median as medianOf, percentileInterval } from '../stats/summary.js';
 import { bootstrapPValue, hierarchicalLogReplicates, repetitionEstimate } from '../stats/hierarchical.js';
-
-/** `unreliable`: it would be `slower` (`faster`), but the current run (the baseline) was measured under interference (retry: exit 75) */
-export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain' | 'unreliable';
+import type { Verdict, ComparisonSummary } from '../results/types.js';
+export type { Verdict, ComparisonSummary };
 
 /**
  * The smallest change a comparison of two single runs may call, when no history says otherwise.
@@ -90,21 +89,6 @@ export interface RefusedRow {
 export interface UncomparedRow {
   label: string;
   reason: string;
-}
-
-export interface ComparisonSummary {
-  rows: number;
-  faster: number;
-  slower: number;
-  same: number;
-  uncertain: number;
-  unreliable: number;
-  /** geometric mean of the per-row ratios (null when no row was compared) */
-  geomeanRatio: number | null;
-  /** bootstrap interval of the geometric mean (rows resampled jointly, replicate by replicate) */
-  geomeanCi95: [number, number] | null;
-  /** verdict of the geometric mean from its interval alone */
-  geomeanVerdict: Verdict | null;
 }
 
 export interface ComparisonReport {

@@ -12,6 +12,8 @@
 //     steps. 1 = fully hidden, 0 = fully exposed.
 //   - load imbalance: max over ranks of total compute / mean over ranks (1 = balanced); also per step.
 import { median } from '../stats/summary.js';
+import type { StepMeasurement, RankMeasurement, DistributedMeasurement } from '../results/types.js';
+export type { StepMeasurement, RankMeasurement, DistributedMeasurement };
 
 export interface RawRankIteration {
   /** without the progress polls */
@@ -58,44 +60,6 @@ export interface RawRingRun {
   mpiLibrary: string;
   rank0Host: string;
   layouts: RawLayout[];
-}
-
-export interface StepMeasurement {
-  step: number;
-  /** per rank, ms */
-  computeMs: number[];
-  pollMs: number[];
-  waitMs: number[];
-  bytesSent: number[];
-  /** max / mean of computeMs over ranks */
-  loadImbalance: number;
-}
-
-export interface RankMeasurement {
-  rank: number;
-  computeMs: number;
-  pollMs: number;
-  waitMs: number;
-  bytesSent: number;
-  /** lower bound, GB/s; null when the rank sent nothing */
-  achievedLinkGBps: number | null;
-  overlapEfficiency: number | null;
-}
-
-export interface DistributedMeasurement {
-  kind: 'measured';
-  layout: 'plain' | 'zigzag';
-  ranks: number;
-  iterations: number;
-  wallMs: number[];
-  medianWallMs: number;
-  perStep: StepMeasurement[];
-  perRank: RankMeasurement[];
-  pingPong: { bytes: number; oneWayMs: number[]; GBps: number[]; medianGBps: number | null };
-  achievedLinkGBps: number | null;
-  overlapEfficiency: number | null;
-  loadImbalance: number;
-  definitions: string;
 }
 
 export const DEFINITIONS =

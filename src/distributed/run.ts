@@ -15,7 +15,7 @@ import { collectEnvironment } from '../env/environment.js';
 import type { NativeBinding, KernelTelemetry } from '../native/binding.js';
 import { packageRoot } from '../native/loader.js';
 import { toleranceFor } from '../results/validation.js';
-import { writeResultFiles, type WrittenFiles } from '../results/store.js';
+import { writeResultFiles, type WrittenFiles } from '../reports/write.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
 import { summarize } from '../stats/summary.js';
 import { medianTelemetry, projectRing, type RingProjection } from '../suite/ring-projection.js';

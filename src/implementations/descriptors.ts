@@ -3,13 +3,15 @@
 // listImplementations(). Suites, quick-validation and reports ask here instead of keeping their
 // own lists of names.
 import type { AttentionFunction, NativeBinding, NativeImplementationInfo, NativeParamSpec } from '../native/binding.js';
-import { getBinding } from '../api/binding.js';
-import { loadBinding } from '../native/loader.js';
+import { getDilbench } from '../native/dilbench.js';
+
+/** The binding runs use (this process's Dilbench object): the default of every lookup here. */
+const inUse = (): NativeBinding => getDilbench().binding;
 
 const cache = new WeakMap<NativeBinding, Map<string, NativeImplementationInfo>>();
 
 /** Forgets what was read from a binding (after a plugin registered more implementations). */
-export function refreshDescriptors(binding: NativeBinding = getBinding()): void {
+export function refreshDescriptors(binding: NativeBinding = inUse()): void {
   cache.delete(binding);
 }
 
@@ -25,12 +27,12 @@ function byName(binding: NativeBinding): Map<string, NativeImplementationInfo> {
 }
 
 /** The implementation's descriptor, undefined when the binding does not know the name. */
-export function implementationDescriptor(name: string, binding: NativeBinding = getBinding()): NativeImplementationInfo | undefined {
+export function implementationDescriptor(name: string, binding: NativeBinding = inUse()): NativeImplementationInfo | undefined {
   return byName(binding).get(name);
 }
 
 /** The function an implementation computes (attention-definitions.md), null when unknown. */
-export function implementationFunction(name: string, binding: NativeBinding = getBinding()): AttentionFunction | null {
+export function implementationFunction(name: string, binding: NativeBinding = inUse()): AttentionFunction | null {
   return implementationDescriptor(name, binding)?.function ?? null;
 }
 
@@ -39,13 +41,13 @@ export function implementationFunction(name: string, binding: NativeBinding = ge
  * naive and flash: dense implementations always, kv-cache only under a causal mask (without one it
  * is prefix-LM attention), dilated / dilated-grouped / block-sparse and unknown functions never.
  */
-export function computesExactDense(name: string, causal: boolean, binding: NativeBinding = getBinding()): boolean {
+export function computesExactDense(name: string, causal: boolean, binding: NativeBinding = inUse()): boolean {
   const d = implementationDescriptor(name, binding)?.exactDense;
   return d === 'always' || (d === 'when-causal' && causal);
 }
 
 /** The validated implementation of the same function this one is compared with beyond the reference. */
-export function partnerOf(name: string, binding: NativeBinding = getBinding()): string | undefined {
+export function partnerOf(name: string, binding: NativeBinding = inUse()): string | undefined {
   return implementationDescriptor(name, binding)?.partner ?? undefined;
 }
 
@@ -57,8 +59,8 @@ let specs: Map<string, NativeParamSpec> | undefined;
  */
 export function paramSpecs(): Map<string, NativeParamSpec> {
   if (specs) return specs;
-  const current = getBinding();
-  const list = typeof current.paramSpecs === 'function' ? current.paramSpecs() : loadBinding().paramSpecs?.();
+  const current = inUse();
+  const list = typeof current.paramSpecs === 'function' ? current.paramSpecs() : getDilbench().addon.paramSpecs?.();
   if (!list) throw new Error('the loaded dilbench addon has no paramSpecs(): rebuild it (npm run build:native)');
   specs = new Map(list.map((s) => [s.name, s]));
   return specs;

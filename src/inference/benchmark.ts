@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
-import { tryLoadBinding } from '../native/loader.js';
+import { tryLoadBinding } from '../native/dilbench.js';
 import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { median, summarize } from '../stats/summary.js';

@@ -3,6 +3,8 @@
 // thermal limits, a neighbour VM) the sentinel moves with it; points measured while it stood
 // beyond its own start-up noise are flagged, with by how much.
 import { median } from '../stats/summary.js';
+import type { SentinelReading, DriftSentinel, PointDrift } from '../results/types.js';
+export type { SentinelReading, DriftSentinel, PointDrift };
 
 /** FMA-loop iterations per thread per reading: a few ms of AVX2 work (6 ms per reading measured on the loaded 2-core EPYC) */
 export const SENTINEL_ITERATIONS = 500_000;
@@ -21,40 +23,6 @@ export const SENTINEL_MIN_MOVE_PCT = 2;
 
 /** The one native call the sentinel needs (NativeBinding.fmaSentinel). */
 export type SentinelRunner = (threads: number, iterationsPerThread: number) => number;
-
-export interface SentinelReading {
-  /** 'start', 'end', or the number of point groups measured before this checkpoint */
-  at: 'start' | 'end' | number;
-  /** seconds since the first reading */
-  seconds: number;
-  gflops: number;
-}
-
-/** The run's sentinel series (ResultFile.driftSentinel). */
-export interface DriftSentinel {
-  iterationsPerThread: number;
-  threads: number;
-  readings: SentinelReading[];
-  /** median of the start readings */
-  referenceGflops: number;
-  /** robust relative standard deviation of the start readings, % */
-  noisePct: number;
-  /** a checkpoint beyond this (% from the reference) flags the points next to it */
-  thresholdPct: number;
-  /** largest move of a checkpoint from the reference, % (signed) */
-  maxMovePct: number;
-  flaggedPoints: number;
-  summary: string;
-}
-
-/** Per row (ResultRow.drift): the checkpoints around the point's group. */
-export interface PointDrift {
-  beforeGflops: number;
-  afterGflops: number;
-  /** the larger move of the two from the reference, %, signed */
-  movePct: number;
-  flagged: boolean;
-}
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 

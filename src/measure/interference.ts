@@ -3,6 +3,8 @@
 // frequency. Linux only; elsewhere the fields are null and nothing is flagged.
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus as osCpus, loadavg } from 'node:os';
+import type { Interference, RunInterference } from '../results/types.js';
+export type { Interference, RunInterference };
 
 /**
  * Other processes' share of all CPUs, beyond the CPUs the run's threads leave idle, above which a
@@ -44,32 +46,6 @@ export interface CpuSnapshot {
   /** this process's user + system CPU time, microseconds (every thread, native workers included) */
   ownCpuUs: number;
   cpus: number;
-}
-
-/** Interference during one window (a point, or the whole run). */
-export interface Interference {
-  /** CPU time used by other processes, % of all CPUs' capacity over the window; null: not measurable */
-  otherCpuPct: number | null;
-  /** steal time, % of all CPUs' capacity; null: not measurable */
-  stealPct: number | null;
-  /** 1-minute load average at the end of the window (includes this process's threads; lags a minute) */
-  loadAvg: number | null;
-  /** mean current CPU clock at the end of the window, MHz, where readable */
-  freqMHz?: number | null;
-  /** maximum CPU clock, MHz, where the OS exposes it (cpufreq) */
-  maxFreqMHz?: number | null;
-  windowSeconds: number;
-  /** CPUs the run's threads left idle, % of all (0 when it used them all); other CPU up to this is not contention */
-  idleCpuPct?: number;
-  /**
-   * The most this interference can have slowed the point, as a factor: other processes' CPU
-   * beyond the idle CPUs as a share f of the CPUs the run used, plus steal, take at most that
-   * share of its time (1 / (1 - f), f capped at 0.95), times max clock / clock where both are read.
-   */
-  maxSlowdown?: number;
-  flagged: boolean;
-  /** why flagged (a sentence), or why not measurable; null when measured and quiet */
-  reason: string | null;
 }
 
 /** Parses the aggregate `cpu` line of /proc/stat; null when absent or malformed. */
@@ -195,18 +171,6 @@ export interface InterferenceProbe {
 }
 
 export const systemProbe: InterferenceProbe = { snapshot: takeSnapshot, extras: readExtras };
-
-/** The run-level summary of the per-point readings. */
-export interface RunInterference {
-  /** over the whole measuring part of the run */
-  run: Interference;
-  /** points (rows) measured, and those flagged */
-  measuredPoints: number;
-  flaggedPoints: number;
-  thresholds: { otherCpuPct: number; stealPct: number; frequencyFraction: number };
-  /** one sentence for terminal, Markdown and HTML */
-  summary: string;
-}
 
 export function summarizeRunInterference(run: Interference, rows: { interference?: Interference; status: string }[]): RunInterference {
   const measured = rows.filter((r) => r.status === 'ok' && r.interference);

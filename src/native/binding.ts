@@ -1,9 +1,7 @@
 // The typed interface of the native addon (bindings/). Everything the TypeScript layer asks of
 // native code goes through this one interface, so tests can stand in a fake binding.
-
-export type DeviceName = 'cpu' | 'cuda';
-export type DTypeName = 'fp32' | 'fp16' | 'bf16';
-export type SimdLevelName = 'generic' | 'avx2' | 'avx512' | 'neon';
+import type { DeviceName, DTypeName, SimdLevelName, PoolStats, PatternCacheStats, KernelTelemetry } from '../results/types.js';
+export type { DeviceName, DTypeName, SimdLevelName, PoolStats, PatternCacheStats, KernelTelemetry };
 
 /** One attention problem, camelCase, named like the CLI flags. */
 export interface NativeProblem {
@@ -47,50 +45,6 @@ export interface NativePlan {
   totalBytes: number;
   flops: number;
   bytesMoved: number;
-}
-
-export interface PoolStats {
-  allocations: number;
-  cacheHits: number;
-  cacheMisses: number;
-  deallocations: number;
-  bytesInUse: number;
-  peakBytesInUse: number;
-  bytesReserved: number;
-  peakBytesReserved: number;
-  failedAllocations: number;
-}
-
-/** The session's dilated-pattern LRU cache (null from patternCacheStats() when the cache is off). */
-export interface PatternCacheStats {
-  hits: number;
-  misses: number;
-  evictions: number;
-  /** hits / (hits + misses); 0 before any request */
-  hitRate: number;
-  entries: number;
-  bytes: number;
-  capacityBytes: number;
-}
-
-/** What a family kernel measured during its last run; only the fields of its family are present. */
-export interface KernelTelemetry {
-  /** ring / ring-dilated: P simulated ranks */
-  ringSize?: number;
-  /** [step][rank] measured compute nanoseconds */
-  stepRankNs?: number[][];
-  /** [step][rank] bytes rank p sends to p+1 after the step (0 at the last step) */
-  stepRankBytesSent?: number[][];
-  /** block-sparse */
-  blocksTotal?: number;
-  blocksComputed?: number;
-  /** 1 - computed / total */
-  sparsity?: number;
-  /** kv-cache */
-  prefillNs?: number;
-  decodeNs?: number;
-  decodeSteps?: number;
-  decodeBytes?: number;
 }
 
 export interface NativeSampleClocks {

@@ -2,7 +2,7 @@
 // serves sessions over IPC. Samples are timed here by the native session engine, exactly as for
 // built-ins; only the request and the reply cross the process boundary.
 import type { NativeCancelToken, NativeSession } from '../native/binding.js';
-import { loadBinding } from '../native/loader.js';
+import { loadBinding } from '../native/dilbench.js';
 
 const binding = loadBinding();
 const sessions = new Map<number, { session: NativeSession; token: NativeCancelToken }>();

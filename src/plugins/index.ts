@@ -9,6 +9,7 @@ import { isolatePlugins } from './isolated-binding.js';
 import { isPythonSpec, loadCPlugins } from './load.js';
 import { loadPythonPlugins } from './python.js';
 import type { PluginRecord } from './types.js';
+import { getDilbench } from '../native/dilbench.js';
 
 export type { PluginRecord } from './types.js';
 
@@ -66,8 +67,7 @@ export async function preparePlugins(
  * origin, path and ABI). runBenchmark({ plugins }) does this itself; this is for listing.
  */
 export async function loadPlugins(specs: string[] | string): Promise<PluginRecord[]> {
-  const { getBinding } = await import('../api/binding.js');
-  const binding = getBinding();
+  const binding = getDilbench().binding;
   const records = await loadCPlugins(parsePluginSpecs(specs), binding);
   refreshDescriptors(binding);
   return records;

@@ -1,5 +1,16 @@
-// Number and Markdown table formatting shared by the Markdown report and the CLI summary.
+// Number and table (Markdown, plain text) formatting shared by the reports, the CLI and `npm run bench`.
 export { formatBytes, formatLength } from '../config/units.js';
+
+/** A plain-text table for the terminal, columns padded; `rightAlign[i]` right-aligns column i. */
+export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
 
 /** A Markdown table cell: pipes escaped, line breaks as spaces. */
 function markdownCell(s: string): string {

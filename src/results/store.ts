@@ -1,18 +1,9 @@
-// Writes a ResultFile as <suite>_<timestamp>.json|.csv|.md, each atomically
-// (temp file in the same directory + fsync + rename), so a reader never sees half a file.
+// Writes files atomically (temp file in the same directory + fsync + rename), so a reader never
+// sees half a file; reports/write.ts writes a ResultFile's three views through it.
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ResultFile } from './types.js';
-import { toJson } from '../reports/json.js';
-import { toCsv } from '../reports/csv.js';
-import { toMarkdown } from '../reports/markdown.js';
 import { makeDirectory } from './output-dir.js';
-
-export interface WrittenFiles {
-  json: string;
-  csv: string;
-  markdown: string;
-}
 
 /** Writes `content` to `path` atomically. */
 export function writeFileAtomic(path: string, content: string | Uint8Array): void {
@@ -80,19 +71,4 @@ export function writeFileAtomicExclusive(path: string, content: string): boolean
   } finally {
     rmSync(tmp, { force: true });
   }
-}
-
-export async function writeResultFiles(file: ResultFile, outputDir: string): Promise<WrittenFiles> {
-  const dir = resolve(outputDir);
-  // Never overwrite: two runs that start in the same millisecond (several processes writing one
-  // directory) get <name>.json and <name>-2.json, ... The JSON claims the name atomically.
-  const json = toJson(file);
-  let base = join(dir, resultBaseName(file));
-  for (let n = 2; !writeFileAtomicExclusive(`${base}.json`, json); n++) {
-    base = join(dir, `${resultBaseName(file)}-${n}`);
-  }
-  const out: WrittenFiles = { json: `${base}.json`, csv: `${base}.csv`, markdown: `${base}.md` };
-  writeFileAtomic(out.csv, toCsv(file));
-  writeFileAtomic(out.markdown, toMarkdown(file));
-  return out;
 }

@@ -1,6 +1,8 @@
 // The one result schema every suite writes (JSON; CSV and Markdown are views of it).
 // Bump SCHEMA_VERSION on any breaking change and keep readers tolerant of added fields.
-import type { DTypeName, DeviceName, KernelTelemetry, PatternCacheStats, PoolStats, SimdLevelName } from '../native/binding.js';
+// A leaf: it imports nothing, so every layer can name the schema's types without an import cycle.
+// The types the schema embeds live here too; the modules that produce them re-export them
+// (native/binding, measure/interference, measure/drift, distributed/analysis, ...).
 
 export const SCHEMA_VERSION = 1;
 
@@ -149,16 +151,16 @@ export interface ResultRow {
   /** anything projected (never measured) lives under here and is labelled so in reports */
   projected?: Record<string, unknown>;
   /** `ring --distributed`: what the real MPI ring measured per rank and step (src/distributed) */
-  distributed?: import('../distributed/analysis.js').DistributedMeasurement;
+  distributed?: DistributedMeasurement;
   /** what else the machine did while this point sampled (src/measure/interference.ts); `flagged`: measured under contention */
-  interference?: import('../measure/interference.js').Interference;
+  interference?: Interference;
   /**
    * --repetitions R: each independent repetition (a fresh worker process) with its own samples;
    * `samplesMs` and `stats` then pool them. `dilbench compare` resamples these (hierarchical bootstrap).
    */
   repetitions?: RepetitionResult[];
   /** the drift sentinel's checkpoints around this point (src/measure/drift.ts); `flagged`: the machine's speed had moved */
-  drift?: import('../measure/drift.js').PointDrift;
+  drift?: PointDrift;
 }
 
 /** One independent repetition of a point (--repetitions). */
@@ -168,7 +170,7 @@ export interface RepetitionResult {
   samplesMs: number[];
   medianMs: number;
   stopReason?: ResultRow['stopReason'];
-  interference?: import('../measure/interference.js').Interference;
+  interference?: Interference;
 }
 
 export interface Environment {
@@ -198,9 +200,9 @@ export interface Environment {
     measuredBy?: string;
   };
   /** the GPU peak (`dilbench peak`) the CUDA rows were placed against */
-  gpuPeak?: import('../roofline/peak-store.js').StoredGpuPeak;
+  gpuPeak?: StoredGpuPeak;
   /** plugins loaded for the run: path and content hash, so a result says exactly what was measured */
-  plugins?: import('../plugins/types.js').PluginRecord[];
+  plugins?: PluginRecord[];
 }
 
 export interface ResultFile {
@@ -214,14 +216,14 @@ export interface ResultFile {
   config: Record<string, unknown>;
   results: ResultRow[];
   /** --compare-dtypes / --compare-devices: each side against its baseline side (src/suite/side-comparison.ts) */
-  comparisons?: import('../suite/side-comparison.js').SideComparisons;
+  comparisons?: SideComparisons;
   /** --dry-run: nothing was measured; `plan` says what would run (results is empty) */
   dryRun?: true;
   plan?: PlanEntry[];
   /** other processes' CPU, steal, load and clock over the run, and how many points were flagged */
-  interference?: import('../measure/interference.js').RunInterference;
+  interference?: RunInterference;
   /** the drift sentinel's series over the run and how many points it flagged */
-  driftSentinel?: import('../measure/drift.js').DriftSentinel;
+  driftSentinel?: DriftSentinel;
 }
 
 /** One point as the planner sees it before anything runs (--dry-run, and the plan event). */
@@ -239,4 +241,285 @@ export interface PlanEntry {
   memoryBytes: number | null;
   /** why it is skipped or fails, or why its batch was lowered */
   reason?: string;
+}
+
+// embedded in the schema; produced by src/native/binding.ts (which re-exports them)
+export type DeviceName = 'cpu' | 'cuda';
+
+export type DTypeName = 'fp32' | 'fp16' | 'bf16';
+
+export type SimdLevelName = 'generic' | 'avx2' | 'avx512' | 'neon';
+
+export interface PoolStats {
+  allocations: number;
+  cacheHits: number;
+  cacheMisses: number;
+  deallocations: number;
+  bytesInUse: number;
+  peakBytesInUse: number;
+  bytesReserved: number;
+  peakBytesReserved: number;
+  failedAllocations: number;
+}
+
+/** The session's dilated-pattern LRU cache (null from patternCacheStats() when the cache is off). */
+export interface PatternCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** hits / (hits + misses); 0 before any request */
+  hitRate: number;
+  entries: number;
+  bytes: number;
+  capacityBytes: number;
+}
+
+/** What a family kernel measured during its last run; only the fields of its family are present. */
+export interface KernelTelemetry {
+  /** ring / ring-dilated: P simulated ranks */
+  ringSize?: number;
+  /** [step][rank] measured compute nanoseconds */
+  stepRankNs?: number[][];
+  /** [step][rank] bytes rank p sends to p+1 after the step (0 at the last step) */
+  stepRankBytesSent?: number[][];
+  /** block-sparse */
+  blocksTotal?: number;
+  blocksComputed?: number;
+  /** 1 - computed / total */
+  sparsity?: number;
+  /** kv-cache */
+  prefillNs?: number;
+  decodeNs?: number;
+  decodeSteps?: number;
+  decodeBytes?: number;
+}
+
+// embedded in the schema; produced by src/measure/interference.ts (which re-exports them)
+/** Interference during one window (a point, or the whole run). */
+export interface Interference {
+  /** CPU time used by other processes, % of all CPUs' capacity over the window; null: not measurable */
+  otherCpuPct: number | null;
+  /** steal time, % of all CPUs' capacity; null: not measurable */
+  stealPct: number | null;
+  /** 1-minute load average at the end of the window (includes this process's threads; lags a minute) */
+  loadAvg: number | null;
+  /** mean current CPU clock at the end of the window, MHz, where readable */
+  freqMHz?: number | null;
+  /** maximum CPU clock, MHz, where the OS exposes it (cpufreq) */
+  maxFreqMHz?: number | null;
+  windowSeconds: number;
+  /** CPUs the run's threads left idle, % of all (0 when it used them all); other CPU up to this is not contention */
+  idleCpuPct?: number;
+  /**
+   * The most this interference can have slowed the point, as a factor: other processes' CPU
+   * beyond the idle CPUs as a share f of the CPUs the run used, plus steal, take at most that
+   * share of its time (1 / (1 - f), f capped at 0.95), times max clock / clock where both are read.
+   */
+  maxSlowdown?: number;
+  flagged: boolean;
+  /** why flagged (a sentence), or why not measurable; null when measured and quiet */
+  reason: string | null;
+}
+
+/** The run-level summary of the per-point readings. */
+export interface RunInterference {
+  /** over the whole measuring part of the run */
+  run: Interference;
+  /** points (rows) measured, and those flagged */
+  measuredPoints: number;
+  flaggedPoints: number;
+  thresholds: { otherCpuPct: number; stealPct: number; frequencyFraction: number };
+  /** one sentence for terminal, Markdown and HTML */
+  summary: string;
+}
+
+// embedded in the schema; produced by src/measure/drift.ts (which re-exports them)
+export interface SentinelReading {
+  /** 'start', 'end', or the number of point groups measured before this checkpoint */
+  at: 'start' | 'end' | number;
+  /** seconds since the first reading */
+  seconds: number;
+  gflops: number;
+}
+
+/** The run's sentinel series (ResultFile.driftSentinel). */
+export interface DriftSentinel {
+  iterationsPerThread: number;
+  threads: number;
+  readings: SentinelReading[];
+  /** median of the start readings */
+  referenceGflops: number;
+  /** robust relative standard deviation of the start readings, % */
+  noisePct: number;
+  /** a checkpoint beyond this (% from the reference) flags the points next to it */
+  thresholdPct: number;
+  /** largest move of a checkpoint from the reference, % (signed) */
+  maxMovePct: number;
+  flaggedPoints: number;
+  summary: string;
+}
+
+/** Per row (ResultRow.drift): the checkpoints around the point's group. */
+export interface PointDrift {
+  beforeGflops: number;
+  afterGflops: number;
+  /** the larger move of the two from the reference, %, signed */
+  movePct: number;
+  flagged: boolean;
+}
+
+// embedded in the schema; produced by src/distributed/analysis.ts (which re-exports them)
+export interface StepMeasurement {
+  step: number;
+  /** per rank, ms */
+  computeMs: number[];
+  pollMs: number[];
+  waitMs: number[];
+  bytesSent: number[];
+  /** max / mean of computeMs over ranks */
+  loadImbalance: number;
+}
+
+export interface RankMeasurement {
+  rank: number;
+  computeMs: number;
+  pollMs: number;
+  waitMs: number;
+  bytesSent: number;
+  /** lower bound, GB/s; null when the rank sent nothing */
+  achievedLinkGBps: number | null;
+  overlapEfficiency: number | null;
+}
+
+export interface DistributedMeasurement {
+  kind: 'measured';
+  layout: 'plain' | 'zigzag';
+  ranks: number;
+  iterations: number;
+  wallMs: number[];
+  medianWallMs: number;
+  perStep: StepMeasurement[];
+  perRank: RankMeasurement[];
+  pingPong: { bytes: number; oneWayMs: number[]; GBps: number[]; medianGBps: number | null };
+  achievedLinkGBps: number | null;
+  overlapEfficiency: number | null;
+  loadImbalance: number;
+  definitions: string;
+}
+
+// embedded in the schema; produced by src/roofline/peak-store.ts (which re-exports them)
+/** `dilbench peak` on a CUDA device (each figure the median of `runs` timed launches). */
+export interface StoredGpuPeak {
+  /** the GPU's name; a result's CUDA rows use this peak only on a GPU of the same name */
+  name: string;
+  computeCapability?: string;
+  /** mma.sync m16n8k16, fp16 inputs, fp32 accumulation, TFLOP/s */
+  fp16TensorTflops: number;
+  /** the same with bf16 inputs */
+  bf16TensorTflops: number;
+  /** SIMT fp32 FMA, TFLOP/s */
+  fp32FmaTflops: number;
+  /** device-to-device copy, read + write counted, GB/s */
+  copyGBps: number;
+  copyBytes: number;
+  runs: number;
+  durationSeconds: number;
+  measuredAt: string;
+}
+
+// embedded in the schema; produced by src/plugins/types.ts (which re-exports them)
+/** One loaded plugin, as the result file's environment records it (what exactly was measured). */
+export interface PluginRecord {
+  /** the --plugin argument as given */
+  spec: string;
+  kind: 'c-abi' | 'python';
+  /** absolute path of the shared library or .py file (python modules: the file Python imported) */
+  path: string;
+  /** sha256 of that file's bytes */
+  sha256: string;
+  /** implementations it added */
+  implementations: string[];
+  /** C ABI: "major.minor" it was built against */
+  abi?: string;
+  /** C ABI: the plugin's own name */
+  pluginName?: string;
+  /** Python: the interpreter and torch versions the callables ran with */
+  python?: { executable: string; version: string; torch: string };
+}
+
+// embedded in the schema; produced by src/compare/compare.ts (which re-exports them)
+/** `unreliable`: it would be `slower` (`faster`), but the current run (the baseline) was measured under interference (retry: exit 75) */
+export type Verdict = 'faster' | 'slower' | 'same' | 'uncertain' | 'unreliable';
+
+export interface ComparisonSummary {
+  rows: number;
+  faster: number;
+  slower: number;
+  same: number;
+  uncertain: number;
+  unreliable: number;
+  /** geometric mean of the per-row ratios (null when no row was compared) */
+  geomeanRatio: number | null;
+  /** bootstrap interval of the geometric mean (rows resampled jointly, replicate by replicate) */
+  geomeanCi95: [number, number] | null;
+  /** verdict of the geometric mean from its interval alone */
+  geomeanVerdict: Verdict | null;
+}
+
+// embedded in the schema; produced by src/suite/sides.ts (which re-exports them)
+export interface RunSide {
+  device: DeviceName;
+  dtype: DTypeName;
+}
+
+// embedded in the schema; produced by src/suite/side-comparison.ts (which re-exports them)
+/** One side of a pair as the report shows it. */
+export interface SideCell {
+  status: RowStatus;
+  /** why skipped or failed */
+  reason: string | null;
+  medianMs: number | null;
+  medianCi95Ms: [number, number] | null;
+  samples: number;
+  batch: number;
+  peakMemoryBytes: number | null;
+}
+
+export interface SideComparisonRow {
+  implementation: string;
+  seqLen: number;
+  params?: Record<string, unknown>;
+  baseline: SideCell;
+  other: SideCell;
+  /** other median / baseline median (< 1: the other side is faster); null when not compared */
+  timeRatio: number | null;
+  timeRatioCi95: [number, number] | null;
+  /** two-sided Mann-Whitney U p-value of the two sample sets */
+  pValue: number | null;
+  /** p < alpha */
+  significant: boolean | null;
+  /** `dilbench compare`'s verdict for the other side: faster | slower | same | uncertain */
+  verdict: Verdict | null;
+  /** other peak memory / baseline peak memory */
+  memoryRatio: number | null;
+  /** why the times were not compared (a side skipped or failed, batches differ, ...) */
+  note: string | null;
+}
+
+export interface SideComparison {
+  kind: 'precision' | 'device';
+  baseline: RunSide;
+  other: RunSide;
+  rows: SideComparisonRow[];
+  /** verdict counts and the geometric mean of the time ratios with its bootstrap interval */
+  summary: ComparisonSummary;
+}
+
+export interface SideComparisons {
+  alpha: number;
+  threshold: number;
+  /** compareDtypes: each dtype against the first, per device */
+  precision: SideComparison[];
+  /** compareDevices: cuda against cpu, per dtype */
+  device: SideComparison[];
 }

@@ -2,27 +2,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeDirectory } from '../results/output-dir.js';
+import type { StoredGpuPeak } from '../results/types.js';
+export type { StoredGpuPeak };
 
 export const PEAK_FILE = 'peak.json';
-
-/** `dilbench peak` on a CUDA device (each figure the median of `runs` timed launches). */
-export interface StoredGpuPeak {
-  /** the GPU's name; a result's CUDA rows use this peak only on a GPU of the same name */
-  name: string;
-  computeCapability?: string;
-  /** mma.sync m16n8k16, fp16 inputs, fp32 accumulation, TFLOP/s */
-  fp16TensorTflops: number;
-  /** the same with bf16 inputs */
-  bf16TensorTflops: number;
-  /** SIMT fp32 FMA, TFLOP/s */
-  fp32FmaTflops: number;
-  /** device-to-device copy, read + write counted, GB/s */
-  copyGBps: number;
-  copyBytes: number;
-  runs: number;
-  durationSeconds: number;
-  measuredAt: string;
-}
 
 export interface StoredPeak {
   fmaGflops: number;

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
-import { tryLoadBinding } from '../native/loader.js';
+import { tryLoadBinding } from '../native/dilbench.js';
 import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';

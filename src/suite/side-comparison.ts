@@ -5,60 +5,11 @@
 import { compareResults, rowKey, type ComparisonSummary, type Verdict } from '../compare/compare.js';
 import type { Environment, ResultFile, ResultRow, RowStatus } from '../results/types.js';
 import { sameSide, sideKey, type RunSide } from './sides.js';
+import type { SideCell, SideComparisonRow, SideComparison, SideComparisons } from '../results/types.js';
+export type { SideCell, SideComparisonRow, SideComparison, SideComparisons };
 
 export const SIDE_COMPARISON_ALPHA = 0.05;
 export const SIDE_COMPARISON_THRESHOLD = 0.05;
-
-/** One side of a pair as the report shows it. */
-export interface SideCell {
-  status: RowStatus;
-  /** why skipped or failed */
-  reason: string | null;
-  medianMs: number | null;
-  medianCi95Ms: [number, number] | null;
-  samples: number;
-  batch: number;
-  peakMemoryBytes: number | null;
-}
-
-export interface SideComparisonRow {
-  implementation: string;
-  seqLen: number;
-  params?: Record<string, unknown>;
-  baseline: SideCell;
-  other: SideCell;
-  /** other median / baseline median (< 1: the other side is faster); null when not compared */
-  timeRatio: number | null;
-  timeRatioCi95: [number, number] | null;
-  /** two-sided Mann-Whitney U p-value of the two sample sets */
-  pValue: number | null;
-  /** p < alpha */
-  significant: boolean | null;
-  /** `dilbench compare`'s verdict for the other side: faster | slower | same | uncertain */
-  verdict: Verdict | null;
-  /** other peak memory / baseline peak memory */
-  memoryRatio: number | null;
-  /** why the times were not compared (a side skipped or failed, batches differ, ...) */
-  note: string | null;
-}
-
-export interface SideComparison {
-  kind: 'precision' | 'device';
-  baseline: RunSide;
-  other: RunSide;
-  rows: SideComparisonRow[];
-  /** verdict counts and the geometric mean of the time ratios with its bootstrap interval */
-  summary: ComparisonSummary;
-}
-
-export interface SideComparisons {
-  alpha: number;
-  threshold: number;
-  /** compareDtypes: each dtype against the first, per device */
-  precision: SideComparison[];
-  /** compareDevices: cuda against cpu, per dtype */
-  device: SideComparison[];
-}
 
 /** Scalar parameters a suite's finalize sets per side (ring: measured or projected), not identity. */
 const DERIVED_PARAMS = new Set(['measured']);

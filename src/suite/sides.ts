@@ -5,11 +5,8 @@
 // hard-coded list, and becomes a skipped row with the reason.
 import type { DTypeChoice, DeviceChoice } from '../config/schema.js';
 import type { DeviceName, DTypeName, NativeImplementationInfo, NativeInfo } from '../native/binding.js';
-
-export interface RunSide {
-  device: DeviceName;
-  dtype: DTypeName;
-}
+import type { RunSide } from '../results/types.js';
+export type { RunSide };
 
 /** How --device was resolved: what was asked, what runs, and why. */
 export interface DeviceSelection {
@@ -18,25 +15,9 @@ export interface DeviceSelection {
   reason: string;
 }
 
-export interface CudaAvailability {
-  available: boolean;
-  /** a sentence: the device found, or why there is none */
-  reason: string;
-}
-
-export function cudaAvailability(info: Pick<NativeInfo, 'cuda'>): CudaAvailability {
-  const cuda = info.cuda;
-  if (!cuda?.compiled) {
-    return { available: false, reason: 'no CUDA device: the loaded dilbench build has no CUDA backend' };
-  }
-  if (!(cuda.deviceCount > 0)) {
-    const why = cuda.error ? ` (${cuda.error})` : '';
-    return { available: false, reason: `no CUDA device: the CUDA backend is built but no device is usable${why}` };
-  }
-  const d = cuda.devices[0];
-  const what = d ? `${d.name} (compute capability ${d.computeCapability}, ${(d.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB)` : 'device 0';
-  return { available: true, reason: `${cuda.deviceCount} CUDA device(s); runs on ${what}` };
-}
+// described once, where the Dilbench object reports it
+export { cudaAvailability, type CudaAvailability } from '../native/dilbench.js';
+import { cudaAvailability, type CudaAvailability } from '../native/dilbench.js';
 
 /** `auto`: cuda when the binding reports a device, else cpu; cpu and cuda are taken as asked. */
 export function resolveDevice(requested: DeviceChoice, info: Pick<NativeInfo, 'cuda'>): DeviceSelection {

@@ -8,7 +8,7 @@ import { distBuilt as built, cli, root, runModule } from './helpers.js';
 
 function addonProblem(): string | null {
   const probe = runModule(
-    "const m = await import('./dist/src/native/loader.js'); try { m.loadBinding(); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
+    "const m = await import('./dist/src/native/dilbench.js'); try { m.loadBinding(); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
   );
   return probe.status === 0 ? null : (probe.stderr.split('\n').find((l) => l.trim()) ?? 'unknown error');
 }

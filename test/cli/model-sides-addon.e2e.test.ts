@@ -28,7 +28,7 @@ if (fakeSkip) console.log(`model sides e2e on the stand-in CUDA addon skipped: $
 function cpuAddonProbe(): string {
   if (!distBuilt) return 'dist/ is not built (npm run build:ts)';
   const r = runModule(
-    "const m = await import('./dist/src/native/loader.js'); const b = m.loadBinding(); console.log(JSON.stringify({ models: typeof b.createModel === 'function', cuda: b.modelInfo?.().cudaCompiled === true }));",
+    "const m = await import('./dist/src/native/dilbench.js'); const b = m.loadBinding(); console.log(JSON.stringify({ models: typeof b.createModel === 'function', cuda: b.modelInfo?.().cudaCompiled === true }));",
     { DILBENCH_ADDON_PATH: '' },
   );
   if (r.status !== 0) return `the addon does not load: ${r.stderr.split('\n').find((l) => l.trim()) ?? ''}`;

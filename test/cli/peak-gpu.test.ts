@@ -124,7 +124,7 @@ const built = (() => {
 })();
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env, 120_000);
 const addon = built
-  ? runModule("const m = await import('./dist/src/native/loader.js'); const c = m.loadBinding().info().cuda; console.log(JSON.stringify(c));")
+  ? runModule("const m = await import('./dist/src/native/dilbench.js'); const c = m.loadBinding().info().cuda; console.log(JSON.stringify(c));")
   : null;
 const cudaInfo = addon?.status === 0 ? (JSON.parse(addon.stdout) as NativeInfo['cuda']) : null;
 const skip = !built

@@ -15,7 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function probe(): { error: string } | { flashDtypes: string[]; cudaDevices: number } {
   if (!built) return { error: 'dist/ is not built (run npm run build:ts)' };
   const r = runModule(
-    "const m = await import('./dist/src/native/loader.js'); try { const b = m.loadBinding(); const f = b.listImplementations().find((i) => i.name === 'flash' && i.device === 'cpu'); console.log(JSON.stringify({ flashDtypes: f ? f.dtypes : [], cudaDevices: b.info().cuda.deviceCount })); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
+    "const m = await import('./dist/src/native/dilbench.js'); try { const b = m.loadBinding(); const f = b.listImplementations().find((i) => i.name === 'flash' && i.device === 'cpu'); console.log(JSON.stringify({ flashDtypes: f ? f.dtypes : [], cudaDevices: b.info().cuda.deviceCount })); } catch (e) { console.error(String(e.message).split('\\n').find((l) => l.startsWith('Cause:')) ?? e.message); process.exit(1); }",
   );
   if (r.status !== 0) return { error: r.stderr.split('\n').find((l) => l.trim()) ?? 'unknown error' };
   return JSON.parse(r.stdout) as { flashDtypes: string[]; cudaDevices: number };

@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { distributedAvailability, launcherArgs, processesWithMarker } from '../../src/distributed/launcher.js';
 import { DistributedRunError, launchRing, parseDistributedOptions, runDistributedRing } from '../../src/distributed/run.js';
-import { loadBinding, packageRoot } from '../../src/native/loader.js';
+import { packageRoot } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 import { errors, inputs, SINGLE_THREAD_SESSION as session } from './helpers.js';
 

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { distributedAvailability, processesWithMarker } from '../../src/distributed/launcher.js';
 import { launchRing, parseDistributedOptions, runDistributedRing, DistributedRunError } from '../../src/distributed/run.js';
-import { loadBinding, packageRoot } from '../../src/native/loader.js';
+import { packageRoot } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 import { errors, inputs } from './helpers.js';
 

@@ -11,7 +11,7 @@ import { frameworksOptionsFromFlags } from '../../src/cli/commands/frameworks.js
 import { medianRatioCi, outputDifference, significanceOf } from '../../src/frameworks/compare.js';
 import { torchUnavailableReason } from '../../src/frameworks/pytorch.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = join(root, 'bin', 'dilbench.js');

@@ -9,7 +9,7 @@ import { loadOnnxRuntime, OnnxRuntimeAdapter } from '../../src/frameworks/onnxru
 import { DilbenchAdapter, seededInputs } from '../../src/frameworks/dilbench.js';
 import { outputDifference } from '../../src/frameworks/compare.js';
 import type { FrameworkSpec } from '../../src/frameworks/types.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding } from '../../src/native/binding.js';
 
 const td = new TextDecoder();

@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding, NativeCancelToken, NativeSession } from '../../src/native/binding.js';
 
 const RUNS = Math.max(1, Number(process.env.DILBENCH_FUZZ_RUNS ?? '') || 10000);

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tryLoadBinding, loadBinding } from '../../src/native/loader.js';
+import { tryLoadBinding, loadBinding } from '../../src/native/dilbench.js';
 import { setModelBinding } from '../../src/models/binding.js';
 import { gpt2TensorShapes } from '../../src/models/gpt2-checkpoint.js';
 import { validateModelConfig } from '../../src/models/config.js';

@@ -1,7 +1,7 @@
 // The drift sentinel (issue 14 item 2): a fixed FMA workload at the start, between points and at
 // the end; points next to a reading beyond its own noise are flagged, with by how much.
 import { describe, expect, it } from 'vitest';
-import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
+import { sequenceRanges } from '../../src/suites/sequence-ranges.js';
 import { DriftRecorder, SENTINEL_CHECKPOINT_READINGS, SENTINEL_MIN_MOVE_PCT, SENTINEL_START_READINGS } from '../../src/measure/drift.js';
 import type { InterferenceProbe } from '../../src/measure/interference.js';
 import { constantRate } from '../../src/plan/calibrate.js';
@@ -92,7 +92,7 @@ describe('the runner with a sentinel', () => {
 });
 
 describe('the native sentinel', async () => {
-  const loader = await import('../../src/native/loader.js');
+  const loader = await import('../../src/native/dilbench.js');
   let binding: import('../../src/native/binding.js').NativeBinding | undefined;
   let why = '';
   try {

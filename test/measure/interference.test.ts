@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
+import { sequenceRanges } from '../../src/suites/sequence-ranges.js';
 import {
   OTHER_CPU_FLAG_PCT,
   interferenceBetween,

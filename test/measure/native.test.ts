@@ -6,7 +6,7 @@ import type { NativeBinding, NativeProblem, NativeSessionOptions } from '../../s
 let binding: NativeBinding | null = null;
 let why = '';
 try {
-  const loader = (await import('../../src/native/loader.js')) as { loadBinding(): NativeBinding };
+  const loader = (await import('../../src/native/dilbench.js')) as { loadBinding(): NativeBinding };
   binding = loader.loadBinding();
 } catch (e) {
   why = ((e as Error).message ?? String(e)).replace(/\s*\n\s*/g, ' | ').slice(0, 300);

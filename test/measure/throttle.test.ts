@@ -2,7 +2,7 @@
 // one reading per kept sample, flags readings below 75% of the rated maximum, keeps flagged
 // samples in the statistics, and notes them; the runner carries it into rows and the Markdown.
 import { describe, expect, it } from 'vitest';
-import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
+import { sequenceRanges } from '../../src/suites/sequence-ranges.js';
 import {
   measure,
   measureInterleaved,

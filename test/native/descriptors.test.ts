@@ -3,7 +3,7 @@
 // computeAttention and the native checks share (the window >= 0 / >= 1 and blockSize-cap
 // disagreements are gone).
 import { describe, expect, it } from 'vitest';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import { parseImplParams } from '../../src/config/impl-params.js';
 import { computeAttention } from '../../src/api/compute.js';
 import { computesExactDense, implementationFunction, partnerOf, paramSpec } from '../../src/implementations/descriptors.js';

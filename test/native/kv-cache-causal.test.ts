@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { computeAttention } from '../../src/api/compute.js';
 import { runBenchmark } from '../../src/api/run.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import { constantRate } from '../../src/plan/calibrate.js';
 import { createRng } from '../../src/stats/random.js';
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ErrorCodes, type NativeBinding } from '../../src/native/binding.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import type { ModelBinding, ModelConfig, ModelWeights } from '../../src/native/model-binding.js';
 // @ts-expect-error plain ESM module shared with test/gpu/run-model-checks.mjs
 import * as mc from '../gpu/model-checks.mjs';

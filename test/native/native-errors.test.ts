@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 
 import { ErrorCodes, type NativeBinding, type NativeProblem } from '../../src/native/binding.js';
-import { loadBinding, tryLoadBinding } from '../../src/native/loader.js';
+import { loadBinding, tryLoadBinding } from '../../src/native/dilbench.js';
 import { baseOptions, baseProblem, catchAsync, catchSync, expectCoded } from './helpers.js';
 
 const binding: NativeBinding = loadBinding();
@@ -115,7 +115,7 @@ describe('loader failure', () => {
     vi.stubEnv('DILBENCH_BACKEND', 'cpu'); // no CUDA variant
     vi.resetModules();
     try {
-      const fresh = await import('../../src/native/loader.js');
+      const fresh = await import('../../src/native/dilbench.js');
       expect(fresh.tryLoadBinding()).toBeNull();
       const err = catchSync(() => fresh.loadBinding());
       expect(err.code).toBe(ErrorCodes.UNSUPPORTED);

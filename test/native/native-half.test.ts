@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { dtypeBenchTable, runDtypeSection } from '../../benchmarks/bench.js';
 import type { NativeBinding, NativeProblem, SimdLevelName } from '../../src/native/binding.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
 import { baseOptions, catchAsync, compare, expectCoded, randomNormal } from './helpers.js';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import { baseOptions, compare, randomNormal } from './helpers.js';
 
 const binding: NativeBinding = loadBinding();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { measure } from '../../src/measure/scheduler.js';
 import { sessionSampler } from '../../src/measure/session-sampler.js';
 import type { NativeBinding } from '../../src/native/binding.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import { baseOptions, baseProblem, catchAsync, catchSync, expectCoded } from './helpers.js';
 
 const binding: NativeBinding = loadBinding();

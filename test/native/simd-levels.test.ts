@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { NativeBinding, SimdLevelName } from '../../src/native/binding.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 
 const binding: NativeBinding = loadBinding();
 const detected = binding.info().detectedSimdLevel as SimdLevelName;

@@ -47,6 +47,9 @@ describe('packed tarball', () => {
     expect(files.some((f) => f.startsWith(`prebuilds/${process.platform}-${process.arch}/`))).toBe(true);
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('bin/dilbench.js');
+    // the suites are library code in dist/src/suites/; benchmarks/ (npm run bench) does not ship
+    expect(files).toContain('dist/src/suites/sequence-ranges.js');
+    expect(files.some((f) => f.startsWith('dist/benchmarks/'))).toBe(false);
     // The install hook and what it builds from ship too, for platforms without a prebuild.
     for (const f of ['scripts/install.cjs', 'CMakeLists.txt', 'native/core/session.h', 'bindings/addon.cpp', 'configs/ranges.yaml']) {
       expect(files).toContain(f);

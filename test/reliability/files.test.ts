@@ -96,7 +96,7 @@ describe.skipIf(!CLI_READY)('files', () => {
     const r = await runCli(smallRun(dir, '64', 2));
     expect(r.code, r.stderr).toBe(0);
     const [{ file, json }] = readResults(dir);
-    const { writeResultFiles } = await import('../../src/results/store.js');
+    const { writeResultFiles } = await import('../../src/reports/write.js');
     // a corrupt file already holds the name the next write would take
     const corrupt = join(dir, file.replace(/\.json$/, '-2.json'));
     writeFileSync(corrupt, '{ not json');

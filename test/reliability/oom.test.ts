@@ -3,7 +3,7 @@
 // of every new session's pool fails, read in native session creation) gives `failed` rows with
 // ERR_DILBENCH_OUT_OF_MEMORY, and the pool releases what the run held.
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding, NativeProblem, NativeSessionOptions } from '../../src/native/binding.js';
 import { CLI_READY, readResults, runCli, smallRun, tempDir } from './helpers.js';
 

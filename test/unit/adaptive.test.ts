@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
+import { sequenceRanges } from '../../src/suites/sequence-ranges.js';
 import { runBenchmark, type FilesWritten } from '../../src/api/run.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { constantRate } from '../../src/plan/calibrate.js';

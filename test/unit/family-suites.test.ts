@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runBenchmark } from '../../src/api/run.js';
-import { loadBinding } from '../../src/native/loader.js';
+import { loadBinding } from '../../src/native/dilbench.js';
 import { constantRate } from '../../src/plan/calibrate.js';
 import { projectRing } from '../../src/suite/ring-projection.js';
 import { parseImplParams } from '../../src/config/impl-params.js';

@@ -2,7 +2,7 @@
 // magnitude, so rounding a large output to bf16 (a correct kernel) is not called a failure while a
 // wrong element still is.
 import { describe, expect, it } from 'vitest';
-import { errors, scaledMaxAbs, toleranceFor } from '../../benchmarks/quick-validation.js';
+import { errors, scaledMaxAbs, toleranceFor } from '../../src/suites/quick-validation.js';
 
 function bf16Round(x: number): number {
   const f = new Float32Array([x]);

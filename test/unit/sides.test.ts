@@ -2,9 +2,9 @@
 // are resolved from what the binding reports, the runner's rows per side (skipped with the reason
 // where a side cannot run), and the comparison maths against hand-checked inputs.
 import { describe, expect, it } from 'vitest';
-import { sequenceRanges } from '../../benchmarks/sequence-ranges.js';
-import { optimizationImpact } from '../../benchmarks/optimization-impact.js';
-import { quickValidation, toleranceFor } from '../../benchmarks/quick-validation.js';
+import { sequenceRanges } from '../../src/suites/sequence-ranges.js';
+import { optimizationImpact } from '../../src/suites/optimization-impact.js';
+import { quickValidation, toleranceFor } from '../../src/suites/quick-validation.js';
 import { configError } from '../helpers/config-error.js';
 import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../../src/native/binding.js';
 import { constantRate } from '../../src/plan/calibrate.js';
@@ -19,7 +19,7 @@ import { summaryText } from '../../src/cli/summary.js';
 import { sideComparisonSpec } from '../../src/reports/plots/side-comparison.js';
 import { renderSvg } from '../../src/reports/plots/render.js';
 import { generateReport } from '../../src/reports/report/index.js';
-import { writeResultFiles } from '../../src/results/store.js';
+import { writeResultFiles } from '../../src/reports/write.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS, toCsv } from '../../src/reports/csv.js';
 import { toMarkdown } from '../../src/reports/markdown.js';
 import { parseResultFile } from '../../src/reports/json.js';
-import { fileTimestamp, writeResultFiles } from '../../src/results/store.js';
+import { fileTimestamp } from '../../src/results/store.js';
+import { writeResultFiles } from '../../src/reports/write.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../../src/results/types.js';
 
 /** Minimal RFC 4180 parser (quoted fields, doubled quotes, commas and newlines inside quotes). */

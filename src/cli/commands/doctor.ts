@@ -10,7 +10,8 @@ import type { NativeBinding } from '../../native/binding.js';
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 
-import { loadBinding, packageRoot } from '../../native/loader.js';
+import { packageRoot } from '../../native/loader.js';
+import { loadBinding } from '../../native/dilbench.js';
 import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-backend.js';
 import { probeTorch, pythonExecutable } from '../../frameworks/pytorch.js';
 import { CliExit, EXIT_FAILURE } from '../errors.js';

@@ -1,7 +1,7 @@
 // `dilbench extreme`: 16K up to 1M tokens (beyond with --max-length) where memory allows; the
 // planner skips the rest with its reason before allocating.
 import type { Command } from 'commander';
-import { extreme } from '../../../benchmarks/extreme.js';
+import { extreme } from '../../suites/extreme.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 

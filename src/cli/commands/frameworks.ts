@@ -7,12 +7,13 @@ import { Command } from 'commander';
 import { getBinding } from '../../api/binding.js';
 import { parseLength } from '../../config/units.js';
 import { samplingOptionsFromFlags } from '../../measure/options.js';
-import { writeFileAtomic, writeResultFiles } from '../../results/store.js';
+import { writeFileAtomic } from '../../results/store.js';
+import { writeResultFiles } from '../../reports/write.js';
 import { runFrameworks, type FrameworksOptions } from '../../frameworks/compare.js';
 import { frameworksMarkdown, toResultFile } from '../../frameworks/report.js';
 import { FRAMEWORK_DTYPES, FRAMEWORK_NAMES, type FrameworkDtype, type FrameworkName } from '../../frameworks/types.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
-import { textTable } from '../summary.js';
+import { textTable } from '../../reports/format.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
 
 export interface FrameworksCliOptions {

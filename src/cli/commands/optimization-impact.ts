@@ -1,7 +1,7 @@
 // `dilbench optimization-impact`: each implementation under baseline, pattern cache only, memory
 // pool only and both; speedup, memory reduction, cache hit rate and pool statistics.
 import type { Command } from 'commander';
-import { optimizationImpact } from '../../../benchmarks/optimization-impact.js';
+import { optimizationImpact } from '../../suites/optimization-impact.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 

@@ -8,7 +8,7 @@ import { getBinding } from '../../api/binding.js';
 import { cpuModel } from '../../env/environment.js';
 import { packageVersion } from '../../config/paths.js';
 import type { NativeBinding, NativeInfo } from '../../native/binding.js';
-import { loadedBinaryOf } from '../../native/loader.js';
+import { getDilbench } from '../../native/dilbench.js';
 import { isGpuPeak, savePeak, type StoredGpuPeak, type StoredPeak } from '../../roofline/peak-store.js';
 import { measureRepeatedPeak } from '../../roofline/measure-peak.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
@@ -49,7 +49,7 @@ export function gpuUnavailableReason(binding: NativeBinding): string | null {
     return `the native binding could not report its devices (${(e as Error).message})`;
   }
   if (!info?.cuda?.compiled) {
-    const loaded = loadedBinaryOf(binding);
+    const loaded = getDilbench().binaryOf(binding);
     return `this dilbench build has no CUDA backend${loaded ? ` (${loaded.reason})` : ''}`;
   }
   if (!(info.cuda.deviceCount > 0)) return `no CUDA device (${info.cuda.error || 'the CUDA backend reports 0 devices'})`;

@@ -1,7 +1,7 @@
 // `dilbench quick-validation`: every implementation's output checked numerically at 1K, 4K and 16K
 // (float64 reference where affordable, a validated implementation beyond); exits 1 on any failure.
 import type { Command } from 'commander';
-import { quickValidation, quickValidationFailure } from '../../../benchmarks/quick-validation.js';
+import { quickValidation, quickValidationFailure } from '../../suites/quick-validation.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 

@@ -3,7 +3,7 @@
 // SIGINT/SIGTERM stopping the ranks, the summary and the files written.
 import { getBinding } from '../../api/binding.js';
 import { runDistributedRing, parseDistributedOptions } from '../../distributed/run.js';
-import { textTable } from '../summary.js';
+import { textTable } from '../../reports/format.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
 import { ConfigError } from '../../config/errors.js';
 

@@ -2,7 +2,7 @@
 // projected (and labelled so) from measured per-step times up to 1e9 tokens.
 // `dilbench ring --distributed --ranks N`: a real ring over MPI ranks (src/distributed).
 import type { Command } from 'commander';
-import { ringSuite } from '../../../benchmarks/ring.js';
+import { ringSuite } from '../../suites/ring.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 import { runDistributedCommand } from './ring-distributed.js';

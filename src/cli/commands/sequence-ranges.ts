@@ -1,7 +1,7 @@
 // `dilbench sequence-ranges`: every implementation across a range of sequence lengths, through the
 // shared suite command (flags, validation before the addon loads, progress, signals, files).
 import type { Command } from 'commander';
-import { sequenceRanges } from '../../../benchmarks/sequence-ranges.js';
+import { sequenceRanges } from '../../suites/sequence-ranges.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { loadRanges, rangeNames } from '../../config/ranges.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';

@@ -2,7 +2,7 @@
 // tokens/s, time per token, total time, memory by mode) and performance_over_time (tokens/s of
 // each mode across the accumulated runs, one line per model, device/dtype side and mode).
 import { OKABE_ITO } from './data.js';
-import { PLOT_CONFIG, type VlSpec } from './specs.js';
+import { PLOT_CONFIG, type VlSpec } from './style.js';
 import { storedSideKey } from '../../suite/sides.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';

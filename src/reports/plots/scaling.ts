@@ -2,7 +2,7 @@
 // context length, one curve per architecture (and model, and device/dtype side when several), with a band from the fastest to the
 // slowest measured run.
 import { LENGTH_LABEL_EXPR } from './data.js';
-import { PLOT_CONFIG, type VlSpec } from './specs.js';
+import { PLOT_CONFIG, type VlSpec } from './style.js';
 import { storedSideKey } from '../../suite/sides.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';

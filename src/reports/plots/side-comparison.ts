@@ -5,7 +5,7 @@
 import type { ResultFile } from '../../results/types.js';
 import type { SideComparison } from '../../suite/side-comparison.js';
 import { formatLength, implementationStyle, plotTitle } from './data.js';
-import { PLOT_CONFIG, PLOT_HEIGHT, PLOT_WIDTH, type VlSpec } from './specs.js';
+import { PLOT_CONFIG, PLOT_HEIGHT, PLOT_WIDTH, type VlSpec } from './style.js';
 
 function comparisonName(c: SideComparison): string {
   return c.kind === 'precision' ? `${c.other.dtype}/${c.baseline.dtype} on ${c.baseline.device}` : `${c.other.device}/${c.baseline.device} in ${c.baseline.dtype}`;

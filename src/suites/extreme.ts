@@ -2,15 +2,15 @@
 // implementations whose memory allows it. The planner sizes every point before anything is
 // allocated and skips the ones over the memory budget (or over --max-run-seconds) with its reason.
 import { z } from 'zod';
-import { ConfigError } from '../src/config/errors.js';
-import { implParamsConfig } from '../src/config/impl-params.js';
-import type { SequenceRangesOptions } from '../src/config/schema.js';
-import { MAX_SEQ_LEN } from '../src/config/schema.js';
-import { parseLength } from '../src/config/units.js';
-import { parseFamilyOptions } from '../src/suite/family-options.js';
-import { ringProjectionHook } from '../src/suite/ring-projection.js';
-import { gridPoints } from '../src/suite/problem.js';
-import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
+import { ConfigError } from '../config/errors.js';
+import { implParamsConfig } from '../config/impl-params.js';
+import type { SequenceRangesOptions } from '../config/schema.js';
+import { MAX_SEQ_LEN } from '../config/schema.js';
+import { parseLength } from '../config/units.js';
+import { parseFamilyOptions } from '../suite/family-options.js';
+import { ringProjectionHook } from '../suite/ring-projection.js';
+import { gridPoints } from '../suite/problem.js';
+import type { SuiteDefinition, SuitePoint } from '../suite/types.js';
 
 export const EXTREME_MIN = 16 * 1024;
 export const EXTREME_DEFAULT_MAX = 1024 * 1024;

@@ -1,10 +1,10 @@
 // The `sequence-ranges` suite: every requested implementation at every length of a range
 // (configs/ranges.yaml), fp32, batch/heads/headDim as configured.
-import { parseSequenceRangesOptions, type SequenceRangesOptions } from '../src/config/schema.js';
-import { gridPoints } from '../src/suite/problem.js';
-import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
-import { implParamsConfig } from '../src/config/impl-params.js';
-import { ringProjectionHook } from '../src/suite/ring-projection.js';
+import { parseSequenceRangesOptions, type SequenceRangesOptions } from '../config/schema.js';
+import { gridPoints } from '../suite/problem.js';
+import type { SuiteDefinition, SuitePoint } from '../suite/types.js';
+import { implParamsConfig } from '../config/impl-params.js';
+import { ringProjectionHook } from '../suite/ring-projection.js';
 
 export type { SequenceRangesOptions };
 

@@ -4,18 +4,18 @@
 // function (flash for the dense ones, dilated for ring-dilated, ...). Built to finish in under a
 // minute on a 2-core CPU: 2 heads, headDim 64, one timed iteration per case by default.
 import { z } from 'zod';
-import { implParamsConfig, type ImplParams } from '../src/config/impl-params.js';
-import type { DTypeName, NativeProblem } from '../src/native/binding.js';
-import type { ResultRow } from '../src/results/types.js';
-import { errors, toleranceFor, validationOf } from '../src/results/validation.js';
+import { implParamsConfig, type ImplParams } from '../config/impl-params.js';
+import type { DTypeName, NativeProblem } from '../native/binding.js';
+import type { ResultRow } from '../results/types.js';
+import { errors, toleranceFor, validationOf } from '../results/validation.js';
 // re-exported: tests and callers have imported them from here
-export { DTYPE_TOLERANCES, errors, scaledMaxAbs, toleranceFor, type ErrorSummary } from '../src/results/validation.js';
-import { lengthList, parseFamilyOptions, toNumber } from '../src/suite/family-options.js';
-import type { SequenceRangesOptions } from '../src/config/schema.js';
-import { problemFor } from '../src/suite/problem.js';
-import type { MeasuredPoint, SuiteDefinition, SuitePoint } from '../src/suite/types.js';
-import { ringProjectionHook } from '../src/suite/ring-projection.js';
-import { implementationFunction, partnerOf } from '../src/implementations/descriptors.js';
+export { DTYPE_TOLERANCES, errors, scaledMaxAbs, toleranceFor, type ErrorSummary } from '../results/validation.js';
+import { lengthList, parseFamilyOptions, toNumber } from '../suite/family-options.js';
+import type { SequenceRangesOptions } from '../config/schema.js';
+import { problemFor } from '../suite/problem.js';
+import type { MeasuredPoint, SuiteDefinition, SuitePoint } from '../suite/types.js';
+import { ringProjectionHook } from '../suite/ring-projection.js';
+import { implementationFunction, partnerOf } from '../implementations/descriptors.js';
 
 export const QUICK_LENGTHS = [1024, 4096, 16384];
 /** float64 reference when the case's flops are at most this (dense 4K at 2 heads is 8.6e9) */

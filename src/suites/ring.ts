@@ -5,13 +5,13 @@
 // scales with the chunk size c = N / P as c^2 (ring: each step is a c x c block) or c (ring-dilated),
 // bytes per step as c. Projected rows have status 'skipped', no samples, and everything they state
 // under row.projected (kind 'projected', with the measured basis); they are never called measured.
-import { implParamsConfig } from '../src/config/impl-params.js';
-import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../src/config/schema.js';
-import type { ResultRow } from '../src/results/types.js';
-import { lengthList, parseFamilyOptions } from '../src/suite/family-options.js';
-import { DEFAULT_LINKS, projectRing, ringProjectionFromSession, type RingProjection } from '../src/suite/ring-projection.js';
-import { concreteDevice, problemFor } from '../src/suite/problem.js';
-import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
+import { implParamsConfig } from '../config/impl-params.js';
+import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../config/schema.js';
+import type { ResultRow } from '../results/types.js';
+import { lengthList, parseFamilyOptions } from '../suite/family-options.js';
+import { DEFAULT_LINKS, projectRing, ringProjectionFromSession, type RingProjection } from '../suite/ring-projection.js';
+import { concreteDevice, problemFor } from '../suite/problem.js';
+import type { SuiteDefinition, SuitePoint } from '../suite/types.js';
 
 export const MAX_TOTAL_TOKENS = 1e9;
 export const RING_DEFAULT_SIZES = [1, 2, 4, 8];

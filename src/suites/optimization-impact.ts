@@ -3,13 +3,13 @@
 // Speedup and memory reduction versus the baseline of the same implementation and length, cache
 // hit rate and pool statistics per configuration go into row.params.optimization; the rows carry
 // the memoryPool / patternCache flags the optimization-impact plot reads.
-import { implParamsConfig } from '../src/config/impl-params.js';
-import type { SequenceRangesOptions } from '../src/config/schema.js';
-import type { ResultRow } from '../src/results/types.js';
-import { lengthList, parseFamilyOptions } from '../src/suite/family-options.js';
-import { ringProjectionHook } from '../src/suite/ring-projection.js';
-import { gridPoints } from '../src/suite/problem.js';
-import type { SuiteDefinition, SuitePoint } from '../src/suite/types.js';
+import { implParamsConfig } from '../config/impl-params.js';
+import type { SequenceRangesOptions } from '../config/schema.js';
+import type { ResultRow } from '../results/types.js';
+import { lengthList, parseFamilyOptions } from '../suite/family-options.js';
+import { ringProjectionHook } from '../suite/ring-projection.js';
+import { gridPoints } from '../suite/problem.js';
+import type { SuiteDefinition, SuitePoint } from '../suite/types.js';
 
 export const OPTIMIZATION_LENGTHS = [1024, 4096];
 export const CONFIGURATIONS = [
