@@ -17,13 +17,19 @@ import { collectEnvironment } from '../env/environment.js';
 import { tryLoadBinding } from '../native/loader.js';
 import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
-import { median, summarize } from '../stats/summary.js';
+import { median } from '../stats/summary.js';
+import type { SampleStats } from '../results/types.js';
+import { callSampler, fixedCallSampling, generationNs } from '../measure/call-sampler.js';
+import { timeCall } from '../measure/clock.js';
+import { measure } from '../measure/scheduler.js';
+import { MeasurementCancelledError } from '../measure/types.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadGpt2Checkpoint } from '../models/gpt2-checkpoint.js';
 import { getModelBinding } from '../models/binding.js';
 import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../models/tokenizer.js';
 import { writeFileAtomic } from '../results/store.js';
-import { moveAside, toCsvText, writePngAtomic } from './files.js';
+import { moveAside, writePngAtomic } from './files.js';
+import { toCsvText } from '../reports/csv.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
 import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
 import { sideKey } from '../suite/sides.js';
@@ -335,13 +341,11 @@ async function lockMetrics(dir: string, warn: (w: string) => void): Promise<() =
   }
 }
 
-function environmentNow(): Environment {
-  const b = tryLoadBinding();
-  return collectEnvironment(b ?? { info: () => { throw new Error('no addon'); } });
-}
-
 interface ModeRuns {
+  /** the timed generations */
   results: GenerationResult[];
+  /** the engine's statistics of their total times (prefill + decode), ms */
+  stats: SampleStats;
 }
 
 /** What one side produced: its records and mode comparisons, and the tokens of each prompt and mode. */
@@ -396,9 +400,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
 
   /** One side: its own model (built, warmed up per prompt and mode, run, disposed). */
   const runSide = async (side: ModelSide): Promise<SideRun> => {
-    const setupStart = process.hrtime.bigint();
-    const model: NativeModel = await binding.createModel(config, weights, placementOf(side));
-    const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+    const { value: model, ms: setupMs } = await timeCall((): Promise<NativeModel> => binding.createModel(config, weights, placementOf(side)));
     log(`${sideKey(side)}: model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
     const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map() };
     try {
@@ -407,10 +409,15 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         const byMode = new Map<InferenceMode, ModeRuns>();
         for (const mode of INFERENCE_MODES) {
           const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
-          for (let i = 0; i < warmup && !opts.signal?.aborted; i++) await model.generate(p.tokens, maxLength, runOpts);
-          const results: GenerationResult[] = [];
-          for (let i = 0; i < runs && !opts.signal?.aborted; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
-          byMode.set(mode, { results });
+          // the engine samples the generations: `warmup` discarded, then `runs` timed by the model's own step timings
+          const sampler = callSampler(() => model.generate(p.tokens, maxLength, runOpts), { durationNs: generationNs });
+          try {
+            const m = await measure(sampler, fixedCallSampling(warmup, runs), opts.signal);
+            byMode.set(mode, { results: sampler.timedResults(m), stats: m.stats });
+          } catch (e) {
+            if (!(e instanceof MeasurementCancelledError)) throw e;
+            break; // interrupted: this prompt is not written
+          }
           log(`  ${sideKey(side)} ${p.label}: ${mode} done (${runs} runs)`);
         }
         if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written
@@ -426,9 +433,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         const identical = mismatch === null;
         const text = config.vocabSize === GPT2_VOCAB_SIZE ? decodeGpt2(ref.tokens) : null;
         const rec = (mode: InferenceMode): InferenceRecord => {
-          const rs = (byMode.get(mode) as ModeRuns).results;
-          const totals = rs.map((r) => (r.prefillNs + r.stepNs.reduce((a, b) => a + b, 0)) / 1e6);
-          const st = summarize(totals);
+          const { results: rs, stats: st } = byMode.get(mode) as ModeRuns;
           const prefill = median(rs.map((r) => r.prefillNs / 1e6));
           const decode = median(rs.map((r) => (r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0)));
           const mem = rs.reduce((m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m), rs[0]!.memory);
@@ -538,7 +543,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     timestamp,
     model: config.name,
     config,
-    environment: environmentNow(),
+    environment: collectEnvironment(tryLoadBinding()),
     dilbench_version: packageVersion(),
     setup_ms: round(done[0]?.setupMs ?? 0, 2),
     ...(sides.length > 1 ? { sides } : {}),
@@ -558,7 +563,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     if (sideComparisons.length || stored.side_comparisons) stored.side_comparisons = [...(stored.side_comparisons ?? []), ...sideComparisons];
     stored.invocations.push(invocation);
     writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
-    writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
+    writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
     allRuns = stored.runs;
   } finally {
     unlock();

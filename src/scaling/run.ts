@@ -21,11 +21,15 @@ import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-bin
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
 import { median, summarize } from '../stats/summary.js';
+import { callSampler, fixedCallSampling, generationNs } from '../measure/call-sampler.js';
+import { measure } from '../measure/scheduler.js';
+import { MeasurementCancelledError } from '../measure/types.js';
 import { headDimOf, loadModelConfig } from '../models/config.js';
 import { getModelBinding } from '../models/binding.js';
 import { syntheticPrompt } from '../models/tokenizer.js';
 import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
-import { toCsvText, writePngAtomic } from '../inference/files.js';
+import { writePngAtomic } from '../inference/files.js';
+import { toCsvText } from '../reports/csv.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
 import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
 import { sideKey, storedSideKey } from '../suite/sides.js';
@@ -141,11 +145,6 @@ export interface ScalingRunResult {
   warnings: string[];
 }
 
-function environmentNow(): Environment {
-  const b = tryLoadBinding();
-  return collectEnvironment(b ?? { info: () => { throw new Error('no addon'); } });
-}
-
 /** Peak memory of an encoder forward, estimated: weights + activations of one layer + attention scores of one head block. */
 function encoderMemoryEstimate(c: ModelConfig, weightBytes: number, n: number): number {
   const act = n * (4 * c.hidden + c.intermediate + c.heads * headDimOf(c) * 3) * 4;
@@ -199,33 +198,36 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
           context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false,
           device: side.device, dtype: side.dtype,
         };
-        for (let i = 0; i < cfg.warmup_runs + cfg.num_runs && !opts.signal?.aborted; i++) {
-          const timed = i >= cfg.warmup_runs;
+        // the engine samples the requests: warmup_runs discarded, then num_runs timed
+        const sampling = fixedCallSampling(cfg.warmup_runs, cfg.num_runs);
+        try {
           if (cfg.arch === 'encoder') {
-            // wall time around forward (it returns no timings); on cuda it includes the copy of the hidden states back
-            const t0 = process.hrtime.bigint();
-            await nm.forward(prompt, { implementation: cfg.implementation, threads });
-            const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-            if (timed) {
-              p.latency_samples_ms.push(ms);
-              p.prefill_samples_ms.push(ms);
-              p.decode_ms_per_token_samples.push(0);
-            }
+            // forward returns no timings: the engine's clock around it (on cuda it includes the copy of the hidden states back)
+            const sampler = callSampler(() => nm.forward(prompt, { implementation: cfg.implementation, threads }), { keepResults: false });
+            const m = await measure(sampler, sampling, opts.signal);
+            p.latency_samples_ms = m.samplesMs;
+            p.prefill_samples_ms = m.samplesMs.slice();
+            p.decode_ms_per_token_samples = m.samplesMs.map(() => 0);
             p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
             p.memory_estimated = true;
           } else {
-            const r = await nm.generate(prompt, decoderTokens, runOpts);
-            const steps = r.stepNs.reduce((a, b) => a + b, 0);
-            if (timed) {
-              p.latency_samples_ms.push((r.prefillNs + steps) / 1e6);
+            const sampler = callSampler(() => nm.generate(prompt, decoderTokens, runOpts), { durationNs: generationNs });
+            const m = await measure(sampler, sampling, opts.signal);
+            p.latency_samples_ms = m.samplesMs;
+            for (const r of sampler.timedResults(m)) {
               p.prefill_samples_ms.push(r.prefillNs / 1e6);
-              p.decode_ms_per_token_samples.push(r.stepNs.length ? steps / r.stepNs.length / 1e6 : 0);
+              p.decode_ms_per_token_samples.push(r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0);
             }
-            p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
-            p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
+            // peaks over every request, warm-up included
+            for (const r of sampler.results) {
+              p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
+              p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
+            }
           }
+        } catch (e) {
+          if (!(e instanceof MeasurementCancelledError)) throw e;
+          break; // interrupted inside this length: not a full point
         }
-        if (p.latency_samples_ms.length < cfg.num_runs) break; // interrupted inside this length: not a full point
         points.push(p);
         log(`  ${sideKey(side)} context ${L}: median ${median(p.latency_samples_ms).toFixed(2)} ms`);
       }
@@ -258,7 +260,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     model,
     parameterCount,
     threads,
-    environment: environmentNow(),
+    environment: collectEnvironment(tryLoadBinding()),
     dilbenchVersion: packageVersion(),
     points,
     ...(opts.signal?.aborted ? { interrupted: true } : {}),
@@ -386,7 +388,7 @@ export async function writeScalingOutputs(
   const rows = loaded.files.flatMap((f) => scalingRows(f.file));
   const files: string[] = [];
   const csv = join(out, 'tables', 'inference_results.csv');
-  writeFileAtomic(csv, toCsvText(rows as unknown as Record<string, unknown>[], TABLE_COLUMNS));
+  writeFileAtomic(csv, toCsvText(rows, TABLE_COLUMNS));
   files.push(csv);
   let figure: string | undefined;
   if (options.plots !== false && rows.length) {
