@@ -7,7 +7,7 @@
 // tokens/s and peak-memory ratios and the generated tokens per prompt and mode. Runs accumulate in
 // <benchmark-dir>/inference_metrics.json and .csv; optimization_comparison.png and
 // performance_over_time.png are refreshed after each run.
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -34,6 +34,7 @@ import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/pl
 import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
 import { sideKey } from '../suite/sides.js';
 import { makeDirectory } from '../results/output-dir.js';
+import { withFileLock } from '../results/lock.js';
 
 export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -312,35 +313,6 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
   };
 }
 
-/**
- * A lock file (created exclusively) around read-modify-write of the metrics, so concurrent runs
- * on one directory lose no records. A lock older than 120 s is taken as left by a dead process.
- */
-async function lockMetrics(dir: string, warn: (w: string) => void): Promise<() => void> {
-  makeDirectory(dir);
-  const lock = join(dir, `.${METRICS_JSON}.lock`);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      closeSync(openSync(lock, 'wx'));
-      return () => rmSync(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 120_000) {
-          warn(`removing a stale lock ${lock}`);
-          rmSync(lock, { force: true });
-          continue;
-        }
-      } catch {
-        continue; // released meanwhile
-      }
-      if (Date.now() > deadline) throw new Error(`${lock}: another dilbench inference holds the metrics lock for over 60 s`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
 interface ModeRuns {
   /** the timed generations */
   results: GenerationResult[];
@@ -555,8 +527,9 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     // interrupted before any prompt finished in both modes: nothing to record
     return { runId, records, comparisons, sideComparisons, allIdentical: true, sidesAgree: true, interrupted: true, sides, files: { json, csv, plots: [] }, warnings };
   }
-  const unlock = await lockMetrics(benchmarkDir, warn);
-  try {
+  // the results' lock rule (results/lock.ts), waiting up to 60 s for another run's write
+  makeDirectory(benchmarkDir);
+  await withFileLock(json, () => {
     const stored = readMetricsFile(benchmarkDir, warn);
     stored.runs.push(...records);
     stored.comparisons.push(...comparisons);
@@ -565,9 +538,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
     writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
     allRuns = stored.runs;
-  } finally {
-    unlock();
-  }
+  }, { timeoutMs: 60_000 });
   const plots: string[] = [];
   if (opts.plots !== false) {
     // optimization_comparison shows the baseline side (the side-by-side figures are in the JSON and the terminal)
