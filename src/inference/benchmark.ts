@@ -31,8 +31,9 @@ import { writeFileAtomic } from '../results/store.js';
 import { moveAside, writePngAtomic } from './files.js';
 import { toCsvText } from '../reports/csv.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
-import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
-import { sideKey } from '../suite/sides.js';
+import { modelSides, runEachSide, placementOf, roundRatio, type ModelSide, type ModelSideBinding } from './sides.js';
+import { compareSidePoints, type SidePoint } from '../suite/side-comparison.js';
+import { sameSide, sideKey } from '../suite/sides.js';
 import { makeDirectory } from '../results/output-dir.js';
 import { withFileLock } from '../results/lock.js';
 
@@ -316,7 +317,8 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
 interface ModeRuns {
   /** the timed generations */
   results: GenerationResult[];
-  /** the engine's statistics of their total times (prefill + decode), ms */
+  /** their total times (prefill + decode), ms, and the engine's statistics of them */
+  samplesMs: number[];
   stats: SampleStats;
 }
 
@@ -328,6 +330,8 @@ interface SideRun {
   comparisons: InferenceComparison[];
   /** prompt label -> mode -> the tokens of the first timed run */
   tokens: Map<string, Map<InferenceMode, Int32Array>>;
+  /** per prompt and mode: the total and first-token times, what the sides are compared on */
+  points: SidePoint[];
 }
 
 /** Runs the benchmark, writes the files; see InferenceOptions. Bad options throw ConfigError. */
@@ -374,7 +378,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   const runSide = async (side: ModelSide): Promise<SideRun> => {
     const { value: model, ms: setupMs } = await timeCall((): Promise<NativeModel> => binding.createModel(config, weights, placementOf(side)));
     log(`${sideKey(side)}: model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
-    const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map() };
+    const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map(), points: [] };
     try {
       for (const p of prompts) {
         if (opts.signal?.aborted) break;
@@ -385,7 +389,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
           const sampler = callSampler(() => model.generate(p.tokens, maxLength, runOpts), { durationNs: generationNs });
           try {
             const m = await measure(sampler, fixedCallSampling(warmup, runs), opts.signal);
-            byMode.set(mode, { results: sampler.timedResults(m), stats: m.stats });
+            byMode.set(mode, { results: sampler.timedResults(m), samplesMs: m.samplesMs, stats: m.stats });
           } catch (e) {
             if (!(e instanceof MeasurementCancelledError)) throw e;
             break; // interrupted: this prompt is not written
@@ -452,6 +456,14 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         opt.speedup = round(base.total_time_ms / opt.total_time_ms, 3);
         opt.memory_change_pct = round(((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100, 2);
         out.records.push(base, opt);
+        for (const mode of INFERENCE_MODES) {
+          const { results: rs, samplesMs } = byMode.get(mode) as ModeRuns;
+          const point = { side, name: mode, length: p.tokens.length, peakMemoryBytes: Math.max(...rs.map((r) => r.memory.peakBytes)), threads };
+          out.points.push(
+            { ...point, params: { prompt: p.label, measure: 'total' }, samplesMs },
+            { ...point, params: { prompt: p.label, measure: 'first-token' }, samplesMs: rs.map((r) => r.prefillNs / 1e6) },
+          );
+        }
         out.comparisons.push({
           run_id: runId,
           timestamp,
@@ -562,17 +574,24 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   return { runId, records, comparisons, sideComparisons, allIdentical, sidesAgree, interrupted, sides, files: { json, csv, plots }, warnings };
 }
 
-/** Every side after the first against the first, per prompt and mode both ran. */
+/**
+ * Every side after the first against the first, per prompt and mode both ran: times and memory
+ * through the one side comparison (suite/side-comparison.ts), tokens here.
+ */
 function compareSides(done: SideRun[], at: { runId: string; timestamp: string; model: string }): InferenceSideComparison[] {
-  const [base, ...others] = done;
+  const [base] = done;
   if (!base) return [];
   const out: InferenceSideComparison[] = [];
-  for (const o of others) {
+  for (const c of compareSidePoints(done.flatMap((d) => d.points), base.side)) {
+    const o = done.find((d) => sameSide(d.side, c.other))!;
+    const compared = (r: InferenceRecord, measure: string) =>
+      c.rows.find((x) => x.implementation === r.mode && x.params?.prompt === r.prompt_label && x.params?.measure === measure);
     for (const r of o.records) {
       const b = base.records.find((x) => x.prompt_label === r.prompt_label && x.mode === r.mode);
       const bt = base.tokens.get(r.prompt_label)?.get(r.mode);
       const ot = o.tokens.get(r.prompt_label)?.get(r.mode);
       if (!b || !bt || !ot) continue; // the baseline was interrupted before this prompt
+      const total = compared(r, 'total');
       const mismatch = firstMismatch(bt, ot);
       let same = 0;
       for (let i = 0; i < Math.min(bt.length, ot.length); i++) if (bt[i] === ot[i]) same++;
@@ -588,11 +607,12 @@ function compareSides(done: SideRun[], at: { runId: string; timestamp: string; m
         dtype: o.side.dtype,
         tokens_per_second: r.tokens_per_second,
         baseline_tokens_per_second: b.tokens_per_second,
-        tokens_per_second_ratio: sideRatio(r.tokens_per_second, b.tokens_per_second),
-        first_token_latency_ratio: sideRatio(r.first_token_latency_ms, b.first_token_latency_ms),
+        // tokens/s is new_tokens / median time: its ratio is the inverse of the time ratio
+        tokens_per_second_ratio: roundRatio(total?.timeRatio ? 1 / total.timeRatio : null),
+        first_token_latency_ratio: roundRatio(compared(r, 'first-token')?.timeRatio ?? null),
         peak_memory_mb: r.peak_memory_mb,
         baseline_peak_memory_mb: b.peak_memory_mb,
-        peak_memory_ratio: sideRatio(r.peak_memory_mb, b.peak_memory_mb),
+        peak_memory_ratio: roundRatio(total?.memoryRatio ?? null),
         tokens_match_baseline: mismatch === null,
         first_mismatch: mismatch,
         token_agreement_pct: round((same / Math.max(1, bt.length, ot.length)) * 100, 2),

@@ -31,8 +31,10 @@ import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.
 import { writePngAtomic } from '../inference/files.js';
 import { toCsvText } from '../reports/csv.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
-import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
-import { sideKey, storedSideKey } from '../suite/sides.js';
+import { modelSides, runEachSide, placementOf, roundRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
+import { compareSidePoints } from '../suite/side-comparison.js';
+import type { DeviceName, DTypeName } from '../native/binding.js';
+import { sideKey, type RunSide } from '../suite/sides.js';
 
 export const SCALING_KIND = 'dilbench-inference-scaling';
 export const SCALING_PREFIX = 'inference_scaling_';
@@ -275,30 +277,31 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   return { file, files: { json, csv: outputs.csv, figure: outputs.figure }, rows: outputs.rows, warnings: [...warnings, ...outputs.warnings] };
 }
 
-/** Each side's points against the first side's, per context length both finished. */
+/** Each side's points against the first side's, per context length both finished (suite/side-comparison.ts). */
 export function compareScalingSides(points: ScalingPoint[]): ScalingSideComparison[] {
-  const baseline = points[0] ? storedSideKey(points[0]) : undefined;
-  if (!baseline) return [];
-  const base = new Map(points.filter((p) => storedSideKey(p) === baseline).map((p) => [p.context_length, p] as const));
-  const out: ScalingSideComparison[] = [];
-  for (const p of points) {
-    const b = base.get(p.context_length);
-    if (storedSideKey(p) === baseline || !b) continue;
-    const lat = median(p.latency_samples_ms);
-    const blat = median(b.latency_samples_ms);
-    out.push({
-      context_length: p.context_length,
-      baseline,
-      side: storedSideKey(p),
-      latency_ms: lat,
-      baseline_latency_ms: blat,
-      latency_ratio: sideRatio(lat, blat),
-      peak_memory_bytes: p.peak_memory_bytes,
-      baseline_peak_memory_bytes: b.peak_memory_bytes,
-      peak_memory_ratio: sideRatio(p.peak_memory_bytes, b.peak_memory_bytes),
-    });
-  }
-  return out;
+  const first = points[0];
+  if (!first) return [];
+  const sideOf = (p: ScalingPoint): RunSide => ({ device: (p.device ?? 'cpu') as DeviceName, dtype: (p.dtype ?? 'fp32') as DTypeName });
+  const baseline = sideOf(first);
+  const compared = compareSidePoints(
+    points.map((p) => ({ side: sideOf(p), name: 'request', length: p.context_length, samplesMs: p.latency_samples_ms, peakMemoryBytes: p.peak_memory_bytes, threads: 0 })),
+    baseline,
+  );
+  return compared.flatMap((c) =>
+    c.rows
+      .filter((r) => r.baseline.status === 'ok' && r.other.status === 'ok')
+      .map((r) => ({
+        context_length: r.seqLen,
+        baseline: sideKey(c.baseline),
+        side: sideKey(c.other),
+        latency_ms: r.other.medianMs!,
+        baseline_latency_ms: r.baseline.medianMs!,
+        latency_ratio: roundRatio(r.timeRatio),
+        peak_memory_bytes: r.other.peakMemoryBytes!,
+        baseline_peak_memory_bytes: r.baseline.peakMemoryBytes!,
+        peak_memory_ratio: roundRatio(r.memoryRatio),
+      })),
+  );
 }
 
 /** Table rows of one scaling result file. */
