@@ -8,10 +8,12 @@
 //   node scripts/result-fields-diff-engine.mjs --against FILE  exit 1 when they differ from FILE
 //   (no argument: print them)
 //
-// Needs the built CLI (npm run build:ts) and addon. scripts/result-fields-engine.before.json holds
-// the fields main wrote before the engine change.
+// Needs the built CLI (npm run build:ts) and addon. With the stand-in CUDA addon built (npx
+// cmake-js compile -d native/cuda/model/fake/addon --out build-model-fake-addon) both commands also
+// run --compare-devices --compare-dtypes fp32,bf16 on it, so the side comparisons are checked too.
+// scripts/result-fields-engine.before.json holds the fields main wrote before the engine change.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
@@ -58,9 +60,12 @@ function fieldsOf(dir) {
   return files;
 }
 
-function dilbench(args) {
-  execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+function dilbench(args, env = {}) {
+  execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
 }
+
+const fakeAddon = join(root, 'build-model-fake-addon', 'Release', 'dilbench.node');
+const SIDES = ['--compare-devices', '--compare-dtypes', 'fp32,bf16'];
 
 let result;
 try {
@@ -72,7 +77,7 @@ try {
   dilbench(inferenceArgs);
   // a second run into the same files, with a side list (cpu/bf16 is recorded as skipped on the CPU model)
   dilbench([...inferenceArgs, '--compare-dtypes', 'fp32,bf16']);
-  result = { inference: fieldsOf(inference), scaling: {} };
+  result = { inference: fieldsOf(inference), scaling: {}, sides: null };
   for (const arch of ['decoder', 'encoder']) {
     const scaling = join(work, `scaling-${arch}`);
     const cfg = join(work, `scaling-${arch}.yaml`);
@@ -80,6 +85,15 @@ try {
       `num_tokens: ${arch === 'encoder' ? 0 : 4}`, 'num_runs: 2', 'warmup_runs: 1', 'implementation: flash', 'seed: 7', 'threads: 1'].join('\n') + '\n');
     dilbench(['scaling', '--config', cfg, '--out', scaling, '--no-plots', '--quiet']);
     for (const [f, fields] of Object.entries(fieldsOf(scaling))) result.scaling[`${arch}: ${f}`] = fields;
+  }
+  if (existsSync(fakeAddon)) {
+    // cpu/fp32, cuda/fp32 and cuda/bf16 run (the stand-in's one fake device) and are compared
+    const onFake = { DILBENCH_ADDON_PATH: fakeAddon };
+    const sidesInference = join(work, 'sides-inference');
+    dilbench([...inferenceArgs.map((a) => (a === inference ? sidesInference : a)), ...SIDES], onFake);
+    const sidesScaling = join(work, 'sides-scaling');
+    dilbench(['scaling', '--config', join(work, 'scaling-decoder.yaml'), '--out', sidesScaling, '--no-plots', '--quiet', ...SIDES], onFake);
+    result.sides = { inference: fieldsOf(sidesInference), scaling: fieldsOf(sidesScaling) };
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
@@ -92,7 +106,17 @@ if (mode === '--save') {
 } else if (mode === '--against') {
   const before = JSON.parse(readFileSync(process.argv[3], 'utf8'));
   const diffs = [];
-  for (const cmd of ['inference', 'scaling']) {
+  const cmds = ['inference', 'scaling'];
+  if (before.sides && result.sides) {
+    for (const c of ['inference', 'scaling']) {
+      before[`sides ${c}`] = before.sides[c];
+      result[`sides ${c}`] = result.sides[c];
+      cmds.push(`sides ${c}`);
+    }
+  } else if (before.sides || result.sides) {
+    console.log(`side comparisons not checked: ${before.sides ? 'this checkout has' : `${process.argv[3]} has`} no run on the stand-in CUDA addon (${fakeAddon})`);
+  }
+  for (const cmd of cmds) {
     const names = new Set([...Object.keys(before[cmd] ?? {}), ...Object.keys(result[cmd])]);
     for (const f of names) {
       const a = JSON.stringify(before[cmd]?.[f]);
@@ -105,7 +129,7 @@ if (mode === '--save') {
     process.exit(1);
   }
   const count = (c) => Object.values(result[c]).reduce((n, v) => n + (Array.isArray(v) ? v.length : 1), 0);
-  console.log(`same fields and columns as ${process.argv[3]}: inference ${Object.keys(result.inference).length} files (${count('inference')} fields), scaling ${Object.keys(result.scaling).length} files (${count('scaling')} fields)`);
+  console.log(`same fields and columns as ${process.argv[3]}: ${cmds.map((c) => `${c} ${Object.keys(result[c]).length} files (${count(c)} fields)`).join(', ')}`);
 } else {
   console.log(JSON.stringify(result, null, 2));
 }
