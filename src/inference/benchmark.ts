@@ -19,10 +19,8 @@ import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeM
 import type { Environment } from '../results/types.js';
 import { median } from '../stats/summary.js';
 import type { SampleStats } from '../results/types.js';
-import { callSampler, fixedCallSampling, generationNs } from '../measure/call-sampler.js';
+import { generationNs, measureCalls } from '../measure/call-sampler.js';
 import { timeCall } from '../measure/clock.js';
-import { measure } from '../measure/scheduler.js';
-import { MeasurementCancelledError } from '../measure/types.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadGpt2Checkpoint } from '../models/gpt2-checkpoint.js';
 import { getModelBinding } from '../models/binding.js';
@@ -386,14 +384,9 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         for (const mode of INFERENCE_MODES) {
           const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
           // the engine samples the generations: `warmup` discarded, then `runs` timed by the model's own step timings
-          const sampler = callSampler(() => model.generate(p.tokens, maxLength, runOpts), { durationNs: generationNs });
-          try {
-            const m = await measure(sampler, fixedCallSampling(warmup, runs), opts.signal);
-            byMode.set(mode, { results: sampler.timedResults(m), samplesMs: m.samplesMs, stats: m.stats });
-          } catch (e) {
-            if (!(e instanceof MeasurementCancelledError)) throw e;
-            break; // interrupted: this prompt is not written
-          }
+          const m = await measureCalls(() => model.generate(p.tokens, maxLength, runOpts), { warmup, runs, durationNs: generationNs, signal: opts.signal });
+          if (!m) break; // interrupted: this prompt is not written
+          byMode.set(mode, { results: m.results, samplesMs: m.measurement.samplesMs, stats: m.measurement.stats });
           log(`  ${sideKey(side)} ${p.label}: ${mode} done (${runs} runs)`);
         }
         if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written

@@ -3,7 +3,8 @@
 // engine's clock around it (ONNX Runtime, an encoder forward). Every call's result is kept so the
 // caller can read what the timed iterations produced (tokens, memory).
 import { nowMs } from './clock.js';
-import type { Measurement, Sampler } from './types.js';
+import { measure } from './scheduler.js';
+import { MeasurementCancelledError, type Measurement, type Sampler } from './types.js';
 
 export interface CallSampler<R> extends Sampler {
   /** the result of every call so far, warm-up included, in order */
@@ -54,4 +55,23 @@ export function generationNs(r: { prefillNs: number; stepNs: ArrayLike<number> }
   let ns = r.prefillNs;
   for (let i = 0; i < r.stepNs.length; i++) ns += r.stepNs[i]!;
   return ns;
+}
+
+/**
+ * The engine's fixed-count sampling of whole calls (see fixedCallSampling): the measurement and
+ * the results of the timed calls, or null when `signal` stopped it (a call that ends after the
+ * signal is discarded, as every engine measurement's).
+ */
+export async function measureCalls<R>(
+  call: () => Promise<R>,
+  o: { warmup: number; runs: number; durationNs?: (r: R) => number; keepResults?: boolean; signal?: AbortSignal },
+): Promise<{ measurement: Measurement; results: R[]; all: R[] } | null> {
+  const sampler = callSampler(call, { durationNs: o.durationNs, keepResults: o.keepResults });
+  try {
+    const measurement = await measure(sampler, fixedCallSampling(o.warmup, o.runs), o.signal);
+    return { measurement, results: sampler.timedResults(measurement), all: sampler.results };
+  } catch (e) {
+    if (e instanceof MeasurementCancelledError) return null;
+    throw e;
+  }
 }

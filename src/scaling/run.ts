@@ -21,9 +21,7 @@ import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-bin
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
 import { median, summarize } from '../stats/summary.js';
-import { callSampler, fixedCallSampling, generationNs } from '../measure/call-sampler.js';
-import { measure } from '../measure/scheduler.js';
-import { MeasurementCancelledError } from '../measure/types.js';
+import { generationNs, measureCalls } from '../measure/call-sampler.js';
 import { headDimOf, loadModelConfig } from '../models/config.js';
 import { getModelBinding } from '../models/binding.js';
 import { syntheticPrompt } from '../models/tokenizer.js';
@@ -201,34 +199,29 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
           device: side.device, dtype: side.dtype,
         };
         // the engine samples the requests: warmup_runs discarded, then num_runs timed
-        const sampling = fixedCallSampling(cfg.warmup_runs, cfg.num_runs);
-        try {
-          if (cfg.arch === 'encoder') {
-            // forward returns no timings: the engine's clock around it (on cuda it includes the copy of the hidden states back)
-            const sampler = callSampler(() => nm.forward(prompt, { implementation: cfg.implementation, threads }), { keepResults: false });
-            const m = await measure(sampler, sampling, opts.signal);
-            p.latency_samples_ms = m.samplesMs;
-            p.prefill_samples_ms = m.samplesMs.slice();
-            p.decode_ms_per_token_samples = m.samplesMs.map(() => 0);
-            p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
-            p.memory_estimated = true;
-          } else {
-            const sampler = callSampler(() => nm.generate(prompt, decoderTokens, runOpts), { durationNs: generationNs });
-            const m = await measure(sampler, sampling, opts.signal);
-            p.latency_samples_ms = m.samplesMs;
-            for (const r of sampler.timedResults(m)) {
-              p.prefill_samples_ms.push(r.prefillNs / 1e6);
-              p.decode_ms_per_token_samples.push(r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0);
-            }
-            // peaks over every request, warm-up included
-            for (const r of sampler.results) {
-              p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
-              p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
-            }
+        const counts = { warmup: cfg.warmup_runs, runs: cfg.num_runs, signal: opts.signal };
+        if (cfg.arch === 'encoder') {
+          // forward returns no timings: the engine's clock around it (on cuda it includes the copy of the hidden states back)
+          const m = await measureCalls(() => nm.forward(prompt, { implementation: cfg.implementation, threads }), { ...counts, keepResults: false });
+          if (!m) break; // interrupted inside this length: not a full point
+          p.latency_samples_ms = m.measurement.samplesMs;
+          p.prefill_samples_ms = m.measurement.samplesMs.slice();
+          p.decode_ms_per_token_samples = m.measurement.samplesMs.map(() => 0);
+          p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
+          p.memory_estimated = true;
+        } else {
+          const m = await measureCalls(() => nm.generate(prompt, decoderTokens, runOpts), { ...counts, durationNs: generationNs });
+          if (!m) break; // interrupted inside this length: not a full point
+          p.latency_samples_ms = m.measurement.samplesMs;
+          for (const r of m.results) {
+            p.prefill_samples_ms.push(r.prefillNs / 1e6);
+            p.decode_ms_per_token_samples.push(r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0);
           }
-        } catch (e) {
-          if (!(e instanceof MeasurementCancelledError)) throw e;
-          break; // interrupted inside this length: not a full point
+          // peaks over every request, warm-up included
+          for (const r of m.all) {
+            p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
+            p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
+          }
         }
         points.push(p);
         log(`  ${sideKey(side)} context ${L}: median ${median(p.latency_samples_ms).toFixed(2)} ms`);

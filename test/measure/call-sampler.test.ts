@@ -2,7 +2,7 @@
 // runs): how many calls a fixed warm-up and run count make, which results are the timed ones,
 // whose duration is used, and where a cancellation stops.
 import { describe, expect, it } from 'vitest';
-import { callSampler, fixedCallSampling, generationNs } from '../../src/measure/call-sampler.js';
+import { callSampler, fixedCallSampling, generationNs, measureCalls } from '../../src/measure/call-sampler.js';
 import { timeCall } from '../../src/measure/clock.js';
 import { measure } from '../../src/measure/scheduler.js';
 import { MeasurementCancelledError } from '../../src/measure/types.js';
@@ -50,6 +50,17 @@ describe('callSampler with fixedCallSampling', () => {
     }, { durationNs: () => 1e6 });
     await expect(measure(sampler, fixedCallSampling(1, 10), controller.signal)).rejects.toBeInstanceOf(MeasurementCancelledError);
     expect(calls).toBe(3);
+  });
+
+  it('measureCalls: the timed results and every result, or null once the signal stopped it', async () => {
+    const m = await measureCalls(countingCall(), { warmup: 2, runs: 3, durationNs: (r) => r.ns });
+    expect(m!.results.map((r) => r.index)).toEqual([2, 3, 4]);
+    expect(m!.all).toHaveLength(5);
+    expect(m!.measurement.samplesMs).toEqual([3, 4, 5]);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await measureCalls(countingCall(), { warmup: 0, runs: 2, signal: controller.signal })).toBeNull();
+    await expect(measureCalls(() => Promise.reject(new Error('device lost')), { warmup: 0, runs: 1 })).rejects.toThrow('device lost');
   });
 });
 
