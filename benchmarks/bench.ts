@@ -29,6 +29,7 @@ import { OnnxRuntimeAdapter } from '../src/frameworks/onnxruntime.js';
 import { isSkip, type FrameworkSpec } from '../src/frameworks/types.js';
 import { writeFileAtomic, fileTimestamp } from '../src/results/store.js';
 import { collectEnvironment } from '../src/env/environment.js';
+import { nowMs } from '../src/measure/clock.js';
 
 export interface BenchRow {
   implementation: string;
@@ -594,7 +595,7 @@ async function main(): Promise<void> {
       'output-dir': { type: 'string', default: 'benchmark_results' },
     },
   });
-  const t0 = performance.now();
+  const t0 = nowMs();
   const quick = Boolean(values.quick);
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
   const want = (name: string, off: boolean | undefined) => (only ? only.has(name) : !off);
@@ -639,7 +640,7 @@ async function main(): Promise<void> {
       kv: cacheLen !== undefined ? { cacheLen } : quick ? { cacheLen: 2048 } : {}, log,
     });
   }
-  result.elapsedSeconds = (performance.now() - t0) / 1000;
+  result.elapsedSeconds = (nowMs() - t0) / 1000;
   const file = resolve(values['output-dir'] ?? 'benchmark_results', `bench_${fileTimestamp(result.createdAt)}.json`);
   writeFileAtomic(file, JSON.stringify({ ...result, environment: collectEnvironment(binding) }, null, 2) + '\n');
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');

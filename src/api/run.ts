@@ -304,7 +304,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     const opts = parsed as CommonRunOptions & { history?: boolean; plots?: boolean; baseline?: string };
     if (opts.history !== false) {
       try {
-        appendHistory(file, dir);
+        await appendHistory(file, dir);
         written.history = historyPath(dir);
       } catch (e) {
         written.warnings.push(`could not append to ${historyPath(dir)}: ${messageOf(e)}`);

@@ -1,12 +1,13 @@
 // Comparing two result files row by row: ratio of medians with a bootstrap interval, a two-sided
 // Mann-Whitney U test, and a verdict that calls a change only when it is significant AND large.
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
-import { mannWhitneyU } from '../stats/mann-whitney.js';
 import { createRng } from '../stats/random.js';
-import { bootstrapMedians, median as medianOf, percentileInterval } from '../stats/summary.js';
+import { percentileInterval } from '../stats/summary.js';
 import { bootstrapPValue, hierarchicalLogReplicates, repetitionEstimate } from '../stats/hierarchical.js';
 import type { Verdict, ComparisonSummary } from '../results/types.js';
 export type { Verdict, ComparisonSummary };
+import { compareSamples } from '../stats/sample-ratio.js';
+
 
 /**
  * The smallest change a comparison of two single runs may call, when no history says otherwise.
@@ -385,21 +386,13 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
       if (bReps.left + cReps.left > 0) notes.push(`${bReps.left + cReps.left} repetition(s) measured under interference left out`);
     } else {
       method = 'samples';
-      bMed = medianOf(bs);
-      cMed = medianOf(cs);
-      const bRep = bootstrapMedians(bs, resamples, rng);
-      const cRep = bootstrapMedians(cs, resamples, rng);
-      const ratios = new Float64Array(resamples);
-      logs = new Float64Array(resamples);
-      for (let i = 0; i < resamples; i++) {
-        const r = (cRep[i] as number) / (bRep[i] as number);
-        ratios[i] = r;
-        logs[i] = Math.log(r);
-      }
-      ci = percentileInterval(ratios, 0.95);
-      const mw = mannWhitneyU(cs, bs);
-      pValue = mw.p;
-      test = mw.method;
+      const sr = compareSamples(bs, cs, rng, resamples);
+      bMed = sr.baseMedian;
+      cMed = sr.otherMedian;
+      logs = sr.logReplicates;
+      ci = sr.ratioCi95;
+      pValue = sr.pValue;
+      test = sr.test;
       const fromHistory = options.noiseFloors?.get(rowKey(base));
       floor =
         fromHistory !== undefined

@@ -62,10 +62,14 @@ export function availableMemoryBytes(): number {
   return avail;
 }
 
-export function collectEnvironment(binding: Pick<NativeBinding, 'info'>, extra: Partial<Environment> = {}): Environment {
+/**
+ * The one environment record of every result file (suites, inference, scaling, frameworks, bench).
+ * `binding` null or undefined (no addon loaded): the build fields read 'generic' / 'unknown'.
+ */
+export function collectEnvironment(binding: Pick<NativeBinding, 'info'> | null | undefined, extra: Partial<Environment> = {}): Environment {
   let info: NativeInfo | undefined;
   try {
-    info = binding.info();
+    info = binding?.info();
   } catch {
     info = undefined;
   }

@@ -6,8 +6,7 @@ import os from 'node:os';
 import { measureInterleaved } from '../measure/scheduler.js';
 import type { Measurement, Sampler, SamplingOptions } from '../measure/types.js';
 import type { NativeBinding } from '../native/binding.js';
-import { mannWhitneyU } from '../stats/mann-whitney.js';
-import { bootstrapMedians, median, percentileInterval } from '../stats/summary.js';
+import { compareSamples } from '../stats/sample-ratio.js';
 import { createRng } from '../stats/random.js';
 import { availableMemoryBytes } from '../env/environment.js';
 import { errors } from '../results/validation.js';
@@ -103,24 +102,18 @@ export function outputDifference(a: ArrayLike<number>, b: ArrayLike<number>): { 
   return { maxAbsError, relL2Error };
 }
 
-/** Bootstrap 95% interval of median(other) / median(base), seeded. */
-export function medianRatioCi(base: readonly number[], other: readonly number[], seed = 0x5eed, resamples = 2000): [number, number] {
-  const rb = bootstrapMedians(base, resamples, createRng(seed));
-  const ro = bootstrapMedians(other, resamples, createRng(seed ^ 0x9e3779b9));
-  const ratios = new Float64Array(resamples);
-  for (let i = 0; i < resamples; i++) ratios[i] = (ro[i] as number) / (rb[i] as number);
-  return percentileInterval(ratios, 0.95);
-}
-
-/** Compares dilbench's samples with another framework's; alpha 0.05. */
-export function significanceOf(seqLen: number, framework: FrameworkName, dilbenchMs: number[], otherMs: number[], seed?: number): Significance {
-  const mw = mannWhitneyU(otherMs, dilbenchMs);
-  const ratio = median(otherMs) / median(dilbenchMs);
-  const ci = medianRatioCi(dilbenchMs, otherMs, seed);
+/**
+ * Compares dilbench's samples with another framework's (stats/sample-ratio.ts, as every
+ * comparison of samples); alpha 0.05: a difference is significant when the p-value is below it
+ * and the interval of the ratio excludes 1.
+ */
+export function significanceOf(seqLen: number, framework: FrameworkName, dilbenchMs: number[], otherMs: number[], seed = 0x5eed): Significance {
+  const sr = compareSamples(dilbenchMs, otherMs, createRng(seed));
+  const ci = sr.ratioCi95;
   let verdict: Significance['verdict'] = 'no significant difference';
-  if (mw.p < 0.05 && ci[0] > 1) verdict = 'dilbench faster';
-  else if (mw.p < 0.05 && ci[1] < 1) verdict = 'dilbench slower';
-  return { seqLen, framework, ratio, ratioCi95: ci, p: mw.p, method: mw.method, verdict };
+  if (sr.pValue < 0.05 && ci[0] > 1) verdict = 'dilbench faster';
+  else if (sr.pValue < 0.05 && ci[1] < 1) verdict = 'dilbench slower';
+  return { seqLen, framework, ratio: sr.ratio, ratioCi95: ci, p: sr.pValue, method: sr.test, verdict };
 }
 
 /** Scores buffer of the MatMul graph (B H S S fp32, plus softmax output): skip when it cannot fit. */

@@ -2,6 +2,7 @@
 // memory exact from the session's memory pool.
 import type { NativeBinding, NativeProblem, NativeSession, NativeSessionOptions } from '../native/binding.js';
 import type { FrameworkAdapter, FrameworkInputs, FrameworkSpec, PeakMemory } from './types.js';
+import { nowMs } from '../measure/clock.js';
 
 export function nativeProblem(spec: FrameworkSpec, implementation = spec.implementation): NativeProblem {
   return {
@@ -46,9 +47,9 @@ export class DilbenchAdapter implements FrameworkAdapter {
   }
 
   static async create(binding: NativeBinding, spec: FrameworkSpec): Promise<DilbenchAdapter> {
-    const t0 = performance.now();
+    const t0 = nowMs();
     const session = await binding.createSession(nativeProblem(spec), sessionOptions(spec));
-    const setupMs = performance.now() - t0;
+    const setupMs = nowMs() - t0;
     const info = binding.info();
     return new DilbenchAdapter(
       session,

@@ -11,6 +11,8 @@ import {
   type FrameworkSpec,
   type PeakMemory,
 } from './types.js';
+import { callSampler } from '../measure/call-sampler.js';
+import { nowMs } from '../measure/clock.js';
 
 // the subset of onnxruntime-node's API used here (it is optional, so no compile-time import)
 interface OrtTensor {
@@ -70,7 +72,15 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
     private readonly rssBefore: number,
   ) {
     this.name = graph === 'mha' ? ('onnxruntime-mha' as const) : ('onnxruntime-matmul' as const);
-    this.sampler = { sample: (n: number) => this.sample(n) };
+    // the engine's clock around each run; the output is released outside the timed region
+    this.sampler = callSampler(() => this.session.run(this.feeds), {
+      keepResults: false,
+      after: (r) => {
+        r.output?.dispose?.();
+        // peak RSS growth as of the end of the first (cold) call: the least polluted by the others
+        this.rssPeakDelta ??= Math.max(0, maxRssBytes() - this.rssBefore);
+      },
+    });
   }
 
   get version(): string {
@@ -88,7 +98,7 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
     const ort = await loadOnnxRuntime();
     if (typeof ort === 'string') return { name, skipped: true, reason: ort };
     const rssBefore = maxRssBytes();
-    const t0 = performance.now();
+    const t0 = nowMs();
     const bytes = graph === 'mha' ? multiHeadAttentionModel(spec) : matmulAttentionModel(spec);
     let session: OrtSession;
     try {
@@ -125,22 +135,8 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
       const dims = [spec.batch, spec.heads, spec.seqLen, spec.headDim];
       feeds = { q: tensor(inputs.q, dims), k: tensor(inputs.k, dims), v: tensor(inputs.v, dims) };
     }
-    const setupMs = performance.now() - t0;
+    const setupMs = nowMs() - t0;
     return new OnnxRuntimeAdapter(ort, session, graph, spec, feeds, setupMs, rssBefore);
-  }
-
-  private async sample(n: number): Promise<Float64Array> {
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t0 = process.hrtime.bigint();
-      const r = await this.session.run(this.feeds);
-      const t1 = process.hrtime.bigint();
-      out[i] = Number(t1 - t0);
-      r.output?.dispose?.();
-    }
-    // peak RSS growth as of the end of the first (cold) call: the least polluted by the others
-    this.rssPeakDelta ??= Math.max(0, maxRssBytes() - this.rssBefore);
-    return out;
   }
 
   async output(): Promise<Float32Array> {

@@ -9,6 +9,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { packageRoot } from '../config/paths.js';
 import { attentionScale } from './onnx-graphs.js';
 import type { FrameworkAdapter, FrameworkInputs, FrameworkSkip, FrameworkSpec, PeakMemory } from './types.js';
+import { nowMs } from '../measure/clock.js';
 
 const TORCH_DTYPE = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' } as const;
 
@@ -91,7 +92,7 @@ export class PyTorchAdapter implements FrameworkAdapter {
   static async create(spec: FrameworkSpec, inputs: FrameworkInputs): Promise<PyTorchAdapter | FrameworkSkip> {
     const reason = torchUnavailableReason();
     if (reason) return { name: 'pytorch', skipped: true, reason };
-    const t0 = performance.now();
+    const t0 = nowMs();
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-torch-'));
     const input = join(dir, 'qkv.bin');
     const all = new Float32Array(inputs.q.length * 3);
@@ -110,7 +111,7 @@ export class PyTorchAdapter implements FrameworkAdapter {
       child.once('error', reject);
     });
     const ready = JSON.parse(first) as Ready;
-    return new PyTorchAdapter(child, lines, dir, ready, performance.now() - t0, spec);
+    return new PyTorchAdapter(child, lines, dir, ready, nowMs() - t0, spec);
   }
 
   private request<T>(cmd: string): Promise<T> {

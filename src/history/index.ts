@@ -2,28 +2,21 @@
 // `<dir>/history.jsonl`, so results accumulate across runs and machines.
 //
 // Concurrency protocol (several dilbench processes may append at once):
-// - a writer takes the lock file `<history>.lock` with open(O_CREAT | O_EXCL) ('wx'); the lock holds
-//   `{ pid, hostname, token, createdAt }`;
+// - a writer takes the lock of the file (results/lock.ts: the one lock rule of accumulated files);
 // - it appends the whole batch of lines with ONE write on a descriptor opened with O_APPEND,
 //   looping only if the kernel wrote less than asked, then fsyncs and closes;
-// - it releases the lock by unlinking it, only if the lock still holds its own token;
-// - while the lock is taken it retries with exponential backoff and jitter (up to `timeoutMs`);
-// - a lock is stale when its holder is a dead process on this host, or when it is older than
-//   `staleMs` (a live holder keeps it for milliseconds). A stale lock is broken by renaming it to a
-//   unique name first, so two processes that both judge it stale cannot both remove a fresh lock:
-//   only one rename succeeds, and the winner re-checks what it took before deleting it.
+// - then it releases the lock.
 // If the previous writer died mid-write and left a last line without '\n', the next writer starts its
 // batch with '\n' so its own lines stay whole; readers skip any line that is not valid JSON. The file is
 // never rewritten or truncated.
-//
-// This module imports nothing but Node built-ins (and types), so tests can transpile it alone and
-// run it in child processes.
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
-import { hostname as osHostname } from 'node:os';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { makeDirectory } from '../results/output-dir.js';
+import { withFileLock, type LockOptions } from '../results/lock.js';
+
+export type { LockOptions } from '../results/lock.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 export const HISTORY_SCHEMA_VERSION = 1;
@@ -55,13 +48,6 @@ export interface HistoryEntry {
   gitCommit: string | null;
   environment: HistoryEnvironment;
   row: Omit<ResultRow, 'samplesMs'> & { sampleCount: number };
-}
-
-export interface LockOptions {
-  /** give up after this long waiting for the lock (default 30 s) */
-  timeoutMs?: number;
-  /** a lock older than this is stale whatever its holder (default 30 s) */
-  staleMs?: number;
 }
 
 export function historyPath(dir: string): string {
@@ -96,107 +82,6 @@ export function toHistoryEntries(file: ResultFile, appendedAt = new Date().toISO
       row: { ...rest, sampleCount: Array.isArray(samplesMs) ? samplesMs.length : 0 },
     };
   });
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function isStale(lockPath: string, staleMs: number): boolean {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    mtimeMs = statSync(lockPath).mtimeMs;
-    text = readFileSync(lockPath, 'utf8');
-  } catch {
-    return false; // gone already: not ours to break, just retry
-  }
-  if (Date.now() - mtimeMs > staleMs) return true;
-  try {
-    const info = JSON.parse(text) as { pid?: number; hostname?: string };
-    if (info.hostname === osHostname() && typeof info.pid === 'number' && info.pid !== process.pid) return !processAlive(info.pid);
-  } catch {
-    // a lock being written right now has no content yet: give it until staleMs
-  }
-  return false;
-}
-
-function breakStaleLock(lockPath: string, staleMs: number): void {
-  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    renameSync(lockPath, aside);
-  } catch {
-    return; // someone else broke or released it
-  }
-  // We own `aside` now. If what we took was a fresh lock (replaced between our check and the
-  // rename), put it back when the name is free; otherwise delete it.
-  if (isStale(aside, staleMs) || !restoreIfFree(aside, lockPath)) {
-    try {
-      unlinkSync(aside);
-    } catch {
-      /* ignore */
-    }
-  }
-}
-
-function restoreIfFree(aside: string, lockPath: string): boolean {
-  try {
-    const fd = openSync(lockPath, 'wx');
-    const content = readFileSync(aside);
-    writeSync(fd, content);
-    closeSync(fd);
-    unlinkSync(aside);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Take `lockPath` (create-exclusive), waiting with backoff; returns the release function. */
-export function acquireLock(lockPath: string, options: LockOptions = {}): () => void {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const staleMs = options.staleMs ?? 30_000;
-  const token = randomBytes(8).toString('hex');
-  const content = JSON.stringify({ pid: process.pid, hostname: osHostname(), token, createdAt: new Date().toISOString() });
-  const start = Date.now();
-  let delay = 1;
-  for (;;) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      try {
-        writeSync(fd, content);
-      } finally {
-        closeSync(fd);
-      }
-      return () => {
-        try {
-          if (readFileSync(lockPath, 'utf8').includes(token)) unlinkSync(lockPath);
-        } catch {
-          /* already gone */
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (isStale(lockPath, staleMs)) {
-      breakStaleLock(lockPath, staleMs);
-      continue;
-    }
-    if (Date.now() - start > timeoutMs) {
-      throw Object.assign(new Error(`could not lock ${lockPath} within ${timeoutMs} ms`), { code: 'ERR_DILBENCH_HISTORY_LOCKED' });
-    }
-    sleepSync(delay + Math.random() * delay);
-    delay = Math.min(delay * 2, 50);
-  }
 }
 
 /** True when the file is non-empty and its last byte is not '\n' (a torn last line). */
@@ -246,11 +131,10 @@ function unparsableHistory(file: string): boolean {
  * file that is not a history file is never appended to nor overwritten: it is moved aside to
  * `<file>.corrupt-<timestamp>` with a warning (process warning DILBENCH_HISTORY_MOVED).
  */
-export function appendLines(file: string, lines: string[], options: LockOptions = {}): void {
+export async function appendLines(file: string, lines: string[], options: LockOptions = {}): Promise<void> {
   if (lines.length === 0) return;
   for (const l of lines) if (l.includes('\n')) throw new Error('history lines must not contain newlines');
-  const release = acquireLock(`${file}.lock`, options);
-  try {
+  await withFileLock(file, () => {
     if (unparsableHistory(file)) {
       const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
       renameSync(file, aside);
@@ -268,19 +152,17 @@ export function appendLines(file: string, lines: string[], options: LockOptions 
     } finally {
       closeSync(fd);
     }
-  } finally {
-    release();
-  }
+  }, options);
 }
 
 /**
  * Append every row of `resultFile` to `<dir>/history.jsonl` (created with its directory when
  * missing). Safe with concurrent writers; returns the number of rows appended.
  */
-export function appendHistory(resultFile: ResultFile, dir = 'benchmark_results', options: LockOptions = {}): number {
+export async function appendHistory(resultFile: ResultFile, dir = 'benchmark_results', options: LockOptions = {}): Promise<number> {
   makeDirectory(dir);
   const entries = toHistoryEntries(resultFile);
-  appendLines(historyPath(dir), entries.map((e) => JSON.stringify(e)), options);
+  await appendLines(historyPath(dir), entries.map((e) => JSON.stringify(e)), options);
   return entries.length;
 }
 

@@ -7,7 +7,7 @@
 // tokens/s and peak-memory ratios and the generated tokens per prompt and mode. Runs accumulate in
 // <benchmark-dir>/inference_metrics.json and .csv; optimization_comparison.png and
 // performance_over_time.png are refreshed after each run.
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -17,17 +17,23 @@ import { collectEnvironment } from '../env/environment.js';
 import { tryLoadBinding } from '../native/dilbench.js';
 import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
-import { median, summarize } from '../stats/summary.js';
+import { median } from '../stats/summary.js';
+import type { SampleStats } from '../results/types.js';
+import { generationNs, measureCalls } from '../measure/call-sampler.js';
+import { timeCall } from '../measure/clock.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadGpt2Checkpoint } from '../models/gpt2-checkpoint.js';
 import { getModelBinding } from '../models/binding.js';
 import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../models/tokenizer.js';
 import { writeFileAtomic } from '../results/store.js';
-import { moveAside, toCsvText, writePngAtomic } from './files.js';
+import { moveAside, writePngAtomic } from './files.js';
+import { toCsvText } from '../reports/csv.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
-import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from './sides.js';
-import { sideKey } from '../suite/sides.js';
+import { modelSides, runEachSide, placementOf, roundRatio, type ModelSide, type ModelSideBinding } from './sides.js';
+import { compareSidePoints, type SidePoint } from '../suite/side-comparison.js';
+import { sameSide, sideKey } from '../suite/sides.js';
 import { makeDirectory } from '../results/output-dir.js';
+import { withFileLock } from '../results/lock.js';
 
 export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -306,42 +312,12 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
   };
 }
 
-/**
- * A lock file (created exclusively) around read-modify-write of the metrics, so concurrent runs
- * on one directory lose no records. A lock older than 120 s is taken as left by a dead process.
- */
-async function lockMetrics(dir: string, warn: (w: string) => void): Promise<() => void> {
-  makeDirectory(dir);
-  const lock = join(dir, `.${METRICS_JSON}.lock`);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      closeSync(openSync(lock, 'wx'));
-      return () => rmSync(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 120_000) {
-          warn(`removing a stale lock ${lock}`);
-          rmSync(lock, { force: true });
-          continue;
-        }
-      } catch {
-        continue; // released meanwhile
-      }
-      if (Date.now() > deadline) throw new Error(`${lock}: another dilbench inference holds the metrics lock for over 60 s`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-function environmentNow(): Environment {
-  const b = tryLoadBinding();
-  return collectEnvironment(b ?? { info: () => { throw new Error('no addon'); } });
-}
-
 interface ModeRuns {
+  /** the timed generations */
   results: GenerationResult[];
+  /** their total times (prefill + decode), ms, and the engine's statistics of them */
+  samplesMs: number[];
+  stats: SampleStats;
 }
 
 /** What one side produced: its records and mode comparisons, and the tokens of each prompt and mode. */
@@ -352,6 +328,8 @@ interface SideRun {
   comparisons: InferenceComparison[];
   /** prompt label -> mode -> the tokens of the first timed run */
   tokens: Map<string, Map<InferenceMode, Int32Array>>;
+  /** per prompt and mode: the total and first-token times, what the sides are compared on */
+  points: SidePoint[];
 }
 
 /** Runs the benchmark, writes the files; see InferenceOptions. Bad options throw ConfigError. */
@@ -396,21 +374,19 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
 
   /** One side: its own model (built, warmed up per prompt and mode, run, disposed). */
   const runSide = async (side: ModelSide): Promise<SideRun> => {
-    const setupStart = process.hrtime.bigint();
-    const model: NativeModel = await binding.createModel(config, weights, placementOf(side));
-    const setupMs = Number(process.hrtime.bigint() - setupStart) / 1e6;
+    const { value: model, ms: setupMs } = await timeCall((): Promise<NativeModel> => binding.createModel(config, weights, placementOf(side)));
     log(`${sideKey(side)}: model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
-    const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map() };
+    const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map(), points: [] };
     try {
       for (const p of prompts) {
         if (opts.signal?.aborted) break;
         const byMode = new Map<InferenceMode, ModeRuns>();
         for (const mode of INFERENCE_MODES) {
           const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
-          for (let i = 0; i < warmup && !opts.signal?.aborted; i++) await model.generate(p.tokens, maxLength, runOpts);
-          const results: GenerationResult[] = [];
-          for (let i = 0; i < runs && !opts.signal?.aborted; i++) results.push(await model.generate(p.tokens, maxLength, runOpts));
-          byMode.set(mode, { results });
+          // the engine samples the generations: `warmup` discarded, then `runs` timed by the model's own step timings
+          const m = await measureCalls(() => model.generate(p.tokens, maxLength, runOpts), { warmup, runs, durationNs: generationNs, signal: opts.signal });
+          if (!m) break; // interrupted: this prompt is not written
+          byMode.set(mode, { results: m.results, samplesMs: m.measurement.samplesMs, stats: m.measurement.stats });
           log(`  ${sideKey(side)} ${p.label}: ${mode} done (${runs} runs)`);
         }
         if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written
@@ -426,9 +402,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         const identical = mismatch === null;
         const text = config.vocabSize === GPT2_VOCAB_SIZE ? decodeGpt2(ref.tokens) : null;
         const rec = (mode: InferenceMode): InferenceRecord => {
-          const rs = (byMode.get(mode) as ModeRuns).results;
-          const totals = rs.map((r) => (r.prefillNs + r.stepNs.reduce((a, b) => a + b, 0)) / 1e6);
-          const st = summarize(totals);
+          const { results: rs, stats: st } = byMode.get(mode) as ModeRuns;
           const prefill = median(rs.map((r) => r.prefillNs / 1e6));
           const decode = median(rs.map((r) => (r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0)));
           const mem = rs.reduce((m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m), rs[0]!.memory);
@@ -475,6 +449,14 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         opt.speedup = round(base.total_time_ms / opt.total_time_ms, 3);
         opt.memory_change_pct = round(((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100, 2);
         out.records.push(base, opt);
+        for (const mode of INFERENCE_MODES) {
+          const { results: rs, samplesMs } = byMode.get(mode) as ModeRuns;
+          const point = { side, name: mode, length: p.tokens.length, peakMemoryBytes: Math.max(...rs.map((r) => r.memory.peakBytes)), threads };
+          out.points.push(
+            { ...point, params: { prompt: p.label, measure: 'total' }, samplesMs },
+            { ...point, params: { prompt: p.label, measure: 'first-token' }, samplesMs: rs.map((r) => r.prefillNs / 1e6) },
+          );
+        }
         out.comparisons.push({
           run_id: runId,
           timestamp,
@@ -538,7 +520,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     timestamp,
     model: config.name,
     config,
-    environment: environmentNow(),
+    environment: collectEnvironment(tryLoadBinding()),
     dilbench_version: packageVersion(),
     setup_ms: round(done[0]?.setupMs ?? 0, 2),
     ...(sides.length > 1 ? { sides } : {}),
@@ -550,19 +532,18 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     // interrupted before any prompt finished in both modes: nothing to record
     return { runId, records, comparisons, sideComparisons, allIdentical: true, sidesAgree: true, interrupted: true, sides, files: { json, csv, plots: [] }, warnings };
   }
-  const unlock = await lockMetrics(benchmarkDir, warn);
-  try {
+  // the results' lock rule (results/lock.ts), waiting up to 60 s for another run's write
+  makeDirectory(benchmarkDir);
+  await withFileLock(json, () => {
     const stored = readMetricsFile(benchmarkDir, warn);
     stored.runs.push(...records);
     stored.comparisons.push(...comparisons);
     if (sideComparisons.length || stored.side_comparisons) stored.side_comparisons = [...(stored.side_comparisons ?? []), ...sideComparisons];
     stored.invocations.push(invocation);
     writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
-    writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
+    writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
     allRuns = stored.runs;
-  } finally {
-    unlock();
-  }
+  }, { timeoutMs: 60_000 });
   const plots: string[] = [];
   if (opts.plots !== false) {
     // optimization_comparison shows the baseline side (the side-by-side figures are in the JSON and the terminal)
@@ -586,17 +567,24 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   return { runId, records, comparisons, sideComparisons, allIdentical, sidesAgree, interrupted, sides, files: { json, csv, plots }, warnings };
 }
 
-/** Every side after the first against the first, per prompt and mode both ran. */
+/**
+ * Every side after the first against the first, per prompt and mode both ran: times and memory
+ * through the one side comparison (suite/side-comparison.ts), tokens here.
+ */
 function compareSides(done: SideRun[], at: { runId: string; timestamp: string; model: string }): InferenceSideComparison[] {
-  const [base, ...others] = done;
+  const [base] = done;
   if (!base) return [];
   const out: InferenceSideComparison[] = [];
-  for (const o of others) {
+  for (const c of compareSidePoints(done.flatMap((d) => d.points), base.side)) {
+    const o = done.find((d) => sameSide(d.side, c.other))!;
+    const compared = (r: InferenceRecord, measure: string) =>
+      c.rows.find((x) => x.implementation === r.mode && x.params?.prompt === r.prompt_label && x.params?.measure === measure);
     for (const r of o.records) {
       const b = base.records.find((x) => x.prompt_label === r.prompt_label && x.mode === r.mode);
       const bt = base.tokens.get(r.prompt_label)?.get(r.mode);
       const ot = o.tokens.get(r.prompt_label)?.get(r.mode);
       if (!b || !bt || !ot) continue; // the baseline was interrupted before this prompt
+      const total = compared(r, 'total');
       const mismatch = firstMismatch(bt, ot);
       let same = 0;
       for (let i = 0; i < Math.min(bt.length, ot.length); i++) if (bt[i] === ot[i]) same++;
@@ -612,11 +600,12 @@ function compareSides(done: SideRun[], at: { runId: string; timestamp: string; m
         dtype: o.side.dtype,
         tokens_per_second: r.tokens_per_second,
         baseline_tokens_per_second: b.tokens_per_second,
-        tokens_per_second_ratio: sideRatio(r.tokens_per_second, b.tokens_per_second),
-        first_token_latency_ratio: sideRatio(r.first_token_latency_ms, b.first_token_latency_ms),
+        // tokens/s is new_tokens / median time: its ratio is the inverse of the time ratio
+        tokens_per_second_ratio: roundRatio(total?.timeRatio ? 1 / total.timeRatio : null),
+        first_token_latency_ratio: roundRatio(compared(r, 'first-token')?.timeRatio ?? null),
         peak_memory_mb: r.peak_memory_mb,
         baseline_peak_memory_mb: b.peak_memory_mb,
-        peak_memory_ratio: sideRatio(r.peak_memory_mb, b.peak_memory_mb),
+        peak_memory_ratio: roundRatio(total?.memoryRatio ?? null),
         tokens_match_baseline: mismatch === null,
         first_mismatch: mismatch,
         token_agreement_pct: round((same / Math.max(1, bt.length, ot.length)) * 100, 2),

@@ -1,5 +1,6 @@
 // File helpers shared by `dilbench inference` and `dilbench scaling`: atomic binary writes, moving
-// an unreadable file aside, PNG rendering of a Vega-Lite spec (vega loaded on demand).
+// an unreadable file aside, PNG rendering of a Vega-Lite spec (vega loaded on demand). Their CSV
+// tables are written by the results' CSV writer (reports/csv.ts toCsvText).
 import { existsSync, renameSync } from 'node:fs';
 import { writeFileAtomic } from '../results/store.js';
 import type { VlSpec } from '../reports/plots/specs.js';
@@ -23,14 +24,4 @@ export async function writePngAtomic(spec: VlSpec, path: string): Promise<void> 
   const { renderPng } = await import('../reports/plots/render.js');
   const { png } = await renderPng(spec);
   writeBytesAtomic(path, png);
-}
-
-/** RFC 4180 CSV of `rows` with `columns` (null/undefined -> empty). */
-export function toCsvText(rows: Record<string, unknown>[], columns: readonly string[]): string {
-  const cell = (v: unknown): string => {
-    if (v === null || v === undefined) return '';
-    const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
 }

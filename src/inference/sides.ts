@@ -124,7 +124,7 @@ export async function runEachSide<S extends ModelSide, R>(
   return { results, firstError };
 }
 
-/** Ratio rounded to 4 significant decimals, null when the baseline is not positive. */
-export function sideRatio(value: number, baseline: number): number | null {
-  return baseline > 0 && Number.isFinite(value) ? Math.round((value / baseline) * 1e4) / 1e4 : null;
+/** A side-comparison ratio (suite/side-comparison.ts) as the model commands write it: 4 decimals, null when not compared. */
+export function roundRatio(ratio: number | null): number | null {
+  return ratio !== null && Number.isFinite(ratio) ? Math.round(ratio * 1e4) / 1e4 : null;
 }

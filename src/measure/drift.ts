@@ -5,6 +5,7 @@
 import { median } from '../stats/summary.js';
 import type { SentinelReading, DriftSentinel, PointDrift } from '../results/types.js';
 export type { SentinelReading, DriftSentinel, PointDrift };
+import { nowMs } from './clock.js';
 
 /** FMA-loop iterations per thread per reading: a few ms of AVX2 work (6 ms per reading measured on the loaded 2-core EPYC) */
 export const SENTINEL_ITERATIONS = 500_000;
@@ -28,7 +29,7 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Records the series while a run goes; `flag` turns it into per-group verdicts at the end. */
 export class DriftRecorder {
-  private readonly t0 = performance.now();
+  private readonly t0 = nowMs();
   readonly readings: SentinelReading[] = [];
   private reference = Number.NaN;
   private noise = Number.NaN;
@@ -50,12 +51,12 @@ export class DriftRecorder {
     this.reference = median(xs);
     const mad = median(xs.map((x) => Math.abs(x - this.reference)));
     this.noise = this.reference > 0 ? (100 * 1.4826 * mad) / this.reference : 0;
-    for (const g of xs) this.readings.push({ at: 'start', seconds: (performance.now() - this.t0) / 1000, gflops: g });
+    for (const g of xs) this.readings.push({ at: 'start', seconds: (nowMs() - this.t0) / 1000, gflops: g });
   }
 
   checkpoint(at: number | 'end'): number {
     const g = median(this.read(SENTINEL_CHECKPOINT_READINGS));
-    this.readings.push({ at, seconds: (performance.now() - this.t0) / 1000, gflops: g });
+    this.readings.push({ at, seconds: (nowMs() - this.t0) / 1000, gflops: g });
     return g;
   }
 

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { cpus as osCpus, loadavg } from 'node:os';
 import type { Interference, RunInterference } from '../results/types.js';
 export type { Interference, RunInterference };
+import { nowMs } from './clock.js';
 
 /**
  * Other processes' share of all CPUs, beyond the CPUs the run's threads leave idle, above which a
@@ -71,7 +72,7 @@ export function takeSnapshot(): CpuSnapshot {
   const text = readText('/proc/stat');
   const u = process.cpuUsage();
   return {
-    atMs: performance.now(),
+    atMs: nowMs(),
     stat: text === null ? null : parseProcStat(text),
     ownCpuUs: u.user + u.system,
     cpus: Math.max(1, osCpus().length),

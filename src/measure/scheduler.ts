@@ -3,6 +3,7 @@
 // native calls, seeded interleaving of several implementations, cancellation between calls.
 import { median as medianOf, summarize, relativeStandardError } from '../stats/summary.js';
 import { createRng, shuffled } from '../stats/random.js';
+import { nowMs } from './clock.js';
 import type { SmClockSummary } from '../results/types.js';
 import {
   MeasurementCancelledError,
@@ -352,8 +353,8 @@ async function step(state: PointState, sampler: Sampler, remainingMs: number, si
 export async function measure(sampler: Sampler, options: SamplingOptions = {}, signal?: AbortSignal): Promise<Measurement> {
   const o = resolve(options);
   const state = new PointState(o, false);
-  const start = performance.now();
-  const elapsedMs = () => Math.max(performance.now() - start, state.sampledMs);
+  const start = nowMs();
+  const elapsedMs = () => Math.max(nowMs() - start, state.sampledMs);
   while (state.phase !== 'done') {
     await step(state, sampler, o.maxTimeMs - elapsedMs(), signal);
     if (state.phase !== 'sample') continue;
@@ -381,11 +382,11 @@ export async function measureInterleaved(
   const states = new Map(names.map((n) => [n, new PointState(o, true)]));
   const rng = createRng(seed);
   const budgetMs = o.maxTimeMs * Math.max(1, names.length);
-  const start = performance.now();
+  const start = nowMs();
   const elapsedMs = () => {
     let sampled = 0;
     for (const s of states.values()) sampled += s.sampledMs;
-    return Math.max(performance.now() - start, sampled);
+    return Math.max(nowMs() - start, sampled);
   };
   const active = () => names.filter((n) => (states.get(n) as PointState).phase !== 'done');
 

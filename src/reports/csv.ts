@@ -101,18 +101,26 @@ function projectedColumns(r: ResultRow): { projectedMaxStepComputeMs: number | u
   };
 }
 
-export function toCsv(file: ResultFile): string {
-  const stringifier = createObjectCsvStringifier({
-    header: CSV_COLUMNS.map((id) => ({ id, title: id })),
-  });
-  const records = file.results.map((r) => {
-    const flat = flattenRow(file, r);
+/**
+ * The one CSV writer (csv-writer, RFC 4180 quoting) of every table dilbench writes: a header of
+ * `columns`, then one line per row; null/undefined cells are empty, objects are written as JSON.
+ */
+export function toCsvText(rows: readonly object[], columns: readonly string[]): string {
+  const stringifier = createObjectCsvStringifier({ header: columns.map((id) => ({ id, title: id })) });
+  const records = rows.map((r) => {
     const out: Record<string, string | number | boolean> = {};
-    for (const k of CSV_COLUMNS) {
-      const v = flat[k];
-      out[k] = v === null || v === undefined ? '' : v;
+    for (const k of columns) {
+      const v = (r as Record<string, unknown>)[k];
+      out[k] = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : (v as string | number | boolean);
     }
     return out;
   });
   return stringifier.getHeaderString()! + stringifier.stringifyRecords(records);
+}
+
+export function toCsv(file: ResultFile): string {
+  return toCsvText(
+    file.results.map((r) => flattenRow(file, r)),
+    CSV_COLUMNS,
+  );
 }

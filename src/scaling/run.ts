@@ -21,14 +21,18 @@ import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-bin
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
 import { median, summarize } from '../stats/summary.js';
+import { generationNs, measureCalls } from '../measure/call-sampler.js';
 import { headDimOf, loadModelConfig } from '../models/config.js';
 import { getModelBinding } from '../models/binding.js';
 import { syntheticPrompt } from '../models/tokenizer.js';
 import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
-import { toCsvText, writePngAtomic } from '../inference/files.js';
+import { writePngAtomic } from '../inference/files.js';
+import { toCsvText } from '../reports/csv.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
-import { modelSides, runEachSide, placementOf, sideRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
-import { sideKey, storedSideKey } from '../suite/sides.js';
+import { modelSides, runEachSide, placementOf, roundRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
+import { compareSidePoints } from '../suite/side-comparison.js';
+import type { DeviceName, DTypeName } from '../native/binding.js';
+import { sideKey, type RunSide } from '../suite/sides.js';
 
 export const SCALING_KIND = 'dilbench-inference-scaling';
 export const SCALING_PREFIX = 'inference_scaling_';
@@ -141,11 +145,6 @@ export interface ScalingRunResult {
   warnings: string[];
 }
 
-function environmentNow(): Environment {
-  const b = tryLoadBinding();
-  return collectEnvironment(b ?? { info: () => { throw new Error('no addon'); } });
-}
-
 /** Peak memory of an encoder forward, estimated: weights + activations of one layer + attention scores of one head block. */
 function encoderMemoryEstimate(c: ModelConfig, weightBytes: number, n: number): number {
   const act = n * (4 * c.hidden + c.intermediate + c.heads * headDimOf(c) * 3) * 4;
@@ -199,33 +198,31 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
           context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false,
           device: side.device, dtype: side.dtype,
         };
-        for (let i = 0; i < cfg.warmup_runs + cfg.num_runs && !opts.signal?.aborted; i++) {
-          const timed = i >= cfg.warmup_runs;
-          if (cfg.arch === 'encoder') {
-            // wall time around forward (it returns no timings); on cuda it includes the copy of the hidden states back
-            const t0 = process.hrtime.bigint();
-            await nm.forward(prompt, { implementation: cfg.implementation, threads });
-            const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-            if (timed) {
-              p.latency_samples_ms.push(ms);
-              p.prefill_samples_ms.push(ms);
-              p.decode_ms_per_token_samples.push(0);
-            }
-            p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
-            p.memory_estimated = true;
-          } else {
-            const r = await nm.generate(prompt, decoderTokens, runOpts);
-            const steps = r.stepNs.reduce((a, b) => a + b, 0);
-            if (timed) {
-              p.latency_samples_ms.push((r.prefillNs + steps) / 1e6);
-              p.prefill_samples_ms.push(r.prefillNs / 1e6);
-              p.decode_ms_per_token_samples.push(r.stepNs.length ? steps / r.stepNs.length / 1e6 : 0);
-            }
+        // the engine samples the requests: warmup_runs discarded, then num_runs timed
+        const counts = { warmup: cfg.warmup_runs, runs: cfg.num_runs, signal: opts.signal };
+        if (cfg.arch === 'encoder') {
+          // forward returns no timings: the engine's clock around it (on cuda it includes the copy of the hidden states back)
+          const m = await measureCalls(() => nm.forward(prompt, { implementation: cfg.implementation, threads }), { ...counts, keepResults: false });
+          if (!m) break; // interrupted inside this length: not a full point
+          p.latency_samples_ms = m.measurement.samplesMs;
+          p.prefill_samples_ms = m.measurement.samplesMs.slice();
+          p.decode_ms_per_token_samples = m.measurement.samplesMs.map(() => 0);
+          p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
+          p.memory_estimated = true;
+        } else {
+          const m = await measureCalls(() => nm.generate(prompt, decoderTokens, runOpts), { ...counts, durationNs: generationNs });
+          if (!m) break; // interrupted inside this length: not a full point
+          p.latency_samples_ms = m.measurement.samplesMs;
+          for (const r of m.results) {
+            p.prefill_samples_ms.push(r.prefillNs / 1e6);
+            p.decode_ms_per_token_samples.push(r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0);
+          }
+          // peaks over every request, warm-up included
+          for (const r of m.all) {
             p.peak_memory_bytes = Math.max(p.peak_memory_bytes, r.memory.peakBytes);
             p.kv_cache_bytes = Math.max(p.kv_cache_bytes, r.memory.kvCacheBytes);
           }
         }
-        if (p.latency_samples_ms.length < cfg.num_runs) break; // interrupted inside this length: not a full point
         points.push(p);
         log(`  ${sideKey(side)} context ${L}: median ${median(p.latency_samples_ms).toFixed(2)} ms`);
       }
@@ -258,7 +255,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     model,
     parameterCount,
     threads,
-    environment: environmentNow(),
+    environment: collectEnvironment(tryLoadBinding()),
     dilbenchVersion: packageVersion(),
     points,
     ...(opts.signal?.aborted ? { interrupted: true } : {}),
@@ -273,30 +270,31 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   return { file, files: { json, csv: outputs.csv, figure: outputs.figure }, rows: outputs.rows, warnings: [...warnings, ...outputs.warnings] };
 }
 
-/** Each side's points against the first side's, per context length both finished. */
+/** Each side's points against the first side's, per context length both finished (suite/side-comparison.ts). */
 export function compareScalingSides(points: ScalingPoint[]): ScalingSideComparison[] {
-  const baseline = points[0] ? storedSideKey(points[0]) : undefined;
-  if (!baseline) return [];
-  const base = new Map(points.filter((p) => storedSideKey(p) === baseline).map((p) => [p.context_length, p] as const));
-  const out: ScalingSideComparison[] = [];
-  for (const p of points) {
-    const b = base.get(p.context_length);
-    if (storedSideKey(p) === baseline || !b) continue;
-    const lat = median(p.latency_samples_ms);
-    const blat = median(b.latency_samples_ms);
-    out.push({
-      context_length: p.context_length,
-      baseline,
-      side: storedSideKey(p),
-      latency_ms: lat,
-      baseline_latency_ms: blat,
-      latency_ratio: sideRatio(lat, blat),
-      peak_memory_bytes: p.peak_memory_bytes,
-      baseline_peak_memory_bytes: b.peak_memory_bytes,
-      peak_memory_ratio: sideRatio(p.peak_memory_bytes, b.peak_memory_bytes),
-    });
-  }
-  return out;
+  const first = points[0];
+  if (!first) return [];
+  const sideOf = (p: ScalingPoint): RunSide => ({ device: (p.device ?? 'cpu') as DeviceName, dtype: (p.dtype ?? 'fp32') as DTypeName });
+  const baseline = sideOf(first);
+  const compared = compareSidePoints(
+    points.map((p) => ({ side: sideOf(p), name: 'request', length: p.context_length, samplesMs: p.latency_samples_ms, peakMemoryBytes: p.peak_memory_bytes, threads: 0 })),
+    baseline,
+  );
+  return compared.flatMap((c) =>
+    c.rows
+      .filter((r) => r.baseline.status === 'ok' && r.other.status === 'ok')
+      .map((r) => ({
+        context_length: r.seqLen,
+        baseline: sideKey(c.baseline),
+        side: sideKey(c.other),
+        latency_ms: r.other.medianMs!,
+        baseline_latency_ms: r.baseline.medianMs!,
+        latency_ratio: roundRatio(r.timeRatio),
+        peak_memory_bytes: r.other.peakMemoryBytes!,
+        baseline_peak_memory_bytes: r.baseline.peakMemoryBytes!,
+        peak_memory_ratio: roundRatio(r.memoryRatio),
+      })),
+  );
 }
 
 /** Table rows of one scaling result file. */
@@ -386,7 +384,7 @@ export async function writeScalingOutputs(
   const rows = loaded.files.flatMap((f) => scalingRows(f.file));
   const files: string[] = [];
   const csv = join(out, 'tables', 'inference_results.csv');
-  writeFileAtomic(csv, toCsvText(rows as unknown as Record<string, unknown>[], TABLE_COLUMNS));
+  writeFileAtomic(csv, toCsvText(rows, TABLE_COLUMNS));
   files.push(csv);
   let figure: string | undefined;
   if (options.plots !== false && rows.length) {

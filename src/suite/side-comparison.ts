@@ -4,6 +4,7 @@
 // Mann-Whitney U, the same verdict rule); this module only pairs the rows and adds memory.
 import { compareResults, rowKey, type ComparisonSummary, type Verdict } from '../compare/compare.js';
 import type { Environment, ResultFile, ResultRow, RowStatus } from '../results/types.js';
+import { summarize } from '../stats/summary.js';
 import { sameSide, sideKey, type RunSide } from './sides.js';
 import type { SideCell, SideComparisonRow, SideComparison, SideComparisons } from '../results/types.js';
 export type { SideCell, SideComparisonRow, SideComparison, SideComparisons };
@@ -141,4 +142,47 @@ export function buildSideComparisons(rows: ResultRow[], sides: RunSide[], opts: 
     }
   }
   return { alpha: opts.alpha ?? SIDE_COMPARISON_ALPHA, threshold: opts.threshold ?? SIDE_COMPARISON_THRESHOLD, precision, device };
+}
+
+/**
+ * A measured point of a command that is not a suite (inference: a prompt and mode; scaling: a
+ * context length) on one side. `name`, `length` and `params` say which point it is, the same on
+ * every side.
+ */
+export interface SidePoint {
+  side: RunSide;
+  name: string;
+  length: number;
+  params?: Record<string, string | number | boolean>;
+  samplesMs: number[];
+  peakMemoryBytes: number | null;
+  threads: number;
+}
+
+/** A SidePoint as the result row compareSides reads (a model run has no attention shape: 0). */
+function pointRow(p: SidePoint): ResultRow {
+  return {
+    implementation: p.name, device: p.side.device, dtype: p.side.dtype, batch: 1, heads: 0, kvHeads: 0, headDim: 0,
+    seqLen: p.length, effectiveSeqLen: p.length, causal: false, status: 'ok', reason: null,
+    samplesMs: p.samplesMs, stats: p.samplesMs.length ? summarize(p.samplesMs) : null,
+    peakMemoryBytes: p.peakMemoryBytes, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null,
+    flopsPerIteration: 0, bytesPerIteration: 0, threads: p.threads, simdLevel: null,
+    ...(p.params ? { params: p.params } : {}),
+  };
+}
+
+/**
+ * Every side after `baseline` against it, point by point, with the statistics every side
+ * comparison uses (compareSides): `dilbench inference` and `dilbench scaling` compare their sides
+ * here, then keep the figures their files promise.
+ */
+export function compareSidePoints(
+  points: SidePoint[],
+  baseline: RunSide,
+  opts: { alpha?: number; threshold?: number; seed?: number } = {},
+): SideComparison[] {
+  const rows = points.map(pointRow);
+  const others: RunSide[] = [];
+  for (const p of points) if (!sameSide(p.side, baseline) && !others.some((o) => sameSide(o, p.side))) others.push(p.side);
+  return others.map((o) => compareSides(rows, baseline, o, o.device === baseline.device ? 'precision' : 'device', opts));
 }

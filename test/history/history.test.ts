@@ -1,25 +1,27 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
-import { tmpdir, hostname } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { acquireLock, appendHistory, historyPath, readHistory, readHistoryDetailed } from '../../src/history/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendHistory, historyPath, readHistory, readHistoryDetailed } from '../../src/history/index.js';
+import { acquireFileLock, lockPathOf } from '../../src/results/lock.js';
 import type { ResultFile } from '../../src/results/types.js';
 import { loadFixture } from '../reports/helpers.js';
 
 const HISTORY_SRC = fileURLToPath(new URL('../../src/history/index.ts', import.meta.url));
 
 /**
- * Child processes run plain `node`, which cannot import .ts: transpile the history module (it imports
- * only Node built-ins and types) to a standalone .mjs with the TypeScript compiler.
+ * Child processes run plain `node`, which cannot import .ts: transpile the history module and the
+ * modules it imports at run time with the TypeScript compiler, into a directory under the package's
+ * node_modules so that their package imports (proper-lockfile) resolve.
  */
 function transpileHistoryModule(dir: string): string {
-  // the history module and the modules it imports at run time, laid out as under src/
+  // laid out as under src/
   const srcRoot = join(HISTORY_SRC, '..', '..');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-  for (const rel of ['history/index.ts', 'results/output-dir.ts', 'config/errors.ts']) {
+  for (const rel of ['history/index.ts', 'results/output-dir.ts', 'results/lock.ts', 'config/errors.ts']) {
     const out = ts.transpileModule(readFileSync(join(srcRoot, rel), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
       fileName: rel,
@@ -44,15 +46,19 @@ describe('history.jsonl', () => {
   let work: string;
   let modulePath: string;
   beforeAll(() => {
-    work = mkdtempSync(join(tmpdir(), 'dilbench-history-'));
+    const cache = fileURLToPath(new URL('../../node_modules/.cache', import.meta.url));
+    mkdirSync(cache, { recursive: true });
+    work = mkdtempSync(join(cache, 'dilbench-history-'));
     modulePath = transpileHistoryModule(work);
   });
 
-  it('appends one JSON line per row with run id, timestamp, commit and environment', () => {
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('appends one JSON line per row with run id, timestamp, commit and environment', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-h1-'));
     const file = loadFixture('sequence-ranges_2026-11-20');
-    expect(appendHistory(file, dir)).toBe(file.results.length);
-    expect(appendHistory(loadFixture('sequence-ranges_2026-11-21'), dir)).toBe(file.results.length);
+    expect(await appendHistory(file, dir)).toBe(file.results.length);
+    expect(await appendHistory(loadFixture('sequence-ranges_2026-11-21'), dir)).toBe(file.results.length);
     const lines = readFileSync(historyPath(dir), 'utf8').split('\n');
     expect(lines.at(-1)).toBe('');
     expect(lines).toHaveLength(2 * file.results.length + 1);
@@ -84,7 +90,7 @@ const base = JSON.parse(readFileSync(fixture, 'utf8'));
 // 10 batches of 5 rows = 50 rows per writer; a long reason makes every line several KiB (> PIPE_BUF)
 for (let b = 0; b < 10; b++) {
   const file = { ...base, runId: 'w' + writer + '-b' + b, results: base.results.map((r, i) => ({ ...r, reason: 'x'.repeat(5000), params: { writer: Number(writer), batch: b, index: i } })) };
-  appendHistory(file, dir);
+  await appendHistory(file, dir);
 }
 `,
     );
@@ -115,13 +121,13 @@ for (let b = 0; b < 10; b++) {
     expect(existsSync(`${historyPath(dir)}.lock`)).toBe(false);
   }, 120_000);
 
-  it('a torn last line is skipped when reading and never overwritten', () => {
+  it('a torn last line is skipped when reading and never overwritten', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-h3-'));
-    appendHistory(resultFile('first', 2), dir);
+    await appendHistory(resultFile('first', 2), dir);
     appendFileSync(historyPath(dir), '{"runId":"torn","row":{"implem'); // a writer died mid-line
     const before = readFileSync(historyPath(dir), 'utf8');
     expect(readHistoryDetailed(dir).skippedLines).toEqual([3]);
-    appendHistory(resultFile('second', 3), dir);
+    await appendHistory(resultFile('second', 3), dir);
     const after = readFileSync(historyPath(dir), 'utf8');
     expect(after.startsWith(before)).toBe(true); // nothing rewritten
     const { entries, skippedLines } = readHistoryDetailed(dir);
@@ -129,31 +135,28 @@ for (let b = 0; b < 10; b++) {
     expect(skippedLines).toEqual([3]);
   });
 
-  it('breaks a stale lock (dead holder, or too old) and times out on a live one', () => {
+  it('takes over a stale lock (not refreshed: its holder died) and times out on a live one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-h4-'));
-    const lock = `${historyPath(dir)}.lock`;
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    const deadPid = Number(dead.stdout);
-    writeFileSync(lock, JSON.stringify({ pid: deadPid, hostname: hostname(), token: 'dead', createdAt: new Date().toISOString() }));
-    expect(appendHistory(resultFile('after-dead', 1), dir, { timeoutMs: 5000 })).toBe(1);
-    expect(existsSync(lock)).toBe(false);
-
-    writeFileSync(lock, JSON.stringify({ pid: process.pid, hostname: 'another-host', token: 'old', createdAt: '2020-01-01T00:00:00Z' }));
+    const lock = lockPathOf(historyPath(dir));
+    // what a process that died holding the lock leaves: the lock, no longer refreshed
+    mkdirSync(lock);
     const old = new Date(Date.now() - 120_000);
     utimesSync(lock, old, old);
-    expect(appendHistory(resultFile('after-old', 1), dir, { timeoutMs: 5000 })).toBe(1);
+    expect(await appendHistory(resultFile('after-dead', 1), dir, { timeoutMs: 5000 })).toBe(1);
+    expect(existsSync(lock)).toBe(false);
 
-    const release = acquireLock(lock); // held by this (live) process
+    const release = await acquireFileLock(historyPath(dir)); // held (and refreshed) by this live process
     try {
       const t0 = Date.now();
-      expect(() => appendHistory(resultFile('blocked', 1), dir, { timeoutMs: 300 })).toThrowError(
-        expect.objectContaining({ code: 'ERR_DILBENCH_HISTORY_LOCKED' }),
+      await expect(appendHistory(resultFile('blocked', 1), dir, { timeoutMs: 300 })).rejects.toThrowError(
+        expect.objectContaining({ code: 'ERR_DILBENCH_LOCKED' }),
       );
       expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     } finally {
-      release();
+      await release();
     }
     expect(existsSync(lock)).toBe(false);
-    expect(readHistory(dir).map((e) => e.runId)).toEqual(['after-dead', 'after-old']);
+    expect(await appendHistory(resultFile('after-release', 1), dir, { timeoutMs: 5000 })).toBe(1);
+    expect(readHistory(dir).map((e) => e.runId)).toEqual(['after-dead', 'after-release']);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResultFile } from '../../src/results/types.js';
-import { appendHistory } from '../../src/history/index.js';
+import { toHistoryEntries } from '../../src/history/index.js';
 import { loadResultFiles } from '../../src/reports/report/index.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/results/', import.meta.url));
@@ -91,7 +91,8 @@ export function variance(values: Uint8Array): number {
 export function makeResultsDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'dilbench-results-'));
   cpSync(FIXTURE_DIR, dir, { recursive: true });
-  for (const f of loadResultFiles(dir).files) appendHistory(f.file, dir);
+  // the lines appendHistory writes (without its lock: nothing else writes this fresh directory)
+  for (const f of loadResultFiles(dir).files) appendFileSync(join(dir, 'history.jsonl'), toHistoryEntries(f.file).map((e) => JSON.stringify(e)).join('\n') + '\n');
   appendFileSync(join(dir, 'history.jsonl'), '{"runId":"torn-by-a-crash","row":{"impl');
   return dir;
 }
