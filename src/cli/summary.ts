@@ -14,7 +14,7 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     r
-      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
@@ -23,8 +23,8 @@ export function textTable(header: string[], rows: string[][], rightAlign: boolea
 /** The first projected link's wall time of a projected ring row: "~4.6 h on nvlink (projected)". */
 function projectedText(r: ResultRow): string | null {
   const p = r.projected as { kind?: string; links?: { name?: string; projectedWallMs?: number }[] } | undefined;
-  if (r.status === 'ok' || p?.kind !== 'projected' || !p.links?.length) return null;
-  const l = p.links[0];
+  const l = p?.links?.[0];
+  if (r.status === 'ok' || p?.kind !== 'projected' || !l) return null;
   return `~${formatDuration(l.projectedWallMs)} on ${l.name ?? 'link'} (projected)`;
 }
 
@@ -131,8 +131,8 @@ export function summaryText(file: ResultFile, options: SummaryOptions = {}): str
   const noted = rows.filter((r) => r.warnings?.length);
   if (noted.length) notes.push(`* ${noted.length} point(s) with notes, most often ${commonNotes(noted).slice(0, 2).join(', ')}`);
   const notRun = rows.filter((r) => r.status !== 'ok' && !projectedText(r) && !isInterrupted(r));
-  if (notRun.length) {
-    const first = notRun[0];
+  const first = notRun[0];
+  if (first) {
     notes.push(`${notRun.length} point(s) skipped or failed, e.g. ${label(first)} @ ${shortLength(first.seqLen)}: ${(first.reason ?? first.status).slice(0, 90)}`);
   }
   // what else the machine did, and whether its speed moved (issue 14): one line each

@@ -30,6 +30,7 @@ import {
   MIB,
   implementationStyle,
   SHAPES as SHAPE_LIST,
+  cyclicItem,
   formatBytes,
   formatLength,
   percentOfPeak,
@@ -90,7 +91,7 @@ interface SeriesStyle {
   dashes: number[][] | null;
 }
 
-const DASHES = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
+const DASHES: readonly [number[], ...number[][]] = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
 
 function seriesStyle(pairs: { series: string; implementation: string }[]): SeriesStyle {
   const series = uniqueSorted(pairs.map((p) => p.series));
@@ -108,7 +109,7 @@ function seriesStyle(pairs: { series: string; implementation: string }[]): Serie
     series,
     colors: styles.map((st) => st.color),
     shapes: styles.map((st) => st.shape),
-    dashes: dashIndex.some((i) => i > 0) ? dashIndex.map((i) => DASHES[i % DASHES.length]) : null,
+    dashes: dashIndex.some((i) => i > 0) ? dashIndex.map((i) => cyclicItem(DASHES, i)) : null,
   };
 }
 
@@ -667,7 +668,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
   };
   const dash = {
     field: 'kind', type: 'nominal', title: 'Line',
-    scale: { domain: kinds, range: kinds.map((_, i) => DASHES[i % DASHES.length]) }, sort: kinds,
+    scale: { domain: kinds, range: kinds.map((_, i) => cyclicItem(DASHES, i)) }, sort: kinds,
     legend: { orient: 'bottom', columns: 1, labelLimit: 700, symbolStrokeColor: '#333' },
   };
   const shape = { field: 'ringSize', type: 'nominal', title: 'Ring size', scale: { domain: sizes, range: SHAPE_LIST.slice(0, sizes.length) }, sort: sizes };
