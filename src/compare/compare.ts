@@ -139,7 +139,10 @@ function canonical(value: unknown): string {
     .join(',')}}`;
 }
 
-function configOf(row: ResultRow): RowConfig {
+/** The fields of a row that say which configuration it measured (rowKey's input). */
+export type RowIdentity = Pick<ResultRow, keyof RowConfig>;
+
+function configOf(row: RowIdentity): RowConfig {
   const c: RowConfig = {
     implementation: row.implementation,
     device: row.device,
@@ -156,7 +159,7 @@ function configOf(row: ResultRow): RowConfig {
 }
 
 /** Full configuration key: rows match when all of it is equal. */
-export function rowKey(row: ResultRow): string {
+export function rowKey(row: RowIdentity): string {
   return configKey(configOf(row));
 }
 
