@@ -7,7 +7,6 @@ import { displayStatus, isInterrupted } from '../results/ranking.js';
 import type { ResultRow } from '../results/types.js';
 import { sideLabeller } from '../reports/side-sections.js';
 import type { SideComparison } from '../suite/side-comparison.js';
-import { interferenceNote } from '../measure/interference.js';
 import { pctOfPeakText } from '../roofline/index.js';
 
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {

@@ -111,7 +111,7 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
   if (impls.length !== 1 || (impls[0] !== 'ring' && impls[0] !== 'ring-dilated')) {
     throw new ConfigError('implementations', raw.implementations, 'one of ring, ring-dilated with --distributed (one per run)');
   }
-  const implementation = impls[0] as 'ring' | 'ring-dilated';
+  const implementation = impls[0];
   const dilated = implementation === 'ring-dilated';
   const pairs = parseImplParams({ segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates });
   if (!dilated && pairs.segmentLengths) {

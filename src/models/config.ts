@@ -43,7 +43,7 @@ const FIELDS: Record<keyof ModelConfig, FieldSpec> = {
 export const modelConfigSchema = z.object(
   Object.fromEntries(
     Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()]),
-  ) as Record<string, z.ZodType>,
+  ),
 ).strict();
 
 /**

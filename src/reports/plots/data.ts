@@ -95,7 +95,7 @@ function configValue(row: ResultRow, key: (typeof CONFIG_KEYS)[number]): unknown
 export function ringSizeOf(row: ResultRow): number | undefined {
   const p = row.params ?? {};
   const q = row.projected ?? {};
-  const v = (p['ringSize'] ?? q['ringSize'] ?? p['P']) as unknown;
+  const v = (p['ringSize'] ?? q['ringSize'] ?? p['P']);
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 

@@ -443,9 +443,9 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
       };
     });
   if (values.length === 0) return null;
-  const style = seriesStyle(values.map((v) => ({ series: v.series as string, implementation: v.implementation as string })));
+  const style = seriesStyle(values.map((v) => ({ series: v.series, implementation: v.implementation })));
   const series = style.series;
-  const lengths = [...new Set(values.map((v) => v.seqLen as number))].sort((a, b) => a - b).map(formatLength);
+  const lengths = [...new Set(values.map((v) => v.seqLen))].sort((a, b) => a - b).map(formatLength);
   const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
   const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' }, stack: null };
   const title = plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results);
@@ -603,7 +603,7 @@ function ringLinks(src: Record<string, unknown>): RingLink[] {
       const GBps = num(l['GBps']) ?? (num(l['gbps']) !== undefined ? num(l['gbps'])! / 8 : undefined);
       const commMsPerStep = num(l['commMsPerStep']);
       if (GBps === undefined && commMsPerStep === undefined) continue;
-      const name = typeof l['name'] === 'string' ? (l['name'] as string) : `${GBps ?? '?'} GB/s link`;
+      const name = typeof l['name'] === 'string' ? (l['name']) : `${GBps ?? '?'} GB/s link`;
       out.push({ name, GBps: GBps ?? NaN, commMsPerStep });
     }
   }
@@ -611,7 +611,7 @@ function ringLinks(src: Record<string, unknown>): RingLink[] {
   const GBps = num(src['linkGBps']) ?? (num(src['linkGbps']) !== undefined ? num(src['linkGbps'])! / 8 : undefined);
   const comm = num(src['commMsPerStep']);
   if (GBps !== undefined || comm !== undefined) {
-    const name = typeof src['linkName'] === 'string' ? (src['linkName'] as string) : GBps !== undefined ? `link ${+GBps.toFixed(1)} GB/s` : 'link';
+    const name = typeof src['linkName'] === 'string' ? (src['linkName']) : GBps !== undefined ? `link ${+GBps.toFixed(1)} GB/s` : 'link';
     return [{ name, GBps: GBps ?? NaN, commMsPerStep: comm }];
   }
   return [];
@@ -631,7 +631,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
     let computeNote = 'measured';
     const pc = src['perStepComputeMs'];
     if (Array.isArray(pc) && pc.length > 0 && pc.every((v) => typeof v === 'number')) {
-      const arr = pc as number[];
+      const arr = pc;
       computeMs = arr.reduce((a, b) => a + b, 0) / arr.length;
       computeLo = Math.min(...arr);
       computeHi = Math.max(...arr);
