@@ -69,7 +69,7 @@ function chooseImplementations(
 ): string[] {
   const namesOn = (device: string) => [...new Set(catalogue.filter((i) => i.device === device).map((i) => i.name))];
   if (sides.length === 1) {
-    const side = sides[0];
+    const side = sides[0]!;
     const onDevice = namesOn(side.device);
     if (requested) {
       checkImplementations(requested, onDevice, side.device);
@@ -110,7 +110,7 @@ const FIELD_HINTS: [RegExp, string][] = [
 ];
 
 /** Maps a native INVALID_CONFIG (which carries `field`) to a ConfigError naming the option. */
-function nativeConfigError(e: unknown, problem: Record<string, unknown>, sessionOptions: Record<string, unknown>): ConfigError {
+function nativeConfigError(e: unknown, problem: NativeProblem, sessionOptions: NativeSessionOptions): ConfigError {
   const msg = messageOf(e);
   const nativeField = (e as { field?: unknown })?.field;
   let field: string;
@@ -125,8 +125,11 @@ function nativeConfigError(e: unknown, problem: Record<string, unknown>, session
   // The binding's argument errors carry what the field allows; the value is the problem's or,
   // for options such as threads, the session's.
   const allowed = (e as { allowed?: unknown })?.allowed;
-  const value = problem[valueKey] ?? sessionOptions[valueKey];
-  return new ConfigError(field, value, typeof allowed === 'string' ? allowed : `what ${String(problem.implementation)} supports`, msg);
+  // the native field names are the problem's and the session options' keys
+  const inProblem: Record<string, unknown> = { ...problem };
+  const inSession: Record<string, unknown> = { ...sessionOptions };
+  const value = inProblem[valueKey] ?? inSession[valueKey];
+  return new ConfigError(field, value, typeof allowed === 'string' ? allowed : `what ${problem.implementation} supports`, msg);
 }
 
 function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: number, simd: ResultRow['simdLevel'], params?: Record<string, unknown>): ResultRow {
@@ -185,7 +188,8 @@ export async function runSuite<O extends CommonRunOptions>(
   const selection = resolveDevice(requestedOptions.device, info);
   const sides = runSides(requestedOptions, selection.device);
   const compareMode = sides.length > 1;
-  const options = { ...requestedOptions, device: sides[0].device, dtype: sides[0].dtype } as O;
+  const firstSide = sides[0]!; // runSides gives one side per device x dtype, at least one
+  const options = { ...requestedOptions, device: firstSide.device, dtype: firstSide.dtype } as O;
   if (!compareMode && options.device === 'cuda' && !cuda.available) {
     throw new ConfigError('device', 'cuda', 'cpu, auto', cuda.reason);
   }
@@ -204,9 +208,10 @@ export async function runSuite<O extends CommonRunOptions>(
   const points: SuitePoint[] = compareMode
     ? basePoints.flatMap((pt) => sides.map((s) => ({ ...pt, problem: { ...pt.problem, device: s.device, dtype: s.dtype } })))
     : basePoints;
+  // sideIndex, unavailable, planned, estimates and planEntries below: one entry per point (index i)
   const sideIndex = points.map((_, i) => (compareMode ? i % sides.length : 0));
   // why a point's side cannot run it (a skipped row), null when it can
-  const unavailable: (string | null)[] = points.map((pt, i) => (compareMode ? whyNot(sides[sideIndex[i]], pt.problem.implementation) : null));
+  const unavailable: (string | null)[] = points.map((pt, i) => (compareMode ? whyNot(sides[sideIndex[i]!]!, pt.problem.implementation) : null));
   // default budget: half of the memory available on the device the kernels run on
   let hostMemory: number | undefined;
   const deviceMemory = (device: string): number =>
@@ -214,7 +219,7 @@ export async function runSuite<O extends CommonRunOptions>(
       ? (info.cuda?.devices?.[0]?.totalMemoryBytes ?? 0)
       : (hostMemory ??= deps.availableMemoryBytes ?? availableMemoryBytes());
   const budgets = sides.map((s) => options.memoryBudget ?? Math.floor(deviceMemory(s.device) / 2));
-  const budget = budgets[0];
+  const budget = budgets[0]!; // one per side
   const budgetOf = (device: string): number => budgets[sides.findIndex((s) => s.device === device)] ?? budget;
   const sessionOptions: NativeSessionOptions = {
     threads,
@@ -224,12 +229,13 @@ export async function runSuite<O extends CommonRunOptions>(
   };
   const sideSessionOptions = budgets.map((b) => ({ ...sessionOptions, memoryLimitBytes: b }));
   const sessionOptionsOf = (i: number): NativeSessionOptions => {
-    const so = sideSessionOptions[sideIndex[i]];
-    return points[i].session ? { ...so, ...points[i].session } : so;
+    const so = sideSessionOptions[sideIndex[i]!]!;
+    const own = points[i]!.session;
+    return own ? { ...so, ...own } : so;
   };
   const after = suite.afterMeasure
     ? (row: ResultRow, session: NativeSession, i: number, cancel?: NativeCancelToken) =>
-        suite.afterMeasure!({ row, session, binding, point: points[i], options, cancel })
+        suite.afterMeasure!({ row, session, binding, point: points[i]!, options, cancel })
     : undefined;
 
   // Pre-flight: a problem the native side rejects as invalid at batch 1 is a config error (exit 2),
@@ -243,12 +249,12 @@ export async function runSuite<O extends CommonRunOptions>(
     const key = `${pt.problem.implementation}|${sideKey(pt.problem)}`;
     if (checked.has(key)) continue;
     checked.add(key);
-    const so = sideSessionOptions[sideIndex[i]];
+    const so = sideSessionOptions[sideIndex[i]!]!;
     try {
       binding.plan({ ...pt.problem, batch: 1 }, so);
     } catch (e) {
       if (codeOf(e) !== INVALID_CONFIG) continue;
-      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>, so as unknown as Record<string, unknown>);
+      const ce = nativeConfigError(e, pt.problem, so);
       if (options.implementations && !compareMode) throw ce;
       rejected.push(ce);
     }
@@ -281,21 +287,21 @@ export async function runSuite<O extends CommonRunOptions>(
     const longest = Math.max(1, ...mine.map((p) => p.problem.seqLen));
     const base = mine[0]?.problem;
     ratesBySide.push(
-      base ? await calibrateRates(binding, base, impls, sideSessionOptions[s], longest, signal) : { flopsPerSecond: () => 10e9 },
+      base ? await calibrateRates(binding, base, impls, sideSessionOptions[s]!, longest, signal) : { flopsPerSecond: () => 10e9 },
     );
   }
 
   const planned: PlannedPoint[] = points.map((pt, i) => {
-    const s = sideIndex[i];
+    const s = sideIndex[i]!;
     if (unavailable[i] !== null) {
-      return { action: 'skip', problem: pt.problem, plan: undefined as unknown as NativePlan, requestedBatch: pt.problem.batch, estimatedSeconds: 0, reason: unavailable[i]! };
+      return { action: 'skip', problem: pt.problem, requestedBatch: pt.problem.batch, estimatedSeconds: 0, reason: unavailable[i]! };
     }
-    const limits = { memoryBudgetBytes: budgets[s], maxRunSeconds: options.maxRunSeconds, ...planIterations(request) };
-    const p = planPoint(binding, pt.problem, sideSessionOptions[s], limits, ratesBySide[s]);
+    const limits = { memoryBudgetBytes: budgets[s]!, maxRunSeconds: options.maxRunSeconds, ...planIterations(request) };
+    const p = planPoint(binding, pt.problem, sideSessionOptions[s]!, limits, ratesBySide[s]!);
     // a side the native core refuses (dtype or device unsupported there) is skipped, in its words
     if (compareMode && p.action === 'fail' && p.errorCode === UNSUPPORTED) {
       unavailable[i] = p.reason;
-      return { action: 'skip', problem: p.problem, plan: undefined as unknown as NativePlan, requestedBatch: p.requestedBatch, estimatedSeconds: 0, reason: p.reason };
+      return { action: 'skip', problem: p.problem, requestedBatch: p.requestedBatch, estimatedSeconds: 0, reason: p.reason };
     }
     return p;
   });
@@ -377,8 +383,8 @@ export async function runSuite<O extends CommonRunOptions>(
     const rows: ResultRow[] = [];
     const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] = [];
     for (const i of group) {
-      const p = planned[i];
-      const params = points[i].params;
+      const p = planned[i]!;
+      const params = points[i]!.params;
       emit({
         type: 'point-start',
         index: i,
@@ -386,7 +392,7 @@ export async function runSuite<O extends CommonRunOptions>(
         implementation: p.problem.implementation,
         seqLen: p.problem.seqLen,
         batch: p.problem.batch,
-        estimatedSeconds: estimates[i],
+        estimatedSeconds: estimates[i]!,
         remainingEstimatedSeconds: remaining,
       });
       let row: ResultRow;
@@ -447,9 +453,9 @@ export async function runSuite<O extends CommonRunOptions>(
       pointDrift = drift.pointDrift(lastSentinel, now);
       lastSentinel = now;
     }
-    for (let k = 0; k < group.length; k++) {
-      const i = group[k];
-      const row = rows[k];
+    // rows: one per index of the group, in its order
+    for (const [k, i] of group.entries()) {
+      const row = rows[k]!;
       // its own field, not a warning: reports show it beside the status (interferenceNote)
       if (contention && row.status === 'ok' && row.stats) row.interference = contention;
       if (pointDrift && row.status === 'ok' && row.stats) row.drift = pointDrift;
@@ -460,7 +466,7 @@ export async function runSuite<O extends CommonRunOptions>(
         row.reason = `out of memory on ${row.device}: ${row.reason ?? ''}`;
       }
       results.push(row);
-      remaining -= estimates[i];
+      remaining -= estimates[i]!;
       emit({ type: 'point-end', index: i, total: planned.length, row, elapsedSeconds: (Date.now() - started) / 1000 / group.length });
     }
     if (interrupted) break;
