@@ -282,7 +282,7 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
   const empty: InferenceMetricsFile = { schemaVersion: 1, kind: 'dilbench-inference-metrics', runs: [], comparisons: [], invocations: [] };
   const path = join(dir, METRICS_JSON);
   if (!existsSync(path)) return empty;
-  let ok = false;
+  let ok: boolean;
   let parsed: Partial<InferenceMetricsFile> | undefined;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<InferenceMetricsFile>;
@@ -329,7 +329,7 @@ async function lockMetrics(dir: string, warn: (w: string) => void): Promise<() =
       } catch {
         continue; // released meanwhile
       }
-      if (Date.now() > deadline) throw new Error(`${lock}: another dilbench inference holds the metrics lock for over 60 s`);
+      if (Date.now() > deadline) throw new Error(`${lock}: another dilbench inference holds the metrics lock for over 60 s`, { cause: e });
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -544,7 +544,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     ...(sides.length > 1 ? { sides } : {}),
     ...(resolved.deviceSelection ? { device_selection: resolved.deviceSelection } : {}),
   };
-  let allRuns: InferenceRecord[] = records;
+  let allRuns: InferenceRecord[];
   const interrupted = opts.signal?.aborted === true;
   if (!records.length) {
     // interrupted before any prompt finished in both modes: nothing to record
