@@ -17,7 +17,8 @@ const SOURCE_DIRS = ['native', 'bindings', 'include', join('examples', 'plugins'
 const EXTENSIONS = ['.c', '.cc', '.cpp', '.h', '.hpp', '.cu', '.cuh'];
 // Device logs and plugin build trees hold no sources of ours.
 const excluded = (rel) =>
-  rel.startsWith(join('native', 'cuda', 'tools', 'results') + sep) || rel.split(sep).includes('build');
+  rel.startsWith(join('native', 'cuda', 'tools', 'results') + sep) ||
+  rel.split(sep).includes('build');
 
 function usage(message) {
   console.error(`clang-format: ${message}\nusage: node scripts/clang-format.mjs --check | --fix`);
@@ -57,7 +58,8 @@ function sourceFiles() {
 }
 
 const mode = process.argv[2];
-if (process.argv.length !== 3 || (mode !== '--check' && mode !== '--fix')) usage('one mode expected');
+if (process.argv.length !== 3 || (mode !== '--check' && mode !== '--fix'))
+  usage('one mode expected');
 
 const binary = await clangFormatBinary();
 if (!binary.path) {
@@ -92,7 +94,11 @@ const run = spawnSync(binary.path, ['--dry-run', '--Werror', ...files], {
   maxBuffer: 256 * 1024 * 1024,
 });
 const unformatted = [
-  ...new Set([...run.stderr.matchAll(/^(.+?):\d+:\d+: error: code should be clang-formatted/gm)].map((m) => m[1])),
+  ...new Set(
+    [...run.stderr.matchAll(/^(.+?):\d+:\d+: error: code should be clang-formatted/gm)].map(
+      (m) => m[1],
+    ),
+  ),
 ];
 if (run.status === 0) {
   console.log('clang-format: all files formatted');
