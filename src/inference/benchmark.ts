@@ -33,16 +33,17 @@ export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
 
 export interface InferenceOptions {
+  // the integer options also take their CLI text ("8"): each is checked as an integer in its range
   /** preset name (configs/models/<name>.yaml) or YAML path; default gpt2 */
   model?: string;
   prompt?: string;
-  promptLength?: number;
+  promptLength?: number | string;
   /** one prompt per non-empty line */
   promptsFile?: string;
   /** tokens generated after each prompt; default 50 */
-  maxLength?: number;
-  runs?: number;
-  warmup?: number;
+  maxLength?: number | string;
+  runs?: number | string;
+  warmup?: number | string;
   /** cpu (default), cuda or auto (cuda when the binding reports a device) */
   device?: string;
   /** fp32 (default); fp16/bf16 run on cuda only (the CPU model is fp32) */
@@ -52,8 +53,8 @@ export interface InferenceOptions {
   /** cpu and cuda sides; cuda is recorded as skipped with the reason when the binding has no CUDA model or device */
   compareDevices?: boolean;
   implementation?: string;
-  threads?: number;
-  seed?: number;
+  threads?: number | string;
+  seed?: number | string;
   checkpoint?: string;
   benchmarkDir?: string;
   plots?: boolean;
@@ -249,7 +250,7 @@ export function resolvePrompts(opts: Pick<InferenceOptions, 'prompt' | 'promptLe
   };
   if (opts.promptLength !== undefined) {
     const n = intOption('promptLength', opts.promptLength, 1, config.maxPositions, 0);
-    return [{ label: `synthetic-${n}`, tokens: syntheticPrompt(n, config.vocabSize, opts.seed ?? 1) }];
+    return [{ label: `synthetic-${n}`, tokens: syntheticPrompt(n, config.vocabSize, intOption('seed', opts.seed, 0, 2 ** 31 - 1, 1)) }];
   }
   if (opts.promptsFile !== undefined) {
     let text: string;
@@ -558,7 +559,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     if (sideComparisons.length || stored.side_comparisons) stored.side_comparisons = [...(stored.side_comparisons ?? []), ...sideComparisons];
     stored.invocations.push(invocation);
     writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
-    writeFileAtomic(csv, toCsvText(stored.runs as unknown as Record<string, unknown>[], CSV_COLUMNS));
+    writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
     allRuns = stored.runs;
   } finally {
     unlock();

@@ -26,11 +26,15 @@ export async function writePngAtomic(spec: VlSpec, path: string): Promise<void> 
 }
 
 /** RFC 4180 CSV of `rows` with `columns` (null/undefined -> empty). */
-export function toCsvText(rows: Record<string, unknown>[], columns: readonly string[]): string {
+export function toCsvText(rows: readonly object[], columns: readonly string[]): string {
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
     const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
+  const line = (row: object): string => {
+    const fields: Record<string, unknown> = { ...row };
+    return columns.map((c) => cell(fields[c])).join(',');
+  };
+  return [columns.join(','), ...rows.map(line)].join('\n') + '\n';
 }

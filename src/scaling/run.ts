@@ -386,7 +386,7 @@ export async function writeScalingOutputs(
   const rows = loaded.files.flatMap((f) => scalingRows(f.file));
   const files: string[] = [];
   const csv = join(out, 'tables', 'inference_results.csv');
-  writeFileAtomic(csv, toCsvText(rows as unknown as Record<string, unknown>[], TABLE_COLUMNS));
+  writeFileAtomic(csv, toCsvText(rows, TABLE_COLUMNS));
   files.push(csv);
   let figure: string | undefined;
   if (options.plots !== false && rows.length) {
