@@ -647,7 +647,8 @@ async function main(): Promise<void> {
   else process.stdout.write(fullBenchTable(result) + `wrote ${file}\n`);
 }
 
-const invokedDirectly = Boolean(process.argv[1]) && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const script = process.argv[1];
+const invokedDirectly = script !== undefined && import.meta.url === pathToFileURL(resolve(script)).href;
 if (invokedDirectly) {
   main().catch((e: unknown) => {
     process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -68,14 +68,15 @@ const PARAM_KEYS = [
 
 function validate(o: ComputeAttentionOptions): void {
   if (typeof o !== 'object' || o === null) throw new ConfigError('options', o, 'an object');
+  const given: Record<string, unknown> = { ...o }; // API input: any field may hold anything
   for (const [key, [schema, allowed]] of Object.entries(SPEC)) {
-    const value = (o as unknown as Record<string, unknown>)[key];
+    const value = given[key];
     const r = schema.safeParse(value);
     if (!r.success) throw new ConfigError(key, value, allowed, r.error.issues[0]?.message);
   }
   // implementation parameters: the native specs' bounds (the suites' flags check the same)
   for (const key of PARAM_KEYS) {
-    const value = (o as unknown as Record<string, unknown>)[key];
+    const value = o[key];
     if (value === undefined) continue;
     const spec = paramSpec(key);
     const r = paramSchema(spec, false).safeParse(value);
@@ -91,6 +92,11 @@ function validate(o: ComputeAttentionOptions): void {
   if (o.q.length !== qLen) throw new ConfigError('q', `Float32Array(${o.q.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
   if (o.k.length !== kvLen) throw new ConfigError('k', `Float32Array(${o.k.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
   if (o.v.length !== kvLen) throw new ConfigError('v', `Float32Array(${o.v.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
+}
+
+function copyParam<K extends keyof ImplementationParams>(problem: NativeProblem, options: ImplementationParams, key: K): void {
+  const value = options[key];
+  if (value !== undefined) problem[key] = value;
 }
 
 /** Resolves to the output, Float32Array [batch, heads, seqLen, headDim]. */
@@ -110,9 +116,7 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
     seed: options.seed ?? 0,
   };
   if (options.scale !== undefined) problem.scale = options.scale;
-  for (const key of PARAM_KEYS) {
-    if (options[key] !== undefined) (problem as unknown as Record<string, unknown>)[key] = options[key];
-  }
+  for (const key of PARAM_KEYS) copyParam(problem, options, key);
   const sessionOptions: NativeSessionOptions = {
     threads: options.threads && options.threads > 0 ? options.threads : binding.info().hardwareThreads,
     useMemoryPool: options.useMemoryPool ?? true,

@@ -8,11 +8,11 @@ import { ConfigError } from '../config/errors.js';
 import type { CommonRunOptions, SuiteDefinition } from '../suite/types.js';
 
 const SUITES: Record<string, SuiteDefinition<CommonRunOptions>> = {
-  [sequenceRanges.name]: sequenceRanges as unknown as SuiteDefinition<CommonRunOptions>,
-  [quickValidation.name]: quickValidation as unknown as SuiteDefinition<CommonRunOptions>,
-  [optimizationImpact.name]: optimizationImpact as unknown as SuiteDefinition<CommonRunOptions>,
-  [extreme.name]: extreme as unknown as SuiteDefinition<CommonRunOptions>,
-  [ringSuite.name]: ringSuite as unknown as SuiteDefinition<CommonRunOptions>,
+  [sequenceRanges.name]: sequenceRanges,
+  [quickValidation.name]: quickValidation,
+  [optimizationImpact.name]: optimizationImpact,
+  [extreme.name]: extreme,
+  [ringSuite.name]: ringSuite,
 };
 
 export function suiteNames(): string[] {

@@ -27,7 +27,7 @@ class Eta {
   done(index: number, elapsedSeconds: number, ok: boolean): void {
     this.finished.add(index);
     if (ok && this.estimates[index]) {
-      this.estimatedDone += this.estimates[index] as number;
+      this.estimatedDone += this.estimates[index];
       this.actualDone += elapsedSeconds;
     }
   }

@@ -7,14 +7,13 @@ import { displayStatus, isInterrupted } from '../results/ranking.js';
 import type { ResultRow } from '../results/types.js';
 import { sideLabeller } from '../reports/side-sections.js';
 import type { SideComparison } from '../suite/side-comparison.js';
-import { interferenceNote } from '../measure/interference.js';
 import { pctOfPeakText } from '../roofline/index.js';
 
 /** The first projected link's wall time of a projected ring row: "~4.6 h on nvlink (projected)". */
 function projectedText(r: ResultRow): string | null {
   const p = r.projected as { kind?: string; links?: { name?: string; projectedWallMs?: number }[] } | undefined;
-  if (r.status === 'ok' || p?.kind !== 'projected' || !p.links?.length) return null;
-  const l = p.links[0];
+  const l = p?.links?.[0];
+  if (r.status === 'ok' || p?.kind !== 'projected' || !l) return null;
   return `~${formatDuration(l.projectedWallMs)} on ${l.name ?? 'link'} (projected)`;
 }
 
@@ -121,8 +120,8 @@ export function summaryText(file: ResultFile, options: SummaryOptions = {}): str
   const noted = rows.filter((r) => r.warnings?.length);
   if (noted.length) notes.push(`* ${noted.length} point(s) with notes, most often ${commonNotes(noted).slice(0, 2).join(', ')}`);
   const notRun = rows.filter((r) => r.status !== 'ok' && !projectedText(r) && !isInterrupted(r));
-  if (notRun.length) {
-    const first = notRun[0];
+  const first = notRun[0];
+  if (first) {
     notes.push(`${notRun.length} point(s) skipped or failed, e.g. ${label(first)} @ ${shortLength(first.seqLen)}: ${(first.reason ?? first.status).slice(0, 90)}`);
   }
   // what else the machine did, and whether its speed moved (issue 14): one line each

@@ -124,7 +124,10 @@ function canonical(value: unknown): string {
     .join(',')}}`;
 }
 
-function configOf(row: ResultRow): RowConfig {
+/** The fields of a row that say which configuration it measured (rowKey's input). */
+export type RowIdentity = Pick<ResultRow, keyof RowConfig>;
+
+function configOf(row: RowIdentity): RowConfig {
   const c: RowConfig = {
     implementation: row.implementation,
     device: row.device,
@@ -141,8 +144,13 @@ function configOf(row: ResultRow): RowConfig {
 }
 
 /** Full configuration key: rows match when all of it is equal. */
-export function rowKey(row: ResultRow): string {
-  return canonical(configOf(row));
+export function rowKey(row: RowIdentity): string {
+  return configKey(configOf(row));
+}
+
+/** rowKey of a row with this configuration (RowComparison.config). */
+export function configKey(config: RowConfig): string {
+  return canonical(config);
 }
 
 /** Loose identity (implementation, length, parameters): pairs rows whose shapes differ. */
@@ -168,8 +176,8 @@ export function rowLabel(row: ResultRow): string {
 function shapeDifferences(a: ResultRow, b: ResultRow): string[] {
   const out: string[] = [];
   for (const f of SHAPE_FIELDS) {
-    const va = (a as unknown as Record<string, unknown>)[f];
-    const vb = (b as unknown as Record<string, unknown>)[f];
+    const va = a[f];
+    const vb = b[f];
     if (va === undefined || vb === undefined) continue;
     if (canonical(va) !== canonical(vb)) out.push(`${f} differs: ${String(va)} in baseline, ${String(vb)} in current`);
   }

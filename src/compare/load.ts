@@ -55,5 +55,7 @@ export async function loadResultFile(file: string, role = 'result'): Promise<Res
       `${role} file ${file} is not a dilbench result file: ${where}: ${issue?.message ?? 'invalid'}`,
     );
   }
+  // the schema checks what compare reads (loose: other fields pass through unchecked), so the
+  // parsed value is a ResultFile only as far as compare relies on it
   return parsed.data as unknown as ResultFile;
 }

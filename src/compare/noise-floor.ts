@@ -2,7 +2,6 @@
 // history of the same configuration: how far medians of identical configurations moved between
 // earlier runs.
 import { existsSync } from 'node:fs';
-import type { ResultRow } from '../results/types.js';
 import { readHistory, type HistoryEntry } from '../history/index.js';
 import { CompareInputError } from './load.js';
 import { HISTORY_FLOOR_FACTOR, HISTORY_MIN_RUNS, rowKey } from './compare.js';
@@ -16,7 +15,7 @@ export function noiseFloorsOf(entries: readonly HistoryEntry[], excludeRunIds: r
   const byKey = new Map<string, Map<string, number>>();
   for (const e of entries) {
     if (excludeRunIds.includes(e.runId)) continue;
-    const row = e.row as unknown as ResultRow;
+    const row = e.row;
     const med = row.stats?.medianMs;
     if (row.status !== 'ok' || !(typeof med === 'number' && med > 0) || row.interference?.flagged) continue;
     const k = rowKey(row);

@@ -119,13 +119,16 @@ function toLink(v: 'nvlink' | 'infiniband' | number): Link {
 /** Validates the implementation parameters of raw options (CLI strings or API values). */
 export function parseImplParams(raw: Record<string, unknown>): ImplParams {
   const out: ImplParams = { enablePatternCache: true, enableMemoryPool: true };
+  const set = <K extends Exclude<(typeof IMPL_PARAM_KEYS)[number], 'linkGbps'>>(key: K, value: unknown) => {
+    out[key] = field<ImplParams[K]>(key, value);
+  };
   for (const k of IMPL_PARAM_KEYS) {
     const v = raw[k];
     if (v === undefined) continue;
     if (k === 'linkGbps') {
       out.links = field<('nvlink' | 'infiniband' | number)[]>(k, v).map(toLink);
     } else {
-      (out as unknown as Record<string, unknown>)[k] = field(k, v);
+      set(k, v);
     }
   }
   if (out.segmentLengths && out.dilationRates && out.segmentLengths.length !== out.dilationRates.length) {

@@ -41,7 +41,7 @@ interface FieldSpec {
 /** --require-quiet without a number: how long a run waits for the machine to become quiet */
 export const DEFAULT_QUIET_WAIT_SECONDS = 60;
 
-function fields(ranges: RangeTable): Record<string, FieldSpec> {
+function fields(ranges: RangeTable) {
   const names = rangeNames(ranges);
   return {
     range: { schema: z.enum(names as [string, ...string[]]), allowed: names.join(', ') },
@@ -99,11 +99,11 @@ function fields(ranges: RangeTable): Record<string, FieldSpec> {
     json: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     quiet: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     ...SIDE_FIELDS,
-  };
+  } satisfies Record<string, FieldSpec>;
 }
 
 /** --device, --dtype, --compare-dtypes, --compare-devices: shared by the suites, inference and scaling. */
-const SIDE_FIELDS: Record<string, FieldSpec> = {
+const SIDE_FIELDS = {
   device: {
     schema: z.enum(DEVICE_CHOICES),
     allowed: `${DEVICE_CHOICES.join(', ')} (auto: cuda when the loaded build reports a CUDA device, else cpu)`,
@@ -114,7 +114,7 @@ const SIDE_FIELDS: Record<string, FieldSpec> = {
     allowed: `two or more different dtypes of ${DTYPES.join(', ')}, comma-separated, the first the baseline (e.g. fp32,bf16)`,
   },
   compareDevices: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
-};
+} satisfies Record<string, FieldSpec>;
 
 export interface SideOptions {
   device: DeviceChoice;
@@ -129,7 +129,7 @@ export interface SideOptions {
  * --compare-devices excludes --device, --compare-dtypes excludes --dtype and lists each dtype once.
  */
 export function parseSideOptions(raw: Record<string, unknown>): SideOptions {
-  const get = <T>(name: string, dflt?: T): T | undefined => (raw[name] === undefined ? dflt : parseField<T>(SIDE_FIELDS, name, raw[name]));
+  const get = <T>(name: keyof typeof SIDE_FIELDS, dflt?: T): T | undefined => (raw[name] === undefined ? dflt : parseField<T>(SIDE_FIELDS, name, raw[name]));
   const device = get<DeviceChoice>('device', DEFAULTS.device)!;
   const compareDevices = get<boolean>('compareDevices', DEFAULTS.compareDevices)!;
   if (compareDevices && raw.device !== undefined) {
@@ -146,7 +146,7 @@ export function parseSideOptions(raw: Record<string, unknown>): SideOptions {
     }
   }
   // with --compare-dtypes the first listed is the run's dtype (the comparison's baseline)
-  return { device, dtype: compareDtypes ? compareDtypes[0] : dtype, ...(compareDtypes ? { compareDtypes } : {}), compareDevices };
+  return { device, dtype: compareDtypes?.[0] ?? dtype, ...(compareDtypes ? { compareDtypes } : {}), compareDevices };
 }
 
 export interface SequenceRangesOptions extends ImplParams {
@@ -245,7 +245,7 @@ const KNOWN_KEYS = new Set([
   ...IMPL_PARAM_KEYS,
 ]);
 
-function parseField<T>(specs: Record<string, FieldSpec>, name: string, value: unknown): T {
+function parseField<T, K extends string = string>(specs: Record<K, FieldSpec>, name: K, value: unknown): T {
   const spec = specs[name];
   const r = spec.schema.safeParse(value);
   if (!r.success) {
@@ -273,7 +273,7 @@ export function parseSequenceRangesOptions(
       }
     }
   }
-  const get = <T>(name: string, dflt?: T): T | undefined => {
+  const get = <T>(name: keyof typeof specs, dflt?: T): T | undefined => {
     const v = raw[name];
     if (v === undefined) return dflt;
     return parseField<T>(specs, name, v);

@@ -8,7 +8,7 @@ export function parseLength(input: string | number): number {
   const m = LENGTH_RE.exec(input);
   if (!m) return Number.NaN;
   const base = Number(m[1]);
-  const unit = m[2].toUpperCase();
+  const unit = (m[2] ?? '').toUpperCase();
   const mult = unit === 'K' ? 1024 : unit === 'M' ? 1024 * 1024 : 1;
   return base * mult;
 }
@@ -35,7 +35,7 @@ export function parseByteSize(input: string | number): number {
   if (typeof input === 'number') return input;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   if (!m) return Number.NaN;
-  const mult = SIZE_UNITS[m[2].toLowerCase()];
+  const mult = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
   if (mult === undefined) return Number.NaN;
   return Math.floor(Number(m[1]) * mult);
 }

@@ -72,16 +72,25 @@ function maxOverMean(xs: number[]): number {
   return mean > 0 ? Math.max(...xs) / mean : 1;
 }
 
+/** Entry i of a per-rank or per-step array of the rank program's output (P of each, by its format). */
+function rankEntry<T>(xs: readonly T[], i: number, what: string): T {
+  const v = xs[i];
+  if (v === undefined) throw new Error(`dilbench-ring-rank output: ${what}[${i}] is missing (${xs.length} entries)`);
+  return v;
+}
+
 export function analyzeLayout(raw: RawRingRun, l: RawLayout): DistributedMeasurement {
   const P = raw.ranks;
   const its = l.iterations;
+  const rank = (it: { ranks: RawRankIteration[] }, r: number) => rankEntry(it.ranks, r, 'ranks');
   const med = (f: (it: { ranks: RawRankIteration[] }) => number) => median(its.map(f));
   const perStep: StepMeasurement[] = [];
   for (let s = 0; s < P; s++) {
-    const computeMs = Array.from({ length: P }, (_, r) => med((it) => it.ranks[r].computeNs[s]) / 1e6);
-    const waitMs = Array.from({ length: P }, (_, r) => med((it) => it.ranks[r].waitNs[s]) / 1e6);
-    const pollMs = Array.from({ length: P }, (_, r) => med((it) => it.ranks[r].pollNs?.[s] ?? 0) / 1e6);
-    const bytesSent = Array.from({ length: P }, (_, r) => its[0]?.ranks[r].bytesSent[s] ?? 0);
+    const computeMs = Array.from({ length: P }, (_, r) => med((it) => rankEntry(rank(it, r).computeNs, s, 'computeNs')) / 1e6);
+    const waitMs = Array.from({ length: P }, (_, r) => med((it) => rankEntry(rank(it, r).waitNs, s, 'waitNs')) / 1e6);
+    const pollMs = Array.from({ length: P }, (_, r) => med((it) => rank(it, r).pollNs?.[s] ?? 0) / 1e6);
+    const first = its[0];
+    const bytesSent = Array.from({ length: P }, (_, r) => (first ? rankEntry(rank(first, r).bytesSent, s, 'bytesSent') : 0));
     perStep.push({ step: s, computeMs, pollMs, waitMs, bytesSent, loadImbalance: maxOverMean(computeMs) });
   }
   const oneWayMs = l.pingPong.oneWayNs.map((ns) => ns / 1e6);
@@ -89,29 +98,30 @@ export function analyzeLayout(raw: RawRingRun, l: RawLayout): DistributedMeasure
   const linkGBps = GBps.length ? median(GBps) : null;
   let commAll = 0;
   let exposedAll = 0;
+  // Every perStep array has P entries (built above), so [r] with r < P is defined.
   const perRank: RankMeasurement[] = Array.from({ length: P }, (_, r) => {
     let bytes = 0;
     let busyMs = 0;
     let comm = 0;
     let exposed = 0;
     for (const st of perStep) {
-      const b = st.bytesSent[r];
+      const b = st.bytesSent[r]!;
       if (b <= 0) continue;
       bytes += b;
-      busyMs += st.computeMs[r] + st.pollMs[r] + st.waitMs[r];
+      busyMs += st.computeMs[r]! + st.pollMs[r]! + st.waitMs[r]!;
       if (linkGBps) {
         const c = b / (linkGBps * 1e6);
         comm += c;
-        exposed += Math.min(st.waitMs[r], c);
+        exposed += Math.min(st.waitMs[r]!, c);
       }
     }
     commAll += comm;
     exposedAll += exposed;
     return {
       rank: r,
-      computeMs: perStep.reduce((a, st) => a + st.computeMs[r], 0),
-      pollMs: perStep.reduce((a, st) => a + st.pollMs[r], 0),
-      waitMs: perStep.reduce((a, st) => a + st.waitMs[r], 0),
+      computeMs: perStep.reduce((a, st) => a + st.computeMs[r]!, 0),
+      pollMs: perStep.reduce((a, st) => a + st.pollMs[r]!, 0),
+      waitMs: perStep.reduce((a, st) => a + st.waitMs[r]!, 0),
       bytesSent: bytes,
       achievedLinkGBps: bytes > 0 && busyMs > 0 ? bytes / (busyMs * 1e6) : null,
       overlapEfficiency: comm > 0 ? 1 - exposed / comm : null,

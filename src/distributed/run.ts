@@ -66,7 +66,8 @@ function tokenCount(v: string | number): number {
   if (typeof v === 'number') return v;
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(v.trim());
   if (!m) return NaN;
-  const f = m[2] === '' ? 1 : /k/i.test(m[2]) ? 1024 : 1 << 20;
+  const unit = m[2] ?? '';
+  const f = unit === '' ? 1 : /k/i.test(unit) ? 1024 : 1 << 20;
   return Number(m[1]) * f;
 }
 
@@ -110,14 +111,15 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
   if (impls.length !== 1 || (impls[0] !== 'ring' && impls[0] !== 'ring-dilated')) {
     throw new ConfigError('implementations', raw.implementations, 'one of ring, ring-dilated with --distributed (one per run)');
   }
-  const implementation = impls[0] as 'ring' | 'ring-dilated';
+  const implementation = impls[0];
   const dilated = implementation === 'ring-dilated';
   const pairs = parseImplParams({ segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates });
   if (!dilated && pairs.segmentLengths) {
     throw new ConfigError('segmentLengths', raw.segmentLengths, 'only with --implementations ring-dilated (ring is dense attention)');
   }
   pairs.dilationRates?.forEach((r, i) => {
-    if (r > pairs.segmentLengths![i]) throw new ConfigError('dilationRates', raw.dilationRates, 'each rate at most its segment length', `rate ${r} at index ${i} > segment length ${pairs.segmentLengths![i]}`);
+    const segment = pairs.segmentLengths?.[i];
+    if (segment !== undefined && r > segment) throw new ConfigError('dilationRates', raw.dilationRates, 'each rate at most its segment length', `rate ${r} at index ${i} > segment length ${segment}`);
   });
   const ranks = field('ranks', posInt(256), raw.ranks ?? 2, 'an integer 1..256 (MPI ranks)');
   const totals = list(raw.totalTokens ?? [4096]).map((v) => tokenCount(v as string | number));
@@ -431,9 +433,10 @@ export async function runDistributedRing(
       } else {
         deps.progress?.(`  single-process projection (simulated ${o.implementation}, P=${o.ranks}, one thread)`);
         const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps);
-        if (p) {
+        // one link: the measured ping-pong bandwidth
+        const projectedWallMs = p?.links[0]?.projectedWallMs;
+        if (p && projectedWallMs !== undefined) {
           if (imported) p.basis = `computed on ${os.hostname()} (the ranks ran with rank 0 on ${raw.rank0Host}): ${p.basis}`;
-          const projectedWallMs = p.links[0].projectedWallMs;
           row.projected = {
             ...p,
             projectedWallMs,

@@ -23,7 +23,7 @@ const ELEM_TYPE = { fp32: OnnxDataType.FLOAT, fp16: OnnxDataType.FLOAT16, bf16: 
 
 /** fp32 values as bf16 bit patterns, rounded to nearest even (NaN kept) */
 export function toBf16Bits(values: ArrayLike<number>): Uint16Array {
-  const f = Float32Array.from(values as ArrayLike<number>);
+  const f = Float32Array.from(values);
   const u = new Uint32Array(f.buffer);
   const out = new Uint16Array(u.length);
   for (let i = 0; i < u.length; i++) {
@@ -42,7 +42,7 @@ export function fromBf16Bits(bits: Uint16Array): Float32Array {
 
 /** fp32 values as fp16 bit patterns, rounded to nearest even (IEEE 754 binary16) */
 export function toFp16Bits(values: ArrayLike<number>): Uint16Array {
-  return new Uint16Array(new Float16Array(Array.from(values as ArrayLike<number>)).buffer);
+  return new Uint16Array(new Float16Array(Array.from(values)).buffer);
 }
 
 /** fp16 bit patterns as fp32 values (exact) */

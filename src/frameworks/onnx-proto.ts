@@ -224,7 +224,7 @@ export function encodeModel(model: OnnxModel): Uint8Array {
 
 /** raw little-endian bytes of float32 values */
 export function floatTensor(name: string, dims: number[], values: ArrayLike<number>): OnnxTensor {
-  const f = Float32Array.from(values as ArrayLike<number>);
+  const f = Float32Array.from(values);
   return { name, dims, dataType: OnnxDataType.FLOAT, raw: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
 }
 

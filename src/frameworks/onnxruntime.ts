@@ -43,7 +43,7 @@ export function loadOnnxRuntime(): Promise<OrtModule | string> {
     try {
       const name = 'onnxruntime-node';
       const m = (await import(name)) as OrtModule & { default?: OrtModule };
-      return m.InferenceSession ? m : (m.default as OrtModule);
+      return m.InferenceSession ? m : (m.default ?? 'onnxruntime-node loaded but exports no InferenceSession');
     } catch (e) {
       return `onnxruntime-node is not installed or does not load here (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); install it (npm i onnxruntime-node) to compare`;
     }

@@ -39,16 +39,17 @@ export const INFERENCE_MODES = ['recompute', 'kv-cache'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
 
 export interface InferenceOptions {
+  // the integer options also take their CLI text ("8"): each is checked as an integer in its range
   /** preset name (configs/models/<name>.yaml) or YAML path; default gpt2 */
   model?: string;
   prompt?: string;
-  promptLength?: number;
+  promptLength?: number | string;
   /** one prompt per non-empty line */
   promptsFile?: string;
   /** tokens generated after each prompt; default 50 */
-  maxLength?: number;
-  runs?: number;
-  warmup?: number;
+  maxLength?: number | string;
+  runs?: number | string;
+  warmup?: number | string;
   /** cpu (default), cuda or auto (cuda when the binding reports a device) */
   device?: string;
   /** fp32 (default); fp16/bf16 run on cuda only (the CPU model is fp32) */
@@ -58,8 +59,8 @@ export interface InferenceOptions {
   /** cpu and cuda sides; cuda is recorded as skipped with the reason when the binding has no CUDA model or device */
   compareDevices?: boolean;
   implementation?: string;
-  threads?: number;
-  seed?: number;
+  threads?: number | string;
+  seed?: number | string;
   checkpoint?: string;
   benchmarkDir?: string;
   plots?: boolean;
@@ -255,7 +256,7 @@ export function resolvePrompts(opts: Pick<InferenceOptions, 'prompt' | 'promptLe
   };
   if (opts.promptLength !== undefined) {
     const n = intOption('promptLength', opts.promptLength, 1, config.maxPositions, 0);
-    return [{ label: `synthetic-${n}`, tokens: syntheticPrompt(n, config.vocabSize, opts.seed ?? 1) }];
+    return [{ label: `synthetic-${n}`, tokens: syntheticPrompt(n, config.vocabSize, intOption('seed', opts.seed, 0, 2 ** 31 - 1, 1)) }];
   }
   if (opts.promptsFile !== undefined) {
     let text: string;
@@ -288,7 +289,7 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
   const empty: InferenceMetricsFile = { schemaVersion: 1, kind: 'dilbench-inference-metrics', runs: [], comparisons: [], invocations: [] };
   const path = join(dir, METRICS_JSON);
   if (!existsSync(path)) return empty;
-  let ok = false;
+  let ok: boolean;
   let parsed: Partial<InferenceMetricsFile> | undefined;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<InferenceMetricsFile>;
@@ -526,7 +527,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     ...(sides.length > 1 ? { sides } : {}),
     ...(resolved.deviceSelection ? { device_selection: resolved.deviceSelection } : {}),
   };
-  let allRuns: InferenceRecord[] = records;
+  let allRuns: InferenceRecord[];
   const interrupted = opts.signal?.aborted === true;
   if (!records.length) {
     // interrupted before any prompt finished in both modes: nothing to record

@@ -62,7 +62,7 @@ export function modelSides(
   raw: { device?: unknown; dtype?: unknown; compareDtypes?: unknown; compareDevices?: unknown },
   binding: ModelSideBinding,
 ): ModelSides {
-  const o = parseSideOptions(raw as Record<string, unknown>);
+  const o = parseSideOptions(raw);
   const cuda = cudaModelAvailability(binding);
   const device = o.device === 'auto' ? (cuda.available ? 'cuda' : 'cpu') : o.device;
   const sides: ModelSide[] = runSides(o, device).map((s) => {

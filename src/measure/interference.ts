@@ -83,7 +83,7 @@ export function takeSnapshot(): CpuSnapshot {
 export function readFrequency(): { freqMHz: number | null; maxFreqMHz: number | null } {
   const cur: number[] = [];
   const max: number[] = [];
-  let dirs: string[] = [];
+  let dirs: string[];
   try {
     dirs = readdirSync('/sys/devices/system/cpu').filter((d) => /^cpu\d+$/.test(d));
   } catch {

@@ -43,7 +43,7 @@ const FIELDS: Record<keyof ModelConfig, FieldSpec> = {
 export const modelConfigSchema = z.object(
   Object.fromEntries(
     Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()]),
-  ) as Record<string, z.ZodType>,
+  ),
 ).strict();
 
 /**
@@ -67,6 +67,8 @@ export function validateModelConfig(raw: unknown, where = 'model'): ModelConfig 
     }
     if (!spec.schema.safeParse(v).success) throw new ConfigError(field(k), v, spec.allowed);
   }
+  // every field was checked against FIELDS above; the schema, built from FIELDS at run time, is
+  // typed as a plain record, so the cast names the type those checks established
   const c = modelConfigSchema.parse(obj) as unknown as ModelConfig;
   if (c.heads % c.kvHeads !== 0) {
     throw new ConfigError(field('kvHeads'), c.kvHeads, `a divisor of heads (${c.heads})`);

@@ -42,7 +42,8 @@ export interface PlannedRun {
 export interface PlannedSkip {
   action: 'skip';
   problem: NativeProblem;
-  plan: NativePlan;
+  /** none for a side that cannot run the point at all */
+  plan?: NativePlan;
   requestedBatch: number;
   estimatedSeconds: number;
   reason: string;

@@ -50,7 +50,7 @@ function sessionOf(id: number) {
   return s;
 }
 
-process.on('message', async (m: { id: number; op: string; args: unknown[] }) => {
+async function answer(m: { id: number; op: string; args: unknown[] }): Promise<void> {
   const h = handlers[m.op];
   try {
     if (!h) throw new Error(`unknown request ${m.op}`);
@@ -60,5 +60,7 @@ process.on('message', async (m: { id: number; op: string; args: unknown[] }) => 
     const err = e as { message?: string; code?: string; field?: string };
     if (m.id) process.send!({ id: m.id, ok: false, error: { message: err.message ?? String(e), code: err.code, field: err.field } });
   }
-});
+}
+
+process.on('message', (m: { id: number; op: string; args: unknown[] }) => void answer(m));
 process.on('disconnect', () => process.exit(0));

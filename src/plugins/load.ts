@@ -17,8 +17,9 @@ export function sha256File(file: string): string {
 /** A `file.py:function` or `package.module:function` spec (Python); anything else is a library path. */
 export function isPythonSpec(spec: string): boolean {
   const m = /^(.*):([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec);
-  if (!m) return false;
-  return m[1].endsWith('.py') || /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(m[1]);
+  const target = m?.[1];
+  if (target === undefined) return false;
+  return target.endsWith('.py') || /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(target);
 }
 
 function pluginError(spec: string, why: string): ConfigError {
@@ -44,9 +45,10 @@ function messageOf(e: unknown): string {
  * duplicate kernel names, a crash while loading.
  */
 export async function loadCPlugins(specs: string[], binding: NativeBinding): Promise<PluginRecord[]> {
-  if (specs.length === 0) return [];
+  const [first] = specs;
+  if (first === undefined) return [];
   if (typeof binding.loadPlugin !== 'function') {
-    throw pluginError(specs[0], 'this dilbench addon cannot load plugins (rebuild it: npm run build:native)');
+    throw pluginError(first, 'this dilbench addon cannot load plugins (rebuild it: npm run build:native)');
   }
   const libs: { spec: string; path: string }[] = [];
   for (const spec of specs) {

@@ -6,6 +6,7 @@
 // next point). Validation before timing as for C plugins (isolated-binding.ts).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { NativeBinding, NativeImplementationInfo, NativePlan, NativeProblem, NativeSession, PoolStats } from '../native/binding.js';
@@ -32,6 +33,16 @@ interface Ready {
   executable: string;
   torch: string;
   callables: CallableInfo[];
+}
+
+/** The worker's first line (src/plugins/python/plugin_worker.py), its fields checked. */
+function readyOf(msg: Record<string, unknown>): Ready {
+  const { python, executable, torch, callables } = msg;
+  if (typeof python !== 'string' || typeof executable !== 'string' || typeof torch !== 'string' || !Array.isArray(callables)) {
+    throw coded(`the Python plugin worker's ready line lacks python, executable, torch or callables: ${JSON.stringify(msg).slice(0, 200)}`, PLUGIN_CRASHED);
+  }
+  // each callable's fields are written by the same worker from its inspection of the function
+  return { python, executable, torch, callables: callables as CallableInfo[] };
 }
 
 function coded(message: string, code: string): Error {
@@ -99,7 +110,7 @@ export class PythonWorker {
       for (const p of this.queue.splice(0)) p.reject(coded(`could not start ${this.opts.python ?? pythonExecutable()}: ${e.message}`, PLUGIN_CRASHED));
     });
     // the first line (ready or error) answers this "request"
-    this.ready = this.enqueue(`loading ${this.specs.join(', ')}`) as unknown as Promise<Ready>;
+    this.ready = this.enqueue(`loading ${this.specs.join(', ')}`).then(readyOf);
     return this.ready;
   }
 
@@ -126,7 +137,7 @@ export class PythonWorker {
   private enqueue(what: string): Promise<Record<string, unknown>> {
     const child = this.child!;
     child.ref();
-    (child.stdout as unknown as { ref?: () => void }).ref?.();
+    if (child.stdout instanceof Socket) child.stdout.ref();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.stderrTail += `\n[dilbench] no answer after ${this.opts.timeLimitSeconds} s (the run's time limit); killed`;
@@ -140,7 +151,8 @@ export class PythonWorker {
   private unrefIfIdle(): void {
     if (this.queue.length > 0 || !this.child) return;
     this.child.unref();
-    for (const s of [this.child.stdout, this.child.stderr, this.child.stdin]) (s as unknown as { unref?: () => void }).unref?.();
+    // piped stdio are sockets (typed as plain streams)
+    for (const s of [this.child.stdout, this.child.stderr, this.child.stdin]) if (s instanceof Socket) s.unref();
   }
 }
 

@@ -112,6 +112,7 @@ export function familySections(rows: ResultRow[]): string[] {
     );
     const lines: string[][] = [];
     for (const r of ring) {
+      // ResultRow.projected is an open record (any suite's projection); ring rows hold a RingProjection
       const p = r.projected as unknown as RingProjection & { measured?: boolean; fromRow?: string };
       for (const l of p.links) {
         lines.push([

@@ -54,7 +54,7 @@ export function toMarkdown(file: ResultFile): string {
   const label = sideLabeller(rows);
   const out: string[] = [];
   const counts: Record<string, number> = { ok: 0, skipped: 0, failed: 0, interrupted: 0 };
-  for (const r of rows) counts[displayStatus(r)]++;
+  for (const r of rows) counts[displayStatus(r)] = (counts[displayStatus(r)] ?? 0) + 1;
   out.push(`# dilbench ${file.suite}`);
   out.push('');
   out.push(
@@ -271,11 +271,14 @@ function fmtK(k: number): string {
 /** "N^2", "N or N log N (the interval cannot tell them apart)", "none of N, N log N, N^2 (k = 1.45)". */
 function complexityText(s: ScalingSeries): string {
   const pl = s.powerLaw;
-  if (!pl?.kCi95 || s.points.length < 3) return '- (needs 3 lengths)';
-  const n1 = s.points[0].n;
-  const n2 = s.points[s.points.length - 1].n;
+  const first = s.points[0];
+  const last = s.points.at(-1);
+  if (!pl?.kCi95 || s.points.length < 3 || !first || !last) return '- (needs 3 lengths)';
+  const n1 = first.n;
+  const n2 = last.n;
   const names = complexitiesInInterval(pl, n1, n2);
-  if (names.length === 1) return names[0];
+  const [only, ...others] = names;
+  if (only !== undefined && others.length === 0) return only;
   if (names.length > 1) return `${names.join(' or ')} (interval too wide to tell)`;
   const ex = complexityExponents(n1, n2);
   const below = (Object.keys(ex) as (keyof typeof ex)[]).filter((c) => ex[c] < pl.kCi95![0]).pop();

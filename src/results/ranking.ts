@@ -152,11 +152,13 @@ export function rankOptionsOf(file: Pick<ResultFile, 'config' | 'interrupted'>):
 
 /** The ranking of every length (and device, dtype, causal, shape) that has a dense-attention candidate. */
 export function rankLengths(rows: ResultRow[], options: RankOptions = {}): LengthRanking[] {
-  const groups = new Map<string, ResultRow[]>();
+  const groups = new Map<string, [ResultRow, ...ResultRow[]]>();
   for (const r of rows) {
     if (!isRankCandidate(r)) continue;
     const k = groupKey(r);
-    groups.set(k, [...(groups.get(k) ?? []), r]);
+    const group = groups.get(k);
+    if (group) group.push(r);
+    else groups.set(k, [r]);
   }
   const out: LengthRanking[] = [];
   for (const list of groups.values()) out.push(rankGroup(list, options));
@@ -175,7 +177,7 @@ export function rankLengths(rows: ResultRow[], options: RankOptions = {}): Lengt
   return out.sort((a, b) => a.seqLen - b.seqLen || a.device.localeCompare(b.device) || a.dtype.localeCompare(b.dtype) || Number(a.causal) - Number(b.causal));
 }
 
-function rankGroup(list: ResultRow[], options: RankOptions): LengthRanking {
+function rankGroup(list: [ResultRow, ...ResultRow[]], options: RankOptions): LengthRanking {
   const first = list[0];
   const base = { seqLen: first.seqLen, device: first.device, dtype: first.dtype, causal: first.causal };
   const ringSizes = new Set(list.filter((r) => r.implementation.startsWith('ring')).map(ringSize));
@@ -212,7 +214,7 @@ function rankGroup(list: ResultRow[], options: RankOptions): LengthRanking {
     })
     .sort((a, b) => b.rate - a.rate || a.label.localeCompare(b.label));
   if (entries.length === 1) return { ...base, verdict: 'only', entries, leaders: entries, notes };
-  const top = entries[0];
+  const top = entries[0]!; // ok is not empty (checked above), so neither is entries
   const leaders = entries.filter((e) => e === top || overlaps(e.rateCi95, top.rateCi95));
   const next = entries.find((e) => !leaders.includes(e));
   const margin = next ? { ratio: top.rate / next.rate, ci95: [top.rateCi95[0] / next.rateCi95[1], top.rateCi95[1] / next.rateCi95[0]] as [number, number] } : undefined;
@@ -239,10 +241,11 @@ export function rankFile(file: Pick<ResultFile, 'results' | 'config' | 'interrup
 /** One line: "flash (1.32x faster than naive)", "tie: flash, ring", "not ranked: ...". */
 export function verdictText(r: LengthRanking): string {
   switch (r.verdict) {
+    // these two verdicts are given with exactly one leader
     case 'winner':
-      return r.leaders[0].label;
+      return r.leaders[0]!.label;
     case 'only':
-      return `${r.leaders[0].label} (only one ran)`;
+      return `${r.leaders[0]!.label} (only one ran)`;
     case 'tie':
       return `tie: ${r.leaders.map((e) => e.label).join(', ')}`;
     case 'incomplete':

@@ -40,13 +40,14 @@ export function errors(out: ArrayLike<number>, ref: ArrayLike<number>): ErrorSum
   let num = 0;
   let den = 0;
   for (let i = 0; i < out.length; i++) {
-    const d = out[i] - ref[i];
+    const r = ref[i] ?? NaN; // a reference shorter than the output: an infinite error below
+    const d = out[i]! - r;
     const a = Math.abs(d);
     if (!(a <= maxAbs)) maxAbs = Number.isNaN(a) ? Infinity : a;
-    const sc = a / Math.max(1, Math.abs(ref[i]));
+    const sc = a / Math.max(1, Math.abs(r));
     if (!(sc <= maxScaled)) maxScaled = Number.isNaN(sc) ? Infinity : sc;
     num += d * d;
-    den += ref[i] * ref[i];
+    den += r * r;
   }
   if (out.length !== ref.length) maxAbs = maxScaled = Infinity;
   const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);

@@ -35,7 +35,7 @@ export interface StoredPeak {
 export function isGpuPeak(v: unknown): v is StoredGpuPeak {
   if (typeof v !== 'object' || v === null) return false;
   const g = v as Record<string, unknown>;
-  const positive = (k: string) => typeof g[k] === 'number' && (g[k] as number) > 0 && Number.isFinite(g[k]);
+  const positive = (k: string) => typeof g[k] === 'number' && (g[k]) > 0 && Number.isFinite(g[k]);
   return typeof g.name === 'string' && g.name.length > 0 &&
     ['fp16TensorTflops', 'bf16TensorTflops', 'fp32FmaTflops', 'copyGBps'].every(positive);
 }

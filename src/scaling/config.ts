@@ -37,7 +37,7 @@ const FIELDS: Record<keyof ScalingConfig, { schema: z.ZodType; allowed: string; 
 
 /** The zod schema of a scaling config (field checks; cross-field checks in validateScalingConfig). */
 export const scalingConfigSchema = z
-  .object(Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()])) as Record<string, z.ZodType>)
+  .object(Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()])))
   .strict();
 
 export function validateScalingConfig(raw: unknown, where = 'config'): ScalingConfig {

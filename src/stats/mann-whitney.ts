@@ -57,8 +57,8 @@ export function mannWhitneyU(x: ArrayLike<number>, y: ArrayLike<number>): MannWh
   const n1 = x.length;
   const n2 = y.length;
   if (n1 === 0 || n2 === 0) throw new RangeError('mannWhitneyU: both samples need at least one value');
-  const xs = Array.from(x as ArrayLike<number>);
-  const ys = Array.from(y as ArrayLike<number>);
+  const xs = Array.from(x);
+  const ys = Array.from(y);
   const r1 = wilcoxonRankSum(xs, ys);
   const u = r1 - (n1 * (n1 + 1)) / 2;
   const uOther = n1 * n2 - u;

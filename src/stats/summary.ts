@@ -30,7 +30,7 @@ export interface OutlierCounts {
 }
 
 function toSortedArray(samples: ArrayLike<number>): number[] {
-  const arr = Float64Array.from(samples as ArrayLike<number>);
+  const arr = Float64Array.from(samples);
   arr.sort();
   return Array.from(arr);
 }
@@ -54,7 +54,7 @@ function medianOfSortedTyped(x: Float64Array): number {
 
 /** Median (type 7: the mean of the two middle values for an even count); NaN for no values. */
 export function median(values: ArrayLike<number>): number {
-  return medianOfSortedTyped(Float64Array.from(values as ArrayLike<number>).sort());
+  return medianOfSortedTyped(Float64Array.from(values).sort());
 }
 
 /**
@@ -64,7 +64,7 @@ export function median(values: ArrayLike<number>): number {
 export function bootstrapMedians(samples: ArrayLike<number>, resamples: number, rng: Rng): Float64Array {
   const n = samples.length;
   // sorted first, so the replicates depend on the multiset of samples, not on their order
-  const src = Float64Array.from(samples as ArrayLike<number>).sort();
+  const src = Float64Array.from(samples).sort();
   const buf = new Float64Array(n);
   const out = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
@@ -152,7 +152,7 @@ export function summarize(samplesMs: ArrayLike<number>, options: BootstrapOption
 export function relativeStandardError(samples: ArrayLike<number>): number {
   const n = samples.length;
   if (n < 2) return Number.POSITIVE_INFINITY;
-  const arr = Array.from(samples as ArrayLike<number>);
+  const arr = Array.from(samples);
   const m = ssMean(arr);
   return m !== 0 ? sampleStandardDeviation(arr) / Math.sqrt(n) / Math.abs(m) : Number.POSITIVE_INFINITY;
 }

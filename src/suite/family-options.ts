@@ -41,9 +41,10 @@ export function parseFamilyOptions<E extends Record<string, unknown>>(
   const ownValues: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
-    if (k in own) {
-      const r = own[k].schema.safeParse(v);
-      if (!r.success) throw new ConfigError(k, v, own[k].allowed, r.error.issues[0]?.message);
+    const field = own[k];
+    if (field) {
+      const r = field.schema.safeParse(v);
+      if (!r.success) throw new ConfigError(k, v, field.allowed, r.error.issues[0]?.message);
       ownValues[k] = r.data;
     } else if (k === 'range' || k === 'customLengths') {
       throw new ConfigError(k, v, 'not an option of this suite (its lengths are its own)', 'unknown option');

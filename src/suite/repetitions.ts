@@ -78,11 +78,12 @@ export function runRepetitionInWorker(
 }
 
 function repetitionInterference(reps: RepetitionResult[]): Interference | undefined {
-  const measured = reps.filter((r) => r.interference);
+  const measured = reps.flatMap((r) => (r.interference ? [r.interference] : []));
   if (measured.length === 0) return undefined;
-  const flagged = measured.filter((r) => r.interference!.flagged);
-  const worst = [...measured].sort((a, b) => (b.interference!.otherCpuPct ?? 0) - (a.interference!.otherCpuPct ?? 0))[0].interference!;
-  const base = flagged[0]?.interference ?? worst;
+  const flagged = measured.filter((i) => i.flagged);
+  // the first repetition with the most other CPU use
+  const worst = measured.reduce((w, i) => ((i.otherCpuPct ?? 0) > (w.otherCpuPct ?? 0) ? i : w));
+  const base = flagged[0] ?? worst;
   return {
     ...base,
     flagged: flagged.length > 0,
@@ -117,26 +118,26 @@ function pooledRow(first: ResultRow, reps: RepetitionResult[], failures: string[
  * configuration; a row ok in at least one repetition is ok with those repetitions.
  */
 export function mergeRepetitions(files: ResultFile[]): ResultFile {
-  if (files.length === 0) throw new RangeError('mergeRepetitions needs at least one file');
   const first = files[0];
+  if (!first) throw new RangeError('mergeRepetitions needs at least one file');
   const seed = typeof first.config.seed === 'number' ? first.config.seed : undefined;
   // per file: row key -> ok rows in file order (duplicates matched in order)
-  const okByKey = files.map((f) => {
-    const m = new Map<string, ResultRow[]>();
-    for (const r of f.results) if (r.status === 'ok') m.set(rowKey(r), [...(m.get(rowKey(r)) ?? []), r]);
-    return m;
+  // and how many of each key are taken so far
+  const perFile = files.map((file) => {
+    const okByKey = new Map<string, ResultRow[]>();
+    for (const r of file.results) if (r.status === 'ok') okByKey.set(rowKey(r), [...(okByKey.get(rowKey(r)) ?? []), r]);
+    return { file, okByKey, taken: new Map<string, number>() };
   });
-  const taken = files.map(() => new Map<string, number>());
   const rows: ResultRow[] = [];
   for (const r0 of first.results) {
     const k = rowKey(r0);
     const reps: RepetitionResult[] = [];
     const failures: string[] = [];
     let template: ResultRow | null = null;
-    files.forEach((_, fi) => {
-      const n = taken[fi].get(k) ?? 0;
-      taken[fi].set(k, n + 1);
-      const ok = okByKey[fi].get(k)?.[n];
+    perFile.forEach(({ file, okByKey, taken }, fi) => {
+      const n = taken.get(k) ?? 0;
+      taken.set(k, n + 1);
+      const ok = okByKey.get(k)?.[n];
       if (ok && ok.samplesMs.length > 0) {
         template ??= ok;
         reps.push({
@@ -147,7 +148,7 @@ export function mergeRepetitions(files: ResultFile[]): ResultFile {
           ...(ok.interference ? { interference: ok.interference } : {}),
         });
       } else {
-        const other = files[fi].results.find((x) => rowKey(x) === k && x.status !== 'ok');
+        const other = file.results.find((x) => rowKey(x) === k && x.status !== 'ok');
         failures.push(other?.reason ?? 'missing from that repetition');
       }
     });
@@ -158,17 +159,18 @@ export function mergeRepetitions(files: ResultFile[]): ResultFile {
   // run-level interference: windows weighted by their length
   const runs = files.map((f) => f.interference?.run).filter((x): x is Interference => x !== undefined);
   let interference: ResultFile['interference'];
-  if (runs.length) {
+  const [firstRun] = runs;
+  if (firstRun) {
     const total = runs.reduce((s, r) => s + r.windowSeconds, 0) || 1;
     const mean = (pick: (r: Interference) => number | null) =>
       runs.some((r) => pick(r) === null) ? null : Math.round((runs.reduce((s, r) => s + (pick(r) as number) * r.windowSeconds, 0) / total) * 10) / 10;
     const run: Interference = {
-      ...runs[0],
+      ...firstRun,
       otherCpuPct: mean((r) => r.otherCpuPct),
       stealPct: mean((r) => r.stealPct),
       windowSeconds: total,
       flagged: runs.some((r) => r.flagged),
-      reason: runs.find((r) => r.flagged)?.reason ?? runs[0].reason,
+      reason: runs.find((r) => r.flagged)?.reason ?? firstRun.reason,
     };
     interference = summarizeRunInterference(run, merged);
   }

@@ -50,10 +50,11 @@ export function projectRing(t: KernelTelemetry | undefined, links: Link[] = DEFA
     const comm = bytesPerStepAll.map((b) => b / bytesPerMs);
     let wall = 0;
     let exposed = 0;
-    for (let s = 0; s < steps; s++) {
-      wall += Math.max(perStepComputeMs[s], comm[s]);
-      if (comm[s] > perStepComputeMs[s]) exposed++;
-    }
+    perStepComputeMs.forEach((computeMs, s) => {
+      const commMs = comm[s]!; // comm has one entry per step, as perStepComputeMs
+      wall += Math.max(computeMs, commMs);
+      if (commMs > computeMs) exposed++;
+    });
     return {
       ...link,
       commMsPerStepAll: comm,
@@ -77,14 +78,19 @@ export function projectRing(t: KernelTelemetry | undefined, links: Link[] = DEFA
 
 /** afterMeasure hook: fills row.projected for ring rows (any suite whose options carry `links`). */
 export function ringProjectionHook({ row, options }: { row: ResultRow; options: { links?: Link[] } }): void {
-  if (!row.implementation.startsWith('ring')) return;
-  const p = projectRing(row.telemetry, options.links ?? DEFAULT_LINKS);
+  const p = ringRowProjection(row, options);
   if (p) row.projected = { ...(row.projected ?? {}), ...p };
+}
+
+function ringRowProjection(row: ResultRow, options: { links?: Link[] }): RingProjection | null {
+  if (!row.implementation.startsWith('ring')) return null;
+  return projectRing(row.telemetry, options.links ?? DEFAULT_LINKS);
 }
 
 /** Element-wise median of several runs' per-step, per-rank compute times. */
 export function medianTelemetry(runs: KernelTelemetry[]): KernelTelemetry {
   const first = runs[0];
+  if (!first) throw new Error('medianTelemetry: no runs');
   if (runs.length === 1 || !first.stepRankNs) return first;
   return {
     ...first,
@@ -112,12 +118,13 @@ export async function ringProjectionFromSession(
   let spent = 0;
   while (runs.length < iterations && spent + per <= budgetMs) {
     const ns = await session.sample(1, false, m.cancel);
-    spent += ns[0] / 1e6;
+    spent += ns[0]! / 1e6; // sample(1) returns one time
     const t = session.telemetry();
     if (t?.stepRankNs) runs.push(t);
   }
   row.telemetry = medianTelemetry(runs);
-  ringProjectionHook(m);
-  const p = row.projected as unknown as RingProjection | undefined;
-  if (p) p.basis = `element-wise median of ${runs.length} iteration(s): ` + p.basis.replace('of the last timed iteration', '');
+  const p = ringRowProjection(row, m.options);
+  if (!p) return;
+  p.basis = `element-wise median of ${runs.length} iteration(s): ` + p.basis.replace('of the last timed iteration', '');
+  row.projected = { ...(row.projected ?? {}), ...p };
 }

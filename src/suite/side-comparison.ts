@@ -2,7 +2,7 @@
 // against its baseline side, per (implementation, shape). The statistics are those of
 // `dilbench compare` (src/compare: ratio of medians with a bootstrap 95% interval, two-sided
 // Mann-Whitney U, the same verdict rule); this module only pairs the rows and adds memory.
-import { compareResults, rowKey, type ComparisonSummary, type Verdict } from '../compare/compare.js';
+import { compareResults, configKey, rowKey, type ComparisonSummary, type Verdict } from '../compare/compare.js';
 import type { Environment, ResultFile, ResultRow, RowStatus } from '../results/types.js';
 import { summarize } from '../stats/summary.js';
 import { sameSide, sideKey, type RunSide } from './sides.js';
@@ -94,7 +94,7 @@ export function compareSides(
     threshold,
     seed: opts.seed,
   });
-  const byKey = new Map(report.rows.map((r) => [rowKey(r.config as unknown as ResultRow), r]));
+  const byKey = new Map(report.rows.map((r) => [configKey(r.config), r]));
 
   const out: SideComparisonRow[] = pairs.map((p) => {
     const ref = (p.base ?? p.other)!;
@@ -131,14 +131,17 @@ export function buildSideComparisons(rows: ResultRow[], sides: RunSide[], opts: 
   const dtypes = [...new Set(sides.map((s) => s.dtype))];
   const precision: SideComparison[] = [];
   const device: SideComparison[] = [];
-  if (dtypes.length > 1) {
+  // the first side listed is each comparison's baseline
+  const [baseDtype, ...otherDtypes] = dtypes;
+  const [baseDevice, ...otherDevices] = devices;
+  if (baseDtype !== undefined) {
     for (const d of devices) {
-      for (const t of dtypes.slice(1)) precision.push(compareSides(rows, { device: d, dtype: dtypes[0] }, { device: d, dtype: t }, 'precision', opts));
+      for (const t of otherDtypes) precision.push(compareSides(rows, { device: d, dtype: baseDtype }, { device: d, dtype: t }, 'precision', opts));
     }
   }
-  if (devices.length > 1) {
+  if (baseDevice !== undefined) {
     for (const t of dtypes) {
-      for (const d of devices.slice(1)) device.push(compareSides(rows, { device: devices[0], dtype: t }, { device: d, dtype: t }, 'device', opts));
+      for (const d of otherDevices) device.push(compareSides(rows, { device: baseDevice, dtype: t }, { device: d, dtype: t }, 'device', opts));
     }
   }
   return { alpha: opts.alpha ?? SIDE_COMPARISON_ALPHA, threshold: opts.threshold ?? SIDE_COMPARISON_THRESHOLD, precision, device };

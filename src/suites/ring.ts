@@ -54,11 +54,10 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
       (own) => [...new Set(((own.totalTokens as number[] | undefined) ?? RING_DEFAULT_TOTALS).filter((n) => n <= MAX_SEQ_LEN))],
       { maxRunSeconds: 120 },
     );
-    const own = o as unknown as { totalTokens?: number[]; ringSizes?: number[] };
     return {
       ...o,
-      ringSizes: [...new Set(own.ringSizes ?? RING_DEFAULT_SIZES)],
-      totalTokens: [...new Set(own.totalTokens ?? RING_DEFAULT_TOTALS)].sort((a, b) => a - b),
+      ringSizes: [...new Set(o.ringSizes ?? RING_DEFAULT_SIZES)],
+      totalTokens: [...new Set(o.totalTokens ?? RING_DEFAULT_TOTALS)].sort((a, b) => a - b),
     };
   },
   points(o, ctx): SuitePoint[] {
@@ -138,6 +137,7 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
             out.push({ ...template, status: template.status === 'ok' ? 'skipped' : template.status, reason: `${why}; not projected: no measured run of ${impl} at P=${P}` });
             continue;
           }
+          // ResultRow.projected is an open record (any suite's projection); ring rows hold a RingProjection
           const proj = scaleProjection(basis.projected as unknown as RingProjection, basis.seqLen, N, impl, o.links ?? DEFAULT_LINKS);
           out.push({
             ...template,

@@ -71,7 +71,7 @@ try {
 
 /** python3 with the stand-in package first on its path: a separate executable name keeps the probe cache apart */
 const standInPython = join(dir, 'python-stand-in');
-writeFileSync(standInPython, `#!/bin/sh\nPYTHONPATH="${dir}\${PYTHONPATH:+:\$PYTHONPATH}" exec python3 "$@"\n`, { mode: 0o755 });
+writeFileSync(standInPython, `#!/bin/sh\nPYTHONPATH="${dir}\${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$@"\n`, { mode: 0o755 });
 
 const sides = [
   { label: 'real torch', python: realPython, skip: noAddon ?? torchUnavailableReason(realPython) },

@@ -22,7 +22,7 @@ describe('environment', () => {
   });
 
   it('knows the git commit in a checkout, null elsewhere', () => {
-    let head: string | null = null;
+    let head: string | null;
     try {
       head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     } catch {

@@ -2,14 +2,13 @@
 // planner skips the rest with its reason before allocating.
 import type { Command } from 'commander';
 import { extreme } from '../../suites/extreme.js';
-import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 
 export function register(program: Command): void {
   registerSuiteCommand(program, {
     name: 'extreme',
     description: '16K up to 1M tokens (beyond with --max-length) for the implementations whose memory allows; the rest skipped with the reason before allocating',
-    suite: extreme as unknown as SuiteDefinition<CommonRunOptions>,
+    suite: extreme,
     fields: ['minLength', 'maxLength'],
     flags: (cmd) =>
       cmd

@@ -114,7 +114,7 @@ export async function runPeak(
     throw new CliExit(EXIT_USAGE, `error: invalid --repeats: ${JSON.stringify(String(opts.repeats))}; allowed: an integer 1..100`);
   }
   assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
-  const binding = await getBinding();
+  const binding = getBinding();
   const peak = await measureRepeatedPeak(binding, threads, duration, repeats);
   const noGpu = gpuUnavailableReason(binding);
   let gpuError: Error | null = null;

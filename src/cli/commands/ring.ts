@@ -3,7 +3,6 @@
 // `dilbench ring --distributed --ranks N`: a real ring over MPI ranks (src/distributed).
 import type { Command } from 'commander';
 import { ringSuite } from '../../suites/ring.js';
-import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 import { runDistributedCommand } from './ring-distributed.js';
 
@@ -11,7 +10,7 @@ export function register(program: Command): void {
   registerSuiteCommand(program, {
     name: 'ring',
     description: 'ring attention over P simulated ranks: measured where it fits, larger totals (up to 1e9 tokens) projected from measured per-step times; with --distributed, a real ring over MPI ranks',
-    suite: ringSuite as unknown as SuiteDefinition<CommonRunOptions>,
+    suite: ringSuite,
     fields: ['totalTokens', 'ringSize', 'linkGbps'],
     ringFlags: true,
     takeOver: async (opts) => {

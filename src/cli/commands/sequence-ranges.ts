@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { sequenceRanges } from '../../suites/sequence-ranges.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { loadRanges, rangeNames } from '../../config/ranges.js';
-import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
 import { registerSuiteCommand } from './suite-command.js';
 
 function rangeHelp(): string {
@@ -23,7 +22,7 @@ export function register(program: Command): void {
   registerSuiteCommand(program, {
     name: 'sequence-ranges',
     description: 'benchmark each implementation across a range of sequence lengths; writes JSON, CSV and Markdown',
-    suite: sequenceRanges as unknown as SuiteDefinition<CommonRunOptions>,
+    suite: sequenceRanges,
     fields: ['range', 'customLengths'],
     ringFlags: false,
     defaults: DEFAULTS,

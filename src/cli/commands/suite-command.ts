@@ -88,7 +88,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     .option('--plugin <spec>', 'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h), file.py:function or package.module:function (a torch callable, scaled_dot_product_attention convention); repeatable', collectPlugin, []);
   addImplementationFlags(cmd, { ring: spec.ringFlags });
   cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
-    const opts = c.optsWithGlobals() as Record<string, unknown>;
+    const opts = c.optsWithGlobals<Record<string, unknown>>();
     if (spec.takeOver && (await spec.takeOver(opts))) return;
     const raw: Record<string, unknown> = {};
     for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])]) if (opts[f] !== undefined) raw[f] = opts[f];

@@ -197,9 +197,10 @@ export function renderAnswer(run: Pick<HtmlRun, 'ranking' | 'environment'>): str
     .map((r) => {
       const top = r.leaders[0]?.row;
       const pct = top ? percentOfPeak(top, run.environment) : null;
+      // winner and only verdicts are given with exactly one leader
       const who =
         r.verdict === 'winner' || r.verdict === 'only'
-          ? `<strong>${implName(r.leaders[0].label)}</strong>${r.verdict === 'only' ? ' <span class="note">(only one ran)</span>' : ''}`
+          ? `<strong>${implName(r.leaders[0]!.label)}</strong>${r.verdict === 'only' ? ' <span class="note">(only one ran)</span>' : ''}`
           : r.verdict === 'tie'
             ? `tie: ${r.leaders.map((e) => implName(e.label)).join(', ')}`
             : `<span class="not-ranked">${escapeHtml(verdictText(r))}</span>`;

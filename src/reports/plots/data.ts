@@ -13,7 +13,7 @@ export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7',
  * more shape than colours: both cycle, so (colour, shape) pairs stay unique for 8 x 9 = 72 series
  * (with equal lengths the 9th implementation would repeat the 1st exactly).
  */
-export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge'];
+export const SHAPES: readonly [string, ...string[]] = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge'];
 
 export interface ImplementationStyle {
   color: string;
@@ -42,7 +42,7 @@ export const IMPLEMENTATION_STYLES: Readonly<Record<string, ImplementationStyle>
 };
 
 /** Colours for names outside the table (plugins), by sorted name: none of the table's. */
-const EXTRA_COLORS = ['#44AA99', '#661100', '#6699CC', '#117733', '#AA4466', '#4B0092'];
+const EXTRA_COLORS: readonly [string, ...string[]] = ['#44AA99', '#661100', '#6699CC', '#117733', '#AA4466', '#4B0092'];
 
 /** The style of an implementation (`dilbench:flash` is flash); unknown names get a stable extra colour. */
 export function implementationStyle(name: string, others: readonly string[] = []): ImplementationStyle {
@@ -51,7 +51,12 @@ export function implementationStyle(name: string, others: readonly string[] = []
   if (known) return known;
   const unknown = [...new Set([...others.map((o) => o.replace(/^dilbench:/, '')), impl])].filter((o) => !IMPLEMENTATION_STYLES[o]).sort();
   const i = Math.max(0, unknown.indexOf(impl));
-  return { color: EXTRA_COLORS[i % EXTRA_COLORS.length], shape: SHAPES[i % SHAPES.length] };
+  return { color: cyclicItem(EXTRA_COLORS, i), shape: cyclicItem(SHAPES, i) };
+}
+
+/** Item i of a list taken round and round (colours, shapes and dashes repeat past the end). */
+export function cyclicItem<T>(items: readonly [T, ...T[]], i: number): T {
+  return items[i % items.length] ?? items[0];
 }
 
 export const MIB = 1024 * 1024;
@@ -84,13 +89,13 @@ export function formatBytes(bytes: number | null | undefined): string {
 export const CONFIG_KEYS = ['device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim', 'causal', 'memoryPool', 'patternCache'] as const;
 
 function configValue(row: ResultRow, key: (typeof CONFIG_KEYS)[number]): unknown {
-  return (row as unknown as Record<string, unknown>)[key];
+  return row[key];
 }
 
 export function ringSizeOf(row: ResultRow): number | undefined {
   const p = row.params ?? {};
   const q = row.projected ?? {};
-  const v = (p['ringSize'] ?? q['ringSize'] ?? p['P']) as unknown;
+  const v = (p['ringSize'] ?? q['ringSize'] ?? p['P']);
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
@@ -241,7 +246,7 @@ export function runLabel(file: Pick<ResultFile, 'suite' | 'createdAt'>, withSeco
 export function runLabels(files: Pick<ResultFile, 'suite' | 'createdAt'>[]): string[] {
   const short = files.map((f) => runLabel(f));
   const clash = (s: string) => short.filter((x) => x === s).length > 1;
-  const out = files.map((f, i) => (clash(short[i]) ? runLabel(f, true) : short[i]));
+  const out = files.map((f) => (clash(runLabel(f)) ? runLabel(f, true) : runLabel(f)));
   // still equal (same second): number them
   return out.map((s, i) => (out.filter((x) => x === s).length > 1 ? `${s} #${out.slice(0, i + 1).filter((x) => x === s).length}` : s));
 }

@@ -7,7 +7,7 @@ import type { VlSpec } from './specs.js';
 
 /** Compile a Vega-Lite spec to a Vega spec; throws with the spec title on error. */
 export function compileToVega(spec: VlSpec): vega.Spec {
-  return compile(spec as TopLevelSpec).spec as vega.Spec;
+  return compile(spec as TopLevelSpec).spec;
 }
 
 /** Render a Vega-Lite spec to an SVG string (headless, no canvas). */

@@ -52,7 +52,7 @@ export function sideComparisonSpec(file: ResultFile): VlSpec | null {
   const y = {
     field: 'ratio',
     type: 'quantitative',
-    title: `Time ratio ${names.length === 1 ? names[0].split(' ')[0] : 'other / baseline'} (median, log scale; < 1 faster)`,
+    title: `Time ratio ${names.length === 1 && names[0] ? names[0].split(' ')[0] : 'other / baseline'} (median, log scale; < 1 faster)`,
     scale: { type: 'log' },
     stack: null,
   };

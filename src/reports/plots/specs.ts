@@ -30,6 +30,7 @@ import {
   MIB,
   implementationStyle,
   SHAPES as SHAPE_LIST,
+  cyclicItem,
   formatBytes,
   formatLength,
   percentOfPeak,
@@ -72,7 +73,7 @@ interface SeriesStyle {
   dashes: number[][] | null;
 }
 
-const DASHES = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
+const DASHES: readonly [number[], ...number[][]] = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
 
 function seriesStyle(pairs: { series: string; implementation: string }[]): SeriesStyle {
   const series = uniqueSorted(pairs.map((p) => p.series));
@@ -90,7 +91,7 @@ function seriesStyle(pairs: { series: string; implementation: string }[]): Serie
     series,
     colors: styles.map((st) => st.color),
     shapes: styles.map((st) => st.shape),
-    dashes: dashIndex.some((i) => i > 0) ? dashIndex.map((i) => DASHES[i % DASHES.length]) : null,
+    dashes: dashIndex.some((i) => i > 0) ? dashIndex.map((i) => cyclicItem(DASHES, i)) : null,
   };
 }
 
@@ -424,9 +425,9 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
       };
     });
   if (values.length === 0) return null;
-  const style = seriesStyle(values.map((v) => ({ series: v.series as string, implementation: v.implementation as string })));
+  const style = seriesStyle(values.map((v) => ({ series: v.series, implementation: v.implementation })));
   const series = style.series;
-  const lengths = [...new Set(values.map((v) => v.seqLen as number))].sort((a, b) => a - b).map(formatLength);
+  const lengths = [...new Set(values.map((v) => v.seqLen))].sort((a, b) => a - b).map(formatLength);
   const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
   const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' }, stack: null };
   const title = plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results);
@@ -584,7 +585,7 @@ function ringLinks(src: Record<string, unknown>): RingLink[] {
       const GBps = num(l['GBps']) ?? (num(l['gbps']) !== undefined ? num(l['gbps'])! / 8 : undefined);
       const commMsPerStep = num(l['commMsPerStep']);
       if (GBps === undefined && commMsPerStep === undefined) continue;
-      const name = typeof l['name'] === 'string' ? (l['name'] as string) : `${GBps ?? '?'} GB/s link`;
+      const name = typeof l['name'] === 'string' ? (l['name']) : `${GBps ?? '?'} GB/s link`;
       out.push({ name, GBps: GBps ?? NaN, commMsPerStep });
     }
   }
@@ -592,7 +593,7 @@ function ringLinks(src: Record<string, unknown>): RingLink[] {
   const GBps = num(src['linkGBps']) ?? (num(src['linkGbps']) !== undefined ? num(src['linkGbps'])! / 8 : undefined);
   const comm = num(src['commMsPerStep']);
   if (GBps !== undefined || comm !== undefined) {
-    const name = typeof src['linkName'] === 'string' ? (src['linkName'] as string) : GBps !== undefined ? `link ${+GBps.toFixed(1)} GB/s` : 'link';
+    const name = typeof src['linkName'] === 'string' ? (src['linkName']) : GBps !== undefined ? `link ${+GBps.toFixed(1)} GB/s` : 'link';
     return [{ name, GBps: GBps ?? NaN, commMsPerStep: comm }];
   }
   return [];
@@ -612,7 +613,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
     let computeNote = 'measured';
     const pc = src['perStepComputeMs'];
     if (Array.isArray(pc) && pc.length > 0 && pc.every((v) => typeof v === 'number')) {
-      const arr = pc as number[];
+      const arr = pc;
       computeMs = arr.reduce((a, b) => a + b, 0) / arr.length;
       computeLo = Math.min(...arr);
       computeHi = Math.max(...arr);
@@ -649,7 +650,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
   };
   const dash = {
     field: 'kind', type: 'nominal', title: 'Line',
-    scale: { domain: kinds, range: kinds.map((_, i) => DASHES[i % DASHES.length]) }, sort: kinds,
+    scale: { domain: kinds, range: kinds.map((_, i) => cyclicItem(DASHES, i)) }, sort: kinds,
     legend: { orient: 'bottom', columns: 1, labelLimit: 700, symbolStrokeColor: '#333' },
   };
   const shape = { field: 'ringSize', type: 'nominal', title: 'Ring size', scale: { domain: sizes, range: SHAPE_LIST.slice(0, sizes.length) }, sort: sizes };

@@ -242,7 +242,7 @@ export function historyPoints(history: HistoryEntry[], files: LoadedResultFile[]
     timestamp: e.timestamp,
     gitCommit: e.gitCommit,
     environment: e.environment,
-    row: e.row as unknown as HistoryPoint['row'],
+    row: e.row,
   }));
   const seen = new Set(points.map((p) => `${p.runId}|${configurationKey(p.row as ResultRow)}`));
   for (const f of files) {

@@ -230,8 +230,8 @@ export async function generateReport(options: ReportOptions = {}): Promise<Repor
   makeDirectory(outDir);
 
   // specs for every run (also needed by the HTML report)
-  const names = runLabels(loaded.files.map((f) => f.file));
-  const runs: RunFigures[] = loaded.files.map((run, i) => ({ run, name: names[i], specs: buildSuiteSpecs(run.file, { baseline: options.baseline }), files: {} }));
+  const names = runLabels(loaded.files.map((f) => f.file)); // one per file, in order
+  const runs: RunFigures[] = loaded.files.map((run, i) => ({ run, name: names[i]!, specs: buildSuiteSpecs(run.file, { baseline: options.baseline }), files: {} }));
   const overTimeSpec = performanceOverTimeSpec(points);
   let overTimeFiles: string[] = [];
 
