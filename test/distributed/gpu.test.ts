@@ -183,6 +183,16 @@ describe.skipIf(!binding)('ring --distributed --device cuda through the orchestr
     expect(md).toMatch(/\| 256 \| ring \| zigzag \| 2 \| cuda \(nccl\) \|/);
   });
 
+  it('--from-rank-output of a GPU run: cuda rows with its transport; a --device that contradicts the file is named', async () => {
+    const file = path.join(tmp, 'gpu-rank0.json');
+    writeFileSync(file, JSON.stringify(gpuRankJson(300, { against: 'none', reason: '--check none', maxAbsError: 0, relL2Error: 0, finite: true })));
+    const contradicts = parseDistributedOptions({ device: 'cpu', fromRankOutput: file, outputDir: path.join(tmp, 'never-imported') });
+    await expect(runDistributedRing(contradicts, { binding: binding! })).rejects.toThrow(/invalid device: "cpu"; allowed: cuda \(the device the --from-rank-output file ran on: transport nccl\)/);
+    const r = await runDistributedRing(parseDistributedOptions({ fromRankOutput: file, outputDir: path.join(tmp, 'imported') }), { binding: binding! });
+    expect(r.file.config).toMatchObject({ device: 'cuda', gpuTransport: 'nccl', ranks: 2, totalTokens: [300] });
+    expect(r.file.results.map((x) => [x.device, x.params?.transportKind, x.params?.transport])).toEqual([['cuda', 'nccl', 'NCCL send/recv (bootstrapped through MPI: Open MPI v4.1.4)']]);
+  });
+
   it('--device cuda where GPU ranks cannot run: exit-2 error before any file is written', async () => {
     const out = path.join(tmp, 'never');
     const o = parseDistributedOptions({ device: 'cuda', ranks: 2, totalTokens: [256], outputDir: out });
