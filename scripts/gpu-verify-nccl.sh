@@ -3,8 +3,11 @@
 # CUDA-aware MPI fallback (--gpu-transport cuda-aware-mpi) where the MPI is CUDA-aware: 2 ranks,
 # one GPU each, causal and not, the gathered output checked on rank 0 against the CPU flash
 # kernel (the rank exits 0 whatever the errors; this script fails when a check is over 2e-4 /
-# 2e-5). Run by `scripts/gpu-verify.sh run multigpu` with the carry folder in $C. Never run yet:
-# written on machines without NCCL and with at most one GPU.
+# 2e-5). Then the same through the orchestrator: `node bin/dilbench.js ring --distributed --device
+# cuda --ranks 2` (the CLI runtime unpacked from $C/cli-runtime.tar.xz, the addon and the GPU rank
+# from $C), its result file checked: device cuda and the transport on every row, the check passed,
+# per-step measurements of both ranks. Run by `scripts/gpu-verify.sh run multigpu` with the carry
+# folder in $C. Never run yet: written on machines without NCCL and with at most one GPU.
 set -u
 C=${C:-gpu-carry}
 OUT=${OUT:-/tmp/dilbench-gpu}
@@ -57,4 +60,46 @@ for l in d["layouts"]:
 PY
  done
 done
+
+# ---- the orchestrator path: dilbench ring --distributed --device cuda ------------------------------
+set -- ${runs[0]}
+transport=$2
+if [ ! -f "$C/cli-runtime.tar.xz" ]; then
+  echo "nccl-ring FAIL orchestrator: $C/cli-runtime.tar.xz not packed (scripts/gpu-verify.sh pack makes it)"; exit 1
+fi
+[ -f dist/src/cli/main.js ] || tar -xJf "$C/cli-runtime.tar.xz" || { echo "nccl-ring FAIL orchestrator: cannot unpack the CLI runtime"; exit 1; }
+node=${NODE:-$C/node}
+orch="$OUT/orchestrator-$transport"
+rm -rf "$orch"
+echo "== dilbench doctor (the distributed GPUs line)"
+DILBENCH_ADDON_PATH="$PWD/$C/dilbench.node" "$node" bin/dilbench.js doctor | grep -A1 "distributed"
+echo "== node bin/dilbench.js ring --distributed --device cuda --gpu-transport $transport --ranks 2 --total-tokens 8191 --heads 8 --kv-heads 2 --causal --check flash"
+DILBENCH_ADDON_PATH="$PWD/$C/dilbench.node" "$node" bin/dilbench.js ring --distributed --device cuda --gpu-transport "$transport" --ranks 2 \
+  --total-tokens 8191 --heads 8 --kv-heads 2 --head-dim 64 --causal --runs 3 --warmup 1 --check flash --timeout 240 --output-dir "$orch"
+rc=$?
+echo "orchestrator exit status $rc"
+python3 - "$orch" "$transport" <<'PY' || fail=1
+import glob, json, sys
+out, transport = sys.argv[1], sys.argv[2]
+files = glob.glob(out + "/*.json")
+if len(files) != 1:
+    print(f"nccl-ring FAIL orchestrator: {len(files)} result JSON files in {out}"); sys.exit(1)
+d = json.load(open(files[0]))
+cfg = d["config"]
+problems = []
+if d.get("suite") != "ring-distributed": problems.append(f"suite {d.get('suite')}")
+if cfg.get("device") != "cuda" or cfg.get("gpuTransport") != transport: problems.append(f"config device {cfg.get('device')} transport {cfg.get('gpuTransport')}")
+if not d["results"]: problems.append("no rows")
+for r in d["results"]:
+    m = r.get("distributed") or {}
+    v = r.get("validation") or {}
+    if r["device"] != "cuda" or r.get("params", {}).get("transportKind") != transport: problems.append(f"row device {r['device']} transport {r.get('params', {}).get('transportKind')}")
+    if r["status"] != "ok" or not v.get("passed"): problems.append(f"row status {r['status']}: {r.get('reason')}")
+    if len(m.get("perStep", [])) != 2 or len(m.get("perRank", [])) != 2 or not all(w > 0 for w in m.get("wallMs", [0])): problems.append("per-step/per-rank measurements missing")
+    p = r.get("projected") or {}
+    print(f"orchestrator row: {r['seqLen']} tokens, layout {m.get('layout')}, wall ms {m.get('medianWallMs')}, projected {p.get('projectedWallMs', p.get('skipped'))}, "
+          f"ping-pong GB/s {(m.get('pingPong') or {}).get('medianGBps')}, overlap {m.get('overlapEfficiency')}, check {v.get('against')} max abs {v.get('maxAbsError')}")
+print(f"nccl-ring {'FAIL' if problems else 'PASS'} orchestrator ({transport}): " + ("; ".join(problems) if problems else f"{files[0]}"))
+sys.exit(1 if problems else 0)
+PY
 exit $fail

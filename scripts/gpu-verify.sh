@@ -10,7 +10,8 @@
 #                                            .portable-node carried; GROUP: checks | node | sanitize |
 #                                            speed | all, or single step names; logs and SUMMARY.txt
 #                                            go to $OUT (or /tmp/dilbench-gpu); multigpu: the NCCL
-#                                            ring (scripts/gpu-verify-nccl.sh), >= 2 GPUs only
+#                                            ring (scripts/gpu-verify-nccl.sh: the rank by hand, then
+#                                            `dilbench ring --distributed --device cuda`), >= 2 GPUs only
 #   bash scripts/gpu-verify.sh steps         lists the steps and their groups
 #
 # Each group's time limits add up to under 10 minutes, one device command each. A step that fails or times out is recorded and the
@@ -35,7 +36,7 @@ STEPS=(
   "bandwidth|speed|60|\$C/cuda_bench bandwidth"
   "decode-bandwidth|speed|120|\$C/cuda_bench decode --csv \$OUT/decode.csv"
   "flash-bench|speed|180|\$C/cuda_bench bench --impl flash --csv \$OUT/flash.csv"
-  "nccl-ring|multigpu|300|bash scripts/gpu-verify-nccl.sh"
+  "nccl-ring|multigpu|480|bash scripts/gpu-verify-nccl.sh"
   "sdpa|speed|200|python3 native/cuda/tools/sdpa_compare.py --csv \$OUT/sdpa.csv && python3 native/cuda/tools/sdpa_compare.py --merge \$OUT/flash.csv \$OUT/sdpa.csv"
 )
 
@@ -61,6 +62,17 @@ pack() {
   fi
   # without NCCL: the CUDA-aware MPI fallback rank (run by the multigpu step where present)
   [ -x build-gpu-verify/Release/dilbench-ring-rank-cuda-mpi ] && cp build-gpu-verify/Release/dilbench-ring-rank-cuda-mpi "$CARRY/"
+  # the CLI's runtime for the multigpu step's orchestrator run (`node bin/dilbench.js ring --distributed
+  # --device cuda`): dist/ and the production node_modules, unpacked into the repo root there.
+  # onnxruntime-node (optional, `dilbench frameworks` only) and gpt-tokenizer's CommonJS/source
+  # copies (the CLI imports its ESM) are left out to keep the carry small.
+  echo "== CLI runtime (dist/, production node_modules) into $CARRY/cli-runtime.tar.xz"
+  npm run build:ts >/dev/null || { echo "gpu-verify pack: npm run build:ts failed" >&2; exit 1; }
+  local mods
+  mods=$(npm ls --omit=dev --parseable --all 2>/dev/null | sed "s|^$PWD/||" | grep -E '^node_modules/(@[^/]+/)?[^/]+$' | grep -v '^node_modules/onnxruntime-node$')
+  # shellcheck disable=SC2086
+  tar -cf - --exclude='node_modules/gpt-tokenizer/cjs' --exclude='node_modules/gpt-tokenizer/src' --exclude='node_modules/gpt-tokenizer/dist' \
+    --exclude='*.map' dist/src dist/benchmarks $mods | xz -T"${JOBS:-2}" -6 >"$CARRY/cli-runtime.tar.xz" || { echo "gpu-verify pack: CLI runtime tar failed" >&2; exit 1; }
   strip --strip-unneeded "$CARRY"/dilbench.node "$CARRY"/cuda_bench "$CARRY"/model_kernels_check 2>/dev/null || true
   # the addon must load here (0 devices) before it is worth a device minute
   node -e 'const c = require(process.argv[1]).info().cuda; if (!c.compiled) process.exit(1); console.log(`addon loads: CUDA compiled in, ${c.deviceCount} device(s) here`)' "$PWD/$CARRY/dilbench.node"

@@ -1,4 +1,5 @@
-// `dilbench ring --distributed`: a real ring over MPI ranks (issue 19). Validates the options
+// `dilbench ring --distributed`: a real ring over MPI ranks (issue 19), on CPUs or, with --device
+// cuda, one GPU per rank (src/distributed/gpu.ts decides whether that can run). Validates the options
 // (exit 2 before anything starts), launches the rank executable with the MPI launcher for each
 // total length, reads the JSON rank 0 wrote, puts each measured figure beside the single-process
 // projection (the simulated `ring` kernel at the same P on one thread, projected onto the link
@@ -21,6 +22,9 @@ import { summarize } from '../stats/summary.js';
 import { medianTelemetry, projectRing, type RingProjection } from '../suite/ring-projection.js';
 import { analyzeLayout, type DistributedMeasurement, type RawRingRun } from './analysis.js';
 import { distributedAvailability, launch, launcherArgs, launcherEnv, launcherFailureHint, type LauncherInfo } from './launcher.js';
+import { GPU_TRANSPORTS, gpuDistributedFacts, resolveDistributedDevice, type GpuDistributedFacts, type GpuTransport } from './gpu.js';
+import { getDilbench } from '../native/dilbench.js';
+import { cudaAvailability, type DeviceSelection } from '../suite/sides.js';
 import { assertWritableDirectory } from '../results/output-dir.js';
 
 export interface DistributedRingOptions {
@@ -39,8 +43,14 @@ export interface DistributedRingOptions {
   seed: number;
   runs: number;
   warmup: number;
-  /** ring, causal: both by default (the imbalance comparison); otherwise plain */
+  /** ring, causal: both by default (the imbalance comparison); otherwise plain. GPU ranks: the one the CUDA ring plans */
   layouts: ('plain' | 'zigzag')[];
+  /** --layouts was given (otherwise the layouts are the device's default) */
+  layoutsGiven?: boolean;
+  /** unset: cpu. cuda: one GPU per rank (the GPU rank executable); auto: cuda where that can run, else cpu */
+  device?: 'cpu' | 'cuda' | 'auto';
+  /** GPU ranks: nccl or cuda-aware-mpi (unset: nccl where its rank is built); resolved before launching */
+  gpuTransport?: GpuTransport;
   /** flash checks ring, dilated checks ring-dilated */
   check: 'auto' | 'reference' | 'flash' | 'dilated' | 'none';
   launcher?: string;
@@ -87,7 +97,7 @@ function field<T>(name: string, schema: z.ZodType<T>, value: unknown, allowed: s
 const NOT_WITH_DISTRIBUTED: Record<string, string> = {
   ringSize: 'use --ranks for the number of MPI ranks',
   compareDtypes: 'distributed runs are fp32',
-  compareDevices: 'distributed runs are on the CPU (the NCCL path is compile-only so far)',
+  compareDevices: 'one device per distributed run: --device cpu, cuda or auto',
   interleave: 'one ring runs at a time',
   cold: 'not supported with --distributed',
   linkGbps: 'the link is measured (ping-pong between the ranks)',
@@ -105,7 +115,13 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
   for (const [k, why] of Object.entries(NOT_WITH_DISTRIBUTED)) {
     if (raw[k] !== undefined && raw[k] !== false) throw new ConfigError(k, raw[k], `not set with --distributed (${why})`);
   }
-  if (raw.device !== undefined && raw.device !== 'cpu') throw new ConfigError('device', raw.device, 'cpu with --distributed (MPI ranks on CPUs)');
+  const device = raw.device === undefined ? undefined
+    : field('device', z.enum(['cpu', 'cuda', 'auto']), raw.device, 'cpu (MPI ranks on CPUs), cuda (one GPU per rank) or auto (cuda where GPU ranks can run, else cpu) with --distributed');
+  const gpuTransport = raw.gpuTransport === undefined ? undefined
+    : field('gpuTransport', z.enum(GPU_TRANSPORTS as [GpuTransport, ...GpuTransport[]]), raw.gpuTransport, 'nccl or cuda-aware-mpi (GPU ranks: --device cuda or auto)');
+  if (gpuTransport && device !== 'cuda' && device !== 'auto') {
+    throw new ConfigError('gpuTransport', gpuTransport, 'only with --device cuda or auto (GPU ranks); CPU ranks use MPI point-to-point');
+  }
   if (raw.dtype !== undefined && raw.dtype !== 'fp32') throw new ConfigError('dtype', raw.dtype, 'fp32 with --distributed');
   const impls = list(raw.implementations ?? ['ring']);
   if (impls.length !== 1 || (impls[0] !== 'ring' && impls[0] !== 'ring-dilated')) {
@@ -157,6 +173,9 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
     runs: field('runs', posInt(1000), raw.runs ?? 3, 'an integer >= 1 (timed ring iterations)'),
     warmup: field('warmup', nonNegInt, raw.warmup === 'adaptive' ? 1 : raw.warmup ?? 1, 'an integer >= 0 (adaptive means 1 here)'),
     layouts: [...layouts],
+    layoutsGiven: layoutList.length > 0,
+    ...(device ? { device } : {}),
+    ...(gpuTransport ? { gpuTransport } : {}),
     check,
     launcher: typeof raw.launcher === 'string' ? raw.launcher : undefined,
     launcherArgs: extra,
@@ -179,6 +198,7 @@ export function rankArgs(o: DistributedRingOptions, seqLen: number, output: stri
     '--check', o.check, '--output', output, '--run-id', marker,
   ];
   if (o.causal) a.push('--causal');
+  if (o.device === 'cuda') a.push('--gpu-transport', o.gpuTransport ?? 'nccl');
   if (o.segmentLengths) a.push('--segment-lengths', o.segmentLengths.join(','), '--dilation-rates', o.dilationRates!.join(','));
   if (o.fault && (o.fault.seqLen === undefined || o.fault.seqLen === seqLen)) a.push('--fault-rank', String(o.fault.rank), '--fault', o.fault.kind, '--fault-step', String(o.fault.step));
   return a;
@@ -244,16 +264,20 @@ export async function launchRing(
   }
 }
 
-/** The simulated ring (or ring-dilated) at the same P, on one thread (as one rank), projected onto `GBps`. */
+/**
+ * The simulated ring (or ring-dilated) at the same P on `device`: on the CPU one thread (as one
+ * rank), on CUDA the simulated ring kernel on one GPU; projected onto `GBps`.
+ */
 export async function singleProcessProjection(
   binding: NativeBinding,
   o: DistributedRingOptions,
   seqLen: number,
   GBps: number,
+  device: 'cpu' | 'cuda' = 'cpu',
 ): Promise<RingProjection | null> {
   const session = await binding.createSession(
     {
-      implementation: o.implementation, device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads,
+      implementation: o.implementation, device, dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads,
       seqLen, headDim: o.headDim, causal: o.causal, seed: o.seed, ringSize: o.ranks,
       ...(o.segmentLengths ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates } : {}),
     },
@@ -269,7 +293,8 @@ export async function singleProcessProjection(
     if (!runs.length) return null;
     const link = { name: 'ping-pong (measured)', gbps: GBps * 8, GBps };
     const p = projectRing(medianTelemetry(runs), [link]);
-    if (p) p.basis = `simulated ${o.implementation} (one process, one thread, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` + p.basis;
+    const where = device === 'cuda' ? 'one process, one GPU' : 'one process, one thread';
+    if (p) p.basis = `simulated ${o.implementation} (${where}, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` + p.basis;
     return p;
   } finally {
     session.dispose();
@@ -278,6 +303,18 @@ export async function singleProcessProjection(
 
 export interface DistributedProgress {
   (message: string): void;
+}
+
+/** The device a rank 0 JSON ran on: its transport says (files of the first version are CPU ranks). */
+export function rankOutputDevice(raw: Pick<RawRingRun, 'transport'>): 'cpu' | 'cuda' {
+  return raw.transport === 'nccl' || raw.transport === 'cuda-aware-mpi' ? 'cuda' : 'cpu';
+}
+
+/** The transport of a rank 0 JSON, in words, for params.transport. */
+export function transportLabel(raw: Pick<RawRingRun, 'transport' | 'mpiLibrary'>, flavour: string): string {
+  if (raw.transport === 'nccl') return `NCCL send/recv (bootstrapped through MPI: ${raw.mpiLibrary})`;
+  if (raw.transport === 'cuda-aware-mpi') return `CUDA-aware MPI point-to-point on device buffers (${flavour}: ${raw.mpiLibrary})`;
+  return `MPI point-to-point (${flavour}: ${raw.mpiLibrary})`;
 }
 
 function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['layouts'][number]['check'], flavour: string): ResultRow {
@@ -296,7 +333,7 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
   } as KernelTelemetry;
   return {
     implementation: raw.implementation ?? 'ring',
-    device: 'cpu',
+    device: rankOutputDevice(raw),
     dtype: 'fp32',
     batch: raw.batch,
     heads: raw.heads,
@@ -332,7 +369,8 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
       distributed: true,
       layout: m.layout,
       ...(raw.segmentLengths ? { segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates } : {}),
-      transport: `MPI point-to-point (${flavour}: ${raw.mpiLibrary})`,
+      transport: transportLabel(raw, flavour),
+      transportKind: raw.transport ?? 'mpi',
       threadsPerRank: raw.threadsPerRank,
       progressPolls: raw.progressPolls,
       ...(validated ? {} : { validation: `not validated: ${check.reason}` }),
@@ -350,10 +388,11 @@ export interface DistributedRunResult {
 
 function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunError): ResultRow {
   return {
-    implementation: o.implementation, device: 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
+    implementation: o.implementation, device: o.device === 'cuda' ? 'cuda' : 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
     seqLen, effectiveSeqLen: seqLen, causal: o.causal, status: 'failed', reason: e.message, errorCode: e.code, samplesMs: [], stats: null,
     peakMemoryBytes: null, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null, flopsPerIteration: 0, bytesPerIteration: 0,
-    threads: 1, simdLevel: null, params: { ringSize: o.ranks, measured: false, distributed: true, layout: o.layouts.join(',') },
+    threads: 1, simdLevel: null,
+    params: { ringSize: o.ranks, measured: false, distributed: true, layout: o.layouts.join(','), transportKind: o.device === 'cuda' ? o.gpuTransport : 'mpi' },
   };
 }
 
@@ -384,15 +423,47 @@ function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingO
 /** The whole `ring --distributed` run (or, with fromRankOutput, the result files of a run made elsewhere). */
 export async function runDistributedRing(
   o: DistributedRingOptions,
-  deps: { binding: NativeBinding; root?: string; env?: NodeJS.ProcessEnv; progress?: DistributedProgress; signal?: AbortSignal },
+  deps: {
+    binding: NativeBinding; root?: string; env?: NodeJS.ProcessEnv; progress?: DistributedProgress; signal?: AbortSignal;
+    /** tests: the GPU facts (executables, CUDA devices, launcher) instead of this machine's */
+    gpuFacts?: GpuDistributedFacts;
+  },
 ): Promise<DistributedRunResult> {
   const root = deps.root ?? packageRoot();
   const imported = o.fromRankOutput ? readRankOutput(o.fromRankOutput) : null;
-  const avail = imported ? null : distributedAvailability(root, deps.env, o.launcher);
-  if (avail && (!avail.available || !avail.launcher || !avail.rankExecutable)) {
-    throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
+  // --device first: cuda that cannot run is bad input (exit 2) before anything else is looked at
+  let selection: DeviceSelection | null = null;
+  let launcher: LauncherInfo | null = null;
+  let rankExecutable: string | null = null;
+  if (imported) {
+    const fileDevice = rankOutputDevice(imported);
+    if (o.device !== undefined && o.device !== 'auto' && o.device !== fileDevice) {
+      throw new ConfigError('device', o.device, `${fileDevice} (the device the --from-rank-output file ran on: transport ${imported.transport ?? 'mpi'}), or leave --device out`);
+    }
+    o = optionsOf(o, imported);
+  } else {
+    const wantsGpu = o.device === 'cuda' || o.device === 'auto';
+    const facts = wantsGpu ? deps.gpuFacts ?? gpuDistributedFacts(root, deps.binding, getDilbench().binaryOf(deps.binding)?.path ?? null, deps.env, o.launcher) : null;
+    const resolved = facts
+      ? resolveDistributedDevice({ device: o.device, gpuTransport: o.gpuTransport, ranks: o.ranks, implementation: o.implementation, causal: o.causal, layouts: o.layoutsGiven ? o.layouts : undefined }, facts)
+      : null;
+    selection = resolved?.selection ?? null;
+    if (selection) deps.progress?.(`--device auto: ${selection.device} (${selection.reason})`);
+    if (resolved?.device === 'cuda') {
+      o = { ...o, device: 'cuda', gpuTransport: resolved.gpu!.transport, layouts: resolved.layouts };
+      launcher = facts!.launcher;
+      rankExecutable = resolved.gpu!.rankExecutable;
+    } else {
+      if (o.device === 'auto' && resolved) o = { ...o, device: 'cpu', gpuTransport: undefined, layouts: resolved.layouts };
+      const avail = distributedAvailability(root, deps.env, o.launcher);
+      if (!avail.available || !avail.launcher || !avail.rankExecutable) {
+        throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
+      }
+      launcher = avail.launcher;
+      rankExecutable = avail.rankExecutable;
+    }
   }
-  if (imported) o = optionsOf(o, imported);
+  const device: 'cpu' | 'cuda' = imported ? rankOutputDevice(imported) : o.device === 'cuda' ? 'cuda' : 'cpu';
   // the result directory must take files before minutes of ranks run (exit 2 naming the flag)
   assertWritableDirectory(o.outputDir, 'outputDir');
   const createdAt = new Date().toISOString();
@@ -404,9 +475,10 @@ export async function runDistributedRing(
     if (imported) {
       raw = imported;
     } else {
-      deps.progress?.(`${o.implementation} --distributed: ${o.ranks} ranks, ${seqLen} tokens, layouts ${o.layouts.join(',')} (${avail!.launcher!.flavour} ${avail!.launcher!.path})`);
+      const on = device === 'cuda' ? `GPU ranks, ${o.gpuTransport}` : 'CPU ranks';
+      deps.progress?.(`${o.implementation} --distributed: ${o.ranks} ranks (${on}), ${seqLen} tokens, layouts ${o.layouts.join(',')} (${launcher!.flavour} ${launcher!.path})`);
       try {
-        const launched = await launchRing(o, seqLen, { launcher: avail!.launcher!, rankExecutable: avail!.rankExecutable!, processEnv: deps.env, signal: deps.signal });
+        const launched = await launchRing(o, seqLen, { launcher: launcher!, rankExecutable: rankExecutable!, processEnv: deps.env, signal: deps.signal });
         raw = launched.raw;
         commands.push(launched.command);
       } catch (e) {
@@ -419,7 +491,9 @@ export async function runDistributedRing(
     }
     for (const l of raw.layouts) {
       const m = analyzeLayout(raw, l);
-      const row = rowFor(raw, m, l.check, avail?.launcher?.flavour ?? 'launched by the user');
+      const row = rowFor(raw, m, l.check, launcher?.flavour ?? 'launched by the user');
+      const projectionDevice = rankOutputDevice(raw);
+      const noCudaHere = projectionDevice === 'cuda' ? cudaAvailability(deps.binding.info()) : null;
       // The simulated ring runs causal problems in the zigzag layout only: a plain causal row has no
       // projection. The simulated ring-dilated runs plain chunks always.
       const simulatedLayout = o.causal && o.implementation === 'ring' ? 'zigzag' : 'plain';
@@ -430,9 +504,11 @@ export async function runDistributedRing(
       } else if (!m.pingPong.medianGBps || !Number.isFinite(m.pingPong.medianGBps)) {
         const why = raw.ranks === 1 ? 'one rank' : 'no keys or values travel: every dilated segment lies inside one rank';
         row.projected = { kind: 'projected', skipped: `no link bandwidth measured (${why})` };
+      } else if (noCudaHere && !noCudaHere.available) {
+        row.projected = { kind: 'projected', skipped: `the GPU ranks' projection runs the simulated ring on CUDA, and here there is ${noCudaHere.reason}` };
       } else {
-        deps.progress?.(`  single-process projection (simulated ${o.implementation}, P=${o.ranks}, one thread)`);
-        const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps);
+        deps.progress?.(`  single-process projection (simulated ${o.implementation}, P=${o.ranks}, ${projectionDevice === 'cuda' ? 'one GPU' : 'one thread'})`);
+        const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps, projectionDevice);
         // one link: the measured ping-pong bandwidth
         const projectedWallMs = p?.links[0]?.projectedWallMs;
         if (p && projectedWallMs !== undefined) {
@@ -457,6 +533,9 @@ export async function runDistributedRing(
     environment: collectEnvironment(deps.binding),
     config: {
       distributed: true,
+      device,
+      ...(selection ? { deviceSelection: selection } : {}),
+      ...(device === 'cuda' ? { gpuTransport: imported ? imported.transport : o.gpuTransport } : {}),
       implementation: o.implementation,
       ...(o.segmentLengths ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates } : {}),
       ranks: o.ranks,
@@ -473,9 +552,9 @@ export async function runDistributedRing(
         ? { fromRankOutput: path.resolve(o.fromRankOutput!), rank0Host: imported.rank0Host, mpiLibrary: imported.mpiLibrary }
         : {
             check: o.check,
-            launcher: avail!.launcher,
+            launcher,
             launcherArgs: o.launcherArgs,
-            rankExecutable: avail!.rankExecutable,
+            rankExecutable,
             commands,
             timeoutSeconds: o.timeout,
             // transport settings that change what overlaps (unset: the MPI's default)

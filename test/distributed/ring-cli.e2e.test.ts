@@ -57,6 +57,19 @@ describe.skipIf(!!skipRun)('ring --distributed runs', () => {
   });
 });
 
+describe.skipIf(!!skipRun)('ring --distributed --device auto without GPU ranks', () => {
+  it('runs on CPU ranks and records which device and why', () => {
+    const out = path.join(tmp, 'auto');
+    const r = cli(['ring', '--distributed', '--device', 'auto', '--ranks', '2', '--total-tokens', '128', '--heads', '1', '--head-dim', '16', '--runs', '1',
+      '--warmup', '0', '--no-projection', '--output-dir', out, '--json'], { DILBENCH_BACKEND: 'cpu' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/--device auto: cpu \(auto: CPU ranks \(GPU ranks cannot run: .*no CUDA backend/);
+    const file = JSON.parse(r.stdout) as ResultFile;
+    expect(file.config).toMatchObject({ device: 'cpu', deviceSelection: { requested: 'auto', device: 'cpu' } });
+    expect(file.results.map((x) => [x.device, x.params?.transportKind, x.status])).toEqual([['cpu', 'mpi', 'ok']]);
+  });
+});
+
 describe.skipIf(!!skipRun)('ring --distributed --implementations ring-dilated runs', () => {
   it('writes one measured ring-dilated row (plain chunks) checked against the reference, beside the simulated projection', () => {
     const out = path.join(tmp, 'dilated');
@@ -135,6 +148,10 @@ describe.skipIf(!distBuilt)('ring --distributed checks', () => {
     [['--implementations', 'ring-dilated', '--segment-lengths', '64', '--dilation-rates', '128'], /--dilation-rates.*at most its segment length/],
     [['--implementations', 'ring-dilated', '--causal', '--layouts', 'zigzag'], /--layouts.*ring-dilated keeps contiguous chunks/],
     [['--implementations', 'ring-dilated', '--check', 'flash'], /--check.*dilated/],
+    [['--device', 'tpu'], /--device.*cpu .*cuda .*auto/],
+    [['--gpu-transport', 'nccl'], /--gpu-transport.*only with --device cuda or auto/],
+    [['--device', 'cuda', '--gpu-transport', 'gloo'], /--gpu-transport.*nccl or cuda-aware-mpi/],
+    [['--device', 'cuda', '--implementations', 'ring-dilated'], /--implementations.*ring with --device cuda/],
   ])('%j exits 2 naming the flag', (args, msg) => {
     const r = cli(['ring', '--distributed', ...args, '--output-dir', path.join(tmp, 'never')]);
     expect(r.code).toBe(2);
@@ -148,6 +165,24 @@ describe.skipIf(!distBuilt)('ring --distributed checks', () => {
     const r = cli(['ring', '--distributed', '--ranks', '2', '--total-tokens', '64', '--output-dir', path.join(file, 'sub')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--output-dir/);
+  });
+
+  it('--device cuda without GPU ranks exits 2 naming --device, --ranks and what is missing, before anything is written', () => {
+    // the CPU build and no GPU rank executable, whatever this machine has
+    const env = { DILBENCH_BACKEND: 'cpu', DILBENCH_RING_RANK_GPU: path.join(tmp, 'no-such-gpu-rank') };
+    const out = path.join(tmp, 'never-cuda');
+    const r = cli(['ring', '--distributed', '--device', 'cuda', '--ranks', '2', '--total-tokens', '256', '--output-dir', out], env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/invalid --device: "cuda" \(GPU ranks cannot run here: no GPU rank executable is built \(dilbench-ring-rank-nccl or dilbench-ring-rank-cuda-mpi; looked at [^)]*no-such-gpu-rank, from DILBENCH_RING_RANK_GPU/);
+    expect(r.stderr).toMatch(/--ranks 2 needs 2 CUDA device\(s\), one per rank, and there is no CUDA device: the loaded dilbench build has no CUDA backend/);
+    expect(r.stderr).toMatch(/allowed: cpu .*at least --ranks CUDA devices/);
+    expect(() => readdirSync(out)).toThrow();
+    const d = cli(['doctor', '--json'], env);
+    const rep = JSON.parse(d.stdout) as { distributedGpu: { available: boolean; reason: string; maxRanks: number } };
+    expect(rep.distributedGpu).toMatchObject({ available: false, maxRanks: 0 });
+    expect(rep.distributedGpu.reason).toMatch(/no GPU rank executable is built.*no CUDA backend/);
+    expect(cli(['doctor'], env).stdout).toMatch(/distributed GPUs +unavailable: no GPU rank executable is built/);
   });
 
   it('says why when the rank executable is missing (exit 1), and doctor says so too', () => {

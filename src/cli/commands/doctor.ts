@@ -16,6 +16,9 @@ import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-back
 import { probeTorch, pythonExecutable } from '../../frameworks/pytorch.js';
 import { CliExit, EXIT_FAILURE } from '../errors.js';
 import { distributedAvailability, type DistributedAvailability } from '../../distributed/launcher.js';
+import { findGpuRankExecutables, gpuDistributedAvailability, type GpuRankExecutables, type GpuRankChoice } from '../../distributed/gpu.js';
+import { getDilbench } from '../../native/dilbench.js';
+import type { NativeInfo } from '../../native/binding.js';
 
 const require = createRequire(import.meta.url);
 
@@ -48,6 +51,17 @@ export interface DoctorReport extends BackendDiagnosis {
   };
   /** `dilbench ring --distributed`: the MPI rank executable and launcher, or why not */
   distributed: DistributedAvailability;
+  /** `dilbench ring --distributed --device cuda`: the GPU rank executables, the CUDA devices the loaded build reports, or why not */
+  distributedGpu: {
+    available: boolean;
+    /** why not (null when available) */
+    reason: string | null;
+    executables: GpuRankExecutables;
+    /** the executable and transport a run without --gpu-transport takes */
+    choice: GpuRankChoice | null;
+    /** the most ranks of a local GPU ring (one CUDA device each) */
+    maxRanks: number;
+  };
 }
 
 /**
@@ -143,7 +157,24 @@ export function collectDoctor(
     }
   }
   const frameworks = { onnxruntime: onnxRuntimeFound(), pytorch: pytorchFound(env) };
-  return { ...diag, node: process.version, root, cpuBinary, loaded, frameworks, distributed: distributedAvailability(root, env) };
+  const distributed = distributedAvailability(root, env);
+  return { ...diag, node: process.version, root, cpuBinary, loaded, frameworks, distributed, distributedGpu: gpuDistributed(root, env, loaded, distributed) };
+}
+
+/** GPU distributed runs: the GPU rank executable (near the loaded addon), CUDA devices of the loaded build, the launcher. */
+function gpuDistributed(root: string, env: NodeJS.ProcessEnv, loaded: DoctorReport['loaded'], cpu: DistributedAvailability): DoctorReport['distributedGpu'] {
+  let addonPath: string | null = null;
+  try {
+    if (loaded.ok) addonPath = getDilbench().binaryOf(loadBinding())?.path ?? null;
+  } catch {
+    // not loaded: no folder beside it to look in
+  }
+  const executables = findGpuRankExecutables(root, addonPath, env);
+  const cuda: Pick<NativeInfo, 'cuda'> = loaded.ok
+    ? { cuda: { compiled: !!loaded.cudaCompiled, deviceCount: loaded.cudaDeviceCount ?? 0, devices: [] } }
+    : { cuda: { compiled: false, deviceCount: 0, devices: [], error: 'no native binary loads' } };
+  const a = gpuDistributedAvailability({ executables, cuda, launcher: cpu.launcher }, null);
+  return { available: a.available, reason: a.available ? null : a.problems.join('; '), executables, choice: a.choice, maxRanks: a.deviceCount };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -201,6 +232,9 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`  distributed ring    ${d.available ? 'available' : `unavailable: ${d.reason}`}`);
   if (d.launcher) lines.push(`    launcher          ${d.launcher.path} (${d.launcher.flavour}: ${d.launcher.version})`);
   if (d.rankExecutable) lines.push(`    rank executable   ${d.rankExecutable}`);
+  const g = r.distributedGpu;
+  lines.push(`  distributed GPUs    ${g.available ? `available for --device cuda, --ranks up to ${g.maxRanks} (one CUDA device per rank; not verified on two GPUs yet)` : `unavailable: ${g.reason}`}`);
+  if (g.choice) lines.push(`    GPU rank          ${g.choice.rankExecutable} (default transport ${g.choice.transport}${g.executables.nccl ? '; --gpu-transport nccl or cuda-aware-mpi' : '; cuda-aware-mpi only'})`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -14,7 +14,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
   const keys = [
     'implementations', 'segmentLengths', 'dilationRates',
     'ranks', 'totalTokens', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'seed', 'runs', 'warmup', 'layouts', 'check',
-    'launcher', 'launcherArgs', 'timeout', 'projection', 'outputDir', 'json', 'quiet', 'fromRankOutput',
+    'launcher', 'launcherArgs', 'timeout', 'projection', 'outputDir', 'json', 'quiet', 'fromRankOutput', 'gpuTransport',
     'ringSize', 'compareDtypes', 'compareDevices', 'interleave', 'cold', 'linkGbps', 'device', 'dtype',
     'threads', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'maxRunSeconds', 'memoryBudget', 'dryRun',
   ];
