@@ -117,6 +117,7 @@ inline void scoreBlock(const float* q, int64_t ldq, const typename L::T* kr, int
   static_assert(GB * KB == 8, "8 accumulators");
   __m256 a[8];
   for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
+#pragma GCC unroll 2
   for (int64_t c = 0; c < D; c += 8) {
     if (GB == 1) {
       const __m256 qv = _mm256_loadu_ps(q + c);
@@ -157,11 +158,11 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, i
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
     const typename L::T* kr = k + j * D;
-    // one line ahead per 64 bytes of the block: the next block's rows, in order
-    for (int64_t o = 0; o < 8 * D * int64_t(sizeof(typename L::T)); o += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(kr + 8 * D) + o, _MM_HINT_T0);
+    // the start of each row of the next block (as the AVX-512 kernel does, one per row)
+    for (int b = 0; b < 8; ++b) _mm_prefetch(reinterpret_cast<const char*>(kr + (8 + b) * D), _MM_HINT_T0);
     int64_t g0 = 0;
-    for (; g0 + 8 <= G; g0 += 8) scoreBlock<L, 8, 1>(q + g0 * ldq, ldq, kr, D, scale, s + g0 * n, n, j);
+    for (; g0 + 8 <= G; g0 += 8)
+      for (int b = 0; b < 8; ++b) scoreBlock<L, 8, 1>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
     if (G - g0 >= 4) {
       for (int b = 0; b < 8; b += 2) scoreBlock<L, 4, 2>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
       g0 += 4;
@@ -189,6 +190,7 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
   __m256 acc[GB][CB];
   for (int g = 0; g < GB; ++g)
     for (int c = 0; c < CB; ++c) acc[g][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + g * D + 8 * c);
+#pragma GCC unroll 2
   for (int64_t j = j0; j < j1; ++j) {
     const typename L::T* vr = v + j * D;
     if (GB == 1) {
@@ -237,12 +239,20 @@ void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb
   for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
     const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
     const bool first = j0 == 0, last = j1 == n;
-    for (int g = 0; g < gb; g += 2) {
+    for (int g = 0; g < gb;) {
       const float* pg = p + g * n;
       float* og = out + g * D;
       const float* ig = last ? inv + g : nullptr;
-      if (gb - g >= 2) pvCols<L, 2, 4>(pg, n, v, D, j0, j1, og, first, ig);
-      else pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig);
+      if (gb - g >= 4) {
+        pvCols<L, 4, 2>(pg, n, v, D, j0, j1, og, first, ig);
+        g += 4;
+      } else if (gb - g >= 2) {
+        pvCols<L, 2, 4>(pg, n, v, D, j0, j1, og, first, ig);
+        g += 2;
+      } else {
+        pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig);
+        g += 1;
+      }
     }
   }
 }
