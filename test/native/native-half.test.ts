@@ -466,7 +466,10 @@ describe('bench: storage dtypes side by side', () => {
       }
     }
     const table = dtypeBenchTable(d, 2);
-    for (const word of ['vs fp32', 'bf16', 'fp16', 'GB/s', 'GFLOP/s']) expect(table).toContain(word);
+    for (const word of ['vs fp32', 'bf16', 'fp16', 'GB/s', 'GFLOP/s', '% of stream']) expect(table).toContain(word);
+    // with a stream bandwidth, each kv-cache row shows its GB/s as a % of it (here 1 GB/s: 100 x GB/s)
+    const withStream = dtypeBenchTable(d, 2, 1);
+    for (const r of d.rows.filter((x) => x.kernel === 'kv-cache')) expect(withStream).toContain(`${(100 * r.gbps!).toFixed(1)}%`);
   });
 
   it('lists the dtypes a binding does not store instead of running them', async () => {
