@@ -306,7 +306,7 @@ describe('flash, naive, kv-cache on fp16 / bf16 storage vs the float64 reference
     });
   }
 
-  // Every level's microkernels (generic SSE2, AVX2, AVX-512 tiles; the AVX-512 decode kernel and
+  // Every level's microkernels (generic SSE2, AVX2, AVX-512 tiles; the AVX2 / AVX-512 decode kernels and
   // the scalar decode with row conversion), with head dims off and on the 16-lane grid.
   const levelShapes: Shape[] = [
     { seqLen: 300, headDim: 17, causal: true, heads: 4, kvHeads: 2, batch: 1, threads: 2, promptLen: 270, newTokens: 30 },
