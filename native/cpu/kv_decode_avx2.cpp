@@ -8,10 +8,10 @@
 // Register blocking for 16 YMM registers:
 // - scores: 8 dot products at once (8 accumulators), as 1 query row x 8 keys, 2 x 4, 4 x 2 or
 //   8 x 1 (whichever the query rows of the kv head fill), so a single query head still has 8
-//   independent FMA chains and one 8-way horizontal reduction per 8 scores (AVX-512 needs 4
-//   chains of twice the width and pays one horizontal sum per score).
-// - P.V: 1 query row x 8 vectors (64 columns) or 2 rows x 4 vectors: 8 accumulators, the row
-//   vectors widened once and shared by the query rows.
+//   independent FMA chains and one 8-way horizontal reduction per 8 scores (the AVX-512 kernel
+//   keeps 2 chains per query row and pays one horizontal sum per score).
+// - P.V: 4 query rows x 2 vectors, 2 x 4 or 1 x 8 (64 columns): 8 accumulators plus up to 4
+//   broadcast weights, each row vector widened once and shared by the query rows.
 #include <immintrin.h>
 
 #include <cmath>
@@ -211,8 +211,9 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
 }
 
 // V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
-// query rows go one at a time with 8 vectors of the row or two at a time with 4 (8 accumulators
-// either way), so only the first tile reads the block from memory, the others find it in L1/L2.
+// query rows go four at a time with 2 vectors of the row, two with 4 or one with 8 (8
+// accumulators each way), so only the first tile reads the block from memory, the others find
+// it in L1/L2.
 constexpr int64_t kPvRows = 64;
 
 template <class L, int GB, int CB>
