@@ -9,8 +9,8 @@
 // - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent;
 // - dtypes: fp32, bf16 and fp16 storage side by side (fp32 compute), interleaved in one run:
 //   flash at 2K and 4K (GFLOP/s) and kv-cache decode at cache 8K, 32 heads / 8 kv heads,
-//   headDim 128, 64 new tokens (ms per token, GB/s of cache read in the storage dtype), with the
-//   ratio of each dtype's median to fp32's.
+//   headDim 128, 64 new tokens (ms per token, GB/s of cache read in the storage dtype and its %
+//   of the measured stream), with the ratio of each dtype's median to fp32's.
 // Every run writes benchmark_results/bench_<timestamp>.json.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -465,17 +465,19 @@ export async function runDtypeSection(
   return { dtypes: want, kv, rows, skipped };
 }
 
-export function dtypeBenchTable(d: DtypeBenchResult, threads: number): string {
+/** streamGBps: the measured stream bandwidth, for the kv-cache rows' % of stream (omitted: '-') */
+export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps?: number): string {
   const out = [
     `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
     `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${d.kv.cacheLen}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens, median ms per decoded token, GB/s of cache read in the storage dtype`,
     textTable(
-      ['kernel', 'length', 'dtype', 'median ms', 'GFLOP/s', 'GB/s', 'vs fp32', 'inputs MiB', 'samples', 'timing'],
+      ['kernel', 'length', 'dtype', 'median ms', 'GFLOP/s', 'GB/s', '% of stream', 'vs fp32', 'inputs MiB', 'samples', 'timing'],
       d.rows.map((x) => [
         x.kernel, String(x.seqLen), x.dtype, x.medianMs.toFixed(x.kernel === 'kv-cache' ? 3 : 2), f1(x.gflops), f1(x.gbps),
+        x.gbps !== null && streamGBps ? `${f1((100 * x.gbps) / streamGBps)}%` : '-',
         x.speedupVsFp32 !== null ? `${x.speedupVsFp32.toFixed(2)}x` : '-', (x.inputBytes / 2 ** 20).toFixed(1), String(x.samples), x.timing,
       ]),
-      [false, true, false, true, true, true, true, true, true, false],
+      [false, true, false, true, true, true, true, true, true, true, false],
     ),
   ];
   for (const s of d.skipped) out.push(`  skipped: ${s}`);
@@ -558,7 +560,7 @@ export function fullBenchTable(r: FullBenchResult): string {
     }
     out.push('');
   }
-  if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads));
+  if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads, r.peak.streamGBps));
   out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
   return out.join('\n') + '\n';
 }

@@ -16,8 +16,8 @@
 // prefix (every row 0..promptLen+t) and keeps the last row. Both produce the same rows.
 //
 // fp16 / bf16 storage (fp32 compute and accumulation): the cache holds the problem's dtype, so a
-// decode step streams half the bytes. The AVX-512 and NEON decode kernels convert cache rows in
-// registers as they stream them; the other paths convert rows into per-worker fp32 scratch (query rows, one
+// decode step streams half the bytes. The AVX-512, AVX2 and NEON decode kernels convert cache rows
+// in registers as they stream them; the other paths convert rows into per-worker fp32 scratch (query rows, one
 // kKvTile chunk of K and of V). Output rows are rounded to the storage dtype as they are written.
 #include <algorithm>
 #include <chrono>
@@ -43,6 +43,13 @@ void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_
                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+// kv_decode_avx2.cpp: the same contract, headDim a multiple of 8.
+void decodeAttendAvx2(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
+                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendAvx2F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendAvx2BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                          int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 // kv_decode_neon.cpp (aarch64 builds only): the same contract, headDim a multiple of 4.
 void decodeAttendNeon(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
@@ -152,7 +159,7 @@ void decodeAttendGenericHalf(const float* q, int64_t ldq, int64_t G, const void*
 }
 
 // One decode partial (see decodeAttendGeneric) over cache rows k, v stored in dt.
-// rows: kKvTile * D floats of scratch for the non-AVX-512 half path (unused otherwise).
+// rows: kKvTile * D floats of scratch for the generic half path (unused otherwise).
 void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const void* v, int64_t n,
                   int64_t D, float scale, float* out, float* lse, float* s, DType dt, float* rows) {
 #if defined(__aarch64__)
@@ -186,6 +193,22 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
       case DType::BF16:
         family::decodeAttendAvx512BF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
                                        n, D, scale, out, lse, s);
+        return;
+    }
+  }
+  if (activeSimdLevel() == SimdLevel::AVX2 && D % 8 == 0) {
+    switch (dt) {
+      case DType::F32:
+        family::decodeAttendAvx2(q, ldq, G, static_cast<const float*>(k), static_cast<const float*>(v), n, D,
+                                 scale, out, lse, s);
+        return;
+      case DType::F16:
+        family::decodeAttendAvx2F16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                                    n, D, scale, out, lse, s);
+        return;
+      case DType::BF16:
+        family::decodeAttendAvx2BF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                                     n, D, scale, out, lse, s);
         return;
     }
   }

@@ -306,7 +306,7 @@ describe('flash, naive, kv-cache on fp16 / bf16 storage vs the float64 reference
     });
   }
 
-  // Every level's microkernels (generic SSE2, AVX2, AVX-512 tiles; the AVX-512 decode kernel and
+  // Every level's microkernels (generic SSE2, AVX2, AVX-512 tiles; the AVX2 / AVX-512 decode kernels and
   // the scalar decode with row conversion), with head dims off and on the 16-lane grid.
   const levelShapes: Shape[] = [
     { seqLen: 300, headDim: 17, causal: true, heads: 4, kvHeads: 2, batch: 1, threads: 2, promptLen: 270, newTokens: 30 },
@@ -325,6 +325,45 @@ describe('flash, naive, kv-cache on fp16 / bf16 storage vs the float64 reference
             checkHalf(await session.output(), refs.get(kind)!, dtype, `${implementation} ${dtype} @${level}`, `seqLen ${s.seqLen} D ${s.headDim}`);
             session.dispose();
           }
+        }
+      });
+    });
+  }
+
+  // The decode microkernels (kv_decode_avx512.cpp: headDim % 16 == 0; kv_decode_avx2.cpp:
+  // headDim % 8 == 0; kv_decode_neon.cpp: % 4; else the generic decode) at every level, in fp32
+  // too: each query-row blocking (GQA ratios 1, 2, 4, 8 and the odd 5 and 12, which mix blocks),
+  // head dims on and off each level's grid, and caches that grow through lengths that are no
+  // multiple of any key block (8), P.V block (64) or split (1024; the first shape crosses it).
+  const decodeShapes: Shape[] = [
+    { seqLen: 1032, headDim: 64, causal: true, heads: 2, kvHeads: 2, batch: 1, threads: 2, promptLen: 1019, newTokens: 13 },
+    { seqLen: 133, headDim: 40, causal: true, heads: 4, kvHeads: 2, batch: 1, threads: 2, promptLen: 93, newTokens: 40 },
+    { seqLen: 237, headDim: 128, causal: false, heads: 16, kvHeads: 4, batch: 1, threads: 2, promptLen: 200, newTokens: 37 },
+    { seqLen: 111, headDim: 24, causal: true, heads: 8, kvHeads: 1, batch: 2, threads: 1, promptLen: 61, newTokens: 50 },
+    { seqLen: 96, headDim: 32, causal: true, heads: 10, kvHeads: 2, batch: 1, threads: 2, promptLen: 77, newTokens: 19 },
+    { seqLen: 160, headDim: 48, causal: true, heads: 12, kvHeads: 1, batch: 1, threads: 2, promptLen: 150, newTokens: 10 },
+    { seqLen: 25, headDim: 36, causal: true, heads: 4, kvHeads: 2, batch: 1, threads: 2, promptLen: 5, newTokens: 20 },
+    { seqLen: 70, headDim: 17, causal: true, heads: 2, kvHeads: 2, batch: 1, threads: 1, promptLen: 40, newTokens: 30 },
+  ];
+  for (const level of LEVELS) {
+    it.each(decodeShapes)(`kv-cache decode @${level}: heads $heads/$kvHeads headDim $headDim cache $promptLen+$newTokens, fp32 fp16 bf16`, async (s) => {
+      await withSimd(level, async () => {
+        for (const dtype of ['fp32', ...HALF] as const) {
+          const session = await binding.createSession(problemOf(s, 'kv-cache', dtype), { ...baseOptions, threads: Math.min(s.threads, hw) });
+          // each dtype's inputs are rounded to it: the reference of those inputs
+          const r = await binding.reference(problemOf(s, 'kv-cache', 'fp32'), session.input('q'), session.input('k'), session.input('v'));
+          const out = await session.output();
+          const where = `heads ${s.heads}/${s.kvHeads} D ${s.headDim} cache ${s.promptLen}+${s.newTokens}`;
+          if (dtype === 'fp32') {
+            const c = compare(out, r);
+            note(`kv-cache decode fp32 @${level}`, c.relL2, c.maxAbs, c.maxAbs / FP32_MAX_ABS, where);
+            expect(c.finite, where).toBe(true);
+            expect(c.maxAbs, `fp32 @${level} ${where}: max abs`).toBeLessThanOrEqual(FP32_MAX_ABS);
+            expect(c.relL2, `fp32 @${level} ${where}: rel L2`).toBeLessThanOrEqual(FP32_REL_L2);
+          } else {
+            checkHalf(out, r, dtype, `kv-cache decode ${dtype} @${level}`, where);
+          }
+          session.dispose();
         }
       });
     });
@@ -427,7 +466,10 @@ describe('bench: storage dtypes side by side', () => {
       }
     }
     const table = dtypeBenchTable(d, 2);
-    for (const word of ['vs fp32', 'bf16', 'fp16', 'GB/s', 'GFLOP/s']) expect(table).toContain(word);
+    for (const word of ['vs fp32', 'bf16', 'fp16', 'GB/s', 'GFLOP/s', '% of stream']) expect(table).toContain(word);
+    // with a stream bandwidth, each kv-cache row shows its GB/s as a % of it (here 1 GB/s: 100 x GB/s)
+    const withStream = dtypeBenchTable(d, 2, 1);
+    for (const r of d.rows.filter((x) => x.kernel === 'kv-cache')) expect(withStream).toContain(`${(100 * r.gbps!).toFixed(1)}%`);
   });
 
   it('lists the dtypes a binding does not store instead of running them', async () => {

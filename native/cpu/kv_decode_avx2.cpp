@@ -1,0 +1,295 @@
+// kv-cache decode microkernel for AVX2 + FMA + F16C (compiled with those flags, dispatched at run
+// time from kv_cache.cpp): the AVX-512 kernel's structure (kv_decode_avx512.cpp) on 8 lanes and
+// 16 registers. K streams once (dot products of every query row sharing the kv head), a
+// vectorised softmax, then V streams once (axpy per key, accumulators in registers). headDim must
+// be a multiple of 8 (else the generic path runs). Half-precision cache rows are widened in
+// registers as they are loaded (vcvtph2ps / a 16-bit shift), so a step reads half the bytes.
+//
+// Register blocking for 16 YMM registers:
+// - scores: 8 dot products at once (8 accumulators), as 1 query row x 8 keys, 2 x 4, 4 x 2 or
+//   8 x 1 (whichever the query rows of the kv head fill), so a single query head still has 8
+//   independent FMA chains and one 8-way horizontal reduction per 8 scores (the AVX-512 kernel
+//   keeps 2 chains per query row and pays one horizontal sum per score).
+// - P.V: 4 query rows x 2 vectors, 2 x 4 or 1 x 8 (64 columns): 8 accumulators plus up to 4
+//   broadcast weights, each row vector widened once and shared by the query rows.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace dilbench {
+namespace family {
+namespace {
+
+// 8 consecutive cache elements as fp32.
+struct LoadF32 {
+  using T = float;
+  static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+};
+struct LoadF16 {
+  using T = uint16_t;
+  static __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+};
+struct LoadBF16 {
+  using T = uint16_t;
+  static __m256 load(const uint16_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+};
+
+inline __m256i laneMask8(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// 2^x: the AVX2 tile engine's polynomial (attention_block_avx2.cpp, VT::exp2), so flash and
+// decode agree at this level: 2^n * p(f), n = round(x), f in [-0.5, 0.5], degree 5 with
+// p(0) == 1 exactly (max rel. error 1.1e-7); x <= -127 (including -inf) gives +0.
+inline __m256 exp2Avx2(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-127.f));
+  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(x, n);
+  __m256 p = _mm256_set1_ps(1.3219338723e-03f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6717035107e-03f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5508907007e-02f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022237912e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314685764e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline float hmax(__m256 x) {
+  __m128 l = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  l = _mm_max_ps(l, _mm_movehl_ps(l, l));
+  l = _mm_max_ss(l, _mm_movehdup_ps(l));
+  return _mm_cvtss_f32(l);
+}
+inline float hsum(__m256 x) {
+  __m128 l = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  l = _mm_add_ps(l, _mm_movehl_ps(l, l));
+  l = _mm_add_ss(l, _mm_movehdup_ps(l));
+  return _mm_cvtss_f32(l);
+}
+
+// The 8 horizontal sums of a[0..8) in one vector (lane i = sum of a[i]'s lanes).
+inline __m256 reduce8(const __m256* a) {
+  const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+  const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  // u0 = [a0..a3 over lanes 0-3 | a0..a3 over lanes 4-7], u1 the same for a4..a7
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// Scores sg[0..n) (natural-log units) -> exp(sg - max) in place; returns the sum, max in m.
+inline float softmaxRow(float* sg, int64_t n, float& m) {
+  const __m256 negInf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 mx = negInf;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(sg + j));
+  const __m256i tail = laneMask8(n - j);
+  if (j < n) mx = _mm256_max_ps(mx, _mm256_blendv_ps(negInf, _mm256_maskload_ps(sg + j, tail), _mm256_castsi256_ps(tail)));
+  m = hmax(mx);
+  const __m256 mv = _mm256_set1_ps(m);
+  const __m256 log2e = _mm256_set1_ps(1.4426950408889634f);
+  __m256 z = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= n; j += 8) {
+    const __m256 p = exp2Avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(sg + j), mv), log2e));
+    _mm256_storeu_ps(sg + j, p);
+    z = _mm256_add_ps(z, p);
+  }
+  if (j < n) {  // masked-off lanes are -inf, exp2 gives 0
+    const __m256 x = _mm256_blendv_ps(negInf, _mm256_maskload_ps(sg + j, tail), _mm256_castsi256_ps(tail));
+    const __m256 p = exp2Avx2(_mm256_mul_ps(_mm256_sub_ps(x, mv), log2e));
+    _mm256_maskstore_ps(sg + j, tail, p);
+    z = _mm256_add_ps(z, p);
+  }
+  return hsum(z);
+}
+
+// Scores of GB query rows x KB keys (GB * KB == 8 dot products, one accumulator each) from cache
+// rows kr + b * D, b < KB: each key vector is widened once and shared by the GB query rows.
+// s[g * n + j + b] = scale * q_g . k_{j+b}.
+template <class L, int GB, int KB>
+inline void scoreBlock(const float* q, int64_t ldq, const typename L::T* kr, int64_t D, float scale, float* s,
+                       int64_t n, int64_t j) {
+  static_assert(GB * KB == 8, "8 accumulators");
+  __m256 a[8];
+  for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t c = 0; c < D; c += 8) {
+    if (GB == 1) {
+      const __m256 qv = _mm256_loadu_ps(q + c);
+      for (int b = 0; b < KB; ++b) a[b] = _mm256_fmadd_ps(qv, L::load(kr + b * D + c), a[b]);
+    } else {
+      for (int b = 0; b < KB; ++b) {
+        const __m256 kv = L::load(kr + b * D + c);
+        for (int g = 0; g < GB; ++g) a[g * KB + b] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g * KB + b]);
+      }
+    }
+  }
+  alignas(32) float r[8];
+  _mm256_store_ps(r, _mm256_mul_ps(_mm256_set1_ps(scale), reduce8(a)));
+  for (int g = 0; g < GB; ++g)
+    for (int b = 0; b < KB; ++b) s[g * n + j + b] = r[g * KB + b];
+}
+
+// The scores of up to 8 query rows (gb) against one cache row (the key tail of scoresAll).
+template <class L>
+inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T* kr, int64_t D, float scale, float* s,
+                        int64_t n, int64_t j) {
+  __m256 a[8];
+  for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < D; c += 8) {
+    const __m256 kv = L::load(kr + c);
+    for (int g = 0; g < gb; ++g) a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g]);
+  }
+  alignas(32) float r[8];
+  _mm256_store_ps(r, _mm256_mul_ps(_mm256_set1_ps(scale), reduce8(a)));
+  for (int g = 0; g < gb; ++g) s[g * n + j] = r[g];
+}
+
+// s[g * n + j] for all G query rows: K streams once, 8 rows at a time in order (2-4 KiB, which
+// the query-row blocks then take from L1); query rows in blocks of 8, 4, 2, 1.
+template <class L>
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D, float scale,
+               float* s) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const typename L::T* kr = k + j * D;
+    // the start of each row of the next block (as the AVX-512 kernel does, one per row)
+    for (int b = 0; b < 8; ++b) _mm_prefetch(reinterpret_cast<const char*>(kr + (8 + b) * D), _MM_HINT_T0);
+    int64_t g0 = 0;
+    for (; g0 + 8 <= G; g0 += 8)
+      for (int b = 0; b < 8; ++b) scoreBlock<L, 8, 1>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
+    if (G - g0 >= 4) {
+      for (int b = 0; b < 8; b += 2) scoreBlock<L, 4, 2>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
+      g0 += 4;
+    }
+    if (G - g0 >= 2) {
+      for (int b = 0; b < 8; b += 4) scoreBlock<L, 2, 4>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
+      g0 += 2;
+    }
+    if (G - g0 == 1) scoreBlock<L, 1, 8>(q + g0 * ldq, ldq, kr, D, scale, s + g0 * n, n, j);
+  }
+  for (; j < n; ++j) {
+    for (int64_t g0 = 0; g0 < G; g0 += 8) {
+      const int gb = int(G - g0 < 8 ? G - g0 : 8);
+      scoreOneKey<L>(q + g0 * ldq, ldq, gb, k + j * D, D, scale, s + g0 * n, n, j);
+    }
+  }
+}
+
+// P.V over cache rows [j0, j1) for GB query rows and CB vectors of the row (from v, out):
+// acc = (first ? 0 : out) + sum_j p[g][j] v_j, stored as acc, or inv[g] * acc when last. p rows
+// have stride n, out rows stride D. A running sum per element in j order, as a plain loop would.
+template <class L, int GB, int CB>
+inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1,
+                   float* out, bool first, const float* inv) {
+  __m256 acc[GB][CB];
+  for (int g = 0; g < GB; ++g)
+    for (int c = 0; c < CB; ++c) acc[g][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + g * D + 8 * c);
+#pragma GCC unroll 2
+  for (int64_t j = j0; j < j1; ++j) {
+    const typename L::T* vr = v + j * D;
+    if (GB == 1) {
+      const __m256 pg = _mm256_broadcast_ss(p + j);
+      for (int c = 0; c < CB; ++c) acc[0][c] = _mm256_fmadd_ps(pg, L::load(vr + 8 * c), acc[0][c]);
+    } else {
+      __m256 pg[GB];
+      for (int g = 0; g < GB; ++g) pg[g] = _mm256_broadcast_ss(p + g * n + j);
+      for (int c = 0; c < CB; ++c) {
+        const __m256 vv = L::load(vr + 8 * c);
+        for (int g = 0; g < GB; ++g) acc[g][c] = _mm256_fmadd_ps(pg[g], vv, acc[g][c]);
+      }
+    }
+  }
+  for (int g = 0; g < GB; ++g)
+    for (int c = 0; c < CB; ++c)
+      _mm256_storeu_ps(out + g * D + 8 * c, inv ? _mm256_mul_ps(_mm256_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
+}
+
+// V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
+// query rows go four at a time with 2 vectors of the row, two with 4 or one with 8 (8
+// accumulators each way), so only the first tile reads the block from memory, the others find
+// it in L1/L2.
+constexpr int64_t kPvRows = 64;
+
+template <class L, int GB, int CB>
+void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1, float* out,
+            bool first, const float* inv) {
+  const int64_t nv = D / 8;
+  int64_t c0 = 0;
+  for (; c0 + CB <= nv; c0 += CB) pvTile<L, GB, CB>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv);
+  switch (nv - c0) {
+    case 0: break;
+    case 1: pvTile<L, GB, 1>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    case 2: pvTile<L, GB, 2>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    case 3: pvTile<L, GB, 3>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    case 4: pvTile<L, GB, 4>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    case 5: pvTile<L, GB, 5>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    case 6: pvTile<L, GB, 6>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    default: pvTile<L, GB, 7>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+  }
+}
+
+// gb query rows: p rows of stride n, out rows of stride D, inv[gb].
+template <class L>
+void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out, const float* inv) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
+    const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
+    const bool first = j0 == 0, last = j1 == n;
+    for (int g = 0; g < gb;) {
+      const float* pg = p + g * n;
+      float* og = out + g * D;
+      const float* ig = last ? inv + g : nullptr;
+      if (gb - g >= 4) {
+        pvCols<L, 4, 2>(pg, n, v, D, j0, j1, og, first, ig);
+        g += 4;
+      } else if (gb - g >= 2) {
+        pvCols<L, 2, 4>(pg, n, v, D, j0, j1, og, first, ig);
+        g += 2;
+      } else {
+        pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig);
+        g += 1;
+      }
+    }
+  }
+}
+
+template <class L>
+void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
+                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  // Pass 1: every score; K streamed once.
+  scoresAll<L>(q, ldq, G, k, n, D, scale, s);
+  // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
+  float maxv[64], inv[64];
+  for (int64_t g0 = 0; g0 < G; g0 += 64) {
+    const int gr = int(G - g0 < 64 ? G - g0 : 64);
+    for (int g = 0; g < gr; ++g) {
+      const float z = softmaxRow(s + (g0 + g) * n, n, maxv[g]);
+      inv[g] = 1.0f / z;
+      lse[g0 + g] = maxv[g] + std::log(z);
+    }
+    pvRows<L>(s + g0 * n, n, v, D, gr, out + g0 * D, inv);
+  }
+}
+
+}  // namespace
+
+void decodeAttendAvx2(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
+                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  decodeAttendImpl<LoadF32>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+}
+void decodeAttendAvx2F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  decodeAttendImpl<LoadF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+}
+void decodeAttendAvx2BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
+                          int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+}
+
+}  // namespace family
+}  // namespace dilbench
