@@ -38,7 +38,7 @@ struct BlockImpl {
                             int64_t ldS) {
     R acc[KR][NQV];
     DB_UNROLL for (int r = 0; r < KR; ++r) DB_UNROLL for (int n = 0; n < NQV; ++n) acc[r][n] = VT::zero();
-    for (int64_t d = 0; d < D; ++d) {
+    _Pragma("GCC unroll 4") for (int64_t d = 0; d < D; ++d) {
       R qv[NQV];
       DB_UNROLL for (int n = 0; n < NQV; ++n) qv[n] = VT::load(qt + d * qPad + n * W);
       DB_UNROLL for (int r = 0; r < KR; ++r) {
@@ -155,7 +155,7 @@ struct BlockImpl {
     } else {
       DB_UNROLL for (int r = 0; r < RB; ++r) DB_UNROLL for (int n = 0; n < NV; ++n) c[r][n] = VT::zero();
     }
-    for (int64_t j = 0; j < kvRows; ++j) {
+    _Pragma("GCC unroll 4") for (int64_t j = 0; j < kvRows; ++j) {
       R vv[NV];
       DB_UNROLL for (int n = 0; n < NV; ++n)
         vv[n] = (TAIL && n == NV - 1) ? VT::loadN(v + j * ldv + n * W, tail) : VT::load(v + j * ldv + n * W);
