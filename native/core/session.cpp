@@ -320,7 +320,7 @@ void computeAttentionInto(const AttentionProblem& p, const SessionOptions& o, co
   checkLen("k", kLen, kvn, "batch*kvHeads*seqLen*headDim");
   checkLen("v", vLen, kvn, "batch*kvHeads*seqLen*headDim");
   checkLen("out", outLen, qn, "batch*heads*seqLen*headDim");
-  if ((qn && (!q || !out)) || (kvn && (!k || !v))) throw Error(ErrorCode::Internal, "null input buffer");
+  if ((qn && (!q || !out)) || (kvn && (!k || !v))) throw Error(ErrorCode::Internal, "null input or output buffer");
   Backend& backend = backendFor(p.device);
   checkBudget(prep.plan, o, backend);
 
