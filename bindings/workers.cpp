@@ -86,8 +86,8 @@ class ComputeWorker final : public PromiseWorker {
         resources_(ComputeResourceCache::instance().take(p.device)),
         cancel_(std::move(cancel)) {
     // The copies the kernel reads: CPU ones come from the resources' pool (warm pages after the
-    // first call); other devices upload from plain host vectors.
-    if (p.device == Device::CPU) {
+    // first call); other devices upload from plain host vectors, as does useMemoryPool off.
+    if (p.device == Device::CPU && o.useMemoryPool) {
       if (!resources_) resources_ = std::make_unique<ComputeResources>(Device::CPU);
       // The copies count in the plan that computeAttentionInto checks against memoryLimitBytes
       // (its error names the field); no earlier call's limit applies to them here.
