@@ -244,7 +244,12 @@ Napi::Value Compute(const Napi::CallbackInfo& info) {
     checkLength(k.ElementLength(), p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
     checkLength(v.ElementLength(), p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
     auto cancel = toCancelToken(info[5]);
-    return queueCompute(env, p, o, q, k, v, std::move(cancel));
+    std::optional<Napi::Float32Array> out;
+    if (!info[6].IsUndefined()) {
+      out = checkedFloat32(info[6], "out");
+      checkLength(out->ElementLength(), p.qElements(), "out", "batch*heads*seqLen*headDim");
+    }
+    return queueCompute(env, p, o, q, k, v, std::move(cancel), out);
   } catch (...) {
     return rejectedWithCurrent(env);
   }

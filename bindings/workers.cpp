@@ -79,7 +79,8 @@ class ComputeResourceCache {
 class ComputeWorker final : public PromiseWorker {
  public:
   ComputeWorker(Napi::Env env, const AttentionProblem& p, const SessionOptions& o, const Napi::Float32Array& q,
-                const Napi::Float32Array& k, const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel)
+                const Napi::Float32Array& k, const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
+                const std::optional<Napi::Float32Array>& into)
       : PromiseWorker(env, "dilbench:compute"),
         problem_(p),
         options_(o),
@@ -103,7 +104,7 @@ class ComputeWorker final : public PromiseWorker {
       kn_ = kv_.size();
       vn_ = vv_.size();
     }
-    Napi::Float32Array out = Napi::Float32Array::New(env, q.ElementLength());
+    Napi::Float32Array out = into ? *into : Napi::Float32Array::New(env, q.ElementLength());
     out_ = Napi::Persistent(out);
     outData_ = out.Data();
     outLen_ = out.ElementLength();
@@ -290,8 +291,8 @@ Napi::Value queueCreateSession(Napi::Env env, const AttentionProblem& p, const S
 }
 Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
                          const Napi::Float32Array& q, const Napi::Float32Array& k, const Napi::Float32Array& v,
-                         std::shared_ptr<CancelToken> cancel) {
-  return queue(new ComputeWorker(env, p, o, q, k, v, std::move(cancel)));
+                         std::shared_ptr<CancelToken> cancel, const std::optional<Napi::Float32Array>& out) {
+  return queue(new ComputeWorker(env, p, o, q, k, v, std::move(cancel), out));
 }
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q, std::vector<float> k,
                            std::vector<float> v, std::shared_ptr<CancelToken> cancel) {

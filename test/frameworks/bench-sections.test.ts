@@ -30,6 +30,7 @@ describe('bench sections', () => {
       expect(r.computeMinMs).toBeLessThanOrEqual(r.computeMedianMs);
       expect(r.computeMaxMs).toBeGreaterThanOrEqual(r.computeMedianMs);
       expect(r.ratio).toBeCloseTo(r.computeMedianMs / r.sessionMedianMs, 9);
+      expect(r.ratioOut).toBeCloseTo(r.computeOutMedianMs / r.sessionMedianMs, 9);
     }
     expect(b.sessions.map((p) => p.seqLen)).toEqual([32, 48]);
     expect(computeApiTable(rows, 2)).toContain('computeAttention vs session');

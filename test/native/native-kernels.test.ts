@@ -157,6 +157,22 @@ describe('compute() on user buffers', () => {
     const r = compare(firstA, await binding.reference(problemOf(a, 'naive'), qa, ka, va));
     expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
   });
+
+  it('out: the output goes to the caller\'s array (even one of the inputs) and the promise resolves to it', async () => {
+    const c = { seqLen: 90, headDim: 32, causal: true, heads: 2, kvHeads: 2, batch: 1 };
+    const q = randomNormal(2 * 90 * 32, 40);
+    const k = randomNormal(2 * 90 * 32, 41);
+    const v = randomNormal(2 * 90 * 32, 42);
+    const fresh = await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v);
+    const out = new Float32Array(q.length).fill(Number.NaN);
+    const got = await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v, undefined, out);
+    expect(got).toBe(out);
+    expect(out).toEqual(fresh);
+    const qCopy = Float32Array.from(q);
+    expect(await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v, undefined, q)).toBe(q);
+    expect(q).toEqual(fresh);
+    await expect(binding.compute(problemOf(c, 'flash'), baseOptions, qCopy, k, v, undefined, new Float32Array(5))).rejects.toMatchObject({ field: 'out' });
+  });
 });
 
 describe('pattern cache option', () => {
