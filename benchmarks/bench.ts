@@ -11,6 +11,8 @@
 //   flash at 2K and 4K (GFLOP/s) and kv-cache decode at cache 8K, 32 heads / 8 kv heads,
 //   headDim 128, 64 new tokens (ms per token, GB/s of cache read in the storage dtype and its %
 //   of the measured stream), with the ratio of each dtype's median to fp32's.
+// - compute-api: computeAttention() against a session's kernel time at 1K and 4K, interleaved
+//   (benchmarks/compute-api.ts).
 // Every run writes benchmark_results/bench_<timestamp>.json.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,6 +32,7 @@ import { isSkip, type FrameworkSpec } from '../src/frameworks/types.js';
 import { writeFileAtomic, fileTimestamp } from '../src/results/store.js';
 import { collectEnvironment } from '../src/env/environment.js';
 import { nowMs } from '../src/measure/clock.js';
+import { computeApiTable, runComputeApiSection, type ComputeApiRow } from './compute-api.js';
 
 export interface BenchRow {
   implementation: string;
@@ -493,6 +496,7 @@ export interface FullBenchResult extends BenchResult {
   kvCache?: KvBenchRow[];
   dilated?: DilatedBenchResult;
   dtypes?: DtypeBenchResult;
+  computeApi?: ComputeApiRow[];
   elapsedSeconds: number;
 }
 
@@ -561,6 +565,7 @@ export function fullBenchTable(r: FullBenchResult): string {
     out.push('');
   }
   if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads, r.peak.streamGBps));
+  if (r.computeApi) out.push(computeApiTable(r.computeApi, r.threads));
   out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
   return out.join('\n') + '\n';
 }
@@ -587,6 +592,7 @@ async function main(): Promise<void> {
       'no-kv-cache': { type: 'boolean', default: false },
       'no-dilated': { type: 'boolean', default: false },
       'no-dtypes': { type: 'boolean', default: false },
+      'no-compute-api': { type: 'boolean', default: false },
       'dtype-lengths': { type: 'string' },
       'dtype-kv-cache': { type: 'string' },
       only: { type: 'string' },
@@ -641,6 +647,9 @@ async function main(): Promise<void> {
       // --quick: a 2K cache keeps the prefill of the three sessions short
       kv: cacheLen !== undefined ? { cacheLen } : quick ? { cacheLen: 2048 } : {}, log,
     });
+  }
+  if (want('compute-api', values['no-compute-api'])) {
+    result.computeApi = await runComputeApiSection(binding, { threads, runs: quick ? 5 : 15, warmup: quick ? 1 : 2, log });
   }
   result.elapsedSeconds = (nowMs() - t0) / 1000;
   const file = resolve(values['output-dir'] ?? 'benchmark_results', `bench_${fileTimestamp(result.createdAt)}.json`);

@@ -223,10 +223,10 @@ Napi::Value CreateSession(const Napi::CallbackInfo& info) {
   }
 }
 
-void checkLength(const std::vector<float>& a, int64_t want, const char* field, const char* shape) {
-  if (static_cast<int64_t>(a.size()) != want) {
+void checkLength(size_t got, int64_t want, const char* field, const char* shape) {
+  if (static_cast<int64_t>(got) != want) {
     throw ArgError(JsKind::RangeError, field,
-                   std::string("Invalid ") + field + ": got a Float32Array of length " + std::to_string(a.size()) +
+                   std::string("Invalid ") + field + ": got a Float32Array of length " + std::to_string(got) +
                        "; expected length " + std::to_string(want) + " (" + shape + ")");
   }
 }
@@ -237,14 +237,19 @@ Napi::Value Compute(const Napi::CallbackInfo& info) {
     const AttentionProblem p = toProblem(info[0]);
     const SessionOptions o = toOptions(info[1]);
     p.validateCommon();
-    auto q = copyFloat32(info[2], "q");
-    auto k = copyFloat32(info[3], "k");
-    auto v = copyFloat32(info[4], "v");
-    checkLength(q, p.qElements(), "q", "batch*heads*seqLen*headDim");
-    checkLength(k, p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
-    checkLength(v, p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
+    Napi::Float32Array q = checkedFloat32(info[2], "q");
+    Napi::Float32Array k = checkedFloat32(info[3], "k");
+    Napi::Float32Array v = checkedFloat32(info[4], "v");
+    checkLength(q.ElementLength(), p.qElements(), "q", "batch*heads*seqLen*headDim");
+    checkLength(k.ElementLength(), p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
+    checkLength(v.ElementLength(), p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
     auto cancel = toCancelToken(info[5]);
-    return queueCompute(env, p, o, std::move(q), std::move(k), std::move(v), std::move(cancel));
+    std::optional<Napi::Float32Array> out;
+    if (!info[6].IsUndefined()) {
+      out = checkedFloat32(info[6], "out");
+      checkLength(out->ElementLength(), p.qElements(), "out", "batch*heads*seqLen*headDim");
+    }
+    return queueCompute(env, p, o, q, k, v, std::move(cancel), out);
   } catch (...) {
     return rejectedWithCurrent(env);
   }
@@ -275,9 +280,9 @@ Napi::Value Reference(const Napi::CallbackInfo& info) {
     auto q = copyFloat32(info[1], "q");
     auto k = copyFloat32(info[2], "k");
     auto v = copyFloat32(info[3], "v");
-    checkLength(q, p.qElements(), "q", "batch*heads*seqLen*headDim");
-    checkLength(k, p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
-    checkLength(v, p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
+    checkLength(q.size(), p.qElements(), "q", "batch*heads*seqLen*headDim");
+    checkLength(k.size(), p.kvElements(), "k", "batch*kvHeads*seqLen*headDim");
+    checkLength(v.size(), p.kvElements(), "v", "batch*kvHeads*seqLen*headDim");
     auto cancel = toCancelToken(info[4]);
     return queueReference(env, p, std::move(q), std::move(k), std::move(v), std::move(cancel));
   } catch (...) {

@@ -249,7 +249,7 @@ SessionOptions toOptions(const Napi::Value& v) {
   return s;
 }
 
-std::vector<float> copyFloat32(const Napi::Value& v, const std::string& field) {
+Napi::Float32Array checkedFloat32(const Napi::Value& v, const std::string& field) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     typeError(field, v, "a Float32Array");
   }
@@ -263,6 +263,11 @@ std::vector<float> copyFloat32(const Napi::Value& v, const std::string& field) {
   if (a.ArrayBuffer().IsDetached()) {
     rangeError(field, v, "a Float32Array whose buffer is not detached");
   }
+  return a;
+}
+
+std::vector<float> copyFloat32(const Napi::Value& v, const std::string& field) {
+  Napi::Float32Array a = checkedFloat32(v, field);
   const size_t n = a.ElementLength();
   std::vector<float> out(n);
   if (n) std::memcpy(out.data(), a.Data(), n * sizeof(float));

@@ -28,6 +28,8 @@ double toFiniteNumber(const Napi::Value& v, const std::string& field);
 bool toBool(const Napi::Value& v, const std::string& field);
 SimdLevel toSimdLevel(const Napi::Value& v, const std::string& field);
 
+// The Float32Array in v, checked as copyFloat32 checks it (throws the same errors).
+Napi::Float32Array checkedFloat32(const Napi::Value& v, const std::string& field);
 // Copies a Float32Array (not detached, not backed by a SharedArrayBuffer) into a vector, so the
 // caller may reuse or detach its buffer while the work runs off the event loop.
 std::vector<float> copyFloat32(const Napi::Value& v, const std::string& field);

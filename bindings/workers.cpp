@@ -1,6 +1,7 @@
 #include "workers.h"
 
 #include <cstring>
+#include <mutex>
 
 #include "common.h"
 #include "core/backend.h"
@@ -40,29 +41,115 @@ class CreateSessionWorker final : public PromiseWorker {
   std::shared_ptr<Session> session_;
 };
 
+// Idle ComputeResources between computeAttention calls, a few per device. Process-wide (they
+// hold no JS state) and never destroyed: the OS reclaims them at exit, after which no static
+// destructor may touch a device runtime that has already shut down.
+class ComputeResourceCache {
+ public:
+  static ComputeResourceCache& instance() {
+    static auto* cache = new ComputeResourceCache;
+    return *cache;
+  }
+  // An idle one for `device`, or null.
+  std::unique_ptr<ComputeResources> take(Device device) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if ((*it)->device() != device) continue;
+      std::unique_ptr<ComputeResources> r = std::move(*it);
+      idle_.erase(it);
+      return r;
+    }
+    return nullptr;
+  }
+  void give(std::unique_ptr<ComputeResources> r) {
+    if (!r) return;
+    r->trim();
+    std::lock_guard<std::mutex> lock(mutex_);
+    int same = 0;
+    for (const auto& x : idle_) same += x->device() == r->device();
+    if (same < kIdlePerDevice) idle_.push_back(std::move(r));
+  }
+
+ private:
+  static constexpr int kIdlePerDevice = 2;  // concurrent calls beyond this allocate afresh
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<ComputeResources>> idle_;
+};
+
 class ComputeWorker final : public PromiseWorker {
  public:
-  ComputeWorker(Napi::Env env, const AttentionProblem& p, const SessionOptions& o, std::vector<float> q,
-                std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel)
+  ComputeWorker(Napi::Env env, const AttentionProblem& p, const SessionOptions& o, const Napi::Float32Array& q,
+                const Napi::Float32Array& k, const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
+                const std::optional<Napi::Float32Array>& into)
       : PromiseWorker(env, "dilbench:compute"),
         problem_(p),
         options_(o),
-        q_(std::move(q)),
-        k_(std::move(k)),
-        v_(std::move(v)),
-        cancel_(std::move(cancel)) {}
+        resources_(ComputeResourceCache::instance().take(p.device)),
+        cancel_(std::move(cancel)) {
+    // The copies the kernel reads: CPU ones come from the resources' pool (warm pages after the
+    // first call); other devices upload from plain host vectors, as does useMemoryPool off.
+    if (p.device == Device::CPU && o.useMemoryPool) {
+      if (!resources_) resources_ = std::make_unique<ComputeResources>(Device::CPU);
+      // The copies count in the plan that computeAttentionInto checks against memoryLimitBytes
+      // (its error names the field); no earlier call's limit applies to them here.
+      resources_->pool().setLimit(0);
+      stage(q, qs_, qn_);
+      stage(k, ks_, kn_);
+      stage(v, vs_, vn_);
+    } else {
+      qv_ = copyVector(q);
+      kv_ = copyVector(k);
+      vv_ = copyVector(v);
+      qn_ = qv_.size();
+      kn_ = kv_.size();
+      vn_ = vv_.size();
+    }
+    Napi::Float32Array out = into ? *into : Napi::Float32Array::New(env, q.ElementLength());
+    out_ = Napi::Persistent(out);
+    outData_ = out.Data();
+    outLen_ = out.ElementLength();
+  }
 
  protected:
   void Work() override {
-    out_ = computeAttention(problem_, options_, q_.data(), q_.size(), k_.data(), k_.size(), v_.data(),
-                            v_.size(), cancel_.get());
+    try {
+      computeAttentionInto(problem_, options_, qs_.data() ? qs_.data() : qv_.data(), qn_,
+                           ks_.data() ? ks_.data() : kv_.data(), kn_, vs_.data() ? vs_.data() : vv_.data(), vn_,
+                           outData_, outLen_, cancel_.get(), resources_);
+    } catch (...) {
+      release();
+      throw;
+    }
+    release();
   }
-  Napi::Value Result(Napi::Env env) override { return toFloat32Array(env, out_); }
+  Napi::Value Result(Napi::Env) override { return out_.Value(); }
 
  private:
+  void stage(const Napi::Float32Array& a, PoolBuffer<float>& buf, size_t& n) {
+    n = a.ElementLength();
+    buf = PoolBuffer<float>(resources_->pool(), n);
+    if (n) std::memcpy(buf.data(), a.Data(), n * sizeof(float));
+  }
+  static std::vector<float> copyVector(const Napi::Float32Array& a) {
+    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+  }
+  // Staging buffers back to the pool, then the resources back to the cache for the next call.
+  void release() {
+    qs_.reset();
+    ks_.reset();
+    vs_.reset();
+    ComputeResourceCache::instance().give(std::move(resources_));
+  }
+
   AttentionProblem problem_;
   SessionOptions options_;
-  std::vector<float> q_, k_, v_, out_;
+  std::unique_ptr<ComputeResources> resources_;
+  PoolBuffer<float> qs_, ks_, vs_;
+  std::vector<float> qv_, kv_, vv_;
+  size_t qn_ = 0, kn_ = 0, vn_ = 0;
+  Napi::Reference<Napi::Float32Array> out_;
+  float* outData_ = nullptr;
+  size_t outLen_ = 0;
   std::shared_ptr<CancelToken> cancel_;
 };
 
@@ -202,9 +289,10 @@ Napi::Value queue(W* w) {
 Napi::Value queueCreateSession(Napi::Env env, const AttentionProblem& p, const SessionOptions& o) {
   return queue(new CreateSessionWorker(env, p, o));
 }
-Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o, std::vector<float> q,
-                         std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel) {
-  return queue(new ComputeWorker(env, p, o, std::move(q), std::move(k), std::move(v), std::move(cancel)));
+Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
+                         const Napi::Float32Array& q, const Napi::Float32Array& k, const Napi::Float32Array& v,
+                         std::shared_ptr<CancelToken> cancel, const std::optional<Napi::Float32Array>& out) {
+  return queue(new ComputeWorker(env, p, o, q, k, v, std::move(cancel), out));
 }
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q, std::vector<float> k,
                            std::vector<float> v, std::shared_ptr<CancelToken> cancel) {

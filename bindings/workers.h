@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/cancel.h"
@@ -15,9 +16,14 @@ namespace js {
 class SessionWrap;
 
 Napi::Value queueCreateSession(Napi::Env env, const AttentionProblem& p, const SessionOptions& o);
+// computeAttention: copies q, k, v now (the caller may reuse its buffers at once) into buffers
+// of an idle ComputeResources kept from an earlier call (CPU), so a repeated call faults in no
+// new memory; the kernel writes the returned Float32Array in place: `out` when given (checked
+// by the caller), else a new one.
 Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
-                         std::vector<float> q, std::vector<float> k, std::vector<float> v,
-                         std::shared_ptr<CancelToken> cancel);
+                         const Napi::Float32Array& q, const Napi::Float32Array& k,
+                         const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
+                         const std::optional<Napi::Float32Array>& out);
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q,
                            std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel);
 Napi::Value queueMeasurePeak(Napi::Env env, int threads, double durationSeconds);

@@ -291,9 +291,17 @@ bool Session::telemetry(KernelTelemetry& out) const {
   return true;
 }
 
-std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o, const float* q,
-                                    size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,
-                                    const CancelToken* cancel) {
+ComputeResources::ComputeResources(Device device)
+    : device_(device), pool_(backendFor(device).allocator(), true), patterns_(kKeptBytes) {}
+
+void ComputeResources::trim() {
+  const PoolStats st = pool_.stats();
+  if (st.bytesReserved - st.bytesInUse > kKeptBytes) pool_.releaseCached();
+}
+
+void computeAttentionInto(const AttentionProblem& p, const SessionOptions& o, const float* q, size_t qLen,
+                          const float* k, size_t kLen, const float* v, size_t vLen, float* out, size_t outLen,
+                          const CancelToken* cancel, std::unique_ptr<ComputeResources>& resources) {
   Prepared prep = prepare(p, o);
   if (prep.problem.seqLen != p.seqLen) {
     throwInvalid("seqLen", "implementation '" + p.implementation + "' runs at seqLen " +
@@ -311,15 +319,50 @@ std::vector<float> computeAttention(const AttentionProblem& p, const SessionOpti
   checkLen("q", qLen, qn, "batch*heads*seqLen*headDim");
   checkLen("k", kLen, kvn, "batch*kvHeads*seqLen*headDim");
   checkLen("v", vLen, kvn, "batch*kvHeads*seqLen*headDim");
-  if ((qn && !q) || (kvn && (!k || !v))) throw Error(ErrorCode::Internal, "null input buffer");
+  checkLen("out", outLen, qn, "batch*heads*seqLen*headDim");
+  if ((qn && (!q || !out)) || (kvn && (!k || !v))) throw Error(ErrorCode::Internal, "null input or output buffer");
   Backend& backend = backendFor(p.device);
   checkBudget(prep.plan, o, backend);
-  detail::SessionCore im(prep.problem, o, backend, std::move(prep.kernel));
-  im.upload(im.q, q, qn);
-  im.upload(im.k, k, kvn);
-  im.upload(im.v, v, kvn);
-  im.runOnce(cancel);
-  return im.download(im.o, qn);
+
+  if (!resources || resources->device() != p.device) resources = std::make_unique<ComputeResources>(p.device);
+  ComputeResources* res = resources.get();
+  MemoryPool uncached(backend.allocator(), false);
+  MemoryPool& mem = o.useMemoryPool ? res->pool() : uncached;
+  mem.setLimit(o.memoryLimitBytes);
+
+  ExecContext ctx;
+  ctx.pool = &mem;
+  ctx.threadPool = &ThreadPool::global();
+  ctx.threads = o.threads;
+  ctx.cancel = cancel;
+  ctx.patterns = o.usePatternCache ? &res->patterns() : nullptr;
+  ctx.stream = backend.stream();
+  if (cancel && cancel->cancelled()) throwCancelled();
+
+  const AttentionProblem& e = prep.problem;
+  if (backend.device() == Device::CPU && e.dtype == DType::F32) {
+    prep.kernel->run(e, Tensors{q, k, v, out}, ctx);
+  } else {
+    const size_t eb = dtypeBytes(e.dtype);
+    PoolBuffer<unsigned char> dq(mem, qn * eb), dk(mem, kvn * eb), dv(mem, kvn * eb), dout(mem, qn * eb);
+    backend.upload(dq.data(), q, qn, e.dtype);
+    backend.upload(dk.data(), k, kvn, e.dtype);
+    backend.upload(dv.data(), v, kvn, e.dtype);
+    prep.kernel->run(e, Tensors{dq.data(), dk.data(), dv.data(), dout.data()}, ctx);
+    backend.synchronize();
+    backend.download(out, dout.data(), qn, e.dtype);
+  }
+  backend.synchronize();
+  res->trim();
+}
+
+std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o, const float* q,
+                                    size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,
+                                    const CancelToken* cancel) {
+  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(p.qElements(), 0)));
+  std::unique_ptr<ComputeResources> resources;
+  computeAttentionInto(p, o, q, qLen, k, kLen, v, vLen, out.data(), out.size(), cancel, resources);
+  return out;
 }
 
 }  // namespace dilbench

@@ -76,8 +76,39 @@ class Session {
   std::unique_ptr<Impl> impl_;
 };
 
-// One-shot computation on caller-provided fp32 host buffers (computeAttention in the API).
-// Validates buffer lengths against the problem.
+// What computeAttention can keep from one call to the next on a device: the memory pool (kernel
+// workspace, and device copies of q, k, v, o where the kernel cannot use the caller's buffers)
+// and the dilated-pattern cache, so a repeated call allocates and faults in nothing new. One call
+// at a time; the binding keeps idle ones. Holds at most kKeptBytes of cached pool blocks and of
+// patterns between calls.
+class ComputeResources {
+ public:
+  static constexpr uint64_t kKeptBytes = 64ull << 20;
+  explicit ComputeResources(Device device);
+  Device device() const { return device_; }
+  MemoryPool& pool() { return pool_; }
+  PatternCache& patterns() { return patterns_; }
+  // After a call: gives the pool's cached blocks back when they exceed kKeptBytes.
+  void trim();
+
+ private:
+  Device device_;
+  MemoryPool pool_;
+  PatternCache patterns_;
+};
+
+// One-shot computation on caller-provided fp32 host buffers (computeAttention in the API):
+// out[qLen] receives the output. Validates buffer lengths against the problem. CPU fp32 kernels
+// read q, k, v and write out in place (no copies); other devices go through pool buffers.
+// `resources` supplies the pool and pattern cache; when it is null or belongs to another device
+// the call puts fresh ones there (after validating), for the caller to keep for the next call.
+// o.useMemoryPool off: the kernel's workspace bypasses the pool's cache as in a session.
+void computeAttentionInto(const AttentionProblem& p, const SessionOptions& o, const float* q,
+                          size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,
+                          float* out, size_t outLen, const CancelToken* cancel,
+                          std::unique_ptr<ComputeResources>& resources);
+
+// The same with fresh resources, returning the output.
 std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o,
                                     const float* q, size_t qLen, const float* k, size_t kLen,
                                     const float* v, size_t vLen, const CancelToken* cancel);

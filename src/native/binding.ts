@@ -206,6 +206,7 @@ export interface NativeBinding {
   plan(problem: NativeProblem, options: NativeSessionOptions): NativePlan;
   /** Allocates and fills seeded inputs off the event loop. */
   createSession(problem: NativeProblem, options: NativeSessionOptions): Promise<NativeSession>;
+  /** q, k, v are copied at the call; the output goes to `out` when given (resolving to it), else to a new array. */
   compute(
     problem: NativeProblem,
     options: NativeSessionOptions,
@@ -213,6 +214,7 @@ export interface NativeBinding {
     k: Float32Array,
     v: Float32Array,
     cancel?: NativeCancelToken,
+    out?: Float32Array,
   ): Promise<Float32Array>;
   /** Float64 reference of the same definition. */
   reference(

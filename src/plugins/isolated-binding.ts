@@ -195,13 +195,13 @@ export function isolatePlugins(
       const r = await worker.call<{ id: number; plan: NativePlan }>('createSession', [p, o], `createSession of ${p.implementation}`);
       return new RemoteSession(worker, r.id, r.plan, validation, p.implementation);
     },
-    async compute(p, o, q, k, v, cancel) {
+    async compute(p, o, q, k, v, cancel, out) {
       if (names.has(p.implementation)) {
         throw Object.assign(new Error(`computeAttention on plugin implementation '${p.implementation}' is not supported; benchmark it with runBenchmark({ plugins })`), {
           code: 'ERR_DILBENCH_UNSUPPORTED',
         });
       }
-      return binding.compute(p, o, q, k, v, cancel);
+      return binding.compute(p, o, q, k, v, cancel, out);
     },
     reference: (p, q, k, v, cancel) => binding.reference(p, q, k, v, cancel),
     measurePeak: (t, d) => binding.measurePeak(t, d),

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { fullBenchTable, runDilatedSection, runFrameworkSection, runKvCacheSection, type FullBenchResult } from '../../benchmarks/bench.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
+import { computeApiTable, runComputeApiSection } from '../../benchmarks/compute-api.js';
 
 const ortMissing = typeof (await loadOnnxRuntime()) === 'string';
 const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as const };
@@ -18,6 +19,21 @@ describe('bench sections', () => {
     expect(rows[0]?.decodeGBps).toBeGreaterThan(0);
     expect(rows[0]?.pctOfStream).toBeCloseTo((100 * (rows[0]?.decodeGBps as number)) / 20, 6);
     expect(b.sessions[0]).toMatchObject({ promptLen: 256, newTokens: 8, seqLen: 264, causal: true });
+  });
+
+  it('compute-api: computeAttention against the session, ratio of the medians, with the table', async () => {
+    const b = createFakeBinding({ implementations: ['flash'] });
+    const rows = await runComputeApiSection(b, { threads: 2, lengths: [32, 48], runs: 3, warmup: 1 });
+    expect(rows.map((r) => r.seqLen)).toEqual([32, 48]);
+    for (const r of rows) {
+      expect(r.sessionMedianMs).toBeGreaterThan(0);
+      expect(r.computeMinMs).toBeLessThanOrEqual(r.computeMedianMs);
+      expect(r.computeMaxMs).toBeGreaterThanOrEqual(r.computeMedianMs);
+      expect(r.ratio).toBeCloseTo(r.computeMedianMs / r.sessionMedianMs, 9);
+      expect(r.ratioOut).toBeCloseTo(r.computeOutMedianMs / r.sessionMedianMs, 9);
+    }
+    expect(b.sessions.map((p) => p.seqLen)).toEqual([32, 48]);
+    expect(computeApiTable(rows, 2)).toContain('computeAttention vs session');
   });
 
   it('dilated time vs length with a fitted exponent', async () => {

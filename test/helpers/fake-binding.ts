@@ -223,10 +223,13 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
         },
       };
     },
-    async compute(problem, options, q, k, v, cancel) {
+    async compute(problem, options, q, k, v, cancel, out) {
       binding.plan(problem, options);
       if (cancel?.cancelled) throw new CodedError('ERR_DILBENCH_CANCELLED', 'cancelled');
-      return Float32Array.from(denseAttention(problem, q, k, v));
+      const o = denseAttention(problem, q, k, v);
+      if (!out) return Float32Array.from(o);
+      out.set(o);
+      return out;
     },
     async reference(problem, q, k, v) {
       return denseAttention(problem, q, k, v);

@@ -128,6 +128,51 @@ describe('compute() on user buffers', () => {
     expect(r.finite).toBe(true);
     expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
   });
+
+  it('repeated and concurrent calls (kept workspace and copies) give the first call\'s output, each in its own array', async () => {
+    const a = { seqLen: 200, headDim: 64, causal: false, heads: 4, kvHeads: 2, batch: 1 };
+    const b = { seqLen: 77, headDim: 32, causal: true, heads: 2, kvHeads: 2, batch: 2 };
+    const inputs = (c: Case, seed: number) => [
+      randomNormal(c.batch * c.heads * c.seqLen * c.headDim, seed),
+      randomNormal(c.batch * c.kvHeads * c.seqLen * c.headDim, seed + 1),
+      randomNormal(c.batch * c.kvHeads * c.seqLen * c.headDim, seed + 2),
+    ] as const;
+    const [qa, ka, va] = inputs(a, 20);
+    const [qb, kb, vb] = inputs(b, 30);
+    const firstA = await binding.compute(problemOf(a, 'flash'), baseOptions, qa, ka, va);
+    const firstB = await binding.compute(problemOf(b, 'naive'), baseOptions, qb, kb, vb);
+    const again = await Promise.all([
+      binding.compute(problemOf(a, 'flash'), baseOptions, qa, ka, va),
+      binding.compute(problemOf(b, 'naive'), baseOptions, qb, kb, vb),
+      binding.compute(problemOf(a, 'flash'), baseOptions, qa, ka, va),
+      binding.compute(problemOf(a, 'flash'), { ...baseOptions, useMemoryPool: false }, qa, ka, va),
+    ]);
+    expect(again[0]).toEqual(firstA);
+    expect(again[1]).toEqual(firstB);
+    expect(again[2]).toEqual(firstA);
+    expect(again[3]).toEqual(firstA);
+    expect(again[0].buffer).not.toBe(again[2].buffer);
+    again[0].fill(0);
+    expect(again[2]).toEqual(firstA);
+    const r = compare(firstA, await binding.reference(problemOf(a, 'naive'), qa, ka, va));
+    expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
+  });
+
+  it('out: the output goes to the caller\'s array (even one of the inputs) and the promise resolves to it', async () => {
+    const c = { seqLen: 90, headDim: 32, causal: true, heads: 2, kvHeads: 2, batch: 1 };
+    const q = randomNormal(2 * 90 * 32, 40);
+    const k = randomNormal(2 * 90 * 32, 41);
+    const v = randomNormal(2 * 90 * 32, 42);
+    const fresh = await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v);
+    const out = new Float32Array(q.length).fill(Number.NaN);
+    const got = await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v, undefined, out);
+    expect(got).toBe(out);
+    expect(out).toEqual(fresh);
+    const qCopy = Float32Array.from(q);
+    expect(await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v, undefined, q)).toBe(q);
+    expect(q).toEqual(fresh);
+    await expect(binding.compute(problemOf(c, 'flash'), baseOptions, qCopy, k, v, undefined, new Float32Array(5))).rejects.toMatchObject({ field: 'out' });
+  });
 });
 
 describe('pattern cache option', () => {

@@ -64,6 +64,11 @@ describe('public API', () => {
     expect(e.field).toBe('kvHeads');
     e = await err({ ...base, q: ok, k: ok, v: ok, density: 2 });
     expect(e.field).toBe('density');
+    e = await err({ ...base, q: ok, k: ok, v: ok, out: new Float32Array(255) });
+    expect(e.field).toBe('out');
+    expect(e.message).toContain('Float32Array(256)');
+    e = await err({ ...base, q: ok, k: ok, v: ok, out: new Float64Array(256) });
+    expect(e.field).toBe('out');
   });
 
   it('computeAttention honours an aborted signal', async () => {
