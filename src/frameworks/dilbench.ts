@@ -15,6 +15,8 @@ export function nativeProblem(spec: FrameworkSpec, implementation = spec.impleme
     headDim: spec.headDim,
     causal: spec.causal,
     seed: spec.seed,
+    ...(spec.segmentLengths ? { segmentLengths: spec.segmentLengths } : {}),
+    ...(spec.dilationRates ? { dilationRates: spec.dilationRates } : {}),
   };
 }
 
