@@ -60,6 +60,11 @@ export class DilbenchAdapter implements FrameworkAdapter {
     );
   }
 
+  /** the FLOPs one run does, as the native planner counts them (useful FLOPs only: the selected pairs) */
+  get flops(): number {
+    return this.session.plan.flops;
+  }
+
   /** the session's own seeded inputs (identical to seededInputs for the same spec) */
   inputs(): FrameworkInputs {
     return { q: this.session.input('q'), k: this.session.input('k'), v: this.session.input('v') };
