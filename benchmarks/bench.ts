@@ -230,6 +230,9 @@ export interface DilatedTorchResult {
   segmentLengths: number[];
   dilationRates: number[];
   rows: DilatedTorchRow[];
+  /** dilbench's SIMD level and torch's ATen CPU capability (ATEN_CPU_CAPABILITY=avx2 matches an AVX2 run) */
+  simdLevel: string;
+  torchCpuCapability?: string | null;
   torchVersion?: string;
   torchSkipped?: string;
 }
@@ -242,7 +245,7 @@ export async function runDilatedTorchSection(
 ): Promise<DilatedTorchResult> {
   const seqLen = opts.seqLen ?? 8192;
   const base: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42, ...DILATED_TORCH_PAIRS };
-  const result: DilatedTorchResult = { seqLen, heads: base.heads, ...DILATED_TORCH_PAIRS, rows: [], torchSkipped: torchUnavailableReason() ?? undefined };
+  const result: DilatedTorchResult = { seqLen, heads: base.heads, ...DILATED_TORCH_PAIRS, rows: [], simdLevel: binding.info().simdLevel, torchSkipped: torchUnavailableReason() ?? undefined };
   const kinds = ['dilated', 'dilated-grouped'] as const;
   opts.log?.(`dilated, dilated-grouped vs PyTorch, and flash @ ${seqLen} (interleaved)...`);
   const ours = new Map<string, DilbenchAdapter>();
@@ -257,6 +260,7 @@ export async function runDilatedTorchSection(
       else {
         torch.set(implementation, created);
         result.torchVersion = created.version;
+        result.torchCpuCapability = created.cpuCapability;
       }
     }
     const samplers = new Map<string, Sampler>();
@@ -292,7 +296,7 @@ export async function runDilatedTorchSection(
 
 export function dilatedTorchTable(d: DilatedTorchResult, threads: number): string {
   const lines = [
-    `dilated vs ${d.torchVersion ?? 'PyTorch'} implementations of the same definitions, and flash (batch 1, ${d.heads} heads, headDim 64, seqLen ${d.seqLen}, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')}, fp32, ${threads} threads, interleaved)`,
+    `dilated vs ${d.torchVersion ?? 'PyTorch'} implementations of the same definitions, and flash (batch 1, ${d.heads} heads, headDim 64, seqLen ${d.seqLen}, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')}, fp32, ${threads} threads, interleaved; dilbench SIMD ${d.simdLevel}${d.torchCpuCapability ? `, torch ATen ${d.torchCpuCapability}` : ''})`,
     textTable(
       ['implementation', 'ms', 'GFLOP/s', '% of flash', 'torch ms', 'torch GFLOP/s', 'torch/dilbench time', '95% CI', 'p', 'max|diff|'],
       d.rows.map((x) => [

@@ -1,10 +1,11 @@
 // "dilated": LongNet dilated attention (attention-definitions.md, "dilated (LongNet)").
 // Per (batch, head): for every pair (w, r) with head offset h mod r, the selected rows of each
-// segment are gathered into contiguous tiles (no copy when r == 1) and fed to attendBlock; each
-// pair's (o_i, lse_i) is merged into the running output with the logaddexp rule, which is exactly
-// the softmax-denominator weighting alpha_i = exp(lse_i) / sum_j exp(lse_j). Cost per pair is
-// ~4 * seqLen * w * D / r^2 per head: linear in seqLen. Index patterns come from the
-// PatternCache (ctx.patterns) or are rebuilt per request when it is off.
+// segment attend each other; each pair's (o_i, lse_i) is merged into the running output with the
+// logaddexp rule, which is exactly the softmax-denominator weighting
+// alpha_i = exp(lse_i) / sum_j exp(lse_j). Cost per pair is ~4 * seqLen * w * D / r^2 per head:
+// linear in seqLen. runDilated (shared with dilated-grouped) splits the work into equal-cost tasks
+// (family.h); index patterns come from the PatternCache (ctx.patterns) or are rebuilt per run
+// when it is off.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

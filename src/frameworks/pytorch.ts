@@ -66,6 +66,8 @@ interface Ready {
   threads?: number;
   /** the SDPA kernel torch picks for these inputs (FLASH_ATTENTION, MATH, ...), null if unknown */
   sdpaBackend?: string | null;
+  /** torch.backends.cpu.get_cpu_capability(): the ISA of ATen's CPU kernels (AVX512, AVX2, ...) */
+  cpuCapability?: string | null;
 }
 
 export class PyTorchAdapter implements FrameworkAdapter {
@@ -87,17 +89,23 @@ export class PyTorchAdapter implements FrameworkAdapter {
   ) {
     const kernel = ready.sdpaBackend ? `, dispatches to ${ready.sdpaBackend}` : '';
     const threads = ready.threads !== undefined ? `, ${ready.threads} threads` : '';
+    const isa = ready.cpuCapability ? `, ATen ${ready.cpuCapability}` : '';
     const what =
       implementation === 'sdpa'
         ? 'torch.nn.functional.scaled_dot_product_attention'
         : `dilbench '${implementation}' in PyTorch (torch_dilated.py: strided views, torch's CPU flash kernel with log-sum-exp per part)`;
-    this.description = `${what} (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}${kernel}${threads}), [B, H, S, D]`;
+    this.description = `${what} (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}${kernel}${isa}${threads}), [B, H, S, D]`;
     this.sampler = { sample: (n: number) => this.sample(n) };
     lines.on('line', (l) => this.pending.shift()?.(l));
   }
 
   get version(): string {
     return this.ready.version;
+  }
+
+  /** the ISA of torch's CPU kernels, null when torch does not say */
+  get cpuCapability(): string | null {
+    return this.ready.cpuCapability ?? null;
   }
 
   static async create(

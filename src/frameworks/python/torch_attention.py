@@ -11,7 +11,8 @@ Protocol (one JSON object per line):
            torchImplementation: "sdpa" (default) or "dilated" / "dilated-grouped" (torch_dilated.py,
            fp32, with segmentLengths and dilationRates).
   stdout first line: {"ready": true, "version": ..., "setupMs": ..., "rssBeforeBytes": ...,
-                      "threads": ..., "sdpaBackend": "FLASH_ATTENTION" | "MATH" | ... | null}
+                      "threads": ..., "sdpaBackend": "FLASH_ATTENTION" | "MATH" | ... | null,
+                      "cpuCapability": "AVX512" | "AVX2" | ... | null}
   stdin  "sample N"    -> {"ns": [...]}   N timed iterations (time.perf_counter_ns)
   stdin  "output PATH" -> {"written": PATH}  writes the output [B, H, S, D] float32 to PATH
   stdin  "memory"      -> {"peakRssBytes": ..., "rssBeforeBytes": ...}
@@ -80,10 +81,15 @@ def main():
     if which != "sdpa":
         backend = "FLASH_ATTENTION"  # torch_dilated calls the CPU flash kernel itself
 
+    try:  # the ISA ATen's kernels dispatch to (ATEN_CPU_CAPABILITY=avx2 lowers it)
+        capability = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # noqa: BLE001
+        capability = None
+
     setup_ms = (time.perf_counter() - t0) * 1000.0
     print(json.dumps({"ready": True, "version": f"torch {torch.__version__}", "setupMs": setup_ms,
                       "rssBeforeBytes": rss_before, "threads": torch.get_num_threads(),
-                      "sdpaBackend": backend}), flush=True)
+                      "sdpaBackend": backend, "cpuCapability": capability}), flush=True)
     for line in sys.stdin:
         cmd = line.strip().split(" ", 1)
         if not cmd or not cmd[0]:
