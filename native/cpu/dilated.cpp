@@ -50,13 +50,16 @@ namespace {
 // on AVX2 and ~3 % on AVX-512 and 256 (attendBlock's) by ~10 % (native/cpu/NOTES.md).
 constexpr int64_t kKeyTile = 64;
 
-// One task: query tiles [t0, t1) (kQTile rows each, in selected-row order) of segment `seg` of
-// part `part` of (batch, head) `bh`. A (bh, part) pair's tasks write disjoint rows of o / lse.
+// One task of (batch, head) `bh`, one part (`pattern`): either query tiles [t0, t1) (kQTile rows
+// each, in selected-row order) of segment seg0 (seg1 == seg0 + 1), or every tile of segments
+// [seg0, seg1) (many short segments: one task per segment would only cost bookkeeping). The
+// tasks of one (bh, part) write disjoint rows of o / lse.
 struct DilatedTask {
   int64_t bh = 0;
   const DilatedPattern* pattern = nullptr;
-  int64_t seg = 0;
+  int64_t seg0 = 0, seg1 = 0;
   int64_t t0 = 0, t1 = 0;
+  bool whole = false;  // every tile of segments [seg0, seg1); else tiles [t0, t1) of seg0
   double cost = 0;  // (query, key) pairs, for the heaviest-first order
 };
 
@@ -70,16 +73,15 @@ int64_t perWorkerFloats(int64_t D, int64_t seg) {
 
 // Attention of one task's query tiles against its segment's selected keys (FlashAttention-2
 // order, the flash kernel's BlockOps), each finalized row merged into o / lse (logaddexp).
-void runTask(const DilatedTask& task, const float* qHead, const float* kHead, const float* vHead,
+void runSegment(const DilatedPattern& pat, int64_t sg, int64_t t0, int64_t t1, const float* qHead, const float* kHead, const float* vHead,
              int64_t D, float scale, bool causal, float* o, float* lse, float* ws, int64_t seg) {
   const cpu::BlockOps& ops = cpu::blockOps();
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  const DilatedPattern& pat = *task.pattern;
-  const int64_t b = pat.segmentStart[task.seg];
-  const int64_t n = pat.segmentStart[task.seg + 1] - b;
+  const int64_t b = pat.segmentStart[sg];
+  const int64_t n = pat.segmentStart[sg + 1] - b;
   const int64_t* pos = pat.positions.data() + b;
   const int64_t r = pat.r;  // selected rows of a segment are r rows apart
-  const int64_t qEnd = std::min(n, task.t1 * kQTile);
+  const int64_t qEnd = std::min(n, t1 * kQTile);
   const int64_t kEnd = causal ? qEnd : n;  // keys after the last query are masked
   float* kBuf = ws;
   float* vBuf = kBuf + align16(seg * D);
@@ -92,7 +94,7 @@ void runTask(const DilatedTask& task, const float* qHead, const float* kHead, co
   const float* K = gatherRows(kHead, pos, kEnd, D, kBuf);
   const float* V = gatherRows(vHead, pos, kEnd, D, vBuf);
   const float mul = scale * cpu::kLog2e;
-  for (int64_t i0 = task.t0 * kQTile; i0 < qEnd; i0 += kQTile) {
+  for (int64_t i0 = t0 * kQTile; i0 < qEnd; i0 += kQTile) {
     const int64_t qr = std::min(kQTile, qEnd - i0);
     const int64_t qPad = cpu::padLanes(qr);
     // Q rows straight from the tensor: row i of the tile is at pos[i0] + i * r.
@@ -183,7 +185,8 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
 
   // Phase i runs part i of every head: tasks of one phase write disjoint rows, so they need no
   // locks; the phases' merges are ordered by the barrier between them. Tasks are (batch, head,
-  // segment, query-tile range), split until there are enough for dynamic balance, heaviest first.
+  // segment, query-tile range) or, with very many segments, (batch, head, segment range);
+  // heaviest first.
   std::vector<DilatedTask> tasks;
   for (size_t phase = 0; phase < phases; ++phase) {
     tasks.clear();
@@ -192,16 +195,30 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
       if (patterns[size_t(h)].size() <= phase) continue;
       segmentsInPhase += int64_t(patterns[size_t(h)][phase]->segmentStart.size()) - 1;
     }
-    const int64_t wanted = 8 * int64_t(workers);
+    // About 8..64 tasks per worker: enough for dynamic balance, few enough to stay cheap.
+    const int64_t total = std::max<int64_t>(1, p.batch * segmentsInPhase);
+    const int64_t segsPerTask = std::max<int64_t>(1, total / (64 * int64_t(workers)));
     const int64_t splits =
-        std::max<int64_t>(1, (wanted + p.batch * segmentsInPhase - 1) /
-                                 std::max<int64_t>(1, p.batch * segmentsInPhase));
+        segsPerTask > 1 ? 1 : std::max<int64_t>(1, (8 * int64_t(workers) + total - 1) / total);
     for (int64_t b = 0; b < p.batch; ++b) {
       for (int64_t h = 0; h < p.heads; ++h) {
         if (patterns[size_t(h)].size() <= phase) continue;
         const DilatedPattern* pat = patterns[size_t(h)][phase].get();
         const int64_t segments = int64_t(pat->segmentStart.size()) - 1;
-        for (int64_t sg = 0; sg < segments; ++sg) {
+        for (int64_t sg = 0; sg < segments && segsPerTask > 1; sg += segsPerTask) {
+          DilatedTask tk;
+          tk.bh = b * p.heads + h;
+          tk.pattern = pat;
+          tk.seg0 = sg;
+          tk.seg1 = std::min(segments, sg + segsPerTask);
+          tk.whole = true;
+          for (int64_t x = tk.seg0; x < tk.seg1; ++x) {
+            const double n = double(pat->segmentStart[x + 1] - pat->segmentStart[x]);
+            tk.cost += p.causal ? n * n / 2 : n * n;
+          }
+          tasks.push_back(tk);
+        }
+        for (int64_t sg = 0; sg < segments && segsPerTask == 1; ++sg) {
           const int64_t n = pat->segmentStart[sg + 1] - pat->segmentStart[sg];
           if (n <= 0) continue;
           const int64_t tiles = (n + kQTile - 1) / kQTile;
@@ -210,7 +227,8 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
             DilatedTask tk;
             tk.bh = b * p.heads + h;
             tk.pattern = pat;
-            tk.seg = sg;
+            tk.seg0 = sg;
+            tk.seg1 = sg + 1;
             tk.t0 = c * tiles / parts;
             tk.t1 = (c + 1) * tiles / parts;
             const double q0 = double(tk.t0 * kQTile), q1 = double(std::min(n, tk.t1 * kQTile));
@@ -227,8 +245,15 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
       const DilatedTask& tk = tasks[size_t(i)];
       const int64_t b = tk.bh / p.heads, h = tk.bh % p.heads;
       const int64_t kvh = b * p.kvHeads + h / G;
-      runTask(tk, q + tk.bh * L * D, k + kvh * L * D, v + kvh * L * D, D, scale, p.causal,
-              o + tk.bh * L * D, lseAll + tk.bh * L, ws.data() + int64_t(worker) * perWorker, seg);
+      for (int64_t sg = tk.seg0; sg < tk.seg1; ++sg) {
+        const DilatedPattern& pat = *tk.pattern;
+        const int64_t n = pat.segmentStart[sg + 1] - pat.segmentStart[sg];
+        if (n <= 0) continue;
+        runSegment(pat, sg, tk.whole ? 0 : tk.t0, tk.whole ? (n + kQTile - 1) / kQTile : tk.t1,
+                   q + tk.bh * L * D, k + kvh * L * D, v + kvh * L * D, D, scale, p.causal,
+                   o + tk.bh * L * D, lseAll + tk.bh * L, ws.data() + int64_t(worker) * perWorker,
+                   seg);
+      }
     });
   }
 }

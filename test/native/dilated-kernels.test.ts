@@ -42,6 +42,10 @@ const cases: Case[] = [
   // one segment per head: the tasks are query-tile ranges of it
   { seqLen: 700, headDim: 64, heads: 1, kvHeads: 1, batch: 1, segmentLengths: [700, 700], dilationRates: [1, 7] },
   { seqLen: 130, headDim: 16, heads: 4, kvHeads: 4, batch: 1, segmentLengths: [16, 130], dilationRates: [16, 1] },
+  // hundreds of short segments per head: tasks are segment ranges (the last one may hold one segment)
+  { seqLen: 1201, headDim: 32, heads: 3, kvHeads: 1, batch: 1, segmentLengths: [1, 3, 5], dilationRates: [1, 2, 5] },
+  // ... where, at 1 and 2 threads, a range holding only the last segment (4 rows) is left over
+  { seqLen: 1028, headDim: 32, heads: 2, kvHeads: 1, batch: 1, segmentLengths: [4, 8], dilationRates: [1, 2] },
 ];
 
 function problemOf(c: Case, implementation: string, causal: boolean): NativeProblem {
