@@ -59,6 +59,7 @@ def main():
         def run():
             return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
     else:
+        sys.dont_write_bytecode = True  # leave no __pycache__ in the installed package
         import torch_dilated  # noqa: E402  (next to this script, which Python puts on sys.path)
         if which not in torch_dilated.IMPLEMENTATIONS:
             raise SystemExit(f"torchImplementation {which!r} unknown (sdpa, {', '.join(torch_dilated.IMPLEMENTATIONS)})")
