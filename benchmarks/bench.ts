@@ -7,6 +7,9 @@
 // - kv-cache: decode GB/s (the kernel's telemetry: bytes streamed / decode time) at cache 8K and
 //   16K against the measured stream bandwidth;
 // - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent;
+// - dilated-vs-torch: dilated and dilated-grouped against their PyTorch implementations
+//   (src/frameworks/python/torch_dilated.py) and flash, at 8K, sampled interleaved in one run:
+//   median ms, the torch/dilbench time ratio, GFLOP/s (useful FLOPs) and % of flash's GFLOP/s;
 // - dtypes: fp32, bf16 and fp16 storage side by side (fp32 compute), interleaved in one run:
 //   flash at 2K and 4K (GFLOP/s) and kv-cache decode at cache 8K, 32 heads / 8 kv heads,
 //   headDim 128, 64 new tokens (ms per token, GB/s of cache read in the storage dtype and its %
@@ -205,6 +208,113 @@ export async function runFrameworkSection(
     }
   }
   return { rows, version, torchVersion, torchSkipped };
+}
+
+// ---- dilated / dilated-grouped vs their PyTorch implementations, and flash -----------------------
+
+export interface DilatedTorchRow {
+  implementation: string;
+  medianMs: number;
+  /** useful FLOPs (the native planner's count) / median time */
+  gflops: number;
+  /** % of flash's GFLOP/s in the same run */
+  pctOfFlash: number;
+  /** the PyTorch implementation of the same definition; null for flash or when torch is absent */
+  torchMedianMs: number | null;
+  torchGflops: number | null;
+  /** torch median time / dilbench median time (> 1: dilbench faster) */
+  torchRatio: number | null;
+  torchSignificance: Significance | null;
+  torchMaxAbsError: number | null;
+}
+
+export interface DilatedTorchResult {
+  seqLen: number;
+  heads: number;
+  segmentLengths: number[];
+  dilationRates: number[];
+  rows: DilatedTorchRow[];
+  /** dilbench's SIMD level and torch's ATen CPU capability (ATEN_CPU_CAPABILITY=avx2 matches an AVX2 run) */
+  simdLevel: string;
+  torchCpuCapability?: string | null;
+  torchVersion?: string;
+  torchSkipped?: string;
+}
+
+export const DILATED_TORCH_PAIRS = { segmentLengths: [1024, 2048, 4096], dilationRates: [1, 2, 4] };
+
+export async function runDilatedTorchSection(
+  binding: NativeBinding,
+  opts: { threads: number; seqLen?: number; runs?: number; warmup?: number; log?: (s: string) => void },
+): Promise<DilatedTorchResult> {
+  const seqLen = opts.seqLen ?? 8192;
+  const base: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42, ...DILATED_TORCH_PAIRS };
+  const result: DilatedTorchResult = { seqLen, heads: base.heads, ...DILATED_TORCH_PAIRS, rows: [], simdLevel: binding.info().simdLevel, torchSkipped: torchUnavailableReason() ?? undefined };
+  const kinds = ['dilated', 'dilated-grouped'] as const;
+  opts.log?.(`dilated, dilated-grouped vs PyTorch, and flash @ ${seqLen} (interleaved)...`);
+  const ours = new Map<string, DilbenchAdapter>();
+  const torch = new Map<string, PyTorchAdapter>();
+  try {
+    for (const implementation of ['flash', ...kinds]) ours.set(implementation, await DilbenchAdapter.create(binding, { ...base, implementation }));
+    const inputs = ours.get('flash')!.inputs();
+    for (const implementation of kinds) {
+      if (result.torchSkipped) break;
+      const created = await PyTorchAdapter.create({ ...base, implementation }, inputs, implementation);
+      if (isSkip(created)) result.torchSkipped = created.reason;
+      else {
+        torch.set(implementation, created);
+        result.torchVersion = created.version;
+        result.torchCpuCapability = created.cpuCapability;
+      }
+    }
+    const samplers = new Map<string, Sampler>();
+    for (const [name, a] of ours) samplers.set(name, a.sampler);
+    for (const [name, a] of torch) samplers.set(`torch ${name}`, a.sampler);
+    const ms = await measureInterleaved(samplers, { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 });
+    const gflopsOf = (name: string, medianMs: number) => ours.get(name)!.flops / (medianMs / 1000) / 1e9;
+    const flashMs = ms.get('flash')!.stats.medianMs;
+    const flashGflops = gflopsOf('flash', flashMs);
+    for (const [name, a] of ours) {
+      const m = ms.get(name)!;
+      const t = ms.get(`torch ${name}`);
+      const tAdapter = torch.get(name);
+      const gflops = gflopsOf(name, m.stats.medianMs);
+      result.rows.push({
+        implementation: name,
+        medianMs: m.stats.medianMs,
+        gflops,
+        pctOfFlash: (100 * gflops) / flashGflops,
+        torchMedianMs: t ? t.stats.medianMs : null,
+        torchGflops: t ? gflopsOf(name, t.stats.medianMs) : null,
+        torchRatio: t ? t.stats.medianMs / m.stats.medianMs : null,
+        torchSignificance: t ? significanceOf(seqLen, 'pytorch', m.samplesMs, t.samplesMs) : null,
+        torchMaxAbsError: tAdapter ? outputDifference(await tAdapter.output(), await a.output()).maxAbsError : null,
+      });
+    }
+  } finally {
+    for (const a of ours.values()) await a.dispose();
+    for (const a of torch.values()) await a.dispose();
+  }
+  return result;
+}
+
+export function dilatedTorchTable(d: DilatedTorchResult, threads: number): string {
+  const lines = [
+    `dilated vs ${d.torchVersion ?? 'PyTorch'} implementations of the same definitions, and flash (batch 1, ${d.heads} heads, headDim 64, seqLen ${d.seqLen}, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')}, fp32, ${threads} threads, interleaved; dilbench SIMD ${d.simdLevel}${d.torchCpuCapability ? `, torch ATen ${d.torchCpuCapability}` : ''})`,
+    textTable(
+      ['implementation', 'ms', 'GFLOP/s', '% of flash', 'torch ms', 'torch GFLOP/s', 'torch/dilbench time', '95% CI', 'p', 'max|diff|'],
+      d.rows.map((x) => [
+        x.implementation, f2(x.medianMs), f1(x.gflops), `${f1(x.pctOfFlash)}%`, f2(x.torchMedianMs), f1(x.torchGflops),
+        x.torchRatio !== null ? `${x.torchRatio.toFixed(2)}x` : '-',
+        x.torchSignificance ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]` : '-',
+        x.torchSignificance ? x.torchSignificance.p.toExponential(1) : '-',
+        x.torchMaxAbsError !== null ? x.torchMaxAbsError.toExponential(1) : '-',
+      ]),
+      [false, true, true, true, true, true, true, true, true, true],
+    ),
+  ];
+  if (d.torchSkipped) lines.push(`  PyTorch: skipped: ${d.torchSkipped}`);
+  return lines.join('\n') + '\n';
 }
 
 // ---- kv-cache decode bandwidth -----------------------------------------------------------------
@@ -495,6 +605,7 @@ export interface FullBenchResult extends BenchResult {
   frameworks?: { rows: FrameworkBenchRow[]; skipped?: string; version?: string; torchVersion?: string; torchSkipped?: string };
   kvCache?: KvBenchRow[];
   dilated?: DilatedBenchResult;
+  dilatedTorch?: DilatedTorchResult;
   dtypes?: DtypeBenchResult;
   computeApi?: ComputeApiRow[];
   elapsedSeconds: number;
@@ -564,6 +675,7 @@ export function fullBenchTable(r: FullBenchResult): string {
     }
     out.push('');
   }
+  if (r.dilatedTorch) out.push(dilatedTorchTable(r.dilatedTorch, r.threads));
   if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads, r.peak.streamGBps));
   if (r.computeApi) out.push(computeApiTable(r.computeApi, r.threads));
   out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
@@ -593,6 +705,7 @@ async function main(): Promise<void> {
       'no-dilated': { type: 'boolean', default: false },
       'no-dtypes': { type: 'boolean', default: false },
       'no-compute-api': { type: 'boolean', default: false },
+      'no-dilated-vs-torch': { type: 'boolean', default: false },
       'dtype-lengths': { type: 'string' },
       'dtype-kv-cache': { type: 'string' },
       only: { type: 'string' },
@@ -639,6 +752,9 @@ async function main(): Promise<void> {
       dilationRates: [1, 2, 4],
       log,
     });
+  }
+  if (want('dilated-vs-torch', values['no-dilated-vs-torch'])) {
+    result.dilatedTorch = await runDilatedTorchSection(binding, { threads, runs, warmup: quick ? 1 : 2, log });
   }
   if (want('dtypes', values['no-dtypes'])) {
     const cacheLen = lengths(values['dtype-kv-cache'])?.[0];

@@ -8,6 +8,7 @@ import { measureInterleaved } from '../src/measure/scheduler.js';
 import type { NativeBinding, NativeProblem } from '../src/native/binding.js';
 import type { Sampler } from '../src/measure/types.js';
 import { textTable } from '../src/reports/format.js';
+import { callSampler } from '../src/measure/call-sampler.js';
 
 export interface ComputeApiRow {
   seqLen: number;
@@ -40,17 +41,11 @@ export async function runComputeApiSection(
     try {
       const [q, k, v] = [session.input('q'), session.input('k'), session.input('v')];
       const out = new Float32Array(q.length);
-      const api = (into?: Float32Array): Sampler => ({
-        async sample(n: number): Promise<Float64Array> {
-          const ns = new Float64Array(n);
-          for (let i = 0; i < n; i++) {
-            const t0 = process.hrtime.bigint();
-            await computeAttention({ implementation: 'flash', q, k, v, ...shape, threads: opts.threads, binding, out: into });
-            ns[i] = Number(process.hrtime.bigint() - t0);
-          }
-          return ns;
-        },
-      });
+      // timed by the engine's clock around each whole call (callSampler without durationNs)
+      const api = (into?: Float32Array): Sampler =>
+        callSampler(() => computeAttention({ implementation: 'flash', q, k, v, ...shape, threads: opts.threads, binding, out: into }), {
+          keepResults: false,
+        });
       const ms = await measureInterleaved(
         new Map<string, Sampler>([
           ['session', { sample: (n: number, cold: boolean) => session.sample(n, cold) }],

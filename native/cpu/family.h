@@ -183,14 +183,12 @@ int64_t maxSegmentRows(const std::vector<DilatedPair>& pairs);
 // flops (2 per multiply-add, both matmuls) of one head doing `parts` over seqLen rows.
 double dilatedHeadFlops(const std::vector<DilatedPart>& parts, int64_t seqLen, int64_t headDim,
                         bool causal);
-// Dilated attention of one (batch, head): every segment's selected rows of every part attend
-// each other; the results are lse-merged into o / lse (which the caller initialised to 0 / -inf).
-// kBuf, vBuf: [maxSegmentRows, headDim] each.
-void dilatedHead(const float* qHead, const float* kHead, const float* vHead, int64_t seqLen,
-                 int64_t headDim, float scale, bool causal, const std::vector<DilatedPart>& parts,
-                 PatternCache* cache, float* o, float* lse, float* kBuf, float* vBuf,
-                 const TileScratch& s, const ExecContext& ctx);
-// Whole dilated-family run: one task per (batch, head) doing partsOf(head); o fully written.
+// Whole dilated-family run: o fully written. Part i of every head (partsOf(head)[i]) runs in
+// phase i; a phase's tasks are (batch, head, segment, query-tile range), which write disjoint
+// rows of o and of a run-wide lse [batch*heads, seqLen], so no task waits on another; selected
+// K/V rows are gathered per task, Q tiles packed straight from the tensor (rows r apart), and the
+// tiles go through the flash kernel's BlockOps. Workspace: per worker one segment's K and V plus
+// the tile scratch, and the lse.
 uint64_t dilatedWorkspaceBytes(const AttentionProblem& p, int threads,
                                const std::vector<DilatedPair>& pairs);
 void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,

@@ -16,6 +16,8 @@ export function nativeProblem(spec: FrameworkSpec, implementation = spec.impleme
     headDim: spec.headDim,
     causal: spec.causal,
     seed: spec.seed,
+    ...(spec.segmentLengths ? { segmentLengths: spec.segmentLengths } : {}),
+    ...(spec.dilationRates ? { dilationRates: spec.dilationRates } : {}),
   };
 }
 
@@ -57,6 +59,11 @@ export class DilbenchAdapter implements FrameworkAdapter {
       `dilbench '${spec.implementation}' kernel, ${spec.dtype === 'fp32' ? 'fp32' : `${spec.dtype} storage, fp32 arithmetic`}, [B, H, S, D]`,
       setupMs,
     );
+  }
+
+  /** the FLOPs one run does, as the native planner counts them (useful FLOPs only: the selected pairs) */
+  get flops(): number {
+    return this.session.plan.flops;
   }
 
   /** the session's own seeded inputs (identical to seededInputs for the same spec) */

@@ -13,6 +13,13 @@ import { nowMs } from '../measure/clock.js';
 
 const TORCH_DTYPE = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' } as const;
 
+/**
+ * What the subprocess runs: torch's scaled_dot_product_attention (dense), or dilbench's `dilated` /
+ * `dilated-grouped` written in PyTorch (src/frameworks/python/torch_dilated.py, fp32, the spec's
+ * segmentLengths and dilationRates).
+ */
+export type TorchImplementation = 'sdpa' | 'dilated' | 'dilated-grouped';
+
 export function pythonExecutable(env: NodeJS.ProcessEnv = process.env): string {
   return env.DILBENCH_PYTHON || 'python3';
 }
@@ -60,6 +67,8 @@ interface Ready {
   threads?: number;
   /** the SDPA kernel torch picks for these inputs (FLASH_ATTENTION, MATH, ...), null if unknown */
   sdpaBackend?: string | null;
+  /** torch.backends.cpu.get_cpu_capability(): the ISA of ATen's CPU kernels (AVX512, AVX2, ...) */
+  cpuCapability?: string | null;
 }
 
 export class PyTorchAdapter implements FrameworkAdapter {
@@ -77,10 +86,16 @@ export class PyTorchAdapter implements FrameworkAdapter {
     private readonly ready: Ready,
     readonly setupMs: number,
     spec: FrameworkSpec,
+    implementation: TorchImplementation,
   ) {
     const kernel = ready.sdpaBackend ? `, dispatches to ${ready.sdpaBackend}` : '';
     const threads = ready.threads !== undefined ? `, ${ready.threads} threads` : '';
-    this.description = `torch.nn.functional.scaled_dot_product_attention (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}${kernel}${threads}), [B, H, S, D]`;
+    const isa = ready.cpuCapability ? `, ATen ${ready.cpuCapability}` : '';
+    const what =
+      implementation === 'sdpa'
+        ? 'torch.nn.functional.scaled_dot_product_attention'
+        : `dilbench '${implementation}' in PyTorch (torch_dilated.py: strided views, torch's CPU flash kernel with log-sum-exp per part)`;
+    this.description = `${what} (CPU, torch.${TORCH_DTYPE[spec.dtype]}${spec.causal ? ', is_causal=True' : ''}${kernel}${isa}${threads}), [B, H, S, D]`;
     this.sampler = { sample: (n: number) => this.sample(n) };
     lines.on('line', (l) => this.pending.shift()?.(l));
   }
@@ -89,9 +104,21 @@ export class PyTorchAdapter implements FrameworkAdapter {
     return this.ready.version;
   }
 
-  static async create(spec: FrameworkSpec, inputs: FrameworkInputs): Promise<PyTorchAdapter | FrameworkSkip> {
+  /** the ISA of torch's CPU kernels, null when torch does not say */
+  get cpuCapability(): string | null {
+    return this.ready.cpuCapability ?? null;
+  }
+
+  static async create(
+    spec: FrameworkSpec,
+    inputs: FrameworkInputs,
+    implementation: TorchImplementation = 'sdpa',
+  ): Promise<PyTorchAdapter | FrameworkSkip> {
     const reason = torchUnavailableReason();
     if (reason) return { name: 'pytorch', skipped: true, reason };
+    if (implementation !== 'sdpa' && !(spec.segmentLengths?.length && spec.dilationRates?.length)) {
+      throw new Error(`PyTorch '${implementation}' needs spec.segmentLengths and spec.dilationRates (one rate per length)`);
+    }
     const t0 = nowMs();
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-torch-'));
     const input = join(dir, 'qkv.bin');
@@ -100,7 +127,7 @@ export class PyTorchAdapter implements FrameworkAdapter {
     all.set(inputs.k, inputs.q.length);
     all.set(inputs.v, inputs.q.length * 2);
     writeFileSync(input, new Uint8Array(all.buffer));
-    const arg = JSON.stringify({ ...spec, scale: attentionScale(spec), input });
+    const arg = JSON.stringify({ ...spec, scale: attentionScale(spec), input, torchImplementation: implementation });
     const child = spawn(pythonExecutable(), [torchScriptPath(), arg], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -111,7 +138,7 @@ export class PyTorchAdapter implements FrameworkAdapter {
       child.once('error', reject);
     });
     const ready = JSON.parse(first) as Ready;
-    return new PyTorchAdapter(child, lines, dir, ready, nowMs() - t0, spec);
+    return new PyTorchAdapter(child, lines, dir, ready, nowMs() - t0, spec, implementation);
   }
 
   private request<T>(cmd: string): Promise<T> {

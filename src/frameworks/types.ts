@@ -21,6 +21,9 @@ export interface FrameworkSpec {
   /** storage precision: fp32, or fp16/bf16 (inputs rounded to nearest even from the same fp32 values) */
   dtype: FrameworkDtype;
   seed: number;
+  /** dilated / dilated-grouped pairs (attention-definitions.md); omitted: dilbench's defaults by length */
+  segmentLengths?: number[];
+  dilationRates?: number[];
 }
 
 export interface FrameworkInputs {

@@ -2,7 +2,7 @@
 // dilated exponent) run and report their figures; fake binding for dilbench, real onnxruntime-node
 // at a tiny length when it loads.
 import { describe, expect, it } from 'vitest';
-import { fullBenchTable, runDilatedSection, runFrameworkSection, runKvCacheSection, type FullBenchResult } from '../../benchmarks/bench.js';
+import { fullBenchTable, runDilatedSection, runDilatedTorchSection, runFrameworkSection, runKvCacheSection, type FullBenchResult } from '../../benchmarks/bench.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
 import { computeApiTable, runComputeApiSection } from '../../benchmarks/compute-api.js';
@@ -65,6 +65,27 @@ describe('bench sections', () => {
       expect(row?.torchGflops).toBeGreaterThan(0);
       expect(row?.torchSignificance?.p).toBeGreaterThanOrEqual(0);
       expect(table).toContain('torch/flash time');
+    }
+  });
+
+  it('dilated-vs-torch: dilated, dilated-grouped and flash interleaved, % of flash, torch where it imports', async () => {
+    const b = createFakeBinding({ implementations: ['flash', 'dilated', 'dilated-grouped'] });
+    const d = await runDilatedTorchSection(b, { threads: 1, seqLen: 256, runs: 3, warmup: 1 });
+    expect(d.rows.map((r) => r.implementation)).toEqual(['flash', 'dilated', 'dilated-grouped']);
+    expect(d.rows[0]?.pctOfFlash).toBeCloseTo(100, 6);
+    for (const r of d.rows) expect(r.gflops).toBeGreaterThan(0);
+    expect(b.sessions.filter((p) => p.implementation !== 'flash').every((p) => p.segmentLengths?.join() === '1024,2048,4096')).toBe(true);
+    const table = fullBenchTable({ simdLevel: 'avx2', threads: 1, peak, rows: [], quick: true, createdAt: new Date().toISOString(), dilatedTorch: d, elapsedSeconds: 1 });
+    expect(table).toContain('% of flash');
+    if (d.torchSkipped) {
+      expect(table).toContain(`PyTorch: skipped: ${d.torchSkipped}`);
+      console.warn(`bench dilated-vs-torch PyTorch columns not exercised: ${d.torchSkipped}`);
+    } else {
+      for (const r of d.rows.slice(1)) {
+        expect(r.torchRatio).toBeGreaterThan(0);
+        expect(r.torchSignificance?.p).toBeGreaterThanOrEqual(0);
+      }
+      expect(d.rows[0]?.torchRatio).toBeNull();
     }
   });
 });

@@ -5,10 +5,14 @@ spec.dtype fp16 / bf16: the fp32 inputs (already representable in that type: dil
 are cast with .to(), the output is cast back to fp32 for the comparison (not timed).
 
 Protocol (one JSON object per line):
-  argv[1]: JSON spec {batch, heads, seqLen, headDim, causal, threads, scale, input, dtype}
+  argv[1]: JSON spec {batch, heads, seqLen, headDim, causal, threads, scale, input, dtype,
+                      torchImplementation, segmentLengths, dilationRates}
            input: path of a .bin with q, k, v as float32 little-endian [B, H, S, D] back to back.
+           torchImplementation: "sdpa" (default) or "dilated" / "dilated-grouped" (torch_dilated.py,
+           fp32, with segmentLengths and dilationRates).
   stdout first line: {"ready": true, "version": ..., "setupMs": ..., "rssBeforeBytes": ...,
-                      "threads": ..., "sdpaBackend": "FLASH_ATTENTION" | "MATH" | ... | null}
+                      "threads": ..., "sdpaBackend": "FLASH_ATTENTION" | "MATH" | ... | null,
+                      "cpuCapability": "AVX512" | "AVX2" | ... | null}
   stdin  "sample N"    -> {"ns": [...]}   N timed iterations (time.perf_counter_ns)
   stdin  "output PATH" -> {"written": PATH}  writes the output [B, H, S, D] float32 to PATH
   stdin  "memory"      -> {"peakRssBytes": ..., "rssBeforeBytes": ...}
@@ -50,8 +54,24 @@ def main():
     causal = bool(spec["causal"])
     scale = float(spec["scale"])
 
-    def run():
-        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
+    which = spec.get("torchImplementation") or "sdpa"
+    if which == "sdpa":
+        def run():
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
+    else:
+        sys.dont_write_bytecode = True  # leave no __pycache__ in the installed package
+        import torch_dilated  # noqa: E402  (next to this script, which Python puts on sys.path)
+        if which not in torch_dilated.IMPLEMENTATIONS:
+            raise SystemExit(f"torchImplementation {which!r} unknown (sdpa, {', '.join(torch_dilated.IMPLEMENTATIONS)})")
+        if dtype != torch.float32:
+            raise SystemExit(f"torchImplementation {which!r} runs fp32 only")
+        fn = torch_dilated.IMPLEMENTATIONS[which]
+        pairs = list(zip(spec["segmentLengths"], spec["dilationRates"]))
+        if not pairs or len(spec["segmentLengths"]) != len(spec["dilationRates"]):
+            raise SystemExit("segmentLengths and dilationRates: one rate per length, at least one pair")
+
+        def run():
+            return fn(q, k, v, pairs, causal, scale)
 
     # which SDPA kernel torch dispatches to for these inputs (private API: None when it moves)
     try:
@@ -59,11 +79,18 @@ def main():
         backend = SDPBackend(torch._fused_sdp_choice(q, k, v, None, 0.0, causal, scale=scale)).name
     except Exception:  # noqa: BLE001
         backend = None
+    if which != "sdpa":
+        backend = "FLASH_ATTENTION"  # torch_dilated calls the CPU flash kernel itself
+
+    try:  # the ISA ATen's kernels dispatch to (ATEN_CPU_CAPABILITY=avx2 lowers it)
+        capability = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # noqa: BLE001
+        capability = None
 
     setup_ms = (time.perf_counter() - t0) * 1000.0
     print(json.dumps({"ready": True, "version": f"torch {torch.__version__}", "setupMs": setup_ms,
                       "rssBeforeBytes": rss_before, "threads": torch.get_num_threads(),
-                      "sdpaBackend": backend}), flush=True)
+                      "sdpaBackend": backend, "cpuCapability": capability}), flush=True)
     for line in sys.stdin:
         cmd = line.strip().split(" ", 1)
         if not cmd or not cmd[0]:
