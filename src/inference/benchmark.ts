@@ -527,7 +527,6 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     ...(sides.length > 1 ? { sides } : {}),
     ...(resolved.deviceSelection ? { device_selection: resolved.deviceSelection } : {}),
   };
-  let allRuns: InferenceRecord[];
   const interrupted = opts.signal?.aborted === true;
   if (!records.length) {
     // interrupted before any prompt finished in both modes: nothing to record
@@ -535,7 +534,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   }
   // the results' lock rule (results/lock.ts), waiting up to 60 s for another run's write
   makeDirectory(benchmarkDir);
-  await withFileLock(json, () => {
+  const allRuns = await withFileLock(json, () => {
     const stored = readMetricsFile(benchmarkDir, warn);
     stored.runs.push(...records);
     stored.comparisons.push(...comparisons);
@@ -543,7 +542,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     stored.invocations.push(invocation);
     writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
     writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
-    allRuns = stored.runs;
+    return stored.runs;
   }, { timeoutMs: 60_000 });
   const plots: string[] = [];
   if (opts.plots !== false) {

@@ -3,10 +3,11 @@ export { formatBytes, formatLength } from '../config/units.js';
 
 /** A plain-text table for the terminal, columns padded; `rightAlign[i]` right-aligns column i. */
 export function textTable(header: string[], rows: string[][], rightAlign: boolean[] = []): string {
+  // one width per header column; a row's cell beyond them is never padded
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     r
-      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');

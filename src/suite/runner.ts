@@ -72,7 +72,7 @@ export async function runSuite<O extends CommonRunOptions>(
 
   // sample
   const after: AfterMeasure | undefined = suite.afterMeasure
-    ? (row, session, i, cancel) => suite.afterMeasure!({ row, session, binding, point: layout.points[i], options, cancel })
+    ? (row, session, i, cancel) => suite.afterMeasure!({ row, session, binding, point: layout.points[i]!, options, cancel })
     : undefined;
   const sampled = await samplePoints({
     binding,

@@ -2,8 +2,8 @@
 // against its baseline side, per (implementation, shape). The statistics are those of
 // `dilbench compare` (src/compare: ratio of medians with a bootstrap 95% interval, two-sided
 // Mann-Whitney U, the same verdict rule); this module only pairs the rows and adds memory.
-import { compareResults, configKey, rowKey, type ComparisonSummary, type Verdict } from '../compare/compare.js';
-import type { Environment, ResultFile, ResultRow, RowStatus } from '../results/types.js';
+import { compareResults, configKey, rowKey } from '../compare/compare.js';
+import type { Environment, ResultFile, ResultRow } from '../results/types.js';
 import { summarize } from '../stats/summary.js';
 import { sameSide, sideKey, type RunSide } from './sides.js';
 import type { SideCell, SideComparisonRow, SideComparison, SideComparisons } from '../results/types.js';

@@ -5,7 +5,7 @@
 // minute on a 2-core CPU: 2 heads, headDim 64, one timed iteration per case by default.
 import { z } from 'zod';
 import { implParamsConfig, type ImplParams } from '../config/impl-params.js';
-import type { DTypeName, NativeProblem } from '../native/binding.js';
+import type { NativeProblem } from '../native/binding.js';
 import type { ResultRow } from '../results/types.js';
 import { errors, toleranceFor, validationOf } from '../results/validation.js';
 // re-exported: tests and callers have imported them from here

@@ -44,7 +44,7 @@ export function chooseImplementations(
 ): string[] {
   const namesOn = (device: string) => [...new Set(catalogue.filter((i) => i.device === device).map((i) => i.name))];
   if (sides.length === 1) {
-    const side = sides[0];
+    const side = sides[0]!;
     const onDevice = namesOn(side.device);
     if (requested) {
       checkImplementations(requested, onDevice, side.device);

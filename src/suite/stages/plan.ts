@@ -5,7 +5,7 @@ import { ConfigError, INVALID_CONFIG } from '../../config/errors.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { availableMemoryBytes } from '../../env/environment.js';
 import { MIN_SAMPLES_ON_TIME } from '../../measure/scheduler.js';
-import type { NativeBinding, NativeInfo, NativePlan, NativeSessionOptions } from '../../native/binding.js';
+import type { NativeBinding, NativeInfo, NativeProblem, NativeSessionOptions } from '../../native/binding.js';
 import { calibrateRates } from '../../plan/calibrate.js';
 import { planPoint, type PlannedPoint, type RateModel } from '../../plan/planner.js';
 import type { PlanEntry } from '../../results/types.js';
@@ -15,7 +15,11 @@ import type { CommonRunOptions, ProgressEvent, SuitePoint } from '../types.js';
 import type { WhyNot } from './implementations.js';
 import { codeOf, messageOf, UNSUPPORTED } from './errors.js';
 
-/** The run's points on its sides, with what each side may use. */
+/**
+ * The run's points on its sides, with what each side may use. points, sideIndex and unavailable
+ * hold one entry per point (index i); budgets and sideSessionOptions one per side, and there is
+ * at least one side (runSides). Reads of them by such an index carry `!`.
+ */
 export interface PointLayout {
   /** every point once per side, the sides of a point next to each other */
   points: SuitePoint[];
@@ -45,13 +49,13 @@ export function layOutPoints(
     ? basePoints.flatMap((pt) => sides.map((s) => ({ ...pt, problem: { ...pt.problem, device: s.device, dtype: s.dtype } })))
     : basePoints;
   const sideIndex = points.map((_, i) => (compareMode ? i % sides.length : 0));
-  const unavailable: (string | null)[] = points.map((pt, i) => (compareMode ? whyNot(sides[sideIndex[i]], pt.problem.implementation) : null));
+  const unavailable: (string | null)[] = points.map((pt, i) => (compareMode ? whyNot(sides[sideIndex[i]!]!, pt.problem.implementation) : null));
   const budgets = sides.map((s) => options.memoryBudget ?? Math.floor(deviceMemory(s.device) / 2));
   const sessionOptions: NativeSessionOptions = {
     threads,
     useMemoryPool: (options as { enableMemoryPool?: boolean }).enableMemoryPool !== false,
     usePatternCache: (options as { enablePatternCache?: boolean }).enablePatternCache !== false,
-    memoryLimitBytes: budgets[0],
+    memoryLimitBytes: budgets[0]!, // one per side, at least one
   };
   const sideSessionOptions = budgets.map((b) => ({ ...sessionOptions, memoryLimitBytes: b }));
   return { points, sideIndex, unavailable, budgets, sessionOptions, sideSessionOptions };
@@ -66,13 +70,14 @@ export function deviceMemoryReader(info: Pick<NativeInfo, 'cuda'>, injected?: nu
 
 /** The session options of point i: its side's, with the point's own switches. */
 export function sessionOptionsOf(layout: PointLayout, i: number): NativeSessionOptions {
-  const so = layout.sideSessionOptions[layout.sideIndex[i]];
-  return layout.points[i].session ? { ...so, ...layout.points[i].session } : so;
+  const so = layout.sideSessionOptions[layout.sideIndex[i]!]!;
+  const own = layout.points[i]!.session;
+  return own ? { ...so, ...own } : so;
 }
 
 /** The budget of a device's side (the baseline's when no side runs there). */
 export function budgetOf(layout: PointLayout, sides: RunSide[], device: string): number {
-  return layout.budgets[sides.findIndex((s) => s.device === device)] ?? layout.budgets[0];
+  return layout.budgets[sides.findIndex((s) => s.device === device)] ?? layout.budgets[0]!;
 }
 
 /** native problem field -> option name */
@@ -89,7 +94,7 @@ const FIELD_HINTS: [RegExp, string][] = [
 ];
 
 /** Maps a native INVALID_CONFIG (which carries `field`) to a ConfigError naming the option. */
-export function nativeConfigError(e: unknown, problem: Record<string, unknown>, sessionOptions: Record<string, unknown>): ConfigError {
+export function nativeConfigError(e: unknown, problem: NativeProblem, sessionOptions: NativeSessionOptions): ConfigError {
   const msg = messageOf(e);
   const nativeField = (e as { field?: unknown })?.field;
   let field: string;
@@ -104,8 +109,11 @@ export function nativeConfigError(e: unknown, problem: Record<string, unknown>, 
   // The binding's argument errors carry what the field allows; the value is the problem's or,
   // for options such as threads, the session's.
   const allowed = (e as { allowed?: unknown })?.allowed;
-  const value = problem[valueKey] ?? sessionOptions[valueKey];
-  return new ConfigError(field, value, typeof allowed === 'string' ? allowed : `what ${String(problem.implementation)} supports`, msg);
+  // the native field names are the problem's and the session options' keys
+  const inProblem: Record<string, unknown> = { ...problem };
+  const inSession: Record<string, unknown> = { ...sessionOptions };
+  const value = inProblem[valueKey] ?? inSession[valueKey];
+  return new ConfigError(field, value, typeof allowed === 'string' ? allowed : `what ${problem.implementation} supports`, msg);
 }
 
 /**
@@ -122,12 +130,12 @@ export function preflight(binding: NativeBinding, layout: PointLayout, namedImpl
     const key = `${pt.problem.implementation}|${sideKey(pt.problem)}`;
     if (checked.has(key)) continue;
     checked.add(key);
-    const so = layout.sideSessionOptions[layout.sideIndex[i]];
+    const so = layout.sideSessionOptions[layout.sideIndex[i]!]!;
     try {
       binding.plan({ ...pt.problem, batch: 1 }, so);
     } catch (e) {
       if (codeOf(e) !== INVALID_CONFIG) continue;
-      const ce = nativeConfigError(e, pt.problem as unknown as Record<string, unknown>, so as unknown as Record<string, unknown>);
+      const ce = nativeConfigError(e, pt.problem, so);
       if (namedImplementations && !compareMode) throw ce;
       rejected.push(ce);
     }
@@ -197,7 +205,7 @@ export async function calibrateSides(
     const longest = Math.max(1, ...mine.map((p) => p.problem.seqLen));
     const base = mine[0]?.problem;
     ratesBySide.push(
-      base ? await calibrateRates(binding, base, impls, layout.sideSessionOptions[s], longest, signal) : { flopsPerSecond: () => 10e9 },
+      base ? await calibrateRates(binding, base, impls, layout.sideSessionOptions[s]!, longest, signal) : { flopsPerSecond: () => 10e9 },
     );
   }
   return ratesBySide;
@@ -217,16 +225,16 @@ export function planPoints(
   compareMode: boolean,
 ): PlannedPoint[] {
   return layout.points.map((pt, i) => {
-    const s = layout.sideIndex[i];
+    const s = layout.sideIndex[i]!;
     const why = layout.unavailable[i];
     if (why !== null) {
-      return { action: 'skip', problem: pt.problem, plan: undefined as unknown as NativePlan, requestedBatch: pt.problem.batch, estimatedSeconds: 0, reason: why };
+      return { action: 'skip', problem: pt.problem, requestedBatch: pt.problem.batch, estimatedSeconds: 0, reason: why! };
     }
-    const limits = { memoryBudgetBytes: layout.budgets[s], maxRunSeconds, ...planIterations(request) };
-    const p = planPoint(binding, pt.problem, layout.sideSessionOptions[s], limits, ratesBySide[s]);
+    const limits = { memoryBudgetBytes: layout.budgets[s]!, maxRunSeconds, ...planIterations(request) };
+    const p = planPoint(binding, pt.problem, layout.sideSessionOptions[s]!, limits, ratesBySide[s]!);
     if (compareMode && p.action === 'fail' && p.errorCode === UNSUPPORTED) {
       layout.unavailable[i] = p.reason;
-      return { action: 'skip', problem: p.problem, plan: undefined as unknown as NativePlan, requestedBatch: p.requestedBatch, estimatedSeconds: 0, reason: p.reason };
+      return { action: 'skip', problem: p.problem, requestedBatch: p.requestedBatch, estimatedSeconds: 0, reason: p.reason };
     }
     return p;
   });

@@ -26,7 +26,8 @@ export function resolveSides<O extends CommonRunOptions>(
   const selection = resolveDevice(requested.device, info);
   const sides = runSides(requested, selection.device);
   const compareMode = sides.length > 1;
-  const options = { ...requested, device: sides[0].device, dtype: sides[0].dtype } as O;
+  const firstSide = sides[0]!; // runSides gives one side per device x dtype, at least one
+  const options = { ...requested, device: firstSide.device, dtype: firstSide.dtype } as O;
   if (!compareMode && options.device === 'cuda' && !cuda.available) {
     throw new ConfigError('device', 'cuda', 'cpu, auto', cuda.reason);
   }

@@ -15,7 +15,7 @@ import { sessionSampler } from '../../measure/session-sampler.js';
 import type { Measurement } from '../../measure/types.js';
 import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from '../sampling.js';
 import type { RunSide } from '../sides.js';
-import type { ProgressEvent, RunDependencies, SuitePoint } from '../types.js';
+import type { ProgressEvent, RunDependencies } from '../types.js';
 import { CANCELLED, OUT_OF_MEMORY, codeOf, messageOf } from './errors.js';
 import { budgetOf, sessionOptionsOf, type PointLayout } from './plan.js';
 
@@ -55,6 +55,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
   const { binding, layout, sides, planned, request, threads, probe, emit, signal } = x;
   const { points, unavailable } = layout;
   const compareMode = sides.length > 1;
+  // planned and estimates, like the layout's per-point arrays: one entry per point (index i)
   const estimates = planned.map((p) => (p.action === 'run' ? p.estimatedSeconds : 0));
   let remaining = estimates.reduce((a, b) => a + b, 0);
   const optionsOf = (i: number) => sessionOptionsOf(layout, i);
@@ -81,8 +82,8 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
     const rows: ResultRow[] = [];
     const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] = [];
     for (const i of group) {
-      const p = planned[i];
-      const params = points[i].params;
+      const p = planned[i]!;
+      const params = points[i]!.params;
       emit({
         type: 'point-start',
         index: i,
@@ -90,7 +91,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         implementation: p.problem.implementation,
         seqLen: p.problem.seqLen,
         batch: p.problem.batch,
-        estimatedSeconds: estimates[i],
+        estimatedSeconds: estimates[i]!,
         remainingEstimatedSeconds: remaining,
       });
       let row: ResultRow;
@@ -120,7 +121,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       for (const r of runnable) need.set(r.p.problem.device, (need.get(r.p.problem.device) ?? 0) + r.p.plan.totalBytes);
       const over = [...need.entries()].find(([device, bytes]) => bytes > budgetOf(layout, sides, device));
       const together = over ? over[1] : runnable.reduce((sum, r) => sum + r.p.plan.totalBytes, 0);
-      const groupBudget = over ? budgetOf(layout, sides, over[0]) : layout.budgets[0];
+      const groupBudget = over ? budgetOf(layout, sides, over[0]) : layout.budgets[0]!;
       if (runnable.length > 1 && !over) {
         await measureInterleavedPoint(binding, runnable, layout.sessionOptions, request, signal, {
           optionsOf,
@@ -151,9 +152,9 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       pointDrift = drift.pointDrift(lastSentinel, now);
       lastSentinel = now;
     }
-    for (let k = 0; k < group.length; k++) {
-      const i = group[k];
-      const row = rows[k];
+    // rows: one per index of the group, in its order
+    for (const [k, i] of group.entries()) {
+      const row = rows[k]!;
       // its own field, not a warning: reports show it beside the status (interferenceNote)
       if (contention && row.status === 'ok' && row.stats) row.interference = contention;
       if (pointDrift && row.status === 'ok' && row.stats) row.drift = pointDrift;
@@ -164,7 +165,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         row.reason = `out of memory on ${row.device}: ${row.reason ?? ''}`;
       }
       results.push(row);
-      remaining -= estimates[i];
+      remaining -= estimates[i]!;
       emit({ type: 'point-end', index: i, total: planned.length, row, elapsedSeconds: (Date.now() - started) / 1000 / group.length });
     }
     if (interrupted) break;
