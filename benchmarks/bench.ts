@@ -22,7 +22,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getBinding } from '../src/api/binding.js';
 import { measure, measureInterleaved } from '../src/measure/scheduler.js';
-import type { DTypeName, NativeBinding, NativePeak, NativeProblem, NativeSession } from '../src/native/binding.js';
+import type {
+  DTypeName,
+  NativeBinding,
+  NativePeak,
+  NativeProblem,
+  NativeSession,
+} from '../src/native/binding.js';
 import type { Sampler } from '../src/measure/types.js';
 import { textTable } from '../src/reports/format.js';
 import { fitPowerLaw, type PowerLawFit } from '../src/stats/scaling.js';
@@ -115,7 +121,13 @@ export function benchTable(r: BenchResult): string {
     '',
     textTable(
       ['implementation', 'length', 'median ms', 'GFLOP/s', '% of peak'],
-      r.rows.map((x) => [x.implementation, String(x.seqLen), x.medianMs.toFixed(2), x.gflops.toFixed(1), `${x.pctOfPeak.toFixed(1)}%`]),
+      r.rows.map((x) => [
+        x.implementation,
+        String(x.seqLen),
+        x.medianMs.toFixed(2),
+        x.gflops.toFixed(1),
+        `${x.pctOfPeak.toFixed(1)}%`,
+      ]),
       [false, true, true, true, true],
     ),
   ];
@@ -150,14 +162,36 @@ export const FRAMEWORK_LENGTHS = [4096, 8192, 16384];
 export async function runFrameworkSection(
   binding: NativeBinding,
   peak: NativePeak,
-  opts: { threads: number; lengths?: number[]; runs?: number; warmup?: number; log?: (s: string) => void },
-): Promise<{ rows: FrameworkBenchRow[]; skipped?: string; version?: string; torchVersion?: string; torchSkipped?: string }> {
+  opts: {
+    threads: number;
+    lengths?: number[];
+    runs?: number;
+    warmup?: number;
+    log?: (s: string) => void;
+  },
+): Promise<{
+  rows: FrameworkBenchRow[];
+  skipped?: string;
+  version?: string;
+  torchVersion?: string;
+  torchSkipped?: string;
+}> {
   const rows: FrameworkBenchRow[] = [];
   let version: string | undefined;
   let torchVersion: string | undefined;
   let torchSkipped = torchUnavailableReason() ?? undefined;
   for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
-    const spec: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42 };
+    const spec: FrameworkSpec = {
+      batch: 1,
+      heads: 8,
+      seqLen,
+      headDim: 64,
+      causal: false,
+      threads: opts.threads,
+      implementation: 'flash',
+      dtype: 'fp32',
+      seed: 42,
+    };
     opts.log?.(`flash vs onnxruntime-node MultiHeadAttention @ ${seqLen} (interleaved)...`);
     const flash = await DilbenchAdapter.create(binding, spec);
     const ort = await OnnxRuntimeAdapter.create(spec, flash.inputs(), 'mha');
@@ -175,7 +209,10 @@ export async function runFrameworkSection(
         samplers.set('pytorch', torch.sampler);
         torchVersion = torch.version;
       }
-      const ms = await measureInterleaved(samplers, { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 });
+      const ms = await measureInterleaved(samplers, {
+        warmup: opts.warmup ?? 2,
+        runs: opts.runs ?? 5,
+      });
       const f = ms.get('flash');
       const o = ms.get('onnxruntime-mha');
       if (!f || !o) throw new Error('interleaved measurement lost a sampler');
@@ -245,21 +282,50 @@ export const DILATED_TORCH_PAIRS = { segmentLengths: [1024, 2048, 4096], dilatio
 
 export async function runDilatedTorchSection(
   binding: NativeBinding,
-  opts: { threads: number; seqLen?: number; runs?: number; warmup?: number; log?: (s: string) => void },
+  opts: {
+    threads: number;
+    seqLen?: number;
+    runs?: number;
+    warmup?: number;
+    log?: (s: string) => void;
+  },
 ): Promise<DilatedTorchResult> {
   const seqLen = opts.seqLen ?? 8192;
-  const base: FrameworkSpec = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false, threads: opts.threads, implementation: 'flash', dtype: 'fp32', seed: 42, ...DILATED_TORCH_PAIRS };
-  const result: DilatedTorchResult = { seqLen, heads: base.heads, ...DILATED_TORCH_PAIRS, rows: [], simdLevel: binding.info().simdLevel, torchSkipped: torchUnavailableReason() ?? undefined };
+  const base: FrameworkSpec = {
+    batch: 1,
+    heads: 8,
+    seqLen,
+    headDim: 64,
+    causal: false,
+    threads: opts.threads,
+    implementation: 'flash',
+    dtype: 'fp32',
+    seed: 42,
+    ...DILATED_TORCH_PAIRS,
+  };
+  const result: DilatedTorchResult = {
+    seqLen,
+    heads: base.heads,
+    ...DILATED_TORCH_PAIRS,
+    rows: [],
+    simdLevel: binding.info().simdLevel,
+    torchSkipped: torchUnavailableReason() ?? undefined,
+  };
   const kinds = ['dilated', 'dilated-grouped'] as const;
   opts.log?.(`dilated, dilated-grouped vs PyTorch, and flash @ ${seqLen} (interleaved)...`);
   const ours = new Map<string, DilbenchAdapter>();
   const torch = new Map<string, PyTorchAdapter>();
   try {
-    for (const implementation of ['flash', ...kinds]) ours.set(implementation, await DilbenchAdapter.create(binding, { ...base, implementation }));
+    for (const implementation of ['flash', ...kinds])
+      ours.set(implementation, await DilbenchAdapter.create(binding, { ...base, implementation }));
     const inputs = ours.get('flash')!.inputs();
     for (const implementation of kinds) {
       if (result.torchSkipped) break;
-      const created = await PyTorchAdapter.create({ ...base, implementation }, inputs, implementation);
+      const created = await PyTorchAdapter.create(
+        { ...base, implementation },
+        inputs,
+        implementation,
+      );
       if (isSkip(created)) result.torchSkipped = created.reason;
       else {
         torch.set(implementation, created);
@@ -270,8 +336,12 @@ export async function runDilatedTorchSection(
     const samplers = new Map<string, Sampler>();
     for (const [name, a] of ours) samplers.set(name, a.sampler);
     for (const [name, a] of torch) samplers.set(`torch ${name}`, a.sampler);
-    const ms = await measureInterleaved(samplers, { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 });
-    const gflopsOf = (name: string, medianMs: number) => ours.get(name)!.flops / (medianMs / 1000) / 1e9;
+    const ms = await measureInterleaved(samplers, {
+      warmup: opts.warmup ?? 2,
+      runs: opts.runs ?? 5,
+    });
+    const gflopsOf = (name: string, medianMs: number) =>
+      ours.get(name)!.flops / (medianMs / 1000) / 1e9;
     const flashMs = ms.get('flash')!.stats.medianMs;
     const flashGflops = gflopsOf('flash', flashMs);
     for (const [name, a] of ours) {
@@ -288,7 +358,9 @@ export async function runDilatedTorchSection(
         torchGflops: t ? gflopsOf(name, t.stats.medianMs) : null,
         torchRatio: t ? t.stats.medianMs / m.stats.medianMs : null,
         torchSignificance: t ? significanceOf(seqLen, 'pytorch', m.samplesMs, t.samplesMs) : null,
-        torchMaxAbsError: tAdapter ? outputDifference(await tAdapter.output(), await a.output()).maxAbsError : null,
+        torchMaxAbsError: tAdapter
+          ? outputDifference(await tAdapter.output(), await a.output()).maxAbsError
+          : null,
       });
     }
   } finally {
@@ -302,11 +374,29 @@ export function dilatedTorchTable(d: DilatedTorchResult, threads: number): strin
   const lines = [
     `dilated vs ${d.torchVersion ?? 'PyTorch'} implementations of the same definitions, and flash (batch 1, ${d.heads} heads, headDim 64, seqLen ${d.seqLen}, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')}, fp32, ${threads} threads, interleaved; dilbench SIMD ${d.simdLevel}${d.torchCpuCapability ? `, torch ATen ${d.torchCpuCapability}` : ''})`,
     textTable(
-      ['implementation', 'ms', 'GFLOP/s', '% of flash', 'torch ms', 'torch GFLOP/s', 'torch/dilbench time', '95% CI', 'p', 'max|diff|'],
+      [
+        'implementation',
+        'ms',
+        'GFLOP/s',
+        '% of flash',
+        'torch ms',
+        'torch GFLOP/s',
+        'torch/dilbench time',
+        '95% CI',
+        'p',
+        'max|diff|',
+      ],
       d.rows.map((x) => [
-        x.implementation, f2(x.medianMs), f1(x.gflops), `${f1(x.pctOfFlash)}%`, f2(x.torchMedianMs), f1(x.torchGflops),
+        x.implementation,
+        f2(x.medianMs),
+        f1(x.gflops),
+        `${f1(x.pctOfFlash)}%`,
+        f2(x.torchMedianMs),
+        f1(x.torchGflops),
         x.torchRatio !== null ? `${x.torchRatio.toFixed(2)}x` : '-',
-        x.torchSignificance ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]` : '-',
+        x.torchSignificance
+          ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]`
+          : '-',
         x.torchSignificance ? x.torchSignificance.p.toExponential(1) : '-',
         x.torchMaxAbsError !== null ? x.torchMaxAbsError.toExponential(1) : '-',
       ]),
@@ -339,17 +429,38 @@ export const KV_CACHE_LENGTHS = [8192, 16384];
 export async function runKvCacheSection(
   binding: NativeBinding,
   peak: NativePeak,
-  opts: { threads: number; lengths?: number[]; newTokens?: number; runs?: number; log?: (s: string) => void },
+  opts: {
+    threads: number;
+    lengths?: number[];
+    newTokens?: number;
+    runs?: number;
+    log?: (s: string) => void;
+  },
 ): Promise<KvBenchRow[]> {
   const rows: KvBenchRow[] = [];
   const newTokens = opts.newTokens ?? 64;
   for (const cacheLen of opts.lengths ?? KV_CACHE_LENGTHS) {
     opts.log?.(`kv-cache decode @ cache ${cacheLen} (+${newTokens} tokens)...`);
     const problem: NativeProblem = {
-      implementation: 'kv-cache', device: 'cpu', dtype: 'fp32', batch: 1, heads: 8, kvHeads: 8,
-      seqLen: cacheLen + newTokens, headDim: 64, causal: true, seed: 42, promptLen: cacheLen, newTokens,
+      implementation: 'kv-cache',
+      device: 'cpu',
+      dtype: 'fp32',
+      batch: 1,
+      heads: 8,
+      kvHeads: 8,
+      seqLen: cacheLen + newTokens,
+      headDim: 64,
+      causal: true,
+      seed: 42,
+      promptLen: cacheLen,
+      newTokens,
     };
-    const session = await binding.createSession(problem, { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
+    const session = await binding.createSession(problem, {
+      threads: opts.threads,
+      useMemoryPool: true,
+      usePatternCache: true,
+      memoryLimitBytes: 0,
+    });
     try {
       const gbps: number[] = [];
       const perToken: number[] = [];
@@ -375,8 +486,16 @@ export async function runKvCacheSection(
       }
       const g = median(gbps);
       rows.push({
-        cacheLen, newTokens, decodeGBps: g, decodeGBpsMin: Math.min(...gbps), decodeGBpsMax: Math.max(...gbps),
-        pctOfStream: (100 * g) / peak.streamGBps, msPerToken: median(perToken), prefillMs: median(prefill), iterations: gbps.length, source,
+        cacheLen,
+        newTokens,
+        decodeGBps: g,
+        decodeGBpsMin: Math.min(...gbps),
+        decodeGBpsMax: Math.max(...gbps),
+        pctOfStream: (100 * g) / peak.streamGBps,
+        msPerToken: median(perToken),
+        prefillMs: median(prefill),
+        iterations: gbps.length,
+        source,
       });
     } finally {
       session.dispose();
@@ -406,27 +525,61 @@ export const DILATED_LENGTHS = [16384, 65536, 262144, 1048576];
 
 export async function runDilatedSection(
   binding: NativeBinding,
-  opts: { threads: number; lengths?: number[]; heads?: number; segmentLengths?: number[]; dilationRates?: number[]; runs?: number; log?: (s: string) => void },
+  opts: {
+    threads: number;
+    lengths?: number[];
+    heads?: number;
+    segmentLengths?: number[];
+    dilationRates?: number[];
+    runs?: number;
+    log?: (s: string) => void;
+  },
 ): Promise<DilatedBenchResult> {
   const heads = opts.heads ?? 8;
   const segmentLengths = opts.segmentLengths ?? [2048, 4096, 8192];
   const dilationRates = opts.dilationRates ?? [1, 2, 4];
   const rows: DilatedBenchRow[] = [];
   for (const seqLen of opts.lengths ?? DILATED_LENGTHS) {
-    opts.log?.(`dilated @ ${seqLen} (heads ${heads}, segments ${segmentLengths.join(',')}, rates ${dilationRates.join(',')})...`);
+    opts.log?.(
+      `dilated @ ${seqLen} (heads ${heads}, segments ${segmentLengths.join(',')}, rates ${dilationRates.join(',')})...`,
+    );
     const problem: NativeProblem = {
-      implementation: 'dilated', device: 'cpu', dtype: 'fp32', batch: 1, heads, kvHeads: heads, seqLen, headDim: 64,
-      causal: false, seed: 42, segmentLengths, dilationRates,
+      implementation: 'dilated',
+      device: 'cpu',
+      dtype: 'fp32',
+      batch: 1,
+      heads,
+      kvHeads: heads,
+      seqLen,
+      headDim: 64,
+      causal: false,
+      seed: 42,
+      segmentLengths,
+      dilationRates,
     };
-    const session = await binding.createSession(problem, { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
+    const session = await binding.createSession(problem, {
+      threads: opts.threads,
+      useMemoryPool: true,
+      usePatternCache: true,
+      memoryLimitBytes: 0,
+    });
     try {
-      const m = await measure({ sample: (n, cold) => session.sample(n, cold) }, { warmup: 1, runs: opts.runs ?? 3 });
-      rows.push({ seqLen, medianMs: m.stats.medianMs, gflops: session.plan.flops / (m.stats.medianMs / 1000) / 1e9, samples: m.samplesMs.length });
+      const m = await measure(
+        { sample: (n, cold) => session.sample(n, cold) },
+        { warmup: 1, runs: opts.runs ?? 3 },
+      );
+      rows.push({
+        seqLen,
+        medianMs: m.stats.medianMs,
+        gflops: session.plan.flops / (m.stats.medianMs / 1000) / 1e9,
+        samples: m.samplesMs.length,
+      });
     } finally {
       session.dispose();
     }
   }
-  const fit = rows.length >= 2 ? fitPowerLaw(rows.map((r) => ({ n: r.seqLen, time: r.medianMs }))) : null;
+  const fit =
+    rows.length >= 2 ? fitPowerLaw(rows.map((r) => ({ n: r.seqLen, time: r.medianMs }))) : null;
   return { heads, segmentLengths, dilationRates, rows, fit };
 }
 
@@ -469,7 +622,11 @@ export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, n
  * time of its telemetry (prefill excluded), so the measurement engine interleaves and summarises
  * decode times only; without telemetry it reports the whole iteration (timing 'iteration').
  */
-function decodeSampler(session: NativeSession): { sampler: Sampler; timing: () => DtypeBenchRow['timing']; decodeBytes: () => number | null } {
+function decodeSampler(session: NativeSession): {
+  sampler: Sampler;
+  timing: () => DtypeBenchRow['timing'];
+  decodeBytes: () => number | null;
+} {
   let timing: DtypeBenchRow['timing'] = 'telemetry';
   let bytes: number | null = null;
   const sampler: Sampler = {
@@ -489,7 +646,11 @@ function decodeSampler(session: NativeSession): { sampler: Sampler; timing: () =
       return out;
     },
   };
-  return { sampler, timing: () => timing, decodeBytes: () => (timing === 'telemetry' ? bytes : null) };
+  return {
+    sampler,
+    timing: () => timing,
+    decodeBytes: () => (timing === 'telemetry' ? bytes : null),
+  };
 }
 
 export async function runDtypeSection(
@@ -507,12 +668,21 @@ export async function runDtypeSection(
   const want = opts.dtypes ?? DTYPE_BENCH_DTYPES;
   const kv = { ...DTYPE_KV, ...(opts.kv ?? {}) };
   const sampling = { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 };
-  const sessionOptions = { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
+  const sessionOptions = {
+    threads: opts.threads,
+    useMemoryPool: true,
+    usePatternCache: true,
+    memoryLimitBytes: 0,
+  };
   const impls = binding.listImplementations().filter((i) => i.device === 'cpu');
   const skipped: string[] = [];
   const usable = (kernel: string): DTypeName[] => {
     const have = impls.find((i) => i.name === kernel)?.dtypes ?? [];
-    for (const d of want) if (!have.includes(d)) skipped.push(`${kernel} ${d}: not stored by this build's CPU kernel (supported: ${have.join(', ') || 'none'})`);
+    for (const d of want)
+      if (!have.includes(d))
+        skipped.push(
+          `${kernel} ${d}: not stored by this build's CPU kernel (supported: ${have.join(', ') || 'none'})`,
+        );
     return want.filter((d) => have.includes(d));
   };
   const rows: DtypeBenchRow[] = [];
@@ -529,14 +699,44 @@ export async function runDtypeSection(
     const sessions = new Map<DTypeName, NativeSession>();
     try {
       for (const dtype of flashDtypes) {
-        const problem: NativeProblem = { implementation: 'flash', device: 'cpu', dtype, batch: 1, heads: 8, kvHeads: 8, seqLen, headDim: 64, causal: false, seed: 42 };
+        const problem: NativeProblem = {
+          implementation: 'flash',
+          device: 'cpu',
+          dtype,
+          batch: 1,
+          heads: 8,
+          kvHeads: 8,
+          seqLen,
+          headDim: 64,
+          causal: false,
+          seed: 42,
+        };
         sessions.set(dtype, await binding.createSession(problem, sessionOptions));
       }
-      const ms = await measureInterleaved(new Map([...sessions].map(([d, s]) => [d, { sample: (n: number, cold: boolean) => s.sample(n, cold) }])), sampling);
+      const ms = await measureInterleaved(
+        new Map(
+          [...sessions].map(([d, s]) => [
+            d,
+            { sample: (n: number, cold: boolean) => s.sample(n, cold) },
+          ]),
+        ),
+        sampling,
+      );
       withRatios(
         [...sessions].map(([dtype, s]) => {
           const m = ms.get(dtype)!;
-          return { kernel: 'flash', seqLen, dtype, medianMs: m.stats.medianMs, gflops: s.plan.flops / (m.stats.medianMs / 1000) / 1e9, gbps: null, speedupVsFp32: null, inputBytes: s.plan.inputBytes, samples: m.samplesMs.length, timing: 'iteration' };
+          return {
+            kernel: 'flash',
+            seqLen,
+            dtype,
+            medianMs: m.stats.medianMs,
+            gflops: s.plan.flops / (m.stats.medianMs / 1000) / 1e9,
+            gbps: null,
+            speedupVsFp32: null,
+            inputBytes: s.plan.inputBytes,
+            samples: m.samplesMs.length,
+            timing: 'iteration',
+          };
         }),
       );
     } finally {
@@ -546,28 +746,57 @@ export async function runDtypeSection(
 
   const kvDtypes = opts.kv === null ? [] : usable('kv-cache');
   if (kvDtypes.length > 0) {
-    opts.log?.(`kv-cache decode @ cache ${kv.cacheLen} (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`);
-    const sessions = new Map<DTypeName, { session: NativeSession; probe: ReturnType<typeof decodeSampler> }>();
+    opts.log?.(
+      `kv-cache decode @ cache ${kv.cacheLen} (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`,
+    );
+    const sessions = new Map<
+      DTypeName,
+      { session: NativeSession; probe: ReturnType<typeof decodeSampler> }
+    >();
     try {
       for (const dtype of kvDtypes) {
         const problem: NativeProblem = {
-          implementation: 'kv-cache', device: 'cpu', dtype, batch: 1, heads: kv.heads, kvHeads: kv.kvHeads, seqLen: kv.cacheLen + kv.newTokens,
-          headDim: kv.headDim, causal: true, seed: 42, promptLen: kv.cacheLen, newTokens: kv.newTokens,
+          implementation: 'kv-cache',
+          device: 'cpu',
+          dtype,
+          batch: 1,
+          heads: kv.heads,
+          kvHeads: kv.kvHeads,
+          seqLen: kv.cacheLen + kv.newTokens,
+          headDim: kv.headDim,
+          causal: true,
+          seed: 42,
+          promptLen: kv.cacheLen,
+          newTokens: kv.newTokens,
         };
         const session = await binding.createSession(problem, sessionOptions);
         sessions.set(dtype, { session, probe: decodeSampler(session) });
       }
-      const ms = await measureInterleaved(new Map([...sessions].map(([d, x]) => [d, x.probe.sampler])), sampling);
+      const ms = await measureInterleaved(
+        new Map([...sessions].map(([d, x]) => [d, x.probe.sampler])),
+        sampling,
+      );
       withRatios(
         [...sessions].map(([dtype, { session, probe }]) => {
           const m = ms.get(dtype)!;
           const bytes = probe.decodeBytes();
           const timing = probe.timing();
-          const perToken = timing === 'telemetry' ? m.stats.medianMs / kv.newTokens : m.stats.medianMs;
+          const perToken =
+            timing === 'telemetry' ? m.stats.medianMs / kv.newTokens : m.stats.medianMs;
           return {
-            kernel: 'kv-cache', seqLen: kv.cacheLen, dtype, medianMs: perToken, gflops: null,
-            gbps: bytes !== null ? bytes / (m.stats.medianMs * 1e6) : session.plan.bytesMoved / (m.stats.medianMs * 1e6),
-            speedupVsFp32: null, inputBytes: session.plan.inputBytes, samples: m.samplesMs.length, timing,
+            kernel: 'kv-cache',
+            seqLen: kv.cacheLen,
+            dtype,
+            medianMs: perToken,
+            gflops: null,
+            gbps:
+              bytes !== null
+                ? bytes / (m.stats.medianMs * 1e6)
+                : session.plan.bytesMoved / (m.stats.medianMs * 1e6),
+            speedupVsFp32: null,
+            inputBytes: session.plan.inputBytes,
+            samples: m.samplesMs.length,
+            timing,
           };
         }),
       );
@@ -584,11 +813,31 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps
     `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
     `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${d.kv.cacheLen}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens, median ms per decoded token, GB/s of cache read in the storage dtype`,
     textTable(
-      ['kernel', 'length', 'dtype', 'median ms', 'GFLOP/s', 'GB/s', '% of stream', 'vs fp32', 'inputs MiB', 'samples', 'timing'],
+      [
+        'kernel',
+        'length',
+        'dtype',
+        'median ms',
+        'GFLOP/s',
+        'GB/s',
+        '% of stream',
+        'vs fp32',
+        'inputs MiB',
+        'samples',
+        'timing',
+      ],
       d.rows.map((x) => [
-        x.kernel, String(x.seqLen), x.dtype, x.medianMs.toFixed(x.kernel === 'kv-cache' ? 3 : 2), f1(x.gflops), f1(x.gbps),
+        x.kernel,
+        String(x.seqLen),
+        x.dtype,
+        x.medianMs.toFixed(x.kernel === 'kv-cache' ? 3 : 2),
+        f1(x.gflops),
+        f1(x.gbps),
         x.gbps !== null && streamGBps ? `${f1((100 * x.gbps) / streamGBps)}%` : '-',
-        x.speedupVsFp32 !== null ? `${x.speedupVsFp32.toFixed(2)}x` : '-', (x.inputBytes / 2 ** 20).toFixed(1), String(x.samples), x.timing,
+        x.speedupVsFp32 !== null ? `${x.speedupVsFp32.toFixed(2)}x` : '-',
+        (x.inputBytes / 2 ** 20).toFixed(1),
+        String(x.samples),
+        x.timing,
       ]),
       [false, true, false, true, true, true, true, true, true, true, false],
     ),
@@ -602,7 +851,13 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps
 export interface FullBenchResult extends BenchResult {
   quick: boolean;
   createdAt: string;
-  frameworks?: { rows: FrameworkBenchRow[]; skipped?: string; version?: string; torchVersion?: string; torchSkipped?: string };
+  frameworks?: {
+    rows: FrameworkBenchRow[];
+    skipped?: string;
+    version?: string;
+    torchVersion?: string;
+    torchSkipped?: string;
+  };
   kvCache?: KvBenchRow[];
   dilated?: DilatedBenchResult;
   dilatedTorch?: DilatedTorchResult;
@@ -611,22 +866,44 @@ export interface FullBenchResult extends BenchResult {
   elapsedSeconds: number;
 }
 
-const f1 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
-const f2 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));
+const f1 = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1);
+const f2 = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2);
 
 export function fullBenchTable(r: FullBenchResult): string {
   const out = [benchTable(r)];
   if (r.frameworks) {
-    out.push(`flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved)`);
+    out.push(
+      `flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved)`,
+    );
     if (r.frameworks.skipped) out.push(`  skipped: ${r.frameworks.skipped}`);
     else
       out.push(
         textTable(
-          ['length', 'flash ms', 'flash GFLOP/s', '% of peak', 'ORT MHA ms', 'ORT GFLOP/s', 'ORT/flash time', '95% CI', 'p', 'max|diff|'],
+          [
+            'length',
+            'flash ms',
+            'flash GFLOP/s',
+            '% of peak',
+            'ORT MHA ms',
+            'ORT GFLOP/s',
+            'ORT/flash time',
+            '95% CI',
+            'p',
+            'max|diff|',
+          ],
           r.frameworks.rows.map((x) => [
-            String(x.seqLen), f2(x.flashMedianMs), f1(x.flashGflops), `${f1(x.flashPctOfPeak)}%`, f2(x.ortMedianMs), f1(x.ortGflops),
+            String(x.seqLen),
+            f2(x.flashMedianMs),
+            f1(x.flashGflops),
+            `${f1(x.flashPctOfPeak)}%`,
+            f2(x.ortMedianMs),
+            f1(x.ortGflops),
             x.ratio !== null ? `${x.ratio.toFixed(2)}x` : '-',
-            x.significance ? `[${x.significance.ratioCi95[0].toFixed(2)}, ${x.significance.ratioCi95[1].toFixed(2)}]` : '-',
+            x.significance
+              ? `[${x.significance.ratioCi95[0].toFixed(2)}, ${x.significance.ratioCi95[1].toFixed(2)}]`
+              : '-',
             x.significance ? x.significance.p.toExponential(1) : '-',
             x.maxAbsError !== null ? x.maxAbsError.toExponential(1) : '-',
           ]),
@@ -635,14 +912,30 @@ export function fullBenchTable(r: FullBenchResult): string {
       );
     if (r.frameworks.torchSkipped) out.push(`  PyTorch: skipped: ${r.frameworks.torchSkipped}`);
     else if (r.frameworks.rows.some((x) => x.torchMedianMs !== null)) {
-      out.push(`flash vs ${r.frameworks.torchVersion ?? 'PyTorch'} scaled_dot_product_attention (same points, sampled interleaved with the two above)`);
+      out.push(
+        `flash vs ${r.frameworks.torchVersion ?? 'PyTorch'} scaled_dot_product_attention (same points, sampled interleaved with the two above)`,
+      );
       out.push(
         textTable(
-          ['length', 'flash ms', 'torch ms', 'torch GFLOP/s', 'torch/flash time', '95% CI', 'p', 'max|diff|'],
+          [
+            'length',
+            'flash ms',
+            'torch ms',
+            'torch GFLOP/s',
+            'torch/flash time',
+            '95% CI',
+            'p',
+            'max|diff|',
+          ],
           r.frameworks.rows.map((x) => [
-            String(x.seqLen), f2(x.flashMedianMs), f2(x.torchMedianMs), f1(x.torchGflops),
+            String(x.seqLen),
+            f2(x.flashMedianMs),
+            f2(x.torchMedianMs),
+            f1(x.torchGflops),
             x.torchRatio !== null ? `${x.torchRatio.toFixed(2)}x` : '-',
-            x.torchSignificance ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]` : '-',
+            x.torchSignificance
+              ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]`
+              : '-',
             x.torchSignificance ? x.torchSignificance.p.toExponential(1) : '-',
             x.torchMaxAbsError !== null ? x.torchMaxAbsError.toExponential(1) : '-',
           ]),
@@ -653,11 +946,31 @@ export function fullBenchTable(r: FullBenchResult): string {
     out.push('');
   }
   if (r.kvCache) {
-    out.push(`kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal)`);
+    out.push(
+      `kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal)`,
+    );
     out.push(
       textTable(
-        ['cache', 'new tokens', 'decode GB/s', 'min-max', '% of stream', 'ms/token', 'prefill ms', 'source'],
-        r.kvCache.map((x) => [String(x.cacheLen), String(x.newTokens), f1(x.decodeGBps), `${f1(x.decodeGBpsMin)}-${f1(x.decodeGBpsMax)}`, `${f1(x.pctOfStream)}%`, f2(x.msPerToken), f1(x.prefillMs), x.source]),
+        [
+          'cache',
+          'new tokens',
+          'decode GB/s',
+          'min-max',
+          '% of stream',
+          'ms/token',
+          'prefill ms',
+          'source',
+        ],
+        r.kvCache.map((x) => [
+          String(x.cacheLen),
+          String(x.newTokens),
+          f1(x.decodeGBps),
+          `${f1(x.decodeGBpsMin)}-${f1(x.decodeGBpsMax)}`,
+          `${f1(x.pctOfStream)}%`,
+          f2(x.msPerToken),
+          f1(x.prefillMs),
+          x.source,
+        ]),
         [true, true, true, true, true, true, true, false],
       ),
       '',
@@ -665,13 +978,23 @@ export function fullBenchTable(r: FullBenchResult): string {
   }
   if (r.dilated) {
     const d = r.dilated;
-    out.push(`dilated time vs length (batch 1, ${d.heads} heads, headDim 64, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')})`);
     out.push(
-      textTable(['length', 'median ms', 'GFLOP/s', 'samples'], d.rows.map((x) => [String(x.seqLen), f2(x.medianMs), f1(x.gflops), String(x.samples)]), [true, true, true, true]),
+      `dilated time vs length (batch 1, ${d.heads} heads, headDim 64, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')})`,
+    );
+    out.push(
+      textTable(
+        ['length', 'median ms', 'GFLOP/s', 'samples'],
+        d.rows.map((x) => [String(x.seqLen), f2(x.medianMs), f1(x.gflops), String(x.samples)]),
+        [true, true, true, true],
+      ),
     );
     if (d.fit) {
-      const ci = d.fit.kCi95 ? ` (95% CI ${d.fit.kCi95[0].toFixed(3)}-${d.fit.kCi95[1].toFixed(3)})` : '';
-      out.push(`fitted exponent: time ~ n^${d.fit.k.toFixed(3)}${ci}, r2 ${d.fit.r2.toFixed(4)}, ${d.fit.points} points`);
+      const ci = d.fit.kCi95
+        ? ` (95% CI ${d.fit.kCi95[0].toFixed(3)}-${d.fit.kCi95[1].toFixed(3)})`
+        : '';
+      out.push(
+        `fitted exponent: time ~ n^${d.fit.k.toFixed(3)}${ci}, r2 ${d.fit.r2.toFixed(4)}, ${d.fit.points} points`,
+      );
     }
     out.push('');
   }
@@ -730,16 +1053,35 @@ async function main(): Promise<void> {
     base = await runBench(binding, { threads, runs, peakSeconds: quick ? 0.5 : 1, log });
   } else {
     log?.(`measuring FP32 FMA peak and stream bandwidth on ${threads} threads...`);
-    base = { simdLevel: info.simdLevel, threads, peak: await binding.measurePeak(threads, quick ? 0.5 : 1), rows: [] };
+    base = {
+      simdLevel: info.simdLevel,
+      threads,
+      peak: await binding.measurePeak(threads, quick ? 0.5 : 1),
+      rows: [],
+    };
   }
-  const result: FullBenchResult = { ...base, quick, createdAt: new Date().toISOString(), elapsedSeconds: 0 };
+  const result: FullBenchResult = {
+    ...base,
+    quick,
+    createdAt: new Date().toISOString(),
+    elapsedSeconds: 0,
+  };
   if (want('frameworks', values['no-frameworks'])) {
     result.frameworks = await runFrameworkSection(binding, base.peak, {
-      threads, runs, warmup: quick ? 1 : 2, lengths: lengths(values['framework-lengths']), log,
+      threads,
+      runs,
+      warmup: quick ? 1 : 2,
+      lengths: lengths(values['framework-lengths']),
+      log,
     });
   }
   if (want('kv-cache', values['no-kv-cache'])) {
-    result.kvCache = await runKvCacheSection(binding, base.peak, { threads, runs, lengths: lengths(values['kv-lengths']), log });
+    result.kvCache = await runKvCacheSection(binding, base.peak, {
+      threads,
+      runs,
+      lengths: lengths(values['kv-lengths']),
+      log,
+    });
   }
   if (want('dilated', values['no-dilated'])) {
     // --quick: 1 head and short segments so 1M fits in seconds; the exponent is what this measures
@@ -754,28 +1096,49 @@ async function main(): Promise<void> {
     });
   }
   if (want('dilated-vs-torch', values['no-dilated-vs-torch'])) {
-    result.dilatedTorch = await runDilatedTorchSection(binding, { threads, runs, warmup: quick ? 1 : 2, log });
+    result.dilatedTorch = await runDilatedTorchSection(binding, {
+      threads,
+      runs,
+      warmup: quick ? 1 : 2,
+      log,
+    });
   }
   if (want('dtypes', values['no-dtypes'])) {
     const cacheLen = lengths(values['dtype-kv-cache'])?.[0];
     result.dtypes = await runDtypeSection(binding, {
-      threads, runs, warmup: quick ? 1 : 2, flashLengths: lengths(values['dtype-lengths']),
+      threads,
+      runs,
+      warmup: quick ? 1 : 2,
+      flashLengths: lengths(values['dtype-lengths']),
       // --quick: a 2K cache keeps the prefill of the three sessions short
-      kv: cacheLen !== undefined ? { cacheLen } : quick ? { cacheLen: 2048 } : {}, log,
+      kv: cacheLen !== undefined ? { cacheLen } : quick ? { cacheLen: 2048 } : {},
+      log,
     });
   }
   if (want('compute-api', values['no-compute-api'])) {
-    result.computeApi = await runComputeApiSection(binding, { threads, runs: quick ? 5 : 15, warmup: quick ? 1 : 2, log });
+    result.computeApi = await runComputeApiSection(binding, {
+      threads,
+      runs: quick ? 5 : 15,
+      warmup: quick ? 1 : 2,
+      log,
+    });
   }
   result.elapsedSeconds = (nowMs() - t0) / 1000;
-  const file = resolve(values['output-dir'] ?? 'benchmark_results', `bench_${fileTimestamp(result.createdAt)}.json`);
-  writeFileAtomic(file, JSON.stringify({ ...result, environment: collectEnvironment(binding) }, null, 2) + '\n');
+  const file = resolve(
+    values['output-dir'] ?? 'benchmark_results',
+    `bench_${fileTimestamp(result.createdAt)}.json`,
+  );
+  writeFileAtomic(
+    file,
+    JSON.stringify({ ...result, environment: collectEnvironment(binding) }, null, 2) + '\n',
+  );
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else process.stdout.write(fullBenchTable(result) + `wrote ${file}\n`);
 }
 
 const script = process.argv[1];
-const invokedDirectly = script !== undefined && import.meta.url === pathToFileURL(resolve(script)).href;
+const invokedDirectly =
+  script !== undefined && import.meta.url === pathToFileURL(resolve(script)).href;
 if (invokedDirectly) {
   main().catch((e: unknown) => {
     process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -30,22 +30,53 @@ export const COMPUTE_API_LENGTHS = [1024, 4096];
 
 export async function runComputeApiSection(
   binding: NativeBinding,
-  opts: { threads: number; lengths?: number[]; runs?: number; warmup?: number; log?: (s: string) => void },
+  opts: {
+    threads: number;
+    lengths?: number[];
+    runs?: number;
+    warmup?: number;
+    log?: (s: string) => void;
+  },
 ): Promise<ComputeApiRow[]> {
   const rows: ComputeApiRow[] = [];
   for (const seqLen of opts.lengths ?? COMPUTE_API_LENGTHS) {
     opts.log?.(`computeAttention vs session, flash @ ${seqLen} (interleaved)...`);
     const shape = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false };
-    const problem: NativeProblem = { implementation: 'flash', device: 'cpu', dtype: 'fp32', kvHeads: 8, seed: 42, ...shape };
-    const session = await binding.createSession(problem, { threads: opts.threads, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
+    const problem: NativeProblem = {
+      implementation: 'flash',
+      device: 'cpu',
+      dtype: 'fp32',
+      kvHeads: 8,
+      seed: 42,
+      ...shape,
+    };
+    const session = await binding.createSession(problem, {
+      threads: opts.threads,
+      useMemoryPool: true,
+      usePatternCache: true,
+      memoryLimitBytes: 0,
+    });
     try {
       const [q, k, v] = [session.input('q'), session.input('k'), session.input('v')];
       const out = new Float32Array(q.length);
       // timed by the engine's clock around each whole call (callSampler without durationNs)
       const api = (into?: Float32Array): Sampler =>
-        callSampler(() => computeAttention({ implementation: 'flash', q, k, v, ...shape, threads: opts.threads, binding, out: into }), {
-          keepResults: false,
-        });
+        callSampler(
+          () =>
+            computeAttention({
+              implementation: 'flash',
+              q,
+              k,
+              v,
+              ...shape,
+              threads: opts.threads,
+              binding,
+              out: into,
+            }),
+          {
+            keepResults: false,
+          },
+        );
       const ms = await measureInterleaved(
         new Map<string, Sampler>([
           ['session', { sample: (n: number, cold: boolean) => session.sample(n, cold) }],
@@ -80,10 +111,25 @@ export function computeApiTable(rows: ComputeApiRow[], threads: number): string 
   return [
     `computeAttention vs session (flash, batch 1, 8 heads, headDim 64, fp32, ${threads} threads, interleaved)`,
     textTable(
-      ['length', 'session ms', 'computeAttention ms', 'min ms', 'max ms', 'ratio', 'with out ms', 'ratio'],
+      [
+        'length',
+        'session ms',
+        'computeAttention ms',
+        'min ms',
+        'max ms',
+        'ratio',
+        'with out ms',
+        'ratio',
+      ],
       rows.map((x) => [
-        String(x.seqLen), x.sessionMedianMs.toFixed(2), x.computeMedianMs.toFixed(2), x.computeMinMs.toFixed(2), x.computeMaxMs.toFixed(2),
-        `${x.ratio.toFixed(3)}x`, x.computeOutMedianMs.toFixed(2), `${x.ratioOut.toFixed(3)}x`,
+        String(x.seqLen),
+        x.sessionMedianMs.toFixed(2),
+        x.computeMedianMs.toFixed(2),
+        x.computeMinMs.toFixed(2),
+        x.computeMaxMs.toFixed(2),
+        `${x.ratio.toFixed(3)}x`,
+        x.computeOutMedianMs.toFixed(2),
+        `${x.ratioOut.toFixed(3)}x`,
       ]),
       [true, true, true, true, true, true, true, true],
     ),

@@ -7,8 +7,8 @@
 #include "core/descriptor.h"
 #include "core/kernel.h"
 #include "core/plugin.h"
-#include "cpu/family.h"
 #include "core/thread_pool.h"
+#include "cpu/family.h"
 #include "cuda_info.h"
 #include "model_wrap.h"
 #include "session_wrap.h"
@@ -37,7 +37,8 @@ Napi::Object paramSpecToJs(Napi::Env env, const ParamSpec& s) {
     o.Set("minExclusive", Napi::Boolean::New(env, s.minExclusive));
   }
   Napi::Array choices = Napi::Array::New(env, s.choices.size());
-  for (size_t j = 0; j < s.choices.size(); ++j) choices.Set(static_cast<uint32_t>(j), Napi::String::New(env, s.choices[j]));
+  for (size_t j = 0; j < s.choices.size(); ++j)
+    choices.Set(static_cast<uint32_t>(j), Napi::String::New(env, s.choices[j]));
   o.Set("choices", choices);
   o.Set("default", Napi::String::New(env, s.defaultText));
   o.Set("allowed", Napi::String::New(env, paramAllowed(s)));
@@ -108,7 +109,8 @@ void setDescriptor(Napi::Env env, Napi::Object& o, const ImplementationDescripto
   o.Set("exactDense", Napi::String::New(env, exactDenseName(d.exactDense)));
   o.Set("partner", d.partner.empty() ? env.Null() : Napi::String::New(env, d.partner));
   Napi::Array params = Napi::Array::New(env, d.params.size());
-  for (size_t j = 0; j < d.params.size(); ++j) params.Set(static_cast<uint32_t>(j), paramSpecToJs(env, paramSpec(d.params[j])));
+  for (size_t j = 0; j < d.params.size(); ++j)
+    params.Set(static_cast<uint32_t>(j), paramSpecToJs(env, paramSpec(d.params[j])));
   o.Set("params", params);
   o.Set("telemetry", strings(d.telemetry));
   o.Set("origin", Napi::String::New(env, d.origin));
@@ -127,7 +129,8 @@ Napi::Value ResolvedParams(const Napi::CallbackInfo& info) {
   return guard(env, [&]() -> Napi::Value {
     AttentionProblem p = toProblem(info[0]);
     p.validateCommon();
-    const std::string fn = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : functionOf(p.implementation);
+    const std::string fn =
+        info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : functionOf(p.implementation);
     Napi::Object o = Napi::Object::New(env);
     if (fn == "dilated" || fn == "dilated-grouped") {
       const auto pairs = resolveDilatedPairs(p);
@@ -175,7 +178,8 @@ Napi::Value LoadPluginFn(const Napi::CallbackInfo& info) {
     o.Set("pluginName", Napi::String::New(env, l.pluginName));
     o.Set("abi", Napi::String::New(env, l.abi));
     Napi::Array ks = Napi::Array::New(env, l.kernels.size());
-    for (size_t j = 0; j < l.kernels.size(); ++j) ks.Set(static_cast<uint32_t>(j), Napi::String::New(env, l.kernels[j]));
+    for (size_t j = 0; j < l.kernels.size(); ++j)
+      ks.Set(static_cast<uint32_t>(j), Napi::String::New(env, l.kernels[j]));
     o.Set("kernels", ks);
     return o;
   });

@@ -19,7 +19,9 @@ enum class JsKind { Error, TypeError, RangeError };
 class ArgError : public dilbench::Error {
  public:
   ArgError(JsKind kind, const std::string& field, const std::string& message, std::string allowed = {})
-      : dilbench::Error(ErrorCode::InvalidConfig, message, field), kind_(kind), allowed_(std::move(allowed)) {}
+      : dilbench::Error(ErrorCode::InvalidConfig, message, field),
+        kind_(kind),
+        allowed_(std::move(allowed)) {}
   JsKind kind() const noexcept { return kind_; }
   // What the field accepts, in words ("an integer in 1..2"); empty when the message says it alone.
   const std::string& allowed() const noexcept { return allowed_; }

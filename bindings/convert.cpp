@@ -90,27 +90,19 @@ std::vector<int64_t> intArrayProp(const Napi::Object& obj, const char* key) {
 
 std::string describe(const Napi::Value& v) {
   switch (v.Type()) {
-    case napi_undefined:
-      return "undefined";
-    case napi_null:
-      return "null";
-    case napi_boolean:
-      return v.As<Napi::Boolean>().Value() ? "true" : "false";
-    case napi_number:
-      return fmtNumber(v.As<Napi::Number>().DoubleValue());
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return v.As<Napi::Boolean>().Value() ? "true" : "false";
+    case napi_number: return fmtNumber(v.As<Napi::Number>().DoubleValue());
     case napi_string: {
       std::string s = v.As<Napi::String>().Utf8Value();
       if (s.size() > 40) s = s.substr(0, 40) + "...";
       return "\"" + s + "\"";
     }
-    case napi_symbol:
-      return "a symbol";
-    case napi_function:
-      return "a function";
-    case napi_bigint:
-      return "a bigint";
-    case napi_external:
-      return "an external";
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_bigint: return "a bigint";
+    case napi_external: return "an external";
     case napi_object: {
       if (v.IsArray()) return "an array";
       if (v.IsTypedArray()) {
@@ -237,7 +229,8 @@ AttentionProblem toProblem(const Napi::Value& v) {
 
 SessionOptions toOptions(const Napi::Value& v) {
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction()) {
-    typeError("options", v, "an options object { threads, useMemoryPool, usePatternCache, memoryLimitBytes }");
+    typeError("options", v,
+              "an options object { threads, useMemoryPool, usePatternCache, memoryLimitBytes }");
   }
   const Napi::Object o = v.As<Napi::Object>();
   SessionOptions s;
@@ -257,7 +250,8 @@ Napi::Float32Array checkedFloat32(const Napi::Value& v, const std::string& field
   Napi::Env env = v.Env();
   Napi::Value bufVal = a.Get("buffer");  // the JS-visible buffer, SharedArrayBuffer included
   Napi::Value sab = env.Global().Get("SharedArrayBuffer");
-  if (sab.IsFunction() && bufVal.IsObject() && bufVal.As<Napi::Object>().InstanceOf(sab.As<Napi::Function>())) {
+  if (sab.IsFunction() && bufVal.IsObject() &&
+      bufVal.As<Napi::Object>().InstanceOf(sab.As<Napi::Function>())) {
     rangeError(field, v, "a Float32Array over a plain ArrayBuffer (SharedArrayBuffer is not accepted)");
   }
   if (a.ArrayBuffer().IsDetached()) {

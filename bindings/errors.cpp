@@ -45,15 +45,9 @@ Napi::Error makeJsError(Napi::Env env, const std::string& code, const std::strin
                         const std::string& field, JsKind kind) {
   Napi::Error err;
   switch (kind) {
-    case JsKind::TypeError:
-      err = Napi::TypeError::New(env, message);
-      break;
-    case JsKind::RangeError:
-      err = Napi::RangeError::New(env, message);
-      break;
-    default:
-      err = Napi::Error::New(env, message);
-      break;
+    case JsKind::TypeError: err = Napi::TypeError::New(env, message); break;
+    case JsKind::RangeError: err = Napi::RangeError::New(env, message); break;
+    default: err = Napi::Error::New(env, message); break;
   }
   err.Set("code", Napi::String::New(env, code));
   if (!field.empty()) err.Set("field", Napi::String::New(env, field));

@@ -12,8 +12,8 @@
 #include "convert.h"
 #include "core/cpu_features.h"
 #include "core/errors.h"
-#include "core/thread_pool.h"
 #include "core/problem.h"
+#include "core/thread_pool.h"
 #include "model/transformer.h"
 #include "workers.h"
 
@@ -45,10 +45,11 @@ model::ModelConfig toModelConfig(const Napi::Value& v) {
   Napi::Object o = requireObject(v, "config");
   model::ModelConfig c;
   const Napi::Value name = o.Get("name");
-  if (!name.IsString() || name.As<Napi::String>().Utf8Value().empty()) typeError("name", name, "a non-empty string");
+  if (!name.IsString() || name.As<Napi::String>().Utf8Value().empty())
+    typeError("name", name, "a non-empty string");
   c.name = name.As<Napi::String>().Utf8Value();
   const std::string arch = toEnum(o.Get("arch"), "arch", {"decoder", "encoder", "encoder-decoder"});
-  c.arch = arch == "decoder" ? model::Arch::Decoder
+  c.arch = arch == "decoder"   ? model::Arch::Decoder
            : arch == "encoder" ? model::Arch::Encoder
                                : model::Arch::EncoderDecoder;
   constexpr int64_t kBig = int64_t(1) << 24;
@@ -64,9 +65,9 @@ model::ModelConfig toModelConfig(const Napi::Value& v) {
   if (!hd.IsUndefined()) c.headDim = toInteger(hd, "headDim", 1, 256);
   c.intermediate = toInteger(o.Get("intermediate"), "intermediate", 1, 1 << 20);
   c.norm = toEnum(o.Get("norm"), "norm", {"layernorm", "rmsnorm"}) == "layernorm" ? model::Norm::LayerNorm
-                                                                                   : model::Norm::RMSNorm;
+                                                                                  : model::Norm::RMSNorm;
   const std::string act = toEnum(o.Get("activation"), "activation", {"gelu", "relu", "swiglu"});
-  c.activation = act == "gelu" ? model::Activation::Gelu
+  c.activation = act == "gelu"   ? model::Activation::Gelu
                  : act == "relu" ? model::Activation::Relu
                                  : model::Activation::SwiGLU;
   const std::string pos = toEnum(o.Get("positional"), "positional", {"learned", "rope", "none"});
@@ -101,7 +102,8 @@ model::WeightsSource toWeights(const Napi::Value& v) {
     w.seed = static_cast<uint64_t>(toInteger(seed, "seed", 0, kMaxSafeInteger));
     return w;
   }
-  if (tensors.IsUndefined()) typeError("weights", v, "{ seed: number } or { tensors: Record<string, { shape, data }> }");
+  if (tensors.IsUndefined())
+    typeError("weights", v, "{ seed: number } or { tensors: Record<string, { shape, data }> }");
   Napi::Object t = requireObject(tensors, "tensors");
   w.seeded = false;
   Napi::Array names = t.GetPropertyNames();
@@ -112,7 +114,8 @@ model::WeightsSource toWeights(const Napi::Value& v) {
     if (!sh.IsArray()) typeError(name, sh, "shape: an array of positive integers");
     Napi::Array sa = sh.As<Napi::Array>();
     model::TensorData td;
-    for (uint32_t j = 0; j < sa.Length(); ++j) td.shape.push_back(toInteger(sa.Get(j), name, 1, kMaxSafeInteger));
+    for (uint32_t j = 0; j < sa.Length(); ++j)
+      td.shape.push_back(toInteger(sa.Get(j), name, 1, kMaxSafeInteger));
     td.data = copyFloat32(e.Get("data"), name);
     w.tensors.emplace(name, std::move(td));
   }
@@ -142,10 +145,12 @@ model::Placement toPlacement(const Napi::Value& v) {
   Napi::Array keys = o.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
-    if (k != "device" && k != "dtype") rangeError(k, o.Get(k), "no such model option (allowed: device, dtype)");
+    if (k != "device" && k != "dtype")
+      rangeError(k, o.Get(k), "no such model option (allowed: device, dtype)");
   }
   const Napi::Value dev = o.Get("device");
-  if (!dev.IsUndefined()) p.device = toEnum(dev, "device", {"cpu", "cuda"}) == "cuda" ? Device::CUDA : Device::CPU;
+  if (!dev.IsUndefined())
+    p.device = toEnum(dev, "device", {"cpu", "cuda"}) == "cuda" ? Device::CUDA : Device::CPU;
   const Napi::Value dt = o.Get("dtype");
   if (!dt.IsUndefined()) {
     const std::string d = toEnum(dt, "dtype", {"fp32", "fp16", "bf16"});
@@ -169,7 +174,9 @@ Napi::Object configToJs(Napi::Env env, const model::ModelConfig& c) {
   Napi::Object o = Napi::Object::New(env);
   auto n = [&](double x) { return Napi::Number::New(env, x); };
   o.Set("name", c.name);
-  o.Set("arch", c.arch == model::Arch::Decoder ? "decoder" : c.arch == model::Arch::Encoder ? "encoder" : "encoder-decoder");
+  o.Set("arch", c.arch == model::Arch::Decoder   ? "decoder"
+                : c.arch == model::Arch::Encoder ? "encoder"
+                                                 : "encoder-decoder");
   o.Set("vocabSize", n(double(c.vocabSize)));
   o.Set("maxPositions", n(double(c.maxPositions)));
   o.Set("hidden", n(double(c.hidden)));
@@ -204,10 +211,10 @@ thread_local std::shared_ptr<Transformer> pendingModel;
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeModel",
-                       {InstanceMethod<&ModelWrap::Generate>("generate"),
-                        InstanceMethod<&ModelWrap::Forward>("forward"),
-                        InstanceMethod<&ModelWrap::Dispose>("dispose")});
+    return DefineClass(
+        env, "NativeModel",
+        {InstanceMethod<&ModelWrap::Generate>("generate"), InstanceMethod<&ModelWrap::Forward>("forward"),
+         InstanceMethod<&ModelWrap::Dispose>("dispose")});
   }
   static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<Transformer> m) {
     pendingModel = std::move(m);
@@ -225,14 +232,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (info.Length() != 1 || !info[0].IsExternal() ||
         info[0].As<Napi::External<int>>().Data() != &kConstructMarker || !pendingModel) {
       throw makeJsError(info.Env(), errorCodeName(ErrorCode::InvalidConfig),
-                        "model: NativeModel cannot be constructed directly; use binding.createModel()", "model",
-                        JsKind::TypeError);
+                        "model: NativeModel cannot be constructed directly; use binding.createModel()",
+                        "model", JsKind::TypeError);
     }
     model_ = std::move(pendingModel);
     Napi::Object self = info.This().As<Napi::Object>();
     Napi::Env env = info.Env();
     auto ro = [](napi_property_attributes a) { return a; };
-    self.DefineProperty(Napi::PropertyDescriptor::Value("config", configToJs(env, model_->config()), ro(napi_enumerable)));
+    self.DefineProperty(
+        Napi::PropertyDescriptor::Value("config", configToJs(env, model_->config()), ro(napi_enumerable)));
     self.DefineProperty(Napi::PropertyDescriptor::Value(
         "parameterCount", Napi::Number::New(env, double(model_->parameterCount())), napi_enumerable));
     self.DefineProperty(Napi::PropertyDescriptor::Value(
@@ -248,9 +256,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   void requireUsable() const {
     if (disposed_ || !model_) throw Error(ErrorCode::InvalidConfig, "model: the model was disposed", "model");
     if (busy_) {
-      throw Error(ErrorCode::InvalidConfig,
-                  "model busy: another generate()/forward() on this model has not settled yet; await it first",
-                  "model");
+      throw Error(
+          ErrorCode::InvalidConfig,
+          "model busy: another generate()/forward() on this model has not settled yet; await it first",
+          "model");
     }
   }
   // Marks the model busy (the worker's Done clears it), creates the worker with makeWorker and
@@ -286,7 +295,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 class CreateModelWorker final : public PromiseWorker {
  public:
   CreateModelWorker(Napi::Env env, model::ModelConfig c, model::WeightsSource w, model::Placement p)
-      : PromiseWorker(env, "dilbench:createModel"), config_(std::move(c)), weights_(std::move(w)), placement_(p) {}
+      : PromiseWorker(env, "dilbench:createModel"),
+        config_(std::move(c)),
+        weights_(std::move(w)),
+        placement_(p) {}
 
  protected:
   void Work() override {
@@ -304,8 +316,9 @@ class CreateModelWorker final : public PromiseWorker {
 
 class ModelOpWorker : public WrappedOpWorker<ModelWrap> {
  public:
-  ModelOpWorker(Napi::Env env, const char* name, Napi::Object self, ModelWrap* wrap, std::shared_ptr<Transformer> m,
-                std::vector<int32_t> tokens, model::RunOptions o, std::shared_ptr<CancelToken> cancel)
+  ModelOpWorker(Napi::Env env, const char* name, Napi::Object self, ModelWrap* wrap,
+                std::shared_ptr<Transformer> m, std::vector<int32_t> tokens, model::RunOptions o,
+                std::shared_ptr<CancelToken> cancel)
       : WrappedOpWorker<ModelWrap>(env, name, self, wrap),
         model_(std::move(m)),
         tokens_(std::move(tokens)),
@@ -389,8 +402,8 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     auto opts = toRunOptions(info[1], false);
     auto cancel = toCancelToken(info[2]);
     return queueWhileBusy([&] {
-      return new ForwardWorker(env, "dilbench:forward", Value(), this, model_, std::move(tokens), std::move(opts),
-                               std::move(cancel));
+      return new ForwardWorker(env, "dilbench:forward", Value(), this, model_, std::move(tokens),
+                               std::move(opts), std::move(cancel));
     });
   } catch (...) {
     return rejectedWithCurrent(env);

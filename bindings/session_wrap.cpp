@@ -2,8 +2,8 @@
 
 #include "common.h"
 #include "convert.h"
-#include "workers.h"
 #include "cpu/family.h"
+#include "workers.h"
 
 namespace dilbench {
 namespace js {
@@ -52,7 +52,8 @@ Napi::Object telemetryToJs(Napi::Env env, const KernelTelemetry& t) {
     Napi::Array ns = Napi::Array::New(env, t.stepRankNs.size());
     for (size_t i = 0; i < t.stepRankNs.size(); ++i) {
       Napi::Array row = Napi::Array::New(env, t.stepRankNs[i].size());
-      for (size_t j = 0; j < t.stepRankNs[i].size(); ++j) row.Set(static_cast<uint32_t>(j), n(t.stepRankNs[i][j]));
+      for (size_t j = 0; j < t.stepRankNs[i].size(); ++j)
+        row.Set(static_cast<uint32_t>(j), n(t.stepRankNs[i][j]));
       ns.Set(static_cast<uint32_t>(i), row);
     }
     o.Set("stepRankNs", ns);

@@ -78,9 +78,9 @@ class ComputeResourceCache {
 
 class ComputeWorker final : public PromiseWorker {
  public:
-  ComputeWorker(Napi::Env env, const AttentionProblem& p, const SessionOptions& o, const Napi::Float32Array& q,
-                const Napi::Float32Array& k, const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
-                const std::optional<Napi::Float32Array>& into)
+  ComputeWorker(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
+                const Napi::Float32Array& q, const Napi::Float32Array& k, const Napi::Float32Array& v,
+                std::shared_ptr<CancelToken> cancel, const std::optional<Napi::Float32Array>& into)
       : PromiseWorker(env, "dilbench:compute"),
         problem_(p),
         options_(o),
@@ -114,8 +114,8 @@ class ComputeWorker final : public PromiseWorker {
   void Work() override {
     try {
       computeAttentionInto(problem_, options_, qs_.data() ? qs_.data() : qv_.data(), qn_,
-                           ks_.data() ? ks_.data() : kv_.data(), kn_, vs_.data() ? vs_.data() : vv_.data(), vn_,
-                           outData_, outLen_, cancel_.get(), resources_);
+                           ks_.data() ? ks_.data() : kv_.data(), kn_, vs_.data() ? vs_.data() : vv_.data(),
+                           vn_, outData_, outLen_, cancel_.get(), resources_);
     } catch (...) {
       release();
       throw;
@@ -238,7 +238,9 @@ class SessionOpWorker : public WrappedOpWorker<SessionWrap> {
  public:
   SessionOpWorker(Napi::Env env, const char* name, Napi::Object self, SessionWrap* wrap,
                   std::shared_ptr<Session> s, std::shared_ptr<CancelToken> cancel)
-      : WrappedOpWorker<SessionWrap>(env, name, self, wrap), session_(std::move(s)), cancel_(std::move(cancel)) {}
+      : WrappedOpWorker<SessionWrap>(env, name, self, wrap),
+        session_(std::move(s)),
+        cancel_(std::move(cancel)) {}
 
  protected:
   std::shared_ptr<Session> session_;
@@ -247,8 +249,8 @@ class SessionOpWorker : public WrappedOpWorker<SessionWrap> {
 
 class SampleWorker final : public SessionOpWorker {
  public:
-  SampleWorker(Napi::Env env, Napi::Object self, SessionWrap* wrap, std::shared_ptr<Session> s, int iterations,
-               bool cold, std::shared_ptr<CancelToken> cancel)
+  SampleWorker(Napi::Env env, Napi::Object self, SessionWrap* wrap, std::shared_ptr<Session> s,
+               int iterations, bool cold, std::shared_ptr<CancelToken> cancel)
       : SessionOpWorker(env, "dilbench:sample", self, wrap, std::move(s), std::move(cancel)),
         iterations_(iterations),
         cold_(cold) {}
@@ -290,12 +292,13 @@ Napi::Value queueCreateSession(Napi::Env env, const AttentionProblem& p, const S
   return queue(new CreateSessionWorker(env, p, o));
 }
 Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
-                         const Napi::Float32Array& q, const Napi::Float32Array& k, const Napi::Float32Array& v,
-                         std::shared_ptr<CancelToken> cancel, const std::optional<Napi::Float32Array>& out) {
+                         const Napi::Float32Array& q, const Napi::Float32Array& k,
+                         const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
+                         const std::optional<Napi::Float32Array>& out) {
   return queue(new ComputeWorker(env, p, o, q, k, v, std::move(cancel), out));
 }
-Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q, std::vector<float> k,
-                           std::vector<float> v, std::shared_ptr<CancelToken> cancel) {
+Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q,
+                           std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel) {
   return queue(new ReferenceWorker(env, p, std::move(q), std::move(k), std::move(v), std::move(cancel)));
 }
 Napi::Value queueMeasurePeak(Napi::Env env, int threads, double durationSeconds) {

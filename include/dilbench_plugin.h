@@ -39,8 +39,8 @@ typedef enum dilbench_dtype { DILBENCH_FP32 = 0, DILBENCH_FP16 = 1, DILBENCH_BF1
 typedef struct dilbench_problem {
   size_t struct_size;
   int64_t batch, heads, kv_heads, seq_len, head_dim;
-  int32_t causal;   /* 0 or 1 */
-  int32_t dtype;    /* dilbench_dtype */
+  int32_t causal; /* 0 or 1 */
+  int32_t dtype;  /* dilbench_dtype */
   double scale;
   /* dilated / dilated-grouped: num_segments (segment length, dilation rate) pairs, already
    * shrunk to seq_len */
@@ -62,10 +62,10 @@ typedef struct dilbench_tensors {
   const void* k;
   const void* v;
   void* o;
-  void* workspace;        /* workspace_bytes(problem) bytes from dilbench's memory pool, or NULL */
+  void* workspace; /* workspace_bytes(problem) bytes from dilbench's memory pool, or NULL */
   size_t workspace_bytes;
-  void* stream;           /* cudaStream_t for "cuda" kernels, NULL on the CPU */
-  int32_t threads;        /* CPU threads the run may use */
+  void* stream;    /* cudaStream_t for "cuda" kernels, NULL on the CPU */
+  int32_t threads; /* CPU threads the run may use */
 } dilbench_tensors;
 
 /* Optional exact work of one call (flops: a multiply-add counts 2). */
@@ -77,15 +77,15 @@ typedef struct dilbench_counts {
 
 typedef struct dilbench_kernel {
   size_t struct_size;
-  const char* name;         /* unique among every implementation dilbench knows */
-  const char* device;       /* "cpu" | "cuda" */
-  uint32_t dtypes;          /* DILBENCH_DTYPE_* bits */
+  const char* name;   /* unique among every implementation dilbench knows */
+  const char* device; /* "cpu" | "cuda" */
+  uint32_t dtypes;    /* DILBENCH_DTYPE_* bits */
   /* The function computed, as attention-definitions.md names it: "dense", "kv-cache",
    * "dilated", "dilated-grouped", "block-sparse". NULL or anything else: dilbench cannot
    * validate it and every row says "unvalidated". */
   const char* function;
-  const char* description;  /* may be NULL */
-  void* user;               /* passed back to every callback */
+  const char* description; /* may be NULL */
+  void* user;              /* passed back to every callback */
   /* Workspace bytes run() needs for this problem (0: none). May be NULL. */
   size_t (*workspace_bytes)(void* user, const dilbench_problem* problem);
   /* 0 on success; otherwise an error code, with a message written to err (err_len bytes). */
@@ -99,7 +99,7 @@ typedef struct dilbench_kernel {
 
 typedef struct dilbench_plugin {
   size_t struct_size;
-  uint32_t abi_major;  /* DILBENCH_PLUGIN_ABI_MAJOR the plugin was built against */
+  uint32_t abi_major; /* DILBENCH_PLUGIN_ABI_MAJOR the plugin was built against */
   uint32_t abi_minor;
   const char* plugin_name;
   int32_t num_kernels;

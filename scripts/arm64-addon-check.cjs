@@ -19,14 +19,35 @@ async function main() {
   const info = b.info();
   const options = { threads: 2, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
   const cases = [];
-  for (const [implementation, causal, headDim] of [['flash', true, 64], ['flash', false, 40], ['naive', true, 64], ['kv-cache', true, 64], ['kv-cache', true, 36]]) {
-    const problem = { implementation, device: 'cpu', dtype: 'fp32', batch: 1, heads: 4, kvHeads: 2, seqLen: 77, headDim, causal, seed: 1 };
+  for (const [implementation, causal, headDim] of [
+    ['flash', true, 64],
+    ['flash', false, 40],
+    ['naive', true, 64],
+    ['kv-cache', true, 64],
+    ['kv-cache', true, 36],
+  ]) {
+    const problem = {
+      implementation,
+      device: 'cpu',
+      dtype: 'fp32',
+      batch: 1,
+      heads: 4,
+      kvHeads: 2,
+      seqLen: 77,
+      headDim,
+      causal,
+      seed: 1,
+    };
     if (implementation === 'kv-cache') Object.assign(problem, { promptLen: 60, newTokens: 17 });
     const n = problem.batch * problem.seqLen * headDim;
-    const q = randn(n * problem.heads, 1), k = randn(n * problem.kvHeads, 2), v = randn(n * problem.kvHeads, 3);
+    const q = randn(n * problem.heads, 1),
+      k = randn(n * problem.kvHeads, 2),
+      v = randn(n * problem.kvHeads, 3);
     const o = await b.compute(problem, options, q, k, v);
     const ref = await b.reference(problem, q, k, v);
-    let maxAbs = 0, num = 0, den = 0;
+    let maxAbs = 0,
+      num = 0,
+      den = 0;
     for (let i = 0; i < ref.length; i++) {
       const d = o[i] - ref[i];
       maxAbs = Math.max(maxAbs, Math.abs(d));
@@ -34,10 +55,26 @@ async function main() {
       den += ref[i] * ref[i];
     }
     const relL2 = Math.sqrt(num / den);
-    cases.push({ implementation, causal, headDim, maxAbs, relL2, ok: maxAbs <= 1e-4 && relL2 <= 1e-5 && Number.isFinite(maxAbs) });
+    cases.push({
+      implementation,
+      causal,
+      headDim,
+      maxAbs,
+      relL2,
+      ok: maxAbs <= 1e-4 && relL2 <= 1e-5 && Number.isFinite(maxAbs),
+    });
   }
   const ok = cases.every((c) => c.ok);
-  console.log(JSON.stringify({ arch: process.arch, node: process.version, version: info.version, simdLevel: info.simdLevel, ok, cases }));
+  console.log(
+    JSON.stringify({
+      arch: process.arch,
+      node: process.version,
+      version: info.version,
+      simdLevel: info.simdLevel,
+      ok,
+      cases,
+    }),
+  );
   process.exit(ok ? 0 : 1);
 }
 main().catch((e) => {

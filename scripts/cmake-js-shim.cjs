@@ -25,7 +25,9 @@ for (let i = 0; i < argv.length; i++) {
     command = a;
     continue;
   }
-  const [flag, inlineValue] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+  const [flag, inlineValue] = a.includes('=')
+    ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+    : [a, undefined];
   // node-gyp style flags that take a value may also come as "--flag value"
   const takeValue = () => (inlineValue !== undefined ? inlineValue : argv[++i]);
   switch (flag) {
@@ -52,18 +54,38 @@ for (let i = 0; i < argv.length; i++) {
 
 if (!['rebuild', 'build', 'configure', 'install'].includes(command)) {
   if (command === 'clean') {
-    const r = spawnSync(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'clean', '--directory', root, '--out', path.join(process.cwd(), 'build')], {
-      cwd: root,
-      stdio: 'inherit',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        require.resolve('cmake-js/bin/cmake-js'),
+        'clean',
+        '--directory',
+        root,
+        '--out',
+        path.join(process.cwd(), 'build'),
+      ],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
     process.exit(r.status ?? 1);
   }
-  console.error(`cmake-js-shim: unsupported command '${command}' (expected rebuild, build, configure or clean)`);
+  console.error(
+    `cmake-js-shim: unsupported command '${command}' (expected rebuild, build, configure or clean)`,
+  );
   process.exit(2);
 }
 
 const outDir = path.join(process.cwd(), 'build');
-const args = [require.resolve('cmake-js/bin/cmake-js'), command === 'build' ? 'compile' : 'rebuild', '--directory', root, '--out', outDir];
+const args = [
+  require.resolve('cmake-js/bin/cmake-js'),
+  command === 'build' ? 'compile' : 'rebuild',
+  '--directory',
+  root,
+  '--out',
+  outDir,
+];
 if (debug) args.push('--debug');
 if (arch) args.push('--arch', arch);
 const extra = (process.env.DILBENCH_CMAKE_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -71,7 +93,10 @@ const extra = (process.env.DILBENCH_CMAKE_ARGS ?? '').split(/\s+/).filter(Boolea
 // (npm run prebuild:cuda -> variants/cuda/prebuilds/), so CUDA is off here unless asked for.
 if (!extra.some((d) => /DILBENCH_CUDA=/.test(d))) extra.push('-DDILBENCH_CUDA=OFF');
 for (const d of extra) args.push(`--CD${d.replace(/^-D/, '')}`);
-if (ignored.length) console.log(`cmake-js-shim: ignoring ${ignored.join(' ')} (Node-API build, no headers to download)`);
+if (ignored.length)
+  console.log(
+    `cmake-js-shim: ignoring ${ignored.join(' ')} (Node-API build, no headers to download)`,
+  );
 console.log(`cmake-js-shim: cmake-js ${args.slice(1).join(' ')}`);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.error) {

@@ -21,7 +21,8 @@ if (process.env.DILBENCH_FORCE_BUILD !== '1') {
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const args = [cmakeJs, 'compile', '--out', 'build'];
 if (process.env.DILBENCH_CMAKE_ARGS) {
-  for (const a of process.env.DILBENCH_CMAKE_ARGS.split(/\s+/).filter(Boolean)) args.push(`--CD${a.replace(/^-D/, '')}`);
+  for (const a of process.env.DILBENCH_CMAKE_ARGS.split(/\s+/).filter(Boolean))
+    args.push(`--CD${a.replace(/^-D/, '')}`);
 }
 console.log('dilbench: no prebuilt binary for this platform; building from source with cmake-js');
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });

@@ -16,14 +16,25 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { loadBinding } = await import(path.join(root, 'dist/src/native/dilbench.js'));
 const { preparePlugins } = await import(path.join(root, 'dist/src/plugins/index.js'));
 const [lib, python = process.env.DILBENCH_PYTHON || 'python3'] = process.argv.slice(2);
-if (!lib) throw new Error('usage: node scripts/plugin-overhead.mjs <libdilbench_c_dense.so> [python]');
+if (!lib)
+  throw new Error('usage: node scripts/plugin-overhead.mjs <libdilbench_c_dense.so> [python]');
 process.env.DILBENCH_PYTHON = python;
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)];
 };
 const CALLS = 300;
-const tiny = { device: 'cpu', dtype: 'fp32', batch: 1, heads: 1, kvHeads: 1, seqLen: 16, headDim: 16, causal: false, seed: 1 };
+const tiny = {
+  device: 'cpu',
+  dtype: 'fp32',
+  batch: 1,
+  heads: 1,
+  kvHeads: 1,
+  seqLen: 16,
+  headDim: 16,
+  causal: false,
+  seed: 1,
+};
 const opts = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
 const sdpa = `${path.join(root, 'examples/plugins/python/sdpa_attention.py')}:attention`;
 
@@ -39,7 +50,11 @@ async function perCall(session) {
     wallUs.push(Number(process.hrtime.bigint() - t0) / 1e3);
     sampleUs.push(s[0] / 1e3);
   }
-  return { wallUs: median(wallUs), sampleUs: median(sampleUs), overheadUs: median(wallUs.map((w, i) => w - sampleUs[i])) };
+  return {
+    wallUs: median(wallUs),
+    sampleUs: median(sampleUs),
+    overheadUs: median(wallUs.map((w, i) => w - sampleUs[i])),
+  };
 }
 const report = {};
 try {
@@ -61,7 +76,11 @@ try {
 } finally {
   plugins.close();
 }
-const direct = spawnSync(python, ['-c', `
+const direct = spawnSync(
+  python,
+  [
+    '-c',
+    `
 import time, torch, torch.nn.functional as F
 torch.set_num_threads(1); torch.set_grad_enabled(False)
 g = torch.Generator().manual_seed(1)
@@ -70,7 +89,10 @@ ns = []
 for _ in range(${CALLS} + 20):
     t0 = time.perf_counter_ns(); F.scaled_dot_product_attention(q, k, v, is_causal=False, scale=None); ns.append(time.perf_counter_ns() - t0)
 ns = sorted(ns[20:]); print(ns[len(ns) // 2] / 1e3)
-`], { encoding: 'utf8' });
+`,
+  ],
+  { encoding: 'utf8' },
+);
 if (direct.status !== 0) throw new Error(direct.stderr);
 report.directPythonSdpaUs = Number(direct.stdout.trim());
 report.pythonPathOverheadUs = report.pythonPathSdpaUs - report.directPythonSdpaUs;

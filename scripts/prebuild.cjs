@@ -35,7 +35,9 @@ prebuildify(
     const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
     const file = path.join(dir, 'dilbench.node');
     const info = require(file).info();
-    console.log(`prebuild: wrote ${path.relative(root, file)} (${(fs.statSync(file).size / 1e6).toFixed(1)} MB; CUDA compiled in: ${info.cuda?.compiled ? 'yes' : 'no'})`);
+    console.log(
+      `prebuild: wrote ${path.relative(root, file)} (${(fs.statSync(file).size / 1e6).toFixed(1)} MB; CUDA compiled in: ${info.cuda?.compiled ? 'yes' : 'no'})`,
+    );
     if (info.cuda?.compiled && !/DILBENCH_CUDA=ON/.test(process.env.DILBENCH_CMAKE_ARGS ?? '')) {
       console.error('prebuild: the CPU prebuild has CUDA compiled in; refusing to ship it');
       fs.rmSync(file, { force: true });

@@ -23,8 +23,20 @@ const work = mkdtempSync(join(tmpdir(), 'dilbench-fields-'));
 
 const tinyModel = (name, arch) =>
   [
-    `name: ${name}`, `arch: ${arch}`, 'vocabSize: 50257', 'maxPositions: 128', 'hidden: 64', 'layers: 2', 'heads: 4', 'kvHeads: 4',
-    'intermediate: 128', 'norm: layernorm', 'activation: gelu', 'positional: learned', 'tiedEmbeddings: true', 'normEps: 1.0e-5',
+    `name: ${name}`,
+    `arch: ${arch}`,
+    'vocabSize: 50257',
+    'maxPositions: 128',
+    'hidden: 64',
+    'layers: 2',
+    'heads: 4',
+    'kvHeads: 4',
+    'intermediate: 128',
+    'norm: layernorm',
+    'activation: gelu',
+    'positional: learned',
+    'tiedEmbeddings: true',
+    'normEps: 1.0e-5',
   ].join('\n') + '\n';
 
 /** Field paths of a JSON value: arrays merged ([]), object keys sorted; leaves typed loosely (null vs value). */
@@ -39,7 +51,12 @@ function paths(v, prefix, out) {
 }
 
 /** Environment and config objects depend on the machine and the model, not on the engine. */
-const VOLATILE = [/^invocations\[\]\.environment\./, /^environment\./, /^invocations\[\]\.config\./, /^model\./];
+const VOLATILE = [
+  /^invocations\[\]\.environment\./,
+  /^environment\./,
+  /^invocations\[\]\.config\./,
+  /^model\./,
+];
 
 function fieldsOf(dir) {
   const files = {};
@@ -50,7 +67,10 @@ function fieldsOf(dir) {
       else {
         // result file names carry a timestamp: keep the prefix
         const key = relative(dir, p).replace(/\d{4}-?\d{2}-?\d{2}T[\d-]+(Z)?(-\d+)?/g, '<time>');
-        if (p.endsWith('.json')) files[key] = [...paths(JSON.parse(readFileSync(p, 'utf8')), '', new Set())].filter((f) => !VOLATILE.some((r) => r.test(f))).sort();
+        if (p.endsWith('.json'))
+          files[key] = [...paths(JSON.parse(readFileSync(p, 'utf8')), '', new Set())]
+            .filter((f) => !VOLATILE.some((r) => r.test(f)))
+            .sort();
         else if (p.endsWith('.csv')) files[key] = readFileSync(p, 'utf8').split('\n')[0].split(',');
         else files[key] = 'present';
       }
@@ -61,7 +81,10 @@ function fieldsOf(dir) {
 }
 
 function dilbench(args, env = {}) {
-  execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  execFileSync(process.execPath, [cli, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
 }
 
 const fakeAddon = join(root, 'build-model-fake-addon', 'Release', 'dilbench.node');
@@ -72,8 +95,27 @@ try {
   writeFileSync(join(work, 'tiny-decoder.yaml'), tinyModel('tiny-decoder', 'decoder'));
   writeFileSync(join(work, 'tiny-encoder.yaml'), tinyModel('tiny-encoder', 'encoder'));
   const inference = join(work, 'inference');
-  const inferenceArgs = ['inference', '--model', join(work, 'tiny-decoder.yaml'), '--prompt-length', '8', '--max-length', '4', '--runs', '2',
-    '--warmup', '1', '--seed', '7', '--threads', '1', '--benchmark-dir', inference, '--no-plots', '--quiet'];
+  const inferenceArgs = [
+    'inference',
+    '--model',
+    join(work, 'tiny-decoder.yaml'),
+    '--prompt-length',
+    '8',
+    '--max-length',
+    '4',
+    '--runs',
+    '2',
+    '--warmup',
+    '1',
+    '--seed',
+    '7',
+    '--threads',
+    '1',
+    '--benchmark-dir',
+    inference,
+    '--no-plots',
+    '--quiet',
+  ];
   dilbench(inferenceArgs);
   // a second run into the same files, with a side list (cpu/bf16 is recorded as skipped on the CPU model)
   dilbench([...inferenceArgs, '--compare-dtypes', 'fp32,bf16']);
@@ -81,18 +123,47 @@ try {
   for (const arch of ['decoder', 'encoder']) {
     const scaling = join(work, `scaling-${arch}`);
     const cfg = join(work, `scaling-${arch}.yaml`);
-    writeFileSync(cfg, [`name: fields_${arch}`, `arch: ${arch}`, `model: ${join(work, `tiny-${arch}.yaml`)}`, 'context_lengths: [8, 16]',
-      `num_tokens: ${arch === 'encoder' ? 0 : 4}`, 'num_runs: 2', 'warmup_runs: 1', 'implementation: flash', 'seed: 7', 'threads: 1'].join('\n') + '\n');
+    writeFileSync(
+      cfg,
+      [
+        `name: fields_${arch}`,
+        `arch: ${arch}`,
+        `model: ${join(work, `tiny-${arch}.yaml`)}`,
+        'context_lengths: [8, 16]',
+        `num_tokens: ${arch === 'encoder' ? 0 : 4}`,
+        'num_runs: 2',
+        'warmup_runs: 1',
+        'implementation: flash',
+        'seed: 7',
+        'threads: 1',
+      ].join('\n') + '\n',
+    );
     dilbench(['scaling', '--config', cfg, '--out', scaling, '--no-plots', '--quiet']);
-    for (const [f, fields] of Object.entries(fieldsOf(scaling))) result.scaling[`${arch}: ${f}`] = fields;
+    for (const [f, fields] of Object.entries(fieldsOf(scaling)))
+      result.scaling[`${arch}: ${f}`] = fields;
   }
   if (existsSync(fakeAddon)) {
     // cpu/fp32, cuda/fp32 and cuda/bf16 run (the stand-in's one fake device) and are compared
     const onFake = { DILBENCH_ADDON_PATH: fakeAddon };
     const sidesInference = join(work, 'sides-inference');
-    dilbench([...inferenceArgs.map((a) => (a === inference ? sidesInference : a)), ...SIDES], onFake);
+    dilbench(
+      [...inferenceArgs.map((a) => (a === inference ? sidesInference : a)), ...SIDES],
+      onFake,
+    );
     const sidesScaling = join(work, 'sides-scaling');
-    dilbench(['scaling', '--config', join(work, 'scaling-decoder.yaml'), '--out', sidesScaling, '--no-plots', '--quiet', ...SIDES], onFake);
+    dilbench(
+      [
+        'scaling',
+        '--config',
+        join(work, 'scaling-decoder.yaml'),
+        '--out',
+        sidesScaling,
+        '--no-plots',
+        '--quiet',
+        ...SIDES,
+      ],
+      onFake,
+    );
     result.sides = { inference: fieldsOf(sidesInference), scaling: fieldsOf(sidesScaling) };
   }
 } finally {
@@ -114,7 +185,9 @@ if (mode === '--save') {
       cmds.push(`sides ${c}`);
     }
   } else if (before.sides || result.sides) {
-    console.log(`side comparisons not checked: ${before.sides ? 'this checkout has' : `${process.argv[3]} has`} no run on the stand-in CUDA addon (${fakeAddon})`);
+    console.log(
+      `side comparisons not checked: ${before.sides ? 'this checkout has' : `${process.argv[3]} has`} no run on the stand-in CUDA addon (${fakeAddon})`,
+    );
   }
   for (const cmd of cmds) {
     const names = new Set([...Object.keys(before[cmd] ?? {}), ...Object.keys(result[cmd])]);
@@ -128,8 +201,11 @@ if (mode === '--save') {
     console.log(`fields differ from ${process.argv[3]}:\n${diffs.join('\n')}`);
     process.exit(1);
   }
-  const count = (c) => Object.values(result[c]).reduce((n, v) => n + (Array.isArray(v) ? v.length : 1), 0);
-  console.log(`same fields and columns as ${process.argv[3]}: ${cmds.map((c) => `${c} ${Object.keys(result[c]).length} files (${count(c)} fields)`).join(', ')}`);
+  const count = (c) =>
+    Object.values(result[c]).reduce((n, v) => n + (Array.isArray(v) ? v.length : 1), 0);
+  console.log(
+    `same fields and columns as ${process.argv[3]}: ${cmds.map((c) => `${c} ${Object.keys(result[c]).length} files (${count(c)} fields)`).join(', ')}`,
+  );
 } else {
   console.log(JSON.stringify(result, null, 2));
 }

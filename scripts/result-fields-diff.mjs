@@ -39,13 +39,18 @@ function paths(v, prefix = '', out = new Set()) {
 
 // optional fields whose presence depends on the timings themselves (a figure over 100% of the
 // peak, a noisy point's warning): reported, not counted as a difference
-const TIMING_DEPENDENT = new Set(['results[].roofline.overPeakNote', 'results[].warnings', 'results[].warnings[]']);
+const TIMING_DEPENDENT = new Set([
+  'results[].roofline.overPeakNote',
+  'results[].warnings',
+  'results[].warnings[]',
+]);
 
 const problems = [];
 const notes = [];
 const a = paths(before);
 const b = paths(after);
-const differ = (p, where) => (TIMING_DEPENDENT.has(p) ? notes : problems).push(`field only in ${where}: ${p}`);
+const differ = (p, where) =>
+  (TIMING_DEPENDENT.has(p) ? notes : problems).push(`field only in ${where}: ${p}`);
 for (const p of a) if (!b.has(p)) differ(p, beforePath);
 for (const p of b) if (!a.has(p)) differ(p, afterPath);
 for (const n of notes) console.log(`note (timing-dependent, not a difference): ${n}`);
@@ -69,10 +74,13 @@ const fixed = (f) => ({
 });
 const fa = JSON.stringify(fixed(before), null, 1);
 const fb = JSON.stringify(fixed(after), null, 1);
-if (fa !== fb) problems.push(`fixed values differ:\n--- ${beforePath}\n${fa}\n+++ ${afterPath}\n${fb}`);
+if (fa !== fb)
+  problems.push(`fixed values differ:\n--- ${beforePath}\n${fa}\n+++ ${afterPath}\n${fb}`);
 
 if (problems.length) {
   for (const p of problems) console.log(p);
   process.exit(1);
 }
-console.log(`same ${a.size} field paths and the same config, rows and statuses (${before.results?.length ?? 0} rows)`);
+console.log(
+  `same ${a.size} field paths and the same config, rows and statuses (${before.results?.length ?? 0} rows)`,
+);

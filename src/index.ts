@@ -1,8 +1,28 @@
 // dilbench: attention-kernel benchmarks with a native core.
-export { runBenchmark, RunCancelledError, computeAttention, listImplementations, getBinding, setBinding, suiteNames } from './api/index.js';
-export { Dilbench, getDilbench, type CudaAvailability, type LoadedBinary } from './native/dilbench.js';
+export {
+  runBenchmark,
+  RunCancelledError,
+  computeAttention,
+  listImplementations,
+  getBinding,
+  setBinding,
+  suiteNames,
+} from './api/index.js';
+export {
+  Dilbench,
+  getDilbench,
+  type CudaAvailability,
+  type LoadedBinary,
+} from './native/dilbench.js';
 export type { RunBenchmarkOptions, ComputeAttentionOptions } from './api/index.js';
-export { ConfigError, parseByteSize, parseLength, formatBytes, loadRanges, expandRange } from './config/index.js';
+export {
+  ConfigError,
+  parseByteSize,
+  parseLength,
+  formatBytes,
+  loadRanges,
+  expandRange,
+} from './config/index.js';
 export { writeFileAtomic } from './results/store.js';
 export { writeResultFiles, type WrittenFiles } from './reports/write.js';
 export { toMarkdown } from './reports/markdown.js';
@@ -24,10 +44,54 @@ export type {
 export { ErrorCodes } from './native/binding.js';
 export type { NativeParamSpec, AttentionFunction, NativeLoadedPlugin } from './native/binding.js';
 // one descriptor per implementation, and plugins (issue 15)
-export { computesExactDense, implementationFunction, partnerOf, implementationDescriptor } from './implementations/descriptors.js';
+export {
+  computesExactDense,
+  implementationFunction,
+  partnerOf,
+  implementationDescriptor,
+} from './implementations/descriptors.js';
 export { loadPlugins, type PluginRecord } from './plugins/index.js';
 // transformer models, `dilbench inference` and `dilbench scaling` (issue 7)
-export { loadModelConfig, validateModelConfig, modelPresetNames, parameterCount, readSafetensors, writeSafetensors, encodeSafetensors, loadGpt2Checkpoint, SafetensorsError, setModelBinding, getModelBinding, encodeGpt2, decodeGpt2 } from './models/index.js';
-export { runInferenceBenchmark, type InferenceOptions, type InferenceResult, type InferenceRecord, type InferenceSideComparison } from './inference/benchmark.js';
-export { runScaling, loadScalingConfig, validateScalingConfig, type ScalingConfig, type ScalingOptions, type ScalingResultFile, type ScalingSideComparison } from './scaling/index.js';
-export type { ModelConfig, ModelWeights, ModelRunOptions, NativeModel, ModelBinding, GenerationResult, ModelMemory, ModelDevice, ModelDType, ModelPlacement } from './native/model-binding.js';
+export {
+  loadModelConfig,
+  validateModelConfig,
+  modelPresetNames,
+  parameterCount,
+  readSafetensors,
+  writeSafetensors,
+  encodeSafetensors,
+  loadGpt2Checkpoint,
+  SafetensorsError,
+  setModelBinding,
+  getModelBinding,
+  encodeGpt2,
+  decodeGpt2,
+} from './models/index.js';
+export {
+  runInferenceBenchmark,
+  type InferenceOptions,
+  type InferenceResult,
+  type InferenceRecord,
+  type InferenceSideComparison,
+} from './inference/benchmark.js';
+export {
+  runScaling,
+  loadScalingConfig,
+  validateScalingConfig,
+  type ScalingConfig,
+  type ScalingOptions,
+  type ScalingResultFile,
+  type ScalingSideComparison,
+} from './scaling/index.js';
+export type {
+  ModelConfig,
+  ModelWeights,
+  ModelRunOptions,
+  NativeModel,
+  ModelBinding,
+  GenerationResult,
+  ModelMemory,
+  ModelDevice,
+  ModelDType,
+  ModelPlacement,
+} from './native/model-binding.js';

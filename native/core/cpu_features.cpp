@@ -33,8 +33,8 @@ SimdLevel detectOnce() {
   const bool f16c = (c >> 29) & 1;
   if (!osxsave || !avx) return SimdLevel::Generic;
   const uint64_t xcr0 = readXcr0();
-  const bool osYmm = (xcr0 & 0x6) == 0x6;           // SSE + AVX state
-  const bool osZmm = (xcr0 & 0xE6) == 0xE6;         // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool osYmm = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool osZmm = (xcr0 & 0xE6) == 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!osYmm) return SimdLevel::Generic;
   unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;
   if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) return SimdLevel::Generic;
@@ -56,10 +56,22 @@ SimdLevel detectOnce() { return SimdLevel::Generic; }
 
 bool parseLevel(const char* s, SimdLevel* out) {
   if (!s) return false;
-  if (!std::strcmp(s, "generic")) { *out = SimdLevel::Generic; return true; }
-  if (!std::strcmp(s, "avx2")) { *out = SimdLevel::AVX2; return true; }
-  if (!std::strcmp(s, "avx512")) { *out = SimdLevel::AVX512; return true; }
-  if (!std::strcmp(s, "neon")) { *out = SimdLevel::NEON; return true; }
+  if (!std::strcmp(s, "generic")) {
+    *out = SimdLevel::Generic;
+    return true;
+  }
+  if (!std::strcmp(s, "avx2")) {
+    *out = SimdLevel::AVX2;
+    return true;
+  }
+  if (!std::strcmp(s, "avx512")) {
+    *out = SimdLevel::AVX512;
+    return true;
+  }
+  if (!std::strcmp(s, "neon")) {
+    *out = SimdLevel::NEON;
+    return true;
+  }
   return false;
 }
 

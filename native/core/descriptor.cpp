@@ -16,23 +16,85 @@ std::vector<ParamSpec> makeParamSpecs() {
   const double maxList = 16;
   (void)maxList;
   return {
-      {"segmentLengths", ParamType::IntList, 1, kMaxInt, false,
-       "by length: <= 8K 1K,2K,4K; <= 64K 2K,8K,32K; <= 512K 8K,64K,256K; larger 64K,256K,512K", {},
+      {"segmentLengths",
+       ParamType::IntList,
+       1,
+       kMaxInt,
+       false,
+       "by length: <= 8K 1K,2K,4K; <= 64K 2K,8K,32K; <= 512K 8K,64K,256K; larger 64K,256K,512K",
+       {},
        "dilated: segment lengths (K = 1024), with --dilation-rates; pairs with w > seqLen shrink to seqLen"},
-      {"dilationRates", ParamType::IntList, 1, kMaxInt, false, "1,2,4 (<= 64K), 1,4,16 (longer)", {},
+      {"dilationRates",
+       ParamType::IntList,
+       1,
+       kMaxInt,
+       false,
+       "1,2,4 (<= 64K), 1,4,16 (longer)",
+       {},
        "dilated: one dilation rate per segment length"},
-      {"ringSize", ParamType::Int, 1, double(1 << 20), false, "1", {},
+      {"ringSize",
+       ParamType::Int,
+       1,
+       double(1 << 20),
+       false,
+       "1",
+       {},
        "ring / ring-dilated: simulated ranks P (at most seqLen)"},
-      {"blockPattern", ParamType::Enum, 0, 0, false, "local", {"local", "strided", "dilated", "random"},
+      {"blockPattern",
+       ParamType::Enum,
+       0,
+       0,
+       false,
+       "local",
+       {"local", "strided", "dilated", "random"},
        "block-sparse: local|strided|dilated|random"},
-      {"blockSize", ParamType::Int, 1, double(1 << 16), false, "64", {}, "block-sparse: block size in tokens"},
-      {"window", ParamType::Int, 1, kMaxInt, false, "4", {},
+      {"blockSize",
+       ParamType::Int,
+       1,
+       double(1 << 16),
+       false,
+       "64",
+       {},
+       "block-sparse: block size in tokens"},
+      {"window",
+       ParamType::Int,
+       1,
+       kMaxInt,
+       false,
+       "4",
+       {},
        "block-sparse local/dilated pattern: window in blocks (the query's own block included)"},
-      {"stride", ParamType::Int, 1, kMaxInt, false, "4", {}, "block-sparse strided/dilated pattern: stride in blocks"},
-      {"density", ParamType::Number, 0, 1, true, "0.1", {}, "block-sparse random pattern: fraction of blocks"},
-      {"promptLen", ParamType::Int, 1, kMaxInt, false, "seqLen - newTokens", {},
+      {"stride",
+       ParamType::Int,
+       1,
+       kMaxInt,
+       false,
+       "4",
+       {},
+       "block-sparse strided/dilated pattern: stride in blocks"},
+      {"density",
+       ParamType::Number,
+       0,
+       1,
+       true,
+       "0.1",
+       {},
+       "block-sparse random pattern: fraction of blocks"},
+      {"promptLen",
+       ParamType::Int,
+       1,
+       kMaxInt,
+       false,
+       "seqLen - newTokens",
+       {},
        "kv-cache: prompt tokens (promptLen + newTokens = seqLen; at most seqLen)"},
-      {"newTokens", ParamType::Int, 0, kMaxInt, false, "min(seqLen - 1, 32)", {},
+      {"newTokens",
+       ParamType::Int,
+       0,
+       kMaxInt,
+       false,
+       "min(seqLen - 1, 32)",
+       {},
        "kv-cache: decode steps (0 with no promptLen: the default)"},
   };
 }
@@ -92,10 +154,8 @@ std::string paramAllowed(const ParamSpec& s) {
     }
     case ParamType::Number:
       return "a number in " + std::string(s.minExclusive ? "(" : "[") + num(s.min) + ", " + num(s.max) + "]";
-    case ParamType::IntList:
-      return "one or more integers >= " + num(s.min);
-    case ParamType::Int:
-      break;
+    case ParamType::IntList: return "one or more integers >= " + num(s.min);
+    case ParamType::Int: break;
   }
   return "an integer in " + num(s.min) + ".." + num(s.max);
 }
@@ -137,7 +197,8 @@ void DescriptorRegistry::add(ImplementationDescriptor d) {
   if (it != s.byName.end()) {
     const ImplementationDescriptor& old = it->second;
     throwInvalid("plugin", "duplicate implementation name '" + d.name + "': already declared by " +
-                               (old.origin == "plugin" ? "plugin " + old.pluginPath : std::string("dilbench (built-in)")));
+                               (old.origin == "plugin" ? "plugin " + old.pluginPath
+                                                       : std::string("dilbench (built-in)")));
   }
   if (d.countsSource.empty()) d.countsSource = d.origin == "built-in" ? "kernel" : "none";
   s.byName.emplace(d.name, std::move(d));

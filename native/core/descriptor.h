@@ -43,8 +43,8 @@ const char* exactDenseName(ExactDense);  // "always" | "when-causal" | "never"
 // The functions dilbench has a float64 reference and exact counts for, and the built-in whose
 // reference, counts and parameter checks define each one. "" for a plugin means: unknown function.
 struct FunctionSpec {
-  std::string name;        // "dense", "kv-cache", "dilated", "dilated-grouped", "block-sparse"
-  std::string definedBy;   // built-in implementation name
+  std::string name;       // "dense", "kv-cache", "dilated", "dilated-grouped", "block-sparse"
+  std::string definedBy;  // built-in implementation name
   ExactDense exactDense;
 };
 const std::vector<FunctionSpec>& functionSpecs();
@@ -105,13 +105,13 @@ inline ImplementationDescriptor describeBuiltIn(BuiltInDescription b) {
 }
 
 // Static registration beside the kernel: DILBENCH_DESCRIBE_IMPLEMENTATION({"flash", "dense", ...})
-#define DILBENCH_DESCRIBE_IMPLEMENTATION(...)                                            \
-  namespace {                                                                            \
-  const bool DILBENCH_DESCRIBE_CAT(described_, __LINE__) = [] {                          \
-    ::dilbench::DescriptorRegistry::instance().add(                                      \
-        ::dilbench::describeBuiltIn(::dilbench::BuiltInDescription __VA_ARGS__));        \
-    return true;                                                                         \
-  }();                                                                                   \
+#define DILBENCH_DESCRIBE_IMPLEMENTATION(...)                                     \
+  namespace {                                                                     \
+  const bool DILBENCH_DESCRIBE_CAT(described_, __LINE__) = [] {                   \
+    ::dilbench::DescriptorRegistry::instance().add(                               \
+        ::dilbench::describeBuiltIn(::dilbench::BuiltInDescription __VA_ARGS__)); \
+    return true;                                                                  \
+  }();                                                                            \
   }
 
 }  // namespace dilbench

@@ -79,13 +79,13 @@ class KernelRegistry {
 };
 
 // Static registration from each kernel file: DILBENCH_REGISTER_KERNEL(FlashCpu, "flash", CPU)
-#define DILBENCH_REGISTER_KERNEL(Class, NameStr, DeviceEnum)                                \
-  namespace {                                                                               \
-  const bool registered_##Class = [] {                                                      \
-    ::dilbench::KernelRegistry::instance().add(NameStr, ::dilbench::Device::DeviceEnum,      \
-                                               [] { return std::make_unique<Class>(); });   \
-    return true;                                                                            \
-  }();                                                                                      \
+#define DILBENCH_REGISTER_KERNEL(Class, NameStr, DeviceEnum)                              \
+  namespace {                                                                             \
+  const bool registered_##Class = [] {                                                    \
+    ::dilbench::KernelRegistry::instance().add(NameStr, ::dilbench::Device::DeviceEnum,   \
+                                               [] { return std::make_unique<Class>(); }); \
+    return true;                                                                          \
+  }();                                                                                    \
   }
 
 }  // namespace dilbench

@@ -24,11 +24,11 @@ class RawAllocator {
 RawAllocator& hostAllocator();  // 64-byte aligned
 
 struct PoolStats {
-  uint64_t allocations = 0;   // allocate() calls that succeeded
-  uint64_t cacheHits = 0;     // served from a cached block
-  uint64_t cacheMisses = 0;   // went to the RawAllocator; hits + misses == allocations
+  uint64_t allocations = 0;  // allocate() calls that succeeded
+  uint64_t cacheHits = 0;    // served from a cached block
+  uint64_t cacheMisses = 0;  // went to the RawAllocator; hits + misses == allocations
   uint64_t deallocations = 0;
-  uint64_t bytesInUse = 0;    // size-class bytes handed out and not yet returned
+  uint64_t bytesInUse = 0;  // size-class bytes handed out and not yet returned
   uint64_t peakBytesInUse = 0;
   uint64_t bytesReserved = 0;  // in use + cached, i.e. what the RawAllocator holds for us
   uint64_t peakBytesReserved = 0;
@@ -48,8 +48,8 @@ class MemoryPool {
   void deallocate(void* ptr);
 
   PoolStats stats() const;
-  void resetPeak();       // peak := current, for per-run peaks
-  void releaseCached();   // give cached blocks back to the RawAllocator
+  void resetPeak();      // peak := current, for per-run peaks
+  void releaseCached();  // give cached blocks back to the RawAllocator
   bool caching() const { return caching_; }
 
   // Budget on bytesReserved (0 = none); exceeding it is OutOfMemory, not a crash.
@@ -63,8 +63,8 @@ class MemoryPool {
   RawAllocator& raw_;
   bool caching_;
   mutable std::mutex mutex_;
-  std::multimap<size_t, void*> cached_;            // size class -> free block
-  std::unordered_map<void*, size_t> live_;         // block -> size class
+  std::multimap<size_t, void*> cached_;     // size class -> free block
+  std::unordered_map<void*, size_t> live_;  // block -> size class
   PoolStats stats_;
   uint64_t limit_ = 0;
   int64_t failAfter_ = -1;

@@ -48,8 +48,8 @@ std::shared_ptr<const DilatedPattern> PatternCache::build(int64_t seqLen, int64_
   return pat;
 }
 
-std::shared_ptr<const DilatedPattern> PatternCache::fetch(PatternCache* cache, int64_t seqLen,
-                                                          int64_t w, int64_t r, int64_t offset) {
+std::shared_ptr<const DilatedPattern> PatternCache::fetch(PatternCache* cache, int64_t seqLen, int64_t w,
+                                                          int64_t r, int64_t offset) {
   return cache ? cache->get(seqLen, w, r, offset) : build(seqLen, w, r, offset);
 }
 

@@ -44,14 +44,13 @@ class PatternCache {
   std::shared_ptr<const DilatedPattern> get(int64_t seqLen, int64_t w, int64_t r, int64_t offset);
 
   PatternCacheStats stats() const;
-  void resetStats();  // counters to 0; entries stay
-  void clear();       // drops every entry (not counted as evictions)
+  void resetStats();                 // counters to 0; entries stay
+  void clear();                      // drops every entry (not counted as evictions)
   void setCapacity(uint64_t bytes);  // evicts down to the new capacity
   uint64_t capacity() const;
 
   // Builds a pattern without any cache.
-  static std::shared_ptr<const DilatedPattern> build(int64_t seqLen, int64_t w, int64_t r,
-                                                     int64_t offset);
+  static std::shared_ptr<const DilatedPattern> build(int64_t seqLen, int64_t w, int64_t r, int64_t offset);
   // Through `cache` when non-null, else build().
   static std::shared_ptr<const DilatedPattern> fetch(PatternCache* cache, int64_t seqLen, int64_t w,
                                                      int64_t r, int64_t offset);

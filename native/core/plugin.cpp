@@ -76,9 +76,13 @@ void fillPluginProblem(const AttentionProblem& p, const std::string& function, P
 
 class PluginKernel final : public Kernel {
  public:
-  PluginKernel(std::shared_ptr<Library> lib, const dilbench_kernel* k, Device device, std::vector<DType> dtypes,
-               std::string function)
-      : lib_(std::move(lib)), k_(k), device_(device), dtypes_(std::move(dtypes)), function_(std::move(function)) {}
+  PluginKernel(std::shared_ptr<Library> lib, const dilbench_kernel* k, Device device,
+               std::vector<DType> dtypes, std::string function)
+      : lib_(std::move(lib)),
+        k_(k),
+        device_(device),
+        dtypes_(std::move(dtypes)),
+        function_(std::move(function)) {}
 
   std::string name() const override { return k_->name; }
   Device device() const override { return device_; }
@@ -208,7 +212,8 @@ LoadedPlugin loadPlugin(const std::string& path) {
                    " (export it with DILBENCH_PLUGIN_EXPORT from include/dilbench_plugin.h, extern \"C\")");
   }
   const dilbench_plugin* t = init(DILBENCH_PLUGIN_ABI_MAJOR, DILBENCH_PLUGIN_ABI_MINOR);
-  if (!t) fail(path, std::string(DILBENCH_PLUGIN_ENTRY) + " returned NULL (the plugin refused to initialise)");
+  if (!t)
+    fail(path, std::string(DILBENCH_PLUGIN_ENTRY) + " returned NULL (the plugin refused to initialise)");
   const std::string abi = std::to_string(t->abi_major) + "." + std::to_string(t->abi_minor);
   const std::string hostAbi =
       std::to_string(DILBENCH_PLUGIN_ABI_MAJOR) + "." + std::to_string(DILBENCH_PLUGIN_ABI_MINOR);
@@ -240,12 +245,14 @@ LoadedPlugin loadPlugin(const std::string& path) {
     // longer struct is still walked correctly
     const auto* k = reinterpret_cast<const dilbench_kernel*>(base + size_t(i) * t->kernels[0].struct_size);
     const std::string where = "kernel " + std::to_string(i);
-    if (k->struct_size < kKernelV1Size) fail(path, where + ": struct_size " + std::to_string(k->struct_size) + " too small");
+    if (k->struct_size < kKernelV1Size)
+      fail(path, where + ": struct_size " + std::to_string(k->struct_size) + " too small");
     if (!k->name || !k->name[0]) fail(path, where + ": no name");
     const std::string name = k->name;
     if (!k->run) fail(path, "kernel '" + name + "': no run function");
     const std::string dev = k->device ? k->device : "";
-    if (dev != "cpu" && dev != "cuda") fail(path, "kernel '" + name + "': device '" + dev + "' (allowed: cpu, cuda)");
+    if (dev != "cpu" && dev != "cuda")
+      fail(path, "kernel '" + name + "': device '" + dev + "' (allowed: cpu, cuda)");
     std::vector<DType> dts;
     if (k->dtypes & DILBENCH_DTYPE_FP32) dts.push_back(DType::F32);
     if (k->dtypes & DILBENCH_DTYPE_FP16) dts.push_back(DType::F16);
@@ -253,8 +260,9 @@ LoadedPlugin loadPlugin(const std::string& path) {
     if (dts.empty()) fail(path, "kernel '" + name + "': no dtypes (DILBENCH_DTYPE_FP32 | FP16 | BF16)");
     if (DescriptorRegistry::instance().find(name)) {
       const auto* d = DescriptorRegistry::instance().find(name);
-      fail(path, "duplicate kernel name '" + name + "': already declared by " +
-                     (d->origin == "plugin" ? "plugin " + d->pluginPath : std::string("dilbench (built-in)")));
+      fail(path,
+           "duplicate kernel name '" + name + "': already declared by " +
+               (d->origin == "plugin" ? "plugin " + d->pluginPath : std::string("dilbench (built-in)")));
     }
     for (const auto& p : pending) {
       if (p.k->name == name) fail(path, "duplicate kernel name '" + name + "' within the plugin");

@@ -35,33 +35,26 @@ int64_t mulChecked(int64_t a, int64_t b, const char* field) {
 
 const char* dtypeName(DType d) {
   switch (d) {
-    case DType::F32:
-      return "fp32";
-    case DType::F16:
-      return "fp16";
-    case DType::BF16:
-      return "bf16";
+    case DType::F32: return "fp32";
+    case DType::F16: return "fp16";
+    case DType::BF16: return "bf16";
   }
   return "fp32";
 }
 
 const char* deviceName(Device d) {
   switch (d) {
-    case Device::CPU:
-      return "cpu";
-    case Device::CUDA:
-      return "cuda";
+    case Device::CPU: return "cpu";
+    case Device::CUDA: return "cuda";
   }
   return "cpu";
 }
 
 size_t dtypeBytes(DType d) {
   switch (d) {
-    case DType::F32:
-      return 4;
+    case DType::F32: return 4;
     case DType::F16:
-    case DType::BF16:
-      return 2;
+    case DType::BF16: return 2;
   }
   return 4;
 }
@@ -78,14 +71,15 @@ void AttentionProblem::validateCommon() const {
   requirePositive("kvHeads", kvHeads);
   requirePositive("seqLen", seqLen);
   if (headDim < 1 || headDim > kMaxHeadDim) {
-    throwInvalid("headDim", "must be in 1.." + std::to_string(kMaxHeadDim) + ", got " +
-                                std::to_string(headDim));
+    throwInvalid("headDim",
+                 "must be in 1.." + std::to_string(kMaxHeadDim) + ", got " + std::to_string(headDim));
   }
   // seqLen^2-sized workspaces (naive's score matrix) must fit in 64-bit byte counts: 2^30 tokens
   // keeps seqLen^2 * 4 bytes below 2^63 (UBSan found the overflow through test/fuzz).
   constexpr int64_t kMaxSeqLen = int64_t(1) << 30;
   if (seqLen > kMaxSeqLen) {
-    throwInvalid("seqLen", "must be at most " + std::to_string(kMaxSeqLen) + ", got " + std::to_string(seqLen));
+    throwInvalid("seqLen",
+                 "must be at most " + std::to_string(kMaxSeqLen) + ", got " + std::to_string(seqLen));
   }
   // Kernels plan per head (exact flop counts of the dilated family): an absurd head count would
   // keep plan() busy for minutes on the main thread (found by test/fuzz).
@@ -112,10 +106,8 @@ void AttentionProblem::validateCommon() const {
   const int64_t kvBytes = mulChecked(kvElems, eb, "seqLen");
   // q + o + k + v together, plus headroom for size-class rounding (x1.25) in 64-bit.
   int64_t total = 0;
-  if (__builtin_add_overflow(qBytes, qBytes, &total) ||
-      __builtin_add_overflow(total, kvBytes, &total) ||
-      __builtin_add_overflow(total, kvBytes, &total) ||
-      __builtin_add_overflow(total, total / 4, &total)) {
+  if (__builtin_add_overflow(qBytes, qBytes, &total) || __builtin_add_overflow(total, kvBytes, &total) ||
+      __builtin_add_overflow(total, kvBytes, &total) || __builtin_add_overflow(total, total / 4, &total)) {
     throwInvalid("seqLen", "too large: the total tensor size overflows 64-bit arithmetic");
   }
   if (static_cast<uint64_t>(total) > static_cast<uint64_t>(std::numeric_limits<size_t>::max() / 2)) {

@@ -51,8 +51,8 @@ Prepared prepare(const AttentionProblem& p, const SessionOptions& o) {
     std::string allowed;
     for (auto d : dts) allowed += (allowed.empty() ? "" : ", ") + std::string(dtypeName(d));
     throw Error(ErrorCode::Unsupported,
-                std::string("dtype: '") + dtypeName(p.dtype) + "' is not supported by '" +
-                    p.implementation + "' on " + deviceName(p.device) + " (supported: " + allowed + ")",
+                std::string("dtype: '") + dtypeName(p.dtype) + "' is not supported by '" + p.implementation +
+                    "' on " + deviceName(p.device) + " (supported: " + allowed + ")",
                 "dtype");
   }
   r.kernel->validate(p);
@@ -95,8 +95,8 @@ void checkBudget(const Plan& plan, const SessionOptions& o, Backend& backend) {
   const uint64_t avail = backend.availableMemoryBytes();
   if (avail != 0 && plan.totalBytes > avail) {
     throw Error(ErrorCode::OutOfMemory,
-                std::string("the run needs ") + mib(plan.totalBytes) + " but only " + mib(avail) +
-                    " of " + deviceName(backend.device()) + " memory is available",
+                std::string("the run needs ") + mib(plan.totalBytes) + " but only " + mib(avail) + " of " +
+                    deviceName(backend.device()) + " memory is available",
                 "seqLen");
   }
 }
@@ -222,7 +222,8 @@ Session::Session(const AttentionProblem& p, const SessionOptions& o) : options_(
 Session::~Session() = default;
 
 std::vector<double> Session::sample(int iterations, bool cold, const CancelToken* cancel) {
-  if (iterations < 1) throwInvalid("iterations", "must be an integer >= 1, got " + std::to_string(iterations));
+  if (iterations < 1)
+    throwInvalid("iterations", "must be an integer >= 1, got " + std::to_string(iterations));
   std::vector<double> ns;
   ns.reserve(static_cast<size_t>(iterations));
   Impl& im = *impl_;
@@ -263,14 +264,10 @@ std::vector<float> Session::output(const CancelToken* cancel) {
 std::vector<float> Session::input(char which) const {
   const Impl& im = *impl_;
   switch (which) {
-    case 'q':
-      return im.download(im.q, static_cast<size_t>(problem_.qElements()));
-    case 'k':
-      return im.download(im.k, static_cast<size_t>(problem_.kvElements()));
-    case 'v':
-      return im.download(im.v, static_cast<size_t>(problem_.kvElements()));
-    default:
-      throwInvalid("which", std::string("must be 'q', 'k' or 'v', got '") + which + "'");
+    case 'q': return im.download(im.q, static_cast<size_t>(problem_.qElements()));
+    case 'k': return im.download(im.k, static_cast<size_t>(problem_.kvElements()));
+    case 'v': return im.download(im.v, static_cast<size_t>(problem_.kvElements()));
+    default: throwInvalid("which", std::string("must be 'q', 'k' or 'v', got '") + which + "'");
   }
 }
 
@@ -320,7 +317,8 @@ void computeAttentionInto(const AttentionProblem& p, const SessionOptions& o, co
   checkLen("k", kLen, kvn, "batch*kvHeads*seqLen*headDim");
   checkLen("v", vLen, kvn, "batch*kvHeads*seqLen*headDim");
   checkLen("out", outLen, qn, "batch*heads*seqLen*headDim");
-  if ((qn && (!q || !out)) || (kvn && (!k || !v))) throw Error(ErrorCode::Internal, "null input or output buffer");
+  if ((qn && (!q || !out)) || (kvn && (!k || !v)))
+    throw Error(ErrorCode::Internal, "null input or output buffer");
   Backend& backend = backendFor(p.device);
   checkBudget(prep.plan, o, backend);
 

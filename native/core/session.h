@@ -18,8 +18,8 @@ namespace dilbench {
 struct KernelTelemetry;  // ../cpu/family.h
 
 struct SessionOptions {
-  int threads = 1;             // 1..hardwareThreads (validated)
-  bool useMemoryPool = true;   // false: the pool passes every request straight to the allocator
+  int threads = 1;            // 1..hardwareThreads (validated)
+  bool useMemoryPool = true;  // false: the pool passes every request straight to the allocator
   bool usePatternCache = true;
   uint64_t memoryLimitBytes = 0;  // 0 = none; over it -> Error(OutOfMemory) before running
 };
@@ -103,15 +103,14 @@ class ComputeResources {
 // `resources` supplies the pool and pattern cache; when it is null or belongs to another device
 // the call puts fresh ones there (after validating), for the caller to keep for the next call.
 // o.useMemoryPool off: the kernel's workspace bypasses the pool's cache as in a session.
-void computeAttentionInto(const AttentionProblem& p, const SessionOptions& o, const float* q,
-                          size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,
-                          float* out, size_t outLen, const CancelToken* cancel,
-                          std::unique_ptr<ComputeResources>& resources);
+void computeAttentionInto(const AttentionProblem& p, const SessionOptions& o, const float* q, size_t qLen,
+                          const float* k, size_t kLen, const float* v, size_t vLen, float* out, size_t outLen,
+                          const CancelToken* cancel, std::unique_ptr<ComputeResources>& resources);
 
 // The same with fresh resources, returning the output.
-std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o,
-                                    const float* q, size_t qLen, const float* k, size_t kLen,
-                                    const float* v, size_t vLen, const CancelToken* cancel);
+std::vector<float> computeAttention(const AttentionProblem& p, const SessionOptions& o, const float* q,
+                                    size_t qLen, const float* k, size_t kLen, const float* v, size_t vLen,
+                                    const CancelToken* cancel);
 
 // The machine's own limits on the threads the kernels use: FP32 FMA rate and stream bandwidth.
 struct PeakResult {

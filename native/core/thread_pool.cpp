@@ -62,8 +62,7 @@ class GlobalThreadPool final : public ThreadPool {
 
   int hardwareThreads() const override { return hw_; }
 
-  void parallelFor(int64_t tasks, int threads,
-                   const std::function<void(int64_t, int)>& fn) override {
+  void parallelFor(int64_t tasks, int threads, const std::function<void(int64_t, int)>& fn) override {
     if (tasks <= 0) return;
     if (threads > hw_) threads = hw_;
     if (threads > tasks) threads = static_cast<int>(tasks);
@@ -163,7 +162,8 @@ class GlobalThreadPool final : public ThreadPool {
   bool join() {
     uint64_t s = state_.load(std::memory_order_acquire);
     while (!(s & kClosed) && (s >> kIdShift) != 0) {
-      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        return true;
     }
     return false;
   }
@@ -188,8 +188,8 @@ class GlobalThreadPool final : public ThreadPool {
   int64_t tasks_ = 0;
   std::atomic<int> threads_{0};
   std::atomic<int64_t> next_{0};
-  uint64_t jobId_ = 0;                // guarded by jobMutex_
-  std::atomic<uint64_t> state_{0};    // jobId << 32 | closed << 31 | workers joined
+  uint64_t jobId_ = 0;              // guarded by jobMutex_
+  std::atomic<uint64_t> state_{0};  // jobId << 32 | closed << 31 | workers joined
   std::mutex errorMutex_;
   std::exception_ptr error_;
 };

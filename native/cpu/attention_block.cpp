@@ -25,7 +25,7 @@ const BlockOps& blockOpsFor(SimdLevel level) {
 }  // namespace cpu
 
 namespace {
-constexpr int64_t kQChunk = 64;   // query rows per internal pass (multiple of kMaxLanes)
+constexpr int64_t kQChunk = 64;    // query rows per internal pass (multiple of kMaxLanes)
 constexpr int64_t kKvChunk = 256;  // key rows per internal pass
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 }  // namespace
@@ -42,9 +42,9 @@ int64_t attendBlockScratchFloats(int64_t qRows, int64_t kvRows, int64_t headDim)
   return headDim * qc + kc * qc + 3 * qc;
 }
 
-void attendBlock(const float* q, int64_t ldq, int64_t qRows, const float* k, const float* v,
-                 int64_t ldkv, int64_t kvRows, int64_t headDim, float scale, const BlockMask& mask,
-                 OnlineSoftmaxState& st, float* scratch) {
+void attendBlock(const float* q, int64_t ldq, int64_t qRows, const float* k, const float* v, int64_t ldkv,
+                 int64_t kvRows, int64_t headDim, float scale, const BlockMask& mask, OnlineSoftmaxState& st,
+                 float* scratch) {
   if (qRows <= 0 || kvRows <= 0) return;
   const cpu::BlockOps& ops = cpu::blockOps();
   const int64_t D = headDim;

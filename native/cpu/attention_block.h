@@ -33,9 +33,9 @@ int64_t attendBlockScratchFloats(int64_t qRows, int64_t kvRows, int64_t headDim)
 
 // st += attention of q[0..qRows) against k/v[0..kvRows), scores scaled by `scale`.
 // q row i at q + i*ldq; k, v row j at k + j*ldkv, v + j*ldkv. Masked scores contribute nothing.
-void attendBlock(const float* q, int64_t ldq, int64_t qRows, const float* k, const float* v,
-                 int64_t ldkv, int64_t kvRows, int64_t headDim, float scale, const BlockMask& mask,
-                 OnlineSoftmaxState& st, float* scratch);
+void attendBlock(const float* q, int64_t ldq, int64_t qRows, const float* k, const float* v, int64_t ldkv,
+                 int64_t kvRows, int64_t headDim, float scale, const BlockMask& mask, OnlineSoftmaxState& st,
+                 float* scratch);
 
 // out row i = acc_i / rowSum_i (all-zero row when no key was allowed); lse_i = rowMax + log(rowSum)
 // (-inf when none). lse may be null.

@@ -75,19 +75,35 @@ struct VT {
     for (int i = 0; i < 4; ++i) r.v[i] = f(i);
     return r;
   }
-  static R load(const float* p) { return map([&](int i) { return p[i]; }); }
+  static R load(const float* p) {
+    return map([&](int i) { return p[i]; });
+  }
   static void store(float* p, R x) { std::memcpy(p, x.v, sizeof x.v); }
-  static R loadN(const float* p, int n) { return map([&](int i) { return i < n ? p[i] : 0.f; }); }
+  static R loadN(const float* p, int n) {
+    return map([&](int i) { return i < n ? p[i] : 0.f; });
+  }
   static void storeN(float* p, R x, int n) {
     for (int i = 0; i < n; ++i) p[i] = x.v[i];
   }
-  static R set1(float x) { return map([&](int) { return x; }); }
+  static R set1(float x) {
+    return map([&](int) { return x; });
+  }
   static R zero() { return set1(0.f); }
-  static R fma(R a, R b, R c) { return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; }); }
-  static R mul(R a, R b) { return map([&](int i) { return a.v[i] * b.v[i]; }); }
-  static R add(R a, R b) { return map([&](int i) { return a.v[i] + b.v[i]; }); }
-  static R sub(R a, R b) { return map([&](int i) { return a.v[i] - b.v[i]; }); }
-  static R max(R a, R b) { return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; }); }
+  static R fma(R a, R b, R c) {
+    return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; });
+  }
+  static R mul(R a, R b) {
+    return map([&](int i) { return a.v[i] * b.v[i]; });
+  }
+  static R add(R a, R b) {
+    return map([&](int i) { return a.v[i] + b.v[i]; });
+  }
+  static R sub(R a, R b) {
+    return map([&](int i) { return a.v[i] - b.v[i]; });
+  }
+  static R max(R a, R b) {
+    return map([&](int i) { return a.v[i] > b.v[i] ? a.v[i] : b.v[i]; });
+  }
   // The SSE2 level's exp2, lane by lane: n = round-to-nearest-even(x), 2^n from the exponent bits.
   static R exp2(R x) {
     return map([&](int i) {

@@ -36,9 +36,8 @@ struct BlockImpl {
 
   // ---- scores: s[j][i] = sum_d qt[d][i] * k[j][d] --------------------------------------------
   template <int NQV, int KR>
-  static inline void sBlock(const float* __restrict qt, int64_t qPad, int64_t D,
-                            const float* __restrict k, int64_t ldk, float* __restrict s,
-                            int64_t ldS) {
+  static inline void sBlock(const float* __restrict qt, int64_t qPad, int64_t D, const float* __restrict k,
+                            int64_t ldk, float* __restrict s, int64_t ldS) {
     R acc[KR][NQV];
     DB_UNROLL for (int r = 0; r < KR; ++r) DB_UNROLL for (int n = 0; n < NQV; ++n) acc[r][n] = VT::zero();
     DB_UNROLL_INNER for (int64_t d = 0; d < D; ++d) {
@@ -50,33 +49,42 @@ struct BlockImpl {
       }
     }
     DB_UNROLL for (int r = 0; r < KR; ++r) DB_UNROLL for (int n = 0; n < NQV; ++n)
-      VT::store(s + r * ldS + n * W, acc[r][n]);
+        VT::store(s + r * ldS + n * W, acc[r][n]);
   }
 
   template <int NQV>
-  static void sTail(int rows, const float* qt, int64_t qPad, int64_t D, const float* k,
-                    int64_t ldk, float* s, int64_t ldS) {
+  static void sTail(int rows, const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, float* s,
+                    int64_t ldS) {
 #define DB_S_CASE(R_) \
   case R_: sBlock<NQV, R_>(qt, qPad, D, k, ldk, s, ldS); break;
     switch (rows) {
-      DB_S_CASE(1) DB_S_CASE(2) DB_S_CASE(3) DB_S_CASE(4) DB_S_CASE(5) DB_S_CASE(6)
-      DB_S_CASE(7) DB_S_CASE(8) DB_S_CASE(9) DB_S_CASE(10) DB_S_CASE(11)
+      DB_S_CASE(1)
+      DB_S_CASE(2)
+      DB_S_CASE(3)
+      DB_S_CASE(4)
+      DB_S_CASE(5)
+      DB_S_CASE(6)
+      DB_S_CASE(7)
+      DB_S_CASE(8)
+      DB_S_CASE(9)
+      DB_S_CASE(10)
+      DB_S_CASE(11)
       default: break;
     }
 #undef DB_S_CASE
   }
 
   template <int NQV>
-  static void sCols(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk,
-                    int64_t kvRows, float* s, int64_t ldS) {
+  static void sCols(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, int64_t kvRows,
+                    float* s, int64_t ldS) {
     constexpr int KR = VT::krFor(NQV);
     int64_t j = 0;
     for (; j + KR <= kvRows; j += KR) sBlock<NQV, KR>(qt, qPad, D, k + j * ldk, ldk, s + j * ldS, ldS);
     if (j < kvRows) sTail<NQV>(static_cast<int>(kvRows - j), qt, qPad, D, k + j * ldk, ldk, s + j * ldS, ldS);
   }
 
-  static void scoresT(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk,
-                      int64_t kvRows, float* s, int64_t ldS) {
+  static void scoresT(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, int64_t kvRows,
+                      float* s, int64_t ldS) {
     int64_t i = 0;
     while (i < qPad) {
       const int64_t vecs = (qPad - i) / W;
@@ -142,9 +150,9 @@ struct BlockImpl {
 
   // ---- P.V: acc[i][:] = alpha_i * acc[i][:] + sum_j p[j][i] * v[j][:] --------------------------
   template <int RB, int NV, bool TAIL>
-  static inline void pvBlock(const float* __restrict p, int64_t ldP, const float* __restrict v,
-                             int64_t ldv, int64_t kvRows, float* __restrict acc, int64_t ldacc,
-                             const float* alpha, int tail) {
+  static inline void pvBlock(const float* __restrict p, int64_t ldP, const float* __restrict v, int64_t ldv,
+                             int64_t kvRows, float* __restrict acc, int64_t ldacc, const float* alpha,
+                             int tail) {
     R c[RB][NV];
     if (alpha) {
       DB_UNROLL for (int r = 0; r < RB; ++r) {
@@ -160,8 +168,8 @@ struct BlockImpl {
     }
     DB_UNROLL_INNER for (int64_t j = 0; j < kvRows; ++j) {
       R vv[NV];
-      DB_UNROLL for (int n = 0; n < NV; ++n)
-        vv[n] = (TAIL && n == NV - 1) ? VT::loadN(v + j * ldv + n * W, tail) : VT::load(v + j * ldv + n * W);
+      DB_UNROLL for (int n = 0; n < NV; ++n) vv[n] =
+          (TAIL && n == NV - 1) ? VT::loadN(v + j * ldv + n * W, tail) : VT::load(v + j * ldv + n * W);
       const float* pj = p + j * ldP;
       DB_UNROLL for (int r = 0; r < RB; ++r) {
         const R b = VT::set1(pj[r]);
@@ -169,33 +177,41 @@ struct BlockImpl {
       }
     }
     DB_UNROLL for (int r = 0; r < RB; ++r) DB_UNROLL for (int n = 0; n < NV; ++n) {
-      if (TAIL && n == NV - 1)
-        VT::storeN(acc + r * ldacc + n * W, c[r][n], tail);
-      else
-        VT::store(acc + r * ldacc + n * W, c[r][n]);
+      if (TAIL && n == NV - 1) VT::storeN(acc + r * ldacc + n * W, c[r][n], tail);
+      else VT::store(acc + r * ldacc + n * W, c[r][n]);
     }
   }
 
   template <int NV, bool TAIL>
-  static void pvRowTail(int rows, const float* p, int64_t ldP, const float* v, int64_t ldv,
-                        int64_t kvRows, float* acc, int64_t ldacc, const float* alpha, int tail) {
+  static void pvRowTail(int rows, const float* p, int64_t ldP, const float* v, int64_t ldv, int64_t kvRows,
+                        float* acc, int64_t ldacc, const float* alpha, int tail) {
 #define DB_PV_CASE(R_) \
   case R_: pvBlock<R_, NV, TAIL>(p, ldP, v, ldv, kvRows, acc, ldacc, alpha, tail); break;
     switch (rows) {
-      DB_PV_CASE(1) DB_PV_CASE(2) DB_PV_CASE(3) DB_PV_CASE(4) DB_PV_CASE(5) DB_PV_CASE(6)
-      DB_PV_CASE(7) DB_PV_CASE(8) DB_PV_CASE(9) DB_PV_CASE(10) DB_PV_CASE(11)
+      DB_PV_CASE(1)
+      DB_PV_CASE(2)
+      DB_PV_CASE(3)
+      DB_PV_CASE(4)
+      DB_PV_CASE(5)
+      DB_PV_CASE(6)
+      DB_PV_CASE(7)
+      DB_PV_CASE(8)
+      DB_PV_CASE(9)
+      DB_PV_CASE(10)
+      DB_PV_CASE(11)
       default: break;
     }
 #undef DB_PV_CASE
   }
 
   template <int NV, bool TAIL>
-  static void pvCols(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv,
-                     int64_t kvRows, float* acc, int64_t ldacc, const float* alpha, int tail) {
+  static void pvCols(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv, int64_t kvRows,
+                     float* acc, int64_t ldacc, const float* alpha, int tail) {
     constexpr int RB = VT::rbFor(NV);
     int64_t i = 0;
     for (; i + RB <= qRows; i += RB)
-      pvBlock<RB, NV, TAIL>(p + i, ldP, v, ldv, kvRows, acc + i * ldacc, ldacc, alpha ? alpha + i : nullptr, tail);
+      pvBlock<RB, NV, TAIL>(p + i, ldP, v, ldv, kvRows, acc + i * ldacc, ldacc, alpha ? alpha + i : nullptr,
+                            tail);
     if (i < qRows)
       pvRowTail<NV, TAIL>(static_cast<int>(qRows - i), p + i, ldP, v, ldv, kvRows, acc + i * ldacc, ldacc,
                           alpha ? alpha + i : nullptr, tail);
@@ -206,15 +222,21 @@ struct BlockImpl {
                      int64_t kvRows, float* acc, int64_t ldacc, const float* alpha, int tail) {
     switch (nv) {
       case 1: pvCols<1, TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail); break;
-      case 2: pvCols<(VT::PVN >= 2 ? 2 : 1), TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail); break;
-      case 3: pvCols<(VT::PVN >= 3 ? 3 : 1), TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail); break;
-      case 4: pvCols<(VT::PVN >= 4 ? 4 : 1), TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail); break;
+      case 2:
+        pvCols<(VT::PVN >= 2 ? 2 : 1), TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail);
+        break;
+      case 3:
+        pvCols<(VT::PVN >= 3 ? 3 : 1), TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail);
+        break;
+      case 4:
+        pvCols<(VT::PVN >= 4 ? 4 : 1), TAIL>(p, ldP, qRows, v, ldv, kvRows, acc, ldacc, alpha, tail);
+        break;
       default: break;
     }
   }
 
-  static void pv(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv,
-                 int64_t kvRows, int64_t D, float* acc, int64_t ldacc, const float* alpha) {
+  static void pv(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv, int64_t kvRows,
+                 int64_t D, float* acc, int64_t ldacc, const float* alpha) {
     const int64_t full = D / W;
     const int tail = static_cast<int>(D % W);
     int64_t vec = 0;
@@ -224,7 +246,8 @@ struct BlockImpl {
     // tail != 0 and rest == PVN - 1... split to stay within PVN.
     int64_t rest = full - vec;
     if (rest > 0 && rest + (tail ? 1 : 0) > VT::PVN) {
-      pvVecs<false>(static_cast<int>(rest), p, ldP, qRows, v + vec * W, ldv, kvRows, acc + vec * W, ldacc, alpha, 0);
+      pvVecs<false>(static_cast<int>(rest), p, ldP, qRows, v + vec * W, ldv, kvRows, acc + vec * W, ldacc,
+                    alpha, 0);
       vec += rest;
       rest = 0;
     }
@@ -232,7 +255,8 @@ struct BlockImpl {
       pvVecs<true>(static_cast<int>(rest + 1), p, ldP, qRows, v + vec * W, ldv, kvRows, acc + vec * W, ldacc,
                    alpha, tail);
     } else if (rest > 0) {
-      pvVecs<false>(static_cast<int>(rest), p, ldP, qRows, v + vec * W, ldv, kvRows, acc + vec * W, ldacc, alpha, 0);
+      pvVecs<false>(static_cast<int>(rest), p, ldP, qRows, v + vec * W, ldv, kvRows, acc + vec * W, ldacc,
+                    alpha, 0);
     }
   }
 

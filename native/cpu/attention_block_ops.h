@@ -23,21 +23,20 @@ inline int64_t padLanes(int64_t rows) { return (rows + kMaxLanes - 1) / kMaxLane
 struct BlockOps {
   SimdLevel level;
   // qt[d * qPad + i] = q[i * ldq + d] * mul, zero-padded to qPad (multiple of kMaxLanes).
-  void (*packQT)(const float* q, int64_t ldq, int64_t qRows, int64_t headDim, float mul,
-                 float* qt, int64_t qPad);
+  void (*packQT)(const float* q, int64_t ldq, int64_t qRows, int64_t headDim, float mul, float* qt,
+                 int64_t qPad);
   // s[j * ldS + i] = sum_d qt[d * qPad + i] * k[j * ldk + d], for i < qPad, j < kvRows.
-  void (*scoresT)(const float* qt, int64_t qPad, int64_t headDim, const float* k, int64_t ldk,
-                  int64_t kvRows, float* s, int64_t ldS);
+  void (*scoresT)(const float* qt, int64_t qPad, int64_t headDim, const float* k, int64_t ldk, int64_t kvRows,
+                  float* s, int64_t ldS);
   // Online-softmax step over already-masked log2 scores s (masked = -inf), for lanes < qPad:
   //   mNew = max(m2, max_j s), mu = max(mNew, -FLT_MAX), alpha = exp2(m2 - mu),
   //   s_j := exp2(s_j - mu), l = l * alpha + sum_j s_j, m2 := mNew.
   // m2 (log2 units), l and alpha are arrays of qPad floats.
-  void (*softmaxStep)(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l,
-                      float* alpha);
+  void (*softmaxStep)(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l, float* alpha);
   // acc[i * ldacc + d] = base + sum_j p[j * ldP + i] * v[j * ldv + d], for i < qRows, d < headDim,
   // where base = alpha[i] * acc[i][d], or 0 when alpha is null (acc is then overwritten).
-  void (*pv)(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv,
-             int64_t kvRows, int64_t headDim, float* acc, int64_t ldacc, const float* alpha);
+  void (*pv)(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv, int64_t kvRows,
+             int64_t headDim, float* acc, int64_t ldacc, const float* alpha);
   // s[j * ldS + i] *= scale[i] for i < qPad, j < kvRows.
   void (*scaleColumns)(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, const float* scale);
 };

@@ -113,8 +113,7 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
   void validate(const AttentionProblem& p) const override { validateBlockSparse(p); }
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
     return uint64_t(p.seqLen) * sizeof(int64_t) +
-           uint64_t(std::max(1, threads)) * uint64_t(family::tileScratchFloats(p.headDim)) *
-               sizeof(float);
+           uint64_t(std::max(1, threads)) * uint64_t(family::tileScratchFloats(p.headDim)) * sizeof(float);
   }
   KernelCounts counts(const AttentionProblem& p) const override {
     KernelCounts c;
@@ -168,8 +167,8 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
                 mask.causal = true;
               }
             }
-            attendBlock(q + (bh * L + i0) * D, D, qr, kh + j0 * D, vh + j0 * D, D, kr, D, scale,
-                        mask, st, s.block);
+            attendBlock(q + (bh * L + i0) * D, D, qr, kh + j0 * D, vh + j0 * D, D, kr, D, scale, mask, st,
+                        s.block);
           }
         }
         finalizeOnlineSoftmax(st, o + (bh * L + i0) * D, D, nullptr);
@@ -178,8 +177,7 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
     KernelTelemetry tel;
     tel.blocksTotal = p.causal ? nb * (nb + 1) / 2 : nb * nb;
     tel.blocksComputed = std::accumulate(computedPerQb.begin(), computedPerQb.end(), int64_t(0));
-    tel.sparsity =
-        tel.blocksTotal ? 1.0 - double(tel.blocksComputed) / double(tel.blocksTotal) : 0.0;
+    tel.sparsity = tel.blocksTotal ? 1.0 - double(tel.blocksComputed) / double(tel.blocksTotal) : 0.0;
     tel.valid = true;
     tel_ = tel;
   }
@@ -192,5 +190,10 @@ class BlockSparseCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(BlockSparseCpu, "block-sparse", CPU)
-DILBENCH_DESCRIBE_IMPLEMENTATION({"block-sparse", "block-sparse", ExactDense::Never, "", {"blockPattern", "blockSize", "window", "stride", "density"}, {"blocksTotal", "blocksComputed", "sparsity"}})
+DILBENCH_DESCRIBE_IMPLEMENTATION({"block-sparse",
+                                  "block-sparse",
+                                  ExactDense::Never,
+                                  "",
+                                  {"blockPattern", "blockSize", "window", "stride", "density"},
+                                  {"blocksTotal", "blocksComputed", "sparsity"}})
 }  // namespace dilbench

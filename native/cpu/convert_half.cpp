@@ -25,7 +25,8 @@ void f32ToBf16Generic(uint16_t* dst, const float* src, size_t n) {
 }
 
 [[noreturn]] void badDtype(DType dtype) {
-  throw Error(ErrorCode::Internal, std::string("no conversion for dtype ") + std::to_string(int(dtype)), "dtype");
+  throw Error(ErrorCode::Internal, std::string("no conversion for dtype ") + std::to_string(int(dtype)),
+              "dtype");
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ inline uint16_t f32ToF16Scalar(float f) {
   }
   // subnormal fp16 (or zero): round |f| / 2^-24 to an integer, ties to even
   const uint32_t e = ax >> 23;
-  const int shift = 126 - int(e);  // |f| = mant * 2^(e-150) = (mant >> shift) units of 2^-24
+  const int shift = 126 - int(e);         // |f| = mant * 2^(e-150) = (mant >> shift) units of 2^-24
   if (e == 0 || shift > 24) return sign;  // below 2^-25 (fp32 subnormals too): rounds to zero
   const uint32_t mant = (ax & 0x7FFFFFu) | 0x800000u;
   uint32_t r = mant >> shift;
@@ -91,7 +91,7 @@ inline float bf16ToF32Scalar(uint16_t h) { return bitsFloat(uint32_t(h) << 16); 
 inline uint16_t f32ToBf16Scalar(float f) {
   const uint32_t x = floatBits(f);
   if ((x & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((x >> 16) | 0x40u);  // quiet NaN
-  return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);  // ties to even; overflow -> Inf
+  return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);                  // ties to even; overflow -> Inf
 }
 
 }  // namespace cpu

@@ -28,7 +28,8 @@ inline void f32x8ToF16(uint16_t* p, F32x8 x) {
 }
 inline F32x8 bf16x8ToF32(const uint16_t* p) {
   const uint16x8_t w = vld1q_u16(p);
-  return {vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(w), 16)), vreinterpretq_f32_u32(vshll_high_n_u16(w, 16))};
+  return {vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(w), 16)),
+          vreinterpretq_f32_u32(vshll_high_n_u16(w, 16))};
 }
 // Round to nearest even by adding 0x7FFF + lsb and truncating; NaN lanes keep their top bits, quieted.
 inline uint16x4_t f32x4ToBf16(float32x4_t f) {
@@ -39,7 +40,9 @@ inline uint16x4_t f32x4ToBf16(float32x4_t f) {
   const uint32x4_t isNan = vcgtq_u32(vandq_u32(x, vdupq_n_u32(0x7FFFFFFF)), vdupq_n_u32(0x7F800000));
   return vmovn_u32(vbslq_u32(isNan, nanBits, rounded));
 }
-inline void f32x8ToBf16(uint16_t* p, F32x8 x) { vst1q_u16(p, vcombine_u16(f32x4ToBf16(x.lo), f32x4ToBf16(x.hi))); }
+inline void f32x8ToBf16(uint16_t* p, F32x8 x) {
+  vst1q_u16(p, vcombine_u16(f32x4ToBf16(x.lo), f32x4ToBf16(x.hi)));
+}
 
 inline F32x8 loadF32x8(const float* p) { return {vld1q_f32(p), vld1q_f32(p + 4)}; }
 inline void storeF32x8(float* p, F32x8 x) {

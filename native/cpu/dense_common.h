@@ -23,8 +23,8 @@ inline double denseAllowedPairs(const AttentionProblem& p) {
 inline KernelCounts denseCounts(const AttentionProblem& p) {
   KernelCounts c;
   // QK^T and P.V: 2 flops per multiply-add each, over the allowed pairs only.
-  c.flops = 4.0 * static_cast<double>(p.batch * p.heads) * static_cast<double>(p.headDim) *
-            denseAllowedPairs(p);
+  c.flops =
+      4.0 * static_cast<double>(p.batch * p.heads) * static_cast<double>(p.headDim) * denseAllowedPairs(p);
   c.bytesMoved = family::denseBytesMoved(p);
   return c;
 }
@@ -36,7 +36,8 @@ inline void validateDenseCpu(const AttentionProblem& p, const char* name) {
   if (p.device != Device::CPU)
     throw Error(ErrorCode::Unsupported, std::string(name) + " (cpu) runs on the CPU only", "device");
   if (p.dtype != DType::F32 && p.dtype != DType::F16 && p.dtype != DType::BF16)
-    throw Error(ErrorCode::Unsupported, std::string(name) + " on the CPU supports fp32, fp16 and bf16 only", "dtype");
+    throw Error(ErrorCode::Unsupported, std::string(name) + " on the CPU supports fp32, fp16 and bf16 only",
+                "dtype");
 }
 
 // Element `index` of a tensor stored in `dtype`.

@@ -60,21 +60,22 @@ struct DilatedTask {
   int64_t seg0 = 0, seg1 = 0;
   int64_t t0 = 0, t1 = 0;
   bool whole = false;  // every tile of segments [seg0, seg1); else tiles [t0, t1) of seg0
-  double cost = 0;  // (query, key) pairs, for the heaviest-first order
+  double cost = 0;     // (query, key) pairs, for the heaviest-first order
 };
 
 int64_t perWorkerFloats(int64_t D, int64_t seg) {
-  return 2 * align16(seg * D)                          // gathered K, V of one segment
-         + align16(D * kQTile)                         // Q^T of one tile (packQT layout)
-         + align16(kKeyTile * kQTile)                  // scores
-         + align16(kQTile * D)                         // accumulator
-         + 3 * align16(kQTile);                        // m2, l, alpha
+  return 2 * align16(seg * D)          // gathered K, V of one segment
+         + align16(D * kQTile)         // Q^T of one tile (packQT layout)
+         + align16(kKeyTile * kQTile)  // scores
+         + align16(kQTile * D)         // accumulator
+         + 3 * align16(kQTile);        // m2, l, alpha
 }
 
 // Attention of one task's query tiles against its segment's selected keys (FlashAttention-2
 // order, the flash kernel's BlockOps), each finalized row merged into o / lse (logaddexp).
-void runSegment(const DilatedPattern& pat, int64_t sg, int64_t t0, int64_t t1, const float* qHead, const float* kHead, const float* vHead,
-             int64_t D, float scale, bool causal, float* o, float* lse, float* ws, int64_t seg) {
+void runSegment(const DilatedPattern& pat, int64_t sg, int64_t t0, int64_t t1, const float* qHead,
+                const float* kHead, const float* vHead, int64_t D, float scale, bool causal, float* o,
+                float* lse, float* ws, int64_t seg) {
   const cpu::BlockOps& ops = cpu::blockOps();
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const int64_t b = pat.segmentStart[sg];
@@ -147,8 +148,7 @@ uint64_t dilatedWorkspaceBytes(const AttentionProblem& p, int threads,
                                const std::vector<DilatedPair>& pairs) {
   const int64_t seg = maxSegmentRows(pairs);
   const uint64_t lse = uint64_t(align16(p.batch * p.heads * p.seqLen));
-  return (uint64_t(std::max(1, threads)) * uint64_t(perWorkerFloats(p.headDim, seg)) + lse) *
-         sizeof(float);
+  return (uint64_t(std::max(1, threads)) * uint64_t(perWorkerFloats(p.headDim, seg)) + lse) * sizeof(float);
 }
 
 void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
@@ -250,9 +250,8 @@ void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
         const int64_t n = pat.segmentStart[sg + 1] - pat.segmentStart[sg];
         if (n <= 0) continue;
         runSegment(pat, sg, tk.whole ? 0 : tk.t0, tk.whole ? (n + kQTile - 1) / kQTile : tk.t1,
-                   q + tk.bh * L * D, k + kvh * L * D, v + kvh * L * D, D, scale, p.causal,
-                   o + tk.bh * L * D, lseAll + tk.bh * L, ws.data() + int64_t(worker) * perWorker,
-                   seg);
+                   q + tk.bh * L * D, k + kvh * L * D, v + kvh * L * D, D, scale, p.causal, o + tk.bh * L * D,
+                   lseAll + tk.bh * L, ws.data() + int64_t(worker) * perWorker, seg);
       }
     });
   }
@@ -292,7 +291,6 @@ class DilatedCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(DilatedCpu, "dilated", CPU)
-DILBENCH_DESCRIBE_IMPLEMENTATION({"dilated", "dilated", ExactDense::Never, "ring-dilated", {"segmentLengths", "dilationRates"}, {}})
+DILBENCH_DESCRIBE_IMPLEMENTATION(
+    {"dilated", "dilated", ExactDense::Never, "ring-dilated", {"segmentLengths", "dilationRates"}, {}})
 }  // namespace dilbench
-
-

@@ -20,8 +20,8 @@ int64_t groupOfHead(int64_t heads, int64_t k, int64_t h) {
   return extra + (h - bigHeads) / std::max<int64_t>(base, 1);
 }
 
-std::vector<family::DilatedPart> groupedParts(const std::vector<DilatedPair>& pairs,
-                                              int64_t heads, int64_t h) {
+std::vector<family::DilatedPart> groupedParts(const std::vector<DilatedPair>& pairs, int64_t heads,
+                                              int64_t h) {
   const int64_t k = static_cast<int64_t>(pairs.size());
   const int64_t g = groupOfHead(heads, k, h);
   return {{pairs[g], g % pairs[g].r}};
@@ -45,8 +45,7 @@ class DilatedGroupedCpu final : public Kernel, public TelemetrySource {
   }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
     const auto pairs = resolveDilatedPairs(p);
-    family::runDilated(p, t, ctx, pairs,
-                       [&](int64_t h) { return groupedParts(pairs, p.heads, h); });
+    family::runDilated(p, t, ctx, pairs, [&](int64_t h) { return groupedParts(pairs, p.heads, h); });
     tel_.valid = true;
   }
   KernelTelemetry telemetry() const override { return tel_; }
@@ -58,5 +57,6 @@ class DilatedGroupedCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(DilatedGroupedCpu, "dilated-grouped", CPU)
-DILBENCH_DESCRIBE_IMPLEMENTATION({"dilated-grouped", "dilated-grouped", ExactDense::Never, "", {"segmentLengths", "dilationRates"}, {}})
+DILBENCH_DESCRIBE_IMPLEMENTATION(
+    {"dilated-grouped", "dilated-grouped", ExactDense::Never, "", {"segmentLengths", "dilationRates"}, {}})
 }  // namespace dilbench

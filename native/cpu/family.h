@@ -124,13 +124,13 @@ inline int64_t align16(int64_t n) { return (n + 15) / 16 * 16; }
 
 // Per-worker scratch of attendRowsMerge.
 struct TileScratch {
-  float* qTile = nullptr;     // [kQTile, D]
-  float* acc = nullptr;       // [kQTile, D]
-  float* rowMax = nullptr;    // [kQTile]
-  float* rowSum = nullptr;    // [kQTile]
-  float* outTile = nullptr;   // [kQTile, D]
-  float* lseTile = nullptr;   // [kQTile]
-  float* block = nullptr;     // attendBlockScratchFloats(kQTile, kKvTile, D)
+  float* qTile = nullptr;    // [kQTile, D]
+  float* acc = nullptr;      // [kQTile, D]
+  float* rowMax = nullptr;   // [kQTile]
+  float* rowSum = nullptr;   // [kQTile]
+  float* outTile = nullptr;  // [kQTile, D]
+  float* lseTile = nullptr;  // [kQTile]
+  float* block = nullptr;    // attendBlockScratchFloats(kQTile, kKvTile, D)
 };
 int64_t tileScratchFloats(int64_t headDim);
 // A reset online-softmax state over the scratch's accumulators for `rows` query rows.
@@ -143,18 +143,16 @@ TileScratch carveTileScratch(float* base, int64_t headDim);
 // Positions are ascending. Result row i is merged into o[qPos[i]] with running lse[qPos[i]]
 // (-inf = nothing yet; o must then be 0). Causal: key j allowed iff kPos[j] <= qPos[i].
 // Polls `cancel` (may be null) before every query tile and throws Error(Cancelled).
-void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const float* k,
-                     const float* v, int64_t ldkv, const int64_t* kPos, int64_t nk,
-                     int64_t headDim, float scale, bool causal, float* o, float* lse,
-                     const TileScratch& s, const CancelToken* cancel = nullptr);
+void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const float* k, const float* v,
+                     int64_t ldkv, const int64_t* kPos, int64_t nk, int64_t headDim, float scale, bool causal,
+                     float* o, float* lse, const TileScratch& s, const CancelToken* cancel = nullptr);
 
 // Merge one finalized row (ob, lb) into the running (o, l).
 void mergeRow(float* o, float& l, const float* ob, float lb, int64_t headDim);
 
 // Copies rows pos[0..n) of src (headDim floats each) into dst contiguously; returns src+pos[0]*D
 // without copying when the positions are consecutive.
-const float* gatherRows(const float* src, const int64_t* pos, int64_t n, int64_t headDim,
-                        float* dst);
+const float* gatherRows(const float* src, const int64_t* pos, int64_t n, int64_t headDim, float* dst);
 
 // Causal-aware count of (query, key) pairs of one dilated segment with n selected rows.
 inline double pairCount(int64_t n, bool causal) {
@@ -181,16 +179,14 @@ std::vector<DilatedPart> longNetParts(const std::vector<DilatedPair>& pairs, int
 // Largest number of rows one segment of these pairs selects (ceil(w / r)).
 int64_t maxSegmentRows(const std::vector<DilatedPair>& pairs);
 // flops (2 per multiply-add, both matmuls) of one head doing `parts` over seqLen rows.
-double dilatedHeadFlops(const std::vector<DilatedPart>& parts, int64_t seqLen, int64_t headDim,
-                        bool causal);
+double dilatedHeadFlops(const std::vector<DilatedPart>& parts, int64_t seqLen, int64_t headDim, bool causal);
 // Whole dilated-family run: o fully written. Part i of every head (partsOf(head)[i]) runs in
 // phase i; a phase's tasks are (batch, head, segment, query-tile range), which write disjoint
 // rows of o and of a run-wide lse [batch*heads, seqLen], so no task waits on another; selected
 // K/V rows are gathered per task, Q tiles packed straight from the tensor (rows r apart), and the
 // tiles go through the flash kernel's BlockOps. Workspace: per worker one segment's K and V plus
 // the tile scratch, and the lse.
-uint64_t dilatedWorkspaceBytes(const AttentionProblem& p, int threads,
-                               const std::vector<DilatedPair>& pairs);
+uint64_t dilatedWorkspaceBytes(const AttentionProblem& p, int threads, const std::vector<DilatedPair>& pairs);
 void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
                 const std::vector<DilatedPair>& pairs,
                 const std::function<std::vector<DilatedPart>(int64_t head)>& partsOf);

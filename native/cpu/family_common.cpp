@@ -61,15 +61,15 @@ KvCacheSplit resolveKvCache(const AttentionProblem& p) {
     s.promptLen = p.seqLen - s.newTokens;
   } else if (p.promptLen == 0) {
     if (p.newTokens > p.seqLen) {
-      throwInvalid("newTokens", "newTokens " + std::to_string(p.newTokens) +
-                                    " is larger than seqLen " + std::to_string(p.seqLen));
+      throwInvalid("newTokens", "newTokens " + std::to_string(p.newTokens) + " is larger than seqLen " +
+                                    std::to_string(p.seqLen));
     }
     s.newTokens = p.newTokens;
     s.promptLen = p.seqLen - p.newTokens;
   } else if (p.newTokens == 0) {
     if (p.promptLen > p.seqLen) {
-      throwInvalid("promptLen", "promptLen " + std::to_string(p.promptLen) +
-                                    " is larger than seqLen " + std::to_string(p.seqLen));
+      throwInvalid("promptLen", "promptLen " + std::to_string(p.promptLen) + " is larger than seqLen " +
+                                    std::to_string(p.seqLen));
     }
     s.promptLen = p.promptLen;
     s.newTokens = p.seqLen - p.promptLen;
@@ -96,8 +96,7 @@ void validateBlockSparse(const AttentionProblem& p) {
   checkIntParam("blockSize", p.blockSize);
   const std::string& bp = p.blockPattern;
   if (bp != "local" && bp != "strided" && bp != "dilated" && bp != "random") {
-    throwInvalid("blockPattern",
-                 "unknown pattern '" + bp + "' (known: local, strided, dilated, random)");
+    throwInvalid("blockPattern", "unknown pattern '" + bp + "' (known: local, strided, dilated, random)");
   }
   checkIntParam("window", p.window);
   checkIntParam("stride", p.stride);
@@ -116,9 +115,7 @@ void validateBlockSparse(const AttentionProblem& p) {
   }
 }
 
-int64_t blockSparseBlocks(const AttentionProblem& p) {
-  return (p.seqLen + p.blockSize - 1) / p.blockSize;
-}
+int64_t blockSparseBlocks(const AttentionProblem& p) { return (p.seqLen + p.blockSize - 1) / p.blockSize; }
 
 static uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
@@ -135,9 +132,9 @@ bool blockSparseAllowed(const AttentionProblem& p, int64_t qb, int64_t kb) {
   if (bp == "dilated") return d % p.stride == 0 && d / p.stride < p.window;
   // random
   if (qb == kb) return true;
-  const uint64_t h = splitmix64(splitmix64(p.seed ^ 0x5bd1e995ull) ^
-                                (static_cast<uint64_t>(qb) * 0x100000001b3ull) ^
-                                splitmix64(static_cast<uint64_t>(kb)));
+  const uint64_t h =
+      splitmix64(splitmix64(p.seed ^ 0x5bd1e995ull) ^ (static_cast<uint64_t>(qb) * 0x100000001b3ull) ^
+                 splitmix64(static_cast<uint64_t>(kb)));
   const double u = double(h >> 11) * (1.0 / 9007199254740992.0);
   return u < p.density;
 }
@@ -145,8 +142,8 @@ bool blockSparseAllowed(const AttentionProblem& p, int64_t qb, int64_t kb) {
 void validateRingSize(const AttentionProblem& p) {
   if (p.ringSize < 1) throwInvalid("ringSize", "must be >= 1");
   if (p.ringSize > p.seqLen) {
-    throwInvalid("ringSize", "ring size " + std::to_string(p.ringSize) +
-                                 " is larger than seqLen " + std::to_string(p.seqLen));
+    throwInvalid("ringSize", "ring size " + std::to_string(p.ringSize) + " is larger than seqLen " +
+                                 std::to_string(p.seqLen));
   }
 }
 
@@ -247,10 +244,9 @@ const float* gatherRows(const float* src, const int64_t* pos, int64_t n, int64_t
   return dst;
 }
 
-void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const float* k,
-                     const float* v, int64_t ldkv, const int64_t* kPos, int64_t nk, int64_t D,
-                     float scale, bool causal, float* o, float* lse, const TileScratch& s,
-                     const CancelToken* cancel) {
+void attendRowsMerge(const float* qHead, const int64_t* qPos, int64_t nq, const float* k, const float* v,
+                     int64_t ldkv, const int64_t* kPos, int64_t nk, int64_t D, float scale, bool causal,
+                     float* o, float* lse, const TileScratch& s, const CancelToken* cancel) {
   if (nq <= 0 || nk <= 0) return;
   for (int64_t i0 = 0; i0 < nq; i0 += kQTile) {
     throwIfCancelled(cancel);

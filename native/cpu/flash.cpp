@@ -47,7 +47,7 @@ int64_t convertedFloats(const AttentionProblem& p, const FlashTiles& t) {
 
 int64_t perWorkerFloats(const AttentionProblem& p, const FlashTiles& t) {
   const int64_t D = p.headDim;
-  return cpu::roundUp16(D * t.tq)      // Q^T
+  return cpu::roundUp16(D * t.tq)       // Q^T
          + cpu::roundUp16(t.tk * t.tq)  // scores / probabilities
          + cpu::roundUp16(t.tq * D)     // accumulator
          + 3 * cpu::roundUp16(t.tq)     // m2, l, alpha

@@ -17,18 +17,18 @@
 //
 // fp16 / bf16 storage (fp32 compute and accumulation): the cache holds the problem's dtype, so a
 // decode step streams half the bytes. The AVX-512, AVX2 and NEON decode kernels convert cache rows
-// in registers as they stream them; the other paths convert rows into per-worker fp32 scratch (query rows, one
-// kKvTile chunk of K and of V). Output rows are rounded to the storage dtype as they are written.
+// in registers as they stream them; the other paths convert rows into per-worker fp32 scratch (query rows,
+// one kKvTile chunk of K and of V). Output rows are rounded to the storage dtype as they are written.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "../core/cpu_features.h"
 #include "../core/descriptor.h"
 #include "../core/errors.h"
 #include "attention_block.h"
-#include "../core/cpu_features.h"
 #include "convert_half.h"
 #include "dense_common.h"
 #include "family.h"
@@ -37,22 +37,22 @@ namespace dilbench {
 namespace family {
 // kv_decode_avx512.cpp: cache rows in fp32, fp16 or bf16 (bits in uint16_t); headDim a
 // multiple of 16.
-void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                        int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                        int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                            int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 // kv_decode_avx2.cpp: the same contract, headDim a multiple of 8.
-void decodeAttendAvx2(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendAvx2(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                      int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendAvx2F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                          int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendAvx2BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                           int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 // kv_decode_neon.cpp (aarch64 builds only): the same contract, headDim a multiple of 4.
-void decodeAttendNeon(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
+void decodeAttendNeon(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                      int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendNeonF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                          int64_t n, int64_t D, float scale, float* out, float* lse, float* s);
 void decodeAttendNeonBF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
@@ -76,7 +76,8 @@ struct HalfScratch {
 int64_t halfScratchFloats(const AttentionProblem& p) {
   if (p.dtype == DType::F32) return 0;
   const int64_t D = p.headDim;
-  return family::align16(std::max(family::kQTile, p.groupSize()) * D) + 2 * family::align16(family::kKvTile * D);
+  return family::align16(std::max(family::kQTile, p.groupSize()) * D) +
+         2 * family::align16(family::kKvTile * D);
 }
 HalfScratch carveHalfScratch(float* base, const AttentionProblem& p) {
   HalfScratch h;
@@ -90,8 +91,8 @@ HalfScratch carveHalfScratch(float* base, const AttentionProblem& p) {
 
 // Decode partial: G query rows (q + g*ldq) against n cache rows (k, v contiguous, headDim D);
 // out [G, D] normalised, lse [G]. s: G * n scratch floats. Generic scalar path.
-void decodeAttendGeneric(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                         int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+void decodeAttendGeneric(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                         int64_t D, float scale, float* out, float* lse, float* s) {
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t g = 0; g < G; ++g) {
       float dot = 0;
@@ -118,9 +119,9 @@ void decodeAttendGeneric(const float* q, int64_t ldq, int64_t G, const float* k,
 // decodeAttendGeneric for fp16 / bf16 cache rows: K, then V, converted kKvTile rows at a time
 // into `rows` (kKvTile * D floats). The probabilities are normalised before the V pass, so no
 // per-row state outlives pass 1 but the scores.
-void decodeAttendGenericHalf(const float* q, int64_t ldq, int64_t G, const void* k, const void* v,
-                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s,
-                             DType dt, float* rows) {
+void decodeAttendGenericHalf(const float* q, int64_t ldq, int64_t G, const void* k, const void* v, int64_t n,
+                             int64_t D, float scale, float* out, float* lse, float* s, DType dt,
+                             float* rows) {
   for (int64_t j0 = 0; j0 < n; j0 += family::kKvTile) {
     const int64_t jr = std::min(family::kKvTile, n - j0);
     convertToF32Rows(rows, cpu::elementAt(k, j0 * D, dt), jr * D, dt);
@@ -160,8 +161,8 @@ void decodeAttendGenericHalf(const float* q, int64_t ldq, int64_t G, const void*
 
 // One decode partial (see decodeAttendGeneric) over cache rows k, v stored in dt.
 // rows: kKvTile * D floats of scratch for the generic half path (unused otherwise).
-void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const void* v, int64_t n,
-                  int64_t D, float scale, float* out, float* lse, float* s, DType dt, float* rows) {
+void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const void* v, int64_t n, int64_t D,
+                  float scale, float* out, float* lse, float* s, DType dt, float* rows) {
 #if defined(__aarch64__)
   if (activeSimdLevel() == SimdLevel::NEON && D % 4 == 0) {
     switch (dt) {
@@ -170,12 +171,12 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
                                  scale, out, lse, s);
         return;
       case DType::F16:
-        family::decodeAttendNeonF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                                    n, D, scale, out, lse, s);
+        family::decodeAttendNeonF16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                    static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
         return;
       case DType::BF16:
-        family::decodeAttendNeonBF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                                     n, D, scale, out, lse, s);
+        family::decodeAttendNeonBF16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                     static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
         return;
     }
   }
@@ -187,12 +188,12 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
                                    D, scale, out, lse, s);
         return;
       case DType::F16:
-        family::decodeAttendAvx512F16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                                      n, D, scale, out, lse, s);
+        family::decodeAttendAvx512F16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                      static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
         return;
       case DType::BF16:
-        family::decodeAttendAvx512BF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                                       n, D, scale, out, lse, s);
+        family::decodeAttendAvx512BF16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                       static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
         return;
     }
   }
@@ -203,12 +204,12 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
                                  scale, out, lse, s);
         return;
       case DType::F16:
-        family::decodeAttendAvx2F16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                                    n, D, scale, out, lse, s);
+        family::decodeAttendAvx2F16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                    static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
         return;
       case DType::BF16:
-        family::decodeAttendAvx2BF16(q, ldq, G, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                                     n, D, scale, out, lse, s);
+        family::decodeAttendAvx2BF16(q, ldq, G, static_cast<const uint16_t*>(k),
+                                     static_cast<const uint16_t*>(v), n, D, scale, out, lse, s);
         return;
     }
   }
@@ -232,10 +233,9 @@ int64_t workerScratchFloats(const AttentionProblem& p) {
 
 // Dense rows [i0, i1) of one head against keys [0, nk(i)) where, causal: keys <= i, non-causal:
 // keys < nkFixed. Writes o rows (ldo = D) via finalize.
-void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* kHead,
-                      const float* vHead, int64_t nkFixed, bool causal, int64_t D, float scale,
-                      const family::TileScratch& s, const int64_t* iota, float* oHead,
-                      int64_t keepOnlyRow) {
+void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* kHead, const float* vHead,
+                      int64_t nkFixed, bool causal, int64_t D, float scale, const family::TileScratch& s,
+                      const int64_t* iota, float* oHead, int64_t keepOnlyRow) {
   for (int64_t a = i0; a < i1; a += family::kQTile) {
     const int64_t qr = std::min(family::kQTile, i1 - a);
     OnlineSoftmaxState st = family::startRows(s, qr, D);
@@ -261,10 +261,10 @@ void attendRowsDirect(const float* qHead, int64_t i0, int64_t i1, const float* k
 // attendRowsDirect for fp16 / bf16 storage (q, k, v, o in dt; offsets in elements): the query
 // tile is converted into hs.q, the keys stream through hs.k / hs.v kKvTile rows at a time (the
 // online-softmax state carries across the attendBlock calls), output rows are rounded into o.
-void attendRowsDirectHalf(const void* qHead, int64_t i0, int64_t i1, const void* kHead,
-                          const void* vHead, int64_t nkFixed, bool causal, int64_t D, float scale,
-                          const family::TileScratch& s, const HalfScratch& hs, const int64_t* iota,
-                          void* oHead, int64_t keepOnlyRow, DType dt) {
+void attendRowsDirectHalf(const void* qHead, int64_t i0, int64_t i1, const void* kHead, const void* vHead,
+                          int64_t nkFixed, bool causal, int64_t D, float scale, const family::TileScratch& s,
+                          const HalfScratch& hs, const int64_t* iota, void* oHead, int64_t keepOnlyRow,
+                          DType dt) {
   for (int64_t a = i0; a < i1; a += family::kQTile) {
     const int64_t qr = std::min(family::kQTile, i1 - a);
     convertToF32Rows(hs.q, cpu::elementAt(qHead, a * D, dt), qr * D, dt);
@@ -298,11 +298,10 @@ class KvCacheBase : public Kernel, public TelemetrySource {
   std::string name() const override { return recompute_ ? "kv-cache-recompute" : "kv-cache"; }
   Device device() const override { return Device::CPU; }
   std::string description() const override {
-    return recompute_
-               ? "Decoding without a cache: each step recomputes causal attention over the whole "
-                 "prefix and keeps the last row (the non-optimized baseline of kv-cache)"
-               : "Decoding with a KV cache: prefill into a pool-allocated cache, then one row "
-                 "appended and one query attended per step (memory-bound, split-K over threads)";
+    return recompute_ ? "Decoding without a cache: each step recomputes causal attention over the whole "
+                        "prefix and keeps the last row (the non-optimized baseline of kv-cache)"
+                      : "Decoding with a KV cache: prefill into a pool-allocated cache, then one row "
+                        "appended and one query attended per step (memory-bound, split-K over threads)";
   }
   std::vector<DType> dtypes() const override { return cpu::halfStorageDtypes(); }
   void validate(const AttentionProblem& p) const override { resolveKvCache(p); }
@@ -314,12 +313,15 @@ class KvCacheBase : public Kernel, public TelemetrySource {
                  sc(workers * uint64_t(workerScratchFloats(p)) * sizeof(float));
     if (!recompute_) {
       b += 2 * sc(uint64_t(p.kvElements()) * dtypeBytes(p.dtype));  // the K and V caches
-      b += sc(uint64_t(p.batch * p.heads * maxSplits(p.seqLen) * (p.headDim + 1)) * sizeof(float));  // partials
+      b += sc(uint64_t(p.batch * p.heads * maxSplits(p.seqLen) * (p.headDim + 1)) *
+              sizeof(float));                                                   // partials
       b += sc(workers * uint64_t(p.groupSize() * kSplitRows) * sizeof(float));  // decode scores
     }
     return b;
   }
-  KernelCounts counts(const AttentionProblem& p) const override { return family::kvCacheCounts(p, recompute_); }
+  KernelCounts counts(const AttentionProblem& p) const override {
+    return family::kvCacheCounts(p, recompute_);
+  }
   KernelTelemetry telemetry() const override { return tel_; }
 
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
@@ -366,8 +368,10 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     const void* vSrc = t.v;
     if (!recompute_) {
       for (int64_t bk = 0; bk < B * KH; ++bk) {
-        std::memcpy(kc.data() + size_t(bk * L * D) * eb, cpu::elementAt(t.k, bk * L * D, dt), eb * size_t(P * D));
-        std::memcpy(vc.data() + size_t(bk * L * D) * eb, cpu::elementAt(t.v, bk * L * D, dt), eb * size_t(P * D));
+        std::memcpy(kc.data() + size_t(bk * L * D) * eb, cpu::elementAt(t.k, bk * L * D, dt),
+                    eb * size_t(P * D));
+        std::memcpy(vc.data() + size_t(bk * L * D) * eb, cpu::elementAt(t.v, bk * L * D, dt),
+                    eb * size_t(P * D));
       }
       kSrc = kc.data();
       vSrc = vc.data();
@@ -385,9 +389,10 @@ class KvCacheBase : public Kernel, public TelemetrySource {
                          static_cast<const float*>(vSrc) + kvh * L * D, P, p.causal, D, scale, scr(worker),
                          iota, o + bh * L * D, -1);
       } else {
-        attendRowsDirectHalf(cpu::elementAt(t.q, bh * L * D, dt), i0, i1, cpu::elementAt(kSrc, kvh * L * D, dt),
-                             cpu::elementAt(vSrc, kvh * L * D, dt), P, p.causal, D, scale, scr(worker),
-                             hscr(worker), iota, cpu::elementAt(t.o, bh * L * D, dt), -1, dt);
+        attendRowsDirectHalf(cpu::elementAt(t.q, bh * L * D, dt), i0, i1,
+                             cpu::elementAt(kSrc, kvh * L * D, dt), cpu::elementAt(vSrc, kvh * L * D, dt), P,
+                             p.causal, D, scale, scr(worker), hscr(worker), iota,
+                             cpu::elementAt(t.o, bh * L * D, dt), -1, dt);
       }
     });
     const auto t1 = std::chrono::steady_clock::now();
@@ -409,12 +414,13 @@ class KvCacheBase : public Kernel, public TelemetrySource {
           const int64_t i0 = piece * kPrefillRowsPerTask;
           const int64_t i1 = std::min(n, i0 + kPrefillRowsPerTask);
           if (!half) {
-            attendRowsDirect(q + bh * L * D, i0, i1, k + kvh * L * D, v + kvh * L * D, n, true, D,
-                             scale, scr(worker), iota, o + bh * L * D, pos);
+            attendRowsDirect(q + bh * L * D, i0, i1, k + kvh * L * D, v + kvh * L * D, n, true, D, scale,
+                             scr(worker), iota, o + bh * L * D, pos);
           } else {
-            attendRowsDirectHalf(cpu::elementAt(t.q, bh * L * D, dt), i0, i1, cpu::elementAt(t.k, kvh * L * D, dt),
-                                 cpu::elementAt(t.v, kvh * L * D, dt), n, true, D, scale, scr(worker),
-                                 hscr(worker), iota, cpu::elementAt(t.o, bh * L * D, dt), pos, dt);
+            attendRowsDirectHalf(cpu::elementAt(t.q, bh * L * D, dt), i0, i1,
+                                 cpu::elementAt(t.k, kvh * L * D, dt), cpu::elementAt(t.v, kvh * L * D, dt),
+                                 n, true, D, scale, scr(worker), hscr(worker), iota,
+                                 cpu::elementAt(t.o, bh * L * D, dt), pos, dt);
           }
         });
         continue;
@@ -439,7 +445,8 @@ class KvCacheBase : public Kernel, public TelemetrySource {
         float* rows = nullptr;
         if (half) {  // the G query rows in fp32, contiguous
           const HalfScratch hs = hscr(worker);
-          for (int64_t g = 0; g < G; ++g) convertToF32Rows(hs.q + g * D, cpu::elementAt(t.q, qRow + g * L * D, dt), D, dt);
+          for (int64_t g = 0; g < G; ++g)
+            convertToF32Rows(hs.q + g * D, cpu::elementAt(t.q, qRow + g * L * D, dt), D, dt);
           qf = hs.q;
           ldq = D;
           rows = hs.k;
@@ -503,6 +510,16 @@ class KvCacheRecomputeCpu final : public KvCacheBase {
 
 DILBENCH_REGISTER_KERNEL(KvCacheCpu, "kv-cache", CPU)
 DILBENCH_REGISTER_KERNEL(KvCacheRecomputeCpu, "kv-cache-recompute", CPU)
-DILBENCH_DESCRIBE_IMPLEMENTATION({"kv-cache", "kv-cache", ExactDense::WhenCausal, "kv-cache-recompute", {"promptLen", "newTokens"}, {"prefillNs", "decodeNs", "decodeSteps", "decodeBytes"}})
-DILBENCH_DESCRIBE_IMPLEMENTATION({"kv-cache-recompute", "kv-cache", ExactDense::WhenCausal, "kv-cache", {"promptLen", "newTokens"}, {"prefillNs", "decodeNs", "decodeSteps", "decodeBytes"}})
+DILBENCH_DESCRIBE_IMPLEMENTATION({"kv-cache",
+                                  "kv-cache",
+                                  ExactDense::WhenCausal,
+                                  "kv-cache-recompute",
+                                  {"promptLen", "newTokens"},
+                                  {"prefillNs", "decodeNs", "decodeSteps", "decodeBytes"}})
+DILBENCH_DESCRIBE_IMPLEMENTATION({"kv-cache-recompute",
+                                  "kv-cache",
+                                  ExactDense::WhenCausal,
+                                  "kv-cache",
+                                  {"promptLen", "newTokens"},
+                                  {"prefillNs", "decodeNs", "decodeSteps", "decodeBytes"}})
 }  // namespace dilbench

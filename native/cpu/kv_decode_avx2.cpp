@@ -29,7 +29,9 @@ struct LoadF32 {
 };
 struct LoadF16 {
   using T = uint16_t;
-  static __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m256 load(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
 };
 struct LoadBF16 {
   using T = uint16_t;
@@ -89,7 +91,9 @@ inline float softmaxRow(float* sg, int64_t n, float& m) {
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(sg + j));
   const __m256i tail = laneMask8(n - j);
-  if (j < n) mx = _mm256_max_ps(mx, _mm256_blendv_ps(negInf, _mm256_maskload_ps(sg + j, tail), _mm256_castsi256_ps(tail)));
+  if (j < n)
+    mx = _mm256_max_ps(mx,
+                       _mm256_blendv_ps(negInf, _mm256_maskload_ps(sg + j, tail), _mm256_castsi256_ps(tail)));
   m = hmax(mx);
   const __m256 mv = _mm256_set1_ps(m);
   const __m256 log2e = _mm256_set1_ps(1.4426950408889634f);
@@ -125,7 +129,8 @@ inline void scoreBlock(const float* q, int64_t ldq, const typename L::T* kr, int
     } else {
       for (int b = 0; b < KB; ++b) {
         const __m256 kv = L::load(kr + b * D + c);
-        for (int g = 0; g < GB; ++g) a[g * KB + b] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g * KB + b]);
+        for (int g = 0; g < GB; ++g)
+          a[g * KB + b] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g * KB + b]);
       }
     }
   }
@@ -137,8 +142,8 @@ inline void scoreBlock(const float* q, int64_t ldq, const typename L::T* kr, int
 
 // The scores of up to 8 query rows (gb) against one cache row (the key tail of scoresAll).
 template <class L>
-inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T* kr, int64_t D, float scale, float* s,
-                        int64_t n, int64_t j) {
+inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T* kr, int64_t D, float scale,
+                        float* s, int64_t n, int64_t j) {
   __m256 a[8];
   for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
   for (int64_t c = 0; c < D; c += 8) {
@@ -153,8 +158,8 @@ inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T
 // s[g * n + j] for all G query rows: K streams once, 8 rows at a time in order (2-4 KiB, which
 // the query-row blocks then take from L1); query rows in blocks of 8, 4, 2, 1.
 template <class L>
-void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D, float scale,
-               float* s) {
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D,
+               float scale, float* s) {
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
     const typename L::T* kr = k + j * D;
@@ -162,13 +167,16 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, i
     for (int b = 0; b < 8; ++b) _mm_prefetch(reinterpret_cast<const char*>(kr + (8 + b) * D), _MM_HINT_T0);
     int64_t g0 = 0;
     for (; g0 + 8 <= G; g0 += 8)
-      for (int b = 0; b < 8; ++b) scoreBlock<L, 8, 1>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
+      for (int b = 0; b < 8; ++b)
+        scoreBlock<L, 8, 1>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
     if (G - g0 >= 4) {
-      for (int b = 0; b < 8; b += 2) scoreBlock<L, 4, 2>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
+      for (int b = 0; b < 8; b += 2)
+        scoreBlock<L, 4, 2>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
       g0 += 4;
     }
     if (G - g0 >= 2) {
-      for (int b = 0; b < 8; b += 4) scoreBlock<L, 2, 4>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
+      for (int b = 0; b < 8; b += 4)
+        scoreBlock<L, 2, 4>(q + g0 * ldq, ldq, kr + b * D, D, scale, s + g0 * n, n, j + b);
       g0 += 2;
     }
     if (G - g0 == 1) scoreBlock<L, 1, 8>(q + g0 * ldq, ldq, kr, D, scale, s + g0 * n, n, j);
@@ -189,7 +197,8 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
                    float* out, bool first, const float* inv) {
   __m256 acc[GB][CB];
   for (int g = 0; g < GB; ++g)
-    for (int c = 0; c < CB; ++c) acc[g][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + g * D + 8 * c);
+    for (int c = 0; c < CB; ++c)
+      acc[g][c] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + g * D + 8 * c);
 #pragma GCC unroll 2
   for (int64_t j = j0; j < j1; ++j) {
     const typename L::T* vr = v + j * D;
@@ -207,7 +216,8 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
   }
   for (int g = 0; g < GB; ++g)
     for (int c = 0; c < CB; ++c)
-      _mm256_storeu_ps(out + g * D + 8 * c, inv ? _mm256_mul_ps(_mm256_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
+      _mm256_storeu_ps(out + g * D + 8 * c,
+                       inv ? _mm256_mul_ps(_mm256_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
 }
 
 // V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
@@ -236,7 +246,8 @@ void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_
 
 // gb query rows: p rows of stride n, out rows of stride D, inv[gb].
 template <class L>
-void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out, const float* inv) {
+void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out,
+            const float* inv) {
   for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
     const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
     const bool first = j0 == 0, last = j1 == n;
@@ -278,8 +289,8 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
 
 }  // namespace
 
-void decodeAttendAvx2(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+void decodeAttendAvx2(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                      int64_t D, float scale, float* out, float* lse, float* s) {
   decodeAttendImpl<LoadF32>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
 void decodeAttendAvx2F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,

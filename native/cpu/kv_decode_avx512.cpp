@@ -27,7 +27,9 @@ struct LoadF32 {
 };
 struct LoadF16 {
   using T = uint16_t;
-  static __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
 };
 struct LoadBF16 {
   using T = uint16_t;
@@ -66,7 +68,8 @@ inline float softmaxRow(float* sg, int64_t n, float& m) {
     z = _mm512_add_ps(z, p);
   }
   if (j < n) {
-    const __m512 p = cpu::exp2Avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + j), mv), log2e));
+    const __m512 p =
+        cpu::exp2Avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, sg + j), mv), log2e));
     _mm512_mask_storeu_ps(sg + j, tail, p);
     z = _mm512_mask_add_ps(z, tail, z, p);
   }
@@ -98,8 +101,8 @@ inline void scoreRow(const float* q, int64_t ldq, const typename L::T* kr, int64
 // s[g * n + j] for all G query rows: K streams once, row after row (the order the hardware
 // prefetcher follows best); the query rows take the row four at a time from L1.
 template <class L>
-void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D, float scale,
-               float* s) {
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D,
+               float scale, float* s) {
   const int64_t nv = D / 16;
   for (int64_t j = 0; j < n; ++j) {
     const typename L::T* kr = k + j * D;
@@ -125,7 +128,8 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
                    float* out, bool first, const float* inv) {
   __m512 acc[GB][CB];
   for (int g = 0; g < GB; ++g)
-    for (int c = 0; c < CB; ++c) acc[g][c] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + g * D + 16 * c);
+    for (int c = 0; c < CB; ++c)
+      acc[g][c] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + g * D + 16 * c);
   for (int64_t j = j0; j < j1; ++j) {
     const typename L::T* vr = v + j * D;
     __m512 vv[CB];
@@ -137,7 +141,8 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
   }
   for (int g = 0; g < GB; ++g)
     for (int c = 0; c < CB; ++c)
-      _mm512_storeu_ps(out + g * D + 16 * c, inv ? _mm512_mul_ps(_mm512_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
+      _mm512_storeu_ps(out + g * D + 16 * c,
+                       inv ? _mm512_mul_ps(_mm512_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
 }
 
 // V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
@@ -165,7 +170,8 @@ void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_
 
 // gb query rows: p rows of stride n, out rows of stride D, inv[gb].
 template <class L>
-void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out, const float* inv) {
+void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out,
+            const float* inv) {
   for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
     const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
     const bool first = j0 == 0, last = j1 == n;
@@ -199,8 +205,8 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
 
 }  // namespace
 
-void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                        int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+void decodeAttendAvx512(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                        int64_t D, float scale, float* out, float* lse, float* s) {
   decodeAttendImpl<LoadF32>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
 void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,

@@ -82,8 +82,8 @@ inline void scoreRow(const float* q, int64_t ldq, const typename L::T* kr, int64
 // s[g * n + j] for all G query rows: K streams once, row after row; the query rows take the row
 // four at a time from L1.
 template <class L>
-void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D, float scale,
-               float* s) {
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D,
+               float scale, float* s) {
   const int64_t nv = D / 4;
   for (int64_t j = 0; j < n; ++j) {
     const typename L::T* kr = k + j * D;
@@ -149,7 +149,8 @@ void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_
 
 // gb query rows: p rows of stride n, out rows of stride D, inv[gb].
 template <class L>
-void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out, const float* inv) {
+void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb, float* out,
+            const float* inv) {
   for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
     const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
     const bool first = j0 == 0, last = j1 == n;
@@ -183,8 +184,8 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
 
 }  // namespace
 
-void decodeAttendNeon(const float* q, int64_t ldq, int64_t G, const float* k, const float* v,
-                      int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+void decodeAttendNeon(const float* q, int64_t ldq, int64_t G, const float* k, const float* v, int64_t n,
+                      int64_t D, float scale, float* out, float* lse, float* s) {
   decodeAttendImpl<LoadF32>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
 void decodeAttendNeonF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,

@@ -100,10 +100,11 @@ class NaiveCpu final : public Kernel {
           float* alpha = l + kPanel;
           float* inv = alpha + kPanel;
           float* rows = half ? inv + kPanel : nullptr;  // half: Q panel rows, then output rows
-          const int64_t kvEnd = causal ? q0 + qr : N;  // later keys are masked for every row
+          const int64_t kvEnd = causal ? q0 + qr : N;   // later keys are masked for every row
 
           // 1. scores
-          ops.packQT(cpu::asF32(cpu::elementAt(t.q, qOff + q0 * D, dt), qr * D, dt, rows), D, qr, D, mul, qt, qPad);
+          ops.packQT(cpu::asF32(cpu::elementAt(t.q, qOff + q0 * D, dt), qr * D, dt, rows), D, qr, D, mul, qt,
+                     qPad);
           ops.scoresT(qt, qPad, D, K, D, kvEnd, S, qPad);
           // 2. mask
           if (causal) {
@@ -126,7 +127,8 @@ class NaiveCpu final : public Kernel {
             ops.pv(S, qPad, qr, V, D, kvEnd, D, static_cast<float*>(t.o) + qOff + q0 * D, D, nullptr);
           } else {
             ops.pv(S, qPad, qr, V, D, kvEnd, D, rows, D, nullptr);
-            cpu::convertFromF32(cpu::elementAt(t.o, qOff + q0 * D, dt), rows, static_cast<size_t>(qr * D), dt);
+            cpu::convertFromF32(cpu::elementAt(t.o, qOff + q0 * D, dt), rows, static_cast<size_t>(qr * D),
+                                dt);
           }
         });
       }

@@ -38,15 +38,26 @@ double peakFmaLoopGeneric(int64_t iterations) {
   __m128 a8 = _mm_set1_ps(1.8f), a9 = _mm_set1_ps(1.9f), a10 = _mm_set1_ps(2.0f), a11 = _mm_set1_ps(2.1f);
   const __m128 m = _mm_set1_ps(0.9999999f);
   const __m128 c = _mm_set1_ps(1e-7f);
-#define DB_STEP(x)             \
+#define DB_STEP(x)                     \
   x = _mm_add_ps(_mm_mul_ps(x, m), c); \
   __asm__ volatile("" : "+x"(x));
   for (int64_t it = 0; it < iterations; ++it) {
-    DB_STEP(a0) DB_STEP(a1) DB_STEP(a2) DB_STEP(a3) DB_STEP(a4) DB_STEP(a5)
-    DB_STEP(a6) DB_STEP(a7) DB_STEP(a8) DB_STEP(a9) DB_STEP(a10) DB_STEP(a11)
+    DB_STEP(a0)
+    DB_STEP(a1)
+    DB_STEP(a2)
+    DB_STEP(a3)
+    DB_STEP(a4)
+    DB_STEP(a5)
+    DB_STEP(a6)
+    DB_STEP(a7)
+    DB_STEP(a8)
+    DB_STEP(a9)
+    DB_STEP(a10)
+    DB_STEP(a11)
   }
 #undef DB_STEP
-  __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)), _mm_add_ps(_mm_add_ps(a4, a5), _mm_add_ps(a6, a7)));
+  __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)),
+                        _mm_add_ps(_mm_add_ps(a4, a5), _mm_add_ps(a6, a7)));
   s = _mm_add_ps(s, _mm_add_ps(_mm_add_ps(a8, a9), _mm_add_ps(a10, a11)));
   volatile float sink = _mm_cvtss_f32(s);
   (void)sink;
@@ -69,8 +80,18 @@ double peakFmaLoopGeneric(int64_t iterations) {
   x = x * m + c;   \
   DB_BARRIER(x)
   for (int64_t it = 0; it < iterations; ++it) {
-    DB_STEP(a0) DB_STEP(a1) DB_STEP(a2) DB_STEP(a3) DB_STEP(a4) DB_STEP(a5)
-    DB_STEP(a6) DB_STEP(a7) DB_STEP(a8) DB_STEP(a9) DB_STEP(a10) DB_STEP(a11)
+    DB_STEP(a0)
+    DB_STEP(a1)
+    DB_STEP(a2)
+    DB_STEP(a3)
+    DB_STEP(a4)
+    DB_STEP(a5)
+    DB_STEP(a6)
+    DB_STEP(a7)
+    DB_STEP(a8)
+    DB_STEP(a9)
+    DB_STEP(a10)
+    DB_STEP(a11)
   }
 #undef DB_STEP
 #undef DB_BARRIER
@@ -83,9 +104,7 @@ double peakFmaLoopGeneric(int64_t iterations) {
 
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Runs work(worker) repeatedly on `threads` workers until `seconds` pass; returns the summed
 // return values of work (units of work) and the elapsed wall time.
@@ -146,7 +165,9 @@ double runFmaSentinel(int threads, int64_t iterationsPerThread) {
   const FmaLoop fmaLoop = activeFmaLoop(activeSimdLevel());
   std::vector<double> flops(static_cast<size_t>(threads), 0.0);
   const auto t0 = cpu::Clock::now();
-  pool.parallelFor(threads, threads, [&](int64_t, int worker) { flops[static_cast<size_t>(worker)] += fmaLoop(iterationsPerThread); });
+  pool.parallelFor(threads, threads, [&](int64_t, int worker) {
+    flops[static_cast<size_t>(worker)] += fmaLoop(iterationsPerThread);
+  });
   const double seconds = cpu::secondsSince(t0);
   double total = 0;
   for (double f : flops) total += f;

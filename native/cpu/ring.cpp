@@ -36,15 +36,12 @@ class RingCpu final : public Kernel, public TelemetrySource {
   }
   void validate(const AttentionProblem& p) const override { validateRingSize(p); }
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
-    return uint64_t(p.batch * p.heads * p.seqLen) * sizeof(float) +
-           uint64_t(p.seqLen) * sizeof(int64_t) +
-           uint64_t(std::max(1, threads)) * uint64_t(family::tileScratchFloats(p.headDim)) *
-               sizeof(float);
+    return uint64_t(p.batch * p.heads * p.seqLen) * sizeof(float) + uint64_t(p.seqLen) * sizeof(int64_t) +
+           uint64_t(std::max(1, threads)) * uint64_t(family::tileScratchFloats(p.headDim)) * sizeof(float);
   }
   KernelCounts counts(const AttentionProblem& p) const override {
     KernelCounts c;
-    c.flops = 4.0 * double(p.headDim) * double(p.batch * p.heads) *
-              family::pairCount(p.seqLen, p.causal);
+    c.flops = 4.0 * double(p.headDim) * double(p.batch * p.heads) * family::pairCount(p.seqLen, p.causal);
     c.bytesMoved = family::denseBytesMoved(p);
     return c;
   }
@@ -97,10 +94,9 @@ class RingCpu final : public Kernel, public TelemetrySource {
           const float* qHead = q + bh * L * D;
           for (const auto& kc : kvChunks) {
             if (kc.size() <= 0) continue;
-            family::attendRowsMerge(qHead, iota + pc.begin, pc.end - pc.begin,
-                                    k + (kvh * L + kc.begin) * D, v + (kvh * L + kc.begin) * D, D,
-                                    iota + kc.begin, kc.size(), D, scale, p.causal,
-                                    o + bh * L * D, lseBuf.data() + bh * L, s, ctx.cancel);
+            family::attendRowsMerge(qHead, iota + pc.begin, pc.end - pc.begin, k + (kvh * L + kc.begin) * D,
+                                    v + (kvh * L + kc.begin) * D, D, iota + kc.begin, kc.size(), D, scale,
+                                    p.causal, o + bh * L * D, lseBuf.data() + bh * L, s, ctx.cancel);
           }
         });
         const auto t1 = std::chrono::steady_clock::now();
@@ -108,8 +104,7 @@ class RingCpu final : public Kernel, public TelemetrySource {
         if (step + 1 < P) {
           int64_t rows = 0;
           for (const auto& c : kvChunks) rows += c.size();
-          tel.stepRankBytesSent[step][rank] =
-              2ull * uint64_t(B * p.kvHeads * rows * D) * sizeof(float);
+          tel.stepRankBytesSent[step][rank] = 2ull * uint64_t(B * p.kvHeads * rows * D) * sizeof(float);
         }
       }
     }
@@ -125,5 +120,10 @@ class RingCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(RingCpu, "ring", CPU)
-DILBENCH_DESCRIBE_IMPLEMENTATION({"ring", "dense", ExactDense::Always, "flash", {"ringSize"}, {"ringSize", "stepRankNs", "stepRankBytesSent"}})
+DILBENCH_DESCRIBE_IMPLEMENTATION({"ring",
+                                  "dense",
+                                  ExactDense::Always,
+                                  "flash",
+                                  {"ringSize"},
+                                  {"ringSize", "stepRankNs", "stepRankBytesSent"}})
 }  // namespace dilbench

@@ -21,8 +21,7 @@ namespace dilbench {
 namespace {
 
 // Range of pattern indices [lo, hi) of segment `seg` whose positions fall in [cb, ce).
-inline void rowsIn(const DilatedPattern& pat, int64_t seg, int64_t cb, int64_t ce, int64_t& lo,
-                   int64_t& hi) {
+inline void rowsIn(const DilatedPattern& pat, int64_t seg, int64_t cb, int64_t ce, int64_t& lo, int64_t& hi) {
   const int64_t* a = pat.positions.data() + pat.segmentStart[seg];
   const int64_t* z = pat.positions.data() + pat.segmentStart[seg + 1];
   lo = std::lower_bound(a, z, cb) - pat.positions.data();
@@ -45,8 +44,7 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
     const int64_t seg = family::maxSegmentRows(resolveDilatedPairs(p));
     return uint64_t(p.batch * p.heads * p.seqLen) * sizeof(float) +
            uint64_t(std::max(1, threads)) *
-               uint64_t(2 * family::align16(seg * p.headDim) +
-                        family::tileScratchFloats(p.headDim)) *
+               uint64_t(2 * family::align16(seg * p.headDim) + family::tileScratchFloats(p.headDim)) *
                sizeof(float);
   }
   KernelCounts counts(const AttentionProblem& p) const override {
@@ -90,8 +88,7 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
     for (int64_t h = 0; h < H; ++h) {
       for (size_t i = 0; i < pairs.size(); ++i) {
         const int64_t off = h % pairs[i].r;
-        headParts[h].push_back(
-            {i, off, PatternCache::fetch(ctx.patterns, L, pairs[i].w, pairs[i].r, off)});
+        headParts[h].push_back({i, off, PatternCache::fetch(ctx.patterns, L, pairs[i].w, pairs[i].r, off)});
       }
     }
 
@@ -152,9 +149,8 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
               const int64_t* kpos = pat.positions.data() + kl;
               const float* kk = family::gatherRows(k + kvh * L * D, kpos, kh2 - kl, D, kBuf);
               const float* vv = family::gatherRows(v + kvh * L * D, kpos, kh2 - kl, D, vBuf);
-              family::attendRowsMerge(q + bh * L * D, qpos, qh - ql, kk, vv, D, kpos, kh2 - kl,
-                                      D, scale, p.causal, o + bh * L * D,
-                                      lseBuf.data() + bh * L, s, ctx.cancel);
+              family::attendRowsMerge(q + bh * L * D, qpos, qh - ql, kk, vv, D, kpos, kh2 - kl, D, scale,
+                                      p.causal, o + bh * L * D, lseBuf.data() + bh * L, s, ctx.cancel);
             }
           }
         });
@@ -178,5 +174,10 @@ class RingDilatedCpu final : public Kernel, public TelemetrySource {
 }  // namespace
 
 DILBENCH_REGISTER_KERNEL(RingDilatedCpu, "ring-dilated", CPU)
-DILBENCH_DESCRIBE_IMPLEMENTATION({"ring-dilated", "dilated", ExactDense::Never, "dilated", {"segmentLengths", "dilationRates", "ringSize"}, {"ringSize", "stepRankNs", "stepRankBytesSent"}})
+DILBENCH_DESCRIBE_IMPLEMENTATION({"ring-dilated",
+                                  "dilated",
+                                  ExactDense::Never,
+                                  "dilated",
+                                  {"segmentLengths", "dilationRates", "ringSize"},
+                                  {"ringSize", "stepRankNs", "stepRankBytesSent"}})
 }  // namespace dilbench

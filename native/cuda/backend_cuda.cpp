@@ -21,10 +21,9 @@ namespace {
 
 [[noreturn]] void fail(cudaError_t e, const char* what) {
   cudaGetLastError();  // clear non-sticky errors so the next point can run
-  const ErrorCode code =
-      e == cudaErrorMemoryAllocation ? ErrorCode::OutOfMemory : ErrorCode::Internal;
-  throw Error(code, std::string("CUDA ") + what + ": " + cudaGetErrorName(e) + " (" +
-                        cudaGetErrorString(e) + ")");
+  const ErrorCode code = e == cudaErrorMemoryAllocation ? ErrorCode::OutOfMemory : ErrorCode::Internal;
+  throw Error(code,
+              std::string("CUDA ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
 }
 inline void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) fail(e, what);
@@ -113,8 +112,8 @@ class CudaBackend final : public Backend {
     for (size_t off = 0; off < count; off += kStageElems) {
       const size_t n = std::min(kStageElems, count - off);
       check(cudaMemcpyAsync(stage, src + off, n * 4, cudaMemcpyHostToDevice, stream_), "upload");
-      checkMsg(cuda::convertFromF32(static_cast<char*>(dst) + off * dtypeBytes(dtype), stage, n,
-                                    elem(dtype), stream_),
+      checkMsg(cuda::convertFromF32(static_cast<char*>(dst) + off * dtypeBytes(dtype), stage, n, elem(dtype),
+                                    stream_),
                "upload conversion");
     }
     check(cudaStreamSynchronize(stream_), "upload");
@@ -179,7 +178,8 @@ class CudaBackend final : public Backend {
  private:
   static constexpr size_t kStageElems = size_t(16) << 20;  // 64 MiB of fp32 per chunk
   float* staging() {
-    if (!stage_) check(cudaMalloc(reinterpret_cast<void**>(&stage_), kStageElems * 4), "cudaMalloc (staging)");
+    if (!stage_)
+      check(cudaMalloc(reinterpret_cast<void**>(&stage_), kStageElems * 4), "cudaMalloc (staging)");
     return stage_;
   }
   int device_;
@@ -195,7 +195,7 @@ class CudaBackend final : public Backend {
 
 Backend* makeCudaBackend() {
   if (cuda::deviceCount() < 1) return nullptr;  // backendFor() reports "no usable device"
-  static CudaBackend* b = new CudaBackend(0);    // lives for the process (no teardown order issues)
+  static CudaBackend* b = new CudaBackend(0);   // lives for the process (no teardown order issues)
   return b;
 }
 

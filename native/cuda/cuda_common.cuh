@@ -11,19 +11,37 @@
 namespace dilbench {
 namespace cuda {
 
-template <class T> struct ElemOf;
-template <> struct ElemOf<float> { static constexpr ElemType value = ElemType::F32; };
-template <> struct ElemOf<__half> { static constexpr ElemType value = ElemType::F16; };
-template <> struct ElemOf<__nv_bfloat16> { static constexpr ElemType value = ElemType::BF16; };
+template <class T>
+struct ElemOf;
+template <>
+struct ElemOf<float> {
+  static constexpr ElemType value = ElemType::F32;
+};
+template <>
+struct ElemOf<__half> {
+  static constexpr ElemType value = ElemType::F16;
+};
+template <>
+struct ElemOf<__nv_bfloat16> {
+  static constexpr ElemType value = ElemType::BF16;
+};
 
 __device__ __forceinline__ float toF(float x) { return x; }
 __device__ __forceinline__ float toF(__half x) { return __half2float(x); }
 __device__ __forceinline__ float toF(__nv_bfloat16 x) { return __bfloat162float(x); }
 
-template <class T> __device__ __forceinline__ T fromF(float x);
-template <> __device__ __forceinline__ float fromF<float>(float x) { return x; }
-template <> __device__ __forceinline__ __half fromF<__half>(float x) { return __float2half_rn(x); }
-template <> __device__ __forceinline__ __nv_bfloat16 fromF<__nv_bfloat16>(float x) {
+template <class T>
+__device__ __forceinline__ T fromF(float x);
+template <>
+__device__ __forceinline__ float fromF<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __half fromF<__half>(float x) {
+  return __float2half_rn(x);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 fromF<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
 }
 

@@ -16,18 +16,18 @@ struct DeviceInfo {
   uint64_t totalMemoryBytes = 0;
   uint64_t l2CacheBytes = 0;
   int multiProcessors = 0;
-  int smClockMHz = 0;      // current SM clock (NVML when loadable, else the rated clock)
-  int maxSmClockMHz = 0;   // rated / max SM clock
+  int smClockMHz = 0;       // current SM clock (NVML when loadable, else the rated clock)
+  int maxSmClockMHz = 0;    // rated / max SM clock
   std::string clockSource;  // "nvml" | "rated"
   std::string driverVersion;
   std::string runtimeVersion;
 };
 
-int deviceCount();                     // 0 when no driver/device (never throws)
-std::string deviceCountError();        // why deviceCount() is 0 ("" otherwise)
+int deviceCount();               // 0 when no driver/device (never throws)
+std::string deviceCountError();  // why deviceCount() is 0 ("" otherwise)
 std::vector<DeviceInfo> listDevices();
-std::string driverVersionString();     // CUDA driver API version "13.0" (+ NVML driver "580.x")
-std::string runtimeVersionString();    // cudart version compiled in, "13.0"
+std::string driverVersionString();   // CUDA driver API version "13.0" (+ NVML driver "580.x")
+std::string runtimeVersionString();  // cudart version compiled in, "13.0"
 // Current SM clock in MHz through NVML (dlopen'ed at run time), or -1 when NVML is absent.
 int currentSmClockMHz(int device);
 // Rated (maximum boost) SM clock in MHz from the device attributes, or -1 when unreadable.

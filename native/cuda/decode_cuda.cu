@@ -75,7 +75,7 @@ __global__ void __launch_bounds__(kThreads) decodeSplitKernel(DecodeParams p) {
   constexpr int VEC = 16 / sizeof(T);  // elements per 16-byte load
   constexpr int LPR = D / VEC;         // lanes per cache row
   static_assert(LPR >= 1 && LPR <= 32 && (32 % LPR) == 0, "headDim / dtype combination");
-  constexpr int SG = 32 / LPR;         // lane groups per warp
+  constexpr int SG = 32 / LPR;  // lane groups per warp
   constexpr int NSG = (kThreads / 32) * SG;
   constexpr int U = kRowsInFlight;
   __shared__ float sM[NSG][GH], sL[NSG][GH];
@@ -96,8 +96,8 @@ __global__ void __launch_bounds__(kThreads) decodeSplitKernel(DecodeParams p) {
   float qv[GH][VEC];
 #pragma unroll
   for (int g = 0; g < GH; ++g) {
-    const T* qrow = static_cast<const T*>(p.q) +
-                    (static_cast<size_t>(b * p.heads + h0 + g) * p.L + p.pos) * D + li * VEC;
+    const T* qrow =
+        static_cast<const T*>(p.q) + (static_cast<size_t>(b * p.heads + h0 + g) * p.L + p.pos) * D + li * VEC;
     float f[VEC];
     unpack<T>(*reinterpret_cast<const uint4*>(qrow), f);
 #pragma unroll
@@ -211,7 +211,8 @@ __global__ void __launch_bounds__(128) decodeCombineKernel(DecodeParams p) {
 }
 
 int groupHeads(int64_t group) {
-  for (int gh : {8, 4, 2}) if (group % gh == 0) return gh;
+  for (int gh : {8, 4, 2})
+    if (group % gh == 0) return gh;
   return 1;
 }
 
@@ -223,13 +224,15 @@ int splitsFor(const DecodeArgs& a, int sms) {
   const int64_t n = a.pos + 1;
   const int64_t blocks = a.batch * a.heads / groupHeads(a.heads / a.kvHeads);
   const int64_t want = (4LL * sms + blocks - 1) / blocks;  // about 4 blocks per SM
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(want, (n + kMinRowsPerSplit - 1) / kMinRowsPerSplit)));
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(want, (n + kMinRowsPerSplit - 1) / kMinRowsPerSplit)));
 }
 
 int smCount() {
   static int sms = [] {
     int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
       cudaGetLastError();
       return 108;
     }
@@ -273,7 +276,8 @@ bool decodeSupports(ElemType, int64_t headDim) { return headDim == 64 || headDim
 
 size_t decodeWorkspaceBytes(const DecodeArgs& a) {
   const size_t splits = static_cast<size_t>(maxSplitsFor(a.rowsPerHead));
-  return static_cast<size_t>(a.batch * a.heads) * splits * (static_cast<size_t>(a.headDim) + 2) * sizeof(float);
+  return static_cast<size_t>(a.batch * a.heads) * splits * (static_cast<size_t>(a.headDim) + 2) *
+         sizeof(float);
 }
 
 int decodeSplits(const DecodeArgs& a) { return splitsFor(a, smCount()); }

@@ -32,12 +32,10 @@ Nvml& nvml() {
     n.init = reinterpret_cast<int (*)()>(dlsym(n.lib, "nvmlInit_v2"));
     n.handleByIndex =
         reinterpret_cast<int (*)(unsigned, void**)>(dlsym(n.lib, "nvmlDeviceGetHandleByIndex_v2"));
-    n.handleByPci = reinterpret_cast<int (*)(const char*, void**)>(
-        dlsym(n.lib, "nvmlDeviceGetHandleByPciBusId_v2"));
-    n.clockInfo = reinterpret_cast<int (*)(void*, int, unsigned*)>(
-        dlsym(n.lib, "nvmlDeviceGetClockInfo"));
-    n.driverVersion =
-        reinterpret_cast<int (*)(char*, unsigned)>(dlsym(n.lib, "nvmlSystemGetDriverVersion"));
+    n.handleByPci =
+        reinterpret_cast<int (*)(const char*, void**)>(dlsym(n.lib, "nvmlDeviceGetHandleByPciBusId_v2"));
+    n.clockInfo = reinterpret_cast<int (*)(void*, int, unsigned*)>(dlsym(n.lib, "nvmlDeviceGetClockInfo"));
+    n.driverVersion = reinterpret_cast<int (*)(char*, unsigned)>(dlsym(n.lib, "nvmlSystemGetDriverVersion"));
     n.ok = n.init && n.clockInfo && (n.handleByPci || n.handleByIndex) && n.init() == 0;
   });
   return n;

@@ -30,7 +30,8 @@ struct DeviceBuffers {
 
 // One CTA = one task of the launch for one (batch, query head): at most BM query rows.
 template <class T, int D>
-__global__ void __launch_bounds__(kThreads) familyAttentionKernel(const FamilyLaunch L, const DeviceBuffers buf) {
+__global__ void __launch_bounds__(kThreads)
+    familyAttentionKernel(const FamilyLaunch L, const DeviceBuffers buf) {
   constexpr int RW = rowsPerWarp(D), BM = kWarps * RW, BN = kKeyTile, DL = D / 32;
   static_assert(D % 32 == 0 && BN == 32, "one key per lane, headDim / 32 columns per lane");
   __shared__ float sQ[BM][D];

@@ -134,8 +134,8 @@ DILBENCH_HD void groupHeads(int64_t heads, int64_t groups, int64_t g, int64_t& b
 // Chunk `which` (0, or 1 for the zigzag's second) of rank `rank`: non-causal, P contiguous chunks
 // [rank*L/P, (rank+1)*L/P); causal, 2P chunks of which rank holds rank and 2P-1-rank.
 // Same as ringRankChunks() (native/cpu/family.h).
-DILBENCH_HD void ringChunk(int64_t seqLen, int64_t P, bool causal, int64_t rank, int which,
-                           int64_t& begin, int64_t& end) {
+DILBENCH_HD void ringChunk(int64_t seqLen, int64_t P, bool causal, int64_t rank, int which, int64_t& begin,
+                           int64_t& end) {
   if (!causal) {
     begin = rank * seqLen / P;
     end = (rank + 1) * seqLen / P;
@@ -157,9 +157,9 @@ DILBENCH_HD uint64_t splitmix64(uint64_t x) {
 }
 DILBENCH_HD bool randomBlockAllowed(uint64_t seed, double density, int64_t qb, int64_t kb) {
   if (qb == kb) return true;
-  const uint64_t h = splitmix64(splitmix64(seed ^ 0x5bd1e995ull) ^
-                                (static_cast<uint64_t>(qb) * 0x100000001b3ull) ^
-                                splitmix64(static_cast<uint64_t>(kb)));
+  const uint64_t h =
+      splitmix64(splitmix64(seed ^ 0x5bd1e995ull) ^ (static_cast<uint64_t>(qb) * 0x100000001b3ull) ^
+                 splitmix64(static_cast<uint64_t>(kb)));
   const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
   return u < density;
 }
@@ -175,8 +175,8 @@ DILBENCH_HD bool blockAllowed(const FamilyLaunch& L, int64_t qb, int64_t kb) {
 }
 // Key blocks of query block qb for the analytic patterns: first, first + step, ..., last
 // (empty when last < first); the closed form of keyProgression() in native/cpu/block_sparse.cpp.
-DILBENCH_HD void keyBlockProgression(const FamilyLaunch& L, int64_t qb, int64_t& first,
-                                     int64_t& last, int64_t& step) {
+DILBENCH_HD void keyBlockProgression(const FamilyLaunch& L, int64_t qb, int64_t& first, int64_t& last,
+                                     int64_t& step) {
   const int64_t nb = L.blocks;
   const int64_t hiAll = L.causal ? qb : nb - 1;
   if (L.pattern == kLocal) {
@@ -257,7 +257,7 @@ DILBENCH_HD bool queryTile(const FamilyLaunch& L, int64_t task, int64_t h, Span&
 // Key spans of a task in ascending position order. State lives in the caller (registers on the
 // device); every thread of a CTA walks the same sequence.
 struct KeyCursor {
-  int32_t index = 0;                    // spans handed out so far (dilated, ring, ring-dilated)
+  int32_t index = 0;                      // spans handed out so far (dilated, ring, ring-dilated)
   int64_t next = 0, last = -1, step = 1;  // block-sparse: next candidate key block
   int32_t started = 0;
 };
@@ -283,8 +283,8 @@ DILBENCH_HD bool nextKeySpan(const FamilyLaunch& L, int64_t task, int64_t h, Key
     }
     case kRingDilated: {
       if (c.index++ > 0) return false;
-      const Span seg = segmentRows(L.seqLen, L.w, L.r, headOffset(L, h),
-                                   L.segFirst + task / L.tilesPerSegment);
+      const Span seg =
+          segmentRows(L.seqLen, L.w, L.r, headOffset(L, h), L.segFirst + task / L.tilesPerSegment);
       int64_t lo, hi;
       indicesIn(seg, L.kBegin[0], L.kEnd[0], lo, hi);
       if (hi <= lo) return false;
@@ -327,8 +327,8 @@ struct KeyTiles {
   int64_t j0 = 0;
   int32_t haveSpan = 0;
 };
-DILBENCH_HD bool nextKeyTile(const FamilyLaunch& L, int64_t task, int64_t h, int64_t qLast,
-                             KeyTiles& it, Span& tile) {
+DILBENCH_HD bool nextKeyTile(const FamilyLaunch& L, int64_t task, int64_t h, int64_t qLast, KeyTiles& it,
+                             Span& tile) {
   for (;;) {
     if (!it.haveSpan) {
       if (!nextKeySpan(L, task, h, it.cursor, it.span)) return false;

@@ -99,8 +99,8 @@ std::vector<FamilyLaunch> planRingDilated(const FamilyShape& s, const std::vecto
         ringChunk(s.seqLen, P, false, src, 0, l.kBegin[0], l.kEnd[0]);
         const int64_t qSize = l.qEnd[0] - l.qBegin[0], kSize = l.kEnd[0] - l.kBegin[0];
         // A segment's rows inside the query chunk: at most ceil(w / r) and ceil(qSize / r).
-        l.tilesPerSegment = ceilDiv(std::max<int64_t>(1, std::min(ceilDiv(p.w, p.r), ceilDiv(qSize, p.r))),
-                                    l.tileRows);
+        l.tilesPerSegment =
+            ceilDiv(std::max<int64_t>(1, std::min(ceilDiv(p.w, p.r), ceilDiv(qSize, p.r))), l.tileRows);
         l.tasks = 0;
         if (qSize > 0 && kSize > 0) {
           // Segments overlapping both chunks.
@@ -190,7 +190,8 @@ const char* checkFamilyLaunch(const FamilyLaunch& l) {
   if (l.batch * l.heads > 65535) return "family (cuda): batch * heads must be <= 65535";
   if (!headDimSupported(l.headDim)) return "family (cuda): headDim must be 32, 64, 96 or 128";
   if (l.tileRows != tileRows(l.headDim)) return "family (cuda): tileRows does not match headDim";
-  if (!(l.scaleLog2 > 0.f) || !std::isfinite(l.scaleLog2)) return "family (cuda): scale must be finite and > 0";
+  if (!(l.scaleLog2 > 0.f) || !std::isfinite(l.scaleLog2))
+    return "family (cuda): scale must be finite and > 0";
   if (l.headBegin < 0 || l.headCount < 0 || l.headBegin + l.headCount > l.heads)
     return "family (cuda): head range outside [0, heads)";
   if (l.tasks < 0 || l.tasks > 0x7fffffffLL) return "family (cuda): too many tasks for one grid";
@@ -209,7 +210,8 @@ const char* checkFamilyLaunch(const FamilyLaunch& l) {
       if (!l.mergeIntoAccumulator) return "family (cuda): dilated merges into the accumulator";
       return nullptr;
     case kRing:
-      if (l.qChunks < 1 || l.qChunks > 2 || l.kChunks < 1 || l.kChunks > 2) return "family (cuda): ring chunk count";
+      if (l.qChunks < 1 || l.qChunks > 2 || l.kChunks < 1 || l.kChunks > 2)
+        return "family (cuda): ring chunk count";
       for (int c = 0; c < l.qChunks; ++c)
         if (!chunkOk(l.qBegin[c], l.qEnd[c])) return "family (cuda): ring query chunk outside the sequence";
       for (int c = 0; c < l.kChunks; ++c)
@@ -221,7 +223,8 @@ const char* checkFamilyLaunch(const FamilyLaunch& l) {
       if (!pairOk()) return "family (cuda): ring-dilated pair out of range";
       if (!chunkOk(l.qBegin[0], l.qEnd[0]) || !chunkOk(l.kBegin[0], l.kEnd[0]))
         return "family (cuda): ring-dilated chunk outside the sequence";
-      if (l.segFirst < 0 || (l.tasks > 0 && l.segFirst + (l.tasks - 1) / l.tilesPerSegment >= ceilDiv(L, l.w)))
+      if (l.segFirst < 0 ||
+          (l.tasks > 0 && l.segFirst + (l.tasks - 1) / l.tilesPerSegment >= ceilDiv(L, l.w)))
         return "family (cuda): ring-dilated segments outside the sequence";
       if (l.tilesPerSegment * BM < std::min(ceilDiv(l.w, l.r), ceilDiv(l.qEnd[0] - l.qBegin[0], l.r)))
         return "family (cuda): too few tiles per segment";
@@ -236,8 +239,7 @@ const char* checkFamilyLaunch(const FamilyLaunch& l) {
           l.tasks > l.blocks * l.tilesPerBlock)
         return "family (cuda): block tiles";
       return nullptr;
-    default:
-      return "family (cuda): unknown kernel kind";
+    default: return "family (cuda): unknown kernel kind";
   }
 }
 

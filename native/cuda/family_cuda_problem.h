@@ -34,7 +34,7 @@ inline std::vector<FamilyPair> familyPairs(const AttentionProblem& p) {
 inline BlockSparseParams familyBlockSparse(const AttentionProblem& p) {
   BlockSparseParams b;
   const std::string& bp = p.blockPattern;  // validateBlockSparse() rejects anything else
-  b.pattern = bp == "strided" ? family_math::kStrided
+  b.pattern = bp == "strided"   ? family_math::kStrided
               : bp == "dilated" ? family_math::kDilatedBlocks
               : bp == "random"  ? family_math::kRandom
                                 : family_math::kLocal;
@@ -74,11 +74,13 @@ inline std::vector<family::DilatedPart> familyHeadParts(const std::vector<Dilate
 // Exact flops (2 per multiply-add, both matmuls, causal-aware): the CPU kernels' numbers.
 inline double familyFlops(const AttentionProblem& p) {
   const std::string& n = p.implementation;
-  if (n == "ring") return 4.0 * double(p.headDim) * double(p.batch * p.heads) * family::pairCount(p.seqLen, p.causal);
+  if (n == "ring")
+    return 4.0 * double(p.headDim) * double(p.batch * p.heads) * family::pairCount(p.seqLen, p.causal);
   if (n == "block-sparse") return blockSparseStats(p).flops;
   const auto pairs = resolveDilatedPairs(p);
   const bool grouped = n == "dilated-grouped";
-  return family::dilatedCounts(p, [&](int64_t h) { return familyHeadParts(pairs, p.heads, h, grouped); }).flops;
+  return family::dilatedCounts(p, [&](int64_t h) { return familyHeadParts(pairs, p.heads, h, grouped); })
+      .flops;
 }
 
 }  // namespace cuda

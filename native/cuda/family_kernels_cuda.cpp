@@ -37,7 +37,8 @@ using cuda_glue::raise;
 void validateFamilyCuda(const AttentionProblem& p, const std::string& name) {
   cuda_glue::validateCommonCuda(p, name);
   if (!fm::headDimSupported(p.headDim))
-    throwInvalid("headDim", name + " (cuda) supports headDim 32, 64, 96 and 128, got " + std::to_string(p.headDim));
+    throwInvalid("headDim",
+                 name + " (cuda) supports headDim 32, 64, 96 and 128, got " + std::to_string(p.headDim));
 }
 
 void validateRingSizeCuda(const AttentionProblem& p, const std::string& name) {
@@ -182,8 +183,8 @@ class FamilyCudaKernel : public Kernel, public TelemetrySource {
       pollCancel(ctx);
       const FamilyLaunch& l = launches[i];
       raise(cuda::launchFamily(l, b), name());
-      const bool groupEnds = i + 1 == launches.size() || launches[i + 1].step != l.step ||
-                             launches[i + 1].rank != l.rank;
+      const bool groupEnds =
+          i + 1 == launches.size() || launches[i + 1].step != l.step || launches[i + 1].rank != l.rank;
       if (ringSize > 0 && groupEnds) events_.record(size_t(l.step * ringSize + l.rank + 1), ctx.stream);
     }
     raise(cuda::familyFinish(b, outElements), name());

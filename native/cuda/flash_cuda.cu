@@ -36,8 +36,10 @@ __device__ __forceinline__ void ldmatrixX4T(uint32_t (&r)[4], uint32_t addr) {
                : "r"(addr));
 }
 
-template <class T> struct Mma;
-template <> struct Mma<__half> {
+template <class T>
+struct Mma;
+template <>
+struct Mma<__half> {
   static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                              uint32_t b1) {
     asm volatile(
@@ -51,7 +53,8 @@ template <> struct Mma<__half> {
     return *reinterpret_cast<uint32_t*>(&h);
   }
 };
-template <> struct Mma<__nv_bfloat16> {
+template <>
+struct Mma<__nv_bfloat16> {
   static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                              uint32_t b1) {
     asm volatile(
@@ -71,11 +74,11 @@ struct FlashParams {
   const void* k;
   const void* v;
   void* o;
-  int n;       // rows processed per head (queries and keys)
+  int n;         // rows processed per head (queries and keys)
   long long ld;  // rows allocated per head (head stride = ld * headDim); >= n
-  int heads;   // query heads
+  int heads;     // query heads
   int kvHeads;
-  int group;   // heads / kvHeads
+  int group;  // heads / kvHeads
   float scaleLog2;
   int causal;
 };
@@ -102,9 +105,9 @@ __device__ __forceinline__ void loadTile(T* s, const T* g, int row0, int rows, i
 template <class T, int D, int MF, int BN, bool QREG>
 __global__ void __launch_bounds__(128) flashMmaKernel(FlashParams p) {
   constexpr int BM = 64 * MF;
-  constexpr int KD = D / 16;   // k16 steps over headDim
-  constexpr int NS = BN / 8;   // n8 score tiles per row block
-  constexpr int ND = D / 8;    // n8 output tiles
+  constexpr int KD = D / 16;  // k16 steps over headDim
+  constexpr int NS = BN / 8;  // n8 score tiles per row block
+  constexpr int ND = D / 8;   // n8 output tiles
   extern __shared__ uint4 smemRaw[];
   T* sQ = reinterpret_cast<T*>(smemRaw);
   T* sK = sQ + BM * D;
@@ -180,8 +183,7 @@ __global__ void __launch_bounds__(128) flashMmaKernel(FlashParams p) {
 #pragma unroll
           for (int e = 0; e < 4; ++e) a[f][e] = qf[f][kk][e];
         } else {
-          ldmatrixX4(a[f], smemAddr(sQ + swz<D>(f * 64 + warp * 16 + (mi & 1) * 8 + lr,
-                                                 kk * 2 + (mi >> 1))));
+          ldmatrixX4(a[f], smemAddr(sQ + swz<D>(f * 64 + warp * 16 + (mi & 1) * 8 + lr, kk * 2 + (mi >> 1))));
         }
       }
 #pragma unroll
@@ -286,8 +288,7 @@ __global__ void __launch_bounds__(128) flashMmaKernel(FlashParams p) {
         uint32_t* dst = reinterpret_cast<uint32_t*>(O + static_cast<size_t>(row) * D);
 #pragma unroll
         for (int d = 0; d < ND; ++d)
-          dst[d * 4 + (lane & 3)] =
-              Mma<T>::pack(acc[f][d][2 * r] * inv, acc[f][d][2 * r + 1] * inv);
+          dst[d * 4 + (lane & 3)] = Mma<T>::pack(acc[f][d][2 * r] * inv, acc[f][d][2 * r + 1] * inv);
       }
     }
 }
@@ -299,19 +300,23 @@ const char* launchMma(const AttnArgs& a) {
   static bool configured = false;  // benign race: the attribute call is idempotent
   if (!configured) {
     cudaError_t e = cudaFuncSetAttribute(flashMmaKernel<T, D, MF, BN, QREG>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(smem));
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     if (e != cudaSuccess) return cudaGetErrorString(e);
     configured = true;
   }
-  FlashParams p{a.q, a.k, a.v, a.o, static_cast<int>(a.seqLen),
-                a.headStrideRows > 0 ? a.headStrideRows : a.seqLen, static_cast<int>(a.heads),
-                static_cast<int>(a.kvHeads), static_cast<int>(a.heads / a.kvHeads),
-                a.scale * kLog2e, a.causal ? 1 : 0};
-  dim3 grid(static_cast<unsigned>((a.seqLen + BM - 1) / BM),
-            static_cast<unsigned>(a.batch * a.heads));
-  flashMmaKernel<T, D, MF, BN, QREG>
-      <<<grid, 128, smem, static_cast<cudaStream_t>(a.stream)>>>(p);
+  FlashParams p{a.q,
+                a.k,
+                a.v,
+                a.o,
+                static_cast<int>(a.seqLen),
+                a.headStrideRows > 0 ? a.headStrideRows : a.seqLen,
+                static_cast<int>(a.heads),
+                static_cast<int>(a.kvHeads),
+                static_cast<int>(a.heads / a.kvHeads),
+                a.scale * kLog2e,
+                a.causal ? 1 : 0};
+  dim3 grid(static_cast<unsigned>((a.seqLen + BM - 1) / BM), static_cast<unsigned>(a.batch * a.heads));
+  flashMmaKernel<T, D, MF, BN, QREG><<<grid, 128, smem, static_cast<cudaStream_t>(a.stream)>>>(p);
   return lastLaunchError();
 }
 
@@ -319,7 +324,9 @@ const char* launchMma(const AttnArgs& a) {
 // 8 warps x RW query rows per block; key tiles of 32 (one key per lane for the scores,
 // headDim/32 output columns per lane for P V). Static shared memory stays under 48 KB.
 template <class T, int D>
-__host__ __device__ constexpr int simtRows() { return D >= 128 ? 2 : 4; }
+__host__ __device__ constexpr int simtRows() {
+  return D >= 128 ? 2 : 4;
+}
 
 template <class T, int D>
 __global__ void __launch_bounds__(256) flashSimtKernel(FlashParams p) {
@@ -394,20 +401,25 @@ __global__ void __launch_bounds__(256) flashSimtKernel(FlashParams p) {
     if (row >= n) continue;
     const float inv = lRow[r] > 0.f ? 1.f / lRow[r] : 0.f;
 #pragma unroll
-    for (int d = 0; d < DL; ++d)
-      O[static_cast<size_t>(row) * D + lane + 32 * d] = fromF<T>(acc[r][d] * inv);
+    for (int d = 0; d < DL; ++d) O[static_cast<size_t>(row) * D + lane + 32 * d] = fromF<T>(acc[r][d] * inv);
   }
 }
 
 template <class T, int D>
 const char* launchSimtT(const AttnArgs& a) {
-  FlashParams p{a.q, a.k, a.v, a.o, static_cast<int>(a.seqLen),
-                a.headStrideRows > 0 ? a.headStrideRows : a.seqLen, static_cast<int>(a.heads),
-                static_cast<int>(a.kvHeads), static_cast<int>(a.heads / a.kvHeads),
-                a.scale * kLog2e, a.causal ? 1 : 0};
+  FlashParams p{a.q,
+                a.k,
+                a.v,
+                a.o,
+                static_cast<int>(a.seqLen),
+                a.headStrideRows > 0 ? a.headStrideRows : a.seqLen,
+                static_cast<int>(a.heads),
+                static_cast<int>(a.kvHeads),
+                static_cast<int>(a.heads / a.kvHeads),
+                a.scale * kLog2e,
+                a.causal ? 1 : 0};
   constexpr int BM = 8 * simtRows<T, D>();
-  dim3 grid(static_cast<unsigned>((a.seqLen + BM - 1) / BM),
-            static_cast<unsigned>(a.batch * a.heads));
+  dim3 grid(static_cast<unsigned>((a.seqLen + BM - 1) / BM), static_cast<unsigned>(a.batch * a.heads));
   flashSimtKernel<T, D><<<grid, 256, 0, static_cast<cudaStream_t>(a.stream)>>>(p);
   return lastLaunchError();
 }
@@ -471,8 +483,7 @@ const char* launchFlash(const AttnArgs& a) {
   if (a.batch * a.heads > 65535) return "flash (cuda): batch*heads must be <= 65535";
   if (a.seqLen > (1LL << 30)) return "flash (cuda): seqLen too large";
   if (tensorCorePath(a.dtype, a.headDim)) {
-    return a.dtype == ElemType::F16 ? launchTensorCore<__half>(a)
-                                    : launchTensorCore<__nv_bfloat16>(a);
+    return a.dtype == ElemType::F16 ? launchTensorCore<__half>(a) : launchTensorCore<__nv_bfloat16>(a);
   }
   switch (a.dtype) {
     case ElemType::F32: return launchSimt<float>(a);

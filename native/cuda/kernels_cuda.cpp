@@ -60,8 +60,8 @@ class FlashCuda final : public Kernel {
   void validate(const AttentionProblem& p) const override {
     validateCommonCuda(p, "flash");
     if (!cuda::flashSupports(elem(p.dtype), p.headDim))
-      throwInvalid("headDim", "flash (cuda) supports headDim 32, 64, 96 and 128, got " +
-                                  std::to_string(p.headDim));
+      throwInvalid("headDim",
+                   "flash (cuda) supports headDim 32, 64, 96 and 128, got " + std::to_string(p.headDim));
   }
   uint64_t workspaceBytes(const AttentionProblem&, int) const override { return 0; }
   KernelCounts counts(const AttentionProblem& p) const override { return denseCountsCuda(p); }
@@ -123,10 +123,12 @@ class KvCacheCuda final : public Kernel {
     validateCommonCuda(p, "kv-cache");
     resolveKvCache(p);
     if (!cuda::decodeSupports(elem(p.dtype), p.headDim) || !cuda::flashSupports(elem(p.dtype), p.headDim))
-      throwInvalid("headDim", "kv-cache (cuda) supports headDim 64 and 128, got " + std::to_string(p.headDim));
+      throwInvalid("headDim",
+                   "kv-cache (cuda) supports headDim 64 and 128, got " + std::to_string(p.headDim));
   }
   uint64_t workspaceBytes(const AttentionProblem& p, int) const override {
-    return 2ull * uint64_t(p.kvElements()) * dtypeBytes(p.dtype) + cuda::decodeWorkspaceBytes(dargs(p, Tensors{}, nullptr, 0));
+    return 2ull * uint64_t(p.kvElements()) * dtypeBytes(p.dtype) +
+           cuda::decodeWorkspaceBytes(dargs(p, Tensors{}, nullptr, 0));
   }
   KernelCounts counts(const AttentionProblem& p) const override { return family::kvCacheCounts(p, false); }
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
@@ -144,14 +146,16 @@ class KvCacheCuda final : public Kernel {
     auto copyRows = [&](int64_t row0, int64_t rows) {
       if (rows <= 0) return;
       const size_t off = size_t(row0) * size_t(D) * es, width = size_t(rows) * size_t(D) * es;
-      cudaError_t e = cudaMemcpy2DAsync(kc.data() + off, headBytes, static_cast<const unsigned char*>(t.k) + off,
-                                        headBytes, width, kvHeadsTotal, cudaMemcpyDeviceToDevice, st);
+      cudaError_t e =
+          cudaMemcpy2DAsync(kc.data() + off, headBytes, static_cast<const unsigned char*>(t.k) + off,
+                            headBytes, width, kvHeadsTotal, cudaMemcpyDeviceToDevice, st);
       if (e == cudaSuccess)
         e = cudaMemcpy2DAsync(vc.data() + off, headBytes, static_cast<const unsigned char*>(t.v) + off,
                               headBytes, width, kvHeadsTotal, cudaMemcpyDeviceToDevice, st);
       if (e != cudaSuccess) {
         cudaGetLastError();
-        throw Error(ErrorCode::Internal, std::string("kv-cache (cuda): cache copy failed: ") + cudaGetErrorString(e));
+        throw Error(ErrorCode::Internal,
+                    std::string("kv-cache (cuda): cache copy failed: ") + cudaGetErrorString(e));
       }
     };
     if (P > 0) {

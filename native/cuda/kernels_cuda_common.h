@@ -23,7 +23,8 @@ inline void validateCommonCuda(const AttentionProblem& p, const std::string& nam
   if (p.device != Device::CUDA)
     throw Error(ErrorCode::Unsupported, name + " (cuda) runs on CUDA devices only", "device");
   if (p.batch * p.heads > 65535)
-    throwInvalid("batch", name + " (cuda) needs batch * heads <= 65535, got " + std::to_string(p.batch * p.heads));
+    throwInvalid("batch",
+                 name + " (cuda) needs batch * heads <= 65535, got " + std::to_string(p.batch * p.heads));
   if (p.seqLen > (int64_t(1) << 30)) throwInvalid("seqLen", name + " (cuda) supports seqLen <= 2^30");
 }
 

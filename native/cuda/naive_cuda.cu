@@ -15,9 +15,9 @@ namespace {
 // B's batch index follows grouped-query attention: z = b*heads + h -> b*kvHeads + h/group.
 template <class TA, class TB, class TC, bool BT>
 __global__ void __launch_bounds__(256)
-    gemmKernel(const TA* __restrict__ A, const TB* __restrict__ B, TC* __restrict__ C, int M,
-               int N, int K, int lda, int ldb, int ldc, size_t strideA, size_t strideB,
-               size_t strideC, int heads, int kvHeads, int group, float alpha) {
+    gemmKernel(const TA* __restrict__ A, const TB* __restrict__ B, TC* __restrict__ C, int M, int N, int K,
+               int lda, int ldb, int ldc, size_t strideA, size_t strideB, size_t strideC, int heads,
+               int kvHeads, int group, float alpha) {
   constexpr int TM = 64, TN = 64, TK = 16;
   __shared__ float As[TK][TM + 4];
   __shared__ float Bs[TK][TN + 4];
@@ -33,17 +33,12 @@ __global__ void __launch_bounds__(256)
     for (int i = 0; i < 4; ++i) {
       int idx = tid + i * 256;
       int r = idx / TK, kk = idx % TK;
-      As[kk][r] = (m0 + r < M && k0 + kk < K) ? toF(A[static_cast<size_t>(m0 + r) * lda + k0 + kk])
-                                              : 0.f;
+      As[kk][r] = (m0 + r < M && k0 + kk < K) ? toF(A[static_cast<size_t>(m0 + r) * lda + k0 + kk]) : 0.f;
       if (BT) {
-        Bs[kk][r] = (n0 + r < N && k0 + kk < K)
-                        ? toF(B[static_cast<size_t>(n0 + r) * ldb + k0 + kk])
-                        : 0.f;
+        Bs[kk][r] = (n0 + r < N && k0 + kk < K) ? toF(B[static_cast<size_t>(n0 + r) * ldb + k0 + kk]) : 0.f;
       } else {
         int kr = idx / TN, c = idx % TN;
-        Bs[kr][c] = (k0 + kr < K && n0 + c < N)
-                        ? toF(B[static_cast<size_t>(k0 + kr) * ldb + n0 + c])
-                        : 0.f;
+        Bs[kr][c] = (k0 + kr < K && n0 + c < N) ? toF(B[static_cast<size_t>(k0 + kr) * ldb + n0 + c]) : 0.f;
       }
     }
     __syncthreads();
@@ -124,17 +119,15 @@ const char* naiveT(const AttnArgs& a, float* S) {
   const int group = heads / kvh;
   const size_t nn = static_cast<size_t>(n) * n, nd = static_cast<size_t>(n) * d;
   dim3 g1((n + 63) / 64, (n + 63) / 64, z);
-  gemmKernel<T, T, float, true><<<g1, 256, 0, st>>>(
-      static_cast<const T*>(a.q), static_cast<const T*>(a.k), S, n, n, d, d, d, n, nd, nd, nn,
-      heads, kvh, group, a.scale);
+  gemmKernel<T, T, float, true><<<g1, 256, 0, st>>>(static_cast<const T*>(a.q), static_cast<const T*>(a.k), S,
+                                                    n, n, d, d, d, n, nd, nd, nn, heads, kvh, group, a.scale);
   if (const char* e = lastLaunchError()) return e;
-  softmaxRowsKernel<<<static_cast<unsigned>(static_cast<size_t>(z) * n), 256, 0, st>>>(
-      S, n, a.causal ? 1 : 0);
+  softmaxRowsKernel<<<static_cast<unsigned>(static_cast<size_t>(z) * n), 256, 0, st>>>(S, n,
+                                                                                       a.causal ? 1 : 0);
   if (const char* e = lastLaunchError()) return e;
   dim3 g2((d + 63) / 64, (n + 63) / 64, z);
-  gemmKernel<float, T, T, false><<<g2, 256, 0, st>>>(
-      S, static_cast<const T*>(a.v), static_cast<T*>(a.o), n, d, n, n, d, d, nn, nd, nd, heads,
-      kvh, group, 1.f);
+  gemmKernel<float, T, T, false><<<g2, 256, 0, st>>>(S, static_cast<const T*>(a.v), static_cast<T*>(a.o), n,
+                                                     d, n, n, d, d, nn, nd, nd, heads, kvh, group, 1.f);
   return lastLaunchError();
 }
 
@@ -150,8 +143,8 @@ const char* convert(TO* dst, const TI* src, size_t count, void* stream) {
   if (count == 0) return nullptr;
   size_t blocks = (count + 255) / 256;
   if (blocks > 65535u * 8u) blocks = 65535u * 8u;
-  convertKernel<TO, TI><<<static_cast<unsigned>(blocks), 256, 0, static_cast<cudaStream_t>(stream)>>>(
-      dst, src, count);
+  convertKernel<TO, TI>
+      <<<static_cast<unsigned>(blocks), 256, 0, static_cast<cudaStream_t>(stream)>>>(dst, src, count);
   return lastLaunchError();
 }
 

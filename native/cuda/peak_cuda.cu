@@ -17,13 +17,13 @@ namespace dilbench {
 namespace cuda {
 namespace {
 
-constexpr int kThreads = 256;          // 8 warps per block
-constexpr int kMmaChains = 8;          // independent accumulator tiles per warp
-constexpr int kFmaChains = 8;          // independent FMA chains per thread
-constexpr int kBlocksPerSm = 4;        // mma / FMA kernels: 32 warps per SM
-constexpr int kCopyBlocksPerSm = 8;    // copy: 2048 threads per SM (full occupancy on sm_80+)
-constexpr int kRuns = 9;               // timed launches per figure (odd: a plain median)
-constexpr int kFragmentWords = 6 * 32; // a0..a3, b0, b1 for each lane
+constexpr int kThreads = 256;                    // 8 warps per block
+constexpr int kMmaChains = 8;                    // independent accumulator tiles per warp
+constexpr int kFmaChains = 8;                    // independent FMA chains per thread
+constexpr int kBlocksPerSm = 4;                  // mma / FMA kernels: 32 warps per SM
+constexpr int kCopyBlocksPerSm = 8;              // copy: 2048 threads per SM (full occupancy on sm_80+)
+constexpr int kRuns = 9;                         // timed launches per figure (odd: a plain median)
+constexpr int kFragmentWords = 6 * 32;           // a0..a3, b0, b1 for each lane
 constexpr double kMmaFlops = 2.0 * 16 * 8 * 16;  // per mma.sync m16n8k16 per warp
 
 template <bool kBf16>
@@ -51,8 +51,8 @@ __device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1
 // Each warp issues `iterations` x kMmaChains independent mma.sync on fragments loaded once; the
 // accumulator sums go to `sink` so nothing can be optimised away.
 template <bool kBf16>
-__global__ void __launch_bounds__(kThreads) mmaPeakKernel(const uint32_t* __restrict__ fragments,
-                                                          int iterations, float* __restrict__ sink) {
+__global__ void __launch_bounds__(kThreads)
+    mmaPeakKernel(const uint32_t* __restrict__ fragments, int iterations, float* __restrict__ sink) {
   const int lane = threadIdx.x & 31;
   const uint32_t a0 = fragments[lane], a1 = fragments[32 + lane], a2 = fragments[64 + lane],
                  a3 = fragments[96 + lane], b0 = fragments[128 + lane], b1 = fragments[160 + lane];
@@ -68,8 +68,8 @@ __global__ void __launch_bounds__(kThreads) mmaPeakKernel(const uint32_t* __rest
 }
 
 // kFmaChains independent x = x * mul + add chains per thread (2 FLOPs per fmaf).
-__global__ void __launch_bounds__(kThreads) fmaPeakKernel(float mul, float add, int iterations,
-                                                          float* __restrict__ sink) {
+__global__ void __launch_bounds__(kThreads)
+    fmaPeakKernel(float mul, float add, int iterations, float* __restrict__ sink) {
   float x[kFmaChains];
 #pragma unroll
   for (int c = 0; c < kFmaChains; ++c) x[c] = 1e-3f * static_cast<float>(threadIdx.x + c);
@@ -85,7 +85,8 @@ __global__ void __launch_bounds__(kThreads) fmaPeakKernel(float mul, float add, 
 
 __global__ void copyKernel(const uint4* __restrict__ src, uint4* __restrict__ dst, size_t n) {
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    dst[i] = src[i];
 }
 
 // Small nonzero inputs (zeros could let the tensor cores save power and clock higher), two
@@ -155,8 +156,8 @@ double median(std::vector<double> v) {
 // `amount`, capped at maxAmount), warms up once at that size, then returns the median ms of
 // kRuns timed launches.
 template <class Launch>
-cudaError_t calibratedMedianMs(Resources& r, Launch launch, int64_t& amount, int64_t maxAmount, double targetMs,
-                               double& medianMs) {
+cudaError_t calibratedMedianMs(Resources& r, Launch launch, int64_t& amount, int64_t maxAmount,
+                               double targetMs, double& medianMs) {
   double ms = 0;
   cudaError_t e;
   for (;;) {  // grow until the launch is long enough to extrapolate from
@@ -217,9 +218,11 @@ const char* measureGpuPeak(int device, double secondsPerMeasurement, GpuPeak& ou
       if (bf16) mmaPeakKernel<true><<<blocks, kThreads, 0, r.stream>>>(frag, static_cast<int>(it), sinkF);
       else mmaPeakKernel<false><<<blocks, kThreads, 0, r.stream>>>(frag, static_cast<int>(it), sinkF);
     };
-    if ((e = calibratedMedianMs(r, launch, iterations, kMaxIterations, targetMs, ms)) != cudaSuccess) return failed(e);
+    if ((e = calibratedMedianMs(r, launch, iterations, kMaxIterations, targetMs, ms)) != cudaSuccess)
+      return failed(e);
     if (!(ms > 0)) return "a tensor-core launch timed at 0 ms";
-    const double tflops = warps * static_cast<double>(iterations) * kMmaChains * kMmaFlops / (ms * 1e-3) / 1e12;
+    const double tflops =
+        warps * static_cast<double>(iterations) * kMmaChains * kMmaFlops / (ms * 1e-3) / 1e12;
     (bf16 ? out.bf16TensorTflops : out.fp16TensorTflops) = tflops;
   }
 
@@ -230,7 +233,8 @@ const char* measureGpuPeak(int device, double secondsPerMeasurement, GpuPeak& ou
     auto launch = [&](int64_t it) {
       fmaPeakKernel<<<blocks, kThreads, 0, r.stream>>>(0.999999f, 1e-7f, static_cast<int>(it), sinkF);
     };
-    if ((e = calibratedMedianMs(r, launch, iterations, kMaxIterations, targetMs, ms)) != cudaSuccess) return failed(e);
+    if ((e = calibratedMedianMs(r, launch, iterations, kMaxIterations, targetMs, ms)) != cudaSuccess)
+      return failed(e);
     if (!(ms > 0)) return "an FMA launch timed at 0 ms";
     const double threads = static_cast<double>(blocks) * kThreads;
     out.fp32FmaTflops = threads * static_cast<double>(iterations) * kFmaChains * 2.0 / (ms * 1e-3) / 1e12;
@@ -256,7 +260,8 @@ const char* measureGpuPeak(int device, double secondsPerMeasurement, GpuPeak& ou
     double ms = 0;
     auto launch = [&](int64_t count) {
       for (int64_t c = 0; c < count; ++c) {
-        copyKernel<<<copyBlocks, kThreads, 0, r.stream>>>(static_cast<const uint4*>(src), static_cast<uint4*>(dst), n);
+        copyKernel<<<copyBlocks, kThreads, 0, r.stream>>>(static_cast<const uint4*>(src),
+                                                          static_cast<uint4*>(dst), n);
       }
     };
     if ((e = calibratedMedianMs(r, launch, copies, 4096, targetMs, ms)) != cudaSuccess) return failed(e);

@@ -22,9 +22,7 @@
 namespace dilbench {
 namespace distributed {
 
-[[noreturn]] void usageError(const std::string& msg) {
-  throw Error(ErrorCode::InvalidConfig, msg);
-}
+[[noreturn]] void usageError(const std::string& msg) { throw Error(ErrorCode::InvalidConfig, msg); }
 
 namespace {
 int64_t parseInt(const std::string& flag, const std::string& v, int64_t lo) {
@@ -41,7 +39,8 @@ std::vector<int64_t> parseIntList(const std::string& flag, const std::string& v,
   std::stringstream ss(v);
   std::string item;
   while (std::getline(ss, item, ',')) out.push_back(parseInt(flag, item, lo));
-  if (out.empty()) usageError(flag + ": '" + v + "' is not a comma-separated list of integers >= " + std::to_string(lo));
+  if (out.empty())
+    usageError(flag + ": '" + v + "' is not a comma-separated list of integers >= " + std::to_string(lo));
   return out;
 }
 
@@ -79,7 +78,8 @@ Args parseArgs(int argc, char** argv) {
       a.check = val();
       if (a.check != "auto" && a.check != "reference" && a.check != "flash" && a.check != "dilated" &&
           a.check != "none") {
-        usageError("--check: '" + a.check + "' is not one of: auto, reference, flash (ring), dilated (ring-dilated), none");
+        usageError("--check: '" + a.check +
+                   "' is not one of: auto, reference, flash (ring), dilated (ring-dilated), none");
       }
     } else if (f == "--reference-flops-limit") a.referenceFlopsLimit = double(parseInt(f, val(), 0));
     else if (f == "--pingpong-reps") a.pingpongReps = int(parseInt(f, val(), 1));
@@ -89,7 +89,8 @@ Args parseArgs(int argc, char** argv) {
     else if (f == "--fault-rank") a.faultRank = int(parseInt(f, val(), 0));
     else if (f == "--fault") {
       a.fault = val();
-      if (a.fault != "die" && a.fault != "hang") usageError("--fault: '" + a.fault + "' is not one of: die, hang");
+      if (a.fault != "die" && a.fault != "hang")
+        usageError("--fault: '" + a.fault + "' is not one of: die, hang");
     } else if (f == "--fault-step") a.faultStep = int(parseInt(f, val(), 0));
     else if (f == "--run-id") a.runId = val();  // a marker in the command line (orphan checks)
     else if (f == "--gpu-transport") {
@@ -97,21 +98,25 @@ Args parseArgs(int argc, char** argv) {
       if (a.gpuTransport != "nccl" && a.gpuTransport != "cuda-aware-mpi") {
         usageError("--gpu-transport: '" + a.gpuTransport + "' is not one of: nccl, cuda-aware-mpi");
       }
-    }
-    else usageError("unknown flag '" + f + "'");
+    } else usageError("unknown flag '" + f + "'");
   }
   if (a.kvHeads == 0) a.kvHeads = a.heads;
   if (a.heads % a.kvHeads != 0) {
-    usageError("--kv-heads: " + std::to_string(a.kvHeads) + " does not divide --heads " + std::to_string(a.heads));
+    usageError("--kv-heads: " + std::to_string(a.kvHeads) + " does not divide --heads " +
+               std::to_string(a.heads));
   }
   const bool dilated = a.implementation == "ring-dilated";
   if (dilated) {
-    if (a.check == "flash") usageError("--check: flash checks ring; ring-dilated is checked against dilated (or reference)");
+    if (a.check == "flash")
+      usageError("--check: flash checks ring; ring-dilated is checked against dilated (or reference)");
     for (Layout l : a.layouts) {
-      if (l != Layout::Plain) usageError("--layouts: ring-dilated keeps contiguous chunks (plain): dilated segments are local structure");
+      if (l != Layout::Plain)
+        usageError(
+            "--layouts: ring-dilated keeps contiguous chunks (plain): dilated segments are local structure");
     }
   } else {
-    if (a.check == "dilated") usageError("--check: dilated checks ring-dilated; ring is checked against flash (or reference)");
+    if (a.check == "dilated")
+      usageError("--check: dilated checks ring-dilated; ring is checked against flash (or reference)");
     if (!a.segmentLengths.empty() || !a.dilationRates.empty()) {
       usageError("--segment-lengths / --dilation-rates: only with --implementation ring-dilated");
     }
@@ -119,7 +124,8 @@ Args parseArgs(int argc, char** argv) {
   if (a.layouts.empty()) a.layouts.push_back(a.causal && !dilated ? Layout::Zigzag : Layout::Plain);
   if (!a.causal) {
     for (Layout l : a.layouts) {
-      if (l != Layout::Plain) usageError("--layouts: zigzag balances the causal mask; without --causal only plain is allowed");
+      if (l != Layout::Plain)
+        usageError("--layouts: zigzag balances the causal mask; without --causal only plain is allowed");
     }
   }
   if (a.output.empty()) usageError("--output: required (rank 0 writes the result JSON there)");
@@ -173,13 +179,14 @@ void maybeFault(const Args& a, int rank, int step) {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
-void gatherChunks(const float* src, int64_t BH, int64_t L, int64_t D,
-                  const std::vector<RowRange>& chunks, float* dst) {
+void gatherChunks(const float* src, int64_t BH, int64_t L, int64_t D, const std::vector<RowRange>& chunks,
+                  float* dst) {
   const int64_t rows = distributed::totalRows(chunks);
   for (int64_t bh = 0; bh < BH; ++bh) {
     int64_t r = 0;
     for (const auto& c : chunks) {
-      std::memcpy(dst + (bh * rows + r) * D, src + (bh * L + c.begin) * D, sizeof(float) * size_t(c.size() * D));
+      std::memcpy(dst + (bh * rows + r) * D, src + (bh * L + c.begin) * D,
+                  sizeof(float) * size_t(c.size() * D));
       r += c.size();
     }
   }
@@ -251,7 +258,6 @@ std::string jsonString(const std::string& x) {
   return out + "\"";
 }
 
-
 void appendRecord(const StepRecord& r, std::vector<double>& out) {
   out.insert(out.end(), r.computeNs.begin(), r.computeNs.end());
   out.insert(out.end(), r.waitNs.begin(), r.waitNs.end());
@@ -260,8 +266,8 @@ void appendRecord(const StepRecord& r, std::vector<double>& out) {
   out.push_back(r.wallNs);
 }
 
-std::vector<float> placeGathered(const float* flat, const std::vector<int>& displs, int64_t BH, int64_t L, int64_t D,
-                                 const std::vector<std::vector<RowRange>>& chunksOf) {
+std::vector<float> placeGathered(const float* flat, const std::vector<int>& displs, int64_t BH, int64_t L,
+                                 int64_t D, const std::vector<std::vector<RowRange>>& chunksOf) {
   std::vector<float> full(size_t(BH * L * D), 0.0f);
   for (size_t r = 0; r < chunksOf.size(); ++r) {
     const int64_t rows = totalRows(chunksOf[r]);
@@ -269,7 +275,8 @@ std::vector<float> placeGathered(const float* flat, const std::vector<int>& disp
     for (int64_t bh = 0; bh < BH; ++bh) {
       int64_t rr = 0;
       for (const auto& c : chunksOf[r]) {
-        std::memcpy(full.data() + (bh * L + c.begin) * D, base + (bh * rows + rr) * D, sizeof(float) * size_t(c.size() * D));
+        std::memcpy(full.data() + (bh * L + c.begin) * D, base + (bh * rows + rr) * D,
+                    sizeof(float) * size_t(c.size() * D));
         rr += c.size();
       }
     }
@@ -278,7 +285,8 @@ std::vector<float> placeGathered(const float* flat, const std::vector<int>& disp
 }
 
 std::string layoutJson(Layout layout, const std::vector<std::vector<RowRange>>& chunksOf, const PingPong& pp,
-                       const std::vector<double>& all, size_t perRank, int iterations, int P, const Check& chk) {
+                       const std::vector<double>& all, size_t perRank, int iterations, int P,
+                       const Check& chk) {
   const size_t per = size_t(recordDoubles(P));
   std::ostringstream js;
   js << "{\"layout\":" << jsonString(layoutName(layout)) << ",\"chunks\":[";
@@ -296,13 +304,15 @@ std::string layoutJson(Layout layout, const std::vector<std::vector<RowRange>>& 
     for (int r = 0; r < P; ++r) {
       const double* x = all.data() + size_t(r) * perRank + size_t(it) * per;
       js << (r ? "," : "") << "{\"computeNs\":" << jsonArray({x, x + P})
-         << ",\"waitNs\":" << jsonArray({x + P, x + 2 * P}) << ",\"bytesSent\":" << jsonArray({x + 2 * P, x + 3 * P})
+         << ",\"waitNs\":" << jsonArray({x + P, x + 2 * P})
+         << ",\"bytesSent\":" << jsonArray({x + 2 * P, x + 3 * P})
          << ",\"pollNs\":" << jsonArray({x + 3 * P, x + 4 * P}) << ",\"wallNs\":" << x[4 * P] << '}';
     }
     js << "]}";
   }
   js << "],\"check\":{\"against\":" << jsonString(chk.against) << ",\"reason\":" << jsonString(chk.reason)
-     << ",\"maxAbsError\":" << (chk.finite ? chk.maxAbs : -1) << ",\"relL2Error\":" << (chk.finite ? chk.relL2 : -1)
+     << ",\"maxAbsError\":" << (chk.finite ? chk.maxAbs : -1)
+     << ",\"relL2Error\":" << (chk.finite ? chk.relL2 : -1)
      << ",\"finite\":" << (chk.finite ? "true" : "false") << "}}";
   return js.str();
 }
@@ -318,9 +328,10 @@ void writeRunJson(const Args& a, int P, const std::string& transport, const std:
   std::ostringstream js;
   js.precision(17);
   js << "{\"format\":\"dilbench-ring-rank/1\",\"transport\":" << jsonString(transport) << ",\"ranks\":" << P
-     << ",\"implementation\":" << jsonString(a.implementation) << ",\"batch\":" << a.batch << ",\"heads\":" << a.heads << ",\"kvHeads\":" << a.kvHeads << ",\"seqLen\":" << a.seqLen
-     << ",\"headDim\":" << a.headDim << ",\"causal\":" << (a.causal ? "true" : "false") << ",\"seed\":" << a.seed
-     << ",\"iterations\":" << a.iterations << ",\"warmup\":" << a.warmup
+     << ",\"implementation\":" << jsonString(a.implementation) << ",\"batch\":" << a.batch
+     << ",\"heads\":" << a.heads << ",\"kvHeads\":" << a.kvHeads << ",\"seqLen\":" << a.seqLen
+     << ",\"headDim\":" << a.headDim << ",\"causal\":" << (a.causal ? "true" : "false")
+     << ",\"seed\":" << a.seed << ",\"iterations\":" << a.iterations << ",\"warmup\":" << a.warmup
      << ",\"progressPolls\":" << (a.poll ? "true" : "false") << ",\"threadsPerRank\":1"
      << ",\"simdLevel\":" << jsonString(simdLevelName(activeSimdLevel()))
      << ",\"mpiLibrary\":" << jsonString(verLine) << ",\"rank0Host\":" << jsonString(host)

@@ -60,8 +60,8 @@ void maybeFault(const Args& a, int rank, int step);
 void gatherChunks(const float* src, int64_t BH, int64_t L, int64_t D, const std::vector<RowRange>& chunks,
                   float* dst);
 // The inverse for every rank: flat holds rank r's rows ([BH, rows_r, D]) at displs[r]; returns [BH, L, D].
-std::vector<float> placeGathered(const float* flat, const std::vector<int>& displs, int64_t BH, int64_t L, int64_t D,
-                                 const std::vector<std::vector<RowRange>>& chunksOf);
+std::vector<float> placeGathered(const float* flat, const std::vector<int>& displs, int64_t BH, int64_t L,
+                                 int64_t D, const std::vector<std::vector<RowRange>>& chunksOf);
 
 struct StepRecord {
   std::vector<double> computeNs, waitNs;  // [step]; compute excludes the progress polls
@@ -92,7 +92,8 @@ inline int recordDoubles(int P) { return 4 * P + 1; }
 void appendRecord(const StepRecord& r, std::vector<double>& out);
 // One layout's JSON object; `all` holds every rank's records (rank r at r * perRank).
 std::string layoutJson(Layout layout, const std::vector<std::vector<RowRange>>& chunksOf, const PingPong& pp,
-                       const std::vector<double>& all, size_t perRank, int iterations, int P, const Check& chk);
+                       const std::vector<double>& all, size_t perRank, int iterations, int P,
+                       const Check& chk);
 // Rank 0's file (written atomically): the run's shape, `transport`, and the layouts' JSON array.
 void writeRunJson(const Args& a, int P, const std::string& transport, const std::string& layoutsJson);
 // main() of a rank executable: MPI_Init, body, error report (exit 2 bad arguments, else 1), MPI_Abort

@@ -6,7 +6,8 @@
 namespace dilbench {
 namespace distributed {
 
-Selection selectedIn(const DilatedPair& pair, int64_t offset, int64_t segment, int64_t seqLen, int64_t cb, int64_t ce) {
+Selection selectedIn(const DilatedPair& pair, int64_t offset, int64_t segment, int64_t seqLen, int64_t cb,
+                     int64_t ce) {
   const int64_t sb = segment * pair.w, se = std::min(seqLen, (segment + 1) * pair.w);
   const int64_t lo = std::max(cb, sb + offset), hi = std::min(ce, se);
   Selection s;
@@ -30,13 +31,15 @@ bool segmentSpansRanks(const std::vector<RowRange>& chunks, int64_t w, int64_t s
   return rankOfPosition(chunks, sb) != rankOfPosition(chunks, se - 1);
 }
 
-const DilatedPiece* DilatedMessage::find(int64_t kvHead, int64_t pair, int64_t offset, int64_t segment) const {
+const DilatedPiece* DilatedMessage::find(int64_t kvHead, int64_t pair, int64_t offset,
+                                         int64_t segment) const {
   auto it = index_.find({kvHead, pair, offset, segment});
   return it == index_.end() ? nullptr : &pieces[it->second];
 }
 
-DilatedMessage dilatedMessage(const std::vector<RowRange>& chunks, int64_t src, const std::vector<DilatedPair>& pairs,
-                              int64_t batch, int64_t heads, int64_t kvHeads, int64_t seqLen) {
+DilatedMessage dilatedMessage(const std::vector<RowRange>& chunks, int64_t src,
+                              const std::vector<DilatedPair>& pairs, int64_t batch, int64_t heads,
+                              int64_t kvHeads, int64_t seqLen) {
   DilatedMessage m;
   const RowRange c = chunks[size_t(src)];
   const int64_t G = heads / kvHeads;

@@ -22,7 +22,8 @@ struct Selection {
   int64_t first = 0;
   int64_t count = 0;
 };
-Selection selectedIn(const DilatedPair& pair, int64_t offset, int64_t segment, int64_t seqLen, int64_t cb, int64_t ce);
+Selection selectedIn(const DilatedPair& pair, int64_t offset, int64_t segment, int64_t seqLen, int64_t cb,
+                     int64_t ce);
 
 // Rank whose plain chunk holds `pos` (chunks: every rank's single chunk, ascending, non-empty).
 int64_t rankOfPosition(const std::vector<RowRange>& chunks, int64_t pos);
@@ -52,15 +53,16 @@ struct DilatedMessage {
   int64_t floats(int64_t headDim) const { return 2 * rows * headDim; }
 
  private:
-  friend DilatedMessage dilatedMessage(const std::vector<RowRange>&, int64_t, const std::vector<DilatedPair>&, int64_t,
-                                       int64_t, int64_t, int64_t);
+  friend DilatedMessage dilatedMessage(const std::vector<RowRange>&, int64_t, const std::vector<DilatedPair>&,
+                                       int64_t, int64_t, int64_t, int64_t);
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, size_t> index_;
 };
 
 // chunks: every rank's plain chunk. Offsets per (kv head, pair): the distinct h mod r of the
 // query heads h reading that kv head (grouped-query: heads / kvHeads of them).
-DilatedMessage dilatedMessage(const std::vector<RowRange>& chunks, int64_t src, const std::vector<DilatedPair>& pairs,
-                              int64_t batch, int64_t heads, int64_t kvHeads, int64_t seqLen);
+DilatedMessage dilatedMessage(const std::vector<RowRange>& chunks, int64_t src,
+                              const std::vector<DilatedPair>& pairs, int64_t batch, int64_t heads,
+                              int64_t kvHeads, int64_t seqLen);
 
 }  // namespace distributed
 }  // namespace dilbench

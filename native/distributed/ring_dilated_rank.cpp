@@ -58,8 +58,10 @@ DilatedRingRank::DilatedRingRank(const Args& a, int rank, int ranks, const std::
   for (const DilatedPiece& pc : m.pieces) {
     for (int64_t t = 0; t < pc.sel.count; ++t) {
       const int64_t local = pc.sel.first - chunk_.begin + t * pairs_[size_t(pc.pair)].r;
-      std::memcpy(kOut + (pc.msgRow + t) * D, k_.data() + (pc.kvHead * rows_ + local) * D, sizeof(float) * size_t(D));
-      std::memcpy(vOut + (pc.msgRow + t) * D, v_.data() + (pc.kvHead * rows_ + local) * D, sizeof(float) * size_t(D));
+      std::memcpy(kOut + (pc.msgRow + t) * D, k_.data() + (pc.kvHead * rows_ + local) * D,
+                  sizeof(float) * size_t(D));
+      std::memcpy(vOut + (pc.msgRow + t) * D, v_.data() + (pc.kvHead * rows_ + local) * D,
+                  sizeof(float) * size_t(D));
     }
   }
 }
@@ -129,7 +131,8 @@ void DilatedRingRank::attendVisiting(int64_t src, const float* msg, const Poll& 
         if (sel.count == 0) continue;
         for (int64_t t = 0; t < sel.count; ++t) qPos_[size_t(t)] = sel.first - chunk_.begin + t * pr.r;
         // may be negative (keys before the chunk): the mask only compares positions
-        for (int64_t t = 0; t < pc->sel.count; ++t) kPos_[size_t(t)] = pc->sel.first - chunk_.begin + t * pr.r;
+        for (int64_t t = 0; t < pc->sel.count; ++t)
+          kPos_[size_t(t)] = pc->sel.first - chunk_.begin + t * pr.r;
         const float* kk = kPart + pc->msgRow * D;
         const float* vv = vPart + pc->msgRow * D;
         for (int64_t r0 = 0; r0 < sel.count; r0 += kRowsPerPiece) {

@@ -44,8 +44,8 @@ class DilatedRingRank {
   int64_t rows_ = 0;
   std::vector<float> q_, k_, v_;  // this rank's rows, [B*H|B*KVH, rows, D]
   std::vector<float> o_, lse_;
-  std::vector<float> own_;        // this rank's message (K part, V part)
-  std::vector<float> buf_[2];     // the message held and the one arriving
+  std::vector<float> own_;     // this rank's message (K part, V part)
+  std::vector<float> buf_[2];  // the message held and the one arriving
   std::vector<int64_t> qPos_, kPos_;
   std::vector<float> kGather_, vGather_, scratch_;
 };

@@ -48,7 +48,6 @@ namespace {
 constexpr int64_t kRowsPerPiece = 256;  // progress poll granularity (rows of one head)
 constexpr int kTagKv = 19, kTagPing = 20;
 
-
 struct RankState {
   int rank = 0, size = 1;
   Layout layout = Layout::Plain;
@@ -62,7 +61,6 @@ struct RankState {
   std::vector<int64_t> kShift;  // key positions relative to a query chunk's start (masked blocks)
   std::vector<float> scratch;
 };
-
 
 // One ring pass: o, lse of this rank's queries against every key/value chunk.
 StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<RowRange>>& chunksOf,
@@ -95,7 +93,8 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
     MpiStepExchange xfer(rec, step, step + 1 < P, a.poll);
     if (step + 1 < P) {
       const int64_t inSrc = ((st.rank - step - 1) % P + P) % P;
-      const int64_t inFloats = distributed::kvMessageFloats(B, KVH, distributed::totalRows(chunksOf[size_t(inSrc)]), D);
+      const int64_t inFloats =
+          distributed::kvMessageFloats(B, KVH, distributed::totalRows(chunksOf[size_t(inSrc)]), D);
       const int64_t outFloats = distributed::kvMessageFloats(B, KVH, kvRows, D);
       xfer.post(st.kv[1 - cur].data(), inFloats, prev, st.kv[cur].data(), outFloats, next, kTagKv);
     }
@@ -141,7 +140,6 @@ StepRecord ringPass(const Args& a, RankState& st, const std::vector<std::vector<
   return rec;
 }
 
-
 // Ping-pong of `bytes` between every rank p and p+1 (mod P), one pair at a time.
 PingPong pingPong(int rank, int P, int64_t floats, int reps) {
   PingPong pp;
@@ -181,13 +179,13 @@ PingPong pingPong(int rank, int P, int64_t floats, int reps) {
   return pp;
 }
 
-
 // The dense ring of one layout: the timed passes into recs, the ping-pong into pp; returns this
 // rank's output rows ([B*H, rows, D]).
 std::vector<float> denseRing(const Args& a, int rank, int P, Layout layout,
                              const std::vector<std::vector<RowRange>>& chunksOf, int64_t maxRows,
-                             const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                             bool faultLayout, std::vector<StepRecord>& recs, PingPong& pp) {
+                             const std::vector<float>& q, const std::vector<float>& k,
+                             const std::vector<float>& v, bool faultLayout, std::vector<StepRecord>& recs,
+                             PingPong& pp) {
   const int64_t B = a.batch, H = a.heads, KVH = a.kvHeads, L = a.seqLen, D = a.headDim;
   RankState st;
   st.rank = rank;
@@ -220,9 +218,11 @@ std::vector<float> denseRing(const Args& a, int rank, int P, Layout layout,
 }
 
 // ring-dilated (plain chunks only): as denseRing, the sparsified keys and values travelling.
-std::vector<float> dilatedRing(const Args& a, int rank, int P, const std::vector<std::vector<RowRange>>& chunksOf,
-                               const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                               bool faultLayout, std::vector<StepRecord>& recs, PingPong& pp) {
+std::vector<float> dilatedRing(const Args& a, int rank, int P,
+                               const std::vector<std::vector<RowRange>>& chunksOf,
+                               const std::vector<float>& q, const std::vector<float>& k,
+                               const std::vector<float>& v, bool faultLayout, std::vector<StepRecord>& recs,
+                               PingPong& pp) {
   std::vector<RowRange> plain;
   for (const auto& c : chunksOf) plain.push_back(c.at(0));
   distributed::DilatedRingRank dr(a, rank, P, plain, q.data(), k.data(), v.data());
@@ -236,14 +236,15 @@ std::vector<float> dilatedRing(const Args& a, int rank, int P, const std::vector
   return dr.output();
 }
 
-
 int runMain(int argc, char** argv) {
   int rank = 0, P = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const Args a = parseArgs(argc, argv);
-  if (!a.gpuTransport.empty()) usageError("--gpu-transport: GPU ranks only (dilbench-ring-rank-nccl, dilbench-ring-rank-cuda-mpi)");
-  if (P > a.seqLen) usageError("ranks: " + std::to_string(P) + " ranks is more than --seq-len " + std::to_string(a.seqLen));
+  if (!a.gpuTransport.empty())
+    usageError("--gpu-transport: GPU ranks only (dilbench-ring-rank-nccl, dilbench-ring-rank-cuda-mpi)");
+  if (P > a.seqLen)
+    usageError("ranks: " + std::to_string(P) + " ranks is more than --seq-len " + std::to_string(a.seqLen));
   const int64_t B = a.batch, H = a.heads, KVH = a.kvHeads, L = a.seqLen, D = a.headDim;
   const int64_t qN = B * H * L * D, kvN = B * KVH * L * D;
   if (distributed::kvMessageFloats(B, KVH, (L + P - 1) / P + 1, D) > std::numeric_limits<int>::max()) {
@@ -271,15 +272,17 @@ int runMain(int argc, char** argv) {
     std::vector<StepRecord> recs;
     PingPong pp;
     const bool faultLayout = li == 0;
-    const std::vector<float> myOut = a.implementation == "ring-dilated"
-                                         ? dilatedRing(a, rank, P, chunksOf, q, k, v, faultLayout, recs, pp)
-                                         : denseRing(a, rank, P, layout, chunksOf, maxRows, q, k, v, faultLayout, recs, pp);
+    const std::vector<float> myOut =
+        a.implementation == "ring-dilated"
+            ? dilatedRing(a, rank, P, chunksOf, q, k, v, faultLayout, recs, pp)
+            : denseRing(a, rank, P, layout, chunksOf, maxRows, q, k, v, faultLayout, recs, pp);
 
     // gather every rank's records on rank 0
     std::vector<double> mine;
     for (const auto& r : recs) distributed::appendRecord(r, mine);
     std::vector<double> all(rank == 0 ? mine.size() * size_t(P) : 0);
-    MPI_Gather(mine.data(), int(mine.size()), MPI_DOUBLE, all.data(), int(mine.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    MPI_Gather(mine.data(), int(mine.size()), MPI_DOUBLE, all.data(), int(mine.size()), MPI_DOUBLE, 0,
+               MPI_COMM_WORLD);
 
     // the output of the last pass, gathered into [B, H, L, D] on rank 0
     std::vector<int> counts(static_cast<size_t>(P)), displs(static_cast<size_t>(P));
@@ -288,13 +291,14 @@ int runMain(int argc, char** argv) {
       displs[size_t(r)] = r ? displs[size_t(r - 1)] + counts[size_t(r - 1)] : 0;
     }
     std::vector<float> flat(rank == 0 ? size_t(qN) : 0);
-    MPI_Gatherv(myOut.data(), int(myOut.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(), MPI_FLOAT, 0,
-                MPI_COMM_WORLD);
+    MPI_Gatherv(myOut.data(), int(myOut.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(),
+                MPI_FLOAT, 0, MPI_COMM_WORLD);
     if (rank != 0) continue;
     std::vector<float> full = distributed::placeGathered(flat.data(), displs, B * H, L, D, chunksOf);
     const Check chk = checkOutput(a, full, q, k, v);
     if (!a.dumpOutput.empty() && li == 0) fullOut = full;
-    layoutsJson << (li ? "," : "") << distributed::layoutJson(layout, chunksOf, pp, all, mine.size(), int(recs.size()), P, chk);
+    layoutsJson << (li ? "," : "")
+                << distributed::layoutJson(layout, chunksOf, pp, all, mine.size(), int(recs.size()), P, chk);
   }
   layoutsJson << ']';
 

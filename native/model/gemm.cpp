@@ -13,8 +13,8 @@
 namespace dilbench {
 namespace model {
 
-void gemmTileGeneric(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                     const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate) {
+void gemmTileGeneric(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                     float* C, int64_t ldc, int64_t ncols, bool accumulate) {
   portableTileDispatch(mr, K, A, lda, P, bias, C, ldc, ncols, accumulate);
 }
 
@@ -40,8 +40,8 @@ void packB(const float* B, int64_t ld, bool transposed, int64_t K, int64_t N, fl
   }
 }
 
-void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias,
-          float* C, int64_t ldc, bool accumulate, int threads, StepTeam* team) {
+void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C,
+          int64_t ldc, bool accumulate, int threads, StepTeam* team) {
   if (M <= 0 || B.N <= 0) return;
   TileFn fn = gemmTileGeneric;
   int64_t mr = kMrGeneric;

@@ -37,22 +37,22 @@ class StepTeam;  // step_team.h
 // C[M, N] = A[M, K] @ B (+ bias[N] when non-null) (+ C when accumulate). Row strides lda, ldc.
 // team: run the tasks as a stage of that team (called by its driver; threads = its size)
 // instead of as a ThreadPool job.
-void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias,
-          float* C, int64_t ldc, bool accumulate, int threads, StepTeam* team = nullptr);
+void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C,
+          int64_t ldc, bool accumulate, int threads, StepTeam* team = nullptr);
 
 // ---- per-ISA microkernels (internal) --------------------------------------------------------
 // Computes rows [0, mr) (mr <= maxRows of that level) of one 32-column tile:
 // C[i][j] = sum_k A[i*lda + k] * P[k*32 + j] (+ bias[j]) (+ C[i][j]) for j < ncols.
-using TileFn = void (*)(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                        const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);
-void gemmTileAvx512(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                    const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);
-void gemmTileAvx2(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                  const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);
-void gemmTileGeneric(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                     const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);
-void gemmTileNeon(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                  const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate);  // aarch64 only
+using TileFn = void (*)(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                        float* C, int64_t ldc, int64_t ncols, bool accumulate);
+void gemmTileAvx512(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                    float* C, int64_t ldc, int64_t ncols, bool accumulate);
+void gemmTileAvx2(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                  float* C, int64_t ldc, int64_t ncols, bool accumulate);
+void gemmTileGeneric(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                     float* C, int64_t ldc, int64_t ncols, bool accumulate);
+void gemmTileNeon(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                  float* C, int64_t ldc, int64_t ncols, bool accumulate);  // aarch64 only
 constexpr int64_t kMrAvx512 = 12;
 constexpr int64_t kMrAvx2 = 4;
 constexpr int64_t kMrGeneric = 4;

@@ -5,8 +5,8 @@
 namespace dilbench {
 namespace model {
 
-void gemmTileAvx2(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                  const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate) {
+void gemmTileAvx2(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                  float* C, int64_t ldc, int64_t ncols, bool accumulate) {
   portableTileDispatch(mr, K, A, lda, P, bias, C, ldc, ncols, accumulate);
 }
 

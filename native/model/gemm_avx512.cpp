@@ -17,8 +17,8 @@ inline __mmask16 maskFor(int64_t n) {
 }
 
 template <int MR>
-inline void tile(int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
-                 float* C, int64_t ldc, int64_t ncols, bool accumulate) {
+inline void tile(int64_t K, const float* A, int64_t lda, const float* P, const float* bias, float* C,
+                 int64_t ldc, int64_t ncols, bool accumulate) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
@@ -55,8 +55,8 @@ inline void tile(int64_t K, const float* A, int64_t lda, const float* P, const f
 }
 
 // One row: 4 k-phases in flight.
-inline void tileRow(int64_t K, const float* A, const float* P, const float* bias, float* C,
-                    int64_t ncols, bool accumulate) {
+inline void tileRow(int64_t K, const float* A, const float* P, const float* bias, float* C, int64_t ncols,
+                    bool accumulate) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
          a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(),
          a6 = _mm512_setzero_ps(), a7 = _mm512_setzero_ps();
@@ -65,8 +65,8 @@ inline void tileRow(int64_t K, const float* A, const float* P, const float* bias
     const float* p = P + k * 32;
     // No software prefetch: the panels are one sequential stream the hardware prefetcher follows
     // (measured: explicit prefetch 16-256 rows ahead was no faster, often slower).
-    const __m512 x0 = _mm512_set1_ps(A[k]), x1 = _mm512_set1_ps(A[k + 1]),
-                 x2 = _mm512_set1_ps(A[k + 2]), x3 = _mm512_set1_ps(A[k + 3]);
+    const __m512 x0 = _mm512_set1_ps(A[k]), x1 = _mm512_set1_ps(A[k + 1]), x2 = _mm512_set1_ps(A[k + 2]),
+                 x3 = _mm512_set1_ps(A[k + 3]);
     a0 = _mm512_fmadd_ps(x0, _mm512_load_ps(p), a0);
     a1 = _mm512_fmadd_ps(x0, _mm512_load_ps(p + 16), a1);
     a2 = _mm512_fmadd_ps(x1, _mm512_load_ps(p + 32), a2);
@@ -98,8 +98,8 @@ inline void tileRow(int64_t K, const float* A, const float* P, const float* bias
 
 }  // namespace
 
-void gemmTileAvx512(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                    const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate) {
+void gemmTileAvx512(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                    float* C, int64_t ldc, int64_t ncols, bool accumulate) {
   int64_t i = 0;
   for (; i + 12 <= mr; i += 12) tile<12>(K, A + i * lda, lda, P, bias, C + i * ldc, ldc, ncols, accumulate);
   const int64_t r = mr - i;

@@ -50,8 +50,8 @@ inline void tile(int64_t K, const float* A, int64_t lda, const float* P, const f
 
 }  // namespace
 
-void gemmTileNeon(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
-                  const float* bias, float* C, int64_t ldc, int64_t ncols, bool accumulate) {
+void gemmTileNeon(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                  float* C, int64_t ldc, int64_t ncols, bool accumulate) {
   int64_t i = 0;
   for (; i + 6 <= mr; i += 6) tile<6>(K, A + i * lda, lda, P, bias, C + i * ldc, ldc, ncols, accumulate);
   A += i * lda;

@@ -5,9 +5,8 @@
 #include <cstdint>
 
 template <int MR>
-static inline void portableTile(int64_t K, const float* A, int64_t lda, const float* P,
-                                const float* bias, float* C, int64_t ldc, int64_t ncols,
-                                bool accumulate) {
+static inline void portableTile(int64_t K, const float* A, int64_t lda, const float* P, const float* bias,
+                                float* C, int64_t ldc, int64_t ncols, bool accumulate) {
   float acc[MR][32];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < 32; ++j) acc[i][j] = 0.f;
@@ -29,10 +28,11 @@ static inline void portableTile(int64_t K, const float* A, int64_t lda, const fl
   }
 }
 
-static inline void portableTileDispatch(int64_t mr, int64_t K, const float* A, int64_t lda,
-                                        const float* P, const float* bias, float* C, int64_t ldc,
-                                        int64_t ncols, bool accumulate) {
+static inline void portableTileDispatch(int64_t mr, int64_t K, const float* A, int64_t lda, const float* P,
+                                        const float* bias, float* C, int64_t ldc, int64_t ncols,
+                                        bool accumulate) {
   int64_t i = 0;
-  for (; i + 4 <= mr; i += 4) portableTile<4>(K, A + i * lda, lda, P, bias, C + i * ldc, ldc, ncols, accumulate);
+  for (; i + 4 <= mr; i += 4)
+    portableTile<4>(K, A + i * lda, lda, P, bias, C + i * ldc, ldc, ncols, accumulate);
   for (; i < mr; ++i) portableTile<1>(K, A + i * lda, lda, P, bias, C + i * ldc, ldc, ncols, accumulate);
 }

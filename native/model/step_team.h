@@ -58,7 +58,8 @@ class StepTeam {
   void stage(int64_t tasks, const TaskFn& fn) {
     if (tasks <= 0) return;
     if (tasks > kMaxTasks) {
-      throw Error(ErrorCode::Internal, "StepTeam::stage: tasks " + std::to_string(tasks) + " above the limit 2^31");
+      throw Error(ErrorCode::Internal,
+                  "StepTeam::stage: tasks " + std::to_string(tasks) + " above the limit 2^31");
     }
     const uint64_t epoch = (claim_.load(std::memory_order_relaxed) >> 32) + 1;
     Slot& s = slots_[epoch & 1];
@@ -110,7 +111,8 @@ class StepTeam {
       const int64_t tasks = s.tasks.load(std::memory_order_relaxed);
       const TaskFn* fn = s.fn.load(std::memory_order_relaxed);
       if (next >= tasks) return;
-      if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
+      if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_relaxed))
+        continue;
       try {
         (*fn)(next, member);
       } catch (...) {

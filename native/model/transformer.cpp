@@ -45,9 +45,9 @@ void throwIfCancelled(const CancelToken* c) {
 }
 
 double nowNs() {
-  return static_cast<double>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count());
 }
 
 // fn(task, worker) for task in [0, tasks): inline, as a stage of team (decode steps), or as a
@@ -90,7 +90,7 @@ struct Transformer::Impl {
   PackedMatrix wte;  // wte^T packed: K = E, N = vocab (the tied LM head; embedding rows read from it)
   PackedMatrix lmHead;
   bool tied = true;
-  PoolBuffer<float> wpe;  // [maxPositions, E]
+  PoolBuffer<float> wpe;        // [maxPositions, E]
   std::vector<Layer> enc, dec;  // enc: the layers of decoder / encoder models too
   NormW lnf, decLnf;
 
@@ -180,8 +180,9 @@ struct Transformer::Impl {
     r.kernel->validate(p);
     if (r.kernel->effectiveSeqLen(p) != n) {
       throw Error(ErrorCode::InvalidConfig,
-                  "implementation: " + p.implementation + " cannot run a sequence of length " + std::to_string(n) +
-                      " exactly (it would run " + std::to_string(r.kernel->effectiveSeqLen(p)) + ")",
+                  "implementation: " + p.implementation + " cannot run a sequence of length " +
+                      std::to_string(n) + " exactly (it would run " +
+                      std::to_string(r.kernel->effectiveSeqLen(p)) + ")",
                   "implementation");
     }
     PoolBuffer<float> q(pool, H * n * D), k(pool, G * n * D), v(pool, G * n * D), o(pool, H * n * D);
@@ -205,8 +206,8 @@ struct Transformer::Impl {
   // Query rows q (row stride ldq, H heads of D) at positions pos0 + i against K/V [G, cap, D]:
   // causal: row i sees kv rows [0, pos0 + i]; else all kvLen rows. out [n, H*D].
   static constexpr int64_t kAttendTile = 256;
-  void attendRows(Run& r, Workspace& ws, const float* q, int64_t ldq, int64_t n, int64_t pos0, const float* K, const float* Vv,
-                  int64_t cap, int64_t kvLen, bool causal, float* out) {
+  void attendRows(Run& r, Workspace& ws, const float* q, int64_t ldq, int64_t n, int64_t pos0, const float* K,
+                  const float* Vv, int64_t cap, int64_t kvLen, bool causal, float* out) {
     const int64_t gs = H / G;
     constexpr int64_t kTile = kAttendTile;
     const float scale = static_cast<float>(1.0 / std::sqrt(double(D)));
@@ -234,7 +235,8 @@ struct Transformer::Impl {
       const float* kg = K + g * cap * D;
       const float* vg = Vv + g * cap * D;
       for (int64_t j = 0; j < len; j += kTile) {
-        attendBlock(qr, D, gs, kg + j * D, vg + j * D, D, std::min(kTile, len - j), D, scale, BlockMask{}, st, sc);
+        attendBlock(qr, D, gs, kg + j * D, vg + j * D, D, std::min(kTile, len - j), D, scale, BlockMask{}, st,
+                    sc);
       }
       finalizeOnlineSoftmax(st, out + i * H * D + g * gs * D, D, nullptr);
     };
@@ -249,8 +251,8 @@ struct Transformer::Impl {
     grow(pool, ws.attend, attendScratchPerWorker() * std::max(1, r.threads));
   }
 
-  static void storeKv(const float* ks, const float* vs, int64_t ld, int64_t n, int64_t G, int64_t D, KvCache& c,
-                      int64_t pos0) {
+  static void storeKv(const float* ks, const float* vs, int64_t ld, int64_t n, int64_t G, int64_t D,
+                      KvCache& c, int64_t pos0) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t g = 0; g < G; ++g) {
         std::memcpy(c.k.data() + (g * c.cap + pos0 + i) * D, ks + i * ld + g * D, D * 4);
@@ -261,8 +263,9 @@ struct Transformer::Impl {
   // x [n, E] at positions pos0.. through one stack. selfCache: per-layer caches (null =
   // no cache: full attention of these n rows). cross: per-layer cross K/V caches (enc-dec
   // decoder) or null; encOut/m: encoder output to compute the cross K/V from when cross is null.
-  void runStack(Run& r, Workspace& ws, std::vector<Layer>& layers, float* x, int64_t n, int64_t pos0, bool causal,
-                std::vector<KvCache>* selfCache, std::vector<KvCache>* cross, const float* encOut, int64_t m) {
+  void runStack(Run& r, Workspace& ws, std::vector<Layer>& layers, float* x, int64_t n, int64_t pos0,
+                bool causal, std::vector<KvCache>* selfCache, std::vector<KvCache>* cross,
+                const float* encOut, int64_t m) {
     const int64_t QKV = (H + 2 * G) * D;
     grow(pool, ws.h, n * E);
     grow(pool, ws.qkv, n * QKV);
@@ -316,7 +319,8 @@ struct Transformer::Impl {
           storeKv(kv.data(), kv.data() + G * D, 2 * G * D, m, G, D, *kc, 0);
           kc->len = m;
         }
-        attendRows(r, ws, xq.data(), H * D, n, 0, kc->k.data(), kc->v.data(), kc->cap, kc->len, false, a.data());
+        attendRows(r, ws, xq.data(), H * D, n, 0, kc->k.data(), kc->v.data(), kc->cap, kc->len, false,
+                   a.data());
         linear(r, L.xproj, a.data(), H * D, n, x, E, true);
       }
       norm(L.ln2, x, h.data(), n);
@@ -403,11 +407,12 @@ Transformer::Transformer(const ModelConfig& config, WeightsSource weights, int t
                 "dtype");
   }
   if (placement_.device == Device::CUDA && !cudaModelFactory()) {
-    throw Error(ErrorCode::Unsupported,
-                "device: 'cuda' is not available for models: this build of dilbench was built without CUDA "
-                "(rebuild with the CUDA toolkit: DILBENCH_CMAKE_ARGS=-DDILBENCH_CUDA=ON npm rebuild dilbench) "
-                "- use device 'cpu'",
-                "device");
+    throw Error(
+        ErrorCode::Unsupported,
+        "device: 'cuda' is not available for models: this build of dilbench was built without CUDA "
+        "(rebuild with the CUDA toolkit: DILBENCH_CMAKE_ARGS=-DDILBENCH_CUDA=ON npm rebuild dilbench) "
+        "- use device 'cpu'",
+        "device");
   }
   const auto specs = expectedTensors(cfg_);
   for (const auto& s : specs) checkTensor(s, weights);
@@ -439,7 +444,8 @@ Transformer::Transformer(const ModelConfig& config, WeightsSource weights, int t
   m.enc.resize(static_cast<size_t>(cfg_.layers));
   if (cfg_.arch == Arch::EncoderDecoder) m.dec.resize(static_cast<size_t>(cfg_.resolvedDecoderLayers()));
 
-  auto packInto = [&](PackedMatrix& pm, const std::vector<float>& data, int64_t K, int64_t N, bool transposed) {
+  auto packInto = [&](PackedMatrix& pm, const std::vector<float>& data, int64_t K, int64_t N,
+                      bool transposed) {
     pm.K = K;
     pm.N = N;
     pm.buf = PoolBuffer<float>(m.pool, static_cast<size_t>(PackedMatrix::floatsFor(K, N)));
@@ -536,7 +542,8 @@ std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, cons
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n < 1) throwInvalid("tokens", "must hold at least one token");
   if (n > cfg_.maxPositions) {
-    throwInvalid("tokens", "length " + std::to_string(n) + " exceeds maxPositions " + std::to_string(cfg_.maxPositions));
+    throwInvalid("tokens", "length " + std::to_string(n) + " exceeds maxPositions " +
+                               std::to_string(cfg_.maxPositions));
   }
   checkTokens(tokens, cfg_.vocabSize, "tokens");
   if (device_) return device_->forward(tokens, o, cancel);
@@ -573,13 +580,16 @@ Generation Transformer::generate(const std::vector<int32_t>& prompt, int64_t new
   checkTokens(prompt, cfg_.vocabSize, "prompt");
   const bool encDec = cfg_.arch == Arch::EncoderDecoder;
   if (encDec && p > cfg_.maxPositions) {
-    throwInvalid("prompt", "length " + std::to_string(p) + " exceeds maxPositions " + std::to_string(cfg_.maxPositions));
+    throwInvalid("prompt", "length " + std::to_string(p) + " exceeds maxPositions " +
+                               std::to_string(cfg_.maxPositions));
   }
-  // Positions fed to the decoder: prompt + newTokens - 1 (decoder), newTokens (enc-dec: start token + all but the last).
+  // Positions fed to the decoder: prompt + newTokens - 1 (decoder), newTokens (enc-dec: start token + all but
+  // the last).
   const int64_t used = encDec ? newTokens : p + newTokens - 1;
   if (used > cfg_.maxPositions) {
     throwInvalid("newTokens", std::string(encDec ? "newTokens" : "prompt length + newTokens - 1") + " = " +
-                                  std::to_string(used) + " exceeds maxPositions " + std::to_string(cfg_.maxPositions));
+                                  std::to_string(used) + " exceeds maxPositions " +
+                                  std::to_string(cfg_.maxPositions));
   }
   if (device_) return device_->generate(prompt, newTokens, o, cancel);
   Impl& m = *impl_;

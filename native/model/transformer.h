@@ -161,8 +161,8 @@ class Transformer {
   int64_t params_ = 0;
   uint64_t weightBytes_ = 0;
   Placement placement_;
-  std::unique_ptr<Impl> impl_;             // the CPU model (null on a device)
-  std::unique_ptr<DeviceModel> device_;    // the device model (null on the CPU)
+  std::unique_ptr<Impl> impl_;           // the CPU model (null on a device)
+  std::unique_ptr<DeviceModel> device_;  // the device model (null on the CPU)
 };
 
 }  // namespace model

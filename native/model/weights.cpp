@@ -35,7 +35,8 @@ void ModelConfig::validate() const {
   requireRange(hidden, 1, 65536, "hidden");
   requireRange(layers, 1, 1024, "layers");
   if (arch == Arch::EncoderDecoder) requireRange(resolvedDecoderLayers(), 1, 1024, "decoderLayers");
-  else if (decoderLayers != 0) throwInvalid("decoderLayers", "only an encoder-decoder model has decoderLayers");
+  else if (decoderLayers != 0)
+    throwInvalid("decoderLayers", "only an encoder-decoder model has decoderLayers");
   requireRange(heads, 1, 1024, "heads");
   requireRange(kvHeads, 1, heads, "kvHeads");
   if (heads % kvHeads != 0) {
@@ -96,7 +97,8 @@ std::vector<TensorSpec> expectedTensors(const ModelConfig& c) {
     for (int64_t i = 0; i < c.resolvedDecoderLayers(); ++i) layer("dec.h." + std::to_string(i) + ".", true);
     norm("dec.ln_f");
   }
-  if (c.arch != Arch::Encoder && !c.tiedEmbeddings) add("lm_head.weight", {c.vocabSize, E}, TensorSpec::Normal);
+  if (c.arch != Arch::Encoder && !c.tiedEmbeddings)
+    add("lm_head.weight", {c.vocabSize, E}, TensorSpec::Normal);
   return v;
 }
 

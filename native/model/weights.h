@@ -14,8 +14,7 @@ namespace model {
 // Throws like materializeTensor when a given tensor is missing or mismatched (no-op when seeded).
 void checkTensor(const TensorSpec& spec, const WeightsSource& source);
 
-std::vector<float> materializeTensor(const TensorSpec& spec, uint64_t t, WeightsSource& source,
-                                     int threads);
+std::vector<float> materializeTensor(const TensorSpec& spec, uint64_t t, WeightsSource& source, int threads);
 
 }  // namespace model
 }  // namespace dilbench

@@ -14,8 +14,8 @@ namespace dilbench {
 namespace {
 
 // Dense attention (optionally causal) for every (batch, head), grouped-query aware.
-std::vector<double> denseReference(const AttentionProblem& p, const float* q, const float* k,
-                                   const float* v, const CancelToken* cancel) {
+std::vector<double> denseReference(const AttentionProblem& p, const float* q, const float* k, const float* v,
+                                   const CancelToken* cancel) {
   const int64_t B = p.batch, H = p.heads, KH = p.kvHeads, N = p.seqLen, D = p.headDim;
   const int64_t group = H / KH;
   const double scale = p.resolvedScale();

@@ -16,9 +16,8 @@ void checkCancel(const CancelToken* c) {
 
 // Attention of query row qi over the key rows `keys` of one head, float64: writes out[D] and
 // returns lse (-inf and zeros when keys is empty).
-double attendRow(const float* qRow, const float* kHead, const float* vHead,
-                 const std::vector<int64_t>& keys, int64_t D, double scale, double* out,
-                 std::vector<double>& s) {
+double attendRow(const float* qRow, const float* kHead, const float* vHead, const std::vector<int64_t>& keys,
+                 int64_t D, double scale, double* out, std::vector<double>& s) {
   for (int64_t d = 0; d < D; ++d) out[d] = 0;
   if (keys.empty()) return -std::numeric_limits<double>::infinity();
   s.resize(keys.size());
@@ -44,8 +43,8 @@ double attendRow(const float* qRow, const float* kHead, const float* vHead,
 }
 
 // Dense attention where row i attends {j : allowed(i, j)}.
-std::vector<double> maskedDense(const AttentionProblem& p, const float* q, const float* k,
-                                const float* v, const CancelToken* cancel,
+std::vector<double> maskedDense(const AttentionProblem& p, const float* q, const float* k, const float* v,
+                                const CancelToken* cancel,
                                 const std::function<bool(int64_t, int64_t)>& allowed) {
   const int64_t L = p.seqLen, D = p.headDim, G = p.groupSize();
   const double scale = p.resolvedScale();
@@ -70,9 +69,8 @@ std::vector<double> maskedDense(const AttentionProblem& p, const float* q, const
 }
 
 // Dilated attention of one head for pairs/offsets `parts`, mixed with alpha = softmax(lse).
-void dilatedHeadRef(const AttentionProblem& p, const float* qHead, const float* kHead,
-                    const float* vHead, const std::vector<std::pair<DilatedPair, int64_t>>& parts,
-                    double* oHead) {
+void dilatedHeadRef(const AttentionProblem& p, const float* qHead, const float* kHead, const float* vHead,
+                    const std::vector<std::pair<DilatedPair, int64_t>>& parts, double* oHead) {
   const int64_t L = p.seqLen, D = p.headDim;
   const double scale = p.resolvedScale();
   const double ninf = -std::numeric_limits<double>::infinity();
@@ -91,8 +89,7 @@ void dilatedHeadRef(const AttentionProblem& p, const float* qHead, const float* 
         for (int64_t kp : sel) {
           if (!p.causal || kp <= qp) keys.push_back(kp);
         }
-        lsei[i][qp] = attendRow(qHead + qp * D, kHead, vHead, keys, D, scale,
-                                oi[i].data() + qp * D, s);
+        lsei[i][qp] = attendRow(qHead + qp * D, kHead, vHead, keys, D, scale, oi[i].data() + qp * D, s);
       }
     }
   }
@@ -112,8 +109,7 @@ void dilatedHeadRef(const AttentionProblem& p, const float* qHead, const float* 
 }
 
 std::vector<double> dilatedFamilyRef(
-    const AttentionProblem& p, const float* q, const float* k, const float* v,
-    const CancelToken* cancel,
+    const AttentionProblem& p, const float* q, const float* k, const float* v, const CancelToken* cancel,
     const std::function<std::vector<std::pair<DilatedPair, int64_t>>(int64_t)>& partsOf) {
   const int64_t L = p.seqLen, D = p.headDim, G = p.groupSize();
   std::vector<double> o(size_t(p.qElements()), 0.0);
@@ -121,8 +117,7 @@ std::vector<double> dilatedFamilyRef(
     for (int64_t h = 0; h < p.heads; ++h) {
       checkCancel(cancel);
       const int64_t bh = b * p.heads + h, kvh = b * p.kvHeads + h / G;
-      dilatedHeadRef(p, q + bh * L * D, k + kvh * L * D, v + kvh * L * D, partsOf(h),
-                     o.data() + bh * L * D);
+      dilatedHeadRef(p, q + bh * L * D, k + kvh * L * D, v + kvh * L * D, partsOf(h), o.data() + bh * L * D);
     }
   }
   return o;
@@ -130,11 +125,10 @@ std::vector<double> dilatedFamilyRef(
 
 }  // namespace
 
-std::vector<double> referenceDense(const AttentionProblem& p, const float* q, const float* k,
-                                   const float* v, const CancelToken* cancel) {
+std::vector<double> referenceDense(const AttentionProblem& p, const float* q, const float* k, const float* v,
+                                   const CancelToken* cancel) {
   const bool causal = p.causal;
-  return maskedDense(p, q, k, v, cancel,
-                     [causal](int64_t i, int64_t j) { return !causal || j <= i; });
+  return maskedDense(p, q, k, v, cancel, [causal](int64_t i, int64_t j) { return !causal || j <= i; });
 }
 
 std::vector<double> referenceKvCache(const AttentionProblem& p, const float* q, const float* k,
@@ -157,9 +151,8 @@ std::vector<double> referenceDilated(const AttentionProblem& p, const float* q, 
   });
 }
 
-std::vector<double> referenceDilatedGrouped(const AttentionProblem& p, const float* q,
-                                            const float* k, const float* v,
-                                            const CancelToken* cancel) {
+std::vector<double> referenceDilatedGrouped(const AttentionProblem& p, const float* q, const float* k,
+                                            const float* v, const CancelToken* cancel) {
   const auto pairs = resolveDilatedPairs(p);
   const int64_t nGroups = static_cast<int64_t>(pairs.size());
   // Group sizes: heads / k each, the first heads % k groups one more; contiguous.
@@ -174,9 +167,8 @@ std::vector<double> referenceDilatedGrouped(const AttentionProblem& p, const flo
   });
 }
 
-std::vector<double> referenceBlockSparse(const AttentionProblem& p, const float* q,
-                                         const float* k, const float* v,
-                                         const CancelToken* cancel) {
+std::vector<double> referenceBlockSparse(const AttentionProblem& p, const float* q, const float* k,
+                                         const float* v, const CancelToken* cancel) {
   validateBlockSparse(p);
   const int64_t bs = p.blockSize;
   const bool causal = p.causal;
@@ -187,20 +179,19 @@ std::vector<double> referenceBlockSparse(const AttentionProblem& p, const float*
 }
 
 bool hasFamilyReference(const std::string& n) {
-  return n == "kv-cache" || n == "kv-cache-recompute" || n == "dilated" ||
-         n == "dilated-grouped" || n == "ring" || n == "ring-dilated" || n == "block-sparse";
+  return n == "kv-cache" || n == "kv-cache-recompute" || n == "dilated" || n == "dilated-grouped" ||
+         n == "ring" || n == "ring-dilated" || n == "block-sparse";
 }
 
-std::vector<double> referenceFamily(const AttentionProblem& p, const float* q, const float* k,
-                                    const float* v, const CancelToken* cancel) {
+std::vector<double> referenceFamily(const AttentionProblem& p, const float* q, const float* k, const float* v,
+                                    const CancelToken* cancel) {
   const std::string& n = p.implementation;
   if (n == "kv-cache" || n == "kv-cache-recompute") return referenceKvCache(p, q, k, v, cancel);
   if (n == "dilated" || n == "ring-dilated") return referenceDilated(p, q, k, v, cancel);
   if (n == "dilated-grouped") return referenceDilatedGrouped(p, q, k, v, cancel);
   if (n == "ring") return referenceDense(p, q, k, v, cancel);
   if (n == "block-sparse") return referenceBlockSparse(p, q, k, v, cancel);
-  throw Error(ErrorCode::Unsupported, "no family reference for implementation '" + n + "'",
-              "implementation");
+  throw Error(ErrorCode::Unsupported, "no family reference for implementation '" + n + "'", "implementation");
 }
 
 }  // namespace dilbench

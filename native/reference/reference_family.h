@@ -18,22 +18,20 @@ std::vector<double> referenceKvCache(const AttentionProblem& p, const float* q, 
 // dilated (LongNet, lse mixing across pairs); ring-dilated has the same reference.
 std::vector<double> referenceDilated(const AttentionProblem& p, const float* q, const float* k,
                                      const float* v, const CancelToken* cancel = nullptr);
-std::vector<double> referenceDilatedGrouped(const AttentionProblem& p, const float* q,
-                                            const float* k, const float* v,
-                                            const CancelToken* cancel = nullptr);
+std::vector<double> referenceDilatedGrouped(const AttentionProblem& p, const float* q, const float* k,
+                                            const float* v, const CancelToken* cancel = nullptr);
 // ring: dense attention (causal or not), the same as flash.
-std::vector<double> referenceDense(const AttentionProblem& p, const float* q, const float* k,
-                                   const float* v, const CancelToken* cancel = nullptr);
+std::vector<double> referenceDense(const AttentionProblem& p, const float* q, const float* k, const float* v,
+                                   const CancelToken* cancel = nullptr);
 // block-sparse: dense attention with keys outside the allowed blocks masked out.
-std::vector<double> referenceBlockSparse(const AttentionProblem& p, const float* q,
-                                         const float* k, const float* v,
-                                         const CancelToken* cancel = nullptr);
+std::vector<double> referenceBlockSparse(const AttentionProblem& p, const float* q, const float* k,
+                                         const float* v, const CancelToken* cancel = nullptr);
 
 // True for the names above: kv-cache, kv-cache-recompute, dilated, dilated-grouped, ring,
 // ring-dilated, block-sparse.
 bool hasFamilyReference(const std::string& implementation);
 // Dispatch on p.implementation; throws Error(Unsupported) for other names.
-std::vector<double> referenceFamily(const AttentionProblem& p, const float* q, const float* k,
-                                    const float* v, const CancelToken* cancel = nullptr);
+std::vector<double> referenceFamily(const AttentionProblem& p, const float* q, const float* k, const float* v,
+                                    const CancelToken* cancel = nullptr);
 
 }  // namespace dilbench

@@ -1,8 +1,8 @@
 // Developer harness for the attention family of issue 3 (not shipped):
 //   family_check check            every family kernel vs its float64 reference (odd lengths,
 //                                 FC_MAX_LEN=n keeps those <= n; causal and not, several pairs,
-//                                 P = 1,2,3,8, zigzag, GQA, every block pattern), ring == flash, ring-dilated == dilated,
-//                                 kv-cache == kv-cache-recompute, bad parameters, pattern cache
+//                                 P = 1,2,3,8, zigzag, GQA, every block pattern), ring == flash, ring-dilated
+//                                 == dilated, kv-cache == kv-cache-recompute, bad parameters, pattern cache
 //   family_check dilated-scaling  dilated time over 16K..1M (fixed pairs), fitted exponent
 //                                 [--max 1048576] [--heads 2] [--threads 2]
 //   family_check kv-decode        kv-cache decode GB/s at caches >= 8K vs measured stream
@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/errors.h"
 #include "core/kernel.h"
 #include "core/memory_pool.h"
 #include "core/pattern_cache.h"
 #include "core/session.h"
-#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "cpu/convert_half.h"
 #include "cpu/family.h"
@@ -125,8 +125,7 @@ void record(const std::string& impl, const std::string& desc, const Err& e, doub
   const bool ok = e.finite && e.maxAbs <= tolAbs && e.relL2 <= tolRel;
   if (!ok) {
     ++failures;
-    std::printf("FAIL %-20s %-60s max %.3e rel %.3e\n", impl.c_str(), desc.c_str(), e.maxAbs,
-                e.relL2);
+    std::printf("FAIL %-20s %-60s max %.3e rel %.3e\n", impl.c_str(), desc.c_str(), e.maxAbs, e.relL2);
   }
   auto it = std::find_if(worst.begin(), worst.end(), [&](auto& w) { return w.first == impl; });
   if (it == worst.end()) {
@@ -145,10 +144,9 @@ std::string describe(const AttentionProblem& p) {
     pairs += std::to_string(p.segmentLengths[i]) + "/" + std::to_string(p.dilationRates[i]) + " ";
   }
   std::snprintf(buf, sizeof buf, "L=%lld B=%lld H=%lld KV=%lld D=%lld c=%d P=%lld %s%s bs=%lld",
-                (long long)p.seqLen, (long long)p.batch, (long long)p.heads,
-                (long long)p.kvHeads, (long long)p.headDim, int(p.causal),
-                (long long)p.ringSize, pairs.c_str(), p.blockPattern.c_str(),
-                (long long)p.blockSize);
+                (long long)p.seqLen, (long long)p.batch, (long long)p.heads, (long long)p.kvHeads,
+                (long long)p.headDim, int(p.causal), (long long)p.ringSize, pairs.c_str(),
+                p.blockPattern.c_str(), (long long)p.blockSize);
   return buf;
 }
 
@@ -162,8 +160,7 @@ void checkVsRef(const AttentionProblem& p, PatternCache* cache, RunOut* keep = n
   if (double(r.peakPool) > 1.25 * double(r.workspace) + 256.0) {
     ++failures;
     std::printf("FAIL %s workspace %llu < pool peak %llu (%s)\n", p.implementation.c_str(),
-                (unsigned long long)r.workspace, (unsigned long long)r.peakPool,
-                describe(p).c_str());
+                (unsigned long long)r.workspace, (unsigned long long)r.peakPool, describe(p).c_str());
   }
   if (p.implementation == "block-sparse") {  // stats (closed form) vs brute force over the mask
     double pairs = 0;
@@ -173,8 +170,7 @@ void checkVsRef(const AttentionProblem& p, PatternCache* cache, RunOut* keep = n
     const BlockSparseStats st = blockSparseStats(p);
     const double want = 4.0 * double(p.headDim * p.batch * p.heads) * pairs;
     ++cases;
-    if (st.flops != want || st.blocksComputed != r.tel.blocksComputed ||
-        st.sparsity != r.tel.sparsity) {
+    if (st.flops != want || st.blocksComputed != r.tel.blocksComputed || st.sparsity != r.tel.sparsity) {
       ++failures;
       std::printf("FAIL block-sparse stats %s: flops %.0f vs %.0f, blocks %lld vs %lld\n",
                   describe(p).c_str(), st.flops, want, (long long)st.blocksComputed,
@@ -184,8 +180,8 @@ void checkVsRef(const AttentionProblem& p, PatternCache* cache, RunOut* keep = n
   if (keep) *keep = std::move(r);
 }
 
-AttentionProblem base(const std::string& impl, int64_t L, bool causal, int64_t H = 4,
-                      int64_t KV = 2, int64_t D = 64, int64_t B = 1) {
+AttentionProblem base(const std::string& impl, int64_t L, bool causal, int64_t H = 4, int64_t KV = 2,
+                      int64_t D = 64, int64_t B = 1) {
   AttentionProblem p;
   p.implementation = impl;
   p.seqLen = L;
@@ -206,9 +202,8 @@ void expectInvalid(AttentionProblem p, const std::string& field) {
   } catch (const Error& e) {
     if (e.code() == ErrorCode::InvalidConfig && e.field() == field) return;
     ++failures;
-    std::printf("FAIL bad-param %s: got code %d field '%s' (%s), want %s\n",
-                p.implementation.c_str(), int(e.code()), e.field().c_str(), e.what(),
-                field.c_str());
+    std::printf("FAIL bad-param %s: got code %d field '%s' (%s), want %s\n", p.implementation.c_str(),
+                int(e.code()), e.field().c_str(), e.what(), field.c_str());
     return;
   }
   ++failures;
@@ -220,7 +215,7 @@ int cmdCheck() {
   PatternCache cache;
   const std::vector<int64_t> lengths = {1, 7, 127, 1000};
   const std::vector<std::vector<std::pair<int64_t, int64_t>>> pairSets = {
-      {},                                 // defaults (shrink to seqLen)
+      {},  // defaults (shrink to seqLen)
       {{4, 1}, {8, 2}, {16, 4}},
       {{5, 1}, {7, 3}},
       {{64, 1}, {128, 2}, {256, 4}},
@@ -408,8 +403,8 @@ int cmdCheck() {
   }
 
   // cancellation: a cancelled token stops every family kernel with Error(Cancelled)
-  for (const char* impl : {"dilated", "dilated-grouped", "ring", "ring-dilated", "block-sparse",
-                           "kv-cache", "kv-cache-recompute"}) {
+  for (const char* impl : {"dilated", "dilated-grouped", "ring", "ring-dilated", "block-sparse", "kv-cache",
+                           "kv-cache-recompute"}) {
     auto p = base(impl, 300, true);
     p.ringSize = 3;
     Inputs in = makeInputs(p);
@@ -472,17 +467,16 @@ int cmdCheck() {
       std::printf("FAIL pattern cache stats\n");
     }
     const auto st = cache.stats();
-    std::printf("pattern cache during check: hits %llu misses %llu evictions %llu hit rate %.3f "
-                "entries %llu bytes %llu\n",
-                (unsigned long long)st.hits, (unsigned long long)st.misses,
-                (unsigned long long)st.evictions, st.hitRate, (unsigned long long)st.entries,
-                (unsigned long long)st.bytes);
+    std::printf(
+        "pattern cache during check: hits %llu misses %llu evictions %llu hit rate %.3f "
+        "entries %llu bytes %llu\n",
+        (unsigned long long)st.hits, (unsigned long long)st.misses, (unsigned long long)st.evictions,
+        st.hitRate, (unsigned long long)st.entries, (unsigned long long)st.bytes);
   }
 
   std::printf("\n%-24s %6s %12s %12s\n", "kernel", "cases", "max abs", "rel L2");
   for (auto& w : worst) {
-    std::printf("%-24s %6d %12.3e %12.3e\n", w.first.c_str(), w.second.n, w.second.maxAbs,
-                w.second.relL2);
+    std::printf("%-24s %6d %12.3e %12.3e\n", w.first.c_str(), w.second.n, w.second.maxAbs, w.second.relL2);
   }
   std::printf("\n%d cases, %d failures\n", cases, failures);
   return failures ? 1 : 0;
@@ -501,9 +495,10 @@ int cmdDilatedScaling(int argc, char** argv) {
   const int causal = intArg(argc, argv, "--causal", 0);
   PatternCache cache;
   std::vector<double> xs, ys;
-  std::printf("dilated, fixed pairs w 512,1024,2048 r 1,2,4, heads %lld, D 64, threads %d, "
-              "causal %d\n",
-              (long long)heads, threads, causal);
+  std::printf(
+      "dilated, fixed pairs w 512,1024,2048 r 1,2,4, heads %lld, D 64, threads %d, "
+      "causal %d\n",
+      (long long)heads, threads, causal);
   for (int64_t L = 16384; L <= maxL; L *= 4) {
     AttentionProblem p = base("dilated", L, causal != 0, heads, heads, 64, 1);
     p.segmentLengths = {512, 1024, 2048};
@@ -512,8 +507,8 @@ int cmdDilatedScaling(int argc, char** argv) {
     auto kernel = KernelRegistry::instance().create("dilated", Device::CPU);
     const double flops = kernel->counts(p).flops;
     RunOut r = runKernel(p, in, threads, &cache, L >= (1 << 19) ? 2 : 3);
-    std::printf("  L=%8lld  %10.2f ms  %7.1f GFLOP/s  %6.1f ns/token/head\n", (long long)L,
-                r.ns / 1e6, flops / r.ns, r.ns / double(L * heads));
+    std::printf("  L=%8lld  %10.2f ms  %7.1f GFLOP/s  %6.1f ns/token/head\n", (long long)L, r.ns / 1e6,
+                flops / r.ns, r.ns / double(L * heads));
     xs.push_back(std::log(double(L)));
     ys.push_back(std::log(r.ns));
   }
@@ -542,8 +537,8 @@ int cmdKvDecode(int argc, char** argv) {
       RunOut r = runKernel(p, in, threads, nullptr);
       bestGBps = std::max(bestGBps, r.tel.decodeBytes / r.tel.decodeNs);
     }
-    std::printf("  cache %6lld: decode %.1f GB/s = %.0f%% of stream\n", (long long)cacheLen,
-                bestGBps, 100.0 * bestGBps / peak.streamGBps);
+    std::printf("  cache %6lld: decode %.1f GB/s = %.0f%% of stream\n", (long long)cacheLen, bestGBps,
+                100.0 * bestGBps / peak.streamGBps);
   }
   return 0;
 }
@@ -573,7 +568,8 @@ int cmdHalf() {
   size_t checked = 0;
   auto fail = [&](const char* what, SimdLevel lvl, uint32_t in, uint32_t got, uint32_t want) {
     if (bad++ < 20)
-      std::printf("FAIL %s @%s: input 0x%08x got 0x%08x want 0x%08x\n", what, simdLevelName(lvl), in, got, want);
+      std::printf("FAIL %s @%s: input 0x%08x got 0x%08x want 0x%08x\n", what, simdLevelName(lvl), in, got,
+                  want);
   };
   std::vector<uint16_t> h(65536 + 13);  // + a tail that is not a multiple of any vector width
   for (size_t i = 0; i < h.size(); ++i) h[i] = uint16_t(i);
@@ -600,24 +596,30 @@ int cmdHalf() {
     std::vector<float> f(h.size());
     o.f16ToF32(f.data(), h.data(), h.size());
     for (size_t i = 0; i < h.size(); ++i)
-      if (floatBits(f[i]) != floatBits(f16ToF32Scalar(h[i]))) fail("fp16->fp32", lvl, h[i], floatBits(f[i]), floatBits(f16ToF32Scalar(h[i])));
+      if (floatBits(f[i]) != floatBits(f16ToF32Scalar(h[i])))
+        fail("fp16->fp32", lvl, h[i], floatBits(f[i]), floatBits(f16ToF32Scalar(h[i])));
     o.bf16ToF32(f.data(), h.data(), h.size());
     for (size_t i = 0; i < h.size(); ++i)
-      if (floatBits(f[i]) != floatBits(bf16ToF32Scalar(h[i]))) fail("bf16->fp32", lvl, h[i], floatBits(f[i]), floatBits(bf16ToF32Scalar(h[i])));
+      if (floatBits(f[i]) != floatBits(bf16ToF32Scalar(h[i])))
+        fail("bf16->fp32", lvl, h[i], floatBits(f[i]), floatBits(bf16ToF32Scalar(h[i])));
     std::vector<uint16_t> r(x.size());
     o.f32ToF16(r.data(), x.data(), x.size());
     for (size_t i = 0; i < x.size(); ++i)
       if (r[i] != f32ToF16Scalar(x[i])) fail("fp32->fp16", lvl, floatBits(x[i]), r[i], f32ToF16Scalar(x[i]));
     o.f32ToBf16(r.data(), x.data(), x.size());
     for (size_t i = 0; i < x.size(); ++i)
-      if (r[i] != f32ToBf16Scalar(x[i])) fail("fp32->bf16", lvl, floatBits(x[i]), r[i], f32ToBf16Scalar(x[i]));
+      if (r[i] != f32ToBf16Scalar(x[i]))
+        fail("fp32->bf16", lvl, floatBits(x[i]), r[i], f32ToBf16Scalar(x[i]));
     checked += 2 * (h.size() + x.size());
   }
   // the scalar definitions at known points (IEEE 754 binary16; bfloat16 = top half of binary32)
-  const struct { float in; uint16_t f16, bf16; } known[] = {
-      {1.0f, 0x3C00, 0x3F80},          {-2.0f, 0xC000, 0xC000},         {65504.0f, 0x7BFF, 0x4780},
-      {65520.0f, 0x7C00, 0x4780},      {-0.0f, 0x8000, 0x8000},         {0x1p-24f, 0x0001, 0x3380},
-      {0x1p-25f, 0x0000, 0x3300},      {0x1.8p-24f, 0x0002, 0x33C0},    {1.0f + 0x1p-11f, 0x3C00, 0x3F80},
+  const struct {
+    float in;
+    uint16_t f16, bf16;
+  } known[] = {
+      {1.0f, 0x3C00, 0x3F80},           {-2.0f, 0xC000, 0xC000},          {65504.0f, 0x7BFF, 0x4780},
+      {65520.0f, 0x7C00, 0x4780},       {-0.0f, 0x8000, 0x8000},          {0x1p-24f, 0x0001, 0x3380},
+      {0x1p-25f, 0x0000, 0x3300},       {0x1.8p-24f, 0x0002, 0x33C0},     {1.0f + 0x1p-11f, 0x3C00, 0x3F80},
       {1.0f + 0x1p-8f, 0x3C04, 0x3F80}, {1.0f + 0x3p-8f, 0x3C0C, 0x3F82}, {INFINITY, 0x7C00, 0x7F80},
   };
   for (const auto& k : known) {
@@ -629,7 +631,8 @@ int cmdHalf() {
     }
   }
   ++checked;
-  if (!std::isnan(f16ToF32Scalar(f32ToF16Scalar(std::nanf("")))) || !std::isnan(bf16ToF32Scalar(f32ToBf16Scalar(bitsFloat(0x7F800001u))))) {
+  if (!std::isnan(f16ToF32Scalar(f32ToF16Scalar(std::nanf("")))) ||
+      !std::isnan(bf16ToF32Scalar(f32ToBf16Scalar(bitsFloat(0x7F800001u))))) {
     ++bad;
     std::printf("FAIL NaN not preserved\n");
   }
@@ -670,7 +673,8 @@ int cmdHalf() {
         const auto ref = hasFamilyReference(impl) ? referenceFamily(pr, in.q.data(), in.k.data(), in.v.data())
                                                   : referenceDense(pr, in.q.data(), in.k.data(), in.v.data());
         // output rounding (u) on top of the fp32 tolerance; see test/native/native-half.test.ts
-        record(std::string(impl) + "/" + dtypeName(dt), describe(p), compare(o, ref), 1e-4 + u * 8.0, u + 1.1e-5);
+        record(std::string(impl) + "/" + dtypeName(dt), describe(p), compare(o, ref), 1e-4 + u * 8.0,
+               u + 1.1e-5);
         ++cases;
         if (pool.stats().peakBytesInUse != kernel->workspaceBytes(p, 2)) {
           ++failures;
@@ -694,7 +698,8 @@ int cmdHalf() {
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "check";
   // The kernels below run at the active level (DILBENCH_SIMD caps it); say which.
-  std::printf("SIMD level: %s (detected %s)\n", simdLevelName(activeSimdLevel()), simdLevelName(detectedSimdLevel()));
+  std::printf("SIMD level: %s (detected %s)\n", simdLevelName(activeSimdLevel()),
+              simdLevelName(detectedSimdLevel()));
   try {
     if (cmd == "check") return cmdCheck();
     if (cmd == "dilated-scaling") return cmdDilatedScaling(argc, argv);

@@ -173,8 +173,10 @@ int checkGemm() {
               }
             if (bad > 0) {
               ++failures;
-              std::printf("FAIL gemm %-7s M=%lld K=%lld N=%lld transposed=%d bias+acc=%d: error %.2f x tolerance\n",
-                          simdLevelName(lv), (long long)M, (long long)K, (long long)N, int(transposed), int(extras), bad);
+              std::printf(
+                  "FAIL gemm %-7s M=%lld K=%lld N=%lld transposed=%d bias+acc=%d: error %.2f x tolerance\n",
+                  simdLevelName(lv), (long long)M, (long long)K, (long long)N, int(transposed), int(extras),
+                  bad);
             }
           }
         }
@@ -196,8 +198,10 @@ int checkDense() {
     std::vector<int64_t> dims;
   };
   std::vector<Shape> shapes = {
-      {1, 2, 4, 2, {32, 64, 128, 17}},    {7, 2, 4, 2, {32, 64, 128, 40, 17}},
-      {127, 2, 4, 2, {32, 64, 128, 40, 17}}, {1000, 1, 2, 1, {32, 64, 128, 40}},
+      {1, 2, 4, 2, {32, 64, 128, 17}},
+      {7, 2, 4, 2, {32, 64, 128, 40, 17}},
+      {127, 2, 4, 2, {32, 64, 128, 40, 17}},
+      {1000, 1, 2, 1, {32, 64, 128, 40}},
       {4096, 1, 2, 1, {64, 128}},
   };
   const char* onlyN = std::getenv("KB_ONLY_N");  // developer shortcut: one sequence length
@@ -233,10 +237,11 @@ int checkDense() {
               ++cases;
               if (!good) ++failures;
               if (!good || (threads == 2 && lv == detectedSimdLevel()))
-                std::printf("%-4s %-6s %-7s N=%-5lld D=%-3lld B=%lld H=%lld KH=%lld causal=%d thr=%d  maxAbs=%.2e relL2=%.2e ws=%llu/%llu\n",
-                            good ? "ok" : "FAIL", impl, simdLevelName(lv), (long long)s.n, (long long)D,
-                            (long long)s.b, (long long)s.h, (long long)s.kh, causal, threads, e.maxAbs,
-                            e.relL2, (unsigned long long)ws, (unsigned long long)bound);
+                std::printf(
+                    "%-4s %-6s %-7s N=%-5lld D=%-3lld B=%lld H=%lld KH=%lld causal=%d thr=%d  maxAbs=%.2e relL2=%.2e ws=%llu/%llu\n",
+                    good ? "ok" : "FAIL", impl, simdLevelName(lv), (long long)s.n, (long long)D,
+                    (long long)s.b, (long long)s.h, (long long)s.kh, causal, threads, e.maxAbs, e.relL2,
+                    (unsigned long long)ws, (unsigned long long)bound);
             }
           }
         }
@@ -264,7 +269,8 @@ int checkAttendBlock() {
             std::vector<std::vector<float>> ks, vs;
             std::vector<std::vector<int64_t>> kp;
             std::vector<int64_t> qp(qRows);
-            for (auto& x : qp) x = static_cast<int64_t>(g() % (mode == 2 ? 400 : 1000)) + (mode == 2 ? 0 : 50);
+            for (auto& x : qp)
+              x = static_cast<int64_t>(g() % (mode == 2 ? 400 : 1000)) + (mode == 2 ? 0 : 50);
             for (int b = 0; b < blocks; ++b) {
               ks.push_back(randn(kvRows * ld, g()));
               vs.push_back(randn(kvRows * ld, g()));
@@ -329,9 +335,10 @@ int checkAttendBlock() {
             ++cases;
             if (!good) {
               ++failures;
-              std::printf("FAIL attendBlock %s qRows=%lld kvRows=%lld D=%lld mode=%d maxAbs=%.2e relL2=%.2e lseErr=%.2e\n",
-                          simdLevelName(lv), (long long)qRows, (long long)kvRows, (long long)D, mode, worst, rel,
-                          lseErr);
+              std::printf(
+                  "FAIL attendBlock %s qRows=%lld kvRows=%lld D=%lld mode=%d maxAbs=%.2e relL2=%.2e lseErr=%.2e\n",
+                  simdLevelName(lv), (long long)qRows, (long long)kvRows, (long long)D, mode, worst, rel,
+                  lseErr);
             }
           }
         }
@@ -349,8 +356,8 @@ int checkAttendBlock() {
     std::vector<float> scratch(attendBlockScratchFloats(qRows, kvRows, D));
     const float scale = 0.125f;
     for (int64_t b = 0; b < blocks; ++b)
-      attendBlock(q.data(), D, qRows, k.data() + b * kvRows * D, v.data() + b * kvRows * D, D, kvRows, D, scale,
-                  BlockMask{}, st, scratch.data());
+      attendBlock(q.data(), D, qRows, k.data() + b * kvRows * D, v.data() + b * kvRows * D, D, kvRows, D,
+                  scale, BlockMask{}, st, scratch.data());
     finalizeOnlineSoftmax(st, out.data(), D, nullptr);
     AttentionProblem p;
     p.implementation = "flash";
@@ -407,7 +414,10 @@ int checkPoolAndCancel() {
       hit[static_cast<size_t>(t)]++;
     });
     for (auto& h : hit)
-      if (h != 1) { ++failures; break; }
+      if (h != 1) {
+        ++failures;
+        break;
+      }
     if (badWorker) ++failures;
   }
   bool caught = false;
@@ -421,7 +431,9 @@ int checkPoolAndCancel() {
   if (!caught) ++failures;
   std::atomic<int64_t> nested{0};
   pool.parallelFor(4, hw, [&](int64_t, int) {
-    pool.parallelFor(5, hw, [&](int64_t, int w) { if (w == 0) nested++; });
+    pool.parallelFor(5, hw, [&](int64_t, int w) {
+      if (w == 0) nested++;
+    });
   });
   if (nested != 20) ++failures;
   // Cancellation: a pre-cancelled token stops both kernels with Error(Cancelled).
@@ -494,8 +506,8 @@ int bench(int argc, char** argv) {
   else if (level == "avx512") lvls = {SimdLevel::AVX512};
   else if (level == "neon") lvls = {SimdLevel::NEON};
   else lvls = {detectedSimdLevel()};
-  std::vector<std::string> impls = impl == "both" ? std::vector<std::string>{"flash", "naive"}
-                                                  : std::vector<std::string>{impl};
+  std::vector<std::string> impls =
+      impl == "both" ? std::vector<std::string>{"flash", "naive"} : std::vector<std::string>{impl};
   MemoryPool pool(hostAllocator(), true);
   for (SimdLevel lv : lvls) {
     setSimdLevel(lv);
@@ -506,8 +518,9 @@ int bench(int argc, char** argv) {
       pk = measureCpuPeak(threads, 1.0);
       corePeak = perCorePeakCpuTime();
     }
-    std::printf("[%s] peak: %.1f GFLOP/s FMA, %.1f GB/s triad on %d threads (wall); %.1f GFLOP/s per busy core\n",
-                simdLevelName(lv), pk.fmaGflops, pk.streamGBps, threads, corePeak);
+    std::printf(
+        "[%s] peak: %.1f GFLOP/s FMA, %.1f GB/s triad on %d threads (wall); %.1f GFLOP/s per busy core\n",
+        simdLevelName(lv), pk.fmaGflops, pk.streamGBps, threads, corePeak);
     for (const auto& im : impls) {
       for (int64_t n : ns) {
         AttentionProblem p;
@@ -541,10 +554,11 @@ int bench(int argc, char** argv) {
         std::sort(secs.begin(), secs.end());
         const double best = secs.front(), med = secs[secs.size() / 2];
         const double gf = kern->counts(p).flops / med / 1e9;
-        std::printf("[%s] %-5s N=%-6lld B=%lld H=%lld KH=%lld D=%lld causal=%d thr=%d  median %.2f ms (best %.2f)  %.1f GFLOP/s  %.0f%% of peak | cpu-time: %.1f GFLOP/s/core = %.0f%% of core peak\n",
-                    simdLevelName(lv), im.c_str(), (long long)n, (long long)batch, (long long)heads,
-                    (long long)kvheads, (long long)d, causal, threads, med * 1e3, best * 1e3, gf,
-                    100.0 * gf / pk.fmaGflops, busyGf, corePeak > 0 ? 100.0 * busyGf / corePeak : 0.0);
+        std::printf(
+            "[%s] %-5s N=%-6lld B=%lld H=%lld KH=%lld D=%lld causal=%d thr=%d  median %.2f ms (best %.2f)  %.1f GFLOP/s  %.0f%% of peak | cpu-time: %.1f GFLOP/s/core = %.0f%% of core peak\n",
+            simdLevelName(lv), im.c_str(), (long long)n, (long long)batch, (long long)heads,
+            (long long)kvheads, (long long)d, causal, threads, med * 1e3, best * 1e3, gf,
+            100.0 * gf / pk.fmaGflops, busyGf, corePeak > 0 ? 100.0 * busyGf / corePeak : 0.0);
         std::fflush(stdout);
       }
     }

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   caller(3);
   a.join();
   b.join();
-  std::printf("workers %d, rounds %d x 3 callers, failures %ld\n", pool.hardwareThreads(), rounds, failures.load());
+  std::printf("workers %d, rounds %d x 3 callers, failures %ld\n", pool.hardwareThreads(), rounds,
+              failures.load());
   return failures.load() ? 1 : 0;
 }

@@ -1,6 +1,11 @@
 // computeAttention(): run one implementation on the caller's own q, k, v.
 import { z } from 'zod';
-import type { NativeCancelToken, NativeProblem, NativeSessionOptions, NativeBinding } from '../native/binding.js';
+import type {
+  NativeCancelToken,
+  NativeProblem,
+  NativeSessionOptions,
+  NativeBinding,
+} from '../native/binding.js';
 import { ConfigError } from '../config/errors.js';
 import { decodesCausally } from '../config/impl-params.js';
 import { getBinding } from './binding.js';
@@ -10,7 +15,16 @@ import { paramSchema } from '../config/impl-params.js';
 /** Implementation-specific parameters, exactly as the native problem takes them (named like the CLI flags). */
 type ImplementationParams = Pick<
   NativeProblem,
-  'segmentLengths' | 'dilationRates' | 'ringSize' | 'blockPattern' | 'blockSize' | 'window' | 'stride' | 'density' | 'promptLen' | 'newTokens'
+  | 'segmentLengths'
+  | 'dilationRates'
+  | 'ringSize'
+  | 'blockPattern'
+  | 'blockSize'
+  | 'window'
+  | 'stride'
+  | 'density'
+  | 'promptLen'
+  | 'newTokens'
 >;
 
 export interface ComputeAttentionOptions extends ImplementationParams {
@@ -54,7 +68,10 @@ const SPEC: Record<string, [z.ZodType, string]> = {
   q: [z.instanceof(Float32Array), 'a Float32Array of batch*heads*seqLen*headDim'],
   k: [z.instanceof(Float32Array), 'a Float32Array of batch*kvHeads*seqLen*headDim'],
   v: [z.instanceof(Float32Array), 'a Float32Array of batch*kvHeads*seqLen*headDim'],
-  out: [z.instanceof(Float32Array).optional(), 'omitted or a Float32Array of batch*heads*seqLen*headDim'],
+  out: [
+    z.instanceof(Float32Array).optional(),
+    'omitted or a Float32Array of batch*heads*seqLen*headDim',
+  ],
   batch: [posInt, 'an integer >= 1'],
   heads: [posInt, 'an integer >= 1'],
   kvHeads: [optPosInt, 'an integer >= 1 that divides heads'],
@@ -69,8 +86,16 @@ const SPEC: Record<string, [z.ZodType, string]> = {
 };
 
 const PARAM_KEYS = [
-  'segmentLengths', 'dilationRates', 'ringSize', 'blockPattern', 'blockSize', 'window', 'stride', 'density',
-  'promptLen', 'newTokens',
+  'segmentLengths',
+  'dilationRates',
+  'ringSize',
+  'blockPattern',
+  'blockSize',
+  'window',
+  'stride',
+  'density',
+  'promptLen',
+  'newTokens',
 ] as const;
 
 function validate(o: ComputeAttentionOptions): void {
@@ -90,19 +115,53 @@ function validate(o: ComputeAttentionOptions): void {
     if (!r.success) throw new ConfigError(key, value, spec.allowed, r.error.issues[0]?.message);
   }
   const kvHeads = o.kvHeads ?? o.heads;
-  if (o.heads % kvHeads !== 0) throw new ConfigError('kvHeads', kvHeads, `a divisor of heads (${o.heads})`);
+  if (o.heads % kvHeads !== 0)
+    throw new ConfigError('kvHeads', kvHeads, `a divisor of heads (${o.heads})`);
   if (o.causal === false && decodesCausally(o.implementation)) {
-    throw new ConfigError('causal', false, `true or omitted for ${o.implementation}`, 'decoding is causal by definition: each new token attends only the tokens before it');
+    throw new ConfigError(
+      'causal',
+      false,
+      `true or omitted for ${o.implementation}`,
+      'decoding is causal by definition: each new token attends only the tokens before it',
+    );
   }
   const qLen = o.batch * o.heads * o.seqLen * o.headDim;
   const kvLen = o.batch * kvHeads * o.seqLen * o.headDim;
-  if (o.q.length !== qLen) throw new ConfigError('q', `Float32Array(${o.q.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
-  if (o.k.length !== kvLen) throw new ConfigError('k', `Float32Array(${o.k.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
-  if (o.v.length !== kvLen) throw new ConfigError('v', `Float32Array(${o.v.length})`, `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`, 'length mismatch');
-  if (o.out && o.out.length !== qLen) throw new ConfigError('out', `Float32Array(${o.out.length})`, `Float32Array(${qLen}) = batch*heads*seqLen*headDim`, 'length mismatch');
+  if (o.q.length !== qLen)
+    throw new ConfigError(
+      'q',
+      `Float32Array(${o.q.length})`,
+      `Float32Array(${qLen}) = batch*heads*seqLen*headDim`,
+      'length mismatch',
+    );
+  if (o.k.length !== kvLen)
+    throw new ConfigError(
+      'k',
+      `Float32Array(${o.k.length})`,
+      `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`,
+      'length mismatch',
+    );
+  if (o.v.length !== kvLen)
+    throw new ConfigError(
+      'v',
+      `Float32Array(${o.v.length})`,
+      `Float32Array(${kvLen}) = batch*kvHeads*seqLen*headDim`,
+      'length mismatch',
+    );
+  if (o.out && o.out.length !== qLen)
+    throw new ConfigError(
+      'out',
+      `Float32Array(${o.out.length})`,
+      `Float32Array(${qLen}) = batch*heads*seqLen*headDim`,
+      'length mismatch',
+    );
 }
 
-function copyParam<K extends keyof ImplementationParams>(problem: NativeProblem, options: ImplementationParams, key: K): void {
+function copyParam<K extends keyof ImplementationParams>(
+  problem: NativeProblem,
+  options: ImplementationParams,
+  key: K,
+): void {
   const value = options[key];
   if (value !== undefined) problem[key] = value;
 }
@@ -126,7 +185,8 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
   if (options.scale !== undefined) problem.scale = options.scale;
   for (const key of PARAM_KEYS) copyParam(problem, options, key);
   const sessionOptions: NativeSessionOptions = {
-    threads: options.threads && options.threads > 0 ? options.threads : binding.info().hardwareThreads,
+    threads:
+      options.threads && options.threads > 0 ? options.threads : binding.info().hardwareThreads,
     useMemoryPool: options.useMemoryPool ?? true,
     usePatternCache: true,
     memoryLimitBytes: 0,
@@ -140,7 +200,15 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
     signal.addEventListener('abort', onAbort, { once: true });
   }
   try {
-    return await binding.compute(problem, sessionOptions, options.q, options.k, options.v, token, options.out);
+    return await binding.compute(
+      problem,
+      sessionOptions,
+      options.q,
+      options.k,
+      options.v,
+      token,
+      options.out,
+    );
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

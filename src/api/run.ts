@@ -18,7 +18,11 @@ import { DEFAULTS } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
 import { parsePluginSpecs, preparePlugins } from '../plugins/index.js';
 import { systemProbe, type InterferenceProbe } from '../measure/interference.js';
-import { mergeRepetitions, runRepetitionInWorker, type RepetitionRunner } from '../suite/repetitions.js';
+import {
+  mergeRepetitions,
+  runRepetitionInWorker,
+  type RepetitionRunner,
+} from '../suite/repetitions.js';
 
 export interface RunBenchmarkOptions {
   suite: 'sequence-ranges' | (string & {});
@@ -166,7 +170,9 @@ export class RunCancelledError extends Error {
     readonly partial: ResultFile,
     readonly files?: FilesWritten,
   ) {
-    super(`run cancelled: ${partial.results.filter((r) => r.status === 'ok').length} point(s) completed${files ? `, written to ${files.json}` : ''}`);
+    super(
+      `run cancelled: ${partial.results.filter((r) => r.status === 'ok').length} point(s) completed${files ? `, written to ${files.json}` : ''}`,
+    );
     this.name = 'RunCancelledError';
   }
 }
@@ -180,7 +186,19 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const NOT_OPTIONS = new Set(['suite', 'signal', 'onProgress', 'binding', 'rates', 'sampling', 'onFilesWritten', 'dryRun', 'plugins', 'interference', 'runRepetition']);
+const NOT_OPTIONS = new Set([
+  'suite',
+  'signal',
+  'onProgress',
+  'binding',
+  'rates',
+  'sampling',
+  'onFilesWritten',
+  'dryRun',
+  'plugins',
+  'interference',
+  'runRepetition',
+]);
 
 /** How a suite run measures a missing peak: best / median of this many, this long each (about a second in all). */
 export const AUTO_PEAK_REPEATS = 3;
@@ -193,12 +211,20 @@ export const AUTO_PEAK_SECONDS = 0.3;
  * result's environment only: the output directory gets no file it was not asked for, and
  * `dilbench peak` stays the way to store a longer, reusable one. A failure only costs % of peak.
  */
-async function peakFor(binding: NativeBinding, parsed: CommonRunOptions, suite: string, onProgress?: (e: ProgressEvent) => void): Promise<StoredPeak | null> {
+async function peakFor(
+  binding: NativeBinding,
+  parsed: CommonRunOptions,
+  suite: string,
+  onProgress?: (e: ProgressEvent) => void,
+): Promise<StoredPeak | null> {
   if (parsed.outputDir === null) return null;
   const dir = parsed.outputDir;
   if (existsSync(peakPath(dir))) return loadPeak(dir);
   if ((parsed as { peak?: boolean }).peak === false) return null;
-  const onCpu = parsed.device === 'cpu' || parsed.compareDevices === true || (parsed.device === 'auto' && !(binding.info().cuda?.deviceCount > 0));
+  const onCpu =
+    parsed.device === 'cpu' ||
+    parsed.compareDevices === true ||
+    (parsed.device === 'auto' && !(binding.info().cuda?.deviceCount > 0));
   if (!onCpu) return null;
   const threads = parsed.threads > 0 ? parsed.threads : binding.info().hardwareThreads;
   onProgress?.({
@@ -207,9 +233,17 @@ async function peakFor(binding: NativeBinding, parsed: CommonRunOptions, suite: 
   });
   try {
     const p = await measureRepeatedPeak(binding, threads, AUTO_PEAK_SECONDS, AUTO_PEAK_REPEATS);
-    return { ...p, durationSeconds: AUTO_PEAK_SECONDS, measuredAt: new Date().toISOString(), measuredBy: `${suite} (no peak.json was found)` };
+    return {
+      ...p,
+      durationSeconds: AUTO_PEAK_SECONDS,
+      measuredAt: new Date().toISOString(),
+      measuredBy: `${suite} (no peak.json was found)`,
+    };
   } catch (e) {
-    onProgress?.({ type: 'note', message: `could not measure the machine peak (${messageOf(e)}); no % of peak in this run` });
+    onProgress?.({
+      type: 'note',
+      message: `could not measure the machine peak (${messageOf(e)}); no % of peak in this run`,
+    });
     return null;
   }
 }
@@ -231,7 +265,10 @@ async function runRepeated(
   const files: ResultFile[] = [];
   for (let r = 1; r <= repetitions; r++) {
     if (options.signal?.aborted) break;
-    options.onProgress?.({ type: 'note', message: `repetition ${r} of ${repetitions} (a fresh worker process)` });
+    options.onProgress?.({
+      type: 'note',
+      message: `repetition ${r} of ${repetitions} (a fresh worker process)`,
+    });
     const workerOptions = { ...raw, ...(r > 1 ? { requireQuiet: undefined } : {}) };
     const file = await run(
       { suite, options: workerOptions, ...(peak ? { peak } : {}) },
@@ -240,7 +277,10 @@ async function runRepeated(
     files.push(file);
     if (file.interrupted) break;
   }
-  if (files.length === 0) throw Object.assign(new Error('interrupted before the first repetition ran'), { code: 'ERR_DILBENCH_CANCELLED' });
+  if (files.length === 0)
+    throw Object.assign(new Error('interrupted before the first repetition ran'), {
+      code: 'ERR_DILBENCH_CANCELLED',
+    });
   const merged = mergeRepetitions(files);
   if (files.length < repetitions) merged.interrupted = true;
   return merged;
@@ -254,14 +294,23 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
   if (raw.outputDir === undefined) raw.outputDir = null;
   const parsed = suite.parseOptions(raw);
   // a directory that cannot hold the results fails now (naming outputDir), not after the run
-  if (parsed.outputDir !== null && !options.dryRun) assertWritableDirectory(parsed.outputDir, 'outputDir');
+  if (parsed.outputDir !== null && !options.dryRun)
+    assertWritableDirectory(parsed.outputDir, 'outputDir');
   const repetitions = (parsed as CommonRunOptions & { repetitions?: number }).repetitions ?? 1;
   const specs = parsePluginSpecs(options.plugins);
   if (repetitions > 1 && specs.length > 0) {
-    throw new ConfigError('repetitions', repetitions, '1 when plugins are given', 'repetition workers do not load plugins yet');
+    throw new ConfigError(
+      'repetitions',
+      repetitions,
+      '1 when plugins are given',
+      'repetition workers do not load plugins yet',
+    );
   }
   const base = options.binding ?? getBinding();
-  const peak = parsed.outputDir !== null && !options.dryRun ? await peakFor(base, parsed, suite.name, options.onProgress) : null;
+  const peak =
+    parsed.outputDir !== null && !options.dryRun
+      ? await peakFor(base, parsed, suite.name, options.onProgress)
+      : null;
   let file: ResultFile;
   if (repetitions > 1 && !options.dryRun) {
     file = await runRepeated(suite.name, raw, repetitions, peak, options);
@@ -297,11 +346,22 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
     } catch (e) {
       // the directory went bad during the run: the measurements go to a place we name
       const fallback = fallbackResultsDir();
-      written = { ...(await writeResultFiles(file, fallback)), plots: [], warnings: [], fallbackDir: fallback };
-      written.warnings.push(`could not write the results to ${dir} (${messageOf(e)}); wrote them to ${fallback} instead`);
+      written = {
+        ...(await writeResultFiles(file, fallback)),
+        plots: [],
+        warnings: [],
+        fallbackDir: fallback,
+      };
+      written.warnings.push(
+        `could not write the results to ${dir} (${messageOf(e)}); wrote them to ${fallback} instead`,
+      );
       dir = fallback;
     }
-    const opts = parsed as CommonRunOptions & { history?: boolean; plots?: boolean; baseline?: string };
+    const opts = parsed as CommonRunOptions & {
+      history?: boolean;
+      plots?: boolean;
+      baseline?: string;
+    };
     if (opts.history !== false) {
       try {
         await appendHistory(file, dir);

@@ -16,20 +16,32 @@ export const EXIT_RETRY = 75;
 
 /** An error the CLI has already explained; carries its exit code. */
 export class CliExit extends Error {
-  constructor(readonly exitCode: number, message = '') {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
     super(message);
     this.name = 'CliExit';
   }
 }
 
-export function reportError(e: unknown, verbose: boolean, stderr: NodeJS.WritableStream = process.stderr): number {
+export function reportError(
+  e: unknown,
+  verbose: boolean,
+  stderr: NodeJS.WritableStream = process.stderr,
+): number {
   if (e instanceof CliExit) {
     if (e.message) stderr.write(`dilbench: ${e.message}\n`);
     return e.exitCode;
   }
   if (e instanceof CommanderError) {
     // commander has printed its message already
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+    if (
+      e.code === 'commander.helpDisplayed' ||
+      e.code === 'commander.version' ||
+      e.code === 'commander.help'
+    )
+      return EXIT_OK;
     return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
   if (e instanceof ConfigError) {

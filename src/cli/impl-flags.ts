@@ -4,15 +4,32 @@ import { Help, type Command } from 'commander';
 import { paramSpec } from '../implementations/descriptors.js';
 
 export const IMPL_FLAG_FIELDS = [
-  'segmentLengths', 'dilationRates', 'ringSize', 'linkGbps', 'blockSize', 'window', 'stride', 'density',
-  'blockPattern', 'promptLen', 'newTokens', 'enablePatternCache', 'enableMemoryPool',
+  'segmentLengths',
+  'dilationRates',
+  'ringSize',
+  'linkGbps',
+  'blockSize',
+  'window',
+  'stride',
+  'density',
+  'blockPattern',
+  'promptLen',
+  'newTokens',
+  'enablePatternCache',
+  'enableMemoryPool',
 ] as const;
 
 /** flag -> the native parameter spec whose help, bounds and default its help shows */
 const SPEC_OF_FLAG: Record<string, string> = {
-  '--segment-lengths': 'segmentLengths', '--dilation-rates': 'dilationRates', '--block-size': 'blockSize',
-  '--window': 'window', '--stride': 'stride', '--density': 'density', '--block-pattern': 'blockPattern',
-  '--prompt-len': 'promptLen', '--new-tokens': 'newTokens',
+  '--segment-lengths': 'segmentLengths',
+  '--dilation-rates': 'dilationRates',
+  '--block-size': 'blockSize',
+  '--window': 'window',
+  '--stride': 'stride',
+  '--density': 'density',
+  '--block-pattern': 'blockPattern',
+  '--prompt-len': 'promptLen',
+  '--new-tokens': 'newTokens',
 };
 
 export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = {}): Command {
@@ -33,7 +50,10 @@ export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = 
   if (!opts.ring) {
     cmd
       .option('--ring-size <n>', 'ring / ring-dilated: simulated ranks')
-      .option('--link-gbps <links...>', 'ring projections: link bandwidths in Gbit/s, or presets nvlink (450 GB/s = 3600 Gbit/s) and infiniband (NDR 400 Gbit/s = 50 GB/s) (default: both presets)');
+      .option(
+        '--link-gbps <links...>',
+        'ring projections: link bandwidths in Gbit/s, or presets nvlink (450 GB/s = 3600 Gbit/s) and infiniband (NDR 400 Gbit/s = 50 GB/s) (default: both presets)',
+      );
   }
   // The parameter flags' help is the native specs' (native/core/descriptor.cpp: what the kernels
   // check), read only when help is shown so other runs do not load the addon for it; the short
@@ -46,7 +66,12 @@ export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = 
         ? previous.optionDescription.call(this, option)
         : Help.prototype.optionDescription.call(this, option);
       // the ring command defines its own --ring-size (a list of P), whose help stays its own
-      const name = option.long === '--ring-size' && !opts.ring ? 'ringSize' : option.long ? SPEC_OF_FLAG[option.long] : undefined;
+      const name =
+        option.long === '--ring-size' && !opts.ring
+          ? 'ringSize'
+          : option.long
+            ? SPEC_OF_FLAG[option.long]
+            : undefined;
       if (!name) return fallback;
       try {
         const spec = paramSpec(name);
@@ -60,7 +85,10 @@ export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = 
 }
 
 /** Copies the given implementation flags into raw options (`--no-x` becomes enableX = false). */
-export function collectImplementationFlags(opts: Record<string, unknown>, raw: Record<string, unknown>): void {
+export function collectImplementationFlags(
+  opts: Record<string, unknown>,
+  raw: Record<string, unknown>,
+): void {
   for (const f of IMPL_FLAG_FIELDS) if (opts[f] !== undefined) raw[f] = opts[f];
   if (opts.patternCache === false) raw.enablePatternCache = false;
   if (opts.memoryPool === false) raw.enableMemoryPool = false;

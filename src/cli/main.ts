@@ -20,7 +20,9 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('dilbench')
-    .description('Benchmarks attention kernels (naive, flash, ...) on a native CPU core: latency, memory, throughput')
+    .description(
+      'Benchmarks attention kernels (naive, flash, ...) on a native CPU core: latency, memory, throughput',
+    )
     .version(packageVersion(), '-V, --version', 'print the dilbench version')
     .option('--verbose', 'stack traces on errors')
     .showSuggestionAfterError(true)

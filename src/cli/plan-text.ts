@@ -23,11 +23,21 @@ export function planText(file: ResultFile): string {
   const points = file.plan ?? [];
   const several = new Set(points.map((p) => `${p.device}/${p.dtype}`)).size > 1;
   const out: string[] = [];
-  out.push(`dilbench ${file.suite} --dry-run: the plan on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${String(file.config.threads ?? '?')} threads); nothing was measured`);
+  out.push(
+    `dilbench ${file.suite} --dry-run: the plan on ${file.environment.cpuModel} (${file.environment.simdLevel}, ${String(file.config.threads ?? '?')} threads); nothing was measured`,
+  );
   out.push('');
   out.push(
     textTable(
-      ['length', 'implementation', ...(several ? ['side'] : []), 'batch', 'memory', 'estimated', 'action'],
+      [
+        'length',
+        'implementation',
+        ...(several ? ['side'] : []),
+        'batch',
+        'memory',
+        'estimated',
+        'action',
+      ],
       points.map((p) => [
         label(p.seqLen),
         p.implementation,
@@ -35,7 +45,11 @@ export function planText(file: ResultFile): string {
         p.requestedBatch !== p.batch ? `${p.batch} (of ${p.requestedBatch})` : String(p.batch),
         p.memoryBytes !== null ? formatBytes(p.memoryBytes) : '-',
         p.action === 'run' ? formatSeconds(p.estimatedSeconds) : '-',
-        p.action === 'run' ? (p.reason ? `run: ${p.reason}` : 'run') : `${p.action === 'skip' ? 'skip' : 'fails'}: ${p.reason ?? ''}`,
+        p.action === 'run'
+          ? p.reason
+            ? `run: ${p.reason}`
+            : 'run'
+          : `${p.action === 'skip' ? 'skip' : 'fails'}: ${p.reason ?? ''}`,
       ]),
       [true, false, ...(several ? [false] : []), true, true, true, false],
     ),

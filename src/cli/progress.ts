@@ -42,14 +42,18 @@ class Eta {
  * Without a terminal (CI logs, pipes): the plan's total at the start and one line per finished
  * point, so a long run shows that it is alive and how long it has left.
  */
-export function createProgressLines(stream: NodeJS.WritableStream = process.stderr): ProgressReporter {
+export function createProgressLines(
+  stream: NodeJS.WritableStream = process.stderr,
+): ProgressReporter {
   const eta = new Eta();
   return {
     stop: () => {},
     onProgress(e) {
       switch (e.type) {
         case 'calibrate':
-          stream.write(`dilbench: calibrating ${e.implementations.join(', ')}${e.side ? ` (${e.side})` : ''}...\n`);
+          stream.write(
+            `dilbench: calibrating ${e.implementations.join(', ')}${e.side ? ` (${e.side})` : ''}...\n`,
+          );
           break;
         case 'plan':
           eta.plan(e.points);
@@ -61,10 +65,12 @@ export function createProgressLines(stream: NodeJS.WritableStream = process.stde
           const what = `${r.implementation} @ ${nominalLabel(r.seqLen) ?? formatLength(r.seqLen)} (batch ${r.batch})`;
           const result =
             r.status === 'ok' && r.stats
-              ? `ok, median ${r.stats.medianMs.toPrecision(4)} ms, ${r.samplesMs.length} sample${r.samplesMs.length === 1 ? "" : "s"} in ${formatSeconds(e.elapsedSeconds)}`
+              ? `ok, median ${r.stats.medianMs.toPrecision(4)} ms, ${r.samplesMs.length} sample${r.samplesMs.length === 1 ? '' : 's'} in ${formatSeconds(e.elapsedSeconds)}`
               : `${r.status}${r.reason ? `: ${r.reason.split('\n')[0]}` : ''}`;
           const left = eta.remainingSeconds();
-          stream.write(`dilbench: [${e.index + 1}/${e.total}] ${what}: ${result}${e.index + 1 < e.total && left >= 0.5 ? `; about ${formatSeconds(left)} left` : ''}\n`);
+          stream.write(
+            `dilbench: [${e.index + 1}/${e.total}] ${what}: ${result}${e.index + 1 < e.total && left >= 0.5 ? `; about ${formatSeconds(left)} left` : ''}\n`,
+          );
           break;
         }
       }
@@ -72,7 +78,10 @@ export function createProgressLines(stream: NodeJS.WritableStream = process.stde
   };
 }
 
-export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+export function createProgress(
+  enabled: boolean,
+  stream: NodeJS.WriteStream = process.stderr,
+): ProgressReporter {
   if (!enabled) return NOOP;
   let bar: cliProgress.SingleBar | undefined;
   let estimatedDone = 0;
@@ -86,7 +95,9 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
     onProgress(e) {
       switch (e.type) {
         case 'calibrate':
-          stream.write(`calibrating ${e.implementations.join(', ')}${e.side ? ` (${e.side})` : ''}...\n`);
+          stream.write(
+            `calibrating ${e.implementations.join(', ')}${e.side ? ` (${e.side})` : ''}...\n`,
+          );
           break;
         case 'plan':
           stream.write(`plan: ${planTotalLine(e.points)} (--dry-run shows it per point)\n`);

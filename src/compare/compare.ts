@@ -3,11 +3,14 @@
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
 import { createRng } from '../stats/random.js';
 import { percentileInterval } from '../stats/summary.js';
-import { bootstrapPValue, hierarchicalLogReplicates, repetitionEstimate } from '../stats/hierarchical.js';
+import {
+  bootstrapPValue,
+  hierarchicalLogReplicates,
+  repetitionEstimate,
+} from '../stats/hierarchical.js';
 import type { Verdict, ComparisonSummary } from '../results/types.js';
 export type { Verdict, ComparisonSummary };
 import { compareSamples } from '../stats/sample-ratio.js';
-
 
 /**
  * The smallest change a comparison of two single runs may call, when no history says otherwise.
@@ -111,7 +114,16 @@ export interface ComparisonReport {
   exitCode: 0 | 1 | 2 | 75;
 }
 
-const SHAPE_FIELDS = ['device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim', 'causal', 'effectiveSeqLen'] as const;
+const SHAPE_FIELDS = [
+  'device',
+  'dtype',
+  'batch',
+  'heads',
+  'kvHeads',
+  'headDim',
+  'causal',
+  'effectiveSeqLen',
+] as const;
 
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
@@ -155,7 +167,11 @@ export function configKey(config: RowConfig): string {
 
 /** Loose identity (implementation, length, parameters): pairs rows whose shapes differ. */
 function identityKey(row: ResultRow): string {
-  return canonical({ implementation: row.implementation, seqLen: row.seqLen, params: row.params ?? {} });
+  return canonical({
+    implementation: row.implementation,
+    seqLen: row.seqLen,
+    params: row.params ?? {},
+  });
 }
 
 export function rowLabel(row: ResultRow): string {
@@ -179,7 +195,8 @@ function shapeDifferences(a: ResultRow, b: ResultRow): string[] {
     const va = a[f];
     const vb = b[f];
     if (va === undefined || vb === undefined) continue;
-    if (canonical(va) !== canonical(vb)) out.push(`${f} differs: ${String(va)} in baseline, ${String(vb)} in current`);
+    if (canonical(va) !== canonical(vb))
+      out.push(`${f} differs: ${String(va)} in baseline, ${String(vb)} in current`);
   }
   return out;
 }
@@ -198,7 +215,12 @@ function hashString(s: string): number {
  * faster: p < alpha and the whole interval below 1 - threshold; same: the interval within
  * [1 - threshold, 1 + threshold]; otherwise uncertain.
  */
-export function verdictOf(ci: [number, number], p: number | null, alpha: number, threshold: number): Verdict {
+export function verdictOf(
+  ci: [number, number],
+  p: number | null,
+  alpha: number,
+  threshold: number,
+): Verdict {
   const significant = p === null || p < alpha;
   if (significant && ci[0] > 1 + threshold) return 'slower';
   if (significant && ci[1] < 1 - threshold) return 'faster';
@@ -213,7 +235,12 @@ interface Pair {
 }
 
 function environmentWarnings(a: Environment | undefined, b: Environment | undefined): string[] {
-  if (!a || !b) return ['environment missing from ' + (!a ? 'baseline' : 'current') + ' file: cannot check the machines match'];
+  if (!a || !b)
+    return [
+      'environment missing from ' +
+        (!a ? 'baseline' : 'current') +
+        ' file: cannot check the machines match',
+    ];
   const out: string[] = [];
   const fields: Array<[keyof Environment, string]> = [
     ['cpuModel', 'CPU model'],
@@ -232,7 +259,9 @@ function environmentWarnings(a: Environment | undefined, b: Environment | undefi
     }
   }
   if (a.peak && b.peak && a.peak.threads !== b.peak.threads) {
-    out.push(`environments differ: peak measured on ${a.peak.threads} threads (baseline) vs ${b.peak.threads} (current)`);
+    out.push(
+      `environments differ: peak measured on ${a.peak.threads} threads (baseline) vs ${b.peak.threads} (current)`,
+    );
   }
   return out;
 }
@@ -248,22 +277,43 @@ function isFlagged(i: { flagged?: boolean } | undefined): boolean {
  * The repetitions a row may be judged on: the unflagged ones when at least two are left,
  * otherwise all of them with the row counted as flagged. A row without repetitions: its own flag.
  */
-function usableRepetitions(row: ResultRow): { samples: number[][]; flagged: boolean; left: number } {
-  const reps = (row.repetitions ?? []).filter((r) => Array.isArray(r.samplesMs) && r.samplesMs.length > 0);
+function usableRepetitions(row: ResultRow): {
+  samples: number[][];
+  flagged: boolean;
+  left: number;
+} {
+  const reps = (row.repetitions ?? []).filter(
+    (r) => Array.isArray(r.samplesMs) && r.samplesMs.length > 0,
+  );
   if (reps.length < 2) return { samples: [], flagged: isFlagged(row.interference), left: 0 };
   const quiet = reps.filter((r) => !isFlagged(r.interference));
-  if (quiet.length >= 2) return { samples: quiet.map((r) => r.samplesMs), flagged: false, left: reps.length - quiet.length };
-  return { samples: reps.map((r) => r.samplesMs), flagged: reps.some((r) => isFlagged(r.interference)), left: 0 };
+  if (quiet.length >= 2)
+    return {
+      samples: quiet.map((r) => r.samplesMs),
+      flagged: false,
+      left: reps.length - quiet.length,
+    };
+  return {
+    samples: reps.map((r) => r.samplesMs),
+    flagged: reps.some((r) => isFlagged(r.interference)),
+    left: 0,
+  };
 }
 
 function interferenceReason(row: ResultRow): string {
-  const i = row.interference ?? row.repetitions?.find((r) => isFlagged(r.interference))?.interference;
+  const i =
+    row.interference ?? row.repetitions?.find((r) => isFlagged(r.interference))?.interference;
   return i?.reason ?? 'flagged';
 }
 
 function describeFloors(rows: RowComparison[]): string {
   const bySource = new Map<string, number[]>();
-  for (const r of rows) if (r.noiseFloor) bySource.set(r.noiseFloor.source, [...(bySource.get(r.noiseFloor.source) ?? []), r.noiseFloor.value]);
+  for (const r of rows)
+    if (r.noiseFloor)
+      bySource.set(r.noiseFloor.source, [
+        ...(bySource.get(r.noiseFloor.source) ?? []),
+        r.noiseFloor.value,
+      ]);
   const pct = (v: number) => `${+(v * 100).toFixed(1)}%`;
   return [...bySource.entries()]
     .map(([src, vs]) => {
@@ -275,20 +325,33 @@ function describeFloors(rows: RowComparison[]): string {
 }
 
 /** Compares two parsed result files. Pure (reproducible for a given seed). */
-export function compareResults(baseline: ResultFile, current: ResultFile, options: CompareOptions = {}): ComparisonReport {
+export function compareResults(
+  baseline: ResultFile,
+  current: ResultFile,
+  options: CompareOptions = {},
+): ComparisonReport {
   const alpha = options.alpha ?? 0.05;
   const threshold = options.threshold ?? 0.05;
   const allowMismatch = options.allowMismatch ?? false;
   const seed = options.seed ?? 0x5eed;
   const resamples = options.resamples ?? 2000;
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1), got ${alpha}`);
-  if (!(threshold >= 0 && threshold < 1)) throw new RangeError(`threshold must be in [0, 1), got ${threshold}`);
+  if (!(threshold >= 0 && threshold < 1))
+    throw new RangeError(`threshold must be in [0, 1), got ${threshold}`);
 
   const warnings = environmentWarnings(baseline.environment, current.environment);
-  if (baseline.interrupted) warnings.push('the baseline run was interrupted: some of its points never ran');
-  if (current.interrupted) warnings.push('the current run was interrupted: some of its points never ran');
-  if (baseline.schemaVersion !== undefined && current.schemaVersion !== undefined && baseline.schemaVersion !== current.schemaVersion) {
-    warnings.push(`schema versions differ: ${baseline.schemaVersion} (baseline) vs ${current.schemaVersion} (current)`);
+  if (baseline.interrupted)
+    warnings.push('the baseline run was interrupted: some of its points never ran');
+  if (current.interrupted)
+    warnings.push('the current run was interrupted: some of its points never ran');
+  if (
+    baseline.schemaVersion !== undefined &&
+    current.schemaVersion !== undefined &&
+    baseline.schemaVersion !== current.schemaVersion
+  ) {
+    warnings.push(
+      `schema versions differ: ${baseline.schemaVersion} (baseline) vs ${current.schemaVersion} (current)`,
+    );
   }
 
   // 1. exact configuration matches (in file order for duplicates)
@@ -322,11 +385,15 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     if (list && list.length > 0) {
       const cur = list.shift() as ResultRow;
       const reasons = shapeDifferences(r, cur);
-      if (allowMismatch) pairs.push({ base: r, cur, notes: reasons.map((d) => `compared despite mismatch: ${d}`) });
+      if (allowMismatch)
+        pairs.push({ base: r, cur, notes: reasons.map((d) => `compared despite mismatch: ${d}`) });
       else refused.push({ label: `${rowLabel(r)} vs ${rowLabel(cur)}`, reasons });
     } else onlyInBaseline.push(rowLabel(r));
   }
-  const onlyInCurrent = [...curLeftById.values()].flat().sort((x, y) => (curOrder.get(x) ?? 0) - (curOrder.get(y) ?? 0)).map(rowLabel);
+  const onlyInCurrent = [...curLeftById.values()]
+    .flat()
+    .sort((x, y) => (curOrder.get(x) ?? 0) - (curOrder.get(y) ?? 0))
+    .map(rowLabel);
 
   // exact matches whose effective length differs are mismatches too
   const rows: RowComparison[] = [];
@@ -357,7 +424,10 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     const bs = base.samplesMs ?? [];
     const cs = cur.samplesMs ?? [];
     if (bs.length === 0 || cs.length === 0) {
-      notComparable.push({ label, reason: `no raw samples in the ${bs.length === 0 ? 'baseline' : 'current'} file` });
+      notComparable.push({
+        label,
+        reason: `no raw samples in the ${bs.length === 0 ? 'baseline' : 'current'} file`,
+      });
       continue;
     }
     if (base.threads !== undefined && cur.threads !== undefined && base.threads !== cur.threads) {
@@ -391,7 +461,8 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
       ci = percentileInterval(logs.map(Math.exp), 0.95);
       pValue = bootstrapPValue(logs);
       test = 'bootstrap';
-      if (bReps.left + cReps.left > 0) notes.push(`${bReps.left + cReps.left} repetition(s) measured under interference left out`);
+      if (bReps.left + cReps.left > 0)
+        notes.push(`${bReps.left + cReps.left} repetition(s) measured under interference left out`);
     } else {
       method = 'samples';
       const sr = compareSamples(bs, cs, rng, resamples);
@@ -405,7 +476,10 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
       floor =
         fromHistory !== undefined
           ? { value: fromHistory, source: 'history' }
-          : { value: options.noiseFloor ?? DEFAULT_NOISE_FLOOR, source: options.noiseFloor !== undefined ? 'option' : 'default' };
+          : {
+              value: options.noiseFloor ?? DEFAULT_NOISE_FLOOR,
+              source: options.noiseFloor !== undefined ? 'option' : 'default',
+            };
       samplesOnly++;
     }
     logReplicates.push(logs);
@@ -417,12 +491,18 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     // fake a speed-up; the other way round it only hides one.
     if (verdict === 'slower' && flagged.current) {
       verdict = 'unreliable';
-      notes.push(`would be slower, but the current run was measured under interference (${interferenceReason(cur)}): retry on a quiet machine`);
+      notes.push(
+        `would be slower, but the current run was measured under interference (${interferenceReason(cur)}): retry on a quiet machine`,
+      );
     } else if (verdict === 'faster' && flagged.baseline) {
       verdict = 'unreliable';
-      notes.push(`would be faster, but the baseline was measured under interference (${interferenceReason(base)})`);
+      notes.push(
+        `would be faster, but the baseline was measured under interference (${interferenceReason(base)})`,
+      );
     } else if (flagged.baseline || flagged.current) {
-      notes.push(`${flagged.baseline && flagged.current ? 'both runs' : flagged.baseline ? 'the baseline' : 'the current run'} measured under interference`);
+      notes.push(
+        `${flagged.baseline && flagged.current ? 'both runs' : flagged.baseline ? 'the baseline' : 'the current run'} measured under interference`,
+      );
     }
     rows.push({
       label,
@@ -436,7 +516,9 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
       pValue,
       test,
       method,
-      ...(method === 'repetitions' ? { repetitions: { baseline: bReps.samples.length, current: cReps.samples.length } } : {}),
+      ...(method === 'repetitions'
+        ? { repetitions: { baseline: bReps.samples.length, current: cReps.samples.length } }
+        : {}),
       ...(floor ? { noiseFloor: floor } : {}),
       ...(flagged.baseline || flagged.current ? { interference: flagged } : {}),
       verdict,
@@ -444,13 +526,19 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     });
   }
   if (threadDiffs.length > 0) {
-    warnings.push(`thread counts differ on ${threadDiffs.length} row(s): ${threadDiffs.slice(0, 3).join('; ')}${threadDiffs.length > 3 ? '; ...' : ''}`);
+    warnings.push(
+      `thread counts differ on ${threadDiffs.length} row(s): ${threadDiffs.slice(0, 3).join('; ')}${threadDiffs.length > 3 ? '; ...' : ''}`,
+    );
   }
   if (cacheDiffs.length > 0) {
-    warnings.push(`cache modes differ on ${cacheDiffs.length} row(s): ${cacheDiffs.slice(0, 3).join('; ')}${cacheDiffs.length > 3 ? '; ...' : ''}`);
+    warnings.push(
+      `cache modes differ on ${cacheDiffs.length} row(s): ${cacheDiffs.slice(0, 3).join('; ')}${cacheDiffs.length > 3 ? '; ...' : ''}`,
+    );
   }
   if (refused.length > 0 && !allowMismatch) {
-    warnings.push(`${refused.length} row(s) refused: dtype, device or shapes differ (use --allow-mismatch to compare them anyway)`);
+    warnings.push(
+      `${refused.length} row(s) refused: dtype, device or shapes differ (use --allow-mismatch to compare them anyway)`,
+    );
   }
 
   // geometric mean: per replicate, mean of the rows' log ratios
@@ -460,14 +548,17 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
   if (rows.length > 0) {
     geomeanRatio = Math.exp(rows.reduce((s, r) => s + Math.log(r.ratio), 0) / rows.length);
     const g = new Float64Array(resamples);
-    for (const logs of logReplicates) for (let i = 0; i < resamples; i++) g[i] = (g[i] as number) + (logs[i] as number);
+    for (const logs of logReplicates)
+      for (let i = 0; i < resamples; i++) g[i] = (g[i] as number) + (logs[i] as number);
     for (let i = 0; i < resamples; i++) g[i] = Math.exp((g[i] as number) / rows.length);
     geomeanCi95 = percentileInterval(g, 0.95);
     // any row from single runs: the geometric mean cannot beat that row's noise floor either
     const floors = rows.filter((r) => r.noiseFloor).map((r) => r.noiseFloor!.value);
     geomeanVerdict = verdictOf(geomeanCi95, null, alpha, Math.max(threshold, ...floors));
-    if (geomeanVerdict === 'slower' && rows.some((r) => r.interference?.current)) geomeanVerdict = 'unreliable';
-    if (geomeanVerdict === 'faster' && rows.some((r) => r.interference?.baseline)) geomeanVerdict = 'unreliable';
+    if (geomeanVerdict === 'slower' && rows.some((r) => r.interference?.current))
+      geomeanVerdict = 'unreliable';
+    if (geomeanVerdict === 'faster' && rows.some((r) => r.interference?.baseline))
+      geomeanVerdict = 'unreliable';
   }
   const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
   const summary: ComparisonSummary = {
@@ -488,7 +579,13 @@ export function compareResults(baseline: ResultFile, current: ResultFile, option
     );
   }
   const exitCode: 0 | 1 | 2 | 75 =
-    summary.slower > 0 ? 1 : summary.unreliable > 0 ? EXIT_UNRELIABLE : rows.length === 0 && refused.length > 0 ? 2 : 0;
+    summary.slower > 0
+      ? 1
+      : summary.unreliable > 0
+        ? EXIT_UNRELIABLE
+        : rows.length === 0 && refused.length > 0
+          ? 2
+          : 0;
   return {
     alpha,
     threshold,

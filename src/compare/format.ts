@@ -44,7 +44,9 @@ export function formatMarkdown(report: ComparisonReport, files?: FileInfo): stri
     '',
   );
   if (report.rows.length > 0) {
-    lines.push('| row | baseline median (ms) | current median (ms) | ratio | 95% CI | change | p | verdict |');
+    lines.push(
+      '| row | baseline median (ms) | current median (ms) | ratio | 95% CI | change | p | verdict |',
+    );
     lines.push('|---|---:|---:|---:|---|---:|---:|---|');
     for (let r of report.rows) {
       const v = r.verdict === 'slower' || r.verdict === 'faster' ? `**${r.verdict}**` : r.verdict;
@@ -68,17 +70,28 @@ export function formatMarkdown(report: ComparisonReport, files?: FileInfo): stri
     lines.push('No rows could be compared.', '');
   }
   const s = report.summary;
-  lines.push(`**Result:** ${s.slower} slower, ${s.faster} faster, ${s.same} same, ${s.uncertain} uncertain, ${s.unreliable} unreliable.`);
+  lines.push(
+    `**Result:** ${s.slower} slower, ${s.faster} faster, ${s.same} same, ${s.uncertain} uncertain, ${s.unreliable} unreliable.`,
+  );
   if (report.exitCode === 1) lines.push('', 'Regression: at least one row is slower.');
   if (report.exitCode === EXIT_UNRELIABLE) {
-    lines.push('', `Unreliable: the only slowdowns were measured under interference; retry on a quiet machine (exit ${EXIT_UNRELIABLE}).`);
+    lines.push(
+      '',
+      `Unreliable: the only slowdowns were measured under interference; retry on a quiet machine (exit ${EXIT_UNRELIABLE}).`,
+    );
   }
   const list = (title: string, items: string[]) => {
     if (items.length === 0) return;
     lines.push('', `## ${title}`, '', ...items.map((i) => `- ${i}`));
   };
-  list('Refused (dtype, device or shapes differ)', report.refused.map((r) => `${r.label}: ${r.reasons.join('; ')}`));
-  list('Not compared', report.notComparable.map((r) => `${r.label}: ${r.reason}`));
+  list(
+    'Refused (dtype, device or shapes differ)',
+    report.refused.map((r) => `${r.label}: ${r.reasons.join('; ')}`),
+  );
+  list(
+    'Not compared',
+    report.notComparable.map((r) => `${r.label}: ${r.reason}`),
+  );
   list('Only in baseline', report.onlyInBaseline);
   list('Only in current', report.onlyInCurrent);
   list('Warnings', report.warnings);
@@ -86,5 +99,8 @@ export function formatMarkdown(report: ComparisonReport, files?: FileInfo): stri
 }
 
 export function formatJson(report: ComparisonReport, files?: FileInfo): string {
-  return JSON.stringify({ kind: 'dilbench-compare', version: 1, ...(files ?? {}), ...report }, null, 2) + '\n';
+  return (
+    JSON.stringify({ kind: 'dilbench-compare', version: 1, ...(files ?? {}), ...report }, null, 2) +
+    '\n'
+  );
 }

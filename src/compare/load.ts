@@ -39,13 +39,17 @@ export async function loadResultFile(file: string, role = 'result'): Promise<Res
     text = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new CompareInputError(`cannot read ${role} file ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new CompareInputError(
+      `cannot read ${role} file ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new CompareInputError(`${role} file ${file} does not parse as JSON: ${(e as Error).message}`);
+    throw new CompareInputError(
+      `${role} file ${file} does not parse as JSON: ${(e as Error).message}`,
+    );
   }
   const parsed = fileSchema.safeParse(json);
   if (!parsed.success) {

@@ -11,13 +11,17 @@ import { HISTORY_FLOOR_FACTOR, HISTORY_MIN_RUNS, rowKey } from './compare.js';
  * runs of that configuration (ok rows not flagged for interference, the compared runs left
  * out), where at least HISTORY_MIN_RUNS runs exist.
  */
-export function noiseFloorsOf(entries: readonly HistoryEntry[], excludeRunIds: readonly string[] = []): Map<string, number> {
+export function noiseFloorsOf(
+  entries: readonly HistoryEntry[],
+  excludeRunIds: readonly string[] = [],
+): Map<string, number> {
   const byKey = new Map<string, Map<string, number>>();
   for (const e of entries) {
     if (excludeRunIds.includes(e.runId)) continue;
     const row = e.row;
     const med = row.stats?.medianMs;
-    if (row.status !== 'ok' || !(typeof med === 'number' && med > 0) || row.interference?.flagged) continue;
+    if (row.status !== 'ok' || !(typeof med === 'number' && med > 0) || row.interference?.flagged)
+      continue;
     const k = rowKey(row);
     const runs = byKey.get(k) ?? new Map<string, number>();
     runs.set(e.runId, Math.log(med));
@@ -35,7 +39,11 @@ export function noiseFloorsOf(entries: readonly HistoryEntry[], excludeRunIds: r
 }
 
 /** Reads a history.jsonl (or the directory holding one); a missing file is a usage error naming it. */
-export async function noiseFloorsFromHistory(path: string, excludeRunIds: readonly string[]): Promise<Map<string, number>> {
-  if (!existsSync(path)) throw new CompareInputError(`cannot read --history ${path}: no such file or directory`);
+export async function noiseFloorsFromHistory(
+  path: string,
+  excludeRunIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (!existsSync(path))
+    throw new CompareInputError(`cannot read --history ${path}: no such file or directory`);
   return noiseFloorsOf(readHistory(path), excludeRunIds);
 }

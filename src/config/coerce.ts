@@ -3,7 +3,8 @@
 
 /** "42", " 1e9 " -> numbers; anything else unchanged (zod then names what is allowed) */
 export function toNumber(v: unknown): unknown {
-  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v)) return Number(v);
+  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v))
+    return Number(v);
   return v;
 }
 

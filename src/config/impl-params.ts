@@ -48,14 +48,28 @@ export interface ImplParams {
 }
 
 export const IMPL_PARAM_KEYS = [
-  'segmentLengths', 'dilationRates', 'ringSize', 'linkGbps', 'blockSize', 'window', 'stride', 'density',
-  'blockPattern', 'promptLen', 'newTokens', 'enablePatternCache', 'enableMemoryPool',
+  'segmentLengths',
+  'dilationRates',
+  'ringSize',
+  'linkGbps',
+  'blockSize',
+  'window',
+  'stride',
+  'density',
+  'blockPattern',
+  'promptLen',
+  'newTokens',
+  'enablePatternCache',
+  'enableMemoryPool',
 ] as const;
 
 /** like splitList, and a bare number (API) is a list of one */
 const splitNumberOrList = (v: unknown): unknown => splitList(typeof v === 'number' ? [v] : v);
 const linkItem = z.preprocess(
-  (v) => (typeof v === 'string' && v.trim().toLowerCase() in LINK_PRESETS ? v.trim().toLowerCase() : toNumber(v)),
+  (v) =>
+    typeof v === 'string' && v.trim().toLowerCase() in LINK_PRESETS
+      ? v.trim().toLowerCase()
+      : toNumber(v),
   z.union([z.enum(['nvlink', 'infiniband']), z.number().positive().finite()]),
 );
 const bool = z.preprocess(toBoolean, z.boolean());
@@ -82,7 +96,12 @@ export function paramSchema(spec: NativeParamSpec, coerce = true): z.ZodType {
     case 'int-list': {
       const item = bounded(z.number().int());
       const lengths = spec.name === 'segmentLengths';
-      const el = coerce ? z.preprocess((v) => (typeof v === 'string' ? (lengths ? parseLength(v) : toNumber(v)) : v), item) : item;
+      const el = coerce
+        ? z.preprocess(
+            (v) => (typeof v === 'string' ? (lengths ? parseLength(v) : toNumber(v)) : v),
+            item,
+          )
+        : item;
       const list = z.array(el).min(1).max(16);
       return coerce ? z.preprocess(splitNumberOrList, list) : list;
     }
@@ -92,7 +111,11 @@ export function paramSchema(spec: NativeParamSpec, coerce = true): z.ZodType {
 }
 
 const LOCAL_SPECS: Partial<Record<ParamField, FieldSpec>> = {
-  linkGbps: { schema: z.preprocess(splitNumberOrList, z.array(linkItem).min(1)), allowed: 'link bandwidths in Gbit/s (> 0) or presets nvlink (450 GB/s = 3600 Gbit/s), infiniband (NDR 400 Gbit/s = 50 GB/s)' },
+  linkGbps: {
+    schema: z.preprocess(splitNumberOrList, z.array(linkItem).min(1)),
+    allowed:
+      'link bandwidths in Gbit/s (> 0) or presets nvlink (450 GB/s = 3600 Gbit/s), infiniband (NDR 400 Gbit/s = 50 GB/s)',
+  },
   enablePatternCache: { schema: bool, allowed: 'true or false' },
   enableMemoryPool: { schema: bool, allowed: 'true or false' },
 };
@@ -119,7 +142,10 @@ function toLink(v: 'nvlink' | 'infiniband' | number): Link {
 /** Validates the implementation parameters of raw options (CLI strings or API values). */
 export function parseImplParams(raw: Record<string, unknown>): ImplParams {
   const out: ImplParams = { enablePatternCache: true, enableMemoryPool: true };
-  const set = <K extends Exclude<(typeof IMPL_PARAM_KEYS)[number], 'linkGbps'>>(key: K, value: unknown) => {
+  const set = <K extends Exclude<(typeof IMPL_PARAM_KEYS)[number], 'linkGbps'>>(
+    key: K,
+    value: unknown,
+  ) => {
     out[key] = field<ImplParams[K]>(key, value);
   };
   for (const k of IMPL_PARAM_KEYS) {
@@ -131,12 +157,26 @@ export function parseImplParams(raw: Record<string, unknown>): ImplParams {
       set(k, v);
     }
   }
-  if (out.segmentLengths && out.dilationRates && out.segmentLengths.length !== out.dilationRates.length) {
-    throw new ConfigError('dilationRates', raw.dilationRates, `one rate per segment length (${out.segmentLengths.length})`, `${out.dilationRates.length} rates for ${out.segmentLengths.length} segment lengths`);
+  if (
+    out.segmentLengths &&
+    out.dilationRates &&
+    out.segmentLengths.length !== out.dilationRates.length
+  ) {
+    throw new ConfigError(
+      'dilationRates',
+      raw.dilationRates,
+      `one rate per segment length (${out.segmentLengths.length})`,
+      `${out.dilationRates.length} rates for ${out.segmentLengths.length} segment lengths`,
+    );
   }
   if ((out.segmentLengths === undefined) !== (out.dilationRates === undefined)) {
     const missing = out.segmentLengths === undefined ? 'segmentLengths' : 'dilationRates';
-    throw new ConfigError(missing, undefined, fieldSpec(missing).allowed, '--segment-lengths and --dilation-rates go together');
+    throw new ConfigError(
+      missing,
+      undefined,
+      fieldSpec(missing).allowed,
+      '--segment-lengths and --dilation-rates go together',
+    );
   }
   return out;
 }
@@ -187,12 +227,18 @@ export function decodesCausally(implementation: string): boolean {
 }
 
 /** The parameters for one implementation at one length (kv-cache: promptLen + newTokens = seqLen; always causal). */
-export function problemParamsFor(p: ImplParams, implementation: string, seqLen: number): Partial<NativeProblem> {
+export function problemParamsFor(
+  p: ImplParams,
+  implementation: string,
+  seqLen: number,
+): Partial<NativeProblem> {
   const out: Partial<NativeProblem> = problemParams(p);
   if (decodesCausally(implementation)) {
     out.causal = true;
-    if (out.promptLen !== undefined && out.newTokens === undefined && seqLen >= out.promptLen) out.newTokens = seqLen - out.promptLen;
-    else if (out.newTokens !== undefined && out.promptLen === undefined && seqLen > out.newTokens) out.promptLen = seqLen - out.newTokens;
+    if (out.promptLen !== undefined && out.newTokens === undefined && seqLen >= out.promptLen)
+      out.newTokens = seqLen - out.promptLen;
+    else if (out.newTokens !== undefined && out.promptLen === undefined && seqLen > out.newTokens)
+      out.promptLen = seqLen - out.newTokens;
   } else {
     delete out.promptLen;
     delete out.newTokens;

@@ -16,7 +16,11 @@ export interface RangeDefinition {
 export type RangeTable = Record<string, RangeDefinition>;
 
 const lengthSchema = z
-  .union([z.number(), z.string(), z.object({ label: z.union([z.string(), z.number()]), tokens: z.number() })])
+  .union([
+    z.number(),
+    z.string(),
+    z.object({ label: z.union([z.string(), z.number()]), tokens: z.number() }),
+  ])
   .transform((v, ctx) => {
     const n = typeof v === 'object' ? v.tokens : parseLength(v);
     if (!Number.isInteger(n) || n < 1) {

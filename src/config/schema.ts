@@ -12,10 +12,10 @@ export const MAX_SEQ_LEN = 1 << 27;
 
 /** "1%" -> 0.01, "0.01" -> 0.01 */
 function toFraction(v: unknown): unknown {
-  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$/.test(v)) return Number(v.trim().slice(0, -1).trim()) / 100;
+  if (typeof v === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%\s*$/.test(v))
+    return Number(v.trim().slice(0, -1).trim()) / 100;
   return toNumber(v);
 }
-
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(toNumber, z.number().int().min(min).max(max));
@@ -56,7 +56,10 @@ function fields(ranges: RangeTable) {
     batchSize: { schema: int(1, 1 << 20), allowed: 'an integer >= 1' },
     heads: { schema: int(1, 1 << 16), allowed: 'an integer >= 1' },
     kvHeads: { schema: int(1, 1 << 16), allowed: 'an integer >= 1 that divides --heads' },
-    headDim: { schema: int(1, 1024), allowed: 'an integer 1..1024 that the implementation supports (32, 64, 128 at least)' },
+    headDim: {
+      schema: int(1, 1024),
+      allowed: 'an integer 1..1024 that the implementation supports (32, 64, 128 at least)',
+    },
     causal: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     warmup: {
       schema: z.union([z.literal('adaptive'), int(0, 1_000_000)]),
@@ -69,16 +72,28 @@ function fields(ranges: RangeTable) {
     },
     minSamples: { schema: int(1, 1_000_000), allowed: 'an integer >= 1' },
     maxSamples: { schema: int(1, 10_000_000), allowed: 'an integer >= 1 (and >= --min-samples)' },
-    maxTime: { schema: z.preprocess(toNumber, z.number().positive().finite()), allowed: 'a number of seconds > 0' },
+    maxTime: {
+      schema: z.preprocess(toNumber, z.number().positive().finite()),
+      allowed: 'a number of seconds > 0',
+    },
     cold: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     interleave: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     requireQuiet: {
       // the bare flag (true) waits up to the default; a number: that many seconds (0: refuse at once)
-      schema: z.preprocess((v) => (v === true || v === 'true' ? DEFAULT_QUIET_WAIT_SECONDS : toNumber(v)), z.number().min(0).max(3600)),
+      schema: z.preprocess(
+        (v) => (v === true || v === 'true' ? DEFAULT_QUIET_WAIT_SECONDS : toNumber(v)),
+        z.number().min(0).max(3600),
+      ),
       allowed: `seconds to wait for a quiet machine, 0..3600 (the bare flag: ${DEFAULT_QUIET_WAIT_SECONDS})`,
     },
-    repetitions: { schema: int(1, 1000), allowed: 'an integer >= 1 (each repetition in a fresh worker process)' },
-    peak: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false (false: do not measure a missing peak.json)' },
+    repetitions: {
+      schema: int(1, 1000),
+      allowed: 'an integer >= 1 (each repetition in a fresh worker process)',
+    },
+    peak: {
+      schema: z.preprocess(toBoolean, z.boolean()),
+      allowed: 'true or false (false: do not measure a missing peak.json)',
+    },
     plots: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     history: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     baseline: { schema: z.string().trim().min(1), allowed: 'an implementation name, e.g. naive' },
@@ -95,7 +110,10 @@ function fields(ranges: RangeTable) {
       schema: z.preprocess(toNumber, z.number().positive().finite()),
       allowed: 'a number of seconds > 0',
     },
-    outputDir: { schema: z.union([z.string().min(1), z.null()]), allowed: 'a directory path (or null in the API: write no files)' },
+    outputDir: {
+      schema: z.union([z.string().min(1), z.null()]),
+      allowed: 'a directory path (or null in the API: write no files)',
+    },
     json: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     quiet: { schema: z.preprocess(toBoolean, z.boolean()), allowed: 'true or false' },
     ...SIDE_FIELDS,
@@ -129,24 +147,45 @@ export interface SideOptions {
  * --compare-devices excludes --device, --compare-dtypes excludes --dtype and lists each dtype once.
  */
 export function parseSideOptions(raw: Record<string, unknown>): SideOptions {
-  const get = <T>(name: keyof typeof SIDE_FIELDS, dflt?: T): T | undefined => (raw[name] === undefined ? dflt : parseField<T>(SIDE_FIELDS, name, raw[name]));
+  const get = <T>(name: keyof typeof SIDE_FIELDS, dflt?: T): T | undefined =>
+    raw[name] === undefined ? dflt : parseField<T>(SIDE_FIELDS, name, raw[name]);
   const device = get<DeviceChoice>('device', DEFAULTS.device)!;
   const compareDevices = get<boolean>('compareDevices', DEFAULTS.compareDevices)!;
   if (compareDevices && raw.device !== undefined) {
-    throw new ConfigError('compareDevices', raw.compareDevices, 'without --device (it runs both cpu and cuda)', `--device ${String(raw.device)} was given too`);
+    throw new ConfigError(
+      'compareDevices',
+      raw.compareDevices,
+      'without --device (it runs both cpu and cuda)',
+      `--device ${String(raw.device)} was given too`,
+    );
   }
   const dtype = get<DTypeChoice>('dtype', DEFAULTS.dtype)!;
   const compareDtypes = get<DTypeChoice[]>('compareDtypes');
   if (compareDtypes) {
     if (raw.dtype !== undefined) {
-      throw new ConfigError('compareDtypes', raw.compareDtypes, 'without --dtype (it runs every dtype listed)', `--dtype ${String(raw.dtype)} was given too`);
+      throw new ConfigError(
+        'compareDtypes',
+        raw.compareDtypes,
+        'without --dtype (it runs every dtype listed)',
+        `--dtype ${String(raw.dtype)} was given too`,
+      );
     }
     if (new Set(compareDtypes).size !== compareDtypes.length) {
-      throw new ConfigError('compareDtypes', raw.compareDtypes, SIDE_FIELDS.compareDtypes.allowed, 'a dtype is listed twice');
+      throw new ConfigError(
+        'compareDtypes',
+        raw.compareDtypes,
+        SIDE_FIELDS.compareDtypes.allowed,
+        'a dtype is listed twice',
+      );
     }
   }
   // with --compare-dtypes the first listed is the run's dtype (the comparison's baseline)
-  return { device, dtype: compareDtypes?.[0] ?? dtype, ...(compareDtypes ? { compareDtypes } : {}), compareDevices };
+  return {
+    device,
+    dtype: compareDtypes?.[0] ?? dtype,
+    ...(compareDtypes ? { compareDtypes } : {}),
+    compareDevices,
+  };
 }
 
 export interface SequenceRangesOptions extends ImplParams {
@@ -239,13 +278,47 @@ export const DEFAULTS = {
 } as const;
 
 const KNOWN_KEYS = new Set([
-  'range', 'customLengths', 'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal',
-  'warmup', 'runs', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'dtype', 'compareDtypes', 'compareDevices', 'targetRse', 'minSamples', 'maxSamples', 'maxTime', 'cold', 'interleave', 'requireQuiet', 'repetitions', 'peak', 'plots', 'history', 'baseline',
+  'range',
+  'customLengths',
+  'implementations',
+  'batchSize',
+  'heads',
+  'kvHeads',
+  'headDim',
+  'causal',
+  'warmup',
+  'runs',
+  'threads',
+  'seed',
+  'memoryBudget',
+  'maxRunSeconds',
+  'outputDir',
+  'json',
+  'quiet',
+  'device',
+  'dtype',
+  'compareDtypes',
+  'compareDevices',
+  'targetRse',
+  'minSamples',
+  'maxSamples',
+  'maxTime',
+  'cold',
+  'interleave',
+  'requireQuiet',
+  'repetitions',
+  'peak',
+  'plots',
+  'history',
+  'baseline',
   ...IMPL_PARAM_KEYS,
 ]);
 
-function parseField<T, K extends string = string>(specs: Record<K, FieldSpec>, name: K, value: unknown): T {
+function parseField<T, K extends string = string>(
+  specs: Record<K, FieldSpec>,
+  name: K,
+  value: unknown,
+): T {
   const spec = specs[name];
   const r = spec.schema.safeParse(value);
   if (!r.success) {
@@ -285,12 +358,22 @@ export function parseSequenceRangesOptions(
   let lengths: number[];
   if (range === 'custom') {
     if (!customLengths) {
-      throw new ConfigError('customLengths', undefined, specs.customLengths.allowed, 'required with --range custom');
+      throw new ConfigError(
+        'customLengths',
+        undefined,
+        specs.customLengths.allowed,
+        'required with --range custom',
+      );
     }
     lengths = [...new Set(customLengths)];
   } else {
     if (customLengths) {
-      throw new ConfigError('customLengths', raw.customLengths, 'only with --range custom', `--range is ${range}`);
+      throw new ConfigError(
+        'customLengths',
+        raw.customLengths,
+        'only with --range custom',
+        `--range is ${range}`,
+      );
     }
     lengths = expandRange(range, ranges);
   }
@@ -298,13 +381,23 @@ export function parseSequenceRangesOptions(
   const heads = get<number>('heads', DEFAULTS.heads)!;
   const kvHeads = get<number>('kvHeads', heads)!;
   if (kvHeads > heads || heads % kvHeads !== 0) {
-    throw new ConfigError('kvHeads', raw.kvHeads, `a divisor of heads (${heads})`, `${heads} heads cannot share ${kvHeads} kv heads`);
+    throw new ConfigError(
+      'kvHeads',
+      raw.kvHeads,
+      `a divisor of heads (${heads})`,
+      `${heads} heads cannot share ${kvHeads} kv heads`,
+    );
   }
   const implementations = get<string[]>('implementations');
   const minSamples = get<number>('minSamples', DEFAULTS.minSamples)!;
   const maxSamples = get<number>('maxSamples', Math.max(DEFAULTS.maxSamples, minSamples))!;
   if (maxSamples < minSamples) {
-    throw new ConfigError('maxSamples', raw.maxSamples, `an integer >= minSamples (${minSamples})`, `${maxSamples} < ${minSamples}`);
+    throw new ConfigError(
+      'maxSamples',
+      raw.maxSamples,
+      `an integer >= minSamples (${minSamples})`,
+      `${maxSamples} < ${minSamples}`,
+    );
   }
 
   const sides = parseSideOptions(raw);
@@ -346,7 +439,11 @@ export function parseSequenceRangesOptions(
 }
 
 /** Checks implementation names against what the binding offers on the device. */
-export function checkImplementations(requested: string[], available: string[], device: string): void {
+export function checkImplementations(
+  requested: string[],
+  available: string[],
+  device: string,
+): void {
   for (const name of requested) {
     if (!available.includes(name)) {
       throw new ConfigError(

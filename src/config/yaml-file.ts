@@ -14,6 +14,11 @@ export function readYamlFile(path: string, field: string, readableAllowed: strin
   try {
     return parse(text) as unknown;
   } catch (e) {
-    throw new ConfigError(field, path, 'a valid YAML file', `YAML: ${(e as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      field,
+      path,
+      'a valid YAML file',
+      `YAML: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
 }

@@ -30,7 +30,13 @@ export interface RawLayout {
   chunks: [number, number][][];
   pingPong: { bytes: number; oneWayNs: number[] };
   iterations: { ranks: RawRankIteration[] }[];
-  check: { against: string; reason: string; maxAbsError: number; relL2Error: number; finite: boolean };
+  check: {
+    against: string;
+    reason: string;
+    maxAbsError: number;
+    relL2Error: number;
+    finite: boolean;
+  };
 }
 
 export interface RawRingRun {
@@ -75,7 +81,8 @@ function maxOverMean(xs: number[]): number {
 /** Entry i of a per-rank or per-step array of the rank program's output (P of each, by its format). */
 function rankEntry<T>(xs: readonly T[], i: number, what: string): T {
   const v = xs[i];
-  if (v === undefined) throw new Error(`dilbench-ring-rank output: ${what}[${i}] is missing (${xs.length} entries)`);
+  if (v === undefined)
+    throw new Error(`dilbench-ring-rank output: ${what}[${i}] is missing (${xs.length} entries)`);
   return v;
 }
 
@@ -86,12 +93,30 @@ export function analyzeLayout(raw: RawRingRun, l: RawLayout): DistributedMeasure
   const med = (f: (it: { ranks: RawRankIteration[] }) => number) => median(its.map(f));
   const perStep: StepMeasurement[] = [];
   for (let s = 0; s < P; s++) {
-    const computeMs = Array.from({ length: P }, (_, r) => med((it) => rankEntry(rank(it, r).computeNs, s, 'computeNs')) / 1e6);
-    const waitMs = Array.from({ length: P }, (_, r) => med((it) => rankEntry(rank(it, r).waitNs, s, 'waitNs')) / 1e6);
-    const pollMs = Array.from({ length: P }, (_, r) => med((it) => rank(it, r).pollNs?.[s] ?? 0) / 1e6);
+    const computeMs = Array.from(
+      { length: P },
+      (_, r) => med((it) => rankEntry(rank(it, r).computeNs, s, 'computeNs')) / 1e6,
+    );
+    const waitMs = Array.from(
+      { length: P },
+      (_, r) => med((it) => rankEntry(rank(it, r).waitNs, s, 'waitNs')) / 1e6,
+    );
+    const pollMs = Array.from(
+      { length: P },
+      (_, r) => med((it) => rank(it, r).pollNs?.[s] ?? 0) / 1e6,
+    );
     const first = its[0];
-    const bytesSent = Array.from({ length: P }, (_, r) => (first ? rankEntry(rank(first, r).bytesSent, s, 'bytesSent') : 0));
-    perStep.push({ step: s, computeMs, pollMs, waitMs, bytesSent, loadImbalance: maxOverMean(computeMs) });
+    const bytesSent = Array.from({ length: P }, (_, r) =>
+      first ? rankEntry(rank(first, r).bytesSent, s, 'bytesSent') : 0,
+    );
+    perStep.push({
+      step: s,
+      computeMs,
+      pollMs,
+      waitMs,
+      bytesSent,
+      loadImbalance: maxOverMean(computeMs),
+    });
   }
   const oneWayMs = l.pingPong.oneWayNs.map((ns) => ns / 1e6);
   const GBps = oneWayMs.map((ms) => (ms > 0 ? l.pingPong.bytes / (ms * 1e6) : Infinity));

@@ -94,27 +94,43 @@ export function findGpuRankExecutables(
       : { nccl: found, cudaMpi: null, tried: [p] };
   }
   const dirs = gpuRankDirectories(root, addonPath);
-  const tried = dirs.flatMap((d) => [path.join(d, NCCL_RANK_EXECUTABLE), path.join(d, CUDA_MPI_RANK_EXECUTABLE)]);
+  const tried = dirs.flatMap((d) => [
+    path.join(d, NCCL_RANK_EXECUTABLE),
+    path.join(d, CUDA_MPI_RANK_EXECUTABLE),
+  ]);
   const first = (name: string) => dirs.map((d) => path.join(d, name)).find(executable) ?? null;
   return { nccl: first(NCCL_RANK_EXECUTABLE), cudaMpi: first(CUDA_MPI_RANK_EXECUTABLE), tried };
 }
 
 /** The executable and transport for `requested` (unset: NCCL where built, else CUDA-aware MPI), or why none. */
-export function chooseGpuRank(ex: GpuRankExecutables, requested?: GpuTransport): GpuRankChoice | string {
+export function chooseGpuRank(
+  ex: GpuRankExecutables,
+  requested?: GpuTransport,
+): GpuRankChoice | string {
   const build =
     'the GPU rank is built with the CUDA backend when CMake finds MPI (and, for NCCL, nccl.h and libnccl: NCCL_HOME or the nvidia-nccl-cu12 wheel): ' +
     'scripts/build-cuda-variant.sh, or npm run build:native -- --CDDILBENCH_CUDA=ON';
-  const looked = ex.tried.length === 1
-    ? `looked at ${ex.tried[0]}, from DILBENCH_RING_RANK_GPU`
-    : `looked in ${[...new Set(ex.tried.map((p) => path.dirname(p)))].join(', ')}`;
+  const looked =
+    ex.tried.length === 1
+      ? `looked at ${ex.tried[0]}, from DILBENCH_RING_RANK_GPU`
+      : `looked in ${[...new Set(ex.tried.map((p) => path.dirname(p)))].join(', ')}`;
   if (requested === 'nccl' || (requested === undefined && ex.nccl)) {
-    if (ex.nccl) return { transport: 'nccl', rankExecutable: ex.nccl, reason: `${requested ? '--gpu-transport nccl' : 'NCCL (the NCCL rank is built)'}: ${ex.nccl}` };
-    const fallback = ex.cudaMpi ? ` (only ${CUDA_MPI_RANK_EXECUTABLE} is built: --gpu-transport cuda-aware-mpi)` : '';
+    if (ex.nccl)
+      return {
+        transport: 'nccl',
+        rankExecutable: ex.nccl,
+        reason: `${requested ? '--gpu-transport nccl' : 'NCCL (the NCCL rank is built)'}: ${ex.nccl}`,
+      };
+    const fallback = ex.cudaMpi
+      ? ` (only ${CUDA_MPI_RANK_EXECUTABLE} is built: --gpu-transport cuda-aware-mpi)`
+      : '';
     return `the NCCL rank executable ${NCCL_RANK_EXECUTABLE} is not built${fallback} (${looked}); ${build}`;
   }
   const exe = ex.nccl ?? ex.cudaMpi;
   if (exe) {
-    const why = requested ? '--gpu-transport cuda-aware-mpi' : `CUDA-aware MPI (no ${NCCL_RANK_EXECUTABLE}; ${CUDA_MPI_RANK_EXECUTABLE} is built)`;
+    const why = requested
+      ? '--gpu-transport cuda-aware-mpi'
+      : `CUDA-aware MPI (no ${NCCL_RANK_EXECUTABLE}; ${CUDA_MPI_RANK_EXECUTABLE} is built)`;
     return { transport: 'cuda-aware-mpi', rankExecutable: exe, reason: `${why}: ${exe}` };
   }
   return `no GPU rank executable is built (${NCCL_RANK_EXECUTABLE} or ${CUDA_MPI_RANK_EXECUTABLE}; ${looked}); ${build}`;
@@ -124,21 +140,38 @@ export function chooseGpuRank(ex: GpuRankExecutables, requested?: GpuTransport):
  * Whether a GPU ring of `ranks` ranks (null: any, as doctor asks) can run here: the rank
  * executable for the transport, one CUDA device per rank as the loaded build reports, a launcher.
  */
-export function gpuDistributedAvailability(facts: GpuDistributedFacts, ranks: number | null, transport?: GpuTransport): GpuDistributedAvailability {
+export function gpuDistributedAvailability(
+  facts: GpuDistributedFacts,
+  ranks: number | null,
+  transport?: GpuTransport,
+): GpuDistributedAvailability {
   const problems: string[] = [];
   const chosen = chooseGpuRank(facts.executables, transport);
   if (typeof chosen === 'string') problems.push(chosen);
   const cuda = cudaAvailability(facts.cuda);
   const deviceCount = cuda.available ? facts.cuda.cuda.deviceCount : 0;
   if (!cuda.available) {
-    problems.push(`${ranks === null ? 'GPU ranks need' : `--ranks ${ranks} needs ${ranks}`} CUDA device(s), one per rank, and there is ${cuda.reason}`);
+    problems.push(
+      `${ranks === null ? 'GPU ranks need' : `--ranks ${ranks} needs ${ranks}`} CUDA device(s), one per rank, and there is ${cuda.reason}`,
+    );
   } else if (ranks !== null && deviceCount < ranks) {
-    problems.push(`--ranks ${ranks} needs ${ranks} CUDA devices, one per rank, and the loaded build reports ${deviceCount}`);
+    problems.push(
+      `--ranks ${ranks} needs ${ranks} CUDA devices, one per rank, and the loaded build reports ${deviceCount}`,
+    );
   }
   if (!facts.launcher) {
-    problems.push(facts.launcherName ? `launcher '${facts.launcherName}' not found` : 'no MPI launcher (mpirun or mpiexec) on PATH');
+    problems.push(
+      facts.launcherName
+        ? `launcher '${facts.launcherName}' not found`
+        : 'no MPI launcher (mpirun or mpiexec) on PATH',
+    );
   }
-  return { available: problems.length === 0, problems, choice: typeof chosen === 'string' ? null : chosen, deviceCount };
+  return {
+    available: problems.length === 0,
+    problems,
+    choice: typeof chosen === 'string' ? null : chosen,
+    deviceCount,
+  };
 }
 
 /** The facts of this machine: the executables near the loaded addon, what the binding reports, the launcher. */
@@ -153,9 +186,21 @@ export function gpuDistributedFacts(
   try {
     cuda = { cuda: binding.info().cuda };
   } catch (e) {
-    cuda = { cuda: { compiled: false, deviceCount: 0, devices: [], error: e instanceof Error ? e.message : String(e) } };
+    cuda = {
+      cuda: {
+        compiled: false,
+        deviceCount: 0,
+        devices: [],
+        error: e instanceof Error ? e.message : String(e),
+      },
+    };
   }
-  return { executables: findGpuRankExecutables(root, addonPath, env), cuda, launcher: findLauncher(launcherName, env), launcherName };
+  return {
+    executables: findGpuRankExecutables(root, addonPath, env),
+    cuda,
+    launcher: findLauncher(launcherName, env),
+    launcherName,
+  };
 }
 
 /** What a distributed run needs besides the facts: the options that decide whether GPU ranks can take it. */
@@ -186,13 +231,24 @@ export function gpuLayout(causal: boolean): 'plain' | 'zigzag' {
 }
 
 /** Why the options themselves rule GPU ranks out (null when they do not). */
-function gpuOptionsProblem(r: DistributedDeviceRequest): { field: string; value: unknown; allowed: string } | null {
+function gpuOptionsProblem(
+  r: DistributedDeviceRequest,
+): { field: string; value: unknown; allowed: string } | null {
   if (r.implementation !== 'ring') {
-    return { field: 'implementations', value: r.implementation, allowed: 'ring with --device cuda (the GPU rank runs ring only; ring-dilated runs on CPU ranks)' };
+    return {
+      field: 'implementations',
+      value: r.implementation,
+      allowed:
+        'ring with --device cuda (the GPU rank runs ring only; ring-dilated runs on CPU ranks)',
+    };
   }
   const planned = gpuLayout(r.causal);
   if (r.layouts && r.layouts.some((l) => l !== planned)) {
-    return { field: 'layouts', value: r.layouts.join(','), allowed: `${planned} with --device cuda${r.causal ? ' --causal' : ''} (the CUDA ring plans ${planned} chunks only)` };
+    return {
+      field: 'layouts',
+      value: r.layouts.join(','),
+      allowed: `${planned} with --device cuda${r.causal ? ' --causal' : ''} (the CUDA ring plans ${planned} chunks only)`,
+    };
   }
   return null;
 }
@@ -206,29 +262,62 @@ const CUDA_ALLOWED =
  * auto: GPU ranks when they can run these options on this machine, else CPU ranks; the selection
  * says which and why.
  */
-export function resolveDistributedDevice(r: DistributedDeviceRequest, facts: GpuDistributedFacts): DistributedDeviceResolution {
+export function resolveDistributedDevice(
+  r: DistributedDeviceRequest,
+  facts: GpuDistributedFacts,
+): DistributedDeviceResolution {
   const requested = r.device ?? 'cpu';
   if (requested === 'cpu') {
-    if (r.gpuTransport) throw new ConfigError('gpuTransport', r.gpuTransport, 'only with --device cuda or auto (GPU ranks); CPU ranks use MPI point-to-point');
+    if (r.gpuTransport)
+      throw new ConfigError(
+        'gpuTransport',
+        r.gpuTransport,
+        'only with --device cuda or auto (GPU ranks); CPU ranks use MPI point-to-point',
+      );
     return { device: 'cpu', gpu: null, layouts: r.layouts ?? cpuLayouts(r), selection: null };
   }
   const optionsProblem = gpuOptionsProblem(r);
-  if (requested === 'cuda' && optionsProblem) throw new ConfigError(optionsProblem.field, optionsProblem.value, optionsProblem.allowed);
+  if (requested === 'cuda' && optionsProblem)
+    throw new ConfigError(optionsProblem.field, optionsProblem.value, optionsProblem.allowed);
   const avail = gpuDistributedAvailability(facts, r.ranks, r.gpuTransport);
   if (requested === 'cuda') {
-    if (!avail.available) throw new ConfigError('device', 'cuda', CUDA_ALLOWED, `GPU ranks cannot run here: ${avail.problems.join('; ')}`);
+    if (!avail.available)
+      throw new ConfigError(
+        'device',
+        'cuda',
+        CUDA_ALLOWED,
+        `GPU ranks cannot run here: ${avail.problems.join('; ')}`,
+      );
     return { device: 'cuda', gpu: avail.choice, layouts: [gpuLayout(r.causal)], selection: null };
   }
   // auto
   if (!optionsProblem && avail.available) {
     const reason = `auto: GPU ranks (${avail.deviceCount} CUDA device(s) for ${r.ranks} rank(s); ${avail.choice!.reason})`;
-    return { device: 'cuda', gpu: avail.choice, layouts: [gpuLayout(r.causal)], selection: { requested: 'auto', device: 'cuda', reason } };
+    return {
+      device: 'cuda',
+      gpu: avail.choice,
+      layouts: [gpuLayout(r.causal)],
+      selection: { requested: 'auto', device: 'cuda', reason },
+    };
   }
-  const why = optionsProblem ? `--${optionsProblem.field === 'implementations' ? 'implementations' : 'layouts'}: ${optionsProblem.allowed}` : avail.problems.join('; ');
-  return { device: 'cpu', gpu: null, layouts: r.layouts ?? cpuLayouts(r), selection: { requested: 'auto', device: 'cpu', reason: `auto: CPU ranks (GPU ranks cannot run: ${why})` } };
+  const why = optionsProblem
+    ? `--${optionsProblem.field === 'implementations' ? 'implementations' : 'layouts'}: ${optionsProblem.allowed}`
+    : avail.problems.join('; ');
+  return {
+    device: 'cpu',
+    gpu: null,
+    layouts: r.layouts ?? cpuLayouts(r),
+    selection: {
+      requested: 'auto',
+      device: 'cpu',
+      reason: `auto: CPU ranks (GPU ranks cannot run: ${why})`,
+    },
+  };
 }
 
 /** CPU ranks: causal ring measures zigzag and plain (the imbalance comparison), otherwise plain. */
-export function cpuLayouts(r: Pick<DistributedDeviceRequest, 'causal' | 'implementation'>): ('plain' | 'zigzag')[] {
+export function cpuLayouts(
+  r: Pick<DistributedDeviceRequest, 'causal' | 'implementation'>,
+): ('plain' | 'zigzag')[] {
   return r.causal && r.implementation === 'ring' ? ['zigzag', 'plain'] : ['plain'];
 }

@@ -36,10 +36,16 @@ function isExecutable(p: string): boolean {
 }
 
 /** The rank executable: DILBENCH_RING_RANK, else build/Release (where cmake-js builds it). */
-export function findRankExecutable(root: string, env: NodeJS.ProcessEnv = process.env): { path: string | null; tried: string[] } {
+export function findRankExecutable(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { path: string | null; tried: string[] } {
   const tried = env.DILBENCH_RING_RANK
     ? [path.resolve(env.DILBENCH_RING_RANK)]
-    : [path.join(root, 'build', 'Release', RANK_EXECUTABLE), path.join(root, 'build', 'Debug', RANK_EXECUTABLE)];
+    : [
+        path.join(root, 'build', 'Release', RANK_EXECUTABLE),
+        path.join(root, 'build', 'Debug', RANK_EXECUTABLE),
+      ];
   return { path: tried.find((p) => existsSync(p) && isExecutable(p)) ?? null, tried };
 }
 
@@ -61,19 +67,30 @@ export function launcherFlavour(versionText: string): LauncherFlavour {
 }
 
 /** The launcher named (or mpirun, then mpiexec on PATH), with its flavour; null when none. */
-export function findLauncher(name?: string, env: NodeJS.ProcessEnv = process.env): LauncherInfo | null {
+export function findLauncher(
+  name?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LauncherInfo | null {
   for (const candidate of name ? [name] : ['mpirun', 'mpiexec']) {
     const p = resolveCommand(candidate, env);
     if (!p) continue;
     const r = spawnSync(p, ['--version'], { encoding: 'utf8', timeout: 10_000, env });
     const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
-    const first = text.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+    const first =
+      text
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.length > 0) ?? '';
     return { path: p, flavour: launcherFlavour(text), version: first };
   }
   return null;
 }
 
-export function distributedAvailability(root: string, env: NodeJS.ProcessEnv = process.env, launcherName?: string): DistributedAvailability {
+export function distributedAvailability(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+  launcherName?: string,
+): DistributedAvailability {
   const rank = findRankExecutable(root, env);
   const launcher = findLauncher(launcherName, env);
   const reasons: string[] = [];
@@ -84,17 +101,39 @@ export function distributedAvailability(root: string, env: NodeJS.ProcessEnv = p
     );
   }
   if (!launcher) {
-    reasons.push(launcherName ? `launcher '${launcherName}' not found` : 'no MPI launcher (mpirun or mpiexec) on PATH');
+    reasons.push(
+      launcherName
+        ? `launcher '${launcherName}' not found`
+        : 'no MPI launcher (mpirun or mpiexec) on PATH',
+    );
   }
-  return { available: reasons.length === 0, reason: reasons.length ? reasons.join('; ') : null, rankExecutable: rank.path, launcher };
+  return {
+    available: reasons.length === 0,
+    reason: reasons.length ? reasons.join('; ') : null,
+    rankExecutable: rank.path,
+    launcher,
+  };
 }
 
 /** Launcher arguments for `ranks` local ranks, oversubscribed, one thread each. */
-export function launcherArgs(launcher: LauncherInfo, ranks: number, extra: string[], isRoot: boolean): string[] {
+export function launcherArgs(
+  launcher: LauncherInfo,
+  ranks: number,
+  extra: string[],
+  isRoot: boolean,
+): string[] {
   if (launcher.flavour === 'openmpi') {
     // --oversubscribe: more ranks than cores is the point on a small machine; --bind-to none: a
     // rank bound to one core would share it with the others instead of migrating
-    return ['-np', String(ranks), '--oversubscribe', '--bind-to', 'none', ...(isRoot ? ['--allow-run-as-root'] : []), ...extra];
+    return [
+      '-np',
+      String(ranks),
+      '--oversubscribe',
+      '--bind-to',
+      'none',
+      ...(isRoot ? ['--allow-run-as-root'] : []),
+      ...extra,
+    ];
   }
   return ['-n', String(ranks), ...extra];
 }
@@ -105,15 +144,20 @@ export function launcherArgs(launcher: LauncherInfo, ranks: number, extra: strin
  * progress poll during compute; forcing copy-in/copy-out (btl_vader_single_copy_mechanism=none)
  * moves most of it into the wait (measured: docs in README, "Distributed ring").
  */
-export function launcherEnv(_launcher: LauncherInfo, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function launcherEnv(
+  _launcher: LauncherInfo,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   return { ...env, OMP_NUM_THREADS: '1' };
 }
 
 /** A hint for launcher failures with a known cause, or ''. */
 export function launcherFailureHint(stderr: string): string {
   if (/process_vm_readv|Read -1, expected|CMA/i.test(stderr)) {
-    return ' Hint: Open MPI\'s shared-memory single copy (CMA) needs ptrace rights this machine denies; ' +
-      'set OMPI_MCA_btl_vader_single_copy_mechanism=none (transfers then progress mostly inside the wait).';
+    return (
+      " Hint: Open MPI's shared-memory single copy (CMA) needs ptrace rights this machine denies; " +
+      'set OMPI_MCA_btl_vader_single_copy_mechanism=none (transfers then progress mostly inside the wait).'
+    );
   }
   return '';
 }
@@ -181,7 +225,11 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
 export function launch(o: LaunchOptions): Promise<LaunchResult> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const child = spawn(o.command, o.args, { env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(o.command, o.args, {
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -194,7 +242,10 @@ export function launch(o: LaunchOptions): Promise<LaunchResult> {
     const stop = () => {
       if (child.pid === undefined) return;
       killGroup(child.pid, 'SIGTERM');
-      hardKill = setTimeout(() => child.pid !== undefined && killGroup(child.pid, 'SIGKILL'), GRACE_MS);
+      hardKill = setTimeout(
+        () => child.pid !== undefined && killGroup(child.pid, 'SIGKILL'),
+        GRACE_MS,
+      );
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -219,7 +270,15 @@ export function launch(o: LaunchOptions): Promise<LaunchResult> {
           // gone
         }
       }
-      resolve({ exitCode: code, signal: sig, timedOut, stdout, stderr, elapsedMs: Date.now() - t0, killedLeftovers: leftovers });
+      resolve({
+        exitCode: code,
+        signal: sig,
+        timedOut,
+        stdout,
+        stderr,
+        elapsedMs: Date.now() - t0,
+        killedLeftovers: leftovers,
+      });
     });
   });
 }

@@ -21,8 +21,21 @@ import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/type
 import { summarize } from '../stats/summary.js';
 import { medianTelemetry, projectRing, type RingProjection } from '../suite/ring-projection.js';
 import { analyzeLayout, type DistributedMeasurement, type RawRingRun } from './analysis.js';
-import { distributedAvailability, launch, launcherArgs, launcherEnv, launcherFailureHint, type LauncherInfo } from './launcher.js';
-import { GPU_TRANSPORTS, gpuDistributedFacts, resolveDistributedDevice, type GpuDistributedFacts, type GpuTransport } from './gpu.js';
+import {
+  distributedAvailability,
+  launch,
+  launcherArgs,
+  launcherEnv,
+  launcherFailureHint,
+  type LauncherInfo,
+} from './launcher.js';
+import {
+  GPU_TRANSPORTS,
+  gpuDistributedFacts,
+  resolveDistributedDevice,
+  type GpuDistributedFacts,
+  type GpuTransport,
+} from './gpu.js';
 import { getDilbench } from '../native/dilbench.js';
 import { cudaAvailability, type DeviceSelection } from '../suite/sides.js';
 import { assertWritableDirectory } from '../results/output-dir.js';
@@ -69,8 +82,14 @@ export interface DistributedRingOptions {
 }
 
 const posInt = (max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(1).max(max));
-const nonNegInt = z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(0));
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number().int().min(1).max(max),
+  );
+const nonNegInt = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+  z.number().int().min(0),
+);
 
 function tokenCount(v: string | number): number {
   if (typeof v === 'number') return v;
@@ -113,55 +132,142 @@ const NOT_WITH_DISTRIBUTED: Record<string, string> = {
 
 export function parseDistributedOptions(raw: Record<string, unknown>): DistributedRingOptions {
   for (const [k, why] of Object.entries(NOT_WITH_DISTRIBUTED)) {
-    if (raw[k] !== undefined && raw[k] !== false) throw new ConfigError(k, raw[k], `not set with --distributed (${why})`);
+    if (raw[k] !== undefined && raw[k] !== false)
+      throw new ConfigError(k, raw[k], `not set with --distributed (${why})`);
   }
-  const device = raw.device === undefined ? undefined
-    : field('device', z.enum(['cpu', 'cuda', 'auto']), raw.device, 'cpu (MPI ranks on CPUs), cuda (one GPU per rank) or auto (cuda where GPU ranks can run, else cpu) with --distributed');
-  const gpuTransport = raw.gpuTransport === undefined ? undefined
-    : field('gpuTransport', z.enum(GPU_TRANSPORTS as [GpuTransport, ...GpuTransport[]]), raw.gpuTransport, 'nccl or cuda-aware-mpi (GPU ranks: --device cuda or auto)');
+  const device =
+    raw.device === undefined
+      ? undefined
+      : field(
+          'device',
+          z.enum(['cpu', 'cuda', 'auto']),
+          raw.device,
+          'cpu (MPI ranks on CPUs), cuda (one GPU per rank) or auto (cuda where GPU ranks can run, else cpu) with --distributed',
+        );
+  const gpuTransport =
+    raw.gpuTransport === undefined
+      ? undefined
+      : field(
+          'gpuTransport',
+          z.enum(GPU_TRANSPORTS as [GpuTransport, ...GpuTransport[]]),
+          raw.gpuTransport,
+          'nccl or cuda-aware-mpi (GPU ranks: --device cuda or auto)',
+        );
   if (gpuTransport && device !== 'cuda' && device !== 'auto') {
-    throw new ConfigError('gpuTransport', gpuTransport, 'only with --device cuda or auto (GPU ranks); CPU ranks use MPI point-to-point');
+    throw new ConfigError(
+      'gpuTransport',
+      gpuTransport,
+      'only with --device cuda or auto (GPU ranks); CPU ranks use MPI point-to-point',
+    );
   }
-  if (raw.dtype !== undefined && raw.dtype !== 'fp32') throw new ConfigError('dtype', raw.dtype, 'fp32 with --distributed');
+  if (raw.dtype !== undefined && raw.dtype !== 'fp32')
+    throw new ConfigError('dtype', raw.dtype, 'fp32 with --distributed');
   const impls = list(raw.implementations ?? ['ring']);
   if (impls.length !== 1 || (impls[0] !== 'ring' && impls[0] !== 'ring-dilated')) {
-    throw new ConfigError('implementations', raw.implementations, 'one of ring, ring-dilated with --distributed (one per run)');
+    throw new ConfigError(
+      'implementations',
+      raw.implementations,
+      'one of ring, ring-dilated with --distributed (one per run)',
+    );
   }
   const implementation = impls[0];
   const dilated = implementation === 'ring-dilated';
-  const pairs = parseImplParams({ segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates });
+  const pairs = parseImplParams({
+    segmentLengths: raw.segmentLengths,
+    dilationRates: raw.dilationRates,
+  });
   if (!dilated && pairs.segmentLengths) {
-    throw new ConfigError('segmentLengths', raw.segmentLengths, 'only with --implementations ring-dilated (ring is dense attention)');
+    throw new ConfigError(
+      'segmentLengths',
+      raw.segmentLengths,
+      'only with --implementations ring-dilated (ring is dense attention)',
+    );
   }
   pairs.dilationRates?.forEach((r, i) => {
     const segment = pairs.segmentLengths?.[i];
-    if (segment !== undefined && r > segment) throw new ConfigError('dilationRates', raw.dilationRates, 'each rate at most its segment length', `rate ${r} at index ${i} > segment length ${segment}`);
+    if (segment !== undefined && r > segment)
+      throw new ConfigError(
+        'dilationRates',
+        raw.dilationRates,
+        'each rate at most its segment length',
+        `rate ${r} at index ${i} > segment length ${segment}`,
+      );
   });
   const ranks = field('ranks', posInt(256), raw.ranks ?? 2, 'an integer 1..256 (MPI ranks)');
   const totals = list(raw.totalTokens ?? [4096]).map((v) => tokenCount(v as string | number));
-  const totalTokens = field('totalTokens', z.array(z.number().int().min(1).max(1 << 24)).min(1), totals, 'one or more token counts 1..16M (K = 1024, M = 1048576)');
-  for (const n of totalTokens) if (n < ranks) throw new ConfigError('totalTokens', n, `a count >= --ranks (${ranks}): every rank needs a row`);
+  const totalTokens = field(
+    'totalTokens',
+    z
+      .array(
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 24),
+      )
+      .min(1),
+    totals,
+    'one or more token counts 1..16M (K = 1024, M = 1048576)',
+  );
+  for (const n of totalTokens)
+    if (n < ranks)
+      throw new ConfigError(
+        'totalTokens',
+        n,
+        `a count >= --ranks (${ranks}): every rank needs a row`,
+      );
   const heads = field('heads', posInt(4096), raw.heads ?? 8, 'an integer >= 1');
-  const kvHeads = field('kvHeads', posInt(4096), raw.kvHeads ?? heads, 'an integer >= 1 that divides --heads');
-  if (heads % kvHeads !== 0) throw new ConfigError('kvHeads', raw.kvHeads, `an integer >= 1 that divides --heads (${heads})`);
+  const kvHeads = field(
+    'kvHeads',
+    posInt(4096),
+    raw.kvHeads ?? heads,
+    'an integer >= 1 that divides --heads',
+  );
+  if (heads % kvHeads !== 0)
+    throw new ConfigError(
+      'kvHeads',
+      raw.kvHeads,
+      `an integer >= 1 that divides --heads (${heads})`,
+    );
   const causal = raw.causal === true || raw.causal === 'true';
   const layoutList = list(raw.layouts);
   const layoutsAllowed = dilated
     ? 'plain (ring-dilated keeps contiguous chunks: dilated segments are local structure)'
-    : causal ? 'plain, zigzag (comma-separated)' : 'plain (zigzag balances the causal mask: with --causal only)';
+    : causal
+      ? 'plain, zigzag (comma-separated)'
+      : 'plain (zigzag balances the causal mask: with --causal only)';
   const layouts: ('plain' | 'zigzag')[] = layoutList.length
     ? field('layouts', z.array(z.enum(['plain', 'zigzag'])), layoutList, layoutsAllowed)
-    : causal && !dilated ? ['zigzag', 'plain'] : ['plain'];
-  if ((!causal || dilated) && layouts.includes('zigzag')) throw new ConfigError('layouts', raw.layouts, layoutsAllowed);
-  const check = field('check', z.enum(['auto', 'reference', 'flash', 'dilated', 'none']), raw.check ?? 'auto', 'auto, reference, flash (ring), dilated (ring-dilated), none');
+    : causal && !dilated
+      ? ['zigzag', 'plain']
+      : ['plain'];
+  if ((!causal || dilated) && layouts.includes('zigzag'))
+    throw new ConfigError('layouts', raw.layouts, layoutsAllowed);
+  const check = field(
+    'check',
+    z.enum(['auto', 'reference', 'flash', 'dilated', 'none']),
+    raw.check ?? 'auto',
+    'auto, reference, flash (ring), dilated (ring-dilated), none',
+  );
   if (check === (dilated ? 'flash' : 'dilated')) {
-    throw new ConfigError('check', raw.check, `auto, reference, ${dilated ? 'dilated' : 'flash'} or none (the single-process kernel of ${implementation}'s definition is ${dilated ? 'dilated' : 'flash'})`);
+    throw new ConfigError(
+      'check',
+      raw.check,
+      `auto, reference, ${dilated ? 'dilated' : 'flash'} or none (the single-process kernel of ${implementation}'s definition is ${dilated ? 'dilated' : 'flash'})`,
+    );
   }
   const launcherArgsRaw = raw.launcherArgs;
-  const extra = launcherArgsRaw === undefined ? [] : (Array.isArray(launcherArgsRaw) ? launcherArgsRaw : [launcherArgsRaw]).flatMap((s) => String(s).split(/\s+/).filter(Boolean));
+  const extra =
+    launcherArgsRaw === undefined
+      ? []
+      : (Array.isArray(launcherArgsRaw) ? launcherArgsRaw : [launcherArgsRaw]).flatMap((s) =>
+          String(s).split(/\s+/).filter(Boolean),
+        );
   return {
     implementation,
-    ...(pairs.segmentLengths ? { segmentLengths: pairs.segmentLengths, dilationRates: pairs.dilationRates } : {}),
+    ...(pairs.segmentLengths
+      ? { segmentLengths: pairs.segmentLengths, dilationRates: pairs.dilationRates }
+      : {}),
     ranks,
     totalTokens: [...new Set(totalTokens)].sort((a, b) => a - b),
     batchSize: field('batchSize', posInt(4096), raw.batchSize ?? 1, 'an integer >= 1'),
@@ -171,7 +277,12 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
     causal,
     seed: field('seed', nonNegInt, raw.seed ?? 42, 'an integer >= 0'),
     runs: field('runs', posInt(1000), raw.runs ?? 3, 'an integer >= 1 (timed ring iterations)'),
-    warmup: field('warmup', nonNegInt, raw.warmup === 'adaptive' ? 1 : raw.warmup ?? 1, 'an integer >= 0 (adaptive means 1 here)'),
+    warmup: field(
+      'warmup',
+      nonNegInt,
+      raw.warmup === 'adaptive' ? 1 : (raw.warmup ?? 1),
+      'an integer >= 0 (adaptive means 1 here)',
+    ),
     layouts: [...layouts],
     layoutsGiven: layoutList.length > 0,
     ...(device ? { device } : {}),
@@ -179,7 +290,12 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
     check,
     launcher: typeof raw.launcher === 'string' ? raw.launcher : undefined,
     launcherArgs: extra,
-    timeout: field('timeout', z.preprocess((v) => (typeof v === 'string' ? Number(v) : v), z.number().positive().finite()), raw.timeout ?? 600, 'seconds > 0'),
+    timeout: field(
+      'timeout',
+      z.preprocess((v) => (typeof v === 'string' ? Number(v) : v), z.number().positive().finite()),
+      raw.timeout ?? 600,
+      'seconds > 0',
+    ),
     projection: raw.projection !== false,
     outputDir: typeof raw.outputDir === 'string' ? raw.outputDir : 'benchmark_results',
     ...(typeof raw.fromRankOutput === 'string' ? { fromRankOutput: raw.fromRankOutput } : {}),
@@ -189,18 +305,58 @@ export function parseDistributedOptions(raw: Record<string, unknown>): Distribut
 }
 
 /** The rank executable's arguments for one length. */
-export function rankArgs(o: DistributedRingOptions, seqLen: number, output: string, marker: string): string[] {
+export function rankArgs(
+  o: DistributedRingOptions,
+  seqLen: number,
+  output: string,
+  marker: string,
+): string[] {
   const a = [
-    '--implementation', o.implementation,
-    '--batch', String(o.batchSize), '--heads', String(o.heads), '--kv-heads', String(o.kvHeads),
-    '--seq-len', String(seqLen), '--head-dim', String(o.headDim), '--seed', String(o.seed),
-    '--iterations', String(o.runs), '--warmup', String(o.warmup), '--layouts', o.layouts.join(','),
-    '--check', o.check, '--output', output, '--run-id', marker,
+    '--implementation',
+    o.implementation,
+    '--batch',
+    String(o.batchSize),
+    '--heads',
+    String(o.heads),
+    '--kv-heads',
+    String(o.kvHeads),
+    '--seq-len',
+    String(seqLen),
+    '--head-dim',
+    String(o.headDim),
+    '--seed',
+    String(o.seed),
+    '--iterations',
+    String(o.runs),
+    '--warmup',
+    String(o.warmup),
+    '--layouts',
+    o.layouts.join(','),
+    '--check',
+    o.check,
+    '--output',
+    output,
+    '--run-id',
+    marker,
   ];
   if (o.causal) a.push('--causal');
   if (o.device === 'cuda') a.push('--gpu-transport', o.gpuTransport ?? 'nccl');
-  if (o.segmentLengths) a.push('--segment-lengths', o.segmentLengths.join(','), '--dilation-rates', o.dilationRates!.join(','));
-  if (o.fault && (o.fault.seqLen === undefined || o.fault.seqLen === seqLen)) a.push('--fault-rank', String(o.fault.rank), '--fault', o.fault.kind, '--fault-step', String(o.fault.step));
+  if (o.segmentLengths)
+    a.push(
+      '--segment-lengths',
+      o.segmentLengths.join(','),
+      '--dilation-rates',
+      o.dilationRates!.join(','),
+    );
+  if (o.fault && (o.fault.seqLen === undefined || o.fault.seqLen === seqLen))
+    a.push(
+      '--fault-rank',
+      String(o.fault.rank),
+      '--fault',
+      o.fault.kind,
+      '--fault-step',
+      String(o.fault.step),
+    );
   return a;
 }
 
@@ -210,7 +366,10 @@ export class DistributedRunError extends Error {
 
 /** Last lines of the launcher's stderr that say something (Open MPI prints banners of dashes). */
 function stderrTail(s: string, n = 12): string {
-  const lines = s.split('\n').map((l) => l.trimEnd()).filter((l) => l && !/^-+$/.test(l));
+  const lines = s
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l && !/^-+$/.test(l));
   return lines.slice(-n).join('\n  ');
 }
 
@@ -218,7 +377,14 @@ function stderrTail(s: string, n = 12): string {
 export async function launchRing(
   o: DistributedRingOptions,
   seqLen: number,
-  env: { launcher: LauncherInfo; rankExecutable: string; processEnv?: NodeJS.ProcessEnv; extraRankArgs?: string[]; signal?: AbortSignal; marker?: string },
+  env: {
+    launcher: LauncherInfo;
+    rankExecutable: string;
+    processEnv?: NodeJS.ProcessEnv;
+    extraRankArgs?: string[];
+    signal?: AbortSignal;
+    marker?: string;
+  },
 ): Promise<{ raw: RawRingRun; command: string[]; elapsedMs: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dilbench-ring-'));
   const output = path.join(dir, 'rank0.json');
@@ -240,7 +406,9 @@ export async function launchRing(
       signal: env.signal,
     });
     const what = `${o.ranks} ranks, ${seqLen} tokens`;
-    const left = r.killedLeftovers.length ? `; killed ${r.killedLeftovers.length} leftover rank process(es)` : '';
+    const left = r.killedLeftovers.length
+      ? `; killed ${r.killedLeftovers.length} leftover rank process(es)`
+      : '';
     if (r.timedOut) {
       throw new DistributedRunError(
         `distributed ring (${what}) did not finish within --timeout ${o.timeout} s (a rank hung or died without the launcher noticing); ` +
@@ -256,7 +424,9 @@ export async function launchRing(
     try {
       raw = JSON.parse(readFileSync(output, 'utf8')) as RawRingRun;
     } catch (e) {
-      throw new DistributedRunError(`distributed ring (${what}): rank 0 wrote no readable result (${e instanceof Error ? e.message : String(e)})`);
+      throw new DistributedRunError(
+        `distributed ring (${what}): rank 0 wrote no readable result (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
     return { raw, command: [env.launcher.path, ...args], elapsedMs: r.elapsedMs };
   } finally {
@@ -277,9 +447,20 @@ export async function singleProcessProjection(
 ): Promise<RingProjection | null> {
   const session = await binding.createSession(
     {
-      implementation: o.implementation, device, dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads,
-      seqLen, headDim: o.headDim, causal: o.causal, seed: o.seed, ringSize: o.ranks,
-      ...(o.segmentLengths ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates } : {}),
+      implementation: o.implementation,
+      device,
+      dtype: 'fp32',
+      batch: o.batchSize,
+      heads: o.heads,
+      kvHeads: o.kvHeads,
+      seqLen,
+      headDim: o.headDim,
+      causal: o.causal,
+      seed: o.seed,
+      ringSize: o.ranks,
+      ...(o.segmentLengths
+        ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates }
+        : {}),
     },
     { threads: 1, useMemoryPool: true, usePatternCache: false, memoryLimitBytes: 0 },
   );
@@ -294,7 +475,10 @@ export async function singleProcessProjection(
     const link = { name: 'ping-pong (measured)', gbps: GBps * 8, GBps };
     const p = projectRing(medianTelemetry(runs), [link]);
     const where = device === 'cuda' ? 'one process, one GPU' : 'one process, one thread';
-    if (p) p.basis = `simulated ${o.implementation} (${where}, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` + p.basis;
+    if (p)
+      p.basis =
+        `simulated ${o.implementation} (${where}, ranks one after another), element-wise median of ${runs.length} iteration(s), projected onto the ping-pong bandwidth: ` +
+        p.basis;
     return p;
   } finally {
     session.dispose();
@@ -311,20 +495,37 @@ export function rankOutputDevice(raw: Pick<RawRingRun, 'transport'>): 'cpu' | 'c
 }
 
 /** The transport of a rank 0 JSON, in words, for params.transport. */
-export function transportLabel(raw: Pick<RawRingRun, 'transport' | 'mpiLibrary'>, flavour: string): string {
-  if (raw.transport === 'nccl') return `NCCL send/recv (bootstrapped through MPI: ${raw.mpiLibrary})`;
-  if (raw.transport === 'cuda-aware-mpi') return `CUDA-aware MPI point-to-point on device buffers (${flavour}: ${raw.mpiLibrary})`;
+export function transportLabel(
+  raw: Pick<RawRingRun, 'transport' | 'mpiLibrary'>,
+  flavour: string,
+): string {
+  if (raw.transport === 'nccl')
+    return `NCCL send/recv (bootstrapped through MPI: ${raw.mpiLibrary})`;
+  if (raw.transport === 'cuda-aware-mpi')
+    return `CUDA-aware MPI point-to-point on device buffers (${flavour}: ${raw.mpiLibrary})`;
   return `MPI point-to-point (${flavour}: ${raw.mpiLibrary})`;
 }
 
-function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['layouts'][number]['check'], flavour: string): ResultRow {
+function rowFor(
+  raw: RawRingRun,
+  m: DistributedMeasurement,
+  check: RawRingRun['layouts'][number]['check'],
+  flavour: string,
+): ResultRow {
   const partner = check.against !== 'float64-reference';
   const tol = toleranceFor('fp32', {}, partner);
   const validated = check.against !== 'none';
-  const passed = validated && check.finite && check.maxAbsError <= tol.maxAbs && check.relL2Error <= tol.relL2;
+  const passed =
+    validated && check.finite && check.maxAbsError <= tol.maxAbs && check.relL2Error <= tol.relL2;
   const stats = summarize(m.wallMs);
   // files of the first version (ring only) carry no flops
-  const flops = raw.flopsPerIteration ?? 4 * raw.headDim * raw.batch * raw.heads * (raw.causal ? (raw.seqLen * (raw.seqLen + 1)) / 2 : raw.seqLen * raw.seqLen);
+  const flops =
+    raw.flopsPerIteration ??
+    4 *
+      raw.headDim *
+      raw.batch *
+      raw.heads *
+      (raw.causal ? (raw.seqLen * (raw.seqLen + 1)) / 2 : raw.seqLen * raw.seqLen);
   const telemetry: KernelTelemetry = {
     valid: true,
     ringSize: raw.ranks,
@@ -343,9 +544,10 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
     effectiveSeqLen: raw.seqLen,
     causal: raw.causal,
     status: validated && !passed ? 'failed' : 'ok',
-    reason: validated && !passed
-      ? `gathered output differs from ${check.against}: max abs ${check.maxAbsError}, rel L2 ${check.relL2Error} (tolerance ${tol.maxAbs}, ${tol.relL2})`
-      : null,
+    reason:
+      validated && !passed
+        ? `gathered output differs from ${check.against}: max abs ${check.maxAbsError}, rel L2 ${check.relL2Error} (tolerance ${tol.maxAbs}, ${tol.relL2})`
+        : null,
     ...(validated && !passed ? { errorCode: 'ERR_DILBENCH_VALIDATION' } : {}),
     samplesMs: m.wallMs,
     stats,
@@ -361,14 +563,24 @@ function rowFor(raw: RawRingRun, m: DistributedMeasurement, check: RawRingRun['l
     simdLevel: raw.simdLevel as ResultRow['simdLevel'],
     telemetry,
     ...(validated
-      ? { validation: { against: check.against, maxAbsError: check.maxAbsError, relL2Error: check.relL2Error, passed, tolerance: tol } }
+      ? {
+          validation: {
+            against: check.against,
+            maxAbsError: check.maxAbsError,
+            relL2Error: check.relL2Error,
+            passed,
+            tolerance: tol,
+          },
+        }
       : {}),
     params: {
       ringSize: raw.ranks,
       measured: true,
       distributed: true,
       layout: m.layout,
-      ...(raw.segmentLengths ? { segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates } : {}),
+      ...(raw.segmentLengths
+        ? { segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates }
+        : {}),
       transport: transportLabel(raw, flavour),
       transportKind: raw.transport ?? 'mpi',
       threadsPerRank: raw.threadsPerRank,
@@ -388,11 +600,36 @@ export interface DistributedRunResult {
 
 function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunError): ResultRow {
   return {
-    implementation: o.implementation, device: o.device === 'cuda' ? 'cuda' : 'cpu', dtype: 'fp32', batch: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim,
-    seqLen, effectiveSeqLen: seqLen, causal: o.causal, status: 'failed', reason: e.message, errorCode: e.code, samplesMs: [], stats: null,
-    peakMemoryBytes: null, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null, flopsPerIteration: 0, bytesPerIteration: 0,
-    threads: 1, simdLevel: null,
-    params: { ringSize: o.ranks, measured: false, distributed: true, layout: o.layouts.join(','), transportKind: o.device === 'cuda' ? o.gpuTransport : 'mpi' },
+    implementation: o.implementation,
+    device: o.device === 'cuda' ? 'cuda' : 'cpu',
+    dtype: 'fp32',
+    batch: o.batchSize,
+    heads: o.heads,
+    kvHeads: o.kvHeads,
+    headDim: o.headDim,
+    seqLen,
+    effectiveSeqLen: seqLen,
+    causal: o.causal,
+    status: 'failed',
+    reason: e.message,
+    errorCode: e.code,
+    samplesMs: [],
+    stats: null,
+    peakMemoryBytes: null,
+    estimatedMemoryBytes: 0,
+    tokensPerSecond: null,
+    gflops: null,
+    flopsPerIteration: 0,
+    bytesPerIteration: 0,
+    threads: 1,
+    simdLevel: null,
+    params: {
+      ringSize: o.ranks,
+      measured: false,
+      distributed: true,
+      layout: o.layouts.join(','),
+      transportKind: o.device === 'cuda' ? o.gpuTransport : 'mpi',
+    },
   };
 }
 
@@ -402,10 +639,19 @@ export function readRankOutput(file: string): RawRingRun {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as RawRingRun;
   } catch (e) {
-    throw new ConfigError('fromRankOutput', file, 'a JSON file written by dilbench-ring-rank --output', e instanceof Error ? e.message : String(e));
+    throw new ConfigError(
+      'fromRankOutput',
+      file,
+      'a JSON file written by dilbench-ring-rank --output',
+      e instanceof Error ? e.message : String(e),
+    );
   }
   if (raw?.format !== 'dilbench-ring-rank/1' || !Array.isArray(raw.layouts)) {
-    throw new ConfigError('fromRankOutput', file, 'a JSON file written by dilbench-ring-rank --output (format dilbench-ring-rank/1)');
+    throw new ConfigError(
+      'fromRankOutput',
+      file,
+      'a JSON file written by dilbench-ring-rank --output (format dilbench-ring-rank/1)',
+    );
   }
   return raw;
 }
@@ -413,10 +659,21 @@ export function readRankOutput(file: string): RawRingRun {
 /** The options a rank 0 JSON was run with (for its projection and the result's config). */
 function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingOptions {
   return {
-    ...o, implementation: raw.implementation ?? 'ring',
-    segmentLengths: raw.segmentLengths, dilationRates: raw.dilationRates,
-    ranks: raw.ranks, totalTokens: [raw.seqLen], batchSize: raw.batch, heads: raw.heads, kvHeads: raw.kvHeads, headDim: raw.headDim,
-    causal: raw.causal, seed: raw.seed, runs: raw.iterations, warmup: raw.warmup, layouts: raw.layouts.map((l) => l.layout),
+    ...o,
+    implementation: raw.implementation ?? 'ring',
+    segmentLengths: raw.segmentLengths,
+    dilationRates: raw.dilationRates,
+    ranks: raw.ranks,
+    totalTokens: [raw.seqLen],
+    batchSize: raw.batch,
+    heads: raw.heads,
+    kvHeads: raw.kvHeads,
+    headDim: raw.headDim,
+    causal: raw.causal,
+    seed: raw.seed,
+    runs: raw.iterations,
+    warmup: raw.warmup,
+    layouts: raw.layouts.map((l) => l.layout),
   };
 }
 
@@ -424,7 +681,11 @@ function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingO
 export async function runDistributedRing(
   o: DistributedRingOptions,
   deps: {
-    binding: NativeBinding; root?: string; env?: NodeJS.ProcessEnv; progress?: DistributedProgress; signal?: AbortSignal;
+    binding: NativeBinding;
+    root?: string;
+    env?: NodeJS.ProcessEnv;
+    progress?: DistributedProgress;
+    signal?: AbortSignal;
     /** tests: the GPU facts (executables, CUDA devices, launcher) instead of this machine's */
     gpuFacts?: GpuDistributedFacts;
   },
@@ -438,23 +699,52 @@ export async function runDistributedRing(
   if (imported) {
     const fileDevice = rankOutputDevice(imported);
     if (o.device !== undefined && o.device !== 'auto' && o.device !== fileDevice) {
-      throw new ConfigError('device', o.device, `${fileDevice} (the device the --from-rank-output file ran on: transport ${imported.transport ?? 'mpi'}), or leave --device out`);
+      throw new ConfigError(
+        'device',
+        o.device,
+        `${fileDevice} (the device the --from-rank-output file ran on: transport ${imported.transport ?? 'mpi'}), or leave --device out`,
+      );
     }
     o = optionsOf(o, imported);
   } else {
     const wantsGpu = o.device === 'cuda' || o.device === 'auto';
-    const facts = wantsGpu ? deps.gpuFacts ?? gpuDistributedFacts(root, deps.binding, getDilbench().binaryOf(deps.binding)?.path ?? null, deps.env, o.launcher) : null;
+    const facts = wantsGpu
+      ? (deps.gpuFacts ??
+        gpuDistributedFacts(
+          root,
+          deps.binding,
+          getDilbench().binaryOf(deps.binding)?.path ?? null,
+          deps.env,
+          o.launcher,
+        ))
+      : null;
     const resolved = facts
-      ? resolveDistributedDevice({ device: o.device, gpuTransport: o.gpuTransport, ranks: o.ranks, implementation: o.implementation, causal: o.causal, layouts: o.layoutsGiven ? o.layouts : undefined }, facts)
+      ? resolveDistributedDevice(
+          {
+            device: o.device,
+            gpuTransport: o.gpuTransport,
+            ranks: o.ranks,
+            implementation: o.implementation,
+            causal: o.causal,
+            layouts: o.layoutsGiven ? o.layouts : undefined,
+          },
+          facts,
+        )
       : null;
     selection = resolved?.selection ?? null;
     if (selection) deps.progress?.(`--device auto: ${selection.device} (${selection.reason})`);
     if (resolved?.device === 'cuda') {
-      o = { ...o, device: 'cuda', gpuTransport: resolved.gpu!.transport, layouts: resolved.layouts };
+      o = {
+        ...o,
+        device: 'cuda',
+        gpuTransport: resolved.gpu!.transport,
+        layouts: resolved.layouts,
+      };
       launcher = facts!.launcher;
       rankExecutable = resolved.gpu!.rankExecutable;
     } else {
-      if (o.device === 'auto' && resolved) o = { ...o, device: 'cpu', gpuTransport: undefined, layouts: resolved.layouts };
+      if (o.device === 'auto' && resolved)
+        o = { ...o, device: 'cpu', gpuTransport: undefined, layouts: resolved.layouts };
       const avail = distributedAvailability(root, deps.env, o.launcher);
       if (!avail.available || !avail.launcher || !avail.rankExecutable) {
         throw new DistributedRunError(`distributed runs are unavailable: ${avail.reason}`);
@@ -463,7 +753,11 @@ export async function runDistributedRing(
       rankExecutable = avail.rankExecutable;
     }
   }
-  const device: 'cpu' | 'cuda' = imported ? rankOutputDevice(imported) : o.device === 'cuda' ? 'cuda' : 'cpu';
+  const device: 'cpu' | 'cuda' = imported
+    ? rankOutputDevice(imported)
+    : o.device === 'cuda'
+      ? 'cuda'
+      : 'cpu';
   // the result directory must take files before minutes of ranks run (exit 2 naming the flag)
   assertWritableDirectory(o.outputDir, 'outputDir');
   const createdAt = new Date().toISOString();
@@ -476,9 +770,16 @@ export async function runDistributedRing(
       raw = imported;
     } else {
       const on = device === 'cuda' ? `GPU ranks, ${o.gpuTransport}` : 'CPU ranks';
-      deps.progress?.(`${o.implementation} --distributed: ${o.ranks} ranks (${on}), ${seqLen} tokens, layouts ${o.layouts.join(',')} (${launcher!.flavour} ${launcher!.path})`);
+      deps.progress?.(
+        `${o.implementation} --distributed: ${o.ranks} ranks (${on}), ${seqLen} tokens, layouts ${o.layouts.join(',')} (${launcher!.flavour} ${launcher!.path})`,
+      );
       try {
-        const launched = await launchRing(o, seqLen, { launcher: launcher!, rankExecutable: rankExecutable!, processEnv: deps.env, signal: deps.signal });
+        const launched = await launchRing(o, seqLen, {
+          launcher: launcher!,
+          rankExecutable: rankExecutable!,
+          processEnv: deps.env,
+          signal: deps.signal,
+        });
         raw = launched.raw;
         commands.push(launched.command);
       } catch (e) {
@@ -500,19 +801,37 @@ export async function runDistributedRing(
       if (!o.projection) {
         row.projected = { kind: 'projected', skipped: 'projection not run (--no-projection)' };
       } else if (l.layout !== simulatedLayout) {
-        row.projected = { kind: 'projected', skipped: 'the simulated ring runs causal problems in the zigzag layout only' };
+        row.projected = {
+          kind: 'projected',
+          skipped: 'the simulated ring runs causal problems in the zigzag layout only',
+        };
       } else if (!m.pingPong.medianGBps || !Number.isFinite(m.pingPong.medianGBps)) {
-        const why = raw.ranks === 1 ? 'one rank' : 'no keys or values travel: every dilated segment lies inside one rank';
+        const why =
+          raw.ranks === 1
+            ? 'one rank'
+            : 'no keys or values travel: every dilated segment lies inside one rank';
         row.projected = { kind: 'projected', skipped: `no link bandwidth measured (${why})` };
       } else if (noCudaHere && !noCudaHere.available) {
-        row.projected = { kind: 'projected', skipped: `the GPU ranks' projection runs the simulated ring on CUDA, and here there is ${noCudaHere.reason}` };
+        row.projected = {
+          kind: 'projected',
+          skipped: `the GPU ranks' projection runs the simulated ring on CUDA, and here there is ${noCudaHere.reason}`,
+        };
       } else {
-        deps.progress?.(`  single-process projection (simulated ${o.implementation}, P=${o.ranks}, ${projectionDevice === 'cuda' ? 'one GPU' : 'one thread'})`);
-        const p = await singleProcessProjection(deps.binding, o, seqLen, m.pingPong.medianGBps, projectionDevice);
+        deps.progress?.(
+          `  single-process projection (simulated ${o.implementation}, P=${o.ranks}, ${projectionDevice === 'cuda' ? 'one GPU' : 'one thread'})`,
+        );
+        const p = await singleProcessProjection(
+          deps.binding,
+          o,
+          seqLen,
+          m.pingPong.medianGBps,
+          projectionDevice,
+        );
         // one link: the measured ping-pong bandwidth
         const projectedWallMs = p?.links[0]?.projectedWallMs;
         if (p && projectedWallMs !== undefined) {
-          if (imported) p.basis = `computed on ${os.hostname()} (the ranks ran with rank 0 on ${raw.rank0Host}): ${p.basis}`;
+          if (imported)
+            p.basis = `computed on ${os.hostname()} (the ranks ran with rank 0 on ${raw.rank0Host}): ${p.basis}`;
           row.projected = {
             ...p,
             projectedWallMs,
@@ -535,9 +854,13 @@ export async function runDistributedRing(
       distributed: true,
       device,
       ...(selection ? { deviceSelection: selection } : {}),
-      ...(device === 'cuda' ? { gpuTransport: imported ? imported.transport : o.gpuTransport } : {}),
+      ...(device === 'cuda'
+        ? { gpuTransport: imported ? imported.transport : o.gpuTransport }
+        : {}),
       implementation: o.implementation,
-      ...(o.segmentLengths ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates } : {}),
+      ...(o.segmentLengths
+        ? { segmentLengths: o.segmentLengths, dilationRates: o.dilationRates }
+        : {}),
       ranks: o.ranks,
       totalTokens: o.totalTokens,
       batchSize: o.batchSize,
@@ -549,7 +872,11 @@ export async function runDistributedRing(
       runs: o.runs,
       warmup: o.warmup,
       ...(imported
-        ? { fromRankOutput: path.resolve(o.fromRankOutput!), rank0Host: imported.rank0Host, mpiLibrary: imported.mpiLibrary }
+        ? {
+            fromRankOutput: path.resolve(o.fromRankOutput!),
+            rank0Host: imported.rank0Host,
+            mpiLibrary: imported.mpiLibrary,
+          }
         : {
             check: o.check,
             launcher,
@@ -558,7 +885,11 @@ export async function runDistributedRing(
             commands,
             timeoutSeconds: o.timeout,
             // transport settings that change what overlaps (unset: the MPI's default)
-            mpiEnvironment: Object.fromEntries(Object.entries(deps.env ?? process.env).filter(([k]) => /^(OMPI_MCA_|MPIR_CVAR_|UCX_)/.test(k))),
+            mpiEnvironment: Object.fromEntries(
+              Object.entries(deps.env ?? process.env).filter(([k]) =>
+                /^(OMPI_MCA_|MPIR_CVAR_|UCX_)/.test(k),
+              ),
+            ),
           }),
     },
     results: rows,

@@ -13,7 +13,12 @@ export function cpuFlags(): string[] {
     const text = readFileSync('/proc/cpuinfo', 'utf8');
     const line = text.split('\n').find((l) => /^flags\s*:/.test(l));
     if (!line) return [];
-    return line.slice(line.indexOf(':') + 1).trim().split(/\s+/).filter(Boolean).sort();
+    return line
+      .slice(line.indexOf(':') + 1)
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .sort();
   } catch {
     return [];
   }
@@ -24,7 +29,9 @@ export function cpuModel(): string {
   const m = os.cpus()[0]?.model?.trim();
   if (m) return m;
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^model name\s*:/.test(l));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^model name\s*:/.test(l));
     if (line) return line.slice(line.indexOf(':') + 1).trim();
   } catch {
     /* not Linux */
@@ -54,7 +61,8 @@ export function gitCommit(dir: string = packageRoot()): string | null {
  */
 export function availableMemoryBytes(): number {
   let avail = os.freemem();
-  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  const constrained =
+    typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
   if (constrained && constrained > 0 && constrained < Number.MAX_SAFE_INTEGER) {
     const used = process.memoryUsage().rss;
     avail = Math.min(avail, Math.max(0, constrained - used));
@@ -66,7 +74,10 @@ export function availableMemoryBytes(): number {
  * The one environment record of every result file (suites, inference, scaling, frameworks, bench).
  * `binding` null or undefined (no addon loaded): the build fields read 'generic' / 'unknown'.
  */
-export function collectEnvironment(binding: Pick<NativeBinding, 'info'> | null | undefined, extra: Partial<Environment> = {}): Environment {
+export function collectEnvironment(
+  binding: Pick<NativeBinding, 'info'> | null | undefined,
+  extra: Partial<Environment> = {},
+): Environment {
   let info: NativeInfo | undefined;
   try {
     info = binding?.info();
@@ -76,7 +87,8 @@ export function collectEnvironment(binding: Pick<NativeBinding, 'info'> | null |
   const cudaDevices = info?.cuda?.devices ?? [];
   const env: Environment = {
     cpuModel: cpuModel(),
-    cpuCores: typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+    cpuCores:
+      typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
     cpuFlags: cpuFlags(),
     simdLevel: info?.simdLevel ?? 'generic',
     totalMemoryBytes: os.totalmem(),

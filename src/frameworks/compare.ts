@@ -96,8 +96,12 @@ export interface FrameworksReport {
 }
 
 /** Maximum absolute and relative L2 difference of two outputs (b as the reference of rel L2). */
-export function outputDifference(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbsError: number; relL2Error: number } {
-  if (a.length !== b.length) throw new RangeError(`output lengths differ: ${a.length} vs ${b.length}`);
+export function outputDifference(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): { maxAbsError: number; relL2Error: number } {
+  if (a.length !== b.length)
+    throw new RangeError(`output lengths differ: ${a.length} vs ${b.length}`);
   const { maxAbsError, relL2Error } = errors(a, b);
   return { maxAbsError, relL2Error };
 }
@@ -107,13 +111,27 @@ export function outputDifference(a: ArrayLike<number>, b: ArrayLike<number>): { 
  * comparison of samples); alpha 0.05: a difference is significant when the p-value is below it
  * and the interval of the ratio excludes 1.
  */
-export function significanceOf(seqLen: number, framework: FrameworkName, dilbenchMs: number[], otherMs: number[], seed = 0x5eed): Significance {
+export function significanceOf(
+  seqLen: number,
+  framework: FrameworkName,
+  dilbenchMs: number[],
+  otherMs: number[],
+  seed = 0x5eed,
+): Significance {
   const sr = compareSamples(dilbenchMs, otherMs, createRng(seed));
   const ci = sr.ratioCi95;
   let verdict: Significance['verdict'] = 'no significant difference';
   if (sr.pValue < 0.05 && ci[0] > 1) verdict = 'dilbench faster';
   else if (sr.pValue < 0.05 && ci[1] < 1) verdict = 'dilbench slower';
-  return { seqLen, framework, ratio: sr.ratio, ratioCi95: ci, p: sr.pValue, method: sr.test, verdict };
+  return {
+    seqLen,
+    framework,
+    ratio: sr.ratio,
+    ratioCi95: ci,
+    p: sr.pValue,
+    method: sr.test,
+    verdict,
+  };
 }
 
 /** Scores buffer of the MatMul graph (B H S S fp32, plus softmax output): skip when it cannot fit. */
@@ -149,7 +167,13 @@ async function createAdapter(
   }
 }
 
-function emptyPoint(framework: FrameworkName, seqLen: number, flops: number, status: 'skipped' | 'failed', reason: string): FrameworkPoint {
+function emptyPoint(
+  framework: FrameworkName,
+  seqLen: number,
+  flops: number,
+  status: 'skipped' | 'failed',
+  reason: string,
+): FrameworkPoint {
   return {
     framework,
     seqLen,
@@ -169,7 +193,10 @@ function emptyPoint(framework: FrameworkName, seqLen: number, flops: number, sta
 }
 
 /** Runs every framework at every length; never throws for one framework's failure. */
-export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions): Promise<FrameworksReport> {
+export async function runFrameworks(
+  binding: NativeBinding,
+  o: FrameworksOptions,
+): Promise<FrameworksReport> {
   const log = o.log ?? (() => undefined);
   const points: FrameworkPoint[] = [];
   const agreement: Agreement[] = [];
@@ -248,7 +275,9 @@ export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions
         try {
           outputs.set(name, await a.output());
         } catch (e) {
-          log(`length ${seqLen}: ${name} output failed: ${e instanceof Error ? e.message : String(e)}`);
+          log(
+            `length ${seqLen}: ${name} output failed: ${e instanceof Error ? e.message : String(e)}`,
+          );
         }
       }
       const names = [...outputs.keys()];
@@ -256,14 +285,27 @@ export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions
         for (let j = i + 1; j < names.length; j++) {
           const a = names[i] as FrameworkName;
           const b = names[j] as FrameworkName;
-          agreement.push({ seqLen, a, b, ...errors(outputs.get(a) as Float32Array, outputs.get(b) as Float32Array) });
+          agreement.push({
+            seqLen,
+            a,
+            b,
+            ...errors(outputs.get(a) as Float32Array, outputs.get(b) as Float32Array),
+          });
         }
       }
       const base = ms.get('dilbench');
       if (base) {
         for (const [name] of adapters) {
           if (name === 'dilbench') continue;
-          significance.push(significanceOf(seqLen, name, base.samplesMs, (ms.get(name) as Measurement).samplesMs, o.sampling.seed));
+          significance.push(
+            significanceOf(
+              seqLen,
+              name,
+              base.samplesMs,
+              (ms.get(name) as Measurement).samplesMs,
+              o.sampling.seed,
+            ),
+          );
         }
       }
     } finally {
@@ -279,7 +321,7 @@ export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions
   }
   notes.push(
     o.dtype === 'fp32'
-      ? 'all frameworks get the same seeded fp32 inputs (dilbench\'s generator) and the same scale 1/sqrt(headDim); outputs are compared in [B, H, S, D]'
+      ? "all frameworks get the same seeded fp32 inputs (dilbench's generator) and the same scale 1/sqrt(headDim); outputs are compared in [B, H, S, D]"
       : `all frameworks get the same seeded inputs, rounded once to ${o.dtype} (by dilbench, to nearest even), so every framework stores identical ${o.dtype} values; same scale 1/sqrt(headDim); outputs are compared in [B, H, S, D] after an exact conversion to fp32`,
     ...(o.dtype === 'fp32'
       ? []
@@ -301,7 +343,13 @@ export async function runFrameworks(binding: NativeBinding, o: FrameworksOptions
     fairness: {
       dtype: o.dtype,
       threads: o.threads,
-      shapes: { batch: o.batch, heads: o.heads, headDim: o.headDim, seqLens: o.seqLens, causal: o.causal },
+      shapes: {
+        batch: o.batch,
+        heads: o.heads,
+        headDim: o.headDim,
+        seqLens: o.seqLens,
+        causal: o.causal,
+      },
       inputs: `seeded (seed ${o.seed}), identical for every framework`,
       versions,
       timing,

@@ -1,10 +1,18 @@
 // dilbench's own kernels through the native binding: iterations timed inside native code, peak
 // memory exact from the session's memory pool.
-import type { NativeBinding, NativeProblem, NativeSession, NativeSessionOptions } from '../native/binding.js';
+import type {
+  NativeBinding,
+  NativeProblem,
+  NativeSession,
+  NativeSessionOptions,
+} from '../native/binding.js';
 import type { FrameworkAdapter, FrameworkInputs, FrameworkSpec, PeakMemory } from './types.js';
 import { nowMs } from '../measure/clock.js';
 
-export function nativeProblem(spec: FrameworkSpec, implementation = spec.implementation): NativeProblem {
+export function nativeProblem(
+  spec: FrameworkSpec,
+  implementation = spec.implementation,
+): NativeProblem {
   return {
     implementation,
     device: 'cpu',
@@ -26,10 +34,17 @@ export function sessionOptions(spec: FrameworkSpec): NativeSessionOptions {
 }
 
 /** The seeded inputs every framework is fed: those of a dilbench session of the same problem. */
-export async function seededInputs(binding: NativeBinding, spec: FrameworkSpec): Promise<FrameworkInputs> {
+export async function seededInputs(
+  binding: NativeBinding,
+  spec: FrameworkSpec,
+): Promise<FrameworkInputs> {
   const session = await binding.createSession(nativeProblem(spec, 'naive'), sessionOptions(spec));
   try {
-    return { q: session.input('q').slice(), k: session.input('k').slice(), v: session.input('v').slice() };
+    return {
+      q: session.input('q').slice(),
+      k: session.input('k').slice(),
+      v: session.input('v').slice(),
+    };
   } finally {
     session.dispose();
   }

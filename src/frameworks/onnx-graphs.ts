@@ -5,7 +5,16 @@
 //   adds an upper-triangular -1e30 mask built in the graph (ConstantOfShape + Trilu, folded to a
 //   constant by ORT's optimiser).
 import { Float16Array } from '@petamoriken/float16';
-import { encodeModel, floatTensor, halfTensor, int64Tensor, OnnxDataType, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
+import {
+  encodeModel,
+  floatTensor,
+  halfTensor,
+  int64Tensor,
+  OnnxDataType,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+} from './onnx-proto.js';
 
 export interface AttentionShape {
   batch: number;
@@ -19,7 +28,11 @@ export interface AttentionShape {
   dtype?: 'fp32' | 'fp16' | 'bf16';
 }
 
-const ELEM_TYPE = { fp32: OnnxDataType.FLOAT, fp16: OnnxDataType.FLOAT16, bf16: OnnxDataType.BFLOAT16 } as const;
+const ELEM_TYPE = {
+  fp32: OnnxDataType.FLOAT,
+  fp16: OnnxDataType.FLOAT16,
+  bf16: OnnxDataType.BFLOAT16,
+} as const;
 
 /** fp32 values as bf16 bit patterns, rounded to nearest even (NaN kept) */
 export function toBf16Bits(values: ArrayLike<number>): Uint16Array {
@@ -28,7 +41,8 @@ export function toBf16Bits(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(u.length);
   for (let i = 0; i < u.length; i++) {
     const x = u[i] as number;
-    out[i] = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+    out[i] =
+      (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
   }
   return out;
 }
@@ -51,10 +65,20 @@ export function fromFp16Bits(bits: Uint16Array): Float32Array {
 }
 
 /** A constant tensor of the graph's element type. */
-function constTensor(s: AttentionShape, name: string, dims: number[], values: number[]): OnnxTensor {
+function constTensor(
+  s: AttentionShape,
+  name: string,
+  dims: number[],
+  values: number[],
+): OnnxTensor {
   const dtype = s.dtype ?? 'fp32';
   if (dtype === 'fp32') return floatTensor(name, dims, values);
-  return halfTensor(name, dims, ELEM_TYPE[dtype], dtype === 'fp16' ? toFp16Bits(values) : toBf16Bits(values));
+  return halfTensor(
+    name,
+    dims,
+    ELEM_TYPE[dtype],
+    dtype === 'fp16' ? toFp16Bits(values) : toBf16Bits(values),
+  );
 }
 
 /** The mask's "minus infinity": finite in every element type (fp16's largest is 65504). */
@@ -75,7 +99,11 @@ export function multiHeadAttentionModel(s: AttentionShape): Uint8Array {
   const model: OnnxModel = {
     graphName: 'dilbench_mha',
     opsets: { '': 17, 'com.microsoft': 1 },
-    inputs: ['query', 'key', 'value'].map((name) => ({ name, elemType: ELEM_TYPE[s.dtype ?? 'fp32'], shape })),
+    inputs: ['query', 'key', 'value'].map((name) => ({
+      name,
+      elemType: ELEM_TYPE[s.dtype ?? 'fp32'],
+      shape,
+    })),
     outputs: [{ name: 'output', elemType: ELEM_TYPE[s.dtype ?? 'fp32'], shape }],
     nodes: [
       {
@@ -99,13 +127,21 @@ export function matmulAttentionModel(s: AttentionShape): Uint8Array {
   const shape = [s.batch, s.heads, s.seqLen, s.headDim];
   const nodes: OnnxNode[] = [
     { opType: 'Mul', inputs: ['q', 'scale'], outputs: ['q_scaled'] },
-    { opType: 'Transpose', inputs: ['k'], outputs: ['k_t'], attributes: { perm: { kind: 'ints', value: [0, 1, 3, 2] } } },
+    {
+      opType: 'Transpose',
+      inputs: ['k'],
+      outputs: ['k_t'],
+      attributes: { perm: { kind: 'ints', value: [0, 1, 3, 2] } },
+    },
     { opType: 'MatMul', inputs: ['q_scaled', 'k_t'], outputs: ['scores'] },
   ];
   let logits = 'scores';
   const initializers = [constTensor(s, 'scale', [], [attentionScale(s)])];
   if (s.causal) {
-    initializers.push(int64Tensor('mask_shape', [2], [s.seqLen, s.seqLen]), int64Tensor('one', [], [1]));
+    initializers.push(
+      int64Tensor('mask_shape', [2], [s.seqLen, s.seqLen]),
+      int64Tensor('one', [], [1]),
+    );
     nodes.push(
       {
         opType: 'ConstantOfShape',
@@ -113,19 +149,33 @@ export function matmulAttentionModel(s: AttentionShape): Uint8Array {
         outputs: ['mask_full'],
         attributes: { value: { kind: 'tensor', value: constTensor(s, '', [1], [maskValue(s)]) } },
       },
-      { opType: 'Trilu', inputs: ['mask_full', 'one'], outputs: ['mask'], attributes: { upper: { kind: 'int', value: 1 } } },
+      {
+        opType: 'Trilu',
+        inputs: ['mask_full', 'one'],
+        outputs: ['mask'],
+        attributes: { upper: { kind: 'int', value: 1 } },
+      },
       { opType: 'Add', inputs: ['scores', 'mask'], outputs: ['scores_masked'] },
     );
     logits = 'scores_masked';
   }
   nodes.push(
-    { opType: 'Softmax', inputs: [logits], outputs: ['probs'], attributes: { axis: { kind: 'int', value: -1 } } },
+    {
+      opType: 'Softmax',
+      inputs: [logits],
+      outputs: ['probs'],
+      attributes: { axis: { kind: 'int', value: -1 } },
+    },
     { opType: 'MatMul', inputs: ['probs', 'v'], outputs: ['output'] },
   );
   return encodeModel({
     graphName: s.causal ? 'dilbench_matmul_causal' : 'dilbench_matmul',
     opsets: { '': 17 },
-    inputs: ['q', 'k', 'v'].map((name) => ({ name, elemType: ELEM_TYPE[s.dtype ?? 'fp32'], shape })),
+    inputs: ['q', 'k', 'v'].map((name) => ({
+      name,
+      elemType: ELEM_TYPE[s.dtype ?? 'fp32'],
+      shape,
+    })),
     outputs: [{ name: 'output', elemType: ELEM_TYPE[s.dtype ?? 'fp32'], shape }],
     initializers,
     nodes,

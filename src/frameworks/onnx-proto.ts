@@ -225,18 +225,38 @@ export function encodeModel(model: OnnxModel): Uint8Array {
 /** raw little-endian bytes of float32 values */
 export function floatTensor(name: string, dims: number[], values: ArrayLike<number>): OnnxTensor {
   const f = Float32Array.from(values);
-  return { name, dims, dataType: OnnxDataType.FLOAT, raw: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+  return {
+    name,
+    dims,
+    dataType: OnnxDataType.FLOAT,
+    raw: new Uint8Array(f.buffer, f.byteOffset, f.byteLength),
+  };
 }
 
 /** a tensor of 16-bit floats from their bit patterns (fp16 or bf16) */
-export function halfTensor(name: string, dims: number[], dataType: typeof OnnxDataType.FLOAT16 | typeof OnnxDataType.BFLOAT16, bits: Uint16Array): OnnxTensor {
-  return { name, dims, dataType, raw: new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength) };
+export function halfTensor(
+  name: string,
+  dims: number[],
+  dataType: typeof OnnxDataType.FLOAT16 | typeof OnnxDataType.BFLOAT16,
+  bits: Uint16Array,
+): OnnxTensor {
+  return {
+    name,
+    dims,
+    dataType,
+    raw: new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength),
+  };
 }
 
 /** raw little-endian bytes of int64 values */
 export function int64Tensor(name: string, dims: number[], values: readonly number[]): OnnxTensor {
   const a = BigInt64Array.from(values.map((v) => BigInt(v)));
-  return { name, dims, dataType: OnnxDataType.INT64, raw: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) };
+  return {
+    name,
+    dims,
+    dataType: OnnxDataType.INT64,
+    raw: new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+  };
 }
 
 // ---- minimal reader, for tests: decodes the top-level fields of a message ----
@@ -275,7 +295,11 @@ export function decodeFields(bytes: Uint8Array): DecodedField[] {
       pos += n;
     } else if (wire === 5) {
       if (pos + 4 > bytes.length) throw new RangeError('truncated fixed32');
-      out.push({ field, wire, value: BigInt(new DataView(bytes.buffer, bytes.byteOffset + pos, 4).getUint32(0, true)) });
+      out.push({
+        field,
+        wire,
+        value: BigInt(new DataView(bytes.buffer, bytes.byteOffset + pos, 4).getUint32(0, true)),
+      });
       pos += 4;
     } else throw new RangeError(`unsupported wire type ${wire}`);
   }

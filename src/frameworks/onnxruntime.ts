@@ -2,7 +2,16 @@
 // model is built in process as ONNX bytes (src/frameworks/onnx-graphs.ts): the com.microsoft
 // MultiHeadAttention operator or a MatMul-Softmax-MatMul graph. Same threads (intra-op), one
 // inter-op thread, sequential execution, all graph optimisations on.
-import { bhsdToBsh, bshToBhsd, fromBf16Bits, fromFp16Bits, matmulAttentionModel, multiHeadAttentionModel, toBf16Bits, toFp16Bits } from './onnx-graphs.js';
+import {
+  bhsdToBsh,
+  bshToBhsd,
+  fromBf16Bits,
+  fromFp16Bits,
+  matmulAttentionModel,
+  multiHeadAttentionModel,
+  toBf16Bits,
+  toFp16Bits,
+} from './onnx-graphs.js';
 import {
   maxRssBytes,
   type FrameworkAdapter,
@@ -24,8 +33,14 @@ interface OrtSession {
   release?(): Promise<void>;
 }
 export interface OrtModule {
-  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
-  Tensor: new (type: 'float32' | 'float16' | 'bfloat16', data: Float32Array | Uint16Array, dims: readonly number[]) => OrtTensor;
+  InferenceSession: {
+    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
+  };
+  Tensor: new (
+    type: 'float32' | 'float16' | 'bfloat16',
+    data: Float32Array | Uint16Array,
+    dims: readonly number[],
+  ) => OrtTensor;
   env?: { versions?: { node?: string; common?: string } };
 }
 
@@ -43,7 +58,9 @@ export function loadOnnxRuntime(): Promise<OrtModule | string> {
     try {
       const name = 'onnxruntime-node';
       const m = (await import(name)) as OrtModule & { default?: OrtModule };
-      return m.InferenceSession ? m : (m.default ?? 'onnxruntime-node loaded but exports no InferenceSession');
+      return m.InferenceSession
+        ? m
+        : (m.default ?? 'onnxruntime-node loaded but exports no InferenceSession');
     } catch (e) {
       return `onnxruntime-node is not installed or does not load here (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); install it (npm i onnxruntime-node) to compare`;
     }
@@ -59,7 +76,8 @@ export type OrtGraph = 'mha' | 'matmul';
 
 export class OnnxRuntimeAdapter implements FrameworkAdapter {
   readonly name;
-  readonly timing = 'each iteration timed around `await session.run()` (N-API call and promise included)';
+  readonly timing =
+    'each iteration timed around `await session.run()` (N-API call and promise included)';
   readonly sampler;
   private rssPeakDelta: number | undefined;
   private constructor(
@@ -93,7 +111,11 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
       : `MatMul -> Softmax -> MatMul on [B, H, S, D]${this.spec.causal ? ' + causal mask (ConstantOfShape + Trilu, Add)' : ''}`;
   }
 
-  static async create(spec: FrameworkSpec, inputs: FrameworkInputs, graph: OrtGraph): Promise<OnnxRuntimeAdapter | FrameworkSkip> {
+  static async create(
+    spec: FrameworkSpec,
+    inputs: FrameworkInputs,
+    graph: OrtGraph,
+  ): Promise<OnnxRuntimeAdapter | FrameworkSkip> {
     const name = graph === 'mha' ? ('onnxruntime-mha' as const) : ('onnxruntime-matmul' as const);
     const ort = await loadOnnxRuntime();
     if (typeof ort === 'string') return { name, skipped: true, reason: ort };
@@ -113,16 +135,21 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
       });
     } catch (e) {
       // a precision the CPU execution provider has no kernel for is a skip with ORT's own words
-      const msg = e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e);
+      const msg = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
       if (spec.dtype !== 'fp32' && /Could not find an implementation/i.test(msg)) {
-        return { name, skipped: true, reason: `${ortVersion(ort)} CPU has no ${spec.dtype} kernel for this graph: ${msg}` };
+        return {
+          name,
+          skipped: true,
+          reason: `${ortVersion(ort)} CPU has no ${spec.dtype} kernel for this graph: ${msg}`,
+        };
       }
       throw e;
     }
     // the inputs are already representable in the storage type (dilbench rounded them), so these
     // conversions are exact
     const half = spec.dtype === 'fp32' ? null : HALF[spec.dtype];
-    const tensor = (x: Float32Array, dims: number[]): OrtTensor => (half ? new ort.Tensor(half.type, half.toBits(x), dims) : new ort.Tensor('float32', x, dims));
+    const tensor = (x: Float32Array, dims: number[]): OrtTensor =>
+      half ? new ort.Tensor(half.type, half.toBits(x), dims) : new ort.Tensor('float32', x, dims);
     let feeds: Record<string, OrtTensor>;
     if (graph === 'mha') {
       const dims = [spec.batch, spec.seqLen, spec.heads * spec.headDim];
@@ -142,7 +169,10 @@ export class OnnxRuntimeAdapter implements FrameworkAdapter {
   async output(): Promise<Float32Array> {
     const r = await this.session.run(this.feeds);
     const raw = r.output?.data as Float32Array | Uint16Array;
-    const data = this.spec.dtype === 'fp32' ? Float32Array.from(raw as Float32Array) : HALF[this.spec.dtype].fromBits(raw as Uint16Array);
+    const data =
+      this.spec.dtype === 'fp32'
+        ? Float32Array.from(raw as Float32Array)
+        : HALF[this.spec.dtype].fromBits(raw as Uint16Array);
     r.output?.dispose?.();
     return this.graph === 'mha' ? bshToBhsd(data, this.spec) : data;
   }

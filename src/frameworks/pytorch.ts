@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { packageRoot } from '../config/paths.js';
 import { attentionScale } from './onnx-graphs.js';
-import type { FrameworkAdapter, FrameworkInputs, FrameworkSkip, FrameworkSpec, PeakMemory } from './types.js';
+import type {
+  FrameworkAdapter,
+  FrameworkInputs,
+  FrameworkSkip,
+  FrameworkSpec,
+  PeakMemory,
+} from './types.js';
 import { nowMs } from '../measure/clock.js';
 
 const TORCH_DTYPE = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' } as const;
@@ -48,11 +54,17 @@ export function torchUnavailableReason(python = pythonExecutable()): string | nu
 
 function runProbe(python: string): TorchProbe {
   const skip = (reason: string): TorchProbe => ({ version: null, reason });
-  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) return skip(`no Python found (${python}: ${r.error.message}); PyTorch comparison skipped`);
+  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.error)
+    return skip(`no Python found (${python}: ${r.error.message}); PyTorch comparison skipped`);
   if (r.status !== 0) {
     const last = (r.stderr || '').trim().split('\n').pop() ?? '';
-    return skip(`${python} cannot import torch/numpy (${last || `exit ${r.status}`}); PyTorch comparison skipped (pip install torch numpy to include it)`);
+    return skip(
+      `${python} cannot import torch/numpy (${last || `exit ${r.status}`}); PyTorch comparison skipped (pip install torch numpy to include it)`,
+    );
   }
   if (!existsSync(torchScriptPath())) return skip(`PyTorch script missing at ${torchScriptPath()}`);
   return { version: r.stdout.trim(), reason: null };
@@ -73,7 +85,8 @@ interface Ready {
 
 export class PyTorchAdapter implements FrameworkAdapter {
   readonly name = 'pytorch' as const;
-  readonly timing = 'each iteration timed in the Python subprocess (time.perf_counter_ns around the call)';
+  readonly timing =
+    'each iteration timed in the Python subprocess (time.perf_counter_ns around the call)';
   readonly sampler;
   readonly description: string;
   private readonly pending: Array<(line: string) => void> = [];
@@ -117,7 +130,9 @@ export class PyTorchAdapter implements FrameworkAdapter {
     const reason = torchUnavailableReason();
     if (reason) return { name: 'pytorch', skipped: true, reason };
     if (implementation !== 'sdpa' && !(spec.segmentLengths?.length && spec.dilationRates?.length)) {
-      throw new Error(`PyTorch '${implementation}' needs spec.segmentLengths and spec.dilationRates (one rate per length)`);
+      throw new Error(
+        `PyTorch '${implementation}' needs spec.segmentLengths and spec.dilationRates (one rate per length)`,
+      );
     }
     const t0 = nowMs();
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-torch-'));
@@ -127,14 +142,25 @@ export class PyTorchAdapter implements FrameworkAdapter {
     all.set(inputs.k, inputs.q.length);
     all.set(inputs.v, inputs.q.length * 2);
     writeFileSync(input, new Uint8Array(all.buffer));
-    const arg = JSON.stringify({ ...spec, scale: attentionScale(spec), input, torchImplementation: implementation });
-    const child = spawn(pythonExecutable(), [torchScriptPath(), arg], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const arg = JSON.stringify({
+      ...spec,
+      scale: attentionScale(spec),
+      input,
+      torchImplementation: implementation,
+    });
+    const child = spawn(pythonExecutable(), [torchScriptPath(), arg], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const lines = createInterface({ input: child.stdout });
     const first = await new Promise<string>((resolve, reject) => {
       lines.once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`PyTorch subprocess exited (${code}) before it was ready: ${stderr.trim()}`)));
+      child.once('exit', (code) =>
+        reject(
+          new Error(`PyTorch subprocess exited (${code}) before it was ready: ${stderr.trim()}`),
+        ),
+      );
       child.once('error', reject);
     });
     const ready = JSON.parse(first) as Ready;

@@ -26,11 +26,20 @@ function fmtE(x: number): string {
   return Number.isFinite(x) ? x.toExponential(2) : String(x);
 }
 
-export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: FrameworksReport): ResultFile {
+export function toResultFile(
+  binding: NativeBinding,
+  o: FrameworksOptions,
+  r: FrameworksReport,
+): ResultFile {
   const info = binding.info();
   const rows: ResultRow[] = r.points.map((p) => {
     const m = p.measurement;
-    const agree = r.agreement.find((a) => a.seqLen === p.seqLen && ((a.a === 'dilbench' && a.b === p.framework) || (a.b === 'dilbench' && a.a === p.framework)));
+    const agree = r.agreement.find(
+      (a) =>
+        a.seqLen === p.seqLen &&
+        ((a.a === 'dilbench' && a.b === p.framework) ||
+          (a.b === 'dilbench' && a.a === p.framework)),
+    );
     const row: ResultRow = {
       implementation: p.framework === 'dilbench' ? `dilbench:${o.implementation}` : p.framework,
       device: 'cpu',
@@ -47,7 +56,13 @@ export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: Fr
       samplesMs: m?.samplesMs ?? [],
       stats: m?.stats ?? null,
       ...(m
-        ? { coldStartMs: m.coldStartMs, warmupIterations: m.warmupIterations, stopReason: m.stopReason, cacheMode: m.cacheMode, warnings: m.warnings }
+        ? {
+            coldStartMs: m.coldStartMs,
+            warmupIterations: m.warmupIterations,
+            stopReason: m.stopReason,
+            cacheMode: m.cacheMode,
+            warnings: m.warnings,
+          }
         : {}),
       peakMemoryBytes: p.peakMemory?.bytes ?? null,
       estimatedMemoryBytes: 0,
@@ -66,7 +81,16 @@ export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: Fr
         peakMemoryKind: p.peakMemory?.kind ?? null,
         peakMemoryNote: p.peakMemory?.note ?? null,
       },
-      ...(agree && p.framework !== 'dilbench' ? { validation: validationOf(`dilbench:${o.implementation}`, agree, toleranceFor(o.dtype, {}, true), o.dtype) } : {}),
+      ...(agree && p.framework !== 'dilbench'
+        ? {
+            validation: validationOf(
+              `dilbench:${o.implementation}`,
+              agree,
+              toleranceFor(o.dtype, {}, true),
+              o.dtype,
+            ),
+          }
+        : {}),
     };
     return row;
   });
@@ -110,7 +134,9 @@ export function toResultFile(binding: NativeBinding, o: FrameworksOptions, r: Fr
 
 function table(header: string[], rows: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [header, header.map(() => '---'), ...rows].map((r) => `| ${r.map(esc).join(' | ')} |`).join('\n');
+  return [header, header.map(() => '---'), ...rows]
+    .map((r) => `| ${r.map(esc).join(' | ')} |`)
+    .join('\n');
 }
 
 /** The frameworks-specific Markdown: per framework, numerical agreement, significance, fairness. */
@@ -118,7 +144,17 @@ export function frameworksMarkdown(r: FrameworksReport): string {
   const out: string[] = ['## Frameworks', ''];
   out.push(
     table(
-      ['length', 'framework', 'status', 'setup ms', 'cold start ms', 'median ms [95% CI]', 'GFLOP/s', 'tokens/s', 'peak memory'],
+      [
+        'length',
+        'framework',
+        'status',
+        'setup ms',
+        'cold start ms',
+        'median ms [95% CI]',
+        'GFLOP/s',
+        'tokens/s',
+        'peak memory',
+      ],
       r.points.map((p) => {
         const st = p.measurement?.stats;
         const ci = st?.medianCi95Ms;
@@ -143,7 +179,8 @@ export function frameworksMarkdown(r: FrameworksReport): string {
     '### Numerical agreement',
     '',
   );
-  if (r.agreement.length === 0) out.push('Fewer than two frameworks produced an output: nothing to compare.');
+  if (r.agreement.length === 0)
+    out.push('Fewer than two frameworks produced an output: nothing to compare.');
   else {
     const dtype = r.fairness.dtype as FrameworkDtype;
     const tol = toleranceFor(dtype, {}, true);
@@ -154,7 +191,15 @@ export function frameworksMarkdown(r: FrameworksReport): string {
         : `Within tolerance: max abs <= ${fmtE(tol.maxAbs)} and relative L2 <= ${fmtE(tol.relL2)} (twice the fp32 tolerance against the exact answer, as for quick-validation's partners).`,
       '',
       table(
-        ['length', 'a', 'b', 'max abs error', ...(half ? ['max scaled error'] : []), 'rel L2 error', 'within tolerance'],
+        [
+          'length',
+          'a',
+          'b',
+          'max abs error',
+          ...(half ? ['max scaled error'] : []),
+          'rel L2 error',
+          'within tolerance',
+        ],
         r.agreement.map((a) => [
           String(a.seqLen),
           a.a,
@@ -193,7 +238,11 @@ export function frameworksMarkdown(r: FrameworksReport): string {
     `- inputs: ${f.inputs}`,
     ...Object.entries(f.versions).map(([k, v]) => `- version ${k}: ${v}`),
     // what each framework ran, as it described itself at its longest length (the kernel torch picks may change with it)
-    ...[...new Map(r.points.filter((p) => p.description).map((p) => [p.framework, p.description] as const)).entries()].map(([k, d]) => `- what runs in ${k}: ${d}`),
+    ...[
+      ...new Map(
+        r.points.filter((p) => p.description).map((p) => [p.framework, p.description] as const),
+      ).entries(),
+    ].map(([k, d]) => `- what runs in ${k}: ${d}`),
     ...Object.entries(f.timing).map(([k, v]) => `- timing ${k}: ${v}`),
     ...f.notes.map((n) => `- ${n}`),
     '',

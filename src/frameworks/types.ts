@@ -3,7 +3,12 @@
 // and the peak memory where it can be known.
 import type { Sampler } from '../measure/types.js';
 
-export const FRAMEWORK_NAMES = ['dilbench', 'onnxruntime-mha', 'onnxruntime-matmul', 'pytorch'] as const;
+export const FRAMEWORK_NAMES = [
+  'dilbench',
+  'onnxruntime-mha',
+  'onnxruntime-matmul',
+  'pytorch',
+] as const;
 export type FrameworkName = (typeof FRAMEWORK_NAMES)[number];
 export const FRAMEWORK_DTYPES = ['fp32', 'fp16', 'bf16'] as const;
 export type FrameworkDtype = (typeof FRAMEWORK_DTYPES)[number];
@@ -69,7 +74,9 @@ export function isSkip(x: FrameworkAdapter | FrameworkSkip): x is FrameworkSkip 
 }
 
 /** FLOPs of one attention forward (same count as the native planner: 4 B H S S D, halved causal). */
-export function attentionFlops(s: Pick<FrameworkSpec, 'batch' | 'heads' | 'seqLen' | 'headDim' | 'causal'>): number {
+export function attentionFlops(
+  s: Pick<FrameworkSpec, 'batch' | 'heads' | 'seqLen' | 'headDim' | 'causal'>,
+): number {
   const full = 4 * s.batch * s.heads * s.seqLen * s.seqLen * s.headDim;
   return s.causal ? full / 2 : full;
 }

@@ -9,7 +9,17 @@
 // If the previous writer died mid-write and left a last line without '\n', the next writer starts its
 // batch with '\n' so its own lines stay whole; readers skip any line that is not valid JSON. The file is
 // never rewritten or truncated.
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync, fstatSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeSync,
+  fstatSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ResultFile, ResultRow } from '../results/types.js';
@@ -54,7 +64,10 @@ export function historyPath(dir: string): string {
   return join(dir, HISTORY_FILE);
 }
 
-export function toHistoryEntries(file: ResultFile, appendedAt = new Date().toISOString()): HistoryEntry[] {
+export function toHistoryEntries(
+  file: ResultFile,
+  appendedAt = new Date().toISOString(),
+): HistoryEntry[] {
   const env = file.environment ?? ({} as ResultFile['environment']);
   const environment: HistoryEnvironment = {
     cpuModel: env.cpuModel,
@@ -131,38 +144,58 @@ function unparsableHistory(file: string): boolean {
  * file that is not a history file is never appended to nor overwritten: it is moved aside to
  * `<file>.corrupt-<timestamp>` with a warning (process warning DILBENCH_HISTORY_MOVED).
  */
-export async function appendLines(file: string, lines: string[], options: LockOptions = {}): Promise<void> {
+export async function appendLines(
+  file: string,
+  lines: string[],
+  options: LockOptions = {},
+): Promise<void> {
   if (lines.length === 0) return;
-  for (const l of lines) if (l.includes('\n')) throw new Error('history lines must not contain newlines');
-  await withFileLock(file, () => {
-    if (unparsableHistory(file)) {
-      const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
-      renameSync(file, aside);
-      process.emitWarning(`${file} does not parse as a history file; moved it aside to ${aside} and started a new one`, {
-        code: 'DILBENCH_HISTORY_MOVED',
-      });
-    }
-    const fd = openSync(file, 'a+');
-    try {
-      const prefix = endsTorn(fd) ? '\n' : '';
-      const data = Buffer.from(prefix + lines.join('\n') + '\n', 'utf8');
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }, options);
+  for (const l of lines)
+    if (l.includes('\n')) throw new Error('history lines must not contain newlines');
+  await withFileLock(
+    file,
+    () => {
+      if (unparsableHistory(file)) {
+        const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+        renameSync(file, aside);
+        process.emitWarning(
+          `${file} does not parse as a history file; moved it aside to ${aside} and started a new one`,
+          {
+            code: 'DILBENCH_HISTORY_MOVED',
+          },
+        );
+      }
+      const fd = openSync(file, 'a+');
+      try {
+        const prefix = endsTorn(fd) ? '\n' : '';
+        const data = Buffer.from(prefix + lines.join('\n') + '\n', 'utf8');
+        let off = 0;
+        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    options,
+  );
 }
 
 /**
  * Append every row of `resultFile` to `<dir>/history.jsonl` (created with its directory when
  * missing). Safe with concurrent writers; returns the number of rows appended.
  */
-export async function appendHistory(resultFile: ResultFile, dir = 'benchmark_results', options: LockOptions = {}): Promise<number> {
+export async function appendHistory(
+  resultFile: ResultFile,
+  dir = 'benchmark_results',
+  options: LockOptions = {},
+): Promise<number> {
   makeDirectory(dir);
   const entries = toHistoryEntries(resultFile);
-  await appendLines(historyPath(dir), entries.map((e) => JSON.stringify(e)), options);
+  await appendLines(
+    historyPath(dir),
+    entries.map((e) => JSON.stringify(e)),
+    options,
+  );
   return entries.length;
 }
 

@@ -2,7 +2,12 @@
 // code beside the kernel: native/core/descriptor.h, or by a plugin at load) through the binding's
 // listImplementations(). Suites, quick-validation and reports ask here instead of keeping their
 // own lists of names.
-import type { AttentionFunction, NativeBinding, NativeImplementationInfo, NativeParamSpec } from '../native/binding.js';
+import type {
+  AttentionFunction,
+  NativeBinding,
+  NativeImplementationInfo,
+  NativeParamSpec,
+} from '../native/binding.js';
 import { getDilbench } from '../native/dilbench.js';
 
 /** The binding runs use (this process's Dilbench object): the default of every lookup here. */
@@ -27,12 +32,18 @@ function byName(binding: NativeBinding): Map<string, NativeImplementationInfo> {
 }
 
 /** The implementation's descriptor, undefined when the binding does not know the name. */
-export function implementationDescriptor(name: string, binding: NativeBinding = inUse()): NativeImplementationInfo | undefined {
+export function implementationDescriptor(
+  name: string,
+  binding: NativeBinding = inUse(),
+): NativeImplementationInfo | undefined {
   return byName(binding).get(name);
 }
 
 /** The function an implementation computes (attention-definitions.md), null when unknown. */
-export function implementationFunction(name: string, binding: NativeBinding = inUse()): AttentionFunction | null {
+export function implementationFunction(
+  name: string,
+  binding: NativeBinding = inUse(),
+): AttentionFunction | null {
   return implementationDescriptor(name, binding)?.function ?? null;
 }
 
@@ -41,7 +52,11 @@ export function implementationFunction(name: string, binding: NativeBinding = in
  * naive and flash: dense implementations always, kv-cache only under a causal mask (without one it
  * is prefix-LM attention), dilated / dilated-grouped / block-sparse and unknown functions never.
  */
-export function computesExactDense(name: string, causal: boolean, binding: NativeBinding = inUse()): boolean {
+export function computesExactDense(
+  name: string,
+  causal: boolean,
+  binding: NativeBinding = inUse(),
+): boolean {
   const d = implementationDescriptor(name, binding)?.exactDense;
   return d === 'always' || (d === 'when-causal' && causal);
 }
@@ -60,8 +75,14 @@ let specs: Map<string, NativeParamSpec> | undefined;
 export function paramSpecs(): Map<string, NativeParamSpec> {
   if (specs) return specs;
   const current = inUse();
-  const list = typeof current.paramSpecs === 'function' ? current.paramSpecs() : getDilbench().addon.paramSpecs?.();
-  if (!list) throw new Error('the loaded dilbench addon has no paramSpecs(): rebuild it (npm run build:native)');
+  const list =
+    typeof current.paramSpecs === 'function'
+      ? current.paramSpecs()
+      : getDilbench().addon.paramSpecs?.();
+  if (!list)
+    throw new Error(
+      'the loaded dilbench addon has no paramSpecs(): rebuild it (npm run build:native)',
+    );
   specs = new Map(list.map((s) => [s.name, s]));
   return specs;
 }

@@ -15,7 +15,13 @@ import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
 import { tryLoadBinding } from '../native/dilbench.js';
-import type { GenerationResult, ModelBinding, ModelConfig, ModelWeights, NativeModel } from '../native/model-binding.js';
+import type {
+  GenerationResult,
+  ModelBinding,
+  ModelConfig,
+  ModelWeights,
+  NativeModel,
+} from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { median } from '../stats/summary.js';
 import type { SampleStats } from '../results/types.js';
@@ -29,7 +35,14 @@ import { writeFileAtomic } from '../results/store.js';
 import { moveAside, writePngAtomic } from './files.js';
 import { toCsvText } from '../reports/csv.js';
 import { inferenceOverTimeSpec, optimizationComparisonSpec } from '../reports/plots/inference.js';
-import { modelSides, runEachSide, placementOf, roundRatio, type ModelSide, type ModelSideBinding } from './sides.js';
+import {
+  modelSides,
+  runEachSide,
+  placementOf,
+  roundRatio,
+  type ModelSide,
+  type ModelSideBinding,
+} from './sides.js';
 import { compareSidePoints, type SidePoint } from '../suite/side-comparison.js';
 import { sameSide, sideKey } from '../suite/sides.js';
 import { makeDirectory } from '../results/output-dir.js';
@@ -220,17 +233,53 @@ export const COMPARISON_PNG = 'optimization_comparison.png';
 export const OVER_TIME_PNG = 'performance_over_time.png';
 
 export const CSV_COLUMNS: readonly (keyof InferenceRecord)[] = [
-  'run_id', 'run_name', 'timestamp', 'model', 'arch', 'weights_source', 'mode', 'optimized', 'prompt_label', 'prompt_tokens',
-  'new_tokens', 'runs', 'warmup', 'implementation', 'threads', 'device', 'seed', 'total_time_ms', 'total_time_min_ms',
-  'total_time_max_ms', 'total_time_std_ms', 'tokens_per_second', 'time_per_token_ms', 'first_token_latency_ms',
-  'decode_ms_per_token', 'decode_weights_gbps', 'weights_mb', 'kv_cache_mb', 'workspace_mb', 'peak_memory_mb', 'tokens_identical', 'speedup',
-  'memory_change_pct', 'generated_text', 'dtype',
+  'run_id',
+  'run_name',
+  'timestamp',
+  'model',
+  'arch',
+  'weights_source',
+  'mode',
+  'optimized',
+  'prompt_label',
+  'prompt_tokens',
+  'new_tokens',
+  'runs',
+  'warmup',
+  'implementation',
+  'threads',
+  'device',
+  'seed',
+  'total_time_ms',
+  'total_time_min_ms',
+  'total_time_max_ms',
+  'total_time_std_ms',
+  'tokens_per_second',
+  'time_per_token_ms',
+  'first_token_latency_ms',
+  'decode_ms_per_token',
+  'decode_weights_gbps',
+  'weights_mb',
+  'kv_cache_mb',
+  'workspace_mb',
+  'peak_memory_mb',
+  'tokens_identical',
+  'speedup',
+  'memory_change_pct',
+  'generated_text',
+  'dtype',
 ];
 
 const DEFAULT_PROMPT = 'The future of artificial intelligence';
 const MIB = 1024 * 1024;
 
-function intOption(field: string, value: unknown, min: number, max: number, fallback: number): number {
+function intOption(
+  field: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
   if (value === undefined) return fallback;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
@@ -240,34 +289,70 @@ function intOption(field: string, value: unknown, min: number, max: number, fall
 }
 
 function defaultThreads(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return typeof os.availableParallelism === 'function'
+    ? os.availableParallelism()
+    : os.cpus().length;
 }
 
 /** The prompts an invocation runs: --prompt, --prompt-length or --prompts-file (exactly one; default a fixed sentence). */
-export function resolvePrompts(opts: Pick<InferenceOptions, 'prompt' | 'promptLength' | 'promptsFile' | 'seed'>, config: ModelConfig): InferencePrompt[] {
-  const given = (['prompt', 'promptLength', 'promptsFile'] as const).filter((k) => opts[k] !== undefined);
+export function resolvePrompts(
+  opts: Pick<InferenceOptions, 'prompt' | 'promptLength' | 'promptsFile' | 'seed'>,
+  config: ModelConfig,
+): InferencePrompt[] {
+  const given = (['prompt', 'promptLength', 'promptsFile'] as const).filter(
+    (k) => opts[k] !== undefined,
+  );
   if (given.length > 1) {
-    throw new ConfigError(given[1] as string, opts[given[1] as 'prompt'], `only one of --prompt, --prompt-length, --prompts-file`);
+    throw new ConfigError(
+      given[1] as string,
+      opts[given[1] as 'prompt'],
+      `only one of --prompt, --prompt-length, --prompts-file`,
+    );
   }
   const fromText = (text: string, label: string): InferencePrompt => {
     const tokens = tokenizeFor(text, config.vocabSize);
-    if (tokens.length === 0) throw new ConfigError('prompt', text, 'text that tokenizes to at least one token');
+    if (tokens.length === 0)
+      throw new ConfigError('prompt', text, 'text that tokenizes to at least one token');
     return { label, text, tokens };
   };
   if (opts.promptLength !== undefined) {
     const n = intOption('promptLength', opts.promptLength, 1, config.maxPositions, 0);
-    return [{ label: `synthetic-${n}`, tokens: syntheticPrompt(n, config.vocabSize, intOption('seed', opts.seed, 0, 2 ** 31 - 1, 1)) }];
+    return [
+      {
+        label: `synthetic-${n}`,
+        tokens: syntheticPrompt(
+          n,
+          config.vocabSize,
+          intOption('seed', opts.seed, 0, 2 ** 31 - 1, 1),
+        ),
+      },
+    ];
   }
   if (opts.promptsFile !== undefined) {
     let text: string;
     try {
       text = readFileSync(opts.promptsFile, 'utf8');
     } catch (e) {
-      throw new ConfigError('promptsFile', opts.promptsFile, 'a readable text file with one prompt per line', (e as Error).message);
+      throw new ConfigError(
+        'promptsFile',
+        opts.promptsFile,
+        'a readable text file with one prompt per line',
+        (e as Error).message,
+      );
     }
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    if (!lines.length) throw new ConfigError('promptsFile', opts.promptsFile, 'a file with at least one non-empty line');
-    return lines.map((l, i) => fromText(l, `p${i + 1}: ${l.length > 32 ? l.slice(0, 29) + '...' : l}`));
+    const lines = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (!lines.length)
+      throw new ConfigError(
+        'promptsFile',
+        opts.promptsFile,
+        'a file with at least one non-empty line',
+      );
+    return lines.map((l, i) =>
+      fromText(l, `p${i + 1}: ${l.length > 32 ? l.slice(0, 29) + '...' : l}`),
+    );
   }
   const text = opts.prompt ?? DEFAULT_PROMPT;
   return [fromText(text, text.length > 40 ? text.slice(0, 37) + '...' : text)];
@@ -286,7 +371,13 @@ function firstMismatch(a: Int32Array, b: Int32Array): number | null {
 
 /** Reads the accumulated metrics; an unparsable or foreign file is moved aside (warning). */
 export function readMetricsFile(dir: string, warn: (w: string) => void): InferenceMetricsFile {
-  const empty: InferenceMetricsFile = { schemaVersion: 1, kind: 'dilbench-inference-metrics', runs: [], comparisons: [], invocations: [] };
+  const empty: InferenceMetricsFile = {
+    schemaVersion: 1,
+    kind: 'dilbench-inference-metrics',
+    runs: [],
+    comparisons: [],
+    invocations: [],
+  };
   const path = join(dir, METRICS_JSON);
   if (!existsSync(path)) return empty;
   let ok: boolean;
@@ -299,7 +390,9 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
   }
   if (!ok || !parsed) {
     const moved = moveAside(path);
-    warn(`DILBENCH_METRICS_MOVED: ${path} is not an inference metrics file; moved aside to ${moved}`);
+    warn(
+      `DILBENCH_METRICS_MOVED: ${path} is not an inference metrics file; moved aside to ${moved}`,
+    );
     const csv = join(dir, METRICS_CSV);
     if (existsSync(csv)) warn(`DILBENCH_METRICS_MOVED: ${csv} moved aside to ${moveAside(csv)}`);
     return empty;
@@ -308,7 +401,9 @@ export function readMetricsFile(dir: string, warn: (w: string) => void): Inferen
     ...empty,
     runs: parsed.runs ?? [],
     comparisons: Array.isArray(parsed.comparisons) ? parsed.comparisons : [],
-    ...(Array.isArray(parsed.side_comparisons) ? { side_comparisons: parsed.side_comparisons } : {}),
+    ...(Array.isArray(parsed.side_comparisons)
+      ? { side_comparisons: parsed.side_comparisons }
+      : {}),
     invocations: Array.isArray(parsed.invocations) ? parsed.invocations : [],
   };
 }
@@ -343,7 +438,11 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   };
   const config = loadModelConfig(opts.model ?? 'gpt2');
   if (config.arch === 'encoder') {
-    throw new ConfigError('model', config.name, 'a decoder or encoder-decoder model (an encoder does not generate; use dilbench scaling)');
+    throw new ConfigError(
+      'model',
+      config.name,
+      'a decoder or encoder-decoder model (an encoder does not generate; use dilbench scaling)',
+    );
   }
   const maxLength = intOption('maxLength', opts.maxLength, 1, config.maxPositions, 50);
   const runs = intOption('runs', opts.runs, 1, 10_000, 3);
@@ -351,23 +450,39 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   const threads = intOption('threads', opts.threads, 1, 4096, defaultThreads());
   const seed = intOption('seed', opts.seed, 0, 2 ** 31 - 1, 1234);
   const implementation = opts.implementation ?? 'flash';
-  if (!/^[a-z][a-z0-9_-]*$/.test(implementation)) throw new ConfigError('implementation', implementation, 'an implementation name such as flash, naive');
+  if (!/^[a-z][a-z0-9_-]*$/.test(implementation))
+    throw new ConfigError(
+      'implementation',
+      implementation,
+      'an implementation name such as flash, naive',
+    );
   const prompts = resolvePrompts(opts, config);
   for (const p of prompts) {
     const decoderLen = config.arch === 'decoder' ? p.tokens.length + maxLength : maxLength + 1;
     if (config.positional === 'learned' && decoderLen > config.maxPositions) {
-      throw new ConfigError('maxLength', maxLength, `at most ${config.maxPositions - p.tokens.length} for a ${p.tokens.length}-token prompt (${config.name} has ${config.maxPositions} positions)`);
+      throw new ConfigError(
+        'maxLength',
+        maxLength,
+        `at most ${config.maxPositions - p.tokens.length} for a ${p.tokens.length}-token prompt (${config.name} has ${config.maxPositions} positions)`,
+      );
     }
     if (p.tokens.length > config.maxPositions) {
-      throw new ConfigError('prompt', p.label, `at most ${config.maxPositions} tokens (${p.tokens.length} given)`);
+      throw new ConfigError(
+        'prompt',
+        p.label,
+        `at most ${config.maxPositions} tokens (${p.tokens.length} given)`,
+      );
     }
   }
   const binding = opts.binding ?? getModelBinding();
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
   const resolved = modelSides(opts, binding);
   const sides: (ModelSide & { setup_ms?: number })[] = resolved.sides.map((s) => ({ ...s }));
-  if (resolved.deviceSelection) log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
-  const weights: ModelWeights = opts.checkpoint ? loadGpt2Checkpoint(opts.checkpoint, config) : { seed };
+  if (resolved.deviceSelection)
+    log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
+  const weights: ModelWeights = opts.checkpoint
+    ? loadGpt2Checkpoint(opts.checkpoint, config)
+    : { seed };
   const benchmarkDir = resolve(opts.benchmarkDir ?? 'inference_benchmarks');
 
   const runId = `run_${Date.now()}_${randomUUID().slice(0, 8)}`;
@@ -375,9 +490,20 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
 
   /** One side: its own model (built, warmed up per prompt and mode, run, disposed). */
   const runSide = async (side: ModelSide): Promise<SideRun> => {
-    const { value: model, ms: setupMs } = await timeCall((): Promise<NativeModel> => binding.createModel(config, weights, placementOf(side)));
-    log(`${sideKey(side)}: model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`);
-    const out: SideRun = { side, setupMs, records: [], comparisons: [], tokens: new Map(), points: [] };
+    const { value: model, ms: setupMs } = await timeCall((): Promise<NativeModel> =>
+      binding.createModel(config, weights, placementOf(side)),
+    );
+    log(
+      `${sideKey(side)}: model ${config.name} (${config.arch}, ${(model.parameterCount / 1e6).toFixed(1)}M parameters, ${(model.weightBytes / MIB).toFixed(1)} MiB) built in ${setupMs.toFixed(0)} ms`,
+    );
+    const out: SideRun = {
+      side,
+      setupMs,
+      records: [],
+      comparisons: [],
+      tokens: new Map(),
+      points: [],
+    };
     try {
       for (const p of prompts) {
         if (opts.signal?.aborted) break;
@@ -385,12 +511,25 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         for (const mode of INFERENCE_MODES) {
           const runOpts = { implementation, threads, useCache: mode === 'kv-cache' };
           // the engine samples the generations: `warmup` discarded, then `runs` timed by the model's own step timings
-          const m = await measureCalls(() => model.generate(p.tokens, maxLength, runOpts), { warmup, runs, durationNs: generationNs, signal: opts.signal });
+          const m = await measureCalls(() => model.generate(p.tokens, maxLength, runOpts), {
+            warmup,
+            runs,
+            durationNs: generationNs,
+            signal: opts.signal,
+          });
           if (!m) break; // interrupted: this prompt is not written
-          byMode.set(mode, { results: m.results, samplesMs: m.measurement.samplesMs, stats: m.measurement.stats });
+          byMode.set(mode, {
+            results: m.results,
+            samplesMs: m.measurement.samplesMs,
+            stats: m.measurement.stats,
+          });
           log(`  ${sideKey(side)} ${p.label}: ${mode} done (${runs} runs)`);
         }
-        if (opts.signal?.aborted && INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)) break; // not both modes: not written
+        if (
+          opts.signal?.aborted &&
+          INFERENCE_MODES.some((m) => (byMode.get(m)?.results.length ?? 0) < runs)
+        )
+          break; // not both modes: not written
         const ref = (byMode.get('kv-cache') as ModeRuns).results[0] as GenerationResult;
         let mismatch: number | null = null;
         for (const mode of INFERENCE_MODES) {
@@ -399,14 +538,28 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
             if (m !== null && (mismatch === null || m < mismatch)) mismatch = m;
           }
         }
-        out.tokens.set(p.label, new Map(INFERENCE_MODES.map((m) => [m, (byMode.get(m) as ModeRuns).results[0]!.tokens] as const)));
+        out.tokens.set(
+          p.label,
+          new Map(
+            INFERENCE_MODES.map(
+              (m) => [m, (byMode.get(m) as ModeRuns).results[0]!.tokens] as const,
+            ),
+          ),
+        );
         const identical = mismatch === null;
         const text = config.vocabSize === GPT2_VOCAB_SIZE ? decodeGpt2(ref.tokens) : null;
         const rec = (mode: InferenceMode): InferenceRecord => {
           const { results: rs, stats: st } = byMode.get(mode) as ModeRuns;
           const prefill = median(rs.map((r) => r.prefillNs / 1e6));
-          const decode = median(rs.map((r) => (r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0)));
-          const mem = rs.reduce((m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m), rs[0]!.memory);
+          const decode = median(
+            rs.map((r) =>
+              r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0,
+            ),
+          );
+          const mem = rs.reduce(
+            (m, r) => (r.memory.peakBytes > m.peakBytes ? r.memory : m),
+            rs[0]!.memory,
+          );
           return {
             run_id: runId,
             run_name: `${runId}_${mode === 'kv-cache' ? 'optimized' : 'baseline'}`,
@@ -433,7 +586,8 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
             time_per_token_ms: round(st.medianMs / maxLength),
             first_token_latency_ms: round(prefill),
             decode_ms_per_token: round(decode),
-            decode_weights_gbps: decode > 0 ? round(mem.weightsBytes / (decode / 1000) / 1e9, 3) : 0,
+            decode_weights_gbps:
+              decode > 0 ? round(mem.weightsBytes / (decode / 1000) / 1e9, 3) : 0,
             weights_mb: round(mem.weightsBytes / MIB, 3),
             kv_cache_mb: round(mem.kvCacheBytes / MIB, 3),
             workspace_mb: round(mem.workspaceBytes / MIB, 3),
@@ -448,14 +602,27 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         const base = rec('recompute');
         const opt = rec('kv-cache');
         opt.speedup = round(base.total_time_ms / opt.total_time_ms, 3);
-        opt.memory_change_pct = round(((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100, 2);
+        opt.memory_change_pct = round(
+          ((opt.peak_memory_mb - base.peak_memory_mb) / base.peak_memory_mb) * 100,
+          2,
+        );
         out.records.push(base, opt);
         for (const mode of INFERENCE_MODES) {
           const { results: rs, samplesMs } = byMode.get(mode) as ModeRuns;
-          const point = { side, name: mode, length: p.tokens.length, peakMemoryBytes: Math.max(...rs.map((r) => r.memory.peakBytes)), threads };
+          const point = {
+            side,
+            name: mode,
+            length: p.tokens.length,
+            peakMemoryBytes: Math.max(...rs.map((r) => r.memory.peakBytes)),
+            threads,
+          };
           out.points.push(
             { ...point, params: { prompt: p.label, measure: 'total' }, samplesMs },
-            { ...point, params: { prompt: p.label, measure: 'first-token' }, samplesMs: rs.map((r) => r.prefillNs / 1e6) },
+            {
+              ...point,
+              params: { prompt: p.label, measure: 'first-token' },
+              samplesMs: rs.map((r) => r.prefillNs / 1e6),
+            },
           );
         }
         out.comparisons.push({
@@ -478,8 +645,13 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
         });
         if (!identical) {
           // fp16/bf16: the two modes round differently (cached K/V vs recomputed), so tokens may differ
-          const note = side.dtype === 'fp32' ? '' : ` (${side.dtype}: reported, not a failure; the modes round differently)`;
-          warn(`${sideKey(side)} ${p.label}: the KV-cache and recompute modes generated different tokens (first difference at generated token ${mismatch})${note}`);
+          const note =
+            side.dtype === 'fp32'
+              ? ''
+              : ` (${side.dtype}: reported, not a failure; the modes round differently)`;
+          warn(
+            `${sideKey(side)} ${p.label}: the KV-cache and recompute modes generated different tokens (first difference at generated token ${mismatch})${note}`,
+          );
         }
       }
     } finally {
@@ -507,10 +679,16 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   const comparisons = done.flatMap((d) => d.comparisons);
   const sideComparisons = compareSides(done, { runId, timestamp, model: config.name });
   for (const c of sideComparisons.filter((x) => !x.tokens_match_baseline)) {
-    const note = c.tokens_must_match ? '' : ` (${c.side} vs ${c.baseline}: reported, not a failure)`;
-    warn(`${c.side} ${c.prompt_label} ${c.mode}: generated tokens differ from ${c.baseline}'s from generated token ${c.first_mismatch} (${c.token_agreement_pct}% agree)${note}`);
+    const note = c.tokens_must_match
+      ? ''
+      : ` (${c.side} vs ${c.baseline}: reported, not a failure)`;
+    warn(
+      `${c.side} ${c.prompt_label} ${c.mode}: generated tokens differ from ${c.baseline}'s from generated token ${c.first_mismatch} (${c.token_agreement_pct}% agree)${note}`,
+    );
   }
-  const allIdentical = comparisons.every((c) => c.tokens_identical || (c.dtype ?? 'fp32') !== 'fp32');
+  const allIdentical = comparisons.every(
+    (c) => c.tokens_identical || (c.dtype ?? 'fp32') !== 'fp32',
+  );
   const sidesAgree = sideComparisons.every((c) => c.tokens_match_baseline || !c.tokens_must_match);
 
   // accumulate under a lock: concurrent runs on one directory lose no records
@@ -530,29 +708,51 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   const interrupted = opts.signal?.aborted === true;
   if (!records.length) {
     // interrupted before any prompt finished in both modes: nothing to record
-    return { runId, records, comparisons, sideComparisons, allIdentical: true, sidesAgree: true, interrupted: true, sides, files: { json, csv, plots: [] }, warnings };
+    return {
+      runId,
+      records,
+      comparisons,
+      sideComparisons,
+      allIdentical: true,
+      sidesAgree: true,
+      interrupted: true,
+      sides,
+      files: { json, csv, plots: [] },
+      warnings,
+    };
   }
   // the results' lock rule (results/lock.ts), waiting up to 60 s for another run's write
   makeDirectory(benchmarkDir);
-  const allRuns = await withFileLock(json, () => {
-    const stored = readMetricsFile(benchmarkDir, warn);
-    stored.runs.push(...records);
-    stored.comparisons.push(...comparisons);
-    if (sideComparisons.length || stored.side_comparisons) stored.side_comparisons = [...(stored.side_comparisons ?? []), ...sideComparisons];
-    stored.invocations.push(invocation);
-    writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
-    writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
-    return stored.runs;
-  }, { timeoutMs: 60_000 });
+  const allRuns = await withFileLock(
+    json,
+    () => {
+      const stored = readMetricsFile(benchmarkDir, warn);
+      stored.runs.push(...records);
+      stored.comparisons.push(...comparisons);
+      if (sideComparisons.length || stored.side_comparisons)
+        stored.side_comparisons = [...(stored.side_comparisons ?? []), ...sideComparisons];
+      stored.invocations.push(invocation);
+      writeFileAtomic(json, JSON.stringify(stored, null, 2) + '\n');
+      writeFileAtomic(csv, toCsvText(stored.runs, CSV_COLUMNS));
+      return stored.runs;
+    },
+    { timeoutMs: 60_000 },
+  );
   const plots: string[] = [];
   if (opts.plots !== false) {
     // optimization_comparison shows the baseline side (the side-by-side figures are in the JSON and the terminal)
     const baseline = done[0]!;
-    const where = baseline.side.device === 'cpu' ? `${os.cpus()[0]?.model?.trim() ?? 'CPU'}, ${threads} threads` : 'CUDA device 0';
+    const where =
+      baseline.side.device === 'cpu'
+        ? `${os.cpus()[0]?.model?.trim() ?? 'CPU'}, ${threads} threads`
+        : 'CUDA device 0';
     const sub = `${sideKey(baseline.side)} on ${where}; ${implementation}${done.length > 1 ? '; other sides: see inference_metrics.json' : ''}`;
     const specs: [string, ReturnType<typeof optimizationComparisonSpec>][] = [
       [COMPARISON_PNG, optimizationComparisonSpec(baseline.records, sub)],
-      [OVER_TIME_PNG, inferenceOverTimeSpec(allRuns, `${implementation}; one line per model, side and mode`)],
+      [
+        OVER_TIME_PNG,
+        inferenceOverTimeSpec(allRuns, `${implementation}; one line per model, side and mode`),
+      ],
     ];
     for (const [name, spec] of specs) {
       if (!spec) continue;
@@ -564,21 +764,43 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
       }
     }
   }
-  return { runId, records, comparisons, sideComparisons, allIdentical, sidesAgree, interrupted, sides, files: { json, csv, plots }, warnings };
+  return {
+    runId,
+    records,
+    comparisons,
+    sideComparisons,
+    allIdentical,
+    sidesAgree,
+    interrupted,
+    sides,
+    files: { json, csv, plots },
+    warnings,
+  };
 }
 
 /**
  * Every side after the first against the first, per prompt and mode both ran: times and memory
  * through the one side comparison (suite/side-comparison.ts), tokens here.
  */
-function compareSides(done: SideRun[], at: { runId: string; timestamp: string; model: string }): InferenceSideComparison[] {
+function compareSides(
+  done: SideRun[],
+  at: { runId: string; timestamp: string; model: string },
+): InferenceSideComparison[] {
   const [base] = done;
   if (!base) return [];
   const out: InferenceSideComparison[] = [];
-  for (const c of compareSidePoints(done.flatMap((d) => d.points), base.side)) {
+  for (const c of compareSidePoints(
+    done.flatMap((d) => d.points),
+    base.side,
+  )) {
     const o = done.find((d) => sameSide(d.side, c.other))!;
     const compared = (r: InferenceRecord, measure: string) =>
-      c.rows.find((x) => x.implementation === r.mode && x.params?.prompt === r.prompt_label && x.params?.measure === measure);
+      c.rows.find(
+        (x) =>
+          x.implementation === r.mode &&
+          x.params?.prompt === r.prompt_label &&
+          x.params?.measure === measure,
+      );
     for (const r of o.records) {
       const b = base.records.find((x) => x.prompt_label === r.prompt_label && x.mode === r.mode);
       const bt = base.tokens.get(r.prompt_label)?.get(r.mode);

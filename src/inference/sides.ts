@@ -10,12 +10,16 @@ import type { ModelBinding, ModelPlacement } from '../native/model-binding.js';
 import { cudaAvailability, runSides, sideKey, type RunSide } from '../suite/sides.js';
 
 /** Why cpu/fp16 and cpu/bf16 do not run (the CPU model refuses them: ERR_DILBENCH_UNSUPPORTED 'dtype'). */
-export const CPU_MODEL_DTYPE_REASON = 'the CPU model runs fp32 only (fp16/bf16 models run on a CUDA device)';
+export const CPU_MODEL_DTYPE_REASON =
+  'the CPU model runs fp32 only (fp16/bf16 models run on a CUDA device)';
 /** Why cuda sides do not run on an addon without the CUDA model. */
-export const NO_CUDA_MODEL_REASON = 'the loaded dilbench addon has no CUDA model (built without CUDA)';
+export const NO_CUDA_MODEL_REASON =
+  'the loaded dilbench addon has no CUDA model (built without CUDA)';
 
 /** What sides need from the binding: modelInfo(), and info() for the CUDA device count (the addon has both). */
-export type ModelSideBinding = Pick<ModelBinding, 'modelInfo'> & { info?: () => Pick<NativeInfo, 'cuda'> };
+export type ModelSideBinding = Pick<ModelBinding, 'modelInfo'> & {
+  info?: () => Pick<NativeInfo, 'cuda'>;
+};
 
 export interface ModelSide extends RunSide {
   status: 'ok' | 'skipped';
@@ -31,11 +35,19 @@ export interface ModelSides {
 }
 
 /** Whether the binding can run models on CUDA, and why not (or which device). */
-export function cudaModelAvailability(binding: ModelSideBinding): { available: boolean; reason: string } {
-  if (binding.modelInfo().cudaCompiled !== true) return { available: false, reason: NO_CUDA_MODEL_REASON };
+export function cudaModelAvailability(binding: ModelSideBinding): {
+  available: boolean;
+  reason: string;
+} {
+  if (binding.modelInfo().cudaCompiled !== true)
+    return { available: false, reason: NO_CUDA_MODEL_REASON };
   let info: Pick<NativeInfo, 'cuda'>;
   try {
-    if (typeof binding.info !== 'function') return { available: false, reason: 'the model binding reports no CUDA device information (info() is missing)' };
+    if (typeof binding.info !== 'function')
+      return {
+        available: false,
+        reason: 'the model binding reports no CUDA device information (info() is missing)',
+      };
     info = binding.info();
   } catch (e) {
     return { available: false, reason: `no CUDA device: info() failed (${(e as Error).message})` };
@@ -44,7 +56,10 @@ export function cudaModelAvailability(binding: ModelSideBinding): { available: b
 }
 
 /** Why `side` cannot run on this binding, or null when it can. */
-export function modelSideUnavailableReason(side: RunSide, binding: ModelSideBinding): string | null {
+export function modelSideUnavailableReason(
+  side: RunSide,
+  binding: ModelSideBinding,
+): string | null {
   if (side.device === 'cuda') {
     const cuda = cudaModelAvailability(binding);
     return cuda.available ? null : cuda.reason;
@@ -73,24 +88,38 @@ export function modelSides(
     if (device === 'cuda') throw new ConfigError('device', raw.device, 'cpu, auto', cuda.reason);
     const field = o.compareDtypes ? 'compareDtypes' : 'dtype';
     const allowed = cuda.available ? 'fp32 on cpu; fp32, fp16, bf16 with --device cuda' : 'fp32';
-    throw new ConfigError(field, raw[field], o.compareDtypes ? `a list that includes fp32 (${allowed})` : allowed, CPU_MODEL_DTYPE_REASON);
+    throw new ConfigError(
+      field,
+      raw[field],
+      o.compareDtypes ? `a list that includes fp32 (${allowed})` : allowed,
+      CPU_MODEL_DTYPE_REASON,
+    );
   }
   return {
     sides,
-    ...(o.device === 'auto' ? { deviceSelection: { requested: 'auto' as const, device, reason: `auto: ${cuda.reason}` } } : {}),
+    ...(o.device === 'auto'
+      ? { deviceSelection: { requested: 'auto' as const, device, reason: `auto: ${cuda.reason}` } }
+      : {}),
   };
 }
 
 /** "cuda/fp32 skipped: ..." lines for the terminal. */
 export function skippedSideLines(sides: ModelSide[]): string[] {
-  return sides.filter((s) => s.status === 'skipped').map((s) => `${sideKey(s)} skipped: ${s.reason}`);
+  return sides
+    .filter((s) => s.status === 'skipped')
+    .map((s) => `${sideKey(s)} skipped: ${s.reason}`);
 }
 
 /** A side that failed at run time: skipped, with what failed. */
 export function failedSide(side: RunSide, error: unknown): ModelSide {
   const e = error as { message?: string; code?: string; field?: string };
   const what = [e.code, e.field ? `field ${e.field}` : ''].filter(Boolean).join(', ');
-  return { device: side.device, dtype: side.dtype, status: 'skipped', reason: `failed at run time: ${e.message ?? String(error)}${what ? ` (${what})` : ''}` };
+  return {
+    device: side.device,
+    dtype: side.dtype,
+    status: 'skipped',
+    reason: `failed at run time: ${e.message ?? String(error)}${what ? ` (${what})` : ''}`,
+  };
 }
 
 /**
@@ -110,7 +139,12 @@ export async function runEachSide<S extends ModelSide, R>(
     const side = sides[i]! as S;
     if (side.status !== 'ok') continue;
     if (signal?.aborted) {
-      sides[i] = { device: side.device, dtype: side.dtype, status: 'skipped', reason: 'interrupted before this side ran' };
+      sides[i] = {
+        device: side.device,
+        dtype: side.dtype,
+        status: 'skipped',
+        reason: 'interrupted before this side ran',
+      };
       continue;
     }
     try {

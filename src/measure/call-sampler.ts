@@ -46,7 +46,10 @@ export function callSampler<R>(
  * reported as the cold start), then exactly `runs` timed ones, one call per sampler call so that a
  * cancellation stops after the current call.
  */
-export function fixedCallSampling(warmup: number, runs: number): { warmup: number; runs: number; batchTargetMs: number } {
+export function fixedCallSampling(
+  warmup: number,
+  runs: number,
+): { warmup: number; runs: number; batchTargetMs: number } {
   return { warmup, runs, batchTargetMs: Number.MIN_VALUE };
 }
 
@@ -64,7 +67,13 @@ export function generationNs(r: { prefillNs: number; stepNs: ArrayLike<number> }
  */
 export async function measureCalls<R>(
   call: () => Promise<R>,
-  o: { warmup: number; runs: number; durationNs?: (r: R) => number; keepResults?: boolean; signal?: AbortSignal },
+  o: {
+    warmup: number;
+    runs: number;
+    durationNs?: (r: R) => number;
+    keepResults?: boolean;
+    signal?: AbortSignal;
+  },
 ): Promise<{ measurement: Measurement; results: R[]; all: R[] } | null> {
   const sampler = callSampler(call, { durationNs: o.durationNs, keepResults: o.keepResults });
   try {

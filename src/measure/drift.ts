@@ -51,7 +51,8 @@ export class DriftRecorder {
     this.reference = median(xs);
     const mad = median(xs.map((x) => Math.abs(x - this.reference)));
     this.noise = this.reference > 0 ? (100 * 1.4826 * mad) / this.reference : 0;
-    for (const g of xs) this.readings.push({ at: 'start', seconds: (nowMs() - this.t0) / 1000, gflops: g });
+    for (const g of xs)
+      this.readings.push({ at: 'start', seconds: (nowMs() - this.t0) / 1000, gflops: g });
   }
 
   checkpoint(at: number | 'end'): number {
@@ -77,12 +78,19 @@ export class DriftRecorder {
     const mb = this.movePct(before);
     const ma = this.movePct(after);
     const move = Math.abs(mb) >= Math.abs(ma) ? mb : ma;
-    return { beforeGflops: round2(before), afterGflops: round2(after), movePct: round2(move), flagged: Math.abs(move) > this.thresholdPct };
+    return {
+      beforeGflops: round2(before),
+      afterGflops: round2(after),
+      movePct: round2(move),
+      flagged: Math.abs(move) > this.thresholdPct,
+    };
   }
 
   finish(flaggedPoints: number, measuredPoints: number): DriftSentinel {
     const moves = this.readings.filter((r) => r.at !== 'start').map((r) => this.movePct(r.gflops));
-    const maxMovePct = moves.length ? moves.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0) : 0;
+    const maxMovePct = moves.length
+      ? moves.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0)
+      : 0;
     const t = this.thresholdPct;
     const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
     const summary = flaggedPoints
@@ -91,7 +99,11 @@ export class DriftRecorder {
     return {
       iterationsPerThread: this.iterations,
       threads: this.threads,
-      readings: this.readings.map((r) => ({ ...r, seconds: round2(r.seconds), gflops: round2(r.gflops) })),
+      readings: this.readings.map((r) => ({
+        ...r,
+        seconds: round2(r.seconds),
+        gflops: round2(r.gflops),
+      })),
       referenceGflops: round2(this.reference),
       noisePct: round2(this.noise),
       thresholdPct: round2(t),

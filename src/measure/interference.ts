@@ -112,7 +112,10 @@ export interface WindowExtras {
 
 export function readExtras(): WindowExtras {
   const la = loadavg()[0];
-  return { loadAvg: Number.isFinite(la) && process.platform !== 'win32' ? (la as number) : null, ...readFrequency() };
+  return {
+    loadAvg: Number.isFinite(la) && process.platform !== 'win32' ? (la as number) : null,
+    ...readFrequency(),
+  };
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -121,16 +124,36 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
  * Interference between two snapshots. Other processes' CPU = system busy ticks minus this
  * process's own CPU time (converted to ticks), as a share of every CPU's ticks in the window.
  */
-export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: WindowExtras, threads?: number): Interference {
+export function interferenceBetween(
+  a: CpuSnapshot,
+  b: CpuSnapshot,
+  extras: WindowExtras,
+  threads?: number,
+): Interference {
   const windowSeconds = Math.max(0, (b.atMs - a.atMs) / 1000);
-  const freq = extras.freqMHz !== null || extras.maxFreqMHz !== null ? { freqMHz: extras.freqMHz, maxFreqMHz: extras.maxFreqMHz } : {};
+  const freq =
+    extras.freqMHz !== null || extras.maxFreqMHz !== null
+      ? { freqMHz: extras.freqMHz, maxFreqMHz: extras.maxFreqMHz }
+      : {};
   const base = { loadAvg: extras.loadAvg, ...freq, windowSeconds };
   if (!a.stat || !b.stat) {
-    return { otherCpuPct: null, stealPct: null, ...base, flagged: false, reason: 'not measurable here (no /proc/stat)' };
+    return {
+      otherCpuPct: null,
+      stealPct: null,
+      ...base,
+      flagged: false,
+      reason: 'not measurable here (no /proc/stat)',
+    };
   }
   const total = b.stat.total - a.stat.total;
   if (!(total > 0)) {
-    return { otherCpuPct: null, stealPct: null, ...base, flagged: false, reason: 'window too short to measure (no CPU tick elapsed)' };
+    return {
+      otherCpuPct: null,
+      stealPct: null,
+      ...base,
+      flagged: false,
+      reason: 'window too short to measure (no CPU tick elapsed)',
+    };
   }
   const ownTicks = ((b.ownCpuUs - a.ownCpuUs) / 1e6) * USER_HZ;
   const otherTicks = Math.max(0, b.stat.busy - a.stat.busy - ownTicks);
@@ -139,20 +162,37 @@ export function interferenceBetween(a: CpuSnapshot, b: CpuSnapshot, extras: Wind
   const stealPct = (100 * stealTicks) / total;
   // tick rounding at both ends, one tick per CPU each
   const allowance = 2 * b.cpus;
-  const idleCpuPct = threads !== undefined && threads > 0 ? (100 * Math.max(0, b.cpus - threads)) / b.cpus : 0;
+  const idleCpuPct =
+    threads !== undefined && threads > 0 ? (100 * Math.max(0, b.cpus - threads)) / b.cpus : 0;
   const otherLow = (100 * Math.max(0, otherTicks - allowance)) / total - idleCpuPct;
   const stealLow = (100 * Math.max(0, stealTicks - allowance)) / total;
   const why: string[] = [];
   if (otherLow > OTHER_CPU_FLAG_PCT) {
-    const beyond = idleCpuPct > 0 ? ` beyond the ${round1(idleCpuPct)}% the run's ${threads} thread(s) left idle` : '';
-    why.push(`other processes used ${round1(otherCpuPct)}% of the CPUs (flag above ${OTHER_CPU_FLAG_PCT}%${beyond})`);
+    const beyond =
+      idleCpuPct > 0
+        ? ` beyond the ${round1(idleCpuPct)}% the run's ${threads} thread(s) left idle`
+        : '';
+    why.push(
+      `other processes used ${round1(otherCpuPct)}% of the CPUs (flag above ${OTHER_CPU_FLAG_PCT}%${beyond})`,
+    );
   }
-  if (stealLow > STEAL_FLAG_PCT) why.push(`steal time ${round1(stealPct)}% (flag above ${STEAL_FLAG_PCT}%)`);
-  if (extras.freqMHz !== null && extras.maxFreqMHz !== null && extras.freqMHz < FREQUENCY_FLAG_FRACTION * extras.maxFreqMHz) {
-    why.push(`CPU clock ${Math.round(extras.freqMHz)} MHz, below ${FREQUENCY_FLAG_FRACTION * 100}% of its ${Math.round(extras.maxFreqMHz)} MHz maximum`);
+  if (stealLow > STEAL_FLAG_PCT)
+    why.push(`steal time ${round1(stealPct)}% (flag above ${STEAL_FLAG_PCT}%)`);
+  if (
+    extras.freqMHz !== null &&
+    extras.maxFreqMHz !== null &&
+    extras.freqMHz < FREQUENCY_FLAG_FRACTION * extras.maxFreqMHz
+  ) {
+    why.push(
+      `CPU clock ${Math.round(extras.freqMHz)} MHz, below ${FREQUENCY_FLAG_FRACTION * 100}% of its ${Math.round(extras.maxFreqMHz)} MHz maximum`,
+    );
   }
-  const share = Math.max(0, otherCpuPct - idleCpuPct) / Math.max(1, 100 - idleCpuPct) + stealPct / 100;
-  const clock = extras.freqMHz !== null && extras.maxFreqMHz !== null && extras.freqMHz > 0 ? Math.max(1, extras.maxFreqMHz / extras.freqMHz) : 1;
+  const share =
+    Math.max(0, otherCpuPct - idleCpuPct) / Math.max(1, 100 - idleCpuPct) + stealPct / 100;
+  const clock =
+    extras.freqMHz !== null && extras.maxFreqMHz !== null && extras.freqMHz > 0
+      ? Math.max(1, extras.maxFreqMHz / extras.freqMHz)
+      : 1;
   const maxSlowdown = Math.round((clock / (1 - Math.min(0.95, share))) * 1000) / 1000;
   return {
     otherCpuPct: round1(otherCpuPct),
@@ -173,7 +213,10 @@ export interface InterferenceProbe {
 
 export const systemProbe: InterferenceProbe = { snapshot: takeSnapshot, extras: readExtras };
 
-export function summarizeRunInterference(run: Interference, rows: { interference?: Interference; status: string }[]): RunInterference {
+export function summarizeRunInterference(
+  run: Interference,
+  rows: { interference?: Interference; status: string }[],
+): RunInterference {
   const measured = rows.filter((r) => r.status === 'ok' && r.interference);
   const flagged = measured.filter((r) => r.interference!.flagged);
   let summary: string;
@@ -188,7 +231,11 @@ export function summarizeRunInterference(run: Interference, rows: { interference
     run,
     measuredPoints: measured.length,
     flaggedPoints: flagged.length,
-    thresholds: { otherCpuPct: OTHER_CPU_FLAG_PCT, stealPct: STEAL_FLAG_PCT, frequencyFraction: FREQUENCY_FLAG_FRACTION },
+    thresholds: {
+      otherCpuPct: OTHER_CPU_FLAG_PCT,
+      stealPct: STEAL_FLAG_PCT,
+      frequencyFraction: FREQUENCY_FLAG_FRACTION,
+    },
     summary,
   };
 }

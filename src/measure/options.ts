@@ -30,7 +30,8 @@ export function samplingOptionsFromFlags(flags: SamplingFlags): SamplingOptions 
     if (String(flags.warmup).trim() === 'adaptive') o.warmup = 'adaptive';
     else {
       const v = Number(String(flags.warmup).trim());
-      if (!Number.isInteger(v) || v < 0) throw new ConfigError('warmup', flags.warmup, "'adaptive' or an integer >= 0");
+      if (!Number.isInteger(v) || v < 0)
+        throw new ConfigError('warmup', flags.warmup, "'adaptive' or an integer >= 0");
       o.warmup = v;
     }
   }
@@ -38,17 +39,27 @@ export function samplingOptionsFromFlags(flags: SamplingFlags): SamplingOptions 
   if (flags.minSamples !== undefined) o.minSamples = int('minSamples', flags.minSamples, 1);
   if (flags.maxSamples !== undefined) o.maxSamples = int('maxSamples', flags.maxSamples, 1);
   if (o.minSamples !== undefined && o.maxSamples !== undefined && o.maxSamples < o.minSamples) {
-    throw new ConfigError('maxSamples', flags.maxSamples, `an integer >= --min-samples (${o.minSamples})`);
+    throw new ConfigError(
+      'maxSamples',
+      flags.maxSamples,
+      `an integer >= --min-samples (${o.minSamples})`,
+    );
   }
   if (flags.targetRse !== undefined) {
     const s = String(flags.targetRse).trim();
     const v = s.endsWith('%') ? Number(s.slice(0, -1)) / 100 : Number(s);
-    if (!Number.isFinite(v) || v <= 0 || v >= 1) throw new ConfigError('targetRse', flags.targetRse, 'a fraction in (0, 1) or a percent, e.g. 0.01 or 1%');
+    if (!Number.isFinite(v) || v <= 0 || v >= 1)
+      throw new ConfigError(
+        'targetRse',
+        flags.targetRse,
+        'a fraction in (0, 1) or a percent, e.g. 0.01 or 1%',
+      );
     o.targetRse = v;
   }
   if (flags.maxTime !== undefined) {
     const v = Number(String(flags.maxTime).trim());
-    if (!Number.isFinite(v) || v <= 0) throw new ConfigError('maxTime', flags.maxTime, 'seconds > 0');
+    if (!Number.isFinite(v) || v <= 0)
+      throw new ConfigError('maxTime', flags.maxTime, 'seconds > 0');
     o.maxTimeSeconds = v;
   }
   if (flags.cold !== undefined) o.cold = flags.cold;

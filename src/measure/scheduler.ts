@@ -55,16 +55,20 @@ interface Resolved extends Required<Omit<SamplingOptions, 'runs'>> {
 function resolve(options: SamplingOptions): Resolved {
   const o = { ...DEFAULT_SAMPLING, ...stripUndefined(options) } as Resolved;
   const positiveInt = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`sampling option ${name} must be an integer >= ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min)
+      throw new RangeError(`sampling option ${name} must be an integer >= ${min}, got ${v}`);
   };
   if (o.warmup !== 'adaptive') positiveInt('warmup', o.warmup, 0);
   positiveInt('minWarmup', o.minWarmup, 0);
   positiveInt('minSamples', o.minSamples, 1);
   positiveInt('maxSamples', o.maxSamples, 1);
   if (options.runs !== undefined) positiveInt('runs', options.runs, 1);
-  if (!(o.targetRse > 0)) throw new RangeError(`sampling option targetRse must be > 0, got ${o.targetRse}`);
-  if (!(o.maxTimeSeconds > 0)) throw new RangeError(`sampling option maxTimeSeconds must be > 0, got ${o.maxTimeSeconds}`);
-  if (!(o.batchTargetMs > 0)) throw new RangeError(`sampling option batchTargetMs must be > 0, got ${o.batchTargetMs}`);
+  if (!(o.targetRse > 0))
+    throw new RangeError(`sampling option targetRse must be > 0, got ${o.targetRse}`);
+  if (!(o.maxTimeSeconds > 0))
+    throw new RangeError(`sampling option maxTimeSeconds must be > 0, got ${o.maxTimeSeconds}`);
+  if (!(o.batchTargetMs > 0))
+    throw new RangeError(`sampling option batchTargetMs must be > 0, got ${o.batchTargetMs}`);
   o.maxSamples = Math.max(o.maxSamples, o.minSamples);
   o.runs = options.runs;
   o.maxTimeMs = o.maxTimeSeconds * 1000;
@@ -79,7 +83,10 @@ function stripUndefined<T extends object>(obj: T): Partial<T> {
  * One reading per iteration (NaN where none was read), or null when the sampler reads no clock.
  * Throws on a malformed answer (wrong count, no positive maximum).
  */
-function clockReadings(clocks: SampleClocks | null | undefined, iterations: number): { mhz: number[]; maxMHz: number } | null {
+function clockReadings(
+  clocks: SampleClocks | null | undefined,
+  iterations: number,
+): { mhz: number[]; maxMHz: number } | null {
   if (clocks === null || clocks === undefined) return null;
   const n = clocks.smClockMHz?.length;
   if (n !== iterations) {
@@ -145,9 +152,10 @@ class PointState {
   /** iterations to ask for in the next call */
   nextBatch(remainingMs: number): number {
     if (this.phase === 'cold') return 1;
-    const byTime = Number.isFinite(this.estimateMs) && this.estimateMs > 0
-      ? Math.max(1, Math.floor(this.o.batchTargetMs / this.estimateMs))
-      : 1;
+    const byTime =
+      Number.isFinite(this.estimateMs) && this.estimateMs > 0
+        ? Math.max(1, Math.floor(this.o.batchTargetMs / this.estimateMs))
+        : 1;
     if (this.phase === 'warmup') {
       if (this.o.warmup !== 'adaptive') return Math.max(1, Math.min(this.warmupLeft, byTime));
       // adaptive: small steps so the stability check stays fine-grained
@@ -160,9 +168,10 @@ class PointState {
       return Math.max(1, Math.min(left, byTime, cap));
     }
     const geometric = Math.max(this.o.minSamples - n, n, 1);
-    const byRemaining = Number.isFinite(this.estimateMs) && this.estimateMs > 0
-      ? Math.max(1, Math.floor(remainingMs / this.estimateMs))
-      : 1;
+    const byRemaining =
+      Number.isFinite(this.estimateMs) && this.estimateMs > 0
+        ? Math.max(1, Math.floor(remainingMs / this.estimateMs))
+        : 1;
     return Math.max(1, Math.min(byTime, geometric, byRemaining, this.o.maxSamples - n));
   }
 
@@ -175,7 +184,8 @@ class PointState {
     let restClocks = readings ? readings.mhz : new Array<number>(requested).fill(Number.NaN);
     const ms = Array.from(ns, (v) => v / 1e6);
     for (const v of ms) {
-      if (!Number.isFinite(v) || v < 0) throw new Error(`sampler returned an invalid duration (${v} ms)`);
+      if (!Number.isFinite(v) || v < 0)
+        throw new Error(`sampler returned an invalid duration (${v} ms)`);
       this.sampledMs += v;
     }
     this.calls++;
@@ -209,7 +219,11 @@ class PointState {
       } else {
         this.warmupLeft -= rest.length;
         const spent = this.coldStartMs + this.warmupMs.reduce((a, v) => a + v, 0);
-        if (this.warmupLeft > 0 && this.o.runs === undefined && spent >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs) {
+        if (
+          this.warmupLeft > 0 &&
+          this.o.runs === undefined &&
+          spent >= WARMUP_BUDGET_SHARE * this.o.maxTimeMs
+        ) {
           // adaptive sampling: the warm-up asked for shares the --max-time budget
           this.warmupNote = `warm-up cut to ${this.warmupIterations} of ${this.o.warmup} iterations by its share of max-time (${Math.round(WARMUP_BUDGET_SHARE * 100)}% of ${formatMs(this.o.maxTimeMs)})`;
           this.warmupLeft = 0;
@@ -256,7 +270,10 @@ class PointState {
   }
 
   converged(): boolean {
-    return this.samples.length >= this.o.minSamples && relativeStandardError(this.samples) <= this.o.targetRse;
+    return (
+      this.samples.length >= this.o.minSamples &&
+      relativeStandardError(this.samples) <= this.o.targetRse
+    );
   }
 
   /** enough samples to stop once the time budget is spent */
@@ -280,7 +297,8 @@ class PointState {
     const warnings: string[] = [];
     if (this.warmupNote) warnings.push(this.warmupNote);
     const cv = stats.cv ?? 0;
-    if (cv > CV_WARNING) warnings.push(`CV ${(cv * 100).toFixed(1)}% exceeds ${CV_WARNING * 100}%: noisy point`);
+    if (cv > CV_WARNING)
+      warnings.push(`CV ${(cv * 100).toFixed(1)}% exceeds ${CV_WARNING * 100}%: noisy point`);
     if (reason === 'max-time' || reason === 'max-samples') {
       const rse = stats.rse ?? Number.POSITIVE_INFINITY;
       const n = this.samples.length;
@@ -292,20 +310,27 @@ class PointState {
         warnings.push(
           `stopped by max-time after ${n} sample${n === 1 ? '' : 's'} (min-samples ${this.o.minSamples}): ` +
             `the ${formatMs(this.o.maxTimeMs)} budget covers the cold call (${formatMs(this.coldStartMs)})` +
-            (this.warmupMs.length ? `, ${this.warmupMs.length} warm-up iteration${this.warmupMs.length === 1 ? '' : 's'} (${formatMs(warmMs)})` : '') +
+            (this.warmupMs.length
+              ? `, ${this.warmupMs.length} warm-up iteration${this.warmupMs.length === 1 ? '' : 's'} (${formatMs(warmMs)})`
+              : '') +
             ` and samples of ${formatMs(sampleMs)}; the point took ${formatMs(elapsedSeconds * 1000)} in all` +
             (n === 1 ? ', one timed sample always being taken: no interval' : ': a wide interval') +
             `; --max-time ${Math.ceil(need)} would allow ${this.o.minSamples} samples`,
         );
       } else if (n < this.o.minSamples) {
-        warnings.push(`did not converge: only ${n} samples (min-samples ${this.o.minSamples}) within the ${reason} limit`);
+        warnings.push(
+          `did not converge: only ${n} samples (min-samples ${this.o.minSamples}) within the ${reason} limit`,
+        );
       } else {
         warnings.push(
           `did not converge: RSE ${(rse * 100).toFixed(2)}% above target ${(this.o.targetRse * 100).toFixed(2)}% after ${this.samples.length} samples (stopped by ${reason})`,
         );
       }
     }
-    const smClock = this.maxClockMHz === null ? undefined : summarizeClocks(this.sampleClocksMHz, this.maxClockMHz);
+    const smClock =
+      this.maxClockMHz === null
+        ? undefined
+        : summarizeClocks(this.sampleClocksMHz, this.maxClockMHz);
     const throttled = smClock ? throttleNote(smClock, this.samples.length) : null;
     if (throttled) warnings.push(throttled);
     return {
@@ -335,7 +360,12 @@ function checkAbort(signal: AbortSignal | undefined): void {
   }
 }
 
-async function step(state: PointState, sampler: Sampler, remainingMs: number, signal?: AbortSignal): Promise<void> {
+async function step(
+  state: PointState,
+  sampler: Sampler,
+  remainingMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   checkAbort(signal);
   const iterations = state.nextBatch(remainingMs);
   const ns = await sampler.sample(iterations, state.o.cold);
@@ -350,7 +380,11 @@ async function step(state: PointState, sampler: Sampler, remainingMs: number, si
  * exactly `runs` samples when given. Throws MeasurementCancelledError (code
  * ERR_DILBENCH_CANCELLED) when `signal` aborts; the check runs before and after each call.
  */
-export async function measure(sampler: Sampler, options: SamplingOptions = {}, signal?: AbortSignal): Promise<Measurement> {
+export async function measure(
+  sampler: Sampler,
+  options: SamplingOptions = {},
+  signal?: AbortSignal,
+): Promise<Measurement> {
   const o = resolve(options);
   const state = new PointState(o, false);
   const start = nowMs();

@@ -3,7 +3,10 @@
 import type { NativeCancelToken, NativeSession } from '../native/binding.js';
 import type { Sampler } from './types.js';
 
-export function sessionSampler(session: Pick<NativeSession, 'sample' | 'sampleClocks'>, cancel?: NativeCancelToken): Sampler {
+export function sessionSampler(
+  session: Pick<NativeSession, 'sample' | 'sampleClocks'>,
+  cancel?: NativeCancelToken,
+): Sampler {
   return {
     sample: (iterations: number, cold: boolean) => session.sample(iterations, cold, cancel),
     // optional on the session (a fake binding may lack it)

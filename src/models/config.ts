@@ -28,23 +28,37 @@ const FIELDS: Record<keyof ModelConfig, FieldSpec> = {
   layers: { schema: posInt(1024), allowed: 'an integer in [1, 1024]', required: true },
   decoderLayers: { schema: posInt(1024), allowed: 'an integer in [1, 1024]', required: false },
   heads: { schema: posInt(4096), allowed: 'an integer in [1, 4096]', required: true },
-  kvHeads: { schema: posInt(4096), allowed: 'an integer in [1, 4096] dividing heads', required: true },
+  kvHeads: {
+    schema: posInt(4096),
+    allowed: 'an integer in [1, 4096] dividing heads',
+    required: true,
+  },
   headDim: { schema: posInt(4096), allowed: 'an integer in [1, 4096]', required: false },
   intermediate: { schema: posInt(1 << 20), allowed: 'an integer in [1, 1048576]', required: true },
   norm: { schema: z.enum(['layernorm', 'rmsnorm']), allowed: 'layernorm, rmsnorm', required: true },
-  activation: { schema: z.enum(['gelu', 'relu', 'swiglu']), allowed: 'gelu, relu, swiglu', required: true },
-  positional: { schema: z.enum(['learned', 'rope', 'none']), allowed: 'learned, rope, none', required: true },
+  activation: {
+    schema: z.enum(['gelu', 'relu', 'swiglu']),
+    allowed: 'gelu, relu, swiglu',
+    required: true,
+  },
+  positional: {
+    schema: z.enum(['learned', 'rope', 'none']),
+    allowed: 'learned, rope, none',
+    required: true,
+  },
   tiedEmbeddings: { schema: z.boolean(), allowed: 'true or false', required: true },
   normEps: { schema: z.number().positive().max(1), allowed: 'a number in (0, 1]', required: false },
   ropeTheta: { schema: z.number().positive().finite(), allowed: 'a number > 0', required: false },
 };
 
 /** The zod schema of a ModelConfig (field-level checks; cross-field checks are in validateModelConfig). */
-export const modelConfigSchema = z.object(
-  Object.fromEntries(
-    Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()]),
-  ),
-).strict();
+export const modelConfigSchema = z
+  .object(
+    Object.fromEntries(
+      Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()]),
+    ),
+  )
+  .strict();
 
 /**
  * Validates a parsed YAML/JSON object as a ModelConfig; throws a ConfigError naming the first bad
@@ -53,11 +67,21 @@ export const modelConfigSchema = z.object(
 export function validateModelConfig(raw: unknown, where = 'model'): ModelConfig {
   const field = (k: string): string => `${where}.${k}`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(where, raw, 'a mapping of ModelConfig fields (name, arch, vocabSize, ...)');
+    throw new ConfigError(
+      where,
+      raw,
+      'a mapping of ModelConfig fields (name, arch, vocabSize, ...)',
+    );
   }
   const obj = raw as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
-    if (!(k in FIELDS)) throw new ConfigError(field(k), obj[k], `one of the fields ${Object.keys(FIELDS).join(', ')}`, 'unknown field');
+    if (!(k in FIELDS))
+      throw new ConfigError(
+        field(k),
+        obj[k],
+        `one of the fields ${Object.keys(FIELDS).join(', ')}`,
+        'unknown field',
+      );
   }
   for (const [k, spec] of Object.entries(FIELDS)) {
     const v = obj[k];
@@ -74,16 +98,32 @@ export function validateModelConfig(raw: unknown, where = 'model'): ModelConfig 
     throw new ConfigError(field('kvHeads'), c.kvHeads, `a divisor of heads (${c.heads})`);
   }
   if (c.headDim === undefined && c.hidden % c.heads !== 0) {
-    throw new ConfigError(field('heads'), c.heads, `a divisor of hidden (${c.hidden}), or give headDim`);
+    throw new ConfigError(
+      field('heads'),
+      c.heads,
+      `a divisor of hidden (${c.hidden}), or give headDim`,
+    );
   }
   if (c.arch === 'encoder-decoder' && c.decoderLayers === undefined) {
-    throw new ConfigError(field('decoderLayers'), undefined, 'an integer in [1, 1024] (required for encoder-decoder)');
+    throw new ConfigError(
+      field('decoderLayers'),
+      undefined,
+      'an integer in [1, 1024] (required for encoder-decoder)',
+    );
   }
   if (c.arch !== 'encoder-decoder' && c.decoderLayers !== undefined) {
-    throw new ConfigError(field('decoderLayers'), c.decoderLayers, '(absent) unless arch is encoder-decoder');
+    throw new ConfigError(
+      field('decoderLayers'),
+      c.decoderLayers,
+      '(absent) unless arch is encoder-decoder',
+    );
   }
   if (c.positional === 'rope' && (c.headDim ?? c.hidden / c.heads) % 2 !== 0) {
-    throw new ConfigError(field('headDim'), c.headDim ?? c.hidden / c.heads, 'an even head dimension with rope');
+    throw new ConfigError(
+      field('headDim'),
+      c.headDim ?? c.hidden / c.heads,
+      'an even head dimension with rope',
+    );
   }
   if (c.ropeTheta !== undefined && c.positional !== 'rope') {
     throw new ConfigError(field('ropeTheta'), c.ropeTheta, '(absent) unless positional is rope');
@@ -119,11 +159,21 @@ export function loadModelConfig(nameOrPath: string): ModelConfig {
   const looksLikePath = /[\\/]/.test(nameOrPath) || /\.ya?ml$/i.test(nameOrPath);
   if (looksLikePath || existsSync(nameOrPath)) {
     if (existsSync(nameOrPath)) return loadModelFile(resolve(nameOrPath));
-    if (looksLikePath) throw new ConfigError('model', nameOrPath, `a preset (${modelPresetNames().join(', ')}) or an existing YAML file`, 'file not found');
+    if (looksLikePath)
+      throw new ConfigError(
+        'model',
+        nameOrPath,
+        `a preset (${modelPresetNames().join(', ')}) or an existing YAML file`,
+        'file not found',
+      );
   }
   const preset = join(configPath('models'), `${nameOrPath}.yaml`);
   if (!existsSync(preset)) {
-    throw new ConfigError('model', nameOrPath, `a preset (${modelPresetNames().join(', ')}) or a path to a YAML file`);
+    throw new ConfigError(
+      'model',
+      nameOrPath,
+      `a preset (${modelPresetNames().join(', ')}) or a path to a YAML file`,
+    );
   }
   return loadModelFile(preset);
 }
@@ -137,11 +187,15 @@ export function parameterCount(c: ModelConfig): number {
   const bias = c.norm === 'layernorm';
   const normParams = bias ? 2 * h : h;
   const attn = h * (q + 2 * kv) + q * h + (bias ? q + 2 * kv + h : 0);
-  const mlp = c.activation === 'swiglu' ? 3 * h * c.intermediate : 2 * h * c.intermediate + (bias ? c.intermediate + h : 0);
+  const mlp =
+    c.activation === 'swiglu'
+      ? 3 * h * c.intermediate
+      : 2 * h * c.intermediate + (bias ? c.intermediate + h : 0);
   const block = attn + mlp + 2 * normParams;
   const crossBlock = block + attn + normParams; // decoder block of an encoder-decoder: + cross-attention
   let n = c.vocabSize * h + (c.positional === 'learned' ? c.maxPositions * h : 0);
-  if (c.arch === 'encoder-decoder') n += c.layers * block + (c.decoderLayers ?? 0) * crossBlock + 2 * normParams;
+  if (c.arch === 'encoder-decoder')
+    n += c.layers * block + (c.decoderLayers ?? 0) * crossBlock + 2 * normParams;
   else n += c.layers * block + normParams;
   if (!c.tiedEmbeddings && c.arch !== 'encoder') n += c.vocabSize * h;
   return n;

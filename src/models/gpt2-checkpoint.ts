@@ -38,13 +38,24 @@ const IGNORED = /(^|\.)attn\.(bias|masked_bias)$/;
  * mask buffers, and checks that every expected tensor is present with the expected shape (errors
  * name the tensor, its shape and the one expected) and that no unknown tensor is left.
  */
-export function loadGpt2Checkpoint(path: string, config: ModelConfig): Extract<ModelWeights, { tensors: unknown }> {
-  if (config.arch !== 'decoder' || config.norm !== 'layernorm' || config.positional !== 'learned' || config.activation !== 'gelu' || config.kvHeads !== config.heads) {
+export function loadGpt2Checkpoint(
+  path: string,
+  config: ModelConfig,
+): Extract<ModelWeights, { tensors: unknown }> {
+  if (
+    config.arch !== 'decoder' ||
+    config.norm !== 'layernorm' ||
+    config.positional !== 'learned' ||
+    config.activation !== 'gelu' ||
+    config.kvHeads !== config.heads
+  ) {
     throw new SafetensorsError(
       `${path}: --checkpoint loads GPT-2-family weights; model "${config.name}" is not GPT-2 shaped (needs arch decoder, layernorm, gelu, learned positions, kvHeads = heads)`,
     );
   }
-  const file = readSafetensors(path, undefined, { skip: (n) => IGNORED.test(n.startsWith('transformer.') ? n.slice('transformer.'.length) : n) });
+  const file = readSafetensors(path, undefined, {
+    skip: (n) => IGNORED.test(n.startsWith('transformer.') ? n.slice('transformer.'.length) : n),
+  });
   const tensors: Record<string, Tensor> = {};
   for (const [raw, t] of Object.entries(file.tensors)) {
     const name = raw.startsWith('transformer.') ? raw.slice('transformer.'.length) : raw;
@@ -56,13 +67,24 @@ export function loadGpt2Checkpoint(path: string, config: ModelConfig): Extract<M
   if (config.tiedEmbeddings && tensors['lm_head.weight']) delete tensors['lm_head.weight'];
   for (const [name, shape] of expected) {
     const t = tensors[name];
-    if (!t) throw new SafetensorsError(`${path}: tensor "${name}" is missing (expected shape [${shape.join(', ')}] for model "${config.name}")`, name);
+    if (!t)
+      throw new SafetensorsError(
+        `${path}: tensor "${name}" is missing (expected shape [${shape.join(', ')}] for model "${config.name}")`,
+        name,
+      );
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new SafetensorsError(`${path}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] for model "${config.name}"`, name);
+      throw new SafetensorsError(
+        `${path}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] for model "${config.name}"`,
+        name,
+      );
     }
   }
   for (const name of Object.keys(tensors)) {
-    if (!expected.has(name)) throw new SafetensorsError(`${path}: tensor "${name}" is not a GPT-2 weight of model "${config.name}" (${config.layers} layers)`, name);
+    if (!expected.has(name))
+      throw new SafetensorsError(
+        `${path}: tensor "${name}" is not a GPT-2 weight of model "${config.name}" (${config.layers} layers)`,
+        name,
+      );
   }
   return { tensors };
 }

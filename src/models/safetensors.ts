@@ -45,7 +45,11 @@ function halfToFloat(h: number): number {
 }
 
 /** Reads a safetensors file (path or bytes); `label` names it in errors; `skip` leaves tensors out unread. */
-export function readSafetensors(source: string | Uint8Array, label?: string, options: { skip?: (name: string) => boolean } = {}): SafetensorsFile {
+export function readSafetensors(
+  source: string | Uint8Array,
+  label?: string,
+  options: { skip?: (name: string) => boolean } = {},
+): SafetensorsFile {
   const what = label ?? (typeof source === 'string' ? source : 'safetensors data');
   let buf: Buffer;
   if (typeof source === 'string') {
@@ -57,10 +61,15 @@ export function readSafetensors(source: string | Uint8Array, label?: string, opt
   } else {
     buf = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
   }
-  if (buf.length < 8) throw new SafetensorsError(`${what}: ${buf.length} bytes, too short for the 8-byte header length`);
+  if (buf.length < 8)
+    throw new SafetensorsError(
+      `${what}: ${buf.length} bytes, too short for the 8-byte header length`,
+    );
   const n = buf.readBigUInt64LE(0);
   if (n > BigInt(Math.min(MAX_HEADER, buf.length - 8))) {
-    throw new SafetensorsError(`${what}: header length ${n} exceeds the file (${buf.length} bytes) or the ${MAX_HEADER}-byte limit; not a safetensors file?`);
+    throw new SafetensorsError(
+      `${what}: header length ${n} exceeds the file (${buf.length} bytes) or the ${MAX_HEADER}-byte limit; not a safetensors file?`,
+    );
   }
   const headerLen = Number(n);
   let header: unknown;
@@ -78,12 +87,14 @@ export function readSafetensors(source: string | Uint8Array, label?: string, opt
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (entry && typeof entry === 'object') {
-        for (const [k, v] of Object.entries(entry as Record<string, unknown>)) out.metadata[k] = String(v);
+        for (const [k, v] of Object.entries(entry as Record<string, unknown>))
+          out.metadata[k] = String(v);
       }
       continue;
     }
     const t = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-    const bad = (why: string): SafetensorsError => new SafetensorsError(`${what}: tensor "${name}": ${why}`, name);
+    const bad = (why: string): SafetensorsError =>
+      new SafetensorsError(`${what}: tensor "${name}": ${why}`, name);
     if (!t || typeof t !== 'object') throw bad('header entry is not an object');
     if (options.skip?.(name)) continue; // not needed (e.g. a bool attention-mask buffer): any dtype
     const dtype = t.dtype;
@@ -91,11 +102,18 @@ export function readSafetensors(source: string | Uint8Array, label?: string, opt
       throw bad(`dtype ${JSON.stringify(dtype)} is not supported (allowed: F32, F16, BF16)`);
     }
     const shape = t.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    if (
+      !Array.isArray(shape) ||
+      !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)
+    ) {
       throw bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
     }
     const offs = t.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) {
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)
+    ) {
       throw bad(`data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
     }
     const [begin, end] = offs as [number, number];
@@ -105,7 +123,9 @@ export function readSafetensors(source: string | Uint8Array, label?: string, opt
     const elems = (shape as number[]).reduce((a, b) => a * b, 1);
     const bytes = DTYPE_BYTES[dtype as SafetensorsDtype];
     if (end - begin !== elems * bytes) {
-      throw bad(`shape ${JSON.stringify(shape)} (${elems} x ${dtype}) needs ${elems * bytes} bytes, data_offsets give ${end - begin}`);
+      throw bad(
+        `shape ${JSON.stringify(shape)} (${elems} x ${dtype}) needs ${elems * bytes} bytes, data_offsets give ${end - begin}`,
+      );
     }
     const raw = buf.subarray(dataStart + begin, dataStart + end);
     const data = new Float32Array(elems);
@@ -128,7 +148,10 @@ export function readSafetensors(source: string | Uint8Array, label?: string, opt
 }
 
 /** Serialises fp32 tensors as a safetensors file (used by tests and to export synthetic weights). */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Buffer {
+export function encodeSafetensors(
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
@@ -136,7 +159,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   for (const name of names) {
     const t = tensors[name] as Tensor;
     const elems = t.shape.reduce((a, b) => a * b, 1);
-    if (elems !== t.data.length) throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(t.shape)} has ${elems} elements, data ${t.data.length}`, name);
+    if (elems !== t.data.length)
+      throw new SafetensorsError(
+        `tensor "${name}": shape ${JSON.stringify(t.shape)} has ${elems} elements, data ${t.data.length}`,
+        name,
+      );
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + elems * 4] };
     off += elems * 4;
   }
@@ -154,6 +181,10 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   return out;
 }
 
-export function writeSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): void {
   writeFileSync(path, encodeSafetensors(tensors, metadata));
 }

@@ -25,7 +25,7 @@ export function tokenizeFor(text: string, vocabSize: number): Int32Array {
 /** A deterministic synthetic prompt of `length` tokens (seeded LCG over the vocabulary). */
 export function syntheticPrompt(length: number, vocabSize: number, seed = 1): Int32Array {
   const out = new Int32Array(length);
-  let s = (seed >>> 0) || 1;
+  let s = seed >>> 0 || 1;
   for (let i = 0; i < length; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     out[i] = s % vocabSize;

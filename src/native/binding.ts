@@ -1,6 +1,13 @@
 // The typed interface of the native addon (bindings/). Everything the TypeScript layer asks of
 // native code goes through this one interface, so tests can stand in a fake binding.
-import type { DeviceName, DTypeName, SimdLevelName, PoolStats, PatternCacheStats, KernelTelemetry } from '../results/types.js';
+import type {
+  DeviceName,
+  DTypeName,
+  SimdLevelName,
+  PoolStats,
+  PatternCacheStats,
+  KernelTelemetry,
+} from '../results/types.js';
 export type { DeviceName, DTypeName, SimdLevelName, PoolStats, PatternCacheStats, KernelTelemetry };
 
 /** One attention problem, camelCase, named like the CLI flags. */
@@ -96,7 +103,8 @@ export interface NativeParamSpec {
 }
 
 /** The functions dilbench validates against a float64 reference (attention-definitions.md). */
-export type AttentionFunction = 'dense' | 'kv-cache' | 'dilated' | 'dilated-grouped' | 'block-sparse';
+export type AttentionFunction =
+  'dense' | 'kv-cache' | 'dilated' | 'dilated-grouped' | 'block-sparse';
 
 export interface NativeImplementationInfo {
   name: string;
@@ -201,7 +209,23 @@ export interface NativeBinding {
    * kernels resolve them: dilated pairs (by length, shrunk), the kv-cache split, block-sparse
    * settings. Optional.
    */
-  resolvedParams?(problem: NativeProblem, fn?: string): Partial<Pick<NativeProblem, 'segmentLengths' | 'dilationRates' | 'promptLen' | 'newTokens' | 'blockPattern' | 'blockSize' | 'window' | 'stride' | 'density'>>;
+  resolvedParams?(
+    problem: NativeProblem,
+    fn?: string,
+  ): Partial<
+    Pick<
+      NativeProblem,
+      | 'segmentLengths'
+      | 'dilationRates'
+      | 'promptLen'
+      | 'newTokens'
+      | 'blockPattern'
+      | 'blockSize'
+      | 'window'
+      | 'stride'
+      | 'density'
+    >
+  >;
   /** Validates and sizes; throws (synchronously) ERR_DILBENCH_INVALID_CONFIG. */
   plan(problem: NativeProblem, options: NativeSessionOptions): NativePlan;
   /** Allocates and fills seeded inputs off the event loop. */

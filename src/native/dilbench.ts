@@ -20,14 +20,22 @@ export interface CudaAvailability {
 export function cudaAvailability(info: Pick<NativeInfo, 'cuda'>): CudaAvailability {
   const cuda = info.cuda;
   if (!cuda?.compiled) {
-    return { available: false, reason: 'no CUDA device: the loaded dilbench build has no CUDA backend' };
+    return {
+      available: false,
+      reason: 'no CUDA device: the loaded dilbench build has no CUDA backend',
+    };
   }
   if (!(cuda.deviceCount > 0)) {
     const why = cuda.error ? ` (${cuda.error})` : '';
-    return { available: false, reason: `no CUDA device: the CUDA backend is built but no device is usable${why}` };
+    return {
+      available: false,
+      reason: `no CUDA device: the CUDA backend is built but no device is usable${why}`,
+    };
   }
   const d = cuda.devices[0];
-  const what = d ? `${d.name} (compute capability ${d.computeCapability}, ${(d.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB)` : 'device 0';
+  const what = d
+    ? `${d.name} (compute capability ${d.computeCapability}, ${(d.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB)`
+    : 'device 0';
   return { available: true, reason: `${cuda.deviceCount} CUDA device(s); runs on ${what}` };
 }
 

@@ -30,7 +30,8 @@ export interface ModelConfig {
 }
 
 /** Weights: seeded N(0, 0.02) synthetic ones, or named fp32 tensors (GPT-2 safetensors names). */
-export type ModelWeights = { seed: number } | { tensors: Record<string, { shape: number[]; data: Float32Array }> };
+export type ModelWeights =
+  { seed: number } | { tensors: Record<string, { shape: number[]; data: Float32Array }> };
 
 export type ModelDevice = 'cpu' | 'cuda';
 export type ModelDType = 'fp32' | 'fp16' | 'bf16';
@@ -87,15 +88,28 @@ export interface NativeModel {
   readonly device?: ModelDevice;
   readonly dtype?: ModelDType;
   /** Greedy generation of newTokens tokens after prompt (decoder; encoder-decoder: prompt is the encoder input). */
-  generate(prompt: Int32Array, newTokens: number, options: ModelRunOptions, cancel?: NativeCancelToken): Promise<GenerationResult>;
+  generate(
+    prompt: Int32Array,
+    newTokens: number,
+    options: ModelRunOptions,
+    cancel?: NativeCancelToken,
+  ): Promise<GenerationResult>;
   /** One forward pass: logits [tokens.length, vocabSize] (decoder) or hidden states [n, hidden] (encoder). */
-  forward(tokens: Int32Array, options: Omit<ModelRunOptions, 'useCache'>, cancel?: NativeCancelToken): Promise<Float32Array>;
+  forward(
+    tokens: Int32Array,
+    options: Omit<ModelRunOptions, 'useCache'>,
+    cancel?: NativeCancelToken,
+  ): Promise<Float32Array>;
   dispose(): void;
 }
 
 export interface ModelBinding {
   /** Validates config and weights (errors name the field or the tensor) and builds the model off the event loop. */
-  createModel(config: ModelConfig, weights: ModelWeights, placement?: ModelPlacement): Promise<NativeModel>;
+  createModel(
+    config: ModelConfig,
+    weights: ModelWeights,
+    placement?: ModelPlacement,
+  ): Promise<NativeModel>;
   /** cudaCompiled: the addon carries the CUDA model (a device may still be missing: info().cuda.deviceCount) */
   modelInfo(): { simdLevel: SimdLevelName; cudaCompiled?: boolean };
 }

@@ -80,7 +80,9 @@ function libDirs(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** Where an NVIDIA driver shows itself, without loading anything into this process. */
-export function detectNvidiaDriver(env: NodeJS.ProcessEnv = process.env): BackendDiagnosis['driver'] {
+export function detectNvidiaDriver(
+  env: NodeJS.ProcessEnv = process.env,
+): BackendDiagnosis['driver'] {
   let procVersion: string | null = null;
   const proc = '/proc/driver/nvidia/version';
   if (existsSync(proc)) {
@@ -122,9 +124,17 @@ export function probeCudaBinary(binary: string, env: NodeJS.ProcessEnv = process
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const elapsedMs = Date.now() - t0;
-  const fail = (error: string): CudaProbe => ({ binary, ok: false, deviceCount: 0, devices: [], error, elapsedMs });
+  const fail = (error: string): CudaProbe => ({
+    binary,
+    ok: false,
+    deviceCount: 0,
+    devices: [],
+    error,
+    elapsedMs,
+  });
   if (r.error) return fail(`could not run the probe: ${r.error.message}`);
-  if (r.signal) return fail(`the probe process was killed by ${r.signal} (a crashing or hanging driver?)`);
+  if (r.signal)
+    return fail(`the probe process was killed by ${r.signal} (a crashing or hanging driver?)`);
   if (r.status !== 0) {
     const msg = (r.stderr || '').trim().split('\n').filter(Boolean).slice(-3).join(' | ');
     return fail(`the probe exited with status ${r.status}${msg ? `: ${msg}` : ''}`);
@@ -155,7 +165,10 @@ function parseForced(env: NodeJS.ProcessEnv): 'cpu' | 'cuda' | 'auto' {
 }
 
 /** Everything the selection looked at, and the choice (never throws for DILBENCH_BACKEND=cuda). */
-export function diagnoseBackend(root: string, env: NodeJS.ProcessEnv = process.env): BackendDiagnosis {
+export function diagnoseBackend(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): BackendDiagnosis {
   const forced = parseForced(env);
   const platform = `${process.platform}-${process.arch}`;
   const candidates = cudaVariantCandidates(root).map((p) => ({ path: p, exists: existsSync(p) }));
@@ -179,13 +192,21 @@ export function diagnoseBackend(root: string, env: NodeJS.ProcessEnv = process.e
       ...base,
       driver,
       probe: null,
-      selection: cpuDefault('CPU build: no NVIDIA driver found (no /proc/driver/nvidia/version, no libcuda.so.1)'),
+      selection: cpuDefault(
+        'CPU build: no NVIDIA driver found (no /proc/driver/nvidia/version, no libcuda.so.1)',
+      ),
     };
   }
   if (!variant) {
     const reason = `CPU build: the CUDA variant is not installed (looked in ${looked}); build it with scripts/build-cuda-variant.sh`;
     return forced === 'cuda'
-      ? { ...base, driver, probe: null, selection: cpuDefault(reason), error: `DILBENCH_BACKEND=cuda but the CUDA variant of dilbench is not installed (looked in ${looked}); build it with scripts/build-cuda-variant.sh, or use DILBENCH_BACKEND=cpu` }
+      ? {
+          ...base,
+          driver,
+          probe: null,
+          selection: cpuDefault(reason),
+          error: `DILBENCH_BACKEND=cuda but the CUDA variant of dilbench is not installed (looked in ${looked}); build it with scripts/build-cuda-variant.sh, or use DILBENCH_BACKEND=cpu`,
+        }
       : { ...base, driver, probe: null, selection: cpuDefault(reason) };
   }
   const probe = probeCudaBinary(variant, env);
@@ -203,7 +224,9 @@ export function diagnoseBackend(root: string, env: NodeJS.ProcessEnv = process.e
       },
     };
   }
-  const why = probe.ok ? 'the CUDA variant loads but reports 0 CUDA devices' : `the CUDA variant could not be probed: ${probe.error}`;
+  const why = probe.ok
+    ? 'the CUDA variant loads but reports 0 CUDA devices'
+    : `the CUDA variant could not be probed: ${probe.error}`;
   const driverWhy = driver.present ? '' : ' (no NVIDIA driver found)';
   return {
     ...base,
@@ -211,7 +234,9 @@ export function diagnoseBackend(root: string, env: NodeJS.ProcessEnv = process.e
     probe,
     selection: cpuDefault(`CPU build: ${why}${driverWhy}`),
     ...(forced === 'cuda'
-      ? { error: `DILBENCH_BACKEND=cuda but no usable CUDA device: ${why}${driverWhy}; check the NVIDIA driver and CUDA_VISIBLE_DEVICES, or use DILBENCH_BACKEND=cpu` }
+      ? {
+          error: `DILBENCH_BACKEND=cuda but no usable CUDA device: ${why}${driverWhy}; check the NVIDIA driver and CUDA_VISIBLE_DEVICES, or use DILBENCH_BACKEND=cpu`,
+        }
       : {}),
   };
 }
@@ -219,7 +244,10 @@ export function diagnoseBackend(root: string, env: NodeJS.ProcessEnv = process.e
 const memo = new Map<string, BinarySelection>();
 
 /** The loader's choice. Throws ERR_DILBENCH_UNSUPPORTED when DILBENCH_BACKEND=cuda cannot work. */
-export function selectBinaryPath(root: string, env: NodeJS.ProcessEnv = process.env): BinarySelection {
+export function selectBinaryPath(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): BinarySelection {
   const key = `${root}\0${env.DILBENCH_BACKEND ?? ''}`;
   const hit = memo.get(key);
   if (hit) return hit;

@@ -2,7 +2,12 @@
 // binding.plan() and estimates its time from flops / a calibrated rate. A point over the memory
 // budget or over --max-run-seconds runs at a lower batch when one fits, else it is skipped with
 // the reason ("needs 34.4 GiB, budget 11.5 GiB").
-import type { NativeBinding, NativePlan, NativeProblem, NativeSessionOptions } from '../native/binding.js';
+import type {
+  NativeBinding,
+  NativePlan,
+  NativeProblem,
+  NativeSessionOptions,
+} from '../native/binding.js';
 import { formatBytes, formatSeconds } from '../config/units.js';
 
 /** Sustained rate (flop/s) of each implementation, measured or given. */
@@ -69,7 +74,10 @@ export function estimateSeconds(
   const perIteration = plan.flops / rate;
   let sampling = iterations * perIteration;
   if (cap?.timeCapSeconds !== undefined) {
-    sampling = Math.max(Math.min(sampling, cap.timeCapSeconds), (cap.minIterations ?? 0) * perIteration);
+    sampling = Math.max(
+      Math.min(sampling, cap.timeCapSeconds),
+      (cap.minIterations ?? 0) * perIteration,
+    );
   }
   return sampling + plan.totalBytes / SETUP_BYTES_PER_SECOND;
 }
@@ -86,10 +94,14 @@ function errorMessageOf(e: unknown): string {
 function overBy(plan: NativePlan, seconds: number, limits: PlanLimits): string[] {
   const why: string[] = [];
   if (plan.totalBytes > limits.memoryBudgetBytes) {
-    why.push(`needs ${formatBytes(plan.totalBytes)}, budget ${formatBytes(limits.memoryBudgetBytes)}`);
+    why.push(
+      `needs ${formatBytes(plan.totalBytes)}, budget ${formatBytes(limits.memoryBudgetBytes)}`,
+    );
   }
   if (seconds > limits.maxRunSeconds) {
-    why.push(`estimated ${formatSeconds(seconds)}, limit ${formatSeconds(limits.maxRunSeconds)} (--max-run-seconds)`);
+    why.push(
+      `estimated ${formatSeconds(seconds)}, limit ${formatSeconds(limits.maxRunSeconds)} (--max-run-seconds)`,
+    );
   }
   return why;
 }
@@ -115,10 +127,22 @@ export function planPoint(
   try {
     first = at(requestedBatch);
   } catch (e) {
-    return { action: 'fail', problem, requestedBatch, reason: errorMessageOf(e), errorCode: errorCodeOf(e) };
+    return {
+      action: 'fail',
+      problem,
+      requestedBatch,
+      reason: errorMessageOf(e),
+      errorCode: errorCodeOf(e),
+    };
   }
   if (first.why.length === 0) {
-    return { action: 'run', problem, plan: first.plan, requestedBatch, estimatedSeconds: first.seconds };
+    return {
+      action: 'run',
+      problem,
+      plan: first.plan,
+      requestedBatch,
+      estimatedSeconds: first.seconds,
+    };
   }
 
   // Largest batch in [1, requested) that fits; bytes and time grow with batch, so bisect.
@@ -140,7 +164,13 @@ export function planPoint(
     }
     if (!best && requestedBatch > 1 && lowest.problem.batch !== 1) lowest = at(1);
   } catch (e) {
-    return { action: 'fail', problem, requestedBatch, reason: errorMessageOf(e), errorCode: errorCodeOf(e) };
+    return {
+      action: 'fail',
+      problem,
+      requestedBatch,
+      reason: errorMessageOf(e),
+      errorCode: errorCodeOf(e),
+    };
   }
 
   if (best) {

@@ -13,7 +13,10 @@ const handlers: Record<string, Handler> = {
   load(paths: string[]) {
     return paths.map((p) => binding.loadPlugin!(p));
   },
-  async createSession(problem: Parameters<typeof binding.createSession>[0], options: Parameters<typeof binding.createSession>[1]) {
+  async createSession(
+    problem: Parameters<typeof binding.createSession>[0],
+    options: Parameters<typeof binding.createSession>[1],
+  ) {
     const session = await binding.createSession(problem, options);
     const id = nextSession++;
     sessions.set(id, { session, token: new binding.CancelToken() });
@@ -46,7 +49,8 @@ const handlers: Record<string, Handler> = {
 
 function sessionOf(id: number) {
   const s = sessions.get(id);
-  if (!s) throw Object.assign(new Error(`no plugin session ${id}`), { code: 'ERR_DILBENCH_INTERNAL' });
+  if (!s)
+    throw Object.assign(new Error(`no plugin session ${id}`), { code: 'ERR_DILBENCH_INTERNAL' });
   return s;
 }
 
@@ -58,7 +62,12 @@ async function answer(m: { id: number; op: string; args: unknown[] }): Promise<v
     if (m.id) process.send!({ id: m.id, ok: true, value });
   } catch (e) {
     const err = e as { message?: string; code?: string; field?: string };
-    if (m.id) process.send!({ id: m.id, ok: false, error: { message: err.message ?? String(e), code: err.code, field: err.field } });
+    if (m.id)
+      process.send!({
+        id: m.id,
+        ok: false,
+        error: { message: err.message ?? String(e), code: err.code, field: err.field },
+      });
   }
 }
 

@@ -19,7 +19,12 @@ export function parsePluginSpecs(value: unknown): string[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((v) => {
     if (typeof v !== 'string' || v.trim() === '') {
-      throw new ConfigError('plugin', v, 'a C ABI shared library path, file.py:function or package.module:function', 'empty plugin spec');
+      throw new ConfigError(
+        'plugin',
+        v,
+        'a C ABI shared library path, file.py:function or package.module:function',
+        'empty plugin spec',
+      );
     }
     return v.trim();
   });
@@ -49,12 +54,20 @@ export async function preparePlugins(
   let run: NativeBinding = binding;
   const closers: (() => void)[] = [];
   if (records.length) {
-    const isolated = isolatePlugins(binding, records.flatMap((r) => r.implementations), records.map((r) => r.path), { timeLimitSeconds: opts.timeLimitSeconds });
+    const isolated = isolatePlugins(
+      binding,
+      records.flatMap((r) => r.implementations),
+      records.map((r) => r.path),
+      { timeLimitSeconds: opts.timeLimitSeconds },
+    );
     closers.push(() => isolated.close());
     run = isolated;
   }
   if (pythonSpecs.length) {
-    const py = await loadPythonPlugins(pythonSpecs, run, { threads: opts.threads, timeLimitSeconds: opts.timeLimitSeconds });
+    const py = await loadPythonPlugins(pythonSpecs, run, {
+      threads: opts.threads,
+      timeLimitSeconds: opts.timeLimitSeconds,
+    });
     closers.push(() => py.close());
     records.push(...py.records);
     run = py.wrap(run);

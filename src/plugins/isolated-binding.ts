@@ -40,8 +40,15 @@ export interface PluginSessionExtras {
 }
 
 const EMPTY_POOL: PoolStats = {
-  allocations: 0, cacheHits: 0, cacheMisses: 0, deallocations: 0, bytesInUse: 0, peakBytesInUse: 0,
-  bytesReserved: 0, peakBytesReserved: 0, failedAllocations: 0,
+  allocations: 0,
+  cacheHits: 0,
+  cacheMisses: 0,
+  deallocations: 0,
+  bytesInUse: 0,
+  peakBytesInUse: 0,
+  bytesReserved: 0,
+  peakBytesReserved: 0,
+  failedAllocations: 0,
 };
 
 /** A session living in the plugin worker; samples are timed there by the native engine. */
@@ -57,11 +64,19 @@ class RemoteSession implements NativeSession, PluginSessionExtras {
     private readonly name: string,
   ) {}
 
-  private async withCancel<T>(cancel: NativeCancelToken | undefined, what: string, run: () => Promise<T>): Promise<T> {
-    if (this.disposed) throw Object.assign(new Error('session disposed'), { code: 'ERR_DILBENCH_INVALID_CONFIG' });
-    if (cancel?.cancelled) throw Object.assign(new Error('cancelled'), { code: 'ERR_DILBENCH_CANCELLED' });
+  private async withCancel<T>(
+    cancel: NativeCancelToken | undefined,
+    what: string,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    if (this.disposed)
+      throw Object.assign(new Error('session disposed'), { code: 'ERR_DILBENCH_INVALID_CONFIG' });
+    if (cancel?.cancelled)
+      throw Object.assign(new Error('cancelled'), { code: 'ERR_DILBENCH_CANCELLED' });
     // the worker's own token follows ours (checked between its iterations)
-    const poll = cancel ? setInterval(() => cancel.cancelled && this.worker.notify('cancel', [this.id]), 20) : undefined;
+    const poll = cancel
+      ? setInterval(() => cancel.cancelled && this.worker.notify('cancel', [this.id]), 20)
+      : undefined;
     try {
       return await run();
     } catch (e) {
@@ -75,9 +90,17 @@ class RemoteSession implements NativeSession, PluginSessionExtras {
     }
   }
 
-  async sample(iterations: number, cold: boolean, cancel?: NativeCancelToken): Promise<Float64Array> {
+  async sample(
+    iterations: number,
+    cold: boolean,
+    cancel?: NativeCancelToken,
+  ): Promise<Float64Array> {
     return this.withCancel(cancel, 'sampling', async () => {
-      const r = await this.worker.call<{ samples: Float64Array; pool: PoolStats }>('sample', [this.id, iterations, cold], `sampling ${this.name}`);
+      const r = await this.worker.call<{ samples: Float64Array; pool: PoolStats }>(
+        'sample',
+        [this.id, iterations, cold],
+        `sampling ${this.name}`,
+      );
       this.pool = r.pool;
       return r.samples;
     });
@@ -85,16 +108,25 @@ class RemoteSession implements NativeSession, PluginSessionExtras {
 
   async output(cancel?: NativeCancelToken): Promise<Float32Array> {
     return this.withCancel(cancel, 'output', async () => {
-      const r = await this.worker.call<{ output: Float32Array; pool: PoolStats }>('output', [this.id], `the output of ${this.name}`);
+      const r = await this.worker.call<{ output: Float32Array; pool: PoolStats }>(
+        'output',
+        [this.id],
+        `the output of ${this.name}`,
+      );
       this.pool = r.pool;
       return r.output;
     });
   }
 
   input(): Float32Array {
-    throw Object.assign(new Error(`the inputs of plugin implementation '${this.name}' stay in the plugin worker; it was validated before timing (session.validation)`), {
-      code: 'ERR_DILBENCH_UNSUPPORTED',
-    });
+    throw Object.assign(
+      new Error(
+        `the inputs of plugin implementation '${this.name}' stay in the plugin worker; it was validated before timing (session.validation)`,
+      ),
+      {
+        code: 'ERR_DILBENCH_UNSUPPORTED',
+      },
+    );
   }
 
   poolStats(): PoolStats {
@@ -145,7 +177,8 @@ export function isolatePlugins(
   const names = new Set(pluginImplementations);
   const worker = new PluginWorker(libraries, opts);
   const checks = new Map<string, Promise<Validation | null>>();
-  const functionOf = (name: string) => binding.listImplementations().find((i) => i.name === name)?.function ?? null;
+  const functionOf = (name: string) =>
+    binding.listImplementations().find((i) => i.name === name)?.function ?? null;
 
   async function check(p: NativeProblem, o: NativeSessionOptions): Promise<Validation | null> {
     if (!functionOf(p.implementation)) return null;
@@ -154,12 +187,29 @@ export function isolatePlugins(
     let pending = checks.get(key);
     if (!pending) {
       pending = (async () => {
-        const { id } = await worker.call<{ id: number }>('createSession', [vp, { ...o, memoryLimitBytes: 0 }], `validation of ${p.implementation}`);
+        const { id } = await worker.call<{ id: number }>(
+          'createSession',
+          [vp, { ...o, memoryLimitBytes: 0 }],
+          `validation of ${p.implementation}`,
+        );
         try {
-          const { output } = await worker.call<{ output: Float32Array }>('output', [id], `validation of ${p.implementation}`);
-          const { q, k, v } = await worker.call<{ q: Float32Array; k: Float32Array; v: Float32Array }>('inputs', [id], `validation of ${p.implementation}`);
+          const { output } = await worker.call<{ output: Float32Array }>(
+            'output',
+            [id],
+            `validation of ${p.implementation}`,
+          );
+          const { q, k, v } = await worker.call<{
+            q: Float32Array;
+            k: Float32Array;
+            v: Float32Array;
+          }>('inputs', [id], `validation of ${p.implementation}`);
           const ref = await binding.reference(vp, q, k, v);
-          const checked = validationOf('float64-reference', errors(output, ref), toleranceFor(p.dtype), p.dtype);
+          const checked = validationOf(
+            'float64-reference',
+            errors(output, ref),
+            toleranceFor(p.dtype),
+            p.dtype,
+          );
           return { ...checked, checkedAt: { seqLen: vp.seqLen, batch: 1 } };
         } finally {
           worker.notify('dispose', [id]);
@@ -192,20 +242,31 @@ export function isolatePlugins(
         }
         throw err;
       }
-      const r = await worker.call<{ id: number; plan: NativePlan }>('createSession', [p, o], `createSession of ${p.implementation}`);
+      const r = await worker.call<{ id: number; plan: NativePlan }>(
+        'createSession',
+        [p, o],
+        `createSession of ${p.implementation}`,
+      );
       return new RemoteSession(worker, r.id, r.plan, validation, p.implementation);
     },
     async compute(p, o, q, k, v, cancel, out) {
       if (names.has(p.implementation)) {
-        throw Object.assign(new Error(`computeAttention on plugin implementation '${p.implementation}' is not supported; benchmark it with runBenchmark({ plugins })`), {
-          code: 'ERR_DILBENCH_UNSUPPORTED',
-        });
+        throw Object.assign(
+          new Error(
+            `computeAttention on plugin implementation '${p.implementation}' is not supported; benchmark it with runBenchmark({ plugins })`,
+          ),
+          {
+            code: 'ERR_DILBENCH_UNSUPPORTED',
+          },
+        );
       }
       return binding.compute(p, o, q, k, v, cancel, out);
     },
     reference: (p, q, k, v, cancel) => binding.reference(p, q, k, v, cancel),
     measurePeak: (t, d) => binding.measurePeak(t, d),
-    ...(binding.measureDevicePeak ? { measureDevicePeak: (d: 'cuda', s: number) => binding.measureDevicePeak!(d, s) } : {}),
+    ...(binding.measureDevicePeak
+      ? { measureDevicePeak: (d: 'cuda', s: number) => binding.measureDevicePeak!(d, s) }
+      : {}),
     setSimdLevel: (l) => binding.setSimdLevel(l),
     CancelToken: binding.CancelToken,
     close: () => worker.close(),

@@ -19,11 +19,18 @@ export function isPythonSpec(spec: string): boolean {
   const m = /^(.*):([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec);
   const target = m?.[1];
   if (target === undefined) return false;
-  return target.endsWith('.py') || /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(target);
+  return (
+    target.endsWith('.py') || /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(target)
+  );
 }
 
 function pluginError(spec: string, why: string): ConfigError {
-  return new ConfigError('plugin', spec, 'a C ABI shared library built against include/dilbench_plugin.h', why);
+  return new ConfigError(
+    'plugin',
+    spec,
+    'a C ABI shared library built against include/dilbench_plugin.h',
+    why,
+  );
 }
 
 /** Resolves and checks a library spec: the absolute path, or a ConfigError naming what is wrong. */
@@ -44,11 +51,17 @@ function messageOf(e: unknown): string {
  * and what is wrong: file missing, not a shared library, missing entry symbol, ABI too new,
  * duplicate kernel names, a crash while loading.
  */
-export async function loadCPlugins(specs: string[], binding: NativeBinding): Promise<PluginRecord[]> {
+export async function loadCPlugins(
+  specs: string[],
+  binding: NativeBinding,
+): Promise<PluginRecord[]> {
   const [first] = specs;
   if (first === undefined) return [];
   if (typeof binding.loadPlugin !== 'function') {
-    throw pluginError(first, 'this dilbench addon cannot load plugins (rebuild it: npm run build:native)');
+    throw pluginError(
+      first,
+      'this dilbench addon cannot load plugins (rebuild it: npm run build:native)',
+    );
   }
   const libs: { spec: string; path: string }[] = [];
   for (const spec of specs) {
@@ -71,7 +84,8 @@ export async function loadCPlugins(specs: string[], binding: NativeBinding): Pro
   if (together !== null) {
     for (const l of libs) {
       const alone = await probe([l.path]);
-      if (alone !== null) throw pluginError(l.spec, alone.replace(/during loading .*$/, `while loading '${l.spec}'`));
+      if (alone !== null)
+        throw pluginError(l.spec, alone.replace(/during loading .*$/, `while loading '${l.spec}'`));
     }
     throw pluginError(libs.map((l) => l.spec).join(', '), together);
   }

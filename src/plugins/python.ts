@@ -9,7 +9,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { NativeBinding, NativeImplementationInfo, NativePlan, NativeProblem, NativeSession, PoolStats } from '../native/binding.js';
+import type {
+  NativeBinding,
+  NativeImplementationInfo,
+  NativePlan,
+  NativeProblem,
+  NativeSession,
+  PoolStats,
+} from '../native/binding.js';
 import type { Validation } from '../results/types.js';
 import { errors, toleranceFor, validationOf } from '../results/validation.js';
 import { ConfigError } from '../config/errors.js';
@@ -38,8 +45,16 @@ interface Ready {
 /** The worker's first line (src/plugins/python/plugin_worker.py), its fields checked. */
 function readyOf(msg: Record<string, unknown>): Ready {
   const { python, executable, torch, callables } = msg;
-  if (typeof python !== 'string' || typeof executable !== 'string' || typeof torch !== 'string' || !Array.isArray(callables)) {
-    throw coded(`the Python plugin worker's ready line lacks python, executable, torch or callables: ${JSON.stringify(msg).slice(0, 200)}`, PLUGIN_CRASHED);
+  if (
+    typeof python !== 'string' ||
+    typeof executable !== 'string' ||
+    typeof torch !== 'string' ||
+    !Array.isArray(callables)
+  ) {
+    throw coded(
+      `the Python plugin worker's ready line lacks python, executable, torch or callables: ${JSON.stringify(msg).slice(0, 200)}`,
+      PLUGIN_CRASHED,
+    );
   }
   // each callable's fields are written by the same worker from its inspection of the function
   return { python, executable, torch, callables: callables as CallableInfo[] };
@@ -55,7 +70,12 @@ export class PythonWorker {
   private ready: Promise<Ready> | undefined;
   private buffer = '';
   private stderrTail = '';
-  private queue: { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void; what: string; timer?: NodeJS.Timeout }[] = [];
+  private queue: {
+    resolve: (v: Record<string, unknown>) => void;
+    reject: (e: Error) => void;
+    what: string;
+    timer?: NodeJS.Timeout;
+  }[] = [];
 
   constructor(
     private readonly specs: string[],
@@ -65,7 +85,11 @@ export class PythonWorker {
   start(): Promise<Ready> {
     if (this.child && this.ready) return this.ready;
     const script = path.join(packageRoot(), 'src', 'plugins', 'python', 'plugin_worker.py');
-    const child = spawn(this.opts.python ?? pythonExecutable(), [script, JSON.stringify({ specs: this.specs, threads: this.opts.threads })], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      this.opts.python ?? pythonExecutable(),
+      [script, JSON.stringify({ specs: this.specs, threads: this.opts.threads })],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     this.child = child;
     this.buffer = '';
     this.stderrTail = '';
@@ -82,11 +106,19 @@ export class PythonWorker {
         try {
           msg = JSON.parse(line) as Record<string, unknown>;
         } catch {
-          p.reject(coded(`the Python plugin worker wrote a line that is not JSON during ${p.what}: ${line.slice(0, 200)}`, PLUGIN_CRASHED));
+          p.reject(
+            coded(
+              `the Python plugin worker wrote a line that is not JSON during ${p.what}: ${line.slice(0, 200)}`,
+              PLUGIN_CRASHED,
+            ),
+          );
           continue;
         }
         if (typeof msg.error === 'string') {
-          const tb = typeof msg.traceback === 'string' ? msg.traceback.trim().split('\n').slice(-3, -1).join(' | ').trim() : '';
+          const tb =
+            typeof msg.traceback === 'string'
+              ? msg.traceback.trim().split('\n').slice(-3, -1).join(' | ').trim()
+              : '';
           p.reject(coded(`${msg.error}${tb ? ` (at ${tb})` : ''}`, PLUGIN_EXCEPTION));
         } else p.resolve(msg);
       }
@@ -103,11 +135,22 @@ export class PythonWorker {
       const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
       for (const p of this.queue.splice(0)) {
         if (p.timer) clearTimeout(p.timer);
-        p.reject(coded(`the Python plugin worker ${how} during ${p.what}${tail ? ` (stderr: ${tail})` : ''}`, PLUGIN_CRASHED));
+        p.reject(
+          coded(
+            `the Python plugin worker ${how} during ${p.what}${tail ? ` (stderr: ${tail})` : ''}`,
+            PLUGIN_CRASHED,
+          ),
+        );
       }
     });
     child.on('error', (e) => {
-      for (const p of this.queue.splice(0)) p.reject(coded(`could not start ${this.opts.python ?? pythonExecutable()}: ${e.message}`, PLUGIN_CRASHED));
+      for (const p of this.queue.splice(0))
+        p.reject(
+          coded(
+            `could not start ${this.opts.python ?? pythonExecutable()}: ${e.message}`,
+            PLUGIN_CRASHED,
+          ),
+        );
     });
     // the first line (ready or error) answers this "request"
     this.ready = this.enqueue(`loading ${this.specs.join(', ')}`).then(readyOf);
@@ -152,22 +195,48 @@ export class PythonWorker {
     if (this.queue.length > 0 || !this.child) return;
     this.child.unref();
     // piped stdio are sockets (typed as plain streams)
-    for (const s of [this.child.stdout, this.child.stderr, this.child.stdin]) if (s instanceof Socket) s.unref();
+    for (const s of [this.child.stdout, this.child.stderr, this.child.stdin])
+      if (s instanceof Socket) s.unref();
   }
 }
 
 function pluginError(spec: string, why: string): ConfigError {
-  return new ConfigError('plugin', spec, 'file.py:function or package.module:function (a torch callable with the scaled_dot_product_attention convention)', why);
+  return new ConfigError(
+    'plugin',
+    spec,
+    'file.py:function or package.module:function (a torch callable with the scaled_dot_product_attention convention)',
+    why,
+  );
 }
 
 const EMPTY_POOL: PoolStats = {
-  allocations: 0, cacheHits: 0, cacheMisses: 0, deallocations: 0, bytesInUse: 0, peakBytesInUse: 0,
-  bytesReserved: 0, peakBytesReserved: 0, failedAllocations: 0,
+  allocations: 0,
+  cacheHits: 0,
+  cacheMisses: 0,
+  deallocations: 0,
+  bytesInUse: 0,
+  peakBytesInUse: 0,
+  bytesReserved: 0,
+  peakBytesReserved: 0,
+  failedAllocations: 0,
 };
-const KNOWN_FUNCTIONS = new Set(['dense', 'kv-cache', 'dilated', 'dilated-grouped', 'block-sparse']);
+const KNOWN_FUNCTIONS = new Set([
+  'dense',
+  'kv-cache',
+  'dilated',
+  'dilated-grouped',
+  'block-sparse',
+]);
 const SNAKE: Record<string, string> = {
-  segmentLengths: 'segment_lengths', dilationRates: 'dilation_rates', promptLen: 'prompt_len', newTokens: 'new_tokens',
-  blockPattern: 'block_pattern', blockSize: 'block_size', window: 'window', stride: 'stride', density: 'density',
+  segmentLengths: 'segment_lengths',
+  dilationRates: 'dilation_rates',
+  promptLen: 'prompt_len',
+  newTokens: 'new_tokens',
+  blockPattern: 'block_pattern',
+  blockSize: 'block_size',
+  window: 'window',
+  stride: 'stride',
+  density: 'density',
 };
 
 /** A seeded N(0, 1) Float32Array (Box-Muller on the suite's PRNG). */
@@ -194,19 +263,27 @@ class PythonSession implements NativeSession {
     private readonly scratch: string,
   ) {}
   async sample(iterations: number): Promise<Float64Array> {
-    const r = await this.worker.request({ op: 'sample', sid: this.sid, iterations }, `sampling ${this.name}`).catch((e: Error) => {
-      throw Object.assign(e, { message: `Python plugin '${this.name}': ${e.message}` });
-    });
+    const r = await this.worker
+      .request({ op: 'sample', sid: this.sid, iterations }, `sampling ${this.name}`)
+      .catch((e: Error) => {
+        throw Object.assign(e, { message: `Python plugin '${this.name}': ${e.message}` });
+      });
     return Float64Array.from(r.ns as number[]);
   }
   async output(): Promise<Float32Array> {
     const file = path.join(this.scratch, `out-${this.sid}.bin`);
-    await this.worker.request({ op: 'output', sid: this.sid, path: file }, `the output of ${this.name}`);
+    await this.worker.request(
+      { op: 'output', sid: this.sid, path: file },
+      `the output of ${this.name}`,
+    );
     const buf = readFileSync(file);
     return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
   }
   input(): Float32Array {
-    throw coded(`the inputs of Python plugin '${this.name}' live in the Python worker`, 'ERR_DILBENCH_UNSUPPORTED');
+    throw coded(
+      `the inputs of Python plugin '${this.name}' live in the Python worker`,
+      'ERR_DILBENCH_UNSUPPORTED',
+    );
   }
   poolStats(): PoolStats {
     return EMPTY_POOL;
@@ -229,20 +306,30 @@ export interface PythonPlugins {
  * Starts the Python worker with every callable; a ConfigError (exit 2) names the plugin when
  * Python, torch, the file, the module or the function is missing, or two callables share a name.
  */
-export async function loadPythonPlugins(specs: string[], base: NativeBinding, opts: { threads: number; timeLimitSeconds: number; python?: string }): Promise<PythonPlugins> {
+export async function loadPythonPlugins(
+  specs: string[],
+  base: NativeBinding,
+  opts: { threads: number; timeLimitSeconds: number; python?: string },
+): Promise<PythonPlugins> {
   const worker = new PythonWorker(specs, opts);
   let ready: Ready;
   try {
     ready = await worker.start();
   } catch (e) {
     worker.close();
-    throw pluginError(specs.join(', '), `Python plugin worker (${opts.python ?? pythonExecutable()}): ${(e as Error).message}`);
+    throw pluginError(
+      specs.join(', '),
+      `Python plugin worker (${opts.python ?? pythonExecutable()}): ${(e as Error).message}`,
+    );
   }
   const builtIn = base.listImplementations().filter((i) => (i.origin ?? 'built-in') === 'built-in');
   for (const c of ready.callables) {
     if (base.listImplementations().some((i) => i.name === c.name)) {
       worker.close();
-      throw pluginError(c.spec, `duplicate implementation name '${c.name}': already declared by dilbench or another plugin (set dilbench_name on the callable)`);
+      throw pluginError(
+        c.spec,
+        `duplicate implementation name '${c.name}': already declared by dilbench or another plugin (set dilbench_name on the callable)`,
+      );
     }
   }
   const records: PluginRecord[] = ready.callables.map((c) => ({
@@ -256,7 +343,9 @@ export async function loadPythonPlugins(specs: string[], base: NativeBinding, op
   const byName = new Map(ready.callables.map((c) => [c.name, c]));
   const known = (c: CallableInfo) => (KNOWN_FUNCTIONS.has(c.function) ? c.function : null);
   // the built-in whose plan (counts, effective length) and reference stand for the declared function
-  const definingOf = (fn: string | null) => (fn ? builtIn.find((i) => i.function === fn && i.device === 'cpu')?.name : undefined) ?? 'flash';
+  const definingOf = (fn: string | null) =>
+    (fn ? builtIn.find((i) => i.function === fn && i.device === 'cpu')?.name : undefined) ??
+    'flash';
   const entries: NativeImplementationInfo[] = ready.callables.flatMap((c) =>
     c.devices.map((device) => {
       const fn = known(c);
@@ -282,7 +371,12 @@ export async function loadPythonPlugins(specs: string[], base: NativeBinding, op
   const checks = new Map<string, Promise<Validation | null>>();
 
   const wrap = (binding: NativeBinding): NativeBinding => {
-    const definingProblem = (p: NativeProblem): NativeProblem => ({ ...p, implementation: definingOf(known(byName.get(p.implementation)!)), device: 'cpu', dtype: 'fp32' });
+    const definingProblem = (p: NativeProblem): NativeProblem => ({
+      ...p,
+      implementation: definingOf(known(byName.get(p.implementation)!)),
+      device: 'cpu',
+      dtype: 'fp32',
+    });
     const paramsOf = (p: NativeProblem): Record<string, unknown> => {
       const fn = known(byName.get(p.implementation)!);
       if (!fn || typeof binding.resolvedParams !== 'function') return {};
@@ -294,7 +388,14 @@ export async function loadPythonPlugins(specs: string[], base: NativeBinding, op
       // memory: inputs and output as the Python side holds them; no dilbench workspace
       const eb = p.dtype === 'fp32' ? 4 : 2;
       const io = (2 * p.batch * p.heads + 2 * p.batch * p.kvHeads) * p.seqLen * p.headDim * eb;
-      return { ...plan, workspaceBytes: 0, inputBytes: io * 0.75, outputBytes: io * 0.25, totalBytes: io, ...(known(byName.get(p.implementation)!) ? {} : { flops: 0, bytesMoved: 0 }) };
+      return {
+        ...plan,
+        workspaceBytes: 0,
+        inputBytes: io * 0.75,
+        outputBytes: io * 0.25,
+        totalBytes: io,
+        ...(known(byName.get(p.implementation)!) ? {} : { flops: 0, bytesMoved: 0 }),
+      };
     };
     async function check(p: NativeProblem): Promise<Validation | null> {
       if (!known(byName.get(p.implementation)!)) return null;
@@ -308,14 +409,44 @@ export async function loadPythonPlugins(specs: string[], base: NativeBinding, op
           const k = normals(vp.kvHeads * vp.seqLen * vp.headDim, rng);
           const v = normals(vp.kvHeads * vp.seqLen * vp.headDim, rng);
           const input = path.join(scratch, `validate-${nextSid}.bin`);
-          writeFileSync(input, Buffer.concat([q, k, v].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+          writeFileSync(
+            input,
+            Buffer.concat([q, k, v].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))),
+          );
           const sid = nextSid++;
-          await worker.request({ op: 'prepare', sid, name: vp.implementation, problem: vp, params: paramsOf(vp), input }, `validation of ${vp.implementation}`);
-          const session = new PythonSession(worker, sid, planOf(vp, { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 }), null, vp.implementation, scratch);
+          await worker.request(
+            {
+              op: 'prepare',
+              sid,
+              name: vp.implementation,
+              problem: vp,
+              params: paramsOf(vp),
+              input,
+            },
+            `validation of ${vp.implementation}`,
+          );
+          const session = new PythonSession(
+            worker,
+            sid,
+            planOf(vp, {
+              threads: 1,
+              useMemoryPool: true,
+              usePatternCache: true,
+              memoryLimitBytes: 0,
+            }),
+            null,
+            vp.implementation,
+            scratch,
+          );
           try {
             const out = await session.output();
             const ref = await binding.reference(definingProblem(vp), q, k, v);
-            const checked = validationOf('float64-reference', errors(out, ref), toleranceFor(p.dtype), p.dtype);
+            const checked = validationOf(
+              'float64-reference',
+              errors(out, ref),
+              toleranceFor(p.dtype),
+              p.dtype,
+            );
             return { ...checked, checkedAt: { seqLen: vp.seqLen, batch: 1 } };
           } finally {
             session.dispose();
@@ -349,13 +480,19 @@ export async function loadPythonPlugins(specs: string[], base: NativeBinding, op
           throw e;
         });
         const sid = nextSid++;
-        await worker.request({ op: 'prepare', sid, name, problem: p, params: paramsOf(p), input: null }, `preparing ${name}`).catch((e: Error) => {
-          throw Object.assign(e, { message: `Python plugin '${name}': ${e.message}` });
-        });
+        await worker
+          .request(
+            { op: 'prepare', sid, name, problem: p, params: paramsOf(p), input: null },
+            `preparing ${name}`,
+          )
+          .catch((e: Error) => {
+            throw Object.assign(e, { message: `Python plugin '${name}': ${e.message}` });
+          });
         return new PythonSession(worker, sid, planOf(p, o), validation, name, scratch);
       },
       compute: (p, o, q, k, v, c) => binding.compute(p, o, q, k, v, c),
-      reference: (p, q, k, v, c) => binding.reference(byName.has(p.implementation) ? definingProblem(p) : p, q, k, v, c),
+      reference: (p, q, k, v, c) =>
+        binding.reference(byName.has(p.implementation) ? definingProblem(p) : p, q, k, v, c),
       measurePeak: (t, d) => binding.measurePeak(t, d),
       setSimdLevel: (l) => binding.setSimdLevel(l),
       CancelToken: binding.CancelToken,

@@ -45,19 +45,37 @@ export class PluginWorker {
   /** Starts the worker (loading every library) unless it runs; rejects with the load error. */
   start(): Promise<void> {
     if (this.child && this.starting) return this.starting;
-    const child = fork(childScript(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(childScript(), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     this.child = child;
     this.stderrTail = '';
     child.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
     });
-    child.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: { message: string; code?: string; field?: string } }) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.settle(m.id);
-      if (m.ok) p.resolve(m.value);
-      else p.reject(codedError(m.error?.message ?? 'plugin worker error', m.error?.code ?? 'ERR_DILBENCH_INTERNAL', m.error?.field));
-    });
+    child.on(
+      'message',
+      (m: {
+        id: number;
+        ok: boolean;
+        value?: unknown;
+        error?: { message: string; code?: string; field?: string };
+      }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.settle(m.id);
+        if (m.ok) p.resolve(m.value);
+        else
+          p.reject(
+            codedError(
+              m.error?.message ?? 'plugin worker error',
+              m.error?.code ?? 'ERR_DILBENCH_INTERNAL',
+              m.error?.field,
+            ),
+          );
+      },
+    );
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
@@ -66,14 +84,23 @@ export class PluginWorker {
       const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
       for (const [id, p] of [...this.pending]) {
         this.settle(id);
-        p.reject(codedError(`the plugin worker ${how} during ${p.what}${tail ? ` (stderr: ${tail})` : ''}`, PLUGIN_CRASHED));
+        p.reject(
+          codedError(
+            `the plugin worker ${how} during ${p.what}${tail ? ` (stderr: ${tail})` : ''}`,
+            PLUGIN_CRASHED,
+          ),
+        );
       }
     });
     child.on('error', () => {
       /* reported through 'exit' */
     });
     this.unrefIfIdle();
-    this.starting = this.send('load', [this.libraries], `loading ${this.libraries.join(', ')}`).then(() => undefined);
+    this.starting = this.send(
+      'load',
+      [this.libraries],
+      `loading ${this.libraries.join(', ')}`,
+    ).then(() => undefined);
     return this.starting;
   }
 
@@ -109,7 +136,10 @@ export class PluginWorker {
 
   private send(op: string, args: unknown[], what: string): Promise<unknown> {
     const child = this.child;
-    if (!child) return Promise.reject(codedError(`the plugin worker is not running (${what})`, PLUGIN_CRASHED));
+    if (!child)
+      return Promise.reject(
+        codedError(`the plugin worker is not running (${what})`, PLUGIN_CRASHED),
+      );
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const p: Pending = { resolve, reject, what };

@@ -3,7 +3,16 @@
 // the next; the sparse and dilated variants against dense in their own table. Built on
 // src/results/ranking.ts (the one ranking rule).
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
-import { RANKING_RULE, incompleteLengths, rankFile, rankableRows, sparseVsDense, verdictText, type LengthRanking, type SparseComparison } from '../results/ranking.js';
+import {
+  RANKING_RULE,
+  incompleteLengths,
+  rankFile,
+  rankableRows,
+  sparseVsDense,
+  verdictText,
+  type LengthRanking,
+  type SparseComparison,
+} from '../results/ranking.js';
 import { formatGflops, formatLength, formatMs, markdownTable } from './format.js';
 import { percentOfPeak } from './plots/data.js';
 
@@ -11,7 +20,9 @@ import { percentOfPeak } from './plots/data.js';
 export function msWithCi(r: ResultRow | undefined): string {
   const s = r?.stats;
   if (!s) return '-';
-  return s.medianCi95Ms ? `${formatMs(s.medianMs)} [${formatMs(s.medianCi95Ms[0])}, ${formatMs(s.medianCi95Ms[1])}]` : formatMs(s.medianMs);
+  return s.medianCi95Ms
+    ? `${formatMs(s.medianMs)} [${formatMs(s.medianCi95Ms[0])}, ${formatMs(s.medianCi95Ms[1])}]`
+    : formatMs(s.medianMs);
 }
 
 function ratio(v: number): string {
@@ -36,7 +47,11 @@ function sideOf(r: LengthRanking): string {
 }
 
 /** One row of the answer table per ranked length. */
-function answerRows(ranks: LengthRanking[], env: Environment | undefined, withSide: boolean): string[][] {
+function answerRows(
+  ranks: LengthRanking[],
+  env: Environment | undefined,
+  withSide: boolean,
+): string[][] {
   return ranks.map((r) => {
     const top = r.leaders[0]?.row;
     return [
@@ -55,12 +70,21 @@ function answerRows(ranks: LengthRanking[], env: Environment | undefined, withSi
  * One sentence when points were measured under contention or drift (issue 14): said beside the
  * answer, since a ranking of flagged points may reflect the machine rather than the kernels.
  */
-export function contentionCaution(file: Pick<ResultFile, 'results'> & { interference?: ResultFile['interference']; driftSentinel?: ResultFile['driftSentinel'] }): string | null {
+export function contentionCaution(
+  file: Pick<ResultFile, 'results'> & {
+    interference?: ResultFile['interference'];
+    driftSentinel?: ResultFile['driftSentinel'];
+  },
+): string | null {
   const flagged = file.results.filter((r) => r.interference?.flagged || r.drift?.flagged).length;
   if (flagged === 0) return null;
   const why = [
-    file.interference?.flaggedPoints ? `other processes loaded the machine during ${file.interference.flaggedPoints}` : null,
-    file.driftSentinel?.flaggedPoints ? `its speed drifted around ${file.driftSentinel.flaggedPoints}` : null,
+    file.interference?.flaggedPoints
+      ? `other processes loaded the machine during ${file.interference.flaggedPoints}`
+      : null,
+    file.driftSentinel?.flaggedPoints
+      ? `its speed drifted around ${file.driftSentinel.flaggedPoints}`
+      : null,
   ].filter(Boolean);
   return `${flagged} of ${file.results.length} points are flagged (${why.join('; ') || 'interference or drift'}); these figures and their ranking may reflect the machine rather than the kernels. Re-run on a quiet machine (\`--require-quiet\`) or compare with \`--repetitions\`.`;
 }
@@ -69,7 +93,19 @@ export function contentionCaution(file: Pick<ResultFile, 'results'> & { interfer
  * The Markdown answer: a heading at `level`, the rule in one line, the table, the incomplete
  * lengths, and the sparse/dilated comparison. Empty when the file has no dense-attention row.
  */
-export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'environment' | 'suite' | 'interference' | 'driftSentinel'>, level = 2): string[] {
+export function answerMarkdown(
+  file: Pick<
+    ResultFile,
+    | 'results'
+    | 'config'
+    | 'interrupted'
+    | 'environment'
+    | 'suite'
+    | 'interference'
+    | 'driftSentinel'
+  >,
+  level = 2,
+): string[] {
   const ranks = rankFile(file);
   const h = '#'.repeat(level);
   const out: string[] = [];
@@ -78,16 +114,34 @@ export function answerMarkdown(file: Pick<ResultFile, 'results' | 'config' | 'in
     out.push(`${h} Fastest exact attention per length`, '');
     out.push(
       markdownTable(
-        ['Length', ...(withSide ? ['Side'] : []), 'Fastest', 'Median ms [95% CI]', 'GFLOP/s', '% of peak', 'Margin over the next'],
+        [
+          'Length',
+          ...(withSide ? ['Side'] : []),
+          'Fastest',
+          'Median ms [95% CI]',
+          'GFLOP/s',
+          '% of peak',
+          'Margin over the next',
+        ],
         answerRows(ranks, file.environment, withSide),
         ['r', ...(withSide ? (['l'] as const) : []), 'l', 'r', 'r', 'r', 'l'],
       ),
       '',
     );
-    const few = ranks.filter((r) => r.verdict === 'not-ranked' && r.reason?.startsWith('too few samples')).length;
-    if (few) out.push(`${few} length(s) not ranked for too few samples: give points more time (\`--max-time\`) or a fixed \`--runs 6\` or more.`, '');
+    const few = ranks.filter(
+      (r) => r.verdict === 'not-ranked' && r.reason?.startsWith('too few samples'),
+    ).length;
+    if (few)
+      out.push(
+        `${few} length(s) not ranked for too few samples: give points more time (\`--max-time\`) or a fixed \`--runs 6\` or more.`,
+        '',
+      );
     const incomplete = incompleteLengths(ranks);
-    if (incomplete.length) out.push(`**Interrupted:** ${incomplete.map(formatLength).join(', ')} ${incomplete.length === 1 ? 'is' : 'are'} incomplete and not ranked.`, '');
+    if (incomplete.length)
+      out.push(
+        `**Interrupted:** ${incomplete.map(formatLength).join(', ')} ${incomplete.length === 1 ? 'is' : 'are'} incomplete and not ranked.`,
+        '',
+      );
     const notes = ranks.flatMap((r) => r.notes.map((n) => `${formatLength(r.seqLen)}: ${n}`));
     if (notes.length) out.push(`Not in the ranking: ${notes.join('; ')}.`, '');
     const caution = contentionCaution(file);
@@ -106,8 +160,13 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
   const cmp = sparseVsDense(rows);
   if (!cmp.length) return [];
   const h = '#'.repeat(level);
-  const cols = [...new Map(cmp.map((c) => [`${c.row.seqLen}|${c.row.device}|${c.row.dtype}`, c])).values()].sort(
-    (a, b) => a.row.seqLen - b.row.seqLen || a.row.device.localeCompare(b.row.device) || a.row.dtype.localeCompare(b.row.dtype),
+  const cols = [
+    ...new Map(cmp.map((c) => [`${c.row.seqLen}|${c.row.device}|${c.row.dtype}`, c])).values(),
+  ].sort(
+    (a, b) =>
+      a.row.seqLen - b.row.seqLen ||
+      a.row.device.localeCompare(b.row.device) ||
+      a.row.dtype.localeCompare(b.row.dtype),
   );
   const sides = new Set(cols.map((c) => `${c.row.device} ${c.row.dtype}`)).size > 1;
   const colKey = (c: SparseComparison) => `${c.row.seqLen}|${c.row.device}|${c.row.dtype}`;
@@ -119,7 +178,13 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
       'Per length: speed as a multiple of the fastest dense attention there (named in the header), then the share of its FLOPs they do, and the blocks skipped for block-sparse.',
     '',
     markdownTable(
-      ['Implementation', ...cols.map((c) => `${formatLength(c.row.seqLen)}${sides ? ` ${c.row.device} ${c.row.dtype}` : ''} (vs ${c.dense.implementation})`)],
+      [
+        'Implementation',
+        ...cols.map(
+          (c) =>
+            `${formatLength(c.row.seqLen)}${sides ? ` ${c.row.device} ${c.row.dtype}` : ''} (vs ${c.dense.implementation})`,
+        ),
+      ],
       impls.map((impl) => [
         impl,
         ...cols.map((col) => {
@@ -135,16 +200,30 @@ export function sparseMarkdown(rows: ResultRow[], level = 2): string[] {
 }
 
 /** Terminal lines: "  1K: flash, 1.32x faster than naive", "  2K: tie: flash, ring; 1.8x faster than naive". */
-export function answerText(file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'suite'>): string[] {
+export function answerText(
+  file: Pick<ResultFile, 'results' | 'config' | 'interrupted' | 'suite'>,
+): string[] {
   const ranks = rankFile(file);
   if (!ranks.length) return [];
   const withSide = new Set(ranks.map(sideOf)).size > 1;
-  const out = ['fastest exact attention per length (a winner only where the 95% intervals separate):'];
+  const out = [
+    'fastest exact attention per length (a winner only where the 95% intervals separate):',
+  ];
   for (const r of ranks) {
-    const margin = r.margin && r.next ? `${r.verdict === 'tie' ? ';' : ','} ${ratio(r.margin.ratio)}x faster than ${r.next.label}` : '';
-    out.push(`  ${formatLength(r.seqLen)}${withSide ? ` ${sideOf(r)}` : ''}: ${verdictText(r)}${margin}`);
+    const margin =
+      r.margin && r.next
+        ? `${r.verdict === 'tie' ? ';' : ','} ${ratio(r.margin.ratio)}x faster than ${r.next.label}`
+        : '';
+    out.push(
+      `  ${formatLength(r.seqLen)}${withSide ? ` ${sideOf(r)}` : ''}: ${verdictText(r)}${margin}`,
+    );
   }
-  const few = ranks.filter((r) => r.verdict === 'not-ranked' && r.reason?.startsWith('too few samples')).length;
-  if (few) out.push(`  (${few} length(s) not ranked for too few samples: give points more time, --max-time, or a fixed --runs 6 or more)`);
+  const few = ranks.filter(
+    (r) => r.verdict === 'not-ranked' && r.reason?.startsWith('too few samples'),
+  ).length;
+  if (few)
+    out.push(
+      `  (${few} length(s) not ranked for too few samples: give points more time, --max-time, or a fixed --runs 6 or more)`,
+    );
   return out;
 }

@@ -3,18 +3,75 @@ import { createObjectCsvStringifier } from 'csv-writer';
 import type { ResultFile, ResultRow } from '../results/types.js';
 
 export const CSV_COLUMNS = [
-  'suite', 'runId', 'implementation', 'device', 'dtype', 'batch', 'requestedBatch', 'heads', 'kvHeads',
-  'headDim', 'seqLen', 'effectiveSeqLen', 'causal', 'status', 'reason', 'errorCode',
-  'medianMs', 'meanMs', 'stdMs', 'minMs', 'maxMs', 'p10Ms', 'p90Ms', 'q1Ms', 'q3Ms', 'p95Ms', 'p99Ms',
-  'madMs', 'iqrMs', 'cv', 'rse', 'outliersMild', 'outliersSevere', 'medianCi95LowMs', 'medianCi95HighMs', 'samples', 'coldStartMs', 'warmupIterations',
-  'stopReason', 'cacheMode', 'peakMemoryBytes', 'estimatedMemoryBytes', 'estimatedSeconds',
-  'tokensPerSecond', 'gflops', 'gbps', 'flopsPerIteration', 'bytesPerIteration', 'threads', 'simdLevel',
-  'memoryPool', 'warnings', 'samplesMs',
+  'suite',
+  'runId',
+  'implementation',
+  'device',
+  'dtype',
+  'batch',
+  'requestedBatch',
+  'heads',
+  'kvHeads',
+  'headDim',
+  'seqLen',
+  'effectiveSeqLen',
+  'causal',
+  'status',
+  'reason',
+  'errorCode',
+  'medianMs',
+  'meanMs',
+  'stdMs',
+  'minMs',
+  'maxMs',
+  'p10Ms',
+  'p90Ms',
+  'q1Ms',
+  'q3Ms',
+  'p95Ms',
+  'p99Ms',
+  'madMs',
+  'iqrMs',
+  'cv',
+  'rse',
+  'outliersMild',
+  'outliersSevere',
+  'medianCi95LowMs',
+  'medianCi95HighMs',
+  'samples',
+  'coldStartMs',
+  'warmupIterations',
+  'stopReason',
+  'cacheMode',
+  'peakMemoryBytes',
+  'estimatedMemoryBytes',
+  'estimatedSeconds',
+  'tokensPerSecond',
+  'gflops',
+  'gbps',
+  'flopsPerIteration',
+  'bytesPerIteration',
+  'threads',
+  'simdLevel',
+  'memoryPool',
+  'warnings',
+  'samplesMs',
   // issue 3 (appended so earlier column positions stay): validation, pattern cache, ring projection
-  'patternCache', 'patternCacheHitRate', 'validationAgainst', 'validationPassed', 'maxAbsError', 'relL2Error',
-  'ringSize', 'projectedMaxStepComputeMs', 'projectedWallMsByLink',
+  'patternCache',
+  'patternCacheHitRate',
+  'validationAgainst',
+  'validationPassed',
+  'maxAbsError',
+  'relL2Error',
+  'ringSize',
+  'projectedMaxStepComputeMs',
+  'projectedWallMsByLink',
   // issue 15 (appended): plugin rows say where they come from and what they compute
-  'origin', 'function', 'exactDense', 'unvalidated', 'countsSource',
+  'origin',
+  'function',
+  'exactDense',
+  'unvalidated',
+  'countsSource',
 ] as const;
 
 type CsvRecord = Record<(typeof CSV_COLUMNS)[number], string | number | boolean | null | undefined>;
@@ -92,9 +149,19 @@ export function flattenRow(file: Pick<ResultFile, 'suite' | 'runId'>, r: ResultR
 }
 
 /** Ring projections (labelled projected in the column names): "link=ms" pairs. */
-function projectedColumns(r: ResultRow): { projectedMaxStepComputeMs: number | undefined; projectedWallMsByLink: string | undefined } {
-  const p = r.projected as { kind?: string; maxStepComputeMs?: number; links?: { name: string; projectedWallMs?: number }[] } | undefined;
-  if (p?.kind !== 'projected' || !Array.isArray(p.links)) return { projectedMaxStepComputeMs: undefined, projectedWallMsByLink: undefined };
+function projectedColumns(r: ResultRow): {
+  projectedMaxStepComputeMs: number | undefined;
+  projectedWallMsByLink: string | undefined;
+} {
+  const p = r.projected as
+    | {
+        kind?: string;
+        maxStepComputeMs?: number;
+        links?: { name: string; projectedWallMs?: number }[];
+      }
+    | undefined;
+  if (p?.kind !== 'projected' || !Array.isArray(p.links))
+    return { projectedMaxStepComputeMs: undefined, projectedWallMsByLink: undefined };
   return {
     projectedMaxStepComputeMs: p.maxStepComputeMs,
     projectedWallMsByLink: p.links.map((l) => `${l.name}=${l.projectedWallMs}`).join(' '),
@@ -106,12 +173,19 @@ function projectedColumns(r: ResultRow): { projectedMaxStepComputeMs: number | u
  * `columns`, then one line per row; null/undefined cells are empty, objects are written as JSON.
  */
 export function toCsvText(rows: readonly object[], columns: readonly string[]): string {
-  const stringifier = createObjectCsvStringifier({ header: columns.map((id) => ({ id, title: id })) });
+  const stringifier = createObjectCsvStringifier({
+    header: columns.map((id) => ({ id, title: id })),
+  });
   const records = rows.map((r) => {
     const out: Record<string, string | number | boolean> = {};
     for (const k of columns) {
       const v = (r as Record<string, unknown>)[k];
-      out[k] = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : (v as string | number | boolean);
+      out[k] =
+        v === null || v === undefined
+          ? ''
+          : typeof v === 'object'
+            ? JSON.stringify(v)
+            : (v as string | number | boolean);
     }
     return out;
   });

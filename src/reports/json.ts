@@ -7,7 +7,12 @@ export function toJson(file: ResultFile): string {
 
 export function parseResultFile(text: string): ResultFile {
   const data = JSON.parse(text) as ResultFile;
-  if (typeof data !== 'object' || data === null || !Array.isArray(data.results) || typeof data.schemaVersion !== 'number') {
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    !Array.isArray(data.results) ||
+    typeof data.schemaVersion !== 'number'
+  ) {
     throw new Error('not a dilbench result file (missing schemaVersion or results)');
   }
   return data;

@@ -8,9 +8,22 @@ import { SENTINEL_MIN_MOVE_PCT, SENTINEL_NOISE_MULTIPLE } from '../measure/drift
 import { displayStatus } from '../results/ranking.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { nominalLabel } from '../config/ranges.js';
-import { analyzeScaling, complexitiesInInterval, complexityExponents, scalingGroup, type ScalingSeries } from '../stats/scaling.js';
+import {
+  analyzeScaling,
+  complexitiesInInterval,
+  complexityExponents,
+  scalingGroup,
+  type ScalingSeries,
+} from '../stats/scaling.js';
 import { describeGpuPeak } from '../roofline/index.js';
-import { formatBytes, formatCount, formatGflops, formatLength, formatMs, markdownTable as table } from './format.js';
+import {
+  formatBytes,
+  formatCount,
+  formatGflops,
+  formatLength,
+  formatMs,
+  markdownTable as table,
+} from './format.js';
 import { sideComparisonSections, sideLabeller } from './side-sections.js';
 
 export function medianWithRange(r: ResultRow): string {
@@ -49,7 +62,9 @@ export function lengthLabel(n: number): string {
 export function toMarkdown(file: ResultFile): string {
   const env = file.environment;
   const cfg = file.config;
-  const rows = [...file.results].sort((a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation));
+  const rows = [...file.results].sort(
+    (a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation),
+  );
   // several devices or dtypes in one file (--compare-dtypes / --compare-devices): labels say which
   const label = sideLabeller(rows);
   const out: string[] = [];
@@ -91,7 +106,9 @@ export function toMarkdown(file: ResultFile): string {
   if (lengths.length && impls.length) {
     out.push('## Median ms by implementation and length');
     out.push('');
-    out.push('Median time of one forward pass (10th-90th percentile); the batch of a point is in the table below.');
+    out.push(
+      'Median time of one forward pass (10th-90th percentile); the batch of a point is in the table below.',
+    );
     out.push('');
     out.push(
       table(
@@ -119,7 +136,8 @@ export function toMarkdown(file: ResultFile): string {
   );
   out.push('');
   const hasRoofline = rows.some((r) => r.roofline);
-  const hasRing = new Set(rows.map((r) => r.params?.['ringSize']).filter((v) => v !== undefined)).size > 1;
+  const hasRing =
+    new Set(rows.map((r) => r.params?.['ringSize']).filter((v) => v !== undefined)).size > 1;
   const noted = rows.filter((r) => r.warnings?.length);
   const noteIndex = new Map(noted.map((r, i) => [r, i + 1]));
   if (env.peak && rows.some((r) => r.roofline && r.device !== 'cuda')) {
@@ -138,25 +156,57 @@ export function toMarkdown(file: ResultFile): string {
   out.push(
     table(
       [
-        'Length', 'Implementation', ...(hasRing ? ['P'] : []), 'Batch', 'Median ms [95% CI]', 'Samples (stop)', 'Cold start ms', 'Peak memory', 'Tokens/s', 'GFLOP/s',
+        'Length',
+        'Implementation',
+        ...(hasRing ? ['P'] : []),
+        'Batch',
+        'Median ms [95% CI]',
+        'Samples (stop)',
+        'Cold start ms',
+        'Peak memory',
+        'Tokens/s',
+        'GFLOP/s',
         ...(hasRoofline ? ['% of peak', 'Bound'] : []),
         'Status',
       ],
       rows.map((r) => [
         lengthLabel(r.seqLen),
         label(r),
-        ...(hasRing ? [r.params?.['ringSize'] !== undefined ? String(r.params['ringSize']) : '-'] : []),
-        r.requestedBatch !== undefined && r.requestedBatch !== r.batch ? `${r.batch} (asked ${r.requestedBatch})` : String(r.batch),
+        ...(hasRing
+          ? [r.params?.['ringSize'] !== undefined ? String(r.params['ringSize']) : '-']
+          : []),
+        r.requestedBatch !== undefined && r.requestedBatch !== r.batch
+          ? `${r.batch} (asked ${r.requestedBatch})`
+          : String(r.batch),
         medianWithCi(r),
         samplesText(r),
         r.coldStartMs !== undefined ? formatMs(r.coldStartMs) : '-',
-        r.peakMemoryBytes !== null ? formatBytes(r.peakMemoryBytes) : r.estimatedMemoryBytes > 0 ? `~${formatBytes(r.estimatedMemoryBytes)} est.` : '-',
+        r.peakMemoryBytes !== null
+          ? formatBytes(r.peakMemoryBytes)
+          : r.estimatedMemoryBytes > 0
+            ? `~${formatBytes(r.estimatedMemoryBytes)} est.`
+            : '-',
         formatCount(r.tokensPerSecond),
         formatGflops(r.gflops),
-        ...(hasRoofline ? [r.roofline ? pctOfPeakText(r.roofline) : '-', r.roofline?.bound ?? '-'] : []),
+        ...(hasRoofline
+          ? [r.roofline ? pctOfPeakText(r.roofline) : '-', r.roofline?.bound ?? '-']
+          : []),
         shortStatus(r, noteIndex.get(r)),
       ]),
-      ['r', 'l', ...(hasRing ? (['r'] as const) : []), 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(hasRoofline ? (['r', 'l'] as const) : []), 'l'],
+      [
+        'r',
+        'l',
+        ...(hasRing ? (['r'] as const) : []),
+        'r',
+        'r',
+        'r',
+        'r',
+        'r',
+        'r',
+        'r',
+        ...(hasRoofline ? (['r', 'l'] as const) : []),
+        'l',
+      ],
     ),
   );
   out.push('');
@@ -164,10 +214,10 @@ export function toMarkdown(file: ResultFile): string {
   if (overPeak.length) {
     out.push('## Over 100% of peak');
     out.push('');
-    for (const r of overPeak) out.push(`- ${label(r)} @ ${lengthLabel(r.seqLen)}: ${r.roofline!.overPeakNote}`);
+    for (const r of overPeak)
+      out.push(`- ${label(r)} @ ${lengthLabel(r.seqLen)}: ${r.roofline!.overPeakNote}`);
     out.push('');
   }
-
 
   out.push(...sideComparisonSections(file));
   out.push(...scalingSection(rows));
@@ -176,16 +226,24 @@ export function toMarkdown(file: ResultFile): string {
   out.push(...family);
 
   const folded = (summary: string, body: string[]): string[] =>
-    body.length ? ['<details>', `<summary>${summary}</summary>`, '', ...body, '</details>', ''] : [];
+    body.length
+      ? ['<details>', `<summary>${summary}</summary>`, '', ...body, '</details>', '']
+      : [];
   if (noted.length) {
     out.push(
-      ...folded(
-        `Warnings and notes (${noted.length} point${noted.length === 1 ? '' : 's'})`,
-        ['## Warnings and notes', '', ...noted.map((r, i) => `${i + 1}. ${label(r)} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`), ''],
-      ),
+      ...folded(`Warnings and notes (${noted.length} point${noted.length === 1 ? '' : 's'})`, [
+        '## Warnings and notes',
+        '',
+        ...noted.map(
+          (r, i) =>
+            `${i + 1}. ${label(r)} @ ${lengthLabel(r.seqLen)}: ${(r.warnings ?? []).join('; ')}`,
+        ),
+        '',
+      ]),
     );
   }
-  const cfgLine = (k: string, v: unknown) => (v === undefined ? null : `- ${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
+  const cfgLine = (k: string, v: unknown) =>
+    v === undefined ? null : `- ${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`;
   out.push(
     ...folded('Environment and configuration', [
       '## Environment',
@@ -203,14 +261,32 @@ export function toMarkdown(file: ResultFile): string {
       [
         cfgLine('range', cfg.range),
         cfgLine('implementations', cfg.implementations),
-        cfgLine('device / dtype', cfg.device !== undefined ? `${String(cfg.device)} / ${String(cfg.dtype ?? 'fp32')}` : undefined),
-        cfgLine('device selection', (cfg.deviceSelection as { reason?: unknown } | undefined)?.reason),
+        cfgLine(
+          'device / dtype',
+          cfg.device !== undefined
+            ? `${String(cfg.device)} / ${String(cfg.dtype ?? 'fp32')}`
+            : undefined,
+        ),
+        cfgLine(
+          'device selection',
+          (cfg.deviceSelection as { reason?: unknown } | undefined)?.reason,
+        ),
         cfgLine('batch size (requested)', cfg.batchSize),
-        cfgLine('heads / kv heads / head dim', cfg.heads !== undefined ? `${String(cfg.heads)} / ${String(cfg.kvHeads)} / ${String(cfg.headDim)}` : undefined),
+        cfgLine(
+          'heads / kv heads / head dim',
+          cfg.heads !== undefined
+            ? `${String(cfg.heads)} / ${String(cfg.kvHeads)} / ${String(cfg.headDim)}`
+            : undefined,
+        ),
         cfgLine('causal', cfg.causal),
         cfgLine('threads', cfg.threads),
         cfgLine('sampling', samplingLine(cfg)),
-        cfgLine('memory budget', typeof cfg.memoryBudgetBytes === 'number' ? formatBytes(cfg.memoryBudgetBytes) : undefined),
+        cfgLine(
+          'memory budget',
+          typeof cfg.memoryBudgetBytes === 'number'
+            ? formatBytes(cfg.memoryBudgetBytes)
+            : undefined,
+        ),
         cfgLine('max seconds per point', cfg.maxRunSeconds),
         cfgLine('seed', cfg.seed),
       ]
@@ -226,10 +302,14 @@ export function toMarkdown(file: ResultFile): string {
 export function gpuLines(gpu: unknown): string[] {
   if (!Array.isArray(gpu)) return [];
   return gpu
-    .filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && typeof (d as { name?: unknown }).name === 'string')
+    .filter(
+      (d): d is Record<string, unknown> =>
+        typeof d === 'object' && d !== null && typeof (d as { name?: unknown }).name === 'string',
+    )
     .map((d) => {
       const parts = [String(d.name)];
-      if (typeof d.computeCapability === 'string') parts.push(`compute capability ${d.computeCapability}`);
+      if (typeof d.computeCapability === 'string')
+        parts.push(`compute capability ${d.computeCapability}`);
       if (typeof d.totalMemoryBytes === 'number') parts.push(formatBytes(d.totalMemoryBytes));
       if (typeof d.smClockMHz === 'number') parts.push(`SM clock ${d.smClockMHz} MHz`);
       if (typeof d.driverVersion === 'string') parts.push(`driver ${d.driverVersion}`);
@@ -250,12 +330,19 @@ function shortStatus(r: ResultRow, note: number | undefined): string {
 
 function samplingLine(cfg: Record<string, unknown>): string | undefined {
   if (cfg.warmup === undefined && cfg.sampling === undefined) return undefined;
-  const warm = cfg.warmup === 'adaptive' ? 'adaptive warm-up' : `${String(cfg.warmup)} warm-up iterations`;
-  const cache = cfg.cacheMode === 'cold' ? 'cold cache' : cfg.cacheMode === 'hot' ? 'hot cache' : null;
-  const extra = [cache, cfg.interleave === true ? 'implementations interleaved' : null].filter(Boolean).join(', ');
+  const warm =
+    cfg.warmup === 'adaptive' ? 'adaptive warm-up' : `${String(cfg.warmup)} warm-up iterations`;
+  const cache =
+    cfg.cacheMode === 'cold' ? 'cold cache' : cfg.cacheMode === 'hot' ? 'hot cache' : null;
+  const extra = [cache, cfg.interleave === true ? 'implementations interleaved' : null]
+    .filter(Boolean)
+    .join(', ');
   const tail = extra ? `; ${extra}` : '';
   if (cfg.sampling === 'adaptive') {
-    const rse = typeof cfg.targetRse === 'number' ? `${(cfg.targetRse * 100).toFixed(2).replace(/\.?0+$/, '')}%` : '?';
+    const rse =
+      typeof cfg.targetRse === 'number'
+        ? `${(cfg.targetRse * 100).toFixed(2).replace(/\.?0+$/, '')}%`
+        : '?';
     return (
       `${warm}, then adaptive: until the relative standard error of the mean <= ${rse} ` +
       `(min ${String(cfg.minSamples)}, max ${String(cfg.maxSamples)} samples, at most ${String(cfg.maxTimeSeconds)} s per point)${tail}`
@@ -283,12 +370,23 @@ function complexityText(s: ScalingSeries): string {
   const ex = complexityExponents(n1, n2);
   const below = (Object.keys(ex) as (keyof typeof ex)[]).filter((c) => ex[c] < pl.kCi95![0]).pop();
   const above = (Object.keys(ex) as (keyof typeof ex)[]).find((c) => ex[c] > pl.kCi95![1]);
-  return below && above ? `between ${below} and ${above}` : below ? `steeper than ${below}` : `flatter than ${above ?? 'N'}`;
+  return below && above
+    ? `between ${below} and ${above}`
+    : below
+      ? `steeper than ${below}`
+      : `flatter than ${above ?? 'N'}`;
 }
 
 /** Whether a's and b's median intervals at length n are apart (both rows ok with an interval). */
 function separatedAt(rows: ResultRow[], group: string, a: string, b: string, n: number): boolean {
-  const at = (impl: string) => rows.find((r) => r.implementation === impl && (r.effectiveSeqLen ?? r.seqLen) === n && r.status === 'ok' && scalingGroup(r) === group);
+  const at = (impl: string) =>
+    rows.find(
+      (r) =>
+        r.implementation === impl &&
+        (r.effectiveSeqLen ?? r.seqLen) === n &&
+        r.status === 'ok' &&
+        scalingGroup(r) === group,
+    );
   const ca = at(a)?.stats?.medianCi95Ms;
   const cb = at(b)?.stats?.medianCi95Ms;
   return !!ca && !!cb && (ca[1] < cb[0] || cb[1] < ca[0]);
@@ -300,10 +398,16 @@ function separatedAt(rows: ResultRow[], group: string, a: string, b: string, n: 
  * bracketing lengths), when >= 3 lengths ran.
  */
 export function scalingSection(rows: ResultRow[]): string[] {
-  const okLengths = new Set(rows.filter((r) => r.status === 'ok' && r.stats).map((r) => r.effectiveSeqLen ?? r.seqLen));
+  const okLengths = new Set(
+    rows.filter((r) => r.status === 'ok' && r.stats).map((r) => r.effectiveSeqLen ?? r.seqLen),
+  );
   if (okLengths.size < 3) return [];
   const analysis = analyzeScaling(rows);
-  const series = analysis.series.filter((s) => s.powerLaw).sort((a, b) => a.group.localeCompare(b.group) || a.implementation.localeCompare(b.implementation));
+  const series = analysis.series
+    .filter((s) => s.powerLaw)
+    .sort(
+      (a, b) => a.group.localeCompare(b.group) || a.implementation.localeCompare(b.implementation),
+    );
   if (series.length === 0) return [];
   const manyGroups = new Set(series.map((s) => s.group)).size > 1;
   const out: string[] = [];
@@ -317,7 +421,14 @@ export function scalingSection(rows: ResultRow[]): string[] {
   out.push('');
   out.push(
     table(
-      [...(manyGroups ? ['Configuration'] : []), 'Implementation', 'Lengths', 'k [95% CI]', 'R^2', 'Complexity'],
+      [
+        ...(manyGroups ? ['Configuration'] : []),
+        'Implementation',
+        'Lengths',
+        'k [95% CI]',
+        'R^2',
+        'Complexity',
+      ],
       series.map((s) => {
         const pl = s.powerLaw!;
         return [
@@ -336,11 +447,15 @@ export function scalingSection(rows: ResultRow[]): string[] {
   out.push('### Crossover lengths');
   out.push('');
   const claimed = analysis.crossovers.filter(
-    (c) => separatedAt(rows, c.group, c.a, c.b, c.between[0]) && separatedAt(rows, c.group, c.a, c.b, c.between[1]),
+    (c) =>
+      separatedAt(rows, c.group, c.a, c.b, c.between[0]) &&
+      separatedAt(rows, c.group, c.a, c.b, c.between[1]),
   );
   const noise = analysis.crossovers.length - claimed.length;
   if (claimed.length === 0) {
-    out.push('No implementation overtakes another within the measured lengths with intervals apart on both sides.');
+    out.push(
+      'No implementation overtakes another within the measured lengths with intervals apart on both sides.',
+    );
   } else {
     for (const c of claimed) {
       out.push(
@@ -351,7 +466,9 @@ export function scalingSection(rows: ResultRow[]): string[] {
   }
   if (noise > 0) {
     out.push('');
-    out.push(`${noise} apparent crossover${noise === 1 ? '' : 's'} of the medians ${noise === 1 ? 'is' : 'are'} not claimed: the 95% intervals overlap at one of the bracketing lengths.`);
+    out.push(
+      `${noise} apparent crossover${noise === 1 ? '' : 's'} of the medians ${noise === 1 ? 'is' : 'are'} not claimed: the 95% intervals overlap at one of the bracketing lengths.`,
+    );
   }
   out.push('');
   return out;

@@ -9,7 +9,9 @@ import { formatBytes, formatMs, markdownTable as table } from './format.js';
  * Labels rows by implementation plus the device and dtype when the rows have more than one of
  * them ("flash (bf16)", "naive (cuda, fp16)"); the plain implementation name otherwise.
  */
-export function sideLabeller(rows: Pick<ResultRow, 'device' | 'dtype'>[]): (r: Pick<ResultRow, 'implementation' | 'device' | 'dtype'>) => string {
+export function sideLabeller(
+  rows: Pick<ResultRow, 'device' | 'dtype'>[],
+): (r: Pick<ResultRow, 'implementation' | 'device' | 'dtype'>) => string {
   const devices = new Set(rows.map((r) => r.device)).size > 1;
   const dtypes = new Set(rows.map((r) => r.dtype)).size > 1;
   return (r) => {
@@ -36,7 +38,9 @@ function lengthText(n: number): string {
 function median(c: SideCell): string {
   if (c.status !== 'ok') return `${c.status}${c.reason ? `: ${c.reason}` : ''}`;
   if (c.medianMs === null) return '-';
-  return c.medianCi95Ms ? `${formatMs(c.medianMs)} [${formatMs(c.medianCi95Ms[0])}, ${formatMs(c.medianCi95Ms[1])}]` : formatMs(c.medianMs);
+  return c.medianCi95Ms
+    ? `${formatMs(c.medianMs)} [${formatMs(c.medianCi95Ms[0])}, ${formatMs(c.medianCi95Ms[1])}]`
+    : formatMs(c.medianMs);
 }
 
 function ratio(v: number): string {
@@ -74,14 +78,28 @@ function comparisonRow(r: SideComparisonRow): string[] {
 function comparisonTable(c: SideComparison, h: string): string[] {
   const b = c.kind === 'precision' ? c.baseline.dtype : c.baseline.device;
   const o = c.kind === 'precision' ? c.other.dtype : c.other.device;
-  const title = c.kind === 'precision' ? `${o} vs ${b} on ${c.baseline.device}` : `${o} vs ${b} (${c.baseline.dtype})`;
-  const rows = [...c.rows].sort((x, y) => x.seqLen - y.seqLen || x.implementation.localeCompare(y.implementation));
+  const title =
+    c.kind === 'precision'
+      ? `${o} vs ${b} on ${c.baseline.device}`
+      : `${o} vs ${b} (${c.baseline.dtype})`;
+  const rows = [...c.rows].sort(
+    (x, y) => x.seqLen - y.seqLen || x.implementation.localeCompare(y.implementation),
+  );
   const out = [`${h}# ${title}`, ''];
   out.push(
     table(
       [
-        'Length', 'Implementation', `${b} median ms [95% CI]`, `${o} median ms [95% CI]`, `Time ratio ${o}/${b} [95% CI]`, 'p', 'Significant',
-        `Verdict (${o})`, `${b} peak memory`, `${o} peak memory`, `Memory ratio ${o}/${b}`,
+        'Length',
+        'Implementation',
+        `${b} median ms [95% CI]`,
+        `${o} median ms [95% CI]`,
+        `Time ratio ${o}/${b} [95% CI]`,
+        'p',
+        'Significant',
+        `Verdict (${o})`,
+        `${b} peak memory`,
+        `${o} peak memory`,
+        `Memory ratio ${o}/${b}`,
       ],
       rows.map(comparisonRow),
       ['r', 'l', 'r', 'r', 'r', 'r', 'l', 'l', 'r', 'r', 'r'],
@@ -106,7 +124,7 @@ function sectionIntro(alpha: number, threshold: number, what: string): string {
     `${what} Time ratio = the other side's median / the baseline's (< 1: the other side is faster), with its 95% bootstrap interval; ` +
     `p: two-sided Mann-Whitney U on the raw samples (significant: p < ${alpha}); verdict as \`dilbench compare\` gives it ` +
     `(faster or slower only when significant and the whole interval lies beyond ±${(threshold * 100).toFixed(0)}%, same when it lies within). ` +
-    'Peak memory is the memory pool\'s peak of each side. A side that could not run a pair is shown with its reason.'
+    "Peak memory is the memory pool's peak of each side. A side that could not run a pair is shown with its reason."
   );
 }
 
@@ -121,12 +139,26 @@ export function sideComparisonSections(file: Pick<ResultFile, 'comparisons'>, le
   const out: string[] = [];
   if (c.precision.length) {
     out.push(`${h} Precision comparison`, '');
-    out.push(sectionIntro(c.alpha, c.threshold, 'Each dtype against the first one listed in --compare-dtypes, on the same device, per implementation and length.'), '');
+    out.push(
+      sectionIntro(
+        c.alpha,
+        c.threshold,
+        'Each dtype against the first one listed in --compare-dtypes, on the same device, per implementation and length.',
+      ),
+      '',
+    );
     for (const x of c.precision) out.push(...comparisonTable(x, h));
   }
   if (c.device.length) {
     out.push(`${h} Device comparison`, '');
-    out.push(sectionIntro(c.alpha, c.threshold, 'cuda against cpu in the same dtype, per implementation and length.'), '');
+    out.push(
+      sectionIntro(
+        c.alpha,
+        c.threshold,
+        'cuda against cpu in the same dtype, per implementation and length.',
+      ),
+      '',
+    );
     for (const x of c.device) out.push(...comparisonTable(x, h));
   }
   return out;

@@ -23,7 +23,9 @@ export class FileLockedError extends Error {
     readonly file: string,
     readonly timeoutMs: number,
   ) {
-    super(`could not lock ${file} within ${timeoutMs} ms: another dilbench process holds ${lockPathOf(file)}`);
+    super(
+      `could not lock ${file} within ${timeoutMs} ms: another dilbench process holds ${lockPathOf(file)}`,
+    );
     this.name = 'FileLockedError';
   }
 }
@@ -33,16 +35,29 @@ export function lockPathOf(file: string): string {
 }
 
 /** Takes the lock of `file` (which need not exist), waiting up to timeoutMs; returns the release function. */
-export async function acquireFileLock(file: string, options: LockOptions = {}): Promise<() => Promise<void>> {
+export async function acquireFileLock(
+  file: string,
+  options: LockOptions = {},
+): Promise<() => Promise<void>> {
   const timeoutMs = options.timeoutMs ?? LOCK_TIMEOUT_MS;
   const minTimeout = 2;
   try {
     return await lockfile.lock(file, {
       realpath: false,
       stale: Math.max(2000, options.staleMs ?? LOCK_STALE_MS),
-      retries: { retries: Math.ceil(timeoutMs / minTimeout) + 1, factor: 2, minTimeout, maxTimeout: 50, randomize: true, maxRetryTime: timeoutMs },
+      retries: {
+        retries: Math.ceil(timeoutMs / minTimeout) + 1,
+        factor: 2,
+        minTimeout,
+        maxTimeout: 50,
+        randomize: true,
+        maxRetryTime: timeoutMs,
+      },
       // a holder paused past staleMs lost the lock to another process: say so rather than crash
-      onCompromised: (e) => process.emitWarning(`the lock of ${file} was taken over while held: ${e.message}`, { code: 'DILBENCH_LOCK_COMPROMISED' }),
+      onCompromised: (e) =>
+        process.emitWarning(`the lock of ${file} was taken over while held: ${e.message}`, {
+          code: 'DILBENCH_LOCK_COMPROMISED',
+        }),
     });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOCKED') throw new FileLockedError(file, timeoutMs);
@@ -51,7 +66,11 @@ export async function acquireFileLock(file: string, options: LockOptions = {}): 
 }
 
 /** Runs `fn` holding the lock of `file`; the lock is released whatever `fn` does. */
-export async function withFileLock<T>(file: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withFileLock<T>(
+  file: string,
+  fn: () => T | Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
   const release = await acquireFileLock(file, options);
   try {
     return await fn();

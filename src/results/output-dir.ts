@@ -52,8 +52,15 @@ export function assertWritableDirectory(dir: string, field = 'outputDir'): strin
     rmSync(probe, { force: true });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code ? `${err.code}: ${err.message.replace(/^\w+: /, '')}` : String(err.message ?? e);
-    throw new ConfigError(field, dir, 'a directory that exists or can be created, and is writable', `cannot write there: ${why}`);
+    const why = err.code
+      ? `${err.code}: ${err.message.replace(/^\w+: /, '')}`
+      : String(err.message ?? e);
+    throw new ConfigError(
+      field,
+      dir,
+      'a directory that exists or can be created, and is writable',
+      `cannot write there: ${why}`,
+    );
   }
   return abs;
 }

@@ -25,7 +25,8 @@ export function computesExactDense(name: string, causal = true, recorded?: boole
   const rule = descriptorRule(impl);
   if (rule !== undefined) return rule === 'always' || (rule === 'when-causal' && causal);
   // no loaded binding knows the name (a report read elsewhere, the frameworks' peers)
-  if (['naive', 'flash', 'ring', 'onnxruntime-mha', 'onnxruntime-matmul', 'pytorch'].includes(impl)) return true;
+  if (['naive', 'flash', 'ring', 'onnxruntime-mha', 'onnxruntime-matmul', 'pytorch'].includes(impl))
+    return true;
   return causal && (impl === 'kv-cache' || impl === 'kv-cache-recompute');
 }
 
@@ -59,14 +60,24 @@ export function displayStatus(r: Pick<ResultRow, 'status' | 'errorCode'>): strin
 }
 
 /** A row measured under an optimization-impact configuration (pool or pattern cache switched off, or a configuration tag). */
-export function isOptimizationVariant(r: Pick<ResultRow, 'memoryPool' | 'patternCache' | 'params'>): boolean {
-  return r.memoryPool === false || r.patternCache === false || (r.params !== undefined && r.params['optimization'] !== undefined);
+export function isOptimizationVariant(
+  r: Pick<ResultRow, 'memoryPool' | 'patternCache' | 'params'>,
+): boolean {
+  return (
+    r.memoryPool === false ||
+    r.patternCache === false ||
+    (r.params !== undefined && r.params['optimization'] !== undefined)
+  );
 }
 
 /** Whether a row takes part in the dense ranking at all (before statistics are looked at). */
 export function isRankCandidate(r: ResultRow): boolean {
   // a projected ring row (params.measured false) never ran: not a candidate
-  return computesExactDense(r.implementation, r.causal, r.exactDense) && !isOptimizationVariant(r) && r.params?.['measured'] !== false;
+  return (
+    computesExactDense(r.implementation, r.causal, r.exactDense) &&
+    !isOptimizationVariant(r) &&
+    r.params?.['measured'] !== false
+  );
 }
 
 export interface RankEntry {
@@ -120,7 +131,8 @@ function medianCi(r: ResultRow): [number, number] | null {
 function rateOf(r: ResultRow): { rate: number; ci: [number, number] } | null {
   const s = r.stats;
   const ci = medianCi(r);
-  if (!s || r.tokensPerSecond === null || !(r.tokensPerSecond > 0) || !ci || !(s.medianMs > 0)) return null;
+  if (!s || r.tokensPerSecond === null || !(r.tokensPerSecond > 0) || !ci || !(s.medianMs > 0))
+    return null;
   // tokens/s is inversely proportional to time: map the median's interval through it (fair when the planner lowered a batch)
   const k = r.tokensPerSecond * s.medianMs;
   return { rate: r.tokensPerSecond, ci: [k / ci[1], k / ci[0]] };
@@ -144,8 +156,12 @@ export function rankOptionsOf(file: Pick<ResultFile, 'config' | 'interrupted'>):
   const impls = file.config?.['implementations'];
   const lengths = file.config?.['lengths'];
   return {
-    implementations: Array.isArray(impls) ? impls.filter((x): x is string => typeof x === 'string') : undefined,
-    lengths: Array.isArray(lengths) ? lengths.filter((x): x is number => typeof x === 'number') : undefined,
+    implementations: Array.isArray(impls)
+      ? impls.filter((x): x is string => typeof x === 'string')
+      : undefined,
+    lengths: Array.isArray(lengths)
+      ? lengths.filter((x): x is number => typeof x === 'number')
+      : undefined,
     interrupted: file.interrupted === true,
   };
 }
@@ -169,19 +185,40 @@ export function rankLengths(rows: ResultRow[], options: RankOptions = {}): Lengt
       if (seen.has(n)) continue;
       const ref = rows[0];
       out.push({
-        seqLen: n, device: ref?.device ?? 'cpu', dtype: ref?.dtype ?? 'fp32', causal: ref?.causal ?? false,
-        verdict: 'incomplete', entries: [], leaders: [], notes: [], reason: 'interrupted before this length ran',
+        seqLen: n,
+        device: ref?.device ?? 'cpu',
+        dtype: ref?.dtype ?? 'fp32',
+        causal: ref?.causal ?? false,
+        verdict: 'incomplete',
+        entries: [],
+        leaders: [],
+        notes: [],
+        reason: 'interrupted before this length ran',
       });
     }
   }
-  return out.sort((a, b) => a.seqLen - b.seqLen || a.device.localeCompare(b.device) || a.dtype.localeCompare(b.dtype) || Number(a.causal) - Number(b.causal));
+  return out.sort(
+    (a, b) =>
+      a.seqLen - b.seqLen ||
+      a.device.localeCompare(b.device) ||
+      a.dtype.localeCompare(b.dtype) ||
+      Number(a.causal) - Number(b.causal),
+  );
 }
 
 function rankGroup(list: [ResultRow, ...ResultRow[]], options: RankOptions): LengthRanking {
   const first = list[0];
-  const base = { seqLen: first.seqLen, device: first.device, dtype: first.dtype, causal: first.causal };
+  const base = {
+    seqLen: first.seqLen,
+    device: first.device,
+    dtype: first.dtype,
+    causal: first.causal,
+  };
   const ringSizes = new Set(list.filter((r) => r.implementation.startsWith('ring')).map(ringSize));
-  const label = (r: ResultRow): string => (ringSizes.size > 1 && ringSize(r) !== undefined ? `${r.implementation} (P=${ringSize(r)})` : r.implementation);
+  const label = (r: ResultRow): string =>
+    ringSizes.size > 1 && ringSize(r) !== undefined
+      ? `${r.implementation} (P=${ringSize(r)})`
+      : r.implementation;
   const notes: string[] = [];
   for (const r of list) {
     if (r.status === 'ok' || isInterrupted(r)) continue;
@@ -191,19 +228,39 @@ function rankGroup(list: [ResultRow, ...ResultRow[]], options: RankOptions): Len
   if (options.interrupted) {
     const present = new Set(list.map((r) => r.implementation));
     for (const impl of options.implementations ?? []) {
-      if (computesExactDense(impl, first.causal) && !present.has(impl)) interruptedHere.push(`${impl} (not run)`);
+      if (computesExactDense(impl, first.causal) && !present.has(impl))
+        interruptedHere.push(`${impl} (not run)`);
     }
   }
   if (interruptedHere.length) {
-    return { ...base, verdict: 'incomplete', entries: [], leaders: [], notes, reason: `interrupted: ${interruptedHere.join(', ')}` };
+    return {
+      ...base,
+      verdict: 'incomplete',
+      entries: [],
+      leaders: [],
+      notes,
+      reason: `interrupted: ${interruptedHere.join(', ')}`,
+    };
   }
   const ok = list.filter((r) => r.status === 'ok');
-  if (ok.length === 0) return { ...base, verdict: 'not-ranked', entries: [], leaders: [], notes, reason: 'no dense-attention point ran' };
+  if (ok.length === 0)
+    return {
+      ...base,
+      verdict: 'not-ranked',
+      entries: [],
+      leaders: [],
+      notes,
+      reason: 'no dense-attention point ran',
+    };
   const few = ok.filter((r) => r.samplesMs.length < MIN_SAMPLES_TO_RANK || !rateOf(r));
   if (few.length) {
     const what = few.map((r) => `${label(r)} ${r.samplesMs.length}`).join(', ');
     return {
-      ...base, verdict: 'not-ranked', entries: [], leaders: [], notes,
+      ...base,
+      verdict: 'not-ranked',
+      entries: [],
+      leaders: [],
+      notes,
       reason: `too few samples (${what}; ${MIN_SAMPLES_TO_RANK} needed for a 95% interval)`,
     };
   }
@@ -217,24 +274,46 @@ function rankGroup(list: [ResultRow, ...ResultRow[]], options: RankOptions): Len
   const top = entries[0]!; // ok is not empty (checked above), so neither is entries
   const leaders = entries.filter((e) => e === top || overlaps(e.rateCi95, top.rateCi95));
   const next = entries.find((e) => !leaders.includes(e));
-  const margin = next ? { ratio: top.rate / next.rate, ci95: [top.rateCi95[0] / next.rateCi95[1], top.rateCi95[1] / next.rateCi95[0]] as [number, number] } : undefined;
-  return { ...base, verdict: leaders.length === 1 ? 'winner' : 'tie', entries, leaders, next, margin, notes };
+  const margin = next
+    ? {
+        ratio: top.rate / next.rate,
+        ci95: [top.rateCi95[0] / next.rateCi95[1], top.rateCi95[1] / next.rateCi95[0]] as [
+          number,
+          number,
+        ],
+      }
+    : undefined;
+  return {
+    ...base,
+    verdict: leaders.length === 1 ? 'winner' : 'tie',
+    entries,
+    leaders,
+    next,
+    margin,
+    notes,
+  };
 }
 
 /**
  * The rows of a file that rankings may use: none of an optimization-impact run (every row there is
  * one of its configurations, including "both", which reads like a default row).
  */
-export function rankableRows(file: Pick<ResultFile, 'results'> & Partial<Pick<ResultFile, 'config'>> & { suite?: string }): ResultRow[] {
+export function rankableRows(
+  file: Pick<ResultFile, 'results'> & Partial<Pick<ResultFile, 'config'>> & { suite?: string },
+): ResultRow[] {
   if (file.suite === 'optimization-impact') return [];
   // rows computed with another mask than the run asked for (kv-cache decodes causally in a
   // non-causal run) answer another question: they stay in the tables, not in the ranking
   const causal = file.config?.['causal'];
-  return typeof causal === 'boolean' ? file.results.filter((r) => r.causal === causal) : file.results;
+  return typeof causal === 'boolean'
+    ? file.results.filter((r) => r.causal === causal)
+    : file.results;
 }
 
 /** The ranking of a result file (its own configuration says what was planned). */
-export function rankFile(file: Pick<ResultFile, 'results' | 'config' | 'interrupted'> & { suite?: string }): LengthRanking[] {
+export function rankFile(
+  file: Pick<ResultFile, 'results' | 'config' | 'interrupted'> & { suite?: string },
+): LengthRanking[] {
   return rankLengths(rankableRows(file), rankOptionsOf(file));
 }
 
@@ -291,7 +370,13 @@ export function sparseVsDense(rows: ResultRow[]): SparseComparison[] {
   }
   const out: SparseComparison[] = [];
   for (const r of rows) {
-    if (r.status !== 'ok' || computesExactDense(r.implementation, r.causal, r.exactDense) || isOptimizationVariant(r) || !(r.tokensPerSecond! > 0)) continue;
+    if (
+      r.status !== 'ok' ||
+      computesExactDense(r.implementation, r.causal, r.exactDense) ||
+      isOptimizationVariant(r) ||
+      !(r.tokensPerSecond! > 0)
+    )
+      continue;
     const d = dense.get(groupKey(r));
     if (!d) continue;
     const sparsity = r.telemetry?.sparsity;
@@ -303,5 +388,8 @@ export function sparseVsDense(rows: ResultRow[]): SparseComparison[] {
       ...(typeof sparsity === 'number' ? { sparsity } : {}),
     });
   }
-  return out.sort((a, b) => a.row.seqLen - b.row.seqLen || a.row.implementation.localeCompare(b.row.implementation));
+  return out.sort(
+    (a, b) =>
+      a.row.seqLen - b.row.seqLen || a.row.implementation.localeCompare(b.row.implementation),
+  );
 }

@@ -1,6 +1,15 @@
 // Writes files atomically (temp file in the same directory + fsync + rename), so a reader never
 // sees half a file; reports/write.ts writes a ResultFile's three views through it.
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ResultFile } from './types.js';
 import { makeDirectory } from './output-dir.js';

@@ -52,7 +52,14 @@ export interface RooflinePoint {
   /** why a figure is above 100% (never printed bare) */
   overPeakNote?: string;
   /** device and compute: GPU peaks (the GPU's name, which rate the compute roof is) */
-  peak: { fmaGflops: number; streamGBps: number; threads?: number; simdLevel?: string; device?: string; compute?: string };
+  peak: {
+    fmaGflops: number;
+    streamGBps: number;
+    threads?: number;
+    simdLevel?: string;
+    device?: string;
+    compute?: string;
+  };
 }
 
 /**

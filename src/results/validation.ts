@@ -21,7 +21,11 @@ export const DTYPE_TOLERANCES: Record<DTypeName, { maxAbs: number; relL2: number
  * The tolerance of a dtype against the exact answer (overridden by the options when given); twice
  * that between two implementations (a partner), each of which may be off by the tolerance.
  */
-export function toleranceFor(dtype: DTypeName, o: { toleranceAbs?: number; toleranceRel?: number } = {}, partner = false): { maxAbs: number; relL2: number } {
+export function toleranceFor(
+  dtype: DTypeName,
+  o: { toleranceAbs?: number; toleranceRel?: number } = {},
+  partner = false,
+): { maxAbs: number; relL2: number } {
   const d = DTYPE_TOLERANCES[dtype] ?? DTYPE_TOLERANCES.fp32;
   const f = partner ? 2 : 1;
   return { maxAbs: f * (o.toleranceAbs ?? d.maxAbs), relL2: f * (o.toleranceRel ?? d.relL2) };
@@ -51,7 +55,11 @@ export function errors(out: ArrayLike<number>, ref: ArrayLike<number>): ErrorSum
   }
   if (out.length !== ref.length) maxAbs = maxScaled = Infinity;
   const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
-  return { maxAbsError: maxAbs, relL2Error: Number.isNaN(rel) ? Infinity : rel, maxScaledError: maxScaled };
+  return {
+    maxAbsError: maxAbs,
+    relL2Error: Number.isNaN(rel) ? Infinity : rel,
+    maxScaledError: maxScaled,
+  };
 }
 
 /** Whether a dtype's max-abs bound applies per unit of output magnitude (fp16, bf16). */
@@ -60,7 +68,12 @@ export function scaledMaxAbs(dtype: DTypeName): boolean {
 }
 
 /** A row's validation record: errors against `against`, judged by the dtype's rule. */
-export function validationOf(against: string, e: ErrorSummary, tol: { maxAbs: number; relL2: number }, dtype: DTypeName): Validation {
+export function validationOf(
+  against: string,
+  e: ErrorSummary,
+  tol: { maxAbs: number; relL2: number },
+  dtype: DTypeName,
+): Validation {
   const scaled = scaledMaxAbs(dtype);
   const absOk = (scaled ? e.maxScaledError : e.maxAbsError) <= tol.maxAbs;
   return {
@@ -72,4 +85,3 @@ export function validationOf(against: string, e: ErrorSummary, tol: { maxAbs: nu
     tolerance: scaled ? { ...tol, maxAbsPerUnitOutput: true } : tol,
   };
 }
-

@@ -34,7 +34,9 @@ export interface RooflineInput {
 
 function checkPeak(peak: Peak): void {
   if (!(peak.fmaGflops > 0) || !(peak.streamGBps > 0)) {
-    throw new RangeError(`roofline needs a positive peak, got ${peak.fmaGflops} GFLOP/s and ${peak.streamGBps} GB/s`);
+    throw new RangeError(
+      `roofline needs a positive peak, got ${peak.fmaGflops} GFLOP/s and ${peak.streamGBps} GB/s`,
+    );
   }
 }
 
@@ -55,10 +57,17 @@ export function classify(arithmeticIntensity: number, peak: Peak): 'compute' | '
  * Bandwidth: the kernel counts the bytes its definition reads and writes, and what caches serve
  * never crosses the memory bus that the stream figure measures.
  */
-export function overPeakNote(pctCompute: number, computeRange: [number, number], pctBandwidth: number, peak: Peak): string | null {
+export function overPeakNote(
+  pctCompute: number,
+  computeRange: [number, number],
+  pctBandwidth: number,
+  peak: Peak,
+): string | null {
   const notes: string[] = [];
   if (pctCompute > 100) {
-    const spread = peak.fmaGflopsRange ? `; its ${peak.repeats ?? ''} repeats spread ${peak.fmaGflopsRange[0].toFixed(1)}-${peak.fmaGflopsRange[1].toFixed(1)} GFLOP/s` : '';
+    const spread = peak.fmaGflopsRange
+      ? `; its ${peak.repeats ?? ''} repeats spread ${peak.fmaGflopsRange[0].toFixed(1)}-${peak.fmaGflopsRange[1].toFixed(1)} GFLOP/s`
+      : '';
     notes.push(
       computeRange[0] <= 100
         ? `${pctCompute.toFixed(0)}% of the FMA peak is within the uncertainty of the two (${computeRange[0].toFixed(0)}-${computeRange[1].toFixed(0)}%)`
@@ -66,31 +75,36 @@ export function overPeakNote(pctCompute: number, computeRange: [number, number],
     );
   }
   if (pctBandwidth > 100) {
-    notes.push(
-      `${pctBandwidth.toFixed(0)}% of the stream bandwidth: ${BANDWIDTH_OVER_PEAK}`,
-    );
+    notes.push(`${pctBandwidth.toFixed(0)}% of the stream bandwidth: ${BANDWIDTH_OVER_PEAK}`);
   }
   return notes.length ? notes.join('; ') : null;
 }
 
 /** Why a byte rate can exceed the stream bandwidth. */
 export const BANDWIDTH_OVER_PEAK =
-  'the bytes counted are every byte the definition reads and writes, and those served from caches never cross the memory bus the stream figure measures; a mostly-read stream also runs faster than the triad\'s read + write mix';
+  "the bytes counted are every byte the definition reads and writes, and those served from caches never cross the memory bus the stream figure measures; a mostly-read stream also runs faster than the triad's read + write mix";
 
 /**
  * A rate as a share of the stream bandwidth, with the spread of the peak's repeats where known;
  * above 100% with why (the bytes counted include what caches serve).
  */
-export function streamShareText(gbps: number, peak: { streamGBps: number; streamGBpsRange?: [number, number]; repeats?: number }): string {
+export function streamShareText(
+  gbps: number,
+  peak: { streamGBps: number; streamGBpsRange?: [number, number]; repeats?: number },
+): string {
   const pct = (100 * gbps) / peak.streamGBps;
-  const range = peak.streamGBpsRange ? ` (${((100 * gbps) / peak.streamGBpsRange[1]).toFixed(0)}-${((100 * gbps) / peak.streamGBpsRange[0]).toFixed(0)}% over the peak's ${peak.repeats ?? ''} repeats)` : '';
+  const range = peak.streamGBpsRange
+    ? ` (${((100 * gbps) / peak.streamGBpsRange[1]).toFixed(0)}-${((100 * gbps) / peak.streamGBpsRange[0]).toFixed(0)}% over the peak's ${peak.repeats ?? ''} repeats)`
+    : '';
   const over = pct > 100 ? `; over 100%: ${BANDWIDTH_OVER_PEAK}` : '';
   return `${pct.toFixed(0)}%${range} of the ${peak.streamGBps.toFixed(1)} GB/s stream bandwidth (dilbench peak)${over}`;
 }
 
 /** "% of peak" for tables: the figure, its interval when known, and a pointer to the note above 100%. */
 export function pctOfPeakText(r: RooflinePoint): string {
-  const range = r.pctOfPeakComputeRange ? ` (${r.pctOfPeakComputeRange[0].toFixed(0)}-${r.pctOfPeakComputeRange[1].toFixed(0)})` : '';
+  const range = r.pctOfPeakComputeRange
+    ? ` (${r.pctOfPeakComputeRange[0].toFixed(0)}-${r.pctOfPeakComputeRange[1].toFixed(0)})`
+    : '';
   return `${r.pctOfPeakCompute.toFixed(1)}%${range}${r.overPeakNote && r.pctOfPeakCompute > 100 ? ' over peak, see note' : ''}`;
 }
 
@@ -99,7 +113,9 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
   checkPeak(peak);
   const { flops, bytes, timeMs } = input;
   if (!(flops >= 0) || !(bytes > 0) || !(timeMs > 0)) {
-    throw new RangeError(`roofline needs flops >= 0, bytes > 0 and time > 0, got ${flops}, ${bytes}, ${timeMs}`);
+    throw new RangeError(
+      `roofline needs flops >= 0, bytes > 0 and time > 0, got ${flops}, ${bytes}, ${timeMs}`,
+    );
   }
   const seconds = timeMs / 1000;
   const achievedGflops = flops / seconds / 1e9;
@@ -108,7 +124,8 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
   const ridge = peak.fmaGflops / peak.streamGBps;
   const attainableGflops = Math.min(peak.fmaGflops, arithmeticIntensity * peak.streamGBps);
   // uncertainty: the median's interval against the spread of the peak's repeats
-  const [tLo, tHi] = input.timeCi95Ms && input.timeCi95Ms[0] > 0 ? input.timeCi95Ms : [timeMs, timeMs];
+  const [tLo, tHi] =
+    input.timeCi95Ms && input.timeCi95Ms[0] > 0 ? input.timeCi95Ms : [timeMs, timeMs];
   const [fLo, fHi] = peak.fmaGflopsRange ?? [peak.fmaGflops, peak.fmaGflops];
   const [sLo, sHi] = peak.streamGBpsRange ?? [peak.streamGBps, peak.streamGBps];
   const pctRange = (work: number, roofLo: number, roofHi: number): [number, number] => [
@@ -128,7 +145,9 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
     achievedGBps,
     pctOfPeakCompute,
     pctOfPeakBandwidth,
-    ...(input.timeCi95Ms || peak.fmaGflopsRange ? { pctOfPeakComputeRange: computeRange, pctOfPeakBandwidthRange: bandwidthRange } : {}),
+    ...(input.timeCi95Ms || peak.fmaGflopsRange
+      ? { pctOfPeakComputeRange: computeRange, pctOfPeakBandwidthRange: bandwidthRange }
+      : {}),
     ...(over ? { overPeakNote: over } : {}),
     attainableGflops,
     pctOfRoofline: attainableGflops > 0 ? (100 * achievedGflops) / attainableGflops : 0,
@@ -149,11 +168,20 @@ export function rooflinePoint(input: RooflineInput, peak: Peak): RooflinePoint {
  */
 export function attachRoofline(row: ResultRow, peak: Peak): ResultRow {
   const median = row.stats?.medianMs;
-  if (row.status !== 'ok' || median === undefined || !(median > 0) || !(row.bytesPerIteration > 0)) return row;
+  if (row.status !== 'ok' || median === undefined || !(median > 0) || !(row.bytesPerIteration > 0))
+    return row;
   const ci = row.stats?.medianCi95Ms;
   return {
     ...row,
-    roofline: rooflinePoint({ flops: row.flopsPerIteration, bytes: row.bytesPerIteration, timeMs: median, ...(ci ? { timeCi95Ms: ci } : {}) }, peak),
+    roofline: rooflinePoint(
+      {
+        flops: row.flopsPerIteration,
+        bytes: row.bytesPerIteration,
+        timeMs: median,
+        ...(ci ? { timeCi95Ms: ci } : {}),
+      },
+      peak,
+    ),
   };
 }
 
@@ -177,7 +205,10 @@ export function describeGpuPeak(g: StoredGpuPeak): string {
 }
 
 /** The stored GPU peak when it was measured on a GPU named `gpuName` (the one the rows ran on). */
-export function matchingGpuPeak(gpu: StoredGpuPeak | undefined, gpuName: string | undefined): StoredGpuPeak | undefined {
+export function matchingGpuPeak(
+  gpu: StoredGpuPeak | undefined,
+  gpuName: string | undefined,
+): StoredGpuPeak | undefined {
   return gpu && gpuName && gpu.name === gpuName ? gpu : undefined;
 }
 
@@ -186,9 +217,17 @@ export function matchingGpuPeak(gpu: StoredGpuPeak | undefined, gpuName: string 
  * on the same threads and SIMD level), CUDA rows on `gpu` at their dtype. Rows without a
  * matching peak come back unchanged.
  */
-export function attachRooflines(rows: ResultRow[], peaks: { cpu?: Peak; gpu?: StoredGpuPeak }): ResultRow[] {
+export function attachRooflines(
+  rows: ResultRow[],
+  peaks: { cpu?: Peak; gpu?: StoredGpuPeak },
+): ResultRow[] {
   return rows.map((r) => {
-    const peak = r.device === 'cuda' ? (peaks.gpu ? gpuRooflinePeak(peaks.gpu, r.dtype) : undefined) : peaks.cpu;
+    const peak =
+      r.device === 'cuda'
+        ? peaks.gpu
+          ? gpuRooflinePeak(peaks.gpu, r.dtype)
+          : undefined
+        : peaks.cpu;
     return peak ? attachRoofline(r, peak) : r;
   });
 }

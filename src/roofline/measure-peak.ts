@@ -18,14 +18,21 @@ export interface RepeatedPeak {
   streamGBpsRange: [number, number];
 }
 
-export async function measureRepeatedPeak(binding: NativeBinding, threads: number, secondsEach: number, repeats: number): Promise<RepeatedPeak> {
+export async function measureRepeatedPeak(
+  binding: NativeBinding,
+  threads: number,
+  secondsEach: number,
+  repeats: number,
+): Promise<RepeatedPeak> {
   const fma: number[] = [];
   const stream: number[] = [];
   let simdLevel = '';
   for (let k = 0; k < repeats; k++) {
     const p = await binding.measurePeak(threads, secondsEach);
     if (!(p.fmaGflops > 0) || !(p.streamGBps > 0)) {
-      throw new Error(`peak measurement returned implausible numbers: ${p.fmaGflops} GFLOP/s, ${p.streamGBps} GB/s`);
+      throw new Error(
+        `peak measurement returned implausible numbers: ${p.fmaGflops} GFLOP/s, ${p.streamGBps} GB/s`,
+      );
     }
     fma.push(p.fmaGflops);
     stream.push(p.streamGBps);

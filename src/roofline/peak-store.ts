@@ -35,9 +35,12 @@ export interface StoredPeak {
 export function isGpuPeak(v: unknown): v is StoredGpuPeak {
   if (typeof v !== 'object' || v === null) return false;
   const g = v as Record<string, unknown>;
-  const positive = (k: string) => typeof g[k] === 'number' && (g[k]) > 0 && Number.isFinite(g[k]);
-  return typeof g.name === 'string' && g.name.length > 0 &&
-    ['fp16TensorTflops', 'bf16TensorTflops', 'fp32FmaTflops', 'copyGBps'].every(positive);
+  const positive = (k: string) => typeof g[k] === 'number' && g[k] > 0 && Number.isFinite(g[k]);
+  return (
+    typeof g.name === 'string' &&
+    g.name.length > 0 &&
+    ['fp16TensorTflops', 'bf16TensorTflops', 'fp32FmaTflops', 'copyGBps'].every(positive)
+  );
 }
 
 export function peakPath(outputDir = 'benchmark_results'): string {
@@ -61,9 +64,14 @@ export async function loadPeak(outputDir = 'benchmark_results'): Promise<StoredP
   }
   try {
     const v = JSON.parse(text) as Partial<StoredPeak>;
-    if (typeof v.fmaGflops === 'number' && v.fmaGflops > 0 && typeof v.streamGBps === 'number' && v.streamGBps > 0) {
+    if (
+      typeof v.fmaGflops === 'number' &&
+      v.fmaGflops > 0 &&
+      typeof v.streamGBps === 'number' &&
+      v.streamGBps > 0
+    ) {
       const peak = v as StoredPeak;
-      if (peak.gpu !== undefined && !isGpuPeak(peak.gpu)) delete peak.gpu;  // keep the CPU figures
+      if (peak.gpu !== undefined && !isGpuPeak(peak.gpu)) delete peak.gpu; // keep the CPU figures
       return peak;
     }
   } catch {

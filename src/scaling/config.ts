@@ -22,32 +22,98 @@ export interface ScalingConfig {
   seed?: number;
 }
 
-const FIELDS: Record<keyof ScalingConfig, { schema: z.ZodType; allowed: string; required: boolean }> = {
-  name: { schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), allowed: 'a name of letters, digits, _ . -', required: true },
+const FIELDS: Record<
+  keyof ScalingConfig,
+  { schema: z.ZodType; allowed: string; required: boolean }
+> = {
+  name: {
+    schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/),
+    allowed: 'a name of letters, digits, _ . -',
+    required: true,
+  },
   arch: { schema: z.enum(MODEL_ARCHS), allowed: MODEL_ARCHS.join(', '), required: true },
-  model: { schema: z.string().min(1), allowed: 'a model preset name or a YAML path', required: true },
-  context_lengths: { schema: z.array(z.number().int().min(1).max(1 << 20)).min(1).max(64), allowed: 'a list of 1 to 64 integers in [1, 1048576]', required: true },
-  num_tokens: { schema: z.number().int().min(0).max(100_000), allowed: 'an integer in [0, 100000]', required: true },
-  num_runs: { schema: z.number().int().min(1).max(10_000), allowed: 'an integer in [1, 10000]', required: true },
-  warmup_runs: { schema: z.number().int().min(0).max(10_000), allowed: 'an integer in [0, 10000]', required: true },
-  implementation: { schema: z.string().regex(/^[a-z][a-z0-9_-]*$/), allowed: 'an implementation name such as flash, naive', required: false },
-  threads: { schema: z.number().int().min(1).max(4096), allowed: 'an integer in [1, 4096]', required: false },
-  seed: { schema: z.number().int().min(0).max(2 ** 31 - 1), allowed: 'an integer in [0, 2147483647]', required: false },
+  model: {
+    schema: z.string().min(1),
+    allowed: 'a model preset name or a YAML path',
+    required: true,
+  },
+  context_lengths: {
+    schema: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 20),
+      )
+      .min(1)
+      .max(64),
+    allowed: 'a list of 1 to 64 integers in [1, 1048576]',
+    required: true,
+  },
+  num_tokens: {
+    schema: z.number().int().min(0).max(100_000),
+    allowed: 'an integer in [0, 100000]',
+    required: true,
+  },
+  num_runs: {
+    schema: z.number().int().min(1).max(10_000),
+    allowed: 'an integer in [1, 10000]',
+    required: true,
+  },
+  warmup_runs: {
+    schema: z.number().int().min(0).max(10_000),
+    allowed: 'an integer in [0, 10000]',
+    required: true,
+  },
+  implementation: {
+    schema: z.string().regex(/^[a-z][a-z0-9_-]*$/),
+    allowed: 'an implementation name such as flash, naive',
+    required: false,
+  },
+  threads: {
+    schema: z.number().int().min(1).max(4096),
+    allowed: 'an integer in [1, 4096]',
+    required: false,
+  },
+  seed: {
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+    allowed: 'an integer in [0, 2147483647]',
+    required: false,
+  },
 };
 
 /** The zod schema of a scaling config (field checks; cross-field checks in validateScalingConfig). */
 export const scalingConfigSchema = z
-  .object(Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()])))
+  .object(
+    Object.fromEntries(
+      Object.entries(FIELDS).map(([k, f]) => [k, f.required ? f.schema : f.schema.optional()]),
+    ),
+  )
   .strict();
 
 export function validateScalingConfig(raw: unknown, where = 'config'): ScalingConfig {
   const field = (k: string): string => `${where}: ${k}`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(where, raw, 'a mapping with name, arch, model, context_lengths, num_tokens, num_runs, warmup_runs, implementation');
+    throw new ConfigError(
+      where,
+      raw,
+      'a mapping with name, arch, model, context_lengths, num_tokens, num_runs, warmup_runs, implementation',
+    );
   }
   const obj = raw as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
-    if (!(k in FIELDS)) throw new ConfigError(field(k), obj[k], `one of ${Object.keys(FIELDS).join(', ')}`, 'unknown field');
+    if (!(k in FIELDS))
+      throw new ConfigError(
+        field(k),
+        obj[k],
+        `one of ${Object.keys(FIELDS).join(', ')}`,
+        'unknown field',
+      );
   }
   for (const [k, spec] of Object.entries(FIELDS)) {
     const v = obj[k];
@@ -57,12 +123,20 @@ export function validateScalingConfig(raw: unknown, where = 'config'): ScalingCo
     }
     if (!spec.schema.safeParse(v).success) throw new ConfigError(field(k), v, spec.allowed);
   }
-  const c = { implementation: 'flash', ...(scalingConfigSchema.parse(obj) as object) } as ScalingConfig;
+  const c = {
+    implementation: 'flash',
+    ...(scalingConfigSchema.parse(obj) as object),
+  } as ScalingConfig;
   if (c.arch !== 'encoder' && c.num_tokens < 1) {
-    throw new ConfigError(field('num_tokens'), c.num_tokens, `an integer >= 1 for arch ${c.arch} (decode steps)`);
+    throw new ConfigError(
+      field('num_tokens'),
+      c.num_tokens,
+      `an integer >= 1 for arch ${c.arch} (decode steps)`,
+    );
   }
   const sorted = [...c.context_lengths].sort((a, b) => a - b);
-  if (new Set(sorted).size !== sorted.length) throw new ConfigError(field('context_lengths'), c.context_lengths, 'distinct lengths');
+  if (new Set(sorted).size !== sorted.length)
+    throw new ConfigError(field('context_lengths'), c.context_lengths, 'distinct lengths');
   c.context_lengths = sorted;
   return c;
 }

@@ -29,7 +29,14 @@ import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.
 import { writePngAtomic } from '../inference/files.js';
 import { toCsvText } from '../reports/csv.js';
 import { loadScalingConfig, validateScalingConfig, type ScalingConfig } from './config.js';
-import { modelSides, runEachSide, placementOf, roundRatio, type ModelSide, type ModelSideBinding } from '../inference/sides.js';
+import {
+  modelSides,
+  runEachSide,
+  placementOf,
+  roundRatio,
+  type ModelSide,
+  type ModelSideBinding,
+} from '../inference/sides.js';
 import { compareSidePoints } from '../suite/side-comparison.js';
 import type { DeviceName, DTypeName } from '../native/binding.js';
 import { sideKey, type RunSide } from '../suite/sides.js';
@@ -110,10 +117,32 @@ export interface ScalingTableRow extends ScalingPlotRow {
 }
 
 export const TABLE_COLUMNS: readonly (keyof ScalingTableRow)[] = [
-  'exp_id', 'model', 'arch', 'context_length', 'latency_ms', 'throughput', 'max_memory_gb', 'throughput_unit', 'latency_min_ms',
-  'latency_max_ms', 'latency_std_ms', 'latency_ci95_low_ms', 'latency_ci95_high_ms', 'prefill_ms', 'decode_ms_per_token', 'num_tokens',
-  'num_runs', 'implementation', 'threads', 'memory_estimated', 'name', 'run_id', 'created_at', 'cpu_model',
-  'device', 'dtype',
+  'exp_id',
+  'model',
+  'arch',
+  'context_length',
+  'latency_ms',
+  'throughput',
+  'max_memory_gb',
+  'throughput_unit',
+  'latency_min_ms',
+  'latency_max_ms',
+  'latency_std_ms',
+  'latency_ci95_low_ms',
+  'latency_ci95_high_ms',
+  'prefill_ms',
+  'decode_ms_per_token',
+  'num_tokens',
+  'num_runs',
+  'implementation',
+  'threads',
+  'memory_estimated',
+  'name',
+  'run_id',
+  'created_at',
+  'cpu_model',
+  'device',
+  'dtype',
 ];
 
 export interface ScalingOptions {
@@ -153,21 +182,36 @@ function encoderMemoryEstimate(c: ModelConfig, weightBytes: number, n: number): 
 
 export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult> {
   const log = opts.log ?? (() => undefined);
-  const cfg = typeof opts.config === 'string' ? loadScalingConfig(opts.config) : validateScalingConfig(opts.config);
+  const cfg =
+    typeof opts.config === 'string'
+      ? loadScalingConfig(opts.config)
+      : validateScalingConfig(opts.config);
   const where = typeof opts.config === 'string' ? opts.config : 'config';
   let model: ModelConfig;
   try {
     model = loadModelConfig(cfg.model);
   } catch (e) {
-    if (e instanceof ConfigError && e.field === 'model') throw new ConfigError(`${where}: model`, cfg.model, e.allowed, e.detail);
+    if (e instanceof ConfigError && e.field === 'model')
+      throw new ConfigError(`${where}: model`, cfg.model, e.allowed, e.detail);
     throw e;
   }
   if (model.arch !== cfg.arch) {
-    throw new ConfigError(`${where}: arch`, cfg.arch, `the architecture of model ${model.name} (${model.arch})`);
+    throw new ConfigError(
+      `${where}: arch`,
+      cfg.arch,
+      `the architecture of model ${model.name} (${model.arch})`,
+    );
   }
   const decoderTokens = cfg.arch === 'encoder' ? 0 : cfg.num_tokens;
-  const needed = (l: number): number => (cfg.arch === 'decoder' ? l + decoderTokens : cfg.arch === 'encoder-decoder' ? Math.max(l, decoderTokens + 1) : l);
-  const tooLong = cfg.context_lengths.filter((l) => model.positional === 'learned' && needed(l) > model.maxPositions);
+  const needed = (l: number): number =>
+    cfg.arch === 'decoder'
+      ? l + decoderTokens
+      : cfg.arch === 'encoder-decoder'
+        ? Math.max(l, decoderTokens + 1)
+        : l;
+  const tooLong = cfg.context_lengths.filter(
+    (l) => model.positional === 'learned' && needed(l) > model.maxPositions,
+  );
   if (tooLong.length) {
     throw new ConfigError(
       `${where}: context_lengths`,
@@ -175,34 +219,52 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
       `lengths with context${cfg.arch === 'decoder' ? ' + num_tokens' : ''} <= ${model.maxPositions} (${model.name} positions); too long: ${tooLong.join(', ')}`,
     );
   }
-  const threads = opts.threads ?? cfg.threads ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const threads =
+    opts.threads ??
+    cfg.threads ??
+    (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const out = resolve(opts.out ?? 'benchmark_results');
   const binding = opts.binding ?? getModelBinding();
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
   const resolved = modelSides(opts, binding);
   const sides: ModelSide[] = resolved.sides.map((x) => ({ ...x }));
-  if (resolved.deviceSelection) log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
+  if (resolved.deviceSelection)
+    log(`--device auto: ${resolved.deviceSelection.device} (${resolved.deviceSelection.reason})`);
   const seed = cfg.seed ?? 1234;
   const runOpts = { implementation: cfg.implementation, threads, useCache: true };
 
   /** Every context length on one side's own model. */
-  const runSide = async (side: ModelSide): Promise<{ points: ScalingPoint[]; parameterCount: number }> => {
+  const runSide = async (
+    side: ModelSide,
+  ): Promise<{ points: ScalingPoint[]; parameterCount: number }> => {
     const nm: NativeModel = await binding.createModel(model, { seed }, placementOf(side));
-    log(`${cfg.name} ${sideKey(side)}: ${model.name} (${model.arch}, ${(nm.parameterCount / 1e6).toFixed(1)}M parameters), lengths ${cfg.context_lengths.join(', ')}`);
+    log(
+      `${cfg.name} ${sideKey(side)}: ${model.name} (${model.arch}, ${(nm.parameterCount / 1e6).toFixed(1)}M parameters), lengths ${cfg.context_lengths.join(', ')}`,
+    );
     const points: ScalingPoint[] = [];
     try {
       for (const L of cfg.context_lengths) {
         if (opts.signal?.aborted) break;
         const prompt = syntheticPrompt(L, model.vocabSize, seed + L);
         const p: ScalingPoint = {
-          context_length: L, latency_samples_ms: [], prefill_samples_ms: [], decode_ms_per_token_samples: [], peak_memory_bytes: 0, kv_cache_bytes: 0, memory_estimated: false,
-          device: side.device, dtype: side.dtype,
+          context_length: L,
+          latency_samples_ms: [],
+          prefill_samples_ms: [],
+          decode_ms_per_token_samples: [],
+          peak_memory_bytes: 0,
+          kv_cache_bytes: 0,
+          memory_estimated: false,
+          device: side.device,
+          dtype: side.dtype,
         };
         // the engine samples the requests: warmup_runs discarded, then num_runs timed
         const counts = { warmup: cfg.warmup_runs, runs: cfg.num_runs, signal: opts.signal };
         if (cfg.arch === 'encoder') {
           // forward returns no timings: the engine's clock around it (on cuda it includes the copy of the hidden states back)
-          const m = await measureCalls(() => nm.forward(prompt, { implementation: cfg.implementation, threads }), { ...counts, keepResults: false });
+          const m = await measureCalls(
+            () => nm.forward(prompt, { implementation: cfg.implementation, threads }),
+            { ...counts, keepResults: false },
+          );
           if (!m) break; // interrupted inside this length: not a full point
           p.latency_samples_ms = m.measurement.samplesMs;
           p.prefill_samples_ms = m.measurement.samplesMs.slice();
@@ -210,12 +272,17 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
           p.peak_memory_bytes = encoderMemoryEstimate(model, nm.weightBytes, L);
           p.memory_estimated = true;
         } else {
-          const m = await measureCalls(() => nm.generate(prompt, decoderTokens, runOpts), { ...counts, durationNs: generationNs });
+          const m = await measureCalls(() => nm.generate(prompt, decoderTokens, runOpts), {
+            ...counts,
+            durationNs: generationNs,
+          });
           if (!m) break; // interrupted inside this length: not a full point
           p.latency_samples_ms = m.measurement.samplesMs;
           for (const r of m.results) {
             p.prefill_samples_ms.push(r.prefillNs / 1e6);
-            p.decode_ms_per_token_samples.push(r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0);
+            p.decode_ms_per_token_samples.push(
+              r.stepNs.length ? r.stepNs.reduce((a, b) => a + b, 0) / r.stepNs.length / 1e6 : 0,
+            );
           }
           // peaks over every request, warm-up included
           for (const r of m.all) {
@@ -224,7 +291,9 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
           }
         }
         points.push(p);
-        log(`  ${sideKey(side)} context ${L}: median ${median(p.latency_samples_ms).toFixed(2)} ms`);
+        log(
+          `  ${sideKey(side)} context ${L}: median ${median(p.latency_samples_ms).toFixed(2)} ms`,
+        );
       }
     } finally {
       nm.dispose();
@@ -265,19 +334,35 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
   const resultsDir = join(out, 'results');
   const text = JSON.stringify(file, null, 2) + '\n';
   let json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}.json`);
-  for (let n = 2; !writeFileAtomicExclusive(json, text); n++) json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}-${n}.json`);
+  for (let n = 2; !writeFileAtomicExclusive(json, text); n++)
+    json = join(resultsDir, `${SCALING_PREFIX}${fileTimestamp(createdAt)}-${n}.json`);
   const outputs = await writeScalingOutputs(resultsDir, out, { plots: opts.plots !== false });
-  return { file, files: { json, csv: outputs.csv, figure: outputs.figure }, rows: outputs.rows, warnings: [...warnings, ...outputs.warnings] };
+  return {
+    file,
+    files: { json, csv: outputs.csv, figure: outputs.figure },
+    rows: outputs.rows,
+    warnings: [...warnings, ...outputs.warnings],
+  };
 }
 
 /** Each side's points against the first side's, per context length both finished (suite/side-comparison.ts). */
 export function compareScalingSides(points: ScalingPoint[]): ScalingSideComparison[] {
   const first = points[0];
   if (!first) return [];
-  const sideOf = (p: ScalingPoint): RunSide => ({ device: (p.device ?? 'cpu') as DeviceName, dtype: (p.dtype ?? 'fp32') as DTypeName });
+  const sideOf = (p: ScalingPoint): RunSide => ({
+    device: (p.device ?? 'cpu') as DeviceName,
+    dtype: (p.dtype ?? 'fp32') as DTypeName,
+  });
   const baseline = sideOf(first);
   const compared = compareSidePoints(
-    points.map((p) => ({ side: sideOf(p), name: 'request', length: p.context_length, samplesMs: p.latency_samples_ms, peakMemoryBytes: p.peak_memory_bytes, threads: 0 })),
+    points.map((p) => ({
+      side: sideOf(p),
+      name: 'request',
+      length: p.context_length,
+      samplesMs: p.latency_samples_ms,
+      peakMemoryBytes: p.peak_memory_bytes,
+      threads: 0,
+    })),
     baseline,
   );
   return compared.flatMap((c) =>
@@ -340,19 +425,25 @@ function isScalingFile(v: unknown): v is ScalingResultFile {
 }
 
 /** Every scaling result file (inference_scaling_*.json) under `dir`, up to `depth` levels, oldest first. */
-export function loadScalingFiles(dir: string, depth = 2): { files: { path: string; file: ScalingResultFile }[]; warnings: string[] } {
+export function loadScalingFiles(
+  dir: string,
+  depth = 2,
+): { files: { path: string; file: ScalingResultFile }[]; warnings: string[] } {
   const files: { path: string; file: ScalingResultFile }[] = [];
   const warnings: string[] = [];
   const walk = (d: string, level: number): void => {
     let names: string[];
     try {
-      names = readdirSync(d, { withFileTypes: true }).map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
+      names = readdirSync(d, { withFileTypes: true })
+        .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
+        .sort();
     } catch {
       return;
     }
     for (const name of names) {
       if (name.endsWith('/')) {
-        if (level < depth && !name.startsWith('.') && name !== 'node_modules/') walk(join(d, name.slice(0, -1)), level + 1);
+        if (level < depth && !name.startsWith('.') && name !== 'node_modules/')
+          walk(join(d, name.slice(0, -1)), level + 1);
         continue;
       }
       if (!name.startsWith(SCALING_PREFIX) || !name.endsWith('.json')) continue;
@@ -379,7 +470,13 @@ export async function writeScalingOutputs(
   resultsDir: string,
   out: string,
   options: { plots?: boolean; figureFormats?: ('svg' | 'png')[] } = {},
-): Promise<{ rows: ScalingTableRow[]; warnings: string[]; csv: string; figure?: string; files: string[] }> {
+): Promise<{
+  rows: ScalingTableRow[];
+  warnings: string[];
+  csv: string;
+  figure?: string;
+  files: string[];
+}> {
   const loaded = loadScalingFiles(resultsDir);
   const rows = loaded.files.flatMap((f) => scalingRows(f.file));
   const files: string[] = [];
@@ -389,11 +486,15 @@ export async function writeScalingOutputs(
   let figure: string | undefined;
   if (options.plots !== false && rows.length) {
     const latest = new Map<string, string>();
-    for (const f of loaded.files) latest.set(`${f.file.config.arch}|${f.file.model.name}`, f.file.exp_id);
+    for (const f of loaded.files)
+      latest.set(`${f.file.config.arch}|${f.file.model.name}`, f.file.exp_id);
     const keep = new Set(latest.values());
     const shown = rows.filter((r) => keep.has(r.exp_id));
     const cpu = shown[0]?.cpu_model ?? '';
-    const spec = latencyCurveSpec(shown, `${cpu}; band: fastest to slowest run; latest experiment per architecture`);
+    const spec = latencyCurveSpec(
+      shown,
+      `${cpu}; band: fastest to slowest run; latest experiment per architecture`,
+    );
     if (spec) {
       const formats = options.figureFormats ?? ['png'];
       try {

@@ -22,10 +22,16 @@ export function repetitionEstimate(repetitions: readonly (readonly number[])[]):
  * `resamples` replicates of log(repetitionEstimate): each draws as many repetitions as there are,
  * with replacement, and for each drawn one a within-repetition bootstrap median.
  */
-export function hierarchicalLogReplicates(repetitions: readonly (readonly number[])[], resamples: number, rng: Rng): Float64Array {
+export function hierarchicalLogReplicates(
+  repetitions: readonly (readonly number[])[],
+  resamples: number,
+  rng: Rng,
+): Float64Array {
   const r = repetitions.length;
   if (r === 0) throw new RangeError('hierarchical bootstrap needs at least one repetition');
-  for (const rep of repetitions) if (rep.length === 0) throw new RangeError('hierarchical bootstrap: a repetition has no samples');
+  for (const rep of repetitions)
+    if (rep.length === 0)
+      throw new RangeError('hierarchical bootstrap: a repetition has no samples');
   const inner = repetitions.map((rep) => {
     const meds = bootstrapMedians(rep, INNER_RESAMPLES, rng);
     return meds.map(Math.log);

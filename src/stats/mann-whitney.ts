@@ -56,7 +56,8 @@ function exactUDistribution(m: number, n: number): Float64Array {
 export function mannWhitneyU(x: ArrayLike<number>, y: ArrayLike<number>): MannWhitneyResult {
   const n1 = x.length;
   const n2 = y.length;
-  if (n1 === 0 || n2 === 0) throw new RangeError('mannWhitneyU: both samples need at least one value');
+  if (n1 === 0 || n2 === 0)
+    throw new RangeError('mannWhitneyU: both samples need at least one value');
   const xs = Array.from(x);
   const ys = Array.from(y);
   const r1 = wilcoxonRankSum(xs, ys);
@@ -69,7 +70,7 @@ export function mannWhitneyU(x: ArrayLike<number>, y: ArrayLike<number>): MannWh
   const nn = n1 + n2;
   let tieTerm = 0;
   let hasTies = false;
-  for (let i = 0; i < nn; ) {
+  for (let i = 0; i < nn;) {
     let j = i + 1;
     while (j < nn && pooled[j] === pooled[i]) j++;
     const t = j - i;

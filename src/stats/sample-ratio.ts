@@ -19,7 +19,12 @@ export interface SampleRatio {
   logReplicates: Float64Array;
 }
 
-export function compareSamples(base: readonly number[], other: readonly number[], rng: Rng, resamples = 2000): SampleRatio {
+export function compareSamples(
+  base: readonly number[],
+  other: readonly number[],
+  rng: Rng,
+  resamples = 2000,
+): SampleRatio {
   const bRep = bootstrapMedians(base, resamples, rng);
   const oRep = bootstrapMedians(other, resamples, rng);
   const ratios = new Float64Array(resamples);
@@ -32,5 +37,13 @@ export function compareSamples(base: readonly number[], other: readonly number[]
   const baseMedian = median(base);
   const otherMedian = median(other);
   const mw = mannWhitneyU(other, base);
-  return { baseMedian, otherMedian, ratio: otherMedian / baseMedian, ratioCi95: percentileInterval(ratios, 0.95), pValue: mw.p, test: mw.method, logReplicates };
+  return {
+    baseMedian,
+    otherMedian,
+    ratio: otherMedian / baseMedian,
+    ratioCi95: percentileInterval(ratios, 0.95),
+    pValue: mw.p,
+    test: mw.method,
+    logReplicates,
+  };
 }

@@ -59,7 +59,8 @@ export function fitPowerLaw(points: readonly ScalingPoint[], confidence = 0.95):
   const pts = validPoints(points);
   const m = pts.length;
   if (m < 2) throw new RangeError(`fitPowerLaw needs at least 2 positive points, got ${m}`);
-  if (new Set(pts.map((p) => p.n)).size < 2) throw new RangeError('fitPowerLaw needs at least 2 distinct sizes');
+  if (new Set(pts.map((p) => p.n)).size < 2)
+    throw new RangeError('fitPowerLaw needs at least 2 distinct sizes');
   const xy = pts.map((p) => [Math.log(p.n), Math.log(p.time)] as [number, number]);
   const { m: k, b } = linearRegression(xy);
   const xs = xy.map((p) => p[0]);
@@ -99,7 +100,8 @@ const COMPLEXITIES: Record<ComplexityName, (n: number) => number> = {
  */
 export function bestComplexity(points: readonly ScalingPoint[]): ComplexityFit {
   const pts = validPoints(points);
-  if (pts.length < 2) throw new RangeError(`bestComplexity needs at least 2 positive points, got ${pts.length}`);
+  if (pts.length < 2)
+    throw new RangeError(`bestComplexity needs at least 2 positive points, got ${pts.length}`);
   const meanTime = pts.reduce((s, p) => s + p.time, 0) / pts.length;
   const models = {} as ComplexityFit['models'];
   let best: ComplexityName = 'N';
@@ -170,7 +172,9 @@ export function findCrossovers(
 }
 
 /** Crossovers for every pair of implementations in `series` (name -> points). */
-export function findAllCrossovers(series: ReadonlyMap<string, readonly ScalingPoint[]>): Crossover[] {
+export function findAllCrossovers(
+  series: ReadonlyMap<string, readonly ScalingPoint[]>,
+): Crossover[] {
   const names = [...series.keys()].sort();
   const out: Crossover[] = [];
   for (let i = 0; i < names.length; i++) {
@@ -216,8 +220,20 @@ export interface ScalingAnalysis {
 }
 
 /** The configuration group a row is fitted in (device, dtype, batch, heads, kv heads, head dim, mask). */
-export function scalingGroup(r: Omit<ScalingRow, 'implementation' | 'status' | 'seqLen' | 'stats'>): string {
-  return [r.device, r.dtype, `b${r.batch}`, `h${r.heads}`, `kv${r.kvHeads}`, `d${r.headDim}`, r.causal ? 'causal' : 'full'].map(String).join(' ');
+export function scalingGroup(
+  r: Omit<ScalingRow, 'implementation' | 'status' | 'seqLen' | 'stats'>,
+): string {
+  return [
+    r.device,
+    r.dtype,
+    `b${r.batch}`,
+    `h${r.heads}`,
+    `kv${r.kvHeads}`,
+    `d${r.headDim}`,
+    r.causal ? 'causal' : 'full',
+  ]
+    .map(String)
+    .join(' ');
 }
 
 /**
@@ -225,7 +241,8 @@ export function scalingGroup(r: Omit<ScalingRow, 'implementation' | 'status' | '
  * ends): N is 1, N^2 is 2, N log N is 1 + log(log n2 / log n1) / log(n2 / n1) (about 1.1 over 1K-16K).
  */
 export function complexityExponents(n1: number, n2: number): Record<ComplexityName, number> {
-  const nlogn = n2 > n1 && n1 > 1 ? 1 + Math.log(Math.log(n2) / Math.log(n1)) / Math.log(n2 / n1) : 1;
+  const nlogn =
+    n2 > n1 && n1 > 1 ? 1 + Math.log(Math.log(n2) / Math.log(n1)) / Math.log(n2 / n1) : 1;
   return { N: 1, 'N log N': nlogn, 'N^2': 2 };
 }
 

@@ -39,7 +39,8 @@ function checkSamples(samples: ArrayLike<number>, what: string): void {
   if (samples.length === 0) throw new RangeError(`${what}: no samples`);
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i] as number;
-    if (!Number.isFinite(v)) throw new RangeError(`${what}: sample ${i} is not a finite number (${v})`);
+    if (!Number.isFinite(v))
+      throw new RangeError(`${what}: sample ${i} is not a finite number (${v})`);
   }
 }
 
@@ -61,7 +62,11 @@ export function median(values: ArrayLike<number>): number {
  * Bootstrap replicates of the median: `resamples` medians of resamples drawn with replacement,
  * driven by `rng`. Returned unsorted, in draw order (callers pairing replicates rely on it).
  */
-export function bootstrapMedians(samples: ArrayLike<number>, resamples: number, rng: Rng): Float64Array {
+export function bootstrapMedians(
+  samples: ArrayLike<number>,
+  resamples: number,
+  rng: Rng,
+): Float64Array {
   const n = samples.length;
   // sorted first, so the replicates depend on the multiset of samples, not on their order
   const src = Float64Array.from(samples).sort();
@@ -76,14 +81,20 @@ export function bootstrapMedians(samples: ArrayLike<number>, resamples: number, 
 }
 
 /** Percentile interval of bootstrap replicates (type 7 quantiles of the replicates). */
-export function percentileInterval(replicates: ArrayLike<number>, confidence = 0.95): [number, number] {
+export function percentileInterval(
+  replicates: ArrayLike<number>,
+  confidence = 0.95,
+): [number, number] {
   const sorted = toSortedArray(replicates);
   const alpha = (1 - confidence) / 2;
   return [quantileSorted(sorted, alpha), quantileSorted(sorted, 1 - alpha)];
 }
 
 /** Seeded percentile-bootstrap confidence interval of the median. Reproducible for a given seed. */
-export function bootstrapMedianCi(samples: ArrayLike<number>, options: BootstrapOptions = {}): [number, number] {
+export function bootstrapMedianCi(
+  samples: ArrayLike<number>,
+  options: BootstrapOptions = {},
+): [number, number] {
   checkSamples(samples, 'bootstrapMedianCi');
   const resamples = options.resamples ?? DEFAULT_BOOTSTRAP_RESAMPLES;
   const rng = createRng(options.seed ?? DEFAULT_BOOTSTRAP_SEED);
@@ -116,7 +127,10 @@ export function tukeyOutliers(samples: ArrayLike<number>): OutlierCounts {
  * the raw median absolute deviation (not scaled by 1.4826). All samples are kept: outliers are
  * only counted.
  */
-export function summarize(samplesMs: ArrayLike<number>, options: BootstrapOptions = {}): SampleStats {
+export function summarize(
+  samplesMs: ArrayLike<number>,
+  options: BootstrapOptions = {},
+): SampleStats {
   checkSamples(samplesMs, 'summarize');
   const sorted = toSortedArray(samplesMs);
   const n = sorted.length;
@@ -154,5 +168,7 @@ export function relativeStandardError(samples: ArrayLike<number>): number {
   if (n < 2) return Number.POSITIVE_INFINITY;
   const arr = Array.from(samples);
   const m = ssMean(arr);
-  return m !== 0 ? sampleStandardDeviation(arr) / Math.sqrt(n) / Math.abs(m) : Number.POSITIVE_INFINITY;
+  return m !== 0
+    ? sampleStandardDeviation(arr) / Math.sqrt(n) / Math.abs(m)
+    : Number.POSITIVE_INFINITY;
 }

@@ -13,7 +13,6 @@ export interface OwnField {
   allowed: string;
 }
 
-
 /** "1K,4K" | ["1K", 4096] -> numbers (K = 1024, M = 1048576; plain exponents like 1e9 too) */
 export function lengthList(max: number): z.ZodType {
   return z.preprocess(
@@ -22,7 +21,9 @@ export function lengthList(max: number): z.ZodType {
       if (!Array.isArray(items)) return v;
       const out: unknown[] = [];
       for (const it of items) {
-        if (typeof it === 'string') for (const s of it.split(/[\s,]+/).filter(Boolean)) out.push(/e/i.test(s) ? Number(s) : parseLength(s));
+        if (typeof it === 'string')
+          for (const s of it.split(/[\s,]+/).filter(Boolean))
+            out.push(/e/i.test(s) ? Number(s) : parseLength(s));
         else out.push(it);
       }
       return out;
@@ -47,12 +48,26 @@ export function parseFamilyOptions<E extends Record<string, unknown>>(
       if (!r.success) throw new ConfigError(k, v, field.allowed, r.error.issues[0]?.message);
       ownValues[k] = r.data;
     } else if (k === 'range' || k === 'customLengths') {
-      throw new ConfigError(k, v, 'not an option of this suite (its lengths are its own)', 'unknown option');
+      throw new ConfigError(
+        k,
+        v,
+        'not an option of this suite (its lengths are its own)',
+        'unknown option',
+      );
     } else {
       rest[k] = v;
     }
   }
-  const base = parseSequenceRangesOptions({ ...rest, range: 'custom', customLengths: [1] }, { strict: true });
+  const base = parseSequenceRangesOptions(
+    { ...rest, range: 'custom', customLengths: [1] },
+    { strict: true },
+  );
   const ls = lengths(ownValues);
-  return { ...base, range: 'custom', lengths: ls, customLengths: undefined, ...ownValues } as SequenceRangesOptions & E;
+  return {
+    ...base,
+    range: 'custom',
+    lengths: ls,
+    customLengths: undefined,
+    ...ownValues,
+  } as SequenceRangesOptions & E;
 }

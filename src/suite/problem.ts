@@ -5,12 +5,18 @@ import type { SequenceRangesOptions } from '../config/schema.js';
 import type { DeviceName, NativeProblem } from '../native/binding.js';
 import type { SuitePoint } from './types.js';
 
-export type ShapeOptions = Pick<SequenceRangesOptions, 'device' | 'batchSize' | 'heads' | 'kvHeads' | 'headDim' | 'causal' | 'seed'> &
+export type ShapeOptions = Pick<
+  SequenceRangesOptions,
+  'device' | 'batchSize' | 'heads' | 'kvHeads' | 'headDim' | 'causal' | 'seed'
+> &
   Partial<Pick<SequenceRangesOptions, 'dtype'>>;
 
 /** The backend of options whose `--device auto` the runner has resolved. */
 export function concreteDevice(device: ShapeOptions['device']): DeviceName {
-  if (device === 'auto') throw new Error("internal error: --device auto must be resolved (runSuite) before problems are built");
+  if (device === 'auto')
+    throw new Error(
+      'internal error: --device auto must be resolved (runSuite) before problems are built',
+    );
   return device;
 }
 
@@ -38,6 +44,11 @@ export function problemFor(
 }
 
 /** Every (length, implementation) pair, lengths outermost. */
-export function gridPoints(o: ShapeOptions & ImplParams & { lengths: number[] }, implementations: string[]): SuitePoint[] {
-  return o.lengths.flatMap((seqLen) => implementations.map((implementation) => ({ problem: problemFor(o, implementation, seqLen) })));
+export function gridPoints(
+  o: ShapeOptions & ImplParams & { lengths: number[] },
+  implementations: string[],
+): SuitePoint[] {
+  return o.lengths.flatMap((seqLen) =>
+    implementations.map((implementation) => ({ problem: problemFor(o, implementation, seqLen) })),
+  );
 }

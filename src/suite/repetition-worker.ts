@@ -34,7 +34,11 @@ process.on('message', (m: { type: 'run'; request: RepetitionRequest } | { type: 
       await send({ type: 'result', file });
     } catch (e) {
       const code = (e as { code?: unknown })?.code;
-      await send({ type: 'error', message: e instanceof Error ? e.message : String(e), ...(typeof code === 'string' ? { code } : {}) });
+      await send({
+        type: 'error',
+        message: e instanceof Error ? e.message : String(e),
+        ...(typeof code === 'string' ? { code } : {}),
+      });
     }
     process.disconnect();
   })();

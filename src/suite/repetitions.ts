@@ -44,7 +44,9 @@ export function workerScript(): string {
   if (existsSync(beside)) return beside;
   const built = resolve(here, '../../dist/src/suite/repetition-worker.js');
   if (existsSync(built)) return built;
-  throw new Error(`--repetitions: the worker script is missing (looked for ${beside} and ${built}); run \`npm run build:ts\``);
+  throw new Error(
+    `--repetitions: the worker script is missing (looked for ${beside} and ${built}); run \`npm run build:ts\``,
+  );
 }
 
 /**
@@ -56,7 +58,10 @@ export function runRepetitionInWorker(
   opts: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {},
 ): Promise<ResultFile> {
   return new Promise((resolvePromise, reject) => {
-    const child = fork(workerScript(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(workerScript(), [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
     let settled = false;
     const onAbort = () => child.connected && child.send({ type: 'abort' });
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -69,10 +74,19 @@ export function runRepetitionInWorker(
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.event);
       else if (m.type === 'result') done(() => resolvePromise(m.file));
-      else if (m.type === 'error') done(() => reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {})));
+      else if (m.type === 'error')
+        done(() => reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {})));
     });
     child.on('error', (e) => done(() => reject(e)));
-    child.on('exit', (code, sig) => done(() => reject(new Error(`repetition worker exited (${sig ?? `code ${code}`}) before sending its result`))));
+    child.on('exit', (code, sig) =>
+      done(() =>
+        reject(
+          new Error(
+            `repetition worker exited (${sig ?? `code ${code}`}) before sending its result`,
+          ),
+        ),
+      ),
+    );
     child.send({ type: 'run', request });
   });
 }
@@ -87,12 +101,20 @@ function repetitionInterference(reps: RepetitionResult[]): Interference | undefi
   return {
     ...base,
     flagged: flagged.length > 0,
-    reason: flagged.length > 0 ? `in ${flagged.length} of ${reps.length} repetitions: ${base.reason}` : null,
+    reason:
+      flagged.length > 0
+        ? `in ${flagged.length} of ${reps.length} repetitions: ${base.reason}`
+        : null,
   };
 }
 
 /** Pooled statistics and rates of a row from its repetitions. */
-function pooledRow(first: ResultRow, reps: RepetitionResult[], failures: string[], seed: number | undefined): ResultRow {
+function pooledRow(
+  first: ResultRow,
+  reps: RepetitionResult[],
+  failures: string[],
+  seed: number | undefined,
+): ResultRow {
   const samplesMs = reps.flatMap((r) => r.samplesMs);
   const stats = summarize(samplesMs, seed !== undefined ? { seed } : {});
   const seconds = stats.medianMs / 1000;
@@ -109,7 +131,11 @@ function pooledRow(first: ResultRow, reps: RepetitionResult[], failures: string[
   const interference = repetitionInterference(reps);
   if (interference) row.interference = interference;
   else delete row.interference;
-  if (failures.length) row.warnings = [...(row.warnings ?? []), `${failures.length} of ${failures.length + reps.length} repetitions did not run: ${failures[0]}`];
+  if (failures.length)
+    row.warnings = [
+      ...(row.warnings ?? []),
+      `${failures.length} of ${failures.length + reps.length} repetitions did not run: ${failures[0]}`,
+    ];
   return row;
 }
 
@@ -125,7 +151,8 @@ export function mergeRepetitions(files: ResultFile[]): ResultFile {
   // and how many of each key are taken so far
   const perFile = files.map((file) => {
     const okByKey = new Map<string, ResultRow[]>();
-    for (const r of file.results) if (r.status === 'ok') okByKey.set(rowKey(r), [...(okByKey.get(rowKey(r)) ?? []), r]);
+    for (const r of file.results)
+      if (r.status === 'ok') okByKey.set(rowKey(r), [...(okByKey.get(rowKey(r)) ?? []), r]);
     return { file, okByKey, taken: new Map<string, number>() };
   });
   const rows: ResultRow[] = [];
@@ -157,13 +184,19 @@ export function mergeRepetitions(files: ResultFile[]): ResultFile {
   const env = first.environment;
   const merged = attachRooflines(rows, { cpu: env.peak, gpu: env.gpuPeak });
   // run-level interference: windows weighted by their length
-  const runs = files.map((f) => f.interference?.run).filter((x): x is Interference => x !== undefined);
+  const runs = files
+    .map((f) => f.interference?.run)
+    .filter((x): x is Interference => x !== undefined);
   let interference: ResultFile['interference'];
   const [firstRun] = runs;
   if (firstRun) {
     const total = runs.reduce((s, r) => s + r.windowSeconds, 0) || 1;
     const mean = (pick: (r: Interference) => number | null) =>
-      runs.some((r) => pick(r) === null) ? null : Math.round((runs.reduce((s, r) => s + (pick(r) as number) * r.windowSeconds, 0) / total) * 10) / 10;
+      runs.some((r) => pick(r) === null)
+        ? null
+        : Math.round(
+            (runs.reduce((s, r) => s + (pick(r) as number) * r.windowSeconds, 0) / total) * 10,
+          ) / 10;
     const run: Interference = {
       ...firstRun,
       otherCpuPct: mean((r) => r.otherCpuPct),
@@ -175,7 +208,8 @@ export function mergeRepetitions(files: ResultFile[]): ResultFile {
     interference = summarizeRunInterference(run, merged);
   }
   const sides = first.config.sides as RunSide[] | undefined;
-  const comparisons = sides && sides.length > 1 ? buildSideComparisons(merged, sides, { seed }) : null;
+  const comparisons =
+    sides && sides.length > 1 ? buildSideComparisons(merged, sides, { seed }) : null;
   const out: ResultFile = {
     ...first,
     runId: randomUUID(),

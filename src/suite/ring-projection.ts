@@ -40,13 +40,18 @@ export interface RingProjection {
 }
 
 /** Projects a ring run from its telemetry; null when the telemetry has no per-step data. */
-export function projectRing(t: KernelTelemetry | undefined, links: Link[] = DEFAULT_LINKS): RingProjection | null {
+export function projectRing(
+  t: KernelTelemetry | undefined,
+  links: Link[] = DEFAULT_LINKS,
+): RingProjection | null {
   if (!t?.stepRankNs?.length || !t.ringSize) return null;
   const steps = t.stepRankNs.length;
   const perStepComputeMs = t.stepRankNs.map((ranks) => Math.max(0, ...ranks) / 1e6);
-  const bytesPerStepAll = Array.from({ length: steps }, (_, s) => Math.max(0, ...(t.stepRankBytesSent?.[s] ?? [0])));
+  const bytesPerStepAll = Array.from({ length: steps }, (_, s) =>
+    Math.max(0, ...(t.stepRankBytesSent?.[s] ?? [0])),
+  );
   const projected = links.map((link): ProjectedLink => {
-    const bytesPerMs = link.GBps * 1e9 / 1e3;
+    const bytesPerMs = (link.GBps * 1e9) / 1e3;
     const comm = bytesPerStepAll.map((b) => b / bytesPerMs);
     let wall = 0;
     let exposed = 0;
@@ -66,7 +71,8 @@ export function projectRing(t: KernelTelemetry | undefined, links: Link[] = DEFA
   });
   return {
     kind: 'projected',
-    basis: 'measured per-step, per-rank compute of the last timed iteration and the bytes each rank sends per step; communication = bytes / link bandwidth, overlapped with the next step',
+    basis:
+      'measured per-step, per-rank compute of the last timed iteration and the bytes each rank sends per step; communication = bytes / link bandwidth, overlapped with the next step',
     ringSize: t.ringSize,
     perStepComputeMs,
     maxStepComputeMs: Math.max(0, ...perStepComputeMs),
@@ -77,7 +83,13 @@ export function projectRing(t: KernelTelemetry | undefined, links: Link[] = DEFA
 }
 
 /** afterMeasure hook: fills row.projected for ring rows (any suite whose options carry `links`). */
-export function ringProjectionHook({ row, options }: { row: ResultRow; options: { links?: Link[] } }): void {
+export function ringProjectionHook({
+  row,
+  options,
+}: {
+  row: ResultRow;
+  options: { links?: Link[] };
+}): void {
   const p = ringRowProjection(row, options);
   if (p) row.projected = { ...(row.projected ?? {}), ...p };
 }
@@ -94,7 +106,9 @@ export function medianTelemetry(runs: KernelTelemetry[]): KernelTelemetry {
   if (runs.length === 1 || !first.stepRankNs) return first;
   return {
     ...first,
-    stepRankNs: first.stepRankNs.map((ranks, t) => ranks.map((_, p) => median(runs.map((r) => r.stepRankNs?.[t]?.[p] ?? 0)))),
+    stepRankNs: first.stepRankNs.map((ranks, t) =>
+      ranks.map((_, p) => median(runs.map((r) => r.stepRankNs?.[t]?.[p] ?? 0))),
+    ),
   };
 }
 
@@ -104,12 +118,21 @@ export function medianTelemetry(runs: KernelTelemetry[]): KernelTelemetry {
  * element-wise median of their telemetry (row.telemetry keeps the median, with the count).
  */
 export async function ringProjectionFromSession(
-  m: { row: ResultRow; session: NativeSession; options: { links?: Link[] }; cancel?: NativeCancelToken },
+  m: {
+    row: ResultRow;
+    session: NativeSession;
+    options: { links?: Link[] };
+    cancel?: NativeCancelToken;
+  },
   iterations = 5,
   budgetMs = 5000,
 ): Promise<void> {
   const { row, session } = m;
-  if (!row.implementation.startsWith('ring') || !row.telemetry?.stepRankNs || typeof session.telemetry !== 'function') {
+  if (
+    !row.implementation.startsWith('ring') ||
+    !row.telemetry?.stepRankNs ||
+    typeof session.telemetry !== 'function'
+  ) {
     ringProjectionHook(m);
     return;
   }
@@ -125,6 +148,8 @@ export async function ringProjectionFromSession(
   row.telemetry = medianTelemetry(runs);
   const p = ringRowProjection(row, m.options);
   if (!p) return;
-  p.basis = `element-wise median of ${runs.length} iteration(s): ` + p.basis.replace('of the last timed iteration', '');
+  p.basis =
+    `element-wise median of ${runs.length} iteration(s): ` +
+    p.basis.replace('of the last timed iteration', '');
   row.projected = { ...(row.projected ?? {}), ...p };
 }

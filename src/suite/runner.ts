@@ -6,7 +6,13 @@
 import { summarizeRunInterference, interferenceBetween } from '../measure/interference.js';
 import type { ResultFile, ResultRow } from '../results/types.js';
 import { takeSamples } from './sampling.js';
-import type { CommonRunOptions, ProgressEvent, RunDependencies, SuiteContext, SuiteDefinition } from './types.js';
+import type {
+  CommonRunOptions,
+  ProgressEvent,
+  RunDependencies,
+  SuiteContext,
+  SuiteDefinition,
+} from './types.js';
 import { resolveSides } from './stages/resolve-sides.js';
 import { chooseRunImplementations } from './stages/implementations.js';
 import {
@@ -47,13 +53,25 @@ export async function runSuite<O extends CommonRunOptions>(
   // resolve sides -> choose implementations
   const resolved = resolveSides(requestedOptions, info, emit);
   const { options, sides, compareMode } = resolved;
-  const { catalogue, whyNot, implementations } = chooseRunImplementations(binding, options.implementations, sides, resolved.cuda);
+  const { catalogue, whyNot, implementations } = chooseRunImplementations(
+    binding,
+    options.implementations,
+    sides,
+    resolved.cuda,
+  );
   const threads = options.threads > 0 ? options.threads : info.hardwareThreads;
   const ctx: SuiteContext = { implementations, threads };
 
   // plan: the points on every side, the pre-flight check, --require-quiet, calibration, the planner
   const deviceMemory = deviceMemoryReader(info, deps.availableMemoryBytes);
-  const layout = layOutPoints(suite.points(options, ctx), sides, options, threads, whyNot, deviceMemory);
+  const layout = layOutPoints(
+    suite.points(options, ctx),
+    sides,
+    options,
+    threads,
+    whyNot,
+    deviceMemory,
+  );
   preflight(binding, layout, options.implementations !== undefined, compareMode);
   const request = samplingRequest(options);
   // interleaved by default (--no-interleave: one implementation after another)
@@ -62,17 +80,41 @@ export async function runSuite<O extends CommonRunOptions>(
   if (options.requireQuiet !== undefined && probe) {
     await waitForQuiet(probe, options.requireQuiet, deps.sleep ?? sleepMs, emit, signal);
   }
-  const rates = await calibrateSides(binding, layout, sides, implementations, emit, deps.rates, signal);
+  const rates = await calibrateSides(
+    binding,
+    layout,
+    sides,
+    implementations,
+    emit,
+    deps.rates,
+    signal,
+  );
   const planned = planPoints(binding, layout, rates, request, options.maxRunSeconds, compareMode);
   const planEntries = planned.map(planEntryOf);
-  const estimatedSeconds = planned.reduce((sum, p) => sum + (p.action === 'run' ? p.estimatedSeconds : 0), 0);
-  emit({ type: 'plan', total: planned.length, runnable: planned.filter((p) => p.action === 'run').length, estimatedSeconds, points: planEntries });
-  const config = runConfigOf(suite.config(options, ctx), resolved, { implementations, threads, budgets: layout.budgets, request, interleave });
+  const estimatedSeconds = planned.reduce(
+    (sum, p) => sum + (p.action === 'run' ? p.estimatedSeconds : 0),
+    0,
+  );
+  emit({
+    type: 'plan',
+    total: planned.length,
+    runnable: planned.filter((p) => p.action === 'run').length,
+    estimatedSeconds,
+    points: planEntries,
+  });
+  const config = runConfigOf(suite.config(options, ctx), resolved, {
+    implementations,
+    threads,
+    budgets: layout.budgets,
+    request,
+    interleave,
+  });
   if (deps.dryRun) return dryRunFile(suite.name, createdAt, binding, config, planEntries);
 
   // sample
   const after: AfterMeasure | undefined = suite.afterMeasure
-    ? (row, session, i, cancel) => suite.afterMeasure!({ row, session, binding, point: layout.points[i]!, options, cancel })
+    ? (row, session, i, cancel) =>
+        suite.afterMeasure!({ row, session, binding, point: layout.points[i]!, options, cancel })
     : undefined;
   const sampled = await samplePoints({
     binding,
@@ -92,13 +134,28 @@ export async function runSuite<O extends CommonRunOptions>(
   });
 
   // summarise -> compare sides -> assemble
-  const peaks = await matchingPeaks(deps.loadPeak, threads, info.simdLevel, info.cuda?.devices?.[0]?.name);
-  const finalize = (rs: ResultRow[]): ResultRow[] => (suite.finalize ? suite.finalize(rs, options, ctx) : rs);
-  const { measuredRows, rows } = summariseRows(sampled.rows, { binding, catalogue, sides, peaks, finalize });
+  const peaks = await matchingPeaks(
+    deps.loadPeak,
+    threads,
+    info.simdLevel,
+    info.cuda?.devices?.[0]?.name,
+  );
+  const finalize = (rs: ResultRow[]): ResultRow[] =>
+    suite.finalize ? suite.finalize(rs, options, ctx) : rs;
+  const { measuredRows, rows } = summariseRows(sampled.rows, {
+    binding,
+    catalogue,
+    sides,
+    peaks,
+    finalize,
+  });
   const comparisons = compareSides(rows, sides, options.seed);
   const interference =
     probe && sampled.runStart
-      ? summarizeRunInterference(interferenceBetween(sampled.runStart, probe.snapshot(), probe.extras(), threads), rows)
+      ? summarizeRunInterference(
+          interferenceBetween(sampled.runStart, probe.snapshot(), probe.extras(), threads),
+          rows,
+        )
       : null;
   const file = assembleResultFile({
     suite: suite.name,

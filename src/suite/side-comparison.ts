@@ -6,7 +6,12 @@ import { compareResults, configKey, rowKey } from '../compare/compare.js';
 import type { Environment, ResultFile, ResultRow } from '../results/types.js';
 import { summarize } from '../stats/summary.js';
 import { sameSide, sideKey, type RunSide } from './sides.js';
-import type { SideCell, SideComparisonRow, SideComparison, SideComparisons } from '../results/types.js';
+import type {
+  SideCell,
+  SideComparisonRow,
+  SideComparison,
+  SideComparisons,
+} from '../results/types.js';
 export type { SideCell, SideComparisonRow, SideComparison, SideComparisons };
 
 export const SIDE_COMPARISON_ALPHA = 0.05;
@@ -20,11 +25,15 @@ const DERIVED_PARAMS = new Set(['measured']);
  * scalar ones and lists of scalars. Objects (e.g. optimization-impact's speedups) and
  * DERIVED_PARAMS are what a suite derived per side, not identity.
  */
-function pointParams(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+function pointParams(
+  params: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
   if (!params) return undefined;
   const scalar = (v: unknown) => ['string', 'number', 'boolean'].includes(typeof v);
   const out = Object.fromEntries(
-    Object.entries(params).filter(([k, v]) => !DERIVED_PARAMS.has(k) && (scalar(v) || (Array.isArray(v) && v.every(scalar)))),
+    Object.entries(params).filter(
+      ([k, v]) => !DERIVED_PARAMS.has(k) && (scalar(v) || (Array.isArray(v) && v.every(scalar))),
+    ),
   );
   return Object.keys(out).length ? out : undefined;
 }
@@ -32,11 +41,24 @@ function pointParams(params: Record<string, unknown> | undefined): Record<string
 /** Pairs rows across sides: same implementation, length and point parameters. */
 function identity(r: ResultRow): string {
   const p = pointParams(r.params);
-  return JSON.stringify([r.implementation, r.seqLen, p ? Object.entries(p).sort(([a], [b]) => a.localeCompare(b)) : null]);
+  return JSON.stringify([
+    r.implementation,
+    r.seqLen,
+    p ? Object.entries(p).sort(([a], [b]) => a.localeCompare(b)) : null,
+  ]);
 }
 
 function cell(r: ResultRow | undefined): SideCell {
-  if (!r) return { status: 'skipped', reason: 'no row', medianMs: null, medianCi95Ms: null, samples: 0, batch: 0, peakMemoryBytes: null };
+  if (!r)
+    return {
+      status: 'skipped',
+      reason: 'no row',
+      medianMs: null,
+      medianCi95Ms: null,
+      samples: 0,
+      batch: 0,
+      peakMemoryBytes: null,
+    };
   return {
     status: r.status,
     reason: r.reason,
@@ -49,14 +71,23 @@ function cell(r: ResultRow | undefined): SideCell {
 }
 
 /** Why a pair's times cannot be compared, or null when they can. */
-function notComparable(base: ResultRow | undefined, other: ResultRow | undefined, bs: RunSide, os: RunSide): string | null {
+function notComparable(
+  base: ResultRow | undefined,
+  other: ResultRow | undefined,
+  bs: RunSide,
+  os: RunSide,
+): string | null {
   const name = (s: RunSide) => sideKey(s);
   if (!base) return `no ${name(bs)} row`;
   if (!other) return `no ${name(os)} row`;
-  if (base.status !== 'ok') return `${name(bs)} ${base.status}${base.reason ? `: ${base.reason}` : ''}`;
-  if (other.status !== 'ok') return `${name(os)} ${other.status}${other.reason ? `: ${other.reason}` : ''}`;
-  if (base.batch !== other.batch) return `batch ${base.batch} on ${name(bs)} but ${other.batch} on ${name(os)} (the planner lowered one to fit)`;
-  if (base.effectiveSeqLen !== other.effectiveSeqLen) return `effective length ${base.effectiveSeqLen} on ${name(bs)} but ${other.effectiveSeqLen} on ${name(os)}`;
+  if (base.status !== 'ok')
+    return `${name(bs)} ${base.status}${base.reason ? `: ${base.reason}` : ''}`;
+  if (other.status !== 'ok')
+    return `${name(os)} ${other.status}${other.reason ? `: ${other.reason}` : ''}`;
+  if (base.batch !== other.batch)
+    return `batch ${base.batch} on ${name(bs)} but ${other.batch} on ${name(os)} (the planner lowered one to fit)`;
+  if (base.effectiveSeqLen !== other.effectiveSeqLen)
+    return `effective length ${base.effectiveSeqLen} on ${name(bs)} but ${other.effectiveSeqLen} on ${name(os)}`;
   if (!base.samplesMs.length || !other.samplesMs.length) return 'no raw samples';
   return null;
 }
@@ -64,7 +95,15 @@ function notComparable(base: ResultRow | undefined, other: ResultRow | undefined
 const NO_ENV = {} as Environment;
 
 function asFile(rows: ResultRow[], environment: Environment): ResultFile {
-  return { schemaVersion: 1, suite: 'side', runId: '', createdAt: '', environment, config: {}, results: rows };
+  return {
+    schemaVersion: 1,
+    suite: 'side',
+    runId: '',
+    createdAt: '',
+    environment,
+    config: {},
+    results: rows,
+  };
 }
 
 /** One side against its baseline side, row by row. */
@@ -79,7 +118,8 @@ export function compareSides(
   const threshold = opts.threshold ?? SIDE_COMPARISON_THRESHOLD;
   const baseRows = rows.filter((r) => sameSide(r, baseline));
   const otherById = new Map<string, ResultRow[]>();
-  for (const r of rows.filter((x) => sameSide(x, other))) otherById.set(identity(r), [...(otherById.get(identity(r)) ?? []), r]);
+  for (const r of rows.filter((x) => sameSide(x, other)))
+    otherById.set(identity(r), [...(otherById.get(identity(r)) ?? []), r]);
 
   const pairs: { base?: ResultRow; other?: ResultRow }[] = [];
   for (const b of baseRows) pairs.push({ base: b, other: otherById.get(identity(b))?.shift() });
@@ -88,12 +128,27 @@ export function compareSides(
   // the comparable pairs go through `dilbench compare`'s engine, the other side relabelled as the
   // baseline's device and dtype so that rows match on their whole configuration
   const comparable = pairs.filter((p) => notComparable(p.base, p.other, baseline, other) === null);
-  const asBase = (r: ResultRow): ResultRow => ({ ...r, device: baseline.device, dtype: baseline.dtype, params: pointParams(r.params) });
-  const report = compareResults(asFile(comparable.map((p) => asBase(p.base!)), NO_ENV), asFile(comparable.map((p) => asBase(p.other!)), NO_ENV), {
-    alpha,
-    threshold,
-    seed: opts.seed,
+  const asBase = (r: ResultRow): ResultRow => ({
+    ...r,
+    device: baseline.device,
+    dtype: baseline.dtype,
+    params: pointParams(r.params),
   });
+  const report = compareResults(
+    asFile(
+      comparable.map((p) => asBase(p.base!)),
+      NO_ENV,
+    ),
+    asFile(
+      comparable.map((p) => asBase(p.other!)),
+      NO_ENV,
+    ),
+    {
+      alpha,
+      threshold,
+      seed: opts.seed,
+    },
+  );
   const byKey = new Map(report.rows.map((r) => [configKey(r.config), r]));
 
   const out: SideComparisonRow[] = pairs.map((p) => {
@@ -102,7 +157,10 @@ export function compareSides(
     const rc = note === null ? byKey.get(rowKey(asBase(p.base!))) : undefined;
     const bc = cell(p.base);
     const oc = cell(p.other);
-    const memoryRatio = bc.peakMemoryBytes && oc.peakMemoryBytes !== null && bc.batch === oc.batch ? oc.peakMemoryBytes / bc.peakMemoryBytes : null;
+    const memoryRatio =
+      bc.peakMemoryBytes && oc.peakMemoryBytes !== null && bc.batch === oc.batch
+        ? oc.peakMemoryBytes / bc.peakMemoryBytes
+        : null;
     return {
       implementation: ref.implementation,
       seqLen: ref.seqLen,
@@ -125,7 +183,11 @@ export function compareSides(
  * Every comparison of a run with several sides: per device each dtype against the first
  * (precision), per dtype cuda against cpu (device). Null for a single-side run.
  */
-export function buildSideComparisons(rows: ResultRow[], sides: RunSide[], opts: { alpha?: number; threshold?: number; seed?: number } = {}): SideComparisons | null {
+export function buildSideComparisons(
+  rows: ResultRow[],
+  sides: RunSide[],
+  opts: { alpha?: number; threshold?: number; seed?: number } = {},
+): SideComparisons | null {
   if (sides.length < 2) return null;
   const devices = [...new Set(sides.map((s) => s.device))];
   const dtypes = [...new Set(sides.map((s) => s.dtype))];
@@ -136,15 +198,38 @@ export function buildSideComparisons(rows: ResultRow[], sides: RunSide[], opts: 
   const [baseDevice, ...otherDevices] = devices;
   if (baseDtype !== undefined) {
     for (const d of devices) {
-      for (const t of otherDtypes) precision.push(compareSides(rows, { device: d, dtype: baseDtype }, { device: d, dtype: t }, 'precision', opts));
+      for (const t of otherDtypes)
+        precision.push(
+          compareSides(
+            rows,
+            { device: d, dtype: baseDtype },
+            { device: d, dtype: t },
+            'precision',
+            opts,
+          ),
+        );
     }
   }
   if (baseDevice !== undefined) {
     for (const t of dtypes) {
-      for (const d of otherDevices) device.push(compareSides(rows, { device: baseDevice, dtype: t }, { device: d, dtype: t }, 'device', opts));
+      for (const d of otherDevices)
+        device.push(
+          compareSides(
+            rows,
+            { device: baseDevice, dtype: t },
+            { device: d, dtype: t },
+            'device',
+            opts,
+          ),
+        );
     }
   }
-  return { alpha: opts.alpha ?? SIDE_COMPARISON_ALPHA, threshold: opts.threshold ?? SIDE_COMPARISON_THRESHOLD, precision, device };
+  return {
+    alpha: opts.alpha ?? SIDE_COMPARISON_ALPHA,
+    threshold: opts.threshold ?? SIDE_COMPARISON_THRESHOLD,
+    precision,
+    device,
+  };
 }
 
 /**
@@ -165,11 +250,28 @@ export interface SidePoint {
 /** A SidePoint as the result row compareSides reads (a model run has no attention shape: 0). */
 function pointRow(p: SidePoint): ResultRow {
   return {
-    implementation: p.name, device: p.side.device, dtype: p.side.dtype, batch: 1, heads: 0, kvHeads: 0, headDim: 0,
-    seqLen: p.length, effectiveSeqLen: p.length, causal: false, status: 'ok', reason: null,
-    samplesMs: p.samplesMs, stats: p.samplesMs.length ? summarize(p.samplesMs) : null,
-    peakMemoryBytes: p.peakMemoryBytes, estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null,
-    flopsPerIteration: 0, bytesPerIteration: 0, threads: p.threads, simdLevel: null,
+    implementation: p.name,
+    device: p.side.device,
+    dtype: p.side.dtype,
+    batch: 1,
+    heads: 0,
+    kvHeads: 0,
+    headDim: 0,
+    seqLen: p.length,
+    effectiveSeqLen: p.length,
+    causal: false,
+    status: 'ok',
+    reason: null,
+    samplesMs: p.samplesMs,
+    stats: p.samplesMs.length ? summarize(p.samplesMs) : null,
+    peakMemoryBytes: p.peakMemoryBytes,
+    estimatedMemoryBytes: 0,
+    tokensPerSecond: null,
+    gflops: null,
+    flopsPerIteration: 0,
+    bytesPerIteration: 0,
+    threads: p.threads,
+    simdLevel: null,
     ...(p.params ? { params: p.params } : {}),
   };
 }
@@ -186,6 +288,10 @@ export function compareSidePoints(
 ): SideComparison[] {
   const rows = points.map(pointRow);
   const others: RunSide[] = [];
-  for (const p of points) if (!sameSide(p.side, baseline) && !others.some((o) => sameSide(o, p.side))) others.push(p.side);
-  return others.map((o) => compareSides(rows, baseline, o, o.device === baseline.device ? 'precision' : 'device', opts));
+  for (const p of points)
+    if (!sameSide(p.side, baseline) && !others.some((o) => sameSide(o, p.side)))
+      others.push(p.side);
+  return others.map((o) =>
+    compareSides(rows, baseline, o, o.device === baseline.device ? 'precision' : 'device', opts),
+  );
 }

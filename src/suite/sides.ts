@@ -4,7 +4,12 @@
 // decided here from what the binding reports (listImplementations, info().cuda), never from a
 // hard-coded list, and becomes a skipped row with the reason.
 import type { DTypeChoice, DeviceChoice } from '../config/schema.js';
-import type { DeviceName, DTypeName, NativeImplementationInfo, NativeInfo } from '../native/binding.js';
+import type {
+  DeviceName,
+  DTypeName,
+  NativeImplementationInfo,
+  NativeInfo,
+} from '../native/binding.js';
 import type { RunSide } from '../results/types.js';
 export type { RunSide };
 
@@ -20,8 +25,12 @@ export { cudaAvailability, type CudaAvailability } from '../native/dilbench.js';
 import { cudaAvailability, type CudaAvailability } from '../native/dilbench.js';
 
 /** `auto`: cuda when the binding reports a device, else cpu; cpu and cuda are taken as asked. */
-export function resolveDevice(requested: DeviceChoice, info: Pick<NativeInfo, 'cuda'>): DeviceSelection {
-  if (requested !== 'auto') return { requested, device: requested, reason: `--device ${requested}` };
+export function resolveDevice(
+  requested: DeviceChoice,
+  info: Pick<NativeInfo, 'cuda'>,
+): DeviceSelection {
+  if (requested !== 'auto')
+    return { requested, device: requested, reason: `--device ${requested}` };
   const cuda = cudaAvailability(info);
   return cuda.available
     ? { requested, device: 'cuda', reason: `auto: ${cuda.reason}` }
@@ -67,7 +76,9 @@ export function sideUnavailableReason(
   if (side.device === 'cuda' && !cuda.available) return cuda.reason;
   const info = implementations.find((i) => i.name === implementation && i.device === side.device);
   if (!info) {
-    const elsewhere = [...new Set(implementations.filter((i) => i.name === implementation).map((i) => i.device))];
+    const elsewhere = [
+      ...new Set(implementations.filter((i) => i.name === implementation).map((i) => i.device)),
+    ];
     return `${implementation} is not available on ${side.device} in this build${elsewhere.length ? ` (available on: ${elsewhere.join(', ')})` : ''}`;
   }
   if (!info.dtypes.includes(side.dtype)) {

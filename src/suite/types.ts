@@ -1,6 +1,12 @@
 // What a suite is: a name, its options, and the points it measures. The generic runner
 // (runner.ts) does plan -> measure -> stats -> rows for every suite.
-import type { DTypeName, NativeBinding, NativeCancelToken, NativeProblem, NativeSession } from '../native/binding.js';
+import type {
+  DTypeName,
+  NativeBinding,
+  NativeCancelToken,
+  NativeProblem,
+  NativeSession,
+} from '../native/binding.js';
 import type { DeviceChoice } from '../config/schema.js';
 import type { PlanEntry, ResultFile, ResultRow } from '../results/types.js';
 import type { RateModel } from '../plan/planner.js';
@@ -85,10 +91,20 @@ export interface SuiteDefinition<O extends CommonRunOptions = CommonRunOptions> 
 }
 
 export type ProgressEvent =
-  | { type: 'calibrate'; implementations: string[]; /** device/dtype, when the run has several sides */ side?: string }
+  | {
+      type: 'calibrate';
+      implementations: string[];
+      /** device/dtype, when the run has several sides */ side?: string;
+    }
   /** one line worth telling the user before the run (how --device auto chose, a side that cannot run) */
   | { type: 'note'; message: string }
-  | { type: 'plan'; total: number; runnable: number; estimatedSeconds: number; /** each point as planned */ points: PlanEntry[] }
+  | {
+      type: 'plan';
+      total: number;
+      runnable: number;
+      estimatedSeconds: number;
+      /** each point as planned */ points: PlanEntry[];
+    }
   | {
       type: 'point-start';
       index: number;

@@ -27,22 +27,33 @@ export function extremeLengths(min: number, max: number): number[] {
   return out.length ? out : [max];
 }
 
-const length = z.preprocess((v) => (typeof v === 'string' ? parseLength(v) : v), z.number().int().min(1).max(MAX_SEQ_LEN));
+const length = z.preprocess(
+  (v) => (typeof v === 'string' ? parseLength(v) : v),
+  z.number().int().min(1).max(MAX_SEQ_LEN),
+);
 
 export const extreme: SuiteDefinition<ExtremeOptions> = {
   name: 'extreme',
-  description: '16K to 1M tokens (beyond with --max-length) for the implementations whose memory allows; the rest skipped with the reason before allocating',
+  description:
+    '16K to 1M tokens (beyond with --max-length) for the implementations whose memory allows; the rest skipped with the reason before allocating',
   parseOptions: (raw) =>
     parseFamilyOptions<{ minLength?: number; maxLength?: number }>(
       raw,
       {
-        minLength: { schema: length, allowed: `a length 1..${MAX_SEQ_LEN} (K = 1024, M = 1048576)` },
-        maxLength: { schema: length, allowed: `a length 1..${MAX_SEQ_LEN} (K = 1024, M = 1048576), >= --min-length` },
+        minLength: {
+          schema: length,
+          allowed: `a length 1..${MAX_SEQ_LEN} (K = 1024, M = 1048576)`,
+        },
+        maxLength: {
+          schema: length,
+          allowed: `a length 1..${MAX_SEQ_LEN} (K = 1024, M = 1048576), >= --min-length`,
+        },
       },
       (own) => {
         const min = (own.minLength as number | undefined) ?? EXTREME_MIN;
         const max = (own.maxLength as number | undefined) ?? Math.max(EXTREME_DEFAULT_MAX, min);
-        if (max < min) throw new ConfigError('maxLength', max, `a length >= --min-length (${min})`, 'max < min');
+        if (max < min)
+          throw new ConfigError('maxLength', max, `a length >= --min-length (${min})`, 'max < min');
         return extremeLengths(min, max);
       },
       { runs: 1, warmup: 0 },
@@ -51,7 +62,15 @@ export const extreme: SuiteDefinition<ExtremeOptions> = {
     return gridPoints(o, ctx.implementations);
   },
   config(o) {
-    return { lengths: o.lengths, batchSize: o.batchSize, heads: o.heads, kvHeads: o.kvHeads, headDim: o.headDim, causal: o.causal, ...implParamsConfig(o) };
+    return {
+      lengths: o.lengths,
+      batchSize: o.batchSize,
+      heads: o.heads,
+      kvHeads: o.kvHeads,
+      headDim: o.headDim,
+      causal: o.causal,
+      ...implParamsConfig(o),
+    };
   },
   afterMeasure: ringProjectionHook,
 };

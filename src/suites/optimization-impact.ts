@@ -38,7 +38,9 @@ export interface OptimizationSummary {
 export function summarize(rows: ResultRow[]): ResultRow[] {
   const key = (r: ResultRow) => `${r.implementation}|${r.seqLen}|${r.batch}`;
   const base = new Map<string, ResultRow>();
-  for (const r of rows) if (r.status === 'ok' && r.memoryPool === false && r.patternCache === false) base.set(key(r), r);
+  for (const r of rows)
+    if (r.status === 'ok' && r.memoryPool === false && r.patternCache === false)
+      base.set(key(r), r);
   for (const r of rows) {
     const b = base.get(key(r));
     const name = (r.params?.configuration as OptimizationSummary['configuration']) ?? 'both';
@@ -46,7 +48,10 @@ export function summarize(rows: ResultRow[]): ResultRow[] {
     const summary: OptimizationSummary = {
       configuration: name,
       speedupVsBaseline: ok && b?.stats ? b.stats.medianMs / r.stats!.medianMs : null,
-      memoryReductionVsBaseline: ok && b?.peakMemoryBytes && r.peakMemoryBytes !== null ? 1 - r.peakMemoryBytes / b.peakMemoryBytes : null,
+      memoryReductionVsBaseline:
+        ok && b?.peakMemoryBytes && r.peakMemoryBytes !== null
+          ? 1 - r.peakMemoryBytes / b.peakMemoryBytes
+          : null,
       cacheHitRate: r.patternCacheStats ? r.patternCacheStats.hitRate : null,
       poolCacheHits: r.pool ? r.pool.cacheHits : null,
       poolCacheMisses: r.pool ? r.pool.cacheMisses : null,
@@ -59,11 +64,17 @@ export function summarize(rows: ResultRow[]): ResultRow[] {
 
 export const optimizationImpact: SuiteDefinition<OptimizationImpactOptions> = {
   name: 'optimization-impact',
-  description: 'Each implementation under baseline, pattern cache only, memory pool only and both: speedup, memory, cache hit rate, pool statistics',
+  description:
+    'Each implementation under baseline, pattern cache only, memory pool only and both: speedup, memory, cache hit rate, pool statistics',
   parseOptions: (raw) =>
     parseFamilyOptions<{ sequenceLengths?: number[] }>(
       raw,
-      { sequenceLengths: { schema: lengthList(1 << 27), allowed: 'one or more lengths >= 1 (K = 1024), e.g. 1K,4K' } },
+      {
+        sequenceLengths: {
+          schema: lengthList(1 << 27),
+          allowed: 'one or more lengths >= 1 (K = 1024), e.g. 1K,4K',
+        },
+      },
       (own) => [...new Set((own.sequenceLengths as number[] | undefined) ?? OPTIMIZATION_LENGTHS)],
     ),
   points(o, ctx): SuitePoint[] {

@@ -9,7 +9,13 @@ import type { NativeProblem } from '../native/binding.js';
 import type { ResultRow } from '../results/types.js';
 import { errors, toleranceFor, validationOf } from '../results/validation.js';
 // re-exported: tests and callers have imported them from here
-export { DTYPE_TOLERANCES, errors, scaledMaxAbs, toleranceFor, type ErrorSummary } from '../results/validation.js';
+export {
+  DTYPE_TOLERANCES,
+  errors,
+  scaledMaxAbs,
+  toleranceFor,
+  type ErrorSummary,
+} from '../results/validation.js';
 import { lengthList, parseFamilyOptions, toNumber } from '../suite/family-options.js';
 import type { SequenceRangesOptions } from '../config/schema.js';
 import { problemFor } from '../suite/problem.js';
@@ -29,7 +35,10 @@ export interface QuickValidationOptions extends SequenceRangesOptions {
   referenceFlopsLimit: number;
 }
 
-const nonNeg = { schema: z.preprocess(toNumber, z.number().min(0).finite()), allowed: 'a number >= 0' };
+const nonNeg = {
+  schema: z.preprocess(toNumber, z.number().min(0).finite()),
+  allowed: 'a number >= 0',
+};
 
 export function quickBatch(seqLen: number, requested: number): number {
   return Math.max(1, Math.floor((requested * 4096) / seqLen));
@@ -67,12 +76,23 @@ async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<v
   const partnerRuns = partner !== undefined && (o.implementations?.includes(partner) ?? true);
   const fn = `${implementationFunction(impl, binding) ?? impl}:${key}:${row.causal}`;
   // a reference already computed for the same function and inputs costs nothing more
-  const useReference = st.refs.has(fn) || row.flopsPerIteration <= o.referenceFlopsLimit || !partnerRuns;
+  const useReference =
+    st.refs.has(fn) || row.flopsPerIteration <= o.referenceFlopsLimit || !partnerRuns;
   if (useReference) {
     let ref = st.refs.get(fn);
     if (!ref) {
-      const problem: NativeProblem = { ...m.point.problem, batch: row.batch, seqLen: row.effectiveSeqLen };
-      ref = await binding.reference(problem, session.input('q'), session.input('k'), session.input('v'), m.cancel);
+      const problem: NativeProblem = {
+        ...m.point.problem,
+        batch: row.batch,
+        seqLen: row.effectiveSeqLen,
+      };
+      ref = await binding.reference(
+        problem,
+        session.input('q'),
+        session.input('k'),
+        session.input('v'),
+        m.cancel,
+      );
       st.refs.set(fn, ref);
     }
     row.validation = validationOf('float64-reference', errors(out, ref), tolRef, row.dtype);
@@ -91,16 +111,22 @@ async function afterMeasure(m: MeasuredPoint<QuickValidationOptions>): Promise<v
 
 export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
   name: 'quick-validation',
-  description: 'Every implementation at 1K, 4K and 16K: output checked against the float64 reference (or a validated implementation), with a timing table',
+  description:
+    'Every implementation at 1K, 4K and 16K: output checked against the float64 reference (or a validated implementation), with a timing table',
   parseOptions: (raw) => ({
     referenceFlopsLimit: REFERENCE_FLOPS_LIMIT,
-    ...parseFamilyOptions<Partial<{ toleranceAbs: number; toleranceRel: number; referenceFlopsLimit: number }>>(
+    ...parseFamilyOptions<
+      Partial<{ toleranceAbs: number; toleranceRel: number; referenceFlopsLimit: number }>
+    >(
       raw,
       {
         toleranceAbs: nonNeg,
         toleranceRel: nonNeg,
         referenceFlopsLimit: nonNeg,
-        sequenceLengths: { schema: lengthList(1 << 20), allowed: 'one or more lengths >= 1 (K = 1024), e.g. 1K,4K,16K' },
+        sequenceLengths: {
+          schema: lengthList(1 << 20),
+          allowed: 'one or more lengths >= 1 (K = 1024), e.g. 1K,4K,16K',
+        },
       },
       (own) => [...new Set((own.sequenceLengths as number[] | undefined) ?? QUICK_LENGTHS)],
       // a CI gate: one timed iteration after the cold start, no plots (--plots true in the API to get them)
@@ -112,9 +138,18 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
     const points: SuitePoint[] = [];
     for (const seqLen of o.lengths) {
       // kv-cache: a few decode steps (the recompute path costs one causal pass per step)
-      const params: ImplParams = { ...o, newTokens: o.newTokens ?? (o.promptLen === undefined ? (seqLen > 4096 ? 2 : 8) : undefined) };
+      const params: ImplParams = {
+        ...o,
+        newTokens: o.newTokens ?? (o.promptLen === undefined ? (seqLen > 4096 ? 2 : 8) : undefined),
+      };
       for (const implementation of ctx.implementations) {
-        const problem = problemFor(o, implementation, seqLen, { batch: quickBatch(seqLen, o.batchSize) }, params);
+        const problem = problemFor(
+          o,
+          implementation,
+          seqLen,
+          { batch: quickBatch(seqLen, o.batchSize) },
+          params,
+        );
         points.push({ problem });
       }
     }
@@ -130,7 +165,13 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
       headDim: o.headDim,
       causal: o.causal,
       tolerance: { ...toleranceFor(o.dtype, o), partner: toleranceFor(o.dtype, o, true) },
-      ...(o.compareDtypes ? { toleranceByDtype: Object.fromEntries(o.compareDtypes.map((d) => [d, toleranceFor(d, o)])) } : {}),
+      ...(o.compareDtypes
+        ? {
+            toleranceByDtype: Object.fromEntries(
+              o.compareDtypes.map((d) => [d, toleranceFor(d, o)]),
+            ),
+          }
+        : {}),
       referenceFlopsLimit: o.referenceFlopsLimit,
       ...implParamsConfig(o),
     };
@@ -139,14 +180,29 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
   finalize(rows, o) {
     const st = stateOf(o);
     for (const p of st.pending) {
-      p.row.validation = { against: p.partner, maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: toleranceFor(p.row.dtype, o, true) };
-      p.row.warnings = [...(p.row.warnings ?? []), `not validated: ${p.partner} produced no output at this length`];
+      p.row.validation = {
+        against: p.partner,
+        maxAbsError: NaN,
+        relL2Error: NaN,
+        passed: false,
+        tolerance: toleranceFor(p.row.dtype, o, true),
+      };
+      p.row.warnings = [
+        ...(p.row.warnings ?? []),
+        `not validated: ${p.partner} produced no output at this length`,
+      ];
     }
     states.delete(o);
     // a measured case without a check is a failure of the gate, never a silent pass
     for (const r of rows) {
       if (r.status === 'ok' && !r.validation) {
-        r.validation = { against: 'none', maxAbsError: NaN, relL2Error: NaN, passed: false, tolerance: toleranceFor(r.dtype, o) };
+        r.validation = {
+          against: 'none',
+          maxAbsError: NaN,
+          relL2Error: NaN,
+          passed: false,
+          tolerance: toleranceFor(r.dtype, o),
+        };
         r.warnings = [...(r.warnings ?? []), 'not validated'];
       }
     }
@@ -156,10 +212,15 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
 
 /** The failures a CI gate exits non-zero on: failed rows and failed validations. */
 export function quickValidationFailure(rows: ResultRow[]): string | null {
-  const failed = rows.filter((r) => r.status === 'failed' || (r.validation && !r.validation.passed));
+  const failed = rows.filter(
+    (r) => r.status === 'failed' || (r.validation && !r.validation.passed),
+  );
   if (!failed.length) return null;
   return `quick-validation: ${failed.length} case(s) failed: ${failed
-    .map((r) => `${r.implementation}@${r.seqLen}${r.validation && !r.validation.passed ? ` (max abs ${r.validation.maxAbsError.toExponential(2)}, rel L2 ${r.validation.relL2Error.toExponential(2)} vs ${r.validation.against})` : ` (${r.status}: ${r.reason ?? ''})`}`)
+    .map(
+      (r) =>
+        `${r.implementation}@${r.seqLen}${r.validation && !r.validation.passed ? ` (max abs ${r.validation.maxAbsError.toExponential(2)}, rel L2 ${r.validation.relL2Error.toExponential(2)} vs ${r.validation.against})` : ` (${r.status}: ${r.reason ?? ''})`}`,
+    )
     .join(', ')}`;
 }
 

@@ -9,7 +9,12 @@ import { implParamsConfig } from '../config/impl-params.js';
 import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../config/schema.js';
 import type { ResultRow } from '../results/types.js';
 import { lengthList, parseFamilyOptions } from '../suite/family-options.js';
-import { DEFAULT_LINKS, projectRing, ringProjectionFromSession, type RingProjection } from '../suite/ring-projection.js';
+import {
+  DEFAULT_LINKS,
+  projectRing,
+  ringProjectionFromSession,
+  type RingProjection,
+} from '../suite/ring-projection.js';
 import { concreteDevice, problemFor } from '../suite/problem.js';
 import type { SuiteDefinition, SuitePoint } from '../suite/types.js';
 
@@ -28,7 +33,13 @@ export function computeExponent(implementation: string): number {
 }
 
 /** A projection of (implementation, P, N) from a measured ring projection at N0. */
-export function scaleProjection(basis: RingProjection, fromTokens: number, toTokens: number, implementation: string, links = DEFAULT_LINKS): RingProjection {
+export function scaleProjection(
+  basis: RingProjection,
+  fromTokens: number,
+  toTokens: number,
+  implementation: string,
+  links = DEFAULT_LINKS,
+): RingProjection {
   const f = toTokens / fromTokens;
   const cf = f ** computeExponent(implementation);
   const tel = {
@@ -37,21 +48,37 @@ export function scaleProjection(basis: RingProjection, fromTokens: number, toTok
     stepRankBytesSent: basis.bytesPerStepAll.map((b) => [b * f]),
   };
   const p = projectRing(tel, links)!;
-  return { ...p, basis: `projected from the measured run at ${fromTokens} tokens (same implementation and P): per-step compute x (${toTokens}/${fromTokens})^${computeExponent(implementation)}, bytes per step x ${toTokens}/${fromTokens}` };
+  return {
+    ...p,
+    basis: `projected from the measured run at ${fromTokens} tokens (same implementation and P): per-step compute x (${toTokens}/${fromTokens})^${computeExponent(implementation)}, bytes per step x ${toTokens}/${fromTokens}`,
+  };
 }
 
 export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
   name: 'ring',
-  description: 'Ring attention over P simulated ranks: measured where it fits, projected (labelled) up to 1e9 tokens',
+  description:
+    'Ring attention over P simulated ranks: measured where it fits, projected (labelled) up to 1e9 tokens',
   parseOptions: (raw) => {
     const { ringSize, ...rest } = raw;
     const o = parseFamilyOptions<{ totalTokens?: number[]; ringSizes?: number[] }>(
       { ...rest, ...(ringSize !== undefined ? { ringSizes: ringSize } : {}) },
       {
-        totalTokens: { schema: lengthList(MAX_TOTAL_TOKENS), allowed: 'one or more token counts 1..1e9 (K = 1024, M = 1048576, or 1e9)' },
-        ringSizes: { schema: lengthList(1 << 20), allowed: 'one or more ring sizes P >= 1, e.g. 1,2,4,8' },
+        totalTokens: {
+          schema: lengthList(MAX_TOTAL_TOKENS),
+          allowed: 'one or more token counts 1..1e9 (K = 1024, M = 1048576, or 1e9)',
+        },
+        ringSizes: {
+          schema: lengthList(1 << 20),
+          allowed: 'one or more ring sizes P >= 1, e.g. 1,2,4,8',
+        },
       },
-      (own) => [...new Set(((own.totalTokens as number[] | undefined) ?? RING_DEFAULT_TOTALS).filter((n) => n <= MAX_SEQ_LEN))],
+      (own) => [
+        ...new Set(
+          ((own.totalTokens as number[] | undefined) ?? RING_DEFAULT_TOTALS).filter(
+            (n) => n <= MAX_SEQ_LEN,
+          ),
+        ),
+      ],
       { maxRunSeconds: 120 },
     );
     return {
@@ -62,7 +89,9 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
   },
   points(o, ctx): SuitePoint[] {
     const points: SuitePoint[] = [];
-    const impls = o.implementations ? ctx.implementations : ctx.implementations.filter((i) => i === 'ring');
+    const impls = o.implementations
+      ? ctx.implementations
+      : ctx.implementations.filter((i) => i === 'ring');
     for (const P of o.ringSizes) {
       for (const seqLen of o.lengths) {
         if (P > seqLen) continue;
@@ -96,7 +125,11 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
     for (const impl of impls) {
       for (const P of o.ringSizes) {
         const mine = rows.filter((r) => r.implementation === impl && r.params?.ringSize === P);
-        const measured = mine.filter((r) => r.status === 'ok' && (r.projected as { kind?: string } | undefined)?.kind === 'projected');
+        const measured = mine.filter(
+          (r) =>
+            r.status === 'ok' &&
+            (r.projected as { kind?: string } | undefined)?.kind === 'projected',
+        );
         const basis = measured.sort((a, b) => b.seqLen - a.seqLen)[0];
         for (const N of o.totalTokens) {
           if (P > N) continue;
@@ -134,17 +167,30 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
           };
           const why = row?.reason ?? `${N} tokens is beyond what dilbench runs (${MAX_SEQ_LEN})`;
           if (!basis || !basis.projected) {
-            out.push({ ...template, status: template.status === 'ok' ? 'skipped' : template.status, reason: `${why}; not projected: no measured run of ${impl} at P=${P}` });
+            out.push({
+              ...template,
+              status: template.status === 'ok' ? 'skipped' : template.status,
+              reason: `${why}; not projected: no measured run of ${impl} at P=${P}`,
+            });
             continue;
           }
           // ResultRow.projected is an open record (any suite's projection); ring rows hold a RingProjection
-          const proj = scaleProjection(basis.projected as unknown as RingProjection, basis.seqLen, N, impl, o.links ?? DEFAULT_LINKS);
+          const proj = scaleProjection(
+            basis.projected as unknown as RingProjection,
+            basis.seqLen,
+            N,
+            impl,
+            o.links ?? DEFAULT_LINKS,
+          );
           out.push({
             ...template,
             status: template.status === 'failed' ? 'failed' : 'skipped',
             reason: `not run (${why}); times under projected are PROJECTED from the measured run at ${basis.seqLen} tokens`,
             params: { ...(template.params ?? {}), ringSize: P, measured: false },
-            projected: { ...proj, projectedFrom: { seqLen: basis.seqLen, medianMs: basis.stats?.medianMs ?? null } },
+            projected: {
+              ...proj,
+              projectedFrom: { seqLen: basis.seqLen, medianMs: basis.stats?.medianMs ?? null },
+            },
           });
         }
       }

@@ -10,7 +10,8 @@ export type { SequenceRangesOptions };
 
 export const sequenceRanges: SuiteDefinition<SequenceRangesOptions> = {
   name: 'sequence-ranges',
-  description: 'Latency, memory and throughput of each implementation across a range of sequence lengths',
+  description:
+    'Latency, memory and throughput of each implementation across a range of sequence lengths',
   parseOptions: (raw) => parseSequenceRangesOptions(raw, { strict: true }),
   points(o, ctx): SuitePoint[] {
     return gridPoints(o, ctx.implementations);

@@ -15,7 +15,9 @@ import { decodePng, makeResultsDir, variance } from '../reports/helpers.js';
 const CHROMIUM = process.env.DILBENCH_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
-  console.warn(`[dilbench] skipping the HTML report browser test: ${CHROMIUM} not found (install Debian's chromium package, e.g. .ci/install-chromium.sh)`);
+  console.warn(
+    `[dilbench] skipping the HTML report browser test: ${CHROMIUM} not found (install Debian's chromium package, e.g. .ci/install-chromium.sh)`,
+  );
 }
 
 describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
@@ -28,7 +30,15 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
     });
   }, 300_000);
   afterAll(async () => {
@@ -45,7 +55,11 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
-    await page.waitForFunction(() => document.body.getAttribute('data-charts-ready') === 'true', null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.body.getAttribute('data-charts-ready') === 'true',
+      null,
+      { timeout: 60_000 },
+    );
 
     const charts = await page.$$eval('.chart', (els) =>
       els.map((el) => ({
@@ -67,7 +81,11 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     // tooltips: hovering a point of the visible run's latency chart shows the tooltip box
     const point = page.locator('#chart-4-latency svg path[aria-roledescription="point"]').first();
     await point.hover({ force: true });
-    await page.waitForFunction(() => getComputedStyle(document.getElementById('dilbench-tooltip')!).display === 'block', null, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => getComputedStyle(document.getElementById('dilbench-tooltip')!).display === 'block',
+      null,
+      { timeout: 10_000 },
+    );
     expect(await page.textContent('#dilbench-tooltip')).toMatch(/median \(ms\)/);
     await page.mouse.move(0, 0);
 
@@ -80,7 +98,11 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
   it('answers on the first screen, names runs by suite and time, and lets the reader pick a run, an implementation and a length', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
-    await page.waitForFunction(() => document.body.getAttribute('data-charts-ready') === 'true', null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.body.getAttribute('data-charts-ready') === 'true',
+      null,
+      { timeout: 60_000 },
+    );
     const shot = await page.screenshot({ fullPage: false });
     if (process.env.DILBENCH_SCREENSHOT) writeFileSync(process.env.DILBENCH_SCREENSHOT, shot);
 
@@ -99,7 +121,8 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
       for (let n = walk.nextNode(); n; n = walk.nextNode()) {
         const el = n.parentElement!;
         const r = el.getBoundingClientRect();
-        if (r.bottom > 0 && r.top < 900 && el.offsetParent !== null && n.textContent!.trim()) out.push(n.textContent!.trim());
+        if (r.bottom > 0 && r.top < 900 && el.offsetParent !== null && n.textContent!.trim())
+          out.push(n.textContent!.trim());
       }
       return out.join(' ');
     });
@@ -109,31 +132,56 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     const png = decodePng(shot);
     expect(png.width).toBe(1400);
     expect(variance(png.pixels)).toBeGreaterThan(100);
-    const flash = [1, 3, 5].map((i) => parseInt(IMPLEMENTATION_STYLES.flash.color.slice(i, i + 2), 16));
+    const flash = [1, 3, 5].map((i) =>
+      parseInt(IMPLEMENTATION_STYLES.flash.color.slice(i, i + 2), 16),
+    );
     let flashPixels = 0;
     for (let i = 0; i < png.pixels.length; i += png.channels) {
-      if (png.pixels[i] === flash[0] && png.pixels[i + 1] === flash[1] && png.pixels[i + 2] === flash[2]) flashPixels++;
+      if (
+        png.pixels[i] === flash[0] &&
+        png.pixels[i + 1] === flash[1] &&
+        png.pixels[i + 2] === flash[2]
+      )
+        flashPixels++;
     }
     expect(flashPixels).toBeGreaterThan(20);
 
     // runs are named by suite and time
     const names = await page.$$eval('#pick-run option', (os) => os.map((o) => o.textContent));
-    expect(names).toEqual(['ring 2026-11-21 12:00 UTC', 'optimization-impact 2026-11-21 11:00 UTC', 'sequence-ranges 2026-11-21 09:30 UTC', 'sequence-ranges 2026-11-20 10:00 UTC']);
+    expect(names).toEqual([
+      'ring 2026-11-21 12:00 UTC',
+      'optimization-impact 2026-11-21 11:00 UTC',
+      'sequence-ranges 2026-11-21 09:30 UTC',
+      'sequence-ranges 2026-11-20 10:00 UTC',
+    ]);
 
     // pick another run: its answer and its rows, nothing of the others
     await page.selectOption('#pick-run', { label: 'sequence-ranges 2026-11-20 10:00 UTC' });
-    expect(await page.locator('.run-answer:not([hidden]) h2').textContent()).toContain('sequence-ranges 2026-11-20 10:00 UTC');
+    expect(await page.locator('.run-answer:not([hidden]) h2').textContent()).toContain(
+      'sequence-ranges 2026-11-20 10:00 UTC',
+    );
     expect(await page.locator('section.run:not([hidden])').count()).toBe(1);
     // pick an implementation and a length: only its rows stay
     await page.selectOption('#pick-impl', 'flash');
-    const rowImpls = await page.$$eval('section.run:not([hidden]) table.results tbody tr:not([hidden])', (trs) => trs.map((t) => t.getAttribute('data-impl')));
+    const rowImpls = await page.$$eval(
+      'section.run:not([hidden]) table.results tbody tr:not([hidden])',
+      (trs) => trs.map((t) => t.getAttribute('data-impl')),
+    );
     expect(rowImpls.length).toBeGreaterThan(0);
     expect(new Set(rowImpls)).toEqual(new Set(['flash']));
-    const lens = await page.$$eval('#pick-len option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v));
+    const lens = await page.$$eval('#pick-len option', (os) =>
+      os.map((o) => (o as HTMLOptionElement).value).filter((v) => v),
+    );
     await page.selectOption('#pick-len', lens[0]);
-    const left = await page.$$eval('section.run:not([hidden]) table.results tbody tr:not([hidden])', (trs) => trs.map((t) => `${t.getAttribute('data-impl')}@${t.getAttribute('data-len')}`));
+    const left = await page.$$eval(
+      'section.run:not([hidden]) table.results tbody tr:not([hidden])',
+      (trs) => trs.map((t) => `${t.getAttribute('data-impl')}@${t.getAttribute('data-len')}`),
+    );
     expect(left).toEqual([`flash@${lens[0]}`]);
-    const answerLens = await page.$$eval('.run-answer:not([hidden]) tbody tr:not([hidden])', (trs) => trs.map((t) => t.getAttribute('data-len')));
+    const answerLens = await page.$$eval(
+      '.run-answer:not([hidden]) tbody tr:not([hidden])',
+      (trs) => trs.map((t) => t.getAttribute('data-len')),
+    );
     expect(answerLens).toEqual([lens[0]]);
     await page.close();
   }, 120_000);

@@ -21,7 +21,10 @@ function tmp(): string {
 }
 function sink() {
   let out = '';
-  return { io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true } }, text: () => out };
+  return {
+    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true } },
+    text: () => out,
+  };
 }
 
 const gpuInfo = (deviceCount: number, error?: string): NativeInfo => ({
@@ -34,13 +37,26 @@ const gpuInfo = (deviceCount: number, error?: string): NativeInfo => ({
     compiled: true,
     deviceCount,
     devices: deviceCount
-      ? [{ index: 0, name: 'Fake H100', computeCapability: '9.0', totalMemoryBytes: 80e9, smClockMHz: 1980, driverVersion: '1', runtimeVersion: '1' }]
+      ? [
+          {
+            index: 0,
+            name: 'Fake H100',
+            computeCapability: '9.0',
+            totalMemoryBytes: 80e9,
+            smClockMHz: 1980,
+            driverVersion: '1',
+            runtimeVersion: '1',
+          },
+        ]
       : [],
     ...(error ? { error } : {}),
   },
 });
 
-function fake(info: NativeInfo, devicePeak?: (seconds: number) => Promise<NativeDevicePeak>): NativeBinding {
+function fake(
+  info: NativeInfo,
+  devicePeak?: (seconds: number) => Promise<NativeDevicePeak>,
+): NativeBinding {
   return {
     info: () => info,
     async measurePeak(threads: number) {
@@ -72,10 +88,19 @@ describe('dilbench peak with a (fake) CUDA device', () => {
     const res = await runPeak({ threads: 1, duration: 0.5, outputDir: dir }, s.io);
     expect(asked).toEqual([0.5]);
     expect(s.text()).toMatch(/GPU peak: +Fake H100 \(cc 9\.0\), median of 9 runs/);
-    expect(s.text()).toMatch(/fp16 tensor: +612\.5 TFLOP\/s \(mma\.sync m16n8k16, fp32 accumulate\)/);
+    expect(s.text()).toMatch(
+      /fp16 tensor: +612\.5 TFLOP\/s \(mma\.sync m16n8k16, fp32 accumulate\)/,
+    );
     expect(s.text()).toMatch(/bf16 tensor: +610\.3 TFLOP\/s/);
-    expect(s.text()).toMatch(/memory: +2950\.0 GB\/s \(device copy of 400 MiB, read \+ write counted\)/);
-    expect(res.gpu).toMatchObject({ name: 'Fake H100', computeCapability: '9.0', fp16TensorTflops: 612.5, copyGBps: 2950 });
+    expect(s.text()).toMatch(
+      /memory: +2950\.0 GB\/s \(device copy of 400 MiB, read \+ write counted\)/,
+    );
+    expect(res.gpu).toMatchObject({
+      name: 'Fake H100',
+      computeCapability: '9.0',
+      fp16TensorTflops: 612.5,
+      copyGBps: 2950,
+    });
     const stored = await loadPeak(dir);
     expect(stored?.gpu?.bf16TensorTflops).toBe(610.25);
     expect(stored?.gpuNotMeasured).toBeUndefined();
@@ -86,29 +111,43 @@ describe('dilbench peak with a (fake) CUDA device', () => {
   });
 
   it('a failed GPU measurement on a usable device fails the command after storing the CPU peak', async () => {
-    setBinding(fake(gpuInfo(1), async () => Promise.reject(new Error('CUDA peak measurement: out of memory'))));
+    setBinding(
+      fake(gpuInfo(1), async () =>
+        Promise.reject(new Error('CUDA peak measurement: out of memory')),
+      ),
+    );
     const dir = tmp();
     await expect(runPeak({ threads: 1, duration: 0.1, outputDir: dir }, sink().io)).rejects.toThrow(
       /GPU peak: CUDA peak measurement: out of memory \(the CPU peak was saved to /,
     );
     const stored = await loadPeak(dir);
     expect(stored?.fmaGflops).toBe(400);
-    expect(stored?.gpuNotMeasured).toMatch(/the measurement failed: CUDA peak measurement: out of memory/);
+    expect(stored?.gpuNotMeasured).toMatch(
+      /the measurement failed: CUDA peak measurement: out of memory/,
+    );
   });
 
   it('implausible GPU figures are refused', async () => {
     setBinding(fake(gpuInfo(1), async () => ({ ...h100, copyGBps: 0 })));
-    await expect(runPeak({ threads: 1, duration: 0.1, outputDir: tmp() }, sink().io)).rejects.toThrow(/implausible numbers/);
+    await expect(
+      runPeak({ threads: 1, duration: 0.1, outputDir: tmp() }, sink().io),
+    ).rejects.toThrow(/implausible numbers/);
   });
 
   it('says why no GPU peak: no CUDA backend, zero devices (with the driver reason), no binding support', () => {
-    expect(gpuUnavailableReason(fake({ ...gpuInfo(0), cuda: { compiled: false, deviceCount: 0, devices: [] } }))).toMatch(
-      /^this dilbench build has no CUDA backend/,
+    expect(
+      gpuUnavailableReason(
+        fake({ ...gpuInfo(0), cuda: { compiled: false, deviceCount: 0, devices: [] } }),
+      ),
+    ).toMatch(/^this dilbench build has no CUDA backend/);
+    expect(
+      gpuUnavailableReason(
+        fake(gpuInfo(0, 'cudaErrorNoDevice: no CUDA-capable device is detected')),
+      ),
+    ).toBe('no CUDA device (cudaErrorNoDevice: no CUDA-capable device is detected)');
+    expect(gpuUnavailableReason(fake(gpuInfo(1)))).toBe(
+      'this native binding cannot measure a GPU peak',
     );
-    expect(gpuUnavailableReason(fake(gpuInfo(0, 'cudaErrorNoDevice: no CUDA-capable device is detected')))).toBe(
-      'no CUDA device (cudaErrorNoDevice: no CUDA-capable device is detected)',
-    );
-    expect(gpuUnavailableReason(fake(gpuInfo(1)))).toBe('this native binding cannot measure a GPU peak');
     expect(gpuUnavailableReason(fake(gpuInfo(1), async () => h100))).toBeNull();
   });
 });
@@ -124,7 +163,9 @@ const built = (() => {
 })();
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env, 120_000);
 const addon = built
-  ? runModule("const m = await import('./dist/src/native/dilbench.js'); const c = m.loadBinding().info().cuda; console.log(JSON.stringify(c));")
+  ? runModule(
+      "const m = await import('./dist/src/native/dilbench.js'); const c = m.loadBinding().info().cuda; console.log(JSON.stringify(c));",
+    )
   : null;
 const cudaInfo = addon?.status === 0 ? (JSON.parse(addon.stdout) as NativeInfo['cuda']) : null;
 const skip = !built
@@ -145,7 +186,11 @@ describe.skipIf(skip !== '')('dilbench peak on a machine without a GPU (real add
     expect(j.fmaGflops).toBeGreaterThan(0);
     expect(j.streamGBps).toBeGreaterThan(0);
     expect(j.gpu).toBeNull();
-    expect(j.gpuNotMeasured).toMatch(cudaInfo?.compiled ? /^no CUDA device \(.+\)$/ : /^this dilbench build has no CUDA backend \(.+\)$/);
+    expect(j.gpuNotMeasured).toMatch(
+      cudaInfo?.compiled
+        ? /^no CUDA device \(.+\)$/
+        : /^this dilbench build has no CUDA backend \(.+\)$/,
+    );
     const stored = JSON.parse(readFileSync(join(dir, 'peak.json'), 'utf8'));
     expect(stored.gpuNotMeasured).toBe(j.gpuNotMeasured);
     expect(stored.gpu).toBeUndefined();
@@ -156,6 +201,8 @@ describe.skipIf(skip !== '')('dilbench peak on a machine without a GPU (real add
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n').filter((l) => /GPU/.test(l));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^GPU peak: +not measured: (this dilbench build has no CUDA backend|no CUDA device) \(.+\)$/);
+    expect(lines[0]).toMatch(
+      /^GPU peak: +not measured: (this dilbench build has no CUDA backend|no CUDA device) \(.+\)$/,
+    );
   });
 });

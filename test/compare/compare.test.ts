@@ -19,7 +19,12 @@ function samples(seed: number, medianMs: number, n = 30, cv = 0.02): number[] {
   return Array.from({ length: n }, () => medianMs * Math.exp(cv * gaussian(rng)));
 }
 
-function row(impl: string, seqLen: number, samplesMs: number[], over: Partial<ResultRow> = {}): ResultRow {
+function row(
+  impl: string,
+  seqLen: number,
+  samplesMs: number[],
+  over: Partial<ResultRow> = {},
+): ResultRow {
   return {
     implementation: impl,
     device: 'cpu',
@@ -81,7 +86,10 @@ function capture() {
   let out = '';
   let err = '';
   return {
-    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } },
+    io: {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+    },
     get out() {
       return out;
     },
@@ -143,7 +151,9 @@ describe('compareResults', () => {
 
   it('is reproducible (seeded bootstrap)', () => {
     const cur = lengths.map((n, i) => row('flash', n, samples(500 + i, n / 100)));
-    expect(compareResults(file(baseRows), file(cur))).toEqual(compareResults(file(baseRows), file(cur)));
+    expect(compareResults(file(baseRows), file(cur))).toEqual(
+      compareResults(file(baseRows), file(cur)),
+    );
   });
 
   it('lists rows present in one file only, without comparing them', () => {
@@ -155,12 +165,18 @@ describe('compareResults', () => {
   });
 
   it('refuses rows whose shapes, dtype or device differ, saying why; --allow-mismatch compares them', () => {
-    const cur = lengths.map((n, i) => row('flash', n, samples(700 + i, n / 100), { heads: 16, dtype: 'fp16' }));
+    const cur = lengths.map((n, i) =>
+      row('flash', n, samples(700 + i, n / 100), { heads: 16, dtype: 'fp16' }),
+    );
     const rep = compareResults(file(baseRows), file(cur));
     expect(rep.rows).toHaveLength(0);
     expect(rep.refused).toHaveLength(3);
-    expect(rep.refused[0]!.reasons.join(' ')).toMatch(/dtype differs: fp32 in baseline, fp16 in current/);
-    expect(rep.refused[0]!.reasons.join(' ')).toMatch(/heads differs: 8 in baseline, 16 in current/);
+    expect(rep.refused[0]!.reasons.join(' ')).toMatch(
+      /dtype differs: fp32 in baseline, fp16 in current/,
+    );
+    expect(rep.refused[0]!.reasons.join(' ')).toMatch(
+      /heads differs: 8 in baseline, 16 in current/,
+    );
     expect(rep.exitCode).toBe(2);
     const allowed = compareResults(file(baseRows), file(cur), { allowMismatch: true });
     expect(allowed.rows).toHaveLength(3);
@@ -175,7 +191,9 @@ describe('compareResults', () => {
   });
 
   it('skipped or failed rows are listed as not compared', () => {
-    const cur = [row('flash', 1024, [], { status: 'skipped', reason: 'needs 34.4 GiB, budget 11.5 GiB' })];
+    const cur = [
+      row('flash', 1024, [], { status: 'skipped', reason: 'needs 34.4 GiB, budget 11.5 GiB' }),
+    ];
     const rep = compareResults(file([baseRows[0]!]), file(cur));
     expect(rep.notComparable[0]!.reason).toMatch(/current skipped: needs 34.4 GiB/);
   });
@@ -205,8 +223,14 @@ describe('compareResults', () => {
 
 describe('dilbench compare (command)', () => {
   const basePath = write('base.json', file(baseRows));
-  const slowPath = write('slow.json', file(lengths.map((n, i) => row('flash', n, samples(200 + i, (1.2 * n) / 100)))));
-  const samePath = write('same.json', file(lengths.map((n, i) => row('flash', n, samples(1200 + i, n / 100)))));
+  const slowPath = write(
+    'slow.json',
+    file(lengths.map((n, i) => row('flash', n, samples(200 + i, (1.2 * n) / 100)))),
+  );
+  const samePath = write(
+    'same.json',
+    file(lengths.map((n, i) => row('flash', n, samples(1200 + i, n / 100)))),
+  );
 
   it('20% slower: markdown report and exit 1', async () => {
     const c = capture();
@@ -226,7 +250,12 @@ describe('dilbench compare (command)', () => {
   it('JSON format and --output', async () => {
     const out = join(dir, 'report.json');
     const c = capture();
-    const code = await runCompare(basePath, slowPath, { format: 'json', output: out, threshold: '5%' }, c.io);
+    const code = await runCompare(
+      basePath,
+      slowPath,
+      { format: 'json', output: out, threshold: '5%' },
+      c.io,
+    );
     expect(code).toBe(1);
     const rep = JSON.parse(readFileSync(out, 'utf8'));
     expect(rep.kind).toBe('dilbench-compare');
@@ -261,7 +290,10 @@ describe('dilbench compare (command)', () => {
   });
 
   it('mismatched shapes are refused with the reason (exit 2), compared with --allow-mismatch', async () => {
-    const mm = write('mm.json', file(lengths.map((n, i) => row('flash', n, samples(1300 + i, n / 100), { headDim: 128 }))));
+    const mm = write(
+      'mm.json',
+      file(lengths.map((n, i) => row('flash', n, samples(1300 + i, n / 100), { headDim: 128 }))),
+    );
     let c = capture();
     expect(await runCompare(basePath, mm, {}, c.io)).toBe(2);
     expect(c.out).toMatch(/headDim differs: 64 in baseline, 128 in current/);
@@ -276,10 +308,22 @@ describe('dilbench compare (command)', () => {
     const orig = process.stdout.write.bind(process.stdout);
     process.stdout.write = (() => true) as typeof process.stdout.write;
     try {
-      await expect(program.parseAsync(['node', 'dilbench', 'compare', basePath, slowPath, '--threshold', '0.05'])).rejects.toMatchObject({
+      await expect(
+        program.parseAsync([
+          'node',
+          'dilbench',
+          'compare',
+          basePath,
+          slowPath,
+          '--threshold',
+          '0.05',
+        ]),
+      ).rejects.toMatchObject({
         exitCode: 1,
       });
-      await expect(program.parseAsync(['node', 'dilbench', 'compare', basePath, samePath])).resolves.toBeDefined();
+      await expect(
+        program.parseAsync(['node', 'dilbench', 'compare', basePath, samePath]),
+      ).resolves.toBeDefined();
     } finally {
       process.stdout.write = orig;
     }

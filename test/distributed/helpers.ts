@@ -3,7 +3,12 @@
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 import { errors as outputErrors } from '../../src/results/validation.js';
 
-export const SINGLE_THREAD_SESSION = { threads: 1, useMemoryPool: true, usePatternCache: false, memoryLimitBytes: 0 };
+export const SINGLE_THREAD_SESSION = {
+  threads: 1,
+  useMemoryPool: true,
+  usePatternCache: false,
+  memoryLimitBytes: 0,
+};
 
 export async function inputs(b: NativeBinding, p: NativeProblem) {
   const s = await b.createSession(p, SINGLE_THREAD_SESSION);
@@ -14,7 +19,10 @@ export async function inputs(b: NativeBinding, p: NativeProblem) {
   }
 }
 
-export function errors(out: ArrayLike<number>, ref: ArrayLike<number>): { maxAbs: number; relL2: number } {
+export function errors(
+  out: ArrayLike<number>,
+  ref: ArrayLike<number>,
+): { maxAbs: number; relL2: number } {
   const e = outputErrors(out, ref);
   return { maxAbs: e.maxAbsError, relL2: e.relL2Error };
 }

@@ -39,11 +39,13 @@ function sh(cmd: string[]): { ok: boolean; out: string } {
 
 function setUp(): string | null {
   if (process.platform !== 'linux') return 'not Linux';
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not root (creating network namespaces needs CAP_NET_ADMIN)';
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0)
+    return 'not root (creating network namespaces needs CAP_NET_ADMIN)';
   if (!resolveCommand('ip') || !resolveCommand('tc')) return 'ip or tc (iproute2) not found';
   const avail = distributedAvailability(packageRoot());
   if (!avail.available) return avail.reason;
-  if (avail.launcher?.flavour !== 'openmpi') return 'the namespace launch uses Open MPI options (plm_rsh_agent)';
+  if (avail.launcher?.flavour !== 'openmpi')
+    return 'the namespace launch uses Open MPI options (plm_rsh_agent)';
   const steps: string[][] = [
     ['ip', 'netns', 'add', ns[0]],
     ['ip', 'netns', 'add', ns[1]],
@@ -58,7 +60,25 @@ function setUp(): string | null {
       ['ip', '-n', ns[i], 'link', 'set', dev, 'up'],
       ['ip', '-n', ns[i], 'link', 'set', 'lo', 'up'],
       // tbf: netem (delay) is missing from many kernels; the rate is what the model predicts from
-      ['ip', 'netns', 'exec', ns[i], 'tc', 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${RATE_MBIT}mbit`, 'burst', '64kb', 'latency', '5ms'],
+      [
+        'ip',
+        'netns',
+        'exec',
+        ns[i],
+        'tc',
+        'qdisc',
+        'add',
+        'dev',
+        dev,
+        'root',
+        'tbf',
+        'rate',
+        `${RATE_MBIT}mbit`,
+        'burst',
+        '64kb',
+        'latency',
+        '5ms',
+      ],
     );
   }
   for (const s of steps) {
@@ -95,21 +115,36 @@ describe.skipIf(!!skipReason)(`ring over a veth pair shaped to ${RATE_MBIT} Mbit
     );
     chmodSync(agent, 0o755);
     const launcher = path.join(tmp, 'mpirun-in-ns.sh');
-    writeFileSync(launcher, `#!/bin/sh\nexec ip netns exec ${ns[0]} ${avail.launcher!.path} "$@"\n`);
+    writeFileSync(
+      launcher,
+      `#!/bin/sh\nexec ip netns exec ${ns[0]} ${avail.launcher!.path} "$@"\n`,
+    );
     chmodSync(launcher, 0o755);
     const hosts = path.join(tmp, 'hosts');
     writeFileSync(hosts, `${addr[0]} slots=1\n${addr[1]} slots=1\n`);
     const o = parseDistributedOptions({
-      ranks: 2, totalTokens: [256], heads: 16, headDim: 128, runs: 3, warmup: 1, check: 'none', timeout: 120,
+      ranks: 2,
+      totalTokens: [256],
+      heads: 16,
+      headDim: 128,
+      runs: 3,
+      warmup: 1,
+      check: 'none',
+      timeout: 120,
       launcherArgs: `--hostfile ${hosts} --mca plm_rsh_agent ${agent} --mca btl tcp,self --mca btl_tcp_if_include ${subnet}.0/24 --mca oob_tcp_if_include ${subnet}.0/24`,
     });
-    const { raw } = await launchRing(o, 256, { launcher: { ...avail.launcher!, path: launcher }, rankExecutable: avail.rankExecutable! });
+    const { raw } = await launchRing(o, 256, {
+      launcher: { ...avail.launcher!, path: launcher },
+      rankExecutable: avail.rankExecutable!,
+    });
     const m = analyzeLayout(raw, raw.layouts[0]);
     const rateGBps = RATE_MBIT / 8 / 1000;
     const bytes = m.perStep[0].bytesSent[0];
     expect(bytes).toBe(2 * 16 * 128 * 128 * 4); // 2 x kvHeads x 128 rows x headDim x 4 bytes
     const pp = m.pingPong.medianGBps!;
-    const stepMs = m.perStep[0].computeMs.map((c, r) => c + m.perStep[0].pollMs[r] + m.perStep[0].waitMs[r]);
+    const stepMs = m.perStep[0].computeMs.map(
+      (c, r) => c + m.perStep[0].pollMs[r] + m.perStep[0].waitMs[r],
+    );
     const modelMs = bytes / (pp * 1e6);
     const shapedMs = bytes / (rateGBps * 1e6);
     console.log(

@@ -2,7 +2,14 @@
 // dilated exponent) run and report their figures; fake binding for dilbench, real onnxruntime-node
 // at a tiny length when it loads.
 import { describe, expect, it } from 'vitest';
-import { fullBenchTable, runDilatedSection, runDilatedTorchSection, runFrameworkSection, runKvCacheSection, type FullBenchResult } from '../../benchmarks/bench.js';
+import {
+  fullBenchTable,
+  runDilatedSection,
+  runDilatedTorchSection,
+  runFrameworkSection,
+  runKvCacheSection,
+  type FullBenchResult,
+} from '../../benchmarks/bench.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
 import { computeApiTable, runComputeApiSection } from '../../benchmarks/compute-api.js';
@@ -13,17 +20,32 @@ const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as 
 describe('bench sections', () => {
   it('kv-cache decode bandwidth falls back to plan.bytesMoved without telemetry', async () => {
     const b = createFakeBinding({ implementations: ['kv-cache'] });
-    const rows = await runKvCacheSection(b, peak, { threads: 2, lengths: [256], newTokens: 8, runs: 3 });
+    const rows = await runKvCacheSection(b, peak, {
+      threads: 2,
+      lengths: [256],
+      newTokens: 8,
+      runs: 3,
+    });
     expect(rows).toHaveLength(1);
     expect(rows[0]?.source).toBe('plan.bytesMoved');
     expect(rows[0]?.decodeGBps).toBeGreaterThan(0);
     expect(rows[0]?.pctOfStream).toBeCloseTo((100 * (rows[0]?.decodeGBps as number)) / 20, 6);
-    expect(b.sessions[0]).toMatchObject({ promptLen: 256, newTokens: 8, seqLen: 264, causal: true });
+    expect(b.sessions[0]).toMatchObject({
+      promptLen: 256,
+      newTokens: 8,
+      seqLen: 264,
+      causal: true,
+    });
   });
 
   it('compute-api: computeAttention against the session, ratio of the medians, with the table', async () => {
     const b = createFakeBinding({ implementations: ['flash'] });
-    const rows = await runComputeApiSection(b, { threads: 2, lengths: [32, 48], runs: 3, warmup: 1 });
+    const rows = await runComputeApiSection(b, {
+      threads: 2,
+      lengths: [32, 48],
+      runs: 3,
+      warmup: 1,
+    });
     expect(rows.map((r) => r.seqLen)).toEqual([32, 48]);
     for (const r of rows) {
       expect(r.sessionMedianMs).toBeGreaterThan(0);
@@ -38,7 +60,12 @@ describe('bench sections', () => {
 
   it('dilated time vs length with a fitted exponent', async () => {
     const b = createFakeBinding({ implementations: ['dilated'] });
-    const d = await runDilatedSection(b, { threads: 2, lengths: [1024, 2048, 4096], heads: 1, runs: 3 });
+    const d = await runDilatedSection(b, {
+      threads: 2,
+      lengths: [1024, 2048, 4096],
+      heads: 1,
+      runs: 3,
+    });
     expect(d.rows.map((r) => r.seqLen)).toEqual([1024, 2048, 4096]);
     expect(d.fit?.points).toBe(3);
     expect(Number.isFinite(d.fit?.k)).toBe(true);
@@ -47,14 +74,28 @@ describe('bench sections', () => {
 
   it.skipIf(ortMissing)('flash vs onnxruntime MHA side by side, with the table', async () => {
     const b = createFakeBinding({ implementations: ['flash'] });
-    const fw = await runFrameworkSection(b, peak, { threads: 1, lengths: [64], runs: 3, warmup: 1 });
+    const fw = await runFrameworkSection(b, peak, {
+      threads: 1,
+      lengths: [64],
+      runs: 3,
+      warmup: 1,
+    });
     expect(fw.skipped).toBeUndefined();
     expect(fw.rows).toHaveLength(1);
     const row = fw.rows[0];
     expect(row?.ortGflops).toBeGreaterThan(0);
     expect(row?.ratio).toBeGreaterThan(0);
     expect(row?.significance?.p).toBeGreaterThanOrEqual(0);
-    const result: FullBenchResult = { simdLevel: 'avx2', threads: 1, peak, rows: [], quick: true, createdAt: new Date().toISOString(), frameworks: fw, elapsedSeconds: 1 };
+    const result: FullBenchResult = {
+      simdLevel: 'avx2',
+      threads: 1,
+      peak,
+      rows: [],
+      quick: true,
+      createdAt: new Date().toISOString(),
+      frameworks: fw,
+      elapsedSeconds: 1,
+    };
     const table = fullBenchTable(result);
     expect(table).toContain('ORT/flash time');
     // PyTorch rides along when its Python has torch (CI's DILBENCH_PYTHON), else says why not
@@ -74,8 +115,21 @@ describe('bench sections', () => {
     expect(d.rows.map((r) => r.implementation)).toEqual(['flash', 'dilated', 'dilated-grouped']);
     expect(d.rows[0]?.pctOfFlash).toBeCloseTo(100, 6);
     for (const r of d.rows) expect(r.gflops).toBeGreaterThan(0);
-    expect(b.sessions.filter((p) => p.implementation !== 'flash').every((p) => p.segmentLengths?.join() === '1024,2048,4096')).toBe(true);
-    const table = fullBenchTable({ simdLevel: 'avx2', threads: 1, peak, rows: [], quick: true, createdAt: new Date().toISOString(), dilatedTorch: d, elapsedSeconds: 1 });
+    expect(
+      b.sessions
+        .filter((p) => p.implementation !== 'flash')
+        .every((p) => p.segmentLengths?.join() === '1024,2048,4096'),
+    ).toBe(true);
+    const table = fullBenchTable({
+      simdLevel: 'avx2',
+      threads: 1,
+      peak,
+      rows: [],
+      quick: true,
+      createdAt: new Date().toISOString(),
+      dilatedTorch: d,
+      elapsedSeconds: 1,
+    });
     expect(table).toContain('% of flash');
     if (d.torchSkipped) {
       expect(table).toContain(`PyTorch: skipped: ${d.torchSkipped}`);

@@ -36,7 +36,9 @@ describe('frameworks flags', () => {
     expect(o.frameworks).toEqual(['dilbench', 'onnxruntime-mha']);
     expect(o.dtype).toBe('fp32');
     expect(() => frameworksOptionsFromFlags({ frameworks: 'tensorflow' })).toThrow(/--frameworks/);
-    expect(() => frameworksOptionsFromFlags({ dtype: 'int8' })).toThrow(/--dtype.*fp32\|fp16\|bf16/);
+    expect(() => frameworksOptionsFromFlags({ dtype: 'int8' })).toThrow(
+      /--dtype.*fp32\|fp16\|bf16/,
+    );
     expect(frameworksOptionsFromFlags({ dtype: 'bf16' }).dtype).toBe('bf16');
     expect(() => frameworksOptionsFromFlags({ heads: '0' })).toThrow(/--heads/);
   });
@@ -58,7 +60,25 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
   it('tiny size: exit 0, files parse, agreement recorded', () => {
     const r = spawnSync(
       process.execPath,
-      [bin, 'frameworks', '--seq-lens', '64', '--heads', '2', '--head-dim', '16', '--threads', '1', '--runs', '6', '--warmup', '1', '--causal', '--output-dir', dir],
+      [
+        bin,
+        'frameworks',
+        '--seq-lens',
+        '64',
+        '--heads',
+        '2',
+        '--head-dim',
+        '16',
+        '--threads',
+        '1',
+        '--runs',
+        '6',
+        '--warmup',
+        '1',
+        '--causal',
+        '--output-dir',
+        dir,
+      ],
       { cwd: root, encoding: 'utf8', timeout: 300_000 },
     );
     expect(r.status, r.stderr).toBe(0);
@@ -77,7 +97,9 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
     expect(csvLines.slice(1).some((l) => l.includes('dilbench:'))).toBe(true);
     expect(r.stdout).toContain(join(dir, csv));
     expect(file.suite).toBe('frameworks');
-    const byName = new Map(file.results.map((x: { params: { framework: string } }) => [x.params.framework, x]));
+    const byName = new Map(
+      file.results.map((x: { params: { framework: string } }) => [x.params.framework, x]),
+    );
     expect((byName.get('dilbench') as { status: string }).status).toBe('ok');
     const markdown = readFileSync(join(dir, md), 'utf8');
     expect(markdown).toContain('### Fairness');
@@ -86,17 +108,28 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
     expect(markdown).toContain('heads / kv heads / head dim: 2 / 2 / 16');
     expect(markdown).toContain('- sampling: 1 warm-up iterations, 6 timed iterations (fixed)');
     expect(markdown).not.toContain('No dense-attention point ran successfully');
-    expect(markdown).toContain("- what runs in dilbench: dilbench 'flash' kernel, fp32, [B, H, S, D]");
+    expect(markdown).toContain(
+      "- what runs in dilbench: dilbench 'flash' kernel, fp32, [B, H, S, D]",
+    );
     // 6 samples each: enough for a 95% interval, so the length is ranked (a winner or a tie)
-    expect(markdown).toMatch(/## Fastest exact attention per length[\s\S]*\| 64 \| (tie: )?(dilbench:flash|onnxruntime-mha|onnxruntime-matmul|pytorch)[^|]* \|/);
+    expect(markdown).toMatch(
+      /## Fastest exact attention per length[\s\S]*\| 64 \| (tie: )?(dilbench:flash|onnxruntime-mha|onnxruntime-matmul|pytorch)[^|]* \|/,
+    );
     if (ortAvailable) {
       for (const f of ['onnxruntime-mha', 'onnxruntime-matmul']) {
-        const row = byName.get(f) as { status: string; validation: { maxAbsError: number; passed: boolean } };
+        const row = byName.get(f) as {
+          status: string;
+          validation: { maxAbsError: number; passed: boolean };
+        };
         expect(row.status).toBe('ok');
         expect(row.validation.maxAbsError).toBeLessThan(1e-4);
         expect(row.validation.passed).toBe(true);
       }
-      const agreement = file.config.frameworks.agreement as Array<{ a: string; b: string; maxAbsError: number }>;
+      const agreement = file.config.frameworks.agreement as Array<{
+        a: string;
+        b: string;
+        maxAbsError: number;
+      }>;
       expect(agreement.length).toBeGreaterThanOrEqual(3);
       for (const a of agreement) expect(a.maxAbsError).toBeLessThan(1e-4);
       expect(file.config.frameworks.significance.length).toBeGreaterThanOrEqual(2);
@@ -110,7 +143,12 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
       console.log(`pytorch skipped: ${torchReason}`);
     } else {
       // real torch: same inputs, same answer as dilbench, memory counted from after `import torch`
-      const row = torch as unknown as { status: string; validation: { maxAbsError: number; passed: boolean }; peakMemoryBytes: number; params: { version: string } };
+      const row = torch as unknown as {
+        status: string;
+        validation: { maxAbsError: number; passed: boolean };
+        peakMemoryBytes: number;
+        params: { version: string };
+      };
       expect(row.status).toBe('ok');
       expect(row.params.version).toMatch(/^torch /);
       expect(row.validation.maxAbsError).toBeLessThan(1e-4);
@@ -123,14 +161,39 @@ describe.skipIf(addonProblem !== null)('dilbench frameworks end to end', () => {
     const out = join(dir, 'bf16');
     const r = spawnSync(
       process.execPath,
-      [bin, 'frameworks', '--seq-lens', '48', '--heads', '2', '--head-dim', '16', '--threads', '1', '--runs', '3', '--warmup', '1', '--dtype', 'bf16', '--output-dir', out],
+      [
+        bin,
+        'frameworks',
+        '--seq-lens',
+        '48',
+        '--heads',
+        '2',
+        '--head-dim',
+        '16',
+        '--threads',
+        '1',
+        '--runs',
+        '3',
+        '--warmup',
+        '1',
+        '--dtype',
+        'bf16',
+        '--output-dir',
+        out,
+      ],
       { cwd: root, encoding: 'utf8', timeout: 300_000 },
     );
     expect(r.status, r.stderr).toBe(0);
     const json = readdirSync(out).find((f) => f.endsWith('.json')) as string;
     const file = JSON.parse(readFileSync(join(out, json), 'utf8'));
     expect(file.config.dtype).toBe('bf16');
-    const rows = file.results as Array<{ dtype: string; status: string; reason: string | null; params: { framework: string }; validation?: { passed: boolean; tolerance: { relL2: number } } }>;
+    const rows = file.results as Array<{
+      dtype: string;
+      status: string;
+      reason: string | null;
+      params: { framework: string };
+      validation?: { passed: boolean; tolerance: { relL2: number } };
+    }>;
     for (const row of rows) expect(row.dtype).toBe('bf16');
     expect(rows.find((x) => x.params.framework === 'dilbench')?.status).toBe('ok');
     for (const row of rows.filter((x) => x.params.framework !== 'dilbench')) {

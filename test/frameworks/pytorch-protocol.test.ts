@@ -71,11 +71,20 @@ try {
 
 /** python3 with the stand-in package first on its path: a separate executable name keeps the probe cache apart */
 const standInPython = join(dir, 'python-stand-in');
-writeFileSync(standInPython, `#!/bin/sh\nPYTHONPATH="${dir}\${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$@"\n`, { mode: 0o755 });
+writeFileSync(
+  standInPython,
+  `#!/bin/sh\nPYTHONPATH="${dir}\${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$@"\n`,
+  { mode: 0o755 },
+);
 
 const sides = [
   { label: 'real torch', python: realPython, skip: noAddon ?? torchUnavailableReason(realPython) },
-  { label: 'numpy stand-in', python: standInPython, skip: noAddon ?? (numpyOk ? torchUnavailableReason(standInPython) : 'python3 with numpy not found') },
+  {
+    label: 'numpy stand-in',
+    python: standInPython,
+    skip:
+      noAddon ?? (numpyOk ? torchUnavailableReason(standInPython) : 'python3 with numpy not found'),
+  },
 ];
 
 for (const side of sides) {
@@ -92,13 +101,28 @@ for (const side of sides) {
     if (side.label === 'real torch') {
       for (const dtype of ['fp16', 'bf16'] as const) {
         it(`${dtype}: torch gets the values dilbench stores and agrees within the ${dtype} partner tolerance`, async () => {
-          const spec = { batch: 1, heads: 2, seqLen: 48, headDim: 32, causal: true, threads: 1, implementation: 'flash', dtype, seed: 5 };
+          const spec = {
+            batch: 1,
+            heads: 2,
+            seqLen: 48,
+            headDim: 32,
+            causal: true,
+            threads: 1,
+            implementation: 'flash',
+            dtype,
+            seed: 5,
+          };
           const d = await DilbenchAdapter.create(binding as NativeBinding, spec);
           const p = await PyTorchAdapter.create(spec, d.inputs());
           if ('skipped' in p) throw new Error(p.reason);
           try {
             expect(p.description).toContain(dtype === 'fp16' ? 'torch.float16' : 'torch.bfloat16');
-            const v = validationOf('dilbench:flash', errors(await p.output(), await d.output()), toleranceFor(dtype, {}, true), dtype);
+            const v = validationOf(
+              'dilbench:flash',
+              errors(await p.output(), await d.output()),
+              toleranceFor(dtype, {}, true),
+              dtype,
+            );
             expect(v.passed, JSON.stringify(v)).toBe(true);
             expect(v.maxAbsError).toBeGreaterThan(0); // half arithmetic somewhere: not bit-identical
           } finally {
@@ -110,12 +134,24 @@ for (const side of sides) {
     }
     for (const causal of [false, true]) {
       it(`${causal ? 'causal' : 'non-causal'}: same inputs, timed samples, output equals dilbench flash`, async () => {
-        const spec = { batch: 1, heads: 2, seqLen: 40, headDim: 16, causal, threads: 1, implementation: 'flash', dtype: 'fp32' as const, seed: 3 };
+        const spec = {
+          batch: 1,
+          heads: 2,
+          seqLen: 40,
+          headDim: 16,
+          causal,
+          threads: 1,
+          implementation: 'flash',
+          dtype: 'fp32' as const,
+          seed: 3,
+        };
         const d = await DilbenchAdapter.create(binding as NonNullable<typeof binding>, spec);
         const p = await PyTorchAdapter.create(spec, d.inputs());
         if ('skipped' in p) throw new Error(p.reason);
         try {
-          expect(p.version).toMatch(side.label === 'real torch' ? /^torch \d+\.\d+/ : /^torch 0\.0-fake-numpy$/);
+          expect(p.version).toMatch(
+            side.label === 'real torch' ? /^torch \d+\.\d+/ : /^torch 0\.0-fake-numpy$/,
+          );
           // the thread count torch really uses, and (real torch) the SDPA kernel it dispatches to
           expect(p.description).toMatch(/, 1 threads\)/);
           if (side.label === 'real torch') expect(p.description).toMatch(/dispatches to [A-Z_]+/);

@@ -34,14 +34,17 @@ const violations: string[] = [];
 
 function show(v: unknown, max = 400): string {
   try {
-    return JSON.stringify(v, (_k, x) => {
-      if (typeof x === 'bigint') return `${x}n`;
-      if (typeof x === 'number' && !Number.isFinite(x)) return String(x);
-      if (typeof x === 'symbol') return x.toString();
-      if (typeof x === 'function') return '[function]';
-      if (ArrayBuffer.isView(x)) return `[${x.constructor.name} ${(x as { length?: number }).length}]`;
-      return x;
-    })?.slice(0, max) ?? String(v);
+    return (
+      JSON.stringify(v, (_k, x) => {
+        if (typeof x === 'bigint') return `${x}n`;
+        if (typeof x === 'number' && !Number.isFinite(x)) return String(x);
+        if (typeof x === 'symbol') return x.toString();
+        if (typeof x === 'function') return '[function]';
+        if (ArrayBuffer.isView(x))
+          return `[${x.constructor.name} ${(x as { length?: number }).length}]`;
+        return x;
+      })?.slice(0, max) ?? String(v)
+    );
   } catch {
     return String(v);
   }
@@ -54,7 +57,8 @@ function checkError(where: string, e: unknown, args: unknown): void {
     tally.byCode.set(code, (tally.byCode.get(code) ?? 0) + 1);
     return;
   }
-  const what = e instanceof Error ? `${e.name}: ${e.message} (code ${String(code)})` : `non-Error ${show(e)}`;
+  const what =
+    e instanceof Error ? `${e.name}: ${e.message} (code ${String(code)})` : `non-Error ${show(e)}`;
   violations.push(`${where}: ${what}; args ${show(args)}`);
 }
 
@@ -70,14 +74,20 @@ function callSync<T>(where: string, args: unknown, f: () => T): T | undefined {
   }
 }
 
-async function callAsync<T>(where: string, args: unknown, f: () => Promise<T>): Promise<T | undefined> {
+async function callAsync<T>(
+  where: string,
+  args: unknown,
+  f: () => Promise<T>,
+): Promise<T | undefined> {
   tally.calls++;
   let p: Promise<T>;
   try {
     p = f();
   } catch (e) {
     // async entry points must reject, never throw synchronously
-    violations.push(`${where}: threw synchronously instead of rejecting: ${String(e)}; args ${show(args)}`);
+    violations.push(
+      `${where}: threw synchronously instead of rejecting: ${String(e)}; args ${show(args)}`,
+    );
     return undefined;
   }
   if (!(p instanceof Promise)) {
@@ -106,10 +116,44 @@ function sharedFloat32(n: number): Float32Array {
 
 const hostileScalar: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom<unknown>(
-    undefined, null, NaN, Infinity, -Infinity, -0, 0, -1, -(2 ** 31), 0.5, 1.5, 1e-300, 1e308,
-    2 ** 31, 2 ** 32, 2 ** 40, 2 ** 53, 2 ** 53 - 1, 2 ** 63, 2 ** 64, Number.MAX_VALUE, Number.MIN_VALUE,
-    '', '1', '8', 'NaN', 'naive', 'cpu', 'fp32', 'x'.repeat(100), 'na\u0000ive', '\u{1F600}',
-    true, false, 10n, -1n, 2n ** 70n, Symbol('hostile'),
+    undefined,
+    null,
+    NaN,
+    Infinity,
+    -Infinity,
+    -0,
+    0,
+    -1,
+    -(2 ** 31),
+    0.5,
+    1.5,
+    1e-300,
+    1e308,
+    2 ** 31,
+    2 ** 32,
+    2 ** 40,
+    2 ** 53,
+    2 ** 53 - 1,
+    2 ** 63,
+    2 ** 64,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    '',
+    '1',
+    '8',
+    'NaN',
+    'naive',
+    'cpu',
+    'fp32',
+    'x'.repeat(100),
+    'na\u0000ive',
+    '\u{1F600}',
+    true,
+    false,
+    10n,
+    -1n,
+    2n ** 70n,
+    Symbol('hostile'),
   ),
   fc.constant(null).map(() => ({})),
   fc.constant(null).map(() => []),
@@ -125,7 +169,10 @@ const hostileScalar: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Valid most of the time, otherwise hostile or missing. */
-function field<T>(valid: fc.Arbitrary<T>, extra: fc.Arbitrary<unknown>[] = []): fc.Arbitrary<unknown> {
+function field<T>(
+  valid: fc.Arbitrary<T>,
+  extra: fc.Arbitrary<unknown>[] = [],
+): fc.Arbitrary<unknown> {
   return fc.oneof(
     { arbitrary: valid, weight: 14 },
     { arbitrary: hostileScalar, weight: 2 },
@@ -136,9 +183,12 @@ function field<T>(valid: fc.Arbitrary<T>, extra: fc.Arbitrary<unknown>[] = []): 
 
 const huge = fc.constantFrom(2 ** 16, 2 ** 20, 2 ** 24, 2 ** 31 - 1, 2 ** 32, 2 ** 40, 2 ** 53 - 1);
 const smallInt = (min: number, max: number) => fc.integer({ min, max });
-const intList = fc.array(fc.oneof(smallInt(1, 32), fc.constantFrom(0, -1, 2 ** 40, 2 ** 53 - 1, 1.5, NaN)), {
-  maxLength: 5,
-});
+const intList = fc.array(
+  fc.oneof(smallInt(1, 32), fc.constantFrom(0, -1, 2 ** 40, 2 ** 53 - 1, 1.5, NaN)),
+  {
+    maxLength: 5,
+  },
+);
 
 function strip(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -148,31 +198,80 @@ function strip(o: Record<string, unknown>): Record<string, unknown> {
 
 function problemArb(impls: string[]): fc.Arbitrary<unknown> {
   const record = fc.record({
-    implementation: field(fc.constantFrom(...impls), [fc.constantFrom('NAIVE', 'flash ', 'unknown-impl', 'x'.repeat(65))]),
+    implementation: field(fc.constantFrom(...impls), [
+      fc.constantFrom('NAIVE', 'flash ', 'unknown-impl', 'x'.repeat(65)),
+    ]),
     device: field(fc.constantFrom('cpu', 'cpu', 'cpu', 'cuda'), [fc.constantFrom('gpu', 'CPU')]),
-    dtype: field(fc.constantFrom('fp32', 'fp32', 'fp32', 'fp16', 'bf16'), [fc.constantFrom('fp64', 'int8')]),
+    dtype: field(fc.constantFrom('fp32', 'fp32', 'fp32', 'fp16', 'bf16'), [
+      fc.constantFrom('fp64', 'int8'),
+    ]),
     batch: field(smallInt(1, 2), [huge]),
     heads: field(fc.constantFrom(1, 2, 4), [huge]),
     kvHeads: field(fc.constantFrom(1, 2), [huge, fc.constant(3)]),
     seqLen: field(fc.oneof(smallInt(1, 40), fc.constantFrom(64, 100, 128)), [huge]),
-    headDim: field(fc.constantFrom(8, 16, 32, 64, 128), [fc.constantFrom(1, 3, 255, 256, 257, 512), huge]),
+    headDim: field(fc.constantFrom(8, 16, 32, 64, 128), [
+      fc.constantFrom(1, 3, 255, 256, 257, 512),
+      huge,
+    ]),
     causal: field(fc.boolean()),
-    scale: fc.oneof(fc.constant(MISSING), fc.double({ min: -2, max: 2, noNaN: true }), hostileScalar),
+    scale: fc.oneof(
+      fc.constant(MISSING),
+      fc.double({ min: -2, max: 2, noNaN: true }),
+      hostileScalar,
+    ),
     seed: field(smallInt(0, 1000), [fc.constant(Number.MAX_SAFE_INTEGER)]),
-    segmentLengths: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, intList, hostileScalar),
+    segmentLengths: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 4 },
+      intList,
+      hostileScalar,
+    ),
     dilationRates: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, intList, hostileScalar),
-    ringSize: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, smallInt(1, 8), huge, hostileScalar),
+    ringSize: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 4 },
+      smallInt(1, 8),
+      huge,
+      hostileScalar,
+    ),
     blockPattern: fc.oneof(
       { arbitrary: fc.constant(MISSING), weight: 4 },
       fc.constantFrom('local', 'strided', 'dilated', 'random', 'dense'),
       hostileScalar,
     ),
-    blockSize: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, fc.constantFrom(1, 4, 8, 16, 64), huge, hostileScalar),
-    window: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, smallInt(1, 8), huge, hostileScalar),
-    stride: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, smallInt(1, 8), huge, hostileScalar),
-    density: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 4 }, fc.double({ min: -0.5, max: 1.5 }), hostileScalar),
-    promptLen: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 3 }, smallInt(0, 40), huge, hostileScalar),
-    newTokens: fc.oneof({ arbitrary: fc.constant(MISSING), weight: 3 }, smallInt(0, 40), huge, hostileScalar),
+    blockSize: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 4 },
+      fc.constantFrom(1, 4, 8, 16, 64),
+      huge,
+      hostileScalar,
+    ),
+    window: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 4 },
+      smallInt(1, 8),
+      huge,
+      hostileScalar,
+    ),
+    stride: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 4 },
+      smallInt(1, 8),
+      huge,
+      hostileScalar,
+    ),
+    density: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 4 },
+      fc.double({ min: -0.5, max: 1.5 }),
+      hostileScalar,
+    ),
+    promptLen: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 3 },
+      smallInt(0, 40),
+      huge,
+      hostileScalar,
+    ),
+    newTokens: fc.oneof(
+      { arbitrary: fc.constant(MISSING), weight: 3 },
+      smallInt(0, 40),
+      huge,
+      hostileScalar,
+    ),
     extra: fc.oneof(
       { arbitrary: fc.constant({}), weight: 6 },
       fc.dictionary(fc.string({ maxLength: 8 }), hostileScalar, { maxKeys: 3 }),
@@ -184,7 +283,10 @@ function problemArb(impls: string[]): fc.Arbitrary<unknown> {
       arbitrary: fc
         .tuple(
           validProblemArb(impls),
-          fc.oneof({ arbitrary: fc.constant([]), weight: 3 }, { arbitrary: fc.array(mutationArb, { minLength: 1, maxLength: 3 }), weight: 4 }),
+          fc.oneof(
+            { arbitrary: fc.constant([]), weight: 3 },
+            { arbitrary: fc.array(mutationArb, { minLength: 1, maxLength: 3 }), weight: 4 },
+          ),
         )
         .map(([base, muts]) => {
           const out: Record<string, unknown> = { ...base };
@@ -197,18 +299,42 @@ function problemArb(impls: string[]): fc.Arbitrary<unknown> {
       weight: 40,
     },
     // every field drawn on its own
-    { arbitrary: record.map(({ extra, ...r }) => ({ ...(extra as object), ...strip(r) })), weight: 12 },
+    {
+      arbitrary: record.map(({ extra, ...r }) => ({ ...(extra as object), ...strip(r) })),
+      weight: 12,
+    },
     { arbitrary: hostileScalar, weight: 1 },
   );
 }
 
 const PROBLEM_KEYS = [
-  'implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'seqLen', 'headDim', 'causal', 'scale', 'seed',
-  'segmentLengths', 'dilationRates', 'ringSize', 'blockPattern', 'blockSize', 'window', 'stride', 'density',
-  'promptLen', 'newTokens',
+  'implementation',
+  'device',
+  'dtype',
+  'batch',
+  'heads',
+  'kvHeads',
+  'seqLen',
+  'headDim',
+  'causal',
+  'scale',
+  'seed',
+  'segmentLengths',
+  'dilationRates',
+  'ringSize',
+  'blockPattern',
+  'blockSize',
+  'window',
+  'stride',
+  'density',
+  'promptLen',
+  'newTokens',
 ];
 const mutationArb = fc.record({
-  key: fc.oneof({ arbitrary: fc.constantFrom(...PROBLEM_KEYS), weight: 9 }, fc.constantFrom('__proto__', 'extra', 'constructor')),
+  key: fc.oneof(
+    { arbitrary: fc.constantFrom(...PROBLEM_KEYS), weight: 9 },
+    fc.constantFrom('__proto__', 'extra', 'constructor'),
+  ),
   value: fc.oneof(hostileScalar, huge, fc.constant(MISSING), intList),
 });
 
@@ -230,10 +356,15 @@ function validProblemArb(impls: string[]): fc.Arbitrary<Record<string, unknown>>
       blockPattern: fc.constantFrom('local', 'strided', 'dilated', 'random'),
       blockSize: fc.constantFrom(4, 8, 16),
       newTokens: smallInt(1, 4),
-      scale: fc.oneof(fc.constant(MISSING), fc.constant(0), fc.double({ min: 0.01, max: 1, noNaN: true })),
+      scale: fc.oneof(
+        fc.constant(MISSING),
+        fc.constant(0),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+      ),
     })
     .map((r) => {
-      const segmentLengths = r.seg === 1 ? [Math.max(1, r.seqLen)] : [Math.max(1, r.seqLen >> 1), Math.max(1, r.seqLen)];
+      const segmentLengths =
+        r.seg === 1 ? [Math.max(1, r.seqLen)] : [Math.max(1, r.seqLen >> 1), Math.max(1, r.seqLen)];
       const dilationRates = r.seg === 1 ? [1] : [1, 2];
       return strip({
         implementation: r.implementation,
@@ -277,7 +408,9 @@ const optionsArb: fc.Arbitrary<unknown> = fc.oneof(
         threads: field(fc.constantFrom(1, 1, 2), [fc.constantFrom(0, 3, 1024, 2 ** 31)]),
         useMemoryPool: field(fc.boolean()),
         usePatternCache: field(fc.boolean()),
-        memoryLimitBytes: field(fc.constantFrom(0, 0, 0, 1 << 20, 1 << 30), [fc.constantFrom(1, 1024, 2 ** 53 - 1, 2 ** 64)]),
+        memoryLimitBytes: field(fc.constantFrom(0, 0, 0, 1 << 20, 1 << 30), [
+          fc.constantFrom(1, 1024, 2 ** 53 - 1, 2 ** 64),
+        ]),
       })
       .map(strip),
     weight: 30,
@@ -288,20 +421,44 @@ const optionsArb: fc.Arbitrary<unknown> = fc.oneof(
 /** A Float32Array-ish argument for a tensor of `want` elements (want < 0: unknown/huge). */
 function bufferArb(): fc.Arbitrary<(want: number) => unknown> {
   return fc.oneof(
-    { arbitrary: fc.constant((want: number) => (want >= 0 ? new Float32Array(want).fill(0.25) : new Float32Array(4))), weight: 12 },
-    { arbitrary: fc.constant((want: number) => new Float32Array(Math.max(0, want - 1))), weight: 2 },
-    { arbitrary: fc.constant((want: number) => new Float32Array(Math.max(0, want) + 1)), weight: 1 },
+    {
+      arbitrary: fc.constant((want: number) =>
+        want >= 0 ? new Float32Array(want).fill(0.25) : new Float32Array(4),
+      ),
+      weight: 12,
+    },
+    {
+      arbitrary: fc.constant((want: number) => new Float32Array(Math.max(0, want - 1))),
+      weight: 2,
+    },
+    {
+      arbitrary: fc.constant((want: number) => new Float32Array(Math.max(0, want) + 1)),
+      weight: 1,
+    },
     { arbitrary: fc.constant(() => new Float32Array(0)), weight: 1 },
     { arbitrary: fc.constant((want: number) => detachedFloat32(Math.max(1, want))), weight: 2 },
     { arbitrary: fc.constant((want: number) => sharedFloat32(Math.max(1, want))), weight: 2 },
     {
       // a view at an offset into a bigger buffer (valid when the length is right)
-      arbitrary: fc.constant((want: number) => new Float32Array(new ArrayBuffer((Math.max(0, want) + 3) * 4), 8, Math.max(0, want))),
+      arbitrary: fc.constant(
+        (want: number) =>
+          new Float32Array(new ArrayBuffer((Math.max(0, want) + 3) * 4), 8, Math.max(0, want)),
+      ),
       weight: 2,
     },
     { arbitrary: fc.constant((want: number) => new Float64Array(Math.max(0, want))), weight: 1 },
-    { arbitrary: fc.constant((want: number) => Array.from({ length: Math.max(0, Math.min(want, 64)) }, () => 0.5)), weight: 1 },
-    { arbitrary: fc.constant((want: number) => new DataView(new ArrayBuffer(Math.max(0, want) * 4))), weight: 1 },
+    {
+      arbitrary: fc.constant((want: number) =>
+        Array.from({ length: Math.max(0, Math.min(want, 64)) }, () => 0.5),
+      ),
+      weight: 1,
+    },
+    {
+      arbitrary: fc.constant(
+        (want: number) => new DataView(new ArrayBuffer(Math.max(0, want) * 4)),
+      ),
+      weight: 1,
+    },
     { arbitrary: hostileScalar.map((h) => () => h), weight: 2 },
   );
 }
@@ -356,7 +513,8 @@ function cheapen(b: NativeBinding, problem: unknown, options: unknown): unknown 
   } catch {
     return options; // fails the same way in every entry point
   }
-  if (plan.totalBytes > 4 << 20 || plan.flops > 2e7) return { ...(options as object), memoryLimitBytes: 1 };
+  if (plan.totalBytes > 4 << 20 || plan.flops > 2e7)
+    return { ...(options as object), memoryLimitBytes: 1 };
   return options;
 }
 
@@ -376,26 +534,55 @@ const sessionOpArb: fc.Arbitrary<SessionOp> = fc.oneof(
   {
     arbitrary: fc.record({
       op: fc.constant('sample' as const),
-      iterations: fc.oneof({ arbitrary: smallInt(1, 3), weight: 6 }, fc.constantFrom(0, -1, 1e7 + 1, 2 ** 31, 1.5), hostileScalar),
+      iterations: fc.oneof(
+        { arbitrary: smallInt(1, 3), weight: 6 },
+        fc.constantFrom(0, -1, 1e7 + 1, 2 ** 31, 1.5),
+        hostileScalar,
+      ),
       cold: fc.oneof({ arbitrary: fc.boolean(), weight: 6 }, hostileScalar),
       cancel: cancelArb,
       hostile: hostileScalar,
     }),
     weight: 6,
   },
-  { arbitrary: fc.record({ op: fc.constant('output' as const), cancel: cancelArb, hostile: hostileScalar }), weight: 3 },
-  { arbitrary: fc.record({ op: fc.constant('input' as const), which: fc.oneof(fc.constantFrom('q', 'k', 'v', 'o', 'qq'), hostileScalar) }), weight: 3 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('output' as const),
+      cancel: cancelArb,
+      hostile: hostileScalar,
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('input' as const),
+      which: fc.oneof(fc.constantFrom('q', 'k', 'v', 'o', 'qq'), hostileScalar),
+    }),
+    weight: 3,
+  },
   { arbitrary: fc.constant({ op: 'poolStats' as const }), weight: 2 },
   { arbitrary: fc.constant({ op: 'plan' as const }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('concurrent' as const), n: smallInt(2, 4) }), weight: 3 },
+  {
+    arbitrary: fc.record({ op: fc.constant('concurrent' as const), n: smallInt(2, 4) }),
+    weight: 3,
+  },
   {
     arbitrary: fc.record({
       op: fc.constant('wrongThis' as const),
-      method: fc.constantFrom('sample' as const, 'output' as const, 'input' as const, 'poolStats' as const, 'dispose' as const),
+      method: fc.constantFrom(
+        'sample' as const,
+        'output' as const,
+        'input' as const,
+        'poolStats' as const,
+        'dispose' as const,
+      ),
     }),
     weight: 1,
   },
-  { arbitrary: fc.record({ op: fc.constant('construct' as const), arg: hostileScalar }), weight: 1 },
+  {
+    arbitrary: fc.record({ op: fc.constant('construct' as const), arg: hostileScalar }),
+    weight: 1,
+  },
   { arbitrary: fc.constant({ op: 'dispose' as const }), weight: 2 },
 );
 
@@ -404,7 +591,9 @@ async function runSessionOps(b: NativeBinding, s: NativeSession, ops: SessionOp[
     switch (o.op) {
       case 'sample': {
         const cancel = makeCancel(b, o.cancel, o.hostile);
-        const ns = await callAsync('session.sample', o, () => s.sample(o.iterations as number, o.cold as boolean, cancel as never));
+        const ns = await callAsync('session.sample', o, () =>
+          s.sample(o.iterations as number, o.cold as boolean, cancel as never),
+        );
         if (ns !== undefined) {
           expect(ns).toBeInstanceOf(Float64Array);
           expect(ns.length).toBe(o.iterations);
@@ -472,7 +661,13 @@ async function runSessionOps(b: NativeBinding, s: NativeSession, ops: SessionOp[
 // ---- the whole case --------------------------------------------------------------------------
 type Entry =
   | { kind: 'plan'; problem: unknown; options: unknown }
-  | { kind: 'createSession'; problem: unknown; options: unknown; ops: SessionOp[]; disposeEarly: boolean }
+  | {
+      kind: 'createSession';
+      problem: unknown;
+      options: unknown;
+      ops: SessionOp[];
+      disposeEarly: boolean;
+    }
   | {
       kind: 'compute';
       problem: unknown;
@@ -481,7 +676,13 @@ type Entry =
       cancel: CancelKind;
       hostile: unknown;
     }
-  | { kind: 'reference'; problem: unknown; bufs: ((want: number) => unknown)[]; cancel: CancelKind; hostile: unknown }
+  | {
+      kind: 'reference';
+      problem: unknown;
+      bufs: ((want: number) => unknown)[];
+      cancel: CancelKind;
+      hostile: unknown;
+    }
   | { kind: 'measurePeak'; threads: unknown; seconds: unknown }
   | { kind: 'setSimdLevel'; level: unknown }
   | { kind: 'misc'; which: 'info' | 'listImplementations' | 'CancelToken'; arg: unknown };
@@ -489,7 +690,10 @@ type Entry =
 function entryArb(impls: string[]): fc.Arbitrary<Entry> {
   const problem = problemArb(impls);
   return fc.oneof(
-    { arbitrary: fc.record({ kind: fc.constant('plan' as const), problem, options: optionsArb }), weight: 8 },
+    {
+      arbitrary: fc.record({ kind: fc.constant('plan' as const), problem, options: optionsArb }),
+      weight: 8,
+    },
     {
       arbitrary: fc.record({
         kind: fc.constant('createSession' as const),
@@ -533,14 +737,21 @@ function entryArb(impls: string[]): fc.Arbitrary<Entry> {
     {
       arbitrary: fc.record({
         kind: fc.constant('setSimdLevel' as const),
-        level: fc.oneof(fc.constantFrom('generic', 'avx2', 'avx512', 'AVX2', 'sse', 'neon'), hostileScalar),
+        level: fc.oneof(
+          fc.constantFrom('generic', 'avx2', 'avx512', 'AVX2', 'sse', 'neon'),
+          hostileScalar,
+        ),
       }),
       weight: 1,
     },
     {
       arbitrary: fc.record({
         kind: fc.constant('misc' as const),
-        which: fc.constantFrom('info' as const, 'listImplementations' as const, 'CancelToken' as const),
+        which: fc.constantFrom(
+          'info' as const,
+          'listImplementations' as const,
+          'CancelToken' as const,
+        ),
         arg: hostileScalar,
       }),
       weight: 1,
@@ -553,7 +764,13 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
     case 'plan': {
       const plan = callSync('plan', e, () => b.plan(e.problem as never, e.options as never));
       if (plan) {
-        for (const k of ['inputBytes', 'outputBytes', 'workspaceBytes', 'totalBytes', 'flops'] as const) {
+        for (const k of [
+          'inputBytes',
+          'outputBytes',
+          'workspaceBytes',
+          'totalBytes',
+          'flops',
+        ] as const) {
           expect(Number.isFinite(plan[k]) && plan[k] >= 0, `${k} = ${plan[k]}`).toBe(true);
         }
         expect(plan.totalBytes).toBeGreaterThanOrEqual(plan.inputBytes + plan.outputBytes);
@@ -562,7 +779,9 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
     }
     case 'createSession': {
       const options = cheapen(b, e.problem, e.options);
-      const s = await callAsync('createSession', e, () => b.createSession(e.problem as never, options as never));
+      const s = await callAsync('createSession', e, () =>
+        b.createSession(e.problem as never, options as never),
+      );
       if (!s) break;
       if (e.disposeEarly) s.dispose();
       await runSessionOps(b, s, e.ops);
@@ -583,7 +802,16 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
       const nkv = elements(e.problem, 'kvHeads');
       const [q, k, v] = [e.bufs[0](nq), e.bufs[1](nkv), e.bufs[2](nkv)];
       const cancel = makeCancel(b, e.cancel, e.hostile);
-      const out = await callAsync('compute', e, () => b.compute(e.problem as never, options as never, q as never, k as never, v as never, cancel as never));
+      const out = await callAsync('compute', e, () =>
+        b.compute(
+          e.problem as never,
+          options as never,
+          q as never,
+          k as never,
+          v as never,
+          cancel as never,
+        ),
+      );
       if (out !== undefined) {
         expect(out).toBeInstanceOf(Float32Array);
         expect(out.length).toBe(nq);
@@ -594,8 +822,14 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
       // the reference has no memory limit: only run it on problems that are cheap
       let problem = e.problem;
       try {
-        const plan = b.plan(problem as never, { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
-        if (plan.totalBytes > 4 << 20 || plan.flops > 2e7) problem = { ...(problem as object), headDim: 0 };
+        const plan = b.plan(problem as never, {
+          threads: 1,
+          useMemoryPool: true,
+          usePatternCache: true,
+          memoryLimitBytes: 0,
+        });
+        if (plan.totalBytes > 4 << 20 || plan.flops > 2e7)
+          problem = { ...(problem as object), headDim: 0 };
       } catch {
         /* invalid: rejected the same way by reference() */
       }
@@ -603,7 +837,9 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
       const nkv = elements(problem, 'kvHeads');
       const [q, k, v] = [e.bufs[0](nq), e.bufs[1](nkv), e.bufs[2](nkv)];
       const cancel = makeCancel(b, e.cancel, e.hostile);
-      const out = await callAsync('reference', e, () => b.reference(problem as never, q as never, k as never, v as never, cancel as never));
+      const out = await callAsync('reference', e, () =>
+        b.reference(problem as never, q as never, k as never, v as never, cancel as never),
+      );
       if (out !== undefined) {
         expect(out).toBeInstanceOf(Float64Array);
         expect(out.length).toBe(nq);
@@ -611,7 +847,9 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
       break;
     }
     case 'measurePeak':
-      await callAsync('measurePeak', e, () => b.measurePeak(e.threads as number, e.seconds as number));
+      await callAsync('measurePeak', e, () =>
+        b.measurePeak(e.threads as number, e.seconds as number),
+      );
       break;
     case 'setSimdLevel':
       callSync('setSimdLevel', e, () => b.setSimdLevel(e.level as 'generic'));
@@ -619,9 +857,16 @@ async function runEntry(b: NativeBinding, e: Entry, defaultSimd: string): Promis
       break;
     case 'misc':
       if (e.which === 'info') callSync('info', e, () => (b.info as (a: unknown) => unknown)(e.arg));
-      else if (e.which === 'listImplementations') callSync('listImplementations', e, () => (b.listImplementations as (a: unknown) => unknown)(e.arg));
+      else if (e.which === 'listImplementations')
+        callSync('listImplementations', e, () =>
+          (b.listImplementations as (a: unknown) => unknown)(e.arg),
+        );
       else {
-        const t = callSync('new CancelToken', e, () => new (b.CancelToken as new (a: unknown) => NativeCancelToken)(e.arg));
+        const t = callSync(
+          'new CancelToken',
+          e,
+          () => new (b.CancelToken as new (a: unknown) => NativeCancelToken)(e.arg),
+        );
         if (t) {
           t.cancel();
           t.cancel();
@@ -651,17 +896,28 @@ describe.skipIf(!binding)('native boundary fuzz', () => {
 
   it(`survives ${RUNS} random and hostile argument sets with coded errors only`, async () => {
     const b = binding!;
-    const impls = [...new Set(b.listImplementations().filter((i) => i.device === 'cpu').map((i) => i.name))];
+    const impls = [
+      ...new Set(
+        b
+          .listImplementations()
+          .filter((i) => i.device === 'cpu')
+          .map((i) => i.name),
+      ),
+    ];
     expect(impls.length).toBeGreaterThan(0);
     await fc.assert(
-      fc.asyncProperty(fc.array(entryArb(impls), { minLength: 1, maxLength: 3 }), async (entries) => {
-        tally.cases++;
-        if (process.env.DILBENCH_FUZZ_TRACE) process.stderr.write(`[fuzz] case ${tally.cases}: ${show(entries, 1e6)}\n`);
-        const before = violations.length;
-        // entries of one case run concurrently: several native calls in flight at once
-        await Promise.all(entries.map((e) => runEntry(b, e, defaultSimd)));
-        if (violations.length !== before) throw new Error(violations.slice(before).join('\n'));
-      }),
+      fc.asyncProperty(
+        fc.array(entryArb(impls), { minLength: 1, maxLength: 3 }),
+        async (entries) => {
+          tally.cases++;
+          if (process.env.DILBENCH_FUZZ_TRACE)
+            process.stderr.write(`[fuzz] case ${tally.cases}: ${show(entries, 1e6)}\n`);
+          const before = violations.length;
+          // entries of one case run concurrently: several native calls in flight at once
+          await Promise.all(entries.map((e) => runEntry(b, e, defaultSimd)));
+          if (violations.length !== before) throw new Error(violations.slice(before).join('\n'));
+        },
+      ),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
     expect(violations).toEqual([]);
@@ -675,38 +931,81 @@ describe.skipIf(!binding)('native boundary fuzz', () => {
 const FAMILY_PARAMS = (seqLen: number): Record<string, unknown>[] => [
   { segmentLengths: [seqLen], dilationRates: [1], ringSize: 4, blockSize: 2 ** 16 },
   // many tiny segments, the largest ring, one-token blocks, an endless window
-  { segmentLengths: [1, 2], dilationRates: [1, 2], ringSize: 2 ** 20, blockSize: 1, window: 2 ** 53 - 1, stride: 1, density: 1 },
+  {
+    segmentLengths: [1, 2],
+    dilationRates: [1, 2],
+    ringSize: 2 ** 20,
+    blockSize: 1,
+    window: 2 ** 53 - 1,
+    stride: 1,
+    density: 1,
+  },
 ];
 
 describe.skipIf(!binding)('native boundary extremes', () => {
   it('every implementation at extreme sizes: plan() answers, createSession refuses with a coded error', async () => {
     const b = binding!;
-    const impls = [...new Set(b.listImplementations().filter((i) => i.device === 'cpu').map((i) => i.name))];
+    const impls = [
+      ...new Set(
+        b
+          .listImplementations()
+          .filter((i) => i.device === 'cpu')
+          .map((i) => i.name),
+      ),
+    ];
     let cases = 0;
     const before = violations.length;
     for (const implementation of impls) {
       for (const seqLen of [2 ** 20, 2 ** 30, 2 ** 30 + 1, 2 ** 53 - 1]) {
         for (const batch of [1, 2 ** 20, 2 ** 33]) {
           for (const headDim of [1, 256]) {
-            for (const [heads, kvHeads] of [[1, 1], [2 ** 16, 2 ** 8], [2 ** 16 + 1, 1]]) {
-              for (const [causal, family] of [false, true].flatMap((c) => FAMILY_PARAMS(seqLen).map((f) => [c, f] as const))) {
+            for (const [heads, kvHeads] of [
+              [1, 1],
+              [2 ** 16, 2 ** 8],
+              [2 ** 16 + 1, 1],
+            ]) {
+              for (const [causal, family] of [false, true].flatMap((c) =>
+                FAMILY_PARAMS(seqLen).map((f) => [c, f] as const),
+              )) {
                 const problem = {
-                  implementation, device: 'cpu', dtype: 'fp32', batch, heads, kvHeads, seqLen, headDim, causal, seed: 1,
+                  implementation,
+                  device: 'cpu',
+                  dtype: 'fp32',
+                  batch,
+                  heads,
+                  kvHeads,
+                  seqLen,
+                  headDim,
+                  causal,
+                  seed: 1,
                   ...family,
                 };
-                const options = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 1 };
+                const options = {
+                  threads: 1,
+                  useMemoryPool: true,
+                  usePatternCache: true,
+                  memoryLimitBytes: 1,
+                };
                 cases++;
-                const plan = callSync('plan(extreme)', problem, () => b.plan(problem as never, options));
+                const plan = callSync('plan(extreme)', problem, () =>
+                  b.plan(problem as never, options),
+                );
                 if (plan) {
                   for (const k of ['workspaceBytes', 'totalBytes', 'flops'] as const) {
-                    if (!(Number.isFinite(plan[k]) && plan[k] >= 0)) violations.push(`plan(extreme) ${k} = ${plan[k]}: ${show(problem)}`);
+                    if (!(Number.isFinite(plan[k]) && plan[k] >= 0))
+                      violations.push(`plan(extreme) ${k} = ${plan[k]}: ${show(problem)}`);
                   }
-                  if (plan.totalBytes < plan.inputBytes) violations.push(`plan(extreme) totalBytes < inputBytes: ${show(problem)}`);
+                  if (plan.totalBytes < plan.inputBytes)
+                    violations.push(`plan(extreme) totalBytes < inputBytes: ${show(problem)}`);
                 }
-                const s = await callAsync('createSession(extreme)', problem, () => b.createSession(problem as never, options));
+                const s = await callAsync('createSession(extreme)', problem, () =>
+                  b.createSession(problem as never, options),
+                );
                 if (s) {
                   s.dispose();
-                  violations.push(`createSession(extreme) accepted a huge problem under a 1-byte limit: ${show(problem)}`);
+                  violations.push(
+                    `createSession(extreme) accepted a huge problem under a 1-byte limit: ${show(problem)}`,
+                  );
                 }
               }
             }

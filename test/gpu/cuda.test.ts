@@ -13,8 +13,8 @@ import * as checks from './gpu-checks.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const file: string | null = checks.findCudaBinary(root);
-let variant: NativeBinding | null = null;  // the CUDA build, with or without a device
-let binding: NativeBinding | null = null;  // the CUDA build on a machine with a device
+let variant: NativeBinding | null = null; // the CUDA build, with or without a device
+let binding: NativeBinding | null = null; // the CUDA build on a machine with a device
 let skipReason = '';
 if (!file) {
   skipReason = 'no CUDA variant built (run scripts/build-cuda-variant.sh)';
@@ -31,7 +31,10 @@ if (!file) {
   }
 }
 if (!variant) console.log(`test/gpu skipped: ${skipReason}`);
-else if (!binding) console.log(`test/gpu: only the plan checks run (they need no device); GPU tests skipped: ${skipReason}`);
+else if (!binding)
+  console.log(
+    `test/gpu: only the plan checks run (they need no device); GPU tests skipped: ${skipReason}`,
+  );
 
 describe.skipIf(!variant)('CUDA family kernels: plans (no device needed)', () => {
   it('dilated, dilated-grouped, ring, ring-dilated, block-sparse plan the CPU flops, dtype bytes and their workspace; bad parameters name the field', () => {
@@ -53,7 +56,8 @@ describe.skipIf(!binding)('CUDA kernels on the GPU', () => {
   }
 
   it('family telemetry: ring per-step times from CUDA events, bytes sent and block sparsity as on the CPU', async () => {
-    for (const r of await checks.checkFamilyTelemetry(b)) expect(r.ok, JSON.stringify(r)).toBe(true);
+    for (const r of await checks.checkFamilyTelemetry(b))
+      expect(r.ok, JSON.stringify(r)).toBe(true);
   });
 
   it('dilated stays linear in seqLen from 128K to 1M tokens (time and planned memory per token)', async () => {

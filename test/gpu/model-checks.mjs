@@ -47,7 +47,9 @@ export function loadCudaModelBinary(requireFn, root, env = process.env) {
       continue;
     }
     if (typeof b.modelInfo !== 'function' || b.modelInfo().cudaCompiled !== true) {
-      tried.push(`${file}: predates the CUDA model (modelInfo().cudaCompiled is not true); rebuild it`);
+      tried.push(
+        `${file}: predates the CUDA model (modelInfo().cudaCompiled is not true); rebuild it`,
+      );
       continue;
     }
     return { binding: b, file, tried };
@@ -58,49 +60,122 @@ export function loadCudaModelBinary(requireFn, root, env = process.env) {
 // ---- fixtures ----------------------------------------------------------------------------------
 
 const gpt2Tiny = {
-  name: 'gpt2-tiny', arch: 'decoder', vocabSize: 97, maxPositions: 64, hidden: 64, layers: 2, heads: 2, kvHeads: 2,
-  intermediate: 128, norm: 'layernorm', activation: 'gelu', positional: 'learned', tiedEmbeddings: true,
+  name: 'gpt2-tiny',
+  arch: 'decoder',
+  vocabSize: 97,
+  maxPositions: 64,
+  hidden: 64,
+  layers: 2,
+  heads: 2,
+  kvHeads: 2,
+  intermediate: 128,
+  norm: 'layernorm',
+  activation: 'gelu',
+  positional: 'learned',
+  tiedEmbeddings: true,
 };
 
 /** The configurations of the GPU checks; `paths` says which attention code each exercises. */
 export function modelCases() {
   return [
     {
-      label: 'decoder gpt2-style', paths: 'd32: flash SIMT prefill, attendRows decode', config: gpt2Tiny,
-      weights: 'explicit', promptLength: 29, newTokens: 12,
+      label: 'decoder gpt2-style',
+      paths: 'd32: flash SIMT prefill, attendRows decode',
+      config: gpt2Tiny,
+      weights: 'explicit',
+      promptLength: 29,
+      newTokens: 12,
     },
     {
-      label: 'decoder llama-style', paths: 'GQA 4/2, d64, rope, swiglu, rmsnorm, untied: flash (tensor cores in fp16/bf16) + launchDecode',
+      label: 'decoder llama-style',
+      paths:
+        'GQA 4/2, d64, rope, swiglu, rmsnorm, untied: flash (tensor cores in fp16/bf16) + launchDecode',
       config: {
-        ...gpt2Tiny, name: 'llama-tiny', hidden: 128, heads: 4, kvHeads: 2, headDim: 64, intermediate: 96, norm: 'rmsnorm',
-        activation: 'swiglu', positional: 'rope', tiedEmbeddings: false, normEps: 1e-6, ropeTheta: 500,
+        ...gpt2Tiny,
+        name: 'llama-tiny',
+        hidden: 128,
+        heads: 4,
+        kvHeads: 2,
+        headDim: 64,
+        intermediate: 96,
+        norm: 'rmsnorm',
+        activation: 'swiglu',
+        positional: 'rope',
+        tiedEmbeddings: false,
+        normEps: 1e-6,
+        ropeTheta: 500,
       },
-      weights: 'explicit', promptLength: 29, newTokens: 12,
+      weights: 'explicit',
+      promptLength: 29,
+      newTokens: 12,
     },
     {
-      label: 'decoder d16', paths: 'heads 2/1, relu, no positions: attendRows everywhere (flash needs d 32/64/96/128)',
-      config: { ...gpt2Tiny, name: 'd16-tiny', hidden: 32, heads: 2, kvHeads: 1, activation: 'relu', positional: 'none' },
-      weights: 'explicit', promptLength: 29, newTokens: 12,
-    },
-    {
-      label: 'encoder bert-style', paths: 'd32 bidirectional flash', config: { ...gpt2Tiny, name: 'bert-tiny', arch: 'encoder' },
-      weights: 'explicit', promptLength: 29, newTokens: 0,
-    },
-    {
-      label: 'encoder-decoder t5-style', paths: 'd64, 3 decoder layers: cross-attention by flash (forward), launchDecode (cached), attendRows (recompute)',
+      label: 'decoder d16',
+      paths: 'heads 2/1, relu, no positions: attendRows everywhere (flash needs d 32/64/96/128)',
       config: {
-        ...gpt2Tiny, name: 't5-tiny', arch: 'encoder-decoder', decoderLayers: 3, hidden: 128, heads: 2, kvHeads: 2,
-        headDim: 64, norm: 'rmsnorm', activation: 'relu', positional: 'none', tiedEmbeddings: false,
+        ...gpt2Tiny,
+        name: 'd16-tiny',
+        hidden: 32,
+        heads: 2,
+        kvHeads: 1,
+        activation: 'relu',
+        positional: 'none',
       },
-      weights: 'explicit', promptLength: 29, newTokens: 10,
+      weights: 'explicit',
+      promptLength: 29,
+      newTokens: 12,
     },
     {
-      label: 'gpt2-shaped 2 layers', paths: 'hidden 768, 12 heads d64, vocab 50257, seeded N(0, 0.02) weights',
+      label: 'encoder bert-style',
+      paths: 'd32 bidirectional flash',
+      config: { ...gpt2Tiny, name: 'bert-tiny', arch: 'encoder' },
+      weights: 'explicit',
+      promptLength: 29,
+      newTokens: 0,
+    },
+    {
+      label: 'encoder-decoder t5-style',
+      paths:
+        'd64, 3 decoder layers: cross-attention by flash (forward), launchDecode (cached), attendRows (recompute)',
       config: {
-        name: 'gpt2-2layer', arch: 'decoder', vocabSize: 50257, maxPositions: 1024, hidden: 768, layers: 2, heads: 12,
-        kvHeads: 12, intermediate: 3072, norm: 'layernorm', activation: 'gelu', positional: 'learned', tiedEmbeddings: true,
+        ...gpt2Tiny,
+        name: 't5-tiny',
+        arch: 'encoder-decoder',
+        decoderLayers: 3,
+        hidden: 128,
+        heads: 2,
+        kvHeads: 2,
+        headDim: 64,
+        norm: 'rmsnorm',
+        activation: 'relu',
+        positional: 'none',
+        tiedEmbeddings: false,
       },
-      weights: 'seeded', promptLength: 40, newTokens: 16,
+      weights: 'explicit',
+      promptLength: 29,
+      newTokens: 10,
+    },
+    {
+      label: 'gpt2-shaped 2 layers',
+      paths: 'hidden 768, 12 heads d64, vocab 50257, seeded N(0, 0.02) weights',
+      config: {
+        name: 'gpt2-2layer',
+        arch: 'decoder',
+        vocabSize: 50257,
+        maxPositions: 1024,
+        hidden: 768,
+        layers: 2,
+        heads: 12,
+        kvHeads: 12,
+        intermediate: 3072,
+        norm: 'layernorm',
+        activation: 'gelu',
+        positional: 'learned',
+        tiedEmbeddings: true,
+      },
+      weights: 'seeded',
+      promptLength: 40,
+      newTokens: 16,
     },
   ];
 }
@@ -111,7 +186,7 @@ export function promptFor(c, length) {
 
 /** Deterministic N(0, 1) values (xorshift32 + Box-Muller). */
 export function randomNormal(n, seed) {
-  let s = (seed >>> 0) || 1;
+  let s = seed >>> 0 || 1;
   const next = () => {
     s ^= s << 13;
     s >>>= 0;
@@ -169,7 +244,8 @@ export function tensorSpecs(c) {
     for (let i = 0; i < (c.decoderLayers ?? c.layers); i++) layer(`dec.h.${i}.`, true);
     norm('dec.ln_f');
   }
-  if (c.arch !== 'encoder' && !c.tiedEmbeddings) out.push(['lm_head.weight', [c.vocabSize, E], 'w']);
+  if (c.arch !== 'encoder' && !c.tiedEmbeddings)
+    out.push(['lm_head.weight', [c.vocabSize, E], 'w']);
   return out;
 }
 
@@ -177,7 +253,10 @@ export function tensorSpecs(c) {
  * biases and norm weights in fp32. */
 export function expectedWeightBytes(c, dtype) {
   const es = dtype === 'fp32' ? 4 : 2;
-  return tensorSpecs(c).reduce((a, [, shape]) => a + shape.reduce((x, y) => x * y, 1) * (shape.length === 2 ? es : 4), 0);
+  return tensorSpecs(c).reduce(
+    (a, [, shape]) => a + shape.reduce((x, y) => x * y, 1) * (shape.length === 2 ? es : 4),
+    0,
+  );
 }
 
 /** Std of the matrices in the fp16 / bf16 checks (see TOL). */
@@ -191,7 +270,8 @@ export function makeTensors(c, seed, wScale = 0.25) {
     const n = shape.reduce((a, b) => a * b, 1);
     const r = randomNormal(n, seed * 1000 + i + 1);
     const data = new Float32Array(n);
-    for (let j = 0; j < n; j++) data[j] = kind === 'w' ? wScale * r[j] : kind === 'b' ? 0.05 * r[j] : 1 + 0.1 * r[j];
+    for (let j = 0; j < n; j++)
+      data[j] = kind === 'w' ? wScale * r[j] : kind === 'b' ? 0.05 * r[j] : 1 + 0.1 * r[j];
     t[name] = { shape, data };
   });
   return t;
@@ -334,25 +414,33 @@ export function referenceForward(c, T, tokens, round = null) {
     for (let l = 0; l < layers; l++) {
       const p = `${prefix}${l}.`;
       const qkv = x.map((r) => lin(rv(norm(r, `${p}ln_1`)), `${p}attn.c_attn`, E, (H + 2 * G) * D));
-      if (c.positional === 'rope') qkv.forEach((r, i) => { for (let h = 0; h < H + G; h++) rope(r, h * D, i); });
+      if (c.positional === 'rope')
+        qkv.forEach((r, i) => {
+          for (let h = 0; h < H + G; h++) rope(r, h * D, i);
+        });
       qkv.forEach(rv);
       const q = qkv.map((r) => r.slice(0, H * D));
       const k = qkv.map((r) => r.slice(H * D, (H + G) * D));
       const v = qkv.map((r) => r.slice((H + G) * D));
       attend(q, k, v, causal).forEach((a, i) => add(x[i], lin(a, `${p}attn.c_proj`, H * D, E)));
       if (enc) {
-        const xq = x.map((r) => rv(lin(rv(norm(r, `${p}ln_cross`)), `${p}crossattn.q_attn`, E, H * D)));
+        const xq = x.map((r) =>
+          rv(lin(rv(norm(r, `${p}ln_cross`)), `${p}crossattn.q_attn`, E, H * D)),
+        );
         const kv = enc.map((r) => rv(lin(r, `${p}crossattn.kv_attn`, E, 2 * G * D)));
         const ck = kv.map((r) => r.slice(0, G * D));
         const cv = kv.map((r) => r.slice(G * D));
-        attend(xq, ck, cv, false).forEach((a, i) => add(x[i], lin(a, `${p}crossattn.c_proj`, H * D, E)));
+        attend(xq, ck, cv, false).forEach((a, i) =>
+          add(x[i], lin(a, `${p}crossattn.c_proj`, H * D, E)),
+        );
       }
       for (let i = 0; i < x.length; i++) {
         const f = lin(rv(norm(x[i], `${p}ln_2`)), `${p}mlp.c_fc`, E, F);
         const act = new Float64Array(I);
         for (let j = 0; j < I; j++) {
           const u = f[j];
-          if (c.activation === 'gelu') act[j] = 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3)));
+          if (c.activation === 'gelu')
+            act[j] = 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3)));
           else if (c.activation === 'relu') act[j] = Math.max(0, u);
           else act[j] = (u / (1 + Math.exp(-u))) * f[I + j];
         }
@@ -431,7 +519,15 @@ export async function checkModelCase(b, mc, dtypes = DTYPES) {
       const cpu = await b.createModel(c, weights);
       const out = await cpu.forward(prompt, { implementation: 'flash', threads: cpuThreads });
       const tokens = gen
-        ? Array.from((await cpu.generate(prompt, mc.newTokens, { implementation: 'flash', threads: cpuThreads, useCache: true })).tokens)
+        ? Array.from(
+            (
+              await cpu.generate(prompt, mc.newTokens, {
+                implementation: 'flash',
+                threads: cpuThreads,
+                useCache: true,
+              })
+            ).tokens,
+          )
         : [];
       cpu.dispose();
       cpuRuns.set(weights, { out, tokens });
@@ -449,16 +545,23 @@ export async function checkModelCase(b, mc, dtypes = DTYPES) {
     let m;
     try {
       m = await b.createModel(c, weights, { device: 'cuda', dtype });
-      if (m.device !== 'cuda' || m.dtype !== dtype) fail(`model reports device ${m.device} dtype ${m.dtype}`);
+      if (m.device !== 'cuda' || m.dtype !== dtype)
+        fail(`model reports device ${m.device} dtype ${m.dtype}`);
       r.weightBytes = m.weightBytes;
-      if (m.weightBytes !== expectedWeightBytes(c, dtype)) fail(`weightBytes ${m.weightBytes} != ${expectedWeightBytes(c, dtype)}`);
+      if (m.weightBytes !== expectedWeightBytes(c, dtype))
+        fail(`weightBytes ${m.weightBytes} != ${expectedWeightBytes(c, dtype)}`);
       const run = { implementation: 'flash', threads: 1 };
       r.forward = compareOutputs(await m.forward(prompt, run), want);
       if (!r.forward.finite) fail('forward: non-finite or wrong-length output');
-      if (!(r.forward.relL2 <= TOL[dtype])) fail(`forward relL2 ${r.forward.relL2.toExponential(3)} > ${TOL[dtype]}`);
+      if (!(r.forward.relL2 <= TOL[dtype]))
+        fail(`forward relL2 ${r.forward.relL2.toExponential(3)} > ${TOL[dtype]}`);
       if (dtype === 'fp32') {
-        r.forwardNaive = compareOutputs(await m.forward(prompt, { ...run, implementation: 'naive' }), want);
-        if (!(r.forwardNaive.finite && r.forwardNaive.relL2 <= TOL.fp32)) fail(`naive forward relL2 ${r.forwardNaive.relL2}`);
+        r.forwardNaive = compareOutputs(
+          await m.forward(prompt, { ...run, implementation: 'naive' }),
+          want,
+        );
+        if (!(r.forwardNaive.finite && r.forwardNaive.relL2 <= TOL.fp32))
+          fail(`naive forward relL2 ${r.forwardNaive.relL2}`);
       }
       if (gen) {
         const cached = await m.generate(prompt, mc.newTokens, { ...run, useCache: true });
@@ -469,27 +572,44 @@ export async function checkModelCase(b, mc, dtypes = DTYPES) {
         r.prefillMs = cached.prefillNs / 1e6;
         r.stepMs = Array.from(cached.stepNs, (x) => x / 1e6);
         r.memory = { cached: cached.memory, uncached: uncached.memory };
-        for (const [name, g] of [['cached', cached], ['uncached', uncached]]) {
-          if (g.tokens.length !== mc.newTokens) fail(`${name}: ${g.tokens.length} tokens, want ${mc.newTokens}`);
-          if (!g.tokens.every((t) => t >= 0 && t < c.vocabSize)) fail(`${name}: token outside the vocabulary`);
-          if (!(g.prefillNs > 0) || g.stepNs.length !== mc.newTokens - 1 || !g.stepNs.every((x) => x > 0 && Number.isFinite(x))) {
+        for (const [name, g] of [
+          ['cached', cached],
+          ['uncached', uncached],
+        ]) {
+          if (g.tokens.length !== mc.newTokens)
+            fail(`${name}: ${g.tokens.length} tokens, want ${mc.newTokens}`);
+          if (!g.tokens.every((t) => t >= 0 && t < c.vocabSize))
+            fail(`${name}: token outside the vocabulary`);
+          if (
+            !(g.prefillNs > 0) ||
+            g.stepNs.length !== mc.newTokens - 1 ||
+            !g.stepNs.every((x) => x > 0 && Number.isFinite(x))
+          ) {
             fail(`${name}: event timings prefill ${g.prefillNs} ns, ${g.stepNs.length} steps`);
           }
           const mem = g.memory;
-          if (!(mem.weightsBytes >= m.weightBytes)) fail(`${name}: memory.weightsBytes ${mem.weightsBytes} < weightBytes ${m.weightBytes}`);
-          if (!(mem.peakBytes >= mem.weightsBytes + mem.kvCacheBytes + mem.workspaceBytes)) fail(`${name}: peak below its parts ${JSON.stringify(mem)}`);
+          if (!(mem.weightsBytes >= m.weightBytes))
+            fail(`${name}: memory.weightsBytes ${mem.weightsBytes} < weightBytes ${m.weightBytes}`);
+          if (!(mem.peakBytes >= mem.weightsBytes + mem.kvCacheBytes + mem.workspaceBytes))
+            fail(`${name}: peak below its parts ${JSON.stringify(mem)}`);
         }
         if (!(cached.memory.kvCacheBytes > 0)) fail('cached: kvCacheBytes is 0');
         if (uncached.memory.kvCacheBytes !== 0) fail('uncached: kvCacheBytes is not 0');
         if (dtype === 'fp32') {
           if (!sameTokens(tc, tu)) fail(`fp32 cached ${tc} != uncached ${tu}`);
           if (!sameTokens(tc, cpuTokens)) fail(`fp32 cached ${tc} != CPU ${cpuTokens}`);
-          const naive = await m.generate(prompt, mc.newTokens, { ...run, implementation: 'naive', useCache: true });
+          const naive = await m.generate(prompt, mc.newTokens, {
+            ...run,
+            implementation: 'naive',
+            useCache: true,
+          });
           r.tokens.naive = Array.from(naive.tokens);
-          if (!sameTokens(r.tokens.naive, cpuTokens)) fail(`fp32 naive cached ${r.tokens.naive} != CPU ${cpuTokens}`);
+          if (!sameTokens(r.tokens.naive, cpuTokens))
+            fail(`fp32 naive cached ${r.tokens.naive} != CPU ${cpuTokens}`);
         } else {
           // Reported, not required: near-ties may flip in fp16 / bf16.
-          r.tokenAgreement = tc.filter((t, i) => t === cpuTokens[i]).length / Math.max(1, tc.length);
+          r.tokenAgreement =
+            tc.filter((t, i) => t === cpuTokens[i]).length / Math.max(1, tc.length);
         }
       }
     } catch (e) {
@@ -512,11 +632,19 @@ export async function checkModelErrors(b) {
     await m.forward(promptFor(c, 5), { implementation: 'dilated', threads: 1 });
     out.push({ what: 'implementation dilated on cuda', ok: false, got: 'no error' });
   } catch (e) {
-    out.push({ what: 'implementation dilated on cuda', ok: e.code === 'ERR_DILBENCH_UNSUPPORTED' && e.field === 'implementation', got: `${e.code} ${e.field}: ${e.message}` });
+    out.push({
+      what: 'implementation dilated on cuda',
+      ok: e.code === 'ERR_DILBENCH_UNSUPPORTED' && e.field === 'implementation',
+      got: `${e.code} ${e.field}: ${e.message}`,
+    });
   }
   // the model still runs after the refused call
   const t = await m.forward(promptFor(c, 5), { implementation: 'flash', threads: 1 });
-  out.push({ what: 'forward after a refused call', ok: t.length === 5 * c.vocabSize && t.every(Number.isFinite), got: `${t.length} values` });
+  out.push({
+    what: 'forward after a refused call',
+    ok: t.length === 5 * c.vocabSize && t.every(Number.isFinite),
+    got: `${t.length} values`,
+  });
   m.dispose();
   return out;
 }

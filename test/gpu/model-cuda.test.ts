@@ -15,7 +15,11 @@ import * as mc from './model-checks.mjs';
 
 type Binding = NativeBinding & ModelBinding;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const found = mc.loadCudaModelBinary(createRequire(import.meta.url), root) as { binding: Binding | null; file: string | null; tried: string[] };
+const found = mc.loadCudaModelBinary(createRequire(import.meta.url), root) as {
+  binding: Binding | null;
+  file: string | null;
+  tried: string[];
+};
 let binding: Binding | null = found.binding;
 let skipReason = binding ? '' : `no CUDA build carrying the CUDA model (${found.tried.join('; ')})`;
 if (binding && binding.info().cuda.deviceCount < 1) {
@@ -38,14 +42,19 @@ describe.skipIf(!binding)('CUDA transformer model on the GPU', () => {
     it(`${c.label} (${c.paths}): fp32 / fp16 / bf16 against the CPU model`, async () => {
       const results = (await mc.checkModelCase(b, c)) as CaseResult[];
       for (const r of results) {
-        console.log(`${r.label} ${r.dtype}: forward relL2 ${r.forward?.relL2?.toExponential(3)}` +
-          (r.tokenAgreement !== undefined ? `, tokens equal to the CPU's: ${(100 * r.tokenAgreement).toFixed(0)}%` : ''));
+        console.log(
+          `${r.label} ${r.dtype}: forward relL2 ${r.forward?.relL2?.toExponential(3)}` +
+            (r.tokenAgreement !== undefined
+              ? `, tokens equal to the CPU's: ${(100 * r.tokenAgreement).toFixed(0)}%`
+              : ''),
+        );
         expect(r.failures, `${r.label} ${r.dtype}`).toEqual([]);
       }
     });
   }
 
   it('an implementation the CUDA model does not run is ERR_DILBENCH_UNSUPPORTED; the model goes on', async () => {
-    for (const r of (await mc.checkModelErrors(b)) as { what: string; ok: boolean; got: string }[]) expect(r.ok, `${r.what}: ${r.got}`).toBe(true);
+    for (const r of (await mc.checkModelErrors(b)) as { what: string; ok: boolean; got: string }[])
+      expect(r.ok, `${r.what}: ${r.got}`).toBe(true);
   });
 });

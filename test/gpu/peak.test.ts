@@ -64,15 +64,30 @@ describe.skipIf(!binding)('GPU peak and SM clocks', () => {
 
   it('a CUDA session reads one SM clock per sampled iteration (NVML), and the scheduler keeps them', async () => {
     const problem = {
-      implementation: 'flash', device: 'cuda' as const, dtype: 'fp16' as const, batch: 1, heads: 8, kvHeads: 8,
-      seqLen: 2048, headDim: 64, causal: false, seed: 3,
+      implementation: 'flash',
+      device: 'cuda' as const,
+      dtype: 'fp16' as const,
+      batch: 1,
+      heads: 8,
+      kvHeads: 8,
+      seqLen: 2048,
+      headDim: 64,
+      causal: false,
+      seed: 3,
     };
-    const s = await b.createSession(problem, { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 });
+    const s = await b.createSession(problem, {
+      threads: 1,
+      useMemoryPool: true,
+      usePatternCache: true,
+      memoryLimitBytes: 0,
+    });
     try {
       await s.sample(5, false);
       const clocks = s.sampleClocks!();
       if (dev?.clockSource !== 'nvml') {
-        console.log('[skip] SM clock readings: NVML is not loadable here (clockSource is "rated"): sampleClocks() must be null');
+        console.log(
+          '[skip] SM clock readings: NVML is not loadable here (clockSource is "rated"): sampleClocks() must be null',
+        );
         expect(clocks).toBeNull();
         return;
       }

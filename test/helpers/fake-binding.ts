@@ -43,7 +43,15 @@ export interface FakeOptions {
 /** The fake computes dense attention for every name; naive and flash are each other's partner. */
 function fakeDescriptor(name: string): Partial<NativeImplementationInfo> {
   const partner = name === 'naive' ? 'flash' : name === 'flash' ? 'naive' : null;
-  return { function: 'dense', exactDense: 'always', partner, params: [], telemetry: [], origin: 'built-in', countsSource: 'kernel' };
+  return {
+    function: 'dense',
+    exactDense: 'always',
+    partner,
+    params: [],
+    telemetry: [],
+    origin: 'built-in',
+    countsSource: 'kernel',
+  };
 }
 
 class FakeCancelToken implements NativeCancelToken {
@@ -61,13 +69,21 @@ function check(p: NativeProblem): void {
   for (const k of ints) {
     const v = p[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `${k} must be a positive integer, got ${String(v)}`);
+      throw new CodedError(
+        'ERR_DILBENCH_INVALID_CONFIG',
+        `${k} must be a positive integer, got ${String(v)}`,
+      );
     }
   }
   if (![32, 64, 128].includes(p.headDim)) {
-    throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `headDim: ${p.headDim} is not supported (32, 64, 128)`, 'headDim');
+    throw new CodedError(
+      'ERR_DILBENCH_INVALID_CONFIG',
+      `headDim: ${p.headDim} is not supported (32, 64, 128)`,
+      'headDim',
+    );
   }
-  if (p.heads % p.kvHeads !== 0) throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', 'heads must be a multiple of kvHeads');
+  if (p.heads % p.kvHeads !== 0)
+    throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', 'heads must be a multiple of kvHeads');
 }
 
 export function fakePlan(p: NativeProblem, o: NativeSessionOptions): NativePlan {
@@ -75,7 +91,8 @@ export function fakePlan(p: NativeProblem, o: NativeSessionOptions): NativePlan 
   const { batch: b, heads: h, kvHeads: kvh, seqLen: s, headDim: d } = p;
   const inputBytes = 4 * (b * h * s * d + 2 * b * kvh * s * d);
   const outputBytes = 4 * b * h * s * d;
-  const workspaceBytes = p.implementation === 'naive' ? 4 * b * h * s * s : 4 * Math.max(1, o.threads) * 64 * (64 + d);
+  const workspaceBytes =
+    p.implementation === 'naive' ? 4 * b * h * s * s : 4 * Math.max(1, o.threads) * 64 * (64 + d);
   const pairs = p.causal ? (s * (s + 1)) / 2 : s * s;
   return {
     effectiveSeqLen: s,
@@ -89,7 +106,12 @@ export function fakePlan(p: NativeProblem, o: NativeSessionOptions): NativePlan 
 }
 
 /** Dense attention in float64, the definition of the docs. */
-export function denseAttention(p: NativeProblem, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>): Float64Array {
+export function denseAttention(
+  p: NativeProblem,
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+): Float64Array {
   const { batch: B, heads: H, kvHeads: KV, seqLen: S, headDim: D } = p;
   const scale = p.scale && p.scale > 0 ? p.scale : 1 / Math.sqrt(D);
   const out = new Float64Array(B * H * S * D);
@@ -110,7 +132,7 @@ export function denseAttention(p: NativeProblem, q: ArrayLike<number>, k: ArrayL
           if (scores[j] > max) max = scores[j];
         }
         let sum = 0;
-        for (let j = 0; j <= last; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+        for (let j = 0; j <= last; j++) sum += scores[j] = Math.exp(scores[j] - max);
         for (let j = 0; j <= last; j++) {
           const w = scores[j] / sum;
           for (let x = 0; x < D; x++) out[qo + i * D + x] += w * v[ko + j * D + x];
@@ -164,14 +186,30 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
     sessions,
     info: () => info,
     listImplementations: () => [
-      ...impls.map((name) => ({ name, device: 'cpu' as const, dtypes: ['fp32' as const], description: `fake ${name}`, ...fakeDescriptor(name) })),
+      ...impls.map((name) => ({
+        name,
+        device: 'cpu' as const,
+        dtypes: ['fp32' as const],
+        description: `fake ${name}`,
+        ...fakeDescriptor(name),
+      })),
       ...(opts.cudaMemoryBytes
-        ? impls.map((name) => ({ name, device: 'cuda' as const, dtypes: ['fp32' as const, 'fp16' as const], description: `fake ${name}`, ...fakeDescriptor(name) }))
+        ? impls.map((name) => ({
+            name,
+            device: 'cuda' as const,
+            dtypes: ['fp32' as const, 'fp16' as const],
+            description: `fake ${name}`,
+            ...fakeDescriptor(name),
+          }))
         : []),
     ],
     plan(problem, options) {
       if (!impls.includes(problem.implementation)) {
-        throw new CodedError('ERR_DILBENCH_INVALID_CONFIG', `unknown implementation ${problem.implementation}`, 'implementation');
+        throw new CodedError(
+          'ERR_DILBENCH_INVALID_CONFIG',
+          `unknown implementation ${problem.implementation}`,
+          'implementation',
+        );
       }
       const rejected = opts.rejectPlan?.(problem);
       if (rejected) throw rejected;

@@ -17,7 +17,12 @@ export interface FakeModelOptions {
   /** ns per (token x layer x hidden) of work */
   nsPerUnit?: number;
   /** calls seen, for assertions */
-  calls?: { kind: 'generate' | 'forward'; promptLength: number; newTokens: number; useCache?: boolean }[];
+  calls?: {
+    kind: 'generate' | 'forward';
+    promptLength: number;
+    newTokens: number;
+    useCache?: boolean;
+  }[];
   /** called at the start of every generate, before the call is recorded (to abort mid-run) */
   beforeGenerate?: () => void;
 }
@@ -25,7 +30,8 @@ export interface FakeModelOptions {
 /** The fake's next token: a hash of the whole prefix (so recomputing gives the same answer). */
 export function fakeNextToken(prefix: ArrayLike<number>, vocab: number, seed: number): number {
   let h = (2166136261 ^ seed) >>> 0;
-  for (let i = 0; i < prefix.length; i++) h = Math.imul(h ^ ((prefix[i] as number) + i), 16777619) >>> 0;
+  for (let i = 0; i < prefix.length; i++)
+    h = Math.imul(h ^ ((prefix[i] as number) + i), 16777619) >>> 0;
   return h % vocab;
 }
 
@@ -43,19 +49,36 @@ class FakeModel implements NativeModel {
   }
 
   private unit(): number {
-    return (this.opts.nsPerUnit ?? 2) * this.config.hidden * (this.config.layers + (this.config.decoderLayers ?? 0));
+    return (
+      (this.opts.nsPerUnit ?? 2) *
+      this.config.hidden *
+      (this.config.layers + (this.config.decoderLayers ?? 0))
+    );
   }
 
-  async generate(prompt: Int32Array, newTokens: number, options: ModelRunOptions): Promise<GenerationResult> {
+  async generate(
+    prompt: Int32Array,
+    newTokens: number,
+    options: ModelRunOptions,
+  ): Promise<GenerationResult> {
     this.opts.beforeGenerate?.();
     if (this.disposed) throw new Error('model disposed');
     const c = this.config;
     if (prompt.length < 1) throw new Error('empty prompt');
     const decoderPrefix = c.arch === 'encoder-decoder' ? 1 : prompt.length;
-    if (c.positional === 'learned' && c.arch === 'decoder' && prompt.length + newTokens > c.maxPositions) {
+    if (
+      c.positional === 'learned' &&
+      c.arch === 'decoder' &&
+      prompt.length + newTokens > c.maxPositions
+    ) {
       throw new Error(`sequence ${prompt.length + newTokens} > maxPositions ${c.maxPositions}`);
     }
-    this.opts.calls?.push({ kind: 'generate', promptLength: prompt.length, newTokens, useCache: options.useCache });
+    this.opts.calls?.push({
+      kind: 'generate',
+      promptLength: prompt.length,
+      newTokens,
+      useCache: options.useCache,
+    });
     const seq = Array.from(prompt);
     const tokens = new Int32Array(newTokens);
     for (let i = 0; i < newTokens; i++) {
@@ -76,16 +99,26 @@ class FakeModel implements NativeModel {
     const total = decoderPrefix + newTokens;
     const kvLayers = c.arch === 'encoder-decoder' ? (c.decoderLayers ?? 0) : c.layers;
     const kvCacheBytes = options.useCache ? 2 * kvLayers * c.kvHeads * hd * total * 4 : 0;
-    const workspaceBytes = (options.useCache ? 1 : total) * (c.hidden * 4 + c.intermediate + c.vocabSize) * 4 + c.heads * total * 4;
+    const workspaceBytes =
+      (options.useCache ? 1 : total) * (c.hidden * 4 + c.intermediate + c.vocabSize) * 4 +
+      c.heads * total * 4;
     return {
       tokens,
       prefillNs,
       stepNs,
-      memory: { weightsBytes: this.weightBytes, kvCacheBytes, workspaceBytes, peakBytes: this.weightBytes + kvCacheBytes + workspaceBytes },
+      memory: {
+        weightsBytes: this.weightBytes,
+        kvCacheBytes,
+        workspaceBytes,
+        peakBytes: this.weightBytes + kvCacheBytes + workspaceBytes,
+      },
     };
   }
 
-  async forward(tokens: Int32Array, _options: Omit<ModelRunOptions, 'useCache'>): Promise<Float32Array> {
+  async forward(
+    tokens: Int32Array,
+    _options: Omit<ModelRunOptions, 'useCache'>,
+  ): Promise<Float32Array> {
     if (this.disposed) throw new Error('model disposed');
     this.opts.calls?.push({ kind: 'forward', promptLength: tokens.length, newTokens: 0 });
     const c = this.config;

@@ -1,11 +1,25 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+  existsSync,
+  appendFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendHistory, historyPath, readHistory, readHistoryDetailed } from '../../src/history/index.js';
+import {
+  appendHistory,
+  historyPath,
+  readHistory,
+  readHistoryDetailed,
+} from '../../src/history/index.js';
 import { acquireFileLock, lockPathOf } from '../../src/results/lock.js';
 import type { ResultFile } from '../../src/results/types.js';
 import { loadFixture } from '../reports/helpers.js';
@@ -21,9 +35,18 @@ function transpileHistoryModule(dir: string): string {
   // laid out as under src/
   const srcRoot = join(HISTORY_SRC, '..', '..');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-  for (const rel of ['history/index.ts', 'results/output-dir.ts', 'results/lock.ts', 'config/errors.ts']) {
+  for (const rel of [
+    'history/index.ts',
+    'results/output-dir.ts',
+    'results/lock.ts',
+    'config/errors.ts',
+  ]) {
     const out = ts.transpileModule(readFileSync(join(srcRoot, rel), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+      compilerOptions: {
+        module: ts.ModuleKind.ES2022,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: false,
+      },
       fileName: rel,
     });
     mkdirSync(join(dir, rel, '..'), { recursive: true });
@@ -38,7 +61,11 @@ function resultFile(runId: string, rows: number): ResultFile {
   return {
     ...base,
     runId,
-    results: Array.from({ length: rows }, (_, i) => ({ ...row, seqLen: 1000 + i, samplesMs: [1, 2, 3] })),
+    results: Array.from({ length: rows }, (_, i) => ({
+      ...row,
+      seqLen: 1000 + i,
+      samplesMs: [1, 2, 3],
+    })),
   };
 }
 
@@ -58,7 +85,9 @@ describe('history.jsonl', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-h1-'));
     const file = loadFixture('sequence-ranges_2026-11-20');
     expect(await appendHistory(file, dir)).toBe(file.results.length);
-    expect(await appendHistory(loadFixture('sequence-ranges_2026-11-21'), dir)).toBe(file.results.length);
+    expect(await appendHistory(loadFixture('sequence-ranges_2026-11-21'), dir)).toBe(
+      file.results.length,
+    );
     const lines = readFileSync(historyPath(dir), 'utf8').split('\n');
     expect(lines.at(-1)).toBe('');
     expect(lines).toHaveLength(2 * file.results.length + 1);
@@ -96,12 +125,16 @@ for (let b = 0; b < 10; b++) {
     );
     const writers = 6;
     const codes = await Promise.all(
-      Array.from({ length: writers }, (_, w) =>
-        new Promise<number>((resolve, reject) => {
-          const p = spawn(process.execPath, [child, dir, fixture, String(w)], { stdio: ['ignore', 'inherit', 'inherit'] });
-          p.on('error', reject);
-          p.on('exit', (code) => resolve(code ?? -1));
-        }),
+      Array.from(
+        { length: writers },
+        (_, w) =>
+          new Promise<number>((resolve, reject) => {
+            const p = spawn(process.execPath, [child, dir, fixture, String(w)], {
+              stdio: ['ignore', 'inherit', 'inherit'],
+            });
+            p.on('error', reject);
+            p.on('exit', (code) => resolve(code ?? -1));
+          }),
       ),
     );
     expect(codes).toEqual(Array(writers).fill(0));
@@ -111,7 +144,9 @@ for (let b = 0; b < 10; b++) {
     expect(lines).toHaveLength(writers * 50);
     const seen = new Set<string>();
     for (const line of lines) {
-      const e = JSON.parse(line) as { row: { params: { writer: number; batch: number; index: number } } };
+      const e = JSON.parse(line) as {
+        row: { params: { writer: number; batch: number; index: number } };
+      };
       seen.add(`${e.row.params.writer}/${e.row.params.batch}/${e.row.params.index}`);
     }
     expect(seen.size).toBe(writers * 50);
@@ -148,9 +183,9 @@ for (let b = 0; b < 10; b++) {
     const release = await acquireFileLock(historyPath(dir)); // held (and refreshed) by this live process
     try {
       const t0 = Date.now();
-      await expect(appendHistory(resultFile('blocked', 1), dir, { timeoutMs: 300 })).rejects.toThrowError(
-        expect.objectContaining({ code: 'ERR_DILBENCH_LOCKED' }),
-      );
+      await expect(
+        appendHistory(resultFile('blocked', 1), dir, { timeoutMs: 300 }),
+      ).rejects.toThrowError(expect.objectContaining({ code: 'ERR_DILBENCH_LOCKED' }));
       expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     } finally {
       await release();

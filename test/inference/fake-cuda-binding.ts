@@ -3,7 +3,15 @@
 // refuses (cuda without a device: 'device'; fp16/bf16 on the cpu: 'dtype') with the same codes,
 // and its cuda models run the fake at a tenth of the time, with weights of the dtype's size.
 // Knobs make a side fail (at build or run time) or change its tokens.
-import type { GenerationResult, ModelBinding, ModelConfig, ModelPlacement, ModelRunOptions, ModelWeights, NativeModel } from '../../src/native/model-binding.js';
+import type {
+  GenerationResult,
+  ModelBinding,
+  ModelConfig,
+  ModelPlacement,
+  ModelRunOptions,
+  ModelWeights,
+  NativeModel,
+} from '../../src/native/model-binding.js';
 import type { NativeInfo } from '../../src/native/binding.js';
 import { createFakeModelBinding, type FakeModelOptions } from '../helpers/fake-model.js';
 
@@ -44,19 +52,40 @@ export function createFakeCudaModelBinding(opts: FakeCudaOptions = {}): FakeCuda
       cuda: {
         compiled,
         deviceCount: compiled ? deviceCount : 0,
-        devices: compiled && deviceCount > 0
-          ? [{ index: 0, name: 'Fake GPU', computeCapability: '9.0', totalMemoryBytes: 80 * 1024 ** 3, smClockMHz: 1980, driverVersion: '0', runtimeVersion: '0' }]
-          : [],
+        devices:
+          compiled && deviceCount > 0
+            ? [
+                {
+                  index: 0,
+                  name: 'Fake GPU',
+                  computeCapability: '9.0',
+                  totalMemoryBytes: 80 * 1024 ** 3,
+                  smClockMHz: 1980,
+                  driverVersion: '0',
+                  runtimeVersion: '0',
+                },
+              ]
+            : [],
         ...(compiled && deviceCount === 0 ? { error: 'cudaErrorNoDevice' } : {}),
       },
     }),
-    async createModel(config: ModelConfig, weights: ModelWeights, placement: ModelPlacement = {}): Promise<NativeModel> {
+    async createModel(
+      config: ModelConfig,
+      weights: ModelWeights,
+      placement: ModelPlacement = {},
+    ): Promise<NativeModel> {
       const device = placement.device ?? 'cpu';
       const dtype = placement.dtype ?? 'fp32';
       const side = `${device}/${dtype}`;
-      if (device === 'cuda' && !compiled) throw coded("device: 'cuda' is not available for models: built without CUDA", 'device');
-      if (device === 'cuda' && deviceCount === 0) throw coded("device: 'cuda' cannot run the model: no CUDA device (cudaErrorNoDevice)", 'device');
-      if (device === 'cpu' && dtype !== 'fp32') throw coded(`dtype: the CPU model runs fp32 only (${dtype} given)`, 'dtype');
+      if (device === 'cuda' && !compiled)
+        throw coded("device: 'cuda' is not available for models: built without CUDA", 'device');
+      if (device === 'cuda' && deviceCount === 0)
+        throw coded(
+          "device: 'cuda' cannot run the model: no CUDA device (cudaErrorNoDevice)",
+          'device',
+        );
+      if (device === 'cpu' && dtype !== 'fp32')
+        throw coded(`dtype: the CPU model runs fp32 only (${dtype} given)`, 'dtype');
       const inner = await base.createModel(config, weights);
       events.push(`create ${side}`);
       const scale = device === 'cuda' ? FAKE_CUDA_TIME_SCALE : 1;
@@ -67,21 +96,34 @@ export function createFakeCudaModelBinding(opts: FakeCudaOptions = {}): FakeCuda
         weightBytes,
         device,
         dtype,
-        async generate(prompt: Int32Array, n: number, o: ModelRunOptions): Promise<GenerationResult> {
+        async generate(
+          prompt: Int32Array,
+          n: number,
+          o: ModelRunOptions,
+        ): Promise<GenerationResult> {
           if (device === 'cuda' && o.implementation !== 'flash' && o.implementation !== 'naive') {
-            throw coded(`implementation: '${o.implementation}' is not available for CUDA models (flash, naive)`, 'implementation');
+            throw coded(
+              `implementation: '${o.implementation}' is not available for CUDA models (flash, naive)`,
+              'implementation',
+            );
           }
           const fail = opts.failGenerate?.[side];
           if (fail) throw Object.assign(new Error(fail), { code: 'ERR_DILBENCH_NATIVE' });
           const r = await inner.generate(prompt, n, o);
           const from = opts.changeTokensFrom?.[side];
-          const tokens = Int32Array.from(r.tokens, (t, i) => (from !== undefined && i >= from ? (t + 1) % config.vocabSize : t));
+          const tokens = Int32Array.from(r.tokens, (t, i) =>
+            from !== undefined && i >= from ? (t + 1) % config.vocabSize : t,
+          );
           const extra = weightBytes - r.memory.weightsBytes;
           return {
             tokens,
             prefillNs: r.prefillNs * scale,
             stepNs: r.stepNs.map((x) => x * scale),
-            memory: { ...r.memory, weightsBytes: weightBytes, peakBytes: r.memory.peakBytes + extra },
+            memory: {
+              ...r.memory,
+              weightsBytes: weightBytes,
+              peakBytes: r.memory.peakBytes + extra,
+            },
           };
         },
         forward: (tokens, o) => inner.forward(tokens, o),

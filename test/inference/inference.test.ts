@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Resvg } from '@resvg/resvg-js';
-import { runInferenceBenchmark, METRICS_CSV, METRICS_JSON, type InferenceMetricsFile } from '../../src/inference/benchmark.js';
+import {
+  runInferenceBenchmark,
+  METRICS_CSV,
+  METRICS_JSON,
+  type InferenceMetricsFile,
+} from '../../src/inference/benchmark.js';
 import { setModelBinding } from '../../src/models/binding.js';
 import { run } from '../../src/cli/main.js';
 import { captureOutput } from '../helpers/capture-output.js';
@@ -16,7 +21,8 @@ const dir = mkdtempSync(join(tmpdir(), 'dilbench-inference-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => setModelBinding(undefined));
 
-const TINY_YAML = 'name: tiny\narch: decoder\nvocabSize: 300\nmaxPositions: 64\nhidden: 16\nlayers: 2\nheads: 2\nkvHeads: 1\nintermediate: 32\nnorm: rmsnorm\nactivation: swiglu\npositional: rope\nropeTheta: 10000\ntiedEmbeddings: true\n';
+const TINY_YAML =
+  'name: tiny\narch: decoder\nvocabSize: 300\nmaxPositions: 64\nhidden: 16\nlayers: 2\nheads: 2\nkvHeads: 1\nintermediate: 32\nnorm: rmsnorm\nactivation: swiglu\npositional: rope\nropeTheta: 10000\ntiedEmbeddings: true\n';
 
 function pngSize(path: string): { w: number; h: number } {
   const b = readFileSync(path);
@@ -59,10 +65,19 @@ describe('inference benchmark (fake model binding)', () => {
   it('runs both modes per prompt, compares them and writes json, csv and two PNGs', async () => {
     const out = join(dir, 'a');
     const prompts = join(dir, 'prompts.txt');
-    writeFileSync(prompts, 'The future of artificial intelligence\n\nMachine learning is transforming\n');
+    writeFileSync(
+      prompts,
+      'The future of artificial intelligence\n\nMachine learning is transforming\n',
+    );
     const calls: { kind: string; useCache?: boolean; newTokens: number }[] = [];
     const r = await runInferenceBenchmark({
-      model: 'gpt2', promptsFile: prompts, maxLength: 12, runs: 2, warmup: 1, threads: 1, benchmarkDir: out,
+      model: 'gpt2',
+      promptsFile: prompts,
+      maxLength: 12,
+      runs: 2,
+      warmup: 1,
+      threads: 1,
+      benchmarkDir: out,
       binding: createFakeModelBinding({ calls }),
     });
     // 2 prompts x 2 modes x (1 warm-up + 2 runs)
@@ -76,7 +91,7 @@ describe('inference benchmark (fake model binding)', () => {
     expect(opt!.speedup).toBeGreaterThan(1);
     expect(opt!.kv_cache_mb).toBeGreaterThan(0);
     expect(base!.kv_cache_mb).toBe(0);
-    expect(opt!.weights_mb).toBeCloseTo(124.44e6 * 4 / 1048576, -1);
+    expect(opt!.weights_mb).toBeCloseTo((124.44e6 * 4) / 1048576, -1);
     expect(opt!.tokens_per_second / (12 / (opt!.total_time_ms / 1000))).toBeCloseTo(1, 3);
     expect(opt!.time_per_token_ms / (opt!.total_time_ms / 12)).toBeCloseTo(1, 3);
     expect(opt!.first_token_latency_ms).toBeGreaterThan(0);
@@ -98,9 +113,20 @@ describe('inference benchmark (fake model binding)', () => {
     pngSize(join(out, 'performance_over_time.png'));
 
     // a second run accumulates
-    const r2 = await runInferenceBenchmark({ model: 'gpt2', promptLength: 5, maxLength: 4, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, binding: createFakeModelBinding() });
+    const r2 = await runInferenceBenchmark({
+      model: 'gpt2',
+      promptLength: 5,
+      maxLength: 4,
+      runs: 1,
+      warmup: 0,
+      threads: 1,
+      benchmarkDir: out,
+      binding: createFakeModelBinding(),
+    });
     expect(r2.records[0]!.prompt_tokens).toBe(5);
-    expect((JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs).toHaveLength(6);
+    expect(
+      (JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs,
+    ).toHaveLength(6);
     expect(parseCsv(readFileSync(join(out, METRICS_CSV), 'utf8'))).toHaveLength(6);
   });
 
@@ -108,12 +134,22 @@ describe('inference benchmark (fake model binding)', () => {
     const out = join(dir, 'b');
     const warnings: string[] = [];
     const r = await runInferenceBenchmark({
-      model: 'gpt2', prompt: 'Hello', maxLength: 6, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false,
-      binding: createFakeModelBinding({ divergeAt: 3 }), warn: (w) => warnings.push(w),
+      model: 'gpt2',
+      prompt: 'Hello',
+      maxLength: 6,
+      runs: 1,
+      warmup: 0,
+      threads: 1,
+      benchmarkDir: out,
+      plots: false,
+      binding: createFakeModelBinding({ divergeAt: 3 }),
+      warn: (w) => warnings.push(w),
     });
     expect(r.allIdentical).toBe(false);
     expect(r.comparisons[0]).toMatchObject({ tokens_identical: false, first_mismatch: 3 });
-    expect(warnings.join('\n')).toMatch(/different tokens \(first difference at generated token 3\)/);
+    expect(warnings.join('\n')).toMatch(
+      /different tokens \(first difference at generated token 3\)/,
+    );
     expect(existsSync(join(out, 'optimization_comparison.png'))).toBe(false);
   });
 
@@ -121,26 +157,78 @@ describe('inference benchmark (fake model binding)', () => {
     const out = join(dir, 'c');
     const tiny = join(dir, 'tiny.yaml');
     writeFileSync(tiny, TINY_YAML);
-    await runInferenceBenchmark({ model: tiny, prompt: 'x', maxLength: 2, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false, binding: createFakeModelBinding() });
+    await runInferenceBenchmark({
+      model: tiny,
+      prompt: 'x',
+      maxLength: 2,
+      runs: 1,
+      warmup: 0,
+      threads: 1,
+      benchmarkDir: out,
+      plots: false,
+      binding: createFakeModelBinding(),
+    });
     writeFileSync(join(out, METRICS_JSON), '{"runs": [ torn');
     const warnings: string[] = [];
-    await runInferenceBenchmark({ model: tiny, prompt: 'x', maxLength: 2, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false, binding: createFakeModelBinding(), warn: (w) => warnings.push(w) });
+    await runInferenceBenchmark({
+      model: tiny,
+      prompt: 'x',
+      maxLength: 2,
+      runs: 1,
+      warmup: 0,
+      threads: 1,
+      benchmarkDir: out,
+      plots: false,
+      binding: createFakeModelBinding(),
+      warn: (w) => warnings.push(w),
+    });
     expect(warnings.join('\n')).toMatch(/DILBENCH_METRICS_MOVED/);
     const names = readdirSync(out);
     expect(names.some((n) => n.startsWith(`${METRICS_JSON}.corrupt-`))).toBe(true);
     expect(names.some((n) => n.startsWith(`${METRICS_CSV}.corrupt-`))).toBe(true);
-    expect((JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs).toHaveLength(2);
+    expect(
+      (JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs,
+    ).toHaveLength(2);
   });
 
   it('the CLI runs end to end and bad flags exit 2 naming the flag', async () => {
     setModelBinding(createFakeModelBinding());
     const out = join(dir, 'cli');
     const { result: codes, text } = await captureOutput(async () => [
-      await run(['node', 'dilbench', 'inference', '--model', 'gpt2', '--prompt', 'Hello there', '--max-length', '5', '--runs', '1', '--warmup', '0', '--threads', '1', '--benchmark-dir', out, '--no-plots']),
+      await run([
+        'node',
+        'dilbench',
+        'inference',
+        '--model',
+        'gpt2',
+        '--prompt',
+        'Hello there',
+        '--max-length',
+        '5',
+        '--runs',
+        '1',
+        '--warmup',
+        '0',
+        '--threads',
+        '1',
+        '--benchmark-dir',
+        out,
+        '--no-plots',
+      ]),
       await run(['node', 'dilbench', 'inference', '--max-length', 'lots', '--benchmark-dir', out]),
       await run(['node', 'dilbench', 'inference', '--model', 'nope', '--benchmark-dir', out]),
       await run(['node', 'dilbench', 'inference', '--model', 'bert-base', '--benchmark-dir', out]),
-      await run(['node', 'dilbench', 'inference', '--prompt-length', '1000', '--max-length', '100', '--benchmark-dir', out]),
+      await run([
+        'node',
+        'dilbench',
+        'inference',
+        '--prompt-length',
+        '1000',
+        '--max-length',
+        '100',
+        '--benchmark-dir',
+        out,
+      ]),
     ]);
     expect(codes).toEqual([0, 2, 2, 2, 2]);
     expect(text).toMatch(/KV cache speedup [\d.]+x, memory [+-][\d.]+%, tokens identical/);
@@ -155,7 +243,18 @@ describe('inference benchmark (fake model binding)', () => {
 describe('inference metrics under concurrency', () => {
   it('concurrent runs on one directory lose no records', async () => {
     const out = join(dir, 'concurrent');
-    const one = () => runInferenceBenchmark({ model: 'gpt2', promptLength: 3, maxLength: 2, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false, binding: createFakeModelBinding() });
+    const one = () =>
+      runInferenceBenchmark({
+        model: 'gpt2',
+        promptLength: 3,
+        maxLength: 2,
+        runs: 1,
+        warmup: 0,
+        threads: 1,
+        benchmarkDir: out,
+        plots: false,
+        binding: createFakeModelBinding(),
+      });
     await Promise.all([one(), one(), one(), one()]);
     const json = JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile;
     expect(json.runs).toHaveLength(8);
@@ -178,9 +277,22 @@ describe('inference interrupted', () => {
     const prompts = join(dir, 'int-prompts.txt');
     writeFileSync(prompts, 'one\ntwo\nthree\n');
     const out = join(dir, 'int');
-    const r = await runInferenceBenchmark({ model: 'gpt2', promptsFile: prompts, maxLength: 2, runs: 1, warmup: 0, threads: 1, benchmarkDir: out, plots: false, binding, signal: controller.signal });
+    const r = await runInferenceBenchmark({
+      model: 'gpt2',
+      promptsFile: prompts,
+      maxLength: 2,
+      runs: 1,
+      warmup: 0,
+      threads: 1,
+      benchmarkDir: out,
+      plots: false,
+      binding,
+      signal: controller.signal,
+    });
     expect(r.interrupted).toBe(true);
     expect(r.records.map((x) => x.prompt_label)).toEqual(['p1: one', 'p1: one']);
-    expect((JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs).toHaveLength(2);
+    expect(
+      (JSON.parse(readFileSync(join(out, METRICS_JSON), 'utf8')) as InferenceMetricsFile).runs,
+    ).toHaveLength(2);
   });
 });

@@ -23,7 +23,8 @@ function skipReason(): string | null {
       return `native addon not loadable: ${(e as Error).message.split('\n').find((l) => l.startsWith('Cause:')) ?? 'unknown'}`;
     }
   }
-  if (typeof b?.createModel !== 'function') return 'the native addon has no model core (typeof binding.createModel !== "function")';
+  if (typeof b?.createModel !== 'function')
+    return 'the native addon has no model core (typeof binding.createModel !== "function")';
   return null;
 }
 
@@ -79,17 +80,37 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
     const model = join(dir, 'tiny.yaml');
     writeFileSync(model, TINY);
     const out = join(dir, 'inf');
-    const r = await cli(['inference', '--model', model, '--prompt', 'Hello world, this is a test', '--max-length', '8', '--runs', '2', '--warmup', '1', '--threads', '1', '--benchmark-dir', out]);
+    const r = await cli([
+      'inference',
+      '--model',
+      model,
+      '--prompt',
+      'Hello world, this is a test',
+      '--max-length',
+      '8',
+      '--runs',
+      '2',
+      '--warmup',
+      '1',
+      '--threads',
+      '1',
+      '--benchmark-dir',
+      out,
+    ]);
     expect(r.text).toMatch(/tokens identical/);
     expect(r.code).toBe(0);
-    const json = JSON.parse(readFileSync(join(out, 'inference_metrics.json'), 'utf8')) as InferenceMetricsFile;
+    const json = JSON.parse(
+      readFileSync(join(out, 'inference_metrics.json'), 'utf8'),
+    ) as InferenceMetricsFile;
     expect(json.runs).toHaveLength(2);
     const [base, opt] = json.runs;
     expect(opt!.tokens_identical).toBe(true);
     expect(opt!.kv_cache_mb).toBeGreaterThan(0);
     expect(base!.weights_mb).toBeGreaterThan(0);
     expect(opt!.speedup).toBeGreaterThan(0);
-    expect(readFileSync(join(out, 'optimization_comparison.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(
+      readFileSync(join(out, 'optimization_comparison.png')).subarray(1, 4).toString('latin1'),
+    ).toBe('PNG');
   });
 
   it('dilbench inference --checkpoint with a tiny GPT-2 safetensors file; a wrong shape names the tensor', async () => {
@@ -97,18 +118,56 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
     writeFileSync(model, TINY);
     const config = validateModelConfig((await import('yaml')).parse(TINY));
     const tensors = seededTensors(config, 12345, (name, u) =>
-      name.endsWith('ln_1.weight') || name.endsWith('ln_2.weight') || name === 'ln_f.weight' ? 1 : (u - 0.5) * 0.1,
+      name.endsWith('ln_1.weight') || name.endsWith('ln_2.weight') || name === 'ln_f.weight'
+        ? 1
+        : (u - 0.5) * 0.1,
     );
     const ckpt = join(dir, 'tiny.safetensors');
     writeSafetensors(ckpt, tensors);
     const out = join(dir, 'ckpt');
-    const ok = await cli(['inference', '--model', model, '--checkpoint', ckpt, '--prompt-length', '6', '--max-length', '5', '--runs', '1', '--warmup', '0', '--threads', '1', '--benchmark-dir', out, '--no-plots']);
+    const ok = await cli([
+      'inference',
+      '--model',
+      model,
+      '--checkpoint',
+      ckpt,
+      '--prompt-length',
+      '6',
+      '--max-length',
+      '5',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--threads',
+      '1',
+      '--benchmark-dir',
+      out,
+      '--no-plots',
+    ]);
     expect(ok.text).toMatch(/tokens identical/);
     expect(ok.code).toBe(0);
-    writeSafetensors(ckpt, { ...tensors, 'h.0.mlp.c_fc.weight': { shape: [32, 32], data: new Float32Array(32 * 32) } });
-    const bad = await cli(['inference', '--model', model, '--checkpoint', ckpt, '--prompt-length', '6', '--max-length', '5', '--benchmark-dir', out]);
+    writeSafetensors(ckpt, {
+      ...tensors,
+      'h.0.mlp.c_fc.weight': { shape: [32, 32], data: new Float32Array(32 * 32) },
+    });
+    const bad = await cli([
+      'inference',
+      '--model',
+      model,
+      '--checkpoint',
+      ckpt,
+      '--prompt-length',
+      '6',
+      '--max-length',
+      '5',
+      '--benchmark-dir',
+      out,
+    ]);
     expect(bad.code).toBe(2);
-    expect(bad.text).toMatch(/tensor "h\.0\.mlp\.c_fc\.weight" has shape \[32, 32\], expected \[32, 64\]/);
+    expect(bad.text).toMatch(
+      /tensor "h\.0\.mlp\.c_fc\.weight" has shape \[32, 32\], expected \[32, 64\]/,
+    );
   });
 
   it('a GPT-2 checkpoint read from safetensors gives the same logits as the same tensors passed in memory', async () => {
@@ -117,7 +176,10 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
     const tensors = seededTensors(config, 777, (_name, u) => (u - 0.5) * 0.2);
     const ckpt = join(dir, 'same.safetensors');
     // with the Hugging Face prefix, as hub files have it
-    writeSafetensors(ckpt, Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`transformer.${k}`, v])));
+    writeSafetensors(
+      ckpt,
+      Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`transformer.${k}`, v])),
+    );
     const b = loadBinding() as unknown as import('../../src/native/model-binding.js').ModelBinding;
     const fromFile = await b.createModel(config, loadGpt2Checkpoint(ckpt, config));
     const inMemory = await b.createModel(config, { tensors });
@@ -155,8 +217,16 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
         const h = await m.forward(prompt, { implementation: 'flash', threads: 1 });
         expect(h.length, name).toBe(prompt.length * tiny.hidden);
       } else {
-        const a = await m.generate(prompt, 5, { implementation: 'flash', threads: 1, useCache: true });
-        const c = await m.generate(prompt, 5, { implementation: 'flash', threads: 1, useCache: false });
+        const a = await m.generate(prompt, 5, {
+          implementation: 'flash',
+          threads: 1,
+          useCache: true,
+        });
+        const c = await m.generate(prompt, 5, {
+          implementation: 'flash',
+          threads: 1,
+          useCache: false,
+        });
         expect(Array.from(a.tokens), name).toEqual(Array.from(c.tokens));
         expect(a.memory.kvCacheBytes, name).toBeGreaterThan(0);
       }
@@ -167,21 +237,40 @@ describe.skipIf(reason !== null)('real addon: model suites end to end', () => {
   it('dilbench scaling on tiny encoder, decoder and encoder-decoder models', async () => {
     const out = join(dir, 'scaling');
     const archs: [string, string][] = [
-      ['encoder', TINY.replace('name: tiny-gpt2', 'name: tiny-enc').replace('arch: decoder', 'arch: encoder')],
+      [
+        'encoder',
+        TINY.replace('name: tiny-gpt2', 'name: tiny-enc').replace('arch: decoder', 'arch: encoder'),
+      ],
       ['decoder', TINY],
-      ['encoder-decoder', TINY.replace('name: tiny-gpt2', 'name: tiny-t5').replace('arch: decoder', 'arch: encoder-decoder\ndecoderLayers: 2').replace('norm: layernorm', 'norm: rmsnorm').replace('activation: gelu', 'activation: relu').replace('positional: learned', 'positional: none')],
+      [
+        'encoder-decoder',
+        TINY.replace('name: tiny-gpt2', 'name: tiny-t5')
+          .replace('arch: decoder', 'arch: encoder-decoder\ndecoderLayers: 2')
+          .replace('norm: layernorm', 'norm: rmsnorm')
+          .replace('activation: gelu', 'activation: relu')
+          .replace('positional: learned', 'positional: none'),
+      ],
     ];
     for (const [arch, yaml] of archs) {
       const m = join(dir, `${arch}.yaml`);
       writeFileSync(m, yaml);
       const cfg = join(dir, `${arch}-scaling.yaml`);
-      writeFileSync(cfg, `name: tiny_${arch}\narch: ${arch}\nmodel: ${m}\ncontext_lengths: [8, 16, 32]\nnum_tokens: ${arch === 'encoder' ? 0 : 4}\nnum_runs: 2\nwarmup_runs: 1\nimplementation: flash\n`);
+      writeFileSync(
+        cfg,
+        `name: tiny_${arch}\narch: ${arch}\nmodel: ${m}\ncontext_lengths: [8, 16, 32]\nnum_tokens: ${arch === 'encoder' ? 0 : 4}\nnum_runs: 2\nwarmup_runs: 1\nimplementation: flash\n`,
+      );
       const r = await cli(['scaling', '--config', cfg, '--out', out, '--threads', '1']);
       expect(r.text).toContain('table:');
       expect(r.code).toBe(0);
     }
-    const lines = readFileSync(join(out, 'tables', 'inference_results.csv'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(out, 'tables', 'inference_results.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines).toHaveLength(1 + 9);
-    expect(readFileSync(join(out, 'figs', 'latency_curve.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(
+      readFileSync(join(out, 'figs', 'latency_curve.png'))
+        .subarray(1, 4)
+        .toString('latin1'),
+    ).toBe('PNG');
   });
 });

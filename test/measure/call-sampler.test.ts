@@ -2,7 +2,12 @@
 // runs): how many calls a fixed warm-up and run count make, which results are the timed ones,
 // whose duration is used, and where a cancellation stops.
 import { describe, expect, it } from 'vitest';
-import { callSampler, fixedCallSampling, generationNs, measureCalls } from '../../src/measure/call-sampler.js';
+import {
+  callSampler,
+  fixedCallSampling,
+  generationNs,
+  measureCalls,
+} from '../../src/measure/call-sampler.js';
 import { timeCall } from '../../src/measure/clock.js';
 import { measure } from '../../src/measure/scheduler.js';
 import { MeasurementCancelledError } from '../../src/measure/types.js';
@@ -18,22 +23,28 @@ describe('callSampler with fixedCallSampling', () => {
     [0, 3],
     [1, 3],
     [4, 2],
-  ])('warm-up %i, runs %i: warm-up + runs calls, the last runs timed by their own readings', async (warmup, runs) => {
-    const sampler = callSampler(countingCall(), { durationNs: (r) => r.ns });
-    const m = await measure(sampler, fixedCallSampling(warmup, runs));
-    expect(sampler.results).toHaveLength(warmup + runs);
-    expect(m.stopReason).toBe('fixed-runs');
-    const timed = sampler.timedResults(m);
-    expect(timed.map((r) => r.index)).toEqual(Array.from({ length: runs }, (_, k) => warmup + k));
-    expect(m.samplesMs).toEqual(timed.map((r) => r.ns / 1e6));
-    expect(m.stats.medianMs).toBeCloseTo(warmup + (runs + 1) / 2, 10);
-    // one call per sampler call, so a cancellation waits for one call only
-    expect(m.calls).toBe(warmup + runs);
-  });
+  ])(
+    'warm-up %i, runs %i: warm-up + runs calls, the last runs timed by their own readings',
+    async (warmup, runs) => {
+      const sampler = callSampler(countingCall(), { durationNs: (r) => r.ns });
+      const m = await measure(sampler, fixedCallSampling(warmup, runs));
+      expect(sampler.results).toHaveLength(warmup + runs);
+      expect(m.stopReason).toBe('fixed-runs');
+      const timed = sampler.timedResults(m);
+      expect(timed.map((r) => r.index)).toEqual(Array.from({ length: runs }, (_, k) => warmup + k));
+      expect(m.samplesMs).toEqual(timed.map((r) => r.ns / 1e6));
+      expect(m.stats.medianMs).toBeCloseTo(warmup + (runs + 1) / 2, 10);
+      // one call per sampler call, so a cancellation waits for one call only
+      expect(m.calls).toBe(warmup + runs);
+    },
+  );
 
   it('without a reading, the engine clock times the call; after() runs and keepResults false keeps none', async () => {
     const seen: number[] = [];
-    const sampler = callSampler(() => new Promise<number>((r) => setTimeout(() => r(7), 5)), { keepResults: false, after: (v) => seen.push(v) });
+    const sampler = callSampler(() => new Promise<number>((r) => setTimeout(() => r(7), 5)), {
+      keepResults: false,
+      after: (v) => seen.push(v),
+    });
     const m = await measure(sampler, fixedCallSampling(1, 2));
     expect(seen).toEqual([7, 7, 7]);
     expect(sampler.results).toEqual([]);
@@ -44,11 +55,16 @@ describe('callSampler with fixedCallSampling', () => {
   it('a signal stops after the current call with MeasurementCancelledError', async () => {
     const controller = new AbortController();
     let calls = 0;
-    const sampler = callSampler(async () => {
-      if (++calls === 3) controller.abort();
-      return calls;
-    }, { durationNs: () => 1e6 });
-    await expect(measure(sampler, fixedCallSampling(1, 10), controller.signal)).rejects.toBeInstanceOf(MeasurementCancelledError);
+    const sampler = callSampler(
+      async () => {
+        if (++calls === 3) controller.abort();
+        return calls;
+      },
+      { durationNs: () => 1e6 },
+    );
+    await expect(
+      measure(sampler, fixedCallSampling(1, 10), controller.signal),
+    ).rejects.toBeInstanceOf(MeasurementCancelledError);
     expect(calls).toBe(3);
   });
 
@@ -59,8 +75,12 @@ describe('callSampler with fixedCallSampling', () => {
     expect(m!.measurement.samplesMs).toEqual([3, 4, 5]);
     const controller = new AbortController();
     controller.abort();
-    expect(await measureCalls(countingCall(), { warmup: 0, runs: 2, signal: controller.signal })).toBeNull();
-    await expect(measureCalls(() => Promise.reject(new Error('device lost')), { warmup: 0, runs: 1 })).rejects.toThrow('device lost');
+    expect(
+      await measureCalls(countingCall(), { warmup: 0, runs: 2, signal: controller.signal }),
+    ).toBeNull();
+    await expect(
+      measureCalls(() => Promise.reject(new Error('device lost')), { warmup: 0, runs: 1 }),
+    ).rejects.toThrow('device lost');
   });
 });
 
@@ -71,7 +91,9 @@ describe('engine clock helpers', () => {
   });
 
   it('timeCall returns the value and a wall time that covers the call', async () => {
-    const r = await timeCall(() => new Promise<string>((res) => setTimeout(() => res('built'), 20)));
+    const r = await timeCall(
+      () => new Promise<string>((res) => setTimeout(() => res('built'), 20)),
+    );
     expect(r.value).toBe('built');
     expect(r.ms).toBeGreaterThanOrEqual(15);
   });

@@ -2,7 +2,12 @@
 // the end; points next to a reading beyond its own noise are flagged, with by how much.
 import { describe, expect, it } from 'vitest';
 import { sequenceRanges } from '../../src/suites/sequence-ranges.js';
-import { DriftRecorder, SENTINEL_CHECKPOINT_READINGS, SENTINEL_MIN_MOVE_PCT, SENTINEL_START_READINGS } from '../../src/measure/drift.js';
+import {
+  DriftRecorder,
+  SENTINEL_CHECKPOINT_READINGS,
+  SENTINEL_MIN_MOVE_PCT,
+  SENTINEL_START_READINGS,
+} from '../../src/measure/drift.js';
 import type { InterferenceProbe } from '../../src/measure/interference.js';
 import { constantRate } from '../../src/plan/calibrate.js';
 import { runSuite } from '../../src/suite/runner.js';
@@ -15,7 +20,12 @@ const GiB = 1024 ** 3;
 const quietProbe = (): InterferenceProbe => {
   let t = 0;
   return {
-    snapshot: () => ({ atMs: (t += 1000), stat: { busy: 0, idle: t / 5, steal: 0, total: t / 5 }, ownCpuUs: 0, cpus: 2 }),
+    snapshot: () => ({
+      atMs: (t += 1000),
+      stat: { busy: 0, idle: t / 5, steal: 0, total: t / 5 },
+      ownCpuUs: 0,
+      cpus: 2,
+    }),
     extras: () => ({ loadAvg: 0.1, freqMHz: null, maxFreqMHz: null }),
   };
 };
@@ -52,7 +62,12 @@ describe('the runner with a sentinel', () => {
       calls++;
       return groups >= 2 ? 80 : 100;
     };
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128,256,512,1024', runs: 3, warmup: 1 });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128,256,512,1024',
+      runs: 3,
+      warmup: 1,
+    });
     const file = await runSuite(sequenceRanges, options, {
       binding,
       rates: constantRate(1e10),
@@ -66,11 +81,25 @@ describe('the runner with a sentinel', () => {
     expect(calls).toBe(SENTINEL_START_READINGS + 4 * SENTINEL_CHECKPOINT_READINGS);
     // the checkpoint after group 2 still reads 100; the one after group 3 reads 80: group 3 and on
     expect(file.results.map((r) => [r.seqLen, r.drift?.flagged])).toEqual([
-      [128, false], [128, false], [256, false], [256, false],
-      [512, true], [512, true], [1024, true], [1024, true],
+      [128, false],
+      [128, false],
+      [256, false],
+      [256, false],
+      [512, true],
+      [512, true],
+      [1024, true],
+      [1024, true],
     ]);
-    expect(file.results[4].drift).toMatchObject({ beforeGflops: 100, afterGflops: 80, movePct: -20 });
-    expect(file.results[6].drift).toMatchObject({ beforeGflops: 80, afterGflops: 80, movePct: -20 });
+    expect(file.results[4].drift).toMatchObject({
+      beforeGflops: 100,
+      afterGflops: 80,
+      movePct: -20,
+    });
+    expect(file.results[6].drift).toMatchObject({
+      beforeGflops: 80,
+      afterGflops: 80,
+      movePct: -20,
+    });
     const s = file.driftSentinel!;
     expect(s.referenceGflops).toBe(100);
     expect(s.readings).toHaveLength(SENTINEL_START_READINGS + 4);
@@ -79,13 +108,26 @@ describe('the runner with a sentinel', () => {
     expect(s.summary).toMatch(/moved by up to -20\.0%.*4 of 8 points flagged/);
     expect(summaryText(file)).toMatch(/drift: the drift sentinel/);
     expect(toMarkdown(file)).toMatch(/\| 512 \| flash \|.*drift -20%/);
-    const spec = buildSuiteSpecs(file)['drift-sentinel'] as { layer: { data?: unknown }[]; data: { values: unknown[] } };
+    const spec = buildSuiteSpecs(file)['drift-sentinel'] as {
+      layer: { data?: unknown }[];
+      data: { values: unknown[] };
+    };
     expect(spec.data.values).toHaveLength(SENTINEL_START_READINGS + 4);
   });
 
   it('stays out of the way where the build has no sentinel or no probe is given', async () => {
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', runs: 2, warmup: 1 });
-    const file = await runSuite(sequenceRanges, options, { binding: createFakeBinding(), rates: constantRate(1e10), availableMemoryBytes: 8 * GiB, interference: quietProbe() });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      runs: 2,
+      warmup: 1,
+    });
+    const file = await runSuite(sequenceRanges, options, {
+      binding: createFakeBinding(),
+      rates: constantRate(1e10),
+      availableMemoryBytes: 8 * GiB,
+      interference: quietProbe(),
+    });
     expect(file.driftSentinel).toBeUndefined();
     expect(file.results[0].drift).toBeUndefined();
   });
@@ -102,11 +144,14 @@ describe('the native sentinel', async () => {
   }
   if (!binding) console.log(`[skip] native sentinel test: the addon cannot load (${why})`);
 
-  it.skipIf(!binding)('fmaSentinel returns a positive rate and rejects bad arguments naming them', () => {
-    const g = binding!.fmaSentinel!(1, 100_000);
-    expect(g).toBeGreaterThan(0.1);
-    expect(g).toBeLessThan(1e5);
-    expect(() => binding!.fmaSentinel!(0, 10)).toThrow(/threads/);
-    expect(() => binding!.fmaSentinel!(1, 0)).toThrow(/iterationsPerThread/);
-  });
+  it.skipIf(!binding)(
+    'fmaSentinel returns a positive rate and rejects bad arguments naming them',
+    () => {
+      const g = binding!.fmaSentinel!(1, 100_000);
+      expect(g).toBeGreaterThan(0.1);
+      expect(g).toBeLessThan(1e5);
+      expect(() => binding!.fmaSentinel!(0, 10)).toThrow(/threads/);
+      expect(() => binding!.fmaSentinel!(1, 0)).toThrow(/iterationsPerThread/);
+    },
+  );
 });

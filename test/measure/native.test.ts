@@ -1,7 +1,11 @@
 // The scheduler on real native sessions (skips, saying why, when the addon cannot load).
 import { describe, expect, it } from 'vitest';
 import { measure, measureInterleaved } from '../../src/measure/scheduler.js';
-import type { NativeBinding, NativeProblem, NativeSessionOptions } from '../../src/native/binding.js';
+import type {
+  NativeBinding,
+  NativeProblem,
+  NativeSessionOptions,
+} from '../../src/native/binding.js';
 
 let binding: NativeBinding | null = null;
 let why = '';
@@ -25,7 +29,12 @@ const problem = (implementation: string): NativeProblem => ({
   causal: false,
   seed: 1,
 });
-const options: NativeSessionOptions = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
+const options: NativeSessionOptions = {
+  threads: 1,
+  useMemoryPool: true,
+  usePatternCache: true,
+  memoryLimitBytes: 0,
+};
 
 describe.skipIf(!binding)('measure on a native session', () => {
   it('adaptive sampling of flash gives sane statistics', async () => {
@@ -58,12 +67,22 @@ describe.skipIf(!binding)('measure on a native session', () => {
     const a = await binding!.createSession(problem('naive'), options);
     const b = await binding!.createSession(problem('flash'), options);
     try {
-      const res = await measureInterleaved(new Map([['naive', a], ['flash', b]]), { warmup: 2, runs: 10 }, undefined, 3);
+      const res = await measureInterleaved(
+        new Map([
+          ['naive', a],
+          ['flash', b],
+        ]),
+        { warmup: 2, runs: 10 },
+        undefined,
+        3,
+      );
       expect(res.get('naive')!.samplesMs).toHaveLength(10);
       expect(res.get('flash')!.samplesMs).toHaveLength(10);
       const ac = new AbortController();
       setTimeout(() => ac.abort(), 50);
-      await expect(measure(a, { maxTimeSeconds: 30, targetRse: 1e-9, maxSamples: 1e7 }, ac.signal)).rejects.toMatchObject({
+      await expect(
+        measure(a, { maxTimeSeconds: 30, targetRse: 1e-9, maxSamples: 1e7 }, ac.signal),
+      ).rejects.toMatchObject({
         code: 'ERR_DILBENCH_CANCELLED',
       });
     } finally {

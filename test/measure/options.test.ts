@@ -3,7 +3,15 @@ import { samplingOptionsFromFlags } from '../../src/measure/options.js';
 
 describe('samplingOptionsFromFlags', () => {
   it('parses flags', () => {
-    expect(samplingOptionsFromFlags({ warmup: 'adaptive', targetRse: '2%', maxTime: '5', minSamples: '20', cold: true })).toEqual({
+    expect(
+      samplingOptionsFromFlags({
+        warmup: 'adaptive',
+        targetRse: '2%',
+        maxTime: '5',
+        minSamples: '20',
+        cold: true,
+      }),
+    ).toEqual({
       warmup: 'adaptive',
       targetRse: 0.02,
       maxTimeSeconds: 5,

@@ -9,7 +9,10 @@ import { loadPeak } from '../../src/roofline/peak-store.js';
 
 function sink() {
   let out = '';
-  return { io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true } }, text: () => out };
+  return {
+    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true } },
+    text: () => out,
+  };
 }
 
 describe('dilbench peak (fake binding)', () => {
@@ -51,7 +54,9 @@ describe('dilbench peak (native addon)', async () => {
   let binding: NativeBinding | null = null;
   let why = '';
   try {
-    const loader = (await import('../../src/native/dilbench.js')) as { loadBinding(): NativeBinding };
+    const loader = (await import('../../src/native/dilbench.js')) as {
+      loadBinding(): NativeBinding;
+    };
     binding = loader.loadBinding();
   } catch (e) {
     why = ((e as Error).message ?? String(e)).replace(/\s*\n\s*/g, ' | ').slice(0, 400);

@@ -98,7 +98,14 @@ describe('measure: warm-up and cold start', () => {
     const m = await measure(s, { cold: true, runs: 3, warmup: 1 });
     expect(m.cacheMode).toBe('cold');
     expect(s.calls.every((c) => c.cold)).toBe(true);
-    expect((await measure(synthetic(() => 1), { runs: 2 })).cacheMode).toBe('hot');
+    expect(
+      (
+        await measure(
+          synthetic(() => 1),
+          { runs: 2 },
+        )
+      ).cacheMode,
+    ).toBe('hot');
   });
 });
 
@@ -118,7 +125,9 @@ describe('measure: batching', () => {
     expect(m.samplesMs.length).toBeGreaterThanOrEqual(3);
     // the budget covers the cold call and warm-up; it is overrun by at most the sample in flight
     expect(m.elapsedSeconds).toBeLessThanOrEqual(2 + 0.4 + 1e-9);
-    expect(m.warnings.some((w) => /stopped by max-time after \d+ samples \(min-samples 10\)/.test(w))).toBe(true);
+    expect(
+      m.warnings.some((w) => /stopped by max-time after \d+ samples \(min-samples 10\)/.test(w)),
+    ).toBe(true);
   });
   it('--max-time covers the cold call: an iteration longer than the budget costs the cold call and one sample', async () => {
     const s = synthetic(() => 5000);
@@ -131,7 +140,9 @@ describe('measure: batching', () => {
     expect(note).toMatch(/one timed sample always being taken: no interval/);
     // cold 5 s + 10 samples of 5 s
     expect(note).toMatch(/--max-time 55 would allow 10 samples/);
-    expect(m.warnings.some((w) => /warm-up limited to the cold-start iteration/.test(w))).toBe(true);
+    expect(m.warnings.some((w) => /warm-up limited to the cold-start iteration/.test(w))).toBe(
+      true,
+    );
   });
   it('a fixed warm-up under adaptive sampling is cut by its share of --max-time', async () => {
     const s = synthetic(() => 300);
@@ -139,7 +150,10 @@ describe('measure: batching', () => {
     expect(m.warmupIterations).toBeLessThan(20);
     expect(m.warnings.some((w) => /warm-up cut to \d+ of 20 iterations/.test(w))).toBe(true);
     // with --runs the warm-up asked for is honoured
-    const fixed = await measure(synthetic(() => 300), { maxTimeSeconds: 2, warmup: 5, runs: 2 });
+    const fixed = await measure(
+      synthetic(() => 300),
+      { maxTimeSeconds: 2, warmup: 5, runs: 2 },
+    );
     expect(fixed.warmupIterations).toBe(5);
   });
 });
@@ -162,7 +176,9 @@ describe('measure: cancellation and bad samplers', () => {
   });
   it('an already-aborted signal makes no call', async () => {
     const s = synthetic(() => 1);
-    await expect(measure(s, {}, AbortSignal.abort())).rejects.toMatchObject({ code: 'ERR_DILBENCH_CANCELLED' });
+    await expect(measure(s, {}, AbortSignal.abort())).rejects.toMatchObject({
+      code: 'ERR_DILBENCH_CANCELLED',
+    });
     expect(s.calls).toHaveLength(0);
   });
   it('sampler errors pass through', async () => {
@@ -178,8 +194,18 @@ describe('measure: cancellation and bad samplers', () => {
     await expect(measure(s)).rejects.toThrow(/returned 0 samples/);
   });
   it('bad options are refused', async () => {
-    await expect(measure(synthetic(() => 1), { runs: 0 })).rejects.toThrow(/runs/);
-    await expect(measure(synthetic(() => 1), { targetRse: -1 })).rejects.toThrow(/targetRse/);
+    await expect(
+      measure(
+        synthetic(() => 1),
+        { runs: 0 },
+      ),
+    ).rejects.toThrow(/runs/);
+    await expect(
+      measure(
+        synthetic(() => 1),
+        { targetRse: -1 },
+      ),
+    ).rejects.toThrow(/targetRse/);
   });
 });
 
@@ -193,14 +219,24 @@ describe('measureInterleaved', () => {
           return new Float64Array(n).fill(1e6);
         },
       });
-      await measureInterleaved(new Map([['a', mk('a')], ['b', mk('b')], ['c', mk('c')]]), { warmup: 1, runs: 10 }, undefined, seed);
+      await measureInterleaved(
+        new Map([
+          ['a', mk('a')],
+          ['b', mk('b')],
+          ['c', mk('c')],
+        ]),
+        { warmup: 1, runs: 10 },
+        undefined,
+        seed,
+      );
       return log.join('');
     };
     const o1 = await order(1);
     expect(await order(1)).toBe(o1);
     expect(await order(2)).not.toBe(o1);
     // every round visits each once
-    for (let r = 0; r < o1.length; r += 3) expect([...o1.slice(r, r + 3)].sort().join('')).toBe('abc');
+    for (let r = 0; r < o1.length; r += 3)
+      expect([...o1.slice(r, r + 3)].sort().join('')).toBe('abc');
   });
 
   it('a drift of machine speed hits all implementations alike', async () => {
@@ -213,7 +249,15 @@ describe('measureInterleaved', () => {
         return out;
       },
     });
-    const res = await measureInterleaved(new Map([['x', mk(1)], ['y', mk(1)]]), { warmup: 1, runs: 40 }, undefined, 7);
+    const res = await measureInterleaved(
+      new Map([
+        ['x', mk(1)],
+        ['y', mk(1)],
+      ]),
+      { warmup: 1, runs: 40 },
+      undefined,
+      7,
+    );
     const x = res.get('x')!.stats.medianMs;
     const y = res.get('y')!.stats.medianMs;
     expect(Math.abs(x / y - 1)).toBeLessThan(0.05);
@@ -227,7 +271,13 @@ describe('measureInterleaved', () => {
   it('adaptive interleaving stops when all converge', async () => {
     const rng = createRng(8);
     const mk = (base: number) => synthetic(() => base * (1 + 0.002 * gaussian(rng)));
-    const res = await measureInterleaved(new Map([['a', mk(1)], ['b', mk(3)]]), {});
+    const res = await measureInterleaved(
+      new Map([
+        ['a', mk(1)],
+        ['b', mk(3)],
+      ]),
+      {},
+    );
     for (const m of res.values()) {
       expect(m.stopReason).toBe('converged');
       expect(m.samplesMs.length).toBeGreaterThanOrEqual(10);
@@ -238,7 +288,9 @@ describe('measureInterleaved', () => {
   it('honours the abort signal', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(measureInterleaved(new Map([['a', synthetic(() => 1)]]), {}, ac.signal)).rejects.toMatchObject({
+    await expect(
+      measureInterleaved(new Map([['a', synthetic(() => 1)]]), {}, ac.signal),
+    ).rejects.toMatchObject({
       code: 'ERR_DILBENCH_CANCELLED',
     });
   });

@@ -25,7 +25,10 @@ const GiB = 1024 ** 3;
  * Replays a script of (ms, MHz) per iteration, in order over all calls; `clocks: false` makes it a
  * sampler without clock readings (the CPU).
  */
-function scripted(script: { ms: number; mhz: number }[], opts: { clocks?: boolean; max?: number } = {}): Sampler & { calls: number[] } {
+function scripted(
+  script: { ms: number; mhz: number }[],
+  opts: { clocks?: boolean; max?: number } = {},
+): Sampler & { calls: number[] } {
   let at = 0;
   let last: SampleClocks | null = null;
   const calls: number[] = [];
@@ -62,7 +65,11 @@ describe('throttle flagging in the scheduler', () => {
   ];
 
   it('keeps one reading per kept sample, flags those below 75% of the maximum, and notes it', async () => {
-    const m = await measure(scripted([...warm, ...samples]), { warmup: 3, runs: 10, maxTimeSeconds: 60 });
+    const m = await measure(scripted([...warm, ...samples]), {
+      warmup: 3,
+      runs: 10,
+      maxTimeSeconds: 60,
+    });
     expect(m.samplesMs).toHaveLength(10);
     const c = m.smClock!;
     expect(c).toBeDefined();
@@ -81,7 +88,11 @@ describe('throttle flagging in the scheduler', () => {
   });
 
   it('keeps flagged samples in the statistics (median and mean over all samples)', async () => {
-    const m = await measure(scripted([...warm, ...samples]), { warmup: 3, runs: 10, maxTimeSeconds: 60 });
+    const m = await measure(scripted([...warm, ...samples]), {
+      warmup: 3,
+      runs: 10,
+      maxTimeSeconds: 60,
+    });
     // with the throttled samples dropped the median would be 1 ms; kept, it is 3 ms
     expect(m.stats.medianMs).toBeCloseTo(3, 12);
     expect(m.stats.meanMs).toBeCloseTo((6 * 3 + 4 * 1) / 10, 12);
@@ -105,14 +116,26 @@ describe('throttle flagging in the scheduler', () => {
   });
 
   it('the cold-start iteration counts as a sample when there is no warm-up, with its clock', async () => {
-    const m = await measure(scripted([{ ms: 2, mhz: 500 }, { ms: 1, mhz: 1900 }, { ms: 1, mhz: 1900 }]), { warmup: 0, runs: 3 });
+    const m = await measure(
+      scripted([
+        { ms: 2, mhz: 500 },
+        { ms: 1, mhz: 1900 },
+        { ms: 1, mhz: 1900 },
+      ]),
+      { warmup: 0, runs: 3 },
+    );
     expect(m.smClock?.samplesMHz).toEqual([500, 1900, 1900]);
     expect(m.smClock?.throttledSamples).toBe(1);
   });
 
   it('readings of 0 or NaN are "none read": null in the row, not flagged', async () => {
     const m = await measure(
-      scripted([{ ms: 1, mhz: 1900 }, { ms: 1, mhz: 0 }, { ms: 1, mhz: Number.NaN }, { ms: 1, mhz: 1000 }]),
+      scripted([
+        { ms: 1, mhz: 1900 },
+        { ms: 1, mhz: 0 },
+        { ms: 1, mhz: Number.NaN },
+        { ms: 1, mhz: 1000 },
+      ]),
       { warmup: 1, runs: 3 },
     );
     expect(m.smClock?.samplesMHz).toEqual([null, null, 1000]);
@@ -122,10 +145,16 @@ describe('throttle flagging in the scheduler', () => {
   });
 
   it('a sampler without clocks (the CPU) gives no clock summary and no note', async () => {
-    const m = await measure(scripted([...warm, ...samples], { clocks: false }), { warmup: 3, runs: 10 });
+    const m = await measure(scripted([...warm, ...samples], { clocks: false }), {
+      warmup: 3,
+      runs: 10,
+    });
     expect(m.smClock).toBeUndefined();
     expect(m.warnings.some((w) => w.includes('throttled'))).toBe(false);
-    const nullClocks: Sampler = { sample: async (n) => new Float64Array(n).fill(1e6), lastClocks: () => null };
+    const nullClocks: Sampler = {
+      sample: async (n) => new Float64Array(n).fill(1e6),
+      lastClocks: () => null,
+    };
     expect((await measure(nullClocks, { warmup: 1, runs: 3 })).smClock).toBeUndefined();
   });
 
@@ -135,18 +164,28 @@ describe('throttle flagging in the scheduler', () => {
       sample: async (n) => new Float64Array((asked = n)).fill(1e6),
       lastClocks: () => ({ smClockMHz: new Array(asked + 1).fill(1900), maxSmClockMHz: MAX }),
     };
-    await expect(measure(extra, { warmup: 0, runs: 3 })).rejects.toThrow(/sampler returned 2 clock readings for 1 iterations/);
+    await expect(measure(extra, { warmup: 0, runs: 3 })).rejects.toThrow(
+      /sampler returned 2 clock readings for 1 iterations/,
+    );
     const noMax: Sampler = {
       sample: async (n) => new Float64Array(n).fill(1e6),
       lastClocks: () => ({ smClockMHz: [1900], maxSmClockMHz: 0 }),
     };
-    await expect(measure(noMax, { warmup: 0, runs: 1 })).rejects.toThrow(/invalid maximum SM clock \(0 MHz\)/);
+    await expect(measure(noMax, { warmup: 0, runs: 1 })).rejects.toThrow(
+      /invalid maximum SM clock \(0 MHz\)/,
+    );
   });
 
   it('interleaved sampling keeps each sampler its own clocks', async () => {
     const hot = scripted(Array.from({ length: 20 }, () => ({ ms: 2, mhz: 1000 })));
     const cool = scripted(Array.from({ length: 20 }, () => ({ ms: 1, mhz: 1950 })));
-    const res = await measureInterleaved(new Map([['hot', hot], ['cool', cool]]), { warmup: 1, runs: 6, seed: 3 });
+    const res = await measureInterleaved(
+      new Map([
+        ['hot', hot],
+        ['cool', cool],
+      ]),
+      { warmup: 1, runs: 6, seed: 3 },
+    );
     expect(res.get('hot')?.smClock?.throttledSamples).toBe(6);
     expect(res.get('hot')?.smClock?.samplesMHz).toEqual(Array(6).fill(1000));
     expect(res.get('cool')?.smClock?.throttledSamples).toBe(0);
@@ -201,7 +240,13 @@ describe('throttle flagging through the suite runner', () => {
   };
 
   it('cuda rows carry the clocks, the flagged count and a note in the Markdown; the GPU peak places them', async () => {
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', device: 'cuda', warmup: 0, runs: 6 });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      device: 'cuda',
+      warmup: 0,
+      runs: 6,
+    });
     const file = await runSuite(sequenceRanges, options, {
       binding: clockedFake(),
       rates: constantRate(1e10),
@@ -221,12 +266,19 @@ describe('throttle flagging through the suite runner', () => {
         'GPU throttled: SM clock below 75% of its 2000 MHz maximum during 2 of 6 samples (min 900 MHz, median 1800 MHz); flagged, kept in the statistics',
       );
       // fp32 cuda rows against the GPU's fp32 FMA rate and copy bandwidth, not the CPU peak
-      expect(r.roofline?.peak).toMatchObject({ fmaGflops: 50_000, streamGBps: 3000, device: 'Fake GPU', compute: 'fp32 FMA' });
+      expect(r.roofline?.peak).toMatchObject({
+        fmaGflops: 50_000,
+        streamGBps: 3000,
+        device: 'Fake GPU',
+        compute: 'fp32 FMA',
+      });
       expect(r.roofline?.pctOfPeakCompute).toBeCloseTo((100 * r.gflops!) / 50_000, 9);
     }
     expect(file.environment.gpuPeak).toEqual(gpuPeak);
     const md = toMarkdown(file);
-    expect(md).toMatch(/## Warnings and notes[\s\S]*GPU throttled: SM clock below 75% of its 2000 MHz maximum during 2 of 6 samples/);
+    expect(md).toMatch(
+      /## Warnings and notes[\s\S]*GPU throttled: SM clock below 75% of its 2000 MHz maximum during 2 of 6 samples/,
+    );
     expect(md).toContain('% of peak (cuda rows): achieved GFLOP/s against the GPU peak');
     expect(md).toContain('Fake GPU: 500.0 / 480.0 TFLOP/s fp16 / bf16 tensor cores (mma.sync)');
     // the file round-trips through JSON with the clock summary intact
@@ -234,7 +286,12 @@ describe('throttle flagging through the suite runner', () => {
   });
 
   it('cpu rows have no clock summary; a GPU peak of another GPU is not used', async () => {
-    const cpu = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', warmup: 0, runs: 3 });
+    const cpu = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      warmup: 0,
+      runs: 3,
+    });
     const other: StoredPeak = { ...stored, gpu: { ...gpuPeak, name: 'Another GPU' } };
     const cpuFile = await runSuite(sequenceRanges, cpu, {
       binding: clockedFake(),
@@ -247,7 +304,13 @@ describe('throttle flagging through the suite runner', () => {
       expect(r.roofline?.peak).toMatchObject({ fmaGflops: 100, streamGBps: 20, threads: 2 });
     }
     expect(cpuFile.environment.gpuPeak).toBeUndefined();
-    const cuda = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', device: 'cuda', warmup: 0, runs: 3 });
+    const cuda = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      device: 'cuda',
+      warmup: 0,
+      runs: 3,
+    });
     const cudaFile = await runSuite(sequenceRanges, cuda, {
       binding: clockedFake(),
       rates: constantRate(1e10),

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
-import { loadModelConfig, modelPresetNames, parameterCount, validateModelConfig } from '../../src/models/config.js';
+import {
+  loadModelConfig,
+  modelPresetNames,
+  parameterCount,
+  validateModelConfig,
+} from '../../src/models/config.js';
 import { encodeGpt2, decodeGpt2, tokenizeFor } from '../../src/models/tokenizer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-models-'));
@@ -12,7 +17,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('model presets', () => {
   it('ships the five presets and every one validates', () => {
     const names = modelPresetNames();
-    for (const n of ['gpt2', 'gpt2-medium', 'bert-base', 't5-base', 'llama-3.2-1b']) expect(names).toContain(n);
+    for (const n of ['gpt2', 'gpt2-medium', 'bert-base', 't5-base', 'llama-3.2-1b'])
+      expect(names).toContain(n);
     for (const n of names) {
       const c = loadModelConfig(n);
       expect(c.name).toBe(n);
@@ -21,19 +27,44 @@ describe('model presets', () => {
 
   it('has the real shapes (parameter counts close to the published ones)', () => {
     const gpt2 = loadModelConfig('gpt2');
-    expect(gpt2).toMatchObject({ vocabSize: 50257, maxPositions: 1024, hidden: 768, layers: 12, heads: 12, intermediate: 3072, tiedEmbeddings: true });
+    expect(gpt2).toMatchObject({
+      vocabSize: 50257,
+      maxPositions: 1024,
+      hidden: 768,
+      layers: 12,
+      heads: 12,
+      intermediate: 3072,
+      tiedEmbeddings: true,
+    });
     expect(parameterCount(gpt2) / 1e6).toBeCloseTo(124.4, 0);
     expect(parameterCount(loadModelConfig('gpt2-medium')) / 1e6).toBeCloseTo(354.8, 0);
     const llama = loadModelConfig('llama-3.2-1b');
-    expect(llama).toMatchObject({ kvHeads: 8, heads: 32, norm: 'rmsnorm', activation: 'swiglu', ropeTheta: 500000 });
+    expect(llama).toMatchObject({
+      kvHeads: 8,
+      heads: 32,
+      norm: 'rmsnorm',
+      activation: 'swiglu',
+      ropeTheta: 500000,
+    });
     expect(parameterCount(llama) / 1e9).toBeCloseTo(1.236, 2);
-    expect(loadModelConfig('t5-base')).toMatchObject({ arch: 'encoder-decoder', decoderLayers: 12, positional: 'none' });
-    expect(loadModelConfig('bert-base')).toMatchObject({ arch: 'encoder', vocabSize: 30522, maxPositions: 512 });
+    expect(loadModelConfig('t5-base')).toMatchObject({
+      arch: 'encoder-decoder',
+      decoderLayers: 12,
+      positional: 'none',
+    });
+    expect(loadModelConfig('bert-base')).toMatchObject({
+      arch: 'encoder',
+      vocabSize: 30522,
+      maxPositions: 512,
+    });
   });
 
   it('accepts a user YAML path', () => {
     const p = join(dir, 'tiny.yaml');
-    writeFileSync(p, 'name: tiny\narch: decoder\nvocabSize: 64\nmaxPositions: 32\nhidden: 16\nlayers: 2\nheads: 2\nkvHeads: 2\nintermediate: 32\nnorm: layernorm\nactivation: gelu\npositional: learned\ntiedEmbeddings: true\n');
+    writeFileSync(
+      p,
+      'name: tiny\narch: decoder\nvocabSize: 64\nmaxPositions: 32\nhidden: 16\nlayers: 2\nheads: 2\nkvHeads: 2\nintermediate: 32\nnorm: layernorm\nactivation: gelu\npositional: learned\ntiedEmbeddings: true\n',
+    );
     expect(loadModelConfig(p)).toMatchObject({ name: 'tiny', hidden: 16 });
   });
 

@@ -28,7 +28,8 @@ if (!variant) {
 } else {
   binding = createRequire(import.meta.url)(variant) as NativeBinding;
   if (binding.info().cuda.deviceCount > 0) {
-    skipReason = 'this machine has a CUDA device: the fallback path is not reachable here (test/gpu covers the GPU)';
+    skipReason =
+      'this machine has a CUDA device: the fallback path is not reachable here (test/gpu covers the GPU)';
     binding = null;
   }
 }
@@ -60,7 +61,10 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
   });
 
   it('lists the CUDA kernels next to the CPU ones', () => {
-    const cuda = b.listImplementations().filter((i) => i.device === 'cuda').map((i) => i.name);
+    const cuda = b
+      .listImplementations()
+      .filter((i) => i.device === 'cuda')
+      .map((i) => i.name);
     expect(cuda).toEqual(expect.arrayContaining(['flash', 'naive', 'kv-cache']));
     const flash = b.listImplementations().find((i) => i.device === 'cuda' && i.name === 'flash');
     expect(flash?.dtypes).toEqual(expect.arrayContaining(['fp16', 'bf16', 'fp32']));
@@ -68,8 +72,16 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
 
   it('refuses a CUDA session with ERR_DILBENCH_UNSUPPORTED naming the device, and lives on', async () => {
     const p = {
-      implementation: 'flash', device: 'cuda' as const, dtype: 'fp16' as const, batch: 1, heads: 2, kvHeads: 2,
-      seqLen: 64, headDim: 64, causal: false, seed: 1,
+      implementation: 'flash',
+      device: 'cuda' as const,
+      dtype: 'fp16' as const,
+      batch: 1,
+      heads: 2,
+      kvHeads: 2,
+      seqLen: 64,
+      headDim: 64,
+      causal: false,
+      seed: 1,
     };
     let err: (Error & { code?: string }) | undefined;
     try {
@@ -94,7 +106,11 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
   });
 
   it('selection: no driver -> CPU build, with the reason', () => {
-    const d = diagnoseBackend(root, { ...process.env, DILBENCH_BACKEND: undefined, LD_LIBRARY_PATH: '' });
+    const d = diagnoseBackend(root, {
+      ...process.env,
+      DILBENCH_BACKEND: undefined,
+      LD_LIBRARY_PATH: '',
+    });
     expect(d.selection.backend).toBe('cpu');
     expect(d.selection.path).toBeNull();
     if (!d.driver.present) {
@@ -119,7 +135,11 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
     const emptyRoot = mkdtempSync(path.join(os.tmpdir(), 'dilbench-root-'));
     tmpDirs.push(emptyRoot);
     mkdirSync(path.join(emptyRoot, 'variants'), { recursive: true });
-    const d = diagnoseBackend(emptyRoot, { ...process.env, DILBENCH_BACKEND: 'auto', LD_LIBRARY_PATH: fakeDriverDir() });
+    const d = diagnoseBackend(emptyRoot, {
+      ...process.env,
+      DILBENCH_BACKEND: 'auto',
+      LD_LIBRARY_PATH: fakeDriverDir(),
+    });
     expect(d.selection.backend).toBe('cpu');
     expect(d.selection.reason).toMatch(/not installed/);
     expect(d.selection.reason).toContain(path.join('variants', 'cuda', 'prebuilds'));
@@ -136,8 +156,14 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
     expect(err?.code).toBe('ERR_DILBENCH_UNSUPPORTED');
     expect(err?.message).toMatch(/DILBENCH_BACKEND=cuda but no usable CUDA device/);
     const cpu = selectBinaryPath(root, { ...process.env, DILBENCH_BACKEND: 'cpu' });
-    expect(cpu).toEqual({ path: null, backend: 'cpu', reason: 'DILBENCH_BACKEND=cpu forces the CPU build' });
-    expect(() => selectBinaryPath(root, { ...process.env, DILBENCH_BACKEND: 'gpu' })).toThrow(/cpu, cuda or auto/);
+    expect(cpu).toEqual({
+      path: null,
+      backend: 'cpu',
+      reason: 'DILBENCH_BACKEND=cpu forces the CPU build',
+    });
+    expect(() => selectBinaryPath(root, { ...process.env, DILBENCH_BACKEND: 'gpu' })).toThrow(
+      /cpu, cuda or auto/,
+    );
     resetBackendSelection();
   });
 });

@@ -16,7 +16,8 @@ import { cudaVariantCandidates } from '../../src/native/select-backend.js';
 import { baseOptions, baseProblem, catchAsync, expectCoded } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const variant = process.env.DILBENCH_CUDA_ADDON_PATH ?? cudaVariantCandidates(root).find((p) => existsSync(p));
+const variant =
+  process.env.DILBENCH_CUDA_ADDON_PATH ?? cudaVariantCandidates(root).find((p) => existsSync(p));
 
 let binding: NativeBinding | null = null;
 let skipReason = '';
@@ -53,7 +54,10 @@ describe.skipIf(!binding)('CUDA variant without a GPU: peak and clocks', () => {
     const err = await catchAsync(b.measureDevicePeak!('cuda', 0.1));
     expectCoded(err, 'ERR_DILBENCH_UNSUPPORTED', 'device');
     expect(err.message).toMatch(/no usable device/);
-    const s = await b.createSession({ ...baseProblem, implementation: 'flash', seqLen: 64 }, baseOptions);
+    const s = await b.createSession(
+      { ...baseProblem, implementation: 'flash', seqLen: 64 },
+      baseOptions,
+    );
     await s.sample(3, false);
     expect(s.sampleClocks!()).toBeNull(); // the CPU backend of the CUDA build reads no clock either
     s.dispose();
@@ -61,21 +65,38 @@ describe.skipIf(!binding)('CUDA variant without a GPU: peak and clocks', () => {
 
   it('dilbench peak (built CLI) with this binary: exit 0, one line saying no CUDA device and why', () => {
     if (!existsSync(path.join(root, 'dist', 'src', 'cli', 'commands', 'peak.js'))) {
-      console.log('[skip] dilbench peak with the CUDA variant: dist/ is not built (run npm run build:ts)');
+      console.log(
+        '[skip] dilbench peak with the CUDA variant: dist/ is not built (run npm run build:ts)',
+      );
       return;
     }
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dilbench-peak-cuda0-'));
     tmpDirs.push(dir);
-    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'dilbench.js'), 'peak', '--threads', '1', '--duration', '0.2', '--output-dir', dir], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, DILBENCH_ADDON_PATH: path.resolve(variant as string) },
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'bin', 'dilbench.js'),
+        'peak',
+        '--threads',
+        '1',
+        '--duration',
+        '0.2',
+        '--output-dir',
+        dir,
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, DILBENCH_ADDON_PATH: path.resolve(variant as string) },
+        timeout: 120_000,
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.split('\n').filter((l) => /GPU/.test(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^GPU peak: +not measured: no CUDA device \(cuda\w+: .+\)$/);
-    expect(JSON.parse(readFileSync(path.join(dir, 'peak.json'), 'utf8')).gpuNotMeasured).toMatch(/^no CUDA device/);
+    expect(JSON.parse(readFileSync(path.join(dir, 'peak.json'), 'utf8')).gpuNotMeasured).toMatch(
+      /^no CUDA device/,
+    );
   });
 });

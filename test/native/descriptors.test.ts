@@ -6,29 +6,53 @@ import { describe, expect, it } from 'vitest';
 import { loadBinding } from '../../src/native/dilbench.js';
 import { parseImplParams } from '../../src/config/impl-params.js';
 import { computeAttention } from '../../src/api/compute.js';
-import { computesExactDense, implementationFunction, partnerOf, paramSpec } from '../../src/implementations/descriptors.js';
+import {
+  computesExactDense,
+  implementationFunction,
+  partnerOf,
+  paramSpec,
+} from '../../src/implementations/descriptors.js';
 import { baseOptions, baseProblem, catchSync } from './helpers.js';
 import { cli, distBuilt } from '../cli/helpers.js';
 
 const binding = loadBinding();
-const cpu = binding.listImplementations().filter((i) => i.device === 'cpu' && i.origin === 'built-in');
+const cpu = binding
+  .listImplementations()
+  .filter((i) => i.device === 'cpu' && i.origin === 'built-in');
 
 describe('implementation descriptors', () => {
   it('every built-in declares a known function, its exactness, its parameters and a partner of the same function', () => {
-    expect(cpu.map((i) => i.name).sort()).toEqual(
-      ['block-sparse', 'dilated', 'dilated-grouped', 'flash', 'kv-cache', 'kv-cache-recompute', 'naive', 'ring', 'ring-dilated'],
-    );
+    expect(cpu.map((i) => i.name).sort()).toEqual([
+      'block-sparse',
+      'dilated',
+      'dilated-grouped',
+      'flash',
+      'kv-cache',
+      'kv-cache-recompute',
+      'naive',
+      'ring',
+      'ring-dilated',
+    ]);
     for (const i of cpu) {
-      expect(['dense', 'kv-cache', 'dilated', 'dilated-grouped', 'block-sparse'], i.name).toContain(i.function);
+      expect(['dense', 'kv-cache', 'dilated', 'dilated-grouped', 'block-sparse'], i.name).toContain(
+        i.function,
+      );
       if (i.partner) {
         // the partner computes the same function and names this one back, or is itself validated by the reference
         expect(implementationFunction(i.partner, binding), i.name).toBe(i.function);
       }
-      for (const p of i.params ?? []) expect(p.allowed.length, `${i.name}.${p.name}`).toBeGreaterThan(0);
+      for (const p of i.params ?? [])
+        expect(p.allowed.length, `${i.name}.${p.name}`).toBeGreaterThan(0);
     }
     expect(implementationFunction('ring-dilated', binding)).toBe('dilated');
     expect(partnerOf('kv-cache', binding)).toBe('kv-cache-recompute');
-    expect(cpu.find((i) => i.name === 'block-sparse')?.params?.map((p) => p.name)).toEqual(['blockPattern', 'blockSize', 'window', 'stride', 'density']);
+    expect(cpu.find((i) => i.name === 'block-sparse')?.params?.map((p) => p.name)).toEqual([
+      'blockPattern',
+      'blockSize',
+      'window',
+      'stride',
+      'density',
+    ]);
     expect(cpu.find((i) => i.name === 'kv-cache')?.telemetry).toContain('decodeBytes');
   });
 
@@ -39,7 +63,13 @@ describe('implementation descriptors', () => {
     }
     expect(computesExactDense('kv-cache', true, binding)).toBe(true);
     expect(computesExactDense('kv-cache', false, binding)).toBe(false);
-    for (const name of ['dilated', 'dilated-grouped', 'ring-dilated', 'block-sparse', 'no-such-thing']) {
+    for (const name of [
+      'dilated',
+      'dilated-grouped',
+      'ring-dilated',
+      'block-sparse',
+      'no-such-thing',
+    ]) {
       expect(computesExactDense(name, true, binding), name).toBe(false);
     }
   });
@@ -50,7 +80,20 @@ describe('parameter bounds agree everywhere', () => {
   const q = new Float32Array(1 * 2 * 256 * 32);
   const kv = new Float32Array(1 * 1 * 256 * 32);
   const compute = (extra: Record<string, unknown>) =>
-    computeAttention({ implementation: 'block-sparse', q, k: kv, v: kv, batch: 1, heads: 2, kvHeads: 1, seqLen: 256, headDim: 32, threads: 1, binding, ...extra });
+    computeAttention({
+      implementation: 'block-sparse',
+      q,
+      k: kv,
+      v: kv,
+      batch: 1,
+      heads: 2,
+      kvHeads: 1,
+      seqLen: 256,
+      headDim: 32,
+      threads: 1,
+      binding,
+      ...extra,
+    });
 
   it('window 0 is refused by the suites, by computeAttention and by the native core alike; 1 is accepted by all', async () => {
     expect(paramSpec('window').min).toBe(1);
@@ -77,7 +120,7 @@ describe('parameter bounds agree everywhere', () => {
     expect((await compute({ blockSize: max })).length).toBe(q.length);
   });
 
-  it('the error names the field and says what is allowed, in the native spec\'s words', () => {
+  it("the error names the field and says what is allowed, in the native spec's words", () => {
     try {
       parseImplParams({ stride: '0' });
       expect.unreachable();
@@ -95,8 +138,9 @@ describe.skipIf(!distBuilt)('CLI help of the parameter flags', () => {
     const help = r.stdout.replace(/\s+/g, ' ');
     for (const name of ['window', 'blockSize', 'density', 'ringSize', 'newTokens']) {
       const s = paramSpec(name);
-      expect(help, name).toContain(`${s.help} (${s.allowed}; default ${s.default})`.replace(/\s+/g, ' '));
+      expect(help, name).toContain(
+        `${s.help} (${s.allowed}; default ${s.default})`.replace(/\s+/g, ' '),
+      );
     }
   });
 });
-

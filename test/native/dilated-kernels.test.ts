@@ -35,17 +35,81 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { seqLen: 1, headDim: 32, heads: 2, kvHeads: 2, batch: 1, segmentLengths: [4, 8], dilationRates: [1, 2] },
-  { seqLen: 7, headDim: 32, heads: 3, kvHeads: 3, batch: 1, segmentLengths: [4, 8], dilationRates: [1, 2] },
-  { seqLen: 1000, headDim: 64, heads: 5, kvHeads: 5, batch: 2, segmentLengths: [128, 256, 512], dilationRates: [1, 2, 4] },
-  { seqLen: 333, headDim: 48, heads: 8, kvHeads: 2, batch: 1, segmentLengths: [64, 200, 1000], dilationRates: [1, 3, 5] },
+  {
+    seqLen: 1,
+    headDim: 32,
+    heads: 2,
+    kvHeads: 2,
+    batch: 1,
+    segmentLengths: [4, 8],
+    dilationRates: [1, 2],
+  },
+  {
+    seqLen: 7,
+    headDim: 32,
+    heads: 3,
+    kvHeads: 3,
+    batch: 1,
+    segmentLengths: [4, 8],
+    dilationRates: [1, 2],
+  },
+  {
+    seqLen: 1000,
+    headDim: 64,
+    heads: 5,
+    kvHeads: 5,
+    batch: 2,
+    segmentLengths: [128, 256, 512],
+    dilationRates: [1, 2, 4],
+  },
+  {
+    seqLen: 333,
+    headDim: 48,
+    heads: 8,
+    kvHeads: 2,
+    batch: 1,
+    segmentLengths: [64, 200, 1000],
+    dilationRates: [1, 3, 5],
+  },
   // one segment per head: the tasks are query-tile ranges of it
-  { seqLen: 700, headDim: 64, heads: 1, kvHeads: 1, batch: 1, segmentLengths: [700, 700], dilationRates: [1, 7] },
-  { seqLen: 130, headDim: 16, heads: 4, kvHeads: 4, batch: 1, segmentLengths: [16, 130], dilationRates: [16, 1] },
+  {
+    seqLen: 700,
+    headDim: 64,
+    heads: 1,
+    kvHeads: 1,
+    batch: 1,
+    segmentLengths: [700, 700],
+    dilationRates: [1, 7],
+  },
+  {
+    seqLen: 130,
+    headDim: 16,
+    heads: 4,
+    kvHeads: 4,
+    batch: 1,
+    segmentLengths: [16, 130],
+    dilationRates: [16, 1],
+  },
   // hundreds of short segments per head: tasks are segment ranges (the last one may hold one segment)
-  { seqLen: 1201, headDim: 32, heads: 3, kvHeads: 1, batch: 1, segmentLengths: [1, 3, 5], dilationRates: [1, 2, 5] },
+  {
+    seqLen: 1201,
+    headDim: 32,
+    heads: 3,
+    kvHeads: 1,
+    batch: 1,
+    segmentLengths: [1, 3, 5],
+    dilationRates: [1, 2, 5],
+  },
   // ... where, at 1 and 2 threads, a range holding only the last segment (4 rows) is left over
-  { seqLen: 1028, headDim: 32, heads: 2, kvHeads: 1, batch: 1, segmentLengths: [4, 8], dilationRates: [1, 2] },
+  {
+    seqLen: 1028,
+    headDim: 32,
+    heads: 2,
+    kvHeads: 1,
+    batch: 1,
+    segmentLengths: [4, 8],
+    dilationRates: [1, 2],
+  },
 ];
 
 function problemOf(c: Case, implementation: string, causal: boolean): NativeProblem {
@@ -55,30 +119,33 @@ function problemOf(c: Case, implementation: string, causal: boolean): NativeProb
 describe('dilated / dilated-grouped vs the float64 reference', () => {
   for (const implementation of ['dilated', 'dilated-grouped']) {
     for (const causal of [false, true]) {
-      it.each(cases)(`${implementation}${causal ? ' causal' : ''}: seqLen $seqLen heads $heads/$kvHeads batch $batch pairs $segmentLengths/$dilationRates`, async (c) => {
-        const p = problemOf(c, implementation, causal);
-        let ref: Float64Array | undefined;
-        try {
-          for (const level of levels) {
-            binding.setSimdLevel(level as never);
-            for (const threads of [1, 2]) {
-              const s = await binding.createSession(p, { ...baseOptions, threads });
-              try {
-                ref ??= await binding.reference(p, s.input('q'), s.input('k'), s.input('v'));
-                const r = compare(await s.output(), ref);
-                const at = `${level}, ${threads} threads`;
-                expect(r.finite, `NaN/Inf (${at})`).toBe(true);
-                expect(r.maxAbs, `max abs (${at})`).toBeLessThanOrEqual(MAX_ABS);
-                expect(r.relL2, `rel L2 (${at})`).toBeLessThanOrEqual(REL_L2);
-              } finally {
-                s.dispose();
+      it.each(cases)(
+        `${implementation}${causal ? ' causal' : ''}: seqLen $seqLen heads $heads/$kvHeads batch $batch pairs $segmentLengths/$dilationRates`,
+        async (c) => {
+          const p = problemOf(c, implementation, causal);
+          let ref: Float64Array | undefined;
+          try {
+            for (const level of levels) {
+              binding.setSimdLevel(level as never);
+              for (const threads of [1, 2]) {
+                const s = await binding.createSession(p, { ...baseOptions, threads });
+                try {
+                  ref ??= await binding.reference(p, s.input('q'), s.input('k'), s.input('v'));
+                  const r = compare(await s.output(), ref);
+                  const at = `${level}, ${threads} threads`;
+                  expect(r.finite, `NaN/Inf (${at})`).toBe(true);
+                  expect(r.maxAbs, `max abs (${at})`).toBeLessThanOrEqual(MAX_ABS);
+                  expect(r.relL2, `rel L2 (${at})`).toBeLessThanOrEqual(REL_L2);
+                } finally {
+                  s.dispose();
+                }
               }
             }
+          } finally {
+            binding.setSimdLevel(startLevel);
           }
-        } finally {
-          binding.setSimdLevel(startLevel);
-        }
-      });
+        },
+      );
     }
   }
 });

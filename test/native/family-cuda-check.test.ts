@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const exe = process.env.DILBENCH_FAMILY_CUDA_CHECK ?? path.join(root, 'build-family-cuda', 'family_cuda_check');
+const exe =
+  process.env.DILBENCH_FAMILY_CUDA_CHECK ??
+  path.join(root, 'build-family-cuda', 'family_cuda_check');
 const skip = existsSync(exe) ? '' : `${exe} is not built (bash scripts/build-host-emulation.sh)`;
 if (skip) console.log(`family_cuda_check skipped: ${skip}`);
 
@@ -23,7 +25,8 @@ describe.skipIf(!!skip)('CUDA family kernel maths on the CPU (family_cuda_check 
     expect(Number(m![2])).toBe(0);
     // every family kernel in every dtype was compared with the float64 reference
     for (const k of ['dilated', 'dilated-grouped', 'ring', 'ring-dilated', 'block-sparse']) {
-      for (const t of ['fp32', 'fp16', 'bf16']) expect(out).toMatch(new RegExp(`\\n\\s*${k} ${t} vs float64\\s+relL2`));
+      for (const t of ['fp32', 'fp16', 'bf16'])
+        expect(out).toMatch(new RegExp(`\\n\\s*${k} ${t} vs float64\\s+relL2`));
     }
   }, 320_000);
 });

@@ -61,7 +61,10 @@ export function expectCoded(err: CodedError, code: string, field?: string): void
  * model fixtures in test/gpu/model-checks.mjs. */
 export const randomNormal = randomNormalMjs as (n: number, seed: number) => Float32Array;
 
-export function compare(out: Float32Array, ref: Float64Array): { maxAbs: number; relL2: number; finite: boolean } {
+export function compare(
+  out: Float32Array,
+  ref: Float64Array,
+): { maxAbs: number; relL2: number; finite: boolean } {
   expect(out.length).toBe(ref.length);
   let maxAbs = 0;
   let num = 0;

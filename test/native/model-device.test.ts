@@ -35,7 +35,9 @@ describe('model placement: validation', () => {
       [{ devcie: 'cuda' }, 'devcie'],
     ];
     for (const [placement, field] of bad) {
-      const err = await catchAsync(native.createModel(tiny, { seed: 1 }, placement as ModelPlacement));
+      const err = await catchAsync(
+        native.createModel(tiny, { seed: 1 }, placement as ModelPlacement),
+      );
       expectCoded(err, ErrorCodes.INVALID_CONFIG, field);
     }
   });
@@ -52,7 +54,9 @@ describe('model placement: validation', () => {
 
   it('no placement, {} and { device: cpu, dtype: fp32 } give the same CPU fp32 model', async () => {
     const outs: Float32Array[] = [];
-    for (const placement of [undefined, {}, { device: 'cpu', dtype: 'fp32' }] as (ModelPlacement | undefined)[]) {
+    for (const placement of [undefined, {}, { device: 'cpu', dtype: 'fp32' }] as (
+      ModelPlacement | undefined
+    )[]) {
       const m = await native.createModel(tiny, { seed: 4 }, placement);
       expect(m.device).toBe('cpu');
       expect(m.dtype).toBe('fp32');
@@ -70,7 +74,9 @@ describe('model placement: validation', () => {
       console.log('model placement: this addon has a CUDA device; test/gpu covers device cuda');
       return;
     }
-    const err = await catchAsync(native.createModel(tiny, { seed: 1 }, { device: 'cuda', dtype: 'fp16' }));
+    const err = await catchAsync(
+      native.createModel(tiny, { seed: 1 }, { device: 'cuda', dtype: 'fp16' }),
+    );
     expectCoded(err, ErrorCodes.UNSUPPORTED, 'device');
     expect(err.message).toMatch(compiled ? /no CUDA device/ : /built without CUDA/);
   });
@@ -117,15 +123,35 @@ describe.skipIf(!variant)('model placement: CUDA build with zero devices', () =>
     const cmp = mc.compareOutputs(got, mc.referenceForward(tiny, tensors, prompt));
     expect(cmp.finite).toBe(true);
     expect(cmp.relL2).toBeLessThanOrEqual(1e-5);
-    const cached = await m.generate(prompt, 6, { implementation: 'flash', threads: 1, useCache: true });
-    const uncached = await m.generate(prompt, 6, { implementation: 'naive', threads: 1, useCache: false });
+    const cached = await m.generate(prompt, 6, {
+      implementation: 'flash',
+      threads: 1,
+      useCache: true,
+    });
+    const uncached = await m.generate(prompt, 6, {
+      implementation: 'naive',
+      threads: 1,
+      useCache: false,
+    });
     expect(Array.from(cached.tokens)).toEqual(Array.from(uncached.tokens));
     m.dispose();
   });
 
   it('argument errors come before the device check', async () => {
-    expectCoded(await catchAsync(b.createModel(tiny, { seed: 1 }, { device: 'cuda', dtype: 'int8' as never })), ErrorCodes.INVALID_CONFIG, 'dtype');
-    expectCoded(await catchAsync(b.createModel({ ...tiny, heads: 3, kvHeads: 3 }, { seed: 1 }, { device: 'cuda' })), ErrorCodes.INVALID_CONFIG, 'headDim');
+    expectCoded(
+      await catchAsync(
+        b.createModel(tiny, { seed: 1 }, { device: 'cuda', dtype: 'int8' as never }),
+      ),
+      ErrorCodes.INVALID_CONFIG,
+      'dtype',
+    );
+    expectCoded(
+      await catchAsync(
+        b.createModel({ ...tiny, heads: 3, kvHeads: 3 }, { seed: 1 }, { device: 'cuda' }),
+      ),
+      ErrorCodes.INVALID_CONFIG,
+      'headDim',
+    );
   });
 });
 
@@ -135,30 +161,52 @@ describe.skipIf(!variant)('model placement: CUDA build with zero devices', () =>
 // the CUDA runtime and kernel launchers, compared with the CPU model (layouts, caches, attention
 // dispatch, generation loop, memory report). A separate build (about 5 minutes on 2 cores), so
 // it runs here only when built.
-const fakeCheck = process.env.DILBENCH_MODEL_FAKE_CHECK ?? path.join(root, 'build-model-fake', 'model_fake_check');
+const fakeCheck =
+  process.env.DILBENCH_MODEL_FAKE_CHECK ?? path.join(root, 'build-model-fake', 'model_fake_check');
 const fakeSkip = existsSync(fakeCheck)
   ? ''
   : `${fakeCheck} is not built (cmake -S native/cuda/model/fake -B build-model-fake && cmake --build build-model-fake -j2)`;
 if (fakeSkip) console.log(`model_fake_check skipped: ${fakeSkip}`);
 const kernelsCheck = path.join(path.dirname(fakeCheck), 'model_kernels_check_fake');
-if (!fakeSkip && !existsSync(kernelsCheck)) console.log(`model_kernels_check_fake skipped: ${kernelsCheck} is not built (rebuild build-model-fake)`);
+if (!fakeSkip && !existsSync(kernelsCheck))
+  console.log(
+    `model_kernels_check_fake skipped: ${kernelsCheck} is not built (rebuild build-model-fake)`,
+  );
 
 describe.skipIf(!!fakeSkip)('the CUDA model host code on host stand-ins (model_fake_check)', () => {
   it('every config, dtype and attention path matches the CPU model; exit 0', () => {
     const r = spawnSync(fakeCheck, [], { encoding: 'utf8', timeout: 240_000 });
     const out = `${r.stdout}${r.stderr}`;
-    expect(r.status, out.split('\n').filter((l) => /FAIL|threw|ERROR/.test(l)).slice(0, 20).join('\n')).toBe(0);
+    expect(
+      r.status,
+      out
+        .split('\n')
+        .filter((l) => /FAIL|threw|ERROR/.test(l))
+        .slice(0, 20)
+        .join('\n'),
+    ).toBe(0);
     expect(out).toMatch(/model_fake_check: 0 failure\(s\)/);
     expect((out.match(/forward relL2/g) ?? []).length).toBeGreaterThanOrEqual(50);
   }, 300_000);
 
-  it.skipIf(!existsSync(kernelsCheck))('model_kernels_check (the GPU kernel check) passes on the stand-ins: its references and tolerances are sound', () => {
-    const r = spawnSync(kernelsCheck, [], { encoding: 'utf8', timeout: 120_000 });
-    const out = `${r.stdout}${r.stderr}`;
-    expect(r.status, out.split('\n').filter((l) => /FAIL|FATAL/.test(l)).slice(0, 20).join('\n')).toBe(0);
-    expect(out).toMatch(/model_kernels_check: 0 of (\d+) failed/);
-    expect(Number(/0 of (\d+) failed/.exec(out)?.[1])).toBeGreaterThanOrEqual(100);
-  }, 180_000);
+  it.skipIf(!existsSync(kernelsCheck))(
+    'model_kernels_check (the GPU kernel check) passes on the stand-ins: its references and tolerances are sound',
+    () => {
+      const r = spawnSync(kernelsCheck, [], { encoding: 'utf8', timeout: 120_000 });
+      const out = `${r.stdout}${r.stderr}`;
+      expect(
+        r.status,
+        out
+          .split('\n')
+          .filter((l) => /FAIL|FATAL/.test(l))
+          .slice(0, 20)
+          .join('\n'),
+      ).toBe(0);
+      expect(out).toMatch(/model_kernels_check: 0 of (\d+) failed/);
+      expect(Number(/0 of (\d+) failed/.exec(out)?.[1])).toBeGreaterThanOrEqual(100);
+    },
+    180_000,
+  );
 });
 
 // ---- test/gpu's model checks on an addon built with the stand-ins (one fake device) ----------------
@@ -167,7 +215,8 @@ const fakeAddon = path.join(root, 'build-model-fake-addon', 'Release', 'dilbench
 const fakeAddonSkip = existsSync(fakeAddon)
   ? ''
   : `${fakeAddon} is not built (npx cmake-js compile -d native/cuda/model/fake/addon --out build-model-fake-addon)`;
-if (fakeAddonSkip) console.log(`test/gpu model checks on the stand-in addon skipped: ${fakeAddonSkip}`);
+if (fakeAddonSkip)
+  console.log(`test/gpu model checks on the stand-in addon skipped: ${fakeAddonSkip}`);
 
 describe.skipIf(!!fakeAddonSkip)('test/gpu model checks on the stand-in addon', () => {
   it('run-model-checks.mjs (tiny configs) passes end to end: binding, placement, harness and host code', () => {
@@ -179,7 +228,14 @@ describe.skipIf(!!fakeAddonSkip)('test/gpu model checks on the stand-in addon', 
     });
     const out = `${r.stdout}${r.stderr}`;
     expect(out).toMatch(/fake CUDA device/);
-    expect(r.status, out.split('\n').filter((l) => /FAIL|Error/.test(l)).slice(0, 20).join('\n')).toBe(0);
+    expect(
+      r.status,
+      out
+        .split('\n')
+        .filter((l) => /FAIL|Error/.test(l))
+        .slice(0, 20)
+        .join('\n'),
+    ).toBe(0);
     expect((out.match(/^PASS /gm) ?? []).length).toBeGreaterThanOrEqual(15 + 2);
     expect(out).toMatch(/model gpu checks: 0 failure\(s\)/);
   }, 300_000);
@@ -189,9 +245,14 @@ describe.skipIf(!!fakeAddonSkip)('test/gpu model checks on the stand-in addon', 
 
 describe('the CUDA model numerics, emulated in float64 on the CPU', () => {
   // The tiny configs of test/gpu (the gpt2-shaped one is too slow for a float64 JS forward).
-  const cases = (mc.modelCases() as { label: string; config: ModelConfig; weights: string; promptLength: number }[]).filter(
-    (c) => c.weights === 'explicit',
-  );
+  const cases = (
+    mc.modelCases() as {
+      label: string;
+      config: ModelConfig;
+      weights: string;
+      promptLength: number;
+    }[]
+  ).filter((c) => c.weights === 'explicit');
   for (const c of cases) {
     it(`${c.label}: the reference is the CPU model's computation; predicted fp16 / bf16 / fp32 errors stay well inside test/gpu's tolerances`, async () => {
       const p = mc.promptFor(c.config, c.promptLength) as Int32Array;

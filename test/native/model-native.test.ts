@@ -48,7 +48,11 @@ const llamaTiny: ModelConfig = {
 // the float64 reference forward (no rounding: the CPU model runs fp32) are the ones test/gpu uses.
 const specs = mc.tensorSpecs as (c: ModelConfig) => [string, number[], 'w' | 'b' | 'g'][];
 const makeTensors = mc.makeTensors as (c: ModelConfig, seed: number) => Tensors;
-const refForward = mc.referenceForward as (c: ModelConfig, T: Tensors, tokens: number[]) => Float64Array;
+const refForward = mc.referenceForward as (
+  c: ModelConfig,
+  T: Tensors,
+  tokens: number[],
+) => Float64Array;
 
 function expectClose(got: Float32Array, want: Float64Array, rel = 1e-4): void {
   expect(got.length).toBe(want.length);
@@ -65,7 +69,13 @@ const prompt = Int32Array.from([3, 17, 42, 8, 25, 1, 33]);
 
 // headDim 256 x 4 kv heads: a decode step against more than 128 cached rows is above attendRows'
 // inline threshold (2^17 floats of K), so it runs on the thread pool.
-const wideHeads: ModelConfig = { ...gpt2Tiny, name: 'wide-heads', maxPositions: 160, headDim: 256, layers: 1 };
+const wideHeads: ModelConfig = {
+  ...gpt2Tiny,
+  name: 'wide-heads',
+  maxPositions: 160,
+  headDim: 256,
+  layers: 1,
+};
 const widePrompt = Int32Array.from({ length: 140 }, (_, i) => (i * 11 + 2) % wideHeads.vocabSize);
 
 describe('native transformer models', () => {
@@ -76,7 +86,10 @@ describe('native transformer models', () => {
   for (const [label, cfg] of [
     ['gpt2-style (layernorm, gelu, learned, tied)', gpt2Tiny],
     ['llama-style (GQA, rmsnorm, swiglu, rope, untied)', llamaTiny],
-    ['relu, no positions', { ...gpt2Tiny, name: 'relu-tiny', activation: 'relu', positional: 'none', kvHeads: 1 }],
+    [
+      'relu, no positions',
+      { ...gpt2Tiny, name: 'relu-tiny', activation: 'relu', positional: 'none', kvHeads: 1 },
+    ],
   ] as [string, ModelConfig][]) {
     it(`${label}: forward logits match a float64 reference; cached == uncached tokens`, async () => {
       const T = makeTensors(cfg, 5);
@@ -90,10 +103,21 @@ describe('native transformer models', () => {
         expect(got.length).toBe(prompt.length * cfg.vocabSize);
         expectClose(got, want);
       }
-      const cached = await model.generate(prompt, 12, { implementation: 'flash', threads, useCache: true });
-      const uncached = await model.generate(prompt, 12, { implementation: 'naive', threads: 1, useCache: false });
+      const cached = await model.generate(prompt, 12, {
+        implementation: 'flash',
+        threads,
+        useCache: true,
+      });
+      const uncached = await model.generate(prompt, 12, {
+        implementation: 'naive',
+        threads: 1,
+        useCache: false,
+      });
       expect(Array.from(cached.tokens)).toEqual(Array.from(uncached.tokens));
-      expect(new Set(cached.tokens).size, 'greedy tokens should vary with these weights').toBeGreaterThan(1);
+      expect(
+        new Set(cached.tokens).size,
+        'greedy tokens should vary with these weights',
+      ).toBeGreaterThan(1);
       expect(cached.stepNs.length).toBe(11);
       expect(cached.prefillNs).toBeGreaterThan(0);
       expect(cached.memory.kvCacheBytes).toBeGreaterThan(0);
@@ -116,7 +140,10 @@ describe('native transformer models', () => {
     const levels = ['generic', 'avx2', 'avx512'] as const;
     const detected = native.info().detectedSimdLevel;
     // aarch64: generic and the NEON tile
-    const usable = detected === 'neon' ? (['generic', 'neon'] as const) : levels.slice(0, levels.indexOf(detected) + 1);
+    const usable =
+      detected === 'neon'
+        ? (['generic', 'neon'] as const)
+        : levels.slice(0, levels.indexOf(detected) + 1);
     const cfg: ModelConfig = { ...llamaTiny, vocabSize: 61, intermediate: 40 };
     const T = makeTensors(cfg, 13);
     const model = await native.createModel(cfg, { tensors: T });
@@ -154,20 +181,35 @@ describe('native transformer models', () => {
     const got = await model.forward(prompt, { implementation: 'flash', threads });
     expect(got.length).toBe(prompt.length * cfg.hidden);
     expectClose(got, refForward(cfg, T, Array.from(prompt)));
-    const err = await catchAsync(model.generate(prompt, 2, { implementation: 'flash', threads, useCache: true }));
+    const err = await catchAsync(
+      model.generate(prompt, 2, { implementation: 'flash', threads, useCache: true }),
+    );
     expectCoded(err, ErrorCodes.INVALID_CONFIG, 'arch');
     model.dispose();
   });
 
   it('encoder-decoder: forward shape and logits match the reference; cached == uncached tokens', async () => {
-    const cfg: ModelConfig = { ...llamaTiny, name: 't5-tiny', arch: 'encoder-decoder', decoderLayers: 3 };
+    const cfg: ModelConfig = {
+      ...llamaTiny,
+      name: 't5-tiny',
+      arch: 'encoder-decoder',
+      decoderLayers: 3,
+    };
     const T = makeTensors(cfg, 9);
     const model = await native.createModel(cfg, { tensors: T });
     const got = await model.forward(prompt, { implementation: 'flash', threads });
     expect(got.length).toBe(prompt.length * cfg.vocabSize);
     expectClose(got, refForward(cfg, T, Array.from(prompt)));
-    const cached = await model.generate(prompt, 10, { implementation: 'flash', threads, useCache: true });
-    const uncached = await model.generate(prompt, 10, { implementation: 'flash', threads, useCache: false });
+    const cached = await model.generate(prompt, 10, {
+      implementation: 'flash',
+      threads,
+      useCache: true,
+    });
+    const uncached = await model.generate(prompt, 10, {
+      implementation: 'flash',
+      threads,
+      useCache: false,
+    });
     expect(cached.tokens.length).toBe(10);
     expect(Array.from(cached.tokens)).toEqual(Array.from(uncached.tokens));
     model.dispose();
@@ -185,14 +227,23 @@ describe('native transformer models', () => {
     for (const [cfg, p] of cases) {
       const model = await native.createModel(cfg, { tensors: makeTensors(cfg, 21) });
       for (const t of [1, 2]) {
-        const cached = await model.generate(p, 8, { implementation: 'flash', threads: t, useCache: true });
+        const cached = await model.generate(p, 8, {
+          implementation: 'flash',
+          threads: t,
+          useCache: true,
+        });
         expect(cached.stepNs.length).toBe(7);
-        expect(Array.from(cached.stepPoolAllocations ?? []), `${cfg.name}, prompt ${p.length}, ${t} thread(s)`).toEqual(
-          new Array(7).fill(0),
-        );
+        expect(
+          Array.from(cached.stepPoolAllocations ?? []),
+          `${cfg.name}, prompt ${p.length}, ${t} thread(s)`,
+        ).toEqual(new Array(7).fill(0));
       }
       // the counter counts: a recompute step regrows its row buffers and allocates the attention kernel's
-      const uncached = await model.generate(p, 8, { implementation: 'flash', threads: 2, useCache: false });
+      const uncached = await model.generate(p, 8, {
+        implementation: 'flash',
+        threads: 2,
+        useCache: false,
+      });
       expect(uncached.stepPoolAllocations?.length).toBe(7);
       expect(Math.min(...(uncached.stepPoolAllocations ?? [0])), cfg.name).toBeGreaterThan(0);
       model.dispose();
@@ -205,8 +256,16 @@ describe('native transformer models', () => {
     const T = makeTensors(wideHeads, 23);
     const model = await native.createModel(wideHeads, { tensors: T });
     const newTokens = 6;
-    const cached = await model.generate(widePrompt, newTokens, { implementation: 'flash', threads: 2, useCache: true });
-    const uncached = await model.generate(widePrompt, newTokens, { implementation: 'naive', threads: 1, useCache: false });
+    const cached = await model.generate(widePrompt, newTokens, {
+      implementation: 'flash',
+      threads: 2,
+      useCache: true,
+    });
+    const uncached = await model.generate(widePrompt, newTokens, {
+      implementation: 'naive',
+      threads: 1,
+      useCache: false,
+    });
     expect(Array.from(cached.tokens)).toEqual(Array.from(uncached.tokens));
     const seq = [...Array.from(widePrompt), ...Array.from(cached.tokens).slice(0, -1)];
     const want = refForward(wideHeads, T, seq);
@@ -221,13 +280,26 @@ describe('native transformer models', () => {
       compared++;
     }
     expect(compared, 'steps without a near tie').toBe(newTokens);
-    expect(new Set(cached.tokens).size, 'greedy tokens should vary with these weights').toBeGreaterThan(1);
+    expect(
+      new Set(cached.tokens).size,
+      'greedy tokens should vary with these weights',
+    ).toBeGreaterThan(1);
     model.dispose();
   });
 
   it('cancelling during threaded decode steps rejects with ERR_DILBENCH_CANCELLED; the model stays usable', async () => {
     // big enough that 1000 decode steps take seconds, so the cancel lands inside one of them
-    const cfg: ModelConfig = { ...gpt2Tiny, name: 'mid', vocabSize: 4000, maxPositions: 1100, hidden: 256, layers: 4, heads: 4, kvHeads: 4, intermediate: 1024 };
+    const cfg: ModelConfig = {
+      ...gpt2Tiny,
+      name: 'mid',
+      vocabSize: 4000,
+      maxPositions: 1100,
+      hidden: 256,
+      layers: 4,
+      heads: 4,
+      kvHeads: 4,
+      intermediate: 1024,
+    };
     const model = await native.createModel(cfg, { seed: 3 });
     const opts = { implementation: 'flash', threads: 2, useCache: true };
     const token = new native.CancelToken();
@@ -236,7 +308,9 @@ describe('native transformer models', () => {
     setTimeout(() => token.cancel(), 30);
     const err = await catchAsync(run);
     expectCoded(err, ErrorCodes.CANCELLED);
-    expect(Date.now() - started, 'cancelled well before 1000 steps could finish').toBeLessThan(2000);
+    expect(Date.now() - started, 'cancelled well before 1000 steps could finish').toBeLessThan(
+      2000,
+    );
     const a = await model.generate(prompt, 6, opts);
     const b = await model.generate(prompt, 6, { ...opts, threads: 1 });
     expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
@@ -273,7 +347,10 @@ describe('native transformer models', () => {
     let err = await catchAsync(native.createModel(gpt2Tiny, { tensors: missing }));
     expectCoded(err, ErrorCodes.INVALID_CONFIG, 'h.1.mlp.c_fc.bias');
     expect(err.message).toContain('[64]');
-    const wrong: Tensors = { ...T, 'h.0.attn.c_attn.weight': { shape: [96, 32], data: new Float32Array(96 * 32) } };
+    const wrong: Tensors = {
+      ...T,
+      'h.0.attn.c_attn.weight': { shape: [96, 32], data: new Float32Array(96 * 32) },
+    };
     err = await catchAsync(native.createModel(gpt2Tiny, { tensors: wrong }));
     expectCoded(err, ErrorCodes.INVALID_CONFIG, 'h.0.attn.c_attn.weight');
     expect(err.message).toContain('[32, 96]');
@@ -285,15 +362,25 @@ describe('native transformer models', () => {
   it('bad run arguments are coded; generate rejects with ERR_DILBENCH_CANCELLED when cancelled', async () => {
     const model = await native.createModel(gpt2Tiny, { seed: 2 });
     const opts = { implementation: 'flash', threads: 1, useCache: true };
-    expectCoded(await catchAsync(model.generate(Int32Array.from([50]), 2, opts)), ErrorCodes.INVALID_CONFIG, 'prompt');
-    expectCoded(await catchAsync(model.generate(prompt, 60, opts)), ErrorCodes.INVALID_CONFIG, 'newTokens');
+    expectCoded(
+      await catchAsync(model.generate(Int32Array.from([50]), 2, opts)),
+      ErrorCodes.INVALID_CONFIG,
+      'prompt',
+    );
+    expectCoded(
+      await catchAsync(model.generate(prompt, 60, opts)),
+      ErrorCodes.INVALID_CONFIG,
+      'newTokens',
+    );
     expectCoded(
       await catchAsync(model.generate(prompt, 2, { ...opts, implementation: 'nope' })),
       ErrorCodes.INVALID_CONFIG,
       'implementation',
     );
     expectCoded(
-      await catchAsync(model.forward([1, 2] as unknown as Int32Array, { implementation: 'flash', threads: 1 })),
+      await catchAsync(
+        model.forward([1, 2] as unknown as Int32Array, { implementation: 'flash', threads: 1 }),
+      ),
       ErrorCodes.INVALID_CONFIG,
       'tokens',
     );
@@ -305,6 +392,10 @@ describe('native transformer models', () => {
     const ok = await model.generate(prompt, 2, opts);
     expect(ok.tokens.length).toBe(2);
     model.dispose();
-    expectCoded(await catchAsync(model.forward(prompt, { implementation: 'flash', threads: 1 })), ErrorCodes.INVALID_CONFIG, 'model');
+    expectCoded(
+      await catchAsync(model.forward(prompt, { implementation: 'flash', threads: 1 })),
+      ErrorCodes.INVALID_CONFIG,
+      'model',
+    );
   });
 });

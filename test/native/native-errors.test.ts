@@ -9,7 +9,12 @@ import { baseOptions, baseProblem, catchAsync, catchSync, expectCoded } from './
 const binding: NativeBinding = loadBinding();
 const INVALID = ErrorCodes.INVALID_CONFIG;
 
-type Bad = [field: string, value: unknown, kind: 'TypeError' | 'RangeError' | 'Error', expectField?: string];
+type Bad = [
+  field: string,
+  value: unknown,
+  kind: 'TypeError' | 'RangeError' | 'Error',
+  expectField?: string,
+];
 
 const badProblemFields: Bad[] = [
   ['implementation', 5, 'TypeError'],
@@ -95,7 +100,17 @@ describe('argument errors carry what is allowed', () => {
 describe('loader', () => {
   it('loads one cached instance exposing the NativeBinding interface', () => {
     expect(tryLoadBinding()).toBe(binding);
-    for (const name of ['info', 'listImplementations', 'plan', 'createSession', 'compute', 'reference', 'measurePeak', 'setSimdLevel', 'CancelToken']) {
+    for (const name of [
+      'info',
+      'listImplementations',
+      'plan',
+      'createSession',
+      'compute',
+      'reference',
+      'measurePeak',
+      'setSimdLevel',
+      'CancelToken',
+    ]) {
       expect(typeof (binding as unknown as Record<string, unknown>)[name], name).toBe('function');
     }
     const info = binding.info();
@@ -133,25 +148,40 @@ describe('loader failure', () => {
 
 describe('invalid problems', () => {
   it.each(badProblemFields)('plan(): %s = %o -> %s', (field, value, kind, expectField) => {
-    const err = catchSync(() => binding.plan(withField(baseProblem, field, value) as unknown as NativeProblem, baseOptions));
+    const err = catchSync(() =>
+      binding.plan(withField(baseProblem, field, value) as unknown as NativeProblem, baseOptions),
+    );
     expectCoded(err, INVALID, expectField ?? field);
     expect(err.name).toBe(kind);
   });
 
-  it.each(badProblemFields.slice(0, 12))('createSession() rejects (never throws): %s = %o', async (field, value, _kind, expectField) => {
-    const p = binding.createSession(withField(baseProblem, field, value) as unknown as NativeProblem, baseOptions);
-    expect(p).toBeInstanceOf(Promise);
-    expectCoded(await catchAsync(p), INVALID, expectField ?? field);
-  });
+  it.each(badProblemFields.slice(0, 12))(
+    'createSession() rejects (never throws): %s = %o',
+    async (field, value, _kind, expectField) => {
+      const p = binding.createSession(
+        withField(baseProblem, field, value) as unknown as NativeProblem,
+        baseOptions,
+      );
+      expect(p).toBeInstanceOf(Promise);
+      expectCoded(await catchAsync(p), INVALID, expectField ?? field);
+    },
+  );
 
-  it.each([null, undefined, 5, 'naive', [], () => 1])('a non-object problem (%o) is a TypeError', (value) => {
-    const err = catchSync(() => binding.plan(value as unknown as NativeProblem, baseOptions));
-    expectCoded(err, INVALID, 'problem');
-    expect(err.name).toBe('TypeError');
-  });
+  it.each([null, undefined, 5, 'naive', [], () => 1])(
+    'a non-object problem (%o) is a TypeError',
+    (value) => {
+      const err = catchSync(() => binding.plan(value as unknown as NativeProblem, baseOptions));
+      expectCoded(err, INVALID, 'problem');
+      expect(err.name).toBe('TypeError');
+    },
+  );
 
   it('heads not a multiple of kvHeads names kvHeads', () => {
-    expectCoded(catchSync(() => binding.plan({ ...baseProblem, heads: 6, kvHeads: 4 }, baseOptions)), INVALID, 'kvHeads');
+    expectCoded(
+      catchSync(() => binding.plan({ ...baseProblem, heads: 6, kvHeads: 4 }, baseOptions)),
+      INVALID,
+      'kvHeads',
+    );
   });
 
   it('an unsupported headDim names the field and the allowed range', () => {
@@ -163,26 +193,51 @@ describe('invalid problems', () => {
 
   it('sizes that overflow 64-bit byte counts are InvalidConfig, not a crash', () => {
     const err = catchSync(() =>
-      binding.plan({ ...baseProblem, batch: 2 ** 40, heads: 2 ** 10, kvHeads: 2 ** 10, seqLen: 2 ** 20, headDim: 256 }, baseOptions),
+      binding.plan(
+        {
+          ...baseProblem,
+          batch: 2 ** 40,
+          heads: 2 ** 10,
+          kvHeads: 2 ** 10,
+          seqLen: 2 ** 20,
+          headDim: 256,
+        },
+        baseOptions,
+      ),
     );
     expect(err.code).toBe(INVALID);
     expect(['heads', 'seqLen', 'headDim', 'kvHeads']).toContain(err.field);
   });
 
   it('an unknown implementation lists the known ones', async () => {
-    const err = catchSync(() => binding.plan({ ...baseProblem, implementation: 'quantum' }, baseOptions));
+    const err = catchSync(() =>
+      binding.plan({ ...baseProblem, implementation: 'quantum' }, baseOptions),
+    );
     expectCoded(err, INVALID, 'implementation');
     expect(err.message).toContain('quantum');
     expect(err.message).toContain('naive');
     expect(err.message).toContain('flash');
     const kv = new Float32Array(16 * 32);
-    const e2 = await catchAsync(binding.reference({ ...baseProblem, implementation: 'quantum' }, new Float32Array(2 * 16 * 32), kv, kv));
+    const e2 = await catchAsync(
+      binding.reference(
+        { ...baseProblem, implementation: 'quantum' },
+        new Float32Array(2 * 16 * 32),
+        kv,
+        kv,
+      ),
+    );
     expectCoded(e2, INVALID, 'implementation');
   });
 
   it('fp16 on a CPU kernel without half storage is Unsupported', async () => {
     // flash, naive and kv-cache store fp16 / bf16 (test/native/native-half.test.ts); dilated does not
-    const p = { ...baseProblem, implementation: 'dilated', dtype: 'fp16' as const, segmentLengths: [8], dilationRates: [1] };
+    const p = {
+      ...baseProblem,
+      implementation: 'dilated',
+      dtype: 'fp16' as const,
+      segmentLengths: [8],
+      dilationRates: [1],
+    };
     const err = await catchAsync(binding.createSession(p, baseOptions));
     expect([ErrorCodes.UNSUPPORTED, INVALID]).toContain(err.code);
     expect(err.field).toBe('dtype');
@@ -190,7 +245,9 @@ describe('invalid problems', () => {
 
   it('cuda without a CUDA device is Unsupported', async () => {
     if (binding.info().cuda.deviceCount > 0) return;
-    const err = await catchAsync(binding.createSession({ ...baseProblem, device: 'cuda' }, baseOptions));
+    const err = await catchAsync(
+      binding.createSession({ ...baseProblem, device: 'cuda' }, baseOptions),
+    );
     expect(err.code).toBe(ErrorCodes.UNSUPPORTED);
     expect(err.field).toBe('device');
   });
@@ -198,13 +255,19 @@ describe('invalid problems', () => {
 
 describe('invalid options', () => {
   it.each(badOptionFields)('plan(): %s = %o -> %s', (field, value, kind) => {
-    const err = catchSync(() => binding.plan(baseProblem, withField(baseOptions, field, value) as never));
+    const err = catchSync(() =>
+      binding.plan(baseProblem, withField(baseOptions, field, value) as never),
+    );
     expectCoded(err, INVALID, field);
     expect(err.name).toBe(kind);
   });
 
   it('a missing options object is a TypeError', () => {
-    expectCoded(catchSync(() => binding.plan(baseProblem, undefined as never)), INVALID, 'options');
+    expectCoded(
+      catchSync(() => binding.plan(baseProblem, undefined as never)),
+      INVALID,
+      'options',
+    );
   });
 });
 
@@ -254,11 +317,26 @@ describe('buffers', () => {
 describe('sessions', () => {
   it('sample/output/input validate their arguments', async () => {
     const s = await binding.createSession(baseProblem, baseOptions);
-    for (const [it, cold] of [[0, false], [-1, false], [1.5, false], [Number.NaN, false], ['3', false], [1, 'no']] as const) {
+    for (const [it, cold] of [
+      [0, false],
+      [-1, false],
+      [1.5, false],
+      [Number.NaN, false],
+      ['3', false],
+      [1, 'no'],
+    ] as const) {
       expectCoded(await catchAsync(s.sample(it as number, cold as boolean)), INVALID);
     }
-    expectCoded(catchSync(() => s.input('x' as never)), INVALID, 'which');
-    expectCoded(catchSync(() => s.input(1 as never)), INVALID, 'which');
+    expectCoded(
+      catchSync(() => s.input('x' as never)),
+      INVALID,
+      'which',
+    );
+    expectCoded(
+      catchSync(() => s.input(1 as never)),
+      INVALID,
+      'which',
+    );
     expectCoded(await catchAsync(s.output({} as never)), INVALID, 'cancel');
     s.dispose();
   });
@@ -284,16 +362,32 @@ describe('sessions', () => {
     expect((await pending).length).toBe(5);
     expectCoded(await catchAsync(s.sample(1, false)), INVALID, 'session');
     expectCoded(await catchAsync(s.output()), INVALID, 'session');
-    expectCoded(catchSync(() => s.input('q')), INVALID, 'session');
-    expectCoded(catchSync(() => s.poolStats()), INVALID, 'session');
+    expectCoded(
+      catchSync(() => s.input('q')),
+      INVALID,
+      'session',
+    );
+    expectCoded(
+      catchSync(() => s.poolStats()),
+      INVALID,
+      'session',
+    );
     expect(s.plan.totalBytes).toBeGreaterThan(0); // the plan stays readable
   });
 
   it('NativeSession cannot be constructed from JS', async () => {
     const s = await binding.createSession(baseProblem, baseOptions);
     const Ctor = (s as unknown as { constructor: new (...a: unknown[]) => unknown }).constructor;
-    expectCoded(catchSync(() => new Ctor()), INVALID, 'session');
-    expectCoded(catchSync(() => new Ctor({})), INVALID, 'session');
+    expectCoded(
+      catchSync(() => new Ctor()),
+      INVALID,
+      'session',
+    );
+    expectCoded(
+      catchSync(() => new Ctor({})),
+      INVALID,
+      'session',
+    );
     s.dispose();
   });
 });
@@ -316,7 +410,10 @@ describe('cancellation', () => {
     const q = s.input('q');
     const k = s.input('k');
     const v = s.input('v');
-    expectCoded(await catchAsync(binding.compute(baseProblem, baseOptions, q, k, v, t)), ErrorCodes.CANCELLED);
+    expectCoded(
+      await catchAsync(binding.compute(baseProblem, baseOptions, q, k, v, t)),
+      ErrorCodes.CANCELLED,
+    );
     expectCoded(await catchAsync(binding.reference(baseProblem, q, k, v, t)), ErrorCodes.CANCELLED);
     // the session is usable again afterwards
     expect((await s.sample(2, false)).length).toBe(2);
@@ -324,7 +421,10 @@ describe('cancellation', () => {
   });
 
   it('cancelling during a long sample stops it early', async () => {
-    const s = await binding.createSession({ ...baseProblem, seqLen: 512, heads: 4, kvHeads: 4, headDim: 64 }, baseOptions);
+    const s = await binding.createSession(
+      { ...baseProblem, seqLen: 512, heads: 4, kvHeads: 4, headDim: 64 },
+      baseOptions,
+    );
     const t = new binding.CancelToken();
     const started = Date.now();
     const p = s.sample(100000, false, t);
@@ -342,11 +442,21 @@ describe('memory limits', () => {
     expectCoded(err, ErrorCodes.OUT_OF_MEMORY, 'memoryLimitBytes');
     const q = new Float32Array(2 * 16 * 32);
     const kv = new Float32Array(16 * 32);
-    expectCoded(await catchAsync(binding.compute(baseProblem, opts, q, kv, kv)), ErrorCodes.OUT_OF_MEMORY);
+    expectCoded(
+      await catchAsync(binding.compute(baseProblem, opts, q, kv, kv)),
+      ErrorCodes.OUT_OF_MEMORY,
+    );
   });
 
   it('a problem larger than the machine gives OUT_OF_MEMORY instead of being killed', async () => {
-    const huge = { ...baseProblem, batch: 64, heads: 64, kvHeads: 64, seqLen: 1 << 20, headDim: 256 };
+    const huge = {
+      ...baseProblem,
+      batch: 64,
+      heads: 64,
+      kvHeads: 64,
+      seqLen: 1 << 20,
+      headDim: 256,
+    };
     const err = await catchAsync(binding.createSession(huge, baseOptions));
     expect(err.code).toBe(ErrorCodes.OUT_OF_MEMORY);
   });
@@ -381,21 +491,48 @@ describe('robustness', () => {
     fc.boolean(),
     fc.constantFrom(null, undefined, [], {}, [1, 2], new Float32Array(2)),
   );
-  const fields = ['implementation', 'device', 'dtype', 'batch', 'heads', 'kvHeads', 'seqLen', 'headDim', 'causal', 'scale', 'seed', 'segmentLengths', 'dilationRates', 'ringSize', 'blockPattern', 'blockSize', 'window', 'stride', 'density', 'promptLen', 'newTokens'];
+  const fields = [
+    'implementation',
+    'device',
+    'dtype',
+    'batch',
+    'heads',
+    'kvHeads',
+    'seqLen',
+    'headDim',
+    'causal',
+    'scale',
+    'seed',
+    'segmentLengths',
+    'dilationRates',
+    'ringSize',
+    'blockPattern',
+    'blockSize',
+    'window',
+    'stride',
+    'density',
+    'promptLen',
+    'newTokens',
+  ];
 
   it('plan() on random field values either works or throws a coded error', () => {
     const codes = new Set(Object.values(ErrorCodes) as string[]);
     fc.assert(
-      fc.property(fc.constantFrom(...fields), anyValue, fc.constantFrom('naive', 'flash', 'dilated', 'ring', 'block-sparse', 'kv-cache'), (field, value, impl) => {
-        const problem = withField({ ...baseProblem, implementation: impl }, field, value);
-        try {
-          const plan = binding.plan(problem as unknown as NativeProblem, baseOptions);
-          expect(plan.totalBytes).toBeGreaterThan(0);
-        } catch (e) {
-          const err = e as { code?: string; field?: string };
-          expect(codes.has(err.code ?? ''), String(e)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...fields),
+        anyValue,
+        fc.constantFrom('naive', 'flash', 'dilated', 'ring', 'block-sparse', 'kv-cache'),
+        (field, value, impl) => {
+          const problem = withField({ ...baseProblem, implementation: impl }, field, value);
+          try {
+            const plan = binding.plan(problem as unknown as NativeProblem, baseOptions);
+            expect(plan.totalBytes).toBeGreaterThan(0);
+          } catch (e) {
+            const err = e as { code?: string; field?: string };
+            expect(codes.has(err.code ?? ''), String(e)).toBe(true);
+          }
+        },
+      ),
       { numRuns: 400, seed: 42 },
     );
   });
@@ -404,7 +541,10 @@ describe('robustness', () => {
     const threads = Math.min(2, binding.info().hardwareThreads);
     const sessions = await Promise.all(
       ['naive', 'flash', 'naive', 'flash'].map((implementation, i) =>
-        binding.createSession({ ...baseProblem, implementation, seqLen: 64 + 32 * i }, { ...baseOptions, threads }),
+        binding.createSession(
+          { ...baseProblem, implementation, seqLen: 64 + 32 * i },
+          { ...baseOptions, threads },
+        ),
       ),
     );
     const results = await Promise.all(sessions.map((s) => s.sample(5, false)));

@@ -21,7 +21,8 @@ interface Case {
 const cases: Case[] = [];
 for (const seqLen of [1, 7, 127, 1000]) {
   for (const headDim of [32, 64, 128]) {
-    for (const causal of [false, true]) cases.push({ seqLen, headDim, causal, heads: 2, kvHeads: 1, batch: 1 });
+    for (const causal of [false, true])
+      cases.push({ seqLen, headDim, causal, heads: 2, kvHeads: 1, batch: 1 });
   }
 }
 cases.push({ seqLen: 127, headDim: 64, causal: true, heads: 8, kvHeads: 2, batch: 2 });
@@ -32,37 +33,49 @@ function problemOf(c: Case, implementation: string): NativeProblem {
 }
 
 describe('seeded sessions vs the float64 reference', () => {
-  it.each(cases)('seqLen $seqLen headDim $headDim causal $causal heads $heads/$kvHeads batch $batch', async (c) => {
-    const threads = Math.min(2, binding.info().hardwareThreads);
-    let ref: Float64Array | undefined;
-    let inputs: Float32Array[] | undefined;
-    for (const implementation of ['naive', 'flash']) {
-      const s = await binding.createSession(problemOf(c, implementation), { ...baseOptions, threads });
-      const q = s.input('q');
-      const k = s.input('k');
-      const v = s.input('v');
-      if (!inputs) {
-        inputs = [q, k, v];
-        ref = await binding.reference(problemOf(c, implementation), q, k, v);
-      } else {
-        // same seed, same inputs, whatever the implementation
-        expect(q).toEqual(inputs[0]);
-        expect(k).toEqual(inputs[1]);
-        expect(v).toEqual(inputs[2]);
+  it.each(cases)(
+    'seqLen $seqLen headDim $headDim causal $causal heads $heads/$kvHeads batch $batch',
+    async (c) => {
+      const threads = Math.min(2, binding.info().hardwareThreads);
+      let ref: Float64Array | undefined;
+      let inputs: Float32Array[] | undefined;
+      for (const implementation of ['naive', 'flash']) {
+        const s = await binding.createSession(problemOf(c, implementation), {
+          ...baseOptions,
+          threads,
+        });
+        const q = s.input('q');
+        const k = s.input('k');
+        const v = s.input('v');
+        if (!inputs) {
+          inputs = [q, k, v];
+          ref = await binding.reference(problemOf(c, implementation), q, k, v);
+        } else {
+          // same seed, same inputs, whatever the implementation
+          expect(q).toEqual(inputs[0]);
+          expect(k).toEqual(inputs[1]);
+          expect(v).toEqual(inputs[2]);
+        }
+        const out = await s.output();
+        const r = compare(out, ref!);
+        expect(r.finite, `${implementation}: NaN/Inf in the output`).toBe(true);
+        expect(r.maxAbs, `${implementation} max abs`).toBeLessThanOrEqual(MAX_ABS);
+        expect(r.relL2, `${implementation} rel L2`).toBeLessThanOrEqual(REL_L2);
+        s.dispose();
       }
-      const out = await s.output();
-      const r = compare(out, ref!);
-      expect(r.finite, `${implementation}: NaN/Inf in the output`).toBe(true);
-      expect(r.maxAbs, `${implementation} max abs`).toBeLessThanOrEqual(MAX_ABS);
-      expect(r.relL2, `${implementation} rel L2`).toBeLessThanOrEqual(REL_L2);
-      s.dispose();
-    }
-  });
+    },
+  );
 
   it('inputs are N(0,1) and reproducible from the seed', async () => {
-    const p = problemOf({ seqLen: 256, headDim: 64, causal: false, heads: 4, kvHeads: 4, batch: 1 }, 'naive');
+    const p = problemOf(
+      { seqLen: 256, headDim: 64, causal: false, heads: 4, kvHeads: 4, batch: 1 },
+      'naive',
+    );
     const a = await binding.createSession(p, baseOptions);
-    const b = await binding.createSession(p, { ...baseOptions, threads: Math.min(2, binding.info().hardwareThreads) });
+    const b = await binding.createSession(p, {
+      ...baseOptions,
+      threads: Math.min(2, binding.info().hardwareThreads),
+    });
     const c = await binding.createSession({ ...p, seed: p.seed + 1 }, baseOptions);
     const qa = a.input('q');
     expect(b.input('q')).toEqual(qa);
@@ -129,14 +142,15 @@ describe('compute() on user buffers', () => {
     expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
   });
 
-  it('repeated and concurrent calls (kept workspace and copies) give the first call\'s output, each in its own array', async () => {
+  it("repeated and concurrent calls (kept workspace and copies) give the first call's output, each in its own array", async () => {
     const a = { seqLen: 200, headDim: 64, causal: false, heads: 4, kvHeads: 2, batch: 1 };
     const b = { seqLen: 77, headDim: 32, causal: true, heads: 2, kvHeads: 2, batch: 2 };
-    const inputs = (c: Case, seed: number) => [
-      randomNormal(c.batch * c.heads * c.seqLen * c.headDim, seed),
-      randomNormal(c.batch * c.kvHeads * c.seqLen * c.headDim, seed + 1),
-      randomNormal(c.batch * c.kvHeads * c.seqLen * c.headDim, seed + 2),
-    ] as const;
+    const inputs = (c: Case, seed: number) =>
+      [
+        randomNormal(c.batch * c.heads * c.seqLen * c.headDim, seed),
+        randomNormal(c.batch * c.kvHeads * c.seqLen * c.headDim, seed + 1),
+        randomNormal(c.batch * c.kvHeads * c.seqLen * c.headDim, seed + 2),
+      ] as const;
     const [qa, ka, va] = inputs(a, 20);
     const [qb, kb, vb] = inputs(b, 30);
     const firstA = await binding.compute(problemOf(a, 'flash'), baseOptions, qa, ka, va);
@@ -158,7 +172,7 @@ describe('compute() on user buffers', () => {
     expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
   });
 
-  it('out: the output goes to the caller\'s array (even one of the inputs) and the promise resolves to it', async () => {
+  it("out: the output goes to the caller's array (even one of the inputs) and the promise resolves to it", async () => {
     const c = { seqLen: 90, headDim: 32, causal: true, heads: 2, kvHeads: 2, batch: 1 };
     const q = randomNormal(2 * 90 * 32, 40);
     const k = randomNormal(2 * 90 * 32, 41);
@@ -169,18 +183,41 @@ describe('compute() on user buffers', () => {
     expect(got).toBe(out);
     expect(out).toEqual(fresh);
     const qCopy = Float32Array.from(q);
-    expect(await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v, undefined, q)).toBe(q);
+    expect(await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v, undefined, q)).toBe(
+      q,
+    );
     expect(q).toEqual(fresh);
-    await expect(binding.compute(problemOf(c, 'flash'), baseOptions, qCopy, k, v, undefined, new Float32Array(5))).rejects.toMatchObject({ field: 'out' });
+    await expect(
+      binding.compute(
+        problemOf(c, 'flash'),
+        baseOptions,
+        qCopy,
+        k,
+        v,
+        undefined,
+        new Float32Array(5),
+      ),
+    ).rejects.toMatchObject({ field: 'out' });
   });
 });
 
 describe('pattern cache option', () => {
   it('dilated gives the same output with the pattern cache on and off', async () => {
-    if (!binding.listImplementations().some((i) => i.name === 'dilated' && i.device === 'cpu')) return;
+    if (!binding.listImplementations().some((i) => i.name === 'dilated' && i.device === 'cpu'))
+      return;
     const p: NativeProblem = {
-      implementation: 'dilated', device: 'cpu', dtype: 'fp32', batch: 1, heads: 4, kvHeads: 4,
-      seqLen: 256, headDim: 32, causal: false, seed: 5, segmentLengths: [64, 128], dilationRates: [1, 2],
+      implementation: 'dilated',
+      device: 'cpu',
+      dtype: 'fp32',
+      batch: 1,
+      heads: 4,
+      kvHeads: 4,
+      seqLen: 256,
+      headDim: 32,
+      causal: false,
+      seed: 5,
+      segmentLengths: [64, 128],
+      dilationRates: [1, 2],
     };
     const on = await binding.createSession(p, { ...baseOptions, usePatternCache: true });
     const off = await binding.createSession(p, { ...baseOptions, usePatternCache: false });

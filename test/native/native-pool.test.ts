@@ -19,7 +19,14 @@ function checkInvariants(s: PoolStats): void {
 }
 
 describe.each(['naive', 'flash'])('%s pool', (implementation) => {
-  const problem = { ...baseProblem, implementation, seqLen: 200, heads: 4, kvHeads: 2, headDim: 64 };
+  const problem = {
+    ...baseProblem,
+    implementation,
+    seqLen: 200,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 64,
+  };
 
   it('stats add up with the pool on', async () => {
     const s = await binding.createSession(problem, { ...baseOptions, useMemoryPool: true });
@@ -59,7 +66,9 @@ describe.each(['naive', 'flash'])('%s pool', (implementation) => {
     const plan = s.plan;
     expect(plan.inputBytes).toBe(4 * (200 * 64 * 4 + 2 * 200 * 64 * 2));
     expect(plan.outputBytes).toBe(4 * 200 * 64 * 4);
-    expect(plan.totalBytes).toBeGreaterThanOrEqual(plan.inputBytes + plan.outputBytes + plan.workspaceBytes);
+    expect(plan.totalBytes).toBeGreaterThanOrEqual(
+      plan.inputBytes + plan.outputBytes + plan.workspaceBytes,
+    );
     expect(st.peakBytesInUse).toBeGreaterThanOrEqual(plan.inputBytes + plan.outputBytes);
     // the kernels report their workspace in pool size classes, so the plan is exact
     expect(st.peakBytesInUse).toBe(plan.totalBytes);
@@ -69,14 +78,21 @@ describe.each(['naive', 'flash'])('%s pool', (implementation) => {
   it('a memoryLimitBytes of exactly the plan total is enough; one byte less is OUT_OF_MEMORY', async () => {
     const plan = binding.plan(problem, baseOptions);
     for (const useMemoryPool of [true, false]) {
-      const s = await binding.createSession(problem, { ...baseOptions, useMemoryPool, memoryLimitBytes: plan.totalBytes });
+      const s = await binding.createSession(problem, {
+        ...baseOptions,
+        useMemoryPool,
+        memoryLimitBytes: plan.totalBytes,
+      });
       expect((await s.sample(3, false)).length).toBe(3);
       expect(s.poolStats().peakBytesReserved).toBeLessThanOrEqual(plan.totalBytes);
       s.dispose();
     }
     let err: { code?: string } | undefined;
     try {
-      await binding.createSession(problem, { ...baseOptions, memoryLimitBytes: plan.totalBytes - 1 });
+      await binding.createSession(problem, {
+        ...baseOptions,
+        memoryLimitBytes: plan.totalBytes - 1,
+      });
     } catch (e) {
       err = e as { code?: string };
     }

@@ -10,7 +10,14 @@ import { loadBinding } from '../../src/native/dilbench.js';
 import { baseOptions, baseProblem, catchAsync, catchSync, expectCoded } from './helpers.js';
 
 const binding: NativeBinding = loadBinding();
-const problem = { ...baseProblem, implementation: 'flash', seqLen: 64, heads: 2, kvHeads: 2, headDim: 32 };
+const problem = {
+  ...baseProblem,
+  implementation: 'flash',
+  seqLen: 64,
+  heads: 2,
+  kvHeads: 2,
+  headDim: 32,
+};
 
 describe('sample clocks on the CPU backend', () => {
   it('sampleClocks() is null before and after sample()', async () => {
@@ -28,11 +35,17 @@ describe('sample clocks on the CPU backend', () => {
   it('refuses while a sample() is in flight, and after dispose', async () => {
     const s = await binding.createSession(problem, baseOptions);
     const pending = s.sample(50, false);
-    expectCoded(catchSync(() => s.sampleClocks!()), 'ERR_DILBENCH_INVALID_CONFIG');
+    expectCoded(
+      catchSync(() => s.sampleClocks!()),
+      'ERR_DILBENCH_INVALID_CONFIG',
+    );
     await pending;
     expect(s.sampleClocks!()).toBeNull();
     s.dispose();
-    expectCoded(catchSync(() => s.sampleClocks!()), 'ERR_DILBENCH_INVALID_CONFIG');
+    expectCoded(
+      catchSync(() => s.sampleClocks!()),
+      'ERR_DILBENCH_INVALID_CONFIG',
+    );
   });
 
   it('a measurement of a real CPU session has no clock summary and no throttle note', async () => {
@@ -47,7 +60,10 @@ describe('sample clocks on the CPU backend', () => {
 
 describe('measureDevicePeak without a CUDA device', () => {
   const cuda = binding.info().cuda;
-  if (cuda.deviceCount > 0) console.log('[skip] measureDevicePeak rejection: this machine has a CUDA device (test/gpu/peak.test.ts covers it)');
+  if (cuda.deviceCount > 0)
+    console.log(
+      '[skip] measureDevicePeak rejection: this machine has a CUDA device (test/gpu/peak.test.ts covers it)',
+    );
 
   it.skipIf(cuda.deviceCount > 0)('rejects with ERR_DILBENCH_UNSUPPORTED saying why', async () => {
     const err = await catchAsync(binding.measureDevicePeak!('cuda', 0.1));
@@ -56,9 +72,21 @@ describe('measureDevicePeak without a CUDA device', () => {
   });
 
   it('checks its arguments (field and what is allowed)', async () => {
-    expectCoded(await catchAsync(binding.measureDevicePeak!('cpu' as 'cuda', 1)), 'ERR_DILBENCH_INVALID_CONFIG', 'device');
-    expectCoded(await catchAsync(binding.measureDevicePeak!('cuda', 0)), 'ERR_DILBENCH_INVALID_CONFIG', 'durationSeconds');
-    expectCoded(await catchAsync(binding.measureDevicePeak!('cuda', 61)), 'ERR_DILBENCH_INVALID_CONFIG', 'durationSeconds');
+    expectCoded(
+      await catchAsync(binding.measureDevicePeak!('cpu' as 'cuda', 1)),
+      'ERR_DILBENCH_INVALID_CONFIG',
+      'device',
+    );
+    expectCoded(
+      await catchAsync(binding.measureDevicePeak!('cuda', 0)),
+      'ERR_DILBENCH_INVALID_CONFIG',
+      'durationSeconds',
+    );
+    expectCoded(
+      await catchAsync(binding.measureDevicePeak!('cuda', 61)),
+      'ERR_DILBENCH_INVALID_CONFIG',
+      'durationSeconds',
+    );
     expectCoded(
       await catchAsync(binding.measureDevicePeak!('cuda', Number.NaN)),
       'ERR_DILBENCH_INVALID_CONFIG',

@@ -9,7 +9,12 @@ import { loadBinding } from '../../src/native/dilbench.js';
 const binding: NativeBinding = loadBinding();
 const detected = binding.info().detectedSimdLevel as SimdLevelName;
 const arm = detected === 'neon';
-const own: SimdLevelName[] = arm ? ['generic', 'neon'] : (['generic', 'avx2', 'avx512'] as SimdLevelName[]).slice(0, ['generic', 'avx2', 'avx512'].indexOf(detected) + 1);
+const own: SimdLevelName[] = arm
+  ? ['generic', 'neon']
+  : (['generic', 'avx2', 'avx512'] as SimdLevelName[]).slice(
+      0,
+      ['generic', 'avx2', 'avx512'].indexOf(detected) + 1,
+    );
 const foreign: SimdLevelName[] = arm ? ['avx2', 'avx512'] : ['neon'];
 
 function refusal(level: SimdLevelName): { code?: string; message: string } | undefined {
@@ -43,7 +48,9 @@ describe(`SIMD levels on this ${process.arch} build (detected ${detected})`, () 
         const err = refusal(level);
         expect(err, level).toBeDefined();
         expect(err!.code).toBe('ERR_DILBENCH_INVALID_CONFIG');
-        expect(err!.message).toContain(`simd: this CPU does not support ${level} (best: ${detected})`);
+        expect(err!.message).toContain(
+          `simd: this CPU does not support ${level} (best: ${detected})`,
+        );
         expect(binding.info().simdLevel).toBe(detected);
       }
     } finally {

@@ -17,22 +17,36 @@ const { LD_PRELOAD: _ld, ...buildEnv } = process.env;
 const build = spawnSync(
   'g++',
   [
-    '-std=c++17', '-O1', '-g', '-fsanitize=thread', '-Dsched_getaffinity=stress_getaffinity',
+    '-std=c++17',
+    '-O1',
+    '-g',
+    '-fsanitize=thread',
+    '-Dsched_getaffinity=stress_getaffinity',
     `-I${join(root, 'native', 'core')}`,
     join(root, 'native', 'tools', 'thread_pool_stress.cpp'),
     join(root, 'native', 'core', 'thread_pool.cpp'),
-    '-o', exe, '-lpthread',
+    '-o',
+    exe,
+    '-lpthread',
   ],
   { encoding: 'utf8', timeout: 180_000, env: buildEnv },
 );
-const skip = build.error ? `g++ not runnable: ${build.error.message}` : build.status !== 0 ? `TSan build failed: ${build.stderr.split('\n').slice(0, 3).join(' ')}` : null;
+const skip = build.error
+  ? `g++ not runnable: ${build.error.message}`
+  : build.status !== 0
+    ? `TSan build failed: ${build.stderr.split('\n').slice(0, 3).join(' ')}`
+    : null;
 if (skip) console.warn(`thread pool TSan stress skipped: ${skip}`);
 
 describe.skipIf(skip !== null)('thread pool under ThreadSanitizer', () => {
   it('8 workers, 3 concurrent callers: every task once, throws delivered, no race', () => {
     // not under npm run test:sanitize's LD_PRELOAD of libasan: ASan and TSan cannot share a process
     const { LD_PRELOAD: _preload, ...env } = process.env;
-    const r = spawnSync(exe, ['3000'], { encoding: 'utf8', timeout: 240_000, env: { ...env, TSAN_OPTIONS: 'halt_on_error=1 exitcode=66' } });
+    const r = spawnSync(exe, ['3000'], {
+      encoding: 'utf8',
+      timeout: 240_000,
+      env: { ...env, TSAN_OPTIONS: 'halt_on_error=1 exitcode=66' },
+    });
     expect(r.stderr).not.toMatch(/ThreadSanitizer/);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^workers 8, rounds 3000 x 3 callers, failures 0$/m);

@@ -11,7 +11,9 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 function cmake(args: string[]): string | null {
   const r = spawnSync('cmake', args, { encoding: 'utf8', timeout: 300_000 });
   if (r.error) return `cmake could not run (${r.error.message})`;
-  return r.status === 0 ? null : `cmake ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`.slice(-3000);
+  return r.status === 0
+    ? null
+    : `cmake ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`.slice(-3000);
 }
 
 export interface BuiltPlugins {
@@ -26,7 +28,8 @@ export function buildExamplePlugins(): BuiltPlugins | string {
   for (const example of ['c-dense', 'broken']) {
     const src = path.join(root, 'examples', 'plugins', example);
     const out = path.join(dir, example);
-    const why = cmake(['-S', src, '-B', out, '-DCMAKE_BUILD_TYPE=Release']) ?? cmake(['--build', out]);
+    const why =
+      cmake(['-S', src, '-B', out, '-DCMAKE_BUILD_TYPE=Release']) ?? cmake(['--build', out]);
     if (why) return why;
   }
   return {

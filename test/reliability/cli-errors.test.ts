@@ -7,7 +7,16 @@ const STACK = /\n\s+at .+:\d+:\d+/;
 
 describe.skipIf(!CLI_READY)('CLI bad input', () => {
   const dir = tempDir('badinput');
-  const base = ['sequence-ranges', '--range', 'custom', '--custom-lengths', '64', '--no-plots', '--output-dir', dir];
+  const base = [
+    'sequence-ranges',
+    '--range',
+    'custom',
+    '--custom-lengths',
+    '64',
+    '--no-plots',
+    '--output-dir',
+    dir,
+  ];
   const cases: [string[], RegExp][] = [
     [['--runs', '-3'], /--runs.*-3/],
     [['--runs', 'abc'], /--runs.*abc/],

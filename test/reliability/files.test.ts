@@ -27,7 +27,9 @@ describe.skipIf(!CLI_READY)('files', () => {
   it(`${PROCESSES} processes writing one --output-dir at once: every file parses, no row lost`, async () => {
     const dir = tempDir('concurrent');
     const runs = await Promise.all(
-      Array.from({ length: PROCESSES }, (_, i) => runCli([...smallRun(dir, LENGTHS.join(','), 2), '--seed', String(i + 1), '--quiet'])),
+      Array.from({ length: PROCESSES }, (_, i) =>
+        runCli([...smallRun(dir, LENGTHS.join(','), 2), '--seed', String(i + 1), '--quiet']),
+      ),
     );
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
 
@@ -53,7 +55,9 @@ describe.skipIf(!CLI_READY)('files', () => {
       expect(history).toHaveLength(rows);
       for (const { json } of results) {
         const mine = history.filter((h) => h.runId === json.runId);
-        expect(mine.map((h) => String(h.row.seqLen)).sort()).toEqual(json.results.map((r) => String(r.seqLen)).sort());
+        expect(mine.map((h) => String(h.row.seqLen)).sort()).toEqual(
+          json.results.map((r) => String(r.seqLen)).sort(),
+        );
       }
     }
     // no temporary or lock file left behind

@@ -88,8 +88,25 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Common flags of a small, deterministic CPU run (no plots: they cost seconds). */
 export function smallRun(outputDir: string, lengths: string, runs = 3): string[] {
   return [
-    'sequence-ranges', '--range', 'custom', '--custom-lengths', lengths, '--implementations', 'naive',
-    '--runs', String(runs), '--warmup', '1', '--threads', '1', '--heads', '2', '--head-dim', '32',
-    '--output-dir', outputDir, '--no-plots',
+    'sequence-ranges',
+    '--range',
+    'custom',
+    '--custom-lengths',
+    lengths,
+    '--implementations',
+    'naive',
+    '--runs',
+    String(runs),
+    '--warmup',
+    '1',
+    '--threads',
+    '1',
+    '--heads',
+    '2',
+    '--head-dim',
+    '32',
+    '--output-dir',
+    outputDir,
+    '--no-plots',
   ];
 }

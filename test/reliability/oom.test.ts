@@ -4,7 +4,11 @@
 // ERR_DILBENCH_OUT_OF_MEMORY, and the pool releases what the run held.
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadBinding } from '../../src/native/dilbench.js';
-import type { NativeBinding, NativeProblem, NativeSessionOptions } from '../../src/native/binding.js';
+import type {
+  NativeBinding,
+  NativeProblem,
+  NativeSessionOptions,
+} from '../../src/native/binding.js';
 import { CLI_READY, readResults, runCli, smallRun, tempDir } from './helpers.js';
 
 let binding: NativeBinding | null = null;
@@ -15,10 +19,23 @@ try {
 }
 
 const problem: NativeProblem = {
-  implementation: 'flash', device: 'cpu', dtype: 'fp32', batch: 1, heads: 2, kvHeads: 2, seqLen: 96, headDim: 32,
-  causal: false, seed: 3,
+  implementation: 'flash',
+  device: 'cpu',
+  dtype: 'fp32',
+  batch: 1,
+  heads: 2,
+  kvHeads: 2,
+  seqLen: 96,
+  headDim: 32,
+  causal: false,
+  seed: 3,
 };
-const options: NativeSessionOptions = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
+const options: NativeSessionOptions = {
+  threads: 1,
+  useMemoryPool: true,
+  usePatternCache: true,
+  memoryLimitBytes: 0,
+};
 
 describe.skipIf(!CLI_READY)('out of memory through the CLI', () => {
   it('a tiny --memory-budget: the big points are skipped with the reason, the small ones run', async () => {
@@ -57,7 +74,9 @@ describe.skipIf(!binding)('out of memory in the native pool', () => {
 
   it('failure while allocating the inputs: createSession rejects with ERR_DILBENCH_OUT_OF_MEMORY', async () => {
     process.env.DILBENCH_POOL_FAIL_AFTER = '3';
-    const err = (await binding!.createSession(problem, options).catch((e: unknown) => e)) as { code?: string };
+    const err = (await binding!.createSession(problem, options).catch((e: unknown) => e)) as {
+      code?: string;
+    };
     expect(err).toBeInstanceOf(Error);
     expect(err.code).toBe('ERR_DILBENCH_OUT_OF_MEMORY');
   });

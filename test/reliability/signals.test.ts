@@ -3,7 +3,15 @@
 // process exits 130 within a second or two; a second Ctrl-C exits at once.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI_READY, readResults, sleep, smallRun, spawnCli, tempDir, type Running } from './helpers.js';
+import {
+  CLI_READY,
+  readResults,
+  sleep,
+  smallRun,
+  spawnCli,
+  tempDir,
+  type Running,
+} from './helpers.js';
 
 // about 0.5-2 s per point on a shared 2-core machine: the signal lands mid-run
 const LENGTHS = '512,640,768,896,1024,1152,1280,1408,1536,1664,1792,1920,2048';
@@ -76,7 +84,8 @@ describe.skipIf(!CLI_READY)('signals', () => {
       expect(ok.length).toBeLessThan(LENGTHS.split(',').length);
       // the point that was running when the signal came is marked cancelled, not silently lost
       const cancelled = json.results.filter((r) => r.status !== 'ok');
-      for (const r of cancelled) expect(r.errorCode ?? 'ERR_DILBENCH_CANCELLED').toBe('ERR_DILBENCH_CANCELLED');
+      for (const r of cancelled)
+        expect(r.errorCode ?? 'ERR_DILBENCH_CANCELLED').toBe('ERR_DILBENCH_CANCELLED');
     });
   }
 

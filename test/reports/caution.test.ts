@@ -13,7 +13,11 @@ describe('answer caution', () => {
     flagged.results[0]!.interference = { flagged: true } as never;
     flagged.interference = { flaggedPoints: 1 } as never;
     const c = contentionCaution(flagged);
-    expect(c).toMatch(new RegExp(`^1 of ${file.results.length} points are flagged \\(other processes loaded the machine during 1\\)`));
+    expect(c).toMatch(
+      new RegExp(
+        `^1 of ${file.results.length} points are flagged \\(other processes loaded the machine during 1\\)`,
+      ),
+    );
     expect(answerMarkdown(flagged).join('\n')).toContain(`**Caution:** ${c}`);
   });
 });

@@ -27,13 +27,20 @@ export function pngSize(buf: Buffer): { width: number; height: number } {
  * Decode an 8-bit RGBA / RGB non-interlaced PNG (what resvg writes) into raw pixels.
  * Small and strict on purpose: it proves the file decodes, it is not a general PNG reader.
  */
-export function decodePng(buf: Buffer): { width: number; height: number; channels: number; pixels: Uint8Array } {
+export function decodePng(buf: Buffer): {
+  width: number;
+  height: number;
+  channels: number;
+  pixels: Uint8Array;
+} {
   const { width, height } = pngSize(buf);
   const bitDepth = buf[24];
   const colorType = buf[25];
   const interlace = buf[28];
   if (bitDepth !== 8 || interlace !== 0 || (colorType !== 6 && colorType !== 2)) {
-    throw new Error(`unsupported PNG: depth ${bitDepth} colour ${colorType} interlace ${interlace}`);
+    throw new Error(
+      `unsupported PNG: depth ${bitDepth} colour ${colorType} interlace ${interlace}`,
+    );
   }
   const channels = colorType === 6 ? 4 : 3;
   const idat: Buffer[] = [];
@@ -58,17 +65,27 @@ export function decodePng(buf: Buffer): { width: number; height: number; channel
       const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels] : 0;
       let v = line[x];
       switch (filter) {
-        case 0: break;
-        case 1: v += a; break;
-        case 2: v += b; break;
-        case 3: v += (a + b) >> 1; break;
+        case 0:
+          break;
+        case 1:
+          v += a;
+          break;
+        case 2:
+          v += b;
+          break;
+        case 3:
+          v += (a + b) >> 1;
+          break;
         case 4: {
           const p = a + b - c;
-          const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+          const pa = Math.abs(p - a),
+            pb = Math.abs(p - b),
+            pc = Math.abs(p - c);
           v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: throw new Error(`bad filter ${filter}`);
+        default:
+          throw new Error(`bad filter ${filter}`);
       }
       out[y * stride + x] = v & 0xff;
     }
@@ -92,8 +109,13 @@ export function makeResultsDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'dilbench-results-'));
   cpSync(FIXTURE_DIR, dir, { recursive: true });
   // the lines appendHistory writes (without its lock: nothing else writes this fresh directory)
-  for (const f of loadResultFiles(dir).files) appendFileSync(join(dir, 'history.jsonl'), toHistoryEntries(f.file).map((e) => JSON.stringify(e)).join('\n') + '\n');
+  for (const f of loadResultFiles(dir).files)
+    appendFileSync(
+      join(dir, 'history.jsonl'),
+      toHistoryEntries(f.file)
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n',
+    );
   appendFileSync(join(dir, 'history.jsonl'), '{"runId":"torn-by-a-crash","row":{"impl');
   return dir;
 }
-

@@ -23,16 +23,36 @@ describe('report and peak.json', () => {
     const simd = file.environment.simdLevel;
     delete file.environment.peak;
     writeFileSync(join(results, 'sequence-ranges_run.json'), JSON.stringify(file));
-    await savePeak({ fmaGflops: 400, streamGBps: 20, threads, simdLevel: simd, durationSeconds: 2, measuredAt: '2026-11-20T09:00:00Z' }, results);
+    await savePeak(
+      {
+        fmaGflops: 400,
+        streamGBps: 20,
+        threads,
+        simdLevel: simd,
+        durationSeconds: 2,
+        measuredAt: '2026-11-20T09:00:00Z',
+      },
+      results,
+    );
     const lines: string[] = [];
-    const r = await generateReport({ resultsDir: results, outDir: out, formats: ['json', 'md'], log: (l) => lines.push(l) });
+    const r = await generateReport({
+      resultsDir: results,
+      outDir: out,
+      formats: ['json', 'md'],
+      log: (l) => lines.push(l),
+    });
     expect(r.resultFiles).toBe(1);
     expect(r.warnings.join('\n')).not.toMatch(/peak\.json/);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).not.toMatch(/not a dilbench result file/);
-    expect(lines.join('\n')).toMatch(/peak: .*peak\.json \(400\.0 GFLOP\/s FMA, 20\.0 GB\/s.*used for 1 result file/);
-    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { rows: { gflops: number | null; percentOfPeak: number | null; status: string }[] };
+    expect(lines.join('\n')).toMatch(
+      /peak: .*peak\.json \(400\.0 GFLOP\/s FMA, 20\.0 GB\/s.*used for 1 result file/,
+    );
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+      rows: { gflops: number | null; percentOfPeak: number | null; status: string }[];
+    };
     const ok = json.rows.filter((row) => row.status === 'ok' && row.gflops !== null);
     expect(ok.length).toBeGreaterThan(0);
-    for (const row of ok) expect(row.percentOfPeak).toBeCloseTo(((row.gflops as number) / 400) * 100, 1);
+    for (const row of ok)
+      expect(row.percentOfPeak).toBeCloseTo(((row.gflops as number) / 400) * 100, 1);
   });
 });

@@ -54,25 +54,52 @@ describe('plot specs from fixture results', () => {
     expect(nm.transform[0].filter).toContain("!= 'ok'");
     const values = spec.data.values as { status: string; seqLen: number; implementation: string }[];
     expect(values).toHaveLength(seq.results.length);
-    expect(values.some((v) => v.status === 'skipped' && v.implementation === 'naive' && v.seqLen === 8192)).toBe(true);
+    expect(
+      values.some(
+        (v) => v.status === 'skipped' && v.implementation === 'naive' && v.seqLen === 8192,
+      ),
+    ).toBe(true);
     expect(values.some((v) => v.status === 'failed')).toBe(true);
     expect(spec.title.subtitle[0]).toContain(seq.environment.cpuModel);
     expect(spec.title.subtitle[1]).toMatch(/8 heads/);
     // colours come from the one palette, by implementation
     const color = layer(spec, 'line').encoding.color;
-    expect(color.scale.range[color.scale.domain.indexOf('flash')]).toBe(IMPLEMENTATION_STYLES.flash.color);
+    expect(color.scale.range[color.scale.domain.indexOf('flash')]).toBe(
+      IMPLEMENTATION_STYLES.flash.color,
+    );
   });
 
   it('series names: a skipped point without pool/cache flags does not add "pool on, cache on" to every name', () => {
-    const rows = seq.results.filter((r) => r.status === 'ok').slice(0, 3).map((r) => ({ ...r, memoryPool: true, patternCache: true }));
-    const skipped = { ...rows[0], implementation: 'ring', status: 'skipped' as const, stats: null, samplesMs: [], memoryPool: undefined, patternCache: undefined };
-    const values = latencySpec({ ...seq, results: [...rows, skipped] })!.data.values as { series: string }[];
+    const rows = seq.results
+      .filter((r) => r.status === 'ok')
+      .slice(0, 3)
+      .map((r) => ({ ...r, memoryPool: true, patternCache: true }));
+    const skipped = {
+      ...rows[0],
+      implementation: 'ring',
+      status: 'skipped' as const,
+      stats: null,
+      samplesMs: [],
+      memoryPool: undefined,
+      patternCache: undefined,
+    };
+    const values = latencySpec({ ...seq, results: [...rows, skipped] })!.data.values as {
+      series: string;
+    }[];
     expect(values.map((v) => v.series).filter((s) => /pool|cache/.test(s))).toEqual([]);
   });
 
   it('latency: one label per length for the points that did not run, never several printed over each other', async () => {
     const at16k = seq.results.filter((r) => r.seqLen === 16384);
-    const extra = ['ring', 'kv-cache'].map((impl) => ({ ...at16k[0], implementation: impl, status: 'skipped' as const, stats: null, samplesMs: [], reason: 'over budget', estimatedSeconds: undefined }));
+    const extra = ['ring', 'kv-cache'].map((impl) => ({
+      ...at16k[0],
+      implementation: impl,
+      status: 'skipped' as const,
+      stats: null,
+      samplesMs: [],
+      reason: 'over budget',
+      estimatedSeconds: undefined,
+    }));
     const svg = await renderSvg(latencySpec({ ...seq, results: [...seq.results, ...extra] })!);
     const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
     expect(texts).toContain('2 skipped, 1 failed');
@@ -81,7 +108,20 @@ describe('plot specs from fixture results', () => {
   });
 
   it('latency: a point stopped by Ctrl-C is drawn as interrupted, not failed', () => {
-    const cut = { ...seq, results: seq.results.map((r, i) => (i === 0 ? { ...r, status: 'failed' as const, errorCode: 'ERR_DILBENCH_CANCELLED', stats: null, samplesMs: [] } : r)) };
+    const cut = {
+      ...seq,
+      results: seq.results.map((r, i) =>
+        i === 0
+          ? {
+              ...r,
+              status: 'failed' as const,
+              errorCode: 'ERR_DILBENCH_CANCELLED',
+              stats: null,
+              samplesMs: [],
+            }
+          : r,
+      ),
+    };
     const values = latencySpec(cut)!.data.values as { status: string }[];
     expect(values[0].status).toBe('interrupted');
   });
@@ -93,7 +133,9 @@ describe('plot specs from fixture results', () => {
     expect(line.encoding.y.scale.type).toBe('log');
     expect(line.encoding.x.scale.type).toBe('log');
     expect(line.encoding.y.title).toMatch(/MiB/);
-    expect((spec.data.values as { kind: string }[]).filter((v) => v.kind === 'estimate').length).toBeGreaterThan(0);
+    expect(
+      (spec.data.values as { kind: string }[]).filter((v) => v.kind === 'estimate').length,
+    ).toBeGreaterThan(0);
   });
 
   it('throughput: tokens/s panel and % of measured peak panel', () => {
@@ -107,7 +149,10 @@ describe('plot specs from fixture results', () => {
     const v = (spec.data.values as { percentOfPeak: number; gflops: number }[])[0];
     expect(v.percentOfPeak).toBeCloseTo((v.gflops / 450) * 100, 6);
     // without a measured peak the right panel falls back to GFLOP/s
-    const noPeak = throughputSpec({ ...seq, environment: { ...seq.environment, peak: undefined } })!;
+    const noPeak = throughputSpec({
+      ...seq,
+      environment: { ...seq.environment, peak: undefined },
+    })!;
     expect((noPeak.hconcat as VlSpec[])[1].name).toBe('gflops');
   });
 
@@ -123,7 +168,10 @@ describe('plot specs from fixture results', () => {
     expect(vals.map((v) => v.seqLen).sort((a, b) => a - b)).toEqual([1024, 2048, 4096]);
     const naive1k = seq.results.find((r) => r.implementation === 'naive' && r.seqLen === 1024)!;
     const flash1k = seq.results.find((r) => r.implementation === 'flash' && r.seqLen === 1024)!;
-    expect(vals.find((v) => v.seqLen === 1024)!.speedup).toBeCloseTo(naive1k.stats!.medianMs / flash1k.stats!.medianMs, 9);
+    expect(vals.find((v) => v.seqLen === 1024)!.speedup).toBeCloseTo(
+      naive1k.stats!.medianMs / flash1k.stats!.medianMs,
+      9,
+    );
     expect(speedupSpec(seq, 'no-such-impl')).toBeNull();
     expect(speedupSpec(seq, 'flash')).not.toBeNull();
   });
@@ -134,8 +182,15 @@ describe('plot specs from fixture results', () => {
     const [time, mem] = spec.vconcat as VlSpec[];
     expect(time.encoding.y.field).toBe('medianMs');
     expect(mem.encoding.y.field).toBe('memMiB');
-    expect(time.encoding.color.scale.domain).toEqual(['baseline', 'pattern cache only', 'memory pool only', 'both']);
-    const configs = new Set((spec.data.values as { configuration: string }[]).map((v) => v.configuration));
+    expect(time.encoding.color.scale.domain).toEqual([
+      'baseline',
+      'pattern cache only',
+      'memory pool only',
+      'both',
+    ]);
+    const configs = new Set(
+      (spec.data.values as { configuration: string }[]).map((v) => v.configuration),
+    );
     expect(configs.size).toBe(4);
     expect(optimizationImpactSpec(seq)).toBeNull();
   });
@@ -144,11 +199,15 @@ describe('plot specs from fixture results', () => {
     const spec = ringSpec(ring)!;
     const vals = spec.data.values as { kind: string; ms: number; line: string }[];
     expect(vals.filter((v) => v.kind.startsWith('compute per step'))).toHaveLength(4);
-    expect(vals.filter((v) => v.kind.startsWith('communication per step, projected'))).toHaveLength(8);
+    expect(vals.filter((v) => v.kind.startsWith('communication per step, projected'))).toHaveLength(
+      8,
+    );
     expect(vals.some((v) => /projected \(NVLink/.test(v.kind))).toBe(true);
     // every legend entry (dash kinds, ring sizes) is a series that is drawn: no phantom entries
     const lines = layer(spec, 'lines').encoding;
-    expect(lines.strokeDash.scale.domain.sort()).toEqual([...new Set(vals.map((v) => v.kind))].sort());
+    expect(lines.strokeDash.scale.domain.sort()).toEqual(
+      [...new Set(vals.map((v) => v.kind))].sort(),
+    );
     expect(lines.color.scale.range).toEqual([IMPLEMENTATION_STYLES.ring.color]);
     expect(layer(spec, 'lines').encoding.y.scale.type).toBe('log');
     expect(layer(spec, 'lines').encoding.strokeDash.field).toBe('kind');
@@ -158,7 +217,11 @@ describe('plot specs from fixture results', () => {
   it('ring at P = 1: compute only, and the title says why no communication is drawn', () => {
     const single = {
       ...ring,
-      results: ring.results.map((r) => ({ ...r, params: { ...(r.params ?? {}), ringSize: 1 }, projected: { ...(r.projected ?? {}), ringSize: 1 } })),
+      results: ring.results.map((r) => ({
+        ...r,
+        params: { ...(r.params ?? {}), ringSize: 1 },
+        projected: { ...(r.projected ?? {}), ringSize: 1 },
+      })),
     };
     const spec = ringSpec(single)!;
     const vals = spec.data.values as { kind: string }[];
@@ -170,7 +233,13 @@ describe('plot specs from fixture results', () => {
 
   it('performance over time: temporal x, log y, one panel per length', () => {
     const points: HistoryPoint[] = [seq, loadFixture('sequence-ranges_2026-11-21')].flatMap((f) =>
-      f.results.map((row) => ({ runId: f.runId, timestamp: f.createdAt, gitCommit: f.environment.gitCommit, environment: f.environment, row })),
+      f.results.map((row) => ({
+        runId: f.runId,
+        timestamp: f.createdAt,
+        gitCommit: f.environment.gitCommit,
+        environment: f.environment,
+        row,
+      })),
     );
     const spec = performanceOverTimeSpec(points)!;
     expect(spec.facet.field).toBe('seqLenLabel');
@@ -180,7 +249,14 @@ describe('plot specs from fixture results', () => {
   });
 
   it('every spec compiles with vega-lite', () => {
-    for (const s of [latencySpec(seq), memorySpec(seq), throughputSpec(seq), speedupSpec(seq), optimizationImpactSpec(opt), ringSpec(ring)]) {
+    for (const s of [
+      latencySpec(seq),
+      memorySpec(seq),
+      throughputSpec(seq),
+      speedupSpec(seq),
+      optimizationImpactSpec(opt),
+      ringSpec(ring),
+    ]) {
       expect(() => compileToVega(s!)).not.toThrow();
     }
   });
@@ -240,12 +316,16 @@ describe('rendering', () => {
     const { png, width, height } = svgToPng(svg, { width: 900 });
     expect(pngSize(png)).toEqual({ width: 900, height });
     expect(width).toBe(900);
-    const pixels = new Resvg(svg, { fitTo: { mode: 'width', value: 900 }, background: 'white' }).render().pixels;
+    const pixels = new Resvg(svg, {
+      fitTo: { mode: 'width', value: 900 },
+      background: 'white',
+    }).render().pixels;
     expect(variance(new Uint8Array(pixels))).toBeGreaterThan(10);
     const decoded = decodePng(png);
     // not blank: a good share of pixels differ from the white background
     let nonWhite = 0;
-    for (let i = 0; i < decoded.pixels.length; i += decoded.channels) if (decoded.pixels[i] < 200) nonWhite++;
+    for (let i = 0; i < decoded.pixels.length; i += decoded.channels)
+      if (decoded.pixels[i] < 200) nonWhite++;
     expect(nonWhite / (decoded.width * decoded.height)).toBeGreaterThan(0.005);
   });
 });
@@ -254,32 +334,78 @@ describe('series styles', () => {
   it('gives every one of the registered implementations its own (colour, shape) pair', async () => {
     const { OKABE_ITO, SHAPES } = await import('../../src/reports/plots/data.js');
     // vega cycles both ranges over the series domain
-    const pairs = new Set(Array.from({ length: 24 }, (_, i) => `${OKABE_ITO[i % OKABE_ITO.length]}|${SHAPES[i % SHAPES.length]}`));
+    const pairs = new Set(
+      Array.from(
+        { length: 24 },
+        (_, i) => `${OKABE_ITO[i % OKABE_ITO.length]}|${SHAPES[i % SHAPES.length]}`,
+      ),
+    );
     expect(pairs.size).toBe(24);
   });
 });
 
 describe('model plots: the device/dtype side in the series', () => {
   const inferRec = (device?: string, dtype?: string) => ({
-    run_id: 'r', timestamp: '2026-01-01T00:00:00Z', model: 'gpt2', mode: 'kv-cache' as const, prompt_label: 'p', prompt_tokens: 4, new_tokens: 8,
-    tokens_per_second: 10, time_per_token_ms: 100, total_time_ms: 800, first_token_latency_ms: 5, weights_mb: 1, kv_cache_mb: 1, workspace_mb: 1, peak_memory_mb: 3,
-    ...(device ? { device } : {}), ...(dtype ? { dtype } : {}),
+    run_id: 'r',
+    timestamp: '2026-01-01T00:00:00Z',
+    model: 'gpt2',
+    mode: 'kv-cache' as const,
+    prompt_label: 'p',
+    prompt_tokens: 4,
+    new_tokens: 8,
+    tokens_per_second: 10,
+    time_per_token_ms: 100,
+    total_time_ms: 800,
+    first_token_latency_ms: 5,
+    weights_mb: 1,
+    kv_cache_mb: 1,
+    workspace_mb: 1,
+    peak_memory_mb: 3,
+    ...(device ? { device } : {}),
+    ...(dtype ? { dtype } : {}),
   });
-  const series = (spec: VlSpec | null): string[] => ((spec?.data as { values: { series: string }[] }).values).map((v) => v.series);
+  const series = (spec: VlSpec | null): string[] =>
+    (spec?.data as { values: { series: string }[] }).values.map((v) => v.series);
 
   it('inference over time: a record without a side is cpu/fp32 and unnamed; other sides are named', () => {
-    expect(series(inferenceOverTimeSpec([inferRec(), inferRec('cpu', 'fp32'), inferRec('cuda', 'bf16'), inferRec(undefined, 'fp16')]))).toEqual([
-      'gpt2 - KV cache', 'gpt2 - KV cache', 'gpt2, cuda/bf16 - KV cache', 'gpt2, cpu/fp16 - KV cache',
+    expect(
+      series(
+        inferenceOverTimeSpec([
+          inferRec(),
+          inferRec('cpu', 'fp32'),
+          inferRec('cuda', 'bf16'),
+          inferRec(undefined, 'fp16'),
+        ]),
+      ),
+    ).toEqual([
+      'gpt2 - KV cache',
+      'gpt2 - KV cache',
+      'gpt2, cuda/bf16 - KV cache',
+      'gpt2, cpu/fp16 - KV cache',
     ]);
   });
 
   it('latency curve: the side is named only when the rows have several (a row without one is cpu/fp32)', () => {
     const row = (device?: string, dtype?: string) => ({
-      exp_id: 'e', arch: 'decoder', model: 'm', context_length: 64, latency_ms: 1, latency_min_ms: 1, latency_max_ms: 1, max_memory_gb: 0.1,
-      ...(device ? { device } : {}), ...(dtype ? { dtype } : {}),
+      exp_id: 'e',
+      arch: 'decoder',
+      model: 'm',
+      context_length: 64,
+      latency_ms: 1,
+      latency_min_ms: 1,
+      latency_max_ms: 1,
+      max_memory_gb: 0.1,
+      ...(device ? { device } : {}),
+      ...(dtype ? { dtype } : {}),
     });
-    expect(series(latencyCurveSpec([row(), row('cpu', 'fp32')]))).toEqual(['decoder (m)', 'decoder (m)']);
-    expect(series(latencyCurveSpec([row(), row('cuda', 'fp32')]))).toEqual(['decoder (m, cpu/fp32)', 'decoder (m, cuda/fp32)']);
+    expect(series(latencyCurveSpec([row(), row('cpu', 'fp32')]))).toEqual([
+      'decoder (m)',
+      'decoder (m)',
+    ]);
+    expect(series(latencyCurveSpec([row(), row('cuda', 'fp32')]))).toEqual([
+      'decoder (m, cpu/fp32)',
+      'decoder (m, cuda/fp32)',
+    ]);
   });
 });
 
@@ -290,8 +416,13 @@ describe('one palette across every plot', () => {
     const visit = (v: unknown): void => {
       if (!v || typeof v !== 'object') return;
       const o = v as Record<string, unknown>;
-      const c = o['color'] as { field?: string; scale?: { domain?: string[]; range?: string[] } } | undefined;
-      if (c?.scale?.domain && c.scale.range && (c.field === 'series' || c.field === 'implementation')) {
+      const c = o['color'] as
+        { field?: string; scale?: { domain?: string[]; range?: string[] } } | undefined;
+      if (
+        c?.scale?.domain &&
+        c.scale.range &&
+        (c.field === 'series' || c.field === 'implementation')
+      ) {
         c.scale.domain.forEach((d, i) => out.set(d.replace(/ \(.*$/, ''), c.scale!.range![i]));
       }
       for (const x of Object.values(o)) visit(x);
@@ -301,7 +432,15 @@ describe('one palette across every plot', () => {
   };
 
   it('gives each implementation the same colour in the latency, memory, throughput, speedup and ring plots, distinct across implementations', () => {
-    const specs = [latencySpec(seq), memorySpec(seq), throughputSpec(seq), speedupSpec(seq), ringSpec(ring), latencySpec(ring), latencySpec(opt)];
+    const specs = [
+      latencySpec(seq),
+      memorySpec(seq),
+      throughputSpec(seq),
+      speedupSpec(seq),
+      ringSpec(ring),
+      latencySpec(ring),
+      latencySpec(opt),
+    ];
     const seen = new Map<string, string>();
     for (const spec of specs) {
       for (const [impl, colour] of colours(spec!)) {
@@ -316,7 +455,17 @@ describe('one palette across every plot', () => {
     // no yellow: Okabe-Ito's #F0E442 is unreadable on white
     expect(table.map((t) => t.color)).not.toContain('#F0E442');
     // the built-in implementations have distinct markers too
-    const builtIn = ['naive', 'flash', 'kv-cache', 'kv-cache-recompute', 'dilated', 'dilated-grouped', 'ring', 'ring-dilated', 'block-sparse'];
+    const builtIn = [
+      'naive',
+      'flash',
+      'kv-cache',
+      'kv-cache-recompute',
+      'dilated',
+      'dilated-grouped',
+      'ring',
+      'ring-dilated',
+      'block-sparse',
+    ];
     expect(new Set(builtIn.map((n) => IMPLEMENTATION_STYLES[n].shape)).size).toBe(builtIn.length);
   });
 
@@ -326,7 +475,8 @@ describe('one palette across every plot', () => {
     for (const spec of [latencySpec(ring)!, ringSpec(ring)!]) {
       const { pixels, channels } = decodePng(svgToPng(await renderSvg(spec)).png);
       let exact = 0;
-      for (let i = 0; i < pixels.length; i += channels) if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2]) exact++;
+      for (let i = 0; i < pixels.length; i += channels)
+        if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2]) exact++;
       expect(exact).toBeGreaterThan(50);
     }
   });
@@ -334,10 +484,22 @@ describe('one palette across every plot', () => {
   it('speedup: no value labels that can collide, and bars of other functions faded with a caveat', () => {
     const spec = speedupSpec(seq, 'naive')!;
     expect((spec.layer as VlSpec[]).some((l) => markType(l.mark) === 'text')).toBe(false);
-    const sparse = { ...seq, results: [...seq.results, ...seq.results.filter((r) => r.implementation === 'flash').map((r) => ({ ...r, implementation: 'block-sparse' }))] };
+    const sparse = {
+      ...seq,
+      results: [
+        ...seq.results,
+        ...seq.results
+          .filter((r) => r.implementation === 'flash')
+          .map((r) => ({ ...r, implementation: 'block-sparse' })),
+      ],
+    };
     const s2 = speedupSpec(sparse, 'naive')!;
     const vals = s2.data.values as { series: string; comparable: string }[];
-    expect(vals.filter((v) => v.series.startsWith('block-sparse')).every((v) => v.series.endsWith('(other function)') && v.comparable !== 'yes')).toBe(true);
+    expect(
+      vals
+        .filter((v) => v.series.startsWith('block-sparse'))
+        .every((v) => v.series.endsWith('(other function)') && v.comparable !== 'yes'),
+    ).toBe(true);
     expect(s2.title.subtitle.join(' ')).toMatch(/not comparable as a speedup/);
     expect(layer(s2, 'bars').encoding.opacity.value).toBeLessThan(1);
   });

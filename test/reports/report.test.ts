@@ -19,9 +19,16 @@ function parseCsv(text: string): Record<string, string>[] {
     for (let i = 0; i < line.length; i++) {
       const c = line[i];
       if (q) {
-        if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (c === '"') q = false; else cur += c;
+        if (c === '"' && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else if (c === '"') q = false;
+        else cur += c;
       } else if (c === '"') q = true;
-      else if (c === ',') { cells.push(cur); cur = ''; } else cur += c;
+      else if (c === ',') {
+        cells.push(cur);
+        cur = '';
+      } else cur += c;
     }
     cells.push(cur);
     return Object.fromEntries(cols.map((k, i) => [k, cells[i]]));
@@ -41,7 +48,15 @@ describe('dilbench report', () => {
   }, 300_000);
 
   it('writes every table, figure, report.md, report.json and report.html', () => {
-    for (const f of ['tables/results.csv', 'tables/latest.csv', 'tables/history.csv', 'tables/environments.csv', 'report.md', 'report.json', 'report.html']) {
+    for (const f of [
+      'tables/results.csv',
+      'tables/latest.csv',
+      'tables/history.csv',
+      'tables/environments.csv',
+      'report.md',
+      'report.json',
+      'report.html',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const figs = readdirSync(join(out, 'figs'));
@@ -66,10 +81,26 @@ describe('dilbench report', () => {
   it('results.csv has one row per implementation, length and run, with the latest marked', () => {
     const rows = parseCsv(readFileSync(join(out, 'tables/results.csv'), 'utf8'));
     expect(rows).toHaveLength(fixtures.reduce((n, f) => n + f.results.length, 0));
-    expect(Object.keys(rows[0]).slice(0, 5)).toEqual(['exp_id', 'suite', 'createdAt', 'latest', 'implementation']);
-    for (const col of ['seqLen', 'medianMs', 'tokensPerSecond', 'peakMemoryBytes', 'status', 'percentOfPeak']) expect(Object.keys(rows[0])).toContain(col);
+    expect(Object.keys(rows[0]).slice(0, 5)).toEqual([
+      'exp_id',
+      'suite',
+      'createdAt',
+      'latest',
+      'implementation',
+    ]);
+    for (const col of [
+      'seqLen',
+      'medianMs',
+      'tokensPerSecond',
+      'peakMemoryBytes',
+      'status',
+      'percentOfPeak',
+    ])
+      expect(Object.keys(rows[0])).toContain(col);
     // flash at 2K ran in both sequence-ranges runs (flash at 4K also ran later in the ring run, which is then its latest)
-    const flash4k = rows.filter((r) => r.implementation === 'flash' && r.seqLen === '2048' && r.suite === 'sequence-ranges');
+    const flash4k = rows.filter(
+      (r) => r.implementation === 'flash' && r.seqLen === '2048' && r.suite === 'sequence-ranges',
+    );
     expect(flash4k).toHaveLength(2);
     const newer = flash4k.find((r) => r.createdAt.startsWith('2026-11-21'))!;
     const older = flash4k.find((r) => r.createdAt.startsWith('2026-11-20'))!;
@@ -98,14 +129,22 @@ describe('dilbench report', () => {
     expect(sections[0]).toBe('Answer: ring 2026-11-21 12:00 UTC');
     expect(md).toContain('### Fastest exact attention per length');
     // optimization-impact configurations are never ranked: its run has no dense ranking
-    const opt = md.slice(md.indexOf('## optimization-impact 2026-11-21 11:00 UTC'), md.indexOf('## sequence-ranges 2026-11-21 09:30 UTC'));
+    const opt = md.slice(
+      md.indexOf('## optimization-impact 2026-11-21 11:00 UTC'),
+      md.indexOf('## sequence-ranges 2026-11-21 09:30 UTC'),
+    );
     expect(opt).not.toContain('Fastest exact attention');
     expect(md).not.toMatch(/block-sparse \(pool/);
     expect(sections).toContain('sequence-ranges 2026-11-20 10:00 UTC');
     expect(md).toContain('<summary>Latest result per configuration');
     expect(md).toContain('Intel(R) Xeon(R) Platinum 8488C');
     expect(md).toMatch(/skipped 1 torn or invalid line/);
-    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { runs: unknown[]; rows: unknown[]; latest: unknown[]; history: { skippedLines: number[] } };
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+      runs: unknown[];
+      rows: unknown[];
+      latest: unknown[];
+      history: { skippedLines: number[] };
+    };
     expect(json.runs).toHaveLength(4);
     expect(json.history.skippedLines).toHaveLength(1);
   });
@@ -128,17 +167,47 @@ describe('dilbench report', () => {
     const out2 = mkdtempSync(join(tmpdir(), 'dilbench-report-cli-'));
     const program = new Command().exitOverride().configureOutput({ writeErr: () => undefined });
     register(program);
-    await program.parseAsync(['node', 'dilbench', 'report', '--results-dir', FIXTURE_DIR, '--out', out2, '--format', 'csv', '--quiet']);
+    await program.parseAsync([
+      'node',
+      'dilbench',
+      'report',
+      '--results-dir',
+      FIXTURE_DIR,
+      '--out',
+      out2,
+      '--format',
+      'csv',
+      '--quiet',
+    ]);
     expect(readdirSync(out2)).toEqual(['tables']);
-    expect(readdirSync(join(out2, 'tables')).sort()).toEqual(['environments.csv', 'history.csv', 'latest.csv', 'results.csv']);
+    expect(readdirSync(join(out2, 'tables')).sort()).toEqual([
+      'environments.csv',
+      'history.csv',
+      'latest.csv',
+      'results.csv',
+    ]);
     await expect(
-      program.parseAsync(['node', 'dilbench', 'report', '--results-dir', FIXTURE_DIR, '--out', out2, '--format', 'pdf']),
+      program.parseAsync([
+        'node',
+        'dilbench',
+        'report',
+        '--results-dir',
+        FIXTURE_DIR,
+        '--out',
+        out2,
+        '--format',
+        'pdf',
+      ]),
     ).rejects.toThrow(/unknown format/);
   });
 
   it('an empty or missing results directory gives an empty report, not a crash', async () => {
     const out3 = mkdtempSync(join(tmpdir(), 'dilbench-report-empty-'));
-    const r = await generateReport({ resultsDir: join(out3, 'nothing-here'), outDir: out3, formats: ['md', 'html', 'csv', 'json'] });
+    const r = await generateReport({
+      resultsDir: join(out3, 'nothing-here'),
+      outDir: out3,
+      formats: ['md', 'html', 'csv', 'json'],
+    });
     expect(r.resultFiles).toBe(0);
     expect(existsSync(join(out3, 'report.html'))).toBe(true);
     expect(existsSync(join(out3, 'report.md'))).toBe(true);

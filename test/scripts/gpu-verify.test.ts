@@ -21,7 +21,12 @@ function steps() {
     .map((l) => {
       const m = /^(\S+)\s+(\S+)\s+(\d+)s\s+(.*)$/.exec(l);
       if (!m) throw new Error(`unparsable step line: ${l}`);
-      return { name: m[1] as string, group: m[2] as string, limit: Number(m[3]), cmd: m[4] as string };
+      return {
+        name: m[1] as string,
+        group: m[2] as string,
+        limit: Number(m[3]),
+        cmd: m[4] as string,
+      };
     });
 }
 
@@ -34,16 +39,27 @@ describe('scripts/gpu-verify.sh', () => {
     expect([...byGroup.keys()].sort()).toEqual(['checks', 'multigpu', 'node', 'sanitize', 'speed']);
     for (const [g, total] of byGroup) expect(total, g).toBeLessThan(600);
     // the repository files the steps run exist
-    for (const s of all) for (const f of s.cmd.match(/(?:test\/gpu|native\/cuda\/tools)\/[\w./-]+/g) ?? []) expect(() => readFileSync(join(root, f)), f).not.toThrow();
+    for (const s of all)
+      for (const f of s.cmd.match(/(?:test\/gpu|native\/cuda\/tools)\/[\w./-]+/g) ?? [])
+        expect(() => readFileSync(join(root, f)), f).not.toThrow();
   });
 
   it('run: a failing step is recorded and the next one still runs; exit status = failed steps', () => {
     const carry = join(dir, 'carry');
     spawnSync('mkdir', ['-p', carry]);
     // stand-ins: a harness that passes, one that fails, and a Node that is the real one
-    writeFileSync(join(carry, 'cuda_bench'), '#!/bin/sh\n[ "$1" = check ] && { echo "check: 480 cases, 0 failures"; exit 0; }\necho "info: stand-in"\n');
-    writeFileSync(join(carry, 'model_kernels_check'), '#!/bin/sh\necho "FAIL gemm tile 3"; exit 1\n');
-    writeFileSync(join(carry, 'node'), `#!/bin/sh\nexec "${process.execPath}" -e "process.exit(0)"\n`);
+    writeFileSync(
+      join(carry, 'cuda_bench'),
+      '#!/bin/sh\n[ "$1" = check ] && { echo "check: 480 cases, 0 failures"; exit 0; }\necho "info: stand-in"\n',
+    );
+    writeFileSync(
+      join(carry, 'model_kernels_check'),
+      '#!/bin/sh\necho "FAIL gemm tile 3"; exit 1\n',
+    );
+    writeFileSync(
+      join(carry, 'node'),
+      `#!/bin/sh\nexec "${process.execPath}" -e "process.exit(0)"\n`,
+    );
     for (const f of ['cuda_bench', 'model_kernels_check', 'node']) chmodSync(join(carry, f), 0o755);
     const out = join(dir, 'out');
     const r = spawnSync('bash', [script, 'run', 'kernels-check', 'model-kernels-check', 'peak'], {

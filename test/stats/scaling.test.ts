@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bestComplexity, complexitiesInInterval, complexityExponents, findAllCrossovers, findCrossovers, fitPowerLaw } from '../../src/stats/scaling.js';
+import {
+  bestComplexity,
+  complexitiesInInterval,
+  complexityExponents,
+  findAllCrossovers,
+  findCrossovers,
+  fitPowerLaw,
+} from '../../src/stats/scaling.js';
 import { createRng } from '../../src/stats/random.js';
 
 const lengths = [1024, 2048, 4096, 8192, 12288, 16384];
@@ -53,7 +60,12 @@ describe('power-law fit', () => {
     expect((fit.kCi95![1] - fit.k) / fit.kStdError!).toBeCloseTo(12.7062, 3);
   });
   it('two points give no interval; fewer are refused', () => {
-    expect(fitPowerLaw([{ n: 1, time: 1 }, { n: 2, time: 4 }]).kCi95).toBeNull();
+    expect(
+      fitPowerLaw([
+        { n: 1, time: 1 },
+        { n: 2, time: 4 },
+      ]).kCi95,
+    ).toBeNull();
     expect(() => fitPowerLaw([{ n: 1, time: 1 }])).toThrow();
   });
 });
@@ -147,7 +159,14 @@ describe('complexity named only where the interval of k allows', () => {
   });
 
   it('names N^2 for k near 2 with a tight interval, nothing for k = 1.45, and several when the interval is wide', () => {
-    const fit = (k: number, ci: [number, number]) => ({ a: 1, k, kCi95: ci, kStdError: 0.01, r2: 1, points: 6 });
+    const fit = (k: number, ci: [number, number]) => ({
+      a: 1,
+      k,
+      kCi95: ci,
+      kStdError: 0.01,
+      r2: 1,
+      points: 6,
+    });
     expect(complexitiesInInterval(fit(1.97, [1.93, 2.01]), 1024, 16384)).toEqual(['N^2']);
     expect(complexitiesInInterval(fit(1.14, [1.1, 1.18]), 1024, 16384)).toEqual(['N log N']);
     expect(complexitiesInInterval(fit(1.45, [1.4, 1.5]), 1024, 16384)).toEqual([]);

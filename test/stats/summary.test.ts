@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapMedianCi, bootstrapMedians, summarize, tukeyOutliers, relativeStandardError } from '../../src/stats/summary.js';
+import {
+  bootstrapMedianCi,
+  bootstrapMedians,
+  summarize,
+  tukeyOutliers,
+  relativeStandardError,
+} from '../../src/stats/summary.js';
 import { createRng, shuffled } from '../../src/stats/random.js';
 
 describe('summarize on a hand-computed sample', () => {
@@ -96,7 +102,16 @@ describe('properties', () => {
       const b = summarize(shuffled(data, createRng(trial)), { seed: 9 });
       expect(b.medianCi95Ms).toEqual(a.medianCi95Ms);
       expect(b.outliers).toEqual(a.outliers);
-      for (const k of ['medianMs', 'minMs', 'maxMs', 'p10Ms', 'p90Ms', 'q1Ms', 'q3Ms', 'madMs'] as const) {
+      for (const k of [
+        'medianMs',
+        'minMs',
+        'maxMs',
+        'p10Ms',
+        'p90Ms',
+        'q1Ms',
+        'q3Ms',
+        'madMs',
+      ] as const) {
         expect(b[k]).toBe(a[k]);
       }
       expect(b.meanMs).toBeCloseTo(a.meanMs, 10);
@@ -106,7 +121,17 @@ describe('properties', () => {
   it('quantiles are ordered', () => {
     const rng = createRng(5);
     const s = summarize(Array.from({ length: 101 }, () => rng()));
-    const seq = [s.minMs, s.p10Ms, s.q1Ms!, s.medianMs, s.q3Ms!, s.p90Ms, s.p95Ms!, s.p99Ms!, s.maxMs];
+    const seq = [
+      s.minMs,
+      s.p10Ms,
+      s.q1Ms!,
+      s.medianMs,
+      s.q3Ms!,
+      s.p90Ms,
+      s.p95Ms!,
+      s.p99Ms!,
+      s.maxMs,
+    ];
     for (let i = 1; i < seq.length; i++) expect(seq[i]).toBeGreaterThanOrEqual(seq[i - 1]!);
   });
   it('scaling the data scales location and spread; CV is unchanged', () => {

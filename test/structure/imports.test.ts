@@ -21,11 +21,22 @@ interface Violation {
 function cruise(cwd: string, dirs: string[]): { violations: Violation[]; modules: number } {
   let out: string;
   try {
-    out = execFileSync(process.execPath, [DEPCRUISE, ...dirs, '--config', join(cwd, '.dependency-cruiser.cjs'), '--output-type', 'json'], {
-      cwd,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    out = execFileSync(
+      process.execPath,
+      [
+        DEPCRUISE,
+        ...dirs,
+        '--config',
+        join(cwd, '.dependency-cruiser.cjs'),
+        '--output-type',
+        'json',
+      ],
+      {
+        cwd,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
   } catch (e) {
     // exit code = number of errors; the JSON is still on stdout
     out = (e as { stdout?: string }).stdout ?? '';
@@ -54,27 +65,59 @@ describe('the layer rules', () => {
     writeFileSync(join(dir, path), text);
   };
 
-  it('flag a cycle, an upstream import, an import of the CLI and one out of src/', { timeout: 120_000 }, () => {
-    copyFileSync(join(ROOT, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
-    file('tsconfig.json', JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src', 'benchmarks'] }));
-    file('package.json', JSON.stringify({ name: 'layers-fixture', type: 'module' }));
-    // results -> reports: upstream (the report writers belong above the store)
-    file('src/results/store.ts', "import { toJson } from '../reports/json.js';\nexport const store = toJson;\n");
-    file('src/reports/json.ts', "import type { Row } from '../results/types.js';\nexport const toJson = (r: Row) => JSON.stringify(r);\n");
-    // the schema leaf importing anything, and a cycle through it
-    file('src/results/types.ts', "import type { Side } from '../suite/sides.js';\nexport interface Row { side: Side }\n");
-    file('src/suite/sides.ts', "import type { Row } from '../results/types.js';\nexport type Side = Row['side'] | 'cpu';\n");
-    // out of src/, and into the CLI from below
-    file('src/api/suites.ts', "import { suite } from '../../benchmarks/suite.js';\nimport { table } from '../cli/summary.js';\nexport const s = [suite, table];\n");
-    file('src/cli/summary.ts', 'export const table = 1;\n');
-    file('benchmarks/suite.ts', 'export const suite = 1;\n');
+  it(
+    'flag a cycle, an upstream import, an import of the CLI and one out of src/',
+    { timeout: 120_000 },
+    () => {
+      copyFileSync(join(ROOT, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
+      file(
+        'tsconfig.json',
+        JSON.stringify({
+          compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true },
+          include: ['src', 'benchmarks'],
+        }),
+      );
+      file('package.json', JSON.stringify({ name: 'layers-fixture', type: 'module' }));
+      // results -> reports: upstream (the report writers belong above the store)
+      file(
+        'src/results/store.ts',
+        "import { toJson } from '../reports/json.js';\nexport const store = toJson;\n",
+      );
+      file(
+        'src/reports/json.ts',
+        "import type { Row } from '../results/types.js';\nexport const toJson = (r: Row) => JSON.stringify(r);\n",
+      );
+      // the schema leaf importing anything, and a cycle through it
+      file(
+        'src/results/types.ts',
+        "import type { Side } from '../suite/sides.js';\nexport interface Row { side: Side }\n",
+      );
+      file(
+        'src/suite/sides.ts',
+        "import type { Row } from '../results/types.js';\nexport type Side = Row['side'] | 'cpu';\n",
+      );
+      // out of src/, and into the CLI from below
+      file(
+        'src/api/suites.ts',
+        "import { suite } from '../../benchmarks/suite.js';\nimport { table } from '../cli/summary.js';\nexport const s = [suite, table];\n",
+      );
+      file('src/cli/summary.ts', 'export const table = 1;\n');
+      file('benchmarks/suite.ts', 'export const suite = 1;\n');
 
-    const rules = cruise(dir, ['src', 'benchmarks']).violations.map(describeViolation);
-    expect(rules).toContain('upstream-from-results: src/results/store.ts -> src/reports/json.ts');
-    expect(rules).toContain('schema-imports-nothing: src/results/types.ts -> src/suite/sides.ts');
-    expect(rules).toContain('upstream-from-schema: src/results/types.ts -> src/suite/sides.ts');
-    expect(rules.some((r) => r.startsWith('no-circular: ') && r.includes('src/results/types.ts') && r.includes('src/suite/sides.ts'))).toBe(true);
-    expect(rules).toContain('src-imports-outside-src: src/api/suites.ts -> benchmarks/suite.ts');
-    expect(rules).toContain('cli-imported: src/api/suites.ts -> src/cli/summary.ts');
-  });
+      const rules = cruise(dir, ['src', 'benchmarks']).violations.map(describeViolation);
+      expect(rules).toContain('upstream-from-results: src/results/store.ts -> src/reports/json.ts');
+      expect(rules).toContain('schema-imports-nothing: src/results/types.ts -> src/suite/sides.ts');
+      expect(rules).toContain('upstream-from-schema: src/results/types.ts -> src/suite/sides.ts');
+      expect(
+        rules.some(
+          (r) =>
+            r.startsWith('no-circular: ') &&
+            r.includes('src/results/types.ts') &&
+            r.includes('src/suite/sides.ts'),
+        ),
+      ).toBe(true);
+      expect(rules).toContain('src-imports-outside-src: src/api/suites.ts -> benchmarks/suite.ts');
+      expect(rules).toContain('cli-imported: src/api/suites.ts -> src/cli/summary.ts');
+    },
+  );
 });

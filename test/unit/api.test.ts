@@ -11,7 +11,8 @@ function randn(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
   const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+  for (let i = 0; i < n; i++)
+    out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
   return out;
 }
 
@@ -36,10 +37,38 @@ describe('public API', () => {
     const q = randn(batch * heads * seqLen * headDim, 1);
     const k = randn(batch * kvHeads * seqLen * headDim, 2);
     const v = randn(batch * kvHeads * seqLen * headDim, 3);
-    const out = await computeAttention({ implementation: 'flash', q, k, v, batch, heads, kvHeads, seqLen, headDim, causal: true, binding });
+    const out = await computeAttention({
+      implementation: 'flash',
+      q,
+      k,
+      v,
+      batch,
+      heads,
+      kvHeads,
+      seqLen,
+      headDim,
+      causal: true,
+      binding,
+    });
     expect(out).toBeInstanceOf(Float32Array);
     expect(out.length).toBe(batch * heads * seqLen * headDim);
-    const ref = denseAttention({ implementation: 'flash', device: 'cpu', dtype: 'fp32', batch, heads, kvHeads, seqLen, headDim, causal: true, seed: 0 }, q, k, v);
+    const ref = denseAttention(
+      {
+        implementation: 'flash',
+        device: 'cpu',
+        dtype: 'fp32',
+        batch,
+        heads,
+        kvHeads,
+        seqLen,
+        headDim,
+        causal: true,
+        seed: 0,
+      },
+      q,
+      k,
+      v,
+    );
     let maxErr = 0;
     for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - ref[i]));
     expect(maxErr).toBeLessThan(1e-5);
@@ -51,7 +80,10 @@ describe('public API', () => {
     const binding = createFakeBinding();
     const base = { implementation: 'naive', batch: 1, heads: 2, seqLen: 4, headDim: 32, binding };
     const ok = new Float32Array(2 * 4 * 32);
-    const err = (o: object) => computeAttention(o as Parameters<typeof computeAttention>[0]).catch((e: unknown) => e as ConfigError);
+    const err = (o: object) =>
+      computeAttention(o as Parameters<typeof computeAttention>[0]).catch(
+        (e: unknown) => e as ConfigError,
+      );
     let e = await err({ ...base, q: ok, k: new Float32Array(3), v: ok });
     expect(e).toBeInstanceOf(ConfigError);
     expect(e.field).toBe('k');
@@ -77,7 +109,18 @@ describe('public API', () => {
     const c = new AbortController();
     c.abort();
     await expect(
-      computeAttention({ implementation: 'naive', q: buf, k: buf, v: buf, batch: 1, heads: 1, seqLen: 4, headDim: 32, binding, signal: c.signal }),
+      computeAttention({
+        implementation: 'naive',
+        q: buf,
+        k: buf,
+        v: buf,
+        batch: 1,
+        heads: 1,
+        seqLen: 4,
+        headDim: 32,
+        binding,
+        signal: c.signal,
+      }),
     ).rejects.toMatchObject({ code: 'ERR_DILBENCH_CANCELLED' });
   });
 });
@@ -88,8 +131,14 @@ describe('npm run bench', () => {
     const r = await runBench(binding, { runs: 3 });
     expect(r.peak.fmaGflops).toBe(200);
     expect(r.rows.map((x) => [x.implementation, x.seqLen])).toEqual([
-      ['flash', 1024], ['flash', 2048], ['flash', 4096], ['flash', 8192],
-      ['naive', 1024], ['naive', 2048], ['naive', 4096], ['naive', 8192],
+      ['flash', 1024],
+      ['flash', 2048],
+      ['flash', 4096],
+      ['flash', 8192],
+      ['naive', 1024],
+      ['naive', 2048],
+      ['naive', 4096],
+      ['naive', 8192],
     ]);
     for (const row of r.rows) {
       expect(row.gflops).toBeGreaterThan(75);
@@ -97,7 +146,11 @@ describe('npm run bench', () => {
       expect(row.pctOfPeak).toBeCloseTo((100 * row.gflops) / 200, 6);
       expect(row.samples).toBe(3);
     }
-    expect(binding.sessions.every((p) => p.batch === 1 && p.heads === 8 && p.headDim === 64 && !p.causal)).toBe(true);
+    expect(
+      binding.sessions.every(
+        (p) => p.batch === 1 && p.heads === 8 && p.headDim === 64 && !p.causal,
+      ),
+    ).toBe(true);
     const table = benchTable(r);
     expect(table).toContain('FP32 FMA peak 200.0 GFLOP/s');
     expect(table).toContain('% of peak');

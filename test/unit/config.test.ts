@@ -26,7 +26,16 @@ describe('ranges', () => {
   });
 
   it('lists the range names with all and custom', () => {
-    expect(rangeNames()).toEqual(['production', 'medium', 'long', 'document', 'context', 'book', 'all', 'custom']);
+    expect(rangeNames()).toEqual([
+      'production',
+      'medium',
+      'long',
+      'document',
+      'context',
+      'book',
+      'all',
+      'custom',
+    ]);
   });
 
   it('parses lengths and sizes', () => {
@@ -82,11 +91,23 @@ describe('sequence-ranges options', () => {
     });
     expect(o.lengths).toEqual([128, 256, 4096]);
     expect(o.implementations).toEqual(['naive', 'flash']);
-    expect(o).toMatchObject({ batchSize: 2, heads: 16, kvHeads: 4, headDim: 128, causal: true, warmup: 1, runs: 3 });
+    expect(o).toMatchObject({
+      batchSize: 2,
+      heads: 16,
+      kvHeads: 4,
+      headDim: 128,
+      causal: true,
+      warmup: 1,
+      runs: 3,
+    });
     expect(o.memoryBudget).toBe(512 * 1024 * 1024);
     expect(o.maxRunSeconds).toBe(30);
-    expect(parseSequenceRangesOptions({ range: 'custom', customLengths: '128 256' }).lengths).toEqual([128, 256]);
-    expect(parseSequenceRangesOptions({ customLengths: [128, 128, 64] }).lengths).toEqual([128, 64]);
+    expect(
+      parseSequenceRangesOptions({ range: 'custom', customLengths: '128 256' }).lengths,
+    ).toEqual([128, 256]);
+    expect(parseSequenceRangesOptions({ customLengths: [128, 128, 64] }).lengths).toEqual([
+      128, 64,
+    ]);
   });
 
   it('names the field, the value and what is allowed', () => {
@@ -117,7 +138,9 @@ describe('sequence-ranges options', () => {
     expect(e.field).toBe('customLengths');
     expect(e.message).toContain('required with --range custom');
 
-    e = configError(() => parseSequenceRangesOptions({ range: 'production', customLengths: '128' }));
+    e = configError(() =>
+      parseSequenceRangesOptions({ range: 'production', customLengths: '128' }),
+    );
     expect(e.field).toBe('customLengths');
 
     e = configError(() => parseSequenceRangesOptions({ range: 'custom', customLengths: '128,x' }));

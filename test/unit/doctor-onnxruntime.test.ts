@@ -15,13 +15,21 @@ describe('doctor: onnxruntime-node', () => {
     expect(r.version).toBeNull();
     expect(r.reason).toMatch(/not installed/);
     expect(r.reason).toMatch(/install script fails/);
-    expect(r.reason).toContain('ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@^1.30.0');
+    expect(r.reason).toContain(
+      'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@^1.30.0',
+    );
   });
 
   it('installed but not loadable: says so with the loader error', () => {
-    const r = onnxRuntimeFound((id) => (id.endsWith('package.json') ? { version: '1.30.0' } : notFound('onnxruntime_binding.node')), '^1.30.0');
+    const r = onnxRuntimeFound(
+      (id) =>
+        id.endsWith('package.json') ? { version: '1.30.0' } : notFound('onnxruntime_binding.node'),
+      '^1.30.0',
+    );
     expect(r.version).toBeNull();
-    expect(r.reason).toMatch(/onnxruntime-node 1\.30\.0 is installed but does not load here: Cannot find module 'onnxruntime_binding\.node'/);
+    expect(r.reason).toMatch(
+      /onnxruntime-node 1\.30\.0 is installed but does not load here: Cannot find module 'onnxruntime_binding\.node'/,
+    );
   });
 
   it('present here (the repository installs it): its version', () => {

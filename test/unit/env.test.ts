@@ -24,7 +24,11 @@ describe('environment', () => {
   it('knows the git commit in a checkout, null elsewhere', () => {
     let head: string | null;
     try {
-      head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      head = execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: packageRoot(),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     } catch {
       head = null;
     }

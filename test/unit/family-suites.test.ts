@@ -39,10 +39,23 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const tiny = { heads: 2, headDim: 32, threads: 1, runs: 2, warmup: 1, plots: false, history: false, rates: constantRate(5e9) } as const;
+const tiny = {
+  heads: 2,
+  headDim: 32,
+  threads: 1,
+  runs: 2,
+  warmup: 1,
+  plots: false,
+  history: false,
+  rates: constantRate(5e9),
+} as const;
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -59,9 +72,14 @@ describe('implementation parameters (zod)', () => {
   it('names the field of a bad value', () => {
     expect(() => parseImplParams({ density: 1.5 })).toThrow(/density/);
     expect(() => parseImplParams({ linkGbps: 'warp' })).toThrow(/linkGbps/);
-    expect(() => parseImplParams({ segmentLengths: '1K,2K', dilationRates: '1' })).toThrow(/dilationRates/);
+    expect(() => parseImplParams({ segmentLengths: '1K,2K', dilationRates: '1' })).toThrow(
+      /dilationRates/,
+    );
     expect(() => parseImplParams({ blockPattern: 'diagonal' })).toThrow(/blockPattern/);
-    const p = parseImplParams({ linkGbps: ['nvlink', 'infiniband', '100'], enablePatternCache: 'false' });
+    const p = parseImplParams({
+      linkGbps: ['nvlink', 'infiniband', '100'],
+      enablePatternCache: 'false',
+    });
     expect(p.links).toEqual([
       { name: 'nvlink', gbps: 3600, GBps: 450 },
       { name: 'infiniband', gbps: 400, GBps: 50 },
@@ -74,8 +92,21 @@ describe('implementation parameters (zod)', () => {
 
 describe('ring projection arithmetic', () => {
   it('wall = sum of max(compute, comm) per step; hides iff compute >= comm at every step', () => {
-    const t = { ringSize: 2, stepRankNs: [[2e6, 1e6], [3e6, 3e6]], stepRankBytesSent: [[1e9, 1e9], [0, 0]] };
-    const p = projectRing(t, [{ name: 'slow', gbps: 8, GBps: 1 }, { name: 'fast', gbps: 8000, GBps: 1000 }])!;
+    const t = {
+      ringSize: 2,
+      stepRankNs: [
+        [2e6, 1e6],
+        [3e6, 3e6],
+      ],
+      stepRankBytesSent: [
+        [1e9, 1e9],
+        [0, 0],
+      ],
+    };
+    const p = projectRing(t, [
+      { name: 'slow', gbps: 8, GBps: 1 },
+      { name: 'fast', gbps: 8000, GBps: 1000 },
+    ])!;
     expect(p.kind).toBe('projected');
     expect(p.perStepComputeMs).toEqual([2, 3]);
     const [slow, fast] = p.links;
@@ -107,7 +138,8 @@ withAddon('family suites on the real addon', () => {
       expect(r.validation!.maxAbsError).toBeLessThan(1e-4);
       expect(r.validation!.relL2Error).toBeLessThan(1e-4);
     }
-    const at = (impl: string, n: number) => file.results.find((r) => r.implementation === impl && r.seqLen === n)!;
+    const at = (impl: string, n: number) =>
+      file.results.find((r) => r.implementation === impl && r.seqLen === n)!;
     expect(at('flash', 64).validation!.against).toBe('float64-reference');
     expect(at('flash', 256).validation!.against).toBe('naive');
     expect(at('ring-dilated', 256).validation!.against).toBe('dilated');
@@ -119,18 +151,34 @@ withAddon('family suites on the real addon', () => {
 
   it('NativeSession: patternCacheStats null with the cache off; telemetry null for flash, per family otherwise, refused mid-run', async () => {
     const b = binding!;
-    const base = { device: 'cpu', dtype: 'fp32', batch: 1, heads: 2, kvHeads: 2, seqLen: 256, headDim: 32, causal: false, seed: 1 } as const;
+    const base = {
+      device: 'cpu',
+      dtype: 'fp32',
+      batch: 1,
+      heads: 2,
+      kvHeads: 2,
+      seqLen: 256,
+      headDim: 32,
+      causal: false,
+      seed: 1,
+    } as const;
     const opts = { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
     const flash = await b.createSession({ ...base, implementation: 'flash' }, opts);
     await flash.sample(1, false);
     expect(flash.telemetry!()).toBeNull();
     expect(flash.patternCacheStats!()).toMatchObject({ hits: 0, misses: 0, entries: 0 });
     flash.dispose();
-    const off = await b.createSession({ ...base, implementation: 'dilated' }, { ...opts, usePatternCache: false });
+    const off = await b.createSession(
+      { ...base, implementation: 'dilated' },
+      { ...opts, usePatternCache: false },
+    );
     await off.sample(1, false);
     expect(off.patternCacheStats!()).toBeNull();
     off.dispose();
-    const bs = await b.createSession({ ...base, implementation: 'block-sparse', blockSize: 32, blockPattern: 'local', window: 1 }, opts);
+    const bs = await b.createSession(
+      { ...base, implementation: 'block-sparse', blockSize: 32, blockPattern: 'local', window: 1 },
+      opts,
+    );
     expect(bs.telemetry!()).toBeNull(); // no run yet
     await bs.sample(1, false);
     const t = bs.telemetry!()!;
@@ -163,10 +211,27 @@ withAddon('family suites on the real addon', () => {
   });
 
   it('optimization-impact: four configurations; cache stats with hits > 0 when on, absent when off', async () => {
-    const file = await runBenchmark({ suite: 'optimization-impact', ...tiny, implementations: ['dilated'], sequenceLengths: '256', outputDir: null, binding } as never);
+    const file = await runBenchmark({
+      suite: 'optimization-impact',
+      ...tiny,
+      implementations: ['dilated'],
+      sequenceLengths: '256',
+      outputDir: null,
+      binding,
+    } as never);
     expect(file.results).toHaveLength(4);
-    const byConf = new Map(file.results.map((r) => [(r.params?.optimization as { configuration: string }).configuration, r]));
-    expect([...byConf.keys()].sort()).toEqual(['baseline', 'both', 'memory pool only', 'pattern cache only']);
+    const byConf = new Map(
+      file.results.map((r) => [
+        (r.params?.optimization as { configuration: string }).configuration,
+        r,
+      ]),
+    );
+    expect([...byConf.keys()].sort()).toEqual([
+      'baseline',
+      'both',
+      'memory pool only',
+      'pattern cache only',
+    ]);
     for (const [name, r] of byConf) {
       const cacheOn = name === 'both' || name === 'pattern cache only';
       expect(r.patternCache).toBe(cacheOn);
@@ -177,11 +242,17 @@ withAddon('family suites on the real addon', () => {
       } else {
         expect(r.patternCacheStats).toBeUndefined();
       }
-      const o = r.params!.optimization as { speedupVsBaseline: number; cacheHitRate: number | null };
+      const o = r.params!.optimization as {
+        speedupVsBaseline: number;
+        cacheHitRate: number | null;
+      };
       expect(o.speedupVsBaseline).toBeGreaterThan(0);
       if (!cacheOn) expect(o.cacheHitRate).toBeNull();
     }
-    expect((byConf.get('baseline')!.params!.optimization as { speedupVsBaseline: number }).speedupVsBaseline).toBe(1);
+    expect(
+      (byConf.get('baseline')!.params!.optimization as { speedupVsBaseline: number })
+        .speedupVsBaseline,
+    ).toBe(1);
     expect(byConf.get('baseline')!.pool!.cacheHits).toBe(0);
   });
 
@@ -206,7 +277,9 @@ withAddon('family suites on the real addon', () => {
       expect(p.links.map((l) => l.name)).toEqual(['nvlink', 'infiniband']);
       for (const l of p.links) {
         expect(l.projectedWallMs).toBeGreaterThanOrEqual(p.maxStepComputeMs);
-        expect(l.projectedWallMs).toBeGreaterThanOrEqual(p.perStepComputeMs.reduce((a, b) => a + b, 0) - 1e-9);
+        expect(l.projectedWallMs).toBeGreaterThanOrEqual(
+          p.perStepComputeMs.reduce((a, b) => a + b, 0) - 1e-9,
+        );
       }
     }
     for (const r of measured) {
@@ -223,7 +296,9 @@ withAddon('family suites on the real addon', () => {
     }
     const big = projected.find((r) => r.seqLen === 1e9 && r.params!.ringSize === 4)!;
     const small = projected.find((r) => r.seqLen === 1 << 20 && r.params!.ringSize === 4)!;
-    expect((big.projected as unknown as RingProjection).maxStepComputeMs).toBeGreaterThan((small.projected as unknown as RingProjection).maxStepComputeMs);
+    expect((big.projected as unknown as RingProjection).maxStepComputeMs).toBeGreaterThan(
+      (small.projected as unknown as RingProjection).maxStepComputeMs,
+    );
   });
 
   it('extreme: the planner skips what does not fit, with the reason, before allocating', async () => {
@@ -240,12 +315,32 @@ withAddon('family suites on the real addon', () => {
     const naive2k = file.results.find((r) => r.implementation === 'naive' && r.seqLen === 2048)!;
     expect(naive2k.status).toBe('skipped');
     expect(naive2k.reason).toMatch(/budget/);
-    expect(file.results.find((r) => r.implementation === 'dilated' && r.seqLen === 2048)!.status).toBe('ok');
+    expect(
+      file.results.find((r) => r.implementation === 'dilated' && r.seqLen === 2048)!.status,
+    ).toBe('ok');
   });
 
   it('sequence-ranges: --no-pattern-cache leaves no cache stats', async () => {
-    const on = await runBenchmark({ suite: 'sequence-ranges', ...tiny, range: 'custom', customLengths: [256], implementations: ['dilated'], outputDir: null, binding } as never);
-    const off = await runBenchmark({ suite: 'sequence-ranges', ...tiny, range: 'custom', customLengths: [256], implementations: ['dilated'], enablePatternCache: false, enableMemoryPool: false, outputDir: null, binding } as never);
+    const on = await runBenchmark({
+      suite: 'sequence-ranges',
+      ...tiny,
+      range: 'custom',
+      customLengths: [256],
+      implementations: ['dilated'],
+      outputDir: null,
+      binding,
+    } as never);
+    const off = await runBenchmark({
+      suite: 'sequence-ranges',
+      ...tiny,
+      range: 'custom',
+      customLengths: [256],
+      implementations: ['dilated'],
+      enablePatternCache: false,
+      enableMemoryPool: false,
+      outputDir: null,
+      binding,
+    } as never);
     expect(on.results[0].patternCacheStats!.hits).toBeGreaterThan(0);
     expect(on.results[0].patternCache).toBe(true);
     expect(off.results[0].patternCacheStats).toBeUndefined();
@@ -256,20 +351,65 @@ withAddon('family suites on the real addon', () => {
 
 const withCli = binding && built ? describe : describe.skip;
 withCli('family suite commands (built CLI)', () => {
-  const base = ['--heads', '2', '--head-dim', '32', '--threads', '1', '--runs', '1', '--warmup', '0', '--no-plots', '--quiet'];
+  const base = [
+    '--heads',
+    '2',
+    '--head-dim',
+    '32',
+    '--threads',
+    '1',
+    '--runs',
+    '1',
+    '--warmup',
+    '0',
+    '--no-plots',
+    '--quiet',
+  ];
 
   it('quick-validation writes the family, passes, and exits 1 when a case fails (impossible tolerance)', () => {
     const dir = tmp();
     const out = join(dir, 'qv.json');
-    const ok = cli(['quick-validation', '--sequence-lengths', '64', '--implementations', 'flash,ring', '--output-dir', dir, '--output', out, ...base]);
+    const ok = cli([
+      'quick-validation',
+      '--sequence-lengths',
+      '64',
+      '--implementations',
+      'flash,ring',
+      '--output-dir',
+      dir,
+      '--output',
+      out,
+      ...base,
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     const file = readJson(dir, 'quick-validation');
     expect(JSON.parse(readFileSync(out, 'utf8')).runId).toBe(file.runId);
     expect(file.results.every((r: ResultRow) => r.validation?.passed)).toBe(true);
-    expect(readFileSync(join(dir, readdirSync(dir).find((x) => x.endsWith('.md'))!), 'utf8')).toMatch(/## Validation[\s\S]*pass/);
+    expect(
+      readFileSync(
+        join(
+          dir,
+          readdirSync(dir).find((x) => x.endsWith('.md'))!,
+        ),
+        'utf8',
+      ),
+    ).toMatch(/## Validation[\s\S]*pass/);
 
     const dir2 = tmp();
-    const bad = cli(['quick-validation', '--sequence-lengths', '64', '--implementations', 'flash', '--tolerance-abs', '0', '--tolerance-rel', '0', '--output-dir', dir2, ...base]);
+    const bad = cli([
+      'quick-validation',
+      '--sequence-lengths',
+      '64',
+      '--implementations',
+      'flash',
+      '--tolerance-abs',
+      '0',
+      '--tolerance-rel',
+      '0',
+      '--output-dir',
+      dir2,
+      ...base,
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/quick-validation: 1 case\(s\) failed: flash@64/);
     const f2 = readJson(dir2, 'quick-validation');
@@ -278,23 +418,66 @@ withCli('family suite commands (built CLI)', () => {
 
   it('ring writes projected sections labelled as projections', () => {
     const dir = tmp();
-    const r = cli(['ring', '--ring-size', '2', '--total-tokens', '128,1M', '--link-gbps', 'infiniband', '--output-dir', dir, ...base]);
+    const r = cli([
+      'ring',
+      '--ring-size',
+      '2',
+      '--total-tokens',
+      '128,1M',
+      '--link-gbps',
+      'infiniband',
+      '--output-dir',
+      dir,
+      ...base,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const file = readJson(dir, 'ring');
     expect(file.results).toHaveLength(2);
-    const md = readFileSync(join(dir, readdirSync(dir).find((x) => x.endsWith('.md'))!), 'utf8');
+    const md = readFileSync(
+      join(
+        dir,
+        readdirSync(dir).find((x) => x.endsWith('.md'))!,
+      ),
+      'utf8',
+    );
     expect(md).toMatch(/## Ring projections \(projected, not measured\)/);
     expect(md).toMatch(/1M \(projected row\)/);
   });
 
   it('--no-pattern-cache / --no-memory-pool reach the rows; --enable-pattern-cache keeps the default', () => {
     const dir = tmp();
-    const off = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--implementations', 'dilated', '--no-pattern-cache', '--no-memory-pool', '--output-dir', dir, ...base]);
+    const off = cli([
+      'sequence-ranges',
+      '--range',
+      'custom',
+      '--custom-lengths',
+      '128',
+      '--implementations',
+      'dilated',
+      '--no-pattern-cache',
+      '--no-memory-pool',
+      '--output-dir',
+      dir,
+      ...base,
+    ]);
     expect(off.code, off.stderr).toBe(0);
     const r = readJson(dir, 'sequence-ranges').results[0];
     expect([r.patternCache, r.memoryPool, r.patternCacheStats]).toEqual([false, false, undefined]);
     const dir2 = tmp();
-    const on = cli(['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--implementations', 'dilated', '--enable-pattern-cache', '--enable-memory-pool', '--output-dir', dir2, ...base]);
+    const on = cli([
+      'sequence-ranges',
+      '--range',
+      'custom',
+      '--custom-lengths',
+      '128',
+      '--implementations',
+      'dilated',
+      '--enable-pattern-cache',
+      '--enable-memory-pool',
+      '--output-dir',
+      dir2,
+      ...base,
+    ]);
     expect(on.code, on.stderr).toBe(0);
     const r2 = readJson(dir2, 'sequence-ranges').results[0];
     expect([r2.patternCache, r2.memoryPool]).toEqual([true, true]);
@@ -303,12 +486,26 @@ withCli('family suite commands (built CLI)', () => {
 
   it('bad flags exit 2 naming the flag', () => {
     for (const [args, flag] of [
-      [['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--density', '2'], '--density'],
+      [
+        ['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--density', '2'],
+        '--density',
+      ],
       [['ring', '--link-gbps', 'warp'], '--link-gbps'],
       [['optimization-impact', '--sequence-lengths', '0'], '--sequence-lengths'],
       [['extreme', '--max-length', '1K'], '--max-length'],
       [['quick-validation', '--tolerance-abs', '-1'], '--tolerance-abs'],
-      [['sequence-ranges', '--range', 'custom', '--custom-lengths', '128', '--segment-lengths', '64'], '--dilation-rates'],
+      [
+        [
+          'sequence-ranges',
+          '--range',
+          'custom',
+          '--custom-lengths',
+          '128',
+          '--segment-lengths',
+          '64',
+        ],
+        '--dilation-rates',
+      ],
     ] as const) {
       const r = cli([...args]);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);

@@ -4,7 +4,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireFileLock, FileLockedError, lockPathOf, withFileLock } from '../../src/results/lock.js';
+import {
+  acquireFileLock,
+  FileLockedError,
+  lockPathOf,
+  withFileLock,
+} from '../../src/results/lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +47,11 @@ describe('withFileLock', () => {
     } finally {
       await release();
     }
-    await expect(withFileLock(file, () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      withFileLock(file, () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(existsSync(lockPathOf(file))).toBe(false);
     expect(await withFileLock(file, () => 42)).toBe(42);
   });

@@ -26,7 +26,17 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const tiny = { suite: 'sequence-ranges', range: 'custom', customLengths: '64,128', implementations: ['flash'], runs: 2, warmup: 0, rates: constantRate(1e10), plots: false, history: false } as const;
+const tiny = {
+  suite: 'sequence-ranges',
+  range: 'custom',
+  customLengths: '64,128',
+  implementations: ['flash'],
+  runs: 2,
+  warmup: 0,
+  rates: constantRate(1e10),
+  plots: false,
+  history: false,
+} as const;
 
 describe('output directory', () => {
   it('makeDirectory creates nested directories and names a file in the way', () => {
@@ -51,7 +61,9 @@ describe('output directory', () => {
     const d = temp();
     writeFileSync(join(d, 'some-file'), 'x');
     const binding = createFakeBinding();
-    await expect(runBenchmark({ ...tiny, outputDir: join(d, 'some-file', 'sub'), binding })).rejects.toMatchObject({ field: 'outputDir' });
+    await expect(
+      runBenchmark({ ...tiny, outputDir: join(d, 'some-file', 'sub'), binding }),
+    ).rejects.toMatchObject({ field: 'outputDir' });
     expect(binding.sessions).toHaveLength(0);
   });
 
@@ -86,7 +98,12 @@ describe('output directory', () => {
   it('a library call without outputDir writes nothing into the working directory', async () => {
     const cwd = temp();
     process.chdir(cwd);
-    const file = await runBenchmark({ ...tiny, plots: true, history: true, binding: createFakeBinding() });
+    const file = await runBenchmark({
+      ...tiny,
+      plots: true,
+      history: true,
+      binding: createFakeBinding(),
+    });
     expect(file.results.every((r) => r.status === 'ok')).toBe(true);
     expect(readdirSync(cwd)).toEqual([]);
   });

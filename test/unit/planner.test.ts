@@ -5,7 +5,12 @@ import { estimateSeconds, planPoint } from '../../src/plan/planner.js';
 import { createFakeBinding, fakePlan } from '../helpers/fake-binding.js';
 
 const GiB = 1024 ** 3;
-const options: NativeSessionOptions = { threads: 2, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 };
+const options: NativeSessionOptions = {
+  threads: 2,
+  useMemoryPool: true,
+  usePatternCache: true,
+  memoryLimitBytes: 0,
+};
 const problem = (over: Partial<NativeProblem> = {}): NativeProblem => ({
   implementation: 'naive',
   device: 'cpu',
@@ -24,7 +29,13 @@ const fast = constantRate(1e12);
 
 describe('planner', () => {
   it('runs a point that fits as requested', () => {
-    const p = planPoint(binding, problem({ batch: 4 }), options, { memoryBudgetBytes: GiB, maxRunSeconds: 60, iterations: 10 }, fast);
+    const p = planPoint(
+      binding,
+      problem({ batch: 4 }),
+      options,
+      { memoryBudgetBytes: GiB, maxRunSeconds: 60, iterations: 10 },
+      fast,
+    );
     expect(p.action).toBe('run');
     if (p.action !== 'run') return;
     expect(p.problem.batch).toBe(4);
@@ -38,17 +49,31 @@ describe('planner', () => {
     // naive at 16K: 8 GiB of scores per batch element + inputs
     const perBatch = fakePlan(problem({ seqLen: 16384 }), options).totalBytes;
     const budget = Math.floor(perBatch * 3.5);
-    const p = planPoint(binding, problem({ seqLen: 16384, batch: 8 }), options, { memoryBudgetBytes: budget, maxRunSeconds: 1e9, iterations: 1 }, fast);
+    const p = planPoint(
+      binding,
+      problem({ seqLen: 16384, batch: 8 }),
+      options,
+      { memoryBudgetBytes: budget, maxRunSeconds: 1e9, iterations: 1 },
+      fast,
+    );
     expect(p.action).toBe('run');
     if (p.action !== 'run') return;
     expect(p.problem.batch).toBe(3);
     expect(p.requestedBatch).toBe(8);
-    expect(p.note).toMatch(/^batch lowered from 8 to 3: at batch 8 needs \d+\.\d GiB, budget \d+\.\d GiB$/);
+    expect(p.note).toMatch(
+      /^batch lowered from 8 to 3: at batch 8 needs \d+\.\d GiB, budget \d+\.\d GiB$/,
+    );
   });
 
   it('skips with the reason when even batch 1 is over the budget', () => {
     const need = fakePlan(problem({ seqLen: 65536 }), options).totalBytes;
-    const p = planPoint(binding, problem({ seqLen: 65536 }), options, { memoryBudgetBytes: 11.5 * GiB, maxRunSeconds: 1e9, iterations: 1 }, fast);
+    const p = planPoint(
+      binding,
+      problem({ seqLen: 65536 }),
+      options,
+      { memoryBudgetBytes: 11.5 * GiB, maxRunSeconds: 1e9, iterations: 1 },
+      fast,
+    );
     expect(p.action).toBe('skip');
     if (p.action !== 'skip') return;
     expect(p.reason).toBe(`needs ${(need / GiB).toFixed(1)} GiB, budget 11.5 GiB`);
@@ -57,7 +82,13 @@ describe('planner', () => {
   });
 
   it('says the reason at batch 1 when the requested batch was larger', () => {
-    const p = planPoint(binding, problem({ seqLen: 65536, batch: 4 }), options, { memoryBudgetBytes: GiB, maxRunSeconds: 1e9, iterations: 1 }, fast);
+    const p = planPoint(
+      binding,
+      problem({ seqLen: 65536, batch: 4 }),
+      options,
+      { memoryBudgetBytes: GiB, maxRunSeconds: 1e9, iterations: 1 },
+      fast,
+    );
     expect(p.action).toBe('skip');
     if (p.action !== 'skip') return;
     expect(p.problem.batch).toBe(1);
@@ -68,13 +99,25 @@ describe('planner', () => {
   it('skips on the time limit, and lowers the batch for time too', () => {
     const slow = constantRate(1e9); // 1 GFLOP/s
     const flops1 = fakePlan(problem({ implementation: 'flash', seqLen: 4096 }), options).flops; // ~34 GFLOP
-    const p = planPoint(binding, problem({ implementation: 'flash', seqLen: 4096 }), options, { memoryBudgetBytes: 100 * GiB, maxRunSeconds: 10, iterations: 1 }, slow);
+    const p = planPoint(
+      binding,
+      problem({ implementation: 'flash', seqLen: 4096 }),
+      options,
+      { memoryBudgetBytes: 100 * GiB, maxRunSeconds: 10, iterations: 1 },
+      slow,
+    );
     expect(p.action).toBe('skip');
     if (p.action !== 'skip') return;
     expect(p.reason).toMatch(/^estimated \d+(\.\d)? s, limit 10\.0 s \(--max-run-seconds\)$/);
     expect(p.estimatedSeconds).toBeGreaterThan(flops1 / 1e9);
 
-    const q = planPoint(binding, problem({ implementation: 'flash', seqLen: 1024, batch: 8 }), options, { memoryBudgetBytes: 100 * GiB, maxRunSeconds: 10, iterations: 4 }, slow);
+    const q = planPoint(
+      binding,
+      problem({ implementation: 'flash', seqLen: 1024, batch: 8 }),
+      options,
+      { memoryBudgetBytes: 100 * GiB, maxRunSeconds: 10, iterations: 4 },
+      slow,
+    );
     // 2.1 GFLOP per batch element x 4 iterations = 8.6 s at batch 1; batch 2 would be 17 s
     expect(q.action).toBe('run');
     if (q.action === 'run') {
@@ -85,7 +128,13 @@ describe('planner', () => {
   });
 
   it('turns a native planning error into a failure with its code', () => {
-    const p = planPoint(binding, problem({ headDim: 48 }), options, { memoryBudgetBytes: GiB, maxRunSeconds: 60, iterations: 1 }, fast);
+    const p = planPoint(
+      binding,
+      problem({ headDim: 48 }),
+      options,
+      { memoryBudgetBytes: GiB, maxRunSeconds: 60, iterations: 1 },
+      fast,
+    );
     expect(p.action).toBe('fail');
     if (p.action !== 'fail') return;
     expect(p.errorCode).toBe('ERR_DILBENCH_INVALID_CONFIG');

@@ -24,8 +24,15 @@ describe('runBenchmark with a failing plot renderer', () => {
     dirs.push(dir);
     let written: FilesWritten | undefined;
     const file = await runBenchmark({
-      suite: 'sequence-ranges', range: 'custom', customLengths: '128', runs: 2, warmup: 0,
-      outputDir: dir, binding: createFakeBinding(), rates: constantRate(1e10), onFilesWritten: (w) => (written = w),
+      suite: 'sequence-ranges',
+      range: 'custom',
+      customLengths: '128',
+      runs: 2,
+      warmup: 0,
+      outputDir: dir,
+      binding: createFakeBinding(),
+      rates: constantRate(1e10),
+      onFilesWritten: (w) => (written = w),
     });
     expect(file.results.every((r) => r.status === 'ok')).toBe(true);
     expect(written!.plots).toEqual([]);

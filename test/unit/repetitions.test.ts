@@ -32,7 +32,14 @@ const inProcess = (flagRepetition?: number): RepetitionRunner => {
       rates: constantRate(1e10),
       availableMemoryBytes: 8 * GiB,
     });
-    const i: Interference = { otherCpuPct: n === flagRepetition ? 40 : 0, stealPct: 0, loadAvg: 1, windowSeconds: 1, flagged: n === flagRepetition, reason: n === flagRepetition ? 'other processes used 40% of the CPUs (flag above 5%)' : null };
+    const i: Interference = {
+      otherCpuPct: n === flagRepetition ? 40 : 0,
+      stealPct: 0,
+      loadAvg: 1,
+      windowSeconds: 1,
+      flagged: n === flagRepetition,
+      reason: n === flagRepetition ? 'other processes used 40% of the CPUs (flag above 5%)' : null,
+    };
     for (const r of file.results) if (r.status === 'ok') r.interference = i;
     return file;
   };
@@ -42,8 +49,15 @@ describe('--repetitions', () => {
   it('runs the plan R times and keeps each repetition per row, pooled statistics on top', async () => {
     const notes: string[] = [];
     const file = await runBenchmark({
-      suite: 'sequence-ranges', range: 'custom', customLengths: [128, 256], runs: 5, warmup: 1, repetitions: 3, outputDir: null,
-      runRepetition: inProcess(), onProgress: (e) => e.type === 'note' && notes.push(e.message),
+      suite: 'sequence-ranges',
+      range: 'custom',
+      customLengths: [128, 256],
+      runs: 5,
+      warmup: 1,
+      repetitions: 3,
+      outputDir: null,
+      runRepetition: inProcess(),
+      onProgress: (e) => e.type === 'note' && notes.push(e.message),
     });
     expect(notes.filter((n) => /^repetition \d of 3/.test(n))).toHaveLength(3);
     expect(file.config).toMatchObject({ repetitions: 3, repetitionsInFreshProcesses: true });
@@ -58,12 +72,21 @@ describe('--repetitions', () => {
     }
     // compare resamples the repetitions
     const cmp = compareResults(file, file);
-    expect(cmp.rows.every((r) => r.method === 'repetitions' && r.repetitions?.baseline === 3)).toBe(true);
+    expect(cmp.rows.every((r) => r.method === 'repetitions' && r.repetitions?.baseline === 3)).toBe(
+      true,
+    );
   });
 
   it('a repetition flagged for interference flags the row and is named; compare leaves it out', async () => {
     const file = await runBenchmark({
-      suite: 'sequence-ranges', range: 'custom', customLengths: [128], runs: 4, warmup: 1, repetitions: 3, outputDir: null, runRepetition: inProcess(2),
+      suite: 'sequence-ranges',
+      range: 'custom',
+      customLengths: [128],
+      runs: 4,
+      warmup: 1,
+      repetitions: 3,
+      outputDir: null,
+      runRepetition: inProcess(2),
     });
     const r = file.results[0];
     expect(r.interference?.flagged).toBe(true);
@@ -73,22 +96,68 @@ describe('--repetitions', () => {
 
   it('a row that failed in one repetition keeps the others and says so', () => {
     const mk = (ok: boolean): ResultFile => ({
-      schemaVersion: 1, suite: 's', runId: 'x', createdAt: 't', config: { seed: 1 },
-      environment: { cpuModel: 'c', cpuCores: 2, simdLevel: 'avx2', totalMemoryBytes: 1, freeMemoryBytes: 1, os: 'l', nodeVersion: 'v', dilbenchVersion: '0', gitCommit: null, buildType: 'R' },
-      results: [{
-        implementation: 'flash', device: 'cpu', dtype: 'fp32', batch: 1, heads: 1, kvHeads: 1, headDim: 64, seqLen: 64, effectiveSeqLen: 64, causal: false,
-        status: ok ? 'ok' : 'failed', reason: ok ? null : 'kernel exploded', samplesMs: ok ? [1, 2, 3] : [], stats: null, peakMemoryBytes: null,
-        estimatedMemoryBytes: 0, tokensPerSecond: null, gflops: null, flopsPerIteration: 1e6, bytesPerIteration: 1, threads: 2, simdLevel: 'avx2',
-      }],
+      schemaVersion: 1,
+      suite: 's',
+      runId: 'x',
+      createdAt: 't',
+      config: { seed: 1 },
+      environment: {
+        cpuModel: 'c',
+        cpuCores: 2,
+        simdLevel: 'avx2',
+        totalMemoryBytes: 1,
+        freeMemoryBytes: 1,
+        os: 'l',
+        nodeVersion: 'v',
+        dilbenchVersion: '0',
+        gitCommit: null,
+        buildType: 'R',
+      },
+      results: [
+        {
+          implementation: 'flash',
+          device: 'cpu',
+          dtype: 'fp32',
+          batch: 1,
+          heads: 1,
+          kvHeads: 1,
+          headDim: 64,
+          seqLen: 64,
+          effectiveSeqLen: 64,
+          causal: false,
+          status: ok ? 'ok' : 'failed',
+          reason: ok ? null : 'kernel exploded',
+          samplesMs: ok ? [1, 2, 3] : [],
+          stats: null,
+          peakMemoryBytes: null,
+          estimatedMemoryBytes: 0,
+          tokensPerSecond: null,
+          gflops: null,
+          flopsPerIteration: 1e6,
+          bytesPerIteration: 1,
+          threads: 2,
+          simdLevel: 'avx2',
+        },
+      ],
     });
     const m = mergeRepetitions([mk(true), mk(false), mk(true)]);
     expect(m.results[0].status).toBe('ok');
     expect(m.results[0].repetitions!.map((r) => r.index)).toEqual([1, 3]);
-    expect(m.results[0].warnings?.join(' ')).toMatch(/1 of 3 repetitions did not run: kernel exploded/);
+    expect(m.results[0].warnings?.join(' ')).toMatch(
+      /1 of 3 repetitions did not run: kernel exploded/,
+    );
   });
 
   it('rejects a bad value naming the field', async () => {
-    await expect(runBenchmark({ suite: 'sequence-ranges', range: 'custom', customLengths: [128], repetitions: 0, outputDir: null })).rejects.toThrow(/repetitions/);
+    await expect(
+      runBenchmark({
+        suite: 'sequence-ranges',
+        range: 'custom',
+        customLengths: [128],
+        repetitions: 0,
+        outputDir: null,
+      }),
+    ).rejects.toThrow(/repetitions/);
   });
 
   it('real addon: each repetition in its own worker process, merged into one file (CLI)', () => {
@@ -96,8 +165,27 @@ describe('--repetitions', () => {
     dirs.push(dir);
     const out = execFileSync(
       process.execPath,
-      ['bin/dilbench.js', 'sequence-ranges', '--custom-lengths', '128', '--implementations', 'naive,flash', '--heads', '2', '--repetitions', '2',
-        '--max-time', '0.2', '--min-samples', '5', '--output-dir', dir, '--no-plots', '--json', '--quiet'],
+      [
+        'bin/dilbench.js',
+        'sequence-ranges',
+        '--custom-lengths',
+        '128',
+        '--implementations',
+        'naive,flash',
+        '--heads',
+        '2',
+        '--repetitions',
+        '2',
+        '--max-time',
+        '0.2',
+        '--min-samples',
+        '5',
+        '--output-dir',
+        dir,
+        '--no-plots',
+        '--json',
+        '--quiet',
+      ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     const file = JSON.parse(out) as ResultFile;
@@ -106,11 +194,15 @@ describe('--repetitions', () => {
     for (const r of file.results) {
       expect(r.status).toBe('ok');
       expect(r.repetitions).toHaveLength(2);
-      expect(r.repetitions!.every((x) => x.samplesMs.length >= 3 && x.interference !== undefined)).toBe(true);
+      expect(
+        r.repetitions!.every((x) => x.samplesMs.length >= 3 && x.interference !== undefined),
+      ).toBe(true);
     }
     expect(file.interference?.measuredPoints).toBe(2);
     const written = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(written).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(dir, written[0]), 'utf8')).results[0].repetitions).toHaveLength(2);
+    expect(
+      JSON.parse(readFileSync(join(dir, written[0]), 'utf8')).results[0].repetitions,
+    ).toHaveLength(2);
   });
 });

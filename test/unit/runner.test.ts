@@ -19,10 +19,18 @@ afterEach(() => {
 describe('suite runner', () => {
   it('records a failing point as failed and runs the rest', async () => {
     const binding = createFakeBinding({
-      failOn: (p) => (p.implementation === 'flash' && p.seqLen === 256 ? new CodedError('ERR_DILBENCH_INTERNAL', 'kernel exploded') : undefined),
+      failOn: (p) =>
+        p.implementation === 'flash' && p.seqLen === 256
+          ? new CodedError('ERR_DILBENCH_INTERNAL', 'kernel exploded')
+          : undefined,
     });
     const events: ProgressEvent[] = [];
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128,256,512', warmup: 1, runs: 3 });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128,256,512',
+      warmup: 1,
+      runs: 3,
+    });
     const file = await runSuite(sequenceRanges, options, {
       binding,
       rates: constantRate(1e10),
@@ -60,7 +68,14 @@ describe('suite runner', () => {
     expect(file.suite).toBe('sequence-ranges');
     expect(file.environment.simdLevel).toBe('avx2');
     expect(file.environment.dilbenchVersion).toBe('0.1.0');
-    expect(file.config).toMatchObject({ range: 'custom', lengths: [128, 256, 512], warmup: 1, runs: 3, threads: 2, implementations: ['naive', 'flash'] });
+    expect(file.config).toMatchObject({
+      range: 'custom',
+      lengths: [128, 256, 512],
+      warmup: 1,
+      runs: 3,
+      threads: 2,
+      implementations: ['naive', 'flash'],
+    });
 
     expect(events[0]).toMatchObject({ type: 'plan', total: 6, runnable: 6 });
     expect(events.filter((e) => e.type === 'point-end')).toHaveLength(6);
@@ -84,11 +99,22 @@ describe('suite runner', () => {
     expect(small.requestedBatch).toBeUndefined();
     // naive at 16K needs ~8 GiB of scores per batch element: batch 1 fits in 10 GiB
     expect(big).toMatchObject({ status: 'ok', batch: 1, requestedBatch: 4 });
-    expect(big.warnings?.[0]).toMatch(/^batch lowered from 4 to 1: at batch 4 needs 32\.\d GiB, budget 10\.0 GiB$/);
+    expect(big.warnings?.[0]).toMatch(
+      /^batch lowered from 4 to 1: at batch 4 needs 32\.\d GiB, budget 10\.0 GiB$/,
+    );
     expect(binding.sessions.map((p) => p.batch)).toEqual([4, 1]);
 
-    const tight = await runSuite(sequenceRanges, { ...options, memoryBudget: 2 * GiB }, { binding, rates: constantRate(1e15) });
-    expect(tight.results[1]).toMatchObject({ status: 'skipped', reason: 'needs 8.1 GiB, budget 2.0 GiB (at batch 1)', stats: null, peakMemoryBytes: null });
+    const tight = await runSuite(
+      sequenceRanges,
+      { ...options, memoryBudget: 2 * GiB },
+      { binding, rates: constantRate(1e15) },
+    );
+    expect(tight.results[1]).toMatchObject({
+      status: 'skipped',
+      reason: 'needs 8.1 GiB, budget 2.0 GiB (at batch 1)',
+      stats: null,
+      peakMemoryBytes: null,
+    });
     expect(tight.results[1].estimatedMemoryBytes).toBeGreaterThan(8 * GiB);
   });
 
@@ -99,8 +125,18 @@ describe('suite runner', () => {
         if (p.seqLen === 256) controller.abort();
       },
     });
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128,256,512', implementations: 'flash', warmup: 1, runs: 2 });
-    const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), signal: controller.signal });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128,256,512',
+      implementations: 'flash',
+      warmup: 1,
+      runs: 2,
+    });
+    const file = await runSuite(sequenceRanges, options, {
+      binding,
+      rates: constantRate(1e10),
+      signal: controller.signal,
+    });
     expect(file.interrupted).toBe(true);
     expect(file.results.map((r) => [r.seqLen, r.status])).toEqual([
       [128, 'ok'],
@@ -111,38 +147,72 @@ describe('suite runner', () => {
 
   it('rejects unknown implementations and native-invalid configs as ConfigError', async () => {
     const binding = createFakeBinding();
-    const bad = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', implementations: 'naive,turbo' });
-    await expect(runSuite(sequenceRanges, bad, { binding, rates: constantRate(1e10) })).rejects.toMatchObject({
+    const bad = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      implementations: 'naive,turbo',
+    });
+    await expect(
+      runSuite(sequenceRanges, bad, { binding, rates: constantRate(1e10) }),
+    ).rejects.toMatchObject({
       name: 'ConfigError',
       field: 'implementations',
       value: 'turbo',
       allowed: 'naive, flash',
     });
     const dim = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', headDim: 48 });
-    const err = await runSuite(sequenceRanges, dim, { binding, rates: constantRate(1e10) }).catch((e: unknown) => e);
+    const err = await runSuite(sequenceRanges, dim, { binding, rates: constantRate(1e10) }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).field).toBe('headDim');
-    const cuda = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', device: 'cuda' });
-    await expect(runSuite(sequenceRanges, cuda, { binding, rates: constantRate(1e10) })).rejects.toMatchObject({ field: 'device' });
+    const cuda = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      device: 'cuda',
+    });
+    await expect(
+      runSuite(sequenceRanges, cuda, { binding, rates: constantRate(1e10) }),
+    ).rejects.toMatchObject({ field: 'device' });
   });
 
   it('a default implementation that rejects the shape gets failed rows; a named one is a ConfigError', async () => {
     const binding = createFakeBinding({
       implementations: ['naive', 'flash', 'ring'],
       rejectPlan: (p) =>
-        p.implementation === 'ring' ? new CodedError('ERR_DILBENCH_INVALID_CONFIG', 'ringSize: must divide seqLen', 'ringSize') : undefined,
+        p.implementation === 'ring'
+          ? new CodedError(
+              'ERR_DILBENCH_INVALID_CONFIG',
+              'ringSize: must divide seqLen',
+              'ringSize',
+            )
+          : undefined,
     });
-    const all = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', warmup: 0, runs: 2 });
+    const all = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      warmup: 0,
+      runs: 2,
+    });
     const file = await runSuite(sequenceRanges, all, { binding, rates: constantRate(1e10) });
     expect(file.results.map((r) => [r.implementation, r.status])).toEqual([
       ['naive', 'ok'],
       ['flash', 'ok'],
       ['ring', 'failed'],
     ]);
-    expect(file.results[2]).toMatchObject({ errorCode: 'ERR_DILBENCH_INVALID_CONFIG', reason: 'ringSize: must divide seqLen' });
+    expect(file.results[2]).toMatchObject({
+      errorCode: 'ERR_DILBENCH_INVALID_CONFIG',
+      reason: 'ringSize: must divide seqLen',
+    });
 
-    const named = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', implementations: 'ring' });
-    await expect(runSuite(sequenceRanges, named, { binding, rates: constantRate(1e10) })).rejects.toMatchObject({
+    const named = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      implementations: 'ring',
+    });
+    await expect(
+      runSuite(sequenceRanges, named, { binding, rates: constantRate(1e10) }),
+    ).rejects.toMatchObject({
       name: 'ConfigError',
       field: 'ringSize',
     });
@@ -150,8 +220,18 @@ describe('suite runner', () => {
 
   it('on cuda, the default budget is half of the GPU memory and rows say cuda', async () => {
     const binding = createFakeBinding({ cudaMemoryBytes: 16 * GiB });
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '128', device: 'cuda', warmup: 0, runs: 2 });
-    const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), availableMemoryBytes: 100 * GiB });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '128',
+      device: 'cuda',
+      warmup: 0,
+      runs: 2,
+    });
+    const file = await runSuite(sequenceRanges, options, {
+      binding,
+      rates: constantRate(1e10),
+      availableMemoryBytes: 100 * GiB,
+    });
     expect(file.config.memoryBudgetBytes).toBe(8 * GiB);
     expect(file.results.map((r) => [r.implementation, r.device, r.status])).toEqual([
       ['naive', 'cuda', 'ok'],
@@ -163,10 +243,19 @@ describe('suite runner', () => {
   it('calibrates its rate model with a short real run when none is given', async () => {
     const binding = createFakeBinding({ rate: 1e9 });
     // flash at 4096 with 8 heads: 34 GFLOP per iteration at 1 GFLOP/s -> far over 5 s
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '4096', implementations: 'flash', maxRunSeconds: 5, warmup: 1, runs: 1 });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '4096',
+      implementations: 'flash',
+      maxRunSeconds: 5,
+      warmup: 1,
+      runs: 1,
+    });
     const file = await runSuite(sequenceRanges, options, { binding });
     expect(file.results[0].status).toBe('skipped');
-    expect(file.results[0].reason).toMatch(/^estimated \d+(\.\d)? s, limit 5\.0 s \(--max-run-seconds\)$/);
+    expect(file.results[0].reason).toMatch(
+      /^estimated \d+(\.\d)? s, limit 5\.0 s \(--max-run-seconds\)$/,
+    );
     expect(binding.sessions[0]).toMatchObject({ implementation: 'flash', seqLen: 1024, batch: 1 });
   });
 });
@@ -191,17 +280,42 @@ describe('runBenchmark', () => {
     expect(file.results).toHaveLength(4);
     const names = readdirSync(dir).sort();
     expect(names).toHaveLength(3);
-    const json = JSON.parse(readFileSync(join(dir, names.find((n) => n.endsWith('.json'))!), 'utf8'));
+    const json = JSON.parse(
+      readFileSync(
+        join(
+          dir,
+          names.find((n) => n.endsWith('.json'))!,
+        ),
+        'utf8',
+      ),
+    );
     expect(json.results.map((r: { seqLen: number }) => r.seqLen)).toEqual([128, 128, 256, 256]);
   });
 
   it('writes nothing with outputDir null and rejects bad options by name', async () => {
-    const file = await runBenchmark({ suite: 'sequence-ranges', range: 'custom', customLengths: '64', outputDir: null, binding: createFakeBinding(), rates: constantRate(1e10), runs: 2, warmup: 0 });
+    const file = await runBenchmark({
+      suite: 'sequence-ranges',
+      range: 'custom',
+      customLengths: '64',
+      outputDir: null,
+      binding: createFakeBinding(),
+      rates: constantRate(1e10),
+      runs: 2,
+      warmup: 0,
+    });
     expect(file.results).toHaveLength(2);
-    await expect(runBenchmark({ suite: 'sequence-ranges', heads: -1, binding: createFakeBinding() })).rejects.toMatchObject({ field: 'heads' });
-    await expect(runBenchmark({ suite: 'nope' as 'sequence-ranges', binding: createFakeBinding() })).rejects.toMatchObject({ field: 'suite' });
     await expect(
-      runBenchmark({ suite: 'sequence-ranges', batchsize: 2, binding: createFakeBinding() } as unknown as Parameters<typeof runBenchmark>[0]),
+      runBenchmark({ suite: 'sequence-ranges', heads: -1, binding: createFakeBinding() }),
+    ).rejects.toMatchObject({ field: 'heads' });
+    await expect(
+      runBenchmark({ suite: 'nope' as 'sequence-ranges', binding: createFakeBinding() }),
+    ).rejects.toMatchObject({ field: 'suite' });
+    await expect(
+      runBenchmark({
+        suite: 'sequence-ranges',
+        batchsize: 2,
+        binding: createFakeBinding(),
+      } as unknown as Parameters<typeof runBenchmark>[0]),
     ).rejects.toMatchObject({ field: 'batchsize' });
   });
 });
@@ -209,17 +323,45 @@ describe('runBenchmark', () => {
 describe('roofline', () => {
   it('places ok rows against a stored peak of the same threads and SIMD level only', async () => {
     const binding = createFakeBinding({ rate: 50e9 });
-    const options = sequenceRanges.parseOptions({ range: 'custom', customLengths: '256', implementations: 'flash', warmup: 0, runs: 2 });
-    const stored = { fmaGflops: 100, streamGBps: 10, threads: 2, simdLevel: 'avx2', durationSeconds: 1, measuredAt: '2026-01-01T00:00:00Z' };
-    const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), loadPeak: async () => stored });
-    expect(file.environment.peak).toEqual({ fmaGflops: 100, streamGBps: 10, threads: 2, simdLevel: 'avx2' });
+    const options = sequenceRanges.parseOptions({
+      range: 'custom',
+      customLengths: '256',
+      implementations: 'flash',
+      warmup: 0,
+      runs: 2,
+    });
+    const stored = {
+      fmaGflops: 100,
+      streamGBps: 10,
+      threads: 2,
+      simdLevel: 'avx2',
+      durationSeconds: 1,
+      measuredAt: '2026-01-01T00:00:00Z',
+    };
+    const file = await runSuite(sequenceRanges, options, {
+      binding,
+      rates: constantRate(1e10),
+      loadPeak: async () => stored,
+    });
+    expect(file.environment.peak).toEqual({
+      fmaGflops: 100,
+      streamGBps: 10,
+      threads: 2,
+      simdLevel: 'avx2',
+    });
     const r = file.results[0];
     expect(r.roofline?.pctOfPeakCompute).toBeCloseTo(r.gflops!, 6); // 100 GFLOP/s peak: % equals GFLOP/s
-    expect(r.roofline?.bound).toBe(r.flopsPerIteration / r.bytesPerIteration >= 10 ? 'compute' : 'memory');
+    expect(r.roofline?.bound).toBe(
+      r.flopsPerIteration / r.bytesPerIteration >= 10 ? 'compute' : 'memory',
+    );
     const { toMarkdown } = await import('../../src/reports/markdown.js');
     expect(toMarkdown(file)).toContain('| % of peak | Bound |');
 
-    const other = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10), loadPeak: async () => ({ ...stored, threads: 16 }) });
+    const other = await runSuite(sequenceRanges, options, {
+      binding,
+      rates: constantRate(1e10),
+      loadPeak: async () => ({ ...stored, threads: 16 }),
+    });
     expect(other.environment.peak).toBeUndefined();
     expect(other.results[0].roofline).toBeUndefined();
   });

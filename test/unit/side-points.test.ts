@@ -26,7 +26,14 @@ describe('compareSamples', () => {
 });
 
 describe('compareSidePoints', () => {
-  const point = (device: 'cpu' | 'cuda', dtype: 'fp32' | 'bf16', length: number, scale: number, mem: number, measure = 'total'): SidePoint => ({
+  const point = (
+    device: 'cpu' | 'cuda',
+    dtype: 'fp32' | 'bf16',
+    length: number,
+    scale: number,
+    mem: number,
+    measure = 'total',
+  ): SidePoint => ({
     side: { device, dtype },
     name: 'kv-cache',
     length,
@@ -51,7 +58,8 @@ describe('compareSidePoints', () => {
       ['device', 'cuda/fp32'],
       ['device', 'cuda/bf16'],
     ]);
-    const row = (i: number, length: number, measure: string) => c[i]!.rows.find((r) => r.seqLen === length && r.params?.measure === measure)!;
+    const row = (i: number, length: number, measure: string) =>
+      c[i]!.rows.find((r) => r.seqLen === length && r.params?.measure === measure)!;
     expect(row(0, 8, 'total').timeRatio).toBeCloseTo(0.25, 10);
     expect(row(0, 16, 'total').timeRatio).toBeCloseTo(0.5, 10);
     expect(row(0, 8, 'first-token').timeRatio).toBeCloseTo(0.1, 10);
@@ -64,6 +72,8 @@ describe('compareSidePoints', () => {
   });
 
   it('one side: nothing to compare', () => {
-    expect(compareSidePoints([point('cpu', 'fp32', 8, 1, 1)], { device: 'cpu', dtype: 'fp32' })).toEqual([]);
+    expect(
+      compareSidePoints([point('cpu', 'fp32', 8, 1, 1)], { device: 'cpu', dtype: 'fp32' }),
+    ).toEqual([]);
   });
 });

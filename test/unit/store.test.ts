@@ -87,10 +87,29 @@ export function sampleFile(): ResultFile {
       gitCommit: null,
       buildType: 'Release',
     },
-    config: { range: 'custom', implementations: ['naive', 'flash'], threads: 2, warmup: 1, runs: 3 },
+    config: {
+      range: 'custom',
+      implementations: ['naive', 'flash'],
+      threads: 2,
+      warmup: 1,
+      runs: 3,
+    },
     results: [
       row({}),
-      row({ implementation: 'naive', stats: { medianMs: 4, meanMs: 4, stdMs: 0.2, minMs: 3.8, maxMs: 4.2, p10Ms: 3.9, p90Ms: 4.1 }, tokensPerSecond: 256000, gflops: 536.9 }),
+      row({
+        implementation: 'naive',
+        stats: {
+          medianMs: 4,
+          meanMs: 4,
+          stdMs: 0.2,
+          minMs: 3.8,
+          maxMs: 4.2,
+          p10Ms: 3.9,
+          p90Ms: 4.1,
+        },
+        tokensPerSecond: 256000,
+        gflops: 536.9,
+      }),
       row({ seqLen: 2048, effectiveSeqLen: 2048 }),
       row({
         implementation: 'naive',
@@ -105,7 +124,18 @@ export function sampleFile(): ResultFile {
         tokensPerSecond: null,
         gflops: null,
       }),
-      row({ implementation: 'naive', seqLen: 49152, effectiveSeqLen: 49152, status: 'skipped', reason: 'needs 72.0 GiB, budget 2.0 GiB', samplesMs: [], stats: null, peakMemoryBytes: null, tokensPerSecond: null, gflops: null }),
+      row({
+        implementation: 'naive',
+        seqLen: 49152,
+        effectiveSeqLen: 49152,
+        status: 'skipped',
+        reason: 'needs 72.0 GiB, budget 2.0 GiB',
+        samplesMs: [],
+        stats: null,
+        peakMemoryBytes: null,
+        tokensPerSecond: null,
+        gflops: null,
+      }),
     ],
   };
 }
@@ -152,16 +182,26 @@ describe('result store', () => {
 
   it('markdown has the answer first, then the pivot, the table and the reasons', () => {
     const md = toMarkdown(sampleFile());
-    expect(md).toContain('| Length | Implementation | Batch | Median ms [95% CI] | Samples (stop) | Cold start ms | Peak memory | Tokens/s | GFLOP/s | Status |');
+    expect(md).toContain(
+      '| Length | Implementation | Batch | Median ms [95% CI] | Samples (stop) | Cold start ms | Peak memory | Tokens/s | GFLOP/s | Status |',
+    );
     // no bootstrap interval in this fixture: the p10-p90 range stands in
-    expect(md).toMatch(/\| 1K \(1024\) \| flash \| 1 \| 2\.00 \(p10-p90 1\.92-2\.08\) \| 3 \| - \| 5\.0 MiB \| 512\.0K \| 1074 \| ok \|/);
+    expect(md).toMatch(
+      /\| 1K \(1024\) \| flash \| 1 \| 2\.00 \(p10-p90 1\.92-2\.08\) \| 3 \| - \| 5\.0 MiB \| 512\.0K \| 1074 \| ok \|/,
+    );
     expect(md).toContain('## Median ms by implementation and length');
     expect(md).toContain('| Implementation | 1K | 2K | 49K |');
     // three samples each: too few to name a winner (a 95% interval of the median needs 6)
     expect(md).toContain('## Fastest exact attention per length');
-    expect(md.indexOf('## Fastest exact attention per length')).toBeLessThan(md.indexOf('## Median ms by implementation and length'));
-    expect(md.indexOf('## Median ms by implementation and length')).toBeLessThan(md.indexOf('## Results'));
-    expect(md).toMatch(/\| 1K \| not ranked: too few samples \(flash 3, naive 3; 6 needed for a 95% interval\) \|/);
+    expect(md.indexOf('## Fastest exact attention per length')).toBeLessThan(
+      md.indexOf('## Median ms by implementation and length'),
+    );
+    expect(md.indexOf('## Median ms by implementation and length')).toBeLessThan(
+      md.indexOf('## Results'),
+    );
+    expect(md).toMatch(
+      /\| 1K \| not ranked: too few samples \(flash 3, naive 3; 6 needed for a 95% interval\) \|/,
+    );
     expect(md).toContain('skipped: needs 72.0 GiB, budget 2.0 GiB');
     expect(md).toContain('49K (49152)');
     expect(md).toContain('failed: out of memory');

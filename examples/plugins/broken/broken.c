@@ -17,7 +17,8 @@
 #define PLUGIN_ABI_MAJOR DILBENCH_PLUGIN_ABI_MAJOR
 #endif
 
-static int run_broken(void* user, const dilbench_problem* p, const dilbench_tensors* t, char* err, size_t err_len) {
+static int run_broken(void* user, const dilbench_problem* p, const dilbench_tensors* t, char* err,
+                      size_t err_len) {
   (void)user;
   (void)err;
   (void)err_len;
@@ -50,7 +51,8 @@ static size_t workspace(void* user, const dilbench_problem* p) {
 /* its own counts: dense attention's 4 * B * H * N^2 * D flops, q, k, v read and o written once */
 static int counts(void* user, const dilbench_problem* p, dilbench_counts* out) {
   (void)user;
-  const double n = (double)p->seq_len, bh = (double)(p->batch * p->heads), bkv = (double)(p->batch * p->kv_heads);
+  const double n = (double)p->seq_len, bh = (double)(p->batch * p->heads),
+               bkv = (double)(p->batch * p->kv_heads);
   out->flops = 4.0 * bh * n * n * (double)p->head_dim;
   out->bytes_moved = 4.0 * (2.0 * bh + 2.0 * bkv) * n * (double)p->head_dim;
   return 0;
@@ -61,8 +63,17 @@ static int counts(void* user, const dilbench_problem* p, dilbench_counts* out) {
 #endif
 
 static const dilbench_kernel kKernels[] = {{
-    sizeof(dilbench_kernel), KERNEL_NAME, "cpu", DILBENCH_DTYPE_FP32, KERNEL_FUNCTION, "a broken plugin (tests)",
-    NULL, workspace, run_broken, COUNTS, NULL,
+    sizeof(dilbench_kernel),
+    KERNEL_NAME,
+    "cpu",
+    DILBENCH_DTYPE_FP32,
+    KERNEL_FUNCTION,
+    "a broken plugin (tests)",
+    NULL,
+    workspace,
+    run_broken,
+    COUNTS,
+    NULL,
 }};
 
 static const dilbench_plugin kPlugin = {

@@ -3,7 +3,8 @@
  * is the plugin ABI, not speed. Build: cmake -S . -B build && cmake --build build */
 #include "dense_core.h"
 
-static int run_dense(void* user, const dilbench_problem* p, const dilbench_tensors* t, char* err, size_t err_len) {
+static int run_dense(void* user, const dilbench_problem* p, const dilbench_tensors* t, char* err,
+                     size_t err_len) {
   (void)user;
   if (p->dtype != DILBENCH_FP32) {
     if (err_len) strncpy(err, "only fp32 is supported", err_len);
@@ -15,7 +16,8 @@ static int run_dense(void* user, const dilbench_problem* p, const dilbench_tenso
 
 /* The kv-cache function computed in one pass: its output rows are those of a prompt of prompt_len
  * tokens (dilbench passes the resolved split) followed by new_tokens decode steps. */
-static int run_kv_cache(void* user, const dilbench_problem* p, const dilbench_tensors* t, char* err, size_t err_len) {
+static int run_kv_cache(void* user, const dilbench_problem* p, const dilbench_tensors* t, char* err,
+                        size_t err_len) {
   (void)user;
   if (p->dtype != DILBENCH_FP32) {
     if (err_len) strncpy(err, "only fp32 is supported", err_len);
@@ -32,15 +34,20 @@ static size_t workspace_dense(void* user, const dilbench_problem* p) {
 
 static const dilbench_kernel kKernels[] = {
     {sizeof(dilbench_kernel), "c-dense", "cpu", DILBENCH_DTYPE_FP32, "dense",
-     "plain C dense attention, one row at a time (examples/plugins/c-dense)", NULL, workspace_dense, run_dense, NULL,
-     NULL},
+     "plain C dense attention, one row at a time (examples/plugins/c-dense)", NULL, workspace_dense,
+     run_dense, NULL, NULL},
     {sizeof(dilbench_kernel), "c-kv-cache", "cpu", DILBENCH_DTYPE_FP32, "kv-cache",
      "the kv-cache function's output rows in one pass (examples/plugins/c-dense)", NULL, workspace_dense,
      run_kv_cache, NULL, NULL},
 };
 
 static const dilbench_plugin kPlugin = {
-    sizeof(dilbench_plugin), DILBENCH_PLUGIN_ABI_MAJOR, DILBENCH_PLUGIN_ABI_MINOR, "c-dense-example", 2, kKernels,
+    sizeof(dilbench_plugin),
+    DILBENCH_PLUGIN_ABI_MAJOR,
+    DILBENCH_PLUGIN_ABI_MINOR,
+    "c-dense-example",
+    2,
+    kKernels,
 };
 
 DILBENCH_PLUGIN_EXPORT const dilbench_plugin* dilbench_plugin_init(uint32_t host_major, uint32_t host_minor) {

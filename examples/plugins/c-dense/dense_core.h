@@ -9,7 +9,8 @@
 /* o = softmax(q k^T * scale) v per (batch, head), fp32; acc: head_dim floats of workspace.
  * Not causal: rows before `prefix` see keys [0, prefix), later rows keys [0, i] (prefix = seq_len:
  * dense attention; prefix = prompt_len: the kv-cache function's prefix-LM rows). Causal: [0, i]. */
-static void dense_attention_f32(const dilbench_problem* p, const dilbench_tensors* t, float scale, int64_t prefix) {
+static void dense_attention_f32(const dilbench_problem* p, const dilbench_tensors* t, float scale,
+                                int64_t prefix) {
   const int64_t B = p->batch, H = p->heads, KH = p->kv_heads, N = p->seq_len, D = p->head_dim;
   const int64_t group = H / KH;
   const float* q = (const float*)t->q;

@@ -12,8 +12,8 @@ namespace {
 
 constexpr int kMaxHeadDim = 256;
 
-__global__ void denseRows(const float* q, const float* k, const float* v, float* o, int64_t H, int64_t KH, int64_t N,
-                          int64_t D, int causal, float scale, int64_t rows) {
+__global__ void denseRows(const float* q, const float* k, const float* v, float* o, int64_t H, int64_t KH,
+                          int64_t N, int64_t D, int causal, float scale, int64_t rows) {
   const int64_t row = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // over batch * heads * N
   if (row >= rows) return;
   const int64_t i = row % N, bh = row / N, h = bh % H, b = bh / H;
@@ -47,8 +47,8 @@ int runDense(void*, const dilbench_problem* p, const dilbench_tensors* t, char* 
   const unsigned blocks = static_cast<unsigned>((rows + threads - 1) / threads);
   denseRows<<<blocks, threads, 0, static_cast<cudaStream_t>(t->stream)>>>(
       static_cast<const float*>(t->q), static_cast<const float*>(t->k), static_cast<const float*>(t->v),
-      static_cast<float*>(t->o), p->heads, p->kv_heads, p->seq_len, p->head_dim, p->causal, static_cast<float>(p->scale),
-      rows);
+      static_cast<float*>(t->o), p->heads, p->kv_heads, p->seq_len, p->head_dim, p->causal,
+      static_cast<float>(p->scale), rows);
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) {
     snprintf(err, errLen, "launch failed: %s", cudaGetErrorString(e));
@@ -58,13 +58,26 @@ int runDense(void*, const dilbench_problem* p, const dilbench_tensors* t, char* 
 }
 
 const dilbench_kernel kKernels[] = {{
-    sizeof(dilbench_kernel), "cuda-dense", "cuda", DILBENCH_DTYPE_FP32, "dense",
-    "one thread per query row, online softmax (examples/plugins/cuda-dense)", nullptr, nullptr, runDense, nullptr,
+    sizeof(dilbench_kernel),
+    "cuda-dense",
+    "cuda",
+    DILBENCH_DTYPE_FP32,
+    "dense",
+    "one thread per query row, online softmax (examples/plugins/cuda-dense)",
+    nullptr,
+    nullptr,
+    runDense,
+    nullptr,
     nullptr,
 }};
 
 const dilbench_plugin kPlugin = {
-    sizeof(dilbench_plugin), DILBENCH_PLUGIN_ABI_MAJOR, DILBENCH_PLUGIN_ABI_MINOR, "cuda-dense-example", 1, kKernels,
+    sizeof(dilbench_plugin),
+    DILBENCH_PLUGIN_ABI_MAJOR,
+    DILBENCH_PLUGIN_ABI_MINOR,
+    "cuda-dense-example",
+    1,
+    kKernels,
 };
 
 }  // namespace

@@ -41,7 +41,8 @@ __device__ float blockSum(float v, float* shared32) {
 }
 
 // 16 bytes of T as floats.
-template <class T> struct Vec {
+template <class T>
+struct Vec {
   static constexpr int N = 16 / sizeof(T);
 };
 template <class T>
@@ -77,8 +78,9 @@ __device__ __forceinline__ void unpack16<__nv_bfloat16>(const uint4& r, float (&
 // ---- embedding ----------------------------------------------------------------------------------
 
 template <class T>
-__global__ void embedKernel(const int32_t* __restrict__ tokens, int64_t n, int64_t pos0, const T* __restrict__ wte,
-                            int64_t vocab, const T* __restrict__ wpe, int64_t E, float* __restrict__ x) {
+__global__ void embedKernel(const int32_t* __restrict__ tokens, int64_t n, int64_t pos0,
+                            const T* __restrict__ wte, int64_t vocab, const T* __restrict__ wpe, int64_t E,
+                            float* __restrict__ x) {
   for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
     const int64_t tok = tokens[i];
     float* xr = x + i * E;
@@ -122,11 +124,12 @@ __global__ void normKernel(const float* __restrict__ x, int64_t n, int64_t E, co
 
 // ---- rope ---------------------------------------------------------------------------------------
 
-__global__ void ropeKernel(float* __restrict__ x, int64_t ld, int64_t n, int64_t heads, int64_t D, int64_t pos0,
-                           const double* __restrict__ invFreq) {
+__global__ void ropeKernel(float* __restrict__ x, int64_t ld, int64_t n, int64_t heads, int64_t D,
+                           int64_t pos0, const double* __restrict__ invFreq) {
   const int64_t half = D / 2;
   const int64_t total = n * heads * half;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+       t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t j = t % half;
     const int64_t h = (t / half) % heads;
     const int64_t i = t / (half * heads);
@@ -144,10 +147,12 @@ __global__ void ropeKernel(float* __restrict__ x, int64_t ld, int64_t n, int64_t
 // ---- activations --------------------------------------------------------------------------------
 
 template <class T>
-__global__ void activateKernel(int act, const float* __restrict__ f, int64_t n, int64_t I, T* __restrict__ out) {
+__global__ void activateKernel(int act, const float* __restrict__ f, int64_t n, int64_t I,
+                               T* __restrict__ out) {
   const int64_t F = act == static_cast<int>(Act::SwiGLU) ? 2 * I : I;
   const int64_t total = n * I;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+       t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = t / I, j = t % I;
     const float v = f[i * F + j];
     float y;
@@ -171,10 +176,10 @@ constexpr int kTile = 64, kTileK = 16, kGemmThreads = 256;
 // C tile 64 x 64 per block; thread (tx, ty) of 16 x 16 owns rows ty + 16 r, columns tx + 16 c.
 // A and W tiles are converted to fp32 in shared memory (k-major, padded).
 template <class T>
-__global__ void __launch_bounds__(kGemmThreads) gemmTiledKernel(int64_t M, int64_t N, int64_t K, const T* __restrict__ A,
-                                                               int64_t lda, const T* __restrict__ W,
-                                                               const float* __restrict__ bias, float* __restrict__ C,
-                                                               int64_t ldc, int accumulate) {
+__global__ void __launch_bounds__(kGemmThreads)
+    gemmTiledKernel(int64_t M, int64_t N, int64_t K, const T* __restrict__ A, int64_t lda,
+                    const T* __restrict__ W, const float* __restrict__ bias, float* __restrict__ C,
+                    int64_t ldc, int accumulate) {
   __shared__ float As[kTileK][kTile + 4];
   __shared__ float Ws[kTileK][kTile + 4];
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
@@ -226,9 +231,9 @@ constexpr int kGemvWarps = 8;
 // out[n] = dot(a, W[n, :]) (+ bias, += out): one warp per row n; Vectorized: 16-byte loads of a
 // and of the row (K % Vec::N == 0 and both 16-byte aligned, checked by the launcher).
 template <class T, bool Vectorized>
-__global__ void __launch_bounds__(kGemvWarps * 32) gemvKernel(int64_t N, int64_t K, const T* __restrict__ a,
-                                                             const T* __restrict__ W, const float* __restrict__ bias,
-                                                             float* __restrict__ C, int accumulate) {
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemvKernel(int64_t N, int64_t K, const T* __restrict__ a, const T* __restrict__ W,
+               const float* __restrict__ bias, float* __restrict__ C, int accumulate) {
   const int lane = threadIdx.x & 31;
   const int64_t n = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   if (n >= N) return;  // the whole warp leaves together: n is uniform in a warp
@@ -261,10 +266,11 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemvKernel(int64_t N, int64_t
 // ---- head layouts -------------------------------------------------------------------------------
 
 template <class T>
-__global__ void scatterHeadsKernel(const float* __restrict__ src, int64_t ld, int64_t n, int64_t heads, int64_t D,
-                                   T* __restrict__ dst, int64_t rowsPerHead, int64_t row0) {
+__global__ void scatterHeadsKernel(const float* __restrict__ src, int64_t ld, int64_t n, int64_t heads,
+                                   int64_t D, T* __restrict__ dst, int64_t rowsPerHead, int64_t row0) {
   const int64_t total = n * heads * D;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+       t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t d = t % D, h = (t / D) % heads, i = t / (D * heads);
     dst[(h * rowsPerHead + row0 + i) * D + d] = fromF<T>(src[i * ld + h * D + d]);
   }
@@ -274,7 +280,8 @@ template <class T>
 __global__ void gatherHeadsKernel(const T* __restrict__ src, int64_t rowsPerHead, int64_t row0, int64_t n,
                                   int64_t heads, int64_t D, T* __restrict__ dst) {
   const int64_t total = n * heads * D;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+       t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t d = t % D, h = (t / D) % heads, i = t / (D * heads);
     dst[t] = src[(h * rowsPerHead + row0 + i) * D + d];
   }
@@ -350,8 +357,8 @@ __device__ __forceinline__ void better(float& bv, int64_t& bi, float v, int64_t 
   }
 }
 
-__global__ void __launch_bounds__(kArgmaxThreads) argmaxKernel(const float* __restrict__ v, int64_t n,
-                                                              int32_t* __restrict__ out) {
+__global__ void __launch_bounds__(kArgmaxThreads)
+    argmaxKernel(const float* __restrict__ v, int64_t n, int32_t* __restrict__ out) {
   __shared__ float sv[32];
   __shared__ long long si[32];
   float bv = -INFINITY;
@@ -390,8 +397,8 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) ==
 bool validType(ElemType t) { return t == ElemType::F32 || t == ElemType::F16 || t == ElemType::BF16; }
 
 template <class T>
-const char* gemmT(int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W, const float* bias,
-                  float* C, int64_t ldc, bool accumulate, cudaStream_t st) {
+const char* gemmT(int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W,
+                  const float* bias, float* C, int64_t ldc, bool accumulate, cudaStream_t st) {
   const T* a = static_cast<const T*>(A);
   const T* w = static_cast<const T*>(W);
   if (M == 1) {
@@ -422,8 +429,8 @@ const char* rowAttnT(const RowAttnArgs& a) {
 
 }  // namespace
 
-const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0, const void* wte, int64_t vocab,
-                      const void* wpe, int64_t E, float* x, void* stream) {
+const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0, const void* wte,
+                      int64_t vocab, const void* wpe, int64_t E, float* x, void* stream) {
   if (!validType(t)) return "embedRows: bad element type";
   if (!tokens || !wte || !x || n < 1 || E < 1 || vocab < 1 || pos0 < 0) return "embedRows: bad arguments";
   const unsigned blocks = static_cast<unsigned>(n < 65535 ? n : 65535);
@@ -438,8 +445,9 @@ const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0
                                                   static_cast<const __half*>(wpe), E, x);
       break;
     default:
-      embedKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(tokens, n, pos0, static_cast<const __nv_bfloat16*>(wte),
-                                                         vocab, static_cast<const __nv_bfloat16*>(wpe), E, x);
+      embedKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(tokens, n, pos0,
+                                                         static_cast<const __nv_bfloat16*>(wte), vocab,
+                                                         static_cast<const __nv_bfloat16*>(wpe), E, x);
   }
   return lastLaunchError();
 }
@@ -458,17 +466,19 @@ const char* normRows(const float* x, int64_t n, int64_t E, const float* gamma, c
       normKernel<__half><<<blocks, 256, 0, st>>>(x, n, E, gamma, beta, eps, static_cast<__half*>(y));
       break;
     default:
-      normKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(x, n, E, gamma, beta, eps, static_cast<__nv_bfloat16*>(y));
+      normKernel<__nv_bfloat16>
+          <<<blocks, 256, 0, st>>>(x, n, E, gamma, beta, eps, static_cast<__nv_bfloat16*>(y));
   }
   return lastLaunchError();
 }
 
-const char* ropeRows(float* x, int64_t ld, int64_t n, int64_t heads, int64_t D, int64_t pos0, const double* invFreq,
-                     void* stream) {
+const char* ropeRows(float* x, int64_t ld, int64_t n, int64_t heads, int64_t D, int64_t pos0,
+                     const double* invFreq, void* stream) {
   if (!x || !invFreq || n < 1 || heads < 1 || D < 2 || D % 2 || ld < heads * D || pos0 < 0) {
     return "ropeRows: bad arguments";
   }
-  ropeKernel<<<blocksFor(n * heads * (D / 2), 256), 256, 0, asStream(stream)>>>(x, ld, n, heads, D, pos0, invFreq);
+  ropeKernel<<<blocksFor(n * heads * (D / 2), 256), 256, 0, asStream(stream)>>>(x, ld, n, heads, D, pos0,
+                                                                                invFreq);
   return lastLaunchError();
 }
 
@@ -480,8 +490,12 @@ const char* activateRows(Act act, const float* f, int64_t n, int64_t I, ElemType
   cudaStream_t st = asStream(stream);
   const int a = static_cast<int>(act);
   switch (t) {
-    case ElemType::F32: activateKernel<float><<<blocks, 256, 0, st>>>(a, f, n, I, static_cast<float*>(out)); break;
-    case ElemType::F16: activateKernel<__half><<<blocks, 256, 0, st>>>(a, f, n, I, static_cast<__half*>(out)); break;
+    case ElemType::F32:
+      activateKernel<float><<<blocks, 256, 0, st>>>(a, f, n, I, static_cast<float*>(out));
+      break;
+    case ElemType::F16:
+      activateKernel<__half><<<blocks, 256, 0, st>>>(a, f, n, I, static_cast<__half*>(out));
+      break;
     default:
       activateKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(a, f, n, I, static_cast<__nv_bfloat16*>(out));
   }
@@ -492,7 +506,8 @@ const char* gemm(ElemType t, int64_t M, int64_t N, int64_t K, const void* A, int
                  const float* bias, float* C, int64_t ldc, bool accumulate, void* stream) {
   if (!validType(t)) return "gemm: bad element type";
   if (!A || !W || !C || M < 1 || N < 1 || K < 1 || lda < K || ldc < N) return "gemm: bad arguments";
-  if ((N + kTile - 1) / kTile > 0x7fffffff || (M + kTile - 1) / kTile > 65535) return "gemm: matrix too large";
+  if ((N + kTile - 1) / kTile > 0x7fffffff || (M + kTile - 1) / kTile > 65535)
+    return "gemm: matrix too large";
   cudaStream_t st = asStream(stream);
   switch (t) {
     case ElemType::F32: return gemmT<float>(M, N, K, A, lda, W, bias, C, ldc, accumulate, st);
@@ -501,8 +516,8 @@ const char* gemm(ElemType t, int64_t M, int64_t N, int64_t K, const void* A, int
   }
 }
 
-const char* scatterHeads(ElemType t, const float* src, int64_t ld, int64_t n, int64_t heads, int64_t D, void* dst,
-                         int64_t rowsPerHead, int64_t row0, void* stream) {
+const char* scatterHeads(ElemType t, const float* src, int64_t ld, int64_t n, int64_t heads, int64_t D,
+                         void* dst, int64_t rowsPerHead, int64_t row0, void* stream) {
   if (!validType(t)) return "scatterHeads: bad element type";
   if (!src || !dst || n < 1 || heads < 1 || D < 1 || ld < heads * D || row0 < 0 || row0 + n > rowsPerHead) {
     return "scatterHeads: bad arguments";
@@ -511,21 +526,22 @@ const char* scatterHeads(ElemType t, const float* src, int64_t ld, int64_t n, in
   cudaStream_t st = asStream(stream);
   switch (t) {
     case ElemType::F32:
-      scatterHeadsKernel<float><<<blocks, 256, 0, st>>>(src, ld, n, heads, D, static_cast<float*>(dst), rowsPerHead, row0);
+      scatterHeadsKernel<float>
+          <<<blocks, 256, 0, st>>>(src, ld, n, heads, D, static_cast<float*>(dst), rowsPerHead, row0);
       break;
     case ElemType::F16:
-      scatterHeadsKernel<__half><<<blocks, 256, 0, st>>>(src, ld, n, heads, D, static_cast<__half*>(dst), rowsPerHead,
-                                                         row0);
+      scatterHeadsKernel<__half>
+          <<<blocks, 256, 0, st>>>(src, ld, n, heads, D, static_cast<__half*>(dst), rowsPerHead, row0);
       break;
     default:
-      scatterHeadsKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(src, ld, n, heads, D, static_cast<__nv_bfloat16*>(dst),
-                                                                rowsPerHead, row0);
+      scatterHeadsKernel<__nv_bfloat16>
+          <<<blocks, 256, 0, st>>>(src, ld, n, heads, D, static_cast<__nv_bfloat16*>(dst), rowsPerHead, row0);
   }
   return lastLaunchError();
 }
 
-const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_t row0, int64_t n, int64_t heads,
-                        int64_t D, void* dst, void* stream) {
+const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_t row0, int64_t n,
+                        int64_t heads, int64_t D, void* dst, void* stream) {
   if (!validType(t)) return "gatherHeads: bad element type";
   if (!src || !dst || n < 1 || heads < 1 || D < 1 || row0 < 0 || row0 + n > rowsPerHead) {
     return "gatherHeads: bad arguments";
@@ -534,16 +550,17 @@ const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_
   cudaStream_t st = asStream(stream);
   switch (t) {
     case ElemType::F32:
-      gatherHeadsKernel<float><<<blocks, 256, 0, st>>>(static_cast<const float*>(src), rowsPerHead, row0, n, heads, D,
-                                                       static_cast<float*>(dst));
+      gatherHeadsKernel<float><<<blocks, 256, 0, st>>>(static_cast<const float*>(src), rowsPerHead, row0, n,
+                                                       heads, D, static_cast<float*>(dst));
       break;
     case ElemType::F16:
-      gatherHeadsKernel<__half><<<blocks, 256, 0, st>>>(static_cast<const __half*>(src), rowsPerHead, row0, n, heads,
-                                                        D, static_cast<__half*>(dst));
+      gatherHeadsKernel<__half><<<blocks, 256, 0, st>>>(static_cast<const __half*>(src), rowsPerHead, row0, n,
+                                                        heads, D, static_cast<__half*>(dst));
       break;
     default:
-      gatherHeadsKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(static_cast<const __nv_bfloat16*>(src), rowsPerHead,
-                                                               row0, n, heads, D, static_cast<__nv_bfloat16*>(dst));
+      gatherHeadsKernel<__nv_bfloat16><<<blocks, 256, 0, st>>>(static_cast<const __nv_bfloat16*>(src),
+                                                               rowsPerHead, row0, n, heads, D,
+                                                               static_cast<__nv_bfloat16*>(dst));
   }
   return lastLaunchError();
 }
@@ -552,8 +569,10 @@ const char* attendRows(const RowAttnArgs& a) {
   if (!validType(a.dtype)) return "attendRows: bad element type";
   if (!a.q || !a.k || !a.v || !a.o) return "attendRows: null tensor";
   if (a.headDim < 1 || a.headDim > kRowAttnMaxHeadDim) return "attendRows: headDim must be in 1..256";
-  if (a.heads < 1 || a.kvHeads < 1 || a.heads % a.kvHeads) return "attendRows: heads must be a multiple of kvHeads";
-  if (a.nq < 1 || a.qRow0 < 0 || a.qRow0 + a.nq > a.qRowsPerHead || a.qPos0 < 0) return "attendRows: bad query rows";
+  if (a.heads < 1 || a.kvHeads < 1 || a.heads % a.kvHeads)
+    return "attendRows: heads must be a multiple of kvHeads";
+  if (a.nq < 1 || a.qRow0 < 0 || a.qRow0 + a.nq > a.qRowsPerHead || a.qPos0 < 0)
+    return "attendRows: bad query rows";
   if (a.kvLen < 1 || a.kvLen > a.kvRowsPerHead) return "attendRows: bad kv length";
   if (!(a.scale > 0.f)) return "attendRows: scale must be > 0";
   if ((a.nq * a.heads + kRowAttnWarps - 1) / kRowAttnWarps > 0x7fffffff) return "attendRows: too many rows";

@@ -20,8 +20,8 @@ enum class Act { Gelu = 0, Relu = 1, SwiGLU = 2 };
 
 // x[i, :] = wte[tokens[i], :] (+ wpe[pos0 + i, :] when wpe is not null); wte [vocab, E] and
 // wpe of type t, x fp32 [n, E]. tokens are device int32; an id outside [0, vocab) gives a NaN row.
-const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0, const void* wte, int64_t vocab,
-                      const void* wpe, int64_t E, float* x, void* stream);
+const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0, const void* wte,
+                      int64_t vocab, const void* wpe, int64_t E, float* x, void* stream);
 
 // y[i, :] = norm(x[i, :]) for n rows of E (fp32 in): LayerNorm (gamma, beta) or RMSNorm (beta
 // null), eps inside the square root; y of type outType.
@@ -30,8 +30,8 @@ const char* normRows(const float* x, int64_t n, int64_t E, const float* gamma, c
 
 // Rotate-half rope in place on heads [0, heads) of n fp32 rows (row stride ld, head h at column
 // h * D): pairs (j, j + D/2) turn by (pos0 + i) * invFreq[j] (double, D/2 entries).
-const char* ropeRows(float* x, int64_t ld, int64_t n, int64_t heads, int64_t D, int64_t pos0, const double* invFreq,
-                     void* stream);
+const char* ropeRows(float* x, int64_t ld, int64_t n, int64_t heads, int64_t D, int64_t pos0,
+                     const double* invFreq, void* stream);
 
 // out [n, I] (type t) = act(f) for f fp32 [n, F] (F = I; swiglu: F = 2I, silu(gate) * up).
 const char* activateRows(Act act, const float* f, int64_t n, int64_t I, ElemType t, void* out, void* stream);
@@ -45,11 +45,11 @@ const char* gemm(ElemType t, int64_t M, int64_t N, int64_t K, const void* A, int
 
 // dst[h, row0 + i, :] = src[i, h * D .. h * D + D) for h < heads, i < n: fp32 rows (stride ld)
 // into a head-major tensor of type t with rowsPerHead rows per head.
-const char* scatterHeads(ElemType t, const float* src, int64_t ld, int64_t n, int64_t heads, int64_t D, void* dst,
-                         int64_t rowsPerHead, int64_t row0, void* stream);
+const char* scatterHeads(ElemType t, const float* src, int64_t ld, int64_t n, int64_t heads, int64_t D,
+                         void* dst, int64_t rowsPerHead, int64_t row0, void* stream);
 // dst[i, h * D + d] (type t, [n, heads * D]) = src[h, row0 + i, d] (type t, rowsPerHead rows per head).
-const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_t row0, int64_t n, int64_t heads,
-                        int64_t D, void* dst, void* stream);
+const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_t row0, int64_t n,
+                        int64_t heads, int64_t D, void* dst, void* stream);
 
 // Attention of nq query rows against a cache, one warp per (row, head), online softmax in fp32:
 // the fallback where the flash / decode kernels do not support the head dimension or the

@@ -92,11 +92,15 @@ struct Dev {
     cudaFree(stage);
     return out;
   }
-  template <class U> U* as() const { return static_cast<U*>(p); }
+  template <class U>
+  U* as() const {
+    return static_cast<U*>(p);
+  }
 };
 
 // relL2 of got against want; a non-finite value anywhere fails.
-void report(const std::string& what, const std::vector<float>& got, const std::vector<double>& want, double tol) {
+void report(const std::string& what, const std::vector<float>& got, const std::vector<double>& want,
+            double tol) {
   double num = 0, den = 0;
   bool finite = got.size() == want.size();
   for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
@@ -108,15 +112,16 @@ void report(const std::string& what, const std::vector<float>& got, const std::v
   const bool ok = finite && e <= tol;
   ++cases;
   if (!ok) ++failures;
-  std::printf("%s %s: relL2 %.3e (tol %.0e)%s\n", ok ? "PASS" : "FAIL", what.c_str(), e, tol, finite ? "" : " non-finite");
+  std::printf("%s %s: relL2 %.3e (tol %.0e)%s\n", ok ? "PASS" : "FAIL", what.c_str(), e, tol,
+              finite ? "" : " non-finite");
 }
 
 // Tolerance of an output stored in t (its rounding), after fp32 accumulation.
 double tolFor(ElemType out) { return out == ElemType::F32 ? 2e-6 : out == ElemType::F16 ? 1e-3 : 8e-3; }
 
 void checkGemm(ElemType t, int64_t M, int64_t N, int64_t K, int64_t lda, bool bias, bool accumulate) {
-  Dev A(static_cast<size_t>((M - 1) * lda + K), t), W(static_cast<size_t>(N * K), t), B(static_cast<size_t>(N), ElemType::F32),
-      C(static_cast<size_t>(M * N), ElemType::F32);
+  Dev A(static_cast<size_t>((M - 1) * lda + K), t), W(static_cast<size_t>(N * K), t),
+      B(static_cast<size_t>(N), ElemType::F32), C(static_cast<size_t>(M * N), ElemType::F32);
   const auto a = A.set(randn(A.n)), w = W.set(randn(W.n, 0.1f)), b = B.set(randn(B.n));
   const auto c0 = accumulate ? C.set(randn(C.n)) : std::vector<float>(C.n, 0.f);
   std::vector<double> want(C.n);
@@ -127,15 +132,18 @@ void checkGemm(ElemType t, int64_t M, int64_t N, int64_t K, int64_t lda, bool bi
       want[m * N + n] = s + (accumulate ? c0[m * N + n] : 0.0);
     }
   char what[160];
-  std::snprintf(what, sizeof what, "gemm %s M%lld N%lld K%lld lda%lld%s%s", name(t), (long long)M, (long long)N, (long long)K,
-                (long long)lda, bias ? " bias" : "", accumulate ? " +=" : "");
-  if (launched(mk::gemm(t, M, N, K, A.p, lda, W.p, bias ? B.as<float>() : nullptr, C.as<float>(), N, accumulate, nullptr), what)) {
+  std::snprintf(what, sizeof what, "gemm %s M%lld N%lld K%lld lda%lld%s%s", name(t), (long long)M,
+                (long long)N, (long long)K, (long long)lda, bias ? " bias" : "", accumulate ? " +=" : "");
+  if (launched(mk::gemm(t, M, N, K, A.p, lda, W.p, bias ? B.as<float>() : nullptr, C.as<float>(), N,
+                        accumulate, nullptr),
+               what)) {
     report(what, C.get(), want, 1e-5);
   }
 }
 
 void checkNorm(ElemType out, bool layer, int64_t n, int64_t E) {
-  Dev X(static_cast<size_t>(n * E), ElemType::F32), G(E, ElemType::F32), Bt(E, ElemType::F32), Y(static_cast<size_t>(n * E), out);
+  Dev X(static_cast<size_t>(n * E), ElemType::F32), G(E, ElemType::F32), Bt(E, ElemType::F32),
+      Y(static_cast<size_t>(n * E), out);
   auto x = X.set(randn(X.n, 3.f));
   for (int64_t i = 0; i < n * E; i += 7) x[i] += 2.f;  // a non-zero mean
   X.set(x);
@@ -150,11 +158,14 @@ void checkNorm(ElemType out, bool layer, int64_t n, int64_t E) {
     }
     for (int64_t k = 0; k < E; ++k) ss += (x[i * E + k] - mean) * (x[i * E + k] - mean);
     const double r = 1 / std::sqrt(ss / E + eps);
-    for (int64_t k = 0; k < E; ++k) want[i * E + k] = (x[i * E + k] - mean) * r * g[k] + (layer ? bt[k] : 0.0);
+    for (int64_t k = 0; k < E; ++k)
+      want[i * E + k] = (x[i * E + k] - mean) * r * g[k] + (layer ? bt[k] : 0.0);
   }
-  const std::string what = std::string("norm ") + (layer ? "layer" : "rms") + " -> " + name(out) + " n" + std::to_string(n) +
-                           " E" + std::to_string(E);
-  if (launched(mk::normRows(X.as<float>(), n, E, G.as<float>(), layer ? Bt.as<float>() : nullptr, eps, out, Y.p, nullptr), what)) {
+  const std::string what = std::string("norm ") + (layer ? "layer" : "rms") + " -> " + name(out) + " n" +
+                           std::to_string(n) + " E" + std::to_string(E);
+  if (launched(mk::normRows(X.as<float>(), n, E, G.as<float>(), layer ? Bt.as<float>() : nullptr, eps, out,
+                            Y.p, nullptr),
+               what)) {
     report(what, Y.get(), want, tolFor(out));
   }
 }
@@ -176,9 +187,10 @@ void checkRope(int64_t n, int64_t heads, int64_t D, int64_t ld, int64_t pos0) {
         want[a] = x[a] * std::cos(ang) - x[b] * std::sin(ang);
         want[b] = x[b] * std::cos(ang) + x[a] * std::sin(ang);
       }
-  const std::string what = "rope n" + std::to_string(n) + " heads" + std::to_string(heads) + " D" + std::to_string(D) +
-                           " ld" + std::to_string(ld) + " pos0 " + std::to_string(pos0);
-  if (launched(mk::ropeRows(X.as<float>(), ld, n, heads, D, pos0, dInv, nullptr), what)) report(what, X.get(), want, 2e-6);
+  const std::string what = "rope n" + std::to_string(n) + " heads" + std::to_string(heads) + " D" +
+                           std::to_string(D) + " ld" + std::to_string(ld) + " pos0 " + std::to_string(pos0);
+  if (launched(mk::ropeRows(X.as<float>(), ld, n, heads, D, pos0, dInv, nullptr), what))
+    report(what, X.get(), want, 2e-6);
   cudaFree(dInv);
 }
 
@@ -190,18 +202,24 @@ void checkActivation(mk::Act act, ElemType out, int64_t n, int64_t I) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < I; ++j) {
       const double v = f[i * F + j];
-      want[i * I + j] = act == mk::Act::Gelu ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))
+      want[i * I + j] = act == mk::Act::Gelu
+                            ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))
                         : act == mk::Act::Relu ? std::max(0.0, v)
                                                : v / (1 + std::exp(-v)) * f[i * F + I + j];
     }
-  const std::string what = std::string("activation ") + (act == mk::Act::Gelu ? "gelu" : act == mk::Act::Relu ? "relu" : "swiglu") +
+  const std::string what = std::string("activation ") +
+                           (act == mk::Act::Gelu   ? "gelu"
+                            : act == mk::Act::Relu ? "relu"
+                                                   : "swiglu") +
                            " -> " + name(out);
-  if (launched(mk::activateRows(act, Fb.as<float>(), n, I, out, O.p, nullptr), what)) report(what, O.get(), want, tolFor(out) + 1e-6);
+  if (launched(mk::activateRows(act, Fb.as<float>(), n, I, out, O.p, nullptr), what))
+    report(what, O.get(), want, tolFor(out) + 1e-6);
 }
 
 void checkHeads(ElemType t) {
   const int64_t n = 5, heads = 3, D = 40, ld = heads * D + 24, rows = 11, row0 = 4;
-  Dev S(static_cast<size_t>(n * ld), ElemType::F32), H(static_cast<size_t>(heads * rows * D), t), O(static_cast<size_t>(n * heads * D), t);
+  Dev S(static_cast<size_t>(n * ld), ElemType::F32), H(static_cast<size_t>(heads * rows * D), t),
+      O(static_cast<size_t>(n * heads * D), t);
   const auto s = S.set(randn(S.n));
   std::vector<double> want(O.n);
   for (int64_t i = 0; i < n; ++i)
@@ -213,10 +231,10 @@ void checkHeads(ElemType t) {
   }
 }
 
-void checkAttend(ElemType t, int64_t H, int64_t G, int64_t D, int64_t nq, int64_t qRows, int64_t qRow0, int64_t qPos0,
-                 int64_t kvLen, int64_t kvRows, bool causal) {
-  Dev Q(static_cast<size_t>(H * qRows * D), t), K(static_cast<size_t>(G * kvRows * D), t), V(static_cast<size_t>(G * kvRows * D), t),
-      O(static_cast<size_t>(H * qRows * D), t);
+void checkAttend(ElemType t, int64_t H, int64_t G, int64_t D, int64_t nq, int64_t qRows, int64_t qRow0,
+                 int64_t qPos0, int64_t kvLen, int64_t kvRows, bool causal) {
+  Dev Q(static_cast<size_t>(H * qRows * D), t), K(static_cast<size_t>(G * kvRows * D), t),
+      V(static_cast<size_t>(G * kvRows * D), t), O(static_cast<size_t>(H * qRows * D), t);
   const auto q = Q.set(randn(Q.n)), k = K.set(randn(K.n)), v = V.set(randn(V.n));
   const double scale = 1 / std::sqrt(double(D));
   std::vector<double> want;
@@ -229,7 +247,8 @@ void checkAttend(ElemType t, int64_t H, int64_t G, int64_t D, int64_t nq, int64_
       double mx = -INFINITY, sum = 0;
       for (int64_t j = 0; j < len; ++j) {
         double d = 0;
-        for (int64_t e = 0; e < D; ++e) d += double(q[(h * qRows + qRow0 + i) * D + e]) * k[(g * kvRows + j) * D + e];
+        for (int64_t e = 0; e < D; ++e)
+          d += double(q[(h * qRows + qRow0 + i) * D + e]) * k[(g * kvRows + j) * D + e];
         s[j] = d * scale;
         mx = std::max(mx, s[j]);
       }
@@ -260,9 +279,10 @@ void checkAttend(ElemType t, int64_t H, int64_t G, int64_t D, int64_t nq, int64_
   a.v = V.p;
   a.o = O.p;
   char what[200];
-  std::snprintf(what, sizeof what, "attendRows %s H%lld G%lld D%lld nq%lld rows %lld@%lld pos0 %lld kv %lld/%lld %s", name(t),
-                (long long)H, (long long)G, (long long)D, (long long)nq, (long long)qRows, (long long)qRow0, (long long)qPos0,
-                (long long)kvLen, (long long)kvRows, causal ? "causal" : "full");
+  std::snprintf(what, sizeof what,
+                "attendRows %s H%lld G%lld D%lld nq%lld rows %lld@%lld pos0 %lld kv %lld/%lld %s", name(t),
+                (long long)H, (long long)G, (long long)D, (long long)nq, (long long)qRows, (long long)qRow0,
+                (long long)qPos0, (long long)kvLen, (long long)kvRows, causal ? "causal" : "full");
   if (launched(mk::attendRows(a), what)) {
     const auto o = O.get();
     std::vector<float> got(idx.size());
@@ -296,12 +316,15 @@ void checkArgmax(int64_t n, bool ties) {
 
 void checkEmbed(ElemType t) {
   const int64_t vocab = 50, E = 24, P = 16, n = 4, pos0 = 3;
-  Dev Wte(static_cast<size_t>(vocab * E), t), Wpe(static_cast<size_t>(P * E), t), Tok(n, ElemType::F32), X(static_cast<size_t>(n * E), ElemType::F32);
+  Dev Wte(static_cast<size_t>(vocab * E), t), Wpe(static_cast<size_t>(P * E), t), Tok(n, ElemType::F32),
+      X(static_cast<size_t>(n * E), ElemType::F32);
   const auto wte = Wte.set(randn(Wte.n)), wpe = Wpe.set(randn(Wpe.n));
   const int32_t tokens[n] = {7, 0, 49, 50};  // the last is outside the vocabulary: a NaN row
   die(cudaMemcpy(Tok.p, tokens, sizeof tokens, cudaMemcpyHostToDevice), "upload");
   const std::string what = std::string("embed ") + name(t);
-  if (!launched(mk::embedRows(t, Tok.as<int32_t>(), n, pos0, Wte.p, vocab, Wpe.p, E, X.as<float>(), nullptr), what)) return;
+  if (!launched(mk::embedRows(t, Tok.as<int32_t>(), n, pos0, Wte.p, vocab, Wpe.p, E, X.as<float>(), nullptr),
+                what))
+    return;
   const auto x = X.get();
   std::vector<double> want;
   std::vector<float> got;
@@ -318,7 +341,8 @@ void checkEmbed(ElemType t) {
   report(what, got, want, 1e-6);
   ++cases;
   if (!nanRow) ++failures;
-  std::printf("%s embed %s: token outside the vocabulary gives a NaN row\n", nanRow ? "PASS" : "FAIL", name(t));
+  std::printf("%s embed %s: token outside the vocabulary gives a NaN row\n", nanRow ? "PASS" : "FAIL",
+              name(t));
 }
 
 }  // namespace
@@ -333,12 +357,12 @@ int main() {
   cudaGetDeviceProperties(&prop, 0);
   std::printf("device: %s (cc %d.%d)\n", prop.name, prop.major, prop.minor);
   for (ElemType t : {ElemType::F32, ElemType::F16, ElemType::BF16}) {
-    checkGemm(t, 1, 97, 64, 64, true, false);     // GEMV, 16-byte path
-    checkGemm(t, 1, 33, 30, 30, false, true);     // GEMV, scalar path (K not a multiple of 8)
+    checkGemm(t, 1, 97, 64, 64, true, false);        // GEMV, 16-byte path
+    checkGemm(t, 1, 33, 30, 30, false, true);        // GEMV, scalar path (K not a multiple of 8)
     checkGemm(t, 1, 50257, 768, 768, false, false);  // an LM head row
     checkGemm(t, 1, 5, 1, 1, true, true);
     checkGemm(t, 29, 97, 64, 64, true, false);
-    checkGemm(t, 65, 130, 33, 40, true, true);    // edge tiles, lda > K
+    checkGemm(t, 65, 130, 33, 40, true, true);  // edge tiles, lda > K
     checkGemm(t, 128, 2304, 768, 768, true, false);
     for (bool layer : {true, false}) {
       checkNorm(t, layer, 7, 64);
@@ -350,9 +374,9 @@ int main() {
     checkHeads(t);
     checkEmbed(t);
     for (int64_t D : {8, 16, 40, 64, 100, 256}) {
-      checkAttend(t, 4, 2, D, 7, 7, 0, 0, 7, 7, true);         // prefill, causal
-      checkAttend(t, 4, 1, D, 1, 40, 25, 25, 26, 40, true);    // decode row of a cache
-      checkAttend(t, 2, 2, D, 5, 9, 3, 0, 13, 13, false);      // cross-attention, n != m
+      checkAttend(t, 4, 2, D, 7, 7, 0, 0, 7, 7, true);       // prefill, causal
+      checkAttend(t, 4, 1, D, 1, 40, 25, 25, 26, 40, true);  // decode row of a cache
+      checkAttend(t, 2, 2, D, 5, 9, 3, 0, 13, 13, false);    // cross-attention, n != m
     }
     checkAttend(t, 6, 3, 64, 3, 300, 290, 290, 293, 300, true);
   }

@@ -116,7 +116,10 @@ class Events {
 class CudaTransformer final : public DeviceModel {
  public:
   CudaTransformer(const ModelConfig& c, DType dtype)
-      : c_(c), dtype_(dtype), et_(elemOf(dtype)), esize_(dtypeBytes(dtype)),
+      : c_(c),
+        dtype_(dtype),
+        et_(elemOf(dtype)),
+        esize_(dtypeBytes(dtype)),
         pool_(backendFor(Device::CUDA).allocator(), true) {
     E_ = c.hidden;
     D_ = c.resolvedHeadDim();
@@ -128,8 +131,9 @@ class CudaTransformer final : public DeviceModel {
     tied_ = c.tiedEmbeddings || c.arch == Arch::Encoder;
     if (D_ > mk::kRowAttnMaxHeadDim) {
       throw Error(ErrorCode::Unsupported,
-                  "headDim: the CUDA model supports head dimensions up to " + std::to_string(mk::kRowAttnMaxHeadDim) +
-                      " (got " + std::to_string(D_) + "); use device 'cpu'",
+                  "headDim: the CUDA model supports head dimensions up to " +
+                      std::to_string(mk::kRowAttnMaxHeadDim) + " (got " + std::to_string(D_) +
+                      "); use device 'cpu'",
                   "headDim");
     }
     enc_.resize(static_cast<size_t>(c.layers));
@@ -191,7 +195,8 @@ class CudaTransformer final : public DeviceModel {
     if (field == "bias") return uploadVector(lin->b, data);
     // Conv1D [K, N] -> [N, K], in 32 x 32 blocks.
     const int64_t K = s.shape.at(0), N = s.shape.at(1);
-    if (static_cast<int64_t>(data.size()) != K * N) throw Error(ErrorCode::Internal, "CUDA model: size of " + n);
+    if (static_cast<int64_t>(data.size()) != K * N)
+      throw Error(ErrorCode::Internal, "CUDA model: size of " + n);
     std::vector<float> t(data.size());
     for (int64_t k0 = 0; k0 < K; k0 += 32)
       for (int64_t n0 = 0; n0 < N; n0 += 32)
@@ -213,7 +218,8 @@ class CudaTransformer final : public DeviceModel {
       std::vector<double> f(static_cast<size_t>(D_ / 2));
       for (size_t j = 0; j < f.size(); ++j) f[j] = std::pow(c_.ropeTheta, -2.0 * double(j) / double(D_));
       invFreq_ = PoolBuffer<double>(pool_, f.size());
-      check(cudaMemcpyAsync(invFreq_.data(), f.data(), f.size() * sizeof(double), cudaMemcpyHostToDevice, stream_),
+      check(cudaMemcpyAsync(invFreq_.data(), f.data(), f.size() * sizeof(double), cudaMemcpyHostToDevice,
+                            stream_),
             "upload");
     }
     check(cudaStreamSynchronize(stream_), "weight upload");
@@ -226,7 +232,8 @@ class CudaTransformer final : public DeviceModel {
     Run r = startRun(o, cancel);
     const int64_t n = static_cast<int64_t>(tokens.size());
     PoolBuffer<int32_t> dTok(pool_, tokens.size());
-    check(cudaMemcpyAsync(dTok.data(), tokens.data(), tokens.size() * 4, cudaMemcpyHostToDevice, stream_), "upload");
+    check(cudaMemcpyAsync(dTok.data(), tokens.data(), tokens.size() * 4, cudaMemcpyHostToDevice, stream_),
+          "upload");
     PoolBuffer<float> x(pool_, n * E_);
     embed(dTok.data(), n, 0, x.data());
     const bool causal = c_.arch == Arch::Decoder;
@@ -277,8 +284,9 @@ class CudaTransformer final : public DeviceModel {
         const int32_t start = 0;
         check(cudaMemcpyAsync(seq.data(), &start, 4, cudaMemcpyHostToDevice, stream_), "upload");
         encTok = PoolBuffer<int32_t>(pool_, prompt.size());
-        check(cudaMemcpyAsync(encTok.data(), prompt.data(), prompt.size() * 4, cudaMemcpyHostToDevice, stream_),
-              "upload");
+        check(
+            cudaMemcpyAsync(encTok.data(), prompt.data(), prompt.size() * 4, cudaMemcpyHostToDevice, stream_),
+            "upload");
       } else {
         check(cudaMemcpyAsync(seq.data(), prompt.data(), prompt.size() * 4, cudaMemcpyHostToDevice, stream_),
               "upload");
@@ -338,7 +346,8 @@ class CudaTransformer final : public DeviceModel {
         }
         lmHead(xn.data(), 1, logits.data());
         checkLaunch(mk::argmaxRow(logits.data(), V_, seq.data() + len, stream_), "argmax");
-        check(cudaMemcpyAsync(hostToken_, seq.data() + len, 4, cudaMemcpyDeviceToHost, stream_), "token copy");
+        check(cudaMemcpyAsync(hostToken_, seq.data() + len, 4, cudaMemcpyDeviceToHost, stream_),
+              "token copy");
         const size_t endEv = 1 - startEv;
         check(cudaEventRecord(ev[endEv], stream_), "cudaEventRecord");
         check(cudaEventSynchronize(ev[endEv]), "kernel execution");
@@ -379,9 +388,10 @@ class CudaTransformer final : public DeviceModel {
     } else if (o.implementation == "naive") {
       r.impl = Attn::Naive;
     } else {
-      throw Error(ErrorCode::Unsupported,
-                  "implementation: the CUDA model runs attention 'flash' or 'naive' (got '" + o.implementation + "')",
-                  "implementation");
+      throw Error(
+          ErrorCode::Unsupported,
+          "implementation: the CUDA model runs attention 'flash' or 'naive' (got '" + o.implementation + "')",
+          "implementation");
     }
     r.cancel = cancel;
     check(cudaSetDevice(0), "cudaSetDevice");
@@ -392,7 +402,8 @@ class CudaTransformer final : public DeviceModel {
 
   void uploadVector(PoolBuffer<float>& dst, const std::vector<float>& data) {
     dst = PoolBuffer<float>(pool_, data.size());
-    check(cudaMemcpyAsync(dst.data(), data.data(), data.size() * 4, cudaMemcpyHostToDevice, stream_), "upload");
+    check(cudaMemcpyAsync(dst.data(), data.data(), data.size() * 4, cudaMemcpyHostToDevice, stream_),
+          "upload");
     check(cudaStreamSynchronize(stream_), "upload");  // data is pageable and may go away
     weightBytes_ += data.size() * 4;
   }
@@ -407,11 +418,13 @@ class CudaTransformer final : public DeviceModel {
       check(cudaStreamSynchronize(stream_), "upload");
       return;
     }
-    if (!staging_) check(cudaMalloc(reinterpret_cast<void**>(&staging_), kStagingFloats * 4), "cudaMalloc (staging)");
+    if (!staging_)
+      check(cudaMalloc(reinterpret_cast<void**>(&staging_), kStagingFloats * 4), "cudaMalloc (staging)");
     for (size_t off = 0; off < count; off += kStagingFloats) {
       const size_t n = std::min(kStagingFloats, count - off);
       check(cudaMemcpyAsync(staging_, src + off, n * 4, cudaMemcpyHostToDevice, stream_), "upload");
-      checkLaunch(cuda::convertFromF32(dst.data() + off * esize_, staging_, n, et_, stream_), "upload conversion");
+      checkLaunch(cuda::convertFromF32(dst.data() + off * esize_, staging_, n, et_, stream_),
+                  "upload conversion");
       check(cudaStreamSynchronize(stream_), "upload");
     }
   }
@@ -459,11 +472,14 @@ class CudaTransformer final : public DeviceModel {
 
   void norm(const DNorm& w, const float* x, int64_t n, ElemType out, void* y) {
     const float* beta = c_.norm == Norm::LayerNorm ? w.b.data() : nullptr;
-    checkLaunch(mk::normRows(x, n, E_, w.g.data(), beta, static_cast<float>(c_.normEps), out, y, stream_), "norm");
+    checkLaunch(mk::normRows(x, n, E_, w.g.data(), beta, static_cast<float>(c_.normEps), out, y, stream_),
+                "norm");
   }
 
-  void linear(const DLinear& l, const void* a, int64_t lda, int64_t n, float* out, int64_t ldo, bool accumulate) {
-    checkLaunch(mk::gemm(et_, n, l.N, l.K, a, lda, l.w.data(), l.b.data(), out, ldo, accumulate, stream_), "gemm");
+  void linear(const DLinear& l, const void* a, int64_t lda, int64_t n, float* out, int64_t ldo,
+              bool accumulate) {
+    checkLaunch(mk::gemm(et_, n, l.N, l.K, a, lda, l.w.data(), l.b.data(), out, ldo, accumulate, stream_),
+                "gemm");
   }
 
   void lmHead(const void* xn, int64_t n, float* logits) {
@@ -472,7 +488,8 @@ class CudaTransformer final : public DeviceModel {
   }
 
   void scatter(const float* src, int64_t ld, int64_t n, int64_t heads, const HeadView& dst) {
-    checkLaunch(mk::scatterHeads(et_, src, ld, n, heads, D_, dst.p, dst.rows, dst.row0, stream_), "head scatter");
+    checkLaunch(mk::scatterHeads(et_, src, ld, n, heads, D_, dst.p, dst.rows, dst.row0, stream_),
+                "head scatter");
   }
 
   // Attention of nq query rows (q, o views; row i at position qPos0 + i) against kvLen rows of
@@ -608,7 +625,8 @@ class CudaTransformer final : public DeviceModel {
   // x += crossProj(attention of q = xq(normX(x)) over the encoder output's K / V).
   void crossAttention(Run& r, DLayer& L, size_t li, float* x, int64_t n, void* h, void* a,
                       std::vector<DCache>* cross, const void* encOut, int64_t m) {
-    if (!encOut || m < 1) throw Error(ErrorCode::Internal, "CUDA model: cross-attention without an encoder output");
+    if (!encOut || m < 1)
+      throw Error(ErrorCode::Internal, "CUDA model: cross-attention without an encoder output");
     const int64_t HD = H_ * D_, GD = G_ * D_;
     norm(L.lnX, x, n, et_, h);
     PoolBuffer<float> xq(pool_, n * HD);
@@ -632,7 +650,8 @@ class CudaTransformer final : public DeviceModel {
       checkLaunch(mk::gatherHeads(et_, o.p, o.rows, o.row0, 1, H_, D_, a, stream_), "head gather");
     } else {
       if (cross) throw Error(ErrorCode::Internal, "CUDA model: cached cross-attention of several rows");
-      Bytes k(pool_, GD * m * esize_), v(pool_, GD * m * esize_), q(pool_, HD * n * esize_), o(pool_, HD * n * esize_);
+      Bytes k(pool_, GD * m * esize_), v(pool_, GD * m * esize_), q(pool_, HD * n * esize_),
+          o(pool_, HD * n * esize_);
       projectKv({k.data(), m, 0}, {v.data(), m, 0});
       scatter(xq.data(), HD, n, H_, {q.data(), n, 0});
       attend(r, {q.data(), n, 0}, n, 0, {k.data(), m, 0}, {v.data(), m, 0}, m, false, {o.data(), n, 0});

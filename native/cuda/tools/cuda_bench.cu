@@ -29,13 +29,13 @@
 
 using namespace dilbench::cuda;
 
-#define CK(x)                                                                          \
-  do {                                                                                 \
-    cudaError_t e_ = (x);                                                              \
-    if (e_ != cudaSuccess) {                                                           \
+#define CK(x)                                                                                 \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
       std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(2);                                                                    \
-    }                                                                                  \
+      std::exit(2);                                                                           \
+    }                                                                                         \
   } while (0)
 
 static const char* tname(ElemType t) {
@@ -44,9 +44,9 @@ static const char* tname(ElemType t) {
 static size_t tbytes(ElemType t) { return t == ElemType::F32 ? 4 : 2; }
 
 // Float64 dense attention (the definition): per (b, h, i) over allowed keys.
-static void referenceDense(const AttnArgs& a, const std::vector<float>& q,
-                           const std::vector<float>& k, const std::vector<float>& v,
-                           std::vector<double>& o, const std::vector<int>* onlyRows = nullptr) {
+static void referenceDense(const AttnArgs& a, const std::vector<float>& q, const std::vector<float>& k,
+                           const std::vector<float>& v, std::vector<double>& o,
+                           const std::vector<int>* onlyRows = nullptr) {
   const int64_t B = a.batch, H = a.heads, HK = a.kvHeads, N = a.seqLen, D = a.headDim;
   const int64_t G = H / HK;
   o.assign(static_cast<size_t>(B * H * N * D), 0.0);
@@ -105,7 +105,11 @@ static std::vector<float> makeInput(DevBuf& dst, size_t count, ElemType t, std::
 
 // Device-side N(0,1) fill (hash + Box-Muller) for the large timing inputs: no host RNG cost.
 __device__ __forceinline__ uint32_t hash32(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
   return static_cast<uint32_t>(x);
 }
 __global__ void randnKernel(float* dst, size_t count, uint64_t seed) {
@@ -143,8 +147,8 @@ static int checkDecode(std::mt19937_64& rng) {
   struct Shape {
     int b, h, hk, L, d;
   };
-  const Shape shapes[] = {{1, 4, 1, 1000, 64}, {2, 8, 2, 3000, 128}, {1, 3, 3, 700, 128},
-                          {1, 6, 2, 600, 64}, {1, 16, 16, 4099, 128}, {1, 8, 8, 300, 64}};
+  const Shape shapes[] = {{1, 4, 1, 1000, 64}, {2, 8, 2, 3000, 128},   {1, 3, 3, 700, 128},
+                          {1, 6, 2, 600, 64},  {1, 16, 16, 4099, 128}, {1, 8, 8, 300, 64}};
   const ElemType types[] = {ElemType::F16, ElemType::BF16, ElemType::F32};
   const int maxN = std::getenv("CHECK_MAX_N") ? std::atoi(std::getenv("CHECK_MAX_N")) : 1 << 30;
   int failures = 0;
@@ -196,8 +200,8 @@ static int checkDecode(std::mt19937_64& rng) {
       const double tol = t == ElemType::BF16 ? 1e-2 : t == ElemType::F16 ? 2e-3 : 1e-5;
       const bool ok = !bad && rel <= tol && (t != ElemType::F32 || maxAbs <= 1e-4);
       if (!ok) ++failures;
-      std::printf("%-6s %-5s %-5s %2d %3d %3d %6d %4d %-6s %11.3e %11.3e %s (splits<=%d)\n", "decode", tname(t),
-                  "splitk", s.b, s.h, s.hk, s.L, s.d, "steps", rel, maxAbs,
+      std::printf("%-6s %-5s %-5s %2d %3d %3d %6d %4d %-6s %11.3e %11.3e %s (splits<=%d)\n", "decode",
+                  tname(t), "splitk", s.b, s.h, s.hk, s.L, s.d, "steps", rel, maxAbs,
                   ok ? "PASS" : (bad ? "FAIL(nan/inf/unwritten)" : "FAIL"), maxSplit);
     }
   return failures;
@@ -212,8 +216,9 @@ using dilbench::cuda::FamilyPair;
 using dilbench::cuda::FamilyShape;
 
 // One row of attention in float64 over the keys `keys` (ascending); returns false when empty.
-static bool attendRow(const float* Q, const float* K, const float* V, int64_t i, const std::vector<int64_t>& keys,
-                      int64_t D, double scale, std::vector<double>& o, double& lse) {
+static bool attendRow(const float* Q, const float* K, const float* V, int64_t i,
+                      const std::vector<int64_t>& keys, int64_t D, double scale, std::vector<double>& o,
+                      double& lse) {
   if (keys.empty()) return false;
   std::vector<double> s(keys.size());
   double mx = -INFINITY;
@@ -266,7 +271,8 @@ static void reference(const Case& c, float scale, const std::vector<float>& q, c
   out.assign(size_t(B * H * N * D), 0.0);
   const std::string impl = c.impl;
   fm::FamilyLaunch mask;  // block-sparse mask parameters for fm::blockAllowed
-  mask.pattern = c.pattern, mask.window = c.window, mask.stride = c.stride, mask.density = c.density, mask.seed = 77;
+  mask.pattern = c.pattern, mask.window = c.window, mask.stride = c.stride, mask.density = c.density,
+  mask.seed = 77;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
       const float* Q = &q[size_t((b * H + h) * N * D)];
@@ -401,17 +407,16 @@ static int check() {
   struct Shape {
     int b, h, hk, n, d;
   };
-  const Shape shapes[] = {{1, 2, 1, 1, 64},    {1, 2, 2, 7, 64},    {2, 4, 2, 127, 128},
-                          {1, 2, 1, 1000, 64}, {1, 2, 2, 1000, 128}, {1, 3, 3, 300, 32},
-                          {1, 2, 2, 129, 96},  {1, 1, 1, 2048, 128}, {1, 1, 1, 4096, 64},
-                          {2, 2, 1, 333, 64}};
+  const Shape shapes[] = {{1, 2, 1, 1, 64},     {1, 2, 2, 7, 64},   {2, 4, 2, 127, 128}, {1, 2, 1, 1000, 64},
+                          {1, 2, 2, 1000, 128}, {1, 3, 3, 300, 32}, {1, 2, 2, 129, 96},  {1, 1, 1, 2048, 128},
+                          {1, 1, 1, 4096, 64},  {2, 2, 1, 333, 64}};
   const ElemType types[] = {ElemType::F16, ElemType::BF16, ElemType::F32};
   const char* impls[] = {"flash", "naive"};
   const int maxN = std::getenv("CHECK_MAX_N") ? std::atoi(std::getenv("CHECK_MAX_N")) : 1 << 30;
   std::mt19937_64 rng(1234);
   int failures = 0;
-  std::printf("%-6s %-5s %-5s %2s %3s %3s %6s %4s %-6s %11s %11s %s\n", "impl", "dtype", "path",
-              "b", "h", "hk", "n", "d", "causal", "relL2", "maxAbs", "result");
+  std::printf("%-6s %-5s %-5s %2s %3s %3s %6s %4s %-6s %11s %11s %s\n", "impl", "dtype", "path", "b", "h",
+              "hk", "n", "d", "causal", "relL2", "maxAbs", "result");
   for (const char* impl : impls)
     for (ElemType t : types)
       for (const Shape& s : shapes)
@@ -424,8 +429,7 @@ static int check() {
           a.scale = float(1.0 / std::sqrt(double(s.d)));
           const size_t qn = size_t(s.b) * s.h * s.n * s.d, kn = size_t(s.b) * s.hk * s.n * s.d;
           DevBuf dq(qn * tbytes(t)), dk(kn * tbytes(t)), dv(kn * tbytes(t)), dout(qn * tbytes(t));
-          auto hq = makeInput(dq, qn, t, rng), hk = makeInput(dk, kn, t, rng),
-               hv = makeInput(dv, kn, t, rng);
+          auto hq = makeInput(dq, qn, t, rng), hk = makeInput(dk, kn, t, rng), hv = makeInput(dv, kn, t, rng);
           CK(cudaMemset(dout.p, 0xff, dout.bytes));  // NaN poison
           a.q = dq.p, a.k = dk.p, a.v = dv.p, a.o = dout.p;
           DevBuf* ws = nullptr;
@@ -492,8 +496,8 @@ static int bench(int argc, char** argv) {
   const int dims[] = {64, 128};
   const ElemType types[] = {ElemType::F16, ElemType::BF16};
   std::mt19937_64 rng(99);
-  std::printf("%-6s %-5s %2s %3s %6s %4s %-6s %10s %9s\n", "impl", "dtype", "b", "h", "n", "d",
-              "causal", "median_ms", "TFLOP/s");
+  std::printf("%-6s %-5s %2s %3s %6s %4s %-6s %10s %9s\n", "impl", "dtype", "b", "h", "n", "d", "causal",
+              "median_ms", "TFLOP/s");
   for (const std::string impl : {"flash", "naive"}) {
     if (!implFilter.empty() && implFilter != impl) continue;
     for (ElemType t : types)
@@ -501,8 +505,8 @@ static int bench(int argc, char** argv) {
         for (const Shape& s : shapes)
           for (int causal = 0; causal < (causalToo ? 2 : 1); ++causal) {
             AttnArgs a;
-            a.dtype = t, a.batch = s.b, a.heads = 16, a.kvHeads = 16, a.seqLen = s.n,
-            a.headDim = d, a.causal = causal;
+            a.dtype = t, a.batch = s.b, a.heads = 16, a.kvHeads = 16, a.seqLen = s.n, a.headDim = d,
+            a.causal = causal;
             a.scale = float(1.0 / std::sqrt(double(d)));
             if (impl == "naive" && naiveWorkspaceBytes(a) > (size_t(24) << 30)) continue;
             const size_t qn = size_t(s.b) * 16 * s.n * d;
@@ -539,12 +543,12 @@ static int bench(int argc, char** argv) {
             std::sort(ms.begin(), ms.end());
             const double med = ms[ms.size() / 2];
             const double tf = flopsOf(a) / (med * 1e-3) / 1e12;
-            std::printf("%-6s %-5s %2d %3d %6d %4d %-6s %10.3f %9.1f\n", impl.c_str(), tname(t),
-                        s.b, 16, s.n, d, causal ? "yes" : "no", med, tf);
+            std::printf("%-6s %-5s %2d %3d %6d %4d %-6s %10.3f %9.1f\n", impl.c_str(), tname(t), s.b, 16, s.n,
+                        d, causal ? "yes" : "no", med, tf);
             std::fflush(stdout);
             if (out)
-              std::fprintf(out, "%s,%s,%d,16,%d,%d,%d,%.4f,%.2f\n", impl.c_str(), tname(t), s.b,
-                           s.n, d, causal, med, tf);
+              std::fprintf(out, "%s,%s,%d,16,%d,%d,%d,%.4f,%.2f\n", impl.c_str(), tname(t), s.b, s.n, d,
+                           causal, med, tf);
           }
   }
   if (out) std::fclose(out);
@@ -566,7 +570,7 @@ static int decodeBench(int argc, char** argv) {
   struct Shape {
     int b, h, hk, L, d;
   };
-  const Shape shapes[] = {{1, 32, 8, 8192, 128},  {1, 32, 8, 32768, 128}, {8, 32, 8, 8192, 128},
+  const Shape shapes[] = {{1, 32, 8, 8192, 128},  {1, 32, 8, 32768, 128},  {8, 32, 8, 8192, 128},
                           {8, 32, 8, 16384, 128}, {4, 16, 16, 16384, 128}, {16, 32, 8, 8192, 128},
                           {4, 32, 32, 8192, 64},  {2, 64, 8, 65536, 128}};
   int cudaL2 = 0;
@@ -666,10 +670,10 @@ static int info() {
   std::printf("devices: %d (driver %s, runtime %s)\n", n, driverVersionString().c_str(),
               runtimeVersionString().c_str());
   for (const DeviceInfo& d : listDevices())
-    std::printf("  [%d] %s cc %s, %.1f GiB, %d SMs, L2 %.1f MiB, SM clock %d MHz (max %d, %s)\n",
-                d.index, d.name.c_str(), d.computeCapability.c_str(),
-                d.totalMemoryBytes / 1073741824.0, d.multiProcessors, d.l2CacheBytes / 1048576.0,
-                d.smClockMHz, d.maxSmClockMHz, d.clockSource.c_str());
+    std::printf("  [%d] %s cc %s, %.1f GiB, %d SMs, L2 %.1f MiB, SM clock %d MHz (max %d, %s)\n", d.index,
+                d.name.c_str(), d.computeCapability.c_str(), d.totalMemoryBytes / 1073741824.0,
+                d.multiProcessors, d.l2CacheBytes / 1048576.0, d.smClockMHz, d.maxSmClockMHz,
+                d.clockSource.c_str());
   return 0;
 }
 

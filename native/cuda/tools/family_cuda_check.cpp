@@ -78,11 +78,13 @@ std::string describe(const AttentionProblem& p) {
   for (size_t i = 0; i < p.segmentLengths.size(); ++i)
     pairs += std::to_string(p.segmentLengths[i]) + "/" + std::to_string(p.dilationRates[i]) + " ";
   char buf[320];
-  std::snprintf(buf, sizeof buf, "%s %s L=%lld B=%lld H=%lld/%lld D=%lld causal=%d P=%lld pairs=[%s] %s bs=%lld w=%lld s=%lld dens=%.2f",
-                p.implementation.c_str(), dtypeName(p.dtype), (long long)p.seqLen, (long long)p.batch,
-                (long long)p.heads, (long long)p.kvHeads, (long long)p.headDim, int(p.causal),
-                (long long)p.ringSize, pairs.c_str(), p.blockPattern.c_str(), (long long)p.blockSize,
-                (long long)p.window, (long long)p.stride, p.density);
+  std::snprintf(
+      buf, sizeof buf,
+      "%s %s L=%lld B=%lld H=%lld/%lld D=%lld causal=%d P=%lld pairs=[%s] %s bs=%lld w=%lld s=%lld dens=%.2f",
+      p.implementation.c_str(), dtypeName(p.dtype), (long long)p.seqLen, (long long)p.batch,
+      (long long)p.heads, (long long)p.kvHeads, (long long)p.headDim, int(p.causal), (long long)p.ringSize,
+      pairs.c_str(), p.blockPattern.c_str(), (long long)p.blockSize, (long long)p.window, (long long)p.stride,
+      p.density);
   return buf;
 }
 
@@ -95,9 +97,9 @@ struct Emulated {
 };
 
 // One launch over every (batch, head, task), as familyAttentionKernel computes it.
-void emulateLaunch(const FamilyLaunch& L, int64_t launchId, const float* q, const float* k,
-                   const float* v, float* acc, float* lse, float* out, DType dtype,
-                   std::vector<int64_t>& stamp, Emulated& em, const std::string& desc) {
+void emulateLaunch(const FamilyLaunch& L, int64_t launchId, const float* q, const float* k, const float* v,
+                   float* acc, float* lse, float* out, DType dtype, std::vector<int64_t>& stamp, Emulated& em,
+                   const std::string& desc) {
   const int64_t D = L.headDim, n = L.seqLen;
   std::vector<fm::Span> tiles;
   std::vector<float> qsc(static_cast<size_t>(D)), a(static_cast<size_t>(D));
@@ -304,7 +306,8 @@ void checkCase(const AttentionProblem& p) {
                             uint64_t(cuda::ringRankRows(p.seqLen, P, p.causal, r)) * uint64_t(p.headDim) * 4;
     } else {
       const auto rows = cuda::ringDilatedSendRows(s, cuda::familyPairs(p), P);
-      for (int64_t r = 0; r < P; ++r) perSrc[size_t(r)] = 2ull * uint64_t(p.batch) * rows[size_t(r)] * uint64_t(p.headDim) * 4;
+      for (int64_t r = 0; r < P; ++r)
+        perSrc[size_t(r)] = 2ull * uint64_t(p.batch) * rows[size_t(r)] * uint64_t(p.headDim) * 4;
     }
     bool same = cpu.tel.ringSize == P;
     for (int64_t t = 0; same && t < P; ++t)
@@ -385,7 +388,8 @@ void checkCoverage(const AttentionProblem& p, int64_t sampleRows) {
         if (l.kind == fm::kDilated || l.kind == fm::kRingDilated) {
           group = -1;
           for (size_t pi = 0; pi < dpairs.size(); ++pi)
-            if (dpairs[pi].w == l.w && dpairs[pi].r == l.r) group = int64_t(pi);  // (identical pairs merge: fine)
+            if (dpairs[pi].w == l.w && dpairs[pi].r == l.r)
+              group = int64_t(pi);  // (identical pairs merge: fine)
         }
         for (int64_t task = 0; task < l.tasks; ++task) {
           fm::Span qs;
@@ -418,7 +422,8 @@ void checkCoverage(const AttentionProblem& p, int64_t sampleRows) {
             if (!p.causal || j <= qpos) want[group].push_back(j);
         }
       }
-      for (auto it = want.begin(); it != want.end();) it = it->second.empty() ? want.erase(it) : std::next(it);
+      for (auto it = want.begin(); it != want.end();)
+        it = it->second.empty() ? want.erase(it) : std::next(it);
       for (auto it = got.begin(); it != got.end();) it = it->second.empty() ? got.erase(it) : std::next(it);
       expect(got == want, "keys of row " + std::to_string(qpos) + " head " + std::to_string(h) +
                               " != the definition's: " + desc);
@@ -445,7 +450,8 @@ void checkHelpers(bool quick) {
             bool same = sp.count == e - b;
             for (int64_t i = 0; same && i < sp.count; ++i) same = sp.pos(i) == pat->positions[size_t(b + i)];
             expect(same, "segmentRows != PatternCache L=" + std::to_string(L) + " w=" + std::to_string(w) +
-                             " r=" + std::to_string(r) + " off=" + std::to_string(off) + " s=" + std::to_string(s));
+                             " r=" + std::to_string(r) + " off=" + std::to_string(off) +
+                             " s=" + std::to_string(s));
             for (int trial = 0; trial < 4; ++trial) {
               int64_t cb = int64_t(g() % uint64_t(L + 1)), ce = int64_t(g() % uint64_t(L + 1));
               if (cb > ce) std::swap(cb, ce);
@@ -514,7 +520,8 @@ void checkHelpers(bool quick) {
                 } catch (const Error&) {
                   continue;  // too many blocks for random
                 }
-                const FamilyLaunch l = cuda::planBlockSparse(cuda::familyShape(p), cuda::familyBlockSparse(p));
+                const FamilyLaunch l =
+                    cuda::planBlockSparse(cuda::familyShape(p), cuda::familyBlockSparse(p));
                 const int64_t nb = blockSparseBlocks(p);
                 for (int64_t qb = 0; qb < nb; ++qb) {
                   std::vector<int64_t> got;
@@ -522,11 +529,12 @@ void checkHelpers(bool quick) {
                   fm::Span sp;
                   while (fm::nextKeySpan(l, qb * l.tilesPerBlock, 0, c, sp)) got.push_back(sp.base / bs);
                   ++lists;
-                  expect(got == blockSparseKeyBlocks(p, qb), std::string("key blocks != CPU: ") + describe(p) +
-                                                                " qb=" + std::to_string(qb));
+                  expect(got == blockSparseKeyBlocks(p, qb),
+                         std::string("key blocks != CPU: ") + describe(p) + " qb=" + std::to_string(qb));
                   if (nb <= 200)
                     for (int64_t kb = 0; kb < nb; ++kb)
-                      expect(fm::blockAllowed(l, qb, kb) == blockSparseAllowed(p, qb, kb), "blockAllowed != CPU");
+                      expect(fm::blockAllowed(l, qb, kb) == blockSparseAllowed(p, qb, kb),
+                             "blockAllowed != CPU");
                 }
               }
   std::printf("helpers: patterns, ring chunks, head groups, %d key-block lists checked\n", lists);
@@ -560,7 +568,8 @@ void setPairs(AttentionProblem& p, std::vector<std::pair<int64_t, int64_t>> pair
 // dilated at fixed pairs: key tiles visited and workspace per token, 128K..1M (index level).
 void dilatedScaling() {
   std::printf("dilated work per token (pairs 8192/1, 32768/4, 131072/16; 8 heads, d 64, causal off):\n");
-  std::printf("  %8s %14s %12s %16s %14s\n", "seqLen", "key tiles", "tiles/token", "pairs/token", "ws bytes/token");
+  std::printf("  %8s %14s %12s %16s %14s\n", "seqLen", "key tiles", "tiles/token", "pairs/token",
+              "ws bytes/token");
   double first = 0;
   for (int64_t L : {int64_t(1) << 17, int64_t(1) << 18, int64_t(1) << 19, int64_t(1) << 20}) {
     AttentionProblem p = make("dilated", L, false, 8, 8, 64, 1, DType::F16, 1);
@@ -578,7 +587,8 @@ void dilatedScaling() {
     const double perToken = tiles / double(L);
     const double pairsPerToken = cuda::familyFlops(p) / (4.0 * 64) / double(L);
     const double ws = double(cuda::familyLseFloats(cuda::familyShape(p)) +
-                             cuda::familyAccumulatorFloats(cuda::familyShape(p), false)) * 4.0 / double(L);
+                             cuda::familyAccumulatorFloats(cuda::familyShape(p), false)) *
+                      4.0 / double(L);
     std::printf("  %8lld %14.0f %12.3f %16.1f %14.1f\n", (long long)L, tiles, perToken, pairsPerToken, ws);
     if (first == 0) first = perToken;
     expect(std::fabs(perToken / first - 1.0) < 1e-9, "dilated tiles per token not constant (not linear)");
@@ -627,7 +637,8 @@ int main(int argc, char** argv) {
         for (bool causal : {false, true}) {
           if (quick && (L > 400 || ps > 4)) continue;
           const auto& hs = headShapes[pick % 5];
-          AttentionProblem p = make(impl, L, causal, hs[0], hs[1], dims[pick % 4], 1 + (pick % 7 == 0), DType::F32, seed++);
+          AttentionProblem p =
+              make(impl, L, causal, hs[0], hs[1], dims[pick % 4], 1 + (pick % 7 == 0), DType::F32, seed++);
           ++pick;
           setPairs(p, pairSets[ps]);
           try {
@@ -643,7 +654,8 @@ int main(int argc, char** argv) {
       for (bool causal : {false, true}) {
         if (P > L || (quick && L > 400)) continue;
         const auto& hs = headShapes[pick % 5];
-        AttentionProblem p = make("ring", L, causal, hs[0], hs[1], dims[pick % 4], 1 + (pick % 5 == 0), DType::F32, seed++);
+        AttentionProblem p =
+            make("ring", L, causal, hs[0], hs[1], dims[pick % 4], 1 + (pick % 5 == 0), DType::F32, seed++);
         ++pick;
         p.ringSize = P;
         add(p);
@@ -655,7 +667,8 @@ int main(int argc, char** argv) {
         for (bool causal : {false, true}) {
           if (P > L || (quick && L > 400)) continue;
           const auto& hs = headShapes[pick % 5];
-          AttentionProblem p = make("ring-dilated", L, causal, hs[0], hs[1], dims[pick % 4], 1, DType::F32, seed++);
+          AttentionProblem p =
+              make("ring-dilated", L, causal, hs[0], hs[1], dims[pick % 4], 1, DType::F32, seed++);
           ++pick;
           p.ringSize = P;
           setPairs(p, pairSets[ps]);
@@ -674,7 +687,8 @@ int main(int argc, char** argv) {
           if (quick && L > 400) continue;
           if (bs == 1 && L > 100) continue;  // O(L^2) blocks, slow and no new structure
           const auto& hs = headShapes[pick % 5];
-          AttentionProblem p = make("block-sparse", L, causal, hs[0], hs[1], dims[pick % 4], 1, DType::F32, seed++);
+          AttentionProblem p =
+              make("block-sparse", L, causal, hs[0], hs[1], dims[pick % 4], 1, DType::F32, seed++);
           ++pick;
           p.blockPattern = pat;
           p.blockSize = bs;
@@ -722,7 +736,8 @@ int main(int argc, char** argv) {
         checkCoverage(b, 8);
       }
     }
-    std::printf("large structure cases: dilated / dilated-grouped / ring / ring-dilated / block-sparse at 16K, 64K+1\n");
+    std::printf(
+        "large structure cases: dilated / dilated-grouped / ring / ring-dilated / block-sparse at 16K, 64K+1\n");
     dilatedScaling();
   }
 

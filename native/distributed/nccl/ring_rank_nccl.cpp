@@ -79,17 +79,23 @@ const char* cudaAwareMpi() {
 }
 
 GpuTransport chooseTransport(const Args& a, int rank) {
-  const std::string t = a.gpuTransport.empty() ? (DILBENCH_HAVE_NCCL ? "nccl" : "cuda-aware-mpi") : a.gpuTransport;
+  const std::string t =
+      a.gpuTransport.empty() ? (DILBENCH_HAVE_NCCL ? "nccl" : "cuda-aware-mpi") : a.gpuTransport;
   if (t == "nccl") {
-    if (!DILBENCH_HAVE_NCCL) usageError("--gpu-transport: nccl is not built in (no NCCL at build time); cuda-aware-mpi only");
+    if (!DILBENCH_HAVE_NCCL)
+      usageError("--gpu-transport: nccl is not built in (no NCCL at build time); cuda-aware-mpi only");
     return GpuTransport::Nccl;
   }
   const std::string aware = cudaAwareMpi();
   if (aware == "no") {
-    throw Error(ErrorCode::Unsupported, "--gpu-transport cuda-aware-mpi: this MPI is not CUDA-aware (Open MPI's MPIX_Query_cuda_support)");
+    throw Error(
+        ErrorCode::Unsupported,
+        "--gpu-transport cuda-aware-mpi: this MPI is not CUDA-aware (Open MPI's MPIX_Query_cuda_support)");
   }
   if (aware == "unknown" && rank == 0) {
-    std::fprintf(stderr, "dilbench-ring-rank: cannot ask this MPI whether it is CUDA-aware; a non-CUDA-aware MPI fails on the first transfer\n");
+    std::fprintf(
+        stderr,
+        "dilbench-ring-rank: cannot ask this MPI whether it is CUDA-aware; a non-CUDA-aware MPI fails on the first transfer\n");
   }
   return GpuTransport::CudaAwareMpi;
 }
@@ -100,7 +106,9 @@ void raiseIf(const char* msg, const char* what) {
 template <typename T>
 struct DeviceBuffer {
   T* p = nullptr;
-  explicit DeviceBuffer(size_t n) { cudaCheck(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)), "cudaMalloc"); }
+  explicit DeviceBuffer(size_t n) {
+    cudaCheck(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)), "cudaMalloc");
+  }
   ~DeviceBuffer() { cudaFree(p); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -108,8 +116,8 @@ struct DeviceBuffer {
 
 // Copies the rows of `chunks` of every (batch, kv head) between the full tensor ([BKV, L, D]) and a
 // packed message ([BKV, rows, D]); toPacked chooses the direction. K and V alike.
-void copyChunks(float* k, float* v, float* packed, const std::vector<RowRange>& chunks, int64_t BKV, int64_t L,
-                int64_t D, bool toPacked, cudaStream_t s) {
+void copyChunks(float* k, float* v, float* packed, const std::vector<RowRange>& chunks, int64_t BKV,
+                int64_t L, int64_t D, bool toPacked, cudaStream_t s) {
   const int64_t rows = totalRows(chunks);
   int64_t r0 = 0;
   for (const auto& c : chunks) {
@@ -119,8 +127,10 @@ void copyChunks(float* k, float* v, float* packed, const std::vector<RowRange>& 
         float* pk = packed + part * BKV * rows * D + r0 * D;
         const size_t width = size_t(c.size() * D) * sizeof(float);
         const size_t fullPitch = size_t(L * D) * sizeof(float), packPitch = size_t(rows * D) * sizeof(float);
-        cudaCheck(toPacked ? cudaMemcpy2DAsync(pk, packPitch, full, fullPitch, width, size_t(BKV), cudaMemcpyDeviceToDevice, s)
-                           : cudaMemcpy2DAsync(full, fullPitch, pk, packPitch, width, size_t(BKV), cudaMemcpyDeviceToDevice, s),
+        cudaCheck(toPacked ? cudaMemcpy2DAsync(pk, packPitch, full, fullPitch, width, size_t(BKV),
+                                               cudaMemcpyDeviceToDevice, s)
+                           : cudaMemcpy2DAsync(full, fullPitch, pk, packPitch, width, size_t(BKV),
+                                               cudaMemcpyDeviceToDevice, s),
                   "cudaMemcpy2DAsync");
       }
     }
@@ -142,10 +152,12 @@ int runMain(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   const Args a = parseArgs(argc, argv);
-  if (a.implementation != "ring") usageError("--implementation: the GPU ring runs ring only (ring-dilated is on CPU ranks)");
+  if (a.implementation != "ring")
+    usageError("--implementation: the GPU ring runs ring only (ring-dilated is on CPU ranks)");
   const Layout planned = a.causal ? Layout::Zigzag : Layout::Plain;  // what cuda::planRing runs
   for (Layout l : a.layouts) {
-    if (l != planned) usageError("--layouts: the CUDA ring runs " + std::string(layoutName(planned)) + " only");
+    if (l != planned)
+      usageError("--layouts: the CUDA ring runs " + std::string(layoutName(planned)) + " only");
   }
   if (P > a.seqLen) usageError("ranks: more ranks than --seq-len");
   const GpuTransport transport = chooseTransport(a, rank);
@@ -346,7 +358,8 @@ int runMain(int argc, char** argv) {
   std::vector<double> mine;
   for (const auto& r : recs) appendRecord(r, mine);
   std::vector<double> all(rank == 0 ? mine.size() * size_t(P) : 0);
-  MPI_Gather(mine.data(), int(mine.size()), MPI_DOUBLE, all.data(), int(mine.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Gather(mine.data(), int(mine.size()), MPI_DOUBLE, all.data(), int(mine.size()), MPI_DOUBLE, 0,
+             MPI_COMM_WORLD);
 
   std::vector<float> oFull(static_cast<size_t>(qN));
   cudaCheck(cudaMemcpy(oFull.data(), dO.p, sizeof(float) * oFull.size(), cudaMemcpyDeviceToHost), "copy o");
@@ -359,8 +372,8 @@ int runMain(int argc, char** argv) {
     displs[size_t(r)] = r ? displs[size_t(r - 1)] + counts[size_t(r - 1)] : 0;
   }
   std::vector<float> flat(rank == 0 ? size_t(qN) : 0);
-  MPI_Gatherv(oLocal.data(), int(oLocal.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(), MPI_FLOAT, 0,
-              MPI_COMM_WORLD);
+  MPI_Gatherv(oLocal.data(), int(oLocal.size()), MPI_FLOAT, flat.data(), counts.data(), displs.data(),
+              MPI_FLOAT, 0, MPI_COMM_WORLD);
 #if DILBENCH_HAVE_NCCL
   if (comm) ncclCommDestroy(comm);
 #endif
@@ -371,7 +384,8 @@ int runMain(int argc, char** argv) {
       std::ofstream f(a.dumpOutput, std::ios::binary);
       f.write(reinterpret_cast<const char*>(full.data()), std::streamsize(full.size() * sizeof(float)));
     }
-    const std::string layouts = "[" + layoutJson(planned, chunksOf, pp, all, mine.size(), int(recs.size()), P, chk) + "]";
+    const std::string layouts =
+        "[" + layoutJson(planned, chunksOf, pp, all, mine.size(), int(recs.size()), P, chk) + "]";
     writeRunJson(a, P, viaNccl ? "nccl" : "cuda-aware-mpi", layouts);
   }
   return 0;

@@ -27,12 +27,20 @@ export interface CompareIo {
 
 class UsageError extends Error {}
 
-function parseFraction(name: string, raw: string | number | undefined, dflt: number, lo: number, hi: number): number {
+function parseFraction(
+  name: string,
+  raw: string | number | undefined,
+  dflt: number,
+  lo: number,
+  hi: number,
+): number {
   if (raw === undefined) return dflt;
   const s = String(raw).trim();
   const v = s.endsWith('%') ? Number(s.slice(0, -1)) / 100 : Number(s);
   if (!Number.isFinite(v) || v < lo || v >= hi || (name === '--alpha' && v === 0)) {
-    throw new UsageError(`invalid ${name}: ${JSON.stringify(s)}; allowed: a number in ${name === '--alpha' ? '(0, 1)' : '[0, 1)'}, e.g. 0.05 or 5%`);
+    throw new UsageError(
+      `invalid ${name}: ${JSON.stringify(s)}; allowed: a number in ${name === '--alpha' ? '(0, 1)' : '[0, 1)'}, e.g. 0.05 or 5%`,
+    );
   }
   return v;
 }
@@ -57,12 +65,19 @@ export async function runCompare(
     let seed: number | undefined;
     if (opts.seed !== undefined) {
       seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed: ${JSON.stringify(opts.seed)}; allowed: an integer`);
+      if (!Number.isInteger(seed))
+        throw new UsageError(`invalid --seed: ${JSON.stringify(opts.seed)}; allowed: an integer`);
     }
-    const noiseFloor = opts.noiseFloor === undefined ? undefined : parseFraction('--noise-floor', opts.noiseFloor, 0, 0, 1);
+    const noiseFloor =
+      opts.noiseFloor === undefined
+        ? undefined
+        : parseFraction('--noise-floor', opts.noiseFloor, 0, 0, 1);
     const baseline = await loadResultFile(baselinePath, 'baseline');
     const current = await loadResultFile(currentPath, 'current');
-    const noiseFloors = opts.history !== undefined ? await noiseFloorsFromHistory(opts.history, [baseline.runId, current.runId]) : undefined;
+    const noiseFloors =
+      opts.history !== undefined
+        ? await noiseFloorsFromHistory(opts.history, [baseline.runId, current.runId])
+        : undefined;
     const report = compareResults(baseline, current, {
       alpha,
       threshold,
@@ -82,7 +97,8 @@ export async function runCompare(
     } else {
       io.stdout.write(text);
     }
-    if (format === 'json' || opts.output) for (const w of report.warnings) io.stderr.write(`dilbench: warning: ${w}\n`);
+    if (format === 'json' || opts.output)
+      for (const w of report.warnings) io.stderr.write(`dilbench: warning: ${w}\n`);
     if (report.exitCode === EXIT_UNRELIABLE) {
       io.stderr.write(
         `dilbench: unreliable: ${s.unreliable} row(s) would be slower but were measured under interference; not a regression, retry on a quiet machine (exit ${EXIT_UNRELIABLE})\n`,
@@ -112,13 +128,25 @@ export function register(program: Command): void {
     .argument('<baseline>', 'baseline result JSON')
     .argument('<current>', 'current result JSON')
     .option('--alpha <p>', 'significance level of the Mann-Whitney U test (default 0.05)')
-    .option('--threshold <fraction>', 'smallest change that counts, as a fraction or percent (default 0.05 = 5%)')
-    .option('--allow-mismatch', 'compare rows whose dtype, device or shapes differ (refused by default)')
+    .option(
+      '--threshold <fraction>',
+      'smallest change that counts, as a fraction or percent (default 0.05 = 5%)',
+    )
+    .option(
+      '--allow-mismatch',
+      'compare rows whose dtype, device or shapes differ (refused by default)',
+    )
     .option('--format <md|json>', 'report format (default md)')
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--seed <n>', 'bootstrap seed (default fixed, so reports are reproducible)')
-    .option('--noise-floor <fraction>', 'rows from one run each: smallest change that may be called, fraction or percent (default 0.1 = 10%)')
-    .option('--history <history.jsonl>', 'derive each row\'s noise floor from earlier runs of the same configuration in this history file (>= 3 runs)')
+    .option(
+      '--noise-floor <fraction>',
+      'rows from one run each: smallest change that may be called, fraction or percent (default 0.1 = 10%)',
+    )
+    .option(
+      '--history <history.jsonl>',
+      "derive each row's noise floor from earlier runs of the same configuration in this history file (>= 3 runs)",
+    )
     .action(async (baseline: string, current: string, opts: CompareCliOptions) => {
       const code = await runCompare(baseline, current, opts);
       if (code !== 0) throw new CliExit(code, '');

@@ -15,8 +15,16 @@ import { loadBinding } from '../../native/dilbench.js';
 import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-backend.js';
 import { probeTorch, pythonExecutable } from '../../frameworks/pytorch.js';
 import { CliExit, EXIT_FAILURE } from '../errors.js';
-import { distributedAvailability, type DistributedAvailability } from '../../distributed/launcher.js';
-import { findGpuRankExecutables, gpuDistributedAvailability, type GpuRankExecutables, type GpuRankChoice } from '../../distributed/gpu.js';
+import {
+  distributedAvailability,
+  type DistributedAvailability,
+} from '../../distributed/launcher.js';
+import {
+  findGpuRankExecutables,
+  gpuDistributedAvailability,
+  type GpuRankExecutables,
+  type GpuRankChoice,
+} from '../../distributed/gpu.js';
 import { getDilbench } from '../../native/dilbench.js';
 import type { NativeInfo } from '../../native/binding.js';
 
@@ -40,7 +48,15 @@ export interface DoctorReport extends BackendDiagnosis {
     cudaDeviceCount?: number;
     error?: string;
     /** every implementation the loaded binary offers, per device, with its storage dtypes */
-    implementations?: { name: string; device: string; dtypes: string[]; function?: string | null; origin?: string; pluginPath?: string; pluginAbi?: string }[];
+    implementations?: {
+      name: string;
+      device: string;
+      dtypes: string[];
+      function?: string | null;
+      origin?: string;
+      pluginPath?: string;
+      pluginAbi?: string;
+    }[];
     /** plugins given with --plugin: file, content hash, ABI, what they add */
     plugins?: PluginRecord[];
   };
@@ -81,7 +97,7 @@ export function onnxRuntimeFound(
       version: null,
       reason:
         'onnxruntime-node is not installed. It is optional (only `dilbench frameworks` uses it), and npm drops it silently ' +
-        "when its install script fails: on linux-x64 that script downloads CUDA provider files, which fails without network. " +
+        'when its install script fails: on linux-x64 that script downloads CUDA provider files, which fails without network. ' +
         `Get it back with the CPU provider only, nothing downloaded: ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@${wanted}`,
     };
   }
@@ -89,14 +105,19 @@ export function onnxRuntimeFound(
     load('onnxruntime-node');
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    return { version: null, reason: `onnxruntime-node ${version} is installed but does not load here: ${msg}` };
+    return {
+      version: null,
+      reason: `onnxruntime-node ${version} is installed but does not load here: ${msg}`,
+    };
   }
   return { version };
 }
 
 function optionalVersion(name: string): string {
   try {
-    const pj = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+    const pj = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+      optionalDependencies?: Record<string, string>;
+    };
     return pj.optionalDependencies?.[name] ?? 'latest';
   } catch {
     return 'latest';
@@ -106,7 +127,9 @@ function optionalVersion(name: string): string {
 function pytorchFound(env: NodeJS.ProcessEnv): DoctorReport['frameworks']['pytorch'] {
   const python = pythonExecutable(env);
   const p = probeTorch(python);
-  return p.reason === null ? { python, version: p.version } : { python, version: null, reason: p.reason };
+  return p.reason === null
+    ? { python, version: p.version }
+    : { python, version: null, reason: p.reason };
 }
 
 function gib(bytes: number): string {
@@ -158,11 +181,25 @@ export function collectDoctor(
   }
   const frameworks = { onnxruntime: onnxRuntimeFound(), pytorch: pytorchFound(env) };
   const distributed = distributedAvailability(root, env);
-  return { ...diag, node: process.version, root, cpuBinary, loaded, frameworks, distributed, distributedGpu: gpuDistributed(root, env, loaded, distributed) };
+  return {
+    ...diag,
+    node: process.version,
+    root,
+    cpuBinary,
+    loaded,
+    frameworks,
+    distributed,
+    distributedGpu: gpuDistributed(root, env, loaded, distributed),
+  };
 }
 
 /** GPU distributed runs: the GPU rank executable (near the loaded addon), CUDA devices of the loaded build, the launcher. */
-function gpuDistributed(root: string, env: NodeJS.ProcessEnv, loaded: DoctorReport['loaded'], cpu: DistributedAvailability): DoctorReport['distributedGpu'] {
+function gpuDistributed(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  loaded: DoctorReport['loaded'],
+  cpu: DistributedAvailability,
+): DoctorReport['distributedGpu'] {
   let addonPath: string | null = null;
   try {
     if (loaded.ok) addonPath = getDilbench().binaryOf(loadBinding())?.path ?? null;
@@ -171,10 +208,22 @@ function gpuDistributed(root: string, env: NodeJS.ProcessEnv, loaded: DoctorRepo
   }
   const executables = findGpuRankExecutables(root, addonPath, env);
   const cuda: Pick<NativeInfo, 'cuda'> = loaded.ok
-    ? { cuda: { compiled: !!loaded.cudaCompiled, deviceCount: loaded.cudaDeviceCount ?? 0, devices: [] } }
+    ? {
+        cuda: {
+          compiled: !!loaded.cudaCompiled,
+          deviceCount: loaded.cudaDeviceCount ?? 0,
+          devices: [],
+        },
+      }
     : { cuda: { compiled: false, deviceCount: 0, devices: [], error: 'no native binary loads' } };
   const a = gpuDistributedAvailability({ executables, cuda, launcher: cpu.launcher }, null);
-  return { available: a.available, reason: a.available ? null : a.problems.join('; '), executables, choice: a.choice, maxRanks: a.deviceCount };
+  return {
+    available: a.available,
+    reason: a.available ? null : a.problems.join('; '),
+    executables,
+    choice: a.choice,
+    maxRanks: a.deviceCount,
+  };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -182,7 +231,9 @@ export function formatDoctor(r: DoctorReport): string {
   const lines: string[] = [];
   lines.push(`dilbench doctor (${r.platform}, Node ${r.node})`);
   lines.push(`  package root        ${r.root}`);
-  lines.push(`  DILBENCH_BACKEND    ${r.forced}${r.forced === 'auto' ? ' (unset or auto)' : ' (forced)'}`);
+  lines.push(
+    `  DILBENCH_BACKEND    ${r.forced}${r.forced === 'auto' ? ' (unset or auto)' : ' (forced)'}`,
+  );
   lines.push(`  NVIDIA driver       ${yes(r.driver.present)}`);
   if (r.driver.procVersion) lines.push(`    /proc/driver/nvidia/version: ${r.driver.procVersion}`);
   if (r.driver.libcuda) lines.push(`    libcuda: ${r.driver.libcuda}`);
@@ -190,7 +241,9 @@ export function formatDoctor(r: DoctorReport): string {
   for (const c of r.cudaCandidates) lines.push(`    ${c.exists ? 'found  ' : 'missing'} ${c.path}`);
   if (r.probe) {
     const p = r.probe;
-    lines.push(`  probe (child process, ${p.elapsedMs} ms): ${p.ok ? `${p.deviceCount} CUDA device(s)` : `failed: ${p.error}`}`);
+    lines.push(
+      `  probe (child process, ${p.elapsedMs} ms): ${p.ok ? `${p.deviceCount} CUDA device(s)` : `failed: ${p.error}`}`,
+    );
     for (const d of p.devices) {
       lines.push(
         `    [${d.index}] ${d.name}, compute capability ${d.computeCapability}, ${gib(d.totalMemoryBytes)}, ` +
@@ -201,7 +254,9 @@ export function formatDoctor(r: DoctorReport): string {
     lines.push('  probe               not run (not needed for this decision)');
   }
   lines.push(`  CPU build           ${r.cpuBinary.path ?? `not found (${r.cpuBinary.error})`}`);
-  lines.push(`  chosen              ${r.selection.backend.toUpperCase()} ${r.selection.path ?? '(node-gyp-build default)'}`);
+  lines.push(
+    `  chosen              ${r.selection.backend.toUpperCase()} ${r.selection.path ?? '(node-gyp-build default)'}`,
+  );
   lines.push(`  why                 ${r.selection.reason}`);
   if (r.error) lines.push(`  ERROR               ${r.error}`);
   if (r.loaded.ok) {
@@ -212,14 +267,25 @@ export function formatDoctor(r: DoctorReport): string {
     for (const dev of [...new Set(impls.map((i) => i.device))]) {
       lines.push(`  implementations (${dev})`);
       for (const i of impls.filter((x) => x.device === dev)) {
-        const fn = i.function === undefined ? '' : `  computes ${i.function ?? 'an unknown function (unvalidated)'}`;
-        const origin = i.origin && i.origin !== 'built-in' ? `  [${i.origin}: ${i.pluginPath}${i.pluginAbi ? `, ABI ${i.pluginAbi}` : ''}]` : '';
+        const fn =
+          i.function === undefined
+            ? ''
+            : `  computes ${i.function ?? 'an unknown function (unvalidated)'}`;
+        const origin =
+          i.origin && i.origin !== 'built-in'
+            ? `  [${i.origin}: ${i.pluginPath}${i.pluginAbi ? `, ABI ${i.pluginAbi}` : ''}]`
+            : '';
         lines.push(`    ${i.name.padEnd(20)}${i.dtypes.join(', ')}${fn}${origin}`);
       }
     }
     for (const p of r.loaded.plugins ?? []) {
-      const what = p.kind === 'python' ? `Python ${p.python?.version}, torch ${p.python?.torch}` : `ABI ${p.abi}, ${p.pluginName}`;
-      lines.push(`  plugin              ${p.path} (sha256 ${p.sha256.slice(0, 16)}..., ${what}): ${p.implementations.join(', ')}`);
+      const what =
+        p.kind === 'python'
+          ? `Python ${p.python?.version}, torch ${p.python?.torch}`
+          : `ABI ${p.abi}, ${p.pluginName}`;
+      lines.push(
+        `  plugin              ${p.path} (sha256 ${p.sha256.slice(0, 16)}..., ${what}): ${p.implementations.join(', ')}`,
+      );
     }
   } else if (!r.error) {
     lines.push(`  loaded              FAILED: ${r.loaded.error?.split('\n')[0]}`);
@@ -227,14 +293,24 @@ export function formatDoctor(r: DoctorReport): string {
   const fw = r.frameworks;
   lines.push('  frameworks (peers for `dilbench frameworks`)');
   lines.push(`    onnxruntime-node  ${fw.onnxruntime.version ?? `no: ${fw.onnxruntime.reason}`}`);
-  lines.push(`    pytorch           ${fw.pytorch.version ? `torch ${fw.pytorch.version} (${fw.pytorch.python})` : `no: ${fw.pytorch.reason}`}`);
+  lines.push(
+    `    pytorch           ${fw.pytorch.version ? `torch ${fw.pytorch.version} (${fw.pytorch.python})` : `no: ${fw.pytorch.reason}`}`,
+  );
   const d = r.distributed;
   lines.push(`  distributed ring    ${d.available ? 'available' : `unavailable: ${d.reason}`}`);
-  if (d.launcher) lines.push(`    launcher          ${d.launcher.path} (${d.launcher.flavour}: ${d.launcher.version})`);
+  if (d.launcher)
+    lines.push(
+      `    launcher          ${d.launcher.path} (${d.launcher.flavour}: ${d.launcher.version})`,
+    );
   if (d.rankExecutable) lines.push(`    rank executable   ${d.rankExecutable}`);
   const g = r.distributedGpu;
-  lines.push(`  distributed GPUs    ${g.available ? `available for --device cuda, --ranks up to ${g.maxRanks} (one CUDA device per rank; not verified on two GPUs yet)` : `unavailable: ${g.reason}`}`);
-  if (g.choice) lines.push(`    GPU rank          ${g.choice.rankExecutable} (default transport ${g.choice.transport}${g.executables.nccl ? '; --gpu-transport nccl or cuda-aware-mpi' : '; cuda-aware-mpi only'})`);
+  lines.push(
+    `  distributed GPUs    ${g.available ? `available for --device cuda, --ranks up to ${g.maxRanks} (one CUDA device per rank; not verified on two GPUs yet)` : `unavailable: ${g.reason}`}`,
+  );
+  if (g.choice)
+    lines.push(
+      `    GPU rank          ${g.choice.rankExecutable} (default transport ${g.choice.transport}${g.executables.nccl ? '; --gpu-transport nccl or cuda-aware-mpi' : '; cuda-aware-mpi only'})`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -253,13 +329,23 @@ export function runDoctor(
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('show the NVIDIA driver, CUDA variant and CPU build found, which native binary is chosen, and why')
+    .description(
+      'show the NVIDIA driver, CUDA variant and CPU build found, which native binary is chosen, and why',
+    )
     .option('--json', 'print the findings as JSON')
-    .option('--plugin <spec>', 'also load this plugin and list what it adds (C ABI shared library); repeatable', collectPlugin, [])
+    .option(
+      '--plugin <spec>',
+      'also load this plugin and list what it adds (C ABI shared library); repeatable',
+      collectPlugin,
+      [],
+    )
     .action(async (opts: { json?: boolean; plugin: string[] }) => {
       // a plugin that cannot load is an error naming it (exit 2); the addon itself must load first
       if (!opts.plugin.length) return void runDoctor(opts);
-      const prepared = await preparePlugins(parsePluginSpecs(opts.plugin), loadBinding(), { timeLimitSeconds: 60, threads: 1 });
+      const prepared = await preparePlugins(parsePluginSpecs(opts.plugin), loadBinding(), {
+        timeLimitSeconds: 60,
+        threads: 1,
+      });
       try {
         runDoctor(opts, undefined, prepared.records, prepared.binding);
       } finally {

@@ -7,12 +7,16 @@ import { registerSuiteCommand } from './suite-command.js';
 export function register(program: Command): void {
   registerSuiteCommand(program, {
     name: 'extreme',
-    description: '16K up to 1M tokens (beyond with --max-length) for the implementations whose memory allows; the rest skipped with the reason before allocating',
+    description:
+      '16K up to 1M tokens (beyond with --max-length) for the implementations whose memory allows; the rest skipped with the reason before allocating',
     suite: extreme,
     fields: ['minLength', 'maxLength'],
     flags: (cmd) =>
       cmd
-        .option('--max-length <n>', 'longest length, doubling from --min-length (default 1M; K = 1024, M = 1048576)')
+        .option(
+          '--max-length <n>',
+          'longest length, doubling from --min-length (default 1M; K = 1024, M = 1048576)',
+        )
         .option('--min-length <n>', 'shortest length (default 16K)'),
   });
 }

@@ -11,7 +11,12 @@ import { writeFileAtomic } from '../../results/store.js';
 import { writeResultFiles } from '../../reports/write.js';
 import { runFrameworks, type FrameworksOptions } from '../../frameworks/compare.js';
 import { frameworksMarkdown, toResultFile } from '../../frameworks/report.js';
-import { FRAMEWORK_DTYPES, FRAMEWORK_NAMES, type FrameworkDtype, type FrameworkName } from '../../frameworks/types.js';
+import {
+  FRAMEWORK_DTYPES,
+  FRAMEWORK_NAMES,
+  type FrameworkDtype,
+  type FrameworkName,
+} from '../../frameworks/types.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
 import { textTable } from '../../reports/format.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
@@ -43,11 +48,17 @@ export interface FrameworksIo {
 
 function list(v: string[] | string | undefined): string[] {
   if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  return (Array.isArray(v) ? v : [v])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function usage(flag: string, raw: unknown, allowed: string): never {
-  throw new CliExit(EXIT_USAGE, `error: invalid ${flag}: ${JSON.stringify(String(raw))}; allowed: ${allowed}`);
+  throw new CliExit(
+    EXIT_USAGE,
+    `error: invalid ${flag}: ${JSON.stringify(String(raw))}; allowed: ${allowed}`,
+  );
 }
 
 function posInt(flag: string, raw: string | undefined, dflt: number, max = 1 << 30): number {
@@ -66,11 +77,13 @@ export function frameworksOptionsFromFlags(opts: FrameworksCliOptions): Framewor
   });
   const fws = list(opts.frameworks);
   const frameworks = (fws.length ? fws : [...FRAMEWORK_NAMES]) as FrameworkName[];
-  for (const f of frameworks) if (!FRAMEWORK_NAMES.includes(f)) usage('--frameworks', f, FRAMEWORK_NAMES.join(','));
+  for (const f of frameworks)
+    if (!FRAMEWORK_NAMES.includes(f)) usage('--frameworks', f, FRAMEWORK_NAMES.join(','));
   if (!frameworks.includes('dilbench')) frameworks.unshift('dilbench');
   const dtype = (opts.dtype ?? 'fp32') as FrameworkDtype;
   if (!FRAMEWORK_DTYPES.includes(dtype)) usage('--dtype', dtype, FRAMEWORK_DTYPES.join('|'));
-  const hw = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const hw =
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const sampling = samplingOptionsFromFlags({
     warmup: opts.warmup ?? 2,
     runs: opts.runs,
@@ -105,13 +118,23 @@ export async function runFrameworksCommand(
   const impl = cpuImpls.find((i) => i.name === o.implementation);
   if (!impl) usage('--implementation', o.implementation, cpuImpls.map((i) => i.name).join('|'));
   if (!impl.dtypes.includes(o.dtype)) {
-    usage('--dtype', o.dtype, `${impl.dtypes.join('|')} (what '${o.implementation}' stores on the CPU)`);
+    usage(
+      '--dtype',
+      o.dtype,
+      `${impl.dtypes.join('|')} (what '${o.implementation}' stores on the CPU)`,
+    );
   }
-  const report = await runFrameworks(binding, { ...o, log: opts.quiet ? undefined : (s) => io.stderr.write(`${s}\n`) });
+  const report = await runFrameworks(binding, {
+    ...o,
+    log: opts.quiet ? undefined : (s) => io.stderr.write(`${s}\n`),
+  });
   const file = toResultFile(binding, o, report);
   const written = await writeResultFiles(file, opts.outputDir ?? 'benchmark_results');
   // the store's generic Markdown, followed by the frameworks comparison
-  writeFileAtomic(written.markdown, `${readFileSync(written.markdown, 'utf8').trimEnd()}\n\n${frameworksMarkdown(report)}`);
+  writeFileAtomic(
+    written.markdown,
+    `${readFileSync(written.markdown, 'utf8').trimEnd()}\n\n${frameworksMarkdown(report)}`,
+  );
   if (opts.json) {
     io.stdout.write(readFileSync(written.json, 'utf8'));
   } else {
@@ -124,22 +147,38 @@ export async function runFrameworksCommand(
       p.measurement ? p.measurement.stats.medianMs.toFixed(3) : '-',
       p.gflops !== null ? p.gflops.toFixed(1) : '-',
       (() => {
-        const s = report.significance.find((x) => x.seqLen === p.seqLen && x.framework === p.framework);
+        const s = report.significance.find(
+          (x) => x.seqLen === p.seqLen && x.framework === p.framework,
+        );
         return s ? `${s.ratio.toFixed(2)}x (p=${s.p.toExponential(1)})` : '';
       })(),
       (() => {
-        const a = report.agreement.find((x) => x.seqLen === p.seqLen && x.a === 'dilbench' && x.b === p.framework);
+        const a = report.agreement.find(
+          (x) => x.seqLen === p.seqLen && x.a === 'dilbench' && x.b === p.framework,
+        );
         return a ? a.maxAbsError.toExponential(1) : '';
       })(),
     ]);
     io.stdout.write(
       textTable(
-        ['length', 'framework', 'status', 'setup ms', 'cold ms', 'median ms', 'GFLOP/s', 'time vs dilbench', 'max|diff|'],
+        [
+          'length',
+          'framework',
+          'status',
+          'setup ms',
+          'cold ms',
+          'median ms',
+          'GFLOP/s',
+          'time vs dilbench',
+          'max|diff|',
+        ],
         rows,
         [true, false, false, true, true, true, true, true, true],
       ) + '\n',
     );
-    for (const p of report.points) if (p.status !== 'ok') io.stdout.write(`note: ${p.framework} at ${p.seqLen} ${p.status}: ${p.reason}\n`);
+    for (const p of report.points)
+      if (p.status !== 'ok')
+        io.stdout.write(`note: ${p.framework} at ${p.seqLen} ${p.status}: ${p.reason}\n`);
     io.stdout.write(`wrote ${written.json}\n      ${written.csv}\n      ${written.markdown}\n`);
   }
   return written;
@@ -148,16 +187,27 @@ export async function runFrameworksCommand(
 export function register(program: Command): void {
   program
     .command('frameworks')
-    .description('the same attention problem through dilbench, onnxruntime-node (MultiHeadAttention, MatMul-Softmax-MatMul) and PyTorch: speed, cold start, memory, numerical agreement, significance')
-    .option('--seq-lens <lengths...>', 'sequence lengths, space- or comma-separated (K = 1024) (default 512,1K,2K)')
+    .description(
+      'the same attention problem through dilbench, onnxruntime-node (MultiHeadAttention, MatMul-Softmax-MatMul) and PyTorch: speed, cold start, memory, numerical agreement, significance',
+    )
+    .option(
+      '--seq-lens <lengths...>',
+      'sequence lengths, space- or comma-separated (K = 1024) (default 512,1K,2K)',
+    )
     .option('--heads <n>', 'attention heads (default 8)')
     .option('--head-dim <n>', 'head dimension (default 64)')
     .option('--batch-size <n>', 'batch size (default 1)')
     .option('--causal', 'causal mask (default: not causal)')
     .option('--threads <n>', 'threads for every framework (default: the available cores)')
-    .option('--frameworks <names...>', `frameworks, comma-separated: ${FRAMEWORK_NAMES.join(',')} (default all; dilbench always included)`)
+    .option(
+      '--frameworks <names...>',
+      `frameworks, comma-separated: ${FRAMEWORK_NAMES.join(',')} (default all; dilbench always included)`,
+    )
     .option('--implementation <name>', 'dilbench implementation (default flash)')
-    .option('--dtype <dtype>', 'storage precision: fp32 (default), fp16 or bf16; every framework gets the same values (dilbench rounds them on upload); a framework without kernels for it is skipped with the reason')
+    .option(
+      '--dtype <dtype>',
+      'storage precision: fp32 (default), fp16 or bf16; every framework gets the same values (dilbench rounds them on upload); a framework without kernels for it is skipped with the reason',
+    )
     .option('--seed <n>', 'seed of the inputs and of the interleaving (default 42)')
     .option('--warmup <n>', "warm-up iterations or 'adaptive' (default 2)")
     .option('--runs <n>', 'fixed number of samples per framework (default: adaptive)')

@@ -7,9 +7,14 @@ import { registerSuiteCommand } from './suite-command.js';
 export function register(program: Command): void {
   registerSuiteCommand(program, {
     name: 'optimization-impact',
-    description: 'each implementation under baseline, pattern cache only, memory pool only and both: speedup, memory reduction, cache hit rate, pool statistics',
+    description:
+      'each implementation under baseline, pattern cache only, memory pool only and both: speedup, memory reduction, cache hit rate, pool statistics',
     suite: optimizationImpact,
     fields: ['sequenceLengths'],
-    flags: (cmd) => cmd.option('--sequence-lengths <lengths...>', 'lengths, space- or comma-separated (K = 1024) (default 1K,4K)'),
+    flags: (cmd) =>
+      cmd.option(
+        '--sequence-lengths <lengths...>',
+        'lengths, space- or comma-separated (K = 1024) (default 1K,4K)',
+      ),
   });
 }

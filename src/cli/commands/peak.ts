@@ -9,7 +9,12 @@ import { cpuModel } from '../../env/environment.js';
 import { packageVersion } from '../../config/paths.js';
 import type { NativeBinding, NativeInfo } from '../../native/binding.js';
 import { getDilbench } from '../../native/dilbench.js';
-import { isGpuPeak, savePeak, type StoredGpuPeak, type StoredPeak } from '../../roofline/peak-store.js';
+import {
+  isGpuPeak,
+  savePeak,
+  type StoredGpuPeak,
+  type StoredPeak,
+} from '../../roofline/peak-store.js';
 import { measureRepeatedPeak } from '../../roofline/measure-peak.js';
 import { CliExit, EXIT_USAGE } from '../errors.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
@@ -34,7 +39,9 @@ export const DEFAULT_PEAK_REPEATS = 5;
 const range = ([lo, hi]: [number, number]) => `${lo.toFixed(1)}-${hi.toFixed(1)}`;
 
 function defaultThreads(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return typeof os.availableParallelism === 'function'
+    ? os.availableParallelism()
+    : os.cpus().length;
 }
 
 /** The longest the binding spends on one GPU figure (its limit). */
@@ -52,14 +59,19 @@ export function gpuUnavailableReason(binding: NativeBinding): string | null {
     const loaded = getDilbench().binaryOf(binding);
     return `this dilbench build has no CUDA backend${loaded ? ` (${loaded.reason})` : ''}`;
   }
-  if (!(info.cuda.deviceCount > 0)) return `no CUDA device (${info.cuda.error || 'the CUDA backend reports 0 devices'})`;
-  if (typeof binding.measureDevicePeak !== 'function') return 'this native binding cannot measure a GPU peak';
+  if (!(info.cuda.deviceCount > 0))
+    return `no CUDA device (${info.cuda.error || 'the CUDA backend reports 0 devices'})`;
+  if (typeof binding.measureDevicePeak !== 'function')
+    return 'this native binding cannot measure a GPU peak';
   return null;
 }
 
 async function measureGpu(binding: NativeBinding, duration: number): Promise<StoredGpuPeak> {
   const seconds = Math.min(duration, GPU_SECONDS_MAX);
-  const p = await (binding.measureDevicePeak as NonNullable<NativeBinding['measureDevicePeak']>)('cuda', seconds);
+  const p = await (binding.measureDevicePeak as NonNullable<NativeBinding['measureDevicePeak']>)(
+    'cuda',
+    seconds,
+  );
   const device = binding.info().cuda.devices[0];
   const gpu: StoredGpuPeak = {
     name: p.name,
@@ -103,15 +115,24 @@ export async function runPeak(
 ): Promise<StoredPeak & { file: string }> {
   const threads = opts.threads === undefined ? defaultThreads() : Number(opts.threads);
   if (!Number.isInteger(threads) || threads < 1 || threads > 4096) {
-    throw new CliExit(EXIT_USAGE, `error: invalid --threads: ${JSON.stringify(String(opts.threads))}; allowed: an integer >= 1`);
+    throw new CliExit(
+      EXIT_USAGE,
+      `error: invalid --threads: ${JSON.stringify(String(opts.threads))}; allowed: an integer >= 1`,
+    );
   }
   const duration = opts.duration === undefined ? 1 : Number(opts.duration);
   if (!Number.isFinite(duration) || duration <= 0 || duration > 600) {
-    throw new CliExit(EXIT_USAGE, `error: invalid --duration: ${JSON.stringify(String(opts.duration))}; allowed: seconds in (0, 600]`);
+    throw new CliExit(
+      EXIT_USAGE,
+      `error: invalid --duration: ${JSON.stringify(String(opts.duration))}; allowed: seconds in (0, 600]`,
+    );
   }
   const repeats = opts.repeats === undefined ? DEFAULT_PEAK_REPEATS : Number(opts.repeats);
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) {
-    throw new CliExit(EXIT_USAGE, `error: invalid --repeats: ${JSON.stringify(String(opts.repeats))}; allowed: an integer 1..100`);
+    throw new CliExit(
+      EXIT_USAGE,
+      `error: invalid --repeats: ${JSON.stringify(String(opts.repeats))}; allowed: an integer 1..100`,
+    );
   }
   assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
   const binding = getBinding();
@@ -126,7 +147,8 @@ export async function runPeak(
       gpuError = e instanceof Error ? e : new Error(String(e));
     }
   }
-  const gpuNotMeasured = noGpu ?? (gpuError ? `the measurement failed: ${gpuError.message}` : undefined);
+  const gpuNotMeasured =
+    noGpu ?? (gpuError ? `the measurement failed: ${gpuError.message}` : undefined);
   const stored: StoredPeak = {
     ...peak,
     durationSeconds: duration,
@@ -152,17 +174,31 @@ export async function runPeak(
       ].join('\n') + '\n',
     );
   }
-  if (gpuError) throw new Error(`GPU peak: ${gpuError.message} (the CPU peak was saved to ${file})`, { cause: gpuError });
+  if (gpuError)
+    throw new Error(`GPU peak: ${gpuError.message} (the CPU peak was saved to ${file})`, {
+      cause: gpuError,
+    });
   return { ...stored, file };
 }
 
 export function register(program: Command): void {
   program
     .command('peak')
-    .description('measure the FP32 FMA peak and stream bandwidth, and on a CUDA device its fp16/bf16 tensor-core rate and memory bandwidth (roofline reference); stored in <output-dir>/peak.json')
-    .option('--threads <n>', `threads, as the kernels use them (default: ${defaultThreads()}, the available cores)`)
-    .option('--duration <s>', 'seconds per CPU measurement and repeat (default 1; at most 60 per GPU figure)')
-    .option('--repeats <n>', `CPU measurements: the FMA peak is the best, the stream bandwidth the median of this many (default ${DEFAULT_PEAK_REPEATS})`)
+    .description(
+      'measure the FP32 FMA peak and stream bandwidth, and on a CUDA device its fp16/bf16 tensor-core rate and memory bandwidth (roofline reference); stored in <output-dir>/peak.json',
+    )
+    .option(
+      '--threads <n>',
+      `threads, as the kernels use them (default: ${defaultThreads()}, the available cores)`,
+    )
+    .option(
+      '--duration <s>',
+      'seconds per CPU measurement and repeat (default 1; at most 60 per GPU figure)',
+    )
+    .option(
+      '--repeats <n>',
+      `CPU measurements: the FMA peak is the best, the stream bandwidth the median of this many (default ${DEFAULT_PEAK_REPEATS})`,
+    )
     .option('--output-dir <dir>', 'where peak.json goes (default benchmark_results)')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'print nothing (still writes peak.json)')

@@ -17,18 +17,24 @@ function rangeHelp(): string {
   }
 }
 
-
 export function register(program: Command): void {
   registerSuiteCommand(program, {
     name: 'sequence-ranges',
-    description: 'benchmark each implementation across a range of sequence lengths; writes JSON, CSV and Markdown',
+    description:
+      'benchmark each implementation across a range of sequence lengths; writes JSON, CSV and Markdown',
     suite: sequenceRanges,
     fields: ['range', 'customLengths'],
     ringFlags: false,
     defaults: DEFAULTS,
     flags: (cmd) =>
       cmd
-        .option('--range <name>', `length range, one of ${rangeNames().join('|')} (default ${DEFAULTS.range}): ${rangeHelp()}; all = their union; custom = --custom-lengths`)
-        .option('--custom-lengths <lengths...>', 'lengths for --range custom, space- or comma-separated (K = 1024), e.g. 128,256,4K'),
+        .option(
+          '--range <name>',
+          `length range, one of ${rangeNames().join('|')} (default ${DEFAULTS.range}): ${rangeHelp()}; all = their union; custom = --custom-lengths`,
+        )
+        .option(
+          '--custom-lengths <lengths...>',
+          'lengths for --range custom, space- or comma-separated (K = 1024), e.g. 128,256,4K',
+        ),
   });
 }

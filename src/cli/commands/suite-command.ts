@@ -18,9 +18,36 @@ import { planText } from '../plan-text.js';
 import { summaryText } from '../summary.js';
 
 const COMMON_FIELDS = [
-  'implementations', 'batchSize', 'heads', 'kvHeads', 'headDim', 'causal', 'warmup', 'runs', 'targetRse', 'minSamples',
-  'maxSamples', 'maxTime', 'cold', 'threads', 'seed', 'memoryBudget', 'maxRunSeconds', 'outputDir', 'json', 'quiet',
-  'device', 'plots', 'baseline', 'interleave', 'dtype', 'compareDtypes', 'compareDevices', 'requireQuiet', 'repetitions', 'peak',
+  'implementations',
+  'batchSize',
+  'heads',
+  'kvHeads',
+  'headDim',
+  'causal',
+  'warmup',
+  'runs',
+  'targetRse',
+  'minSamples',
+  'maxSamples',
+  'maxTime',
+  'cold',
+  'threads',
+  'seed',
+  'memoryBudget',
+  'maxRunSeconds',
+  'outputDir',
+  'json',
+  'quiet',
+  'device',
+  'plots',
+  'baseline',
+  'interleave',
+  'dtype',
+  'compareDtypes',
+  'compareDevices',
+  'requireQuiet',
+  'repetitions',
+  'peak',
 ] as const;
 
 export interface SuiteCommandSpec {
@@ -52,46 +79,112 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
   const d = (key: (typeof COMMON_FIELDS)[number]): string =>
     spec.defaults?.[key] !== undefined ? ` (default ${String(spec.defaults[key])})` : '';
   cmd
-    .option('--implementations <names...>', 'implementations to run, space- or comma-separated (default: all on the device)')
-    .option('--batch-size <n>', `batch size; lowered by the planner when it does not fit${d('batchSize')}`)
+    .option(
+      '--implementations <names...>',
+      'implementations to run, space- or comma-separated (default: all on the device)',
+    )
+    .option(
+      '--batch-size <n>',
+      `batch size; lowered by the planner when it does not fit${d('batchSize')}`,
+    )
     .option('--heads <n>', `attention heads${d('heads')}`)
-    .option('--kv-heads <n>', 'key/value heads (grouped-query attention); divides --heads (default: --heads)')
+    .option(
+      '--kv-heads <n>',
+      'key/value heads (grouped-query attention); divides --heads (default: --heads)',
+    )
     .option('--head-dim <n>', `head dimension${d('headDim')}`)
     .option('--causal', 'causal mask (default: not causal)')
-    .option('--warmup <n>', `warm-up iterations per point (the first reported as cold start), or 'adaptive': until the first samples stabilise${d('warmup')}`)
-    .option('--runs <n>', 'a fixed number of timed iterations per point (stop reason fixed-runs); default: adaptive, until --target-rse, --max-samples or --max-time')
-    .option('--target-rse <x>', `adaptive: stop when the relative standard error of the mean is at or below this, a fraction or percent${d('targetRse')}`)
-    .option('--min-samples <n>', `adaptive: samples before the stopping rule may stop${d('minSamples')}`)
+    .option(
+      '--warmup <n>',
+      `warm-up iterations per point (the first reported as cold start), or 'adaptive': until the first samples stabilise${d('warmup')}`,
+    )
+    .option(
+      '--runs <n>',
+      'a fixed number of timed iterations per point (stop reason fixed-runs); default: adaptive, until --target-rse, --max-samples or --max-time',
+    )
+    .option(
+      '--target-rse <x>',
+      `adaptive: stop when the relative standard error of the mean is at or below this, a fraction or percent${d('targetRse')}`,
+    )
+    .option(
+      '--min-samples <n>',
+      `adaptive: samples before the stopping rule may stop${d('minSamples')}`,
+    )
     .option('--max-samples <n>', `adaptive: most samples per point${d('maxSamples')}`)
     .option('--max-time <s>', `seconds of sampling per point, warm-up included${d('maxTime')}`)
     .option('--cold', 'evict the last-level cache before each sample (default: hot)')
-    .option('--interleave', 'sample the implementations of one point in seeded round-robin when their memory fits together (the default)')
-    .option('--no-interleave', 'measure the implementations of a point one after another (the old order)')
-    .option('--require-quiet [seconds]', 'refuse to start while other processes load the machine, after waiting up to this long for quiet (bare flag: 60); exit 75')
-    .option('--repetitions <R>', 'run every point R times as independent repetitions, each in a fresh worker process; `compare` resamples them (default 1)')
+    .option(
+      '--interleave',
+      'sample the implementations of one point in seeded round-robin when their memory fits together (the default)',
+    )
+    .option(
+      '--no-interleave',
+      'measure the implementations of a point one after another (the old order)',
+    )
+    .option(
+      '--require-quiet [seconds]',
+      'refuse to start while other processes load the machine, after waiting up to this long for quiet (bare flag: 60); exit 75',
+    )
+    .option(
+      '--repetitions <R>',
+      'run every point R times as independent repetitions, each in a fresh worker process; `compare` resamples them (default 1)',
+    )
     .option('--threads <n>', 'worker threads (default 0: all hardware threads)')
     .option('--seed <n>', `seed of the random inputs${d('seed')}`)
-    .option('--memory-budget <size>', 'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)')
-    .option('--max-run-seconds <s>', `estimated seconds a point may take, all iterations${d('maxRunSeconds')}`)
+    .option(
+      '--memory-budget <size>',
+      'memory a point may use, e.g. 8GiB, 512MiB or bytes (default: half of the available memory)',
+    )
+    .option(
+      '--max-run-seconds <s>',
+      `estimated seconds a point may take, all iterations${d('maxRunSeconds')}`,
+    )
     .option('--output-dir <dir>', `directory of the result files${d('outputDir')}`)
-    .option('--device <name>', `device: cpu|cuda|auto (auto: cuda when the loaded build reports a CUDA device, else cpu; the result records which and why)${d('device')}`)
-    .option('--dtype <name>', `storage precision of inputs and outputs: fp32|fp16|bf16 (fp32 accumulation); implementations without it on the device are left out, or named: an error${d('dtype')}`)
-    .option('--compare-dtypes <list>', 'run the plan once per dtype, e.g. fp32,bf16 (the first the baseline): a Precision comparison section (time ratio with its 95% CI and p-value, peak memory); what a side cannot run is a skipped row with the reason')
-    .option('--compare-devices', 'run the plan on cpu and on cuda (cpu the baseline): a Device comparison section; without a CUDA device the cuda rows are skipped with the reason')
+    .option(
+      '--device <name>',
+      `device: cpu|cuda|auto (auto: cuda when the loaded build reports a CUDA device, else cpu; the result records which and why)${d('device')}`,
+    )
+    .option(
+      '--dtype <name>',
+      `storage precision of inputs and outputs: fp32|fp16|bf16 (fp32 accumulation); implementations without it on the device are left out, or named: an error${d('dtype')}`,
+    )
+    .option(
+      '--compare-dtypes <list>',
+      'run the plan once per dtype, e.g. fp32,bf16 (the first the baseline): a Precision comparison section (time ratio with its 95% CI and p-value, peak memory); what a side cannot run is a skipped row with the reason',
+    )
+    .option(
+      '--compare-devices',
+      'run the plan on cpu and on cuda (cpu the baseline): a Device comparison section; without a CUDA device the cuda rows are skipped with the reason',
+    )
     .option('--no-plots', 'write no plots beside the results (default: SVG and PNG plots)')
-    .option('--no-peak', 'do not measure the machine peak when the output directory has no peak.json (default: measured first, a few seconds, so % of peak is there)')
-    .option('--baseline <implementation>', `implementation the speedup plot compares against${d('baseline')}`)
-    .option('--dry-run', 'print the plan (points, batches, memory, skips with reasons, estimated time per point and in all) and exit without measuring; a short calibration run gives the estimates')
+    .option(
+      '--no-peak',
+      'do not measure the machine peak when the output directory has no peak.json (default: measured first, a few seconds, so % of peak is there)',
+    )
+    .option(
+      '--baseline <implementation>',
+      `implementation the speedup plot compares against${d('baseline')}`,
+    )
+    .option(
+      '--dry-run',
+      'print the plan (points, batches, memory, skips with reasons, estimated time per point and in all) and exit without measuring; a short calibration run gives the estimates',
+    )
     .option('--json', 'print the result JSON on stdout (and nothing else there)')
     .option('--quiet', 'no progress and no notes on stderr')
     .option('--verbose', 'stack traces on errors')
-    .option('--plugin <spec>', 'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h), file.py:function or package.module:function (a torch callable, scaled_dot_product_attention convention); repeatable', collectPlugin, []);
+    .option(
+      '--plugin <spec>',
+      'load a plugin and run its implementations beside the built-ins: a C ABI shared library (include/dilbench_plugin.h), file.py:function or package.module:function (a torch callable, scaled_dot_product_attention convention); repeatable',
+      collectPlugin,
+      [],
+    );
   addImplementationFlags(cmd, { ring: spec.ringFlags });
   cmd.action(async (_opts: Record<string, unknown>, c: Command) => {
     const opts = c.optsWithGlobals<Record<string, unknown>>();
     if (spec.takeOver && (await spec.takeOver(opts))) return;
     const raw: Record<string, unknown> = {};
-    for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])]) if (opts[f] !== undefined) raw[f] = opts[f];
+    for (const f of [...COMMON_FIELDS, ...(spec.fields ?? [])])
+      if (opts[f] !== undefined) raw[f] = opts[f];
     collectImplementationFlags(opts, raw);
     if (raw.plots === true) delete raw.plots; // commander's default of --no-plots
     if (raw.peak === true) delete raw.peak; // and of --no-peak
@@ -101,10 +194,15 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     // the CLI writes its files to benchmark_results unless told otherwise (the library writes none)
     if (raw.outputDir === undefined) raw.outputDir = DEFAULTS.outputDir;
     // validate before loading the addon, so bad input fails fast with exit 2
-    const parsed = spec.suite.parseOptions(raw) as CommonRunOptions & { quiet?: boolean; json?: boolean };
+    const parsed = spec.suite.parseOptions(raw) as CommonRunOptions & {
+      quiet?: boolean;
+      json?: boolean;
+    };
     // where the results go must be writable before anything is measured (exit 2 naming the flag)
-    if (parsed.outputDir !== null && !dryRun) assertWritableDirectory(parsed.outputDir, 'outputDir');
-    if (output !== undefined && !dryRun) assertWritableDirectory(dirname(resolve(output)), 'output');
+    if (parsed.outputDir !== null && !dryRun)
+      assertWritableDirectory(parsed.outputDir, 'outputDir');
+    if (output !== undefined && !dryRun)
+      assertWritableDirectory(dirname(resolve(output)), 'output');
 
     let binding;
     try {
@@ -114,8 +212,14 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
       throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
     }
     // a bar on a terminal; elsewhere (CI logs) the plan's total and one line per finished point
-    const progress = parsed.quiet ? createProgress(false) : process.stderr.isTTY ? createProgress(true) : createProgressLines();
-    const interrupt = handleInterrupts(parsed.quiet ? null : 'finishing the current iteration and writing partial results');
+    const progress = parsed.quiet
+      ? createProgress(false)
+      : process.stderr.isTTY
+        ? createProgress(true)
+        : createProgressLines();
+    const interrupt = handleInterrupts(
+      parsed.quiet ? null : 'finishing the current iteration and writing partial results',
+    );
     let written: FilesWritten | undefined;
     let file: ResultFile;
     try {
@@ -151,15 +255,27 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     } else {
       process.stdout.write(summaryText(file, { markdownPath: written?.markdown }));
       if (written) {
-        const paths = [written.json, written.csv, written.markdown, ...(output ? [output] : []), ...(written.history ? [written.history] : []), ...written.plots];
+        const paths = [
+          written.json,
+          written.csv,
+          written.markdown,
+          ...(output ? [output] : []),
+          ...(written.history ? [written.history] : []),
+          ...written.plots,
+        ];
         process.stdout.write(`\nwrote ${paths.join('\n      ')}\n`);
       }
     }
     // a fallback location is said even with --quiet: it is where the measurements are
-    if (written) for (const w of written.warnings) if (!parsed.quiet || written.fallbackDir) process.stderr.write(`dilbench: warning: ${w}\n`);
+    if (written)
+      for (const w of written.warnings)
+        if (!parsed.quiet || written.fallbackDir) process.stderr.write(`dilbench: warning: ${w}\n`);
     if (!parsed.quiet) {
-      const failed = file.results.filter((r) => r.status === 'failed' && r.errorCode !== 'ERR_DILBENCH_CANCELLED').length;
-      if (failed) process.stderr.write(`dilbench: ${failed} point(s) failed; see the status column\n`);
+      const failed = file.results.filter(
+        (r) => r.status === 'failed' && r.errorCode !== 'ERR_DILBENCH_CANCELLED',
+      ).length;
+      if (failed)
+        process.stderr.write(`dilbench: ${failed} point(s) failed; see the status column\n`);
     }
     if (file.interrupted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted');
     const why = spec.failure?.(file);

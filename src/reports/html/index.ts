@@ -10,7 +10,12 @@ import type { Environment } from '../../results/types.js';
 import { formatBytes, formatLength } from '../plots/data.js';
 import type { VlSpec } from '../plots/specs.js';
 import { describeGpuPeak } from '../../roofline/index.js';
-import { RANKING_RULE, verdictText, type LengthRanking, type SparseComparison } from '../../results/ranking.js';
+import {
+  RANKING_RULE,
+  verdictText,
+  type LengthRanking,
+  type SparseComparison,
+} from '../../results/ranking.js';
 import { implementationStyle, percentOfPeak } from '../plots/data.js';
 import { marginText, msWithCi } from '../answer.js';
 
@@ -125,7 +130,10 @@ export function escapeHtml(s: unknown): string {
 
 /** JSON safe inside <script type="application/json">. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** JavaScript source safe inside <script>. */
@@ -142,29 +150,57 @@ function fmt(v: number | null | undefined, digits = 3): string {
 /** % of peak with its interval, and over 100% with the reason (never bare) */
 function percentText(r: HtmlTableRow): string {
   if (r.percentOfPeak === null) return '';
-  const range = r.percentOfPeakLow != null && r.percentOfPeakHigh != null ? ` (${r.percentOfPeakLow.toFixed(0)}-${r.percentOfPeakHigh.toFixed(0)})` : '';
+  const range =
+    r.percentOfPeakLow != null && r.percentOfPeakHigh != null
+      ? ` (${r.percentOfPeakLow.toFixed(0)}-${r.percentOfPeakHigh.toFixed(0)})`
+      : '';
   return `${r.percentOfPeak.toFixed(1)}%${range}${r.overPeakNote && r.percentOfPeak > 100 ? `: ${r.overPeakNote}` : ''}`;
 }
 
 function flags(r: HtmlTableRow): string {
-  const bits: string[] = [r.causal ? 'causal' : 'non-causal', `b${r.batch}`, `h${r.heads}${r.kvHeads !== r.heads ? `/kv${r.kvHeads}` : ''}`, `d${r.headDim}`, r.dtype, r.device];
+  const bits: string[] = [
+    r.causal ? 'causal' : 'non-causal',
+    `b${r.batch}`,
+    `h${r.heads}${r.kvHeads !== r.heads ? `/kv${r.kvHeads}` : ''}`,
+    `d${r.headDim}`,
+    r.dtype,
+    r.device,
+  ];
   if (r.memoryPool !== null) bits.push(r.memoryPool ? 'pool' : 'no pool');
   if (r.patternCache !== null) bits.push(r.patternCache ? 'cache' : 'no cache');
   return bits.join(' ');
 }
 
-export function renderTable(rows: HtmlTableRow[], options: { runName?: (r: HtmlTableRow) => string } = {}): string {
+export function renderTable(
+  rows: HtmlTableRow[],
+  options: { runName?: (r: HtmlTableRow) => string } = {},
+): string {
   const head = [
     ...(options.runName ? ['run'] : []),
-    'implementation', 'seqLen', 'configuration', 'status', 'median ms (p10-p90)', 'tokens/s', 'GFLOP/s', '% peak', 'peak memory',
+    'implementation',
+    'seqLen',
+    'configuration',
+    'status',
+    'median ms (p10-p90)',
+    'tokens/s',
+    'GFLOP/s',
+    '% peak',
+    'peak memory',
   ];
   const body = rows
     .map((r) => {
-      const seq = r.effectiveSeqLen !== r.seqLen ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})` : formatLength(r.seqLen);
-      const time = r.medianMs !== null ? `${fmt(r.medianMs)} (${fmt(r.p10Ms)}-${fmt(r.p90Ms)})` : '';
-      const status = r.status === 'ok'
-        ? (r.interferenceFlagged ? '<span class="contention" title="measured while other processes loaded the machine">ok, under contention</span>' : 'ok')
-        : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>${r.reason && r.status !== 'interrupted' ? `: ${escapeHtml(r.reason)}` : ''}`;
+      const seq =
+        r.effectiveSeqLen !== r.seqLen
+          ? `${formatLength(r.seqLen)} (ran ${r.effectiveSeqLen})`
+          : formatLength(r.seqLen);
+      const time =
+        r.medianMs !== null ? `${fmt(r.medianMs)} (${fmt(r.p10Ms)}-${fmt(r.p90Ms)})` : '';
+      const status =
+        r.status === 'ok'
+          ? r.interferenceFlagged
+            ? '<span class="contention" title="measured while other processes loaded the machine">ok, under contention</span>'
+            : 'ok'
+          : `<span class="st-${escapeHtml(r.status)}" title="${escapeHtml(r.reason)}">${escapeHtml(r.status)}</span>${r.reason && r.status !== 'interrupted' ? `: ${escapeHtml(r.reason)}` : ''}`;
       const cells = [
         ...(options.runName ? [`<td class="run">${escapeHtml(options.runName(r))}</td>`] : []),
         `<td>${implName(r.implementation)}</td>`,
@@ -191,7 +227,8 @@ function implName(name: string): string {
 
 /** The answer table of one run: per length the winner or the tie, time, GFLOP/s, % of peak, margin. */
 export function renderAnswer(run: Pick<HtmlRun, 'ranking' | 'environment'>): string {
-  if (!run.ranking.length) return '<p class="note">No exact dense attention ran in this run: nothing to rank.</p>';
+  if (!run.ranking.length)
+    return '<p class="note">No exact dense attention ran in this run: nothing to rank.</p>';
   const sides = new Set(run.ranking.map((r) => `${r.device} ${r.dtype}`)).size > 1;
   const rows = run.ranking
     .map((r) => {
@@ -227,7 +264,10 @@ export function renderEnvironment(env: Environment | undefined): string {
     ['CPU', env.cpuModel],
     ['cores', String(env.cpuCores ?? '')],
     ['SIMD level', env.simdLevel ?? ''],
-    ['memory', `${formatBytes(env.totalMemoryBytes)} total, ${formatBytes(env.freeMemoryBytes)} free`],
+    [
+      'memory',
+      `${formatBytes(env.totalMemoryBytes)} total, ${formatBytes(env.freeMemoryBytes)} free`,
+    ],
     ['OS', env.os ?? ''],
     ['Node', env.nodeVersion ?? ''],
     ['dilbench', env.dilbenchVersion ?? ''],
@@ -235,9 +275,14 @@ export function renderEnvironment(env: Environment | undefined): string {
     ['git commit', env.gitCommit ?? 'not in a checkout'],
   ];
   if (env.hostname) items.push(['host', env.hostname]);
-  if (env.peak) items.push(['measured peak', `${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads, ${env.peak.simdLevel})`]);
+  if (env.peak)
+    items.push([
+      'measured peak',
+      `${env.peak.fmaGflops.toFixed(1)} GFLOP/s FP32 FMA, ${env.peak.streamGBps.toFixed(1)} GB/s stream (${env.peak.threads} threads, ${env.peak.simdLevel})`,
+    ]);
   if (env.gpuPeak) items.push(['measured GPU peak', describeGpuPeak(env.gpuPeak)]);
-  if (env.gpu !== undefined) items.push(['GPU', typeof env.gpu === 'object' ? JSON.stringify(env.gpu) : String(env.gpu)]);
+  if (env.gpu !== undefined)
+    items.push(['GPU', typeof env.gpu === 'object' ? JSON.stringify(env.gpu) : String(env.gpu)]);
   return `<dl class="env">${items.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
 }
 
@@ -335,7 +380,10 @@ export function renderHtmlReport(model: HtmlReportModel): string {
     if (specs[c.id]) throw new Error(`duplicate chart id ${c.id}`);
     specs[c.id] = c.spec;
   }
-  const newestRanked = model.runs.map((r, i) => (r.ranking.some((x) => x.leaders.length) ? i : -1)).filter((i) => i >= 0).pop();
+  const newestRanked = model.runs
+    .map((r, i) => (r.ranking.some((x) => x.leaders.length) ? i : -1))
+    .filter((i) => i >= 0)
+    .pop();
   const selected = model.selected ?? newestRanked ?? model.runs.length - 1;
   const hide = (i: number) => (i === selected ? '' : ' hidden');
   const counts = (run: HtmlRun) => {
@@ -349,7 +397,7 @@ export function renderHtmlReport(model: HtmlReportModel): string {
       return `<div class="run-answer" data-run="${i}"${hide(i)}>
 <h2>Fastest exact attention per length <span class="meta">- ${escapeHtml(run.name)}</span></h2>
 <p class="meta">${escapeHtml(run.environment?.cpuModel ?? 'unknown machine')} - ${escapeHtml(counts(run))}${run.interrupted ? ' - <strong>interrupted: incomplete lengths are not ranked</strong>' : ''}</p>
-<div class="answer-grid"><div class="answer-text">${renderAnswer(run)}${run.caution ? `<p class="caution"><strong>Caution:</strong> ${escapeHtml(run.caution.replace(/`/g, ""))}</p>` : ''}<p class="note">${escapeHtml(RANKING_RULE)}</p></div>${latency ? `<div class="answer-chart">${chartDiv(latency)}</div>` : ''}</div>
+<div class="answer-grid"><div class="answer-text">${renderAnswer(run)}${run.caution ? `<p class="caution"><strong>Caution:</strong> ${escapeHtml(run.caution.replace(/`/g, ''))}</p>` : ''}<p class="note">${escapeHtml(RANKING_RULE)}</p></div>${latency ? `<div class="answer-chart">${chartDiv(latency)}</div>` : ''}</div>
 </div>`;
     })
     .join('\n');
@@ -369,11 +417,16 @@ ${renderTable(run.rows)}
     })
     .join('\n');
   const names = new Map(model.runs.map((r) => [`${r.expId}|${r.createdAt}`, r.name]));
-  const envSections = model.runs.map((run) => `<h3>${escapeHtml(run.name)}</h3>${renderEnvironment(run.environment)}`).join('\n');
+  const envSections = model.runs
+    .map((run) => `<h3>${escapeHtml(run.name)}</h3>${renderEnvironment(run.environment)}`)
+    .join('\n');
   const options = model.runs
     .map((r, i) => ({ r, i }))
     .reverse()
-    .map(({ r, i }) => `<option value="${i}"${i === selected ? ' selected' : ''}>${escapeHtml(r.name)}</option>`)
+    .map(
+      ({ r, i }) =>
+        `<option value="${i}"${i === selected ? ' selected' : ''}>${escapeHtml(r.name)}</option>`,
+    )
     .join('');
   return `<!DOCTYPE html>
 <html lang="en">
@@ -392,11 +445,15 @@ ${renderTable(run.rows)}
 ${model.notes.length ? `<details class="note"><summary>${model.notes.length} note(s) on the input files</summary><ul>${model.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></details>` : ''}
 </header>
 <main>
-${model.runs.length ? `<form class="picker" id="picker" onsubmit="return false">
+${
+  model.runs.length
+    ? `<form class="picker" id="picker" onsubmit="return false">
 <label>Run<select id="pick-run">${options}</select></label>
 <label>Implementation<select id="pick-impl"><option value="">all</option></select></label>
 <label>Length<select id="pick-len"><option value="">all</option></select></label>
-</form>` : '<p class="note">No result files found.</p>'}
+</form>`
+    : '<p class="note">No result files found.</p>'
+}
 <section id="answer">
 ${answers}
 </section>

@@ -6,14 +6,32 @@ import type { Environment, ResultFile, ResultRow } from '../../results/types.js'
  * Okabe-Ito (colour-blind safe) without its yellow, which is unreadable on white; for categories
  * that are not implementations (inference modes, memory parts). Implementations: IMPLEMENTATION_STYLES.
  */
-export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000'];
+export const OKABE_ITO = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#D55E00',
+  '#CC79A7',
+  '#56B4E9',
+  '#000000',
+];
 
 /**
  * Point shapes used together with the palette so series stay distinguishable in greyscale. One
  * more shape than colours: both cycle, so (colour, shape) pairs stay unique for 8 x 9 = 72 series
  * (with equal lengths the 9th implementation would repeat the 1st exactly).
  */
-export const SHAPES: readonly [string, ...string[]] = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left', 'wedge'];
+export const SHAPES: readonly [string, ...string[]] = [
+  'circle',
+  'square',
+  'triangle-up',
+  'diamond',
+  'cross',
+  'triangle-down',
+  'triangle-right',
+  'triangle-left',
+  'wedge',
+];
 
 export interface ImplementationStyle {
   color: string;
@@ -35,21 +53,37 @@ export const IMPLEMENTATION_STYLES: Readonly<Record<string, ImplementationStyle>
   'dilated-grouped': { color: '#56B4E9', shape: 'triangle-right' },
   'ring-dilated': { color: '#999933', shape: 'triangle-left' },
   // a star (SVG path in vega's unit square): vega's 'wedge' is too thin to see at point size
-  'block-sparse': { color: '#332288', shape: 'M0,-1L0.24,-0.33L0.95,-0.31L0.38,0.12L0.59,0.81L0,0.4L-0.59,0.81L-0.38,0.12L-0.95,-0.31L-0.24,-0.33Z' },
+  'block-sparse': {
+    color: '#332288',
+    shape:
+      'M0,-1L0.24,-0.33L0.95,-0.31L0.38,0.12L0.59,0.81L0,0.4L-0.59,0.81L-0.38,0.12L-0.95,-0.31L-0.24,-0.33Z',
+  },
   'onnxruntime-mha': { color: '#000000', shape: 'square' },
   'onnxruntime-matmul': { color: '#777777', shape: 'diamond' },
   pytorch: { color: '#AA4499', shape: 'circle' },
 };
 
 /** Colours for names outside the table (plugins), by sorted name: none of the table's. */
-const EXTRA_COLORS: readonly [string, ...string[]] = ['#44AA99', '#661100', '#6699CC', '#117733', '#AA4466', '#4B0092'];
+const EXTRA_COLORS: readonly [string, ...string[]] = [
+  '#44AA99',
+  '#661100',
+  '#6699CC',
+  '#117733',
+  '#AA4466',
+  '#4B0092',
+];
 
 /** The style of an implementation (`dilbench:flash` is flash); unknown names get a stable extra colour. */
-export function implementationStyle(name: string, others: readonly string[] = []): ImplementationStyle {
+export function implementationStyle(
+  name: string,
+  others: readonly string[] = [],
+): ImplementationStyle {
   const impl = name.replace(/^dilbench:/, '');
   const known = IMPLEMENTATION_STYLES[impl];
   if (known) return known;
-  const unknown = [...new Set([...others.map((o) => o.replace(/^dilbench:/, '')), impl])].filter((o) => !IMPLEMENTATION_STYLES[o]).sort();
+  const unknown = [...new Set([...others.map((o) => o.replace(/^dilbench:/, '')), impl])]
+    .filter((o) => !IMPLEMENTATION_STYLES[o])
+    .sort();
   const i = Math.max(0, unknown.indexOf(impl));
   return { color: cyclicItem(EXTRA_COLORS, i), shape: cyclicItem(SHAPES, i) };
 }
@@ -86,7 +120,17 @@ export function formatBytes(bytes: number | null | undefined): string {
 }
 
 /** Configuration attributes that identify a measured point apart from implementation and length. */
-export const CONFIG_KEYS = ['device', 'dtype', 'batch', 'heads', 'kvHeads', 'headDim', 'causal', 'memoryPool', 'patternCache'] as const;
+export const CONFIG_KEYS = [
+  'device',
+  'dtype',
+  'batch',
+  'heads',
+  'kvHeads',
+  'headDim',
+  'causal',
+  'memoryPool',
+  'patternCache',
+] as const;
 
 function configValue(row: ResultRow, key: (typeof CONFIG_KEYS)[number]): unknown {
   return row[key];
@@ -95,7 +139,7 @@ function configValue(row: ResultRow, key: (typeof CONFIG_KEYS)[number]): unknown
 export function ringSizeOf(row: ResultRow): number | undefined {
   const p = row.params ?? {};
   const q = row.projected ?? {};
-  const v = (p['ringSize'] ?? q['ringSize'] ?? p['P']);
+  const v = p['ringSize'] ?? q['ringSize'] ?? p['P'];
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
@@ -159,7 +203,12 @@ export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
   const varying = CONFIG_KEYS.filter((k) => {
     if (k === 'batch') return false; // the planner may lower the batch per point; not a series of its own
     // rows without the attribute (a skipped point records no pool/cache flags) do not make it vary
-    const values = new Set(rows.map((r) => configValue(r, k)).filter((v) => v !== undefined).map(String));
+    const values = new Set(
+      rows
+        .map((r) => configValue(r, k))
+        .filter((v) => v !== undefined)
+        .map(String),
+    );
     return values.size > 1;
   });
   // P only when rows that have a ring size have several (ring P=1 beside flash needs no P)
@@ -181,7 +230,9 @@ export function seriesLabeller(rows: ResultRow[]): (row: ResultRow) => string {
 export function describeConfiguration(rows: ResultRow[]): string {
   const parts: string[] = [];
   const uniform = (k: (typeof CONFIG_KEYS)[number] | 'ringSize'): unknown[] => {
-    const vals = [...new Set(rows.map((r) => (k === 'ringSize' ? ringSizeOf(r) : configValue(r, k))))];
+    const vals = [
+      ...new Set(rows.map((r) => (k === 'ringSize' ? ringSizeOf(r) : configValue(r, k)))),
+    ];
     return vals.filter((v) => v !== undefined);
   };
   for (const k of ['batch', 'heads', 'kvHeads', 'headDim', 'causal', 'dtype', 'device'] as const) {
@@ -206,12 +257,17 @@ export function describeMachine(env: Environment | undefined): string {
   if (env.cpuCores) bits.push(`${env.cpuCores} cores`);
   if (env.simdLevel) bits.push(env.simdLevel);
   const gpu = env.gpu as { name?: unknown } | undefined;
-  const gpuName = gpu && typeof gpu === 'object' && typeof gpu.name === 'string' ? gpu.name : undefined;
+  const gpuName =
+    gpu && typeof gpu === 'object' && typeof gpu.name === 'string' ? gpu.name : undefined;
   const head = gpuName ? `${gpuName} / ${env.cpuModel}` : env.cpuModel || 'unknown CPU';
   return bits.length ? `${head} (${bits.join(', ')})` : head;
 }
 
-export function plotTitle(what: string, file: Pick<ResultFile, 'suite' | 'environment'>, rows: ResultRow[]): { text: string; subtitle: string[] } {
+export function plotTitle(
+  what: string,
+  file: Pick<ResultFile, 'suite' | 'environment'>,
+  rows: ResultRow[],
+): { text: string; subtitle: string[] } {
   const cfg = describeConfiguration(rows);
   return {
     text: `${what} - ${file.suite}`,
@@ -225,9 +281,16 @@ export function plotTitle(what: string, file: Pick<ResultFile, 'suite' | 'enviro
  */
 export function percentOfPeak(row: ResultRow, env: Environment | undefined): number | null {
   if (row.roofline) return row.roofline.pctOfPeakCompute;
-  if (row.device === 'cuda') return null;  // the CPU's peak says nothing about a GPU row
+  if (row.device === 'cuda') return null; // the CPU's peak says nothing about a GPU row
   const peak = env?.peak?.fmaGflops;
-  if (!peak || !Number.isFinite(peak) || peak <= 0 || row.gflops === null || row.gflops === undefined) return null;
+  if (
+    !peak ||
+    !Number.isFinite(peak) ||
+    peak <= 0 ||
+    row.gflops === null ||
+    row.gflops === undefined
+  )
+    return null;
   return (row.gflops / peak) * 100;
 }
 
@@ -237,7 +300,10 @@ export function experimentId(file: ResultFile): string {
 }
 
 /** A run as people name it: "sequence-ranges 2026-12-07 04:17 UTC" (suite and start time, not its UUID). */
-export function runLabel(file: Pick<ResultFile, 'suite' | 'createdAt'>, withSeconds = false): string {
+export function runLabel(
+  file: Pick<ResultFile, 'suite' | 'createdAt'>,
+  withSeconds = false,
+): string {
   const t = file.createdAt.replace('T', ' ').replace(/\.\d+Z?$|Z$/, '');
   return `${file.suite} ${withSeconds ? t.slice(0, 19) : t.slice(0, 16)} UTC`;
 }
@@ -248,10 +314,18 @@ export function runLabels(files: Pick<ResultFile, 'suite' | 'createdAt'>[]): str
   const clash = (s: string) => short.filter((x) => x === s).length > 1;
   const out = files.map((f) => (clash(runLabel(f)) ? runLabel(f, true) : runLabel(f)));
   // still equal (same second): number them
-  return out.map((s, i) => (out.filter((x) => x === s).length > 1 ? `${s} #${out.slice(0, i + 1).filter((x) => x === s).length}` : s));
+  return out.map((s, i) =>
+    out.filter((x) => x === s).length > 1
+      ? `${s} #${out.slice(0, i + 1).filter((x) => x === s).length}`
+      : s,
+  );
 }
 
 /** A file-name-safe form of a run label: "sequence-ranges_2026-12-07_0417". */
 export function runFileStem(label: string): string {
-  return label.replace(/ UTC/, '').replace(/[: ]/g, (c) => (c === ' ' ? '_' : '')).replace(/[^A-Za-z0-9._#-]+/g, '-').replace(/#/g, 'n');
+  return label
+    .replace(/ UTC/, '')
+    .replace(/[: ]/g, (c) => (c === ' ' ? '_' : ''))
+    .replace(/[^A-Za-z0-9._#-]+/g, '-')
+    .replace(/#/g, 'n');
 }

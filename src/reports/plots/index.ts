@@ -4,7 +4,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultFile } from '../../results/types.js';
 import { renderSvg, svgToPng } from './render.js';
-import { buildSuiteSpecs, performanceOverTimeSpec, type HistoryPoint, type PlotKind, type VlSpec } from './specs.js';
+import {
+  buildSuiteSpecs,
+  performanceOverTimeSpec,
+  type HistoryPoint,
+  type PlotKind,
+  type VlSpec,
+} from './specs.js';
 import { makeDirectory } from '../../results/output-dir.js';
 
 export * from './specs.js';
@@ -23,7 +29,12 @@ export interface WritePlotsOptions {
 }
 
 /** Render one spec into `outputDir/<name>.<format>` for each format; returns the paths written. */
-export async function writePlot(spec: VlSpec, outputDir: string, name: string, formats: PlotFormat[] = ['svg', 'png']): Promise<string[]> {
+export async function writePlot(
+  spec: VlSpec,
+  outputDir: string,
+  name: string,
+  formats: PlotFormat[] = ['svg', 'png'],
+): Promise<string[]> {
   makeDirectory(outputDir);
   const svg = await renderSvg(spec);
   const written: string[] = [];
@@ -59,7 +70,9 @@ export async function writeSuitePlots(
     try {
       written.push(...(await writePlot(spec, outputDir, `${prefix}${kind}`, formats)));
     } catch (err) {
-      process.stderr.write(`dilbench: could not render the ${kind} plot: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `dilbench: could not render the ${kind} plot: ${(err as Error).message}\n`,
+      );
     }
   }
   return written;
@@ -73,7 +86,12 @@ export async function writePerformanceOverTime(
 ): Promise<string[]> {
   const spec = performanceOverTimeSpec(entries);
   if (!spec) return [];
-  return writePlot(spec, outputDir, options.name ?? 'performance-over-time', options.formats ?? ['svg', 'png']);
+  return writePlot(
+    spec,
+    outputDir,
+    options.name ?? 'performance-over-time',
+    options.formats ?? ['svg', 'png'],
+  );
 }
 
 function sanitize(s: string): string {

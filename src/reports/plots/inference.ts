@@ -35,12 +35,18 @@ function sideSuffix(r: { device?: string; dtype?: string }): string {
   return side === 'cpu/fp32' ? '' : `, ${side}`;
 }
 
-const MODE_LABEL: Record<string, string> = { recompute: 'no cache (recompute)', 'kv-cache': 'KV cache' };
+const MODE_LABEL: Record<string, string> = {
+  recompute: 'no cache (recompute)',
+  'kv-cache': 'KV cache',
+};
 const modeColor = {
   field: 'modeLabel',
   type: 'nominal',
   title: 'Mode',
-  scale: { domain: [MODE_LABEL.recompute, MODE_LABEL['kv-cache']], range: [OKABE_ITO[1], OKABE_ITO[0]] },
+  scale: {
+    domain: [MODE_LABEL.recompute, MODE_LABEL['kv-cache']],
+    range: [OKABE_ITO[1], OKABE_ITO[0]],
+  },
 };
 
 function panel(title: string, field: string, axisTitle: string): VlSpec {
@@ -50,7 +56,12 @@ function panel(title: string, field: string, axisTitle: string): VlSpec {
     height: 220,
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      x: { field: 'prompt_label', type: 'nominal', title: 'Prompt', axis: { labelAngle: -20, labelLimit: 140 } },
+      x: {
+        field: 'prompt_label',
+        type: 'nominal',
+        title: 'Prompt',
+        axis: { labelAngle: -20, labelLimit: 140 },
+      },
       xOffset: { field: 'modeLabel', type: 'nominal' },
       y: { field, type: 'quantitative', title: axisTitle },
       color: modeColor,
@@ -59,7 +70,10 @@ function panel(title: string, field: string, axisTitle: string): VlSpec {
 }
 
 /** Four panels for the records of one invocation (both modes of every prompt). Null when empty. */
-export function optimizationComparisonSpec(records: InferencePlotRecord[], subtitle = ''): VlSpec | null {
+export function optimizationComparisonSpec(
+  records: InferencePlotRecord[],
+  subtitle = '',
+): VlSpec | null {
   if (!records.length) return null;
   const values = records.map((r) => ({ ...r, modeLabel: MODE_LABEL[r.mode] ?? r.mode }));
   const memory = values.flatMap((r) => [
@@ -70,14 +84,29 @@ export function optimizationComparisonSpec(records: InferencePlotRecord[], subti
   const first = records[0] as InferencePlotRecord;
   return {
     $schema: SCHEMA,
-    title: { text: `KV cache vs recompute - ${first.model}, ${first.new_tokens} new tokens`, subtitle },
+    title: {
+      text: `KV cache vs recompute - ${first.model}, ${first.new_tokens} new tokens`,
+      subtitle,
+    },
     config: PLOT_CONFIG,
     columns: 2,
-    resolve: { scale: { color: 'independent', xOffset: 'independent' }, legend: { color: 'independent' } },
+    resolve: {
+      scale: { color: 'independent', xOffset: 'independent' },
+      legend: { color: 'independent' },
+    },
     concat: [
-      { data: { values }, ...panel('Throughput (higher is better)', 'tokens_per_second', 'Tokens/s') },
-      { data: { values }, ...panel('Time per token (lower is better)', 'time_per_token_ms', 'Time per token (ms)') },
-      { data: { values }, ...panel('Total generation time (lower is better)', 'total_time_ms', 'Total time (ms)') },
+      {
+        data: { values },
+        ...panel('Throughput (higher is better)', 'tokens_per_second', 'Tokens/s'),
+      },
+      {
+        data: { values },
+        ...panel('Time per token (lower is better)', 'time_per_token_ms', 'Time per token (ms)'),
+      },
+      {
+        data: { values },
+        ...panel('Total generation time (lower is better)', 'total_time_ms', 'Total time (ms)'),
+      },
       {
         title: 'Peak memory by part (left bar: recompute, right: KV cache)',
         width: 300,
@@ -85,10 +114,27 @@ export function optimizationComparisonSpec(records: InferencePlotRecord[], subti
         data: { values: memory },
         mark: { type: 'bar', tooltip: true },
         encoding: {
-          x: { field: 'prompt_label', type: 'nominal', title: 'Prompt', axis: { labelAngle: -20, labelLimit: 140 } },
-          xOffset: { field: 'modeLabel', type: 'nominal', scale: { domain: [MODE_LABEL.recompute, MODE_LABEL['kv-cache']] } },
+          x: {
+            field: 'prompt_label',
+            type: 'nominal',
+            title: 'Prompt',
+            axis: { labelAngle: -20, labelLimit: 140 },
+          },
+          xOffset: {
+            field: 'modeLabel',
+            type: 'nominal',
+            scale: { domain: [MODE_LABEL.recompute, MODE_LABEL['kv-cache']] },
+          },
           y: { field: 'mb', type: 'quantitative', title: 'Memory (MiB), stacked', stack: 'zero' },
-          color: { field: 'part', type: 'nominal', title: 'Memory', scale: { domain: ['weights', 'KV cache', 'workspace'], range: [OKABE_ITO[5], OKABE_ITO[0], OKABE_ITO[1]] } },
+          color: {
+            field: 'part',
+            type: 'nominal',
+            title: 'Memory',
+            scale: {
+              domain: ['weights', 'KV cache', 'workspace'],
+              range: [OKABE_ITO[5], OKABE_ITO[0], OKABE_ITO[1]],
+            },
+          },
         },
       },
     ],
@@ -96,10 +142,17 @@ export function optimizationComparisonSpec(records: InferencePlotRecord[], subti
 }
 
 /** Tokens/s of each mode and model across runs, in time order. Null when empty. */
-export function inferenceOverTimeSpec(records: InferencePlotRecord[], subtitle = ''): VlSpec | null {
+export function inferenceOverTimeSpec(
+  records: InferencePlotRecord[],
+  subtitle = '',
+): VlSpec | null {
   if (!records.length) return null;
   const values = records
-    .map((r) => ({ ...r, modeLabel: MODE_LABEL[r.mode] ?? r.mode, series: `${r.model}${sideSuffix(r)} - ${MODE_LABEL[r.mode] ?? r.mode}` }))
+    .map((r) => ({
+      ...r,
+      modeLabel: MODE_LABEL[r.mode] ?? r.mode,
+      series: `${r.model}${sideSuffix(r)} - ${MODE_LABEL[r.mode] ?? r.mode}`,
+    }))
     .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
   return {
     $schema: SCHEMA,

@@ -12,7 +12,10 @@ export function compileToVega(spec: VlSpec): vega.Spec {
 
 /** Render a Vega-Lite spec to an SVG string (headless, no canvas). */
 export async function renderSvg(spec: VlSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compileToVega(spec)), { renderer: 'none', logLevel: vega.Warn });
+  const view = new vega.View(vega.parse(compileToVega(spec)), {
+    renderer: 'none',
+    logLevel: vega.Warn,
+  });
   try {
     return await view.toSVG();
   } finally {
@@ -27,7 +30,10 @@ export interface PngOptions {
 }
 
 /** Rasterise an SVG string to PNG bytes; returns the PNG with its pixel size. */
-export function svgToPng(svg: string, options: PngOptions = {}): { png: Buffer; width: number; height: number } {
+export function svgToPng(
+  svg: string,
+  options: PngOptions = {},
+): { png: Buffer; width: number; height: number } {
   const resvg = new Resvg(svg, {
     background: options.background ?? 'white',
     fitTo: options.width ? { mode: 'width', value: options.width } : { mode: 'zoom', value: 2 },
@@ -42,6 +48,9 @@ export function svgToPng(svg: string, options: PngOptions = {}): { png: Buffer; 
 }
 
 /** Render a Vega-Lite spec straight to PNG bytes. */
-export async function renderPng(spec: VlSpec, options: PngOptions = {}): Promise<{ png: Buffer; width: number; height: number }> {
+export async function renderPng(
+  spec: VlSpec,
+  options: PngOptions = {},
+): Promise<{ png: Buffer; width: number; height: number }> {
   return svgToPng(await renderSvg(spec), options);
 }

@@ -27,7 +27,10 @@ export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec 
   if (!rows.length) return null;
   // one curve per architecture x device/dtype side; the side is named only when rows have several
   const manySides = new Set(rows.map(storedSideKey)).size > 1;
-  const values = rows.map((r) => ({ ...r, series: manySides ? `${r.arch} (${r.model}, ${storedSideKey(r)})` : `${r.arch} (${r.model})` }));
+  const values = rows.map((r) => ({
+    ...r,
+    series: manySides ? `${r.arch} (${r.model}, ${storedSideKey(r)})` : `${r.arch} (${r.model})`,
+  }));
   const lengths = [...new Set(rows.map((r) => r.context_length))].sort((a, b) => a - b);
   const x = {
     field: 'context_length',
@@ -36,7 +39,12 @@ export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec 
     scale: { type: 'log', base: 2, nice: false, padding: 12 },
     axis: { values: lengths, labelExpr: LENGTH_LABEL_EXPR, grid: true },
   };
-  const color = { field: 'series', type: 'nominal', title: manySides ? 'Architecture (model, side)' : 'Architecture (model)', legend: { titleLimit: 400, symbolOpacity: 1 } };
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: manySides ? 'Architecture (model, side)' : 'Architecture (model)',
+    legend: { titleLimit: 400, symbolOpacity: 1 },
+  };
   return {
     $schema: SCHEMA,
     title: { text: 'Inference latency and memory vs context length', subtitle },
@@ -48,8 +56,31 @@ export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec 
         width: 380,
         height: 280,
         layer: [
-          { mark: { type: 'area', opacity: 0.2 }, encoding: { x, y: { field: 'latency_min_ms', type: 'quantitative', title: 'Latency (ms): median line, min-max band' }, y2: { field: 'latency_max_ms' }, color } },
-          { mark: { type: 'line', point: true, tooltip: true }, encoding: { x, y: { field: 'latency_ms', type: 'quantitative', title: 'Latency (ms): median line, min-max band' }, color } },
+          {
+            mark: { type: 'area', opacity: 0.2 },
+            encoding: {
+              x,
+              y: {
+                field: 'latency_min_ms',
+                type: 'quantitative',
+                title: 'Latency (ms): median line, min-max band',
+              },
+              y2: { field: 'latency_max_ms' },
+              color,
+            },
+          },
+          {
+            mark: { type: 'line', point: true, tooltip: true },
+            encoding: {
+              x,
+              y: {
+                field: 'latency_ms',
+                type: 'quantitative',
+                title: 'Latency (ms): median line, min-max band',
+              },
+              color,
+            },
+          },
         ],
       },
       {
@@ -57,7 +88,11 @@ export function latencyCurveSpec(rows: ScalingPlotRow[], subtitle = ''): VlSpec 
         width: 380,
         height: 280,
         mark: { type: 'line', point: true, tooltip: true },
-        encoding: { x, y: { field: 'max_memory_gb', type: 'quantitative', title: 'Peak memory (GB)' }, color },
+        encoding: {
+          x,
+          y: { field: 'max_memory_gb', type: 'quantitative', title: 'Peak memory (GB)' },
+          color,
+        },
       },
     ],
   };

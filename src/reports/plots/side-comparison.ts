@@ -8,7 +8,9 @@ import { formatLength, implementationStyle, plotTitle } from './data.js';
 import { PLOT_CONFIG, PLOT_HEIGHT, PLOT_WIDTH, type VlSpec } from './style.js';
 
 function comparisonName(c: SideComparison): string {
-  return c.kind === 'precision' ? `${c.other.dtype}/${c.baseline.dtype} on ${c.baseline.device}` : `${c.other.device}/${c.baseline.device} in ${c.baseline.dtype}`;
+  return c.kind === 'precision'
+    ? `${c.other.dtype}/${c.baseline.dtype} on ${c.baseline.device}`
+    : `${c.other.device}/${c.baseline.device} in ${c.baseline.dtype}`;
 }
 
 function paramsLabel(params: Record<string, unknown> | undefined): string {
@@ -47,7 +49,13 @@ export function sideComparisonSpec(file: ResultFile): VlSpec | null {
   const series = [...new Set(values.map((v) => v.series))].sort();
   const lengths = [...new Set(values.map((v) => v.seqLen))].sort((a, b) => a - b).map(formatLength);
   const names = [...new Set(values.map((v) => v.comparison))];
-  const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
+  const x = {
+    field: 'seqLenLabel',
+    type: 'ordinal',
+    title: 'Sequence length (tokens)',
+    sort: lengths,
+    axis: { labelAngle: 0 },
+  };
   const xOffset = { field: 'series', type: 'nominal', sort: series };
   const y = {
     field: 'ratio',
@@ -60,8 +68,14 @@ export function sideComparisonSpec(file: ResultFile): VlSpec | null {
   const implOf = new Map(values.map((v) => [v.series, v.baseImplementation]));
   const impls = [...new Set(implOf.values())];
   const color = {
-    field: 'series', type: 'nominal', title: several ? 'Implementation: ratio' : 'Implementation',
-    scale: { domain: series, range: series.map((s) => implementationStyle(implOf.get(s) ?? s, impls).color) }, sort: series,
+    field: 'series',
+    type: 'nominal',
+    title: several ? 'Implementation: ratio' : 'Implementation',
+    scale: {
+      domain: series,
+      range: series.map((s) => implementationStyle(implOf.get(s) ?? s, impls).color),
+    },
+    sort: series,
   };
   const rows = file.results.filter((r) => r.status === 'ok');
   const title = plotTitle(`Time ratio ${names.join('; ')} with 95% interval`, file, rows);
@@ -98,7 +112,12 @@ export function sideComparisonSpec(file: ResultFile): VlSpec | null {
       {
         name: 'interval',
         mark: { type: 'rule', color: '#333', strokeWidth: 1.5 },
-        encoding: { x, xOffset, y: { field: 'low', type: 'quantitative', scale: { type: 'log' } }, y2: { field: 'high' } },
+        encoding: {
+          x,
+          xOffset,
+          y: { field: 'low', type: 'quantitative', scale: { type: 'log' } },
+          y2: { field: 'high' },
+        },
       },
       {
         name: 'parity',

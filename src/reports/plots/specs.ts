@@ -46,7 +46,16 @@ import { PLOT_CONFIG, PLOT_HEIGHT, PLOT_WIDTH, SCHEMA, type VlSpec } from './sty
 export { PLOT_CONFIG, PLOT_HEIGHT, PLOT_WIDTH, type VlSpec };
 
 /** Every plot kind writeSuitePlots can produce, in output order. */
-export const PLOT_KINDS = ['latency', 'memory', 'throughput', 'speedup', 'optimization-impact', 'ring', 'side-comparison', 'drift-sentinel'] as const;
+export const PLOT_KINDS = [
+  'latency',
+  'memory',
+  'throughput',
+  'speedup',
+  'optimization-impact',
+  'ring',
+  'side-comparison',
+  'drift-sentinel',
+] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number] | 'performance-over-time';
 
 function top(title: VlSpec, values: unknown[], body: VlSpec): VlSpec {
@@ -73,7 +82,12 @@ interface SeriesStyle {
   dashes: number[][] | null;
 }
 
-const DASHES: readonly [number[], ...number[][]] = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
+const DASHES: readonly [number[], ...number[][]] = [
+  [1, 0],
+  [7, 4],
+  [2, 3],
+  [10, 3, 2, 3],
+];
 
 function seriesStyle(pairs: { series: string; implementation: string }[]): SeriesStyle {
   const series = uniqueSorted(pairs.map((p) => p.series));
@@ -97,18 +111,41 @@ function seriesStyle(pairs: { series: string; implementation: string }[]): Serie
 
 function seriesColor(st: SeriesStyle): VlSpec {
   // symbolOpacity: the band layers share this legend; keep its symbols solid
-  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: st.series, range: st.colors }, sort: st.series, legend: { symbolOpacity: 1, symbolLimit: 0, labelLimit: 480 } };
+  return {
+    field: 'series',
+    type: 'nominal',
+    title: 'Implementation',
+    scale: { domain: st.series, range: st.colors },
+    sort: st.series,
+    legend: { symbolOpacity: 1, symbolLimit: 0, labelLimit: 480 },
+  };
 }
 
 function seriesShape(st: SeriesStyle): VlSpec {
-  return { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: st.series, range: st.shapes }, sort: st.series };
+  return {
+    field: 'series',
+    type: 'nominal',
+    title: 'Implementation',
+    scale: { domain: st.series, range: st.shapes },
+    sort: st.series,
+  };
 }
 
 /** The line encoding: colour, plus a dash per series when one implementation has several (dtype, device, P). */
 function lineEncoding(st: SeriesStyle): VlSpec {
   return {
     color: seriesColor(st),
-    ...(st.dashes ? { strokeDash: { field: 'series', type: 'nominal', title: 'Implementation', scale: { domain: st.series, range: st.dashes }, sort: st.series } } : {}),
+    ...(st.dashes
+      ? {
+          strokeDash: {
+            field: 'series',
+            type: 'nominal',
+            title: 'Implementation',
+            scale: { domain: st.series, range: st.dashes },
+            sort: st.series,
+          },
+        }
+      : {}),
   };
 }
 
@@ -116,7 +153,8 @@ function uniqueSorted(values: string[]): string[] {
   return [...new Set(values)].sort();
 }
 
-const okRows = (rows: ResultRow[]): ResultRow[] => rows.filter((r) => r.status === 'ok' && r.stats !== null);
+const okRows = (rows: ResultRow[]): ResultRow[] =>
+  rows.filter((r) => r.status === 'ok' && r.stats !== null);
 
 function baseDatum(row: ResultRow, series: string) {
   return {
@@ -137,22 +175,37 @@ function baseDatum(row: ResultRow, series: string) {
  * markers keep their series colour; the tooltip names each one.
  */
 function statusLabel(filter: string, yField: string): VlSpec {
-  const part = (st: string) => `(datum.${st} > 0 ? (datum.n > 1 ? datum.${st} + ' ' : '') + '${st}' : '')`;
+  const part = (st: string) =>
+    `(datum.${st} > 0 ? (datum.n > 1 ? datum.${st} + ' ' : '') + '${st}' : '')`;
   return {
     mark: { type: 'text', fontSize: 11, fontStyle: 'italic', color: '#444', dy: -13 },
     transform: [
       { filter },
-      ...['skipped', 'failed', 'interrupted'].map((st) => ({ calculate: `datum.status == '${st}' ? 1 : 0`, as: `is_${st}` })),
+      ...['skipped', 'failed', 'interrupted'].map((st) => ({
+        calculate: `datum.status == '${st}' ? 1 : 0`,
+        as: `is_${st}`,
+      })),
       {
         aggregate: [
           { op: 'count', as: 'n' },
           { op: 'max', field: yField, as: yField },
-          ...['skipped', 'failed', 'interrupted'].map((st) => ({ op: 'sum', field: `is_${st}`, as: st })),
+          ...['skipped', 'failed', 'interrupted'].map((st) => ({
+            op: 'sum',
+            field: `is_${st}`,
+            as: st,
+          })),
         ],
         groupby: ['seqLen'],
       },
-      { calculate: `join([${['skipped', 'failed', 'interrupted'].map(part).join(', ')}], ', ')`, as: 'joined' },
-      { calculate: "replace(replace(replace(datum.joined, /^(, )+/, ''), /(, )+$/, ''), /(, ){2,}/, ', ')", as: 'label' },
+      {
+        calculate: `join([${['skipped', 'failed', 'interrupted'].map(part).join(', ')}], ', ')`,
+        as: 'joined',
+      },
+      {
+        calculate:
+          "replace(replace(replace(datum.joined, /^(, )+/, ''), /(, )+$/, ''), /(, ){2,}/, ', ')",
+        as: 'label',
+      },
     ],
   };
 }
@@ -169,14 +222,23 @@ export function latencySpec(file: ResultFile): VlSpec | null {
   const ok = okRows(rows);
   if (ok.length === 0) return null;
   const label = seriesLabeller(rows);
-  const style = seriesStyle(rows.map((r) => ({ series: label(r), implementation: r.implementation })));
+  const style = seriesStyle(
+    rows.map((r) => ({ series: label(r), implementation: r.implementation })),
+  );
   const minMs = Math.min(...ok.map((r) => Math.max(r.stats!.p10Ms, 1e-6)));
   const values = rows.map((r) => {
     const d = baseDatum(r, label(r));
     if (r.status === 'ok' && r.stats) {
-      return { ...d, medianMs: r.stats.medianMs, p10Ms: Math.max(r.stats.p10Ms, 1e-9), p90Ms: r.stats.p90Ms, samples: r.samplesMs.length };
+      return {
+        ...d,
+        medianMs: r.stats.medianMs,
+        p10Ms: Math.max(r.stats.p10Ms, 1e-9),
+        p90Ms: r.stats.p90Ms,
+        samples: r.samplesMs.length,
+      };
     }
-    const est = r.estimatedSeconds !== undefined && r.estimatedSeconds > 0 ? r.estimatedSeconds * 1000 : null;
+    const est =
+      r.estimatedSeconds !== undefined && r.estimatedSeconds > 0 ? r.estimatedSeconds * 1000 : null;
     return {
       ...d,
       markerMs: est ?? minMs,
@@ -187,7 +249,12 @@ export function latencySpec(file: ResultFile): VlSpec | null {
   const hasNotMeasured = rows.some((r) => r.status !== 'ok');
   const x = lengthAxis(rows.map((r) => r.seqLen));
   const yScale = { type: 'log', nice: false, padding: 10 };
-  const y = { field: 'medianMs', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale };
+  const y = {
+    field: 'medianMs',
+    type: 'quantitative',
+    title: 'Median time per call (ms, log scale)',
+    scale: yScale,
+  };
   return top(plotTitle('Latency vs sequence length (median, p10-p90 band)', file, rows), values, {
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
@@ -198,7 +265,12 @@ export function latencySpec(file: ResultFile): VlSpec | null {
         transform: [{ filter: "datum.status == 'ok'" }],
         encoding: {
           x,
-          y: { field: 'p10Ms', type: 'quantitative', title: 'Median time per call (ms, log scale)', scale: yScale },
+          y: {
+            field: 'p10Ms',
+            type: 'quantitative',
+            title: 'Median time per call (ms, log scale)',
+            scale: yScale,
+          },
           y2: { field: 'p90Ms' },
           color: seriesColor(style),
         },
@@ -228,28 +300,43 @@ export function latencySpec(file: ResultFile): VlSpec | null {
           ],
         },
       },
-      ...(hasNotMeasured ? [{
-        name: 'not-measured',
-        mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5, opacity: 0.95 },
-        transform: [{ filter: "datum.status != 'ok'" }],
-        encoding: {
-          x,
-          y: { field: 'markerMs', type: 'quantitative', scale: yScale },
-          color: seriesColor(style),
-          tooltip: [
-            { field: 'series', title: 'implementation' },
-            { field: 'seqLen', title: 'seqLen', format: ',' },
-            { field: 'status', title: 'status' },
-            { field: 'reason', title: 'reason' },
-            { field: 'markerNote', title: 'position' },
-          ],
-        },
-      },
-      {
-        name: 'not-measured-label',
-        ...statusLabel("datum.status != 'ok'", 'markerMs'),
-        encoding: { x, y: { field: 'markerMs', type: 'quantitative', scale: yScale }, text: { field: 'label' } },
-      }] : []),
+      ...(hasNotMeasured
+        ? [
+            {
+              name: 'not-measured',
+              mark: {
+                type: 'point',
+                filled: false,
+                shape: 'cross',
+                size: 140,
+                strokeWidth: 2.5,
+                opacity: 0.95,
+              },
+              transform: [{ filter: "datum.status != 'ok'" }],
+              encoding: {
+                x,
+                y: { field: 'markerMs', type: 'quantitative', scale: yScale },
+                color: seriesColor(style),
+                tooltip: [
+                  { field: 'series', title: 'implementation' },
+                  { field: 'seqLen', title: 'seqLen', format: ',' },
+                  { field: 'status', title: 'status' },
+                  { field: 'reason', title: 'reason' },
+                  { field: 'markerNote', title: 'position' },
+                ],
+              },
+            },
+            {
+              name: 'not-measured-label',
+              ...statusLabel("datum.status != 'ok'", 'markerMs'),
+              encoding: {
+                x,
+                y: { field: 'markerMs', type: 'quantitative', scale: yScale },
+                text: { field: 'label' },
+              },
+            },
+          ]
+        : []),
     ],
     resolve: { scale: { y: 'shared' } },
   });
@@ -260,15 +347,24 @@ export function latencySpec(file: ResultFile): VlSpec | null {
 /** Peak memory vs seqLen per implementation, log-log; skipped points at the planner's estimate. */
 export function memorySpec(file: ResultFile): VlSpec | null {
   const rows = file.results;
-  const measured = rows.filter((r) => r.status === 'ok' && r.peakMemoryBytes !== null && r.peakMemoryBytes > 0);
+  const measured = rows.filter(
+    (r) => r.status === 'ok' && r.peakMemoryBytes !== null && r.peakMemoryBytes > 0,
+  );
   if (measured.length === 0) return null;
   const label = seriesLabeller(rows);
-  const style = seriesStyle(rows.map((r) => ({ series: label(r), implementation: r.implementation })));
+  const style = seriesStyle(
+    rows.map((r) => ({ series: label(r), implementation: r.implementation })),
+  );
   const values = rows
     .map((r) => {
       const d = baseDatum(r, label(r));
       if (r.status === 'ok' && r.peakMemoryBytes !== null && r.peakMemoryBytes > 0) {
-        return { ...d, memMiB: r.peakMemoryBytes / MIB, memText: formatBytes(r.peakMemoryBytes), kind: 'measured' };
+        return {
+          ...d,
+          memMiB: r.peakMemoryBytes / MIB,
+          memText: formatBytes(r.peakMemoryBytes),
+          kind: 'measured',
+        };
       }
       if (r.status !== 'ok' && r.estimatedMemoryBytes > 0) {
         return {
@@ -283,7 +379,12 @@ export function memorySpec(file: ResultFile): VlSpec | null {
     })
     .filter((v) => v !== null);
   const x = lengthAxis(rows.map((r) => r.seqLen));
-  const y = { field: 'memMiB', type: 'quantitative', title: 'Peak memory (MiB, log scale)', scale: { type: 'log', nice: false, padding: 10 } };
+  const y = {
+    field: 'memMiB',
+    type: 'quantitative',
+    title: 'Peak memory (MiB, log scale)',
+    scale: { type: 'log', nice: false, padding: 10 },
+  };
   const tooltip = [
     { field: 'series', title: 'implementation' },
     { field: 'seqLen', title: 'seqLen', format: ',' },
@@ -312,7 +413,12 @@ export function memorySpec(file: ResultFile): VlSpec | null {
               name: 'not-measured',
               mark: { type: 'point', filled: false, shape: 'cross', size: 140, strokeWidth: 2.5 },
               transform: [{ filter: "datum.kind == 'estimate'" }],
-              encoding: { x, y, color: seriesColor(style), tooltip: [...tooltip, { field: 'reason', title: 'reason' }] },
+              encoding: {
+                x,
+                y,
+                color: seriesColor(style),
+                tooltip: [...tooltip, { field: 'reason', title: 'reason' }],
+              },
             },
             {
               name: 'not-measured-label',
@@ -333,7 +439,9 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
   const ok = okRows(rows).filter((r) => r.tokensPerSecond !== null && r.tokensPerSecond > 0);
   if (ok.length === 0) return null;
   const label = seriesLabeller(rows);
-  const style = seriesStyle(ok.map((r) => ({ series: label(r), implementation: r.implementation })));
+  const style = seriesStyle(
+    ok.map((r) => ({ series: label(r), implementation: r.implementation })),
+  );
   const env: Environment | undefined = file.environment;
   const hasPeak = ok.some((r) => percentOfPeak(r, env) !== null);
   const values = ok.map((r) => ({
@@ -357,19 +465,29 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
     title,
     layer: [
       { mark: { type: 'line' }, encoding: { x, y, ...lineEncoding(style) } },
-      { mark: { type: 'point', filled: true }, encoding: { x, y, color: seriesColor(style), shape: seriesShape(style), tooltip } },
+      {
+        mark: { type: 'point', filled: true },
+        encoding: { x, y, color: seriesColor(style), shape: seriesShape(style), tooltip },
+      },
     ],
   });
   const peak = env?.peak;
   // CUDA rows are placed on the GPU peak of their dtype (src/roofline), CPU rows on the FMA peak
-  const gpuPeak = ok.some((r) => r.device === 'cuda' && percentOfPeak(r, env) !== null) ? env?.gpuPeak : undefined;
+  const gpuPeak = ok.some((r) => r.device === 'cuda' && percentOfPeak(r, env) !== null)
+    ? env?.gpuPeak
+    : undefined;
   const right = hasPeak
     ? panel(
         'percent-of-peak',
         gpuPeak || !peak
           ? `Achieved % of measured peak${gpuPeak ? ` (GPU ${gpuPeak.name}: compute rate of the row's dtype)` : ''}`
           : `Achieved % of FP32 FMA peak (${peak.fmaGflops.toFixed(0)} GFLOP/s, ${peak.threads} threads)`,
-        { field: 'percentOfPeak', type: 'quantitative', title: gpuPeak || !peak ? '% of measured peak' : '% of measured FP32 FMA peak', scale: { zero: true, nice: true } },
+        {
+          field: 'percentOfPeak',
+          type: 'quantitative',
+          title: gpuPeak || !peak ? '% of measured peak' : '% of measured FP32 FMA peak',
+          scale: { zero: true, nice: true },
+        },
       )
     : panel('gflops', 'Achieved GFLOP/s (no measured peak in this file)', {
         field: 'gflops',
@@ -404,13 +522,25 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
 export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null {
   const rows = okRows(file.results);
   const key = (r: ResultRow): string =>
-    [r.seqLen, r.batch, r.heads, r.kvHeads, r.headDim, r.causal, r.dtype, r.device, r.memoryPool, r.patternCache].join('|');
+    [
+      r.seqLen,
+      r.batch,
+      r.heads,
+      r.kvHeads,
+      r.headDim,
+      r.causal,
+      r.dtype,
+      r.device,
+      r.memoryPool,
+      r.patternCache,
+    ].join('|');
   const base = new Map<string, ResultRow>();
   for (const r of rows) if (r.implementation === baseline) base.set(key(r), r);
   if (base.size === 0) return null;
   const label = seriesLabeller(file.results);
   const baseDense = computesExactDense(baseline, true);
-  const sameFunction = (r: ResultRow): boolean => computesExactDense(r.implementation, r.causal, r.exactDense) === baseDense;
+  const sameFunction = (r: ResultRow): boolean =>
+    computesExactDense(r.implementation, r.causal, r.exactDense) === baseDense;
   const values = rows
     .filter((r) => r.implementation !== baseline && base.has(key(r)))
     .map((r) => {
@@ -425,14 +555,32 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
       };
     });
   if (values.length === 0) return null;
-  const style = seriesStyle(values.map((v) => ({ series: v.series, implementation: v.implementation })));
+  const style = seriesStyle(
+    values.map((v) => ({ series: v.series, implementation: v.implementation })),
+  );
   const series = style.series;
   const lengths = [...new Set(values.map((v) => v.seqLen))].sort((a, b) => a - b).map(formatLength);
-  const x = { field: 'seqLenLabel', type: 'ordinal', title: 'Sequence length (tokens)', sort: lengths, axis: { labelAngle: 0 } };
-  const y = { field: 'speedup', type: 'quantitative', title: `Speedup vs ${baseline} (x, log scale)`, scale: { type: 'log' }, stack: null };
+  const x = {
+    field: 'seqLenLabel',
+    type: 'ordinal',
+    title: 'Sequence length (tokens)',
+    sort: lengths,
+    axis: { labelAngle: 0 },
+  };
+  const y = {
+    field: 'speedup',
+    type: 'quantitative',
+    title: `Speedup vs ${baseline} (x, log scale)`,
+    scale: { type: 'log' },
+    stack: null,
+  };
   const title = plotTitle(`Speedup vs ${baseline} (median time ratio)`, file, file.results);
   const others = values.some((v) => v.comparable !== 'yes');
-  if (others) title.subtitle = [...title.subtitle, `Faded bars: not ${baseDense ? 'dense' : 'the same'} attention; faster by doing less work, not comparable as a speedup`];
+  if (others)
+    title.subtitle = [
+      ...title.subtitle,
+      `Faded bars: not ${baseDense ? 'dense' : 'the same'} attention; faster by doing less work, not comparable as a speedup`,
+    ];
   return top(title, values, {
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
@@ -468,7 +616,12 @@ export function speedupSpec(file: ResultFile, baseline = 'naive'): VlSpec | null
 
 // ---------------------------------------------------------------- optimization impact
 
-export const OPTIMIZATION_CONFIGS = ['baseline', 'pattern cache only', 'memory pool only', 'both'] as const;
+export const OPTIMIZATION_CONFIGS = [
+  'baseline',
+  'pattern cache only',
+  'memory pool only',
+  'both',
+] as const;
 
 /** Configurations are not implementations: greys, so no colour here means an implementation. */
 const CONFIGURATION_GREYS = ['#c8c8c8', '#969696', '#646464', '#1e1e1e'];
@@ -488,11 +641,15 @@ export function optimizationConfigName(row: ResultRow): (typeof OPTIMIZATION_CON
  * only when at least two configurations are present.
  */
 export function optimizationImpactSpec(file: ResultFile): VlSpec | null {
-  const flagged = okRows(file.results).filter((r) => r.memoryPool !== undefined || r.patternCache !== undefined);
+  const flagged = okRows(file.results).filter(
+    (r) => r.memoryPool !== undefined || r.patternCache !== undefined,
+  );
   if (new Set(flagged.map(optimizationConfigName)).size < 2) return null;
-  const baseKey = (r: ResultRow): string => [r.implementation, r.seqLen, r.batch, r.heads, r.kvHeads, r.headDim, r.causal].join('|');
+  const baseKey = (r: ResultRow): string =>
+    [r.implementation, r.seqLen, r.batch, r.heads, r.kvHeads, r.headDim, r.causal].join('|');
   const baselines = new Map<string, ResultRow>();
-  for (const r of flagged) if (optimizationConfigName(r) === 'baseline') baselines.set(baseKey(r), r);
+  for (const r of flagged)
+    if (optimizationConfigName(r) === 'baseline') baselines.set(baseKey(r), r);
   const values = flagged.map((r) => {
     const b = baselines.get(baseKey(r));
     return {
@@ -503,14 +660,35 @@ export function optimizationImpactSpec(file: ResultFile): VlSpec | null {
       memMiB: r.peakMemoryBytes !== null ? r.peakMemoryBytes / MIB : null,
       memText: formatBytes(r.peakMemoryBytes),
       speedup: b ? b.stats!.medianMs / r.stats!.medianMs : null,
-      memoryReduction: b && b.peakMemoryBytes && r.peakMemoryBytes !== null ? 1 - r.peakMemoryBytes / b.peakMemoryBytes : null,
+      memoryReduction:
+        b && b.peakMemoryBytes && r.peakMemoryBytes !== null
+          ? 1 - r.peakMemoryBytes / b.peakMemoryBytes
+          : null,
       cacheHitRate: r.pool && r.pool.allocations > 0 ? r.pool.cacheHits / r.pool.allocations : null,
     };
   });
-  const groups = [...new Set(flagged.sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen).map((r) => `${r.implementation} @ ${formatLength(r.seqLen)}`))];
+  const groups = [
+    ...new Set(
+      flagged
+        .sort((a, b) => a.implementation.localeCompare(b.implementation) || a.seqLen - b.seqLen)
+        .map((r) => `${r.implementation} @ ${formatLength(r.seqLen)}`),
+    ),
+  ];
   const configs = [...OPTIMIZATION_CONFIGS];
-  const color = { field: 'configuration', type: 'nominal', title: 'Configuration', scale: { domain: configs, range: CONFIGURATION_GREYS }, sort: configs };
-  const x = { field: 'group', type: 'nominal', title: 'Implementation @ sequence length', sort: groups, axis: { labelAngle: -30 } };
+  const color = {
+    field: 'configuration',
+    type: 'nominal',
+    title: 'Configuration',
+    scale: { domain: configs, range: CONFIGURATION_GREYS },
+    sort: configs,
+  };
+  const x = {
+    field: 'group',
+    type: 'nominal',
+    title: 'Implementation @ sequence length',
+    sort: groups,
+    axis: { labelAngle: -30 },
+  };
   const tooltip = [
     { field: 'implementation' },
     { field: 'seqLen', format: ',' },
@@ -582,18 +760,26 @@ function ringLinks(src: Record<string, unknown>): RingLink[] {
   const links = src['links'];
   if (Array.isArray(links)) {
     for (const l of links as Record<string, unknown>[]) {
-      const GBps = num(l['GBps']) ?? (num(l['gbps']) !== undefined ? num(l['gbps'])! / 8 : undefined);
+      const GBps =
+        num(l['GBps']) ?? (num(l['gbps']) !== undefined ? num(l['gbps'])! / 8 : undefined);
       const commMsPerStep = num(l['commMsPerStep']);
       if (GBps === undefined && commMsPerStep === undefined) continue;
-      const name = typeof l['name'] === 'string' ? (l['name']) : `${GBps ?? '?'} GB/s link`;
+      const name = typeof l['name'] === 'string' ? l['name'] : `${GBps ?? '?'} GB/s link`;
       out.push({ name, GBps: GBps ?? NaN, commMsPerStep });
     }
   }
   if (out.length) return out;
-  const GBps = num(src['linkGBps']) ?? (num(src['linkGbps']) !== undefined ? num(src['linkGbps'])! / 8 : undefined);
+  const GBps =
+    num(src['linkGBps']) ??
+    (num(src['linkGbps']) !== undefined ? num(src['linkGbps'])! / 8 : undefined);
   const comm = num(src['commMsPerStep']);
   if (GBps !== undefined || comm !== undefined) {
-    const name = typeof src['linkName'] === 'string' ? (src['linkName']) : GBps !== undefined ? `link ${+GBps.toFixed(1)} GB/s` : 'link';
+    const name =
+      typeof src['linkName'] === 'string'
+        ? src['linkName']
+        : GBps !== undefined
+          ? `link ${+GBps.toFixed(1)} GB/s`
+          : 'link';
     return [{ name, GBps: GBps ?? NaN, commMsPerStep: comm }];
   }
   return [];
@@ -601,7 +787,9 @@ function ringLinks(src: Record<string, unknown>): RingLink[] {
 
 /** Per-step measured compute vs projected communication for ring rows. See the header comment. */
 export function ringSpec(file: ResultFile): VlSpec | null {
-  const rings = okRows(file.results).filter((r) => r.implementation.startsWith('ring') || r.projected?.['perStepComputeMs'] !== undefined);
+  const rings = okRows(file.results).filter(
+    (r) => r.implementation.startsWith('ring') || r.projected?.['perStepComputeMs'] !== undefined,
+  );
   if (rings.length === 0) return null;
   const values: Record<string, unknown>[] = [];
   for (const r of rings) {
@@ -625,35 +813,82 @@ export function ringSpec(file: ResultFile): VlSpec | null {
     }
     const bytes =
       num(src['bytesPerStepPerRank']) ??
-      (2 * r.batch * r.kvHeads * (r.effectiveSeqLen / P) * r.headDim * (DTYPE_BYTES[r.dtype] ?? 4));
+      2 * r.batch * r.kvHeads * (r.effectiveSeqLen / P) * r.headDim * (DTYPE_BYTES[r.dtype] ?? 4);
     const series = `${r.implementation} P=${P}`;
-    const common = { implementation: r.implementation, ringSize: `P=${P}`, seqLen: r.seqLen, seqLenLabel: formatLength(r.seqLen), bytesText: formatBytes(bytes) };
-    values.push({ ...common, series, line: `${series}: compute`, kind: `compute per step (${computeNote})`, ms: computeMs, lo: computeLo, hi: computeHi });
+    const common = {
+      implementation: r.implementation,
+      ringSize: `P=${P}`,
+      seqLen: r.seqLen,
+      seqLenLabel: formatLength(r.seqLen),
+      bytesText: formatBytes(bytes),
+    };
+    values.push({
+      ...common,
+      series,
+      line: `${series}: compute`,
+      kind: `compute per step (${computeNote})`,
+      ms: computeMs,
+      lo: computeLo,
+      hi: computeHi,
+    });
     const links = ringLinks(src);
     // P = 1 sends nothing: no line, and so no legend entry, for it
     for (const link of P > 1 ? (links.length ? links : DEFAULT_LINKS) : []) {
-      const ms = link.commMsPerStep ?? (Number.isFinite(link.GBps) && link.GBps > 0 ? (bytes / (link.GBps * 1e9)) * 1e3 : undefined);
+      const ms =
+        link.commMsPerStep ??
+        (Number.isFinite(link.GBps) && link.GBps > 0
+          ? (bytes / (link.GBps * 1e9)) * 1e3
+          : undefined);
       if (ms === undefined || !(ms > 0)) continue;
-      values.push({ ...common, series, line: `${series}: ${link.name}`, kind: `communication per step, projected (${link.name})`, ms, hides: computeMs >= ms ? 'yes' : 'no' });
+      values.push({
+        ...common,
+        series,
+        line: `${series}: ${link.name}`,
+        kind: `communication per step, projected (${link.name})`,
+        ms,
+        hides: computeMs >= ms ? 'yes' : 'no',
+      });
     }
   }
   // one colour per implementation (the palette), a dash per kind of line, a marker per ring size: every legend entry is drawn
   const impls = uniqueSorted(values.map((v) => v.implementation as string));
-  const kinds = [...new Set(values.map((v) => v.kind as string))].sort((a, b) => Number(b.startsWith('compute')) - Number(a.startsWith('compute')) || a.localeCompare(b));
-  const sizes = [...new Set(values.map((v) => v.ringSize as string))].sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)));
+  const kinds = [...new Set(values.map((v) => v.kind as string))].sort(
+    (a, b) =>
+      Number(b.startsWith('compute')) - Number(a.startsWith('compute')) || a.localeCompare(b),
+  );
+  const sizes = [...new Set(values.map((v) => v.ringSize as string))].sort(
+    (a, b) => Number(a.slice(2)) - Number(b.slice(2)),
+  );
   const x = lengthAxis(rings.map((r) => r.seqLen));
-  const y = { field: 'ms', type: 'quantitative', title: 'Time per ring step (ms, log scale)', scale: { type: 'log', nice: false, padding: 10 } };
+  const y = {
+    field: 'ms',
+    type: 'quantitative',
+    title: 'Time per ring step (ms, log scale)',
+    scale: { type: 'log', nice: false, padding: 10 },
+  };
   const color = {
-    field: 'implementation', type: 'nominal', title: 'Implementation',
-    scale: { domain: impls, range: impls.map((i) => implementationStyle(i, impls).color) }, sort: impls,
+    field: 'implementation',
+    type: 'nominal',
+    title: 'Implementation',
+    scale: { domain: impls, range: impls.map((i) => implementationStyle(i, impls).color) },
+    sort: impls,
     legend: { symbolOpacity: 1 },
   };
   const dash = {
-    field: 'kind', type: 'nominal', title: 'Line',
-    scale: { domain: kinds, range: kinds.map((_, i) => cyclicItem(DASHES, i)) }, sort: kinds,
+    field: 'kind',
+    type: 'nominal',
+    title: 'Line',
+    scale: { domain: kinds, range: kinds.map((_, i) => cyclicItem(DASHES, i)) },
+    sort: kinds,
     legend: { orient: 'bottom', columns: 1, labelLimit: 700, symbolStrokeColor: '#333' },
   };
-  const shape = { field: 'ringSize', type: 'nominal', title: 'Ring size', scale: { domain: sizes, range: SHAPE_LIST.slice(0, sizes.length) }, sort: sizes };
+  const shape = {
+    field: 'ringSize',
+    type: 'nominal',
+    title: 'Ring size',
+    scale: { domain: sizes, range: SHAPE_LIST.slice(0, sizes.length) },
+    sort: sizes,
+  };
   const tooltip = [
     { field: 'series', title: 'series' },
     { field: 'kind', title: 'line' },
@@ -675,10 +910,24 @@ export function ringSpec(file: ResultFile): VlSpec | null {
         name: 'compute-band',
         mark: { type: 'area', opacity: 0.18 },
         transform: [{ filter: "indexof(datum.kind, 'compute') == 0" }],
-        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: y.scale, title: y.title }, y2: { field: 'hi' }, color, detail: { field: 'line' } },
+        encoding: {
+          x,
+          y: { field: 'lo', type: 'quantitative', scale: y.scale, title: y.title },
+          y2: { field: 'hi' },
+          color,
+          detail: { field: 'line' },
+        },
       },
-      { name: 'lines', mark: { type: 'line' }, encoding: { x, y, color, strokeDash: dash, detail: { field: 'line' } } },
-      { name: 'points', mark: { type: 'point', filled: true }, encoding: { x, y, color, shape, tooltip } },
+      {
+        name: 'lines',
+        mark: { type: 'line' },
+        encoding: { x, y, color, strokeDash: dash, detail: { field: 'line' } },
+      },
+      {
+        name: 'points',
+        mark: { type: 'point', filled: true },
+        encoding: { x, y, color, shape, tooltip },
+      },
     ],
   });
 }
@@ -699,7 +948,10 @@ export interface HistoryPoint {
  * configuration of each implementation is drawn (memory pool and pattern cache on or not recorded):
  * the optimization-impact variants would otherwise crowd the panels; they stay in the history table.
  */
-export function performanceOverTimeSpec(entries: HistoryPoint[], options: { title?: string } = {}): VlSpec | null {
+export function performanceOverTimeSpec(
+  entries: HistoryPoint[],
+  options: { title?: string } = {},
+): VlSpec | null {
   const ok = entries.filter(
     (e) =>
       e.row.status === 'ok' &&
@@ -710,7 +962,8 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
   );
   if (ok.length === 0) return null;
   // the flags are all on (or absent) here: leave them out of the series names
-  const unflag = (r: HistoryPoint['row']): ResultRow => ({ ...r, memoryPool: undefined, patternCache: undefined }) as ResultRow;
+  const unflag = (r: HistoryPoint['row']): ResultRow =>
+    ({ ...r, memoryPool: undefined, patternCache: undefined }) as ResultRow;
   const label = seriesLabeller(ok.map((e) => unflag(e.row)));
   const values = ok.map((e) => ({
     series: label(unflag(e.row)),
@@ -726,16 +979,37 @@ export function performanceOverTimeSpec(entries: HistoryPoint[], options: { titl
     machine: e.environment?.cpuModel ?? '',
   }));
   const style = seriesStyle(values);
-  const panels = [...new Set(ok.map((e) => e.row.seqLen))].sort((a, b) => a - b).map((n) => `seqLen ${formatLength(n)}`);
+  const panels = [...new Set(ok.map((e) => e.row.seqLen))]
+    .sort((a, b) => a - b)
+    .map((n) => `seqLen ${formatLength(n)}`);
   const machines = [...new Set(values.map((v) => v.machine).filter((m) => m))];
-  const x = { field: 'timestamp', type: 'temporal', title: 'Run time (UTC)', scale: { padding: 12 }, axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 } };
-  const y = { field: 'medianMs', type: 'quantitative', title: 'Median time (ms, log scale)', scale: { type: 'log', nice: false, padding: 10 }, axis: { tickCount: 5 } };
+  const x = {
+    field: 'timestamp',
+    type: 'temporal',
+    title: 'Run time (UTC)',
+    scale: { padding: 12 },
+    axis: { format: '%Y-%m-%d %H:%M', labelAngle: -30 },
+  };
+  const y = {
+    field: 'medianMs',
+    type: 'quantitative',
+    title: 'Median time (ms, log scale)',
+    scale: { type: 'log', nice: false, padding: 10 },
+    axis: { tickCount: 5 },
+  };
   const color = lineEncoding(style);
   return {
     $schema: SCHEMA,
     title: {
       text: options.title ?? 'Performance over time (median per run)',
-      subtitle: [machines.length === 1 ? machines[0] : machines.length ? `${machines.length} machines` : 'unknown machine', `${ok.length} measured rows, ${new Set(ok.map((e) => e.runId)).size} runs`],
+      subtitle: [
+        machines.length === 1
+          ? machines[0]
+          : machines.length
+            ? `${machines.length} machines`
+            : 'unknown machine',
+        `${ok.length} measured rows, ${new Set(ok.map((e) => e.runId)).size} runs`,
+      ],
     },
     data: { values },
     config: PLOT_CONFIG,
@@ -776,20 +1050,39 @@ export function driftSentinelSpec(file: ResultFile): VlSpec | null {
   if (!d || d.readings.length === 0) return null;
   const lo = d.referenceGflops * (1 - d.thresholdPct / 100);
   const hi = d.referenceGflops * (1 + d.thresholdPct / 100);
-  const values = d.readings.map((r) => ({ seconds: r.seconds, gflops: r.gflops, at: r.at === 'start' ? 'start' : `after point group ${r.at}` }));
+  const values = d.readings.map((r) => ({
+    seconds: r.seconds,
+    gflops: r.gflops,
+    at: r.at === 'start' ? 'start' : `after point group ${r.at}`,
+  }));
   return top(
-    { text: 'Drift sentinel over the run', subtitle: [`FMA loop GFLOP/s; band: reference ${d.referenceGflops} +/- ${d.thresholdPct}%`, 'points next to a reading outside the band are flagged'] },
+    {
+      text: 'Drift sentinel over the run',
+      subtitle: [
+        `FMA loop GFLOP/s; band: reference ${d.referenceGflops} +/- ${d.thresholdPct}%`,
+        'points next to a reading outside the band are flagged',
+      ],
+    },
     values,
     {
       width: 640,
       height: 240,
       layer: [
-        { data: { values: [{ lo, hi }] }, mark: { type: 'rect', opacity: 0.15, color: '#0072B2' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+        {
+          data: { values: [{ lo, hi }] },
+          mark: { type: 'rect', opacity: 0.15, color: '#0072B2' },
+          encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+        },
         {
           mark: { type: 'line', point: true },
           encoding: {
             x: { field: 'seconds', type: 'quantitative', title: 'Seconds since the run started' },
-            y: { field: 'gflops', type: 'quantitative', title: 'Sentinel GFLOP/s', scale: { zero: false } },
+            y: {
+              field: 'gflops',
+              type: 'quantitative',
+              title: 'Sentinel GFLOP/s',
+              scale: { zero: false },
+            },
             tooltip: [{ field: 'at' }, { field: 'seconds' }, { field: 'gflops' }],
           },
         },
@@ -798,7 +1091,10 @@ export function driftSentinelSpec(file: ResultFile): VlSpec | null {
   );
 }
 
-export function buildSuiteSpecs(file: ResultFile, options: { baseline?: string } = {}): Partial<Record<PlotKind, VlSpec>> {
+export function buildSuiteSpecs(
+  file: ResultFile,
+  options: { baseline?: string } = {},
+): Partial<Record<PlotKind, VlSpec>> {
   const out: Partial<Record<PlotKind, VlSpec>> = {};
   const add = (k: PlotKind, s: VlSpec | null): void => {
     if (s) out[k] = s;

@@ -5,7 +5,15 @@ import { collectEnvironment } from '../../env/environment.js';
 import type { DriftRecorder } from '../../measure/drift.js';
 import type { NativeBinding } from '../../native/binding.js';
 import type { StoredGpuPeak } from '../../roofline/peak-store.js';
-import { SCHEMA_VERSION, type Environment, type PlanEntry, type ResultFile, type ResultRow, type RunInterference, type SideComparisons } from '../../results/types.js';
+import {
+  SCHEMA_VERSION,
+  type Environment,
+  type PlanEntry,
+  type ResultFile,
+  type ResultRow,
+  type RunInterference,
+  type SideComparisons,
+} from '../../results/types.js';
 import type { SamplingRequest } from '../sampling.js';
 import type { CommonRunOptions } from '../types.js';
 import type { ResolvedSides } from './resolve-sides.js';
@@ -15,7 +23,13 @@ import type { CpuPeak } from './summarise.js';
 export function runConfigOf(
   suiteConfig: Record<string, unknown>,
   resolved: ResolvedSides<CommonRunOptions>,
-  x: { implementations: string[]; threads: number; budgets: number[]; request: SamplingRequest; interleave: boolean },
+  x: {
+    implementations: string[];
+    threads: number;
+    budgets: number[];
+    request: SamplingRequest;
+    interleave: boolean;
+  },
 ): Record<string, unknown> {
   const { options, sides, compareMode, selection, cuda } = resolved;
   const { request } = x;
@@ -30,7 +44,11 @@ export function runConfigOf(
     ...(request.runs !== undefined ? { runs: request.runs } : {}),
     sampling: adaptive ? 'adaptive' : 'fixed',
     ...(adaptive
-      ? { targetRse: request.targetRse, minSamples: request.minSamples, maxSamples: request.maxSamples }
+      ? {
+          targetRse: request.targetRse,
+          minSamples: request.minSamples,
+          maxSamples: request.maxSamples,
+        }
       : {}),
     maxTimeSeconds: request.maxTimeSeconds,
     cacheMode: request.cold ? 'cold' : 'hot',
@@ -45,7 +63,9 @@ export function runConfigOf(
           sides: sides.map((s, k) => ({
             ...s,
             memoryBudgetBytes: x.budgets[k],
-            ...(s.device === 'cuda' && !cuda.available ? { available: false, reason: cuda.reason } : {}),
+            ...(s.device === 'cuda' && !cuda.available
+              ? { available: false, reason: cuda.reason }
+              : {}),
           })),
           // the sides of a point are sampled in seeded round-robin when their memory fits together
           sidesInterleaved: true,
@@ -57,7 +77,13 @@ export function runConfigOf(
 }
 
 /** --dry-run: the plan and the config, nothing measured. */
-export function dryRunFile(suite: string, createdAt: string, binding: NativeBinding, config: Record<string, unknown>, plan: PlanEntry[]): ResultFile {
+export function dryRunFile(
+  suite: string,
+  createdAt: string,
+  binding: NativeBinding,
+  config: Record<string, unknown>,
+  plan: PlanEntry[],
+): ResultFile {
   return {
     schemaVersion: SCHEMA_VERSION,
     suite,
@@ -104,7 +130,12 @@ export function assembleResultFile(x: {
     ...(x.comparisons ? { comparisons: x.comparisons } : {}),
     ...(x.interference ? { interference: x.interference } : {}),
     ...(x.drift
-      ? { driftSentinel: x.drift.finish(x.rows.filter((r) => r.drift?.flagged).length, x.rows.filter((r) => r.drift).length) }
+      ? {
+          driftSentinel: x.drift.finish(
+            x.rows.filter((r) => r.drift?.flagged).length,
+            x.rows.filter((r) => r.drift).length,
+          ),
+        }
       : {}),
   };
 }

@@ -14,8 +14,14 @@ export interface ImplementationChoice {
 }
 
 /** Implementations the device offers in `dtype` (default fp32). */
-export function availableImplementations(binding: NativeBinding, device: string, dtype: DTypeName = 'fp32'): NativeImplementationInfo[] {
-  return binding.listImplementations().filter((i) => i.device === device && i.dtypes.includes(dtype));
+export function availableImplementations(
+  binding: NativeBinding,
+  device: string,
+  dtype: DTypeName = 'fp32',
+): NativeImplementationInfo[] {
+  return binding
+    .listImplementations()
+    .filter((i) => i.device === device && i.dtypes.includes(dtype));
 }
 
 /** The binding's catalogue, the rule of what a side cannot run, and the implementations chosen from them. */
@@ -26,8 +32,13 @@ export function chooseRunImplementations(
   cuda: CudaAvailability,
 ): ImplementationChoice {
   const catalogue = binding.listImplementations();
-  const whyNot: WhyNot = (side, implementation) => sideUnavailableReason(side, implementation, catalogue, cuda);
-  return { catalogue, whyNot, implementations: chooseImplementations(requested, sides, catalogue, whyNot) };
+  const whyNot: WhyNot = (side, implementation) =>
+    sideUnavailableReason(side, implementation, catalogue, cuda);
+  return {
+    catalogue,
+    whyNot,
+    implementations: chooseImplementations(requested, sides, catalogue, whyNot),
+  };
 }
 
 /**
@@ -42,7 +53,9 @@ export function chooseImplementations(
   catalogue: NativeImplementationInfo[],
   whyNot: WhyNot,
 ): string[] {
-  const namesOn = (device: string) => [...new Set(catalogue.filter((i) => i.device === device).map((i) => i.name))];
+  const namesOn = (device: string) => [
+    ...new Set(catalogue.filter((i) => i.device === device).map((i) => i.name)),
+  ];
   if (sides.length === 1) {
     const side = sides[0]!;
     const onDevice = namesOn(side.device);
@@ -50,21 +63,39 @@ export function chooseImplementations(
       checkImplementations(requested, onDevice, side.device);
       for (const name of requested) {
         const why = whyNot(side, name);
-        const dtypes = catalogue.find((i) => i.name === name && i.device === side.device)?.dtypes ?? [];
-        if (why) throw new ConfigError('dtype', side.dtype, `${dtypes.join(', ')} for ${name} on ${side.device}`, why);
+        const dtypes =
+          catalogue.find((i) => i.name === name && i.device === side.device)?.dtypes ?? [];
+        if (why)
+          throw new ConfigError(
+            'dtype',
+            side.dtype,
+            `${dtypes.join(', ')} for ${name} on ${side.device}`,
+            why,
+          );
       }
       return requested;
     }
     const runnable = onDevice.filter((name) => whyNot(side, name) === null);
     if (runnable.length === 0 && onDevice.length > 0) {
-      const offered = [...new Set(catalogue.filter((i) => i.device === side.device).flatMap((i) => i.dtypes))];
-      throw new ConfigError('dtype', side.dtype, `${offered.join(', ')} on ${side.device}`, `no implementation supports ${side.dtype} on ${side.device}`);
+      const offered = [
+        ...new Set(catalogue.filter((i) => i.device === side.device).flatMap((i) => i.dtypes)),
+      ];
+      throw new ConfigError(
+        'dtype',
+        side.dtype,
+        `${offered.join(', ')} on ${side.device}`,
+        `no implementation supports ${side.dtype} on ${side.device}`,
+      );
     }
     return runnable;
   }
   const everywhere = [...new Set(sides.flatMap((s) => namesOn(s.device)))];
   if (requested) {
-    checkImplementations(requested, everywhere, [...new Set(sides.map((s) => s.device))].join(' or '));
+    checkImplementations(
+      requested,
+      everywhere,
+      [...new Set(sides.map((s) => s.device))].join(' or '),
+    );
     return requested;
   }
   const runnable = everywhere.filter((name) => sides.some((s) => whyNot(s, name) === null));

@@ -5,7 +5,12 @@ import { ConfigError, INVALID_CONFIG } from '../../config/errors.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { availableMemoryBytes } from '../../env/environment.js';
 import { MIN_SAMPLES_ON_TIME } from '../../measure/scheduler.js';
-import type { NativeBinding, NativeInfo, NativeProblem, NativeSessionOptions } from '../../native/binding.js';
+import type {
+  NativeBinding,
+  NativeInfo,
+  NativeProblem,
+  NativeSessionOptions,
+} from '../../native/binding.js';
 import { calibrateRates } from '../../plan/calibrate.js';
 import { planPoint, type PlannedPoint, type RateModel } from '../../plan/planner.js';
 import type { PlanEntry } from '../../results/types.js';
@@ -46,10 +51,14 @@ export function layOutPoints(
 ): PointLayout {
   const compareMode = sides.length > 1;
   const points: SuitePoint[] = compareMode
-    ? basePoints.flatMap((pt) => sides.map((s) => ({ ...pt, problem: { ...pt.problem, device: s.device, dtype: s.dtype } })))
+    ? basePoints.flatMap((pt) =>
+        sides.map((s) => ({ ...pt, problem: { ...pt.problem, device: s.device, dtype: s.dtype } })),
+      )
     : basePoints;
   const sideIndex = points.map((_, i) => (compareMode ? i % sides.length : 0));
-  const unavailable: (string | null)[] = points.map((pt, i) => (compareMode ? whyNot(sides[sideIndex[i]!]!, pt.problem.implementation) : null));
+  const unavailable: (string | null)[] = points.map((pt, i) =>
+    compareMode ? whyNot(sides[sideIndex[i]!]!, pt.problem.implementation) : null,
+  );
   const budgets = sides.map((s) => options.memoryBudget ?? Math.floor(deviceMemory(s.device) / 2));
   const sessionOptions: NativeSessionOptions = {
     threads,
@@ -62,10 +71,15 @@ export function layOutPoints(
 }
 
 /** Memory of a device: the first GPU's for cuda, else what the OS says is available (read once). */
-export function deviceMemoryReader(info: Pick<NativeInfo, 'cuda'>, injected?: number): (device: string) => number {
+export function deviceMemoryReader(
+  info: Pick<NativeInfo, 'cuda'>,
+  injected?: number,
+): (device: string) => number {
   let hostMemory: number | undefined;
   return (device) =>
-    device === 'cuda' ? (info.cuda?.devices?.[0]?.totalMemoryBytes ?? 0) : (hostMemory ??= injected ?? availableMemoryBytes());
+    device === 'cuda'
+      ? (info.cuda?.devices?.[0]?.totalMemoryBytes ?? 0)
+      : (hostMemory ??= injected ?? availableMemoryBytes());
 }
 
 /** The session options of point i: its side's, with the point's own switches. */
@@ -81,7 +95,11 @@ export function budgetOf(layout: PointLayout, sides: RunSide[], device: string):
 }
 
 /** native problem field -> option name */
-const NATIVE_FIELDS: Record<string, string> = { batch: 'batchSize', seqLen: 'customLengths', implementation: 'implementations' };
+const NATIVE_FIELDS: Record<string, string> = {
+  batch: 'batchSize',
+  seqLen: 'customLengths',
+  implementation: 'implementations',
+};
 
 const FIELD_HINTS: [RegExp, string][] = [
   [/head[_ -]?dim/i, 'headDim'],
@@ -94,7 +112,11 @@ const FIELD_HINTS: [RegExp, string][] = [
 ];
 
 /** Maps a native INVALID_CONFIG (which carries `field`) to a ConfigError naming the option. */
-export function nativeConfigError(e: unknown, problem: NativeProblem, sessionOptions: NativeSessionOptions): ConfigError {
+export function nativeConfigError(
+  e: unknown,
+  problem: NativeProblem,
+  sessionOptions: NativeSessionOptions,
+): ConfigError {
   const msg = messageOf(e);
   const nativeField = (e as { field?: unknown })?.field;
   let field: string;
@@ -104,7 +126,14 @@ export function nativeConfigError(e: unknown, problem: NativeProblem, sessionOpt
     valueKey = nativeField;
   } else {
     field = FIELD_HINTS.find(([re]) => re.test(msg))?.[1] ?? 'implementations';
-    valueKey = field === 'batchSize' ? 'batch' : field === 'customLengths' ? 'seqLen' : field === 'implementations' ? 'implementation' : field;
+    valueKey =
+      field === 'batchSize'
+        ? 'batch'
+        : field === 'customLengths'
+          ? 'seqLen'
+          : field === 'implementations'
+            ? 'implementation'
+            : field;
   }
   // The binding's argument errors carry what the field allows; the value is the problem's or,
   // for options such as threads, the session's.
@@ -113,7 +142,12 @@ export function nativeConfigError(e: unknown, problem: NativeProblem, sessionOpt
   const inProblem: Record<string, unknown> = { ...problem };
   const inSession: Record<string, unknown> = { ...sessionOptions };
   const value = inProblem[valueKey] ?? inSession[valueKey];
-  return new ConfigError(field, value, typeof allowed === 'string' ? allowed : `what ${problem.implementation} supports`, msg);
+  return new ConfigError(
+    field,
+    value,
+    typeof allowed === 'string' ? allowed : `what ${problem.implementation} supports`,
+    msg,
+  );
 }
 
 /**
@@ -122,7 +156,12 @@ export function nativeConfigError(e: unknown, problem: NativeProblem, sessionOpt
  * the shape while others accept it just gets its failed rows. With several sides, one side
  * rejecting a named implementation gives failed rows there.
  */
-export function preflight(binding: NativeBinding, layout: PointLayout, namedImplementations: boolean, compareMode: boolean): void {
+export function preflight(
+  binding: NativeBinding,
+  layout: PointLayout,
+  namedImplementations: boolean,
+  compareMode: boolean,
+): void {
   const rejected: ConfigError[] = [];
   const checked = new Set<string>();
   for (const [i, pt] of layout.points.entries()) {
@@ -166,7 +205,11 @@ const ADAPTIVE_WARMUP_ESTIMATE = 7;
  * most warm-up + max-samples iterations, bounded by --max-time per point (the scheduler stops
  * there), but never below the cold start and the few samples it always takes.
  */
-export function planIterations(req: SamplingRequest): { iterations: number; timeCapSeconds?: number; minIterations?: number } {
+export function planIterations(req: SamplingRequest): {
+  iterations: number;
+  timeCapSeconds?: number;
+  minIterations?: number;
+} {
   const warmup = req.warmup === 'adaptive' ? ADAPTIVE_WARMUP_ESTIMATE : Math.max(1, req.warmup);
   if (req.runs !== undefined) return { iterations: warmup + req.runs };
   const minSamples = req.minSamples ?? DEFAULTS.minSamples;
@@ -195,17 +238,27 @@ export async function calibrateSides(
       ratesBySide.push(injected);
       continue;
     }
-    const mine = layout.points.filter((_, i) => layout.sideIndex[i] === s && layout.unavailable[i] === null);
-    const impls = compareMode ? [...new Set(mine.map((p) => p.problem.implementation))] : implementations;
+    const mine = layout.points.filter(
+      (_, i) => layout.sideIndex[i] === s && layout.unavailable[i] === null,
+    );
+    const impls = compareMode
+      ? [...new Set(mine.map((p) => p.problem.implementation))]
+      : implementations;
     if (compareMode && impls.length === 0) {
       ratesBySide.push({ flopsPerSecond: () => 10e9 });
       continue;
     }
-    emit({ type: 'calibrate', implementations: impls, ...(compareMode ? { side: sideKey(side) } : {}) });
+    emit({
+      type: 'calibrate',
+      implementations: impls,
+      ...(compareMode ? { side: sideKey(side) } : {}),
+    });
     const longest = Math.max(1, ...mine.map((p) => p.problem.seqLen));
     const base = mine[0]?.problem;
     ratesBySide.push(
-      base ? await calibrateRates(binding, base, impls, layout.sideSessionOptions[s]!, longest, signal) : { flopsPerSecond: () => 10e9 },
+      base
+        ? await calibrateRates(binding, base, impls, layout.sideSessionOptions[s]!, longest, signal)
+        : { flopsPerSecond: () => 10e9 },
     );
   }
   return ratesBySide;
@@ -228,13 +281,35 @@ export function planPoints(
     const s = layout.sideIndex[i]!;
     const why = layout.unavailable[i];
     if (why !== null) {
-      return { action: 'skip', problem: pt.problem, requestedBatch: pt.problem.batch, estimatedSeconds: 0, reason: why! };
+      return {
+        action: 'skip',
+        problem: pt.problem,
+        requestedBatch: pt.problem.batch,
+        estimatedSeconds: 0,
+        reason: why!,
+      };
     }
-    const limits = { memoryBudgetBytes: layout.budgets[s]!, maxRunSeconds, ...planIterations(request) };
-    const p = planPoint(binding, pt.problem, layout.sideSessionOptions[s]!, limits, ratesBySide[s]!);
+    const limits = {
+      memoryBudgetBytes: layout.budgets[s]!,
+      maxRunSeconds,
+      ...planIterations(request),
+    };
+    const p = planPoint(
+      binding,
+      pt.problem,
+      layout.sideSessionOptions[s]!,
+      limits,
+      ratesBySide[s]!,
+    );
     if (compareMode && p.action === 'fail' && p.errorCode === UNSUPPORTED) {
       layout.unavailable[i] = p.reason;
-      return { action: 'skip', problem: p.problem, requestedBatch: p.requestedBatch, estimatedSeconds: 0, reason: p.reason };
+      return {
+        action: 'skip',
+        problem: p.problem,
+        requestedBatch: p.requestedBatch,
+        estimatedSeconds: 0,
+        reason: p.reason,
+      };
     }
     return p;
   });

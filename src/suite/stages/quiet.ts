@@ -1,5 +1,9 @@
 // --require-quiet, before runSuite plans: waits for the machine to become quiet, or refuses.
-import { interferenceBetween, type Interference, type InterferenceProbe } from '../../measure/interference.js';
+import {
+  interferenceBetween,
+  type Interference,
+  type InterferenceProbe,
+} from '../../measure/interference.js';
 import { CancelledError } from '../sampling.js';
 
 /** How long one --require-quiet probe watches the machine, seconds. */
@@ -48,7 +52,10 @@ export async function waitForQuiet(
       );
     }
     if (!said) {
-      emit({ type: 'note', message: `--require-quiet: machine busy (${i.reason}); waiting up to ${maxWaitSeconds} s for it to become quiet` });
+      emit({
+        type: 'note',
+        message: `--require-quiet: machine busy (${i.reason}); waiting up to ${maxWaitSeconds} s for it to become quiet`,
+      });
       said = true;
     }
   }

@@ -3,7 +3,14 @@
 // device and dtype.
 import { ConfigError } from '../../config/errors.js';
 import type { NativeInfo } from '../../native/binding.js';
-import { cudaAvailability, resolveDevice, runSides, type CudaAvailability, type DeviceSelection, type RunSide } from '../sides.js';
+import {
+  cudaAvailability,
+  resolveDevice,
+  runSides,
+  type CudaAvailability,
+  type DeviceSelection,
+  type RunSide,
+} from '../sides.js';
 import type { CommonRunOptions, ProgressEvent } from '../types.js';
 
 export interface ResolvedSides<O> {
@@ -31,9 +38,16 @@ export function resolveSides<O extends CommonRunOptions>(
   if (!compareMode && options.device === 'cuda' && !cuda.available) {
     throw new ConfigError('device', 'cuda', 'cpu, auto', cuda.reason);
   }
-  if (selection.requested === 'auto') emit({ type: 'note', message: `--device auto chose ${selection.device}: ${selection.reason.replace(/^auto: /, '')}` });
+  if (selection.requested === 'auto')
+    emit({
+      type: 'note',
+      message: `--device auto chose ${selection.device}: ${selection.reason.replace(/^auto: /, '')}`,
+    });
   if (compareMode && sides.some((s) => s.device === 'cuda') && !cuda.available) {
-    emit({ type: 'note', message: `--compare-devices: ${cuda.reason} (\`dilbench doctor\` says which build loaded and why); every cuda row is recorded as skipped with this reason` });
+    emit({
+      type: 'note',
+      message: `--compare-devices: ${cuda.reason} (\`dilbench doctor\` says which build loaded and why); every cuda row is recorded as skipped with this reason`,
+    });
   }
   return { cuda, selection, sides, compareMode, options };
 }

@@ -3,24 +3,47 @@
 // group's rows sharing the interference window and drift checkpoint they were sampled in. One
 // failing point becomes a `failed` row and the rest go on; an AbortSignal stops the run between
 // groups (and the native run between iterations), and the run is marked interrupted.
-import type { NativeBinding, NativeCancelToken, NativePlan, NativeProblem, NativeSession, NativeSessionOptions } from '../../native/binding.js';
+import type {
+  NativeBinding,
+  NativeCancelToken,
+  NativePlan,
+  NativeProblem,
+  NativeSession,
+  NativeSessionOptions,
+} from '../../native/binding.js';
 import type { PlannedPoint } from '../../plan/planner.js';
 import type { ResultRow } from '../../results/types.js';
 import { decodesCausally } from '../../config/impl-params.js';
 import { formatBytes } from '../../config/units.js';
 import { DriftRecorder, type PointDrift } from '../../measure/drift.js';
-import { interferenceBetween, type CpuSnapshot, type InterferenceProbe } from '../../measure/interference.js';
+import {
+  interferenceBetween,
+  type CpuSnapshot,
+  type InterferenceProbe,
+} from '../../measure/interference.js';
 import { measureInterleaved } from '../../measure/scheduler.js';
 import { sessionSampler } from '../../measure/session-sampler.js';
 import type { Measurement } from '../../measure/types.js';
-import { CancelledError, takeSamples, toOutcome, toSamplingOptions, type SamplingOutcome, type SamplingRequest } from '../sampling.js';
+import {
+  CancelledError,
+  takeSamples,
+  toOutcome,
+  toSamplingOptions,
+  type SamplingOutcome,
+  type SamplingRequest,
+} from '../sampling.js';
 import type { RunSide } from '../sides.js';
 import type { ProgressEvent, RunDependencies } from '../types.js';
 import { CANCELLED, OUT_OF_MEMORY, codeOf, messageOf } from './errors.js';
 import { budgetOf, sessionOptionsOf, type PointLayout } from './plan.js';
 
 /** A suite's afterMeasure hook on point i's filled row, its session still alive. */
-export type AfterMeasure = (row: ResultRow, session: NativeSession, i: number, cancel?: NativeCancelToken) => Promise<void> | void;
+export type AfterMeasure = (
+  row: ResultRow,
+  session: NativeSession,
+  i: number,
+  cancel?: NativeCancelToken,
+) => Promise<void> | void;
 
 export interface SampleInputs {
   binding: NativeBinding;
@@ -62,7 +85,10 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
   const results: ResultRow[] = [];
   let interrupted = false;
   const runStart = probe?.snapshot();
-  const drift = probe && typeof binding.fmaSentinel === 'function' ? new DriftRecorder(binding.fmaSentinel.bind(binding), threads) : null;
+  const drift =
+    probe && typeof binding.fmaSentinel === 'function'
+      ? new DriftRecorder(binding.fmaSentinel.bind(binding), threads)
+      : null;
   let lastSentinel = Number.NaN;
   if (drift) {
     drift.start();
@@ -71,7 +97,10 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
   let groupsDone = 0;
 
   // --interleave: the implementations of a point together; several sides: the sides of a point together
-  const groups = x.interleave || compareMode ? groupByPoint(points, { implementations: x.interleave, sides: compareMode }) : points.map((_, i) => [i]);
+  const groups =
+    x.interleave || compareMode
+      ? groupByPoint(points, { implementations: x.interleave, sides: compareMode })
+      : points.map((_, i) => [i]);
   for (const group of groups) {
     if (signal?.aborted) {
       interrupted = true;
@@ -80,7 +109,8 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
     const started = Date.now();
     const before = probe?.snapshot();
     const rows: ResultRow[] = [];
-    const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] = [];
+    const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] =
+      [];
     for (const i of group) {
       const p = planned[i]!;
       const params = points[i]!.params;
@@ -96,9 +126,18 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       });
       let row: ResultRow;
       if (p.action === 'fail') {
-        row = { ...rowBase(p, undefined, threads, x.simdLevel, params), status: 'failed', reason: p.reason, errorCode: p.errorCode };
+        row = {
+          ...rowBase(p, undefined, threads, x.simdLevel, params),
+          status: 'failed',
+          reason: p.reason,
+          errorCode: p.errorCode,
+        };
       } else if (p.action === 'skip') {
-        row = { ...rowBase(p, unavailable[i] === null ? p.plan : undefined, threads, x.simdLevel, params), status: 'skipped', reason: p.reason };
+        row = {
+          ...rowBase(p, unavailable[i] === null ? p.plan : undefined, threads, x.simdLevel, params),
+          status: 'skipped',
+          reason: p.reason,
+        };
         if (unavailable[i] !== null) delete row.estimatedSeconds;
       } else {
         row = rowBase(p, p.plan, threads, x.simdLevel, params);
@@ -107,19 +146,34 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       }
       if (row.causal && !x.causal && decodesCausally(row.implementation)) {
         // say what was computed: the run is not causal, decoding is
-        row.warnings = [...(row.warnings ?? []), 'computed causal (decoding is causal by definition) although the run is not'];
+        row.warnings = [
+          ...(row.warnings ?? []),
+          'computed causal (decoding is causal by definition) although the run is not',
+        ];
       }
       rows.push(row);
       if (group.length === 1 && p.action === 'run') {
-        await measurePoint(binding, p, row, optionsOf(i), request, x.sampling, signal, x.after && ((r, s, c) => x.after!(r, s, i, c)));
+        await measurePoint(
+          binding,
+          p,
+          row,
+          optionsOf(i),
+          request,
+          x.sampling,
+          signal,
+          x.after && ((r, s, c) => x.after!(r, s, i, c)),
+        );
       }
     }
     if (group.length > 1 && runnable.length > 0) {
       // all sessions of the point alive at once: only when their memory fits the budget together
       // (per device: a cuda side counts against the device's budget)
       const need = new Map<string, number>();
-      for (const r of runnable) need.set(r.p.problem.device, (need.get(r.p.problem.device) ?? 0) + r.p.plan.totalBytes);
-      const over = [...need.entries()].find(([device, bytes]) => bytes > budgetOf(layout, sides, device));
+      for (const r of runnable)
+        need.set(r.p.problem.device, (need.get(r.p.problem.device) ?? 0) + r.p.plan.totalBytes);
+      const over = [...need.entries()].find(
+        ([device, bytes]) => bytes > budgetOf(layout, sides, device),
+      );
       const together = over ? over[1] : runnable.reduce((sum, r) => sum + r.p.plan.totalBytes, 0);
       const groupBudget = over ? budgetOf(layout, sides, over[0]) : layout.budgets[0]!;
       if (runnable.length > 1 && !over) {
@@ -139,12 +193,24 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
             markFailed(r.row, new CancelledError());
             continue;
           }
-          await measurePoint(binding, r.p, r.row, optionsOf(r.i), request, x.sampling, signal, x.after && ((rw, s, c) => x.after!(rw, s, r.i, c)));
+          await measurePoint(
+            binding,
+            r.p,
+            r.row,
+            optionsOf(r.i),
+            request,
+            x.sampling,
+            signal,
+            x.after && ((rw, s, c) => x.after!(rw, s, r.i, c)),
+          );
         }
       }
     }
     // every row of the group shares the window it was sampled in
-    const contention = probe && before ? interferenceBetween(before, probe.snapshot(), probe.extras(), threads) : null;
+    const contention =
+      probe && before
+        ? interferenceBetween(before, probe.snapshot(), probe.extras(), threads)
+        : null;
     groupsDone++;
     let pointDrift: PointDrift | null = null;
     if (drift && rows.some((r) => r.status === 'ok')) {
@@ -166,7 +232,13 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       }
       results.push(row);
       remaining -= estimates[i]!;
-      emit({ type: 'point-end', index: i, total: planned.length, row, elapsedSeconds: (Date.now() - started) / 1000 / group.length });
+      emit({
+        type: 'point-end',
+        index: i,
+        total: planned.length,
+        row,
+        elapsedSeconds: (Date.now() - started) / 1000 / group.length,
+      });
     }
     if (interrupted) break;
   }
@@ -174,7 +246,13 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
 }
 
 /** The row of a planned point before it is measured (skipped and failed rows stay so). */
-export function rowBase(p: PlannedPoint, plan: NativePlan | undefined, threads: number, simd: ResultRow['simdLevel'], params?: Record<string, unknown>): ResultRow {
+export function rowBase(
+  p: PlannedPoint,
+  plan: NativePlan | undefined,
+  threads: number,
+  simd: ResultRow['simdLevel'],
+  params?: Record<string, unknown>,
+): ResultRow {
   const pr = p.problem;
   const row: ResultRow = {
     implementation: pr.implementation,
@@ -244,7 +322,12 @@ export function markFailed(row: ResultRow, e: unknown): void {
 }
 
 /** Fills an ok row from one point's measurement and its session. */
-function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, sessionOptions: NativeSessionOptions): void {
+function fillRow(
+  row: ResultRow,
+  out: SamplingOutcome,
+  session: NativeSession,
+  sessionOptions: NativeSessionOptions,
+): void {
   const plan = session.plan;
   const pool = session.poolStats();
   const seconds = out.stats.medianMs / 1000;
@@ -272,7 +355,8 @@ function fillRow(row: ResultRow, out: SamplingOutcome, session: NativeSession, s
   if (out.smClock) row.smClock = out.smClock;
   else delete row.smClock;
   // optional on the session (a fake binding may lack them)
-  const cache = typeof session.patternCacheStats === 'function' ? session.patternCacheStats() : null;
+  const cache =
+    typeof session.patternCacheStats === 'function' ? session.patternCacheStats() : null;
   if (cache) row.patternCacheStats = cache;
   else delete row.patternCacheStats;
   const telemetry = typeof session.telemetry === 'function' ? session.telemetry() : null;
@@ -290,7 +374,11 @@ async function measurePoint(
   request: SamplingRequest,
   sampling: NonNullable<RunDependencies['sampling']>,
   signal?: AbortSignal,
-  after?: (row: ResultRow, session: NativeSession, cancel?: NativeCancelToken) => Promise<void> | void,
+  after?: (
+    row: ResultRow,
+    session: NativeSession,
+    cancel?: NativeCancelToken,
+  ) => Promise<void> | void,
 ): Promise<void> {
   let token: NativeCancelToken | undefined;
   const onAbort = () => token?.cancel();
@@ -328,12 +416,24 @@ async function measureInterleavedPoint(
   signal?: AbortSignal,
   perPoint?: {
     optionsOf?: (i: number) => NativeSessionOptions;
-    after?: (row: ResultRow, session: NativeSession, i: number, cancel?: NativeCancelToken) => Promise<void> | void;
+    after?: (
+      row: ResultRow,
+      session: NativeSession,
+      i: number,
+      cancel?: NativeCancelToken,
+    ) => Promise<void> | void;
   },
 ): Promise<void> {
   let token: NativeCancelToken | undefined;
   const onAbort = () => token?.cancel();
-  const live: { row: ResultRow; session: NativeSession; key: string; opts: NativeSessionOptions; problem: NativeProblem; i?: number }[] = [];
+  const live: {
+    row: ResultRow;
+    session: NativeSession;
+    key: string;
+    opts: NativeSessionOptions;
+    problem: NativeProblem;
+    i?: number;
+  }[] = [];
   // the suite's afterMeasure on a filled row; its failure fails that row only
   const afterOne = async (l: (typeof live)[number]) => {
     if (!perPoint?.after || l.i === undefined) return;
@@ -350,7 +450,8 @@ async function measureInterleavedPoint(
     const t = token;
     for (const [k, g] of group.entries()) {
       try {
-        const opts = g.i !== undefined && perPoint?.optionsOf ? perPoint.optionsOf(g.i) : sessionOptions;
+        const opts =
+          g.i !== undefined && perPoint?.optionsOf ? perPoint.optionsOf(g.i) : sessionOptions;
         const session = await binding.createSession(g.p.problem, opts);
         live.push({ row: g.row, session, key: String(k), opts, problem: g.p.problem, i: g.i });
       } catch (e) {
@@ -361,7 +462,12 @@ async function measureInterleavedPoint(
     const samplerOf = (session: NativeSession) => sessionSampler(session, t);
     try {
       const samplers = new Map(live.map((l) => [l.key, samplerOf(l.session)]));
-      const measured = await measureInterleaved(samplers, toSamplingOptions(request), signal, request.seed);
+      const measured = await measureInterleaved(
+        samplers,
+        toSamplingOptions(request),
+        signal,
+        request.seed,
+      );
       for (const l of live) {
         // interleaving is the default and recorded once (config.interleave, config.sidesInterleaved): no note per row
         fillRow(l.row, toOutcome(measured.get(l.key) as Measurement), l.session, l.opts);
@@ -383,8 +489,16 @@ async function measureInterleavedPoint(
             /* already gone */
           }
           l.session = await binding.createSession(l.problem, l.opts);
-          fillRow(l.row, await takeSamples(samplerOf(l.session), request, signal), l.session, l.opts);
-          l.row.warnings = [...(l.row.warnings ?? []), `interleaved sampling failed (${why}); measured on its own`];
+          fillRow(
+            l.row,
+            await takeSamples(samplerOf(l.session), request, signal),
+            l.session,
+            l.opts,
+          );
+          l.row.warnings = [
+            ...(l.row.warnings ?? []),
+            `interleaved sampling failed (${why}); measured on its own`,
+          ];
           await afterOne(l);
         } catch (e2) {
           markFailed(l.row, e2);
@@ -398,4 +512,3 @@ async function measureInterleavedPoint(
     signal?.removeEventListener('abort', onAbort);
   }
 }
-

@@ -1,7 +1,11 @@
 // Stage 5 of runSuite: the sampled rows summarised for the file: plugin rows annotated, each row
 // placed on the roofline of a matching peak, and the suite's finalize per side (projections,
 // derived fields), as in a one-side run.
-import type { NativeBinding, NativeImplementationInfo, SimdLevelName } from '../../native/binding.js';
+import type {
+  NativeBinding,
+  NativeImplementationInfo,
+  SimdLevelName,
+} from '../../native/binding.js';
 import { computesExactDense } from '../../implementations/descriptors.js';
 import { attachRooflines, matchingGpuPeak } from '../../roofline/index.js';
 import type { StoredGpuPeak, StoredPeak } from '../../roofline/peak-store.js';
@@ -31,7 +35,11 @@ export async function matchingPeaks(
         threads: stored.threads,
         simdLevel,
         ...(stored.fmaGflopsRange && stored.streamGBpsRange
-          ? { fmaGflopsRange: stored.fmaGflopsRange, streamGBpsRange: stored.streamGBpsRange, repeats: stored.repeats }
+          ? {
+              fmaGflopsRange: stored.fmaGflopsRange,
+              streamGBpsRange: stored.streamGBpsRange,
+              repeats: stored.repeats,
+            }
           : {}),
         ...(stored.measuredBy ? { measuredBy: stored.measuredBy } : {}),
       };
@@ -59,12 +67,19 @@ export function summariseRows(
   annotatePluginRows(sampled, x.catalogue, x.binding);
   const measuredRows = attachRooflines(sampled, { cpu: x.peaks.peak, gpu: x.peaks.gpuPeak });
   // several sides: the suite finalizes each side's rows on their own, as in a one-side run
-  const rows = x.sides.length > 1 ? x.sides.flatMap((s) => x.finalize(measuredRows.filter((r) => sameSide(r, s)))) : x.finalize(measuredRows);
+  const rows =
+    x.sides.length > 1
+      ? x.sides.flatMap((s) => x.finalize(measuredRows.filter((r) => sameSide(r, s))))
+      : x.finalize(measuredRows);
   return { measuredRows, rows };
 }
 
 /** Plugin rows: origin, where the counts come from, and `unvalidated` for an unknown function. */
-export function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplementationInfo[], binding: NativeBinding): void {
+export function annotatePluginRows(
+  rows: ResultRow[],
+  catalogue: NativeImplementationInfo[],
+  binding: NativeBinding,
+): void {
   for (const row of rows) {
     const d = catalogue.find((i) => i.name === row.implementation);
     if (!d || (d.origin !== 'plugin' && d.origin !== 'python')) continue;
@@ -76,8 +91,10 @@ export function annotatePluginRows(rows: ResultRow[], catalogue: NativeImplement
     if (d.origin === 'python') row.peakMemoryBytes = null;
     if (!d.function) {
       row.unvalidated = true;
-      row.warnings = [...(row.warnings ?? []), `unvalidated: plugin '${row.implementation}' declares no function dilbench knows, so its output was not checked`];
+      row.warnings = [
+        ...(row.warnings ?? []),
+        `unvalidated: plugin '${row.implementation}' declares no function dilbench knows, so its output was not checked`,
+      ];
     }
   }
 }
-

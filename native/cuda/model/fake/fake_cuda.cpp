@@ -48,8 +48,9 @@ const char* outside(const void* p, size_t bytes, const char* what) {
   }
   --it;
   if (a + bytes > it->first + it->second) {
-    g_error = std::string(what) + ": " + std::to_string(bytes) + " bytes at offset " + std::to_string(a - it->first) +
-              " overrun an allocation of " + std::to_string(it->second) + " bytes";
+    g_error = std::string(what) + ": " + std::to_string(bytes) + " bytes at offset " +
+              std::to_string(a - it->first) + " overrun an allocation of " + std::to_string(it->second) +
+              " bytes";
     return g_error.c_str();
   }
   return nullptr;
@@ -87,9 +88,13 @@ cudaError_t cudaGetLastError() {
   return e;
 }
 const char* cudaGetErrorName(cudaError_t e) {
-  return e == cudaSuccess ? "cudaSuccess" : e == cudaErrorMemoryAllocation ? "cudaErrorMemoryAllocation" : "cudaErrorInvalidValue";
+  return e == cudaSuccess                 ? "cudaSuccess"
+         : e == cudaErrorMemoryAllocation ? "cudaErrorMemoryAllocation"
+                                          : "cudaErrorInvalidValue";
 }
-const char* cudaGetErrorString(cudaError_t e) { return e == cudaErrorInvalidValue ? g_error.c_str() : "fake"; }
+const char* cudaGetErrorString(cudaError_t e) {
+  return e == cudaErrorInvalidValue ? g_error.c_str() : "fake";
+}
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
   *s = new FakeCudaStream;
   return cudaSuccess;
@@ -232,7 +237,7 @@ uint16_t toHalfBits(float f) {
   const uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
   if (a >= 0x7f800000u) return static_cast<uint16_t>(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
   if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
-  if (a < 0x38800000u) {                                                // below 2^-14: subnormal
+  if (a < 0x38800000u) {                                               // below 2^-14: subnormal
     float v;
     std::memcpy(&v, &a, 4);
     return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(v * 16777216.0f)));
@@ -277,16 +282,16 @@ void st(ElemType t, void* p, int64_t i, float v) {
   else static_cast<uint16_t*>(p)[i] = t == ElemType::F16 ? toHalfBits(v) : toBf16Bits(v);
 }
 
-#define FAKE_REQUIRE(ptr, bytes, what)                                 \
-  do {                                                                 \
+#define FAKE_REQUIRE(ptr, bytes, what)                                                  \
+  do {                                                                                  \
     if (const char* e_ = outside((ptr), static_cast<size_t>(bytes), (what))) return e_; \
   } while (0)
 
 // Attention of nq query rows (row i of head h at qBase + (h * qStride + qRow0 + i) * D) at
 // positions qPos0 + i against kvLen rows of kv head h / (H / G) (rows g * kvStride + j).
 void attendHost(ElemType t, const void* q, void* o, int64_t qStride, int64_t qRow0, int64_t nq, int64_t qPos0,
-                const void* k, const void* v, int64_t kvStride, int64_t kvLen, bool causal, int64_t H, int64_t G,
-                int64_t D, float scale) {
+                const void* k, const void* v, int64_t kvStride, int64_t kvLen, bool causal, int64_t H,
+                int64_t G, int64_t D, float scale) {
   std::vector<float> s(static_cast<size_t>(kvLen)), acc(static_cast<size_t>(D));
   for (int64_t h = 0; h < H; ++h) {
     const int64_t g = h / (H / G);
@@ -335,9 +340,10 @@ const char* launchFlash(const AttnArgs& a) {
   FAKE_REQUIRE(a.v, kvBytes, "flash v");
   for (int64_t b = 0; b < a.batch; ++b) {
     const int64_t qOff = b * a.heads * rows * a.headDim, kvOff = b * a.kvHeads * rows * a.headDim;
-    attendHost(a.dtype, static_cast<const char*>(a.q) + qOff * es, static_cast<char*>(a.o) + qOff * es, rows, 0,
-               a.seqLen, 0, static_cast<const char*>(a.k) + kvOff * es, static_cast<const char*>(a.v) + kvOff * es,
-               rows, a.seqLen, a.causal, a.heads, a.kvHeads, a.headDim, a.scale);
+    attendHost(a.dtype, static_cast<const char*>(a.q) + qOff * es, static_cast<char*>(a.o) + qOff * es, rows,
+               0, a.seqLen, 0, static_cast<const char*>(a.k) + kvOff * es,
+               static_cast<const char*>(a.v) + kvOff * es, rows, a.seqLen, a.causal, a.heads, a.kvHeads,
+               a.headDim, a.scale);
   }
   return nullptr;
 }
@@ -345,8 +351,8 @@ const char* launchFlash(const AttnArgs& a) {
 const char* flashPath(ElemType, int64_t) { return "fake host attention"; }
 
 size_t naiveWorkspaceBytes(const AttnArgs& a) {
-  return static_cast<size_t>(a.batch * a.heads) * static_cast<size_t>(a.seqLen) * static_cast<size_t>(a.seqLen) *
-         sizeof(float);
+  return static_cast<size_t>(a.batch * a.heads) * static_cast<size_t>(a.seqLen) *
+         static_cast<size_t>(a.seqLen) * sizeof(float);
 }
 bool naiveSupports(ElemType, int64_t headDim) { return headDim >= 1 && headDim <= 512; }
 
@@ -354,7 +360,8 @@ const char* launchNaive(const AttnArgs& a, void* workspace) {
   if (!naiveSupports(a.dtype, a.headDim)) return "naive (cuda): headDim must be 1..512";
   if (a.seqLen <= 0 || a.batch <= 0 || a.heads <= 0 || a.kvHeads <= 0 || a.heads % a.kvHeads)
     return "naive (cuda): bad shape";
-  if (a.headStrideRows > 0 && a.headStrideRows != a.seqLen) return "naive (fake): naive has no headStrideRows";
+  if (a.headStrideRows > 0 && a.headStrideRows != a.seqLen)
+    return "naive (fake): naive has no headStrideRows";
   FAKE_REQUIRE(workspace, naiveWorkspaceBytes(a), "naive workspace");
   AttnArgs f = a;
   f.headStrideRows = 0;
@@ -368,9 +375,10 @@ const char* launchNaive(const AttnArgs& a, void* workspace) {
   FAKE_REQUIRE(a.v, static_cast<size_t>(a.batch * a.kvHeads * a.seqLen * d) * es, "naive v");
   for (int64_t b = 0; b < a.batch; ++b) {
     const int64_t qOff = b * a.heads * a.seqLen * d, kvOff = b * a.kvHeads * a.seqLen * d;
-    attendHost(a.dtype, static_cast<const char*>(a.q) + qOff * es, static_cast<char*>(a.o) + qOff * es, a.seqLen, 0,
-               a.seqLen, 0, static_cast<const char*>(a.k) + kvOff * es, static_cast<const char*>(a.v) + kvOff * es,
-               a.seqLen, a.seqLen, a.causal, a.heads, a.kvHeads, d, a.scale);
+    attendHost(a.dtype, static_cast<const char*>(a.q) + qOff * es, static_cast<char*>(a.o) + qOff * es,
+               a.seqLen, 0, a.seqLen, 0, static_cast<const char*>(a.k) + kvOff * es,
+               static_cast<const char*>(a.v) + kvOff * es, a.seqLen, a.seqLen, a.causal, a.heads, a.kvHeads,
+               d, a.scale);
   }
   return nullptr;
 }
@@ -398,9 +406,10 @@ const char* launchDecode(const DecodeArgs& a, void* workspace) {
   FAKE_REQUIRE(a.v, static_cast<size_t>(a.batch * a.kvHeads * L * D) * es, "decode v");
   for (int64_t b = 0; b < a.batch; ++b) {
     const int64_t qOff = b * a.heads * L * D, kvOff = b * a.kvHeads * L * D;
-    attendHost(a.dtype, static_cast<const char*>(a.q) + qOff * es, static_cast<char*>(a.o) + qOff * es, L, a.pos, 1,
-               a.pos, static_cast<const char*>(a.k) + kvOff * es, static_cast<const char*>(a.v) + kvOff * es, L,
-               a.pos + 1, false, a.heads, a.kvHeads, D, a.scale);
+    attendHost(a.dtype, static_cast<const char*>(a.q) + qOff * es, static_cast<char*>(a.o) + qOff * es, L,
+               a.pos, 1, a.pos, static_cast<const char*>(a.k) + kvOff * es,
+               static_cast<const char*>(a.v) + kvOff * es, L, a.pos + 1, false, a.heads, a.kvHeads, D,
+               a.scale);
   }
   return nullptr;
 }
@@ -423,8 +432,8 @@ const char* convertToF32(float* dst, const void* src, size_t count, ElemType t, 
 
 namespace model {
 
-const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0, const void* wte, int64_t vocab,
-                      const void* wpe, int64_t E, float* x, void*) {
+const char* embedRows(ElemType t, const int32_t* tokens, int64_t n, int64_t pos0, const void* wte,
+                      int64_t vocab, const void* wpe, int64_t E, float* x, void*) {
   if (!tokens || !wte || !x || n < 1 || E < 1 || vocab < 1 || pos0 < 0) return "embedRows: bad arguments";
   FAKE_REQUIRE(tokens, n * 4, "embed tokens");
   FAKE_REQUIRE(wte, vocab * E * esize(t), "embed wte");
@@ -465,9 +474,10 @@ const char* normRows(const float* x, int64_t n, int64_t E, const float* gamma, c
   return nullptr;
 }
 
-const char* ropeRows(float* x, int64_t ld_, int64_t n, int64_t heads, int64_t D, int64_t pos0, const double* invFreq,
-                     void*) {
-  if (!x || !invFreq || n < 1 || heads < 1 || D < 2 || D % 2 || ld_ < heads * D || pos0 < 0) return "ropeRows: bad arguments";
+const char* ropeRows(float* x, int64_t ld_, int64_t n, int64_t heads, int64_t D, int64_t pos0,
+                     const double* invFreq, void*) {
+  if (!x || !invFreq || n < 1 || heads < 1 || D < 2 || D % 2 || ld_ < heads * D || pos0 < 0)
+    return "ropeRows: bad arguments";
   FAKE_REQUIRE(x, ((n - 1) * ld_ + heads * D) * 4, "rope x");
   FAKE_REQUIRE(invFreq, (D / 2) * 8, "rope invFreq");
   for (int64_t i = 0; i < n; ++i)
@@ -527,8 +537,8 @@ const char* gemm(ElemType t, int64_t M, int64_t N, int64_t K, const void* A, int
   return nullptr;
 }
 
-const char* scatterHeads(ElemType t, const float* src, int64_t ld_, int64_t n, int64_t heads, int64_t D, void* dst,
-                         int64_t rowsPerHead, int64_t row0, void*) {
+const char* scatterHeads(ElemType t, const float* src, int64_t ld_, int64_t n, int64_t heads, int64_t D,
+                         void* dst, int64_t rowsPerHead, int64_t row0, void*) {
   if (!src || !dst || n < 1 || heads < 1 || D < 1 || ld_ < heads * D || row0 < 0 || row0 + n > rowsPerHead) {
     return "scatterHeads: bad arguments";
   }
@@ -536,26 +546,31 @@ const char* scatterHeads(ElemType t, const float* src, int64_t ld_, int64_t n, i
   FAKE_REQUIRE(dst, heads * rowsPerHead * D * esize(t), "scatter dst");
   for (int64_t i = 0; i < n; ++i)
     for (int64_t h = 0; h < heads; ++h)
-      for (int64_t d = 0; d < D; ++d) st(t, dst, (h * rowsPerHead + row0 + i) * D + d, src[i * ld_ + h * D + d]);
+      for (int64_t d = 0; d < D; ++d)
+        st(t, dst, (h * rowsPerHead + row0 + i) * D + d, src[i * ld_ + h * D + d]);
   return nullptr;
 }
 
-const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_t row0, int64_t n, int64_t heads,
-                        int64_t D, void* dst, void*) {
-  if (!src || !dst || n < 1 || heads < 1 || D < 1 || row0 < 0 || row0 + n > rowsPerHead) return "gatherHeads: bad arguments";
+const char* gatherHeads(ElemType t, const void* src, int64_t rowsPerHead, int64_t row0, int64_t n,
+                        int64_t heads, int64_t D, void* dst, void*) {
+  if (!src || !dst || n < 1 || heads < 1 || D < 1 || row0 < 0 || row0 + n > rowsPerHead)
+    return "gatherHeads: bad arguments";
   FAKE_REQUIRE(src, heads * rowsPerHead * D * esize(t), "gather src");
   FAKE_REQUIRE(dst, n * heads * D * esize(t), "gather dst");
   for (int64_t i = 0; i < n; ++i)
     for (int64_t h = 0; h < heads; ++h)
-      for (int64_t d = 0; d < D; ++d) st(t, dst, i * heads * D + h * D + d, ld(t, src, (h * rowsPerHead + row0 + i) * D + d));
+      for (int64_t d = 0; d < D; ++d)
+        st(t, dst, i * heads * D + h * D + d, ld(t, src, (h * rowsPerHead + row0 + i) * D + d));
   return nullptr;
 }
 
 const char* attendRows(const RowAttnArgs& a) {
   if (!a.q || !a.k || !a.v || !a.o) return "attendRows: null tensor";
   if (a.headDim < 1 || a.headDim > kRowAttnMaxHeadDim) return "attendRows: headDim must be in 1..256";
-  if (a.heads < 1 || a.kvHeads < 1 || a.heads % a.kvHeads) return "attendRows: heads must be a multiple of kvHeads";
-  if (a.nq < 1 || a.qRow0 < 0 || a.qRow0 + a.nq > a.qRowsPerHead || a.qPos0 < 0) return "attendRows: bad query rows";
+  if (a.heads < 1 || a.kvHeads < 1 || a.heads % a.kvHeads)
+    return "attendRows: heads must be a multiple of kvHeads";
+  if (a.nq < 1 || a.qRow0 < 0 || a.qRow0 + a.nq > a.qRowsPerHead || a.qPos0 < 0)
+    return "attendRows: bad query rows";
   if (a.kvLen < 1 || a.kvLen > a.kvRowsPerHead) return "attendRows: bad kv length";
   if (!(a.scale > 0.f)) return "attendRows: scale must be > 0";
   const size_t es = esize(a.dtype);
@@ -563,8 +578,8 @@ const char* attendRows(const RowAttnArgs& a) {
   FAKE_REQUIRE(a.o, a.heads * a.qRowsPerHead * a.headDim * es, "attendRows o");
   FAKE_REQUIRE(a.k, a.kvHeads * a.kvRowsPerHead * a.headDim * es, "attendRows k");
   FAKE_REQUIRE(a.v, a.kvHeads * a.kvRowsPerHead * a.headDim * es, "attendRows v");
-  attendHost(a.dtype, a.q, a.o, a.qRowsPerHead, a.qRow0, a.nq, a.qPos0, a.k, a.v, a.kvRowsPerHead, a.kvLen, a.causal,
-             a.heads, a.kvHeads, a.headDim, a.scale);
+  attendHost(a.dtype, a.q, a.o, a.qRowsPerHead, a.qRow0, a.nq, a.qPos0, a.k, a.v, a.kvRowsPerHead, a.kvLen,
+             a.causal, a.heads, a.kvHeads, a.headDim, a.scale);
   return nullptr;
 }
 

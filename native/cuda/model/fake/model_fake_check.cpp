@@ -205,7 +205,8 @@ void checkGeneration(const std::string& tag, const Generation& g, int64_t newTok
   expect(m.weightsBytes >= weightBytes, tag + ": memory.weightsBytes >= weightBytes");
   expect(m.peakBytes >= m.weightsBytes + m.kvCacheBytes + m.workspaceBytes, tag + ": peak >= its parts");
   expect(m.workspaceBytes > 0, tag + ": workspace > 0");
-  expect(cached ? m.kvCacheBytes > 0 : m.kvCacheBytes == 0, tag + ": kvCacheBytes " + std::to_string(m.kvCacheBytes));
+  expect(cached ? m.kvCacheBytes > 0 : m.kvCacheBytes == 0,
+         tag + ": kvCacheBytes " + std::to_string(m.kvCacheBytes));
 }
 
 void runCase(const Case& k) {
@@ -228,7 +229,8 @@ void runCase(const Case& k) {
     Transformer dev(c, explicitWeights(c, wScale, 5), 2, pl);
     const std::string d = dtypeName(t);
     expect(dev.weightBytes() == expectedWeightBytes(c, t),
-           d + " weightBytes " + std::to_string(dev.weightBytes()) + " == " + std::to_string(expectedWeightBytes(c, t)));
+           d + " weightBytes " + std::to_string(dev.weightBytes()) +
+               " == " + std::to_string(expectedWeightBytes(c, t)));
     expect(dev.parameterCount() == cpu.parameterCount(), d + " parameterCount");
     for (const char* impl : {"flash", "naive"}) {
       RunOptions o;
@@ -247,8 +249,8 @@ void runCase(const Case& k) {
       const std::string tag = d + " " + impl;
       checkGeneration(tag + " cached", cached, k.newTokens, c, dev.weightBytes(), true);
       checkGeneration(tag + " uncached", uncached, k.newTokens, c, dev.weightBytes(), false);
-      std::printf("  %s %-5s tokens cached %s | uncached %s | cpu %s\n", d.c_str(), impl, join(cached.tokens).c_str(),
-                  join(uncached.tokens).c_str(), join(cpuTokens).c_str());
+      std::printf("  %s %-5s tokens cached %s | uncached %s | cpu %s\n", d.c_str(), impl,
+                  join(cached.tokens).c_str(), join(uncached.tokens).c_str(), join(cpuTokens).c_str());
       if (t == DType::F32) {
         expect(cached.tokens == uncached.tokens, tag + ": cached == uncached tokens");
         expect(cached.tokens == cpuTokens, tag + ": tokens == the CPU model's");
@@ -271,7 +273,8 @@ void checkErrors() {
     dev.forward(prompt, o, nullptr);
     expect(false, "implementation dilated refused");
   } catch (const Error& e) {
-    expect(e.code() == ErrorCode::Unsupported && e.field() == "implementation", std::string("implementation: ") + e.what());
+    expect(e.code() == ErrorCode::Unsupported && e.field() == "implementation",
+           std::string("implementation: ") + e.what());
   }
   o.implementation = "flash";
   CancelToken cancel;
