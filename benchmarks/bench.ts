@@ -43,6 +43,22 @@ import { collectEnvironment } from '../src/env/environment.js';
 import { nowMs } from '../src/measure/clock.js';
 import { computeApiTable, runComputeApiSection, type ComputeApiRow } from './compute-api.js';
 
+/** The time ratio, its 95% interval, p and the outputs' max |difference| cells of a side-by-side row. */
+function ratioCells(
+  ratio: number | null,
+  significance: Significance | null | undefined,
+  maxAbsError: number | null,
+): string[] {
+  return [
+    ratio !== null ? `${ratio.toFixed(2)}x` : '-',
+    significance
+      ? `[${significance.ratioCi95[0].toFixed(2)}, ${significance.ratioCi95[1].toFixed(2)}]`
+      : '-',
+    significance ? significance.p.toExponential(1) : '-',
+    maxAbsError !== null ? maxAbsError.toExponential(1) : '-',
+  ];
+}
+
 export interface BenchRow {
   implementation: string;
   seqLen: number;
@@ -393,12 +409,7 @@ export function dilatedTorchTable(d: DilatedTorchResult, threads: number): strin
         `${f1(x.pctOfFlash)}%`,
         f2(x.torchMedianMs),
         f1(x.torchGflops),
-        x.torchRatio !== null ? `${x.torchRatio.toFixed(2)}x` : '-',
-        x.torchSignificance
-          ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]`
-          : '-',
-        x.torchSignificance ? x.torchSignificance.p.toExponential(1) : '-',
-        x.torchMaxAbsError !== null ? x.torchMaxAbsError.toExponential(1) : '-',
+        ...ratioCells(x.torchRatio, x.torchSignificance, x.torchMaxAbsError),
       ]),
       [false, true, true, true, true, true, true, true, true, true],
     ),
@@ -900,12 +911,7 @@ export function fullBenchTable(r: FullBenchResult): string {
             `${f1(x.flashPctOfPeak)}%`,
             f2(x.ortMedianMs),
             f1(x.ortGflops),
-            x.ratio !== null ? `${x.ratio.toFixed(2)}x` : '-',
-            x.significance
-              ? `[${x.significance.ratioCi95[0].toFixed(2)}, ${x.significance.ratioCi95[1].toFixed(2)}]`
-              : '-',
-            x.significance ? x.significance.p.toExponential(1) : '-',
-            x.maxAbsError !== null ? x.maxAbsError.toExponential(1) : '-',
+            ...ratioCells(x.ratio, x.significance, x.maxAbsError),
           ]),
           [true, true, true, true, true, true, true, true, true, true],
         ),
@@ -932,12 +938,7 @@ export function fullBenchTable(r: FullBenchResult): string {
             f2(x.flashMedianMs),
             f2(x.torchMedianMs),
             f1(x.torchGflops),
-            x.torchRatio !== null ? `${x.torchRatio.toFixed(2)}x` : '-',
-            x.torchSignificance
-              ? `[${x.torchSignificance.ratioCi95[0].toFixed(2)}, ${x.torchSignificance.ratioCi95[1].toFixed(2)}]`
-              : '-',
-            x.torchSignificance ? x.torchSignificance.p.toExponential(1) : '-',
-            x.torchMaxAbsError !== null ? x.torchMaxAbsError.toExponential(1) : '-',
+            ...ratioCells(x.torchRatio, x.torchSignificance, x.torchMaxAbsError),
           ]),
           [true, true, true, true, true, true, true, true],
         ),
