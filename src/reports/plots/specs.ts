@@ -901,7 +901,7 @@ export function ringSpec(file: ResultFile): VlSpec | null {
   const communicates = values.some((v) => String(v.kind).startsWith('communication'));
   const title = communicates
     ? 'Ring: per-step compute (measured) vs communication (projected)'
-    : 'Ring: per-step compute (measured); P = 1 sends nothing, so no communication is projected';
+    : 'Ring: compute per step (measured; P = 1 sends nothing)';
   return top(plotTitle(title, file, rings), values, {
     width: PLOT_WIDTH,
     height: PLOT_HEIGHT,
