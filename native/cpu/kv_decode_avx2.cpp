@@ -18,9 +18,13 @@
 #include <cstdint>
 #include <limits>
 
+#include "exp2_avx2.h"
+
 namespace dilbench {
 namespace family {
 namespace {
+
+using cpu::exp2Avx2;  // exp2_avx2.h: the flash tiles' polynomial, so flash and decode agree
 
 // 8 consecutive cache elements as fp32.
 struct LoadF32 {
@@ -43,23 +47,6 @@ struct LoadBF16 {
 
 inline __m256i laneMask8(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// 2^x: the AVX2 tile engine's polynomial (attention_block_avx2.cpp, VT::exp2), so flash and
-// decode agree at this level: 2^n * p(f), n = round(x), f in [-0.5, 0.5], degree 5 with
-// p(0) == 1 exactly (max rel. error 1.1e-7); x <= -127 (including -inf) gives +0.
-inline __m256 exp2Avx2(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-127.f));
-  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256 f = _mm256_sub_ps(x, n);
-  __m256 p = _mm256_set1_ps(1.3219338723e-03f);
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6717035107e-03f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5508907007e-02f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022237912e-01f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314685764e-01f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 inline float hmax(__m256 x) {
