@@ -241,27 +241,19 @@ export function diagnoseBackend(
   };
 }
 
-const memo = new Map<string, BinarySelection>();
-
-/** The loader's choice. Throws ERR_DILBENCH_UNSUPPORTED when DILBENCH_BACKEND=cuda cannot work. */
+/**
+ * The loader's choice. Throws ERR_DILBENCH_UNSUPPORTED when DILBENCH_BACKEND=cuda cannot work.
+ * Not memoised: the Dilbench object (dilbench.ts) loads the addon once and keeps the choice.
+ */
 export function selectBinaryPath(
   root: string,
   env: NodeJS.ProcessEnv = process.env,
 ): BinarySelection {
-  const key = `${root}\0${env.DILBENCH_BACKEND ?? ''}`;
-  const hit = memo.get(key);
-  if (hit) return hit;
   const d = diagnoseBackend(root, env);
   if (d.error) {
     const err = new Error(`dilbench: ${d.error}`) as Error & { code: string };
     err.code = 'ERR_DILBENCH_UNSUPPORTED';
     throw err;
   }
-  memo.set(key, d.selection);
   return d.selection;
-}
-
-/** Forgets memoised choices (tests). */
-export function resetBackendSelection(): void {
-  memo.clear();
 }

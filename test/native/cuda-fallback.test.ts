@@ -14,7 +14,6 @@ import {
   cudaVariantCandidates,
   diagnoseBackend,
   probeCudaBinary,
-  resetBackendSelection,
   selectBinaryPath,
 } from '../../src/native/select-backend.js';
 
@@ -38,7 +37,6 @@ if (!binding) console.log(`cuda-fallback tests skipped: ${skipReason}`);
 const tmpDirs: string[] = [];
 afterAll(() => {
   for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-  resetBackendSelection();
 });
 
 /** A directory holding a libcuda.so.1 that is not a library: a driver that "exists" but breaks. */
@@ -146,7 +144,6 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
   });
 
   it('DILBENCH_BACKEND=cuda without a GPU is a clear error; =cpu forces the CPU build; junk is rejected', () => {
-    resetBackendSelection();
     let err: (Error & { code?: string }) | undefined;
     try {
       selectBinaryPath(root, { ...process.env, DILBENCH_BACKEND: 'cuda' });
@@ -164,6 +161,5 @@ describe.skipIf(!binding)('CUDA build without a GPU', () => {
     expect(() => selectBinaryPath(root, { ...process.env, DILBENCH_BACKEND: 'gpu' })).toThrow(
       /cpu, cuda or auto/,
     );
-    resetBackendSelection();
   });
 });

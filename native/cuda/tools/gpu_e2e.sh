@@ -24,7 +24,6 @@ const l = await import('./dist/src/native/loader.js');
 const b = l.loadBinding();
 console.log('loader loaded, cuda devices:', b.info().cuda.deviceCount);
 process.env.DILBENCH_BACKEND = 'cpu';
-m.resetBackendSelection();
 console.log('forced cpu:', JSON.stringify(m.selectBinaryPath(process.cwd())));
 " > "$OUT/select.txt" 2>&1; cat "$OUT/select.txt"
 echo "== compute-sanitizer"
