@@ -3,12 +3,11 @@
 // where NCCL was not found at build time), and deciding from injected facts (executables found,
 // CUDA devices the loaded build reports, launcher) whether a GPU ring can run, with which
 // transport, and why not. The decisions are pure; gpuDistributedFacts() gathers the facts.
-import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import type { NativeInfo } from '../native/binding.js';
 import { cudaAvailability, type DeviceSelection } from '../suite/sides.js';
-import { findLauncher, type LauncherInfo } from './launcher.js';
+import { findLauncher, isExecutable, type LauncherInfo } from './launcher.js';
 
 export type GpuTransport = 'nccl' | 'cuda-aware-mpi';
 export const GPU_TRANSPORTS: readonly GpuTransport[] = ['nccl', 'cuda-aware-mpi'];
@@ -48,15 +47,6 @@ export interface GpuDistributedAvailability {
   choice: GpuRankChoice | null;
   /** CUDA devices the loaded build reports: the most ranks a local GPU ring takes (one GPU each) */
   deviceCount: number;
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return existsSync(p);
-  } catch {
-    return false;
-  }
 }
 
 /**

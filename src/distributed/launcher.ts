@@ -26,7 +26,8 @@ export interface DistributedAvailability {
 
 export const RANK_EXECUTABLE = 'dilbench-ring-rank';
 
-function isExecutable(p: string): boolean {
+/** Whether `p` exists and this process may execute it. */
+export function isExecutable(p: string): boolean {
   try {
     accessSync(p, constants.X_OK);
     return true;
