@@ -1,4 +1,4 @@
-// The import graph of src/ (and benchmarks/bench.ts): no cycle, and every import goes down the
+// The import graph of src/: no cycle, and every import goes down the
 // layers below, never up. `npm run lint:deps` and test/structure/imports.test.ts check it.
 //
 // A run's data flows cli/api -> config -> plan -> measure -> stats -> results -> reports; the
@@ -10,9 +10,10 @@
 const LAYERS = [
   {
     name: 'entry',
-    paths: ['^src/index\\.ts$', '^src/cli/', '^src/suite/repetition-worker\\.ts$', '^benchmarks/'],
-    why: 'process entry points: the package root, the CLI, the repetition worker process, npm run bench',
+    paths: ['^src/index\\.ts$', '^src/cli/', '^src/suite/repetition-worker\\.ts$'],
+    why: 'process entry points: the package root, the CLI, the repetition worker process',
   },
+  { name: 'bench', paths: ['^src/bench/'], why: '`dilbench bench` (npm run bench): its sections on the suites\' engine' },
   { name: 'api', paths: ['^src/api/'], why: 'the library API: runs suites and writes their files' },
   { name: 'report-command', paths: ['^src/reports/report/'], why: '`dilbench report`: regenerates every kind of output of a directory' },
   { name: 'suites', paths: ['^src/suites/'], why: 'the suite definitions (points and finalisation)' },

@@ -54,7 +54,7 @@ export default tseslint.config(
     },
   },
   {
-    // The tests are not type-checked (tsconfig.json compiles src/ and benchmarks/; vitest strips
+    // The tests are not type-checked (tsconfig.json compiles src/; vitest strips
     // types), and their types are loose in places (no DOM lib for browser callbacks, deliberately
     // wrong inputs), so an assertion there is not judged against them.
     files: ['test/**'],

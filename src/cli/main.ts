@@ -15,6 +15,7 @@ import { register as registerQuickValidation } from './commands/quick-validation
 import { register as registerOptimizationImpact } from './commands/optimization-impact.js';
 import { register as registerExtreme } from './commands/extreme.js';
 import { register as registerRing } from './commands/ring.js';
+import { register as registerBench } from './commands/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerOptimizationImpact(program);
   registerExtreme(program);
   registerRing(program);
+  registerBench(program);
   return program;
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { benchTable, runBench } from '../../benchmarks/bench.js';
+import { benchTable, runBench } from '../../src/bench/index.js';
 import { setBinding } from '../../src/api/binding.js';
 import { computeAttention } from '../../src/api/compute.js';
 import { listImplementations } from '../../src/api/implementations.js';
