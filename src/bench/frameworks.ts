@@ -5,7 +5,6 @@
 // - dilated-vs-torch: dilated and dilated-grouped against their PyTorch implementations
 //   (src/frameworks/python/torch_dilated.py) and flash, at 8K: median ms, the torch/dilbench time
 //   ratio, GFLOP/s (useful FLOPs) and % of flash's GFLOP/s.
-import type { Sampler } from '../measure/types.js';
 import type { NativeBinding, NativePeak } from '../native/binding.js';
 import type {
   DilatedTorchResult,
@@ -50,10 +49,6 @@ function specProblem(
   };
 }
 
-function side(name: string, sampler: Sampler, problem: SideProblem): BenchSide {
-  return { name, sampler, problem };
-}
-
 export const FRAMEWORK_LENGTHS = [4096, 8192, 16384];
 
 export async function runFrameworkSection(
@@ -96,22 +91,24 @@ export async function runFrameworkSection(
       if ('skipped' in ort) return { rows, skipped: ort.reason, torchSkipped };
       version = ort.version;
       const flops = attentionFlops(spec);
-      const sides = [
-        side('flash', flash.sampler, specProblem(spec, 'flash', flash.flops, simdLevel)),
-        side(
-          'onnxruntime-mha',
-          ort.sampler,
-          specProblem(spec, 'onnxruntime-mha', flops, null, { version: ort.version }),
-        ),
+      const sides: BenchSide[] = [
+        {
+          name: 'flash',
+          sampler: flash.sampler,
+          problem: specProblem(spec, 'flash', flash.flops, simdLevel),
+        },
+        {
+          name: 'onnxruntime-mha',
+          sampler: ort.sampler,
+          problem: specProblem(spec, 'onnxruntime-mha', flops, null, { version: ort.version }),
+        },
       ];
       if (torch) {
-        sides.push(
-          side(
-            'pytorch',
-            torch.sampler,
-            specProblem(spec, 'pytorch', flops, null, { version: torch.version }),
-          ),
-        );
+        sides.push({
+          name: 'pytorch',
+          sampler: torch.sampler,
+          problem: specProblem(spec, 'pytorch', flops, null, { version: torch.version }),
+        });
         torchVersion = torch.version;
       }
       const ms = await record.sample({
@@ -221,18 +218,20 @@ export async function runDilatedTorchSection(
     const sides: BenchSide[] = [];
     for (const [name, a] of ours) {
       const spec = { ...base, implementation: name };
-      sides.push(side(name, a.sampler, specProblem(spec, name, a.flops, simdLevel)));
+      sides.push({
+        name,
+        sampler: a.sampler,
+        problem: specProblem(spec, name, a.flops, simdLevel),
+      });
     }
     for (const [name, a] of torch) {
       const spec = { ...base, implementation: name };
       const flops = ours.get(name)!.flops;
-      sides.push(
-        side(
-          `torch ${name}`,
-          a.sampler,
-          specProblem(spec, `torch ${name}`, flops, null, { version: a.version }),
-        ),
-      );
+      sides.push({
+        name: `torch ${name}`,
+        sampler: a.sampler,
+        problem: specProblem(spec, `torch ${name}`, flops, null, { version: a.version }),
+      });
     }
     const ms = await record.sample({
       section: 'dilated-vs-torch',
