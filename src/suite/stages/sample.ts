@@ -145,7 +145,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         if (p.note) row.warnings = [p.note];
         runnable.push({ p, row, i });
       }
-      if (row.causal && !x.causal && decodesCausally(row.implementation)) {
+      if (row.causal && !x.causal && decodesCausally(row.implementation, binding)) {
         // say what was computed: the run is not causal, decoding is
         row.warnings = [
           ...(row.warnings ?? []),
