@@ -250,7 +250,11 @@ export function selectBinaryPath(
   root: string,
   env: NodeJS.ProcessEnv = process.env,
 ): BinarySelection {
-  const d = diagnoseBackend(root, env);
+  return selectionOf(diagnoseBackend(root, env));
+}
+
+/** The choice a diagnosis made; throws ERR_DILBENCH_UNSUPPORTED when DILBENCH_BACKEND=cuda cannot work. */
+export function selectionOf(d: BackendDiagnosis): BinarySelection {
   if (d.error) {
     const err = new Error(`dilbench: ${d.error}`) as Error & { code: string };
     err.code = 'ERR_DILBENCH_UNSUPPORTED';
