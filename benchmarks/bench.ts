@@ -20,7 +20,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getBinding } from '../src/api/binding.js';
+import { getDilbench } from '../src/native/dilbench.js';
 import { measure, measureInterleaved } from '../src/measure/scheduler.js';
 import type {
   DTypeName,
@@ -1045,7 +1045,7 @@ async function main(): Promise<void> {
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
   const want = (name: string, off: boolean | undefined) => (only ? only.has(name) : !off);
   const log = values.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
-  const binding = getBinding();
+  const binding = getDilbench().binding;
   const info = binding.info();
   const threads = values.threads ? Number(values.threads) : info.hardwareThreads;
   const runs = values.runs ? Number(values.runs) : quick ? 3 : 5;

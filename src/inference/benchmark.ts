@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
-import { tryLoadBinding } from '../native/dilbench.js';
+import { getDilbench, type Dilbench } from '../native/dilbench.js';
 import type {
   GenerationResult,
   ModelBinding,
@@ -29,7 +29,6 @@ import { generationNs, measureCalls } from '../measure/call-sampler.js';
 import { timeCall } from '../measure/clock.js';
 import { loadModelConfig } from '../models/config.js';
 import { loadGpt2Checkpoint } from '../models/gpt2-checkpoint.js';
-import { getModelBinding } from '../models/binding.js';
 import { decodeGpt2, GPT2_VOCAB_SIZE, syntheticPrompt, tokenizeFor } from '../models/tokenizer.js';
 import { writeFileAtomic } from '../results/store.js';
 import { moveAside, writePngAtomic } from './files.js';
@@ -79,6 +78,8 @@ export interface InferenceOptions {
   plots?: boolean;
   log?: (line: string) => void;
   warn?: (line: string) => void;
+  /** the Dilbench object (getDilbench()) whose model binding runs; omitted: getDilbench() */
+  dilbench?: Dilbench;
   /** a ModelBinding to use instead of the addon's (tests); info() tells the CUDA devices */
   binding?: ModelBinding & Partial<Pick<ModelSideBinding, 'info'>>;
   /** stops after the current generation; prompts finished in both modes are written */
@@ -474,7 +475,8 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
       );
     }
   }
-  const binding = opts.binding ?? getModelBinding();
+  const dilbench = opts.dilbench ?? getDilbench();
+  const binding = opts.binding ?? dilbench.models;
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
   const resolved = modelSides(opts, binding);
   const sides: (ModelSide & { setup_ms?: number })[] = resolved.sides.map((s) => ({ ...s }));
@@ -699,7 +701,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     timestamp,
     model: config.name,
     config,
-    environment: collectEnvironment(tryLoadBinding()),
+    environment: collectEnvironment(dilbench.tryAddon()),
     dilbench_version: packageVersion(),
     setup_ms: round(done[0]?.setupMs ?? 0, 2),
     ...(sides.length > 1 ? { sides } : {}),

@@ -16,14 +16,13 @@ import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/paths.js';
 import { collectEnvironment } from '../env/environment.js';
-import { tryLoadBinding } from '../native/dilbench.js';
+import { getDilbench, type Dilbench } from '../native/dilbench.js';
 import type { ModelBinding, ModelConfig, NativeModel } from '../native/model-binding.js';
 import type { Environment } from '../results/types.js';
 import { fileTimestamp, writeFileAtomic, writeFileAtomicExclusive } from '../results/store.js';
 import { median, summarize } from '../stats/summary.js';
 import { generationNs, measureCalls } from '../measure/call-sampler.js';
 import { headDimOf, loadModelConfig } from '../models/config.js';
-import { getModelBinding } from '../models/binding.js';
 import { syntheticPrompt } from '../models/tokenizer.js';
 import { latencyCurveSpec, type ScalingPlotRow } from '../reports/plots/scaling.js';
 import { writePngAtomic } from '../inference/files.js';
@@ -160,6 +159,8 @@ export interface ScalingOptions {
   compareDtypes?: string | string[];
   /** cpu and cuda sides (cuda skipped with the reason when the binding has no CUDA model or device) */
   compareDevices?: boolean;
+  /** the Dilbench object (getDilbench()) whose model binding runs; omitted: getDilbench() */
+  dilbench?: Dilbench;
   /** the model binding (tests: a fake); info() tells the CUDA devices */
   binding?: ModelBinding & Partial<Pick<ModelSideBinding, 'info'>>;
   log?: (line: string) => void;
@@ -224,7 +225,8 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     cfg.threads ??
     (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const out = resolve(opts.out ?? 'benchmark_results');
-  const binding = opts.binding ?? getModelBinding();
+  const dilbench = opts.dilbench ?? getDilbench();
+  const binding = opts.binding ?? dilbench.models;
   // the sides the binding can run have status ok; the others are skipped with its reason (a ConfigError when none can run)
   const resolved = modelSides(opts, binding);
   const sides: ModelSide[] = resolved.sides.map((x) => ({ ...x }));
@@ -324,7 +326,7 @@ export async function runScaling(opts: ScalingOptions): Promise<ScalingRunResult
     model,
     parameterCount,
     threads,
-    environment: collectEnvironment(tryLoadBinding()),
+    environment: collectEnvironment(dilbench.tryAddon()),
     dilbenchVersion: packageVersion(),
     points,
     ...(opts.signal?.aborted ? { interrupted: true } : {}),

@@ -15,6 +15,7 @@ import type { PlannedPoint } from '../../plan/planner.js';
 import type { ResultRow } from '../../results/types.js';
 import { decodesCausally } from '../../config/impl-params.js';
 import { formatBytes } from '../../config/units.js';
+import { elapsedMs, nowMs } from '../../measure/clock.js';
 import { DriftRecorder, type PointDrift } from '../../measure/drift.js';
 import {
   interferenceBetween,
@@ -106,7 +107,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       interrupted = true;
       break;
     }
-    const started = Date.now();
+    const started = nowMs();
     const before = probe?.snapshot();
     const rows: ResultRow[] = [];
     const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] =
@@ -144,7 +145,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         if (p.note) row.warnings = [p.note];
         runnable.push({ p, row, i });
       }
-      if (row.causal && !x.causal && decodesCausally(row.implementation)) {
+      if (row.causal && !x.causal && decodesCausally(row.implementation, binding)) {
         // say what was computed: the run is not causal, decoding is
         row.warnings = [
           ...(row.warnings ?? []),
@@ -237,7 +238,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         index: i,
         total: planned.length,
         row,
-        elapsedSeconds: (Date.now() - started) / 1000 / group.length,
+        elapsedSeconds: elapsedMs(started) / 1000 / group.length,
       });
     }
     if (interrupted) break;
