@@ -418,7 +418,6 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
   });
   const metrics = inferenceMetricsOf(file);
   const { records, comparisons, sideComparisons } = metrics;
-  const legacySides = metrics.invocation.sides ?? sides.map(({ setupMs: _, ...s }) => s);
   for (const c of sideComparisons.filter((x) => !x.tokens_match_baseline)) {
     const note = c.tokens_must_match
       ? ''
@@ -440,7 +439,7 @@ export async function runInferenceBenchmark(opts: InferenceOptions = {}): Promis
     allIdentical,
     sidesAgree,
     interrupted,
-    sides: legacySides,
+    sides: sides.map(({ setupMs: _, ...s }): ModelSide => s),
     warnings,
   };
   if (!records.length) {
