@@ -281,12 +281,14 @@ function rankGroup(list: [ResultRow, ...ResultRow[]], options: RankOptions): Len
 
 /**
  * The rows of a file that rankings may use: none of an optimization-impact run (every row there is
- * one of its configurations, including "both", which reads like a default row).
+ * one of its configurations, including "both", which reads like a default row), nor of a command
+ * that times whole models (inference, scaling: a row is a model request, not one attention).
  */
 export function rankableRows(
-  file: Pick<ResultFile, 'results'> & Partial<Pick<ResultFile, 'config'>> & { suite?: string },
+  file: Pick<ResultFile, 'results'> &
+    Partial<Pick<ResultFile, 'config' | 'command'>> & { suite?: string },
 ): ResultRow[] {
-  if (file.suite === 'optimization-impact') return [];
+  if (file.suite === 'optimization-impact' || file.command !== undefined) return [];
   // rows computed with another mask than the run asked for (kv-cache decodes causally in a
   // non-causal run) answer another question: they stay in the tables, not in the ranking
   const causal = file.config?.['causal'];

@@ -237,6 +237,7 @@ export function register(program: Command, dilbench: Dilbench): void {
         lines.push(
           `results: ${result.files.json}, ${result.files.csv}${result.files.plots.length ? `, ${result.files.plots.join(', ')}` : ''}`,
         );
+        if (result.files.result) lines.push(`result file: ${result.files.result}`);
         process.stdout.write(lines.join('\n') + '\n');
       }
       if (result.interrupted)

@@ -124,7 +124,11 @@ export function register(program: Command, dilbench: Dilbench): void {
           );
         }
         lines.push(...skippedSideLines(result.file.sides ?? []));
-        lines.push(`results: ${result.files.json}`, `table:   ${result.files.csv}`);
+        lines.push(
+          `results: ${result.files.json}`,
+          `result file: ${result.files.result}`,
+          `table:   ${result.files.csv}`,
+        );
         if (result.files.figure) lines.push(`figure:  ${result.files.figure}`);
         process.stdout.write(lines.join('\n') + '\n');
       }

@@ -33,6 +33,7 @@ import {
   type SamplingOutcome,
   type SamplingRequest,
 } from '../sampling.js';
+import { runInTurn } from '../in-turn.js';
 import type { RunSide } from '../sides.js';
 import type { ProgressEvent, RunDependencies } from '../types.js';
 import { CANCELLED, OUT_OF_MEMORY, codeOf, messageOf } from './errors.js';
@@ -102,11 +103,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
     x.interleave || compareMode
       ? groupByPoint(points, { implementations: x.interleave, sides: compareMode })
       : points.map((_, i) => [i]);
-  for (const group of groups) {
-    if (signal?.aborted) {
-      interrupted = true;
-      break;
-    }
+  const sampleGroup = async (group: number[]): Promise<void> => {
     const started = nowMs();
     const before = probe?.snapshot();
     const rows: ResultRow[] = [];
@@ -241,8 +238,16 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         elapsedSeconds: elapsedMs(started) / 1000 / group.length,
       });
     }
-    if (interrupted) break;
-  }
+  };
+  // the one loop over a run's units (in-turn.ts): once stopped (a cancelled row, or the signal)
+  // the groups left are not sampled
+  await runInTurn(groups, {
+    stopped: () => interrupted || signal?.aborted === true,
+    onInterrupted: () => {
+      interrupted = true;
+    },
+    run: sampleGroup,
+  });
   return { rows: results, interrupted, runStart, drift };
 }
 
