@@ -28,7 +28,7 @@ const LAYERS = [
   { name: 'history', paths: ['^src/history/'], why: 'history.jsonl across runs' },
   { name: 'plan', paths: ['^src/plan/'], why: 'calibration and the planner' },
   { name: 'roofline', paths: ['^src/roofline/'], why: 'machine peaks and rows placed against them' },
-  { name: 'measure', paths: ['^src/measure/'], why: 'the scheduler (timing loop), interference and drift probes' },
+  { name: 'measure', paths: ['^src/measure/(?!clock\\.ts$)'], why: 'the scheduler (timing loop), interference and drift probes' },
   { name: 'models', paths: ['^src/models/'], why: 'transformer model configs, checkpoints, tokenizer' },
   { name: 'env', paths: ['^src/env/'], why: 'the environment record' },
   { name: 'results', paths: ['^src/results/(?!types\\.ts$)'], why: 'atomic file writes, ranking, validation, output directory' },
@@ -37,6 +37,7 @@ const LAYERS = [
   { name: 'implementations', paths: ['^src/implementations/'], why: 'implementation descriptors' },
   { name: 'native', paths: ['^src/native/'], why: 'the addon: its interface, loader and the Dilbench object that holds it' },
   { name: 'schema', paths: ['^src/results/types\\.ts$'], why: 'the result schema: a leaf that imports nothing' },
+  { name: 'clock', paths: ['^src/measure/clock\\.ts$'], why: 'the one monotonic clock every duration is read from: a leaf that imports nothing' },
 ];
 
 const anyOf = (paths) => paths.map((p) => `(${p})`).join('|');

@@ -168,6 +168,66 @@ export interface ResultRow {
   repetitions?: RepetitionResult[];
   /** the drift sentinel's checkpoints around this point (src/measure/drift.ts); `flagged`: the machine's speed had moved */
   drift?: PointDrift;
+  /** `dilbench inference` / `dilbench scaling`: what a whole-model point measured beside its request times */
+  model?: ModelPoint;
+}
+
+/**
+ * A point of a command that times a whole model (ResultFile.command): one request shape on one
+ * side. The row's samplesMs are the requests' total times; this holds the parts of each.
+ */
+export interface ModelPoint {
+  /** inference: 'recompute' (no cache: the whole prefix recomputed each step) or 'kv-cache' */
+  mode?: 'recompute' | 'kv-cache';
+  /** inference: the prompt's label */
+  prompt?: string;
+  promptTokens: number;
+  /** tokens generated per request (0: an encoder forward) */
+  newTokens: number;
+  /** per timed request, parallel to samplesMs: the prefill (prompt forward + first token), ms */
+  prefillSamplesMs: number[];
+  /** per timed request: the mean decode step, ms (0 without decode steps) */
+  decodeMsPerTokenSamples: number[];
+  /**
+   * What the model reported (absent when it reports none: an encoder forward). inference: the
+   * timed request with the highest peak; scaling: the highest of each over every request, warm-up
+   * included.
+   */
+  memory?: {
+    weightsBytes?: number;
+    kvCacheBytes: number;
+    workspaceBytes?: number;
+    peakBytes: number;
+  };
+  /** scaling, encoder: no memory reported; the row's estimatedMemoryBytes is the estimate */
+  memoryEstimated?: boolean;
+  /** inference: the tokens the first timed request generated */
+  tokens?: number[];
+  /** inference: first generated position where a request of either mode differs from the first kv-cache one (null: none) */
+  modesFirstMismatch?: number | null;
+  /** inference, GPT-2 vocabulary: the generated tokens decoded */
+  generatedText?: string | null;
+}
+
+/** The model a whole-model command ran (ResultFile.model). */
+export interface ModelRun {
+  /** the model config as run (src/models/config.ts) */
+  config: { name: string; arch: string } & Record<string, unknown>;
+  parameterCount: number;
+  /** 'synthetic(seed=N)', or the checkpoint's absolute path */
+  weightsSource: string;
+  seed: number;
+  /** CPU threads the model ran with */
+  threads: number;
+}
+
+/** A device/dtype side a whole-model command was asked for (ResultFile.sides). */
+export interface SideRecord extends RunSide {
+  status: 'ok' | 'skipped';
+  /** why a skipped side did not run (not runnable here, interrupted, or how it failed) */
+  reason?: string;
+  /** inference: the model's build time on this side, ms */
+  setupMs?: number;
 }
 
 /** One independent repetition of a point (--repetitions). */
@@ -231,6 +291,12 @@ export interface ResultFile {
   interference?: RunInterference;
   /** the drift sentinel's series over the run and how many points it flagged */
   driftSentinel?: DriftSentinel;
+  /** a command that times whole models wrote it (absent: a suite); its rows carry `model` */
+  command?: 'inference' | 'scaling';
+  /** inference, scaling: the model that ran */
+  model?: ModelRun;
+  /** inference, scaling: every side asked for, baseline first; skipped ones say why */
+  sides?: SideRecord[];
   /** `dilbench bench`: its sections' figures (suite 'bench') */
   bench?: BenchSummary;
 }

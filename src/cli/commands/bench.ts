@@ -3,10 +3,10 @@
 // storage dtypes and computeAttention's overhead (src/bench); tables on stdout, the result file
 // (JSON + CSV + Markdown) written via the store. Every flag is checked before anything is timed.
 import type { Command } from 'commander';
-import { getBinding } from '../../api/binding.js';
 import { BENCH_SECTIONS, runFullBench, type BenchOptions } from '../../bench/run.js';
 import { fullBenchTable } from '../../bench/tables.js';
 import { parseLength } from '../../config/units.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { writeResultFiles } from '../../reports/write.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
 import type { BenchSectionName } from '../../results/types.js';
@@ -103,12 +103,12 @@ export function benchOptionsFromFlags(
   };
 }
 
-export async function runBenchCommand(o: BenchCliOptions): Promise<void> {
+export async function runBenchCommand(dilbench: Dilbench, o: BenchCliOptions): Promise<void> {
   const options = benchOptionsFromFlags(o);
   const outputDir = o.outputDir ?? 'benchmark_results';
   // where the result goes must be writable before anything is timed
   assertWritableDirectory(outputDir, '--output-dir');
-  const binding = getBinding();
+  const binding = dilbench.binding;
   const log = o.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
   const { result, file } = await runFullBench(binding, {
     ...options,
@@ -124,7 +124,7 @@ export async function runBenchCommand(o: BenchCliOptions): Promise<void> {
     );
 }
 
-export function register(program: Command): void {
+export function register(program: Command, dilbench: Dilbench): void {
   program
     .command('bench')
     .description(
@@ -160,6 +160,6 @@ export function register(program: Command): void {
     .option('--output-dir <dir>', 'directory of the result files (default benchmark_results)')
     .option('--json', 'print the result file as JSON on stdout instead of the tables')
     .action(async (opts: BenchCliOptions) => {
-      await runBenchCommand(opts);
+      await runBenchCommand(dilbench, opts);
     });
 }
