@@ -9,7 +9,7 @@ import type { Sampler } from '../measure/types.js';
 import type { ComputeApiRow } from '../results/types.js';
 import { callSampler } from '../measure/call-sampler.js';
 import { benchSessionOptions } from './kernels.js';
-import { BenchRecord, nativeSide } from './record.js';
+import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
 
 export type { ComputeApiRow };
 
@@ -17,13 +17,8 @@ export const COMPUTE_API_LENGTHS = [1024, 4096];
 
 export async function runComputeApiSection(
   binding: NativeBinding,
-  opts: {
-    threads: number;
+  opts: SectionOptions & {
     lengths?: number[];
-    runs?: number;
-    warmup?: number;
-    log?: (s: string) => void;
-    record?: BenchRecord;
   },
 ): Promise<ComputeApiRow[]> {
   const record = opts.record ?? new BenchRecord(opts.threads);

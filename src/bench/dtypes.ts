@@ -7,7 +7,7 @@ import type { Measurement } from '../measure/types.js';
 import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../native/binding.js';
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
 import { benchSessionOptions, decodeSampler, type DecodeSampler } from './kernels.js';
-import { BenchRecord, nativeSide } from './record.js';
+import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
 
 export type { DtypeBenchResult, DtypeBenchRow };
 
@@ -17,15 +17,10 @@ export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, n
 
 export async function runDtypeSection(
   binding: NativeBinding,
-  opts: {
-    threads: number;
+  opts: SectionOptions & {
     dtypes?: DTypeName[];
     flashLengths?: number[];
     kv?: Partial<DtypeBenchResult['kv']> | null;
-    runs?: number;
-    warmup?: number;
-    log?: (s: string) => void;
-    record?: BenchRecord;
   },
 ): Promise<DtypeBenchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);

@@ -17,9 +17,24 @@ import { PyTorchAdapter, torchUnavailableReason } from '../frameworks/pytorch.js
 import { DilbenchAdapter } from '../frameworks/dilbench.js';
 import { OnnxRuntimeAdapter } from '../frameworks/onnxruntime.js';
 import { attentionFlops, isSkip, type FrameworkSpec } from '../frameworks/types.js';
-import { BenchRecord, type BenchSide, type SideProblem } from './record.js';
+import { BenchRecord, type BenchSide, type SectionOptions, type SideProblem } from './record.js';
 
 export type { DilatedTorchResult, DilatedTorchRow, FrameworkBenchResult, FrameworkBenchRow };
+
+/** Every framework point of the bench: flash, batch 1, 8 heads, headDim 64, not causal, fp32, seed 42. */
+function benchSpec(seqLen: number, threads: number): FrameworkSpec {
+  return {
+    batch: 1,
+    heads: 8,
+    seqLen,
+    headDim: 64,
+    causal: false,
+    threads,
+    implementation: 'flash',
+    dtype: 'fp32',
+    seed: 42,
+  };
+}
 
 /** A framework side's row problem: the spec's shape, `flops` per sample. */
 function specProblem(
@@ -54,13 +69,8 @@ export const FRAMEWORK_LENGTHS = [4096, 8192, 16384];
 export async function runFrameworkSection(
   binding: NativeBinding,
   peak: NativePeak,
-  opts: {
-    threads: number;
+  opts: SectionOptions & {
     lengths?: number[];
-    runs?: number;
-    warmup?: number;
-    log?: (s: string) => void;
-    record?: BenchRecord;
   },
 ): Promise<FrameworkBenchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);
@@ -70,17 +80,7 @@ export async function runFrameworkSection(
   let torchVersion: string | undefined;
   let torchSkipped = torchUnavailableReason() ?? undefined;
   for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
-    const spec: FrameworkSpec = {
-      batch: 1,
-      heads: 8,
-      seqLen,
-      headDim: 64,
-      causal: false,
-      threads: opts.threads,
-      implementation: 'flash',
-      dtype: 'fp32',
-      seed: 42,
-    };
+    const spec = benchSpec(seqLen, opts.threads);
     opts.log?.(`flash vs onnxruntime-node MultiHeadAttention @ ${seqLen} (interleaved)...`);
     const flash = await DilbenchAdapter.create(binding, spec);
     const ort = await OnnxRuntimeAdapter.create(spec, flash.inputs(), 'mha');
@@ -161,29 +161,13 @@ export const DILATED_TORCH_PAIRS = { segmentLengths: [1024, 2048, 4096], dilatio
 
 export async function runDilatedTorchSection(
   binding: NativeBinding,
-  opts: {
-    threads: number;
+  opts: SectionOptions & {
     seqLen?: number;
-    runs?: number;
-    warmup?: number;
-    log?: (s: string) => void;
-    record?: BenchRecord;
   },
 ): Promise<DilatedTorchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);
   const seqLen = opts.seqLen ?? 8192;
-  const base: FrameworkSpec = {
-    batch: 1,
-    heads: 8,
-    seqLen,
-    headDim: 64,
-    causal: false,
-    threads: opts.threads,
-    implementation: 'flash',
-    dtype: 'fp32',
-    seed: 42,
-    ...DILATED_TORCH_PAIRS,
-  };
+  const base: FrameworkSpec = { ...benchSpec(seqLen, opts.threads), ...DILATED_TORCH_PAIRS };
   const result: DilatedTorchResult = {
     seqLen,
     heads: base.heads,

@@ -16,7 +16,7 @@ import type {
 } from '../results/types.js';
 import { fitPowerLaw } from '../stats/scaling.js';
 import { median } from '../stats/summary.js';
-import { BenchRecord, nativeSide } from './record.js';
+import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
 
 export type { BenchKernelRow, DilatedBenchResult, DilatedBenchRow, KvBenchRow };
 
@@ -37,13 +37,11 @@ export const BENCH_IMPLEMENTATIONS = ['flash', 'naive'];
 
 export async function runBench(
   binding: NativeBinding,
-  opts: {
+  opts: Omit<SectionOptions, 'threads' | 'warmup'> & {
+    /** default: the hardware threads */
     threads?: number;
     peakSeconds?: number;
-    runs?: number;
     lengths?: number[];
-    log?: (s: string) => void;
-    record?: BenchRecord;
   } = {},
 ): Promise<BenchResult> {
   const info = binding.info();
@@ -158,13 +156,9 @@ export const KV_CACHE_LENGTHS = [8192, 16384];
 export async function runKvCacheSection(
   binding: NativeBinding,
   peak: NativePeak,
-  opts: {
-    threads: number;
+  opts: Omit<SectionOptions, 'warmup'> & {
     lengths?: number[];
     newTokens?: number;
-    runs?: number;
-    log?: (s: string) => void;
-    record?: BenchRecord;
   },
 ): Promise<KvBenchRow[]> {
   const record = opts.record ?? new BenchRecord(opts.threads);
@@ -246,15 +240,11 @@ export const DILATED_LENGTHS = [16384, 65536, 262144, 1048576];
 
 export async function runDilatedSection(
   binding: NativeBinding,
-  opts: {
-    threads: number;
+  opts: Omit<SectionOptions, 'warmup'> & {
     lengths?: number[];
     heads?: number;
     segmentLengths?: number[];
     dilationRates?: number[];
-    runs?: number;
-    log?: (s: string) => void;
-    record?: BenchRecord;
   },
 ): Promise<DilatedBenchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);

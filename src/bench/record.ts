@@ -50,6 +50,18 @@ export interface BenchPoint {
   sampling: SamplingOptions;
 }
 
+/** What every section takes; each adds its own lengths and shapes. */
+export interface SectionOptions {
+  threads: number;
+  /** samples per side */
+  runs?: number;
+  /** discarded iterations per side, the cold start included (sections with a fixed warm-up omit it) */
+  warmup?: number;
+  log?: (line: string) => void;
+  /** where the rows and ratios go (a whole run shares one); default: a record of the section's own */
+  record?: BenchRecord;
+}
+
 /** A native session's side: its own timed iterations (the suites' sessionSampler) unless `sampler`. */
 export function nativeSide(
   name: string,
