@@ -8,6 +8,7 @@ import type { Measurement, Sampler, SamplingOptions } from '../measure/types.js'
 import type { NativeProblem, NativeSession } from '../native/binding.js';
 import { createRng } from '../stats/random.js';
 import { compareSamples } from '../stats/sample-ratio.js';
+import { toOutcome } from '../suite/sampling.js';
 import type {
   BenchRatioRow,
   BenchSectionName,
@@ -162,13 +163,8 @@ export class BenchRecord {
       causal: p.causal,
       status: 'ok',
       reason: null,
-      samplesMs: m.samplesMs,
-      stats: m.stats,
-      coldStartMs: m.coldStartMs,
-      warmupIterations: m.warmupIterations,
-      stopReason: m.stopReason,
-      cacheMode: m.cacheMode,
-      warnings: m.warnings,
+      // the samples, statistics and stop reason as a suite's row carries them
+      ...toOutcome(m),
       peakMemoryBytes: null,
       estimatedMemoryBytes: 0,
       tokensPerSecond: null,
