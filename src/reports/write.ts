@@ -13,7 +13,13 @@ export interface WrittenFiles {
   markdown: string;
 }
 
-export async function writeResultFiles(file: ResultFile, outputDir: string): Promise<WrittenFiles> {
+/** `markdown`: a command whose answer is its own tables (`dilbench bench`) gives the Markdown view;
+ *  otherwise the suites' report (reports/markdown.ts) is written. */
+export async function writeResultFiles(
+  file: ResultFile,
+  outputDir: string,
+  views: { markdown?: string } = {},
+): Promise<WrittenFiles> {
   const dir = resolve(outputDir);
   // Never overwrite: two runs that start in the same millisecond (several processes writing one
   // directory) get <name>.json and <name>-2.json, ... The JSON claims the name atomically.
@@ -24,6 +30,6 @@ export async function writeResultFiles(file: ResultFile, outputDir: string): Pro
   }
   const out: WrittenFiles = { json: `${base}.json`, csv: `${base}.csv`, markdown: `${base}.md` };
   writeFileAtomic(out.csv, toCsv(file));
-  writeFileAtomic(out.markdown, toMarkdown(file));
+  writeFileAtomic(out.markdown, views.markdown ?? toMarkdown(file));
   return out;
 }

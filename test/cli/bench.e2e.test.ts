@@ -119,6 +119,12 @@ describe.skipIf(Boolean(noAddon))('dilbench bench: tiny runs with the real addon
       // the table prints the file's figures
       expect(r.stdout).toContain(k!.medianMs.toFixed(2));
     }
+    // the Markdown view is the printed tables (not a suite ranking that mixes the sections' points)
+    const md = readFileSync(onlyFile(dir, '.md'), 'utf8');
+    expect(md).toMatch(/^# dilbench bench\n/);
+    const table = r.stdout.slice(r.stdout.indexOf('implementation'), r.stdout.indexOf('\nelapsed'));
+    expect(md).toContain(table.trimEnd());
+    expect(md).not.toContain('Fastest exact attention');
   });
 
   it('--only dtypes --json: the ratio rows to fp32 come with their interval', () => {

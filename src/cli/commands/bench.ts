@@ -115,7 +115,21 @@ export async function runBenchCommand(dilbench: Dilbench, o: BenchCliOptions): P
     threads: options.threads ?? binding.info().hardwareThreads,
     log,
   });
-  const written = await writeResultFiles(file, outputDir);
+  // the Markdown view is the printed tables: the suites' ranking would mix the sections' points
+  const env = file.environment;
+  const markdown = [
+    '# dilbench bench',
+    '',
+    `${file.createdAt} on ${env.cpuModel} (${env.cpuCores} logical cores, ${env.simdLevel}), dilbench ${env.dilbenchVersion}. Run \`${file.runId}\`.`,
+    '',
+    '```text',
+    fullBenchTable(result).trimEnd(),
+    '```',
+    '',
+    'Every sampled side (median, 95% interval, samples) and every ratio (95% interval, p) is in the JSON (`results`, `bench.ratios`) and the CSV beside this file.',
+    '',
+  ].join('\n');
+  const written = await writeResultFiles(file, outputDir, { markdown });
   if (o.json) process.stdout.write(JSON.stringify(file, null, 2) + '\n');
   else
     process.stdout.write(
