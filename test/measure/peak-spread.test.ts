@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setBinding } from '../../src/api/binding.js';
-import { runBenchmark } from '../../src/api/run.js';
+import { runBenchmark, type RunBenchmarkOptions } from '../../src/api/run.js';
 import { runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding } from '../../src/native/binding.js';
 import { constantRate } from '../../src/plan/calibrate.js';
@@ -126,7 +126,7 @@ describe('suites measure a missing peak', () => {
     plots: false,
     history: false,
     rates: constantRate(1e10),
-  } as const;
+  } satisfies Partial<RunBenchmarkOptions>;
   it('measures one first when there is no peak.json, says so, records it, and reports % of peak with its range', async () => {
     const dir = tmp();
     const notes: string[] = [];

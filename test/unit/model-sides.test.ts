@@ -23,7 +23,7 @@ import { setModelBinding } from '../../src/models/binding.js';
 import { run } from '../../src/cli/main.js';
 import { runScaling } from '../../src/scaling/run.js';
 import { captureOutput } from '../helpers/capture-output.js';
-import { createFakeModelBinding, type FakeModelOptions } from '../helpers/fake-model.js';
+import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
 import {
   createFakeCudaModelBinding,
   FAKE_CUDA_TIME_SCALE,
@@ -379,7 +379,7 @@ describe('inference: one model per side, compared with the first side', () => {
 
   it('without a CUDA model: fp32 records only, the skipped sides in the result and the metrics file', async () => {
     const out = join(dir, 'inf');
-    const calls: NonNullable<FakeModelOptions['calls']> = [];
+    const calls: FakeModelCall[] = [];
     const r = await runInferenceBenchmark({
       ...SMALL,
       warmup: 0,
