@@ -8,12 +8,6 @@ export function at<T>(items: ArrayLike<T>, index: number, what = 'element'): T {
   return items[i] as T; // in range, checked above
 }
 
-// A value the test expects to be there (a `find` hit, a map entry): throws naming it otherwise.
-export function defined<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`expected ${what} to be defined`);
-  return value;
-}
-
 type Tuple<T, N extends number, Acc extends T[] = []> = Acc['length'] extends N
   ? Acc
   : Tuple<T, N, [...Acc, T]>;

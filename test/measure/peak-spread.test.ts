@@ -181,7 +181,7 @@ describe('suites measure a missing peak', () => {
       outputDir: dir,
       peak: false,
       binding: createFakeBinding(),
-    } as never);
+    });
     expect(existsSync(join(dir, 'peak.json'))).toBe(false);
     expect(file.environment.peak).toBeUndefined();
   });

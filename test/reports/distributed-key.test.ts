@@ -50,7 +50,7 @@ function file(suite: string, createdAt: string, rows: ResultRow[]): ResultFile {
     environment: env,
     config: {},
     results: rows,
-  } as unknown as ResultFile;
+  };
 }
 
 const dist = (P: number, layout: string, ms: number) =>

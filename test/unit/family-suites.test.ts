@@ -130,7 +130,7 @@ withAddon('family suites on the real addon', () => {
       referenceFlopsLimit: 1e8,
       outputDir: null,
       binding,
-    } as never);
+    });
     expect(file.results).toHaveLength(10);
     for (const r of file.results) {
       expect(r.status).toBe('ok');
@@ -206,7 +206,7 @@ withAddon('family suites on the real addon', () => {
       implementations: ['flash', 'naive', 'ring'],
       outputDir: null,
       binding,
-    } as never);
+    });
     expect(file.results.map((r) => r.validation?.passed)).toEqual([true, true, true]);
     expect(file.config.interleave).toBe(true);
   });
@@ -219,7 +219,7 @@ withAddon('family suites on the real addon', () => {
       sequenceLengths: '256',
       outputDir: null,
       binding,
-    } as never);
+    });
     expect(file.results).toHaveLength(4);
     const byConf = new Map(
       file.results.map((r) => [
@@ -267,7 +267,7 @@ withAddon('family suites on the real addon', () => {
       maxRunSeconds: 2,
       outputDir: null,
       binding,
-    } as never);
+    });
     const measured = file.results.filter((r) => r.params?.measured === true);
     const projected = file.results.filter((r) => r.params?.measured === false);
     expect(measured.map((r) => r.params!.ringSize).sort()).toEqual([2, 4]);
@@ -312,7 +312,7 @@ withAddon('family suites on the real addon', () => {
       memoryBudget: '12MiB',
       outputDir: null,
       binding,
-    } as never);
+    });
     const naive2k = file.results.find((r) => r.implementation === 'naive' && r.seqLen === 2048)!;
     expect(naive2k.status).toBe('skipped');
     expect(naive2k.reason).toMatch(/budget/);
@@ -330,7 +330,7 @@ withAddon('family suites on the real addon', () => {
       implementations: ['dilated'],
       outputDir: null,
       binding,
-    } as never);
+    });
     const off = await runBenchmark({
       suite: 'sequence-ranges',
       ...tiny,
@@ -341,7 +341,7 @@ withAddon('family suites on the real addon', () => {
       enableMemoryPool: false,
       outputDir: null,
       binding,
-    } as never);
+    });
     expect(on.results[0]!.patternCacheStats!.hits).toBeGreaterThan(0);
     expect(on.results[0]!.patternCache).toBe(true);
     expect(off.results[0]!.patternCacheStats).toBeUndefined();

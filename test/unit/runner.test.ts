@@ -309,7 +309,7 @@ describe('runBenchmark', () => {
       runBenchmark({ suite: 'sequence-ranges', heads: -1, binding: createFakeBinding() }),
     ).rejects.toMatchObject({ field: 'heads' });
     await expect(
-      runBenchmark({ suite: 'nope' as 'sequence-ranges', binding: createFakeBinding() }),
+      runBenchmark({ suite: 'nope', binding: createFakeBinding() }),
     ).rejects.toMatchObject({ field: 'suite' });
     await expect(
       runBenchmark({
