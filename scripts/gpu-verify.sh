@@ -72,7 +72,7 @@ pack() {
   mods=$(npm ls --omit=dev --parseable --all 2>/dev/null | sed "s|^$PWD/||" | grep -E '^node_modules/(@[^/]+/)?[^/]+$' | grep -v '^node_modules/onnxruntime-node$')
   # shellcheck disable=SC2086
   tar -cf - --exclude='node_modules/gpt-tokenizer/cjs' --exclude='node_modules/gpt-tokenizer/src' --exclude='node_modules/gpt-tokenizer/dist' \
-    --exclude='*.map' dist/src dist/benchmarks $mods | xz -T"${JOBS:-2}" -6 >"$CARRY/cli-runtime.tar.xz" || { echo "gpu-verify pack: CLI runtime tar failed" >&2; exit 1; }
+    --exclude='*.map' dist/src $mods | xz -T"${JOBS:-2}" -6 >"$CARRY/cli-runtime.tar.xz" || { echo "gpu-verify pack: CLI runtime tar failed" >&2; exit 1; }
   strip --strip-unneeded "$CARRY"/dilbench.node "$CARRY"/cuda_bench "$CARRY"/model_kernels_check 2>/dev/null || true
   # the addon must load here (0 devices) before it is worth a device minute
   node -e 'const c = require(process.argv[1]).info().cuda; if (!c.compiled) process.exit(1); console.log(`addon loads: CUDA compiled in, ${c.deviceCount} device(s) here`)' "$PWD/$CARRY/dilbench.node"

@@ -4,8 +4,7 @@ export {
   RunCancelledError,
   computeAttention,
   listImplementations,
-  getBinding,
-  setBinding,
+  loadPlugins,
   suiteNames,
 } from './api/index.js';
 export {
@@ -14,6 +13,7 @@ export {
   type CudaAvailability,
   type LoadedBinary,
 } from './native/dilbench.js';
+export type { BackendDiagnosis } from './native/select-backend.js';
 export type { RunBenchmarkOptions, ComputeAttentionOptions } from './api/index.js';
 export {
   ConfigError,
@@ -50,7 +50,7 @@ export {
   partnerOf,
   implementationDescriptor,
 } from './implementations/descriptors.js';
-export { loadPlugins, type PluginRecord } from './plugins/index.js';
+export type { PluginRecord } from './plugins/index.js';
 // transformer models, `dilbench inference` and `dilbench scaling` (issue 7)
 export {
   loadModelConfig,
@@ -62,8 +62,6 @@ export {
   encodeSafetensors,
   loadGpt2Checkpoint,
   SafetensorsError,
-  setModelBinding,
-  getModelBinding,
   encodeGpt2,
   decodeGpt2,
 } from './models/index.js';

@@ -8,7 +8,7 @@ import type {
 } from '../native/binding.js';
 import { ConfigError } from '../config/errors.js';
 import { decodesCausally } from '../config/impl-params.js';
-import { getBinding } from './binding.js';
+import { getDilbench, type Dilbench } from '../native/dilbench.js';
 import { paramSpec } from '../implementations/descriptors.js';
 import { paramSchema } from '../config/impl-params.js';
 
@@ -56,7 +56,9 @@ export interface ComputeAttentionOptions extends ImplementationParams {
   useMemoryPool?: boolean;
   seed?: number;
   signal?: AbortSignal;
-  /** advanced: another native binding (tests use a fake) */
+  /** the Dilbench object (getDilbench()) whose binding computes; omitted: getDilbench() */
+  dilbench?: Dilbench;
+  /** advanced: another native binding instead of the Dilbench object's (tests use a fake) */
   binding?: NativeBinding;
 }
 
@@ -98,7 +100,7 @@ const PARAM_KEYS = [
   'newTokens',
 ] as const;
 
-function validate(o: ComputeAttentionOptions): void {
+function validate(o: ComputeAttentionOptions, binding: NativeBinding): void {
   if (typeof o !== 'object' || o === null) throw new ConfigError('options', o, 'an object');
   const given: Record<string, unknown> = { ...o }; // API input: any field may hold anything
   for (const [key, [schema, allowed]] of Object.entries(SPEC)) {
@@ -117,7 +119,7 @@ function validate(o: ComputeAttentionOptions): void {
   const kvHeads = o.kvHeads ?? o.heads;
   if (o.heads % kvHeads !== 0)
     throw new ConfigError('kvHeads', kvHeads, `a divisor of heads (${o.heads})`);
-  if (o.causal === false && decodesCausally(o.implementation)) {
+  if (o.causal === false && decodesCausally(o.implementation, binding)) {
     throw new ConfigError(
       'causal',
       false,
@@ -168,8 +170,8 @@ function copyParam<K extends keyof ImplementationParams>(
 
 /** Resolves to the output, Float32Array [batch, heads, seqLen, headDim]: `out` when given, else a new array. */
 export async function computeAttention(options: ComputeAttentionOptions): Promise<Float32Array> {
-  validate(options);
-  const binding = options.binding ?? getBinding();
+  const binding = options.binding ?? (options.dilbench ?? getDilbench()).binding;
+  validate(options, binding);
   const problem: NativeProblem = {
     implementation: options.implementation,
     device: options.device ?? 'cpu',
@@ -179,7 +181,7 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
     kvHeads: options.kvHeads ?? options.heads,
     seqLen: options.seqLen,
     headDim: options.headDim,
-    causal: options.causal ?? decodesCausally(options.implementation),
+    causal: options.causal ?? decodesCausally(options.implementation, binding),
     seed: options.seed ?? 0,
   };
   if (options.scale !== undefined) problem.scale = options.scale;

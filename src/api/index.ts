@@ -6,6 +6,5 @@ export {
   type FilesWritten,
 } from './run.js';
 export { computeAttention, type ComputeAttentionOptions } from './compute.js';
-export { listImplementations } from './implementations.js';
-export { getBinding, setBinding } from './binding.js';
+export { listImplementations, loadPlugins } from './implementations.js';
 export { getSuite, suiteNames, registerSuite } from './suites.js';

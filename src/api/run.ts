@@ -12,7 +12,7 @@ import { appendHistory, historyPath } from '../history/index.js';
 import { loadPeak, peakPath, type StoredPeak } from '../roofline/peak-store.js';
 import { measureRepeatedPeak } from '../roofline/measure-peak.js';
 import { existsSync } from 'node:fs';
-import { getBinding } from './binding.js';
+import { getDilbench, type Dilbench } from '../native/dilbench.js';
 import { getSuite } from './suites.js';
 import { DEFAULTS } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
@@ -122,7 +122,9 @@ export interface RunBenchmarkOptions {
   plugins?: string[] | string;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
-  /** advanced: another native binding (tests use a fake) */
+  /** the Dilbench object (getDilbench()) whose binding runs use; omitted: getDilbench() */
+  dilbench?: Dilbench;
+  /** advanced: another native binding instead of the Dilbench object's (tests use a fake) */
   binding?: NativeBinding;
   /** advanced: a fixed rate model instead of the calibration run */
   rates?: RateModel;
@@ -191,6 +193,7 @@ const NOT_OPTIONS = new Set([
   'signal',
   'onProgress',
   'binding',
+  'dilbench',
   'rates',
   'sampling',
   'onFilesWritten',
@@ -306,7 +309,7 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Result
       'repetition workers do not load plugins yet',
     );
   }
-  const base = options.binding ?? getBinding();
+  const base = options.binding ?? (options.dilbench ?? getDilbench()).binding;
   const peak =
     parsed.outputDir !== null && !options.dryRun
       ? await peakFor(base, parsed, suite.name, options.onProgress)

@@ -2,6 +2,8 @@
 // No stack trace unless --verbose.
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
+import type { NativeBinding } from '../native/binding.js';
+import type { Dilbench } from '../native/dilbench.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -22,6 +24,16 @@ export class CliExit extends Error {
   ) {
     super(message);
     this.name = 'CliExit';
+  }
+}
+
+/** The Dilbench object's binding, loading the addon now: one that cannot load exits 1 with why. */
+export function bindingOrExit(dilbench: Dilbench): NativeBinding {
+  try {
+    return dilbench.binding;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
   }
 }
 

@@ -1,7 +1,8 @@
 // The `dilbench` command line. Each command lives in src/cli/commands/<name>.ts and exports
-// register(program).
+// register(program, dilbench): the one Dilbench object of the run, obtained here and handed down.
 import { Command } from 'commander';
 import { packageVersion } from '../config/paths.js';
+import { getDilbench, type Dilbench } from '../native/dilbench.js';
 import { reportError } from './errors.js';
 import { register as registerSequenceRanges } from './commands/sequence-ranges.js';
 import { register as registerReport } from './commands/report.js';
@@ -15,8 +16,9 @@ import { register as registerQuickValidation } from './commands/quick-validation
 import { register as registerOptimizationImpact } from './commands/optimization-impact.js';
 import { register as registerExtreme } from './commands/extreme.js';
 import { register as registerRing } from './commands/ring.js';
+import { register as registerBench } from './commands/bench.js';
 
-export function buildProgram(): Command {
+export function buildProgram(dilbench: Dilbench): Command {
   const program = new Command();
   program
     .name('dilbench')
@@ -27,29 +29,33 @@ export function buildProgram(): Command {
     .option('--verbose', 'stack traces on errors')
     .showSuggestionAfterError(true)
     .exitOverride();
-  registerSequenceRanges(program);
+  registerSequenceRanges(program, dilbench);
   registerReport(program);
   registerCompare(program);
-  registerPeak(program);
-  registerDoctor(program);
-  registerInference(program);
-  registerScaling(program);
-  registerFrameworks(program);
-  registerQuickValidation(program);
-  registerOptimizationImpact(program);
-  registerExtreme(program);
-  registerRing(program);
+  registerPeak(program, dilbench);
+  registerDoctor(program, dilbench);
+  registerInference(program, dilbench);
+  registerScaling(program, dilbench);
+  registerFrameworks(program, dilbench);
+  registerQuickValidation(program, dilbench);
+  registerOptimizationImpact(program, dilbench);
+  registerExtreme(program, dilbench);
+  registerRing(program, dilbench);
+  registerBench(program, dilbench);
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code. */
-export async function run(argv: string[] = process.argv): Promise<number> {
+/** Runs the CLI; resolves to the exit code. `dilbench`: the object every command uses (nothing loads until one asks). */
+export async function run(
+  argv: string[] = process.argv,
+  dilbench: Dilbench = getDilbench(),
+): Promise<number> {
   // `dilbench ... | head`: a closed pipe ends the output quietly
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
-  const program = buildProgram();
+  const program = buildProgram(dilbench);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -4,7 +4,7 @@
 // the bounds are the native parameter specs' (native/core/descriptor.cpp), never restated here.
 import { z } from 'zod';
 import { splitList, toBoolean, toNumber } from './coerce.js';
-import type { NativeParamSpec, NativeProblem } from '../native/binding.js';
+import type { NativeBinding, NativeParamSpec, NativeProblem } from '../native/binding.js';
 import { implementationFunction, paramSpec } from '../implementations/descriptors.js';
 import { ConfigError } from './errors.js';
 import { parseLength } from './units.js';
@@ -214,14 +214,14 @@ export function implParamsConfig(p: ImplParams): Record<string, unknown> {
  * computeAttention refuses causal: false for them. (The native kernels also take causal = false as
  * a prefix-LM, bidirectional prompt and causal steps, reached only through the binding.)
  */
-export function decodesCausally(implementation: string): boolean {
+export function decodesCausally(implementation: string, binding: NativeBinding): boolean {
   // the descriptor says which function it computes (plugins declaring kv-cache included); a
   // binding that carries no descriptors (a stand-in) falls back to the built-in names
   try {
-    const f = implementationFunction(implementation);
+    const f = implementationFunction(implementation, binding);
     if (f !== null) return f === 'kv-cache';
   } catch {
-    /* no binding loaded */
+    /* a stand-in without listImplementations() */
   }
   return implementation.startsWith('kv-cache');
 }
@@ -231,9 +231,10 @@ export function problemParamsFor(
   p: ImplParams,
   implementation: string,
   seqLen: number,
+  binding: NativeBinding,
 ): Partial<NativeProblem> {
   const out: Partial<NativeProblem> = problemParams(p);
-  if (decodesCausally(implementation)) {
+  if (decodesCausally(implementation, binding)) {
     out.causal = true;
     if (out.promptLen !== undefined && out.newTokens === undefined && seqLen >= out.promptLen)
       out.newTokens = seqLen - out.promptLen;

@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { elapsedMs, nowMs } from '../measure/clock.js';
 
 export type LauncherFlavour = 'openmpi' | 'mpich' | 'unknown';
 
@@ -225,7 +226,7 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
  */
 export function launch(o: LaunchOptions): Promise<LaunchResult> {
   return new Promise((resolve, reject) => {
-    const t0 = Date.now();
+    const t0 = nowMs();
     const child = spawn(o.command, o.args, {
       env: o.env,
       detached: true,
@@ -277,7 +278,7 @@ export function launch(o: LaunchOptions): Promise<LaunchResult> {
         timedOut,
         stdout,
         stderr,
-        elapsedMs: Date.now() - t0,
+        elapsedMs: elapsedMs(t0),
         killedLeftovers: leftovers,
       });
     });

@@ -36,7 +36,7 @@ import {
   type GpuDistributedFacts,
   type GpuTransport,
 } from './gpu.js';
-import { getDilbench } from '../native/dilbench.js';
+import type { Dilbench } from '../native/dilbench.js';
 import { cudaAvailability, type DeviceSelection } from '../suite/sides.js';
 import { assertWritableDirectory } from '../results/output-dir.js';
 
@@ -681,7 +681,8 @@ function optionsOf(o: DistributedRingOptions, raw: RawRingRun): DistributedRingO
 export async function runDistributedRing(
   o: DistributedRingOptions,
   deps: {
-    binding: NativeBinding;
+    /** whose binding projects and describes the run, and whose addon file the GPU ranks load */
+    dilbench: Dilbench;
     root?: string;
     env?: NodeJS.ProcessEnv;
     progress?: DistributedProgress;
@@ -691,6 +692,7 @@ export async function runDistributedRing(
   },
 ): Promise<DistributedRunResult> {
   const root = deps.root ?? packageRoot();
+  const binding = deps.dilbench.binding;
   const imported = o.fromRankOutput ? readRankOutput(o.fromRankOutput) : null;
   // --device first: cuda that cannot run is bad input (exit 2) before anything else is looked at
   let selection: DeviceSelection | null = null;
@@ -712,8 +714,8 @@ export async function runDistributedRing(
       ? (deps.gpuFacts ??
         gpuDistributedFacts(
           root,
-          deps.binding,
-          getDilbench().binaryOf(deps.binding)?.path ?? null,
+          binding,
+          deps.dilbench.binaryOf(binding)?.path ?? null,
           deps.env,
           o.launcher,
         ))
@@ -794,7 +796,7 @@ export async function runDistributedRing(
       const m = analyzeLayout(raw, l);
       const row = rowFor(raw, m, l.check, launcher?.flavour ?? 'launched by the user');
       const projectionDevice = rankOutputDevice(raw);
-      const noCudaHere = projectionDevice === 'cuda' ? cudaAvailability(deps.binding.info()) : null;
+      const noCudaHere = projectionDevice === 'cuda' ? cudaAvailability(binding.info()) : null;
       // The simulated ring runs causal problems in the zigzag layout only: a plain causal row has no
       // projection. The simulated ring-dilated runs plain chunks always.
       const simulatedLayout = o.causal && o.implementation === 'ring' ? 'zigzag' : 'plain';
@@ -821,7 +823,7 @@ export async function runDistributedRing(
           `  single-process projection (simulated ${o.implementation}, P=${o.ranks}, ${projectionDevice === 'cuda' ? 'one GPU' : 'one thread'})`,
         );
         const p = await singleProcessProjection(
-          deps.binding,
+          binding,
           o,
           seqLen,
           m.pingPong.medianGBps,
@@ -849,7 +851,7 @@ export async function runDistributedRing(
     suite: 'ring-distributed',
     runId: randomUUID(),
     createdAt,
-    environment: collectEnvironment(deps.binding),
+    environment: collectEnvironment(binding),
     config: {
       distributed: true,
       device,

@@ -1,5 +1,6 @@
 // dilbench's own kernels through the native binding: iterations timed inside native code, peak
 // memory exact from the session's memory pool.
+import { sessionSampler } from '../measure/session-sampler.js';
 import type {
   NativeBinding,
   NativeProblem,
@@ -60,7 +61,8 @@ export class DilbenchAdapter implements FrameworkAdapter {
     readonly description: string,
     readonly setupMs: number,
   ) {
-    this.sampler = { sample: (n: number, cold: boolean) => session.sample(n, cold) };
+    // the suites' path: the session's own timed iterations (and clocks, where it reads them)
+    this.sampler = sessionSampler(session);
   }
 
   static async create(binding: NativeBinding, spec: FrameworkSpec): Promise<DilbenchAdapter> {

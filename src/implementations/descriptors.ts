@@ -1,7 +1,7 @@
 // What dilbench knows about each implementation, read from its one descriptor (declared in native
 // code beside the kernel: native/core/descriptor.h, or by a plugin at load) through the binding's
-// listImplementations(). Suites, quick-validation and reports ask here instead of keeping their
-// own lists of names.
+// listImplementations(). Suites, quick-validation and plugin rows ask here, with the binding they
+// run on, instead of keeping their own lists of names.
 import type {
   AttentionFunction,
   NativeBinding,
@@ -10,13 +10,10 @@ import type {
 } from '../native/binding.js';
 import { getDilbench } from '../native/dilbench.js';
 
-/** The binding runs use (this process's Dilbench object): the default of every lookup here. */
-const inUse = (): NativeBinding => getDilbench().binding;
-
 const cache = new WeakMap<NativeBinding, Map<string, NativeImplementationInfo>>();
 
 /** Forgets what was read from a binding (after a plugin registered more implementations). */
-export function refreshDescriptors(binding: NativeBinding = inUse()): void {
+export function refreshDescriptors(binding: NativeBinding): void {
   cache.delete(binding);
 }
 
@@ -34,7 +31,7 @@ function byName(binding: NativeBinding): Map<string, NativeImplementationInfo> {
 /** The implementation's descriptor, undefined when the binding does not know the name. */
 export function implementationDescriptor(
   name: string,
-  binding: NativeBinding = inUse(),
+  binding: NativeBinding,
 ): NativeImplementationInfo | undefined {
   return byName(binding).get(name);
 }
@@ -42,7 +39,7 @@ export function implementationDescriptor(
 /** The function an implementation computes (attention-definitions.md), null when unknown. */
 export function implementationFunction(
   name: string,
-  binding: NativeBinding = inUse(),
+  binding: NativeBinding,
 ): AttentionFunction | null {
   return implementationDescriptor(name, binding)?.function ?? null;
 }
@@ -52,33 +49,27 @@ export function implementationFunction(
  * naive and flash: dense implementations always, kv-cache only under a causal mask (without one it
  * is prefix-LM attention), dilated / dilated-grouped / block-sparse and unknown functions never.
  */
-export function computesExactDense(
-  name: string,
-  causal: boolean,
-  binding: NativeBinding = inUse(),
-): boolean {
+export function computesExactDense(name: string, causal: boolean, binding: NativeBinding): boolean {
   const d = implementationDescriptor(name, binding)?.exactDense;
   return d === 'always' || (d === 'when-causal' && causal);
 }
 
 /** The validated implementation of the same function this one is compared with beyond the reference. */
-export function partnerOf(name: string, binding: NativeBinding = inUse()): string | undefined {
+export function partnerOf(name: string, binding: NativeBinding): string | undefined {
   return implementationDescriptor(name, binding)?.partner ?? undefined;
 }
 
 let specs: Map<string, NativeParamSpec> | undefined;
 
 /**
- * Every implementation parameter's spec, from the addon (a fake binding that stands in for runs
- * does not stand in for the parameter table: then the real addon's is read).
+ * Every implementation parameter's spec: the addon's static table (native/core/descriptor.cpp),
+ * the same whichever binding a run uses, so it is read once from this process's addon (a fake
+ * binding does not stand in for it). The option parsers of every suite and the CLI's help read it
+ * before any run, which is why this, unlike the lookups above, takes no binding.
  */
 export function paramSpecs(): Map<string, NativeParamSpec> {
   if (specs) return specs;
-  const current = inUse();
-  const list =
-    typeof current.paramSpecs === 'function'
-      ? current.paramSpecs()
-      : getDilbench().addon.paramSpecs?.();
+  const list = getDilbench().addon.paramSpecs?.();
   if (!list)
     throw new Error(
       'the loaded dilbench addon has no paramSpecs(): rebuild it (npm run build:native)',

@@ -110,54 +110,6 @@ export function skippedSideLines(sides: ModelSide[]): string[] {
     .map((s) => `${sideKey(s)} skipped: ${s.reason}`);
 }
 
-/** A side that failed at run time: skipped, with what failed. */
-export function failedSide(side: RunSide, error: unknown): ModelSide {
-  const e = error as { message?: string; code?: string; field?: string };
-  const what = [e.code, e.field ? `field ${e.field}` : ''].filter(Boolean).join(', ');
-  return {
-    device: side.device,
-    dtype: side.dtype,
-    status: 'skipped',
-    reason: `failed at run time: ${e.message ?? String(error)}${what ? ` (${what})` : ''}`,
-  };
-}
-
-/**
- * Runs the sides that can run, in order, replacing entries of `sides` in place: after an abort the
- * sides not yet run become skipped; one that throws (e.g. device out of memory) becomes a skipped
- * side with what failed (`onFailed` is told) and the others still run.
- */
-export async function runEachSide<S extends ModelSide, R>(
-  sides: (S | ModelSide)[],
-  signal: AbortSignal | undefined,
-  run: (side: S) => Promise<R>,
-  onFailed: (skipped: ModelSide) => void,
-): Promise<{ results: R[]; firstError: unknown }> {
-  const results: R[] = [];
-  let firstError: unknown;
-  for (let i = 0; i < sides.length; i++) {
-    const side = sides[i]! as S;
-    if (side.status !== 'ok') continue;
-    if (signal?.aborted) {
-      sides[i] = {
-        device: side.device,
-        dtype: side.dtype,
-        status: 'skipped',
-        reason: 'interrupted before this side ran',
-      };
-      continue;
-    }
-    try {
-      results.push(await run(side));
-    } catch (e) {
-      firstError ??= e;
-      sides[i] = failedSide(side, e);
-      onFailed(sides[i]!);
-    }
-  }
-  return { results, firstError };
-}
-
 /** A side-comparison ratio (suite/side-comparison.ts) as the model commands write it: 4 decimals, null when not compared. */
 export function roundRatio(ratio: number | null): number | null {
   return ratio !== null && Number.isFinite(ratio) ? Math.round(ratio * 1e4) / 1e4 : null;

@@ -8,6 +8,11 @@ export function nowMs(): number {
   return performance.now();
 }
 
+/** Milliseconds on the monotonic clock since `startMs` (a nowMs() reading). */
+export function elapsedMs(startMs: number): number {
+  return nowMs() - startMs;
+}
+
 /** Runs `call` once and returns its value with its wall time in ms (one-off costs such as a model build). */
 export async function timeCall<R>(call: () => Promise<R> | R): Promise<{ value: R; ms: number }> {
   const t0 = nowMs();

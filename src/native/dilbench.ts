@@ -1,12 +1,14 @@
 // The Dilbench object: the one place that holds the loaded native addon and what was chosen for it
 // (which binary and why, its SIMD level, whether CUDA is usable, or why loading failed), plus the
-// bindings a caller set in its stead (a fake in tests, a plugin-wrapped one). One per process,
-// from getDilbench() (as node-llama-cpp's getLlama()); code that needs the binding asks it, or is
-// handed it. Loading happens on first use, so a process that only reads result files never loads
-// the addon.
+// bindings a caller puts in its stead (a fake in tests). getDilbench() gives this process's one
+// object (as node-llama-cpp's getLlama()); only entry points call it (the CLI, the public API
+// functions when not handed one, worker processes), and they hand the object down: the library
+// layers take it, or the binding it holds, as an argument. Loading happens on first use, so a
+// process that only reads result files never loads the addon.
 import type { ModelBinding } from './model-binding.js';
 import type { NativeBinding, NativeInfo, SimdLevelName } from './binding.js';
-import { loadAddon, type LoadedBinary } from './load-addon.js';
+import { loadAddon, packageRoot, type LoadedBinary } from './load-addon.js';
+import { diagnoseBackend, type BackendDiagnosis } from './select-backend.js';
 
 export type { LoadedBinary };
 
@@ -55,13 +57,25 @@ function noModelCore(): Error {
 export class Dilbench {
   #addon?: { binding: NativeBinding; binary: LoadedBinary };
   #loadError?: Error;
-  #binding?: NativeBinding;
-  #models?: ModelBinding;
+  #diagnosis?: BackendDiagnosis;
+  readonly #diagnose: () => BackendDiagnosis;
+  readonly #binding?: NativeBinding;
+  readonly #models?: ModelBinding;
 
-  /** `binding` / `models`: use these instead of the addon's (the addon is then loaded only when asked for). */
-  constructor(init: { binding?: NativeBinding; models?: ModelBinding } = {}) {
+  /**
+   * `binding` / `models`: use these instead of the addon's (the addon is then loaded only when asked
+   * for). `diagnose`: how the backend selection is made (default: this package's; tests count it).
+   */
+  constructor(
+    init: {
+      binding?: NativeBinding;
+      models?: ModelBinding;
+      diagnose?: () => BackendDiagnosis;
+    } = {},
+  ) {
     this.#binding = init.binding;
     this.#models = init.models;
+    this.#diagnose = init.diagnose ?? (() => diagnoseBackend(packageRoot()));
   }
 
   /** The native addon itself (never a binding set in its stead); loads it once, then the same error on every call. */
@@ -83,6 +97,15 @@ export class Dilbench {
     return this.tryAddon() ? null : (this.#loadError ?? null);
   }
 
+  /**
+   * Everything the backend selection looked at (driver, CUDA variant, its probe) and its choice;
+   * made once (the probe spawns a process) and the choice the addon is loaded from.
+   */
+  get diagnosis(): BackendDiagnosis {
+    this.#diagnosis ??= this.#diagnose();
+    return this.#diagnosis;
+  }
+
   /** Which binary the addon was loaded from, which backend that is, and why it was chosen. */
   get binary(): LoadedBinary {
     return this.#load().binary;
@@ -93,27 +116,17 @@ export class Dilbench {
     return this.#addon && binding === this.#addon.binding ? this.#addon.binary : undefined;
   }
 
-  /** The binding runs use: the one set with useBinding, else the addon. */
+  /** The binding runs use: the one given to the constructor, else the addon. */
   get binding(): NativeBinding {
     return this.#binding ?? this.addon;
   }
 
-  /** Sets the binding runs use (undefined: the addon again). */
-  useBinding(binding: NativeBinding | undefined): void {
-    this.#binding = binding;
-  }
-
-  /** The model binding: the one set with useModels, else the addon when it has the model core (else an actionable error). */
+  /** The model binding: the one given to the constructor, else the addon when it has the model core (else an actionable error). */
   get models(): ModelBinding {
     if (this.#models) return this.#models;
     const b: unknown = this.addon;
     if (!addonHasModels(b)) throw noModelCore();
     return b;
-  }
-
-  /** Sets the model binding (undefined: the addon's again). */
-  useModels(models: ModelBinding | undefined): void {
-    this.#models = models;
   }
 
   /** The SIMD level the binding in use dispatches to. */
@@ -130,7 +143,7 @@ export class Dilbench {
     if (this.#addon) return this.#addon;
     if (this.#loadError) throw this.#loadError;
     try {
-      this.#addon = loadAddon();
+      this.#addon = loadAddon(() => this.diagnosis);
       return this.#addon;
     } catch (e) {
       this.#loadError = e as Error;
@@ -147,7 +160,7 @@ export function getDilbench(): Dilbench {
   return current;
 }
 
-/** Loads (once) and returns the native addon; throws one actionable error when it cannot. */
+/** This process's native addon, loaded once (getDilbench().addon, for entry points and tests); throws one actionable error when it cannot. */
 export function loadBinding(): NativeBinding {
   return getDilbench().addon;
 }

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { NativeBinding } from './binding.js';
-import { selectBinaryPath, type BackendName } from './select-backend.js';
+import {
+  diagnoseBackend,
+  selectionOf,
+  type BackendDiagnosis,
+  type BackendName,
+} from './select-backend.js';
 
 const require = createRequire(import.meta.url);
 
@@ -66,8 +71,14 @@ function loadError(tried: string[], cause: unknown, reason: string): Error {
   return err;
 }
 
-/** Loads the native addon (Node caches the module); throws one actionable error when it cannot. */
-export function loadAddon(): { binding: NativeBinding; binary: LoadedBinary } {
+/**
+ * Loads the native addon (Node caches the module); throws one actionable error when it cannot.
+ * `diagnose`: the backend selection to load from (the Dilbench object passes the one it keeps, so
+ * the CUDA probe runs once per process).
+ */
+export function loadAddon(
+  diagnose: () => BackendDiagnosis = () => diagnoseBackend(packageRoot()),
+): { binding: NativeBinding; binary: LoadedBinary } {
   const root = packageRoot();
   // DILBENCH_ADDON_PATH=/abs/path/dilbench.node loads that binary (e.g. the sanitizer build of
   // `npm run test:sanitize`) instead of the usual selection.
@@ -75,7 +86,7 @@ export function loadAddon(): { binding: NativeBinding; binary: LoadedBinary } {
   // an explicit binary's backend is read from the binary itself once loaded
   const selection: { path: string | null; backend?: BackendName; reason: string } = override
     ? { path: path.resolve(override), reason: 'DILBENCH_ADDON_PATH' }
-    : selectBinaryPath(root);
+    : selectionOf(diagnose());
   const tried: string[] = [];
   try {
     let file: string;

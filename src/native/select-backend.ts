@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { elapsedMs, nowMs } from '../measure/clock.js';
 
 export type BackendName = 'cpu' | 'cuda';
 
@@ -116,21 +117,21 @@ export function probeCudaBinary(binary: string, env: NodeJS.ProcessEnv = process
   const script =
     'const b = require(process.argv[1]); const c = b.info().cuda;' +
     'process.stdout.write(JSON.stringify({ deviceCount: c.deviceCount, devices: c.devices }));';
-  const t0 = Date.now();
+  const t0 = nowMs();
   const r = spawnSync(process.execPath, ['-e', script, binary], {
     encoding: 'utf8',
     timeout: PROBE_TIMEOUT_MS,
     env: { ...env, DILBENCH_BACKEND: 'cpu' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const elapsedMs = Date.now() - t0;
+  const probeMs = elapsedMs(t0);
   const fail = (error: string): CudaProbe => ({
     binary,
     ok: false,
     deviceCount: 0,
     devices: [],
     error,
-    elapsedMs,
+    elapsedMs: probeMs,
   });
   if (r.error) return fail(`could not run the probe: ${r.error.message}`);
   if (r.signal)
@@ -146,7 +147,7 @@ export function probeCudaBinary(binary: string, env: NodeJS.ProcessEnv = process
       ok: true,
       deviceCount: Number(parsed.deviceCount) || 0,
       devices: Array.isArray(parsed.devices) ? parsed.devices : [],
-      elapsedMs,
+      elapsedMs: probeMs,
     };
   } catch {
     return fail(`unreadable probe output: ${JSON.stringify(r.stdout.slice(0, 200))}`);
@@ -249,7 +250,11 @@ export function selectBinaryPath(
   root: string,
   env: NodeJS.ProcessEnv = process.env,
 ): BinarySelection {
-  const d = diagnoseBackend(root, env);
+  return selectionOf(diagnoseBackend(root, env));
+}
+
+/** The choice a diagnosis made; throws ERR_DILBENCH_UNSUPPORTED when DILBENCH_BACKEND=cuda cannot work. */
+export function selectionOf(d: BackendDiagnosis): BinarySelection {
   if (d.error) {
     const err = new Error(`dilbench: ${d.error}`) as Error & { code: string };
     err.code = 'ERR_DILBENCH_UNSUPPORTED';

@@ -9,7 +9,6 @@ import { isolatePlugins } from './isolated-binding.js';
 import { isPythonSpec, loadCPlugins } from './load.js';
 import { loadPythonPlugins } from './python.js';
 import type { PluginRecord } from './types.js';
-import { getDilbench } from '../native/dilbench.js';
 
 export type { PluginRecord } from './types.js';
 
@@ -76,11 +75,13 @@ export async function preparePlugins(
 }
 
 /**
- * Loads C ABI plugins into the current binding, so listImplementations() lists their kernels (with
+ * Loads C ABI plugins into `binding`, so its listImplementations() lists their kernels (with
  * origin, path and ABI). runBenchmark({ plugins }) does this itself; this is for listing.
  */
-export async function loadPlugins(specs: string[] | string): Promise<PluginRecord[]> {
-  const binding = getDilbench().binding;
+export async function loadPluginsInto(
+  specs: string[] | string,
+  binding: NativeBinding,
+): Promise<PluginRecord[]> {
   const records = await loadCPlugins(parsePluginSpecs(specs), binding);
   refreshDescriptors(binding);
   return records;

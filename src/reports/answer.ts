@@ -36,10 +36,19 @@ export function marginText(r: LengthRanking, short = false): string {
   return `${who}${ratio(r.margin.ratio)}x [${ratio(r.margin.ci95[0])}, ${ratio(r.margin.ci95[1])}] ${short ? 'over' : 'faster than'} ${r.next.label}`;
 }
 
-export function pctOfPeakText(r: ResultRow | undefined, env: Environment | undefined): string {
+/** % of peak, never bare over 100%: 'full' adds the roofline's reason, 'short' points to the
+ *  note under "Over 100% of peak" (the wording of roofline/index.ts pctOfPeakText). */
+export function answerPercentOfPeak(
+  r: ResultRow | undefined,
+  env: Environment | undefined,
+  note: 'full' | 'short' = 'short',
+): string {
   if (!r) return '-';
   const p = percentOfPeak(r, env);
-  return p === null ? '-' : `${p.toFixed(1)}%`;
+  if (p === null) return '-';
+  const reason = p > 100 ? r.roofline?.overPeakNote : undefined;
+  if (!reason) return `${p.toFixed(1)}%`;
+  return note === 'full' ? `${p.toFixed(1)}%: ${reason}` : `${p.toFixed(1)}% over peak, see note`;
 }
 
 function sideOf(r: LengthRanking): string {
@@ -60,7 +69,7 @@ function answerRows(
       verdictText(r),
       msWithCi(top),
       formatGflops(top?.gflops),
-      pctOfPeakText(top, env),
+      answerPercentOfPeak(top, env),
       marginText(r),
     ];
   });

@@ -5,7 +5,6 @@
 // interrupted there. Optimization-impact configurations are never ranked.
 import type { ResultFile, ResultRow } from './types.js';
 import { bootstrapMedianCi } from '../stats/summary.js';
-import { implementationDescriptor } from '../implementations/descriptors.js';
 
 const CANCELLED = 'ERR_DILBENCH_CANCELLED';
 
@@ -14,32 +13,18 @@ const CANCELLED = 'ERR_DILBENCH_CANCELLED';
  * flash and ring give the same output; kv-cache and kv-cache-recompute decode it step by step,
  * which is dense attention only under a causal mask, so `causal` false leaves them out). The
  * frameworks' attention (`dilbench frameworks`) is dense too. dilated, dilated-grouped,
- * ring-dilated and block-sparse compute other functions. The descriptor of each implementation
- * (declared beside its kernel, read through the binding) says so; a plugin row carries the answer
- * it was run with (`row.exactDense`); the list below only answers where no binding knows the name.
+ * ring-dilated and block-sparse compute other functions. A report answers from the result file,
+ * not from whichever addon the reading process has: a plugin row carries the answer its
+ * descriptor gave at run time (`row.exactDense`); built-in rows answer from the list below, which
+ * test/native/descriptors.test.ts checks against the built-in descriptors (native code).
  */
 export function computesExactDense(name: string, causal = true, recorded?: boolean): boolean {
   // a plugin row records its descriptor's answer at run time
   if (recorded !== undefined) return recorded;
   const impl = name.replace(/^dilbench:/, '');
-  const rule = descriptorRule(impl);
-  if (rule !== undefined) return rule === 'always' || (rule === 'when-causal' && causal);
-  // no loaded binding knows the name (a report read elsewhere, the frameworks' peers)
   if (['naive', 'flash', 'ring', 'onnxruntime-mha', 'onnxruntime-matmul', 'pytorch'].includes(impl))
     return true;
   return causal && (impl === 'kv-cache' || impl === 'kv-cache-recompute');
-}
-
-let descriptorsUnavailable = false;
-/** The exact-dense rule the loaded binding's descriptor declares (src/implementations), if any. */
-function descriptorRule(name: string): string | undefined {
-  if (descriptorsUnavailable) return undefined;
-  try {
-    return implementationDescriptor(name)?.exactDense ?? undefined;
-  } catch {
-    descriptorsUnavailable = true; // no addon here: the list below answers from now on
-    return undefined;
-  }
 }
 
 /**
@@ -296,12 +281,14 @@ function rankGroup(list: [ResultRow, ...ResultRow[]], options: RankOptions): Len
 
 /**
  * The rows of a file that rankings may use: none of an optimization-impact run (every row there is
- * one of its configurations, including "both", which reads like a default row).
+ * one of its configurations, including "both", which reads like a default row), nor of a command
+ * that times whole models (inference, scaling: a row is a model request, not one attention).
  */
 export function rankableRows(
-  file: Pick<ResultFile, 'results'> & Partial<Pick<ResultFile, 'config'>> & { suite?: string },
+  file: Pick<ResultFile, 'results'> &
+    Partial<Pick<ResultFile, 'config' | 'command'>> & { suite?: string },
 ): ResultRow[] {
-  if (file.suite === 'optimization-impact') return [];
+  if (file.suite === 'optimization-impact' || file.command !== undefined) return [];
   // rows computed with another mask than the run asked for (kv-cache decodes causally in a
   // non-causal run) answer another question: they stay in the tables, not in the ranking
   const causal = file.config?.['causal'];

@@ -168,6 +168,66 @@ export interface ResultRow {
   repetitions?: RepetitionResult[];
   /** the drift sentinel's checkpoints around this point (src/measure/drift.ts); `flagged`: the machine's speed had moved */
   drift?: PointDrift;
+  /** `dilbench inference` / `dilbench scaling`: what a whole-model point measured beside its request times */
+  model?: ModelPoint;
+}
+
+/**
+ * A point of a command that times a whole model (ResultFile.command): one request shape on one
+ * side. The row's samplesMs are the requests' total times; this holds the parts of each.
+ */
+export interface ModelPoint {
+  /** inference: 'recompute' (no cache: the whole prefix recomputed each step) or 'kv-cache' */
+  mode?: 'recompute' | 'kv-cache';
+  /** inference: the prompt's label */
+  prompt?: string;
+  promptTokens: number;
+  /** tokens generated per request (0: an encoder forward) */
+  newTokens: number;
+  /** per timed request, parallel to samplesMs: the prefill (prompt forward + first token), ms */
+  prefillSamplesMs: number[];
+  /** per timed request: the mean decode step, ms (0 without decode steps) */
+  decodeMsPerTokenSamples: number[];
+  /**
+   * What the model reported (absent when it reports none: an encoder forward). inference: the
+   * timed request with the highest peak; scaling: the highest of each over every request, warm-up
+   * included.
+   */
+  memory?: {
+    weightsBytes?: number;
+    kvCacheBytes: number;
+    workspaceBytes?: number;
+    peakBytes: number;
+  };
+  /** scaling, encoder: no memory reported; the row's estimatedMemoryBytes is the estimate */
+  memoryEstimated?: boolean;
+  /** inference: the tokens the first timed request generated */
+  tokens?: number[];
+  /** inference: first generated position where a request of either mode differs from the first kv-cache one (null: none) */
+  modesFirstMismatch?: number | null;
+  /** inference, GPT-2 vocabulary: the generated tokens decoded */
+  generatedText?: string | null;
+}
+
+/** The model a whole-model command ran (ResultFile.model). */
+export interface ModelRun {
+  /** the model config as run (src/models/config.ts) */
+  config: { name: string; arch: string } & Record<string, unknown>;
+  parameterCount: number;
+  /** 'synthetic(seed=N)', or the checkpoint's absolute path */
+  weightsSource: string;
+  seed: number;
+  /** CPU threads the model ran with */
+  threads: number;
+}
+
+/** A device/dtype side a whole-model command was asked for (ResultFile.sides). */
+export interface SideRecord extends RunSide {
+  status: 'ok' | 'skipped';
+  /** why a skipped side did not run (not runnable here, interrupted, or how it failed) */
+  reason?: string;
+  /** inference: the model's build time on this side, ms */
+  setupMs?: number;
 }
 
 /** One independent repetition of a point (--repetitions). */
@@ -231,6 +291,14 @@ export interface ResultFile {
   interference?: RunInterference;
   /** the drift sentinel's series over the run and how many points it flagged */
   driftSentinel?: DriftSentinel;
+  /** a command that times whole models wrote it (absent: a suite); its rows carry `model` */
+  command?: 'inference' | 'scaling';
+  /** inference, scaling: the model that ran */
+  model?: ModelRun;
+  /** inference, scaling: every side asked for, baseline first; skipped ones say why */
+  sides?: SideRecord[];
+  /** `dilbench bench`: its sections' figures (suite 'bench') */
+  bench?: BenchSummary;
 }
 
 /** One point as the planner sees it before anything runs (--dry-run, and the plan event). */
@@ -529,4 +597,200 @@ export interface SideComparisons {
   precision: SideComparison[];
   /** compareDevices: cuda against cpu, per dtype */
   device: SideComparison[];
+}
+
+// ---- `dilbench bench` (src/bench, which re-exports these): its sections' figures ----------------
+// A bench file is a ResultFile (suite 'bench'): every sampled side of every point is a ResultRow
+// (params.benchSection, params.side), environment.peak is the peak it measured, and `bench` holds
+// what the printed tables show beyond the rows.
+
+/** time ~ a * n^k fitted on log-log axes (src/stats/scaling.ts, which re-exports it) */
+export interface PowerLawFit {
+  a: number;
+  k: number;
+  /** 95% interval of k (t-distribution, n - 2 degrees of freedom); null below 3 points */
+  kCi95: [number, number] | null;
+  /** standard error of k on the log-log fit; null below 3 points */
+  kStdError: number | null;
+  /** coefficient of determination on the log-log fit */
+  r2: number;
+  points: number;
+}
+
+export type BenchSectionName =
+  'kernels' | 'frameworks' | 'kv-cache' | 'dilated' | 'dilated-vs-torch' | 'dtypes' | 'compute-api';
+
+/** A time ratio of two sides of one point (src/stats/sample-ratio.ts). */
+export interface BenchSignificance {
+  /** median(other) / median(base) */
+  ratio: number;
+  ratioCi95: [number, number];
+  /** two-sided Mann-Whitney U p-value */
+  p: number;
+  method: 'exact' | 'normal';
+}
+
+/** One ratio a bench table shows, with its interval: other side's median / base side's median. */
+export interface BenchRatioRow extends BenchSignificance {
+  section: BenchSectionName;
+  seqLen: number;
+  base: string;
+  other: string;
+}
+
+export interface BenchKernelRow {
+  implementation: string;
+  seqLen: number;
+  medianMs: number;
+  gflops: number;
+  pctOfPeak: number;
+  samples: number;
+}
+
+export interface FrameworkBenchRow {
+  seqLen: number;
+  flashMedianMs: number;
+  flashGflops: number;
+  ortMedianMs: number | null;
+  ortGflops: number | null;
+  /** ORT median time / flash median time (> 1: flash faster) */
+  ratio: number | null;
+  significance: BenchSignificance | null;
+  maxAbsError: number | null;
+  flashPctOfPeak: number;
+  /** PyTorch scaled_dot_product_attention in its subprocess, interleaved with the other two; null when torch is absent */
+  torchMedianMs: number | null;
+  torchGflops: number | null;
+  /** torch median time / flash median time (> 1: flash faster) */
+  torchRatio: number | null;
+  torchSignificance: BenchSignificance | null;
+  torchMaxAbsError: number | null;
+  note?: string;
+}
+
+export interface FrameworkBenchResult {
+  rows: FrameworkBenchRow[];
+  skipped?: string;
+  version?: string;
+  torchVersion?: string;
+  torchSkipped?: string;
+}
+
+export interface KvBenchRow {
+  cacheLen: number;
+  newTokens: number;
+  /** median over iterations of decodeBytes / decodeNs */
+  decodeGBps: number;
+  decodeGBpsMin: number;
+  decodeGBpsMax: number;
+  pctOfStream: number;
+  /** median decode time per generated token, ms */
+  msPerToken: number;
+  prefillMs: number;
+  iterations: number;
+  source: 'telemetry' | 'plan.bytesMoved';
+}
+
+export interface DilatedBenchRow {
+  seqLen: number;
+  medianMs: number;
+  gflops: number;
+  samples: number;
+}
+
+export interface DilatedBenchResult {
+  heads: number;
+  segmentLengths: number[];
+  dilationRates: number[];
+  rows: DilatedBenchRow[];
+  fit: PowerLawFit | null;
+}
+
+export interface DilatedTorchRow {
+  implementation: string;
+  medianMs: number;
+  /** useful FLOPs (the native planner's count) / median time */
+  gflops: number;
+  /** % of flash's GFLOP/s in the same run */
+  pctOfFlash: number;
+  /** the PyTorch implementation of the same definition; null for flash or when torch is absent */
+  torchMedianMs: number | null;
+  torchGflops: number | null;
+  /** torch median time / dilbench median time (> 1: dilbench faster) */
+  torchRatio: number | null;
+  torchSignificance: BenchSignificance | null;
+  torchMaxAbsError: number | null;
+}
+
+export interface DilatedTorchResult {
+  seqLen: number;
+  heads: number;
+  segmentLengths: number[];
+  dilationRates: number[];
+  rows: DilatedTorchRow[];
+  /** dilbench's SIMD level and torch's ATen CPU capability (ATEN_CPU_CAPABILITY=avx2 matches an AVX2 run) */
+  simdLevel: string;
+  torchCpuCapability?: string | null;
+  torchVersion?: string;
+  torchSkipped?: string;
+}
+
+export interface DtypeBenchRow {
+  kernel: 'flash' | 'kv-cache';
+  /** flash: sequence length; kv-cache: cache (prompt) length */
+  seqLen: number;
+  dtype: DTypeName;
+  /** flash: median forward time; kv-cache: median decode time per generated token */
+  medianMs: number;
+  /** flash: plan flops / median time */
+  gflops: number | null;
+  /** kv-cache: cache bytes a decode streams (storage dtype) / median decode time */
+  gbps: number | null;
+  /** fp32 median / this median: > 1 means faster than fp32 */
+  speedupVsFp32: number | null;
+  /** q, k, v bytes in the storage dtype */
+  inputBytes: number;
+  samples: number;
+  /** kv-cache: 'telemetry' (decode phase only) or 'iteration' (whole iteration, prefill included) */
+  timing: 'iteration' | 'telemetry';
+}
+
+export interface DtypeBenchResult {
+  dtypes: DTypeName[];
+  kv: { cacheLen: number; heads: number; kvHeads: number; headDim: number; newTokens: number };
+  rows: DtypeBenchRow[];
+  /** dtypes the binding's CPU kernels do not store, with the reason */
+  skipped: string[];
+}
+
+export interface ComputeApiRow {
+  seqLen: number;
+  /** the session's kernel time (its own timer), median ms */
+  sessionMedianMs: number;
+  /** wall time of one awaited computeAttention() call, median ms */
+  computeMedianMs: number;
+  computeMinMs: number;
+  computeMaxMs: number;
+  /** computeMedianMs / sessionMedianMs */
+  ratio: number;
+  /** the same calls writing into one caller-provided `out`, median ms, and its ratio to the session */
+  computeOutMedianMs: number;
+  ratioOut: number;
+  samples: number;
+}
+
+/** ResultFile.bench: the sections that ran and what their tables show beyond the rows. */
+export interface BenchSummary {
+  sections: BenchSectionName[];
+  quick: boolean;
+  elapsedSeconds: number;
+  kernels?: BenchKernelRow[];
+  frameworks?: FrameworkBenchResult;
+  kvCache?: KvBenchRow[];
+  dilated?: DilatedBenchResult;
+  dilatedTorch?: DilatedTorchResult;
+  dtypes?: DtypeBenchResult;
+  computeApi?: ComputeApiRow[];
+  /** every ratio the tables show, with its bootstrap interval and p-value */
+  ratios: BenchRatioRow[];
 }

@@ -1,6 +1,7 @@
 // Scaling laws across sequence lengths and crossover points between implementations.
 import { linearRegression } from 'simple-statistics';
 import { studentTQuantile } from './distributions.js';
+import type { PowerLawFit } from '../results/types.js';
 
 export interface ScalingPoint {
   /** problem size (sequence length) */
@@ -9,18 +10,8 @@ export interface ScalingPoint {
   time: number;
 }
 
-export interface PowerLawFit {
-  /** time ~ a * n^k */
-  a: number;
-  k: number;
-  /** 95% interval of k (t-distribution, n - 2 degrees of freedom); null below 3 points */
-  kCi95: [number, number] | null;
-  /** standard error of k on the log-log fit; null below 3 points */
-  kStdError: number | null;
-  /** coefficient of determination on the log-log fit */
-  r2: number;
-  points: number;
-}
+// time ~ a * n^k; embedded in bench files, so it lives in the schema
+export type { PowerLawFit };
 
 export type ComplexityName = 'N' | 'N log N' | 'N^2';
 

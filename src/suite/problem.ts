@@ -2,8 +2,8 @@
 // options, the implementation's own parameters, and what the suite overrides (batch, ring size).
 import { problemParamsFor, type ImplParams } from '../config/impl-params.js';
 import type { SequenceRangesOptions } from '../config/schema.js';
-import type { DeviceName, NativeProblem } from '../native/binding.js';
-import type { SuitePoint } from './types.js';
+import type { DeviceName, NativeBinding, NativeProblem } from '../native/binding.js';
+import type { SuiteContext, SuitePoint } from './types.js';
 
 export type ShapeOptions = Pick<
   SequenceRangesOptions,
@@ -20,8 +20,10 @@ export function concreteDevice(device: ShapeOptions['device']): DeviceName {
   return device;
 }
 
+/** `binding`: whose descriptors say which implementations decode (and so run causal). */
 export function problemFor(
   o: ShapeOptions & ImplParams,
+  binding: NativeBinding,
   implementation: string,
   seqLen: number,
   overrides: Partial<NativeProblem> = {},
@@ -38,7 +40,7 @@ export function problemFor(
     headDim: o.headDim,
     causal: o.causal,
     seed: o.seed,
-    ...problemParamsFor(implParams, implementation, seqLen),
+    ...problemParamsFor(implParams, implementation, seqLen, binding),
     ...overrides,
   };
 }
@@ -46,9 +48,11 @@ export function problemFor(
 /** Every (length, implementation) pair, lengths outermost. */
 export function gridPoints(
   o: ShapeOptions & ImplParams & { lengths: number[] },
-  implementations: string[],
+  ctx: Pick<SuiteContext, 'implementations' | 'binding'>,
 ): SuitePoint[] {
   return o.lengths.flatMap((seqLen) =>
-    implementations.map((implementation) => ({ problem: problemFor(o, implementation, seqLen) })),
+    ctx.implementations.map((implementation) => ({
+      problem: problemFor(o, ctx.binding, implementation, seqLen),
+    })),
   );
 }

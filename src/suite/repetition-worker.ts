@@ -1,6 +1,6 @@
 // One --repetitions worker: a fresh Node process that runs the plan once (no files, plots or
 // history) and sends its result file back to the parent over IPC.
-import { getBinding } from '../api/binding.js';
+import { getDilbench } from '../native/dilbench.js';
 import { getSuite } from '../api/suites.js';
 import { systemProbe } from '../measure/interference.js';
 import { runSuite } from './runner.js';
@@ -23,7 +23,7 @@ process.on('message', (m: { type: 'run'; request: RepetitionRequest } | { type: 
       const parsed = suite.parseOptions({ ...m.request.options, repetitions: 1 });
       const peak = m.request.peak;
       const file = await runSuite(suite, parsed, {
-        binding: getBinding(),
+        binding: getDilbench().binding,
         signal: controller.signal,
         interference: systemProbe,
         onProgress: (event) => {

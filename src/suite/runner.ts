@@ -60,7 +60,7 @@ export async function runSuite<O extends CommonRunOptions>(
     resolved.cuda,
   );
   const threads = options.threads > 0 ? options.threads : info.hardwareThreads;
-  const ctx: SuiteContext = { implementations, threads };
+  const ctx: SuiteContext = { implementations, threads, binding };
 
   // plan: the points on every side, the pre-flight check, --require-quiet, calibration, the planner
   const deviceMemory = deviceMemoryReader(info, deps.availableMemoryBytes);

@@ -286,11 +286,22 @@ export function compareSidePoints(
   baseline: RunSide,
   opts: { alpha?: number; threshold?: number; seed?: number } = {},
 ): SideComparison[] {
-  const rows = points.map(pointRow);
+  return compareWithBaseline(points.map(pointRow), baseline, opts);
+}
+
+/**
+ * Every other side of `rows` (in the order they first appear) against `baseline`: a precision
+ * comparison on the baseline's device, a device comparison elsewhere.
+ */
+export function compareWithBaseline(
+  rows: ResultRow[],
+  baseline: RunSide,
+  opts: { alpha?: number; threshold?: number; seed?: number } = {},
+): SideComparison[] {
   const others: RunSide[] = [];
-  for (const p of points)
-    if (!sameSide(p.side, baseline) && !others.some((o) => sameSide(o, p.side)))
-      others.push(p.side);
+  for (const r of rows)
+    if (!sameSide(r, baseline) && !others.some((o) => sameSide(o, r)))
+      others.push({ device: r.device, dtype: r.dtype });
   return others.map((o) =>
     compareSides(rows, baseline, o, o.device === baseline.device ? 'precision' : 'device', opts),
   );

@@ -55,6 +55,8 @@ export interface CommonRunOptions {
 export interface SuiteContext {
   implementations: string[];
   threads: number;
+  /** the binding the run measures (its descriptors say what each implementation computes) */
+  binding: NativeBinding;
 }
 
 export interface SuitePoint {

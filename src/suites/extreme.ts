@@ -59,7 +59,7 @@ export const extreme: SuiteDefinition<ExtremeOptions> = {
       { runs: 1, warmup: 0 },
     ),
   points(o, ctx): SuitePoint[] {
-    return gridPoints(o, ctx.implementations);
+    return gridPoints(o, ctx);
   },
   config(o) {
     return {

@@ -78,7 +78,7 @@ export const optimizationImpact: SuiteDefinition<OptimizationImpactOptions> = {
       (own) => [...new Set((own.sequenceLengths as number[] | undefined) ?? OPTIMIZATION_LENGTHS)],
     ),
   points(o, ctx): SuitePoint[] {
-    return gridPoints(o, ctx.implementations).flatMap(({ problem }) =>
+    return gridPoints(o, ctx).flatMap(({ problem }) =>
       CONFIGURATIONS.map((c) => ({
         problem,
         params: { configuration: c.name },

@@ -145,6 +145,7 @@ export const quickValidation: SuiteDefinition<QuickValidationOptions> = {
       for (const implementation of ctx.implementations) {
         const problem = problemFor(
           o,
+          ctx.binding,
           implementation,
           seqLen,
           { batch: quickBatch(seqLen, o.batchSize) },

@@ -96,7 +96,7 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
       for (const seqLen of o.lengths) {
         if (P > seqLen) continue;
         for (const implementation of impls) {
-          const problem = problemFor(o, implementation, seqLen, { ringSize: P });
+          const problem = problemFor(o, ctx.binding, implementation, seqLen, { ringSize: P });
           points.push({ problem, params: { ringSize: P } });
         }
       }

@@ -14,7 +14,7 @@ export const sequenceRanges: SuiteDefinition<SequenceRangesOptions> = {
     'Latency, memory and throughput of each implementation across a range of sequence lengths',
   parseOptions: (raw) => parseSequenceRangesOptions(raw, { strict: true }),
   points(o, ctx): SuitePoint[] {
-    return gridPoints(o, ctx.implementations);
+    return gridPoints(o, ctx);
   },
   config(o) {
     return {

@@ -3,10 +3,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { setBinding } from '../../src/api/binding.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { gpuUnavailableReason, runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding, NativeDevicePeak, NativeInfo } from '../../src/native/binding.js';
+import { Dilbench } from '../../src/native/dilbench.js';
 import { loadPeak } from '../../src/roofline/peak-store.js';
 import { cli as runCli, root, runModule } from './helpers.js';
 
@@ -56,14 +56,15 @@ const gpuInfo = (deviceCount: number, error?: string): NativeInfo => ({
 function fake(
   info: NativeInfo,
   devicePeak?: (seconds: number) => Promise<NativeDevicePeak>,
-): NativeBinding {
-  return {
+): Dilbench {
+  const binding = {
     info: () => info,
     async measurePeak(threads: number) {
       return { fmaGflops: 400, streamGBps: 20, threads, simdLevel: 'avx2' };
     },
     ...(devicePeak ? { measureDevicePeak: (_d: 'cuda', s: number) => devicePeak(s) } : {}),
   } as unknown as NativeBinding;
+  return new Dilbench({ binding });
 }
 
 const h100: NativeDevicePeak = {
@@ -78,14 +79,12 @@ const h100: NativeDevicePeak = {
 };
 
 describe('dilbench peak with a (fake) CUDA device', () => {
-  afterEach(() => setBinding(undefined));
-
   it('measures the GPU peak, prints it with the GPU name and stores it in peak.json', async () => {
     const asked: number[] = [];
-    setBinding(fake(gpuInfo(1), async (s) => (asked.push(s), h100)));
+    const dilbench = fake(gpuInfo(1), async (s) => (asked.push(s), h100));
     const dir = tmp();
     const s = sink();
-    const res = await runPeak({ threads: 1, duration: 0.5, outputDir: dir }, s.io);
+    const res = await runPeak(dilbench, { threads: 1, duration: 0.5, outputDir: dir }, s.io);
     expect(asked).toEqual([0.5]);
     expect(s.text()).toMatch(/GPU peak: +Fake H100 \(cc 9\.0\), median of 9 runs/);
     expect(s.text()).toMatch(
@@ -105,19 +104,19 @@ describe('dilbench peak with a (fake) CUDA device', () => {
     expect(stored?.gpu?.bf16TensorTflops).toBe(610.25);
     expect(stored?.gpuNotMeasured).toBeUndefined();
     const j = sink();
-    await runPeak({ threads: 1, duration: 120, outputDir: dir, json: true }, j.io);
+    await runPeak(dilbench, { threads: 1, duration: 120, outputDir: dir, json: true }, j.io);
     expect(asked[1]).toBe(60); // at most 60 s per GPU figure (the binding's limit)
     expect(JSON.parse(j.text()).gpu.name).toBe('Fake H100');
   });
 
   it('a failed GPU measurement on a usable device fails the command after storing the CPU peak', async () => {
-    setBinding(
-      fake(gpuInfo(1), async () =>
-        Promise.reject(new Error('CUDA peak measurement: out of memory')),
-      ),
+    const dilbench = fake(gpuInfo(1), async () =>
+      Promise.reject(new Error('CUDA peak measurement: out of memory')),
     );
     const dir = tmp();
-    await expect(runPeak({ threads: 1, duration: 0.1, outputDir: dir }, sink().io)).rejects.toThrow(
+    await expect(
+      runPeak(dilbench, { threads: 1, duration: 0.1, outputDir: dir }, sink().io),
+    ).rejects.toThrow(
       /GPU peak: CUDA peak measurement: out of memory \(the CPU peak was saved to /,
     );
     const stored = await loadPeak(dir);
@@ -128,9 +127,9 @@ describe('dilbench peak with a (fake) CUDA device', () => {
   });
 
   it('implausible GPU figures are refused', async () => {
-    setBinding(fake(gpuInfo(1), async () => ({ ...h100, copyGBps: 0 })));
+    const dilbench = fake(gpuInfo(1), async () => ({ ...h100, copyGBps: 0 }));
     await expect(
-      runPeak({ threads: 1, duration: 0.1, outputDir: tmp() }, sink().io),
+      runPeak(dilbench, { threads: 1, duration: 0.1, outputDir: tmp() }, sink().io),
     ).rejects.toThrow(/implausible numbers/);
   });
 

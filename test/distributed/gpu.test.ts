@@ -25,6 +25,7 @@ import {
   runDistributedRing,
 } from '../../src/distributed/run.js';
 import { tryLoadBinding } from '../../src/native/loader.js';
+import { getDilbench } from '../../src/native/dilbench.js';
 
 const launcher = {
   path: '/usr/bin/mpirun',
@@ -374,7 +375,7 @@ describe.skipIf(!binding)(
         outputDir: path.join(tmp, 'out'),
       });
       const gpuFacts = facts({ launcher: { path: fake, flavour: 'unknown', version: 'stand-in' } });
-      const r = await runDistributedRing(o, { binding: binding!, gpuFacts });
+      const r = await runDistributedRing(o, { dilbench: getDilbench(), gpuFacts });
       const args = readFileSync(argsFile, 'utf8').trim().split('\n');
       expect(args.slice(0, 3)).toEqual(['-n', '2', ncclExe]);
       expect(args.join(' ')).toContain('--layouts zigzag --check auto');
@@ -427,12 +428,12 @@ describe.skipIf(!binding)(
         fromRankOutput: file,
         outputDir: path.join(tmp, 'never-imported'),
       });
-      await expect(runDistributedRing(contradicts, { binding: binding! })).rejects.toThrow(
+      await expect(runDistributedRing(contradicts, { dilbench: getDilbench() })).rejects.toThrow(
         /invalid device: "cpu"; allowed: cuda \(the device the --from-rank-output file ran on: transport nccl\)/,
       );
       const r = await runDistributedRing(
         parseDistributedOptions({ fromRankOutput: file, outputDir: path.join(tmp, 'imported') }),
-        { binding: binding! },
+        { dilbench: getDilbench() },
       );
       expect(r.file.config).toMatchObject({
         device: 'cuda',
@@ -454,7 +455,7 @@ describe.skipIf(!binding)(
         outputDir: out,
       });
       await expect(
-        runDistributedRing(o, { binding: binding!, gpuFacts: facts({ cuda: cpuBuild }) }),
+        runDistributedRing(o, { dilbench: getDilbench(), gpuFacts: facts({ cuda: cpuBuild }) }),
       ).rejects.toThrow(
         /invalid device: "cuda" \(GPU ranks cannot run here: --ranks 2 needs 2 CUDA device/,
       );

@@ -21,7 +21,7 @@ import {
   runDistributedRing,
 } from '../../src/distributed/run.js';
 import { packageRoot } from '../../src/native/loader.js';
-import { loadBinding } from '../../src/native/dilbench.js';
+import { getDilbench, loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 import { errors, inputs, SINGLE_THREAD_SESSION as session } from './helpers.js';
 
@@ -256,7 +256,7 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: result rows', () => {
       outputDir: path.join(tmp, 'rows'),
     });
     expect(o.layouts).toEqual(['plain']);
-    const r = await runDistributedRing(o, { binding: binding! });
+    const r = await runDistributedRing(o, { dilbench: getDilbench() });
     expect(r.error).toBeUndefined();
     const file = JSON.parse(readFileSync(r.written.json, 'utf8')) as typeof r.file;
     expect(file.config).toMatchObject({
@@ -341,7 +341,7 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: result rows', () => {
       fromRankOutput: rawFile,
       outputDir: path.join(tmp, 'imported'),
     });
-    const r = await runDistributedRing(o, { binding: binding! });
+    const r = await runDistributedRing(o, { dilbench: getDilbench() });
     expect(r.file.config).toMatchObject({
       implementation: 'ring-dilated',
       segmentLengths: [64, 200],

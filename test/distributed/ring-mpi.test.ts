@@ -16,7 +16,7 @@ import {
   DistributedRunError,
 } from '../../src/distributed/run.js';
 import { packageRoot } from '../../src/native/loader.js';
-import { loadBinding } from '../../src/native/dilbench.js';
+import { getDilbench, loadBinding } from '../../src/native/dilbench.js';
 import type { NativeBinding, NativeProblem } from '../../src/native/binding.js';
 import { errors, inputs } from './helpers.js';
 
@@ -193,7 +193,7 @@ describe.skipIf(!binding)('ring over MPI ranks: failures', () => {
       }),
       fault: { rank: 2, kind: 'die' as const, step: 0, seqLen: 600 },
     };
-    const r = await runDistributedRing(o, { binding: binding! });
+    const r = await runDistributedRing(o, { dilbench: getDilbench() });
     expect(r.error).toBeInstanceOf(DistributedRunError);
     const onDisk = JSON.parse(readFileSync(r.written.json, 'utf8')) as {
       results: { seqLen: number; status: string; reason: string | null }[];

@@ -3,16 +3,17 @@
 // at a tiny length when it loads.
 import { describe, expect, it } from 'vitest';
 import {
+  BenchRecord,
   fullBenchTable,
   runDilatedSection,
   runDilatedTorchSection,
   runFrameworkSection,
   runKvCacheSection,
   type FullBenchResult,
-} from '../../benchmarks/bench.js';
+} from '../../src/bench/index.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
-import { computeApiTable, runComputeApiSection } from '../../benchmarks/compute-api.js';
+import { computeApiTable, runComputeApiSection } from '../../src/bench/index.js';
 
 const ortMissing = typeof (await loadOnnxRuntime()) === 'string';
 const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as const };
@@ -56,6 +57,40 @@ describe('bench sections', () => {
     }
     expect(b.sessions.map((p) => p.seqLen)).toEqual([32, 48]);
     expect(computeApiTable(rows, 2)).toContain('computeAttention vs session');
+  });
+
+  it('a section records a ResultRow per sampled side and its ratios from the stats', async () => {
+    const b = createFakeBinding({ implementations: ['flash'] });
+    const record = new BenchRecord(2);
+    const rows = await runComputeApiSection(b, {
+      threads: 2,
+      lengths: [32],
+      runs: 4,
+      warmup: 1,
+      record,
+    });
+    expect(record.rows.map((r) => r.params?.side)).toEqual([
+      'session',
+      'computeAttention',
+      'computeAttention(out)',
+    ]);
+    for (const r of record.rows) {
+      expect(r).toMatchObject({ implementation: 'flash', seqLen: 32, threads: 2, status: 'ok' });
+      expect(r.params?.benchSection).toBe('compute-api');
+      expect(r.samplesMs).toHaveLength(4);
+      expect(r.stats?.medianMs).toBeGreaterThan(0);
+      expect(r.gflops).toBeCloseTo(r.flopsPerIteration / (r.stats!.medianMs / 1000) / 1e9, 6);
+    }
+    const [session, compute] = record.rows;
+    expect(record.ratios.map((x) => `${x.base}->${x.other}`)).toEqual([
+      'session->computeAttention',
+      'session->computeAttention(out)',
+    ]);
+    const ratio = record.ratios[0]!;
+    expect(ratio.ratio).toBeCloseTo(compute!.stats!.medianMs / session!.stats!.medianMs, 12);
+    expect(ratio.ratio).toBe(rows[0]?.ratio);
+    expect(ratio.ratioCi95[0]).toBeLessThanOrEqual(ratio.ratio);
+    expect(ratio.ratioCi95[1]).toBeGreaterThanOrEqual(ratio.ratio);
   });
 
   it('dilated time vs length with a fitted exponent', async () => {

@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Resvg } from '@resvg/resvg-js';
 import {
   runInferenceBenchmark,
@@ -12,14 +12,13 @@ import {
   METRICS_JSON,
   type InferenceMetricsFile,
 } from '../../src/inference/benchmark.js';
-import { setModelBinding } from '../../src/models/binding.js';
+import { Dilbench } from '../../src/native/dilbench.js';
 import { run } from '../../src/cli/main.js';
 import { captureOutput } from '../helpers/capture-output.js';
 import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-inference-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => setModelBinding(undefined));
 
 const TINY_YAML =
   'name: tiny\narch: decoder\nvocabSize: 300\nmaxPositions: 64\nhidden: 16\nlayers: 2\nheads: 2\nkvHeads: 1\nintermediate: 32\nnorm: rmsnorm\nactivation: swiglu\npositional: rope\nropeTheta: 10000\ntiedEmbeddings: true\n';
@@ -192,10 +191,11 @@ describe('inference benchmark (fake model binding)', () => {
   });
 
   it('the CLI runs end to end and bad flags exit 2 naming the flag', async () => {
-    setModelBinding(createFakeModelBinding());
+    const dilbench = new Dilbench({ models: createFakeModelBinding() });
+    const runOnFake = (argv: string[]) => run(argv, dilbench);
     const out = join(dir, 'cli');
     const { result: codes, text } = await captureOutput(async () => [
-      await run([
+      await runOnFake([
         'node',
         'dilbench',
         'inference',
@@ -215,10 +215,26 @@ describe('inference benchmark (fake model binding)', () => {
         out,
         '--no-plots',
       ]),
-      await run(['node', 'dilbench', 'inference', '--max-length', 'lots', '--benchmark-dir', out]),
-      await run(['node', 'dilbench', 'inference', '--model', 'nope', '--benchmark-dir', out]),
-      await run(['node', 'dilbench', 'inference', '--model', 'bert-base', '--benchmark-dir', out]),
-      await run([
+      await runOnFake([
+        'node',
+        'dilbench',
+        'inference',
+        '--max-length',
+        'lots',
+        '--benchmark-dir',
+        out,
+      ]),
+      await runOnFake(['node', 'dilbench', 'inference', '--model', 'nope', '--benchmark-dir', out]),
+      await runOnFake([
+        'node',
+        'dilbench',
+        'inference',
+        '--model',
+        'bert-base',
+        '--benchmark-dir',
+        out,
+      ]),
+      await runOnFake([
         'node',
         'dilbench',
         'inference',

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tryLoadBinding, loadBinding } from '../../src/native/dilbench.js';
-import { setModelBinding } from '../../src/models/binding.js';
 import { gpt2TensorShapes } from '../../src/models/gpt2-checkpoint.js';
 import { validateModelConfig } from '../../src/models/config.js';
 import { writeSafetensors, type Tensor } from '../../src/models/safetensors.js';
@@ -70,7 +69,6 @@ tiedEmbeddings: true
 `;
 
 async function cli(args: string[]): Promise<{ code: number; text: string }> {
-  setModelBinding(undefined);
   const { result: code, text } = await captureOutput(() => run(['node', 'dilbench', ...args]));
   return { code, text };
 }

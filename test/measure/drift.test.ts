@@ -113,6 +113,15 @@ describe('the runner with a sentinel', () => {
       data: { values: unknown[] };
     };
     expect(spec.data.values).toHaveLength(SENTINEL_START_READINGS + 4);
+    const band = (spec.layer[0]!.data as { values: { lo: number; hi: number }[] }).values[0]!;
+    expect(band).toEqual({
+      lo: 100 * (1 - s.thresholdPct / 100),
+      hi: 100 * (1 + s.thresholdPct / 100),
+    });
+    // a start so noisy that the band would reach below zero: the band stops at 0 GFLOP/s
+    const noisy = { ...file, driftSentinel: { ...s, thresholdPct: 185 } };
+    const noisySpec = buildSuiteSpecs(noisy)['drift-sentinel'] as typeof spec;
+    expect(noisySpec.layer[0]!.data).toEqual({ values: [{ lo: 0, hi: 285 }] });
   });
 
   it('stays out of the way where the build has no sentinel or no probe is given', async () => {

@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { setBinding } from '../../src/api/binding.js';
 import { runBenchmark, type RunBenchmarkOptions } from '../../src/api/run.js';
 import { runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding } from '../../src/native/binding.js';
+import { Dilbench } from '../../src/native/dilbench.js';
 import { constantRate } from '../../src/plan/calibrate.js';
 import {
   overPeakNote,
@@ -26,7 +26,6 @@ const tmp = () => {
   return d;
 };
 afterEach(() => {
-  setBinding(undefined);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -35,17 +34,19 @@ describe('dilbench peak --repeats', () => {
     const fma = [90, 100, 95, 60, 99];
     const stream = [29, 33, 34, 28.9, 31];
     let k = 0;
-    setBinding({
-      async measurePeak(threads: number) {
-        const i = k++;
-        return { fmaGflops: fma[i], streamGBps: stream[i], threads, simdLevel: 'avx2' };
-      },
-      info: () => ({ cuda: { compiled: false, deviceCount: 0, devices: [] } }),
-    } as unknown as NativeBinding);
+    const dilbench = new Dilbench({
+      binding: {
+        async measurePeak(threads: number) {
+          const i = k++;
+          return { fmaGflops: fma[i], streamGBps: stream[i], threads, simdLevel: 'avx2' };
+        },
+        info: () => ({ cuda: { compiled: false, deviceCount: 0, devices: [] } }),
+      } as unknown as NativeBinding,
+    });
     let out = '';
     const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true } };
     const dir = tmp();
-    const res = await runPeak({ threads: 2, duration: 0.1, outputDir: dir }, io);
+    const res = await runPeak(dilbench, { threads: 2, duration: 0.1, outputDir: dir }, io);
     expect(k).toBe(5);
     expect(res).toMatchObject({
       fmaGflops: 100,
@@ -58,7 +59,7 @@ describe('dilbench peak --repeats', () => {
     expect(out).toMatch(/100\.0 GFLOP\/s \(best of 5; repeats 60\.0-100\.0\)/);
     expect(out).toMatch(/31\.0 GB\/s \(median of 5; repeats 28\.9-34\.0\)/);
     expect(JSON.parse(readFileSync(join(dir, 'peak.json'), 'utf8')).streamGBpsRuns).toEqual(stream);
-    await expect(runPeak({ repeats: '0' }, io)).rejects.toMatchObject({ exitCode: 2 });
+    await expect(runPeak(dilbench, { repeats: '0' }, io)).rejects.toMatchObject({ exitCode: 2 });
   });
 });
 

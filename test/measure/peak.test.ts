@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { setBinding } from '../../src/api/binding.js';
+import { describe, expect, it } from 'vitest';
 import { runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding } from '../../src/native/binding.js';
+import { Dilbench } from '../../src/native/dilbench.js';
 import { loadPeak } from '../../src/roofline/peak-store.js';
 
 function sink() {
@@ -16,19 +16,19 @@ function sink() {
 }
 
 describe('dilbench peak (fake binding)', () => {
-  afterEach(() => setBinding(undefined));
-
   it('prints, stores peak.json and reloads it', async () => {
     let asked: [number, number] | null = null;
-    setBinding({
-      async measurePeak(threads: number, seconds: number) {
-        asked = [threads, seconds];
-        return { fmaGflops: 450.5, streamGBps: 21.25, threads, simdLevel: 'avx512' };
-      },
-    } as unknown as NativeBinding);
+    const dilbench = new Dilbench({
+      binding: {
+        async measurePeak(threads: number, seconds: number) {
+          asked = [threads, seconds];
+          return { fmaGflops: 450.5, streamGBps: 21.25, threads, simdLevel: 'avx512' };
+        },
+      } as unknown as NativeBinding,
+    });
     const dir = mkdtempSync(join(tmpdir(), 'dilbench-peak-'));
     const s = sink();
-    const res = await runPeak({ threads: '2', duration: '0.5', outputDir: dir }, s.io);
+    const res = await runPeak(dilbench, { threads: '2', duration: '0.5', outputDir: dir }, s.io);
     expect(asked).toEqual([2, 0.5]);
     expect(s.text()).toMatch(/450\.5 GFLOP\/s/);
     expect(s.text()).toMatch(/21\.3 GB\/s/);
@@ -36,13 +36,13 @@ describe('dilbench peak (fake binding)', () => {
     expect(stored.fmaGflops).toBe(450.5);
     expect((await loadPeak(dir))?.streamGBps).toBe(21.25);
     const j = sink();
-    await runPeak({ threads: 1, duration: 0.1, outputDir: dir, json: true }, j.io);
+    await runPeak(dilbench, { threads: 1, duration: 0.1, outputDir: dir, json: true }, j.io);
     expect(JSON.parse(j.text()).threads).toBe(1);
   });
 
   it('refuses bad options with a usage exit', async () => {
-    await expect(runPeak({ threads: '0' })).rejects.toMatchObject({ exitCode: 2 });
-    await expect(runPeak({ duration: 'x' })).rejects.toMatchObject({ exitCode: 2 });
+    await expect(runPeak(new Dilbench(), { threads: '0' })).rejects.toMatchObject({ exitCode: 2 });
+    await expect(runPeak(new Dilbench(), { duration: 'x' })).rejects.toMatchObject({ exitCode: 2 });
   });
 
   it('loadPeak returns null when there is none', async () => {

@@ -12,6 +12,7 @@ import {
   partnerOf,
   paramSpec,
 } from '../../src/implementations/descriptors.js';
+import { computesExactDense as reportRanksAsExactDense } from '../../src/results/ranking.js';
 import { baseOptions, baseProblem, catchSync } from './helpers.js';
 import { cli, distBuilt } from '../cli/helpers.js';
 
@@ -72,6 +73,14 @@ describe('implementation descriptors', () => {
     ]) {
       expect(computesExactDense(name, true, binding), name).toBe(false);
     }
+  });
+
+  it('reports (which read result files, not the addon) rank the built-ins as their descriptors say', () => {
+    for (const i of cpu)
+      for (const causal of [true, false])
+        expect(reportRanksAsExactDense(i.name, causal), `${i.name} causal=${causal}`).toBe(
+          computesExactDense(i.name, causal, binding),
+        );
   });
 });
 

@@ -4,7 +4,7 @@
 // same rounded inputs, at every SIMD level this CPU has; plans and pool peaks.
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { dtypeBenchTable, runDtypeSection } from '../../benchmarks/bench.js';
+import { dtypeBenchTable, runDtypeSection } from '../../src/bench/index.js';
 import type { NativeBinding, NativeProblem, SimdLevelName } from '../../src/native/binding.js';
 import { loadBinding } from '../../src/native/dilbench.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';

@@ -82,9 +82,10 @@ describe('packed tarball', () => {
     );
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('bin/dilbench.js');
-    // the suites are library code in dist/src/suites/; benchmarks/ (npm run bench) does not ship
+    // the suites and `dilbench bench` (npm run bench) are library code under dist/src/
     expect(files).toContain('dist/src/suites/sequence-ranges.js');
-    expect(files.some((f) => f.startsWith('dist/benchmarks/'))).toBe(false);
+    expect(files).toContain('dist/src/bench/run.js');
+    expect(files).toContain('dist/src/cli/commands/bench.js');
     // The install hook and what it builds from ship too, for platforms without a prebuild.
     for (const f of [
       'scripts/install.cjs',

@@ -3,11 +3,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { loadScalingConfig, validateScalingConfig } from '../../src/scaling/config.js';
 import { loadScalingFiles, runScaling, TABLE_COLUMNS } from '../../src/scaling/run.js';
-import { setModelBinding } from '../../src/models/binding.js';
+import { Dilbench } from '../../src/native/dilbench.js';
 import { run } from '../../src/cli/main.js';
 import { captureOutput } from '../helpers/capture-output.js';
 import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
@@ -15,7 +15,6 @@ import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-mode
 const root = resolve(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-scaling-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => setModelBinding(undefined));
 
 const PRESETS = ['infer_encoder_scaling', 'infer_decoder_scaling', 'infer_encdec_scaling'];
 
@@ -171,7 +170,8 @@ describe('scaling end to end (fake model binding)', () => {
   });
 
   it('the CLI: a shipped config end to end at a tiny size via a user config; bad config exits 2 naming the field', async () => {
-    setModelBinding(createFakeModelBinding());
+    const dilbench = new Dilbench({ models: createFakeModelBinding() });
+    const runOnFake = (argv: string[]) => run(argv, dilbench);
     const cfg = join(dir, 'cli.yaml');
     writeFileSync(
       cfg,
@@ -190,7 +190,7 @@ describe('scaling end to end (fake model binding)', () => {
       'name: b\narch: decoder\nmodel: gpt2\ncontext_lengths: 128\nnum_tokens: 3\nnum_runs: 1\nwarmup_runs: 0\n',
     );
     const { result: codes, text } = await captureOutput(async () => [
-      await run([
+      await runOnFake([
         'node',
         'dilbench',
         'scaling',
@@ -202,8 +202,16 @@ describe('scaling end to end (fake model binding)', () => {
         '--threads',
         '1',
       ]),
-      await run(['node', 'dilbench', 'scaling', '--config', bad, '--out', join(dir, 'cli-out')]),
-      await run(['node', 'dilbench', 'scaling', '--config', join(dir, 'missing.yaml')]),
+      await runOnFake([
+        'node',
+        'dilbench',
+        'scaling',
+        '--config',
+        bad,
+        '--out',
+        join(dir, 'cli-out'),
+      ]),
+      await runOnFake(['node', 'dilbench', 'scaling', '--config', join(dir, 'missing.yaml')]),
     ]);
     expect(codes).toEqual([0, 2, 2]);
     expect(text).toMatch(/figure: .*latency_curve\.png/);

@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { benchTable, runBench } from '../../benchmarks/bench.js';
-import { setBinding } from '../../src/api/binding.js';
+import { describe, expect, it } from 'vitest';
+import { benchTable, runBench } from '../../src/bench/index.js';
 import { computeAttention } from '../../src/api/compute.js';
 import { listImplementations } from '../../src/api/implementations.js';
 import { ConfigError } from '../../src/config/errors.js';
 import * as api from '../../src/index.js';
+import { Dilbench } from '../../src/native/dilbench.js';
 import { createFakeBinding, denseAttention } from '../helpers/fake-binding.js';
 
 function randn(n: number, seed: number): Float32Array {
@@ -16,8 +16,6 @@ function randn(n: number, seed: number): Float32Array {
   return out;
 }
 
-afterEach(() => setBinding(undefined));
-
 describe('public API', () => {
   it('exports runBenchmark, computeAttention and listImplementations', () => {
     expect(typeof api.runBenchmark).toBe('function');
@@ -26,9 +24,12 @@ describe('public API', () => {
   });
 
   it('listImplementations reports what the binding offers', () => {
-    setBinding(createFakeBinding());
-    expect(listImplementations().map((i) => i.name)).toEqual(['naive', 'flash']);
-    expect(listImplementations('cuda')).toEqual([]);
+    const dilbench = new Dilbench({ binding: createFakeBinding() });
+    expect(listImplementations(undefined, { dilbench }).map((i) => i.name)).toEqual([
+      'naive',
+      'flash',
+    ]);
+    expect(listImplementations('cuda', { dilbench })).toEqual([]);
   });
 
   it('computeAttention returns [batch, heads, seqLen, headDim] with grouped kv heads', async () => {

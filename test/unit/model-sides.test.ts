@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { configError } from '../helpers/config-error.js';
 import {
   METRICS_CSV,
@@ -19,8 +19,9 @@ import {
   NO_CUDA_MODEL_REASON,
   modelSides,
 } from '../../src/inference/sides.js';
-import { setModelBinding } from '../../src/models/binding.js';
 import { run } from '../../src/cli/main.js';
+import { Dilbench } from '../../src/native/dilbench.js';
+import type { ModelBinding } from '../../src/native/model-binding.js';
 import { runScaling } from '../../src/scaling/run.js';
 import { captureOutput } from '../helpers/capture-output.js';
 import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
@@ -31,7 +32,6 @@ import {
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-model-sides-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => setModelBinding(undefined));
 
 const cpuOnly = createFakeModelBinding(); // no cudaCompiled, no info(): an addon without the CUDA model
 const withGpu = createFakeCudaModelBinding();
@@ -47,9 +47,17 @@ function parseCsv(text: string): Record<string, string>[] {
   return rows.map((r) => Object.fromEntries(head!.map((h, i) => [h, r[i] ?? ''])));
 }
 
-/** Runs the CLI with stdout and stderr captured. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { result: code, out, err } = await captureOutput(() => run(['node', 'dilbench', ...args]));
+/** Runs the CLI with stdout and stderr captured, a fake model binding in the addon's stead. */
+async function cliOn(
+  models: ModelBinding,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const dilbench = new Dilbench({ models });
+  const {
+    result: code,
+    out,
+    err,
+  } = await captureOutput(() => run(['node', 'dilbench', ...args], dilbench));
   return { code, out, err };
 }
 
@@ -324,9 +332,9 @@ describe('inference: one model per side, compared with the first side', () => {
   });
 
   it('fp32 sides that generate different tokens fail the run (exit 1); the records are still written', async () => {
-    setModelBinding(createFakeCudaModelBinding({ changeTokensFrom: { 'cuda/fp32': 3 } }));
+    const mismatch = createFakeCudaModelBinding({ changeTokensFrom: { 'cuda/fp32': 3 } });
     const out = join(dir, 'inf-mismatch');
-    const r = await cli([
+    const r = await cliOn(mismatch, [
       'inference',
       '--prompt-length',
       '4',
@@ -519,8 +527,8 @@ describe('scaling: the context lengths per side', () => {
 
 describe('the CLI', () => {
   it('side-by-side table and skipped sides printed; impossible requests exit 2 naming the flag', async () => {
-    setModelBinding(createFakeCudaModelBinding());
-    const cmp = await cli([
+    const gpuModels = createFakeCudaModelBinding();
+    const cmp = await cliOn(gpuModels, [
       'inference',
       '--prompt-length',
       '4',
@@ -550,7 +558,7 @@ describe('the CLI', () => {
       yaml,
       'name: tiny\narch: decoder\nmodel: gpt2\ncontext_lengths: [8, 16]\nnum_tokens: 2\nnum_runs: 1\nwarmup_runs: 0\nimplementation: flash\n',
     );
-    const scal = await cli([
+    const scal = await cliOn(gpuModels, [
       'scaling',
       '--config',
       yaml,
@@ -569,8 +577,8 @@ describe('the CLI', () => {
     expect(scal.out).toContain('cuda/bf16 vs cpu/fp32 at context 16: latency 0.10x, peak memory');
     expect(scal.out).toContain(`cpu/bf16 skipped: ${CPU_MODEL_DTYPE_REASON}`);
 
-    setModelBinding(createFakeModelBinding());
-    const ok = await cli([
+    const cpuModels = createFakeModelBinding();
+    const ok = await cliOn(cpuModels, [
       'inference',
       '--prompt-length',
       '4',
@@ -590,10 +598,16 @@ describe('the CLI', () => {
     ]);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toContain(`cpu/fp16 skipped: ${CPU_MODEL_DTYPE_REASON}`);
-    const bad = await cli(['inference', '--dtype', 'bf16', '--benchmark-dir', join(dir, 'cli')]);
+    const bad = await cliOn(cpuModels, [
+      'inference',
+      '--dtype',
+      'bf16',
+      '--benchmark-dir',
+      join(dir, 'cli'),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/invalid --dtype: "bf16" .*; allowed: fp32/);
-    const both = await cli([
+    const both = await cliOn(cpuModels, [
       'inference',
       '--device',
       'cpu',
@@ -603,7 +617,7 @@ describe('the CLI', () => {
     ]);
     expect(both.code).toBe(2);
     expect(both.err).toContain('--compare-devices');
-    const noCuda = await cli([
+    const noCuda = await cliOn(cpuModels, [
       'scaling',
       '--config',
       'configs/bench/infer_decoder_scaling.yaml',

@@ -11,8 +11,8 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 
 import { packageRoot } from '../../native/loader.js';
-import { loadBinding } from '../../native/dilbench.js';
-import { diagnoseBackend, type BackendDiagnosis } from '../../native/select-backend.js';
+import type { Dilbench } from '../../native/dilbench.js';
+import type { BackendDiagnosis } from '../../native/select-backend.js';
 import { probeTorch, pythonExecutable } from '../../frameworks/pytorch.js';
 import { CliExit, EXIT_FAILURE } from '../errors.js';
 import {
@@ -25,7 +25,6 @@ import {
   type GpuRankExecutables,
   type GpuRankChoice,
 } from '../../distributed/gpu.js';
-import { getDilbench } from '../../native/dilbench.js';
 import type { NativeInfo } from '../../native/binding.js';
 
 const require = createRequire(import.meta.url);
@@ -136,14 +135,17 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** What `dilbench doctor` shows: the Dilbench object's backend diagnosis (its one probe) and addon. */
 export function collectDoctor(
-  root = packageRoot(),
-  env: NodeJS.ProcessEnv = process.env,
+  dilbench: Dilbench,
   plugins: PluginRecord[] = [],
   /** the binding with the plugins' implementations (Python callables live only there) */
   withPlugins?: Pick<NativeBinding, 'listImplementations'>,
 ): DoctorReport {
-  const diag = diagnoseBackend(root, env);
+  const root = packageRoot();
+  const env = process.env;
+  // the diagnosis the addon is loaded from: the CUDA variant is probed once, not again to load it
+  const diag = dilbench.diagnosis;
   let cpuBinary: DoctorReport['cpuBinary'];
   try {
     const ngb = require('node-gyp-build') as { path(dir: string): string };
@@ -156,7 +158,7 @@ export function collectDoctor(
     loaded = { ok: false, error: diag.error };
   } else {
     try {
-      const b = loadBinding();
+      const b = dilbench.addon;
       const info = b.info();
       loaded = {
         ok: true,
@@ -189,7 +191,7 @@ export function collectDoctor(
     loaded,
     frameworks,
     distributed,
-    distributedGpu: gpuDistributed(root, env, loaded, distributed),
+    distributedGpu: gpuDistributed(root, env, loaded, distributed, dilbench),
   };
 }
 
@@ -199,13 +201,10 @@ function gpuDistributed(
   env: NodeJS.ProcessEnv,
   loaded: DoctorReport['loaded'],
   cpu: DistributedAvailability,
+  dilbench: Dilbench,
 ): DoctorReport['distributedGpu'] {
-  let addonPath: string | null = null;
-  try {
-    if (loaded.ok) addonPath = getDilbench().binaryOf(loadBinding())?.path ?? null;
-  } catch {
-    // not loaded: no folder beside it to look in
-  }
+  // not loaded: no folder beside it to look in
+  const addonPath = loaded.ok ? dilbench.binary.path : null;
   const executables = findGpuRankExecutables(root, addonPath, env);
   const cuda: Pick<NativeInfo, 'cuda'> = loaded.ok
     ? {
@@ -315,18 +314,19 @@ export function formatDoctor(r: DoctorReport): string {
 }
 
 export function runDoctor(
+  dilbench: Dilbench,
   opts: { json?: boolean } = {},
   io: DoctorIo = { stdout: process.stdout },
   plugins: PluginRecord[] = [],
   withPlugins?: Pick<NativeBinding, 'listImplementations'>,
 ): DoctorReport {
-  const r = collectDoctor(undefined, undefined, plugins, withPlugins);
+  const r = collectDoctor(dilbench, plugins, withPlugins);
   io.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatDoctor(r));
   if (!r.loaded.ok) throw new CliExit(EXIT_FAILURE, r.error ?? 'no native binary could be loaded');
   return r;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, dilbench: Dilbench): void {
   program
     .command('doctor')
     .description(
@@ -341,13 +341,13 @@ export function register(program: Command): void {
     )
     .action(async (opts: { json?: boolean; plugin: string[] }) => {
       // a plugin that cannot load is an error naming it (exit 2); the addon itself must load first
-      if (!opts.plugin.length) return void runDoctor(opts);
-      const prepared = await preparePlugins(parsePluginSpecs(opts.plugin), loadBinding(), {
+      if (!opts.plugin.length) return void runDoctor(dilbench, opts);
+      const prepared = await preparePlugins(parsePluginSpecs(opts.plugin), dilbench.addon, {
         timeLimitSeconds: 60,
         threads: 1,
       });
       try {
-        runDoctor(opts, undefined, prepared.records, prepared.binding);
+        runDoctor(dilbench, opts, undefined, prepared.records, prepared.binding);
       } finally {
         prepared.close();
       }

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { getBinding } from '../../api/binding.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { parseLength } from '../../config/units.js';
 import { samplingOptionsFromFlags } from '../../measure/options.js';
 import { writeFileAtomic } from '../../results/store.js';
@@ -107,13 +107,14 @@ export function frameworksOptionsFromFlags(opts: FrameworksCliOptions): Framewor
 }
 
 export async function runFrameworksCommand(
+  dilbench: Dilbench,
   opts: FrameworksCliOptions,
   io: FrameworksIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<{ json: string; markdown: string; csv: string }> {
   const o = frameworksOptionsFromFlags(opts);
   // where the results go must be writable before anything is measured
   assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
-  const binding = getBinding();
+  const binding = dilbench.binding;
   const cpuImpls = binding.listImplementations().filter((i) => i.device === 'cpu');
   const impl = cpuImpls.find((i) => i.name === o.implementation);
   if (!impl) usage('--implementation', o.implementation, cpuImpls.map((i) => i.name).join('|'));
@@ -184,7 +185,7 @@ export async function runFrameworksCommand(
   return written;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, dilbench: Dilbench): void {
   program
     .command('frameworks')
     .description(
@@ -217,6 +218,6 @@ export function register(program: Command): void {
     .option('--json', 'print the result JSON on stdout')
     .option('--quiet', 'no progress on stderr')
     .action(async (opts: FrameworksCliOptions) => {
-      await runFrameworksCommand(opts);
+      await runFrameworksCommand(dilbench, opts);
     });
 }

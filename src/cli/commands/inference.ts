@@ -6,6 +6,7 @@ import { ConfigError } from '../../config/errors.js';
 import { skippedSideLines } from '../../inference/sides.js';
 import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
+import type { Dilbench } from '../../native/dilbench.js';
 
 interface InferenceCliOptions {
   model: string;
@@ -43,7 +44,7 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-export function register(program: Command): void {
+export function register(program: Command, dilbench: Dilbench): void {
   program
     .command('inference')
     .description(
@@ -118,6 +119,7 @@ export function register(program: Command): void {
           checkpoint: opts.checkpoint,
           benchmarkDir: opts.benchmarkDir,
           plots: opts.plots,
+          dilbench,
           signal: interrupt.signal,
           log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
@@ -235,6 +237,7 @@ export function register(program: Command): void {
         lines.push(
           `results: ${result.files.json}, ${result.files.csv}${result.files.plots.length ? `, ${result.files.plots.join(', ')}` : ''}`,
         );
+        if (result.files.result) lines.push(`result file: ${result.files.result}`);
         process.stdout.write(lines.join('\n') + '\n');
       }
       if (result.interrupted)

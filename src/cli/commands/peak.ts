@@ -4,11 +4,10 @@
 // memory-bound).
 import os from 'node:os';
 import { Command } from 'commander';
-import { getBinding } from '../../api/binding.js';
 import { cpuModel } from '../../env/environment.js';
 import { packageVersion } from '../../config/paths.js';
 import type { NativeBinding, NativeInfo } from '../../native/binding.js';
-import { getDilbench } from '../../native/dilbench.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import {
   isGpuPeak,
   savePeak,
@@ -47,8 +46,9 @@ function defaultThreads(): number {
 /** The longest the binding spends on one GPU figure (its limit). */
 const GPU_SECONDS_MAX = 60;
 
-/** Why this process cannot measure a GPU peak, or null when it can. */
-export function gpuUnavailableReason(binding: NativeBinding): string | null {
+/** Why this process cannot measure a GPU peak on the Dilbench object's binding, or null when it can. */
+export function gpuUnavailableReason(dilbench: Dilbench): string | null {
+  const binding = dilbench.binding;
   let info: NativeInfo | undefined;
   try {
     info = binding.info();
@@ -56,7 +56,7 @@ export function gpuUnavailableReason(binding: NativeBinding): string | null {
     return `the native binding could not report its devices (${(e as Error).message})`;
   }
   if (!info?.cuda?.compiled) {
-    const loaded = getDilbench().binaryOf(binding);
+    const loaded = dilbench.binaryOf(binding);
     return `this dilbench build has no CUDA backend${loaded ? ` (${loaded.reason})` : ''}`;
   }
   if (!(info.cuda.deviceCount > 0))
@@ -110,6 +110,7 @@ function gpuLines(gpu: StoredGpuPeak): string[] {
  * on a usable device throws after the CPU peak is stored.
  */
 export async function runPeak(
+  dilbench: Dilbench,
   opts: PeakCliOptions = {},
   io: PeakIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<StoredPeak & { file: string }> {
@@ -135,9 +136,9 @@ export async function runPeak(
     );
   }
   assertWritableDirectory(opts.outputDir ?? 'benchmark_results', 'outputDir');
-  const binding = getBinding();
+  const binding = dilbench.binding;
   const peak = await measureRepeatedPeak(binding, threads, duration, repeats);
-  const noGpu = gpuUnavailableReason(binding);
+  const noGpu = gpuUnavailableReason(dilbench);
   let gpuError: Error | null = null;
   let gpu: StoredGpuPeak | undefined;
   if (noGpu === null) {
@@ -181,7 +182,7 @@ export async function runPeak(
   return { ...stored, file };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, dilbench: Dilbench): void {
   program
     .command('peak')
     .description(
@@ -203,6 +204,6 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'print nothing (still writes peak.json)')
     .action(async (opts: PeakCliOptions) => {
-      await runPeak(opts);
+      await runPeak(dilbench, opts);
     });
 }

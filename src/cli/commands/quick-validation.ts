@@ -2,10 +2,11 @@
 // (float64 reference where affordable, a validated implementation beyond); exits 1 on any failure.
 import type { Command } from 'commander';
 import { quickValidation, quickValidationFailure } from '../../suites/quick-validation.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { registerSuiteCommand } from './suite-command.js';
 
-export function register(program: Command): void {
-  registerSuiteCommand(program, {
+export function register(program: Command, dilbench: Dilbench): void {
+  registerSuiteCommand(program, dilbench, {
     name: 'quick-validation',
     description:
       'check every implementation against the float64 reference at 1K, 4K, 16K (under a minute on 2 cores); exit 1 on any failure',

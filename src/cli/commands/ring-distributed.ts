@@ -1,16 +1,19 @@
 // The CLI side of `dilbench ring --distributed` (src/distributed/run.ts does the work): option
 // checks before anything starts (exit 2), the addon for the projection and the environment,
 // SIGINT/SIGTERM stopping the ranks, the summary and the files written.
-import { getBinding } from '../../api/binding.js';
 import { runDistributedRing, parseDistributedOptions } from '../../distributed/run.js';
 import { textTable } from '../../reports/format.js';
-import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import { bindingOrExit, CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { ConfigError } from '../../config/errors.js';
 
 const fmt = (x: number | null | undefined, d = 2) =>
   x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
 
-export async function runDistributedCommand(opts: Record<string, unknown>): Promise<void> {
+export async function runDistributedCommand(
+  opts: Record<string, unknown>,
+  dilbench: Dilbench,
+): Promise<void> {
   const raw: Record<string, unknown> = {};
   const keys = [
     'implementations',
@@ -57,15 +60,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
   for (const k of keys) if (opts[k] !== undefined) raw[k] = opts[k];
   if (raw.projection === true) delete raw.projection; // commander's default of --no-projection
   const o = parseDistributedOptions(raw);
-  let binding;
-  try {
-    binding = getBinding();
-  } catch (e) {
-    throw new CliExit(
-      EXIT_FAILURE,
-      (e instanceof Error ? e.message : String(e)).replace(/^dilbench: /, ''),
-    );
-  }
+  bindingOrExit(dilbench); // an addon that cannot load exits 1 before MPI is looked at
   const abort = new AbortController();
   let interrupted = false;
   const onSignal = () => {
@@ -77,7 +72,7 @@ export async function runDistributedCommand(opts: Record<string, unknown>): Prom
   let result;
   try {
     result = await runDistributedRing(o, {
-      binding,
+      dilbench,
       signal: abort.signal,
       progress: (m) => {
         if (!o.quiet) process.stderr.write(`dilbench: ${m}\n`);

@@ -4,11 +4,12 @@
 // one GPU per rank (src/distributed).
 import type { Command } from 'commander';
 import { ringSuite } from '../../suites/ring.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { registerSuiteCommand } from './suite-command.js';
 import { runDistributedCommand } from './ring-distributed.js';
 
-export function register(program: Command): void {
-  registerSuiteCommand(program, {
+export function register(program: Command, dilbench: Dilbench): void {
+  registerSuiteCommand(program, dilbench, {
     name: 'ring',
     description:
       'ring attention over P simulated ranks: measured where it fits, larger totals (up to 1e9 tokens) projected from measured per-step times; with --distributed, a real ring over MPI ranks',
@@ -17,7 +18,7 @@ export function register(program: Command): void {
     ringFlags: true,
     takeOver: async (opts) => {
       if (!opts.distributed) return false;
-      await runDistributedCommand(opts);
+      await runDistributedCommand(opts, dilbench);
       return true;
     },
     flags: (cmd) =>

@@ -5,6 +5,7 @@ import { ConfigError } from '../../config/errors.js';
 import { modelSides, skippedSideLines } from '../../inference/sides.js';
 import { handleInterrupts } from '../interrupt.js';
 import { CliExit, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
+import type { Dilbench } from '../../native/dilbench.js';
 
 interface ScalingCliOptions {
   config: string | string[];
@@ -19,7 +20,7 @@ interface ScalingCliOptions {
   quiet?: boolean;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, dilbench: Dilbench): void {
   program
     .command('scaling')
     .description(
@@ -63,8 +64,7 @@ export function register(program: Command): void {
         compareDtypes: opts.compareDtypes,
         compareDevices: opts.compareDevices,
       };
-      const { getModelBinding } = await import('../../models/binding.js');
-      modelSides(sideOptions, getModelBinding()); // bad values, or no side that can run: exit 2 before anything runs
+      modelSides(sideOptions, dilbench.models); // bad values, or no side that can run: exit 2 before anything runs
       const { runScaling } = await import('../../scaling/run.js');
       const { loadScalingConfig } = await import('../../scaling/config.js');
       const quiet = opts.quiet === true || opts.json === true;
@@ -93,6 +93,7 @@ export function register(program: Command): void {
             threads,
             plots: opts.plots,
             ...sideOptions,
+            dilbench,
             signal: interrupt.signal,
             log: quiet ? undefined : (l) => process.stderr.write(`${l}\n`),
           });
@@ -123,7 +124,11 @@ export function register(program: Command): void {
           );
         }
         lines.push(...skippedSideLines(result.file.sides ?? []));
-        lines.push(`results: ${result.files.json}`, `table:   ${result.files.csv}`);
+        lines.push(
+          `results: ${result.files.json}`,
+          `result file: ${result.files.result}`,
+          `table:   ${result.files.csv}`,
+        );
         if (result.files.figure) lines.push(`figure:  ${result.files.figure}`);
         process.stdout.write(lines.join('\n') + '\n');
       }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { sequenceRanges } from '../../suites/sequence-ranges.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { loadRanges, rangeNames } from '../../config/ranges.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { registerSuiteCommand } from './suite-command.js';
 
 function rangeHelp(): string {
@@ -17,8 +18,8 @@ function rangeHelp(): string {
   }
 }
 
-export function register(program: Command): void {
-  registerSuiteCommand(program, {
+export function register(program: Command, dilbench: Dilbench): void {
+  registerSuiteCommand(program, dilbench, {
     name: 'sequence-ranges',
     description:
       'benchmark each implementation across a range of sequence lengths; writes JSON, CSV and Markdown',

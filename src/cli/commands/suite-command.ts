@@ -4,13 +4,13 @@
 import { copyFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { getBinding } from '../../api/binding.js';
 import { RunCancelledError, runBenchmark, type FilesWritten } from '../../api/run.js';
 import { DEFAULTS } from '../../config/schema.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
 import type { ResultFile } from '../../results/types.js';
 import type { CommonRunOptions, SuiteDefinition } from '../../suite/types.js';
-import { CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import { bindingOrExit, CliExit, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
+import type { Dilbench } from '../../native/dilbench.js';
 import { handleInterrupts } from '../interrupt.js';
 import { addImplementationFlags, collectImplementationFlags } from '../impl-flags.js';
 import { createProgress, createProgressLines } from '../progress.js';
@@ -73,7 +73,11 @@ export function collectPlugin(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): Command {
+export function registerSuiteCommand(
+  program: Command,
+  dilbench: Dilbench,
+  spec: SuiteCommandSpec,
+): Command {
   const cmd = program.command(spec.name).description(spec.description);
   spec.flags?.(cmd);
   const d = (key: (typeof COMMON_FIELDS)[number]): string =>
@@ -204,13 +208,7 @@ export function registerSuiteCommand(program: Command, spec: SuiteCommandSpec): 
     if (output !== undefined && !dryRun)
       assertWritableDirectory(dirname(resolve(output)), 'output');
 
-    let binding;
-    try {
-      binding = getBinding();
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new CliExit(EXIT_FAILURE, msg.replace(/^dilbench: /, ''));
-    }
+    const binding = bindingOrExit(dilbench);
     // a bar on a terminal; elsewhere (CI logs) the plan's total and one line per finished point
     const progress = parsed.quiet
       ? createProgress(false)

@@ -17,7 +17,7 @@ import {
   type SparseComparison,
 } from '../../results/ranking.js';
 import { implementationStyle, percentOfPeak } from '../plots/data.js';
-import { marginText, msWithCi } from '../answer.js';
+import { answerPercentOfPeak, marginText, msWithCi } from '../answer.js';
 
 export interface HtmlChart {
   /** DOM id, unique in the page */
@@ -241,7 +241,7 @@ export function renderAnswer(run: Pick<HtmlRun, 'ranking' | 'environment'>): str
           : r.verdict === 'tie'
             ? `tie: ${r.leaders.map((e) => implName(e.label)).join(', ')}`
             : `<span class="not-ranked">${escapeHtml(verdictText(r))}</span>`;
-      return `<tr data-len="${r.seqLen}"><td class="num">${escapeHtml(formatLength(r.seqLen))}</td>${sides ? `<td>${escapeHtml(`${r.device} ${r.dtype}`)}</td>` : ''}<td class="verdict">${who}</td><td class="num">${escapeHtml(msWithCi(top))}</td><td class="num">${escapeHtml(fmt(top?.gflops ?? null))}</td><td class="num">${pct === null ? '' : `${pct.toFixed(1)}%`}</td><td class="margin">${escapeHtml(marginText(r, true))}</td></tr>`;
+      return `<tr data-len="${r.seqLen}"><td class="num">${escapeHtml(formatLength(r.seqLen))}</td>${sides ? `<td>${escapeHtml(`${r.device} ${r.dtype}`)}</td>` : ''}<td class="verdict">${who}</td><td class="num">${escapeHtml(msWithCi(top))}</td><td class="num">${escapeHtml(fmt(top?.gflops ?? null))}</td><td class="num">${pct === null ? '' : escapeHtml(answerPercentOfPeak(top, run.environment, 'full'))}</td><td class="margin">${escapeHtml(marginText(r, true))}</td></tr>`;
     })
     .join('\n');
   return `<table class="results answer"><thead><tr><th>length</th>${sides ? '<th>side</th>' : ''}<th>fastest exact attention</th><th>median ms [95% CI]</th><th>GFLOP/s</th><th>% of peak</th><th>margin over the next</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;

@@ -1043,12 +1043,12 @@ export function performanceOverTimeSpec(
   };
 }
 
-/** Every spec for one result file, keyed by plot kind (kinds with nothing to show are left out). */
 /** The drift sentinel's GFLOP/s over the run, with its start reference and the band beyond which points are flagged. */
 export function driftSentinelSpec(file: ResultFile): VlSpec | null {
   const d = file.driftSentinel;
   if (!d || d.readings.length === 0) return null;
-  const lo = d.referenceGflops * (1 - d.thresholdPct / 100);
+  // a band wider than the reference (a very noisy start) would reach below zero GFLOP/s
+  const lo = Math.max(0, d.referenceGflops * (1 - d.thresholdPct / 100));
   const hi = d.referenceGflops * (1 + d.thresholdPct / 100);
   const values = d.readings.map((r) => ({
     seconds: r.seconds,
@@ -1091,6 +1091,7 @@ export function driftSentinelSpec(file: ResultFile): VlSpec | null {
   );
 }
 
+/** Every spec for one result file, keyed by plot kind (kinds with nothing to show are left out). */
 export function buildSuiteSpecs(
   file: ResultFile,
   options: { baseline?: string } = {},

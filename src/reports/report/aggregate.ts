@@ -82,6 +82,8 @@ export function loadResultFiles(dir: string, depth = 2): LoadResult {
       if (name.startsWith('inference_scaling_') || name === 'inference_metrics.json') continue;
       try {
         const v: unknown = JSON.parse(readFileSync(p, 'utf8'));
+        // a whole-model command's own result file: its section reads the views it wrote beside it
+        if (isResultFile(v) && v.command) continue;
         if (isResultFile(v)) out.files.push({ path: p, expId: experimentId(v), file: v });
         else if (isStoredPeak(v)) out.peaks.push({ path: p, peak: v });
         else out.ignored.push({ path: p, reason: name.startsWith('bench_') ? 'an `npm run bench` file, not a suite result' : 'not a dilbench result file' });

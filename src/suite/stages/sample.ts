@@ -15,6 +15,7 @@ import type { PlannedPoint } from '../../plan/planner.js';
 import type { ResultRow } from '../../results/types.js';
 import { decodesCausally } from '../../config/impl-params.js';
 import { formatBytes } from '../../config/units.js';
+import { elapsedMs, nowMs } from '../../measure/clock.js';
 import { DriftRecorder, type PointDrift } from '../../measure/drift.js';
 import {
   interferenceBetween,
@@ -32,6 +33,7 @@ import {
   type SamplingOutcome,
   type SamplingRequest,
 } from '../sampling.js';
+import { runInTurn } from '../in-turn.js';
 import type { RunSide } from '../sides.js';
 import type { ProgressEvent, RunDependencies } from '../types.js';
 import { CANCELLED, OUT_OF_MEMORY, codeOf, messageOf } from './errors.js';
@@ -101,12 +103,8 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
     x.interleave || compareMode
       ? groupByPoint(points, { implementations: x.interleave, sides: compareMode })
       : points.map((_, i) => [i]);
-  for (const group of groups) {
-    if (signal?.aborted) {
-      interrupted = true;
-      break;
-    }
-    const started = Date.now();
+  const sampleGroup = async (group: number[]): Promise<void> => {
+    const started = nowMs();
     const before = probe?.snapshot();
     const rows: ResultRow[] = [];
     const runnable: { p: Extract<PlannedPoint, { action: 'run' }>; row: ResultRow; i: number }[] =
@@ -144,7 +142,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         if (p.note) row.warnings = [p.note];
         runnable.push({ p, row, i });
       }
-      if (row.causal && !x.causal && decodesCausally(row.implementation)) {
+      if (row.causal && !x.causal && decodesCausally(row.implementation, binding)) {
         // say what was computed: the run is not causal, decoding is
         row.warnings = [
           ...(row.warnings ?? []),
@@ -237,11 +235,19 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
         index: i,
         total: planned.length,
         row,
-        elapsedSeconds: (Date.now() - started) / 1000 / group.length,
+        elapsedSeconds: elapsedMs(started) / 1000 / group.length,
       });
     }
-    if (interrupted) break;
-  }
+  };
+  // the one loop over a run's units (in-turn.ts): once stopped (a cancelled row, or the signal)
+  // the groups left are not sampled
+  await runInTurn(groups, {
+    stopped: () => interrupted || signal?.aborted === true,
+    onInterrupted: () => {
+      interrupted = true;
+    },
+    run: sampleGroup,
+  });
   return { rows: results, interrupted, runStart, drift };
 }
 

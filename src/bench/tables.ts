@@ -1,0 +1,289 @@
+// The printed tables of `dilbench bench`, one per section, from the sections' results.
+import type { BenchSignificance } from '../results/types.js';
+import { textTable } from '../reports/format.js';
+import type { ComputeApiRow } from './compute-api.js';
+import type { DtypeBenchResult } from './dtypes.js';
+import type { DilatedTorchResult, FrameworkBenchResult } from './frameworks.js';
+import type { BenchResult, DilatedBenchResult, KvBenchRow } from './kernels.js';
+
+/** a figure with one (f1) or two (f2) decimals; '-' where there is none */
+const f1 = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1);
+const f2 = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2);
+
+/** The time ratio, its 95% interval, p and the outputs' max |difference| cells of a side-by-side row. */
+function ratioCells(
+  ratio: number | null,
+  significance: BenchSignificance | null | undefined,
+  maxAbsError: number | null,
+): string[] {
+  return [
+    ratio !== null ? `${ratio.toFixed(2)}x` : '-',
+    significance
+      ? `[${significance.ratioCi95[0].toFixed(2)}, ${significance.ratioCi95[1].toFixed(2)}]`
+      : '-',
+    significance ? significance.p.toExponential(1) : '-',
+    maxAbsError !== null ? maxAbsError.toExponential(1) : '-',
+  ];
+}
+
+export function benchTable(r: BenchResult): string {
+  const lines = [
+    `FP32 FMA peak ${r.peak.fmaGflops.toFixed(1)} GFLOP/s, stream ${r.peak.streamGBps.toFixed(1)} GB/s ` +
+      `(${r.threads} threads, SIMD ${r.simdLevel})`,
+    '',
+    textTable(
+      ['implementation', 'length', 'median ms', 'GFLOP/s', '% of peak'],
+      r.rows.map((x) => [
+        x.implementation,
+        String(x.seqLen),
+        x.medianMs.toFixed(2),
+        x.gflops.toFixed(1),
+        `${x.pctOfPeak.toFixed(1)}%`,
+      ]),
+      [false, true, true, true, true],
+    ),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export function dilatedTorchTable(d: DilatedTorchResult, threads: number): string {
+  const lines = [
+    `dilated vs ${d.torchVersion ?? 'PyTorch'} implementations of the same definitions, and flash (batch 1, ${d.heads} heads, headDim 64, seqLen ${d.seqLen}, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')}, fp32, ${threads} threads, interleaved; dilbench SIMD ${d.simdLevel}${d.torchCpuCapability ? `, torch ATen ${d.torchCpuCapability}` : ''})`,
+    textTable(
+      [
+        'implementation',
+        'ms',
+        'GFLOP/s',
+        '% of flash',
+        'torch ms',
+        'torch GFLOP/s',
+        'torch/dilbench time',
+        '95% CI',
+        'p',
+        'max|diff|',
+      ],
+      d.rows.map((x) => [
+        x.implementation,
+        f2(x.medianMs),
+        f1(x.gflops),
+        `${f1(x.pctOfFlash)}%`,
+        f2(x.torchMedianMs),
+        f1(x.torchGflops),
+        ...ratioCells(x.torchRatio, x.torchSignificance, x.torchMaxAbsError),
+      ]),
+      [false, true, true, true, true, true, true, true, true, true],
+    ),
+  ];
+  if (d.torchSkipped) lines.push(`  PyTorch: skipped: ${d.torchSkipped}`);
+  return lines.join('\n') + '\n';
+}
+
+/** streamGBps: the measured stream bandwidth, for the kv-cache rows' % of stream (omitted: '-') */
+export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps?: number): string {
+  const out = [
+    `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
+    `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${d.kv.cacheLen}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens, median ms per decoded token, GB/s of cache read in the storage dtype`,
+    textTable(
+      [
+        'kernel',
+        'length',
+        'dtype',
+        'median ms',
+        'GFLOP/s',
+        'GB/s',
+        '% of stream',
+        'vs fp32',
+        'inputs MiB',
+        'samples',
+        'timing',
+      ],
+      d.rows.map((x) => [
+        x.kernel,
+        String(x.seqLen),
+        x.dtype,
+        x.medianMs.toFixed(x.kernel === 'kv-cache' ? 3 : 2),
+        f1(x.gflops),
+        f1(x.gbps),
+        x.gbps !== null && streamGBps ? `${f1((100 * x.gbps) / streamGBps)}%` : '-',
+        x.speedupVsFp32 !== null ? `${x.speedupVsFp32.toFixed(2)}x` : '-',
+        (x.inputBytes / 2 ** 20).toFixed(1),
+        String(x.samples),
+        x.timing,
+      ]),
+      [false, true, false, true, true, true, true, true, true, true, false],
+    ),
+  ];
+  for (const s of d.skipped) out.push(`  skipped: ${s}`);
+  return out.join('\n') + '\n';
+}
+
+export function computeApiTable(rows: ComputeApiRow[], threads: number): string {
+  return [
+    `computeAttention vs session (flash, batch 1, 8 heads, headDim 64, fp32, ${threads} threads, interleaved)`,
+    textTable(
+      [
+        'length',
+        'session ms',
+        'computeAttention ms',
+        'min ms',
+        'max ms',
+        'ratio',
+        'with out ms',
+        'ratio',
+      ],
+      rows.map((x) => [
+        String(x.seqLen),
+        x.sessionMedianMs.toFixed(2),
+        x.computeMedianMs.toFixed(2),
+        x.computeMinMs.toFixed(2),
+        x.computeMaxMs.toFixed(2),
+        `${x.ratio.toFixed(3)}x`,
+        x.computeOutMedianMs.toFixed(2),
+        `${x.ratioOut.toFixed(3)}x`,
+      ]),
+      [true, true, true, true, true, true, true, true],
+    ),
+  ].join('\n');
+}
+
+// ---- the whole bench ---------------------------------------------------------------------------
+
+/** What one run of the bench measured, as its tables print it (the result file holds the same). */
+
+export interface FullBenchResult extends BenchResult {
+  quick: boolean;
+  createdAt: string;
+  frameworks?: FrameworkBenchResult;
+  kvCache?: KvBenchRow[];
+  dilated?: DilatedBenchResult;
+  dilatedTorch?: DilatedTorchResult;
+  dtypes?: DtypeBenchResult;
+  computeApi?: ComputeApiRow[];
+  elapsedSeconds: number;
+}
+
+export function fullBenchTable(r: FullBenchResult): string {
+  const out = [benchTable(r)];
+  if (r.frameworks) {
+    out.push(
+      `flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved)`,
+    );
+    if (r.frameworks.skipped) out.push(`  skipped: ${r.frameworks.skipped}`);
+    else
+      out.push(
+        textTable(
+          [
+            'length',
+            'flash ms',
+            'flash GFLOP/s',
+            '% of peak',
+            'ORT MHA ms',
+            'ORT GFLOP/s',
+            'ORT/flash time',
+            '95% CI',
+            'p',
+            'max|diff|',
+          ],
+          r.frameworks.rows.map((x) => [
+            String(x.seqLen),
+            f2(x.flashMedianMs),
+            f1(x.flashGflops),
+            `${f1(x.flashPctOfPeak)}%`,
+            f2(x.ortMedianMs),
+            f1(x.ortGflops),
+            ...ratioCells(x.ratio, x.significance, x.maxAbsError),
+          ]),
+          [true, true, true, true, true, true, true, true, true, true],
+        ),
+      );
+    if (r.frameworks.torchSkipped) out.push(`  PyTorch: skipped: ${r.frameworks.torchSkipped}`);
+    else if (r.frameworks.rows.some((x) => x.torchMedianMs !== null)) {
+      out.push(
+        `flash vs ${r.frameworks.torchVersion ?? 'PyTorch'} scaled_dot_product_attention (same points, sampled interleaved with the two above)`,
+      );
+      out.push(
+        textTable(
+          [
+            'length',
+            'flash ms',
+            'torch ms',
+            'torch GFLOP/s',
+            'torch/flash time',
+            '95% CI',
+            'p',
+            'max|diff|',
+          ],
+          r.frameworks.rows.map((x) => [
+            String(x.seqLen),
+            f2(x.flashMedianMs),
+            f2(x.torchMedianMs),
+            f1(x.torchGflops),
+            ...ratioCells(x.torchRatio, x.torchSignificance, x.torchMaxAbsError),
+          ]),
+          [true, true, true, true, true, true, true, true],
+        ),
+      );
+    }
+    out.push('');
+  }
+  if (r.kvCache) {
+    out.push(
+      `kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal)`,
+    );
+    out.push(
+      textTable(
+        [
+          'cache',
+          'new tokens',
+          'decode GB/s',
+          'min-max',
+          '% of stream',
+          'ms/token',
+          'prefill ms',
+          'source',
+        ],
+        r.kvCache.map((x) => [
+          String(x.cacheLen),
+          String(x.newTokens),
+          f1(x.decodeGBps),
+          `${f1(x.decodeGBpsMin)}-${f1(x.decodeGBpsMax)}`,
+          `${f1(x.pctOfStream)}%`,
+          f2(x.msPerToken),
+          f1(x.prefillMs),
+          x.source,
+        ]),
+        [true, true, true, true, true, true, true, false],
+      ),
+      '',
+    );
+  }
+  if (r.dilated) {
+    const d = r.dilated;
+    out.push(
+      `dilated time vs length (batch 1, ${d.heads} heads, headDim 64, segments ${d.segmentLengths.join(',')}, rates ${d.dilationRates.join(',')})`,
+    );
+    out.push(
+      textTable(
+        ['length', 'median ms', 'GFLOP/s', 'samples'],
+        d.rows.map((x) => [String(x.seqLen), f2(x.medianMs), f1(x.gflops), String(x.samples)]),
+        [true, true, true, true],
+      ),
+    );
+    if (d.fit) {
+      const ci = d.fit.kCi95
+        ? ` (95% CI ${d.fit.kCi95[0].toFixed(3)}-${d.fit.kCi95[1].toFixed(3)})`
+        : '';
+      out.push(
+        `fitted exponent: time ~ n^${d.fit.k.toFixed(3)}${ci}, r2 ${d.fit.r2.toFixed(4)}, ${d.fit.points} points`,
+      );
+    }
+    out.push('');
+  }
+  if (r.dilatedTorch) out.push(dilatedTorchTable(r.dilatedTorch, r.threads));
+  if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads, r.peak.streamGBps));
+  if (r.computeApi) out.push(computeApiTable(r.computeApi, r.threads));
+  out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,160 @@
+// `dilbench bench` (= `npm run bench`) end to end on the built CLI: bad flags exit 2 naming the flag
+// before anything is timed; tiny runs of the smallest sections write a result file that parses as
+// a ResultFile and holds the figures the tables print.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseResultFile } from '../../src/reports/json.js';
+import type { ResultFile } from '../../src/results/types.js';
+import { distBuilt as built, cli, runModule } from './helpers.js';
+
+const noAddon = !built
+  ? 'dist/ is not built (run npm run build:ts)'
+  : runModule("const m = await import('./dist/src/native/dilbench.js'); m.loadBinding();")
+        .status === 0
+    ? null
+    : 'the native addon does not load';
+if (noAddon) console.warn(`bench e2e: runs skipped: ${noAddon}`);
+
+const out = mkdtempSync(join(tmpdir(), 'dilbench-bench-e2e-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe.skipIf(!built)('dilbench bench: flags', () => {
+  it('--help documents the sections and their flags', () => {
+    const r = cli(['bench', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of [
+      '--only <sections>',
+      '--quick',
+      '--no-dilated',
+      '--no-dilated-vs-torch',
+      '--no-compute-api',
+      '--kernel-lengths',
+      '--framework-lengths',
+      '--kv-lengths',
+      '--dilated-lengths',
+      '--dtype-lengths',
+      '--dtype-kv-cache',
+      '--output-dir',
+      '--json',
+    ])
+      expect(r.stdout).toContain(flag);
+    expect(r.stdout).toContain(
+      'kernels,frameworks,kv-cache,dilated,dilated-vs-torch,dtypes,compute-api',
+    );
+  });
+
+  it.each([
+    [['--only', 'kernels,warp'], '--only', '"warp"', 'kernels,frameworks,kv-cache'],
+    [['--kernel-lengths', '1K,0'], '--kernel-lengths', '"0"', 'lengths such as'],
+    [['--threads', '1.5'], '--threads', '"1.5"', 'an integer in [1, 4096]'],
+    [['--dtype-kv-cache', '2K,4K'], '--dtype-kv-cache', '"2K,4K"', 'one cache length'],
+  ])(
+    '%j exits 2 naming the flag, before anything is timed or written',
+    (args, flag, value, allowed) => {
+      const dir = join(out, `bad-${flag.slice(2)}`);
+      const r = cli(['bench', ...args, '--output-dir', dir], {}, 30_000);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`invalid ${flag}: ${value}`);
+      expect(r.stderr).toContain(allowed);
+      expect(r.stderr).not.toContain('measuring FP32 FMA peak');
+      expect(readdirSafe(dir)).toEqual([]);
+    },
+  );
+});
+
+function readdirSafe(d: string): string[] {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+}
+
+function onlyFile(dir: string, ext: string): string {
+  const files = readdirSync(dir).filter((f) => f.startsWith('bench_') && f.endsWith(ext));
+  expect(files).toHaveLength(1);
+  return join(dir, files[0]!);
+}
+
+describe.skipIf(Boolean(noAddon))('dilbench bench: tiny runs with the real addon', () => {
+  it('--quick --only kernels at tiny lengths: exit 0, the table, a ResultFile with a row per point', () => {
+    const dir = join(out, 'kernels');
+    const r = cli([
+      'bench',
+      '--quick',
+      '--only',
+      'kernels',
+      '--kernel-lengths',
+      '64,128',
+      '--threads',
+      '1',
+      '--output-dir',
+      dir,
+    ]);
+    expect(r.stderr).toContain('measuring FP32 FMA peak');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/implementation\s+length\s+median ms\s+GFLOP\/s\s+% of peak/);
+    const file: ResultFile = parseResultFile(readFileSync(onlyFile(dir, '.json'), 'utf8'));
+    expect(r.stdout).toContain(`wrote ${onlyFile(dir, '.json')}`);
+    expect(file.suite).toBe('bench');
+    expect(file.environment.peak?.measuredBy).toBe('dilbench bench');
+    expect(file.environment.peak?.fmaGflops).toBeGreaterThan(0);
+    expect(file.bench?.sections).toEqual(['kernels']);
+    expect(file.bench?.quick).toBe(true);
+    expect(file.results.map((x) => `${x.implementation}@${x.seqLen}`)).toEqual([
+      'flash@64',
+      'flash@128',
+      'naive@64',
+      'naive@128',
+    ]);
+    for (const [i, row] of file.results.entries()) {
+      const k = file.bench?.kernels?.[i];
+      expect(row.params).toMatchObject({ benchSection: 'kernels' });
+      expect(row.samplesMs).toHaveLength(3); // --quick: 3 samples a side
+      expect(row.stopReason).toBe('fixed-runs');
+      expect(row.stats?.medianMs).toBe(k?.medianMs);
+      expect(row.gflops).toBeCloseTo(k!.gflops, 9);
+      // the table prints the file's figures
+      expect(r.stdout).toContain(k!.medianMs.toFixed(2));
+    }
+  });
+
+  it('--only dtypes --json: the ratio rows to fp32 come with their interval', () => {
+    const dir = join(out, 'dtypes');
+    const r = cli([
+      'bench',
+      '--quick',
+      '--only',
+      'dtypes',
+      '--dtype-lengths',
+      '128',
+      '--dtype-kv-cache',
+      '256',
+      '--threads',
+      '1',
+      '--json',
+      '--output-dir',
+      dir,
+    ]);
+    expect(r.code).toBe(0);
+    const printed = parseResultFile(r.stdout);
+    const file = parseResultFile(readFileSync(onlyFile(dir, '.json'), 'utf8'));
+    expect(printed.runId).toBe(file.runId);
+    const d = file.bench?.dtypes;
+    expect(d?.rows.length).toBeGreaterThan(0);
+    // every sampled side is a row: one per dtype of flash and of kv-cache
+    expect(file.results).toHaveLength(d!.rows.length);
+    const ratios = file.bench?.ratios ?? [];
+    for (const row of d!.rows.filter((x) => x.dtype !== 'fp32')) {
+      const ratio = ratios.find((x) => x.other === `${row.kernel} ${row.dtype}`);
+      expect(ratio?.base).toBe(`${row.kernel} fp32`);
+      expect(ratio!.ratioCi95[0]).toBeLessThanOrEqual(ratio!.ratio);
+      expect(ratio!.ratioCi95[1]).toBeGreaterThanOrEqual(ratio!.ratio);
+      expect(ratio!.p).toBeGreaterThanOrEqual(0);
+      // the table's "vs fp32" (fp32 median / this median) is the inverse of the time ratio
+      expect(row.speedupVsFp32).toBeCloseTo(1 / ratio!.ratio, 9);
+    }
+  });
+});
