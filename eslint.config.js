@@ -54,11 +54,12 @@ export default tseslint.config(
     },
   },
   {
-    // The tests are not type-checked (tsconfig.json compiles src/; vitest strips
-    // types), and their types are loose in places (no DOM lib for browser callbacks, deliberately
-    // wrong inputs), so an assertion there is not judged against them.
-    files: ['test/**'],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
+    // The TypeScript tests get their types from test/tsconfig.json (`npm run lint:types`), which
+    // adds the DOM lib for the browser callbacks, so the type-aware rules see what tsc sees.
+    files: ['test/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './test/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
   },
   {
     // CommonJS scripts (install hooks, prebuild helpers) run as plain Node scripts.

@@ -133,7 +133,7 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     expect(png.width).toBe(1400);
     expect(variance(png.pixels)).toBeGreaterThan(100);
     const flash = [1, 3, 5].map((i) =>
-      parseInt(IMPLEMENTATION_STYLES.flash.color.slice(i, i + 2), 16),
+      parseInt(IMPLEMENTATION_STYLES.flash!.color.slice(i, i + 2), 16),
     );
     let flashPixels = 0;
     for (let i = 0; i < png.pixels.length; i += png.channels) {
@@ -172,7 +172,7 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     const lens = await page.$$eval('#pick-len option', (os) =>
       os.map((o) => (o as HTMLOptionElement).value).filter((v) => v),
     );
-    await page.selectOption('#pick-len', lens[0]);
+    await page.selectOption('#pick-len', lens[0]!);
     const left = await page.$$eval(
       'section.run:not([hidden]) table.results tbody tr:not([hidden])',
       (trs) => trs.map((t) => `${t.getAttribute('data-impl')}@${t.getAttribute('data-len')}`),

@@ -138,7 +138,7 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
       'X.json',
       'X.md',
     ]);
-    const json = JSON.parse(readFileSync(join(out, files[1]), 'utf8'));
+    const json = JSON.parse(readFileSync(join(out, files[1]!), 'utf8'));
     expect(json.schemaVersion).toBe(1);
     expect(json.suite).toBe('sequence-ranges');
     expect(json.environment.cpuCores).toBeGreaterThan(0);
@@ -173,9 +173,9 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
       expect(row.tokensPerSecond).toBeGreaterThan(0);
       expect(row.peakMemoryBytes).toBeGreaterThan(0);
     }
-    const csv = readFileSync(join(out, files[0]), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(out, files[0]!), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(5);
-    const md = readFileSync(join(out, files[2]), 'utf8');
+    const md = readFileSync(join(out, files[2]!), 'utf8');
     expect(md).toContain('| Length | Implementation |');
     expect(md).toContain('## Fastest exact attention per length');
     expect(r.stdout).toContain('median ms');
@@ -241,7 +241,7 @@ describe.skipIf(Boolean(noAddon))('dilbench sequence-ranges with the real addon'
     expect(r.stdout).toContain(join(out, 'history.jsonl'));
     // the CSV flattens the statistics
     const csvName = names.find((f) => /^sequence-ranges_.*\.csv$/.test(f))!;
-    const header = readFileSync(join(out, csvName), 'utf8').split('\n')[0].split(',');
+    const header = readFileSync(join(out, csvName), 'utf8').split('\n')[0]!.split(',');
     expect(header).toEqual(
       expect.arrayContaining([
         'stopReason',

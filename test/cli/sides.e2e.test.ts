@@ -161,7 +161,7 @@ describe.skipIf(noAddon !== null)('dtype and device flags: runs on the real addo
         compareDtypes: ['fp32', 'bf16'],
         sidesInterleaved: true,
       });
-      const comparison = json.comparisons!.precision[0];
+      const comparison = json.comparisons!.precision[0]!;
       expect(comparison).toMatchObject({
         baseline: { device: 'cpu', dtype: 'fp32' },
         other: { device: 'cpu', dtype: 'bf16' },
@@ -187,7 +187,7 @@ describe.skipIf(noAddon !== null)('dtype and device flags: runs on the real addo
       expect(md).toContain('## Precision comparison');
       expect(md).toContain('### bf16 vs fp32 on cpu');
       expect(md).toContain('| flash (bf16) |');
-      const header = csv[0].split(',');
+      const header = csv[0]!.split(',');
       expect(csv).toHaveLength(1 + 8);
       expect(
         csv.slice(1).filter((l) => l.split(',')[header.indexOf('dtype')] === 'bf16'),
@@ -251,7 +251,7 @@ describe.skipIf(noAddon !== null)('dtype and device flags: runs on the real addo
       ['fp32', 'ok'],
       ['fp16', 'skipped'],
     ]);
-    expect(json.results[1].reason).toMatch(/^dilated does not support fp16 on cpu/);
+    expect(json.results[1]!.reason).toMatch(/^dilated does not support fp16 on cpu/);
     expect(md).toContain('No (implementation, length) pair ran on both fp32 and fp16');
   });
 
@@ -272,7 +272,7 @@ describe.skipIf(noAddon !== null)('dtype and device flags: runs on the real addo
       ['cpu', 128],
       ['cuda', 128],
     ]);
-    expect(json.results[0].status).toBe('ok');
+    expect(json.results[0]!.status).toBe('ok');
     expect(md).toContain('## Device comparison');
     expect(md).toContain('### cuda vs cpu (fp32)');
     const notes = r.stderr.split('\n').filter((l) => l.includes('--compare-devices'));
@@ -280,13 +280,13 @@ describe.skipIf(noAddon !== null)('dtype and device flags: runs on the real addo
       // no CUDA here: said once at the start, and every cuda row says why
       expect(notes).toHaveLength(1);
       expect(notes[0]).toMatch(/^dilbench: --compare-devices: no CUDA device: /);
-      expect(json.results[1].status).toBe('skipped');
-      expect(json.results[1].reason).toMatch(/^no CUDA device: /);
-      expect(json.comparisons!.device[0].summary.rows).toBe(0);
+      expect(json.results[1]!.status).toBe('skipped');
+      expect(json.results[1]!.reason).toMatch(/^no CUDA device: /);
+      expect(json.comparisons!.device[0]!.summary.rows).toBe(0);
     } else {
       expect(notes).toHaveLength(0);
-      expect(json.results[1].status).toBe('ok');
-      expect(json.comparisons!.device[0].rows[0].timeRatio).toBeGreaterThan(0);
+      expect(json.results[1]!.status).toBe('ok');
+      expect(json.comparisons!.device[0]!.rows[0]!.timeRatio).toBeGreaterThan(0);
     }
   });
 
@@ -306,7 +306,7 @@ describe.skipIf(noAddon !== null)('dtype and device flags: runs on the real addo
     const file = JSON.parse(r.stdout) as ResultFile;
     const want = cudaDevices > 0 ? 'cuda' : 'cpu';
     expect(file.config.deviceSelection).toMatchObject({ requested: 'auto', device: want });
-    expect(file.results[0].device).toBe(want);
+    expect(file.results[0]!.device).toBe(want);
     expect(r.stderr).toContain(`dilbench: --device auto chose ${want}: `);
   });
 });

@@ -306,7 +306,7 @@ describe('dilbench compare (command)', () => {
     const program = new Command().exitOverride();
     register(program);
     const orig = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    process.stdout.write = () => true;
     try {
       await expect(
         program.parseAsync([

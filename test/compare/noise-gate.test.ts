@@ -125,7 +125,7 @@ function file(rows: ResultRow[]): ResultFile {
 }
 
 function verdictOf(base: ResultRow, cur: ResultRow): Verdict {
-  return compareResults(file([base]), file([cur]), { resamples: 500 }).rows[0].verdict;
+  return compareResults(file([base]), file([cur]), { resamples: 500 }).rows[0]!.verdict;
 }
 
 /** `pairs` simulated comparisons; returns the share called slower. */
@@ -177,7 +177,7 @@ describe('simulation: many A/A pairs with run-level offsets', () => {
     for (let k = 0; k < PAIRS; k++) {
       const [b, c] = single(rng, 1);
       if (
-        compareResults(file([b]), file([c]), { resamples: 500, noiseFloor: 0 }).rows[0].verdict ===
+        compareResults(file([b]), file([c]), { resamples: 500, noiseFloor: 0 }).rows[0]!.verdict ===
         'slower'
       )
         old++;
@@ -197,7 +197,7 @@ describe('compare with repetitions and interference', () => {
   it('uses the hierarchical bootstrap when both sides have repetitions, and says so', () => {
     const rng = createRng(5);
     const [b, c] = repeated(rng, 1.5);
-    const r = compareResults(file([b]), file([c])).rows[0];
+    const r = compareResults(file([b]), file([c])).rows[0]!;
     expect(r.method).toBe('repetitions');
     expect(r.test).toBe('bootstrap');
     expect(r.repetitions).toEqual({ baseline: REPS, current: REPS });
@@ -213,9 +213,9 @@ describe('compare with repetitions and interference', () => {
     const base = row(runSamples(rng, 1, 0, 100));
     const slowFlagged = row(runSamples(rng, 1.4, 0, 100), { interference: flaggedInterference });
     const report = compareResults(file([base]), file([slowFlagged]));
-    expect(report.rows[0].verdict).toBe('unreliable');
-    expect(report.rows[0].interference).toEqual({ baseline: false, current: true });
-    expect(report.rows[0].notes.join(' ')).toMatch(
+    expect(report.rows[0]!.verdict).toBe('unreliable');
+    expect(report.rows[0]!.interference).toEqual({ baseline: false, current: true });
+    expect(report.rows[0]!.notes.join(' ')).toMatch(
       /would be slower, but the current run was measured under interference \(other processes used 48%/,
     );
     expect(report.summary).toMatchObject({ slower: 0, unreliable: 1 });
@@ -223,18 +223,18 @@ describe('compare with repetitions and interference', () => {
     expect(EXIT_UNRELIABLE).toBe(75);
     // a flagged current run that is faster: interference cannot fake that, the verdict stands
     const fastFlagged = row(runSamples(rng, 0.6, 0, 100), { interference: flaggedInterference });
-    expect(compareResults(file([base]), file([fastFlagged])).rows[0].verdict).toBe('faster');
+    expect(compareResults(file([base]), file([fastFlagged])).rows[0]!.verdict).toBe('faster');
     // a flagged baseline: it can fake a speed-up (unreliable) but only hide a slowdown (slower stands)
     const baseFlagged = { ...base, interference: flaggedInterference };
     expect(
-      compareResults(file([baseFlagged]), file([row(runSamples(rng, 0.6, 0, 100))])).rows[0]
+      compareResults(file([baseFlagged]), file([row(runSamples(rng, 0.6, 0, 100))])).rows[0]!
         .verdict,
     ).toBe('unreliable');
     const slowAgainstFlagged = compareResults(
       file([baseFlagged]),
       file([row(runSamples(rng, 1.4, 0, 100))]),
     );
-    expect(slowAgainstFlagged.rows[0].verdict).toBe('slower');
+    expect(slowAgainstFlagged.rows[0]!.verdict).toBe('slower');
     expect(slowAgainstFlagged.exitCode).toBe(1);
     // a clean slow row wins over an unreliable one: exit 1
     const other = (r: ResultRow) => ({ ...r, seqLen: 2048, effectiveSeqLen: 2048 });
@@ -255,8 +255,8 @@ describe('compare with repetitions and interference', () => {
         file([base]),
         file([row(runSamples(rng, factor, 0, 100), { interference: mild })]),
       );
-      expect(r.rows[0].verdict, `x${factor}`).toBe('unreliable');
-      expect(r.rows[0].notes.join(' ')).toMatch(
+      expect(r.rows[0]!.verdict, `x${factor}`).toBe('unreliable');
+      expect(r.rows[0]!.notes.join(' ')).toMatch(
         /would be slower, but the current run was measured under interference .*: retry on a quiet machine/,
       );
       expect(r.exitCode).toBe(75);
@@ -271,7 +271,7 @@ describe('compare with repetitions and interference', () => {
       [runSamples(rng, 1, 0.01, 20), runSamples(rng, 1, 0.01, 20), runSamples(rng, 2, 0.01, 20)],
       [false, false, true],
     );
-    const r = compareResults(file([base]), file([cur])).rows[0];
+    const r = compareResults(file([base]), file([cur])).rows[0]!;
     expect(r.repetitions).toEqual({ baseline: 3, current: 2 });
     expect(r.verdict).not.toBe('slower');
     expect(r.verdict).not.toBe('unreliable');
@@ -295,14 +295,14 @@ describe('compare with repetitions and interference', () => {
       file([row(runSamples(rng, 1, 0, 100))]),
       file([row(runSamples(rng, 1.08, 0, 100))]),
       { noiseFloors: floors },
-    ).rows[0];
+    ).rows[0]!;
     expect(r.noiseFloor?.source).toBe('history');
     // 8% is beyond the history floor (< 6%) and the 5% threshold, within the 10% default floor (same)
     expect(r.verdict).toBe('slower');
     const d = compareResults(
       file([row(runSamples(rng, 1, 0, 100))]),
       file([row(runSamples(rng, 1.08, 0, 100))]),
-    ).rows[0];
+    ).rows[0]!;
     expect(d.noiseFloor).toEqual({ value: DEFAULT_NOISE_FLOOR, source: 'default' });
     // within the 10% floor on both ends of its interval: indistinguishable from run-to-run noise
     expect(d.verdict).toBe('same');

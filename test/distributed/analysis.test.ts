@@ -55,22 +55,22 @@ function raw(): RawRingRun {
 
 describe('analyzeLayout', () => {
   const r = raw();
-  const m = analyzeLayout(r, r.layouts[0]);
+  const m = analyzeLayout(r, r.layouts[0]!);
   it('ring wall is the slowest rank', () => expect(m.wallMs).toEqual([5]));
   it('ping-pong bandwidth is bytes / one-way time', () =>
     expect(m.pingPong.medianGBps).toBeCloseTo(1, 12));
   it('overlap efficiency: rank 1 waited 0.25 of 1 ms of communication, rank 0 none', () => {
-    expect(m.perRank[0].overlapEfficiency).toBeCloseTo(1, 12);
-    expect(m.perRank[1].overlapEfficiency).toBeCloseTo(0.75, 12);
+    expect(m.perRank[0]!.overlapEfficiency).toBeCloseTo(1, 12);
+    expect(m.perRank[1]!.overlapEfficiency).toBeCloseTo(0.75, 12);
     expect(m.overlapEfficiency).toBeCloseTo(1 - 0.25 / 2, 12);
   });
   it('achieved bandwidth is bytes / (compute + polls + wait) of the communicating steps', () => {
-    expect(m.perRank[0].achievedLinkGBps).toBeCloseTo(1e6 / 3e6, 12);
-    expect(m.perRank[1].achievedLinkGBps).toBeCloseTo(1e6 / 1.25e6, 12);
+    expect(m.perRank[0]!.achievedLinkGBps).toBeCloseTo(1e6 / 3e6, 12);
+    expect(m.perRank[1]!.achievedLinkGBps).toBeCloseTo(1e6 / 1.25e6, 12);
   });
   it('load imbalance is max / mean of total compute', () => {
     expect(m.loadImbalance).toBeCloseTo(4 / ((4 + 1.75) / 2), 12);
-    expect(m.perStep[0].loadImbalance).toBeCloseTo(3 / ((3 + 0.75) / 2), 12);
-    expect(m.perStep[1].loadImbalance).toBeCloseTo(1, 12);
+    expect(m.perStep[0]!.loadImbalance).toBeCloseTo(3 / ((3 + 0.75) / 2), 12);
+    expect(m.perStep[1]!.loadImbalance).toBeCloseTo(1, 12);
   });
 });

@@ -388,7 +388,7 @@ describe.skipIf(!binding)(
       });
       expect(r.file.config.deviceSelection).toBeUndefined();
       expect(r.file.results).toHaveLength(1);
-      const row = r.file.results[0];
+      const row = r.file.results[0]!;
       expect(row).toMatchObject({
         device: 'cuda',
         status: 'ok',

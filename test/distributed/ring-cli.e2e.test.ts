@@ -84,7 +84,7 @@ describe.skipIf(!!skipRun)('ring --distributed runs', () => {
       expect(m.loadImbalance).toBeGreaterThanOrEqual(1);
       expect(row.projected?.kind).toBe('projected');
     }
-    const zigzag = file.results[0].projected as {
+    const zigzag = file.results[0]!.projected as {
       projectedWallMs: number;
       measuredWallMs: number;
       projectionError: number;
@@ -94,7 +94,7 @@ describe.skipIf(!!skipRun)('ring --distributed runs', () => {
       (zigzag.measuredWallMs - zigzag.projectedWallMs) / zigzag.projectedWallMs,
       10,
     );
-    expect((file.results[1].projected as { skipped?: string }).skipped).toMatch(
+    expect((file.results[1]!.projected as { skipped?: string }).skipped).toMatch(
       /zigzag layout only/,
     );
   });
@@ -182,7 +182,7 @@ describe.skipIf(!!skipRun)('ring --distributed --implementations ring-dilated ru
       dilationRates: [1, 2],
     });
     expect(file.results).toHaveLength(1);
-    const row = file.results[0];
+    const row = file.results[0]!;
     expect(row).toMatchObject({
       implementation: 'ring-dilated',
       seqLen: 400,
@@ -263,9 +263,9 @@ describe.skipIf(!!skipRun)('ring --distributed --from-rank-output (a launch the 
       status: 'ok',
       validation: { against: 'float64-reference', passed: true },
     });
-    expect(file.results[0].distributed!.wallMs).toHaveLength(2);
+    expect(file.results[0]!.distributed!.wallMs).toHaveLength(2);
     expect(
-      (file.results[0].projected as { projectedWallMs: number }).projectedWallMs,
+      (file.results[0]!.projected as { projectedWallMs: number }).projectedWallMs,
     ).toBeGreaterThan(0);
     expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
   });

@@ -151,17 +151,17 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: gathered output', () => 
       expect(e.relL2).toBeLessThanOrEqual(1e-5);
       expect(raw.implementation).toBe('ring-dilated');
       expect(raw.layouts.map((l) => l.layout)).toEqual(['plain']);
-      expect(raw.layouts[0].check).toMatchObject({ against: 'float64-reference', finite: true });
-      expect(raw.layouts[0].check.maxAbsError).toBeLessThanOrEqual(1e-4);
+      expect(raw.layouts[0]!.check).toMatchObject({ against: 'float64-reference', finite: true });
+      expect(raw.layouts[0]!.check.maxAbsError).toBeLessThanOrEqual(1e-4);
       // the same sparsified rows travel as in the simulated ring-dilated, step by step and rank by rank
       const sim = await simulatedBytes(binding!, c);
-      const it0 = raw.layouts[0].iterations[0];
+      const it0 = raw.layouts[0]!.iterations[0]!;
       for (let s = 0; s < c.ranks; s++) {
         for (let r = 0; r < c.ranks; r++)
-          expect(it0.ranks[r].bytesSent[s], `step ${s} rank ${r}`).toBe(sim[s][r]);
+          expect(it0.ranks[r]!.bytesSent[s], `step ${s} rank ${r}`).toBe(sim[s]![r]);
       }
       // something travels: segments span the chunk borders
-      expect(it0.ranks.reduce((a, r) => a + r.bytesSent[0], 0)).toBeGreaterThan(0);
+      expect(it0.ranks.reduce((a, r) => a + r.bytesSent[0]!, 0)).toBeGreaterThan(0);
     },
   );
 
@@ -181,8 +181,8 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: gathered output', () => 
     const { q, k, v } = await inputs(binding!, problemOf(c));
     const e = errors(out, await binding!.reference(problemOf(c), q, k, v));
     expect(e.maxAbs).toBeLessThanOrEqual(1e-4);
-    for (const r of raw.layouts[0].iterations[0].ranks) expect(r.bytesSent).toEqual([0, 0]);
-    expect(raw.layouts[0].pingPong.oneWayNs).toEqual([]);
+    for (const r of raw.layouts[0]!.iterations[0]!.ranks) expect(r.bytesSent).toEqual([0, 0]);
+    expect(raw.layouts[0]!.pingPong.oneWayNs).toEqual([]);
   });
 
   it.each([
@@ -198,7 +198,7 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: gathered output', () => 
       const e = errors(out, dilated);
       expect(e.maxAbs).toBeLessThanOrEqual(2e-4);
       expect(e.relL2).toBeLessThanOrEqual(2e-5);
-      expect(raw.layouts[0].check.against).toBe('dilated');
+      expect(raw.layouts[0]!.check.against).toBe('dilated');
       // defaults by length (seqLen <= 8192): w 1024, 2048, 4096 (shrunk to seqLen), r 1, 2, 4
       expect(raw.segmentLengths).toEqual([1024, 2048, c.seqLen]);
       expect(raw.dilationRates).toEqual([1, 2, 4]);
@@ -265,7 +265,7 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: result rows', () => {
       dilationRates: [1, 4],
     });
     expect(file.results).toHaveLength(1);
-    const row = file.results[0];
+    const row = file.results[0]!;
     expect(row).toMatchObject({
       implementation: 'ring-dilated',
       status: 'ok',
@@ -355,7 +355,7 @@ describe.skipIf(!binding)('ring-dilated over MPI ranks: result rows', () => {
       status: 'ok',
       validation: { against: 'float64-reference', passed: true },
     });
-    expect((r.file.results[0].projected as { basis: string }).basis).toMatch(
+    expect((r.file.results[0]!.projected as { basis: string }).basis).toMatch(
       /simulated ring-dilated/,
     );
   });

@@ -122,12 +122,12 @@ describe.skipIf(!binding)('ring over MPI ranks: gathered output', () => {
         expect(l.check.maxAbsError).toBeLessThanOrEqual(1e-4);
       }
       // bytes: every rank forwards the chunk it holds after each step but the last
-      const it0 = raw.layouts[0].iterations[0];
+      const it0 = raw.layouts[0]!.iterations[0]!;
       for (let r = 0; r < c.ranks; r++) {
-        expect(it0.ranks[r].bytesSent[c.ranks - 1]).toBe(0);
+        expect(it0.ranks[r]!.bytesSent[c.ranks - 1]).toBe(0);
         const src = r; // at step 0 a rank forwards its own chunk
-        const rows = raw.layouts[0].chunks[src].reduce((a, [b, e2]) => a + e2 - b, 0);
-        expect(it0.ranks[r].bytesSent[0]).toBe(2 * c.kvHeads * rows * c.headDim * 4);
+        const rows = raw.layouts[0]!.chunks[src]!.reduce((a, [b, e2]) => a + e2 - b, 0);
+        expect(it0.ranks[r]!.bytesSent[0]).toBe(2 * c.kvHeads * rows * c.headDim * 4);
       }
     },
   );
@@ -202,7 +202,7 @@ describe.skipIf(!binding)('ring over MPI ranks: failures', () => {
       [256, 'ok'],
       [600, 'failed'],
     ]);
-    expect(onDisk.results[1].reason).toMatch(/distributed ring \(3 ranks, 600 tokens\)/);
+    expect(onDisk.results[1]!.reason).toMatch(/distributed ring \(3 ranks, 600 tokens\)/);
   });
 
   it('a rank that hangs is stopped at the timeout with a clear error and no rank left running', async () => {

@@ -33,7 +33,7 @@ const subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}`;
 const addr = [`${subnet}.1`, `${subnet}.2`];
 
 function sh(cmd: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8' });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
@@ -47,24 +47,24 @@ function setUp(): string | null {
   if (avail.launcher?.flavour !== 'openmpi')
     return 'the namespace launch uses Open MPI options (plm_rsh_agent)';
   const steps: string[][] = [
-    ['ip', 'netns', 'add', ns[0]],
-    ['ip', 'netns', 'add', ns[1]],
+    ['ip', 'netns', 'add', ns[0]!],
+    ['ip', 'netns', 'add', ns[1]!],
     ['ip', 'link', 'add', `dbv${tag}a`, 'type', 'veth', 'peer', 'name', `dbv${tag}b`],
-    ['ip', 'link', 'set', `dbv${tag}a`, 'netns', ns[0]],
-    ['ip', 'link', 'set', `dbv${tag}b`, 'netns', ns[1]],
+    ['ip', 'link', 'set', `dbv${tag}a`, 'netns', ns[0]!],
+    ['ip', 'link', 'set', `dbv${tag}b`, 'netns', ns[1]!],
   ];
   for (let i = 0; i < 2; i++) {
     const dev = `dbv${tag}${i ? 'b' : 'a'}`;
     steps.push(
-      ['ip', '-n', ns[i], 'addr', 'add', `${addr[i]}/24`, 'dev', dev],
-      ['ip', '-n', ns[i], 'link', 'set', dev, 'up'],
-      ['ip', '-n', ns[i], 'link', 'set', 'lo', 'up'],
+      ['ip', '-n', ns[i]!, 'addr', 'add', `${addr[i]}/24`, 'dev', dev],
+      ['ip', '-n', ns[i]!, 'link', 'set', dev, 'up'],
+      ['ip', '-n', ns[i]!, 'link', 'set', 'lo', 'up'],
       // tbf: netem (delay) is missing from many kernels; the rate is what the model predicts from
       [
         'ip',
         'netns',
         'exec',
-        ns[i],
+        ns[i]!,
         'tc',
         'qdisc',
         'add',
@@ -137,19 +137,19 @@ describe.skipIf(!!skipReason)(`ring over a veth pair shaped to ${RATE_MBIT} Mbit
       launcher: { ...avail.launcher!, path: launcher },
       rankExecutable: avail.rankExecutable!,
     });
-    const m = analyzeLayout(raw, raw.layouts[0]);
+    const m = analyzeLayout(raw, raw.layouts[0]!);
     const rateGBps = RATE_MBIT / 8 / 1000;
-    const bytes = m.perStep[0].bytesSent[0];
+    const bytes = m.perStep[0]!.bytesSent[0]!;
     expect(bytes).toBe(2 * 16 * 128 * 128 * 4); // 2 x kvHeads x 128 rows x headDim x 4 bytes
     const pp = m.pingPong.medianGBps!;
-    const stepMs = m.perStep[0].computeMs.map(
-      (c, r) => c + m.perStep[0].pollMs[r] + m.perStep[0].waitMs[r],
+    const stepMs = m.perStep[0]!.computeMs.map(
+      (c, r) => c + m.perStep[0]!.pollMs[r]! + m.perStep[0]!.waitMs[r]!,
     );
     const modelMs = bytes / (pp * 1e6);
     const shapedMs = bytes / (rateGBps * 1e6);
     console.log(
       `veth ${RATE_MBIT} Mbit/s: ping-pong ${(pp * 8000).toFixed(0)} Mbit/s (${(pp / rateGBps).toFixed(2)} of the rate); ` +
-        `step 0 per rank ${stepMs.map((x) => x.toFixed(1)).join(', ')} ms (compute ${m.perStep[0].computeMs.map((x) => x.toFixed(1)).join(', ')} ms); ` +
+        `step 0 per rank ${stepMs.map((x) => x.toFixed(1)).join(', ')} ms (compute ${m.perStep[0]!.computeMs.map((x) => x.toFixed(1)).join(', ')} ms); ` +
         `model bytes/ping-pong ${modelMs.toFixed(1)} ms, bytes/shaped rate ${shapedMs.toFixed(1)} ms`,
     );
     expect(pp / rateGBps).toBeGreaterThanOrEqual(0.5);

@@ -156,7 +156,7 @@ for (const side of sides) {
           expect(p.description).toMatch(/, 1 threads\)/);
           if (side.label === 'real torch') expect(p.description).toMatch(/dispatches to [A-Z_]+/);
           expect(p.setupMs).toBeGreaterThan(0);
-          const ns = await p.sampler.sample(3, false);
+          const ns = await p.sampler.sample(3);
           expect(ns).toHaveLength(3);
           for (const x of ns) expect(x).toBeGreaterThan(0);
           const mem = p.peakMemory();

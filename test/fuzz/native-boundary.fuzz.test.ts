@@ -419,7 +419,10 @@ const optionsArb: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** A Float32Array-ish argument for a tensor of `want` elements (want < 0: unknown/huge). */
-function bufferArb(): fc.Arbitrary<(want: number) => unknown> {
+/** Makes an input buffer for a call that wants `want` elements (or something hostile instead). */
+type MakeBuffer = (want: number) => unknown;
+
+function bufferArb(): fc.Arbitrary<MakeBuffer> {
   return fc.oneof(
     {
       arbitrary: fc.constant((want: number) =>
@@ -513,8 +516,7 @@ function cheapen(b: NativeBinding, problem: unknown, options: unknown): unknown 
   } catch {
     return options; // fails the same way in every entry point
   }
-  if (plan.totalBytes > 4 << 20 || plan.flops > 2e7)
-    return { ...(options as object), memoryLimitBytes: 1 };
+  if (plan.totalBytes > 4 << 20 || plan.flops > 2e7) return { ...options, memoryLimitBytes: 1 };
   return options;
 }
 
@@ -634,7 +636,7 @@ async function runSessionOps(b: NativeBinding, s: NativeSession, ops: SessionOp[
       }
       case 'wrongThis': {
         const fake = { plan: 1 };
-        const m = (s as unknown as Record<string, (...a: unknown[]) => unknown>)[o.method];
+        const m = (s as unknown as Record<string, (...a: unknown[]) => unknown>)[o.method]!;
         tally.calls++;
         try {
           const r = m.call(fake, 1, false);
@@ -672,14 +674,14 @@ type Entry =
       kind: 'compute';
       problem: unknown;
       options: unknown;
-      bufs: ((want: number) => unknown)[];
+      bufs: [MakeBuffer, MakeBuffer, MakeBuffer];
       cancel: CancelKind;
       hostile: unknown;
     }
   | {
       kind: 'reference';
       problem: unknown;
-      bufs: ((want: number) => unknown)[];
+      bufs: [MakeBuffer, MakeBuffer, MakeBuffer];
       cancel: CancelKind;
       hostile: unknown;
     }

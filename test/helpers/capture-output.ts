@@ -8,16 +8,8 @@ export async function captureOutput<T>(
   const all: string[] = [];
   const o = process.stdout.write.bind(process.stdout);
   const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (
-    out.push(String(s)),
-    all.push(String(s)),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (
-    err.push(String(s)),
-    all.push(String(s)),
-    true
-  )) as typeof process.stderr.write;
+  process.stdout.write = (s: string) => (out.push(String(s)), all.push(String(s)), true);
+  process.stderr.write = (s: string) => (err.push(String(s)), all.push(String(s)), true);
   try {
     const result = await fn();
     return { result, out: out.join(''), err: err.join(''), text: all.join('') };

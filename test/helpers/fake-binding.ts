@@ -127,15 +127,15 @@ export function denseAttention(
         let max = -Infinity;
         for (let j = 0; j <= last; j++) {
           let dot = 0;
-          for (let x = 0; x < D; x++) dot += q[qo + i * D + x] * k[ko + j * D + x];
+          for (let x = 0; x < D; x++) dot += q[qo + i * D + x]! * k[ko + j * D + x]!;
           scores[j] = dot * scale;
-          if (scores[j] > max) max = scores[j];
+          if (scores[j]! > max) max = scores[j]!;
         }
         let sum = 0;
-        for (let j = 0; j <= last; j++) sum += scores[j] = Math.exp(scores[j] - max);
+        for (let j = 0; j <= last; j++) sum += scores[j] = Math.exp(scores[j]! - max);
         for (let j = 0; j <= last; j++) {
-          const w = scores[j] / sum;
-          for (let x = 0; x < D; x++) out[qo + i * D + x] += w * v[ko + j * D + x];
+          const w = scores[j]! / sum;
+          for (let x = 0; x < D; x++) out[qo + i * D + x]! += w * v[ko + j * D + x]!;
         }
       }
     }

@@ -11,18 +11,21 @@ import type {
 } from '../../src/native/model-binding.js';
 import { parameterCount, validateModelConfig } from '../../src/models/config.js';
 
+/** One generate or forward call the fake saw. */
+export interface FakeModelCall {
+  kind: 'generate' | 'forward';
+  promptLength: number;
+  newTokens: number;
+  useCache?: boolean;
+}
+
 export interface FakeModelOptions {
   /** make the two modes disagree at this generated index (to test the identical-token check) */
   divergeAt?: number;
   /** ns per (token x layer x hidden) of work */
   nsPerUnit?: number;
   /** calls seen, for assertions */
-  calls?: {
-    kind: 'generate' | 'forward';
-    promptLength: number;
-    newTokens: number;
-    useCache?: boolean;
-  }[];
+  calls?: FakeModelCall[];
   /** called at the start of every generate, before the call is recorded (to abort mid-run) */
   beforeGenerate?: () => void;
 }

@@ -57,7 +57,7 @@ function transpileHistoryModule(dir: string): string {
 
 function resultFile(runId: string, rows: number): ResultFile {
   const base = loadFixture('sequence-ranges_2026-11-20');
-  const row = base.results[0];
+  const row = base.results[0]!;
   return {
     ...base,
     runId,
@@ -93,15 +93,15 @@ describe('history.jsonl', () => {
     expect(lines).toHaveLength(2 * file.results.length + 1);
     const entries = readHistory(dir);
     expect(entries).toHaveLength(2 * file.results.length);
-    const e = entries[0];
+    const e = entries[0]!;
     expect(e.runId).toBe(file.runId);
     expect(e.timestamp).toBe(file.createdAt);
     expect(e.gitCommit).toBe(file.environment.gitCommit);
     expect(e.environment.cpuModel).toBe(file.environment.cpuModel);
     expect(e.environment.simdLevel).toBe('avx512');
-    expect(e.row.implementation).toBe(file.results[0].implementation);
-    expect(e.row.stats).toEqual(file.results[0].stats);
-    expect(e.row.sampleCount).toBe(file.results[0].samplesMs.length);
+    expect(e.row.implementation).toBe(file.results[0]!.implementation);
+    expect(e.row.stats).toEqual(file.results[0]!.stats);
+    expect(e.row.sampleCount).toBe(file.results[0]!.samplesMs.length);
     expect(existsSync(`${historyPath(dir)}.lock`)).toBe(false);
   });
 

@@ -15,7 +15,7 @@ import {
 import { Dilbench } from '../../src/native/dilbench.js';
 import { run } from '../../src/cli/main.js';
 import { captureOutput } from '../helpers/capture-output.js';
-import { createFakeModelBinding } from '../helpers/fake-model.js';
+import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-inference-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,7 +68,7 @@ describe('inference benchmark (fake model binding)', () => {
       prompts,
       'The future of artificial intelligence\n\nMachine learning is transforming\n',
     );
-    const calls: { kind: string; useCache?: boolean; newTokens: number }[] = [];
+    const calls: FakeModelCall[] = [];
     const r = await runInferenceBenchmark({
       model: 'gpt2',
       promptsFile: prompts,
@@ -283,7 +283,7 @@ describe('inference metrics under concurrency', () => {
 describe('inference interrupted', () => {
   it('writes only prompts finished in both modes', async () => {
     const controller = new AbortController();
-    const calls: { kind: string; promptLength: number; newTokens: number }[] = [];
+    const calls: FakeModelCall[] = [];
     const binding = createFakeModelBinding({
       calls,
       beforeGenerate: () => {

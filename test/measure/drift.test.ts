@@ -90,12 +90,12 @@ describe('the runner with a sentinel', () => {
       [1024, true],
       [1024, true],
     ]);
-    expect(file.results[4].drift).toMatchObject({
+    expect(file.results[4]!.drift).toMatchObject({
       beforeGflops: 100,
       afterGflops: 80,
       movePct: -20,
     });
-    expect(file.results[6].drift).toMatchObject({
+    expect(file.results[6]!.drift).toMatchObject({
       beforeGflops: 80,
       afterGflops: 80,
       movePct: -20,
@@ -138,7 +138,7 @@ describe('the runner with a sentinel', () => {
       interference: quietProbe(),
     });
     expect(file.driftSentinel).toBeUndefined();
-    expect(file.results[0].drift).toBeUndefined();
+    expect(file.results[0]!.drift).toBeUndefined();
   });
 });
 

@@ -215,9 +215,9 @@ describe('the runner records interference', () => {
       [1024, true],
       [1024, true],
     ]);
-    expect(file.results[4].interference?.otherCpuPct).toBe(50);
-    expect(file.results[4].interference?.reason).toMatch(/other processes used 50% of the CPUs/);
-    expect(file.results[0].interference?.reason).toBeNull();
+    expect(file.results[4]!.interference?.otherCpuPct).toBe(50);
+    expect(file.results[4]!.interference?.reason).toMatch(/other processes used 50% of the CPUs/);
+    expect(file.results[0]!.interference?.reason).toBeNull();
     // the terminal's compact table marks the flagged points; the run's sentence says why
     expect(summaryText(file)).toMatch(/512\s+flash\s.*ok, contended/);
     expect(summaryText(file)).not.toMatch(/256\s+flash\s.*contended/);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runBenchmark } from '../../src/api/run.js';
+import { runBenchmark, type RunBenchmarkOptions } from '../../src/api/run.js';
 import { runPeak } from '../../src/cli/commands/peak.js';
 import type { NativeBinding } from '../../src/native/binding.js';
 import { Dilbench } from '../../src/native/dilbench.js';
@@ -127,7 +127,7 @@ describe('suites measure a missing peak', () => {
     plots: false,
     history: false,
     rates: constantRate(1e10),
-  } as const;
+  } satisfies Partial<RunBenchmarkOptions>;
   it('measures one first when there is no peak.json, says so, records it, and reports % of peak with its range', async () => {
     const dir = tmp();
     const notes: string[] = [];
@@ -182,7 +182,7 @@ describe('suites measure a missing peak', () => {
       outputDir: dir,
       peak: false,
       binding: createFakeBinding(),
-    } as never);
+    });
     expect(existsSync(join(dir, 'peak.json'))).toBe(false);
     expect(file.environment.peak).toBeUndefined();
   });

@@ -39,7 +39,7 @@ function scripted(
       const ns = new Float64Array(n);
       const mhz = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        const step = script[Math.min(at++, script.length - 1)];
+        const step = script[Math.min(at++, script.length - 1)]!;
         ns[i] = step.ms * 1e6;
         mhz[i] = step.mhz;
       }

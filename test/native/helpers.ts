@@ -72,10 +72,10 @@ export function compare(
   let finite = true;
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) finite = false;
-    const d = out[i] - ref[i];
+    const d = out[i]! - ref[i]!;
     maxAbs = Math.max(maxAbs, Math.abs(d));
     num += d * d;
-    den += ref[i] * ref[i];
+    den += ref[i]! * ref[i]!;
   }
   return { maxAbs, relL2: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num), finite };
 }

@@ -20,7 +20,7 @@ import { catchAsync, expectCoded } from './helpers.js';
 type Binding = NativeBinding & ModelBinding;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const native = loadBinding() as Binding;
-const tiny = (mc.modelCases() as { config: ModelConfig }[])[0].config;
+const tiny = (mc.modelCases() as { config: ModelConfig }[])[0]!.config;
 const prompt = mc.promptFor(tiny, 9) as Int32Array;
 
 describe('model placement: validation', () => {
@@ -63,8 +63,8 @@ describe('model placement: validation', () => {
       outs.push(await m.forward(prompt, { implementation: 'flash', threads: 1 }));
       m.dispose();
     }
-    expect(Array.from(outs[1])).toEqual(Array.from(outs[0]));
-    expect(Array.from(outs[2])).toEqual(Array.from(outs[0]));
+    expect(Array.from(outs[1]!)).toEqual(Array.from(outs[0]!));
+    expect(Array.from(outs[2]!)).toEqual(Array.from(outs[0]!));
   });
 
   it('device cuda on the loaded addon is ERR_DILBENCH_UNSUPPORTED with the reason', async () => {
@@ -280,7 +280,7 @@ describe('the CUDA model numerics, emulated in float64 on the CPU', () => {
   }
 
   it('the rounding helpers round to nearest even at 11 / 8 significant bits', () => {
-    const { fp16, bf16 } = mc.ROUND as Record<string, (x: number) => number>;
+    const { fp16, bf16 } = mc.ROUND as Record<'fp16' | 'bf16', (x: number) => number>;
     expect(fp16(1 + 2 ** -11)).toBe(1); // tie, to even
     expect(fp16(1 + 3 * 2 ** -11)).toBe(1 + 2 ** -9); // tie, to even (up)
     expect(fp16(65504)).toBe(65504);

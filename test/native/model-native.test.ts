@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 
 import { ErrorCodes, type NativeBinding } from '../../src/native/binding.js';
 import { loadBinding } from '../../src/native/dilbench.js';
-import type { ModelBinding, ModelConfig, ModelWeights } from '../../src/native/model-binding.js';
+import type { ModelBinding, ModelConfig } from '../../src/native/model-binding.js';
 // @ts-expect-error plain ESM module shared with test/gpu/run-model-checks.mjs
 import * as mc from '../gpu/model-checks.mjs';
 import { catchAsync, expectCoded } from './helpers.js';
+import { firstItems } from '../helpers/at.js';
 
 const native = loadBinding() as NativeBinding & ModelBinding;
 const threads = 2;
@@ -59,8 +60,8 @@ function expectClose(got: Float32Array, want: Float64Array, rel = 1e-4): void {
   let scale = 0;
   let err = 0;
   for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    err = Math.max(err, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]!));
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
   }
   expect(err / scale, `max abs error ${err} of max ${scale}`).toBeLessThanOrEqual(rel);
 }
@@ -130,7 +131,7 @@ describe('native transformer models', () => {
       const V = cfg.vocabSize;
       const last = want.subarray((prompt.length - 1) * V);
       let best = 0;
-      for (let v = 1; v < V; v++) if (last[v] > last[best]) best = v;
+      for (let v = 1; v < V; v++) if (last[v]! > last[best]!) best = v;
       expect(cached.tokens[0]).toBe(best);
       model.dispose();
     });
@@ -273,9 +274,10 @@ describe('native transformer models', () => {
     let compared = 0;
     for (let s = 0; s < newTokens; s++) {
       const row = want.subarray((widePrompt.length - 1 + s) * V, (widePrompt.length + s) * V);
-      const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a]);
+      const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!);
       // a near tie between the top two logits may round either way in fp32
-      if (row[order[0]] - row[order[1]] < 1e-4 * Math.abs(row[order[0]])) continue;
+      const [top, next] = firstItems(order, 2, 'logits');
+      if (row[top]! - row[next]! < 1e-4 * Math.abs(row[top]!)) continue;
       expect(cached.tokens[s], `step ${s}`).toBe(order[0]);
       compared++;
     }
@@ -336,7 +338,7 @@ describe('native transformer models', () => {
       const err = await catchAsync(native.createModel(cfg, { seed: 1 }));
       expectCoded(err, ErrorCodes.INVALID_CONFIG, field);
     }
-    const err = await catchAsync(native.createModel(gpt2Tiny, { seed: -1 } as ModelWeights));
+    const err = await catchAsync(native.createModel(gpt2Tiny, { seed: -1 }));
     expectCoded(err, ErrorCodes.INVALID_CONFIG, 'seed');
   });
 

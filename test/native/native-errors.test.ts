@@ -308,7 +308,7 @@ describe('buffers', () => {
 
   it('a foreign cancel argument is a TypeError', async () => {
     const fake = { cancel() {}, cancelled: false };
-    const err = await catchAsync(binding.compute(baseProblem, baseOptions, q, k, v, fake as never));
+    const err = await catchAsync(binding.compute(baseProblem, baseOptions, q, k, v, fake));
     expectCoded(err, INVALID, 'cancel');
     expect(err.name).toBe('TypeError');
   });

@@ -7,7 +7,7 @@ import type { NativeBinding, SimdLevelName } from '../../src/native/binding.js';
 import { loadBinding } from '../../src/native/dilbench.js';
 
 const binding: NativeBinding = loadBinding();
-const detected = binding.info().detectedSimdLevel as SimdLevelName;
+const detected = binding.info().detectedSimdLevel;
 const arm = detected === 'neon';
 const own: SimdLevelName[] = arm
   ? ['generic', 'neon']

@@ -152,7 +152,7 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
       .trim()
       .split('\n');
     // the plugin columns are the last five (earlier ones may hold quoted commas)
-    expect(csv[0].split(',').slice(-5)).toEqual([
+    expect(csv[0]!.split(',').slice(-5)).toEqual([
       'origin',
       'function',
       'exactDense',

@@ -126,8 +126,8 @@ describe.skipIf(!!skip)('Python plugins', () => {
       ['python', 'torch-sdpa'],
       ['python', 'torch-dilated-grouped'],
     ]);
-    expect(recorded[0].sha256).toBe(sha256(path.join(examples, 'sdpa_attention.py')));
-    expect(recorded[0].python?.torch).toMatch(/^\d+\.\d+/);
+    expect(recorded[0]!.sha256).toBe(sha256(path.join(examples, 'sdpa_attention.py')));
+    expect(recorded[0]!.python?.torch).toMatch(/^\d+\.\d+/);
   }, 240_000);
 
   it("the CLI runs SDPA causal and in bf16, validated with the dtype's tolerance; doctor lists it", () => {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_READY, readResults, runCli, smallRun, tempDir } from './helpers.js';
+import { at } from '../helpers/at.js';
 
 const PROCESSES = 4;
 const LENGTHS = ['64', '96', '128'];
@@ -74,7 +75,7 @@ describe.skipIf(!CLI_READY)('files', () => {
     expect(r.stderr).toMatch(/history\.jsonl.*moved it aside/);
     const aside = readdirSync(dir).filter((f) => f.startsWith('history.jsonl.corrupt-'));
     expect(aside).toHaveLength(1);
-    expect(readFileSync(join(dir, aside[0]), 'utf8')).toBe(garbage); // kept byte for byte
+    expect(readFileSync(join(dir, aside[0]!), 'utf8')).toBe(garbage); // kept byte for byte
     const history = readHistoryStrict(dir);
     expect(history).toHaveLength(1);
     expect(readResults(dir)).toHaveLength(1);
@@ -90,8 +91,8 @@ describe.skipIf(!CLI_READY)('files', () => {
     expect(second.code, second.stderr).toBe(0);
     const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
     expect(lines).toHaveLength(3);
-    expect(() => JSON.parse(lines[1])).toThrow(); // the torn one, untouched
-    expect(JSON.parse(lines[2]).row.seqLen).toBe(64);
+    expect(() => JSON.parse(lines[1]!)).toThrow(); // the torn one, untouched
+    expect(JSON.parse(lines[2]!).row.seqLen).toBe(64);
     expect(readdirSync(dir).some((f) => f.includes('.corrupt-'))).toBe(false);
   });
 
@@ -99,7 +100,7 @@ describe.skipIf(!CLI_READY)('files', () => {
     const dir = tempDir('noclobber');
     const r = await runCli(smallRun(dir, '64', 2));
     expect(r.code, r.stderr).toBe(0);
-    const [{ file, json }] = readResults(dir);
+    const { file, json } = at(readResults(dir), 0, 'result file');
     const { writeResultFiles } = await import('../../src/reports/write.js');
     // a corrupt file already holds the name the next write would take
     const corrupt = join(dir, file.replace(/\.json$/, '-2.json'));

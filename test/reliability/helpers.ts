@@ -34,8 +34,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise<Finished>((res) => {
     child.on('close', (code, signal) => res({ code, signal, stdout, stderr, ms: Date.now() - t0 }));
   });

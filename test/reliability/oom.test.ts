@@ -10,6 +10,7 @@ import type {
   NativeSessionOptions,
 } from '../../src/native/binding.js';
 import { CLI_READY, readResults, runCli, smallRun, tempDir } from './helpers.js';
+import { at } from '../helpers/at.js';
 
 let binding: NativeBinding | null = null;
 try {
@@ -42,7 +43,7 @@ describe.skipIf(!CLI_READY)('out of memory through the CLI', () => {
     const dir = tempDir('budget');
     const r = await runCli([...smallRun(dir, '64,2048', 2), '--memory-budget', '256KiB']);
     expect(r.code, r.stderr).toBe(0);
-    const [{ json }] = readResults(dir);
+    const { json } = at(readResults(dir), 0, 'result file');
     const big = json.results.filter((x) => x.seqLen === 2048);
     expect(big.length).toBeGreaterThan(0);
     for (const row of big) {
@@ -57,7 +58,7 @@ describe.skipIf(!CLI_READY)('out of memory through the CLI', () => {
     const r = await runCli(smallRun(dir, '64,96', 2), { DILBENCH_POOL_FAIL_AFTER: '2' });
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect([0, 1]).toContain(r.code);
-    const [{ json }] = readResults(dir);
+    const { json } = at(readResults(dir), 0, 'result file');
     expect(json.results).toHaveLength(2); // every point has its row
     for (const row of json.results) {
       expect(row.status).toBe('failed');

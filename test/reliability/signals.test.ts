@@ -32,7 +32,7 @@ function spawnWithProgress(dir: string): Running {
 /** Points completed so far: the last "done/total |" the progress bar drew, or 0 before it did. */
 function completedPoints(stderr: string): number {
   const drawn = [...stderr.matchAll(/(\d+)\/(\d+) \|/g)];
-  return drawn.length ? Number(drawn[drawn.length - 1][1]) : 0;
+  return drawn.length ? Number(drawn[drawn.length - 1]![1]) : 0;
 }
 
 /**
@@ -75,7 +75,7 @@ describe.skipIf(!CLI_READY)('signals', () => {
       expect(done.stderr).not.toMatch(/\n\s+at /); // no stack trace
       const files = readResults(dir);
       expect(files).toHaveLength(1);
-      const { json } = files[0];
+      const { json } = files[0]!;
       expect(json.interrupted).toBe(true);
       const ok = json.results.filter((r) => r.status === 'ok');
       expect(ok.length, 'completed rows are kept').toBeGreaterThan(0);

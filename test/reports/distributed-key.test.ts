@@ -50,7 +50,7 @@ function file(suite: string, createdAt: string, rows: ResultRow[]): ResultFile {
     environment: env,
     config: {},
     results: rows,
-  } as unknown as ResultFile;
+  };
 }
 
 const dist = (P: number, layout: string, ms: number) =>
@@ -104,7 +104,7 @@ describe('report: distributed ring rows', () => {
     const rows = files.flatMap((f) => f.results);
     const label = seriesLabeller(rows);
     expect(new Set(rows.map(label)).size).toBe(rows.length);
-    expect(label(rows[1])).toBe('ring (P=2, plain, distributed)');
+    expect(label(rows[1]!)).toBe('ring (P=2, plain, distributed)');
   });
 
   const dir = mkdtempSync(join(tmpdir(), 'dilbench-report-dist-'));
@@ -121,7 +121,7 @@ describe('report: distributed ring rows', () => {
     const [head, ...lines] = readFileSync(join(out, 'tables', 'latest.csv'), 'utf8')
       .trim()
       .split('\n');
-    const cols = head.split(',');
+    const cols = head!.split(','); // split always yields at least one part
     const at = (l: string, c: string) => l.split(',')[cols.indexOf(c)];
     expect(lines).toHaveLength(5);
     expect(

@@ -60,10 +60,10 @@ export function decodePng(buf: Buffer): {
     const filter = raw[y * (stride + 1)];
     const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
     for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? out[y * stride + x - channels] : 0;
-      const b = y > 0 ? out[(y - 1) * stride + x] : 0;
-      const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels] : 0;
-      let v = line[x];
+      const a = x >= channels ? out[y * stride + x - channels]! : 0; // indices in range: raw's length is checked above
+      const b = y > 0 ? out[(y - 1) * stride + x]! : 0;
+      const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels]! : 0;
+      let v = line[x]!;
       switch (filter) {
         case 0:
           break;

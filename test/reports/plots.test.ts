@@ -65,7 +65,7 @@ describe('plot specs from fixture results', () => {
     // colours come from the one palette, by implementation
     const color = layer(spec, 'line').encoding.color;
     expect(color.scale.range[color.scale.domain.indexOf('flash')]).toBe(
-      IMPLEMENTATION_STYLES.flash.color,
+      IMPLEMENTATION_STYLES.flash!.color,
     );
   });
 
@@ -75,7 +75,7 @@ describe('plot specs from fixture results', () => {
       .slice(0, 3)
       .map((r) => ({ ...r, memoryPool: true, patternCache: true }));
     const skipped = {
-      ...rows[0],
+      ...rows[0]!,
       implementation: 'ring',
       status: 'skipped' as const,
       stats: null,
@@ -92,7 +92,7 @@ describe('plot specs from fixture results', () => {
   it('latency: one label per length for the points that did not run, never several printed over each other', async () => {
     const at16k = seq.results.filter((r) => r.seqLen === 16384);
     const extra = ['ring', 'kv-cache'].map((impl) => ({
-      ...at16k[0],
+      ...at16k[0]!,
       implementation: impl,
       status: 'skipped' as const,
       stats: null,
@@ -101,7 +101,7 @@ describe('plot specs from fixture results', () => {
       estimatedSeconds: undefined,
     }));
     const svg = await renderSvg(latencySpec({ ...seq, results: [...seq.results, ...extra] })!);
-    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
     expect(texts).toContain('2 skipped, 1 failed');
     expect(texts).toContain('skipped'); // naive at 8K, alone
     expect(texts.filter((t) => /skipped|failed/.test(t))).toHaveLength(2);
@@ -123,7 +123,7 @@ describe('plot specs from fixture results', () => {
       ),
     };
     const values = latencySpec(cut)!.data.values as { status: string }[];
-    expect(values[0].status).toBe('interrupted');
+    expect(values[0]!.status).toBe('interrupted');
   });
 
   it('memory: log-log peak memory in MiB, estimates for skipped rows', () => {
@@ -141,19 +141,19 @@ describe('plot specs from fixture results', () => {
   it('throughput: tokens/s panel and % of measured peak panel', () => {
     const spec = throughputSpec(seq)!;
     expect(spec.hconcat).toHaveLength(2);
-    const [tps, pct] = spec.hconcat as VlSpec[];
+    const [tps, pct] = spec.hconcat as [VlSpec, VlSpec]; // length checked above
     expect(tps.layer[0].encoding.y.field).toBe('tokensPerSecond');
     expect(tps.layer[0].encoding.y.title).toMatch(/tokens\/s/);
     expect(pct.name).toBe('percent-of-peak');
     expect(pct.layer[0].encoding.y.field).toBe('percentOfPeak');
-    const v = (spec.data.values as { percentOfPeak: number; gflops: number }[])[0];
+    const v = (spec.data.values as { percentOfPeak: number; gflops: number }[])[0]!;
     expect(v.percentOfPeak).toBeCloseTo((v.gflops / 450) * 100, 6);
     // without a measured peak the right panel falls back to GFLOP/s
     const noPeak = throughputSpec({
       ...seq,
       environment: { ...seq.environment, peak: undefined },
     })!;
-    expect((noPeak.hconcat as VlSpec[])[1].name).toBe('gflops');
+    expect((noPeak.hconcat as VlSpec[])[1]!.name).toBe('gflops');
   });
 
   it('speedup vs naive: grouped bars on log y with a 1x rule; null without the baseline', () => {
@@ -179,7 +179,7 @@ describe('plot specs from fixture results', () => {
   it('optimization impact: time and memory panels over the four configurations', () => {
     const spec = optimizationImpactSpec(opt)!;
     expect(spec.vconcat).toHaveLength(2);
-    const [time, mem] = spec.vconcat as VlSpec[];
+    const [time, mem] = spec.vconcat as [VlSpec, VlSpec]; // length checked above
     expect(time.encoding.y.field).toBe('medianMs');
     expect(mem.encoding.y.field).toBe('memMiB');
     expect(time.encoding.color.scale.domain).toEqual([
@@ -208,7 +208,7 @@ describe('plot specs from fixture results', () => {
     expect(lines.strokeDash.scale.domain.sort()).toEqual(
       [...new Set(vals.map((v) => v.kind))].sort(),
     );
-    expect(lines.color.scale.range).toEqual([IMPLEMENTATION_STYLES.ring.color]);
+    expect(lines.color.scale.range).toEqual([IMPLEMENTATION_STYLES.ring!.color]);
     expect(layer(spec, 'lines').encoding.y.scale.type).toBe('log');
     expect(layer(spec, 'lines').encoding.strokeDash.field).toBe('kind');
     expect(ringSpec(seq)).toBeNull();
@@ -325,7 +325,7 @@ describe('rendering', () => {
     // not blank: a good share of pixels differ from the white background
     let nonWhite = 0;
     for (let i = 0; i < decoded.pixels.length; i += decoded.channels)
-      if (decoded.pixels[i] < 200) nonWhite++;
+      if (decoded.pixels[i]! < 200) nonWhite++;
     expect(nonWhite / (decoded.width * decoded.height)).toBeGreaterThan(0.005);
   });
 });
@@ -423,7 +423,7 @@ describe('one palette across every plot', () => {
         c.scale.range &&
         (c.field === 'series' || c.field === 'implementation')
       ) {
-        c.scale.domain.forEach((d, i) => out.set(d.replace(/ \(.*$/, ''), c.scale!.range![i]));
+        c.scale.domain.forEach((d, i) => out.set(d.replace(/ \(.*$/, ''), c.scale!.range![i]!));
       }
       for (const x of Object.values(o)) visit(x);
     };
@@ -466,11 +466,11 @@ describe('one palette across every plot', () => {
       'ring-dilated',
       'block-sparse',
     ];
-    expect(new Set(builtIn.map((n) => IMPLEMENTATION_STYLES[n].shape)).size).toBe(builtIn.length);
+    expect(new Set(builtIn.map((n) => IMPLEMENTATION_STYLES[n]!.shape)).size).toBe(builtIn.length);
   });
 
   it('draws ring in its palette colour in the rendered PNG of the latency and the ring plot', async () => {
-    const hex = IMPLEMENTATION_STYLES.ring.color;
+    const hex = IMPLEMENTATION_STYLES.ring!.color;
     const rgb = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
     for (const spec of [latencySpec(ring)!, ringSpec(ring)!]) {
       const { pixels, channels } = decodePng(svgToPng(await renderSvg(spec)).png);

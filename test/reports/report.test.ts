@@ -8,9 +8,9 @@ import { generateReport, loadResultFiles } from '../../src/reports/report/index.
 import type { ResultFile } from '../../src/results/types.js';
 import { FIXTURE_DIR, makeResultsDir, pngSize } from './helpers.js';
 
-function parseCsv(text: string): Record<string, string>[] {
+function parseCsv(text: string): Record<string, string | undefined>[] {
   const [head, ...lines] = text.trim().split('\n');
-  const cols = head.split(',');
+  const cols = head!.split(','); // split always yields at least one part
   // fixture values have no quoted commas except in reason fields; split on commas outside quotes
   return lines.map((line) => {
     const cells: string[] = [];
@@ -81,7 +81,7 @@ describe('dilbench report', () => {
   it('results.csv has one row per implementation, length and run, with the latest marked', () => {
     const rows = parseCsv(readFileSync(join(out, 'tables/results.csv'), 'utf8'));
     expect(rows).toHaveLength(fixtures.reduce((n, f) => n + f.results.length, 0));
-    expect(Object.keys(rows[0]).slice(0, 5)).toEqual([
+    expect(Object.keys(rows[0]!).slice(0, 5)).toEqual([
       'exp_id',
       'suite',
       'createdAt',
@@ -96,14 +96,14 @@ describe('dilbench report', () => {
       'status',
       'percentOfPeak',
     ])
-      expect(Object.keys(rows[0])).toContain(col);
+      expect(Object.keys(rows[0]!)).toContain(col);
     // flash at 2K ran in both sequence-ranges runs (flash at 4K also ran later in the ring run, which is then its latest)
     const flash4k = rows.filter(
       (r) => r.implementation === 'flash' && r.seqLen === '2048' && r.suite === 'sequence-ranges',
     );
     expect(flash4k).toHaveLength(2);
-    const newer = flash4k.find((r) => r.createdAt.startsWith('2026-11-21'))!;
-    const older = flash4k.find((r) => r.createdAt.startsWith('2026-11-20'))!;
+    const newer = flash4k.find((r) => r.createdAt?.startsWith('2026-11-21'))!;
+    const older = flash4k.find((r) => r.createdAt?.startsWith('2026-11-20'))!;
     expect(newer.latest).toBe('true');
     expect(older.latest).toBe('false');
     const flash4kAll = rows.filter((r) => r.implementation === 'flash' && r.seqLen === '4096');
@@ -121,7 +121,7 @@ describe('dilbench report', () => {
 
   it('report.md answers first with the one ranking rule, names runs by suite and time, links figures that exist; report.json parses', () => {
     const md = readFileSync(join(out, 'report.md'), 'utf8');
-    const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
+    const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]!);
     expect(links.length).toBeGreaterThanOrEqual(12);
     for (const l of links) expect(existsSync(resolve(out, l)), l).toBe(true);
     // the answer is the first section, for the newest run that has a ranking (the ring run at 12:00)

@@ -10,7 +10,7 @@ import { loadScalingFiles, runScaling, TABLE_COLUMNS } from '../../src/scaling/r
 import { Dilbench } from '../../src/native/dilbench.js';
 import { run } from '../../src/cli/main.js';
 import { captureOutput } from '../helpers/capture-output.js';
-import { createFakeModelBinding } from '../helpers/fake-model.js';
+import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
 
 const root = resolve(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dilbench-scaling-'));
@@ -98,8 +98,7 @@ describe('scaling configs', () => {
 describe('scaling end to end (fake model binding)', () => {
   it('runs encoder, decoder and encoder-decoder; writes raw JSON, the aggregated CSV and the figure', async () => {
     const out = join(dir, 'out');
-    const calls: { kind: string; promptLength: number; newTokens: number; useCache?: boolean }[] =
-      [];
+    const calls: FakeModelCall[] = [];
     const binding = createFakeModelBinding({ calls });
     const small = (arch: string, model: string, tokens: number): Record<string, unknown> => ({
       name: `tiny_${arch}`,
@@ -230,7 +229,7 @@ describe('scaling end to end (fake model binding)', () => {
 describe('scaling interrupted', () => {
   it('writes the context lengths completed before the signal, marked interrupted', async () => {
     const controller = new AbortController();
-    const calls: { kind: string; promptLength: number; newTokens: number }[] = [];
+    const calls: FakeModelCall[] = [];
     const binding = createFakeModelBinding({
       calls,
       beforeGenerate: () => {

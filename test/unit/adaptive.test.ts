@@ -170,10 +170,10 @@ describe('planner estimate under adaptive sampling', () => {
       maxTime: 1,
     });
     const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e9) });
-    expect(file.results[0].status).toBe('ok');
-    expect(file.results[0].estimatedSeconds).toBeLessThanOrEqual(1 + 0.01);
-    expect(file.results[1].status).toBe('skipped');
-    expect(file.results[1].reason).toMatch(/--max-run-seconds/);
+    expect(file.results[0]!.status).toBe('ok');
+    expect(file.results[0]!.estimatedSeconds).toBeLessThanOrEqual(1 + 0.01);
+    expect(file.results[1]!.status).toBe('skipped');
+    expect(file.results[1]!.reason).toMatch(/--max-run-seconds/);
   });
 });
 
@@ -226,7 +226,7 @@ describe('adaptive suite runs', () => {
     const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e10) });
     expect(file.config).toMatchObject({ sampling: 'fixed', cacheMode: 'cold', runs: 4, warmup: 1 });
     expect(file.results[0]).toMatchObject({ cacheMode: 'cold', stopReason: 'fixed-runs' });
-    expect(file.results[0].samplesMs).toHaveLength(4);
+    expect(file.results[0]!.samplesMs).toHaveLength(4);
   });
 
   it('--interleave samples the implementations of a point in round-robin with their sessions alive together', async () => {
@@ -462,7 +462,7 @@ describe('markdown', () => {
       }),
       { binding, rates: constantRate(1e10) },
     );
-    file.results[0].warnings = ['CV 7.0% exceeds 5%: noisy point'];
+    file.results[0]!.warnings = ['CV 7.0% exceeds 5%: noisy point'];
     const md = toMarkdown(file);
     expect(md).toContain('## Warnings and notes');
     expect(md).toContain('<summary>Warnings and notes (1 point)</summary>');

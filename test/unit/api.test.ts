@@ -71,10 +71,10 @@ describe('public API', () => {
       v,
     );
     let maxErr = 0;
-    for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - ref[i]));
+    for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i]! - ref[i]!));
     expect(maxErr).toBeLessThan(1e-5);
     // causal: the first query row sees only key 0, so its output is v[0]
-    for (let x = 0; x < headDim; x++) expect(out[x]).toBeCloseTo(v[x], 5);
+    for (let x = 0; x < headDim; x++) expect(out[x]).toBeCloseTo(v[x]!, 5);
   });
 
   it('computeAttention names the bad field', async () => {
@@ -82,7 +82,8 @@ describe('public API', () => {
     const base = { implementation: 'naive', batch: 1, heads: 2, seqLen: 4, headDim: 32, binding };
     const ok = new Float32Array(2 * 4 * 32);
     const err = (o: object) =>
-      computeAttention(o as Parameters<typeof computeAttention>[0]).catch(
+      computeAttention(o as Parameters<typeof computeAttention>[0]).then(
+        () => Promise.reject(new Error('expected computeAttention to reject')),
         (e: unknown) => e as ConfigError,
       );
     let e = await err({ ...base, q: ok, k: new Float32Array(3), v: ok });

@@ -24,7 +24,7 @@ import { Dilbench } from '../../src/native/dilbench.js';
 import type { ModelBinding } from '../../src/native/model-binding.js';
 import { runScaling } from '../../src/scaling/run.js';
 import { captureOutput } from '../helpers/capture-output.js';
-import { createFakeModelBinding } from '../helpers/fake-model.js';
+import { createFakeModelBinding, type FakeModelCall } from '../helpers/fake-model.js';
 import {
   createFakeCudaModelBinding,
   FAKE_CUDA_TIME_SCALE,
@@ -387,7 +387,7 @@ describe('inference: one model per side, compared with the first side', () => {
 
   it('without a CUDA model: fp32 records only, the skipped sides in the result and the metrics file', async () => {
     const out = join(dir, 'inf');
-    const calls: { kind: string }[] = [];
+    const calls: FakeModelCall[] = [];
     const r = await runInferenceBenchmark({
       ...SMALL,
       warmup: 0,

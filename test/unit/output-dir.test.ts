@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fallbackResultsDir, runBenchmark, RunCancelledError } from '../../src/api/run.js';
+import type { RunBenchmarkOptions } from '../../src/api/run.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { constantRate } from '../../src/plan/calibrate.js';
 import { assertWritableDirectory, makeDirectory } from '../../src/results/output-dir.js';
@@ -36,7 +37,7 @@ const tiny = {
   rates: constantRate(1e10),
   plots: false,
   history: false,
-} as const;
+} satisfies Partial<RunBenchmarkOptions>;
 
 describe('output directory', () => {
   it('makeDirectory creates nested directories and names a file in the way', () => {

@@ -78,7 +78,7 @@ describe('planner', () => {
     if (p.action !== 'skip') return;
     expect(p.reason).toBe(`needs ${(need / GiB).toFixed(1)} GiB, budget 11.5 GiB`);
     expect(p.reason).toBe('needs 128.5 GiB, budget 11.5 GiB');
-    expect(p.plan.totalBytes).toBe(need);
+    expect(p.plan?.totalBytes).toBe(need);
   });
 
   it('says the reason at batch 1 when the requested batch was larger', () => {

@@ -15,6 +15,10 @@ import {
 import type { ResultRow } from '../../src/results/types.js';
 import { summarize } from '../../src/stats/summary.js';
 import { createRng } from '../../src/stats/random.js';
+import { at } from '../helpers/at.js';
+
+// The ranking of the one sequence length the rows share.
+const rankOneLength = (rows: ResultRow[]) => at(rankLengths(rows), 0, 'ranked length');
 
 /** A row whose samples are `medianMs` times (1 + noise * N(0,1)-ish uniform jitter), with real statistics. */
 function row(
@@ -69,7 +73,7 @@ describe('computesExactDense', () => {
 
 describe('rankLengths', () => {
   it('names a winner when the intervals separate, with its margin over the next', () => {
-    const [r] = rankLengths([
+    const r = rankOneLength([
       row('naive', 1024, 20),
       row('flash', 1024, 10),
       row('block-sparse', 1024, 1),
@@ -92,7 +96,7 @@ describe('rankLengths', () => {
       row('ring', 2048, 10.1, { noise: 0.1, seed: 7 }),
       row('naive', 2048, 30),
     ];
-    const [r] = rankLengths(rows);
+    const r = rankOneLength(rows);
     expect(r.verdict).toBe('tie');
     expect(r.leaders.map((e) => e.label).sort()).toEqual(['flash', 'ring']);
     expect(r.next?.label).toBe('naive');
@@ -100,13 +104,13 @@ describe('rankLengths', () => {
   });
 
   it('does not rank from fewer samples than a 95% interval of the median needs', () => {
-    const [r] = rankLengths([row('flash', 4096, 10, { n: 1 }), row('naive', 4096, 50, { n: 1 })]);
+    const r = rankOneLength([row('flash', 4096, 10, { n: 1 }), row('naive', 4096, 50, { n: 1 })]);
     expect(r.verdict).toBe('not-ranked');
     expect(r.leaders).toEqual([]);
     expect(r.reason).toBe(
       `too few samples (flash 1, naive 1; ${MIN_SAMPLES_TO_RANK} needed for a 95% interval)`,
     );
-    const [ok] = rankLengths([
+    const ok = rankOneLength([
       row('flash', 4096, 10, { n: MIN_SAMPLES_TO_RANK }),
       row('naive', 4096, 50, { n: MIN_SAMPLES_TO_RANK }),
     ]);
@@ -133,7 +137,7 @@ describe('rankLengths', () => {
       [2048, 'incomplete'],
       [4096, 'incomplete'],
     ]);
-    expect(ranks[1].reason).toContain('naive');
+    expect(ranks[1]!.reason).toContain('naive');
     expect(incompleteLengths(ranks)).toEqual([2048, 4096]);
     expect(displayStatus(cancelled)).toBe('interrupted');
   });
@@ -148,9 +152,9 @@ describe('rankLengths', () => {
       row('flash', 1024, 5, { memoryPool: true, patternCache: false }),
       row('naive', 1024, 20),
     ];
-    const [r] = rankLengths(rows);
+    const r = rankOneLength(rows);
     expect(r.verdict).toBe('only');
-    expect(r.leaders[0].label).toBe('naive');
+    expect(r.leaders[0]!.label).toBe('naive');
     // an optimization-impact run: even its 'both' configuration (pool and cache on) is not ranked
     expect(
       rankFile({
@@ -166,12 +170,12 @@ describe('rankLengths', () => {
 
   it('ranks per tokens/s, so a lowered batch is compared fairly', () => {
     // naive ran batch 1 in 6 ms (170K tokens/s), flash batch 4 in 20 ms (204K tokens/s)
-    const [r] = rankLengths([row('naive', 1024, 6), row('flash', 1024, 20, { batch: 4 })]);
-    expect(r.leaders[0].label).toBe('flash');
+    const r = rankOneLength([row('naive', 1024, 6), row('flash', 1024, 20, { batch: 4 })]);
+    expect(r.leaders[0]!.label).toBe('flash');
   });
 
   it('labels ring by P when several ring sizes ran at one length', () => {
-    const [r] = rankLengths([
+    const r = rankOneLength([
       row('ring', 4096, 10, { params: { ringSize: 1 } }),
       row('ring', 4096, 14, { params: { ringSize: 4 } }),
     ]);
@@ -183,9 +187,9 @@ describe('rankLengths', () => {
       ...r,
       stats: { ...r.stats!, medianCi95Ms: undefined },
     });
-    const [r] = rankLengths([old(row('naive', 1024, 20)), old(row('flash', 1024, 10))]);
+    const r = rankOneLength([old(row('naive', 1024, 20)), old(row('flash', 1024, 10))]);
     expect(r.verdict).toBe('winner');
-    expect(r.leaders[0].rateCi95[0]).toBeLessThan(r.leaders[0].rate);
+    expect(r.leaders[0]!.rateCi95[0]).toBeLessThan(r.leaders[0]!.rate);
   });
 
   it('ranks each device and dtype on its own', () => {
@@ -212,10 +216,10 @@ describe('sparseVsDense', () => {
       row('dilated', 8192, 1),
     ]);
     expect(out).toHaveLength(1); // dilated at 8K has no dense row to compare with
-    expect(out[0].dense.implementation).toBe('flash');
-    expect(out[0].speedup).toBeCloseTo(5, 1);
-    expect(out[0].workFraction).toBeCloseTo(0.25, 6);
-    expect(out[0].sparsity).toBe(0.75);
+    expect(out[0]!.dense.implementation).toBe('flash');
+    expect(out[0]!.speedup).toBeCloseTo(5, 1);
+    expect(out[0]!.workFraction).toBeCloseTo(0.25, 6);
+    expect(out[0]!.sparsity).toBe(0.75);
   });
 });
 

@@ -88,10 +88,10 @@ describe('--repetitions', () => {
       outputDir: null,
       runRepetition: inProcess(2),
     });
-    const r = file.results[0];
+    const r = file.results[0]!;
     expect(r.interference?.flagged).toBe(true);
     expect(r.interference?.reason).toMatch(/^in 1 of 3 repetitions: other processes used 40%/);
-    expect(compareResults(file, file).rows[0].repetitions).toEqual({ baseline: 2, current: 2 });
+    expect(compareResults(file, file).rows[0]!.repetitions).toEqual({ baseline: 2, current: 2 });
   });
 
   it('a row that failed in one repetition keeps the others and says so', () => {
@@ -141,9 +141,9 @@ describe('--repetitions', () => {
       ],
     });
     const m = mergeRepetitions([mk(true), mk(false), mk(true)]);
-    expect(m.results[0].status).toBe('ok');
-    expect(m.results[0].repetitions!.map((r) => r.index)).toEqual([1, 3]);
-    expect(m.results[0].warnings?.join(' ')).toMatch(
+    expect(m.results[0]!.status).toBe('ok');
+    expect(m.results[0]!.repetitions!.map((r) => r.index)).toEqual([1, 3]);
+    expect(m.results[0]!.warnings?.join(' ')).toMatch(
       /1 of 3 repetitions did not run: kernel exploded/,
     );
   });
@@ -202,7 +202,7 @@ describe('--repetitions', () => {
     const written = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(written).toHaveLength(1);
     expect(
-      JSON.parse(readFileSync(join(dir, written[0]), 'utf8')).results[0].repetitions,
+      JSON.parse(readFileSync(join(dir, written[0]!), 'utf8')).results[0].repetitions,
     ).toHaveLength(2);
   });
 });

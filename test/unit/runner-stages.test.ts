@@ -263,8 +263,8 @@ describe('plan', () => {
       reason: 'no bf16 naive',
       memoryBytes: null,
     });
-    expect(entries[0].estimatedSeconds).toBeGreaterThan(0);
-    expect(entries[0].memoryBytes).toBeGreaterThan(0);
+    expect(entries[0]!.estimatedSeconds).toBeGreaterThan(0);
+    expect(entries[0]!.memoryBytes).toBeGreaterThan(0);
   });
 });
 
@@ -408,8 +408,8 @@ describe('summarise', () => {
     );
     expect(calls).toEqual([['fp32:ok', 'fp32:skipped'], ['bf16:ok']]);
     expect(rows.map((r) => r.dtype)).toEqual(['fp32', 'fp32', 'bf16']);
-    expect(measuredRows[0].roofline?.pctOfPeakCompute).toBeCloseTo(5, 6);
-    expect(measuredRows[2].roofline).toBeUndefined();
+    expect(measuredRows[0]!.roofline?.pctOfPeakCompute).toBeCloseTo(5, 6);
+    expect(measuredRows[2]!.roofline).toBeUndefined();
   });
 });
 
@@ -445,7 +445,7 @@ describe('compare sides and assemble', () => {
       1,
     );
     expect(c?.precision).toHaveLength(1);
-    expect(c?.precision[0].rows[0].timeRatio).toBeCloseTo(0.5, 2);
+    expect(c?.precision[0]!.rows[0]!.timeRatio).toBeCloseTo(0.5, 2);
   });
 
   it('the config says how the run sampled: fixed runs, or adaptive with its limits, and each side with its budget', () => {

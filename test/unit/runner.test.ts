@@ -9,6 +9,7 @@ import { constantRate } from '../../src/plan/calibrate.js';
 import { runSuite } from '../../src/suite/runner.js';
 import type { ProgressEvent } from '../../src/suite/types.js';
 import { CodedError, createFakeBinding } from '../helpers/fake-binding.js';
+import { firstItems } from '../helpers/at.js';
 
 const GiB = 1024 ** 3;
 const dirs: string[] = [];
@@ -45,12 +46,12 @@ describe('suite runner', () => {
       ['naive', 512, 'ok'],
       ['flash', 512, 'ok'],
     ]);
-    const failed = file.results[3];
+    const failed = file.results[3]!;
     expect(failed.errorCode).toBe('ERR_DILBENCH_INTERNAL');
     expect(failed.reason).toBe('kernel exploded');
     expect(failed.stats).toBeNull();
     expect(failed.samplesMs).toEqual([]);
-    const ok = file.results[0];
+    const ok = file.results[0]!;
     expect(ok.samplesMs).toHaveLength(3);
     expect(ok.stats!.medianMs).toBeGreaterThan(0);
     expect(ok.stats!.p10Ms).toBeLessThanOrEqual(ok.stats!.medianMs);
@@ -94,7 +95,7 @@ describe('suite runner', () => {
       runs: 2,
     });
     const file = await runSuite(sequenceRanges, options, { binding, rates: constantRate(1e15) });
-    const [small, big] = file.results;
+    const [small, big] = firstItems(file.results, 2, 'results');
     expect(small).toMatchObject({ status: 'ok', batch: 4 });
     expect(small.requestedBatch).toBeUndefined();
     // naive at 16K needs ~8 GiB of scores per batch element: batch 1 fits in 10 GiB
@@ -115,7 +116,7 @@ describe('suite runner', () => {
       stats: null,
       peakMemoryBytes: null,
     });
-    expect(tight.results[1].estimatedMemoryBytes).toBeGreaterThan(8 * GiB);
+    expect(tight.results[1]!.estimatedMemoryBytes).toBeGreaterThan(8 * GiB);
   });
 
   it('stops on abort, keeps what ran, and marks the file interrupted', async () => {
@@ -142,7 +143,7 @@ describe('suite runner', () => {
       [128, 'ok'],
       [256, 'failed'],
     ]);
-    expect(file.results[1].errorCode).toBe('ERR_DILBENCH_CANCELLED');
+    expect(file.results[1]!.errorCode).toBe('ERR_DILBENCH_CANCELLED');
   });
 
   it('rejects unknown implementations and native-invalid configs as ConfigError', async () => {
@@ -252,8 +253,8 @@ describe('suite runner', () => {
       runs: 1,
     });
     const file = await runSuite(sequenceRanges, options, { binding });
-    expect(file.results[0].status).toBe('skipped');
-    expect(file.results[0].reason).toMatch(
+    expect(file.results[0]!.status).toBe('skipped');
+    expect(file.results[0]!.reason).toMatch(
       /^estimated \d+(\.\d)? s, limit 5\.0 s \(--max-run-seconds\)$/,
     );
     expect(binding.sessions[0]).toMatchObject({ implementation: 'flash', seqLen: 1024, batch: 1 });
@@ -308,7 +309,7 @@ describe('runBenchmark', () => {
       runBenchmark({ suite: 'sequence-ranges', heads: -1, binding: createFakeBinding() }),
     ).rejects.toMatchObject({ field: 'heads' });
     await expect(
-      runBenchmark({ suite: 'nope' as 'sequence-ranges', binding: createFakeBinding() }),
+      runBenchmark({ suite: 'nope', binding: createFakeBinding() }),
     ).rejects.toMatchObject({ field: 'suite' });
     await expect(
       runBenchmark({
@@ -349,7 +350,7 @@ describe('roofline', () => {
       threads: 2,
       simdLevel: 'avx2',
     });
-    const r = file.results[0];
+    const r = file.results[0]!;
     expect(r.roofline?.pctOfPeakCompute).toBeCloseTo(r.gflops!, 6); // 100 GFLOP/s peak: % equals GFLOP/s
     expect(r.roofline?.bound).toBe(
       r.flopsPerIteration / r.bytesPerIteration >= 10 ? 'compute' : 'memory',
@@ -363,6 +364,6 @@ describe('roofline', () => {
       loadPeak: async () => ({ ...stored, threads: 16 }),
     });
     expect(other.environment.peak).toBeUndefined();
-    expect(other.results[0].roofline).toBeUndefined();
+    expect(other.results[0]!.roofline).toBeUndefined();
   });
 });

@@ -167,14 +167,14 @@ describe('result store', () => {
     expect(csv[0]).toEqual([...CSV_COLUMNS]);
     expect(csv.length).toBe(1 + file.results.length);
     const col = (name: string) => CSV_COLUMNS.indexOf(name as (typeof CSV_COLUMNS)[number]);
-    expect(csv[1][col('implementation')]).toBe('flash');
-    expect(Number(csv[1][col('medianMs')])).toBe(2);
-    expect(Number(csv[1][col('p90Ms')])).toBe(2.08);
-    expect(csv[1][col('samplesMs')]).toBe('1.9 2 2.1');
-    expect(csv[4][col('status')]).toBe('failed');
-    expect(csv[4][col('reason')]).toBe('out of memory, "pool" exhausted, retry, later');
-    expect(csv[4][col('medianMs')]).toBe('');
-    expect(csv[5][col('reason')]).toBe('needs 72.0 GiB, budget 2.0 GiB');
+    expect(csv[1]![col('implementation')]).toBe('flash');
+    expect(Number(csv[1]![col('medianMs')])).toBe(2);
+    expect(Number(csv[1]![col('p90Ms')])).toBe(2.08);
+    expect(csv[1]![col('samplesMs')]).toBe('1.9 2 2.1');
+    expect(csv[4]![col('status')]).toBe('failed');
+    expect(csv[4]![col('reason')]).toBe('out of memory, "pool" exhausted, retry, later');
+    expect(csv[4]![col('medianMs')]).toBe('');
+    expect(csv[5]![col('reason')]).toBe('needs 72.0 GiB, budget 2.0 GiB');
 
     const md = readFileSync(out.markdown, 'utf8');
     expect(md).toBe(toMarkdown(file));
@@ -211,8 +211,8 @@ describe('result store', () => {
 
   it('csv escapes pipes, quotes and newlines in reasons', () => {
     const f = sampleFile();
-    f.results[0].reason = 'a "b"\nc';
+    f.results[0]!.reason = 'a "b"\nc';
     const csv = parseCsv(toCsv(f));
-    expect(csv[1][CSV_COLUMNS.indexOf('reason')]).toBe('a "b"\nc');
+    expect(csv[1]![CSV_COLUMNS.indexOf('reason')]).toBe('a "b"\nc');
   });
 });

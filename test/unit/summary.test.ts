@@ -108,8 +108,8 @@ describe('summary and best-per-length', () => {
     ];
     const best = rankLengths(rows);
     expect(best).toHaveLength(1);
-    expect(best[0].leaders.map((e) => e.label)).toEqual(['flash']);
-    expect(best[0].next?.label).toBe('naive');
+    expect(best[0]!.leaders.map((e) => e.label)).toEqual(['flash']);
+    expect(best[0]!.next?.label).toBe('naive');
     const md = toMarkdown(file(rows));
     expect(md).toMatch(
       /\| 4K \| flash \| [\d.]+ \[[\d.]+, [\d.]+\] \| 1\.0 \| - \| 1\.50x \[1\.\d\d, 1\.\d\d\] faster than naive \|/,
@@ -121,13 +121,13 @@ describe('summary and best-per-length', () => {
 
   it('ranks kv-cache only when causal (non-causal kv-cache is prefix-LM attention)', () => {
     expect(
-      rankLengths([row('kv-cache', 1024, 1e6), row('flash', 1024, 1e3)])[0].leaders[0].label,
+      rankLengths([row('kv-cache', 1024, 1e6), row('flash', 1024, 1e3)])[0]!.leaders[0]!.label,
     ).toBe('flash');
     expect(
       rankLengths([
         row('kv-cache', 1024, 1e6, { causal: true }),
         row('flash', 1024, 1e3, { causal: true }),
-      ])[0].leaders[0].label,
+      ])[0]!.leaders[0]!.label,
     ).toBe('kv-cache');
   });
 
