@@ -66,7 +66,15 @@ export function toMarkdown(file: ResultFile): string {
     (a, b) => a.seqLen - b.seqLen || a.implementation.localeCompare(b.implementation),
   );
   // several devices or dtypes in one file (--compare-dtypes / --compare-devices): labels say which
-  const label = sideLabeller(rows);
+  const sideLabel = sideLabeller(rows);
+  // whole-model commands (inference, scaling): a point is a request in a mode on a prompt
+  const label = (r: ResultRow): string => {
+    const what = [r.model?.mode, r.model?.prompt].filter(Boolean).join(', ');
+    return what ? `${sideLabel(r)} [${what}]` : sideLabel(r);
+  };
+  const timed = file.command
+    ? 'one request (the prompt forward and every generated token)'
+    : 'one forward pass';
   const out: string[] = [];
   const counts: Record<string, number> = { ok: 0, skipped: 0, failed: 0, interrupted: 0 };
   for (const r of rows) counts[displayStatus(r)] = (counts[displayStatus(r)] ?? 0) + 1;
@@ -107,7 +115,7 @@ export function toMarkdown(file: ResultFile): string {
     out.push('## Median ms by implementation and length');
     out.push('');
     out.push(
-      'Median time of one forward pass (10th-90th percentile); the batch of a point is in the table below.',
+      `Median time of ${timed} (10th-90th percentile); the batch of a point is in the table below.`,
     );
     out.push('');
     out.push(
@@ -130,7 +138,7 @@ export function toMarkdown(file: ResultFile): string {
   out.push('## Results');
   out.push('');
   out.push(
-    'Median time of one forward pass with its bootstrap 95% confidence interval in brackets (the 10th-90th percentile range where there is none); ' +
+    `Median time of ${timed} with its bootstrap 95% confidence interval in brackets (the 10th-90th percentile range where there is none); ` +
       'samples kept and why sampling stopped; memory is the peak measured by the memory pool (estimate from the planner for points that did not run). ' +
       'Notes are under "Warnings and notes" below.',
   );

@@ -75,6 +75,11 @@ describe('the result file of the whole-model commands', () => {
     expect(stored.comparisons).toEqual(view.comparisons);
     expect(stored.side_comparisons).toEqual(view.sideComparisons);
     expect(stored.invocations).toEqual([view.invocation]);
+    // the Markdown view tells the modes apart and says what a sample timed
+    const md = readFileSync(join(out, name.replace('json', 'md')), 'utf8');
+    expect(md).toContain('Median time of one request');
+    for (const mode of ['recompute', 'kv-cache'])
+      expect(md).toMatch(new RegExp(`\\| flash \\(cpu, fp32\\) \\[${mode}, [^\\]]+\\] \\|`));
   });
 
   it('scaling: one row per side and context length; inference_scaling_<time>.json is its view', async () => {
