@@ -55,12 +55,19 @@ for (const p of a) if (!b.has(p)) differ(p, beforePath);
 for (const p of b) if (!a.has(p)) differ(p, afterPath);
 for (const n of notes) console.log(`note (timing-dependent, not a difference): ${n}`);
 
+// config entries that are readings, not settings: the memory budget when none was given (a share
+// of the memory free at the start) and the frameworks command's measured comparisons
+const READINGS_IN_CONFIG = ['memoryBudgetBytes', 'frameworks'];
+const settings = (config) =>
+  config &&
+  Object.fromEntries(Object.entries(config).filter(([k]) => !READINGS_IN_CONFIG.includes(k)));
+
 // values that a fixed seed and --runs make the same on every run
 const fixed = (f) => ({
   schemaVersion: f.schemaVersion,
   suite: f.suite,
   interrupted: f.interrupted ?? false,
-  config: f.config,
+  config: settings(f.config),
   rows: (f.results ?? []).map((r) => ({
     implementation: r.implementation,
     device: r.device,
