@@ -71,6 +71,16 @@ const cases: Case[] = [
     segmentLengths: [64, 200, 1000],
     dilationRates: [1, 3, 5],
   },
+  // headDim not a multiple of 8 (the AVX2 Q packing's 8 x 8 blocks leave a column remainder)
+  {
+    seqLen: 150,
+    headDim: 20,
+    heads: 3,
+    kvHeads: 3,
+    batch: 1,
+    segmentLengths: [75, 150],
+    dilationRates: [1, 2],
+  },
   // one segment per head: the tasks are query-tile ranges of it
   {
     seqLen: 700,
