@@ -60,7 +60,8 @@ void packQTAvx2(const float* q, int64_t ldq, int64_t qRows, int64_t D, float mul
       }
       // column c of the 8 x 8 block: low halves from rows 0-3 (u[c & 3]), high from rows 4-7
       for (int c = 0; c < 4; ++c) {
-        _mm256_storeu_ps(qt + (d + c) * qPad + i, _mm256_mul_ps(_mm256_permute2f128_ps(u[c], u[c + 4], 0x20), m));
+        _mm256_storeu_ps(qt + (d + c) * qPad + i,
+                         _mm256_mul_ps(_mm256_permute2f128_ps(u[c], u[c + 4], 0x20), m));
         _mm256_storeu_ps(qt + (d + c + 4) * qPad + i,
                          _mm256_mul_ps(_mm256_permute2f128_ps(u[c], u[c + 4], 0x31), m));
       }
