@@ -183,9 +183,10 @@ double dilatedHeadFlops(const std::vector<DilatedPart>& parts, int64_t seqLen, i
 // Whole dilated-family run: o fully written. Part i of every head (partsOf(head)[i]) runs in
 // phase i; a phase's tasks are (batch, head, segment, query-tile range), which write disjoint
 // rows of o and of a run-wide lse [batch*heads, seqLen], so no task waits on another; selected
-// K/V rows are gathered per task, Q tiles packed straight from the tensor (rows r apart), and the
-// tiles go through the flash kernel's BlockOps. Workspace: per worker one segment's K and V plus
-// the tile scratch, and the lse.
+// K/V rows are gathered per task (read in place when r == 1), Q tiles packed straight from the
+// tensor (rows r apart), and the tiles go through the flash kernel's BlockOps. With one part per
+// head nothing merges: rows are stored once, no lse, and only unselected rows are zeroed.
+// Workspace: per worker one segment's K and V plus the tile scratch, and the lse.
 uint64_t dilatedWorkspaceBytes(const AttentionProblem& p, int threads, const std::vector<DilatedPair>& pairs);
 void runDilated(const AttentionProblem& p, const Tensors& t, ExecContext& ctx,
                 const std::vector<DilatedPair>& pairs,

@@ -71,6 +71,16 @@ const cases: Case[] = [
     segmentLengths: [64, 200, 1000],
     dilationRates: [1, 3, 5],
   },
+  // headDim not a multiple of 8 (the AVX2 Q packing's 8 x 8 blocks leave a column remainder)
+  {
+    seqLen: 150,
+    headDim: 20,
+    heads: 3,
+    kvHeads: 3,
+    batch: 1,
+    segmentLengths: [75, 150],
+    dilationRates: [1, 2],
+  },
   // one segment per head: the tasks are query-tile ranges of it
   {
     seqLen: 700,
@@ -148,4 +158,62 @@ describe('dilated / dilated-grouped vs the float64 reference', () => {
       );
     }
   }
+});
+
+// With one part per head (dilated-grouped; dilated with one pair) the kernel writes each selected
+// row once and zeroes only the rows no part selects, straight into the caller's buffer: an `out`
+// full of NaN must come back as the reference. Includes a last segment (1 row) that offset 2 of
+// (1024, 4) leaves unselected, and a group of heads whose rows are all selected (r = 1).
+const onePartCases: (Case & { implementation: string })[] = [
+  {
+    implementation: 'dilated-grouped',
+    seqLen: 1025,
+    headDim: 64,
+    heads: 5,
+    kvHeads: 5,
+    batch: 2,
+    segmentLengths: [256, 512, 1024],
+    dilationRates: [1, 2, 4],
+  },
+  {
+    implementation: 'dilated',
+    seqLen: 301,
+    headDim: 32,
+    heads: 3,
+    kvHeads: 1,
+    batch: 1,
+    segmentLengths: [100],
+    dilationRates: [3],
+  },
+];
+
+describe('one part per head: every row of a NaN-filled out is written', () => {
+  it.each(onePartCases)(
+    '$implementation: seqLen $seqLen heads $heads/$kvHeads pairs $segmentLengths/$dilationRates',
+    async ({ implementation, ...c }) => {
+      const p = problemOf(c, implementation, false);
+      const seeded = await binding.createSession(p, baseOptions);
+      try {
+        const [q, k, v] = [seeded.input('q'), seeded.input('k'), seeded.input('v')];
+        const ref = await binding.reference(p, q, k, v);
+        for (const level of levels) {
+          binding.setSimdLevel(level as never);
+          for (const threads of [1, 2]) {
+            const out = new Float32Array(q.length).fill(Number.NaN);
+            const r = compare(
+              await binding.compute(p, { ...baseOptions, threads }, q, k, v, undefined, out),
+              ref,
+            );
+            const at = `${level}, ${threads} threads`;
+            expect(r.finite, `NaN/Inf (${at})`).toBe(true);
+            expect(r.maxAbs, `max abs (${at})`).toBeLessThanOrEqual(MAX_ABS);
+            expect(r.relL2, `rel L2 (${at})`).toBeLessThanOrEqual(REL_L2);
+          }
+        }
+      } finally {
+        binding.setSimdLevel(startLevel);
+        seeded.dispose();
+      }
+    },
+  );
 });
