@@ -10,8 +10,9 @@
 // kv-cache: the prompt's k, v are copied once into a pool-allocated cache [batch, kvHeads,
 // seqLen, headDim]; each step appends one k, v row and attends one query per head over the cache.
 // Decode is memory-bound, so a step streams the cache exactly once: the query rows of every head
-// sharing a kv head are attended together (ldq jumps between heads), and long caches are split
-// across threads (split-K) with an lse merge of the partial results.
+// sharing a kv head are attended together (ldq jumps between heads), and caches are split across
+// threads (split-K: long ones, and short ones when too few kv heads feed the threads; splitsOf)
+// with an lse merge of the partial results.
 // kv-cache-recompute: the non-optimized path; each step recomputes causal attention over the whole
 // prefix (every row 0..promptLen+t) and keeps the last row. Both produce the same rows.
 //
