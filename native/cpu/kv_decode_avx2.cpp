@@ -151,17 +151,23 @@ inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T
 constexpr int64_t kKeyPrefetchRows = 32;  // 16 KiB ahead at headDim 128 fp32, 8 KiB half
 
 // s[g * n + j] for all G query rows: K streams once, 8 rows at a time in order (2-4 KiB, which
-// the query-row blocks then take from L1); query rows in blocks of 8, 4, 2, 1.
+// the query-row blocks then take from L1); query rows in blocks of 8, 4, 2, 1. The prefetch runs
+// kKeyPrefetchRows rows ahead through K and then on into V's first rows (P.V reads them next).
 template <class L>
-void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D,
-               float scale, float* s) {
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
+               int64_t n, int64_t D, float scale, float* s) {
+  const int64_t rowBytes = D * int64_t(sizeof(typename L::T));
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
     const typename L::T* kr = k + j * D;
     if (j + kKeyPrefetchRows + 8 <= n) {  // every line of the 8 rows kKeyPrefetchRows ahead
       const char* pf = reinterpret_cast<const char*>(kr + kKeyPrefetchRows * D);
-      const int64_t bytes = 8 * D * int64_t(sizeof(typename L::T));
-      for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+      for (int64_t o = 0; o < 8 * rowBytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+    } else {
+      for (int64_t r = j + kKeyPrefetchRows; r < j + kKeyPrefetchRows + 8 && r < 2 * n; ++r) {
+        const char* pf = reinterpret_cast<const char*>(r < n ? k + r * D : v + (r - n) * D);
+        for (int64_t o = 0; o < rowBytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+      }
     }
     int64_t g0 = 0;
     for (; g0 + 8 <= G; g0 += 8)
@@ -289,7 +295,7 @@ template <class L>
 void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
   // Pass 1: every score; K streamed once.
-  scoresAll<L>(q, ldq, G, k, n, D, scale, s);
+  scoresAll<L>(q, ldq, G, k, v, n, D, scale, s);
   // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
   float maxv[64], inv[64];
   for (int64_t g0 = 0; g0 < G; g0 += 64) {
