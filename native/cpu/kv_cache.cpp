@@ -10,8 +10,9 @@
 // kv-cache: the prompt's k, v are copied once into a pool-allocated cache [batch, kvHeads,
 // seqLen, headDim]; each step appends one k, v row and attends one query per head over the cache.
 // Decode is memory-bound, so a step streams the cache exactly once: the query rows of every head
-// sharing a kv head are attended together (ldq jumps between heads), and long caches are split
-// across threads (split-K) with an lse merge of the partial results.
+// sharing a kv head are attended together (ldq jumps between heads), and caches are split across
+// threads (split-K: long ones, and short ones when too few kv heads feed the threads; splitsOf)
+// with an lse merge of the partial results.
 // kv-cache-recompute: the non-optimized path; each step recomputes causal attention over the whole
 // prefix (every row 0..promptLen+t) and keeps the last row. Both produce the same rows.
 //
@@ -222,8 +223,19 @@ void decodeAttend(const float* q, int64_t ldq, int64_t G, const void* k, const v
   }
 }
 
-constexpr int64_t kSplitRows = 1024;  // cache rows per decode task (at most)
-int64_t maxSplits(int64_t seqLen) { return (seqLen + kSplitRows - 1) / kSplitRows; }
+constexpr int64_t kSplitRows = 1024;    // cache rows per decode task (at most)
+constexpr int64_t kMinSplitRows = 128;  // ... and at least, when a cache is split only to feed threads
+constexpr int64_t kTasksPerWorker = 4;  // decode tasks per worker wanted (dynamic balance)
+// Splits of one kv head's n cached rows in a decode step (split-K, merged by lse): kSplitRows rows
+// at most, and, when the units (batch x kv heads) alone give the workers fewer than
+// kTasksPerWorker tasks each (MQA / few kv heads, short caches), more splits of >= kMinSplitRows
+// rows, so no thread idles. Non-decreasing in n, so splitsOf(seqLen) bounds every step.
+int64_t splitsOf(int64_t n, int64_t units, int workers) {
+  const int64_t byLength = (n + kSplitRows - 1) / kSplitRows;
+  const int64_t wanted = (int64_t(workers) * kTasksPerWorker + units - 1) / units;
+  const int64_t byThreads = std::min(wanted, (n + kMinSplitRows - 1) / kMinSplitRows);
+  return std::max<int64_t>(1, std::max(byLength, byThreads));
+}
 constexpr int64_t kPrefillRowsPerTask = 256;
 
 // Per-worker scratch floats: the tile engine's, then the half-storage conversions.
@@ -307,15 +319,16 @@ class KvCacheBase : public Kernel, public TelemetrySource {
   void validate(const AttentionProblem& p) const override { resolveKvCache(p); }
   // Exact: the pool requests run() makes, all live at once, each rounded to its size class.
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
-    const uint64_t workers = uint64_t(std::max(1, threads));
+    const int workerCount = std::max(1, threads);
+    const uint64_t workers = uint64_t(workerCount);
     auto sc = [](uint64_t bytes) { return uint64_t(MemoryPool::sizeClass(size_t(bytes))); };
     uint64_t b = sc(uint64_t(p.seqLen) * sizeof(int64_t)) +  // positions
                  sc(workers * uint64_t(workerScratchFloats(p)) * sizeof(float));
     if (!recompute_) {
       b += 2 * sc(uint64_t(p.kvElements()) * dtypeBytes(p.dtype));  // the K and V caches
-      b += sc(uint64_t(p.batch * p.heads * maxSplits(p.seqLen) * (p.headDim + 1)) *
-              sizeof(float));                                                   // partials
-      b += sc(workers * uint64_t(p.groupSize() * kSplitRows) * sizeof(float));  // decode scores
+      const int64_t maxSplits = splitsOf(p.seqLen, p.batch * p.kvHeads, workerCount);
+      b += sc(uint64_t(p.batch * p.heads * maxSplits * (p.headDim + 1)) * sizeof(float));  // partials
+      b += sc(workers * uint64_t(p.groupSize() * kSplitRows) * sizeof(float));             // decode scores
     }
     return b;
   }
@@ -357,7 +370,7 @@ class KvCacheBase : public Kernel, public TelemetrySource {
     if (!recompute_) {
       kc = PoolBuffer<unsigned char>(*ctx.pool, size_t(p.kvElements()) * eb);
       vc = PoolBuffer<unsigned char>(*ctx.pool, size_t(p.kvElements()) * eb);
-      partial = PoolBuffer<float>(*ctx.pool, size_t(B * H * maxSplits(L) * (D + 1)));
+      partial = PoolBuffer<float>(*ctx.pool, size_t(B * H * splitsOf(L, B * KH, workers) * (D + 1)));
       scores = PoolBuffer<float>(*ctx.pool, size_t(workers) * size_t(G * kSplitRows));
     }
     KernelTelemetry tel;
@@ -431,8 +444,9 @@ class KvCacheBase : public Kernel, public TelemetrySource {
         std::memcpy(kc.data() + size_t(row) * eb, cpu::elementAt(t.k, row, dt), eb * size_t(D));
         std::memcpy(vc.data() + size_t(row) * eb, cpu::elementAt(t.v, row, dt), eb * size_t(D));
       }
-      const int64_t splits = (n + kSplitRows - 1) / kSplitRows;
-      const int64_t rowsPerSplit = (n + splits - 1) / splits;
+      const int64_t wantSplits = splitsOf(n, B * KH, workers);
+      const int64_t rowsPerSplit = (n + wantSplits - 1) / wantSplits;
+      const int64_t splits = (n + rowsPerSplit - 1) / rowsPerSplit;  // none of them empty
       family::parallelFor(ctx, B * KH * splits, [&](int64_t task, int worker) {
         const int64_t bk = task / splits, sIdx = task % splits;
         const int64_t b = bk / KH, kh = bk % KH;

@@ -142,16 +142,33 @@ inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T
   for (int g = 0; g < gb; ++g) s[g * n + j] = r[g];
 }
 
+// Software prefetch of every line of the cache rows ahead: K kKeyPrefetchRows rows ahead, V one
+// kPvRows block ahead. The hardware prefetchers alone left the loads poorly overlapped with the
+// arithmetic (the first version prefetched one line per K row and no V): per row, 1 thread, GQA 4
+// query rows, headDim 128, cache from L3 (8.5 MiB) fp16 39.6 -> 35.7 ns, bf16 39.4 -> 37.7, fp32
+// unchanged (58.8 / 59.5: its 1 KiB rows are bandwidth-bound); from DRAM (68 MiB) fp16 86 -> 44,
+// bf16 89 -> 53, fp32 166 -> 136 (NOTES.md, "AVX2 decode").
+constexpr int64_t kKeyPrefetchRows = 32;  // 16 KiB ahead at headDim 128 fp32, 8 KiB half
+
 // s[g * n + j] for all G query rows: K streams once, 8 rows at a time in order (2-4 KiB, which
-// the query-row blocks then take from L1); query rows in blocks of 8, 4, 2, 1.
+// the query-row blocks then take from L1); query rows in blocks of 8, 4, 2, 1. The prefetch runs
+// kKeyPrefetchRows rows ahead through K and then on into V's first rows (P.V reads them next).
 template <class L>
-void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D,
-               float scale, float* s) {
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
+               int64_t n, int64_t D, float scale, float* s) {
+  const int64_t rowBytes = D * int64_t(sizeof(typename L::T));
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
     const typename L::T* kr = k + j * D;
-    // the start of each row of the next block (as the AVX-512 kernel does, one per row)
-    for (int b = 0; b < 8; ++b) _mm_prefetch(reinterpret_cast<const char*>(kr + (8 + b) * D), _MM_HINT_T0);
+    if (j + kKeyPrefetchRows + 8 <= n) {  // every line of the 8 rows kKeyPrefetchRows ahead
+      const char* pf = reinterpret_cast<const char*>(kr + kKeyPrefetchRows * D);
+      for (int64_t o = 0; o < 8 * rowBytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+    } else {
+      for (int64_t r = j + kKeyPrefetchRows; r < j + kKeyPrefetchRows + 8 && r < 2 * n; ++r) {
+        const char* pf = reinterpret_cast<const char*>(r < n ? k + r * D : v + (r - n) * D);
+        for (int64_t o = 0; o < rowBytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+      }
+    }
     int64_t g0 = 0;
     for (; g0 + 8 <= G; g0 += 8)
       for (int b = 0; b < 8; ++b)
@@ -176,12 +193,20 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, i
   }
 }
 
+constexpr int64_t kPvRows = 64;  // V rows per P.V block (see pvRows)
+template <class L>
+constexpr int kLineVectors = int(64 / (8 * sizeof(typename L::T)));  // 8-element vectors per line
+
 // P.V over cache rows [j0, j1) for GB query rows and CB vectors of the row (from v, out):
 // acc = (first ? 0 : out) + sum_j p[g][j] v_j, stored as acc, or inv[g] * acc when last. p rows
 // have stride n, out rows stride D. A running sum per element in j order, as a plain loop would.
+// For the first pfRows rows j it also prefetches row j + kPvRows's lines that start at vectors
+// pfFrom, pfFrom + kLineVectors, ... of the tile. Always inlined: out of line, GCC kept half the
+// accumulators on the stack.
 template <class L, int GB, int CB>
-inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1,
-                   float* out, bool first, const float* inv) {
+__attribute__((always_inline)) inline void pvTile(const float* p, int64_t n, const typename L::T* v,
+                                                  int64_t D, int64_t j0, int64_t j1, float* out, bool first,
+                                                  const float* inv, int64_t pfRows, int pfFrom) {
   __m256 acc[GB][CB];
   for (int g = 0; g < GB; ++g)
     for (int c = 0; c < CB; ++c)
@@ -189,6 +214,9 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
 #pragma GCC unroll 2
   for (int64_t j = j0; j < j1; ++j) {
     const typename L::T* vr = v + j * D;
+    if (j - j0 < pfRows)
+      for (int c = pfFrom; c < CB; c += kLineVectors<L>)
+        _mm_prefetch(reinterpret_cast<const char*>(vr + kPvRows * D + 8 * c), _MM_HINT_T0);
     if (GB == 1) {
       const __m256 pg = _mm256_broadcast_ss(p + j);
       for (int c = 0; c < CB; ++c) acc[0][c] = _mm256_fmadd_ps(pg, L::load(vr + 8 * c), acc[0][c]);
@@ -207,27 +235,32 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
                        inv ? _mm256_mul_ps(_mm256_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
 }
 
-// V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
-// query rows go four at a time with 2 vectors of the row, two with 4 or one with 8 (8
-// accumulators each way), so only the first tile reads the block from memory, the others find
-// it in L1/L2.
-constexpr int64_t kPvRows = 64;
+// V streams from memory once, whole rows in order: rows in blocks of kPvRows (declared above
+// pvTile); within a block query rows go four at a time with 2 vectors of the row, two with 4 or
+// one with 8 (8 accumulators each way), so only the first tile reads the block from memory, the
+// others find it in L1/L2.
 
+// pfRows: rows of the next block whose lines the tiles prefetch (0: none); each 64-byte line of a
+// row (rows start on a line when D * sizeof(T) is a multiple of 64) is prefetched by the tile
+// whose columns hold its start.
 template <class L, int GB, int CB>
 void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1, float* out,
-            bool first, const float* inv) {
+            bool first, const float* inv, int64_t pfRows) {
   const int64_t nv = D / 8;
+  constexpr int lv = kLineVectors<L>;
+  auto pf = [](int64_t c0) { return int((lv - c0 % lv) % lv); };  // first line start in the tile
   int64_t c0 = 0;
-  for (; c0 + CB <= nv; c0 += CB) pvTile<L, GB, CB>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv);
+  for (; c0 + CB <= nv; c0 += CB)
+    pvTile<L, GB, CB>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0));
   switch (nv - c0) {
     case 0: break;
-    case 1: pvTile<L, GB, 1>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
-    case 2: pvTile<L, GB, 2>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
-    case 3: pvTile<L, GB, 3>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
-    case 4: pvTile<L, GB, 4>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
-    case 5: pvTile<L, GB, 5>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
-    case 6: pvTile<L, GB, 6>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
-    default: pvTile<L, GB, 7>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv); break;
+    case 1: pvTile<L, GB, 1>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
+    case 2: pvTile<L, GB, 2>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
+    case 3: pvTile<L, GB, 3>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
+    case 4: pvTile<L, GB, 4>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
+    case 5: pvTile<L, GB, 5>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
+    case 6: pvTile<L, GB, 6>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
+    default: pvTile<L, GB, 7>(p, n, v + 8 * c0, D, j0, j1, out + 8 * c0, first, inv, pfRows, pf(c0)); break;
   }
 }
 
@@ -238,18 +271,20 @@ void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb
   for (int64_t j0 = 0; j0 < n; j0 += kPvRows) {
     const int64_t j1 = j0 + kPvRows < n ? j0 + kPvRows : n;
     const bool first = j0 == 0, last = j1 == n;
+    // the next block's rows (those that exist), prefetched by the first query-row group's tiles
+    const int64_t nextRows = n - j1 < kPvRows ? n - j1 : kPvRows;
     for (int g = 0; g < gb;) {
       const float* pg = p + g * n;
       float* og = out + g * D;
       const float* ig = last ? inv + g : nullptr;
       if (gb - g >= 4) {
-        pvCols<L, 4, 2>(pg, n, v, D, j0, j1, og, first, ig);
+        pvCols<L, 4, 2>(pg, n, v, D, j0, j1, og, first, ig, g == 0 ? nextRows : 0);
         g += 4;
       } else if (gb - g >= 2) {
-        pvCols<L, 2, 4>(pg, n, v, D, j0, j1, og, first, ig);
+        pvCols<L, 2, 4>(pg, n, v, D, j0, j1, og, first, ig, g == 0 ? nextRows : 0);
         g += 2;
       } else {
-        pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig);
+        pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig, g == 0 ? nextRows : 0);
         g += 1;
       }
     }
@@ -260,7 +295,7 @@ template <class L>
 void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
   // Pass 1: every score; K streamed once.
-  scoresAll<L>(q, ldq, G, k, n, D, scale, s);
+  scoresAll<L>(q, ldq, G, k, v, n, D, scale, s);
   // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
   float maxv[64], inv[64];
   for (int64_t g0 = 0; g0 < G; g0 += 64) {

@@ -536,6 +536,9 @@ describe('flash, naive, kv-cache on fp16 / bf16 storage vs the float64 reference
   // too: each query-row blocking (GQA ratios 1, 2, 4, 8 and the odd 5 and 12, which mix blocks),
   // head dims on and off each level's grid, and caches that grow through lengths that are no
   // multiple of any key block (8), P.V block (64) or split (1024; the first shape crosses it).
+  // The last four split caches only to feed the threads (splitsOf in kv_cache.cpp: 4 tasks per
+  // worker, >= 128 rows each when batch x kv heads is too few): MQA on 1 and 2 threads (4 / 6-8
+  // splits whose lengths the cache does not divide), 6 units over 2 threads, and MQA past 1024.
   const decodeShapes: Shape[] = [
     {
       seqLen: 1032,
@@ -624,6 +627,50 @@ describe('flash, naive, kv-cache on fp16 / bf16 storage vs the float64 reference
       threads: 1,
       promptLen: 40,
       newTokens: 30,
+    },
+    {
+      seqLen: 737,
+      headDim: 64,
+      causal: true,
+      heads: 4,
+      kvHeads: 1,
+      batch: 1,
+      threads: 2,
+      promptLen: 700,
+      newTokens: 37,
+    },
+    {
+      seqLen: 737,
+      headDim: 64,
+      causal: true,
+      heads: 4,
+      kvHeads: 1,
+      batch: 1,
+      threads: 1,
+      promptLen: 700,
+      newTokens: 37,
+    },
+    {
+      seqLen: 321,
+      headDim: 32,
+      causal: true,
+      heads: 6,
+      kvHeads: 3,
+      batch: 2,
+      threads: 2,
+      promptLen: 299,
+      newTokens: 22,
+    },
+    {
+      seqLen: 1041,
+      headDim: 40,
+      causal: true,
+      heads: 2,
+      kvHeads: 1,
+      batch: 1,
+      threads: 2,
+      promptLen: 1020,
+      newTokens: 21,
     },
   ];
   for (const level of LEVELS) {
