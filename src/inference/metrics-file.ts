@@ -265,6 +265,7 @@ const promptOf = (r: ResultRow): string => r.model!.prompt!;
 
 /** inference_metrics.json's records, mode comparisons, side comparisons and invocation of one result file. */
 export function inferenceMetricsOf(file: ResultFile): InferenceMetrics {
+  // written by runInferenceBenchmark as an InferenceRunConfig (`satisfies` there); the schema keeps configs untyped
   const cfg = file.config as unknown as InferenceRunConfig;
   const model = file.model!;
   const at = { run_id: file.runId, timestamp: file.createdAt, model: model.config.name };
@@ -356,6 +357,7 @@ export function inferenceMetricsOf(file: ResultFile): InferenceMetrics {
     sideComparisons: sideComparisonsView(file, rows, records),
     invocation: {
       ...at,
+      // the ModelConfig the run was built from, stored as the schema's open record
       config: model.config as unknown as ModelConfig,
       environment: file.environment,
       dilbench_version: file.environment.dilbenchVersion,

@@ -138,6 +138,7 @@ function pointOf(r: ResultRow): ScalingPoint {
 
 /** results/inference_scaling_<time>.json: the view of a scaling run's result file. */
 export function scalingFileOf(file: ResultFile): ScalingResultFile {
+  // written by runScaling from the validated ScalingConfig; the schema keeps configs untyped
   const cfg = file.config as unknown as ScalingConfig;
   const model = file.model!;
   const rows = file.results.filter((r) => r.status === 'ok' && r.model);
@@ -172,6 +173,7 @@ export function scalingFileOf(file: ResultFile): ScalingResultFile {
     runId: file.runId,
     createdAt: file.createdAt,
     config: cfg,
+    // the ModelConfig the run was built from, stored as the schema's open record
     model: model.config as unknown as ModelConfig,
     parameterCount: model.parameterCount,
     threads: model.threads,
