@@ -135,7 +135,7 @@ class ComputeWorker final : public PromiseWorker {
       qp_ = stage(q, qs_, qn_);
       kp_ = stage(k, ks_, kn_);
       vp_ = stage(v, vs_, vn_);
-      inputsReady_ = false;  // copyInputs() fills them once the work is queued
+      inputsReady_ = false;  // copyPendingInputs() fills them once the work is queued
     } else {
       qv_ = copyVector(q);
       kv_ = copyVector(k);
@@ -157,7 +157,7 @@ class ComputeWorker final : public PromiseWorker {
   // On the main thread, right after Queue() and before the call returns to JS: copies the caller's
   // q, k, v into the staging buffers while the worker thread wakes up and maps the new output's
   // pages, then lets it start the kernel.
-  void copyInputs() {
+  void copyPendingInputs() {
     if (inputsReady_.load(std::memory_order_relaxed)) return;
     for (const PendingCopy& c : pending_) {
       if (c.n) std::memcpy(c.dst, c.src, c.n * sizeof(float));
@@ -185,14 +185,15 @@ class ComputeWorker final : public PromiseWorker {
   Napi::Value Result(Napi::Env) override { return out_.Value(); }
 
  private:
-  // A staging buffer for `a` from the pool; its copy waits in pending_ for copyInputs().
+  // A staging buffer for `a` from the pool; its copy waits in pending_ for copyPendingInputs().
   const float* stage(const Napi::Float32Array& a, PoolBuffer<float>& buf, size_t& n) {
     n = a.ElementLength();
     buf = PoolBuffer<float>(resources_->pool(), n);
     pending_.push_back(PendingCopy{buf.data(), a.Data(), n});
     return buf.data();
   }
-  // The copy takes a fraction of a millisecond per few MB: spin that long, then sleep.
+  // A small problem's copy is done in microseconds: spin that long, then sleep (a copy of a few MB
+  // takes 0.1-0.2 ms per MB; spinning through it would only burn a core).
   void waitForInputs() {
     for (int i = 0; i < kReadySpins && !inputsReady_.load(std::memory_order_acquire); ++i) pause();
     if (inputsReady_.load(std::memory_order_acquire)) return;
@@ -235,7 +236,7 @@ class ComputeWorker final : public PromiseWorker {
     size_t n;
   };
   std::vector<PendingCopy> pending_;
-  static constexpr int kReadySpins = 50000;  // about 0.5 ms of pause
+  static constexpr int kReadySpins = 2000;  // about 20 us of pause
   std::atomic<bool> inputsReady_{true};
   std::mutex readyMutex_;
   std::condition_variable readyCv_;
@@ -388,7 +389,7 @@ Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const Session
   Napi::Value promise = queue(w);
   // The worker cannot settle (nor be deleted) before this: it waits for the copies, and its
   // completion runs on this thread.
-  w->copyInputs();
+  w->copyPendingInputs();
   return promise;
 }
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q,
