@@ -124,7 +124,10 @@ describe('public API', () => {
       v: vView,
       out: pack.subarray(0, n), // its last element is v's first
       copyInputs: false,
-    }).catch((x: unknown) => x as ConfigError);
+    }).then(
+      () => Promise.reject(new Error('expected computeAttention to reject')),
+      (x: unknown) => x as ConfigError,
+    );
     expect(e).toBeInstanceOf(ConfigError);
     expect(e.field).toBe('out');
     expect(e.message).toContain('copyInputs');
