@@ -253,7 +253,19 @@ Napi::Value Compute(const Napi::CallbackInfo& info) {
       out = checkedFloat32(info[6], "out");
       checkLength(out->ElementLength(), p.qElements(), "out", "batch*heads*seqLen*headDim");
     }
-    return queueCompute(env, p, o, q, k, v, std::move(cancel), out);
+    const bool copyInputs = info[7].IsUndefined() || toBool(info[7], "copyInputs");
+    if (out && !copyInputs) {
+      // the kernel would read an input while it writes over it
+      const auto overlaps = [&](const Napi::Float32Array& a) {
+        return a.Data() < out->Data() + out->ElementLength() && out->Data() < a.Data() + a.ElementLength();
+      };
+      if (overlaps(q) || overlaps(k) || overlaps(v)) {
+        throw ArgError(JsKind::RangeError, "out",
+                       "Invalid out: shares memory with q, k or v; with copyInputs false it must be a "
+                       "separate array");
+      }
+    }
+    return queueCompute(env, p, o, q, k, v, std::move(cancel), out, copyInputs);
   } catch (...) {
     return rejectedWithCurrent(env);
   }

@@ -1,7 +1,17 @@
 #include "workers.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL
+#endif
+#endif
 
 #include "common.h"
 #include "core/backend.h"
@@ -25,6 +35,22 @@ Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double>& v) {
 }
 
 namespace {
+
+// Maps the pages of [data, data + bytes) writable in one call where the OS can (Linux 5.14+), so
+// the kernel does not stop at each page of a new output array on its first write (a fault per
+// 4 KiB page, each a trap into the host under a VM). Contents are unchanged; a failure is
+// harmless (the writes fault the pages in as before).
+void prefaultForWriting(void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(page - 1);
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
 
 class CreateSessionWorker final : public PromiseWorker {
  public:
@@ -80,26 +106,43 @@ class ComputeWorker final : public PromiseWorker {
  public:
   ComputeWorker(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
                 const Napi::Float32Array& q, const Napi::Float32Array& k, const Napi::Float32Array& v,
-                std::shared_ptr<CancelToken> cancel, const std::optional<Napi::Float32Array>& into)
+                std::shared_ptr<CancelToken> cancel, const std::optional<Napi::Float32Array>& into,
+                bool copyInputs)
       : PromiseWorker(env, "dilbench:compute"),
         problem_(p),
         options_(o),
         resources_(ComputeResourceCache::instance().take(p.device)),
         cancel_(std::move(cancel)) {
-    // The copies the kernel reads: CPU ones come from the resources' pool (warm pages after the
-    // first call); other devices upload from plain host vectors, as does useMemoryPool off.
-    if (p.device == Device::CPU && o.useMemoryPool) {
+    if (!copyInputs) {
+      // The caller has promised not to write q, k, v until the promise settles: the kernel reads
+      // them in place; the references keep the arrays alive until then.
+      inputRefs_[0] = Napi::Persistent(q);
+      inputRefs_[1] = Napi::Persistent(k);
+      inputRefs_[2] = Napi::Persistent(v);
+      qp_ = q.Data();
+      kp_ = k.Data();
+      vp_ = v.Data();
+      qn_ = q.ElementLength();
+      kn_ = k.ElementLength();
+      vn_ = v.ElementLength();
+    } else if (p.device == Device::CPU && o.useMemoryPool) {
+      // The copies the kernel reads: CPU ones come from the resources' pool (warm pages after the
+      // first call); other devices upload from plain host vectors, as does useMemoryPool off.
       if (!resources_) resources_ = std::make_unique<ComputeResources>(Device::CPU);
       // The copies count in the plan that computeAttentionInto checks against memoryLimitBytes
       // (its error names the field); no earlier call's limit applies to them here.
       resources_->pool().setLimit(0);
-      stage(q, qs_, qn_);
-      stage(k, ks_, kn_);
-      stage(v, vs_, vn_);
+      qp_ = stage(q, qs_, qn_);
+      kp_ = stage(k, ks_, kn_);
+      vp_ = stage(v, vs_, vn_);
+      inputsReady_ = false;  // copyPendingInputs() fills them once the work is queued
     } else {
       qv_ = copyVector(q);
       kv_ = copyVector(k);
       vv_ = copyVector(v);
+      qp_ = qv_.data();
+      kp_ = kv_.data();
+      vp_ = vv_.data();
       qn_ = qv_.size();
       kn_ = kv_.size();
       vn_ = vv_.size();
@@ -108,14 +151,31 @@ class ComputeWorker final : public PromiseWorker {
     out_ = Napi::Persistent(out);
     outData_ = out.Data();
     outLen_ = out.ElementLength();
+    prefaultOut_ = !into && p.device == Device::CPU;
+  }
+
+  // On the main thread, right after Queue() and before the call returns to JS: copies the caller's
+  // q, k, v into the staging buffers while the worker thread wakes up and maps the new output's
+  // pages, then lets it start the kernel.
+  void copyPendingInputs() {
+    if (inputsReady_.load(std::memory_order_relaxed)) return;
+    for (const PendingCopy& c : pending_) {
+      if (c.n) std::memcpy(c.dst, c.src, c.n * sizeof(float));
+    }
+    {
+      std::lock_guard<std::mutex> lock(readyMutex_);
+      inputsReady_.store(true, std::memory_order_release);
+    }
+    readyCv_.notify_one();
   }
 
  protected:
   void Work() override {
     try {
-      computeAttentionInto(problem_, options_, qs_.data() ? qs_.data() : qv_.data(), qn_,
-                           ks_.data() ? ks_.data() : kv_.data(), kn_, vs_.data() ? vs_.data() : vv_.data(),
-                           vn_, outData_, outLen_, cancel_.get(), resources_);
+      if (prefaultOut_) prefaultForWriting(outData_, outLen_ * sizeof(float));
+      waitForInputs();
+      computeAttentionInto(problem_, options_, qp_, qn_, kp_, kn_, vp_, vn_, outData_, outLen_, cancel_.get(),
+                           resources_);
     } catch (...) {
       release();
       throw;
@@ -125,10 +185,25 @@ class ComputeWorker final : public PromiseWorker {
   Napi::Value Result(Napi::Env) override { return out_.Value(); }
 
  private:
-  void stage(const Napi::Float32Array& a, PoolBuffer<float>& buf, size_t& n) {
+  // A staging buffer for `a` from the pool; its copy waits in pending_ for copyPendingInputs().
+  const float* stage(const Napi::Float32Array& a, PoolBuffer<float>& buf, size_t& n) {
     n = a.ElementLength();
     buf = PoolBuffer<float>(resources_->pool(), n);
-    if (n) std::memcpy(buf.data(), a.Data(), n * sizeof(float));
+    pending_.push_back(PendingCopy{buf.data(), a.Data(), n});
+    return buf.data();
+  }
+  // A small problem's copy is done in microseconds: spin that long, then sleep (a copy of a few MB
+  // takes 0.1-0.2 ms per MB; spinning through it would only burn a core).
+  void waitForInputs() {
+    for (int i = 0; i < kReadySpins && !inputsReady_.load(std::memory_order_acquire); ++i) pause();
+    if (inputsReady_.load(std::memory_order_acquire)) return;
+    std::unique_lock<std::mutex> lock(readyMutex_);
+    readyCv_.wait(lock, [&] { return inputsReady_.load(std::memory_order_acquire); });
+  }
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
   }
   static std::vector<float> copyVector(const Napi::Float32Array& a) {
     return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
@@ -146,10 +221,25 @@ class ComputeWorker final : public PromiseWorker {
   std::unique_ptr<ComputeResources> resources_;
   PoolBuffer<float> qs_, ks_, vs_;
   std::vector<float> qv_, kv_, vv_;
+  Napi::Reference<Napi::Float32Array> inputRefs_[3];  // copyInputs off: the caller's q, k, v
+  const float* qp_ = nullptr;  // what the kernel reads: the copies, or the caller's arrays
+  const float* kp_ = nullptr;
+  const float* vp_ = nullptr;
   size_t qn_ = 0, kn_ = 0, vn_ = 0;
   Napi::Reference<Napi::Float32Array> out_;
   float* outData_ = nullptr;
   size_t outLen_ = 0;
+  bool prefaultOut_ = false;  // a new array: its pages are not mapped yet
+  struct PendingCopy {
+    float* dst;
+    const float* src;
+    size_t n;
+  };
+  std::vector<PendingCopy> pending_;
+  static constexpr int kReadySpins = 2000;  // about 20 us of pause
+  std::atomic<bool> inputsReady_{true};
+  std::mutex readyMutex_;
+  std::condition_variable readyCv_;
   std::shared_ptr<CancelToken> cancel_;
 };
 
@@ -294,8 +384,13 @@ Napi::Value queueCreateSession(Napi::Env env, const AttentionProblem& p, const S
 Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
                          const Napi::Float32Array& q, const Napi::Float32Array& k,
                          const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
-                         const std::optional<Napi::Float32Array>& out) {
-  return queue(new ComputeWorker(env, p, o, q, k, v, std::move(cancel), out));
+                         const std::optional<Napi::Float32Array>& out, bool copyInputs) {
+  auto* w = new ComputeWorker(env, p, o, q, k, v, std::move(cancel), out, copyInputs);
+  Napi::Value promise = queue(w);
+  // The worker cannot settle (nor be deleted) before this: it waits for the copies, and its
+  // completion runs on this thread.
+  w->copyPendingInputs();
+  return promise;
 }
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q,
                            std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel) {

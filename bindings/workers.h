@@ -18,12 +18,13 @@ class SessionWrap;
 Napi::Value queueCreateSession(Napi::Env env, const AttentionProblem& p, const SessionOptions& o);
 // computeAttention: copies q, k, v now (the caller may reuse its buffers at once) into buffers
 // of an idle ComputeResources kept from an earlier call (CPU), so a repeated call faults in no
-// new memory; the kernel writes the returned Float32Array in place: `out` when given (checked
-// by the caller), else a new one.
+// new memory; copyInputs false: the kernel reads the caller's arrays in place instead (the
+// caller does not write them until the promise settles). The kernel writes the returned
+// Float32Array in place: `out` when given (checked by the caller), else a new one.
 Napi::Value queueCompute(Napi::Env env, const AttentionProblem& p, const SessionOptions& o,
                          const Napi::Float32Array& q, const Napi::Float32Array& k,
                          const Napi::Float32Array& v, std::shared_ptr<CancelToken> cancel,
-                         const std::optional<Napi::Float32Array>& out);
+                         const std::optional<Napi::Float32Array>& out, bool copyInputs);
 Napi::Value queueReference(Napi::Env env, const AttentionProblem& p, std::vector<float> q,
                            std::vector<float> k, std::vector<float> v, std::shared_ptr<CancelToken> cancel);
 Napi::Value queueMeasurePeak(Napi::Env env, int threads, double durationSeconds);

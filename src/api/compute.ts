@@ -38,9 +38,15 @@ export interface ComputeAttentionOptions extends ImplementationParams {
   /**
    * Optional [batch, heads, seqLen, headDim] array to write the output into (and resolve to), so
    * repeated calls allocate nothing new. Left undefined until the promise settles; may be one of
-   * q, k, v (those are copied when the call is made).
+   * q, k, v (those are copied when the call is made) unless copyInputs is false.
    */
   out?: Float32Array;
+  /**
+   * true (default): q, k, v are copied when the call is made, so the caller may change them at
+   * once. false: the kernel reads them in place, saving the copy; the caller must then neither
+   * write nor transfer them until the promise settles, and `out` must not overlap them.
+   */
+  copyInputs?: boolean;
   batch: number;
   heads: number;
   /** default: heads */
@@ -74,6 +80,7 @@ const SPEC: Record<string, [z.ZodType, string]> = {
     z.instanceof(Float32Array).optional(),
     'omitted or a Float32Array of batch*heads*seqLen*headDim',
   ],
+  copyInputs: [z.boolean().optional(), 'true or false'],
   batch: [posInt, 'an integer >= 1'],
   heads: [posInt, 'an integer >= 1'],
   kvHeads: [optPosInt, 'an integer >= 1 that divides heads'],
@@ -157,6 +164,24 @@ function validate(o: ComputeAttentionOptions, binding: NativeBinding): void {
       `Float32Array(${qLen}) = batch*heads*seqLen*headDim`,
       'length mismatch',
     );
+  if (o.out && o.copyInputs === false) {
+    const name = (['q', 'k', 'v'] as const).find((x) => overlaps(o.out!, o[x]));
+    if (name)
+      throw new ConfigError(
+        'out',
+        `an array sharing memory with ${name}`,
+        'an array apart from q, k and v when copyInputs is false',
+        'the kernel reads the inputs in place while it writes the output',
+      );
+  }
+}
+
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.byteOffset < b.byteOffset + b.byteLength &&
+    b.byteOffset < a.byteOffset + a.byteLength
+  );
 }
 
 function copyParam<K extends keyof ImplementationParams>(
@@ -210,6 +235,7 @@ export async function computeAttention(options: ComputeAttentionOptions): Promis
       options.v,
       token,
       options.out,
+      options.copyInputs,
     );
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -1,8 +1,11 @@
 // The `compute-api` section of `dilbench bench`: what the one-call API costs over the kernel.
-// computeAttention() (the caller's Float32Arrays in, a new one out, every call) against a session's
-// own timed iterations of the same flash problem, interleaved in one process by the measurement
-// engine; the ratio of the medians is the API's overhead (1.00 = none), min/max its spread. A
-// third sampler passes `out` (one array for every call): no new output array to fault in.
+// computeAttention() (the caller's Float32Arrays in, a new one out, every call) against a session
+// running the same flash problem, interleaved in one process by the measurement engine. Both are
+// timed alike, by the engine's clock around one awaited call from JS (the session: sample(1),
+// whose round trip through the addon's worker thread computeAttention pays too), so the ratio of
+// the medians is the API's own cost (1.00 = none), min/max its spread; the session's kernel time
+// (its own timer, the kernel alone) is shown beside it. Two more samplers pass `out` (one array
+// for every call: no new output array to fault in), the second also copyInputs false (no copy).
 import { computeAttention } from '../api/compute.js';
 import type { NativeBinding, NativeProblem } from '../native/binding.js';
 import type { Sampler } from '../measure/types.js';
@@ -14,6 +17,8 @@ import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
 export type { ComputeApiRow };
 
 export const COMPUTE_API_LENGTHS = [1024, 4096];
+
+const IN_PLACE = 'computeAttention(out, copyInputs false)';
 
 export async function runComputeApiSection(
   binding: NativeBinding,
@@ -39,8 +44,9 @@ export async function runComputeApiSection(
     try {
       const [q, k, v] = [session.input('q'), session.input('k'), session.input('v')];
       const out = new Float32Array(q.length);
+      const outInPlace = new Float32Array(q.length);
       // timed by the engine's clock around each whole call (callSampler without durationNs)
-      const api = (into?: Float32Array): Sampler =>
+      const api = (into?: Float32Array, copyInputs?: boolean): Sampler =>
         callSampler(
           () =>
             computeAttention({
@@ -52,6 +58,7 @@ export async function runComputeApiSection(
               threads: opts.threads,
               binding,
               out: into,
+              copyInputs,
             }),
           {
             keepResults: false,
@@ -62,28 +69,46 @@ export async function runComputeApiSection(
         seqLen,
         sides: [
           nativeSide('session', problem, session, simdLevel),
+          nativeSide(
+            'session call',
+            problem,
+            session,
+            simdLevel,
+            callSampler(() => session.sample(1, false), { keepResults: false }),
+          ),
           nativeSide('computeAttention', problem, session, simdLevel, api()),
           nativeSide('computeAttention(out)', problem, session, simdLevel, api(out)),
+          nativeSide(IN_PLACE, problem, session, simdLevel, api(outInPlace, false)),
         ],
         sampling: { warmup: opts.warmup ?? 2, runs: opts.runs ?? 10 },
       });
       const s = ms.get('session')!;
+      const sc = ms.get('session call')!;
       const c = ms.get('computeAttention')!;
       const co = ms.get('computeAttention(out)')!;
-      const sessionSide = { name: 'session', m: s };
+      const cp = ms.get(IN_PLACE)!;
+      const call = { name: 'session call', m: sc };
       rows.push({
         seqLen,
         sessionMedianMs: s.stats.medianMs,
+        sessionCallMedianMs: sc.stats.medianMs,
         computeMedianMs: c.stats.medianMs,
         computeMinMs: Math.min(...c.samplesMs),
         computeMaxMs: Math.max(...c.samplesMs),
-        ratio: record.ratio('compute-api', seqLen, sessionSide, { name: 'computeAttention', m: c })
-          .ratio,
+        ratio: record.ratio('compute-api', seqLen, call, { name: 'computeAttention', m: c }).ratio,
+        ratioToKernel: record.ratio(
+          'compute-api',
+          seqLen,
+          { name: 'session', m: s },
+          { name: 'computeAttention', m: c },
+        ).ratio,
         computeOutMedianMs: co.stats.medianMs,
-        ratioOut: record.ratio('compute-api', seqLen, sessionSide, {
+        ratioOut: record.ratio('compute-api', seqLen, call, {
           name: 'computeAttention(out)',
           m: co,
         }).ratio,
+        computeInPlaceMedianMs: cp.stats.medianMs,
+        ratioInPlace: record.ratio('compute-api', seqLen, call, { name: IN_PLACE, m: cp }).ratio,
         samples: c.samplesMs.length,
       });
     } finally {

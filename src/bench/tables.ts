@@ -121,29 +121,37 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps
 
 export function computeApiTable(rows: ComputeApiRow[], threads: number): string {
   return [
-    `computeAttention vs session (flash, batch 1, 8 heads, headDim 64, fp32, ${threads} threads, interleaved)`,
+    `computeAttention vs session (flash, batch 1, 8 heads, headDim 64, fp32, ${threads} threads, interleaved; ratios to the session call, both wall time of one awaited call)`,
     textTable(
       [
         'length',
-        'session ms',
+        'kernel ms',
+        'session call ms',
         'computeAttention ms',
         'min ms',
         'max ms',
         'ratio',
+        'vs kernel',
         'with out ms',
+        'ratio',
+        'out, no copy ms',
         'ratio',
       ],
       rows.map((x) => [
         String(x.seqLen),
         x.sessionMedianMs.toFixed(2),
+        x.sessionCallMedianMs.toFixed(2),
         x.computeMedianMs.toFixed(2),
         x.computeMinMs.toFixed(2),
         x.computeMaxMs.toFixed(2),
         `${x.ratio.toFixed(3)}x`,
+        `${x.ratioToKernel.toFixed(3)}x`,
         x.computeOutMedianMs.toFixed(2),
         `${x.ratioOut.toFixed(3)}x`,
+        x.computeInPlaceMedianMs.toFixed(2),
+        `${x.ratioInPlace.toFixed(3)}x`,
       ]),
-      [true, true, true, true, true, true, true, true],
+      Array<boolean>(12).fill(true),
     ),
   ].join('\n');
 }

@@ -230,7 +230,10 @@ export interface NativeBinding {
   plan(problem: NativeProblem, options: NativeSessionOptions): NativePlan;
   /** Allocates and fills seeded inputs off the event loop. */
   createSession(problem: NativeProblem, options: NativeSessionOptions): Promise<NativeSession>;
-  /** q, k, v are copied at the call; the output goes to `out` when given (resolving to it), else to a new array. */
+  /**
+   * q, k, v are copied at the call (copyInputs false: read in place until the promise settles);
+   * the output goes to `out` when given (resolving to it), else to a new array.
+   */
   compute(
     problem: NativeProblem,
     options: NativeSessionOptions,
@@ -239,6 +242,7 @@ export interface NativeBinding {
     v: Float32Array,
     cancel?: NativeCancelToken,
     out?: Float32Array,
+    copyInputs?: boolean,
   ): Promise<Float32Array>;
   /** Float64 reference of the same definition. */
   reference(

@@ -249,7 +249,7 @@ export function isolatePlugins(
       );
       return new RemoteSession(worker, r.id, r.plan, validation, p.implementation);
     },
-    async compute(p, o, q, k, v, cancel, out) {
+    async compute(p, o, q, k, v, cancel, out, copyInputs) {
       if (names.has(p.implementation)) {
         throw Object.assign(
           new Error(
@@ -260,7 +260,7 @@ export function isolatePlugins(
           },
         );
       }
-      return binding.compute(p, o, q, k, v, cancel, out);
+      return binding.compute(p, o, q, k, v, cancel, out, copyInputs);
     },
     reference: (p, q, k, v, cancel) => binding.reference(p, q, k, v, cancel),
     measurePeak: (t, d) => binding.measurePeak(t, d),

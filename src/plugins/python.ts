@@ -490,7 +490,7 @@ export async function loadPythonPlugins(
           });
         return new PythonSession(worker, sid, planOf(p, o), validation, name, scratch);
       },
-      compute: (p, o, q, k, v, c) => binding.compute(p, o, q, k, v, c),
+      compute: (...args) => binding.compute(...args),
       reference: (p, q, k, v, c) =>
         binding.reference(byName.has(p.implementation) ? definingProblem(p) : p, q, k, v, c),
       measurePeak: (t, d) => binding.measurePeak(t, d),

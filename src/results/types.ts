@@ -765,17 +765,24 @@ export interface DtypeBenchResult {
 
 export interface ComputeApiRow {
   seqLen: number;
-  /** the session's kernel time (its own timer), median ms */
+  /** the session's kernel time (its own timer around the kernel alone), median ms */
   sessionMedianMs: number;
+  /** wall time of one awaited session.sample(1) call, median ms */
+  sessionCallMedianMs: number;
   /** wall time of one awaited computeAttention() call, median ms */
   computeMedianMs: number;
   computeMinMs: number;
   computeMaxMs: number;
-  /** computeMedianMs / sessionMedianMs */
+  /** computeMedianMs / sessionCallMedianMs: the API's own cost */
   ratio: number;
-  /** the same calls writing into one caller-provided `out`, median ms, and its ratio to the session */
+  /** computeMedianMs / sessionMedianMs: over the kernel alone (the call's round trip included) */
+  ratioToKernel: number;
+  /** the same calls writing into one caller-provided `out`, median ms, and its ratio to the session call */
   computeOutMedianMs: number;
   ratioOut: number;
+  /** with `out` and copyInputs false (inputs read in place), median ms, and its ratio to the session call */
+  computeInPlaceMedianMs: number;
+  ratioInPlace: number;
   samples: number;
 }
 

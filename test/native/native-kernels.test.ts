@@ -160,11 +160,15 @@ describe('compute() on user buffers', () => {
       binding.compute(problemOf(b, 'naive'), baseOptions, qb, kb, vb),
       binding.compute(problemOf(a, 'flash'), baseOptions, qa, ka, va),
       binding.compute(problemOf(a, 'flash'), { ...baseOptions, useMemoryPool: false }, qa, ka, va),
+      binding.compute(problemOf(b, 'naive'), baseOptions, qb, kb, vb, undefined, undefined, false),
+      binding.compute(problemOf(a, 'flash'), baseOptions, qa, ka, va, undefined, undefined, false),
     ]);
     expect(again[0]).toEqual(firstA);
     expect(again[1]).toEqual(firstB);
     expect(again[2]).toEqual(firstA);
     expect(again[3]).toEqual(firstA);
+    expect(again[4]).toEqual(firstB);
+    expect(again[5]).toEqual(firstA);
     expect(again[0].buffer).not.toBe(again[2].buffer);
     again[0].fill(0);
     expect(again[2]).toEqual(firstA);
@@ -198,6 +202,84 @@ describe('compute() on user buffers', () => {
         new Float32Array(5),
       ),
     ).rejects.toMatchObject({ field: 'out' });
+  });
+});
+
+describe('compute() with copyInputs false (inputs read in place)', () => {
+  const c = { seqLen: 130, headDim: 64, causal: false, heads: 4, kvHeads: 2, batch: 1 };
+  const qn = c.batch * c.heads * c.seqLen * c.headDim;
+  const kvn = c.batch * c.kvHeads * c.seqLen * c.headDim;
+
+  it("gives the copied call's output bit for bit, within the reference tolerance, from subarrays at any offset", async () => {
+    const q = randomNormal(qn, 50);
+    const k = randomNormal(kvn, 51);
+    const v = randomNormal(kvn, 52);
+    const ref = await binding.reference(problemOf(c, 'naive'), q, k, v);
+    const copied = await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v);
+    const inPlace = await binding.compute(
+      problemOf(c, 'flash'),
+      baseOptions,
+      q,
+      k,
+      v,
+      undefined,
+      undefined,
+      false,
+    );
+    expect(inPlace).toEqual(copied);
+    const r = compare(inPlace, ref);
+    expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
+    expect(r.relL2).toBeLessThanOrEqual(REL_L2);
+    // views at every 4-byte offset modulo 64 into one buffer (the SIMD loads meet every
+    // alignment), output into a separate array
+    const out = new Float32Array(qn);
+    for (let shift = 0; shift < 16; shift++) {
+      const pack = new Float32Array(shift + qn + 2 * kvn);
+      const [qs, ks, vs] = [
+        pack.subarray(shift, shift + qn),
+        pack.subarray(shift + qn, shift + qn + kvn),
+        pack.subarray(shift + qn + kvn),
+      ];
+      qs.set(q);
+      ks.set(k);
+      vs.set(v);
+      for (const useMemoryPool of [true, false]) {
+        out.fill(Number.NaN);
+        const got = await binding.compute(
+          problemOf(c, 'flash'),
+          { ...baseOptions, useMemoryPool },
+          qs,
+          ks,
+          vs,
+          undefined,
+          out,
+          false,
+        );
+        expect(got).toBe(out);
+        expect(out, `shift ${shift}, useMemoryPool ${useMemoryPool}`).toEqual(copied);
+      }
+    }
+  });
+
+  it('rejects a copyInputs that is not a boolean, and an out sharing memory with an input', async () => {
+    const q = randomNormal(qn, 53);
+    const k = randomNormal(kvn, 54);
+    const v = randomNormal(kvn, 55);
+    const p = problemOf(c, 'flash');
+    await expect(
+      binding.compute(p, baseOptions, q, k, v, undefined, undefined, 'no' as never),
+    ).rejects.toMatchObject({ field: 'copyInputs' });
+    await expect(
+      binding.compute(p, baseOptions, q, k, v, undefined, q, false),
+    ).rejects.toMatchObject({ field: 'out' });
+    const pack = new Float32Array(qn + kvn);
+    const kv = pack.subarray(qn - 1, qn - 1 + kvn); // its first element is the output's last
+    kv.set(k);
+    await expect(
+      binding.compute(p, baseOptions, q, kv, v, undefined, pack.subarray(0, qn), false),
+    ).rejects.toMatchObject({ field: 'out' });
+    // copied inputs may still share memory with out
+    expect(await binding.compute(p, baseOptions, q, k, v, undefined, q, true)).toBe(q);
   });
 });
 

@@ -103,6 +103,51 @@ describe('public API', () => {
     expect(e.message).toContain('Float32Array(256)');
     e = await err({ ...base, q: ok, k: ok, v: ok, out: new Float64Array(256) });
     expect(e.field).toBe('out');
+    e = await err({ ...base, q: ok, k: ok, v: ok, copyInputs: 'no' });
+    expect(e.field).toBe('copyInputs');
+    expect(e.message).toContain('true or false');
+  });
+
+  it('computeAttention with copyInputs false refuses an out that overlaps q, k or v', async () => {
+    const binding = createFakeBinding();
+    const base = { implementation: 'naive', batch: 1, heads: 2, seqLen: 4, headDim: 32, binding };
+    const n = 2 * 4 * 32;
+    const [q, k, v] = [randn(n, 4), randn(n, 5), randn(n, 6)];
+    const want = await computeAttention({ ...base, q, k, v });
+    const pack = new Float32Array(2 * n);
+    const vView = pack.subarray(n - 1, 2 * n - 1);
+    vView.set(v);
+    const e = await computeAttention({
+      ...base,
+      q,
+      k,
+      v: vView,
+      out: pack.subarray(0, n), // its last element is v's first
+      copyInputs: false,
+    }).then(
+      () => Promise.reject(new Error('expected computeAttention to reject')),
+      (x: unknown) => x as ConfigError,
+    );
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.field).toBe('out');
+    expect(e.message).toContain('copyInputs');
+    // apart from the inputs (the same buffer, after them) it is fine
+    const after = new Float32Array(3 * n);
+    after.subarray(0, n).set(v);
+    const out = after.subarray(n, 2 * n);
+    const inPlace = await computeAttention({
+      ...base,
+      q,
+      k,
+      v: after.subarray(0, n),
+      out,
+      copyInputs: false,
+    });
+    expect(inPlace).toBe(out);
+    expect(inPlace).toEqual(want);
+    // with the inputs copied, out may be one of them
+    expect(await computeAttention({ ...base, q, k, v, out: q })).toBe(q);
+    expect(q).toEqual(want);
   });
 
   it('computeAttention honours an aborted signal', async () => {
