@@ -7,12 +7,12 @@
 // (its own timer, the kernel alone) is shown beside it. Two more samplers pass `out` (one array
 // for every call: no new output array to fault in), the second also copyInputs false (no copy).
 import { computeAttention } from '../api/compute.js';
-import type { NativeBinding, NativeProblem } from '../native/binding.js';
+import type { NativeBinding } from '../native/binding.js';
 import type { Sampler } from '../measure/types.js';
 import type { ComputeApiRow } from '../results/types.js';
 import { callSampler } from '../measure/call-sampler.js';
 import { benchSessionOptions } from './kernels.js';
-import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
+import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
 
 export type { ComputeApiRow };
 
@@ -31,14 +31,13 @@ export async function runComputeApiSection(
   const rows: ComputeApiRow[] = [];
   for (const seqLen of opts.lengths ?? COMPUTE_API_LENGTHS) {
     opts.log?.(`computeAttention vs session, flash @ ${seqLen} (interleaved)...`);
-    const shape = { batch: 1, heads: 8, seqLen, headDim: 64, causal: false };
-    const problem: NativeProblem = {
-      implementation: 'flash',
-      device: 'cpu',
-      dtype: 'fp32',
-      kvHeads: 8,
-      seed: 42,
-      ...shape,
+    const problem = benchProblem('flash', seqLen);
+    const shape = {
+      batch: problem.batch,
+      heads: problem.heads,
+      seqLen,
+      headDim: problem.headDim,
+      causal: problem.causal,
     };
     const session = await binding.createSession(problem, benchSessionOptions(opts.threads));
     try {

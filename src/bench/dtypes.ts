@@ -7,7 +7,7 @@ import type { Measurement } from '../measure/types.js';
 import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../native/binding.js';
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
 import { benchSessionOptions, decodeSampler, type DecodeSampler } from './kernels.js';
-import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
+import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
 
 export type { DtypeBenchResult, DtypeBenchRow };
 
@@ -69,18 +69,7 @@ export async function runDtypeSection(
     const sessions = new Map<DTypeName, { problem: NativeProblem; session: NativeSession }>();
     try {
       for (const dtype of flashDtypes) {
-        const problem: NativeProblem = {
-          implementation: 'flash',
-          device: 'cpu',
-          dtype,
-          batch: 1,
-          heads: 8,
-          kvHeads: 8,
-          seqLen,
-          headDim: 64,
-          causal: false,
-          seed: 42,
-        };
+        const problem = benchProblem('flash', seqLen, { dtype });
         sessions.set(dtype, {
           problem,
           session: await binding.createSession(problem, sessionOptions),
@@ -128,20 +117,15 @@ export async function runDtypeSection(
     >();
     try {
       for (const dtype of kvDtypes) {
-        const problem: NativeProblem = {
-          implementation: 'kv-cache',
-          device: 'cpu',
+        const problem = benchProblem('kv-cache', kv.cacheLen + kv.newTokens, {
           dtype,
-          batch: 1,
           heads: kv.heads,
           kvHeads: kv.kvHeads,
-          seqLen: kv.cacheLen + kv.newTokens,
           headDim: kv.headDim,
           causal: true,
-          seed: 42,
           promptLen: kv.cacheLen,
           newTokens: kv.newTokens,
-        };
+        });
         const session = await binding.createSession(problem, sessionOptions);
         sessions.set(dtype, { problem, session, probe: decodeSampler(session) });
       }

@@ -17,22 +17,29 @@ import { PyTorchAdapter, torchUnavailableReason } from '../frameworks/pytorch.js
 import { DilbenchAdapter } from '../frameworks/dilbench.js';
 import { OnnxRuntimeAdapter } from '../frameworks/onnxruntime.js';
 import { attentionFlops, isSkip, type FrameworkSpec } from '../frameworks/types.js';
-import { BenchRecord, type BenchSide, type SectionOptions, type SideProblem } from './record.js';
+import {
+  BenchRecord,
+  benchProblem,
+  type BenchSide,
+  type SectionOptions,
+  type SideProblem,
+} from './record.js';
 
 export type { DilatedTorchResult, DilatedTorchRow, FrameworkBenchResult, FrameworkBenchRow };
 
 /** Every framework point of the bench: flash, batch 1, 8 heads, headDim 64, not causal, fp32, seed 42. */
 function benchSpec(seqLen: number, threads: number): FrameworkSpec {
+  const p = benchProblem('flash', seqLen);
   return {
-    batch: 1,
-    heads: 8,
+    batch: p.batch,
+    heads: p.heads,
     seqLen,
-    headDim: 64,
-    causal: false,
+    headDim: p.headDim,
+    causal: p.causal,
     threads,
-    implementation: 'flash',
+    implementation: p.implementation,
     dtype: 'fp32',
-    seed: 42,
+    seed: p.seed,
   };
 }
 

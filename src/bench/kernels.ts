@@ -7,7 +7,7 @@
 //   16K against the measured stream bandwidth;
 // - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent.
 import type { Measurement, Sampler } from '../measure/types.js';
-import type { NativeBinding, NativePeak, NativeProblem, NativeSession } from '../native/binding.js';
+import type { NativeBinding, NativePeak, NativeSession } from '../native/binding.js';
 import type {
   BenchKernelRow,
   DilatedBenchResult,
@@ -16,7 +16,7 @@ import type {
 } from '../results/types.js';
 import { fitPowerLaw } from '../stats/scaling.js';
 import { median } from '../stats/summary.js';
-import { BenchRecord, nativeSide, type SectionOptions } from './record.js';
+import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
 
 export type { BenchKernelRow, DilatedBenchResult, DilatedBenchRow, KvBenchRow };
 
@@ -52,18 +52,7 @@ export async function runBench(
   const rows: BenchKernelRow[] = [];
   for (const implementation of BENCH_IMPLEMENTATIONS) {
     for (const seqLen of opts.lengths ?? BENCH_LENGTHS) {
-      const problem: NativeProblem = {
-        implementation,
-        device: 'cpu',
-        dtype: 'fp32',
-        batch: 1,
-        heads: 8,
-        kvHeads: 8,
-        seqLen,
-        headDim: 64,
-        causal: false,
-        seed: 42,
-      };
+      const problem = benchProblem(implementation, seqLen);
       opts.log?.(`${implementation} @ ${seqLen}...`);
       const session = await binding.createSession(problem, benchSessionOptions(threads));
       try {
@@ -167,20 +156,11 @@ export async function runKvCacheSection(
   const newTokens = opts.newTokens ?? 64;
   for (const cacheLen of opts.lengths ?? KV_CACHE_LENGTHS) {
     opts.log?.(`kv-cache decode @ cache ${cacheLen} (+${newTokens} tokens)...`);
-    const problem: NativeProblem = {
-      implementation: 'kv-cache',
-      device: 'cpu',
-      dtype: 'fp32',
-      batch: 1,
-      heads: 8,
-      kvHeads: 8,
-      seqLen: cacheLen + newTokens,
-      headDim: 64,
+    const problem = benchProblem('kv-cache', cacheLen + newTokens, {
       causal: true,
-      seed: 42,
       promptLen: cacheLen,
       newTokens,
-    };
+    });
     const session = await binding.createSession(problem, benchSessionOptions(opts.threads));
     try {
       // one iteration per call, so every iteration's telemetry is read; the first (the cold
@@ -257,20 +237,12 @@ export async function runDilatedSection(
     opts.log?.(
       `dilated @ ${seqLen} (heads ${heads}, segments ${segmentLengths.join(',')}, rates ${dilationRates.join(',')})...`,
     );
-    const problem: NativeProblem = {
-      implementation: 'dilated',
-      device: 'cpu',
-      dtype: 'fp32',
-      batch: 1,
+    const problem = benchProblem('dilated', seqLen, {
       heads,
       kvHeads: heads,
-      seqLen,
-      headDim: 64,
-      causal: false,
-      seed: 42,
       segmentLengths,
       dilationRates,
-    };
+    });
     const session = await binding.createSession(problem, benchSessionOptions(opts.threads));
     try {
       const ms = await record.sample({

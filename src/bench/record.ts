@@ -178,3 +178,25 @@ export class BenchRecord {
     };
   }
 }
+
+/** The bench's one attention shape: batch 1, 8 heads of headDim 64, not causal, fp32, seed 42.
+ *  Sections override what they vary (implementation, length, dtype, heads, decode lengths). */
+export function benchProblem(
+  implementation: string,
+  seqLen: number,
+  overrides: Partial<NativeProblem> = {},
+): NativeProblem {
+  return {
+    implementation,
+    device: 'cpu',
+    dtype: 'fp32',
+    batch: 1,
+    heads: 8,
+    kvHeads: 8,
+    seqLen,
+    headDim: 64,
+    causal: false,
+    seed: 42,
+    ...overrides,
+  };
+}
