@@ -33,18 +33,22 @@ export function benchTable(r: BenchResult): string {
     `FP32 FMA peak ${r.peak.fmaGflops.toFixed(1)} GFLOP/s, stream ${r.peak.streamGBps.toFixed(1)} GB/s ` +
       `(${r.threads} threads, SIMD ${r.simdLevel})`,
     '',
-    textTable(
-      ['implementation', 'length', 'median ms', 'GFLOP/s', '% of peak'],
-      r.rows.map((x) => [
-        x.implementation,
-        String(x.seqLen),
-        x.medianMs.toFixed(2),
-        x.gflops.toFixed(1),
-        `${x.pctOfPeak.toFixed(1)}%`,
-      ]),
-      [false, true, true, true, true],
-    ),
   ];
+  // without the kernels section (--only, --no-kernels) there is no table: a bare header says nothing
+  if (r.rows.length)
+    lines.push(
+      textTable(
+        ['implementation', 'length', 'median ms', 'GFLOP/s', '% of peak'],
+        r.rows.map((x) => [
+          x.implementation,
+          String(x.seqLen),
+          x.medianMs.toFixed(2),
+          x.gflops.toFixed(1),
+          `${x.pctOfPeak.toFixed(1)}%`,
+        ]),
+        [false, true, true, true, true],
+      ),
+    );
   return lines.join('\n') + '\n';
 }
 

@@ -148,6 +148,10 @@ describe.skipIf(Boolean(noAddon))('dilbench bench: tiny runs with the real addon
     const printed = parseResultFile(r.stdout);
     const file = parseResultFile(readFileSync(onlyFile(dir, '.json'), 'utf8'));
     expect(printed.runId).toBe(file.runId);
+    // the tables (kept in the .md) hold the dtypes table and no empty kernels table
+    const md = readFileSync(onlyFile(dir, '.md'), 'utf8');
+    expect(md).toContain('storage dtypes side by side');
+    expect(md).not.toMatch(/implementation\s+length\s+median ms\s+GFLOP\/s\s+% of peak/);
     const d = file.bench?.dtypes;
     expect(d?.rows.length).toBeGreaterThan(0);
     // every sampled side is a row: one per dtype of flash and of kv-cache
