@@ -1,10 +1,10 @@
 // The printed tables of `dilbench bench`, one per section, from the sections' results.
-import type { BenchSignificance } from '../results/types.js';
+import type { BenchSignificance, BenchSummary } from '../results/types.js';
 import { textTable } from '../reports/format.js';
 import type { ComputeApiRow } from './compute-api.js';
 import type { DtypeBenchResult } from './dtypes.js';
-import type { DilatedTorchResult, FrameworkBenchResult } from './frameworks.js';
-import type { BenchResult, DilatedBenchResult, KvBenchRow } from './kernels.js';
+import type { DilatedTorchResult } from './frameworks.js';
+import type { BenchResult } from './kernels.js';
 
 /** a figure with one (f1) or two (f2) decimals; '-' where there is none */
 const f1 = (x: number | null | undefined) =>
@@ -162,18 +162,23 @@ export function computeApiTable(rows: ComputeApiRow[], threads: number): string 
 
 // ---- the whole bench ---------------------------------------------------------------------------
 
-/** What one run of the bench measured, as its tables print it (the result file holds the same). */
-
-export interface FullBenchResult extends BenchResult {
-  quick: boolean;
+/** What one run of the bench measured, as its tables print it: the sections' figures are the
+ *  result file's (ResultFile.bench), described there once. */
+export interface FullBenchResult
+  extends
+    BenchResult,
+    Pick<
+      BenchSummary,
+      | 'quick'
+      | 'elapsedSeconds'
+      | 'frameworks'
+      | 'kvCache'
+      | 'dilated'
+      | 'dilatedTorch'
+      | 'dtypes'
+      | 'computeApi'
+    > {
   createdAt: string;
-  frameworks?: FrameworkBenchResult;
-  kvCache?: KvBenchRow[];
-  dilated?: DilatedBenchResult;
-  dilatedTorch?: DilatedTorchResult;
-  dtypes?: DtypeBenchResult;
-  computeApi?: ComputeApiRow[];
-  elapsedSeconds: number;
 }
 
 export function fullBenchTable(r: FullBenchResult): string {
