@@ -39,18 +39,17 @@ function paths(v, prefix = '', out = new Set()) {
 
 // optional fields whose presence depends on the timings themselves (a figure over 100% of the
 // peak, a noisy point's warning): reported, not counted as a difference
-const TIMING_DEPENDENT = new Set([
-  'results[].roofline.overPeakNote',
-  'results[].warnings',
-  'results[].warnings[]',
-]);
+// (in any file: a suite's results[], compare's rows[], report.json's latest[]), and an interference
+// record, present only where other processes loaded the machine
+const TIMING_DEPENDENT = [/\.overPeakNote$/, /\.warnings(\[\])?$/, /\.interference(\.|$)/];
+const timingDependent = (p) => TIMING_DEPENDENT.some((re) => re.test(p));
 
 const problems = [];
 const notes = [];
 const a = paths(before);
 const b = paths(after);
 const differ = (p, where) =>
-  (TIMING_DEPENDENT.has(p) ? notes : problems).push(`field only in ${where}: ${p}`);
+  (timingDependent(p) ? notes : problems).push(`field only in ${where}: ${p}`);
 for (const p of a) if (!b.has(p)) differ(p, beforePath);
 for (const p of b) if (!a.has(p)) differ(p, afterPath);
 for (const n of notes) console.log(`note (timing-dependent, not a difference): ${n}`);
