@@ -1,23 +1,8 @@
 // The implementation-parameter flags every benchmark command shares (issue 3), and how their
 // commander values become raw options (validated later by src/config/impl-params.ts, exit 2).
 import { Help, type Command } from 'commander';
+import { IMPL_PARAM_KEYS } from '../config/impl-params.js';
 import { paramSpec } from '../implementations/descriptors.js';
-
-export const IMPL_FLAG_FIELDS = [
-  'segmentLengths',
-  'dilationRates',
-  'ringSize',
-  'linkGbps',
-  'blockSize',
-  'window',
-  'stride',
-  'density',
-  'blockPattern',
-  'promptLen',
-  'newTokens',
-  'enablePatternCache',
-  'enableMemoryPool',
-] as const;
 
 /** flag -> the native parameter spec whose help, bounds and default its help shows */
 const SPEC_OF_FLAG: Record<string, string> = {
@@ -89,7 +74,7 @@ export function collectImplementationFlags(
   opts: Record<string, unknown>,
   raw: Record<string, unknown>,
 ): void {
-  for (const f of IMPL_FLAG_FIELDS) if (opts[f] !== undefined) raw[f] = opts[f];
+  for (const f of IMPL_PARAM_KEYS) if (opts[f] !== undefined) raw[f] = opts[f];
   if (opts.patternCache === false) raw.enablePatternCache = false;
   if (opts.memoryPool === false) raw.enableMemoryPool = false;
 }

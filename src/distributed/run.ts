@@ -15,6 +15,7 @@ import { parseImplParams } from '../config/impl-params.js';
 import { collectEnvironment } from '../env/environment.js';
 import type { NativeBinding, KernelTelemetry } from '../native/binding.js';
 import { packageRoot } from '../native/loader.js';
+import { unmeasuredRow, type RowShape } from '../results/rows.js';
 import { toleranceFor } from '../results/validation.js';
 import { writeResultFiles, type WrittenFiles } from '../reports/write.js';
 import { SCHEMA_VERSION, type ResultFile, type ResultRow } from '../results/types.js';
@@ -599,7 +600,7 @@ export interface DistributedRunResult {
 }
 
 function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunError): ResultRow {
-  return {
+  const shape: RowShape = {
     implementation: o.implementation,
     device: o.device === 'cuda' ? 'cuda' : 'cpu',
     dtype: 'fp32',
@@ -608,21 +609,11 @@ function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunE
     kvHeads: o.kvHeads,
     headDim: o.headDim,
     seqLen,
-    effectiveSeqLen: seqLen,
     causal: o.causal,
-    status: 'failed',
-    reason: e.message,
-    errorCode: e.code,
-    samplesMs: [],
-    stats: null,
-    peakMemoryBytes: null,
-    estimatedMemoryBytes: 0,
-    tokensPerSecond: null,
-    gflops: null,
-    flopsPerIteration: 0,
-    bytesPerIteration: 0,
     threads: 1,
-    simdLevel: null,
+  };
+  return unmeasuredRow(shape, 'failed', e.message, {
+    errorCode: e.code,
     params: {
       ringSize: o.ranks,
       measured: false,
@@ -630,7 +621,7 @@ function failedRow(o: DistributedRingOptions, seqLen: number, e: DistributedRunE
       layout: o.layouts.join(','),
       transportKind: o.device === 'cuda' ? o.gpuTransport : 'mpi',
     },
-  };
+  });
 }
 
 /** Reads a rank 0 JSON (dilbench-ring-rank --output); throws naming the file when it is not one. */

@@ -39,7 +39,8 @@ export interface PluginSessionExtras {
   validation: Validation | null;
 }
 
-const EMPTY_POOL: PoolStats = {
+/** A plugin session's pool statistics: plugins allocate outside dilbench's memory pool. */
+export const EMPTY_POOL: PoolStats = {
   allocations: 0,
   cacheHits: 0,
   cacheMisses: 0,

@@ -25,7 +25,7 @@ import { pythonExecutable } from '../frameworks/pytorch.js';
 import { createRng } from '../stats/random.js';
 import { sha256File } from './load.js';
 import { PLUGIN_CRASHED, PLUGIN_EXCEPTION, VALIDATION_FAILED, type PluginRecord } from './types.js';
-import { validationProblem } from './isolated-binding.js';
+import { EMPTY_POOL, validationProblem } from './isolated-binding.js';
 
 interface CallableInfo {
   spec: string;
@@ -209,17 +209,6 @@ function pluginError(spec: string, why: string): ConfigError {
   );
 }
 
-const EMPTY_POOL: PoolStats = {
-  allocations: 0,
-  cacheHits: 0,
-  cacheMisses: 0,
-  deallocations: 0,
-  bytesInUse: 0,
-  peakBytesInUse: 0,
-  bytesReserved: 0,
-  peakBytesReserved: 0,
-  failedAllocations: 0,
-};
 const KNOWN_FUNCTIONS = new Set([
   'dense',
   'kv-cache',

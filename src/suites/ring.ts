@@ -7,6 +7,7 @@
 // under row.projected (kind 'projected', with the measured basis); they are never called measured.
 import { implParamsConfig } from '../config/impl-params.js';
 import { MAX_SEQ_LEN, type SequenceRangesOptions } from '../config/schema.js';
+import { unmeasuredRow } from '../results/rows.js';
 import type { ResultRow } from '../results/types.js';
 import { lengthList, parseFamilyOptions } from '../suite/family-options.js';
 import {
@@ -139,32 +140,26 @@ export const ringSuite: SuiteDefinition<RingSuiteOptions> = {
             out.push(row);
             continue;
           }
-          const template: ResultRow = row ?? {
-            implementation: impl,
-            // the runner finalizes one side (device, dtype) at a time: its rows say which
-            device: rows[0]?.device ?? concreteDevice(o.device),
-            dtype: rows[0]?.dtype ?? o.dtype,
-            batch: o.batchSize,
-            heads: o.heads,
-            kvHeads: o.kvHeads,
-            headDim: o.headDim,
-            seqLen: N,
-            effectiveSeqLen: N,
-            causal: o.causal,
-            status: 'skipped',
-            reason: null,
-            samplesMs: [],
-            stats: null,
-            peakMemoryBytes: null,
-            estimatedMemoryBytes: 0,
-            tokensPerSecond: null,
-            gflops: null,
-            flopsPerIteration: 0,
-            bytesPerIteration: 0,
-            threads: ctx.threads,
-            simdLevel: null,
-            params: { ringSize: P },
-          };
+          const template: ResultRow =
+            row ??
+            unmeasuredRow(
+              {
+                implementation: impl,
+                // the runner finalizes one side (device, dtype) at a time: its rows say which
+                device: rows[0]?.device ?? concreteDevice(o.device),
+                dtype: rows[0]?.dtype ?? o.dtype,
+                batch: o.batchSize,
+                heads: o.heads,
+                kvHeads: o.kvHeads,
+                headDim: o.headDim,
+                seqLen: N,
+                causal: o.causal,
+                threads: ctx.threads,
+              },
+              'skipped',
+              null,
+              { params: { ringSize: P } },
+            );
           const why = row?.reason ?? `${N} tokens is beyond what dilbench runs (${MAX_SEQ_LEN})`;
           if (!basis || !basis.projected) {
             out.push({
