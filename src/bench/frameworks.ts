@@ -81,10 +81,11 @@ export async function runFrameworkSection(
   },
 ): Promise<FrameworkBenchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);
-  const simdLevel = binding.info().simdLevel;
+  const { simdLevel, detectedSimdLevel } = binding.info();
   const rows: FrameworkBenchRow[] = [];
   let version: string | undefined;
   let torchVersion: string | undefined;
+  let torchCpuCapability: string | null | undefined;
   let torchSkipped = torchUnavailableReason() ?? undefined;
   for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
     const spec = benchSpec(seqLen, opts.threads);
@@ -95,7 +96,8 @@ export async function runFrameworkSection(
     if (created && isSkip(created)) torchSkipped = created.reason;
     const torch = created && !isSkip(created) ? created : null;
     try {
-      if ('skipped' in ort) return { rows, skipped: ort.reason, torchSkipped };
+      if ('skipped' in ort)
+        return { rows, skipped: ort.reason, torchSkipped, simdLevel, detectedSimdLevel };
       version = ort.version;
       const flops = attentionFlops(spec);
       const sides: BenchSide[] = [
@@ -117,6 +119,7 @@ export async function runFrameworkSection(
           problem: specProblem(spec, 'pytorch', flops, null, { version: torch.version }),
         });
         torchVersion = torch.version;
+        torchCpuCapability = torch.cpuCapability;
       }
       const ms = await record.sample({
         section: 'frameworks',
@@ -159,7 +162,15 @@ export async function runFrameworkSection(
       await torch?.dispose();
     }
   }
-  return { rows, version, torchVersion, torchSkipped };
+  return {
+    rows,
+    version,
+    torchVersion,
+    torchSkipped,
+    simdLevel,
+    detectedSimdLevel,
+    torchCpuCapability,
+  };
 }
 
 // ---- dilated / dilated-grouped vs their PyTorch implementations, and flash -----------------------

@@ -3,7 +3,7 @@ import type { BenchSignificance, BenchSummary } from '../results/types.js';
 import { textTable } from '../reports/format.js';
 import type { ComputeApiRow } from './compute-api.js';
 import type { DtypeBenchResult } from './dtypes.js';
-import type { DilatedTorchResult } from './frameworks.js';
+import type { DilatedTorchResult, FrameworkBenchResult } from './frameworks.js';
 import type { BenchResult } from './kernels.js';
 
 /** a figure with one (f1) or two (f2) decimals; '-' where there is none */
@@ -181,12 +181,35 @@ export interface FullBenchResult
   createdAt: string;
 }
 
+/** Which kernels each side ran: dilbench's level, torch's ATen capability; ORT picks its own. */
+function frameworkIsa(f: FrameworkBenchResult): string {
+  if (!f.simdLevel) return '';
+  const cpu = f.detectedSimdLevel && f.detectedSimdLevel !== f.simdLevel;
+  return (
+    `; dilbench SIMD ${f.simdLevel}${cpu ? ` (this CPU: ${f.detectedSimdLevel})` : ''}` +
+    `${f.torchCpuCapability ? `, torch ATen ${f.torchCpuCapability}` : ''}` +
+    ', onnxruntime its own CPU dispatch'
+  );
+}
+
+/** A forced lower level against onnxruntime, which cannot be forced, is not like for like: say so. */
+function forcedIsaNote(f: FrameworkBenchResult): string | null {
+  if (!f.simdLevel || !f.detectedSimdLevel || f.simdLevel === f.detectedSimdLevel) return null;
+  return (
+    `  note: flash was forced to ${f.simdLevel} (DILBENCH_SIMD) while onnxruntime-node picks the best kernels this CPU has ` +
+    `(${f.detectedSimdLevel}) and cannot be forced: the ORT ratio compares different instruction sets. ` +
+    'Unset DILBENCH_SIMD for a same-ISA comparison.'
+  );
+}
+
 export function fullBenchTable(r: FullBenchResult): string {
   const out = [benchTable(r)];
   if (r.frameworks) {
     out.push(
-      `flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved)`,
+      `flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved${frameworkIsa(r.frameworks)})`,
     );
+    const forced = forcedIsaNote(r.frameworks);
+    if (forced) out.push(forced);
     if (r.frameworks.skipped) out.push(`  skipped: ${r.frameworks.skipped}`);
     else
       out.push(

@@ -674,6 +674,11 @@ export interface FrameworkBenchResult {
   version?: string;
   torchVersion?: string;
   torchSkipped?: string;
+  /** the SIMD level flash ran at, and the best one this CPU has (DILBENCH_SIMD can force a lower one) */
+  simdLevel?: string;
+  detectedSimdLevel?: string;
+  /** torch.backends.cpu.get_cpu_capability() of the PyTorch side (ATEN_CPU_CAPABILITY forces it) */
+  torchCpuCapability?: string | null;
 }
 
 export interface KvBenchRow {

@@ -140,6 +140,10 @@ describe('bench sections', () => {
     };
     const table = fullBenchTable(result);
     expect(table).toContain('ORT/flash time');
+    // each side's instruction set is in the header; the fake binding runs at its CPU's best level
+    expect(fw.simdLevel).toBe(b.info().simdLevel);
+    expect(table).toContain(`dilbench SIMD ${fw.simdLevel}`);
+    expect(table).not.toContain('cannot be forced');
     // PyTorch rides along when its Python has torch (CI's DILBENCH_PYTHON), else says why not
     if (fw.torchSkipped) {
       expect(table).toContain(`PyTorch: skipped: ${fw.torchSkipped}`);
@@ -149,6 +153,26 @@ describe('bench sections', () => {
       expect(row?.torchSignificance?.p).toBeGreaterThanOrEqual(0);
       expect(table).toContain('torch/flash time');
     }
+  });
+
+  it('a flash forced below the CPU best is called not like for like against onnxruntime', () => {
+    const forced = (simdLevel: string, detectedSimdLevel: string) =>
+      fullBenchTable({
+        simdLevel: 'avx2',
+        threads: 2,
+        peak,
+        rows: [],
+        quick: true,
+        createdAt: new Date().toISOString(),
+        frameworks: { rows: [], simdLevel, detectedSimdLevel, torchCpuCapability: 'AVX2' },
+        elapsedSeconds: 1,
+      });
+    const lower = forced('avx2', 'avx512');
+    expect(lower).toContain('dilbench SIMD avx2 (this CPU: avx512), torch ATen AVX2');
+    expect(lower).toMatch(/forced to avx2 .* \(avx512\) and cannot be forced/);
+    const same = forced('avx512', 'avx512');
+    expect(same).toContain('dilbench SIMD avx512, torch ATen AVX2');
+    expect(same).not.toContain('cannot be forced');
   });
 
   it('dilated-vs-torch: dilated, dilated-grouped and flash interleaved, % of flash, torch where it imports', async () => {
