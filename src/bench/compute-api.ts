@@ -29,7 +29,7 @@ export async function runComputeApiSection(
   const record = opts.record ?? new BenchRecord(opts.threads);
   const simdLevel = binding.info().simdLevel;
   const rows: ComputeApiRow[] = [];
-  for (const seqLen of opts.lengths ?? COMPUTE_API_LENGTHS) {
+  await record.eachPoint(opts.lengths ?? COMPUTE_API_LENGTHS, async (seqLen) => {
     opts.log?.(`computeAttention vs session, flash @ ${seqLen} (interleaved)...`);
     const problem = benchProblem('flash', seqLen);
     const shape = {
@@ -113,6 +113,6 @@ export async function runComputeApiSection(
     } finally {
       session.dispose();
     }
-  }
+  });
   return rows;
 }

@@ -87,7 +87,9 @@ export async function runFrameworkSection(
   let torchVersion: string | undefined;
   let torchCpuCapability: string | null | undefined;
   let torchSkipped = torchUnavailableReason() ?? undefined;
-  for (const seqLen of opts.lengths ?? FRAMEWORK_LENGTHS) {
+  let ortSkipped: string | undefined;
+  await record.eachPoint(opts.lengths ?? FRAMEWORK_LENGTHS, async (seqLen) => {
+    if (ortSkipped) return;
     const spec = benchSpec(seqLen, opts.threads);
     opts.log?.(`flash vs onnxruntime-node MultiHeadAttention @ ${seqLen} (interleaved)...`);
     const flash = await DilbenchAdapter.create(binding, spec);
@@ -96,8 +98,10 @@ export async function runFrameworkSection(
     if (created && isSkip(created)) torchSkipped = created.reason;
     const torch = created && !isSkip(created) ? created : null;
     try {
-      if ('skipped' in ort)
-        return { rows, skipped: ort.reason, torchSkipped, simdLevel, detectedSimdLevel };
+      if ('skipped' in ort) {
+        ortSkipped = ort.reason;
+        return;
+      }
       version = ort.version;
       const flops = attentionFlops(spec);
       const sides: BenchSide[] = [
@@ -161,7 +165,8 @@ export async function runFrameworkSection(
       if (!('skipped' in ort)) await ort.dispose();
       await torch?.dispose();
     }
-  }
+  });
+  if (ortSkipped) return { rows, skipped: ortSkipped, torchSkipped, simdLevel, detectedSimdLevel };
   return {
     rows,
     version,

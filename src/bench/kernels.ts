@@ -50,33 +50,34 @@ export async function runBench(
   opts.log?.(`measuring FP32 FMA peak and stream bandwidth on ${threads} threads...`);
   const peak = await binding.measurePeak(threads, opts.peakSeconds ?? 1);
   const rows: BenchKernelRow[] = [];
-  for (const implementation of BENCH_IMPLEMENTATIONS) {
-    for (const seqLen of opts.lengths ?? BENCH_LENGTHS) {
-      const problem = benchProblem(implementation, seqLen);
-      opts.log?.(`${implementation} @ ${seqLen}...`);
-      const session = await binding.createSession(problem, benchSessionOptions(threads));
-      try {
-        const ms = await record.sample({
-          section: 'kernels',
-          seqLen,
-          sides: [nativeSide(implementation, problem, session, info.simdLevel)],
-          sampling: { warmup: 2, runs: opts.runs ?? 5 },
-        });
-        const m = ms.get(implementation)!;
-        const gflops = session.plan.flops / (m.stats.medianMs / 1000) / 1e9;
-        rows.push({
-          implementation,
-          seqLen,
-          medianMs: m.stats.medianMs,
-          gflops,
-          pctOfPeak: (100 * gflops) / peak.fmaGflops,
-          samples: m.samplesMs.length,
-        });
-      } finally {
-        session.dispose();
-      }
+  const points = BENCH_IMPLEMENTATIONS.flatMap((implementation) =>
+    (opts.lengths ?? BENCH_LENGTHS).map((seqLen) => ({ implementation, seqLen })),
+  );
+  await record.eachPoint(points, async ({ implementation, seqLen }) => {
+    const problem = benchProblem(implementation, seqLen);
+    opts.log?.(`${implementation} @ ${seqLen}...`);
+    const session = await binding.createSession(problem, benchSessionOptions(threads));
+    try {
+      const ms = await record.sample({
+        section: 'kernels',
+        seqLen,
+        sides: [nativeSide(implementation, problem, session, info.simdLevel)],
+        sampling: { warmup: 2, runs: opts.runs ?? 5 },
+      });
+      const m = ms.get(implementation)!;
+      const gflops = session.plan.flops / (m.stats.medianMs / 1000) / 1e9;
+      rows.push({
+        implementation,
+        seqLen,
+        medianMs: m.stats.medianMs,
+        gflops,
+        pctOfPeak: (100 * gflops) / peak.fmaGflops,
+        samples: m.samplesMs.length,
+      });
+    } finally {
+      session.dispose();
     }
-  }
+  });
   return { simdLevel: info.simdLevel, threads, peak, rows };
 }
 
@@ -154,7 +155,7 @@ export async function runKvCacheSection(
   const simdLevel = binding.info().simdLevel;
   const rows: KvBenchRow[] = [];
   const newTokens = opts.newTokens ?? 64;
-  for (const cacheLen of opts.lengths ?? KV_CACHE_LENGTHS) {
+  await record.eachPoint(opts.lengths ?? KV_CACHE_LENGTHS, async (cacheLen) => {
     opts.log?.(`kv-cache decode @ cache ${cacheLen} (+${newTokens} tokens)...`);
     const problem = benchProblem('kv-cache', cacheLen + newTokens, {
       causal: true,
@@ -210,7 +211,7 @@ export async function runKvCacheSection(
     } finally {
       session.dispose();
     }
-  }
+  });
   return rows;
 }
 
@@ -233,7 +234,7 @@ export async function runDilatedSection(
   const segmentLengths = opts.segmentLengths ?? [2048, 4096, 8192];
   const dilationRates = opts.dilationRates ?? [1, 2, 4];
   const rows: DilatedBenchRow[] = [];
-  for (const seqLen of opts.lengths ?? DILATED_LENGTHS) {
+  await record.eachPoint(opts.lengths ?? DILATED_LENGTHS, async (seqLen) => {
     opts.log?.(
       `dilated @ ${seqLen} (heads ${heads}, segments ${segmentLengths.join(',')}, rates ${dilationRates.join(',')})...`,
     );
@@ -261,7 +262,7 @@ export async function runDilatedSection(
     } finally {
       session.dispose();
     }
-  }
+  });
   const fit =
     rows.length >= 2 ? fitPowerLaw(rows.map((r) => ({ n: r.seqLen, time: r.medianMs }))) : null;
   return { heads, segmentLengths, dilationRates, rows, fit };

@@ -101,17 +101,44 @@ export class BenchRecord {
   readonly rows: ResultRow[] = [];
   readonly ratios: BenchRatioRow[] = [];
 
-  constructor(readonly threads: number) {}
+  /** signal: Ctrl-C of the whole run; a point being sampled then throws MeasurementCancelledError */
+  constructor(
+    readonly threads: number,
+    readonly signal?: AbortSignal,
+  ) {}
+
+  /** true once the run was stopped (Ctrl-C / SIGTERM): sections then sample no further point */
+  get stopped(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  /**
+   * A section's points in order until the run is stopped: the point the stop cuts short ends the
+   * loop quietly (the points sampled before it keep their rows and table lines); any other error
+   * propagates.
+   */
+  async eachPoint<T>(items: Iterable<T>, body: (item: T) => Promise<void>): Promise<void> {
+    for (const item of items) {
+      if (this.stopped) return;
+      try {
+        await body(item);
+      } catch (e) {
+        if (this.stopped) return;
+        throw e;
+      }
+    }
+  }
 
   /** Samples the point's sides (one: measure; several: interleaved) and records a row per side. */
   async sample(point: BenchPoint): Promise<Map<string, Measurement>> {
     const [only] = point.sides;
     const ms =
       point.sides.length === 1 && only
-        ? new Map([[only.name, await measure(only.sampler, point.sampling)]])
+        ? new Map([[only.name, await measure(only.sampler, point.sampling, this.signal)]])
         : await measureInterleaved(
             new Map(point.sides.map((s) => [s.name, s.sampler])),
             point.sampling,
+            this.signal,
           );
     for (const side of point.sides) {
       const m = ms.get(side.name);

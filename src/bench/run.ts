@@ -10,6 +10,7 @@ import type { NativeBinding } from '../native/binding.js';
 import {
   SCHEMA_VERSION,
   type BenchSectionName,
+  type BenchStop,
   type BenchSummary,
   type ResultFile,
 } from '../results/types.js';
@@ -46,6 +47,9 @@ export interface BenchOptions {
   dtypeLengths?: number[];
   dtypeKvCache?: number;
   log?: (line: string) => void;
+  /** Ctrl-C / SIGTERM: the point being sampled stops, the sections after it do not run, and the
+   * result (every point sampled until then) is returned, marked interrupted */
+  signal?: AbortSignal;
 }
 
 export interface BenchRun {
@@ -59,10 +63,26 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
   const want = (s: BenchSectionName) => o.sections.includes(s);
   const runs = o.runs ?? (quick ? 3 : 5);
   const warmup = quick ? 1 : 2;
-  const record = new BenchRecord(threads);
+  const record = new BenchRecord(threads, o.signal);
   const createdAt = new Date().toISOString();
-  let base: BenchResult;
-  if (want('kernels')) {
+  const stop: BenchStop = { during: null, notRun: [] };
+  /** Runs a section unless the run was stopped; a stop inside it ends it with what it sampled. */
+  const section = async (name: BenchSectionName, body: () => Promise<void>): Promise<void> => {
+    if (!want(name)) return;
+    if (record.stopped) {
+      stop.notRun.push(name);
+      return;
+    }
+    try {
+      await body();
+    } catch (e) {
+      // the stop surfaces as a cancelled measurement (or whatever the cut-short point threw)
+      if (!record.stopped) throw e;
+    }
+    if (record.stopped && stop.during === null) stop.during = name;
+  };
+  let base: BenchResult | undefined;
+  await section('kernels', async () => {
     base = await runBench(binding, {
       threads,
       runs,
@@ -71,7 +91,8 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       log,
       record,
     });
-  } else {
+  });
+  if (!base) {
     log?.(`measuring FP32 FMA peak and stream bandwidth on ${threads} threads...`);
     base = {
       simdLevel: binding.info().simdLevel,
@@ -80,9 +101,10 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       rows: [],
     };
   }
+  const { peak } = base;
   const result: FullBenchResult = { ...base, quick, createdAt, elapsedSeconds: 0 };
-  if (want('frameworks')) {
-    result.frameworks = await runFrameworkSection(binding, base.peak, {
+  await section('frameworks', async () => {
+    result.frameworks = await runFrameworkSection(binding, peak, {
       threads,
       runs,
       warmup,
@@ -90,17 +112,17 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       log,
       record,
     });
-  }
-  if (want('kv-cache')) {
-    result.kvCache = await runKvCacheSection(binding, base.peak, {
+  });
+  await section('kv-cache', async () => {
+    result.kvCache = await runKvCacheSection(binding, peak, {
       threads,
       runs,
       lengths: o.kvLengths,
       log,
       record,
     });
-  }
-  if (want('dilated')) {
+  });
+  await section('dilated', async () => {
     // --quick: 1 head and short segments so 1M fits in seconds; the exponent is what this measures
     result.dilated = await runDilatedSection(binding, {
       threads,
@@ -112,8 +134,8 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       log,
       record,
     });
-  }
-  if (want('dilated-vs-torch')) {
+  });
+  await section('dilated-vs-torch', async () => {
     result.dilatedTorch = await runDilatedTorchSection(binding, {
       threads,
       runs,
@@ -121,8 +143,8 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       log,
       record,
     });
-  }
-  if (want('dtypes')) {
+  });
+  await section('dtypes', async () => {
     result.dtypes = await runDtypeSection(binding, {
       threads,
       runs,
@@ -138,8 +160,8 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       log,
       record,
     });
-  }
-  if (want('compute-api')) {
+  });
+  await section('compute-api', async () => {
     result.computeApi = await runComputeApiSection(binding, {
       threads,
       runs: quick ? 5 : 15,
@@ -147,7 +169,8 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       log,
       record,
     });
-  }
+  });
+  if (stop.during !== null || stop.notRun.length) result.interrupted = stop;
   result.elapsedSeconds = (nowMs() - t0) / 1000;
   return { result, file: benchResultFile(binding, o, result, record) };
 }
@@ -170,15 +193,19 @@ export function benchResultFile(
     ...(r.dilatedTorch ? { dilatedTorch: r.dilatedTorch } : {}),
     ...(r.dtypes ? { dtypes: r.dtypes } : {}),
     ...(r.computeApi ? { computeApi: r.computeApi } : {}),
+    ...(r.interrupted ? { interrupted: r.interrupted } : {}),
     ratios: record.ratios,
   };
-  // the options as given, without the log function
-  const config = Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'log'));
+  // the options as given, without the log function and the signal
+  const config = Object.fromEntries(
+    Object.entries(o).filter(([k]) => k !== 'log' && k !== 'signal'),
+  );
   return {
     schemaVersion: SCHEMA_VERSION,
     suite: 'bench',
     runId: randomUUID(),
     createdAt: r.createdAt,
+    ...(r.interrupted ? { interrupted: true } : {}),
     environment: collectEnvironment(binding, {
       peak: { ...r.peak, measuredBy: 'dilbench bench' },
     }),

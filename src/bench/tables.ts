@@ -177,6 +177,7 @@ export interface FullBenchResult
       | 'dilatedTorch'
       | 'dtypes'
       | 'computeApi'
+      | 'interrupted'
     > {
   createdAt: string;
 }
@@ -324,6 +325,12 @@ export function fullBenchTable(r: FullBenchResult): string {
   if (r.dilatedTorch) out.push(dilatedTorchTable(r.dilatedTorch, r.threads));
   if (r.dtypes) out.push(dtypeBenchTable(r.dtypes, r.threads, r.peak.streamGBps));
   if (r.computeApi) out.push(computeApiTable(r.computeApi, r.threads));
+  const stop = r.interrupted;
+  if (stop)
+    out.push(
+      `INTERRUPTED${stop.during ? ` during ${stop.during} (its points above finished; the one being sampled was dropped)` : ' between sections'}` +
+        (stop.notRun.length ? `; not run: ${stop.notRun.join(', ')}` : ''),
+    );
   out.push(`elapsed ${r.elapsedSeconds.toFixed(0)} s${r.quick ? ' (--quick)' : ''}`);
   return out.join('\n') + '\n';
 }

@@ -791,6 +791,13 @@ export interface ComputeApiRow {
   samples: number;
 }
 
+/** A bench run stopped by Ctrl-C / SIGTERM: where, and which sections never started. */
+export interface BenchStop {
+  /** the section whose point the stop cut short (its earlier points are kept); null: between sections */
+  during: BenchSectionName | null;
+  notRun: BenchSectionName[];
+}
+
 /** ResultFile.bench: the sections that ran and what their tables show beyond the rows. */
 export interface BenchSummary {
   sections: BenchSectionName[];
@@ -803,6 +810,8 @@ export interface BenchSummary {
   dilatedTorch?: DilatedTorchResult;
   dtypes?: DtypeBenchResult;
   computeApi?: ComputeApiRow[];
+  /** present when the run was stopped before every section finished */
+  interrupted?: BenchStop;
   /** every ratio the tables show, with its bootstrap interval and p-value */
   ratios: BenchRatioRow[];
 }

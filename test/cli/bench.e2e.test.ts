@@ -1,13 +1,14 @@
 // `dilbench bench` (= `npm run bench`) end to end on the built CLI: bad flags exit 2 naming the flag
 // before anything is timed; tiny runs of the smallest sections write a result file that parses as
 // a ResultFile and holds the figures the tables print.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseResultFile } from '../../src/reports/json.js';
 import type { ResultFile } from '../../src/results/types.js';
-import { distBuilt as built, cli, runModule } from './helpers.js';
+import { bin, distBuilt as built, cli, root, runModule } from './helpers.js';
 
 const noAddon = !built
   ? 'dist/ is not built (run npm run build:ts)'
@@ -167,4 +168,55 @@ describe.skipIf(Boolean(noAddon))('dilbench bench: tiny runs with the real addon
       expect(row.speedupVsFp32).toBeCloseTo(1 / ratio!.ratio, 9);
     }
   });
+});
+
+describe.skipIf(Boolean(noAddon))('dilbench bench: Ctrl-C', () => {
+  it('SIGINT mid-run: exit 130, the points sampled so far written and marked interrupted', async () => {
+    const dir = join(out, 'sigint');
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'bench',
+        '--quick',
+        '--only',
+        'kernels,kv-cache',
+        '--kernel-lengths',
+        '64,128,256,512,1024,2048,4096',
+        '--kv-lengths',
+        '512',
+        '--threads',
+        '1',
+        '--output-dir',
+        dir,
+      ],
+      { cwd: root },
+    );
+    let stderr = '';
+    let signalled = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // the signal lands while the kernels section samples: flash's first points are done
+      if (!signalled && stderr.includes('flash @ 512...')) {
+        signalled = true;
+        child.kill('SIGINT');
+      }
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    expect(signalled, stderr).toBe(true);
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const file: ResultFile = parseResultFile(readFileSync(onlyFile(dir, '.json'), 'utf8'));
+    expect(file.interrupted).toBe(true);
+    expect(file.bench?.interrupted?.during).toBe('kernels');
+    expect(file.bench?.interrupted?.notRun).toEqual(['kv-cache']);
+    // the points finished before the signal are kept, each with its samples
+    const kept = file.results.map((x) => `${x.implementation}@${x.seqLen}`);
+    expect(kept.slice(0, 3)).toEqual(['flash@64', 'flash@128', 'flash@256']);
+    expect(kept).not.toContain('kv-cache@576');
+    for (const row of file.results) expect(row.samplesMs).toHaveLength(3);
+    expect(stdout).toContain('INTERRUPTED during kernels');
+  }, 120_000);
 });

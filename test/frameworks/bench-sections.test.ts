@@ -14,6 +14,7 @@ import {
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
 import { computeApiTable, runComputeApiSection } from '../../src/bench/index.js';
+import { runFullBench } from '../../src/bench/run.js';
 
 const ortMissing = typeof (await loadOnnxRuntime()) === 'string';
 const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as const };
@@ -207,5 +208,58 @@ describe('bench sections', () => {
       }
       expect(d.rows[0]?.torchRatio).toBeNull();
     }
+  });
+});
+
+describe('bench run stopped by Ctrl-C', () => {
+  it('keeps every point sampled before the stop, names the section it cut short and those never run', async () => {
+    const b = createFakeBinding({ implementations: ['flash', 'naive', 'kv-cache'] });
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const options = {
+      sections: ['kernels', 'kv-cache', 'compute-api'] as const,
+      quick: true,
+      threads: 1,
+      runs: 3,
+      kernelLengths: [32, 48],
+      // Ctrl-C as the third kernels point (naive @ 32) starts
+      log: (line: string) => {
+        lines.push(line);
+        if (line.startsWith('naive @ 32')) stop.abort();
+      },
+      signal: stop.signal,
+    };
+    const { result, file } = await runFullBench(b, { ...options, sections: [...options.sections] });
+    expect(result.rows.map((r) => `${r.implementation}@${r.seqLen}`)).toEqual([
+      'flash@32',
+      'flash@48',
+    ]);
+    expect(result.interrupted).toEqual({ during: 'kernels', notRun: ['kv-cache', 'compute-api'] });
+    expect(lines.some((l) => l.startsWith('kv-cache'))).toBe(false);
+    // the result file keeps the two sampled points and says the run did not finish
+    expect(file.interrupted).toBe(true);
+    expect(file.bench?.interrupted).toEqual(result.interrupted);
+    expect(file.results.map((r) => r.seqLen)).toEqual([32, 48]);
+    expect(file.results.every((r) => r.stats !== undefined && r.stats.medianMs > 0)).toBe(true);
+    expect(Object.keys(file.config)).not.toContain('signal');
+    expect(fullBenchTable(result)).toContain(
+      'INTERRUPTED during kernels (its points above finished; the one being sampled was dropped); not run: kv-cache, compute-api',
+    );
+  });
+
+  it('an uninterrupted run carries no interrupted mark', async () => {
+    const b = createFakeBinding({ implementations: ['flash', 'naive'] });
+    const { result, file } = await runFullBench(b, {
+      sections: ['kernels'],
+      quick: true,
+      threads: 1,
+      runs: 3,
+      kernelLengths: [32],
+      signal: new AbortController().signal,
+    });
+    expect(result.rows).toHaveLength(2);
+    expect(result.interrupted).toBeUndefined();
+    expect(file.interrupted).toBeUndefined();
+    expect(fullBenchTable(result)).not.toContain('INTERRUPTED');
   });
 });

@@ -10,7 +10,8 @@ import type { Dilbench } from '../../native/dilbench.js';
 import { writeResultFiles } from '../../reports/write.js';
 import { assertWritableDirectory } from '../../results/output-dir.js';
 import type { BenchSectionName } from '../../results/types.js';
-import { CliExit, EXIT_USAGE } from '../errors.js';
+import { CliExit, EXIT_INTERRUPTED, EXIT_USAGE } from '../errors.js';
+import { handleInterrupts } from '../interrupt.js';
 
 export interface BenchCliOptions {
   json?: boolean;
@@ -110,11 +111,21 @@ export async function runBenchCommand(dilbench: Dilbench, o: BenchCliOptions): P
   assertWritableDirectory(outputDir, '--output-dir');
   const binding = dilbench.binding;
   const log = o.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
-  const { result, file } = await runFullBench(binding, {
-    ...options,
-    threads: options.threads ?? binding.info().hardwareThreads,
-    log,
-  });
+  const interrupt = handleInterrupts(
+    o.json ? null : 'finishing the sample in flight, then writing what was measured',
+  );
+  let run: Awaited<ReturnType<typeof runFullBench>>;
+  try {
+    run = await runFullBench(binding, {
+      ...options,
+      threads: options.threads ?? binding.info().hardwareThreads,
+      log,
+      signal: interrupt.signal,
+    });
+  } finally {
+    interrupt.release();
+  }
+  const { result, file } = run;
   // the Markdown view is the printed tables: the suites' ranking would mix the sections' points
   const env = file.environment;
   const markdown = [
@@ -136,6 +147,8 @@ export async function runBenchCommand(dilbench: Dilbench, o: BenchCliOptions): P
       fullBenchTable(result) +
         `wrote ${written.json}\n      ${written.csv}\n      ${written.markdown}\n`,
     );
+  // the partial result is written; the exit status still says the run did not finish
+  if (file.interrupted) throw new CliExit(EXIT_INTERRUPTED, 'interrupted');
 }
 
 export function register(program: Command, dilbench: Dilbench): void {
