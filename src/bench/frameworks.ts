@@ -73,6 +73,13 @@ function specProblem(
 
 export const FRAMEWORK_LENGTHS = [4096, 8192, 16384];
 
+/**
+ * Idle time before each side's turn where other frameworks share a point: onnxruntime-node's
+ * pool spins about 27 ms of CPU after a 2K MHA call returns and PyTorch's OpenMP 5-9 ms (measured
+ * on this project's 2-core machine), time the next side would otherwise lose a core to.
+ */
+export const FOREIGN_SETTLE_MS = 60;
+
 export async function runFrameworkSection(
   binding: NativeBinding,
   peak: NativePeak,
@@ -129,7 +136,7 @@ export async function runFrameworkSection(
         section: 'frameworks',
         seqLen,
         sides,
-        sampling: { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 },
+        sampling: { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5, settleMs: FOREIGN_SETTLE_MS },
       });
       const f = ms.get('flash')!;
       const o = ms.get('onnxruntime-mha')!;
@@ -244,7 +251,7 @@ export async function runDilatedTorchSection(
       section: 'dilated-vs-torch',
       seqLen,
       sides,
-      sampling: { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 },
+      sampling: { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5, settleMs: FOREIGN_SETTLE_MS },
     });
     const gflopsOf = (name: string, medianMs: number) =>
       ours.get(name)!.flops / (medianMs / 1000) / 1e9;

@@ -19,3 +19,8 @@ export async function timeCall<R>(call: () => Promise<R> | R): Promise<{ value: 
   const value = await call();
   return { value, ms: nowMs() - t0 };
 }
+
+/** Resolves after `ms` milliseconds (an idle pause between measurements; not a duration read). */
+export function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

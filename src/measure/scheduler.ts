@@ -3,7 +3,7 @@
 // native calls, seeded interleaving of several implementations, cancellation between calls.
 import { median as medianOf, summarize, relativeStandardError } from '../stats/summary.js';
 import { createRng, shuffled } from '../stats/random.js';
-import { nowMs } from './clock.js';
+import { nowMs, sleepMs } from './clock.js';
 import type { SmClockSummary } from '../results/types.js';
 import {
   MeasurementCancelledError,
@@ -25,6 +25,7 @@ export const DEFAULT_SAMPLING: Required<Omit<SamplingOptions, 'runs'>> = {
   cold: false,
   seed: 0x5eed,
   batchTargetMs: 25,
+  settleMs: 0,
 };
 
 /** CV above which a point carries a warning */
@@ -69,6 +70,8 @@ function resolve(options: SamplingOptions): Resolved {
     throw new RangeError(`sampling option maxTimeSeconds must be > 0, got ${o.maxTimeSeconds}`);
   if (!(o.batchTargetMs > 0))
     throw new RangeError(`sampling option batchTargetMs must be > 0, got ${o.batchTargetMs}`);
+  if (!(o.settleMs >= 0))
+    throw new RangeError(`sampling option settleMs must be >= 0, got ${o.settleMs}`);
   o.maxSamples = Math.max(o.maxSamples, o.minSamples);
   o.runs = options.runs;
   o.maxTimeMs = o.maxTimeSeconds * 1000;
@@ -424,9 +427,12 @@ export async function measureInterleaved(
   };
   const active = () => names.filter((n) => (states.get(n) as PointState).phase !== 'done');
 
+  let previous: string | undefined;
   while (active().length > 0) {
     for (const name of shuffled(active(), rng)) {
       const state = states.get(name) as PointState;
+      if (o.settleMs > 0 && previous !== undefined && previous !== name) await sleepMs(o.settleMs);
+      previous = name;
       // share of the remaining budget for this sampler
       const remaining = (budgetMs - elapsedMs()) / Math.max(1, active().length);
       await step(state, samplers.get(name) as Sampler, remaining, signal);

@@ -54,6 +54,13 @@ export interface SamplingOptions {
   seed?: number;
   /** target wall time of one native call in ms, used to batch short iterations (default 25) */
   batchTargetMs?: number;
+  /**
+   * Interleaved sampling only: idle milliseconds before a sampler takes its turn after another
+   * one (default 0). Thread pools keep spinning after their call returns (onnxruntime-node about
+   * 27 ms of CPU per call, PyTorch's OpenMP 5-9 ms, measured here), which the next side would
+   * otherwise pay for; the pause lets them settle.
+   */
+  settleMs?: number;
 }
 
 export interface Measurement {

@@ -285,6 +285,39 @@ describe('measureInterleaved', () => {
     expect(res.get('b')!.stats.medianMs).toBeCloseTo(3, 1);
   });
 
+  it('settleMs: a side is not charged for the previous side still spinning after its call', async () => {
+    // 'spinner' keeps a core busy for 30 ms after each call (as a thread pool spinning down);
+    // 'victim' takes 5 ms plus whatever of that busy time is left when its turn starts
+    let busyUntil = 0;
+    const spinner: Sampler = {
+      async sample(n) {
+        busyUntil = performance.now() + 30;
+        return new Float64Array(n).fill(5e6);
+      },
+    };
+    const victim: Sampler = {
+      async sample(n) {
+        const lost = Math.max(0, busyUntil - performance.now());
+        return new Float64Array(n).fill((5 + lost) * 1e6);
+      },
+    };
+    const run = (settleMs?: number) =>
+      measureInterleaved(
+        new Map([
+          ['spinner', spinner],
+          ['victim', victim],
+        ]),
+        { warmup: 1, runs: 8, settleMs },
+        undefined,
+        3,
+      );
+    const charged = (await run()).get('victim')!.stats.medianMs;
+    const settled = (await run(40)).get('victim')!.stats.medianMs;
+    expect(charged).toBeGreaterThan(20);
+    expect(settled).toBe(5);
+    await expect(run(-1)).rejects.toThrow(/settleMs must be >= 0/);
+  });
+
   it('honours the abort signal', async () => {
     const ac = new AbortController();
     ac.abort();
