@@ -12,7 +12,7 @@ import type {
   FrameworkBenchResult,
   FrameworkBenchRow,
 } from '../results/types.js';
-import { outputDifference } from '../frameworks/compare.js';
+import { FOREIGN_SETTLE_MS, outputDifference } from '../frameworks/compare.js';
 import { PyTorchAdapter, torchUnavailableReason } from '../frameworks/pytorch.js';
 import { DilbenchAdapter } from '../frameworks/dilbench.js';
 import { OnnxRuntimeAdapter } from '../frameworks/onnxruntime.js';
@@ -72,13 +72,6 @@ function specProblem(
 }
 
 export const FRAMEWORK_LENGTHS = [4096, 8192, 16384];
-
-/**
- * Idle time before each side's turn where other frameworks share a point: onnxruntime-node's
- * pool spins about 27 ms of CPU after a 2K MHA call returns and PyTorch's OpenMP 5-9 ms (measured
- * on this project's 2-core machine), time the next side would otherwise lose a core to.
- */
-export const FOREIGN_SETTLE_MS = 60;
 
 export async function runFrameworkSection(
   binding: NativeBinding,

@@ -25,6 +25,13 @@ import {
   type PeakMemory,
 } from './types.js';
 
+/**
+ * Idle time before each side's turn where other frameworks share a point: onnxruntime-node's
+ * pool spins about 27 ms of CPU after a 2K MHA call returns and PyTorch's OpenMP 5-9 ms (measured
+ * on this project's 2-core machine), time the next side would otherwise lose a core to.
+ */
+export const FOREIGN_SETTLE_MS = 60;
+
 export interface FrameworksOptions {
   seqLens: number[];
   batch: number;
@@ -251,7 +258,7 @@ export async function runFrameworks(
       if (adapters.size === 0) continue;
       const samplers = new Map<string, Sampler>([...adapters].map(([n, a]) => [n, a.sampler]));
       log(`length ${seqLen}: measuring ${[...adapters.keys()].join(', ')} (interleaved)`);
-      const ms = await measureInterleaved(samplers, o.sampling);
+      const ms = await measureInterleaved(samplers, { settleMs: FOREIGN_SETTLE_MS, ...o.sampling });
       const outputs = new Map<FrameworkName, Float32Array>();
       for (const [name, a] of adapters) {
         const m = ms.get(name) as Measurement;

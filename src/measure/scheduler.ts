@@ -420,10 +420,12 @@ export async function measureInterleaved(
   const rng = createRng(seed);
   const budgetMs = o.maxTimeMs * Math.max(1, names.length);
   const start = nowMs();
+  // the settle pauses are not the point's time: they do not eat its budget
+  let settledMs = 0;
   const elapsedMs = () => {
     let sampled = 0;
     for (const s of states.values()) sampled += s.sampledMs;
-    return Math.max(nowMs() - start, sampled);
+    return Math.max(nowMs() - start - settledMs, sampled);
   };
   const active = () => names.filter((n) => (states.get(n) as PointState).phase !== 'done');
 
@@ -431,7 +433,11 @@ export async function measureInterleaved(
   while (active().length > 0) {
     for (const name of shuffled(active(), rng)) {
       const state = states.get(name) as PointState;
-      if (o.settleMs > 0 && previous !== undefined && previous !== name) await sleepMs(o.settleMs);
+      if (o.settleMs > 0 && previous !== undefined && previous !== name) {
+        const t0 = nowMs();
+        await sleepMs(o.settleMs);
+        settledMs += nowMs() - t0;
+      }
       previous = name;
       // share of the remaining budget for this sampler
       const remaining = (budgetMs - elapsedMs()) / Math.max(1, active().length);
