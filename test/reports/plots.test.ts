@@ -156,6 +156,19 @@ describe('plot specs from fixture results', () => {
     expect((noPeak.hconcat as VlSpec[])[1]!.name).toBe('gflops');
   });
 
+  it('throughput: the legend sits beside the right panel, not past a blank strip', async () => {
+    const spec = throughputSpec(seq)!;
+    const svg = await renderSvg(spec);
+    const at = (re: RegExp) => Number(re.exec(svg)?.[1]);
+    const panelX = at(/percent_of_peak_group"[^>]*><g transform="translate\(([\d.]+),/);
+    const legendX = at(/role-legend"[^>]*><g transform="translate\(([\d.]+),/);
+    const panelWidth = (spec.hconcat as VlSpec[])[1]!.width as number;
+    expect(Number.isFinite(panelX) && Number.isFinite(legendX)).toBe(true);
+    // the legend starts within a few dozen pixels of the panel's right edge (it was 193 px past it)
+    expect(legendX - (panelX + panelWidth)).toBeGreaterThanOrEqual(0);
+    expect(legendX - (panelX + panelWidth)).toBeLessThan(60);
+  });
+
   it('speedup vs naive: grouped bars on log y with a 1x rule; null without the baseline', () => {
     const spec = speedupSpec(seq, 'naive')!;
     const bars = layer(spec, 'bars');

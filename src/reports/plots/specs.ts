@@ -458,7 +458,13 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
     { field: 'gflops', title: 'GFLOP/s', format: ',.1f' },
     ...(hasPeak ? [{ field: 'percentOfPeak', title: '% of FMA peak', format: '.1f' }] : []),
   ];
-  const panel = (name: string, title: string, y: VlSpec): VlSpec => ({
+  // a long panel title widens the layout (vega estimates text widths in Node and places the legend
+  // past them), so the figures go in a subtitle of their own
+  const panel = (
+    name: string,
+    title: string | { text: string; subtitle: string },
+    y: VlSpec,
+  ): VlSpec => ({
     name,
     width: Math.round(PLOT_WIDTH * 0.8),
     height: PLOT_HEIGHT,
@@ -481,7 +487,10 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
         'percent-of-peak',
         gpuPeak || !peak
           ? `Achieved % of measured peak${gpuPeak ? ` (GPU ${gpuPeak.name}: compute rate of the row's dtype)` : ''}`
-          : `Achieved % of FP32 FMA peak (${peak.fmaGflops.toFixed(0)} GFLOP/s, ${peak.threads} threads)`,
+          : {
+              text: 'Achieved % of FP32 FMA peak',
+              subtitle: `peak ${peak.fmaGflops.toFixed(0)} GFLOP/s on ${peak.threads} threads`,
+            },
         {
           field: 'percentOfPeak',
           type: 'quantitative',
@@ -497,12 +506,16 @@ export function throughputSpec(file: ResultFile): VlSpec | null {
       });
   return top(plotTitle('Throughput and % of peak', file, rows), values, {
     hconcat: [
-      panel('tokens-per-second', 'Throughput', {
-        field: 'tokensPerSecond',
-        type: 'quantitative',
-        title: 'Throughput (tokens/s, log scale)',
-        scale: { type: 'log', nice: false, padding: 10 },
-      }),
+      panel(
+        'tokens-per-second',
+        { text: 'Throughput', subtitle: 'tokens per second' },
+        {
+          field: 'tokensPerSecond',
+          type: 'quantitative',
+          title: 'Throughput (tokens/s, log scale)',
+          scale: { type: 'log', nice: false, padding: 10 },
+        },
+      ),
       right,
     ],
     resolve: { scale: { color: 'shared', shape: 'shared' } },
