@@ -18,9 +18,13 @@ export const DTYPE_BENCH_DTYPES: DTypeName[] = ['fp32', 'bf16', 'fp16'];
 export const DTYPE_FLASH_LENGTHS = [2048, 4096];
 export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, newTokens: 64 };
 /** The largest cache dtypeKvCacheLengths picks: each sample prefills the cache with causal
- * attention (quadratic: 8K takes ~4 s on 2 threads, 16K ~15 s), and the section takes 3 dtypes x
- * (warm-up + runs) samples. */
+ * attention, quadratic in its length (32 heads, headDim 128, 2 threads: 8K 3.7 s, 16K 13-24 s),
+ * and each kv length takes 3 dtypes x (warm-up + runs) samples. */
 export const DTYPE_KV_MAX_AUTO_CACHE = 16384;
+/** Caches above the issue's 8K are sampled at most this many times, without a warm-up: the
+ * prefill before each decode already brings the cache in, each sample holds newTokens decode
+ * steps, and a 16K prefill alone takes 13-24 s on 2 threads. */
+export const DTYPE_KV_LONG_CACHE_RUNS = 3;
 
 type KvShape = Pick<DtypeBenchResult['kv'], 'kvHeads' | 'headDim'>;
 
@@ -182,7 +186,10 @@ export async function runDtypeSection(
           side.problem.bytesAfterSampling = x.probe.decodeBytes;
           return side;
         }),
-        sampling,
+        sampling:
+          cacheLen > DTYPE_KV.cacheLen
+            ? { warmup: 0, runs: Math.min(sampling.runs, DTYPE_KV_LONG_CACHE_RUNS) }
+            : sampling,
       });
       withRatios(
         [...sessions].map(([dtype, { session, probe }]) => {

@@ -15,6 +15,7 @@ import {
   kvCacheBytes,
   DTYPE_KV,
   DTYPE_KV_MAX_AUTO_CACHE,
+  DTYPE_KV_LONG_CACHE_RUNS,
   type FullBenchResult,
 } from '../../src/bench/index.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
@@ -77,6 +78,19 @@ describe('bench sections', () => {
       return r.cacheVsLlc;
     });
     expect(labels).toEqual(['within-llc', 'exceeds-llc']);
+    // caches above the 8K get at most DTYPE_KV_LONG_CACHE_RUNS samples (each a prefill)
+    const long = await runDtypeSection(createFakeBinding({ implementations: ['kv-cache'] }), {
+      threads: 1,
+      flashLengths: [],
+      kv: { ...kv, cacheLen: DTYPE_KV.cacheLen },
+      kvCacheLens: [DTYPE_KV.cacheLen, 2 * DTYPE_KV.cacheLen],
+      runs: DTYPE_KV_LONG_CACHE_RUNS + 2,
+      warmup: 1,
+    });
+    expect(long.rows.map((r) => r.samples)).toEqual([
+      DTYPE_KV_LONG_CACHE_RUNS + 2,
+      DTYPE_KV_LONG_CACHE_RUNS,
+    ]);
     // given lengths replace the default; an unknown LLC labels nothing
     const unknown = createFakeBinding({ implementations: ['kv-cache'] });
     const u = await runDtypeSection(unknown, {
