@@ -3,6 +3,7 @@
 
 #include "common.h"
 #include "convert.h"
+#include "core/backend.h"
 #include "core/cpu_features.h"
 #include "core/descriptor.h"
 #include "core/kernel.h"
@@ -56,6 +57,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("simdLevel", Napi::String::New(env, simdLevelName(activeSimdLevel())));
     o.Set("detectedSimdLevel", Napi::String::New(env, simdLevelName(detectedSimdLevel())));
     o.Set("hardwareThreads", Napi::Number::New(env, hardwareThreads()));
+    o.Set("lastLevelCacheBytes",
+          Napi::Number::New(env, static_cast<double>(backendFor(Device::CPU).lastLevelCacheBytes())));
     Napi::Object cuda = Napi::Object::New(env);
 #ifdef DILBENCH_WITH_CUDA
     cuda.Set("compiled", Napi::Boolean::New(env, true));

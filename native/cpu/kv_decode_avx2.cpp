@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "exp2_avx2.h"
 
@@ -26,22 +27,41 @@ namespace {
 
 using cpu::exp2Avx2;  // exp2_avx2.h: the flash tiles' polynomial, so flash and decode agree
 
-// 8 consecutive cache elements as fp32.
+// 8 consecutive cache elements as fp32. kSplit == false: vector c of a row holds its elements
+// [8c, 8c + 8) in order.
 struct LoadF32 {
   using T = float;
+  static constexpr bool kSplit = false;
   static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
 };
 struct LoadF16 {
   using T = uint16_t;
+  static constexpr bool kSplit = false;
   static __m256 load(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
 };
 struct LoadBF16 {
   using T = uint16_t;
+  static constexpr bool kSplit = false;
   static __m256 load(const uint16_t* p) {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+};
+// bf16, headDim a multiple of 16: one 256-bit load gives 16 elements as two fp32 vectors, the
+// even-indexed elements (each 32-bit lane's low half shifted up) and the odd-indexed ones (its
+// high half, masked): a shift and an and per 16 elements instead of two vpmovzxwd shuffles and
+// two shifts (the shuffle port was bf16's extra cost over fp16). kSplit == true: vectors 2m and
+// 2m + 1 of a row hold elements 16m + 2i and 16m + 2i + 1; the query rows are permuted to match
+// (splitRows) and the output rows put back in order (mergeRows).
+struct LoadBF16Split {
+  using T = uint16_t;
+  static constexpr bool kSplit = true;
+  static void load2(const uint16_t* p, __m256& even, __m256& odd) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int(0xFFFF0000u))));
   }
 };
 
@@ -108,16 +128,38 @@ inline void scoreBlock(const float* q, int64_t ldq, const typename L::T* kr, int
   static_assert(GB * KB == 8, "8 accumulators");
   __m256 a[8];
   for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
+  if constexpr (L::kSplit) {
+    for (int64_t c = 0; c < D; c += 16) {
+      if (GB == 1) {
+        const __m256 q0 = _mm256_loadu_ps(q + c), q1 = _mm256_loadu_ps(q + c + 8);
+        for (int b = 0; b < KB; ++b) {
+          __m256 k0, k1;
+          L::load2(kr + b * D + c, k0, k1);
+          a[b] = _mm256_fmadd_ps(q1, k1, _mm256_fmadd_ps(q0, k0, a[b]));
+        }
+      } else {
+        for (int b = 0; b < KB; ++b) {
+          __m256 k0, k1;
+          L::load2(kr + b * D + c, k0, k1);
+          for (int g = 0; g < GB; ++g)
+            a[g * KB + b] =
+                _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c + 8), k1,
+                                _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), k0, a[g * KB + b]));
+        }
+      }
+    }
+  } else {
 #pragma GCC unroll 2
-  for (int64_t c = 0; c < D; c += 8) {
-    if (GB == 1) {
-      const __m256 qv = _mm256_loadu_ps(q + c);
-      for (int b = 0; b < KB; ++b) a[b] = _mm256_fmadd_ps(qv, L::load(kr + b * D + c), a[b]);
-    } else {
-      for (int b = 0; b < KB; ++b) {
-        const __m256 kv = L::load(kr + b * D + c);
-        for (int g = 0; g < GB; ++g)
-          a[g * KB + b] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g * KB + b]);
+    for (int64_t c = 0; c < D; c += 8) {
+      if (GB == 1) {
+        const __m256 qv = _mm256_loadu_ps(q + c);
+        for (int b = 0; b < KB; ++b) a[b] = _mm256_fmadd_ps(qv, L::load(kr + b * D + c), a[b]);
+      } else {
+        for (int b = 0; b < KB; ++b) {
+          const __m256 kv = L::load(kr + b * D + c);
+          for (int g = 0; g < GB; ++g)
+            a[g * KB + b] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g * KB + b]);
+        }
       }
     }
   }
@@ -133,9 +175,19 @@ inline void scoreOneKey(const float* q, int64_t ldq, int gb, const typename L::T
                         float* s, int64_t n, int64_t j) {
   __m256 a[8];
   for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < D; c += 8) {
-    const __m256 kv = L::load(kr + c);
-    for (int g = 0; g < gb; ++g) a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g]);
+  if constexpr (L::kSplit) {
+    for (int64_t c = 0; c < D; c += 16) {
+      __m256 k0, k1;
+      L::load2(kr + c, k0, k1);
+      for (int g = 0; g < gb; ++g)
+        a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c + 8), k1,
+                               _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), k0, a[g]));
+    }
+  } else {
+    for (int64_t c = 0; c < D; c += 8) {
+      const __m256 kv = L::load(kr + c);
+      for (int g = 0; g < gb; ++g) a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * ldq + c), kv, a[g]);
+    }
   }
   alignas(32) float r[8];
   _mm256_store_ps(r, _mm256_mul_ps(_mm256_set1_ps(scale), reduce8(a)));
@@ -217,7 +269,19 @@ __attribute__((always_inline)) inline void pvTile(const float* p, int64_t n, con
     if (j - j0 < pfRows)
       for (int c = pfFrom; c < CB; c += kLineVectors<L>)
         _mm_prefetch(reinterpret_cast<const char*>(vr + kPvRows * D + 8 * c), _MM_HINT_T0);
-    if (GB == 1) {
+    if constexpr (L::kSplit) {
+      // vectors c, c + 1 from one 16-element load (CB is even: headDim % 16 == 0, see pvCols)
+      __m256 pg[GB];
+      for (int g = 0; g < GB; ++g) pg[g] = _mm256_broadcast_ss(p + g * n + j);
+      for (int c = 0; c + 1 < CB; c += 2) {
+        __m256 v0, v1;
+        L::load2(vr + 8 * c, v0, v1);
+        for (int g = 0; g < GB; ++g) {
+          acc[g][c] = _mm256_fmadd_ps(pg[g], v0, acc[g][c]);
+          acc[g][c + 1] = _mm256_fmadd_ps(pg[g], v1, acc[g][c + 1]);
+        }
+      }
+    } else if (GB == 1) {
       const __m256 pg = _mm256_broadcast_ss(p + j);
       for (int c = 0; c < CB; ++c) acc[0][c] = _mm256_fmadd_ps(pg, L::load(vr + 8 * c), acc[0][c]);
     } else {
@@ -291,9 +355,37 @@ void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb
   }
 }
 
+// LoadBF16Split's layout: each 16-element chunk of the G rows (stride ld) as its 8 even-indexed
+// elements then its 8 odd-indexed ones, into dst (stride D); mergeRows undoes it in place.
+void splitRows(const float* src, int64_t ld, int64_t G, int64_t D, float* dst) {
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < D; c += 16)
+      for (int i = 0; i < 8; ++i) {
+        dst[g * D + c + i] = src[g * ld + c + 2 * i];
+        dst[g * D + c + 8 + i] = src[g * ld + c + 2 * i + 1];
+      }
+}
+void mergeRows(float* rows, int64_t G, int64_t D) {
+  for (int64_t r = 0; r < G * D; r += 16) {
+    float t[16];
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = rows[r + i];
+      t[2 * i + 1] = rows[r + 8 + i];
+    }
+    for (int i = 0; i < 16; ++i) rows[r + i] = t[i];
+  }
+}
+
 template <class L>
 void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  if constexpr (L::kSplit) {  // the query rows in the cache rows' split layout (G * D floats)
+    static thread_local std::vector<float> split;
+    split.resize(size_t(G * D));
+    splitRows(q, ldq, G, D, split.data());
+    q = split.data();
+    ldq = D;
+  }
   // Pass 1: every score; K streamed once.
   scoresAll<L>(q, ldq, G, k, v, n, D, scale, s);
   // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
@@ -307,6 +399,7 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
     }
     pvRows<L>(s + g0 * n, n, v, D, gr, out + g0 * D, inv);
   }
+  if constexpr (L::kSplit) mergeRows(out, G, D);
 }
 
 }  // namespace
@@ -321,7 +414,8 @@ void decodeAttendAvx2F16(const float* q, int64_t ldq, int64_t G, const uint16_t*
 }
 void decodeAttendAvx2BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                           int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
-  decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  if (D % 16 == 0) decodeAttendImpl<LoadBF16Split>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  else decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
 
 }  // namespace family

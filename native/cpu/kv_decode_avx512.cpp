@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "exp2_avx512.h"
 
@@ -20,22 +21,46 @@ namespace dilbench {
 namespace family {
 namespace {
 
-// 16 consecutive cache elements as fp32.
-struct LoadF32 {
+// 16 consecutive cache elements as fp32 (load), 32 as two vectors (load2). kSplit == false:
+// vector c of a row holds its elements [16c, 16c + 16) in order.
+template <class Self>
+struct LoadInOrder {
+  static constexpr bool kSplit = false;
+  template <class T>
+  static void load2(const T* p, __m512& lo, __m512& hi) {
+    lo = Self::load(p);
+    hi = Self::load(p + 16);
+  }
+};
+struct LoadF32 : LoadInOrder<LoadF32> {
   using T = float;
   static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
 };
-struct LoadF16 {
+struct LoadF16 : LoadInOrder<LoadF16> {
   using T = uint16_t;
   static __m512 load(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
 };
-struct LoadBF16 {
+struct LoadBF16 : LoadInOrder<LoadBF16> {
   using T = uint16_t;
   static __m512 load(const uint16_t* p) {
     const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+};
+// bf16, headDim a multiple of 32: one 512-bit load gives 32 elements as the even-indexed ones
+// (each 32-bit lane's low half shifted up) and the odd-indexed ones (its high half, masked), as
+// the AVX2 kernel does (kv_decode_avx2.cpp, LoadBF16Split): vectors 2m, 2m + 1 of a row hold
+// elements 32m + 2i and 32m + 2i + 1; the query rows are permuted to match and the output rows
+// put back in order (splitRows, mergeRows).
+struct LoadBF16Split {
+  using T = uint16_t;
+  static constexpr bool kSplit = true;
+  static void load2(const uint16_t* p, __m512& even, __m512& odd) {
+    const __m512i w = _mm512_loadu_si512(p);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(int(0xFFFF0000u))));
   }
 };
 
@@ -85,15 +110,18 @@ inline void scoreRow(const float* q, int64_t ldq, const typename L::T* kr, int64
   for (int g = 0; g < GB; ++g) a0[g] = a1[g] = _mm512_setzero_ps();
   int64_t c = 0;
   for (; c + 1 < nv; c += 2) {
-    const __m512 k0 = L::load(kr + 16 * c), k1 = L::load(kr + 16 * c + 16);
+    __m512 k0, k1;
+    L::load2(kr + 16 * c, k0, k1);
     for (int g = 0; g < GB; ++g) {
       a0[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c), k0, a0[g]);
       a1[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c + 16), k1, a1[g]);
     }
   }
-  if (c < nv) {
-    const __m512 k0 = L::load(kr + 16 * c);
-    for (int g = 0; g < GB; ++g) a0[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c), k0, a0[g]);
+  if constexpr (!L::kSplit) {  // split: nv is even
+    if (c < nv) {
+      const __m512 k0 = L::load(kr + 16 * c);
+      for (int g = 0; g < GB; ++g) a0[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q + g * ldq + 16 * c), k0, a0[g]);
+    }
   }
   for (int g = 0; g < GB; ++g) s[g * n + j] = scale * hsum(_mm512_add_ps(a0[g], a1[g]));
 }
@@ -133,7 +161,9 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
   for (int64_t j = j0; j < j1; ++j) {
     const typename L::T* vr = v + j * D;
     __m512 vv[CB];
-    for (int c = 0; c < CB; ++c) vv[c] = L::load(vr + 16 * c);
+    int c = 0;
+    for (; c + 1 < CB; c += 2) L::load2(vr + 16 * c, vv[c], vv[c + 1]);
+    if constexpr (!L::kSplit && CB % 2 == 1) vv[c] = L::load(vr + 16 * c);  // split: CB is even
     for (int g = 0; g < GB; ++g) {
       const __m512 pg = _mm512_set1_ps(p[g * n + j]);
       for (int c = 0; c < CB; ++c) acc[g][c] = _mm512_fmadd_ps(pg, vv[c], acc[g][c]);
@@ -185,9 +215,37 @@ void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb
   }
 }
 
+// LoadBF16Split's layout: each 32-element chunk of the G rows (stride ld) as its 16 even-indexed
+// elements then its 16 odd-indexed ones, into dst (stride D); mergeRows undoes it in place.
+void splitRows(const float* src, int64_t ld, int64_t G, int64_t D, float* dst) {
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t c = 0; c < D; c += 32)
+      for (int i = 0; i < 16; ++i) {
+        dst[g * D + c + i] = src[g * ld + c + 2 * i];
+        dst[g * D + c + 16 + i] = src[g * ld + c + 2 * i + 1];
+      }
+}
+void mergeRows(float* rows, int64_t G, int64_t D) {
+  for (int64_t r = 0; r < G * D; r += 32) {
+    float t[32];
+    for (int i = 0; i < 16; ++i) {
+      t[2 * i] = rows[r + i];
+      t[2 * i + 1] = rows[r + 16 + i];
+    }
+    for (int i = 0; i < 32; ++i) rows[r + i] = t[i];
+  }
+}
+
 template <class L>
 void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
+  if constexpr (L::kSplit) {  // the query rows in the cache rows' split layout (G * D floats)
+    static thread_local std::vector<float> split;
+    split.resize(size_t(G * D));
+    splitRows(q, ldq, G, D, split.data());
+    q = split.data();
+    ldq = D;
+  }
   // Pass 1: every score; K streamed once.
   scoresAll<L>(q, ldq, G, k, n, D, scale, s);
   // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
@@ -201,6 +259,7 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
     }
     pvRows<L>(s + g0 * n, n, v, D, gr, out + g0 * D, inv);
   }
+  if constexpr (L::kSplit) mergeRows(out, G, D);
 }
 
 }  // namespace
@@ -215,7 +274,8 @@ void decodeAttendAvx512F16(const float* q, int64_t ldq, int64_t G, const uint16_
 }
 void decodeAttendAvx512BF16(const float* q, int64_t ldq, int64_t G, const uint16_t* k, const uint16_t* v,
                             int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
-  decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  if (D % 32 == 0) decodeAttendImpl<LoadBF16Split>(q, ldq, G, k, v, n, D, scale, out, lse, s);
+  else decodeAttendImpl<LoadBF16>(q, ldq, G, k, v, n, D, scale, out, lse, s);
 }
 
 }  // namespace family

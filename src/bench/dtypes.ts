@@ -1,8 +1,11 @@
 // The `dtypes` section of `dilbench bench`: fp32, bf16 and fp16 storage side by side (fp32
 // compute), each point's dtypes sampled interleaved by the engine (src/bench/record.ts): flash at
-// 2K and 4K (GFLOP/s) and kv-cache decode at cache 8K, 32 heads / 8 kv heads, headDim 128, 64 new
-// tokens (ms per token, GB/s of cache read in the storage dtype and its % of the measured stream),
-// with the ratio of each dtype's median to fp32's.
+// 2K and 4K (GFLOP/s) and kv-cache decode, 32 heads / 8 kv heads, headDim 128, 64 new tokens (ms
+// per token, GB/s of cache read in the storage dtype and its % of the measured stream), with the
+// ratio of each dtype's median to fp32's. Decode runs at the issue's 8K cache and at a cache
+// chosen from the last-level cache the machine lists (dtypeKvCacheLengths), each row labelled
+// with whether its cache fits that LLC, since halving the bytes only halves the time when they
+// come from memory.
 import type { Measurement } from '../measure/types.js';
 import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../native/binding.js';
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
@@ -14,19 +17,64 @@ export type { DtypeBenchResult, DtypeBenchRow };
 export const DTYPE_BENCH_DTYPES: DTypeName[] = ['fp32', 'bf16', 'fp16'];
 export const DTYPE_FLASH_LENGTHS = [2048, 4096];
 export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, newTokens: 64 };
+/** The largest cache dtypeKvCacheLengths picks: each sample prefills the cache with causal
+ * attention, quadratic in its length (32 heads, headDim 128, 2 threads: 8K 3.7 s, 16K 13-24 s),
+ * and each kv length takes 3 dtypes x (warm-up + runs) samples. */
+export const DTYPE_KV_MAX_AUTO_CACHE = 16384;
+/** Caches above the issue's 8K are sampled at most this many times, without a warm-up: the
+ * prefill before each decode already brings the cache in, each sample holds newTokens decode
+ * steps, and a 16K prefill alone takes 13-24 s on 2 threads. */
+export const DTYPE_KV_LONG_CACHE_RUNS = 3;
+
+type KvShape = Pick<DtypeBenchResult['kv'], 'kvHeads' | 'headDim'>;
+
+/** Bytes of a cache's K and V (batch 1) in a storage dtype of `elementBytes` bytes. */
+export function kvCacheBytes(cacheLen: number, shape: KvShape, elementBytes: number): number {
+  return 2 * shape.kvHeads * cacheLen * shape.headDim * elementBytes;
+}
+
+/**
+ * The kv-cache lengths the section decodes by default: `first` (the issue's 8K) and the smallest
+ * `first` x 2^k whose fp32 K+V exceeds twice `llcBytes`, so that the half-precision cache
+ * (half the bytes) does not fit either and both stream from memory; capped at `maxCache`. Only
+ * `first` when the LLC is unknown.
+ */
+export function dtypeKvCacheLengths(
+  llcBytes: number | null,
+  shape: KvShape,
+  first = DTYPE_KV.cacheLen,
+  maxCache = DTYPE_KV_MAX_AUTO_CACHE,
+): number[] {
+  if (llcBytes === null || !(llcBytes > 0)) return [first];
+  let len = first;
+  while (kvCacheBytes(len, shape, 4) <= 2 * llcBytes && len < maxCache) len *= 2;
+  len = Math.min(len, maxCache);
+  return len > first ? [first, len] : [first];
+}
+
+/** Whether `bytes` of cache fit the LLC the machine lists (null: unknown). */
+export function cacheVsLlc(bytes: number, llcBytes: number | null): DtypeBenchRow['cacheVsLlc'] {
+  if (llcBytes === null || !(llcBytes > 0)) return null;
+  return bytes <= llcBytes ? 'within-llc' : 'exceeds-llc';
+}
 
 export async function runDtypeSection(
   binding: NativeBinding,
   opts: SectionOptions & {
     dtypes?: DTypeName[];
     flashLengths?: number[];
-    kv?: Partial<DtypeBenchResult['kv']> | null;
+    kv?: Partial<Omit<DtypeBenchResult['kv'], 'cacheLens' | 'llcBytes'>> | null;
+    /** kv-cache lengths to decode (default: dtypeKvCacheLengths from kv.cacheLen and the LLC) */
+    kvCacheLens?: number[];
   },
 ): Promise<DtypeBenchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);
   const simdLevel = binding.info().simdLevel;
   const want = opts.dtypes ?? DTYPE_BENCH_DTYPES;
-  const kv = { ...DTYPE_KV, ...(opts.kv ?? {}) };
+  const shape = { ...DTYPE_KV, ...(opts.kv ?? {}) };
+  const llcBytes = binding.info().lastLevelCacheBytes ?? null;
+  const cacheLens = opts.kvCacheLens ?? dtypeKvCacheLengths(llcBytes, shape, shape.cacheLen);
+  const kv = { ...shape, cacheLen: cacheLens[0] ?? shape.cacheLen, cacheLens, llcBytes };
   const sampling = { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 };
   const sessionOptions = benchSessionOptions(opts.threads);
   const impls = binding.listImplementations().filter((i) => i.device === 'cpu');
@@ -107,9 +155,9 @@ export async function runDtypeSection(
   }
 
   const kvDtypes = opts.kv === null ? [] : usable('kv-cache');
-  if (kvDtypes.length > 0) {
+  for (const cacheLen of kvDtypes.length > 0 ? cacheLens : []) {
     opts.log?.(
-      `kv-cache decode @ cache ${kv.cacheLen} (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`,
+      `kv-cache decode @ cache ${cacheLen} (${cacheVsLlcWords(kvCacheBytes(cacheLen, kv, 4), llcBytes)}) (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`,
     );
     const sessions = new Map<
       DTypeName,
@@ -117,13 +165,13 @@ export async function runDtypeSection(
     >();
     try {
       for (const dtype of kvDtypes) {
-        const problem = benchProblem('kv-cache', kv.cacheLen + kv.newTokens, {
+        const problem = benchProblem('kv-cache', cacheLen + kv.newTokens, {
           dtype,
           heads: kv.heads,
           kvHeads: kv.kvHeads,
           headDim: kv.headDim,
           causal: true,
-          promptLen: kv.cacheLen,
+          promptLen: cacheLen,
           newTokens: kv.newTokens,
         });
         const session = await binding.createSession(problem, sessionOptions);
@@ -131,14 +179,17 @@ export async function runDtypeSection(
       }
       const ms = await record.sample({
         section: 'dtypes',
-        seqLen: kv.cacheLen,
+        seqLen: cacheLen,
         sides: [...sessions].map(([dtype, x]) => {
           const side = nativeSide(dtype, x.problem, x.session, simdLevel, x.probe.sampler);
           side.problem.flops = 0;
           side.problem.bytesAfterSampling = x.probe.decodeBytes;
           return side;
         }),
-        sampling,
+        sampling:
+          cacheLen > DTYPE_KV.cacheLen
+            ? { warmup: 0, runs: Math.min(sampling.runs, DTYPE_KV_LONG_CACHE_RUNS) }
+            : sampling,
       });
       withRatios(
         [...sessions].map(([dtype, { session, probe }]) => {
@@ -149,7 +200,7 @@ export async function runDtypeSection(
             timing === 'telemetry' ? m.stats.medianMs / kv.newTokens : m.stats.medianMs;
           return {
             kernel: 'kv-cache',
-            seqLen: kv.cacheLen,
+            seqLen: cacheLen,
             dtype,
             medianMs: perToken,
             gflops: null,
@@ -161,6 +212,7 @@ export async function runDtypeSection(
             inputBytes: session.plan.inputBytes,
             samples: m.samplesMs.length,
             timing,
+            cacheVsLlc: cacheVsLlc(kvCacheBytes(cacheLen, kv, dtype === 'fp32' ? 4 : 2), llcBytes),
           };
         }),
         ms,
@@ -170,4 +222,10 @@ export async function runDtypeSection(
     }
   }
   return { dtypes: want, kv, rows, skipped };
+}
+
+function cacheVsLlcWords(fp32Bytes: number, llcBytes: number | null): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  if (llcBytes === null) return `fp32 K+V ${mib(fp32Bytes)}, LLC unknown`;
+  return `fp32 K+V ${mib(fp32Bytes)} vs the listed LLC ${mib(llcBytes)}`;
 }

@@ -45,7 +45,8 @@ export interface BenchOptions {
   dilatedLengths?: number[];
   dilatedHeads?: number;
   dtypeLengths?: number[];
-  dtypeKvCache?: number;
+  /** dtypes section: kv-cache lengths to decode */
+  dtypeKvCache?: number[];
   log?: (line: string) => void;
   /** Ctrl-C / SIGTERM: the point being sampled stops, the sections after it do not run, and the
    * result (every point sampled until then) is returned, marked interrupted */
@@ -150,13 +151,9 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       runs,
       warmup,
       flashLengths: o.dtypeLengths,
-      // --quick: a 2K cache keeps the prefill of the three sessions short
-      kv:
-        o.dtypeKvCache !== undefined
-          ? { cacheLen: o.dtypeKvCache }
-          : quick
-            ? { cacheLen: 2048 }
-            : {},
+      // --quick: a 2K cache alone keeps the prefill of the three sessions short; else the
+      // lengths given, or 8K and one chosen from the LLC (dtypeKvCacheLengths)
+      kvCacheLens: o.dtypeKvCache ?? (quick ? [2048] : undefined),
       log,
       record,
     });

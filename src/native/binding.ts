@@ -144,6 +144,10 @@ export interface NativeInfo {
   simdLevel: SimdLevelName;
   detectedSimdLevel: SimdLevelName;
   hardwareThreads: number;
+  /** the CPU's last-level cache in bytes as the OS lists it (sysfs; 32 MiB when it lists none).
+   * A VM may list the host's whole cache, more than its share: NOTES.md, "Where the LLC ends".
+   * Absent from builds before it was added and from fake bindings. */
+  lastLevelCacheBytes?: number;
   cuda: {
     compiled: boolean;
     deviceCount: number;

@@ -758,11 +758,25 @@ export interface DtypeBenchRow {
   samples: number;
   /** kv-cache: 'telemetry' (decode phase only) or 'iteration' (whole iteration, prefill included) */
   timing: 'iteration' | 'telemetry';
+  /** kv-cache: whether this row's K+V (in its storage dtype) fits the last-level cache the machine
+   * lists (kv.llcBytes); null when that is unknown. Absent on flash rows and older files. */
+  cacheVsLlc?: 'within-llc' | 'exceeds-llc' | null;
 }
 
 export interface DtypeBenchResult {
   dtypes: DTypeName[];
-  kv: { cacheLen: number; heads: number; kvHeads: number; headDim: number; newTokens: number };
+  kv: {
+    /** the first of cacheLens */
+    cacheLen: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    newTokens: number;
+    /** every cache length decoded (absent in older files: cacheLen alone) */
+    cacheLens?: number[];
+    /** the last-level cache the machine lists, in bytes (null: unknown) */
+    llcBytes?: number | null;
+  };
   rows: DtypeBenchRow[];
   /** dtypes the binding's CPU kernels do not store, with the reason */
   skipped: string[];

@@ -9,9 +9,17 @@ import {
   runDilatedTorchSection,
   runFrameworkSection,
   runKvCacheSection,
+  runDtypeSection,
+  dtypeBenchTable,
+  dtypeKvCacheLengths,
+  kvCacheBytes,
+  DTYPE_KV,
+  DTYPE_KV_MAX_AUTO_CACHE,
+  DTYPE_KV_LONG_CACHE_RUNS,
   type FullBenchResult,
 } from '../../src/bench/index.js';
 import { loadOnnxRuntime } from '../../src/frameworks/onnxruntime.js';
+import { benchOptionsFromFlags } from '../../src/cli/commands/bench.js';
 import { createFakeBinding } from '../helpers/fake-binding.js';
 import { computeApiTable, runComputeApiSection } from '../../src/bench/index.js';
 import { runFullBench } from '../../src/bench/run.js';
@@ -20,6 +28,87 @@ const ortMissing = typeof (await loadOnnxRuntime()) === 'string';
 const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as const };
 
 describe('bench sections', () => {
+  it('dtypes: the default kv-cache lengths are the smallest whose fp32 K+V exceeds twice the LLC', () => {
+    const shape = { kvHeads: DTYPE_KV.kvHeads, headDim: DTYPE_KV.headDim };
+    expect(dtypeKvCacheLengths(null, shape)).toEqual([DTYPE_KV.cacheLen]);
+    for (const mib of [1, 4, 16, 31, 32, 33, 100, 480, 4096]) {
+      const llc = mib * 2 ** 20;
+      const cap = 1 << 20;
+      const lens = dtypeKvCacheLengths(llc, shape, 2048, cap);
+      expect(lens[0]).toBe(2048);
+      const last = lens.at(-1)!;
+      if (kvCacheBytes(2048, shape, 4) > 2 * llc) expect(lens).toEqual([2048]);
+      else {
+        // beyond twice the LLC (so the half-precision cache is beyond it too), and the smallest
+        expect(lens).toHaveLength(2);
+        expect(Math.log2(last / 2048) % 1).toBe(0);
+        if (last < cap) {
+          expect(kvCacheBytes(last, shape, 4)).toBeGreaterThan(2 * llc);
+          expect(kvCacheBytes(last, shape, 2)).toBeGreaterThan(llc);
+        } else expect(kvCacheBytes(cap, shape, 4)).toBeLessThanOrEqual(2 * llc); // capped
+        expect(kvCacheBytes(last / 2, shape, 4)).toBeLessThanOrEqual(2 * llc);
+      }
+      // the cap bounds the prefill: never above it
+      for (const l of dtypeKvCacheLengths(llc, shape))
+        expect(l).toBeLessThanOrEqual(DTYPE_KV_MAX_AUTO_CACHE);
+    }
+  });
+
+  it('--dtype-kv-cache takes a list of cache lengths; bad entries exit naming the flag', () => {
+    expect(benchOptionsFromFlags({ dtypeKvCache: '8K, 65536' }).dtypeKvCache).toEqual([
+      8192, 65536,
+    ]);
+    expect(benchOptionsFromFlags({}).dtypeKvCache).toBeUndefined();
+    expect(() => benchOptionsFromFlags({ dtypeKvCache: '8K,x' })).toThrow(/--dtype-kv-cache.*"x"/);
+  });
+
+  it('dtypes: kv-cache decodes at the issue length and an LLC-sized one, each row labelled against the LLC', async () => {
+    const kv = { cacheLen: 64, heads: 2, kvHeads: 1, headDim: 32, newTokens: 2 };
+    const llc = 3 * kvCacheBytes(64, kv, 4); // 64 within it, the next lengths beyond
+    const b = createFakeBinding({ implementations: ['kv-cache'], lastLevelCacheBytes: llc });
+    const d = await runDtypeSection(b, { threads: 1, flashLengths: [], kv, runs: 2, warmup: 0 });
+    expect(d.kv.llcBytes).toBe(llc);
+    expect(d.kv.cacheLens).toEqual(dtypeKvCacheLengths(llc, kv, 64));
+    expect(d.kv.cacheLens).toHaveLength(2);
+    expect(b.sessions.map((p) => p.promptLen)).toEqual(d.kv.cacheLens);
+    expect(d.rows.map((r) => r.seqLen)).toEqual(d.kv.cacheLens);
+    const labels = d.rows.map((r) => {
+      const p = b.sessions.find((s) => s.promptLen === r.seqLen)!;
+      const bytes = 2 * p.kvHeads * p.promptLen! * p.headDim * 4; // fp32 K and V
+      expect(r.cacheVsLlc).toBe(bytes <= llc ? 'within-llc' : 'exceeds-llc');
+      return r.cacheVsLlc;
+    });
+    expect(labels).toEqual(['within-llc', 'exceeds-llc']);
+    // caches above the issue's 8K get at most DTYPE_KV_LONG_CACHE_RUNS samples (each a prefill)
+    const long = await runDtypeSection(createFakeBinding({ implementations: ['kv-cache'] }), {
+      threads: 1,
+      flashLengths: [],
+      kv: { ...kv, cacheLen: DTYPE_KV.cacheLen },
+      kvCacheLens: [DTYPE_KV.cacheLen, 2 * DTYPE_KV.cacheLen],
+      runs: DTYPE_KV_LONG_CACHE_RUNS + 2,
+      warmup: 1,
+    });
+    expect(long.rows.map((r) => r.samples)).toEqual([
+      DTYPE_KV_LONG_CACHE_RUNS + 2,
+      DTYPE_KV_LONG_CACHE_RUNS,
+    ]);
+    // given lengths replace the default; an unknown LLC labels nothing
+    const unknown = createFakeBinding({ implementations: ['kv-cache'] });
+    const u = await runDtypeSection(unknown, {
+      threads: 1,
+      flashLengths: [],
+      kv,
+      kvCacheLens: [32, 96],
+      runs: 2,
+      warmup: 0,
+    });
+    expect(u.rows.map((r) => [r.seqLen, r.cacheVsLlc])).toEqual([
+      [32, null],
+      [96, null],
+    ]);
+    expect(dtypeBenchTable(d, 1)).toMatch(/LLC[\s\S]*within[\s\S]*beyond/);
+  });
+
   it('kv-cache decode bandwidth falls back to plan.bytesMoved without telemetry', async () => {
     const b = createFakeBinding({ implementations: ['kv-cache'] });
     const rows = await runKvCacheSection(b, peak, {

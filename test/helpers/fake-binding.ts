@@ -26,6 +26,8 @@ export class CodedError extends Error {
 export interface FakeOptions {
   /** flop/s the fake sessions "run" at (sample durations = flops / rate) */
   rate?: number;
+  /** info().lastLevelCacheBytes (absent when not given, as from older builds) */
+  lastLevelCacheBytes?: number;
   /** throw this error from createSession or sample for matching problems */
   failOn?: (p: NativeProblem) => CodedError | undefined;
   /** where a failure is injected (default: sample) */
@@ -158,6 +160,9 @@ export function createFakeBinding(opts: FakeOptions = {}): FakeBinding {
     simdLevel: 'avx2',
     detectedSimdLevel: 'avx2',
     hardwareThreads,
+    ...(opts.lastLevelCacheBytes !== undefined
+      ? { lastLevelCacheBytes: opts.lastLevelCacheBytes }
+      : {}),
     cuda: opts.cudaMemoryBytes
       ? {
           compiled: true,

@@ -835,10 +835,19 @@ describe('bench: storage dtypes side by side', () => {
       threads: Math.min(2, hw),
       flashLengths: [192],
       kv: { cacheLen: 300, heads: 4, kvHeads: 2, headDim: 32, newTokens: 6 },
+      kvCacheLens: [300],
       runs: 3,
       warmup: 1,
     });
     expect(d.skipped).toEqual([]);
+    // the addon lists the machine's LLC, and each kv-cache row says whether its K+V fits it
+    const llc = binding.info().lastLevelCacheBytes!;
+    expect(llc).toBeGreaterThan(0);
+    expect(d.kv.llcBytes).toBe(llc);
+    for (const r of d.rows.filter((x) => x.kernel === 'kv-cache'))
+      expect(r.cacheVsLlc).toBe(
+        2 * 2 * 300 * 32 * (r.dtype === 'fp32' ? 4 : 2) <= llc ? 'within-llc' : 'exceeds-llc',
+      );
     expect(d.rows.map((r) => `${r.kernel}/${r.dtype}`)).toEqual([
       'flash/fp32',
       'flash/bf16',

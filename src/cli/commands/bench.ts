@@ -3,6 +3,7 @@
 // storage dtypes and computeAttention's overhead (src/bench); tables on stdout, the result file
 // (JSON + CSV + Markdown) written via the store. Every flag is checked before anything is timed.
 import type { Command } from 'commander';
+import { DTYPE_KV_MAX_AUTO_CACHE } from '../../bench/dtypes.js';
 import { BENCH_SECTIONS, runFullBench, type BenchOptions } from '../../bench/run.js';
 import { fullBenchTable } from '../../bench/tables.js';
 import { parseLength } from '../../config/units.js';
@@ -86,9 +87,6 @@ function sections(o: BenchCliOptions): BenchSectionName[] {
 export function benchOptionsFromFlags(
   o: BenchCliOptions,
 ): Omit<BenchOptions, 'log' | 'threads'> & { threads?: number } {
-  const dtypeKvCache = lengths('--dtype-kv-cache', o.dtypeKvCache);
-  if (dtypeKvCache && dtypeKvCache.length !== 1)
-    usage('--dtype-kv-cache', o.dtypeKvCache, 'one cache length such as 8K');
   return {
     sections: sections(o),
     quick: o.quick === true,
@@ -100,7 +98,7 @@ export function benchOptionsFromFlags(
     dilatedLengths: lengths('--dilated-lengths', o.dilatedLengths),
     dilatedHeads: positiveInt('--dilated-heads', o.dilatedHeads, 4096),
     dtypeLengths: lengths('--dtype-lengths', o.dtypeLengths),
-    dtypeKvCache: dtypeKvCache?.[0],
+    dtypeKvCache: lengths('--dtype-kv-cache', o.dtypeKvCache),
   };
 }
 
@@ -183,7 +181,10 @@ export function register(program: Command, dilbench: Dilbench): void {
     .option('--dilated-lengths <list>', 'dilated lengths (default 16K,64K,256K,1M)')
     .option('--dilated-heads <n>', 'dilated heads (default 8, --quick 1)')
     .option('--dtype-lengths <list>', 'dtypes flash lengths (default 2K,4K)')
-    .option('--dtype-kv-cache <length>', 'dtypes kv-cache cache length (default 8K, --quick 2K)')
+    .option(
+      '--dtype-kv-cache <lengths>',
+      `dtypes kv-cache cache lengths (default 8K and the smallest 8K x 2^k whose fp32 K+V exceeds twice the listed LLC, at most ${DTYPE_KV_MAX_AUTO_CACHE / 1024}K; --quick 2K)`,
+    )
     .option('--output-dir <dir>', 'directory of the result files (default benchmark_results)')
     .option('--json', 'print the result file as JSON on stdout instead of the tables')
     .action(async (opts: BenchCliOptions) => {
