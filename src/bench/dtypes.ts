@@ -111,8 +111,8 @@ export async function runDtypeSection(
   };
 
   const flashDtypes = usable('flash');
-  for (const seqLen of opts.flashLengths ?? DTYPE_FLASH_LENGTHS) {
-    if (flashDtypes.length === 0) break;
+  const flashLengths = flashDtypes.length > 0 ? (opts.flashLengths ?? DTYPE_FLASH_LENGTHS) : [];
+  await record.eachPoint(flashLengths, async (seqLen) => {
     opts.log?.(`flash @ ${seqLen}: ${flashDtypes.join(', ')} interleaved...`);
     const sessions = new Map<DTypeName, { problem: NativeProblem; session: NativeSession }>();
     try {
@@ -152,10 +152,10 @@ export async function runDtypeSection(
     } finally {
       for (const x of sessions.values()) x.session.dispose();
     }
-  }
+  });
 
   const kvDtypes = opts.kv === null ? [] : usable('kv-cache');
-  for (const cacheLen of kvDtypes.length > 0 ? cacheLens : []) {
+  await record.eachPoint(kvDtypes.length > 0 ? cacheLens : [], async (cacheLen) => {
     opts.log?.(
       `kv-cache decode @ cache ${cacheLen} (${cacheVsLlcWords(kvCacheBytes(cacheLen, kv, 4), llcBytes)}) (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`,
     );
@@ -220,7 +220,7 @@ export async function runDtypeSection(
     } finally {
       for (const x of sessions.values()) x.session.dispose();
     }
-  }
+  });
   return { dtypes: want, kv, rows, skipped };
 }
 
