@@ -206,8 +206,87 @@ function forcedIsaNote(f: FrameworkBenchResult): string | null {
   );
 }
 
+/** A length as the tables' headers write it: 4K for 4096, the number itself otherwise. */
+const len = (n: number) => (n % 1024 === 0 ? `${n / 1024}K` : String(n));
+const ci = (s: BenchSignificance | null | undefined) =>
+  s ? ` [${s.ratioCi95[0].toFixed(2)}, ${s.ratioCi95[1].toFixed(2)}]` : '';
+
+/**
+ * The answer first: one line per figure the sections measured (each from the tables below, which
+ * hold the rest), ratios as the other side's time over dilbench's (> 1: dilbench faster) with
+ * their 95% interval where the section computes one. Null when no section produced a figure.
+ */
+export function benchHeadline(r: FullBenchResult): string | null {
+  const rows: string[][] = [];
+  const add = (figure: string, parts: string[]) => {
+    if (parts.length) rows.push([figure, parts.join(' | ')]);
+  };
+  const flash = r.rows.filter((x) => x.implementation === 'flash');
+  add(
+    `flash fp32, % of FMA peak (${r.simdLevel})`,
+    flash.map((x) => `${len(x.seqLen)} ${x.pctOfPeak.toFixed(1)}%`),
+  );
+  const fw = r.frameworks?.rows ?? [];
+  add(
+    'flash vs onnxruntime-node MHA',
+    fw
+      .filter((x) => x.ratio !== null)
+      .map((x) => `${len(x.seqLen)} ${x.ratio!.toFixed(2)}x${ci(x.significance)}`),
+  );
+  add(
+    'flash vs PyTorch SDPA',
+    fw
+      .filter((x) => x.torchRatio !== null)
+      .map((x) => `${len(x.seqLen)} ${x.torchRatio!.toFixed(2)}x${ci(x.torchSignificance)}`),
+  );
+  add(
+    'kv-cache decode (8 heads d64), % of stream',
+    (r.kvCache ?? []).map((x) => `${len(x.cacheLen)} ${x.pctOfStream.toFixed(0)}%`),
+  );
+  const kvHalf = (r.dtypes?.rows ?? []).filter(
+    (x) => x.kernel === 'kv-cache' && x.dtype !== 'fp32',
+  );
+  const caches = [...new Set(kvHalf.map((x) => x.seqLen))];
+  add(
+    r.dtypes
+      ? `half KV cache vs fp32 (${r.dtypes.kv.heads}/${r.dtypes.kv.kvHeads} heads d${r.dtypes.kv.headDim}), speed`
+      : 'half KV cache vs fp32',
+    caches.map(
+      (c) =>
+        `${len(c)}: ${kvHalf
+          .filter((x) => x.seqLen === c && x.speedupVsFp32 !== null)
+          .map((x) => `${x.dtype} ${x.speedupVsFp32!.toFixed(2)}x`)
+          .join(', ')}`,
+    ),
+  );
+  add(
+    'computeAttention / session call (out; out + no copy)',
+    (r.computeApi ?? []).map(
+      (x) =>
+        `${len(x.seqLen)} ${x.ratio.toFixed(2)}x (${x.ratioOut.toFixed(2)}x; ${x.ratioInPlace.toFixed(2)}x)`,
+    ),
+  );
+  for (const x of r.dilatedTorch?.rows ?? []) {
+    if (x.implementation === 'flash') continue;
+    add(`${x.implementation} vs its PyTorch (${len(r.dilatedTorch!.seqLen)})`, [
+      ...(x.torchRatio !== null ? [`${x.torchRatio.toFixed(2)}x${ci(x.torchSignificance)}`] : []),
+      `${x.pctOfFlash.toFixed(0)}% of flash's GFLOP/s`,
+    ]);
+  }
+  if (!rows.length) return null;
+  return [
+    ...(r.interrupted
+      ? ['INTERRUPTED run: the figures below are partial (see the last line)']
+      : []),
+    "Headline (from the tables below; ratios are the other side's median time / dilbench's, > 1: dilbench faster, [95% CI])",
+    textTable(['figure', 'measured'], rows),
+    '',
+  ].join('\n');
+}
+
 export function fullBenchTable(r: FullBenchResult): string {
-  const out = [benchTable(r)];
+  const headline = benchHeadline(r);
+  const out = headline ? [headline, benchTable(r)] : [benchTable(r)];
   if (r.frameworks) {
     out.push(
       `flash vs ${r.frameworks.version ?? 'onnxruntime-node'} MultiHeadAttention (batch 1, 8 heads, headDim 64, fp32, ${r.threads} threads, interleaved${frameworkIsa(r.frameworks)})`,

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BenchRecord,
+  benchHeadline,
   fullBenchTable,
   runDilatedSection,
   runDilatedTorchSection,
@@ -230,6 +231,13 @@ describe('bench sections', () => {
     };
     const table = fullBenchTable(result);
     expect(table).toContain('ORT/flash time');
+    // the answer first: the headline repeats the ratio with its interval before any table
+    expect(table.startsWith('Headline')).toBe(true);
+    const s = row!.significance!;
+    expect(table).toMatch(/flash vs onnxruntime-node MHA +64 /);
+    expect(table).toContain(
+      ` 64 ${row!.ratio!.toFixed(2)}x [${s.ratioCi95[0].toFixed(2)}, ${s.ratioCi95[1].toFixed(2)}]`,
+    );
     // each side's instruction set is in the header; the fake binding runs at its CPU's best level
     expect(fw.simdLevel).toBe(b.info().simdLevel);
     expect(table).toContain(`dilbench SIMD ${fw.simdLevel}`);
@@ -300,6 +308,58 @@ describe('bench sections', () => {
   });
 });
 
+describe('bench headline', () => {
+  const base: FullBenchResult = {
+    simdLevel: 'avx2',
+    threads: 2,
+    peak,
+    rows: [],
+    quick: true,
+    createdAt: new Date().toISOString(),
+    elapsedSeconds: 1,
+  };
+
+  it('one line per measured figure, from the sections that ran; none without figures', async () => {
+    expect(benchHeadline(base)).toBeNull();
+    expect(fullBenchTable(base).startsWith('Headline')).toBe(false);
+    const b = createFakeBinding({ implementations: ['flash', 'kv-cache'] });
+    const rows = await runComputeApiSection(b, { threads: 1, lengths: [32], runs: 3, warmup: 1 });
+    const r: FullBenchResult = {
+      ...base,
+      rows: [
+        {
+          implementation: 'flash',
+          seqLen: 1024,
+          medianMs: 1,
+          gflops: 150,
+          pctOfPeak: 75,
+          samples: 3,
+        },
+        {
+          implementation: 'naive',
+          seqLen: 1024,
+          medianMs: 2,
+          gflops: 75,
+          pctOfPeak: 37.5,
+          samples: 3,
+        },
+      ],
+      computeApi: rows,
+    };
+    const h = benchHeadline(r)!;
+    expect(h).toMatch(/flash fp32, % of FMA peak \(avx2\) +1K 75\.0%\n/);
+    expect(h).not.toContain('37.5%'); // naive is in its table, not the headline
+    const c = rows[0]!;
+    expect(h).toContain(
+      `32 ${c.ratio.toFixed(2)}x (${c.ratioOut.toFixed(2)}x; ${c.ratioInPlace.toFixed(2)}x)`,
+    );
+    expect(h).not.toMatch(/onnxruntime|PyTorch|half KV/); // sections that did not run say nothing
+    expect(benchHeadline({ ...r, interrupted: { during: 'kernels', notRun: [] } })).toMatch(
+      /^INTERRUPTED run/,
+    );
+  });
+});
+
 describe('bench run stopped by Ctrl-C', () => {
   it('keeps every point sampled before the stop, names the section it cut short and those never run', async () => {
     const b = createFakeBinding({ implementations: ['flash', 'naive', 'kv-cache'] });
@@ -329,7 +389,7 @@ describe('bench run stopped by Ctrl-C', () => {
     expect(file.interrupted).toBe(true);
     expect(file.bench?.interrupted).toEqual(result.interrupted);
     expect(file.results.map((r) => r.seqLen)).toEqual([32, 48]);
-    expect(file.results.every((r) => r.stats !== undefined && r.stats.medianMs > 0)).toBe(true);
+    expect(file.results.every((r) => (r.stats?.medianMs ?? 0) > 0)).toBe(true);
     expect(Object.keys(file.config)).not.toContain('signal');
     expect(fullBenchTable(result)).toContain(
       'INTERRUPTED during kernels (its points above finished; the one being sampled was dropped); not run: kv-cache, compute-api',
