@@ -35,9 +35,12 @@ struct BlockImpl {
   }
 
   // ---- scores: s[j][i] = sum_d qt[d][i] * k[j][d] --------------------------------------------
-  template <int NQV, int KR>
+  // With MAX, also rowMax[n * W + lane] = max(rowMax[...], the block's KR scores of that query
+  // lane): the max comes from registers, so softmaxStepMax needs no pass over s to find it.
+  template <int NQV, int KR, bool MAX = false>
   static inline void sBlock(const float* __restrict qt, int64_t qPad, int64_t D, const float* __restrict k,
-                            int64_t ldk, float* __restrict s, int64_t ldS) {
+                            int64_t ldk, float* __restrict s, int64_t ldS,
+                            float* __restrict rowMax = nullptr) {
     R acc[KR][NQV];
     DB_UNROLL for (int r = 0; r < KR; ++r) DB_UNROLL for (int n = 0; n < NQV; ++n) acc[r][n] = VT::zero();
     DB_UNROLL_INNER for (int64_t d = 0; d < D; ++d) {
@@ -50,13 +53,20 @@ struct BlockImpl {
     }
     DB_UNROLL for (int r = 0; r < KR; ++r) DB_UNROLL for (int n = 0; n < NQV; ++n)
         VT::store(s + r * ldS + n * W, acc[r][n]);
+    if (MAX) {
+      DB_UNROLL for (int n = 0; n < NQV; ++n) {
+        R m = VT::load(rowMax + n * W);
+        DB_UNROLL for (int r = 0; r < KR; ++r) m = VT::max(m, acc[r][n]);
+        VT::store(rowMax + n * W, m);
+      }
+    }
   }
 
-  template <int NQV>
+  template <int NQV, bool MAX>
   static void sTail(int rows, const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, float* s,
-                    int64_t ldS) {
+                    int64_t ldS, float* rowMax) {
 #define DB_S_CASE(R_) \
-  case R_: sBlock<NQV, R_>(qt, qPad, D, k, ldk, s, ldS); break;
+  case R_: sBlock<NQV, R_, MAX>(qt, qPad, D, k, ldk, s, ldS, rowMax); break;
     switch (rows) {
       DB_S_CASE(1)
       DB_S_CASE(2)
@@ -74,50 +84,66 @@ struct BlockImpl {
 #undef DB_S_CASE
   }
 
-  template <int NQV>
+  template <int NQV, bool MAX>
   static void sCols(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, int64_t kvRows,
-                    float* s, int64_t ldS) {
+                    float* s, int64_t ldS, float* rowMax) {
     constexpr int KR = VT::krFor(NQV);
     int64_t j = 0;
-    for (; j + KR <= kvRows; j += KR) sBlock<NQV, KR>(qt, qPad, D, k + j * ldk, ldk, s + j * ldS, ldS);
-    if (j < kvRows) sTail<NQV>(static_cast<int>(kvRows - j), qt, qPad, D, k + j * ldk, ldk, s + j * ldS, ldS);
+    for (; j + KR <= kvRows; j += KR)
+      sBlock<NQV, KR, MAX>(qt, qPad, D, k + j * ldk, ldk, s + j * ldS, ldS, rowMax);
+    if (j < kvRows)
+      sTail<NQV, MAX>(static_cast<int>(kvRows - j), qt, qPad, D, k + j * ldk, ldk, s + j * ldS, ldS, rowMax);
   }
 
-  static void scoresT(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, int64_t kvRows,
-                      float* s, int64_t ldS) {
+  template <bool MAX>
+  static void scoresTImpl(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk,
+                          int64_t kvRows, float* s, int64_t ldS, float* rowMax) {
     int64_t i = 0;
     while (i < qPad) {
       const int64_t vecs = (qPad - i) / W;
+      float* mx = MAX ? rowMax + i : nullptr;
       if (vecs >= VT::SQ) {
-        sCols<VT::SQ>(qt + i, qPad, D, k, ldk, kvRows, s + i, ldS);
+        sCols<VT::SQ, MAX>(qt + i, qPad, D, k, ldk, kvRows, s + i, ldS, mx);
         i += VT::SQ * W;
       } else if (VT::SQ > 2 && vecs >= 2) {
-        sCols<(VT::SQ > 2 ? 2 : 1)>(qt + i, qPad, D, k, ldk, kvRows, s + i, ldS);
+        sCols<(VT::SQ > 2 ? 2 : 1), MAX>(qt + i, qPad, D, k, ldk, kvRows, s + i, ldS, mx);
         i += (VT::SQ > 2 ? 2 : 1) * W;
       } else {
-        sCols<1>(qt + i, qPad, D, k, ldk, kvRows, s + i, ldS);
+        sCols<1, MAX>(qt + i, qPad, D, k, ldk, kvRows, s + i, ldS, mx);
         i += W;
       }
     }
   }
 
+  static void scoresT(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk, int64_t kvRows,
+                      float* s, int64_t ldS) {
+    scoresTImpl<false>(qt, qPad, D, k, ldk, kvRows, s, ldS, nullptr);
+  }
+
+  static void scoresTMax(const float* qt, int64_t qPad, int64_t D, const float* k, int64_t ldk,
+                         int64_t kvRows, float* s, int64_t ldS, float* rowMax) {
+    scoresTImpl<true>(qt, qPad, D, k, ldk, kvRows, s, ldS, rowMax);
+  }
+
   // ---- online softmax step ---------------------------------------------------------------------
-  static void softmaxStep(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l,
-                          float* alpha) {
+  // KNOWN: tileMax[i] already holds max_j s_j of lane i (scoresTMax), so no max pass over s.
+  template <bool KNOWN>
+  static void softmaxStepImpl(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l,
+                              float* alpha, const float* tileMax) {
     const R lowest = VT::set1(-FLT_MAX);
     for (int64_t i = 0; i < qPad; i += W) {
       const R mOld = VT::load(m2 + i);
       // Four max chains: with two, this pass waited on the max latency (~20 % of softmaxStep's
       // time on AVX2, perf, dilated-grouped at 8K).
-      R mx0 = mOld, mx1 = mOld, mx2 = mOld, mx3 = mOld;
+      R mx0 = KNOWN ? VT::max(mOld, VT::load(tileMax + i)) : mOld, mx1 = mOld, mx2 = mOld, mx3 = mOld;
       int64_t j = 0;
-      for (; j + 4 <= kvRows; j += 4) {
+      for (; !KNOWN && j + 4 <= kvRows; j += 4) {
         mx0 = VT::max(mx0, VT::load(s + j * ldS + i));
         mx1 = VT::max(mx1, VT::load(s + (j + 1) * ldS + i));
         mx2 = VT::max(mx2, VT::load(s + (j + 2) * ldS + i));
         mx3 = VT::max(mx3, VT::load(s + (j + 3) * ldS + i));
       }
-      for (; j < kvRows; ++j) mx0 = VT::max(mx0, VT::load(s + j * ldS + i));
+      for (; !KNOWN && j < kvRows; ++j) mx0 = VT::max(mx0, VT::load(s + j * ldS + i));
       const R mx = VT::max(VT::max(mx0, mx1), VT::max(mx2, mx3));
       const R mu = VT::max(mx, lowest);
       const R a = VT::exp2(VT::sub(mOld, mu));
@@ -143,6 +169,16 @@ struct BlockImpl {
       VT::store(alpha + i, a);
       VT::store(m2 + i, mx);
     }
+  }
+
+  static void softmaxStep(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l,
+                          float* alpha) {
+    softmaxStepImpl<false>(s, ldS, kvRows, qPad, m2, l, alpha, nullptr);
+  }
+
+  static void softmaxStepMax(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l,
+                             float* alpha, const float* tileMax) {
+    softmaxStepImpl<true>(s, ldS, kvRows, qPad, m2, l, alpha, tileMax);
   }
 
   static void scaleColumns(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, const float* scale) {
@@ -269,7 +305,9 @@ struct BlockImpl {
     t.level = level;
     t.packQT = &packQT;
     t.scoresT = &scoresT;
+    t.scoresTMax = &scoresTMax;
     t.softmaxStep = &softmaxStep;
+    t.softmaxStepMax = &softmaxStepMax;
     t.pv = &pv;
     t.scaleColumns = &scaleColumns;
     return t;

@@ -28,11 +28,20 @@ struct BlockOps {
   // s[j * ldS + i] = sum_d qt[d * qPad + i] * k[j * ldk + d], for i < qPad, j < kvRows.
   void (*scoresT)(const float* qt, int64_t qPad, int64_t headDim, const float* k, int64_t ldk, int64_t kvRows,
                   float* s, int64_t ldS);
+  // scoresT, and tileMax[i] = max(tileMax[i], max_j s[j * ldS + i]) for i < qPad, taken from the
+  // registers that hold the scores (set tileMax to -inf first). For tiles with no masked scores:
+  // masking after it would leave a max that is too large.
+  void (*scoresTMax)(const float* qt, int64_t qPad, int64_t headDim, const float* k, int64_t ldk,
+                     int64_t kvRows, float* s, int64_t ldS, float* tileMax);
   // Online-softmax step over already-masked log2 scores s (masked = -inf), for lanes < qPad:
   //   mNew = max(m2, max_j s), mu = max(mNew, -FLT_MAX), alpha = exp2(m2 - mu),
   //   s_j := exp2(s_j - mu), l = l * alpha + sum_j s_j, m2 := mNew.
   // m2 (log2 units), l and alpha are arrays of qPad floats.
   void (*softmaxStep)(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l, float* alpha);
+  // softmaxStep with max_j s_j already known (tileMax from scoresTMax): the same results, one
+  // pass over s fewer. tileMax may be alpha itself (each lane group is read before it is written).
+  void (*softmaxStepMax)(float* s, int64_t ldS, int64_t kvRows, int64_t qPad, float* m2, float* l,
+                         float* alpha, const float* tileMax);
   // acc[i * ldacc + d] = base + sum_j p[j * ldP + i] * v[j * ldv + d], for i < qRows, d < headDim,
   // where base = alpha[i] * acc[i][d], or 0 when alpha is null (acc is then overwritten).
   void (*pv)(const float* p, int64_t ldP, int64_t qRows, const float* v, int64_t ldv, int64_t kvRows,

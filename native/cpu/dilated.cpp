@@ -113,16 +113,22 @@ void runSegment(const DilatedPattern& pat, int64_t sg, int64_t t0, int64_t t1, c
     const int64_t kvEnd = causal ? i0 + qr : kEnd;
     for (int64_t k0 = 0; k0 < kvEnd; k0 += kKeyTile) {
       const int64_t kr = std::min(kKeyTile, kvEnd - k0);
-      ops.scoresT(qt, qPad, D, K + k0 * D, D, kr, s, qPad);
       if (causal && k0 + kr - 1 > i0) {
+        ops.scoresT(qt, qPad, D, K + k0 * D, D, kr, s, qPad);
         // key k0+j is masked for query i0+i when i < k0 + j - i0
         for (int64_t j = 0; j < kr; ++j) {
           const int64_t lim = std::min(qPad, k0 + j - i0);
           float* sj = s + j * qPad;
           for (int64_t i = 0; i < lim; ++i) sj[i] = kNegInf;
         }
+        ops.softmaxStep(s, qPad, kr, qPad, m2, l, alpha);
+      } else {
+        // Unmasked tile: the row max comes from the score registers (alpha holds it until
+        // softmaxStepMax overwrites it), one pass over s fewer (native/cpu/NOTES.md).
+        std::fill(alpha, alpha + qPad, kNegInf);
+        ops.scoresTMax(qt, qPad, D, K + k0 * D, D, kr, s, qPad, alpha);
+        ops.softmaxStepMax(s, qPad, kr, qPad, m2, l, alpha, alpha);
       }
-      ops.softmaxStep(s, qPad, kr, qPad, m2, l, alpha);
       ops.pv(s, qPad, qr, V + k0 * D, D, kr, D, acc, D, k0 == 0 ? nullptr : alpha);
     }
     // Every selected query sees at least itself, so l > 0.

@@ -126,16 +126,22 @@ class FlashCpu final : public Kernel {
         const int64_t kr = std::min(TK, kvEnd - k0);
         const float* Kt = cpu::asF32(cpu::elementAt(t.k, kvOff + k0 * D, dt), kr * D, dt, kf);
         const float* Vt = cpu::asF32(cpu::elementAt(t.v, kvOff + k0 * D, dt), kr * D, dt, vf);
-        ops.scoresT(qt, qPad, D, Kt, D, kr, s, qPad);
         if (causal && k0 + kr - 1 > q0) {
+          ops.scoresT(qt, qPad, D, Kt, D, kr, s, qPad);
           // key k0+j is masked for query q0+i when i < k0 + j - q0
           for (int64_t j = 0; j < kr; ++j) {
             const int64_t lim = std::min(qPad, k0 + j - q0);
             float* sj = s + j * qPad;
             for (int64_t i = 0; i < lim; ++i) sj[i] = kNegInf;
           }
+          ops.softmaxStep(s, qPad, kr, qPad, m2, l, alpha);
+        } else {
+          // Unmasked tile: the row max comes from the score registers (alpha holds it until
+          // softmaxStepMax overwrites it), one pass over s fewer (native/cpu/NOTES.md).
+          std::fill(alpha, alpha + qPad, kNegInf);
+          ops.scoresTMax(qt, qPad, D, Kt, D, kr, s, qPad, alpha);
+          ops.softmaxStepMax(s, qPad, kr, qPad, m2, l, alpha, alpha);
         }
-        ops.softmaxStep(s, qPad, kr, qPad, m2, l, alpha);
         ops.pv(s, qPad, qr, Vt, D, kr, D, acc, D, first ? nullptr : alpha);
         first = false;
       }
