@@ -19,6 +19,7 @@
 #include <limits>
 #include <vector>
 
+#include "bf16_split_rows.h"
 #include "exp2_avx2.h"
 
 namespace dilbench {
@@ -355,34 +356,13 @@ void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb
   }
 }
 
-// LoadBF16Split's layout: each 16-element chunk of the G rows (stride ld) as its 8 even-indexed
-// elements then its 8 odd-indexed ones, into dst (stride D); mergeRows undoes it in place.
-void splitRows(const float* src, int64_t ld, int64_t G, int64_t D, float* dst) {
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t c = 0; c < D; c += 16)
-      for (int i = 0; i < 8; ++i) {
-        dst[g * D + c + i] = src[g * ld + c + 2 * i];
-        dst[g * D + c + 8 + i] = src[g * ld + c + 2 * i + 1];
-      }
-}
-void mergeRows(float* rows, int64_t G, int64_t D) {
-  for (int64_t r = 0; r < G * D; r += 16) {
-    float t[16];
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = rows[r + i];
-      t[2 * i + 1] = rows[r + 8 + i];
-    }
-    for (int i = 0; i < 16; ++i) rows[r + i] = t[i];
-  }
-}
-
 template <class L>
 void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
                       int64_t n, int64_t D, float scale, float* out, float* lse, float* s) {
   if constexpr (L::kSplit) {  // the query rows in the cache rows' split layout (G * D floats)
     static thread_local std::vector<float> split;
     split.resize(size_t(G * D));
-    splitRows(q, ldq, G, D, split.data());
+    splitRows<8>(q, ldq, G, D, split.data());
     q = split.data();
     ldq = D;
   }
@@ -399,7 +379,7 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
     }
     pvRows<L>(s + g0 * n, n, v, D, gr, out + g0 * D, inv);
   }
-  if constexpr (L::kSplit) mergeRows(out, G, D);
+  if constexpr (L::kSplit) mergeRows<8>(out, G, D);
 }
 
 }  // namespace

@@ -27,6 +27,16 @@ import { runFullBench } from '../../src/bench/run.js';
 
 const ortMissing = typeof (await loadOnnxRuntime()) === 'string';
 const peak = { fmaGflops: 200, streamGBps: 20, threads: 2, simdLevel: 'avx2' as const };
+/** a whole-bench result with no section in it, for the tables' tests to add to */
+const emptyRun = (): FullBenchResult => ({
+  simdLevel: 'avx2',
+  threads: 2,
+  peak,
+  rows: [],
+  quick: true,
+  createdAt: new Date().toISOString(),
+  elapsedSeconds: 1,
+});
 
 describe('bench sections', () => {
   it('dtypes: the default kv-cache lengths are the smallest whose fp32 K+V exceeds twice the LLC', () => {
@@ -256,14 +266,8 @@ describe('bench sections', () => {
   it('a flash forced below the CPU best is called not like for like against onnxruntime', () => {
     const forced = (simdLevel: string, detectedSimdLevel: string) =>
       fullBenchTable({
-        simdLevel: 'avx2',
-        threads: 2,
-        peak,
-        rows: [],
-        quick: true,
-        createdAt: new Date().toISOString(),
+        ...emptyRun(),
         frameworks: { rows: [], simdLevel, detectedSimdLevel, torchCpuCapability: 'AVX2' },
-        elapsedSeconds: 1,
       });
     const lower = forced('avx2', 'avx512');
     expect(lower).toContain('dilbench SIMD avx2 (this CPU: avx512), torch ATen AVX2');
@@ -309,15 +313,7 @@ describe('bench sections', () => {
 });
 
 describe('bench headline', () => {
-  const base: FullBenchResult = {
-    simdLevel: 'avx2',
-    threads: 2,
-    peak,
-    rows: [],
-    quick: true,
-    createdAt: new Date().toISOString(),
-    elapsedSeconds: 1,
-  };
+  const base = emptyRun();
 
   it('one line per measured figure, from the sections that ran; none without figures', async () => {
     expect(benchHeadline(base)).toBeNull();
