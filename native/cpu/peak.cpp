@@ -163,15 +163,23 @@ double runFmaSentinel(int threads, int64_t iterationsPerThread) {
     throwInvalid("threads", "must be between 1 and " + std::to_string(pool.hardwareThreads()));
   if (iterationsPerThread < 1) throwInvalid("iterationsPerThread", "must be >= 1");
   const FmaLoop fmaLoop = activeFmaLoop(activeSimdLevel());
-  std::vector<double> flops(static_cast<size_t>(threads), 0.0);
-  const auto t0 = cpu::Clock::now();
-  pool.parallelFor(threads, threads, [&](int64_t, int worker) {
-    flops[static_cast<size_t>(worker)] += fmaLoop(iterationsPerThread);
+  // Each task times its own loop and the rates add up. Timing the whole job instead measured the
+  // pool: a reading lasts about a millisecond, about what waking an idle vCPU takes here, so after
+  // an idle spell the caller often ran both tasks itself and the reading came out at half the
+  // rate, while readings right after a kernel (the worker still spinning) came out whole. The
+  // sentinel then "moved" +100% between its start and its checkpoints on a quiet machine.
+  // Clock, thermal limits and time stolen while a loop runs still show in its own time; a
+  // second core taken away by other processes is the interference check's to report.
+  std::vector<double> rates(static_cast<size_t>(threads), 0.0);
+  pool.parallelFor(threads, threads, [&](int64_t task, int) {
+    const auto t0 = cpu::Clock::now();
+    const double flops = fmaLoop(iterationsPerThread);
+    const double seconds = cpu::secondsSince(t0);
+    rates[static_cast<size_t>(task)] = seconds > 0 ? flops / seconds : 0;
   });
-  const double seconds = cpu::secondsSince(t0);
   double total = 0;
-  for (double f : flops) total += f;
-  return seconds > 0 ? total / seconds / 1e9 : 0;
+  for (double r : rates) total += r;
+  return total / 1e9;
 }
 
 PeakResult measureCpuPeak(int threads, double durationSeconds) {

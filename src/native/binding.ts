@@ -257,7 +257,7 @@ export interface NativeBinding {
     cancel?: NativeCancelToken,
   ): Promise<Float64Array>;
   measurePeak(threads: number, durationSeconds: number): Promise<NativePeak>;
-  /** the drift sentinel: GFLOP/s of a fixed FMA workload on `threads` workers (synchronous, a few ms); absent in older builds */
+  /** the drift sentinel: GFLOP/s of a fixed FMA workload on `threads` workers, each timing its own loop (synchronous, a few ms); absent in older builds */
   fmaSentinel?(threads: number, iterationsPerThread: number): number;
   /**
    * The GPU's peak (about durationSeconds per figure). Rejects with ERR_DILBENCH_UNSUPPORTED where
