@@ -89,10 +89,10 @@ export function contentionCaution(
   if (flagged === 0) return null;
   const why = [
     file.interference?.flaggedPoints
-      ? `other processes loaded the machine during ${file.interference.flaggedPoints}`
+      ? `other processes loaded the machine while ${file.interference.flaggedPoints} of them ran`
       : null,
     file.driftSentinel?.flaggedPoints
-      ? `its speed drifted around ${file.driftSentinel.flaggedPoints}`
+      ? `the machine's speed moved, by the drift sentinel, next to ${file.driftSentinel.flaggedPoints} of them`
       : null,
   ].filter(Boolean);
   return `${flagged} of ${file.results.length} points are flagged (${why.join('; ') || 'interference or drift'}); these figures and their ranking may reflect the machine rather than the kernels. Re-run on a quiet machine (\`--require-quiet\`) or compare with \`--repetitions\`.`;

@@ -15,9 +15,13 @@ describe('answer caution', () => {
     const c = contentionCaution(flagged);
     expect(c).toMatch(
       new RegExp(
-        `^1 of ${file.results.length} points are flagged \\(other processes loaded the machine during 1\\)`,
+        `^1 of ${file.results.length} points are flagged \\(other processes loaded the machine while 1 of them ran\\)`,
       ),
     );
     expect(answerMarkdown(flagged).join('\n')).toContain(`**Caution:** ${c}`);
+    flagged.driftSentinel = { flaggedPoints: 18 } as never;
+    expect(contentionCaution(flagged)).toContain(
+      "while 1 of them ran; the machine's speed moved, by the drift sentinel, next to 18 of them)",
+    );
   });
 });
