@@ -243,17 +243,25 @@ export function benchHeadline(r: FullBenchResult): string | null {
     'kv-cache decode (8 heads d64), % of stream',
     (r.kvCache ?? []).map((x) => `${len(x.cacheLen)} ${x.pctOfStream.toFixed(0)}%`),
   );
-  const kvHalf = (r.dtypes?.rows ?? []).filter(
-    (x) => x.kernel === 'kv-cache' && x.dtype !== 'fp32',
-  );
+  const kvRows = (r.dtypes?.rows ?? []).filter((x) => x.kernel === 'kv-cache');
+  const kvHalf = kvRows.filter((x) => x.dtype !== 'fp32');
   const caches = [...new Set(kvHalf.map((x) => x.seqLen))];
+  /** how fast fp32 read its cache against the measured stream: well above it the cache came from
+   * the CPU caches, where half storage cannot gain the 2x that halving DRAM traffic would */
+  const fp32Source = (c: number): string => {
+    const f = kvRows.find((x) => x.seqLen === c && x.dtype === 'fp32');
+    if (!f || f.gbps === null || !(r.peak.streamGBps > 0)) return '';
+    const pct = (100 * f.gbps) / r.peak.streamGBps;
+    const where = pct > 110 ? 'above it: from cache' : pct >= 90 ? 'about the stream' : 'below it';
+    return ` (fp32 read at ${pct.toFixed(0)}% of stream, ${where})`;
+  };
   add(
     r.dtypes
       ? `half KV cache vs fp32 (${r.dtypes.kv.heads}/${r.dtypes.kv.kvHeads} heads d${r.dtypes.kv.headDim}), speed`
       : 'half KV cache vs fp32',
     caches.map(
       (c) =>
-        `${len(c)}: ${kvHalf
+        `${len(c)}${fp32Source(c)}: ${kvHalf
           .filter((x) => x.seqLen === c && x.speedupVsFp32 !== null)
           .map((x) => `${x.dtype} ${x.speedupVsFp32!.toFixed(2)}x`)
           .join(', ')}`,

@@ -350,6 +350,34 @@ describe('bench headline', () => {
       `32 ${c.ratio.toFixed(2)}x (${c.ratioOut.toFixed(2)}x; ${c.ratioInPlace.toFixed(2)}x)`,
     );
     expect(h).not.toMatch(/onnxruntime|PyTorch|half KV/); // sections that did not run say nothing
+    // half storage: each cache length with how fast fp32 read it against the measured stream
+    const kv = (dtype: 'fp32' | 'bf16', seqLen: number, gbps: number, speedupVsFp32: number) => ({
+      kernel: 'kv-cache' as const,
+      seqLen,
+      dtype,
+      medianMs: 1,
+      gflops: null,
+      gbps,
+      speedupVsFp32,
+      inputBytes: 1,
+      samples: 3,
+      timing: 'telemetry' as const,
+    });
+    const dtypes = {
+      dtypes: ['fp32', 'bf16'] as ('fp32' | 'bf16')[],
+      kv: { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, newTokens: 64 },
+      rows: [
+        kv('fp32', 8192, 30, 1),
+        kv('bf16', 8192, 20, 1.41),
+        kv('fp32', 65536, 12, 1),
+        kv('bf16', 65536, 11, 1.83),
+      ],
+      skipped: [],
+    };
+    const withKv = benchHeadline({ ...base, dtypes })!;
+    expect(withKv).toContain(
+      '8K (fp32 read at 150% of stream, above it: from cache): bf16 1.41x | 64K (fp32 read at 60% of stream, below it): bf16 1.83x',
+    );
     expect(benchHeadline({ ...r, interrupted: { during: 'kernels', notRun: [] } })).toMatch(
       /^INTERRUPTED run/,
     );
