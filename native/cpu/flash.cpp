@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "../core/cpu_features.h"
 #include "../core/descriptor.h"
 #include "../core/kernel.h"
 #include "../core/thread_pool.h"
@@ -25,8 +26,14 @@ struct FlashTiles {
   int64_t tk = 128;  // key rows per step
 };
 
-FlashTiles flashTiles() {
+// AVX-512 from 4K keys on: 128-row query tiles. Every query tile streams all of its head's K and V
+// (2 MB each at 8K, past L2), and the AVX-512 tiles consume them twice as fast as AVX2's; doubling
+// the tile halves that traffic per FLOP. Process CPU time, 2 threads, 9 interleaved rounds, quiet
+// machine (native/cpu/NOTES.md): 4K -3%, 8K -3.5%, 16K -5.6% against 64 rows; 2K and AVX2 8K
+// within +-2% (64 kept there).
+FlashTiles flashTiles(const AttentionProblem& p) {
   FlashTiles t;
+  if (activeSimdLevel() == SimdLevel::AVX512 && p.seqLen >= 4096) t.tq = 128;
   // Tuning overrides for the developer harness; not part of the public interface.
   if (const char* e = std::getenv("DILBENCH_FLASH_TQ")) {
     int64_t x = std::atoll(e);
@@ -68,13 +75,13 @@ class FlashCpu final : public Kernel {
   void validate(const AttentionProblem& p) const override { cpu::validateDenseCpu(p, "flash"); }
   uint64_t workspaceBytes(const AttentionProblem& p, int threads) const override {
     // The single pool request run() makes, rounded to the pool's size class.
-    return MemoryPool::sizeClass(static_cast<size_t>(perWorkerFloats(p, flashTiles()) * workersFor(threads)) *
-                                 sizeof(float));
+    return MemoryPool::sizeClass(
+        static_cast<size_t>(perWorkerFloats(p, flashTiles(p)) * workersFor(threads)) * sizeof(float));
   }
   KernelCounts counts(const AttentionProblem& p) const override { return cpu::denseCounts(p); }
 
   void run(const AttentionProblem& p, const Tensors& t, ExecContext& ctx) override {
-    const FlashTiles tiles = flashTiles();
+    const FlashTiles tiles = flashTiles(p);
     const int64_t B = p.batch, H = p.heads, KH = p.kvHeads, N = p.seqLen, D = p.headDim;
     const int64_t group = H / KH;
     const int64_t TQ = tiles.tq, TK = tiles.tk;

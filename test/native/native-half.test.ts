@@ -284,6 +284,18 @@ for (const seqLen of [1, 7, 127, 1000]) {
   }
 }
 shapes.push({ seqLen: 127, headDim: 64, causal: true, heads: 8, kvHeads: 1, batch: 2, threads: 2 });
+// flash's 128-row query tiles at AVX-512 from 4K on, with a partial last tile (4200 = 32 x 128 + 104)
+for (const causal of [false, true])
+  shapes.push({
+    seqLen: 4200,
+    headDim: 64,
+    causal,
+    heads: 1,
+    kvHeads: 1,
+    batch: 1,
+    threads: 2,
+    kernels: ['flash'],
+  });
 // kv-cache split-K: the cache spans several 1024-row splits during decode (the recompute path
 // would redo the whole prefix 40 times: it runs on the shorter shapes)
 shapes.push({

@@ -27,6 +27,9 @@ for (const seqLen of [1, 7, 127, 1000]) {
 }
 cases.push({ seqLen: 127, headDim: 64, causal: true, heads: 8, kvHeads: 2, batch: 2 });
 cases.push({ seqLen: 33, headDim: 48, causal: false, heads: 6, kvHeads: 3, batch: 1 });
+// flash's 128-row query tiles at AVX-512 from 4K on, with a partial last tile (4200 = 32 x 128 + 104)
+for (const causal of [false, true])
+  cases.push({ seqLen: 4200, headDim: 64, causal, heads: 1, kvHeads: 1, batch: 1 });
 
 function problemOf(c: Case, implementation: string): NativeProblem {
   return { implementation, device: 'cpu', dtype: 'fp32', seed: 1234 + c.seqLen, ...c };
