@@ -148,6 +148,7 @@ Napi::Value ResolvedParams(const Napi::CallbackInfo& info) {
       const KvCacheSplit s = resolveKvCache(p);
       o.Set("promptLen", Napi::Number::New(env, static_cast<double>(s.promptLen)));
       o.Set("newTokens", Napi::Number::New(env, static_cast<double>(s.newTokens)));
+      o.Set("prefill", Napi::String::New(env, s.attendPrompt ? "attend" : "skip"));
     } else if (fn == "block-sparse") {
       validateBlockSparse(p);
       o.Set("blockPattern", Napi::String::New(env, p.blockPattern));

@@ -224,6 +224,12 @@ AttentionProblem toProblem(const Napi::Value& v) {
   }
   p.promptLen = intProp(o, "promptLen", 0, kMaxSafeInteger, false, 0);
   p.newTokens = intProp(o, "newTokens", 0, kMaxSafeInteger, false, 0);
+  {
+    Napi::Value pf = prop(o, "prefill");
+    const char* expected = "'attend' | 'skip'";
+    p.prefill = stringProp(o, "prefill", false, "attend", expected);
+    if (p.prefill != "attend" && p.prefill != "skip") rangeError("prefill", pf, expected);
+  }
   return p;
 }
 

@@ -96,6 +96,15 @@ std::vector<ParamSpec> makeParamSpecs() {
        "min(seqLen - 1, 32)",
        {},
        "kv-cache: decode steps (0 with no promptLen: the default)"},
+      {"prefill",
+       ParamType::Enum,
+       0,
+       0,
+       false,
+       "attend",
+       {"attend", "skip"},
+       "kv-cache: attend (the prompt's rows are computed) or skip (the prompt only fills the cache, its "
+       "output rows are 0: times decoding at a deep context without the quadratic prefill)"},
   };
 }
 

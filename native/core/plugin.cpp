@@ -93,6 +93,11 @@ class PluginKernel final : public Kernel {
   // The declared function's own parameter checks (and its resolved dilated pairs / kv split).
   void validate(const AttentionProblem& p) const override {
     if (auto def = defining(p)) def->validate(definingProblem(p));
+    // the plugin ABI has no prefill field: a plugin's kv-cache always attends its prompt
+    if (p.prefill != "attend")
+      throwInvalid("prefill",
+                   "plugin kernels attend the prompt ('attend'); 'skip' is for the built-in "
+                   "kv-cache and kv-cache-recompute");
   }
   int64_t effectiveSeqLen(const AttentionProblem& p) const override {
     auto def = defining(p);

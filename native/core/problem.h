@@ -41,6 +41,10 @@ struct AttentionProblem {
   // kv-cache: seqLen == promptLen + newTokens
   int64_t promptLen = 0;
   int64_t newTokens = 0;
+  // "attend" (the prompt's rows are attended: a real prefill) or "skip" (the prompt only fills
+  // the cache and its output rows are 0: decode timed at a deep context without the prefill's
+  // quadratic cost)
+  std::string prefill = "attend";
 
   uint64_t seed = 42;
 

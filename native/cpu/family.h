@@ -37,10 +37,12 @@ std::vector<DilatedPair> resolveDilatedPairs(const AttentionProblem& p);
 //   only newTokens given   -> promptLen = seqLen - newTokens (newTokens <= seqLen)
 //   only promptLen given   -> newTokens = seqLen - promptLen (promptLen <= seqLen)
 //   both given             -> must sum to seqLen
-// Errors name promptLen / newTokens (negative, too large, inconsistent).
+// Errors name promptLen / newTokens (negative, too large, inconsistent) and prefill (not attend
+// or skip).
 struct KvCacheSplit {
   int64_t promptLen = 0;
   int64_t newTokens = 0;
+  bool attendPrompt = true;  // prefill "attend"; "skip": the prompt's output rows are 0
 };
 KvCacheSplit resolveKvCache(const AttentionProblem& p);
 

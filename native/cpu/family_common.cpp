@@ -54,7 +54,10 @@ std::vector<DilatedPair> resolveDilatedPairs(const AttentionProblem& p) {
 KvCacheSplit resolveKvCache(const AttentionProblem& p) {
   if (p.promptLen < 0) throwInvalid("promptLen", "must be >= 0");
   if (p.newTokens < 0) throwInvalid("newTokens", "must be >= 0");
+  if (p.prefill != "attend" && p.prefill != "skip")
+    throwInvalid("prefill", "unknown prefill '" + p.prefill + "' (known: attend, skip)");
   KvCacheSplit s;
+  s.attendPrompt = p.prefill == "attend";
   if (p.promptLen == 0 && p.newTokens == 0) {
     s.newTokens = std::min<int64_t>(p.seqLen - 1, 32);
     if (s.newTokens < 0) s.newTokens = 0;
@@ -184,7 +187,7 @@ KernelCounts kvCacheCounts(const AttentionProblem& p, bool recompute) {
   const KvCacheSplit sp = resolveKvCache(p);
   const double D = double(p.headDim), BH = double(p.batch * p.heads);
   const double BKv = double(p.batch * p.kvHeads);
-  double pairs = pairCount(sp.promptLen, p.causal);
+  double pairs = sp.attendPrompt ? pairCount(sp.promptLen, p.causal) : 0.0;
   // Step pos attends m = pos + 1 cached rows, m = promptLen+1 .. seqLen; the recompute path
   // does m(m+1)/2 pairs per step.
   const double Lr = double(p.seqLen), Pr = double(sp.promptLen);

@@ -5,7 +5,9 @@
 // Output rows i < promptLen come from the prefill; row promptLen + t from decode step t, which
 // attends positions [0, promptLen + t]. causal == true: the prefill is causal too, so the whole
 // output equals causal dense attention. causal == false: the prompt is encoded bidirectionally
-// (prefix-LM: prompt rows attend every prompt row), decoded rows stay causal.
+// (prefix-LM: prompt rows attend every prompt row), decoded rows stay causal. prefill "skip":
+// the prompt's k, v still fill the cache but its output rows are 0 and nothing is attended for
+// them (decode measured at a deep context without the quadratic prefill).
 //
 // kv-cache: the prompt's k, v are copied once into a pool-allocated cache [batch, kvHeads,
 // seqLen, headDim]; each step appends one k, v row and attends one query per head over the cache.
@@ -389,7 +391,14 @@ class KvCacheBase : public Kernel, public TelemetrySource {
       kSrc = kc.data();
       vSrc = vc.data();
     }
-    const int64_t piecesPerHead = (P + kPrefillRowsPerTask - 1) / kPrefillRowsPerTask;
+    // prefill "skip": the prompt's output rows are 0 (the definition's), nothing attended
+    const int64_t attendedRows = sp.attendPrompt ? P : 0;
+    if (!sp.attendPrompt) {
+      family::parallelFor(ctx, B * H, [&](int64_t bh, int) {
+        std::memset(cpu::elementAt(t.o, bh * L * D, dt), 0, eb * size_t(P * D));
+      });
+    }
+    const int64_t piecesPerHead = (attendedRows + kPrefillRowsPerTask - 1) / kPrefillRowsPerTask;
     family::parallelFor(ctx, B * H * piecesPerHead, [&](int64_t task, int worker) {
       family::throwIfCancelled(ctx);
       const int64_t bh = task / piecesPerHead, piece = task % piecesPerHead;

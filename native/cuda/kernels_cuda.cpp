@@ -158,7 +158,16 @@ class KvCacheCuda final : public Kernel {
                     std::string("kv-cache (cuda): cache copy failed: ") + cudaGetErrorString(e));
       }
     };
-    if (P > 0) {
+    if (P > 0 && !sp.attendPrompt) {  // prefill "skip": the prompt fills the cache, its rows are 0
+      copyRows(0, P);
+      cudaError_t e =
+          cudaMemset2DAsync(t.o, headBytes, 0, size_t(P) * size_t(D) * es, size_t(p.batch * p.heads), st);
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        throw Error(ErrorCode::Internal,
+                    std::string("kv-cache (cuda): zeroing the prompt rows failed: ") + cudaGetErrorString(e));
+      }
+    } else if (P > 0) {
       copyRows(0, P);
       cuda::AttnArgs a = args(p, t, st);
       a.k = kc.data();

@@ -42,10 +42,11 @@ double attendRow(const float* qRow, const float* kHead, const float* vHead, cons
   return m + std::log(sum);
 }
 
-// Dense attention where row i attends {j : allowed(i, j)}.
+// Dense attention where row i attends {j : allowed(i, j)}; rows before firstRow are 0 unvisited
+// (a long kv-cache prompt with prefill "skip" would otherwise cost L^2 mask calls).
 std::vector<double> maskedDense(const AttentionProblem& p, const float* q, const float* k, const float* v,
                                 const CancelToken* cancel,
-                                const std::function<bool(int64_t, int64_t)>& allowed) {
+                                const std::function<bool(int64_t, int64_t)>& allowed, int64_t firstRow = 0) {
   const int64_t L = p.seqLen, D = p.headDim, G = p.groupSize();
   const double scale = p.resolvedScale();
   std::vector<double> o(size_t(p.qElements()), 0.0);
@@ -55,7 +56,7 @@ std::vector<double> maskedDense(const AttentionProblem& p, const float* q, const
     for (int64_t h = 0; h < p.heads; ++h) {
       checkCancel(cancel);
       const int64_t bh = b * p.heads + h, kvh = b * p.kvHeads + h / G;
-      for (int64_t i = 0; i < L; ++i) {
+      for (int64_t i = firstRow; i < L; ++i) {  // rows before firstRow attend nothing: 0
         keys.clear();
         for (int64_t j = 0; j < L; ++j) {
           if (allowed(i, j)) keys.push_back(j);
@@ -133,8 +134,13 @@ std::vector<double> referenceDense(const AttentionProblem& p, const float* q, co
 
 std::vector<double> referenceKvCache(const AttentionProblem& p, const float* q, const float* k,
                                      const float* v, const CancelToken* cancel) {
-  const int64_t prompt = resolveKvCache(p).promptLen;
+  const KvCacheSplit sp = resolveKvCache(p);
+  const int64_t prompt = sp.promptLen;
   const bool causal = p.causal;
+  if (!sp.attendPrompt) {  // prefill "skip": the prompt's rows are 0, each decoded row causal
+    return maskedDense(
+        p, q, k, v, cancel, [=](int64_t i, int64_t j) { return i >= prompt && j <= i; }, prompt);
+  }
   return maskedDense(p, q, k, v, cancel, [=](int64_t i, int64_t j) {
     if (!causal && i < prompt) return j < prompt;
     return j <= i;

@@ -12,7 +12,8 @@
 namespace dilbench {
 
 // kv-cache / kv-cache-recompute: causal dense attention when p.causal; otherwise prefix-LM
-// (rows < promptLen attend every prompt row, later rows attend [0, row]).
+// (rows < promptLen attend every prompt row, later rows attend [0, row]). prefill "skip" (a
+// benchmark mode, not another function): rows < promptLen are 0, later rows attend [0, row].
 std::vector<double> referenceKvCache(const AttentionProblem& p, const float* q, const float* k,
                                      const float* v, const CancelToken* cancel = nullptr);
 // dilated (LongNet, lse mixing across pairs); ring-dilated has the same reference.

@@ -25,6 +25,7 @@ type ImplementationParams = Pick<
   | 'density'
   | 'promptLen'
   | 'newTokens'
+  | 'prefill'
 >;
 
 export interface ComputeAttentionOptions extends ImplementationParams {
@@ -105,6 +106,7 @@ const PARAM_KEYS = [
   'density',
   'promptLen',
   'newTokens',
+  'prefill',
 ] as const;
 
 function validate(o: ComputeAttentionOptions, binding: NativeBinding): void {

@@ -95,6 +95,8 @@ export interface RunBenchmarkOptions {
   blockPattern?: 'local' | 'strided' | 'dilated' | 'random';
   promptLen?: number;
   newTokens?: number;
+  /** kv-cache: 'attend' (default) or 'skip' (the prompt only fills the cache; its rows are 0) */
+  prefill?: 'attend' | 'skip';
   /** default true */
   enablePatternCache?: boolean;
   /** default true */

@@ -5,7 +5,10 @@
 // ratio of each dtype's median to fp32's. Decode runs at the issue's 8K cache and at a cache
 // chosen from the last-level cache the machine lists (dtypeKvCacheLengths), each row labelled
 // with whether its cache fits that LLC, since halving the bytes only halves the time when they
-// come from memory.
+// come from memory. The decode rows skip the prompt's attention (kv-cache prefill "skip": the
+// prompt only fills the cache), so a cache far beyond the LLC costs seconds, not the quadratic
+// prefill; the time is the decode steps' own (telemetry), as with a prefill.
+import { freemem } from 'node:os';
 import type { Measurement } from '../measure/types.js';
 import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../native/binding.js';
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
@@ -17,14 +20,17 @@ export type { DtypeBenchResult, DtypeBenchRow };
 export const DTYPE_BENCH_DTYPES: DTypeName[] = ['fp32', 'bf16', 'fp16'];
 export const DTYPE_FLASH_LENGTHS = [2048, 4096];
 export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, newTokens: 64 };
-/** The largest cache dtypeKvCacheLengths picks: each sample prefills the cache with causal
- * attention, quadratic in its length (32 heads, headDim 128, 2 threads: 8K 3.7 s, 16K 13-24 s),
- * and each kv length takes 3 dtypes x (warm-up + runs) samples. */
-export const DTYPE_KV_MAX_AUTO_CACHE = 16384;
-/** Caches above the issue's 8K are sampled at most this many times, without a warm-up: the
- * prefill before each decode already brings the cache in, each sample holds newTokens decode
- * steps, and a 16K prefill alone takes 13-24 s on 2 threads. */
+/** The largest cache dtypeKvCacheLengths picks. Memory bounds it: at 64K (32 heads, headDim 128)
+ * the fp32 session holds 1 GiB each of q and output and 512 MiB of K+V cache, about 3 GiB, and the
+ * three dtypes' sessions 6 GiB together; a sample decodes 64 steps through 512 MiB (fp32). */
+export const DTYPE_KV_MAX_AUTO_CACHE = 65536;
+/** Caches above the issue's 8K are sampled at most this many times, without a warm-up: filling
+ * the cache before each decode already brings it in, and each sample holds newTokens decode steps
+ * (64K fp32: about 3 s a sample on 2 threads). */
 export const DTYPE_KV_LONG_CACHE_RUNS = 3;
+/** A cache length whose three sessions would take more than this share of the free memory is
+ * skipped, with the reason, before anything is allocated. */
+export const DTYPE_KV_FREE_MEMORY_SHARE = 0.5;
 
 type KvShape = Pick<DtypeBenchResult['kv'], 'kvHeads' | 'headDim'>;
 
@@ -66,6 +72,8 @@ export async function runDtypeSection(
     kv?: Partial<Omit<DtypeBenchResult['kv'], 'cacheLens' | 'llcBytes'>> | null;
     /** kv-cache lengths to decode (default: dtypeKvCacheLengths from kv.cacheLen and the LLC) */
     kvCacheLens?: number[];
+    /** the free memory the kv lengths are checked against (default: os.freemem(); tests) */
+    freeMemoryBytes?: number;
   },
 ): Promise<DtypeBenchResult> {
   const record = opts.record ?? new BenchRecord(opts.threads);
@@ -74,7 +82,13 @@ export async function runDtypeSection(
   const shape = { ...DTYPE_KV, ...(opts.kv ?? {}) };
   const llcBytes = binding.info().lastLevelCacheBytes ?? null;
   const cacheLens = opts.kvCacheLens ?? dtypeKvCacheLengths(llcBytes, shape, shape.cacheLen);
-  const kv = { ...shape, cacheLen: cacheLens[0] ?? shape.cacheLen, cacheLens, llcBytes };
+  const kv = {
+    ...shape,
+    cacheLen: cacheLens[0] ?? shape.cacheLen,
+    cacheLens,
+    llcBytes,
+    prefill: 'skip' as const,
+  };
   const sampling = { warmup: opts.warmup ?? 2, runs: opts.runs ?? 5 };
   const sessionOptions = benchSessionOptions(opts.threads);
   const impls = binding.listImplementations().filter((i) => i.device === 'cpu');
@@ -155,7 +169,31 @@ export async function runDtypeSection(
   });
 
   const kvDtypes = opts.kv === null ? [] : usable('kv-cache');
-  await record.eachPoint(kvDtypes.length > 0 ? cacheLens : [], async (cacheLen) => {
+  const kvProblem = (cacheLen: number, dtype: DTypeName): NativeProblem =>
+    benchProblem('kv-cache', cacheLen + kv.newTokens, {
+      dtype,
+      heads: kv.heads,
+      kvHeads: kv.kvHeads,
+      headDim: kv.headDim,
+      causal: true,
+      promptLen: cacheLen,
+      newTokens: kv.newTokens,
+      prefill: 'skip',
+    });
+  const freeBytes = opts.freeMemoryBytes ?? freemem();
+  const fits = (cacheLen: number): boolean => {
+    const need = kvDtypes.reduce(
+      (sum, dtype) => sum + binding.plan(kvProblem(cacheLen, dtype), sessionOptions).totalBytes,
+      0,
+    );
+    if (need <= DTYPE_KV_FREE_MEMORY_SHARE * freeBytes) return true;
+    skipped.push(
+      `kv-cache decode @ cache ${cacheLen}: its sessions (${kvDtypes.join(', ')}) need ${gib(need)}, more than ${DTYPE_KV_FREE_MEMORY_SHARE * 100}% of the ${gib(freeBytes)} free`,
+    );
+    return false;
+  };
+  const kvLens = kvDtypes.length > 0 ? cacheLens.filter(fits) : [];
+  await record.eachPoint(kvLens, async (cacheLen) => {
     opts.log?.(
       `kv-cache decode @ cache ${cacheLen} (${cacheVsLlcWords(kvCacheBytes(cacheLen, kv, 4), llcBytes)}) (+${kv.newTokens} tokens, ${kv.heads}/${kv.kvHeads} heads, headDim ${kv.headDim}): ${kvDtypes.join(', ')} interleaved...`,
     );
@@ -165,15 +203,7 @@ export async function runDtypeSection(
     >();
     try {
       for (const dtype of kvDtypes) {
-        const problem = benchProblem('kv-cache', cacheLen + kv.newTokens, {
-          dtype,
-          heads: kv.heads,
-          kvHeads: kv.kvHeads,
-          headDim: kv.headDim,
-          causal: true,
-          promptLen: cacheLen,
-          newTokens: kv.newTokens,
-        });
+        const problem = kvProblem(cacheLen, dtype);
         const session = await binding.createSession(problem, sessionOptions);
         sessions.set(dtype, { problem, session, probe: decodeSampler(session) });
       }
@@ -223,6 +253,8 @@ export async function runDtypeSection(
   });
   return { dtypes: want, kv, rows, skipped };
 }
+
+const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
 
 function cacheVsLlcWords(fp32Bytes: number, llcBytes: number | null): string {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;

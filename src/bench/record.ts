@@ -91,6 +91,7 @@ export function nativeSide(
         ...(problem.dilationRates ? { dilationRates: problem.dilationRates } : {}),
         ...(problem.promptLen !== undefined ? { promptLen: problem.promptLen } : {}),
         ...(problem.newTokens !== undefined ? { newTokens: problem.newTokens } : {}),
+        ...(problem.prefill !== undefined ? { prefill: problem.prefill } : {}),
       },
     },
   };

@@ -88,7 +88,7 @@ export function dilatedTorchTable(d: DilatedTorchResult, threads: number): strin
 export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps?: number): string {
   const out = [
     `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
-    `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${(d.kv.cacheLens ?? [d.kv.cacheLen]).join(', ')}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens, median ms per decoded token, GB/s of cache read in the storage dtype`,
+    `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${(d.kv.cacheLens ?? [d.kv.cacheLen]).join(', ')}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens${d.kv.prefill === 'skip' ? ', the prompt only filling the cache (prefill skip)' : ''}, median ms per decoded token, GB/s of cache read in the storage dtype`,
     `  LLC: the row's K+V (storage dtype) within or beyond the last-level cache the machine lists (${d.kv.llcBytes ? `${(d.kv.llcBytes / 2 ** 20).toFixed(0)} MiB` : 'unknown'}; a VM may list more than its share): within, decode may run from cache and half storage gains less than 2x`,
     textTable(
       [

@@ -15,6 +15,7 @@ const SPEC_OF_FLAG: Record<string, string> = {
   '--block-pattern': 'blockPattern',
   '--prompt-len': 'promptLen',
   '--new-tokens': 'newTokens',
+  '--prefill': 'prefill',
 };
 
 export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = {}): Command {
@@ -28,6 +29,7 @@ export function addImplementationFlags(cmd: Command, opts: { ring?: boolean } = 
     .option('--block-pattern <name>', 'block-sparse: pattern')
     .option('--prompt-len <n>', 'kv-cache: prompt tokens')
     .option('--new-tokens <n>', 'kv-cache: decode steps')
+    .option('--prefill <mode>', 'kv-cache: attend (default) or skip the prompt rows')
     .option('--enable-pattern-cache', 'cache dilated index patterns (default on)')
     .option('--no-pattern-cache', 'rebuild dilated index patterns on every request')
     .option('--enable-memory-pool', 'reuse workspace buffers through the memory pool (default on)')

@@ -41,6 +41,7 @@ export interface ImplParams {
   blockPattern?: 'local' | 'strided' | 'dilated' | 'random';
   promptLen?: number;
   newTokens?: number;
+  prefill?: 'attend' | 'skip';
   /** default true */
   enablePatternCache: boolean;
   /** default true */
@@ -59,6 +60,7 @@ export const IMPL_PARAM_KEYS = [
   'blockPattern',
   'promptLen',
   'newTokens',
+  'prefill',
   'enablePatternCache',
   'enableMemoryPool',
 ] as const;
@@ -194,6 +196,7 @@ export function problemParams(p: ImplParams): Partial<NativeProblem> {
   if (p.blockPattern !== undefined) out.blockPattern = p.blockPattern;
   if (p.promptLen !== undefined) out.promptLen = p.promptLen;
   if (p.newTokens !== undefined) out.newTokens = p.newTokens;
+  if (p.prefill !== undefined) out.prefill = p.prefill;
   return out;
 }
 
@@ -243,6 +246,7 @@ export function problemParamsFor(
   } else {
     delete out.promptLen;
     delete out.newTokens;
+    delete out.prefill;
   }
   return out;
 }

@@ -34,6 +34,8 @@ export interface NativeProblem {
   density?: number;
   promptLen?: number;
   newTokens?: number;
+  /** kv-cache: 'attend' (default) or 'skip' (the prompt only fills the cache; its rows are 0) */
+  prefill?: 'attend' | 'skip';
 }
 
 export interface NativeSessionOptions {
@@ -223,6 +225,7 @@ export interface NativeBinding {
       | 'dilationRates'
       | 'promptLen'
       | 'newTokens'
+      | 'prefill'
       | 'blockPattern'
       | 'blockSize'
       | 'window'

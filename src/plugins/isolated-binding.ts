@@ -229,6 +229,11 @@ export function isolatePlugins(
     info: () => binding.info(),
     listImplementations: () => binding.listImplementations(),
     ...(binding.paramSpecs ? { paramSpecs: () => binding.paramSpecs!() } : {}),
+    ...(binding.resolvedParams
+      ? {
+          resolvedParams: (p: NativeProblem, fn?: string) => binding.resolvedParams!(p, fn),
+        }
+      : {}),
     ...(binding.loadPlugin ? { loadPlugin: (path: string) => binding.loadPlugin!(path) } : {}),
     plan: (p, o) => binding.plan(p, o),
     async createSession(p, o) {

@@ -370,9 +370,20 @@ export async function loadPythonPlugins(
       const fn = known(byName.get(p.implementation)!);
       if (!fn || typeof binding.resolvedParams !== 'function') return {};
       const r = binding.resolvedParams(definingProblem(p), fn) as Record<string, unknown>;
-      return Object.fromEntries(Object.entries(r).map(([k, v]) => [SNAKE[k] ?? k, v]));
+      // prefill is not in the plugin contract: a plugin's kv-cache attends its prompt (planOf)
+      return Object.fromEntries(
+        Object.entries(r)
+          .filter(([k]) => k !== 'prefill')
+          .map(([k, v]) => [SNAKE[k] ?? k, v]),
+      );
     };
     const planOf = (p: NativeProblem, o: Parameters<NativeBinding['plan']>[1]): NativePlan => {
+      if (p.prefill !== undefined && p.prefill !== 'attend')
+        throw new ConfigError(
+          'prefill',
+          p.prefill,
+          `attend for plugin implementations ('skip' is for the built-in kv-cache kernels)`,
+        );
       const plan = binding.plan(definingProblem(p), o);
       // memory: inputs and output as the Python side holds them; no dilbench workspace
       const eb = p.dtype === 'fp32' ? 4 : 2;

@@ -40,3 +40,16 @@ export function unmeasuredRow(
     ...extra,
   };
 }
+
+/**
+ * Tokens one iteration of a row processes, for its tokens/s: the whole sequence of every batch
+ * row, except a kv-cache run whose prefill is skipped, which attends only its decoded tokens (the
+ * prompt merely fills the cache; 32K cached tokens decoded 4 at a time are not 32K tokens/s).
+ */
+export function tokensPerIteration(
+  row: Pick<ResultRow, 'batch' | 'effectiveSeqLen' | 'params'>,
+): number {
+  const p = row.params;
+  if (p?.prefill === 'skip' && typeof p.newTokens === 'number') return row.batch * p.newTokens;
+  return row.batch * row.effectiveSeqLen;
+}

@@ -776,6 +776,8 @@ export interface DtypeBenchResult {
     cacheLens?: number[];
     /** the last-level cache the machine lists, in bytes (null: unknown) */
     llcBytes?: number | null;
+    /** 'skip': the prompt only filled the cache (absent in older files: attended) */
+    prefill?: 'attend' | 'skip';
   };
   rows: DtypeBenchRow[];
   /** dtypes the binding's CPU kernels do not store, with the reason */

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResultFile, ResultRow, RepetitionResult } from '../results/types.js';
+import { tokensPerIteration } from '../results/rows.js';
 import { summarize, median } from '../stats/summary.js';
 import { attachRooflines } from '../roofline/index.js';
 import { rowKey } from '../compare/compare.js';
@@ -122,7 +123,7 @@ function pooledRow(
     ...first,
     samplesMs,
     stats,
-    tokensPerSecond: seconds > 0 ? (first.batch * first.effectiveSeqLen) / seconds : null,
+    tokensPerSecond: seconds > 0 ? tokensPerIteration(first) / seconds : null,
     gflops: seconds > 0 ? first.flopsPerIteration / seconds / 1e9 : null,
     gbps: seconds > 0 ? first.bytesPerIteration / seconds / 1e9 : null,
     repetitions: reps,

@@ -82,6 +82,10 @@ describe('bench sections', () => {
     expect(d.kv.cacheLens).toEqual(dtypeKvCacheLengths(llc, kv, 64));
     expect(d.kv.cacheLens).toHaveLength(2);
     expect(b.sessions.map((p) => p.promptLen)).toEqual(d.kv.cacheLens);
+    // the prompt only fills the cache: no quadratic prefill before a long cache's decode
+    expect(b.sessions.every((p) => p.prefill === 'skip')).toBe(true);
+    expect(d.kv.prefill).toBe('skip');
+    expect(dtypeBenchTable(d, 1)).toMatch(/prompt only filling the cache \(prefill skip\)/);
     expect(d.rows.map((r) => r.seqLen)).toEqual(d.kv.cacheLens);
     const labels = d.rows.map((r) => {
       const p = b.sessions.find((s) => s.promptLen === r.seqLen)!;
@@ -90,7 +94,8 @@ describe('bench sections', () => {
       return r.cacheVsLlc;
     });
     expect(labels).toEqual(['within-llc', 'exceeds-llc']);
-    // caches above the 8K get at most DTYPE_KV_LONG_CACHE_RUNS samples (each a prefill)
+    // caches above the 8K get at most DTYPE_KV_LONG_CACHE_RUNS samples (each decodes
+    // newTokens steps through the whole cache)
     const long = await runDtypeSection(createFakeBinding({ implementations: ['kv-cache'] }), {
       threads: 1,
       flashLengths: [],
@@ -103,6 +108,49 @@ describe('bench sections', () => {
       DTYPE_KV_LONG_CACHE_RUNS + 2,
       DTYPE_KV_LONG_CACHE_RUNS,
     ]);
+    // a length whose sessions would take more than half the free memory is skipped, with the
+    // reason, before any session is made
+    const tight = createFakeBinding({ implementations: ['kv-cache'] });
+    const need = (len: number) =>
+      (tight.listImplementations().find((i) => i.name === 'kv-cache')?.dtypes ?? []).reduce(
+        (sum, dtype) =>
+          sum +
+          tight.plan(
+            {
+              implementation: 'kv-cache',
+              device: 'cpu',
+              dtype: dtype,
+              batch: 1,
+              heads: kv.heads,
+              kvHeads: kv.kvHeads,
+              seqLen: len + kv.newTokens,
+              headDim: kv.headDim,
+              causal: true,
+              seed: 42,
+              promptLen: len,
+              newTokens: kv.newTokens,
+              prefill: 'skip',
+            },
+            { threads: 1, useMemoryPool: true, usePatternCache: true, memoryLimitBytes: 0 },
+          ).totalBytes,
+        0,
+      );
+    const t = await runDtypeSection(tight, {
+      threads: 1,
+      flashLengths: [],
+      kv,
+      kvCacheLens: [32, 4096],
+      freeMemoryBytes: 2 * need(32) + 1,
+      runs: 2,
+      warmup: 0,
+    });
+    expect(need(4096)).toBeGreaterThan(2 * need(32) + 1);
+    expect(t.rows.length).toBeGreaterThan(0);
+    expect(t.rows.every((r) => r.seqLen === 32)).toBe(true);
+    expect(tight.sessions.every((p) => p.promptLen === 32)).toBe(true);
+    expect(t.skipped.join('\n')).toMatch(
+      /cache 4096: its sessions \(.*\) need .* GiB, more than 50% of the .* GiB free/,
+    );
     // given lengths replace the default; an unknown LLC labels nothing
     const unknown = createFakeBinding({ implementations: ['kv-cache'] });
     const u = await runDtypeSection(unknown, {

@@ -269,6 +269,35 @@ describe.skipIf(!!skip)('C ABI plugins', () => {
     }
   }, 120_000);
 
+  it('prefill skip is for the built-in kv-cache: with a plugin kv-cache the run is refused up front, naming --prefill', () => {
+    const args = (impls: string) => [
+      'sequence-ranges',
+      '--range',
+      'custom',
+      '--custom-lengths',
+      '256',
+      '--implementations',
+      impls,
+      '--plugin',
+      lib().cDense,
+      '--prefill',
+      'skip',
+      '--output-dir',
+      out,
+      '--json',
+      ...quick,
+    ];
+    const refused = cli(args('kv-cache,c-kv-cache'));
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/invalid --prefill: "skip".*plugin kernels attend the prompt/);
+    expect(refused.stdout).toBe('');
+    const builtIn = cli(args('kv-cache'));
+    expect(builtIn.code, builtIn.stderr).toBe(0);
+    const row = (JSON.parse(builtIn.stdout) as ResultFile).results[0]!;
+    expect(row.status, row.reason ?? '').toBe('ok');
+    expect(row.params).toMatchObject({ prefill: 'skip' });
+  }, 120_000);
+
   it("quick-validation keeps the plugins' float64 check: it passes with the C example and exits 1 on the wrong scale", () => {
     const args = [
       'quick-validation',

@@ -13,6 +13,7 @@ import type {
 } from '../../native/binding.js';
 import type { PlannedPoint } from '../../plan/planner.js';
 import type { ResultRow } from '../../results/types.js';
+import { tokensPerIteration } from '../../results/rows.js';
 import { decodesCausally } from '../../config/impl-params.js';
 import { formatBytes } from '../../config/units.js';
 import { elapsedMs, nowMs } from '../../measure/clock.js';
@@ -111,7 +112,7 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
       [];
     for (const i of group) {
       const p = planned[i]!;
-      const params = points[i]!.params;
+      const params = withSkippedPrefill(points[i]!.params, p.problem, binding);
       emit({
         type: 'point-start',
         index: i,
@@ -251,6 +252,23 @@ export async function samplePoints(x: SampleInputs): Promise<SampledRun> {
   return { rows: results, interrupted, runStart, drift };
 }
 
+/**
+ * A kv-cache point whose prefill is skipped records its resolved split in row.params, so that
+ * its tokens/s counts the decoded tokens (tokensPerIteration) and the row says what it timed.
+ */
+function withSkippedPrefill(
+  params: Record<string, unknown> | undefined,
+  problem: NativeProblem,
+  binding: NativeBinding,
+): Record<string, unknown> | undefined {
+  if (problem.prefill !== 'skip' || typeof binding.resolvedParams !== 'function') return params;
+  try {
+    return { ...params, ...binding.resolvedParams(problem, 'kv-cache') };
+  } catch {
+    return params; // an invalid split: the point fails with the native error when planned
+  }
+}
+
 /** The row of a planned point before it is measured (skipped and failed rows stay so). */
 export function rowBase(
   p: PlannedPoint,
@@ -350,7 +368,10 @@ function fillRow(
     stopReason: out.stopReason,
     cacheMode: out.cacheMode,
     peakMemoryBytes: pool.peakBytesInUse,
-    tokensPerSecond: seconds > 0 ? (row.batch * plan.effectiveSeqLen) / seconds : null,
+    tokensPerSecond:
+      seconds > 0
+        ? tokensPerIteration({ ...row, effectiveSeqLen: plan.effectiveSeqLen }) / seconds
+        : null,
     gflops: seconds > 0 ? plan.flops / seconds / 1e9 : null,
     gbps: seconds > 0 ? plan.bytesMoved / seconds / 1e9 : null,
     memoryPool: sessionOptions.useMemoryPool,
