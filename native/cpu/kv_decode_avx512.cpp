@@ -127,15 +127,27 @@ inline void scoreRow(const float* q, int64_t ldq, const typename L::T* kr, int64
   for (int g = 0; g < GB; ++g) s[g * n + j] = scale * hsum(_mm512_add_ps(a0[g], a1[g]));
 }
 
+// Every cache line of row r of the K rows [0, n) followed by the V rows (r >= n: V row r - n), so
+// the stream runs on from K's last rows into V's first, which P.V reads next.
+template <class T>
+inline void prefetchRow(const T* k, const T* v, int64_t n, int64_t D, int64_t r) {
+  const char* row = reinterpret_cast<const char*>(r < n ? k + r * D : v + (r - n) * D);
+  for (int64_t o = 0; o < D * int64_t(sizeof(T)); o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+}
+// Rows ahead the K pass prefetches (16 KiB at headDim 128 fp32, 8 KiB half): a cache far beyond
+// the LLC streams from DRAM, where one line at a time (the hardware prefetcher alone) left a
+// 64K-row fp32 decode at half the read bandwidth a plain streaming loop reaches.
+constexpr int64_t kKeyPrefetchRows = 32;
+
 // s[g * n + j] for all G query rows: K streams once, row after row (the order the hardware
 // prefetcher follows best); the query rows take the row four at a time from L1.
 template <class L>
-void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, int64_t n, int64_t D,
-               float scale, float* s) {
+void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, const typename L::T* v,
+               int64_t n, int64_t D, float scale, float* s) {
   const int64_t nv = D / 16;
   for (int64_t j = 0; j < n; ++j) {
     const typename L::T* kr = k + j * D;
-    if (j + 4 < n) _mm_prefetch(reinterpret_cast<const char*>(kr + 4 * D), _MM_HINT_T0);
+    if (j + kKeyPrefetchRows < 2 * n) prefetchRow(k, v, n, D, j + kKeyPrefetchRows);
     for (int64_t g0 = 0; g0 < G; g0 += 4) {
       const float* qb = q + g0 * ldq;
       float* sb = s + g0 * n;
@@ -149,18 +161,29 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, i
   }
 }
 
+// V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
+// query rows go two at a time with up to 8 vectors of the row (16 accumulators in registers), so
+// only the first pair reads the block from memory, the others find it in L1/L2; that
+// pair also prefetches the next block.
+constexpr int64_t kPvRows = 64;
+
 // P.V over cache rows [j0, j1) for GB query rows and CB vectors of the row (from v, out):
 // acc = (first ? 0 : out) + sum_j p[g][j] v_j, stored as acc, or inv[g] * acc when last. p rows
 // have stride n, out rows stride D. A running sum per element in j order, as a plain loop would.
 template <class L, int GB, int CB>
 inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1,
-                   float* out, bool first, const float* inv) {
+                   float* out, bool first, const float* inv, bool prefetchNext) {
+  // the cache lines of this tile's columns kPvRows rows ahead (the next block), one row per row
+  constexpr int kLineStep = int(64 / (16 * sizeof(typename L::T)));  // vectors per cache line
   __m512 acc[GB][CB];
   for (int g = 0; g < GB; ++g)
     for (int c = 0; c < CB; ++c)
       acc[g][c] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + g * D + 16 * c);
   for (int64_t j = j0; j < j1; ++j) {
     const typename L::T* vr = v + j * D;
+    if (prefetchNext && j + kPvRows < n)
+      for (int c = 0; c < CB; c += kLineStep)
+        _mm_prefetch(reinterpret_cast<const char*>(vr + kPvRows * D + 16 * c), _MM_HINT_T0);
     __m512 vv[CB];
     int c = 0;
     for (; c + 1 < CB; c += 2) L::load2(vr + 16 * c, vv[c], vv[c + 1]);
@@ -176,26 +199,22 @@ inline void pvTile(const float* p, int64_t n, const typename L::T* v, int64_t D,
                        inv ? _mm512_mul_ps(_mm512_set1_ps(inv[g]), acc[g][c]) : acc[g][c]);
 }
 
-// V streams from memory once, whole rows in order: rows in blocks of kPvRows; within a block
-// query rows go two at a time with up to 8 vectors of the row (16 accumulators in registers), so
-// only the first pair reads the block from memory, the others find it in L1/L2.
-constexpr int64_t kPvRows = 64;
-
 template <class L, int GB, int CB>
 void pvCols(const float* p, int64_t n, const typename L::T* v, int64_t D, int64_t j0, int64_t j1, float* out,
-            bool first, const float* inv) {
+            bool first, const float* inv, bool prefetchNext) {
   const int64_t nv = D / 16;
   int64_t c0 = 0;
-  for (; c0 + CB <= nv; c0 += CB) pvTile<L, GB, CB>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv);
+  for (; c0 + CB <= nv; c0 += CB)
+    pvTile<L, GB, CB>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext);
   switch (nv - c0) {
     case 0: break;
-    case 1: pvTile<L, GB, 1>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
-    case 2: pvTile<L, GB, 2>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
-    case 3: pvTile<L, GB, 3>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
-    case 4: pvTile<L, GB, 4>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
-    case 5: pvTile<L, GB, 5>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
-    case 6: pvTile<L, GB, 6>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
-    default: pvTile<L, GB, 7>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv); break;
+    case 1: pvTile<L, GB, 1>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
+    case 2: pvTile<L, GB, 2>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
+    case 3: pvTile<L, GB, 3>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
+    case 4: pvTile<L, GB, 4>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
+    case 5: pvTile<L, GB, 5>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
+    case 6: pvTile<L, GB, 6>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
+    default: pvTile<L, GB, 7>(p, n, v + 16 * c0, D, j0, j1, out + 16 * c0, first, inv, prefetchNext); break;
   }
 }
 
@@ -210,8 +229,8 @@ void pvRows(const float* p, int64_t n, const typename L::T* v, int64_t D, int gb
       const float* pg = p + g * n;
       float* og = out + g * D;
       const float* ig = last ? inv + g : nullptr;
-      if (gb - g >= 2) pvCols<L, 2, 8>(pg, n, v, D, j0, j1, og, first, ig);
-      else pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig);
+      if (gb - g >= 2) pvCols<L, 2, 8>(pg, n, v, D, j0, j1, og, first, ig, g == 0);
+      else pvCols<L, 1, 8>(pg, n, v, D, j0, j1, og, first, ig, g == 0);
     }
   }
 }
@@ -227,7 +246,7 @@ void decodeAttendImpl(const float* q, int64_t ldq, int64_t G, const typename L::
     ldq = D;
   }
   // Pass 1: every score; K streamed once.
-  scoresAll<L>(q, ldq, G, k, n, D, scale, s);
+  scoresAll<L>(q, ldq, G, k, v, n, D, scale, s);
   // Pass 2, per group of up to 64 query rows: softmax, then V streamed once.
   float maxv[64], inv[64];
   for (int64_t g0 = 0; g0 < G; g0 += 64) {
