@@ -24,10 +24,10 @@ export const DTYPE_KV = { cacheLen: 8192, heads: 32, kvHeads: 8, headDim: 128, n
  * the fp32 session holds 1 GiB each of q and output and 512 MiB of K+V cache, about 3 GiB, and the
  * three dtypes' sessions 6 GiB together; a sample decodes 64 steps through 512 MiB (fp32). */
 export const DTYPE_KV_MAX_AUTO_CACHE = 65536;
-/** Caches above the issue's 8K are sampled at most this many times, without a warm-up: filling
- * the cache before each decode already brings it in, and each sample holds newTokens decode steps
- * (64K fp32: about 3 s a sample on 2 threads). */
-export const DTYPE_KV_LONG_CACHE_RUNS = 3;
+/** Caches above the issue's 8K are sampled at most this many times after one warm-up: each
+ * sample holds newTokens decode steps through the whole cache (64K fp32: about 2 s a sample on 2
+ * threads, 1 s half), so five of each dtype, interleaved, take about 25 s. */
+export const DTYPE_KV_LONG_CACHE_RUNS = 5;
 /** A cache length whose three sessions would take more than this share of the free memory is
  * skipped, with the reason, before anything is allocated. */
 export const DTYPE_KV_FREE_MEMORY_SHARE = 0.5;
@@ -218,7 +218,10 @@ export async function runDtypeSection(
         }),
         sampling:
           cacheLen > DTYPE_KV.cacheLen
-            ? { warmup: 0, runs: Math.min(sampling.runs, DTYPE_KV_LONG_CACHE_RUNS) }
+            ? {
+                warmup: Math.min(sampling.warmup, 1),
+                runs: Math.min(sampling.runs, DTYPE_KV_LONG_CACHE_RUNS),
+              }
             : sampling,
       });
       withRatios(
