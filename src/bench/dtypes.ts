@@ -14,6 +14,19 @@ import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
 import { benchSessionOptions, decodeSampler, type DecodeSampler } from './kernels.js';
 import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
+import { cacheVsLlc, kvCacheBytes, kvCacheLengths } from './kv-lengths.js';
+
+export { cacheVsLlc, kvCacheBytes };
+
+/** The dtypes section's default kv-cache lengths (kvCacheLengths at its 8K and cap). */
+export function dtypeKvCacheLengths(
+  llcBytes: number | null,
+  shape: Parameters<typeof kvCacheBytes>[1],
+  first = DTYPE_KV.cacheLen,
+  maxCache = DTYPE_KV_MAX_AUTO_CACHE,
+): number[] {
+  return kvCacheLengths(llcBytes, shape, first, maxCache);
+}
 
 export type { DtypeBenchResult, DtypeBenchRow };
 
@@ -31,38 +44,6 @@ export const DTYPE_KV_LONG_CACHE_RUNS = 5;
 /** A cache length whose three sessions would take more than this share of the free memory is
  * skipped, with the reason, before anything is allocated. */
 export const DTYPE_KV_FREE_MEMORY_SHARE = 0.5;
-
-type KvShape = Pick<DtypeBenchResult['kv'], 'kvHeads' | 'headDim'>;
-
-/** Bytes of a cache's K and V (batch 1) in a storage dtype of `elementBytes` bytes. */
-export function kvCacheBytes(cacheLen: number, shape: KvShape, elementBytes: number): number {
-  return 2 * shape.kvHeads * cacheLen * shape.headDim * elementBytes;
-}
-
-/**
- * The kv-cache lengths the section decodes by default: `first` (the issue's 8K) and the smallest
- * `first` x 2^k whose fp32 K+V exceeds twice `llcBytes`, so that the half-precision cache
- * (half the bytes) does not fit either and both stream from memory; capped at `maxCache`. Only
- * `first` when the LLC is unknown.
- */
-export function dtypeKvCacheLengths(
-  llcBytes: number | null,
-  shape: KvShape,
-  first = DTYPE_KV.cacheLen,
-  maxCache = DTYPE_KV_MAX_AUTO_CACHE,
-): number[] {
-  if (llcBytes === null || !(llcBytes > 0)) return [first];
-  let len = first;
-  while (kvCacheBytes(len, shape, 4) <= 2 * llcBytes && len < maxCache) len *= 2;
-  len = Math.min(len, maxCache);
-  return len > first ? [first, len] : [first];
-}
-
-/** Whether `bytes` of cache fit the LLC the machine lists (null: unknown). */
-export function cacheVsLlc(bytes: number, llcBytes: number | null): DtypeBenchRow['cacheVsLlc'] {
-  if (llcBytes === null || !(llcBytes > 0)) return null;
-  return bytes <= llcBytes ? 'within-llc' : 'exceeds-llc';
-}
 
 export async function runDtypeSection(
   binding: NativeBinding,

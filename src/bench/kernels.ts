@@ -6,6 +6,7 @@
 // - kv-cache: decode GB/s (the kernel's telemetry: bytes streamed / decode time) at cache 8K and
 //   16K against the measured stream bandwidth;
 // - dilated: time vs seqLen 16K..1M with a fixed segment configuration and the fitted exponent.
+import { freemem } from 'node:os';
 import type { Measurement, Sampler } from '../measure/types.js';
 import type { NativeBinding, NativePeak, NativeSession } from '../native/binding.js';
 import type {
@@ -17,6 +18,7 @@ import type {
 import { fitPowerLaw } from '../stats/scaling.js';
 import { median } from '../stats/summary.js';
 import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
+import { cacheVsLlc, kvCacheBytes, kvCacheLengths } from './kv-lengths.js';
 
 export type { BenchKernelRow, DilatedBenchResult, DilatedBenchRow, KvBenchRow };
 
@@ -142,26 +144,64 @@ export function decodeSampler(
 }
 
 export const KV_CACHE_LENGTHS = [8192, 16384];
+/** The kv-cache section's shape (benchProblem's: 8 heads, headDim 64, MHA). */
+const KV_SECTION_SHAPE = { kvHeads: 8, headDim: 64 };
+/** The deepest cache the section picks beyond the LLC: fp32 K+V 1 GiB, q and output 512 MiB each. */
+export const KV_DEEP_MAX_CACHE = 262144;
+/** Caches longer than this fill without attending the prompt (prefill skip): a causal prefill of
+ * 256K tokens would take minutes per sample, and only the decode steps are timed. */
+export const KV_ATTENDED_MAX_CACHE = 16384;
 
 export async function runKvCacheSection(
   binding: NativeBinding,
   peak: NativePeak,
   opts: Omit<SectionOptions, 'warmup'> & {
+    /** cache lengths (default: KV_CACHE_LENGTHS, then one beyond the LLC unless `deep` is false) */
     lengths?: number[];
     newTokens?: number;
+    /** add the smallest 16K x 2^k cache whose fp32 K+V exceeds twice the listed LLC (default true) */
+    deep?: boolean;
+    /** the free memory a deep cache's session is checked against (default: os.freemem(); tests) */
+    freeMemoryBytes?: number;
   },
 ): Promise<KvBenchRow[]> {
   const record = opts.record ?? new BenchRecord(opts.threads);
   const simdLevel = binding.info().simdLevel;
+  const llcBytes = binding.info().lastLevelCacheBytes ?? null;
   const rows: KvBenchRow[] = [];
   const newTokens = opts.newTokens ?? 64;
-  await record.eachPoint(opts.lengths ?? KV_CACHE_LENGTHS, async (cacheLen) => {
-    opts.log?.(`kv-cache decode @ cache ${cacheLen} (+${newTokens} tokens)...`);
-    const problem = benchProblem('kv-cache', cacheLen + newTokens, {
+  const problemAt = (cacheLen: number) =>
+    benchProblem('kv-cache', cacheLen + newTokens, {
       causal: true,
       promptLen: cacheLen,
       newTokens,
+      prefill: cacheLen > KV_ATTENDED_MAX_CACHE ? 'skip' : 'attend',
     });
+  let lengths = opts.lengths;
+  if (!lengths) {
+    const last = KV_CACHE_LENGTHS.at(-1)!;
+    const deep =
+      opts.deep === false
+        ? []
+        : kvCacheLengths(llcBytes, KV_SECTION_SHAPE, last, KV_DEEP_MAX_CACHE).slice(1);
+    const free = opts.freeMemoryBytes ?? freemem();
+    lengths = [
+      ...KV_CACHE_LENGTHS,
+      ...deep.filter((len) => {
+        const need = binding.plan(problemAt(len), benchSessionOptions(opts.threads)).totalBytes;
+        if (need <= 0.5 * free) return true;
+        opts.log?.(
+          `kv-cache decode @ cache ${len}: skipped, its session needs ${(need / 2 ** 30).toFixed(1)} GiB, more than half the ${(free / 2 ** 30).toFixed(1)} GiB free`,
+        );
+        return false;
+      }),
+    ];
+  }
+  await record.eachPoint(lengths, async (cacheLen) => {
+    const problem = problemAt(cacheLen);
+    opts.log?.(
+      `kv-cache decode @ cache ${cacheLen} (+${newTokens} tokens${problem.prefill === 'skip' ? ', the prompt only filling the cache' : ''})...`,
+    );
     const session = await binding.createSession(problem, benchSessionOptions(opts.threads));
     try {
       // one iteration per call, so every iteration's telemetry is read; the first (the cold
@@ -207,6 +247,8 @@ export async function runKvCacheSection(
         prefillMs: median(prefill),
         iterations: gbps.length,
         source: probe.timing() === 'telemetry' ? 'telemetry' : 'plan.bytesMoved',
+        prefill: problem.prefill ?? 'attend',
+        cacheVsLlc: cacheVsLlc(kvCacheBytes(cacheLen, KV_SECTION_SHAPE, 4), llcBytes),
       });
     } finally {
       session.dispose();

@@ -119,6 +119,8 @@ export async function runFullBench(binding: NativeBinding, o: BenchOptions): Pro
       threads,
       runs,
       lengths: o.kvLengths,
+      // --quick: 8K and 16K only (the deep cache decodes through 1 GiB per step)
+      deep: !quick,
       log,
       record,
     });

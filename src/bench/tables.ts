@@ -85,6 +85,10 @@ export function dilatedTorchTable(d: DilatedTorchResult, threads: number): strin
 }
 
 /** streamGBps: the measured stream bandwidth, for the kv-cache rows' % of stream (omitted: '-') */
+function llcWord(v: 'within-llc' | 'exceeds-llc' | null | undefined): string {
+  return v === 'within-llc' ? 'within' : v === 'exceeds-llc' ? 'beyond' : '-';
+}
+
 export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps?: number): string {
   const out = [
     `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
@@ -117,7 +121,7 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps
         (x.inputBytes / 2 ** 20).toFixed(1),
         String(x.samples),
         x.timing,
-        x.cacheVsLlc === 'within-llc' ? 'within' : x.cacheVsLlc === 'exceeds-llc' ? 'beyond' : '-',
+        llcWord(x.cacheVsLlc),
       ]),
       [false, true, false, true, true, true, true, true, true, true, false, false],
     ),
@@ -241,7 +245,10 @@ export function benchHeadline(r: FullBenchResult): string | null {
   );
   add(
     'kv-cache decode (8 heads d64), % of stream',
-    (r.kvCache ?? []).map((x) => `${len(x.cacheLen)} ${x.pctOfStream.toFixed(0)}%`),
+    (r.kvCache ?? []).map(
+      (x) =>
+        `${len(x.cacheLen)} ${x.pctOfStream.toFixed(0)}%${x.cacheVsLlc ? ` (${llcWord(x.cacheVsLlc)} LLC)` : ''}`,
+    ),
   );
   const kvRows = (r.dtypes?.rows ?? []).filter((x) => x.kernel === 'kv-cache');
   const kvHalf = kvRows.filter((x) => x.dtype !== 'fp32');
@@ -361,7 +368,7 @@ export function fullBenchTable(r: FullBenchResult): string {
   }
   if (r.kvCache) {
     out.push(
-      `kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal)`,
+      `kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal; LLC: the fp32 K+V within or beyond the last-level cache the machine lists; prefill "copy": the prompt only filled the cache, prefill skip)`,
     );
     out.push(
       textTable(
@@ -373,6 +380,7 @@ export function fullBenchTable(r: FullBenchResult): string {
           '% of stream',
           'ms/token',
           'prefill ms',
+          'LLC',
           'source',
         ],
         r.kvCache.map((x) => [
@@ -382,10 +390,11 @@ export function fullBenchTable(r: FullBenchResult): string {
           `${f1(x.decodeGBpsMin)}-${f1(x.decodeGBpsMax)}`,
           `${f1(x.pctOfStream)}%`,
           f2(x.msPerToken),
-          f1(x.prefillMs),
+          `${f1(x.prefillMs)}${x.prefill === 'skip' ? ' (copy)' : ''}`,
+          llcWord(x.cacheVsLlc),
           x.source,
         ]),
-        [true, true, true, true, true, true, true, false],
+        [true, true, true, true, true, true, true, false, false],
       ),
       '',
     );

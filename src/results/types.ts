@@ -694,6 +694,10 @@ export interface KvBenchRow {
   prefillMs: number;
   iterations: number;
   source: 'telemetry' | 'plan.bytesMoved';
+  /** 'skip': the prompt only filled the cache, prefillMs is that copy (absent in older files) */
+  prefill?: 'attend' | 'skip';
+  /** fp32 K+V against the LLC the machine lists (absent in older files) */
+  cacheVsLlc?: 'within-llc' | 'exceeds-llc' | null;
 }
 
 export interface DilatedBenchRow {

@@ -10,6 +10,7 @@ import {
   runDilatedTorchSection,
   runFrameworkSection,
   runKvCacheSection,
+  KV_CACHE_LENGTHS,
   runDtypeSection,
   dtypeBenchTable,
   dtypeKvCacheLengths,
@@ -186,6 +187,57 @@ describe('bench sections', () => {
       seqLen: 264,
       causal: true,
     });
+  });
+
+  it('kv-cache: 8K and 16K attend the prompt; one cache beyond twice the listed LLC fills it only, labelled', async () => {
+    // 8 heads, headDim 64: fp32 K+V is 4 KiB a token, so 16K = 64 MiB; an LLC of 40 MiB makes
+    // 32K (128 MiB) the first beyond twice it
+    const llc = 40 * 2 ** 20;
+    const b = createFakeBinding({ implementations: ['kv-cache'], lastLevelCacheBytes: llc });
+    const rows = await runKvCacheSection(b, peak, { threads: 1, newTokens: 2, runs: 2 });
+    expect(rows.map((r) => r.cacheLen)).toEqual([...KV_CACHE_LENGTHS, 32768]);
+    expect(b.sessions.map((p) => [p.promptLen, p.prefill])).toEqual([
+      [8192, 'attend'],
+      [16384, 'attend'],
+      [32768, 'skip'],
+    ]);
+    expect(rows.map((r) => [r.prefill, r.cacheVsLlc])).toEqual([
+      ['attend', 'within-llc'],
+      ['attend', 'exceeds-llc'],
+      ['skip', 'exceeds-llc'],
+    ]);
+    const run: FullBenchResult = { ...emptyRun(), kvCache: rows };
+    const table = fullBenchTable(run);
+    expect(table).toMatch(/prefill ms\s+LLC/);
+    expect(table).toMatch(/32768 .*\(copy\)\s+beyond/);
+    expect(benchHeadline(run)).toMatch(/32K \d+% \(beyond LLC\)/);
+    // --quick (deep false) and an unknown LLC: 8K and 16K only; a deep cache that would take
+    // more than half the free memory is left out, saying why
+    const quick = createFakeBinding({ implementations: ['kv-cache'], lastLevelCacheBytes: llc });
+    const q = await runKvCacheSection(quick, peak, {
+      threads: 1,
+      newTokens: 2,
+      runs: 2,
+      deep: false,
+    });
+    expect(q.map((r) => r.cacheLen)).toEqual(KV_CACHE_LENGTHS);
+    const unknown = createFakeBinding({ implementations: ['kv-cache'] });
+    const u = await runKvCacheSection(unknown, peak, { threads: 1, newTokens: 2, runs: 2 });
+    expect(u.map((r) => [r.cacheLen, r.cacheVsLlc])).toEqual([
+      [8192, null],
+      [16384, null],
+    ]);
+    const said: string[] = [];
+    const tight = createFakeBinding({ implementations: ['kv-cache'], lastLevelCacheBytes: llc });
+    const t = await runKvCacheSection(tight, peak, {
+      threads: 1,
+      newTokens: 2,
+      runs: 2,
+      freeMemoryBytes: 1024,
+      log: (m) => said.push(m),
+    });
+    expect(t.map((r) => r.cacheLen)).toEqual(KV_CACHE_LENGTHS);
+    expect(said.join('\n')).toMatch(/cache 32768: skipped, its session needs .* more than half/);
   });
 
   it('compute-api: computeAttention against the session, ratio of the medians, with the table', async () => {

@@ -4,6 +4,7 @@
 // (JSON + CSV + Markdown) written via the store. Every flag is checked before anything is timed.
 import type { Command } from 'commander';
 import { DTYPE_KV_MAX_AUTO_CACHE } from '../../bench/dtypes.js';
+import { KV_DEEP_MAX_CACHE } from '../../bench/kernels.js';
 import { BENCH_SECTIONS, runFullBench, type BenchOptions } from '../../bench/run.js';
 import { fullBenchTable } from '../../bench/tables.js';
 import { parseLength } from '../../config/units.js';
@@ -177,7 +178,10 @@ export function register(program: Command, dilbench: Dilbench): void {
     .option('--no-compute-api', 'skip computeAttention vs a session')
     .option('--kernel-lengths <list>', 'kernels lengths (default 1K,2K,4K,8K)')
     .option('--framework-lengths <list>', 'frameworks lengths (default 4K,8K,16K)')
-    .option('--kv-lengths <list>', 'kv-cache cache lengths (default 8K,16K)')
+    .option(
+      '--kv-lengths <list>',
+      `kv-cache cache lengths (default 8K,16K and the smallest 16K x 2^k whose fp32 K+V exceeds twice the listed LLC, at most ${KV_DEEP_MAX_CACHE / 1024}K, decoded without attending the prompt; --quick 8K,16K)`,
+    )
     .option('--dilated-lengths <list>', 'dilated lengths (default 16K,64K,256K,1M)')
     .option('--dilated-heads <n>', 'dilated heads (default 8, --quick 1)')
     .option('--dtype-lengths <list>', 'dtypes flash lengths (default 2K,4K)')

@@ -1,0 +1,35 @@
+// Which kv-cache lengths the bench decodes beyond the CPU caches, and whether a cache fits the
+// last-level cache the machine lists: shared by the kv-cache and dtypes sections.
+import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
+
+export type KvShape = Pick<DtypeBenchResult['kv'], 'kvHeads' | 'headDim'>;
+
+/** Bytes of a cache's K and V (batch 1) in a storage dtype of `elementBytes` bytes. */
+export function kvCacheBytes(cacheLen: number, shape: KvShape, elementBytes: number): number {
+  return 2 * shape.kvHeads * cacheLen * shape.headDim * elementBytes;
+}
+
+/**
+ * The kv-cache lengths a section decodes by default: `first` and the smallest
+ * `first` x 2^k whose fp32 K+V exceeds twice `llcBytes`, so that the half-precision cache
+ * (half the bytes) does not fit either and both stream from memory; capped at `maxCache`. Only
+ * `first` when the LLC is unknown.
+ */
+export function kvCacheLengths(
+  llcBytes: number | null,
+  shape: KvShape,
+  first: number,
+  maxCache: number,
+): number[] {
+  if (llcBytes === null || !(llcBytes > 0)) return [first];
+  let len = first;
+  while (kvCacheBytes(len, shape, 4) <= 2 * llcBytes && len < maxCache) len *= 2;
+  len = Math.min(len, maxCache);
+  return len > first ? [first, len] : [first];
+}
+
+/** Whether `bytes` of cache fit the LLC the machine lists (null: unknown). */
+export function cacheVsLlc(bytes: number, llcBytes: number | null): DtypeBenchRow['cacheVsLlc'] {
+  if (llcBytes === null || !(llcBytes > 0)) return null;
+  return bytes <= llcBytes ? 'within-llc' : 'exceeds-llc';
+}
