@@ -2,6 +2,7 @@
 // steps are timed by the native core, whose readings come back through Sampler.sample; what the
 // core does not time (a session or model build, an ONNX Runtime call, an encoder forward) is timed
 // with this monotonic clock.
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Monotonic milliseconds since an arbitrary origin (only differences mean anything). */
 export function nowMs(): number {
@@ -22,5 +23,5 @@ export async function timeCall<R>(call: () => Promise<R> | R): Promise<{ value: 
 
 /** Resolves after `ms` milliseconds (an idle pause between measurements; not a duration read). */
 export function sleepMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return sleep(ms);
 }

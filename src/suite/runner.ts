@@ -24,7 +24,8 @@ import {
   preflight,
   samplingRequest,
 } from './stages/plan.js';
-import { waitForQuiet, sleepMs } from './stages/quiet.js';
+import { waitForQuiet } from './stages/quiet.js';
+import { sleepMs } from '../measure/clock.js';
 import { samplePoints, type AfterMeasure } from './stages/sample.js';
 import { matchingPeaks, summariseRows } from './stages/summarise.js';
 import { compareSides } from './stages/compare-sides.js';

@@ -21,10 +21,6 @@ export class MachineBusyError extends Error {
   }
 }
 
-export function sleepMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * --require-quiet: watches the machine in windows of QUIET_PROBE_SECONDS (this process idle)
  * until one is quiet by the point-flagging rule, for at most `maxWaitSeconds`; then refuses.
