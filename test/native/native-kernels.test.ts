@@ -145,6 +145,28 @@ describe('compute() on user buffers', () => {
     expect(r.maxAbs).toBeLessThanOrEqual(MAX_ABS);
   });
 
+  it('inputs of many copy chunks (shared by the main and worker threads) are all copied before the call returns', async () => {
+    // 128 KiB chunks: q here is 7.3 of them, k and v 3.7 each (partial last chunks)
+    const c = { seqLen: 1900, headDim: 64, causal: false, heads: 4, kvHeads: 2, batch: 1 };
+    const q = randomNormal(4 * 1900 * 64, 10);
+    const k = randomNormal(2 * 1900 * 64, 11);
+    const v = randomNormal(2 * 1900 * 64, 12);
+    const expected = await binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v);
+    const calls = [0, 1, 2].map(() => binding.compute(problemOf(c, 'flash'), baseOptions, q, k, v));
+    // the copies are done by now: overwrite every input
+    q.fill(Number.NaN);
+    k.fill(Number.NaN);
+    v.fill(Number.NaN);
+    for (const got of await Promise.all(calls)) expect(got).toEqual(expected);
+    const ref = await binding.reference(
+      problemOf(c, 'naive'),
+      randomNormal(4 * 1900 * 64, 10),
+      randomNormal(2 * 1900 * 64, 11),
+      randomNormal(2 * 1900 * 64, 12),
+    );
+    expect(compare(expected, ref).maxAbs).toBeLessThanOrEqual(MAX_ABS);
+  });
+
   it("repeated and concurrent calls (kept workspace and copies) give the first call's output, each in its own array", async () => {
     const a = { seqLen: 200, headDim: 64, causal: false, heads: 4, kvHeads: 2, batch: 1 };
     const b = { seqLen: 77, headDim: 32, causal: true, heads: 2, kvHeads: 2, batch: 2 };
