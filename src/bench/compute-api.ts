@@ -4,8 +4,11 @@
 // timed alike, by the engine's clock around one awaited call from JS (the session: sample(1),
 // whose round trip through the addon's worker thread computeAttention pays too), so the ratio of
 // the medians is the API's own cost (1.00 = none), min/max its spread; the session's kernel time
-// (its own timer, the kernel alone) is shown beside it. Two more samplers pass `out` (one array
+// (its own timer, the kernel alone) is shown beside it. Two more samplers pass `out` (one V8 array
 // for every call: no new output array to fault in), the second also copyInputs false (no copy).
+// The copies come from the addon's pool (aligned, like the session's buffers); a new output and
+// `out` are V8's, as are the inputs read in place, usually 16 bytes past a 64-byte boundary: those
+// sides pay misaligned loads and stores (3-5% at 1K) that the API's docs warn of.
 import { computeAttention } from '../api/compute.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { Sampler } from '../measure/types.js';
