@@ -46,6 +46,21 @@ function rowsOf(out: ArrayLike<number>, from: number, to: number): number[] {
 }
 const maxDiff = (a: number[], b: number[]) =>
   a.reduce((m, x, i) => Math.max(m, Math.abs(x - (b[i] as number))), 0);
+/** the test's kv-cache problem (fp32, causal, the shape above) with `over` on top */
+const kvProblem = (over: Partial<NativeProblem> = {}): NativeProblem => ({
+  implementation: 'kv-cache',
+  device: 'cpu',
+  dtype: 'fp32',
+  batch,
+  heads,
+  kvHeads,
+  seqLen,
+  headDim,
+  causal: true,
+  seed: 1,
+  promptLen,
+  ...over,
+});
 
 describe('kv-cache prefill skip', () => {
   it('leaves the prompt rows 0 and decodes the causal rows (fp32, both kernels, every SIMD level)', async () => {
@@ -79,21 +94,7 @@ describe('kv-cache prefill skip', () => {
 
   it('matches the float64 reference of the same definition in fp16 and bf16 storage', async () => {
     for (const dtype of ['fp16', 'bf16'] as const) {
-      const problem: NativeProblem = {
-        implementation: 'kv-cache',
-        device: 'cpu',
-        dtype,
-        batch,
-        heads,
-        kvHeads,
-        seqLen,
-        headDim,
-        causal: true,
-        seed: 5,
-        promptLen,
-        newTokens,
-        prefill: 'skip',
-      };
+      const problem = kvProblem({ dtype, seed: 5, newTokens, prefill: 'skip' });
       const session = await binding.createSession(problem, { ...baseOptions, threads: 2 });
       try {
         const [sq, sk, sv] = [session.input('q'), session.input('k'), session.input('v')];
@@ -114,19 +115,7 @@ describe('kv-cache prefill skip', () => {
   });
 
   it('counts no prompt pairs, and the binding resolves the split with it', () => {
-    const problem: NativeProblem = {
-      implementation: 'kv-cache',
-      device: 'cpu',
-      dtype: 'fp32',
-      batch,
-      heads,
-      kvHeads,
-      seqLen,
-      headDim,
-      causal: true,
-      seed: 1,
-      promptLen,
-    };
+    const problem = kvProblem();
     const attend = binding.plan(problem, baseOptions);
     const skip = binding.plan({ ...problem, prefill: 'skip' }, baseOptions);
     // the prompt's causal pairs: promptLen (promptLen + 1) / 2 per head, 4 * headDim flops each
@@ -150,24 +139,9 @@ describe('kv-cache prefill skip', () => {
     await expect(
       computeAttention({ ...shape, implementation: 'kv-cache', prefill: 'lazy' as 'skip' }),
     ).rejects.toMatchObject({ field: 'prefill' });
-    expect(() =>
-      binding.plan(
-        {
-          implementation: 'kv-cache',
-          device: 'cpu',
-          dtype: 'fp32',
-          batch,
-          heads,
-          kvHeads,
-          seqLen,
-          headDim,
-          causal: true,
-          seed: 1,
-          prefill: 'lazy' as 'skip',
-        },
-        baseOptions,
-      ),
-    ).toThrow(expect.objectContaining({ field: 'prefill' }) as Error);
+    expect(() => binding.plan(kvProblem({ prefill: 'lazy' as 'skip' }), baseOptions)).toThrow(
+      expect.objectContaining({ field: 'prefill' }) as Error,
+    );
     await expect(
       runBenchmark({
         suite: 'sequence-ranges',
