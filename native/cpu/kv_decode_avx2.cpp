@@ -216,6 +216,9 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, c
     if (j + kKeyPrefetchRows + 8 <= n) {  // every line of the 8 rows kKeyPrefetchRows ahead
       const char* pf = reinterpret_cast<const char*>(kr + kKeyPrefetchRows * D);
       for (int64_t o = 0; o < 8 * rowBytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+      // ... and V's same rows into L2: two streams in flight instead of one (P.V reads them next)
+      const char* pv = reinterpret_cast<const char*>(v + (j + kKeyPrefetchRows) * D);
+      for (int64_t o = 0; o < 8 * rowBytes; o += 64) _mm_prefetch(pv + o, _MM_HINT_T1);
     } else {
       for (int64_t r = j + kKeyPrefetchRows; r < j + kKeyPrefetchRows + 8 && r < 2 * n; ++r) {
         const char* pf = reinterpret_cast<const char*>(r < n ? k + r * D : v + (r - n) * D);

@@ -148,6 +148,10 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, c
   for (int64_t j = 0; j < n; ++j) {
     const typename L::T* kr = k + j * D;
     if (j + kKeyPrefetchRows < 2 * n) prefetchRow(k, v, n, D, j + kKeyPrefetchRows);
+    if (j + kKeyPrefetchRows < n) {  // V's row too, into L2: two streams in flight instead of one
+      const char* vr = reinterpret_cast<const char*>(v + (j + kKeyPrefetchRows) * D);
+      for (int64_t o = 0; o < D * int64_t(sizeof(typename L::T)); o += 64) _mm_prefetch(vr + o, _MM_HINT_T1);
+    }
     for (int64_t g0 = 0; g0 < G; g0 += 4) {
       const float* qb = q + g0 * ldq;
       float* sb = s + g0 * n;
