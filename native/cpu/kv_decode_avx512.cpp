@@ -127,12 +127,12 @@ inline void scoreRow(const float* q, int64_t ldq, const typename L::T* kr, int64
   for (int g = 0; g < GB; ++g) s[g * n + j] = scale * hsum(_mm512_add_ps(a0[g], a1[g]));
 }
 
-// Every cache line of row r of the K rows [0, n) followed by the V rows (r >= n: V row r - n), so
-// the stream runs on from K's last rows into V's first, which P.V reads next.
-template <class T>
-inline void prefetchRow(const T* k, const T* v, int64_t n, int64_t D, int64_t r) {
-  const char* row = reinterpret_cast<const char*>(r < n ? k + r * D : v + (r - n) * D);
-  for (int64_t o = 0; o < D * int64_t(sizeof(T)); o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+// Every cache line of one cache row (D elements), into L1 (_MM_HINT_T0) or L2 (_MM_HINT_T1).
+template <int Hint, class T>
+inline void prefetchRow(const T* row, int64_t D) {
+  const char* p = reinterpret_cast<const char*>(row);
+  for (int64_t o = 0; o < D * int64_t(sizeof(T)); o += 64)
+    _mm_prefetch(p + o, static_cast<decltype(_MM_HINT_T0)>(Hint));
 }
 // Rows ahead the K pass prefetches (16 KiB at headDim 128 fp32, 8 KiB half): a cache far beyond
 // the LLC streams from DRAM, where one line at a time (the hardware prefetcher alone) left a
@@ -147,10 +147,14 @@ void scoresAll(const float* q, int64_t ldq, int64_t G, const typename L::T* k, c
   const int64_t nv = D / 16;
   for (int64_t j = 0; j < n; ++j) {
     const typename L::T* kr = k + j * D;
-    if (j + kKeyPrefetchRows < 2 * n) prefetchRow(k, v, n, D, j + kKeyPrefetchRows);
-    if (j + kKeyPrefetchRows < n) {  // V's row too, into L2: two streams in flight instead of one
-      const char* vr = reinterpret_cast<const char*>(v + (j + kKeyPrefetchRows) * D);
-      for (int64_t o = 0; o < D * int64_t(sizeof(typename L::T)); o += 64) _mm_prefetch(vr + o, _MM_HINT_T1);
+    // K's row kKeyPrefetchRows ahead, running on into V's first rows (P.V reads them next), and
+    // V's same row into L2: two streams in flight instead of one
+    const int64_t r = j + kKeyPrefetchRows;
+    if (r < n) {
+      prefetchRow<_MM_HINT_T0>(k + r * D, D);
+      prefetchRow<_MM_HINT_T1>(v + r * D, D);
+    } else if (r < 2 * n) {
+      prefetchRow<_MM_HINT_T0>(v + (r - n) * D, D);
     }
     for (int64_t g0 = 0; g0 < G; g0 += 4) {
       const float* qb = q + g0 * ldq;

@@ -14,14 +14,20 @@ import type { DTypeName, NativeBinding, NativeProblem, NativeSession } from '../
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
 import { benchSessionOptions, decodeSampler, type DecodeSampler } from './kernels.js';
 import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
-import { cacheVsLlc, kvCacheBytes, kvCacheLengths } from './kv-lengths.js';
+import {
+  cacheVsLlc,
+  kvCacheBytes,
+  kvCacheLengths,
+  memoryShortfall,
+  type KvShape,
+} from './kv-lengths.js';
 
 export { cacheVsLlc, kvCacheBytes };
 
 /** The dtypes section's default kv-cache lengths (kvCacheLengths at its 8K and cap). */
 export function dtypeKvCacheLengths(
   llcBytes: number | null,
-  shape: Parameters<typeof kvCacheBytes>[1],
+  shape: KvShape,
   first = DTYPE_KV.cacheLen,
   maxCache = DTYPE_KV_MAX_AUTO_CACHE,
 ): number[] {
@@ -41,9 +47,6 @@ export const DTYPE_KV_MAX_AUTO_CACHE = 65536;
  * sample holds newTokens decode steps through the whole cache (64K fp32: about 2 s a sample on 2
  * threads, 1 s half), so five of each dtype, interleaved, take about 25 s. */
 export const DTYPE_KV_LONG_CACHE_RUNS = 5;
-/** A cache length whose three sessions would take more than this share of the free memory is
- * skipped, with the reason, before anything is allocated. */
-export const DTYPE_KV_FREE_MEMORY_SHARE = 0.5;
 
 export async function runDtypeSection(
   binding: NativeBinding,
@@ -167,11 +170,12 @@ export async function runDtypeSection(
       (sum, dtype) => sum + binding.plan(kvProblem(cacheLen, dtype), sessionOptions).totalBytes,
       0,
     );
-    if (need <= DTYPE_KV_FREE_MEMORY_SHARE * freeBytes) return true;
-    skipped.push(
-      `kv-cache decode @ cache ${cacheLen}: its sessions (${kvDtypes.join(', ')}) need ${gib(need)}, more than ${DTYPE_KV_FREE_MEMORY_SHARE * 100}% of the ${gib(freeBytes)} free`,
-    );
-    return false;
+    const why = memoryShortfall(need, freeBytes);
+    if (why)
+      skipped.push(
+        `kv-cache decode @ cache ${cacheLen}: its sessions (${kvDtypes.join(', ')}) ${why}`,
+      );
+    return !why;
   };
   const kvLens = kvDtypes.length > 0 ? cacheLens.filter(fits) : [];
   await record.eachPoint(kvLens, async (cacheLen) => {
@@ -237,8 +241,6 @@ export async function runDtypeSection(
   });
   return { dtypes: want, kv, rows, skipped };
 }
-
-const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
 
 function cacheVsLlcWords(fp32Bytes: number, llcBytes: number | null): string {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;

@@ -18,7 +18,7 @@ import type {
 import { fitPowerLaw } from '../stats/scaling.js';
 import { median } from '../stats/summary.js';
 import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
-import { cacheVsLlc, kvCacheBytes, kvCacheLengths } from './kv-lengths.js';
+import { cacheVsLlc, kvCacheBytes, kvCacheLengths, memoryShortfall } from './kv-lengths.js';
 
 export type { BenchKernelRow, DilatedBenchResult, DilatedBenchRow, KvBenchRow };
 
@@ -189,11 +189,9 @@ export async function runKvCacheSection(
       ...KV_CACHE_LENGTHS,
       ...deep.filter((len) => {
         const need = binding.plan(problemAt(len), benchSessionOptions(opts.threads)).totalBytes;
-        if (need <= 0.5 * free) return true;
-        opts.log?.(
-          `kv-cache decode @ cache ${len}: skipped, its session needs ${(need / 2 ** 30).toFixed(1)} GiB, more than half the ${(free / 2 ** 30).toFixed(1)} GiB free`,
-        );
-        return false;
+        const why = memoryShortfall(need, free);
+        if (why) opts.log?.(`kv-cache decode @ cache ${len}: skipped, its session would ${why}`);
+        return !why;
       }),
     ];
   }

@@ -33,3 +33,13 @@ export function cacheVsLlc(bytes: number, llcBytes: number | null): DtypeBenchRo
   if (llcBytes === null || !(llcBytes > 0)) return null;
   return bytes <= llcBytes ? 'within-llc' : 'exceeds-llc';
 }
+
+/** The share of the free memory a long cache's sessions may take before the bench skips it. */
+export const FREE_MEMORY_SHARE = 0.5;
+
+/** Why sessions needing `needBytes` are skipped with `freeBytes` free, or null when they fit. */
+export function memoryShortfall(needBytes: number, freeBytes: number): string | null {
+  if (needBytes <= FREE_MEMORY_SHARE * freeBytes) return null;
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  return `need ${gib(needBytes)}, more than ${FREE_MEMORY_SHARE * 100}% of the ${gib(freeBytes)} free`;
+}
