@@ -31,9 +31,21 @@ struct FlashTiles {
 // the tile halves that traffic per FLOP. Process CPU time, 2 threads, 9 interleaved rounds, quiet
 // machine (native/cpu/NOTES.md): 4K -3%, 8K -3.5%, 16K -5.6% against 64 rows; 2K and AVX2 8K
 // within +-2% (64 kept there).
+// AVX2 from 8 MiB of fp32 K + V per head on (16K keys at headDim 64, 8K at 128): 256-row query
+// tiles over 96-key steps. The head no longer stays in the LLC share a busy VM leaves it, and each
+// tile reads it 4x less often. Wall time, 2 threads, interleaved both orders, AMD EPYC Zen 3
+// (512 KiB L2, 32 MiB L3), native/cpu/NOTES.md: 16K d64 -10 to -12%, causal -8%, 32K -5%, 8K d128
+// -15%; 4K and 8K at d64 (4 MiB) within the noise or worse, so 64 rows stay there.
+constexpr int64_t kAvx2LargeTileKvBytes = int64_t(8) << 20;
+
 FlashTiles flashTiles(const AttentionProblem& p) {
   FlashTiles t;
   if (activeSimdLevel() == SimdLevel::AVX512 && p.seqLen >= 4096) t.tq = 128;
+  if (activeSimdLevel() == SimdLevel::AVX2 &&
+      2 * p.seqLen * p.headDim * int64_t(sizeof(float)) >= kAvx2LargeTileKvBytes) {
+    t.tq = 256;
+    t.tk = 96;
+  }
   // Tuning overrides for the developer harness; not part of the public interface.
   if (const char* e = std::getenv("DILBENCH_FLASH_TQ")) {
     int64_t x = std::atoll(e);
