@@ -18,7 +18,14 @@ import type {
 import { fitPowerLaw } from '../stats/scaling.js';
 import { median } from '../stats/summary.js';
 import { BenchRecord, benchProblem, nativeSide, type SectionOptions } from './record.js';
-import { cacheVsLlc, kvCacheBytes, kvCacheLengths, memoryShortfall } from './kv-lengths.js';
+import {
+  cacheVsLlc,
+  kvCacheBytes,
+  kvCacheLengths,
+  memoryShortfall,
+  STREAM_BRACKET_SECONDS,
+  withStreamBracket,
+} from './kv-lengths.js';
 
 export type { BenchKernelRow, DilatedBenchResult, DilatedBenchRow, KvBenchRow };
 
@@ -208,12 +215,18 @@ export async function runKvCacheSection(
       const side = nativeSide('kv-cache', problem, session, simdLevel, probe.sampler);
       side.problem.flops = 0;
       side.problem.bytesAfterSampling = probe.decodeBytes;
-      const ms = await record.sample({
-        section: 'kv-cache',
-        seqLen: cacheLen,
-        sides: [side],
-        sampling: { warmup: 1, runs: opts.runs ?? 5 },
-      });
+      const bracket = await withStreamBracket(
+        () => binding.measurePeak(opts.threads, STREAM_BRACKET_SECONDS),
+        () =>
+          record.sample({
+            section: 'kv-cache',
+            seqLen: cacheLen,
+            sides: [side],
+            sampling: { warmup: 1, runs: opts.runs ?? 5 },
+          }),
+      );
+      const ms = bracket.result;
+      const stream = bracket.streamGBps > 0 ? bracket.streamGBps : peak.streamGBps;
       const m = ms.get('kv-cache')!;
       const readings = probe.timedReadings(m);
       const gbps: number[] = [];
@@ -240,7 +253,9 @@ export async function runKvCacheSection(
         decodeGBps: g,
         decodeGBpsMin: Math.min(...gbps),
         decodeGBpsMax: Math.max(...gbps),
-        pctOfStream: (100 * g) / peak.streamGBps,
+        pctOfStream: (100 * g) / stream,
+        streamGBps: stream,
+        streamGBpsRange: bracket.streamRange,
         msPerToken: median(perToken),
         prefillMs: median(prefill),
         iterations: gbps.length,

@@ -43,3 +43,25 @@ export function memoryShortfall(needBytes: number, freeBytes: number): string | 
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
   return `need ${gib(needBytes)}, more than ${FREE_MEMORY_SHARE * 100}% of the ${gib(freeBytes)} free`;
 }
+
+/** Seconds of binding.measurePeak read right before and right after each decode point. */
+export const STREAM_BRACKET_SECONDS = 0.4;
+
+/**
+ * `run`, with the stream bandwidth read right before and right after it: a decode's "% of
+ * stream" against the bandwidth of that minute, not of the run's start (a shared machine's stream
+ * moved 16-25 GB/s within minutes here). `streamGBps` is the mean of the two readings.
+ */
+export async function withStreamBracket<T>(
+  measure: () => Promise<{ streamGBps: number }>,
+  run: () => Promise<T>,
+): Promise<{ result: T; streamGBps: number; streamRange: [number, number] }> {
+  const before = (await measure()).streamGBps;
+  const result = await run();
+  const after = (await measure()).streamGBps;
+  return {
+    result,
+    streamGBps: (before + after) / 2,
+    streamRange: [Math.min(before, after), Math.max(before, after)],
+  };
+}

@@ -1,5 +1,5 @@
 // The printed tables of `dilbench bench`, one per section, from the sections' results.
-import type { BenchSignificance, BenchSummary } from '../results/types.js';
+import type { BenchSignificance, BenchSummary, DtypeBenchRow } from '../results/types.js';
 import { textTable } from '../reports/format.js';
 import type { ComputeApiRow } from './compute-api.js';
 import type { DtypeBenchResult } from './dtypes.js';
@@ -90,9 +90,11 @@ function llcWord(v: 'within-llc' | 'exceeds-llc' | null | undefined): string {
 }
 
 export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps?: number): string {
+  // a kv row's own bracketing stream reading; older files: the run's
+  const rowStream = (x: DtypeBenchRow): number | null => x.streamGBps ?? streamGBps ?? null;
   const out = [
     `storage dtypes side by side (fp32 compute, ${threads} threads, interleaved; vs fp32 = fp32 median / median, > 1 is faster)`,
-    `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${(d.kv.cacheLens ?? [d.kv.cacheLen]).join(', ')}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens${d.kv.prefill === 'skip' ? ', the prompt only filling the cache (prefill skip)' : ''}, median ms per decoded token, GB/s of cache read in the storage dtype`,
+    `  flash: batch 1, 8 heads, headDim 64, median ms per forward; kv-cache: cache ${(d.kv.cacheLens ?? [d.kv.cacheLen]).join(', ')}, ${d.kv.heads}/${d.kv.kvHeads} heads, headDim ${d.kv.headDim}, causal, ${d.kv.newTokens} new tokens${d.kv.prefill === 'skip' ? ', the prompt only filling the cache (prefill skip)' : ''}, median ms per decoded token, GB/s of cache read in the storage dtype; stream GB/s: read right before and after each length's rows (their mean), the base of % of stream`,
     `  LLC: the row's K+V (storage dtype) within or beyond the last-level cache the machine lists (${d.kv.llcBytes ? `${(d.kv.llcBytes / 2 ** 20).toFixed(0)} MiB` : 'unknown'}; a VM may list more than its share): within, decode may run from cache and half storage gains less than 2x`,
     textTable(
       [
@@ -102,6 +104,7 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps
         'median ms',
         'GFLOP/s',
         'GB/s',
+        'stream GB/s',
         '% of stream',
         'vs fp32',
         'inputs MiB',
@@ -116,14 +119,15 @@ export function dtypeBenchTable(d: DtypeBenchResult, threads: number, streamGBps
         x.medianMs.toFixed(x.kernel === 'kv-cache' ? 3 : 2),
         f1(x.gflops),
         f1(x.gbps),
-        x.gbps !== null && streamGBps ? `${f1((100 * x.gbps) / streamGBps)}%` : '-',
+        x.gbps !== null ? f1(rowStream(x)) : '-',
+        x.gbps !== null && rowStream(x) ? `${f1((100 * x.gbps) / rowStream(x)!)}%` : '-',
         x.speedupVsFp32 !== null ? `${x.speedupVsFp32.toFixed(2)}x` : '-',
         (x.inputBytes / 2 ** 20).toFixed(1),
         String(x.samples),
         x.timing,
         llcWord(x.cacheVsLlc),
       ]),
-      [false, true, false, true, true, true, true, true, true, true, false, false],
+      [false, true, false, true, true, true, true, true, true, true, true, false, false],
     ),
   ];
   for (const s of d.skipped) out.push(`  skipped: ${s}`);
@@ -257,8 +261,9 @@ export function benchHeadline(r: FullBenchResult): string | null {
    * the CPU caches, where half storage cannot gain the 2x that halving DRAM traffic would */
   const fp32Source = (c: number): string => {
     const f = kvRows.find((x) => x.seqLen === c && x.dtype === 'fp32');
-    if (!f || f.gbps === null || !(r.peak.streamGBps > 0)) return '';
-    const pct = (100 * f.gbps) / r.peak.streamGBps;
+    const stream = f?.streamGBps ?? r.peak.streamGBps;
+    if (!f || f.gbps === null || !(stream > 0)) return '';
+    const pct = (100 * f.gbps) / stream;
     const where = pct > 110 ? 'above it: from cache' : pct >= 90 ? 'about the stream' : 'below it';
     return ` (fp32 read at ${pct.toFixed(0)}% of stream, ${where})`;
   };
@@ -368,7 +373,7 @@ export function fullBenchTable(r: FullBenchResult): string {
   }
   if (r.kvCache) {
     out.push(
-      `kv-cache decode bandwidth vs measured stream ${r.peak.streamGBps.toFixed(1)} GB/s (batch 1, 8 heads, headDim 64, causal; LLC: the fp32 K+V within or beyond the last-level cache the machine lists; prefill "copy": the prompt only filled the cache, prefill skip)`,
+      `kv-cache decode bandwidth vs the stream bandwidth read right before and after each row (stream GB/s: their mean; ${r.peak.streamGBps.toFixed(1)} GB/s at the run's start) (batch 1, 8 heads, headDim 64, causal; LLC: the fp32 K+V within or beyond the last-level cache the machine lists; prefill "copy": the prompt only filled the cache, prefill skip)`,
     );
     out.push(
       textTable(
@@ -377,6 +382,7 @@ export function fullBenchTable(r: FullBenchResult): string {
           'new tokens',
           'decode GB/s',
           'min-max',
+          'stream GB/s',
           '% of stream',
           'ms/token',
           'prefill ms',
@@ -388,13 +394,14 @@ export function fullBenchTable(r: FullBenchResult): string {
           String(x.newTokens),
           f1(x.decodeGBps),
           `${f1(x.decodeGBpsMin)}-${f1(x.decodeGBpsMax)}`,
+          f1(x.streamGBps ?? r.peak.streamGBps),
           `${f1(x.pctOfStream)}%`,
           f2(x.msPerToken),
           `${f1(x.prefillMs)}${x.prefill === 'skip' ? ' (copy)' : ''}`,
           llcWord(x.cacheVsLlc),
           x.source,
         ]),
-        [true, true, true, true, true, true, true, false, false],
+        [true, true, true, true, true, true, true, true, false, false],
       ),
       '',
     );

@@ -688,7 +688,12 @@ export interface KvBenchRow {
   decodeGBps: number;
   decodeGBpsMin: number;
   decodeGBpsMax: number;
+  /** decodeGBps against streamGBps (the bracketing reading; older files: the run's stream) */
   pctOfStream: number;
+  /** the stream bandwidth read right before and after this row, their mean (absent in older files) */
+  streamGBps?: number;
+  /** those two readings, low and high */
+  streamGBpsRange?: [number, number];
   /** median decode time per generated token, ms */
   msPerToken: number;
   prefillMs: number;
@@ -755,6 +760,9 @@ export interface DtypeBenchRow {
   gflops: number | null;
   /** kv-cache: cache bytes a decode streams (storage dtype) / median decode time */
   gbps: number | null;
+  /** kv-cache: the stream bandwidth read right before and after this length's rows, their mean
+   * (its "% of stream"; absent in older files and on flash rows) */
+  streamGBps?: number | null;
   /** fp32 median / this median: > 1 means faster than fp32 */
   speedupVsFp32: number | null;
   /** q, k, v bytes in the storage dtype */

@@ -189,6 +189,57 @@ describe('bench sections', () => {
     });
   });
 
+  it("kv-cache and dtypes decode rows: % of stream against the stream read right before and after each point, not the run's", async () => {
+    // readings that move, as a shared machine's do: 10, 30 around the first point, 12, 18 ...
+    const readings = [10, 30, 12, 18, 40, 20];
+    const calls: number[] = [];
+    const withStream = () => {
+      const b = createFakeBinding({ implementations: ['kv-cache'] });
+      let i = 0;
+      b.measurePeak = async (threads: number, seconds: number) => {
+        calls.push(seconds);
+        return {
+          fmaGflops: 100,
+          streamGBps: readings[i++ % readings.length]!,
+          threads,
+          simdLevel: 'avx2',
+        };
+      };
+      return b;
+    };
+    const rows = await runKvCacheSection(withStream(), peak, {
+      threads: 1,
+      lengths: [256, 512],
+      newTokens: 4,
+      runs: 2,
+    });
+    expect(calls).toHaveLength(4); // before and after each of the two points
+    expect(rows.map((r) => [r.streamGBps, r.streamGBpsRange])).toEqual([
+      [20, [10, 30]],
+      [15, [12, 18]],
+    ]);
+    for (const r of rows)
+      expect(r.pctOfStream).toBeCloseTo((100 * r.decodeGBps) / r.streamGBps!, 9);
+    const table = fullBenchTable({ ...emptyRun(), kvCache: rows });
+    expect(table).toMatch(/read right before and after each row/);
+    expect(table).toMatch(/stream GB\/s\s+% of stream/);
+    expect(table).toMatch(/\n\s*256\s.*\s20\.0\s/);
+
+    const d = await runDtypeSection(withStream(), {
+      threads: 1,
+      runs: 2,
+      flashLengths: [],
+      kv: { ...DTYPE_KV, cacheLen: 64, newTokens: 2, heads: 4, kvHeads: 2, headDim: 32 },
+      kvCacheLens: [64],
+    });
+    const kvRows = d.rows.filter((x) => x.kernel === 'kv-cache');
+    expect(kvRows.length).toBeGreaterThan(0);
+    for (const x of kvRows) expect(x.streamGBps).toBe(20); // its own binding: 10 and 30
+    const text = dtypeBenchTable(d, 1, 99);
+    const fp32 = kvRows.find((x) => x.dtype === 'fp32')!;
+    expect(text).toContain(`${((100 * fp32.gbps!) / 20).toFixed(1)}%`);
+  });
+
   it('kv-cache: 8K and 16K attend the prompt; one cache beyond twice the listed LLC fills it only, labelled', async () => {
     // 8 heads, headDim 64: fp32 K+V is 4 KiB a token, so 16K = 64 MiB; an LLC of 40 MiB makes
     // 32K (128 MiB) the first beyond twice it
