@@ -19,7 +19,6 @@ import {
   kvCacheBytes,
   kvCacheLengths,
   memoryShortfall,
-  STREAM_BRACKET_SECONDS,
   withStreamBracket,
   type KvShape,
 } from './kv-lengths.js';
@@ -194,26 +193,24 @@ export async function runDtypeSection(
         const session = await binding.createSession(problem, sessionOptions);
         sessions.set(dtype, { problem, session, probe: decodeSampler(session) });
       }
-      const bracket = await withStreamBracket(
-        () => binding.measurePeak(sessionOptions.threads, STREAM_BRACKET_SECONDS),
-        () =>
-          record.sample({
-            section: 'dtypes',
-            seqLen: cacheLen,
-            sides: [...sessions].map(([dtype, x]) => {
-              const side = nativeSide(dtype, x.problem, x.session, simdLevel, x.probe.sampler);
-              side.problem.flops = 0;
-              side.problem.bytesAfterSampling = x.probe.decodeBytes;
-              return side;
-            }),
-            sampling:
-              cacheLen > DTYPE_KV.cacheLen
-                ? {
-                    warmup: Math.min(sampling.warmup, 1),
-                    runs: Math.min(sampling.runs, DTYPE_KV_LONG_CACHE_RUNS),
-                  }
-                : sampling,
+      const bracket = await withStreamBracket(binding, sessionOptions.threads, () =>
+        record.sample({
+          section: 'dtypes',
+          seqLen: cacheLen,
+          sides: [...sessions].map(([dtype, x]) => {
+            const side = nativeSide(dtype, x.problem, x.session, simdLevel, x.probe.sampler);
+            side.problem.flops = 0;
+            side.problem.bytesAfterSampling = x.probe.decodeBytes;
+            return side;
           }),
+          sampling:
+            cacheLen > DTYPE_KV.cacheLen
+              ? {
+                  warmup: Math.min(sampling.warmup, 1),
+                  runs: Math.min(sampling.runs, DTYPE_KV_LONG_CACHE_RUNS),
+                }
+              : sampling,
+        }),
       );
       const ms = bracket.result;
       withRatios(

@@ -23,7 +23,6 @@ import {
   kvCacheBytes,
   kvCacheLengths,
   memoryShortfall,
-  STREAM_BRACKET_SECONDS,
   withStreamBracket,
 } from './kv-lengths.js';
 
@@ -215,15 +214,13 @@ export async function runKvCacheSection(
       const side = nativeSide('kv-cache', problem, session, simdLevel, probe.sampler);
       side.problem.flops = 0;
       side.problem.bytesAfterSampling = probe.decodeBytes;
-      const bracket = await withStreamBracket(
-        () => binding.measurePeak(opts.threads, STREAM_BRACKET_SECONDS),
-        () =>
-          record.sample({
-            section: 'kv-cache',
-            seqLen: cacheLen,
-            sides: [side],
-            sampling: { warmup: 1, runs: opts.runs ?? 5 },
-          }),
+      const bracket = await withStreamBracket(binding, opts.threads, () =>
+        record.sample({
+          section: 'kv-cache',
+          seqLen: cacheLen,
+          sides: [side],
+          sampling: { warmup: 1, runs: opts.runs ?? 5 },
+        }),
       );
       const ms = bracket.result;
       const stream = bracket.streamGBps > 0 ? bracket.streamGBps : peak.streamGBps;

@@ -1,5 +1,6 @@
 // Which kv-cache lengths the bench decodes beyond the CPU caches, and whether a cache fits the
 // last-level cache the machine lists: shared by the kv-cache and dtypes sections.
+import type { NativeBinding } from '../native/binding.js';
 import type { DtypeBenchResult, DtypeBenchRow } from '../results/types.js';
 
 export type KvShape = Pick<DtypeBenchResult['kv'], 'kvHeads' | 'headDim'>;
@@ -48,17 +49,20 @@ export function memoryShortfall(needBytes: number, freeBytes: number): string | 
 export const STREAM_BRACKET_SECONDS = 0.4;
 
 /**
- * `run`, with the stream bandwidth read right before and right after it: a decode's "% of
- * stream" against the bandwidth of that minute, not of the run's start (a shared machine's stream
- * moved 16-25 GB/s within minutes here). `streamGBps` is the mean of the two readings.
+ * `run`, with the stream bandwidth read (binding.measurePeak on `threads`) right before and right
+ * after it: a decode's "% of stream" against the bandwidth of that minute, not of the run's start
+ * (a shared machine's stream moved 16-25 GB/s within minutes here). `streamGBps` is the mean of
+ * the two readings.
  */
 export async function withStreamBracket<T>(
-  measure: () => Promise<{ streamGBps: number }>,
+  binding: Pick<NativeBinding, 'measurePeak'>,
+  threads: number,
   run: () => Promise<T>,
 ): Promise<{ result: T; streamGBps: number; streamRange: [number, number] }> {
-  const before = (await measure()).streamGBps;
+  const read = async () => (await binding.measurePeak(threads, STREAM_BRACKET_SECONDS)).streamGBps;
+  const before = await read();
   const result = await run();
-  const after = (await measure()).streamGBps;
+  const after = await read();
   return {
     result,
     streamGBps: (before + after) / 2,
